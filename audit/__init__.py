@@ -1,0 +1,1 @@
+"""marginlex.audit: decision traces, the tamper-evident ledger, explain, verify, replay."""

@@ -1,0 +1,1 @@
+"""marginlex.engine: books, the account graph, compilation and vectorized evaluation."""

@@ -1,0 +1,5 @@
+"""Allow ``python -m marginlex``."""
+
+from marginlex.cli import main
+
+main()
