@@ -1,0 +1,115 @@
+"""Money rounding and Black-Scholes kernels."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+from _kernel_frames import bs_scalar
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marginlex.audit.money import to_cents
+from marginlex.engine import (
+    decide,
+    grouping,
+    haircuts,
+    money,
+    offsets,
+    pricing,
+    scenarios,
+    span,
+    strategy,
+)
+from marginlex.engine.money import round_cents, round_half_up
+from marginlex.engine.pricing import black_scholes, years_between
+
+
+@pytest.mark.parametrize(
+    "module", [money, pricing, grouping, scenarios, span, offsets, haircuts, strategy, decide]
+)
+def test_doctests(module: object) -> None:
+    result = doctest.testmod(module)  # type: ignore[arg-type]
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "cents"),
+    [
+        (0.005, 0.01),  # a tie rounds up, not to even (banker's would give 0.00)
+        (0.015, 0.02),
+        (0.025, 0.03),  # banker's: 0.02
+        (2.675, 2.68),  # stored as 2.67499999...; the number people see rounds up
+        (-0.005, -0.01),  # half up = away from zero, as decimal.ROUND_HALF_UP
+        (-1.015, -1.02),
+        (1.0049, 1.0),
+        (1234567.125, 1234567.13),
+        (-0.001, 0.0),  # and never -0.0
+    ],
+)
+def test_round_cents_half_up(amount: float, cents: float) -> None:
+    out = float(round_cents(amount))
+    assert out == cents
+    assert math.copysign(1.0, out) == math.copysign(1.0, cents) or cents == 0.0
+    assert not (out == 0.0 and math.copysign(1.0, out) < 0)
+
+
+def test_round_half_up_keeps_nan_and_shape() -> None:
+    out = round_half_up(np.array([[1.005, np.nan]]))
+    assert out.shape == (1, 2)
+    assert out[0, 0] == 1.01
+    assert np.isnan(out[0, 1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-(10**9), 10**9), st.integers(0, 999))
+def test_round_cents_matches_audit_decimal(units: int, mills: int) -> None:
+    # Amounts with three decimals: the vectorized kernel and the Decimal reporter agree.
+    amount = units + math.copysign(mills / 1000.0, units or 1)
+    assert float(round_cents(amount)) == float(to_cents(amount))
+
+
+def test_years_between_is_days_over_365() -> None:
+    # 2026-01-01 -> 2027-01-01 is 365 days = 1.0; -> 2026-01-31 is 30 days = 30/365.
+    out = years_between(
+        "2026-01-01", np.array(["2027-01-01", "2026-01-31", "NaT"], dtype="datetime64[D]")
+    )
+    assert out[0] == 1.0
+    assert out[1] == 30 / 365
+    assert np.isnan(out[2])
+
+
+def test_black_scholes_matches_scalar_reference() -> None:
+    spots = np.array([80.0, 95.0, 100.0, 120.0])
+    for call in (True, False):
+        got = black_scholes(spots, 100.0, 0.5, 0.25, call, rate=0.03)
+        want = [bs_scalar(s, 100.0, 0.5, 0.25, call, 0.03) for s in spots]
+        assert got.tolist() == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+def test_black_scholes_atm_call_by_hand() -> None:
+    # S = K = 100, t = 1, vol = 0.2, r = 0: d1 = 0.1, d2 = -0.1;
+    # call = 100 (N(0.1) - N(-0.1)) = 100 (0.5398278 - 0.4601722) = 7.96557.
+    assert float(black_scholes(100.0, 100.0, 1.0, 0.2, True)) == pytest.approx(7.96557, abs=1e-5)
+
+
+def test_put_call_parity() -> None:
+    # C - P = S - K e^{-rt}
+    s, k, t, v, r = 103.0, 97.0, 0.75, 0.4, 0.05
+    c = float(black_scholes(s, k, t, v, True, rate=r))
+    p = float(black_scholes(s, k, t, v, False, rate=r))
+    assert c - p == pytest.approx(s - k * math.exp(-r * t), abs=1e-10)
+
+
+def test_expired_and_zero_vol_options_are_intrinsic() -> None:
+    # Expired call 110 vs 100: 10; expired put: 0; zero-vol put 90 vs 100: 10; negative t too.
+    got = black_scholes(
+        np.array([110.0, 110.0, 90.0, 90.0]),
+        100.0,
+        np.array([0.0, 0.0, 0.5, -0.1]),
+        np.array([0.3, 0.3, 0.0, 0.3]),
+        np.array([True, False, False, False]),
+    )
+    assert got.tolist() == [10.0, 0.0, 10.0, 10.0]
