@@ -1,0 +1,52 @@
+"""Fast id lookups over pandas 3 string columns.
+
+pandas 3 ``str`` columns are Arrow-backed; ``Series.isin`` and ``Series.map`` with a large
+set of string keys fall back to Python objects. These helpers hash in Arrow instead
+(``pyarrow.compute.index_in``), which keeps 1M-row reference checks well under a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def to_arrow(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
+    """A column of ids as an Arrow string array (missing values become nulls)."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if s.dtype != "str":
+        s = s.astype("str")
+    arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def index_in(
+    values: pd.Series | pd.Index | np.ndarray, keys: pd.Series | pd.Index | np.ndarray
+) -> np.ndarray:
+    """Position of each value in ``keys`` (first match), -1 where absent or missing.
+
+    >>> index_in(pd.Series(["b", "z", None]), pd.Series(["a", "b"])).tolist()
+    [1, -1, -1]
+    """
+    found = pc.index_in(to_arrow(values), value_set=to_arrow(keys), skip_nulls=True)
+    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def isin(
+    values: pd.Series | pd.Index | np.ndarray, keys: pd.Series | pd.Index | np.ndarray
+) -> np.ndarray:
+    """Boolean array: is each value among ``keys`` (missing values: False)."""
+    return index_in(values, keys) >= 0
+
+
+def lookup(values: pd.Series, keys: pd.Series | pd.Index, table: pd.Series) -> pd.Series:
+    """``table`` (aligned with ``keys``) looked up for each of ``values``; NaN if absent.
+
+    Keeps ``table``'s dtype (a categorical stays categorical), indexed like ``values``.
+    """
+    pos = index_in(values, keys)
+    taken = table.iloc[np.where(pos >= 0, pos, 0)].reset_index(drop=True)
+    out = taken.where(pd.Series(pos >= 0))
+    return out.set_axis(values.index)

@@ -1,0 +1,120 @@
+"""Bad books: each folder under tests/data/books lists, in expected.txt, exactly the
+problems validation must report (in order); the same books written as Parquet report the
+same problems at the same rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.engine.book import load_book, validate_book
+from marginlex.engine.problems import BookError, BookProblem, Severity
+
+BOOKS = Path(__file__).parents[1] / "data" / "books"
+FOLDERS = sorted(p.name for p in BOOKS.iterdir() if p.is_dir())
+
+
+def _expected(name: str) -> list[str]:
+    return (BOOKS / name / "expected.txt").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("name", FOLDERS)
+def test_bad_book_reports_exactly_the_planted_problems(name: str) -> None:
+    found = [p.render() for p in validate_book(BOOKS / name)]
+    assert found == _expected(name)
+
+
+@pytest.mark.parametrize("name", [n for n in FOLDERS if n != "good_small"])
+def test_load_book_raises_with_every_problem(name: str) -> None:
+    expected = _expected(name)
+    errors = [line for line in expected if ": warning: " not in line]
+    if not errors:
+        pytest.skip("warnings only")
+    with pytest.raises(BookError) as info:
+        load_book(BOOKS / name)
+    assert [p.render() for p in info.value.problems] == expected
+    assert f"{len(errors)} error(s)" in str(info.value)
+
+
+def _to_parquet_as_text(src: Path, dst: Path) -> None:
+    """Each CSV as a Parquet file of string columns (empty cell -> null)."""
+    dst.mkdir()
+    for path in src.iterdir():
+        if path.suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            df = df.replace("", None)
+            df.to_parquet(dst / f"{path.stem}.parquet", index=False)
+        elif path.name == "book.json":
+            (dst / path.name).write_bytes(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    "name", ["wrong_types", "unknown_enums", "duplicates", "dangling_refs", "missing_columns"]
+)
+def test_parquet_book_reports_the_same_rows(name: str, tmp_path: Path) -> None:
+    _to_parquet_as_text(BOOKS / name, tmp_path / name)
+    found = [p.render() for p in validate_book(tmp_path / name)]
+    # Same rows and messages; file names (also inside messages) are the Parquet ones.
+    assert found == [line.replace(".csv", ".parquet") for line in _expected(name)]
+
+
+def test_both_csv_and_parquet_of_one_file_is_a_problem(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    for path in (BOOKS / "good_small").iterdir():
+        (book / path.name).write_bytes(path.read_bytes())
+    pd.read_csv(book / "positions.csv").to_parquet(book / "positions.parquet")
+    assert [p.render() for p in validate_book(book)] == [
+        "positions.csv:0: -: both positions.csv and positions.parquet exist; keep one"
+    ]
+
+
+def test_problem_renders_file_row_column_message() -> None:
+    p = BookProblem(file="accounts.csv", row=3, column="owner_id", message="unknown party 'X'")
+    assert p.render() == "accounts.csv:3: owner_id: unknown party 'X'"
+    w = p.model_copy(update={"severity": Severity.WARNING})
+    assert w.render() == "accounts.csv:3: owner_id: warning: unknown party 'X'"
+
+
+def test_warnings_do_not_reject_a_book(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    for path in (BOOKS / "good_small").iterdir():
+        (book / path.name).write_bytes(path.read_bytes())
+    text = (book / "parties.csv").read_text().splitlines()
+    text = [text[0] + ",desk"] + [line + ",rates" for line in text[1:]]
+    (book / "parties.csv").write_text("\n".join(text) + "\n")
+    loaded = load_book(book)
+    assert [w.render() for w in loaded.warnings] == [
+        "parties.csv:1: desk: warning: unknown column, kept and ignored"
+    ]
+    assert loaded.parties["desk"].tolist() == ["rates"] * 4
+    # Extra columns never change the content hash.
+    assert loaded.sha256 == load_book(BOOKS / "good_small").sha256
+
+
+def test_cli_validate_exit_codes_and_json() -> None:
+    runner = CliRunner()
+    good = runner.invoke(app, ["validate", str(BOOKS / "good_small"), "--json"])
+    assert good.exit_code == 0
+    doc = json.loads(good.stdout)
+    assert doc["valid"] is True and doc["errors"] == 0
+    assert doc["sha256"] == load_book(BOOKS / "good_small").sha256
+    bad = runner.invoke(app, ["validate", str(BOOKS / "duplicates"), "--json"])
+    assert bad.exit_code == 1
+    doc = json.loads(bad.stdout)
+    assert doc["valid"] is False
+    assert [f"{p['file']}:{p['row']}: {p['column']}: {p['message']}" for p in doc["problems"]] == (
+        _expected("duplicates")
+    )
+
+
+def test_cli_validate_text_lists_problems_on_stderr() -> None:
+    result = CliRunner().invoke(app, ["validate", str(BOOKS / "wrong_types")])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:-1] == _expected("wrong_types")

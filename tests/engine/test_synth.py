@@ -1,0 +1,147 @@
+"""Synthetic books: deterministic bytes, valid, and holding what the rulebooks need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.engine.book import Book, load_book, write_book
+from marginlex.engine.graph import AccountGraph
+from marginlex.engine.synth import synth_book
+
+N = 600
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
+    meta, frames = synth_book(N, 11)
+    return load_book(write_book(meta, frames, tmp_path_factory.mktemp("synth")))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_same_seed_same_bytes(fmt: str, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        meta, frames = synth_book(N, 5)
+        write_book(meta, frames, tmp_path / name, fmt)
+    assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")
+    meta, frames = synth_book(N, 6)
+    write_book(meta, frames, tmp_path / "c", fmt)
+    assert _bytes(tmp_path / "c")[f"positions.{fmt}"] != _bytes(tmp_path / "a")[f"positions.{fmt}"]
+
+
+def test_csv_and_parquet_synth_load_to_the_same_hash(tmp_path: Path) -> None:
+    meta, frames = synth_book(N, 5)
+    csv = load_book(write_book(meta, frames, tmp_path / "csv", "csv"))
+    pq = load_book(write_book(meta, frames, tmp_path / "pq", "parquet"))
+    assert csv.sha256 == pq.sha256
+
+
+def test_cli_synth_writes_a_valid_book(tmp_path: Path) -> None:
+    out = tmp_path / "book"
+    result = CliRunner().invoke(
+        app, ["synth", "--accounts", "200", "--seed", "3", "--out", str(out), "--format", "parquet"]
+    )
+    assert result.exit_code == 0, result.output
+    assert load_book(out).accounts.shape[0] == 200
+    again = tmp_path / "again"
+    CliRunner().invoke(
+        app,
+        ["synth", "--accounts", "200", "--seed", "3", "--out", str(again), "--format", "parquet"],
+    )
+    assert _bytes(out) == _bytes(again)
+
+
+def test_sizes(book: Book) -> None:
+    assert len(book.accounts) == N
+    per_account = len(book.positions) / N
+    assert 8.0 <= per_account <= 12.0
+    assert 1.7 <= len(book.collateral) / N <= 2.3
+    assert not book.warnings
+
+
+def test_parties_and_accounts_cover_the_contract(book: Book) -> None:
+    assert set(book.parties["kind"].astype("str")) == {
+        "individual",
+        "institution",
+        "broker_dealer",
+        "fcm",
+        "bd_fcm",
+        "clearing_agency",
+        "dco",
+    }
+    assert book.parties["ecp"].any()
+    assert set(book.parties["options_approval"].astype("str")) == {"none", "covered", "uncovered"}
+    assert set(book.accounts["kind"].astype("str")) >= {
+        "cash",
+        "margin",
+        "portfolio_margin",
+        "futures",
+        "cross_margin",
+    }
+    assert set(book.accounts["origin"].astype("str")) == {"customer", "house"}
+    assert set(book.relations["relation"].astype("str")) >= {"member_of", "affiliate_of"}
+
+
+def test_instruments_and_collateral_cover_the_products(book: Book) -> None:
+    assert set(book.positions["product"].astype("str")) >= {
+        "stock",
+        "etf",
+        "equity_option",
+        "index_option",
+        "index_future",
+        "ust_note",
+        "ust_future",
+        "crypto_future",
+    }
+    assets = set(book.collateral["asset"].astype("str"))
+    assert assets >= {"USD", "UST_BILL", "UST_NOTE", "STOCK", "MMF", "BTC", "ETH", "USDC", "SOL"}
+    assert (book.collateral["market_value"] < 0).any()  # debit balances
+
+
+def test_cross_regime_hedges_and_treasury_cross_margin(book: Book) -> None:
+    pos = book.positions.merge(book.accounts[["account_id", "owner_id", "carrier_id", "regime"]])
+    spy = pos[(pos["instrument_id"] == "SPY") & (pos["regime"] == "SEC")]
+    es = pos[pos["instrument_id"].str.startswith("ES_") & (pos["quantity"] < 0)]
+    hedged = set(spy["owner_id"] + "@" + spy["carrier_id"]) & set(
+        es["owner_id"] + "@" + es["carrier_id"]
+    )
+    assert hedged
+    cols = AccountGraph(book).account_columns()
+    xm = cols[
+        (cols["kind"] == "cross_margin")
+        & cols["carrier_member_of_dco"]
+        & cols["carrier_member_of_clearing_agency"]
+        & (cols["carrier_kind"] == "bd_fcm")
+    ]
+    zn = pos[pos["instrument_id"].str.startswith("ZN_") & pos["account_id"].isin(xm.index)]
+    notes = pos[pos["instrument_id"].str.startswith("UST_N10Y") & (pos["regime"] == "SEC")]
+    assert set(zn["owner_id"]) & set(notes["owner_id"])
+
+
+def test_planted_breaches_and_ineligible_owners(book: Book) -> None:
+    g = AccountGraph(book)
+    assert g.lot_columns()["customer_to_house"].sum() >= 1
+    cols = g.account_columns()
+    sec_at_fcm = (cols["regime"] == "SEC") & (cols["carrier_kind"] == "fcm")
+    assert sec_at_fcm.sum() >= 1
+    pm = cols[cols["kind"] == "portfolio_margin"]
+    assert (pm["owner_options_approval"] != "uncovered").any()
+    assert (pm["equity"] < 100_000).any()
+
+
+def test_too_few_accounts_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 20"):
+        synth_book(5, 1)
+
+
+def test_some_owners_are_affiliated_with_their_carrier(book: Book) -> None:
+    cols = AccountGraph(book).account_columns()
+    assert cols["owner_affiliate_of_carrier"].any()
+    assert cols["is_guaranteed"].any()
