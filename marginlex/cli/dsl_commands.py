@@ -1,10 +1,88 @@
-"""Commands of the dsl group."""
+"""Commands of the dsl group: ``marginlex check`` and ``marginlex fmt``."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from marginlex.dsl.diagnostics import RulebookError, Severity
+from marginlex.dsl.formatter import format_text
+from marginlex.dsl.runner import check_paths, collect_files
+
+_PATHS = typer.Argument(..., help="Rulebook files (.mlx) or folders holding them.")
+
+
+def check(
+    paths: list[str] = _PATHS,
+    as_json: bool = typer.Option(False, "--json", help="Print diagnostics as JSON on stdout."),
+) -> None:
+    """Check rulebooks: syntax, names, units, tables, citations, extends and overrides.
+
+    Exit 0 when clean, 1 with any diagnostic (a warning too: a rulebook with an unknown
+    asset name is not clean until someone has looked at it).
+    """
+    reports = check_paths(paths)
+    diagnostics = [d for r in reports for d in r.diagnostics]
+    errors = [d for d in diagnostics if d.severity == Severity.ERROR]
+    if as_json:
+        payload = [d.model_dump(mode="json") for d in diagnostics]
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        for report in reports:
+            for d in report.diagnostics:
+                err.print(d.render(report.source or None), markup=False)
+                err.print()
+        files = len({r.path for r in reports})
+        warnings = len(diagnostics) - len(errors)
+        summary = (
+            f"{len(errors)} error(s), {warnings} warning(s) in {files} file(s)"
+            if diagnostics
+            else f"{files} rulebook file(s) checked: clean"
+        )
+        err.print(summary, markup=False)
+    raise typer.Exit(1 if diagnostics else 0)
+
+
+def fmt(
+    paths: list[str] = _PATHS,
+    check_only: bool = typer.Option(
+        False, "--check", help="Do not write; exit 1 if any file is not in canonical form."
+    ),
+) -> None:
+    """Rewrite rulebooks in canonical layout (comments kept). Idempotent."""
+    files, problems = collect_files(paths)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    failed = bool(problems)
+    for d in problems:
+        err.print(d.render(), markup=False)
+    for path in files:
+        failed |= _format_one(path, check_only, err)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _format_one(path: Path, check_only: bool, err: Console) -> bool:
+    text = path.read_text(encoding="utf-8")
+    try:
+        formatted = format_text(text, str(path))
+    except RulebookError as exc:
+        for d in exc.diagnostics:
+            err.print(d.render(text), markup=False)
+        return True
+    if formatted == text:
+        return False
+    if check_only:
+        err.print(f"{path}: would be reformatted", markup=False)
+        return True
+    path.write_text(formatted, encoding="utf-8")
+    err.print(f"{path}: reformatted", markup=False)
+    return False
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    del app
+    app.command("check")(check)
+    app.command("fmt")(fmt)

@@ -1,0 +1,133 @@
+"""Diagnostics: one code catalogue, one rendering (``file:line:col: CODE message``).
+
+Every problem the front end finds is a :class:`Diagnostic` with a :class:`Code`; the
+catalogue with an example per code is ``docs/errors.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.dsl.expressions import Span
+
+
+class Code(StrEnum):
+    """Diagnostic codes. ``MLX0xx`` files, ``1xx`` syntax, ``2xx`` names, ``3xx`` types,
+    ``4xx`` tables, ``5xx`` dates."""
+
+    FILE_ERROR = "MLX001"
+    SYNTAX = "MLX100"
+    UNEXPECTED_END = "MLX101"
+    BAD_CHARACTER = "MLX102"
+    BAD_LITERAL = "MLX103"
+    MISSING_CLAUSE = "MLX104"
+    DUPLICATE_CLAUSE = "MLX105"
+    UNKNOWN_WORD = "MLX106"
+    UNKNOWN_FIELD = "MLX200"
+    UNKNOWN_REFERENCE = "MLX201"
+    UNKNOWN_RULEBOOK = "MLX202"
+    CYCLIC_EXTENDS = "MLX203"
+    DUPLICATE_ID = "MLX210"
+    INHERITED_REDEFINED = "MLX211"
+    NOTHING_TO_OVERRIDE = "MLX212"
+    MISSING_CITATION = "MLX220"
+    UNIT_MISMATCH = "MLX300"
+    TYPE_MISMATCH = "MLX301"
+    UNKNOWN_VALUE = "MLX302"
+    BUCKET_ORDER = "MLX400"
+    BUCKET_GAP = "MLX401"
+    PERCENT_RANGE = "MLX402"
+    DUPLICATE_ROW = "MLX403"
+    EFFECTIVE_OVERLAP = "MLX500"
+    EFFECTIVE_EMPTY = "MLX501"
+
+
+class Severity(StrEnum):
+    """Errors make ``marginlex check`` fail; warnings are shown but do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Diagnostic(BaseModel):
+    """One problem at one place, with an optional hint saying what to do."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: Code
+    message: str
+    span: Span
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def headline(self) -> str:
+        """``file:line:col: CODE message`` (``CODE warning: message`` for a warning)."""
+        s = self.span
+        kind = "warning: " if self.severity == Severity.WARNING else ""
+        return f"{s.file}:{s.line}:{s.column}: {self.code.value} {kind}{self.message}"
+
+    def render(self, source: str | None = None) -> str:
+        """The headline, the source line with a caret under the span, and the hint.
+
+        >>> d = Diagnostic(code=Code.UNKNOWN_FIELD, message="unknown field", span=Span(
+        ...     file="a.mlx", line=1, column=9, end_line=1, end_column=12))
+        >>> print(d.render("require account.eqity"))
+        a.mlx:1:9: MLX200 unknown field
+            1 | require account.eqity
+              |         ^^^
+        """
+        lines = [self.headline()]
+        src_line = _line_of(source, self.span.line) if source is not None else None
+        if src_line is not None:
+            width = 1
+            if self.span.end_line == self.span.line and self.span.end_column > self.span.column:
+                width = self.span.end_column - self.span.column
+            number = str(self.span.line)
+            lines.append(f"{number:>5} | {src_line}")
+            lines.append(f"{'':>5} | {' ' * (self.span.column - 1)}{'^' * width}")
+        if self.hint:
+            lines.append(f"{'':>5} = hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def _line_of(source: str, line: int) -> str | None:
+    lines = source.splitlines()
+    if 1 <= line <= len(lines):
+        return lines[line - 1].rstrip()
+    return None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A hint naming the closest candidate, or None when nothing is close.
+
+    >>> did_you_mean("eqity", ["equity", "kind"])
+    'did you mean `equity`?'
+    """
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+class RulebookError(Exception):
+    """Raised when a rulebook cannot be parsed, built or resolved; carries the diagnostics."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        first = self.diagnostics[0].headline() if self.diagnostics else "rulebook error"
+        super().__init__(first)
+
+
+class BuildError(Exception):
+    """Raised inside the transformer; unwrapped from lark's VisitError by the parser."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        self.diagnostic = diagnostic
+        super().__init__(diagnostic.headline())
+
+
+def error(code: Code, message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    """Shorthand for an error diagnostic."""
+    return Diagnostic(code=code, message=message, span=span, hint=hint)

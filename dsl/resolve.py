@@ -1,0 +1,314 @@
+"""Resolve ``extends``/``override``/``remove`` into one effective rulebook.
+
+Bases are resolved first, in the order written; their statements come first, then the
+rulebook's own. A variant is always a new :class:`ResolvedRulebook`: nothing here mutates
+a base (every node is frozen and copied with ``model_copy``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.dsl import model as m
+from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
+
+S = TypeVar("S", bound=m.StatementBase)
+
+#: Looks a rulebook up by id; returns None when there is no such rulebook.
+Finder = Callable[[str], m.Rulebook | None]
+
+
+class ResolvedRulebook(BaseModel):
+    """The effective rulebook after ``extends``, ``override`` and ``remove``.
+
+    ``statements`` holds no :class:`~marginlex.dsl.model.Removal`; bare names in expressions
+    that name a parameter are :class:`~marginlex.dsl.model.ParamRef`. Several statements
+    may share an id when they carry non-overlapping ``effective`` ranges (dated versions);
+    :meth:`as_of` keeps the ones in force on a date.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    header: m.Header
+    statements: tuple[m.Statement, ...]
+    origins: dict[str, str]
+    bases: tuple[str, ...] = ()
+    sources: tuple[m.Rulebook, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """The rulebook id."""
+        return self.header.id
+
+    def of_kind(self, cls: type[S]) -> tuple[S, ...]:
+        """The statements of one class, in rulebook order.
+
+        >>> from marginlex.dsl import load_rulebook
+        >>> [p.id for p in load_rulebook("sec").of_kind(m.Parameter)][:1]
+        ['pm_min_equity']
+        """
+        return tuple(s for s in self.statements if isinstance(s, cls))
+
+    def get(self, statement_id: str) -> m.Statement:
+        """The (first) statement with this id; KeyError when there is none."""
+        for s in self.statements:
+            if s.id == statement_id:
+                return s
+        raise KeyError(statement_id)
+
+    @property
+    def parameters(self) -> dict[str, m.Parameter]:
+        """Parameters by name (the last dated version wins; use :meth:`as_of` first)."""
+        return {p.id: p for p in self.of_kind(m.Parameter)}
+
+    def quantity(self, value: m.Quantity | m.ParamRef) -> m.Quantity:
+        """The literal behind a table value, following a parameter reference."""
+        if isinstance(value, m.ParamRef):
+            return self.parameters[value.name].value
+        return value
+
+    def fraction(self, value: m.Quantity | m.ParamRef) -> float:
+        """A table value in base units (a fraction for % and bp, USD for money)."""
+        return self.quantity(value).base
+
+    def as_of(self, date: dt.date) -> ResolvedRulebook:
+        """A copy holding only the statements in force on ``date``."""
+        kept = tuple(s for s in self.statements if s.effective is None or s.effective.covers(date))
+        return self.model_copy(update={"statements": kept})
+
+    @property
+    def haircut_policy(self) -> tuple[m.Haircut, ...]:
+        """The schedules applied to lots, in order (first match wins): every haircut that no
+        ``more conservative of`` combinator names."""
+        used = {
+            name.name
+            for h in self.of_kind(m.Haircut)
+            if isinstance(h.body, m.MoreConservative)
+            for name in h.body.schedules
+        }
+        return tuple(h for h in self.of_kind(m.Haircut) if h.id not in used)
+
+
+class _Resolver:
+    def __init__(self, finder: Finder) -> None:
+        self.finder = finder
+        self.diagnostics: list[Diagnostic] = []
+        self.done: dict[str, ResolvedRulebook] = {}
+
+    def resolve(self, book: m.Rulebook, stack: tuple[str, ...]) -> ResolvedRulebook:
+        statements: list[m.Statement] = []
+        origins: dict[str, str] = {}
+        bases: list[str] = []
+        sources: list[m.Rulebook] = []
+        for ref in book.header.extends:
+            base = self._base(ref, (*stack, book.id))
+            if base is None:
+                continue
+            bases.extend(b for b in (*base.bases, base.id) if b not in bases)
+            sources.extend(s for s in base.sources if s not in sources)
+            self._merge(statements, origins, base, ref)
+        self._apply_own(book, statements, origins)
+        params = {s.id for s in statements if isinstance(s, m.Parameter)}
+        rewritten = tuple(_rewrite_params(s, params) for s in statements)
+        return ResolvedRulebook(
+            header=book.header,
+            statements=rewritten,
+            origins=origins,
+            bases=tuple(bases),
+            sources=(*sources, book),
+        )
+
+    def _base(self, ref: m.Symbol, stack: tuple[str, ...]) -> ResolvedRulebook | None:
+        if ref.name in stack:
+            cycle: list[str] | None = [*stack[stack.index(ref.name) :], ref.name]
+        else:
+            cycle = self._cycle(ref.name, stack)
+        if cycle is not None:
+            self.diagnostics.append(
+                error(
+                    Code.CYCLIC_EXTENDS,
+                    f"`extends` goes round in a circle: {' -> '.join(cycle)}",
+                    ref.span,
+                    "a rulebook cannot extend itself, directly or through another",
+                )
+            )
+            return None
+        if ref.name in self.done:
+            return self.done[ref.name]
+        base_book = self.finder(ref.name)
+        if base_book is None:
+            self.diagnostics.append(
+                error(
+                    Code.UNKNOWN_RULEBOOK,
+                    f"no rulebook with id `{ref.name}` was found",
+                    ref.span,
+                    did_you_mean(ref.name, _KNOWN_HINTS)
+                    or "shipped rulebooks are sec, cftc and harmonized; other bases must "
+                    "sit next to this file",
+                )
+            )
+            return None
+        resolved = self.resolve(base_book, stack)
+        self.done[ref.name] = resolved
+        return resolved
+
+    def _cycle(self, start: str, stack: tuple[str, ...]) -> list[str] | None:
+        """A path of ``extends`` from ``start`` back into ``stack``, if there is one."""
+        todo: list[list[str]] = [[start]]
+        seen: set[str] = set()
+        while todo:
+            path = todo.pop()
+            book = self.finder(path[-1])
+            for ref in book.header.extends if book is not None else ():
+                if ref.name in stack:
+                    return [*stack[stack.index(ref.name) :], *path, ref.name]
+                if ref.name not in seen:
+                    seen.add(ref.name)
+                    todo.append([*path, ref.name])
+        return None
+
+    def _merge(
+        self,
+        statements: list[m.Statement],
+        origins: dict[str, str],
+        base: ResolvedRulebook,
+        ref: m.Symbol,
+    ) -> None:
+        before = {x.id for x in statements}
+        reported: set[str] = set()
+        for s in base.statements:
+            if any(x == s for x in statements):
+                continue  # the same statement reached through two bases (a diamond)
+            if s.id in before:
+                if s.id not in reported:
+                    reported.add(s.id)
+                    self.diagnostics.append(
+                        error(
+                            Code.DUPLICATE_ID,
+                            f"`{s.id}` is defined by both `{origins.get(s.id, '?')}` and "
+                            f"`{base.origins.get(s.id, base.id)}`",
+                            ref.span,
+                            "rename one of them, or extend only one of the two",
+                        )
+                    )
+                continue
+            statements.append(s)
+            origins[s.id] = base.origins.get(s.id, base.id)
+
+    def _apply_own(
+        self, book: m.Rulebook, statements: list[m.Statement], origins: dict[str, str]
+    ) -> None:
+        inherited = {s.id: s for s in statements}
+        replaced: set[str] = set()
+        for s in book.statements:
+            old = inherited.get(s.id)
+            if isinstance(s, m.Removal) or s.override:
+                target = s.target_kind if isinstance(s, m.Removal) else s.kind
+                if old is None or old.kind != target:
+                    self._nothing_to_change(s, target, old, inherited)
+                    continue
+                if s.id in replaced:
+                    index = _after_last(statements, s.id)
+                else:
+                    index = next(i for i, x in enumerate(statements) if x.id == s.id)
+                    statements[:] = [x for x in statements if x.id != s.id]
+                    replaced.add(s.id)
+                if isinstance(s, m.Removal):
+                    origins.pop(s.id, None)
+                else:
+                    statements.insert(index, s)
+                    origins[s.id] = book.id
+            elif old is not None:
+                self.diagnostics.append(
+                    error(
+                        Code.INHERITED_REDEFINED,
+                        f"`{s.id}` is already defined in `{origins.get(s.id, '?')}`",
+                        s.span,
+                        f"write `override {s.kind.value} {s.id}` to replace it, or choose "
+                        "another id",
+                    )
+                )
+            else:
+                statements.append(s)
+                origins[s.id] = book.id
+
+    def _nothing_to_change(
+        self,
+        s: m.Statement,
+        target: m.StatementKind,
+        old: m.Statement | None,
+        inherited: dict[str, m.Statement],
+    ) -> None:
+        verb = "remove" if isinstance(s, m.Removal) else "override"
+        if old is not None:
+            message = f"cannot {verb} {target.value} `{s.id}`: it is a {old.kind.value}"
+            hint: str | None = f"write `{verb} {old.kind.value} {s.id}`"
+        else:
+            message = f"cannot {verb} {target.value} `{s.id}`: no base rulebook defines it"
+            names = [x.id for x in inherited.values() if x.kind == target]
+            hint = did_you_mean(s.id, names) or (
+                "drop the word `override` to define a new rule" if verb == "override" else None
+            )
+        self.diagnostics.append(error(Code.NOTHING_TO_OVERRIDE, message, s.span, hint))
+
+
+_KNOWN_HINTS = ("sec", "cftc", "harmonized")
+
+
+def _after_last(statements: list[m.Statement], statement_id: str) -> int:
+    positions = [i for i, x in enumerate(statements) if x.id == statement_id]
+    return positions[-1] + 1 if positions else len(statements)
+
+
+_EXPR_FIELDS = frozenset(
+    {
+        "where",
+        "when",
+        "condition",
+        "applies_to",
+        "source",
+        "target",
+        "accounts",
+        "anchor",
+        "positions",
+    }
+)
+
+
+def _rewrite_params(node: Any, params: set[str], expr_context: bool = False) -> Any:
+    """Replace bare names that name a parameter by ParamRef, in expression positions only."""
+    if isinstance(node, m.Symbol):
+        if expr_context and node.name in params:
+            return m.ParamRef(name=node.name, span=node.span)
+        return node
+    if isinstance(node, tuple):
+        return tuple(_rewrite_params(x, params, expr_context) for x in node)
+    if not isinstance(node, m.Node):
+        return node
+    in_expr = isinstance(node, m.EXPR_TYPES)
+    updates: dict[str, Any] = {}
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        new = _rewrite_params(value, params, in_expr or name in _EXPR_FIELDS)
+        if new is not value and new != value:
+            updates[name] = new
+    return node.model_copy(update=updates) if updates else node
+
+
+def resolve(book: m.Rulebook, finder: Finder) -> tuple[ResolvedRulebook, list[Diagnostic]]:
+    """Resolve a rulebook's bases and overrides.
+
+    Args:
+        book: the rulebook as written.
+        finder: looks base rulebooks up by id.
+
+    Returns:
+        The effective rulebook (best effort when there are problems) and the diagnostics.
+    """
+    resolver = _Resolver(finder)
+    resolved = resolver.resolve(book, ())
+    return resolved, resolver.diagnostics

@@ -1,0 +1,74 @@
+"""``marginlex check`` and ``marginlex fmt`` end to end."""
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.dsl import shipped_dir
+
+RUNNER = CliRunner()
+
+
+def test_check_shipped_rulebooks_is_clean() -> None:
+    result = RUNNER.invoke(app, ["check", str(shipped_dir())])
+    assert result.exit_code == 0, result.output
+    assert "clean" in result.output
+
+
+def test_misspelt_field_in_a_copy_points_at_it(tmp_path: Path) -> None:
+    text = (shipped_dir() / "sec.mlx").read_text()
+    assert "account.equity >= pm_min_equity\n" in text
+    bad = tmp_path / "sec_copy.mlx"
+    bad.write_text(
+        text.replace("account.equity >= pm_min_equity\n", "account.equty >= pm_min_equity\n", 1)
+    )
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "equty" in row)
+    result = RUNNER.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1
+    out = result.output
+    assert f"{bad}:{line}:23: MLX200 account has no field `equty`" in out
+    assert "  |                       ^^^^^^^^^^^^^" in out
+    assert "hint: did you mean `equity`?" in out
+
+
+def test_check_json(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mlx"
+    bad.write_text('rulebook bad "B"\nparameter p = 5 USD\n')
+    result = RUNNER.invoke(app, ["check", "--json", str(bad)])
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert [(d["code"], d["span"]["line"], d["span"]["column"]) for d in payload] == [
+        ("MLX220", 2, 1)
+    ]
+
+
+def test_check_missing_path() -> None:
+    result = RUNNER.invoke(app, ["check", "no/such/place"])
+    assert result.exit_code == 1
+    assert "MLX001" in result.output
+
+
+def test_fmt_check_and_rewrite(tmp_path: Path) -> None:
+    shutil.copy(shipped_dir() / "cftc.mlx", tmp_path / "cftc.mlx")
+    assert RUNNER.invoke(app, ["fmt", "--check", str(tmp_path)]).exit_code == 0
+    messy = tmp_path / "messy.mlx"
+    messy.write_text('rulebook m "M"   parameter p = 5 USD cites "x"')
+    assert RUNNER.invoke(app, ["fmt", "--check", str(tmp_path)]).exit_code == 1
+    assert RUNNER.invoke(app, ["fmt", str(messy)]).exit_code == 0
+    assert messy.read_text() == 'rulebook m "M"\n\nparameter p = 5 USD\n  cites "x"\n'
+    assert RUNNER.invoke(app, ["fmt", "--check", str(tmp_path)]).exit_code == 0
+
+
+def test_unknown_asset_is_a_warning_and_not_clean(tmp_path: Path) -> None:
+    book = tmp_path / "assets.mlx"
+    book.write_text(
+        'rulebook a "A"\nhaircut h for collateral cites "x"\n  by asset\n    UST_NOT 1%\n'
+    )
+    result = RUNNER.invoke(app, ["check", str(book)])
+    assert result.exit_code == 1
+    assert "0 error(s), 1 warning(s)" in result.output
+    assert "MLX302 warning: `UST_NOT`" in result.output
+    assert "did you mean `UST_NOTE`?" in result.output

@@ -1,0 +1,44 @@
+"""The folders of valid and invalid rulebooks: each invalid file states what it must give.
+
+An invalid file starts with ``# expect: CODE LINE:COL`` and may add ``# message: TEXT``,
+a text that must appear in the diagnostic's message or hint.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from marginlex.dsl import check_text
+from marginlex.dsl.diagnostics import Code
+
+DATA = Path(__file__).parents[1] / "data" / "dsl"
+INVALID = sorted((DATA / "invalid").glob("*.mlx"))
+VALID = sorted((DATA / "valid").glob("*.mlx"))
+EXPECT = re.compile(r"^# expect: (MLX\d{3}) (\d+):(\d+)$", re.MULTILINE)
+MESSAGE = re.compile(r"^# message: (.+)$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_files_are_clean(path: Path) -> None:
+    assert check_text(path.read_text(), str(path)) == []
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
+def test_invalid_file_gives_its_stated_diagnostic(path: Path) -> None:
+    text = path.read_text()
+    stated = EXPECT.search(text)
+    assert stated, f"{path.name} must start with '# expect: CODE LINE:COL'"
+    code, line, column = stated.group(1), int(stated.group(2)), int(stated.group(3))
+    found = check_text(text, str(path))
+    at = [(d.code.value, d.span.line, d.span.column) for d in found]
+    assert (code, line, column) in at, f"{path.name}: got {at}"
+    wanted = MESSAGE.search(text)
+    if wanted:
+        match = next(d for d in found if d.code.value == code and d.span.line == line)
+        assert wanted.group(1) in match.message + " " + (match.hint or "")
+
+
+def test_every_code_but_file_errors_has_an_invalid_file() -> None:
+    stated = {EXPECT.search(p.read_text()).group(1) for p in INVALID}  # type: ignore[union-attr]
+    assert {c.value for c in Code} - stated == {Code.FILE_ERROR.value}

@@ -1,0 +1,171 @@
+"""``marginlex fmt``: idempotent, meaning-preserving, comments kept, every node handled."""
+
+from pathlib import Path
+
+import pytest
+from dsl_helpers import without_spans
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marginlex.dsl import format_text, parse, shipped_dir
+from marginlex.dsl import model as m
+from marginlex.dsl.formatter import HANDLERS
+
+DATA = Path(__file__).parents[1] / "data" / "dsl" / "valid"
+FILES = [*sorted(shipped_dir().glob("*.mlx")), *sorted(DATA.glob("*.mlx"))]
+
+
+def test_every_model_node_type_has_a_handler() -> None:
+    missing = [t.__name__ for t in (*m.NODE_TYPES, m.Comment) if t not in HANDLERS]
+    assert missing == []
+
+
+def roundtrip(text: str) -> None:
+    once = format_text(text)
+    assert format_text(once) == once
+    assert without_spans(parse(once)) == without_spans(parse(text))
+    # comments are kept word for word (two trailing one line may be joined into one)
+    assert _fragments(parse(once)) == _fragments(parse(text))
+
+
+def _fragments(book: m.Rulebook) -> list[str]:
+    return sorted(p.strip() for c in book.comments for p in c.text.split("#") if p.strip())
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_files_round_trip(path: Path) -> None:
+    roundtrip(path.read_text())
+
+
+def test_messy_layout_becomes_canonical() -> None:
+    messy = (
+        '# top\nrulebook r "R" cites "c"   parameter p = 5 USD status verified cites "x"'
+        '  # about p\n  haircut h for collateral cites "y" by asset USD 0% STOCK   15%'
+    )
+    assert format_text(messy) == (
+        "# top\n"
+        'rulebook r "R"\n'
+        '  cites "c"\n'
+        "\n"
+        "parameter p = 5 USD\n"
+        '  cites "x"  # about p\n'
+        "  status verified\n"
+        "\n"
+        "haircut h for collateral\n"
+        '  cites "y"\n'
+        "  by asset\n"
+        "    USD 0%\n"
+        "    STOCK 15%\n"
+    )
+
+
+# ---- generated rulebooks -----------------------------------------------------------------
+
+NAMES = st.sampled_from(["alpha", "beta", "gamma", "delta_2", "x"])
+FIELDS = st.sampled_from(
+    ["account.equity", "account.kind", "owner.ecp", "carrier.kind", "account.agreements"]
+)
+QUANTITIES = st.sampled_from(
+    ["5 USD", "100,000 USD", "0.5%", "15%", "25 bp", "3 months", "1 year", "2 years", "3x", "7"]
+)
+ATOMS = st.one_of(
+    FIELDS,
+    NAMES,
+    QUANTITIES,
+    st.just("eligible(alpha)"),
+    st.just("account.holds(sbs)"),
+    st.just("{cash, margin}"),
+    st.just('"A-1"'),
+    st.just("2026-01-31"),
+    st.just("true"),
+)
+COMPARISONS = st.one_of(
+    ATOMS,
+    st.tuples(ATOMS, st.sampled_from(["=", "!=", "<", ">=", "in", "not in"]), ATOMS).map(" ".join),
+    st.just("carrier member_of dco"),
+)
+EXPRS = st.recursive(
+    COMPARISONS,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(" ".join),
+        inner.map(lambda e: f"not ({e})"),
+        inner.map(lambda e: f"({e})"),
+    ),
+    max_leaves=6,
+)
+CLAUSES = st.lists(
+    st.sampled_from(
+        ['cites "src"', "status illustrative", "effective from 2026-01-01 until 2027-01-01"]
+    ),
+    unique=True,
+)
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> str:
+    sid = draw(NAMES) + str(draw(st.integers(0, 99)))
+    clauses = " ".join(draw(CLAUSES))
+    kind = draw(st.integers(0, 11))
+    e = draw(EXPRS)
+    q = draw(QUANTITIES)
+    if kind == 0:
+        return f"parameter {sid} = {q} {clauses}"
+    if kind == 1:
+        return f"scope {sid} {clauses} decides account where {e}"
+    if kind == 2:
+        return f'eligibility {sid} for account {clauses} require r: {e} because "why"'
+    if kind == 3:
+        return (
+            f"haircut {sid} for collateral where {e} {clauses} by residual_maturity "
+            f"under 3 months {q} [secondary] otherwise 6%"
+        )
+    if kind == 4:
+        return (
+            f"margin {sid} {clauses} applies to account where {e} scenario grid points 10 "
+            f"range when {e} up {q} down 8% as class_group g minimum 1 USD per contract"
+        )
+    if kind == 5:
+        return f"offset {sid} {clauses} sets merge account where {e} by owner and carrier"
+    if kind == 6:
+        return (
+            f"segregation {sid} {clauses} collateral of account where {e} "
+            f"must not reach account where {e}"
+        )
+    if kind == 7:
+        return f"concentration {sid} for collateral where {e} {clauses} at most {q} of requirement"
+    if kind == 8:
+        return (
+            f"margin {sid} {clauses} span scan volatility shift {q} extreme 3x counted 33% "
+            f"ignore instrument scan_range range when {e} {q} range otherwise 7%"
+        )
+    if kind == 9:
+        return (
+            f"override margin {sid} {clauses} strategy based long_stock {q} "
+            f"short_equity_option 20% at least {q} [verified]"
+        )
+    if kind == 10:
+        return (
+            f"offset {sid} {clauses} credit between class groups by instrument.product "
+            f'index_future {q} index_future with ust_future 10% [secondary, cites "n"]'
+        )
+    return f"remove haircut {sid} {clauses}"
+
+
+SEPARATORS = st.sampled_from([" ", "\n", "\n\n  ", "   ", "  # note\n", "\n# line\n"])
+
+
+@st.composite
+def rulebooks(draw: st.DrawFn) -> str:
+    parts = ['rulebook gen "Generated"', *draw(st.lists(statements(), max_size=4))]
+    text = ""
+    for part in parts:
+        words = part.split(" ")
+        for w in words:
+            text += w + draw(SEPARATORS)
+    return text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rulebooks())
+def test_generated_rulebooks_round_trip(text: str) -> None:
+    roundtrip(text)

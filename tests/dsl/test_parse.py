@@ -1,0 +1,115 @@
+"""Parsing and building: spans, units, expressions, comments, syntax errors in words."""
+
+import datetime as dt
+
+import pytest
+
+from marginlex.dsl import RulebookError, parse
+from marginlex.dsl import model as m
+
+HEAD = 'rulebook r "R"\n'
+
+
+def one(text: str) -> m.Statement:
+    return parse(HEAD + text, "t.mlx").statements[0]
+
+
+def test_header_fields() -> None:
+    book = parse(
+        'rulebook sec "SEC book" jurisdiction SEC version "2026.1"\n'
+        '  effective from 2026-01-01 until 2027-01-01 cites "15c3-1" extends a, b'
+    )
+    h = book.header
+    assert (h.id, h.title, h.jurisdiction, h.version) == ("sec", "SEC book", "SEC", "2026.1")
+    assert h.effective == m.Effective(
+        start=dt.date(2026, 1, 1), until=dt.date(2027, 1, 1), span=h.effective.span
+    )
+    assert [s.name for s in h.extends] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("literal", "amount", "unit", "base"),
+    [
+        ("100,000 USD", 100000.0, m.Unit.USD, 100000.0),
+        ("0.5%", 0.5, m.Unit.PERCENT, 0.005),
+        ("25 bp", 25.0, m.Unit.BP, 0.0025),
+        ("3 months", 3.0, m.Unit.MONTHS, 0.25),
+        ("1 year", 1.0, m.Unit.YEARS, 1.0),
+        ("73 days", 73.0, m.Unit.DAYS, 0.2),
+        ("3x", 3.0, m.Unit.MULTIPLE, 3.0),
+    ],
+)
+def test_quantities_carry_units(literal: str, amount: float, unit: m.Unit, base: float) -> None:
+    p = one(f'parameter p = {literal} cites "x"')
+    assert isinstance(p, m.Parameter)
+    assert (p.value.amount, p.value.unit) == (amount, unit)
+    assert p.value.base == pytest.approx(base)
+
+
+def test_spans_point_at_the_source() -> None:
+    s = one('eligibility e for account cites "x"\n  require a: account.equity >= 5 USD because "y"')
+    assert isinstance(s, m.Eligibility)
+    cond = s.requirements[0].condition
+    assert isinstance(cond, m.Compare)
+    assert (cond.left.span.line, cond.left.span.column, cond.left.span.end_column) == (3, 14, 28)
+    assert cond.left.span.file == "t.mlx"
+
+
+def test_expression_tree() -> None:
+    s = one(
+        'scope s cites "x" decides account where not (carrier member_of dco or owner.ecp)'
+        " and cross_margin in account.agreements and account.kind not in {cash, margin}"
+    )
+    assert isinstance(s, m.Scope)
+    where = s.where
+    assert isinstance(where, m.And)
+    first, second, third = where.items
+    assert isinstance(first, m.Not) and isinstance(first.item, m.Or)
+    graph = first.item.items[0]
+    assert isinstance(graph, m.GraphPredicate)
+    assert (graph.subject, graph.relation, graph.target_kind) == (
+        m.Subject.CARRIER,
+        m.RelationKind.MEMBER_OF,
+        "dco",
+    )
+    assert isinstance(second, m.Membership) and not second.negated
+    assert isinstance(third, m.Membership) and third.negated
+
+
+def test_override_and_remove() -> None:
+    book = parse(HEAD + 'override parameter p = 5% cites "x"\nremove haircut h cites "y"')
+    over, rem = book.statements
+    assert isinstance(over, m.Parameter) and over.override
+    assert isinstance(rem, m.Removal) and rem.target_kind == m.StatementKind.HAIRCUT
+
+
+def test_comments_are_collected() -> None:
+    book = parse('# top\nrulebook r "R"  # trailing\n')
+    assert [(c.text, c.span.line) for c in book.comments] == [("# top", 1), ("# trailing", 2)]
+
+
+def test_same_input_same_model() -> None:
+    text = HEAD + 'parameter p = 5 USD cites "x"'
+    assert parse(text) == parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "words"),
+    [
+        ('eligibility e for account cites "x" require a: owner.ecp = true', "MLX101", "`because`"),
+        ('parameter p = 5 USD cites "x" status sure', "MLX100", "`verified`"),
+        ('haircutt h for collateral cites "x" rate 5%', "MLX100", "did you mean `haircut`?"),
+        ('parameter p = 5 USD cites "x', "MLX102", "no closing"),
+        ("parameter p = 5 USD cites 'x'", "MLX102", "cannot appear here"),
+        ('haircut h for collateral cites "x" rate 5% rate 6%', "MLX105", "given twice"),
+        ('margin m cites "x" strategy based long_stok 5%', "MLX106", "`long_stock`"),
+    ],
+)
+def test_syntax_errors_in_words(text: str, code: str, words: str) -> None:
+    with pytest.raises(RulebookError) as info:
+        parse(HEAD + text, "t.mlx")
+    d = info.value.diagnostics[0]
+    assert d.code.value == code
+    assert words in d.message + (d.hint or "")
+    # never lark's terminal names
+    assert "NAME" not in d.message and "LBRACE" not in d.message

@@ -1,0 +1,105 @@
+"""extends / override / remove: one effective rulebook, bases never mutated."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from marginlex.dsl import RulebookError, load_rulebook, parse, resolve
+from marginlex.dsl import model as m
+
+VALID = Path(__file__).parents[1] / "data" / "dsl" / "valid"
+
+
+def finder(*texts: str):
+    books = {b.id: b for b in (parse(t, f"{i}.mlx") for i, t in enumerate(texts))}
+    return books.get
+
+
+BASE = 'rulebook base "B" parameter a = 1 USD cites "x" parameter b = 2 USD cites "x"'
+
+
+def test_override_replaces_in_place_and_remove_drops() -> None:
+    variant = parse(
+        'rulebook v "V" extends base override parameter a = 9 USD cites "y" '
+        'remove parameter b cites "z" parameter c = 3 USD cites "w"',
+        "v.mlx",
+    )
+    resolved, diags = resolve(variant, finder(BASE))
+    assert diags == []
+    assert [(s.id, s.value.amount) for s in resolved.of_kind(m.Parameter)] == [
+        ("a", 9.0),
+        ("c", 3.0),
+    ]
+    assert resolved.origins == {"a": "v", "c": "v"}
+    assert resolved.bases == ("base",)
+
+
+def test_variant_never_mutates_its_base() -> None:
+    sec = load_rulebook("sec")
+    before = sec.model_dump()
+    load_rulebook(VALID / "variant_85_offsets.mlx")
+    assert load_rulebook("sec").model_dump() == before
+    variant = load_rulebook(VALID / "variant_85_offsets.mlx")
+    assert variant.fraction(variant.parameters["pm_offset_broad"].value) == pytest.approx(0.85)
+    assert sec.fraction(sec.parameters["pm_offset_broad"].value) == pytest.approx(0.75)
+
+
+def test_parameter_names_in_expressions_become_references() -> None:
+    sec = load_rulebook("sec")
+    elig = sec.get("portfolio_margin")
+    assert isinstance(elig, m.Eligibility)
+    cond = elig.requirements[3].condition
+    assert isinstance(cond, m.Compare) and cond.right == m.ParamRef(
+        name="pm_min_equity", span=cond.right.span
+    )
+
+
+def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
+    h = load_rulebook("harmonized")
+    assert h.bases == ("sec", "cftc")
+    changed = {i for i, origin in h.origins.items() if origin == "harmonized"}
+    assert changed == {
+        "portfolio_margin",
+        "sec_portfolio_margin",
+        "sec_strategy_based",
+        "cftc_span",
+        "sec_margin_sets",
+        "harmonized_accounts",
+        "harmonized_collateral",
+        "harmonized_merged_carrier",
+    }
+    for s in h.statements:
+        if h.origins[s.id] == "harmonized":
+            assert s.citation is not None and "Joint request for comment 2026" in s.citation.text
+    ids = {s.id for s in h.statements}
+    assert {"sec_digital_assets", "treasury_cross_margin", "cftc_spread_credits"}.isdisjoint(ids)
+    assert [x.id for x in h.haircut_policy] == ["cftc_digital_assets", "harmonized_collateral"]
+
+
+def test_as_of_keeps_dated_versions_in_force() -> None:
+    book = load_rulebook(VALID / "every_construct.mlx")
+    early = book.as_of(dt.date(2026, 6, 1)).parameters["min_equity"].value.amount
+    late = book.as_of(dt.date(2027, 6, 1)).parameters["min_equity"].value.amount
+    assert (early, late) == (100000.0, 150000.0)
+
+
+def test_unknown_and_cyclic_bases() -> None:
+    a = parse('rulebook a "A" extends b', "a.mlx")
+    _, diags = resolve(a, finder('rulebook b "B" extends a'))
+    assert [d.code.value for d in diags] == ["MLX203"]
+    _, diags = resolve(a, finder())
+    assert [d.code.value for d in diags] == ["MLX202"]
+
+
+def test_load_rulebook_raises_with_every_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mlx"
+    bad.write_text('rulebook bad "B" extends sec\nparameter pm_min_equity = 1 USD\n')
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(bad)
+    assert [d.code.value for d in info.value.diagnostics] == ["MLX211", "MLX220"]
+
+
+def test_unknown_name_or_path() -> None:
+    with pytest.raises(RulebookError, match="no rulebook file or id"):
+        load_rulebook("secc")
