@@ -144,7 +144,7 @@ def product_group_offsets(
 
 def _losses_and_gains(group_pnl: FloatArray, n_points: IntArray) -> tuple[FloatArray, FloatArray]:
     """Points-major (K, G) loss and gain matrices; points past a group's count are 0."""
-    pnl = np.ascontiguousarray(group_pnl.T)  # points-major, so each point sums contiguously
+    pnl = np.array(group_pnl.T, order="C")  # a copy: the caller's matrix stays intact
     if len(n_points) and int(n_points.min()) < pnl.shape[0]:
         pnl[np.arange(pnl.shape[0])[:, None] >= n_points[None, :]] = 0.0
     losses = np.maximum(np.negative(pnl), 0.0)

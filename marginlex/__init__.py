@@ -13,3 +13,52 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0.0.0"
 
 __all__ = ["__version__"]
+
+
+def evaluate(rulebook: object = "sec", book: object = None, as_of: object = None) -> object:
+    """Decide every margin set of a book under one rulebook (the one-call front door).
+
+    Args:
+        rulebook: a shipped rulebook id (``sec``, ``cftc``, ``harmonized``), a ``.mlx``
+            path, or a resolved rulebook.
+        book: a book folder path or a loaded ``Book``; None runs the embedded demo book.
+        as_of: a ``datetime.date`` (default: the book's as-of date).
+
+    Returns:
+        A :class:`marginlex.engine.evaluation.Evaluation` (decisions and trace frames).
+
+    >>> import marginlex
+    >>> marginlex.evaluate("sec").decisions["margin_set_id"].iloc[0]
+    'ms:A01_ALICE_PM'
+    """
+    # Imported here so that `import marginlex` (and `marginlex --version`) stays cheap.
+    from marginlex.engine.run import run_rulebook  # noqa: PLC0415
+
+    return run_rulebook(rulebook, book, as_of)  # type: ignore[arg-type]
+
+
+__all__ += ["evaluate"]
+
+
+def load_rulebook(path_or_name: str) -> object:
+    """A resolved, checked rulebook by shipped id or ``.mlx`` path (see :mod:`marginlex.dsl`)."""
+    from marginlex.dsl import load_rulebook as _load  # noqa: PLC0415 - keeps `import marginlex` light
+
+    return _load(path_or_name)
+
+
+def parse(text: str, path: str = "<string>") -> object:
+    """One rulebook text as the typed model, ``extends`` not yet resolved."""
+    from marginlex.dsl import parse as _parse  # noqa: PLC0415 - keeps `import marginlex` light
+
+    return _parse(text, path)
+
+
+def check(text: str, path: str = "<string>") -> list[object]:
+    """Every diagnostic for one rulebook text (empty when clean)."""
+    from marginlex.dsl import check_text  # noqa: PLC0415 - keeps `import marginlex` light
+
+    return list(check_text(text, path))
+
+
+__all__ += ["check", "load_rulebook", "parse"]

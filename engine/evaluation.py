@@ -1,0 +1,243 @@
+"""The result of evaluating one plan on one book: decisions and trace frames.
+
+Every trace frame row names the rule (``rule_id``) and ``citation`` that produced it and
+the ``margin_set_id`` it belongs to, so that the explanation of one decision is the rows
+of its margin set across the frames: no re-run is needed. Column lists are in
+:data:`FRAME_COLUMNS` (``docs/running.md`` describes them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.engine.plan import Plan
+
+DECISION_COLUMNS = (
+    "decision_id",
+    "rulebook_id",
+    "margin_set_id",
+    "account_ids",
+    "takes_in_from",
+    "eligible",
+    "failed_requirements",
+    "method_rule_id",
+    "maintenance",
+    "initial",
+    "initial_rule_id",
+    "equity",
+    "value",
+    "excess",
+    "call",
+    "status",
+    "segregation_violations",
+    "n_positions",
+    "n_lots",
+)
+
+FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "eligibility": (
+        "margin_set_id",
+        "account_id",
+        "rule_id",
+        "citation",
+        "requirement",
+        "applies",
+        "passed",
+        "tested_value",
+        "reason",
+    ),
+    "sets": ("margin_set_id", "account_id", "role", "rule_id", "citation"),
+    "set_edges": ("margin_set_id", "account_a", "account_b", "reason", "rule_id", "citation"),
+    "segregation": (
+        "margin_set_id",
+        "account_id",
+        "rule_id",
+        "citation",
+        "constraint",
+        "path",
+        "detail",
+    ),
+    "class_groups": (
+        "margin_set_id",
+        "class_group",
+        "rule_id",
+        "citation",
+        "method",
+        "n_positions",
+        "range_up",
+        "range_down",
+        "n_points",
+        "worst_point",
+        "worst_shock",
+        "worst_vol_move",
+        "worst_pnl",
+        "loss",
+        "minimum",
+        "minimum_binds",
+        "requirement",
+        "netting_rule_id",
+    ),
+    "positions": (
+        "margin_set_id",
+        "account_id",
+        "instrument_id",
+        "quantity",
+        "market_value",
+        "joined_by",
+        "rule_id",
+        "citation",
+        "method",
+        "class_group",
+        "range_row",
+        "range_up",
+        "range_down",
+        "pnl_at_worst",
+        "minimum",
+        "strategy_row",
+        "requirement",
+    ),
+    "offsets": (
+        "margin_set_id",
+        "product_group",
+        "rule_id",
+        "citation",
+        "offset_rate",
+        "n_class_groups",
+        "worst_point",
+        "losses_at_worst",
+        "gains_at_worst",
+        "netted_loss",
+        "class_group_requirements",
+        "minimum",
+        "requirement",
+        "credit",
+    ),
+    "lots": (
+        "margin_set_id",
+        "lot_id",
+        "account_id",
+        "asset",
+        "market_value",
+        "rule_id",
+        "citation",
+        "schedule",
+        "haircut_row",
+        "haircut_rate",
+        "candidates",
+        "status",
+        "reason",
+        "value_after_haircut",
+        "cap_rule_id",
+        "cap_scale",
+        "value",
+    ),
+}
+"""The columns of each trace frame, in order. ``class_groups`` also has ``pnl_0`` ..
+``pnl_{K-1}``: the class group's P&L at each point (grids: largest fall first; scans: SPAN
+scenario order 1-16, weighted), NaN past its last point."""
+
+
+class Summary(BaseModel):
+    """One rulebook's run in figures (the ``marginlex run`` summary table)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rulebook_id: str
+    margin_sets: int
+    out_of_scope: int
+    eligible: int
+    calls: int
+    total_requirement: float
+    total_call: float
+    segregation_breaches: int
+
+
+class Evaluation(BaseModel):
+    """Decisions of one rulebook on one book as of one date, with their trace frames.
+
+    Attributes:
+        plan: the plan that ran.
+        as_of: the as-of date.
+        book_name: the book's name.
+        book_sha256: the book's content hash.
+        n_accounts: accounts in the book.
+        out_of_scope: accounts the rulebook does not decide.
+        decisions: one row per margin set, :data:`DECISION_COLUMNS`.
+        frames: the trace frames by name, :data:`FRAME_COLUMNS`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    plan: Plan
+    as_of: dt.date
+    book_name: str
+    book_sha256: str
+    n_accounts: int
+    out_of_scope: int
+    decisions: pd.DataFrame
+    frames: dict[str, pd.DataFrame]
+
+    @property
+    def rulebook_id(self) -> str:
+        """The rulebook's id."""
+        return self.plan.rulebook_id
+
+    def summary(self) -> Summary:
+        """Counts and totals over the decisions."""
+        d = self.decisions
+        return Summary(
+            rulebook_id=self.rulebook_id,
+            margin_sets=len(d),
+            out_of_scope=self.out_of_scope,
+            eligible=int(d["eligible"].sum()),
+            calls=int((d["call"] > 0).sum()),
+            total_requirement=round(float(d["maintenance"].sum()), 2),
+            total_call=round(float(d["call"].sum()), 2),
+            segregation_breaches=int((d["segregation_violations"] != "").sum()),
+        )
+
+    def trace(self, margin_set_id: str) -> dict[str, pd.DataFrame]:
+        """Every trace frame cut to one margin set's rows."""
+        return {
+            name: frame[frame["margin_set_id"] == margin_set_id].reset_index(drop=True)
+            for name, frame in self.frames.items()
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every decision as a JSON-ready dict (``marginlex run --json``)."""
+        d = self.decisions
+        has_initial = bool(d["initial"].notna().any())
+        out: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = d.to_dict("records")  # type: ignore[assignment]
+        for row in rows:  # rendering only, after evaluation
+            record: dict[str, Any] = {
+                "id": row["decision_id"],
+                "margin_set_id": row["margin_set_id"],
+                "account_ids": row["account_ids"].split(";"),
+                "eligible": bool(row["eligible"]),
+                "failed_requirements": _split(row["failed_requirements"]),
+                "requirement": float(row["maintenance"]),
+            }
+            if has_initial:
+                initial = float(row["initial"])
+                record["initial"] = None if math.isnan(initial) else initial
+            record.update(
+                value=float(row["value"]),
+                excess=float(row["excess"]),
+                call=float(row["call"]),
+                status=str(row["status"]),
+                segregation_violations=_split(row["segregation_violations"]),
+            )
+            if row["takes_in_from"]:
+                record["takes_in_from"] = _split(row["takes_in_from"])
+            out.append(record)
+        return out
+
+
+def _split(text: str) -> list[str]:
+    return [x for x in str(text).split(";") if x]

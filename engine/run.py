@@ -1,0 +1,98 @@
+"""Run rulebooks on a book: load, compile, evaluate, and write the results as Parquet.
+
+What ``marginlex run`` and :func:`marginlex.evaluate` call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from marginlex.dsl.loader import load_rulebook
+from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book import Book, load_book, load_demo_book
+from marginlex.engine.compile import compile_plan
+from marginlex.engine.evaluate import evaluate
+from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.graph import AccountGraph
+
+DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")
+
+
+def resolve_book(book: str | Path | Book | None) -> Book:
+    """A loaded book: the demo book for None, a folder path loaded and validated."""
+    if book is None:
+        return load_demo_book()
+    if isinstance(book, Book):
+        return book
+    return load_book(book)
+
+
+def resolve_rulebook(rulebook: str | Path | ResolvedRulebook) -> ResolvedRulebook:
+    """A resolved, checked rulebook from an id, a path or a resolved rulebook."""
+    if isinstance(rulebook, ResolvedRulebook):
+        return rulebook
+    return load_rulebook(rulebook)
+
+
+def run_rulebook(
+    rulebook: str | Path | ResolvedRulebook,
+    book: str | Path | Book | None = None,
+    as_of: dt.date | None = None,
+    graph: AccountGraph | None = None,
+) -> Evaluation:
+    """Load (if needed), compile and evaluate one rulebook on one book.
+
+    Args:
+        rulebook: shipped id, ``.mlx`` path or resolved rulebook.
+        book: book folder, loaded book, or None for the demo book.
+        as_of: as-of date (default: the book's).
+        graph: the book's account graph, to share it between rulebooks.
+
+    Returns:
+        The evaluation.
+    """
+    loaded = resolve_book(book)
+    day = as_of or loaded.as_of
+    plan = compile_plan(resolve_rulebook(rulebook), day)
+    return evaluate(plan, loaded, day, graph)
+
+
+def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns as text so that pyarrow writes typed columns."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].astype("str")
+    return out
+
+
+def write_evaluation(evaluation: Evaluation, out: str | Path) -> Path:
+    """Write decisions and every trace frame as Parquet under ``out/<rulebook id>/``.
+
+    Files: ``decisions.parquet``, ``<frame>.parquet`` per trace frame, ``run.json``
+    (rulebook, version, as-of, book name and sha256, counts).
+
+    Returns:
+        The folder written.
+    """
+    folder = Path(out) / evaluation.rulebook_id
+    folder.mkdir(parents=True, exist_ok=True)
+    _parquet_ready(evaluation.decisions).to_parquet(folder / "decisions.parquet", index=False)
+    for name, frame in evaluation.frames.items():
+        ready = _parquet_ready(frame)
+        ready.to_parquet(folder / f"{name}.parquet", index=False)
+    meta = {
+        "rulebook_id": evaluation.rulebook_id,
+        "version": evaluation.plan.version,
+        "as_of": evaluation.as_of.isoformat(),
+        "book_name": evaluation.book_name,
+        "book_sha256": evaluation.book_sha256,
+        "summary": evaluation.summary().model_dump(),
+        "skipped_steps": [s.rule_id for s in evaluation.plan.skipped],
+    }
+    (folder / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return folder

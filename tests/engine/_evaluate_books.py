@@ -1,0 +1,74 @@
+"""Small hand-made books for the evaluator tests: the demo book's parties, relations and
+instruments, with accounts, positions and collateral written inline by each test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book import Book, load_book
+from marginlex.engine.compile import compile_plan
+from marginlex.engine.evaluate import evaluate
+from marginlex.engine.evaluation import Evaluation
+
+AS_OF = dt.date(2026, 6, 30)
+ACCOUNTS_HEADER = "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
+POSITIONS_HEADER = "account_id,instrument_id,quantity\n"
+COLLATERAL_HEADER = "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
+INSTRUMENTS_HEADER = (
+    "instrument_id,product,underlying,class_group,index_class,multiplier,price,maturity,"
+    "option_type,strike,implied_vol,scan_range,dv01\n"
+)
+
+
+def demo_folder() -> Path:
+    """The shipped demo book folder."""
+    return Path(str(resources.files("marginlex.engine") / "demo_book"))
+
+
+def make_book(
+    tmp: Path, accounts: str, positions: str, collateral: str, extra_instruments: str = ""
+) -> Book:
+    """A book: demo parties, relations and instruments (plus ``extra_instruments`` rows),
+    and the given accounts, positions and collateral rows (CSV without header)."""
+    folder = tmp / "book"
+    shutil.copytree(demo_folder(), folder, dirs_exist_ok=True)
+    (folder / "accounts.csv").write_text(ACCOUNTS_HEADER + accounts.strip() + "\n")
+    body = positions.strip() + "\n" if positions.strip() else ""
+    (folder / "positions.csv").write_text(POSITIONS_HEADER + body)
+    (folder / "collateral.csv").write_text(COLLATERAL_HEADER + collateral.strip() + "\n")
+    if extra_instruments.strip():
+        inst = (folder / "instruments.csv").read_text().rstrip("\n") + "\n"
+        (folder / "instruments.csv").write_text(inst + extra_instruments.strip() + "\n")
+    return load_book(folder)
+
+
+def run(book: Book, rulebook: str) -> Evaluation:
+    """Evaluate a shipped rulebook on a book as of its date."""
+    return evaluate(compile_plan(load_rulebook(rulebook), book.as_of), book)
+
+
+def decision(ev: Evaluation, margin_set_id: str) -> pd.Series:
+    """The decision row of one margin set."""
+    d = ev.decisions.set_index("margin_set_id")
+    return d.loc[margin_set_id]
+
+
+def norm_cdf(x: float) -> float:
+    """Standard normal CDF (math.erf: independent of the engine's scipy)."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def bs(spot: float, strike: float, t: float, vol: float, call: bool) -> float:
+    """Black-Scholes at rate 0, scalar."""
+    d1 = (math.log(spot / strike) + 0.5 * vol * vol * t) / (vol * math.sqrt(t))
+    d2 = d1 - vol * math.sqrt(t)
+    if call:
+        return spot * norm_cdf(d1) - strike * norm_cdf(d2)
+    return strike * norm_cdf(-d2) - spot * norm_cdf(-d1)

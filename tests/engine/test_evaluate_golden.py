@@ -1,0 +1,69 @@
+"""Golden test: ``marginlex run --json`` on the demo book under the three rulebooks.
+
+Regenerate with ``MARGINLEX_REGEN_GOLDEN=1 uv run pytest tests/engine/test_evaluate_golden.py``
+and review the diff of ``tests/data/evaluate/demo_run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+
+GOLDEN = Path(__file__).parents[1] / "data" / "evaluate" / "demo_run.json"
+
+
+def test_run_json_on_the_demo_book_matches_the_golden_file() -> None:
+    result = CliRunner().invoke(app, ["run", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["sec", "cftc", "harmonized"]
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("MARGINLEX_REGEN_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_run_writes_parquet_and_refuses_a_bad_rulebook(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--rulebook", "sec", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "sec").iterdir())
+    assert names == sorted(
+        [
+            "run.json",
+            "decisions.parquet",
+            "eligibility.parquet",
+            "sets.parquet",
+            "set_edges.parquet",
+            "segregation.parquet",
+            "class_groups.parquet",
+            "positions.parquet",
+            "offsets.parquet",
+            "lots.parquet",
+        ]
+    )
+    bad = runner.invoke(app, ["run", "--rulebook", "no_such_rulebook"])
+    assert bad.exit_code == 1
+    assert "no rulebook file or id `no_such_rulebook`" in bad.output
+
+
+def test_run_refuses_a_bad_date() -> None:
+    result = CliRunner().invoke(app, ["run", "--as-of", "2026-13-01"])
+    assert result.exit_code == 1
+    assert "--as-of '2026-13-01' is not a date: write YYYY-MM-DD" in result.output
+
+
+def test_front_door_and_one_decision_trace() -> None:
+    import marginlex  # noqa: PLC0415 - the front door under test
+
+    ev = marginlex.evaluate("sec")
+    trace = ev.trace("ms:A10_HOTEL_MGN")
+    assert trace["segregation"]["path"].tolist() == ["A10_HOTEL_MGN -> L15 -> H_BD1"]
+    assert set(trace["eligibility"]["requirement"]) >= {"pm_account", "min_equity"}
+    assert trace["positions"]["strategy_row"].tolist() == ["long_equity"]
+    assert ev.summary().segregation_breaches == 2
