@@ -188,7 +188,9 @@ class TableBuilder(ExprBuilder):
         )
 
     def strategy_based(self, meta: Any, c: list[Any]) -> Item:
-        node = m.StrategyBased(rows=tuple(c), span=self.span(meta))
+        legs = tuple(x for x in c if isinstance(x, m.StrategyRow))
+        others = tuple(x for x in c if isinstance(x, m.RateRow))
+        node = m.StrategyBased(rows=legs, others=others, span=self.span(meta))
         return Item("method", node, self.span(meta))
 
     def initial_multiple(self, meta: Any, c: list[Any]) -> Item:

@@ -157,6 +157,8 @@ def _method_conditions(
             yield method.minimum.where, pos, "a position condition"
     elif isinstance(method, m.Rates):
         rows = method.rows
+    elif isinstance(method, m.StrategyBased):
+        rows = method.others
     for row in rows:
         subjects = pos if isinstance(row, m.RateRow) else ins
         yield (

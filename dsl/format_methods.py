@@ -97,5 +97,7 @@ def method(x: m.MarginMethod) -> list[Line]:
         lines = [Line(1, "strategy based", x.span.line)]
         for leg in x.rows:
             lines += strategy_row(leg)
+        for row in x.others:
+            lines += rate_row(row)
         return lines
     return [Line(1, f"initial {value(x.multiple)} of maintenance", x.span.line)]

@@ -280,10 +280,16 @@ class StrategyRow(Node):
 
 
 class StrategyBased(Node):
-    """The strategy-based fallback: one row per leg."""
+    """The strategy-based fallback: one row per leg, then rate rows for everything else.
+
+    ``others`` (``when EXPR RATE`` / ``otherwise RATE``) price the positions that no leg
+    covers (government securities, futures, ...): the first matching row's rate times the
+    position's absolute notional. A position no row matches takes the ``long_stock`` rate.
+    """
 
     node: Literal["strategy_based"] = "strategy_based"
     rows: tuple[StrategyRow, ...]
+    others: tuple[RateRow, ...] = ()
 
 
 class InitialMultiple(Node):

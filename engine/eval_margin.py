@@ -292,6 +292,9 @@ def _run_strategy(
     rows: IntArray,
 ) -> MethodResult:
     frame = position_frame(state, rows)
+    chosen = _first_row(state, rows, [r.when for r in method.others])
+    other = np.array([state.plan.value(r.rate) for r in method.others] + [np.nan])[chosen]
+    frame = frame.assign(other_rate=other)
     result = strategy_based(frame, _strategy_params(state, method))
     positions = frame.assign(
         range_row=-1,

@@ -9,7 +9,8 @@ The fallback for accounts not eligible for portfolio margin. Per position:
   amount, at least premium + ``minimum_rate`` x underlying value (calls) or x strike value
   (puts); broad-based index options (``index_class`` in ``broad_index_classes``) use their own
   rates (15% / 10%), other options the equity rates (20% / 10%);
-- anything else (futures, Treasuries, crypto held as positions): ``other_rate`` x |notional|.
+- anything else (futures, Treasuries, crypto held as positions): the optional per-position
+  ``other_rate`` column (a rulebook's rate rows), else ``params.other_rate``, x |notional|.
 
 **Covered calls.** Long stock in the same account covers short calls on it, share for share
 (quantity x multiplier). Within one (account, underlying), short calls are covered in order
@@ -174,7 +175,16 @@ def _strategy_rows(
         (short_call, StrategyRow.SHORT_CALL_UNCOVERED, (1.0 - covered) * uncovered),
         (is_option & ~is_call & (quantity < 0), StrategyRow.SHORT_PUT_UNCOVERED, uncovered),
     ]
-    return rows, covered, params.other_rate * notional
+    return rows, covered, _other_rates(frame, params) * notional
+
+
+def _other_rates(frame: pd.DataFrame, params: StrategyParams) -> FloatArray:
+    """Per position rate for positions no leg covers: the optional ``other_rate`` column
+    (a rulebook's rate rows; NaN where none matched), else ``params.other_rate``."""
+    if "other_rate" not in frame.columns:
+        return np.full(len(frame), params.other_rate)
+    rates = frame["other_rate"].to_numpy(np.float64)
+    return np.where(np.isnan(rates), params.other_rate, rates)
 
 
 def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:

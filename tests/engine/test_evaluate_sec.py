@@ -98,6 +98,27 @@ def test_equity_under_100k_falls_back_to_strategy_based(tmp_path: Path) -> None:
     assert not elig["passed"] and elig["tested_value"] == "69652.0"
 
 
+def test_treasury_note_in_a_strategy_account_takes_the_government_rate(
+    tmp_path: Path,
+) -> None:
+    # A margin account (not portfolio margin) holding 1,000 UST_2035_08 notes at 98.50 x 10
+    # = 985,000. Residual maturity 2035-08-15 - 2026-06-30 = 3,334 days = 9.13 years, so the
+    # "< 10 years" row of FINRA 4210(e)(2)(A) applies: 4% x 985,000 = 39,400 (not the 25%
+    # long-stock rate of 246,250).
+    book = make_book(
+        tmp_path,
+        "P1,ECHO,BD1,SEC,margin,customer,",
+        "P1,UST_2035_08,1000",
+        "L1,P1,USD,10000,,",
+    )
+    ev = run(book, "sec")
+    d = decision(ev, "ms:P1")
+    assert d["method_rule_id"] == "sec_strategy_based"
+    assert d["maintenance"] == 39400.0
+    pos = ev.frames["positions"].iloc[0]
+    assert pos["strategy_row"] == "other" and pos["requirement"] == pytest.approx(39400.0)
+
+
 def test_owner_without_uncovered_options_approval(tmp_path: Path) -> None:
     # CAROL is approved for covered options only. Strategy based: 2,000 ABC x 50 x 25%
     # = 25,000; the 10 short ABC 55 calls are covered by the stock: 0.
