@@ -16,6 +16,7 @@ FloatArray = npt.NDArray[np.float64]
 # (2.675 is stored as 2.67499999...) does not decide the tie: we round the number people
 # see, as audit.money.to_cents does through repr().
 _TIE_DECIMALS = 6
+_TIE_ULPS = 16.0
 
 
 def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
@@ -35,8 +36,14 @@ def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
     """
     values = np.asarray(amounts, dtype=np.float64)
     scale = 10.0**decimals
-    scaled = np.round(np.abs(values) * scale, _TIE_DECIMALS)
-    rounded = np.copysign(np.floor(scaled + 0.5), values) / scale
+    exact = np.abs(values) * scale
+    scaled = np.round(exact, _TIE_DECIMALS)
+    # Past about 1e7 cents, 6 decimals are below float64 resolution: a tie is then a
+    # fraction within a few ulps of one half (67108864.365 -> .37, as Decimal(repr) says).
+    fraction = exact - np.floor(exact)
+    tie = np.abs(fraction - 0.5) <= _TIE_ULPS * np.finfo(np.float64).eps * exact
+    whole = np.where(tie, np.floor(exact) + 1.0, np.floor(scaled + 0.5))
+    rounded = np.copysign(whole, values) / scale
     # -0.0 and 0.0 must print and hash identically.
     return np.where(rounded == 0.0, 0.0, rounded)
 

@@ -1,10 +1,232 @@
-"""Commands of the audit group."""
+"""Commands of the audit group: ``explain``, ``verify`` and ``ledger``."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sys
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from marginlex.audit.explain_html import render_html
+from marginlex.audit.explain_text import render_json, render_rich, render_text
+from marginlex.audit.ledger import ENV_VAR, Ledger, LedgerError, resolve_location
+from marginlex.audit.ledger_read import DecisionNotFoundError
+from marginlex.audit.records import DecisionRow
+from marginlex.audit.replay import REPLAY_MODULE, find_replayer
+from marginlex.audit.verify import VerifyReport, verify
+from marginlex.engine.outcomes import DecisionStatus
+
+_err = Console(stderr=True)
+LEDGER_HELP = (
+    f"Ledger file path or postgresql+psycopg:// URL (default: ${ENV_VAR}, "
+    "else ./marginlex-ledger.db)."
+)
+LedgerOpt = Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)]
+
+
+class ExplainFormat(StrEnum):
+    """Renderings of a decision trace."""
+
+    TEXT = "text"
+    JSON = "json"
+    HTML = "html"
+
+
+class ListFormat(StrEnum):
+    """Renderings of a ledger listing."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _open(ledger: str | None) -> Ledger:
+    try:
+        return Ledger.open(resolve_location(ledger), create=False)
+    except LedgerError as exc:
+        _err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def explain(
+    decision_id: Annotated[str, typer.Argument(help="The decision id (`marginlex ledger`).")],
+    *,
+    format: Annotated[ExplainFormat, typer.Option("--format", "-f")] = ExplainFormat.TEXT,
+    ledger: LedgerOpt = None,
+    run: Annotated[str | None, typer.Option(help="Its recording in this run.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+) -> None:
+    """Explain one decision, top-down, with the rule and citation behind every line."""
+    store = _open(ledger)
+    try:
+        trace = store.get_decision(decision_id, run).trace
+    except DecisionNotFoundError as exc:
+        _err.print(f"[red]error:[/] {exc.args[0]}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
+        Console().print(render_rich(trace))
+        return
+    renderers = {
+        ExplainFormat.TEXT: render_text,
+        ExplainFormat.JSON: render_json,
+        ExplainFormat.HTML: render_html,
+    }
+    body = renderers[format](trace)
+    if output is None:
+        sys.stdout.write(body)
+    else:
+        output.write_text(body, encoding="utf-8")
+        _err.print(f"wrote {output}")
+
+
+def verify_command(
+    *,
+    ledger: LedgerOpt = None,
+    replay: Annotated[bool, typer.Option(help="Also re-evaluate every recorded run.")] = False,
+    expect_head: Annotated[
+        str | None, typer.Option(help="A head hash noted earlier: the chain must still hold it.")
+    ] = None,
+) -> None:
+    """Re-walk the hash chain; name the first entry changed, removed or reordered (exit 1)."""
+    replayer = find_replayer() if replay else None
+    store = _open(ledger)
+    try:
+        report = verify(store, replayer=replayer, expect_head=expect_head)
+    finally:
+        store.close()
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+    if replay and replayer is None:
+        _err.print(
+            "[red]error:[/] --replay needs the evaluator, which has not registered a replayer "
+            f"yet ({REPLAY_MODULE}.replay_run does not exist): nothing was replayed. "
+            "The chain above was verified without replay."
+        )
+        raise typer.Exit(2)
+
+
+def _print_report(report: VerifyReport) -> None:
+    if report.problem is not None:
+        p = report.problem
+        where = f"entry #{p.seq}" if p.seq is not None else "ledger"
+        who = f" (decision {p.decision_id}, run {p.run_id})" if p.decision_id else ""
+        typer.echo(f"FAILED at {where}{who}: {p.kind.value}: {p.message}")
+        return
+    typer.echo(
+        f"OK: {report.entries} entries in {report.runs} runs; the chain is intact; "
+        f"head #{report.head_seq} {report.head_hash}"
+    )
+    if report.replayed is not None:
+        typer.echo(f"replayed {report.replayed} decisions: {len(report.replay_differences)} differ")
+        for d in report.replay_differences:
+            typer.echo(f"DIFFERS entry #{d.seq} {d.decision_id} (run {d.run_id}): {d.detail}")
+
+
+def ledger_command(
+    *,
+    ledger: LedgerOpt = None,
+    run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only sets holding this account.")] = None,
+    rulebook: Annotated[str | None, typer.Option(help="Only this rulebook id.")] = None,
+    status: Annotated[DecisionStatus | None, typer.Option(help="ok, call or breach.")] = None,
+    call_above: Annotated[
+        Decimal | None, typer.Option(help="Only calls above this amount (USD).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
+) -> None:
+    """List and filter recorded decisions as a table, CSV or JSON."""
+    store = _open(ledger)
+    try:
+        rows = store.query(
+            run=run,
+            account=account,
+            rulebook=rulebook,
+            status=status,
+            call_above=call_above,
+            limit=limit,
+        )
+    finally:
+        store.close()
+    if format is ListFormat.JSON:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+    elif format is ListFormat.CSV:
+        sys.stdout.write(rows_csv(rows))
+    else:
+        # Off a terminal, rich would squeeze the table to 80 columns and cut the ids.
+        Console(width=None if sys.stdout.isatty() else 200).print(_table(rows))
+
+
+_COLUMNS = (
+    "seq",
+    "run_id",
+    "decision_id",
+    "rulebook_id",
+    "margin_set_id",
+    "account_ids",
+    "status",
+    "requirement",
+    "call",
+)
+
+
+def rows_csv(rows: list[DecisionRow]) -> str:
+    """Decision rows as CSV (account ids joined by ``;``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                r.seq,
+                r.run_id,
+                r.decision_id,
+                r.rulebook_id,
+                r.margin_set_id,
+                ";".join(r.account_ids),
+                r.status.value,
+                r.requirement,
+                r.call,
+            ]
+        )
+    return out.getvalue()
+
+
+def _table(rows: list[DecisionRow]) -> Table:
+    table = Table(title=f"{len(rows)} decisions")
+    for name in _COLUMNS:
+        table.add_column(
+            name, justify="right" if name in {"seq", "requirement", "call"} else "left"
+        )
+    style = {DecisionStatus.OK: "green", DecisionStatus.CALL: "red", DecisionStatus.BREACH: "red"}
+    for r in rows:
+        table.add_row(
+            str(r.seq),
+            r.run_id,
+            r.decision_id,
+            r.rulebook_id,
+            r.margin_set_id,
+            ", ".join(r.account_ids),
+            f"[{style[r.status]}]{r.status.value}[/]",
+            f"{r.requirement:,.2f}",
+            f"{r.call:,.2f}",
+        )
+    return table
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    del app
+    app.command("explain")(explain)
+    app.command("verify")(verify_command)
+    app.command("ledger")(ledger_command)

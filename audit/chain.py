@@ -1,0 +1,119 @@
+"""The hash chain: what one ledger entry commits to, and how it links to the one before.
+
+``entry_hash = sha256(prev_hash ‖ header ‖ seq)`` where ``header`` is the canonical JSON of
+the entry's indexed columns, the sha256 of its run record and the sha256 of its canonical
+trace JSON. Changing any column, the trace, the run record, or the order breaks the chain.
+The trace is stored zlib-compressed (a third of the size, for a large ledger); its hash is
+always of the canonical JSON, never of the compressed bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple, Protocol
+
+from marginlex.audit.canonical import canonical_json, sha256_hex
+from marginlex.audit.trace import DecisionTrace
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first entry of a ledger."""
+
+
+class EntryFields(Protocol):
+    """What an entry commits to: a :class:`PreparedDecision`, or a ``decisions`` row."""
+
+    @property
+    def decision_id(self) -> str: ...
+    @property
+    def rulebook_id(self) -> str: ...
+    @property
+    def margin_set_id(self) -> str: ...
+    @property
+    def account_ids(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def call(self) -> Decimal: ...
+    @property
+    def requirement(self) -> Decimal: ...
+    @property
+    def trace_sha256(self) -> str: ...
+
+
+def entry_header(entry: EntryFields, run_id: str, run_sha256: str) -> bytes:
+    """The canonical JSON an entry commits to (``account_ids`` as stored)."""
+    return canonical_json(
+        {
+            "account_ids": entry.account_ids,
+            "call": f"{entry.call:.2f}",
+            "decision_id": entry.decision_id,
+            "margin_set_id": entry.margin_set_id,
+            "requirement": f"{entry.requirement:.2f}",
+            "rulebook_id": entry.rulebook_id,
+            "run_id": run_id,
+            "run_sha256": run_sha256,
+            "status": entry.status,
+            "trace_sha256": entry.trace_sha256,
+        }
+    )
+
+
+def entry_hash(prev_hash: str, header: bytes, seq: int) -> str:
+    """Chain one entry to the one before.
+
+    >>> entry_hash(GENESIS, b"{}", 1)[:12]
+    '1f114096cc6e'
+    """
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(header)
+    digest.update(str(seq).encode("ascii"))
+    return digest.hexdigest()
+
+
+class PreparedDecision(NamedTuple):
+    """A decision serialized for the ledger: indexed columns, trace hash, compressed trace.
+
+    Build it with :func:`prepare` only. It is a plain picklable tuple, so evaluator workers
+    can serialize their partition's traces in parallel and hand the ledger bytes.
+    """
+
+    decision_id: str
+    rulebook_id: str
+    rulebook_sha256: str
+    book_sha256: str
+    as_of: date
+    margin_set_id: str
+    account_ids: str
+    status: str
+    call: Decimal
+    requirement: Decimal
+    trace_sha256: str
+    trace_z: bytes
+
+
+def prepare(trace: DecisionTrace) -> PreparedDecision:
+    """Serialize one trace for :meth:`marginlex.audit.ledger.Ledger.record_run`."""
+    figures = trace.figures
+    body = trace.canonical()
+    return PreparedDecision(
+        decision_id=trace.decision_id,
+        rulebook_id=trace.rulebook.id,
+        rulebook_sha256=trace.rulebook.sha256,
+        book_sha256=trace.book_sha256,
+        as_of=trace.as_of,
+        margin_set_id=trace.margin_set.id,
+        account_ids=canonical_json(list(trace.margin_set.account_ids)).decode("utf-8"),
+        status=figures.status.value,
+        call=figures.call,
+        requirement=figures.maintenance,
+        trace_sha256=sha256_hex(body),
+        trace_z=zlib.compress(body, 1),
+    )
+
+
+def trace_json(trace_z: bytes) -> str:
+    """The canonical trace JSON of a stored entry."""
+    return zlib.decompress(trace_z).decode("utf-8")

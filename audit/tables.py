@@ -1,0 +1,81 @@
+"""The ledger's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("created_at", String(32), nullable=False),
+    Column("engine_version", String(64), nullable=False),
+    Column("book_sha256", String(64), nullable=False),
+    Column("as_of", String(10), nullable=False),
+    # The canonical JSON of the run's rulebook refs (id, name, version, sha256).
+    Column("rulebooks", Text, nullable=False),
+    Column("out_of_scope", Integer, nullable=False),
+    Column("decisions", Integer, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("call", Integer, nullable=False),
+    Column("breach", Integer, nullable=False),
+    Column("first_seq", BigInteger, nullable=True),
+    Column("last_seq", BigInteger, nullable=True),
+    # sha256 of the stored book blob, and of the run record with it (chained in each entry).
+    Column("book_blob_sha256", String(64), nullable=False),
+    Column("run_sha256", String(64), nullable=False),
+)
+
+rulebook_texts = Table(
+    "rulebook_texts",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+)
+
+books = Table(
+    "books",
+    metadata,
+    # The book's content sha256 (as the engine computes it), not the blob's.
+    Column("sha256", String(64), primary_key=True),
+    Column("blob_sha256", String(64), nullable=False),
+    # zlib-compressed canonical book content, stored once however many runs use it.
+    Column("blob", LargeBinary, nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    # Assigned by the ledger under its write lock, and hashed: not an autoincrement.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("run_id", String(64), nullable=False),
+    Column("decision_id", String(200), nullable=False),
+    Column("rulebook_id", String(200), nullable=False),
+    Column("margin_set_id", String(200), nullable=False),
+    # Canonical JSON list of account ids, e.g. ["ACC-1","ACC-2"].
+    Column("account_ids", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("call", Numeric(18, 2), nullable=False),
+    Column("requirement", Numeric(18, 2), nullable=False),
+    # sha256 of the canonical trace JSON, and that JSON zlib-compressed (level 1).
+    Column("trace_sha256", String(64), nullable=False),
+    Column("trace_z", LargeBinary, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+    Index("ix_decisions_decision_id", "decision_id"),
+    Index("ix_decisions_run_id", "run_id"),
+    Index("ix_decisions_rulebook_id", "rulebook_id"),
+)

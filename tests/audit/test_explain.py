@@ -1,0 +1,206 @@
+"""explain renders the trace: golden text, JSON and HTML, and the CLI around them.
+
+Regenerate the golden files with ``MARGINLEX_REGEN_GOLDEN=1 pytest tests/audit`` and review
+the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+from conftest import BOOK_BLOB, DATA, RULEBOOK_TEXT, run_for, variant
+from rich.console import Console
+from typer.testing import CliRunner
+
+from marginlex.audit.explain_html import render_html
+from marginlex.audit.explain_text import render_json, render_rich, render_text
+from marginlex.audit.ledger import Ledger
+from marginlex.audit.trace import DecisionTrace
+from marginlex.cli import audit_commands
+
+GOLDEN = DATA / "golden"
+# The audit group on its own app: these tests do not depend on other groups' commands.
+app = typer.Typer()
+audit_commands.register(app)
+REGEN = os.environ.get("MARGINLEX_REGEN_GOLDEN") == "1"
+
+
+def breach_trace(trace: DecisionTrace) -> DecisionTrace:
+    """The fixture with a failed requirement, a segregation breach and a call."""
+    data = trace.model_dump(mode="json")
+    data["decision_id"] = "d-breach"
+    eligibility = data["steps"][0]["output"]
+    eligibility["eligible"] = False
+    eligibility["fallback"] = "strategy_based"
+    eligibility["requirements"][2]["passed"] = False
+    eligibility["requirements"][2]["tested"] = [{"id": "carrier.kind", "value": "broker_dealer"}]
+    data["steps"][1]["output"]["violations"] = [
+        {
+            "constraint_id": "customer_funds_not_to_house",
+            "citation": "17 CFR 1.20; CEA 4d(a)(2)",
+            "path": ["L-CASH-1", "ACC-PM-1", "HOUSE-1"],
+            "message": "customer collateral pledged to a house account",
+        }
+    ]
+    data["figures"] |= {"excess": "-1250.50", "call": "1250.50", "status": "breach"}
+    return DecisionTrace.model_validate(data)
+
+
+def _check_golden(name: str, body: str) -> None:
+    path = GOLDEN / name
+    if REGEN:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    assert path.exists(), f"no golden {path}: run with MARGINLEX_REGEN_GOLDEN=1 and review"
+    assert body == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+RENDERERS: dict[str, Callable[[DecisionTrace], str]] = {
+    "txt": render_text,
+    "json": render_json,
+    "html": render_html,
+}
+
+
+@pytest.mark.parametrize("ext", sorted(RENDERERS))
+@pytest.mark.parametrize("case", ["pm_decision", "breach_decision"])
+def test_golden_explain(pm_trace: DecisionTrace, case: str, ext: str) -> None:
+    trace = pm_trace if case == "pm_decision" else breach_trace(pm_trace)
+    _check_golden(f"{case}.{ext}", RENDERERS[ext](trace))
+
+
+def test_every_text_line_carries_a_citation(pm_trace: DecisionTrace) -> None:
+    for trace in (pm_trace, breach_trace(pm_trace)):
+        lines = render_text(trace).splitlines()
+        assert lines and all(line.endswith("›") and "  ‹" in line for line in lines)
+
+
+def test_text_reads_top_down_to_the_positions(pm_trace: DecisionTrace) -> None:
+    text = render_text(pm_trace)
+    order = [
+        "Decision",
+        "Requirement (maintenance) 69,760.00",
+        "Class group XYZ",
+        "Worst scenario -15%",
+        "ACC-PM-1 XYZ: quantity 1000",
+        "Offsets index_offsets",
+        "Eligibility common_eligibility",
+        "PASS approved_or_ecp",
+        "L-UST-1 UST_NOTE",
+        'row "5 to 10 years" 4.5%',
+        "L-BTC-1 BTC",
+        "capped by digital_asset_concentration",
+        "Segregation customer_protection: no violation",
+    ]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+
+
+def test_breach_shows_failures(pm_trace: DecisionTrace) -> None:
+    text = render_text(breach_trace(pm_trace))
+    assert "Decision d-breach: BREACH, call 1,250.50" in text
+    assert "NOT eligible, margined by strategy_based" in text
+    assert (
+        "FAIL carried_by_bd_fcm: carried by a dual registrant (carrier.kind=broker_dealer)" in text
+    )
+    assert "BREACH customer_funds_not_to_house: L-CASH-1 -> ACC-PM-1 -> HOUSE-1" in text
+
+
+def test_json_rendering_is_the_canonical_content(pm_trace: DecisionTrace) -> None:
+    assert json.loads(render_json(pm_trace)) == json.loads(pm_trace.canonical())
+
+
+def test_html_is_self_contained_and_escaped(pm_trace: DecisionTrace) -> None:
+    page = render_html(pm_trace)
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    for external in ("<link", "<script", "src=", "http://", "https://", "@import"):
+        assert external not in page
+    assert "P&amp;L" in page and "P&L -23" not in page  # text is escaped
+
+
+def test_rich_tree_has_the_same_lines(pm_trace: DecisionTrace) -> None:
+    console = Console(width=400, record=True, color_system=None)
+    console.print(render_rich(pm_trace))
+    assert "Worst scenario -15% (price -15%): P&L -23,400.00" in console.export_text()
+
+
+@pytest.fixture
+def cli_ledger(tmp_path: Path, pm_trace: DecisionTrace) -> str:
+    location = str(tmp_path / "cli.db")
+    ledger = Ledger.open(location)
+    traces = [pm_trace, variant(pm_trace, "d-call", accounts=("ACC-9",), excess="-1250.50")]
+    ledger.record_run(run_for(pm_trace, "run-1"), traces, [RULEBOOK_TEXT], BOOK_BLOB)
+    ledger.close()
+    return location
+
+
+def test_cli_explain_formats(cli_ledger: str, pm_trace: DecisionTrace, tmp_path: Path) -> None:
+    runner = CliRunner()
+    did = pm_trace.decision_id
+    text = runner.invoke(app, ["explain", did, "--ledger", cli_ledger])
+    assert text.exit_code == 0 and text.stdout == render_text(pm_trace)
+    as_json = runner.invoke(app, ["explain", did, "--format", "json", "--ledger", cli_ledger])
+    assert as_json.stdout == render_json(pm_trace)
+    out = tmp_path / "d.html"
+    page = runner.invoke(
+        app, ["explain", did, "-f", "html", "-o", str(out), "--ledger", cli_ledger]
+    )
+    assert page.exit_code == 0 and out.read_text() == render_html(pm_trace)
+
+
+def test_cli_explain_unknown_id_exits_1(cli_ledger: str) -> None:
+    result = CliRunner().invoke(app, ["explain", "nope", "--ledger", cli_ledger])
+    assert result.exit_code == 1
+    assert "no decision 'nope' in the ledger" in result.stderr
+
+
+def test_cli_ledger_from_env_and_formats(
+    cli_ledger: str, monkeypatch: pytest.MonkeyPatch, pm_trace: DecisionTrace
+) -> None:
+    monkeypatch.setenv("MARGINLEX_LEDGER", cli_ledger)
+    runner = CliRunner()
+    csv_out = runner.invoke(app, ["ledger", "--format", "csv", "--call-above", "1000"])
+    assert csv_out.exit_code == 0
+    assert csv_out.stdout.splitlines() == [
+        "seq,run_id,decision_id,rulebook_id,margin_set_id,account_ids,status,requirement,call",
+        "2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,call,69760.00,1250.50",
+    ]
+    rows = json.loads(runner.invoke(app, ["ledger", "-f", "json", "--status", "ok"]).stdout)
+    assert [r["decision_id"] for r in rows] == [pm_trace.decision_id]
+    assert rows[0]["account_ids"] == ["ACC-PM-1", "ACC-FUT-1"]
+    table = runner.invoke(app, ["ledger", "--account", "ACC-9"])
+    assert "d-call" in table.stdout and "1,250.50" in table.stdout
+
+
+def test_cli_verify_ok_then_tampered(cli_ledger: str) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["verify", "--ledger", cli_ledger])
+    assert ok.exit_code == 0 and ok.stdout.startswith(
+        "OK: 2 entries in 1 runs; the chain is intact"
+    )
+    ledger = Ledger.open(cli_ledger)
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE decisions SET call = 0 WHERE seq = 2")
+    ledger.close()
+    bad = runner.invoke(app, ["verify", "--ledger", cli_ledger])
+    assert bad.exit_code == 1
+    assert bad.stdout.startswith("FAILED at entry #2 (decision d-call, run run-1): changed:")
+
+
+def test_cli_verify_replay_says_it_needs_the_evaluator(cli_ledger: str) -> None:
+    result = CliRunner().invoke(app, ["verify", "--replay", "--ledger", cli_ledger])
+    assert result.exit_code == 2
+    assert "--replay needs the evaluator" in " ".join(result.stderr.split())
+    assert "nothing was replayed" in " ".join(result.stderr.split())
+
+
+def test_cli_missing_ledger_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(app, ["verify", "--ledger", str(missing)])
+    assert result.exit_code == 2 and not missing.exists()
+    assert "no ledger at" in result.stderr

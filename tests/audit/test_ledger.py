@@ -1,0 +1,253 @@
+"""The ledger records runs whole, lists and filters them, and verify catches tampering."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from sqlalchemy import text
+
+from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.chain import GENESIS
+from marginlex.audit.ledger import Ledger, LedgerError
+from marginlex.audit.ledger_read import DecisionNotFoundError
+from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.verify import ProblemKind, verify
+from marginlex.engine.outcomes import DecisionStatus
+
+
+def _record_two_runs(ledger: Ledger, trace: DecisionTrace) -> tuple[str, str]:
+    """Run A: entries #1-#3 (one call of 1,250.50 on ACC-9); run B: entries #4-#6."""
+    first = [
+        variant(trace, "a1"),
+        variant(trace, "a2", accounts=("ACC-9",), excess="-1250.50"),
+        variant(trace, "a3", accounts=("ACC-7", "ACC-8")),
+    ]
+    second = [variant(trace, f"b{i}") for i in range(1, 4)]
+    run_a = ledger.record_run(run_for(trace, "run-a"), first, [RULEBOOK_TEXT], BOOK_BLOB)
+    run_b = ledger.record_run(run_for(trace, "run-b"), second, [RULEBOOK_TEXT], BOOK_BLOB)
+    return run_a, run_b
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Ledger:
+    store = Ledger.open(ledger_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def filled(ledger: Ledger, pm_trace: DecisionTrace) -> Ledger:
+    _record_two_runs(ledger, pm_trace)
+    return ledger
+
+
+def _sql(ledger: Ledger, *statements: str) -> None:
+    with ledger.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def test_round_trip_keeps_the_trace_byte_identical(filled: Ledger, pm_trace: DecisionTrace) -> None:
+    stored = filled.get_decision("a1")
+    assert stored.trace.canonical() == variant(pm_trace, "a1").canonical()
+    assert stored.row.seq == 1 and stored.prev_hash == GENESIS
+    assert stored.row.requirement == Decimal("69760.00")
+    assert filled.rulebook_text(pm_trace.rulebook.sha256) == RULEBOOK_TEXT
+    assert filled.book_blob(pm_trace.book_sha256) == BOOK_BLOB
+
+
+def test_chain_continues_across_runs(filled: Ledger) -> None:
+    last_of_a = filled.get_decision("a3")
+    first_of_b = filled.get_decision("b1")
+    assert first_of_b.row.seq == 4
+    assert first_of_b.prev_hash == last_of_a.entry_hash
+    runs = filled.runs()
+    assert [(r.record.run_id, r.counts.decisions, r.counts.call) for r in runs] == [
+        ("run-a", 3, 1),
+        ("run-b", 3, 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"run": "run-b"}, ["b1", "b2", "b3"]),
+        ({"account": "ACC-8"}, ["a3"]),
+        ({"account": "ACC-"}, []),  # an account id matches whole, not as a prefix
+        ({"rulebook": "harmonized_pm", "limit": 2}, ["a1", "a2"]),
+        ({"status": DecisionStatus.CALL}, ["a2"]),
+        ({"call_above": Decimal("1250.49")}, ["a2"]),
+        ({"call_above": Decimal("1250.50")}, []),
+    ],
+)
+def test_query_filters(filled: Ledger, filters: dict[str, object], expected: list[str]) -> None:
+    assert [r.decision_id for r in filled.query(**filters)] == expected  # type: ignore[arg-type]
+
+
+def test_unknown_decision_is_an_actionable_error(filled: Ledger) -> None:
+    with pytest.raises(DecisionNotFoundError, match="no decision 'zz' in the ledger"):
+        filled.get_decision("zz")
+
+
+def test_intact_ledger_verifies(filled: Ledger) -> None:
+    report = verify(filled)
+    assert report.ok and report.entries == 6 and report.runs == 2
+    assert report.head_hash == filled.get_decision("b3").entry_hash
+
+
+@pytest.mark.parametrize(
+    ("statements", "kind", "seq"),
+    [
+        (["UPDATE decisions SET call = 1000 WHERE seq = 4"], ProblemKind.CHANGED, 4),
+        (
+            ["UPDATE decisions SET trace_z = SUBSTR(trace_z, 1, 40) WHERE seq = 5"],
+            ProblemKind.CHANGED,
+            5,
+        ),
+        (["UPDATE decisions SET status = 'ok' WHERE seq = 2"], ProblemKind.CHANGED, 2),
+        (["DELETE FROM decisions WHERE seq = 3"], ProblemKind.REMOVED, 3),
+        (["DELETE FROM decisions WHERE seq = 6"], ProblemKind.REMOVED, 6),
+        (
+            [
+                "UPDATE decisions SET seq = -2 WHERE seq = 2",
+                "UPDATE decisions SET seq = 2 WHERE seq = 5",
+                "UPDATE decisions SET seq = 5 WHERE seq = -2",
+            ],
+            ProblemKind.REORDERED,
+            2,
+        ),
+        (
+            ["UPDATE runs SET as_of = '2026-01-02' WHERE run_id = 'run-b'"],
+            ProblemKind.RUN_CHANGED,
+            4,
+        ),
+        (["UPDATE runs SET as_of = 'someday' WHERE run_id = 'run-b'"], ProblemKind.RUN_CHANGED, 4),
+        (["DELETE FROM runs WHERE run_id = 'run-a'"], ProblemKind.RUN_CHANGED, 1),
+        (["UPDATE rulebook_texts SET text = 'rulebook x'"], ProblemKind.INPUT_CHANGED, None),
+        (["UPDATE books SET blob_sha256 = '" + "a" * 64 + "'"], ProblemKind.INPUT_CHANGED, None),
+        (
+            ["UPDATE runs SET book_blob_sha256 = '" + "a" * 64 + "' WHERE run_id = 'run-a'"],
+            ProblemKind.RUN_CHANGED,
+            1,
+        ),
+    ],
+    ids=[
+        "edit-call",
+        "garble-trace",
+        "edit-status",
+        "delete",
+        "delete-last",
+        "swap",
+        "run",
+        "run-garbage",
+        "run-deleted",
+        "text",
+        "book",
+        "run-book",
+    ],
+)
+def test_tampering_is_caught_at_the_right_entry(
+    filled: Ledger, statements: list[str], kind: ProblemKind, seq: int | None
+) -> None:
+    _sql(filled, *statements)
+    report = verify(filled)
+    assert report.problem is not None, "tampering went unnoticed"
+    assert (report.problem.kind, report.problem.seq) == (kind, seq), report.problem.message
+
+
+@pytest.mark.parametrize("with_hash", [False, True], ids=["trace", "trace-and-its-hash"])
+def test_an_edited_trace_is_caught(filled: Ledger, with_hash: bool) -> None:
+    """Rewrite the requirement inside entry #2's trace (decompress, edit, recompress)."""
+    with filled.engine.begin() as conn:
+        stored = conn.execute(text("SELECT trace_z FROM decisions WHERE seq = 2")).scalar_one()
+        body = zlib.decompress(stored).replace(b'"maintenance":"69760.00"', b'"maintenance":"1.00"')
+        new = {"z": zlib.compress(body), "h": sha256_hex(body)}
+        sets = "trace_z = :z, trace_sha256 = :h" if with_hash else "trace_z = :z"
+        conn.execute(text(f"UPDATE decisions SET {sets} WHERE seq = 2"), new)
+    problem = verify(filled).problem
+    assert problem is not None and (problem.kind, problem.seq) == (ProblemKind.CHANGED, 2)
+
+
+def test_a_rehashed_edit_is_caught_at_the_next_link(filled: Ledger) -> None:
+    _sql(filled, "UPDATE decisions SET entry_hash = '" + "f" * 64 + "' WHERE seq = 3")
+    problem = verify(filled).problem
+    assert problem is not None and problem.kind is ProblemKind.CHANGED and problem.seq == 3
+
+
+def test_expect_head_catches_a_truncated_tail(filled: Ledger, pm_trace: DecisionTrace) -> None:
+    noted = filled.head()[1]
+    filled.record_run(run_for(pm_trace, "run-c"), [variant(pm_trace, "c1")], [RULEBOOK_TEXT])
+    assert verify(filled, expect_head=noted).ok  # later runs extend the chain: still fine
+    # Cut off the last two runs whole (entries and run records): the chain alone looks intact.
+    _sql(filled, "DELETE FROM decisions WHERE seq >= 4", "DELETE FROM runs WHERE run_id <> 'run-a'")
+    assert verify(filled).ok
+    problem = verify(filled, expect_head=noted).problem
+    assert problem is not None and problem.kind is ProblemKind.HEAD_MISMATCH
+    assert "the chain was cut back below it" in problem.message
+
+
+def test_a_decision_outside_the_run_writes_nothing(ledger: Ledger, pm_trace: DecisionTrace) -> None:
+    other = pm_trace.model_copy(update={"book_sha256": "e" * 64})
+    with pytest.raises(LedgerError, match="book or as-of differs"):
+        ledger.record_run(
+            run_for(pm_trace),
+            [variant(pm_trace, "x1"), other],
+            [RULEBOOK_TEXT],
+            BOOK_BLOB,
+            chunk_size=1,
+        )
+    assert ledger.query() == [] and ledger.runs() == []
+
+
+def test_duplicate_ids_and_missing_inputs_are_rejected(
+    ledger: Ledger, pm_trace: DecisionTrace
+) -> None:
+    with pytest.raises(LedgerError, match="appears twice"):
+        ledger.record_run(run_for(pm_trace), [pm_trace, pm_trace], [RULEBOOK_TEXT], BOOK_BLOB)
+    with pytest.raises(LedgerError, match=r"canonical text .* was not given"):
+        ledger.record_run(run_for(pm_trace), [pm_trace], [], BOOK_BLOB)
+    with pytest.raises(LedgerError, match=r"the content of book .* was not given"):
+        ledger.record_run(run_for(pm_trace), [pm_trace], [RULEBOOK_TEXT])
+    assert verify(ledger).entries == 0
+
+
+def test_replay_seam_reports_decisions_that_differ(filled: Ledger, pm_trace: DecisionTrace) -> None:
+    """The evaluator's replayer plugs in here; a stand-in replays run A with one change."""
+    seen_inputs: list[tuple[str, str, bytes]] = []
+
+    def replayer(run, texts, book):  # type: ignore[no-untyped-def]
+        seen_inputs.append((run.run_id, texts[pm_trace.rulebook.sha256], book))
+        if run.run_id == "run-b":
+            return [variant(pm_trace, f"b{i}") for i in range(1, 4)]
+        changed = variant(pm_trace, "a3", accounts=("ACC-7", "ACC-8"), excess="-5.00")
+        return [variant(pm_trace, "a1"), changed, variant(pm_trace, "a4")]
+
+    report = verify(filled, replayer=replayer)
+    assert [i[0] for i in seen_inputs] == ["run-a", "run-b"]
+    assert seen_inputs[0][1:] == (RULEBOOK_TEXT, BOOK_BLOB)
+    assert report.replayed == 6 and not report.ok
+    assert [(d.decision_id, d.seq, d.detail) for d in report.replay_differences] == [
+        ("a3", 3, '$.figures.call: recorded "0.00", replayed "5.00"'),
+        ("a4", None, "replay makes a decision that was not recorded"),
+        ("a2", 2, "recorded, but replay no longer makes this decision"),
+    ]
+
+
+def test_open_errors_are_actionable(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="unsupported ledger URL 'mysql://h/db'"):
+        Ledger.open("mysql://h/db")
+    with pytest.raises(LedgerError, match=r"no ledger at .*nope\.db: record a run first"):
+        Ledger.open(str(tmp_path / "nope.db"), create=False)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(LedgerError, match="is not a marginlex ledger"):
+        Ledger.open(str(other), create=False)
+    with pytest.raises(
+        LedgerError, match=r"cannot open the ledger postgresql\+psycopg://u:\*\*\*@"
+    ):
+        Ledger.open("postgresql://u:secret@127.0.0.1:1/x", create=False)
