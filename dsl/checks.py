@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from marginlex.dsl import model as m
-from marginlex.dsl.checks_expr import ExprChecker
-from marginlex.dsl.checks_tables import table_diagnostics, value_diagnostics
+from marginlex.dsl.checks_expr import ExprChecker, locate
+from marginlex.dsl.checks_tables import (
+    DIMENSION_WORDS,
+    inherited_use_diagnostics,
+    table_diagnostics,
+    value_diagnostics,
+)
 from marginlex.dsl.diagnostics import Code, Diagnostic, error
 from marginlex.dsl.fields import (
     ACCOUNT_SUBJECTS,
@@ -23,6 +28,7 @@ from marginlex.dsl.fields import (
     PARTY_KINDS,
     POSITION_SUBJECTS,
 )
+from marginlex.dsl.format_expr import quantity
 from marginlex.dsl.resolve import ResolvedRulebook
 
 
@@ -190,6 +196,116 @@ def check_values(ctx: Context) -> list[Diagnostic]:
     return value_diagnostics(ctx.own, ctx.params)
 
 
+def check_overrides(ctx: Context) -> list[Diagnostic]:
+    """An overriding parameter keeps its base's unit and fits where the bases use it."""
+    mine = ctx.book.header.id
+    own = {s.id: s for s in ctx.own if isinstance(s, m.Parameter)}
+    inherited = tuple(s for s in ctx.resolved.statements if ctx.resolved.origins.get(s.id) != mine)
+    out = inherited_use_diagnostics(inherited, own)
+    bases = {
+        s.id: (src.header.id, s)
+        for src in ctx.resolved.sources
+        if src.header.id != mine
+        for s in src.statements
+        if isinstance(s, m.Parameter)
+    }
+    for p in own.values():
+        base_id, base = bases.get(p.id, ("", None))
+        if p.override and base is not None and base.value.dimension != p.value.dimension:
+            was, now = DIMENSION_WORDS[base.value.dimension], DIMENSION_WORDS[p.value.dimension]
+            out.append(
+                error(
+                    Code.UNIT_MISMATCH,
+                    f"`{p.id}` is {was} in `{base_id}`, but this override makes it {now}",
+                    p.value.span,
+                    f"keep the unit of the base value `{quantity(base.value)}`"
+                    f" ({locate(base.span, p.span)}), which its rules are written for",
+                )
+            )
+    return out
+
+
+_Interval = tuple[dt.date, dt.date]
+
+
+def _days(e: m.Effective | None) -> _Interval:
+    """The days a version is in force, as ``[start, until)``."""
+    return (e.start or _MIN, e.until or _MAX) if e is not None else (_MIN, _MAX)
+
+
+def _clip(days: _Interval, within: m.Effective | None) -> _Interval:
+    """``days`` inside a rulebook's own effective range (a statement without dates is in
+    force whenever its rulebook is)."""
+    start, until = _days(within)
+    return max(days[0], start), min(days[1], until)
+
+
+def _uncovered(before: list[_Interval], after: list[_Interval]) -> list[_Interval]:
+    """The parts of the ``before`` intervals that no ``after`` interval covers."""
+    gaps: list[_Interval] = []
+    for start, until in sorted(before):
+        left = start
+        for a_start, a_until in sorted(after):
+            if a_start > left:
+                gaps.append((left, min(a_start, until)))
+            left = max(left, a_until)
+            if left >= until:
+                break
+        if left < until:
+            gaps.append((left, until))
+    return [g for g in gaps if g[0] < g[1]]
+
+
+def _dates(gap: _Interval) -> str:
+    start, until = gap
+    if start == _MIN:
+        return f"before {until}"
+    return f"from {start}" if until == _MAX else f"from {start} until {until}"
+
+
+def check_override_gaps(ctx: Context) -> list[Diagnostic]:
+    """Dated overrides still cover every day their base versions covered.
+
+    ``override`` replaces every inherited version, so an override ``effective from
+    2027-01-01`` alone leaves the earlier days with no version at all.
+    """
+    mine = ctx.book.header.id
+    out: list[Diagnostic] = []
+    own = [s for s in ctx.own if s.override and not isinstance(s, m.Removal)]
+    for sid in dict.fromkeys(s.id for s in own):
+        # The versions of the nearest base that defines the id (sources run base-first).
+        base = next(
+            (
+                [
+                    _clip(_days(x.effective), src.header.effective)
+                    for x in src.statements
+                    if x.id == sid
+                ]
+                for src in reversed(ctx.resolved.sources)
+                if src.header.id != mine and any(x.id == sid for x in src.statements)
+            ),
+            [],
+        )
+        versions = [s for s in own if s.id == sid]
+        gaps = _uncovered(
+            [_clip(b, ctx.book.header.effective) for b in base],
+            [_days(v.effective) for v in versions],
+        )
+        if gaps:
+            first = versions[0]
+            out.append(
+                error(
+                    Code.OVERRIDE_GAP,
+                    f"no version of `{sid}` is in force {_dates(gaps[0])}: `override` "
+                    "replaces every inherited version",
+                    first.effective.span if first.effective is not None else first.span,
+                    "add a version for those dates (with `effective ... until ...`), or drop "
+                    "`effective` to replace the base on every date",
+                )
+            )
+    return out
+
+
 def check_tables(ctx: Context) -> list[Diagnostic]:
     """Bucket order and gaps, repeated rows, schedule references."""
     haircuts = {s.id for s in (*ctx.resolved.statements, *ctx.own) if isinstance(s, m.Haircut)}
@@ -203,6 +319,8 @@ PASSES: tuple[Pass, ...] = (
     check_effective,
     check_expressions,
     check_values,
+    check_overrides,
+    check_override_gaps,
     check_tables,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from marginlex.dsl import model as m
 from marginlex.dsl.diagnostics import Code, Diagnostic, Severity, did_you_mean, error
@@ -16,6 +17,7 @@ from marginlex.dsl.fields import (
     FieldType,
     Kind,
 )
+from marginlex.dsl.format_expr import expr
 
 _DIM_KIND = {
     m.Dimension.MONEY: Kind.MONEY,
@@ -161,6 +163,19 @@ KIND_WORDS = {
 }
 
 
+def locate(span: m.Span, here: m.Span) -> str:
+    """A place for a hint, seen from ``here``: ``line 21``, or ``sec.mlx:21`` in another file.
+
+    >>> locate(m.Span(file="rulebooks/sec.mlx", line=21), m.Span(file="my.mlx"))
+    'sec.mlx:21'
+    >>> locate(m.Span(file="my.mlx", line=21), m.Span(file="my.mlx"))
+    'line 21'
+    """
+    if span.file == here.file:
+        return f"line {span.line}"
+    return f"{PurePath(span.file).name}:{span.line}"
+
+
 def _a(ty: FieldType) -> str:
     return KIND_WORDS[ty.kind]
 
@@ -211,14 +226,42 @@ def _ordered_check(c: ExprChecker, e: m.Compare, ty: FieldType) -> FieldType:
 def _mismatch(c: ExprChecker, e: m.Compare, left: FieldType, right: FieldType) -> None:
     units = {Kind.MONEY, Kind.FRACTION, Kind.DURATION, Kind.MULTIPLE, Kind.NUMBER}
     if left.kind in units and right.kind in units:
-        wanted = left if left.kind != Kind.NUMBER else right
+        # Point at the side without the wanted unit: `150000 <= account.equity` is wrong on
+        # the left. A parameter is fixed where it is defined, so the hint says where that is.
+        wanted, wrong = (left, e.right) if left.kind != Kind.NUMBER else (right, e.left)
         example = _EXAMPLE_UNIT.get(wanted.kind)
         hint = f"write it with its unit, e.g. `{example}`" if example else None
+        name = wrong.name if isinstance(wrong, m.ParamRef | m.Symbol) else ""
+        if example and name in c.params:
+            hint = (
+                f"parameter `{name}` is set at {locate(c.params[name].span, e.span)}; "
+                f"give it its unit there, e.g. `parameter {name} = {example}`"
+            )
         c.report(
-            Code.UNIT_MISMATCH, f"cannot compare {_a(left)} with {_a(right)}", e.right.span, hint
+            Code.UNIT_MISMATCH, f"cannot compare {_a(left)} with {_a(right)}", wrong.span, hint
         )
     else:
-        c.report(Code.TYPE_MISMATCH, f"cannot compare {_a(left)} with {_a(right)}", e.span)
+        c.report(
+            Code.TYPE_MISMATCH,
+            f"cannot compare {_a(left)} with {_a(right)}",
+            e.span,
+            _type_hint(e, left.kind, right.kind),
+        )
+
+
+def _type_hint(e: m.Compare, left: Kind, right: Kind) -> str | None:
+    """What the writer most likely meant, for the usual mix-ups."""
+    field, other = (
+        (e.left, e.right) if left in (Kind.ENUM, Kind.BOOL, Kind.SET) else (e.right, e.left)
+    )
+    kinds = {left, right}
+    if kinds == {Kind.ENUM, Kind.TEXT} and isinstance(other, m.Text):
+        return f"values are written without quotes: `{expr(field)} = {other.value}`"
+    if kinds == {Kind.BOOL, Kind.SYMBOL}:
+        return f"a yes/no field is a condition by itself: `{expr(field)}` or `not {expr(field)}`"
+    if kinds == {Kind.SET, Kind.SYMBOL} and isinstance(other, m.Symbol):
+        return f"test membership with `in`: `{other.name} in {expr(field)}`"
+    return None
 
 
 def _membership(c: ExprChecker, e: m.Membership, s: frozenset[m.Subject], a: str) -> FieldType:
@@ -278,10 +321,17 @@ def _graph(c: ExprChecker, e: m.GraphPredicate, s: frozenset[m.Subject], a: str)
         c.report(
             Code.UNKNOWN_VALUE,
             f"`{e.target_kind}` is not a kind of party",
-            e.span,
+            _last_word(e.span, e.target_kind),
             did_you_mean(e.target_kind, PARTY_KINDS) or f"use one of {', '.join(PARTY_KINDS)}",
         )
     return _BOOL
+
+
+def _last_word(span: m.Span, word: str) -> m.Span:
+    """The span of ``word`` at the end of ``span`` (the node keeps no span for it)."""
+    if span.line != span.end_line:
+        return span
+    return span.model_copy(update={"column": span.end_column - len(word)})
 
 
 def _set(c: ExprChecker, e: m.SetOf, s: frozenset[m.Subject], a: str) -> FieldType:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from marginlex.dsl import model as m
-from marginlex.dsl.checks_expr import unknown_asset
+from marginlex.dsl.checks_expr import locate, unknown_asset
 from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
 from marginlex.dsl.fields import FIELDS, Kind
 
@@ -19,7 +19,7 @@ F, MONEY, DUR, MULT = (
 #: (value, allowed dimensions, must lie within 0-100%, what it is)
 _Slot = tuple[m.Quantity | m.ParamRef | None, frozenset[m.Dimension], bool, str]
 
-_DIM_WORDS = {
+DIMENSION_WORDS = {
     F: "a percentage",
     MONEY: "an amount in USD",
     DUR: "a duration",
@@ -69,6 +69,8 @@ def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
         for leg in method.rows:
             yield leg.rate, rate, True, "a rate"
             yield leg.floor, rate, True, "a minimum rate"
+        for row in method.others:
+            yield row.rate, rate, True, "a rate"
     elif isinstance(method, m.InitialMultiple):
         yield method.multiple, frozenset({F, MULT}), False, "a multiple of maintenance"
     if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
@@ -94,31 +96,76 @@ def value_diagnostics(
 ) -> list[Diagnostic]:
     """Unit mismatches and rates outside 0-100% in every table value and clause."""
     out: list[Diagnostic] = []
+    seen: set[tuple[m.Span, str]] = set()
     for s in statements:
         for value, dims, is_rate, what in _slots(s):
-            if value is None:
+            # `up and down 10%` is one value in two slots: check it once.
+            if value is None or (value.span, what) in seen:
                 continue
+            seen.add((value.span, what))
             q = value if isinstance(value, m.Quantity) else _param(value, params, out)
-            if q is None:
+            if q is not None:
+                out.extend(
+                    _value_diagnostic(value, q, dims, is_rate=is_rate, what=what, params=params)
+                )
+    return out
+
+
+def _value_diagnostic(
+    value: m.Quantity | m.ParamRef,
+    q: m.Quantity,
+    dims: frozenset[m.Dimension],
+    *,
+    is_rate: bool,
+    what: str,
+    params: dict[str, m.Parameter],
+) -> Iterator[Diagnostic]:
+    # A parameter's figure is fixed where it is defined: say where, beside the use.
+    where = (
+        f"parameter `{value.name}` is set at {locate(params[value.name].span, value.span)}"
+        if isinstance(value, m.ParamRef)
+        else None
+    )
+    if q.dimension not in dims:
+        wanted = sorted(dims)[0]
+        example = f"write it like `{_UNIT_EXAMPLE.get(wanted, '15%')}`"
+        yield error(
+            Code.UNIT_MISMATCH,
+            f"{what} must be {DIMENSION_WORDS[wanted]}, not {DIMENSION_WORDS[q.dimension]}",
+            value.span,
+            f"{where}; {example} there" if where else example,
+        )
+    elif is_rate and not 0.0 <= q.base <= 1.0:
+        yield error(
+            Code.PERCENT_RANGE,
+            f"{what} of {q.text}{q.unit.value} is outside 0% to 100%",
+            value.span,
+            where,
+        )
+
+
+def inherited_use_diagnostics(
+    inherited: tuple[m.Statement, ...], own: dict[str, m.Parameter]
+) -> list[Diagnostic]:
+    """This file's parameters checked where inherited statements use them.
+
+    An overriding parameter (``override parameter pm_offset_broad = 150%``) is used by
+    rules of a base rulebook, which no other pass of this file looks at; the problem is
+    reported at the parameter, since that is the line to fix.
+    """
+    out: list[Diagnostic] = []
+    for s in inherited:
+        for value, dims, is_rate, what in _slots(s):
+            if not isinstance(value, m.ParamRef) or value.name not in own:
                 continue
-            if q.dimension not in dims:
-                wanted = sorted(dims)[0]
-                out.append(
-                    error(
-                        Code.UNIT_MISMATCH,
-                        f"{what} must be {_DIM_WORDS[wanted]}, not {_DIM_WORDS[q.dimension]}",
-                        value.span,
-                        f"write it like `{_UNIT_EXAMPLE.get(wanted, '15%')}`",
-                    )
-                )
-            elif is_rate and not 0.0 <= q.base <= 1.0:
-                out.append(
-                    error(
-                        Code.PERCENT_RANGE,
-                        f"{what} of {q.text}{q.unit.value} is outside 0% to 100%",
-                        value.span,
-                    )
-                )
+            p = own[value.name]
+            use = f"`{s.id}` uses it as {what} at {locate(value.span, p.span)}"
+            for d in _value_diagnostic(
+                p.value, p.value, dims, is_rate=is_rate, what=what, params=own
+            ):
+                moved = d.model_copy(update={"hint": f"{use}; {d.hint}" if d.hint else use})
+                if moved not in out:
+                    out.append(moved)
     return out
 
 

@@ -44,6 +44,7 @@ class Code(StrEnum):
     DUPLICATE_ROW = "MLX403"
     EFFECTIVE_OVERLAP = "MLX500"
     EFFECTIVE_EMPTY = "MLX501"
+    OVERRIDE_GAP = "MLX502"
 
 
 class Severity(StrEnum):
@@ -104,11 +105,17 @@ def _line_of(source: str, line: int) -> str | None:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, or None when nothing is close.
 
+    Case is ignored when matching (``DCO`` finds ``dco``), but the hint spells the
+    candidate as it must be written.
+
     >>> did_you_mean("eqity", ["equity", "kind"])
     'did you mean `equity`?'
+    >>> did_you_mean("DCO", ["dco", "fcm"])
+    'did you mean `dco`?'
     """
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+    by_lower = {c.lower(): c for c in sorted(set(candidates), reverse=True)}
+    close = difflib.get_close_matches(word.lower(), sorted(by_lower), n=1, cutoff=0.6)
+    return f"did you mean `{by_lower[close[0]]}`?" if close else None
 
 
 class RulebookError(Exception):

@@ -11,6 +11,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from marginlex.dsl.expressions import Subject
+from marginlex.engine.book_schema import (
+    ASSET_CLASSES,
+    AccountKind,
+    Agreement,
+    IndexClass,
+    OptionsApproval,
+    OptionType,
+    Origin,
+    PartyKind,
+    Product,
+    Regime,
+)
 
 
 class Kind(StrEnum):
@@ -29,6 +41,10 @@ class Kind(StrEnum):
     SYMBOL = "symbol"
 
 
+def _values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(v.value for v in enum)
+
+
 @dataclass(frozen=True)
 class FieldType:
     """A field's type; ``values`` lists enum members (of the elements, for a set)."""
@@ -39,52 +55,19 @@ class FieldType:
     doc: str = ""
 
 
-PARTY_KINDS = (
-    "individual",
-    "institution",
-    "broker_dealer",
-    "fcm",
-    "bd_fcm",
-    "clearing_agency",
-    "dco",
-)
-ACCOUNT_KINDS = ("cash", "margin", "portfolio_margin", "futures", "cleared_swaps", "cross_margin")
-REGIMES = ("SEC", "CFTC")
-ORIGINS = ("customer", "house")
-AGREEMENTS = ("portfolio_margin", "cross_margin", "subordination")
-OPTIONS_APPROVAL = ("none", "covered", "uncovered")
-PRODUCTS = (
-    "stock",
-    "etf",
-    "equity_option",
-    "index_option",
-    "index_future",
-    "ust_bill",
-    "ust_note",
-    "ust_bond",
-    "ust_strip",
-    "ust_future",
-    "crypto",
-    "crypto_future",
-    "sbs",
-)
-INDEX_CLASSES = ("high_cap_broad", "broad", "narrow")
-OPTION_TYPES = ("call", "put")
+# The book's enum values come from the book contract (one source for both the loader and
+# the checker); SIDES is derived by the engine from the sign of a quantity.
+PARTY_KINDS = _values(PartyKind)
+ACCOUNT_KINDS = _values(AccountKind)
+REGIMES = _values(Regime)
+ORIGINS = _values(Origin)
+AGREEMENTS = _values(Agreement)
+OPTIONS_APPROVAL = _values(OptionsApproval)
+PRODUCTS = _values(Product)
+INDEX_CLASSES = _values(IndexClass)
+OPTION_TYPES = _values(OptionType)
 SIDES = ("long", "short")
-ASSETS = (
-    "USD",
-    "UST_BILL",
-    "UST_NOTE",
-    "UST_BOND",
-    "UST_STRIP",
-    "STOCK",
-    "ETF",
-    "MMF",
-    "CORP_BOND",
-    "BTC",
-    "ETH",
-    "USDC",
-)
+ASSETS = tuple(ASSET_CLASSES)
 
 _ID = FieldType(Kind.TEXT, doc="identifier")
 _PARTY = {

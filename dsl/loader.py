@@ -56,7 +56,7 @@ class Library:
         folders = [near] if near is not None else []
         self._folders = [*folders, shipped_dir()]
         self._index: dict[str, Path] | None = None
-        self._cache: dict[Path, m.Rulebook | None] = {}
+        self._cache: dict[Path, m.Rulebook | RulebookError] = {}
 
     def _build_index(self) -> dict[str, Path]:
         index: dict[str, Path] = {}
@@ -77,7 +77,12 @@ class Library:
         return self._index.get(rulebook_id)
 
     def find(self, rulebook_id: str) -> m.Rulebook | None:
-        """The parsed rulebook with this id, or None (not found, or it does not parse)."""
+        """The parsed rulebook with this id, or None when no file defines it.
+
+        Raises:
+            RulebookError: the file that defines the id does not parse (a base with a
+                syntax error is not the same as a missing base, and is reported as such).
+        """
         path = self.path_of(rulebook_id)
         if path is None:
             return None
@@ -85,9 +90,12 @@ class Library:
         if key not in self._cache:
             try:
                 self._cache[key] = parse(read_text(path), str(path))
-            except RulebookError:
-                self._cache[key] = None
-        return self._cache[key]
+            except RulebookError as exc:
+                self._cache[key] = exc
+        found = self._cache[key]
+        if isinstance(found, RulebookError):
+            raise found
+        return found
 
 
 def load_file(path: str | Path) -> m.Rulebook:

@@ -128,7 +128,20 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("%", "rates carry a unit: write `15%` or `25 bp`"),
     ("where", "say which ones: `where account.origin = customer`"),
     ("up", "a range row reads `up 6% down 8%` or `up and down 15%`"),
+    (":", 'name each requirement: `require min_equity: CONDITION because "..."`'),
 )
+
+_AMOUNT = "write amounts with `USD` in capitals after the number, e.g. `100,000 USD`"
+_PERCENT = "write percentages with `%`, e.g. `15%`"
+# Words and signs typed by habit where the language has another spelling.
+_TOKEN_HINTS = {
+    "usd": _AMOUNT,
+    "dollar": _AMOUNT,
+    "dollars": _AMOUNT,
+    "percent": _PERCENT,
+    "pct": _PERCENT,
+    "=": "a comparison uses a single `=` (the others are `!=`, `<`, `<=`, `>`, `>=`)",
+}
 
 
 def _describe(name: str) -> str:
@@ -148,6 +161,23 @@ def _expected_words(expected: set[str]) -> list[str]:
     return named + keywords
 
 
+# Characters a compliance officer is likely to type by habit, keyed by the character
+# (with "9" appended when a digit follows): what to write instead.
+_CHARACTER_HINTS = {
+    "-9": (
+        "a figure cannot be negative",
+        "write its size only: `down 8%` already means a fall; rates, ranges, amounts "
+        "and durations are 0 or more",
+    ),
+    "&": ("the character `&` cannot appear here", "write `and` (also `or`, `not`)"),
+    "|": ("the character `|` cannot appear here", "write `or` (also `and`, `not`)"),
+    "$9": (
+        "the character `$` cannot appear here",
+        "write amounts with their unit after the number, e.g. `100,000 USD`",
+    ),
+}
+
+
 def _token_words(token: Token) -> str:
     if token.type == "$END":
         return "the end of the file"
@@ -162,19 +192,7 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
         span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
         pos = exc.pos_in_stream or 0
         char = text[pos] if pos < len(text) else "?"
-        if char == '"':
-            return error(
-                Code.BAD_CHARACTER,
-                'this text has no closing `"` on its line',
-                span,
-                "a quoted text must end on the line it starts",
-            )
-        return error(
-            Code.BAD_CHARACTER,
-            f"the character `{char}` cannot appear here",
-            span,
-            "names use letters, digits and _; texts go in double quotes",
-        )
+        return _character_diagnostic(char, text[pos + 1 : pos + 2], span)
     expected = _acceptable(exc)
     token: Token | None = getattr(exc, "token", None)
     if isinstance(exc, UnexpectedEOF) or (token is not None and token.type == "$END"):
@@ -190,9 +208,30 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     message = f"{found} where {_one_of(words)} {shown} was expected".replace("  ", " ")
     keywords = [w.strip("`") for w in words if w.startswith("`")]
     hint = did_you_mean(str(token), keywords) if token is not None else None
+    if hint is None and token is not None:
+        hint = _TOKEN_HINTS.get(str(token).lower())
     if hint is None and len(words) <= 4:
         hint = _hint(expected)
     return error(code, message, span, hint)
+
+
+def _character_diagnostic(char: str, after: str, span: m.Span) -> Diagnostic:
+    """A character no token starts with; ``after`` is the next character, if any."""
+    if char == '"':
+        return error(
+            Code.BAD_CHARACTER,
+            'this text has no closing `"` on its line',
+            span,
+            "a quoted text must end on the line it starts",
+        )
+    message, hint = _CHARACTER_HINTS.get(
+        char + ("9" if after.isdigit() else ""),
+        (
+            f"the character `{char}` cannot appear here",
+            "names use letters, digits and _; texts go in double quotes",
+        ),
+    )
+    return error(Code.BAD_CHARACTER, message, span, hint)
 
 
 def _acceptable(exc: UnexpectedInput) -> set[str]:

@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl import model as m
-from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
+from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, did_you_mean, error
 
 S = TypeVar("S", bound=m.StatementBase)
 
-#: Looks a rulebook up by id; returns None when there is no such rulebook.
+#: Looks a rulebook up by id; returns None when there is no such rulebook, and may raise
+#: RulebookError when the file defining it does not parse.
 Finder = Callable[[str], m.Rulebook | None]
 
 
@@ -98,6 +99,10 @@ class _Resolver:
         self.finder = finder
         self.diagnostics: list[Diagnostic] = []
         self.done: dict[str, ResolvedRulebook] = {}
+        # Set when a base cannot be loaded: what it would define is then unknown, so
+        # "no base rulebook defines it" would be a guess, not a finding.
+        self.missing_base = False
+        self.broken: dict[str, RulebookError] = {}
 
     def resolve(self, book: m.Rulebook, stack: tuple[str, ...]) -> ResolvedRulebook:
         statements: list[m.Statement] = []
@@ -128,6 +133,7 @@ class _Resolver:
         else:
             cycle = self._cycle(ref.name, stack)
         if cycle is not None:
+            self.missing_base = True
             self.diagnostics.append(
                 error(
                     Code.CYCLIC_EXTENDS,
@@ -139,14 +145,28 @@ class _Resolver:
             return None
         if ref.name in self.done:
             return self.done[ref.name]
-        base_book = self.finder(ref.name)
+        base_book = self._find(ref.name)
+        if ref.name in self.broken:
+            self.missing_base = True
+            exc = self.broken[ref.name]
+            first = exc.diagnostics[0].headline() if exc.diagnostics else ""
+            self.diagnostics.append(
+                error(
+                    Code.UNKNOWN_RULEBOOK,
+                    f"the base rulebook `{ref.name}` has errors and cannot be used",
+                    ref.span,
+                    f"fix it first: {first}",
+                )
+            )
+            return None
         if base_book is None:
+            self.missing_base = True
             self.diagnostics.append(
                 error(
                     Code.UNKNOWN_RULEBOOK,
                     f"no rulebook with id `{ref.name}` was found",
                     ref.span,
-                    did_you_mean(ref.name, _KNOWN_HINTS)
+                    did_you_mean(ref.name, [k for k in _KNOWN_HINTS if k != ref.name])
                     or "shipped rulebooks are sec, cftc and harmonized; other bases must "
                     "sit next to this file",
                 )
@@ -156,13 +176,21 @@ class _Resolver:
         self.done[ref.name] = resolved
         return resolved
 
+    def _find(self, rulebook_id: str) -> m.Rulebook | None:
+        """The finder's answer; a base that does not parse is kept in ``broken``."""
+        try:
+            return self.finder(rulebook_id)
+        except RulebookError as exc:
+            self.broken[rulebook_id] = exc
+            return None
+
     def _cycle(self, start: str, stack: tuple[str, ...]) -> list[str] | None:
         """A path of ``extends`` from ``start`` back into ``stack``, if there is one."""
         todo: list[list[str]] = [[start]]
         seen: set[str] = set()
         while todo:
             path = todo.pop()
-            book = self.finder(path[-1])
+            book = self._find(path[-1])
             for ref in book.header.extends if book is not None else ():
                 if ref.name in stack:
                     return [*stack[stack.index(ref.name) :], *path, ref.name]
@@ -244,6 +272,8 @@ class _Resolver:
         inherited: dict[str, m.Statement],
     ) -> None:
         verb = "remove" if isinstance(s, m.Removal) else "override"
+        if old is None and self.missing_base:
+            return
         if old is not None:
             message = f"cannot {verb} {target.value} `{s.id}`: it is a {old.kind.value}"
             hint: str | None = f"write `{verb} {old.kind.value} {s.id}`"

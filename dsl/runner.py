@@ -39,11 +39,18 @@ def check_text(
     return check_book(book, library or Library(Path(path).parent if path != "<string>" else None))
 
 
+_BASE_MISSING = frozenset({Code.UNKNOWN_RULEBOOK, Code.CYCLIC_EXTENDS})
+
+
 def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:
     """Resolve a parsed rulebook and run every pass; only this file's diagnostics."""
     resolved, found = resolve(book, library.find)
-    found += check_resolved(resolved, book)
-    mine = [d for d in found if d.span.file == book.span.file]
+    checked = check_resolved(resolved, book)
+    if any(d.code in _BASE_MISSING for d in found):
+        # Without every base, "no parameter named X" may only mean "X is in the base that
+        # could not be loaded": report the base, not a cascade of guesses.
+        checked = [d for d in checked if d.code != Code.UNKNOWN_REFERENCE]
+    mine = [d for d in (*found, *checked) if d.span.file == book.span.file]
     return sorted(mine, key=lambda d: (d.span.line, d.span.column, d.code.value))
 
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 import pandas as pd
 
@@ -21,9 +23,13 @@ from marginlex.engine.book_schema import (
     SPECS,
     Agreement,
     AssetClass,
-    enum_dtype,
 )
 from marginlex.engine.columns import index_in, lookup
+
+
+def enum_dtype(values: type[StrEnum]) -> pd.CategoricalDtype:
+    """The categorical dtype of an enum column: categories in declaration order."""
+    return pd.CategoricalDtype([v.value for v in values], ordered=False)
 
 
 def agreement_column(agreement: Agreement) -> str:

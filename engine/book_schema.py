@@ -1,14 +1,15 @@
 """The book data contract as data: enums, column specifications and dtypes.
 
 Everything that reads, validates, writes or hashes a book takes its column lists from
-here, so that the contract in ``docs/book-format.md`` has one source in code.
+here, so that the contract in ``docs/book-format.md`` has one source in code. The
+rulebook checker (``marginlex.dsl.fields``) takes its enum values from here too, so this
+module must stay light: no pandas or numpy imports.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 
@@ -281,21 +282,3 @@ FILES: tuple[FileSpec, ...] = (PARTIES, ACCOUNTS, RELATIONS, INSTRUMENTS, POSITI
 SPECS: dict[str, FileSpec] = {f.stem: f for f in FILES}
 
 DATE_DTYPE = "datetime64[s]"
-
-
-def enum_dtype(values: type[StrEnum]) -> pd.CategoricalDtype:
-    """The categorical dtype of an enum column: categories in declaration order."""
-    return pd.CategoricalDtype([v.value for v in values], ordered=False)
-
-
-def column_dtype(col: Column) -> object:
-    """The pandas dtype a column has in a loaded book (asset: categories from the data)."""
-    if col.type is ColType.ENUM:
-        return pd.CategoricalDtype(list(col.enum), ordered=False)
-    return {
-        ColType.STR: "str",
-        ColType.BOOL: "bool",
-        ColType.FLOAT: "float64",
-        ColType.DATE: DATE_DTYPE,
-        ColType.TICKER: "category",
-    }[col.type]

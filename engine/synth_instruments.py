@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from marginlex.engine.book_schema import INSTRUMENTS
+
 ETFS = (  # id, class_group, index_class, price
     ("SPY", "SPX", "high_cap_broad", 600.0),
     ("QQQ", "NDX", "high_cap_broad", 520.0),
@@ -49,21 +51,7 @@ CASH_UST = (  # id stem, product, years to maturity, class group
 DELIVERABLE = {"ZT": "N2Y", "ZF": "N5Y", "ZN": "N10Y", "ZB": "B30Y"}
 MONEYNESS = np.array([-0.20, -0.10, -0.05, 0.0, 0.05, 0.10, 0.20])
 ATM = 3  # index of 0.0 in MONEYNESS
-COLUMNS = (
-    "instrument_id",
-    "product",
-    "underlying",
-    "class_group",
-    "index_class",
-    "multiplier",
-    "price",
-    "maturity",
-    "option_type",
-    "strike",
-    "implied_vol",
-    "scan_range",
-    "dv01",
-)
+COLUMNS = INSTRUMENTS.names  # the contract order, from the one schema
 
 
 @dataclass(frozen=True)

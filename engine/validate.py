@@ -190,7 +190,14 @@ def read_and_validate(folder: Path) -> tuple[Parsed, Problems]:
     """
     problems = Problems(_FILE_ORDER)
     if not folder.is_dir():
-        problems.add(folder.name or str(folder), 0, "-", "not a book folder (no such directory)")
+        # The whole path, as given: the folder's last name alone would read like a file of
+        # the book, and a path to one of the book's files wants a different fix.
+        why = (
+            "it is a file; give the folder that holds book.json and the tables"
+            if folder.is_file()
+            else "no such folder"
+        )
+        problems.add(str(folder), 0, "-", f"not a book folder ({why})")
         return Parsed(meta=None, frames={}, file_names={}), problems
     meta = read_meta(folder, problems)
     frames: dict[str, pd.DataFrame] = {}

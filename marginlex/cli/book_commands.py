@@ -6,14 +6,16 @@ import json
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from marginlex.engine.book import Book, load_book, write_book
-from marginlex.engine.problems import BookError, BookProblem, Severity
-from marginlex.engine.synth import DEFAULT_AS_OF, synth_book
+# The engine (pandas, pyarrow) is imported inside the commands: other commands start fast.
+if TYPE_CHECKING:
+    from marginlex.engine.book import Book
+    from marginlex.engine.problems import BookProblem
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -49,6 +51,9 @@ def validate(book: Path = _BOOK, as_json: bool = _JSON) -> None:
     Rows are spreadsheet rows: the header is row 1, the first record row 2; row 0 is the
     file as a whole. Exit code 0 when the book is valid (warnings allowed), 1 otherwise.
     """
+    from marginlex.engine.book import load_book  # noqa: PLC0415
+    from marginlex.engine.problems import BookError, Severity  # noqa: PLC0415
+
     try:
         loaded: Book | None = load_book(book)
         problems = list(loaded.warnings) if loaded else []
@@ -101,9 +106,18 @@ def synth(
     accounts: int = _ACCOUNTS, seed: int = _SEED, out: Path = _OUT, fmt: BookFormat = _FORMAT
 ) -> None:
     """Write a deterministic synthetic book (about 10 positions and 2 lots per account)."""
+    from marginlex.engine.book import write_book  # noqa: PLC0415
+    from marginlex.engine.synth import DEFAULT_AS_OF, synth_book  # noqa: PLC0415
+
     start = time.perf_counter()
     meta, frames = synth_book(accounts, seed, DEFAULT_AS_OF)
-    write_book(meta, frames, out, fmt.value)
+    try:
+        write_book(meta, frames, out, fmt.value)
+    except OSError as exc:
+        # e.g. --out names an existing file, or a folder one cannot write to.
+        reason = exc.strerror or str(exc)
+        _err.print(f"cannot write the book to {out}: {reason}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     took = time.perf_counter() - start
     sizes = ", ".join(f"{len(frames[n]):,} {n}" for n in FRAMES)
     _err.print(f"wrote {out} in {took:.1f} s: {sizes}", markup=False, soft_wrap=True)

@@ -8,9 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from marginlex.dsl.diagnostics import RulebookError, Severity
-from marginlex.dsl.formatter import format_text
-from marginlex.dsl.runner import check_paths, collect_files
+# marginlex.dsl (lark, the checks) is imported inside the commands: other commands start fast.
 
 _PATHS = typer.Argument(..., help="Rulebook files (.mlx) or folders holding them.")
 
@@ -24,6 +22,9 @@ def check(
     Exit 0 when clean, 1 with any diagnostic (a warning too: a rulebook with an unknown
     asset name is not clean until someone has looked at it).
     """
+    from marginlex.dsl.diagnostics import Severity  # noqa: PLC0415
+    from marginlex.dsl.runner import check_paths  # noqa: PLC0415
+
     reports = check_paths(paths)
     diagnostics = [d for r in reports for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == Severity.ERROR]
@@ -54,6 +55,8 @@ def fmt(
     ),
 ) -> None:
     """Rewrite rulebooks in canonical layout (comments kept). Idempotent."""
+    from marginlex.dsl.runner import collect_files  # noqa: PLC0415
+
     files, problems = collect_files(paths)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     failed = bool(problems)
@@ -65,6 +68,9 @@ def fmt(
 
 
 def _format_one(path: Path, check_only: bool, err: Console) -> bool:
+    from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+    from marginlex.dsl.formatter import format_text  # noqa: PLC0415
+
     text = path.read_text(encoding="utf-8")
     try:
         formatted = format_text(text, str(path))

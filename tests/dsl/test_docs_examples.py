@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from marginlex.dsl import parse
+from marginlex.dsl import check_text, parse
 
 DOCS = Path(__file__).parents[2] / "docs"
 STARTS = (
@@ -37,6 +37,18 @@ def examples() -> list[tuple[str, str]]:
 def test_example_parses(where: str, block: str) -> None:
     text = block if block.startswith("rulebook") else 'rulebook example "Example"\n' + block
     parse(text, where)
+
+
+@pytest.mark.parametrize(
+    ("where", "block"),
+    [(w, b) for w, b in examples() if b.startswith("rulebook")],
+    ids=lambda x: x if "#" in x else "",
+)
+def test_complete_rulebook_examples_check_clean(where: str, block: str) -> None:
+    # A whole rulebook in the docs is something a reader copies and checks: it must be
+    # clean, not merely parse (the variant example once removed a rule its base had
+    # already removed, MLX212).
+    assert [d.headline() for d in check_text(block, where)] == []
 
 
 def test_there_are_examples_for_every_statement_kind() -> None:

@@ -82,3 +82,26 @@ def test_harmonized_grid_adds_treasury_buckets_and_crypto() -> None:
     groups = [r.class_group for r in grid.ranges]
     assert groups == [None, None, "ust_under_2y", "ust_2y_to_7y", "ust_7y_and_over", None, None]
     assert _fractions(h, [r.up for r in grid.ranges]) == [6, 10, 1, 3, 6, 30, 15]
+
+
+def test_sec_collateral_rows_claim_no_more_than_domain_secondary() -> None:
+    # domain.md section 2 marks the whole SEC collateral schedule [S], cash included:
+    # no row may claim `verified`.
+    sec = load_rulebook("sec")
+    body = sec.get("sec_other_assets").body  # type: ignore[union-attr]
+    assert isinstance(body, m.AssetTable)
+    assert sec.get("sec_other_assets").status == m.Status.SECONDARY
+    statuses = [r.note.status for r in body.rows if r.note is not None]
+    assert m.Status.VERIFIED not in statuses
+
+
+def test_cftc_cross_margin_takes_in_every_cash_treasury() -> None:
+    # domain.md section 1: an eligible set takes in the owner's cash Treasury positions;
+    # STRIPS are cash Treasuries too (they were once left out).
+    cftc = load_rulebook("cftc")
+    rule = cftc.get("cftc_cross_margin_sets").rule  # type: ignore[union-attr]
+    assert isinstance(rule, m.TakeIn)
+    assert isinstance(rule.positions, m.Membership)
+    assert isinstance(rule.positions.collection, m.SetOf)
+    products = {s.name for s in rule.positions.collection.items}  # type: ignore[union-attr]
+    assert products == {"ust_bill", "ust_note", "ust_bond", "ust_strip"}

@@ -118,3 +118,18 @@ def test_cli_validate_text_lists_problems_on_stderr() -> None:
     result = CliRunner().invoke(app, ["validate", str(BOOKS / "wrong_types")])
     assert result.exit_code == 1
     assert result.stderr.splitlines()[:-1] == _expected("wrong_types")
+
+
+def test_a_path_that_is_not_a_book_folder_is_named_in_full(tmp_path: Path) -> None:
+    # Once rendered as `folder:0: ...` (the last name only, read like a book file) and
+    # "no such directory" even for a path to one of the book's files.
+    missing = tmp_path / "no_such_book"
+    assert [p.render() for p in validate_book(missing)] == [
+        f"{missing}:0: -: not a book folder (no such folder)"
+    ]
+    table = tmp_path / "parties.csv"
+    table.write_text("party_id\n", encoding="utf-8")
+    assert [p.render() for p in validate_book(table)] == [
+        f"{table}:0: -: not a book folder (it is a file; give the folder that holds book.json "
+        "and the tables)"
+    ]

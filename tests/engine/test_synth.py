@@ -145,3 +145,14 @@ def test_some_owners_are_affiliated_with_their_carrier(book: Book) -> None:
     cols = AccountGraph(book).account_columns()
     assert cols["owner_affiliate_of_carrier"].any()
     assert cols["is_guaranteed"].any()
+
+
+def test_cli_synth_onto_an_existing_file_says_so_without_a_traceback(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["synth", "--accounts", "20", "--seed", "1", "--out", str(taken)]
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"cannot write the book to {taken}: File exists" in result.output

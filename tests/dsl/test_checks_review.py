@@ -1,0 +1,162 @@
+"""Regressions from the review of the language: each names the mistake it guards."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marginlex.dsl import check_text, fields, shipped_dir
+from marginlex.engine import book_schema as bs
+
+SYMMETRIC_RANGE = """rulebook r "R"
+margin m
+  cites "test"
+  scenario grid points 10
+    range otherwise up and down 150%
+"""
+
+
+def test_symmetric_range_out_of_bounds_is_reported_once() -> None:
+    found = check_text(SYMMETRIC_RANGE, "r.mlx")
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX402", 5, 33)]
+    assert found[0].message == "a range of 150% is outside 0% to 100%"
+
+
+def test_field_values_come_from_the_book_schema() -> None:
+    assert tuple(bs.PartyKind) == fields.PARTY_KINDS
+    assert tuple(bs.AccountKind) == fields.ACCOUNT_KINDS
+    assert tuple(bs.Regime) == fields.REGIMES
+    assert tuple(bs.Origin) == fields.ORIGINS
+    assert tuple(bs.Agreement) == fields.AGREEMENTS
+    assert tuple(bs.OptionsApproval) == fields.OPTIONS_APPROVAL
+    assert tuple(bs.Product) == fields.PRODUCTS
+    assert tuple(bs.IndexClass) == fields.INDEX_CLASSES
+    assert tuple(bs.OptionType) == fields.OPTION_TYPES
+    assert tuple(bs.ASSET_CLASSES) == fields.ASSETS
+
+
+def test_the_rulebook_checker_does_not_import_pandas() -> None:
+    # fields.py takes its values from engine.book_schema, which must stay light.
+    code = "import sys, marginlex.dsl.checks; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def _copy_shipped(tmp_path: Path) -> None:
+    for name in ("sec", "cftc", "harmonized"):
+        shutil.copy(shipped_dir() / f"{name}.mlx", tmp_path / f"{name}.mlx")
+
+
+def test_a_base_with_a_syntax_error_is_named_not_reported_missing(tmp_path: Path) -> None:
+    # A sibling sec.mlx with a typo'd keyword once gave "no rulebook with id `sec` was
+    # found, did you mean `sec`?" plus a cascade of MLX212/MLX201 in harmonized.mlx.
+    _copy_shipped(tmp_path)
+    sec = tmp_path / "sec.mlx"
+    sec.write_text(sec.read_text().replace("eligibility portfolio_margin", "eligibilty x", 1))
+    harmonized = tmp_path / "harmonized.mlx"
+    found = check_text(harmonized.read_text(), str(harmonized))
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 10, 11)]
+    assert found[0].message == "the base rulebook `sec` has errors and cannot be used"
+    assert found[0].hint is not None
+    assert found[0].hint.startswith(f"fix it first: {sec}:")
+    assert "MLX100 found `eligibilty`" in found[0].hint
+
+
+def test_cyclic_extends_gives_no_cascade_of_overrides(tmp_path: Path) -> None:
+    _copy_shipped(tmp_path)
+    sec = tmp_path / "sec.mlx"
+    sec.write_text(
+        sec.read_text().replace(
+            "  jurisdiction SEC\n", "  jurisdiction SEC\n  extends harmonized\n"
+        )
+    )
+    harmonized = tmp_path / "harmonized.mlx"
+    found = check_text(harmonized.read_text(), str(harmonized))
+    assert [d.code.value for d in found] == ["MLX203"]
+
+
+ELIGIBILITY = 'rulebook t "T"\neligibility e for account\n  cites "c"\n'
+HABITS = [
+    # (requirement as a compliance officer might type it, code, column, hint)
+    (
+        'account.kind = "portfolio_margin"',
+        "MLX301",
+        14,
+        "values are written without quotes: `account.kind = portfolio_margin`",
+    ),
+    ("owner.ecp = yes", "MLX301", 14, "a yes/no field is a condition by itself: `owner.ecp`"),
+    (
+        "account.agreements = cross_margin",
+        "MLX301",
+        14,
+        "test membership with `in`: `cross_margin in account.agreements`",
+    ),
+    ("account.equity >= 100,000 usd", "MLX100", 40, "`USD` in capitals"),
+    ("account.kind == portfolio_margin", "MLX100", 28, "a comparison uses a single `=`"),
+    ("account.kind = portfolio_margin & owner.ecp", "MLX102", 46, "write `and`"),
+    ("carrier member_of DCO", "MLX302", 32, "did you mean `dco`?"),
+    ("account.kind = Portfolio_Margin", "MLX302", 29, "did you mean `portfolio_margin`?"),
+]
+
+
+@pytest.mark.parametrize(("condition", "code", "column", "hint"), HABITS)
+def test_habitual_mistakes_get_a_hint_that_says_what_to_write(
+    condition: str, code: str, column: int, hint: str
+) -> None:
+    text = f'{ELIGIBILITY}  require a: {condition} because "x"\n'
+    found = check_text(text, "t.mlx")
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [(code, 4, column)]
+    assert hint in (found[0].hint or "")
+
+
+def test_an_unnamed_requirement_is_told_to_name_it() -> None:
+    text = f'{ELIGIBILITY}  require account.equity >= 1 USD because "x"\n'
+    (found,) = check_text(text, "t.mlx")
+    assert (found.code.value, found.span.column) == ("MLX100", 18)
+    assert found.hint == 'name each requirement: `require min_equity: CONDITION because "..."`'
+
+
+DATED = 'rulebook r "R"\n  extends sec\n'
+
+
+def _version(figure: str, dates: str) -> str:
+    return f'override parameter pm_min_equity = {figure} USD\n  cites "c"\n  effective {dates}\n'
+
+
+@pytest.mark.parametrize(
+    ("versions", "gap"),
+    [
+        ([_version("150,000", "from 2027-01-01")], "from 2026-01-01 until 2027-01-01"),
+        (
+            [
+                _version("100,000", "from 2026-01-01 until 2027-01-01"),
+                _version("150,000", "from 2027-01-01"),
+            ],
+            None,
+        ),
+        (
+            [
+                _version("100,000", "from 2026-01-01 until 2026-07-01"),
+                _version("150,000", "from 2027-01-01"),
+            ],
+            "from 2026-07-01 until 2027-01-01",
+        ),
+        ([_version("150,000", "from 2026-01-01 until 2030-01-01")], "from 2030-01-01"),
+    ],
+)
+def test_dated_overrides_must_cover_the_base_range(versions: list[str], gap: str | None) -> None:
+    # sec.mlx is in force from 2026-01-01 with undated versions: an override replaces them
+    # all, so the override's versions must cover every day from 2026-01-01 on.
+    found = check_text(DATED + "".join(versions), "r.mlx")
+    messages = [d.message for d in found if d.code.value == "MLX502"]
+    expected = (
+        []
+        if gap is None
+        else [
+            f"no version of `pm_min_equity` is in force {gap}: `override` replaces every "
+            "inherited version"
+        ]
+    )
+    assert messages == expected
