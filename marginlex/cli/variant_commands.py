@@ -1,10 +1,334 @@
-"""Commands of the variant group."""
+"""Commands of the variant group: ``marginlex compare``, ``marginlex diff``, ``marginlex test``."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+# The rulebook language and the engine (pandas, numpy) are imported inside the commands, so
+# that `marginlex --help` and the other groups' commands start fast.
+if TYPE_CHECKING:
+    from marginlex.dsl.resolve import ResolvedRulebook
+    from marginlex.engine.attribution import Attribution
+    from marginlex.engine.book import Book
+    from marginlex.engine.compare import CompareResult, Comparison
+    from marginlex.engine.rulebook_tests import TestReport
+
+_out = Console(highlight=False)
+if not _out.is_terminal:
+    _out = Console(highlight=False, width=150)
+_err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[red]error[/red]: {message}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+def _load(name: str) -> ResolvedRulebook:
+    from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+    from marginlex.dsl.loader import load_rulebook  # noqa: PLC0415
+
+    try:
+        return load_rulebook(name)
+    except RulebookError as exc:
+        for d in exc.diagnostics:
+            _err.print(d.render(), markup=False)
+        raise _fail(f"rulebook `{name}` does not load") from None
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _totals_table(result: CompareResult) -> Table:
+    table = Table(title=f"Rulebooks on {result.book_name} (as of {result.as_of.isoformat()})")
+    for name in (
+        "rulebook",
+        "sets",
+        "accounts decided",
+        "calls",
+        "total requirement",
+        "total value",
+        "total call",
+    ):
+        table.add_column(name, justify="left" if name == "rulebook" else "right")
+    for t in result.totals:
+        mark = " (baseline)" if t.rulebook_id == result.baseline else ""
+        table.add_row(
+            t.rulebook_id + mark,
+            str(t.decisions),
+            str(t.accounts_decided),
+            str(t.calls),
+            _money(t.total_requirement),
+            _money(t.total_value),
+            _money(t.total_call),
+        )
+    return table
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[list[str]], left: int = 0) -> Table:
+    """A table whose first ``left`` columns are text and the rest right-aligned figures."""
+    table = Table(title=title)
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _head_table(c: Comparison) -> Table:
+    columns = (
+        "accounts",
+        "better off",
+        "worse off",
+        "unchanged",
+        "calls created",
+        "calls removed",
+        "requirement delta",
+        "value delta",
+        "call delta",
+    )
+    counts = (
+        c.accounts_compared,
+        c.better_off,
+        c.worse_off,
+        c.unchanged,
+        c.calls_created,
+        c.calls_removed,
+    )
+    row = [*map(str, counts), *map(_money, (c.requirement_delta, c.value_delta, c.call_delta))]
+    return _table(f"{c.from_id} -> {c.to_id}", columns, [row])
+
+
+def _movers_table(c: Comparison) -> Table:
+    columns = (
+        "account",
+        "set before",
+        "set after",
+        "requirement before",
+        "requirement after",
+        "requirement delta",
+        "value delta",
+        "call delta",
+    )
+    rows = [
+        [
+            m.account_id,
+            m.margin_set_from,
+            m.margin_set_to,
+            *map(
+                _money,
+                (
+                    m.requirement_from,
+                    m.requirement_to,
+                    m.requirement_delta,
+                    m.value_delta,
+                    m.call_delta,
+                ),
+            ),
+        ]
+        for m in c.largest_changes
+    ]
+    title = "largest changes (per account, set figures on the anchor account)"
+    return _table(title, columns, rows, left=3)
+
+
+def _steps_table(a: Attribution) -> Table:
+    idle = [s.label for s in a.steps if not (s.requirement or s.value or s.call)]
+    rows = [
+        [str(i), s.label, *map(_money, (s.requirement, s.value, s.call))]
+        for i, s in enumerate(a.steps, 1)
+        if s.label not in idle
+    ]
+    title = f"attribution over {a.changed_accounts} changed account(s), one rule at a time"
+    table = _table(title, ("step", "rules switched", "requirement", "value", "call"), rows)
+    table.columns[1].justify = "left"
+    if idle:
+        table.caption = f"{len(idle)} other step(s) moved nothing: {', '.join(idle)}"
+    return table
+
+
+def _comparison_tables(c: Comparison) -> list[Table]:
+    tables = [_head_table(c)]
+    if c.largest_changes:
+        tables.append(_movers_table(c))
+    if c.attribution is not None and c.attribution.steps:
+        tables.append(_steps_table(c.attribution))
+    return tables
+
+
+_BOOK = typer.Argument(None, help="A book folder; without it, the embedded demo book.")
+_RULEBOOKS = typer.Option(
+    ...,
+    "--rulebook",
+    "-r",
+    help="Rulebook id or .mlx path; two or more, the first is the baseline.",
+)
+_AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
+_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_REPORT = typer.Option(None, "--report", help="Write a self-contained HTML report here.")
+_ATTRIBUTION = typer.Option(
+    True,
+    "--attribution/--no-attribution",
+    help="Attribute each changed account's delta to the rules.",
+)
+_WORKERS = typer.Option(
+    1, "--workers", min=1, help="Processes evaluating attribution steps side by side."
+)
+_LEDGER = typer.Option(
+    None,
+    "--ledger",
+    envvar="MARGINLEX_LEDGER",
+    help="Record the compared rulebooks' runs (not the attribution hybrids) in this ledger: "
+    "a SQLite path or a postgresql+psycopg:// URL.",
+)
+_A = typer.Argument(..., help="The old rulebook: id or .mlx path.")
+_B = typer.Argument(..., help="The new rulebook: id or .mlx path.")
+_PATHS = typer.Argument(None, help="Test files or folders (default: the shipped rulebooks' tests).")
+_FAIL_UNDER = typer.Option(
+    0.0, "--fail-under", help="Also fail when a rulebook's rule coverage is below this percent."
+)
+
+
+def compare_command(  # noqa: PLR0917 - typer passes options by position
+    book: Path | None = _BOOK,
+    rulebook: list[str] = _RULEBOOKS,
+    as_of: str | None = _AS_OF,
+    as_json: bool = _JSON,
+    report: Path | None = _REPORT,
+    attribution: bool = _ATTRIBUTION,
+    workers: int = _WORKERS,
+    ledger: str | None = _LEDGER,
+) -> None:
+    """Compare rulebooks on one book: per account and per set, with attribution.
+
+    Exit code 0 when the comparison ran, 1 on a bad book, rulebook or date.
+    """
+    from marginlex.engine.compare import compare  # noqa: PLC0415
+    from marginlex.engine.compare_json import compare_json  # noqa: PLC0415
+    from marginlex.engine.compile import CompileError  # noqa: PLC0415
+    from marginlex.engine.context import EvaluationError  # noqa: PLC0415
+    from marginlex.engine.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.run import resolve_book  # noqa: PLC0415
+
+    if len(rulebook) < 2:
+        raise _fail("give at least two rulebooks: --rulebook A --rulebook B")
+    books = [_load(name) for name in rulebook]
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+        loaded = resolve_book(book)
+        with _err.status("comparing"):
+            result = compare(
+                books,
+                loaded,
+                day,
+                with_attribution=attribution,
+                workers=workers,
+                keep_evaluations=bool(ledger),
+            )
+    except BookError as exc:
+        raise _fail(f"the book is not valid:\n{exc}") from None
+    except (CompileError, EvaluationError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if ledger:
+        _record(ledger, result, books, loaded)
+    if report is not None:
+        # matplotlib is slow to import: only loaded when a report is asked for
+        from marginlex.engine.compare_report import write_report  # noqa: PLC0415
+
+        write_report(result, report)
+        _err.print(f"wrote {report}")
+    if as_json:
+        typer.echo(json.dumps(compare_json(result), indent=2))
+        return
+    _out.print(_totals_table(result))
+    for c in result.comparisons:
+        for table in _comparison_tables(c):
+            _out.print(table)
+
+
+def _record(
+    location: str, result: CompareResult, books: list[ResolvedRulebook], book: Book
+) -> None:
+    # sqlalchemy and the trace builder are only needed when recording
+    from marginlex.audit.ledger import LedgerError  # noqa: PLC0415
+    from marginlex.audit.record import record_run  # noqa: PLC0415
+
+    try:
+        recorded = record_run(location, result.evaluations, books, book)
+    except LedgerError as exc:
+        raise _fail(f"nothing recorded: {exc}") from None
+    _err.print(
+        f"recorded run {recorded.run_id}: {recorded.decisions} decisions "
+        f"({len(books)} rulebooks) in {recorded.location}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def diff_command(a: str = _A, b: str = _B, as_json: bool = _JSON) -> None:
+    """The rules and parameters that differ between two rulebooks, after `extends`."""
+    from marginlex.dsl.diff import diff_rulebooks, render_diff  # noqa: PLC0415
+
+    diff = diff_rulebooks(_load(a), _load(b))
+    if as_json:
+        typer.echo(diff.model_dump_json(indent=2))
+    else:
+        typer.echo(render_diff(diff), nl=False)
+
+
+def _print_report(report: TestReport) -> None:
+    for case in report.cases:
+        if case.passed:
+            _out.print(f"[green]PASS[/green] {case.rulebook} {case.name}", highlight=False)
+            continue
+        _out.print(f"[red]FAIL[/red] {case.file}: {case.name}", highlight=False)
+        if case.error:
+            _out.print(f"     {case.error}", markup=False)
+        for m in case.mismatches:
+            _out.print(f"     {m.field}: expected {m.expected}, got {m.actual}", markup=False)
+        if case.trace:
+            _out.print(case.trace, markup=False, soft_wrap=True)
+    failed = len(report.failed)
+    _out.print(f"\n{len(report.cases) - failed} passed, {failed} failed")
+    for cov in report.coverage:
+        own_items = [i for i in cov.items if i.own]
+        own = ""
+        if len(own_items) < len(cov.items):
+            done = sum(i.exercised for i in own_items)
+            own = f"; {done} of the {len(own_items)} it defines or re-parameterizes"
+        _out.print(
+            f"coverage {cov.rulebook_id}: {cov.percent:.1f}% of "
+            f"{len(cov.items)} rules and requirements exercised{own}"
+        )
+        for item in cov.missing:
+            _out.print(f"  not exercised: {item.kind} {item.item} ({item.detail})", markup=False)
+
+
+def test_command(paths: list[Path] | None = _PATHS, fail_under: float = _FAIL_UNDER) -> None:
+    """Run rulebook tests (*.test.toml) and report rule coverage. Exit 1 on a failure."""
+    from marginlex.dsl.loader import shipped_dir  # noqa: PLC0415
+    from marginlex.engine.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
+
+    try:
+        report = run_tests(paths or [shipped_dir() / "tests"])
+    except RulebookTestError as exc:
+        raise _fail(str(exc)) from None
+    _print_report(report)
+    low = [c for c in report.coverage if c.percent < fail_under]
+    if report.failed or low:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    del app
+    app.command("compare")(compare_command)
+    app.command("diff")(diff_command)
+    app.command("test")(test_command)

@@ -1,0 +1,287 @@
+"""Semantic diff of two resolved rulebooks: what differs after ``extends`` is resolved.
+
+Statements are matched by id. A statement is *changed* when its meaning differs, ignoring
+where it was written (spans); a change only to citations, status marks or row notes is
+still listed but flagged ``operative=False`` (it cannot move a figure). Each change carries
+the citation of the new statement (of the old one for a removal), the old and new value
+(the literal for a parameter, the canonical text for a rule) and a line diff of the text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.dsl import model as m
+from marginlex.dsl.format_expr import quantity
+from marginlex.dsl.format_lines import IND
+from marginlex.dsl.formatter import block
+from marginlex.dsl.resolve import ResolvedRulebook
+
+# ``override`` says how a statement was written, not what it means.
+_IGNORED = frozenset({"span", "override"})
+_NON_OPERATIVE = frozenset({"span", "override", "citation", "status", "note"})
+
+
+class ChangeKind(StrEnum):
+    """How a statement differs between the two rulebooks."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+class StatementChange(BaseModel):
+    """One statement id that differs.
+
+    Attributes:
+        statement_id: the id.
+        statement_kind: its kind (the new statement's, the old one's for a removal).
+        change: added, removed or changed.
+        operative: False when only citations, status marks or notes differ.
+        citation: the new statement's citation (the old one's for a removal).
+        old_citation: the old statement's citation, when it had one and it differs.
+        old_origin: the rulebook that defined the old statement ("" when added).
+        new_origin: the rulebook that defines the new statement ("" when removed).
+        old_value: parameter literal or canonical statement text ("" when added).
+        new_value: likewise for the new statement ("" when removed).
+        lines: the changed lines of the canonical text, ``-`` old and ``+`` new.
+        used_by: for a parameter, the ids of the new rulebook's statements that use it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    statement_id: str
+    statement_kind: m.StatementKind
+    change: ChangeKind
+    operative: bool
+    citation: str
+    old_citation: str = ""
+    old_origin: str = ""
+    new_origin: str = ""
+    old_value: str = ""
+    new_value: str = ""
+    lines: tuple[str, ...] = ()
+    used_by: tuple[str, ...] = ()
+
+
+class HeaderChange(BaseModel):
+    """A header field that differs (title, jurisdiction, version, ...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    old: str
+    new: str
+
+
+class RulebookDiff(BaseModel):
+    """Everything that differs between rulebook ``a`` (old) and ``b`` (new)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    a_id: str
+    b_id: str
+    header: tuple[HeaderChange, ...]
+    changes: tuple[StatementChange, ...]
+
+    @property
+    def statement_ids(self) -> tuple[str, ...]:
+        """The ids of every differing statement, in diff order."""
+        return tuple(c.statement_id for c in self.changes)
+
+    @property
+    def operative_ids(self) -> tuple[str, ...]:
+        """The ids of the statements whose difference can move a figure."""
+        return tuple(c.statement_id for c in self.changes if c.operative)
+
+
+def meaning(node: Any, ignored: frozenset[str] = _IGNORED) -> Any:
+    """A plain, span-free form of a model node, for comparing meaning.
+
+    >>> a = m.Citation(text="x", span=m.Span(line=3))
+    >>> meaning(a) == meaning(m.Citation(text="x"))
+    True
+    """
+    if isinstance(node, m.Node):
+        return {
+            name: meaning(getattr(node, name), ignored)
+            for name in type(node).model_fields
+            if name not in ignored
+        } | {"__type__": type(node).__name__}
+    if isinstance(node, tuple | list):
+        return [meaning(x, ignored) for x in node]
+    return node
+
+
+def statement_text(statements: tuple[m.Statement, ...]) -> str:
+    """The canonical text of statements (dated versions of one id), as ``fmt`` prints it."""
+    out: list[str] = []
+    for s in statements:
+        plain = s.model_copy(update={"override": False})
+        out += [IND * line.depth + line.text for line in block(plain)]
+    return "\n".join(out)
+
+
+def _value(statements: tuple[m.Statement, ...]) -> str:
+    if len(statements) == 1 and isinstance(statements[0], m.Parameter):
+        return quantity(statements[0].value)
+    return statement_text(statements)
+
+
+def _by_id(book: ResolvedRulebook) -> dict[str, tuple[m.Statement, ...]]:
+    grouped: dict[str, tuple[m.Statement, ...]] = {}
+    for s in book.statements:
+        grouped[s.id] = (*grouped.get(s.id, ()), s)
+    return grouped
+
+
+def _citation(statements: tuple[m.Statement, ...]) -> str:
+    return next((s.citation.text for s in statements if s.citation), "")
+
+
+def statements_using(book: ResolvedRulebook, name: str) -> tuple[str, ...]:
+    """The ids of the statements whose values or expressions name parameter ``name``."""
+    needle = {"name": name, "__type__": "ParamRef"}
+
+    def found(x: Any) -> bool:
+        if isinstance(x, dict):
+            return x.items() >= needle.items() or any(found(v) for v in x.values())
+        return isinstance(x, list) and any(found(v) for v in x)
+
+    return tuple(dict.fromkeys(s.id for s in book.statements if found(meaning(s))))
+
+
+def _order(a: ResolvedRulebook, b: ResolvedRulebook) -> list[str]:
+    """B's statement order, each id only in A placed right after its predecessor in A."""
+    order = list(dict.fromkeys(s.id for s in b.statements))
+    previous: str | None = None
+    for sid in dict.fromkeys(s.id for s in a.statements):
+        if sid not in order:
+            order.insert(order.index(previous) + 1 if previous in order else 0, sid)
+        previous = sid
+    return order
+
+
+def _change(
+    sid: str,
+    old: tuple[m.Statement, ...],
+    new: tuple[m.Statement, ...],
+    a: ResolvedRulebook,
+    b: ResolvedRulebook,
+) -> StatementChange | None:
+    if old and new and meaning(old) == meaning(new):
+        return None
+    kind = ChangeKind.CHANGED if old and new else ChangeKind.ADDED if new else ChangeKind.REMOVED
+    old_text, new_text = (statement_text(old) if old else ""), (statement_text(new) if new else "")
+    lines = [
+        line
+        for line in difflib.unified_diff(
+            old_text.splitlines(), new_text.splitlines(), lineterm="", n=0
+        )
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    operative = kind is not ChangeKind.CHANGED or (
+        meaning(old, _NON_OPERATIVE) != meaning(new, _NON_OPERATIVE)
+    )
+    is_param = isinstance((new or old)[0], m.Parameter)
+    old_cite, new_cite = _citation(old), _citation(new)
+    return StatementChange(
+        statement_id=sid,
+        statement_kind=(new or old)[0].kind,
+        change=kind,
+        operative=operative,
+        citation=new_cite if new else old_cite,
+        old_citation=old_cite if new and old_cite != new_cite else "",
+        old_origin=a.origins.get(sid, a.id) if old else "",
+        new_origin=b.origins.get(sid, b.id) if new else "",
+        old_value=_value(old) if old else "",
+        new_value=_value(new) if new else "",
+        lines=tuple(lines),
+        used_by=statements_using(b, sid) if is_param and new else (),
+    )
+
+
+def _header(a: m.Header, b: m.Header) -> tuple[HeaderChange, ...]:
+    out: list[HeaderChange] = []
+    pairs = {
+        "title": (a.title, b.title),
+        "jurisdiction": (a.jurisdiction or "", b.jurisdiction or ""),
+        "version": (a.version or "", b.version or ""),
+        "citation": (a.citation.text if a.citation else "", b.citation.text if b.citation else ""),
+    }
+    for name, (old, new) in pairs.items():
+        if old != new:
+            out.append(HeaderChange(field=name, old=old, new=new))
+    return tuple(out)
+
+
+def diff_rulebooks(a: ResolvedRulebook, b: ResolvedRulebook) -> RulebookDiff:
+    """The statements and parameters that differ from ``a`` (old) to ``b`` (new).
+
+    Args:
+        a: the old (baseline) resolved rulebook.
+        b: the new (proposed) resolved rulebook.
+
+    Returns:
+        Header changes and one :class:`StatementChange` per differing id, in ``b``'s
+        rulebook order (ids only in ``a`` right after their predecessor in ``a``).
+
+    >>> from marginlex.dsl.loader import load_rulebook
+    >>> d = diff_rulebooks(load_rulebook("sec"), load_rulebook("harmonized"))
+    >>> d.changes[0].statement_id, d.changes[0].change.value
+    ('sec_accounts', 'removed')
+    """
+    old, new = _by_id(a), _by_id(b)
+    changes = [
+        c
+        for sid in _order(a, b)
+        if (c := _change(sid, old.get(sid, ()), new.get(sid, ()), a, b)) is not None
+    ]
+    return RulebookDiff(
+        a_id=a.id, b_id=b.id, header=_header(a.header, b.header), changes=tuple(changes)
+    )
+
+
+_SIGN = {ChangeKind.ADDED: "+", ChangeKind.REMOVED: "-", ChangeKind.CHANGED: "~"}
+
+
+def _render_change(c: StatementChange) -> list[str]:
+    flag = "" if c.operative else "  (citation/status only)"
+    origin = c.new_origin or c.old_origin
+    head = f"{_SIGN[c.change]} {c.statement_kind.value} {c.statement_id}  [{origin}]{flag}"
+    out = [head, f"    cites: {c.citation or '(no citation)'}"]
+    if c.old_citation:
+        out.append(f"    was:   {c.old_citation}")
+    if c.statement_kind is m.StatementKind.PARAMETER and c.change is ChangeKind.CHANGED:
+        out.append(f"    value: {c.old_value} -> {c.new_value}")
+        if c.used_by:
+            out.append(f"    used by: {', '.join(c.used_by)}")
+        return out
+    if c.change is ChangeKind.CHANGED:
+        out += [f"    {line}" for line in c.lines]
+    else:
+        text = c.new_value if c.change is ChangeKind.ADDED else c.old_value
+        sign = "+" if c.change is ChangeKind.ADDED else "-"
+        out += [f"    {sign} {line}" for line in text.splitlines()]
+    return out
+
+
+def render_diff(diff: RulebookDiff) -> str:
+    """The diff as readable text (what ``marginlex diff`` prints).
+
+    Lines start with ``+`` (added), ``-`` (removed) or ``~`` (changed), then the kind, the
+    id and the rulebook that defines it; below, the citation and the old and new value.
+    """
+    counts = {k: sum(c.change is k for c in diff.changes) for k in ChangeKind}
+    out = [
+        f"diff {diff.a_id} -> {diff.b_id}: {counts[ChangeKind.ADDED]} added, "
+        f"{counts[ChangeKind.REMOVED]} removed, {counts[ChangeKind.CHANGED]} changed"
+    ]
+    out += [f"  header {h.field}: {h.old!r} -> {h.new!r}" for h in diff.header]
+    for change in diff.changes:
+        out += ["", *_render_change(change)]
+    return "\n".join(out) + "\n"

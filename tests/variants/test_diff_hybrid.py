@@ -1,0 +1,114 @@
+"""`marginlex diff` and hybrid rulebooks.
+
+Regenerate the golden diff with ``MARGINLEX_REGEN_GOLDEN=1 pytest tests/variants`` and
+review it as a diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from marginlex.dsl import check_paths, shipped_dir
+from marginlex.dsl.diff import ChangeKind, diff_rulebooks, meaning, render_diff
+from marginlex.dsl.hybrid import hybrid
+from marginlex.dsl.loader import load_rulebook
+from marginlex.dsl.model import StatementKind
+
+GOLDEN = Path(__file__).parents[1] / "data" / "variants"
+REGEN = os.environ.get("MARGINLEX_REGEN_GOLDEN") == "1"
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if REGEN:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden {path}: run with MARGINLEX_REGEN_GOLDEN=1 and review"
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_diff_sec_harmonized_golden() -> None:
+    diff = diff_rulebooks(load_rulebook("sec"), load_rulebook("harmonized"))
+    _golden("sec_vs_harmonized.diff.txt", render_diff(diff))
+
+
+def test_diff_variant_parameters_have_old_and_new_value_and_citation() -> None:
+    diff = diff_rulebooks(load_rulebook("harmonized"), load_rulebook("harmonized_85pct_offsets"))
+    assert [(c.statement_id, c.old_value, c.new_value) for c in diff.changes] == [
+        ("pm_offset_high_cap_broad", "90%", "85%"),
+        ("pm_offset_broad", "75%", "85%"),
+        ("pm_offset_narrow", "50%", "85%"),
+    ]
+    first = diff.changes[0]
+    assert first.change is ChangeKind.CHANGED
+    assert first.statement_kind is StatementKind.PARAMETER
+    assert first.citation.startswith("Joint request for comment 2026, question 12")
+    assert first.old_citation == "SEC Rule 15c3-1a(b)(1)(i)(C), from memory, unverified"
+    assert first.used_by == ("sec_product_group_credits",)
+    assert "    value: 90% -> 85%" in render_diff(diff)
+
+
+def test_diff_of_a_rulebook_with_itself_is_empty() -> None:
+    diff = diff_rulebooks(load_rulebook("harmonized"), load_rulebook("harmonized"))
+    assert diff.changes == () and diff.header == ()
+
+
+def test_citation_only_change_is_not_operative() -> None:
+    sec = load_rulebook("sec")
+    rule = sec.get("sec_margin_sets")
+    assert rule.citation is not None
+    recited = rule.model_copy(update={"citation": rule.citation.model_copy(update={"text": "x"})})
+    other = sec.model_copy(
+        update={"statements": tuple(recited if s.id == rule.id else s for s in sec.statements)}
+    )
+    diff = diff_rulebooks(sec, other)
+    assert [(c.statement_id, c.operative) for c in diff.changes] == [("sec_margin_sets", False)]
+    assert diff.operative_ids == ()
+
+
+def test_hybrid_leaves_both_bases_untouched() -> None:
+    sec, harmonized = load_rulebook("sec"), load_rulebook("harmonized")
+    before = (meaning(sec.statements), dict(sec.origins), meaning(harmonized.statements))
+    ids = diff_rulebooks(sec, harmonized).statement_ids
+    for k in range(len(ids) + 1):
+        hybrid(sec, harmonized, ids[:k])
+    assert (meaning(sec.statements), dict(sec.origins), meaning(harmonized.statements)) == before
+    assert sec == load_rulebook("sec")
+    assert harmonized == load_rulebook("harmonized")
+
+
+def test_hybrid_with_every_difference_is_the_other_rulebook() -> None:
+    sec, harmonized = load_rulebook("sec"), load_rulebook("harmonized")
+    full = hybrid(sec, harmonized, diff_rulebooks(sec, harmonized).statement_ids)
+    assert [s.id for s in full.statements] == [s.id for s in harmonized.statements]
+    assert meaning(full.statements) == meaning(harmonized.statements)
+    assert full.origins == harmonized.origins
+
+
+def test_hybrid_switches_one_rule() -> None:
+    sec, harmonized = load_rulebook("sec"), load_rulebook("harmonized")
+    mixed = hybrid(sec, harmonized, ["sec_margin_sets", "sec_accounts"], hybrid_id="mix")
+    assert mixed.id == "mix"
+    assert type(mixed.get("sec_margin_sets").rule).__name__ == "MergeAccounts"  # type: ignore[union-attr]
+    assert "sec_accounts" not in {s.id for s in mixed.statements}
+    assert mixed.origins["sec_margin_sets"] == "harmonized"
+    assert len(mixed.statements) == len(sec.statements) - 1
+
+
+def test_hybrid_rejects_unknown_ids() -> None:
+    sec = load_rulebook("sec")
+    with pytest.raises(KeyError, match="no statement nope in `sec` or `sec`"):
+        hybrid(sec, sec, ["nope"])
+
+
+@pytest.mark.parametrize("name", ["harmonized_85pct_offsets", "harmonized_no_digital_collateral"])
+def test_shipped_variants_check_clean_and_cite_the_consultation(name: str) -> None:
+    path = shipped_dir() / "variants" / f"{name}.mlx"
+    (report,) = check_paths([str(path)])
+    assert report.diagnostics == ()
+    variant = load_rulebook(name)
+    assert variant.bases == ("sec", "cftc", "harmonized")
+    for change in diff_rulebooks(load_rulebook("harmonized"), variant).changes:
+        assert change.citation.startswith("Joint request for comment 2026, question")

@@ -1,0 +1,76 @@
+"""`marginlex test`: the shipped rulebook tests, rule coverage, and failing tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.engine.rulebook_tests import RulebookTestError, read_test_file, run_tests
+
+DATA = Path(__file__).parents[1] / "data" / "variants"
+SHIPPED = Path(__file__).parents[2] / "rulebooks" / "tests"
+
+
+@pytest.fixture(scope="module")
+def shipped():  # type: ignore[no-untyped-def]
+    return run_tests([SHIPPED])
+
+
+def test_shipped_tests_pass(shipped) -> None:  # type: ignore[no-untyped-def]
+    assert [c.name for c in shipped.failed] == []
+    assert len(shipped.cases) >= 30
+
+
+def test_shipped_tests_cover_every_rule(shipped) -> None:  # type: ignore[no-untyped-def]
+    covered = {c.rulebook_id: c for c in shipped.coverage}
+    assert sorted(covered) == ["cftc", "harmonized", "sec"]
+    for cov in covered.values():
+        assert cov.missing == (), cov.rulebook_id
+        assert cov.percent == 100.0
+    items = {i.item for i in covered["harmonized"].items}
+    assert {"portfolio_margin.qualified_owner", "cftc_digital_cap", "sec_margin_sets"} <= items
+
+
+def test_requirement_seen_only_passing_is_not_covered() -> None:
+    report = run_tests([DATA / "bad_tests"])
+    sec = report.coverage[0]
+    missing = {i.item: i.detail for i in sec.missing}
+    assert missing["portfolio_margin.min_equity"] == "only passed"
+    assert missing["portfolio_margin.min_equity_unlisted"] == "never applied"
+    assert missing["sec_customer_carrier"] == "no test left a trace"
+    assert "sec_portfolio_margin" not in missing
+
+
+def test_wrong_expectation_fails_with_the_trace() -> None:
+    report = run_tests([DATA / "bad_tests"])
+    (case,) = report.failed
+    assert [(m.field, m.expected, m.actual) for m in case.mismatches] == [
+        ("requirement", "14,000.00", "15,000.00")
+    ]
+    assert case.trace.startswith("trace of sec:ms:A_ALICE")
+    assert "[class_groups]" in case.trace and "[eligibility]" in case.trace
+
+
+def test_cli_test_shipped_passes_with_full_coverage() -> None:
+    out = CliRunner().invoke(app, ["test", str(SHIPPED), "--fail-under", "100"])
+    assert out.exit_code == 0, out.output
+    assert "0 failed" in out.output
+    assert "coverage harmonized: 100.0% of 27 rules and requirements exercised" in out.output
+
+
+def test_cli_test_wrong_expectation_exits_1_with_trace() -> None:
+    out = CliRunner().invoke(app, ["test", str(DATA / "bad_tests")])
+    assert out.exit_code == 1
+    assert "requirement: expected 14,000.00, got 15,000.00" in out.output
+    assert "trace of sec:ms:A_ALICE" in out.output
+    assert "not exercised: requirement portfolio_margin.min_equity (only passed)" in out.output
+
+
+def test_unknown_field_is_named() -> None:
+    path = DATA / "bad_format" / "unknown_field.test.toml"
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value) == f"{path}: expect.0.requirment: Extra inputs are not permitted"
