@@ -197,6 +197,11 @@ def _floor_sec(book: Book) -> tuple[float, float]:
     base = price * size + np.where(broad, 0.15, 0.20) * s0 * size - otm
     flo = price * size + 0.10 * np.where(call, s0, k0) * size
     short_call = is_opt & call & (q < 0)
+    # Government securities: FINRA 4210(e)(2)(A) rates by residual maturity, not 25%.
+    treasury = np.isin(product, ["ust_bill", "ust_note", "ust_bond", "ust_strip"])
+    gov_rate = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])[
+        np.searchsorted(np.array([1.0, 3.0, 5.0, 10.0, 20.0]), t, side="right")
+    ]
     covered = _floor_covered(a, under, q, mult, strike, t, equity_leg & (q > 0), short_call)
     req = np.select(
         [
@@ -205,6 +210,7 @@ def _floor_sec(book: Book) -> tuple[float, float]:
             is_opt & (q > 0),
             short_call,
             is_opt & (q < 0),
+            treasury,
         ],
         [
             0.25 * notional,
@@ -212,6 +218,7 @@ def _floor_sec(book: Book) -> tuple[float, float]:
             notional,
             (1 - covered) * np.maximum(base, flo),
             np.maximum(base, flo),
+            gov_rate * notional,
         ],
         0.25 * notional,
     )

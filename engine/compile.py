@@ -79,6 +79,24 @@ def _step(statement: m.Statement, kind: StepKind, as_of: dt.date, origin: str) -
     )
 
 
+def _refuse_out_of_force(rulebook: ResolvedRulebook, as_of: dt.date) -> None:
+    """Raise CompileError when the rulebook itself (its header) is not in force on ``as_of``.
+
+    Deciding under a rulebook before it takes effect, or after it ends, would apply rules
+    that did not bind anyone on that date; the user must pick another date or version.
+    """
+    eff = rulebook.header.effective
+    if eff is None or eff.covers(as_of):
+        return
+    start = f" from {eff.start.isoformat()}" if eff.start else ""
+    until = f" until {eff.until.isoformat()}" if eff.until else ""
+    raise CompileError(
+        f"rulebook `{rulebook.id}` is in force{start}{until}, not on "
+        f"{as_of.isoformat()}: choose an as-of date in that range (--as-of), or a rulebook "
+        "version in force on that date"
+    )
+
+
 def compile_plan(rulebook: ResolvedRulebook, as_of: dt.date) -> Plan:
     """Compile a resolved rulebook for one as-of date.
 
@@ -91,13 +109,15 @@ def compile_plan(rulebook: ResolvedRulebook, as_of: dt.date) -> Plan:
         kept with ``in_force`` False, parameters in force in base units.
 
     Raises:
-        CompileError: a statement uses a construct the evaluator does not implement.
+        CompileError: the rulebook is not in force on ``as_of`` (its header's effective
+            range), or a statement uses a construct the evaluator does not implement.
 
     >>> from marginlex.dsl.loader import load_rulebook
     >>> plan = compile_plan(load_rulebook("sec"), dt.date(2026, 6, 30))
     >>> [s.kind.value for s in plan.steps][:3]
     ['scope', 'eligibility', 'margin_sets']
     """
+    _refuse_out_of_force(rulebook, as_of)
     steps: list[Step] = []
     parameters: dict[str, float] = {}
     for statement in rulebook.statements:

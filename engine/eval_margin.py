@@ -250,9 +250,12 @@ def _product_key(state: RunState, frame: pd.DataFrame, codes: IntArray, size: in
         col = pos.column(key.subject, key.name)
     listed = [r.left.name for r in rule.rows]
     value_codes = pd.Series(col.astype("str")).map({k: i for i, k in enumerate(listed)})
-    per_row = value_codes.fillna(-1).to_numpy(np.int64)[rows]
-    per_group = np.full(size, -1, dtype=np.int64)
-    per_group[codes] = per_row  # class groups share their underlying's key
+    none = len(listed)  # the trailing "": no row of the table
+    per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]
+    # A class group can mix keys (a Treasury future and the cash notes taken in with it):
+    # it takes the first table row any of its positions has, whatever the row order.
+    per_group = np.full(size, none, dtype=np.int64)
+    np.minimum.at(per_group, codes, per_row)
     return np.asarray([*listed, ""], dtype=object)[per_group]
 
 

@@ -21,7 +21,7 @@ from marginlex.dsl.expressions import Subject
 from marginlex.engine.columns import index_in
 from marginlex.engine.eval_state import RunState, constant, empty_frame
 from marginlex.engine.evaluation import FRAME_COLUMNS
-from marginlex.engine.expr_eval import mask, shown_value
+from marginlex.engine.expr_eval import mask, shown_value, tested_inputs
 from marginlex.engine.margin_sets import form_margin_sets
 from marginlex.engine.plan import Step, StepKind
 
@@ -88,8 +88,17 @@ def _eligibility_rows(
             "passed": passed[keep],
             "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].to_numpy(),
             "reason": constant(n, req.reason),
+            "inputs": _inputs(state, req)[keep].to_numpy(),
         }
     )
+
+
+def _inputs(state: RunState, req: m.Requirement) -> pd.Series:
+    """What the requirement read, its ``when`` included (``...; when account.holds(sbs)=False``)."""
+    shown = tested_inputs(req.condition, state.ctx.accounts, state.plan)
+    if req.when is None:
+        return shown
+    return shown + "; when " + tested_inputs(req.when, state.ctx.accounts, state.plan)
 
 
 def _owner_carrier(state: RunState) -> pd.Series:

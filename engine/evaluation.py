@@ -50,6 +50,7 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "passed",
         "tested_value",
         "reason",
+        "inputs",
     ),
     "sets": ("margin_set_id", "account_id", "role", "rule_id", "citation"),
     "set_edges": ("margin_set_id", "account_a", "account_b", "reason", "rule_id", "citation"),
@@ -209,9 +210,15 @@ class Evaluation(BaseModel):
         }
 
     def records(self) -> list[dict[str, Any]]:
-        """Every decision as a JSON-ready dict (``marginlex run --json``)."""
+        """Every decision as a JSON-ready dict (``marginlex run --json``).
+
+        Besides the figures, each record names the rules that produced them
+        (``method_rule_id``, ``initial_rule_id``) and every segregation violation with its
+        graph path (``segregation_paths``), so that a reader need not open the trace.
+        """
         d = self.decisions
         has_initial = bool(d["initial"].notna().any())
+        paths = self._violation_paths()
         out: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = d.to_dict("records")  # type: ignore[assignment]
         for row in rows:  # rendering only, after evaluation
@@ -221,21 +228,37 @@ class Evaluation(BaseModel):
                 "account_ids": row["account_ids"].split(";"),
                 "eligible": bool(row["eligible"]),
                 "failed_requirements": _split(row["failed_requirements"]),
+                "method_rule_id": str(row["method_rule_id"]),
                 "requirement": float(row["maintenance"]),
             }
             if has_initial:
                 initial = float(row["initial"])
                 record["initial"] = None if math.isnan(initial) else initial
+                record["initial_rule_id"] = str(row["initial_rule_id"]) or None
             record.update(
+                equity=float(row["equity"]),
                 value=float(row["value"]),
                 excess=float(row["excess"]),
                 call=float(row["call"]),
                 status=str(row["status"]),
                 segregation_violations=_split(row["segregation_violations"]),
+                segregation_paths=paths.get(str(row["margin_set_id"]), []),
             )
             if row["takes_in_from"]:
                 record["takes_in_from"] = _split(row["takes_in_from"])
             out.append(record)
+        return out
+
+    def _violation_paths(self) -> dict[str, list[dict[str, str]]]:
+        """Per margin set id, its segregation violations: rule, account, path, detail."""
+        frame = self.frames["segregation"]
+        out: dict[str, list[dict[str, str]]] = {}
+        columns = ("margin_set_id", "rule_id", "account_id", "path", "detail")
+        rows = zip(*(frame[c].astype("str") for c in columns), strict=True)
+        for set_id, rule_id, account_id, path, detail in rows:  # violations only
+            out.setdefault(set_id, []).append(
+                {"rule_id": rule_id, "account_id": account_id, "path": path, "detail": detail}
+            )
         return out
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from marginlex.dsl import expressions as e
+from marginlex.dsl import format_expr
 from marginlex.dsl.fields import FIELDS, Kind
 from marginlex.engine.context import ACCOUNT_LEVEL, BoolArray, EvaluationError, RowContext
 from marginlex.engine.plan import Plan
@@ -279,3 +280,36 @@ def shown_value(expr: e.Node, ctx: RowContext) -> pd.Series:
     if col.dtype.kind == "f":
         col = pd.Series(np.round(col.to_numpy(np.float64), 2))
     return col.astype("str").fillna("").reset_index(drop=True)
+
+
+_READS = (e.FieldRef, e.GraphPredicate, e.Holds, e.Eligible)
+
+
+def _reads(node: object, found: dict[str, e.Node]) -> None:
+    """Every field, relation, holds() and eligible() an expression reads, depth first."""
+    if isinstance(node, _READS):
+        found.setdefault(format_expr.expr(node), node)
+        return
+    items = node if isinstance(node, tuple) else ()
+    if isinstance(node, e.Node):
+        items = tuple(getattr(node, name) for name in type(node).model_fields)
+    for item in items:
+        _reads(item, found)
+
+
+def tested_inputs(expr: e.Node, ctx: RowContext, plan: Plan) -> pd.Series:
+    """Every input a condition reads, per row: ``owner.ecp=True; account.equity=144000.0``.
+
+    Unlike :func:`shown_value` (the first field only), this shows why a compound condition
+    such as ``(approval = uncovered and equity >= X) or owner.ecp`` passed or failed.
+    """
+    found: dict[str, e.Node] = {}
+    _reads(expr, found)
+    out = pd.Series([""] * ctx.n, dtype="str")
+    for number, (text, node) in enumerate(found.items()):  # the condition's inputs, a few
+        if isinstance(node, e.FieldRef):
+            shown = shown_value(node, ctx)
+        else:
+            shown = pd.Series(mask(node, ctx, plan)).astype("str")
+        out = out + ("; " if number else "") + text + "=" + shown.fillna("")
+    return out

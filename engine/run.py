@@ -22,6 +22,29 @@ from marginlex.engine.graph import AccountGraph
 DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")
 
 
+class OutputError(ValueError):
+    """An ``--out`` location the Parquet files cannot be written to (with what to do)."""
+
+
+def check_out_folder(out: str | Path) -> Path:
+    """The ``--out`` folder, refused before anything is evaluated when it cannot be one.
+
+    Raises:
+        OutputError: ``out`` (or one of its parents) is an existing file.
+
+    >>> check_out_folder("results").name
+    'results'
+    """
+    folder = Path(out)
+    for path in (folder, *folder.parents):
+        if path.exists() and not path.is_dir():
+            where = f"--out {out}" if path == folder else f"--out {out}: {path}"
+            raise OutputError(
+                f"{where} is a file, not a folder: give a folder path (it is created if missing)"
+            )
+    return folder
+
+
 def resolve_book(book: str | Path | Book | None) -> Book:
     """A loaded book: the demo book for None, a folder path loaded and validated."""
     if book is None:
@@ -78,8 +101,20 @@ def write_evaluation(evaluation: Evaluation, out: str | Path) -> Path:
 
     Returns:
         The folder written.
+
+    Raises:
+        OutputError: the folder cannot be created or written (a file in the way, no
+            permission, disk full).
     """
-    folder = Path(out) / evaluation.rulebook_id
+    folder = check_out_folder(out) / evaluation.rulebook_id
+    try:
+        _write_files(evaluation, folder)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write {folder}: {exc.strerror or exc}") from exc
+    return folder
+
+
+def _write_files(evaluation: Evaluation, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _parquet_ready(evaluation.decisions).to_parquet(folder / "decisions.parquet", index=False)
     for name, frame in evaluation.frames.items():
@@ -95,4 +130,3 @@ def write_evaluation(evaluation: Evaluation, out: str | Path) -> Path:
         "skipped_steps": [s.rule_id for s in evaluation.plan.skipped],
     }
     (folder / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return folder

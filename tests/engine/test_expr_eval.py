@@ -12,7 +12,7 @@ from marginlex.dsl import expressions as e
 from marginlex.dsl import model as m
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book import load_demo_book
-from marginlex.engine.compile import compile_plan
+from marginlex.engine.compile import CompileError, compile_plan
 from marginlex.engine.context import EvaluationError, RowContext, build_contexts
 from marginlex.engine.expr_eval import HANDLERS, mask
 from marginlex.engine.plan import Plan, StepKind
@@ -179,8 +179,17 @@ def test_plan_orders_phases_and_keeps_skipped_steps() -> None:
     assert plan.parameters["pm_min_equity"] == 100000.0
     assert plan.parameters["span_extreme_cover"] == pytest.approx(0.33)
     assert plan.skipped == ()
-    later = compile_plan(rulebook, dt.date(2025, 6, 30))
-    assert later.steps == tuple(s.model_copy(update={}) for s in later.steps)
+
+
+def test_a_rulebook_is_not_compiled_for_a_date_before_it_takes_effect() -> None:
+    # harmonized.mlx: `effective from 2026-01-01`; deciding as of 2025-06-30 would apply
+    # rules that bound nobody on that date.
+    with pytest.raises(CompileError) as err:
+        compile_plan(load_rulebook("harmonized"), dt.date(2025, 6, 30))
+    assert str(err.value) == (
+        "rulebook `harmonized` is in force from 2026-01-01, not on 2025-06-30: choose an "
+        "as-of date in that range (--as-of), or a rulebook version in force on that date"
+    )
 
 
 def test_statements_not_in_force_are_skipped_steps() -> None:

@@ -1,0 +1,195 @@
+"""Regression tests from the evaluator review: every Treasury bucket, class-group credit
+keys that do not depend on account names, rulebook effective dates, and the run command's
+table, JSON and ``--out`` handling. Figures are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from _evaluate_books import AS_OF, decision, make_book, run
+from rich.console import Console
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.cli.run_output import decision_table
+
+# (days from 2026-06-30 to maturity, SEC rate, CFTC rate, SEC schedule row). Residual
+# maturity is days / 365; months are twelfths of a year, so 3 months = 0.25 y = 91.25 days;
+# a lot exactly on a boundary (365 x N days = N years) takes the longer bucket.
+BUCKETS = [
+    (45, 0.0, 0.01, "under 3 months"),
+    (91, 0.0, 0.01, "under 3 months"),  # 0.2493 y, just under 3 months
+    (92, 0.005, 0.01, "under 6 months"),  # 0.2521 y, just over
+    (150, 0.005, 0.01, "under 6 months"),
+    (200, 0.0075, 0.01, "under 9 months"),
+    (300, 0.01, 0.01, "under 12 months"),
+    (364, 0.01, 0.01, "under 12 months"),
+    (365, 0.015, 0.02, "under 2 years"),  # 1.0 y: on the boundary -> the longer bucket
+    (500, 0.015, 0.02, "under 2 years"),
+    (730, 0.02, 0.02, "under 3 years"),  # 2.0 y
+    (900, 0.02, 0.02, "under 3 years"),
+    (1095, 0.03, 0.03, "under 5 years"),  # 3.0 y
+    (1500, 0.03, 0.03, "under 5 years"),
+    (1825, 0.04, 0.045, "under 10 years"),  # 5.0 y
+    (3000, 0.04, 0.045, "under 10 years"),
+    (3650, 0.045, 0.06, "under 15 years"),  # 10.0 y
+    (4500, 0.045, 0.06, "under 15 years"),
+    (5475, 0.05, 0.06, "under 20 years"),  # 15.0 y
+    (6500, 0.05, 0.06, "under 20 years"),
+    (7300, 0.055, 0.06, "under 25 years"),  # 20.0 y
+    (8500, 0.055, 0.06, "under 25 years"),
+    (9125, 0.06, 0.06, "otherwise"),  # 25.0 y
+    (10950, 0.06, 0.06, "otherwise"),
+]
+
+
+def _treasury_lots() -> str:
+    rows = []
+    for number, (days, *_) in enumerate(BUCKETS):
+        maturity = (AS_OF + dt.timedelta(days=days)).isoformat()
+        rows.append(f"L{number:02d},P1,UST_NOTE,100000,{maturity},")
+    return "\n".join(rows)
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "cftc", "harmonized"])
+def test_treasury_haircut_of_every_bucket_and_boundary(tmp_path: Path, rulebook: str) -> None:
+    regime, kind = ("CFTC", "futures") if rulebook == "cftc" else ("SEC", "margin")
+    book = make_book(tmp_path, f"P1,ECHO,BDF1,{regime},{kind},customer,", "", _treasury_lots())
+    ev = run(book, rulebook)
+    lots = ev.frames["lots"].set_index("lot_id")
+    for number, (days, sec, cftc, row) in enumerate(BUCKETS):
+        # harmonized: the more conservative (larger) of the SEC and CFTC haircuts.
+        rate = {"sec": sec, "cftc": cftc, "harmonized": max(sec, cftc)}[rulebook]
+        lot = lots.loc[f"L{number:02d}"]
+        assert lot["haircut_rate"] == pytest.approx(rate), (days, rulebook)
+        assert lot["value"] == pytest.approx(100000 * (1 - rate)), (days, rulebook)
+        if rulebook == "sec":
+            assert lot["haircut_row"] == row, days
+    total = sum(
+        100000 * (1 - {"sec": s, "cftc": c, "harmonized": max(s, c)}[rulebook])
+        for _, s, c, _ in BUCKETS
+    )
+    assert decision(ev, "ms:P1")["value"] == pytest.approx(round(total, 2))
+
+
+# ECHO's cross-margin account X1 is short 57 ZN (class group UST_10Y) and long 20 ZF
+# (class group UST_5Y, 20 x 1,000 x 100.00 = 2,000,000, scan 2%); it takes in the
+# 5,000 notes (UST_10Y) of ECHO's SEC account. Per scan range m (scenarios 1-14), UST_10Y
+# makes (4,925,000 - 6,298,500) x 2% x m = -27,470 m and UST_5Y 40,000 m. The cftc
+# rulebook credits class groups of product ust_future at 30%: net = losses - 30% gains.
+#   m = +1: 27,470 - 0.3 x 40,000 = 15,470;   m = -1: 40,000 - 0.3 x 27,470 = 31,759
+#   m = -3 (weight 0.33): 39,600 - 0.3 x 27,195.30 = 31,441.41
+# so the requirement is 31,759 (stand-alone: 27,470 + 40,000 = 67,470). UST_10Y mixes a
+# ust_future (ZN) and a ust_note: it belongs to the ust_future product group whichever
+# account's position comes first, so naming the SEC account S1 or Z1 changes nothing.
+ZF = "ZF_2609,ust_future,,UST_5Y,,1000,100.00,2026-09-30,,,,0.02,"
+
+
+@pytest.mark.parametrize("sec_account", ["S1", "Z1"])
+def test_class_group_credit_key_does_not_depend_on_account_names(
+    tmp_path: Path, sec_account: str
+) -> None:
+    book = make_book(
+        tmp_path,
+        "X1,ECHO,BDF1,CFTC,cross_margin,customer,cross_margin\n"
+        f"{sec_account},ECHO,BDF1,SEC,margin,customer,",
+        f"X1,ZN_2609,-57\nX1,ZF_2609,20\n{sec_account},UST_2035_08,5000",
+        "L1,X1,USD,300000,,",
+        ZF,
+    )
+    ev = run(book, "cftc")
+    d = decision(ev, "ms:X1")
+    assert d["takes_in_from"] == sec_account
+    assert d["maintenance"] == 31759.0
+    offsets = ev.frames["offsets"].set_index("product_group").loc["ust_future"]
+    assert offsets["n_class_groups"] == 2 and offsets["credit"] == pytest.approx(35711.0)
+
+
+def test_run_refuses_an_as_of_before_the_rulebook_takes_effect() -> None:
+    result = CliRunner().invoke(app, ["run", "-r", "sec", "--as-of", "2025-06-30"])
+    assert result.exit_code == 1
+    assert "rulebook `sec` is in force from 2026-01-01, not on 2025-06-30" in result.output
+
+
+def test_run_refuses_an_out_that_is_a_file_before_evaluating(tmp_path: Path) -> None:
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder")
+    result = CliRunner().invoke(app, ["run", "-r", "sec", "--out", str(target)])
+    assert result.exit_code == 1
+    assert f"error: --out {target} is a file, not a folder: give a folder path" in result.output
+    assert "Traceback" not in result.output and target.read_text() == "not a folder"
+
+
+def test_default_decision_table_fits_80_columns_and_wide_shows_paths() -> None:
+    import marginlex  # noqa: PLC0415 - the front door
+
+    ev = marginlex.evaluate("sec")
+    console = Console(width=80, record=True)
+    console.print(decision_table(ev))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert not any("…" in line for line in lines)  # nothing cut off
+    wide = Console(width=250, record=True)
+    wide.print(decision_table(ev, wide=True))
+    text = wide.export_text()
+    assert "sec_customer_collateral: A10_HOTEL_MGN -> L15 -> H_BD1" in text
+    assert "no: pm_account, uncovered_options, pm_agreement, min_equity" in text
+
+
+def test_json_names_the_rules_and_the_breach_path() -> None:
+    result = CliRunner().invoke(app, ["run", "--json", "-r", "cftc", "-r", "sec"])
+    doc = json.loads(result.stdout)
+    fox = next(r for r in doc["cftc"]["decisions"] if r["id"] == "cftc:ms:A08_FOX_FUT")
+    assert (fox["method_rule_id"], fox["initial_rule_id"]) == ("cftc_span", "cftc_initial")
+    assert (fox["equity"], fox["value"], fox["call"]) == (270000.0, 144000.0, 66000.0)
+    hotel = next(r for r in doc["sec"]["decisions"] if r["id"] == "sec:ms:A10_HOTEL_MGN")
+    assert hotel["segregation_paths"] == [
+        {
+            "rule_id": "sec_customer_collateral",
+            "account_id": "A10_HOTEL_MGN",
+            "path": "A10_HOTEL_MGN -> L15 -> H_BD1",
+            "detail": "lot L15 pledged to H_BD1",
+        }
+    ]
+
+
+def test_digital_assets_in_a_securities_account_sec_versus_harmonized(tmp_path: Path) -> None:
+    # An SEC margin account: 100 ABC (5,000, strategy-based 25% = 1,250), $1,000 cash and
+    # $10,000 of BTC. SEC: digital assets are not eligible collateral in a securities
+    # account, value 0: 1,000 + 5,000 = 6,000. Harmonized (digital assets as in the CFTC
+    # pilot): BTC 20% -> 8,000, capped at 40% of the 1,250 requirement = 500: value 6,500.
+    book = make_book(
+        tmp_path,
+        "P1,HOTEL,BD1,SEC,margin,customer,",
+        "P1,ABC,100",
+        "L1,P1,USD,1000,,\nL2,P1,BTC,10000,,",
+    )
+    sec = run(book, "sec")
+    lot = sec.frames["lots"].set_index("lot_id").loc["L2"]
+    assert (lot["rule_id"], lot["value"]) == ("sec_digital_assets", 0.0)
+    assert lot["reason"] == "digital assets are not eligible collateral in a securities account"
+    assert decision(sec, "ms:P1")["value"] == 6000.0
+    harmonized = run(book, "harmonized")
+    lot = harmonized.frames["lots"].set_index("lot_id").loc["L2"]
+    assert (lot["haircut_rate"], lot["value_after_haircut"], lot["value"]) == (0.2, 8000.0, 500.0)
+    d = decision(harmonized, "ms:P1")
+    assert (d["maintenance"], d["value"]) == (1250.0, 6500.0)
+
+
+def test_eligibility_trace_shows_every_input_of_a_compound_requirement() -> None:
+    import marginlex  # noqa: PLC0415 - the front door
+
+    # FOX is not approved for uncovered options but is an eligible contract participant:
+    # harmonized's qualified_owner passes through owner.ecp, which tested_value (the first
+    # field only) does not show.
+    frame = marginlex.evaluate("harmonized").frames["eligibility"]
+    row = frame[
+        (frame["account_id"] == "A08_FOX_FUT") & (frame["requirement"] == "qualified_owner")
+    ]
+    assert row["passed"].tolist() == [True] and row["tested_value"].tolist() == ["none"]
+    assert row["inputs"].tolist() == [
+        "owner.options_approval=none; account.equity=270000.0; owner.ecp=True"
+    ]
