@@ -124,7 +124,10 @@ def _margin_set(trace: DecisionTrace) -> Node:
 def figure_rows(trace: DecisionTrace) -> list[tuple[Figure, Decimal, str]]:
     """Each decision figure with its amount and the rule and citation that produced it."""
     f = trace.figures
-    sources = {s.figure: f"{s.rule_id}: {s.citation}" for s in f.sources}
+    sources: dict[Figure, str] = {}
+    for s in f.sources:  # a figure may come from several rules (two haircut schedules)
+        cited = f"{s.rule_id}: {s.citation}"
+        sources[s.figure] = f"{sources[s.figure]}; {cited}" if s.figure in sources else cited
     amounts = {
         Figure.EQUITY: f.equity,
         Figure.VALUE: f.value,
@@ -148,9 +151,10 @@ def _requirement(trace: DecisionTrace) -> Node:
     node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, initial {usd(f.initial)}", source)
     for step in trace.steps:
         if isinstance(step.output, ClassGroupsOutput):
+            inputs = f"; inputs {_inputs(step.inputs)}" if step.inputs else ""
             method = Node(
                 f"Margin method {step.rule_id}{_dates(step)}: class groups total "
-                f"{usd(step.output.total)}; inputs {_inputs(step.inputs)}",
+                f"{usd(step.output.total)}{inputs}",
                 cite(step),
             )
             method.children = [_class_group(step, g) for g in step.output.groups]
@@ -166,7 +170,15 @@ def _requirement(trace: DecisionTrace) -> Node:
 
 
 def _class_group(step: Step, group: ClassGroupTrace) -> Node:
-    worst = next(p for p in group.points if p.label == group.worst_point)
+    worst = next((p for p in group.points if p.label == group.worst_point), None)
+    if worst is None:  # priced position by position (strategy-based): no scenarios
+        node = Node(
+            f"Class group {group.class_group} ({group.method.value}): requirement "
+            f"{usd(group.requirement)}, the sum of its positions' requirements",
+            cite(step),
+        )
+        node.children = [Node(_position(p), cite(step)) for p in group.positions]
+        return node
     scanned = ""
     if group.range_up is not None and group.range_down is not None:
         scanned = f", range {pct(group.range_up, signed=True)}/{pct(-group.range_down)}"
@@ -216,7 +228,7 @@ def _eligibility(step: Step, out: EligibilityOutput) -> Node:
     node = Node(f"Eligibility {step.rule_id}{_dates(step)}: {verdict}", cite(step))
     node.children = [
         Node(
-            f"{_verdict(r)} {r.name}: {r.reason} ({_inputs(r.tested)})",
+            f"{_verdict(r)} {r.name}: {r.reason}" + (f" ({_inputs(r.tested)})" if r.tested else ""),
             cite(step),
             css="fail" if r.applies and not r.passed else "pass",
         )
@@ -259,7 +271,9 @@ def _lot(step: Step, lot: LotTrace) -> Node:
             css="fail",
         )
     row = f'row "{lot.haircut_row}" {pct(lot.haircut_rate or 0.0)}'
-    compared = "; ".join(f"{c.rule_id} {c.row!r} {pct(c.rate)}" for c in lot.candidates)
+    compared = "; ".join(
+        f"{c.rule_id}{f' {c.row!r}' if c.row else ''} {pct(c.rate)}" for c in lot.candidates
+    )
     won = f", {lot.schedule_rule_id} won (compared: {compared})" if lot.candidates else ""
     after = f" -> {usd(lot.value_after_haircut)}" if lot.value_after_haircut is not None else ""
     cap = ""

@@ -10,15 +10,25 @@ import importlib
 import importlib.util
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field
 
 from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import DecisionTrace
 from marginlex.audit.trace_steps import TraceModel
 
-Replayer = Callable[[RunRecord, Mapping[str, str], bytes], Iterable[DecisionTrace]]
+
+class ReplayedTrace(Protocol):
+    """A re-made decision: a :class:`~marginlex.audit.trace.DecisionTrace`, or any object
+    with its id and canonical bytes."""
+
+    @property
+    def decision_id(self) -> str: ...
+
+    def canonical(self) -> bytes: ...
+
+
+Replayer = Callable[[RunRecord, Mapping[str, str], bytes], Iterable[ReplayedTrace]]
 """Re-evaluates one run: (run record, canonical rulebook texts by sha256, canonical book
 content) -> the decisions the engine makes today, one per margin set per rulebook."""
 

@@ -21,8 +21,7 @@ from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.chain import GENESIS, entry_hash, entry_header, trace_json
 from marginlex.audit.ledger import Ledger
 from marginlex.audit.ledger_read import run_from_row
-from marginlex.audit.replay import ReplayDifference, Replayer, first_difference
-from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.replay import ReplayDifference, ReplayedTrace, Replayer, first_difference
 from marginlex.audit.trace_steps import TraceModel
 
 
@@ -292,7 +291,7 @@ def replay_run(
 
 
 def compare_replay(
-    run_id: str, stored: dict[str, tuple[int, str]], replayed: Iterable[DecisionTrace]
+    run_id: str, stored: dict[str, tuple[int, str]], replayed: Iterable[ReplayedTrace]
 ) -> list[ReplayDifference]:
     """Differences between recorded traces (by id: seq, JSON) and replayed ones."""
     found: list[ReplayDifference] = []

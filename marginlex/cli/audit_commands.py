@@ -9,21 +9,22 @@ import sys
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from marginlex.audit.explain_html import render_html
-from marginlex.audit.explain_text import render_json, render_rich, render_text
-from marginlex.audit.ledger import ENV_VAR, Ledger, LedgerError, resolve_location
-from marginlex.audit.ledger_read import DecisionNotFoundError
-from marginlex.audit.records import DecisionRow
-from marginlex.audit.replay import REPLAY_MODULE, find_replayer
-from marginlex.audit.verify import VerifyReport, verify
 from marginlex.engine.outcomes import DecisionStatus
 
+# The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
+# the commands, so that `marginlex explain` does not pay for every other command's imports.
+if TYPE_CHECKING:
+    from marginlex.audit.ledger import Ledger
+    from marginlex.audit.records import DecisionRow
+    from marginlex.audit.verify import VerifyReport
+
+ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.ENV_VAR, without sqlalchemy
 _err = Console(stderr=True)
 LEDGER_HELP = (
     f"Ledger file path or postgresql+psycopg:// URL (default: ${ENV_VAR}, "
@@ -49,6 +50,8 @@ class ListFormat(StrEnum):
 
 
 def _open(ledger: str | None) -> Ledger:
+    from marginlex.audit.ledger import Ledger, LedgerError, resolve_location  # noqa: PLC0415
+
     try:
         return Ledger.open(resolve_location(ledger), create=False)
     except LedgerError as exc:
@@ -65,6 +68,9 @@ def explain(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line."""
+    from marginlex.audit.explain_text import render_json, render_rich, render_text  # noqa: PLC0415
+    from marginlex.audit.ledger_read import DecisionNotFoundError  # noqa: PLC0415
+
     store = _open(ledger)
     try:
         trace = store.get_decision(decision_id, run).trace
@@ -76,12 +82,12 @@ def explain(
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
         Console().print(render_rich(trace))
         return
-    renderers = {
-        ExplainFormat.TEXT: render_text,
-        ExplainFormat.JSON: render_json,
-        ExplainFormat.HTML: render_html,
-    }
-    body = renderers[format](trace)
+    if format is ExplainFormat.HTML:
+        from marginlex.audit.explain_html import render_html  # noqa: PLC0415 - jinja2
+
+        body = render_html(trace)
+    else:
+        body = (render_json if format is ExplainFormat.JSON else render_text)(trace)
     if output is None:
         sys.stdout.write(body)
     else:
@@ -97,11 +103,21 @@ def verify_command(
         str | None, typer.Option(help="A head hash noted earlier: the chain must still hold it.")
     ] = None,
 ) -> None:
-    """Re-walk the hash chain; name the first entry changed, removed or reordered (exit 1)."""
+    """Re-walk the hash chain; name the first entry changed, removed or reordered (exit 1).
+
+    With --replay, also rebuild every recorded run's rulebooks and book from the ledger,
+    re-evaluate, and compare each decision's trace byte for byte (exit 1 on any difference).
+    """
+    from marginlex.audit.replay import REPLAY_MODULE, find_replayer  # noqa: PLC0415
+    from marginlex.audit.verify import verify  # noqa: PLC0415
+
     replayer = find_replayer() if replay else None
     store = _open(ledger)
     try:
         report = verify(store, replayer=replayer, expect_head=expect_head)
+    except ValueError as exc:  # a recorded input that no longer loads: cannot replay
+        _err.print(f"[red]error:[/] replay failed: {exc}")
+        raise typer.Exit(1) from exc
     finally:
         store.close()
     _print_report(report)
@@ -128,7 +144,11 @@ def _print_report(report: VerifyReport) -> None:
         f"head #{report.head_seq} {report.head_hash}"
     )
     if report.replayed is not None:
-        typer.echo(f"replayed {report.replayed} decisions: {len(report.replay_differences)} differ")
+        differ = len(report.replay_differences)
+        if differ == 0:
+            typer.echo(f"replayed {report.replayed} decisions: every one identical, byte for byte")
+        else:
+            typer.echo(f"replayed {report.replayed} decisions: {differ} differ")
         for d in report.replay_differences:
             typer.echo(f"DIFFERS entry #{d.seq} {d.decision_id} (run {d.run_id}): {d.detail}")
 

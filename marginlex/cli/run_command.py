@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from marginlex.dsl.diagnostics import RulebookError
-from marginlex.engine.book import Book
-from marginlex.engine.compile import CompileError
-from marginlex.engine.context import EvaluationError
-from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.problems import BookError
-from marginlex.engine.run import (
-    DEFAULT_RULEBOOKS,
-    resolve_book,
-    run_rulebook,
-    write_evaluation,
-)
+from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
+
+# The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
+# functions that use them, so that `marginlex --help` and other commands start fast.
+if TYPE_CHECKING:
+    from marginlex.dsl.resolve import ResolvedRulebook
+    from marginlex.engine.book import Book
+    from marginlex.engine.evaluation import Evaluation
+
+DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")  # engine.run.DEFAULT_RULEBOOKS, without pandas
+LEDGER_ENV = "MARGINLEX_LEDGER"
 
 _out = Console(highlight=False)
 if not _out.is_terminal:  # pipes and CI logs: wide enough for the decision table
@@ -43,16 +42,23 @@ _RULEBOOK = typer.Option(
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
 _JSON = typer.Option(False, "--json", help="Print every decision as JSON on stdout.")
 _OUT = typer.Option(None, "--out", help="Write decisions and trace frames as Parquet here.")
+_WIDE = typer.Option(
+    False, "--wide", help="Decision tables with method, initial, excess, reasons and paths."
+)
+_LEDGER = typer.Option(
+    None,
+    "--ledger",
+    envvar=LEDGER_ENV,
+    help=(
+        "Record the run (every decision with its trace, the rulebook texts and the book) "
+        f"in this ledger: a SQLite path or a postgresql+psycopg:// URL (default: ${LEDGER_ENV}"
+        "; without either, nothing is recorded)."
+    ),
+)
 
 
 def _money(x: float) -> str:
     return f"{x:,.2f}"
-
-
-def _first(joined: str) -> str:
-    """``a;b;c`` as ``a +2``: the table stays readable, --json has the full list."""
-    parts = [p for p in joined.split(";") if p]
-    return parts[0] + (f" +{len(parts) - 1}" if len(parts) > 1 else "") if parts else ""
 
 
 def _summary_table(results: list[Evaluation]) -> Table:
@@ -83,67 +89,45 @@ def _summary_table(results: list[Evaluation]) -> Table:
     return table
 
 
-def _decision_table(ev: Evaluation) -> Table:
-    table = Table(title=f"{ev.rulebook_id}: {ev.plan.title} (as of {ev.as_of.isoformat()})")
-    for name in (
-        "margin set",
-        "eligible",
-        "method",
-        "requirement",
-        "initial",
-        "value",
-        "excess",
-        "call",
-        "status",
-    ):
-        table.add_column(
-            name,
-            justify="left" if name in ("margin set", "eligible", "method", "status") else "right",
-        )
-    rows: list[dict[str, Any]] = ev.decisions.to_dict("records")  # type: ignore[assignment]
-    for row in rows:  # rendering at most 50 rows
-        initial = "" if row["initial"] != row["initial"] else _money(row["initial"])
-        failed = "" if row["eligible"] else f" ({_first(row['failed_requirements'])})"
-        status = row["status"] + (
-            f": {_first(row['segregation_violations'])}" if row["segregation_violations"] else ""
-        )
-        table.add_row(
-            row["account_ids"].replace(";", " + "),
-            ("yes" if row["eligible"] else "no") + failed,
-            row["method_rule_id"],
-            _money(row["maintenance"]),
-            initial,
-            _money(row["value"]),
-            _money(row["excess"]),
-            _money(row["call"]),
-            status,
-        )
-    return table
+def _evaluate_all(
+    book: Book, rulebooks: list[ResolvedRulebook], as_of: dt.date | None
+) -> list[Evaluation]:
+    from marginlex.engine.graph import AccountGraph  # noqa: PLC0415
+    from marginlex.engine.run import run_rulebook  # noqa: PLC0415
 
-
-def _evaluate_all(book: Book, rulebooks: list[str], as_of: dt.date | None) -> list[Evaluation]:
     graph = AccountGraph(book)
     results: list[Evaluation] = []
     show = len(book.positions) >= LONG_RUN_POSITIONS
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=_err, disable=not show, transient=True) as progress:
         task = progress.add_task("evaluating", total=len(rulebooks))
-        for name in rulebooks:  # a handful of rulebooks
-            progress.update(task, description=f"evaluating {name}")
-            results.append(run_rulebook(name, book, as_of, graph))
+        for rulebook in rulebooks:  # a handful of rulebooks
+            progress.update(task, description=f"evaluating {rulebook.id}")
+            results.append(run_rulebook(rulebook, book, as_of, graph))
             progress.advance(task)
     return results
 
 
-def _run_or_exit(book: Path | None, names: list[str], as_of: str | None) -> list[Evaluation]:
-    """Load the book and evaluate every rulebook; print the problems and exit 1 on failure."""
+Inputs = tuple["Book", list["ResolvedRulebook"], list["Evaluation"]]
+
+
+def _run_or_exit(book: Path | None, names: list[str], as_of: str | None) -> Inputs:
+    """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure."""
+    from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+    from marginlex.engine.compile import CompileError  # noqa: PLC0415
+    from marginlex.engine.context import EvaluationError  # noqa: PLC0415
+    from marginlex.engine.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.run import resolve_book, resolve_rulebook  # noqa: PLC0415
+
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         _err.print(f"error: --as-of {as_of!r} is not a date: write YYYY-MM-DD", markup=False)
         raise typer.Exit(1) from None
     try:
-        return _evaluate_all(resolve_book(book), names, day)
+        loaded = resolve_book(book)
+        rulebooks = [resolve_rulebook(name) for name in names]
+        return loaded, rulebooks, _evaluate_all(loaded, rulebooks, day)
     except BookError as exc:
         lines = [problem.render() for problem in exc.problems]
     except RulebookError as exc:
@@ -153,6 +137,24 @@ def _run_or_exit(book: Path | None, names: list[str], as_of: str | None) -> list
     for line in lines:
         _err.print(line, markup=False)
     raise typer.Exit(1)
+
+
+def _record(location: str, inputs: Inputs, to_stderr: bool) -> None:
+    """Record the run in one transaction; print the run id and the decision count."""
+    from marginlex.audit.ledger import LedgerError  # noqa: PLC0415
+    from marginlex.audit.record import TraceSerializationError, record_run  # noqa: PLC0415
+
+    book, rulebooks, results = inputs
+    try:
+        recorded = record_run(location, results, rulebooks, book)
+    except (LedgerError, TraceSerializationError) as exc:
+        _err.print(f"error: nothing recorded: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    line = (
+        f"recorded run {recorded.run_id}: {recorded.decisions} decisions "
+        f"({len(results)} rulebooks) in {recorded.location}"
+    )
+    (_err if to_stderr else _out).print(line, markup=False, soft_wrap=True)
 
 
 def _json(results: list[Evaluation]) -> str:
@@ -171,18 +173,25 @@ def _json(results: list[Evaluation]) -> str:
 
 def run(
     book: Path | None = _BOOK,
+    *,
     rulebook: list[str] | None = _RULEBOOK,
     as_of: str | None = _AS_OF,
     as_json: bool = _JSON,
     out: Path | None = _OUT,
+    ledger: str | None = _LEDGER,
+    wide: bool = _WIDE,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
     Prints a summary per rulebook and, for small books (at most 50 margin sets), every
-    decision; with --json, every decision as JSON on stdout instead. Exit code 0 when
-    every rulebook ran, 1 on a bad book, rulebook or date.
+    decision; with --json, every decision as JSON on stdout instead. With --ledger (or
+    $MARGINLEX_LEDGER), records the whole run in one transaction and prints its run id.
+    Exit code 0 when every rulebook ran (and was recorded), 1 on a bad book, rulebook or
+    date, or a ledger that cannot record; nothing is recorded when evaluation fails.
     """
-    results = _run_or_exit(book, list(rulebook or DEFAULT_RULEBOOKS), as_of)
+    check_out_or_exit(out)
+    inputs = _run_or_exit(book, list(rulebook or DEFAULT_RULEBOOKS), as_of)
+    results = inputs[2]
     for ev in results:
         skipped = ", ".join(s.rule_id for s in ev.plan.skipped)
         if skipped:
@@ -191,13 +200,15 @@ def run(
                 markup=False,
             )
         if out is not None:
-            _err.print(f"wrote {write_evaluation(ev, out)}", markup=False)
+            _err.print(f"wrote {write_or_exit(ev, out)}", markup=False)
+    if ledger or os.environ.get(LEDGER_ENV):
+        _record(ledger or os.environ[LEDGER_ENV], inputs, to_stderr=as_json)
     if as_json:
         typer.echo(_json(results))
         return
     for ev in results:
         if len(ev.decisions) <= SMALL_BOOK_SETS:
-            _out.print(_decision_table(ev))
+            _out.print(decision_table(ev, wide=wide))
     _out.print(_summary_table(results))
 
 

@@ -9,65 +9,20 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from decimal import Decimal
 from itertools import count
 from pathlib import Path
 
 import psycopg
 import pytest
+from audit_helpers import DATA
 
-from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import DecisionFigures, DecisionTrace
-from marginlex.engine.outcomes import DecisionStatus
-
-DATA = Path(__file__).parents[1] / "data" / "audit"
-RULEBOOK_TEXT = "rulebook harmonized_pm (fixture text)"
-BOOK_BLOB = b"demo book (fixture)"
+from marginlex.audit.trace import DecisionTrace
 
 
 @pytest.fixture(scope="session")
 def pm_trace() -> DecisionTrace:
     """The realistic portfolio-margin decision (stock + short put, treasury lot, BTC capped)."""
     return DecisionTrace.model_validate_json((DATA / "pm_decision.json").read_text())
-
-
-def variant(
-    trace: DecisionTrace,
-    decision_id: str,
-    *,
-    accounts: tuple[str, ...] | None = None,
-    excess: str | None = None,
-    status: DecisionStatus | None = None,
-) -> DecisionTrace:
-    """A copy of ``trace`` under another id, optionally other accounts and excess."""
-    ms = trace.margin_set
-    if accounts is not None:
-        ms = ms.model_copy(update={"id": f"ms-{accounts[0]}", "account_ids": accounts})
-    figures = trace.figures
-    if excess is not None:
-        amount = Decimal(excess)
-        call = max(-amount, Decimal(0))
-        data = figures.model_dump() | {
-            "excess": amount,
-            "call": call,
-            "status": status or (DecisionStatus.CALL if call > 0 else DecisionStatus.OK),
-        }
-        figures = DecisionFigures.model_validate(data)
-    return trace.model_copy(
-        update={"decision_id": decision_id, "margin_set": ms, "figures": figures}
-    )
-
-
-def run_for(trace: DecisionTrace, run_id: str | None = None) -> RunRecord:
-    """A run record matching ``trace``'s rulebook, book and as-of."""
-    extra = {"run_id": run_id} if run_id else {}
-    return RunRecord(
-        as_of=trace.as_of,
-        book_sha256=trace.book_sha256,
-        engine_version=trace.engine_version,
-        rulebooks=(trace.rulebook,),
-        **extra,
-    )
 
 
 # --- PostgreSQL: a real server started for the session, one database per test ------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import BOOK_BLOB, DATA, RULEBOOK_TEXT, run_for, variant
+from audit_helpers import BOOK_BLOB, DATA, RULEBOOK_TEXT, run_for, variant
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -192,11 +192,21 @@ def test_cli_verify_ok_then_tampered(cli_ledger: str) -> None:
     assert bad.stdout.startswith("FAILED at entry #2 (decision d-call, run run-1): changed:")
 
 
-def test_cli_verify_replay_says_it_needs_the_evaluator(cli_ledger: str) -> None:
+def test_cli_verify_replay_says_it_needs_the_evaluator(
+    cli_ledger: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("marginlex.audit.replay.find_replayer", lambda: None)
     result = CliRunner().invoke(app, ["verify", "--replay", "--ledger", cli_ledger])
     assert result.exit_code == 2
     assert "--replay needs the evaluator" in " ".join(result.stderr.split())
     assert "nothing was replayed" in " ".join(result.stderr.split())
+
+
+def test_cli_verify_replay_of_unreadable_inputs_fails(cli_ledger: str) -> None:
+    # The fixture run recorded placeholder bytes for its book, not a recorded book.
+    result = CliRunner().invoke(app, ["verify", "--replay", "--ledger", cli_ledger])
+    assert result.exit_code == 1
+    assert "replay failed: the recorded book is not a book zip" in " ".join(result.stderr.split())
 
 
 def test_cli_missing_ledger_is_not_created(tmp_path: Path) -> None:

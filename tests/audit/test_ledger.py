@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 from sqlalchemy import text
 
 from marginlex.audit.canonical import sha256_hex

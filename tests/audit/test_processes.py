@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 
 from marginlex.audit.ledger import Ledger
 from marginlex.audit.trace import DecisionTrace

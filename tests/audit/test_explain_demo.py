@@ -1,0 +1,90 @@
+"""Golden ``marginlex explain`` output for demo-book decisions recorded by ``run --ledger``.
+
+Regenerate with ``MARGINLEX_REGEN_GOLDEN=1 pytest tests/audit/test_explain_demo.py`` and
+review the diff of ``tests/data/audit/golden/demo/`` (a rulebook edit changes its sha256,
+and so every decision id and trace of that rulebook).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.audit.ledger import Ledger
+from marginlex.cli import app
+
+GOLDEN = Path(__file__).parents[1] / "data" / "audit" / "golden" / "demo"
+REGEN = os.environ.get("MARGINLEX_REGEN_GOLDEN") == "1"
+CASES = {
+    # an eligible portfolio-margin account: long stock and a short put, one class group
+    "sec_A01_ALICE_PM": ("sec", "ms:A01_ALICE_PM"),
+    # a CFTC Treasury cross-margin set: ZN futures with the cash Treasury taken in
+    "cftc_A06_ECHO_XM": ("cftc", "ms:A06_ECHO_XM"),
+    # digital-asset collateral capped at 40% of the requirement, and a call
+    "cftc_A08_FOX_FUT": ("cftc", "ms:A08_FOX_FUT"),
+    # customer collateral pledged to the house account: a segregation breach
+    "sec_A10_HOTEL_MGN": ("sec", "ms:A10_HOTEL_MGN"),
+}
+FORMATS = {"txt": "text", "json": "json", "html": "html"}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+    path = str(tmp_path_factory.mktemp("demo") / "demo.db")
+    result = CliRunner().invoke(app, ["run", "--ledger", path])
+    assert result.exit_code == 0, result.stderr
+    ledger = Ledger.open(path, create=False)
+    rows = {(r.rulebook_id, r.margin_set_id): r.decision_id for r in ledger.query()}
+    ledger.close()
+    return path, {case: rows[key] for case, key in CASES.items()}
+
+
+def _explain(path: str, decision_id: str, fmt: str) -> str:
+    result = CliRunner().invoke(app, ["explain", decision_id, "--ledger", path, "-f", fmt])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("ext", sorted(FORMATS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_demo_explain(recorded: tuple[str, dict[str, str]], case: str, ext: str) -> None:
+    path, ids = recorded
+    body = _explain(path, ids[case], FORMATS[ext])
+    golden = GOLDEN / f"{case}.{ext}"
+    if REGEN:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(body, encoding="utf-8")
+    assert golden.exists(), f"no golden {golden}: run with MARGINLEX_REGEN_GOLDEN=1 and review"
+    assert body == golden.read_text(encoding="utf-8"), f"{golden.name} differs from its golden"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_line_cites_a_rule(recorded: tuple[str, dict[str, str]], case: str) -> None:
+    path, ids = recorded
+    lines = _explain(path, ids[case], "text").splitlines()
+    assert lines and all(line.endswith("›") and "  ‹" in line for line in lines)
+
+
+def test_the_text_reads_down_to_the_positions_and_lots(
+    recorded: tuple[str, dict[str, str]],
+) -> None:
+    path, ids = recorded
+    text = _explain(path, ids["cftc_A08_FOX_FUT"], "text")
+    order = [
+        "Decision ",
+        "Requirement (maintenance) 210,000.00",
+        "Class group SPX (span_scan",
+        "Worst scenario 13: price -1 range, vol up",
+        "A08_FOX_FUT ES_2609: quantity 10",
+        "Eligibility treasury_cross_margin: NOT eligible",
+        "FAIL dual_registrant",
+        "Haircut cftc_digital_assets",
+        'L09 BTC (A08_FOX_FUT) market value 150,000.00: row "BTC" 20% -> 120,000.00',
+        "capped by cftc_digital_cap (kept 50%), value 60,000.00",
+    ]
+    found = [text.find(part) for part in order]
+    shown = list(zip(order, found, strict=True))
+    assert all(i >= 0 for i in found) and found == sorted(found), shown

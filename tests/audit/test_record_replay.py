@@ -1,0 +1,138 @@
+"""``marginlex run --ledger`` records a whole run; ``verify --replay`` re-makes it exactly.
+
+A forged ledger (a trace figure changed and the chain re-hashed from there, so that the
+chain still verifies) is caught only by replay, which names the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.chain import entry_hash, entry_header
+from marginlex.audit.ledger import Ledger
+from marginlex.cli import app
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    code, out, err = _run("run", "--ledger", str(path))
+    assert code == 0, err
+    assert re.search(r"recorded run r-[0-9a-f]{16}: 28 decisions \(3 rulebooks\) in ", out)
+    return path
+
+
+def test_run_records_every_decision_and_replays_identically(demo_ledger: Path) -> None:
+    ledger = Ledger.open(str(demo_ledger), create=False)
+    (run,) = ledger.runs()
+    assert [r.id for r in run.record.rulebooks] == ["sec", "cftc", "harmonized"]
+    assert run.counts.decisions == 28 and run.counts.breach == 4 and run.counts.call == 4
+    for ref in run.record.rulebooks:
+        assert sha256_hex(ledger.rulebook_text(ref.sha256) or "") == ref.sha256
+    ledger.close()
+    code, out, _ = _run("verify", "--replay", "--ledger", str(demo_ledger))
+    assert code == 0
+    assert out.splitlines()[-1] == "replayed 28 decisions: every one identical, byte for byte"
+
+
+def test_json_run_reports_the_recording_on_stderr(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    code, out, err = _run("run", "--rulebook", "sec", "--json", "--ledger", str(path))
+    assert code == 0 and json.loads(out)["sec"]["summary"]["margin_sets"] == 9
+    assert "9 decisions (1 rulebooks)" in err
+
+
+def test_failed_evaluation_records_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    code, _, err = _run("run", "--rulebook", "sec", "--rulebook", "nope", "--ledger", str(path))
+    assert code == 1 and "no rulebook file or id `nope`" in err
+    assert not path.exists()
+
+
+def test_env_variable_names_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "env.db"
+    monkeypatch.setenv("MARGINLEX_LEDGER", str(path))
+    code, out, _ = _run("run", "--rulebook", "cftc")
+    assert code == 0 and "6 decisions" in out and path.exists()
+
+
+def test_unshipped_variant_replays_from_its_recorded_text(tmp_path: Path) -> None:
+    variant = tmp_path / "lower_min.mlx"
+    variant.write_text(
+        'rulebook lower_min "SEC with a lower minimum equity"\n'
+        '  version "test"\n  cites "test variant"\n  extends sec\n\n'
+        "override parameter pm_min_equity = 50,000 USD\n"
+        '  cites "test variant"\n',
+        encoding="utf-8",
+    )
+    path = tmp_path / "v.db"
+    code, _, err = _run("run", "--rulebook", str(variant), "--ledger", str(path))
+    assert code == 0, err
+    variant.unlink()  # replay must not need the file
+    code, out, err = _run("verify", "--replay", "--ledger", str(path))
+    assert code == 0, err
+    assert "replayed 9 decisions: every one identical" in out
+
+
+def _forge(path: Path, seq: int) -> str:
+    """Raise one recorded trace's equity by 1,000 and re-hash the chain from there on."""
+    ledger = Ledger.open(str(path), create=False)
+    with ledger.engine.begin() as conn:
+        run_sha = {r.run_id: r.run_sha256 for r in conn.exec_driver_sql("SELECT * FROM runs")}
+        rows = list(
+            conn.exec_driver_sql(f"SELECT * FROM decisions WHERE seq >= {seq} ORDER BY seq")
+        )
+        prev = rows[0].prev_hash
+        for row in rows:
+            fields = dict(row._mapping)
+            if row.seq == seq:
+                trace = json.loads(zlib.decompress(row.trace_z))
+                equity = float(trace["figures"]["equity"]) + 1000
+                trace["figures"]["equity"] = f"{equity:.2f}"
+                body = json.dumps(
+                    trace, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ).encode()
+                fields |= {"trace_z": zlib.compress(body), "trace_sha256": sha256_hex(body)}
+                forged = row.decision_id
+            fields["prev_hash"] = prev
+            header = entry_header(SimpleNamespace(**fields), row.run_id, run_sha[row.run_id])
+            fields["entry_hash"] = prev = entry_hash(prev, header, row.seq)
+            conn.exec_driver_sql(
+                "UPDATE decisions SET trace_z = ?, trace_sha256 = ?, prev_hash = ?, "
+                "entry_hash = ? WHERE seq = ?",
+                (
+                    fields["trace_z"],
+                    fields["trace_sha256"],
+                    fields["prev_hash"],
+                    fields["entry_hash"],
+                    row.seq,
+                ),
+            )
+    ledger.close()
+    return forged
+
+
+def test_forged_but_chain_consistent_ledger_is_caught_by_replay(tmp_path: Path) -> None:
+    path = tmp_path / "forged.db"
+    assert _run("run", "--ledger", str(path))[0] == 0
+    forged = _forge(path, seq=4)
+    code, out, _ = _run("verify", "--ledger", str(path))
+    assert code == 0 and out.startswith("OK: 28 entries")  # the chain alone cannot tell
+    code, out, _ = _run("verify", "--replay", "--ledger", str(path))
+    assert code == 1
+    assert "replayed 28 decisions: 1 differ" in out
+    assert f"DIFFERS entry #4 {forged} " in out
+    assert "$.figures.equity: recorded" in out
