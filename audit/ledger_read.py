@@ -8,7 +8,7 @@ from collections.abc import Generator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, and_, or_, select
 
 from marginlex.audit import tables as t
 from marginlex.audit.chain import trace_json
@@ -72,12 +72,19 @@ class LedgerReader:
     def get_decision(self, decision_id: str, run_id: str | None = None) -> StoredDecision:
         """The most recent recording of a decision (or its recording in one run).
 
+        ``decision_id`` is the ledger's id (``d-ms:A01-...``, as ``marginlex ledger`` lists
+        it) or the ``RULEBOOK:MARGIN_SET`` id that ``marginlex run --json`` prints
+        (``sec:ms:A01_ALICE_PM``).
+
         Raises:
             DecisionNotFoundError: no such decision (in that run).
         """
-        query = select(
-            *_SUMMARY, t.decisions.c.trace_z, t.decisions.c.prev_hash, t.decisions.c.entry_hash
-        ).where(t.decisions.c.decision_id == decision_id)
+        col = t.decisions.c
+        by_id = col.decision_id == decision_id
+        rulebook, _, margin_set = decision_id.partition(":")
+        if margin_set:  # the run's id: the rulebook, then the margin set
+            by_id = or_(by_id, and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
+        query = select(*_SUMMARY, col.trace_z, col.prev_hash, col.entry_hash).where(by_id)
         if run_id is not None:
             query = query.where(t.decisions.c.run_id == run_id)
         with self.engine.connect() as conn:

@@ -60,7 +60,13 @@ def _open(ledger: str | None) -> Ledger:
 
 
 def explain(
-    decision_id: Annotated[str, typer.Argument(help="The decision id (`marginlex ledger`).")],
+    decision_id: Annotated[
+        str,
+        typer.Argument(
+            help="The decision id: as `marginlex ledger` lists it, or RULEBOOK:MARGIN_SET "
+            "as `marginlex run --json` prints it (e.g. sec:ms:A01_ALICE_PM)."
+        ),
+    ],
     *,
     format: Annotated[ExplainFormat, typer.Option("--format", "-f")] = ExplainFormat.TEXT,
     ledger: LedgerOpt = None,

@@ -48,6 +48,24 @@ def test_run_records_every_decision_and_replays_identically(demo_ledger: Path) -
     assert out.splitlines()[-1] == "replayed 28 decisions: every one identical, byte for byte"
 
 
+def test_explain_accepts_the_id_that_run_json_prints(demo_ledger: Path) -> None:
+    # `marginlex run --json` prints "cftc:ms:A08_FOX_FUT"; the ledger id is content-addressed
+    # ("d-ms:A08_FOX_FUT-<hash>"). Both name the same recording.
+    code, by_run_id, err = _run(
+        "explain", "cftc:ms:A08_FOX_FUT", "--format", "json", "--ledger", str(demo_ledger)
+    )
+    assert code == 0, err
+    trace = json.loads(by_run_id)
+    assert trace["margin_set"]["id"] == "ms:A08_FOX_FUT"
+    assert trace["rulebook"]["id"] == "cftc"
+    code, by_ledger_id, _ = _run(
+        "explain", trace["decision_id"], "--format", "json", "--ledger", str(demo_ledger)
+    )
+    assert code == 0 and by_ledger_id == by_run_id
+    code, _, err = _run("explain", "cftc:ms:NO_SUCH_SET", "--ledger", str(demo_ledger))
+    assert code == 1 and "no decision 'cftc:ms:NO_SUCH_SET'" in err
+
+
 def test_json_run_reports_the_recording_on_stderr(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     code, out, err = _run("run", "--rulebook", "sec", "--json", "--ledger", str(path))
