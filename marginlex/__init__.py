@@ -5,7 +5,19 @@ The package is a thin front door. The pipeline stages live in
 evaluation) and :mod:`marginlex.audit` (traces and the ledger).
 """
 
+from __future__ import annotations
+
+import datetime as dt
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the stages are imported lazily, so that `import marginlex` stays cheap
+    from marginlex.dsl.diagnostics import Diagnostic
+    from marginlex.dsl.model import Rulebook
+    from marginlex.dsl.resolve import ResolvedRulebook
+    from marginlex.engine.book import Book
+    from marginlex.engine.evaluation import Evaluation
 
 try:
     __version__ = version("marginlex")
@@ -15,7 +27,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
 __all__ = ["__version__"]
 
 
-def evaluate(rulebook: object = "sec", book: object = None, as_of: object = None) -> object:
+def evaluate(
+    rulebook: str | Path | ResolvedRulebook = "sec",
+    book: str | Path | Book | None = None,
+    as_of: dt.date | None = None,
+) -> Evaluation:
     """Decide every margin set of a book under one rulebook (the one-call front door).
 
     Args:
@@ -34,27 +50,27 @@ def evaluate(rulebook: object = "sec", book: object = None, as_of: object = None
     # Imported here so that `import marginlex` (and `marginlex --version`) stays cheap.
     from marginlex.engine.run import run_rulebook  # noqa: PLC0415
 
-    return run_rulebook(rulebook, book, as_of)  # type: ignore[arg-type]
+    return run_rulebook(rulebook, book, as_of)
 
 
 __all__ += ["evaluate"]
 
 
-def load_rulebook(path_or_name: str) -> object:
+def load_rulebook(path_or_name: str | Path) -> ResolvedRulebook:
     """A resolved, checked rulebook by shipped id or ``.mlx`` path (see :mod:`marginlex.dsl`)."""
     from marginlex.dsl import load_rulebook as _load  # noqa: PLC0415 - keeps `import marginlex` light
 
     return _load(path_or_name)
 
 
-def parse(text: str, path: str = "<string>") -> object:
+def parse(text: str, path: str = "<string>") -> Rulebook:
     """One rulebook text as the typed model, ``extends`` not yet resolved."""
     from marginlex.dsl import parse as _parse  # noqa: PLC0415 - keeps `import marginlex` light
 
     return _parse(text, path)
 
 
-def check(text: str, path: str = "<string>") -> list[object]:
+def check(text: str, path: str = "<string>") -> list[Diagnostic]:
     """Every diagnostic for one rulebook text (empty when clean)."""
     from marginlex.dsl import check_text  # noqa: PLC0415 - keeps `import marginlex` light
 
