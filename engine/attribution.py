@@ -27,7 +27,9 @@ pledged across accounts links two sets; so the changed accounts, closed over "sa
 depend on the rest. The hybrids are evaluated on that sub-book; A is evaluated on it too
 and checked against its full-book figures (falling back to the full book if they differ).
 The two ends of the walk are the full-book figures of A and B, and a single differing
-statement needs no hybrid at all.
+statement needs no hybrid at all. Consecutive hybrids differ in one statement, so each
+evaluation reuses the previous one's contexts and every phase that statement does not
+move (:mod:`marginlex.engine.eval_reuse`; the figures are those of a full evaluation).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from marginlex.dsl.diff import ChangeKind, RulebookDiff, diff_rulebooks, statements_using
 from marginlex.dsl.hybrid import hybrid
@@ -46,6 +50,8 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.attribution_pool import FigureRunner, evaluate_all
 from marginlex.engine.book import Book
 from marginlex.engine.compare_figures import MEASURES
+from marginlex.engine.context import Contexts
+from marginlex.engine.graph import AccountGraph
 
 METHOD = (
     "sequential switching: the differing statements are switched from the baseline to the "
@@ -114,27 +120,28 @@ def switch_order(diff: RulebookDiff) -> list[str]:
 
 def closure(book: Book, seeds: np.ndarray) -> np.ndarray:
     """Accounts linked to the seeds by a common owner, a pledged lot or an account-to-account
-    relation (a bool mask over ``book.accounts``)."""
+    relation (a bool mask over ``book.accounts``).
+
+    The connected components, over the accounts and their owners, that hold a seed: an
+    owner joins its accounts; a pledge or relation joins two accounts of the book (one with
+    a party or an unknown account at the other end joins nothing).
+    """
     acc = book.accounts
-    ids, owner = acc["account_id"], acc["owner_id"]
+    ids = pd.Index(acc["account_id"].to_numpy(str))
+    n = len(ids)
+    owner = pd.factorize(acc["owner_id"].to_numpy(str))[0]
     lots = book.collateral[book.collateral["pledged_to"].notna()]
-    links = pd.concat(
-        [
-            lots[["account_id", "pledged_to"]].set_axis(["a", "b"], axis=1),
-            book.relations[["src", "dst"]].set_axis(["a", "b"], axis=1),
-        ],
-        ignore_index=True,
-    )
-    links = links[links["a"].isin(ids) | links["b"].isin(ids)]
-    keep = ids.isin(seeds).to_numpy(bool)
-    while True:
-        grown = keep | owner.isin(owner[keep].unique()).to_numpy(bool)
-        kept = ids[grown]
-        linked = links[links["a"].isin(kept) | links["b"].isin(kept)]
-        grown |= (ids.isin(linked["a"]) | ids.isin(linked["b"])).to_numpy(bool)
-        if (grown == keep).all():
-            return keep
-        keep = grown
+    a = np.concatenate([lots["account_id"].to_numpy(str), book.relations["src"].to_numpy(str)])
+    b = np.concatenate([lots["pledged_to"].to_numpy(str), book.relations["dst"].to_numpy(str)])
+    a_row, b_row = ids.get_indexer(a), ids.get_indexer(b)
+    both = (a_row >= 0) & (b_row >= 0)
+    rows = np.concatenate([np.arange(n), a_row[both]])
+    cols = np.concatenate([n + owner, b_row[both]])
+    size = n + int(owner.max(initial=-1)) + 1
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    _, label = connected_components(graph, directed=False)
+    hit = label[:n][ids.isin(seeds)]
+    return np.asarray(np.isin(label[:n], hit), dtype=bool)
 
 
 def sub_book(book: Book, keep: np.ndarray) -> Book:
@@ -159,7 +166,13 @@ def _expected(paired: pd.DataFrame, changed: pd.Index, side: str) -> np.ndarray:
 
 
 def _runner(
-    book: Book, as_of: dt.date, paired: pd.DataFrame, changed: pd.Index, a: ResolvedRulebook
+    book: Book,
+    as_of: dt.date,
+    paired: pd.DataFrame,
+    changed: pd.Index,
+    a: ResolvedRulebook,
+    *,
+    whole: tuple[AccountGraph, Contexts] | None,
 ) -> FigureRunner:
     """A runner on the closure of the changed accounts, checked against A's full figures.
 
@@ -174,7 +187,8 @@ def _runner(
                 return runner
         except (ValueError, LookupError):
             pass  # the sub-book does not evaluate alike: fall back to the whole book
-    return FigureRunner(book, as_of, changed)
+    graph, contexts = whole or (None, None)
+    return FigureRunner(book, as_of, changed, graph=graph, contexts=contexts)
 
 
 def _moves_nothing(mixed: ResolvedRulebook, a: ResolvedRulebook, sid: str) -> bool:
@@ -227,6 +241,7 @@ def attribute(
     *,
     diff: RulebookDiff | None = None,
     workers: int = 1,
+    whole: tuple[AccountGraph, Contexts] | None = None,
 ) -> Attribution:
     """Attribute every changed account's delta from ``a`` to ``b`` to the differing rules.
 
@@ -239,6 +254,8 @@ def attribute(
             :meth:`marginlex.engine.compare.CompareResult.account_deltas` (cents).
         diff: the diff of ``a`` and ``b`` when the caller has it.
         workers: processes evaluating the hybrids side by side (1: in this process).
+        whole: the book's account graph and row contexts as of ``as_of``, when the caller
+            has them (used when the hybrids are evaluated on the whole book).
 
     Returns:
         The attribution; per account, the contributions add up to the delta exactly.
@@ -255,7 +272,7 @@ def attribute(
     if len(order) == 1 and len(changed):
         steps = [((order[0],), end)]  # one step: its contribution is the whole delta
     elif order and len(changed):
-        runner = _runner(book, as_of, paired, changed, a)
+        runner = _runner(book, as_of, paired, changed, a, whole=whole)
         evaluated = len(runner.book.accounts)
         steps = _walk(runner, (a, b), order, (start, end), workers)
     return _build(

@@ -18,7 +18,11 @@ import pandas as pd
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book import Book
-from marginlex.engine.compare_figures import MEASURES, account_figures, decide
+from marginlex.engine.compare_figures import anchor_figures
+from marginlex.engine.compile import compile_plan
+from marginlex.engine.context import Contexts, build_contexts
+from marginlex.engine.eval_reuse import Reuse, reuse_from
+from marginlex.engine.evaluate import evaluate_run
 from marginlex.engine.graph import AccountGraph
 
 Figures = npt.NDArray[np.int64]
@@ -26,18 +30,38 @@ _WORKER: dict[str, FigureRunner] = {}
 
 
 class FigureRunner:
-    """Evaluates rulebooks on one (sub-)book; returns the changed accounts' figures (cents)."""
+    """Evaluates rulebooks on one (sub-)book; returns the changed accounts' figures (cents).
 
-    def __init__(self, book: Book, as_of: dt.date, changed: pd.Index) -> None:
+    The graph and row contexts are built once; each evaluation reuses the phases of the
+    previous successful one that the new rulebook leaves unchanged
+    (:mod:`marginlex.engine.eval_reuse`), so a walk of hybrids that differ in one statement
+    each runs only the phases that statement moves.
+    """
+
+    def __init__(
+        self,
+        book: Book,
+        as_of: dt.date,
+        changed: pd.Index,
+        *,
+        graph: AccountGraph | None = None,
+        contexts: Contexts | None = None,
+    ) -> None:
+        """Build the runner; ``graph`` and ``contexts`` are the book's, when the caller
+        already built them."""
         self.book, self.as_of, self.changed = book, as_of, changed
-        self.graph = AccountGraph(book)
+        self.graph = graph or AccountGraph(book)
+        self.contexts = contexts or build_contexts(book, as_of, self.graph)
+        self.previous: Reuse | None = None
 
     def figures(self, rulebook: ResolvedRulebook) -> Figures:
         """Requirement, value and call of each changed account (rows in ``changed`` order)."""
-        decisions = decide(rulebook, self.book, self.as_of, self.graph)
-        frame = account_figures(decisions, self.book.accounts["account_id"], rulebook.id)
-        frame = frame.set_index("account_id").reindex(self.changed)
-        return frame[list(MEASURES)].to_numpy(np.int64)
+        plan = compile_plan(rulebook, self.as_of)
+        reuse = reuse_from(self.previous, plan) if self.previous is not None else None
+        evaluation, self.previous = evaluate_run(
+            plan, self.book, self.as_of, self.graph, contexts=self.contexts, reuse=reuse
+        )
+        return anchor_figures(evaluation.decisions, self.changed)
 
     def try_figures(self, rulebook: ResolvedRulebook) -> Figures | None:
         """The figures, or None when the rulebook does not compile or evaluate."""
@@ -72,4 +96,6 @@ def evaluate_all(
     with ProcessPoolExecutor(
         min(workers, len(rulebooks)), mp_context=context, initializer=_start, initargs=args
     ) as pool:
-        return list(pool.map(_run, rulebooks))
+        # Contiguous chunks: each worker walks consecutive hybrids, which reuse each other.
+        chunk = -(-len(rulebooks) // min(workers, len(rulebooks)))
+        return list(pool.map(_run, rulebooks, chunksize=chunk))

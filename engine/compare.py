@@ -29,6 +29,7 @@ from marginlex.engine.attribution import Attribution, attribute
 from marginlex.engine.book import Book
 from marginlex.engine.compare_figures import MEASURES, account_figures, cents
 from marginlex.engine.compile import compile_plan
+from marginlex.engine.context import build_contexts
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph import AccountGraph
@@ -245,7 +246,8 @@ def compare(
         raise ValueError(f"compare needs two or more different rulebooks, got {ids}")
     day = as_of or book.as_of
     graph = AccountGraph(book)
-    runs = [evaluate(compile_plan(r, day), book, day, graph) for r in rulebooks]
+    contexts = build_contexts(book, day, graph)
+    runs = [evaluate(compile_plan(r, day), book, day, graph, contexts=contexts) for r in rulebooks]
     decisions = {r.id: ev.decisions for r, ev in zip(rulebooks, runs, strict=True)}
     account_ids = book.accounts["account_id"]
     accounts = pd.concat(
@@ -256,7 +258,9 @@ def compare(
     for other in rulebooks[1:]:
         paired = _paired(accounts, base.id, other.id)
         attribution = (
-            attribute(base, other, book, day, paired, workers=workers) if with_attribution else None
+            attribute(base, other, book, day, paired, workers=workers, whole=(graph, contexts))
+            if with_attribution
+            else None
         )
         comparisons.append(_comparison(paired, base.id, other.id, attribution))
     return CompareResult(

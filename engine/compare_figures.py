@@ -19,6 +19,7 @@ from marginlex.engine.book import Book
 from marginlex.engine.compile import compile_plan
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph import AccountGraph
+from marginlex.engine.margin_sets import SET_PREFIX
 
 MEASURES = ("requirement", "value", "call")
 _SOURCE = {"requirement": "maintenance", "value": "value", "call": "call"}
@@ -86,3 +87,18 @@ def account_figures(
     for measure, column in _SOURCE.items():
         out[measure] = np.where(anchor, cents(found[column].fillna(0.0)), 0)
     return out[list(ACCOUNT_COLUMNS)]
+
+
+def anchor_figures(decisions: pd.DataFrame, account_ids: pd.Index) -> npt.NDArray[np.int64]:
+    """:data:`MEASURES` of some accounts (rows in ``account_ids`` order), in cents.
+
+    The same figures as :func:`account_figures`, without listing each set's members: an
+    account has figures only as the anchor of the set its id names (``ms:<account id>``),
+    and every other account shows 0.
+    """
+    anchors = pd.Index(decisions["margin_set_id"].to_numpy(str)).str.removeprefix(SET_PREFIX)
+    figures = pd.DataFrame(
+        {measure: cents(decisions[column]) for measure, column in _SOURCE.items()},
+        index=anchors,
+    )
+    return figures.reindex(account_ids, fill_value=0).to_numpy(np.int64)

@@ -22,7 +22,7 @@ from marginlex.engine.context import EvaluationError
 from marginlex.engine.eval_state import FloatArray, IntArray, RunState, constant
 from marginlex.engine.expr_eval import mask
 from marginlex.engine.grouping import categorical, group_by_set_and_label
-from marginlex.engine.plan import Step, StepKind
+from marginlex.engine.plan import Plan, Step, StepKind
 from marginlex.engine.scenarios import GridParams, scenario_grid
 from marginlex.engine.span import SpanParams, span_scan
 from marginlex.engine.strategy import OptionRates, StrategyParams, strategy_based
@@ -260,7 +260,12 @@ def _product_key(state: RunState, frame: pd.DataFrame, codes: IntArray, size: in
 
 
 def _credit_rule(state: RunState) -> Step | None:
-    for step in state.plan.active(StepKind.OFFSET):
+    return credit_rule_of(state.plan)
+
+
+def credit_rule_of(plan: Plan) -> Step | None:
+    """The plan's class-group credit step (the first in force), if any."""
+    for step in plan.active(StepKind.OFFSET):
         if isinstance(step.statement.rule, m.ClassGroupCredit):  # type: ignore[union-attr]
             return step
     return None

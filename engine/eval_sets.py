@@ -207,7 +207,7 @@ def _set_frames(state: RunState, edges: pd.DataFrame) -> None:
             "rule_id": np.asarray(state.joined_rules, dtype=object)[state.joined_by[moved]],
         }
     ).drop_duplicates()
-    takers["citation"] = takers["rule_id"].map(_citations(state)).fillna("")
+    takers["citation"] = takers["rule_id"].map(_citations(state)).fillna("").astype("str")
     state.frames["sets"] = pd.concat([members, takers], ignore_index=True)
     reason = edges["reason"].astype("str")
     rule_id = reason.str.split(":", n=1).str[0]
@@ -218,7 +218,7 @@ def _set_frames(state: RunState, edges: pd.DataFrame) -> None:
             "account_b": edges["account_b"].to_numpy(),
             "reason": reason.to_numpy(),
             "rule_id": rule_id.to_numpy(),
-            "citation": rule_id.map(_citations(state)).fillna("").to_numpy(),
+            "citation": rule_id.map(_citations(state)).fillna("").astype("str").to_numpy(),
         }
     )
 
@@ -241,5 +241,7 @@ def _member_rule(state: RunState) -> Step:
     )
 
 
-def _citations(state: RunState) -> dict[str, str]:
-    return {s.rule_id: s.citation for s in state.plan.steps}
+def _citations(state: RunState) -> pd.Series:
+    # A text series, not a dict: mapping through an empty dict (a plan without steps) would
+    # give floats, so the frames' dtypes would depend on steps of other phases.
+    return pd.Series({s.rule_id: s.citation for s in state.plan.steps}, dtype="str")

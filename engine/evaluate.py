@@ -15,22 +15,29 @@ import pandas as pd
 
 from marginlex.dsl.expressions import Subject
 from marginlex.engine.book import Book
-from marginlex.engine.context import build_contexts
+from marginlex.engine.context import Contexts, build_contexts
 from marginlex.engine.decide import DecisionParams, decide
 from marginlex.engine.eval_collateral import run_concentration, run_haircuts
 from marginlex.engine.eval_margin import initial_multiple, method_of_sets, run_methods
 from marginlex.engine.eval_offsets import run_offsets
+from marginlex.engine.eval_reuse import ALL_PHASES, PhaseOutputs, Reuse, carry_over
 from marginlex.engine.eval_segregation import run_segregation
 from marginlex.engine.eval_sets import run_eligibility, run_margin_sets, run_scope
 from marginlex.engine.eval_state import FloatArray, IntArray, RunState, join_per_group
 from marginlex.engine.evaluation import DECISION_COLUMNS, FRAME_COLUMNS, Evaluation
 from marginlex.engine.graph import AccountGraph
 from marginlex.engine.money import round_cents
-from marginlex.engine.plan import Plan, StepKind
+from marginlex.engine.plan import Phase, Plan, StepKind
 
 
 def evaluate(
-    plan: Plan, book: Book, as_of: dt.date | None = None, graph: AccountGraph | None = None
+    plan: Plan,
+    book: Book,
+    as_of: dt.date | None = None,
+    graph: AccountGraph | None = None,
+    *,
+    contexts: Contexts | None = None,
+    reuse: Reuse | None = None,
 ) -> Evaluation:
     """Decide every margin set of a book under a compiled rulebook.
 
@@ -39,6 +46,11 @@ def evaluate(
         book: the book (:func:`marginlex.engine.book.load_book`).
         as_of: the as-of date; must be the plan's (default: the plan's).
         graph: the book's account graph, when the caller already built it.
+        contexts: the book's row contexts for this date, when the caller already built
+            them (:func:`marginlex.engine.context.build_contexts`; their ``eligible``
+            columns are reset here).
+        reuse: a previous run on the same contexts, whose unchanged phases are taken as
+            they are (:mod:`marginlex.engine.eval_reuse`); the result is the same.
 
     Returns:
         The decisions and their trace frames.
@@ -55,26 +67,36 @@ def evaluate(
     >>> result.decisions.loc[0, "decision_id"]
     'sec:ms:A01_ALICE_PM'
     """
+    return evaluate_run(plan, book, as_of, graph, contexts=contexts, reuse=reuse)[0]
+
+
+def evaluate_run(
+    plan: Plan,
+    book: Book,
+    as_of: dt.date | None = None,
+    graph: AccountGraph | None = None,
+    *,
+    contexts: Contexts | None = None,
+    reuse: Reuse | None = None,
+) -> tuple[Evaluation, Reuse]:
+    """:func:`evaluate`, also returning what the next run may reuse (all phases marked
+    to run again until :func:`marginlex.engine.eval_reuse.reuse_from` says otherwise)."""
     day = as_of or plan.as_of
     if day != plan.as_of:
         raise ValueError(
             f"the plan was compiled for {plan.as_of.isoformat()}, not "
             f"{day.isoformat()}: compile it again for that date"
         )
+    if reuse is not None and (reuse.state.book is not book or reuse.state.plan.as_of != day):
+        raise ValueError("a run can only reuse a run of the same book and as-of date")
     g = graph or AccountGraph(book)
-    state = RunState(plan, book, g, build_contexts(book, day, g))
-    run_scope(state)
-    run_eligibility(state)
-    run_margin_sets(state)
-    run_segregation(state)
-    results = run_methods(state, chosen := method_of_sets(state))
-    maintenance = run_offsets(state, results)
-    lots = run_haircuts(state)
-    value, cap_rule, cap_scale = run_concentration(state, lots, maintenance)
-    _lot_trace(state, lots, value, cap_rule, cap_scale)
+    ctx = reuse.state.ctx if reuse is not None else contexts or build_contexts(book, day, g)
+    state = RunState(plan, book, g, ctx)
+    out = carry_over(reuse, state) if reuse is not None else PhaseOutputs()
+    _run_phases(state, out, reuse.recompute if reuse is not None else ALL_PHASES)
     _set_ids_on_eligibility(state)
-    decisions = _decisions(state, chosen, maintenance, value)
-    return Evaluation(
+    decisions = _decisions(state, out.chosen, out.maintenance, out.value)
+    evaluation = Evaluation(
         plan=plan,
         as_of=day,
         book_name=book.name,
@@ -84,6 +106,33 @@ def evaluate(
         decisions=decisions,
         frames={name: state.frames[name].reset_index(drop=True) for name in FRAME_COLUMNS},
     )
+    return evaluation, Reuse(state, out, ALL_PHASES)
+
+
+def _run_phases(state: RunState, out: PhaseOutputs, redo: frozenset[Phase]) -> None:
+    """Run the phases in ``redo`` in order; the others' results are already in place."""
+    eligible = state.ctx.accounts.eligible
+    eligible.clear()  # filled by this run's eligibility phase, or by the reused one's
+    if Phase.SCOPE in redo:
+        run_scope(state)
+    if Phase.ELIGIBILITY in redo:
+        run_eligibility(state)
+        out.eligible_by_rule = dict(eligible)
+    eligible.update(out.eligible_by_rule)
+    if Phase.MARGIN_SETS in redo:
+        run_margin_sets(state)
+    if Phase.SEGREGATION in redo:
+        run_segregation(state)
+    if Phase.MARGIN in redo:
+        out.chosen = method_of_sets(state)
+        out.methods = run_methods(state, out.chosen)
+    if Phase.OFFSET in redo:
+        out.maintenance = run_offsets(state, out.methods)
+    if Phase.HAIRCUT in redo:
+        out.lots = run_haircuts(state)
+    if Phase.CONCENTRATION in redo:
+        out.value, out.cap_rule, out.cap_scale = run_concentration(state, out.lots, out.maintenance)
+        _lot_trace(state, out.lots, out.value, out.cap_rule, out.cap_scale)
 
 
 def _lot_trace(
@@ -115,7 +164,8 @@ def _set_ids_on_eligibility(state: RunState) -> None:
     # The frame is one block of in-scope accounts (in account order) per requirement.
     scoped = state.account_set[state.in_scope]
     blocks = len(frame) // len(scoped) if len(scoped) else 0
-    frame["margin_set_id"] = state.set_column(np.tile(scoped, blocks))
+    # A new frame, not a column written into this one: a later run may reuse it.
+    frame = frame.assign(margin_set_id=state.set_column(np.tile(scoped, blocks)))
     state.frames["eligibility"] = frame[list(FRAME_COLUMNS["eligibility"])]
 
 
