@@ -11,7 +11,6 @@ decision: each frame is grouped by margin set once and serialized by Arrow kerne
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from marginlex.audit import trace_groups as tg
 from marginlex.audit import trace_json as j
 from marginlex.audit import trace_outputs as to
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import PreparedDecision
+from marginlex.audit.chain import PreparedDecision, compress_trace
 from marginlex.audit.trace import SCHEMA_VERSION, DecisionTrace, RulebookRef, decision_id_for
 from marginlex.audit.trace_sets import margin_set_json
 from marginlex.dsl import model as m
@@ -396,7 +395,7 @@ def _prepare_chunk(columns: TraceColumns, texts: list[str], start: int) -> list[
                 call=Decimal(columns.calls[i]),
                 requirement=Decimal(columns.requirements[i]),
                 trace_sha256=sha256_hex(body),
-                trace_z=zlib.compress(body, 1),
+                trace_z=compress_trace(body),
             )
         )
     return out

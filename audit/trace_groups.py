@@ -207,6 +207,18 @@ def _template(groups: Groups, row: int) -> str:
     return ",".join(points)
 
 
+def _combined_codes(codes: list[npt.NDArray[np.intp]]) -> npt.NDArray[np.intp]:
+    """One code per distinct combination of several factorized keys, in first-seen order.
+
+    (A MultiIndex of the keys builds a tuple per row; mixing the integer codes does not.)
+    """
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for c in codes:  # a handful of keys
+        combined = combined * (int(c.max(initial=0)) + 2) + (c.astype(np.int64) + 1)
+    shape, _ = pd.factorize(combined)
+    return shape
+
+
 def points_json(groups: Groups) -> list[str]:
     """Each class group's points as a JSON list body, in grid (or SPAN) order.
 
@@ -217,10 +229,8 @@ def points_json(groups: Groups) -> list[str]:
     valid = np.arange(MAX_POINTS)[None, :] < count[:, None]
     # The shape is set by the method's rule, the point count and the ranges scanned.
     f = groups.frame
-    keys = pd.MultiIndex.from_arrays(
-        [f["rule_id"], f["method"], count, f["range_up"].fillna(-1.0), f["range_down"].fillna(-1.0)]
-    )
-    shape, _ = pd.factorize(keys)
+    keys = [f[c] for c in ("rule_id", "method", "range_up", "range_down")]
+    shape = _combined_codes([pd.factorize(count)[0], *(pd.factorize(k)[0] for k in keys)])
     first = np.unique(shape, return_index=True)[1]
     templates = [_template(groups, int(row)) for row in first]
     pnl = j.money(groups.pnl[valid])

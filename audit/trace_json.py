@@ -118,8 +118,14 @@ def money(values: npt.ArrayLike, *, null_for_nan: bool = False) -> Col:
     """
     arr = np.asarray(values, dtype=np.float64)
     nan = np.isnan(arr)
-    rounded = round_cents(np.where(nan, 0.0, arr)).tolist()
-    out: Col = [f'"{v:.2f}"' for v in rounded]
+    rounded = round_cents(np.where(nan, 0.0, arr))
+    # P&L at grid points and per-contract figures repeat a lot: where they do, each distinct
+    # amount is formatted once and taken per row.
+    codes, uniques = pd.factorize(rounded)
+    if len(uniques) * 2 < len(rounded):
+        out: Col = _take([f'"{v:.2f}"' for v in uniques.tolist()], codes)
+    else:
+        out = [f'"{v:.2f}"' for v in rounded.tolist()]
     return where(~nan, out, "null") if null_for_nan and nan.any() else out
 
 

@@ -36,7 +36,10 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
     """One requirement check per (account, requirement) row."""
     ids = tested_ids(plan)
     rule, name = frame["rule_id"].astype("str"), frame["requirement"].astype("str")
-    field = pd.Series([ids.get(k, "") for k in zip(rule, name, strict=True)], dtype="str")
+    # Mapped per distinct (rule, requirement): a few dozen, not one lookup per row.
+    pair = (rule + "\x1f" + name).reset_index(drop=True)
+    by_pair = {f"{r}\x1f{q}": v for (r, q), v in ids.items()}
+    field = pair.map(by_pair).fillna("").astype("str")
     tested_id = field + "[" + frame["account_id"].astype("str").reset_index(drop=True) + "]"
     value = frame["tested_value"].astype("str").fillna("").reset_index(drop=True)
     tested = j.concat(

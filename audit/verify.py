@@ -18,7 +18,14 @@ from sqlalchemy import select
 
 from marginlex.audit import tables as t
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import GENESIS, entry_hash, entry_header, trace_json
+from marginlex.audit.chain import (
+    GENESIS,
+    TraceDecodeError,
+    decompress_trace,
+    entry_hash,
+    entry_header,
+    trace_json,
+)
 from marginlex.audit.ledger import Ledger
 from marginlex.audit.ledger_read import run_from_row
 from marginlex.audit.replay import ReplayDifference, ReplayedTrace, Replayer, first_difference
@@ -182,8 +189,8 @@ def _run_digest(row: Any) -> str | None:
 
 def _trace_sha256(trace_z: bytes) -> str | None:
     try:
-        return sha256_hex(zlib.decompress(trace_z))
-    except zlib.error:  # bytes edited in place no longer decompress
+        return sha256_hex(decompress_trace(trace_z))
+    except TraceDecodeError:  # bytes edited in place no longer decompress
         return None
 
 

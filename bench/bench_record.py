@@ -61,7 +61,7 @@ def main() -> None:
     start = time.perf_counter()
     refs, bundles, decisions = prepare_run(evaluations, rulebooks, book)
     total += _timed(
-        f"{len(decisions):,} traces as canonical JSON, sha256 + zlib "
+        f"{len(decisions):,} traces as canonical JSON, sha256 + zstd "
         f"(chunks of {PARALLEL_SETS:,} sets on {os.cpu_count()} worker processes)",
         start,
     )

@@ -12,7 +12,7 @@ from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 from sqlalchemy import text
 
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import GENESIS
+from marginlex.audit.chain import GENESIS, TraceDecodeError, compress_trace, decompress_trace
 from marginlex.audit.ledger import Ledger, LedgerError
 from marginlex.audit.ledger_read import DecisionNotFoundError
 from marginlex.audit.trace import DecisionTrace
@@ -165,8 +165,9 @@ def test_an_edited_trace_is_caught(filled: Ledger, with_hash: bool) -> None:
     """Rewrite the requirement inside entry #2's trace (decompress, edit, recompress)."""
     with filled.engine.begin() as conn:
         stored = conn.execute(text("SELECT trace_z FROM decisions WHERE seq = 2")).scalar_one()
-        body = zlib.decompress(stored).replace(b'"maintenance":"69760.00"', b'"maintenance":"1.00"')
-        new = {"z": zlib.compress(body), "h": sha256_hex(body)}
+        body = decompress_trace(stored)
+        body = body.replace(b'"maintenance":"69760.00"', b'"maintenance":"1.00"')
+        new = {"z": compress_trace(body), "h": sha256_hex(body)}
         sets = "trace_z = :z, trace_sha256 = :h" if with_hash else "trace_z = :z"
         conn.execute(text(f"UPDATE decisions SET {sets} WHERE seq = 2"), new)
     problem = verify(filled).problem
@@ -251,3 +252,16 @@ def test_open_errors_are_actionable(tmp_path: Path) -> None:
         LedgerError, match=r"cannot open the ledger postgresql\+psycopg://u:\*\*\*@"
     ):
         Ledger.open("postgresql://u:secret@127.0.0.1:1/x", create=False)
+
+
+@pytest.mark.parametrize("size", [0, 7, 255, 256, 70_000])
+def test_a_stored_trace_is_a_zstandard_frame_and_zlib_still_reads(size: int) -> None:
+    body = (b'{"x":"' + b"0123456789" * (size // 10 + 1))[:size]
+    stored = compress_trace(body)
+    assert stored[:4] == b"\x28\xb5\x2f\xfd" and decompress_trace(stored) == body
+    assert decompress_trace(zlib.compress(body)) == body  # ledgers written before zstd
+
+
+def test_a_truncated_trace_does_not_decompress() -> None:
+    with pytest.raises(TraceDecodeError, match="does not decompress"):
+        decompress_trace(compress_trace(b'{"x":1}' * 100)[:20])

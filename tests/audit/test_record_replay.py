@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import entry_hash, entry_header
+from marginlex.audit.chain import decompress_trace, entry_hash, entry_header
 from marginlex.audit.ledger import Ledger
 from marginlex.cli import app
 
@@ -117,12 +117,13 @@ def _forge(path: Path, seq: int) -> str:
         for row in rows:
             fields = dict(row._mapping)
             if row.seq == seq:
-                trace = json.loads(zlib.decompress(row.trace_z))
+                trace = json.loads(decompress_trace(row.trace_z))
                 equity = float(trace["figures"]["equity"]) + 1000
                 trace["figures"]["equity"] = f"{equity:.2f}"
                 body = json.dumps(
                     trace, sort_keys=True, separators=(",", ":"), ensure_ascii=False
                 ).encode()
+                # Rewritten as zlib, the format of ledgers written before Zstandard: still read.
                 fields |= {"trace_z": zlib.compress(body), "trace_sha256": sha256_hex(body)}
                 forged = row.decision_id
             fields["prev_hash"] = prev
