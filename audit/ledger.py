@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -177,17 +178,22 @@ class Ledger(LedgerReader):
         shas = {ref.sha256: ref.id for ref in run.rulebooks}
         status: Counter[str] = Counter()
         seen: set[str] = set()
+        sql = _bulk_insert_sql(conn, _DECISION_COLUMNS)
+        to_money = float if conn.dialect.name == "sqlite" else _same
         for batch in _batched(traces, chunk_size):
             rows = []
             for item in batch:
                 decision = item if isinstance(item, PreparedDecision) else prepare(item)
                 _check_belongs(decision, run, shas, seen)
                 seq += 1
-                row = _decision_row(decision, run.run_id, run_sha, seq, prev)
-                prev = row["entry_hash"]
-                status[row["status"]] += 1
+                row = _decision_row(decision, run.run_id, run_sha, seq, prev, to_money=to_money)
+                prev = row[-1]
+                status[decision.status] += 1
                 rows.append(row)
-            conn.execute(insert(t.decisions), rows)
+            # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
+            # parameter processing was half the insert time. The values are already the
+            # driver's types (``to_money`` does what the Numeric column's processor would).
+            conn.exec_driver_sql(sql, rows)
         counts = RunCounts(decisions=sum(status.values()), **status)
         return counts, seq
 
@@ -251,25 +257,48 @@ def _check_belongs(
     seen.add(did)
 
 
+_DECISION_COLUMNS = tuple(t.decisions.c.keys())
+"""The ``decisions`` columns, in table order: :func:`_decision_row` fills them so."""
+
+
+def _same(value: Decimal) -> Decimal:
+    return value
+
+
+def _bulk_insert_sql(conn: Connection, columns: tuple[str, ...]) -> str:
+    """A driver-level INSERT into ``decisions`` with positional markers for ``columns``."""
+    # sqlite3 takes qmark, psycopg takes %s (format): the two drivers a ledger runs on.
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(columns)
+    return f"INSERT INTO {t.decisions.name} ({names}) VALUES ({', '.join([marker] * len(columns))})"
+
+
 def _decision_row(
-    d: PreparedDecision, run_id: str, run_sha: str, seq: int, prev: str
-) -> dict[str, Any]:
+    d: PreparedDecision,
+    run_id: str,
+    run_sha: str,
+    seq: int,
+    prev: str,
+    *,
+    to_money: Callable[[Decimal], Any],
+) -> tuple[Any, ...]:
+    """One ``decisions`` row as a plain tuple in :data:`_DECISION_COLUMNS` order."""
     header = entry_header(d, run_id, run_sha)
-    return {
-        "seq": seq,
-        "run_id": run_id,
-        "decision_id": d.decision_id,
-        "rulebook_id": d.rulebook_id,
-        "margin_set_id": d.margin_set_id,
-        "account_ids": d.account_ids,
-        "status": d.status,
-        "call": d.call,
-        "requirement": d.requirement,
-        "trace_sha256": d.trace_sha256,
-        "trace_z": d.trace_z,
-        "prev_hash": prev,
-        "entry_hash": entry_hash(prev, header, seq),
-    }
+    return (
+        seq,
+        run_id,
+        d.decision_id,
+        d.rulebook_id,
+        d.margin_set_id,
+        d.account_ids,
+        d.status,
+        to_money(d.call),
+        to_money(d.requirement),
+        d.trace_sha256,
+        d.trace_z,
+        prev,
+        entry_hash(prev, header, seq),
+    )
 
 
 def _run_row(

@@ -70,7 +70,8 @@ decisions = Table(
     Column("status", String(16), nullable=False),
     Column("call", Numeric(18, 2), nullable=False),
     Column("requirement", Numeric(18, 2), nullable=False),
-    # sha256 of the canonical trace JSON, and that JSON zlib-compressed (level 1).
+    # sha256 of the canonical trace JSON, and that JSON compressed (a zstd frame; older
+    # ledgers hold zlib, which still reads).
     Column("trace_sha256", String(64), nullable=False),
     Column("trace_z", LargeBinary, nullable=False),
     Column("prev_hash", String(64), nullable=False),
