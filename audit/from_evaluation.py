@@ -88,9 +88,12 @@ def _step_prefix(step: Step) -> str:
     )
 
 
+def _step_suffix(step: Step) -> str:
+    return f',"rule_id":{j.text(step.rule_id)}}}'
+
+
 def _wrap(step: Step, output: j.Col) -> j.Col:
-    rule = j.text(step.rule_id)
-    return j.concat(_step_prefix(step), output, f',"rule_id":{rule}}}')
+    return j.concat(_step_prefix(step), output, _step_suffix(step))
 
 
 def _source(figure: str, rule_id: str, citation: str) -> str:
@@ -111,7 +114,7 @@ class _Builder:
         self.groups: tg.Groups | None = None
         # Built once, on first use by a step of that kind (shared by every such rule).
         self._elig_rows: j.Col | None = None
-        self._margin_parts: tuple[list[str], npt.NDArray[np.float64]] | None = None
+        self._margin_parts: tuple[j.Col, IntArray, npt.NDArray[np.float64]] | None = None
         self._lot_rows: j.Col | None = None
 
     def steps_json(self) -> j.Col:
@@ -120,7 +123,8 @@ class _Builder:
         for step in self.steps:  # a few dozen rules
             output = self._output(step)
             if output is not None:
-                parts.append(_wrap(step, output))
+                wrapped = step.kind is StepKind.MARGIN  # wrapped as its groups are joined
+                parts.append(output if wrapped else _wrap(step, output))
         return j.join_present(parts) if parts else j.const("", self.n)
 
     def _output(self, step: Step) -> j.Col | None:
@@ -155,7 +159,7 @@ class _Builder:
         rows = to.segregation_rows(frame)
         return to.segregation_output(frame, self.f.codes("segregation"), rows, step.rule_id, self.n)
 
-    def _class_groups(self) -> tuple[list[str], npt.NDArray[np.float64]]:
+    def _class_groups(self) -> tuple[j.Col, IntArray, npt.NDArray[np.float64]]:
         pos = self.ev.frames["positions"]
         pos_codes = self.f.codes("positions")
         self.groups = tg.build_groups(
@@ -172,22 +176,21 @@ class _Builder:
         )
         sets = self.groups.frame["set"].to_numpy(np.int64)
         total = j.group_sum(self.groups.frame["requirement"].to_numpy(np.float64), sets, self.n)
-        return j.group_join(per_group, sets, self.n), total
+        return per_group, sets, total
 
     def _margin(self, step: Step) -> j.Col:
+        """The whole step (wrapped), for the sets whose method is this rule; None elsewhere."""
         if self._margin_parts is None:
             self._margin_parts = self._class_groups()
-        groups_json, total = self._margin_parts
-        out = j.concat(
-            '{"groups":[',
-            groups_json,
-            '],"total":',
-            j.money(total),
-            ',"type":"class_groups"}',
-        )
+        per_group, sets, total = self._margin_parts
         mine = self.method == step.rule_id
         self.present[step.rule_id] = mine
-        return j.where(mine, out)
+        head = j.where(mine, _step_prefix(step) + '{"groups":[')
+        tail = j.concat(
+            '],"total":', j.money(total), ',"type":"class_groups"}' + _step_suffix(step)
+        )
+        # The groups are the bulk of a trace: joined straight into the step, copied once.
+        return j.group_wrap(head, per_group, sets, tail)
 
     def _offsets(self, step: Step) -> j.Col | None:
         frame = self.ev.frames["offsets"]

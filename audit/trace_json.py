@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from itertools import pairwise, repeat
 
@@ -45,8 +45,21 @@ def text(value: str) -> str:
 def concat(*parts: Part) -> Col:
     """Row-wise concatenation of fragments and literals; None anywhere makes the row None."""
     n = next(len(p) for p in parts if not isinstance(p, str))
-    columns = [repeat(p, n) if isinstance(p, str) else p for p in parts]
-    return [None if None in row else "".join(row) for row in zip(*columns, strict=False)]
+    missing = np.zeros(n, dtype=bool)
+    columns: list[Iterable[str | None]] = []
+    for p in parts:
+        if isinstance(p, str):
+            columns.append(repeat(p, n))
+        elif None in p:  # one scan per column, rather than a check per row
+            absent = np.fromiter((v is None for v in p), dtype=bool, count=n)
+            missing |= absent
+            columns.append(["" if v is None else v for v in p])
+        else:
+            columns.append(p)
+    out: Col = list(map("".join, zip(*columns, strict=False)))
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = None
+    return out
 
 
 def join_present(parts: Sequence[Sequence[str | None]], sep: str = ",") -> Col:
@@ -169,6 +182,33 @@ def group_join(
     ordered = np.asarray(fragments, dtype=object)[order].tolist()
     bounds = np.searchsorted(codes[order], np.arange(n_groups + 1)).tolist()
     return [sep.join(ordered[a:b]) for a, b in pairwise(bounds)]
+
+
+def group_wrap(
+    heads: Sequence[str | None],
+    fragments: Sequence[str | None],
+    codes: npt.NDArray[np.int64],
+    tails: Sequence[str | None],
+    sep: str = ",",
+) -> Col:
+    """Per group: its head, its fragments joined with ``sep`` (row order), its tail.
+
+    The same text as ``concat(heads, group_join(fragments, codes, len(heads)), tails)``, in
+    one join per group, so long fragments are copied once. None where the head or tail is.
+    """
+    keep = codes >= 0
+    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]
+    ordered = codes[order]
+    # Each fragment, then the separator if the next fragment is of the same group, else "".
+    pieces = np.empty(2 * len(order), dtype=object)
+    pieces[0::2] = np.asarray(fragments, dtype=object)[order]
+    pieces[1::2] = np.where(np.append(ordered[1:] == ordered[:-1], False), sep, "")
+    flat = pieces.tolist()
+    bounds = np.searchsorted(ordered, np.arange(len(heads) + 1)).tolist()
+    return [
+        None if h is None or t is None else "".join([h, *flat[2 * a : 2 * b], t])
+        for h, t, a, b in zip(heads, tails, bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def group_sum(
