@@ -111,21 +111,25 @@ def _joined(members: pd.DataFrame, bad_sets: np.ndarray) -> pd.DataFrame:
     return rows.assign(path=joined[rows["set"].to_numpy()])
 
 
+def _member_rows(
+    state: RunState, step: Step, bad: pd.DataFrame, detail: np.ndarray
+) -> pd.DataFrame:
+    """Violation rows of a merge constraint: one per offending member of a set."""
+    found = (
+        bad["set"].to_numpy(),
+        bad["account_id"].to_numpy(),
+        bad["path"].to_numpy(dtype=object),
+        detail,
+    )
+    return _rows(state, step, found)
+
+
 def _single_owner(state: RunState, step: Step, rule: m.SingleOwner) -> pd.DataFrame:
     members = _set_members(state)
     owners = members.drop_duplicates(["set", "owner_id"])["set"].value_counts()
     bad = _joined(members, owners.index[owners.to_numpy() > 1].to_numpy())
     detail = ("owner " + bad["owner_id"]).to_numpy(dtype=object)
-    return _rows(
-        state,
-        step,
-        (
-            bad["set"].to_numpy(),
-            bad["account_id"].to_numpy(),
-            bad["path"].to_numpy(dtype=object),
-            detail,
-        ),
-    )
+    return _member_rows(state, step, bad, detail)
 
 
 def _merged_carrier(state: RunState, step: Step, rule: m.MergedCarrier) -> pd.DataFrame:
@@ -141,16 +145,7 @@ def _merged_carrier(state: RunState, step: Step, rule: m.MergedCarrier) -> pd.Da
     detail = (
         "carried by a " + bad["carrier_kind"] + " with agreements '" + bad["agreements"] + "'"
     ).to_numpy(dtype=object)
-    return _rows(
-        state,
-        step,
-        (
-            bad["set"].to_numpy(),
-            bad["account_id"].to_numpy(),
-            bad["path"].to_numpy(dtype=object),
-            detail,
-        ),
-    )
+    return _member_rows(state, step, bad, detail)
 
 
 _CONSTRAINTS: dict[type, Callable[[RunState, Step, m.Constraint], pd.DataFrame]] = {
