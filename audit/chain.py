@@ -14,6 +14,7 @@ import hashlib
 import zlib
 from datetime import date
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote  # json.dumps' own, without ASCII escapes
 from typing import Any, NamedTuple, Protocol
 
 import pyarrow as pa
@@ -59,21 +60,19 @@ class EntryFields(Protocol):
 
 
 def entry_header(entry: EntryFields, run_id: str, run_sha256: str) -> bytes:
-    """The canonical JSON an entry commits to (``account_ids`` as stored)."""
-    return canonical_json(
-        {
-            "account_ids": entry.account_ids,
-            "call": f"{entry.call:.2f}",
-            "decision_id": entry.decision_id,
-            "margin_set_id": entry.margin_set_id,
-            "requirement": f"{entry.requirement:.2f}",
-            "rulebook_id": entry.rulebook_id,
-            "run_id": run_id,
-            "run_sha256": run_sha256,
-            "status": entry.status,
-            "trace_sha256": entry.trace_sha256,
-        }
-    )
+    """The canonical JSON an entry commits to (``account_ids`` as stored).
+
+    The bytes :func:`~marginlex.audit.canonical.canonical_json` writes for the same dict
+    (a test holds this), formatted directly: it runs once per decision recorded.
+    """
+    q = _quote
+    return (
+        f'{{"account_ids":{q(entry.account_ids)},"call":"{entry.call:.2f}",'
+        f'"decision_id":{q(entry.decision_id)},"margin_set_id":{q(entry.margin_set_id)},'
+        f'"requirement":"{entry.requirement:.2f}","rulebook_id":{q(entry.rulebook_id)},'
+        f'"run_id":{q(run_id)},"run_sha256":{q(run_sha256)},"status":{q(entry.status)},'
+        f'"trace_sha256":{q(entry.trace_sha256)}}}'
+    ).encode()
 
 
 def entry_hash(prev_hash: str, header: bytes, seq: int) -> str:

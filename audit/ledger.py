@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from marginlex.audit import tables as t
@@ -44,6 +45,19 @@ class LedgerError(ValueError):
 def resolve_location(option: str | None) -> str:
     """The ledger to use: the option, else ``$MARGINLEX_LEDGER``, else the default file."""
     return option or os.environ.get(ENV_VAR) or DEFAULT_PATH
+
+
+def shown_location(location: str) -> str:
+    """A ledger location fit to print: a URL's password hidden, a path as it is.
+
+    >>> shown_location("postgresql+psycopg://auditor:s3cret@db:5432/margin")
+    'postgresql+psycopg://auditor:***@db:5432/margin'
+    >>> shown_location("runs/ledger.db")
+    'runs/ledger.db'
+    """
+    if "://" not in location:
+        return location
+    return make_url(location).render_as_string(hide_password=True)
 
 
 def _sqlite_engine(path: Path) -> Engine:

@@ -1,17 +1,17 @@
 """Record a run in the ledger: every rulebook's decisions, their texts and the book, at once.
 
-``marginlex run --ledger`` calls :func:`record_run`. The traces are built and serialized
-before the ledger is opened for writing, and the whole run (all rulebooks) is one
-transaction: a run that fails to evaluate or to record leaves nothing.
+``marginlex run --ledger`` hands each evaluation to a :class:`RunRecorder` as soon as it
+exists, so the traces of one rulebook are built by worker processes while the next is
+evaluated; :meth:`RunRecorder.record` then streams every decision into the ledger in one
+transaction (all rulebooks): a run that fails to evaluate or to record leaves nothing.
+:func:`record_run` does the same for evaluations that already exist.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
@@ -19,13 +19,14 @@ import pandas as pd
 
 from marginlex import __version__
 from marginlex.audit.chain import PreparedDecision
+from marginlex.audit.fork_pool import ForkPool
 from marginlex.audit.from_evaluation import (
     TraceColumns,
     prepared_decisions,
     trace_bytes,
     trace_columns,
 )
-from marginlex.audit.ledger import Ledger
+from marginlex.audit.ledger import Ledger, shown_location
 from marginlex.audit.recorded_inputs import book_blob, rulebook_bundle, rulebook_sha256
 from marginlex.audit.records import RunRecord
 from marginlex.audit.trace import DecisionTrace, RulebookRef
@@ -34,7 +35,10 @@ from marginlex.engine.book import Book
 from marginlex.engine.evaluation import Evaluation
 
 PARALLEL_SETS = 20_000
-"""Margin sets from which traces are built by worker processes, in chunks of this size."""
+"""Traces are built in chunks of this many margin sets, each by its own worker process."""
+MIN_FORK_SETS = 2_000
+"""While fewer margin sets wait for their traces, no worker is forked for them: the recording
+process builds them itself (a small book is not worth a process)."""
 SELF_CHECK = 50
 """Traces per rulebook validated into the pydantic model before recording (a guard: the
 column-wise serializer must write exactly the bytes the model does)."""
@@ -46,7 +50,7 @@ class TraceSerializationError(RuntimeError):
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """What :func:`record_run` wrote."""
+    """What :func:`record_run` wrote (``location`` with any password hidden)."""
 
     run_id: str
     decisions: int
@@ -91,12 +95,19 @@ def self_check(columns: TraceColumns, count: int = SELF_CHECK) -> None:
 def set_codes(ev: Evaluation) -> dict[str, npt.NDArray[np.int64]]:
     """Each trace frame row's margin set, as its row in ``ev.decisions`` (-1: none)."""
     index = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
-    return {
-        name: np.asarray(
-            index.get_indexer(pd.Index(frame["margin_set_id"].astype("str"))), np.int64
-        )
-        for name, frame in ev.frames.items()
-    }
+    return {name: rows_in(index, frame["margin_set_id"]) for name, frame in ev.frames.items()}
+
+
+def rows_in(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int64]:
+    """Each value's position in ``index`` (-1: absent); a categorical is looked up per category.
+
+    >>> rows_in(pd.Index(["a", "b"]), pd.Series(["b", "c", "b"], dtype="category")).tolist()
+    [1, -1, 1]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        found = np.append(index.get_indexer(values.cat.categories), -1)
+        return np.asarray(found[values.cat.codes.to_numpy()], np.int64)  # code -1 takes -1
+    return np.asarray(index.get_indexer(pd.Index(values.astype("str"))), np.int64)
 
 
 def slice_evaluation(
@@ -112,33 +123,127 @@ def slice_evaluation(
     return ev.model_copy(update={"decisions": decisions, "frames": frames})
 
 
-def build_columns(
-    evaluations: Sequence[Evaluation],
-    rulebooks: Sequence[ResolvedRulebook],
-    book: Book,
-    engine_version: str = __version__,
-) -> tuple[list[TraceColumns], list[str]]:
-    """Every evaluation's traces and each rulebook's canonical text (bundle)."""
-    columns, bundles = [], []
-    for ev, rulebook in zip(evaluations, rulebooks, strict=True):  # a few rulebooks
+@dataclass(frozen=True)
+class _Chunk:
+    """Build the traces of decisions ``start:stop`` of one evaluation (run in a worker)."""
+
+    ev: Evaluation
+    codes: dict[str, npt.NDArray[np.int64]]
+    ref: RulebookRef
+    book: Book
+    engine_version: str
+    start: int
+    stop: int
+
+    def __call__(self) -> list[PreparedDecision]:
+        part = slice_evaluation(self.ev, self.start, self.stop, self.codes)
+        columns = trace_columns(part, self.book, self.ref, self.engine_version)
+        return prepared_decisions(columns, threads=1)
+
+
+class RunRecorder:
+    """Records a run whose rulebooks are evaluated one after another, building traces meanwhile.
+
+    :meth:`add` takes each evaluation as soon as it exists: it checks the first traces
+    against the model, then queues the rest in chunks of :data:`PARALLEL_SETS` margin sets,
+    built by worker processes forked as the chunks are queued
+    (:class:`~marginlex.audit.fork_pool.ForkPool`): a worker reads the evaluation from the
+    memory it inherited, so no frame is copied to it. While the caller evaluates the next
+    rulebook one CPU is left to it; :meth:`record` opens
+    the ledger's one transaction and streams every decision in, in order, as the chunks
+    arrive. Nothing is written before :meth:`record`, and nothing at all if it fails.
+
+    Use it as a context manager: leaving it stops any worker still running.
+    """
+
+    def __init__(
+        self, book: Book, engine_version: str = __version__, *, workers: int | None = None
+    ) -> None:
+        self.book = book
+        self.engine_version = engine_version
+        self.evaluations: list[Evaluation] = []
+        self.refs: list[RulebookRef] = []
+        self.bundles: list[str] = []
+        self._pool = ForkPool[list[PreparedDecision]](workers, min_fork_weight=MIN_FORK_SETS)
+
+    def add(self, ev: Evaluation, rulebook: ResolvedRulebook) -> None:
+        """Check an evaluation's first traces and queue all of them to be built.
+
+        Raises:
+            TraceSerializationError: the fast serializer disagrees with the trace model.
+        """
         bundle = rulebook_bundle(rulebook)
-        cols = trace_columns(ev, book, rulebook_ref(rulebook, ev, bundle), engine_version)
-        self_check(cols)
-        columns.append(cols)
-        bundles.append(bundle)
-    return columns, bundles
+        ref = rulebook_ref(rulebook, ev, bundle)
+        codes = set_codes(ev)
+        head = slice_evaluation(ev, 0, SELF_CHECK, codes)
+        self_check(trace_columns(head, self.book, ref, self.engine_version))
+        self.evaluations.append(ev)
+        self.refs.append(ref)
+        self.bundles.append(bundle)
+        sets = len(ev.decisions)
+        for start in range(0, sets, PARALLEL_SETS):  # a few chunks per rulebook
+            stop = start + PARALLEL_SETS
+            job = _Chunk(ev, codes, ref, self.book, self.engine_version, start, stop)
+            self._pool.submit(job, weight=min(stop, sets) - start)
+        self._pool.pump(limit=self._pool.workers - 1)  # one CPU for the caller's evaluation
+
+    def decisions(self) -> Iterator[PreparedDecision]:
+        """Every decision of the run, in rulebook order, as its chunk is built."""
+        for part in self._pool.results():
+            yield from part
+
+    def run_record(self) -> RunRecord:
+        """The run: its rulebooks, book, as-of, engine version and accounts out of scope."""
+        if not self.evaluations:
+            raise ValueError("a run records at least one evaluation")
+        return RunRecord(
+            as_of=self.evaluations[0].as_of,
+            book_sha256=self.book.sha256,
+            engine_version=self.engine_version,
+            out_of_scope=out_of_every_scope(self.evaluations, self.book),
+            rulebooks=tuple(self.refs),
+        )
+
+    def record(self, location: str) -> RecordedRun:
+        """Write the run to the ledger at ``location`` in one transaction.
+
+        Raises:
+            LedgerError: the ledger cannot record the run; nothing is written.
+            WorkerError: building a chunk of traces failed; nothing is written.
+        """
+        run = self.run_record()
+        blob = book_blob(self.book)
+        ledger = Ledger.open(location)
+        try:
+            count = _Counted(self.decisions())
+            run_id = ledger.record_run(run, count, self.bundles, blob)
+        finally:
+            ledger.close()
+        return RecordedRun(run_id=run_id, decisions=count.seen, location=shown_location(location))
+
+    def close(self) -> None:
+        """Stop the workers still building traces."""
+        self._pool.close()
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
-# Work handed to forked workers: they inherit it, so no frame is pickled to them.
-_Work = tuple[Evaluation, dict[str, npt.NDArray[np.int64]], RulebookRef, Book, str]
-_WORK: list[_Work] = []
+class _Counted(Iterator[PreparedDecision]):
+    """An iterator that counts what it hands on."""
 
+    def __init__(self, items: Iterator[PreparedDecision]) -> None:
+        self._items, self.seen = items, 0
 
-def _prepare_part(task: tuple[int, int, int]) -> list[PreparedDecision]:
-    index, start, stop = task
-    ev, codes, ref, book, engine_version = _WORK[index]
-    part = slice_evaluation(ev, start, stop, codes)
-    return prepared_decisions(trace_columns(part, book, ref, engine_version), threads=1)
+    def __next__(self) -> PreparedDecision:
+        item = next(self._items)
+        self.seen += 1
+        return item
 
 
 def prepare_run(
@@ -147,38 +252,11 @@ def prepare_run(
     book: Book,
     engine_version: str = __version__,
 ) -> tuple[list[RulebookRef], list[str], list[PreparedDecision]]:
-    """Each rulebook's reference and canonical text, and every decision ready to record.
-
-    Large runs are cut into chunks of :data:`PARALLEL_SETS` margin sets, serialized by forked
-    worker processes (one per CPU); the first traces of each rulebook are checked against
-    the trace model first (:func:`self_check`).
-    """
-    refs, bundles = [], []
-    for ev, rulebook in zip(evaluations, rulebooks, strict=True):  # a few rulebooks
-        bundles.append(rulebook_bundle(rulebook))
-        refs.append(rulebook_ref(rulebook, ev, bundles[-1]))
-        head = slice_evaluation(ev, 0, SELF_CHECK)
-        self_check(trace_columns(head, book, refs[-1], engine_version))
-    tasks = [
-        (k, start, start + PARALLEL_SETS)
-        for k, ev in enumerate(evaluations)
-        for start in range(0, len(ev.decisions), PARALLEL_SETS)
-    ]
-    _WORK[:] = [
-        (ev, set_codes(ev), ref, book, engine_version)
-        for ev, ref in zip(evaluations, refs, strict=True)
-    ]
-    try:
-        if len(tasks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            parts = [_prepare_part(task) for task in tasks]
-        else:
-            context = multiprocessing.get_context("fork")
-            workers = min(len(tasks), os.cpu_count() or 1)
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                parts = list(pool.map(_prepare_part, tasks))
-    finally:
-        _WORK.clear()
-    return refs, bundles, [d for part in parts for d in part]
+    """Each rulebook's reference and canonical text, and every decision ready to record."""
+    with RunRecorder(book, engine_version) as recorder:
+        for ev, rulebook in zip(evaluations, rulebooks, strict=True):  # a few rulebooks
+            recorder.add(ev, rulebook)
+        return recorder.refs, recorder.bundles, list(recorder.decisions())
 
 
 def record_run(
@@ -200,18 +278,7 @@ def record_run(
     Returns:
         The run id, the number of decisions and where they were written.
     """
-    refs, bundles, decisions = prepare_run(evaluations, rulebooks, book, engine_version)
-    blob = book_blob(book)
-    run = RunRecord(
-        as_of=evaluations[0].as_of,
-        book_sha256=book.sha256,
-        engine_version=engine_version,
-        out_of_scope=out_of_every_scope(evaluations, book),
-        rulebooks=tuple(refs),
-    )
-    ledger = Ledger.open(location)
-    try:
-        run_id = ledger.record_run(run, decisions, bundles, blob)
-    finally:
-        ledger.close()
-    return RecordedRun(run_id=run_id, decisions=len(decisions), location=location)
+    with RunRecorder(book, engine_version) as recorder:
+        for ev, rulebook in zip(evaluations, rulebooks, strict=True):  # a few rulebooks
+            recorder.add(ev, rulebook)
+        return recorder.record(location)

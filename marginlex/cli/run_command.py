@@ -18,6 +18,7 @@ from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
 # functions that use them, so that `marginlex --help` and other commands start fast.
 if TYPE_CHECKING:
+    from marginlex.audit.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book import Book
     from marginlex.engine.evaluation import Evaluation
@@ -31,6 +32,7 @@ if not _out.is_terminal:  # pipes and CI logs: wide enough for the decision tabl
 _err = Console(stderr=True, highlight=False)
 SMALL_BOOK_SETS = 50
 LONG_RUN_POSITIONS = 20_000
+LONG_RUN_DECISIONS = 20_000
 
 _BOOK = typer.Argument(None, help="A book folder; without it, the embedded demo book.")
 _RULEBOOK = typer.Option(
@@ -90,7 +92,10 @@ def _summary_table(results: list[Evaluation]) -> Table:
 
 
 def _evaluate_all(
-    book: Book, rulebooks: list[ResolvedRulebook], as_of: dt.date | None
+    book: Book,
+    rulebooks: list[ResolvedRulebook],
+    as_of: dt.date | None,
+    recorder: RunRecorder | None,
 ) -> list[Evaluation]:
     from marginlex.engine.graph import AccountGraph  # noqa: PLC0415
     from marginlex.engine.run import run_rulebook  # noqa: PLC0415
@@ -99,20 +104,31 @@ def _evaluate_all(
     results: list[Evaluation] = []
     show = len(book.positions) >= LONG_RUN_POSITIONS
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_err, disable=not show, transient=True) as progress:
+    # No refresh thread: the recorder forks workers meanwhile, and a fork copies any lock
+    # another thread holds (the terminal's, say) locked into the child.
+    progress = Progress(
+        *columns, console=_err, disable=not show, transient=True, auto_refresh=False
+    )
+    with progress:
         task = progress.add_task("evaluating", total=len(rulebooks))
         for rulebook in rulebooks:  # a handful of rulebooks
-            progress.update(task, description=f"evaluating {rulebook.id}")
+            progress.update(task, description=f"evaluating {rulebook.id}", refresh=True)
             results.append(run_rulebook(rulebook, book, as_of, graph))
+            if recorder is not None:  # its traces are built while the next one is evaluated
+                recorder.add(results[-1], rulebook)
             progress.advance(task)
     return results
 
 
-Inputs = tuple["Book", list["ResolvedRulebook"], list["Evaluation"]]
+def _run_or_exit(
+    book: Path | None, names: list[str], as_of: str | None, *, record: bool
+) -> tuple[list[Evaluation], RunRecorder | None]:
+    """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
-
-def _run_or_exit(book: Path | None, names: list[str], as_of: str | None) -> Inputs:
-    """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure."""
+    With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
+    given each evaluation as soon as it existed, so its traces are already being built.
+    """
+    from marginlex.audit.record import RunRecorder, TraceSerializationError  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.engine.compile import CompileError  # noqa: PLC0415
     from marginlex.engine.context import EvaluationError  # noqa: PLC0415
@@ -124,35 +140,56 @@ def _run_or_exit(book: Path | None, names: list[str], as_of: str | None) -> Inpu
     except ValueError:
         _err.print(f"error: --as-of {as_of!r} is not a date: write YYYY-MM-DD", markup=False)
         raise typer.Exit(1) from None
+    recorder = None
     try:
         loaded = resolve_book(book)
         rulebooks = [resolve_rulebook(name) for name in names]
-        return loaded, rulebooks, _evaluate_all(loaded, rulebooks, day)
+        recorder = RunRecorder(loaded) if record else None
+        return _evaluate_all(loaded, rulebooks, day, recorder), recorder
+    except TraceSerializationError as exc:
+        lines = [f"error: nothing recorded: {exc}"]
     except BookError as exc:
         lines = [problem.render() for problem in exc.problems]
     except RulebookError as exc:
         lines = [diagnostic.render() for diagnostic in exc.diagnostics]
     except (CompileError, EvaluationError, ValueError) as exc:
         lines = [f"error: {exc}"]
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
+    if recorder is not None:
+        recorder.close()  # a failed run: stop the workers; nothing is recorded
     for line in lines:
         _err.print(line, markup=False)
     raise typer.Exit(1)
 
 
-def _record(location: str, inputs: Inputs, to_stderr: bool) -> None:
+def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
     """Record the run in one transaction; print the run id and the decision count."""
-    from marginlex.audit.ledger import LedgerError  # noqa: PLC0415
-    from marginlex.audit.record import TraceSerializationError, record_run  # noqa: PLC0415
+    from marginlex.audit.fork_pool import WorkerError  # noqa: PLC0415
+    from marginlex.audit.ledger import LedgerError, shown_location  # noqa: PLC0415
 
-    book, rulebooks, results = inputs
+    decisions = sum(len(ev.decisions) for ev in recorder.evaluations)
+    show = decisions >= LONG_RUN_DECISIONS
+    status = Progress(  # a still line: workers are forked meanwhile, so no refresh thread
+        TextColumn("{task.description}"),
+        console=_err,
+        disable=not show,
+        transient=True,
+        auto_refresh=False,
+    )
     try:
-        recorded = record_run(location, results, rulebooks, book)
-    except (LedgerError, TraceSerializationError) as exc:
+        with status:
+            status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")
+            status.refresh()
+            recorded = recorder.record(location)
+    except (LedgerError, WorkerError) as exc:
         _err.print(f"error: nothing recorded: {exc}", markup=False)
         raise typer.Exit(1) from exc
     line = (
         f"recorded run {recorded.run_id}: {recorded.decisions} decisions "
-        f"({len(results)} rulebooks) in {recorded.location}"
+        f"({len(recorder.evaluations)} rulebooks) in {recorded.location}"
     )
     (_err if to_stderr else _out).print(line, markup=False, soft_wrap=True)
 
@@ -190,8 +227,27 @@ def run(
     date, or a ledger that cannot record; nothing is recorded when evaluation fails.
     """
     check_out_or_exit(out)
-    inputs = _run_or_exit(book, list(rulebook or DEFAULT_RULEBOOKS), as_of)
-    results = inputs[2]
+    location = ledger or os.environ.get(LEDGER_ENV)
+    names = list(rulebook or DEFAULT_RULEBOOKS)
+    results, recorder = _run_or_exit(book, names, as_of, record=bool(location))
+    try:
+        _report(results, out)
+        if recorder is not None and location:
+            _record(location, recorder, to_stderr=as_json)
+    finally:
+        if recorder is not None:
+            recorder.close()
+    if as_json:
+        typer.echo(_json(results))
+        return
+    for ev in results:
+        if len(ev.decisions) <= SMALL_BOOK_SETS:
+            _out.print(decision_table(ev, wide=wide))
+    _out.print(_summary_table(results))
+
+
+def _report(results: list[Evaluation], out: Path | None) -> None:
+    """What was skipped and the Parquet files written, on stderr."""
     for ev in results:
         skipped = ", ".join(s.rule_id for s in ev.plan.skipped)
         if skipped:
@@ -201,15 +257,6 @@ def run(
             )
         if out is not None:
             _err.print(f"wrote {write_or_exit(ev, out)}", markup=False)
-    if ledger or os.environ.get(LEDGER_ENV):
-        _record(ledger or os.environ[LEDGER_ENV], inputs, to_stderr=as_json)
-    if as_json:
-        typer.echo(_json(results))
-        return
-    for ev in results:
-        if len(ev.decisions) <= SMALL_BOOK_SETS:
-            _out.print(decision_table(ev, wide=wide))
-    _out.print(_summary_table(results))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,13 +6,22 @@ import sqlite3
 import zlib
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
-from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import GENESIS, TraceDecodeError, compress_trace, decompress_trace
+from marginlex.audit.canonical import canonical_json, sha256_hex
+from marginlex.audit.chain import (
+    GENESIS,
+    TraceDecodeError,
+    compress_trace,
+    decompress_trace,
+    entry_header,
+)
 from marginlex.audit.ledger import Ledger, LedgerError
 from marginlex.audit.ledger_read import DecisionNotFoundError
 from marginlex.audit.trace import DecisionTrace
@@ -265,3 +274,33 @@ def test_a_stored_trace_is_a_zstandard_frame_and_zlib_still_reads(size: int) -> 
 def test_a_truncated_trace_does_not_decompress() -> None:
     with pytest.raises(TraceDecodeError, match="does not decompress"):
         decompress_trace(compress_trace(b'{"x":1}' * 100)[:20])
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(_TEXT, min_size=8, max_size=8),
+    call=st.decimals(min_value=-(10**9), max_value=10**9, places=2),
+    requirement=st.decimals(min_value=0, max_value=10**9, places=2),
+)
+def test_entry_header_is_the_canonical_json_of_its_fields(
+    texts: list[str], call: Decimal, requirement: Decimal
+) -> None:
+    ids, margin_set, accounts, rulebook, status, sha, run_id, run_sha = texts
+    fields = {
+        "account_ids": accounts,
+        "decision_id": ids,
+        "margin_set_id": margin_set,
+        "rulebook_id": rulebook,
+        "status": status,
+        "trace_sha256": sha,
+    }
+    entry = SimpleNamespace(**fields, call=call, requirement=requirement)
+    expected = canonical_json(
+        fields
+        | {"call": f"{call:.2f}", "requirement": f"{requirement:.2f}"}
+        | {"run_id": run_id, "run_sha256": run_sha}
+    )
+    assert entry_header(entry, run_id, run_sha) == expected

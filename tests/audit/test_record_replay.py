@@ -13,10 +13,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import decompress_trace, entry_hash, entry_header
+from marginlex.audit.chain import (
+    GENESIS,
+    PreparedDecision,
+    decompress_trace,
+    entry_hash,
+    entry_header,
+)
 from marginlex.audit.ledger import Ledger
 from marginlex.cli import app
 
@@ -155,3 +162,53 @@ def test_forged_but_chain_consistent_ledger_is_caught_by_replay(tmp_path: Path) 
     assert "replayed 28 decisions: 1 differ" in out
     assert f"DIFFERS entry #4 {forged} " in out
     assert "$.figures.equity: recorded" in out
+
+
+def test_a_failing_trace_worker_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marginlex.audit import record  # noqa: PLC0415 - the module whose workers are patched
+
+    built = record._Chunk.__call__
+
+    def fails_on_cftc(chunk: record._Chunk) -> list[PreparedDecision]:
+        if chunk.ref.id == "cftc" and chunk.start == 4:
+            raise ValueError("lot L-77 has no haircut row")  # raised in the forked worker
+        return built(chunk)
+
+    monkeypatch.setattr(record, "PARALLEL_SETS", 4)
+    monkeypatch.setattr(record, "MIN_FORK_SETS", 0)  # the demo's chunks go to workers
+    monkeypatch.setattr(record._Chunk, "__call__", fails_on_cftc)
+    path = tmp_path / "ledger.db"
+    code, out, err = _run("run", "--ledger", str(path))
+    assert code == 1
+    assert err.startswith("error: nothing recorded: a trace worker failed:\nTraceback")
+    assert "ValueError: lot L-77 has no haircut row" in err
+    assert "recorded run" not in out
+    ledger = Ledger.open(str(path), create=False)
+    assert ledger.runs() == [] and ledger.head() == (0, GENESIS)
+    ledger.close()
+
+
+def test_workers_record_the_same_ledger_rows_as_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marginlex.audit import record  # noqa: PLC0415 - the module whose chunk size is patched
+
+    def rows(path: Path) -> list[tuple[object, ...]]:
+        ledger = Ledger.open(str(path), create=False)
+        with ledger.engine.connect() as conn:
+            query = text(
+                "SELECT decision_id, rulebook_id, account_ids, status, call, requirement, "
+                "trace_sha256 FROM decisions ORDER BY seq"
+            )
+            found = [tuple(row) for row in conn.execute(query)]
+        ledger.close()
+        return found
+
+    assert _run("run", "--ledger", str(tmp_path / "one.db"))[0] == 0
+    monkeypatch.setattr(record, "PARALLEL_SETS", 3)  # 3 + 2 + 5 chunks
+    monkeypatch.setattr(record, "MIN_FORK_SETS", 0)
+    assert _run("run", "--ledger", str(tmp_path / "forked.db"))[0] == 0
+    assert rows(tmp_path / "forked.db") == rows(tmp_path / "one.db")
+    assert len(rows(tmp_path / "one.db")) == 28

@@ -1,0 +1,222 @@
+"""Jobs run by forked processes that read the parent's memory as it was when they forked.
+
+Recording a run builds every decision's trace from its rulebook's evaluation: gigabytes of
+frames at 100,000 accounts. A standard process pool forks its workers once, before the
+later rulebooks are evaluated, and would have to be sent each evaluation. A
+:class:`ForkPool` forks workers as jobs are submitted instead: a worker inherits, copy-on-
+write, every job submitted before it forked, and claims them one at a time, in submission
+order, from a counter all workers share, until none it knows of is left. So the traces of
+the first rulebook are built on a second CPU while the parent evaluates the next one, and a
+worker never waits for the parent to hand it work.
+
+A worker writes each result to a file in the pool's scratch folder and sends only a short
+note through its pipe, so it never blocks on a parent that is busy evaluating. Workers fork
+only from the thread that calls :meth:`ForkPool.submit`, :meth:`ForkPool.pump` and
+:meth:`ForkPool.results`. Where the platform cannot fork, or while the work not yet claimed
+weighs less than ``min_fork_weight`` (a small book: not worth a process), the parent runs
+the jobs itself when their results are due.
+
+>>> with ForkPool[int](workers=2) as pool:
+...     for k in range(4):
+...         pool.submit(lambda k=k: k * k)
+...     pool.pump()  # results() would fork them too
+...     list(pool.results())
+[0, 1, 4, 9]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+_FORK: Any = multiprocessing.get_context("fork") if CAN_FORK else None
+
+
+class WorkerError(RuntimeError):
+    """A job failed in a worker process (its traceback), or the process died."""
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    claimed: list[int] = field(default_factory=list)  # jobs claimed and not yet answered
+
+
+class ForkPool(Generic[T]):
+    """Run jobs in forked workers, at most ``workers`` at once; results in submission order.
+
+    Args:
+        workers: worker processes at most (default: the usable CPUs).
+        min_fork_weight: fork no worker while the unclaimed jobs weigh less than this.
+    """
+
+    def __init__(self, workers: int | None = None, *, min_fork_weight: int = 0) -> None:
+        self.workers = max(1, workers or usable_cpus())
+        self.min_fork_weight = min_fork_weight
+        self._jobs: list[Callable[[], T]] = []
+        self._weights: list[int] = []
+        self._next: Any = _FORK.Value("q", 0) if CAN_FORK else None  # next job to claim
+        self._claimed_here = 0  # the same, where there is no fork
+        self._running: list[_Worker] = []
+        self._answers: dict[int, tuple[str, str]] = {}  # job -> ("ok", file) / ("error", tb)
+        self._given = 0
+        self._scratch = Path(tempfile.mkdtemp(prefix="marginlex-traces-"))
+        self._parent = os.getpid()
+
+    def submit(self, job: Callable[[], T], *, weight: int = 1) -> None:
+        """Queue a job; it starts when a worker forked after this claims it (see :meth:`pump`).
+
+        Args:
+            job: what to run; a worker runs it with the memory of the moment it forked.
+            weight: how much work the job is (compared with ``min_fork_weight``).
+        """
+        self._jobs.append(job)
+        self._weights.append(weight)
+
+    def pump(self, limit: int | None = None) -> None:
+        """Fork workers for unclaimed jobs while fewer than ``limit`` (default: workers) run.
+
+        Each new worker knows every job submitted so far. Call it after submitting a batch,
+        with a ``limit`` one below ``workers`` while the caller goes on computing.
+        """
+        cap = max(1, self.workers if limit is None else limit)
+        for _ in range(min(cap - len(self._running), self._unclaimed_worth_forking())):
+            reader, writer = _FORK.Pipe(duplex=False)
+            process = _FORK.Process(target=self._work, args=(len(self._jobs), writer), daemon=True)
+            process.start()
+            writer.close()
+            self._running.append(_Worker(process, reader))
+
+    def _unclaimed_worth_forking(self) -> int:
+        """How many jobs wait to be claimed (0 when there is no fork, or too little work)."""
+        if not CAN_FORK:
+            return 0
+        unclaimed = self._weights[self._next.value :]
+        return len(unclaimed) if sum(unclaimed) >= max(1, self.min_fork_weight) else 0
+
+    def _claim(self, known: int) -> int | None:
+        """The next job not yet claimed, if it is one of the first ``known``."""
+        if not CAN_FORK:
+            index, self._claimed_here = self._claimed_here, self._claimed_here + 1
+            return index if index < known else None
+        with self._next.get_lock():
+            index = int(self._next.value)
+            if index >= known:
+                return None
+            self._next.value = index + 1
+            return index
+
+    def _work(self, known: int, writer: Connection) -> None:
+        """A worker: claim, run, write the result to a file, send a note; until none is left."""
+        while os.getppid() == self._parent and (index := self._claim(known)) is not None:
+            writer.send(("claim", index, ""))
+            try:
+                path = self._scratch / f"job-{index}.pickle"
+                with open(path.with_suffix(".part"), "wb") as out:
+                    pickle.dump(self._jobs[index](), out, protocol=pickle.HIGHEST_PROTOCOL)
+                path.with_suffix(".part").rename(path)
+                writer.send(("ok", index, str(path)))
+            except BaseException:  # every failure goes back to the parent, which raises it
+                writer.send(("error", index, traceback.format_exc()))
+        if os.getppid() != self._parent:  # the parent is gone: nobody will read the files
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        writer.close()
+
+    def results(self) -> Iterator[T]:
+        """Every job's result, in submission order, forking workers as slots free.
+
+        Raises:
+            WorkerError: a job raised (its traceback is the message) or its worker died.
+        """
+        while self._given < len(self._jobs):
+            yield self._result(self._given)
+
+    def _result(self, index: int) -> T:
+        while index not in self._answers:
+            self.pump()
+            if not self._running:  # nothing worth forking for (or no fork): run it here
+                claimed = self._claim(len(self._jobs))
+                assert claimed == index, "every job before it was answered"
+                self._given += 1
+                return self._jobs[index]()
+            self._listen()
+        return self._take(index)
+
+    def _take(self, index: int) -> T:
+        status, detail = self._answers.pop(index)
+        self._given += 1
+        if status == "error":
+            raise WorkerError(f"a trace worker failed:\n{detail}")
+        path = Path(detail)
+        with open(path, "rb") as stored:
+            value: T = pickle.load(stored)
+        path.unlink()
+        return value
+
+    def _listen(self) -> None:
+        """Wait for notes from the running workers; read all there are; reap those done."""
+        by_conn = {w.conn: w for w in self._running}
+        for conn in wait(list(by_conn)):
+            worker = by_conn[conn]  # type: ignore[index]
+            try:
+                while True:
+                    status, index, detail = worker.conn.recv()
+                    if status == "claim":
+                        worker.claimed.append(index)
+                    else:
+                        worker.claimed.remove(index)
+                        self._answers[index] = (status, detail)
+                    if not worker.conn.poll():
+                        break
+            except EOFError:
+                self._reap(worker)
+
+    def _reap(self, worker: _Worker) -> None:
+        worker.conn.close()
+        worker.process.join()
+        self._running.remove(worker)
+        if worker.claimed:
+            code = worker.process.exitcode
+            raise WorkerError(f"a trace worker died before it answered (exit code {code})")
+
+    def close(self) -> None:
+        """Stop every worker, forget the jobs not yet given, remove the scratch folder."""
+        self._given = len(self._jobs)
+        for worker in self._running:
+            worker.process.terminate()
+        for worker in self._running:
+            worker.process.join()
+            worker.conn.close()
+        self._running.clear()
+        self._answers.clear()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> ForkPool[T]:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""ForkPool: forked jobs read memory as it is when they start; results come back in order."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from marginlex.audit.fork_pool import CAN_FORK, ForkPool, WorkerError
+
+pytestmark = pytest.mark.skipif(not CAN_FORK, reason="this platform cannot fork")
+
+STATE: dict[str, int] = {}
+
+
+def test_a_job_sees_what_the_parent_made_before_submitting_it() -> None:
+    with ForkPool[int](workers=2) as pool:
+        STATE["first"] = 1
+        pool.submit(lambda: STATE["first"])
+        pool.pump()
+        STATE["second"] = 2  # made after the first worker forked
+        pool.submit(lambda: STATE["second"])
+        pool.pump()
+        assert list(pool.results()) == [1, 2]
+
+
+def test_a_job_runs_in_a_worker_process_and_results_come_in_order() -> None:
+    with ForkPool[tuple[int, int]](workers=2) as pool:
+        pool.submit(lambda: (time.sleep(0.3), 1, os.getpid())[1:])
+        for k in range(2, 6):
+            pool.submit(lambda k=k: (k, os.getpid()))
+        results = list(pool.results())
+    assert [k for k, _ in results] == [1, 2, 3, 4, 5]
+    assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_small_work_runs_in_the_caller() -> None:
+    with ForkPool[int](workers=2, min_fork_weight=100) as pool:
+        for _ in range(3):
+            pool.submit(os.getpid, weight=10)
+        assert list(pool.results()) == [os.getpid()] * 3
+
+
+def test_results_are_read_from_scratch_files_that_are_then_removed() -> None:
+    with ForkPool[int](workers=1) as pool:
+        for _ in range(5):
+            pool.submit(os.getpid)
+        pids = list(pool.results())
+        assert os.getpid() not in pids
+        assert list(pool._scratch.iterdir()) == []
+    assert not pool._scratch.exists()
+
+
+def test_a_failing_job_raises_with_its_traceback() -> None:
+    def fail() -> int:
+        raise KeyError("no such lot L-9")
+
+    with ForkPool[int](workers=2) as pool:
+        pool.submit(lambda: 1)
+        pool.submit(fail)
+        results = pool.results()
+        assert next(results) == 1
+        with pytest.raises(
+            WorkerError, match=r"(?s)a trace worker failed:.*KeyError: 'no such lot L-9'"
+        ):
+            next(results)
+
+
+def test_a_worker_that_dies_is_reported_with_its_exit_code() -> None:
+    with ForkPool[int](workers=1) as pool:
+        pool.submit(lambda: os._exit(3))
+        with pytest.raises(WorkerError, match=r"died before it answered \(exit code 3\)"):
+            list(pool.results())
+
+
+def test_close_stops_running_workers() -> None:
+    pool = ForkPool[int](workers=2)
+    pool.submit(lambda: (time.sleep(60), 1)[1])
+    pool.submit(lambda: (time.sleep(60), 2)[1])
+    pool.pump()
+    started = time.perf_counter()
+    processes = [w.process for w in pool._running]
+    pool.close()
+    assert time.perf_counter() - started < 10
+    assert all(not p.is_alive() for p in processes)
+    assert list(pool.results()) == []  # nothing queued any more
+
+
+def test_a_large_result_comes_back_whole() -> None:
+    blob = os.urandom(5_000_000)  # far beyond a pipe's buffer
+    with ForkPool[bytes](workers=2) as pool:
+        pool.submit(lambda: blob)
+        pool.submit(lambda: blob[::-1])
+        assert list(pool.results()) == [blob, blob[::-1]]
