@@ -59,8 +59,49 @@ def cite(step: Step) -> str:
     return f"{step.rule_id} [{step.evidence.value}]: {step.citation}"
 
 
-def _inputs(values: tuple[InputValue, ...]) -> str:
-    return ", ".join(f"{v.id}={v.value}{' ' + v.unit if v.unit else ''}" for v in values)
+def _inputs(values: tuple[InputValue, ...], rule_id: str = "") -> str:
+    """Inputs as ``id=value``; ids of the rule's own slots lose the ``rule_id.`` prefix.
+
+    >>> _inputs((InputValue(id="r.range[1].up", unit="fraction", value=0.06),
+    ...          InputValue(id="param.m", unit="USD", value=100000.0)), "r")
+    'range[1].up=6%, param.m=100,000 USD'
+    """
+    prefix = f"{rule_id}." if rule_id else None
+    return ", ".join(
+        f"{v.id.removeprefix(prefix) if prefix else v.id}={_input_value(v)}" for v in values
+    )
+
+
+def _input_value(v: InputValue) -> str:
+    """A value in its unit: ``6%``, ``0.375 USD``, ``1.1x``, ``2 years``, ``1 day``."""
+    value = v.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value}{' ' + v.unit if v.unit else ''}"
+    if v.unit == "fraction":
+        return pct(value)
+    if v.unit == "multiple":
+        return f"{value:g}x"
+    if v.unit == "years":
+        return _duration(value)
+    number = f"{Decimal(repr(value)).normalize():,f}"
+    return f"{number} {v.unit}" if v.unit else number
+
+
+def _duration(years: float) -> str:
+    """Years as the rulebook would write them: ``2 years``, ``6 months``, ``1 day``."""
+    for per, word in ((1, "year"), (12, "month"), (365, "day")):
+        count = round(years * per)
+        if count >= 1 and abs(years * per - count) < 1e-9:
+            return f"{count} {word}{'' if count == 1 else 's'}"
+    return f"{years:g} years"
+
+
+def _with_inputs(node: Node, step: Step) -> Node:
+    """The step's node with its inputs as its first child, if it read any."""
+    if step.inputs:
+        text = f"Inputs: {_inputs(step.inputs, step.rule_id)}"
+        node.children.insert(0, Node(text, cite(step)))
+    return node
 
 
 def _dates(step: Step) -> str:
@@ -151,21 +192,20 @@ def _requirement(trace: DecisionTrace) -> Node:
     node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, initial {usd(f.initial)}", source)
     for step in trace.steps:
         if isinstance(step.output, ClassGroupsOutput):
-            inputs = f"; inputs {_inputs(step.inputs)}" if step.inputs else ""
             method = Node(
                 f"Margin method {step.rule_id}{_dates(step)}: class groups total "
-                f"{usd(step.output.total)}{inputs}",
+                f"{usd(step.output.total)}",
                 cite(step),
             )
             method.children = [_class_group(step, g) for g in step.output.groups]
-            node.children.append(method)
+            node.children.append(_with_inputs(method, step))
         elif isinstance(step.output, OffsetsOutput):
             offsets = Node(
                 f"Offsets {step.rule_id}{_dates(step)}: credit {usd(step.output.total_credit)}",
                 cite(step),
             )
             offsets.children = [Node(_offset(o), cite(step)) for o in step.output.offsets]
-            node.children.append(offsets)
+            node.children.append(_with_inputs(offsets, step))
     return node
 
 
@@ -234,7 +274,7 @@ def _eligibility(step: Step, out: EligibilityOutput) -> Node:
         )
         for r in out.requirements
     ]
-    return node
+    return _with_inputs(node, step)
 
 
 def _verdict(check: RequirementCheck) -> str:
@@ -258,7 +298,7 @@ def _collateral(trace: DecisionTrace) -> Node:
                 cite(step),
             )
             child.children = [_lot(step, lot) for lot in step.output.lots]
-            node.children.append(child)
+            node.children.append(_with_inputs(child, step))
     return node
 
 
@@ -294,4 +334,4 @@ def _segregation(step: Step, out: SegregationOutput) -> Node:
         )
         for v in out.violations
     ]
-    return node
+    return _with_inputs(node, step)

@@ -9,12 +9,14 @@ order, from a counter all workers share, until none it knows of is left. So the 
 the first rulebook are built on a second CPU while the parent evaluates the next one, and a
 worker never waits for the parent to hand it work.
 
-A worker writes each result to a file in the pool's scratch folder and sends only a short
-note through its pipe, so it never blocks on a parent that is busy evaluating. Workers fork
-only from the thread that calls :meth:`ForkPool.submit`, :meth:`ForkPool.pump` and
-:meth:`ForkPool.results`. Where the platform cannot fork, or while the work not yet claimed
-weighs less than ``min_fork_weight`` (a small book: not worth a process), the parent runs
-the jobs itself when their results are due.
+A worker writes each result to an unnamed temporary file and hands the parent its file
+descriptor with a short note, over a Unix socket: it never blocks on a parent busy
+evaluating, and since the file has no name nothing is left behind, even by a run killed
+with SIGKILL (its workers see that and stop after their job). Workers fork only from the
+thread that calls :meth:`ForkPool.submit`, :meth:`ForkPool.pump` and
+:meth:`ForkPool.results`. Where the platform cannot do this (no fork, no ``SOCK_SEQPACKET``),
+or while the work not yet claimed weighs less than ``min_fork_weight`` (a small book: not
+worth a process), the parent runs the jobs itself when their results are due.
 
 >>> with ForkPool[int](workers=2) as pool:
 ...     for k in range(4):
@@ -29,19 +31,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import shutil
+import socket
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+CAN_FORK = "fork" in multiprocessing.get_all_start_methods() and hasattr(socket, "SOCK_SEQPACKET")
+_NOTE_BYTES = 1 << 20  # a note is a few bytes; a traceback is cut to fit
+Note = tuple[str, int, str]  # ("claim" | "ok" | "error", job, traceback)
 _FORK: Any = multiprocessing.get_context("fork") if CAN_FORK else None
 
 
@@ -60,7 +63,7 @@ def usable_cpus() -> int:
 @dataclass
 class _Worker:
     process: BaseProcess
-    conn: Connection
+    sock: socket.socket
     claimed: list[int] = field(default_factory=list)  # jobs claimed and not yet answered
 
 
@@ -80,9 +83,8 @@ class ForkPool(Generic[T]):
         self._next: Any = _FORK.Value("q", 0) if CAN_FORK else None  # next job to claim
         self._claimed_here = 0  # the same, where there is no fork
         self._running: list[_Worker] = []
-        self._answers: dict[int, tuple[str, str]] = {}  # job -> ("ok", file) / ("error", tb)
+        self._answers: dict[int, tuple[str, str | int]] = {}  # ("ok", file) / ("error", tb)
         self._given = 0
-        self._scratch = Path(tempfile.mkdtemp(prefix="marginlex-traces-"))
         self._parent = os.getpid()
 
     def submit(self, job: Callable[[], T], *, weight: int = 1) -> None:
@@ -103,11 +105,13 @@ class ForkPool(Generic[T]):
         """
         cap = max(1, self.workers if limit is None else limit)
         for _ in range(min(cap - len(self._running), self._unclaimed_worth_forking())):
-            reader, writer = _FORK.Pipe(duplex=False)
-            process = _FORK.Process(target=self._work, args=(len(self._jobs), writer), daemon=True)
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            process = _FORK.Process(
+                target=self._work, args=(len(self._jobs), theirs, mine), daemon=True
+            )
             process.start()
-            writer.close()
-            self._running.append(_Worker(process, reader))
+            theirs.close()
+            self._running.append(_Worker(process, mine))
 
     def _unclaimed_worth_forking(self) -> int:
         """How many jobs wait to be claimed (0 when there is no fork, or too little work)."""
@@ -128,21 +132,28 @@ class ForkPool(Generic[T]):
             self._next.value = index + 1
             return index
 
-    def _work(self, known: int, writer: Connection) -> None:
-        """A worker: claim, run, write the result to a file, send a note; until none is left."""
-        while os.getppid() == self._parent and (index := self._claim(known)) is not None:
-            writer.send(("claim", index, ""))
+    def _work(self, known: int, sock: socket.socket, parents: socket.socket) -> None:
+        """A worker: claim a job, run it, hand over the result; until none is left."""
+        parents.close()  # the parent's end, inherited: closed so a dead parent reads as EOF
+        try:
+            while os.getppid() == self._parent and (index := self._claim(known)) is not None:
+                _send(sock, ("claim", index, ""))
+                self._run(index, sock)
+        except OSError:  # the parent is gone (a broken socket): stop
+            pass
+        finally:
+            sock.close()
+
+    def _run(self, index: int, sock: socket.socket) -> None:
+        """Run one job; send ("ok", job) with the result file, or ("error", job, traceback)."""
+        with tempfile.TemporaryFile() as out:  # unnamed: freed when the last holder closes it
             try:
-                path = self._scratch / f"job-{index}.pickle"
-                with open(path.with_suffix(".part"), "wb") as out:
-                    pickle.dump(self._jobs[index](), out, protocol=pickle.HIGHEST_PROTOCOL)
-                path.with_suffix(".part").rename(path)
-                writer.send(("ok", index, str(path)))
+                pickle.dump(self._jobs[index](), out, protocol=pickle.HIGHEST_PROTOCOL)
             except BaseException:  # every failure goes back to the parent, which raises it
-                writer.send(("error", index, traceback.format_exc()))
-        if os.getppid() != self._parent:  # the parent is gone: nobody will read the files
-            shutil.rmtree(self._scratch, ignore_errors=True)
-        writer.close()
+                _send(sock, ("error", index, traceback.format_exc()[-_NOTE_BYTES // 2 :]))
+                return
+            out.flush()
+            _send(sock, ("ok", index, ""), out.fileno())
 
     def results(self) -> Iterator[T]:
         """Every job's result, in submission order, forking workers as slots free.
@@ -169,32 +180,30 @@ class ForkPool(Generic[T]):
         self._given += 1
         if status == "error":
             raise WorkerError(f"a trace worker failed:\n{detail}")
-        path = Path(detail)
-        with open(path, "rb") as stored:
+        assert isinstance(detail, int)
+        with os.fdopen(detail, "rb") as stored:
+            stored.seek(0)
             value: T = pickle.load(stored)
-        path.unlink()
         return value
 
     def _listen(self) -> None:
         """Wait for notes from the running workers; read all there are; reap those done."""
-        by_conn = {w.conn: w for w in self._running}
-        for conn in wait(list(by_conn)):
-            worker = by_conn[conn]  # type: ignore[index]
-            try:
-                while True:
-                    status, index, detail = worker.conn.recv()
-                    if status == "claim":
-                        worker.claimed.append(index)
-                    else:
-                        worker.claimed.remove(index)
-                        self._answers[index] = (status, detail)
-                    if not worker.conn.poll():
-                        break
-            except EOFError:
-                self._reap(worker)
+        by_fd = {w.sock.fileno(): w for w in self._running}
+        for fd in wait(list(by_fd)):
+            worker = by_fd[fd]  # type: ignore[index]
+            while (note := _receive(worker.sock)) is not None:
+                if not note:  # the worker closed its end: it is done
+                    self._reap(worker)
+                    break
+                (status, index, detail), fds = note
+                if status == "claim":
+                    worker.claimed.append(index)
+                    continue
+                worker.claimed.remove(index)
+                self._answers[index] = (status, fds[0] if status == "ok" else detail)
 
     def _reap(self, worker: _Worker) -> None:
-        worker.conn.close()
+        worker.sock.close()
         worker.process.join()
         self._running.remove(worker)
         if worker.claimed:
@@ -202,16 +211,18 @@ class ForkPool(Generic[T]):
             raise WorkerError(f"a trace worker died before it answered (exit code {code})")
 
     def close(self) -> None:
-        """Stop every worker, forget the jobs not yet given, remove the scratch folder."""
+        """Stop every worker and forget the jobs and results not yet given."""
         self._given = len(self._jobs)
         for worker in self._running:
             worker.process.terminate()
         for worker in self._running:
             worker.process.join()
-            worker.conn.close()
+            worker.sock.close()
         self._running.clear()
+        for status, detail in self._answers.values():
+            if status == "ok" and isinstance(detail, int):
+                os.close(detail)
         self._answers.clear()
-        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> ForkPool[T]:
         return self
@@ -220,3 +231,20 @@ class ForkPool(Generic[T]):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _send(sock: socket.socket, note: Note, fd: int | None = None) -> None:
+    """One note (one packet), with a file descriptor attached if given."""
+    socket.send_fds(sock, [pickle.dumps(note)], [fd] if fd is not None else [])
+
+
+def _receive(sock: socket.socket) -> tuple[Note, list[int]] | tuple[()] | None:
+    """The next note and its descriptors; ``()`` at end of stream; None if none is waiting."""
+    try:
+        data, fds, _, _ = socket.recv_fds(sock, _NOTE_BYTES, 1, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
+    if not data:
+        return ()
+    note: Note = pickle.loads(data)
+    return note, fds

@@ -3,8 +3,9 @@
 :func:`trace_columns` turns an :class:`~marginlex.engine.evaluation.Evaluation` (its
 ``decisions`` and trace frames), the book and the rulebook's reference into the canonical
 JSON of every :class:`~marginlex.audit.trace.DecisionTrace`, without one pydantic model per
-decision: each frame is grouped by margin set once and serialized by Arrow kernels
-(:mod:`marginlex.audit.trace_json`). :func:`decision_traces` validates them into models
+decision: each frame is serialized column-wise (:mod:`marginlex.audit.trace_json`), grouped
+by margin set once, and the long text is laid out and copied once, into each trace
+(:mod:`marginlex.audit.trace_layout`). :func:`decision_traces` validates them into models
 (tests, small books); :func:`prepared_decisions` hands them to the ledger.
 """
 
@@ -22,15 +23,18 @@ import pandas as pd
 
 from marginlex.audit import trace_groups as tg
 from marginlex.audit import trace_json as j
+from marginlex.audit import trace_layout as tl
 from marginlex.audit import trace_outputs as to
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.chain import PreparedDecision, compress_trace
+from marginlex.audit.step_inputs import step_inputs_json
 from marginlex.audit.trace import SCHEMA_VERSION, DecisionTrace, RulebookRef, decision_id_for
+from marginlex.audit.trace_figures import figure_sources, figures_json
 from marginlex.audit.trace_sets import margin_set_json
 from marginlex.dsl import model as m
 from marginlex.engine.book import Book
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.plan import Step, StepKind
+from marginlex.engine.plan import Plan, Step, StepKind
 
 IntArray = npt.NDArray[np.int64]
 _EVIDENCE = {
@@ -39,12 +43,6 @@ _EVIDENCE = {
     m.Status.ILLUSTRATIVE: "I",
     # A rule that does not say how sure it is counts as illustrative: unconfirmed.
     None: "I",
-}
-_BOOK = {
-    "equity": "book format: collateral + position market value",
-    "value": "book format: position market value, no collateral",
-    "excess": "book format: value - requirement",
-    "call": "book format: a negative excess is a call",
 }
 
 
@@ -71,20 +69,22 @@ class _Frames:
         self.ev = ev
         self.index = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
         self.n = len(self.index)
+        self._codes: dict[str, IntArray] = {}
 
     def codes(self, name: str) -> IntArray:
-        frame = self.ev.frames[name]
-        ids = frame["margin_set_id"].astype("str").to_numpy()
-        return np.asarray(self.index.get_indexer(pd.Index(ids)), dtype=np.int64)
+        """The row in ``decisions`` of each row's margin set (-1: none), looked up once."""
+        if name not in self._codes:
+            self._codes[name] = j.rows_in(self.index, self.ev.frames[name]["margin_set_id"])
+        return self._codes[name]
 
 
-def _step_prefix(step: Step) -> str:
+def _step_prefix(step: Step, plan: Plan) -> str:
     until = step.effective_until - dt.timedelta(days=1) if step.effective_until else None
     return (
         f'{{"citation":{j.text(step.citation)},'
         f'"effective_from":{j.date_text(step.effective_from)},'
         f'"effective_to":{j.date_text(until)},"evidence":"{_EVIDENCE[step.status]}",'
-        f'"inputs":[],"kind":"{step.kind.value}","output":'
+        f'"inputs":{step_inputs_json(step, plan)},"kind":"{step.kind.value}","output":'
     )
 
 
@@ -92,13 +92,12 @@ def _step_suffix(step: Step) -> str:
     return f',"rule_id":{j.text(step.rule_id)}}}'
 
 
-def _wrap(step: Step, output: j.Col) -> j.Col:
-    return j.concat(_step_prefix(step), output, _step_suffix(step))
+@dataclass(frozen=True)
+class _StepText:
+    """One step's output on every set: its parts ("" where absent) and where it is present."""
 
-
-def _source(figure: str, rule_id: str, citation: str) -> str:
-    cite, rule = j.text(citation), j.text(rule_id)
-    return f'{{"citation":{cite},"figure":"{figure}","rule_id":{rule}}}'
+    parts: list[tl.Layout]
+    present: npt.NDArray[np.bool_]
 
 
 class _Builder:
@@ -114,20 +113,31 @@ class _Builder:
         self.groups: tg.Groups | None = None
         # Built once, on first use by a step of that kind (shared by every such rule).
         self._elig_rows: j.Col | None = None
-        self._margin_parts: tuple[j.Col, IntArray, npt.NDArray[np.float64]] | None = None
+        self._margin_parts: tuple[tl.Pieces, j.Col] | None = None
         self._lot_rows: j.Col | None = None
 
-    def steps_json(self) -> j.Col:
-        """Every step of every set, in plan order (a step absent from a set is skipped)."""
-        parts = []
+    def steps_parts(self) -> list[tl.Layout]:
+        """Every step of every set, in plan order (a step absent from a set is skipped).
+
+        Laid out, not joined: the steps (the bulk of a trace) are copied once, into the
+        trace (:func:`~marginlex.audit.trace_layout.layout`).
+        """
+        parts: list[tl.Layout] = []
+        before = np.zeros(self.n, dtype=np.int64)  # 1 where an earlier step is present
         for step in self.steps:  # a few dozen rules
             output = self._output(step)
-            if output is not None:
-                wrapped = step.kind is StepKind.MARGIN  # wrapped as its groups are joined
-                parts.append(output if wrapped else _wrap(step, output))
-        return j.join_present(parts) if parts else j.const("", self.n)
+            if output is None:
+                continue
+            prefix = _step_prefix(step, self.ev.plan)
+            lead = np.array(["", prefix, "," + prefix], dtype=object)
+            present = output.present.astype(np.int64)
+            parts.append(lead[present * (1 + before)])
+            parts += output.parts
+            parts.append(np.array(["", _step_suffix(step)], dtype=object)[present])
+            before |= present
+        return parts
 
-    def _output(self, step: Step) -> j.Col | None:
+    def _output(self, step: Step) -> _StepText | None:
         kind = step.kind
         if kind is StepKind.ELIGIBILITY:
             return self._eligibility(step)
@@ -141,11 +151,11 @@ class _Builder:
             return self._collateral(step)
         return None  # scope, margin sets (the margin_set part) and initial (a figure)
 
-    def _eligibility(self, step: Step) -> j.Col:
+    def _eligibility(self, step: Step) -> _StepText:
         frame = self.ev.frames["eligibility"]
         if self._elig_rows is None:
             self._elig_rows = to.eligibility_rows(frame, self.ev.plan)
-        return to.eligibility_output(
+        out, present = to.eligibility_output(
             frame,
             self.f.codes("eligibility"),
             self._elig_rows,
@@ -153,13 +163,20 @@ class _Builder:
             fallback=self.method,
             n=self.n,
         )
+        return _StepText([out], present)
 
-    def _segregation(self, step: Step) -> j.Col:
+    def _segregation(self, step: Step) -> _StepText:
         frame = self.ev.frames["segregation"]
         rows = to.segregation_rows(frame)
-        return to.segregation_output(frame, self.f.codes("segregation"), rows, step.rule_id, self.n)
+        out = to.segregation_output(frame, self.f.codes("segregation"), rows, step.rule_id, self.n)
+        return _StepText([out], np.ones(self.n, dtype=bool))  # no violation is a pass
 
-    def _class_groups(self) -> tuple[j.Col, IntArray, npt.NDArray[np.float64]]:
+    def _class_groups(self) -> tuple[tl.Pieces, j.Col]:
+        if self._margin_parts is None:
+            self._margin_parts = self._build_class_groups()
+        return self._margin_parts
+
+    def _build_class_groups(self) -> tuple[tl.Pieces, j.Col]:
         pos = self.ev.frames["positions"]
         pos_codes = self.f.codes("positions")
         self.groups = tg.build_groups(
@@ -171,34 +188,28 @@ class _Builder:
         )
         prices = self.book.instruments.set_index("instrument_id")["price"]
         rows = tg.positions_json(pos, prices)
-        per_group = tg.groups_json(
-            self.groups, rows, tg.position_groups(self.groups, pos, pos_codes)
+        per_set = tg.groups_json(
+            self.groups, rows, tg.position_groups(self.groups, pos, pos_codes), self.n
         )
         sets = self.groups.frame["set"].to_numpy(np.int64)
         total = j.group_sum(self.groups.frame["requirement"].to_numpy(np.float64), sets, self.n)
-        return per_group, sets, total
+        return per_set, j.concat('],"total":', j.money(total), ',"type":"class_groups"}')
 
-    def _margin(self, step: Step) -> j.Col:
-        """The whole step (wrapped), for the sets whose method is this rule; None elsewhere."""
-        if self._margin_parts is None:
-            self._margin_parts = self._class_groups()
-        per_group, sets, total = self._margin_parts
+    def _margin(self, step: Step) -> _StepText:
+        """The class groups of the sets whose method is this rule."""
+        per_set, tail = self._class_groups()
         mine = self.method == step.rule_id
         self.present[step.rule_id] = mine
-        head = j.where(mine, _step_prefix(step) + '{"groups":[')
-        tail = j.concat(
-            '],"total":', j.money(total), ',"type":"class_groups"}' + _step_suffix(step)
-        )
-        # The groups are the bulk of a trace: joined straight into the step, copied once.
-        return j.group_wrap(head, per_group, sets, tail)
+        head = j.where(mine, '{"groups":[', "")
+        return _StepText([head, per_set.only(mine), j.where(mine, tail, "")], mine)
 
-    def _offsets(self, step: Step) -> j.Col | None:
+    def _offsets(self, step: Step) -> _StepText | None:
         frame = self.ev.frames["offsets"]
         mine = frame["rule_id"].astype("str").to_numpy() == step.rule_id
         if not mine.any():
             return None
         if self.groups is None:
-            self._margin(step)  # builds the class groups the offsets refer to
+            self._class_groups()  # the class groups the offsets refer to
         assert self.groups is not None
         codes = self.f.codes("offsets")
         keys = self._offset_keys(step)
@@ -206,7 +217,7 @@ class _Builder:
             frame, codes, self.ev.frames["positions"], self.f.codes("positions"), keys
         )
         rows = to.offset_rows(frame, groups, self._offset_worst(frame, codes))
-        out = to.total_output(
+        out, present = to.total_output(
             rows,
             codes,
             mine,
@@ -214,8 +225,8 @@ class _Builder:
             n=self.n,
             keys=("offsets", "total_credit", "offsets"),
         )
-        self.present[step.rule_id] = np.bincount(codes[mine], minlength=self.n) > 0
-        return out
+        self.present[step.rule_id] = present
+        return _StepText([out], present)
 
     def _offset_keys(self, step: Step) -> pd.Series:
         rule = getattr(step.statement, "rule", None)
@@ -235,10 +246,10 @@ class _Builder:
         g = first[np.clip(codes, 0, None)]
         point = frame["worst_point"].to_numpy(np.int64)
         ok = (g >= 0) & (point >= 0) & (point < tg.MAX_POINTS)
-        labels = self.groups.labels[np.clip(g, 0, None), np.clip(point, 0, tg.MAX_POINTS - 1)]
+        labels = self.groups.label_at(np.clip(g, 0, None), np.clip(point, 0, tg.MAX_POINTS - 1))
         return np.where(ok, labels, "")
 
-    def _collateral(self, step: Step) -> j.Col | None:
+    def _collateral(self, step: Step) -> _StepText | None:
         lots = self.ev.frames["lots"]
         column = "cap_rule_id" if step.kind is StepKind.CONCENTRATION else "rule_id"
         mine = lots[column].astype("str").fillna("").to_numpy() == step.rule_id
@@ -247,69 +258,21 @@ class _Builder:
         if self._lot_rows is None:
             maturity = self.book.collateral.set_index("lot_id")["maturity"]
             self._lot_rows = to.lot_rows(lots, maturity)
-        codes = self.f.codes("lots")
-        self.present[step.rule_id] = np.bincount(codes[mine], minlength=self.n) > 0
-        return to.total_output(
+        out, present = to.total_output(
             self._lot_rows,
-            codes,
+            self.f.codes("lots"),
             mine,
             amounts=lots["value"].to_numpy(np.float64),
             n=self.n,
             keys=("lots", "total_value", "collateral"),
         )
+        self.present[step.rule_id] = present
+        return _StepText([out], present)
 
     def figures_json(self) -> j.Col:
         """The decision figures and the rule and citation behind each."""
-        d = self.d
-        maintenance = d["maintenance"].to_numpy(np.float64)
-        initial = d["initial"].to_numpy(np.float64)
-        sources = [j.const(_source("equity", "book", _BOOK["equity"]), self.n)]
-        sources.append(self._sources("value", (StepKind.HAIRCUT, StepKind.CONCENTRATION)))
-        sources.append(self._sources("maintenance", (StepKind.MARGIN, StepKind.OFFSET)))
-        sources.append(self._initial_sources())
-        sources += [j.const(_source(f, "book", _BOOK[f]), self.n) for f in ("excess", "call")]
-        return j.concat(
-            '{"call":',
-            j.money(d["call"].to_numpy(np.float64)),
-            ',"equity":',
-            j.money(d["equity"].to_numpy(np.float64)),
-            ',"excess":',
-            j.money(d["excess"].to_numpy(np.float64)),
-            ',"initial":',
-            j.money(np.where(np.isnan(initial), maintenance, initial)),
-            ',"maintenance":',
-            j.money(maintenance),
-            ',"sources":[',
-            j.join_present(sources),
-            '],"status":',
-            j.strings(d["status"]),
-            ',"value":',
-            j.money(d["value"].to_numpy(np.float64)),
-            "}",
-        )
-
-    def _sources(self, figure: str, kinds: tuple[StepKind, ...]) -> j.Col:
-        parts = []
-        for step in self.steps:  # rules, not rows
-            present = self.present.get(step.rule_id)
-            if step.kind in kinds and present is not None:
-                frag = _source(figure, step.rule_id, step.citation)
-                parts.append(j.where(present, frag))
-        joined = j.join_present(parts) if parts else j.const("", self.n)
-        if figure == "value":
-            fallback = _source("value", "book", _BOOK["value"])
-            return [v or fallback for v in joined]
-        return [v or None for v in joined]
-
-    def _initial_sources(self) -> j.Col:
-        by_id = {s.rule_id: s for s in self.steps}
-        rule = self.d["initial_rule_id"].astype("str").fillna("").to_numpy(dtype=object)
-        rule = np.where(rule == "", self.method, rule)
-        texts = {
-            r: _source("initial", r, by_id[r].citation) if r in by_id else None
-            for r in np.unique(rule.astype(str)).tolist()
-        }
-        return [texts[str(r)] for r in rule]
+        sources = figure_sources(self.d, self.steps, self.present, self.method)
+        return figures_json(self.d, sources)
 
     def margin_set_json(self) -> tuple[j.Col, j.Col]:
         """The margin set (accounts, owner, carrier, the rule and edges that joined it)."""
@@ -332,7 +295,7 @@ def trace_columns(
         One trace per margin set, in the order of ``ev.decisions``.
     """
     b = _Builder(ev, book)
-    steps = b.steps_json()
+    steps = b.steps_parts()
     figures = b.figures_json()
     margin_set, account_ids = b.margin_set_json()
     set_ids = ev.decisions["margin_set_id"].astype("str").tolist()
@@ -340,7 +303,7 @@ def trace_columns(
     head = f'{{"as_of":"{ev.as_of.isoformat()}","book_sha256":"{book.sha256}","decision_id":'
     ref = rulebook.model_dump_json()
     tail = f',"rulebook":{ref},"schema_version":"{SCHEMA_VERSION}","steps":['
-    body = j.concat(
+    front = j.concat(
         head,
         j.strings(ids),
         f',"engine_version":{j.text(engine_version)}',
@@ -349,12 +312,10 @@ def trace_columns(
         ',"margin_set":',
         margin_set,
         tail,
-        steps,
-        "]}",
     )
+    body = tl.joined_layout([front, *steps, "]}"], len(ids))
     status = ev.decisions["status"].astype("str").tolist()
-    money_text = [str(t).strip('"') for t in j.money(ev.decisions["call"].to_numpy())]
-    req_text = [str(t).strip('"') for t in j.money(ev.decisions["maintenance"].to_numpy())]
+    money_text, req_text = (_amounts(ev.decisions[c].to_numpy()) for c in ("call", "maintenance"))
     return TraceColumns(
         decision_ids=ids,
         margin_set_ids=set_ids,
@@ -367,6 +328,15 @@ def trace_columns(
         book_sha256=book.sha256,
         as_of=ev.as_of,
     )
+
+
+def _amounts(values: npt.NDArray[np.float64]) -> list[str]:
+    """Amounts as the ledger stores them (``-1234.50``), each distinct amount written once."""
+    coded = j.money(values)
+    amounts: list[str] = np.asarray([t[1:-1] for t in coded.texts], dtype=object)[
+        coded.codes
+    ].tolist()
+    return amounts
 
 
 def trace_bytes(columns: TraceColumns) -> Iterator[tuple[str, bytes]]:

@@ -30,6 +30,7 @@ from marginlex.audit.ledger import Ledger, shown_location
 from marginlex.audit.recorded_inputs import book_blob, rulebook_bundle, rulebook_sha256
 from marginlex.audit.records import RunRecord
 from marginlex.audit.trace import DecisionTrace, RulebookRef
+from marginlex.audit.trace_json import rows_in
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book import Book
 from marginlex.engine.evaluation import Evaluation
@@ -96,18 +97,6 @@ def set_codes(ev: Evaluation) -> dict[str, npt.NDArray[np.int64]]:
     """Each trace frame row's margin set, as its row in ``ev.decisions`` (-1: none)."""
     index = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
     return {name: rows_in(index, frame["margin_set_id"]) for name, frame in ev.frames.items()}
-
-
-def rows_in(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int64]:
-    """Each value's position in ``index`` (-1: absent); a categorical is looked up per category.
-
-    >>> rows_in(pd.Index(["a", "b"]), pd.Series(["b", "c", "b"], dtype="category")).tolist()
-    [1, -1, 1]
-    """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        found = np.append(index.get_indexer(values.cat.categories), -1)
-        return np.asarray(found[values.cat.codes.to_numpy()], np.int64)  # code -1 takes -1
-    return np.asarray(index.get_indexer(pd.Index(values.astype("str"))), np.int64)
 
 
 def slice_evaluation(

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from marginlex.audit import trace_json as j
+from marginlex.audit import trace_layout as tl
 from marginlex.dsl import model as m
 from marginlex.engine.plan import Plan
 from marginlex.engine.scenarios import point_fractions
@@ -84,15 +85,24 @@ class Groups:
     """Every class group of an evaluation, in trace order, with its points."""
 
     frame: pd.DataFrame  # set, class_group, method, loss, minimum, requirement, ranges
-    labels: npt.NDArray[np.object_]  # (groups, 16) point labels, "" past the last point
-    shock: FloatArray  # (groups, 16)
-    vol_shift: FloatArray  # (groups, 16), NaN: no volatility move
-    weight: FloatArray  # (groups, 16)
-    pnl: FloatArray  # (groups, 16), NaN past the last point
+    # Groups of one shape (rule, method, point count, ranges) have the same points: they
+    # are worked out once per shape, not per group.
+    shape: IntArray  # (groups,) each group's shape
+    labels: npt.NDArray[np.object_]  # (shapes, 16) point labels, "" past the last point
+    shock: FloatArray  # (shapes, 16)
+    vol_shift: FloatArray  # (shapes, 16), NaN: no volatility move
+    weight: FloatArray  # (shapes, 16)
+    pnl: FloatArray  # the P&L at every point of every group, group after group
+
+    def label_at(self, rows: IntArray, points: IntArray) -> npt.NDArray[np.object_]:
+        """The label of each point (0..15) of each group ("" past the group's last point)."""
+        labels: npt.NDArray[np.object_] = self.labels[self.shape[rows], points]
+        return labels
 
 
 def _strategy_groups(positions: pd.DataFrame, codes: IntArray) -> pd.DataFrame:
-    per = positions.assign(set=codes)[positions["method"].astype("str").isin(_PER_POSITION)]
+    columns = ["class_group", "method", "requirement", "rule_id"]
+    per = positions[columns].assign(set=codes)[positions["method"].isin(_PER_POSITION).to_numpy()]
     grouped = per.groupby(["set", "class_group"], sort=True, observed=True)
     out = grouped.agg(
         method=("method", "first"),
@@ -108,16 +118,16 @@ def build_groups(
     plan: Plan, cg: pd.DataFrame, cg_codes: IntArray, positions: pd.DataFrame, pos_codes: IntArray
 ) -> Groups:
     """Class groups of the scenario methods, then those of the per-position methods."""
-    scan = cg["method"].astype("str").to_numpy() == "SpanScan"
+    scan = (cg["method"] == "SpanScan").to_numpy(dtype=bool)
     scan_range = _scan_range_per_group(cg, cg_codes, positions, pos_codes)
     ranges_up = np.where(scan, scan_range, cg["range_up"].to_numpy(np.float64))
     ranges_down = np.where(scan, scan_range, cg["range_down"].to_numpy(np.float64))
     scenario = pd.DataFrame(
         {
             "set": cg_codes,
-            "class_group": cg["class_group"].astype("str").to_numpy(),
-            "method": cg["method"].astype("str").to_numpy(),
-            "rule_id": cg["rule_id"].astype("str").to_numpy(),
+            "class_group": cg["class_group"].astype("str").array,
+            "method": cg["method"].astype("str").array,
+            "rule_id": cg["rule_id"].astype("str").array,
             "loss": cg["loss"].to_numpy(np.float64),
             "minimum": cg["minimum"].to_numpy(np.float64),
             "requirement": cg["requirement"].to_numpy(np.float64),
@@ -130,16 +140,20 @@ def build_groups(
     strategy = _strategy_groups(positions, pos_codes)
     frame = pd.concat([scenario, strategy[list(scenario.columns)]], ignore_index=True)
     frame["method"] = frame["method"].astype("str")
-    n = len(frame)
-    pnl = np.full((n, MAX_POINTS), np.nan)
+    # The shape is set by the method's rule, the point count and the ranges scanned.
+    keys = [frame[c] for c in ("n_points", "rule_id", "method", "range_up", "range_down")]
+    shape = _combined_codes([pd.factorize(k)[0] for k in keys])
+    first = np.unique(shape, return_index=True)[1]
+    scenario_row = first < len(cg)
+    scanned = scenario_row & scan[np.clip(first, 0, len(cg) - 1)] if len(cg) else scenario_row
+    shock, vol, weight, labels = _points(plan, frame.iloc[first], scanned, scenario_row)
     cols = [c for c in cg.columns if c.startswith("pnl_")]
+    pnl = np.full((len(cg), MAX_POINTS), np.nan)
     if cols:
-        pnl[: len(cg), : len(cols)] = cg[cols].to_numpy(np.float64)
-    shock, vol, weight, labels = _points(plan, frame, scan, len(cg))
-    valid = np.arange(MAX_POINTS)[None, :] < frame["n_points"].to_numpy()[:, None]
-    pnl = np.where(valid, pnl, np.nan)
-    labels = np.where(valid, labels, "")
-    return Groups(frame, labels, shock, vol, weight, pnl)
+        pnl[:, : len(cols)] = cg[cols].to_numpy(np.float64)
+    # Per-position methods have no points: the scenario groups' points are all of them.
+    valid = np.arange(MAX_POINTS)[None, :] < cg["n_points"].to_numpy(np.int64)[:, None]
+    return Groups(frame, shape, labels, shock, vol, weight, pnl[valid])
 
 
 def _scan_range_per_group(
@@ -155,15 +169,15 @@ def _scan_range_per_group(
 
 
 def _points(
-    plan: Plan, frame: pd.DataFrame, scan: npt.NDArray[np.bool_], n_scenario: int
+    plan: Plan, frame: pd.DataFrame, scan: npt.NDArray[np.bool_], scenario: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.object_]]:
+    """The points of some class groups (one per shape): of a grid, or of a SPAN scan."""
     n = len(frame)
     shock = np.full((n, MAX_POINTS), np.nan)
     vol = np.full((n, MAX_POINTS), np.nan)
     weight = np.ones((n, MAX_POINTS))
     labels = np.full((n, MAX_POINTS), "", dtype=object)
-    grid = np.zeros(n, dtype=bool)
-    grid[:n_scenario] = ~scan
+    grid = scenario & ~scan
     points = frame["n_points"].to_numpy()
     up, down = frame["range_up"].to_numpy(), frame["range_down"].to_numpy()
     for k in np.unique(points[grid]):  # a few grid sizes
@@ -174,35 +188,36 @@ def _points(
         text = {v: pct_label(v) for v in np.unique(moved).tolist()}
         labels[rows, : int(k)] = np.vectorize(text.__getitem__, otypes=[object])(moved)
     rules = frame["rule_id"].to_numpy()
-    for rule in np.unique(rules[:n_scenario][scan]) if scan.any() else []:  # a few rules
+    for rule in np.unique(rules[scan]) if scan.any() else []:  # a few rules
         params = span_params(plan, str(rule))
         if params is None:
             continue
         s = scenarios(params)
-        rows = np.flatnonzero(np.r_[scan, np.zeros(n - n_scenario, bool)] & (rules == rule))
+        rows = np.flatnonzero(scan & (rules == rule))
         shock[rows] = s.price_move[None, :] * up[rows, None]
         vol[rows] = np.where(s.vol_sign == 0.0, np.nan, s.vol_sign * params.vol_shift)[None, :]
         weight[rows] = s.weight[None, :]
         labels[rows] = np.asarray(span_labels(params), dtype=object)[None, :]
-    return shock, vol, weight, labels
+    valid = np.arange(MAX_POINTS)[None, :] < points[:, None]
+    return shock, vol, weight, np.where(valid, labels, "")
 
 
 def worst_labels(groups: Groups) -> npt.NDArray[np.object_]:
     """The label of each class group's worst point ("" for a per-position method)."""
-    worst = groups.frame["worst_point"].to_numpy()
-    picked = groups.labels[np.arange(len(worst)), np.clip(worst, 0, MAX_POINTS - 1)]
+    worst = groups.frame["worst_point"].to_numpy(np.int64)
+    picked = groups.label_at(np.arange(len(worst)), np.clip(worst, 0, MAX_POINTS - 1))
     return np.where(worst >= 0, picked, "")
 
 
-def _template(groups: Groups, row: int) -> str:
-    """The points of a class group with only the P&L left open (``%s``)."""
+def _template(groups: Groups, shape: int, count: int) -> str:
+    """The points of a shape of class group with only the P&L left open (``%s``)."""
     points = []
-    for k in range(int(groups.frame["n_points"].to_numpy()[row])):  # sixteen points at most
-        label = j.text(str(groups.labels[row, k])).replace("%", "%%")
+    for k in range(count):  # sixteen points at most
+        label = j.text(str(groups.labels[shape, k])).replace("%", "%%")
         points.append(
-            f'{{"label":{label},"pnl":%s,"shock":{j.float_text(float(groups.shock[row, k]))},'
-            f'"vol_shift":{j.float_text(float(groups.vol_shift[row, k]))},'
-            f'"weight":{j.float_text(float(groups.weight[row, k]))}}}'
+            f'{{"label":{label},"pnl":%s,"shock":{j.float_text(float(groups.shock[shape, k]))},'
+            f'"vol_shift":{j.float_text(float(groups.vol_shift[shape, k]))},'
+            f'"weight":{j.float_text(float(groups.weight[shape, k]))}}}'
         )
     return ",".join(points)
 
@@ -226,25 +241,24 @@ def points_json(groups: Groups) -> list[str]:
     P&L differs from group to group, so it is the only value formatted per point.
     """
     count = groups.frame["n_points"].to_numpy(np.int64)
-    valid = np.arange(MAX_POINTS)[None, :] < count[:, None]
-    # The shape is set by the method's rule, the point count and the ranges scanned.
-    f = groups.frame
-    keys = [f[c] for c in ("rule_id", "method", "range_up", "range_down")]
-    shape = _combined_codes([pd.factorize(count)[0], *(pd.factorize(k)[0] for k in keys)])
-    first = np.unique(shape, return_index=True)[1]
-    templates = [_template(groups, int(row)) for row in first]
-    pnl = j.money(groups.pnl[valid])
+    per_shape = np.zeros(len(groups.labels), dtype=np.int64)
+    per_shape[groups.shape] = count
+    templates = [_template(groups, s, c) for s, c in enumerate(per_shape.tolist())]
+    pnl = tuple(j.money(groups.pnl).col())  # sliced per group, straight into the template
     bounds = np.concatenate([[0], np.cumsum(count)]).tolist()
+    # Groups of a per-position method have no points (most groups of a strategy book).
     return [
-        templates[s] % tuple(pnl[a:b])
-        for s, a, b in zip(shape.tolist(), bounds[:-1], bounds[1:], strict=True)
+        templates[s] % pnl[a:b] if b > a else ""
+        for s, a, b in zip(groups.shape.tolist(), bounds[:-1], bounds[1:], strict=True)
     ]
 
 
 def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
     """Each position valued at its class group's worst point."""
-    instrument = positions["instrument_id"].astype("str")
-    price = instrument.map(prices).to_numpy(np.float64)
+    instrument = positions["instrument_id"]
+    # Priced per distinct instrument, not per row.
+    codes, uniques = pd.factorize(instrument)
+    price = np.append(prices.reindex(uniques).to_numpy(np.float64), np.nan)[codes]
     return j.concat(
         '{"account_id":',
         j.strings(positions["account_id"]),
@@ -266,12 +280,20 @@ def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
     )
 
 
-def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray) -> j.Col:
-    """Each class group as JSON, its positions joined in."""
+def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray, n_sets: int) -> tl.Pieces:
+    """Each margin set's class groups as the body of a JSON list, laid out, not joined.
+
+    The points and positions (the bulk of a trace) are copied once, into the trace: each
+    group is its head, its points, its positions and its tail, placed in set order.
+    """
     f = groups.frame
-    joined = j.group_join(positions, pos_group, len(f))
+    sets = f["set"].to_numpy(np.int64)
+    kept = np.flatnonzero(sets >= 0)
+    order = kept[np.argsort(sets[kept], kind="stable")]
+    rank = np.full(len(f) + 1, -1, dtype=np.int64)  # a group's place in set order; [-1]: none
+    rank[order] = np.arange(len(order))
     method: j.Col = f["method"].map(_METHOD).astype(object).tolist()
-    return j.concat(
+    head = j.concat(
         '{"class_group":',
         j.strings(f["class_group"]),
         ',"loss":',
@@ -281,9 +303,8 @@ def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray) -> j.Col:
         '","minimum":',
         j.money(f["minimum"].to_numpy()),
         ',"points":[',
-        points_json(groups),
-        '],"positions":[',
-        joined,
+    )
+    tail = j.concat(
         '],"range_down":',
         j.floats(f["range_down"].to_numpy()),
         ',"range_up":',
@@ -294,6 +315,22 @@ def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray) -> j.Col:
         j.strings(worst_labels(groups)),
         "}",
     )
+    ordered = sets[order]
+    # After each group, a comma if the next group is of the same set.
+    seps = np.where(np.append(ordered[1:] == ordered[:-1], False), ",", "").astype(object)
+    runs = tl.layout(
+        [
+            np.asarray(head, dtype=object)[order],
+            np.asarray(points_json(groups), dtype=object)[order],
+            '],"positions":[',
+            tl.grouped(positions, rank[pos_group], len(order)),
+            np.asarray(tail, dtype=object)[order],
+            seps,
+        ],
+        len(order),
+    )
+    per_set = np.bincount(ordered, weights=runs.counts, minlength=n_sets).astype(np.int64)
+    return tl.Pieces(runs.flat, per_set)
 
 
 def position_groups(groups: Groups, positions: pd.DataFrame, pos_codes: IntArray) -> IntArray:
@@ -309,17 +346,18 @@ def match_groups(
     """For each (set, class group) on the right, its row on the left (-1: none).
 
     Both sides are turned into one integer key (set x class-group code), so the match is a
-    hash lookup on integers rather than on tuples of strings.
+    hash lookup on integers rather than on tuples of strings; each side's names are
+    factorized on their own (no string per row is made).
     """
-    names = np.concatenate(
-        [
-            class_groups.astype("str").to_numpy(dtype=object),
-            pos_class_groups.astype("str").to_numpy(dtype=object),
-        ]
-    )
-    codes, uniques = pd.factorize(names)
-    width = max(len(uniques), 1) + 1
-    left = sets * width + codes[: len(sets)]
-    right = pos_sets * width + codes[len(sets) :]
-    found = pd.Index(left).get_indexer(right)
+    left, left_names = pd.factorize(class_groups)
+    right, right_names = pd.factorize(pos_class_groups)
+    # Each right name's code on the left; a missing name (code -1) matches a missing name.
+    known = pd.Index(np.asarray(left_names, dtype=object))
+    on_left = known.get_indexer(pd.Index(np.asarray(right_names, dtype=object)))
+    # Codes from 1; 0 is a missing name, len + 1 a name only the right side has.
+    width = len(left_names) + 2
+    as_left = np.where(on_left >= 0, on_left + 1, width - 1)
+    right_code = np.where(right >= 0, np.append(as_left, 0)[right], 0)
+    keys = pd.Index(sets * width + (left + 1))
+    found = keys.get_indexer(pos_sets * width + right_code)
     return np.asarray(np.where(pos_sets >= 0, found, -1), dtype=np.int64)

@@ -1,9 +1,11 @@
 """Canonical trace JSON built column-wise: one fragment per row, joined per group.
 
 Serializing 300,000 traces one pydantic model at a time takes minutes; here every value is
-formatted once per distinct value (or by a vectorized rounding), every row of a trace frame
-becomes its JSON fragment in one comprehension, and fragments are joined per class group,
-per margin set, per step (rows sorted by group once; never filtered per decision).
+formatted once per distinct value (a :class:`Coded` column: codes into distinct texts),
+literals and columns of few combinations are joined per distinct text, every row of a
+trace frame becomes its JSON fragment in one comprehension, and fragments are grouped per
+class group, per margin set, per step (rows sorted by group once; never filtered per
+decision) and laid out into each trace (:mod:`marginlex.audit.trace_layout`).
 
 The bytes are exactly those pydantic writes for the same
 :class:`~marginlex.audit.trace.DecisionTrace` (a test holds this): keys in sorted order,
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise, repeat
 
@@ -28,9 +32,37 @@ from marginlex.engine.money import round_cents
 
 Col = list[str | None]
 """One JSON fragment per row; None where the row has no such fragment."""
-Part = Sequence[str | None] | str
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column of JSON fragments as codes into its distinct texts, each formatted once.
+
+    :func:`concat` joins literals and neighbouring columns of few distinct texts per
+    distinct text, not per row, so each row joins fewer, longer pieces.
+    """
+
+    codes: npt.NDArray[np.intp]  # one per row
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def col(self) -> Col:
+        """One fragment per row."""
+        return _take(self.texts, self.codes)
+
+    def objects(self) -> npt.NDArray[np.object_]:
+        """One fragment per row, as an object array."""
+        objects: npt.NDArray[np.object_] = np.asarray(self.texts, dtype=object)[self.codes]
+        return objects
+
+
+Part = Sequence[str | None] | str | Coded
 _FLOAT = TypeAdapter(float)
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+Texts = Sequence[str | None] | npt.NDArray[np.object_] | pd.Series | pd.Index
+"""A column of text: a list, an object array, or a (string, object or categorical) Series."""
 
 
 def text(value: str) -> str:
@@ -43,13 +75,19 @@ def text(value: str) -> str:
 
 
 def concat(*parts: Part) -> Col:
-    """Row-wise concatenation of fragments and literals; None anywhere makes the row None."""
+    """Row-wise concatenation of fragments and literals; None anywhere makes the row None.
+
+    >>> concat('{"a":', bools([True, False]), ',"b":', ["1", None], "}")
+    ['{"a":true,"b":1}', None]
+    """
     n = next(len(p) for p in parts if not isinstance(p, str))
     missing = np.zeros(n, dtype=bool)
     columns: list[Iterable[str | None]] = []
-    for p in parts:
+    for p in _folded(parts, n):
         if isinstance(p, str):
             columns.append(repeat(p, n))
+        elif isinstance(p, Coded):
+            columns.append(p.col())  # never None
         elif None in p:  # one scan per column, rather than a check per row
             absent = np.fromiter((v is None for v in p), dtype=bool, count=n)
             missing |= absent
@@ -62,47 +100,113 @@ def concat(*parts: Part) -> Col:
     return out
 
 
-def join_present(parts: Sequence[Sequence[str | None]], sep: str = ",") -> Col:
-    """Row-wise join of the present (not None, not empty) fragments with ``sep``."""
-    if not parts:
-        raise ValueError("join_present needs at least one column")
-    return [sep.join(filter(None, row)) for row in zip(*parts, strict=True)]
+def _folded(parts: Sequence[Part], n: int) -> list[Part]:
+    """The parts with each literal joined to the texts of a neighbouring coded column, and
+    neighbouring coded columns of few combinations (at most ``n / 8``) combined.
+
+    >>> _folded(["[", bools([True, False]), ",", Coded(np.array([0, 0]), ["x"]), "]"], 16)
+    [Coded(codes=array([1, 0]), texts=['[false,x]', '[true,x]'])]
+    """
+    out: list[Part] = []
+    for part in parts:  # a few dozen
+        last = out[-1] if out else None
+        if isinstance(part, str) and isinstance(last, Coded):
+            out[-1] = Coded(last.codes, [t + part for t in last.texts])
+        elif isinstance(part, Coded) and isinstance(last, str):
+            out[-1] = Coded(part.codes, [last + t for t in part.texts])
+        elif isinstance(part, Coded) and isinstance(last, Coded):
+            width = len(part.texts)
+            if len(last.texts) * width * 8 > n:
+                out.append(part)
+                continue
+            texts = [a + b for a in last.texts for b in part.texts]
+            out[-1] = Coded(last.codes * width + part.codes, texts)
+        else:
+            out.append(part)
+    return out
 
 
 def where(mask: npt.ArrayLike, col: Part, other: str | None = None) -> Col:
     """``col`` where ``mask`` holds, else ``other``."""
     flags = np.asarray(mask, dtype=bool).tolist()
-    values = repeat(col) if isinstance(col, str) else col
+    values = repeat(col) if isinstance(col, str) else col.col() if isinstance(col, Coded) else col
     return [v if f else other for f, v in zip(flags, values, strict=False)]
-
-
-def const(value: str, n: int) -> Col:
-    """The same fragment on every row."""
-    return [value] * n
 
 
 def _take(values: list[str], codes: npt.NDArray[np.intp]) -> Col:
     return np.asarray(values, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
 
 
-def strings(values: Sequence[str] | npt.NDArray[np.object_] | pd.Series) -> Col:
-    """JSON string literals: each distinct value is escaped once, then taken per row."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype="str").fillna(""))
-    distinct = pd.Series(uniques, dtype="str")
-    # Only quotes, backslashes and control characters need escaping (non-ASCII is written
-    # as is); most ids and labels have none, and are quoted without a call per value.
-    plain = ('"' + distinct + '"').to_numpy(dtype=object)
-    escape = distinct.str.contains(_NEEDS_ESCAPE, regex=True).to_numpy(dtype=bool)
-    for i in np.flatnonzero(escape).tolist():
-        plain[i] = text(str(uniques[i]))
-    return _take(plain.tolist(), codes)
+def _distinct(values: Texts) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Each value's code and the distinct values as text (a missing value is ``""``).
+
+    A categorical column is read off its categories and codes; any other column is
+    factorized once (Arrow strings in Arrow, Python strings by hash), never converted whole.
+
+    >>> _distinct(pd.Series(["b", None, "a", "b"], dtype="category"))
+    (array([ 1, -1,  0,  1]), ['a', 'b'])
+    """
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy(np.intp)
+        found: object = values.cat.categories.astype("str")
+    elif isinstance(values, pd.Series):
+        keys = values if values.dtype in (object, "str") else values.astype("str")
+        codes, found = pd.factorize(keys)
+    else:
+        codes, found = pd.factorize(np.asarray(values, dtype=object))
+    uniques = list(map(str, np.asarray(found, dtype=object).tolist()))
+    return np.asarray(codes, dtype=np.intp), uniques
 
 
-def nullable_strings(values: pd.Series) -> Col:
-    """JSON strings, ``null`` where the value is missing or empty."""
-    shown = values.astype("str")
-    missing = (shown.isna() | (shown == "")).to_numpy(dtype=bool)
-    return where(~missing, strings(shown.fillna("")), "null")
+def _quoted(values: list[str]) -> list[str]:
+    """JSON string literals; only quotes, backslashes and control characters are escaped.
+
+    Most ids and labels have none: one scan of them all, then each is quoted as is.
+
+    >>> _quoted(["a", 'b"c'])
+    ['"a"', '"b\\\\"c"']
+    """
+    if _ESCAPE.search("".join(values)) is None:
+        return [f'"{v}"' for v in values]
+    return [text(v) if _ESCAPE.search(v) else f'"{v}"' for v in values]
+
+
+def _take_text(texts: list[str], codes: npt.NDArray[np.intp], missing: str) -> Coded:
+    """``texts`` by code; ``missing`` where the code is -1."""
+    return Coded(np.where(codes < 0, len(texts), codes), [*texts, missing])
+
+
+def strings(values: Texts) -> Coded:
+    """JSON string literals (``""`` where missing): each distinct value is escaped once.
+
+    >>> strings(pd.Series(["b", None, 'q"'], dtype="category")).col()
+    ['"b"', '""', '"q\\\\""']
+    """
+    codes, uniques = _distinct(values)
+    return _take_text(_quoted(uniques), codes, '""')
+
+
+def inner(values: Texts) -> Coded:
+    """The contents of JSON strings: escaped, not quoted ("" where missing).
+
+    JSON escapes character by character, so one string may be written in parts.
+
+    >>> inner(["a", 'b"']).col()
+    ['a', 'b\\\\"']
+    """
+    codes, uniques = _distinct(values)
+    return _take_text([q[1:-1] for q in _quoted(uniques)], codes, "")
+
+
+def nullable_strings(values: Texts) -> Coded:
+    """JSON strings, ``null`` where the value is missing or empty.
+
+    >>> nullable_strings(["a", "", None]).col()
+    ['"a"', 'null', 'null']
+    """
+    codes, uniques = _distinct(values)
+    shown = [q if u else "null" for u, q in zip(uniques, _quoted(uniques), strict=True)]
+    return _take_text(shown, codes, "null")
 
 
 def float_text(x: float) -> str:
@@ -114,15 +218,15 @@ def float_text(x: float) -> str:
     return "null" if math.isnan(x) else _FLOAT.dump_json(x).decode("ascii")
 
 
-def floats(values: npt.ArrayLike) -> Col:
+def floats(values: npt.ArrayLike) -> Coded:
     """JSON numbers for float64 values (``null`` for NaN), formatted once per distinct value."""
     arr = np.asarray(values, dtype=np.float64)
     arr = np.where(arr == 0.0, 0.0, arr)  # -0.0 prints as 0.0, as the kernels report it
     uniq, inverse = np.unique(arr, return_inverse=True)
-    return _take([float_text(float(u)) for u in uniq.tolist()], inverse.reshape(-1))
+    return Coded(inverse.reshape(-1), [float_text(float(u)) for u in uniq.tolist()])
 
 
-def money(values: npt.ArrayLike, *, null_for_nan: bool = False) -> Col:
+def money(values: npt.ArrayLike, *, null_for_nan: bool = False) -> Coded:
     """Money as quoted two-decimal strings rounded half up to the cent (``"-1234.50"``).
 
     Agrees with :func:`marginlex.audit.money.to_cents` (the vectorized rounding is the
@@ -132,26 +236,28 @@ def money(values: npt.ArrayLike, *, null_for_nan: bool = False) -> Col:
     arr = np.asarray(values, dtype=np.float64)
     nan = np.isnan(arr)
     rounded = round_cents(np.where(nan, 0.0, arr))
-    # P&L at grid points and per-contract figures repeat a lot: where they do, each distinct
-    # amount is formatted once and taken per row.
+    # P&L at grid points and per-contract figures repeat a lot: each distinct amount is
+    # formatted once and taken per row (hashing a float costs far less than formatting it).
     codes, uniques = pd.factorize(rounded)
-    if len(uniques) * 2 < len(rounded):
-        out: Col = _take([f'"{v:.2f}"' for v in uniques.tolist()], codes)
-    else:
-        out = [f'"{v:.2f}"' for v in rounded.tolist()]
-    return where(~nan, out, "null") if null_for_nan and nan.any() else out
+    texts = list(map('"%.2f"'.__mod__, uniques.tolist()))
+    if null_for_nan and nan.any():
+        return _take_text(texts, np.where(nan, -1, codes), "null")
+    return Coded(codes, texts)
 
 
-def bools(values: npt.ArrayLike) -> Col:
+def bools(values: npt.ArrayLike) -> Coded:
     """JSON booleans."""
-    return np.where(np.asarray(values, dtype=bool), "true", "false").astype(object).tolist()  # type: ignore[no-any-return]
+    return Coded(np.asarray(values, dtype=bool).astype(np.intp), ["false", "true"])
 
 
-def dates(values: pd.Series) -> Col:
-    """JSON dates (``"2026-03-31"``), ``null`` where missing."""
-    stamps = pd.to_datetime(values)
-    shown = stamps.dt.strftime('"%Y-%m-%d"')
-    return shown.where(stamps.notna(), "null").astype(object).tolist()
+def dates(values: pd.Series) -> Coded:
+    """JSON dates (``"2026-03-31"``), ``null`` where missing: each distinct day written once.
+
+    >>> dates(pd.Series(["2026-03-31", None, "2026-03-31"])).col()
+    ['"2026-03-31"', 'null', '"2026-03-31"']
+    """
+    codes, days = pd.factorize(pd.to_datetime(values))
+    return _take_text(list(pd.DatetimeIndex(days).strftime('"%Y-%m-%d"')), codes, "null")
 
 
 def date_text(day: date | None) -> str:
@@ -160,7 +266,7 @@ def date_text(day: date | None) -> str:
 
 
 def group_join(
-    fragments: Sequence[str | None],
+    fragments: Sequence[str | None] | Coded,
     codes: npt.NDArray[np.int64],
     n_groups: int,
     sep: str = ",",
@@ -179,36 +285,14 @@ def group_join(
     """
     keep = codes >= 0
     order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]
-    ordered = np.asarray(fragments, dtype=object)[order].tolist()
+    ordered = objects(fragments)[order].tolist()
     bounds = np.searchsorted(codes[order], np.arange(n_groups + 1)).tolist()
     return [sep.join(ordered[a:b]) for a, b in pairwise(bounds)]
 
 
-def group_wrap(
-    heads: Sequence[str | None],
-    fragments: Sequence[str | None],
-    codes: npt.NDArray[np.int64],
-    tails: Sequence[str | None],
-    sep: str = ",",
-) -> Col:
-    """Per group: its head, its fragments joined with ``sep`` (row order), its tail.
-
-    The same text as ``concat(heads, group_join(fragments, codes, len(heads)), tails)``, in
-    one join per group, so long fragments are copied once. None where the head or tail is.
-    """
-    keep = codes >= 0
-    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]
-    ordered = codes[order]
-    # Each fragment, then the separator if the next fragment is of the same group, else "".
-    pieces = np.empty(2 * len(order), dtype=object)
-    pieces[0::2] = np.asarray(fragments, dtype=object)[order]
-    pieces[1::2] = np.where(np.append(ordered[1:] == ordered[:-1], False), sep, "")
-    flat = pieces.tolist()
-    bounds = np.searchsorted(ordered, np.arange(len(heads) + 1)).tolist()
-    return [
-        None if h is None or t is None else "".join([h, *flat[2 * a : 2 * b], t])
-        for h, t, a, b in zip(heads, tails, bounds[:-1], bounds[1:], strict=True)
-    ]
+def objects(col: Sequence[str | None] | npt.NDArray[np.object_] | Coded) -> npt.NDArray[np.object_]:
+    """A column as an object array (a coded column's texts taken by code)."""
+    return col.objects() if isinstance(col, Coded) else np.asarray(col, dtype=object)
 
 
 def group_sum(
@@ -220,3 +304,15 @@ def group_sum(
         codes[keep], weights=values[keep], minlength=n_groups
     ).astype(np.float64)
     return summed
+
+
+def rows_in(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int64]:
+    """Each value's position in ``index`` (-1: absent); a categorical is looked up per category.
+
+    >>> rows_in(pd.Index(["a", "b"]), pd.Series(["b", "c", "b"], dtype="category")).tolist()
+    [1, -1, 1]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        found = np.append(index.get_indexer(values.cat.categories), -1)
+        return np.asarray(found[values.cat.codes.to_numpy()], np.int64)  # code -1 takes -1
+    return np.asarray(index.get_indexer(pd.Index(values.astype("str"))), np.int64)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from marginlex.audit import trace_json as j
+from marginlex.audit import trace_layout as tl
 from marginlex.dsl import model as m
 from marginlex.engine.expr_eval import first_field
 from marginlex.engine.plan import Plan, StepKind
@@ -35,22 +36,37 @@ def tested_ids(plan: Plan) -> dict[tuple[str, str], str]:
 def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
     """One requirement check per (account, requirement) row."""
     ids = tested_ids(plan)
-    rule, name = frame["rule_id"].astype("str"), frame["requirement"].astype("str")
-    # Mapped per distinct (rule, requirement): a few dozen, not one lookup per row.
-    pair = (rule + "\x1f" + name).reset_index(drop=True)
-    by_pair = {f"{r}\x1f{q}": v for (r, q), v in ids.items()}
-    field = pair.map(by_pair).fillna("").astype("str")
-    tested_id = field + "[" + frame["account_id"].astype("str").reset_index(drop=True) + "]"
-    value = frame["tested_value"].astype("str").fillna("").reset_index(drop=True)
-    tested = j.concat(
-        '{"id":', j.strings(tested_id), ',"unit":null,"value":', j.strings(value), "}"
+    # The field each check tests is looked up per distinct (rule, requirement), not per row.
+    rule, rules = pd.factorize(frame["rule_id"])
+    name, names = pd.factorize(frame["requirement"])
+    _, first, pair = np.unique(
+        rule.astype(np.int64) * (len(names) + 1) + name, return_index=True, return_inverse=True
     )
+    fields = [
+        ids.get((str(rules[rule[i]]), str(names[name[i]])), "")
+        if min(rule[i], name[i]) >= 0
+        else ""
+        for i in first.tolist()
+    ]
+    field = j.inner(fields)
+    value = frame["tested_value"].astype("str").fillna("")
+    # JSON escaping is per character: the id "<field>[<account>]" is written in parts.
+    field_part = j.Coded(field.codes[pair.reshape(-1)], field.texts)
+    account = frame["account_id"]
+    shown = j.strings(value)
+    tested = j.concat(
+        '{"id":"', field_part, "[", j.inner(account), ']","unit":null,"value":', shown, "}"
+    )
+    missing = account.isna().to_numpy(dtype=bool)
+    if missing.any():  # with no account the id is empty (a missing string is written "")
+        blank = j.concat('{"id":"","unit":null,"value":', shown, "}")
+        tested = [b if m else t for t, b, m in zip(tested, blank, missing.tolist(), strict=True)]
     tested = j.where((value != "").to_numpy(dtype=bool), tested, "")
     return j.concat(
         '{"applies":',
         j.bools(frame["applies"].to_numpy(dtype=bool)),
         ',"name":',
-        j.strings(name),
+        j.strings(frame["requirement"]),
         ',"passed":',
         j.bools(frame["passed"].to_numpy(dtype=bool)),
         ',"reason":',
@@ -69,29 +85,34 @@ def eligibility_output(
     *,
     fallback: npt.NDArray[np.object_],
     n: int,
-) -> j.Col:
-    """Per set, the output of one eligibility rule (null where the set has no rows)."""
+) -> tuple[tl.Pieces, npt.NDArray[np.bool_]]:
+    """Per set, the output of one eligibility rule (laid out; none where the set has no
+    rows), and where the set has rows."""
     mine = frame["rule_id"].astype("str").to_numpy() == rule_id
     c = np.where(mine, codes, -1)
     count = np.bincount(c[c >= 0], minlength=n)
     failed = np.bincount(c[c >= 0], weights=~frame["passed"].to_numpy(bool)[c >= 0], minlength=n)
     eligible = failed == 0
     fb = j.nullable_strings(pd.Series(np.where(eligible, "", fallback), dtype="str"))
-    out = j.concat(
-        '{"eligible":',
-        j.bools(eligible),
-        ',"fallback":',
-        fb,
-        ',"requirements":[',
-        j.group_join(rows, c, n),
-        '],"type":"eligibility"}',
+    out = tl.layout(
+        [
+            '{"eligible":',
+            j.bools(eligible),
+            ',"fallback":',
+            fb,
+            ',"requirements":[',
+            tl.grouped(rows, c, n),
+            '],"type":"eligibility"}',
+        ],
+        n,
     )
-    return j.where(count > 0, out)
+    return out.only(count > 0), count > 0
 
 
 def segregation_rows(frame: pd.DataFrame) -> j.Col:
     """One violation per row: the rule, its citation, the path it breaks."""
-    path = [str(p).replace(" -> ", '","') for p in j.strings(frame["path"])]
+    paths = j.strings(frame["path"])
+    path = j.Coded(paths.codes, [p.replace(" -> ", '","') for p in paths.texts])
     message = frame["constraint"].astype("str") + ": " + frame["detail"].astype("str")
     return j.concat(
         '{"citation":',
@@ -108,11 +129,11 @@ def segregation_rows(frame: pd.DataFrame) -> j.Col:
 
 def segregation_output(
     frame: pd.DataFrame, codes: IntArray, rows: j.Col, rule_id: str, n: int
-) -> j.Col:
+) -> tl.Pieces:
     """Per set, the output of one segregation rule (every set: no violation is a pass)."""
     mine = frame["rule_id"].astype("str").to_numpy() == rule_id
-    joined = j.group_join(rows, np.where(mine, codes, -1), n)
-    return j.concat('{"type":"segregation","violations":[', joined, "]}")
+    violations = tl.grouped(rows, np.where(mine, codes, -1), n)
+    return tl.layout(['{"type":"segregation","violations":[', violations, "]}"], n)
 
 
 def offset_groups(
@@ -123,11 +144,15 @@ def offset_groups(
     keys: pd.Series,
 ) -> list[str]:
     """The class groups each offset row joined: those of its set whose key is its group."""
+    # Keyed per distinct instrument; class groups as codes in name order (sorted as names).
+    instrument, instruments = pd.factorize(positions["instrument_id"])
+    group_of = np.append(keys.reindex(instruments).to_numpy(dtype=object), np.nan)
+    class_group, names = pd.factorize(positions["class_group"], sort=True)
     pos = pd.DataFrame(
         {
             "set": pos_codes,
-            "product_group": positions["instrument_id"].astype("str").map(keys).to_numpy(),
-            "class_group": positions["class_group"].astype("str").to_numpy(),
+            "product_group": group_of[instrument],
+            "class_group": np.where(class_group < 0, len(names), class_group),
         }
     ).drop_duplicates()
     rows = pd.DataFrame(
@@ -138,9 +163,8 @@ def offset_groups(
         }
     )
     hits = rows.merge(pos, on=["set", "product_group"]).sort_values(["row", "class_group"])
-    return j.group_join(
-        j.strings(hits["class_group"]), hits["row"].to_numpy(np.int64), len(offsets)
-    )
+    texts = j.Coded(hits["class_group"].to_numpy(np.intp), [*j.strings(names).texts, '""'])
+    return j.group_join(texts, hits["row"].to_numpy(np.int64), len(offsets))
 
 
 def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.object_]) -> j.Col:
@@ -172,18 +196,23 @@ def total_output(
     amounts: npt.NDArray[np.float64],
     n: int,
     keys: tuple[str, str, str],
-) -> j.Col:
-    """Per set, ``{"<list>":[rows],"<total>":sum,"type":...}``; null where the set has none."""
+) -> tuple[tl.Pieces, npt.NDArray[np.bool_]]:
+    """Per set, ``{"<list>":[rows],"<total>":sum,"type":...}`` (laid out; none where the
+    set has no rows), and where the set has rows."""
     c = np.where(mine, codes, -1)
     listed, total, kind = keys
-    out = j.concat(
-        f'{{"{listed}":[',
-        j.group_join(rows, c, n),
-        f'],"{total}":',
-        j.money(j.group_sum(amounts, c, n)),
-        f',"type":"{kind}"}}',
+    out = tl.layout(
+        [
+            f'{{"{listed}":[',
+            tl.grouped(rows, c, n),
+            f'],"{total}":',
+            j.money(j.group_sum(amounts, c, n)),
+            f',"type":"{kind}"}}',
+        ],
+        n,
     )
-    return j.where(np.bincount(c[c >= 0], minlength=n) > 0, out)
+    present = np.bincount(c[c >= 0], minlength=n) > 0
+    return out.only(present), present
 
 
 def _candidates(text: str, winner: str, row: str) -> str:
@@ -205,8 +234,7 @@ def lot_rows(lots: pd.DataFrame, maturity: pd.Series) -> j.Col:
     row = lots["haircut_row"].astype("str").fillna("")
     key = lots["candidates"].astype("str").fillna("") + "\x1f" + winner + "\x1f" + row
     codes, uniques = pd.factorize(key)
-    cands = [_candidates(*str(k).split("\x1f")) for k in uniques]
-    candidates: j.Col = np.asarray(cands, dtype=object)[codes].tolist()
+    candidates = j.Coded(codes, [_candidates(*str(k).split("\x1f")) for k in uniques])
     capped = lots["cap_rule_id"].astype("str").fillna("") != ""
     eligible = lots["status"].astype("str").to_numpy() == "eligible"
     reason = lots["reason"].astype("str").where(~eligible, "")

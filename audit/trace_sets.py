@@ -66,7 +66,14 @@ def margin_set_json(
     rule_ids = pd.Series(np.where(has, rule[np.clip(first, 0, None)], ""), dtype="str")
     citations = pd.Series(np.where(has, cite[np.clip(first, 0, None)], ""), dtype="str")
     edges = _edge_fragments(
-        ev, sets, set_codes, member, anchor=anchor, book_accounts=book_accounts, n=n
+        ev,
+        sets,
+        set_codes,
+        member,
+        anchor=anchor,
+        book_accounts=book_accounts,
+        n=n,
+        codes_of=codes_of,
     )
     return (
         j.concat(
@@ -99,6 +106,7 @@ def _edge_fragments(
     anchor: pd.Series,
     book_accounts: pd.DataFrame,
     n: int,
+    codes_of: Callable[[str], IntArray],
 ) -> list[str]:
     parts: list[tuple[IntArray, j.Col]] = []
     size = np.bincount(set_codes[member & (set_codes >= 0)], minlength=n)
@@ -114,12 +122,7 @@ def _edge_fragments(
         reason = rule + f": the account's {column.removesuffix('_id')}"
         parts.append(_edges(mcodes, acc, dst, relation, reason))
     pairs = ev.frames["set_edges"]
-    pcodes = np.asarray(
-        pd.Index(ev.decisions["margin_set_id"].astype("str")).get_indexer(
-            pd.Index(pairs["margin_set_id"].astype("str"))
-        ),
-        dtype=np.int64,
-    )
+    pcodes = codes_of("set_edges")
     for relation in (EdgeRelation.SAME_OWNER, EdgeRelation.SAME_CARRIER):
         parts.append(
             _edges(

@@ -26,10 +26,14 @@ class TraceModel(BaseModel):
 
 
 class InputValue(TraceModel):
-    """One input a step read, by id and value (e.g. ``account.equity`` = 250000.0)."""
+    """One rulebook value a step read, by id and value (``param.pm_min_equity`` = 100000 USD)."""
 
-    id: str = Field(description="What was read: a book column, a parameter or a prior output.")
-    unit: str | None = Field(default=None, description="USD, percent, bp, days, ... if any.")
+    id: str = Field(
+        description="A parameter (param.NAME) or a value written in the rule (RULE_ID.SLOT)."
+    )
+    unit: str | None = Field(
+        default=None, description="USD, fraction (0.15 is 15%), years, multiple; null if none."
+    )
     value: Scalar = Field(description="The value read.")
 
 

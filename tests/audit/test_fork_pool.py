@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -42,14 +44,15 @@ def test_small_work_runs_in_the_caller() -> None:
         assert list(pool.results()) == [os.getpid()] * 3
 
 
-def test_results_are_read_from_scratch_files_that_are_then_removed() -> None:
-    with ForkPool[int](workers=1) as pool:
-        for _ in range(5):
-            pool.submit(os.getpid)
-        pids = list(pool.results())
-        assert os.getpid() not in pids
-        assert list(pool._scratch.iterdir()) == []
-    assert not pool._scratch.exists()
+def test_results_travel_in_unnamed_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where workers' files would go
+    with ForkPool[bytes](workers=2) as pool:
+        for k in range(5):
+            pool.submit(lambda k=k: bytes([k]) * 1_000_000)
+        pool.pump()
+        time.sleep(0.5)  # the results wait in their files
+        assert list(tmp_path.iterdir()) == []
+        assert [r[:2] for r in pool.results()] == [bytes([k, k]) for k in range(5)]
 
 
 def test_a_failing_job_raises_with_its_traceback() -> None:

@@ -171,13 +171,13 @@ class _Floats(BaseModel):
 
 @pytest.mark.parametrize("x", [0.15, 1e-05, 1e-7, 1e16, 2.5e-5, 1.0, 100.0, -0.0, 1 / 3])
 def test_floats_are_written_as_pydantic_writes_them(x: float) -> None:
-    assert f'{{"x":{j.floats([x])[0]}}}' == _Floats(x=0.0 if x == 0 else x).model_dump_json()
+    assert f'{{"x":{j.floats([x]).col()[0]}}}' == _Floats(x=0.0 if x == 0 else x).model_dump_json()
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False))
 def test_money_agrees_with_to_cents(x: float) -> None:
-    assert j.money(np.array([x]))[0] == f'"{to_cents(x)}"'
+    assert j.money(np.array([x])).col()[0] == f'"{to_cents(x)}"'
     assert not math.isnan(x)
 
 
@@ -187,6 +187,7 @@ def test_parallel_chunks_prepare_the_same_decisions(
     from marginlex.audit import record  # noqa: PLC0415 - the module whose chunk size is patched
 
     monkeypatch.setattr(record, "PARALLEL_SETS", 4)  # 9 + 6 + 13 sets: 8 chunks, 2 workers
+    monkeypatch.setattr(record, "MIN_FORK_SETS", 0)  # forked workers even for the demo
     evaluations = [runs[name][0] for name in NAMES]
     refs, bundles, decisions = record.prepare_run(
         evaluations, [load_rulebook(n) for n in NAMES], book, "t"
@@ -205,4 +206,4 @@ class _Text(BaseModel):
     "x", ['a"b', "c\\d", "e\nf\tg", "plain", "café", "x\x1fy", "z\x7f", "\u2028"]
 )
 def test_strings_are_escaped_as_pydantic_escapes_them(x: str) -> None:
-    assert f'{{"x":{j.strings([x, "other"])[0]}}}' == _Text(x=x).model_dump_json()
+    assert f'{{"x":{j.strings([x, "other"]).col()[0]}}}' == _Text(x=x).model_dump_json()

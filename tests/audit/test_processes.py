@@ -9,11 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 
+from marginlex.audit.fork_pool import CAN_FORK
 from marginlex.audit.ledger import Ledger
 from marginlex.audit.trace import DecisionTrace
 from marginlex.audit.verify import verify
+from marginlex.engine.book import write_book
+from marginlex.engine.synth import synth_book
 
 WRITER = Path(__file__).with_name("_ledger_writer.py")
 
@@ -74,4 +78,55 @@ def test_two_concurrent_writers_both_land_with_the_chain_intact(
     for run in ledger.runs():
         seqs = [row.seq for row in ledger.query(run=run.record.run_id)]
         assert seqs == list(range(seqs[0], seqs[0] + 200))
+    ledger.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # a zombie has exited; its new parent reaps it
+
+
+@pytest.mark.skipif(not CAN_FORK or not Path("/proc/self/stat").exists(), reason="needs fork")
+def test_sigkill_of_marginlex_run_mid_recording_leaves_nothing_and_stops_its_workers(
+    tmp_path: Path,
+) -> None:
+    meta, frames = synth_book(8000, 3)  # about 16k decisions: traces built by workers
+    book = write_book(meta, frames, tmp_path / "book", "parquet")
+    ledger_path, scratch = tmp_path / "ledger.db", tmp_path / "scratch"
+    scratch.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marginlex", "run", str(book), "--ledger", str(ledger_path)],
+        env=os.environ | {"TMPDIR": str(scratch)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    journal = ledger_path.with_name(ledger_path.name + "-journal")
+    _wait_for(journal, proc, seconds=120)  # the transaction is open: decisions stream in
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    deadline = time.monotonic() + 60
+    while not all(_gone(pid) for pid in workers):  # orphans finish their chunk and stop
+        assert time.monotonic() < deadline, f"workers {workers} still run"
+        time.sleep(0.05)
+    assert list(scratch.iterdir()) == []  # results travel in unnamed files: none left behind
+    ledger = Ledger.open(str(ledger_path))
+    report = verify(ledger)
+    assert report.ok and (report.entries, report.runs) == (0, 0)
     ledger.close()
