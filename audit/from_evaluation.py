@@ -6,16 +6,14 @@ JSON of every :class:`~marginlex.audit.trace.DecisionTrace`, without one pydanti
 decision: each frame is serialized column-wise (:mod:`marginlex.audit.trace_json`), grouped
 by margin set once, and the long text is laid out and copied once, into each trace
 (:mod:`marginlex.audit.trace_layout`). :func:`decision_traces` validates them into models
-(tests, small books); :func:`prepared_decisions` hands them to the ledger.
+(tests, small books); :func:`prepared` hands them to the ledger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +24,7 @@ from marginlex.audit import trace_json as j
 from marginlex.audit import trace_layout as tl
 from marginlex.audit import trace_outputs as to
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import PreparedDecision, compress_trace
+from marginlex.audit.chain import PreparedChunk, compress_trace
 from marginlex.audit.step_inputs import step_inputs_json
 from marginlex.audit.trace import SCHEMA_VERSION, DecisionTrace, RulebookRef, decision_id_for
 from marginlex.audit.trace_figures import figure_sources, figures_json
@@ -350,37 +348,24 @@ def decision_traces(columns: TraceColumns) -> list[DecisionTrace]:
     return [DecisionTrace.model_validate_json(body) for _, body in trace_bytes(columns)]
 
 
-def _prepare_chunk(columns: TraceColumns, texts: list[str], start: int) -> list[PreparedDecision]:
-    out = []
-    for k, text in enumerate(texts):
-        i = start + k
+def prepared(columns: TraceColumns) -> PreparedChunk:
+    """The ledger columns of every trace: its canonical bytes hashed and compressed."""
+    shas, frames = [], []
+    for text in columns.json:  # one trace at a time: its bytes are not all held at once
         body = text.encode("utf-8")
-        out.append(
-            PreparedDecision(
-                decision_id=columns.decision_ids[i],
-                rulebook_id=columns.rulebook.id,
-                rulebook_sha256=columns.rulebook.sha256,
-                book_sha256=columns.book_sha256,
-                as_of=columns.as_of,
-                margin_set_id=columns.margin_set_ids[i],
-                account_ids=columns.account_ids[i],
-                status=columns.statuses[i],
-                call=Decimal(columns.calls[i]),
-                requirement=Decimal(columns.requirements[i]),
-                trace_sha256=sha256_hex(body),
-                trace_z=compress_trace(body),
-            )
-        )
-    return out
-
-
-def prepared_decisions(
-    columns: TraceColumns, chunk: int = 20_000, threads: int = 2
-) -> list[PreparedDecision]:
-    """The ledger rows of every trace; hashing and compressing run on ``threads`` threads."""
-    starts = list(range(0, len(columns.decision_ids), chunk))
-    if threads <= 1:
-        return [p for s in starts for p in _prepare_chunk(columns, columns.json[s : s + chunk], s)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        parts = pool.map(lambda s: _prepare_chunk(columns, columns.json[s : s + chunk], s), starts)
-        return [p for part in parts for p in part]
+        shas.append(sha256_hex(body))
+        frames.append(compress_trace(body))
+    return PreparedChunk(
+        rulebook_id=columns.rulebook.id,
+        rulebook_sha256=columns.rulebook.sha256,
+        book_sha256=columns.book_sha256,
+        as_of=columns.as_of,
+        decision_ids=columns.decision_ids,
+        margin_set_ids=columns.margin_set_ids,
+        account_ids=columns.account_ids,
+        statuses=columns.statuses,
+        calls=columns.calls,
+        requirements=columns.requirements,
+        trace_sha256=shas,
+        trace_z=frames,
+    )

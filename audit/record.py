@@ -18,11 +18,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from marginlex import __version__
-from marginlex.audit.chain import PreparedDecision
+from marginlex.audit.chain import PreparedChunk, PreparedDecision
 from marginlex.audit.fork_pool import ForkPool
 from marginlex.audit.from_evaluation import (
     TraceColumns,
-    prepared_decisions,
+    prepared,
     trace_bytes,
     trace_columns,
 )
@@ -124,10 +124,12 @@ class _Chunk:
     start: int
     stop: int
 
-    def __call__(self) -> list[PreparedDecision]:
+    def __call__(self) -> PreparedChunk:
         part = slice_evaluation(self.ev, self.start, self.stop, self.codes)
         columns = trace_columns(part, self.book, self.ref, self.engine_version)
-        return prepared_decisions(columns, threads=1)
+        if self.start == 0:  # a rulebook's first traces are checked against the model
+            self_check(columns)
+        return prepared(columns)
 
 
 class RunRecorder:
@@ -153,19 +155,13 @@ class RunRecorder:
         self.evaluations: list[Evaluation] = []
         self.refs: list[RulebookRef] = []
         self.bundles: list[str] = []
-        self._pool = ForkPool[list[PreparedDecision]](workers, min_fork_weight=MIN_FORK_SETS)
+        self._pool = ForkPool[PreparedChunk](workers, min_fork_weight=MIN_FORK_SETS)
 
     def add(self, ev: Evaluation, rulebook: ResolvedRulebook) -> None:
-        """Check an evaluation's first traces and queue all of them to be built.
-
-        Raises:
-            TraceSerializationError: the fast serializer disagrees with the trace model.
-        """
+        """Queue an evaluation's traces to be built (the first chunk checks its first traces)."""
         bundle = rulebook_bundle(rulebook)
         ref = rulebook_ref(rulebook, ev, bundle)
         codes = set_codes(ev)
-        head = slice_evaluation(ev, 0, SELF_CHECK, codes)
-        self_check(trace_columns(head, self.book, ref, self.engine_version))
         self.evaluations.append(ev)
         self.refs.append(ref)
         self.bundles.append(bundle)
@@ -178,8 +174,8 @@ class RunRecorder:
 
     def decisions(self) -> Iterator[PreparedDecision]:
         """Every decision of the run, in rulebook order, as its chunk is built."""
-        for part in self._pool.results():
-            yield from part
+        for chunk in self._pool.results():
+            yield from chunk.decisions()
 
     def run_record(self) -> RunRecord:
         """The run: its rulebooks, book, as-of, engine version and accounts out of scope."""
@@ -198,8 +194,11 @@ class RunRecorder:
 
         Raises:
             LedgerError: the ledger cannot record the run; nothing is written.
-            WorkerError: building a chunk of traces failed; nothing is written.
+            WorkerError: building a chunk of traces failed in a worker; nothing is written.
+            TraceSerializationError: the fast serializer disagrees with the trace model
+                (in a worker, this is the WorkerError's traceback); nothing is written.
         """
+        self._pool.pump()  # every CPU on traces now, while the run record and book blob are made
         run = self.run_record()
         blob = book_blob(self.book)
         ledger = Ledger.open(location)

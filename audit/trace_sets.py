@@ -55,7 +55,7 @@ def margin_set_json(
     member = sets["role"].astype("str").to_numpy() == "member"
     accounts = sets["account_id"].astype("str").reset_index(drop=True)
     account_ids = j.concat("[", j.group_join(j.strings(accounts), set_codes, n), "]")
-    anchor = ev.decisions["account_ids"].astype("str").str.split(";").str[0]
+    anchor = ev.decisions["account_ids"].astype("str").str.replace(";.*", "", regex=True)  # first
     book_accounts = book.accounts.set_index("account_id")
     owner = anchor.map(book_accounts["owner_id"]).astype("str").fillna("")
     carrier = anchor.map(book_accounts["carrier_id"]).astype("str").fillna("")

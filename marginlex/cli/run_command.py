@@ -128,7 +128,7 @@ def _run_or_exit(
     With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
     given each evaluation as soon as it existed, so its traces are already being built.
     """
-    from marginlex.audit.record import RunRecorder, TraceSerializationError  # noqa: PLC0415
+    from marginlex.audit.record import RunRecorder  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.engine.compile import CompileError  # noqa: PLC0415
     from marginlex.engine.context import EvaluationError  # noqa: PLC0415
@@ -146,8 +146,6 @@ def _run_or_exit(
         rulebooks = [resolve_rulebook(name) for name in names]
         recorder = RunRecorder(loaded) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
-    except TraceSerializationError as exc:
-        lines = [f"error: nothing recorded: {exc}"]
     except BookError as exc:
         lines = [problem.render() for problem in exc.problems]
     except RulebookError as exc:
@@ -169,6 +167,7 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
     """Record the run in one transaction; print the run id and the decision count."""
     from marginlex.audit.fork_pool import WorkerError  # noqa: PLC0415
     from marginlex.audit.ledger import LedgerError, shown_location  # noqa: PLC0415
+    from marginlex.audit.record import TraceSerializationError  # noqa: PLC0415
 
     decisions = sum(len(ev.decisions) for ev in recorder.evaluations)
     show = decisions >= LONG_RUN_DECISIONS
@@ -184,8 +183,8 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
             status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")
             status.refresh()
             recorded = recorder.record(location)
-    except (LedgerError, WorkerError) as exc:
-        _err.print(f"error: nothing recorded: {exc}", markup=False)
+    except (LedgerError, TraceSerializationError, WorkerError) as exc:
+        _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     line = (
         f"recorded run {recorded.run_id}: {recorded.decisions} decisions "

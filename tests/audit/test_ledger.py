@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
+import pyarrow as pa
 import pytest
 from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 from hypothesis import given, settings
@@ -269,6 +270,12 @@ def test_a_stored_trace_is_a_zstandard_frame_and_zlib_still_reads(size: int) -> 
     stored = compress_trace(body)
     assert stored[:4] == b"\x28\xb5\x2f\xfd" and decompress_trace(stored) == body
     assert decompress_trace(zlib.compress(body)) == body  # ledgers written before zstd
+
+
+def test_frames_written_by_other_zstandard_encoders_read() -> None:
+    body = b'{"x":"' + b"0123456789" * 1000 + b'"}'
+    by_arrow = pa.Codec("zstd", compression_level=1).compress(body, asbytes=True)
+    assert decompress_trace(by_arrow) == body  # how earlier ledgers were written
 
 
 def test_a_truncated_trace_does_not_decompress() -> None:

@@ -6,6 +6,7 @@ chain still verifies) is caught only by replay, which names the decision.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import zlib
@@ -212,3 +213,31 @@ def test_workers_record_the_same_ledger_rows_as_one_process(
     assert _run("run", "--ledger", str(tmp_path / "forked.db"))[0] == 0
     assert rows(tmp_path / "forked.db") == rows(tmp_path / "one.db")
     assert len(rows(tmp_path / "one.db")) == 28
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_a_serializer_that_disagrees_with_the_model_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    from marginlex.audit import record  # noqa: PLC0415 - the module whose serializer is patched
+
+    built = record.trace_columns
+
+    def spaced(*args: object, **kwargs: object) -> record.TraceColumns:
+        columns = built(*args, **kwargs)  # type: ignore[arg-type]
+        first = columns.json[0].replace('"figures":{', '"figures": {', 1)
+        return dataclasses.replace(columns, json=[first, *columns.json[1:]])
+
+    monkeypatch.setattr(record, "trace_columns", spaced)
+    if forked:
+        monkeypatch.setattr(record, "MIN_FORK_SETS", 0)
+    path = tmp_path / "ledger.db"
+    code, out, err = _run("run", "--rulebook", "cftc", "--ledger", str(path))
+    assert code == 1 and "recorded run" not in out
+    assert "trace d-ms:A05_DELTA_FUT-" in err and "serializer and model bytes differ" in err
+    assert err.startswith(
+        "error: nothing recorded: a trace worker failed:" if forked else "error: nothing recorded"
+    )
+    ledger = Ledger.open(str(path), create=False)
+    assert ledger.runs() == [] and ledger.head() == (0, GENESIS)
+    ledger.close()
