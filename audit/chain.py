@@ -25,23 +25,46 @@ import zstandard
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.trace_dictionary import DICTIONARY_ID, shipped
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CODECS = threading.local()  # a (de)compressor serves one thread at a time
+_DICTIONARIES: dict[int, bytes] = {}  # id -> dictionary, as the ledgers being read store them
+
+
+def register_dictionary(dict_id: int, data: bytes) -> None:
+    """Read frames that name ``dict_id`` with ``data``: the dictionary a ledger stores."""
+    _DICTIONARIES[dict_id] = data
 
 
 def _compressor() -> zstandard.ZstdCompressor:
     if not hasattr(_CODECS, "compressor"):
-        _CODECS.compressor = zstandard.ZstdCompressor(level=1)
+        dictionary = zstandard.ZstdCompressionDict(shipped())
+        _CODECS.compressor = zstandard.ZstdCompressor(level=1, dict_data=dictionary)
     compressor: zstandard.ZstdCompressor = _CODECS.compressor
     return compressor
 
 
-def _decompressor() -> zstandard.ZstdDecompressor:
-    if not hasattr(_CODECS, "decompressor"):
-        _CODECS.decompressor = zstandard.ZstdDecompressor()
-    decompressor: zstandard.ZstdDecompressor = _CODECS.decompressor
-    return decompressor
+def _decompressor(dict_id: int) -> zstandard.ZstdDecompressor:
+    """A decompressor for frames made with dictionary ``dict_id`` (0: none)."""
+    if dict_id == 0:
+        data = b""
+    elif dict_id in _DICTIONARIES:
+        data = _DICTIONARIES[dict_id]
+    elif dict_id == DICTIONARY_ID:  # a ledger being written, or one read before its table
+        data = shipped()
+    else:
+        raise TraceDecodeError(
+            f"stored trace needs Zstandard dictionary {dict_id:#x}, which this ledger lacks"
+        )
+    cache: dict[tuple[int, int], zstandard.ZstdDecompressor] = _CODECS.__dict__.setdefault(
+        "decompressors", {}
+    )
+    key = (dict_id, hash(data))
+    if key not in cache:
+        dictionary = zstandard.ZstdCompressionDict(data) if data else None
+        cache[key] = zstandard.ZstdDecompressor(dict_data=dictionary)
+    return cache[key]
 
 
 class TraceDecodeError(ValueError):
@@ -194,16 +217,19 @@ def prepare(trace: DecisionTrace) -> PreparedDecision:
 
 
 def compress_trace(body: bytes) -> bytes:
-    """Canonical trace JSON as stored: one Zstandard frame at level 1.
+    """Canonical trace JSON as stored: one Zstandard frame at level 1, with the dictionary.
 
-    A standard frame, so ``zstd -d`` or any Zstandard library reads a ``trace_z`` too; it
-    records its own decompressed size.
+    A standard frame: ``zstd -d -D trace_dictionary.zdict`` or any Zstandard library reads
+    a ``trace_z`` too (the ledger stores the dictionary). It records its own decompressed
+    size and the id of the dictionary (:mod:`marginlex.audit.trace_dictionary`).
     """
     return _compressor().compress(body)
 
 
 def decompress_trace(trace_z: bytes) -> bytes:
-    """The canonical trace JSON bytes of a stored entry (a Zstandard frame or zlib stream).
+    """The canonical trace JSON bytes of a stored entry.
+
+    A Zstandard frame, with or without a dictionary, or a zlib stream (the first ledgers).
 
     Raises:
         TraceDecodeError: the bytes do not decompress.
@@ -211,7 +237,8 @@ def decompress_trace(trace_z: bytes) -> bytes:
     try:
         if trace_z[:4] != _ZSTD_MAGIC:
             return zlib.decompress(trace_z)
-        return _decompressor().decompress(trace_z)
+        dict_id = zstandard.get_frame_parameters(trace_z).dict_id
+        return _decompressor(dict_id).decompress(trace_z)
     except (zstandard.ZstdError, zlib.error) as exc:
         raise TraceDecodeError(f"stored trace does not decompress: {exc}") from exc
 

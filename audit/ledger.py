@@ -28,6 +28,7 @@ from marginlex.audit.chain import GENESIS, PreparedDecision, entry_hash, entry_h
 from marginlex.audit.ledger_read import LedgerReader
 from marginlex.audit.records import RunCounts, RunRecord
 from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.trace_dictionary import DICTIONARY_ID, shipped
 
 ENV_VAR = "MARGINLEX_LEDGER"
 DEFAULT_PATH = "marginlex-ledger.db"
@@ -119,6 +120,7 @@ class Ledger(LedgerReader):
                     t.metadata.create_all(conn)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
+            ledger.load_dictionaries()
         except (LedgerError, OperationalError) as exc:
             engine.dispose()
             if isinstance(exc, LedgerError):
@@ -225,11 +227,15 @@ class Ledger(LedgerReader):
         new_texts = [{"sha256": k, "text": v} for k, v in texts.items() if k not in have]
         if new_texts:
             conn.execute(insert(t.rulebook_texts), new_texts)
-        stored = conn.scalar(
+        stored = set(conn.scalars(select(t.trace_dictionaries.c.dict_id)))
+        if DICTIONARY_ID not in stored:  # what compress_trace uses: readers need it
+            row = {"dict_id": DICTIONARY_ID, "data": shipped()}
+            conn.execute(insert(t.trace_dictionaries), [row])
+        blob_sha = conn.scalar(
             select(t.books.c.blob_sha256).where(t.books.c.sha256 == run.book_sha256)
         )
-        if stored is not None:
-            return str(stored)  # the book is stored once: the first recording wins
+        if blob_sha is not None:
+            return str(blob_sha)  # the book is stored once: the first recording wins
         if blob is None:
             raise LedgerError(
                 f"the content of book {run.book_sha256[:12]}… was not given and is not in the "

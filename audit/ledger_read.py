@@ -8,10 +8,10 @@ from collections.abc import Generator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, or_, select
+from sqlalchemy import Engine, Select, and_, inspect, or_, select
 
 from marginlex.audit import tables as t
-from marginlex.audit.chain import trace_json
+from marginlex.audit.chain import register_dictionary, trace_json
 from marginlex.audit.records import DecisionRow, RunCounts, RunRecord, StoredDecision, StoredRun
 from marginlex.audit.trace import DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
@@ -68,6 +68,14 @@ class LedgerReader:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def load_dictionaries(self) -> None:
+        """Register the Zstandard dictionaries this ledger's traces were compressed with."""
+        if not inspect(self.engine).has_table(t.trace_dictionaries.name):
+            return  # a ledger written before dictionaries, or not created yet
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(t.trace_dictionaries)):
+                register_dictionary(int(row.dict_id), bytes(row.data))
 
     def get_decision(self, decision_id: str, run_id: str | None = None) -> StoredDecision:
         """The most recent recording of a decision (or its recording in one run).

@@ -46,6 +46,15 @@ rulebook_texts = Table(
     Column("text", Text, nullable=False),
 )
 
+trace_dictionaries = Table(
+    "trace_dictionaries",
+    metadata,
+    # A Zstandard dictionary decisions' traces are compressed with, by the id each frame
+    # names (stored once, so a ledger is read without the package that wrote it).
+    Column("dict_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
 books = Table(
     "books",
     metadata,

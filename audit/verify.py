@@ -241,6 +241,7 @@ def verify(
     Returns:
         A report naming the first problem, if any.
     """
+    ledger.load_dictionaries()  # as stored now: an edited dictionary garbles the traces
     walk = _Walk(ledger)
     problem = None
     # closing(): stopping early must still close the (server-side) cursor.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import zlib
 from decimal import Decimal
 from pathlib import Path
@@ -10,11 +11,13 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
+import zstandard
 from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from marginlex.audit import chain
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.chain import (
     GENESIS,
@@ -26,6 +29,7 @@ from marginlex.audit.chain import (
 from marginlex.audit.ledger import Ledger, LedgerError
 from marginlex.audit.ledger_read import DecisionNotFoundError
 from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.trace_dictionary import DICTIONARY_ID, shipped
 from marginlex.audit.verify import ProblemKind, verify
 from marginlex.engine.outcomes import DecisionStatus
 
@@ -182,6 +186,32 @@ def test_an_edited_trace_is_caught(filled: Ledger, with_hash: bool) -> None:
         conn.execute(text(f"UPDATE decisions SET {sets} WHERE seq = 2"), new)
     problem = verify(filled).problem
     assert problem is not None and (problem.kind, problem.seq) == (ProblemKind.CHANGED, 2)
+
+
+def test_an_edited_dictionary_is_caught_at_the_first_entry(filled: Ledger) -> None:
+    with filled.engine.begin() as conn:
+        (data,) = conn.execute(text("SELECT data FROM trace_dictionaries")).one()
+        edited = data[:-60000] + bytes(reversed(data[-60000:]))  # its content, backwards
+        conn.execute(text("UPDATE trace_dictionaries SET data = :d"), {"d": edited})
+    problem = verify(filled).problem
+    assert problem is not None and (problem.kind, problem.seq) == (ProblemKind.CHANGED, 1)
+
+
+def test_traces_are_read_with_the_dictionary_the_ledger_stores(
+    filled: Ledger, ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert zstandard.get_frame_parameters(compress_trace(b"{}")).dict_id == DICTIONARY_ID
+    with filled.engine.connect() as conn:
+        stored = conn.execute(text("SELECT dict_id, data FROM trace_dictionaries")).all()
+    assert stored == [(DICTIONARY_ID, shipped())]  # stored once, however many runs
+    # A later marginlex whose package ships another dictionary still reads this ledger.
+    monkeypatch.setattr(chain, "_DICTIONARIES", {})
+    monkeypatch.setattr(chain, "_CODECS", threading.local())
+    monkeypatch.setattr(chain, "shipped", lambda: b"not this one")
+    reopened = Ledger.open(ledger_url, create=False)
+    assert reopened.get_decision("b3").trace.decision_id == "b3"
+    assert verify(reopened).ok
+    reopened.close()
 
 
 def test_a_rehashed_edit_is_caught_at_the_next_link(filled: Ledger) -> None:
