@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,13 +28,10 @@ from marginlex.audit.trace import DecisionTrace
 from marginlex.audit.trace_dictionary import DICTIONARY_ID, shipped
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_MAX_TRACE_BYTES = 1 << 28  # a trace is 10-20 kB; a frame header may claim any size
 _CODECS = threading.local()  # a (de)compressor serves one thread at a time
-_DICTIONARIES: dict[int, bytes] = {}  # id -> dictionary, as the ledgers being read store them
-
-
-def register_dictionary(dict_id: int, data: bytes) -> None:
-    """Read frames that name ``dict_id`` with ``data``: the dictionary a ledger stores."""
-    _DICTIONARIES[dict_id] = data
+Dictionaries = Mapping[int, bytes]
+"""Zstandard dictionaries by id, as a ledger stores them."""
 
 
 def _compressor() -> zstandard.ZstdCompressor:
@@ -45,12 +42,12 @@ def _compressor() -> zstandard.ZstdCompressor:
     return compressor
 
 
-def _decompressor(dict_id: int) -> zstandard.ZstdDecompressor:
+def _decompressor(dict_id: int, dictionaries: Dictionaries) -> zstandard.ZstdDecompressor:
     """A decompressor for frames made with dictionary ``dict_id`` (0: none)."""
     if dict_id == 0:
         data = b""
-    elif dict_id in _DICTIONARIES:
-        data = _DICTIONARIES[dict_id]
+    elif dict_id in dictionaries:
+        data = dictionaries[dict_id]
     elif dict_id == DICTIONARY_ID:  # a ledger being written, or one read before its table
         data = shipped()
     else:
@@ -226,23 +223,33 @@ def compress_trace(body: bytes) -> bytes:
     return _compressor().compress(body)
 
 
-def decompress_trace(trace_z: bytes) -> bytes:
+def decompress_trace(trace_z: bytes, dictionaries: Dictionaries | None = None) -> bytes:
     """The canonical trace JSON bytes of a stored entry.
 
     A Zstandard frame, with or without a dictionary, or a zlib stream (the first ledgers).
 
+    Args:
+        trace_z: the stored bytes.
+        dictionaries: the dictionaries the ledger stores (default: the shipped one only).
+
     Raises:
-        TraceDecodeError: the bytes do not decompress.
+        TraceDecodeError: the bytes do not decompress, or would be larger than any trace.
     """
     try:
         if trace_z[:4] != _ZSTD_MAGIC:
-            return zlib.decompress(trace_z)
-        dict_id = zstandard.get_frame_parameters(trace_z).dict_id
-        return _decompressor(dict_id).decompress(trace_z)
+            inflate = zlib.decompressobj()
+            body = inflate.decompress(trace_z, _MAX_TRACE_BYTES)
+            if inflate.unconsumed_tail:
+                raise TraceDecodeError("stored trace inflates beyond any trace's size")
+            return body
+        frame = zstandard.get_frame_parameters(trace_z)
+        if frame.content_size > _MAX_TRACE_BYTES:  # forged or unknown: never allocate it
+            raise TraceDecodeError(f"stored trace declares {frame.content_size:,} bytes")
+        return _decompressor(frame.dict_id, dictionaries or {}).decompress(trace_z)
     except (zstandard.ZstdError, zlib.error) as exc:
         raise TraceDecodeError(f"stored trace does not decompress: {exc}") from exc
 
 
-def trace_json(trace_z: bytes) -> str:
+def trace_json(trace_z: bytes, dictionaries: Dictionaries | None = None) -> str:
     """The canonical trace JSON of a stored entry."""
-    return decompress_trace(trace_z).decode("utf-8")
+    return decompress_trace(trace_z, dictionaries).decode("utf-8")

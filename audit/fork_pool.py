@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import tempfile
 import traceback
@@ -48,7 +50,7 @@ import pyarrow as pa
 T = TypeVar("T")
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods() and hasattr(socket, "SOCK_SEQPACKET")
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
-_NOTE_BYTES = 1 << 20  # a note is a few bytes; a traceback is cut to fit
+_NOTE_BYTES = 4096  # a note is a few bytes; a traceback travels in the result file
 Note = tuple[str, int, str]  # ("claim" | "ok" | "error", job, traceback)
 _FORK: Any = multiprocessing.get_context("fork") if CAN_FORK else None
 
@@ -85,12 +87,15 @@ class ForkPool(Generic[T]):
         self.min_fork_weight = min_fork_weight
         self._jobs: list[Callable[[], T]] = []
         self._weights: list[int] = []
-        self._next: Any = _FORK.Value("q", 0) if CAN_FORK else None  # next job to claim
+        self._next: Any = _FORK.Value("q", 0, lock=False) if CAN_FORK else None  # next job
+        # Guards _next: a POSIX record lock, which the kernel frees if its holder dies.
+        self._claim_lock = tempfile.TemporaryFile() if CAN_FORK else None  # noqa: SIM115 - close()
         self._claimed_here = 0  # the same, where there is no fork
         self._running: list[_Worker] = []
-        self._answers: dict[int, tuple[str, str | int]] = {}  # ("ok", file) / ("error", tb)
+        self._answers: dict[int, tuple[str, int]] = {}  # (status, result or traceback file)
         self._given = 0
         self._parent = os.getpid()
+        self._closed = False
 
     def submit(self, job: Callable[[], T], *, weight: int = 1) -> None:
         """Queue a job; it starts when a worker forked after this claims it (see :meth:`pump`).
@@ -108,8 +113,11 @@ class ForkPool(Generic[T]):
         Each new worker knows every job submitted so far. Call it after submitting a batch,
         with a ``limit`` one below ``workers`` while the caller goes on computing.
         """
+        if self._closed:  # results() would yield nothing: a caller must not take that as all
+            raise RuntimeError("the pool is closed")
         cap = max(1, self.workers if limit is None else limit)
-        forks = min(cap - len(self._running), self._unclaimed_worth_forking())
+        busy = sum(1 for w in self._running if w.process.is_alive())  # exited: slot free
+        forks = min(cap - busy, self._unclaimed_worth_forking())
         if forks > 0:
             _release_free_memory()
         for _ in range(forks):
@@ -134,16 +142,23 @@ class ForkPool(Generic[T]):
         if not CAN_FORK:
             index, self._claimed_here = self._claimed_here, self._claimed_here + 1
             return index if index < known else None
-        with self._next.get_lock():
+        lock = self._claim_lock
+        if lock is None:
+            raise RuntimeError("the pool is closed")
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
             index = int(self._next.value)
             if index >= known:
                 return None
             self._next.value = index + 1
             return index
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
 
     def _work(self, known: int, sock: socket.socket, parents: socket.socket) -> None:
         """A worker: claim a job, run it, hand over the result; until none is left."""
-        parents.close()  # the parent's end, inherited: closed so a dead parent reads as EOF
+        parents.close()  # the parent's end of our socket, inherited: not ours to hold
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the workers
         try:
             while os.getppid() == self._parent and (index := self._claim(known)) is not None:
                 _send(sock, ("claim", index, ""))
@@ -159,10 +174,14 @@ class ForkPool(Generic[T]):
             try:
                 pickle.dump(self._jobs[index](), out, protocol=pickle.HIGHEST_PROTOCOL)
             except BaseException:  # every failure goes back to the parent, which raises it
-                _send(sock, ("error", index, traceback.format_exc()[-_NOTE_BYTES // 2 :]))
-                return
+                out.seek(0)
+                out.truncate()
+                pickle.dump(traceback.format_exc(), out)
+                status = "error"
+            else:
+                status = "ok"
             out.flush()
-            _send(sock, ("ok", index, ""), out.fileno())
+            _send(sock, (status, index, ""), out.fileno())
 
     def results(self) -> Iterator[T]:
         """Every job's result, in submission order, forking workers as slots free.
@@ -177,23 +196,26 @@ class ForkPool(Generic[T]):
         while index not in self._answers:
             self.pump()
             if not self._running:  # nothing worth forking for (or no fork): run it here
-                claimed = self._claim(len(self._jobs))
-                assert claimed == index, "every job before it was answered"
+                if self._claim(len(self._jobs)) != index:  # its worker died unannounced
+                    raise WorkerError(f"a trace worker died before it answered job {index}")
                 self._given += 1
-                return self._jobs[index]()
+                try:
+                    return self._jobs[index]()
+                except Exception as exc:  # reported as a worker's failure would be
+                    raise WorkerError(f"building traces failed:\n{traceback.format_exc()}") from exc
             self._listen()
         return self._take(index)
 
     def _take(self, index: int) -> T:
-        status, detail = self._answers.pop(index)
+        status, fd = self._answers.pop(index)
         self._given += 1
-        if status == "error":
-            raise WorkerError(f"a trace worker failed:\n{detail}")
-        assert isinstance(detail, int)
-        with os.fdopen(detail, "rb") as stored:
+        with os.fdopen(fd, "rb") as stored:
             stored.seek(0)
-            value: T = pickle.load(stored)
-        return value
+            value = pickle.load(stored)
+        if status == "error":
+            raise WorkerError(f"a trace worker failed:\n{value}")
+        result: T = value
+        return result
 
     def _listen(self) -> None:
         """Wait for notes from the running workers; read all there are; reap those done."""
@@ -204,23 +226,24 @@ class ForkPool(Generic[T]):
                 if not note:  # the worker closed its end: it is done
                     self._reap(worker)
                     break
-                (status, index, detail), fds = note
+                (status, index, _), fds = note
                 if status == "claim":
                     worker.claimed.append(index)
                     continue
                 worker.claimed.remove(index)
-                self._answers[index] = (status, fds[0] if status == "ok" else detail)
+                self._answers[index] = (status, fds[0])
 
     def _reap(self, worker: _Worker) -> None:
         worker.sock.close()
         worker.process.join()
         self._running.remove(worker)
-        if worker.claimed:
-            code = worker.process.exitcode
+        code = worker.process.exitcode
+        if worker.claimed or code != 0:
             raise WorkerError(f"a trace worker died before it answered (exit code {code})")
 
     def close(self) -> None:
         """Stop every worker and forget the jobs and results not yet given."""
+        self._closed = True
         self._given = len(self._jobs)
         for worker in self._running:
             worker.process.terminate()
@@ -228,10 +251,12 @@ class ForkPool(Generic[T]):
             worker.process.join()
             worker.sock.close()
         self._running.clear()
-        for status, detail in self._answers.values():
-            if status == "ok" and isinstance(detail, int):
-                os.close(detail)
+        for _, fd in self._answers.values():
+            os.close(fd)
         self._answers.clear()
+        if self._claim_lock is not None:
+            self._claim_lock.close()
+            self._claim_lock = None
 
     def __enter__(self) -> ForkPool[T]:
         return self

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, inspect, or_, select
 
 from marginlex.audit import tables as t
-from marginlex.audit.chain import register_dictionary, trace_json
+from marginlex.audit.chain import trace_json
 from marginlex.audit.records import DecisionRow, RunCounts, RunRecord, StoredDecision, StoredRun
 from marginlex.audit.trace import DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
@@ -68,14 +68,15 @@ class LedgerReader:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.dictionaries: dict[int, bytes] = {}
 
     def load_dictionaries(self) -> None:
-        """Register the Zstandard dictionaries this ledger's traces were compressed with."""
+        """Read the Zstandard dictionaries this ledger's traces were compressed with."""
         if not inspect(self.engine).has_table(t.trace_dictionaries.name):
             return  # a ledger written before dictionaries, or not created yet
         with self.engine.connect() as conn:
-            for row in conn.execute(select(t.trace_dictionaries)):
-                register_dictionary(int(row.dict_id), bytes(row.data))
+            rows = conn.execute(select(t.trace_dictionaries))
+            self.dictionaries = {int(row.dict_id): bytes(row.data) for row in rows}
 
     def get_decision(self, decision_id: str, run_id: str | None = None) -> StoredDecision:
         """The most recent recording of a decision (or its recording in one run).
@@ -104,7 +105,7 @@ class LedgerReader:
             )
         return StoredDecision(
             row=row_summary(row),
-            trace=DecisionTrace.model_validate_json(trace_json(row.trace_z)),
+            trace=DecisionTrace.model_validate_json(trace_json(row.trace_z, self.dictionaries)),
             prev_hash=row.prev_hash,
             entry_hash=row.entry_hash,
         )

@@ -194,9 +194,9 @@ class RunRecorder:
 
         Raises:
             LedgerError: the ledger cannot record the run; nothing is written.
-            WorkerError: building a chunk of traces failed in a worker; nothing is written.
-            TraceSerializationError: the fast serializer disagrees with the trace model
-                (in a worker, this is the WorkerError's traceback); nothing is written.
+            WorkerError: building traces failed (its traceback, e.g. a TraceSerializationError
+                when the fast serializer disagrees with the model), or a worker died;
+                nothing is written.
         """
         self._pool.pump()  # every CPU on traces now, while the run record and book blob are made
         run = self.run_record()

@@ -20,6 +20,7 @@ from marginlex.audit import tables as t
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.chain import (
     GENESIS,
+    Dictionaries,
     TraceDecodeError,
     decompress_trace,
     entry_hash,
@@ -103,7 +104,7 @@ class _Walk:
                 **where,
                 message=f"entry #{row.seq} belongs to run {row.run_id}, whose record was {state}",
             )
-        if _trace_sha256(row.trace_z) != row.trace_sha256:
+        if _trace_sha256(row.trace_z, self.ledger.dictionaries) != row.trace_sha256:
             return ChainProblem(
                 kind=ProblemKind.CHANGED,
                 **where,
@@ -187,9 +188,9 @@ def _run_digest(row: Any) -> str | None:
         return None
 
 
-def _trace_sha256(trace_z: bytes) -> str | None:
+def _trace_sha256(trace_z: bytes, dictionaries: Dictionaries) -> str | None:
     try:
-        return sha256_hex(decompress_trace(trace_z))
+        return sha256_hex(decompress_trace(trace_z, dictionaries))
     except TraceDecodeError:  # bytes edited in place no longer decompress
         return None
 
@@ -288,7 +289,7 @@ def replay_run(
     book = ledger.book_blob(run.book_sha256) or b""
     with ledger.engine.connect() as conn:
         stored = {
-            r.decision_id: (r.seq, trace_json(r.trace_z))
+            r.decision_id: (r.seq, trace_json(r.trace_z, ledger.dictionaries))
             for r in conn.execute(
                 select(t.decisions.c.decision_id, t.decisions.c.seq, t.decisions.c.trace_z).where(
                     t.decisions.c.run_id == run_id

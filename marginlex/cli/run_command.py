@@ -107,7 +107,13 @@ def _evaluate_all(
     # No refresh thread: the recorder forks workers meanwhile, and a fork copies any lock
     # another thread holds (the terminal's, say) locked into the child.
     progress = Progress(
-        *columns, console=_err, disable=not show, transient=True, auto_refresh=False
+        *columns,
+        console=_err,
+        disable=not show,
+        transient=True,
+        auto_refresh=False,
+        redirect_stdout=False,  # workers inherit sys.stdout/stderr: the real ones
+        redirect_stderr=False,
     )
     with progress:
         task = progress.add_task("evaluating", total=len(rulebooks))
@@ -177,6 +183,8 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
         disable=not show,
         transient=True,
         auto_refresh=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
     try:
         with status:

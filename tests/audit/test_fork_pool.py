@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from marginlex.audit import fork_pool
 from marginlex.audit.fork_pool import CAN_FORK, ForkPool, WorkerError
 
 pytestmark = pytest.mark.skipif(not CAN_FORK, reason="this platform cannot fork")
@@ -96,3 +98,85 @@ def test_a_large_result_comes_back_whole() -> None:
         pool.submit(lambda: blob)
         pool.submit(lambda: blob[::-1])
         assert list(pool.results()) == [blob, blob[::-1]]
+
+
+def test_a_finished_worker_frees_its_slot_for_the_next_batch() -> None:
+    with ForkPool[float](workers=2) as pool:
+        pool.submit(lambda: 0.0)
+        pool.pump(limit=1)
+        time.sleep(0.5)  # the first worker has finished and exited; nobody reaped it yet
+        pool.submit(time.monotonic)
+        pool.pump(limit=1)
+        time.sleep(0.5)
+        asked = time.monotonic()
+        _, started = list(pool.results())
+    assert started < asked  # it ran while the caller went on, not when results were asked
+
+
+def test_a_worker_dying_between_claim_and_note_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_send = fork_pool._send
+
+    def dying_send(sock: object, note: tuple[str, int, str], fd: int | None = None) -> None:
+        if note[:2] == ("claim", 1):
+            os._exit(137)  # as if killed right after the shared counter moved
+        real_send(sock, note, fd)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fork_pool, "_send", dying_send)
+    with ForkPool[int](workers=2) as pool, pytest.raises(WorkerError, match="died before"):
+        for k in range(3):
+            pool.submit(lambda k=k: (time.sleep(0.2), k)[1])
+        pool.pump()
+        list(pool.results())
+
+
+def test_a_worker_killed_while_claiming_does_not_hang_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_claim = ForkPool._claim
+
+    def claim(pool: ForkPool[int], known: int) -> int | None:
+        if os.getpid() != pool._parent and pool._next.value == 1 and pool._claim_lock:
+            fcntl.lockf(pool._claim_lock, fcntl.LOCK_EX)
+            os._exit(137)  # killed holding the claim lock: the kernel releases it
+        return real_claim(pool, known)
+
+    monkeypatch.setattr(ForkPool, "_claim", claim)
+    with ForkPool[int](workers=2) as pool, pytest.raises(WorkerError, match="exit code 137"):
+        for k in range(4):
+            pool.submit(lambda k=k: (time.sleep(0.3), k)[1])
+        pool.pump()
+        list(pool.results())
+
+
+def test_a_long_error_message_comes_back_whole() -> None:
+    ids = ", ".join(f"A{k:06d}" for k in range(30_000))  # far beyond one socket message
+
+    def fail() -> int:
+        raise ValueError(f"accounts without a haircut row: {ids}")
+
+    with ForkPool[int](workers=1) as pool, pytest.raises(WorkerError) as caught:
+        pool.submit(fail)
+        pool.pump()
+        list(pool.results())
+    assert "ValueError: accounts without a haircut row: A000000" in str(caught.value)
+    assert str(caught.value).rstrip().endswith("A029999")
+
+
+def test_a_failing_inline_job_is_reported_as_a_worker_failure() -> None:
+    def fail() -> int:
+        raise KeyError("L-9")
+
+    with ForkPool[int](workers=2, min_fork_weight=100) as pool:
+        pool.submit(fail)
+        with pytest.raises(WorkerError, match=r"(?s)building traces failed:.*KeyError: 'L-9'"):
+            list(pool.results())
+
+
+def test_a_closed_pool_forks_nothing() -> None:
+    pool = ForkPool[int](workers=2)
+    pool.close()
+    pool.submit(lambda: 1)
+    with pytest.raises(RuntimeError, match="the pool is closed"):
+        pool.pump()

@@ -198,19 +198,31 @@ def test_an_edited_dictionary_is_caught_at_the_first_entry(filled: Ledger) -> No
 
 
 def test_traces_are_read_with_the_dictionary_the_ledger_stores(
-    filled: Ledger, ledger_url: str, monkeypatch: pytest.MonkeyPatch
+    filled: Ledger,
+    ledger_url: str,
+    pm_trace: DecisionTrace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert zstandard.get_frame_parameters(compress_trace(b"{}")).dict_id == DICTIONARY_ID
+    damaged = tmp_path / "damaged.db"
+    other = Ledger.open(str(damaged))
+    _record_two_runs(other, pm_trace)
+    _sql(other, "UPDATE trace_dictionaries SET data = X'00'")
+    other.close()
     with filled.engine.connect() as conn:
         stored = conn.execute(text("SELECT dict_id, data FROM trace_dictionaries")).all()
     assert stored == [(DICTIONARY_ID, shipped())]  # stored once, however many runs
     # A later marginlex whose package ships another dictionary still reads this ledger.
-    monkeypatch.setattr(chain, "_DICTIONARIES", {})
     monkeypatch.setattr(chain, "_CODECS", threading.local())
     monkeypatch.setattr(chain, "shipped", lambda: b"not this one")
     reopened = Ledger.open(ledger_url, create=False)
     assert reopened.get_decision("b3").trace.decision_id == "b3"
     assert verify(reopened).ok
+    # Another ledger whose stored dictionary is damaged does not affect this one.
+    other = Ledger.open(str(damaged), create=False)
+    assert not verify(other).ok and verify(reopened).ok
+    other.close()
     reopened.close()
 
 
@@ -306,6 +318,17 @@ def test_frames_written_by_other_zstandard_encoders_read() -> None:
     body = b'{"x":"' + b"0123456789" * 1000 + b'"}'
     by_arrow = pa.Codec("zstd", compression_level=1).compress(body, asbytes=True)
     assert decompress_trace(by_arrow) == body  # how earlier ledgers were written
+
+
+def test_a_trace_larger_than_any_trace_is_refused_before_it_is_inflated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unknown = zstandard.ZstdCompressor(write_content_size=False).compress(b"{}" * 100)
+    with pytest.raises(TraceDecodeError, match="declares"):  # a frame may claim any size
+        decompress_trace(unknown)
+    monkeypatch.setattr(chain, "_MAX_TRACE_BYTES", 1000)
+    with pytest.raises(TraceDecodeError, match="inflates beyond"):
+        decompress_trace(zlib.compress(b"0" * 2000))
 
 
 def test_a_truncated_trace_does_not_decompress() -> None:
