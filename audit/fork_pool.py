@@ -12,11 +12,12 @@ worker never waits for the parent to hand it work.
 A worker writes each result to an unnamed temporary file and hands the parent its file
 descriptor with a short note, over a Unix socket: it never blocks on a parent busy
 evaluating, and since the file has no name nothing is left behind, even by a run killed
-with SIGKILL (its workers see that and stop after their job). Workers fork only from the
-thread that calls :meth:`ForkPool.submit`, :meth:`ForkPool.pump` and
-:meth:`ForkPool.results`. Where the platform cannot do this (no fork, no ``SOCK_SEQPACKET``),
-or while the work not yet claimed weighs less than ``min_fork_weight`` (a small book: not
-worth a process), the parent runs the jobs itself when their results are due.
+with SIGKILL (on Linux its workers end with it; elsewhere they stop after their job).
+Workers fork only from the thread that calls :meth:`ForkPool.submit`,
+:meth:`ForkPool.pump` and :meth:`ForkPool.results`. Where the platform cannot do this (no
+fork, no ``SOCK_SEQPACKET``), or while the work not yet claimed weighs less than
+``min_fork_weight`` (a small book: not worth a process), the parent runs the jobs itself
+when their results are due.
 
 >>> with ForkPool[int](workers=2) as pool:
 ...     for k in range(4):
@@ -50,6 +51,7 @@ import pyarrow as pa
 T = TypeVar("T")
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods() and hasattr(socket, "SOCK_SEQPACKET")
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _NOTE_BYTES = 4096  # a note is a few bytes; a traceback travels in the result file
 Note = tuple[str, int, str]  # ("claim" | "ok" | "error", job, traceback)
 _FORK: Any = multiprocessing.get_context("fork") if CAN_FORK else None
@@ -159,6 +161,9 @@ class ForkPool(Generic[T]):
         """A worker: claim a job, run it, hand over the result; until none is left."""
         parents.close()  # the parent's end of our socket, inherited: not ours to hold
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the workers
+        _die_with_parent()
+        if os.getppid() != self._parent:  # it died before that took effect
+            return
         try:
             while os.getppid() == self._parent and (index := self._claim(known)) is not None:
                 _send(sock, ("claim", index, ""))
@@ -282,6 +287,13 @@ def _receive(sock: socket.socket) -> tuple[Note, list[int]] | tuple[()] | None:
         return ()
     note: Note = pickle.loads(data)
     return note, fds
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to end this worker when its parent dies (elsewhere it ends after its job)."""
+    prctl = getattr(_LIBC, "prctl", None)
+    if prctl is not None and hasattr(signal, "SIGKILL"):
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _release_free_memory() -> None:

@@ -121,8 +121,8 @@ def test_sigkill_of_marginlex_run_mid_recording_leaves_nothing_and_stops_its_wor
     workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
-    deadline = time.monotonic() + 60
-    while not all(_gone(pid) for pid in workers):  # orphans finish their chunk and stop
+    deadline = time.monotonic() + 10  # Linux ends them with their parent, mid-chunk
+    while not all(_gone(pid) for pid in workers):
         assert time.monotonic() < deadline, f"workers {workers} still run"
         time.sleep(0.05)
     assert list(scratch.iterdir()) == []  # results travel in unnamed files: none left behind
