@@ -42,16 +42,18 @@ def _where(statement: m.StatementBase) -> str:
     return f"{span.file}:{span.line}:{span.column}: rule `{statement.id}`"
 
 
-def _refuse_unsupported(statement: m.Statement) -> None:
+def _refuse_unsupported(statement: m.Statement, parameters: dict[str, float]) -> None:
     """Raise CompileError for constructs the evaluator does not implement."""
     problem = None
     if isinstance(statement, m.Offset):
         rule = statement.rule
-        if isinstance(rule, m.Netting) and rule.rate.node == "quantity" and rule.rate.base != 1.0:
+        if isinstance(rule, m.Netting) and _rate(rule.rate, parameters) not in (1.0, None):
             problem = "netting within a class group at a rate other than 100%"
         if isinstance(rule, m.ClassGroupCredit) and any(r.right for r in rule.rows):
             problem = "credits between pairs of class-group keys (`a with b`)"
     if isinstance(statement, m.Margin):
+        if isinstance(statement.method, m.SpanScan) and statement.method.steps != 3:
+            problem = "a SPAN scan in other than 3 steps (the 16 standard scenarios)"
         minimum = getattr(statement.method, "minimum", None)
         if minimum is not None and not minimum.times_multiplier:
             problem = "a per-contract minimum not times multiplier"
@@ -62,6 +64,13 @@ def _refuse_unsupported(statement: m.Statement) -> None:
         problem = "an `ineligible` row inside maturity buckets"
     if problem is not None:
         raise CompileError(f"{_where(statement)}: the evaluator does not support {problem}")
+
+
+def _rate(value: m.Value, parameters: dict[str, float]) -> float | None:
+    """A rate written in the rule or named by a parameter (None: a parameter not in force)."""
+    if isinstance(value, m.ParamRef):
+        return parameters.get(value.name)
+    return value.base
 
 
 def _step(statement: m.Statement, kind: StepKind, as_of: dt.date, origin: str) -> Step:
@@ -119,17 +128,16 @@ def compile_plan(rulebook: ResolvedRulebook, as_of: dt.date) -> Plan:
     """
     _refuse_out_of_force(rulebook, as_of)
     steps: list[Step] = []
-    parameters: dict[str, float] = {}
+    parameters = {
+        p.id: p.value.base
+        for p in rulebook.statements
+        if isinstance(p, m.Parameter) and (p.effective is None or p.effective.covers(as_of))
+    }
     for statement in rulebook.statements:
-        if isinstance(statement, m.Parameter):
-            eff = statement.effective
-            if eff is None or eff.covers(as_of):
-                parameters[statement.id] = statement.value.base
-            continue
         kind = step_kind(statement)
         if kind is None:
             continue
-        _refuse_unsupported(statement)
+        _refuse_unsupported(statement, parameters)
         origin = rulebook.origins.get(statement.id, rulebook.id)
         steps.append(_step(statement, kind, as_of, origin))
     ordered = sorted(enumerate(steps), key=lambda pair: (pair[1].phase, pair[0]))

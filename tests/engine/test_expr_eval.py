@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -203,3 +205,41 @@ def test_statements_not_in_force_are_skipped_steps() -> None:
     plan = compile_plan(rulebook.model_copy(update={"statements": dated}), dt.date(2026, 6, 30))
     assert [s.rule_id for s in plan.skipped] == ["sec_product_group_credits"]
     assert "sec_product_group_credits" not in [s.rule_id for s in plan.active(StepKind.OFFSET)]
+
+
+def _edited(name: str, rule_id: str, edit: Callable[[Any], Any]) -> m.Rulebook | Any:
+    rulebook = load_rulebook(name)
+    statements = tuple(edit(s) if s.id == rule_id else s for s in rulebook.statements)
+    return rulebook.model_copy(update={"statements": statements})
+
+
+def test_netting_at_a_rate_other_than_100_percent_is_refused_even_through_a_parameter() -> None:
+    def by_parameter(s: Any) -> Any:
+        rule = s.rule.model_copy(update={"rate": m.ParamRef(name="netting", span=s.span)})
+        return s.model_copy(update={"rule": rule})
+
+    rulebook = _edited("sec", "sec_class_group_netting", by_parameter)
+    rate = next(p for p in rulebook.statements if isinstance(p, m.Parameter))
+    eighty_five = rate.value.model_copy(
+        update={"amount": 85.0, "unit": m.Unit.PERCENT, "text": "85"}
+    )
+    netting = rate.model_copy(update={"id": "netting", "value": eighty_five})
+    rulebook = rulebook.model_copy(update={"statements": (netting, *rulebook.statements)})
+    with pytest.raises(
+        CompileError,
+        match="sec_class_group_netting`: the evaluator does not "
+        "support netting within a class group at a rate other than 100%",
+    ):
+        compile_plan(rulebook, dt.date(2026, 6, 30))
+
+
+def test_a_span_scan_in_other_than_three_steps_is_refused() -> None:
+    def five_steps(s: Any) -> Any:
+        return s.model_copy(update={"method": s.method.model_copy(update={"steps": 5})})
+
+    with pytest.raises(
+        CompileError,
+        match=r"cftc.mlx:\d+:\d+: rule `cftc_span`: the evaluator "
+        r"does not support a SPAN scan in other than 3 steps",
+    ):
+        compile_plan(_edited("cftc", "cftc_span", five_steps), dt.date(2026, 6, 30))
