@@ -60,14 +60,24 @@ class TraceColumns:
     as_of: dt.date
 
 
+SetCodes = dict[str, IntArray]
+"""Each trace frame's rows' margin set, as its row in ``decisions`` (-1: none), by frame."""
+
+
+def set_codes(ev: Evaluation) -> SetCodes:
+    """Every trace frame's set codes (:class:`_Frames` looks them up one frame at a time)."""
+    frames = _Frames(ev)
+    return {name: frames.codes(name) for name in ev.frames}
+
+
 class _Frames:
     """An evaluation's frames with every row's margin set code (decisions order)."""
 
-    def __init__(self, ev: Evaluation) -> None:
+    def __init__(self, ev: Evaluation, codes: SetCodes | None = None) -> None:
         self.ev = ev
         self.index = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
         self.n = len(self.index)
-        self._codes: dict[str, IntArray] = {}
+        self._codes: SetCodes = dict(codes or {})
 
     def codes(self, name: str) -> IntArray:
         """The row in ``decisions`` of each row's margin set (-1: none), looked up once."""
@@ -101,8 +111,8 @@ class _StepText:
 class _Builder:
     """Builds every section of the traces of one evaluation."""
 
-    def __init__(self, ev: Evaluation, book: Book) -> None:
-        self.ev, self.book, self.f = ev, book, _Frames(ev)
+    def __init__(self, ev: Evaluation, book: Book, codes: SetCodes | None) -> None:
+        self.ev, self.book, self.f = ev, book, _Frames(ev, codes)
         self.n = self.f.n
         self.d = ev.decisions
         self.method = self.d["method_rule_id"].astype("str").to_numpy(dtype=object)
@@ -279,7 +289,12 @@ class _Builder:
 
 
 def trace_columns(
-    ev: Evaluation, book: Book, rulebook: RulebookRef, engine_version: str
+    ev: Evaluation,
+    book: Book,
+    rulebook: RulebookRef,
+    engine_version: str,
+    *,
+    codes: SetCodes | None = None,
 ) -> TraceColumns:
     """The canonical JSON of every decision of an evaluation, and its ledger columns.
 
@@ -288,11 +303,12 @@ def trace_columns(
         book: the book it evaluated (prices, owners, carriers, lot maturities).
         rulebook: the rulebook's id, name, version and canonical-text sha256.
         engine_version: the engine version to stamp.
+        codes: the frames' set codes (:func:`set_codes`), if already known.
 
     Returns:
         One trace per margin set, in the order of ``ev.decisions``.
     """
-    b = _Builder(ev, book)
+    b = _Builder(ev, book, codes)
     steps = b.steps_parts()
     figures = b.figures_json()
     margin_set, account_ids = b.margin_set_json()

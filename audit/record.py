@@ -13,16 +13,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
-
 from marginlex import __version__
 from marginlex.audit.chain import PreparedChunk, PreparedDecision
 from marginlex.audit.fork_pool import ForkPool
 from marginlex.audit.from_evaluation import (
+    SetCodes,
     TraceColumns,
     prepared,
+    set_codes,
     trace_bytes,
     trace_columns,
 )
@@ -30,7 +28,6 @@ from marginlex.audit.ledger import Ledger, shown_location
 from marginlex.audit.recorded_inputs import book_blob, rulebook_bundle, rulebook_sha256
 from marginlex.audit.records import RunRecord
 from marginlex.audit.trace import DecisionTrace, RulebookRef
-from marginlex.audit.trace_json import rows_in
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book import Book
 from marginlex.engine.evaluation import Evaluation
@@ -93,23 +90,20 @@ def self_check(columns: TraceColumns, count: int = SELF_CHECK) -> None:
             raise TraceSerializationError(f"trace {did}: serializer and model bytes differ")
 
 
-def set_codes(ev: Evaluation) -> dict[str, npt.NDArray[np.int64]]:
-    """Each trace frame row's margin set, as its row in ``ev.decisions`` (-1: none)."""
-    index = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
-    return {name: rows_in(index, frame["margin_set_id"]) for name, frame in ev.frames.items()}
-
-
 def slice_evaluation(
-    ev: Evaluation, start: int, stop: int, codes: dict[str, npt.NDArray[np.int64]] | None = None
-) -> Evaluation:
-    """The evaluation cut to its decisions ``start:stop`` and their trace rows."""
+    ev: Evaluation, start: int, stop: int, codes: SetCodes | None = None
+) -> tuple[Evaluation, SetCodes]:
+    """The evaluation cut to its decisions ``start:stop`` and their trace rows.
+
+    Returns:
+        The slice, and its frames' set codes (rows of the slice's ``decisions``).
+    """
     codes = codes if codes is not None else set_codes(ev)
-    frames = {
-        name: frame[(codes[name] >= start) & (codes[name] < stop)].reset_index(drop=True)
-        for name, frame in ev.frames.items()
-    }
+    kept = {name: (c >= start) & (c < stop) for name, c in codes.items()}
+    frames = {name: frame[kept[name]].reset_index(drop=True) for name, frame in ev.frames.items()}
     decisions = ev.decisions.iloc[start:stop].reset_index(drop=True)
-    return ev.model_copy(update={"decisions": decisions, "frames": frames})
+    part = ev.model_copy(update={"decisions": decisions, "frames": frames})
+    return part, {name: codes[name][kept[name]] - start for name in frames}
 
 
 @dataclass(frozen=True)
@@ -117,7 +111,7 @@ class _Chunk:
     """Build the traces of decisions ``start:stop`` of one evaluation (run in a worker)."""
 
     ev: Evaluation
-    codes: dict[str, npt.NDArray[np.int64]]
+    codes: SetCodes
     ref: RulebookRef
     book: Book
     engine_version: str
@@ -125,8 +119,8 @@ class _Chunk:
     stop: int
 
     def __call__(self) -> PreparedChunk:
-        part = slice_evaluation(self.ev, self.start, self.stop, self.codes)
-        columns = trace_columns(part, self.book, self.ref, self.engine_version)
+        part, codes = slice_evaluation(self.ev, self.start, self.stop, self.codes)
+        columns = trace_columns(part, self.book, self.ref, self.engine_version, codes=codes)
         if self.start == 0:  # a rulebook's first traces are checked against the model
             self_check(columns)
         return prepared(columns)
@@ -135,14 +129,14 @@ class _Chunk:
 class RunRecorder:
     """Records a run whose rulebooks are evaluated one after another, building traces meanwhile.
 
-    :meth:`add` takes each evaluation as soon as it exists: it checks the first traces
-    against the model, then queues the rest in chunks of :data:`PARALLEL_SETS` margin sets,
-    built by worker processes forked as the chunks are queued
-    (:class:`~marginlex.audit.fork_pool.ForkPool`): a worker reads the evaluation from the
-    memory it inherited, so no frame is copied to it. While the caller evaluates the next
-    rulebook one CPU is left to it; :meth:`record` opens
-    the ledger's one transaction and streams every decision in, in order, as the chunks
-    arrive. Nothing is written before :meth:`record`, and nothing at all if it fails.
+    :meth:`add` takes each evaluation as soon as it exists and queues its traces in chunks
+    of :data:`PARALLEL_SETS` margin sets, built by worker processes forked as the chunks are
+    queued (:class:`~marginlex.audit.fork_pool.ForkPool`): a worker reads the evaluation
+    from the memory it inherited, so no frame is copied to it, and a rulebook's first chunk
+    checks its first traces against the model. While the caller evaluates the next rulebook
+    one CPU is left to it; :meth:`record` opens the ledger's one transaction and streams
+    every decision in, in order, as the chunks arrive. Nothing is written before
+    :meth:`record`, and nothing at all if it fails.
 
     Use it as a context manager: leaving it stops any worker still running.
     """
@@ -203,11 +197,16 @@ class RunRecorder:
         blob = book_blob(self.book)
         ledger = Ledger.open(location)
         try:
-            count = _Counted(self.decisions())
-            run_id = ledger.record_run(run, count, self.bundles, blob)
+            run_id = ledger.record_run(run, self.decisions(), self.bundles, blob)
         finally:
             ledger.close()
-        return RecordedRun(run_id=run_id, decisions=count.seen, location=shown_location(location))
+        shown = shown_location(location)
+        return RecordedRun(run_id=run_id, decisions=self.decision_count, location=shown)
+
+    @property
+    def decision_count(self) -> int:
+        """Decisions of the evaluations added so far: one per margin set."""
+        return sum(len(ev.decisions) for ev in self.evaluations)
 
     def close(self) -> None:
         """Stop the workers still building traces."""
@@ -220,31 +219,6 @@ class RunRecorder:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-class _Counted(Iterator[PreparedDecision]):
-    """An iterator that counts what it hands on."""
-
-    def __init__(self, items: Iterator[PreparedDecision]) -> None:
-        self._items, self.seen = items, 0
-
-    def __next__(self) -> PreparedDecision:
-        item = next(self._items)
-        self.seen += 1
-        return item
-
-
-def prepare_run(
-    evaluations: Sequence[Evaluation],
-    rulebooks: Sequence[ResolvedRulebook],
-    book: Book,
-    engine_version: str = __version__,
-) -> tuple[list[RulebookRef], list[str], list[PreparedDecision]]:
-    """Each rulebook's reference and canonical text, and every decision ready to record."""
-    with RunRecorder(book, engine_version) as recorder:
-        for ev, rulebook in zip(evaluations, rulebooks, strict=True):  # a few rulebooks
-            recorder.add(ev, rulebook)
-        return recorder.refs, recorder.bundles, list(recorder.decisions())
 
 
 def record_run(

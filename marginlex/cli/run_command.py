@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
@@ -91,6 +91,24 @@ def _summary_table(results: list[Evaluation]) -> Table:
     return table
 
 
+def _progress(*columns: ProgressColumn, show: bool) -> Progress:
+    """A transient progress display on stderr, safe while the recorder forks workers.
+
+    It refreshes only when told (a refresh thread could hold the terminal's lock at a fork,
+    and the child would inherit it locked) and leaves sys.stdout and sys.stderr alone (the
+    workers inherit them).
+    """
+    return Progress(
+        *columns,
+        console=_err,
+        disable=not show,
+        transient=True,
+        auto_refresh=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+
+
 def _evaluate_all(
     book: Book,
     rulebooks: list[ResolvedRulebook],
@@ -104,17 +122,7 @@ def _evaluate_all(
     results: list[Evaluation] = []
     show = len(book.positions) >= LONG_RUN_POSITIONS
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    # No refresh thread: the recorder forks workers meanwhile, and a fork copies any lock
-    # another thread holds (the terminal's, say) locked into the child.
-    progress = Progress(
-        *columns,
-        console=_err,
-        disable=not show,
-        transient=True,
-        auto_refresh=False,
-        redirect_stdout=False,  # workers inherit sys.stdout/stderr: the real ones
-        redirect_stderr=False,
-    )
+    progress = _progress(*columns, show=show)
     with progress:
         task = progress.add_task("evaluating", total=len(rulebooks))
         for rulebook in rulebooks:  # a handful of rulebooks
@@ -173,25 +181,16 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
     """Record the run in one transaction; print the run id and the decision count."""
     from marginlex.audit.fork_pool import WorkerError  # noqa: PLC0415
     from marginlex.audit.ledger import LedgerError, shown_location  # noqa: PLC0415
-    from marginlex.audit.record import TraceSerializationError  # noqa: PLC0415
 
-    decisions = sum(len(ev.decisions) for ev in recorder.evaluations)
+    decisions = recorder.decision_count
     show = decisions >= LONG_RUN_DECISIONS
-    status = Progress(  # a still line: workers are forked meanwhile, so no refresh thread
-        TextColumn("{task.description}"),
-        console=_err,
-        disable=not show,
-        transient=True,
-        auto_refresh=False,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    )
+    status = _progress(TextColumn("{task.description}"), show=show)
     try:
         with status:
             status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")
             status.refresh()
             recorded = recorder.record(location)
-    except (LedgerError, TraceSerializationError, WorkerError) as exc:
+    except (LedgerError, WorkerError) as exc:
         _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     line = (

@@ -260,11 +260,11 @@ def _record(
     # sqlalchemy and the trace builder are only needed when recording
     from marginlex.audit.fork_pool import WorkerError  # noqa: PLC0415
     from marginlex.audit.ledger import LedgerError  # noqa: PLC0415
-    from marginlex.audit.record import TraceSerializationError, record_run  # noqa: PLC0415
+    from marginlex.audit.record import record_run  # noqa: PLC0415
 
     try:
         recorded = record_run(location, result.evaluations, books, book)
-    except (LedgerError, TraceSerializationError, WorkerError) as exc:
+    except (LedgerError, WorkerError) as exc:
         raise _fail(f"nothing recorded: {exc}") from None
     _err.print(
         f"recorded run {recorded.run_id}: {recorded.decisions} decisions "

@@ -152,8 +152,12 @@ def test_a_slice_traces_like_the_whole(runs: dict, book: Book) -> None:
     ev, traces, _ = runs["harmonized"]
     rulebook = load_rulebook("harmonized")
     ref = rulebook_ref(rulebook, ev, rulebook_bundle(rulebook))
-    part = trace_columns(slice_evaluation(ev, 3, 7), book, ref, "t")
-    assert [b for _, b in trace_bytes(part)] == [t.canonical() for t in traces[3:7]]
+    sliced, codes = slice_evaluation(ev, 3, 7)
+    expected = [t.canonical() for t in traces[3:7]]
+    part = trace_columns(sliced, book, ref, "t")
+    assert [b for _, b in trace_bytes(part)] == expected
+    given = trace_columns(sliced, book, ref, "t", codes=codes)  # as a worker builds them
+    assert [b for _, b in trace_bytes(given)] == expected
 
 
 def test_bundle_and_book_blob_rebuild_the_inputs(book: Book) -> None:
@@ -189,9 +193,11 @@ def test_parallel_chunks_prepare_the_same_decisions(
     monkeypatch.setattr(record, "PARALLEL_SETS", 4)  # 9 + 6 + 13 sets: 8 chunks, 2 workers
     monkeypatch.setattr(record, "MIN_FORK_SETS", 0)  # forked workers even for the demo
     evaluations = [runs[name][0] for name in NAMES]
-    refs, bundles, decisions = record.prepare_run(
-        evaluations, [load_rulebook(n) for n in NAMES], book, "t"
-    )
+    with record.RunRecorder(book, "t") as recorder:
+        for ev, name in zip(evaluations, NAMES, strict=True):
+            recorder.add(ev, load_rulebook(name))
+        decisions = list(recorder.decisions())
+        refs, bundles = recorder.refs, recorder.bundles
     assert [r.id for r in refs] == list(NAMES) and len(bundles) == 3
     expected = [t for name in NAMES for t in runs[name][1]]
     assert [d.decision_id for d in decisions] == [t.decision_id for t in expected]
