@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from marginlex.engine.book import load_book, write_book
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.margin_sets import form_margin_sets
-from marginlex.engine.synth import synth_book
+from marginlex.engine.book.load import load_book, write_book
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.graph.margin_sets import form_margin_sets
+from marginlex.engine.synth.generate import synth_book
 
 
 def _timed(label: str, fn, *args):  # type: ignore[no-untyped-def]

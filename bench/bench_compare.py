@@ -3,7 +3,7 @@
 Generates (or reuses, with ``--book``) a synthetic book, then times in this one process:
 
 - ``load``: :func:`load_book` of the written book;
-- ``compare``: :func:`marginlex.engine.compare.compare` of the three rulebooks (evaluating
+- ``compare``: :func:`marginlex.engine.variants.compare.compare` of the three rulebooks (evaluating
   each on the whole book, pairing per account and per set, and attributing every changed
   account's delta rule by rule on the sub-book of the accounts that moved);
 - ``json``: rendering the JSON of the comparison.
@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book import load_book, write_book
-from marginlex.engine.compare import compare
-from marginlex.engine.compare_json import compare_json
-from marginlex.engine.synth import synth_book
+from marginlex.engine.book.load import load_book, write_book
+from marginlex.engine.synth.generate import synth_book
+from marginlex.engine.variants.compare import compare
+from marginlex.engine.variants.compare_json import compare_json
 
 DEFAULT = ("harmonized", "harmonized_85pct_offsets", "harmonized_no_digital_collateral")
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from marginlex.engine.money import round_cents
-from marginlex.engine.scenarios import GridParams, scenario_grid
+from marginlex.engine.kernels.money import round_cents
+from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 
 PARAMS = GridParams(rate=0.0, minimum_per_contract=0.375)
 

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import PreparedDecision, prepare
-from marginlex.audit.explain_text import render_text
-from marginlex.audit.ledger import Ledger
-from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import DecisionTrace
-from marginlex.audit.verify import verify
+from marginlex.audit.explain.text import render_text
+from marginlex.audit.ledger.chain import PreparedDecision, prepare
+from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.ledger.verify import verify
+from marginlex.audit.trace.model import DecisionTrace
 
 FIXTURE = Path(__file__).parents[1] / "tests" / "data" / "audit" / "pm_decision.json"
 
@@ -102,8 +102,8 @@ def _explain_and_verify(path: Path, target: str) -> None:
         f"{(time.perf_counter() - start) * 1000:.0f} ms"
     )
     script = (
-        "import sys; from marginlex.audit.ledger import Ledger; "
-        "from marginlex.audit.explain_text import render_text; "
+        "import sys; from marginlex.audit.ledger.store import Ledger; "
+        "from marginlex.audit.explain.text import render_text; "
         "sys.stdout.write(render_text(Ledger.open(sys.argv[1], create=False)"
         ".get_decision(sys.argv[2]).trace))"
     )

@@ -25,15 +25,15 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from marginlex.audit.explain_text import render_text
-from marginlex.audit.fork_pool import usable_cpus
-from marginlex.audit.ledger import Ledger
-from marginlex.audit.record import PARALLEL_SETS, RunRecorder
+from marginlex.audit.explain.text import render_text
+from marginlex.audit.ledger.fork_pool import usable_cpus
+from marginlex.audit.ledger.record import PARALLEL_SETS, RunRecorder
+from marginlex.audit.ledger.store import Ledger
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book import load_book, write_book
-from marginlex.engine.graph import AccountGraph
+from marginlex.engine.book.load import load_book, write_book
+from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.run import run_rulebook
-from marginlex.engine.synth import synth_book
+from marginlex.engine.synth.generate import synth_book
 
 RULEBOOKS = ("sec", "cftc", "harmonized")
 

@@ -22,16 +22,16 @@ import pandas as pd
 from scipy.special import ndtr
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book import Book, load_book, write_book
-from marginlex.engine.compile import compile_plan
-from marginlex.engine.context import build_contexts
-from marginlex.engine.eval_margin import method_of_sets, run_methods
-from marginlex.engine.eval_offsets import run_offsets
-from marginlex.engine.eval_sets import run_eligibility, run_margin_sets, run_scope
-from marginlex.engine.eval_state import RunState
+from marginlex.engine.book.load import Book, load_book, write_book
 from marginlex.engine.evaluate import evaluate
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.synth import synth_book
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.phases.margin import method_of_sets, run_methods
+from marginlex.engine.phases.offsets import run_offsets
+from marginlex.engine.phases.sets import run_eligibility, run_margin_sets, run_scope
+from marginlex.engine.phases.state import RunState
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.plan.context import build_contexts
+from marginlex.engine.synth.generate import synth_book
 
 RULEBOOKS = ("sec", "cftc", "harmonized")
 

@@ -4,20 +4,21 @@ Only this package imports lark; everything downstream sees typed model nodes.
 
 Stages, one function each:
 
-- :func:`parse` text -> :class:`~marginlex.dsl.model.Rulebook` (syntax tree built into the model)
+- :func:`parse` text -> :class:`~marginlex.dsl.model.rulebook.Rulebook` (syntax tree built
+  into the model)
 - :func:`resolve` Rulebook -> :class:`ResolvedRulebook` (``extends``/``override``/``remove``)
 - :func:`check_text` / :func:`check_paths` -> diagnostics
 - :func:`format_text` -> canonical text
 - :func:`load_rulebook` path or id -> a resolved, checked rulebook (raises on errors)
 """
 
-from marginlex.dsl.checks import check_resolved
+from marginlex.dsl.check.passes import check_resolved
+from marginlex.dsl.check.runner import check_paths, check_text
 from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, Severity
-from marginlex.dsl.formatter import format_rulebook, format_text
+from marginlex.dsl.format.formatter import format_rulebook, format_text
 from marginlex.dsl.loader import Library, load_file, load_rulebook, shipped_dir
 from marginlex.dsl.parser import parse
 from marginlex.dsl.resolve import ResolvedRulebook, resolve
-from marginlex.dsl.runner import check_paths, check_text
 
 __all__ = [
     "Code",

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl.expressions import Span
+from marginlex.dsl.model.expressions import Span
 
 
 class Code(StrEnum):

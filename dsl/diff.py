@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl import model as m
-from marginlex.dsl.format_expr import quantity
-from marginlex.dsl.format_lines import IND
-from marginlex.dsl.formatter import block
+from marginlex.dsl.format.expressions import quantity
+from marginlex.dsl.format.formatter import block
+from marginlex.dsl.format.lines import IND
+from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 
 # ``override`` says how a statement was written, not what it means.

@@ -1,6 +1,6 @@
 """Hybrid rulebooks: rulebook A with a chosen set of statement ids taken from rulebook B.
 
-The attribution engine (:mod:`marginlex.engine.attribution`) switches the statements that
+The attribution engine (:mod:`marginlex.engine.variants.attribution`) switches the statements that
 differ between two rulebooks from A to B one at a time; each intermediate step is a hybrid.
 A hybrid is a new :class:`ResolvedRulebook`; neither A nor B is touched (every node is
 frozen, and the statement tuples are rebuilt).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from marginlex.dsl import model as m
+from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 
 

@@ -10,9 +10,9 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from marginlex.dsl import model as m
-from marginlex.dsl.checks import check_resolved
+from marginlex.dsl.check.passes import check_resolved
 from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, Severity, error
+from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.parser import parse
 from marginlex.dsl.resolve import ResolvedRulebook, resolve
 

@@ -13,8 +13,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 from lark.lark import PostLex
 
-from marginlex.dsl import model as m
-from marginlex.dsl.build import ModelBuilder
+from marginlex.dsl.build.builder import ModelBuilder
 from marginlex.dsl.diagnostics import (
     BuildError,
     Code,
@@ -23,6 +22,7 @@ from marginlex.dsl.diagnostics import (
     did_you_mean,
     error,
 )
+from marginlex.dsl.model import rulebook as m
 
 
 class _CommentSink:

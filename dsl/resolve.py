@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl import model as m
 from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, did_you_mean, error
+from marginlex.dsl.model import rulebook as m
 
 S = TypeVar("S", bound=m.StatementBase)
 
@@ -26,8 +26,8 @@ Finder = Callable[[str], m.Rulebook | None]
 class ResolvedRulebook(BaseModel):
     """The effective rulebook after ``extends``, ``override`` and ``remove``.
 
-    ``statements`` holds no :class:`~marginlex.dsl.model.Removal`; bare names in expressions
-    that name a parameter are :class:`~marginlex.dsl.model.ParamRef`. Several statements
+    ``statements`` holds no :class:`~marginlex.dsl.model.rulebook.Removal`; bare names in
+    expressions that name a parameter are :class:`~marginlex.dsl.model.rulebook.ParamRef`. Several
     may share an id when they carry non-overlapping ``effective`` ranges (dated versions);
     :meth:`as_of` keeps the ones in force on a date.
     """

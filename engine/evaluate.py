@@ -13,21 +13,21 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from marginlex.dsl.expressions import Subject
-from marginlex.engine.book import Book
-from marginlex.engine.context import Contexts, build_contexts
-from marginlex.engine.decide import DecisionParams, decide
-from marginlex.engine.eval_collateral import run_concentration, run_haircuts
-from marginlex.engine.eval_margin import initial_multiple, method_of_sets, run_methods
-from marginlex.engine.eval_offsets import run_offsets
-from marginlex.engine.eval_reuse import ALL_PHASES, PhaseOutputs, Reuse, carry_over
-from marginlex.engine.eval_segregation import run_segregation
-from marginlex.engine.eval_sets import run_eligibility, run_margin_sets, run_scope
-from marginlex.engine.eval_state import FloatArray, IntArray, RunState, join_per_group
+from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import DECISION_COLUMNS, FRAME_COLUMNS, Evaluation
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.money import round_cents
-from marginlex.engine.plan import Phase, Plan, StepKind
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.kernels.money import round_cents
+from marginlex.engine.phases.collateral import run_concentration, run_haircuts
+from marginlex.engine.phases.decision import DecisionParams, decide
+from marginlex.engine.phases.margin import initial_multiple, method_of_sets, run_methods
+from marginlex.engine.phases.offsets import run_offsets
+from marginlex.engine.phases.reuse import ALL_PHASES, PhaseOutputs, Reuse, carry_over
+from marginlex.engine.phases.segregation import run_segregation
+from marginlex.engine.phases.sets import run_eligibility, run_margin_sets, run_scope
+from marginlex.engine.phases.state import FloatArray, IntArray, RunState, join_per_group
+from marginlex.engine.plan.context import Contexts, build_contexts
+from marginlex.engine.plan.steps import Phase, Plan, StepKind
 
 
 def evaluate(
@@ -42,26 +42,26 @@ def evaluate(
     """Decide every margin set of a book under a compiled rulebook.
 
     Args:
-        plan: the compiled rulebook (:func:`marginlex.engine.compile.compile_plan`).
-        book: the book (:func:`marginlex.engine.book.load_book`).
+        plan: the compiled rulebook (:func:`marginlex.engine.plan.compile.compile_plan`).
+        book: the book (:func:`marginlex.engine.book.load.load_book`).
         as_of: the as-of date; must be the plan's (default: the plan's).
         graph: the book's account graph, when the caller already built it.
         contexts: the book's row contexts for this date, when the caller already built
-            them (:func:`marginlex.engine.context.build_contexts`; their ``eligible``
+            them (:func:`marginlex.engine.plan.context.build_contexts`; their ``eligible``
             columns are reset here).
         reuse: a previous run on the same contexts, whose unchanged phases are taken as
-            they are (:mod:`marginlex.engine.eval_reuse`); the result is the same.
+            they are (:mod:`marginlex.engine.phases.reuse`); the result is the same.
 
     Returns:
         The decisions and their trace frames.
 
     Raises:
         ValueError: ``as_of`` differs from the date the plan was compiled for.
-        marginlex.engine.context.EvaluationError: a rule names something a row lacks.
+        marginlex.engine.plan.context.EvaluationError: a rule names something a row lacks.
 
     >>> from marginlex.dsl.loader import load_rulebook
-    >>> from marginlex.engine.book import load_demo_book
-    >>> from marginlex.engine.compile import compile_plan
+    >>> from marginlex.engine.book.load import load_demo_book
+    >>> from marginlex.engine.plan.compile import compile_plan
     >>> book = load_demo_book()
     >>> result = evaluate(compile_plan(load_rulebook("sec"), book.as_of), book)
     >>> result.decisions.loc[0, "decision_id"]
@@ -80,7 +80,7 @@ def evaluate_run(
     reuse: Reuse | None = None,
 ) -> tuple[Evaluation, Reuse]:
     """:func:`evaluate`, also returning what the next run may reuse (all phases marked
-    to run again until :func:`marginlex.engine.eval_reuse.reuse_from` says otherwise)."""
+    to run again until :func:`marginlex.engine.phases.reuse.reuse_from` says otherwise)."""
     day = as_of or plan.as_of
     if day != plan.as_of:
         raise ValueError(

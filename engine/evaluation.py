@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.engine.plan import Plan
+from marginlex.engine.plan.steps import Plan
 
 DECISION_COLUMNS = (
     "decision_id",

@@ -13,11 +13,11 @@ import pandas as pd
 
 from marginlex.dsl.loader import load_rulebook
 from marginlex.dsl.resolve import ResolvedRulebook
-from marginlex.engine.book import Book, load_book, load_demo_book
-from marginlex.engine.compile import compile_plan
+from marginlex.engine.book.load import Book, load_book, load_demo_book
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.graph import AccountGraph
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.plan.compile import compile_plan
 
 DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")
 

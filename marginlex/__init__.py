@@ -8,21 +8,17 @@ evaluation) and :mod:`marginlex.audit` (traces and the ledger).
 from __future__ import annotations
 
 import datetime as dt
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the stages are imported lazily, so that `import marginlex` stays cheap
     from marginlex.dsl.diagnostics import Diagnostic
-    from marginlex.dsl.model import Rulebook
+    from marginlex.dsl.model.rulebook import Rulebook
     from marginlex.dsl.resolve import ResolvedRulebook
-    from marginlex.engine.book import Book
+    from marginlex.engine.book.load import Book
     from marginlex.engine.evaluation import Evaluation
 
-try:
-    __version__ = version("marginlex")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0"
+from marginlex.engine.version import ENGINE_VERSION as __version__
 
 __all__ = ["__version__"]
 

@@ -20,11 +20,11 @@ from marginlex.engine.outcomes import DecisionStatus
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
 # the commands, so that `marginlex explain` does not pay for every other command's imports.
 if TYPE_CHECKING:
-    from marginlex.audit.ledger import Ledger
-    from marginlex.audit.records import DecisionRow
-    from marginlex.audit.verify import VerifyReport
+    from marginlex.audit.ledger.records import DecisionRow
+    from marginlex.audit.ledger.store import Ledger
+    from marginlex.audit.ledger.verify import VerifyReport
 
-ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.ENV_VAR, without sqlalchemy
+ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.store.ENV_VAR, without sqlalchemy
 _err = Console(stderr=True)
 LEDGER_HELP = (
     f"Ledger file path or postgresql+psycopg:// URL (default: ${ENV_VAR}, "
@@ -50,7 +50,7 @@ class ListFormat(StrEnum):
 
 
 def _open(ledger: str | None) -> Ledger:
-    from marginlex.audit.ledger import Ledger, LedgerError, resolve_location  # noqa: PLC0415
+    from marginlex.audit.ledger.store import Ledger, LedgerError, resolve_location  # noqa: PLC0415
 
     try:
         return Ledger.open(resolve_location(ledger), create=False)
@@ -74,8 +74,8 @@ def explain(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line."""
-    from marginlex.audit.explain_text import render_json, render_rich, render_text  # noqa: PLC0415
-    from marginlex.audit.ledger_read import DecisionNotFoundError  # noqa: PLC0415
+    from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
+    from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
 
     store = _open(ledger)
     try:
@@ -89,7 +89,7 @@ def explain(
         Console().print(render_rich(trace))
         return
     if format is ExplainFormat.HTML:
-        from marginlex.audit.explain_html import render_html  # noqa: PLC0415 - jinja2
+        from marginlex.audit.explain.html import render_html  # noqa: PLC0415 - jinja2
 
         body = render_html(trace)
     else:
@@ -114,10 +114,10 @@ def verify_command(
     With --replay, also rebuild every recorded run's rulebooks and book from the ledger,
     re-evaluate, and compare each decision's trace byte for byte (exit 1 on any difference).
     """
-    from marginlex.audit.replay import REPLAY_MODULE, find_replayer  # noqa: PLC0415
-    from marginlex.audit.verify import verify  # noqa: PLC0415
+    from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
+    from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
 
-    replayer = find_replayer() if replay else None
+    replayer = replay_run if replay else None
     store = _open(ledger)
     try:
         report = verify(store, replayer=replayer, expect_head=expect_head)
@@ -129,13 +129,6 @@ def verify_command(
     _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
-    if replay and replayer is None:
-        _err.print(
-            "[red]error:[/] --replay needs the evaluator, which has not registered a replayer "
-            f"yet ({REPLAY_MODULE}.replay_run does not exist): nothing was replayed. "
-            "The chain above was verified without replay."
-        )
-        raise typer.Exit(2)
 
 
 def _print_report(report: VerifyReport) -> None:

@@ -14,8 +14,8 @@ from rich.table import Table
 
 # The engine (pandas, pyarrow) is imported inside the commands: other commands start fast.
 if TYPE_CHECKING:
-    from marginlex.engine.book import Book
-    from marginlex.engine.problems import BookProblem
+    from marginlex.engine.book.load import Book
+    from marginlex.engine.book.problems import BookProblem
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -51,8 +51,8 @@ def validate(book: Path = _BOOK, as_json: bool = _JSON) -> None:
     Rows are spreadsheet rows: the header is row 1, the first record row 2; row 0 is the
     file as a whole. Exit code 0 when the book is valid (warnings allowed), 1 otherwise.
     """
-    from marginlex.engine.book import load_book  # noqa: PLC0415
-    from marginlex.engine.problems import BookError, Severity  # noqa: PLC0415
+    from marginlex.engine.book.load import load_book  # noqa: PLC0415
+    from marginlex.engine.book.problems import BookError, Severity  # noqa: PLC0415
 
     try:
         loaded: Book | None = load_book(book)
@@ -106,8 +106,8 @@ def synth(
     accounts: int = _ACCOUNTS, seed: int = _SEED, out: Path = _OUT, fmt: BookFormat = _FORMAT
 ) -> None:
     """Write a deterministic synthetic book (about 10 positions and 2 lots per account)."""
-    from marginlex.engine.book import write_book  # noqa: PLC0415
-    from marginlex.engine.synth import DEFAULT_AS_OF, synth_book  # noqa: PLC0415
+    from marginlex.engine.book.load import write_book  # noqa: PLC0415
+    from marginlex.engine.synth.generate import DEFAULT_AS_OF, synth_book  # noqa: PLC0415
 
     start = time.perf_counter()
     meta, frames = synth_book(accounts, seed, DEFAULT_AS_OF)

@@ -22,8 +22,8 @@ def check(
     Exit 0 when clean, 1 with any diagnostic (a warning too: a rulebook with an unknown
     asset name is not clean until someone has looked at it).
     """
+    from marginlex.dsl.check.runner import check_paths  # noqa: PLC0415
     from marginlex.dsl.diagnostics import Severity  # noqa: PLC0415
-    from marginlex.dsl.runner import check_paths  # noqa: PLC0415
 
     reports = check_paths(paths)
     diagnostics = [d for r in reports for d in r.diagnostics]
@@ -55,7 +55,7 @@ def fmt(
     ),
 ) -> None:
     """Rewrite rulebooks in canonical layout (comments kept). Idempotent."""
-    from marginlex.dsl.runner import collect_files  # noqa: PLC0415
+    from marginlex.dsl.check.runner import collect_files  # noqa: PLC0415
 
     files, problems = collect_files(paths)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -69,7 +69,7 @@ def fmt(
 
 def _format_one(path: Path, check_only: bool, err: Console) -> bool:
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
-    from marginlex.dsl.formatter import format_text  # noqa: PLC0415
+    from marginlex.dsl.format.formatter import format_text  # noqa: PLC0415
 
     text = path.read_text(encoding="utf-8")
     try:

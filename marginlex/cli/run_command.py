@@ -18,9 +18,9 @@ from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
 # functions that use them, so that `marginlex --help` and other commands start fast.
 if TYPE_CHECKING:
-    from marginlex.audit.record import RunRecorder
+    from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
-    from marginlex.engine.book import Book
+    from marginlex.engine.book.load import Book
     from marginlex.engine.evaluation import Evaluation
 
 DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")  # engine.run.DEFAULT_RULEBOOKS, without pandas
@@ -115,7 +115,7 @@ def _evaluate_all(
     as_of: dt.date | None,
     recorder: RunRecorder | None,
 ) -> list[Evaluation]:
-    from marginlex.engine.graph import AccountGraph  # noqa: PLC0415
+    from marginlex.engine.graph.account_graph import AccountGraph  # noqa: PLC0415
     from marginlex.engine.run import run_rulebook  # noqa: PLC0415
 
     graph = AccountGraph(book)
@@ -142,11 +142,11 @@ def _run_or_exit(
     With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
     given each evaluation as soon as it existed, so its traces are already being built.
     """
-    from marginlex.audit.record import RunRecorder  # noqa: PLC0415
+    from marginlex.audit.ledger.record import RunRecorder  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
-    from marginlex.engine.compile import CompileError  # noqa: PLC0415
-    from marginlex.engine.context import EvaluationError  # noqa: PLC0415
-    from marginlex.engine.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.book.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
+    from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
     from marginlex.engine.run import resolve_book, resolve_rulebook  # noqa: PLC0415
 
     try:
@@ -179,8 +179,8 @@ def _run_or_exit(
 
 def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
     """Record the run in one transaction; print the run id and the decision count."""
-    from marginlex.audit.fork_pool import WorkerError  # noqa: PLC0415
-    from marginlex.audit.ledger import LedgerError, shown_location  # noqa: PLC0415
+    from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError, shown_location  # noqa: PLC0415
 
     decisions = recorder.decision_count
     show = decisions >= LONG_RUN_DECISIONS

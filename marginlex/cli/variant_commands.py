@@ -15,10 +15,10 @@ from rich.table import Table
 # that `marginlex --help` and the other groups' commands start fast.
 if TYPE_CHECKING:
     from marginlex.dsl.resolve import ResolvedRulebook
-    from marginlex.engine.attribution import Attribution
-    from marginlex.engine.book import Book
-    from marginlex.engine.compare import CompareResult, Comparison
-    from marginlex.engine.rulebook_tests import TestReport
+    from marginlex.engine.book.load import Book
+    from marginlex.engine.variants.attribution import Attribution
+    from marginlex.engine.variants.compare import CompareResult, Comparison
+    from marginlex.engine.variants.rulebook_tests import TestReport
 
 _out = Console(highlight=False)
 if not _out.is_terminal:
@@ -211,12 +211,12 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
 
     Exit code 0 when the comparison ran, 1 on a bad book, rulebook or date.
     """
-    from marginlex.engine.compare import compare  # noqa: PLC0415
-    from marginlex.engine.compare_json import compare_json  # noqa: PLC0415
-    from marginlex.engine.compile import CompileError  # noqa: PLC0415
-    from marginlex.engine.context import EvaluationError  # noqa: PLC0415
-    from marginlex.engine.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.book.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
+    from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
     from marginlex.engine.run import resolve_book  # noqa: PLC0415
+    from marginlex.engine.variants.compare import compare  # noqa: PLC0415
+    from marginlex.engine.variants.compare_json import compare_json  # noqa: PLC0415
 
     if len(rulebook) < 2:
         raise _fail("give at least two rulebooks: --rulebook A --rulebook B")
@@ -241,7 +241,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
         _record(ledger, result, books, loaded)
     if report is not None:
         # matplotlib is slow to import: only loaded when a report is asked for
-        from marginlex.engine.compare_report import write_report  # noqa: PLC0415
+        from marginlex.engine.variants.report import write_report  # noqa: PLC0415
 
         write_report(result, report)
         _err.print(f"wrote {report}")
@@ -258,9 +258,9 @@ def _record(
     location: str, result: CompareResult, books: list[ResolvedRulebook], book: Book
 ) -> None:
     # sqlalchemy and the trace builder are only needed when recording
-    from marginlex.audit.fork_pool import WorkerError  # noqa: PLC0415
-    from marginlex.audit.ledger import LedgerError  # noqa: PLC0415
-    from marginlex.audit.record import record_run  # noqa: PLC0415
+    from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
+    from marginlex.audit.ledger.record import record_run  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError  # noqa: PLC0415
 
     try:
         recorded = record_run(location, result.evaluations, books, book)
@@ -316,7 +316,7 @@ def _print_report(report: TestReport) -> None:
 def test_command(paths: list[Path] | None = _PATHS, fail_under: float = _FAIL_UNDER) -> None:
     """Run rulebook tests (*.test.toml) and report rule coverage. Exit 1 on a failure."""
     from marginlex.dsl.loader import shipped_dir  # noqa: PLC0415
-    from marginlex.engine.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
+    from marginlex.engine.variants.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
 
     try:
         report = run_tests(paths or [shipped_dir() / "tests"])

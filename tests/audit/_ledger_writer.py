@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from marginlex.audit.ledger import Ledger
-from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.trace.model import DecisionTrace
 
 DATA = Path(__file__).parents[1] / "data" / "audit" / "pm_decision.json"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import DecisionFigures, DecisionTrace
+from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.trace.model import DecisionFigures, DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
 
 DATA = Path(__file__).parents[1] / "data" / "audit"

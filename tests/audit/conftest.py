@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from audit_helpers import DATA
 
-from marginlex.audit.trace import DecisionTrace
+from marginlex.audit.trace.model import DecisionTrace
 
 
 @pytest.fixture(scope="session")

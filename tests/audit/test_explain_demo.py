@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from marginlex.audit.ledger import Ledger
+from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 
 GOLDEN = Path(__file__).parents[1] / "data" / "audit" / "golden" / "demo"

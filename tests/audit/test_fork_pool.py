@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from marginlex.audit import fork_pool
-from marginlex.audit.fork_pool import CAN_FORK, ForkPool, WorkerError
+from marginlex.audit.ledger import fork_pool
+from marginlex.audit.ledger.fork_pool import CAN_FORK, ForkPool, WorkerError
 
 pytestmark = pytest.mark.skipif(not CAN_FORK, reason="this platform cannot fork")
 

@@ -16,29 +16,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from marginlex.audit import trace_json as j
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.from_evaluation import decision_traces, trace_bytes, trace_columns
-from marginlex.audit.money import to_cents
-from marginlex.audit.record import rulebook_ref, slice_evaluation
-from marginlex.audit.recorded_inputs import (
+from marginlex.audit.ledger.record import rulebook_ref, slice_evaluation
+from marginlex.audit.ledger.recorded_inputs import (
     book_blob,
     book_from_blob,
     load_bundle,
     rulebook_bundle,
     rulebook_sha256,
 )
-from marginlex.audit.trace import DecisionTrace, EdgeRelation
-from marginlex.audit.trace_steps import (
+from marginlex.audit.trace import fragments as j
+from marginlex.audit.trace.from_evaluation import decision_traces, trace_bytes, trace_columns
+from marginlex.audit.trace.model import DecisionTrace, EdgeRelation
+from marginlex.audit.trace.money import to_cents
+from marginlex.audit.trace.steps import (
     ClassGroupsOutput,
     CollateralOutput,
     EligibilityOutput,
     SegregationOutput,
 )
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book import Book, load_demo_book
+from marginlex.engine.book.load import Book, load_demo_book
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.graph import AccountGraph
+from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.run import run_rulebook
 
 NAMES = ("sec", "cftc", "harmonized")
@@ -188,7 +188,7 @@ def test_money_agrees_with_to_cents(x: float) -> None:
 def test_parallel_chunks_prepare_the_same_decisions(
     runs: dict, book: Book, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from marginlex.audit import record  # noqa: PLC0415 - the module whose chunk size is patched
+    from marginlex.audit.ledger import record  # noqa: PLC0415 - the module whose chunk size is patched
 
     monkeypatch.setattr(record, "PARALLEL_SETS", 4)  # 9 + 6 + 13 sets: 8 chunks, 2 workers
     monkeypatch.setattr(record, "MIN_FORK_SETS", 0)  # forked workers even for the demo

@@ -17,20 +17,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from marginlex.audit import chain
 from marginlex.audit.canonical import canonical_json, sha256_hex
-from marginlex.audit.chain import (
+from marginlex.audit.ledger import chain
+from marginlex.audit.ledger.chain import (
     GENESIS,
     TraceDecodeError,
     compress_trace,
     decompress_trace,
     entry_header,
 )
-from marginlex.audit.ledger import Ledger, LedgerError
-from marginlex.audit.ledger_read import DecisionNotFoundError
-from marginlex.audit.trace import DecisionTrace
-from marginlex.audit.trace_dictionary import DICTIONARY_ID, shipped
-from marginlex.audit.verify import ProblemKind, verify
+from marginlex.audit.ledger.read import DecisionNotFoundError
+from marginlex.audit.ledger.store import Ledger, LedgerError
+from marginlex.audit.ledger.verify import ProblemKind, verify
+from marginlex.audit.trace.dictionary import DICTIONARY_ID, shipped
+from marginlex.audit.trace.model import DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
 
 

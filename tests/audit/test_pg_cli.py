@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner, Result
 
-from marginlex.audit.ledger import Ledger
+from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 
 pytestmark = pytest.mark.postgres

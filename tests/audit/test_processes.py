@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 
-from marginlex.audit.fork_pool import CAN_FORK
-from marginlex.audit.ledger import Ledger
-from marginlex.audit.trace import DecisionTrace
-from marginlex.audit.verify import verify
-from marginlex.engine.book import write_book
-from marginlex.engine.synth import synth_book
+from marginlex.audit.ledger.fork_pool import CAN_FORK
+from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.ledger.verify import verify
+from marginlex.audit.trace.model import DecisionTrace
+from marginlex.engine.book.load import write_book
+from marginlex.engine.synth.generate import synth_book
 
 WRITER = Path(__file__).with_name("_ledger_writer.py")
 

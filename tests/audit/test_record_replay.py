@@ -18,14 +18,14 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from marginlex.audit.canonical import sha256_hex
-from marginlex.audit.chain import (
+from marginlex.audit.ledger.chain import (
     GENESIS,
     PreparedDecision,
     decompress_trace,
     entry_hash,
     entry_header,
 )
-from marginlex.audit.ledger import Ledger
+from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 
 
@@ -168,7 +168,7 @@ def test_forged_but_chain_consistent_ledger_is_caught_by_replay(tmp_path: Path) 
 def test_a_failing_trace_worker_records_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from marginlex.audit import record  # noqa: PLC0415 - the module whose workers are patched
+    from marginlex.audit.ledger import record  # noqa: PLC0415 - the module whose workers are patched
 
     built = record._Chunk.__call__
 
@@ -194,7 +194,7 @@ def test_a_failing_trace_worker_records_nothing(
 def test_workers_record_the_same_ledger_rows_as_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from marginlex.audit import record  # noqa: PLC0415 - the module whose chunk size is patched
+    from marginlex.audit.ledger import record  # noqa: PLC0415 - the module whose chunk size is patched
 
     def rows(path: Path) -> list[tuple[object, ...]]:
         ledger = Ledger.open(str(path), create=False)
@@ -219,7 +219,7 @@ def test_workers_record_the_same_ledger_rows_as_one_process(
 def test_a_serializer_that_disagrees_with_the_model_records_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
 ) -> None:
-    from marginlex.audit import record  # noqa: PLC0415 - the module whose serializer is patched
+    from marginlex.audit.ledger import record  # noqa: PLC0415 - the module whose serializer is patched
 
     built = record.trace_columns
 

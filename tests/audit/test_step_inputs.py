@@ -1,4 +1,4 @@
-"""Step inputs: the rulebook figures each step read, by id and value (audit/step_inputs.py).
+"""Step inputs: the rulebook figures each step read, by id and value (audit/trace/step_inputs.py).
 
 Expected inputs are written out by hand from the shipped rulebooks' text.
 """
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from marginlex.audit.step_inputs import step_inputs, step_inputs_json
-from marginlex.audit.trace import Evidence
-from marginlex.audit.trace import Step as TraceStep
-from marginlex.audit.trace_steps import InputValue, RuleKind, SegregationOutput
+from marginlex.audit.trace.model import Evidence
+from marginlex.audit.trace.model import Step as TraceStep
+from marginlex.audit.trace.step_inputs import step_inputs, step_inputs_json
+from marginlex.audit.trace.steps import InputValue, RuleKind, SegregationOutput
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.compile import compile_plan
-from marginlex.engine.plan import Plan, Step
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.plan.steps import Plan, Step
 
 AS_OF = dt.date(2026, 6, 30)
 SHIPPED = ("sec", "cftc", "harmonized")

@@ -12,11 +12,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from marginlex.audit import trace as trace_module
-from marginlex.audit import trace_steps
 from marginlex.audit.canonical import canonical_json, canonical_model
-from marginlex.audit.money import to_cents
-from marginlex.audit.trace import SCHEMA_PATH, DecisionFigures, DecisionTrace, trace_json_schema
+from marginlex.audit.trace import model as trace_module
+from marginlex.audit.trace import steps as trace_steps
+from marginlex.audit.trace.model import (
+    SCHEMA_PATH,
+    DecisionFigures,
+    DecisionTrace,
+    trace_json_schema,
+)
+from marginlex.audit.trace.money import to_cents
 
 
 def _shuffled(value: Any, rng: random.Random) -> Any:
@@ -138,7 +143,8 @@ def test_unknown_fields_are_rejected(pm_trace: DecisionTrace) -> None:
 def test_committed_json_schema_is_current() -> None:
     committed = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert committed == trace_json_schema(), (
-        "audit/trace_schema.json is stale: run `python -m marginlex.audit.trace --write-schema`"
+        "audit/trace/schema.json is stale: "
+        "run `python -m marginlex.audit.trace.model --write-schema`"
     )
 
 

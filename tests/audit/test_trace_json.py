@@ -1,4 +1,4 @@
-"""The column-wise JSON helpers (audit/trace_json.py, trace_layout.py): exact fragments.
+"""The column-wise JSON helpers (audit/trace/fragments.py, trace_layout.py): exact fragments.
 
 Every helper must write the bytes pydantic writes; the whole traces are checked against
 the model in test_from_evaluation.py, these check each helper's edge cases on its own.
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marginlex.audit import trace_json as j
-from marginlex.audit import trace_layout as tl
+from marginlex.audit.trace import fragments as j
+from marginlex.audit.trace import layout as tl
 
 
 def test_strings_of_a_categorical_are_written_per_category() -> None:
@@ -118,9 +118,9 @@ def test_group_join_and_where_accept_coded_columns() -> None:
 def test_eligibility_rows_write_the_tested_id_in_parts_and_blank_without_an_account() -> None:
     import datetime as dt  # noqa: PLC0415 - only this test compiles a plan
 
-    from marginlex.audit.trace_outputs import eligibility_rows  # noqa: PLC0415
+    from marginlex.audit.trace.outputs import eligibility_rows  # noqa: PLC0415
     from marginlex.dsl.loader import load_rulebook  # noqa: PLC0415
-    from marginlex.engine.compile import compile_plan  # noqa: PLC0415
+    from marginlex.engine.plan.compile import compile_plan  # noqa: PLC0415
 
     plan = compile_plan(load_rulebook("sec"), dt.date(2026, 6, 30))
     frame = pd.DataFrame(

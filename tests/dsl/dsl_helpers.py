@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from marginlex.dsl import model as m
+from marginlex.dsl.model import rulebook as m
 
 
 def without_spans(node: m.Node) -> Any:

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marginlex.dsl import format_text, parse, shipped_dir
-from marginlex.dsl import model as m
-from marginlex.dsl.formatter import HANDLERS
+from marginlex.dsl.format.formatter import HANDLERS
+from marginlex.dsl.model import rulebook as m
 
 DATA = Path(__file__).parents[1] / "data" / "dsl" / "valid"
 FILES = [*sorted(shipped_dir().glob("*.mlx")), *sorted(DATA.glob("*.mlx"))]

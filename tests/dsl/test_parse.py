@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from marginlex.dsl import RulebookError, parse
-from marginlex.dsl import model as m
+from marginlex.dsl.model import rulebook as m
 
 HEAD = 'rulebook r "R"\n'
 

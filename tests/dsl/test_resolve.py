@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from marginlex.dsl import RulebookError, load_rulebook, parse, resolve
-from marginlex.dsl import model as m
+from marginlex.dsl.model import rulebook as m
 
 VALID = Path(__file__).parents[1] / "data" / "dsl" / "valid"
 

@@ -3,7 +3,7 @@
 import pytest
 
 from marginlex.dsl import check_paths, format_text, load_rulebook, shipped_dir
-from marginlex.dsl import model as m
+from marginlex.dsl.model import rulebook as m
 
 SHIPPED = ["sec", "cftc", "harmonized"]
 

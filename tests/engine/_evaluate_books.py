@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book import Book, load_book
-from marginlex.engine.compile import compile_plan
+from marginlex.engine.book.load import DEMO_PACKAGE, Book, load_book
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.plan.compile import compile_plan
 
 AS_OF = dt.date(2026, 6, 30)
 ACCOUNTS_HEADER = "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
@@ -29,7 +29,7 @@ INSTRUMENTS_HEADER = (
 
 def demo_folder() -> Path:
     """The shipped demo book folder."""
-    return Path(str(resources.files("marginlex.engine") / "demo_book"))
+    return Path(str(resources.files(DEMO_PACKAGE)))
 
 
 def make_book(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from marginlex.engine.book import Book, load_book
+from marginlex.engine.book.load import Book, load_book
 
 GRAPH_BOOK = {
     "parties.csv": """party_id,name,kind,ecp,options_approval

@@ -11,8 +11,8 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from marginlex.engine.book import Book, load_book, load_demo_book, write_book
-from marginlex.engine.book_schema import FILES
+from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
+from marginlex.engine.book.schema import FILES
 
 BOOKS = Path(__file__).parents[1] / "data" / "books"
 SMALL = BOOKS / "good_small"

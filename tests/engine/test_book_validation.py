@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
-from marginlex.engine.book import load_book, validate_book
-from marginlex.engine.problems import BookError, BookProblem, Severity
+from marginlex.engine.book.load import load_book, validate_book
+from marginlex.engine.book.problems import BookError, BookProblem, Severity
 
 BOOKS = Path(__file__).parents[1] / "data" / "books"
 FOLDERS = sorted(p.name for p in BOOKS.iterdir() if p.is_dir())

@@ -11,16 +11,16 @@ import pytest
 from marginlex.dsl.diff import diff_rulebooks
 from marginlex.dsl.hybrid import hybrid
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.attribution import switch_order
-from marginlex.engine.book import Book, load_book, load_demo_book, write_book
-from marginlex.engine.compile import CompileError, compile_plan
-from marginlex.engine.context import build_contexts
-from marginlex.engine.eval_reuse import ALL_PHASES, Reuse, phases_to_recompute, reuse_from
+from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
 from marginlex.engine.evaluate import evaluate, evaluate_run
 from marginlex.engine.evaluation import FRAME_COLUMNS
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.plan import Phase, Plan
-from marginlex.engine.synth import synth_book
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.phases.reuse import ALL_PHASES, Reuse, phases_to_recompute, reuse_from
+from marginlex.engine.plan.compile import CompileError, compile_plan
+from marginlex.engine.plan.context import build_contexts
+from marginlex.engine.plan.steps import Phase, Plan
+from marginlex.engine.synth.generate import synth_book
+from marginlex.engine.variants.attribution import switch_order
 
 PAIRS = [
     ("sec", "cftc"),

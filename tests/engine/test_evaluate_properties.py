@@ -12,8 +12,8 @@ from _evaluate_books import demo_folder, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marginlex.engine.book import load_book, write_book
-from marginlex.engine.synth import synth_book
+from marginlex.engine.book.load import load_book, write_book
+from marginlex.engine.synth.generate import synth_book
 
 RULEBOOKS = ("sec", "cftc", "harmonized")
 FIGURES = [

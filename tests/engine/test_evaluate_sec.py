@@ -1,6 +1,6 @@
 """SEC rulebook end to end on small hand-made books: figures computed by hand.
 
-Demo instruments used (engine/demo_book/instruments.csv), as of 2026-06-30:
+Demo instruments used (engine/book/demo_book/instruments.csv), as of 2026-06-30:
 XYZ stock 100.00; XYZ_P90_2609 put K=90, vol 30%, expiry 2026-09-18 (80 days, t=80/365),
 price 1.74, multiplier 100; XYZ_P100/C100 K=100 price 5.60; ABC 50.00, ABC_C55_2609 call
 K=55 price 0.72; SPY 600.00 (high_cap_broad, class group SPX).

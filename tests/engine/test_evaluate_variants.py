@@ -9,9 +9,9 @@ import pytest
 from _evaluate_books import decision, make_book
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.compile import compile_plan
 from marginlex.engine.evaluate import evaluate
-from marginlex.engine.plan import StepKind
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.plan.steps import StepKind
 
 VARIANT = Path(__file__).parents[1] / "data" / "evaluate" / "sec_flat_rates.mlx"
 

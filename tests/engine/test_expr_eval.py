@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marginlex.dsl import expressions as e
-from marginlex.dsl import model as m
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book import load_demo_book
-from marginlex.engine.compile import CompileError, compile_plan
-from marginlex.engine.context import EvaluationError, RowContext, build_contexts
-from marginlex.engine.expr_eval import HANDLERS, mask
-from marginlex.engine.plan import Plan, StepKind
+from marginlex.dsl.model import expressions as e
+from marginlex.dsl.model import rulebook as m
+from marginlex.engine.book.load import load_demo_book
+from marginlex.engine.plan.compile import CompileError, compile_plan
+from marginlex.engine.plan.context import EvaluationError, RowContext, build_contexts
+from marginlex.engine.plan.expressions import HANDLERS, mask
+from marginlex.engine.plan.steps import Plan, StepKind
 
 PLAN = Plan(
     rulebook_id="t",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from marginlex.engine.book import Book, load_demo_book
-from marginlex.engine.book_schema import PartyKind, Relation
-from marginlex.engine.graph import AccountGraph, EdgeKind
+from marginlex.dsl.model.domain import PartyKind, Relation
+from marginlex.engine.book.load import Book, load_demo_book
+from marginlex.engine.graph.account_graph import AccountGraph, EdgeKind
 
 
 @pytest.fixture(scope="module")

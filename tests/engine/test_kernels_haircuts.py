@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marginlex.engine.haircuts import (
+from marginlex.engine.kernels.haircuts import (
     AssetBuckets,
     AssetRate,
     BucketSchedule,
@@ -17,7 +17,7 @@ from marginlex.engine.haircuts import (
     apply_haircuts,
     more_conservative,
 )
-from marginlex.engine.pricing import years_between
+from marginlex.engine.kernels.pricing import years_between
 
 TREASURIES = ("UST_BILL", "UST_NOTE", "UST_BOND")
 SEC = HaircutSchedule(

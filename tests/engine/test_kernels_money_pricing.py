@@ -11,9 +11,8 @@ from _kernel_frames import bs_scalar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marginlex.audit.money import to_cents
-from marginlex.engine import (
-    decide,
+from marginlex.audit.trace.money import to_cents
+from marginlex.engine.kernels import (
     grouping,
     haircuts,
     money,
@@ -23,8 +22,9 @@ from marginlex.engine import (
     span,
     strategy,
 )
-from marginlex.engine.money import round_cents, round_half_up
-from marginlex.engine.pricing import black_scholes, years_between
+from marginlex.engine.kernels.money import round_cents, round_half_up
+from marginlex.engine.kernels.pricing import black_scholes, years_between
+from marginlex.engine.phases import decision as decide
 
 
 @pytest.mark.parametrize(

@@ -9,23 +9,23 @@ from _kernel_frames import positions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marginlex.engine.decide import DecisionParams, decide
-from marginlex.engine.haircuts import (
+from marginlex.engine.kernels.haircuts import (
     AssetRate,
     ConcentrationCap,
     HaircutSchedule,
     apply_concentration_cap,
     apply_haircuts,
 )
-from marginlex.engine.offsets import (
+from marginlex.engine.kernels.offsets import (
     OffsetParams,
     SpreadCredit,
     product_group_offsets,
     spread_credits,
 )
-from marginlex.engine.scenarios import GridParams, scenario_grid
-from marginlex.engine.span import SpanParams, span_scan
-from marginlex.engine.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
+from marginlex.engine.kernels.span import SpanParams, span_scan
+from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.phases.decision import DecisionParams, decide
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GRID = GridParams(minimum_per_contract=0.375)

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from _kernel_frames import as_float_list, bs_scalar, option, positions
 
-from marginlex.engine.offsets import OffsetParams, OffsetRate, product_group_offsets
-from marginlex.engine.scenarios import (
+from marginlex.engine.kernels.offsets import OffsetParams, OffsetRate, product_group_offsets
+from marginlex.engine.kernels.scenarios import (
     GridParams,
     GridRange,
     assign_ranges,

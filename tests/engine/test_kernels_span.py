@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from _kernel_frames import bs_scalar, option, positions
 
-from marginlex.engine.offsets import SpreadCredit, spread_credits
-from marginlex.engine.span import SpanParams, initial_from_maintenance, scenarios, span_scan
+from marginlex.engine.kernels.offsets import SpreadCredit, spread_credits
+from marginlex.engine.kernels.span import SpanParams, initial_from_maintenance, scenarios, span_scan
 
 CFTC = SpanParams(
     scan_ranges={"index_future": 0.07, "ust_future": 0.02, "crypto_future": 0.30},

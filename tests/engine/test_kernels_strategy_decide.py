@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from _kernel_frames import option, positions
 
-from marginlex.engine.decide import DecisionParams, decide
-from marginlex.engine.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.phases.decision import DecisionParams, decide
 
 REG_T = StrategyParams(
     long_equity_rate=0.25,

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marginlex.engine.book import Book
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.margin_sets import form_margin_sets
+from marginlex.engine.book.load import Book
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.graph.margin_sets import form_margin_sets
 
 
 def pairs(*rows: tuple[str, str, str]) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
-from marginlex.engine.book import Book, load_book, write_book
-from marginlex.engine.graph import AccountGraph
-from marginlex.engine.synth import synth_book
+from marginlex.engine.book.load import Book, load_book, write_book
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.synth.generate import synth_book
 
 N = 600
 

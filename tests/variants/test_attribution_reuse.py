@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.attribution import closure
-from marginlex.engine.book import Book, load_book, load_demo_book, write_book
-from marginlex.engine.compare_figures import MEASURES, account_figures, anchor_figures, decide
-from marginlex.engine.synth import synth_book
+from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
+from marginlex.engine.synth.generate import synth_book
+from marginlex.engine.variants.attribution import closure
+from marginlex.engine.variants.figures import MEASURES, account_figures, anchor_figures, decide
 
 RULEBOOKS = ("sec", "cftc", "harmonized")
 

@@ -11,16 +11,16 @@ from typer.testing import CliRunner
 
 import marginlex
 from marginlex.cli import app
-from marginlex.dsl import model as m
 from marginlex.dsl.diff import diff_rulebooks
 from marginlex.dsl.hybrid import hybrid
 from marginlex.dsl.loader import load_rulebook
+from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
-from marginlex.engine.attribution import switch_order
-from marginlex.engine.book import load_demo_book
-from marginlex.engine.compare import CompareResult, compare
-from marginlex.engine.compare_figures import MEASURES, decide
-from marginlex.engine.compare_json import SCHEMA, compare_json
+from marginlex.engine.book.load import load_demo_book
+from marginlex.engine.variants.attribution import switch_order
+from marginlex.engine.variants.compare import CompareResult, compare
+from marginlex.engine.variants.compare_json import SCHEMA, compare_json
+from marginlex.engine.variants.figures import MEASURES, decide
 
 BOOK = load_demo_book()
 

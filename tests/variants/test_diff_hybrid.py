@@ -15,7 +15,7 @@ from marginlex.dsl import check_paths, shipped_dir
 from marginlex.dsl.diff import ChangeKind, diff_rulebooks, meaning, render_diff
 from marginlex.dsl.hybrid import hybrid
 from marginlex.dsl.loader import load_rulebook
-from marginlex.dsl.model import StatementKind
+from marginlex.dsl.model.rulebook import StatementKind
 
 GOLDEN = Path(__file__).parents[1] / "data" / "variants"
 REGEN = os.environ.get("MARGINLEX_REGEN_GOLDEN") == "1"

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
-from marginlex.engine.rulebook_tests import RulebookTestError, read_test_file, run_tests
+from marginlex.engine.variants.rulebook_tests import RulebookTestError, read_test_file, run_tests
 
 DATA = Path(__file__).parents[1] / "data" / "variants"
 SHIPPED = Path(__file__).parents[2] / "rulebooks" / "tests"

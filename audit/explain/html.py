@@ -1,0 +1,43 @@
+"""Explain a decision as one self-contained HTML page (inline CSS, no external assets)."""
+
+from __future__ import annotations
+
+import jinja2
+
+from marginlex.audit.explain.tree import build_tree, figure_rows, pct, usd
+from marginlex.audit.trace.model import DecisionTrace
+from marginlex.audit.trace.steps import ClassGroupsOutput, CollateralOutput
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("marginlex.audit.explain", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render_html(trace: DecisionTrace) -> str:
+    """The decision as an HTML page: figures, the explanation tree, every scenario and lot."""
+    figures = [(n.value, usd(a), src) for n, a, src in figure_rows(trace)]
+    groups = [
+        (step, group)
+        for step in trace.steps
+        if isinstance(step.output, ClassGroupsOutput)
+        for group in step.output.groups
+    ]
+    collateral = [
+        (step, step.output.lots)
+        for step in trace.steps
+        if isinstance(step.output, CollateralOutput)
+    ]
+    template = _ENV.get_template("explain.html.j2")
+    return template.render(
+        trace=trace,
+        f=trace.figures,
+        figures=figures,
+        tree=build_tree(trace),
+        groups=groups,
+        collateral=collateral,
+        usd=usd,
+        pct=pct,
+    )

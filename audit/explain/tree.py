@@ -1,0 +1,337 @@
+"""The explanation of a decision as a tree of lines, each with the citation behind it.
+
+Text and HTML are renderings of this one tree (recording is separate from rendering).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from marginlex.audit.trace.model import DecisionTrace, Figure, Step
+from marginlex.audit.trace.steps import (
+    ClassGroupsOutput,
+    ClassGroupTrace,
+    CollateralOutput,
+    EligibilityOutput,
+    InputValue,
+    LotTrace,
+    OffsetsOutput,
+    OffsetTrace,
+    PositionAtWorst,
+    RequirementCheck,
+    SegregationOutput,
+)
+
+
+@dataclass
+class Node:
+    """One line of the explanation: what it says, the rule and citation behind it."""
+
+    text: str
+    cite: str
+    children: list[Node] = field(default_factory=list)
+    css: str = ""
+
+
+def usd(amount: Decimal) -> str:
+    """An amount with thousands separators and cents: ``-23,400.00``.
+
+    >>> usd(Decimal("-23400"))
+    '-23,400.00'
+    """
+    return f"{amount:,.2f}"
+
+
+def pct(rate: float, *, signed: bool = False) -> str:
+    """A fraction as a percent with up to three decimals: ``0.045`` -> ``4.5%``.
+
+    >>> pct(0.045), pct(-0.15), pct(0.0), pct(0.06, signed=True)
+    ('4.5%', '-15%', '0%', '+6%')
+    """
+    text = f"{rate * 100:.3f}".rstrip("0").rstrip(".")
+    text = "0" if text == "-0" else text
+    return f"+{text}%" if signed and rate > 0 else f"{text}%"
+
+
+def cite(step: Step) -> str:
+    """The citation tag of a step: rule id, evidence tag and citation."""
+    return f"{step.rule_id} [{step.evidence.value}]: {step.citation}"
+
+
+def _inputs(values: tuple[InputValue, ...], rule_id: str = "") -> str:
+    """Inputs as ``id=value``; ids of the rule's own slots lose the ``rule_id.`` prefix.
+
+    >>> _inputs((InputValue(id="r.range[1].up", unit="fraction", value=0.06),
+    ...          InputValue(id="param.m", unit="USD", value=100000.0)), "r")
+    'range[1].up=6%, param.m=100,000 USD'
+    """
+    prefix = f"{rule_id}." if rule_id else None
+    return ", ".join(
+        f"{v.id.removeprefix(prefix) if prefix else v.id}={_input_value(v)}" for v in values
+    )
+
+
+def _input_value(v: InputValue) -> str:
+    """A value in its unit: ``6%``, ``0.375 USD``, ``1.1x``, ``2 years``, ``1 day``."""
+    value = v.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value}{' ' + v.unit if v.unit else ''}"
+    if v.unit == "fraction":
+        return pct(value)
+    if v.unit == "multiple":
+        return f"{value:g}x"
+    if v.unit == "years":
+        return _duration(value)
+    number = f"{Decimal(repr(value)).normalize():,f}"
+    return f"{number} {v.unit}" if v.unit else number
+
+
+def _duration(years: float) -> str:
+    """Years as the rulebook would write them: ``2 years``, ``6 months``, ``1 day``."""
+    for per, word in ((1, "year"), (12, "month"), (365, "day")):
+        count = round(years * per)
+        if count >= 1 and abs(years * per - count) < 1e-9:
+            return f"{count} {word}{'' if count == 1 else 's'}"
+    return f"{years:g} years"
+
+
+def _with_inputs(node: Node, step: Step) -> Node:
+    """The step's node with its inputs as its first child, if it read any."""
+    if step.inputs:
+        text = f"Inputs: {_inputs(step.inputs, step.rule_id)}"
+        node.children.insert(0, Node(text, cite(step)))
+    return node
+
+
+def _dates(step: Step) -> str:
+    if step.effective_from is None and step.effective_to is None:
+        return ""
+    start = step.effective_from.isoformat() if step.effective_from else "…"
+    end = step.effective_to.isoformat() if step.effective_to else "…"
+    return f" (effective {start} to {end})"
+
+
+def build_tree(trace: DecisionTrace) -> Node:
+    """The whole explanation, top-down, as an auditor reads it."""
+    f = trace.figures
+    rb = trace.rulebook
+    root = Node(
+        f"Decision {trace.decision_id}: {f.status.value.upper()}, call {usd(f.call)}, "
+        f"excess {usd(f.excess)}",
+        f"rulebook {rb.id} {rb.version}",
+        css=f"status-{f.status.value}",
+    )
+    recorded = "recorded run inputs"
+    root.children = [
+        Node(f"Rulebook {rb.name} ({rb.id} {rb.version}), sha256 {rb.sha256}", recorded),
+        Node(
+            f"Book sha256 {trace.book_sha256}, as of {trace.as_of}, "
+            f"engine {trace.engine_version}, trace schema {trace.schema_version}",
+            recorded,
+        ),
+        _margin_set(trace),
+        _figures(trace),
+        _requirement(trace),
+        *[
+            _eligibility(s, s.output)
+            for s in trace.steps
+            if isinstance(s.output, EligibilityOutput)
+        ],
+        _collateral(trace),
+        *[
+            _segregation(s, s.output)
+            for s in trace.steps
+            if isinstance(s.output, SegregationOutput)
+        ],
+    ]
+    return root
+
+
+def _margin_set(trace: DecisionTrace) -> Node:
+    ms = trace.margin_set
+    where = f"{ms.rule_id}: {ms.citation}" if ms.rule_id else "one account, no merging rule"
+    node = Node(
+        f"Margin set {ms.id}: accounts {', '.join(ms.account_ids)}; owner {ms.owner_id}; "
+        f"carrier {ms.carrier_id}",
+        where,
+    )
+    node.children = [
+        Node(f"{e.src} {e.relation.value} {e.dst}: {e.reason}", where) for e in ms.edges
+    ]
+    return node
+
+
+def figure_rows(trace: DecisionTrace) -> list[tuple[Figure, Decimal, str]]:
+    """Each decision figure with its amount and the rule and citation that produced it."""
+    f = trace.figures
+    sources: dict[Figure, str] = {}
+    for s in f.sources:  # a figure may come from several rules (two haircut schedules)
+        cited = f"{s.rule_id}: {s.citation}"
+        sources[s.figure] = f"{sources[s.figure]}; {cited}" if s.figure in sources else cited
+    amounts = {
+        Figure.EQUITY: f.equity,
+        Figure.VALUE: f.value,
+        Figure.MAINTENANCE: f.maintenance,
+        Figure.INITIAL: f.initial,
+        Figure.EXCESS: f.excess,
+        Figure.CALL: f.call,
+    }
+    return [(n, a, sources.get(n, "no source recorded")) for n, a in amounts.items()]
+
+
+def _figures(trace: DecisionTrace) -> Node:
+    node = Node("Figures", "book format conventions; sources below")
+    node.children = [Node(f"{n.value} {usd(a)}", src) for n, a, src in figure_rows(trace)]
+    return node
+
+
+def _requirement(trace: DecisionTrace) -> Node:
+    f = trace.figures
+    source = next(src for n, _, src in figure_rows(trace) if n is Figure.MAINTENANCE)
+    node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, initial {usd(f.initial)}", source)
+    for step in trace.steps:
+        if isinstance(step.output, ClassGroupsOutput):
+            method = Node(
+                f"Margin method {step.rule_id}{_dates(step)}: class groups total "
+                f"{usd(step.output.total)}",
+                cite(step),
+            )
+            method.children = [_class_group(step, g) for g in step.output.groups]
+            node.children.append(_with_inputs(method, step))
+        elif isinstance(step.output, OffsetsOutput):
+            offsets = Node(
+                f"Offsets {step.rule_id}{_dates(step)}: credit {usd(step.output.total_credit)}",
+                cite(step),
+            )
+            offsets.children = [Node(_offset(o), cite(step)) for o in step.output.offsets]
+            node.children.append(_with_inputs(offsets, step))
+    return node
+
+
+def _class_group(step: Step, group: ClassGroupTrace) -> Node:
+    worst = next((p for p in group.points if p.label == group.worst_point), None)
+    if worst is None:  # priced position by position (strategy-based): no scenarios
+        node = Node(
+            f"Class group {group.class_group} ({group.method.value}): requirement "
+            f"{usd(group.requirement)}, the sum of its positions' requirements",
+            cite(step),
+        )
+        node.children = [Node(_position(p), cite(step)) for p in group.positions]
+        return node
+    scanned = ""
+    if group.range_up is not None and group.range_down is not None:
+        scanned = f", range {pct(group.range_up, signed=True)}/{pct(-group.range_down)}"
+    node = Node(
+        f"Class group {group.class_group} ({group.method.value}{scanned}): requirement "
+        f"{usd(group.requirement)} = max(loss {usd(group.loss)}, minimum {usd(group.minimum)})",
+        cite(step),
+    )
+    shift = f", vol {pct(worst.vol_shift, signed=True)}" if worst.vol_shift is not None else ""
+    weight = f", {pct(worst.weight)} counted" if worst.weight != 1.0 else ""
+    scenario = Node(
+        f"Worst scenario {worst.label} (price {pct(worst.shock, signed=True)}{shift}{weight}): "
+        f"P&L {usd(worst.pnl)}, worst of {len(group.points)} points",
+        cite(step),
+    )
+    scenario.children = [Node(_position(p), cite(step)) for p in group.positions]
+    node.children = [scenario]
+    return node
+
+
+def _position(p: PositionAtWorst) -> str:
+    parts = [f"{p.account_id} {p.instrument_id}: quantity {p.quantity:g}"]
+    if p.price is not None:
+        moved = f" -> {p.shocked_price:g}" if p.shocked_price is not None else ""
+        parts.append(f"price {p.price:g}{moved}")
+    if p.market_value is not None:
+        parts.append(f"market value {usd(p.market_value)}")
+    if p.strategy_row is not None:
+        parts.append(f'strategy row "{p.strategy_row}"')
+    if p.requirement is not None:
+        parts.append(f"requirement {usd(p.requirement)}")
+    parts.append(f"P&L {usd(p.pnl)}")
+    return ", ".join(parts)
+
+
+def _offset(o: OffsetTrace) -> str:
+    group = f" ({o.product_group})" if o.product_group else ""
+    basis = ""
+    if o.gains is not None and o.losses is not None:
+        at = f" at {o.worst_point}" if o.worst_point else ""
+        basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)}{at}"
+    return f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}"
+
+
+def _eligibility(step: Step, out: EligibilityOutput) -> Node:
+    verdict = "eligible" if out.eligible else f"NOT eligible, margined by {out.fallback}"
+    node = Node(f"Eligibility {step.rule_id}{_dates(step)}: {verdict}", cite(step))
+    node.children = [
+        Node(
+            f"{_verdict(r)} {r.name}: {r.reason}" + (f" ({_inputs(r.tested)})" if r.tested else ""),
+            cite(step),
+            css="fail" if r.applies and not r.passed else "pass",
+        )
+        for r in out.requirements
+    ]
+    return _with_inputs(node, step)
+
+
+def _verdict(check: RequirementCheck) -> str:
+    if not check.applies:
+        return "N/A"
+    return "PASS" if check.passed else "FAIL"
+
+
+def _collateral(trace: DecisionTrace) -> Node:
+    source = next(src for n, _, src in figure_rows(trace) if n is Figure.VALUE)
+    node = Node(
+        f"Value {usd(trace.figures.value)}: collateral after haircuts and caps, plus the "
+        "market value of positions",
+        source,
+    )
+    for step in trace.steps:
+        if isinstance(step.output, CollateralOutput):
+            child = Node(
+                f"{step.kind.value.capitalize()} {step.rule_id}{_dates(step)}: value "
+                f"{usd(step.output.total_value)}",
+                cite(step),
+            )
+            child.children = [_lot(step, lot) for lot in step.output.lots]
+            node.children.append(_with_inputs(child, step))
+    return node
+
+
+def _lot(step: Step, lot: LotTrace) -> Node:
+    head = f"{lot.lot_id} {lot.asset} ({lot.account_id}) market value {usd(lot.market_value)}"
+    if not lot.eligible:
+        return Node(
+            f"{head}: ineligible, value {usd(lot.value)}: {lot.ineligible_reason}",
+            cite(step),
+            css="fail",
+        )
+    row = f'row "{lot.haircut_row}" {pct(lot.haircut_rate or 0.0)}'
+    compared = "; ".join(
+        f"{c.rule_id}{f' {c.row!r}' if c.row else ''} {pct(c.rate)}" for c in lot.candidates
+    )
+    won = f", {lot.schedule_rule_id} won (compared: {compared})" if lot.candidates else ""
+    after = f" -> {usd(lot.value_after_haircut)}" if lot.value_after_haircut is not None else ""
+    cap = ""
+    if lot.cap_applied:
+        kept = f" (kept {pct(lot.cap_scale)})" if lot.cap_scale is not None else ""
+        cap = f", capped by {lot.cap_rule_id}{kept}"
+    return Node(f"{head}: {row}{after}{won}{cap}, value {usd(lot.value)}", cite(step))
+
+
+def _segregation(step: Step, out: SegregationOutput) -> Node:
+    verdict = f"{len(out.violations)} violation(s)" if out.violations else "no violation"
+    node = Node(f"Segregation {step.rule_id}{_dates(step)}: {verdict}", cite(step))
+    node.children = [
+        Node(
+            f"BREACH {v.constraint_id}: {' -> '.join(v.path)}: {v.message}",
+            f"{v.constraint_id}: {v.citation}",
+            css="fail",
+        )
+        for v in out.violations
+    ]
+    return _with_inputs(node, step)

@@ -1,0 +1,9 @@
+"""The ledger: runs and hash-chained decisions on SQLite or PostgreSQL.
+
+``tables`` and ``store`` (the storage interface, one transaction per run), ``chain`` (what an
+entry commits to), ``records`` (what is stored and handed back), ``recorded_inputs`` (rulebook
+bundles and the book blob), ``record`` and ``fork_pool`` (recording a run with workers),
+``read``, ``verify``, ``replay`` and ``replay_run`` (re-evaluating a recorded run). Takes
+traces and evaluations; hands out stored decisions and verification reports. Must not import
+explain or the command line.
+"""

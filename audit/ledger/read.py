@@ -1,0 +1,184 @@
+"""Reading the ledger: one decision by id, filtered listings, runs, and the chain walk."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Generator
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Select, and_, inspect, or_, select
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.chain import trace_json
+from marginlex.audit.ledger.records import (
+    DecisionRow,
+    RunCounts,
+    RunRecord,
+    StoredDecision,
+    StoredRun,
+)
+from marginlex.audit.trace.model import DecisionTrace
+from marginlex.engine.outcomes import DecisionStatus
+
+_SUMMARY = (
+    t.decisions.c.seq,
+    t.decisions.c.run_id,
+    t.decisions.c.decision_id,
+    t.decisions.c.rulebook_id,
+    t.decisions.c.margin_set_id,
+    t.decisions.c.account_ids,
+    t.decisions.c.status,
+    t.decisions.c.call,
+    t.decisions.c.requirement,
+)
+
+
+class DecisionNotFoundError(LookupError):
+    """No decision with that id in the ledger."""
+
+
+def row_summary(row: Any) -> DecisionRow:
+    """A ``decisions`` row as a :class:`DecisionRow`."""
+    return DecisionRow(
+        seq=row.seq,
+        run_id=row.run_id,
+        decision_id=row.decision_id,
+        rulebook_id=row.rulebook_id,
+        margin_set_id=row.margin_set_id,
+        account_ids=tuple(json.loads(row.account_ids)),
+        status=DecisionStatus(row.status),
+        call=row.call,
+        requirement=row.requirement,
+    )
+
+
+def run_from_row(row: Any) -> RunRecord:
+    """Rebuild the caller's run record from a ``runs`` row (to re-derive its sha256)."""
+    return RunRecord.model_validate(
+        {
+            "run_id": row.run_id,
+            "created_at": row.created_at,
+            "engine_version": row.engine_version,
+            "book_sha256": row.book_sha256,
+            "as_of": row.as_of,
+            "rulebooks": json.loads(row.rulebooks),
+            "out_of_scope": row.out_of_scope,
+        }
+    )
+
+
+class LedgerReader:
+    """The read side of :class:`marginlex.audit.ledger.store.Ledger`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dictionaries: dict[int, bytes] = {}
+
+    def load_dictionaries(self) -> None:
+        """Read the Zstandard dictionaries this ledger's traces were compressed with."""
+        if not inspect(self.engine).has_table(t.trace_dictionaries.name):
+            return  # a ledger written before dictionaries, or not created yet
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.trace_dictionaries))
+            self.dictionaries = {int(row.dict_id): bytes(row.data) for row in rows}
+
+    def get_decision(self, decision_id: str, run_id: str | None = None) -> StoredDecision:
+        """The most recent recording of a decision (or its recording in one run).
+
+        ``decision_id`` is the ledger's id (``d-ms:A01-...``, as ``marginlex ledger`` lists
+        it) or the ``RULEBOOK:MARGIN_SET`` id that ``marginlex run --json`` prints
+        (``sec:ms:A01_ALICE_PM``).
+
+        Raises:
+            DecisionNotFoundError: no such decision (in that run).
+        """
+        col = t.decisions.c
+        by_id = col.decision_id == decision_id
+        rulebook, _, margin_set = decision_id.partition(":")
+        if margin_set:  # the run's id: the rulebook, then the margin set
+            by_id = or_(by_id, and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
+        query = select(*_SUMMARY, col.trace_z, col.prev_hash, col.entry_hash).where(by_id)
+        if run_id is not None:
+            query = query.where(t.decisions.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(t.decisions.c.seq.desc()).limit(1)).first()
+        if row is None:
+            where = f" in run {run_id}" if run_id else ""
+            raise DecisionNotFoundError(
+                f"no decision {decision_id!r}{where} in the ledger; `marginlex ledger` lists them"
+            )
+        return StoredDecision(
+            row=row_summary(row),
+            trace=DecisionTrace.model_validate_json(trace_json(row.trace_z, self.dictionaries)),
+            prev_hash=row.prev_hash,
+            entry_hash=row.entry_hash,
+        )
+
+    def query(
+        self,
+        *,
+        run: str | None = None,
+        account: str | None = None,
+        rulebook: str | None = None,
+        status: DecisionStatus | None = None,
+        call_above: Decimal | None = None,
+        limit: int | None = None,
+    ) -> list[DecisionRow]:
+        """Decisions matching every filter given, in chain order."""
+        query: Select[Any] = select(*_SUMMARY).order_by(t.decisions.c.seq)
+        col = t.decisions.c
+        if run is not None:
+            query = query.where(col.run_id == run)
+        if account is not None:
+            query = query.where(col.account_ids.contains(json.dumps(account), autoescape=True))
+        if rulebook is not None:
+            query = query.where(col.rulebook_id == rulebook)
+        if status is not None:
+            query = query.where(col.status == status.value)
+        if call_above is not None:
+            query = query.where(col.call > call_above)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [row_summary(row) for row in conn.execute(query)]
+
+    def runs(self) -> list[StoredRun]:
+        """Every recorded run, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.runs).order_by(t.runs.c.first_seq, t.runs.c.created_at))
+            return [
+                StoredRun(
+                    record=run_from_row(r),
+                    counts=RunCounts(decisions=r.decisions, ok=r.ok, call=r.call, breach=r.breach),
+                )
+                for r in rows
+            ]
+
+    def rulebook_text(self, sha256: str) -> str | None:
+        """The recorded canonical text of a rulebook, by its sha256."""
+        with self.engine.connect() as conn:
+            query = select(t.rulebook_texts.c.text).where(t.rulebook_texts.c.sha256 == sha256)
+            return conn.scalar(query)
+
+    def book_blob(self, sha256: str) -> bytes | None:
+        """The recorded canonical book content, by its sha256 (decompressed)."""
+        with self.engine.connect() as conn:
+            blob = conn.scalar(select(t.books.c.blob).where(t.books.c.sha256 == sha256))
+        return None if blob is None else zlib.decompress(blob)
+
+    def walk(self, batch: int = 2000) -> Generator[Any, None, None]:
+        """Every ``decisions`` row in chain order, streamed (all columns)."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(
+                select(t.decisions).order_by(t.decisions.c.seq)
+            )
+            try:
+                yield from result
+            finally:
+                result.close()  # a server-side cursor on PostgreSQL: close it when cut short
+
+    def close(self) -> None:
+        """Release the ledger's connections."""
+        self.engine.dispose()

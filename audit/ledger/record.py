@@ -1,0 +1,245 @@
+"""Record a run in the ledger: every rulebook's decisions, their texts and the book, at once.
+
+``marginlex run --ledger`` hands each evaluation to a :class:`RunRecorder` as soon as it
+exists, so the traces of one rulebook are built by worker processes while the next is
+evaluated; :meth:`RunRecorder.record` then streams every decision into the ledger in one
+transaction (all rulebooks): a run that fails to evaluate or to record leaves nothing.
+:func:`record_run` does the same for evaluations that already exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
+from marginlex.audit.ledger.fork_pool import ForkPool
+from marginlex.audit.ledger.recorded_inputs import book_blob, rulebook_bundle, rulebook_sha256
+from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.ledger.store import Ledger, shown_location
+from marginlex.audit.trace.from_evaluation import (
+    SetCodes,
+    TraceColumns,
+    set_codes,
+    trace_bytes,
+    trace_columns,
+)
+from marginlex.audit.trace.model import DecisionTrace, RulebookRef
+from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.load import Book
+from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.version import ENGINE_VERSION
+
+PARALLEL_SETS = 20_000
+"""Traces are built in chunks of this many margin sets, each by its own worker process."""
+MIN_FORK_SETS = 2_000
+"""While fewer margin sets wait for their traces, no worker is forked for them: the recording
+process builds them itself (a small book is not worth a process)."""
+SELF_CHECK = 50
+"""Traces per rulebook validated into the pydantic model before recording (a guard: the
+column-wise serializer must write exactly the bytes the model does)."""
+
+
+class TraceSerializationError(RuntimeError):
+    """The fast serializer disagrees with the trace model: a bug, nothing is recorded."""
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """What :func:`record_run` wrote (``location`` with any password hidden)."""
+
+    run_id: str
+    decisions: int
+    location: str
+
+
+def out_of_every_scope(evaluations: Sequence[Evaluation], book: Book) -> int:
+    """Accounts of the book that no rulebook of the run decided (in no margin set)."""
+    decided = set()
+    for ev in evaluations:  # a few rulebooks
+        decided.update(ev.frames["sets"]["account_id"].astype("str").unique().tolist())
+    return len(book.accounts) - len(decided)
+
+
+def rulebook_ref(rulebook: ResolvedRulebook, ev: Evaluation, bundle: str) -> RulebookRef:
+    """The trace's reference to a rulebook: id, title, version, canonical-text sha256."""
+    return RulebookRef(
+        id=ev.plan.rulebook_id,
+        name=ev.plan.title,
+        version=ev.plan.version,
+        sha256=rulebook_sha256(bundle),
+    )
+
+
+def self_check(columns: TraceColumns, count: int = SELF_CHECK) -> None:
+    """Validate the first traces and compare their bytes with the model's.
+
+    Raises:
+        TraceSerializationError: a trace does not validate or serializes differently.
+    """
+    for index, (did, body) in enumerate(trace_bytes(columns)):
+        if index >= count:
+            return
+        try:
+            model = DecisionTrace.model_validate_json(body)
+        except ValueError as exc:
+            raise TraceSerializationError(f"trace {did} does not validate: {exc}") from exc
+        if model.canonical() != body:
+            raise TraceSerializationError(f"trace {did}: serializer and model bytes differ")
+
+
+def slice_evaluation(
+    ev: Evaluation, start: int, stop: int, codes: SetCodes | None = None
+) -> tuple[Evaluation, SetCodes]:
+    """The evaluation cut to its decisions ``start:stop`` and their trace rows.
+
+    Returns:
+        The slice, and its frames' set codes (rows of the slice's ``decisions``).
+    """
+    codes = codes if codes is not None else set_codes(ev)
+    kept = {name: (c >= start) & (c < stop) for name, c in codes.items()}
+    frames = {name: frame[kept[name]].reset_index(drop=True) for name, frame in ev.frames.items()}
+    decisions = ev.decisions.iloc[start:stop].reset_index(drop=True)
+    part = ev.model_copy(update={"decisions": decisions, "frames": frames})
+    return part, {name: codes[name][kept[name]] - start for name in frames}
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Build the traces of decisions ``start:stop`` of one evaluation (run in a worker)."""
+
+    ev: Evaluation
+    codes: SetCodes
+    ref: RulebookRef
+    book: Book
+    engine_version: str
+    start: int
+    stop: int
+
+    def __call__(self) -> PreparedChunk:
+        part, codes = slice_evaluation(self.ev, self.start, self.stop, self.codes)
+        columns = trace_columns(part, self.book, self.ref, self.engine_version, codes=codes)
+        if self.start == 0:  # a rulebook's first traces are checked against the model
+            self_check(columns)
+        return prepared(columns)
+
+
+class RunRecorder:
+    """Records a run whose rulebooks are evaluated one after another, building traces meanwhile.
+
+    :meth:`add` takes each evaluation as soon as it exists and queues its traces in chunks
+    of :data:`PARALLEL_SETS` margin sets, built by worker processes forked as the chunks are
+    queued (:class:`~marginlex.audit.ledger.fork_pool.ForkPool`): a worker reads the evaluation
+    from the memory it inherited, so no frame is copied to it, and a rulebook's first chunk
+    checks its first traces against the model. While the caller evaluates the next rulebook
+    one CPU is left to it; :meth:`record` opens the ledger's one transaction and streams
+    every decision in, in order, as the chunks arrive. Nothing is written before
+    :meth:`record`, and nothing at all if it fails.
+
+    Use it as a context manager: leaving it stops any worker still running.
+    """
+
+    def __init__(
+        self, book: Book, engine_version: str = ENGINE_VERSION, *, workers: int | None = None
+    ) -> None:
+        self.book = book
+        self.engine_version = engine_version
+        self.evaluations: list[Evaluation] = []
+        self.refs: list[RulebookRef] = []
+        self.bundles: list[str] = []
+        self._pool = ForkPool[PreparedChunk](workers, min_fork_weight=MIN_FORK_SETS)
+
+    def add(self, ev: Evaluation, rulebook: ResolvedRulebook) -> None:
+        """Queue an evaluation's traces to be built (the first chunk checks its first traces)."""
+        bundle = rulebook_bundle(rulebook)
+        ref = rulebook_ref(rulebook, ev, bundle)
+        codes = set_codes(ev)
+        self.evaluations.append(ev)
+        self.refs.append(ref)
+        self.bundles.append(bundle)
+        sets = len(ev.decisions)
+        for start in range(0, sets, PARALLEL_SETS):  # a few chunks per rulebook
+            stop = start + PARALLEL_SETS
+            job = _Chunk(ev, codes, ref, self.book, self.engine_version, start, stop)
+            self._pool.submit(job, weight=min(stop, sets) - start)
+        self._pool.pump(limit=self._pool.workers - 1)  # one CPU for the caller's evaluation
+
+    def decisions(self) -> Iterator[PreparedDecision]:
+        """Every decision of the run, in rulebook order, as its chunk is built."""
+        for chunk in self._pool.results():
+            yield from chunk.decisions()
+
+    def run_record(self) -> RunRecord:
+        """The run: its rulebooks, book, as-of, engine version and accounts out of scope."""
+        if not self.evaluations:
+            raise ValueError("a run records at least one evaluation")
+        return RunRecord(
+            as_of=self.evaluations[0].as_of,
+            book_sha256=self.book.sha256,
+            engine_version=self.engine_version,
+            out_of_scope=out_of_every_scope(self.evaluations, self.book),
+            rulebooks=tuple(self.refs),
+        )
+
+    def record(self, location: str) -> RecordedRun:
+        """Write the run to the ledger at ``location`` in one transaction.
+
+        Raises:
+            LedgerError: the ledger cannot record the run; nothing is written.
+            WorkerError: building traces failed (its traceback, e.g. a TraceSerializationError
+                when the fast serializer disagrees with the model), or a worker died;
+                nothing is written.
+        """
+        self._pool.pump()  # every CPU on traces now, while the run record and book blob are made
+        run = self.run_record()
+        blob = book_blob(self.book)
+        ledger = Ledger.open(location)
+        try:
+            run_id = ledger.record_run(run, self.decisions(), self.bundles, blob)
+        finally:
+            ledger.close()
+        shown = shown_location(location)
+        return RecordedRun(run_id=run_id, decisions=self.decision_count, location=shown)
+
+    @property
+    def decision_count(self) -> int:
+        """Decisions of the evaluations added so far: one per margin set."""
+        return sum(len(ev.decisions) for ev in self.evaluations)
+
+    def close(self) -> None:
+        """Stop the workers still building traces."""
+        self._pool.close()
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def record_run(
+    location: str,
+    evaluations: Sequence[Evaluation],
+    rulebooks: Sequence[ResolvedRulebook],
+    book: Book,
+    engine_version: str = ENGINE_VERSION,
+) -> RecordedRun:
+    """Record one run (every rulebook's decisions) in the ledger at ``location``.
+
+    Args:
+        location: a SQLite path or a PostgreSQL URL.
+        evaluations: one evaluation per rulebook, of ``book``.
+        rulebooks: the resolved rulebooks, in the same order.
+        book: the book evaluated.
+        engine_version: stamped in the run and every trace.
+
+    Returns:
+        The run id, the number of decisions and where they were written.
+    """
+    with RunRecorder(book, engine_version) as recorder:
+        for ev, rulebook in zip(evaluations, rulebooks, strict=True):  # a few rulebooks
+            recorder.add(ev, rulebook)
+        return recorder.record(location)

@@ -1,0 +1,113 @@
+"""What a run records so that replay can rebuild its inputs exactly: rulebooks and the book.
+
+**A rulebook's canonical text** is a bundle: the canonical JSON of
+``{"format": "marginlex-rulebook-bundle/1", "rulebook": <id>, "sources": [{"id", "text"}]}``
+where ``sources`` are the rulebook file and every file it extends, in resolution order
+(bases first, the rulebook itself last), each as ``marginlex fmt`` prints it. The
+rulebook's sha256 (in every trace) is the sha256 of those bytes. A variant that is not
+shipped replays from its recorded text, and so do the bases as they were when recorded.
+
+**A book's canonical content** is a zip (fixed timestamps, names sorted, stored) of the book
+folder :func:`marginlex.engine.book.load.write_book` writes as Parquet: ``book.json`` and one
+file per frame, contract columns only. Loading it gives a book with the same sha256.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+from marginlex.audit.canonical import canonical_json, sha256_hex
+from marginlex.dsl.format.formatter import format_rulebook, format_text
+from marginlex.dsl.loader import load_rulebook
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.load import Book, load_book, write_book
+
+BUNDLE_FORMAT = "marginlex-rulebook-bundle/1"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class RecordedInputError(ValueError):
+    """A recorded rulebook text or book blob that cannot be read back."""
+
+
+def source_text(source: m.Rulebook) -> str:
+    """One rulebook file in canonical layout (its comments kept), as ``marginlex fmt`` prints."""
+    path = Path(source.span.file)
+    if path.is_file():
+        return format_text(path.read_text(encoding="utf-8"), str(path))
+    return format_rulebook(source)
+
+
+def rulebook_bundle(rulebook: ResolvedRulebook) -> str:
+    """The canonical text of a resolved rulebook (see the module docstring).
+
+    >>> text = rulebook_bundle(load_rulebook("harmonized"))
+    >>> [s["id"] for s in json.loads(text)["sources"]]
+    ['sec', 'cftc', 'harmonized']
+    """
+    sources = [{"id": s.id, "text": source_text(s)} for s in rulebook.sources]
+    doc = {"format": BUNDLE_FORMAT, "rulebook": rulebook.id, "sources": sources}
+    return canonical_json(doc).decode("utf-8")
+
+
+def rulebook_sha256(bundle: str) -> str:
+    """The rulebook sha256 the traces carry: of the bundle's UTF-8 bytes."""
+    return sha256_hex(bundle)
+
+
+def load_bundle(bundle: str) -> ResolvedRulebook:
+    """Rebuild a rulebook from its recorded bundle, its bases from the bundle too.
+
+    Raises:
+        RecordedInputError: the text is not a bundle.
+        marginlex.dsl.diagnostics.RulebookError: a recorded source no longer checks.
+    """
+    try:
+        doc = json.loads(bundle)
+        sources = [(str(s["id"]), str(s["text"])) for s in doc["sources"]]
+        main = str(doc["rulebook"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RecordedInputError(f"not a {BUNDLE_FORMAT} text: {exc}") from exc
+    if doc.get("format") != BUNDLE_FORMAT or main not in {i for i, _ in sources}:
+        raise RecordedInputError(f"not a {BUNDLE_FORMAT} text for rulebook {main!r}")
+    with tempfile.TemporaryDirectory(prefix="marginlex-replay-") as tmp:
+        # Siblings come before the shipped rulebooks, so the recorded bases are used.
+        for source_id, text in sources:
+            (Path(tmp) / f"{source_id}.mlx").write_text(text, encoding="utf-8")
+        return load_rulebook(Path(tmp) / f"{main}.mlx")
+
+
+def book_blob(book: Book) -> bytes:
+    """The book's canonical content as one deterministic zip of Parquet files."""
+    with tempfile.TemporaryDirectory(prefix="marginlex-book-") as tmp:
+        folder = write_book(book.meta, book.contract_frames(), tmp, fmt="parquet")
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+            for path in sorted(folder.iterdir()):
+                info = zipfile.ZipInfo(path.name, date_time=_EPOCH)
+                archive.writestr(info, path.read_bytes())
+        return out.getvalue()
+
+
+def book_from_blob(blob: bytes) -> Book:
+    """Rebuild the book from :func:`book_blob` bytes.
+
+    Raises:
+        RecordedInputError: the bytes are not a recorded book.
+        marginlex.engine.book.problems.BookError: the recorded book no longer validates.
+    """
+    with tempfile.TemporaryDirectory(prefix="marginlex-book-") as tmp:
+        try:
+            with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+                for name in archive.namelist():
+                    if "/" in name or name.startswith("."):
+                        raise RecordedInputError(f"unexpected member {name!r} in a book blob")
+                    (Path(tmp) / name).write_bytes(archive.read(name))
+        except zipfile.BadZipFile as exc:
+            raise RecordedInputError(f"the recorded book is not a book zip: {exc}") from exc
+        return load_book(tmp)

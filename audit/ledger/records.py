@@ -1,0 +1,89 @@
+"""What the ledger stores and hands back: run records and stored decisions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from pydantic import Field
+
+from marginlex.audit.canonical import canonical_json, sha256_hex
+from marginlex.audit.trace.model import DecisionTrace, RulebookRef
+from marginlex.audit.trace.money import Money
+from marginlex.audit.trace.steps import TraceModel
+from marginlex.engine.outcomes import DecisionStatus
+
+
+def new_run_id() -> str:
+    """A fresh run id (``r-`` and 16 hex digits)."""
+    return f"r-{uuid.uuid4().hex[:16]}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class RunRecord(TraceModel):
+    """One run as the caller describes it: the rulebooks, the book, the as-of date."""
+
+    as_of: date
+    book_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    created_at: datetime = Field(default_factory=_now)
+    engine_version: str
+    out_of_scope: int = Field(default=0, ge=0, description="Accounts no rulebook decided.")
+    rulebooks: tuple[RulebookRef, ...] = Field(min_length=1)
+    run_id: str = Field(default_factory=new_run_id)
+
+    def digest(self, book_blob_sha256: str) -> str:
+        """sha256 of the run record and its stored book's sha256: chained into each decision."""
+        record = self.model_dump(mode="json") | {"book_blob_sha256": book_blob_sha256}
+        return sha256_hex(canonical_json(record))
+
+
+class RunCounts(TraceModel):
+    """How many decisions a run recorded, by status."""
+
+    breach: int = 0
+    call: int = 0
+    decisions: int = 0
+    ok: int = 0
+
+
+class StoredRun(TraceModel):
+    """A run as the ledger holds it."""
+
+    counts: RunCounts
+    record: RunRecord
+
+
+class DecisionRow(TraceModel):
+    """One ledger entry without its trace: what ``marginlex ledger`` lists."""
+
+    account_ids: tuple[str, ...]
+    call: Money
+    decision_id: str
+    margin_set_id: str
+    requirement: Money
+    rulebook_id: str
+    run_id: str
+    seq: int
+    status: DecisionStatus
+
+
+class StoredDecision(TraceModel):
+    """One ledger entry with its trace and its place in the chain."""
+
+    entry_hash: str
+    prev_hash: str
+    row: DecisionRow
+    trace: DecisionTrace
+
+
+def money_text(amount: Decimal) -> str:
+    """An amount as the chain hashes it: two decimals, no exponent.
+
+    >>> money_text(Decimal("1E+2"))
+    '100.00'
+    """
+    return f"{amount:.2f}"

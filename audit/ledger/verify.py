@@ -1,0 +1,343 @@
+"""Verify a ledger: re-walk the hash chain, check the runs and inputs, optionally replay.
+
+The walk stops at the first entry that was changed, removed or reordered and names it.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import closing
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, ValidationError
+from sqlalchemy import select
+
+from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.chain import (
+    GENESIS,
+    Dictionaries,
+    TraceDecodeError,
+    decompress_trace,
+    entry_hash,
+    entry_header,
+    trace_json,
+)
+from marginlex.audit.ledger.read import run_from_row
+from marginlex.audit.ledger.replay import (
+    ReplayDifference,
+    ReplayedTrace,
+    Replayer,
+    first_difference,
+)
+from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.trace.steps import TraceModel
+
+
+class ProblemKind(StrEnum):
+    """What went wrong at the first broken place of the ledger."""
+
+    CHANGED = "changed"
+    REMOVED = "removed"
+    REORDERED = "reordered"
+    RUN_CHANGED = "run_changed"
+    INPUT_CHANGED = "input_changed"
+    HEAD_MISMATCH = "head_mismatch"
+
+
+class ChainProblem(TraceModel):
+    """The first thing found wrong, and where."""
+
+    decision_id: str | None = None
+    kind: ProblemKind
+    message: str
+    run_id: str | None = None
+    seq: int | None = None
+
+
+class VerifyReport(TraceModel):
+    """The outcome of :func:`verify`."""
+
+    entries: int
+    head_hash: str
+    head_seq: int
+    problem: ChainProblem | None
+    replay_differences: tuple[ReplayDifference, ...] = ()
+    replayed: int | None = Field(default=None, description="Decisions replayed, if any.")
+    runs: int
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain is intact and every replayed decision matched."""
+        return self.problem is None and not self.replay_differences
+
+
+class _Walk:
+    """State of one walk along the chain."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        with ledger.engine.connect() as conn:
+            self.runs = {r.run_id: r for r in conn.execute(select(t.runs))}
+        self.digests = {rid: _run_digest(r) for rid, r in self.runs.items()}
+        self.seen: Counter[str] = Counter()
+        self.seq = 0
+        self.prev = GENESIS
+        self.hashes: set[str] = set()
+
+    def step(self, row: Any) -> ChainProblem | None:
+        where = {"seq": row.seq, "decision_id": row.decision_id, "run_id": row.run_id}
+        if row.seq != self.seq + 1:
+            missing = self.seq + 1
+            span = f"#{missing}" if row.seq == missing + 1 else f"#{missing}…#{row.seq - 1}"
+            return ChainProblem(
+                kind=ProblemKind.REMOVED,
+                seq=missing,
+                run_id=row.run_id,
+                message=f"entry {span} is missing: removed (the chain jumps to #{row.seq})",
+            )
+        if row.prev_hash != self.prev:
+            return self._broken_link(row, where)
+        if self.digests.get(row.run_id) is None:
+            state = "removed" if row.run_id not in self.runs else "changed into invalid values"
+            return ChainProblem(
+                kind=ProblemKind.RUN_CHANGED,
+                **where,
+                message=f"entry #{row.seq} belongs to run {row.run_id}, whose record was {state}",
+            )
+        if _trace_sha256(row.trace_z, self.ledger.dictionaries) != row.trace_sha256:
+            return ChainProblem(
+                kind=ProblemKind.CHANGED,
+                **where,
+                message=f"the trace of entry #{row.seq} ({row.decision_id}) was changed",
+            )
+        if _rehash(row, str(self.digests[row.run_id])) != row.entry_hash:
+            return self._changed(row, where)
+        self.seq, self.prev = row.seq, row.entry_hash
+        self.hashes.add(row.entry_hash)
+        self.seen[row.run_id] += 1
+        return None
+
+    def _broken_link(self, row: Any, where: dict[str, Any]) -> ChainProblem:
+        with self.ledger.engine.connect() as conn:
+            linked = conn.scalar(
+                select(t.decisions.c.seq).where(t.decisions.c.entry_hash == row.prev_hash)
+            )
+        if linked is not None:
+            return ChainProblem(
+                kind=ProblemKind.REORDERED,
+                **where,
+                message=(
+                    f"entry #{row.seq} ({row.decision_id}) was recorded after the entry now "
+                    f"at #{linked}, not after #{row.seq - 1}: entries were reordered"
+                ),
+            )
+        return ChainProblem(
+            kind=ProblemKind.CHANGED,
+            seq=row.seq - 1,
+            run_id=row.run_id,
+            message=(
+                f"entry #{row.seq} links to a hash no entry has: entry #{row.seq - 1} was "
+                "changed and re-hashed, or entries before it were removed and renumbered"
+            ),
+        )
+
+    def _changed(self, row: Any, where: dict[str, Any]) -> ChainProblem:
+        stored_digest = self.runs[row.run_id].run_sha256
+        if (
+            stored_digest != self.digests[row.run_id]
+            and _rehash(row, stored_digest) == row.entry_hash
+        ):
+            return ChainProblem(
+                kind=ProblemKind.RUN_CHANGED,
+                **where,
+                message=f"the record of run {row.run_id} (book, as-of, rulebooks…) was changed",
+            )
+        return ChainProblem(
+            kind=ProblemKind.CHANGED,
+            **where,
+            message=(
+                f"entry #{row.seq} ({row.decision_id}) was changed: its columns or trace "
+                "no longer match its hash"
+            ),
+        )
+
+    def saw(self, entry_hash: str) -> bool:
+        """Whether the walk met an entry with this hash."""
+        return entry_hash in self.hashes
+
+    def run_counts(self) -> ChainProblem | None:
+        for run_id, run in sorted(self.runs.items(), key=lambda kv: kv[1].first_seq or 0):
+            if self.seen[run_id] != run.decisions:
+                return ChainProblem(
+                    kind=ProblemKind.REMOVED,
+                    run_id=run_id,
+                    seq=run.last_seq,
+                    message=(
+                        f"run {run_id} recorded {run.decisions} decisions (#{run.first_seq}"
+                        f"…#{run.last_seq}); the ledger holds {self.seen[run_id]}: "
+                        "entries were removed"
+                    ),
+                )
+        return None
+
+
+def _run_digest(row: Any) -> str | None:
+    try:
+        return run_from_row(row).digest(row.book_blob_sha256)
+    except ValidationError:  # a runs row edited into something no run record can be
+        return None
+
+
+def _trace_sha256(trace_z: bytes, dictionaries: Dictionaries) -> str | None:
+    try:
+        return sha256_hex(decompress_trace(trace_z, dictionaries))
+    except TraceDecodeError:  # bytes edited in place no longer decompress
+        return None
+
+
+def _rehash(row: Any, run_digest: str) -> str:
+    return entry_hash(row.prev_hash, entry_header(row, row.run_id, run_digest), row.seq)
+
+
+def _check_inputs(ledger: Ledger) -> ChainProblem | None:
+    """Recorded rulebook texts and books still hash to what the runs chained."""
+    with ledger.engine.connect() as conn:
+        for sha, body in conn.execute(select(t.rulebook_texts)):
+            if sha256_hex(body) != sha:
+                return ChainProblem(
+                    kind=ProblemKind.INPUT_CHANGED,
+                    message=f"the recorded text of rulebook {sha[:12]}… was changed",
+                )
+        blobs = {}
+        for sha, blob_sha, blob in conn.execute(select(t.books)):
+            blobs[sha] = blob_sha
+            if sha256_hex(zlib.decompress(blob)) != blob_sha:
+                return ChainProblem(
+                    kind=ProblemKind.INPUT_CHANGED,
+                    message=f"the recorded content of book {sha[:12]}… was changed",
+                )
+        for run in conn.execute(
+            select(t.runs.c.run_id, t.runs.c.book_sha256, t.runs.c.book_blob_sha256)
+        ):
+            if blobs.get(run.book_sha256) != run.book_blob_sha256:
+                return ChainProblem(
+                    kind=ProblemKind.INPUT_CHANGED,
+                    run_id=run.run_id,
+                    message=f"the book recorded for run {run.run_id} was replaced or removed",
+                )
+    return None
+
+
+def verify(
+    ledger: Ledger, *, replayer: Replayer | None = None, expect_head: str | None = None
+) -> VerifyReport:
+    """Re-walk the chain from the first entry; with a replayer, re-evaluate every run.
+
+    Args:
+        ledger: the ledger to check.
+        replayer: re-evaluates a run from its recorded inputs (from the evaluator).
+        expect_head: a head hash noted at an earlier verify: the chain must still hold an
+            entry with that hash (catches a tail cut off, which chaining alone cannot).
+
+    Returns:
+        A report naming the first problem, if any.
+    """
+    ledger.load_dictionaries()  # as stored now: an edited dictionary garbles the traces
+    walk = _Walk(ledger)
+    problem = None
+    # closing(): stopping early must still close the (server-side) cursor.
+    with closing(ledger.walk()) as rows:
+        for row in rows:
+            problem = walk.step(row)
+            if problem:
+                break
+    problem = problem or walk.run_counts() or _check_inputs(ledger)
+    if problem is None and expect_head is not None and not walk.saw(expect_head):
+        problem = ChainProblem(
+            kind=ProblemKind.HEAD_MISMATCH,
+            seq=walk.seq,
+            message=(
+                f"no entry has the noted head hash {expect_head[:12]}…: the chain was cut "
+                f"back below it, or replaced (it now ends at #{walk.seq} {walk.prev[:12]}…)"
+            ),
+        )
+    differences: list[ReplayDifference] = []
+    replayed = None
+    if replayer is not None and problem is None:
+        replayed = 0
+        for run in ledger.runs():
+            checked, found = replay_run(ledger, run.record.run_id, replayer)
+            replayed += checked
+            differences.extend(found)
+    return VerifyReport(
+        entries=walk.seq,
+        runs=len(walk.runs),
+        head_seq=walk.seq,
+        head_hash=walk.prev,
+        problem=problem,
+        replayed=replayed,
+        replay_differences=tuple(differences),
+    )
+
+
+def replay_run(
+    ledger: Ledger, run_id: str, replayer: Replayer
+) -> tuple[int, list[ReplayDifference]]:
+    """Replay one run and compare every decision to its recording, byte for byte."""
+    run = next(r.record for r in ledger.runs() if r.record.run_id == run_id)
+    texts = {ref.sha256: ledger.rulebook_text(ref.sha256) or "" for ref in run.rulebooks}
+    book = ledger.book_blob(run.book_sha256) or b""
+    with ledger.engine.connect() as conn:
+        stored = {
+            r.decision_id: (r.seq, trace_json(r.trace_z, ledger.dictionaries))
+            for r in conn.execute(
+                select(t.decisions.c.decision_id, t.decisions.c.seq, t.decisions.c.trace_z).where(
+                    t.decisions.c.run_id == run_id
+                )
+            )
+        }
+    return len(stored), compare_replay(run_id, stored, replayer(run, texts, book))
+
+
+def compare_replay(
+    run_id: str, stored: dict[str, tuple[int, str]], replayed: Iterable[ReplayedTrace]
+) -> list[ReplayDifference]:
+    """Differences between recorded traces (by id: seq, JSON) and replayed ones."""
+    found: list[ReplayDifference] = []
+    left = dict(stored)
+    for trace in replayed:
+        entry = left.pop(trace.decision_id, None)
+        if entry is None:
+            found.append(
+                ReplayDifference(
+                    decision_id=trace.decision_id,
+                    run_id=run_id,
+                    seq=None,
+                    detail="replay makes a decision that was not recorded",
+                )
+            )
+            continue
+        seq, recorded = entry
+        fresh = trace.canonical().decode("utf-8")
+        if fresh != recorded:
+            detail = first_difference(json.loads(recorded), json.loads(fresh)) or "bytes differ"
+            found.append(
+                ReplayDifference(
+                    decision_id=trace.decision_id, run_id=run_id, seq=seq, detail=detail
+                )
+            )
+    found.extend(
+        ReplayDifference(
+            decision_id=did,
+            run_id=run_id,
+            seq=seq,
+            detail="recorded, but replay no longer makes this decision",
+        )
+        for did, (seq, _) in left.items()
+    )
+    return found

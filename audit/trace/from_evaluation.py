@@ -1,0 +1,362 @@
+"""Decision traces from an evaluation: one canonical trace per margin set, built column-wise.
+
+:func:`trace_columns` turns an :class:`~marginlex.engine.evaluation.Evaluation` (its
+``decisions`` and trace frames), the book and the rulebook's reference into the canonical
+JSON of every :class:`~marginlex.audit.trace.model.DecisionTrace`, without one pydantic model per
+decision: each frame is serialized column-wise (:mod:`marginlex.audit.trace.fragments`), grouped
+by margin set once, and the long text is laid out and copied once, into each trace
+(:mod:`marginlex.audit.trace.layout`). :func:`decision_traces` validates them into models
+(tests, small books); :func:`prepared` hands them to the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from marginlex.audit.trace import fragments as j
+from marginlex.audit.trace import groups as tg
+from marginlex.audit.trace import layout as tl
+from marginlex.audit.trace import outputs as to
+from marginlex.audit.trace.figures import figure_sources, figures_json
+from marginlex.audit.trace.model import SCHEMA_VERSION, DecisionTrace, RulebookRef, decision_id_for
+from marginlex.audit.trace.sets import margin_set_json
+from marginlex.audit.trace.step_inputs import step_inputs_json
+from marginlex.dsl.model import rulebook as m
+from marginlex.engine.book.load import Book
+from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.plan.steps import Plan, Step, StepKind
+
+IntArray = npt.NDArray[np.int64]
+_EVIDENCE = {
+    m.Status.VERIFIED: "V",
+    m.Status.SECONDARY: "S",
+    m.Status.ILLUSTRATIVE: "I",
+    # A rule that does not say how sure it is counts as illustrative: unconfirmed.
+    None: "I",
+}
+
+
+@dataclass(frozen=True)
+class TraceColumns:
+    """The traces of one evaluation: ids, ledger columns and canonical JSON, per set."""
+
+    decision_ids: list[str]
+    margin_set_ids: list[str]
+    account_ids: list[str]  # canonical JSON list, as the ledger stores it
+    statuses: list[str]
+    calls: list[str]
+    requirements: list[str]
+    json: list[str]
+    rulebook: RulebookRef
+    book_sha256: str
+    as_of: dt.date
+
+
+SetCodes = dict[str, IntArray]
+"""Each trace frame's rows' margin set, as its row in ``decisions`` (-1: none), by frame."""
+
+
+def set_codes(ev: Evaluation) -> SetCodes:
+    """Every trace frame's set codes (:class:`_Frames` looks them up one frame at a time)."""
+    frames = _Frames(ev)
+    return {name: frames.codes(name) for name in ev.frames}
+
+
+class _Frames:
+    """An evaluation's frames with every row's margin set code (decisions order)."""
+
+    def __init__(self, ev: Evaluation, codes: SetCodes | None = None) -> None:
+        self.ev = ev
+        self.index = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
+        self.n = len(self.index)
+        self._codes: SetCodes = dict(codes or {})
+
+    def codes(self, name: str) -> IntArray:
+        """The row in ``decisions`` of each row's margin set (-1: none), looked up once."""
+        if name not in self._codes:
+            self._codes[name] = j.rows_in(self.index, self.ev.frames[name]["margin_set_id"])
+        return self._codes[name]
+
+
+def _step_prefix(step: Step, plan: Plan) -> str:
+    until = step.effective_until - dt.timedelta(days=1) if step.effective_until else None
+    return (
+        f'{{"citation":{j.text(step.citation)},'
+        f'"effective_from":{j.date_text(step.effective_from)},'
+        f'"effective_to":{j.date_text(until)},"evidence":"{_EVIDENCE[step.status]}",'
+        f'"inputs":{step_inputs_json(step, plan)},"kind":"{step.kind.value}","output":'
+    )
+
+
+def _step_suffix(step: Step) -> str:
+    return f',"rule_id":{j.text(step.rule_id)}}}'
+
+
+@dataclass(frozen=True)
+class _StepText:
+    """One step's output on every set: its parts ("" where absent) and where it is present."""
+
+    parts: list[tl.Layout]
+    present: npt.NDArray[np.bool_]
+
+
+class _Builder:
+    """Builds every section of the traces of one evaluation."""
+
+    def __init__(self, ev: Evaluation, book: Book, codes: SetCodes | None) -> None:
+        self.ev, self.book, self.f = ev, book, _Frames(ev, codes)
+        self.n = self.f.n
+        self.d = ev.decisions
+        self.method = self.d["method_rule_id"].astype("str").to_numpy(dtype=object)
+        self.steps = [s for s in ev.plan.steps if s.in_force]
+        self.present: dict[str, npt.NDArray[np.bool_]] = {}
+        self.groups: tg.Groups | None = None
+        # Built once, on first use by a step of that kind (shared by every such rule).
+        self._elig_rows: j.Col | None = None
+        self._margin_parts: tuple[tl.Pieces, j.Col] | None = None
+        self._lot_rows: j.Col | None = None
+
+    def steps_parts(self) -> list[tl.Layout]:
+        """Every step of every set, in plan order (a step absent from a set is skipped).
+
+        Laid out, not joined: the steps (the bulk of a trace) are copied once, into the
+        trace (:func:`~marginlex.audit.trace.layout.layout`).
+        """
+        parts: list[tl.Layout] = []
+        before = np.zeros(self.n, dtype=np.int64)  # 1 where an earlier step is present
+        for step in self.steps:  # a few dozen rules
+            output = self._output(step)
+            if output is None:
+                continue
+            prefix = _step_prefix(step, self.ev.plan)
+            lead = np.array(["", prefix, "," + prefix], dtype=object)
+            present = output.present.astype(np.int64)
+            parts.append(lead[present * (1 + before)])
+            parts += output.parts
+            parts.append(np.array(["", _step_suffix(step)], dtype=object)[present])
+            before |= present
+        return parts
+
+    def _output(self, step: Step) -> _StepText | None:
+        kind = step.kind
+        if kind is StepKind.ELIGIBILITY:
+            return self._eligibility(step)
+        if kind is StepKind.SEGREGATION:
+            return self._segregation(step)
+        if kind is StepKind.MARGIN:
+            return self._margin(step)
+        if kind is StepKind.OFFSET:
+            return self._offsets(step)
+        if kind in (StepKind.HAIRCUT, StepKind.CONCENTRATION):
+            return self._collateral(step)
+        return None  # scope, margin sets (the margin_set part) and initial (a figure)
+
+    def _eligibility(self, step: Step) -> _StepText:
+        frame = self.ev.frames["eligibility"]
+        if self._elig_rows is None:
+            self._elig_rows = to.eligibility_rows(frame, self.ev.plan)
+        out, present = to.eligibility_output(
+            frame,
+            self.f.codes("eligibility"),
+            self._elig_rows,
+            step.rule_id,
+            fallback=self.method,
+            n=self.n,
+        )
+        return _StepText([out], present)
+
+    def _segregation(self, step: Step) -> _StepText:
+        frame = self.ev.frames["segregation"]
+        rows = to.segregation_rows(frame)
+        out = to.segregation_output(frame, self.f.codes("segregation"), rows, step.rule_id, self.n)
+        return _StepText([out], np.ones(self.n, dtype=bool))  # no violation is a pass
+
+    def _class_groups(self) -> tuple[tl.Pieces, j.Col]:
+        if self._margin_parts is None:
+            self._margin_parts = self._build_class_groups()
+        return self._margin_parts
+
+    def _build_class_groups(self) -> tuple[tl.Pieces, j.Col]:
+        pos = self.ev.frames["positions"]
+        pos_codes = self.f.codes("positions")
+        self.groups = tg.build_groups(
+            self.ev.plan,
+            self.ev.frames["class_groups"],
+            self.f.codes("class_groups"),
+            pos,
+            pos_codes,
+        )
+        prices = self.book.instruments.set_index("instrument_id")["price"]
+        rows = tg.positions_json(pos, prices)
+        per_set = tg.groups_json(
+            self.groups, rows, tg.position_groups(self.groups, pos, pos_codes), self.n
+        )
+        sets = self.groups.frame["set"].to_numpy(np.int64)
+        total = j.group_sum(self.groups.frame["requirement"].to_numpy(np.float64), sets, self.n)
+        return per_set, j.concat('],"total":', j.money(total), ',"type":"class_groups"}')
+
+    def _margin(self, step: Step) -> _StepText:
+        """The class groups of the sets whose method is this rule."""
+        per_set, tail = self._class_groups()
+        mine = self.method == step.rule_id
+        self.present[step.rule_id] = mine
+        head = j.where(mine, '{"groups":[', "")
+        return _StepText([head, per_set.only(mine), j.where(mine, tail, "")], mine)
+
+    def _offsets(self, step: Step) -> _StepText | None:
+        frame = self.ev.frames["offsets"]
+        mine = frame["rule_id"].astype("str").to_numpy() == step.rule_id
+        if not mine.any():
+            return None
+        if self.groups is None:
+            self._class_groups()  # the class groups the offsets refer to
+        assert self.groups is not None
+        codes = self.f.codes("offsets")
+        keys = self._offset_keys(step)
+        groups = to.offset_groups(
+            frame, codes, self.ev.frames["positions"], self.f.codes("positions"), keys
+        )
+        rows = to.offset_rows(frame, groups, self._offset_worst(frame, codes))
+        out, present = to.total_output(
+            rows,
+            codes,
+            mine,
+            amounts=frame["credit"].to_numpy(np.float64),
+            n=self.n,
+            keys=("offsets", "total_credit", "offsets"),
+        )
+        self.present[step.rule_id] = present
+        return _StepText([out], present)
+
+    def _offset_keys(self, step: Step) -> pd.Series:
+        rule = getattr(step.statement, "rule", None)
+        key = getattr(rule, "key", None)
+        instruments = self.book.instruments.set_index("instrument_id")
+        name = getattr(key, "name", "")
+        if name in instruments.columns:
+            return instruments[name].astype("str")
+        return pd.Series(dtype="str")
+
+    def _offset_worst(self, frame: pd.DataFrame, codes: IntArray) -> npt.NDArray[np.object_]:
+        """The label of each offset's worst point, from its set's first class group."""
+        assert self.groups is not None
+        sets = self.groups.frame["set"].to_numpy()
+        first = np.full(self.n, -1)
+        first[sets[::-1]] = np.arange(len(sets))[::-1]
+        g = first[np.clip(codes, 0, None)]
+        point = frame["worst_point"].to_numpy(np.int64)
+        ok = (g >= 0) & (point >= 0) & (point < tg.MAX_POINTS)
+        labels = self.groups.label_at(np.clip(g, 0, None), np.clip(point, 0, tg.MAX_POINTS - 1))
+        return np.where(ok, labels, "")
+
+    def _collateral(self, step: Step) -> _StepText | None:
+        lots = self.ev.frames["lots"]
+        column = "cap_rule_id" if step.kind is StepKind.CONCENTRATION else "rule_id"
+        mine = lots[column].astype("str").fillna("").to_numpy() == step.rule_id
+        if not mine.any():
+            return None
+        if self._lot_rows is None:
+            maturity = self.book.collateral.set_index("lot_id")["maturity"]
+            self._lot_rows = to.lot_rows(lots, maturity)
+        out, present = to.total_output(
+            self._lot_rows,
+            self.f.codes("lots"),
+            mine,
+            amounts=lots["value"].to_numpy(np.float64),
+            n=self.n,
+            keys=("lots", "total_value", "collateral"),
+        )
+        self.present[step.rule_id] = present
+        return _StepText([out], present)
+
+    def figures_json(self) -> j.Col:
+        """The decision figures and the rule and citation behind each."""
+        sources = figure_sources(self.d, self.steps, self.present, self.method)
+        return figures_json(self.d, sources)
+
+    def margin_set_json(self) -> tuple[j.Col, j.Col]:
+        """The margin set (accounts, owner, carrier, the rule and edges that joined it)."""
+
+        return margin_set_json(self.ev, self.book, self.f.index, self.f.codes)
+
+
+def trace_columns(
+    ev: Evaluation,
+    book: Book,
+    rulebook: RulebookRef,
+    engine_version: str,
+    *,
+    codes: SetCodes | None = None,
+) -> TraceColumns:
+    """The canonical JSON of every decision of an evaluation, and its ledger columns.
+
+    Args:
+        ev: the evaluation (decisions and trace frames).
+        book: the book it evaluated (prices, owners, carriers, lot maturities).
+        rulebook: the rulebook's id, name, version and canonical-text sha256.
+        engine_version: the engine version to stamp.
+        codes: the frames' set codes (:func:`set_codes`), if already known.
+
+    Returns:
+        One trace per margin set, in the order of ``ev.decisions``.
+    """
+    b = _Builder(ev, book, codes)
+    steps = b.steps_parts()
+    figures = b.figures_json()
+    margin_set, account_ids = b.margin_set_json()
+    set_ids = ev.decisions["margin_set_id"].astype("str").tolist()
+    ids = [decision_id_for(rulebook.sha256, book.sha256, ev.as_of, s) for s in set_ids]
+    head = f'{{"as_of":"{ev.as_of.isoformat()}","book_sha256":"{book.sha256}","decision_id":'
+    ref = rulebook.model_dump_json()
+    tail = f',"rulebook":{ref},"schema_version":"{SCHEMA_VERSION}","steps":['
+    front = j.concat(
+        head,
+        j.strings(ids),
+        f',"engine_version":{j.text(engine_version)}',
+        ',"figures":',
+        figures,
+        ',"margin_set":',
+        margin_set,
+        tail,
+    )
+    body = tl.joined_layout([front, *steps, "]}"], len(ids))
+    status = ev.decisions["status"].astype("str").tolist()
+    money_text, req_text = (_amounts(ev.decisions[c].to_numpy()) for c in ("call", "maintenance"))
+    return TraceColumns(
+        decision_ids=ids,
+        margin_set_ids=set_ids,
+        account_ids=[str(a) for a in account_ids],
+        statuses=status,
+        calls=money_text,
+        requirements=req_text,
+        json=[str(b) for b in body],
+        rulebook=rulebook,
+        book_sha256=book.sha256,
+        as_of=ev.as_of,
+    )
+
+
+def _amounts(values: npt.NDArray[np.float64]) -> list[str]:
+    """Amounts as the ledger stores them (``-1234.50``), each distinct amount written once."""
+    coded = j.money(values)
+    amounts: list[str] = np.asarray([t[1:-1] for t in coded.texts], dtype=object)[
+        coded.codes
+    ].tolist()
+    return amounts
+
+
+def trace_bytes(columns: TraceColumns) -> Iterator[tuple[str, bytes]]:
+    """Each decision id with its canonical trace JSON bytes."""
+    for did, text in zip(columns.decision_ids, columns.json, strict=True):
+        yield did, text.encode("utf-8")
+
+
+def decision_traces(columns: TraceColumns) -> list[DecisionTrace]:
+    """Validate every trace into its model (small books and tests; slow for large ones)."""
+    return [DecisionTrace.model_validate_json(body) for _, body in trace_bytes(columns)]

@@ -1,0 +1,211 @@
+"""The decision trace: a versioned, frozen record of one margin decision and why.
+
+The evaluator fills one :class:`DecisionTrace` per margin set per rulebook; the ledger stores
+its canonical JSON; ``explain`` renders it. Regenerate the committed JSON Schema with
+``python -m marginlex.audit.trace.model --write-schema``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Final, Literal, Self
+
+from pydantic import Field, SerializeAsAny, model_validator
+
+from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.trace.money import Money
+from marginlex.audit.trace.steps import OUTPUT_OF_KIND, InputValue, RuleKind, StepOutput, TraceModel
+from marginlex.engine.outcomes import DecisionStatus
+
+SCHEMA_VERSION: Final = "1.0"
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+Sha256 = str
+_SHA = Field(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex digits.")
+
+
+class Evidence(StrEnum):
+    """How far a rule's figures are confirmed (domain brief tags)."""
+
+    VERIFIED = "V"
+    SECONDARY = "S"
+    ILLUSTRATIVE = "I"
+
+
+class EdgeRelation(StrEnum):
+    """Graph relations that can join accounts into one margin set.
+
+    ``same_owner`` / ``same_carrier`` join two accounts directly; ``takes_in`` is a
+    cross-margin set taking in another account's positions (e.g. cash Treasuries).
+    """
+
+    OWNED_BY = "owned_by"
+    CARRIED_BY = "carried_by"
+    MEMBER_OF = "member_of"
+    AFFILIATE_OF = "affiliate_of"
+    GUARANTEES = "guarantees"
+    PLEDGED_TO = "pledged_to"
+    SAME_OWNER = "same_owner"
+    SAME_CARRIER = "same_carrier"
+    TAKES_IN = "takes_in"
+
+
+class RulebookRef(TraceModel):
+    """Which rulebook decided: its id, version and the sha256 of its canonical text."""
+
+    id: str
+    name: str
+    sha256: Sha256 = _SHA
+    version: str
+
+
+class GraphEdge(TraceModel):
+    """One edge of the account graph that helped join the margin set."""
+
+    dst: str
+    reason: str = Field(description="Why this edge matters for the set (the rule's words).")
+    relation: EdgeRelation
+    src: str
+
+
+class MarginSetTrace(TraceModel):
+    """The accounts margined together, and the graph edges that allowed it."""
+
+    account_ids: tuple[str, ...] = Field(min_length=1)
+    carrier_id: str
+    citation: str | None = None
+    edges: tuple[GraphEdge, ...] = ()
+    id: str
+    owner_id: str
+    rule_id: str | None = Field(
+        default=None, description="The rule that let the accounts be margined together."
+    )
+
+
+class Step(TraceModel):
+    """One rule applied to the margin set: what it read and what it wrote."""
+
+    citation: str
+    effective_from: date | None = None
+    effective_to: date | None = None
+    evidence: Evidence
+    inputs: tuple[InputValue, ...] = ()
+    kind: RuleKind
+    # SerializeAsAny: write the output by its own class instead of trying each union member
+    # in turn, which made a step three times slower to serialize.
+    output: SerializeAsAny[StepOutput]
+    rule_id: str
+
+    @model_validator(mode="after")
+    def _output_matches_kind(self) -> Self:
+        expected = OUTPUT_OF_KIND[self.kind]
+        if self.output.type != expected:
+            raise ValueError(
+                f"step {self.rule_id}: a {self.kind} rule writes `{expected}`, "
+                f"not `{self.output.type}`"
+            )
+        return self
+
+
+class Figure(StrEnum):
+    """The decision figures, for naming which rule produced each."""
+
+    EQUITY = "equity"
+    VALUE = "value"
+    MAINTENANCE = "maintenance"
+    INITIAL = "initial"
+    EXCESS = "excess"
+    CALL = "call"
+
+
+class FigureSource(TraceModel):
+    """The rule and citation behind one decision figure."""
+
+    citation: str
+    figure: Figure
+    rule_id: str
+
+
+class DecisionFigures(TraceModel):
+    """The figures of the decision, to the cent (book-format conventions)."""
+
+    call: Money = Field(description="max(0, -excess).")
+    equity: Money = Field(description="Collateral market value + position market value.")
+    excess: Money = Field(description="value - maintenance; negative is a shortfall.")
+    initial: Money = Field(description="Initial requirement (e.g. 110% for speculators).")
+    maintenance: Money = Field(description="The requirement after offsets and minimums.")
+    sources: tuple[FigureSource, ...] = ()
+    status: DecisionStatus
+    value: Money = Field(description="Collateral after haircuts + position market value.")
+
+    @model_validator(mode="after")
+    def _call_matches(self) -> Self:
+        if self.call != max(-self.excess, 0):
+            raise ValueError(f"call {self.call} must be max(0, -excess) = {-self.excess}")
+        if self.status is DecisionStatus.OK and self.call > 0:
+            raise ValueError("status ok with a call: the status must be `call`")
+        if self.status is DecisionStatus.CALL and self.call == 0:
+            raise ValueError("status call without a call amount")
+        return self
+
+
+class DecisionTrace(TraceModel):
+    """One margin decision, with every step that led to it (schema version 1.0)."""
+
+    # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
+    as_of: date
+    book_sha256: Sha256 = _SHA
+    decision_id: str = Field(description="Stable id, see `decision_id_for`.")
+    engine_version: str
+    figures: DecisionFigures
+    margin_set: MarginSetTrace
+    rulebook: RulebookRef
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    steps: tuple[Step, ...]
+
+    def canonical(self) -> bytes:
+        """The canonical JSON of this trace (sorted keys, compact, UTF-8).
+
+        Every trace model declares its fields in sorted order (a test holds this), so
+        pydantic's own compact JSON is already canonical, at half the cost of re-sorting.
+        """
+        return self.model_dump_json().encode("utf-8")
+
+    @property
+    def requirement(self) -> Money:
+        """The maintenance requirement (the figure the ledger indexes)."""
+        return self.figures.maintenance
+
+
+def decision_id_for(rulebook_sha256: str, book_sha256: str, as_of: date, margin_set_id: str) -> str:
+    """A stable decision id: the same inputs give the same id in every run.
+
+    >>> decision_id_for("a" * 64, "b" * 64, date(2026, 3, 31), "ms-ACC1")
+    'd-ms-ACC1-a248190d1d3b'
+    """
+    key = f"{rulebook_sha256}|{book_sha256}|{as_of.isoformat()}|{margin_set_id}"
+    return f"d-{margin_set_id}-{sha256_hex(key)[:12]}"
+
+
+def trace_json_schema() -> dict[str, object]:
+    """The JSON Schema of a serialized :class:`DecisionTrace`."""
+    return DecisionTrace.model_json_schema(mode="serialization")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the trace JSON Schema, or write it next to this module."""
+    parser = argparse.ArgumentParser(prog="python -m marginlex.audit.trace.model")
+    parser.add_argument("--write-schema", action="store_true", help=f"write {SCHEMA_PATH.name}")
+    args = parser.parse_args(argv)
+    text = json.dumps(trace_json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.write_schema:
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Step outputs of each trace, column-wise: eligibility, segregation, offsets, collateral.
+
+Each builder turns one trace frame into a JSON fragment per row, then joins the fragments
+per (margin set, rule) with :func:`~marginlex.audit.trace.fragments.group_join`: the frames are
+grouped once, never filtered per decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from marginlex.audit.trace import fragments as j
+from marginlex.audit.trace import layout as tl
+from marginlex.dsl.model import rulebook as m
+from marginlex.engine.plan.expressions import first_field
+from marginlex.engine.plan.steps import Plan, StepKind
+
+IntArray = npt.NDArray[np.int64]
+
+
+def tested_ids(plan: Plan) -> dict[tuple[str, str], str]:
+    """What each eligibility requirement tests: (rule id, requirement) -> ``account.kind``."""
+    out: dict[tuple[str, str], str] = {}
+    for step in plan.active(StepKind.ELIGIBILITY):
+        assert isinstance(step.statement, m.Eligibility)
+        for req in step.statement.requirements:
+            ref = first_field(req.condition)
+            out[(step.rule_id, req.name)] = (
+                f"{ref.subject.value}.{ref.name}" if ref is not None else req.name
+            )
+    return out
+
+
+def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
+    """One requirement check per (account, requirement) row."""
+    ids = tested_ids(plan)
+    # The field each check tests is looked up per distinct (rule, requirement), not per row.
+    rule, rules = pd.factorize(frame["rule_id"])
+    name, names = pd.factorize(frame["requirement"])
+    _, first, pair = np.unique(
+        rule.astype(np.int64) * (len(names) + 1) + name, return_index=True, return_inverse=True
+    )
+    fields = [
+        ids.get((str(rules[rule[i]]), str(names[name[i]])), "")
+        if min(rule[i], name[i]) >= 0
+        else ""
+        for i in first.tolist()
+    ]
+    field = j.inner(fields)
+    value = frame["tested_value"].astype("str").fillna("")
+    # JSON escaping is per character: the id "<field>[<account>]" is written in parts.
+    field_part = j.Coded(field.codes[pair.reshape(-1)], field.texts)
+    account = frame["account_id"]
+    shown = j.strings(value)
+    tested = j.concat(
+        '{"id":"', field_part, "[", j.inner(account), ']","unit":null,"value":', shown, "}"
+    )
+    missing = account.isna().to_numpy(dtype=bool)
+    if missing.any():  # with no account the id is empty (a missing string is written "")
+        blank = j.concat('{"id":"","unit":null,"value":', shown, "}")
+        tested = [b if m else t for t, b, m in zip(tested, blank, missing.tolist(), strict=True)]
+    tested = j.where((value != "").to_numpy(dtype=bool), tested, "")
+    return j.concat(
+        '{"applies":',
+        j.bools(frame["applies"].to_numpy(dtype=bool)),
+        ',"name":',
+        j.strings(frame["requirement"]),
+        ',"passed":',
+        j.bools(frame["passed"].to_numpy(dtype=bool)),
+        ',"reason":',
+        j.strings(frame["reason"]),
+        ',"tested":[',
+        tested,
+        "]}",
+    )
+
+
+def eligibility_output(
+    frame: pd.DataFrame,
+    codes: IntArray,
+    rows: j.Col,
+    rule_id: str,
+    *,
+    fallback: npt.NDArray[np.object_],
+    n: int,
+) -> tuple[tl.Pieces, npt.NDArray[np.bool_]]:
+    """Per set, the output of one eligibility rule (laid out; none where the set has no
+    rows), and where the set has rows."""
+    mine = frame["rule_id"].astype("str").to_numpy() == rule_id
+    c = np.where(mine, codes, -1)
+    count = np.bincount(c[c >= 0], minlength=n)
+    failed = np.bincount(c[c >= 0], weights=~frame["passed"].to_numpy(bool)[c >= 0], minlength=n)
+    eligible = failed == 0
+    fb = j.nullable_strings(pd.Series(np.where(eligible, "", fallback), dtype="str"))
+    out = tl.layout(
+        [
+            '{"eligible":',
+            j.bools(eligible),
+            ',"fallback":',
+            fb,
+            ',"requirements":[',
+            tl.grouped(rows, c, n),
+            '],"type":"eligibility"}',
+        ],
+        n,
+    )
+    return out.only(count > 0), count > 0
+
+
+def segregation_rows(frame: pd.DataFrame) -> j.Col:
+    """One violation per row: the rule, its citation, the path it breaks."""
+    paths = j.strings(frame["path"])
+    path = j.Coded(paths.codes, [p.replace(" -> ", '","') for p in paths.texts])
+    message = frame["constraint"].astype("str") + ": " + frame["detail"].astype("str")
+    return j.concat(
+        '{"citation":',
+        j.strings(frame["citation"]),
+        ',"constraint_id":',
+        j.strings(frame["rule_id"]),
+        ',"message":',
+        j.strings(message),
+        ',"path":[',
+        path,
+        "]}",
+    )
+
+
+def segregation_output(
+    frame: pd.DataFrame, codes: IntArray, rows: j.Col, rule_id: str, n: int
+) -> tl.Pieces:
+    """Per set, the output of one segregation rule (every set: no violation is a pass)."""
+    mine = frame["rule_id"].astype("str").to_numpy() == rule_id
+    violations = tl.grouped(rows, np.where(mine, codes, -1), n)
+    return tl.layout(['{"type":"segregation","violations":[', violations, "]}"], n)
+
+
+def offset_groups(
+    offsets: pd.DataFrame,
+    off_codes: IntArray,
+    positions: pd.DataFrame,
+    pos_codes: IntArray,
+    keys: pd.Series,
+) -> list[str]:
+    """The class groups each offset row joined: those of its set whose key is its group."""
+    # Keyed per distinct instrument; class groups as codes in name order (sorted as names).
+    instrument, instruments = pd.factorize(positions["instrument_id"])
+    group_of = np.append(keys.reindex(instruments).to_numpy(dtype=object), np.nan)
+    class_group, names = pd.factorize(positions["class_group"], sort=True)
+    pos = pd.DataFrame(
+        {
+            "set": pos_codes,
+            "product_group": group_of[instrument],
+            "class_group": np.where(class_group < 0, len(names), class_group),
+        }
+    ).drop_duplicates()
+    rows = pd.DataFrame(
+        {
+            "row": np.arange(len(offsets)),
+            "set": off_codes,
+            "product_group": offsets["product_group"].astype("str").to_numpy(),
+        }
+    )
+    hits = rows.merge(pos, on=["set", "product_group"]).sort_values(["row", "class_group"])
+    texts = j.Coded(hits["class_group"].to_numpy(np.intp), [*j.strings(names).texts, '""'])
+    return j.group_join(texts, hits["row"].to_numpy(np.int64), len(offsets))
+
+
+def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.object_]) -> j.Col:
+    """One offset credit per row of the ``offsets`` frame."""
+    return j.concat(
+        '{"credit":',
+        j.money(offsets["credit"].to_numpy(np.float64)),
+        ',"gains":',
+        j.money(offsets["gains_at_worst"].to_numpy(np.float64), null_for_nan=True),
+        ',"groups":[',
+        groups,
+        '],"losses":',
+        j.money(offsets["losses_at_worst"].to_numpy(np.float64), null_for_nan=True),
+        ',"product_group":',
+        j.nullable_strings(offsets["product_group"]),
+        ',"rate":',
+        j.floats(offsets["offset_rate"].to_numpy(np.float64)),
+        ',"worst_point":',
+        j.nullable_strings(pd.Series(worst, dtype="str")),
+        "}",
+    )
+
+
+def total_output(
+    rows: j.Col,
+    codes: IntArray,
+    mine: npt.NDArray[np.bool_],
+    *,
+    amounts: npt.NDArray[np.float64],
+    n: int,
+    keys: tuple[str, str, str],
+) -> tuple[tl.Pieces, npt.NDArray[np.bool_]]:
+    """Per set, ``{"<list>":[rows],"<total>":sum,"type":...}`` (laid out; none where the
+    set has no rows), and where the set has rows."""
+    c = np.where(mine, codes, -1)
+    listed, total, kind = keys
+    out = tl.layout(
+        [
+            f'{{"{listed}":[',
+            tl.grouped(rows, c, n),
+            f'],"{total}":',
+            j.money(j.group_sum(amounts, c, n)),
+            f',"type":"{kind}"}}',
+        ],
+        n,
+    )
+    present = np.bincount(c[c >= 0], minlength=n) > 0
+    return out.only(present), present
+
+
+def _candidates(text: str, winner: str, row: str) -> str:
+    """``sec_x=1.5%;cftc_y=2.0%`` as JSON candidates (the winner's row is traced)."""
+    out = []
+    for part in filter(None, text.split(";")):
+        rule, _, rate = part.partition("=")
+        fraction = float(rate.rstrip("%")) / 100.0
+        shown = row if rule == winner else ""
+        out.append(
+            f'{{"rate":{j.float_text(fraction)},"row":{j.text(shown)},"rule_id":{j.text(rule)}}}'
+        )
+    return ",".join(out)
+
+
+def lot_rows(lots: pd.DataFrame, maturity: pd.Series) -> j.Col:
+    """One lot per row: haircut row and rate, schedule winner, cap, values."""
+    winner = lots["schedule"].astype("str").fillna("")
+    row = lots["haircut_row"].astype("str").fillna("")
+    key = lots["candidates"].astype("str").fillna("") + "\x1f" + winner + "\x1f" + row
+    codes, uniques = pd.factorize(key)
+    candidates = j.Coded(codes, [_candidates(*str(k).split("\x1f")) for k in uniques])
+    capped = lots["cap_rule_id"].astype("str").fillna("") != ""
+    eligible = lots["status"].astype("str").to_numpy() == "eligible"
+    reason = lots["reason"].astype("str").where(~eligible, "")
+    return j.concat(
+        '{"account_id":',
+        j.strings(lots["account_id"]),
+        ',"asset":',
+        j.strings(lots["asset"]),
+        ',"candidates":[',
+        candidates,
+        '],"cap_applied":',
+        j.bools(capped.to_numpy()),
+        ',"cap_rule_id":',
+        j.nullable_strings(lots["cap_rule_id"]),
+        ',"cap_scale":',
+        j.floats(np.where(capped, lots["cap_scale"].to_numpy(np.float64), np.nan)),
+        ',"eligible":',
+        j.bools(eligible),
+        ',"haircut_rate":',
+        j.floats(lots["haircut_rate"].to_numpy(np.float64)),
+        ',"haircut_row":',
+        j.nullable_strings(row),
+        ',"ineligible_reason":',
+        j.nullable_strings(reason),
+        ',"lot_id":',
+        j.strings(lots["lot_id"]),
+        ',"market_value":',
+        j.money(lots["market_value"].to_numpy(np.float64)),
+        ',"maturity":',
+        j.dates(lots["lot_id"].astype("str").map(maturity)),
+        ',"schedule_rule_id":',
+        j.nullable_strings(winner),
+        ',"value":',
+        j.money(lots["value"].to_numpy(np.float64)),
+        ',"value_after_haircut":',
+        j.money(lots["value_after_haircut"].to_numpy(np.float64), null_for_nan=True),
+        "}",
+    )

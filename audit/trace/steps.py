@@ -1,0 +1,231 @@
+"""What each step of a decision produced: the outputs of the five statement kinds.
+
+These are parts of :class:`marginlex.audit.trace.model.DecisionTrace`; a step's ``output`` is one of
+them, told apart by its ``type`` tag. Every model is frozen and rejects unknown fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marginlex.audit.trace.money import Money
+from marginlex.engine.outcomes import MethodKind
+
+Scalar = bool | int | float | str | date | None
+"""A traced input value: a flag, a count, a rate or price, a label or a date."""
+
+
+class TraceModel(BaseModel):
+    """Base of every trace model: frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InputValue(TraceModel):
+    """One rulebook value a step read, by id and value (``param.pm_min_equity`` = 100000 USD)."""
+
+    id: str = Field(
+        description="A parameter (param.NAME) or a value written in the rule (RULE_ID.SLOT)."
+    )
+    unit: str | None = Field(
+        default=None, description="USD, fraction (0.15 is 15%), years, multiple; null if none."
+    )
+    value: Scalar = Field(description="The value read.")
+
+
+class RequirementCheck(TraceModel):
+    """One named eligibility requirement and whether it held."""
+
+    applies: bool = Field(
+        default=True, description="False when the requirement's condition does not apply."
+    )
+    name: str = Field(description="The requirement's name in the rulebook.")
+    passed: bool
+    reason: str = Field(description="The rulebook's `because` text.")
+    tested: tuple[InputValue, ...] = Field(description="The values the requirement compared.")
+
+
+class EligibilityOutput(TraceModel):
+    """Output of an eligibility rule: every requirement, and the fallback if it failed."""
+
+    eligible: bool
+    fallback: str | None = Field(
+        default=None, description="The method used instead when not eligible (e.g. a rule id)."
+    )
+    requirements: tuple[RequirementCheck, ...]
+    type: Literal["eligibility"] = "eligibility"
+
+
+class ScenarioPoint(TraceModel):
+    """One valuation point (or scan scenario) of a class group and its total P&L."""
+
+    label: str = Field(description="E.g. `-15%`, `up 2/3 vol down`, `extreme down`.")
+    pnl: Money = Field(description="Total P&L of the class group at this point, weighted.")
+    shock: float = Field(description="Price move as a fraction of the price (-0.15 = -15%).")
+    vol_shift: float | None = Field(default=None, description="Volatility move, if any.")
+    weight: float = Field(default=1.0, description="Fraction of the loss that counts (0.33).")
+
+
+class PositionAtWorst(TraceModel):
+    """One position of a class group, valued at the group's worst point."""
+
+    account_id: str
+    instrument_id: str
+    market_value: Money | None = Field(default=None, description="Current market value.")
+    pnl: Money = Field(description="P&L of this position at the worst point (0 if strategy).")
+    price: float | None = Field(default=None, description="Current mark per unit.")
+    quantity: float = Field(description="Signed; negative is short.")
+    requirement: Money | None = Field(
+        default=None, description="The position's own requirement (strategy-based method)."
+    )
+    shocked_price: float | None = Field(
+        default=None, description="Model value per unit at the worst point."
+    )
+    strategy_row: str | None = Field(
+        default=None, description="Strategy-based table row that priced the position."
+    )
+
+
+class ClassGroupTrace(TraceModel):
+    """How one class group's requirement was reached."""
+
+    class_group: str
+    loss: Money = Field(description="Worst P&L, sign flipped, floored at 0.")
+    method: MethodKind
+    minimum: Money = Field(description="Per-contract minimum for the group.")
+    points: tuple[ScenarioPoint, ...] = Field(description="Every point, in grid order.")
+    positions: tuple[PositionAtWorst, ...]
+    range_down: float | None = Field(
+        default=None, description="Largest price fall scanned, as a fraction (0.15 = -15%)."
+    )
+    range_up: float | None = Field(
+        default=None, description="Largest price rise scanned, as a fraction (0.06 = +6%)."
+    )
+    requirement: Money = Field(description="max(loss, minimum).")
+    worst_point: str = Field(description="Label of the point with the lowest P&L.")
+
+
+class ClassGroupsOutput(TraceModel):
+    """Output of a margin method rule: each class group it priced."""
+
+    groups: tuple[ClassGroupTrace, ...]
+    total: Money = Field(description="Sum of the class-group requirements before offsets.")
+    type: Literal["class_groups"] = "class_groups"
+
+
+class OffsetTrace(TraceModel):
+    """A credit between class groups: a fraction of gains offsetting losses."""
+
+    credit: Money = Field(description="Amount taken off the requirement.")
+    gains: Money | None = Field(default=None, description="Gains at the worst point.")
+    groups: tuple[str, ...] = Field(description="The class groups the offset joined.")
+    losses: Money | None = Field(default=None, description="Losses at the worst point.")
+    product_group: str | None = Field(default=None, description="E.g. `high_cap_broad`.")
+    rate: float = Field(description="Fraction of the offsetting amount credited (0.9 = 90%).")
+    worst_point: str | None = Field(default=None, description="The point the offset used.")
+
+
+class OffsetsOutput(TraceModel):
+    """Output of an offset rule."""
+
+    offsets: tuple[OffsetTrace, ...]
+    total_credit: Money
+    type: Literal["offsets"] = "offsets"
+
+
+class HaircutCandidate(TraceModel):
+    """A schedule's answer for a lot, when a combinator compared several."""
+
+    rate: float
+    row: str = Field(description="The decision-table row label that matched.")
+    rule_id: str
+
+
+class LotTrace(TraceModel):
+    """One collateral lot: its haircut row, any concentration cap, and its value."""
+
+    account_id: str
+    asset: str
+    candidates: tuple[HaircutCandidate, ...] = Field(
+        default=(), description="Every schedule compared by a more-conservative combinator."
+    )
+    cap_applied: bool = False
+    cap_rule_id: str | None = Field(default=None, description="Concentration rule, if capped.")
+    cap_scale: float | None = Field(
+        default=None, description="Fraction of the post-haircut value the cap kept (0..1)."
+    )
+    eligible: bool = True
+    haircut_rate: float | None = Field(description="Haircut as a fraction (0.005 = 0.5%).")
+    haircut_row: str | None = Field(description="Row label that matched, e.g. `under 6 months`.")
+    ineligible_reason: str | None = None
+    lot_id: str
+    market_value: Money
+    maturity: date | None = None
+    schedule_rule_id: str | None = Field(
+        default=None, description="The schedule that won when several were compared."
+    )
+    value: Money = Field(description="Value after haircut and cap.")
+    value_after_haircut: Money | None = Field(
+        default=None, description="Value after the haircut, before any cap."
+    )
+
+
+class CollateralOutput(TraceModel):
+    """Output of a haircut (or concentration) rule: every lot of the margin set."""
+
+    lots: tuple[LotTrace, ...]
+    total_value: Money
+    type: Literal["collateral"] = "collateral"
+
+
+class SegregationViolation(TraceModel):
+    """A segregation constraint broken, with the graph path that breaks it."""
+
+    citation: str
+    constraint_id: str
+    message: str
+    path: tuple[str, ...] = Field(description="Node ids from the source to where it must not go.")
+
+
+class SegregationOutput(TraceModel):
+    """Output of a segregation rule (no violations is a pass)."""
+
+    type: Literal["segregation"] = "segregation"
+    violations: tuple[SegregationViolation, ...]
+
+
+StepOutput = Annotated[
+    EligibilityOutput | ClassGroupsOutput | OffsetsOutput | CollateralOutput | SegregationOutput,
+    Field(discriminator="type"),
+]
+
+
+class RuleKind(StrEnum):
+    """The statement kind a step comes from.
+
+    The step-making subset of :class:`marginlex.dsl.model.rulebook.StatementKind`, with the same
+    values (``RuleKind(kind.value)`` converts). It is its own closed enum so that the
+    versioned trace schema does not change when the language gains statement kinds.
+    """
+
+    ELIGIBILITY = "eligibility"
+    SEGREGATION = "segregation"
+    HAIRCUT = "haircut"
+    CONCENTRATION = "concentration"
+    MARGIN = "margin"
+    OFFSET = "offset"
+
+
+OUTPUT_OF_KIND: dict[RuleKind, str] = {
+    RuleKind.ELIGIBILITY: "eligibility",
+    RuleKind.SEGREGATION: "segregation",
+    RuleKind.HAIRCUT: "collateral",
+    RuleKind.CONCENTRATION: "collateral",
+    RuleKind.MARGIN: "class_groups",
+    RuleKind.OFFSET: "offsets",
+}
+"""Which output type each rule kind writes (checked when a step is built)."""

@@ -1,0 +1,228 @@
+"""Transformer middle layer: haircut tables, margin methods and offset rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import v_args
+
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.build.expressions import ExprBuilder, Item, gather
+from marginlex.dsl.diagnostics import BuildError, Code, did_you_mean, error
+
+
+class _Otherwise:
+    """Marker for the ``otherwise`` selector of a table row."""
+
+
+OTHERWISE = _Otherwise()
+
+_LEGS = [leg.value for leg in m.StrategyLeg]
+
+
+def _when(selector: Any) -> Any:
+    return None if isinstance(selector, _Otherwise) else selector
+
+
+@v_args(meta=True)
+class TableBuilder(ExprBuilder):
+    """Haircut bodies, margin methods and offset rules."""
+
+    # ---- haircuts ----------------------------------------------------------------------
+    def rate_outcome(self, meta: Any, c: list[Any]) -> m.Rate:
+        return m.Rate(value=c[0], span=self.span(meta))
+
+    def ineligible_outcome(self, meta: Any, c: list[Any]) -> m.Ineligible:
+        return m.Ineligible(reason=self.string(c[0]), span=self.span(meta))
+
+    def bucket(self, meta: Any, c: list[Any]) -> m.Bucket:
+        return m.Bucket(upper=c[0], outcome=c[1], note=c[2], span=self.span(meta))
+
+    def bucket_otherwise(self, meta: Any, c: list[Any]) -> m.Bucket:
+        return m.Bucket(upper=None, outcome=c[0], note=c[1], span=self.span(meta))
+
+    def maturity_buckets(self, meta: Any, c: list[Any]) -> Item:
+        node = m.MaturityBuckets(buckets=tuple(c), span=self.span(meta))
+        return Item("body", node, self.span(meta))
+
+    def asset_row(self, meta: Any, c: list[Any]) -> m.AssetRow:
+        asset = m.Symbol(name=str(c[0]), span=self.tok_span(c[0]))
+        return m.AssetRow(asset=asset, outcome=c[1], note=c[2], span=self.span(meta))
+
+    def asset_otherwise(self, meta: Any, c: list[Any]) -> m.AssetRow:
+        return m.AssetRow(asset=None, outcome=c[0], note=c[1], span=self.span(meta))
+
+    def asset_table(self, meta: Any, c: list[Any]) -> Item:
+        return Item("body", m.AssetTable(rows=tuple(c), span=self.span(meta)), self.span(meta))
+
+    def flat_rate(self, meta: Any, c: list[Any]) -> Item:
+        outcome = m.Rate(value=c[0], span=c[0].span)
+        node = m.Flat(outcome=outcome, note=c[1], span=self.span(meta))
+        return Item("body", node, self.span(meta))
+
+    def flat_ineligible(self, meta: Any, c: list[Any]) -> Item:
+        outcome = m.Ineligible(reason=self.string(c[0]), span=self.span(meta))
+        return Item("body", m.Flat(outcome=outcome, span=self.span(meta)), self.span(meta))
+
+    def more_conservative(self, meta: Any, c: list[Any]) -> Item:
+        names = tuple(m.Symbol(name=str(t), span=self.tok_span(t)) for t in c)
+        node = m.MoreConservative(schedules=names, span=self.span(meta))
+        return Item("body", node, self.span(meta))
+
+    # ---- margin methods ----------------------------------------------------------------
+    def otherwise(self, meta: Any, c: list[Any]) -> _Otherwise:
+        return OTHERWISE
+
+    def points(self, meta: Any, c: list[Any]) -> Item:
+        return Item("points", self.integer(c[0]), self.span(meta))
+
+    def option_model(self, meta: Any, c: list[Any]) -> Item:
+        return Item("option_model", c[0], self.span(meta))
+
+    def range_spec(self, meta: Any, c: list[Any]) -> tuple[Any, Any]:
+        return (c[0], c[1])
+
+    def range_both(self, meta: Any, c: list[Any]) -> tuple[Any, Any]:
+        return (c[0], c[0])
+
+    def range_row(self, meta: Any, c: list[Any]) -> Item:
+        selector, (up, down), group, note = c
+        row = m.RangeRow(
+            when=_when(selector),
+            up=up,
+            down=down,
+            class_group=str(group) if group is not None else None,
+            note=note,
+            span=self.span(meta),
+        )
+        return Item("range", row, self.span(meta))
+
+    def times(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
+    def for_positions(self, meta: Any, c: list[Any]) -> Any:
+        return c[0]
+
+    def minimum(self, meta: Any, c: list[Any]) -> Item:
+        amount, times, where, note = c
+        node = m.ContractMinimum(
+            amount=amount,
+            times_multiplier=bool(times),
+            where=where,
+            note=note,
+            span=self.span(meta),
+        )
+        return Item("minimum", node, self.span(meta))
+
+    def scenario_grid(self, meta: Any, c: list[Any]) -> Item:
+        d = gather(c, self.span(meta), ("points",))
+        node = m.ScenarioGrid(
+            points=d["points"],
+            rate=d.get("option_model"),
+            ranges=tuple(d.get("range", ())),
+            minimum=d.get("minimum"),
+            span=self.span(meta),
+        )
+        return Item("method", node, self.span(meta))
+
+    def steps(self, meta: Any, c: list[Any]) -> Item:
+        return Item("steps", self.integer(c[0]), self.span(meta))
+
+    def vol_shift(self, meta: Any, c: list[Any]) -> Item:
+        return Item("vol_shift", c[0], self.span(meta))
+
+    def extreme(self, meta: Any, c: list[Any]) -> Item:
+        return Item("extreme", (c[0], c[1]), self.span(meta))
+
+    def coverage(self, meta: Any, c: list[Any]) -> Item:
+        return Item("coverage", (c[0], c[1]), self.span(meta))
+
+    def prefer_instrument(self, meta: Any, c: list[Any]) -> Item:
+        return Item("instrument_range", True, self.span(meta))
+
+    def ignore_instrument(self, meta: Any, c: list[Any]) -> Item:
+        return Item("instrument_range", False, self.span(meta))
+
+    def scan_row(self, meta: Any, c: list[Any]) -> Item:
+        selector, value, note = c
+        row = m.ScanRow(when=_when(selector), range=value, note=note, span=self.span(meta))
+        return Item("scan_row", row, self.span(meta))
+
+    def span_scan(self, meta: Any, c: list[Any]) -> Item:
+        d = gather(c, self.span(meta), ("vol_shift", "extreme"))
+        coverage, liquidation = d.get("coverage", (None, None))
+        node = m.SpanScan(
+            steps=d.get("steps", 3),
+            vol_shift=d["vol_shift"],
+            extreme_multiple=d["extreme"][0],
+            extreme_cover=d["extreme"][1],
+            coverage=coverage,
+            liquidation=liquidation,
+            prefer_instrument_range=d.get("instrument_range", True),
+            ranges=tuple(d.get("scan_row", ())),
+            minimum=d.get("minimum"),
+            span=self.span(meta),
+        )
+        return Item("method", node, self.span(meta))
+
+    def rate_row(self, meta: Any, c: list[Any]) -> m.RateRow:
+        selector, value, note = c
+        return m.RateRow(when=_when(selector), rate=value, note=note, span=self.span(meta))
+
+    def rates(self, meta: Any, c: list[Any]) -> Item:
+        return Item("method", m.Rates(rows=tuple(c), span=self.span(meta)), self.span(meta))
+
+    def strategy_row(self, meta: Any, c: list[Any]) -> m.StrategyRow:
+        leg, rate, floor, note = c
+        if str(leg) not in _LEGS:
+            raise BuildError(
+                error(
+                    Code.UNKNOWN_WORD,
+                    f"`{leg}` is not a strategy leg",
+                    self.tok_span(leg),
+                    did_you_mean(str(leg), _LEGS) or f"use one of {', '.join(_LEGS)}",
+                )
+            )
+        return m.StrategyRow(
+            leg=m.StrategyLeg(str(leg)), rate=rate, floor=floor, note=note, span=self.span(meta)
+        )
+
+    def strategy_based(self, meta: Any, c: list[Any]) -> Item:
+        legs = tuple(x for x in c if isinstance(x, m.StrategyRow))
+        others = tuple(x for x in c if isinstance(x, m.RateRow))
+        node = m.StrategyBased(rows=legs, others=others, span=self.span(meta))
+        return Item("method", node, self.span(meta))
+
+    def initial_multiple(self, meta: Any, c: list[Any]) -> Item:
+        node = m.InitialMultiple(multiple=c[0], span=self.span(meta))
+        return Item("method", node, self.span(meta))
+
+    # ---- offsets -----------------------------------------------------------------------
+    def netting(self, meta: Any, c: list[Any]) -> Item:
+        node = m.Netting(rate=c[0], note=c[1], span=self.span(meta))
+        return Item("rule", node, self.span(meta))
+
+    def credit_row(self, meta: Any, c: list[Any]) -> m.CreditRow:
+        left, right, rate, note = c
+        return m.CreditRow(
+            left=m.Symbol(name=str(left), span=self.tok_span(left)),
+            right=m.Symbol(name=str(right), span=self.tok_span(right)) if right else None,
+            rate=rate,
+            note=note,
+            span=self.span(meta),
+        )
+
+    def class_group_credit(self, meta: Any, c: list[Any]) -> Item:
+        key, *rows = c
+        node = m.ClassGroupCredit(key=key, rows=tuple(rows), span=self.span(meta))
+        return Item("rule", node, self.span(meta))
+
+    def separate(self, meta: Any, c: list[Any]) -> Item:
+        return Item("rule", m.Separate(span=self.span(meta)), self.span(meta))
+
+    def merge_accounts(self, meta: Any, c: list[Any]) -> Item:
+        return Item("rule", m.MergeAccounts(where=c[0], span=self.span(meta)), self.span(meta))
+
+    def take_in(self, meta: Any, c: list[Any]) -> Item:
+        node = m.TakeIn(anchor=c[0], positions=c[1], span=self.span(meta))
+        return Item("rule", node, self.span(meta))

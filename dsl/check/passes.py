@@ -1,0 +1,343 @@
+"""Checks: passes of one shape, run in order, each adding every diagnostic it finds.
+
+A pass takes a :class:`Context` (the file as written plus its resolved rulebook) and
+returns diagnostics; nothing stops at the first problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import combinations
+
+from marginlex.dsl.check.expressions import ExprChecker, locate
+from marginlex.dsl.check.tables import (
+    DIMENSION_WORDS,
+    inherited_use_diagnostics,
+    table_diagnostics,
+    value_diagnostics,
+)
+from marginlex.dsl.diagnostics import Code, Diagnostic, error
+from marginlex.dsl.format.expressions import quantity
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.fields import (
+    ACCOUNT_SUBJECTS,
+    AGREEMENTS,
+    COLLATERAL_SUBJECTS,
+    INSTRUMENT_SUBJECTS,
+    PARTY_KINDS,
+    POSITION_SUBJECTS,
+)
+from marginlex.dsl.resolve import ResolvedRulebook
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a pass sees: the file as written and the effective rulebook it resolves to."""
+
+    book: m.Rulebook
+    resolved: ResolvedRulebook
+
+    @property
+    def own(self) -> tuple[m.Statement, ...]:
+        """The statements written in this file."""
+        return self.book.statements
+
+    @property
+    def params(self) -> dict[str, m.Parameter]:
+        """Every parameter visible here (inherited and own)."""
+        own = {s.id: s for s in self.own if isinstance(s, m.Parameter)}
+        return {**self.resolved.parameters, **own}
+
+
+Pass = Callable[[Context], list[Diagnostic]]
+
+
+def check_citations(ctx: Context) -> list[Diagnostic]:
+    """Every statement cites its source."""
+    return [
+        error(
+            Code.MISSING_CITATION,
+            f"{s.kind.value} `{s.id}` has no citation",
+            s.span,
+            'add `cites "..."` naming the rule, release or notice it comes from',
+        )
+        for s in ctx.own
+        if s.citation is None
+    ]
+
+
+def _overlap(a: m.Effective, b: m.Effective) -> bool:
+    a_start, b_start = a.start or _MIN, b.start or _MIN
+    a_until, b_until = a.until or _MAX, b.until or _MAX
+    return a_start < b_until and b_start < a_until
+
+
+def check_ids(ctx: Context) -> list[Diagnostic]:
+    """One id, one statement, unless dated versions with non-overlapping effective ranges."""
+    out: list[Diagnostic] = []
+    for a, b in combinations(ctx.own, 2):
+        if a.id != b.id:
+            continue
+        if a.effective is None or b.effective is None or a.kind != b.kind:
+            out.append(
+                error(
+                    Code.DUPLICATE_ID,
+                    f"`{b.id}` is already defined at line {a.span.line}",
+                    b.span,
+                    "choose another id, or give both versions non-overlapping `effective` dates",
+                )
+            )
+        elif _overlap(a.effective, b.effective):
+            out.append(
+                error(
+                    Code.EFFECTIVE_OVERLAP,
+                    f"two versions of `{b.id}` are in force at the same time",
+                    b.effective.span,
+                    f"end the version at line {a.span.line} before this one starts",
+                )
+            )
+    return out
+
+
+def check_effective(ctx: Context) -> list[Diagnostic]:
+    """Effective ranges end after they start."""
+    ranges = [ctx.book.header.effective, *(s.effective for s in ctx.own)]
+    return [
+        error(
+            Code.EFFECTIVE_EMPTY,
+            f"the range ends ({e.until}) before it starts ({e.start})",
+            e.span,
+            "`until` is the first day the rule no longer applies",
+        )
+        for e in ranges
+        if e is not None and e.start is not None and e.until is not None and e.until <= e.start
+    ]
+
+
+_Cond = tuple[m.Expr | None, frozenset[m.Subject], str]
+
+
+def _conditions(s: m.Statement) -> Iterator[_Cond]:
+    acc, pos, ins, col = (
+        ACCOUNT_SUBJECTS,
+        POSITION_SUBJECTS,
+        INSTRUMENT_SUBJECTS,
+        (COLLATERAL_SUBJECTS),
+    )
+    if isinstance(s, m.Scope):
+        yield s.where, acc, "an account condition"
+    elif isinstance(s, m.Eligibility):
+        for r in s.requirements:
+            yield r.condition, acc, "an account condition"
+            yield r.when, acc, "an account condition"
+    elif isinstance(s, m.Segregation):
+        c = s.constraint
+        if isinstance(c, m.CollateralFlow):
+            yield c.source, acc, "an account condition"
+            yield c.target, acc, "an account condition"
+        elif isinstance(c, m.CarrierKinds):
+            yield c.accounts, acc, "an account condition"
+    elif isinstance(s, m.Haircut | m.Concentration):
+        yield s.where, col, "a collateral condition"
+    elif isinstance(s, m.Margin):
+        yield s.applies_to, acc, "an account condition"
+        yield from _method_conditions(s.method, pos, ins)
+    elif isinstance(s, m.Offset):
+        rule = s.rule
+        if isinstance(rule, m.MergeAccounts):
+            yield rule.where, acc, "an account condition"
+        elif isinstance(rule, m.TakeIn):
+            yield rule.anchor, acc, "an account condition"
+            yield rule.positions, pos, "a position condition"
+
+
+def _method_conditions(
+    method: m.MarginMethod, pos: frozenset[m.Subject], ins: frozenset[m.Subject]
+) -> Iterator[_Cond]:
+    rows: tuple[m.RangeRow | m.ScanRow | m.RateRow, ...] = ()
+    if isinstance(method, m.ScenarioGrid | m.SpanScan):
+        rows = method.ranges
+        if method.minimum is not None:
+            yield method.minimum.where, pos, "a position condition"
+    elif isinstance(method, m.Rates):
+        rows = method.rows
+    elif isinstance(method, m.StrategyBased):
+        rows = method.others
+    for row in rows:
+        subjects = pos if isinstance(row, m.RateRow) else ins
+        yield (
+            row.when,
+            subjects,
+            "an instrument condition" if subjects is ins else ("a position condition"),
+        )
+
+
+def check_expressions(ctx: Context) -> list[Diagnostic]:
+    """Names and types in every condition: fields, values, parameters, rule references."""
+    eligibilities = frozenset(
+        s.id for s in (*ctx.resolved.statements, *ctx.own) if isinstance(s, m.Eligibility)
+    )
+    checker = ExprChecker(params=ctx.params, eligibilities=eligibilities)
+    for s in ctx.own:
+        for expr, subjects, about in _conditions(s):
+            checker.condition(expr, subjects, about)
+        if isinstance(s, m.Segregation) and isinstance(s.constraint, m.CarrierKinds):
+            checker.names_in(s.constraint.kinds, PARTY_KINDS, "kind of carrier")
+        if isinstance(s, m.Segregation) and isinstance(s.constraint, m.MergedCarrier):
+            checker.names_in(s.constraint.kinds, PARTY_KINDS, "kind of carrier")
+            checker.names_in(s.constraint.agreements, AGREEMENTS, "agreement")
+    return checker.diagnostics
+
+
+def check_values(ctx: Context) -> list[Diagnostic]:
+    """Units of table values and clauses; rates within 0-100%."""
+    return value_diagnostics(ctx.own, ctx.params)
+
+
+def check_overrides(ctx: Context) -> list[Diagnostic]:
+    """An overriding parameter keeps its base's unit and fits where the bases use it."""
+    mine = ctx.book.header.id
+    own = {s.id: s for s in ctx.own if isinstance(s, m.Parameter)}
+    inherited = tuple(s for s in ctx.resolved.statements if ctx.resolved.origins.get(s.id) != mine)
+    out = inherited_use_diagnostics(inherited, own)
+    bases = {
+        s.id: (src.header.id, s)
+        for src in ctx.resolved.sources
+        if src.header.id != mine
+        for s in src.statements
+        if isinstance(s, m.Parameter)
+    }
+    for p in own.values():
+        base_id, base = bases.get(p.id, ("", None))
+        if p.override and base is not None and base.value.dimension != p.value.dimension:
+            was, now = DIMENSION_WORDS[base.value.dimension], DIMENSION_WORDS[p.value.dimension]
+            out.append(
+                error(
+                    Code.UNIT_MISMATCH,
+                    f"`{p.id}` is {was} in `{base_id}`, but this override makes it {now}",
+                    p.value.span,
+                    f"keep the unit of the base value `{quantity(base.value)}`"
+                    f" ({locate(base.span, p.span)}), which its rules are written for",
+                )
+            )
+    return out
+
+
+_Interval = tuple[dt.date, dt.date]
+
+
+def _days(e: m.Effective | None) -> _Interval:
+    """The days a version is in force, as ``[start, until)``."""
+    return (e.start or _MIN, e.until or _MAX) if e is not None else (_MIN, _MAX)
+
+
+def _clip(days: _Interval, within: m.Effective | None) -> _Interval:
+    """``days`` inside a rulebook's own effective range (a statement without dates is in
+    force whenever its rulebook is)."""
+    start, until = _days(within)
+    return max(days[0], start), min(days[1], until)
+
+
+def _uncovered(before: list[_Interval], after: list[_Interval]) -> list[_Interval]:
+    """The parts of the ``before`` intervals that no ``after`` interval covers."""
+    gaps: list[_Interval] = []
+    for start, until in sorted(before):
+        left = start
+        for a_start, a_until in sorted(after):
+            if a_start > left:
+                gaps.append((left, min(a_start, until)))
+            left = max(left, a_until)
+            if left >= until:
+                break
+        if left < until:
+            gaps.append((left, until))
+    return [g for g in gaps if g[0] < g[1]]
+
+
+def _dates(gap: _Interval) -> str:
+    start, until = gap
+    if start == _MIN:
+        return f"before {until}"
+    return f"from {start}" if until == _MAX else f"from {start} until {until}"
+
+
+def check_override_gaps(ctx: Context) -> list[Diagnostic]:
+    """Dated overrides still cover every day their base versions covered.
+
+    ``override`` replaces every inherited version, so an override ``effective from
+    2027-01-01`` alone leaves the earlier days with no version at all.
+    """
+    mine = ctx.book.header.id
+    out: list[Diagnostic] = []
+    own = [s for s in ctx.own if s.override and not isinstance(s, m.Removal)]
+    for sid in dict.fromkeys(s.id for s in own):
+        # The versions of the nearest base that defines the id (sources run base-first).
+        base = next(
+            (
+                [
+                    _clip(_days(x.effective), src.header.effective)
+                    for x in src.statements
+                    if x.id == sid
+                ]
+                for src in reversed(ctx.resolved.sources)
+                if src.header.id != mine and any(x.id == sid for x in src.statements)
+            ),
+            [],
+        )
+        versions = [s for s in own if s.id == sid]
+        gaps = _uncovered(
+            [_clip(b, ctx.book.header.effective) for b in base],
+            [_days(v.effective) for v in versions],
+        )
+        if gaps:
+            first = versions[0]
+            out.append(
+                error(
+                    Code.OVERRIDE_GAP,
+                    f"no version of `{sid}` is in force {_dates(gaps[0])}: `override` "
+                    "replaces every inherited version",
+                    first.effective.span if first.effective is not None else first.span,
+                    "add a version for those dates (with `effective ... until ...`), or drop "
+                    "`effective` to replace the base on every date",
+                )
+            )
+    return out
+
+
+def check_tables(ctx: Context) -> list[Diagnostic]:
+    """Bucket order and gaps, repeated rows, schedule references."""
+    haircuts = {s.id for s in (*ctx.resolved.statements, *ctx.own) if isinstance(s, m.Haircut)}
+    return table_diagnostics(ctx.own, haircuts)
+
+
+#: The passes, in the order they run.
+PASSES: tuple[Pass, ...] = (
+    check_citations,
+    check_ids,
+    check_effective,
+    check_expressions,
+    check_values,
+    check_overrides,
+    check_override_gaps,
+    check_tables,
+)
+
+
+def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnostic]:
+    """Run every pass on one file and its resolved rulebook; diagnostics in source order.
+
+    >>> from marginlex.dsl.parser import parse
+    >>> from marginlex.dsl.resolve import resolve
+    >>> book = parse('rulebook r "R" parameter p = 5 USD')
+    >>> [d.code.value for d in check_resolved(resolve(book, lambda _: None)[0], book)]
+    ['MLX220']
+    """
+    ctx = Context(book=book, resolved=resolved)
+    found = [d for check in PASSES for d in check(ctx)]
+    return sorted(found, key=lambda d: (d.span.line, d.span.column, d.code.value))
+
+
+_MIN = dt.date.min
+_MAX = dt.date.max

@@ -1,0 +1,289 @@
+"""Checks of table values (units, 0-100%) and table shapes (buckets, repeated rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from marginlex.dsl.check.expressions import locate, unknown_asset
+from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.fields import FIELDS, Kind
+
+F, MONEY, DUR, MULT = (
+    m.Dimension.FRACTION,
+    m.Dimension.MONEY,
+    m.Dimension.DURATION,
+    m.Dimension.MULTIPLE,
+)
+
+#: (value, allowed dimensions, must lie within 0-100%, what it is)
+_Slot = tuple[m.Quantity | m.ParamRef | None, frozenset[m.Dimension], bool, str]
+
+DIMENSION_WORDS = {
+    F: "a percentage",
+    MONEY: "an amount in USD",
+    DUR: "a duration",
+    MULT: "a multiple",
+    m.Dimension.NUMBER: "a plain number",
+}
+
+_UNIT_EXAMPLE = {F: "15%", MONEY: "0.375 USD", DUR: "3 months", MULT: "3x"}
+
+
+def _outcome_slots(outcome: m.Outcome) -> Iterator[_Slot]:
+    if isinstance(outcome, m.Rate):
+        yield outcome.value, frozenset({F}), True, "a haircut"
+
+
+def _haircut_slots(body: m.HaircutBody) -> Iterator[_Slot]:
+    if isinstance(body, m.MaturityBuckets):
+        for b in body.buckets:
+            yield b.upper, frozenset({DUR}), False, "a bucket bound"
+            yield from _outcome_slots(b.outcome)
+    elif isinstance(body, m.AssetTable):
+        for row in body.rows:
+            yield from _outcome_slots(row.outcome)
+    elif isinstance(body, m.Flat):
+        yield from _outcome_slots(body.outcome)
+
+
+def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
+    rate = frozenset({F})
+    if isinstance(method, m.ScenarioGrid):
+        yield method.rate, rate, True, "an interest rate"
+        for r in method.ranges:
+            yield r.up, rate, True, "a range"
+            yield r.down, rate, True, "a range"
+    elif isinstance(method, m.SpanScan):
+        yield method.vol_shift, rate, True, "a volatility shift"
+        yield method.extreme_multiple, frozenset({MULT}), False, "a multiple of the range"
+        yield method.extreme_cover, rate, True, "a share of the extreme loss"
+        yield method.coverage, rate, True, "a coverage"
+        yield method.liquidation, frozenset({DUR}), False, "a liquidation period"
+        for s in method.ranges:
+            yield s.range, rate, True, "a scan range"
+    elif isinstance(method, m.Rates):
+        for row in method.rows:
+            yield row.rate, rate, True, "a rate"
+    elif isinstance(method, m.StrategyBased):
+        for leg in method.rows:
+            yield leg.rate, rate, True, "a rate"
+            yield leg.floor, rate, True, "a minimum rate"
+        for row in method.others:
+            yield row.rate, rate, True, "a rate"
+    elif isinstance(method, m.InitialMultiple):
+        yield method.multiple, frozenset({F, MULT}), False, "a multiple of maintenance"
+    if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
+        yield method.minimum.amount, frozenset({MONEY}), False, "a minimum per contract"
+
+
+def _slots(s: m.Statement) -> Iterator[_Slot]:
+    if isinstance(s, m.Haircut):
+        yield from _haircut_slots(s.body)
+    elif isinstance(s, m.Concentration):
+        yield s.limit, frozenset({F}), True, "a concentration limit"
+    elif isinstance(s, m.Margin):
+        yield from _method_slots(s.method)
+    elif isinstance(s, m.Offset) and isinstance(s.rule, m.Netting):
+        yield s.rule.rate, frozenset({F}), True, "a netting rate"
+    elif isinstance(s, m.Offset) and isinstance(s.rule, m.ClassGroupCredit):
+        for row in s.rule.rows:
+            yield row.rate, frozenset({F}), True, "a credit rate"
+
+
+def value_diagnostics(
+    statements: tuple[m.Statement, ...], params: dict[str, m.Parameter]
+) -> list[Diagnostic]:
+    """Unit mismatches and rates outside 0-100% in every table value and clause."""
+    out: list[Diagnostic] = []
+    seen: set[tuple[m.Span, str]] = set()
+    for s in statements:
+        for value, dims, is_rate, what in _slots(s):
+            # `up and down 10%` is one value in two slots: check it once.
+            if value is None or (value.span, what) in seen:
+                continue
+            seen.add((value.span, what))
+            q = value if isinstance(value, m.Quantity) else _param(value, params, out)
+            if q is not None:
+                out.extend(
+                    _value_diagnostic(value, q, dims, is_rate=is_rate, what=what, params=params)
+                )
+    return out
+
+
+def _value_diagnostic(
+    value: m.Quantity | m.ParamRef,
+    q: m.Quantity,
+    dims: frozenset[m.Dimension],
+    *,
+    is_rate: bool,
+    what: str,
+    params: dict[str, m.Parameter],
+) -> Iterator[Diagnostic]:
+    # A parameter's figure is fixed where it is defined: say where, beside the use.
+    where = (
+        f"parameter `{value.name}` is set at {locate(params[value.name].span, value.span)}"
+        if isinstance(value, m.ParamRef)
+        else None
+    )
+    if q.dimension not in dims:
+        wanted = sorted(dims)[0]
+        example = f"write it like `{_UNIT_EXAMPLE.get(wanted, '15%')}`"
+        yield error(
+            Code.UNIT_MISMATCH,
+            f"{what} must be {DIMENSION_WORDS[wanted]}, not {DIMENSION_WORDS[q.dimension]}",
+            value.span,
+            f"{where}; {example} there" if where else example,
+        )
+    elif is_rate and not 0.0 <= q.base <= 1.0:
+        yield error(
+            Code.PERCENT_RANGE,
+            f"{what} of {q.text}{q.unit.value} is outside 0% to 100%",
+            value.span,
+            where,
+        )
+
+
+def inherited_use_diagnostics(
+    inherited: tuple[m.Statement, ...], own: dict[str, m.Parameter]
+) -> list[Diagnostic]:
+    """This file's parameters checked where inherited statements use them.
+
+    An overriding parameter (``override parameter pm_offset_broad = 150%``) is used by
+    rules of a base rulebook, which no other pass of this file looks at; the problem is
+    reported at the parameter, since that is the line to fix.
+    """
+    out: list[Diagnostic] = []
+    for s in inherited:
+        for value, dims, is_rate, what in _slots(s):
+            if not isinstance(value, m.ParamRef) or value.name not in own:
+                continue
+            p = own[value.name]
+            use = f"`{s.id}` uses it as {what} at {locate(value.span, p.span)}"
+            for d in _value_diagnostic(
+                p.value, p.value, dims, is_rate=is_rate, what=what, params=own
+            ):
+                moved = d.model_copy(update={"hint": f"{use}; {d.hint}" if d.hint else use})
+                if moved not in out:
+                    out.append(moved)
+    return out
+
+
+def _param(
+    ref: m.ParamRef, params: dict[str, m.Parameter], out: list[Diagnostic]
+) -> m.Quantity | None:
+    p = params.get(ref.name)
+    if p is None:
+        out.append(
+            error(
+                Code.UNKNOWN_REFERENCE,
+                f"no parameter named `{ref.name}`",
+                ref.span,
+                did_you_mean(ref.name, params),
+            )
+        )
+        return None
+    return p.value
+
+
+def _bucket_diagnostics(body: m.MaturityBuckets) -> Iterator[Diagnostic]:
+    previous: m.Quantity | None = None
+    for i, b in enumerate(body.buckets):
+        last = i == len(body.buckets) - 1
+        if b.upper is None and not last:
+            yield error(
+                Code.BUCKET_ORDER,
+                "`otherwise` must be the last bucket",
+                b.span,
+                "move it to the end of the table",
+            )
+        if b.upper is not None and previous is not None and b.upper.base <= previous.base:
+            yield error(
+                Code.BUCKET_ORDER,
+                f"bucket `under {b.upper.text} {b.upper.unit.value}` overlaps the one before it",
+                b.span,
+                "list buckets from the shortest to the longest maturity",
+            )
+        if b.upper is not None:
+            previous = b.upper
+    if body.buckets and body.buckets[-1].upper is not None:
+        yield error(
+            Code.BUCKET_GAP,
+            "maturities beyond the last bucket have no haircut",
+            body.buckets[-1].span,
+            "end the table with an `otherwise` row",
+        )
+
+
+def _repeats(keys: list[tuple[str, m.Span]], what: str) -> Iterator[Diagnostic]:
+    seen: set[str] = set()
+    for key, span in keys:
+        if key in seen:
+            yield error(
+                Code.DUPLICATE_ROW, f"{what} `{key}` has two rows", span, "keep one row per key"
+            )
+        seen.add(key)
+
+
+def _statement_tables(s: m.Statement, haircuts: set[str]) -> Iterator[Diagnostic]:
+    if isinstance(s, m.Haircut) and isinstance(s.body, m.MaturityBuckets):
+        yield from _bucket_diagnostics(s.body)
+    elif isinstance(s, m.Haircut) and isinstance(s.body, m.AssetTable):
+        keys = [(r.asset.name if r.asset else "otherwise", r.span) for r in s.body.rows]
+        yield from _repeats(keys, "asset")
+        for row in s.body.rows:
+            warning = unknown_asset(row.asset) if row.asset is not None else None
+            if warning is not None:
+                yield warning
+    elif isinstance(s, m.Haircut) and isinstance(s.body, m.MoreConservative):
+        for name in s.body.schedules:
+            if name.name not in haircuts or name.name == s.id:
+                yield error(
+                    Code.UNKNOWN_REFERENCE,
+                    f"no other haircut schedule named `{name.name}`",
+                    name.span,
+                    did_you_mean(name.name, haircuts - {s.id}),
+                )
+    elif isinstance(s, m.Margin) and isinstance(s.method, m.StrategyBased):
+        yield from _repeats([(r.leg.value, r.span) for r in s.method.rows], "leg")
+    elif isinstance(s, m.Margin) and isinstance(s.method, m.ScenarioGrid):
+        if s.method.points < 2 or s.method.points % 2:
+            yield error(
+                Code.BAD_LITERAL,
+                f"{s.method.points} points cannot be split evenly up and down",
+                s.method.span,
+                "use an even number such as 10",
+            )
+    elif isinstance(s, m.Offset) and isinstance(s.rule, m.ClassGroupCredit):
+        yield from _credit_diagnostics(s.rule)
+
+
+def _credit_diagnostics(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
+    known = FIELDS.get(rule.key.subject, {})
+    ty = known.get(rule.key.name)
+    if ty is None:
+        yield error(
+            Code.UNKNOWN_FIELD,
+            f"{rule.key.subject.value} has no field `{rule.key.name}`",
+            rule.key.span,
+            did_you_mean(rule.key.name, known),
+        )
+        return
+    keys = []
+    for row in rule.rows:
+        pair = sorted([row.left.name, (row.right or row.left).name])
+        keys.append((" with ".join(pair), row.span))
+        for sym in (row.left, row.right):
+            if sym is not None and ty.kind == Kind.ENUM and sym.name not in ty.values:
+                yield error(
+                    Code.UNKNOWN_VALUE,
+                    f"`{sym.name}` is not a known {rule.key.name}",
+                    sym.span,
+                    did_you_mean(sym.name, ty.values),
+                )
+    yield from _repeats(keys, "class-group pair")
+
+
+def table_diagnostics(statements: tuple[m.Statement, ...], haircuts: set[str]) -> list[Diagnostic]:
+    """Bucket order and gaps, repeated rows, grid points, schedule references."""
+    return [d for s in statements for d in _statement_tables(s, haircuts)]

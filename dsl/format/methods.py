@@ -1,0 +1,103 @@
+"""Canonical text of margin methods (used by :mod:`.formatter`)."""
+
+from __future__ import annotations
+
+from marginlex.dsl.format.expressions import value
+from marginlex.dsl.format.lines import Line, lead, note, pack, same
+from marginlex.dsl.model import rulebook as m
+
+
+def _selector(prefix: str, when: m.Expr | None) -> list[str]:
+    return lead(f"{prefix}when ", when) if when is not None else [f"{prefix}otherwise"]
+
+
+def minimum(n: m.ContractMinimum) -> list[Line]:
+    """``minimum V per contract [times multiplier] [for position where E] [note]``."""
+    parts = [f"minimum {value(n.amount)} per contract"]
+    if n.times_multiplier:
+        parts[0] += " times multiplier"
+    if n.where is not None:
+        parts += lead("for position where ", n.where)
+    return pack(2, parts + note(n.note), n)
+
+
+def range_row(r: m.RangeRow) -> list[Line]:
+    """``range when E up U down D [as class_group G] [note]``."""
+    spec = (
+        f"up and down {value(r.up)}"
+        if same(r.up, r.down)
+        else (f"up {value(r.up)} down {value(r.down)}")
+    )
+    parts = [*_selector("range ", r.when), spec]
+    if r.class_group is not None:
+        parts.append(f"as class_group {r.class_group}")
+    return pack(2, parts + note(r.note), r)
+
+
+def scan_row(r: m.ScanRow) -> list[Line]:
+    """``range when E V [note]``."""
+    return pack(2, [*_selector("range ", r.when), value(r.range), *note(r.note)], r)
+
+
+def _grid(g: m.ScenarioGrid) -> list[Line]:
+    lines = [Line(1, "scenario grid", g.span.line), Line(2, f"points {g.points}")]
+    rate = f" rate {value(g.rate)}" if g.rate is not None else ""
+    lines.append(Line(2, f"options {g.option_model.value}{rate}"))
+    for r in g.ranges:
+        lines += range_row(r)
+    if g.minimum is not None:
+        lines += minimum(g.minimum)
+    return lines
+
+
+def _span(s: m.SpanScan) -> list[Line]:
+    lines = [
+        Line(1, "span scan", s.span.line),
+        Line(2, f"steps {s.steps}"),
+        Line(2, f"volatility shift {value(s.vol_shift)}"),
+        Line(2, f"extreme {value(s.extreme_multiple)} counted {value(s.extreme_cover)}"),
+    ]
+    if s.coverage is not None:
+        over = f" over {value(s.liquidation)}" if s.liquidation is not None else ""
+        lines.append(Line(2, f"coverage {value(s.coverage)}{over}"))
+    word = "prefer" if s.prefer_instrument_range else "ignore"
+    lines.append(Line(2, f"{word} instrument scan_range"))
+    for r in s.ranges:
+        lines += scan_row(r)
+    if s.minimum is not None:
+        lines += minimum(s.minimum)
+    return lines
+
+
+def rate_row(r: m.RateRow) -> list[Line]:
+    """``when E V [note]`` or ``otherwise V``."""
+    return pack(2, [*_selector("", r.when), value(r.rate), *note(r.note)], r)
+
+
+def strategy_row(r: m.StrategyRow) -> list[Line]:
+    """``leg V [at least V] [note]``."""
+    parts = [f"{r.leg.value} {value(r.rate)}"]
+    if r.floor is not None:
+        parts.append(f"at least {value(r.floor)}")
+    return pack(2, parts + note(r.note), r)
+
+
+def method(x: m.MarginMethod) -> list[Line]:
+    """The lines of one margin method."""
+    if isinstance(x, m.ScenarioGrid):
+        return _grid(x)
+    if isinstance(x, m.SpanScan):
+        return _span(x)
+    if isinstance(x, m.Rates):
+        lines = [Line(1, "rates", x.span.line)]
+        for row in x.rows:
+            lines += rate_row(row)
+        return lines
+    if isinstance(x, m.StrategyBased):
+        lines = [Line(1, "strategy based", x.span.line)]
+        for leg in x.rows:
+            lines += strategy_row(leg)
+        for row in x.others:
+            lines += rate_row(row)
+        return lines
+    return [Line(1, f"initial {value(x.multiple)} of maintenance", x.span.line)]

@@ -1,0 +1,363 @@
+"""Model parts below the statements: clauses, table rows, haircut bodies, margin methods,
+offset rules and segregation constraints. Re-exported by :mod:`marginlex.dsl.model.rulebook`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from marginlex.dsl.model.expressions import Expr, FieldRef, Node, Quantity, Symbol, Value
+
+
+class Status(StrEnum):
+    """How sure the figure is: [V] primary text, [S] secondary source, [I] illustrative."""
+
+    VERIFIED = "verified"
+    SECONDARY = "secondary"
+    ILLUSTRATIVE = "illustrative"
+
+
+class Citation(Node):
+    """``cites "..."``: the public source of a rule or figure."""
+
+    text: str
+
+
+class Effective(Node):
+    """``effective from D [until D]``: in force on ``start <= as_of < until``."""
+
+    start: dt.date | None = None
+    until: dt.date | None = None
+
+    def covers(self, as_of: dt.date) -> bool:
+        """Whether the range is in force on ``as_of``."""
+        after = self.start is None or self.start <= as_of
+        before = self.until is None or as_of < self.until
+        return after and before
+
+
+class Note(Node):
+    """A row note ``[secondary, cites "..."]``: per-row status and citation."""
+
+    status: Status | None = None
+    citation: Citation | None = None
+
+
+# --- segregation constraints -------------------------------------------------------------
+
+
+class CollateralFlow(Node):
+    """``collateral of account where SRC must not reach account where DST`` (via pledged_to)."""
+
+    node: Literal["collateral_flow"] = "collateral_flow"
+    source: Expr
+    target: Expr
+
+
+class CarrierKinds(Node):
+    """``account where EXPR must be carried by {kinds}``."""
+
+    node: Literal["carrier_kinds"] = "carrier_kinds"
+    accounts: Expr
+    kinds: tuple[Symbol, ...]
+
+
+class SingleOwner(Node):
+    """``merged accounts must have one owner``: a margin set never mixes owners."""
+
+    node: Literal["single_owner"] = "single_owner"
+
+
+class MergedCarrier(Node):
+    """``merged accounts must be carried by {kinds} under {agreements}``."""
+
+    node: Literal["merged_carrier"] = "merged_carrier"
+    kinds: tuple[Symbol, ...]
+    agreements: tuple[Symbol, ...] = ()
+
+
+Constraint = Annotated[
+    CollateralFlow | CarrierKinds | SingleOwner | MergedCarrier, Field(discriminator="node")
+]
+
+
+# --- haircuts ----------------------------------------------------------------------------
+
+
+class Rate(Node):
+    """A haircut outcome: the fraction of market value taken off."""
+
+    node: Literal["rate"] = "rate"
+    value: Value
+
+
+class Ineligible(Node):
+    """A haircut outcome: the lot counts for nothing, for the stated reason."""
+
+    node: Literal["ineligible"] = "ineligible"
+    reason: str
+
+
+Outcome = Annotated[Rate | Ineligible, Field(discriminator="node")]
+
+
+class Bucket(Node):
+    """``under 3 months 0.5%``: residual maturity strictly below ``upper``.
+
+    ``upper`` is None for the ``otherwise`` row. A lot exactly on a boundary is not
+    under it, so it takes the longer bucket.
+    """
+
+    upper: Quantity | None
+    outcome: Outcome
+    note: Note | None = None
+
+
+class MaturityBuckets(Node):
+    """``by residual_maturity`` followed by ascending buckets ending with ``otherwise``."""
+
+    node: Literal["maturity_buckets"] = "maturity_buckets"
+    buckets: tuple[Bucket, ...]
+
+
+class AssetRow(Node):
+    """``UST_BILL 0.5%`` in a ``by asset`` table; ``asset`` None is the ``otherwise`` row."""
+
+    asset: Symbol | None
+    outcome: Outcome
+    note: Note | None = None
+
+
+class AssetTable(Node):
+    """``by asset`` followed by one row per asset and an optional ``otherwise``."""
+
+    node: Literal["asset_table"] = "asset_table"
+    rows: tuple[AssetRow, ...]
+
+
+class Flat(Node):
+    """``rate 2%`` or ``ineligible because "..."`` for every matching lot."""
+
+    node: Literal["flat"] = "flat"
+    outcome: Outcome
+    note: Note | None = None
+
+
+class MoreConservative(Node):
+    """``more conservative of a, b``: per lot, the largest haircut of the named schedules.
+
+    Each named schedule contributes where its own ``where`` matches the lot; a lot that one
+    of them makes ineligible is ineligible. Schedules named here are not applied on their own.
+    """
+
+    node: Literal["more_conservative"] = "more_conservative"
+    schedules: tuple[Symbol, ...]
+
+
+HaircutBody = Annotated[
+    MaturityBuckets | AssetTable | Flat | MoreConservative, Field(discriminator="node")
+]
+
+
+class ConcentrationBase(StrEnum):
+    """What a concentration limit is a fraction of."""
+
+    REQUIREMENT = "requirement"
+
+
+# --- margin methods ----------------------------------------------------------------------
+
+
+class OptionModel(StrEnum):
+    """How options are revalued under a price shock."""
+
+    BLACK_SCHOLES = "black_scholes"
+
+
+class ContractMinimum(Node):
+    """``minimum 0.375 USD per contract [times multiplier] for position where EXPR``.
+
+    Class-group requirement = max(scenario loss, sum of the minimum over its contracts).
+    """
+
+    amount: Value
+    times_multiplier: bool = True
+    where: Expr | None = None
+    note: Note | None = None
+
+
+class RangeRow(Node):
+    """``range when EXPR up 6% down 8% [as class_group NAME]``; ``when`` None is otherwise.
+
+    ``class_group`` regroups the matching instruments (e.g. Treasury maturity buckets).
+    """
+
+    when: Expr | None
+    up: Value
+    down: Value
+    class_group: str | None = None
+    note: Note | None = None
+
+
+class ScenarioGrid(Node):
+    """Revalue each class group at ``points`` equidistant moves (half up, half down)."""
+
+    node: Literal["scenario_grid"] = "scenario_grid"
+    points: int
+    option_model: OptionModel = OptionModel.BLACK_SCHOLES
+    rate: Value | None = None
+    ranges: tuple[RangeRow, ...]
+    minimum: ContractMinimum | None = None
+
+
+class ScanRow(Node):
+    """``range when EXPR 7%``: the price scan range for matching instruments."""
+
+    when: Expr | None
+    range: Value
+    note: Note | None = None
+
+
+class SpanScan(Node):
+    """SPAN-style scan: moves 0, ±1/steps .. ±steps/steps of the scan range, vol up and down,
+    plus two extreme moves of ``extreme_multiple`` × range counting ``extreme_cover``.
+
+    When ``prefer_instrument_range`` the instrument's own ``scan_range`` wins over the table.
+    """
+
+    node: Literal["span_scan"] = "span_scan"
+    steps: int = 3
+    vol_shift: Value
+    extreme_multiple: Value
+    extreme_cover: Value
+    coverage: Value | None = None
+    liquidation: Value | None = None
+    prefer_instrument_range: bool = True
+    ranges: tuple[ScanRow, ...]
+    minimum: ContractMinimum | None = None
+
+
+class RateRow(Node):
+    """``when EXPR 25%`` of a position's market value; ``when`` None is otherwise."""
+
+    when: Expr | None
+    rate: Value
+    note: Note | None = None
+
+
+class Rates(Node):
+    """Requirement = sum over positions of the first matching row's rate × |market value|."""
+
+    node: Literal["rates"] = "rates"
+    rows: tuple[RateRow, ...]
+
+
+class StrategyLeg(StrEnum):
+    """The legs the strategy-based (Reg T / FINRA 4210(c)) fallback knows."""
+
+    LONG_STOCK = "long_stock"
+    SHORT_STOCK = "short_stock"
+    SHORT_EQUITY_OPTION = "short_equity_option"
+    SHORT_INDEX_OPTION = "short_index_option"
+    LONG_OPTION = "long_option"
+
+
+class StrategyRow(Node):
+    """``short_equity_option 20% at least 10%``.
+
+    Stocks: ``rate`` × market value. Short options: premium + rate × underlying value
+    − out-of-the-money amount, at least premium + ``floor`` × (underlying value for calls,
+    strike value for puts). Long options: ``rate`` × option value.
+    """
+
+    leg: StrategyLeg
+    rate: Value
+    floor: Value | None = None
+    note: Note | None = None
+
+
+class StrategyBased(Node):
+    """The strategy-based fallback: one row per leg, then rate rows for everything else.
+
+    ``others`` (``when EXPR RATE`` / ``otherwise RATE``) price the positions that no leg
+    covers (government securities, futures, ...): the first matching row's rate times the
+    position's absolute notional. A position no row matches takes the ``long_stock`` rate.
+    """
+
+    node: Literal["strategy_based"] = "strategy_based"
+    rows: tuple[StrategyRow, ...]
+    others: tuple[RateRow, ...] = ()
+
+
+class InitialMultiple(Node):
+    """``initial 110% of maintenance``: the initial requirement of matching accounts."""
+
+    node: Literal["initial_multiple"] = "initial_multiple"
+    multiple: Value
+
+
+MarginMethod = Annotated[
+    ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple,
+    Field(discriminator="node"),
+]
+
+
+# --- offsets ------------------------------------------------------------------------------
+
+
+class Netting(Node):
+    """``net within class group 100%``: gains offset losses inside a class group."""
+
+    node: Literal["netting"] = "netting"
+    rate: Value
+    note: Note | None = None
+
+
+class CreditRow(Node):
+    """``high_cap_broad 90%`` (same key) or ``index_future with ust_future 30%`` (a pair)."""
+
+    left: Symbol
+    right: Symbol | None = None
+    rate: Value
+    note: Note | None = None
+
+
+class ClassGroupCredit(Node):
+    """``credit between class groups by FIELD``: gains of class groups keyed ``left`` offset
+    losses of class groups keyed ``right`` (``left`` when no pair is given) at ``rate``."""
+
+    node: Literal["class_group_credit"] = "class_group_credit"
+    key: FieldRef
+    rows: tuple[CreditRow, ...]
+
+
+class Separate(Node):
+    """``sets each account alone``: every account is its own margin set."""
+
+    node: Literal["separate"] = "separate"
+
+
+class MergeAccounts(Node):
+    """``sets merge account where EXPR by owner and carrier``: matching accounts of one owner
+    at one carrier form one margin set."""
+
+    node: Literal["merge_accounts"] = "merge_accounts"
+    where: Expr
+
+
+class TakeIn(Node):
+    """``sets account where A takes in position where P by owner and carrier``: an account
+    matching ``anchor`` takes in the same owner's positions matching ``positions`` held in
+    other accounts at the same carrier."""
+
+    node: Literal["take_in"] = "take_in"
+    anchor: Expr
+    positions: Expr
+
+
+OffsetRule = Annotated[
+    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn, Field(discriminator="node")
+]

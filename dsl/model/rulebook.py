@@ -1,0 +1,391 @@
+"""The typed rulebook model: frozen pydantic nodes, each with a :class:`Span`.
+
+A :class:`Rulebook` is what one ``.mlx`` file says. Statements are a discriminated
+union on ``kind`` (:class:`StatementKind`); the bodies of haircut, margin, offset and
+segregation statements are discriminated unions on ``node``. Numbers in tables are
+:data:`Value` (a :class:`Quantity` or a :class:`ParamRef`); ``Quantity.base`` gives the
+number in base units (fraction for % and bp, years for durations, USD for money).
+
+Expressions and values live in :mod:`marginlex.dsl.model.expressions` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from marginlex.dsl.model.bodies import (
+    AssetRow,
+    AssetTable,
+    Bucket,
+    CarrierKinds,
+    Citation,
+    ClassGroupCredit,
+    CollateralFlow,
+    ConcentrationBase,
+    Constraint,
+    ContractMinimum,
+    CreditRow,
+    Effective,
+    Flat,
+    HaircutBody,
+    Ineligible,
+    InitialMultiple,
+    MarginMethod,
+    MaturityBuckets,
+    MergeAccounts,
+    MergedCarrier,
+    MoreConservative,
+    Netting,
+    Note,
+    OffsetRule,
+    OptionModel,
+    Outcome,
+    RangeRow,
+    Rate,
+    RateRow,
+    Rates,
+    ScanRow,
+    ScenarioGrid,
+    Separate,
+    SingleOwner,
+    SpanScan,
+    Status,
+    StrategyBased,
+    StrategyLeg,
+    StrategyRow,
+    TakeIn,
+)
+from marginlex.dsl.model.expressions import (
+    EXPR_TYPES,
+    NO_SPAN,
+    And,
+    BoolValue,
+    CmpOp,
+    Compare,
+    DateValue,
+    Dimension,
+    Eligible,
+    Expr,
+    FieldRef,
+    GraphPredicate,
+    Holds,
+    Membership,
+    Node,
+    Not,
+    Or,
+    ParamRef,
+    Quantity,
+    RelationKind,
+    SetOf,
+    Span,
+    Subject,
+    Symbol,
+    Text,
+    Unit,
+    Value,
+)
+
+
+class StatementKind(StrEnum):
+    """The statement kinds of the language (``remove`` is the removal of an inherited one)."""
+
+    PARAMETER = "parameter"
+    SCOPE = "scope"
+    ELIGIBILITY = "eligibility"
+    SEGREGATION = "segregation"
+    HAIRCUT = "haircut"
+    CONCENTRATION = "concentration"
+    MARGIN = "margin"
+    OFFSET = "offset"
+    REMOVE = "remove"
+
+
+class Header(Node):
+    """The rulebook header: id, title, jurisdiction, version, dates, citation, extends."""
+
+    id: str
+    title: str
+    jurisdiction: str | None = None
+    version: str | None = None
+    effective: Effective | None = None
+    citation: Citation | None = None
+    extends: tuple[Symbol, ...] = ()
+
+
+class StatementBase(Node):
+    """Fields every statement has. ``citation`` is mandatory (a check reports it missing)."""
+
+    id: str
+    override: bool = False
+    citation: Citation | None = None
+    effective: Effective | None = None
+    status: Status | None = None
+
+
+class Parameter(StatementBase):
+    """``parameter pm_min_equity = 100,000 USD``: a named figure, referable as :class:`ParamRef`."""
+
+    kind: Literal[StatementKind.PARAMETER] = StatementKind.PARAMETER
+    value: Quantity
+
+
+class Scope(StatementBase):
+    """``scope x decides account where EXPR``: which accounts the rulebook decides (an account
+    is in scope when any scope statement matches it)."""
+
+    kind: Literal[StatementKind.SCOPE] = StatementKind.SCOPE
+    where: Expr
+
+
+class Requirement(Node):
+    """``require name: EXPR [when EXPR] because "..."``; applies only where ``when`` holds."""
+
+    name: str
+    condition: Expr
+    when: Expr | None = None
+    reason: str
+    note: Note | None = None
+
+
+class Eligibility(StatementBase):
+    """Named requirements over one subject (always ``account`` today); all must hold."""
+
+    kind: Literal[StatementKind.ELIGIBILITY] = StatementKind.ELIGIBILITY
+    subject: Subject = Subject.ACCOUNT
+    requirements: tuple[Requirement, ...]
+
+
+class Segregation(StatementBase):
+    """One constraint over the account graph."""
+
+    kind: Literal[StatementKind.SEGREGATION] = StatementKind.SEGREGATION
+    constraint: Constraint
+
+
+class Haircut(StatementBase):
+    """A haircut schedule for the collateral lots where ``where`` holds (all if None).
+
+    Lots take the first applicable schedule in rulebook order
+    (see ``ResolvedRulebook.haircut_policy``); a lot no schedule matches is ineligible.
+    """
+
+    kind: Literal[StatementKind.HAIRCUT] = StatementKind.HAIRCUT
+    where: Expr | None = None
+    body: HaircutBody
+
+
+class Concentration(StatementBase):
+    """``at most 40% of requirement`` for the haircut value of lots where ``where`` holds."""
+
+    kind: Literal[StatementKind.CONCENTRATION] = StatementKind.CONCENTRATION
+    where: Expr | None = None
+    limit: Value
+    of: ConcentrationBase = ConcentrationBase.REQUIREMENT
+
+
+class Margin(StatementBase):
+    """A margin method and the accounts it applies to (``applies to account where EXPR``).
+
+    For each margin set, the first ``Margin`` in rulebook order whose method is not
+    :class:`InitialMultiple` and whose ``applies_to`` holds (None: always) gives the
+    maintenance requirement; :class:`InitialMultiple` statements that apply give the initial.
+    """
+
+    kind: Literal[StatementKind.MARGIN] = StatementKind.MARGIN
+    applies_to: Expr | None = None
+    method: MarginMethod
+
+
+class Offset(StatementBase):
+    """One offset rule: netting, credits, or how margin sets are formed.
+
+    Accounts that no ``sets`` rule (:class:`MergeAccounts`, :class:`TakeIn`) joins to others
+    are margined alone.
+    """
+
+    kind: Literal[StatementKind.OFFSET] = StatementKind.OFFSET
+    rule: OffsetRule
+
+
+class Removal(StatementBase):
+    """``remove KIND id cites "..."``: drop an inherited statement."""
+
+    kind: Literal[StatementKind.REMOVE] = StatementKind.REMOVE
+    target_kind: StatementKind
+
+
+Statement = Annotated[
+    Parameter
+    | Scope
+    | Eligibility
+    | Segregation
+    | Haircut
+    | Concentration
+    | Margin
+    | Offset
+    | Removal,
+    Field(discriminator="kind"),
+]
+
+STATEMENT_TYPES: tuple[type[StatementBase], ...] = (
+    Parameter,
+    Scope,
+    Eligibility,
+    Segregation,
+    Haircut,
+    Concentration,
+    Margin,
+    Offset,
+    Removal,
+)
+
+
+class Comment(Node):
+    """A ``# ...`` comment, kept so that ``marginlex fmt`` can put it back."""
+
+    text: str
+
+
+class Rulebook(Node):
+    """One rulebook file as written: header and statements in source order."""
+
+    header: Header
+    statements: tuple[Statement, ...] = ()
+    comments: tuple[Comment, ...] = Field(default=(), repr=False)
+
+    @property
+    def id(self) -> str:
+        """The rulebook id from the header."""
+        return self.header.id
+
+
+#: Every node class of the model (the formatter test asserts each has a handler).
+NODE_TYPES: tuple[type[Node], ...] = (
+    *EXPR_TYPES,
+    Citation,
+    Effective,
+    Note,
+    Header,
+    *STATEMENT_TYPES,
+    Requirement,
+    CollateralFlow,
+    CarrierKinds,
+    SingleOwner,
+    MergedCarrier,
+    Rate,
+    Ineligible,
+    Bucket,
+    MaturityBuckets,
+    AssetRow,
+    AssetTable,
+    Flat,
+    MoreConservative,
+    ContractMinimum,
+    RangeRow,
+    ScenarioGrid,
+    ScanRow,
+    SpanScan,
+    RateRow,
+    Rates,
+    StrategyRow,
+    StrategyBased,
+    InitialMultiple,
+    Netting,
+    CreditRow,
+    ClassGroupCredit,
+    Separate,
+    MergeAccounts,
+    TakeIn,
+    Rulebook,
+)
+
+__all__ = [
+    "EXPR_TYPES",
+    "NODE_TYPES",
+    "NO_SPAN",
+    "STATEMENT_TYPES",
+    "And",
+    "AssetRow",
+    "AssetTable",
+    "BoolValue",
+    "Bucket",
+    "CarrierKinds",
+    "Citation",
+    "ClassGroupCredit",
+    "CmpOp",
+    "CollateralFlow",
+    "Comment",
+    "Compare",
+    "Concentration",
+    "ConcentrationBase",
+    "Constraint",
+    "ContractMinimum",
+    "CreditRow",
+    "DateValue",
+    "Dimension",
+    "Effective",
+    "Eligibility",
+    "Eligible",
+    "Expr",
+    "FieldRef",
+    "Flat",
+    "GraphPredicate",
+    "Haircut",
+    "HaircutBody",
+    "Header",
+    "Holds",
+    "Ineligible",
+    "InitialMultiple",
+    "Margin",
+    "MarginMethod",
+    "MaturityBuckets",
+    "Membership",
+    "MergeAccounts",
+    "MergedCarrier",
+    "MoreConservative",
+    "Netting",
+    "Node",
+    "Not",
+    "Note",
+    "Offset",
+    "OffsetRule",
+    "OptionModel",
+    "Or",
+    "Outcome",
+    "ParamRef",
+    "Parameter",
+    "Quantity",
+    "RangeRow",
+    "Rate",
+    "RateRow",
+    "Rates",
+    "RelationKind",
+    "Removal",
+    "Requirement",
+    "Rulebook",
+    "ScanRow",
+    "ScenarioGrid",
+    "Scope",
+    "Segregation",
+    "Separate",
+    "SetOf",
+    "SingleOwner",
+    "Span",
+    "SpanScan",
+    "Statement",
+    "StatementBase",
+    "StatementKind",
+    "Status",
+    "StrategyBased",
+    "StrategyLeg",
+    "StrategyRow",
+    "Subject",
+    "Symbol",
+    "TakeIn",
+    "Text",
+    "Unit",
+    "Value",
+]

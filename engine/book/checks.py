@@ -1,0 +1,259 @@
+"""Row checks (values, conditional requirements) and cross-file reference checks.
+
+All checks are boolean masks over whole columns; Python only formats the messages of the
+rows that fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model.domain import (
+    CLEARING_KINDS,
+    FIRM_KINDS,
+    FUTURE_PRODUCTS,
+    OPTION_PRODUCTS,
+    TREASURY_ASSETS,
+    TREASURY_PRODUCTS,
+    Agreement,
+    Relation,
+)
+from marginlex.engine.book.columns import isin, lookup
+from marginlex.engine.book.parse import ColumnParser
+from marginlex.engine.book.problems import FIRST_DATA_ROW
+
+_OPTION_FIELDS = ("underlying", "option_type", "strike", "implied_vol", "maturity")
+
+
+def _values(s: pd.Series, mask: pd.Series) -> list[str]:
+    return [repr(v) for v in s[mask]]
+
+
+def _number_checks(
+    df: pd.DataFrame, parser: ColumnParser, col: str, lower: float | None, strict: bool
+) -> None:
+    """Finite, and at least (or above) ``lower``; missing values are left to other checks."""
+    v = df[col]
+    present = v.notna()
+    inf = present & ~np.isfinite(v.fillna(0.0))
+    parser.report(col, inf, [f"must be a finite number, got {x}" for x in v[inf]])
+    if lower is None:
+        return
+    low = present & ~inf & ((v <= lower) if strict else (v < lower))
+    word = "more than" if strict else "at least"
+    parser.report(col, low, [f"must be {word} {lower:g}, got {x:g}" for x in v[low]])
+
+
+def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> None:
+    price, lo = df["price"], df["price"] < 0
+    parser.report("price", lo, [f"negative price {x:g} (a price is 0 or more)" for x in price[lo]])
+    _number_checks(df, parser, "price", None, strict=False)
+    for col, lower, strict in (
+        ("multiplier", 0.0, True),
+        ("strike", 0.0, True),
+        ("implied_vol", 0.0, False),
+        ("scan_range", 0.0, True),
+        ("dv01", None, False),
+    ):
+        _number_checks(df, parser, col, lower, strict)
+    big = df["scan_range"] > 1
+    parser.report(
+        "scan_range",
+        big,
+        [f"must be a fraction of price (at most 1), got {x:g}" for x in df["scan_range"][big]],
+    )
+    product = df["product"].astype("str")
+    needs = {
+        "underlying": product.isin(OPTION_PRODUCTS),
+        "option_type": product.isin(OPTION_PRODUCTS),
+        "strike": product.isin(OPTION_PRODUCTS),
+        "implied_vol": product.isin(OPTION_PRODUCTS),
+        "maturity": product.isin(OPTION_PRODUCTS | FUTURE_PRODUCTS | TREASURY_PRODUCTS),
+    }
+    for col in _OPTION_FIELDS:
+        miss = needs[col] & parser.missing(df, col)
+        parser.report(
+            col, miss, [f"missing value (required for product {p})" for p in product[miss]]
+        )
+
+
+def _check_accounts(df: pd.DataFrame, parser: ColumnParser) -> None:
+    tokens = df["agreements"].fillna("").str.split(";").explode().str.strip()
+    allowed = [a.value for a in Agreement]
+    bad = (tokens != "") & ~tokens.isin(allowed)
+    bad_tokens = tokens[bad]
+    parser.report_rows(
+        "agreements",
+        bad_tokens.index.to_numpy() + FIRST_DATA_ROW,
+        [
+            f"unknown agreement {t!r} (expected any of: {', '.join(allowed)}, separated by ';')"
+            for t in bad_tokens
+        ],
+    )
+
+
+def _check_collateral(df: pd.DataFrame, parser: ColumnParser) -> None:
+    _number_checks(df, parser, "market_value", None, strict=False)
+    asset = df["asset"].astype("str")
+    neg = (df["market_value"] < 0) & (asset != "USD") & df["asset"].notna()
+    parser.report(
+        "market_value",
+        neg,
+        [
+            f"negative market value {v:g} is only allowed for USD (a debit balance)"
+            for v in df["market_value"][neg]
+        ],
+    )
+    miss = asset.isin(TREASURY_ASSETS) & parser.missing(df, "maturity")
+    parser.report(
+        "maturity", miss, [f"missing value (required for asset {a})" for a in asset[miss]]
+    )
+
+
+def check_rows(stem: str, df: pd.DataFrame, parser: ColumnParser) -> None:
+    """Value checks within one file."""
+    if stem == "instruments":
+        _check_instruments(df, parser)
+    elif stem == "accounts":
+        _check_accounts(df, parser)
+    elif stem == "positions":
+        _number_checks(df, parser, "quantity", None, strict=False)
+    elif stem == "collateral":
+        _check_collateral(df, parser)
+
+
+def _dangling(
+    parser: ColumnParser, df: pd.DataFrame, col: str, ids: pd.Series, *, what: str, where: str
+) -> pd.Series:
+    """Report values of ``col`` not in ``ids``; returns the mask of resolved references."""
+    v = df[col]
+    ok = pd.Series(isin(v, ids), index=v.index)
+    bad = v.notna() & ~ok
+    parser.report(col, bad, [f"unknown {what} {x!r} (not in {where})" for x in v[bad]])
+    return ok
+
+
+def _kind_of(parties: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    """The kind (as text) of the party named by each id; NaN for unknown ids."""
+    return lookup(ids, parties["party_id"], parties["kind"].astype("str"))
+
+
+def check_references(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]) -> None:
+    """Dangling references and id clashes across files (skipped for unreadable files)."""
+    ids: dict[str, pd.Series] = {
+        stem: frames[stem].iloc[:, 0].dropna()
+        for stem in ("parties", "accounts", "instruments", "collateral")
+        if stem in frames
+    }
+    names = {stem: p.file for stem, p in parsers.items()}
+    kind = frames.get("parties")
+    if "accounts" in frames:
+        _check_account_refs(frames["accounts"], parsers["accounts"], ids, names, kind)
+    if "relations" in frames and "parties" in ids and "accounts" in ids:
+        _check_relations(frames["relations"], parsers["relations"], ids, names, kind)
+    if "instruments" in frames:
+        df, p = frames["instruments"], parsers["instruments"]
+        _dangling(
+            p, df, "underlying", ids["instruments"], what="instrument", where=names["instruments"]
+        )
+        own = df["underlying"] == df["instrument_id"]
+        p.report("underlying", own, "an instrument cannot be its own underlying")
+    for stem, cols in (
+        ("positions", ("account_id", "instrument_id")),
+        ("collateral", ("account_id", "pledged_to")),
+    ):
+        if stem not in frames:
+            continue
+        for col in cols:
+            target = "instruments" if col == "instrument_id" else "accounts"
+            if target in ids:
+                _dangling(
+                    parsers[stem],
+                    frames[stem],
+                    col,
+                    ids[target],
+                    what=target[:-1],
+                    where=names[target],
+                )
+    if "collateral" in frames:
+        taken = pd.concat([ids[s] for s in ("parties", "accounts") if s in ids])
+        _id_clash(
+            parsers["collateral"], frames["collateral"]["lot_id"], taken, "a party or account"
+        )
+
+
+def _id_clash(parser: ColumnParser, col: pd.Series, taken: pd.Series, what: str) -> None:
+    """Ids that another table already uses (relations could not tell them apart)."""
+    clash = isin(col, taken)
+    parser.report(
+        str(col.name),
+        clash,
+        [
+            f"id {x!r} is also {what} id; ids must be unique across parties, accounts and lots"
+            for x in col[clash]
+        ],
+    )
+
+
+def _check_account_refs(
+    df: pd.DataFrame,
+    parser: ColumnParser,
+    ids: dict[str, pd.Series],
+    names: dict[str, str],
+    kind: pd.DataFrame | None,
+) -> None:
+    if "parties" not in ids or kind is None:
+        return
+    _dangling(parser, df, "owner_id", ids["parties"], what="party", where=names["parties"])
+    ok = _dangling(parser, df, "carrier_id", ids["parties"], what="party", where=names["parties"])
+    carrier_kind = _kind_of(kind, df["carrier_id"])
+    wrong = ok & carrier_kind.notna() & ~carrier_kind.isin(FIRM_KINDS)
+    parser.report(
+        "carrier_id",
+        wrong,
+        [
+            f"carrier {c!r} is of kind {k}; accounts are carried by a broker_dealer, fcm or bd_fcm"
+            for c, k in zip(df["carrier_id"][wrong], carrier_kind[wrong], strict=True)
+        ],
+    )
+    _id_clash(parser, df["account_id"], ids["parties"], "a party")
+
+
+def _check_relations(
+    df: pd.DataFrame,
+    parser: ColumnParser,
+    ids: dict[str, pd.Series],
+    names: dict[str, str],
+    kind: pd.DataFrame | None,
+) -> None:
+    where = f"{names['parties']} or {names['accounts']}"
+    known = pd.concat([ids["parties"], ids["accounts"]])
+    rel = df["relation"].astype("str")
+    for col in ("src", "dst"):
+        ok = _dangling(parser, df, col, known, what="party or account", where=where)
+        is_party = pd.Series(isin(df[col], ids["parties"]), index=df.index)
+        party_only = rel.isin([Relation.MEMBER_OF, Relation.AFFILIATE_OF])
+        if col == "src":
+            party_only = party_only | (rel == Relation.GUARANTEES)
+        acct = ok & ~is_party & party_only
+        parser.report(
+            col,
+            acct,
+            [
+                f"{r} relates parties, and {x!r} is an account"
+                for r, x in zip(rel[acct], df[col][acct], strict=True)
+            ],
+        )
+    if kind is None:
+        return
+    dst_kind = _kind_of(kind, df["dst"])
+    wrong = (rel == Relation.MEMBER_OF) & dst_kind.notna() & ~dst_kind.isin(CLEARING_KINDS)
+    parser.report(
+        "dst",
+        wrong,
+        [
+            f"member_of points to a clearing_agency or dco, and {x!r} is of kind {k}"
+            for x, k in zip(df["dst"][wrong], dst_kind[wrong], strict=True)
+        ],
+    )

@@ -1,0 +1,109 @@
+"""Derived columns added to a validated book's frames (documented in docs/book-format.md).
+
+- accounts: ``has_portfolio_margin_agreement``, ``has_cross_margin_agreement``,
+  ``has_subordination_agreement`` (bool), parsed from ``agreements``.
+- instruments: ``class_group`` and ``multiplier`` filled with their defaults;
+  ``is_option``, ``is_future`` (bool); ``underlying_price`` (float, NaN without underlying).
+- positions: ``price``, ``multiplier``, ``product`` of the instrument; ``notional`` =
+  quantity × price × multiplier; ``market_value`` = notional, except 0 for futures.
+- collateral: ``asset_class`` (categorical AssetClass), ``is_digital_asset`` (bool).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model.domain import (
+    ASSET_CLASSES,
+    FUTURE_PRODUCTS,
+    OPTION_PRODUCTS,
+    Agreement,
+    AssetClass,
+)
+from marginlex.engine.book.columns import index_in, lookup
+from marginlex.engine.book.schema import SPECS
+
+
+def enum_dtype(values: type[StrEnum]) -> pd.CategoricalDtype:
+    """The categorical dtype of an enum column: categories in declaration order."""
+    return pd.CategoricalDtype([v.value for v in values], ordered=False)
+
+
+def agreement_column(agreement: Agreement) -> str:
+    """Name of the bool column that says an account signed ``agreement``."""
+    return f"has_{agreement.value}_agreement"
+
+
+def _accounts(df: pd.DataFrame) -> pd.DataFrame:
+    padded = ";" + df["agreements"].fillna("").str.replace(" ", "", regex=False) + ";"
+    new = {
+        agreement_column(a): padded.str.contains(f";{a.value};", regex=False).astype("bool")
+        for a in Agreement
+    }
+    return df.assign(**new)
+
+
+def _instruments(df: pd.DataFrame) -> pd.DataFrame:
+    product = df["product"].astype("str")
+    return df.assign(
+        class_group=df["class_group"].fillna(df["underlying"]).fillna(df["instrument_id"]),
+        multiplier=df["multiplier"].fillna(1.0),
+        is_option=product.isin(OPTION_PRODUCTS).astype("bool"),
+        is_future=product.isin(FUTURE_PRODUCTS).astype("bool"),
+        underlying_price=lookup(df["underlying"], df["instrument_id"], df["price"]).astype(
+            "float64"
+        ),
+    )
+
+
+def _positions(df: pd.DataFrame, instruments: pd.DataFrame) -> pd.DataFrame:
+    # Validation guarantees every instrument_id resolves.
+    pos = index_in(df["instrument_id"], instruments["instrument_id"])
+    price = instruments["price"].to_numpy()[pos]
+    mult = instruments["multiplier"].to_numpy()[pos]
+    product = instruments["product"].iloc[pos].set_axis(df.index)
+    notional = df["quantity"].to_numpy() * price * mult
+    is_future = instruments["is_future"].to_numpy()[pos]
+    return df.assign(
+        price=price,
+        multiplier=mult,
+        product=product,
+        notional=notional,
+        # Futures are settled daily (variation margin): no value to count in equity.
+        market_value=np.where(is_future, 0.0, notional),
+    )
+
+
+def _collateral(df: pd.DataFrame) -> pd.DataFrame:
+    asset = df["asset"].astype("str")
+    klass = asset.map({k: v.value for k, v in ASSET_CLASSES.items()}).fillna(
+        AssetClass.DIGITAL_ASSET.value
+    )
+    return df.assign(
+        asset_class=klass.astype(enum_dtype(AssetClass)),
+        is_digital_asset=(klass == AssetClass.DIGITAL_ASSET.value).astype("bool"),
+    )
+
+
+def derive(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Add the derived columns to canonically ordered frames (extra columns stay last)."""
+    instruments = _instruments(frames["instruments"])
+    out = {
+        "parties": frames["parties"],
+        "relations": frames["relations"],
+        "accounts": _accounts(frames["accounts"]),
+        "instruments": instruments,
+        "positions": _positions(frames["positions"], instruments),
+        "collateral": _collateral(frames["collateral"]),
+    }
+    return {k: _extras_last(k, frames[k], v) for k, v in out.items()}
+
+
+def _extras_last(stem: str, original: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    contract = list(SPECS[stem].names)
+    derived = [c for c in df.columns if c not in original.columns]
+    extras = [c for c in original.columns if c not in contract]
+    return df[[*contract, *derived, *extras]]

@@ -1,0 +1,154 @@
+"""Column parsing: raw file columns (text from CSV, typed from Parquet) into typed columns.
+
+Each parser is vectorized over the whole column and reports the rows it could not parse
+to a :class:`~marginlex.engine.book.problems.Problems` collector. Rows are spreadsheet rows
+(header = 1), so the raw frame's position ``i`` is row ``i + 2``.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model.domain import ASSET_CLASSES, TICKER_PATTERN
+from marginlex.engine.book.problems import FIRST_DATA_ROW, Problems
+from marginlex.engine.book.schema import DATE_DTYPE, ColType, Column
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+_NAN_WORDS = frozenset({"nan", "-nan", "+nan"})
+
+
+def rows_of(mask: pd.Series | np.ndarray) -> np.ndarray:
+    """Spreadsheet rows of the True positions of a boolean mask over a raw frame."""
+    return np.flatnonzero(np.asarray(mask, dtype=bool)) + FIRST_DATA_ROW
+
+
+def as_text(raw: pd.Series) -> pd.Series:
+    """A raw column as stripped text, with "" for a missing value."""
+    if raw.dtype in ("str", object):
+        text = raw.astype("str")
+    elif pd.api.types.is_bool_dtype(raw):
+        text = raw.map({True: "true", False: "false"}).astype("str")
+    else:
+        text = raw.astype("str")
+        text = text.where(raw.notna(), "")
+    return text.fillna("").str.strip()
+
+
+class ColumnParser:
+    """Parses the columns of one file, reporting problems against that file's name."""
+
+    def __init__(self, file: str, problems: Problems, ranks: dict[str, int]) -> None:
+        self.file = file
+        self.problems = problems
+        self.ranks = ranks
+        # Rows whose value could not be parsed, per column: later checks skip them so that
+        # one bad cell gives one problem.
+        self.invalid: dict[str, pd.Series] = {}
+
+    def report(self, col: str, mask: pd.Series | np.ndarray, message: str | list[str]) -> None:
+        """Report ``message`` (scalar or one per True row) at every True row of ``mask``."""
+        self.problems.add(self.file, rows_of(mask), col, message, column_rank=self.ranks[col])
+
+    def report_rows(self, col: str, rows: np.ndarray, messages: list[str]) -> None:
+        """Report one message per given spreadsheet row."""
+        self.problems.add(self.file, rows, col, messages, column_rank=self.ranks[col])
+
+    def report_at(self, col: str, row: int, message: str) -> None:
+        """Report one problem at a given spreadsheet row (e.g. the header, row 1)."""
+        self.problems.add(self.file, row, col, message, column_rank=self.ranks[col])
+
+    def missing(self, df: pd.DataFrame, col: str) -> pd.Series:
+        """Rows where ``col`` has no value and was not already reported as unparsable."""
+        bad = self.invalid.get(col)
+        miss = df[col].isna()
+        return miss if bad is None else miss & ~bad
+
+    def parse(self, col: Column, raw: pd.Series) -> pd.Series:
+        """Parse one column to its contract dtype; unparsable values become missing."""
+        text = as_text(raw)
+        missing = text == ""
+        if col.value_required:
+            self.report(col.name, missing, "missing value")
+        if col.type is ColType.FLOAT:
+            return self._float(col, raw, text, missing)
+        if col.type is ColType.ENUM:
+            return self._enum(col, text, missing)
+        if col.type is ColType.BOOL:
+            return self._bool(col, text, missing)
+        if col.type is ColType.DATE:
+            return self._date(col, raw, text, missing)
+        if col.type is ColType.TICKER:
+            return self._ticker(col, text, missing)
+        return text.where(~missing).astype("str")
+
+    def _float(self, col: Column, raw: pd.Series, text: pd.Series, missing: pd.Series) -> pd.Series:
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            return raw.astype("float64")
+        values = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
+        nan_word = text.str.lower().isin(_NAN_WORDS)
+        bad = values.isna() & ~missing & ~nan_word
+        self.report(col.name, bad, [f"not a number {v!r}" for v in text[bad]])
+        self.invalid[col.name] = bad
+        if col.value_required:
+            # A NaN written as such (not an empty cell) is a value, and a wrong one.
+            self.report(col.name, nan_word, "must be a finite number, got NaN")
+        return values.where(~bad)
+
+    def _enum(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
+        known = text.isin(col.enum)
+        bad = ~known & ~missing
+        self.invalid[col.name] = bad
+        if bad.any():
+            msg = {v: _unknown(v, col.enum) for v in text[bad].unique()}
+            self.report(col.name, bad, text[bad].map(msg).tolist())
+        values = pd.Categorical(text.where(known), categories=list(col.enum))
+        return pd.Series(values, index=text.index, name=col.name)
+
+    def _bool(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
+        low = text.str.lower()
+        is_true = low.isin(_TRUE)
+        bad = ~is_true & ~low.isin(_FALSE) & ~missing
+        self.report(
+            col.name, bad, [f"not a boolean {v!r} (expected true or false)" for v in text[bad]]
+        )
+        return is_true.astype("bool")
+
+    def _date(self, col: Column, raw: pd.Series, text: pd.Series, missing: pd.Series) -> pd.Series:
+        if pd.api.types.is_datetime64_any_dtype(raw):
+            return pd.Series(raw.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
+        parsed = pd.to_datetime(text.where(~missing), format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna() & ~missing
+        self.invalid[col.name] = bad
+        self.report(col.name, bad, [f"not a date {v!r} (expected YYYY-MM-DD)" for v in text[bad]])
+        return pd.Series(parsed.to_numpy(dtype=DATE_DTYPE), index=text.index)
+
+    def _ticker(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
+        known = text.isin(list(ASSET_CLASSES))
+        ok = known | text.str.match(TICKER_PATTERN)
+        bad = ~ok & ~missing
+        self.invalid[col.name] = bad
+        if bad.any():
+            msg = {v: _unknown_asset(v) for v in text[bad].unique()}
+            self.report(col.name, bad, text[bad].map(msg).tolist())
+        extras = sorted(set(text[ok & ~known].unique()))
+        values = pd.Categorical(text.where(ok), categories=[*ASSET_CLASSES, *extras])
+        return pd.Series(values, index=text.index, name=col.name)
+
+
+def _unknown(value: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown value {value!r} (expected one of: {', '.join(allowed)}){hint}"
+
+
+def _unknown_asset(value: str) -> str:
+    close = difflib.get_close_matches(value.upper(), list(ASSET_CLASSES), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown asset {value!r} (expected one of {', '.join(ASSET_CLASSES)}, "
+        f"or a digital asset ticker in capitals such as SOL){hint}"
+    )

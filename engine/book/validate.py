@@ -1,0 +1,224 @@
+"""Reading and validating a book folder: every problem at once, vectorized.
+
+:func:`read_and_validate` reads each file (CSV or Parquet), parses every column to its
+contract dtype, then runs the row checks (values, conditional requirements, duplicates)
+and the cross-file checks (dangling references). It never stops at the first problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.engine.book.checks import check_references, check_rows
+from marginlex.engine.book.parse import ColumnParser, rows_of
+from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
+from marginlex.engine.book.schema import FILES, FileSpec
+
+BOOK_JSON = "book.json"
+_FILE_ORDER = ("book", *(f.stem for f in FILES))
+
+
+class BookMeta(BaseModel):
+    """The contents of ``book.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    as_of: date
+    currency: str = "USD"
+    name: str
+
+
+class Parsed(BaseModel):
+    """Typed frames of a book folder (files that could not be read are absent)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    meta: BookMeta | None
+    frames: dict[str, pd.DataFrame]
+    file_names: dict[str, str]
+
+
+def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
+    """The CSV or Parquet file for ``stem`` (both present is an error: which one is meant?)."""
+    csv, parquet = folder / f"{stem}.csv", folder / f"{stem}.parquet"
+    if csv.exists() and parquet.exists():
+        problems.add(csv.name, 0, "-", f"both {csv.name} and {parquet.name} exist; keep one")
+        return None
+    return csv if csv.exists() else parquet if parquet.exists() else None
+
+
+def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
+    """A file's columns as read: text for CSV (no NA guessing), native types for Parquet."""
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
+        if path.suffix == ".csv" and _report_ragged_rows(path, problems):
+            return None
+        problems.add(path.name, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
+        return None
+
+
+def _report_ragged_rows(path: Path, problems: Problems) -> bool:
+    """Name the rows whose number of values differs from the header's (only on failure)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            records = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    if not records:
+        problems.add(path.name, 0, "-", "the file is empty (expected a header row)")
+        return True
+    width = len(records[0])
+    found = False
+    for number, record in enumerate(records[1:], start=FIRST_DATA_ROW):
+        if record and len(record) != width:
+            problems.add(
+                path.name, number, "-", f"{len(record)} values, but the header has {width} columns"
+            )
+            found = True
+    return found
+
+
+def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
+    """Read ``book.json``: as_of (a date), currency (USD only), name."""
+    path = folder / BOOK_JSON
+    if not path.exists():
+        problems.add(BOOK_JSON, 0, "-", "required file is missing")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        problems.add(BOOK_JSON, 0, "-", f"not valid JSON: {exc}")
+        return None
+    if not isinstance(data, dict):
+        problems.add(BOOK_JSON, 0, "-", "must be a JSON object with as_of, currency and name")
+        return None
+    return _meta_fields(data, problems)
+
+
+def _meta_fields(data: dict[str, object], problems: Problems) -> BookMeta | None:
+    ok = True
+    for key in sorted(set(data) - {"as_of", "currency", "name"}):
+        problems.add(BOOK_JSON, 0, key, "unknown field, ignored", severity=Severity.WARNING)
+    as_of = data.get("as_of")
+    try:
+        parsed_as_of = date.fromisoformat(str(as_of)) if as_of is not None else None
+    except ValueError:
+        parsed_as_of = None
+    if parsed_as_of is None or not isinstance(as_of, str) or len(as_of) != 10:
+        problems.add(BOOK_JSON, 0, "as_of", f"not a date {as_of!r} (expected YYYY-MM-DD)")
+        ok = False
+    currency = data.get("currency", "USD")
+    if currency != "USD":
+        problems.add(BOOK_JSON, 0, "currency", f"only USD is supported, got {currency!r}")
+        ok = False
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.add(BOOK_JSON, 0, "name", "missing value (a non-empty string)")
+        ok = False
+    if not ok or parsed_as_of is None or not isinstance(name, str):
+        return None
+    return BookMeta(as_of=parsed_as_of, currency="USD", name=name)
+
+
+def parse_file(
+    spec: FileSpec, raw: pd.DataFrame, file: str, problems: Problems
+) -> tuple[pd.DataFrame, ColumnParser]:
+    """Check the header and parse every column; extra columns are kept as text."""
+    names = spec.names
+    extras = [str(c) for c in raw.columns if c not in names]
+    ranks = {n: i for i, n in enumerate((*names, *extras))}
+    parser = ColumnParser(file, problems, ranks)
+    for col in spec.columns:
+        if col.name not in raw.columns and col.header_required:
+            parser.report_at(col.name, HEADER_ROW, "missing required column")
+    for extra in extras:
+        problems.add(
+            file,
+            HEADER_ROW,
+            extra,
+            "unknown column, kept and ignored",
+            severity=Severity.WARNING,
+            column_rank=ranks[extra],
+        )
+    index = pd.RangeIndex(len(raw))
+    raw = raw.set_axis(index, axis=0)
+    out: dict[str, pd.Series] = {}
+    for col in spec.columns:
+        if col.name in raw.columns:
+            out[col.name] = parser.parse(col, raw[col.name])
+        else:
+            # An absent column is all missing; a required one was reported once above.
+            quiet = ColumnParser(file, Problems(_FILE_ORDER), ranks)
+            out[col.name] = quiet.parse(col, pd.Series([""] * len(raw), index=index, dtype="str"))
+    for extra in extras:
+        out[extra] = raw[extra].astype("str")
+    return pd.DataFrame(out, index=index), parser
+
+
+def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None:
+    """Duplicate ids: every repeat is reported with the row of the first occurrence."""
+    for col in spec.columns:
+        if not col.unique:
+            continue
+        ids = df[col.name]
+        present = ids.notna()
+        dup = ids.duplicated(keep="first") & present
+        if dup.any():
+            firsts = present & ~ids.duplicated(keep="first")
+            first_row = pd.Series(rows_of(firsts), index=ids[firsts].to_numpy())
+            msgs = [f"duplicate id {v!r} (first at row {first_row[v]})" for v in ids[dup]]
+            parser.report(col.name, dup, msgs)
+
+
+def read_and_validate(folder: Path) -> tuple[Parsed, Problems]:
+    """Read every file of a book folder and collect every problem.
+
+    Args:
+        folder: the book folder.
+
+    Returns:
+        The parsed frames (for files that could be read) and the problems found.
+    """
+    problems = Problems(_FILE_ORDER)
+    if not folder.is_dir():
+        # The whole path, as given: the folder's last name alone would read like a file of
+        # the book, and a path to one of the book's files wants a different fix.
+        why = (
+            "it is a file; give the folder that holds book.json and the tables"
+            if folder.is_file()
+            else "no such folder"
+        )
+        problems.add(str(folder), 0, "-", f"not a book folder ({why})")
+        return Parsed(meta=None, frames={}, file_names={}), problems
+    meta = read_meta(folder, problems)
+    frames: dict[str, pd.DataFrame] = {}
+    names: dict[str, str] = {}
+    parsers: dict[str, ColumnParser] = {}
+    for spec in FILES:
+        present = [
+            p for p in (folder / f"{spec.stem}.csv", folder / f"{spec.stem}.parquet") if p.exists()
+        ]
+        path = find_file(folder, spec.stem, problems)
+        names[spec.stem] = path.name if path else f"{spec.stem}.csv"
+        if path is None:
+            if spec.required and not present:
+                problems.add(names[spec.stem], 0, "-", "required file is missing")
+            continue
+        raw = read_raw(path, problems)
+        if raw is not None:
+            frames[spec.stem], parsers[spec.stem] = parse_file(spec, raw, path.name, problems)
+    for spec in FILES:
+        if spec.stem in frames:
+            check_unique(spec, frames[spec.stem], parsers[spec.stem])
+            check_rows(spec.stem, frames[spec.stem], parsers[spec.stem])
+    check_references(frames, parsers)
+    return Parsed(meta=meta, frames=frames, file_names=names), problems

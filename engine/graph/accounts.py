@@ -1,0 +1,112 @@
+"""Per-account graph columns, computed once per book with merges and group-bys.
+
+See :meth:`marginlex.engine.graph.account_graph.AccountGraph.account_columns` for the column list.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from marginlex.dsl.model.domain import PartyKind, Product, Relation
+
+if TYPE_CHECKING:
+    from marginlex.engine.graph.account_graph import AccountGraph
+
+_ACCOUNT_FIELDS = ["account_id", "owner_id", "carrier_id", "regime", "kind", "origin"]
+
+
+def _party_fields(parties: pd.DataFrame, prefix: str, fields: list[str]) -> pd.DataFrame:
+    out = parties[["party_id", *fields]].rename(columns={f: f"{prefix}{f}" for f in fields})
+    return out.rename(columns={"party_id": f"{prefix}id"})
+
+
+def _firm_memberships(graph: AccountGraph) -> pd.DataFrame:
+    """Per firm: member of a clearing agency, of a DCO, and the sorted membership ids."""
+    m = graph.memberships
+    org_kind = m["org_kind"].astype("str")
+    per_firm = pd.DataFrame(
+        {
+            "carrier_id": m["firm_id"],
+            "carrier_member_of_clearing_agency": org_kind == PartyKind.CLEARING_AGENCY.value,
+            "carrier_member_of_dco": org_kind == PartyKind.DCO.value,
+            "org_id": m["org_id"],
+        }
+    ).sort_values(["carrier_id", "org_id"])
+    # One row per firm (a handful of firms per book): cheap group-by.
+    return per_firm.groupby("carrier_id", sort=True).agg(
+        carrier_member_of_clearing_agency=("carrier_member_of_clearing_agency", "any"),
+        carrier_member_of_dco=("carrier_member_of_dco", "any"),
+        carrier_memberships=("org_id", ";".join),
+    )
+
+
+def _sums(
+    book_frame: pd.DataFrame, key: pd.Series, value: str, ids: pd.Index
+) -> tuple[pd.Series, pd.Series]:
+    grouped = book_frame[value].groupby(key.to_numpy(), sort=False)
+    total = grouped.sum().reindex(ids, fill_value=0.0).astype("float64")
+    count = grouped.size().reindex(ids, fill_value=0).astype("int64")
+    return total, count
+
+
+def account_columns(graph: AccountGraph) -> pd.DataFrame:
+    """Build the per-account column frame (indexed by account_id)."""
+    book = graph.book
+    out = book.accounts[_ACCOUNT_FIELDS]
+    out = out.merge(
+        _party_fields(book.parties, "owner_", ["kind", "ecp", "options_approval"]),
+        on="owner_id",
+        how="left",
+        validate="many_to_one",
+    )
+    out = out.merge(
+        _party_fields(book.parties, "carrier_", ["kind"]),
+        on="carrier_id",
+        how="left",
+        validate="many_to_one",
+    )
+    out = out.merge(_firm_memberships(graph), left_on="carrier_id", right_index=True, how="left")
+    for col in ("carrier_member_of_clearing_agency", "carrier_member_of_dco"):
+        out[col] = out[col].fillna(False).astype("bool")
+    out["carrier_memberships"] = out["carrier_memberships"].fillna("").astype("str")
+    out = out.set_index("account_id", drop=False)
+    out["owner_is_carrier"] = (out["owner_id"] == out["carrier_id"]).astype("bool")
+    out["owner_affiliate_of_carrier"] = graph.pair_related(
+        out["owner_id"], out["carrier_id"], Relation.AFFILIATE_OF, symmetric=True
+    )
+    guarantees = Relation.GUARANTEES
+    out["is_guaranteed"] = graph.relation_mask(out["account_id"], guarantees, reverse=True) | (
+        graph.relation_mask(out["owner_id"], guarantees, reverse=True)
+    )
+    out["owner_carrier_key"] = (out["owner_id"] + "@" + out["carrier_id"]).astype("str")
+    out["owner_accounts_at_carrier"] = (
+        out.groupby("owner_carrier_key", sort=False)["account_id"].transform("size").astype("int64")
+    )
+    return _money_columns(graph, out)
+
+
+def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
+    book, lots = graph.book, graph.lot_columns()
+    ids = out.index
+    pos_mv, n_pos = _sums(book.positions, book.positions["account_id"], "market_value", ids)
+    col_mv, n_lots = _sums(lots, lots["margined_account_id"], "market_value", ids)
+    sbs = book.positions["product"] == Product.SBS.value
+    breach = lots["customer_to_house"]
+    out = out.assign(
+        positions_market_value=pos_mv,
+        collateral_market_value=col_mv,
+        equity=col_mv + pos_mv,
+        n_positions=n_pos,
+        n_lots=n_lots,
+        holds_unlisted_derivatives=ids.isin(book.positions.loc[sbs, "account_id"].unique()),
+        pledges_customer_collateral_to_house=ids.isin(lots.loc[breach, "account_id"].unique()),
+        receives_customer_collateral=ids.isin(
+            lots.loc[
+                lots["is_pledged"] & (lots["source_origin"] == "customer"), "margined_account_id"
+            ].unique()
+        ),
+    )
+    out.index.name = "account_id"
+    return out.drop(columns="account_id")

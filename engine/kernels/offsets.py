@@ -1,0 +1,254 @@
+"""Offsets between class groups: product-group netting (grids) and spread credits (SPAN).
+
+**Product-group offsets (SEC Rule 15c3-1a style).** Class groups of one margin set that
+belong to the same product group are netted point by point. At each valuation point *j*,
+with ``L_cj = max(-P&L_cj, 0)`` and ``G_cj = max(P&L_cj, 0)`` the loss and gain of class
+group *c* (already netted 100% within the class group)::
+
+    net_j = sum_c L_cj - rate x sum_c G_cj
+
+The product group's netted loss is ``max(max_j net_j, 0)`` at its worst point; its
+requirement is ``max(netted loss, sum of its class groups' minimums)``; its credit is the
+sum of its class groups' stand-alone requirements minus that requirement (never negative:
+each ``net_j`` is at most the sum of the class groups' worst losses). Points are aligned by
+column (same direction and fraction of each class group's range); a class group with fewer
+points contributes nothing past its last point. A class group with no product group stands
+alone (requirement unchanged).
+
+**Inter-commodity spread credits (SPAN style).** A table of rows (group a, group b, rate) is
+applied in order. For each margin set holding both class groups, when their worst scenarios
+move price in opposite directions (a hedge between positively related products), the matched
+risk ``s = min(remaining risk a, remaining risk b)`` is consumed from both and each leg gets a
+credit of ``rate x s``. A class group's requirement after credits is
+``max(scanning risk - credits, short option minimum)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from marginlex.engine.kernels.grouping import (
+    FloatArray,
+    IntArray,
+    categorical,
+    first_by_group,
+    group_by_set_and_label,
+    sum_by_group,
+)
+
+
+class OffsetRate(BaseModel):
+    """The fraction of gains that offsets losses within one product group."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    product_group: str
+    rate: float = Field(ge=0.0, le=1.0)
+
+
+class OffsetParams(BaseModel):
+    """Product-group offset rates; product groups not listed get ``default_rate``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rates: tuple[OffsetRate, ...] = ()
+    default_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class SpreadCredit(BaseModel):
+    """One inter-commodity spread: class groups ``group_a`` and ``group_b`` at ``rate``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_a: str
+    group_b: str
+    rate: float = Field(ge=0.0, le=1.0)
+
+
+@dataclass(frozen=True)
+class OffsetResult:
+    """Output of :func:`product_group_offsets`.
+
+    Attributes:
+        product_groups: one row per (margin set, product group), sorted: ``margin_set``,
+            ``product_group``, ``standalone``, ``n_class_groups``, ``offset_rate``,
+            ``worst_point``, ``losses_at_worst``, ``gains_at_worst``, ``netted_loss``,
+            ``class_group_losses``, ``minimum``, ``class_group_requirements``,
+            ``requirement``, ``credit``, ``minimum_binds``.
+        class_group_product_group: for each class-group row, its product-group row.
+    """
+
+    product_groups: pd.DataFrame
+    class_group_product_group: IntArray
+
+
+def product_group_offsets(
+    groups: pd.DataFrame, group_pnl: FloatArray, product_group: pd.Series, params: OffsetParams
+) -> OffsetResult:
+    """Net class groups within product groups, point by point.
+
+    Args:
+        groups: class-group rows as returned by
+            :func:`marginlex.engine.kernels.scenarios.scenario_grid` (``margin_set``,
+            ``class_group``, ``n_points``, ``loss``, ``minimum``, ``requirement``).
+        group_pnl: the matching (class groups, K) P&L matrix.
+        product_group: product group label per class-group row (missing: stands alone).
+        params: offset rates.
+
+    Returns:
+        Product-group rows and the class-group -> product-group mapping.
+    """
+    key, label_codes, labels, rate_of_key = _product_group_keys(groups, product_group, params)
+    index = group_by_set_and_label(groups["margin_set"].to_numpy(), pd.Series(key))
+    size, codes = index.size, index.codes
+    loss_matrix, gain_matrix = _losses_and_gains(group_pnl, groups["n_points"].to_numpy(np.int64))
+    losses = sum_by_group(codes, loss_matrix, size)
+    gains = sum_by_group(codes, gain_matrix, size)
+    group_key = first_by_group(codes, key, size).astype(np.int64)
+    pg_standalone = group_key >= len(rate_of_key)
+    # Stand-alone keys (>= P) read the trailing 0: no offset within a single class group.
+    rate = np.append(rate_of_key, 0.0)[np.minimum(group_key, len(rate_of_key))]
+    pg_label = categorical(first_by_group(codes, label_codes, size), labels)
+    net = losses - rate[:, None] * gains
+    worst = np.argmax(net, axis=1) if size else np.zeros(0, np.int64)
+    rows = np.arange(size)
+    netted = np.maximum(net[rows, worst], 0.0)
+    minimum = sum_by_group(codes, groups["minimum"].to_numpy(np.float64), size)
+    standalone_req = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
+    requirement = np.maximum(netted, minimum)
+    frame = pd.DataFrame(
+        {
+            "margin_set": index.margin_set,
+            "product_group": pg_label,
+            "standalone": pg_standalone,
+            "n_class_groups": np.bincount(codes, minlength=size).astype(np.int64),
+            "offset_rate": rate,
+            "worst_point": worst.astype(np.int64),
+            "losses_at_worst": losses[rows, worst],
+            "gains_at_worst": gains[rows, worst],
+            "netted_loss": netted,
+            "class_group_losses": sum_by_group(codes, groups["loss"].to_numpy(np.float64), size),
+            "minimum": minimum,
+            "class_group_requirements": standalone_req,
+            "requirement": requirement,
+            "credit": np.maximum(standalone_req - requirement, 0.0),
+            "minimum_binds": minimum > netted,
+        }
+    )
+    return OffsetResult(product_groups=frame, class_group_product_group=codes)
+
+
+def _losses_and_gains(group_pnl: FloatArray, n_points: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Points-major (K, G) loss and gain matrices; points past a group's count are 0."""
+    pnl = np.array(group_pnl.T, order="C")  # a copy: the caller's matrix stays intact
+    if len(n_points) and int(n_points.min()) < pnl.shape[0]:
+        pnl[np.arange(pnl.shape[0])[:, None] >= n_points[None, :]] = 0.0
+    losses = np.maximum(np.negative(pnl), 0.0)
+    gains = np.add(pnl, losses, out=pnl)  # P&L = gain - loss, so gain = P&L + loss
+    return losses, gains
+
+
+def _product_group_keys(
+    groups: pd.DataFrame, product_group: pd.Series, params: OffsetParams
+) -> tuple[IntArray, IntArray, list[str], FloatArray]:
+    """Integer product-group key per class-group row, its display label, and rate per key.
+
+    Keys ``0 .. P-1`` are product groups; a class group without one gets ``P + its class
+    group code``, so it stands alone even if a product group bears the same name.
+    """
+    named = product_group.where(product_group.astype("str") != "")
+    pg_codes, pg_uniques = pd.factorize(named, sort=True, use_na_sentinel=True)
+    cg_codes, cg_uniques = pd.factorize(groups["class_group"], sort=True)
+    standalone = pg_codes < 0
+    key = np.where(standalone, len(pg_uniques) + cg_codes, pg_codes).astype(np.int64)
+    all_labels = pd.Index([str(x) for x in pg_uniques] + [str(x) for x in cg_uniques])
+    labels = all_labels.unique()
+    label_codes = labels.get_indexer(all_labels)[key].astype(np.int64)
+    table = {r.product_group: r.rate for r in params.rates}
+    rate_of_key = np.array(
+        [table.get(str(x), params.default_rate) for x in pg_uniques], dtype=np.float64
+    )
+    return key, label_codes, [str(x) for x in labels], rate_of_key
+
+
+@dataclass(frozen=True)
+class SpreadResult:
+    """Output of :func:`spread_credits`.
+
+    Attributes:
+        groups: the SPAN class-group rows with ``spread_credit``, ``requirement_before_credit``
+            and ``requirement`` (after credits) columns.
+        spreads: one row per spread formed: ``margin_set``, ``group_a``, ``group_b``,
+            ``rate``, ``spread_risk`` (matched risk), ``credit_each``.
+    """
+
+    groups: pd.DataFrame
+    spreads: pd.DataFrame
+
+
+def spread_credits(groups: pd.DataFrame, table: tuple[SpreadCredit, ...]) -> SpreadResult:
+    """Apply inter-commodity spread credits between SPAN class groups, in table order.
+
+    Args:
+        groups: rows from :func:`marginlex.engine.kernels.span.span_scan` (``margin_set``,
+            ``class_group``, ``scanning_risk``, ``short_option_minimum``, ``direction``),
+            sorted by margin set as that function returns them.
+        table: spread rows in priority order.
+
+    Returns:
+        Class groups with credits applied and the spreads formed.
+    """
+    sets = groups["margin_set"].to_numpy(np.int64)
+    labels = groups["class_group"].astype("str").to_numpy()
+    direction = groups["direction"].to_numpy(np.float64)
+    risk = groups["scanning_risk"].to_numpy(np.float64)
+    remaining = risk.copy()
+    credit = np.zeros(len(groups))
+    formed: list[pd.DataFrame] = []
+    for row in table:  # parameter rows of the rulebook's spread table, not accounts
+        ia, ib = np.flatnonzero(labels == row.group_a), np.flatnonzero(labels == row.group_b)
+        _, xa, xb = np.intersect1d(sets[ia], sets[ib], assume_unique=True, return_indices=True)
+        ia, ib = ia[xa], ib[xb]
+        hedged = direction[ia] * direction[ib] < 0
+        matched = np.where(hedged, np.minimum(remaining[ia], remaining[ib]), 0.0)
+        remaining[ia] -= matched
+        remaining[ib] -= matched
+        credit[ia] += row.rate * matched
+        credit[ib] += row.rate * matched
+        keep = matched > 0
+        formed.append(
+            pd.DataFrame(
+                {
+                    "margin_set": sets[ia][keep],
+                    "group_a": row.group_a,
+                    "group_b": row.group_b,
+                    "rate": row.rate,
+                    "spread_risk": matched[keep],
+                    "credit_each": row.rate * matched[keep],
+                }
+            )
+        )
+    out = groups.copy()
+    out["requirement_before_credit"] = groups["requirement"].to_numpy(np.float64)
+    out["spread_credit"] = credit
+    minimum = groups["short_option_minimum"].to_numpy(np.float64)
+    out["requirement"] = np.maximum(risk - credit, minimum)
+    spreads = pd.concat(formed, ignore_index=True) if formed else _empty_spreads()
+    return SpreadResult(groups=out, spreads=spreads)
+
+
+def _empty_spreads() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "margin_set": np.zeros(0, np.int64),
+            "group_a": pd.Series([], dtype="str"),
+            "group_b": pd.Series([], dtype="str"),
+            "rate": np.zeros(0),
+            "spread_risk": np.zeros(0),
+            "credit_each": np.zeros(0),
+        }
+    )

@@ -1,0 +1,237 @@
+"""Strategy-based margin per position (Reg T, 12 CFR 220; FINRA Rule 4210(c) style).
+
+The fallback for accounts not eligible for portfolio margin. Per position:
+
+- long stock or ETF: ``long_equity_rate`` x market value; short: ``short_equity_rate`` x
+  |market value|;
+- long option: ``long_option_rate`` x its value (paid in full: 100%);
+- short uncovered option: premium + ``underlying_rate`` x underlying value - out-of-the-money
+  amount, at least premium + ``minimum_rate`` x underlying value (calls) or x strike value
+  (puts); broad-based index options (``index_class`` in ``broad_index_classes``) use their own
+  rates (15% / 10%), other options the equity rates (20% / 10%);
+- anything else (futures, Treasuries, crypto held as positions): the optional per-position
+  ``other_rate`` column (a rulebook's rate rows), else ``params.other_rate``, x |notional|.
+
+**Covered calls.** Long stock in the same account covers short calls on it, share for share
+(quantity x multiplier). Within one (account, underlying), short calls are covered in order
+of ascending strike, then time to expiry (the deepest in-the-money call, which carries the
+largest requirement, first). A covered share-equivalent carries no option requirement; a
+partly covered call pays the uncovered requirement on the uncovered share of it
+(``covered_fraction``). The stock keeps its own requirement. Short puts are not treated as
+covered by short stock (conservative).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from marginlex.dsl.model.domain import Product
+from marginlex.engine.kernels.grouping import (
+    FloatArray,
+    IntArray,
+    categorical,
+    group_by_set_and_label,
+)
+
+STRATEGY_COLUMNS = (
+    "margin_set",
+    "account_id",
+    "instrument_id",
+    "underlying",
+    "product",
+    "index_class",
+    "quantity",
+    "multiplier",
+    "price",
+    "underlying_price",
+    "strike",
+    "t",
+    "is_option",
+    "is_call",
+)
+"""Columns :func:`strategy_based` reads."""
+
+
+class StrategyRow(StrEnum):
+    """Which strategy-based row priced a position."""
+
+    LONG_EQUITY = "long_equity"
+    SHORT_EQUITY = "short_equity"
+    LONG_OPTION = "long_option"
+    SHORT_CALL_UNCOVERED = "short_call_uncovered"
+    SHORT_CALL_COVERED = "short_call_covered"
+    SHORT_PUT_UNCOVERED = "short_put_uncovered"
+    OTHER = "other"
+
+
+class OptionRates(BaseModel):
+    """Short uncovered option rates: ``underlying_rate`` (20%) and ``minimum_rate`` (10%)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    underlying_rate: float = Field(ge=0.0)
+    minimum_rate: float = Field(ge=0.0)
+
+
+class StrategyParams(BaseModel):
+    """Rates of the strategy-based method (fractions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    long_equity_rate: float = Field(ge=0.0)
+    short_equity_rate: float = Field(ge=0.0)
+    long_option_rate: float = Field(default=1.0, ge=0.0)
+    equity_option: OptionRates
+    broad_index_option: OptionRates
+    broad_index_classes: tuple[str, ...] = ("high_cap_broad", "broad")
+    other_rate: float = Field(ge=0.0)
+
+
+def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str, FloatArray]:
+    """Premium, underlying value, OTM amount, base and floor of every row as a short option."""
+    size = np.abs(frame["quantity"].to_numpy(np.float64)) * frame["multiplier"].to_numpy(np.float64)
+    spot = np.nan_to_num(frame["underlying_price"].to_numpy(np.float64))
+    strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
+    is_call = frame["is_call"].to_numpy(dtype=bool)
+    broad = (frame["product"].astype("str") == Product.INDEX_OPTION.value) & frame[
+        "index_class"
+    ].astype("str").isin(params.broad_index_classes)
+    broad_arr = broad.to_numpy(dtype=bool)
+    under_rate = np.where(
+        broad_arr, params.broad_index_option.underlying_rate, params.equity_option.underlying_rate
+    )
+    min_rate = np.where(
+        broad_arr, params.broad_index_option.minimum_rate, params.equity_option.minimum_rate
+    )
+    premium = frame["price"].to_numpy(np.float64) * size
+    underlying_value = spot * size
+    otm = np.where(is_call, np.maximum(strike - spot, 0.0), np.maximum(spot - strike, 0.0)) * size
+    base = premium + under_rate * underlying_value - otm
+    floor = premium + min_rate * np.where(is_call, underlying_value, strike * size)
+    return {
+        "premium": premium,
+        "underlying_value": underlying_value,
+        "otm_amount": otm,
+        "base_requirement": base,
+        "floor_requirement": floor,
+        "uncovered_requirement": np.maximum(base, floor),
+    }
+
+
+def _covered_fraction(
+    frame: pd.DataFrame, short_call: np.ndarray, long_equity: np.ndarray
+) -> FloatArray:
+    """Share of each short call covered by long stock in the same account."""
+    cover_key = (
+        frame["underlying"].astype("str").where(short_call, frame["instrument_id"].astype("str"))
+    )
+    accounts, _ = pd.factorize(frame["account_id"], sort=True)
+    index = group_by_set_and_label(accounts, cover_key.fillna("").rename("cover_key"))
+    shares = frame["quantity"].to_numpy(np.float64) * frame["multiplier"].to_numpy(np.float64)
+    available = np.bincount(
+        index.codes, weights=np.where(long_equity, shares, 0.0), minlength=index.size
+    )
+    rows = np.flatnonzero(short_call)
+    fraction = np.zeros(len(frame))
+    if not rows.size:
+        return fraction
+    codes: IntArray = index.codes[rows]
+    order = np.lexsort(
+        (frame["t"].to_numpy(np.float64)[rows], frame["strike"].to_numpy(np.float64)[rows], codes)
+    )
+    need = -shares[rows][order]
+    before = np.cumsum(need) - need
+    starts = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    before -= before[starts][np.cumsum(starts) - 1]  # cumulative need within the group only
+    covered = np.clip(available[codes[order]] - before, 0.0, need)
+    fraction[rows[order]] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
+    return fraction
+
+
+Row = tuple[npt.NDArray[np.bool_], StrategyRow, FloatArray]
+
+
+def _strategy_rows(
+    frame: pd.DataFrame, params: StrategyParams, terms: dict[str, FloatArray]
+) -> tuple[list[Row], FloatArray, FloatArray]:
+    """(mask, row, requirement) in priority order, the covered fraction, the other rate's
+    requirement. Masks 3-5 are the short option rows."""
+    quantity = frame["quantity"].to_numpy(np.float64)
+    price = frame["price"].to_numpy(np.float64)
+    notional = np.abs(quantity * frame["multiplier"].to_numpy(np.float64) * price)
+    is_option = frame["is_option"].to_numpy(dtype=bool)
+    is_call = frame["is_call"].to_numpy(dtype=bool)
+    equity = frame["product"].astype("str").isin([Product.STOCK.value, Product.ETF.value])
+    long_equity = equity.to_numpy(dtype=bool) & (quantity > 0)
+    short_equity = equity.to_numpy(dtype=bool) & (quantity < 0)
+    short_call = is_option & is_call & (quantity < 0)
+    covered = _covered_fraction(frame, short_call, long_equity)
+    uncovered = terms["uncovered_requirement"]
+    rows: list[Row] = [
+        (long_equity, StrategyRow.LONG_EQUITY, params.long_equity_rate * notional),
+        (short_equity, StrategyRow.SHORT_EQUITY, params.short_equity_rate * notional),
+        (is_option & (quantity > 0), StrategyRow.LONG_OPTION, params.long_option_rate * notional),
+        (short_call & (covered >= 1.0), StrategyRow.SHORT_CALL_COVERED, np.zeros(len(frame))),
+        (short_call, StrategyRow.SHORT_CALL_UNCOVERED, (1.0 - covered) * uncovered),
+        (is_option & ~is_call & (quantity < 0), StrategyRow.SHORT_PUT_UNCOVERED, uncovered),
+    ]
+    return rows, covered, _other_rates(frame, params) * notional
+
+
+def _other_rates(frame: pd.DataFrame, params: StrategyParams) -> FloatArray:
+    """Per position rate for positions no leg covers: the optional ``other_rate`` column
+    (a rulebook's rate rows; NaN where none matched), else ``params.other_rate``."""
+    if "other_rate" not in frame.columns:
+        return np.full(len(frame), params.other_rate)
+    rates = frame["other_rate"].to_numpy(np.float64)
+    return np.where(np.isnan(rates), params.other_rate, rates)
+
+
+def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
+    """Strategy-based requirement of every position.
+
+    Args:
+        frame: one row per position with :data:`STRATEGY_COLUMNS`.
+        params: the rates.
+
+    Returns:
+        Per position, aligned with ``frame``: ``strategy_row`` (categorical
+        :class:`StrategyRow`), ``requirement``, ``covered_fraction``, ``premium``,
+        ``underlying_value``, ``otm_amount``, ``base_requirement``, ``floor_requirement``
+        (the last five meaningful on short option rows).
+
+    Raises:
+        ValueError: a column is missing.
+    """
+    missing = [c for c in STRATEGY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"strategy-based input lacks columns: {', '.join(missing)}")
+    terms = _short_option_terms(frame, params)
+    rows, covered, other = _strategy_rows(frame, params, terms)
+    labels = list(StrategyRow)
+    masks = [mask for mask, _, _ in rows]
+    code = np.select(masks, [labels.index(r) for _, r, _ in rows], labels.index(StrategyRow.OTHER))
+    requirement = np.select(masks, [v for _, _, v in rows], other)
+    short_option = masks[3] | masks[4] | masks[5]
+    out = pd.DataFrame(
+        {
+            "strategy_row": categorical(code, [r.value for r in labels]),
+            "requirement": np.maximum(requirement, 0.0),
+            "covered_fraction": covered,
+        },
+        index=frame.index,
+    )
+    for name in (
+        "premium",
+        "underlying_value",
+        "otm_amount",
+        "base_requirement",
+        "floor_requirement",
+    ):
+        out[name] = np.where(short_option, terms[name], 0.0)
+    return out

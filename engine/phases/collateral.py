@@ -1,0 +1,225 @@
+"""Haircut and concentration steps: every lot's value, with the schedule row that set it.
+
+Lots take the first schedule of the rulebook's haircut policy whose ``where`` holds
+(``ResolvedRulebook.haircut_policy``: schedules a ``more conservative of`` names are not
+applied on their own). A ``more conservative of`` takes, per lot, the largest haircut of
+the named schedules whose ``where`` holds (an ineligible outcome counts as 100%, so it
+wins). A lot no schedule matches is ineligible. Each schedule is run by
+:func:`marginlex.engine.kernels.haircuts.apply_haircuts`; concentration limits by
+:func:`marginlex.engine.kernels.haircuts.apply_concentration_cap` against the set's maintenance
+requirement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.kernels.haircuts import (
+    AssetBuckets,
+    AssetRate,
+    BucketSchedule,
+    ConcentrationCap,
+    Exclusion,
+    HaircutSchedule,
+    LotStatus,
+    apply_concentration_cap,
+    apply_haircuts,
+)
+from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
+from marginlex.engine.plan.expressions import mask
+from marginlex.engine.plan.steps import Plan, Step, StepKind
+
+NO_SCHEDULE = "no haircut schedule of the rulebook applies to this asset"
+_CAPPED = "__capped__"
+
+
+def _kernel_schedule(plan: Plan, h: m.Haircut, assets: list[str]) -> HaircutSchedule:
+    """The kernel schedule for one DSL body, over the assets present."""
+    body = h.body
+    if isinstance(body, m.MaturityBuckets):
+        bounds = tuple(b.upper.base for b in body.buckets if b.upper is not None)
+        rates = tuple(
+            plan.value(b.outcome.value) for b in body.buckets if isinstance(b.outcome, m.Rate)
+        )
+        return HaircutSchedule(
+            name=h.id,
+            buckets=(
+                AssetBuckets(
+                    assets=tuple(assets), schedule=BucketSchedule(boundaries=bounds, rates=rates)
+                ),
+            ),
+        )
+    rows: list[tuple[str | None, m.Rate | m.Ineligible]] = (
+        [(r.asset.name if r.asset else None, r.outcome) for r in body.rows]
+        if isinstance(body, m.AssetTable)
+        else [(None, body.outcome)]  # type: ignore[union-attr]
+    )
+    listed = {a for a, _ in rows if a is not None}
+    flat, excluded, unlisted = [], [], NO_SCHEDULE
+    for asset, outcome in rows:
+        covered = (asset,) if asset else tuple(a for a in assets if a not in listed)
+        if isinstance(outcome, m.Rate):
+            flat.append(AssetRate(assets=covered, rate=plan.value(outcome.value)))
+        elif asset:
+            excluded.append(Exclusion(assets=covered, reason=outcome.reason))
+        else:
+            unlisted = outcome.reason
+    return HaircutSchedule(
+        name=h.id, flat=tuple(flat), excluded=tuple(excluded), unlisted_reason=unlisted
+    )
+
+
+def _row_labels(h: m.Haircut, lots: pd.DataFrame) -> np.ndarray:
+    """The schedule row each lot falls in, as the rulebook writes it."""
+    body = h.body
+    if isinstance(body, m.MaturityBuckets):
+        names = [
+            f"under {b.upper.text} {b.upper.unit.value}" if b.upper else "otherwise"
+            for b in body.buckets
+        ]
+        bounds = [b.upper.base for b in body.buckets if b.upper is not None]
+        years = lots["maturity_years"].to_numpy(np.float64)
+        idx = np.searchsorted(np.asarray(bounds), years, side="right")
+        return np.where(np.isnan(years), "", np.asarray(names, dtype=object)[idx])
+    if isinstance(body, m.AssetTable):
+        listed = [r.asset.name for r in body.rows if r.asset]
+        asset = lots["asset"].astype("str")
+        return np.where(asset.isin(listed), asset, "otherwise").astype(object)
+    return np.full(len(lots), "flat", dtype=object)
+
+
+Columns = dict[str, np.ndarray]
+TEXT = ("rule_id", "citation", "schedule", "haircut_row", "candidates", "status", "reason")
+
+
+def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
+    """One schedule on some lots: per-lot arrays (text columns as object arrays)."""
+    assets = sorted(lots["asset"].astype("str").unique().tolist())
+    out = apply_haircuts(lots, _kernel_schedule(plan, h, assets))
+    return {
+        "schedule": np.full(len(lots), h.id, dtype=object),
+        "haircut_row": _row_labels(h, lots),
+        "haircut_rate": out["haircut_rate"].to_numpy(np.float64),
+        "status": np.asarray(out["status"].astype("str").to_numpy(), dtype=object),
+        "reason": np.asarray(out["reason"].astype("str").to_numpy(), dtype=object),
+        "value_after_haircut": out["value"].to_numpy(np.float64),
+    }
+
+
+def _lot_frame(state: RunState) -> pd.DataFrame:
+    own = state.ctx.lots.own[Subject.COLLATERAL]
+    return pd.DataFrame(
+        {
+            "asset": own["asset"].astype("str"),
+            "market_value": own["market_value"].to_numpy(np.float64),
+            "maturity_years": own["residual_maturity"].to_numpy(np.float64),
+        }
+    )
+
+
+def _candidates(rates: list[np.ndarray], names: tuple[m.Symbol, ...], n: int) -> np.ndarray:
+    """``sec_treasuries=1.5%;cftc_treasuries=2.0%``: every schedule that applied, per lot."""
+    shown = pd.Series([""] * n, dtype="str")
+    for r, name in zip(rates, names, strict=True):  # named schedules, not lots
+        text = f";{name.name}=" + pd.Series(r * 100).round(4).astype("str") + "%"
+        shown = shown + text.where(pd.Series(r >= 0), "")
+    return np.asarray(shown.str.lstrip(";").to_numpy(), dtype=object)
+
+
+def _more_conservative(
+    state: RunState,
+    by_id: dict[str, Step],
+    combo: m.MoreConservative,
+    lots: pd.DataFrame,
+    hit: BoolArray,
+) -> Columns:
+    parts, rates = [], []
+    for name in combo.schedules:  # the named schedules, a handful
+        named = by_id[name.name].statement
+        assert isinstance(named, m.Haircut)
+        applies = mask(named.where, state.ctx.lots, state.plan)[hit]
+        part = _apply_one(state.plan, named, lots)
+        parts.append(part)
+        rates.append(np.where(applies, part["haircut_rate"], -1.0))
+    stacked = np.vstack(rates)
+    winner = np.argmax(stacked, axis=0)  # first schedule wins a tie
+    rows = np.arange(len(lots))
+    out = {col: np.stack([p[col] for p in parts])[winner, rows] for col in parts[0]}
+    out["candidates"] = _candidates(rates, combo.schedules, len(lots))
+    none = stacked.max(axis=0, initial=-1.0) < 0
+    for col, text in (
+        ("schedule", ""),
+        ("haircut_row", ""),
+        ("reason", NO_SCHEDULE),
+        ("status", LotStatus.NOT_IN_SCHEDULE.value),
+    ):
+        out[col] = np.where(none, text, out[col])
+    out["haircut_rate"] = np.where(none, 1.0, out["haircut_rate"])
+    market = lots["market_value"].to_numpy(np.float64)
+    out["value_after_haircut"] = np.where(none, np.minimum(market, 0.0), out["value_after_haircut"])
+    return out
+
+
+def run_haircuts(state: RunState) -> pd.DataFrame:
+    """Haircut every lot of a decided margin set; return the per-lot frame (lot rows)."""
+    steps = state.plan.active(StepKind.HAIRCUT)
+    by_id = {s.rule_id: s for s in steps}
+    bodies = [getattr(s.statement, "body", None) for s in steps]
+    named = {n.name for b in bodies if isinstance(b, m.MoreConservative) for n in b.schedules}
+    lots = _lot_frame(state)
+    n = len(lots)
+    result: Columns = {col: np.full(n, "", dtype=object) for col in TEXT}
+    result["status"][:] = LotStatus.NOT_IN_SCHEDULE.value
+    result["reason"][:] = NO_SCHEDULE
+    result["haircut_rate"] = np.ones(n)
+    result["value_after_haircut"] = np.minimum(lots["market_value"].to_numpy(np.float64), 0.0)
+    taken = state.lot_set < 0
+    for step in (s for s in steps if s.rule_id not in named):
+        h = step.statement
+        assert isinstance(h, m.Haircut)
+        hit = mask(h.where, state.ctx.lots, state.plan) & ~taken
+        if not hit.any():
+            continue
+        taken |= hit
+        sub = lots[hit]
+        if isinstance(h.body, m.MoreConservative):
+            out = _more_conservative(state, by_id, h.body, sub, hit)
+        else:
+            out = _apply_one(state.plan, h, sub)
+        out["rule_id"] = np.full(len(sub), step.rule_id, dtype=object)
+        out["citation"] = np.full(len(sub), step.citation, dtype=object)
+        for col, values in out.items():  # a dozen columns
+            result[col][hit] = values
+    return pd.DataFrame(result, index=lots.index)
+
+
+def run_concentration(
+    state: RunState,
+    lots: pd.DataFrame,
+    requirement: FloatArray,
+) -> tuple[FloatArray, np.ndarray, FloatArray]:
+    """Apply concentration limits: (value per lot, cap rule per lot, cap scale per lot)."""
+    value = lots["value_after_haircut"].to_numpy(np.float64)
+    rule = np.full(len(lots), "", dtype=object)
+    scale = np.ones(len(lots))
+    placed = state.lot_set >= 0
+    sets: IntArray = np.where(placed, state.lot_set, 0)
+    for step in state.plan.active(StepKind.CONCENTRATION):
+        c = step.statement
+        assert isinstance(c, m.Concentration)
+        hit = mask(c.where, state.ctx.lots, state.plan) & placed
+        frame = pd.DataFrame(
+            {"margin_set": sets, "asset": np.where(hit, _CAPPED, ""), "value": value}
+        )
+        cap = ConcentrationCap(
+            name=step.rule_id, assets=(_CAPPED,), fraction=state.plan.value(c.limit)
+        )
+        per_lot, _ = apply_concentration_cap(frame, requirement, cap)
+        cut = per_lot["cap_scale"].to_numpy(np.float64) < 1.0
+        value = per_lot["value"].to_numpy(np.float64)
+        rule = np.where(cut, step.rule_id, rule)
+        scale = scale * per_lot["cap_scale"].to_numpy(np.float64)
+    return value, rule, scale

@@ -1,0 +1,375 @@
+"""Margin steps: pick one method per margin set and run its kernel on the set's positions.
+
+A method applies to a margin set when its ``applies to`` holds for any account of the set;
+the first method in rulebook order that applies is the set's maintenance method. Position
+rows of the sets of one method are gathered once and handed to the kernel
+(:mod:`~marginlex.engine.kernels.scenarios`, :mod:`~marginlex.engine.kernels.span`,
+:mod:`~marginlex.engine.kernels.strategy`); the kernel's class-group and position columns are
+the trace. Ranges are chosen per position by the first matching ``range`` row; a class
+group takes the widest range of its positions (a class group moves as one underlying).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.kernels.grouping import categorical, group_by_set_and_label
+from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
+from marginlex.engine.kernels.span import SpanParams, span_scan
+from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant
+from marginlex.engine.plan.context import EvaluationError
+from marginlex.engine.plan.expressions import mask
+from marginlex.engine.plan.steps import Plan, Step, StepKind
+
+_INSTRUMENT_COLUMNS = (
+    "product",
+    "underlying",
+    "class_group",
+    "index_class",
+    "multiplier",
+    "price",
+    "underlying_price",
+    "strike",
+    "implied_vol",
+    "scan_range",
+    "is_option",
+    "residual_maturity",
+)
+
+
+@dataclass
+class MethodResult:
+    """What one method step produced for its sets.
+
+    Attributes:
+        step: the margin step.
+        groups: class-group rows (grid and scan), columns as the ``class_groups`` trace
+            plus ``margin_set`` (code) and ``product_key``; None for per-position methods.
+        pnl: (class groups, points) P&L matrix matching ``groups``.
+        positions: per position row of its sets: the ``positions`` trace columns plus
+            ``margin_set`` (code) and ``row`` (position row in the book).
+        set_requirement: per set code, the requirement before class-group credits.
+    """
+
+    step: Step
+    groups: pd.DataFrame | None
+    pnl: FloatArray | None
+    positions: pd.DataFrame
+    set_requirement: FloatArray
+
+
+def _per_set(state: RunState, codes: IntArray, weights: FloatArray) -> FloatArray:
+    """Sum of ``weights`` per set code."""
+    return np.bincount(codes, weights=weights, minlength=state.n_sets).astype(np.float64)
+
+
+def method_of_sets(state: RunState) -> IntArray:
+    """Per set code, the index in ``plan.active(MARGIN)`` of its method (-1: none)."""
+    chosen = np.full(state.n_sets, -1, dtype=np.int64)
+    for number, step in enumerate(state.plan.active(StepKind.MARGIN)):
+        assert isinstance(step.statement, m.Margin)
+        applies = state.any_member(mask(step.statement.applies_to, state.ctx.accounts, state.plan))
+        chosen = np.where((chosen < 0) & applies, number, chosen)
+    return chosen
+
+
+def position_frame(state: RunState, rows: IntArray) -> pd.DataFrame:
+    """Kernel input columns for some position rows (gathered from the contexts)."""
+    pos = state.ctx.positions
+    inst_link = pos.links[1]
+    inst = inst_link.ctx.own[Subject.INSTRUMENT]
+    inst_rows = inst_link.index[rows]
+    own = pos.own[Subject.POSITION]
+    # Series.take keeps dtypes (categorical, Arrow strings): no per-row Python objects.
+    out = {c: inst[c].take(inst_rows).reset_index(drop=True) for c in _INSTRUMENT_COLUMNS}
+    out["instrument_id"] = own["instrument_id"].take(rows).reset_index(drop=True)
+    out["account_id"] = own["account_id"].take(rows).reset_index(drop=True)
+    frame = pd.DataFrame(out)
+    frame["quantity"] = own["quantity"].to_numpy(np.float64)[rows]
+    frame["market_value"] = own["market_value"].to_numpy(np.float64)[rows]
+    is_call = (inst["option_type"].astype("str") == "call").to_numpy(dtype=bool)
+    frame["is_call"] = is_call[inst_rows] & frame["is_option"].to_numpy(dtype=bool)
+    frame["t"] = frame["residual_maturity"].to_numpy(np.float64)
+    frame["margin_set"] = state.position_set[rows]
+    frame["row"] = rows
+    return frame
+
+
+def _first_row(state: RunState, rows: IntArray, conditions: list[m.Expr | None]) -> IntArray:
+    """Per position, the number of the first condition that holds (-1: none)."""
+    chosen = np.full(len(rows), -1, dtype=np.int64)
+    for number, cond in enumerate(conditions):  # the rulebook's range rows, a handful
+        hit = mask(cond, state.ctx.positions, state.plan)[rows]
+        chosen = np.where((chosen < 0) & hit, number, chosen)
+    return chosen
+
+
+def _regrouped(class_group: pd.Series, grid: m.ScenarioGrid, chosen: IntArray) -> pd.Series:
+    """Class groups after ``as class_group NAME`` range rows (Treasury maturity buckets)."""
+    names = [r.class_group or "" for r in grid.ranges]
+    if not any(names):
+        return class_group
+    unique = list(dict.fromkeys(names))
+    codes = np.array([unique.index(n) for n in names])[chosen]  # range rows, not positions
+    labels = pd.Series(categorical(codes, unique).astype("str"))
+    renamed = np.isin(chosen, [i for i, n in enumerate(names) if n])
+    return labels.where(renamed, class_group.astype("str"))
+
+
+def _widest_per_group(frame: pd.DataFrame, column: str) -> FloatArray:
+    index = group_by_set_and_label(frame["margin_set"].to_numpy(), frame["class_group"])
+    widest = np.zeros(index.size)
+    np.maximum.at(widest, index.codes, frame[column].to_numpy(np.float64))
+    return widest[index.codes]
+
+
+def _no_row(frame: pd.DataFrame, chosen: IntArray, step: Step) -> None:
+    if (chosen < 0).any():
+        missing = sorted(set(frame.loc[chosen < 0, "instrument_id"].astype("str")))[:5]
+        raise EvaluationError(
+            f"rule `{step.rule_id}`: no range row matches {', '.join(missing)}; add a "
+            "`range otherwise` row"
+        )
+
+
+def _contract_mask(
+    state: RunState, rows: IntArray, minimum: m.ContractMinimum | None
+) -> np.ndarray:
+    if minimum is None:
+        return np.zeros(len(rows), dtype=bool)
+    return mask(minimum.where, state.ctx.positions, state.plan)[rows]
+
+
+def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray) -> MethodResult:
+    frame = position_frame(state, rows)
+    chosen = _first_row(state, rows, [r.when for r in grid.ranges])
+    _no_row(frame, chosen, step)
+    up = np.array([state.plan.value(r.up) for r in grid.ranges])
+    down = np.array([state.plan.value(r.down) for r in grid.ranges])
+    frame["class_group"] = _regrouped(frame["class_group"], grid, chosen)
+    frame["range_up"], frame["range_down"] = up[chosen], down[chosen]
+    frame["range_up"] = _widest_per_group(frame, "range_up")
+    frame["range_down"] = _widest_per_group(frame, "range_down")
+    frame["n_points"] = grid.points
+    frame["is_contract"] = _contract_mask(state, rows, grid.minimum)
+    minimum = state.plan.value(grid.minimum.amount) if grid.minimum else 0.0
+    rate = state.plan.value(grid.rate) if grid.rate else 0.0
+    result = scenario_grid(frame, GridParams(rate=rate, minimum_per_contract=minimum))
+    groups = result.groups.assign(method=m.ScenarioGrid.__name__, worst_vol_move=np.nan)
+    frame["range_row"] = chosen
+    positions = frame.assign(
+        pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
+        minimum=result.positions["minimum"].to_numpy(),
+    )
+    codes = result.positions["group"].to_numpy(np.int64)
+    return _finish(
+        state, step, groups=groups, pnl=result.group_pnl, positions=positions, codes=codes
+    )
+
+
+def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> MethodResult:
+    frame = position_frame(state, rows)
+    chosen = _first_row(state, rows, [r.when for r in scan.ranges])
+    table = np.array([state.plan.value(r.range) for r in scan.ranges] + [np.nan])[chosen]
+    own = frame["scan_range"].to_numpy(np.float64)
+    use_own = ~np.isnan(own) if scan.prefer_instrument_range else np.zeros(len(own), bool)
+    if ((chosen < 0) & ~use_own).any():
+        _no_row(frame, np.where(use_own, 0, chosen), step)
+    frame["scan_range"] = np.where(use_own, own, table)
+    minimum = state.plan.value(scan.minimum.amount) if scan.minimum else 0.0
+    params = SpanParams(
+        scan_ranges={},
+        vol_shift=state.plan.value(scan.vol_shift),
+        extreme_multiple=state.plan.value(scan.extreme_multiple),
+        extreme_fraction=state.plan.value(scan.extreme_cover),
+        short_option_minimum=minimum,
+    )
+    result = span_scan(frame, params)
+    g = result.groups
+    groups = g.assign(
+        method=m.SpanScan.__name__,
+        range_up=np.nan,
+        range_down=np.nan,
+        n_points=16,
+        worst_point=g["worst_scenario"] - 1,
+        worst_shock=g["worst_price_move"],
+        worst_vol_move=g["worst_vol_move"],
+        loss=g["scanning_risk"],
+        minimum=g["short_option_minimum"],
+    )
+    frame["range_row"] = np.where(use_own, -2, chosen)
+    frame["range_up"] = frame["range_down"] = frame["scan_range"]
+    positions = frame.assign(pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(), minimum=0.0)
+    codes = result.positions["group"].to_numpy(np.int64)
+    return _finish(
+        state, step, groups=groups, pnl=result.scenario_pnl, positions=positions, codes=codes
+    )
+
+
+def _finish(
+    state: RunState,
+    step: Step,
+    *,
+    groups: pd.DataFrame,
+    pnl: FloatArray,
+    positions: pd.DataFrame,
+    codes: IntArray,
+) -> MethodResult:
+    """Attach the credit key to class groups and total the requirement per set."""
+    key = _product_key(state, positions, codes, len(groups))
+    groups = groups.assign(product_key=key)
+    positions = positions.assign(strategy_row=constant(len(positions), ""), requirement=np.nan)
+    total = _per_set(
+        state,
+        groups["margin_set"].to_numpy(np.int64),
+        weights=groups["requirement"].to_numpy(np.float64),
+    )
+    return MethodResult(step, groups, pnl, positions, total)
+
+
+def _product_key(state: RunState, frame: pd.DataFrame, codes: IntArray, size: int) -> np.ndarray:
+    """Per class group, the value of the credit rule's key field (e.g. index_class)."""
+    credit = _credit_rule(state)
+    if credit is None or not len(frame):
+        return np.full(size, "", dtype=object)
+    rule = credit.statement.rule  # type: ignore[union-attr]
+    assert isinstance(rule, m.ClassGroupCredit)
+    key = rule.key
+    rows = frame["row"].to_numpy(np.int64)
+    pos = state.ctx.positions
+    if key.subject is Subject.INSTRUMENT:  # read per instrument, gather per position
+        link = pos.links[1]
+        col, rows = link.ctx.column(key.subject, key.name), link.index[rows]
+    else:
+        col = pos.column(key.subject, key.name)
+    listed = [r.left.name for r in rule.rows]
+    value_codes = pd.Series(col.astype("str")).map({k: i for i, k in enumerate(listed)})
+    none = len(listed)  # the trailing "": no row of the table
+    per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]
+    # A class group can mix keys (a Treasury future and the cash notes taken in with it):
+    # it takes the first table row any of its positions has, whatever the row order.
+    per_group = np.full(size, none, dtype=np.int64)
+    np.minimum.at(per_group, codes, per_row)
+    return np.asarray([*listed, ""], dtype=object)[per_group]
+
+
+def _credit_rule(state: RunState) -> Step | None:
+    return credit_rule_of(state.plan)
+
+
+def credit_rule_of(plan: Plan) -> Step | None:
+    """The plan's class-group credit step (the first in force), if any."""
+    for step in plan.active(StepKind.OFFSET):
+        if isinstance(step.statement.rule, m.ClassGroupCredit):  # type: ignore[union-attr]
+            return step
+    return None
+
+
+def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams:
+    rate = {r.leg: state.plan.value(r.rate) for r in method.rows}
+    floor = {r.leg: state.plan.value(r.floor) if r.floor else 0.0 for r in method.rows}
+    leg = m.StrategyLeg
+    return StrategyParams(
+        long_equity_rate=rate.get(leg.LONG_STOCK, 0.0),
+        short_equity_rate=rate.get(leg.SHORT_STOCK, 0.0),
+        long_option_rate=rate.get(leg.LONG_OPTION, 1.0),
+        equity_option=OptionRates(
+            underlying_rate=rate.get(leg.SHORT_EQUITY_OPTION, 0.0),
+            minimum_rate=floor.get(leg.SHORT_EQUITY_OPTION, 0.0),
+        ),
+        broad_index_option=OptionRates(
+            underlying_rate=rate.get(leg.SHORT_INDEX_OPTION, 0.0),
+            minimum_rate=floor.get(leg.SHORT_INDEX_OPTION, 0.0),
+        ),
+        # The rulebook has no row for other products held in a strategy-based account
+        # (Treasuries, futures): they take the long-stock rate, on |notional|.
+        other_rate=rate.get(leg.LONG_STOCK, 0.0),
+    )
+
+
+def _run_strategy(
+    state: RunState,
+    step: Step,
+    method: m.StrategyBased,
+    rows: IntArray,
+) -> MethodResult:
+    frame = position_frame(state, rows)
+    chosen = _first_row(state, rows, [r.when for r in method.others])
+    other = np.array([state.plan.value(r.rate) for r in method.others] + [np.nan])[chosen]
+    frame = frame.assign(other_rate=other)
+    result = strategy_based(frame, _strategy_params(state, method))
+    positions = frame.assign(
+        range_row=-1,
+        range_up=np.nan,
+        range_down=np.nan,
+        pnl_at_worst=np.nan,
+        minimum=np.nan,
+        strategy_row=result["strategy_row"].array,
+        requirement=result["requirement"].to_numpy(np.float64),
+    )
+    total = _per_set(
+        state,
+        frame["margin_set"].to_numpy(np.int64),
+        weights=positions["requirement"].to_numpy(np.float64),
+    )
+    return MethodResult(step, None, None, positions, total)
+
+
+def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> MethodResult:
+    frame = position_frame(state, rows)
+    chosen = _first_row(state, rows, [r.when for r in method.rows])
+    rates = np.array([state.plan.value(r.rate) for r in method.rows] + [0.0])[chosen]
+    requirement = rates * np.abs(frame["market_value"].to_numpy(np.float64))
+    positions = frame.assign(
+        range_row=chosen,
+        range_up=np.nan,
+        range_down=np.nan,
+        pnl_at_worst=np.nan,
+        minimum=np.nan,
+        strategy_row=constant(len(frame), ""),
+        requirement=requirement,
+    )
+    total = _per_set(state, frame["margin_set"].to_numpy(np.int64), weights=requirement)
+    return MethodResult(step, None, None, positions, total)
+
+
+_METHODS = {
+    m.ScenarioGrid: _run_grid,
+    m.SpanScan: _run_span,
+    m.StrategyBased: _run_strategy,
+    m.Rates: _run_rates,
+}
+
+
+def run_methods(state: RunState, chosen: IntArray) -> list[MethodResult]:
+    """Run each margin method on the positions of the sets it was chosen for."""
+    results = []
+    placed = state.position_set >= 0
+    for number, step in enumerate(state.plan.active(StepKind.MARGIN)):
+        assert isinstance(step.statement, m.Margin)
+        rows = np.flatnonzero(placed & (chosen[np.maximum(state.position_set, 0)] == number))
+        runner = _METHODS[type(step.statement.method)]
+        results.append(runner(state, step, step.statement.method, rows))  # type: ignore[operator]
+    return results
+
+
+def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray]:
+    """Per set code, the initial/maintenance multiple (NaN: none) and the rule id."""
+    multiple = np.full(state.n_sets, np.nan)
+    rule = np.full(state.n_sets, "", dtype=object)
+    for step in state.plan.active(StepKind.INITIAL):
+        assert isinstance(step.statement, m.Margin)
+        method = step.statement.method
+        assert isinstance(method, m.InitialMultiple)
+        applies = state.any_member(
+            mask(step.statement.applies_to, state.ctx.accounts, state.plan)
+        ) & np.isnan(multiple)
+        multiple = np.where(applies, state.plan.value(method.multiple), multiple)
+        rule = np.where(applies, step.rule_id, rule)
+    return multiple, rule

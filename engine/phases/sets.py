@@ -1,0 +1,247 @@
+"""Scope, eligibility and margin-set steps of an evaluation (whole columns per rule).
+
+- Scope: an account is decided when any scope rule in force holds for it (every account
+  when the rulebook has no scope rule).
+- Eligibility: each requirement holds, or its ``when`` does not apply; a rule passes when
+  all its requirements do; an account is eligible when every eligibility rule passes.
+- Margin sets: ``sets merge account where X by owner and carrier`` joins the matching
+  in-scope accounts of one owner at one carrier; ``sets account where A takes in position
+  where P`` moves the same owner's matching positions held at the same carrier into the
+  anchor's set (17 CFR / CFTC cross-margining order); ``sets each account alone`` adds no
+  edge. Sets are formed by :func:`marginlex.engine.graph.margin_sets.form_margin_sets`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.book.columns import index_in
+from marginlex.engine.evaluation import FRAME_COLUMNS
+from marginlex.engine.graph.margin_sets import form_margin_sets
+from marginlex.engine.phases.state import RunState, constant, empty_frame
+from marginlex.engine.plan.expressions import mask, shown_value, tested_inputs
+from marginlex.engine.plan.steps import Step, StepKind
+
+MAX_REQUIREMENTS = 62  # failed requirements are kept as bits of an int64 per account
+
+
+def run_scope(state: RunState) -> None:
+    """Mark the accounts the rulebook decides."""
+    accounts = state.ctx.accounts
+    steps = state.plan.active(StepKind.SCOPE)
+    scoped = np.zeros(accounts.n, dtype=bool) if steps else np.ones(accounts.n, dtype=bool)
+    for step in steps:
+        assert isinstance(step.statement, m.Scope)
+        scoped |= mask(step.statement.where, accounts, state.plan)
+    state.in_scope = scoped
+
+
+def run_eligibility(state: RunState) -> None:
+    """Evaluate every requirement of every eligibility rule, in rulebook order."""
+    accounts = state.ctx.accounts
+    state.eligible = np.ones(accounts.n, dtype=bool)
+    state.failed_mask = np.zeros(accounts.n, dtype=np.int64)
+    rows: list[pd.DataFrame] = []
+    for step in state.plan.active(StepKind.ELIGIBILITY):
+        rule = step.statement
+        assert isinstance(rule, m.Eligibility)
+        passed_all = np.ones(accounts.n, dtype=bool)
+        for req in rule.requirements:
+            applies = mask(req.when, accounts, state.plan)
+            holds = mask(req.condition, accounts, state.plan)
+            passed = holds | ~applies
+            passed_all &= passed
+            bit = _bit(state, req.name)
+            state.failed_mask |= np.where(passed, 0, np.int64(1) << bit)
+            rows.append(_eligibility_rows(state, step, req, applies, passed))
+        accounts.eligible[rule.id] = passed_all
+        state.eligible &= passed_all
+    frame = pd.concat(rows, ignore_index=True) if rows else None
+    state.frames["eligibility"] = (
+        frame if frame is not None else empty_frame(FRAME_COLUMNS["eligibility"])
+    )
+
+
+def _bit(state: RunState, name: str) -> int:
+    if name not in state.failed_names:
+        if len(state.failed_names) >= MAX_REQUIREMENTS:
+            raise ValueError(f"more than {MAX_REQUIREMENTS} eligibility requirements")
+        state.failed_names.append(name)
+    return state.failed_names.index(name)
+
+
+def _eligibility_rows(
+    state: RunState, step: Step, req: m.Requirement, applies: np.ndarray, passed: np.ndarray
+) -> pd.DataFrame:
+    """Trace rows (account × requirement) for the in-scope accounts; set ids come later."""
+    keep = state.in_scope
+    n = int(keep.sum())
+    return pd.DataFrame(
+        {
+            "account_id": state.account_ids[keep].reset_index(drop=True),
+            **state.step_columns(step, n),
+            "requirement": constant(n, req.name),
+            "applies": applies[keep],
+            "passed": passed[keep],
+            "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].to_numpy(),
+            "reason": constant(n, req.reason),
+            "inputs": _inputs(state, req)[keep].to_numpy(),
+        }
+    )
+
+
+def _inputs(state: RunState, req: m.Requirement) -> pd.Series:
+    """What the requirement read, its ``when`` included (``...; when account.holds(sbs)=False``)."""
+    shown = tested_inputs(req.condition, state.ctx.accounts, state.plan)
+    if req.when is None:
+        return shown
+    return shown + "; when " + tested_inputs(req.when, state.ctx.accounts, state.plan)
+
+
+def _owner_carrier(state: RunState) -> pd.Series:
+    acc = state.ctx.accounts.own[Subject.ACCOUNT]
+    return (acc["owner_id"].astype("str") + "@" + acc["carrier_id"].astype("str")).reset_index(
+        drop=True
+    )
+
+
+def _merge_pairs(state: RunState, step: Step, where: m.Expr) -> pd.DataFrame:
+    """Chain the matching accounts of each owner@carrier: a path joins them all."""
+    hit = mask(where, state.ctx.accounts, state.plan) & state.in_scope
+    frame = pd.DataFrame(
+        {"key": _owner_carrier(state)[hit].to_numpy(), "account": state.account_ids[hit].to_numpy()}
+    )
+    frame = frame.sort_values(["key", "account"], kind="stable").reset_index(drop=True)
+    same = frame["key"].to_numpy()[1:] == frame["key"].to_numpy()[:-1]
+    acc = frame["account"].to_numpy()
+    return pd.DataFrame(
+        {
+            "account_a": acc[:-1][same] if len(acc) else acc,
+            "account_b": acc[1:][same] if len(acc) else acc,
+            "reason": f"{step.rule_id}: same owner and carrier",
+        }
+    )
+
+
+def run_margin_sets(state: RunState) -> None:
+    """Form the margin sets of the in-scope accounts and place positions and lots."""
+    pairs: list[pd.DataFrame] = [pd.DataFrame(columns=["account_a", "account_b", "reason"])]
+    takes: list[Step] = []
+    for step in state.plan.active(StepKind.MARGIN_SETS):
+        assert isinstance(step.statement, m.Offset)
+        rule = step.statement.rule
+        if isinstance(rule, m.MergeAccounts):
+            pairs.append(_merge_pairs(state, step, rule.where))
+        elif isinstance(rule, m.TakeIn):
+            takes.append(step)
+    ids = state.account_ids
+    merged = pd.concat(pairs, ignore_index=True)
+    # An account no rule merges is a set of its own, ``ms:<account id>`` (as the kernel
+    # names it): only accounts that take part in a merge go through form_margin_sets.
+    set_of = ("ms:" + ids.astype("str")).to_numpy(str)
+    edges = pd.DataFrame(columns=["margin_set_id", "account_a", "account_b", "reason"])
+    if len(merged):
+        joined = pd.unique(pd.concat([merged["account_a"], merged["account_b"]]).to_numpy())
+        sets = form_margin_sets(pd.Index(joined), merged)
+        rows = index_in(pd.Series(sets.membership.index), ids)
+        set_of = set_of.astype(object)
+        set_of[rows] = sets.membership["margin_set_id"].to_numpy(dtype=object)
+        set_of = set_of.astype(str)
+        edges = sets.edges
+    state.set_ids = np.unique(set_of[state.in_scope])
+    state.account_set = np.where(state.in_scope, np.searchsorted(state.set_ids, set_of), -1).astype(
+        np.int64
+    )
+    pos_acct = state.ctx.positions.links[0].index
+    state.position_set = state.account_set[pos_acct]
+    state.joined_by = np.zeros(state.ctx.positions.n, dtype=np.int64)
+    for step in takes:
+        _take_in(state, step)
+    lot_margined = index_in(state.graph.lot_columns()["margined_account_id"], ids)
+    state.lot_set = np.where(lot_margined >= 0, state.account_set[lot_margined], -1)
+    _set_frames(state, edges)
+
+
+def _take_in(state: RunState, step: Step) -> None:
+    """Move the same owner's matching positions at the anchor's carrier into its set."""
+    assert isinstance(step.statement, m.Offset) and isinstance(step.statement.rule, m.TakeIn)
+    rule = step.statement.rule
+    anchor = mask(rule.anchor, state.ctx.accounts, state.plan) & state.in_scope
+    keys = _owner_carrier(state)
+    # The anchor with the smallest set code of each owner@carrier takes the positions in.
+    anchors = pd.DataFrame({"key": keys[anchor].to_numpy(), "set": state.account_set[anchor]})
+    target = anchors.groupby("key", sort=True)["set"].min()
+    if target.empty:
+        return
+    pos_acct = state.ctx.positions.links[0].index
+    wanted = mask(rule.positions, state.ctx.positions, state.plan)
+    found = index_in(keys.to_numpy()[pos_acct], pd.Series(target.index))
+    to_set = np.where(found >= 0, target.to_numpy()[np.maximum(found, 0)], -1)
+    move = wanted & (to_set >= 0) & ~anchor[pos_acct] & (state.position_set != to_set)
+    state.position_set = np.where(move, to_set, state.position_set)
+    state.joined_rules.append(step.rule_id)
+    state.joined_by = np.where(move, len(state.joined_rules) - 1, state.joined_by)
+
+
+def _set_frames(state: RunState, edges: pd.DataFrame) -> None:
+    scoped = state.account_set >= 0
+    codes = state.account_set[scoped]
+    members = pd.DataFrame(
+        {
+            "margin_set_id": state.set_column(codes),
+            "account_id": state.account_ids[scoped].reset_index(drop=True),
+            "role": constant(len(codes), "member"),
+            **state.step_columns(_member_rule(state), len(codes)),
+        }
+    )
+    moved = state.joined_by > 0
+    pos = state.ctx.positions
+    takers = pd.DataFrame(
+        {
+            "margin_set_id": state.set_column(state.position_set[moved]),
+            "account_id": pos.own[Subject.POSITION]["account_id"].to_numpy()[moved],
+            "role": "takes_in_positions_of",
+            "rule_id": np.asarray(state.joined_rules, dtype=object)[state.joined_by[moved]],
+        }
+    ).drop_duplicates()
+    takers["citation"] = takers["rule_id"].map(_citations(state)).fillna("").astype("str")
+    state.frames["sets"] = pd.concat([members, takers], ignore_index=True)
+    reason = edges["reason"].astype("str")
+    rule_id = reason.str.split(":", n=1).str[0]
+    state.frames["set_edges"] = pd.DataFrame(
+        {
+            "margin_set_id": edges["margin_set_id"].to_numpy(),
+            "account_a": edges["account_a"].to_numpy(),
+            "account_b": edges["account_b"].to_numpy(),
+            "reason": reason.to_numpy(),
+            "rule_id": rule_id.to_numpy(),
+            "citation": rule_id.map(_citations(state)).fillna("").astype("str").to_numpy(),
+        }
+    )
+
+
+def _member_rule(state: RunState) -> Step:
+    """The rule that formed the sets (the first margin-set rule; for the trace)."""
+    steps = state.plan.active(StepKind.MARGIN_SETS)
+    if steps:
+        return steps[0]
+    return Step(
+        rule_id="",
+        kind=StepKind.MARGIN_SETS,
+        citation="",
+        status=None,
+        effective_from=None,
+        effective_until=None,
+        in_force=True,
+        origin="",
+        statement=m.Offset(id="", rule=m.Separate()),
+    )
+
+
+def _citations(state: RunState) -> pd.Series:
+    # A text series, not a dict: mapping through an empty dict (a plan without steps) would
+    # give floats, so the frames' dtypes would depend on steps of other phases.
+    return pd.Series({s.rule_id: s.citation for s in state.plan.steps}, dtype="str")

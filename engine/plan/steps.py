@@ -1,0 +1,127 @@
+"""The Plan: a rulebook compiled to an ordered tuple of whole-column steps.
+
+A :class:`Plan` is what :func:`marginlex.engine.plan.compile.compile_plan` makes of a resolved
+rulebook for one as-of date. Each :class:`Step` carries the statement it runs, its rule id,
+kind, citation, status and effective range. Steps run phase by phase (:class:`Phase`:
+scope, eligibility, margin sets, segregation, margin, offsets, haircuts, concentration);
+within a phase in rulebook order. Statements not in force on the as-of date stay in the
+plan as skipped steps (``in_force`` False), so that the plan shows what was left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum, StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.dsl.model import rulebook as m
+
+
+class StepKind(StrEnum):
+    """What a step does (one per statement kind, margin sets apart from other offsets)."""
+
+    SCOPE = "scope"
+    ELIGIBILITY = "eligibility"
+    MARGIN_SETS = "margin_sets"
+    SEGREGATION = "segregation"
+    MARGIN = "margin"
+    INITIAL = "initial"
+    OFFSET = "offset"
+    HAIRCUT = "haircut"
+    CONCENTRATION = "concentration"
+
+
+class Phase(IntEnum):
+    """Execution order of step kinds: each phase reads the columns earlier ones wrote."""
+
+    SCOPE = 0
+    ELIGIBILITY = 1
+    MARGIN_SETS = 2
+    SEGREGATION = 3
+    MARGIN = 4
+    INITIAL = 5
+    OFFSET = 6
+    HAIRCUT = 7
+    CONCENTRATION = 8
+
+
+PHASE_OF_KIND: dict[StepKind, Phase] = {k: Phase[k.name] for k in StepKind}
+
+
+class Step(BaseModel):
+    """One compiled statement.
+
+    Attributes:
+        rule_id: the statement id.
+        kind: what the step does.
+        citation: the statement's ``cites`` text ("" when missing).
+        status: verified / secondary / illustrative, when the rulebook says.
+        effective_from: first day in force (None: always).
+        effective_until: first day no longer in force (None: open-ended).
+        in_force: whether the statement is in force on the plan's as-of date.
+        origin: the rulebook that defined the statement (a base, for an inherited rule).
+        statement: the typed statement the step runs.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule_id: str
+    kind: StepKind
+    citation: str
+    status: m.Status | None
+    effective_from: dt.date | None
+    effective_until: dt.date | None
+    in_force: bool
+    origin: str
+    statement: m.Statement
+
+    @property
+    def phase(self) -> Phase:
+        """The phase the step runs in."""
+        return PHASE_OF_KIND[self.kind]
+
+
+class Plan(BaseModel):
+    """A compiled rulebook for one as-of date.
+
+    Attributes:
+        rulebook_id: the rulebook's id.
+        title: its title.
+        version: its version ("" when none).
+        as_of: the date the plan was compiled for.
+        parameters: every parameter in force, in base units (fraction, USD, years).
+        steps: every step in execution order, skipped ones included.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rulebook_id: str
+    title: str
+    version: str
+    as_of: dt.date
+    parameters: dict[str, float]
+    steps: tuple[Step, ...]
+
+    def active(self, kind: StepKind) -> tuple[Step, ...]:
+        """The steps of one kind that are in force, in order."""
+        return tuple(s for s in self.steps if s.kind is kind and s.in_force)
+
+    @property
+    def skipped(self) -> tuple[Step, ...]:
+        """The steps not in force on the as-of date."""
+        return tuple(s for s in self.steps if not s.in_force)
+
+    def value(self, value: m.Quantity | m.ParamRef) -> float:
+        """A table value in base units, following a parameter reference.
+
+        Raises:
+            KeyError: the parameter is not in force on the as-of date.
+        """
+        if isinstance(value, m.ParamRef):
+            if value.name not in self.parameters:
+                raise KeyError(
+                    f"parameter `{value.name}` is not in force on {self.as_of.isoformat()}"
+                )
+            return self.parameters[value.name]
+        return value.base

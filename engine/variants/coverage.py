@@ -1,0 +1,192 @@
+"""Rule coverage of rulebook tests: which rules no test exercised.
+
+**Exercised** means the rule left evidence in the decision records of some test:
+
+- any rule: its id is on a trace row of a decision (``rule_id`` of any trace frame,
+  ``netting_rule_id``, ``cap_rule_id``, a lot's ``schedule`` or ``candidates``) or in a
+  decision column (``method_rule_id``, ``initial_rule_id``, ``segregation_violations``);
+- an **eligibility requirement** (``rule.requirement``): it applied to some account and
+  *both* outcomes were seen, passed and failed (a requirement never seen failing is not
+  covered: no test shows that it bites);
+- rules that leave no row of their own when they hold are covered by the decision they
+  shape: a **scope** rule when a test decided an account under it; ``sets each account
+  alone`` when a test decided a one-account set; ``merged accounts must ...`` segregation
+  constraints (one owner, merged carrier) when a test decided a set of several accounts
+  or one that takes in another account's positions (the sets they are checked on), or
+  showed a violation. Other segregation constraints are covered only by a violation.
+
+Parameters are not rules: they are covered through the rules that use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.dsl.diff import statements_using
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.evaluation import Evaluation
+
+_MERGED_CONSTRAINTS = (m.SingleOwner, m.MergedCarrier)
+
+
+class CoverageItem(BaseModel):
+    """One rule (``id``) or eligibility requirement (``rule.requirement``).
+
+    ``own`` is True when the rulebook itself defines the rule or overrides a parameter it
+    uses (what a variant's own tests should exercise).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: str
+    kind: str
+    origin: str
+    own: bool = False
+    exercised: bool
+    detail: str
+
+
+class RulebookCoverage(BaseModel):
+    """The coverage of one rulebook by the tests that evaluated it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rulebook_id: str
+    items: tuple[CoverageItem, ...]
+
+    @property
+    def percent(self) -> float:
+        """Share of items exercised, in percent (100 when there is nothing to cover)."""
+        if not self.items:
+            return 100.0
+        return 100.0 * sum(i.exercised for i in self.items) / len(self.items)
+
+    @property
+    def missing(self) -> tuple[CoverageItem, ...]:
+        """The items no test exercised."""
+        return tuple(i for i in self.items if not i.exercised)
+
+
+def _split(values: Iterable[object]) -> set[str]:
+    out: set[str] = set()
+    for v in values:
+        for part in str(v).split(";"):
+            name = part.split("=", 1)[0].strip()
+            if name and name != "nan":
+                out.add(name)
+    return out
+
+
+def _traced(e: Evaluation) -> set[str]:
+    seen: set[str] = set()
+    for frame in e.frames.values():
+        for col in (
+            "rule_id",
+            "netting_rule_id",
+            "cap_rule_id",
+            "schedule",
+            "candidates",
+            "joined_by",
+        ):
+            if col in frame.columns:
+                seen |= _split(frame[col].dropna().unique())
+    d = e.decisions
+    for col in ("method_rule_id", "initial_rule_id", "segregation_violations"):
+        seen |= _split(d[col].dropna().unique())
+    return seen
+
+
+def _requirement_outcomes(e: Evaluation) -> dict[str, set[bool]]:
+    frame = e.frames["eligibility"]
+    applied = frame[frame["applies"].astype(bool)]
+    keys = applied["rule_id"].astype(str) + "." + applied["requirement"].astype(str)
+    grouped = pd.Series(applied["passed"].astype(bool).to_numpy(), index=keys.to_numpy())
+    return {str(k): set(v.tolist()) for k, v in grouped.groupby(level=0)}
+
+
+class _Evidence:
+    def __init__(self) -> None:
+        self.traced: set[str] = set()
+        self.outcomes: dict[str, set[bool]] = {}
+        self.decided = False
+        self.single_sets = False
+        self.merged_sets = False
+
+    def add(self, e: Evaluation) -> None:
+        self.traced |= _traced(e)
+        for key, seen in _requirement_outcomes(e).items():
+            self.outcomes.setdefault(key, set()).update(seen)
+        d = e.decisions
+        self.decided |= len(d) > 0
+        several = d["account_ids"].str.contains(";", regex=False) | (d["takes_in_from"] != "")
+        self.merged_sets |= bool(several.any())
+        self.single_sets |= bool((~several).any())
+
+
+def _rule_detail(s: m.Statement, ev: _Evidence) -> str | None:
+    """Why the rule counts as exercised, or None."""
+    if s.id in ev.traced:
+        return "on a trace row"
+    if isinstance(s, m.Scope) and ev.decided:
+        return "decided an account"
+    if isinstance(s, m.Offset) and isinstance(s.rule, m.Separate) and ev.single_sets:
+        return "decided a one-account set"
+    merged = isinstance(s, m.Segregation) and isinstance(s.constraint, _MERGED_CONSTRAINTS)
+    return "checked on a merged set" if merged and ev.merged_sets else None
+
+
+def _rule_item(s: m.Statement, ev: _Evidence) -> CoverageItem:
+    detail = _rule_detail(s, ev)
+    return CoverageItem(
+        item=s.id,
+        kind=s.kind.value,
+        origin="",
+        exercised=detail is not None,
+        detail=detail or "no test left a trace",
+    )
+
+
+def _requirement_item(rule: m.Eligibility, req: m.Requirement, ev: _Evidence) -> CoverageItem:
+    key = f"{rule.id}.{req.name}"
+    seen = ev.outcomes.get(key, set())
+    text = {
+        frozenset({True, False}): "passed and failed",
+        frozenset({True}): "only passed",
+        frozenset({False}): "only failed",
+    }.get(frozenset(seen), "never applied")
+    return CoverageItem(
+        item=key, kind="requirement", origin="", exercised=len(seen) == 2, detail=text
+    )
+
+
+def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> RulebookCoverage:
+    """The rule coverage of one rulebook by the evaluations of its tests.
+
+    Args:
+        rulebook: the resolved rulebook.
+        evaluations: every evaluation the tests ran under it.
+
+    Returns:
+        One item per statement (parameters excepted) and per eligibility requirement.
+    """
+    ev = _Evidence()
+    for e in evaluations:
+        ev.add(e)
+    items: list[CoverageItem] = []
+    own = {sid for sid, origin in rulebook.origins.items() if origin == rulebook.id}
+    for p in rulebook.of_kind(m.Parameter):
+        if rulebook.origins.get(p.id) == rulebook.id:
+            own |= set(statements_using(rulebook, p.id))
+    for s in dict((s.id, s) for s in rulebook.statements).values():
+        if isinstance(s, m.Parameter):
+            continue
+        found = [_rule_item(s, ev)]
+        if isinstance(s, m.Eligibility):
+            found += [_requirement_item(s, r, ev) for r in s.requirements]
+        origin = rulebook.origins.get(s.id, rulebook.id)
+        items += [i.model_copy(update={"origin": origin, "own": s.id in own}) for i in found]
+    return RulebookCoverage(rulebook_id=rulebook.id, items=tuple(items))

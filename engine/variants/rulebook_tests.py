@@ -1,0 +1,386 @@
+"""Rulebook tests: a small book, an as-of date and expected decision fields, in TOML.
+
+A test file ``*.test.toml`` sits beside the rulebooks (the shipped ones in
+``rulebooks/tests/``). Top-level keys: ``rulebook`` (an id, or a ``.mlx`` path relative to
+the test file), ``as_of`` (a date), optional ``description``; arrays of tables
+``[[parties]]``, ``[[accounts]]``, ``[[relations]]``, ``[[instruments]]``, ``[[positions]]``,
+``[[collateral]]`` with the book-format columns (``docs/book-format.md``; ``agreements`` may
+be a list; a party's ``name`` defaults to its id, ``ecp`` to false, ``options_approval`` to
+none); and ``[[expect]]`` tables, one per checked decision:
+
+```toml
+[[expect]]
+name = "uncovered writer with $248,260 equity is eligible"
+account = "A01"            # the decision of the margin set holding this account
+rulebook = "harmonized"    # optional: another rulebook than the file's
+eligible = true
+failed_requirements = []   # order does not matter
+requirement = 21053.37     # money to the cent
+call = 0
+status = "ok"
+```
+
+Fields that can be expected: ``decided`` (false: the account is out of scope),
+``margin_set_id``, ``account_ids``, ``eligible``, ``failed_requirements``,
+``method_rule_id``, ``requirement``, ``initial``, ``equity``, ``value``, ``excess``,
+``call``, ``status``, ``segregation_violations``. The fragment goes through the same
+validation as any book. :func:`run_tests` evaluates each file's rulebooks once and checks
+every expectation; coverage is computed by :mod:`marginlex.engine.variants.coverage`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from marginlex.dsl.diagnostics import RulebookError
+from marginlex.dsl.loader import load_rulebook, shipped_dir
+from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.load import Book, load_book
+from marginlex.engine.book.problems import BookError
+from marginlex.engine.book.schema import FILES
+from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.run import run_rulebook
+from marginlex.engine.variants.coverage import RulebookCoverage, coverage
+
+SUFFIX = ".test.toml"
+MONEY = ("requirement", "initial", "equity", "value", "excess", "call")
+LISTS = ("account_ids", "failed_requirements", "segregation_violations")
+_COLUMN = {"requirement": "maintenance"}
+_DEFAULTS = {"parties": {"ecp": False, "options_approval": "none"}}
+
+
+class RulebookTestError(ValueError):
+    """A test file that cannot be read or run (with the file and what is wrong)."""
+
+
+class Expectation(BaseModel):
+    """One ``[[expect]]`` table: the decision of the set holding ``account``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account: str
+    name: str = ""
+    rulebook: str | None = None
+    decided: bool = True
+    margin_set_id: str | None = None
+    account_ids: list[str] | None = None
+    eligible: bool | None = None
+    failed_requirements: list[str] | None = None
+    method_rule_id: str | None = None
+    requirement: float | None = None
+    initial: float | None = None
+    equity: float | None = None
+    value: float | None = None
+    excess: float | None = None
+    call: float | None = None
+    status: str | None = None
+    segregation_violations: list[str] | None = None
+
+
+class TestFile(BaseModel):
+    """A parsed test file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rulebook: str
+    as_of: dt.date
+    description: str = ""
+    parties: list[dict[str, Any]] = []
+    accounts: list[dict[str, Any]] = []
+    relations: list[dict[str, Any]] = []
+    instruments: list[dict[str, Any]] = []
+    positions: list[dict[str, Any]] = []
+    collateral: list[dict[str, Any]] = []
+    expect: list[Expectation]
+
+
+class Mismatch(BaseModel):
+    """One expected field that differs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    expected: str
+    actual: str
+
+
+class CaseResult(BaseModel):
+    """The outcome of one expectation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    name: str
+    rulebook: str
+    account: str
+    margin_set_id: str
+    mismatches: tuple[Mismatch, ...] = ()
+    error: str = ""
+    trace: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """No mismatch and no error."""
+        return not self.mismatches and not self.error
+
+
+class TestReport(BaseModel):
+    """Every case of every file, and the coverage of every rulebook tested."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cases: tuple[CaseResult, ...]
+    coverage: tuple[RulebookCoverage, ...]
+
+    @property
+    def failed(self) -> tuple[CaseResult, ...]:
+        """The cases that did not pass."""
+        return tuple(c for c in self.cases if not c.passed)
+
+
+def find_test_files(paths: list[Path] | None = None) -> list[Path]:
+    """The ``*.test.toml`` files named or found under folders (default: shipped rulebooks)."""
+    found: list[Path] = []
+    for p in paths or [shipped_dir()]:
+        if p.is_dir():
+            found += sorted(p.rglob(f"*{SUFFIX}"))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise RulebookTestError(f"{p}: no such file or folder (test files end in {SUFFIX})")
+    return found
+
+
+def read_test_file(path: Path) -> TestFile:
+    """Parse and validate one test file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return TestFile.model_validate(raw)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RulebookTestError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise RulebookTestError(f"{path}: {problems}") from None
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def build_book(test: TestFile, path: Path) -> Book:
+    """Write the fragment as a book folder and load it (validated like any book)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        meta = {"as_of": test.as_of.isoformat(), "currency": "USD", "name": path.name}
+        (folder / "book.json").write_text(json.dumps(meta), encoding="utf-8")
+        for spec in FILES:
+            rows = getattr(test, spec.stem)
+            defaults = {"name": None, **_DEFAULTS.get(spec.stem, {})}
+            filled = [{**defaults, **r} for r in rows]
+            for r in filled:
+                if spec.stem == "parties" and r["name"] is None:
+                    r["name"] = r.get("party_id")
+            frame = pd.DataFrame(
+                {c: [_cell(r.get(c)) for r in filled] for c in spec.names}, dtype="str"
+            )
+            frame.to_csv(folder / f"{spec.stem}.csv", index=False)
+        try:
+            return load_book(folder)
+        except BookError as exc:
+            raise RulebookTestError(f"{path}: the book fragment is not valid: {exc}") from None
+
+
+def _load(name: str, near: Path) -> ResolvedRulebook:
+    local = near / name
+    try:
+        return load_rulebook(local if local.is_file() else name)
+    except RulebookError as exc:
+        shown = "; ".join(d.message for d in exc.diagnostics)
+        raise RulebookTestError(f"rulebook `{name}`: {shown}") from None
+
+
+def _actual(row: pd.Series, field: str) -> Any:
+    value = row[_COLUMN.get(field, field)]
+    if field in LISTS:
+        return sorted(x for x in str(value).split(";") if x)
+    return value
+
+
+def _same(field: str, expected: Any, actual: Any) -> bool:
+    if field in MONEY:
+        missing = actual is None or (isinstance(actual, float) and math.isnan(actual))
+        return not missing and abs(float(actual) - float(expected)) < 0.005
+    if field in LISTS:
+        return bool(sorted(expected) == actual)
+    return bool(expected == actual) if isinstance(expected, bool) else str(expected) == str(actual)
+
+
+def check_expectation(e: Expectation, evaluation: Evaluation) -> tuple[str, list[Mismatch]]:
+    """The margin set id of the expectation's decision and the fields that differ."""
+    d = evaluation.decisions
+    hit = d[d["account_ids"].str.split(";").apply(lambda ids: e.account in ids)]
+    if hit.empty:
+        if e.decided:
+            return "", [Mismatch(field="decided", expected="true", actual="false")]
+        return "", []
+    row = hit.iloc[0]
+    if not e.decided:
+        return str(row["margin_set_id"]), [
+            Mismatch(field="decided", expected="false", actual="true")
+        ]
+    wanted = e.model_dump(exclude={"account", "name", "rulebook", "decided"}, exclude_none=True)
+    bad = [
+        Mismatch(field=f, expected=_show(f, v), actual=_show(f, _actual(row, f)))
+        for f, v in wanted.items()
+        if not _same(f, v, _actual(row, f))
+    ]
+    return str(row["margin_set_id"]), bad
+
+
+def _show(field: str, value: Any) -> str:
+    if (
+        field in MONEY
+        and value is not None
+        and not (isinstance(value, float) and math.isnan(value))
+    ):
+        return f"{float(value):,.2f}"
+    return json.dumps(value, default=str) if isinstance(value, list) else str(value)
+
+
+#: The trace columns shown for a failing decision, per frame (the rest is in ``run --out``).
+TRACE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "eligibility": ("account_id", "rule_id", "requirement", "applies", "passed", "tested_value"),
+    "sets": ("account_id", "role", "rule_id"),
+    "set_edges": ("account_a", "account_b", "rule_id"),
+    "segregation": ("account_id", "rule_id", "path", "detail"),
+    "class_groups": (
+        "class_group",
+        "rule_id",
+        "worst_shock",
+        "worst_pnl",
+        "loss",
+        "minimum",
+        "requirement",
+    ),
+    "positions": (
+        "account_id",
+        "instrument_id",
+        "quantity",
+        "market_value",
+        "class_group",
+        "pnl_at_worst",
+        "strategy_row",
+        "requirement",
+    ),
+    "offsets": (
+        "product_group",
+        "rule_id",
+        "offset_rate",
+        "losses_at_worst",
+        "gains_at_worst",
+        "requirement",
+        "credit",
+    ),
+    "lots": (
+        "lot_id",
+        "asset",
+        "market_value",
+        "rule_id",
+        "schedule",
+        "haircut_rate",
+        "status",
+        "cap_scale",
+        "value",
+    ),
+}
+
+
+def render_trace(evaluation: Evaluation, margin_set_id: str) -> str:
+    """The decision and its trace rows, frame by frame (only the frames with rows)."""
+    d = evaluation.decisions
+    row = d[d["margin_set_id"] == margin_set_id].iloc[0]
+    out = [
+        f"trace of {evaluation.rulebook_id}:{margin_set_id}: eligible={bool(row['eligible'])}, "
+        f"method {row['method_rule_id']}, requirement {row['maintenance']:,.2f}, "
+        f"value {row['value']:,.2f}, call {row['call']:,.2f}, status {row['status']}"
+    ]
+    for name, frame in evaluation.trace(margin_set_id).items():
+        if frame.empty:
+            continue
+        shown = frame[[c for c in TRACE_COLUMNS.get(name, frame.columns) if c in frame.columns]]
+        out.append(f"  [{name}]")
+        out += ["    " + line for line in shown.to_string(index=False).splitlines()]
+    return "\n".join(out)
+
+
+def _run_file(
+    path: Path, runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]]
+) -> list[CaseResult]:
+    test = read_test_file(path)
+    book = build_book(test, path)
+    evaluations: dict[str, Evaluation] = {}
+    results: list[CaseResult] = []
+    for e in test.expect:
+        name = e.rulebook or test.rulebook
+        if name not in evaluations:
+            rulebook = _load(name, path.parent)
+            evaluations[name] = run_rulebook(rulebook, book, test.as_of)
+            runs.setdefault(rulebook.id, (rulebook, []))[1].append(evaluations[name])
+        evaluation = evaluations[name]
+        set_id, bad = check_expectation(e, evaluation)
+        trace = render_trace(evaluation, set_id) if bad and set_id else ""
+        results.append(
+            CaseResult(
+                file=str(path),
+                name=e.name or f"{e.account} under {name}",
+                rulebook=evaluation.rulebook_id,
+                account=e.account,
+                margin_set_id=set_id,
+                mismatches=tuple(bad),
+                trace=trace,
+            )
+        )
+    return results
+
+
+def run_tests(paths: list[Path] | None = None) -> TestReport:
+    """Run every test file under the paths and compute rule coverage.
+
+    Args:
+        paths: test files or folders (default: the shipped rulebooks' folder).
+
+    Returns:
+        Every case, and the coverage of each rulebook some test evaluated. A file that
+        cannot be read or run gives one failed case with the error.
+    """
+    runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]] = {}
+    cases: list[CaseResult] = []
+    for path in find_test_files(paths):
+        try:
+            cases += _run_file(path, runs)
+        except (RulebookTestError, ValueError, KeyError) as exc:
+            cases.append(
+                CaseResult(
+                    file=str(path),
+                    name=path.name,
+                    rulebook="",
+                    account="",
+                    margin_set_id="",
+                    error=str(exc),
+                )
+            )
+    covered = tuple(coverage(rb, evs) for rb, evs in runs.values())
+    return TestReport(cases=tuple(cases), coverage=covered)
