@@ -25,9 +25,15 @@ from marginlex.audit.from_evaluation import (
     trace_columns,
 )
 from marginlex.audit.ledger import Ledger, shown_location
-from marginlex.audit.recorded_inputs import book_blob, rulebook_bundle, rulebook_sha256
+from marginlex.audit.recorded_inputs import (
+    book_blob,
+    bundle_sources,
+    rulebook_bundle,
+    rulebook_sha256,
+)
 from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import DecisionTrace, RulebookRef
+from marginlex.audit.trace import DecisionTrace, RulebookRef, RulebookSource
+from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book import Book
 from marginlex.engine.evaluation import Evaluation
@@ -64,12 +70,18 @@ def out_of_every_scope(evaluations: Sequence[Evaluation], book: Book) -> int:
 
 
 def rulebook_ref(rulebook: ResolvedRulebook, ev: Evaluation, bundle: str) -> RulebookRef:
-    """The trace's reference to a rulebook: id, title, version, canonical-text sha256."""
+    """The trace's reference to a rulebook: id, title, version, canonical-text sha256, and
+    the file and sha256 of every source (from the bundle's texts, so replay agrees)."""
+    sources = tuple(
+        RulebookSource(id=source_id, path=shown_file(source), sha256=sha)
+        for (source_id, sha), source in zip(bundle_sources(bundle), rulebook.sources, strict=True)
+    )
     return RulebookRef(
         id=ev.plan.rulebook_id,
         name=ev.plan.title,
         version=ev.plan.version,
         sha256=rulebook_sha256(bundle),
+        sources=sources,
     )
 
 

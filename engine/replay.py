@@ -14,9 +14,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from marginlex.audit.from_evaluation import trace_bytes, trace_columns
-from marginlex.audit.recorded_inputs import book_from_blob, load_bundle, rulebook_sha256
+from marginlex.audit.recorded_inputs import (
+    book_from_blob,
+    bundle_sources,
+    load_bundle,
+    rulebook_sha256,
+)
 from marginlex.audit.records import RunRecord
-from marginlex.audit.trace import RulebookRef
+from marginlex.audit.trace import RulebookRef, RulebookSource
 from marginlex.engine.compile import compile_plan
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph import AccountGraph
@@ -36,6 +41,18 @@ class ReplayedTrace:
     def canonical(self) -> bytes:
         """The canonical trace JSON (compared byte for byte with the recording)."""
         return self.body
+
+
+def _sources(bundle: str, recorded: RulebookRef) -> tuple[RulebookSource, ...]:
+    """The sources of a replayed rulebook: ids and sha256 from the recorded texts, the file
+    paths as recorded (a recording made before traces named their sources has none)."""
+    if not recorded.sources:
+        return ()
+    paths = [s.path for s in recorded.sources]
+    return tuple(
+        RulebookSource(id=i, path=paths[n] if n < len(paths) else "(not recorded)", sha256=sha)
+        for n, (i, sha) in enumerate(bundle_sources(bundle))
+    )
 
 
 def replay_run(
@@ -69,6 +86,7 @@ def replay_run(
             name=plan.title,
             version=plan.version,
             sha256=rulebook_sha256(bundle),
+            sources=_sources(bundle, ref),
         )
         for decision_id, body in trace_bytes(trace_columns(ev, book, again, run.engine_version)):
             yield ReplayedTrace(decision_id, body)
