@@ -7,6 +7,7 @@ from pathlib import Path
 
 from marginlex.dsl import model as m
 from marginlex.dsl.checks import check_resolved
+from marginlex.dsl.claims import SHIPPED_PREFIX
 from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, Severity, error
 from marginlex.dsl.loader import SUFFIX, Library, read_text, rulebook_files
 from marginlex.dsl.parser import parse
@@ -60,9 +61,32 @@ def check_resolution(
         # Without every base, "no parameter named X" may only mean "X is in the base that
         # could not be loaded": report the base, not a cascade of guesses.
         checked = [d for d in checked if d.code != Code.UNKNOWN_REFERENCE]
-    found += library.header_diagnostics(book)
+    found += library.header_diagnostics(book) + _shipped_base_errors(book, found, library)
     mine = [d for d in (*found, *checked) if d.span.file == book.span.file]
     return resolved, sorted(mine, key=lambda d: (d.span.line, d.span.column, d.code.value))
+
+
+def _shipped_base_errors(
+    book: m.Rulebook, found: list[Diagnostic], library: Library
+) -> list[Diagnostic]:
+    """A shipped base that no longer resolves here: a file beside this one that says
+    ``replaces shipped`` changed what it builds on. Shipped files are clean on their own, so
+    their errors would otherwise be shown nowhere."""
+    shipped = [
+        d
+        for d in found
+        if d.span.file != book.span.file
+        and d.severity == Severity.ERROR
+        and library.shown(d.span.file).startswith(SHIPPED_PREFIX)
+    ]
+    if not shipped or not book.header.extends:
+        return []
+    first = shipped[0]
+    shown = library.shown(first.span.file)
+    first = first.model_copy(update={"span": first.span.model_copy(update={"file": shown})})
+    message = f"the shipped base `{shown}` has errors when built on the rulebooks beside this file"
+    hint = f"a file here says `replaces shipped`; fix it first: {first.headline()}"
+    return [error(Code.UNKNOWN_RULEBOOK, message, book.header.extends[0].span, hint)]
 
 
 def collect_files(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:

@@ -129,3 +129,22 @@ def test_diff_shows_which_file_each_id_came_from(tmp_path: Path) -> None:
     ]
     shipped = RUNNER.invoke(app, ["diff", "sec", "harmonized"])
     assert f"    itself  sec  shipped:sec.mlx  sha256 {SHIPPED_SEC}" in shipped.output
+
+
+def test_a_shipped_base_built_on_a_replacement_reports_its_errors_here(tmp_path: Path) -> None:
+    # harmonized overrides sec's rules; a local sec without them breaks it, and the errors
+    # are in harmonized.mlx, a file no one checks: the variant must not check clean.
+    (tmp_path / "a_sec.mlx").write_text(LOCAL_SEC.format(clause="  replaces shipped sec\n"))
+    variant = tmp_path / "on_harmonized.mlx"
+    variant.write_text('rulebook on_harmonized "V"\n  extends harmonized\n')
+    found = check_text(variant.read_text(), str(variant))
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 2, 11)]
+    assert found[0].message == (
+        "the shipped base `shipped:harmonized.mlx` has errors when built on the rulebooks "
+        "beside this file"
+    )
+    assert found[0].hint is not None
+    assert found[0].hint.startswith(
+        "a file here says `replaces shipped`; fix it first: shipped:harmonized.mlx:"
+    )
+    assert "MLX212" in found[0].hint
