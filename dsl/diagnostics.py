@@ -31,6 +31,9 @@ class Code(StrEnum):
     UNKNOWN_REFERENCE = "MLX201"
     UNKNOWN_RULEBOOK = "MLX202"
     CYCLIC_EXTENDS = "MLX203"
+    AMBIGUOUS_RULEBOOK = "MLX204"
+    SHADOWS_SHIPPED = "MLX205"
+    NOTHING_TO_REPLACE = "MLX206"
     DUPLICATE_ID = "MLX210"
     INHERITED_REDEFINED = "MLX211"
     NOTHING_TO_OVERRIDE = "MLX212"
@@ -125,6 +128,22 @@ class RulebookError(Exception):
         self.diagnostics = tuple(diagnostics)
         first = self.diagnostics[0].headline() if self.diagnostics else "rulebook error"
         super().__init__(first)
+
+
+class RulebookClaimError(Exception):
+    """Raised when a rulebook id cannot be looked up safely: two files claim it, or a file
+    takes a shipped id without saying ``replaces shipped``. The resolver reports it at the
+    ``extends`` that asked; a command line reports it for the id it was given."""
+
+    def __init__(self, code: Code, message: str, hint: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{code.value} {message}")
+
+    def at(self, span: Span) -> Diagnostic:
+        """The diagnostic at the place that named the id."""
+        return error(self.code, self.message, span, self.hint)
 
 
 class BuildError(Exception):

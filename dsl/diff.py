@@ -19,6 +19,7 @@ from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.format.formatter import block
 from marginlex.dsl.format.lines import IND
 from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.provenance import SourceFile, source_files, source_lines
 from marginlex.dsl.resolve import ResolvedRulebook
 
 # ``override`` says how a statement was written, not what it means.
@@ -87,6 +88,9 @@ class RulebookDiff(BaseModel):
     b_id: str
     header: tuple[HeaderChange, ...]
     changes: tuple[StatementChange, ...]
+    a_sources: tuple[SourceFile, ...] = ()
+    """The files ``a`` was resolved from, bases first (with ``sources=True``)."""
+    b_sources: tuple[SourceFile, ...] = ()
 
     @property
     def statement_ids(self) -> tuple[str, ...]:
@@ -219,12 +223,15 @@ def _header(a: m.Header, b: m.Header) -> tuple[HeaderChange, ...]:
     return tuple(out)
 
 
-def diff_rulebooks(a: ResolvedRulebook, b: ResolvedRulebook) -> RulebookDiff:
+def diff_rulebooks(a: ResolvedRulebook, b: ResolvedRulebook, sources: bool = False) -> RulebookDiff:
     """The statements and parameters that differ from ``a`` (old) to ``b`` (new).
 
     Args:
         a: the old (baseline) resolved rulebook.
         b: the new (proposed) resolved rulebook.
+        sources: also name the file and sha256 of every rulebook each was resolved from
+            (what ``marginlex diff`` shows, so that an id such as ``[sec]`` is never
+            ambiguous).
 
     Returns:
         Header changes and one :class:`StatementChange` per differing id, in ``b``'s
@@ -242,7 +249,12 @@ def diff_rulebooks(a: ResolvedRulebook, b: ResolvedRulebook) -> RulebookDiff:
         if (c := _change(sid, old.get(sid, ()), new.get(sid, ()), a, b)) is not None
     ]
     return RulebookDiff(
-        a_id=a.id, b_id=b.id, header=_header(a.header, b.header), changes=tuple(changes)
+        a_id=a.id,
+        b_id=b.id,
+        header=_header(a.header, b.header),
+        changes=tuple(changes),
+        a_sources=source_files(a) if sources else (),
+        b_sources=source_files(b) if sources else (),
     )
 
 
@@ -281,6 +293,9 @@ def render_diff(diff: RulebookDiff) -> str:
         f"diff {diff.a_id} -> {diff.b_id}: {counts[ChangeKind.ADDED]} added, "
         f"{counts[ChangeKind.REMOVED]} removed, {counts[ChangeKind.CHANGED]} changed"
     ]
+    for label, files in (("old", diff.a_sources), ("new", diff.b_sources)):
+        if files:
+            out += [f"  {label} {files[-1].id} resolved from", *source_lines(files, "    ")]
     out += [f"  header {h.field}: {h.old!r} -> {h.new!r}" for h in diff.header]
     for change in diff.changes:
         out += ["", *_render_change(change)]

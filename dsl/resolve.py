@@ -13,13 +13,21 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, did_you_mean, error
+from marginlex.dsl.diagnostics import (
+    Code,
+    Diagnostic,
+    RulebookClaimError,
+    RulebookError,
+    did_you_mean,
+    error,
+)
 from marginlex.dsl.model import rulebook as m
 
 S = TypeVar("S", bound=m.StatementBase)
 
 #: Looks a rulebook up by id; returns None when there is no such rulebook, and may raise
-#: RulebookError when the file defining it does not parse.
+#: RulebookError when the file defining it does not parse, RulebookClaimError when the id
+#: does not name one file.
 Finder = Callable[[str], m.Rulebook | None]
 
 
@@ -103,6 +111,7 @@ class _Resolver:
         # "no base rulebook defines it" would be a guess, not a finding.
         self.missing_base = False
         self.broken: dict[str, RulebookError] = {}
+        self.claimed: dict[str, RulebookClaimError] = {}
 
     def resolve(self, book: m.Rulebook, stack: tuple[str, ...]) -> ResolvedRulebook:
         statements: list[m.Statement] = []
@@ -146,6 +155,10 @@ class _Resolver:
         if ref.name in self.done:
             return self.done[ref.name]
         base_book = self._find(ref.name)
+        if ref.name in self.claimed:
+            self.missing_base = True
+            self.diagnostics.append(self.claimed[ref.name].at(ref.span))
+            return None
         if ref.name in self.broken:
             self.missing_base = True
             exc = self.broken[ref.name]
@@ -177,12 +190,15 @@ class _Resolver:
         return resolved
 
     def _find(self, rulebook_id: str) -> m.Rulebook | None:
-        """The finder's answer; a base that does not parse is kept in ``broken``."""
+        """The finder's answer; a base that does not parse is kept in ``broken``, an id that
+        does not name one file in ``claimed``."""
         try:
             return self.finder(rulebook_id)
         except RulebookError as exc:
             self.broken[rulebook_id] = exc
-            return None
+        except RulebookClaimError as exc:
+            self.claimed[rulebook_id] = exc
+        return None
 
     def _cycle(self, start: str, stack: tuple[str, ...]) -> list[str] | None:
         """A path of ``extends`` from ``start`` back into ``stack``, if there is one."""

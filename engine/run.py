@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -54,11 +55,14 @@ def resolve_book(book: str | Path | Book | None) -> Book:
     return load_book(book)
 
 
-def resolve_rulebook(rulebook: str | Path | ResolvedRulebook) -> ResolvedRulebook:
-    """A resolved, checked rulebook from an id, a path or a resolved rulebook."""
+def resolve_rulebook(
+    rulebook: str | Path | ResolvedRulebook, near: Sequence[Path] = ()
+) -> ResolvedRulebook:
+    """A resolved, checked rulebook from an id, a path or a resolved rulebook; an id is
+    looked up among the shipped rulebooks and the files of ``near``."""
     if isinstance(rulebook, ResolvedRulebook):
         return rulebook
-    return load_rulebook(rulebook)
+    return load_rulebook(rulebook, near)
 
 
 def run_rulebook(

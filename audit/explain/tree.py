@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from marginlex.audit.trace.model import DecisionTrace, Figure, Step
+from marginlex.audit.trace.model import DecisionTrace, Figure, RulebookSource, Step
 from marginlex.audit.trace.steps import (
     ClassGroupsOutput,
     ClassGroupTrace,
@@ -112,6 +112,11 @@ def _dates(step: Step) -> str:
     return f" (effective {start} to {end})"
 
 
+def _source(source: RulebookSource, itself: bool) -> Node:
+    role = "file" if itself else "base"
+    return Node(f"{role} {source.id}: {source.path}, sha256 {source.sha256}", "recorded run inputs")
+
+
 def build_tree(trace: DecisionTrace) -> Node:
     """The whole explanation, top-down, as an auditor reads it."""
     f = trace.figures
@@ -124,7 +129,11 @@ def build_tree(trace: DecisionTrace) -> Node:
     )
     recorded = "recorded run inputs"
     root.children = [
-        Node(f"Rulebook {rb.name} ({rb.id} {rb.version}), sha256 {rb.sha256}", recorded),
+        Node(
+            f"Rulebook {rb.name} ({rb.id} {rb.version}), sha256 {rb.sha256}",
+            recorded,
+            [_source(s, s is rb.sources[-1]) for s in rb.sources],
+        ),
         Node(
             f"Book sha256 {trace.book_sha256}, as of {trace.as_of}, "
             f"engine {trace.engine_version}, trace schema {trace.schema_version}",

@@ -15,7 +15,12 @@ from types import TracebackType
 
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
 from marginlex.audit.ledger.fork_pool import ForkPool
-from marginlex.audit.ledger.recorded_inputs import book_blob, rulebook_bundle, rulebook_sha256
+from marginlex.audit.ledger.recorded_inputs import (
+    book_blob,
+    bundle_sources,
+    rulebook_bundle,
+    rulebook_sha256,
+)
 from marginlex.audit.ledger.records import RunRecord
 from marginlex.audit.ledger.store import Ledger, shown_location
 from marginlex.audit.trace.from_evaluation import (
@@ -25,7 +30,8 @@ from marginlex.audit.trace.from_evaluation import (
     trace_bytes,
     trace_columns,
 )
-from marginlex.audit.trace.model import DecisionTrace, RulebookRef
+from marginlex.audit.trace.model import DecisionTrace, RulebookRef, RulebookSource
+from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import Evaluation
@@ -63,12 +69,18 @@ def out_of_every_scope(evaluations: Sequence[Evaluation], book: Book) -> int:
 
 
 def rulebook_ref(rulebook: ResolvedRulebook, ev: Evaluation, bundle: str) -> RulebookRef:
-    """The trace's reference to a rulebook: id, title, version, canonical-text sha256."""
+    """The trace's reference to a rulebook: id, title, version, canonical-text sha256, and
+    the file and sha256 of every source (from the bundle's texts, so replay agrees)."""
+    sources = tuple(
+        RulebookSource(id=source_id, path=shown_file(source), sha256=sha)
+        for (source_id, sha), source in zip(bundle_sources(bundle), rulebook.sources, strict=True)
+    )
     return RulebookRef(
         id=ev.plan.rulebook_id,
         name=ev.plan.title,
         version=ev.plan.version,
         sha256=rulebook_sha256(bundle),
+        sources=sources,
     )
 
 

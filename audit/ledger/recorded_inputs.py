@@ -21,9 +21,9 @@ import zipfile
 from pathlib import Path
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
-from marginlex.dsl.format.formatter import format_rulebook, format_text
-from marginlex.dsl.loader import load_rulebook
+from marginlex.dsl.loader import Library, load_rulebook
 from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.provenance import canonical_source_text, text_sha256
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book, write_book
 
@@ -37,10 +37,7 @@ class RecordedInputError(ValueError):
 
 def source_text(source: m.Rulebook) -> str:
     """One rulebook file in canonical layout (its comments kept), as ``marginlex fmt`` prints."""
-    path = Path(source.span.file)
-    if path.is_file():
-        return format_text(path.read_text(encoding="utf-8"), str(path))
-    return format_rulebook(source)
+    return canonical_source_text(source)
 
 
 def rulebook_bundle(rulebook: ResolvedRulebook) -> str:
@@ -60,6 +57,15 @@ def rulebook_sha256(bundle: str) -> str:
     return sha256_hex(bundle)
 
 
+def bundle_sources(bundle: str) -> list[tuple[str, str]]:
+    """Each recorded source of a bundle: its id and the sha256 of its canonical text.
+
+    >>> [i for i, _ in bundle_sources(rulebook_bundle(load_rulebook("harmonized")))]
+    ['sec', 'cftc', 'harmonized']
+    """
+    return [(str(s["id"]), text_sha256(str(s["text"]))) for s in json.loads(bundle)["sources"]]
+
+
 def load_bundle(bundle: str) -> ResolvedRulebook:
     """Rebuild a rulebook from its recorded bundle, its bases from the bundle too.
 
@@ -76,10 +82,11 @@ def load_bundle(bundle: str) -> ResolvedRulebook:
     if doc.get("format") != BUNDLE_FORMAT or main not in {i for i, _ in sources}:
         raise RecordedInputError(f"not a {BUNDLE_FORMAT} text for rulebook {main!r}")
     with tempfile.TemporaryDirectory(prefix="marginlex-replay-") as tmp:
-        # Siblings come before the shipped rulebooks, so the recorded bases are used.
+        # A closed library: the recorded bases are used, never today's shipped rulebooks.
         for source_id, text in sources:
             (Path(tmp) / f"{source_id}.mlx").write_text(text, encoding="utf-8")
-        return load_rulebook(Path(tmp) / f"{main}.mlx")
+        closed = Library(Path(tmp), shipped=False)
+        return load_rulebook(Path(tmp) / f"{main}.mlx", library=closed)
 
 
 def book_blob(book: Book) -> bytes:

@@ -13,10 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from marginlex.audit.ledger.recorded_inputs import book_from_blob, load_bundle, rulebook_sha256
+from marginlex.audit.ledger.recorded_inputs import (
+    book_from_blob,
+    bundle_sources,
+    load_bundle,
+    rulebook_sha256,
+)
 from marginlex.audit.ledger.records import RunRecord
 from marginlex.audit.trace.from_evaluation import trace_bytes, trace_columns
-from marginlex.audit.trace.model import RulebookRef
+from marginlex.audit.trace.model import RulebookRef, RulebookSource
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.compile import compile_plan
@@ -36,6 +41,18 @@ class ReplayedTrace:
     def canonical(self) -> bytes:
         """The canonical trace JSON (compared byte for byte with the recording)."""
         return self.body
+
+
+def _sources(bundle: str, recorded: RulebookRef) -> tuple[RulebookSource, ...]:
+    """The sources of a replayed rulebook: ids and sha256 from the recorded texts, the file
+    paths as recorded (a recording made before traces named their sources has none)."""
+    if not recorded.sources:
+        return ()
+    paths = [s.path for s in recorded.sources]
+    return tuple(
+        RulebookSource(id=i, path=paths[n] if n < len(paths) else "(not recorded)", sha256=sha)
+        for n, (i, sha) in enumerate(bundle_sources(bundle))
+    )
 
 
 def replay_run(
@@ -69,6 +86,7 @@ def replay_run(
             name=plan.title,
             version=plan.version,
             sha256=rulebook_sha256(bundle),
+            sources=_sources(bundle, ref),
         )
         for decision_id, body in trace_bytes(trace_columns(ev, book, again, run.engine_version)):
             yield ReplayedTrace(decision_id, body)

@@ -314,7 +314,9 @@ def trace_columns(
     ids = [decision_id_for(rulebook.sha256, book.sha256, ev.as_of, s) for s in set_ids]
     head = f'{{"as_of":"{ev.as_of.isoformat()}","book_sha256":"{book.sha256}","decision_id":'
     ref = rulebook.model_dump_json()
-    tail = f',"rulebook":{ref},"schema_version":"{SCHEMA_VERSION}","steps":['
+    # A reference without sources is a 1.0 recording's, replayed: it stays a 1.0 trace.
+    version = SCHEMA_VERSION if rulebook.sources else "1.0"
+    tail = f',"rulebook":{ref},"schema_version":"{version}","steps":['
     front = j.concat(
         head,
         j.strings(ids),

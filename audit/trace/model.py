@@ -21,7 +21,9 @@ from marginlex.audit.trace.money import Money
 from marginlex.audit.trace.steps import OUTPUT_OF_KIND, InputValue, RuleKind, StepOutput, TraceModel
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.0"
+SCHEMA_VERSION: Final = "1.1"
+SCHEMA_VERSIONS = Literal["1.0", "1.1"]
+"""Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
 _SHA = Field(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex digits.")
@@ -53,12 +55,33 @@ class EdgeRelation(StrEnum):
     TAKES_IN = "takes_in"
 
 
+class RulebookSource(TraceModel):
+    """One file the rulebook was resolved from: a base, or the rulebook itself."""
+
+    id: str = Field(description="The rulebook id that file declares.")
+    path: str = Field(
+        description="The file: `shipped:sec.mlx` for a shipped rulebook, else the path as given."
+    )
+    sha256: Sha256 = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="sha256 of the file's canonical text (as `marginlex fmt` prints it).",
+    )
+
+
 class RulebookRef(TraceModel):
-    """Which rulebook decided: its id, version and the sha256 of its canonical text."""
+    """Which rulebook decided: its id, version, the sha256 of its canonical text, and every
+    file it was resolved from (since schema 1.1; a 1.0 trace has none, and its reference
+    serializes without the field, byte for byte as it was recorded)."""
 
     id: str
     name: str
     sha256: Sha256 = _SHA
+    sources: tuple[RulebookSource, ...] = Field(
+        default=(),
+        description="The files resolved, bases first in resolution order, the rulebook last "
+        "(absent in a 1.0 trace).",
+        exclude_if=lambda sources: not sources,
+    )
     version: str
 
 
@@ -153,7 +176,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.0)."""
+    """One margin decision, with every step that led to it (schema version 1.1)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
     as_of: date
@@ -163,7 +186,7 @@ class DecisionTrace(TraceModel):
     figures: DecisionFigures
     margin_set: MarginSetTrace
     rulebook: RulebookRef
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: SCHEMA_VERSIONS = SCHEMA_VERSION
     steps: tuple[Step, ...]
 
     def canonical(self) -> bytes:

@@ -42,6 +42,7 @@ class ModelBuilder(TableBuilder):
             effective=d.get("effective"),
             citation=d.get("citation"),
             extends=d.get("extends", ()),
+            replaces=d.get("replaces"),
             span=self.span(meta),
         )
 
@@ -54,6 +55,9 @@ class ModelBuilder(TableBuilder):
     def extends(self, meta: Any, c: list[Any]) -> Item:
         names = tuple(m.Symbol(name=str(t), span=self.tok_span(t)) for t in c)
         return Item("extends", names, self.span(meta))
+
+    def replaces(self, meta: Any, c: list[Any]) -> Item:
+        return Item("replaces", m.Symbol(name=str(c[0]), span=self.tok_span(c[0])), self.span(meta))
 
     def cites(self, meta: Any, c: list[Any]) -> Item:
         return Item(

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marginlex.dsl.check.passes import check_resolved
-from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, error
+from marginlex.dsl.claims import SHIPPED_PREFIX
+from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, Severity, error
 from marginlex.dsl.loader import SUFFIX, Library, read_text, rulebook_files
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.parser import parse
-from marginlex.dsl.resolve import resolve
+from marginlex.dsl.provenance import SourceFile, source_files
+from marginlex.dsl.resolve import ResolvedRulebook, resolve
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class FileReport:
     path: str
     source: str
     diagnostics: tuple[Diagnostic, ...]
+    sources: tuple[SourceFile, ...] = ()
+    """With ``verbose``: the files the rulebook resolved from, bases first (clean files)."""
 
 
 def check_text(
@@ -39,19 +43,50 @@ def check_text(
     return check_book(book, library or Library(Path(path).parent if path != "<string>" else None))
 
 
-_BASE_MISSING = frozenset({Code.UNKNOWN_RULEBOOK, Code.CYCLIC_EXTENDS})
+_BASE_MISSING = frozenset({Code.UNKNOWN_RULEBOOK, Code.CYCLIC_EXTENDS, Code.AMBIGUOUS_RULEBOOK})
 
 
 def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:
     """Resolve a parsed rulebook and run every pass; only this file's diagnostics."""
+    return check_resolution(book, library)[1]
+
+
+def check_resolution(
+    book: m.Rulebook, library: Library
+) -> tuple[ResolvedRulebook, list[Diagnostic]]:
+    """The resolved rulebook (best effort) and this file's diagnostics, sorted by place."""
     resolved, found = resolve(book, library.find)
     checked = check_resolved(resolved, book)
     if any(d.code in _BASE_MISSING for d in found):
         # Without every base, "no parameter named X" may only mean "X is in the base that
         # could not be loaded": report the base, not a cascade of guesses.
         checked = [d for d in checked if d.code != Code.UNKNOWN_REFERENCE]
+    found += library.header_diagnostics(book) + _shipped_base_errors(book, found, library)
     mine = [d for d in (*found, *checked) if d.span.file == book.span.file]
-    return sorted(mine, key=lambda d: (d.span.line, d.span.column, d.code.value))
+    return resolved, sorted(mine, key=lambda d: (d.span.line, d.span.column, d.code.value))
+
+
+def _shipped_base_errors(
+    book: m.Rulebook, found: list[Diagnostic], library: Library
+) -> list[Diagnostic]:
+    """A shipped base that no longer resolves here: a file beside this one that says
+    ``replaces shipped`` changed what it builds on. Shipped files are clean on their own, so
+    their errors would otherwise be shown nowhere."""
+    shipped = [
+        d
+        for d in found
+        if d.span.file != book.span.file
+        and d.severity == Severity.ERROR
+        and library.shown(d.span.file).startswith(SHIPPED_PREFIX)
+    ]
+    if not shipped or not book.header.extends:
+        return []
+    first = shipped[0]
+    shown = library.shown(first.span.file)
+    first = first.model_copy(update={"span": first.span.model_copy(update={"file": shown})})
+    message = f"the shipped base `{shown}` has errors when built on the rulebooks beside this file"
+    hint = f"a file here says `replaces shipped`; fix it first: {first.headline()}"
+    return [error(Code.UNKNOWN_RULEBOOK, message, book.header.extends[0].span, hint)]
 
 
 def collect_files(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
@@ -76,8 +111,14 @@ def collect_files(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
     return files, problems
 
 
-def check_paths(paths: list[str]) -> list[FileReport]:
-    """Check every rulebook file under the given paths."""
+def check_paths(paths: list[str], verbose: bool = False) -> list[FileReport]:
+    """Check every rulebook file under the given paths.
+
+    Args:
+        paths: files and folders.
+        verbose: also give each file's resolved sources (the file of every base and its
+            sha256), for the files that resolve without errors.
+    """
     files, problems = collect_files(paths)
     reports = [FileReport(d.span.file, "", (d,)) for d in problems]
     libraries: dict[Path, Library] = {}
@@ -88,5 +129,16 @@ def check_paths(paths: list[str]) -> list[FileReport]:
         except RulebookError as exc:
             reports.append(FileReport(str(path), "", exc.diagnostics))
             continue
-        reports.append(FileReport(str(path), text, tuple(check_text(text, str(path), library))))
+        reports.append(_check_file(path, text, library, verbose))
     return reports
+
+
+def _check_file(path: Path, text: str, library: Library, verbose: bool) -> FileReport:
+    try:
+        book = parse(text, str(path))
+    except RulebookError as exc:
+        return FileReport(str(path), text, exc.diagnostics)
+    resolved, found = check_resolution(book, library)
+    clean = not any(d.severity == Severity.ERROR for d in found)
+    sources = source_files(resolved) if verbose and clean else ()
+    return FileReport(str(path), text, tuple(found), sources)

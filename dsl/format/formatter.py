@@ -199,6 +199,8 @@ def _removal(s: m.Removal) -> list[Line]:
 
 def _header(h: m.Header) -> list[Line]:
     lines = [Line(0, f"rulebook {h.id} {string(h.title)}", h.span.line)]
+    if h.replaces is not None:
+        lines.append(Line(1, f"replaces shipped {h.replaces.name}", h.replaces.span.line))
     if h.jurisdiction is not None:
         lines.append(Line(1, f"jurisdiction {h.jurisdiction}"))
     if h.version is not None:

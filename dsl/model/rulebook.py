@@ -104,7 +104,11 @@ class StatementKind(StrEnum):
 
 
 class Header(Node):
-    """The rulebook header: id, title, jurisdiction, version, dates, citation, extends."""
+    """The rulebook header: id, title, jurisdiction, version, dates, citation, extends.
+
+    ``replaces`` is the ``replaces shipped ID`` clause: this file knowingly takes the id of a
+    shipped rulebook, and is used instead of it by the rulebooks beside it.
+    """
 
     id: str
     title: str
@@ -113,6 +117,7 @@ class Header(Node):
     effective: Effective | None = None
     citation: Citation | None = None
     extends: tuple[Symbol, ...] = ()
+    replaces: Symbol | None = None
 
 
 class StatementBase(Node):

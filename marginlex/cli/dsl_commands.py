@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 # marginlex.dsl (lark, the checks) is imported inside the commands: other commands start fast.
+if TYPE_CHECKING:
+    from marginlex.dsl.check.runner import FileReport as CheckReport
 
 _PATHS = typer.Argument(..., help="Rulebook files (.mlx) or folders holding them.")
 
@@ -16,6 +19,13 @@ _PATHS = typer.Argument(..., help="Rulebook files (.mlx) or folders holding them
 def check(
     paths: list[str] = _PATHS,
     as_json: bool = typer.Option(False, "--json", help="Print diagnostics as JSON on stdout."),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Also show, for each clean file, the file and sha256 of every rulebook it "
+        "resolved from.",
+    ),
 ) -> None:
     """Check rulebooks: syntax, names, units, tables, citations, extends and overrides.
 
@@ -25,7 +35,7 @@ def check(
     from marginlex.dsl.check.runner import check_paths  # noqa: PLC0415
     from marginlex.dsl.diagnostics import Severity  # noqa: PLC0415
 
-    reports = check_paths(paths)
+    reports = check_paths(paths, verbose=verbose)
     diagnostics = [d for r in reports for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == Severity.ERROR]
     if as_json:
@@ -34,6 +44,8 @@ def check(
     else:
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         for report in reports:
+            if report.sources:
+                err.print(_sources_text(report), markup=False)
             for d in report.diagnostics:
                 err.print(d.render(report.source or None), markup=False)
                 err.print()
@@ -46,6 +58,13 @@ def check(
         )
         err.print(summary, markup=False)
     raise typer.Exit(1 if diagnostics else 0)
+
+
+def _sources_text(report: CheckReport) -> str:
+    from marginlex.dsl.provenance import source_lines  # noqa: PLC0415
+
+    head = f"{report.path}: rulebook {report.sources[-1].id} resolved from"
+    return "\n".join([head, *source_lines(report.sources)])
 
 
 def fmt(

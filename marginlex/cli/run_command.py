@@ -144,6 +144,7 @@ def _run_or_exit(
     """
     from marginlex.audit.ledger.record import RunRecorder  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+    from marginlex.dsl.loader import folders_of  # noqa: PLC0415
     from marginlex.engine.book.problems import BookError  # noqa: PLC0415
     from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
     from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
@@ -157,7 +158,8 @@ def _run_or_exit(
     recorder = None
     try:
         loaded = resolve_book(book)
-        rulebooks = [resolve_rulebook(name) for name in names]
+        near = folders_of(names)
+        rulebooks = [resolve_rulebook(name, near) for name in names]
         recorder = RunRecorder(loaded) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BookError as exc:

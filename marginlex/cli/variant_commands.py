@@ -31,12 +31,12 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _load(name: str) -> ResolvedRulebook:
+def _load(name: str, near: list[Path] | None = None) -> ResolvedRulebook:
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.dsl.loader import load_rulebook  # noqa: PLC0415
 
     try:
-        return load_rulebook(name)
+        return load_rulebook(name, near or ())
     except RulebookError as exc:
         for d in exc.diagnostics:
             _err.print(d.render(), markup=False)
@@ -220,7 +220,10 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
 
     if len(rulebook) < 2:
         raise _fail("give at least two rulebooks: --rulebook A --rulebook B")
-    books = [_load(name) for name in rulebook]
+    from marginlex.dsl.loader import folders_of  # noqa: PLC0415
+
+    near = folders_of(rulebook)
+    books = [_load(name, near) for name in rulebook]
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
         loaded = resolve_book(book)
@@ -277,8 +280,10 @@ def _record(
 def diff_command(a: str = _A, b: str = _B, as_json: bool = _JSON) -> None:
     """The rules and parameters that differ between two rulebooks, after `extends`."""
     from marginlex.dsl.diff import diff_rulebooks, render_diff  # noqa: PLC0415
+    from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
-    diff = diff_rulebooks(_load(a), _load(b))
+    near = folders_of([a, b])
+    diff = diff_rulebooks(_load(a, near), _load(b, near), sources=True)
     if as_json:
         typer.echo(diff.model_dump_json(indent=2))
     else:

@@ -1,6 +1,5 @@
 """Regressions from the review of the language: each names the mistake it guards."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,8 +45,12 @@ def test_the_rulebook_checker_does_not_import_pandas() -> None:
 
 
 def _copy_shipped(tmp_path: Path) -> None:
+    # Copies take the shipped ids, so they must say so (else MLX205, and MLX204 for extends).
     for name in ("sec", "cftc", "harmonized"):
-        shutil.copy(shipped_dir() / f"{name}.mlx", tmp_path / f"{name}.mlx")
+        text = (shipped_dir() / f"{name}.mlx").read_text()
+        head, rest = text.split("\n  jurisdiction", 1)
+        replaced = f"{head}\n  replaces shipped {name}\n  jurisdiction{rest}"
+        (tmp_path / f"{name}.mlx").write_text(replaced)
 
 
 def test_a_base_with_a_syntax_error_is_named_not_reported_missing(tmp_path: Path) -> None:
@@ -58,7 +61,7 @@ def test_a_base_with_a_syntax_error_is_named_not_reported_missing(tmp_path: Path
     sec.write_text(sec.read_text().replace("eligibility portfolio_margin", "eligibilty x", 1))
     harmonized = tmp_path / "harmonized.mlx"
     found = check_text(harmonized.read_text(), str(harmonized))
-    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 10, 11)]
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 11, 11)]
     assert found[0].message == "the base rulebook `sec` has errors and cannot be used"
     assert found[0].hint is not None
     assert found[0].hint.startswith(f"fix it first: {sec}:")

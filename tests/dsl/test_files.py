@@ -1,7 +1,8 @@
 """The folders of valid and invalid rulebooks: each invalid file states what it must give.
 
 An invalid file starts with ``# expect: CODE LINE:COL`` and may add ``# message: TEXT``,
-a text that must appear in the diagnostic's message or hint.
+a text that must appear in the diagnostic's message or hint. Files in a sub-folder of
+``invalid/`` are checked together with their siblings (rulebook ids that clash).
 """
 
 import re
@@ -13,7 +14,7 @@ from marginlex.dsl import check_text
 from marginlex.dsl.diagnostics import Code
 
 DATA = Path(__file__).parents[1] / "data" / "dsl"
-INVALID = sorted((DATA / "invalid").glob("*.mlx"))
+INVALID = sorted((DATA / "invalid").rglob("*.mlx"))
 VALID = sorted((DATA / "valid").glob("*.mlx"))
 EXPECT = re.compile(r"^# expect: (MLX\d{3}) (\d+):(\d+)$", re.MULTILINE)
 MESSAGE = re.compile(r"^# message: (.+)$", re.MULTILINE)
@@ -24,7 +25,7 @@ def test_valid_files_are_clean(path: Path) -> None:
     assert check_text(path.read_text(), str(path)) == []
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.relative_to(DATA / "invalid").as_posix())
 def test_invalid_file_gives_its_stated_diagnostic(path: Path) -> None:
     text = path.read_text()
     stated = EXPECT.search(text)

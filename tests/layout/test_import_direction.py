@@ -19,10 +19,13 @@ PACKAGES = {"dsl": ROOT / "dsl", "engine": ROOT / "engine", "audit": ROOT / "aud
 # Layers, lowest first: a module may import its own layer and those before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("marginlex.dsl.model",),
-    ("marginlex.dsl.diagnostics",),
+    ("marginlex.dsl.diagnostics", "marginlex.dsl.claims"),
     ("marginlex.dsl.build", "marginlex.dsl.parser", "marginlex.dsl.format"),
-    ("marginlex.dsl.resolve", "marginlex.dsl.hybrid", "marginlex.dsl.diff"),
-    ("marginlex.dsl.check", "marginlex.dsl.loader"),
+    ("marginlex.dsl.resolve", "marginlex.dsl.hybrid"),
+    ("marginlex.dsl.check",),
+    ("marginlex.dsl.loader",),
+    ("marginlex.dsl.provenance", "marginlex.dsl.diff"),
+    ("marginlex.dsl.check.runner",),
     ("marginlex.dsl",),
     ("marginlex.engine.outcomes", "marginlex.engine.version", "marginlex.engine.kernels"),
     ("marginlex.engine.book",),

@@ -1,0 +1,194 @@
+"""Which file a rulebook id names: the claims of sibling and shipped files, and their conflicts.
+
+A file *claims* the id its header gives (``rulebook sec ...``). Looking an id up is safe only
+when one file answers. Two sibling files claiming one id is an error naming both; a sibling
+claiming the id of a shipped rulebook is an error too, unless its header says
+``replaces shipped sec``: then the rulebooks beside it use it instead of the shipped one.
+A compliance tool never picks a rulebook by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from marginlex.dsl.diagnostics import (
+    Code,
+    Diagnostic,
+    RulebookClaimError,
+    did_you_mean,
+    error,
+)
+from marginlex.dsl.model import rulebook as m
+
+SUFFIX = ".mlx"
+SHIPPED_PREFIX = "shipped:"
+_HEADER = re.compile(r"^\s*rulebook\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+_REPLACES = re.compile(r"\breplaces\s+shipped\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+#: The id a file's ``replaces shipped ID`` clause names (None without one or when the file
+#: does not parse); the library answers it from its parse cache.
+Replaces = Callable[[Path], str | None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One file that says ``rulebook ID``."""
+
+    rulebook_id: str
+    path: Path
+    shipped: bool
+    shown: str
+
+
+def header_id(text: str) -> str | None:
+    """The id a rulebook text declares, found without parsing it.
+
+    >>> header_id('# a comment\\nrulebook sec "SEC"')
+    'sec'
+    """
+    cleaned = re.sub(r"#[^\n]*", "", text)
+    found = _HEADER.search(cleaned)
+    return found.group(1) if found else None
+
+
+def header_replaces(text: str) -> str | None:
+    """The id of a ``replaces shipped ID`` clause, found without parsing (for a file that
+    does not parse: it is then reported as a base with errors, not as an ambiguous id).
+
+    >>> header_replaces('rulebook sec "S"\n  replaces shipped sec')
+    'sec'
+    """
+    found = _REPLACES.search(re.sub(r"#[^\n]*", "", text))
+    return found.group(1) if found else None
+
+
+def rulebook_files(folder: Path, recursive: bool = True) -> list[Path]:
+    """The ``.mlx`` files under a folder, sorted."""
+    pattern = f"**/*{SUFFIX}" if recursive else f"*{SUFFIX}"
+    return sorted(p for p in folder.glob(pattern) if p.is_file())
+
+
+def shown_path(path: Path | str, shipped: Path | None) -> str:
+    """A file as diagnostics, traces and the ledger show it: ``shipped:sec.mlx`` for a shipped
+    rulebook (wherever the package is installed), otherwise the path as given."""
+    if shipped is not None:
+        try:
+            inside = Path(path).resolve().relative_to(shipped.resolve())
+        except ValueError:
+            return str(path)
+        return SHIPPED_PREFIX + inside.as_posix()
+    return str(path)
+
+
+class ClaimIndex:
+    """Every claim of the sibling folders (not recursive) and the shipped folder (recursive).
+
+    A sibling that is a shipped file (the shipped folder checked in place) counts once, as
+    shipped.
+    """
+
+    def __init__(self, near: Iterable[Path], shipped: Path | None) -> None:
+        self.shipped = shipped
+        self.claims: dict[str, list[Claim]] = {}
+        seen: set[Path] = set()
+        if shipped is not None:
+            self._scan(rulebook_files(shipped), True, seen)
+        for folder in near:
+            self._scan(rulebook_files(folder, recursive=False), False, seen)
+
+    def _scan(self, files: list[Path], shipped: bool, seen: set[Path]) -> None:
+        for path in files:
+            key = path.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                found = header_id(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+            if found is not None:
+                shown = shown_path(path, self.shipped)
+                self.claims.setdefault(found, []).append(Claim(found, path, shipped, shown))
+
+    def shipped_ids(self) -> list[str]:
+        """The ids the shipped rulebooks claim."""
+        return sorted(i for i, cs in self.claims.items() if any(c.shipped for c in cs))
+
+    def lookup(self, rulebook_id: str, replaces: Replaces) -> Path | None:
+        """The one file that an id names, or None when no file claims it.
+
+        Raises:
+            RulebookClaimError: two sibling files claim the id, or a sibling claims a shipped
+                id without ``replaces shipped``.
+        """
+        claims = self.claims.get(rulebook_id, [])
+        siblings = [c for c in claims if not c.shipped]
+        shipped = [c for c in claims if c.shipped]
+        if len(siblings) > 1 or len(shipped) > 1:
+            raise _ambiguous(rulebook_id, siblings if len(siblings) > 1 else shipped)
+        if siblings and shipped:
+            if replaces(siblings[0].path) == rulebook_id:
+                return siblings[0].path
+            raise _ambiguous(rulebook_id, [*siblings, *shipped])
+        return claims[0].path if claims else None
+
+    def header_diagnostics(self, book: m.Rulebook, path: Path) -> list[Diagnostic]:
+        """Problems with the id a file claims: shared with a sibling, a shipped id taken
+        without saying so, or a ``replaces shipped`` that replaces nothing."""
+        key = path.resolve()
+        others = [c for c in self.claims.get(book.id, []) if c.path.resolve() != key]
+        if any(c.shipped for c in self.claims.get(book.id, []) if c.path.resolve() == key):
+            return []  # the shipped file itself
+        found = []
+        siblings = [c for c in others if not c.shipped]
+        if siblings:
+            found.append(_ambiguous(book.id, siblings, also=True).at(book.header.span))
+        if self.shipped is not None:
+            found += self._shipped_problems(book, [c for c in others if c.shipped])
+        return found
+
+    def _shipped_problems(self, book: m.Rulebook, shipped: list[Claim]) -> list[Diagnostic]:
+        replaces = book.header.replaces
+        if replaces is None:
+            if not shipped:
+                return []
+            message = (
+                f"rulebook `{book.id}` takes the id of the shipped rulebook `{shipped[0].shown}`"
+            )
+            hint = (
+                f"write `replaces shipped {book.id}` in the header to use this file instead "
+                "of the shipped one beside it, or give it another id"
+            )
+            return [error(Code.SHADOWS_SHIPPED, message, book.header.span, hint)]
+        if replaces.name != book.id:
+            message = (
+                f"rulebook `{book.id}` cannot replace `{replaces.name}`: a rulebook replaces "
+                "only the shipped rulebook with its own id"
+            )
+            hint = f"write `replaces shipped {book.id}`, or remove the clause"
+            return [error(Code.NOTHING_TO_REPLACE, message, replaces.span, hint)]
+        if not shipped:
+            message = f"no shipped rulebook has the id `{replaces.name}`: nothing to replace"
+            hint = did_you_mean(replaces.name, self.shipped_ids()) or "remove the clause"
+            return [error(Code.NOTHING_TO_REPLACE, message, replaces.span, hint)]
+        return []
+
+
+def _ambiguous(rulebook_id: str, claims: list[Claim], also: bool = False) -> RulebookClaimError:
+    files = ", ".join(f"`{c.shown}`" for c in claims)
+    if also:
+        message = f"rulebook id `{rulebook_id}` is also claimed by {files}"
+    else:
+        message = f"rulebook id `{rulebook_id}` is claimed by {len(claims)} files: {files}"
+    sibling = next((c for c in claims if not c.shipped), None)
+    if any(c.shipped for c in claims) and sibling is not None:
+        hint = (
+            f"write `replaces shipped {rulebook_id}` in the header of `{sibling.shown}` to "
+            "use it instead of the shipped rulebook, or give it another id"
+        )
+    else:
+        hint = "give each rulebook its own id, so that an id names one file"
+    return RulebookClaimError(Code.AMBIGUOUS_RULEBOOK, message, hint)
