@@ -46,6 +46,7 @@ from marginlex.dsl.expressions import (
     Value,
 )
 from marginlex.dsl.model_bodies import (
+    Acceptance,
     AssetRow,
     AssetTable,
     Bucket,
@@ -113,6 +114,7 @@ class Header(Node):
     effective: Effective | None = None
     citation: Citation | None = None
     extends: tuple[Symbol, ...] = ()
+    accepts: tuple[Acceptance, ...] = ()
 
 
 class StatementBase(Node):
@@ -123,6 +125,7 @@ class StatementBase(Node):
     citation: Citation | None = None
     effective: Effective | None = None
     status: Status | None = None
+    accepts: tuple[Acceptance, ...] = ()
 
 
 class Parameter(StatementBase):
@@ -268,6 +271,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     Citation,
     Effective,
     Note,
+    Acceptance,
     Header,
     *STATEMENT_TYPES,
     Requirement,
@@ -307,6 +311,7 @@ __all__ = [
     "NODE_TYPES",
     "NO_SPAN",
     "STATEMENT_TYPES",
+    "Acceptance",
     "And",
     "AssetRow",
     "AssetTable",
