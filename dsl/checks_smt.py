@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from marginlex.dsl import model as m
@@ -94,17 +94,27 @@ class Analysis:
         self, choices: list[Choice], within: Z3, noun: str, codes: tuple[Code, Code]
     ) -> Iterator[Finding]:
         """Alternatives that can never be chosen (``codes[1]``) or overlap an earlier one they
-        are not more general than (``codes[0]``)."""
+        are not more general than (``codes[0]``), among what ``within`` (the scope) allows:
+        the scope rules are then among the statements of each finding."""
+        for f in self._first_match(choices, within, noun, codes):
+            scopes = tuple(self.scopes) if within is self.scope else ()
+            yield replace(f, statements=(*f.statements, *scopes))
+
+    def _first_match(
+        self, choices: list[Choice], within: Z3, noun: str, codes: tuple[Code, Code]
+    ) -> Iterator[Finding]:
         z3, w = self.w.z3, self.w
         conds = [w.condition(c.condition) for c in choices]
         for j, later in enumerate(choices):
             earlier = conds[:j]
-            if w.solve([within, conds[j], *(z3.Not(c) for c in earlier)]) is None:
+            if not w.satisfiable([within, conds[j], *(z3.Not(c) for c in earlier)]):
                 yield self._shadowed(choices, conds, j, within=within, noun=noun, code=codes[1])
                 continue
+            if not earlier or not w.satisfiable([within, conds[j], z3.Or(*earlier)]):
+                continue  # exclusive of every earlier alternative: the common case, one query
             for i in range(j):
                 both = w.solve([within, conds[i], conds[j]])
-                if both is None or w.solve([within, conds[i], z3.Not(conds[j])]) is None:
+                if both is None or not w.satisfiable([within, conds[i], z3.Not(conds[j])]):
                     continue
                 shown = w.witness(both, [conds[i], conds[j]], noun)
                 yield Finding(
@@ -258,20 +268,24 @@ class Analysis:
             ]
             codes = (Code.ROW_OVERLAP, Code.ROW_UNREACHABLE)
             # Range rows read the instrument alone; rate rows the position and its account.
-            within = self.scope if noun == "a position" else self.w.z3.BoolVal(True)
+            within = self.scope if noun == "a position" else self._without_own_range(method)
             yield from self.first_match(choices, within, noun, codes)
             if isinstance(method, m.ScenarioGrid | m.SpanScan) and rows:
                 yield from self._row_gap(s, method, choices)
 
+    def _without_own_range(self, method: m.MarginMethod) -> Z3:
+        """The instruments a method's range rows decide: those without a ``scan_range`` of
+        their own when a SPAN scan prefers it, else all."""
+        if isinstance(method, m.SpanScan) and method.prefer_instrument_range:
+            scan_range = m.FieldRef(subject=m.Subject.INSTRUMENT, name="scan_range")
+            return self.w.z3.Not(self.w.present(scan_range))
+        return self.w.z3.BoolVal(True)
+
     def _row_gap(
         self, s: m.Margin, method: m.ScenarioGrid | m.SpanScan, choices: list[Choice]
     ) -> Iterator[Finding]:
-        within = self.w.z3.BoolVal(True)
         own_range = isinstance(method, m.SpanScan) and method.prefer_instrument_range
-        if own_range:  # the instrument's own scan_range is used when it has one
-            scan_range = m.FieldRef(subject=m.Subject.INSTRUMENT, name="scan_range")
-            within = self.w.z3.Not(self.w.present(scan_range))
-        model = self.gap(within, choices)
+        model = self.gap(self._without_own_range(method), choices)
         if model is None:
             return
         conds = [self.w.condition(c.condition) for c in choices]
@@ -355,16 +369,19 @@ def _place(f: Finding, book: m.Rulebook, resolved: ResolvedRulebook) -> _Place |
     """The statement of this file a finding is reported at; ``extends`` when it only arises
     from combining bases; None when one base already has it (its own check reports it)."""
     mine = [s for s in f.statements if s.span.file == book.span.file]
+    # An accept written on the statement a finding is about counts wherever it came from
+    # (a base's accepted overlap is not reported again in each variant).
+    inherited = f.statements[0].accepts
     if mine:
         span = f.span if mine[0] is f.statements[0] else mine[0].span
-        return _Place(span, mine[0].accepts)
+        return _Place(span, tuple(dict.fromkeys((*mine[0].accepts, *inherited))))
     origins = {resolved.origins.get(s.id, "") for s in f.statements}
     closures = _closures(resolved)
     if any(origins <= closures.get(b.name, set()) for b in book.header.extends):
         return None
     primary = resolved.origins.get(f.statements[0].id, "")
     via = [b for b in book.header.extends if primary in closures.get(b.name, set())]
-    return _Place(via[0].span if via else book.header.span, book.header.accepts)
+    return _Place(via[0].span if via else book.header.span, (*book.header.accepts, *inherited))
 
 
 def _periods(resolved: ResolvedRulebook) -> list[dt.date]:

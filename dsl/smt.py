@@ -95,7 +95,7 @@ class World:
         self._expanding: set[str] = set()
         self._definitions: list[Z3] = []
         self._solver = z3.SimpleSolver()
-        self._axioms: tuple[tuple[int, ...], list[Z3]] = ((), [])
+        self._settled: set[str] = set()
 
     # ---- variables ------------------------------------------------------------------
     def _field(self, ref: m.FieldRef) -> _Var:
@@ -275,35 +275,60 @@ class World:
     # ---- solving ----------------------------------------------------------------------
     def axioms(self) -> list[Z3]:
         """Domains of the variables made so far, and the facts the book guarantees."""
-        made = (
-            len(self.vars),
-            len(self._definitions),
-            *(len(v.values) for v in self.vars.values()),
-        )
-        if made != self._axioms[0]:
-            self._axioms = (made, self._new_axioms())
-        return self._axioms[1]
+        domains = (self._domain(var) for var in self.vars.values())
+        return [*self._definitions, *(d for d in domains if d is not None), *self._digital()]
 
-    def _new_axioms(self) -> list[Z3]:
-        z3, out = self.z3, list(self._definitions)
-        for var in self.vars.values():
-            if var.kind is Kind.ENUM:
-                top = len(var.values) if var.open_enum else len(var.values) - 1
-                out.append(z3.Implies(var.present, z3.And(var.term >= 0, var.term <= top)))
+    def _domain(self, var: _Var) -> Z3 | None:
+        if var.kind is not Kind.ENUM:
+            return None
+        z3, lowest = self.z3, var.term >= 0
+        # An open enum's numbers past its named values are other tickers.
+        within = lowest if var.open_enum else z3.And(lowest, var.term < len(var.values))
+        return z3.Implies(var.present, within)
+
+    def _digital(self) -> list[Z3]:
         asset = self.vars.get("collateral.asset")
         digital = self.vars.get("collateral.digital_asset")
-        if asset is not None and digital is not None:
-            named = [asset.term == self._index(asset, a) for a in _NOT_DIGITAL]
-            out.append(digital.term == z3.Not(z3.Or(*named)))
-        return out
+        if asset is None or digital is None:
+            return []
+        named = [asset.term == self._index(asset, a) for a in _NOT_DIGITAL]
+        return [digital.term == self.z3.Not(self.z3.Or(*named))]
+
+    def _settle(self) -> None:
+        """Add the axioms of variables made since the last query to the solver, once: they
+        never change, so they stay below every query's ``push``."""
+        solver, done = self._solver, self._settled
+        for key, var in self.vars.items():
+            if key not in done:
+                done.add(key)
+                domain = self._domain(var)
+                if domain is not None:
+                    solver.add(domain)
+        for number, definition in enumerate(self._definitions):
+            if f"#definition {number}" not in done:
+                done.add(f"#definition {number}")
+                solver.add(definition)
+        if "#digital" not in done and self._digital():
+            done.add("#digital")
+            solver.add(*self._digital())
 
     def solve(self, formulas: list[Z3]) -> Any | None:
         """A model in which every formula holds, or None when there is none."""
+        return self._check(formulas, model=True)
+
+    def satisfiable(self, formulas: list[Z3]) -> bool:
+        """Whether the formulas can all hold (no model is built)."""
+        return self._check(formulas, model=False) is not None
+
+    def _check(self, formulas: list[Z3], *, model: bool) -> Any | None:
+        self._settle()
         solver = self._solver
         solver.push()
         try:
-            solver.add(*formulas, *self.axioms())
-            return solver.model() if solver.check() == self.z3.sat else None
+            solver.add(*formulas)
+            if solver.check() != self.z3.sat:
+                return None
+            return solver.model() if model else True
         finally:
             solver.pop()
 

@@ -156,14 +156,22 @@ def test_findings_at_extends_are_accepted_in_the_header() -> None:
 
 def test_an_accept_on_another_statement_accepts_nothing_and_says_so() -> None:
     text = SIDE_BY_SIDE + (
-        "scope everyone\n"
-        '  cites "test"\n'
-        "  decides account where account.regime in {SEC, CFTC}\n"
-        '  accept MLX606 because "misplaced"\n'
+        'parameter house_minimum = 1 USD\n  cites "test"\n  accept MLX606 because "misplaced"\n'
     )
     found = _codes(text)
     assert ("MLX606", 3, 16) in found
-    assert ("MLX610", 7, 3) in found
+    assert ("MLX610", 6, 3) in found
+
+
+def test_a_scope_of_this_file_is_where_a_method_it_starves_is_reported() -> None:
+    # The scope is part of why cftc_span never applies: the finding is reported there,
+    # and accepted there.
+    scope = (
+        'scope everyone\n  cites "test"\n  decides account where account.regime in {SEC, CFTC}\n'
+    )
+    assert ("MLX606", 4, 1) in _codes(SIDE_BY_SIDE + scope)
+    accepted = SIDE_BY_SIDE + scope + '  accept MLX606 because "SEC methods only"\n'
+    assert "MLX606" not in [code for code, _, _ in _codes(accepted)]
 
 
 def test_only_findings_can_be_accepted() -> None:
