@@ -163,6 +163,29 @@ def test_an_accept_on_another_statement_accepts_nothing_and_says_so() -> None:
     assert ("MLX610", 6, 3) in found
 
 
+def test_a_removal_that_leaves_accounts_without_a_method_is_reported_at_extends() -> None:
+    text = (
+        'rulebook no_reg_t "SEC without Reg T"\n  cites "t"\n  extends sec\n'
+        'remove margin sec_strategy_based\n  cites "t"\n'
+    )
+    found = check_text(text, "no_reg_t.mlx")
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX608", 3, 11)]
+    assert found[0].message.startswith(
+        "an account with regime SEC and not eligible(portfolio_margin) is in scope but no"
+        " margin method applies to it"
+    )
+
+
+def test_a_finding_a_base_accepts_is_not_reported_again_in_its_variants() -> None:
+    # harmonized accepts its grid's overlapping rows (MLX603); a variant changing a
+    # parameter inherits the statement and its accept.
+    text = (
+        'rulebook v "Variant"\n  cites "t"\n  extends harmonized\n'
+        'override parameter pm_offset_broad = 80%\n  cites "t"\n'
+    )
+    assert _codes(text) == []
+
+
 def test_a_scope_of_this_file_is_where_a_method_it_starves_is_reported() -> None:
     # The scope is part of why cftc_span never applies: the finding is reported there,
     # and accepted there.
@@ -254,6 +277,22 @@ margin scan
     found = check_text(gap.format(prefer="prefer instrument scan_range"), "r.mlx")
     assert found[0].message.startswith(
         "an instrument with no index_class and no scan_range of its own matches no range row"
+    )
+
+
+def test_a_rate_table_with_a_gap_would_charge_nothing() -> None:
+    text = """rulebook r "Rates"
+  cites "test"
+margin house_rates
+  cites "test"
+  rates
+    when instrument.product in {index_future, ust_future} 5%
+"""
+    found = check_text(text, "r.mlx")
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX605", 6, 5)]
+    assert found[0].message == (
+        "a position with instrument.product index_option matches no rate row of `house_rates`:"
+        " its rate would be 0%"
     )
 
 
