@@ -186,7 +186,9 @@ class Analysis:
             if solver.check() != z3.unsat:
                 continue
             core = {str(c) for c in solver.unsat_core()}
-            yield self._conflict(rule, [r for k, r in reqs.items() if k in core], "scope" in core)
+            conflicting = [r for k, r in reqs.items() if k in core]
+            if conflicting:  # else the scope alone decides no account: not this rule's fault
+                yield self._conflict(rule, conflicting, "scope" in core)
 
     def _conflict(self, rule: m.Eligibility, reqs: list[m.Requirement], scoped: bool) -> Finding:
         names = [f"`{r.name}` ({locate(r.span, self.here)})" for r in reqs]
