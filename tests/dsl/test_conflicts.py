@@ -305,3 +305,16 @@ def test_a_rulebook_without_conditions_does_not_load_the_solver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_scope_deciding_no_account_is_not_blamed_on_an_eligibility_rule() -> None:
+    text = """rulebook r "R"
+  cites "t"
+scope nobody
+  cites "t"
+  decides account where account.regime = SEC and account.regime = CFTC
+eligibility e for account
+  cites "t"
+  require a: account.kind = margin because "x"
+"""
+    assert "MLX601" not in [code for code, _, _ in _codes(text)]
