@@ -1,6 +1,7 @@
 """marginlex.dsl: the rulebook language (grammar, parser, model, checks, formatter).
 
-Only this package imports lark; everything downstream sees typed model nodes.
+Only this package imports lark, and z3 (:mod:`.smt`, loaded only when a rulebook has a
+condition to analyse); everything downstream sees typed model nodes.
 
 Stages, one function each:
 

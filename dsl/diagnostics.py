@@ -17,7 +17,8 @@ from marginlex.dsl.model.expressions import Span
 
 class Code(StrEnum):
     """Diagnostic codes. ``MLX0xx`` files, ``1xx`` syntax, ``2xx`` names, ``3xx`` types,
-    ``4xx`` tables, ``5xx`` dates."""
+    ``4xx`` tables, ``5xx`` dates, ``6xx`` conflicts, gaps and dead rules (decided by the
+    SMT solver, :mod:`.checks_smt`; each may be accepted with ``accept CODE because "..."``)."""
 
     FILE_ERROR = "MLX001"
     SYNTAX = "MLX100"
@@ -48,6 +49,21 @@ class Code(StrEnum):
     EFFECTIVE_OVERLAP = "MLX500"
     EFFECTIVE_EMPTY = "MLX501"
     OVERRIDE_GAP = "MLX502"
+    SCOPE_OVERLAP = "MLX600"
+    NEVER_ELIGIBLE = "MLX601"
+    HAIRCUT_OVERLAP = "MLX602"
+    ROW_OVERLAP = "MLX603"
+    ROW_UNREACHABLE = "MLX604"
+    ROW_GAP = "MLX605"
+    METHOD_NEVER_APPLIES = "MLX606"
+    METHOD_OVERLAP = "MLX607"
+    METHOD_GAP = "MLX608"
+    CREDIT_CONFLICT = "MLX609"
+    UNUSED_ACCEPT = "MLX610"
+
+
+#: The findings an ``accept`` clause may accept (the solver's; never a plain error).
+ACCEPTABLE = frozenset(c for c in Code if "MLX600" <= c.value <= "MLX609")
 
 
 class Severity(StrEnum):

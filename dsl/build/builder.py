@@ -14,12 +14,15 @@ from lark import v_args
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.build.expressions import Item, gather
 from marginlex.dsl.build.tables import TableBuilder
-from marginlex.dsl.diagnostics import BuildError, Code, error
+from marginlex.dsl.diagnostics import ACCEPTABLE, BuildError, Code, error
 
 
 def _common(d: dict[str, Any]) -> dict[str, Any]:
     keys = ("citation", "effective", "status")
-    return {k: d[k] for k in keys if k in d}
+    out = {k: d[k] for k in keys if k in d}
+    if "accept" in d:
+        out["accepts"] = tuple(d["accept"])
+    return out
 
 
 @v_args(meta=True)
@@ -43,6 +46,7 @@ class ModelBuilder(TableBuilder):
             citation=d.get("citation"),
             extends=d.get("extends", ()),
             replaces=d.get("replaces"),
+            accepts=tuple(d.get("accept", ())),
             span=self.span(meta),
         )
 
@@ -63,6 +67,29 @@ class ModelBuilder(TableBuilder):
         return Item(
             "citation", m.Citation(text=self.string(c[0]), span=self.span(meta)), self.span(meta)
         )
+
+    def accept(self, meta: Any, c: list[Any]) -> Item:
+        code, reason = str(c[0]), self.string(c[1])
+        if code not in ACCEPTABLE:
+            raise BuildError(
+                error(
+                    Code.UNKNOWN_WORD,
+                    f"`{code}` is not a finding that can be accepted",
+                    self.tok_span(c[0]),
+                    "`accept` takes a checker finding, MLX600 to MLX609; errors must be fixed",
+                )
+            )
+        if not reason.strip():
+            raise BuildError(
+                error(
+                    Code.MISSING_CLAUSE,
+                    "an accepted finding needs its reason",
+                    self.span(meta),
+                    'say why the finding is right as it is: `because "..."`',
+                )
+            )
+        span = self.span(meta)
+        return Item("accept", m.Acceptance(code=code, reason=reason, span=span), span)
 
     def status(self, meta: Any, c: list[Any]) -> Item:
         return Item("status", c[0], self.span(meta))

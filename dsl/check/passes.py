@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
+from marginlex.dsl.check.conflict_pass import conflict_diagnostics
 from marginlex.dsl.check.expressions import ExprChecker, locate
 from marginlex.dsl.check.tables import (
     DIMENSION_WORDS,
@@ -18,7 +19,7 @@ from marginlex.dsl.check.tables import (
     table_diagnostics,
     value_diagnostics,
 )
-from marginlex.dsl.diagnostics import Code, Diagnostic, error
+from marginlex.dsl.diagnostics import Code, Diagnostic, Severity, error
 from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.fields import (
@@ -312,6 +313,11 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
     return table_diagnostics(ctx.own, haircuts)
 
 
+def check_conflicts(ctx: Context) -> list[Diagnostic]:
+    """Overlaps, gaps and dead rules, decided by the SMT solver (:mod:`.checks_smt`)."""
+    return conflict_diagnostics(ctx.book, ctx.resolved)
+
+
 #: The passes, in the order they run.
 PASSES: tuple[Pass, ...] = (
     check_citations,
@@ -322,7 +328,12 @@ PASSES: tuple[Pass, ...] = (
     check_overrides,
     check_override_gaps,
     check_tables,
+    check_conflicts,
 )
+
+#: Passes that run only when the passes before them find no error: the solver's findings
+#: about a rulebook that does not yet mean what it says would be noise.
+NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts})
 
 
 def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnostic]:
@@ -335,7 +346,11 @@ def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnos
     ['MLX220']
     """
     ctx = Context(book=book, resolved=resolved)
-    found = [d for check in PASSES for d in check(ctx)]
+    found: list[Diagnostic] = []
+    for check in PASSES:
+        if check in NEEDS_CLEAN and any(d.severity is Severity.ERROR for d in found):
+            continue
+        found += check(ctx)
     return sorted(found, key=lambda d: (d.span.line, d.span.column, d.code.value))
 
 

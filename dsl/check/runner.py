@@ -44,6 +44,7 @@ def check_text(
 
 
 _BASE_MISSING = frozenset({Code.UNKNOWN_RULEBOOK, Code.CYCLIC_EXTENDS, Code.AMBIGUOUS_RULEBOOK})
+_UNSURE_WITHOUT_BASE = frozenset({Code.UNKNOWN_REFERENCE, Code.UNUSED_ACCEPT})
 
 
 def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:
@@ -60,7 +61,8 @@ def check_resolution(
     if any(d.code in _BASE_MISSING for d in found):
         # Without every base, "no parameter named X" may only mean "X is in the base that
         # could not be loaded": report the base, not a cascade of guesses.
-        checked = [d for d in checked if d.code != Code.UNKNOWN_REFERENCE]
+        # An `accept` may be for a finding the missing base would give.
+        checked = [d for d in checked if d.code not in _UNSURE_WITHOUT_BASE]
     found += library.header_diagnostics(book) + _shipped_base_errors(book, found, library)
     mine = [d for d in (*found, *checked) if d.span.file == book.span.file]
     return resolved, sorted(mine, key=lambda d: (d.span.line, d.span.column, d.code.value))

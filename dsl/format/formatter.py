@@ -50,7 +50,15 @@ def _clauses(s: m.StatementBase) -> list[Line]:
         out.append(Line(1, f"status {s.status.value}"))
     if s.effective is not None:
         out.append(Line(1, effective(s.effective), s.effective.span.line))
-    return out
+    return out + _accepts(s.accepts)
+
+
+def _accepts(accepts: tuple[m.Acceptance, ...]) -> list[Line]:
+    return [Line(1, _accept(a), a.span.line) for a in accepts]
+
+
+def _accept(a: m.Acceptance) -> str:
+    return f"accept {a.code} because {string(a.reason)}"
 
 
 def _head(s: m.StatementBase, rest: str) -> Line:
@@ -211,7 +219,7 @@ def _header(h: m.Header) -> list[Line]:
         lines.append(Line(1, f"cites {string(h.citation.text)}", h.citation.span.line))
     if h.extends:
         lines.append(Line(1, f"extends {_names(h.extends)}", h.extends[0].span.line))
-    return lines
+    return lines + _accepts(h.accepts)
 
 
 def _rulebook(b: m.Rulebook) -> list[Line]:
@@ -228,6 +236,7 @@ def _inline(n: m.Node) -> list[Line]:
 _INLINE: dict[type[m.Node], Callable[[Any], str]] = {
     **EXPR_HANDLERS,
     m.Citation: lambda n: f"cites {string(n.text)}",
+    m.Acceptance: _accept,
     m.Effective: effective,
     m.Note: lambda n: " ".join(note(n)),
     m.Rate: outcome,

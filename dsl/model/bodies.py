@@ -39,6 +39,14 @@ class Effective(Node):
         return after and before
 
 
+class Acceptance(Node):
+    """``accept MLX603 because "..."``: a checker finding on this statement, accepted with a
+    reason (the finding is then not reported)."""
+
+    code: str
+    reason: str
+
+
 class Note(Node):
     """A row note ``[secondary, cites "..."]``: per-row status and citation."""
 

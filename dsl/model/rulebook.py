@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from marginlex.dsl.model.bodies import (
+    Acceptance,
     AssetRow,
     AssetTable,
     Bucket,
@@ -118,6 +119,7 @@ class Header(Node):
     citation: Citation | None = None
     extends: tuple[Symbol, ...] = ()
     replaces: Symbol | None = None
+    accepts: tuple[Acceptance, ...] = ()
 
 
 class StatementBase(Node):
@@ -128,6 +130,7 @@ class StatementBase(Node):
     citation: Citation | None = None
     effective: Effective | None = None
     status: Status | None = None
+    accepts: tuple[Acceptance, ...] = ()
 
 
 class Parameter(StatementBase):
@@ -273,6 +276,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     Citation,
     Effective,
     Note,
+    Acceptance,
     Header,
     *STATEMENT_TYPES,
     Requirement,
@@ -312,6 +316,7 @@ __all__ = [
     "NODE_TYPES",
     "NO_SPAN",
     "STATEMENT_TYPES",
+    "Acceptance",
     "And",
     "AssetRow",
     "AssetTable",
