@@ -4,7 +4,8 @@ Nodes are parties, accounts and lots (ids are unique across the three; validatio
 it). Edges, each keyed by its :class:`EdgeKind`:
 
 - ``owns``: owner party → account; ``carries``: carrier party → account;
-- ``member_of``, ``affiliate_of``, ``guarantees``: as in relations.csv (src → dst);
+- ``member_of``, ``affiliate_of``, ``guarantees``, ``rehypothecated_to``: as in
+  relations.csv (src → dst; ``rehypothecated_to`` goes from account to account);
 - ``holds``: account → lot (the lot's own account);
 - ``pledged_to``: lot → the account it is pledged to (only when that is another account).
 
@@ -31,6 +32,7 @@ from marginlex.engine.book_schema import PartyKind, Relation
 from marginlex.engine.columns import isin, lookup
 from marginlex.engine.graph_accounts import account_columns as _account_columns
 from marginlex.engine.graph_lots import lot_columns as _lot_columns
+from marginlex.engine.graph_reach import lot_reach as _lot_reach
 
 ARROW = " -> "
 
@@ -43,6 +45,7 @@ class EdgeKind(StrEnum):
     MEMBER_OF = Relation.MEMBER_OF.value
     AFFILIATE_OF = Relation.AFFILIATE_OF.value
     GUARANTEES = Relation.GUARANTEES.value
+    REHYPOTHECATED_TO = Relation.REHYPOTHECATED_TO.value
     HOLDS = "holds"
     PLEDGED_TO = "pledged_to"
 
@@ -206,6 +209,24 @@ class AccountGraph:
     @cached_property
     def _lots(self) -> pd.DataFrame:
         return _lot_columns(self.book)
+
+    def lot_reach(self) -> pd.DataFrame:
+        """Every account each lot reaches beyond its own: its pledge, then each re-pledge.
+
+        One row per (lot, reached account) with the hops and the whole path; see
+        :func:`marginlex.engine.graph_reach.lot_reach`.
+
+        >>> from marginlex.engine.book import load_demo_book
+        >>> reach = AccountGraph(load_demo_book()).lot_reach()
+        >>> reach.loc[reach["lot_id"] == "L22", ["reached_account_id", "hops"]].values.tolist()
+        [['A14_LIMA_FIN', 1], ['A15_MIKE_MGN', 2], ['H_BD1', 3]]
+        """
+        return self._reach
+
+    @cached_property
+    def _reach(self) -> pd.DataFrame:
+        e = self.edges
+        return _lot_reach(self._lots, e.loc[e["kind"] == EdgeKind.REHYPOTHECATED_TO.value])
 
     def account_columns(self) -> pd.DataFrame:
         """One row per account, indexed by account_id: everything rules ask of the graph.
