@@ -10,12 +10,14 @@ it). Edges, each keyed by its :class:`EdgeKind`:
 - ``pledged_to``: lot → the account it is pledged to (only when that is another account).
 
 Rules never walk the graph per account. Everything they ask is computed once, in bulk,
-as columns: :meth:`AccountGraph.account_columns` (one row per account) and
-:meth:`AccountGraph.lot_columns` (one row per lot). A graph predicate that has no ready
-column is asked as a column too, with :meth:`AccountGraph.relation_mask` (does each id in a
-column have a given relation to a party of a given kind?) or
-:meth:`AccountGraph.pair_related` (are two columns of ids related?). The networkx graph
-itself (:attr:`AccountGraph.nx`) is built on first use, for traces (:meth:`path`).
+as columns: :meth:`AccountGraph.account_columns` (one row per account),
+:meth:`AccountGraph.lot_columns` (one row per lot) and :meth:`AccountGraph.lot_reach` (one
+row per account a lot reaches through its pledge and the re-pledges after it). A graph
+predicate that has no ready column is asked as a column too, with
+:meth:`AccountGraph.relation_mask` (does each id in a column have a given relation to a
+party of a given kind?) or :meth:`AccountGraph.pair_related` (are two columns of ids
+related?). The networkx graph itself (:attr:`AccountGraph.nx`) is built on first use, for
+traces (:meth:`path`).
 """
 
 from __future__ import annotations

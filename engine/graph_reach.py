@@ -95,7 +95,9 @@ def lot_reach(lots: pd.DataFrame, repledges: pd.DataFrame) -> pd.DataFrame:
     )
     seen = np.sort(start["lot"].to_numpy() * n + start["at"].to_numpy())
     reached, frontier = [start], start[isin(start["at"], edges["at"])]
-    while len(frontier):  # one iteration per hop; each adds (lot, account) pairs not seen
+    for _hop in range(n):  # a path visits each account once: at most n hops, cycles or not
+        if not len(frontier):
+            break
         frontier, seen = _next_hop(frontier, edges, seen, n)
         reached.append(frontier)
     out = pd.concat(reached, ignore_index=True)[list(REACH_COLUMNS)]
