@@ -66,11 +66,13 @@ class Agreement(StrEnum):
 
 
 class Relation(StrEnum):
-    """Relations between parties (and, for ``guarantees``, accounts) in relations.csv."""
+    """Relations in relations.csv: between parties (``guarantees`` may name an account) and,
+    for ``rehypothecated_to``, from an account to the account its collateral is re-pledged to."""
 
     MEMBER_OF = "member_of"
     AFFILIATE_OF = "affiliate_of"
     GUARANTEES = "guarantees"
+    REHYPOTHECATED_TO = "rehypothecated_to"
 
 
 class Product(StrEnum):

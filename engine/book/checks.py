@@ -245,6 +245,14 @@ def _check_relations(
                 for r, x in zip(rel[acct], df[col][acct], strict=True)
             ],
         )
+        party = ok & is_party & (rel == Relation.REHYPOTHECATED_TO)
+        parser.report(
+            col,
+            party,
+            [f"rehypothecated_to relates accounts, and {x!r} is a party" for x in df[col][party]],
+        )
+    loop = (rel == Relation.REHYPOTHECATED_TO) & (df["src"] == df["dst"])
+    parser.report("dst", loop, "an account cannot be rehypothecated to itself")
     if kind is None:
         return
     dst_kind = _kind_of(kind, df["dst"])

@@ -4,17 +4,20 @@ Nodes are parties, accounts and lots (ids are unique across the three; validatio
 it). Edges, each keyed by its :class:`EdgeKind`:
 
 - ``owns``: owner party → account; ``carries``: carrier party → account;
-- ``member_of``, ``affiliate_of``, ``guarantees``: as in relations.csv (src → dst);
+- ``member_of``, ``affiliate_of``, ``guarantees``, ``rehypothecated_to``: as in
+  relations.csv (src → dst; ``rehypothecated_to`` goes from account to account);
 - ``holds``: account → lot (the lot's own account);
 - ``pledged_to``: lot → the account it is pledged to (only when that is another account).
 
 Rules never walk the graph per account. Everything they ask is computed once, in bulk,
-as columns: :meth:`AccountGraph.account_columns` (one row per account) and
-:meth:`AccountGraph.lot_columns` (one row per lot). A graph predicate that has no ready
-column is asked as a column too, with :meth:`AccountGraph.relation_mask` (does each id in a
-column have a given relation to a party of a given kind?) or
-:meth:`AccountGraph.pair_related` (are two columns of ids related?). The networkx graph
-itself (:attr:`AccountGraph.nx`) is built on first use, for traces (:meth:`path`).
+as columns: :meth:`AccountGraph.account_columns` (one row per account),
+:meth:`AccountGraph.lot_columns` (one row per lot) and :meth:`AccountGraph.lot_reach` (one
+row per account a lot reaches through its pledge and the re-pledges after it). A graph
+predicate that has no ready column is asked as a column too, with
+:meth:`AccountGraph.relation_mask` (does each id in a column have a given relation to a
+party of a given kind?) or :meth:`AccountGraph.pair_related` (are two columns of ids
+related?). The networkx graph itself (:attr:`AccountGraph.nx`) is built on first use, for
+traces (:meth:`path`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.load import Book
 from marginlex.engine.graph.accounts import account_columns as _account_columns
 from marginlex.engine.graph.lots import lot_columns as _lot_columns
+from marginlex.engine.graph.reach import lot_reach as _lot_reach
 
 ARROW = " -> "
 
@@ -43,6 +47,7 @@ class EdgeKind(StrEnum):
     MEMBER_OF = Relation.MEMBER_OF.value
     AFFILIATE_OF = Relation.AFFILIATE_OF.value
     GUARANTEES = Relation.GUARANTEES.value
+    REHYPOTHECATED_TO = Relation.REHYPOTHECATED_TO.value
     HOLDS = "holds"
     PLEDGED_TO = "pledged_to"
 
@@ -206,6 +211,24 @@ class AccountGraph:
     @cached_property
     def _lots(self) -> pd.DataFrame:
         return _lot_columns(self.book)
+
+    def lot_reach(self) -> pd.DataFrame:
+        """Every account each lot reaches beyond its own: its pledge, then each re-pledge.
+
+        One row per (lot, reached account) with the hops and the whole path; see
+        :func:`marginlex.engine.graph.reach.lot_reach`.
+
+        >>> from marginlex.engine.book.load import load_demo_book
+        >>> reach = AccountGraph(load_demo_book()).lot_reach()
+        >>> reach.loc[reach["lot_id"] == "L22", ["reached_account_id", "hops"]].values.tolist()
+        [['A14_LIMA_FIN', 1], ['A15_MIKE_MGN', 2], ['H_BD1', 3]]
+        """
+        return self._reach
+
+    @cached_property
+    def _reach(self) -> pd.DataFrame:
+        e = self.edges
+        return _lot_reach(self._lots, e.loc[e["kind"] == EdgeKind.REHYPOTHECATED_TO.value])
 
     def account_columns(self) -> pd.DataFrame:
         """One row per account, indexed by account_id: everything rules ask of the graph.

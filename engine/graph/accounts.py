@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from marginlex.dsl.model.domain import PartyKind, Product, Relation
+from marginlex.dsl.model.domain import Origin, PartyKind, Product, Relation
+from marginlex.engine.book.columns import lookup
 
 if TYPE_CHECKING:
     from marginlex.engine.graph.account_graph import AccountGraph
@@ -93,7 +94,6 @@ def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
     pos_mv, n_pos = _sums(book.positions, book.positions["account_id"], "market_value", ids)
     col_mv, n_lots = _sums(lots, lots["margined_account_id"], "market_value", ids)
     sbs = book.positions["product"] == Product.SBS.value
-    breach = lots["customer_to_house"]
     out = out.assign(
         positions_market_value=pos_mv,
         collateral_market_value=col_mv,
@@ -101,7 +101,7 @@ def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
         n_positions=n_pos,
         n_lots=n_lots,
         holds_unlisted_derivatives=ids.isin(book.positions.loc[sbs, "account_id"].unique()),
-        pledges_customer_collateral_to_house=ids.isin(lots.loc[breach, "account_id"].unique()),
+        pledges_customer_collateral_to_house=ids.isin(_customer_to_house(graph)),
         receives_customer_collateral=ids.isin(
             lots.loc[
                 lots["is_pledged"] & (lots["source_origin"] == "customer"), "margined_account_id"
@@ -110,3 +110,13 @@ def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
     )
     out.index.name = "account_id"
     return out.drop(columns="account_id")
+
+
+def _customer_to_house(graph: AccountGraph) -> pd.Series:
+    """Customer accounts with a lot that reaches a house account (pledged or re-pledged)."""
+    reach, acc = graph.lot_reach(), graph.book.accounts
+    origin = acc["origin"].astype("str")
+    src = lookup(reach["account_id"], acc["account_id"], origin)
+    dst = lookup(reach["reached_account_id"], acc["account_id"], origin)
+    hit = (src == Origin.CUSTOMER.value) & (dst == Origin.HOUSE.value)
+    return reach.loc[hit, "account_id"].drop_duplicates()

@@ -1,8 +1,11 @@
 """Segregation steps: each constraint as a whole-column test, violations with their path.
 
 - ``collateral of account where S must not reach account where T``: a lot of an account
-  matching S pledged to an account matching T; the path is the lot's flow
-  (``A10 -> L15 -> H_BD1``); both ends' margin sets are in breach.
+  matching S that reaches an account matching T, pledged to it or re-pledged on to it
+  through accounts ``rehypothecated_to`` one another (:mod:`marginlex.engine.graph.reach`).
+  One violation per (lot, constraint): the first such account the lot reaches (fewest
+  hops), with the whole path (``A10 -> L15 -> H_BD1``; through intermediaries
+  ``A13 -> L22 -> A14 -> A15 -> H_BD1``); both ends' margin sets are in breach.
 - ``account where X must be carried by {kinds}``: path ``carrier -> account``.
 - ``merged accounts must have one owner``: a set mixing owners; path lists the accounts.
 - ``merged accounts must be carried by {kinds} under {agreements}``: a set of several
@@ -50,20 +53,33 @@ def _rows(state: RunState, step: Step, found: Found) -> pd.DataFrame:
     )
 
 
+def _flow_detail(reach: pd.DataFrame, pledged_to: pd.Series) -> np.ndarray:
+    """``lot L15 pledged to H_BD1``; through re-pledges, the first pledgee and the hops."""
+    lot, to, hops = reach["lot_id"], reach["reached_account_id"], reach["hops"]
+    direct = "lot " + lot + " pledged to " + to
+    chain = "lot " + lot + " pledged to " + pledged_to + ", re-pledged on to " + to
+    chain = chain + " (" + hops.astype("str") + " hops)"
+    return np.where(hops == 1, direct, chain).astype(object)
+
+
 def _collateral_flow(state: RunState, step: Step, rule: m.CollateralFlow) -> pd.DataFrame:
-    lots = state.graph.lot_columns()
+    """One violation per lot: the first forbidden account its pledge and re-pledges reach."""
+    reach = state.graph.lot_reach()
     ids = state.account_ids
     src = mask(rule.source, state.ctx.accounts, state.plan)
     dst = mask(rule.target, state.ctx.accounts, state.plan)
-    own = index_in(lots["account_id"], ids)
-    to = index_in(lots["margined_account_id"], ids)
-    hit = lots["is_pledged"].to_numpy(dtype=bool) & src[own] & dst[to]
-    path = lots["flow_path"].to_numpy(dtype=object)[hit]
-    detail = (
-        "lot " + lots.index.to_series().astype("str") + " pledged to " + lots["margined_account_id"]
-    ).to_numpy(dtype=object)[hit]
-    both = np.concatenate([state.account_set[own[hit]], state.account_set[to[hit]]])
-    accounts = np.concatenate([ids.to_numpy()[own[hit]], ids.to_numpy()[to[hit]]])
+    own = index_in(reach["account_id"], ids)
+    to = index_in(reach["reached_account_id"], ids)
+    hit = src[own] & dst[to]
+    first = ~reach["lot_id"][hit].duplicated().to_numpy()  # sorted by lot, hops, path
+    found = reach[hit][first]
+    own, to = own[hit][first], to[hit][first]
+    lots = state.graph.lot_columns()["margined_account_id"]  # every reaching lot is pledged
+    pledged = lots.reindex(found["lot_id"]).set_axis(found.index)
+    path = found["path"].to_numpy(dtype=object)
+    detail = _flow_detail(found, pledged)
+    both = np.concatenate([state.account_set[own], state.account_set[to]])
+    accounts = np.concatenate([ids.to_numpy()[own], ids.to_numpy()[to]])
     return _rows(
         state,
         step,

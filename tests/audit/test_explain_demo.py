@@ -27,6 +27,8 @@ CASES = {
     "cftc_A08_FOX_FUT": ("cftc", "ms:A08_FOX_FUT"),
     # customer collateral pledged to the house account: a segregation breach
     "sec_A10_HOTEL_MGN": ("sec", "ms:A10_HOTEL_MGN"),
+    # customer collateral pledged to an affiliate and re-pledged twice to the house account
+    "sec_A13_KILO_MGN": ("sec", "ms:A13_KILO_MGN"),
 }
 FORMATS = {"txt": "text", "json": "json", "html": "html"}
 

@@ -2,8 +2,8 @@
 
 The session's server comes from ``conftest.py`` (``pg_database``); every test records into a
 schema of its own, so the tests stay independent (and can run under ``pytest -n 2``, where
-each worker starts its own server). The demo book decides 28 margin sets: 9 under sec,
-6 under cftc and 13 under harmonized (``tests/data/evaluate/demo_run.json``).
+each worker starts its own server). The demo book decides 34 margin sets: 12 under sec,
+6 under cftc and 16 under harmonized (``tests/data/evaluate/demo_run.json``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.postgres
 DATA = Path(__file__).parents[1] / "data"
 GOLDEN_RUN = DATA / "evaluate" / "demo_run.json"
 GOLDEN_EXPLAIN = DATA / "audit" / "golden" / "demo" / "cftc_A08_FOX_FUT.txt"
-DEMO_DECISIONS = 28  # 9 sec + 6 cftc + 13 harmonized margin sets
+DEMO_DECISIONS = 34  # 12 sec + 6 cftc + 16 harmonized margin sets
 RECORDED = re.compile(
     r"^recorded run (r-[0-9a-f]{16}): (\d+) decisions \(3 rulebooks\) in (.+)$", re.MULTILINE
 )
@@ -121,7 +121,7 @@ def test_run_records_what_ledger_lists(
     assert [r["seq"] for r in rows] == list(range(1, DEMO_DECISIONS + 1))
     assert {r["run_id"] for r in rows} == {run_id}
     per_rulebook = {b: sum(r["rulebook_id"] == b for r in rows) for b in ("sec", "cftc")}
-    assert per_rulebook == {"sec": 9, "cftc": 6}
+    assert per_rulebook == {"sec": 12, "cftc": 6}
     # Every recorded figure is the one `run --json` prints for the demo book (the golden).
     assert _figures(rows) == _golden_figures()
     calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != "0.00"]
@@ -136,16 +136,16 @@ def test_run_records_what_ledger_lists(
 def test_verify_and_replay_pass(pg_schema: tuple[str, str], pg_url: str) -> None:
     _record("--ledger", pg_url)
     with psycopg.connect(_plain(pg_url)) as conn:
-        head = conn.execute(f"SELECT entry_hash FROM {pg_schema[0]}.decisions WHERE seq = 28")
+        head = conn.execute(f"SELECT entry_hash FROM {pg_schema[0]}.decisions WHERE seq = 34")
         head_hash = head.fetchone()[0]  # type: ignore[index]
     result = _cli("verify", "--ledger", pg_url)
     assert result.exit_code == 0, result.stdout
-    assert result.stdout == f"OK: 28 entries in 1 runs; the chain is intact; head #28 {head_hash}\n"
+    assert result.stdout == f"OK: 34 entries in 1 runs; the chain is intact; head #34 {head_hash}\n"
     result = _cli("verify", "--replay", "--ledger", pg_url)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
-        f"OK: 28 entries in 1 runs; the chain is intact; head #28 {head_hash}",
-        "replayed 28 decisions: every one identical, byte for byte",
+        f"OK: 34 entries in 1 runs; the chain is intact; head #34 {head_hash}",
+        "replayed 34 decisions: every one identical, byte for byte",
     ]
 
 
@@ -175,7 +175,7 @@ def test_a_call_edited_in_sql_fails_verify_at_that_entry(
     location = pg_url if backend == "postgresql" else str(tmp_path / "tampered.db")
     run_id = _record("--ledger", location)
     fox = _id_of(_listing("--ledger", location), "cftc", "ms:A08_FOX_FUT")
-    assert (fox["seq"], fox["call"]) == (12, "66000.00")
+    assert (fox["seq"], fox["call"]) == (15, "66000.00")
     wipe = "UPDATE decisions SET call = 0 WHERE decision_id = "
     if backend == "postgresql":
         with psycopg.connect(_plain(pg_url)) as conn:  # commits on leaving the block
@@ -186,7 +186,7 @@ def test_a_call_edited_in_sql_fails_verify_at_that_entry(
         lite.close()
     result = _cli("verify", "--ledger", location)
     assert result.exit_code == 1
-    assert result.stdout == CHANGED.format(seq=12, did=fox["decision_id"], run=run_id) + "\n"
+    assert result.stdout == CHANGED.format(seq=15, did=fox["decision_id"], run=run_id) + "\n"
 
 
 def _waiting_backends(url: str) -> int:
@@ -224,7 +224,7 @@ def test_two_runs_at_once_both_land_with_the_chain_intact(
     assert len(set(printed)) == 2
     result = _cli("verify", "--ledger", pg_url)
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.startswith("OK: 56 entries in 2 runs; the chain is intact; head #56 ")
+    assert result.stdout.startswith("OK: 68 entries in 2 runs; the chain is intact; head #68 ")
     rows = _listing("--ledger", pg_url)
     assert sorted({r["run_id"] for r in rows}) == sorted(printed)
     for run_id in printed:  # each run is one contiguous block of the chain

@@ -39,7 +39,7 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     code, out, err = _run("run", "--ledger", str(path))
     assert code == 0, err
-    assert re.search(r"recorded run r-[0-9a-f]{16}: 28 decisions \(3 rulebooks\) in ", out)
+    assert re.search(r"recorded run r-[0-9a-f]{16}: 34 decisions \(3 rulebooks\) in ", out)
     return path
 
 
@@ -47,13 +47,13 @@ def test_run_records_every_decision_and_replays_identically(demo_ledger: Path) -
     ledger = Ledger.open(str(demo_ledger), create=False)
     (run,) = ledger.runs()
     assert [r.id for r in run.record.rulebooks] == ["sec", "cftc", "harmonized"]
-    assert run.counts.decisions == 28 and run.counts.breach == 4 and run.counts.call == 4
+    assert run.counts.decisions == 34 and run.counts.breach == 6 and run.counts.call == 4
     for ref in run.record.rulebooks:
         assert sha256_hex(ledger.rulebook_text(ref.sha256) or "") == ref.sha256
     ledger.close()
     code, out, _ = _run("verify", "--replay", "--ledger", str(demo_ledger))
     assert code == 0
-    assert out.splitlines()[-1] == "replayed 28 decisions: every one identical, byte for byte"
+    assert out.splitlines()[-1] == "replayed 34 decisions: every one identical, byte for byte"
 
 
 def test_explain_accepts_the_id_that_run_json_prints(demo_ledger: Path) -> None:
@@ -77,8 +77,8 @@ def test_explain_accepts_the_id_that_run_json_prints(demo_ledger: Path) -> None:
 def test_json_run_reports_the_recording_on_stderr(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     code, out, err = _run("run", "--rulebook", "sec", "--json", "--ledger", str(path))
-    assert code == 0 and json.loads(out)["sec"]["summary"]["margin_sets"] == 9
-    assert "9 decisions (1 rulebooks)" in err
+    assert code == 0 and json.loads(out)["sec"]["summary"]["margin_sets"] == 12
+    assert "12 decisions (1 rulebooks)" in err
 
 
 def test_failed_evaluation_records_nothing(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_unshipped_variant_replays_from_its_recorded_text(tmp_path: Path) -> Non
     variant.unlink()  # replay must not need the file
     code, out, err = _run("verify", "--replay", "--ledger", str(path))
     assert code == 0, err
-    assert "replayed 9 decisions: every one identical" in out
+    assert "replayed 12 decisions: every one identical" in out
 
 
 def _forge(path: Path, seq: int) -> str:
@@ -157,10 +157,10 @@ def test_forged_but_chain_consistent_ledger_is_caught_by_replay(tmp_path: Path) 
     assert _run("run", "--ledger", str(path))[0] == 0
     forged = _forge(path, seq=4)
     code, out, _ = _run("verify", "--ledger", str(path))
-    assert code == 0 and out.startswith("OK: 28 entries")  # the chain alone cannot tell
+    assert code == 0 and out.startswith("OK: 34 entries")  # the chain alone cannot tell
     code, out, _ = _run("verify", "--replay", "--ledger", str(path))
     assert code == 1
-    assert "replayed 28 decisions: 1 differ" in out
+    assert "replayed 34 decisions: 1 differ" in out
     assert f"DIFFERS entry #4 {forged} " in out
     assert "$.figures.equity: recorded" in out
 
@@ -212,7 +212,7 @@ def test_workers_record_the_same_ledger_rows_as_one_process(
     monkeypatch.setattr(record, "MIN_FORK_SETS", 0)
     assert _run("run", "--ledger", str(tmp_path / "forked.db"))[0] == 0
     assert rows(tmp_path / "forked.db") == rows(tmp_path / "one.db")
-    assert len(rows(tmp_path / "one.db")) == 28
+    assert len(rows(tmp_path / "one.db")) == 34
 
 
 @pytest.mark.parametrize("forked", [False, True])

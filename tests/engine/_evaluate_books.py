@@ -33,12 +33,22 @@ def demo_folder() -> Path:
 
 
 def make_book(
-    tmp: Path, accounts: str, positions: str, collateral: str, extra_instruments: str = ""
+    tmp: Path,
+    accounts: str,
+    positions: str,
+    collateral: str,
+    extra_instruments: str = "",
+    repledges: str = "",
 ) -> Book:
-    """A book: demo parties, relations and instruments (plus ``extra_instruments`` rows),
-    and the given accounts, positions and collateral rows (CSV without header)."""
+    """A book: demo parties, relations between parties and instruments (plus
+    ``extra_instruments`` rows), and the given accounts, positions, collateral and
+    account-to-account ``rehypothecated_to`` rows (``src,dst`` lines; CSV without header)."""
     folder = tmp / "book"
     shutil.copytree(demo_folder(), folder, dirs_exist_ok=True)
+    relations = (folder / "relations.csv").read_text().splitlines()
+    kept = [r for r in relations if not r.endswith(",rehypothecated_to")]
+    kept += [f"{r.strip()},rehypothecated_to" for r in repledges.strip().splitlines()]
+    (folder / "relations.csv").write_text("\n".join(kept) + "\n")
     (folder / "accounts.csv").write_text(ACCOUNTS_HEADER + accounts.strip() + "\n")
     body = positions.strip() + "\n" if positions.strip() else ""
     (folder / "positions.csv").write_text(POSITIONS_HEADER + body)

@@ -64,6 +64,8 @@ def test_front_door_and_one_decision_trace() -> None:
     ev = marginlex.evaluate("sec")
     trace = ev.trace("ms:A10_HOTEL_MGN")
     assert trace["segregation"]["path"].tolist() == ["A10_HOTEL_MGN -> L15 -> H_BD1"]
+    chain = ev.trace("ms:A13_KILO_MGN")["segregation"]["path"].tolist()
+    assert chain == ["A13_KILO_MGN -> L22 -> A14_LIMA_FIN -> A15_MIKE_MGN -> H_BD1"]
     assert set(trace["eligibility"]["requirement"]) >= {"pm_account", "min_equity"}
     assert trace["positions"]["strategy_row"].tolist() == ["long_equity"]
-    assert ev.summary().segregation_breaches == 2
+    assert ev.summary().segregation_breaches == 3  # A10_HOTEL_MGN, A13_KILO_MGN, H_BD1

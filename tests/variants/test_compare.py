@@ -48,8 +48,8 @@ def test_totals_per_rulebook(result: CompareResult) -> None:
         alone = marginlex.evaluate(rulebook_id).decisions  # type: ignore[attr-defined]
         assert totals[rulebook_id].total_requirement == round(alone["maintenance"].sum(), 2)
         assert totals[rulebook_id].decisions == len(alone)
-    assert (totals["sec"].decisions, totals["sec"].accounts_decided) == (9, 9)
-    assert (totals["harmonized"].decisions, totals["harmonized"].accounts_decided) == (13, 15)
+    assert (totals["sec"].decisions, totals["sec"].accounts_decided) == (12, 12)
+    assert (totals["harmonized"].decisions, totals["harmonized"].accounts_decided) == (16, 18)
     # FOX's BTC and ETH (168,000 after 20% haircuts, capped at 84,000) count for nothing
     extra = totals["harmonized_no_digital_collateral"].total_call - totals["harmonized"].total_call
     assert round(extra, 2) == 84000.00
@@ -151,7 +151,7 @@ def test_compare_json_shape(result: CompareResult) -> None:
         "sets",
     }
     assert doc["baseline"] == "sec"
-    assert len(doc["accounts"]) == 15
+    assert len(doc["accounts"]) == 18
     fox = next(a for a in doc["accounts"] if a["account_id"] == "A08_FOX_FUT")
     assert fox["figures"]["harmonized"] == {
         "decided": True,
@@ -280,6 +280,6 @@ def test_cli_compare_records_the_compared_runs_in_a_ledger(tmp_path) -> None:  #
         ],
     )
     assert out.exit_code == 0, out.output
-    assert "26 decisions (2 rulebooks)" in out.output  # 13 sets each; the hybrid is not recorded
+    assert "32 decisions (2 rulebooks)" in out.output  # 16 sets each; the hybrid is not recorded
     verify = CliRunner().invoke(app, ["verify", "--ledger", str(ledger)])
     assert verify.exit_code == 0, verify.output
