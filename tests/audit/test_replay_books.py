@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -71,9 +71,7 @@ def _assert_same_content(a: Book, b: Book) -> None:
         pd.testing.assert_frame_equal(frame, b.contract_frames()[name], check_categorical=False)
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=12, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     accounts=st.integers(20, 60),
