@@ -74,6 +74,11 @@ def replay_run(
     if not book_blob:
         raise ReplayError(f"run {run.run_id}: the ledger holds no book content to replay")
     book = book_from_blob(book_blob)
+    if book.sha256 != run.book_sha256:
+        # Recorded by a marginlex that hashed a book before filling its defaults (blank
+        # class_group or multiplier cells, issue 10): the content is the chained blob, its
+        # recorded sha256 is the name every decision id was made from.
+        book = book.model_copy(update={"sha256": run.book_sha256})
     graph = AccountGraph(book)
     for ref in run.rulebooks:  # a few rulebooks
         bundle = texts.get(ref.sha256)

@@ -45,8 +45,15 @@ def lookup(values: pd.Series, keys: pd.Series | pd.Index, table: pd.Series) -> p
     """``table`` (aligned with ``keys``) looked up for each of ``values``; NaN if absent.
 
     Keeps ``table``'s dtype (a categorical stays categorical), indexed like ``values``.
+
+    >>> lookup(pd.Series(["b", "z"]), pd.Series(["a", "b"]), pd.Series([1.5, 2.5])).tolist()
+    [2.5, nan]
+    >>> lookup(pd.Series(["b"]), pd.Series([], dtype="str"), pd.Series([], dtype="str")).tolist()
+    [nan]
     """
     pos = index_in(values, keys)
+    if len(table) == 0:  # nothing to find (e.g. a parties.csv of only its header)
+        return table.reset_index(drop=True).reindex(pos).set_axis(values.index)
     taken = table.iloc[np.where(pos >= 0, pos, 0)].reset_index(drop=True)
     out = taken.where(pd.Series(pos >= 0))
     return out.set_axis(values.index)

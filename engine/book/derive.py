@@ -2,11 +2,15 @@
 
 - accounts: ``has_portfolio_margin_agreement``, ``has_cross_margin_agreement``,
   ``has_subordination_agreement`` (bool), parsed from ``agreements``.
-- instruments: ``class_group`` and ``multiplier`` filled with their defaults;
-  ``is_option``, ``is_future`` (bool); ``underlying_price`` (float, NaN without underlying).
+- instruments: ``is_option``, ``is_future`` (bool); ``underlying_price`` (float, NaN
+  without underlying).
 - positions: ``price``, ``multiplier``, ``product`` of the instrument; ``notional`` =
   quantity × price × multiplier; ``market_value`` = notional, except 0 for futures.
 - collateral: ``asset_class`` (categorical AssetClass), ``is_digital_asset`` (bool).
+
+Before any of that, :func:`fill_defaults` fills the contract's defaults (instruments'
+``class_group`` and ``multiplier``): the filled frames are the book's canonical content,
+the one form that is hashed, recorded and replayed.
 """
 
 from __future__ import annotations
@@ -46,11 +50,31 @@ def _accounts(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**new)
 
 
+def fill_defaults(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The canonical content: the frames with every contract default filled in.
+
+    A blank ``class_group`` is the underlying, else the instrument itself; a blank
+    ``multiplier`` is 1. A book that leaves them blank and one that writes them out are
+    the same book: they hash the same, and the recorded copy (always filled) loads back
+    to the same sha256.
+
+    >>> df = pd.DataFrame({"instrument_id": ["A", "B"], "underlying": [None, "A"],
+    ...                    "class_group": [None, None], "multiplier": [None, 100.0]})
+    >>> out = fill_defaults({"instruments": df})["instruments"]
+    >>> out["class_group"].tolist(), out["multiplier"].tolist()
+    (['A', 'A'], [1.0, 100.0])
+    """
+    df = frames["instruments"]
+    filled = df.assign(
+        class_group=df["class_group"].fillna(df["underlying"]).fillna(df["instrument_id"]),
+        multiplier=df["multiplier"].astype("float64").fillna(1.0),
+    )
+    return {**frames, "instruments": filled}
+
+
 def _instruments(df: pd.DataFrame) -> pd.DataFrame:
     product = df["product"].astype("str")
     return df.assign(
-        class_group=df["class_group"].fillna(df["underlying"]).fillna(df["instrument_id"]),
-        multiplier=df["multiplier"].fillna(1.0),
         is_option=product.isin(OPTION_PRODUCTS).astype("bool"),
         is_future=product.isin(FUTURE_PRODUCTS).astype("bool"),
         underlying_price=lookup(df["underlying"], df["instrument_id"], df["price"]).astype(

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.engine.book.derive import derive
+from marginlex.engine.book.derive import derive, fill_defaults
 from marginlex.engine.book.problems import BookError, BookProblem, Problems, Severity
 from marginlex.engine.book.schema import FILES, SPECS, ColType, FileSpec
 from marginlex.engine.book.validate import BookMeta, parse_file, read_and_validate
@@ -97,7 +97,9 @@ def load_book(path: str | Path) -> Book:
     found = problems.to_list()
     if problems.has_errors() or parsed.meta is None:
         raise BookError(found)
-    frames = {s.stem: canonical_order(s, parsed.frames.get(s.stem)) for s in FILES}
+    # One canonical form (defaults filled) is hashed, recorded and replayed, so a book
+    # with blank optional cells and its recorded copy have the same sha256.
+    frames = fill_defaults({s.stem: canonical_order(s, parsed.frames.get(s.stem)) for s in FILES})
     digest = content_sha256(parsed.meta, frames)
     derived = derive(frames)
     return Book(

@@ -244,6 +244,8 @@ def _guarantees(owners: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     indiv = owners["party_id"][owners["kind"] == "individual"].to_numpy()
     inst = owners["party_id"][owners["kind"] == "institution"].to_numpy()
     picked = indiv[rng.random(indiv.size) < 0.005]
+    if not inst.size:  # a small book may have no institution to be the guarantor
+        picked = picked[:0]
     src = rng.choice(inst, picked.size) if inst.size else np.array([], dtype=object)
     return pd.DataFrame({"src": src, "dst": picked, "relation": "guarantees"})
 

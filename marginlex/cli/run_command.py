@@ -174,8 +174,8 @@ def _run_or_exit(
         raise
     if recorder is not None:
         recorder.close()  # a failed run: stop the workers; nothing is recorded
-    for line in lines:
-        _err.print(line, markup=False)
+    for line in lines:  # one problem a line, never wrapped: `file:row: column: what is wrong`
+        _err.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

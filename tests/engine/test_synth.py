@@ -156,3 +156,13 @@ def test_cli_synth_onto_an_existing_file_says_so_without_a_traceback(tmp_path: P
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"cannot write the book to {taken}: File exists" in result.output
+
+
+def test_a_small_book_without_an_institution_has_no_guarantor(tmp_path: Path) -> None:
+    # Seed 5289 draws a guaranteed individual in a 20-account book with no institution to
+    # guarantee it: synth once failed there ("All arrays must be of the same length").
+    meta, frames = synth_book(20, 5289)
+    kinds = frames["parties"]["kind"].astype("str")
+    assert "institution" not in set(kinds) and "individual" in set(kinds)
+    assert "guarantees" not in set(frames["relations"]["relation"].astype("str"))
+    assert len(load_book(write_book(meta, frames, tmp_path / "b")).accounts) == 20
