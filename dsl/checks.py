@@ -13,6 +13,7 @@ from itertools import combinations
 
 from marginlex.dsl import model as m
 from marginlex.dsl.checks_expr import ExprChecker, locate
+from marginlex.dsl.checks_supported import unsupported_diagnostics
 from marginlex.dsl.checks_tables import (
     DIMENSION_WORDS,
     inherited_use_diagnostics,
@@ -312,6 +313,16 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
     return table_diagnostics(ctx.own, haircuts)
 
 
+def check_supported(ctx: Context) -> list[Diagnostic]:
+    """Clause values the evaluator does not implement (SPAN coverage other than 99% / 1 day)."""
+    params = ctx.resolved.of_kind(m.Parameter) + tuple(
+        s for s in ctx.own if isinstance(s, m.Parameter)
+    )
+    return unsupported_diagnostics(
+        (*ctx.resolved.statements, *ctx.own), params, ctx.book.header.span.file
+    )
+
+
 #: The passes, in the order they run.
 PASSES: tuple[Pass, ...] = (
     check_citations,
@@ -322,6 +333,7 @@ PASSES: tuple[Pass, ...] = (
     check_overrides,
     check_override_gaps,
     check_tables,
+    check_supported,
 )
 
 

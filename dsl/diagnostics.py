@@ -17,7 +17,7 @@ from marginlex.dsl.expressions import Span
 
 class Code(StrEnum):
     """Diagnostic codes. ``MLX0xx`` files, ``1xx`` syntax, ``2xx`` names, ``3xx`` types,
-    ``4xx`` tables, ``5xx`` dates."""
+    ``4xx`` tables, ``5xx`` dates, ``6xx`` what the evaluator does not implement."""
 
     FILE_ERROR = "MLX001"
     SYNTAX = "MLX100"
@@ -45,6 +45,7 @@ class Code(StrEnum):
     EFFECTIVE_OVERLAP = "MLX500"
     EFFECTIVE_EMPTY = "MLX501"
     OVERRIDE_GAP = "MLX502"
+    UNSUPPORTED = "MLX600"
 
 
 class Severity(StrEnum):
