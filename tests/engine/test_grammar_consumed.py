@@ -416,3 +416,16 @@ def test_a_compiled_rulebook_refuses_an_unsupported_coverage_through_a_parameter
         r"a SPAN coverage of 97.5 % \(only 99%\) \[MLX600\]",
     ):
         compile_plan(cftc.model_copy(update={"statements": statements}), AS_OF)
+
+
+def test_the_span_minimum_counts_only_the_contracts_its_condition_selects(tmp_path: Path) -> None:
+    """C_KAY (cftc tests): long 1 OPA, short 1 OPB, the same index call: the scan nets to 0
+    and the short option minimum is 0.375 x 50 x 1 = 18.75. With the minimum restricted to
+    equity options, no contract of C_KAY is selected: 0."""
+    old = "and instrument.product in {equity_option, index_option}"
+    for products, expected in (("{equity_option, index_option}", 18.75), ("{equity_option}", 0)):
+        text = _text("cftc", old, f"and instrument.product in {products}")
+        plan = compile_plan(_load(tmp_path, text), AS_OF)  # type: ignore[arg-type]
+        decisions = evaluate_run(plan, _book("cftc", "tests"), AS_OF)[0].decisions
+        row = decisions[decisions["account_ids"] == "C_KAY"].iloc[0]
+        assert row["maintenance"] == pytest.approx(expected)
