@@ -18,7 +18,8 @@ from marginlex.dsl.model.expressions import Span
 class Code(StrEnum):
     """Diagnostic codes. ``MLX0xx`` files, ``1xx`` syntax, ``2xx`` names, ``3xx`` types,
     ``4xx`` tables, ``5xx`` dates, ``6xx`` conflicts, gaps and dead rules (decided by the
-    SMT solver, :mod:`.checks_smt`; each may be accepted with ``accept CODE because "..."``)."""
+    SMT solver, :mod:`.check.conflict_pass`; each may be accepted with
+    ``accept CODE because "..."``), ``7xx`` what the evaluator does not implement."""
 
     FILE_ERROR = "MLX001"
     SYNTAX = "MLX100"
@@ -60,6 +61,7 @@ class Code(StrEnum):
     METHOD_GAP = "MLX608"
     CREDIT_CONFLICT = "MLX609"
     UNUSED_ACCEPT = "MLX610"
+    UNSUPPORTED = "MLX700"
 
 
 #: The findings an ``accept`` clause may accept (the solver's; never a plain error).

@@ -13,6 +13,7 @@ from itertools import combinations
 
 from marginlex.dsl.check.conflict_pass import conflict_diagnostics
 from marginlex.dsl.check.expressions import ExprChecker, locate
+from marginlex.dsl.check.supported import unsupported_diagnostics
 from marginlex.dsl.check.tables import (
     DIMENSION_WORDS,
     inherited_use_diagnostics,
@@ -314,8 +315,18 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
 
 
 def check_conflicts(ctx: Context) -> list[Diagnostic]:
-    """Overlaps, gaps and dead rules, decided by the SMT solver (:mod:`.checks_smt`)."""
+    """Overlaps, gaps and dead rules, decided by the SMT solver (:mod:`.conflict_pass`)."""
     return conflict_diagnostics(ctx.book, ctx.resolved)
+
+
+def check_supported(ctx: Context) -> list[Diagnostic]:
+    """Clause values the evaluator does not implement (SPAN coverage other than 99% / 1 day)."""
+    params = ctx.resolved.of_kind(m.Parameter) + tuple(
+        s for s in ctx.own if isinstance(s, m.Parameter)
+    )
+    return unsupported_diagnostics(
+        (*ctx.resolved.statements, *ctx.own), params, ctx.book.header.span.file
+    )
 
 
 #: The passes, in the order they run.
@@ -328,6 +339,7 @@ PASSES: tuple[Pass, ...] = (
     check_overrides,
     check_override_gaps,
     check_tables,
+    check_supported,
     check_conflicts,
 )
 

@@ -55,7 +55,8 @@ SPAN_COLUMNS = (
     "implied_vol",
     "t",
 )
-"""Columns :func:`span_scan` reads; ``scan_range`` may be NaN (then the table applies)."""
+"""Columns :func:`span_scan` reads; ``scan_range`` may be NaN (then the table applies). An
+optional bool ``is_contract`` narrows the short option minimum to the rows it marks."""
 
 
 class SpanParams(BaseModel):
@@ -223,6 +224,8 @@ def _group_figures(
     risk = np.maximum(-worst_pnl, 0.0)
     quantity = frame["quantity"].to_numpy(np.float64)
     short_option = frame["is_option"].to_numpy(dtype=bool) & (quantity < 0)
+    if "is_contract" in frame.columns:  # the minimum's `for position where` (the rulebook's)
+        short_option &= frame["is_contract"].to_numpy(dtype=bool)
     short_contracts = sum_by_group(codes, np.abs(quantity) * short_option, size)
     per_row_min = (
         params.short_option_minimum * frame["multiplier"].to_numpy(np.float64) * np.abs(quantity)

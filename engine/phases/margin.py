@@ -182,6 +182,7 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     if ((chosen < 0) & ~use_own).any():
         _no_row(frame, np.where(use_own, 0, chosen), step)
     frame["scan_range"] = np.where(use_own, own, table)
+    frame["is_contract"] = _contract_mask(state, rows, scan.minimum)
     minimum = state.plan.value(scan.minimum.amount) if scan.minimum else 0.0
     params = SpanParams(
         scan_ranges={},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from marginlex.dsl.check.supported import SUPPORTED_SPAN_VALUES, unsupported_span_values
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.plan.steps import Plan, Step, StepKind
@@ -42,9 +43,14 @@ def _where(statement: m.StatementBase) -> str:
     return f"{span.file}:{span.line}:{span.column}: rule `{statement.id}`"
 
 
-def _refuse_unsupported(statement: m.Statement, parameters: dict[str, float]) -> None:
+def _refuse_unsupported(
+    statement: m.Statement, parameters: dict[str, float], in_force: tuple[m.Parameter, ...]
+) -> None:
     """Raise CompileError for constructs the evaluator does not implement."""
     problem = None
+    for clause, q in unsupported_span_values(statement, in_force):
+        wanted = SUPPORTED_SPAN_VALUES[clause][0]
+        problem = f"a SPAN {clause} of {q.amount:g} {q.unit.value} (only {wanted}) [MLX700]"
     if isinstance(statement, m.Offset):
         rule = statement.rule
         if isinstance(rule, m.Netting) and _rate(rule.rate, parameters) not in (1.0, None):
@@ -128,16 +134,17 @@ def compile_plan(rulebook: ResolvedRulebook, as_of: dt.date) -> Plan:
     """
     _refuse_out_of_force(rulebook, as_of)
     steps: list[Step] = []
-    parameters = {
-        p.id: p.value.base
+    in_force = tuple(
+        p
         for p in rulebook.statements
         if isinstance(p, m.Parameter) and (p.effective is None or p.effective.covers(as_of))
-    }
+    )
+    parameters = {p.id: p.value.base for p in in_force}
     for statement in rulebook.statements:
         kind = step_kind(statement)
         if kind is None:
             continue
-        _refuse_unsupported(statement, parameters)
+        _refuse_unsupported(statement, parameters, in_force)
         origin = rulebook.origins.get(statement.id, rulebook.id)
         steps.append(_step(statement, kind, as_of, origin))
     ordered = sorted(enumerate(steps), key=lambda pair: (pair[1].phase, pair[0]))

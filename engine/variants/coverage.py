@@ -15,6 +15,9 @@
   or one that takes in another account's positions (the sets they are checked on), or
   showed a violation. Other segregation constraints are covered only by a violation.
 
+Each table row, range row and bucket is an item of its own (``rule_id[row]``, kind
+``row``): see :mod:`marginlex.engine.variants.rows` for when a row counts as exercised.
+
 Parameters are not rules: they are covered through the rules that use them.
 """
 
@@ -29,6 +32,7 @@ from marginlex.dsl.diff import statements_using
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.variants.rows import row_coverage
 
 _MERGED_CONSTRAINTS = (m.SingleOwner, m.MergedCarrier)
 
@@ -59,16 +63,35 @@ class RulebookCoverage(BaseModel):
     items: tuple[CoverageItem, ...]
 
     @property
+    def rules(self) -> tuple[CoverageItem, ...]:
+        """The rule and requirement items (table rows are counted apart)."""
+        return tuple(i for i in self.items if i.kind != "row")
+
+    @property
+    def rows(self) -> tuple[CoverageItem, ...]:
+        """The table row, range row and bucket items."""
+        return tuple(i for i in self.items if i.kind == "row")
+
+    @property
     def percent(self) -> float:
-        """Share of items exercised, in percent (100 when there is nothing to cover)."""
-        if not self.items:
-            return 100.0
-        return 100.0 * sum(i.exercised for i in self.items) / len(self.items)
+        """Share of rules and requirements exercised, in percent (100 when there is none)."""
+        return _percent(self.rules)
+
+    @property
+    def rows_percent(self) -> float:
+        """Share of table rows exercised, in percent (100 when there is none)."""
+        return _percent(self.rows)
 
     @property
     def missing(self) -> tuple[CoverageItem, ...]:
         """The items no test exercised."""
         return tuple(i for i in self.items if not i.exercised)
+
+
+def _percent(items: tuple[CoverageItem, ...]) -> float:
+    if not items:
+        return 100.0
+    return 100.0 * sum(i.exercised for i in items) / len(items)
 
 
 def _split(values: Iterable[object]) -> set[str]:
@@ -171,9 +194,11 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
         evaluations: every evaluation the tests ran under it.
 
     Returns:
-        One item per statement (parameters excepted) and per eligibility requirement.
+        One item per statement (parameters excepted), per eligibility requirement and per
+        table row.
     """
     ev = _Evidence()
+    evaluations = list(evaluations)
     for e in evaluations:
         ev.add(e)
     items: list[CoverageItem] = []
@@ -189,4 +214,17 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
             found += [_requirement_item(s, r, ev) for r in s.requirements]
         origin = rulebook.origins.get(s.id, rulebook.id)
         items += [i.model_copy(update={"origin": origin, "own": s.id in own}) for i in found]
+    for rule_id, row, exercised in row_coverage(rulebook, evaluations):
+        origin = rulebook.origins.get(rule_id, rulebook.id)
+        detail = "decided on a trace row" if exercised else "no trace row shows it deciding"
+        items.append(
+            CoverageItem(
+                item=f"{rule_id}[{row}]",
+                kind="row",
+                origin=origin,
+                own=rule_id in own,
+                exercised=exercised,
+                detail=detail,
+            )
+        )
     return RulebookCoverage(rulebook_id=rulebook.id, items=tuple(items))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from marginlex.engine.book.load import Book
     from marginlex.engine.variants.attribution import Attribution
     from marginlex.engine.variants.compare import CompareResult, Comparison
+    from marginlex.engine.variants.mutate import MutationReport
     from marginlex.engine.variants.rulebook_tests import TestReport
 
 _out = Console(highlight=False)
@@ -305,31 +306,96 @@ def _print_report(report: TestReport) -> None:
     failed = len(report.failed)
     _out.print(f"\n{len(report.cases) - failed} passed, {failed} failed")
     for cov in report.coverage:
-        own_items = [i for i in cov.items if i.own]
+        own_items = [i for i in cov.rules if i.own]
         own = ""
-        if len(own_items) < len(cov.items):
+        if len(own_items) < len(cov.rules):
             done = sum(i.exercised for i in own_items)
             own = f"; {done} of the {len(own_items)} it defines or re-parameterizes"
+        rows = sum(i.exercised for i in cov.rows)
         _out.print(
             f"coverage {cov.rulebook_id}: {cov.percent:.1f}% of "
-            f"{len(cov.items)} rules and requirements exercised{own}"
+            f"{len(cov.rules)} rules and requirements exercised{own}; table rows: {rows} of "
+            f"{len(cov.rows)} decided something ({cov.rows_percent:.1f}%)"
         )
         for item in cov.missing:
             _out.print(f"  not exercised: {item.kind} {item.item} ({item.detail})", markup=False)
 
 
-def test_command(paths: list[Path] | None = _PATHS, fail_under: float = _FAIL_UNDER) -> None:
-    """Run rulebook tests (*.test.toml) and report rule coverage. Exit 1 on a failure."""
+_MUTATE = typer.Option(
+    False,
+    "--mutate",
+    help="Also change each figure of each tested rulebook in turn (x10, /10, the "
+    "neighbouring row's value) and list the mutants no test catches.",
+)
+_KILL_UNDER = typer.Option(
+    0.0, "--kill-under", help="With --mutate: exit 1 when a rulebook's kill rate is below this."
+)
+
+
+def _print_mutants(reports: list[MutationReport]) -> None:
+    for r in reports:
+        rows = [
+            [str(x.mutant.line), x.mutant.rule_id, x.mutant.row, x.mutant.figure, x.mutant.mutation]
+            for x in r.survivors
+        ]
+        _out.print(
+            f"mutants {r.rulebook_id}: {len(r.results) - len(r.survivors)} of {len(r.results)} "
+            f"killed ({r.kill_rate:.1f}%) by {r.tests} test file(s); "
+            f"{len(r.survivors)} survive{'' if rows else '.'}{':' if rows else ''}"
+        )
+        if rows:
+            _out.print(_table("", ("line", "rule", "row", "figure", "mutation"), rows, left=5))
+
+
+def _mutation_json(reports: list[MutationReport]) -> str:
+    doc = [
+        {
+            "rulebook_id": r.rulebook_id,
+            "test_files": r.tests,
+            "mutants": len(r.results),
+            "killed": len(r.results) - len(r.survivors),
+            "kill_rate": round(r.kill_rate, 2),
+            "survivors": [
+                x.mutant.model_dump(include={"rule_id", "row", "figure", "mutation", "line"})
+                for x in r.survivors
+            ],
+        }
+        for r in reports
+    ]
+    return json.dumps({"mutation": doc}, indent=2, ensure_ascii=False)
+
+
+def test_command(
+    paths: list[Path] | None = _PATHS,
+    fail_under: float = _FAIL_UNDER,
+    mutate: bool = _MUTATE,
+    kill_under: float = _KILL_UNDER,
+    as_json: bool = _JSON,
+) -> None:
+    """Run rulebook tests (*.test.toml), report rule and row coverage, and with --mutate the
+    mutants no test catches. Exit 1 on a failure."""
     from marginlex.dsl.loader import shipped_dir  # noqa: PLC0415
+    from marginlex.engine.variants.mutate import run_mutants, tested_rulebooks  # noqa: PLC0415
     from marginlex.engine.variants.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
 
+    folders = paths or [shipped_dir() / "tests"]
     try:
-        report = run_tests(paths or [shipped_dir() / "tests"])
+        report = run_tests(folders)
+        # A failing test would "kill" every mutant: mutants are made only of a passing suite.
+        mutants = mutate and not report.failed
+        reports = [run_mutants(rb, folders) for rb in tested_rulebooks(folders)] if mutants else []
     except RulebookTestError as exc:
         raise _fail(str(exc)) from None
-    _print_report(report)
+    if mutate and report.failed:
+        _err.print("no mutants made: --mutate needs every test to pass first", highlight=False)
+    if as_json:
+        typer.echo(_mutation_json(reports) if mutate else report.model_dump_json(indent=2))
+    else:
+        _print_report(report)
+        _print_mutants(reports)
     low = [c for c in report.coverage if c.percent < fail_under]
-    if report.failed or low:
+    weak = [r for r in reports if r.kill_rate < kill_under]
+    if report.failed or low or weak:
         raise typer.Exit(1)
 
 
