@@ -41,8 +41,8 @@ from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.synth.generate import DEFAULT_AS_OF, synth_book
 
-DEMO = Path(__file__).parents[2] / "engine" / "demo_book"
-DEMO_SHA256 = "05ca64500ad5837b1ccd010f4cc2197fd6fc3cda92f72b41086af0240c49ba82"
+DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
+DEMO_SHA256 = "d594597f75f62a7a93211d384fb2c3e9d1e03d67ab1f4c642d2cf40e8e0bb070"
 IDENTICAL = re.compile(r"replayed (\d+) decisions: every one identical, byte for byte")
 
 

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-DEMO = Path(__file__).parents[2] / "engine" / "demo_book"
+DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
 BOOK_FILES = (
     "book.json",
     "parties.csv",
