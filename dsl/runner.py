@@ -40,6 +40,7 @@ def check_text(
 
 
 _BASE_MISSING = frozenset({Code.UNKNOWN_RULEBOOK, Code.CYCLIC_EXTENDS})
+_NEEDS_EVERY_BASE = frozenset({Code.UNKNOWN_REFERENCE, Code.UNKNOWN_REASON_PARAMETER})
 
 
 def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:
@@ -49,7 +50,7 @@ def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:
     if any(d.code in _BASE_MISSING for d in found):
         # Without every base, "no parameter named X" may only mean "X is in the base that
         # could not be loaded": report the base, not a cascade of guesses.
-        checked = [d for d in checked if d.code != Code.UNKNOWN_REFERENCE]
+        checked = [d for d in checked if d.code not in _NEEDS_EVERY_BASE]
     mine = [d for d in (*found, *checked) if d.span.file == book.span.file]
     return sorted(mine, key=lambda d: (d.span.line, d.span.column, d.code.value))
 
