@@ -18,21 +18,20 @@ from pydantic import Field, SerializeAsAny, model_validator
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.money import Money
-from marginlex.audit.trace_steps import OUTPUT_OF_KIND, InputValue, RuleKind, StepOutput, TraceModel
+from marginlex.audit.trace_steps import (
+    OUTPUT_OF_KIND,
+    Evidence,
+    InputValue,
+    RuleKind,
+    StepOutput,
+    TraceModel,
+)
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.0"
+SCHEMA_VERSION: Final = "1.1"
 SCHEMA_PATH = Path(__file__).with_name("trace_schema.json")
 Sha256 = str
 _SHA = Field(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex digits.")
-
-
-class Evidence(StrEnum):
-    """How far a rule's figures are confirmed (domain brief tags)."""
-
-    VERIFIED = "V"
-    SECONDARY = "S"
-    ILLUSTRATIVE = "I"
 
 
 class EdgeRelation(StrEnum):
@@ -153,7 +152,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.0)."""
+    """One margin decision, with every step that led to it (schema version 1.1; 1.0 is read)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
     as_of: date
@@ -163,7 +162,7 @@ class DecisionTrace(TraceModel):
     figures: DecisionFigures
     margin_set: MarginSetTrace
     rulebook: RulebookRef
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     steps: tuple[Step, ...]
 
     def canonical(self) -> bytes:

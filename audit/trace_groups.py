@@ -16,6 +16,7 @@ import pandas as pd
 
 from marginlex.audit import trace_json as j
 from marginlex.audit import trace_layout as tl
+from marginlex.audit.trace_outputs import evidence_letters
 from marginlex.dsl import model as m
 from marginlex.engine.plan import Plan
 from marginlex.engine.scenarios import point_fractions
@@ -262,6 +263,10 @@ def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
     return j.concat(
         '{"account_id":',
         j.strings(positions["account_id"]),
+        ',"citation":',
+        j.strings(positions["citation"]),
+        ',"evidence":',
+        evidence_letters(positions["evidence"]),
         ',"instrument_id":',
         j.strings(instrument),
         ',"market_value":',

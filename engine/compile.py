@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from marginlex.dsl import model as m
+from marginlex.dsl.reasons import render
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.citations import governed_citation
 from marginlex.engine.plan import Plan, Step, StepKind
 
 _SET_RULES = (m.Separate, m.MergeAccounts, m.TakeIn)
@@ -73,18 +75,32 @@ def _rate(value: m.Value, parameters: dict[str, float]) -> float | None:
     return value.base
 
 
-def _step(statement: m.Statement, kind: StepKind, as_of: dt.date, origin: str) -> Step:
+def _step(
+    statement: m.Statement,
+    kind: StepKind,
+    as_of: dt.date,
+    origin: str,
+    in_force: dict[str, m.Parameter],
+) -> Step:
     eff = statement.effective
+    values = {name: p.value for name, p in in_force.items()}
+    overrides = {name: p for name, p in in_force.items() if p.override}
+    reasons = (
+        tuple(render(r.reason, values) for r in statement.requirements)
+        if isinstance(statement, m.Eligibility)
+        else ()
+    )
     return Step(
         rule_id=statement.id,
         kind=kind,
-        citation=statement.citation.text if statement.citation else "",
+        citation=governed_citation(statement, overrides),
         status=statement.status,
         effective_from=eff.start if eff else None,
         effective_until=eff.until if eff else None,
         in_force=eff is None or eff.covers(as_of),
         origin=origin,
         statement=statement,
+        reasons=reasons,
     )
 
 
@@ -128,18 +144,19 @@ def compile_plan(rulebook: ResolvedRulebook, as_of: dt.date) -> Plan:
     """
     _refuse_out_of_force(rulebook, as_of)
     steps: list[Step] = []
-    parameters = {
-        p.id: p.value.base
+    in_force = {
+        p.id: p
         for p in rulebook.statements
         if isinstance(p, m.Parameter) and (p.effective is None or p.effective.covers(as_of))
     }
+    parameters = {name: p.value.base for name, p in in_force.items()}
     for statement in rulebook.statements:
         kind = step_kind(statement)
         if kind is None:
             continue
         _refuse_unsupported(statement, parameters)
         origin = rulebook.origins.get(statement.id, rulebook.id)
-        steps.append(_step(statement, kind, as_of, origin))
+        steps.append(_step(statement, kind, as_of, origin, in_force))
     ordered = sorted(enumerate(steps), key=lambda pair: (pair[1].phase, pair[0]))
     return Plan(
         rulebook_id=rulebook.id,
