@@ -93,7 +93,17 @@ def strategy_notes(
     """
     legs = [r.leg for r in method.rows]
     leg_row = {leg: i for i, leg in enumerate(legs)}
-    kernel = kernel_row.astype("str").to_numpy()
+    kernel = pd.Categorical(kernel_row)
+    names = [str(c) for c in kernel.categories]
+    codes = np.asarray(kernel.codes, dtype=np.int64)
+    # Per kernel row name (a handful): 0 a fixed leg, 1 a short option, 2 no leg.
+    how = np.array(
+        [0 if c in _LEG_OF_KERNEL_ROW else 1 if c in _SHORT_OPTION_ROWS else 2 for c in names] + [2]
+    )[codes]
+    fixed = np.array(
+        [leg_row.get(_LEG_OF_KERNEL_ROW[c], -1) if c in _LEG_OF_KERNEL_ROW else -1 for c in names]
+        + [-1]
+    )[codes]
     broad = frame["index_class"].astype("str").isin(BROAD_INDEX_CLASSES).to_numpy(dtype=bool) & (
         frame["product"].astype("str").to_numpy() == "index_option"
     )
@@ -104,14 +114,7 @@ def strategy_notes(
     )
     stock = leg_row.get(m.StrategyLeg.LONG_STOCK, -1)
     other = np.where(other_row >= 0, len(legs) + other_row, stock)
-    chosen = np.select(
-        [
-            *(kernel == name for name in _LEG_OF_KERNEL_ROW),
-            np.isin(kernel, _SHORT_OPTION_ROWS),
-        ],
-        [*(leg_row.get(leg, -1) for leg in _LEG_OF_KERNEL_ROW.values()), option_leg],
-        other,
-    )
+    chosen = np.where(how == 0, fixed, np.where(how == 1, option_leg, other))
     notes = [r.note for r in method.rows] + [r.note for r in method.others]
     return row_notes(statement, notes, chosen)
 

@@ -241,3 +241,48 @@ def test_the_shortfall_column_is_computed_for_every_account_at_once() -> None:
         op=e.CmpOp.GE, left=e.FieldRef(subject=e.Subject.ACCOUNT, name="kind"), right=minimum
     )
     assert np.isnan(shortfall(quantity, ctx, plan)).all()  # not an amount against a minimum
+
+
+def test_each_strategy_leg_and_when_row_cites_its_own_note() -> None:
+    from marginlex.dsl import model as m  # noqa: PLC0415
+    from marginlex.dsl import parse  # noqa: PLC0415
+    from marginlex.engine.citations import strategy_notes  # noqa: PLC0415
+
+    book = parse(
+        'rulebook t "T" cites "c"\n'
+        'margin s cites "statement" status secondary\n'
+        "  applies to account where account.regime = SEC\n"
+        "  strategy based\n"
+        '    long_stock 25% [verified, cites "long stock row"]\n'
+        '    short_equity_option 20% at least 10% [illustrative, cites "option row"]\n'
+        "    short_index_option 15% at least 10%\n"
+        '    when instrument.product in {ust_note} 2% [verified, cites "ust row"]\n'
+    )
+    statement = book.statements[0]
+    assert isinstance(statement, m.Margin) and isinstance(statement.method, m.StrategyBased)
+    frame = pd.DataFrame(
+        {
+            "product": ["stock", "equity_option", "index_option", "ust_note", "crypto"],
+            "index_class": ["", "", "broad", "", ""],
+        }
+    )
+    kernel = pd.Series(
+        pd.Categorical(
+            ["long_equity", "short_put_uncovered", "short_call_uncovered", "other", "other"]
+        )
+    )
+    out = strategy_notes(statement, statement.method, frame, kernel, np.array([-1, -1, -1, 0, -1]))
+    assert out["citation"].tolist() == [
+        "long stock row",
+        "option row",
+        "statement",  # the broad index option's leg has no note
+        "ust row",
+        "long stock row",  # no row matched: it takes the long_stock rate, and its note
+    ]
+    assert out["evidence"].tolist() == [
+        "verified",
+        "illustrative",
+        "secondary",
+        "verified",
+        "verified",
+    ]
