@@ -56,15 +56,39 @@ def row_notes(
     >>> out["citation"].tolist()
     ['SEC Rule 15c3-1(c)(2)(vi)', 'SEC Rule 15c3-1(c)(2)(vi)(D)(1)', 'SEC Rule 15c3-1(c)(2)(vi)']
     """
+    citations, statuses = _note_table(statement, notes)
+    index = _row_or_own(chosen, len(notes))
+    return {
+        CITATION: np.asarray(citations, dtype=object)[index],
+        EVIDENCE: np.asarray(statuses, dtype=object)[index],
+    }
+
+
+def row_note_categories(
+    statement: m.StatementBase, notes: Sequence[m.Note | None], chosen: npt.ArrayLike
+) -> dict[str, pd.Categorical]:
+    """As :func:`row_notes`, as categoricals built from codes (no text hashed per row)."""
+    index = _row_or_own(chosen, len(notes))
+    out = {}
+    for column, texts in zip((CITATION, EVIDENCE), _note_table(statement, notes), strict=True):
+        codes, uniques = pd.factorize(pd.Index(texts))
+        out[column] = pd.Categorical.from_codes(codes[index], categories=uniques)
+    return out
+
+
+def _note_table(
+    statement: m.StatementBase, notes: Sequence[m.Note | None]
+) -> tuple[list[str], list[str]]:
+    """Each table row's citation and status word, then the statement's own (for "none")."""
     own_citation, own_status = statement_note(statement)
     citations = [n.citation.text if n and n.citation else own_citation for n in notes]
     statuses = [n.status.value if n and n.status else own_status for n in notes]
+    return [*citations, own_citation], [*statuses, own_status]
+
+
+def _row_or_own(chosen: npt.ArrayLike, n_rows: int) -> IntArray:
     index = np.asarray(chosen, dtype=np.int64)
-    index = np.where(index < 0, len(notes), index)
-    return {
-        CITATION: np.asarray([*citations, own_citation], dtype=object)[index],
-        EVIDENCE: np.asarray([*statuses, own_status], dtype=object)[index],
-    }
+    return np.where(index < 0, n_rows, index)
 
 
 # The strategy-based kernel's rows (engine.strategy.StrategyRow values), by the rulebook leg
@@ -84,7 +108,7 @@ def strategy_notes(
     frame: pd.DataFrame,
     kernel_row: pd.Series,
     other_row: IntArray,
-) -> dict[str, ObjectArray]:
+) -> dict[str, pd.Categorical]:
     """The citation and status of the strategy-based row that priced each position.
 
     A leg's row for the positions of that leg; the chosen ``when``/``otherwise`` row for
@@ -104,9 +128,9 @@ def strategy_notes(
         [leg_row.get(_LEG_OF_KERNEL_ROW[c], -1) if c in _LEG_OF_KERNEL_ROW else -1 for c in names]
         + [-1]
     )[codes]
-    broad = frame["index_class"].astype("str").isin(BROAD_INDEX_CLASSES).to_numpy(dtype=bool) & (
-        frame["product"].astype("str").to_numpy() == "index_option"
-    )
+    broad = frame["index_class"].isin(BROAD_INDEX_CLASSES).to_numpy(dtype=bool) & (
+        frame["product"] == "index_option"
+    ).to_numpy(dtype=bool)
     option_leg = np.where(
         broad,
         leg_row.get(m.StrategyLeg.SHORT_INDEX_OPTION, -1),
@@ -116,7 +140,7 @@ def strategy_notes(
     other = np.where(other_row >= 0, len(legs) + other_row, stock)
     chosen = np.where(how == 0, fixed, np.where(how == 1, option_leg, other))
     notes = [r.note for r in method.rows] + [r.note for r in method.others]
-    return row_notes(statement, notes, chosen)
+    return row_note_categories(statement, notes, chosen)
 
 
 def parameters_read(node: object) -> list[str]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from marginlex.dsl import model as m
 from marginlex.dsl.expressions import Subject
-from marginlex.engine.citations import row_notes, strategy_notes
+from marginlex.engine.citations import row_note_categories, strategy_notes
 from marginlex.engine.context import EvaluationError
 from marginlex.engine.eval_state import FloatArray, IntArray, RunState, constant
 from marginlex.engine.expr_eval import mask
@@ -167,7 +167,7 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
     positions = frame.assign(
         pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
         minimum=result.positions["minimum"].to_numpy(),
-        **row_notes(step.statement, [r.note for r in grid.ranges], chosen),
+        **row_note_categories(step.statement, [r.note for r in grid.ranges], chosen),
     )
     codes = result.positions["group"].to_numpy(np.int64)
     return _finish(
@@ -210,7 +210,9 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     positions = frame.assign(
         pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
         minimum=0.0,
-        **row_notes(step.statement, [r.note for r in scan.ranges], frame["range_row"].to_numpy()),
+        **row_note_categories(
+            step.statement, [r.note for r in scan.ranges], frame["range_row"].to_numpy()
+        ),
     )
     codes = result.positions["group"].to_numpy(np.int64)
     return _finish(
@@ -341,7 +343,7 @@ def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> 
         minimum=np.nan,
         strategy_row=constant(len(frame), ""),
         requirement=requirement,
-        **row_notes(step.statement, [r.note for r in method.rows], chosen),
+        **row_note_categories(step.statement, [r.note for r in method.rows], chosen),
     )
     total = _per_set(state, frame["margin_set"].to_numpy(np.int64), weights=requirement)
     return MethodResult(step, None, None, positions, total)

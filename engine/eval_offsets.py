@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from marginlex.dsl import model as m
 from marginlex.dsl.expressions import Subject
@@ -98,7 +99,7 @@ def _text_by_block(blocks: IntArray, texts: list[str]) -> pd.Categorical:
 
 def _row_texts(parts: list[pd.DataFrame], column: str) -> pd.Categorical:
     """A per-row text column of every method's positions, as one categorical."""
-    return pd.Categorical(np.concatenate([p[column].to_numpy(dtype=object) for p in parts]))
+    return union_categoricals([pd.Categorical(p[column]) for p in parts])
 
 
 def _position_trace(state: RunState, results: list[MethodResult]) -> pd.DataFrame:
