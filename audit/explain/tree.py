@@ -20,6 +20,7 @@ from marginlex.audit.trace.steps import (
     OffsetTrace,
     PositionAtWorst,
     RequirementCheck,
+    RuleKind,
     SegregationOutput,
 )
 
@@ -57,6 +58,14 @@ def pct(rate: float, *, signed: bool = False) -> str:
 def cite(step: Step) -> str:
     """The citation tag of a step: rule id, evidence tag and citation."""
     return f"{step.rule_id} [{step.evidence.value}]: {step.citation}"
+
+
+def row_cite(step: Step, rule_id: str, line: PositionAtWorst | LotTrace) -> str:
+    """The citation tag of one position or lot: the table row's own citation and evidence
+    (schema 1.1), else the step's."""
+    if line.citation is None or line.evidence is None:
+        return cite(step)
+    return f"{rule_id} [{line.evidence.value}]: {line.citation}"
 
 
 def _inputs(values: tuple[InputValue, ...], rule_id: str = "") -> str:
@@ -226,7 +235,9 @@ def _class_group(step: Step, group: ClassGroupTrace) -> Node:
             f"{usd(group.requirement)}, the sum of its positions' requirements",
             cite(step),
         )
-        node.children = [Node(_position(p), cite(step)) for p in group.positions]
+        node.children = [
+            Node(_position(p), row_cite(step, step.rule_id, p)) for p in group.positions
+        ]
         return node
     scanned = ""
     if group.range_up is not None and group.range_down is not None:
@@ -243,7 +254,9 @@ def _class_group(step: Step, group: ClassGroupTrace) -> Node:
         f"P&L {usd(worst.pnl)}, worst of {len(group.points)} points",
         cite(step),
     )
-    scenario.children = [Node(_position(p), cite(step)) for p in group.positions]
+    scenario.children = [
+        Node(_position(p), row_cite(step, step.rule_id, p)) for p in group.positions
+    ]
     node.children = [scenario]
     return node
 
@@ -277,13 +290,31 @@ def _eligibility(step: Step, out: EligibilityOutput) -> Node:
     node = Node(f"Eligibility {step.rule_id}{_dates(step)}: {verdict}", cite(step))
     node.children = [
         Node(
-            f"{_verdict(r)} {r.name}: {r.reason}" + (f" ({_inputs(r.tested)})" if r.tested else ""),
+            f"{_verdict(r)} {r.name}: {r.reason}{_tested(r)}",
             cite(step),
             css="fail" if r.applies and not r.passed else "pass",
         )
         for r in out.requirements
     ]
     return _with_inputs(node, step)
+
+
+def _tested(check: RequirementCheck) -> str:
+    """What a requirement read, and by how much a failed minimum was missed.
+
+    >>> _tested(RequirementCheck(name="min_equity", passed=False, reason="", shortfall="51740",
+    ...     tested=(InputValue(id="account.equity[A1]", value="248260.0"),)))
+    ' (equity 248,260.00, short 51,740.00)'
+    """
+    if check.shortfall is not None and len(check.tested) == 1:
+        read = check.tested[0]
+        name = read.id.split("[", 1)[0].rsplit(".", 1)[-1]
+        try:
+            amount = usd(Decimal(str(read.value)))
+        except ArithmeticError:
+            amount = str(read.value)
+        return f" ({name} {amount}, short {usd(check.shortfall)})"
+    return f" ({_inputs(check.tested)})" if check.tested else ""
 
 
 def _verdict(check: RequirementCheck) -> str:
@@ -307,16 +338,20 @@ def _collateral(trace: DecisionTrace) -> Node:
                 cite(step),
             )
             child.children = [_lot(step, lot) for lot in step.output.lots]
+            if step.kind is RuleKind.CONCENTRATION:  # the cap, not the haircut row, is cited
+                for line in child.children:
+                    line.cite = cite(step)
             node.children.append(_with_inputs(child, step))
     return node
 
 
 def _lot(step: Step, lot: LotTrace) -> Node:
     head = f"{lot.lot_id} {lot.asset} ({lot.account_id}) market value {usd(lot.market_value)}"
+    cited = row_cite(step, lot.schedule_rule_id or step.rule_id, lot)
     if not lot.eligible:
         return Node(
             f"{head}: ineligible, value {usd(lot.value)}: {lot.ineligible_reason}",
-            cite(step),
+            cited,
             css="fail",
         )
     row = f'row "{lot.haircut_row}" {pct(lot.haircut_rate or 0.0)}'
@@ -329,7 +364,7 @@ def _lot(step: Step, lot: LotTrace) -> Node:
     if lot.cap_applied:
         kept = f" (kept {pct(lot.cap_scale)})" if lot.cap_scale is not None else ""
         cap = f", capped by {lot.cap_rule_id}{kept}"
-    return Node(f"{head}: {row}{after}{won}{cap}, value {usd(lot.value)}", cite(step))
+    return Node(f"{head}: {row}{after}{won}{cap}, value {usd(lot.value)}", cited)
 
 
 def _segregation(step: Step, out: SegregationOutput) -> Node:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from marginlex.audit.trace import fragments as j
 from marginlex.audit.trace import layout as tl
+from marginlex.audit.trace.outputs import evidence_letters
 from marginlex.dsl.model import rulebook as m
 from marginlex.engine.kernels.scenarios import point_fractions
 from marginlex.engine.kernels.span import SpanParams, scenarios
@@ -262,6 +263,10 @@ def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
     return j.concat(
         '{"account_id":',
         j.strings(positions["account_id"]),
+        ',"citation":',
+        j.strings(positions["citation"]),
+        ',"evidence":',
+        evidence_letters(positions["evidence"]),
         ',"instrument_id":',
         j.strings(instrument),
         ',"market_value":',

@@ -18,7 +18,14 @@ from pydantic import Field, SerializeAsAny, model_validator
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.trace.money import Money
-from marginlex.audit.trace.steps import OUTPUT_OF_KIND, InputValue, RuleKind, StepOutput, TraceModel
+from marginlex.audit.trace.steps import (
+    OUTPUT_OF_KIND,
+    Evidence,
+    InputValue,
+    RuleKind,
+    StepOutput,
+    TraceModel,
+)
 from marginlex.engine.outcomes import DecisionStatus
 
 SCHEMA_VERSION: Final = "1.1"
@@ -27,14 +34,6 @@ SCHEMA_VERSIONS = Literal["1.0", "1.1"]
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
 _SHA = Field(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex digits.")
-
-
-class Evidence(StrEnum):
-    """How far a rule's figures are confirmed (domain brief tags)."""
-
-    VERIFIED = "V"
-    SECONDARY = "S"
-    ILLUSTRATIVE = "I"
 
 
 class EdgeRelation(StrEnum):
@@ -176,7 +175,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.1)."""
+    """One margin decision, with every step that led to it (schema version 1.1; 1.0 is read)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
     as_of: date

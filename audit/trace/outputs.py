@@ -71,6 +71,8 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
         j.bools(frame["passed"].to_numpy(dtype=bool)),
         ',"reason":',
         j.strings(frame["reason"]),
+        ',"shortfall":',
+        j.money(frame["shortfall"].to_numpy(np.float64), null_for_nan=True),
         ',"tested":[',
         tested,
         "]}",
@@ -215,6 +217,20 @@ def total_output(
     return out.only(present), present
 
 
+_LETTER = {"verified": '"V"', "secondary": '"S"', "illustrative": '"I"'}
+
+
+def evidence_letters(words: pd.Series) -> j.Coded:
+    """Status words (``secondary``) as JSON evidence tags (``"S"``); a row and statement
+    that say nothing count as illustrative, as a step does.
+
+    >>> evidence_letters(pd.Series(["secondary", "", "verified"])).col()
+    ['"S"', '"I"', '"V"']
+    """
+    codes, uniques = pd.factorize(words.astype("str").fillna(""))
+    return j.Coded(codes, [_LETTER.get(str(u), '"I"') for u in uniques])
+
+
 def _candidates(text: str, winner: str, row: str) -> str:
     """``sec_x=1.5%;cftc_y=2.0%`` as JSON candidates (the winner's row is traced)."""
     out = []
@@ -251,8 +267,12 @@ def lot_rows(lots: pd.DataFrame, maturity: pd.Series) -> j.Col:
         j.nullable_strings(lots["cap_rule_id"]),
         ',"cap_scale":',
         j.floats(np.where(capped, lots["cap_scale"].to_numpy(np.float64), np.nan)),
+        ',"citation":',
+        j.strings(lots["citation"]),
         ',"eligible":',
         j.bools(eligible),
+        ',"evidence":',
+        evidence_letters(lots["evidence"]),
         ',"haircut_rate":',
         j.floats(lots["haircut_rate"].to_numpy(np.float64)),
         ',"haircut_row":',

@@ -25,6 +25,26 @@ class TraceModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Evidence(StrEnum):
+    """How far a rule's figures are confirmed (domain brief tags)."""
+
+    VERIFIED = "V"
+    SECONDARY = "S"
+    ILLUSTRATIVE = "I"
+
+
+_ROW_CITATION = Field(
+    default=None,
+    description="The citation of the table row that decided this line (its statement's "
+    "when the row has none); null in traces before schema 1.1.",
+)
+_ROW_EVIDENCE = Field(
+    default=None,
+    description="That row's evidence status (its statement's when the row has none); null "
+    "in traces before schema 1.1.",
+)
+
+
 class InputValue(TraceModel):
     """One rulebook value a step read, by id and value (``param.pm_min_equity`` = 100000 USD)."""
 
@@ -45,7 +65,14 @@ class RequirementCheck(TraceModel):
     )
     name: str = Field(description="The requirement's name in the rulebook.")
     passed: bool
-    reason: str = Field(description="The rulebook's `because` text.")
+    reason: str = Field(
+        description="The rulebook's `because` text, each `{parameter}` written as in force."
+    )
+    shortfall: Money | None = Field(
+        default=None,
+        description="How far a failed minimum was missed (minimum less the amount); null "
+        "when it passed, does not apply or is no minimum, and before schema 1.1.",
+    )
     tested: tuple[InputValue, ...] = Field(description="The values the requirement compared.")
 
 
@@ -74,6 +101,8 @@ class PositionAtWorst(TraceModel):
     """One position of a class group, valued at the group's worst point."""
 
     account_id: str
+    citation: str | None = _ROW_CITATION
+    evidence: Evidence | None = _ROW_EVIDENCE
     instrument_id: str
     market_value: Money | None = Field(default=None, description="Current market value.")
     pnl: Money = Field(description="P&L of this position at the worst point (0 if strategy).")
@@ -158,7 +187,9 @@ class LotTrace(TraceModel):
     cap_scale: float | None = Field(
         default=None, description="Fraction of the post-haircut value the cap kept (0..1)."
     )
+    citation: str | None = _ROW_CITATION
     eligible: bool = True
+    evidence: Evidence | None = _ROW_EVIDENCE
     haircut_rate: float | None = Field(description="Haircut as a fraction (0.005 = 0.5%).")
     haircut_row: str | None = Field(description="Row label that matched, e.g. `under 6 months`.")
     ineligible_reason: str | None = None

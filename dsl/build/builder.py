@@ -166,6 +166,7 @@ class ModelBuilder(TableBuilder):
             reason=self.string(reason),
             note=note,
             span=self.span(meta),
+            reason_span=self.tok_span(reason),
         )
         return Item("requirement", req, self.span(meta))
 

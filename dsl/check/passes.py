@@ -13,6 +13,7 @@ from itertools import combinations
 
 from marginlex.dsl.check.conflict_pass import conflict_diagnostics
 from marginlex.dsl.check.expressions import ExprChecker, locate
+from marginlex.dsl.check.reasons import stale_figures, unknown_parameters
 from marginlex.dsl.check.supported import unsupported_diagnostics
 from marginlex.dsl.check.tables import (
     DIMENSION_WORDS,
@@ -57,16 +58,51 @@ Pass = Callable[[Context], list[Diagnostic]]
 
 
 def check_citations(ctx: Context) -> list[Diagnostic]:
-    """Every statement cites its source."""
-    return [
-        error(
-            Code.MISSING_CITATION,
-            f"{s.kind.value} `{s.id}` has no citation",
-            s.span,
-            'add `cites "..."` naming the rule, release or notice it comes from',
-        )
+    """The header and every statement cite their source, and no citation is empty."""
+    hint = 'add `cites "..."` naming the rule, release or notice it comes from'
+    header = ctx.book.header
+    missing = [
+        error(Code.MISSING_CITATION, f"{s.kind.value} `{s.id}` has no citation", s.span, hint)
         for s in ctx.own
         if s.citation is None
+    ]
+    if header.citation is None:
+        missing.append(
+            error(
+                Code.MISSING_CITATION, f"rulebook `{header.id}` has no citation", header.span, hint
+            )
+        )
+    return missing + [
+        error(
+            Code.EMPTY_CITATION,
+            "the citation is empty",
+            c.span,
+            "name the rule, release or notice the figure comes from, or mark the row "
+            "`[illustrative]` without `cites`",
+        )
+        for c in _citations((header, *ctx.own))
+        if not c.text.strip()
+    ]
+
+
+def _citations(node: object) -> Iterator[m.Citation]:
+    """Every citation written in a node: its own, its rows' notes, depth first."""
+    if isinstance(node, m.Citation):
+        yield node
+        return
+    items = node if isinstance(node, tuple) else ()
+    if isinstance(node, m.Node):
+        items = tuple(getattr(node, name) for name in type(node).model_fields)
+    for item in items:
+        yield from _citations(item)
+
+
+def check_reasons(ctx: Context) -> list[Diagnostic]:
+    """``{parameter}`` names in reasons exist; spelt-out figures still match (a warning)."""
+    file = ctx.book.header.span.file
+    return [
+        *unknown_parameters(ctx.own, ctx.params),
+        *stale_figures(ctx.own, ctx.resolved.statements, file),
     ]
 
 
@@ -332,6 +368,7 @@ def check_supported(ctx: Context) -> list[Diagnostic]:
 #: The passes, in the order they run.
 PASSES: tuple[Pass, ...] = (
     check_citations,
+    check_reasons,
     check_ids,
     check_effective,
     check_expressions,
@@ -355,7 +392,7 @@ def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnos
     >>> from marginlex.dsl.resolve import resolve
     >>> book = parse('rulebook r "R" parameter p = 5 USD')
     >>> [d.code.value for d in check_resolved(resolve(book, lambda _: None)[0], book)]
-    ['MLX220']
+    ['MLX220', 'MLX220']
     """
     ctx = Context(book=book, resolved=resolved)
     found: list[Diagnostic] = []

@@ -44,7 +44,9 @@ def check_text(
 
 
 _BASE_MISSING = frozenset({Code.UNKNOWN_RULEBOOK, Code.CYCLIC_EXTENDS, Code.AMBIGUOUS_RULEBOOK})
-_UNSURE_WITHOUT_BASE = frozenset({Code.UNKNOWN_REFERENCE, Code.UNUSED_ACCEPT})
+_UNSURE_WITHOUT_BASE = frozenset(
+    {Code.UNKNOWN_REFERENCE, Code.UNKNOWN_REASON_PARAMETER, Code.UNUSED_ACCEPT}
+)
 
 
 def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:

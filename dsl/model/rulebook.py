@@ -149,13 +149,18 @@ class Scope(StatementBase):
 
 
 class Requirement(Node):
-    """``require name: EXPR [when EXPR] because "..."``; applies only where ``when`` holds."""
+    """``require name: EXPR [when EXPR] because "..."``; applies only where ``when`` holds.
+
+    The reason may name parameters, ``{pm_min_equity}``, rendered with the value in force.
+    """
 
     name: str
     condition: Expr
     when: Expr | None = None
     reason: str
     note: Note | None = None
+    # Where the `because` string is written, for diagnostics about its `{parameter}`s.
+    reason_span: Span | None = None
 
 
 class Eligibility(StatementBase):

@@ -29,6 +29,7 @@ from marginlex.engine.kernels.haircuts import (
     apply_haircuts,
 )
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
+from marginlex.engine.plan.citations import row_notes
 from marginlex.engine.plan.expressions import mask
 from marginlex.engine.plan.steps import Plan, Step, StepKind
 
@@ -72,7 +73,37 @@ def _kernel_schedule(plan: Plan, h: m.Haircut, assets: list[str]) -> HaircutSche
     )
 
 
-def _row_labels(h: m.Haircut, lots: pd.DataFrame) -> np.ndarray:
+def _row_index(h: m.Haircut, lots: pd.DataFrame) -> IntArray:
+    """The schedule row each lot falls in, as an index into the body's rows (-1: none)."""
+    body = h.body
+    if isinstance(body, m.MaturityBuckets):
+        bounds = [b.upper.base for b in body.buckets if b.upper is not None]
+        years = lots["maturity_years"].to_numpy(np.float64)
+        idx = np.searchsorted(np.asarray(bounds), years, side="right")
+        return np.where(np.isnan(years), -1, idx).astype(np.int64)
+    if isinstance(body, m.AssetTable):
+        names = [r.asset.name if r.asset else None for r in body.rows]
+        other = names.index(None) if None in names else -1
+        listed = pd.Index([n for n in names if n is not None])
+        where = listed.get_indexer(pd.Index(lots["asset"].astype("str")))
+        rows = np.asarray([i for i, n in enumerate(names) if n is not None] + [other])
+        return rows[np.where(where < 0, len(listed), where)].astype(np.int64)
+    return np.zeros(len(lots), dtype=np.int64)
+
+
+def _row_notes(h: m.Haircut, index: IntArray) -> Columns:
+    """The citation and status of each lot's row (the schedule's own where the row has none)."""
+    body = h.body
+    if isinstance(body, m.MaturityBuckets):
+        notes = [b.note for b in body.buckets]
+    elif isinstance(body, m.AssetTable):
+        notes = [r.note for r in body.rows]
+    else:
+        notes = [getattr(body, "note", None)]
+    return row_notes(h, notes, index)
+
+
+def _row_labels(h: m.Haircut, index: IntArray) -> np.ndarray:
     """The schedule row each lot falls in, as the rulebook writes it."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
@@ -80,28 +111,37 @@ def _row_labels(h: m.Haircut, lots: pd.DataFrame) -> np.ndarray:
             f"under {b.upper.text} {b.upper.unit.value}" if b.upper else "otherwise"
             for b in body.buckets
         ]
-        bounds = [b.upper.base for b in body.buckets if b.upper is not None]
-        years = lots["maturity_years"].to_numpy(np.float64)
-        idx = np.searchsorted(np.asarray(bounds), years, side="right")
-        return np.where(np.isnan(years), "", np.asarray(names, dtype=object)[idx])
-    if isinstance(body, m.AssetTable):
-        listed = [r.asset.name for r in body.rows if r.asset]
-        asset = lots["asset"].astype("str")
-        return np.where(asset.isin(listed), asset, "otherwise").astype(object)
-    return np.full(len(lots), "flat", dtype=object)
+    elif isinstance(body, m.AssetTable):
+        names = [r.asset.name if r.asset else "otherwise" for r in body.rows]
+        # An asset no row lists is shown as falling to `otherwise`, written or not.
+        return np.asarray([*names, "otherwise"], dtype=object)[np.where(index < 0, -1, index)]
+    else:
+        names = ["flat"]
+    return np.asarray([*names, ""], dtype=object)[np.where(index < 0, len(names), index)]
 
 
 Columns = dict[str, np.ndarray]
-TEXT = ("rule_id", "citation", "schedule", "haircut_row", "candidates", "status", "reason")
+TEXT = (
+    "rule_id",
+    "citation",
+    "evidence",
+    "schedule",
+    "haircut_row",
+    "candidates",
+    "status",
+    "reason",
+)
 
 
 def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
     """One schedule on some lots: per-lot arrays (text columns as object arrays)."""
     assets = sorted(lots["asset"].astype("str").unique().tolist())
     out = apply_haircuts(lots, _kernel_schedule(plan, h, assets))
+    index = _row_index(h, lots)
     return {
+        **_row_notes(h, index),
         "schedule": np.full(len(lots), h.id, dtype=object),
-        "haircut_row": _row_labels(h, lots),
+        "haircut_row": _row_labels(h, index),
         "haircut_rate": out["haircut_rate"].to_numpy(np.float64),
         "status": np.asarray(out["status"].astype("str").to_numpy(), dtype=object),
         "reason": np.asarray(out["reason"].astype("str").to_numpy(), dtype=object),
@@ -190,7 +230,6 @@ def run_haircuts(state: RunState) -> pd.DataFrame:
         else:
             out = _apply_one(state.plan, h, sub)
         out["rule_id"] = np.full(len(sub), step.rule_id, dtype=object)
-        out["citation"] = np.full(len(sub), step.citation, dtype=object)
         for col, values in out.items():  # a dozen columns
             result[col][hit] = values
     return pd.DataFrame(result, index=lots.index)

@@ -23,6 +23,7 @@ from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant
+from marginlex.engine.plan.citations import row_note_categories, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
 from marginlex.engine.plan.expressions import mask
 from marginlex.engine.plan.steps import Plan, Step, StepKind
@@ -166,6 +167,7 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
     positions = frame.assign(
         pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
         minimum=result.positions["minimum"].to_numpy(),
+        **row_note_categories(step.statement, [r.note for r in grid.ranges], chosen),
     )
     codes = result.positions["group"].to_numpy(np.int64)
     return _finish(
@@ -206,7 +208,13 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     )
     frame["range_row"] = np.where(use_own, -2, chosen)
     frame["range_up"] = frame["range_down"] = frame["scan_range"]
-    positions = frame.assign(pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(), minimum=0.0)
+    positions = frame.assign(
+        pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
+        minimum=0.0,
+        **row_note_categories(
+            step.statement, [r.note for r in scan.ranges], frame["range_row"].to_numpy()
+        ),
+    )
     codes = result.positions["group"].to_numpy(np.int64)
     return _finish(
         state, step, groups=groups, pnl=result.scenario_pnl, positions=positions, codes=codes
@@ -313,6 +321,7 @@ def _run_strategy(
         minimum=np.nan,
         strategy_row=result["strategy_row"].array,
         requirement=result["requirement"].to_numpy(np.float64),
+        **strategy_notes(step.statement, method, frame, result["strategy_row"], chosen),
     )
     total = _per_set(
         state,
@@ -335,6 +344,7 @@ def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> 
         minimum=np.nan,
         strategy_row=constant(len(frame), ""),
         requirement=requirement,
+        **row_note_categories(step.statement, [r.note for r in method.rows], chosen),
     )
     total = _per_set(state, frame["margin_set"].to_numpy(np.int64), weights=requirement)
     return MethodResult(step, None, None, positions, total)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
@@ -26,6 +27,7 @@ from marginlex.engine.phases.state import (
     empty_frame,
     labels,
 )
+from marginlex.engine.plan.citations import CITATION, EVIDENCE
 from marginlex.engine.plan.steps import StepKind
 
 
@@ -95,6 +97,11 @@ def _text_by_block(blocks: IntArray, texts: list[str]) -> pd.Categorical:
     return labels(blocks, texts)
 
 
+def _row_texts(parts: list[pd.DataFrame], column: str) -> pd.Categorical:
+    """A per-row text column of every method's positions, as one categorical."""
+    return union_categoricals([pd.Categorical(p[column]) for p in parts])
+
+
 def _position_trace(state: RunState, results: list[MethodResult]) -> pd.DataFrame:
     """One frame for every method's positions, text columns as categoricals from codes."""
     if not results:
@@ -128,7 +135,8 @@ def _position_trace(state: RunState, results: list[MethodResult]) -> pd.DataFram
             "instrument_id": own["instrument_id"].take(rows).reset_index(drop=True),
             "joined_by": labels(state.joined_by[rows], state.joined_rules),
             "rule_id": _text_by_block(block, [s.rule_id for s in steps]),
-            "citation": _text_by_block(block, [s.citation for s in steps]),
+            "citation": _row_texts(parts, CITATION),
+            "evidence": _row_texts(parts, EVIDENCE),
             "method": _text_by_block(block, [type(s.statement.method).__name__ for s in steps]),  # type: ignore[union-attr]
             "class_group": pd.concat(
                 [p["class_group"].astype("str") for p in parts], ignore_index=True

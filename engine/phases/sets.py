@@ -21,6 +21,7 @@ from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.evaluation import FRAME_COLUMNS
 from marginlex.engine.graph.margin_sets import form_margin_sets
+from marginlex.engine.phases.shortfall import shortfall
 from marginlex.engine.phases.state import RunState, constant, empty_frame
 from marginlex.engine.plan.expressions import mask, shown_value, tested_inputs
 from marginlex.engine.plan.steps import Step, StepKind
@@ -49,14 +50,15 @@ def run_eligibility(state: RunState) -> None:
         rule = step.statement
         assert isinstance(rule, m.Eligibility)
         passed_all = np.ones(accounts.n, dtype=bool)
-        for req in rule.requirements:
+        for number, req in enumerate(rule.requirements):
             applies = mask(req.when, accounts, state.plan)
             holds = mask(req.condition, accounts, state.plan)
             passed = holds | ~applies
             passed_all &= passed
             bit = _bit(state, req.name)
             state.failed_mask |= np.where(passed, 0, np.int64(1) << bit)
-            rows.append(_eligibility_rows(state, step, req, applies, passed))
+            reason = step.reasons[number] if step.reasons else req.reason
+            rows.append(_eligibility_rows(state, step, req, reason, (applies, passed)))
         accounts.eligible[rule.id] = passed_all
         state.eligible &= passed_all
     frame = pd.concat(rows, ignore_index=True) if rows else None
@@ -74,11 +76,22 @@ def _bit(state: RunState, name: str) -> int:
 
 
 def _eligibility_rows(
-    state: RunState, step: Step, req: m.Requirement, applies: np.ndarray, passed: np.ndarray
+    state: RunState,
+    step: Step,
+    req: m.Requirement,
+    reason: str,
+    outcome: tuple[np.ndarray, np.ndarray],
 ) -> pd.DataFrame:
-    """Trace rows (account × requirement) for the in-scope accounts; set ids come later."""
+    """Trace rows (account × requirement) for the in-scope accounts; set ids come later.
+
+    ``reason`` is the ``because`` text as rendered for the plan; ``outcome`` is (applies,
+    passed) per account; ``shortfall`` is how far a failed minimum was missed (NaN: none).
+    """
+    applies, passed = outcome
     keep = state.in_scope
     n = int(keep.sum())
+    missed = shortfall(req.condition, state.ctx.accounts, state.plan)
+    missed = np.where(applies & ~passed, missed, np.nan)
     return pd.DataFrame(
         {
             "account_id": state.account_ids[keep].reset_index(drop=True),
@@ -87,8 +100,9 @@ def _eligibility_rows(
             "applies": applies[keep],
             "passed": passed[keep],
             "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].to_numpy(),
-            "reason": constant(n, req.reason),
+            "reason": constant(n, reason),
             "inputs": _inputs(state, req)[keep].to_numpy(),
+            "shortfall": missed[keep],
         }
     )
 

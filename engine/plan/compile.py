@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from marginlex.dsl.check.reasons import render
 from marginlex.dsl.check.supported import SUPPORTED_SPAN_VALUES, unsupported_span_values
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.plan.citations import governed_citation
 from marginlex.engine.plan.steps import Plan, Step, StepKind
 
 _SET_RULES = (m.Separate, m.MergeAccounts, m.TakeIn)
@@ -79,18 +81,32 @@ def _rate(value: m.Value, parameters: dict[str, float]) -> float | None:
     return value.base
 
 
-def _step(statement: m.Statement, kind: StepKind, as_of: dt.date, origin: str) -> Step:
+def _step(
+    statement: m.Statement,
+    kind: StepKind,
+    as_of: dt.date,
+    origin: str,
+    in_force: dict[str, m.Parameter],
+) -> Step:
     eff = statement.effective
+    values = {name: p.value for name, p in in_force.items()}
+    overrides = {name: p for name, p in in_force.items() if p.override}
+    reasons = (
+        tuple(render(r.reason, values) for r in statement.requirements)
+        if isinstance(statement, m.Eligibility)
+        else ()
+    )
     return Step(
         rule_id=statement.id,
         kind=kind,
-        citation=statement.citation.text if statement.citation else "",
+        citation=governed_citation(statement, overrides),
         status=statement.status,
         effective_from=eff.start if eff else None,
         effective_until=eff.until if eff else None,
         in_force=eff is None or eff.covers(as_of),
         origin=origin,
         statement=statement,
+        reasons=reasons,
     )
 
 
@@ -134,19 +150,19 @@ def compile_plan(rulebook: ResolvedRulebook, as_of: dt.date) -> Plan:
     """
     _refuse_out_of_force(rulebook, as_of)
     steps: list[Step] = []
-    in_force = tuple(
-        p
+    in_force = {
+        p.id: p
         for p in rulebook.statements
         if isinstance(p, m.Parameter) and (p.effective is None or p.effective.covers(as_of))
-    )
-    parameters = {p.id: p.value.base for p in in_force}
+    }
+    parameters = {name: p.value.base for name, p in in_force.items()}
     for statement in rulebook.statements:
         kind = step_kind(statement)
         if kind is None:
             continue
-        _refuse_unsupported(statement, parameters, in_force)
+        _refuse_unsupported(statement, parameters, tuple(in_force.values()))
         origin = rulebook.origins.get(statement.id, rulebook.id)
-        steps.append(_step(statement, kind, as_of, origin))
+        steps.append(_step(statement, kind, as_of, origin, in_force))
     ordered = sorted(enumerate(steps), key=lambda pair: (pair[1].phase, pair[0]))
     return Plan(
         rulebook_id=rulebook.id,

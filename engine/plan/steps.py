@@ -62,6 +62,8 @@ class Step(BaseModel):
         in_force: whether the statement is in force on the plan's as-of date.
         origin: the rulebook that defined the statement (a base, for an inherited rule).
         statement: the typed statement the step runs.
+        reasons: an eligibility step's ``because`` texts, one per requirement, with each
+            ``{parameter}`` written as the value in force (empty for other kinds).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,6 +77,7 @@ class Step(BaseModel):
     in_force: bool
     origin: str
     statement: m.Statement
+    reasons: tuple[str, ...] = ()
 
     @property
     def phase(self) -> Phase:

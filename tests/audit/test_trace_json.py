@@ -134,12 +134,13 @@ def test_eligibility_rows_write_the_tested_id_in_parts_and_blank_without_an_acco
             "applies": [True, False, True],
             "passed": [True, True, False],
             "reason": pd.Series(["r", "q", None], dtype="str"),
+            "shortfall": [np.nan, np.nan, 51740.004],
         }
     )
     assert eligibility_rows(frame, plan) == [
-        '{"applies":true,"name":"pm_account","passed":true,"reason":"r",'
+        '{"applies":true,"name":"pm_account","passed":true,"reason":"r","shortfall":null,'
         '"tested":[{"id":"account.kind[A\\"1]","unit":null,"value":"v"}]}',
-        '{"applies":false,"name":"min_equity","passed":true,"reason":"q",'
+        '{"applies":false,"name":"min_equity","passed":true,"reason":"q","shortfall":null,'
         '"tested":[{"id":"","unit":null,"value":"1.0"}]}',
-        '{"applies":true,"name":"x","passed":false,"reason":"","tested":[]}',
+        '{"applies":true,"name":"x","passed":false,"reason":"","shortfall":"51740.00","tested":[]}',
     ]

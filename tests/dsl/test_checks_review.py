@@ -10,7 +10,7 @@ from marginlex.dsl import check_text, shipped_dir
 from marginlex.dsl.model import domain as bs
 from marginlex.dsl.model import fields
 
-SYMMETRIC_RANGE = """rulebook r "R"
+SYMMETRIC_RANGE = """rulebook r "R" cites "test"
 margin m
   cites "test"
   scenario grid points 10
@@ -81,7 +81,7 @@ def test_cyclic_extends_gives_no_cascade_of_overrides(tmp_path: Path) -> None:
     assert [d.code.value for d in found] == ["MLX203"]
 
 
-ELIGIBILITY = 'rulebook t "T"\neligibility e for account\n  cites "c"\n'
+ELIGIBILITY = 'rulebook t "T" cites "c"\neligibility e for account\n  cites "c"\n'
 HABITS = [
     # (requirement as a compliance officer might type it, code, column, hint)
     (
@@ -122,7 +122,7 @@ def test_an_unnamed_requirement_is_told_to_name_it() -> None:
     assert found.hint == 'name each requirement: `require min_equity: CONDITION because "..."`'
 
 
-DATED = 'rulebook r "R"\n  extends sec\n'
+DATED = 'rulebook r "R"\n  cites "c"\n  extends sec\n'
 
 
 def _version(figure: str, dates: str) -> str:

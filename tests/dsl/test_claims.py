@@ -11,13 +11,11 @@ from marginlex.dsl.provenance import source_files, text_sha256
 
 RUNNER = CliRunner()
 LOCAL_SEC = (
-    'rulebook sec "Not the shipped SEC"\n{clause}'
+    'rulebook sec "Not the shipped SEC"\n  cites "t"\n{clause}'
     'parameter pm_min_equity = 1 USD\n  cites "t"\n'
     'parameter pm_offset_broad = 50%\n  cites "t"\n'
 )
-VARIANT = (
-    'rulebook variant "V"\n  extends sec\noverride parameter pm_offset_broad = 80%\n  cites "t"\n'
-)
+VARIANT = 'rulebook variant "V"\n  cites "t"\n  extends sec\noverride parameter pm_offset_broad = 80%\n  cites "t"\n'
 SHIPPED_SEC = text_sha256(format_text((shipped_dir() / "sec.mlx").read_text()))
 
 
@@ -33,7 +31,7 @@ def test_a_sibling_taking_a_shipped_id_is_refused_on_both_files(tmp_path: Path) 
     found = check_text(local.read_text(), str(local))
     assert [(d.code.value, d.span.line) for d in found] == [("MLX205", 1)]
     found = check_text(variant.read_text(), str(variant))
-    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX204", 2, 11)]
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX204", 3, 11)]
     assert found[0].message == (
         f"rulebook id `sec` is claimed by 2 files: `{local}`, `shipped:sec.mlx`"
     )
@@ -60,7 +58,7 @@ def test_replaces_shipped_makes_the_sibling_the_base(tmp_path: Path) -> None:
 
 def test_two_siblings_with_one_id_are_each_an_error(tmp_path: Path) -> None:
     for name in ("one", "two"):
-        (tmp_path / f"{name}.mlx").write_text(f'rulebook shared "{name}"\n')
+        (tmp_path / f"{name}.mlx").write_text(f'rulebook shared "{name}"\n  cites "t"\n')
     one = tmp_path / "one.mlx"
     found = check_text(one.read_text(), str(one))
     assert [d.code.value for d in found] == ["MLX204"]
@@ -69,9 +67,9 @@ def test_two_siblings_with_one_id_are_each_an_error(tmp_path: Path) -> None:
 
 def test_replaces_must_name_the_files_own_shipped_id(tmp_path: Path) -> None:
     mine = tmp_path / "mine.mlx"
-    mine.write_text('rulebook mine "M"\n  replaces shipped sec\n')
+    mine.write_text('rulebook mine "M"\n  cites "t"\n  replaces shipped sec\n')
     found = check_text(mine.read_text(), str(mine))
-    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX206", 2, 20)]
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX206", 3, 20)]
     assert found[0].message == (
         "rulebook `mine` cannot replace `sec`: a rulebook replaces only the shipped rulebook "
         "with its own id"
@@ -136,9 +134,9 @@ def test_a_shipped_base_built_on_a_replacement_reports_its_errors_here(tmp_path:
     # are in harmonized.mlx, a file no one checks: the variant must not check clean.
     (tmp_path / "a_sec.mlx").write_text(LOCAL_SEC.format(clause="  replaces shipped sec\n"))
     variant = tmp_path / "on_harmonized.mlx"
-    variant.write_text('rulebook on_harmonized "V"\n  extends harmonized\n')
+    variant.write_text('rulebook on_harmonized "V"\n  cites "t"\n  extends harmonized\n')
     found = check_text(variant.read_text(), str(variant))
-    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 2, 11)]
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 3, 11)]
     assert found[0].message == (
         "the shipped base `shipped:harmonized.mlx` has errors when built on the rulebooks "
         "beside this file"

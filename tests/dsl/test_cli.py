@@ -36,7 +36,7 @@ def test_misspelt_field_in_a_copy_points_at_it(tmp_path: Path) -> None:
 
 def test_check_json(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mlx"
-    bad.write_text('rulebook bad "B"\nparameter p = 5 USD\n')
+    bad.write_text('rulebook bad "B" cites "c"\nparameter p = 5 USD\n')
     result = RUNNER.invoke(app, ["check", "--json", str(bad)])
     assert result.exit_code == 1
     payload = json.loads(result.stdout)
@@ -65,7 +65,7 @@ def test_fmt_check_and_rewrite(tmp_path: Path) -> None:
 def test_unknown_asset_is_a_warning_and_not_clean(tmp_path: Path) -> None:
     book = tmp_path / "assets.mlx"
     book.write_text(
-        'rulebook a "A"\nhaircut h for collateral cites "x"\n  by asset\n    UST_NOT 1%\n'
+        'rulebook a "A" cites "c"\nhaircut h for collateral cites "x"\n  by asset\n    UST_NOT 1%\n'
     )
     result = RUNNER.invoke(app, ["check", str(book)])
     assert result.exit_code == 1

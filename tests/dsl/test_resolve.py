@@ -94,7 +94,7 @@ def test_unknown_and_cyclic_bases() -> None:
 
 def test_load_rulebook_raises_with_every_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mlx"
-    bad.write_text('rulebook bad "B" extends sec\nparameter pm_min_equity = 1 USD\n')
+    bad.write_text('rulebook bad "B" cites "c" extends sec\nparameter pm_min_equity = 1 USD\n')
     with pytest.raises(RulebookError) as info:
         load_rulebook(bad)
     assert [d.code.value for d in info.value.diagnostics] == ["MLX211", "MLX220"]
