@@ -15,7 +15,16 @@ LOCAL_SEC = (
     'parameter pm_min_equity = 1 USD\n  cites "t"\n'
     'parameter pm_offset_broad = 50%\n  cites "t"\n'
 )
-VARIANT = 'rulebook variant "V"\n  cites "t"\n  extends sec\noverride parameter pm_offset_broad = 80%\n  cites "t"\n'
+VARIANT = "\n".join(
+    [
+        'rulebook variant "V"',
+        '  cites "t"',
+        "  extends sec",
+        "override parameter pm_offset_broad = 80%",
+        '  cites "t"',
+        "",
+    ]
+)
 SHIPPED_SEC = text_sha256(format_text((shipped_dir() / "sec.mlx").read_text()))
 
 
