@@ -7,6 +7,8 @@ on every amount whose shortest ``repr`` has at most a few decimals.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,15 +39,26 @@ def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
     values = np.asarray(amounts, dtype=np.float64)
     scale = 10.0**decimals
     exact = np.abs(values) * scale
-    scaled = np.round(exact, _TIE_DECIMALS)
-    # Past about 1e7 cents, 6 decimals are below float64 resolution: a tie is then a
-    # fraction within a few ulps of one half (67108864.365 -> .37, as Decimal(repr) says).
+    whole = np.floor(np.round(exact, _TIE_DECIMALS) + 0.5)
+    # Near a half, float64 cannot tell a tie from a number a few ulps off it (past about
+    # 1e7 cents, 6 decimals are below its resolution): those few amounts are decided exactly,
+    # as Decimal(repr(x)) does, so that 193273528.33499932 is .33 and 67108864.365 is .37.
     fraction = exact - np.floor(exact)
-    tie = np.abs(fraction - 0.5) <= _TIE_ULPS * np.finfo(np.float64).eps * exact
-    whole = np.where(tie, np.floor(exact) + 1.0, np.floor(scaled + 0.5))
+    near = np.flatnonzero(np.abs(fraction - 0.5) <= _TIE_ULPS * np.finfo(np.float64).eps * exact)
+    if near.size:
+        whole = np.array(whole, dtype=np.float64, ndmin=1)
+        flat = np.abs(values).reshape(-1)
+        whole.reshape(-1)[near] = [_half_up_units(float(flat[i]), decimals) for i in near]
+        whole = whole.reshape(values.shape)
     rounded = np.copysign(whole, values) / scale
     # -0.0 and 0.0 must print and hash identically.
     return np.where(rounded == 0.0, 0.0, rounded)
+
+
+def _half_up_units(amount: float, decimals: int) -> float:
+    """``amount`` (>= 0) in units of ``10**-decimals``, rounded half up from its ``repr``."""
+    units = Decimal(repr(amount)).scaleb(decimals).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return float(units)
 
 
 def round_cents(amounts: npt.ArrayLike) -> FloatArray:

@@ -46,6 +46,9 @@ def test_doctests(module: object) -> None:
         (-1.015, -1.02),
         (1.0049, 1.0),
         (1234567.125, 1234567.13),
+        (67108864.365, 67108864.37),  # a tie past float64's 6-decimal resolution
+        (193273528.33499932, 193273528.33),  # 8 ulps off a tie, not a tie (hypothesis found it)
+        (-193273528.33499932, -193273528.33),
         (-0.001, 0.0),  # and never -0.0
     ],
 )
@@ -113,3 +116,12 @@ def test_expired_and_zero_vol_options_are_intrinsic() -> None:
         np.array([True, False, False, False]),
     )
     assert got.tolist() == [10.0, 0.0, 10.0, 10.0]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False))
+def test_round_cents_matches_audit_decimal_on_any_float(amount: float) -> None:
+    # Every float, not only three-decimal ones: the vectorized kernel rounds the number its
+    # repr shows, as the Decimal reporter does, however close it lies to a half cent.
+    assert float(round_cents(amount)) == float(to_cents(amount))
+    assert float(round_cents(np.array([amount, amount]))[1]) == float(to_cents(amount))
