@@ -58,7 +58,7 @@ def header_replaces(text: str) -> str | None:
     """The id of a ``replaces shipped ID`` clause, found without parsing (for a file that
     does not parse: it is then reported as a base with errors, not as an ambiguous id).
 
-    >>> header_replaces('rulebook sec "S"\n  replaces shipped sec')
+    >>> header_replaces('rulebook sec "S"\\n  replaces shipped sec')
     'sec'
     """
     found = _REPLACES.search(re.sub(r"#[^\n]*", "", text))

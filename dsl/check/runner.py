@@ -33,7 +33,7 @@ def check_text(
 ) -> list[Diagnostic]:
     """Every diagnostic for one rulebook text (syntax, resolution and all passes).
 
-    >>> [d.code.value for d in check_text('rulebook r "R" extends nowhere')]
+    >>> [d.code.value for d in check_text('rulebook r "R" cites "x" extends nowhere')]
     ['MLX202']
     """
     try:
