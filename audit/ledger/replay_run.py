@@ -21,7 +21,7 @@ from marginlex.audit.ledger.recorded_inputs import (
 )
 from marginlex.audit.ledger.records import RunRecord
 from marginlex.audit.trace.from_evaluation import trace_bytes, trace_columns
-from marginlex.audit.trace.model import RulebookRef, RulebookSource
+from marginlex.audit.trace.model import SCHEMA_VERSION, RulebookRef, RulebookSource
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.compile import compile_plan
@@ -93,5 +93,8 @@ def replay_run(
             sha256=rulebook_sha256(bundle),
             sources=_sources(bundle, ref),
         )
-        for decision_id, body in trace_bytes(trace_columns(ev, book, again, run.engine_version)):
+        # A recording made before traces named their sources is a 1.0 one: re-made as 1.0.
+        version = SCHEMA_VERSION if ref.sources else "1.0"
+        columns = trace_columns(ev, book, again, run.engine_version, schema_version=version)
+        for decision_id, body in trace_bytes(columns):
             yield ReplayedTrace(decision_id, body)

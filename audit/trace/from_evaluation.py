@@ -24,7 +24,13 @@ from marginlex.audit.trace import groups as tg
 from marginlex.audit.trace import layout as tl
 from marginlex.audit.trace import outputs as to
 from marginlex.audit.trace.figures import figure_sources, figures_json
-from marginlex.audit.trace.model import SCHEMA_VERSION, DecisionTrace, RulebookRef, decision_id_for
+from marginlex.audit.trace.model import (
+    SCHEMA_VERSION,
+    DecisionTrace,
+    RulebookRef,
+    as_version_1_0,
+    decision_id_for,
+)
 from marginlex.audit.trace.sets import margin_set_json
 from marginlex.audit.trace.step_inputs import step_inputs_json
 from marginlex.dsl.model import rulebook as m
@@ -293,6 +299,7 @@ def trace_columns(
     engine_version: str,
     *,
     codes: SetCodes | None = None,
+    schema_version: str = SCHEMA_VERSION,
 ) -> TraceColumns:
     """The canonical JSON of every decision of an evaluation, and its ledger columns.
 
@@ -302,6 +309,8 @@ def trace_columns(
         rulebook: the rulebook's id, name, version and canonical-text sha256.
         engine_version: the engine version to stamp.
         codes: the frames' set codes (:func:`set_codes`), if already known.
+        schema_version: the trace schema to write; ``"1.0"`` only to re-make a recording of
+            that version (replay), without the fields 1.1 added.
 
     Returns:
         One trace per margin set, in the order of ``ev.decisions``.
@@ -314,9 +323,7 @@ def trace_columns(
     ids = [decision_id_for(rulebook.sha256, book.sha256, ev.as_of, s) for s in set_ids]
     head = f'{{"as_of":"{ev.as_of.isoformat()}","book_sha256":"{book.sha256}","decision_id":'
     ref = rulebook.model_dump_json()
-    # A reference without sources is a 1.0 recording's, replayed: it stays a 1.0 trace.
-    version = SCHEMA_VERSION if rulebook.sources else "1.0"
-    tail = f',"rulebook":{ref},"schema_version":"{version}","steps":['
+    tail = f',"rulebook":{ref},"schema_version":"{schema_version}","steps":['
     front = j.concat(
         head,
         j.strings(ids),
@@ -328,6 +335,8 @@ def trace_columns(
         tail,
     )
     body = tl.joined_layout([front, *steps, "]}"], len(ids))
+    if schema_version == "1.0":  # without the fields 1.1 added, as a 1.0 recording holds it
+        body = [as_version_1_0(str(text).encode("utf-8")).decode("utf-8") for text in body]
     status = ev.decisions["status"].astype("str").tolist()
     money_text, req_text = (_amounts(ev.decisions[c].to_numpy()) for c in ("call", "maintenance"))
     return TraceColumns(

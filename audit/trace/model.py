@@ -16,7 +16,7 @@ from typing import Final, Literal, Self
 
 from pydantic import Field, SerializeAsAny, model_validator
 
-from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.trace.money import Money
 from marginlex.audit.trace.steps import (
     OUTPUT_OF_KIND,
@@ -193,8 +193,10 @@ class DecisionTrace(TraceModel):
 
         Every trace model declares its fields in sorted order (a test holds this), so
         pydantic's own compact JSON is already canonical, at half the cost of re-sorting.
+        A 1.0 trace is written as 1.0 wrote it, without the fields 1.1 added.
         """
-        return self.model_dump_json().encode("utf-8")
+        body = self.model_dump_json().encode("utf-8")
+        return as_version_1_0(body) if self.schema_version == "1.0" else body
 
     @property
     def requirement(self) -> Money:
@@ -231,3 +233,24 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def as_version_1_0(body: bytes) -> bytes:
+    """A 1.1 trace's canonical bytes as schema 1.0 wrote them: the fields 1.1 added removed.
+
+    Replay of a run recorded under 1.0 compares with this, so that a recording is checked for
+    what it recorded (every figure, rule and input), not for fields it could not hold: the
+    citation and evidence of each position and lot, and the shortfall of each requirement.
+    ``rulebook.sources`` is already absent (a replayed 1.0 reference has none).
+    """
+    doc = json.loads(body)
+    for step in doc.get("steps", []):
+        output = step.get("output") or {}
+        lines = [p for g in output.get("groups") or [] for p in g.get("positions") or []]
+        for line in lines + list(output.get("lots") or []):
+            line.pop("citation", None)
+            line.pop("evidence", None)
+        for check in output.get("requirements") or []:
+            check.pop("shortfall", None)
+    doc["schema_version"] = "1.0"
+    return canonical_json(doc)

@@ -4,6 +4,8 @@ replays byte for byte, and ledgers written before 1.1 still verify and replay.""
 from __future__ import annotations
 
 import json
+import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,7 @@ def test_a_1_0_recording_still_verifies_and_replays_as_1_0(
     path = tmp_path / "old.db"
     with monkeypatch.context() as patch:
         patch.setattr(record, "rulebook_ref", _as_1_0)
+        patch.setattr(record, "trace_columns", partial(record.trace_columns, schema_version="1.0"))
         assert _run("run", "-r", "sec", "--ledger", str(path))[0] == 0
     ledger = Ledger.open(str(path), create=False)
     with ledger.engine.begin() as conn:
@@ -115,3 +118,14 @@ def test_a_1_0_recording_still_verifies_and_replays_as_1_0(
     code, out, err = _run("verify", "--replay", "--ledger", str(path))
     assert code == 0, err
     assert out.splitlines()[-1].endswith("every one identical, byte for byte")
+
+
+def test_a_ledger_recorded_by_the_previous_release_still_replays(tmp_path: Path) -> None:
+    # The demo book recorded by marginlex before this schema (trace 1.0, rulebooks without an
+    # accept clause or header-citation rule, the book before its three-hop accounts): the
+    # chain verifies and every decision replays byte for byte from its recorded inputs.
+    path = tmp_path / "old.db"
+    shutil.copyfile(Path(__file__).parents[1] / "data" / "audit" / "ledger_1_0_demo.db", path)
+    code, out, err = _run("verify", "--replay", "--ledger", str(path))
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "replayed 28 decisions: every one identical, byte for byte"
