@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -79,13 +80,18 @@ def explain(
 
     store = _open(ledger)
     try:
-        trace = store.get_decision(decision_id, run).trace
+        stored = store.get_decision(decision_id, run)
     except DecisionNotFoundError as exc:
         _err.print(f"[red]error:[/] {exc.args[0]}")
         raise typer.Exit(1) from exc
     finally:
         store.close()
+    trace, mismatch = stored.trace, stored.row.mismatch
+    if mismatch is not None:  # said on stderr whatever the format, and atop the text
+        _err.print(f"[red]{mismatch}[/]: `marginlex verify` names the first broken entry")
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
+        if mismatch is not None:
+            Console().print(f"[bold red]!! {mismatch}[/]")
         Console().print(render_rich(trace))
         return
     if format is ExplainFormat.HTML:
@@ -94,6 +100,8 @@ def explain(
         body = render_html(trace)
     else:
         body = (render_json if format is ExplainFormat.JSON else render_text)(trace)
+    if mismatch is not None and format is ExplainFormat.TEXT:
+        body = f"!! {mismatch}\n{body}"
     if output is None:
         sys.stdout.write(body)
     else:
@@ -162,10 +170,26 @@ def ledger_command(
     call_above: Annotated[
         Decimal | None, typer.Option(help="Only calls above this amount (USD).")
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"At most this many rows (a table: {PAGE} unless --all)."),
+    ] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many rows first.")] = 0,
+    all_rows: Annotated[bool, typer.Option("--all", help="A table: every row, unpaged.")] = False,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
 ) -> None:
-    """List and filter recorded decisions as a table, CSV or JSON."""
+    """List and filter recorded decisions as a table, CSV or JSON.
+
+    Each row shown is checked against its entry hash; a row edited since it was recorded
+    says HASH MISMATCH beside it. A table shows one page of rows; CSV and JSON every row.
+    """
+    paged = format is ListFormat.TABLE and limit is None and not all_rows
     store = _open(ledger)
     try:
         rows = store.query(
@@ -174,17 +198,46 @@ def ledger_command(
             rulebook=rulebook,
             status=status,
             call_above=call_above,
-            limit=limit,
+            since=since,
+            until=until,
+            limit=PAGE + 1 if paged else limit,
+            offset=offset,
         )
     finally:
         store.close()
+    more = paged and len(rows) > PAGE
+    rows = rows[:PAGE] if more else rows
+    _warn_mismatches(rows)
     if format is ListFormat.JSON:
-        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+        dumped = [r.model_dump(mode="json", exclude_none=True) for r in rows]
+        sys.stdout.write(json.dumps(dumped, indent=2) + "\n")
     elif format is ListFormat.CSV:
         sys.stdout.write(rows_csv(rows))
     else:
         # Off a terminal, rich would squeeze the table to 80 columns and cut the ids.
         Console(width=None if sys.stdout.isatty() else 200).print(_table(rows))
+        if more:
+            typer.echo(_more_hint(offset, len(rows)))
+
+
+PAGE = 50  # rows a ledger table shows unless told otherwise
+
+
+def _more_hint(offset: int, shown: int) -> str:
+    first, last = offset + 1, offset + shown
+    return (
+        f"rows {first}-{last} shown; more match: --offset {last} for the next page, "
+        "--limit N for N rows, --all for every row, or -f csv / -f json for a file"
+    )
+
+
+def _warn_mismatches(rows: list[DecisionRow]) -> None:
+    bad = [r for r in rows if r.mismatch is not None]
+    if bad:
+        _err.print(
+            f"[red]{len(bad)} of the rows shown no longer match their hash[/]: "
+            "`marginlex verify` names the first broken entry"
+        )
 
 
 _COLUMNS = (
@@ -198,13 +251,14 @@ _COLUMNS = (
     "requirement",
     "call",
 )
+_CSV_COLUMNS = (*_COLUMNS, "mismatch")
 
 
 def rows_csv(rows: list[DecisionRow]) -> str:
     """Decision rows as CSV (account ids joined by ``;``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_COLUMNS)
+    writer.writerow(_CSV_COLUMNS)
     for r in rows:
         writer.writerow(
             [
@@ -217,6 +271,7 @@ def rows_csv(rows: list[DecisionRow]) -> str:
                 r.status.value,
                 r.requirement,
                 r.call,
+                r.mismatch or "",
             ]
         )
     return out.getvalue()
@@ -224,7 +279,8 @@ def rows_csv(rows: list[DecisionRow]) -> str:
 
 def _table(rows: list[DecisionRow]) -> Table:
     table = Table(title=f"{len(rows)} decisions")
-    for name in _COLUMNS:
+    checked = any(r.mismatch for r in rows)  # the column only when a row fails its hash
+    for name in (*_COLUMNS, "hash") if checked else _COLUMNS:
         table.add_column(
             name, justify="right" if name in {"seq", "requirement", "call"} else "left"
         )
@@ -240,6 +296,7 @@ def _table(rows: list[DecisionRow]) -> Table:
             f"[{style[r.status]}]{r.status.value}[/]",
             f"{r.requirement:,.2f}",
             f"{r.call:,.2f}",
+            *([f"[bold red]{r.mismatch}[/]" if r.mismatch else "ok"] if checked else []),
         )
     return table
 

@@ -167,8 +167,9 @@ def test_cli_ledger_from_env_and_formats(
     csv_out = runner.invoke(app, ["ledger", "--format", "csv", "--call-above", "1000"])
     assert csv_out.exit_code == 0
     assert csv_out.stdout.splitlines() == [
-        "seq,run_id,decision_id,rulebook_id,margin_set_id,account_ids,status,requirement,call",
-        "2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,call,69760.00,1250.50",
+        "seq,run_id,decision_id,rulebook_id,margin_set_id,account_ids,status,requirement,call,"
+        "mismatch",
+        "2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,call,69760.00,1250.50,",
     ]
     rows = json.loads(runner.invoke(app, ["ledger", "-f", "json", "--status", "ok"]).stdout)
     assert [r["decision_id"] for r in rows] == [pm_trace.decision_id]
