@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.tree import Tree
 
+from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
 from marginlex.audit.explain.tree import Node, build_tree
 from marginlex.audit.trace.model import DecisionTrace
 
+if TYPE_CHECKING:
+    from marginlex.audit.ledger.records import StoredDecision
 
-def render_text(trace: DecisionTrace) -> str:
+
+def render_text(trace: DecisionTrace, entry: StoredDecision | None = None) -> str:
     """The plain-text explanation (no colour, no wrapping), as written when not a TTY.
 
-    Each line is ``text  ‹citation›`` under guides that show the tree.
+    Each line is ``text  ‹citation›`` under guides that show the tree; with ``entry``, a
+    first line names the ledger entry (run, sequence, recorded time, entry hash).
     """
-    lines: list[str] = []
+    lines = [] if entry is None else [f"{entry_line(entry)}  ‹{LEDGER_CITE}›"]
     _plain(build_tree(trace), "", "", lines)
     return "\n".join(lines) + "\n"
 
@@ -58,6 +64,12 @@ def _grow(tree: Tree, node: Node) -> None:
         _grow(tree.add(_label(child)), child)
 
 
-def render_json(trace: DecisionTrace) -> str:
-    """The trace as indented JSON with sorted keys (the canonical content, pretty)."""
-    return json.dumps(json.loads(trace.canonical()), indent=2, ensure_ascii=False) + "\n"
+def render_json(trace: DecisionTrace, entry: StoredDecision | None = None) -> str:
+    """The trace as indented JSON with sorted keys (the canonical content, pretty).
+
+    With ``entry``, a ``ledger_entry`` key names where it is recorded (not part of the trace).
+    """
+    data = json.loads(trace.canonical())
+    if entry is not None:
+        data["ledger_entry"] = entry_fields(entry)
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from marginlex.engine.outcomes import DecisionStatus
@@ -75,6 +76,7 @@ def explain(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line."""
+    from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
     from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
 
@@ -92,14 +94,15 @@ def explain(
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
         if mismatch is not None:
             Console().print(f"[bold red]!! {mismatch}[/]")
+        Console().print(f"[dim]{escape(entry_line(stored))}[/]")
         Console().print(render_rich(trace))
         return
     if format is ExplainFormat.HTML:
         from marginlex.audit.explain.html import render_html  # noqa: PLC0415 - jinja2
 
-        body = render_html(trace)
+        body = render_html(trace, stored)
     else:
-        body = (render_json if format is ExplainFormat.JSON else render_text)(trace)
+        body = (render_json if format is ExplainFormat.JSON else render_text)(trace, stored)
     if mismatch is not None and format is ExplainFormat.TEXT:
         body = f"!! {mismatch}\n{body}"
     if output is None:

@@ -142,15 +142,43 @@ def cli_ledger(tmp_path: Path, pm_trace: DecisionTrace) -> str:
 def test_cli_explain_formats(cli_ledger: str, pm_trace: DecisionTrace, tmp_path: Path) -> None:
     runner = CliRunner()
     did = pm_trace.decision_id
+    ledger = Ledger.open(cli_ledger)
+    stored = ledger.get_decision(did)
+    ledger.close()
     text = runner.invoke(app, ["explain", did, "--ledger", cli_ledger])
-    assert text.exit_code == 0 and text.stdout == render_text(pm_trace)
+    assert text.exit_code == 0 and text.stdout == render_text(pm_trace, stored)
+    assert text.stdout.splitlines()[1:] == render_text(pm_trace).splitlines()
     as_json = runner.invoke(app, ["explain", did, "--format", "json", "--ledger", cli_ledger])
-    assert as_json.stdout == render_json(pm_trace)
+    assert as_json.stdout == render_json(pm_trace, stored)
     out = tmp_path / "d.html"
     page = runner.invoke(
         app, ["explain", did, "-f", "html", "-o", str(out), "--ledger", cli_ledger]
     )
-    assert page.exit_code == 0 and out.read_text() == render_html(pm_trace)
+    assert page.exit_code == 0 and out.read_text() == render_html(pm_trace, stored)
+
+
+def test_explain_names_the_ledger_entry(cli_ledger: str, pm_trace: DecisionTrace) -> None:
+    ledger = Ledger.open(cli_ledger)
+    stored = ledger.get_decision(pm_trace.decision_id)
+    run = ledger.runs()[0].record
+    ledger.close()
+    when = run.created_at.isoformat()
+    assert (stored.row.run_id, stored.row.seq, stored.recorded_at) == ("run-1", 1, run.created_at)
+    first = render_text(pm_trace, stored).splitlines()[0]
+    assert first == (
+        f"Ledger entry #1 of run run-1, recorded {when}, entry hash {stored.entry_hash}"
+        "  ‹ledger entry›"
+    )
+    assert json.loads(render_json(pm_trace, stored))["ledger_entry"] == {
+        "entry_hash": stored.entry_hash,
+        "hash_mismatch": None,
+        "recorded_at": when,
+        "run_id": "run-1",
+        "seq": 1,
+    }
+    page = render_html(pm_trace, stored)
+    assert f"Ledger entry #1 of run <code>run-1</code>, recorded {when}" in page
+    assert f"entry hash <code>{stored.entry_hash}</code>" in page
 
 
 def test_cli_explain_unknown_id_exits_1(cli_ledger: str) -> None:
