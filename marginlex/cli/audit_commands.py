@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -22,7 +22,7 @@ from marginlex.engine.outcomes import DecisionStatus
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
 # the commands, so that `marginlex explain` does not pay for every other command's imports.
 if TYPE_CHECKING:
-    from marginlex.audit.ledger.records import DecisionRow
+    from marginlex.audit.ledger.records import DecisionRow, StoredRun
     from marginlex.audit.ledger.store import Ledger
     from marginlex.audit.ledger.verify import VerifyReport
 
@@ -164,6 +164,7 @@ def _print_report(report: VerifyReport) -> None:
 
 
 def ledger_command(
+    ctx: typer.Context,
     *,
     ledger: LedgerOpt = None,
     run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
@@ -191,7 +192,10 @@ def ledger_command(
 
     Each row shown is checked against its entry hash; a row edited since it was recorded
     says HASH MISMATCH beside it. A table shows one page of rows; CSV and JSON every row.
+    `marginlex ledger runs` lists the runs instead.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     paged = format is ListFormat.TABLE and limit is None and not all_rows
     store = _open(ledger)
     try:
@@ -304,8 +308,80 @@ def _table(rows: list[DecisionRow]) -> Table:
     return table
 
 
+def runs_command(
+    *,
+    ledger: LedgerOpt = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
+    ] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
+) -> None:
+    """List the recorded runs, oldest first: when each was recorded, its book date and counts."""
+    store = _open(ledger)
+    try:
+        runs = [r for r in store.runs() if _within(r.record.created_at, since, until)]
+    finally:
+        store.close()
+    rows = [_run_row(r) for r in runs]
+    if format is ListFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif format is ListFormat.CSV:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=_RUN_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    else:
+        table = Table(title=f"{len(rows)} runs")
+        for name in _RUN_COLUMNS:
+            table.add_column(name, justify="left" if name in _RUN_TEXT else "right")
+        for row in rows:
+            table.add_row(*(str(row[name]) for name in _RUN_COLUMNS))
+        Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+_RUN_COLUMNS = (
+    "run_id",
+    "recorded_at",
+    "as_of",
+    "rulebooks",
+    "decisions",
+    "ok",
+    "call",
+    "breach",
+)
+_RUN_TEXT = {"run_id", "recorded_at", "as_of", "rulebooks"}
+
+
+def _within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    def utc(t: datetime) -> datetime:
+        return t if t.tzinfo else t.replace(tzinfo=UTC)  # a bare time is UTC
+
+    return (since is None or moment >= utc(since)) and (until is None or moment <= utc(until))
+
+
+def _run_row(run: StoredRun) -> dict[str, str | int | None]:
+    r, c = run.record, run.counts
+    return {
+        "run_id": r.run_id,
+        "recorded_at": r.created_at.isoformat(),
+        "as_of": r.as_of.isoformat(),
+        "rulebooks": ";".join(ref.id for ref in r.rulebooks),
+        "decisions": c.decisions,
+        "ok": c.ok,
+        "call": c.call,
+        "breach": c.breach,
+    }
+
+
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the marginlex app."""
+    """Add this group's commands to the marginlex app (``ledger`` with its ``runs``)."""
     app.command("explain")(explain)
     app.command("verify")(verify_command)
-    app.command("ledger")(ledger_command)
+    group = typer.Typer(invoke_without_command=True, add_completion=False)
+    group.callback()(ledger_command)
+    group.command("runs")(runs_command)
+    app.add_typer(group, name="ledger")

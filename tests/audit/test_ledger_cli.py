@@ -141,3 +141,21 @@ def test_a_table_pages_and_says_how_to_see_more(
     every = runner.invoke(app, ["ledger", "--ledger", two_runs, "--all"])
     assert "3 decisions" in every.stdout and "more match" not in every.stdout
     assert len(_ledger(two_runs)) == 3  # CSV and JSON are not paged
+
+
+def test_ledger_runs_lists_each_run_with_its_time(two_runs: str, pm_trace: DecisionTrace) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "-f", "csv"])
+    assert listed.exit_code == 0, listed.stderr
+    as_of, rulebook = pm_trace.as_of.isoformat(), pm_trace.rulebook.id
+    assert listed.stdout.splitlines() == [
+        "run_id,recorded_at,as_of,rulebooks,decisions,ok,call,breach",
+        f"run-1,2026-03-02T09:00:00+00:00,{as_of},{rulebook},2,1,1,0",
+        f"run-2,2026-03-03T09:00:00+00:00,{as_of},{rulebook},1,1,0,0",
+    ]
+    since = runner.invoke(
+        app, ["ledger", "runs", "--ledger", two_runs, "-f", "json", "--since", "2026-03-03"]
+    )
+    assert [r["run_id"] for r in json.loads(since.stdout)] == ["run-2"]
+    table = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "--until", "2026-03-02"])
+    assert "0 runs" in table.stdout  # --until a date is its midnight: before run-1
