@@ -9,21 +9,28 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
-from marginlex.audit.explain.tree import Node, build_tree
+from marginlex.audit.explain.tree import Node, build_tree, pruned
 from marginlex.audit.trace.model import DecisionTrace
 
 if TYPE_CHECKING:
     from marginlex.audit.ledger.records import StoredDecision
 
 
-def render_text(trace: DecisionTrace, entry: StoredDecision | None = None) -> str:
+def render_text(
+    trace: DecisionTrace,
+    entry: StoredDecision | None = None,
+    *,
+    depth: int | None = None,
+    section: str | None = None,
+) -> str:
     """The plain-text explanation (no colour, no wrapping), as written when not a TTY.
 
     Each line is ``text  ‹citation›`` under guides that show the tree; with ``entry``, a
-    first line names the ledger entry (run, sequence, recorded time, entry hash).
+    first line names the ledger entry (run, sequence, recorded time, entry hash). ``depth``
+    and ``section`` cut the tree (see :func:`~marginlex.audit.explain.tree.pruned`).
     """
     lines = [] if entry is None else [f"{entry_line(entry)}  ‹{LEDGER_CITE}›"]
-    _plain(build_tree(trace), "", "", lines)
+    _plain(pruned(build_tree(trace), depth, section), "", "", lines)
     return "\n".join(lines) + "\n"
 
 
@@ -45,9 +52,11 @@ _STYLE = {
 }
 
 
-def render_rich(trace: DecisionTrace) -> Tree:
+def render_rich(
+    trace: DecisionTrace, *, depth: int | None = None, section: str | None = None
+) -> Tree:
     """The same explanation as a rich Tree, for a terminal."""
-    root = build_tree(trace)
+    root = pruned(build_tree(trace), depth, section)
     tree = Tree(_label(root))
     _grow(tree, root)
     return tree

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from marginlex.audit.ledger.records import DecisionRow, StoredRun
     from marginlex.audit.ledger.store import Ledger
     from marginlex.audit.ledger.verify import VerifyReport
+    from marginlex.audit.trace.model import DecisionTrace
 
 ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.store.ENV_VAR, without sqlalchemy
 _err = Console(stderr=True)
@@ -74,6 +75,13 @@ def explain(
     ledger: LedgerOpt = None,
     run: Annotated[str | None, typer.Option(help="Its recording in this run.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    depth: Annotated[
+        int | None, typer.Option(min=0, help="Text: only this many levels under the decision.")
+    ] = None,
+    section: Annotated[
+        str | None,
+        typer.Option(help="Text: only the decision's lines starting so (e.g. Requirement)."),
+    ] = None,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line."""
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
@@ -89,20 +97,24 @@ def explain(
     finally:
         store.close()
     trace, mismatch = stored.trace, stored.row.mismatch
+    if section is not None:
+        _check_section(trace, section)
     if mismatch is not None:  # said on stderr whatever the format, and atop the text
         _err.print(f"[red]{mismatch}[/]: `marginlex verify` names the first broken entry")
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
         if mismatch is not None:
             Console().print(f"[bold red]!! {mismatch}[/]")
         Console().print(f"[dim]{escape(entry_line(stored))}[/]")
-        Console().print(render_rich(trace))
+        Console().print(render_rich(trace, depth=depth, section=section))
         return
     if format is ExplainFormat.HTML:
         from marginlex.audit.explain.html import render_html  # noqa: PLC0415 - jinja2
 
         body = render_html(trace, stored)
+    elif format is ExplainFormat.JSON:
+        body = render_json(trace, stored)
     else:
-        body = (render_json if format is ExplainFormat.JSON else render_text)(trace, stored)
+        body = render_text(trace, stored, depth=depth, section=section)
     if mismatch is not None and format is ExplainFormat.TEXT:
         body = f"!! {mismatch}\n{body}"
     if output is None:
@@ -110,6 +122,16 @@ def explain(
     else:
         output.write_text(body, encoding="utf-8")
         _err.print(f"wrote {output}")
+
+
+def _check_section(trace: DecisionTrace, section: str) -> None:
+    from marginlex.audit.explain.tree import build_tree  # noqa: PLC0415
+
+    heads = [child.text.split(" ")[0] for child in build_tree(trace).children]
+    if not any(h.casefold().startswith(section.casefold()) for h in heads):
+        names = ", ".join(dict.fromkeys(heads))
+        _err.print(f"[red]error:[/] no section {section!r} in this decision; it has: {names}")
+        raise typer.Exit(1)
 
 
 def verify_command(

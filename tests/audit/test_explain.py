@@ -233,3 +233,18 @@ def test_cli_missing_ledger_is_not_created(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "--ledger", str(missing)])
     assert result.exit_code == 2 and not missing.exists()
     assert "no ledger at" in result.stderr
+
+
+def test_html_tree_folds_and_prints(pm_trace: DecisionTrace) -> None:
+    from marginlex.audit.explain.tree import Node, build_tree  # noqa: PLC0415
+
+    def nodes(node: Node) -> list[Node]:
+        return [node, *(n for child in node.children for n in nodes(child))]
+
+    every = nodes(build_tree(pm_trace))
+    page = render_html(pm_trace)
+    # one fold per line with lines under it, open to start with; every other line plain
+    assert page.count("<details open><summary>") == sum(1 for n in every if n.children) > 1
+    assert page.count("<li>") == len(every)
+    assert "@media print {" in page and "print-color-adjust: exact" in page
+    assert "<script" not in page  # still self-contained: folding needs no script

@@ -159,3 +159,30 @@ def test_ledger_runs_lists_each_run_with_its_time(two_runs: str, pm_trace: Decis
     assert [r["run_id"] for r in json.loads(since.stdout)] == ["run-2"]
     table = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "--until", "2026-03-02"])
     assert "0 runs" in table.stdout  # --until a date is its midnight: before run-1
+
+
+def test_explain_depth_and_section_cut_the_text(two_runs: str, pm_trace: DecisionTrace) -> None:
+    def explain(*args: str) -> list[str]:
+        result = CliRunner().invoke(
+            app, ["explain", pm_trace.decision_id, "--ledger", two_runs, *args]
+        )
+        assert result.exit_code == 0, result.stderr
+        return result.stdout.splitlines()[1:]  # after the ledger entry line
+
+    whole = explain()
+    top = [line for line in whole if line.startswith(("├── ", "└── "))]
+    assert explain("--depth", "0") == whole[:1]
+    assert explain("--depth", "1") == [whole[0], *top]
+    requirement = explain("--section", "requirement")
+    assert requirement[1].startswith("└── Requirement (maintenance)")
+    start = whole.index(requirement[1].replace("└── ", "├── ", 1))
+    assert [line[4:] for line in requirement[2:]] == [
+        line[4:] for line in whole[start + 1 : start + len(requirement) - 1]
+    ]
+    missing = CliRunner().invoke(
+        app, ["explain", pm_trace.decision_id, "--ledger", two_runs, "--section", "nope"]
+    )
+    assert missing.exit_code == 1
+    assert "no section 'nope' in this decision; it has: Rulebook, Book," in " ".join(
+        missing.stderr.split()
+    )
