@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.tree import Tree
 
+from marginlex.audit.explain.cuts import cited_once, pruned
 from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
-from marginlex.audit.explain.tree import Node, build_tree, pruned
+from marginlex.audit.explain.tree import Node, build_tree
 from marginlex.audit.trace.model import DecisionTrace
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def render_text(
     and ``section`` cut the tree (see :func:`~marginlex.audit.explain.tree.pruned`).
     """
     lines = [] if entry is None else [f"{entry_line(entry)}  ‹{LEDGER_CITE}›"]
-    _plain(pruned(build_tree(trace), depth, section), "", "", lines)
+    _plain(cited_once(pruned(build_tree(trace), depth, section)), "", "", lines)
     return "\n".join(lines) + "\n"
 
 
@@ -56,7 +57,7 @@ def render_rich(
     trace: DecisionTrace, *, depth: int | None = None, section: str | None = None
 ) -> Tree:
     """The same explanation as a rich Tree, for a terminal."""
-    root = pruned(build_tree(trace), depth, section)
+    root = cited_once(pruned(build_tree(trace), depth, section))
     tree = Tree(_label(root))
     _grow(tree, root)
     return tree

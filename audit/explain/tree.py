@@ -5,7 +5,7 @@ Text and HTML are renderings of this one tree (recording is separate from render
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from marginlex.audit.trace.model import DecisionTrace, Figure, RulebookSource, Step
@@ -33,25 +33,6 @@ class Node:
     cite: str
     children: list[Node] = field(default_factory=list)
     css: str = ""
-
-
-def pruned(root: Node, depth: int | None = None, section: str | None = None) -> Node:
-    """The tree cut to ``depth`` levels under the decision, and to the sections named.
-
-    ``section`` keeps the decision's lines whose text starts with it (case-insensitive:
-    ``requirement``, ``eligibility``, ``class group``...), with all lines under them.
-    """
-
-    def cut(node: Node, left: int | None) -> Node:
-        if left == 0:
-            return replace(node, children=[])
-        below = None if left is None else left - 1
-        return replace(node, children=[cut(child, below) for child in node.children])
-
-    top = root.children
-    if section is not None:
-        top = [c for c in top if c.text.casefold().startswith(section.casefold())]
-    return cut(replace(root, children=top), depth)
 
 
 def usd(amount: Decimal) -> str:

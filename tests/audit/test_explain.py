@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -248,3 +249,17 @@ def test_html_tree_folds_and_prints(pm_trace: DecisionTrace) -> None:
     assert page.count("<li>") == len(every)
     assert "@media print {" in page and "print-color-adjust: exact" in page
     assert "<script" not in page  # still self-contained: folding needs no script
+
+
+def test_text_states_each_citation_once(pm_trace: DecisionTrace) -> None:
+    from marginlex.audit.explain.tree import Node, build_tree  # noqa: PLC0415
+
+    def cites(node: Node) -> list[str]:
+        return [node.cite, *(c for child in node.children for c in cites(child))]
+
+    tagged = {c for c in cites(build_tree(pm_trace)) if re.match(r"^\S+ \[[VSI]\]: ", c)}
+    text = render_text(pm_trace)
+    assert tagged and all(text.count(f"‹{c}›") == 1 for c in tagged)  # in full once...
+    short = {c.split(": ", 1)[0] for c in tagged}
+    assert any(f"‹{s}›" in text for s in short)  # ...then by rule and tag alone
+    assert all(line.endswith("›") for line in text.splitlines())
