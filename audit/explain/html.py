@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jinja2
 
+from marginlex.audit.explain.entry import entry_fields
 from marginlex.audit.explain.tree import build_tree, figure_rows, pct, usd
 from marginlex.audit.trace.model import DecisionTrace
 from marginlex.audit.trace.steps import ClassGroupsOutput, CollateralOutput
+
+if TYPE_CHECKING:
+    from marginlex.audit.ledger.records import StoredDecision
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.audit.explain", "templates"),
@@ -16,8 +22,11 @@ _ENV = jinja2.Environment(
 )
 
 
-def render_html(trace: DecisionTrace) -> str:
-    """The decision as an HTML page: figures, the explanation tree, every scenario and lot."""
+def render_html(trace: DecisionTrace, entry: StoredDecision | None = None) -> str:
+    """The decision as an HTML page: figures, the explanation tree, every scenario and lot.
+
+    With ``entry``, the page names the ledger entry: run, sequence, recorded time and hash.
+    """
     figures = [(n.value, usd(a), src) for n, a, src in figure_rows(trace)]
     groups = [
         (step, group)
@@ -33,6 +42,7 @@ def render_html(trace: DecisionTrace) -> str:
     template = _ENV.get_template("explain.html.j2")
     return template.render(
         trace=trace,
+        entry=None if entry is None else entry_fields(entry),
         f=trace.figures,
         figures=figures,
         tree=build_tree(trace),

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.tree import Tree
 
+from marginlex.audit.explain.cuts import cited_once, pruned
+from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
 from marginlex.audit.explain.tree import Node, build_tree
 from marginlex.audit.trace.model import DecisionTrace
 
+if TYPE_CHECKING:
+    from marginlex.audit.ledger.records import StoredDecision
 
-def render_text(trace: DecisionTrace) -> str:
+
+def render_text(
+    trace: DecisionTrace,
+    entry: StoredDecision | None = None,
+    *,
+    depth: int | None = None,
+    section: str | None = None,
+) -> str:
     """The plain-text explanation (no colour, no wrapping), as written when not a TTY.
 
-    Each line is ``text  ‹citation›`` under guides that show the tree.
+    Each line is ``text  ‹citation›`` under guides that show the tree; with ``entry``, a
+    first line names the ledger entry (run, sequence, recorded time, entry hash). ``depth``
+    and ``section`` cut the tree (see :func:`~marginlex.audit.explain.tree.pruned`).
     """
-    lines: list[str] = []
-    _plain(build_tree(trace), "", "", lines)
+    lines = [] if entry is None else [f"{entry_line(entry)}  ‹{LEDGER_CITE}›"]
+    _plain(cited_once(pruned(build_tree(trace), depth, section)), "", "", lines)
     return "\n".join(lines) + "\n"
 
 
@@ -39,9 +53,11 @@ _STYLE = {
 }
 
 
-def render_rich(trace: DecisionTrace) -> Tree:
+def render_rich(
+    trace: DecisionTrace, *, depth: int | None = None, section: str | None = None
+) -> Tree:
     """The same explanation as a rich Tree, for a terminal."""
-    root = build_tree(trace)
+    root = cited_once(pruned(build_tree(trace), depth, section))
     tree = Tree(_label(root))
     _grow(tree, root)
     return tree
@@ -58,6 +74,12 @@ def _grow(tree: Tree, node: Node) -> None:
         _grow(tree.add(_label(child)), child)
 
 
-def render_json(trace: DecisionTrace) -> str:
-    """The trace as indented JSON with sorted keys (the canonical content, pretty)."""
-    return json.dumps(json.loads(trace.canonical()), indent=2, ensure_ascii=False) + "\n"
+def render_json(trace: DecisionTrace, entry: StoredDecision | None = None) -> str:
+    """The trace as indented JSON with sorted keys (the canonical content, pretty).
+
+    With ``entry``, a ``ledger_entry`` key names where it is recorded (not part of the trace).
+    """
+    data = json.loads(trace.canonical())
+    if entry is not None:
+        data["ledger_entry"] = entry_fields(entry)
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, inspect, or_, select
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, Select, and_, inspect, or_, select
 
+from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.chain import trace_json
+from marginlex.audit.ledger.chain import entry_hash, entry_header, trace_json
 from marginlex.audit.ledger.records import (
     DecisionRow,
     RunCounts,
@@ -32,6 +35,10 @@ _SUMMARY = (
     t.decisions.c.status,
     t.decisions.c.call,
     t.decisions.c.requirement,
+    # What the entry hash is re-derived from, so each row shown is checked against it.
+    t.decisions.c.trace_sha256,
+    t.decisions.c.prev_hash,
+    t.decisions.c.entry_hash,
 )
 
 
@@ -39,9 +46,10 @@ class DecisionNotFoundError(LookupError):
     """No decision with that id in the ledger."""
 
 
-def row_summary(row: Any) -> DecisionRow:
-    """A ``decisions`` row as a :class:`DecisionRow`."""
+def row_summary(row: Any, mismatch: str | None = None) -> DecisionRow:
+    """A ``decisions`` row as a :class:`DecisionRow` (with what its hash check found)."""
     return DecisionRow(
+        mismatch=mismatch,
         seq=row.seq,
         run_id=row.run_id,
         decision_id=row.decision_id,
@@ -67,6 +75,61 @@ def run_from_row(row: Any) -> RunRecord:
             "out_of_scope": row.out_of_scope,
         }
     )
+
+
+def run_digest(row: Any) -> str | None:
+    """A ``runs`` row's digest as entries chain it; None if edited into no valid record."""
+    try:
+        return run_from_row(row).digest(row.book_blob_sha256)
+    except ValidationError:  # a runs row edited into something no run record can be
+        return None
+
+
+def rehash(row: Any, digest: str) -> str:
+    """A ``decisions`` row's entry hash, re-derived from its columns as verify does."""
+    return entry_hash(row.prev_hash, entry_header(row, row.run_id, digest), row.seq)
+
+
+def hash_mismatch(row: Any, digests: dict[str, RunDigests]) -> str | None:
+    """Why a ``decisions`` row no longer matches its entry hash, or None if it does.
+
+    Cheap: one sha256 of the row's columns (the trace is checked by its own sha256 where it
+    is read, and the chain's links by ``marginlex verify``).
+    """
+    computed, stored = digests.get(row.run_id, (None, None))
+    if computed is not None and rehash(row, computed) == row.entry_hash:
+        return None
+    if computed is None or (stored is not None and rehash(row, stored) == row.entry_hash):
+        return f"HASH MISMATCH: the record of run {row.run_id} was changed or removed"
+    return f"HASH MISMATCH: entry #{row.seq} was changed after it was recorded"
+
+
+RunDigests = tuple[str | None, str]  # a run's digest re-derived from its row, and as stored
+
+
+def run_digests(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunDigests]:
+    """The digests of these runs (a run missing from ``runs`` is absent)."""
+    wanted = set(run_ids)
+    if not wanted:
+        return {}
+    rows = conn.execute(select(t.runs).where(t.runs.c.run_id.in_(wanted)))
+    return {r.run_id: (run_digest(r), r.run_sha256) for r in rows}
+
+
+def _runs_between(since: datetime | None, until: datetime | None) -> Select[Any]:
+    """The ids of runs recorded in ``[since, until]`` (times compared as stored, ISO UTC)."""
+    query: Select[Any] = select(t.runs.c.run_id)
+    if since is not None:
+        query = query.where(t.runs.c.created_at >= _stored_time(since))
+    if until is not None:
+        query = query.where(t.runs.c.created_at <= _stored_time(until))
+    return query
+
+
+def _stored_time(moment: datetime) -> str:
+    """A time as the ``runs`` table stores ``created_at``."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # a bare time is UTC
+    return aware.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 class LedgerReader:
@@ -99,21 +162,29 @@ class LedgerReader:
         rulebook, _, margin_set = decision_id.partition(":")
         if margin_set:  # the run's id: the rulebook, then the margin set
             by_id = or_(by_id, and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
-        query = select(*_SUMMARY, col.trace_z, col.prev_hash, col.entry_hash).where(by_id)
+        query = select(*_SUMMARY, col.trace_z).where(by_id)
         if run_id is not None:
             query = query.where(t.decisions.c.run_id == run_id)
         with self.engine.connect() as conn:
             row = conn.execute(query.order_by(t.decisions.c.seq.desc()).limit(1)).first()
-        if row is None:
-            where = f" in run {run_id}" if run_id else ""
-            raise DecisionNotFoundError(
-                f"no decision {decision_id!r}{where} in the ledger; `marginlex ledger` lists them"
-            )
+            if row is None:
+                where = f" in run {run_id}" if run_id else ""
+                raise DecisionNotFoundError(
+                    f"no decision {decision_id!r}{where} in the ledger; "
+                    "`marginlex ledger` lists them"
+                )
+            digests = run_digests(conn, [row.run_id])
+            created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
+        body = trace_json(row.trace_z, self.dictionaries)
+        mismatch = hash_mismatch(row, digests)
+        if mismatch is None and sha256_hex(body) != row.trace_sha256:
+            mismatch = f"HASH MISMATCH: the trace of entry #{row.seq} was changed"
         return StoredDecision(
-            row=row_summary(row),
-            trace=DecisionTrace.model_validate_json(trace_json(row.trace_z, self.dictionaries)),
+            row=row_summary(row, mismatch),
+            trace=DecisionTrace.model_validate_json(body),
             prev_hash=row.prev_hash,
             entry_hash=row.entry_hash,
+            recorded_at=None if created is None else datetime.fromisoformat(created),
         )
 
     def query(
@@ -124,9 +195,15 @@ class LedgerReader:
         rulebook: str | None = None,
         status: DecisionStatus | None = None,
         call_above: Decimal | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[DecisionRow]:
-        """Decisions matching every filter given, in chain order."""
+        """Decisions matching every filter given, in chain order, each checked against its hash.
+
+        ``since`` and ``until`` bound the recorded time of the entry's run (inclusive).
+        """
         query: Select[Any] = select(*_SUMMARY).order_by(t.decisions.c.seq)
         col = t.decisions.c
         if run is not None:
@@ -139,10 +216,16 @@ class LedgerReader:
             query = query.where(col.status == status.value)
         if call_above is not None:
             query = query.where(col.call > call_above)
+        if since is not None or until is not None:
+            query = query.where(col.run_id.in_(_runs_between(since, until)))
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.engine.connect() as conn:
-            return [row_summary(row) for row in conn.execute(query)]
+            rows = list(conn.execute(query))
+            digests = run_digests(conn, {row.run_id for row in rows})
+        return [row_summary(row, hash_mismatch(row, digests)) for row in rows]
 
     def runs(self) -> list[StoredRun]:
         """Every recorded run, oldest first."""

@@ -64,6 +64,10 @@ class DecisionRow(TraceModel):
     call: Money
     decision_id: str
     margin_set_id: str
+    mismatch: str | None = Field(
+        default=None,
+        description="Set when the row no longer matches its entry hash: it was edited.",
+    )
     requirement: Money
     rulebook_id: str
     run_id: str
@@ -76,6 +80,9 @@ class StoredDecision(TraceModel):
 
     entry_hash: str
     prev_hash: str
+    recorded_at: datetime | None = Field(
+        default=None, description="When its run was recorded (None if the run row is gone)."
+    )
     row: DecisionRow
     trace: DecisionTrace
 

@@ -13,7 +13,7 @@ from contextlib import closing
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy import select
 
 from marginlex.audit.canonical import sha256_hex
@@ -23,11 +23,9 @@ from marginlex.audit.ledger.chain import (
     Dictionaries,
     TraceDecodeError,
     decompress_trace,
-    entry_hash,
-    entry_header,
     trace_json,
 )
-from marginlex.audit.ledger.read import run_from_row
+from marginlex.audit.ledger.read import rehash, run_digest
 from marginlex.audit.ledger.replay import (
     ReplayDifference,
     ReplayedTrace,
@@ -83,7 +81,7 @@ class _Walk:
         self.ledger = ledger
         with ledger.engine.connect() as conn:
             self.runs = {r.run_id: r for r in conn.execute(select(t.runs))}
-        self.digests = {rid: _run_digest(r) for rid, r in self.runs.items()}
+        self.digests = {rid: run_digest(r) for rid, r in self.runs.items()}
         self.seen: Counter[str] = Counter()
         self.seq = 0
         self.prev = GENESIS
@@ -115,7 +113,7 @@ class _Walk:
                 **where,
                 message=f"the trace of entry #{row.seq} ({row.decision_id}) was changed",
             )
-        if _rehash(row, str(self.digests[row.run_id])) != row.entry_hash:
+        if rehash(row, str(self.digests[row.run_id])) != row.entry_hash:
             return self._changed(row, where)
         self.seq, self.prev = row.seq, row.entry_hash
         self.hashes.add(row.entry_hash)
@@ -150,7 +148,7 @@ class _Walk:
         stored_digest = self.runs[row.run_id].run_sha256
         if (
             stored_digest != self.digests[row.run_id]
-            and _rehash(row, stored_digest) == row.entry_hash
+            and rehash(row, stored_digest) == row.entry_hash
         ):
             return ChainProblem(
                 kind=ProblemKind.RUN_CHANGED,
@@ -186,22 +184,11 @@ class _Walk:
         return None
 
 
-def _run_digest(row: Any) -> str | None:
-    try:
-        return run_from_row(row).digest(row.book_blob_sha256)
-    except ValidationError:  # a runs row edited into something no run record can be
-        return None
-
-
 def _trace_sha256(trace_z: bytes, dictionaries: Dictionaries) -> str | None:
     try:
         return sha256_hex(decompress_trace(trace_z, dictionaries))
     except TraceDecodeError:  # bytes edited in place no longer decompress
         return None
-
-
-def _rehash(row: Any, run_digest: str) -> str:
-    return entry_hash(row.prev_hash, entry_header(row, row.run_id, run_digest), row.seq)
 
 
 def _check_inputs(ledger: Ledger) -> ChainProblem | None:

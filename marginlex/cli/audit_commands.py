@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from marginlex.engine.outcomes import DecisionStatus
@@ -20,9 +22,10 @@ from marginlex.engine.outcomes import DecisionStatus
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
 # the commands, so that `marginlex explain` does not pay for every other command's imports.
 if TYPE_CHECKING:
-    from marginlex.audit.ledger.records import DecisionRow
+    from marginlex.audit.ledger.records import DecisionRow, StoredRun
     from marginlex.audit.ledger.store import Ledger
     from marginlex.audit.ledger.verify import VerifyReport
+    from marginlex.audit.trace.model import DecisionTrace
 
 ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.store.ENV_VAR, without sqlalchemy
 _err = Console(stderr=True)
@@ -72,33 +75,63 @@ def explain(
     ledger: LedgerOpt = None,
     run: Annotated[str | None, typer.Option(help="Its recording in this run.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    depth: Annotated[
+        int | None, typer.Option(min=0, help="Text: only this many levels under the decision.")
+    ] = None,
+    section: Annotated[
+        str | None,
+        typer.Option(help="Text: only the decision's lines starting so (e.g. Requirement)."),
+    ] = None,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line."""
+    from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
     from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
 
     store = _open(ledger)
     try:
-        trace = store.get_decision(decision_id, run).trace
+        stored = store.get_decision(decision_id, run)
     except DecisionNotFoundError as exc:
         _err.print(f"[red]error:[/] {exc.args[0]}")
         raise typer.Exit(1) from exc
     finally:
         store.close()
+    trace, mismatch = stored.trace, stored.row.mismatch
+    if section is not None:
+        _check_section(trace, section)
+    if mismatch is not None:  # said on stderr whatever the format, and atop the text
+        _err.print(f"[red]{mismatch}[/]: `marginlex verify` names the first broken entry")
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
-        Console().print(render_rich(trace))
+        if mismatch is not None:
+            Console().print(f"[bold red]!! {mismatch}[/]")
+        Console().print(f"[dim]{escape(entry_line(stored))}[/]")
+        Console().print(render_rich(trace, depth=depth, section=section))
         return
     if format is ExplainFormat.HTML:
         from marginlex.audit.explain.html import render_html  # noqa: PLC0415 - jinja2
 
-        body = render_html(trace)
+        body = render_html(trace, stored)
+    elif format is ExplainFormat.JSON:
+        body = render_json(trace, stored)
     else:
-        body = (render_json if format is ExplainFormat.JSON else render_text)(trace)
+        body = render_text(trace, stored, depth=depth, section=section)
+    if mismatch is not None and format is ExplainFormat.TEXT:
+        body = f"!! {mismatch}\n{body}"
     if output is None:
         sys.stdout.write(body)
     else:
         output.write_text(body, encoding="utf-8")
         _err.print(f"wrote {output}")
+
+
+def _check_section(trace: DecisionTrace, section: str) -> None:
+    from marginlex.audit.explain.tree import build_tree  # noqa: PLC0415
+
+    heads = [child.text.split(" ")[0] for child in build_tree(trace).children]
+    if not any(h.casefold().startswith(section.casefold()) for h in heads):
+        names = ", ".join(dict.fromkeys(heads))
+        _err.print(f"[red]error:[/] no section {section!r} in this decision; it has: {names}")
+        raise typer.Exit(1)
 
 
 def verify_command(
@@ -153,6 +186,7 @@ def _print_report(report: VerifyReport) -> None:
 
 
 def ledger_command(
+    ctx: typer.Context,
     *,
     ledger: LedgerOpt = None,
     run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
@@ -162,10 +196,29 @@ def ledger_command(
     call_above: Annotated[
         Decimal | None, typer.Option(help="Only calls above this amount (USD).")
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"At most this many rows (a table: {PAGE} unless --all)."),
+    ] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many rows first.")] = 0,
+    all_rows: Annotated[bool, typer.Option("--all", help="A table: every row, unpaged.")] = False,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
 ) -> None:
-    """List and filter recorded decisions as a table, CSV or JSON."""
+    """List and filter recorded decisions as a table, CSV or JSON.
+
+    Each row shown is checked against its entry hash; a row edited since it was recorded
+    says HASH MISMATCH beside it. A table shows one page of rows; CSV and JSON every row.
+    `marginlex ledger runs` lists the runs instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    paged = format is ListFormat.TABLE and limit is None and not all_rows
     store = _open(ledger)
     try:
         rows = store.query(
@@ -174,17 +227,46 @@ def ledger_command(
             rulebook=rulebook,
             status=status,
             call_above=call_above,
-            limit=limit,
+            since=since,
+            until=until,
+            limit=PAGE + 1 if paged else limit,
+            offset=offset,
         )
     finally:
         store.close()
+    more = paged and len(rows) > PAGE
+    rows = rows[:PAGE] if more else rows
+    _warn_mismatches(rows)
     if format is ListFormat.JSON:
-        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+        dumped = [r.model_dump(mode="json", exclude_none=True) for r in rows]
+        sys.stdout.write(json.dumps(dumped, indent=2) + "\n")
     elif format is ListFormat.CSV:
         sys.stdout.write(rows_csv(rows))
     else:
         # Off a terminal, rich would squeeze the table to 80 columns and cut the ids.
         Console(width=None if sys.stdout.isatty() else 200).print(_table(rows))
+        if more:
+            typer.echo(_more_hint(offset, len(rows)))
+
+
+PAGE = 50  # rows a ledger table shows unless told otherwise
+
+
+def _more_hint(offset: int, shown: int) -> str:
+    first, last = offset + 1, offset + shown
+    return (
+        f"rows {first}-{last} shown; more match: --offset {last} for the next page, "
+        "--limit N for N rows, --all for every row, or -f csv / -f json for a file"
+    )
+
+
+def _warn_mismatches(rows: list[DecisionRow]) -> None:
+    bad = [r for r in rows if r.mismatch is not None]
+    if bad:
+        _err.print(
+            f"[red]{len(bad)} of the rows shown no longer match their hash[/]: "
+            "`marginlex verify` names the first broken entry"
+        )
 
 
 _COLUMNS = (
@@ -198,13 +280,14 @@ _COLUMNS = (
     "requirement",
     "call",
 )
+_CSV_COLUMNS = (*_COLUMNS, "mismatch")
 
 
 def rows_csv(rows: list[DecisionRow]) -> str:
     """Decision rows as CSV (account ids joined by ``;``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_COLUMNS)
+    writer.writerow(_CSV_COLUMNS)
     for r in rows:
         writer.writerow(
             [
@@ -217,6 +300,7 @@ def rows_csv(rows: list[DecisionRow]) -> str:
                 r.status.value,
                 r.requirement,
                 r.call,
+                r.mismatch or "",
             ]
         )
     return out.getvalue()
@@ -224,7 +308,8 @@ def rows_csv(rows: list[DecisionRow]) -> str:
 
 def _table(rows: list[DecisionRow]) -> Table:
     table = Table(title=f"{len(rows)} decisions")
-    for name in _COLUMNS:
+    checked = any(r.mismatch for r in rows)  # the column only when a row fails its hash
+    for name in (*_COLUMNS, "hash") if checked else _COLUMNS:
         table.add_column(
             name, justify="right" if name in {"seq", "requirement", "call"} else "left"
         )
@@ -240,12 +325,85 @@ def _table(rows: list[DecisionRow]) -> Table:
             f"[{style[r.status]}]{r.status.value}[/]",
             f"{r.requirement:,.2f}",
             f"{r.call:,.2f}",
+            *([f"[bold red]{r.mismatch}[/]" if r.mismatch else "ok"] if checked else []),
         )
     return table
 
 
+def runs_command(
+    *,
+    ledger: LedgerOpt = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
+    ] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
+) -> None:
+    """List the recorded runs, oldest first: when each was recorded, its book date and counts."""
+    store = _open(ledger)
+    try:
+        runs = [r for r in store.runs() if _within(r.record.created_at, since, until)]
+    finally:
+        store.close()
+    rows = [_run_row(r) for r in runs]
+    if format is ListFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif format is ListFormat.CSV:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=_RUN_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    else:
+        table = Table(title=f"{len(rows)} runs")
+        for name in _RUN_COLUMNS:
+            table.add_column(name, justify="left" if name in _RUN_TEXT else "right")
+        for row in rows:
+            table.add_row(*(str(row[name]) for name in _RUN_COLUMNS))
+        Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+_RUN_COLUMNS = (
+    "run_id",
+    "recorded_at",
+    "as_of",
+    "rulebooks",
+    "decisions",
+    "ok",
+    "call",
+    "breach",
+)
+_RUN_TEXT = {"run_id", "recorded_at", "as_of", "rulebooks"}
+
+
+def _within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    def utc(t: datetime) -> datetime:
+        return t if t.tzinfo else t.replace(tzinfo=UTC)  # a bare time is UTC
+
+    return (since is None or moment >= utc(since)) and (until is None or moment <= utc(until))
+
+
+def _run_row(run: StoredRun) -> dict[str, str | int | None]:
+    r, c = run.record, run.counts
+    return {
+        "run_id": r.run_id,
+        "recorded_at": r.created_at.isoformat(),
+        "as_of": r.as_of.isoformat(),
+        "rulebooks": ";".join(ref.id for ref in r.rulebooks),
+        "decisions": c.decisions,
+        "ok": c.ok,
+        "call": c.call,
+        "breach": c.breach,
+    }
+
+
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the marginlex app."""
+    """Add this group's commands to the marginlex app (``ledger`` with its ``runs``)."""
     app.command("explain")(explain)
     app.command("verify")(verify_command)
-    app.command("ledger")(ledger_command)
+    group = typer.Typer(invoke_without_command=True, add_completion=False)
+    group.callback()(ledger_command)
+    group.command("runs")(runs_command)
+    app.add_typer(group, name="ledger")

@@ -3,6 +3,7 @@ ambiguous when pytest collects several test folders that each have one)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,3 +53,23 @@ def run_for(trace: DecisionTrace, run_id: str | None = None) -> RunRecord:
         rulebooks=(trace.rulebook,),
         **extra,
     )
+
+
+_ENTRY = re.compile(
+    r"(?P<lead>of run <code>|of run |\"run_id\": \")r-[0-9a-f]{16}"
+    r"|(?P<when>recorded |\"recorded_at\": \")\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+    r"|(?P<hash>entry hash <code>|entry hash |\"entry_hash\": \")[0-9a-f]{64}"
+)
+
+
+def mask_entry(body: str) -> str:
+    """``explain`` output with the run id, recorded time and entry hash (new each run) masked."""
+
+    def mask(m: re.Match[str]) -> str:
+        if m["lead"]:
+            return f"{m['lead']}r-RUN"
+        if m["when"]:
+            return f"{m['when']}RECORDED"
+        return f"{m['hash']}ENTRY-HASH"
+
+    return _ENTRY.sub(mask, body)

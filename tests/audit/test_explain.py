@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -142,15 +143,43 @@ def cli_ledger(tmp_path: Path, pm_trace: DecisionTrace) -> str:
 def test_cli_explain_formats(cli_ledger: str, pm_trace: DecisionTrace, tmp_path: Path) -> None:
     runner = CliRunner()
     did = pm_trace.decision_id
+    ledger = Ledger.open(cli_ledger)
+    stored = ledger.get_decision(did)
+    ledger.close()
     text = runner.invoke(app, ["explain", did, "--ledger", cli_ledger])
-    assert text.exit_code == 0 and text.stdout == render_text(pm_trace)
+    assert text.exit_code == 0 and text.stdout == render_text(pm_trace, stored)
+    assert text.stdout.splitlines()[1:] == render_text(pm_trace).splitlines()
     as_json = runner.invoke(app, ["explain", did, "--format", "json", "--ledger", cli_ledger])
-    assert as_json.stdout == render_json(pm_trace)
+    assert as_json.stdout == render_json(pm_trace, stored)
     out = tmp_path / "d.html"
     page = runner.invoke(
         app, ["explain", did, "-f", "html", "-o", str(out), "--ledger", cli_ledger]
     )
-    assert page.exit_code == 0 and out.read_text() == render_html(pm_trace)
+    assert page.exit_code == 0 and out.read_text() == render_html(pm_trace, stored)
+
+
+def test_explain_names_the_ledger_entry(cli_ledger: str, pm_trace: DecisionTrace) -> None:
+    ledger = Ledger.open(cli_ledger)
+    stored = ledger.get_decision(pm_trace.decision_id)
+    run = ledger.runs()[0].record
+    ledger.close()
+    when = run.created_at.isoformat()
+    assert (stored.row.run_id, stored.row.seq, stored.recorded_at) == ("run-1", 1, run.created_at)
+    first = render_text(pm_trace, stored).splitlines()[0]
+    assert first == (
+        f"Ledger entry #1 of run run-1, recorded {when}, entry hash {stored.entry_hash}"
+        "  ‹ledger entry›"
+    )
+    assert json.loads(render_json(pm_trace, stored))["ledger_entry"] == {
+        "entry_hash": stored.entry_hash,
+        "hash_mismatch": None,
+        "recorded_at": when,
+        "run_id": "run-1",
+        "seq": 1,
+    }
+    page = render_html(pm_trace, stored)
+    assert f"Ledger entry #1 of run <code>run-1</code>, recorded {when}" in page
+    assert f"entry hash <code>{stored.entry_hash}</code>" in page
 
 
 def test_cli_explain_unknown_id_exits_1(cli_ledger: str) -> None:
@@ -167,8 +196,9 @@ def test_cli_ledger_from_env_and_formats(
     csv_out = runner.invoke(app, ["ledger", "--format", "csv", "--call-above", "1000"])
     assert csv_out.exit_code == 0
     assert csv_out.stdout.splitlines() == [
-        "seq,run_id,decision_id,rulebook_id,margin_set_id,account_ids,status,requirement,call",
-        "2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,call,69760.00,1250.50",
+        "seq,run_id,decision_id,rulebook_id,margin_set_id,account_ids,status,requirement,call,"
+        "mismatch",
+        "2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,call,69760.00,1250.50,",
     ]
     rows = json.loads(runner.invoke(app, ["ledger", "-f", "json", "--status", "ok"]).stdout)
     assert [r["decision_id"] for r in rows] == [pm_trace.decision_id]
@@ -204,3 +234,32 @@ def test_cli_missing_ledger_is_not_created(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "--ledger", str(missing)])
     assert result.exit_code == 2 and not missing.exists()
     assert "no ledger at" in result.stderr
+
+
+def test_html_tree_folds_and_prints(pm_trace: DecisionTrace) -> None:
+    from marginlex.audit.explain.tree import Node, build_tree  # noqa: PLC0415
+
+    def nodes(node: Node) -> list[Node]:
+        return [node, *(n for child in node.children for n in nodes(child))]
+
+    every = nodes(build_tree(pm_trace))
+    page = render_html(pm_trace)
+    # one fold per line with lines under it, open to start with; every other line plain
+    assert page.count("<details open><summary>") == sum(1 for n in every if n.children) > 1
+    assert page.count("<li>") == len(every)
+    assert "@media print {" in page and "print-color-adjust: exact" in page
+    assert "<script" not in page  # still self-contained: folding needs no script
+
+
+def test_text_states_each_citation_once(pm_trace: DecisionTrace) -> None:
+    from marginlex.audit.explain.tree import Node, build_tree  # noqa: PLC0415
+
+    def cites(node: Node) -> list[str]:
+        return [node.cite, *(c for child in node.children for c in cites(child))]
+
+    tagged = {c for c in cites(build_tree(pm_trace)) if re.match(r"^\S+ \[[VSI]\]: ", c)}
+    text = render_text(pm_trace)
+    assert tagged and all(text.count(f"‹{c}›") == 1 for c in tagged)  # in full once...
+    short = {c.split(": ", 1)[0] for c in tagged}
+    assert any(f"‹{s}›" in text for s in short)  # ...then by rule and tag alone
+    assert all(line.endswith("›") for line in text.splitlines())

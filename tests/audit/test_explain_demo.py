@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from audit_helpers import mask_entry
 from typer.testing import CliRunner
 
 from marginlex.audit.ledger.store import Ledger
@@ -54,7 +55,7 @@ def _explain(path: str, decision_id: str, fmt: str) -> str:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_demo_explain(recorded: tuple[str, dict[str, str]], case: str, ext: str) -> None:
     path, ids = recorded
-    body = _explain(path, ids[case], FORMATS[ext])
+    body = mask_entry(_explain(path, ids[case], FORMATS[ext]))  # run id, time, hash vary
     golden = GOLDEN / f"{case}.{ext}"
     if REGEN:
         golden.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,188 @@
+"""``marginlex ledger`` and ``explain`` as an auditor meets them: every row shown checked
+against its hash, listings bounded by time, and a table that pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import typer
+from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from typer.testing import CliRunner
+
+from marginlex.audit.explain.text import render_text
+from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.trace.model import DecisionTrace
+from marginlex.cli import audit_commands
+
+app = typer.Typer()
+audit_commands.register(app)
+MISMATCH = "HASH MISMATCH: entry #2 was changed after it was recorded"
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path, pm_trace: DecisionTrace) -> str:
+    """run-1 (2 decisions, 2026-03-02 09:00 UTC), run-2 (1 decision, 2026-03-03 09:00 UTC)."""
+    location = str(tmp_path / "cli.db")
+    ledger = Ledger.open(location)
+    for run_id, day, traces in (
+        ("run-1", 2, [pm_trace, variant(pm_trace, "d-call", accounts=("ACC-9",), excess="-5")]),
+        ("run-2", 3, [variant(pm_trace, "d-late", accounts=("ACC-7",))]),
+    ):
+        run = run_for(pm_trace, run_id).model_copy(
+            update={"created_at": datetime(2026, 3, day, 9, tzinfo=UTC)}
+        )
+        ledger.record_run(run, traces, [RULEBOOK_TEXT], BOOK_BLOB)
+    ledger.close()
+    return location
+
+
+def _sql(location: str, statement: str) -> None:
+    ledger = Ledger.open(location)
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    ledger.close()
+
+
+def _ledger(location: str, *args: str) -> list[str]:
+    result = CliRunner().invoke(app, ["ledger", "--ledger", location, "-f", "csv", *args])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.splitlines()[1:]
+
+
+def test_an_sql_edit_of_a_call_to_zero_is_named_beside_the_row(
+    two_runs: str, pm_trace: DecisionTrace
+) -> None:
+    assert [line.split(",")[2] for line in _ledger(two_runs, "--status", "call")] == ["d-call"]
+    _sql(two_runs, "UPDATE decisions SET call = 0, status = 'ok' WHERE seq = 2")
+    assert _ledger(two_runs, "--status", "call") == []  # hidden from the filter...
+    rows = _ledger(two_runs)  # ...but wherever it is shown, it says so
+    assert rows[1] == f"2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,ok,69760.00,0.00,{MISMATCH}"
+    assert rows[0].endswith(",") and rows[2].endswith(",")  # the others match their hash
+    table = CliRunner().invoke(app, ["ledger", "--ledger", two_runs])
+    shown = {
+        line.split("│")[3].strip(): line.split("│")[-2].strip()
+        for line in table.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    }
+    assert shown == {pm_trace.decision_id: "ok", "d-call": MISMATCH, "d-late": "ok"}
+    assert "1 of the rows shown no longer match their hash" in " ".join(table.stderr.split())
+
+
+def test_json_names_the_mismatch_only_on_the_edited_row(two_runs: str) -> None:
+    _sql(two_runs, "UPDATE decisions SET requirement = 1 WHERE seq = 2")
+    result = CliRunner().invoke(app, ["ledger", "--ledger", two_runs, "-f", "json"])
+    rows = json.loads(result.stdout)
+    assert [r.get("mismatch") for r in rows] == [None, MISMATCH, None]
+
+
+def test_an_edited_run_record_shows_on_each_of_its_rows(two_runs: str) -> None:
+    _sql(two_runs, "UPDATE runs SET as_of = '2020-01-01' WHERE run_id = 'run-2'")
+    rows = _ledger(two_runs)
+    assert rows[2].endswith("HASH MISMATCH: the record of run run-2 was changed or removed")
+    assert not rows[0].endswith("MISMATCH") and rows[0].endswith(",")
+
+
+def test_explain_states_the_mismatch_first(two_runs: str, pm_trace: DecisionTrace) -> None:
+    runner = CliRunner()
+    clean = runner.invoke(app, ["explain", pm_trace.decision_id, "--ledger", two_runs])
+    assert clean.stdout.splitlines()[1:] == render_text(pm_trace).splitlines()
+    assert clean.stderr == ""
+    _sql(two_runs, "UPDATE decisions SET requirement = 1 WHERE seq = 1")
+    text = runner.invoke(app, ["explain", pm_trace.decision_id, "--ledger", two_runs])
+    assert text.exit_code == 0
+    assert text.stdout.splitlines()[0] == (
+        "!! HASH MISMATCH: entry #1 was changed after it was recorded"
+    )
+    as_json = runner.invoke(app, ["explain", "d-call", "--ledger", two_runs, "-f", "json"])
+    assert as_json.stderr == ""  # entry #2 still matches, though #1 before it changed
+
+
+def test_explain_notices_an_edited_trace(two_runs: str) -> None:
+    _sql(
+        two_runs,
+        "UPDATE decisions SET trace_z = (SELECT trace_z FROM decisions WHERE seq = 1)"
+        " WHERE seq = 2",
+    )
+    result = CliRunner().invoke(app, ["explain", "d-call", "--ledger", two_runs, "-f", "json"])
+    assert "HASH MISMATCH: the trace of entry #2 was changed" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "seqs"),
+    [
+        (["--since", "2026-03-03"], ["3"]),
+        (["--until", "2026-03-02 23:59:59"], ["1", "2"]),
+        (["--since", "2026-03-02T09:00:00", "--until", "2026-03-02T09:00:00"], ["1", "2"]),
+        (["--since", "2026-03-02T09:00:01", "--until", "2026-03-03T08:59:59"], []),
+    ],
+)
+def test_since_and_until_bound_the_runs_recorded_time(
+    two_runs: str, args: list[str], seqs: list[str]
+) -> None:
+    assert [line.split(",")[0] for line in _ledger(two_runs, *args)] == seqs
+
+
+def test_a_table_pages_and_says_how_to_see_more(
+    two_runs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_commands, "PAGE", 2)
+    runner = CliRunner()
+    first = runner.invoke(app, ["ledger", "--ledger", two_runs])
+    assert "2 decisions" in first.stdout and "d-late" not in first.stdout
+    assert first.stdout.splitlines()[-1] == (
+        "rows 1-2 shown; more match: --offset 2 for the next page, --limit N for N rows, "
+        "--all for every row, or -f csv / -f json for a file"
+    )
+    second = runner.invoke(app, ["ledger", "--ledger", two_runs, "--offset", "2"])
+    assert "d-late" in second.stdout and "more match" not in second.stdout
+    every = runner.invoke(app, ["ledger", "--ledger", two_runs, "--all"])
+    assert "3 decisions" in every.stdout and "more match" not in every.stdout
+    assert len(_ledger(two_runs)) == 3  # CSV and JSON are not paged
+
+
+def test_ledger_runs_lists_each_run_with_its_time(two_runs: str, pm_trace: DecisionTrace) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "-f", "csv"])
+    assert listed.exit_code == 0, listed.stderr
+    as_of, rulebook = pm_trace.as_of.isoformat(), pm_trace.rulebook.id
+    assert listed.stdout.splitlines() == [
+        "run_id,recorded_at,as_of,rulebooks,decisions,ok,call,breach",
+        f"run-1,2026-03-02T09:00:00+00:00,{as_of},{rulebook},2,1,1,0",
+        f"run-2,2026-03-03T09:00:00+00:00,{as_of},{rulebook},1,1,0,0",
+    ]
+    since = runner.invoke(
+        app, ["ledger", "runs", "--ledger", two_runs, "-f", "json", "--since", "2026-03-03"]
+    )
+    assert [r["run_id"] for r in json.loads(since.stdout)] == ["run-2"]
+    table = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "--until", "2026-03-02"])
+    assert "0 runs" in table.stdout  # --until a date is its midnight: before run-1
+
+
+def test_explain_depth_and_section_cut_the_text(two_runs: str, pm_trace: DecisionTrace) -> None:
+    def explain(*args: str) -> list[str]:
+        result = CliRunner().invoke(
+            app, ["explain", pm_trace.decision_id, "--ledger", two_runs, *args]
+        )
+        assert result.exit_code == 0, result.stderr
+        return result.stdout.splitlines()[1:]  # after the ledger entry line
+
+    whole = explain()
+    top = [line for line in whole if line.startswith(("├── ", "└── "))]
+    assert explain("--depth", "0") == whole[:1]
+    assert explain("--depth", "1") == [whole[0], *top]
+    requirement = explain("--section", "requirement")
+    assert requirement[1].startswith("└── Requirement (maintenance)")
+    start = whole.index(requirement[1].replace("└── ", "├── ", 1))
+    assert [line[4:] for line in requirement[2:]] == [
+        line[4:] for line in whole[start + 1 : start + len(requirement) - 1]
+    ]
+    missing = CliRunner().invoke(
+        app, ["explain", pm_trace.decision_id, "--ledger", two_runs, "--section", "nope"]
+    )
+    assert missing.exit_code == 1
+    assert "no section 'nope' in this decision; it has: Rulebook, Book," in " ".join(
+        missing.stderr.split()
+    )
