@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,8 +73,15 @@ def fmt(
     check_only: bool = typer.Option(
         False, "--check", help="Do not write; exit 1 if any file is not in canonical form."
     ),
+    diff: bool = typer.Option(
+        False, "--diff", help="With --check, print the change as a unified diff on stdout."
+    ),
 ) -> None:
-    """Rewrite rulebooks in canonical layout (comments kept). Idempotent."""
+    """Rewrite rulebooks in place in canonical layout (comments kept). Idempotent.
+
+    With --check, writes nothing and exits 1 if a file would change; --diff also prints
+    each change as a unified diff.
+    """
     from marginlex.dsl.check.runner import collect_files  # noqa: PLC0415
 
     files, problems = collect_files(paths)
@@ -82,11 +90,11 @@ def fmt(
     for d in problems:
         err.print(d.render(), markup=False)
     for path in files:
-        failed |= _format_one(path, check_only, err)
+        failed |= _format_one(path, check_only, err, diff=diff)
     raise typer.Exit(1 if failed else 0)
 
 
-def _format_one(path: Path, check_only: bool, err: Console) -> bool:
+def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = False) -> bool:
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.dsl.format.formatter import format_text  # noqa: PLC0415
 
@@ -101,10 +109,19 @@ def _format_one(path: Path, check_only: bool, err: Console) -> bool:
         return False
     if check_only:
         err.print(f"{path}: would be reformatted", markup=False)
+        if diff:
+            typer.echo(_unified(path, text, formatted), nl=False)
         return True
     path.write_text(formatted, encoding="utf-8")
     err.print(f"{path}: reformatted", markup=False)
     return False
+
+
+def _unified(path: Path, old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"{path}", f"{path}"
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def register(app: typer.Typer) -> None:

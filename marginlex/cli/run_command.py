@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
 
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
@@ -225,6 +226,7 @@ def run(
     out: Path | None = _OUT,
     ledger: str | None = _LEDGER,
     wide: bool = _WIDE,
+    allow_warnings: bool = ALLOW_WARNINGS,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
@@ -232,11 +234,13 @@ def run(
     decision; with --json, every decision as JSON on stdout instead. With --ledger (or
     $MARGINLEX_LEDGER), records the whole run in one transaction and prints its run id.
     Exit code 0 when every rulebook ran (and was recorded), 1 on a bad book, rulebook or
-    date, or a ledger that cannot record; nothing is recorded when evaluation fails.
+    date, or a ledger that cannot record; nothing is recorded when evaluation fails. A
+    rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     """
     check_out_or_exit(out)
     location = ledger or os.environ.get(LEDGER_ENV)
     names = list(rulebook or DEFAULT_RULEBOOKS)
+    refuse_unclean(names, allow_warnings, _err)
     results, recorder = _run_or_exit(book, names, as_of, record=bool(location))
     try:
         _report(results, out)

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+
 # The rulebook language and the engine (pandas, numpy) are imported inside the commands, so
 # that `marginlex --help` and the other groups' commands start fast.
 if TYPE_CHECKING:
@@ -207,10 +209,12 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     attribution: bool = _ATTRIBUTION,
     workers: int = _WORKERS,
     ledger: str | None = _LEDGER,
+    allow_warnings: bool = ALLOW_WARNINGS,
 ) -> None:
     """Compare rulebooks on one book: per account and per set, with attribution.
 
-    Exit code 0 when the comparison ran, 1 on a bad book, rulebook or date.
+    Exit code 0 when the comparison ran, 1 on a bad book, rulebook or date. A rulebook
+    file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     """
     from marginlex.engine.book.problems import BookError  # noqa: PLC0415
     from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
@@ -221,6 +225,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
 
     if len(rulebook) < 2:
         raise _fail("give at least two rulebooks: --rulebook A --rulebook B")
+    refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
     near = folders_of(rulebook)

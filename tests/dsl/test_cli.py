@@ -72,3 +72,48 @@ def test_unknown_asset_is_a_warning_and_not_clean(tmp_path: Path) -> None:
     assert "0 error(s), 1 warning(s)" in result.output
     assert "MLX302 warning: `UST_NOT`" in result.output
     assert "did you mean `UST_NOTE`?" in result.output
+
+
+_WARNED = (
+    'rulebook a "A" cites "c"\nhaircut h for collateral cites "x"\n  by asset\n    UST_NOT 1%\n'
+)
+
+
+def test_run_refuses_what_check_refuses_unless_warnings_allowed(tmp_path: Path) -> None:
+    book = tmp_path / "assets.mlx"
+    book.write_text(_WARNED)
+    refused = RUNNER.invoke(app, ["run", "--rulebook", str(book)])
+    assert refused.exit_code == 1
+    assert "MLX302 warning: `UST_NOT`" in refused.output
+    assert "refused: 1 warning(s), as `marginlex check` refuses them" in refused.output
+    allowed = RUNNER.invoke(app, ["run", "--rulebook", str(book), "--allow-warnings"])
+    assert "MLX302 warning: `UST_NOT`" in allowed.output
+    assert "refused:" not in allowed.output
+
+
+def test_compare_refuses_a_rulebook_with_warnings(tmp_path: Path) -> None:
+    book = tmp_path / "assets.mlx"
+    book.write_text(_WARNED)
+    result = RUNNER.invoke(app, ["compare", "--rulebook", "sec", "--rulebook", str(book)])
+    assert result.exit_code == 1
+    assert "refused: 1 warning(s)" in result.output
+
+
+def test_run_of_a_clean_rulebook_file_is_not_refused() -> None:
+    result = RUNNER.invoke(app, ["run", "--rulebook", str(shipped_dir() / "cftc.mlx"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "refused:" not in result.output
+
+
+def test_fmt_check_diff_prints_a_unified_diff_and_writes_nothing(tmp_path: Path) -> None:
+    messy = tmp_path / "messy.mlx"
+    original = 'rulebook m "M"   parameter p = 5 USD cites "x"\n'
+    messy.write_text(original)
+    result = RUNNER.invoke(app, ["fmt", "--check", "--diff", str(messy)])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"--- {messy}\n+++ {messy}\n@@ -1 +1,4 @@\n"
+        '-rulebook m "M"   parameter p = 5 USD cites "x"\n'
+        '+rulebook m "M"\n+\n+parameter p = 5 USD\n+  cites "x"\n'
+    )
+    assert messy.read_text() == original
