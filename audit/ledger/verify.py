@@ -204,6 +204,13 @@ def _rehash(row: Any, run_digest: str) -> str:
     return entry_hash(row.prev_hash, entry_header(row, row.run_id, run_digest), row.seq)
 
 
+def _blob_sha256(blob: bytes) -> str | None:
+    try:
+        return sha256_hex(zlib.decompress(blob))
+    except zlib.error:  # bytes edited in place no longer decompress
+        return None
+
+
 def _check_inputs(ledger: Ledger) -> ChainProblem | None:
     """Recorded rulebook texts and books still hash to what the runs chained."""
     with ledger.engine.connect() as conn:
@@ -216,7 +223,7 @@ def _check_inputs(ledger: Ledger) -> ChainProblem | None:
         blobs = {}
         for sha, blob_sha, blob in conn.execute(select(t.books)):
             blobs[sha] = blob_sha
-            if sha256_hex(zlib.decompress(blob)) != blob_sha:
+            if _blob_sha256(blob) != blob_sha:
                 return ChainProblem(
                     kind=ProblemKind.INPUT_CHANGED,
                     message=f"the recorded content of book {sha[:12]}… was changed",
