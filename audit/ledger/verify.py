@@ -191,6 +191,13 @@ def _trace_sha256(trace_z: bytes, dictionaries: Dictionaries) -> str | None:
         return None
 
 
+def _blob_sha256(blob: bytes) -> str | None:
+    try:
+        return sha256_hex(zlib.decompress(blob))
+    except zlib.error:  # bytes edited in place no longer decompress
+        return None
+
+
 def _check_inputs(ledger: Ledger) -> ChainProblem | None:
     """Recorded rulebook texts and books still hash to what the runs chained."""
     with ledger.engine.connect() as conn:
@@ -203,7 +210,7 @@ def _check_inputs(ledger: Ledger) -> ChainProblem | None:
         blobs = {}
         for sha, blob_sha, blob in conn.execute(select(t.books)):
             blobs[sha] = blob_sha
-            if sha256_hex(zlib.decompress(blob)) != blob_sha:
+            if _blob_sha256(blob) != blob_sha:
                 return ChainProblem(
                     kind=ProblemKind.INPUT_CHANGED,
                     message=f"the recorded content of book {sha[:12]}… was changed",

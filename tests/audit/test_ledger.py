@@ -364,3 +364,15 @@ def test_entry_header_is_the_canonical_json_of_its_fields(
         | {"run_id": run_id, "run_sha256": run_sha}
     )
     assert entry_header(entry, run_id, run_sha) == expected
+
+
+def test_a_changed_byte_in_a_book_blob_names_the_book(filled: Ledger) -> None:
+    """Flip one byte inside the stored (compressed) book: verify names the book, no traceback."""
+    with filled.engine.begin() as conn:
+        sha, blob = conn.execute(text("SELECT sha256, blob FROM books")).first()  # type: ignore[misc]
+        bad = bytes(blob[:10]) + bytes([blob[10] ^ 0xFF]) + bytes(blob[11:])
+        conn.execute(text("UPDATE books SET blob = :b WHERE sha256 = :s"), {"b": bad, "s": sha})
+    report = verify(filled)
+    assert report.problem is not None
+    assert report.problem.kind == ProblemKind.INPUT_CHANGED
+    assert report.problem.message == f"the recorded content of book {sha[:12]}… was changed"
