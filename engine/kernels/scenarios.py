@@ -12,7 +12,8 @@ are revalued with Black-Scholes at the shocked underlying (volatility unchanged)
 (margin set, class group) at every point (100% netting within a class group); the
 class-group loss is max(-min point P&L, 0) at its worst point; the minimum is
 ``minimum_per_contract`` x multiplier per listed option or future contract (absolute
-quantity); the class-group requirement is max(loss, minimum).
+quantity), capped at market value (quantity x multiplier x price) for a long option; the
+class-group requirement is max(loss, minimum).
 
 Every position of one class group must share its range and point count (they are set by
 the class group's underlying); the kernel refuses mixed groups.
@@ -261,9 +262,13 @@ def _position_minimum(frame: pd.DataFrame, params: GridParams) -> FloatArray:
     contracts = np.abs(frame["quantity"].to_numpy(np.float64)) * frame["is_contract"].to_numpy(
         dtype=bool
     )
-    return np.asarray(
-        params.minimum_per_contract * frame["multiplier"].to_numpy(np.float64) * contracts
-    )
+    multiplier = frame["multiplier"].to_numpy(np.float64)
+    minimum = params.minimum_per_contract * multiplier * contracts
+    # FINRA 4210(g)(2)(F): for a long option the minimum need not exceed its market value.
+    quantity = frame["quantity"].to_numpy(np.float64)
+    long_option = (quantity > 0) & frame["is_option"].to_numpy(dtype=bool)
+    value = quantity * multiplier * frame["price"].to_numpy(np.float64)
+    return np.asarray(np.where(long_option, np.minimum(minimum, value), minimum))
 
 
 def _class_group_figures(

@@ -126,6 +126,47 @@ def test_minimum_binds_on_a_conversion() -> None:
     assert g["minimum_binds"]
 
 
+def test_long_option_minimum_capped_at_market_value() -> None:
+    # Long 10 XYZ Jan 150 calls (x100) at $0.05, spot 100, 30 days, vol 30%: far out of the
+    # money. Market value = 10 x 100 x 0.05 = $50. The uncapped minimum would be
+    # 10 x $0.375 x 100 = $375; FINRA 4210(g)(2)(F) caps it at market value for a long
+    # position, so the minimum is $50. A long option loses at most its model value, and the
+    # model value of a 150 call at spot 115 (+15%) is a few cents, so the loss is well under
+    # $50 and the minimum binds at $50.
+    frame = positions(
+        option(
+            instrument_id="XYZC150",
+            quantity=10.0,
+            is_call=True,
+            underlying_price=100.0,
+            strike=150.0,
+            implied_vol=0.30,
+            t=T30,
+            price=0.05,
+        ),
+    )
+    result = scenario_grid(frame, SEC)
+    g = result.groups.iloc[0]
+    assert g["loss"] < 50.0
+    assert g["minimum"] == pytest.approx(50.0)
+    assert g["requirement"] == pytest.approx(50.0)
+    assert g["minimum_binds"]
+    # A short position keeps the full minimum: 10 x 0.375 x 100 = 375.
+    short = positions(
+        option(
+            instrument_id="XYZC150",
+            quantity=-10.0,
+            is_call=True,
+            underlying_price=100.0,
+            strike=150.0,
+            implied_vol=0.30,
+            t=T30,
+            price=0.05,
+        )
+    )
+    assert scenario_grid(short, SEC).groups.iloc[0]["minimum"] == pytest.approx(375.0)
+
+
 def test_groups_sorted_by_margin_set_and_class_group() -> None:
     frame = positions(
         {"margin_set": 1, "class_group": "B", "quantity": 1.0},
