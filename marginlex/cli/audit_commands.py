@@ -34,6 +34,12 @@ LEDGER_HELP = (
     "else ./marginlex-ledger.db)."
 )
 LedgerOpt = Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)]
+SinceOpt = Annotated[
+    datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
+]
+UntilOpt = Annotated[
+    datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
+]
 
 
 class ExplainFormat(StrEnum):
@@ -196,12 +202,8 @@ def ledger_command(
     call_above: Annotated[
         Decimal | None, typer.Option(help="Only calls above this amount (USD).")
     ] = None,
-    since: Annotated[
-        datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
-    ] = None,
-    until: Annotated[
-        datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     limit: Annotated[
         int | None,
         typer.Option(min=1, help=f"At most this many rows (a table: {PAGE} unless --all)."),
@@ -333,12 +335,8 @@ def _table(rows: list[DecisionRow]) -> Table:
 def runs_command(
     *,
     ledger: LedgerOpt = None,
-    since: Annotated[
-        datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
-    ] = None,
-    until: Annotated[
-        datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
 ) -> None:
     """List the recorded runs, oldest first: when each was recorded, its book date and counts."""
