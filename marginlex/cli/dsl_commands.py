@@ -31,7 +31,8 @@ def check(
     """Check rulebooks: syntax, names, units, tables, citations, extends and overrides.
 
     Exit 0 when clean, 1 with any diagnostic (a warning too: a rulebook with an unknown
-    asset name is not clean until someone has looked at it).
+    asset name is not clean until someone has looked at it). The report goes to stdout, so
+    that it pipes (`marginlex check rulebooks/ | less`).
     """
     from marginlex.dsl.check.runner import check_paths  # noqa: PLC0415
     from marginlex.dsl.diagnostics import Severity  # noqa: PLC0415
@@ -43,13 +44,13 @@ def check(
         payload = [d.model_dump(mode="json") for d in diagnostics]
         typer.echo(json.dumps(payload, indent=2))
     else:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        out = Console(highlight=False, soft_wrap=True)
         for report in reports:
             if report.sources:
-                err.print(_sources_text(report), markup=False)
+                out.print(_sources_text(report), markup=False)
             for d in report.diagnostics:
-                err.print(d.render(report.source or None), markup=False)
-                err.print()
+                out.print(d.render(report.source or None), markup=False)
+                out.print()
         files = len({r.path for r in reports})
         warnings = len(diagnostics) - len(errors)
         summary = (
@@ -57,7 +58,7 @@ def check(
             if diagnostics
             else f"{files} rulebook file(s) checked: clean"
         )
-        err.print(summary, markup=False)
+        out.print(summary, markup=False)
     raise typer.Exit(1 if diagnostics else 0)
 
 

@@ -117,3 +117,12 @@ def test_fmt_check_diff_prints_a_unified_diff_and_writes_nothing(tmp_path: Path)
         '+rulebook m "M"\n+\n+parameter p = 5 USD\n+  cites "x"\n'
     )
     assert messy.read_text() == original
+
+
+def test_check_writes_its_report_to_stdout_so_that_it_pipes() -> None:
+    bad = Path(__file__).parents[1] / "data" / "dsl" / "invalid" / "duplicate_id.mlx"
+    result = CliRunner().invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert "MLX210 " in result.stdout
+    assert result.stdout.rstrip().endswith("2 error(s), 0 warning(s) in 1 file(s)")
