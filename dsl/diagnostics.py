@@ -90,10 +90,14 @@ class Diagnostic(BaseModel):
     severity: Severity = Severity.ERROR
 
     def headline(self) -> str:
-        """``file:line:col: CODE message`` (``CODE warning: message`` for a warning)."""
+        """``file:line:col: CODE message`` (``CODE warning: message`` for a warning).
+
+        A file that cannot be read has no line to point at: ``file: MLX001 message``.
+        """
         s = self.span
         kind = "warning: " if self.severity == Severity.WARNING else ""
-        return f"{s.file}:{s.line}:{s.column}: {self.code.value} {kind}{self.message}"
+        where = s.file if self.code == Code.FILE_ERROR else f"{s.file}:{s.line}:{s.column}"
+        return f"{where}: {self.code.value} {kind}{self.message}"
 
     def render(self, source: str | None = None) -> str:
         """The headline, the source line with a caret under the span, and the hint.

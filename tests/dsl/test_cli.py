@@ -126,3 +126,10 @@ def test_check_writes_its_report_to_stdout_so_that_it_pipes() -> None:
     assert result.stderr == ""
     assert "MLX210 " in result.stdout
     assert result.stdout.rstrip().endswith("2 error(s), 0 warning(s) in 1 file(s)")
+
+
+def test_a_missing_file_is_named_without_an_invented_location(tmp_path: Path) -> None:
+    missing = tmp_path / "nosuch.mlx"
+    result = CliRunner().invoke(app, ["check", str(missing)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == f"{missing}: MLX001 no such file or folder"
