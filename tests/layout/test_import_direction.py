@@ -39,6 +39,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("marginlex.audit.ledger",),
     ("marginlex.audit.explain",),
     ("marginlex.audit",),
+    ("marginlex.workbench",),
+    ("marginlex.console",),
     ("marginlex.cli", "marginlex"),
 )
 

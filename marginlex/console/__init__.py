@@ -1,0 +1,7 @@
+"""The auditor's console: ``marginlex serve``, a read-only web application over the ledger.
+
+Takes a ledger (SQLite or PostgreSQL) and hands pages to a browser: runs, decisions, the
+explain tree, account history, recorded rulebooks, verify. It reads through
+:mod:`marginlex.audit` and never writes to the ledger it serves. It must not be imported by
+``dsl``, ``engine`` or ``audit``; the command line imports it inside ``serve`` only.
+"""
