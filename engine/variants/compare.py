@@ -70,13 +70,20 @@ class Mover(BaseModel):
 
 
 class Comparison(BaseModel):
-    """A rulebook against the baseline: counts, totals, largest changes, attribution."""
+    """A rulebook against the baseline: counts, totals, largest changes, attribution.
+
+    Counts are over the accounts decided under both (``accounts_compared``): ``changed`` is
+    those whose requirement, value or call moved and ``unchanged`` the rest; ``better_off`` and
+    ``worse_off`` split the changed ones whose excess (value - requirement) rose or fell (an
+    account whose requirement and value moved by the same amount is changed but neither).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     from_id: str
     to_id: str
     accounts_compared: int
+    changed: int
     better_off: int
     worse_off: int
     unchanged: int
@@ -130,6 +137,11 @@ def _paired(accounts: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return both.reset_index()
 
 
+def moved_accounts(paired: pd.DataFrame) -> pd.Series:
+    """Per paired account: did its requirement, value or call move (the one "changed")."""
+    return (paired[[f"{m}_delta" for m in MEASURES]] != 0).any(axis=1)
+
+
 def _usd(amount: Any) -> float:
     """Cents (an int, or a frame cell holding one) as USD."""
     return round(int(amount) / 100.0, 2)
@@ -174,13 +186,15 @@ def _comparison(
 ) -> Comparison:
     both = paired[paired["decided_a"] & paired["decided_b"]]
     excess = both["excess_delta"]
+    changed = int(moved_accounts(both).sum())
     return Comparison(
         from_id=a,
         to_id=b,
         accounts_compared=len(both),
+        changed=changed,
         better_off=int((excess > 0).sum()),
         worse_off=int((excess < 0).sum()),
-        unchanged=int((excess == 0).sum()),
+        unchanged=len(both) - changed,
         calls_created=int(((both["call_a"] == 0) & (both["call_b"] > 0)).sum()),
         calls_removed=int(((both["call_a"] > 0) & (both["call_b"] == 0)).sum()),
         requirement_delta=_usd(paired["requirement_delta"].sum()),

@@ -20,9 +20,11 @@ matplotlib.use("Agg")  # no display: render to memory only
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
-from marginlex.engine.variants.compare import CompareResult, Comparison
+from marginlex.engine.variants.compare import CompareResult, Comparison, moved_accounts
 from marginlex.engine.variants.compare_json import ALLOCATION
+from marginlex.engine.variants.figures import MEASURES
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.engine.variants", "templates"),
@@ -30,6 +32,23 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _SETS_SHOWN = 200
+
+
+def short_usd(amount: float, _position: object = None) -> str:
+    """An axis label in readable units: thousands, millions, billions (never ``1e7``).
+
+    >>> [short_usd(x) for x in (0, 950, -12_500, 3_400_000, 1.37e9)]
+    ['$0', '$950', '-$12.5K', '$3.4M', '$1.37B']
+    """
+    sign, size = ("-" if amount < 0 else ""), abs(amount)
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if size >= scale:
+            return f"{sign}${size / scale:.3g}{unit}"
+    return f"{sign}${size:.3g}" if size else "$0"
+
+
+def _usd_axis(axis: Any) -> None:
+    axis.set_major_formatter(FuncFormatter(short_usd))
 
 
 def _png(fig: Any) -> str:
@@ -55,22 +74,35 @@ def _totals_plot(result: CompareResult) -> str:
         ax.bar(x + offset, values, width=0.27, label=label)
     ax.set_xticks(x, ids, rotation=15, ha="right")
     ax.set_ylabel("USD")
+    _usd_axis(ax.yaxis)
     ax.set_title("Requirement, call and value by rulebook")
     ax.legend()
     return _png(fig)
 
 
-def _delta_plot(result: CompareResult, c: Comparison) -> str:
+def delta_figure(result: CompareResult, c: Comparison) -> Any:
+    """Histograms of the requirement, value and call deltas of the accounts that changed.
+
+    The accounts are those the head table counts as ``changed`` (decided under both, one of
+    the three figures moved), so that the plot and the table agree.
+    """
     paired = result.account_deltas(c.to_id)
-    moved = paired.loc[paired["requirement_delta"] != 0, "requirement_delta"] / 100.0
-    fig, ax = plt.subplots(figsize=(7, 3))
-    if len(moved):
-        ax.hist(moved.to_numpy(), bins=min(40, max(5, len(moved) // 5)), color="#4c72b0")
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("requirement delta per account (USD)")
-    ax.set_ylabel("accounts")
-    ax.set_title(f"{c.from_id} -> {c.to_id}: {len(moved)} account(s) changed")
-    return _png(fig)
+    both = paired[paired["decided_a"] & paired["decided_b"]]
+    moved = both[moved_accounts(both)]
+    fig, axes = plt.subplots(len(MEASURES), 1, figsize=(7, 6.3), sharex=False)
+    for ax, measure in zip(axes, MEASURES, strict=True):
+        deltas = moved[f"{measure}_delta"].to_numpy() / 100.0
+        deltas = deltas[deltas != 0]
+        if len(deltas):
+            ax.hist(deltas, bins=min(40, max(5, len(deltas) // 5)), color="#4c72b0")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(f"{measure}: {len(deltas)} account(s) moved", fontsize=9)
+        ax.set_ylabel("accounts")
+        _usd_axis(ax.xaxis)
+    axes[-1].set_xlabel("delta per account (USD)")
+    fig.suptitle(f"{c.from_id} -> {c.to_id}: {c.changed} account(s) changed")
+    fig.tight_layout()
+    return fig
 
 
 def _movers_plot(c: Comparison) -> str:
@@ -83,6 +115,7 @@ def _movers_plot(c: Comparison) -> str:
         color=["#55a868" if v > 0 else "#c44e52" for v in values],
     )
     ax.axvline(0, color="black", linewidth=0.8)
+    _usd_axis(ax.xaxis)
     ax.set_xlabel("change in excess (USD; green: better off)")
     ax.set_title(f"Top movers, {c.from_id} -> {c.to_id}")
     return _png(fig)
@@ -98,6 +131,7 @@ def _steps_plot(c: Comparison) -> str | None:
     labels = [s.label for s in steps][::-1]
     ax.barh(labels, [s.requirement for s in steps][::-1], color="#4c72b0")
     ax.axvline(0, color="black", linewidth=0.8)
+    _usd_axis(ax.xaxis)
     ax.set_xlabel("contribution to the total requirement delta (USD)")
     ax.set_title("Attribution by rule")
     return _png(fig)
@@ -108,7 +142,7 @@ def render_report(result: CompareResult) -> str:
     sections = [
         {
             "c": c,
-            "deltas": _delta_plot(result, c),
+            "deltas": _png(delta_figure(result, c)),
             "movers": _movers_plot(c) if c.largest_changes else None,
             "steps": _steps_plot(c),
         }

@@ -89,6 +89,7 @@ def _table(title: str, columns: tuple[str, ...], rows: list[list[str]], left: in
 def _head_table(c: Comparison) -> Table:
     columns = (
         "accounts",
+        "changed",
         "better off",
         "worse off",
         "unchanged",
@@ -100,6 +101,7 @@ def _head_table(c: Comparison) -> Table:
     )
     counts = (
         c.accounts_compared,
+        c.changed,
         c.better_off,
         c.worse_off,
         c.unchanged,

@@ -283,3 +283,29 @@ def test_cli_compare_records_the_compared_runs_in_a_ledger(tmp_path) -> None:  #
     assert "32 decisions (2 rulebooks)" in out.output  # 16 sets each; the hybrid is not recorded
     verify = CliRunner().invoke(app, ["verify", "--ledger", str(ledger)])
     assert verify.exit_code == 0, verify.output
+
+
+def test_a_variant_moving_only_value_and_call_is_counted_and_plotted() -> None:
+    """harmonized_no_digital_collateral refuses A08's digital collateral: value -84,000 and call
+    +84,000 on one account, requirement unchanged. The head table counts it as changed, and the
+    plot's three panels agree: 0 requirement, 1 value and 1 call delta."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from marginlex.engine.variants.report import delta_figure  # noqa: PLC0415
+
+    result = compare(
+        [load_rulebook("harmonized"), load_rulebook("harmonized_no_digital_collateral")], BOOK
+    )
+    c = result.comparisons[0]
+    assert (c.changed, c.unchanged) == (1, c.accounts_compared - 1)
+    fig = delta_figure(result, c)
+    assert fig._suptitle.get_text().endswith(": 1 account(s) changed")
+    assert [ax.get_title() for ax in fig.axes] == [
+        "requirement: 0 account(s) moved",
+        "value: 1 account(s) moved",
+        "call: 1 account(s) moved",
+    ]
+    value_axis = fig.axes[1].xaxis
+    labels = [value_axis.get_major_formatter()(x, 0) for x in (-84_000.0, 2.5e7)]
+    assert labels == ["-$84K", "$25M"]
+    plt.close(fig)
