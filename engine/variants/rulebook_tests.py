@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import tempfile
 import tomllib
 from pathlib import Path
@@ -41,7 +42,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from marginlex.dsl.diagnostics import RulebookError
+from marginlex.dsl.diagnostics import RulebookError, did_you_mean
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book
@@ -50,6 +51,7 @@ from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
+from marginlex.engine.variants.toml_lines import locate
 
 SUFFIX = ".test.toml"
 MONEY = ("requirement", "initial", "equity", "value", "excess", "call")
@@ -161,15 +163,39 @@ def find_test_files(paths: list[Path] | None = None) -> list[Path]:
 
 
 def read_test_file(path: Path) -> TestFile:
-    """Parse and validate one test file."""
+    """Parse and validate one test file; an error names the file, line and column."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
         return TestFile.model_validate(raw)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RulebookTestError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise RulebookTestError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RulebookTestError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulebookTestError(_toml_syntax(path, str(exc))) from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise RulebookTestError(f"{path}: {problems}") from None
+        raise RulebookTestError("\n".join(_problem(path, text, e) for e in exc.errors())) from None
+
+
+def _toml_syntax(path: Path, message: str) -> str:
+    at = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if at is None:
+        return f"{path}: {message}"
+    return f"{path}:{at.group(1)}:{at.group(2)}: {message[: at.start()]}"
+
+
+def _problem(path: Path, text: str, error: Any) -> str:
+    """One validation error as ``file:line:col: key.path: what`` with a did-you-mean."""
+    loc = tuple(error["loc"])
+    where = locate(text, loc)
+    prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
+    message = f"{prefix}: {'.'.join(map(str, loc))}: {error['msg']}"
+    if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+        model = Expectation if loc[0] == "expect" else TestFile
+        hint = did_you_mean(loc[-1], model.model_fields)
+        message += f"; {hint}" if hint else ""
+    return message
 
 
 def _cell(value: Any) -> str:

@@ -372,12 +372,21 @@ def _mutation_json(reports: list[MutationReport]) -> str:
     return json.dumps({"mutation": doc}, indent=2, ensure_ascii=False)
 
 
-def test_command(
+_JUNIT = typer.Option(
+    None,
+    "--junit",
+    metavar="FILE",
+    help="Also write the results as JUnit XML to FILE, for CI (e.g. --junit results.xml).",
+)
+
+
+def test_command(  # noqa: PLR0917 - typer passes options by position
     paths: list[Path] | None = _PATHS,
     fail_under: float = _FAIL_UNDER,
     mutate: bool = _MUTATE,
     kill_under: float = _KILL_UNDER,
     as_json: bool = _JSON,
+    junit: Path | None = _JUNIT,
 ) -> None:
     """Run rulebook tests (*.test.toml), report rule and row coverage, and with --mutate the
     mutants no test catches. Exit 1 on a failure."""
@@ -395,6 +404,10 @@ def test_command(
         raise _fail(str(exc)) from None
     if mutate and report.failed:
         _err.print("no mutants made: --mutate needs every test to pass first", highlight=False)
+    if junit is not None:
+        from marginlex.engine.variants.junit import write_junit  # noqa: PLC0415
+
+        write_junit(report, junit)
     if as_json:
         typer.echo(_mutation_json(reports) if mutate else report.model_dump_json(indent=2))
     else:

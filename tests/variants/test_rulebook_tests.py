@@ -83,8 +83,37 @@ def test_cli_test_wrong_expectation_exits_1_with_trace() -> None:
     assert "not exercised: requirement portfolio_margin.min_equity (only passed)" in out.output
 
 
+def test_cli_test_writes_junit_for_ci(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    target = tmp_path / "results.xml"
+    out = CliRunner().invoke(app, ["test", str(DATA / "bad_tests"), "--junit", str(target)])
+    assert out.exit_code == 1
+    root = ET.parse(target).getroot()
+    report = run_tests([DATA / "bad_tests"])
+    assert root.get("tests") == str(len(report.cases))
+    assert (root.get("failures"), root.get("errors")) == ("1", "0")
+    (failure,) = root.iter("failure")
+    assert failure.get("message") == "requirement: expected 14,000.00, got 15,000.00"
+    assert "trace of sec:ms:A_ALICE" in (failure.text or "")
+    coverage = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert set(coverage) == {"coverage.sec"}
+
+
 def test_unknown_field_is_named() -> None:
     path = DATA / "bad_format" / "unknown_field.test.toml"
     with pytest.raises(RulebookTestError) as info:
         read_test_file(path)
-    assert str(info.value) == f"{path}: expect.0.requirment: Extra inputs are not permitted"
+    assert str(info.value) == (
+        f"{path}:6:1: expect.0.requirment: Extra inputs are not permitted; "
+        "did you mean `requirement`?"
+    )
+
+
+def test_toml_syntax_error_points_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.test.toml"
+    path.write_text('rulebook = "sec"\nas_of = 2026-06-30\n[[expect]\n', encoding="utf-8")
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value).startswith(f"{path}:3:")
+    assert "(at line" not in str(info.value)

@@ -1,0 +1,81 @@
+"""A rulebook test report as JUnit XML (``marginlex test --junit FILE``), for CI systems.
+
+One ``<testsuite>`` per test file, one ``<testcase>`` per expectation (``classname`` the
+rulebook, ``name`` the case), a ``<failure>`` listing each mismatch, an ``<error>`` for a case
+that could not be evaluated. Coverage below 100% is not a failure here; it is written as a
+``<property>`` of each rulebook's suite so that a CI dashboard can show it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from itertools import groupby
+from pathlib import Path
+
+from marginlex.engine.variants.rulebook_tests import CaseResult, TestReport
+
+
+def _case(suite: ET.Element, case: CaseResult) -> None:
+    element = ET.SubElement(
+        suite, "testcase", classname=case.rulebook, name=case.name or case.account
+    )
+    if case.error:
+        ET.SubElement(element, "error", message=case.error).text = case.trace or case.error
+    elif case.mismatches:
+        lines = [f"{m.field}: expected {m.expected}, got {m.actual}" for m in case.mismatches]
+        failure = ET.SubElement(element, "failure", message=lines[0])
+        failure.text = "\n".join([*lines, case.trace] if case.trace else lines)
+
+
+def junit_xml(report: TestReport) -> str:
+    """The report as a JUnit XML document (UTF-8 text).
+
+    >>> from marginlex.engine.variants.rulebook_tests import CaseResult, Mismatch, TestReport
+    >>> ok = CaseResult(file="t.test.toml", name="a", rulebook="sec", account="A1",
+    ...                 margin_set_id="ms:A1")
+    >>> bad = ok.model_copy(update={"name": "b", "mismatches": (
+    ...     Mismatch(field="call", expected="10.00", actual="0.00"),)})
+    >>> print(junit_xml(TestReport(cases=(ok, bad), coverage=())))  # doctest: +NORMALIZE_WHITESPACE
+    <?xml version='1.0' encoding='utf-8'?>
+    <testsuites name="marginlex test" tests="2" failures="1" errors="0">
+    <testsuite name="t.test.toml" tests="2" failures="1" errors="0">
+    <testcase classname="sec" name="a" />
+    <testcase classname="sec" name="b">
+    <failure message="call: expected 10.00, got 0.00">call: expected 10.00, got 0.00</failure>
+    </testcase>
+    </testsuite>
+    </testsuites>
+    """
+    root = ET.Element("testsuites", name="marginlex test")
+    _counts(root, report.cases)
+    for file, cases in groupby(report.cases, key=lambda c: c.file):
+        listed = list(cases)
+        suite = ET.SubElement(root, "testsuite", name=file)
+        _counts(suite, listed)
+        for case in listed:
+            _case(suite, case)
+    if report.coverage:
+        properties = ET.SubElement(root, "properties")
+        for cov in report.coverage:
+            ET.SubElement(
+                properties,
+                "property",
+                name=f"coverage.{cov.rulebook_id}",
+                value=f"{cov.percent:.1f}",
+            )
+    ET.indent(root, space="", level=0)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True).replace(
+        "<?xml version='1.0' encoding='unicode'?>", "<?xml version='1.0' encoding='utf-8'?>"
+    )
+
+
+def _counts(element: ET.Element, cases: list[CaseResult] | tuple[CaseResult, ...]) -> None:
+    element.set("tests", str(len(cases)))
+    element.set("failures", str(sum(1 for c in cases if c.mismatches and not c.error)))
+    element.set("errors", str(sum(1 for c in cases if c.error)))
+
+
+def write_junit(report: TestReport, path: Path) -> Path:
+    """Write :func:`junit_xml` to ``path`` and return it."""
+    path.write_text(junit_xml(report) + "\n", encoding="utf-8")
+    return path
