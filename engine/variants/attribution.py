@@ -50,7 +50,7 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.context import Contexts
-from marginlex.engine.variants.attribution_pool import FigureRunner, evaluate_all
+from marginlex.engine.variants.attribution_pool import FigureRunner, Progress, evaluate_all
 from marginlex.engine.variants.figures import MEASURES
 
 METHOD = (
@@ -210,13 +210,16 @@ def _walk(
     order: list[str],
     ends: tuple[np.ndarray, np.ndarray],
     workers: int,
+    *,
+    progress: Progress | None = None,
 ) -> list[tuple[tuple[str, ...], np.ndarray]]:
     """(step ids, figures after the step) for each boundary."""
     a, b = pair
     mixed = {k: hybrid(a, b, order[: k + 1], f"{a.id}__step{k + 1}") for k in range(len(order) - 1)}
     neutral = {k for k, h in mixed.items() if _moves_nothing(h, a, order[k])}
     todo = [k for k in mixed if k not in neutral]
-    found = dict(zip(todo, evaluate_all(runner, [mixed[k] for k in todo], workers), strict=True))
+    evaluated = evaluate_all(runner, [mixed[k] for k in todo], workers, progress)
+    found = dict(zip(todo, evaluated, strict=True))
     out: list[tuple[tuple[str, ...], np.ndarray]] = []
     pending: list[str] = []
     last, end = ends
@@ -242,6 +245,7 @@ def attribute(
     diff: RulebookDiff | None = None,
     workers: int = 1,
     whole: tuple[AccountGraph, Contexts] | None = None,
+    progress: Progress | None = None,
 ) -> Attribution:
     """Attribute every changed account's delta from ``a`` to ``b`` to the differing rules.
 
@@ -256,6 +260,7 @@ def attribute(
         workers: processes evaluating the hybrids side by side (1: in this process).
         whole: the book's account graph and row contexts as of ``as_of``, when the caller
             has them (used when the hybrids are evaluated on the whole book).
+        progress: told ``(done, total)`` as each hybrid is evaluated.
 
     Returns:
         The attribution; per account, the contributions add up to the delta exactly.
@@ -274,7 +279,7 @@ def attribute(
     elif order and len(changed):
         runner = _runner(book, as_of, paired, changed, a, whole=whole)
         evaluated = len(runner.book.accounts)
-        steps = _walk(runner, (a, b), order, (start, end), workers)
+        steps = _walk(runner, (a, b), order, (start, end), workers, progress=progress)
     return _build(
         a.id,
         b.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -26,6 +26,8 @@ from marginlex.engine.plan.context import Contexts, build_contexts
 from marginlex.engine.variants.figures import anchor_figures
 
 Figures = npt.NDArray[np.int64]
+Progress = Callable[[int, int], None]
+"""Told ``(done, total)`` after each unit of long work (e.g. each hybrid evaluated)."""
 _WORKER: dict[str, FigureRunner] = {}
 
 
@@ -80,7 +82,10 @@ def _run(rulebook: ResolvedRulebook) -> Figures | None:
 
 
 def evaluate_all(
-    runner: FigureRunner, rulebooks: Sequence[ResolvedRulebook], workers: int = 1
+    runner: FigureRunner,
+    rulebooks: Sequence[ResolvedRulebook],
+    workers: int = 1,
+    progress: Progress | None = None,
 ) -> list[Figures | None]:
     """Each rulebook's figures (None where it does not evaluate), in order.
 
@@ -88,14 +93,23 @@ def evaluate_all(
         runner: the runner of this process (its book is sent to the workers).
         rulebooks: the hybrids to evaluate.
         workers: worker processes; 1 evaluates here, one after the other.
+        progress: told ``(done, total)`` as each hybrid's figures arrive.
     """
-    if workers <= 1 or len(rulebooks) < 2:
-        return [runner.try_figures(r) for r in rulebooks]
+    tell = progress or (lambda _done, _total: None)
+    total = len(rulebooks)
+    if workers <= 1 or total < 2:
+        return [_told(runner.try_figures(r), k + 1, total, tell) for k, r in enumerate(rulebooks)]
     context = multiprocessing.get_context("spawn")
     args = (runner.book, runner.as_of, runner.changed)
     with ProcessPoolExecutor(
-        min(workers, len(rulebooks)), mp_context=context, initializer=_start, initargs=args
+        min(workers, total), mp_context=context, initializer=_start, initargs=args
     ) as pool:
         # Contiguous chunks: each worker walks consecutive hybrids, which reuse each other.
-        chunk = -(-len(rulebooks) // min(workers, len(rulebooks)))
-        return list(pool.map(_run, rulebooks, chunksize=chunk))
+        chunk = -(-total // min(workers, total))
+        results = pool.map(_run, rulebooks, chunksize=chunk)
+        return [_told(f, k + 1, total, tell) for k, f in enumerate(results)]
+
+
+def _told(figures: Figures | None, done: int, total: int, tell: Progress) -> Figures | None:
+    tell(done, total)
+    return figures

@@ -18,7 +18,8 @@ another rulebook, the set is compared directly (``sets`` frame).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -236,6 +237,7 @@ def compare(
     with_attribution: bool = True,
     workers: int = 1,
     keep_evaluations: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> CompareResult:
     """Evaluate every rulebook on the book and compare each with the first.
 
@@ -248,6 +250,8 @@ def compare(
         workers: processes evaluating attribution hybrids side by side (1: this process).
         keep_evaluations: keep each rulebook's evaluation (decisions and trace frames) in
             the result, e.g. to record the run in a ledger.
+        progress: told ``(what, done, total)`` as the work advances: ``evaluate`` once per
+            rulebook, then ``attribute <id>`` once per hybrid of each attribution.
 
     Returns:
         The comparison.
@@ -261,7 +265,11 @@ def compare(
     day = as_of or book.as_of
     graph = AccountGraph(book)
     contexts = build_contexts(book, day, graph)
-    runs = [evaluate(compile_plan(r, day), book, day, graph, contexts=contexts) for r in rulebooks]
+    tell = progress or (lambda _what, _done, _total: None)
+    runs = []
+    for k, r in enumerate(rulebooks):  # a few rulebooks; each one is a vectorized evaluation
+        runs.append(evaluate(compile_plan(r, day), book, day, graph, contexts=contexts))
+        tell("evaluate", k + 1, len(rulebooks))
     decisions = {r.id: ev.decisions for r, ev in zip(rulebooks, runs, strict=True)}
     account_ids = book.accounts["account_id"]
     accounts = pd.concat(
@@ -272,7 +280,16 @@ def compare(
     for other in rulebooks[1:]:
         paired = _paired(accounts, base.id, other.id)
         attribution = (
-            attribute(base, other, book, day, paired, workers=workers, whole=(graph, contexts))
+            attribute(
+                base,
+                other,
+                book,
+                day,
+                paired,
+                workers=workers,
+                whole=(graph, contexts),
+                progress=partial(tell, f"attribute {other.id}"),
+            )
             if with_attribution
             else None
         )

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli.progress import progress_reporter
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 
 # The rulebook language and the engine (pandas, numpy) are imported inside the commands, so
@@ -235,7 +236,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
         loaded = resolve_book(book)
-        with _err.status("comparing"):
+        with progress_reporter(_err) as report_progress:
             result = compare(
                 books,
                 loaded,
@@ -243,6 +244,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
                 with_attribution=attribution,
                 workers=workers,
                 keep_evaluations=bool(ledger),
+                progress=report_progress,
             )
     except BookError as exc:
         raise _fail(f"the book is not valid:\n{exc}") from None

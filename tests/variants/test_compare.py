@@ -309,3 +309,32 @@ def test_a_variant_moving_only_value_and_call_is_counted_and_plotted() -> None:
     labels = [value_axis.get_major_formatter()(x, 0) for x in (-84_000.0, 2.5e7)]
     assert labels == ["-$84K", "$25M"]
     plt.close(fig)
+
+
+def test_compare_reports_each_evaluation_and_hybrid_as_progress() -> None:
+    told: list[tuple[str, int, int]] = []
+    compare(
+        [load_rulebook("sec"), load_rulebook("harmonized")],
+        BOOK,
+        progress=lambda what, done, total: told.append((what, done, total)),
+    )
+    assert told[:2] == [("evaluate", 1, 2), ("evaluate", 2, 2)]
+    hybrids = told[2:]
+    assert hybrids, "sec -> harmonized differs in many statements: hybrids are evaluated"
+    total = hybrids[0][2]
+    assert hybrids == [("attribute harmonized", k, total) for k in range(1, total + 1)]
+
+
+def test_plain_progress_lines_without_a_terminal() -> None:
+    import io  # noqa: PLC0415
+
+    from marginlex.cli.progress import PlainLines  # noqa: PLC0415
+
+    stream = io.StringIO()
+    lines = PlainLines(stream, every=3600.0)
+    for done in range(1, 6):
+        lines("attribute x", done, 5)
+    # the first line, then silence within the period, then the end
+    shown = stream.getvalue().splitlines()
+    assert [s.split(",")[0] for s in shown] == ["attribute x: 1/5", "attribute x: 5/5"]
+    assert shown[-1].startswith("attribute x: 5/5, done in ")
