@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import IO
 
 from rich.console import Console
 from rich.progress import (
@@ -49,7 +49,7 @@ def eta(done: int, total: int, elapsed: float) -> str:
 class PlainLines:
     """Plain progress lines to a stream, at most one per stage every ``every`` seconds."""
 
-    def __init__(self, stream: TextIO, every: float = 10.0) -> None:
+    def __init__(self, stream: IO[str], every: float = 10.0) -> None:
         self.stream, self.every = stream, every
         self.started: dict[str, float] = {}
         self.last: dict[str, float] = {}
