@@ -24,3 +24,10 @@ class MethodKind(StrEnum):
     SCENARIO_GRID = "scenario_grid"
     SPAN_SCAN = "span_scan"
     STRATEGY_BASED = "strategy_based"
+
+
+class FileFormat(StrEnum):
+    """How ``run --out`` writes frames: Parquet (typed, columnar) or CSV (for spreadsheets)."""
+
+    PARQUET = "parquet"
+    CSV = "csv"

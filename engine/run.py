@@ -18,6 +18,7 @@ from marginlex.engine.book.load import Book, load_book, load_demo_book
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.outcomes import FileFormat
 from marginlex.engine.plan.compile import compile_plan
 
 DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")
@@ -97,11 +98,14 @@ def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_evaluation(evaluation: Evaluation, out: str | Path) -> Path:
-    """Write decisions and every trace frame as Parquet under ``out/<rulebook id>/``.
+def write_evaluation(
+    evaluation: Evaluation, out: str | Path, file_format: FileFormat = FileFormat.PARQUET
+) -> Path:
+    """Write decisions and every trace frame under ``out/<rulebook id>/``.
 
-    Files: ``decisions.parquet``, ``<frame>.parquet`` per trace frame, ``run.json``
-    (rulebook, version, as-of, book name and sha256, counts).
+    Files: ``decisions.<ext>``, ``<frame>.<ext>`` per trace frame (``.parquet``, or ``.csv``
+    in UTF-8 with a header row, money as plain decimals), ``run.json`` (rulebook, version,
+    as-of, book name and sha256, counts).
 
     Returns:
         The folder written.
@@ -112,18 +116,21 @@ def write_evaluation(evaluation: Evaluation, out: str | Path) -> Path:
     """
     folder = check_out_folder(out) / evaluation.rulebook_id
     try:
-        _write_files(evaluation, folder)
+        _write_files(evaluation, folder, file_format)
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot write {folder}: {exc.strerror or exc}") from exc
     return folder
 
 
-def _write_files(evaluation: Evaluation, folder: Path) -> None:
+def _write_files(evaluation: Evaluation, folder: Path, file_format: FileFormat) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    _parquet_ready(evaluation.decisions).to_parquet(folder / "decisions.parquet", index=False)
-    for name, frame in evaluation.frames.items():
+    for name, frame in {"decisions": evaluation.decisions, **evaluation.frames}.items():
         ready = _parquet_ready(frame)
-        ready.to_parquet(folder / f"{name}.parquet", index=False)
+        target = folder / f"{name}.{file_format.value}"
+        if file_format is FileFormat.CSV:
+            ready.to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
+        else:
+            ready.to_parquet(target, index=False)
     meta = {
         "rulebook_id": evaluation.rulebook_id,
         "version": evaluation.plan.version,

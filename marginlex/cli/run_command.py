@@ -15,6 +15,7 @@ from rich.table import Table
 
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
+from marginlex.engine.outcomes import FileFormat
 
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
 # functions that use them, so that `marginlex --help` and other commands start fast.
@@ -44,7 +45,14 @@ _RULEBOOK = typer.Option(
 )
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
 _JSON = typer.Option(False, "--json", help="Print every decision as JSON on stdout.")
-_OUT = typer.Option(None, "--out", help="Write decisions and trace frames as Parquet here.")
+_OUT = typer.Option(
+    None, "--out", help="Write decisions and trace frames under this folder (see --out-format)."
+)
+_OUT_FORMAT = typer.Option(
+    FileFormat.PARQUET,
+    "--out-format",
+    help="File format of --out: parquet (typed, columnar) or csv (for spreadsheets).",
+)
 _WIDE = typer.Option(
     False, "--wide", help="Decision tables with method, initial, excess, reasons and paths."
 )
@@ -224,6 +232,7 @@ def run(
     as_of: str | None = _AS_OF,
     as_json: bool = _JSON,
     out: Path | None = _OUT,
+    out_format: FileFormat = _OUT_FORMAT,
     ledger: str | None = _LEDGER,
     wide: bool = _WIDE,
     allow_warnings: bool = ALLOW_WARNINGS,
@@ -243,7 +252,7 @@ def run(
     refuse_unclean(names, allow_warnings, _err)
     results, recorder = _run_or_exit(book, names, as_of, record=bool(location))
     try:
-        _report(results, out)
+        _report(results, out, out_format)
         if recorder is not None and location:
             _record(location, recorder, to_stderr=as_json)
     finally:
@@ -258,8 +267,8 @@ def run(
     _out.print(_summary_table(results))
 
 
-def _report(results: list[Evaluation], out: Path | None) -> None:
-    """What was skipped and the Parquet files written, on stderr."""
+def _report(results: list[Evaluation], out: Path | None, out_format: FileFormat) -> None:
+    """What was skipped and the files written, on stderr."""
     for ev in results:
         skipped = ", ".join(s.rule_id for s in ev.plan.skipped)
         if skipped:
@@ -268,7 +277,7 @@ def _report(results: list[Evaluation], out: Path | None) -> None:
                 markup=False,
             )
         if out is not None:
-            _err.print(f"wrote {write_or_exit(ev, out)}", markup=False)
+            _err.print(f"wrote {write_or_exit(ev, out, out_format)}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from marginlex.engine.evaluation import Evaluation
+    from marginlex.engine.outcomes import FileFormat
 
 _err = Console(stderr=True, highlight=False)
 
@@ -119,12 +120,12 @@ def check_out_or_exit(out: Path | None) -> None:
         raise typer.Exit(1) from None
 
 
-def write_or_exit(ev: Evaluation, out: Path) -> Path:
+def write_or_exit(ev: Evaluation, out: Path, file_format: FileFormat) -> Path:
     """Write one evaluation under ``out``; print the problem and exit 1 when it cannot."""
     from marginlex.engine.run import OutputError, write_evaluation  # noqa: PLC0415
 
     try:
-        return write_evaluation(ev, out)
+        return write_evaluation(ev, out, file_format)
     except OutputError as exc:
         _err.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -52,6 +52,26 @@ def test_run_writes_parquet_and_refuses_a_bad_rulebook(tmp_path: Path) -> None:
     assert "no rulebook file or id `no_such_rulebook`" in bad.output
 
 
+def test_run_writes_csv_with_the_same_figures_as_parquet(tmp_path: Path) -> None:
+    import pandas as pd  # noqa: PLC0415
+
+    runner = CliRunner()
+    for fmt in ("csv", "parquet"):
+        args = ["run", "-r", "sec", "--out", str(tmp_path / fmt), "--out-format", fmt]
+        assert runner.invoke(app, args).exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "csv" / "sec").iterdir())
+    assert "decisions.csv" in written and "lots.csv" in written
+    assert not [n for n in written if n.endswith(".parquet")]
+    from_csv = pd.read_csv(tmp_path / "csv" / "sec" / "decisions.csv")
+    from_parquet = pd.read_parquet(tmp_path / "parquet" / "sec" / "decisions.parquet")
+    assert from_csv["margin_set_id"].tolist() == from_parquet["margin_set_id"].tolist()
+    for money in ("maintenance", "value", "call"):
+        assert from_csv[money].round(2).tolist() == from_parquet[money].round(2).tolist()
+    bad = runner.invoke(app, ["run", "--out", str(tmp_path / "x"), "--out-format", "xlsx"])
+    assert bad.exit_code == 2
+    assert "xlsx" in bad.output
+
+
 def test_run_refuses_a_bad_date() -> None:
     result = CliRunner().invoke(app, ["run", "--as-of", "2026-13-01"])
     assert result.exit_code == 1
