@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +41,9 @@ class Code(StrEnum):
     DUPLICATE_ID = "MLX210"
     INHERITED_REDEFINED = "MLX211"
     NOTHING_TO_OVERRIDE = "MLX212"
+    REQUIREMENT_EDIT = "MLX213"
+    OVERRIDE_DROPS = "MLX214"
+    UNUSED_PARAMETER = "MLX215"
     MISSING_CITATION = "MLX220"
     EMPTY_CITATION = "MLX221"
     STALE_REASON_FIGURE = "MLX224"
@@ -68,7 +72,10 @@ class Code(StrEnum):
 
 
 #: The findings an ``accept`` clause may accept (the solver's; never a plain error).
-ACCEPTABLE = frozenset(c for c in Code if "MLX600" <= c.value <= "MLX609")
+SOLVER_FINDINGS = frozenset(c for c in Code if "MLX600" <= c.value <= "MLX609")
+#: Warnings a rulebook may accept with a reason (``accept CODE because "..."``): the solver's
+#: findings, an override that drops parts of what it replaces, a parameter no rule uses.
+ACCEPTABLE = SOLVER_FINDINGS | {Code.OVERRIDE_DROPS, Code.UNUSED_PARAMETER}
 
 
 class Severity(StrEnum):
@@ -182,3 +189,30 @@ class BuildError(Exception):
 def error(code: Code, message: str, span: Span, hint: str | None = None) -> Diagnostic:
     """Shorthand for an error diagnostic."""
     return Diagnostic(code=code, message=message, span=span, hint=hint)
+
+
+def warning(code: Code, message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    """Shorthand for a warning diagnostic."""
+    return Diagnostic(code=code, message=message, span=span, hint=hint, severity=Severity.WARNING)
+
+
+def settle(
+    code: Code, finding: Diagnostic | None, accepts: Iterable[Any], span: Span
+) -> list[Diagnostic]:
+    """A warning as its statement's ``accept`` clauses leave it (for MLX214 and MLX215).
+
+    An accepted finding is dropped; an ``accept`` of ``code`` with nothing to accept is
+    itself a warning (MLX610), so that accepts do not outlive what they accepted.
+    """
+    accepted = [a for a in accepts if a.code == code.value]
+    if finding is not None:
+        return [] if accepted else [finding]
+    return [
+        warning(
+            Code.UNUSED_ACCEPT,
+            f"nothing to accept: the checker finds no {code.value} here",
+            a.span,
+            "remove this `accept`: the finding it accepted is gone",
+        )
+        for a in accepted
+    ]

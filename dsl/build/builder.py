@@ -76,7 +76,7 @@ class ModelBuilder(TableBuilder):
                     Code.UNKNOWN_WORD,
                     f"`{code}` is not a finding that can be accepted",
                     self.tok_span(c[0]),
-                    "`accept` takes a checker finding, MLX600 to MLX609; errors must be fixed",
+                    "`accept` takes a checker warning (MLX214, MLX215, MLX600 to MLX609); errors must be fixed",
                 )
             )
         if not reason.strip():
@@ -121,6 +121,32 @@ class ModelBuilder(TableBuilder):
         kind, name, *items = c
         d = gather(items, self.span(meta))
         return m.Removal(id=str(name), target_kind=kind, span=self.span(meta), **_common(d))
+
+    def extension(self, meta: Any, c: list[Any]) -> m.Extension:
+        name, *items = c
+        d = gather(items, self.span(meta))
+        return m.Extension(
+            id=str(name), changes=tuple(d.get("change", ())), span=self.span(meta), **_common(d)
+        )
+
+    def _change(self, meta: Any, edit: m.RequirementEdit, item: Item) -> Item:
+        req: m.Requirement = item.value
+        change = m.RequirementChange(
+            edit=edit, name=req.name, requirement=req, span=self.span(meta)
+        )
+        return Item("change", change, self.span(meta))
+
+    def added_requirement(self, meta: Any, c: list[Any]) -> Item:
+        return self._change(meta, m.RequirementEdit.ADD, c[0])
+
+    def replaced_requirement(self, meta: Any, c: list[Any]) -> Item:
+        return self._change(meta, m.RequirementEdit.REPLACE, c[0])
+
+    def dropped_requirement(self, meta: Any, c: list[Any]) -> Item:
+        change = m.RequirementChange(
+            edit=m.RequirementEdit.DROP, name=str(c[0]), span=self.span(meta)
+        )
+        return Item("change", change, self.span(meta))
 
     def kind_word(self, meta: Any, c: list[Any]) -> m.StatementKind:
         return m.StatementKind(str(c[0]))

@@ -21,7 +21,7 @@ class Item:
     span: m.Span
 
 
-_MULTI = frozenset({"accept", "requirement", "range", "scan_row", "rate_row", "strategy_row"})
+_MULTI = frozenset({"accept", "requirement", "change", "range", "scan_row", "rate_row", "strategy_row"})
 
 _CLAUSE_WORDS = {"citation": "cites", "option_model": "options", "applies_to": "applies to"}
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from marginlex.dsl.check.conflicts import Analysis, Finding
-from marginlex.dsl.diagnostics import Code, Diagnostic, Severity, error
+from marginlex.dsl.diagnostics import SOLVER_FINDINGS, Code, Diagnostic, Severity, error
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook, resolve
 
@@ -147,7 +147,7 @@ def conflict_diagnostics(book: m.Rulebook, resolved: ResolvedRulebook) -> list[D
 def _unused(book: m.Rulebook, used: set[m.Span]) -> Iterator[Diagnostic]:
     for holder in (book.header, *book.statements):
         for a in holder.accepts:
-            if a.span not in used:
+            if a.code in SOLVER_FINDINGS and a.span not in used:
                 yield Diagnostic(
                     code=Code.UNUSED_ACCEPT,
                     message=f"nothing to accept: the checker finds no {a.code} here",

@@ -21,6 +21,7 @@ from marginlex.dsl.check.tables import (
     table_diagnostics,
     value_diagnostics,
 )
+from marginlex.dsl.check.usage import unused_parameter_diagnostics
 from marginlex.dsl.diagnostics import Code, Diagnostic, Severity, error
 from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.model import rulebook as m
@@ -115,7 +116,7 @@ def _overlap(a: m.Effective, b: m.Effective) -> bool:
 def check_ids(ctx: Context) -> list[Diagnostic]:
     """One id, one statement, unless dated versions with non-overlapping effective ranges."""
     out: list[Diagnostic] = []
-    for a, b in combinations(ctx.own, 2):
+    for a, b in combinations([s for s in ctx.own if not isinstance(s, m.Extension)], 2):
         if a.id != b.id:
             continue
         if a.effective is None or b.effective is None or a.kind != b.kind:
@@ -166,8 +167,9 @@ def _conditions(s: m.Statement) -> Iterator[_Cond]:
     )
     if isinstance(s, m.Scope):
         yield s.where, acc, "an account condition"
-    elif isinstance(s, m.Eligibility):
-        for r in s.requirements:
+    elif isinstance(s, m.Eligibility | m.Extension):
+        reqs = s.requirements if isinstance(s, m.Eligibility) else _requirements(s)
+        for r in reqs:
             yield r.condition, acc, "an account condition"
             yield r.when, acc, "an account condition"
     elif isinstance(s, m.Segregation):
@@ -189,6 +191,10 @@ def _conditions(s: m.Statement) -> Iterator[_Cond]:
         elif isinstance(rule, m.TakeIn):
             yield rule.anchor, acc, "an account condition"
             yield rule.positions, pos, "a position condition"
+
+
+def _requirements(s: m.Extension) -> tuple[m.Requirement, ...]:
+    return tuple(c.requirement for c in s.changes if c.requirement is not None)
 
 
 def _method_conditions(
@@ -350,6 +356,11 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
     return table_diagnostics(ctx.own, haircuts)
 
 
+def check_unused(ctx: Context) -> list[Diagnostic]:
+    """Parameters this file defines that no rule uses (a warning)."""
+    return unused_parameter_diagnostics(ctx.own, ctx.resolved.statements)
+
+
 def check_conflicts(ctx: Context) -> list[Diagnostic]:
     """Overlaps, gaps and dead rules, decided by the SMT solver (:mod:`.conflict_pass`)."""
     return conflict_diagnostics(ctx.book, ctx.resolved)
@@ -377,12 +388,13 @@ PASSES: tuple[Pass, ...] = (
     check_override_gaps,
     check_tables,
     check_supported,
+    check_unused,
     check_conflicts,
 )
 
 #: Passes that run only when the passes before them find no error: the solver's findings
-#: about a rulebook that does not yet mean what it says would be noise.
-NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts})
+#: (and unused parameters) about a rulebook that does not yet mean what it says are noise.
+NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts, check_unused})
 
 
 def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnostic]:

@@ -81,8 +81,8 @@ def _scope(s: m.Scope) -> list[Line]:
     return [_head(s, f"scope {s.id}"), *_clauses(s), *_where(s.where, "decides account where")]
 
 
-def _requirement(r: m.Requirement) -> list[Line]:
-    parts = lead(f"require {r.name}: ", r.condition)
+def _requirement(r: m.Requirement, verb: str = "") -> list[Line]:
+    parts = lead(f"{verb}require {r.name}: ", r.condition)
     if r.when is not None:
         parts += lead("when ", r.when)
     parts += [f"because {string(r.reason)}", *note(r.note)]
@@ -205,6 +205,22 @@ def _removal(s: m.Removal) -> list[Line]:
     ]
 
 
+def _change(c: m.RequirementChange) -> list[Line]:
+    if c.requirement is None:
+        return [Line(1, f"drop require {c.name}", c.span.line)]
+    return _requirement(c.requirement, f"{c.edit.value} ")
+
+
+def _extension(s: m.Extension) -> list[Line]:
+    lines = [
+        Line(0, f"extend {s.target_kind.value} {s.id}", s.span.line, statement=True),
+        *_clauses(s),
+    ]
+    for c in s.changes:
+        lines += _change(c)
+    return lines
+
+
 def _header(h: m.Header) -> list[Line]:
     lines = [Line(0, f"rulebook {h.id} {string(h.title)}", h.span.line)]
     if h.replaces is not None:
@@ -259,7 +275,9 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.Margin: _margin,
     m.Offset: _offset,
     m.Removal: _removal,
+    m.Extension: _extension,
     m.Requirement: _requirement,
+    m.RequirementChange: _change,
     m.CollateralFlow: _constraint,
     m.CarrierKinds: _constraint,
     m.SingleOwner: _constraint,

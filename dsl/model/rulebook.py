@@ -102,6 +102,7 @@ class StatementKind(StrEnum):
     MARGIN = "margin"
     OFFSET = "offset"
     REMOVE = "remove"
+    EXTEND = "extend"
 
 
 class Header(Node):
@@ -230,6 +231,35 @@ class Removal(StatementBase):
     target_kind: StatementKind
 
 
+class RequirementEdit(StrEnum):
+    """What an ``extend eligibility`` line does to one inherited requirement."""
+
+    ADD = "add"
+    REPLACE = "replace"
+    DROP = "drop"
+
+
+class RequirementChange(Node):
+    """``add require ...``, ``replace require ...`` or ``drop require NAME``."""
+
+    edit: RequirementEdit
+    name: str
+    requirement: Requirement | None = None  # None for DROP
+
+
+class Extension(StatementBase):
+    """``extend eligibility ID``: add, replace or drop requirements of an inherited
+    eligibility without restating it; resolution applies the changes to the base's statement.
+
+    The extension's ``cites`` (and ``status``) is the citation of the requirements it adds or
+    replaces, where a requirement carries no ``[cites ...]`` note of its own.
+    """
+
+    kind: Literal[StatementKind.EXTEND] = StatementKind.EXTEND
+    target_kind: StatementKind = StatementKind.ELIGIBILITY
+    changes: tuple[RequirementChange, ...]
+
+
 Statement = Annotated[
     Parameter
     | Scope
@@ -239,7 +269,8 @@ Statement = Annotated[
     | Concentration
     | Margin
     | Offset
-    | Removal,
+    | Removal
+    | Extension,
     Field(discriminator="kind"),
 ]
 
@@ -253,6 +284,7 @@ STATEMENT_TYPES: tuple[type[StatementBase], ...] = (
     Margin,
     Offset,
     Removal,
+    Extension,
 )
 
 
@@ -285,6 +317,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     Header,
     *STATEMENT_TYPES,
     Requirement,
+    RequirementChange,
     CollateralFlow,
     CarrierKinds,
     SingleOwner,
@@ -345,6 +378,7 @@ __all__ = [
     "Eligibility",
     "Eligible",
     "Expr",
+    "Extension",
     "FieldRef",
     "Flat",
     "GraphPredicate",
@@ -380,6 +414,8 @@ __all__ = [
     "RelationKind",
     "Removal",
     "Requirement",
+    "RequirementChange",
+    "RequirementEdit",
     "Rulebook",
     "ScanRow",
     "ScenarioGrid",

@@ -12,8 +12,8 @@ from marginlex.dsl.provenance import source_files, text_sha256
 RUNNER = CliRunner()
 LOCAL_SEC = (
     'rulebook sec "Not the shipped SEC"\n  cites "t"\n{clause}'
-    'parameter pm_min_equity = 1 USD\n  cites "t"\n'
-    'parameter pm_offset_broad = 50%\n  cites "t"\n'
+    'parameter pm_min_equity = 1 USD\n  cites "t"\n  accept MLX215 because "figures only"\n'
+    'parameter pm_offset_broad = 50%\n  cites "t"\n  accept MLX215 because "figures only"\n'
 )
 VARIANT = "\n".join(
     [
@@ -22,6 +22,7 @@ VARIANT = "\n".join(
         "  extends sec",
         "override parameter pm_offset_broad = 80%",
         '  cites "t"',
+        '  accept MLX215 because "the sibling base uses no offsets"',
         "",
     ]
 )

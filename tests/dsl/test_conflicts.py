@@ -202,7 +202,7 @@ def test_only_findings_can_be_accepted() -> None:
     found = check_text(text, "r.mlx")
     assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX106", 3, 10)]
     assert found[0].hint == (
-        "`accept` takes a checker finding, MLX600 to MLX609; errors must be fixed"
+        "`accept` takes a checker warning (MLX214, MLX215, MLX600 to MLX609); errors must be fixed"
     )
 
 

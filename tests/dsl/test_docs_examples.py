@@ -20,6 +20,7 @@ STARTS = (
     "offset",
     "override",
     "remove",
+    "extend",
 )
 BLOCK = re.compile(r"```text\n(.*?)```", re.DOTALL)
 

@@ -1,4 +1,4 @@
-"""Resolve ``extends``/``override``/``remove`` into one effective rulebook.
+"""Resolve ``extends``/``override``/``remove``/``extend`` into one effective rulebook.
 
 Bases are resolved first, in the order written; their statements come first, then the
 rulebook's own. A variant is always a new :class:`ResolvedRulebook`: nothing here mutates
@@ -20,8 +20,10 @@ from marginlex.dsl.diagnostics import (
     RulebookError,
     did_you_mean,
     error,
+    settle,
 )
 from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.resolve.extension import dropped, extend
 
 S = TypeVar("S", bound=m.StatementBase)
 
@@ -250,6 +252,11 @@ class _Resolver:
         replaced: set[str] = set()
         for s in book.statements:
             old = inherited.get(s.id)
+            if isinstance(s, m.Removal) or not s.override:  # only an override can drop parts
+                self.diagnostics += settle(Code.OVERRIDE_DROPS, None, s.accepts, s.span)
+            if isinstance(s, m.Extension):
+                self._extend(s, statements, origins, book.id)
+                continue
             if isinstance(s, m.Removal) or s.override:
                 target = s.target_kind if isinstance(s, m.Removal) else s.kind
                 if old is None or old.kind != target:
@@ -266,6 +273,8 @@ class _Resolver:
                 else:
                     statements.insert(index, s)
                     origins[s.id] = book.id
+                    lost = dropped(old, s)
+                    self.diagnostics += settle(Code.OVERRIDE_DROPS, lost, s.accepts, s.span)
             elif old is not None:
                 self.diagnostics.append(
                     error(
@@ -280,6 +289,26 @@ class _Resolver:
                 statements.append(s)
                 origins[s.id] = book.id
 
+    def _extend(
+        self,
+        s: m.Extension,
+        statements: list[m.Statement],
+        origins: dict[str, str],
+        book_id: str,
+    ) -> None:
+        """Apply ``extend eligibility`` to every dated version of the statement it names."""
+        targets = [i for i, x in enumerate(statements) if x.id == s.id]
+        if not targets:
+            inherited = {x.id: x for x in statements}
+            self._nothing_to_change(s, m.StatementKind.ELIGIBILITY, None, inherited)
+            return
+        for k, i in enumerate(targets):
+            extended, found = extend(s, statements[i], book_id)
+            self.diagnostics += found if k == 0 else []
+            if extended is not None:
+                statements[i] = extended
+                origins[s.id] = book_id
+
     def _nothing_to_change(
         self,
         s: m.Statement,
@@ -287,7 +316,13 @@ class _Resolver:
         old: m.Statement | None,
         inherited: dict[str, m.Statement],
     ) -> None:
-        verb = "remove" if isinstance(s, m.Removal) else "override"
+        verb = (
+            "remove"
+            if isinstance(s, m.Removal)
+            else "extend"
+            if isinstance(s, m.Extension)
+            else "override"
+        )
         if old is None and self.missing_base:
             return
         if old is not None:
