@@ -70,6 +70,15 @@ class Code(StrEnum):
     UNUSED_ACCEPT = "MLX610"
     UNSUPPORTED = "MLX700"
 
+    @property
+    def docs(self) -> str:
+        """Where the error catalogue explains this code (a page of the docs site).
+
+        >>> Code.UNKNOWN_FIELD.docs
+        'docs/errors.md#mlx200'
+        """
+        return f"docs/errors.md#{self.value.lower()}"
+
 
 #: The findings an ``accept`` clause may accept (the solver's; never a plain error).
 SOLVER_FINDINGS = frozenset(c for c in Code if "MLX600" <= c.value <= "MLX609")

@@ -6,6 +6,7 @@ Syntax errors become :class:`Diagnostic` objects that say in words what was expe
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from importlib import resources
 
@@ -63,13 +64,61 @@ def _parser() -> Lark:
 
 
 def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Token]]:
-    """Parse text into lark's tree plus its comment tokens; raise RulebookError on bad syntax."""
+    """Parse text into lark's tree plus its comment tokens; raise RulebookError on bad syntax.
+
+    The error names every syntax error of the file, not only the first: after the first, each
+    later statement is parsed on its own (:func:`later_syntax_errors`).
+    """
     _SINK.tokens = []
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
-        raise RulebookError([syntax_diagnostic(exc, text, path)]) from None
+        first = syntax_diagnostic(exc, text, path)
+        after = getattr(exc, "pos_in_stream", None)
+        token = getattr(exc, "token", None)
+        if isinstance(token, Token) and token.start_pos is not None:
+            after = token.start_pos
+        rest = later_syntax_errors(text, path, after if after is not None else len(text))
+        raise RulebookError([first, *rest]) from None
     return tree, list(_SINK.tokens)
+
+
+_STATEMENT_START = re.compile(
+    r"^(?=(?:parameter|scope|eligibility|segregation|haircut|concentration|margin|offset"
+    r"|override|remove|extend)\b)",
+    re.MULTILINE,
+)
+_STUB = 'rulebook stub "stub"\n'
+MAX_SYNTAX_ERRORS = 50
+
+
+def later_syntax_errors(text: str, path: str, after: int) -> list[Diagnostic]:
+    """The first syntax error of each statement that starts at or after offset ``after``.
+
+    Statements start at the beginning of a line with their keyword; each is parsed alone
+    behind a stub header, and its diagnostic moved back to the statement's lines. At most
+    :data:`MAX_SYNTAX_ERRORS` are returned.
+    """
+    starts = [mt.start() for mt in _STATEMENT_START.finditer(text) if mt.start() >= after]
+    found: list[Diagnostic] = []
+    ends = [*starts[1:], len(text)] if starts else []
+    for begin, end in zip(starts, ends, strict=True):
+        chunk = _STUB + text[begin:end]
+        try:
+            _parser().parse(chunk)
+        except UnexpectedInput as exc:
+            shift = text.count("\n", 0, begin) - 1
+            found.append(_shifted(syntax_diagnostic(exc, chunk, path), shift))
+            if len(found) >= MAX_SYNTAX_ERRORS:
+                break
+    return found
+
+
+def _shifted(d: Diagnostic, lines: int) -> Diagnostic:
+    span = d.span.model_copy(
+        update={"line": d.span.line + lines, "end_line": (d.span.end_line or d.span.line) + lines}
+    )
+    return d.model_copy(update={"span": span})
 
 
 def parse(text: str, path: str = "<string>") -> m.Rulebook:
@@ -202,6 +251,10 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         code, found = Code.SYNTAX, f"found {_token_words(token)}" if token else "unexpected input"
     words = _expected_words(expected)
+    if "`because`" in words and token is not None:
+        ended = _ends_without_because(text, token, path)
+        if ended is not None:
+            return ended
     shown = ", ".join(words[:10]) + (", …" if len(words) > 10 else "")
     width = len(str(token)) if token is not None and token.type != "$END" else 1
     span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + width)
@@ -213,6 +266,24 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     if hint is None and len(words) <= 4:
         hint = _hint(expected)
     return error(code, message, span, hint)
+
+
+def _ends_without_because(text: str, token: Token, path: str) -> Diagnostic | None:
+    """A requirement whose ``because`` is missing, pointed at where the requirement ends
+    (not at the next statement, where the parser noticed), or None when it is not that."""
+    start = token.start_pos if token.type != "$END" else len(text)
+    end = len(text[: start or 0].rstrip())
+    if end == 0 or text.count("\n", 0, end) + 1 == (token.line or 0):
+        return None  # the unexpected word is on the requirement's own line
+    line = text.count("\n", 0, end) + 1
+    column = end - (text.rfind("\n", 0, end) + 1) + 1
+    span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+    return error(
+        Code.MISSING_CLAUSE,
+        "this requirement ends without its reason",
+        span,
+        'every requirement ends with `because "the reason"`, shown to whoever reads the decision',
+    )
 
 
 def _character_diagnostic(char: str, after: str, span: m.Span) -> Diagnostic:

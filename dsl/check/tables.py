@@ -216,13 +216,17 @@ def _bucket_diagnostics(body: m.MaturityBuckets) -> Iterator[Diagnostic]:
 
 
 def _repeats(keys: list[tuple[str, m.Span]], what: str) -> Iterator[Diagnostic]:
-    seen: set[str] = set()
+    """A repeated key, pointed at the repeat and naming the line of the first row."""
+    first: dict[str, m.Span] = {}
     for key, span in keys:
-        if key in seen:
+        if key in first:
             yield error(
-                Code.DUPLICATE_ROW, f"{what} `{key}` has two rows", span, "keep one row per key"
+                Code.DUPLICATE_ROW,
+                f"{what} `{key}` has two rows: the first is at line {first[key].line}",
+                span,
+                f"keep one row per key: delete this one or the row at line {first[key].line}",
             )
-        seen.add(key)
+        first.setdefault(key, span)
 
 
 def _statement_tables(s: m.Statement, haircuts: set[str]) -> Iterator[Diagnostic]:

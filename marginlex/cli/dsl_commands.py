@@ -41,7 +41,7 @@ def check(
     diagnostics = [d for r in reports for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == Severity.ERROR]
     if as_json:
-        payload = [d.model_dump(mode="json") for d in diagnostics]
+        payload = [{**d.model_dump(mode="json"), "docs": d.code.docs} for d in diagnostics]
         typer.echo(json.dumps(payload, indent=2))
     else:
         out = Console(highlight=False, soft_wrap=True)
@@ -53,6 +53,10 @@ def check(
                 out.print()
         files = len({r.path for r in reports})
         warnings = len(diagnostics) - len(errors)
+        codes = sorted({d.code for d in diagnostics})
+        if codes:
+            anchors = ", ".join(f"{c.value}: {c.docs}" for c in codes)
+            out.print(f"explained with an example and the fix in {anchors}", markup=False)
         summary = (
             f"{len(errors)} error(s), {warnings} warning(s) in {files} file(s)"
             if diagnostics

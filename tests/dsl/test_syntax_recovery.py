@@ -1,0 +1,63 @@
+"""Every syntax error of a file is reported, a missing ``because`` is pointed at the
+requirement that lacks it, and a duplicate row names its first copy (issue 18)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.dsl import check_text
+
+SEVERAL = """rulebook multi "Several syntax errors"
+  cites "t"
+parameter a = 5 USD
+  cites "t"
+parameter b 6 USD
+  cites "t"
+parameter c = 7 USD
+  cites "t"
+scope s decides acount where account.kind = margin
+  cites "t"
+haircut h for collateral
+  cites "t"
+  rate
+"""
+
+
+def test_each_broken_statement_is_reported() -> None:
+    found = check_text(SEVERAL, "multi.mlx")
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [
+        ("MLX100", 5, 13),
+        ("MLX100", 9, 17),
+        ("MLX101", 13, 7),
+    ]
+    assert found[1].hint == "did you mean `account`?"
+
+
+def test_a_missing_because_points_at_the_requirement() -> None:
+    text = (
+        'rulebook r "R"\n  cites "t"\neligibility e for account\n  cites "t"\n'
+        "  require kind: account.kind = portfolio_margin\n\n"
+        'parameter p = 5 USD\n  cites "t"\n'
+    )
+    (found,) = check_text(text, "r.mlx")
+    assert (found.code.value, found.span.line, found.span.column) == ("MLX104", 5, 48)
+    assert found.message == "this requirement ends without its reason"
+
+
+def test_a_duplicate_row_names_the_first_copy() -> None:
+    path = Path(__file__).parents[1] / "data" / "dsl" / "invalid" / "duplicate_row.mlx"
+    found = [d for d in check_text(path.read_text(), str(path)) if d.code.value == "MLX403"]
+    assert [d.message for d in found] == ["asset `STOCK` has two rows: the first is at line 6"]
+
+
+def test_check_links_each_code_to_the_catalogue(tmp_path: Path) -> None:
+    bad = tmp_path / "multi.mlx"
+    bad.write_text(SEVERAL, encoding="utf-8")
+    text = CliRunner().invoke(app, ["check", str(bad)]).stdout
+    assert "explained with an example and the fix in MLX100: docs/errors.md#mlx100, " in text
+    doc = json.loads(CliRunner().invoke(app, ["check", "--json", str(bad)]).stdout)
+    assert {d["docs"] for d in doc} == {"docs/errors.md#mlx100", "docs/errors.md#mlx101"}
