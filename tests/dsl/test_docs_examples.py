@@ -21,7 +21,7 @@ STARTS = (
     "override",
     "remove",
 )
-BLOCK = re.compile(r"```text\n(.*?)```", re.DOTALL)
+BLOCK = re.compile(r"```mlx\n(.*?)```", re.DOTALL)
 
 
 def examples() -> list[tuple[str, str]]:
