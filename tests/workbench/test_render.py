@@ -189,3 +189,72 @@ def test_cli_refuses_a_rulebook_that_does_not_load(tmp_path: Path) -> None:
     assert f"{bad}:4:1: MLX220 scope `s` has no citation" in result.output
     assert "did you mean `equity`?" in result.output
     assert result.output.rstrip().endswith(f"error: rulebook `{bad}` does not load")
+
+
+HOSTILE_VARIANT = """\
+rulebook hostile_variant "Variant"
+  cites "v"
+  extends hostile
+
+override parameter p = 7%
+  cites "<script>alert(4)</script>"
+
+override scope everyone
+  cites "<script>alert(5)</script>"
+  decides account where account.id != "<script>alert(6)</script>"
+"""
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_hostile_text_in_a_variant_diff_is_escaped(tmp_path: Path, fmt: Format) -> None:
+    (tmp_path / "hostile.mlx").write_text(HOSTILE, encoding="utf-8")
+    path = tmp_path / "hostile_variant.mlx"
+    path.write_text(HOSTILE_VARIANT, encoding="utf-8")
+    doc = build_document(load_rulebook(path))
+    assert [c.statement_id for c in doc.diffs[0].changes] == ["p", "everyone"]
+    page = render_rulebook(load_rulebook(path), fmt)
+    shown = (
+        markdown.markdown(page, extensions=["tables", "fenced_code"]) if fmt is Format.MD else page
+    )
+    assert "<script" not in shown
+    for n in (4, 5, 6):
+        assert f"&lt;script&gt;alert({n})&lt;/script&gt;" in shown, n
+
+
+DATED = """\
+rulebook dated "Dated"
+  cites "d"
+
+parameter p = 5%
+  cites "first"
+  effective from 2026-01-01 until 2027-01-01
+
+parameter p = 6%
+  cites "second"
+  effective from 2027-01-01
+
+scope everyone
+  cites "s"
+  decides account where account.equity >= 1 USD
+"""
+
+
+def test_dated_versions_get_their_own_anchor_and_dates(tmp_path: Path) -> None:
+    path = tmp_path / "dated.mlx"
+    path.write_text(DATED, encoding="utf-8")
+    doc = build_document(load_rulebook(path))
+    versions = [(s.anchor, s.value, s.effective, s.citation) for s in doc.statements if s.id == "p"]
+    assert versions == [
+        ("rule-p", "5%", "from 2026-01-01 until 2027-01-01", "first"),
+        ("rule-p-v2", "6%", "from 2027-01-01", "second"),
+    ]
+    assert [s.title for s in doc.sections] == ["parameters", "scope"]
+
+
+def test_cli_names_a_missing_tests_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing"
+    result = CliRunner().invoke(app, ["render", "sec", "--tests", str(missing)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {missing}: no such file or folder (test files end in .test.toml)"
+    )

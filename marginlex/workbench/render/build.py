@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from marginlex.dsl.diff import diff_rulebooks, statement_text, statements_using
+from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.format.formatter import effective as effective_text
 from marginlex.dsl.loader import Library, load_rulebook
 from marginlex.dsl.model import rulebook as m
@@ -81,9 +82,7 @@ def _statement(
         citation=s.citation.text if s.citation else "",
         status=s.status,
         effective=effective_text(s.effective).removeprefix("effective ") if s.effective else "",
-        value=statement_text((s,)).split(" = ", 1)[1].splitlines()[0]
-        if isinstance(s, m.Parameter)
-        else "",
+        value=quantity(s.value) if isinstance(s, m.Parameter) else "",
         clauses=tuple(clauses),
         tables=tuple(tables),
         accepts=tuple(Clause(label=a.code, text=a.reason, code=False) for a in s.accepts),

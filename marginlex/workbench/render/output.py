@@ -20,7 +20,7 @@ from marginlex.workbench.render.anchors import statement_anchor
 from marginlex.workbench.render.document import RulebookDocument
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|#+!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|#+!])")
 
 
 class Format(StrEnum):
