@@ -13,7 +13,7 @@ from pathlib import Path
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.workbench.render.anchors import statement_anchor
 from marginlex.workbench.render.build import build_document
-from marginlex.workbench.render.covering import CaseIndex, collect_tests
+from marginlex.workbench.render.cases import CaseIndex
 from marginlex.workbench.render.output import Format, render_document
 
 
@@ -31,6 +31,17 @@ def render_rulebook(
     True
     """
     return render_document(build_document(rulebook, tests), fmt, links)
+
+
+def collect_tests(
+    paths: list[Path] | None = None, rulebook_ids: set[str] | None = None
+) -> CaseIndex:
+    """Run the rulebook tests under ``paths`` (default: the shipped ones) that name one of
+    ``rulebook_ids`` and index the cases covering each statement
+    (:func:`.covering.collect_tests`; the engine is imported only here)."""
+    from marginlex.workbench.render import covering  # noqa: PLC0415
+
+    return covering.collect_tests(paths, rulebook_ids)
 
 
 def tests_near(path: Path | None) -> list[Path]:

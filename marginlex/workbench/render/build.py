@@ -20,7 +20,7 @@ from marginlex.dsl.provenance import source_files
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.workbench.render.anchors import statement_anchor
 from marginlex.workbench.render.bodies import statement_parts
-from marginlex.workbench.render.covering import CaseIndex
+from marginlex.workbench.render.cases import CaseIndex
 from marginlex.workbench.render.document import (
     Clause,
     DiffDoc,
@@ -141,8 +141,8 @@ def build_document(rulebook: ResolvedRulebook, tests: CaseIndex | None = None) -
 
     Args:
         rulebook: a resolved (and checked) rulebook.
-        tests: the rulebook tests that ran (:func:`.covering.collect_tests`); None shows no
-            tests.
+        tests: the rulebook tests that ran
+            (:func:`marginlex.workbench.render.collect_tests`); None shows no tests.
 
     >>> from marginlex.dsl import load_rulebook
     >>> doc = build_document(load_rulebook("sec"))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from marginlex.dsl.claims import shown_path
 from marginlex.dsl.loader import shipped_dir
 from marginlex.engine.evaluation import Evaluation
@@ -25,29 +23,8 @@ from marginlex.engine.variants.rulebook_tests import (
     read_test_file,
     run_file,
 )
-from marginlex.workbench.render.document import TestRef, TestsDoc
-
-
-class CaseIndex(BaseModel):
-    """The test cases that ran, and by rulebook id and statement id the cases covering it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ran: bool = False
-    cases: tuple[tuple[str, CaseResult], ...] = ()
-    """(shown file, case) for every case that ran."""
-    by_statement: dict[str, dict[str, tuple[TestRef, ...]]] = {}
-
-    def tests_of(self, rulebook_id: str, statement_id: str) -> tuple[TestRef, ...]:
-        """The cases covering one statement of one rulebook."""
-        return self.by_statement.get(rulebook_id, {}).get(statement_id, ())
-
-    def summary(self, rulebook_id: str) -> TestsDoc:
-        """The files and counts of the cases that ran under ``rulebook_id``."""
-        mine = [(f, c) for f, c in self.cases if c.rulebook == rulebook_id]
-        files = tuple(dict.fromkeys(f for f, _ in mine))
-        passed = sum(c.passed for _, c in mine)
-        return TestsDoc(files=files, cases=len(mine), passed=passed, ran=self.ran)
+from marginlex.workbench.render.cases import CaseIndex, CaseRun
+from marginlex.workbench.render.document import TestRef
 
 
 def _one_set(evaluation: Evaluation, margin_set_id: str) -> Evaluation:
@@ -87,7 +64,7 @@ def collect_tests(
 
     A file that cannot be read or run is skipped here: ``marginlex test`` reports it.
     """
-    cases: list[tuple[str, CaseResult]] = []
+    cases: list[CaseRun] = []
     index: dict[str, dict[str, list[TestRef]]] = {}
     for path in find_test_files(paths):
         if not _wanted(path, rulebook_ids):
@@ -98,7 +75,9 @@ def collect_tests(
             continue
         shown = shown_path(path, shipped_dir())
         for case in results:
-            cases.append((shown, case))
+            cases.append(
+                CaseRun(file=shown, name=case.name, rulebook=case.rulebook, passed=case.passed)
+            )
             ref = TestRef(file=shown, case=case.name, passed=case.passed)
             for sid in sorted(_covered(runs, case)):
                 index.setdefault(case.rulebook, {}).setdefault(sid, []).append(ref)

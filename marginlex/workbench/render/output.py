@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -57,6 +58,7 @@ def md_fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+@cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
