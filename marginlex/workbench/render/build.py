@@ -79,6 +79,7 @@ def _statement(
         anchor=statement_anchor(s.id, version),
         origin=origin,
         inherited=origin != rb.id,
+        overrides=s.override,
         citation=s.citation.text if s.citation else "",
         status=s.status,
         effective=effective_text(s.effective).removeprefix("effective ") if s.effective else "",

@@ -73,6 +73,8 @@ class StatementDoc(_Frozen):
     anchor: str
     origin: str
     inherited: bool
+    overrides: bool
+    """True when the rulebook that defines it replaced an inherited statement (``override``)."""
     citation: str
     status: m.Status | None
     effective: str
