@@ -26,6 +26,7 @@ from marginlex.workbench.render import (
     statement_anchor,
 )
 from marginlex.workbench.render.bodies import HANDLERS
+from marginlex.workbench.render.output import md_text
 
 GOLDEN = Path(__file__).parents[1] / "data" / "workbench"
 REGEN = os.environ.get("MARGINLEX_REGEN_GOLDEN") == "1"
@@ -258,3 +259,33 @@ def test_cli_names_a_missing_tests_path(tmp_path: Path) -> None:
     assert result.output.strip() == (
         f"error: {missing}: no such file or folder (test files end in .test.toml)"
     )
+
+
+def test_cli_runs_the_tests_beside_a_rulebook_file(tmp_path: Path) -> None:
+    """A rulebook outside the package: the *.test.toml files beside it cover its statements."""
+    shipped = Path(__file__).parents[2] / "rulebooks" / "variants"
+    for suffix in (".mlx", ".test.toml"):
+        text = (shipped / f"harmonized_85pct_offsets{suffix}").read_text(encoding="utf-8")
+        text = text.replace('rulebook = "harmonized_85pct_offsets"', 'rulebook = "my_variant.mlx"')
+        (tmp_path / f"my_variant{suffix}").write_text(
+            text.replace("harmonized_85pct_offsets", "my_variant"), encoding="utf-8"
+        )
+    out = tmp_path / "page.html"
+    args = ["render", str(tmp_path / "my_variant.mlx"), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert f"{tmp_path}/my_variant.test.toml</code>, 1 passed" in page
+    credits = page.split('id="rule-sec_product_group_credits"', 1)[1].split("</article>", 1)[0]
+    assert "Covered by 1 rulebook test</summary>" in credits
+
+
+def test_a_test_file_that_cannot_run_is_named_on_the_page(tmp_path: Path) -> None:
+    (tmp_path / "dated.mlx").write_text(DATED, encoding="utf-8")
+    (tmp_path / "dated.test.toml").write_text(
+        'rulebook = "dated"\nas_of = 2026-06-30\n\n[[expect]]\naccount = "A"\n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["render", str(tmp_path / "dated.mlx"), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    shown = f"{tmp_path}/dated.test.toml: rulebook `dated`: no rulebook file or id `dated`"
+    assert f"**A test file could not run:** {md_text(shown)}" in result.output

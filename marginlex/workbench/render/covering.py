@@ -23,7 +23,7 @@ from marginlex.engine.variants.rulebook_tests import (
     read_test_file,
     run_file,
 )
-from marginlex.workbench.render.cases import CaseIndex, CaseRun
+from marginlex.workbench.render.cases import CaseIndex, CaseRun, FileError
 from marginlex.workbench.render.document import TestRef
 
 
@@ -45,15 +45,19 @@ def _covered(runs: Runs, case: CaseResult) -> set[str]:
     return {i.item for i in found.items if i.exercised and i.kind not in ("row", "requirement")}
 
 
-def _wanted(path: Path, rulebook_ids: set[str] | None) -> bool:
-    if rulebook_ids is None:
-        return True
+def _names(path: Path) -> tuple[str, ...]:
+    """The rulebooks a test file names (none when it cannot be read)."""
     try:
         test = read_test_file(path)
     except RulebookTestError:
-        return False
-    names = {test.rulebook, *(e.rulebook for e in test.expect if e.rulebook)}
-    return bool(names & rulebook_ids) or any(n.endswith(".mlx") for n in names)
+        return ()
+    return tuple(dict.fromkeys([test.rulebook, *(e.rulebook for e in test.expect if e.rulebook)]))
+
+
+def _wanted(names: tuple[str, ...], rulebook_ids: set[str] | None) -> bool:
+    if rulebook_ids is None:
+        return True
+    return bool(set(names) & rulebook_ids) or any(n.endswith(".mlx") for n in names)
 
 
 def collect_tests(
@@ -62,18 +66,21 @@ def collect_tests(
     """Run the test files under ``paths`` (default: the shipped ones) that name one of
     ``rulebook_ids`` (all when None), and index the cases covering each statement.
 
-    A file that cannot be read or run is skipped here: ``marginlex test`` reports it.
+    A file that cannot be read or run is listed in ``errors`` with the reason.
     """
     cases: list[CaseRun] = []
     index: dict[str, dict[str, list[TestRef]]] = {}
+    errors: list[FileError] = []
     for path in find_test_files(paths):
-        if not _wanted(path, rulebook_ids):
+        names = _names(path)
+        shown = shown_path(path, shipped_dir())
+        if not _wanted(names, rulebook_ids):
             continue
         try:
             results, runs = run_file(path)
-        except (RulebookTestError, ValueError, KeyError):
+        except (RulebookTestError, ValueError, KeyError) as exc:
+            errors.append(FileError(file=shown, message=f"{shown}: {exc}", names=names))
             continue
-        shown = shown_path(path, shipped_dir())
         for case in results:
             cases.append(
                 CaseRun(file=shown, name=case.name, rulebook=case.rulebook, passed=case.passed)
@@ -82,4 +89,4 @@ def collect_tests(
             for sid in sorted(_covered(runs, case)):
                 index.setdefault(case.rulebook, {}).setdefault(sid, []).append(ref)
     by_statement = {rb: {s: tuple(refs) for s, refs in ids.items()} for rb, ids in index.items()}
-    return CaseIndex(ran=True, cases=tuple(cases), by_statement=by_statement)
+    return CaseIndex(ran=True, cases=tuple(cases), by_statement=by_statement, errors=tuple(errors))

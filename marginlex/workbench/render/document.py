@@ -124,6 +124,8 @@ class TestsDoc(_Frozen):
     cases: int = 0
     passed: int = 0
     ran: bool = False
+    errors: tuple[str, ...] = ()
+    """Test files naming the rulebook that could not be read or run, with the reason."""
 
 
 class RulebookDocument(_Frozen):
