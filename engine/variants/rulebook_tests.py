@@ -382,6 +382,18 @@ def _run_file(
     return results
 
 
+Runs = dict[str, tuple[ResolvedRulebook, list[Evaluation]]]
+"""By rulebook id: the rulebook and the evaluations its tests ran."""
+
+
+def run_file(path: Path) -> tuple[list[CaseResult], Runs]:
+    """One test file's cases, and the rulebooks and evaluations behind them (what the
+    rendered rulebooks use to say which tests cover a statement). Raises
+    :class:`RulebookTestError` when the file cannot be read or run."""
+    runs: Runs = {}
+    return _run_file(path, runs), runs
+
+
 def run_tests(paths: list[Path] | None = None) -> TestReport:
     """Run every test file under the paths and compute rule coverage.
 

@@ -22,7 +22,7 @@ STARTS = (
     "remove",
     "extend",
 )
-BLOCK = re.compile(r"```text\n(.*?)```", re.DOTALL)
+BLOCK = re.compile(r"```mlx\n(.*?)```", re.DOTALL)
 
 
 def examples() -> list[tuple[str, str]]:

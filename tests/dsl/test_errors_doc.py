@@ -25,7 +25,7 @@ def test_examples_show_what_check_prints() -> None:
         named = re.search(r"`([\w/]+\.mlx)`:", section)
         if named is None:
             continue
-        blocks = re.findall(r"```text\n(.*?)\n```", section, re.DOTALL)
+        blocks = re.findall(r"```(?:text|mlx)\n(.*?)\n```", section, re.DOTALL)
         path = invalid / named.group(1)
         found = [d for d in check_text(path.read_text(), str(path)) if d.code.value == code]
         assert found, f"{path.name} no longer gives {code}"

@@ -50,6 +50,8 @@ def _heavy_imported(args: list[str], heavy: tuple[str, ...] = HEAVY) -> list[str
         (["fmt", "--check", SEC], ()),
         # the conflict pass still imports z3 on a clean file: left for a follow-up
         (["check", SEC], ("z3",)),
+        # a page without its tests never loads the engine (the checker's z3 as for `check`)
+        (["render", SEC, "--no-tests", "--format", "md"], ("z3",)),
     ],
 )
 def test_light_command_imports_no_heavy_module(args: list[str], allowed: tuple[str, ...]) -> None:

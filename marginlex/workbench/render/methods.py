@@ -1,0 +1,151 @@
+"""Margin methods and offset rules as clauses and tables (handlers of :mod:`.bodies`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from marginlex.dsl.format.expressions import expr
+from marginlex.dsl.model import rulebook as m
+from marginlex.workbench.render.cells import (
+    RB,
+    Parts,
+    clause,
+    condition,
+    minimum,
+    row,
+    setting,
+    value_cell,
+)
+from marginlex.workbench.render.document import Cell, Table
+
+
+def _grid(rb: RB, g: m.ScenarioGrid) -> Parts:
+    rate = f", rate {value_cell(rb, g.rate).text}" if g.rate is not None else ""
+    clauses = [
+        setting("method", "scenario grid", code=False),
+        setting("points", str(g.points)),
+        setting("options revalued with", f"{g.option_model.value}{rate}"),
+        *minimum(rb, g.minimum),
+    ]
+    rows = [
+        row(
+            [
+                condition(r.when),
+                value_cell(rb, r.up),
+                value_cell(rb, r.down),
+                Cell(text=r.class_group or ""),
+            ],
+            r.note,
+        )
+        for r in g.ranges
+    ]
+    columns = ("instruments where", "up", "down", "as class group")
+    return clauses, [Table(title="ranges", columns=columns, rows=tuple(rows))]
+
+
+def _span(rb: RB, s: m.SpanScan) -> Parts:
+    extreme = (
+        f"{value_cell(rb, s.extreme_multiple).text} counted {value_cell(rb, s.extreme_cover).text}"
+    )
+    clauses = [
+        setting("method", "SPAN scan", code=False),
+        setting("steps", str(s.steps)),
+        setting("volatility shift", value_cell(rb, s.vol_shift).text),
+        setting("extreme moves", extreme),
+    ]
+    if s.coverage is not None:
+        over = f" over {value_cell(rb, s.liquidation).text}" if s.liquidation is not None else ""
+        clauses.append(setting("coverage", value_cell(rb, s.coverage).text + over))
+    word = "preferred" if s.prefer_instrument_range else "ignored"
+    clauses.append(setting("the instrument's own scan_range", word, code=False))
+    rows = [row([condition(r.when), value_cell(rb, r.range)], r.note) for r in s.ranges]
+    table = Table(title="scan ranges", columns=("instruments where", "range"), rows=tuple(rows))
+    return clauses + minimum(rb, s.minimum), [table]
+
+
+def _rate_rows(rb: RB, rows: tuple[m.RateRow, ...], title: str) -> Table:
+    shown = [row([condition(r.when), value_cell(rb, r.rate)], r.note) for r in rows]
+    return Table(title=title, columns=("positions where", "rate"), rows=tuple(shown))
+
+
+def _rates(rb: RB, r: m.Rates) -> Parts:
+    method = setting("method", "rates of market value (first matching row)", code=False)
+    return [method], [_rate_rows(rb, r.rows, "rates")]
+
+
+def _strategy(rb: RB, s: m.StrategyBased) -> Parts:
+    legs = [
+        row(
+            [
+                Cell(text=r.leg.value),
+                value_cell(rb, r.rate),
+                value_cell(rb, r.floor) if r.floor is not None else Cell(text=""),
+            ],
+            r.note,
+        )
+        for r in s.rows
+    ]
+    tables = [Table(title="legs", columns=("leg", "rate", "at least"), rows=tuple(legs))]
+    if s.others:
+        tables.append(_rate_rows(rb, s.others, "other positions"))
+    return [setting("method", "strategy based", code=False)], tables
+
+
+def _initial(rb: RB, i: m.InitialMultiple) -> Parts:
+    return [setting("initial", f"{value_cell(rb, i.multiple).text} of maintenance")], []
+
+
+def _netting(rb: RB, n: m.Netting) -> Parts:
+    return [setting("net within class group", value_cell(rb, n.rate).text)], []
+
+
+def _credit(rb: RB, c: m.ClassGroupCredit) -> Parts:
+    rows = [
+        row(
+            [
+                Cell(text=r.left.name),
+                Cell(text=(r.right or r.left).name),
+                value_cell(rb, r.rate),
+            ],
+            r.note,
+        )
+        for r in c.rows
+    ]
+    columns = ("gains of class groups keyed", "offset losses of class groups keyed", "rate")
+    by = setting("credit between class groups by", expr(c.key))
+    return [by], [Table(title="credits", columns=columns, rows=tuple(rows))]
+
+
+def _separate(rb: RB, s: m.Separate) -> Parts:
+    return [setting("margin sets", "each account alone", code=False)], []
+
+
+def _merge(rb: RB, s: m.MergeAccounts) -> Parts:
+    return [
+        clause("margin sets merge accounts where", s.where),
+        setting("grouped by", "owner and carrier", code=False),
+    ], []
+
+
+def _take_in(rb: RB, t: m.TakeIn) -> Parts:
+    return [
+        clause("margin sets: an account where", t.anchor),
+        clause("takes in positions where", t.positions),
+        setting("of the same", "owner and carrier", code=False),
+    ], []
+
+
+METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
+    m.ScenarioGrid: _grid,
+    m.SpanScan: _span,
+    m.Rates: _rates,
+    m.StrategyBased: _strategy,
+    m.InitialMultiple: _initial,
+    m.Netting: _netting,
+    m.ClassGroupCredit: _credit,
+    m.Separate: _separate,
+    m.MergeAccounts: _merge,
+    m.TakeIn: _take_in,
+}
+"""Handlers of margin methods and offset rules, merged into :data:`.bodies.HANDLERS`."""
