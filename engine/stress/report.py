@@ -140,45 +140,53 @@ def affected_row(r: SetChange) -> list[str]:
     ]
 
 
-def render_html(result: StressResult) -> str:
-    """The stress report as one HTML page."""
-    parts = [
-        f"<h1>Stress of {html.escape(result.book_name)} as of {result.as_of.isoformat()}</h1>",
-        f"<p>book sha256 <code>{result.book_sha256}</code></p><h2>Scenarios</h2>",
-        _table(
-            ["scenario", "shocks", "description"],
-            [
-                [s.name, " ".join(x.text() for x in s.shocks), s.description]
-                for s in result.scenarios
-            ],
-            numeric_from=3,
-        ),
+def _summary(result: StressResult) -> list[str]:
+    """The scenarios, the baseline and the impact tables."""
+    baseline = [
+        [
+            b.rulebook_id,
+            str(b.totals.margin_sets),
+            str(b.totals.calls),
+            f"{b.totals.total_requirement:,.2f}",
+            f"{b.totals.total_call:,.2f}",
+        ]
+        for b in result.baselines
+    ]
+    scenarios = [
+        [s.name, " ".join(x.text() for x in s.shocks), s.description] for s in result.scenarios
+    ]
+    return [
+        "<h2>Scenarios</h2>",
+        _table(["scenario", "shocks", "description"], scenarios, numeric_from=3),
         "<h2>Baseline</h2>",
-        _table(
-            ["rulebook", "sets", "calls", "total requirement", "total call"],
-            [
-                [
-                    b.rulebook_id,
-                    str(b.totals.margin_sets),
-                    str(b.totals.calls),
-                    f"{b.totals.total_requirement:,.2f}",
-                    f"{b.totals.total_call:,.2f}",
-                ]
-                for b in result.baselines
-            ],
-        ),
+        _table(["rulebook", "sets", "calls", "total requirement", "total call"], baseline),
         "<h2>Impact</h2>",
         _table(IMPACT_HEADER, [impact_row(i) for i in result.impacts], numeric_from=2),
-        _grouped_bars(result, "Call delta by scenario (USD)", "call_delta"),
-        _grouped_bars(result, "Calls created by scenario", "calls_created"),
-        "<h2>Most affected margin sets</h2>",
     ]
+
+
+def _affected(result: StressResult) -> list[str]:
+    """Per scenario and rulebook, a plot and a table of the most affected sets."""
+    parts = ["<h2>Most affected margin sets</h2>"]
     for i in result.impacts:  # one plot and table per scenario and rulebook
         if any(r.call_delta for r in i.most_affected):
             parts.append(_affected_plot(i))
         if i.most_affected:
             parts.append(f"<h3>{html.escape(i.scenario)} under {html.escape(i.rulebook_id)}</h3>")
             parts.append(_table(AFFECTED_HEADER, [affected_row(r) for r in i.most_affected], 2))
+    return parts
+
+
+def render_html(result: StressResult) -> str:
+    """The stress report as one HTML page."""
+    parts = [
+        f"<h1>Stress of {html.escape(result.book_name)} as of {result.as_of.isoformat()}</h1>",
+        f"<p>book sha256 <code>{result.book_sha256}</code></p>",
+        *_summary(result),
+        _grouped_bars(result, "Call delta by scenario (USD)", "call_delta"),
+        _grouped_bars(result, "Calls created by scenario", "calls_created"),
+        *_affected(result),
+    ]
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -277,7 +277,11 @@ def _capped(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
                 **base,
             )
         ]
-    x = _bisect(0.0, total, clears, 1.0)
+    # While the cap binds, each dollar swapped for cash adds a dollar of value: the call
+    # itself is the first guess, kept when a dollar less does not clear (two evaluations).
+    guess = min(before.call, total)
+    exact = guess > 1.0 and clears(guess) and not clears(guess - 1.0)
+    x = guess if exact else _bisect(0.0, total, clears, 1.0)
     return [
         Counterfactual(
             change=f"replace {x:,.2f} USD of capped collateral ({', '.join(ids)}) with cash",
