@@ -167,12 +167,14 @@ def _option_prices(
     vol = ins["implied_vol"].to_numpy(dtype="float64", na_value=np.nan)
     t = years_between(as_of.isoformat(), ins["maturity"].to_numpy())
     is_call = (ins["option_type"].astype("str") == "call").to_numpy()
-    sel = opt & ~np.isnan(spot)
+    # Only an option whose underlying or volatility moved is revalued: the others keep
+    # their mark to the last bit.
+    sel = opt & ~np.isnan(spot) & ((ratio != 1.0) | (moves.vol != 0.0))
     before = black_scholes(spot[sel], strike[sel], t[sel], vol[sel], is_call[sel])
     shifted = np.maximum(vol[sel] + moves.vol[sel], MIN_VOL)
     after = black_scholes(spot[sel] * ratio[sel], strike[sel], t[sel], shifted, is_call[sel])
     out = np.where(opt, price * moves.rel, new_price)  # an option without a spot: its own move
-    out[sel] = price[sel] + after - before
+    out[sel] = price[sel] + (after - before)
     return np.maximum(out, 0.0)
 
 

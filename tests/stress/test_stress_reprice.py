@@ -100,3 +100,14 @@ def test_a_rates_shock_on_stocks_is_refused(demo: Book) -> None:
 def test_a_vol_shock_without_options_is_refused(demo: Book) -> None:
     with pytest.raises(ShockError, match="matches no option row"):
         shock_book(demo, [parse_shock("product=stock:+10pts")])
+
+
+def test_a_zero_shock_is_the_same_book(demo: Book) -> None:
+    """Re-pricing touches nothing else: moves of zero give the same content hash (no
+    settlement lot, no option revalued away from its mark, no vol floored)."""
+    shocks = [
+        parse_shock("class_group=*:+0%"),
+        parse_shock("product=ust_*:+0bp"),
+        parse_shock("product=*:+0pts"),
+    ]
+    assert shock_book(demo, shocks).sha256 == demo.sha256
