@@ -22,7 +22,7 @@ from marginlex.engine.outcomes import DecisionStatus
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
 # the commands, so that `marginlex explain` does not pay for every other command's imports.
 if TYPE_CHECKING:
-    from marginlex.audit.ledger.records import DecisionRow, StoredRun
+    from marginlex.audit.ledger.records import DecisionRow, StoredDecision, StoredRun
     from marginlex.audit.ledger.store import Ledger
     from marginlex.audit.ledger.verify import VerifyReport
     from marginlex.audit.trace.model import DecisionTrace
@@ -88,8 +88,23 @@ def explain(
         str | None,
         typer.Option(help="Text: only the decision's lines starting so (e.g. Requirement)."),
     ] = None,
+    what_if: Annotated[
+        bool,
+        typer.Option(
+            "--what-if",
+            help="The smallest changes that alter the decision, each re-evaluated on the "
+            "recorded book and rulebook.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """Explain one decision, top-down, with the rule and citation behind every line."""
+    """Explain one decision, top-down, with the rule and citation behind every line.
+
+    With --what-if: what would have to change for the decision to change (a failed
+    requirement passed, a call cleared, a breach ended), each change verified by evaluating
+    the changed recorded book.
+    """
+    format = ExplainFormat.JSON if as_json else format
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
     from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
@@ -107,6 +122,9 @@ def explain(
         _check_section(trace, section)
     if mismatch is not None:  # said on stderr whatever the format, and atop the text
         _err.print(f"[red]{mismatch}[/]: `marginlex verify` names the first broken entry")
+    if what_if:
+        _write(_what_if(ledger, stored, format is ExplainFormat.JSON), output)
+        return
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
         if mismatch is not None:
             Console().print(f"[bold red]!! {mismatch}[/]")
@@ -123,6 +141,32 @@ def explain(
         body = render_text(trace, stored, depth=depth, section=section)
     if mismatch is not None and format is ExplainFormat.TEXT:
         body = f"!! {mismatch}\n{body}"
+    _write(body, output)
+
+
+def _what_if(ledger: str | None, stored: StoredDecision, as_json: bool) -> str:
+    """The counterfactuals of a stored decision (the engine is imported only here)."""
+    from marginlex.audit.explain.what_if import (  # noqa: PLC0415
+        recorded_what_if,
+        render_what_if,
+        what_if_json,
+    )
+    from marginlex.audit.ledger.recorded_inputs import RecordedInputError  # noqa: PLC0415
+    from marginlex.engine.whatif.evaluator import SetNotFoundError  # noqa: PLC0415
+
+    store = _open(ledger)
+    try:
+        with _err.status("searching what would change the decision"):
+            found = recorded_what_if(store, stored)
+    except (RecordedInputError, SetNotFoundError) as exc:
+        _err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    return what_if_json(found, stored) if as_json else render_what_if(found, stored)
+
+
+def _write(body: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(body)
     else:

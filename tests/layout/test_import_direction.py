@@ -33,7 +33,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("marginlex.engine.plan",),
     ("marginlex.engine.evaluation", "marginlex.engine.phases"),
     ("marginlex.engine.evaluate",),
-    ("marginlex.engine.run", "marginlex.engine.variants"),
+    (
+        "marginlex.engine.run",
+        "marginlex.engine.variants",
+        "marginlex.engine.stress",
+        "marginlex.engine.whatif",
+    ),
     ("marginlex.engine",),
     ("marginlex.audit.canonical", "marginlex.audit.trace"),
     ("marginlex.audit.ledger",),

@@ -1,0 +1,116 @@
+"""``stress``: a book under named scenarios, every rulebook, one batch per rulebook.
+
+The unshocked book and each scenario's shocked copy are stacked and evaluated together
+(:mod:`marginlex.engine.stress.batch`), in batches of at most ``batch_positions`` positions
+so that memory stays bounded on a large book; then each scenario is compared with the
+unshocked book (:mod:`marginlex.engine.stress.impact`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.load import Book
+from marginlex.engine.stress.batch import batches, decide_batch
+from marginlex.engine.stress.impact import Impact, Totals, impact, totals
+from marginlex.engine.stress.reprice import shock_book
+from marginlex.engine.stress.shocks import Scenario
+
+BATCH_POSITIONS = 2_000_000
+
+
+class Baseline(BaseModel):
+    """One rulebook on the unshocked book."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rulebook_id: str
+    title: str
+    version: str
+    totals: Totals
+
+
+class StressResult(BaseModel):
+    """Every scenario under every rulebook, against the unshocked book."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    book_name: str
+    book_sha256: str
+    as_of: dt.date
+    scenarios: tuple[Scenario, ...]
+    baselines: tuple[Baseline, ...]
+    impacts: tuple[Impact, ...]
+
+    def impact(self, scenario: str, rulebook_id: str) -> Impact:
+        """The impact of one scenario under one rulebook."""
+        return next(
+            i for i in self.impacts if i.scenario == scenario and i.rulebook_id == rulebook_id
+        )
+
+
+def decide_all(
+    rulebook: ResolvedRulebook, books: Sequence[Book], as_of: dt.date, limit: int
+) -> list[pd.DataFrame]:
+    """Each book's decisions under one rulebook, stacked in batches of bounded size."""
+    out: list[pd.DataFrame] = []
+    for part in batches([len(b.positions) for b in books], limit):  # one batch, usually
+        out.extend(decide_batch(rulebook, [books[k] for k in part], as_of))
+    return out
+
+
+def stress(
+    book: Book,
+    rulebooks: Sequence[ResolvedRulebook],
+    scenarios: Sequence[Scenario],
+    *,
+    batch_positions: int = BATCH_POSITIONS,
+) -> StressResult:
+    """Re-decide every margin set of ``book`` under each scenario and each rulebook.
+
+    Raises:
+        marginlex.engine.stress.shocks.ShockError: a shock matches nothing in the book.
+        ValueError: two scenarios share a name.
+
+    >>> from marginlex.dsl.loader import load_rulebook
+    >>> from marginlex.engine.book.load import load_demo_book
+    >>> from marginlex.engine.stress.shocks import parse_shock
+    >>> crash = Scenario(name="crash", shocks=(parse_shock("class_group=SPX:-20%"),))
+    >>> result = stress(load_demo_book(), [load_rulebook("sec")], [crash])
+    >>> result.impact("crash", "sec").totals.calls >= result.baselines[0].totals.calls
+    True
+    """
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names repeat: {', '.join(names)}")
+    books = [book, *(shock_book(book, s) for s in scenarios)]
+    baselines: list[Baseline] = []
+    impacts: list[Impact] = []
+    for rulebook in rulebooks:  # three rulebooks, each one batch
+        decided = decide_all(rulebook, books, book.as_of, batch_positions)
+        meta = rulebook.header
+        baselines.append(
+            Baseline(
+                rulebook_id=rulebook.id,
+                title=meta.title,
+                version=meta.version or "",
+                totals=totals(decided[0]),
+            )
+        )
+        impacts.extend(
+            impact(s.name, rulebook.id, decided[0], d)
+            for s, d in zip(scenarios, decided[1:], strict=True)
+        )
+    return StressResult(
+        book_name=book.name,
+        book_sha256=book.sha256,
+        as_of=book.as_of,
+        scenarios=tuple(scenarios),
+        baselines=tuple(baselines),
+        impacts=tuple(impacts),
+    )

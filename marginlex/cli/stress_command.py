@@ -1,0 +1,153 @@
+"""Commands of the stress group: ``marginlex stress``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+
+# The engine (pandas, numpy) and matplotlib are imported inside the command.
+if TYPE_CHECKING:
+    from marginlex.engine.stress.run import StressResult
+    from marginlex.engine.stress.shocks import Scenario
+
+DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")
+CLI_SCENARIO = "shock"
+
+_out = Console(highlight=False)
+if not _out.is_terminal:
+    _out = Console(highlight=False, width=150)
+_err = Console(stderr=True, highlight=False)
+
+_BOOK = typer.Argument(None, help="A book folder; without it, the embedded demo book.")
+_RULEBOOKS = typer.Option(
+    None, "--rulebook", "-r", help="Rulebook id or .mlx path; repeat (default: all three)."
+)
+_SHOCK = typer.Option(
+    None,
+    "--shock",
+    help='SELECTOR=PATTERN:MOVE, e.g. "class_group=SPX:-20%" or "product=ust_*:+150bp"; '
+    "repeat for several (one scenario named 'shock').",
+)
+_VOL = typer.Option(None, "--vol", help="Every option's implied volatility moved, e.g. +10pts.")
+_SCENARIOS = typer.Option(
+    None, "--scenarios", help="A TOML file of named scenarios ([scenario.NAME] tables)."
+)
+_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_REPORT = typer.Option(None, "--report", help="Write an HTML report with plots here.")
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _scenarios(shock: list[str], vol: str | None, scenarios: Path | None) -> list[Scenario]:
+    from marginlex.engine.stress.shocks import (  # noqa: PLC0415
+        Scenario,
+        load_scenarios,
+        parse_shock,
+        parse_vol,
+    )
+
+    out: list[Scenario] = []
+    if shock or vol:
+        shocks = [parse_shock(s) for s in shock]
+        if vol:
+            shocks.append(parse_vol(vol))
+        out.append(Scenario(name=CLI_SCENARIO, shocks=tuple(shocks)))
+    if scenarios is not None:
+        out.extend(load_scenarios(scenarios))
+    if not out:
+        raise _fail('give a scenario: --shock "class_group=SPX:-20%", --vol or --scenarios FILE')
+    return out
+
+
+def _impact_table(result: StressResult) -> Table:
+    from marginlex.engine.stress.report import IMPACT_HEADER, impact_row  # noqa: PLC0415
+
+    table = Table(title=f"Stress of {result.book_name} (as of {result.as_of.isoformat()})")
+    for k, name in enumerate(IMPACT_HEADER):
+        table.add_column(name, justify="left" if k < 2 else "right")
+    for i in result.impacts:
+        table.add_row(*impact_row(i))
+    return table
+
+
+def _affected_table(result: StressResult) -> Table:
+    from marginlex.engine.stress.report import AFFECTED_HEADER, affected_row  # noqa: PLC0415
+
+    table = Table(title="Most affected margin sets (largest call growth first)")
+    for k, name in enumerate(["scenario", "rulebook", *AFFECTED_HEADER]):
+        table.add_column(name, justify="left" if k < 4 else "right")
+    for i in result.impacts:
+        for r in i.most_affected[:3]:
+            table.add_row(i.scenario, i.rulebook_id, *affected_row(r))
+    return table
+
+
+def stress_command(  # noqa: PLR0917 - typer passes options by position
+    book: Path | None = _BOOK,
+    rulebook: list[str] | None = _RULEBOOKS,
+    shock: list[str] | None = _SHOCK,
+    vol: str | None = _VOL,
+    scenarios: Path | None = _SCENARIOS,
+    as_json: bool = _JSON,
+    report: Path | None = _REPORT,
+    allow_warnings: bool = ALLOW_WARNINGS,
+) -> None:
+    """Re-price a book under market shocks and re-decide every margin set.
+
+    Reports, per scenario and rulebook, the calls created, grown and cleared, the accounts
+    that lose eligibility, the totals and the most affected margin sets. Exit code 0 when
+    the stress ran, 1 on a bad shock, scenario file, book or rulebook.
+    """
+    from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+    from marginlex.dsl.loader import folders_of, load_rulebook  # noqa: PLC0415
+    from marginlex.engine.book.problems import BookError  # noqa: PLC0415
+    from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
+    from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
+    from marginlex.engine.run import resolve_book  # noqa: PLC0415
+    from marginlex.engine.stress.run import stress  # noqa: PLC0415
+    from marginlex.engine.stress.shocks import ShockError  # noqa: PLC0415
+
+    names = list(rulebook or DEFAULT_RULEBOOKS)
+    try:
+        chosen = _scenarios(shock or [], vol, scenarios)
+    except ShockError as exc:
+        raise _fail(str(exc)) from None
+    refuse_unclean(names, allow_warnings, _err)
+    try:
+        rulebooks = [load_rulebook(n, folders_of(names)) for n in names]
+        loaded = resolve_book(book)
+        with _err.status("stressing"):
+            result = stress(loaded, rulebooks, chosen)
+    except RulebookError as exc:
+        raise _fail("\n".join(d.render() for d in exc.diagnostics)) from None
+    except BookError as exc:
+        raise _fail(f"the book is not valid:\n{exc}") from None
+    except (ShockError, CompileError, EvaluationError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if report is not None:
+        from marginlex.engine.stress.report import write_report  # noqa: PLC0415
+
+        write_report(result, report)
+        _err.print(f"wrote {report}")
+    if as_json:
+        from marginlex.engine.stress.report import stress_json  # noqa: PLC0415
+
+        typer.echo(json.dumps(stress_json(result), indent=2))
+        return
+    _out.print(_impact_table(result))
+    _out.print(_affected_table(result))
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to the marginlex app."""
+    app.command("stress")(stress_command)

@@ -1,0 +1,67 @@
+"""The stacked book makes exactly the decisions each book makes alone; stress sums add up."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
+from marginlex.engine.stress.batch import batches, decide_batch
+from marginlex.engine.stress.reprice import shock_book
+from marginlex.engine.stress.run import stress
+from marginlex.engine.stress.shocks import Scenario, parse_shock, parse_vol
+from marginlex.engine.synth.generate import synth_book
+from marginlex.engine.variants.figures import decide
+
+CRASH = Scenario(name="crash", shocks=(parse_shock("class_group=SPX:-20%"), parse_vol("+10pts")))
+RALLY = Scenario(name="rally", shocks=(parse_shock("class_group=SPX:+20%"),))
+RATES = Scenario(name="rates", shocks=(parse_shock("product=ust_*:+150bp"),))
+
+
+@pytest.fixture(scope="module")
+def small_synth(tmp_path_factory: pytest.TempPathFactory) -> Book:
+    meta, frames = synth_book(200, 11)
+    return load_book(write_book(meta, frames, tmp_path_factory.mktemp("synth")))
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "cftc", "harmonized"])
+@pytest.mark.parametrize("which", ["demo", "synth"])
+def test_batch_equals_one_book_at_a_time(rulebook: str, which: str, small_synth: Book) -> None:
+    book = load_demo_book() if which == "demo" else small_synth
+    books = [book, *(shock_book(book, s) for s in (CRASH, RATES))]
+    resolved = load_rulebook(rulebook)
+    got = decide_batch(resolved, books, book.as_of)
+    for k, one in enumerate(books):
+        pd.testing.assert_frame_equal(got[k], decide(resolved, one, book.as_of))
+
+
+def test_batches_bound_positions() -> None:
+    assert batches([3, 3, 3, 3], 6) == [range(0, 2), range(2, 4)]
+    assert batches([10, 1], 5) == [range(0, 1), range(1, 2)]  # one book at least
+    assert batches([1, 1, 1], 100) == [range(0, 3)]
+
+
+def test_stress_counts_on_the_demo_book() -> None:
+    """Under CFTC the S&P rally creates one call (DELTA's short futures, see
+    test_stress_reprice) and clears FOX's and GOLF's (long ES: +600,000 and +120,000 of
+    variation settlement); the batch split into one book per batch gives the same result."""
+    book = load_demo_book()
+    rulebooks = [load_rulebook("cftc"), load_rulebook("sec")]
+    result = stress(book, rulebooks, [RALLY, RATES])
+    rally = result.impact("rally", "cftc")
+    assert (rally.calls_created, rally.calls_grown, rally.calls_cleared) == (1, 0, 2)
+    assert rally.most_affected[0].margin_set_id == "ms:A05_DELTA_FUT"
+    assert rally.most_affected[0].call_to == 1_204_000.0
+    base = result.baselines[0].totals
+    assert rally.call_delta == pytest.approx(rally.totals.total_call - base.total_call)
+    assert rally.requirement_delta == pytest.approx(
+        rally.totals.total_requirement - base.total_requirement
+    )
+    one_by_one = stress(book, rulebooks, [RALLY, RATES], batch_positions=1)
+    assert one_by_one == result
+
+
+def test_scenario_names_must_differ() -> None:
+    with pytest.raises(ValueError, match="scenario names repeat"):
+        stress(load_demo_book(), [load_rulebook("sec")], [RALLY, RALLY])

@@ -1,0 +1,93 @@
+"""Counterfactuals on the demo book, each figure worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book.load import Book, load_demo_book
+from marginlex.engine.whatif.evaluator import SetNotFoundError
+from marginlex.engine.whatif.model import ChangeKind, WhatIf
+from marginlex.engine.whatif.search import what_if
+
+
+@pytest.fixture(scope="module")
+def demo() -> Book:
+    return load_demo_book()
+
+
+@pytest.fixture(scope="module")
+def fox(demo: Book) -> WhatIf:
+    return what_if(demo, load_rulebook("cftc"), demo.as_of, "ms:A08_FOX_FUT")
+
+
+def test_min_equity_deposit(demo: Book) -> None:
+    """BOB fails min_equity: equity = 40,000 cash + 300 XYZ × 100 - 2 puts × 100 × 1.74 =
+    69,652; 100,000 - 69,652 = 30,348 deposited passes it, and the set becomes eligible."""
+    found = what_if(demo, load_rulebook("sec"), demo.as_of, "ms:A02_BOB_PM")
+    (line,) = found.lines
+    assert (line.kind, line.target, line.amount) == (ChangeKind.DEPOSIT, "min_equity", 30_348.0)
+    assert (line.rule_id, line.citation) == ("portfolio_margin", "FINRA Rule 4210(g)(6)")
+    assert line.change == "deposit 30,348.00 USD in A02_BOB_PM"
+    assert line.clears and line.outcome is not None and line.outcome.eligible
+
+
+def test_call_deposit_reduction_and_cap(fox: WhatIf) -> None:
+    """FOX (CFTC) is long 10 ES at 21,000 each (6,000 × 50 × 7%): requirement 210,000; value
+    60,000 cash + digital assets capped at 40% × 210,000 = 84,000 → 144,000; call 66,000.
+
+    - deposit 66,000 clears it;
+    - k contracts left: requirement 21,000k, value 60,000 + 8,400k (cap binds): clear iff
+      k ≤ 4.76, so 4 left (cut 6 of 10: the smallest whole percent is 51%);
+    - replacing X of BTC/ETH (210,000 market value, 20% haircut) with cash: value =
+      60,000 + X + 84,000 while 0.8 × (210,000 - X) ≥ 84,000, so X = 66,000.
+    """
+    call = {c.kind: c for c in fox.lines if c.target == "call"}
+    assert fox.before.call == 66_000.0
+    assert call[ChangeKind.DEPOSIT].amount == 66_000.0
+    assert call[ChangeKind.DEPOSIT].rule_id == "cftc_span"
+    reduce = call[ChangeKind.REDUCE]
+    assert "(ES_2609 10 -> 4 in A08_FOX_FUT)" in reduce.change and reduce.amount == 0.51
+    assert reduce.outcome is not None and reduce.outcome.requirement == 84_000.0
+    capped = call[ChangeKind.REPLACE_CAPPED]
+    assert (capped.amount, capped.rule_id) == (66_000.0, "cftc_digital_cap")
+    assert all(c.clears and c.outcome is not None and c.outcome.call == 0 for c in call.values())
+
+
+def test_each_failed_requirement_and_all_together(fox: WhatIf) -> None:
+    fixes = [c for c in fox.lines if c.target != "call"]
+    assert [(c.target, c.change) for c in fixes[:3]] == [
+        ("dual_registrant", "set carrier.kind of FCM1 to bd_fcm"),
+        ("clearing_agency_member", "make FCM1 member_of FICC (a clearing_agency)"),
+        ("cross_margin_agreement", "sign a cross_margin agreement on A08_FOX_FUT"),
+    ]
+    assert all(c.clears and c.outcome is not None and not c.outcome.eligible for c in fixes[:3])
+    together = fixes[3]
+    assert together.target == "dual_registrant;clearing_agency_member;cross_margin_agreement"
+    assert together.outcome is not None and together.outcome.eligible
+
+
+def test_breach_edges(demo: Book) -> None:
+    """KILO's lot L22 reaches the house account H_BD1 by a pledge and two re-pledges; removing
+    any one of those edges ends the path (its own lot edge A13 -> L22 is not offered)."""
+    found = what_if(demo, load_rulebook("sec"), demo.as_of, "ms:A13_KILO_MGN")
+    edges = [c for c in found.lines if c.kind is ChangeKind.REMOVE_EDGE]
+    assert [c.change for c in edges] == [
+        "remove the pledge of lot L22 to A14_LIMA_FIN",
+        "remove the relation A14_LIMA_FIN -> A15_MIKE_MGN",
+        "remove the relation A15_MIKE_MGN -> H_BD1",
+    ]
+    assert {(c.rule_id, c.citation) for c in edges} == {
+        ("sec_customer_collateral", "SEC Rule 15c3-3(b)")
+    }
+    assert all(c.clears and c.outcome is not None and c.outcome.status == "ok" for c in edges)
+
+
+def test_an_ok_eligible_set_has_nothing_to_change(demo: Book) -> None:
+    found = what_if(demo, load_rulebook("sec"), demo.as_of, "ms:A01_ALICE_PM")
+    assert found.lines == () and found.before.eligible
+
+
+def test_unknown_set(demo: Book) -> None:
+    with pytest.raises(SetNotFoundError, match="no decision for ms:NOPE"):
+        what_if(demo, load_rulebook("sec"), demo.as_of, "ms:NOPE")
