@@ -385,8 +385,13 @@ PASSES: tuple[Pass, ...] = (
 NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts})
 
 
-def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnostic]:
+def check_resolved(
+    resolved: ResolvedRulebook, book: m.Rulebook, solver: bool = True
+) -> list[Diagnostic]:
     """Run every pass on one file and its resolved rulebook; diagnostics in source order.
+
+    ``solver=False`` leaves out the passes that need a clean rulebook (the SMT conflict
+    pass), for a first answer while a text is typed; the language server then runs them all.
 
     >>> from marginlex.dsl.parser import parse
     >>> from marginlex.dsl.resolve import resolve
@@ -397,7 +402,9 @@ def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnos
     ctx = Context(book=book, resolved=resolved)
     found: list[Diagnostic] = []
     for check in PASSES:
-        if check in NEEDS_CLEAN and any(d.severity is Severity.ERROR for d in found):
+        if check in NEEDS_CLEAN and (
+            not solver or any(d.severity is Severity.ERROR for d in found)
+        ):
             continue
         found += check(ctx)
     return sorted(found, key=lambda d: (d.span.line, d.span.column, d.code.value))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
@@ -19,19 +20,28 @@ TIMEOUT = 60.0
 
 @dataclass
 class Session:
-    """A started server and the diagnostics it has published, per document."""
+    """A started server and what it has sent, per document: diagnostics, then
+    ``marginlex/checked`` when the checker is done with a version."""
 
     client: LanguageClient
-    published: dict[str, asyncio.Queue[lsp.PublishDiagnosticsParams]] = field(default_factory=dict)
+    events: dict[str, asyncio.Queue[lsp.PublishDiagnosticsParams | None]] = field(
+        default_factory=dict
+    )
     versions: dict[str, int] = field(default_factory=dict)
 
-    def queue(self, uri: str) -> asyncio.Queue[lsp.PublishDiagnosticsParams]:
-        return self.published.setdefault(uri, asyncio.Queue())
+    def queue(self, uri: str) -> asyncio.Queue[lsp.PublishDiagnosticsParams | None]:
+        return self.events.setdefault(uri, asyncio.Queue())
 
     async def diagnostics(self, uri: str) -> list[lsp.Diagnostic]:
-        """The next diagnostics published for a document."""
-        params = await asyncio.wait_for(self.queue(uri).get(), TIMEOUT)
-        return list(params.diagnostics)
+        """The last diagnostics published for a document before the checker said it was
+        done (the server publishes a first answer without the SMT solver, then all)."""
+        last: lsp.PublishDiagnosticsParams | None = None
+        while True:
+            event = await asyncio.wait_for(self.queue(uri).get(), TIMEOUT)
+            if event is None:
+                assert last is not None, "checked before any diagnostics"
+                return list(last.diagnostics)
+            last = event
 
     async def open(self, path: Path, text: str | None = None) -> list[lsp.Diagnostic]:
         """Open a file (its text on disk unless given) and return its first diagnostics."""
@@ -67,6 +77,10 @@ async def session(folder: Path) -> AsyncIterator[Session]:
     @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     def _published(params: lsp.PublishDiagnosticsParams) -> None:
         s.queue(params.uri).put_nowait(params)
+
+    @client.feature("marginlex/checked")
+    def _checked(params: Any) -> None:
+        s.queue(params.uri).put_nowait(None)
 
     await client.start_io(sys.executable, "-m", "marginlex", "lsp", cwd=ROOT)
     await asyncio.wait_for(

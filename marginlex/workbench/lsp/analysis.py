@@ -60,7 +60,13 @@ class Libraries:
         self._by_folder.pop(Path(path).parent, None)
 
 
-def analyse(text: str, path: str, library: Library, before: Analysis | None = None) -> Analysis:
+def analyse(
+    text: str,
+    path: str,
+    library: Library,
+    before: Analysis | None = None,
+    solver: bool = True,
+) -> Analysis:
     """Parse and check ``text`` as the file ``path`` (diagnostics of this file only).
 
     Args:
@@ -69,6 +75,8 @@ def analyse(text: str, path: str, library: Library, before: Analysis | None = No
         library: the rulebooks it is resolved among.
         before: the previous analysis of the same document, whose model is kept when this
             text does not parse.
+        solver: run the SMT conflict pass too; without it, the first answer while typing
+            (:func:`complete` adds it).
 
     >>> a = analyse('rulebook r "R" cites "x" extends secc', "r.mlx", Library(None))
     >>> [d.code.value for d in a.diagnostics], a.parsed
@@ -79,5 +87,14 @@ def analyse(text: str, path: str, library: Library, before: Analysis | None = No
     except RulebookError as exc:
         kept = (before.book, before.resolved) if before is not None else (None, None)
         return Analysis(path, text, tuple(exc.diagnostics), *kept, parsed=False)
-    resolved, found = check_resolution(book, library)
+    resolved, found = check_resolution(book, library, solver)
     return Analysis(path, text, tuple(found), book, resolved, parsed=True)
+
+
+def complete(a: Analysis, library: Library) -> Analysis:
+    """Every pass on an analysis made without the solver: what ``marginlex check`` says of
+    the text (the parsed model is reused, not parsed again)."""
+    if not a.parsed or a.book is None:
+        return a
+    resolved, found = check_resolution(a.book, library)
+    return Analysis(a.path, a.text, tuple(found), a.book, resolved, parsed=True)

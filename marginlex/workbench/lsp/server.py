@@ -6,13 +6,15 @@ its diagnostics published; the other requests read the last analysis.
 
 from __future__ import annotations
 
+import asyncio
+
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from marginlex import __version__
 from marginlex.dsl import RulebookError, format_text
-from marginlex.workbench.lsp.analysis import Analysis, Libraries, analyse
+from marginlex.engine.version import ENGINE_VERSION
+from marginlex.workbench.lsp.analysis import Analysis, Libraries, analyse, complete
 from marginlex.workbench.lsp.complete import completions
 from marginlex.workbench.lsp.fixes import fixes_for
 from marginlex.workbench.lsp.hover import hover_text
@@ -20,28 +22,44 @@ from marginlex.workbench.lsp.navigate import definition, find_references, outlin
 from marginlex.workbench.lsp.positions import from_position, to_diagnostic, to_range
 from marginlex.workbench.lsp.target import Target, target_at
 
+CHECKED = "marginlex/checked"
+"""Sent after the last diagnostics of a document version: ``{"uri": ..., "version": ...}``."""
+
 
 class RulebookServer(LanguageServer):
     """A language server holding the analysis of every open rulebook."""
 
     def __init__(self) -> None:
         super().__init__(
-            "marginlex", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Full
+            "marginlex", ENGINE_VERSION, text_document_sync_kind=lsp.TextDocumentSyncKind.Full
         )
         self.analyses: dict[str, Analysis] = {}
         self.libraries = Libraries()
 
-    def refresh(self, uri: str) -> Analysis:
-        """Analyse the document's current text and publish its diagnostics."""
-        doc = self.workspace.get_text_document(uri)
-        path = to_fs_path(uri) or uri
-        found = analyse(doc.source, path, self.libraries.of(path), self.analyses.get(uri))
+    def publish(self, uri: str, found: Analysis, version: int | None) -> None:
+        """Keep an analysis of a document and publish its diagnostics."""
         self.analyses[uri] = found
         diagnostics = [to_diagnostic(d, found.lines) for d in found.diagnostics]
         self.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=doc.version)
+            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version)
         )
-        return found
+
+    async def check(self, uri: str) -> None:
+        """Check a document's text in two steps: every pass but the SMT solver's, published
+        at once; then, unless a newer text has come in meanwhile, every pass (what
+        ``marginlex check`` says), published again. ``marginlex/checked`` tells the client
+        that the checker is done with this version."""
+        doc = self.workspace.get_text_document(uri)
+        version, path = doc.version, to_fs_path(uri) or uri
+        library = self.libraries.of(path)
+        quick = analyse(doc.source, path, library, self.analyses.get(uri), solver=False)
+        self.publish(uri, quick, version)
+        if quick.parsed:
+            await asyncio.sleep(0)  # a change already waiting supersedes this text
+            if self.workspace.get_text_document(uri).version != version:
+                return
+            self.publish(uri, complete(quick, library), version)
+        self.protocol.notify(CHECKED, {"uri": uri, "version": version})
 
     def target(self, uri: str, pos: lsp.Position) -> tuple[Analysis, Target] | None:
         """The analysis of a document and what is at a position in it."""
@@ -56,21 +74,21 @@ server = RulebookServer()
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-def did_open(ls: RulebookServer, params: lsp.DidOpenTextDocumentParams) -> None:
-    ls.refresh(params.text_document.uri)
+async def did_open(ls: RulebookServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    await ls.check(params.text_document.uri)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
-def did_change(ls: RulebookServer, params: lsp.DidChangeTextDocumentParams) -> None:
-    ls.refresh(params.text_document.uri)
+async def did_change(ls: RulebookServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    await ls.check(params.text_document.uri)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
-def did_save(ls: RulebookServer, params: lsp.DidSaveTextDocumentParams) -> None:
+async def did_save(ls: RulebookServer, params: lsp.DidSaveTextDocumentParams) -> None:
     # a saved file may be a base or a sibling of other open files: read the folder again
     ls.libraries.forget(to_fs_path(params.text_document.uri) or "")
     for uri in list(ls.analyses):
-        ls.refresh(uri)
+        await ls.check(uri)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
@@ -118,7 +136,7 @@ def document_symbols(
 @server.feature(
     lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", " ", "{"])
 )
-def complete(ls: RulebookServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+def completion(ls: RulebookServer, params: lsp.CompletionParams) -> lsp.CompletionList:
     a = ls.analyses.get(params.text_document.uri)
     if a is None:
         return lsp.CompletionList(is_incomplete=False, items=[])
