@@ -371,3 +371,22 @@ def test_every_bad_input_file_states_a_code_the_server_gives() -> None:
     assert len(INVALID) > 40
     for path in INVALID:
         assert re.search(r"^# expect: MLX\d{3} ", path.read_text("utf-8"), re.MULTILINE)
+
+
+def test_a_saved_base_is_read_again_by_the_files_built_on_it(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.mlx", 'rulebook base "Base"\n  cites "x"\n')
+    variant = write(
+        tmp_path,
+        "variant.mlx",
+        'rulebook variant "Variant"\n  cites "x"\n  extends base\n\n'
+        'override parameter p = 5 USD\n  cites "y"\n',
+    )
+
+    async def scenario(s: Session) -> None:
+        (d,) = await s.open(variant)
+        assert d.code == "MLX212"  # nothing to override: the base has no `p`
+        base.write_text(base.read_text("utf-8") + '\nparameter p = 4 USD\n  cites "z"\n')
+        s.client.text_document_did_save(lsp.DidSaveTextDocumentParams(text_document=doc(base)))
+        assert await s.diagnostics(variant.as_uri()) == []
+
+    run(tmp_path, scenario)

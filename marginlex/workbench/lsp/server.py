@@ -91,6 +91,15 @@ async def did_save(ls: RulebookServer, params: lsp.DidSaveTextDocumentParams) ->
         await ls.check(uri)
 
 
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+async def files_changed(ls: RulebookServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+    # a rulebook file created, changed or deleted outside the editor (git checkout, ...)
+    for change in params.changes:
+        ls.libraries.forget(to_fs_path(change.uri) or "")
+    for uri in list(ls.analyses):
+        await ls.check(uri)
+
+
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: RulebookServer, params: lsp.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
