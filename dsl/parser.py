@@ -327,3 +327,34 @@ def _hint(expected: set[str]) -> str | None:
         if word in literal:
             return hint
     return None
+
+
+# ---- the words of the language --------------------------------------------------------------
+
+
+@functools.cache
+def keywords() -> frozenset[str]:
+    """Every word the grammar spells out (``rulebook``, ``haircut``, ``USD``, ``days`` ...),
+    read from the built parser, so that an editor's highlighting and completion follow the
+    grammar file.
+
+    >>> {"rulebook", "override", "because", "USD"} <= keywords()
+    True
+    """
+    return frozenset(
+        str(t.pattern.value)
+        for t in _parser().terminals
+        if t.pattern.type == "str" and str(t.pattern.value).isidentifier()
+    )
+
+
+def unit_words() -> tuple[str, ...]:
+    """The unit words and signs a quantity may carry, in the grammar's order (``unit``).
+
+    >>> unit_words()[:3]
+    ('USD', '%', 'bp')
+    """
+    parser = _parser()
+    rules = [r for r in parser.rules if r.origin.name == "unit"]
+    names = [r.expansion[0].name for r in rules if len(r.expansion) == 1]
+    return tuple(str(parser.get_terminal(n).pattern.value) for n in names)

@@ -395,10 +395,18 @@ PASSES: tuple[Pass, ...] = (
 #: Passes that run only when the passes before them find no error: the solver's findings
 #: (and unused parameters) about a rulebook that does not yet mean what it says are noise.
 NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts, check_unused})
+#: The passes ``solver=False`` leaves out.
+SOLVER: frozenset[Pass] = frozenset({check_conflicts})
 
 
-def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnostic]:
+def check_resolved(
+    resolved: ResolvedRulebook, book: m.Rulebook, solver: bool = True, *, clean: bool = True
+) -> list[Diagnostic]:
     """Run every pass on one file and its resolved rulebook; diagnostics in source order.
+
+    ``solver=False`` leaves out the SMT conflict pass, for a first answer while a text is
+    typed; the language server then runs them all. ``clean=False`` says that resolving the
+    rulebook already found an error, so the passes that need a clean rulebook do not run.
 
     >>> from marginlex.dsl.parser import parse
     >>> from marginlex.dsl.resolve import resolve
@@ -409,7 +417,9 @@ def check_resolved(resolved: ResolvedRulebook, book: m.Rulebook) -> list[Diagnos
     ctx = Context(book=book, resolved=resolved)
     found: list[Diagnostic] = []
     for check in PASSES:
-        if check in NEEDS_CLEAN and any(d.severity is Severity.ERROR for d in found):
+        if check in SOLVER and not solver:
+            continue
+        if check in NEEDS_CLEAN and (not clean or any(d.severity is Severity.ERROR for d in found)):
             continue
         found += check(ctx)
     return sorted(found, key=lambda d: (d.span.line, d.span.column, d.code.value))

@@ -55,11 +55,15 @@ def check_book(book: m.Rulebook, library: Library) -> list[Diagnostic]:
 
 
 def check_resolution(
-    book: m.Rulebook, library: Library
+    book: m.Rulebook, library: Library, solver: bool = True
 ) -> tuple[ResolvedRulebook, list[Diagnostic]]:
-    """The resolved rulebook (best effort) and this file's diagnostics, sorted by place."""
+    """The resolved rulebook (best effort) and this file's diagnostics, sorted by place.
+
+    ``solver=False``: without the SMT conflict pass (see :func:`check_resolved`).
+    """
     resolved, found = resolve(book, library.find)
-    checked = check_resolved(resolved, book)
+    clean = not any(d.severity is Severity.ERROR for d in found)
+    checked = check_resolved(resolved, book, solver, clean=clean)
     if any(d.code in _BASE_MISSING for d in found):
         # Without every base, "no parameter named X" may only mean "X is in the base that
         # could not be loaded": report the base, not a cascade of guesses.
