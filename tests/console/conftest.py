@@ -1,0 +1,47 @@
+"""Fixtures of the console tests: one ledger of three runs, recorded once per session.
+
+Run 1 is the demo book; run 2 the demo book with XYZ's price moved (so that an account's
+history has a difference to show); run 3 the demo book with an account id and a party name
+made of markup, quotes and a terminal escape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from console_books import hostile, moved_prices, record
+from fastapi.testclient import TestClient
+
+from marginlex.console.app import create_app
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A ledger and the runs recorded in it."""
+
+    location: str
+    demo: str
+    moved: str
+    hostile: str
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """The session's ledger (SQLite) of three runs."""
+    root = tmp_path_factory.mktemp("console")
+    location = str(root / "ledger.db")
+    return Recorded(
+        location=location,
+        demo=record(location, None),
+        moved=record(location, moved_prices(root / "moved")),
+        hostile=record(location, hostile(root / "hostile")),
+    )
+
+
+@pytest.fixture
+def client(recorded: Recorded) -> Iterator[TestClient]:
+    """A console over the session's ledger."""
+    with TestClient(create_app(recorded.location)) as test_client:
+        yield test_client
