@@ -7,8 +7,12 @@ made of markup, quotes and a terminal escape.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from console_books import hostile, moved_prices, record
@@ -45,3 +49,22 @@ def client(recorded: Recorded) -> Iterator[TestClient]:
     """A console over the session's ledger."""
     with TestClient(create_app(recorded.location)) as test_client:
         yield test_client
+
+
+def _audit_fixtures() -> ModuleType:
+    """The audit tests' fixtures module (the PostgreSQL server the suite starts), loaded by
+    path: two modules named ``conftest`` cannot both be imported by name."""
+    folder = Path(__file__).parents[1] / "audit"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))  # it imports ``audit_helpers`` beside it
+    path = folder / "conftest.py"
+    spec = importlib.util.spec_from_file_location("audit_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_audit = _audit_fixtures()
+pg_server = _audit.pg_server
+pg_database = _audit.pg_database
