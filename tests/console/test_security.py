@@ -75,7 +75,7 @@ def test_csp_allows_no_inline_script(client: TestClient) -> None:
 def test_loopback_needs_no_token_elsewhere_one_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MARGINLEX_TOKEN", raising=False)
     assert start_token("127.0.0.1", None) is None
-    with pytest.raises(StartError, match="refusing to serve on 0.0.0.0 without a token"):
+    with pytest.raises(StartError, match=r"refusing to serve on 0\.0\.0\.0 without a token"):
         start_token("0.0.0.0", None)
     assert start_token("0.0.0.0", "s3cret") == "s3cret"
     monkeypatch.setenv("MARGINLEX_TOKEN", "from-env")
