@@ -60,12 +60,17 @@ def create_app(ledger_url: str, *, token: str | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False)
+    app.add_api_route("/favicon.ico", _no_icon, include_in_schema=False)
     _errors(app)
     return app
 
 
 async def _home() -> Response:
     return RedirectResponse("/runs", status_code=307)
+
+
+async def _no_icon() -> Response:
+    return Response(status_code=204)  # no icon, and no 404 in the browser's console
 
 
 def _errors(app: FastAPI) -> None:

@@ -14,8 +14,8 @@ from marginlex.engine.run import resolve_book, resolve_rulebook, run_rulebook
 HOSTILE = "A08<script>alert('x')</script>\"q\x1b[31mFOX"
 """An account id that is markup, quotes and a terminal escape at once."""
 HOSTILE_NAME = 'Alice <img src=x onerror=alert(1)> "O\'Neil" \x1b[31mred'
-PRICE_MOVED = ("XYZ", "90.00")
-"""The stock whose price the second run's book moved (100.00 in the demo book)."""
+PRICE_MOVED = {"XYZ": "90.00", "ES_2609": "6300.00"}
+"""Prices the second run's book moved (100.00 and 6,000.00 in the demo book)."""
 
 
 def copy_demo(to: Path) -> Path:
@@ -40,15 +40,14 @@ def _rewrite(path: Path, change: dict[str, str], column: str | None = None) -> N
 
 
 def moved_prices(to: Path) -> Path:
-    """The demo book with XYZ at 90 instead of 100."""
+    """The demo book with the prices of :data:`PRICE_MOVED`."""
     book = copy_demo(to)
     path = book / "instruments.csv"
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     price = rows[0].index("price")
     for row in rows[1:]:
-        if row[0] == PRICE_MOVED[0]:
-            row[price] = PRICE_MOVED[1]
+        row[price] = PRICE_MOVED.get(row[0], row[price])
     with path.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
     return book
