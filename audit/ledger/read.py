@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Select, and_, func, inspect, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, func, inspect, select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -210,15 +210,20 @@ class LedgerReader:
             DecisionNotFoundError: no such decision (in that run).
         """
         col = t.decisions.c
-        by_id = col.decision_id == decision_id
+        wanted = [col.decision_id == decision_id]
         rulebook, _, margin_set = decision_id.partition(":")
-        if margin_set:  # the run's id: the rulebook, then the margin set
-            by_id = or_(by_id, and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
-        query = select(*_SUMMARY, col.trace_z).where(by_id)
-        if run_id is not None:
-            query = query.where(t.decisions.c.run_id == run_id)
+        if margin_set:  # or the run's id: the rulebook, then the margin set
+            wanted.append(and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
         with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(t.decisions.c.seq.desc()).limit(1)).first()
+            row = None
+            # One lookup at a time: an OR of the two would keep the database from its indexes.
+            for by_id in wanted:
+                query = select(*_SUMMARY, col.trace_z).where(by_id)
+                if run_id is not None:
+                    query = query.where(col.run_id == run_id)
+                row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
+                if row is not None:
+                    break
             if row is None:
                 where = f" in run {run_id}" if run_id else ""
                 raise DecisionNotFoundError(

@@ -10,25 +10,14 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from console_books import hostile, moved_prices, record
+from console_books import Recorded, hostile, moved_prices, record
 from fastapi.testclient import TestClient
 
 from marginlex.console.app import create_app
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A ledger and the runs recorded in it."""
-
-    location: str
-    demo: str
-    moved: str
-    hostile: str
 
 
 @pytest.fixture(scope="session")

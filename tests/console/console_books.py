@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -70,3 +71,13 @@ def record(ledger: str, book: Path | None) -> str:
     rulebooks = [resolve_rulebook(n) for n in ("sec", "cftc", "harmonized")]
     evaluations = [run_rulebook(rb, loaded, None, graph) for rb in rulebooks]
     return record_run(ledger, evaluations, rulebooks, loaded).run_id
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A ledger and the runs recorded in it."""
+
+    location: str
+    demo: str
+    moved: str
+    hostile: str

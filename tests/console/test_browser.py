@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from conftest import Recorded
+from console_books import Recorded
 
 from marginlex.console.app import create_app
 

@@ -11,12 +11,15 @@ import csv
 import io
 import json
 import re
+import shutil
 import time
+from pathlib import Path
 
-from conftest import Recorded
+from console_books import Recorded
 from fastapi.testclient import TestClient
 
 from marginlex.audit.ledger.store import Ledger
+from marginlex.console.app import create_app
 
 
 def _csv(text: str) -> list[dict[str, str]]:
@@ -79,7 +82,7 @@ def test_decisions_paginate(client: TestClient) -> None:
 
 def test_decisions_by_failed_requirement_and_rule(client: TestClient, recorded: Recorded) -> None:
     failing = _csv(client.get(f"/decisions.csv?run={recorded.demo}&failed=min_equity").text)
-    listed = client.get(f"/runs/{recorded.demo}.csv?table=eligibility").text
+    listed = client.get(f"/runs/{recorded.demo}/eligibility.csv").text
     counts = {(r["rulebook"], r["requirement"]): int(r["decisions"]) for r in _csv(listed)}
     assert len(failing) == sum(n for (_, name), n in counts.items() if name == "min_equity")
     assert failing, "the demo book has accounts under the minimum equity"
@@ -193,3 +196,15 @@ def test_unknown_ids_are_404_pages(client: TestClient, recorded: Recorded) -> No
 def test_json_export_is_json(client: TestClient, recorded: Recorded) -> None:
     body = client.get(f"/decisions.json?run={recorded.demo}&rulebook=cftc").text
     assert len(json.loads(body)) == 6
+
+
+def test_a_ledger_recorded_before_the_console_still_serves(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"  # trace schema 1.0, none of the console's indexes
+    shutil.copy(Path(__file__).parents[1] / "data" / "audit" / "ledger_1_0_demo.db", old)
+    with TestClient(create_app(str(old))) as client:
+        runs = _csv(client.get("/runs.csv").text)
+        assert runs and runs[0]["decisions"] == "28"  # the rulebooks of its day
+        listing = client.get(f"/decisions?run={runs[0]['run']}&status=call").text
+        first = re.search(r'href="(/runs/[^"]+/decisions/[^"]+)"', listing)
+        assert first is not None
+        assert client.get(first[1]).status_code == 200

@@ -11,8 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import Recorded
-from console_books import HOSTILE
+from console_books import HOSTILE, Recorded
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 

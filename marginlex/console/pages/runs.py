@@ -173,24 +173,46 @@ def _plots(state: ConsoleState, ledger: Ledger, run_id: str) -> dict[str, tuple[
     return state.cached(("plots", run_id), make)
 
 
-@router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) -> Response:
-    """One run: per-rulebook summary, distributions, largest calls, breaches, failures."""
-    run_id, ending = split_format(run_id)
-    run = q.find_run(ledger, run_id)
-    if run is None:
-        raise HTTPException(404, f"no run {run_id!r} in the ledger")
+def _run_tables(ledger: Ledger, run_id: str) -> list[Table]:
+    """The run's summary, largest calls and breaches (a recorded run does not change)."""
     largest = ledger.query(run=run_id, call_above=Decimal(0), order=("-call",), limit=TOP)
     breaches = ledger.query(run=run_id, status=DecisionStatus.BREACH, limit=TOP * 5)
-    plots = _plots(state, ledger, run_id)
-    tables = [
+    return [
         _summary(ledger, run_id),
         decision_table("calls", f"The {TOP} largest calls", largest),
         decision_table("breaches", "Segregation breaches", breaches),
-        _failures(state, ledger, run_id),
+    ]
+
+
+def _run_or_404(ledger: Ledger, run_id: str) -> StoredRun:
+    run = q.find_run(ledger, run_id)
+    if run is None:
+        raise HTTPException(404, f"no run {run_id!r} in the ledger")
+    return run
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) -> Response:
+    """One run: per-rulebook summary, distributions, largest calls, breaches."""
+    run_id, ending = split_format(run_id)
+    run = _run_or_404(ledger, run_id)
+    plots = _plots(state, ledger, run_id)
+    tables = [
+        *state.cached(("run", run_id), lambda: _run_tables(ledger, run_id)),
         *(table for _, table in plots.values()),
     ]
     return tables_or_page(request, tables, "run.html.j2", ending, run=run, plots=plots)
+
+
+@router.get("/runs/{run_id}/eligibility")
+@router.get("/runs/{run_id}/eligibility.csv")
+def eligibility_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) -> Response:
+    """How many decisions of a run failed each eligibility requirement (reads every trace
+    of the run once, then kept)."""
+    run = _run_or_404(ledger, run_id)
+    return tables_or_page(
+        request, [_failures(state, ledger, run_id)], "eligibility.html.j2", run=run
+    )
 
 
 @router.get("/runs/{run_id}/plots/{kind}.svg")
