@@ -34,10 +34,6 @@ def ensure_demo_ledger(path: Path | None = None, book: Path | None = None) -> Pa
     Returns:
         Where the ledger is.
     """
-    from marginlex.audit.ledger.record import record_run  # noqa: PLC0415
-    from marginlex.engine.graph.account_graph import AccountGraph  # noqa: PLC0415
-    from marginlex.engine.run import resolve_book, resolve_rulebook, run_rulebook  # noqa: PLC0415
-
     where = path or default_ledger_path()
     if where.exists():
         ledger = Ledger.open(str(where), create=False)
@@ -47,6 +43,11 @@ def ensure_demo_ledger(path: Path | None = None, book: Path | None = None) -> Pa
         finally:
             ledger.close()
     where.parent.mkdir(parents=True, exist_ok=True)
+    # The engine only when there is something to record: serving a ledger needs none of it.
+    from marginlex.audit.ledger.record import record_run  # noqa: PLC0415
+    from marginlex.engine.graph.account_graph import AccountGraph  # noqa: PLC0415
+    from marginlex.engine.run import resolve_book, resolve_rulebook, run_rulebook  # noqa: PLC0415
+
     loaded = resolve_book(book)
     graph = AccountGraph(loaded)
     rulebooks = [resolve_rulebook(name) for name in DEMO_RULEBOOKS]

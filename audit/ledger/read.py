@@ -184,6 +184,25 @@ def _where(
     return where
 
 
+def _find_row(conn: Connection, decision_id: str, run_id: str | None) -> Any:
+    """The latest ``decisions`` row (with its trace) of a ledger id, else of the
+    ``RULEBOOK:MARGIN_SET`` id; one lookup at a time, since an OR of the two would keep the
+    database from its indexes."""
+    col = t.decisions.c
+    wanted = [col.decision_id == decision_id]
+    rulebook, _, margin_set = decision_id.partition(":")
+    if margin_set:
+        wanted.append(and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
+    for by_id in wanted:
+        query = select(*_SUMMARY, col.trace_z).where(by_id)
+        if run_id is not None:
+            query = query.where(col.run_id == run_id)
+        row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
+        if row is not None:
+            return row
+    return None
+
+
 class LedgerReader:
     """The read side of :class:`marginlex.audit.ledger.store.Ledger`."""
 
@@ -209,21 +228,8 @@ class LedgerReader:
         Raises:
             DecisionNotFoundError: no such decision (in that run).
         """
-        col = t.decisions.c
-        wanted = [col.decision_id == decision_id]
-        rulebook, _, margin_set = decision_id.partition(":")
-        if margin_set:  # or the run's id: the rulebook, then the margin set
-            wanted.append(and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
         with self.engine.connect() as conn:
-            row = None
-            # One lookup at a time: an OR of the two would keep the database from its indexes.
-            for by_id in wanted:
-                query = select(*_SUMMARY, col.trace_z).where(by_id)
-                if run_id is not None:
-                    query = query.where(col.run_id == run_id)
-                row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
-                if row is not None:
-                    break
+            row = _find_row(conn, decision_id, run_id)
             if row is None:
                 where = f" in run {run_id}" if run_id else ""
                 raise DecisionNotFoundError(

@@ -47,6 +47,11 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     location = ledger or os.environ.get("MARGINLEX_LEDGER") or _default_ledger(book)
+    _serve(location, host, port, required)
+
+
+def _serve(location: str, host: str, port: int, token: str | None) -> None:
+    """Print the address, then serve until Ctrl-C."""
     import uvicorn  # noqa: PLC0415
 
     from marginlex.audit.ledger.store import shown_location  # noqa: PLC0415
@@ -54,9 +59,9 @@ def serve(
 
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host
     typer.echo(f"marginlex console over {shown_location(location)}")
-    suffix = "/?token=..." if required else "/"
+    suffix = "/?token=..." if token else "/"
     typer.echo(f"serving on http://{shown}:{port}{suffix}  (Ctrl-C stops it)")
-    uvicorn.run(create_app(location, token=required), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(location, token=token), host=host, port=port, log_level="warning")
 
 
 def _default_ledger(book: Path | None) -> str:
