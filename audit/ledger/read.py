@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Select, and_, inspect, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, func, inspect, select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -132,6 +132,77 @@ def _stored_time(moment: datetime) -> str:
     return aware.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+_ORDERABLE = {"seq", "call", "requirement", "margin_set_id", "rulebook_id", "decision_id"}
+
+
+def _order(order: tuple[str, ...]) -> list[Any]:
+    """Sort clauses from column names (``-`` for descending), chain order last.
+
+    >>> [str(c) for c in _order(("-call",))]
+    ['decisions.call DESC', 'decisions.seq']
+    """
+    clauses: list[Any] = []
+    for name in order:
+        column = name.removeprefix("-")
+        if column not in _ORDERABLE:
+            raise ValueError(f"cannot sort decisions on {column!r}")
+        sort = t.decisions.c[column]
+        clauses.append(sort.desc() if name.startswith("-") else sort)
+    if not any(name.removeprefix("-") == "seq" for name in order):
+        clauses.append(t.decisions.c.seq)
+    return clauses
+
+
+def _where(
+    *,
+    run: str | None,
+    account: str | None,
+    rulebook: str | None,
+    status: DecisionStatus | None,
+    call_above: Decimal | None,
+    since: datetime | None,
+    until: datetime | None,
+    margin_set: str | None,
+) -> list[Any]:
+    """The conditions of a decision listing (every filter given must hold)."""
+    col = t.decisions.c
+    where: list[Any] = []
+    if run is not None:
+        where.append(col.run_id == run)
+    if account is not None:
+        where.append(col.account_ids.contains(json.dumps(account), autoescape=True))
+    if rulebook is not None:
+        where.append(col.rulebook_id == rulebook)
+    if margin_set is not None:
+        where.append(col.margin_set_id == margin_set)
+    if status is not None:
+        where.append(col.status == status.value)
+    if call_above is not None:
+        where.append(col.call > call_above)
+    if since is not None or until is not None:
+        where.append(col.run_id.in_(_runs_between(since, until)))
+    return where
+
+
+def _find_row(conn: Connection, decision_id: str, run_id: str | None) -> Any:
+    """The latest ``decisions`` row (with its trace) of a ledger id, else of the
+    ``RULEBOOK:MARGIN_SET`` id; one lookup at a time, since an OR of the two would keep the
+    database from its indexes."""
+    col = t.decisions.c
+    wanted = [col.decision_id == decision_id]
+    rulebook, _, margin_set = decision_id.partition(":")
+    if margin_set:
+        wanted.append(and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
+    for by_id in wanted:
+        query = select(*_SUMMARY, col.trace_z).where(by_id)
+        if run_id is not None:
+            query = query.where(col.run_id == run_id)
+        row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
+        if row is not None:
+            return row
+    return None
+
+
 class LedgerReader:
     """The read side of :class:`marginlex.audit.ledger.store.Ledger`."""
 
@@ -157,16 +228,8 @@ class LedgerReader:
         Raises:
             DecisionNotFoundError: no such decision (in that run).
         """
-        col = t.decisions.c
-        by_id = col.decision_id == decision_id
-        rulebook, _, margin_set = decision_id.partition(":")
-        if margin_set:  # the run's id: the rulebook, then the margin set
-            by_id = or_(by_id, and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
-        query = select(*_SUMMARY, col.trace_z).where(by_id)
-        if run_id is not None:
-            query = query.where(t.decisions.c.run_id == run_id)
         with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(t.decisions.c.seq.desc()).limit(1)).first()
+            row = _find_row(conn, decision_id, run_id)
             if row is None:
                 where = f" in run {run_id}" if run_id else ""
                 raise DecisionNotFoundError(
@@ -199,25 +262,25 @@ class LedgerReader:
         until: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
+        margin_set: str | None = None,
+        order: tuple[str, ...] = ("seq",),
     ) -> list[DecisionRow]:
         """Decisions matching every filter given, in chain order, each checked against its hash.
 
         ``since`` and ``until`` bound the recorded time of the entry's run (inclusive).
+        ``order`` names columns to sort on (``-call``: descending), then chain order.
         """
-        query: Select[Any] = select(*_SUMMARY).order_by(t.decisions.c.seq)
-        col = t.decisions.c
-        if run is not None:
-            query = query.where(col.run_id == run)
-        if account is not None:
-            query = query.where(col.account_ids.contains(json.dumps(account), autoescape=True))
-        if rulebook is not None:
-            query = query.where(col.rulebook_id == rulebook)
-        if status is not None:
-            query = query.where(col.status == status.value)
-        if call_above is not None:
-            query = query.where(col.call > call_above)
-        if since is not None or until is not None:
-            query = query.where(col.run_id.in_(_runs_between(since, until)))
+        where = _where(
+            run=run,
+            account=account,
+            rulebook=rulebook,
+            status=status,
+            call_above=call_above,
+            since=since,
+            until=until,
+            margin_set=margin_set,
+        )
+        query: Select[Any] = select(*_SUMMARY).where(*where).order_by(*_order(order))
         if limit is not None:
             query = query.limit(limit)
         if offset:
@@ -226,6 +289,43 @@ class LedgerReader:
             rows = list(conn.execute(query))
             digests = run_digests(conn, {row.run_id for row in rows})
         return [row_summary(row, hash_mismatch(row, digests)) for row in rows]
+
+    def count(
+        self,
+        *,
+        run: str | None = None,
+        account: str | None = None,
+        rulebook: str | None = None,
+        status: DecisionStatus | None = None,
+        call_above: Decimal | None = None,
+        margin_set: str | None = None,
+    ) -> int:
+        """How many decisions :meth:`query` would list with these filters (no limit)."""
+        where = _where(
+            run=run,
+            account=account,
+            rulebook=rulebook,
+            status=status,
+            call_above=call_above,
+            since=None,
+            until=None,
+            margin_set=margin_set,
+        )
+        with self.engine.connect() as conn:
+            found = conn.scalar(select(func.count()).select_from(t.decisions).where(*where))
+        return int(found or 0)
+
+    def trace_bodies(self, seqs: Iterable[int]) -> dict[int, str]:
+        """The trace JSON of these ledger entries, by sequence number (missing ones absent)."""
+        wanted = list(seqs)
+        if not wanted:
+            return {}
+        query = select(t.decisions.c.seq, t.decisions.c.trace_z).where(
+            t.decisions.c.seq.in_(wanted)
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+        return {int(r.seq): trace_json(r.trace_z, self.dictionaries) for r in rows}
 
     def runs(self) -> list[StoredRun]:
         """Every recorded run, oldest first."""

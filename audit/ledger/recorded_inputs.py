@@ -118,3 +118,20 @@ def book_from_blob(blob: bytes) -> Book:
         except zipfile.BadZipFile as exc:
             raise RecordedInputError(f"the recorded book is not a book zip: {exc}") from exc
         return load_book(tmp)
+
+
+def base_bundle(bundle: str, base_id: str) -> str | None:
+    """The bundle of one of a recorded rulebook's bases, from the sources it recorded (None if
+    the bundle holds no source of that id): what a variant is compared against.
+
+    >>> harmonized = rulebook_bundle(load_rulebook("harmonized"))
+    >>> [s["id"] for s in json.loads(base_bundle(harmonized, "sec"))["sources"]]
+    ['sec']
+    """
+    doc = json.loads(bundle)
+    ids = [str(s["id"]) for s in doc["sources"]]
+    if base_id not in ids:
+        return None
+    sources = doc["sources"][: ids.index(base_id) + 1]
+    doc = {"format": doc["format"], "rulebook": base_id, "sources": sources}
+    return canonical_json(doc).decode("utf-8")

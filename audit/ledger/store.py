@@ -124,6 +124,10 @@ class Ledger(LedgerReader):
             if create:
                 with ledger._write() as conn:
                     t.metadata.create_all(conn)
+                    # A ledger made before an index was added gets it (create_all makes the
+                    # indexes of new tables only); a ledger without it still reads.
+                    for index in t.decisions.indexes:
+                        index.create(conn, checkfirst=True)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
             ledger.load_dictionaries()

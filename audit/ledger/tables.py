@@ -88,4 +88,10 @@ decisions = Table(
     Index("ix_decisions_decision_id", "decision_id"),
     Index("ix_decisions_run_id", "run_id"),
     Index("ix_decisions_rulebook_id", "rulebook_id"),
+    # For the console: one decision of one run, and one margin set across runs (two columns,
+    # so that without ANALYZE statistics SQLite prefers them to the run_id index).
+    Index("ix_decisions_decision_id_run_id", "decision_id", "run_id"),
+    Index("ix_decisions_margin_set_id_run_id", "margin_set_id", "run_id"),
+    Index("ix_decisions_run_id_seq", "run_id", "seq"),  # a run's decisions, a page at a time
+    Index("ix_decisions_run_id_call", "run_id", "call"),  # a run's largest calls
 )

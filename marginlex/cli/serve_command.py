@@ -1,0 +1,81 @@
+"""``marginlex serve``: the auditor's console over a ledger, read-only, until Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_LEDGER = typer.Option(
+    "--ledger",
+    help="Ledger file path or postgresql+psycopg:// URL (default: $MARGINLEX_LEDGER, else the "
+    "demo book recorded once under sec, cftc and harmonized in your data folder).",
+)
+
+
+def serve(
+    *,
+    ledger: Annotated[str | None, _LEDGER] = None,
+    book: Annotated[
+        Path | None,
+        typer.Option(help="With no ledger: record this book folder instead of the demo book."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Require this token (default: $MARGINLEX_TOKEN); needed off loopback.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve the auditor's console: runs, decisions, explanations, history, rulebooks, verify.
+
+    Read-only: the ledger is opened so that nothing can be written to it. Listening on an
+    address other than loopback needs a token; open the printed address once with
+    ?token=... and the browser keeps it.
+    """
+    import os  # noqa: PLC0415
+
+    from marginlex.console.security import StartError, start_token  # noqa: PLC0415
+
+    try:
+        required = start_token(host, token)
+    except StartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    location = ledger or os.environ.get("MARGINLEX_LEDGER") or _default_ledger(book)
+    _serve(location, host, port, required)
+
+
+def _serve(location: str, host: str, port: int, token: str | None) -> None:
+    """Print the address, then serve until Ctrl-C."""
+    import uvicorn  # noqa: PLC0415
+
+    from marginlex.audit.ledger.store import shown_location  # noqa: PLC0415
+    from marginlex.console.app import create_app  # noqa: PLC0415
+
+    shown = "localhost" if host in {"127.0.0.1", "::1"} else host
+    typer.echo(f"marginlex console over {shown_location(location)}")
+    suffix = "/?token=..." if token else "/"
+    typer.echo(f"serving on http://{shown}:{port}{suffix}  (Ctrl-C stops it)")
+    uvicorn.run(create_app(location, token=token), host=host, port=port, log_level="warning")
+
+
+def _default_ledger(book: Path | None) -> str:
+    """The default ledger, recorded once (from ``book`` if given, else the demo book)."""
+    from marginlex.audit.ledger.default import default_ledger_path, ensure_demo_ledger  # noqa: PLC0415
+
+    where = default_ledger_path()
+    if book is not None:
+        where = where.with_name(f"ledger-{book.resolve().name}.db")
+    if not where.exists():
+        typer.echo(f"recording {'the demo book' if book is None else book} into {where} (once)")
+    return str(ensure_demo_ledger(where, book))
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``serve``."""
+    app.command()(serve)

@@ -1,0 +1,79 @@
+"""The decisions page: a server-side filtered, sorted, paginated listing; CSV and JSON too."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from marginlex.audit.ledger.store import Ledger
+from marginlex.console import queries as q
+from marginlex.console.pages.runs import decision_table
+from marginlex.console.render import csv_response, page, wanted_format
+from marginlex.console.state import ledger_of
+from marginlex.engine.outcomes import DecisionStatus
+
+router = APIRouter()
+EXPORT_LIMIT = 100_000
+"""At most this many decisions in one export of a filtered view."""
+
+
+def _blank(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
+
+
+def read_filter(request: Request) -> q.DecisionFilter:
+    """The filter from the address (empty fields are no filter; bad ones a 400 page)."""
+    p = {k: b for k, v in request.query_params.items() if (b := _blank(v)) is not None}
+    try:
+        call_above = Decimal(p["call_above"]) if "call_above" in p else None
+        status = DecisionStatus(p["status"]) if "status" in p else None
+        sort = q.DecisionSort(p.get("sort", q.DecisionSort.CHAIN.value))
+    except (InvalidOperation, ValueError) as exc:
+        raise HTTPException(400, f"bad filter: {exc}") from exc
+    if call_above is not None and not call_above.is_finite():
+        raise HTTPException(400, "bad filter: call_above must be an amount")
+    return q.DecisionFilter(
+        run=p.get("run"),
+        account=p.get("account"),
+        margin_set=p.get("margin_set"),
+        rulebook=p.get("rulebook"),
+        status=status,
+        call_above=call_above,
+        failed=p.get("failed"),
+        rule=p.get("rule"),
+        sort=sort,
+    )
+
+
+@router.get("/decisions")
+@router.get("/decisions.csv")
+@router.get("/decisions.json")
+def decisions_page(
+    request: Request,
+    ledger: Annotated[Ledger, Depends(ledger_of)],
+    where: Annotated[q.DecisionFilter, Depends(read_filter)],
+    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+) -> Response:
+    """Decisions matching the filter, a page at a time; exports hold the whole filtered view."""
+    fmt = wanted_format(request)
+    if fmt in {"csv", "json"}:
+        found = q.find_decisions(ledger, where, 1, EXPORT_LIMIT)
+        if fmt == "json":
+            body = [r.model_dump(mode="json") for r in found.rows]
+            return Response(json.dumps(body, indent=1), media_type="application/json")
+        return csv_response(decision_table("decisions", "Decisions", found.rows))
+    found = q.find_decisions(ledger, where, page_no)
+    return page(
+        request,
+        "decisions.html.j2",
+        where=where,
+        found=found,
+        listing=decision_table("decisions", "Decisions", found.rows),
+        statuses=[s.value for s in DecisionStatus],
+        sorts=list(q.DecisionSort),
+        rulebooks=sorted({ref.id for run in ledger.runs() for ref in run.record.rulebooks}),
+    )

@@ -1,0 +1,78 @@
+"""Plots as SVG drawn on the server (matplotlib, no pyplot state), each with the table of the
+figures it draws, so that what the picture shows can be read and exported too."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from marginlex.console.render import Table, cell
+
+_RC: Any = {"svg.hashsalt": "marginlex", "svg.fonttype": "none"}
+
+
+def _svg(fig: Figure) -> str:
+    out = io.StringIO()
+    import matplotlib  # noqa: PLC0415
+
+    with matplotlib.rc_context(_RC):
+        fig.savefig(out, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return out.getvalue()
+
+
+def histogram(
+    name: str, title: str, series: Mapping[str, Sequence[float]], bins: int = 12
+) -> tuple[str, Table]:
+    """A histogram of amounts per series (rulebook) on shared bins, and its table.
+
+    >>> svg, table = histogram("h", "Calls", {"sec": [0.0, 10.0, 10.0]}, bins=2)
+    >>> [[c.text for c in row] for row in table.rows]
+    [['0.00', '5.00', '1'], ['5.00', '10.00', '2']]
+    """
+    values = [v for s in series.values() for v in s] or [0.0]
+    low, high = min(values), max(values)
+    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    counts = {label: np.histogram(np.asarray(s, float), edges)[0] for label, s in series.items()}
+    fig = Figure(figsize=(6.4, 3.2))
+    ax = fig.subplots()
+    width = (edges[1] - edges[0]) / max(1, len(counts))
+    for index, (label, found) in enumerate(counts.items()):
+        ax.bar(edges[:-1] + index * width, found, width=width, align="edge", label=label)
+    ax.set_title(title)
+    ax.set_xlabel("USD")
+    ax.set_ylabel("decisions")
+    if counts:
+        ax.legend()
+    table = Table(name, title, ("from USD", "to USD", *counts), numeric=frozenset(counts))
+    for i in range(bins):
+        amounts = (cell(f"{edges[i]:.2f}"), cell(f"{edges[i + 1]:.2f}"))
+        table.rows.append((*amounts, *(cell(int(c[i])) for c in counts.values())))
+    return _svg(fig), table
+
+
+def timeline(title: str, points: dict[str, list[tuple[datetime, float, float]]]) -> str:
+    """Requirement (line) and call (dashed) over time, one colour per rulebook."""
+    fig = Figure(figsize=(6.4, 3.2))
+    ax = fig.subplots()
+    for label, rows in points.items():
+        when: Any = [r[0] for r in rows]  # matplotlib plots datetimes on a date axis
+        line = ax.plot(when, [r[1] for r in rows], marker="o", label=f"{label} requirement")
+        ax.plot(
+            when,
+            [r[2] for r in rows],
+            marker="x",
+            linestyle="--",
+            color=line[0].get_color(),
+            label=f"{label} call",
+        )
+    ax.set_title(title)
+    ax.set_ylabel("USD")
+    ax.tick_params(axis="x", labelrotation=20)
+    if points:
+        ax.legend(fontsize="small")
+    return _svg(fig)

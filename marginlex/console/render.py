@@ -1,0 +1,114 @@
+"""Rendering: the one Jinja environment (autoescaped), tables as HTML, CSV or JSON.
+
+Every page that shows a table builds it as a :class:`Table`, so that the same rows are the
+HTML table and its CSV export (``?format=csv`` or a ``.csv`` address).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from marginlex.console.security import visible
+
+ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("marginlex.console", "templates"),
+    autoescape=True,  # every template, whatever its name
+    undefined=jinja2.StrictUndefined,
+    finalize=visible,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text, and a link when it names something with a page."""
+
+    text: str
+    href: str | None = None
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as shown and as exported: a name (for ``?table=``), columns and rows."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Cell, ...]] = field(default_factory=list)
+    numeric: frozenset[str] = frozenset()
+
+    def csv(self) -> str:
+        """The table as CSV text (a header line, then one line a row)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([c.text for c in row] for row in self.rows)
+        return out.getvalue()
+
+
+def cell(value: object, href: str | None = None, css: str = "") -> Cell:
+    """A cell from a value: amounts with cents, None as empty."""
+    if value is None:
+        return Cell("", href, css)
+    if isinstance(value, Decimal):
+        return Cell(f"{value:.2f}", href, css)
+    return Cell(str(value), href, css)
+
+
+def split_format(ident: str) -> tuple[str, str | None]:
+    """An id from an address and the format its ending asks for.
+
+    >>> split_format("r-0123.csv"), split_format("r-0123")
+    (('r-0123', 'csv'), ('r-0123', None))
+    """
+    for ending in ("csv", "json"):
+        if ident.endswith(f".{ending}"):
+            return ident.removesuffix(f".{ending}"), ending
+    return ident, None
+
+
+def wanted_format(request: Request, ending: str | None = None) -> str:
+    """``html``, ``csv`` or ``json``: from the address's ending, else ``?format=``."""
+    if ending is None and request.url.path.endswith((".csv", ".json")):
+        ending = request.url.path.rsplit(".", 1)[1]
+    return ending or request.query_params.get("format", "html")
+
+
+def csv_response(table: Table) -> Response:
+    """A table as a CSV download named after it."""
+    return Response(
+        table.csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{table.name}.csv"'},
+    )
+
+
+def pick_table(request: Request, tables: list[Table]) -> Table:
+    """The table ``?table=`` names (the first when none is named)."""
+    name = request.query_params.get("table")
+    return next((t for t in tables if t.name == name), tables[0])
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page rendered from ``templates/`` with the request at hand."""
+    html = ENV.get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def tables_or_page(
+    request: Request, tables: list[Table], template: str, ending: str | None = None, **context: Any
+) -> Response:
+    """The page, or one of its tables as CSV when the address asks for it."""
+    if wanted_format(request, ending) == "csv":
+        return csv_response(pick_table(request, tables))
+    return page(request, template, tables={t.name: t for t in tables}, **context)

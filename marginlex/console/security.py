@@ -1,0 +1,127 @@
+"""What keeps the console safe to expose: a token off loopback, a strict CSP, escaped text.
+
+The console never runs a script of its own (pages work without JavaScript), so the policy
+allows scripts only from itself and styles only from its own stylesheet.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import re
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+TOKEN_ENV = "MARGINLEX_TOKEN"
+TOKEN_COOKIE = "marginlex_token"
+TOKEN_HEADER = "x-marginlex-token"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class StartError(ValueError):
+    """The console refuses to start as configured."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback("example.org")
+    (False, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def start_token(host: str, token: str | None) -> str | None:
+    """The token the console will require (the option, else ``$MARGINLEX_TOKEN``).
+
+    Raises:
+        StartError: a host other than loopback without a token.
+    """
+    chosen = token or os.environ.get(TOKEN_ENV) or None
+    if chosen is None and not is_loopback(host):
+        raise StartError(
+            f"refusing to serve on {host} without a token: anyone who can reach it would "
+            f"read the ledger; pass --token or set ${TOKEN_ENV} (or serve on 127.0.0.1)"
+        )
+    return chosen
+
+
+def visible(text: object) -> object:
+    """Control characters (a terminal escape ``\\x1b[31m``) written out, so they show as text.
+
+    >>> visible("red\\x1b[31m")
+    'red\\\\x1b[31m'
+    """
+    if not isinstance(text, str) or isinstance(text, Markup):
+        return text  # markup (a macro's output) was made of values already finalized
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _presented(request: Request) -> str | None:
+    header = request.headers.get(TOKEN_HEADER)
+    bearer = request.headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        header = header or bearer[7:]
+    return header or request.cookies.get(TOKEN_COOKIE)
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def token_guard(
+    token: str | None,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """Middleware: with a token, every request must carry it (header, cookie, or ``?token=``,
+    which sets the cookie and redirects to the same address without it); headers on all."""
+
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await _checked(request, call_next, token)
+        response.headers.update(HEADERS)
+        return response
+
+    return guard
+
+
+async def _checked(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]], token: str | None
+) -> Response:
+    if token is None:
+        return await call_next(request)
+    offered = request.query_params.get("token")
+    if offered is not None and _same(offered, token):
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        redirect = RedirectResponse(target, status_code=303)
+        redirect.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return redirect
+    presented = _presented(request)
+    if presented is None or not _same(presented, token):
+        return PlainTextResponse(
+            "401: this console needs its token: open it with ?token=... once", status_code=401
+        )
+    return await call_next(request)

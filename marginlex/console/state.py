@@ -1,0 +1,63 @@
+"""What the console holds while it serves: the ledger (opened read-only on first use), the
+verify jobs it started, and renderings of runs that cannot change (runs are append-only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from starlette.requests import Request
+
+from marginlex.audit.ledger.read_only import open_read_only
+from marginlex.audit.ledger.store import shown_location
+
+if TYPE_CHECKING:
+    from marginlex.audit.ledger.store import Ledger
+    from marginlex.console.verify_jobs import VerifyJobs
+
+T = TypeVar("T")
+
+
+class ConsoleState:
+    """One console's ledger and memory."""
+
+    def __init__(self, location: str, jobs: VerifyJobs) -> None:
+        self.location = location
+        self.shown = shown_location(location)
+        self.jobs = jobs
+        self._ledger: Ledger | None = None
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def ledger(self) -> Ledger:
+        """The ledger, opened read-only the first time (a failure is retried next request)."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = open_read_only(self.location)
+            return self._ledger
+
+    def cached(self, key: tuple[str, ...], make: Callable[[], T]) -> T:
+        """A value computed once per key (for what a recorded run cannot change)."""
+        if key not in self._cache:
+            if len(self._cache) > 512:  # a bound, not an LRU: the console's memory stays small
+                self._cache.clear()
+            self._cache[key] = make()
+        value: T = self._cache[key]
+        return value
+
+    def close(self) -> None:
+        """Release the ledger's connections."""
+        if self._ledger is not None:
+            self._ledger.close()
+
+
+def state_of(request: Request) -> ConsoleState:
+    """The console state of the app serving ``request`` (a FastAPI dependency)."""
+    found: ConsoleState = request.app.state.console
+    return found
+
+
+def ledger_of(request: Request) -> Ledger:
+    """The ledger the console serves (a FastAPI dependency)."""
+    return state_of(request).ledger()

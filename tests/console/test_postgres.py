@@ -1,0 +1,53 @@
+"""The console over a PostgreSQL ledger (the server the suite starts): the same pages, and
+every transaction read-only."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import psycopg
+import pytest
+from console_books import moved_prices, record
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import InternalError
+
+from marginlex.audit.ledger.read_only import open_read_only
+from marginlex.console.app import create_app
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg_ledger(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A schema holding two runs (the demo book, then its prices moved): (URL, 2nd run)."""
+    name = f"console_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    url = f"{pg_database}?options=-csearch_path%3D{name}"
+    record(url, None)
+    return url, record(url, moved_prices(tmp_path_factory.mktemp("pg") / "moved"))
+
+
+def test_pages_over_postgresql(pg_ledger: tuple[str, str]) -> None:
+    url, run = pg_ledger
+    with TestClient(create_app(url)) as client:
+        runs = client.get("/runs.csv").text.splitlines()
+        assert len(runs) == 3 and runs[1].startswith(run)
+        listing = client.get(f"/decisions?run={run}&status=call&sort=-call").text
+        first = re.search(r'href="(/runs/[^"]+/decisions/[^"]+)"', listing)
+        assert first is not None
+        assert "Replay: <strong>identical</strong>" in client.get(first[1] + "?replay=1").text
+        history = client.get("/accounts/A01_ALICE_PM").text
+        assert history.count(f'href="/runs/{run}"') == 2  # sec and harmonized
+        assert client.get("/runs/r-0000000000000000").status_code == 404
+
+
+def test_postgresql_transactions_are_read_only(pg_ledger: tuple[str, str]) -> None:
+    ledger = open_read_only(pg_ledger[0])
+    try:
+        with ledger.engine.connect() as conn, pytest.raises(InternalError, match="read-only"):
+            conn.exec_driver_sql("DELETE FROM decisions")
+        assert ledger.count() == 68
+    finally:
+        ledger.close()

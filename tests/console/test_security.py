@@ -1,0 +1,156 @@
+"""Security and failure: escaped text everywhere, a strict CSP, the token, read-only ledgers,
+and a damaged ledger shown as a clear error page, never a traceback."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from console_books import HOSTILE, Recorded
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from marginlex.audit.ledger.default import default_ledger_path
+from marginlex.audit.ledger.read_only import open_read_only
+from marginlex.cli import app as cli
+from marginlex.console.app import create_app
+from marginlex.console.security import CSP, StartError, start_token
+
+ESCAPED = "A08&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;q\\x1b[31mFOX"
+""":data:`HOSTILE` as every page must show it: markup escaped, the escape written out."""
+
+
+def _hostile_pages(client: TestClient, recorded: Recorded) -> list[str]:
+    run = recorded.hostile
+    listing = client.get(f"/decisions?run={run}&account={quote(HOSTILE)}").text
+    decisions = re.findall(r'href="(/runs/[^"]+/decisions/[^"]+)"', listing)
+    assert len(decisions) == 2  # cftc and harmonized decide the futures account
+    account = f"/accounts/{quote(HOSTILE, safe='')}"
+    return [
+        "/runs",
+        f"/runs/{run}",
+        f"/decisions?run={run}&account={quote(HOSTILE)}",
+        f"/decisions?account={quote(HOSTILE)}&failed=x",
+        *decisions,
+        decisions[0] + "?replay=1",
+        account,
+        f"/margin-sets/{quote('ms:' + HOSTILE, safe='')}",
+        "/rulebooks",
+        "/verify",
+    ]
+
+
+def test_hostile_names_show_as_text_on_every_page(client: TestClient, recorded: Recorded) -> None:
+    shown = 0
+    for url in _hostile_pages(client, recorded):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert HOSTILE not in page.text and "\x1b" not in page.text, url
+        assert "<script" not in page.text and "onerror=" not in page.text.replace("&", ""), url
+        shown += ESCAPED in page.text
+        assert page.headers["content-security-policy"] == CSP
+    assert shown >= 6  # the run's tables, the listings, both decisions, the history
+
+
+def test_csv_holds_the_text_as_it_is(client: TestClient, recorded: Recorded) -> None:
+    body = client.get(f"/decisions.csv?run={recorded.hostile}&account={quote(HOSTILE)}").text
+    assert HOSTILE.replace('"', '""') in body  # CSV quoting, not HTML escaping
+
+
+def test_csp_allows_no_inline_script(client: TestClient) -> None:
+    headers = client.get("/runs").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    css = client.get("/static/console.css")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+
+
+def test_loopback_needs_no_token_elsewhere_one_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MARGINLEX_TOKEN", raising=False)
+    assert start_token("127.0.0.1", None) is None
+    with pytest.raises(StartError, match=r"refusing to serve on 0\.0\.0\.0 without a token"):
+        start_token("0.0.0.0", None)
+    assert start_token("0.0.0.0", "s3cret") == "s3cret"
+    monkeypatch.setenv("MARGINLEX_TOKEN", "from-env")
+    assert start_token("10.1.2.3", None) == "from-env"
+
+
+def test_serve_refuses_a_public_address_without_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MARGINLEX_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--ledger", "x.db"])
+    assert result.exit_code == 2
+    assert "refusing to serve on 0.0.0.0 without a token" in result.output
+
+
+def test_token_from_query_sets_a_cookie(recorded: Recorded) -> None:
+    with TestClient(create_app(recorded.location, token="s3cret")) as client:
+        assert client.get("/runs").status_code == 401
+        assert client.get("/runs", headers={"x-marginlex-token": "wrong"}).status_code == 401
+        assert client.get("/runs", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        first = client.get("/runs?token=s3cret&page=1", follow_redirects=False)
+        assert first.status_code == 303 and first.headers["location"] == "/runs?page=1"
+        assert "httponly" in first.headers["set-cookie"].lower()
+        assert client.get("/runs").status_code == 200  # the cookie now carries it
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_the_console_never_writes_the_ledger(recorded: Recorded, tmp_path: Path) -> None:
+    copy = tmp_path / "ledger.db"
+    shutil.copy(recorded.location, copy)
+    before = _digest(str(copy))
+    with TestClient(create_app(str(copy))) as client:
+        for url in ("/runs", f"/runs/{recorded.demo}", "/decisions", "/rulebooks", "/verify"):
+            assert client.get(url).status_code == 200
+    assert _digest(str(copy)) == before
+    ledger = open_read_only(str(copy))
+    with ledger.engine.connect() as conn, pytest.raises(Exception, match="readonly"):
+        conn.exec_driver_sql("DELETE FROM decisions")
+    ledger.close()
+
+
+def test_a_file_that_is_no_ledger_gives_an_error_page(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with TestClient(create_app(str(junk))) as client:
+        page = client.get("/runs")
+    assert page.status_code == 500
+    assert "The ledger cannot be read" in page.text and "Traceback" not in page.text
+    assert "cannot open the ledger" in page.text
+
+
+def test_a_missing_ledger_gives_an_error_page(tmp_path: Path) -> None:
+    with TestClient(create_app(str(tmp_path / "none.db"))) as client:
+        page = client.get("/decisions")
+    assert page.status_code == 500 and f"no ledger at {tmp_path / 'none.db'}" in page.text
+
+
+def test_a_damaged_trace_gives_an_error_page(recorded: Recorded, tmp_path: Path) -> None:
+    copy = tmp_path / "ledger.db"
+    shutil.copy(recorded.location, copy)
+    with sqlite3.connect(copy) as db:
+        seq, run, did = db.execute(
+            "SELECT seq, run_id, decision_id FROM decisions LIMIT 1"
+        ).fetchone()
+        db.execute("UPDATE decisions SET trace_z = ? WHERE seq = ?", (b"garbage", seq))
+    with TestClient(create_app(str(copy))) as client:
+        page = client.get(f"/runs/{run}/decisions/{did}")
+        listing = client.get(f"/decisions?run={run}")
+    assert page.status_code == 500
+    assert "The ledger cannot be read" in page.text and "Traceback" not in page.text
+    assert listing.status_code == 200  # the listing reads no trace
+
+
+def test_default_ledger_in_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_ledger_path() == tmp_path / "marginlex" / "ledger.db"
