@@ -6,8 +6,11 @@ Syntax errors become :class:`Diagnostic` objects that say in words what was expe
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
@@ -52,6 +55,7 @@ class _WholeWords(PostLex):
 @functools.cache
 def _parser() -> Lark:
     grammar = resources.files("marginlex.dsl").joinpath("grammar.lark").read_text("utf-8")
+    cache = parser_cache_path(grammar)
     return Lark(
         grammar,
         parser="lalr",
@@ -59,7 +63,38 @@ def _parser() -> Lark:
         maybe_placeholders=True,
         lexer_callbacks={"COMMENT": _SINK},
         postlex=_WholeWords(),
+        cache=str(cache) if cache is not None else False,
     )
+
+
+CACHE_ENV = "MARGINLEX_CACHE_DIR"
+
+
+def parser_cache_path(grammar: str) -> Path | None:
+    """Where the built LALR tables of ``grammar`` are kept between processes (None: nowhere).
+
+    Building the tables takes about half a second, which every ``marginlex check`` would
+    pay; lark saves them once and loads them after (it checks the grammar, its options, its
+    own version and Python's before it trusts the file, and rebuilds on any difference). The
+    folder is ``$MARGINLEX_CACHE_DIR``, else ``$XDG_CACHE_HOME/marginlex``, else
+    ``~/.cache/marginlex``: the user's own, never a shared temporary folder. An empty
+    ``MARGINLEX_CACHE_DIR`` or a folder that cannot be made turns the cache off.
+
+    >>> parser_cache_path("start: NAME").name
+    'lalr-e1cc1e9d928434e7.lark'
+    """
+    folder = os.environ.get(CACHE_ENV)
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = str(Path(base) / "marginlex")
+    if not folder:
+        return None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return Path(folder) / f"lalr-{digest}.lark"
 
 
 def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Token]]:

@@ -43,17 +43,42 @@ def _heavy_imported(args: list[str], heavy: tuple[str, ...] = HEAVY) -> list[str
     return list(json.loads(line[-1].removeprefix("HEAVY=")))
 
 
+LEDGER = ROOT / "tests" / "data" / "audit" / "ledger_1_0_demo.db"
+DECISION = "d-ms:A01_ALICE_PM-4b5174f4d6d9"  # entry #1 of that ledger
+
+
 @pytest.mark.parametrize(
     ("args", "allowed"),
     [
         (["--help"], ()),
+        (["--version"], ()),
         (["fmt", "--check", SEC], ()),
-        # the conflict pass still imports z3 on a clean file: left for a follow-up
+        # the conflict pass proves SEC's first-match lists with z3 (see test_check_*)
         (["check", SEC], ("z3",)),
+        (["explain", DECISION, "--ledger", "{ledger}"], ()),
+        (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], ()),
+        (["ledger", "--ledger", "{ledger}"], ()),
+        (["ledger", "runs", "--ledger", "{ledger}"], ()),
+        (["verify", "--ledger", "{ledger}"], ()),
     ],
+    ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None,
 )
-def test_light_command_imports_no_heavy_module(args: list[str], allowed: tuple[str, ...]) -> None:
+def test_light_command_imports_no_heavy_module(
+    args: list[str], allowed: tuple[str, ...], tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"  # a copy: the shipped ledger is a golden file
+    ledger.write_bytes(LEDGER.read_bytes())
+    args = [a.format(ledger=ledger) for a in args]
     assert [m for m in _heavy_imported(args) if m not in allowed] == []
+
+
+def test_verify_with_replay_is_not_light(tmp_path: Path) -> None:
+    """The probe tells a heavy command from a light one: replay re-evaluates with the engine."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(LEDGER.read_bytes())
+    assert {"pandas", "numpy"} <= set(
+        _heavy_imported(["verify", "--replay", "--ledger", str(ledger)])
+    )
 
 
 def test_probe_sees_a_heavy_import() -> None:
