@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lark import PostLex
 
 from marginlex.dsl.build.builder import ModelBuilder
+from marginlex.dsl.cache import cache_dir
 from marginlex.dsl.diagnostics import (
     BuildError,
     Code,
@@ -67,34 +67,22 @@ def _parser() -> Lark:
     )
 
 
-CACHE_ENV = "MARGINLEX_CACHE_DIR"
-
-
 def parser_cache_path(grammar: str) -> Path | None:
     """Where the built LALR tables of ``grammar`` are kept between processes (None: nowhere).
 
     Building the tables takes about half a second, which every ``marginlex check`` would
     pay; lark saves them once and loads them after (it checks the grammar, its options, its
     own version and Python's before it trusts the file, and rebuilds on any difference). The
-    folder is ``$MARGINLEX_CACHE_DIR``, else ``$XDG_CACHE_HOME/marginlex``, else
-    ``~/.cache/marginlex``: the user's own, never a shared temporary folder. An empty
-    ``MARGINLEX_CACHE_DIR`` or a folder that cannot be made turns the cache off.
+    folder is :func:`marginlex.dsl.cache.cache_dir`.
 
     >>> parser_cache_path("start: NAME").name
     'lalr-e1cc1e9d928434e7.lark'
     """
-    folder = os.environ.get(CACHE_ENV)
+    folder = cache_dir()
     if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        folder = str(Path(base) / "marginlex")
-    if not folder:
-        return None
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
         return None
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
-    return Path(folder) / f"lalr-{digest}.lark"
+    return folder / f"lalr-{digest}.lark"
 
 
 def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Token]]:

@@ -13,6 +13,7 @@ import pytest
 from lark import Token, Tree
 
 from marginlex.dsl import parser as p
+from marginlex.dsl.cache import CACHE_ENV
 from marginlex.dsl.diagnostics import RulebookError
 
 SHIPPED = sorted((Path(__file__).resolve().parents[2] / "rulebooks").glob("*.mlx"))
@@ -21,7 +22,7 @@ BAD = 'rulebook r "R"\nparameter p = 5 USD USD\n'
 
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv(p.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     p._parser.cache_clear()
     yield tmp_path / "cache"
     p._parser.cache_clear()  # the next test builds (or loads) its own
@@ -65,7 +66,7 @@ def test_a_corrupt_cache_file_is_rebuilt(cache_dir: Path) -> None:
 
 
 def test_an_empty_cache_dir_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(p.CACHE_ENV, "")
+    monkeypatch.setenv(CACHE_ENV, "")
     assert p.parser_cache_path("start: NAME") is None
 
 
