@@ -6,15 +6,18 @@ Syntax errors become :class:`Diagnostic` objects that say in words what was expe
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 from lark.lark import PostLex
 
 from marginlex.dsl.build.builder import ModelBuilder
+from marginlex.dsl.cache import cache_dir
 from marginlex.dsl.diagnostics import (
     BuildError,
     Code,
@@ -53,6 +56,7 @@ class _WholeWords(PostLex):
 @functools.cache
 def _parser() -> Lark:
     grammar = resources.files("marginlex.dsl").joinpath("grammar.lark").read_text("utf-8")
+    cache = parser_cache_path(grammar)
     return Lark(
         grammar,
         parser="lalr",
@@ -60,7 +64,26 @@ def _parser() -> Lark:
         maybe_placeholders=True,
         lexer_callbacks={"COMMENT": _SINK},
         postlex=_WholeWords(),
+        cache=str(cache) if cache is not None else False,
     )
+
+
+def parser_cache_path(grammar: str) -> Path | None:
+    """Where the built LALR tables of ``grammar`` are kept between processes (None: nowhere).
+
+    Building the tables takes about half a second, which every ``marginlex check`` would
+    pay; lark saves them once and loads them after (it checks the grammar, its options, its
+    own version and Python's before it trusts the file, and rebuilds on any difference). The
+    folder is :func:`marginlex.dsl.cache.cache_dir`.
+
+    >>> parser_cache_path("start: NAME").name
+    'lalr-e1cc1e9d928434e7.lark'
+    """
+    folder = cache_dir()
+    if folder is None:
+        return None
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return folder / f"lalr-{digest}.lark"
 
 
 def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Token]]:

@@ -18,9 +18,17 @@ if TYPE_CHECKING:  # the stages are imported lazily, so that `import marginlex` 
     from marginlex.engine.book.load import Book
     from marginlex.engine.evaluation import Evaluation
 
-from marginlex.engine.version import ENGINE_VERSION as __version__
-
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata on first use (importlib.metadata
+    costs a few tens of milliseconds that ``marginlex --help`` need not pay)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from marginlex.engine.version import ENGINE_VERSION  # noqa: PLC0415
+
+    return ENGINE_VERSION
 
 
 def evaluate(

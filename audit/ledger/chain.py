@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from json.encoder import encode_basestring as _quote  # json.dumps' own, without ASCII escapes
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import zstandard
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.trace.dictionary import DICTIONARY_ID, shipped
-from marginlex.audit.trace.from_evaluation import TraceColumns
 from marginlex.audit.trace.model import DecisionTrace
+
+if TYPE_CHECKING:  # the trace builder (pandas, the engine) is for writing, not for reading
+    from marginlex.audit.trace.from_evaluation import TraceColumns
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAX_TRACE_BYTES = 1 << 28  # a trace is 10-20 kB; a frame header may claim any size

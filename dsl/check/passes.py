@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
+from marginlex.dsl.check.conflict_cache import remembered
 from marginlex.dsl.check.conflict_pass import conflict_diagnostics
 from marginlex.dsl.check.expressions import ExprChecker, locate
 from marginlex.dsl.check.reasons import stale_figures, unknown_parameters
@@ -362,8 +363,9 @@ def check_unused(ctx: Context) -> list[Diagnostic]:
 
 
 def check_conflicts(ctx: Context) -> list[Diagnostic]:
-    """Overlaps, gaps and dead rules, decided by the SMT solver (:mod:`.conflict_pass`)."""
-    return conflict_diagnostics(ctx.book, ctx.resolved)
+    """Overlaps, gaps and dead rules, decided by the SMT solver (:mod:`.conflict_pass`), or
+    read from the answer kept when the same question was proved before (:mod:`.conflict_cache`)."""
+    return remembered(ctx.book, ctx.resolved, conflict_diagnostics)
 
 
 def check_supported(ctx: Context) -> list[Diagnostic]:

@@ -17,8 +17,6 @@ from typing import Any
 
 import typer
 
-from marginlex import __version__
-
 GROUPS: dict[str, tuple[str, ...]] = {
     "marginlex.cli.dsl_commands": ("check", "fmt"),
     "marginlex.cli.book_commands": ("validate", "synth"),
@@ -36,7 +34,9 @@ makes the console script register every group, so a new command is never hidden)
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"marginlex {__version__}")
+        from marginlex.engine.version import ENGINE_VERSION  # noqa: PLC0415
+
+        typer.echo(f"marginlex {ENGINE_VERSION}")
         raise typer.Exit()
 
 

@@ -197,10 +197,13 @@ def verify_command(
     With --replay, also rebuild every recorded run's rulebooks and book from the ledger,
     re-evaluate, and compare each decision's trace byte for byte (exit 1 on any difference).
     """
-    from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
     from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
 
-    replayer = replay_run if replay else None
+    replayer = None
+    if replay:  # re-evaluation needs the engine (pandas, the rulebook language): only then
+        from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
+
+        replayer = replay_run
     store = _open(ledger)
     try:
         report = verify(store, replayer=replayer, expect_head=expect_head)

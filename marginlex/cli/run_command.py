@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
@@ -20,6 +19,8 @@ from marginlex.engine.outcomes import FileFormat
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
 # functions that use them, so that `marginlex --help` and other commands start fast.
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book.load import Book
@@ -100,15 +101,19 @@ def _summary_table(results: list[Evaluation]) -> Table:
     return table
 
 
-def _progress(*columns: ProgressColumn, show: bool) -> Progress:
+def _progress(*, bar: bool, show: bool) -> Progress:
     """A transient progress display on stderr, safe while the recorder forks workers.
 
     It refreshes only when told (a refresh thread could hold the terminal's lock at a fork,
     and the child would inherit it locked) and leaves sys.stdout and sys.stderr alone (the
-    workers inherit them).
+    workers inherit them). With ``bar``, a bar and the time elapsed follow the description.
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    more = (BarColumn(), TimeElapsedColumn()) if bar else ()
     return Progress(
-        *columns,
+        TextColumn("{task.description}"),
+        *more,
         console=_err,
         disable=not show,
         transient=True,
@@ -130,8 +135,7 @@ def _evaluate_all(
     graph = AccountGraph(book)
     results: list[Evaluation] = []
     show = len(book.positions) >= LONG_RUN_POSITIONS
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    progress = _progress(*columns, show=show)
+    progress = _progress(bar=True, show=show)
     with progress:
         task = progress.add_task("evaluating", total=len(rulebooks))
         for rulebook in rulebooks:  # a handful of rulebooks
@@ -195,7 +199,7 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
 
     decisions = recorder.decision_count
     show = decisions >= LONG_RUN_DECISIONS
-    status = _progress(TextColumn("{task.description}"), show=show)
+    status = _progress(bar=False, show=show)
     try:
         with status:
             status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")

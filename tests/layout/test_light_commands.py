@@ -7,11 +7,14 @@ prints which of the heavy modules ended up in ``sys.modules``. Not a timed test.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from marginlex.dsl.cache import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 SEC = str(ROOT / "rulebooks" / "sec.mlx")
@@ -28,8 +31,11 @@ main()
 """
 
 
-def _heavy_imported(args: list[str], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+def _heavy_imported(
+    args: list[str], heavy: tuple[str, ...] = HEAVY, cache: Path | None = None
+) -> list[str]:
     code = PROBE.format(heavy=heavy, args=args)
+    env = None if cache is None else {**os.environ, CACHE_ENV: str(cache)}
     done = subprocess.run(
         [sys.executable, "-c", code],
         check=False,
@@ -37,25 +43,60 @@ def _heavy_imported(args: list[str], heavy: tuple[str, ...] = HEAVY) -> list[str
         text=True,
         cwd=ROOT,
         timeout=120,
+        env=env,
     )
     line = [x for x in done.stderr.splitlines() if x.startswith("HEAVY=")]
     assert line, done.stderr
     return list(json.loads(line[-1].removeprefix("HEAVY=")))
 
 
+LEDGER = ROOT / "tests" / "data" / "audit" / "ledger_1_0_demo.db"
+DECISION = "d-ms:A01_ALICE_PM-4b5174f4d6d9"  # entry #1 of that ledger
+
+
 @pytest.mark.parametrize(
     ("args", "allowed"),
     [
         (["--help"], ()),
+        (["--version"], ()),
         (["fmt", "--check", SEC], ()),
-        # the conflict pass still imports z3 on a clean file: left for a follow-up
+        # the conflict pass proves SEC's rules with z3, unless it has the answer (below)
         (["check", SEC], ("z3",)),
         # a page without its tests never loads the engine (the checker's z3 as for `check`)
         (["render", SEC, "--no-tests", "--format", "md"], ("z3",)),
+        (["explain", DECISION, "--ledger", "{ledger}"], ()),
+        (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], ()),
+        (["ledger", "--ledger", "{ledger}"], ()),
+        (["ledger", "runs", "--ledger", "{ledger}"], ()),
+        (["verify", "--ledger", "{ledger}"], ()),
     ],
+    ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None,
 )
-def test_light_command_imports_no_heavy_module(args: list[str], allowed: tuple[str, ...]) -> None:
+def test_light_command_imports_no_heavy_module(
+    args: list[str], allowed: tuple[str, ...], tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"  # a copy: the shipped ledger is a golden file
+    ledger.write_bytes(LEDGER.read_bytes())
+    args = [a.format(ledger=ledger) for a in args]
     assert [m for m in _heavy_imported(args) if m not in allowed] == []
+
+
+def test_check_imports_z3_only_to_prove(tmp_path: Path) -> None:
+    """A second check of the same file reads the conflict pass's kept answer: no z3."""
+    assert _heavy_imported(["check", SEC], cache=tmp_path) == ["z3"]
+    assert _heavy_imported(["check", SEC], cache=tmp_path) == []
+    edited = tmp_path / "sec_edited.mlx"  # a changed file is proved again
+    edited.write_text(Path(SEC).read_text("utf-8") + "\n# edited\n", encoding="utf-8")
+    assert _heavy_imported(["check", str(edited)], cache=tmp_path) == ["z3"]
+
+
+def test_verify_with_replay_is_not_light(tmp_path: Path) -> None:
+    """The probe tells a heavy command from a light one: replay re-evaluates with the engine."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(LEDGER.read_bytes())
+    assert {"pandas", "numpy"} <= set(
+        _heavy_imported(["verify", "--replay", "--ledger", str(ledger)])
+    )
 
 
 def test_probe_sees_a_heavy_import() -> None:
