@@ -81,6 +81,17 @@ _RATES = """margin probe_rates
 
 margin sec_portfolio_margin"""
 
+_REMOVE = "remove eligibility treasury_cross_margin"
+_REMOVE_EXT = 'extend eligibility portfolio_margin\n  cites "probe"\n  {change}\n\n' + _REMOVE
+
+
+def _extended(change: str) -> str:
+    """The harmonized eligibility extended by one requirement no account meets."""
+    return _REMOVE_EXT.format(
+        change=f'{change}: account.equity >= 1,000,000,000 USD because "probe"'
+    )
+
+
 CLAUSES: dict[str, Probe] = {
     # ---- header
     "header": Handled(why="holds the header clauses below"),
@@ -124,6 +135,15 @@ CLAUSES: dict[str, Probe] = {
         "",
     ),
     "kind_word": Handled(why="the kind named by `remove`"),
+    "extension": Handled(why="holds the requirement changes below, applied by resolution"),
+    "extension_item": Handled(why="a clause or one requirement change"),
+    "added_requirement": Changes("harmonized", _REMOVE, _extended("add require probe")),
+    "replaced_requirement": Changes(
+        "harmonized", _REMOVE, _extended("replace require qualified_owner")
+    ),
+    "dropped_requirement": Changes(
+        "harmonized", _REMOVE, _REMOVE_EXT.format(change="drop require dual_registrant")
+    ),
     "parameter": Changes("sec", "pm_min_equity = 100,000 USD", "pm_min_equity = 300,000 USD"),
     "scope": Handled(why="holds `decides`"),
     "scope_item": Handled(why="a clause or `decides`"),
