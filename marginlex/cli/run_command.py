@@ -14,6 +14,7 @@ from rich.table import Table
 
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
+from marginlex.cli.usage import as_of_date
 from marginlex.engine.outcomes import FileFormat
 
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
@@ -163,11 +164,7 @@ def _run_or_exit(
     from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
     from marginlex.engine.run import resolve_book, resolve_rulebook  # noqa: PLC0415
 
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        _err.print(f"error: --as-of {as_of!r} is not a date: write YYYY-MM-DD", markup=False)
-        raise typer.Exit(1) from None
+    day = as_of_date(as_of, "run")
     recorder = None
     try:
         loaded = resolve_book(book)

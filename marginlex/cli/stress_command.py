@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+from marginlex.cli.usage import usage_error
 
 # The engine (pandas, numpy) and matplotlib are imported inside the command.
 if TYPE_CHECKING:
@@ -49,23 +50,28 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _scenarios(shock: list[str], vol: str | None, scenarios: Path | None) -> list[Scenario]:
+    """The scenarios asked for; a bad --shock or --vol, or none at all, is a usage error."""
     from marginlex.engine.stress.shocks import (  # noqa: PLC0415
         Scenario,
+        ShockError,
         load_scenarios,
         parse_shock,
         parse_vol,
     )
 
+    if not (shock or vol or scenarios):
+        raise usage_error(
+            'give a scenario: --shock "class_group=SPX:-20%", --vol or --scenarios FILE', "stress"
+        )
     out: list[Scenario] = []
     if shock or vol:
-        shocks = [parse_shock(s) for s in shock]
-        if vol:
-            shocks.append(parse_vol(vol))
+        try:
+            shocks = [parse_shock(s) for s in shock] + ([parse_vol(vol)] if vol else [])
+        except ShockError as exc:
+            raise usage_error(str(exc), "stress") from None
         out.append(Scenario(name=CLI_SCENARIO, shocks=tuple(shocks)))
     if scenarios is not None:
         out.extend(load_scenarios(scenarios))
-    if not out:
-        raise _fail('give a scenario: --shock "class_group=SPX:-20%", --vol or --scenarios FILE')
     return out
 
 

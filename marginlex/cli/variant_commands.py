@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+from marginlex.cli.usage import as_of_date, usage_error
 
 # The rulebook language and the engine (pandas, numpy) are imported inside the commands, so
 # that `marginlex --help` and the other groups' commands start fast.
@@ -227,14 +227,14 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     from marginlex.engine.variants.compare_json import compare_json  # noqa: PLC0415
 
     if len(rulebook) < 2:
-        raise _fail("give at least two rulebooks: --rulebook A --rulebook B")
+        raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
+    day = as_of_date(as_of, "compare")
     refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
     near = folders_of(rulebook)
     books = [_load(name, near) for name in rulebook]
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
         loaded = resolve_book(book)
         with progress_reporter(_err) as report_progress:
             result = compare(

@@ -74,7 +74,7 @@ def test_run_writes_csv_with_the_same_figures_as_parquet(tmp_path: Path) -> None
 
 def test_run_refuses_a_bad_date() -> None:
     result = CliRunner().invoke(app, ["run", "--as-of", "2026-13-01"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert "--as-of '2026-13-01' is not a date: write YYYY-MM-DD" in result.output
 
 

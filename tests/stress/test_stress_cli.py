@@ -38,17 +38,18 @@ def test_table() -> None:
     assert "ms:A05_DELTA_FUT" in result.stdout and "1,204,000.00" in result.stdout
 
 
-def test_bad_shock_exits_1_with_the_hint() -> None:
+def test_bad_shock_exits_2_with_the_hint() -> None:
     result = runner.invoke(app, ["stress", "--shock", "class_grop=SPX:-20%"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad option value: a usage error
     assert result.stderr.splitlines() == [
         "error: --shock 'class_grop=SPX:-20%': unknown selector 'class_grop'",
         "  hint: did you mean class_group? selectors: class_group, product, instrument, "
         "underlying, asset",
+        "see `marginlex stress --help`",
     ]
 
 
-def test_no_scenario_exits_1() -> None:
+def test_no_scenario_exits_2() -> None:
     result = runner.invoke(app, ["stress"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "give a scenario" in result.stderr

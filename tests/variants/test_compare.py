@@ -253,7 +253,7 @@ def test_cli_compare_json_and_report(tmp_path) -> None:  # type: ignore[no-untyp
 
 def test_cli_compare_needs_two_rulebooks() -> None:
     out = CliRunner().invoke(app, ["compare", "-r", "sec"])
-    assert out.exit_code == 1
+    assert out.exit_code == 2  # a usage error
     assert "give at least two rulebooks" in out.output
 
 

@@ -1,0 +1,39 @@
+"""One rule for exit codes: 2 for a usage error, 1 for a failure.
+
+typer and click already exit 2 on a bad option, a missing argument or a bad choice; the
+checks the commands make themselves (two rulebooks at least, a date that is a date, a
+scenario given) go through :func:`usage_error` so that they exit 2 as well. Everything else
+that goes wrong (a bad book, a rulebook that does not load, a failed test) exits 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.console import Console
+
+USAGE = 2
+FAILURE = 1
+
+_err = Console(stderr=True, highlight=False)
+
+
+def usage_error(message: str, command: str | None = None) -> typer.Exit:
+    """Print ``error: message`` (and where to look) on stderr; the exit to raise (code 2)."""
+    _err.print(f"error: {message}", markup=False, soft_wrap=True)
+    if command is not None:
+        _err.print(f"see `marginlex {command} --help`", markup=False, soft_wrap=True)
+    return typer.Exit(USAGE)
+
+
+def as_of_date(value: str | None, command: str) -> dt.date | None:
+    """``--as-of`` as a date (None when not given); a usage error when it is not one.
+
+    >>> as_of_date("2026-06-30", "run")
+    datetime.date(2026, 6, 30)
+    """
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        raise usage_error(f"--as-of {value!r} is not a date: write YYYY-MM-DD", command) from None

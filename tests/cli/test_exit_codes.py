@@ -1,0 +1,80 @@
+"""Exit code 2 for a usage error, 1 for a failure, in every command.
+
+The walk covers every command the app registers (a new command without a row here fails
+the first test): each with an option that does not exist and with a value it refuses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+
+runner = CliRunner()
+
+BAD_VALUE: dict[str, tuple[list[str], str]] = {
+    "check": (["check"], "Missing argument 'paths'"),
+    "compare": (["compare", "-r", "sec"], "give at least two rulebooks"),
+    "diff": (["diff", "sec"], "Missing argument 'b'"),
+    "explain": (["explain", "sec:ms:A01", "--format", "pdf"], "'pdf' is not one of"),
+    "fmt": (["fmt"], "Missing argument 'paths'"),
+    "ledger": (["ledger", "--status", "maybe"], "'maybe' is not one of"),
+    "ledger runs": (["ledger", "runs", "--since", "yesterday"], "Invalid value for '--since'"),
+    "lsp": (["lsp", "--stdio=yes"], "does not take a value"),
+    "render": (["render", "sec", "--format", "pdf"], "'pdf' is not one of"),
+    "run": (["run", "--as-of", "2026-13-01"], "--as-of '2026-13-01' is not a date"),
+    "serve": (["serve", "--port", "http"], "Invalid value for '--port'"),
+    "stress": (["stress", "--shock", "class_grop=SPX:-20%"], "unknown selector 'class_grop'"),
+    "synth": (
+        ["synth", "--accounts", "5", "--seed", "1", "--out", "x"],
+        "Invalid value for '--accounts'",
+    ),
+    "test": (["test", "--fail-under", "lots"], "Invalid value for '--fail-under'"),
+    "validate": (["validate"], "Missing argument 'book'"),
+    "verify": (["verify", "--replay", "extra"], "unexpected extra argument(s) (extra)"),
+}
+
+
+def _commands(group: Any, prefix: str = "") -> list[str]:
+    """Every command's name, sub-commands as `group sub` (typer ships its own click)."""
+    names: list[str] = []
+    for name, command in group.commands.items():
+        names.append(f"{prefix}{name}")
+        if hasattr(command, "commands"):
+            names += _commands(command, f"{prefix}{name} ")
+    return names
+
+
+COMMANDS = sorted(_commands(typer.main.get_command(app)))
+
+
+def test_every_command_has_a_bad_value_case() -> None:
+    assert sorted(BAD_VALUE) == COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_unknown_option_exits_2(command: str) -> None:
+    result = runner.invoke(app, [*command.split(), "--no-such-option"])
+    assert result.exit_code == 2, result.output
+    assert "No such option: --no-such-option" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_value_exits_2_and_says_why(command: str) -> None:
+    argv, said = BAD_VALUE[command]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.stderr.split()), result.stderr
+
+
+def test_a_failure_exits_1_not_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mlx"
+    bad.write_text("rulebook nonsense\n", encoding="utf-8")
+    assert runner.invoke(app, ["check", str(bad)]).exit_code == 1
+    assert runner.invoke(app, ["validate", str(tmp_path)]).exit_code == 1
+    assert runner.invoke(app, ["run", "-r", str(bad)]).exit_code == 1
