@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from marginlex.cli.help_text import MARKUP, HelpGroup, examples
+
 GROUPS: dict[str, tuple[str, ...]] = {
     "marginlex.cli.dsl_commands": ("check", "fmt"),
     "marginlex.cli.book_commands": ("validate", "synth"),
@@ -56,6 +58,9 @@ def build_app(modules: tuple[str, ...] = tuple(GROUPS)) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        cls=HelpGroup,
+        rich_markup_mode=MARKUP,
+        epilog=examples("marginlex check my_firm.mlx", "marginlex run BOOK -r sec -r my_firm.mlx"),
     )
     built.callback()(_root)
     for name in modules:

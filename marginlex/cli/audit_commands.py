@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from marginlex.cli.help_text import examples
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
@@ -446,9 +447,29 @@ def _run_row(run: StoredRun) -> dict[str, str | int | None]:
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app (``ledger`` with its ``runs``)."""
-    app.command("explain")(explain)
-    app.command("verify")(verify_command)
+    app.command(
+        "explain",
+        epilog=examples(
+            "marginlex ledger --status call",
+            "marginlex explain sec:ms:A01_ALICE_PM",
+            "marginlex explain sec:ms:A01_ALICE_PM --format html -o why.html",
+        ),
+    )(explain)
+    app.command(
+        "verify", epilog=examples("marginlex verify", "marginlex verify --ledger audit.db --replay")
+    )(verify_command)
     group = typer.Typer(invoke_without_command=True, add_completion=False)
-    group.callback()(ledger_command)
-    group.command("runs")(runs_command)
+    group.callback(
+        epilog=examples(
+            "marginlex ledger",
+            "marginlex ledger --status call --call-above 1000000",
+            "marginlex ledger --since 2026-06-30 --format csv > decisions.csv",
+        )
+    )(ledger_command)
+    group.command(
+        "runs",
+        epilog=examples(
+            "marginlex ledger runs", "marginlex ledger runs --since 2026-06-01 --format json"
+        ),
+    )(runs_command)
     app.add_typer(group, name="ledger")

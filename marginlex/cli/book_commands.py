@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli.help_text import examples
+
 # The engine (pandas, pyarrow) is imported inside the commands: other commands start fast.
 if TYPE_CHECKING:
     from marginlex.engine.book.load import Book
@@ -125,5 +127,10 @@ def synth(
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    app.command("validate")(validate)
-    app.command("synth")(synth)
+    app.command(
+        "validate",
+        epilog=examples("marginlex validate my_book/", "marginlex validate my_book/ --json"),
+    )(validate)
+    app.command(
+        "synth", epilog=examples("marginlex synth --accounts 1000 --seed 7 --out big_book/")
+    )(synth)

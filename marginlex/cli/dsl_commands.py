@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from marginlex.cli.help_text import examples
+
 # marginlex.dsl (lark, the checks) is imported inside the commands: other commands start fast.
 if TYPE_CHECKING:
     from marginlex.dsl.check.runner import FileReport as CheckReport
@@ -131,5 +133,15 @@ def _unified(path: Path, old: str, new: str) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    app.command("check")(check)
-    app.command("fmt")(fmt)
+    app.command(
+        "check",
+        epilog=examples(
+            "marginlex check my_firm.mlx",
+            "marginlex check rulebooks/ --json",
+            "marginlex check my_firm.mlx --verbose",
+        ),
+    )(check)
+    app.command(
+        "fmt",
+        epilog=examples("marginlex fmt my_firm.mlx", "marginlex fmt --check --diff rulebooks/"),
+    )(fmt)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from marginlex.cli.help_text import examples
+
 
 def lsp(
     stdio: bool = typer.Option(
@@ -24,4 +26,4 @@ def lsp(
 
 def register(app: typer.Typer) -> None:
     """Add ``lsp`` to the app."""
-    app.command()(lsp)
+    app.command(epilog=examples("marginlex lsp --stdio"))(lsp)

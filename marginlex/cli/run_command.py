@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli.help_text import examples
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
 from marginlex.cli.usage import as_of_date
@@ -283,4 +284,12 @@ def _report(results: list[Evaluation], out: Path | None, out_format: FileFormat)
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    app.command("run")(run)
+    app.command(
+        "run",
+        epilog=examples(
+            "marginlex run",
+            "marginlex run my_book/ -r sec -r my_firm.mlx",
+            "marginlex run my_book/ --as-of 2026-06-30 --json",
+            "marginlex run my_book/ --ledger ledger.db",
+        ),
+    )(run)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from marginlex.cli.help_text import examples
+
 _LEDGER = typer.Option(
     "--ledger",
     help="Ledger file path or postgresql+psycopg:// URL (default: $MARGINLEX_LEDGER, else the "
@@ -78,4 +80,6 @@ def _default_ledger(book: Path | None) -> str:
 
 def register(app: typer.Typer) -> None:
     """Register ``serve``."""
-    app.command()(serve)
+    app.command(
+        epilog=examples("marginlex serve", "marginlex serve --ledger audit.db --port 8080")
+    )(serve)

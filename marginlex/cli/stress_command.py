@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli.help_text import examples
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.usage import usage_error
 
@@ -156,4 +157,11 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    app.command("stress")(stress_command)
+    app.command(
+        "stress",
+        epilog=examples(
+            'marginlex stress --shock "class_group=SPX:-20%"',
+            'marginlex stress my_book/ -r sec --shock "product=ust_*:+150bp" --vol +10pts',
+            "marginlex stress --scenarios scenarios.toml --report stress.html",
+        ),
+    )(stress_command)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli.help_text import examples
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.usage import as_of_date, usage_error
@@ -180,10 +181,10 @@ _RULEBOOKS = typer.Option(
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 _REPORT = typer.Option(None, "--report", help="Write a self-contained HTML report here.")
-_ATTRIBUTION = typer.Option(
-    True,
-    "--attribution/--no-attribution",
-    help="Attribute each changed account's delta to the rules.",
+_NO_ATTRIBUTION = typer.Option(
+    False,
+    "--no-attribution",
+    help="Skip attributing each changed account's delta to the rules (faster).",
 )
 _WORKERS = typer.Option(
     1, "--workers", min=1, help="Processes evaluating attribution steps side by side."
@@ -209,7 +210,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     as_of: str | None = _AS_OF,
     as_json: bool = _JSON,
     report: Path | None = _REPORT,
-    attribution: bool = _ATTRIBUTION,
+    no_attribution: bool = _NO_ATTRIBUTION,
     workers: int = _WORKERS,
     ledger: str | None = _LEDGER,
     allow_warnings: bool = ALLOW_WARNINGS,
@@ -241,7 +242,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
                 books,
                 loaded,
                 day,
-                with_attribution=attribution,
+                with_attribution=not no_attribution,
                 workers=workers,
                 keep_evaluations=bool(ledger),
                 progress=report_progress,
@@ -423,6 +424,25 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
-    app.command("compare")(compare_command)
-    app.command("diff")(diff_command)
-    app.command("test")(test_command)
+    app.command(
+        "compare",
+        epilog=examples(
+            "marginlex compare -r sec -r harmonized",
+            "marginlex compare my_book/ -r sec -r my_firm.mlx --report compare.html",
+        ),
+    )(compare_command)
+    app.command(
+        "diff",
+        epilog=examples(
+            "marginlex diff sec my_firm.mlx",
+            "marginlex diff harmonized harmonized_85pct_offsets --json",
+        ),
+    )(diff_command)
+    app.command(
+        "test",
+        epilog=examples(
+            "marginlex test",
+            "marginlex test rulebooks/tests/ --fail-under 90 --junit results.xml",
+            "marginlex test --mutate --kill-under 80",
+        ),
+    )(test_command)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from marginlex.cli.help_text import examples
+
 # The rulebook language, the engine and Jinja2 are imported inside the command, so that
 # `marginlex --help` stays light.
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def render_command(
     """Render a rulebook as a readable document: header, statements under their sections
     with citation, evidence, dates, conditions and tables, parameters and where they are
     used, the rulebook tests covering each statement, and for a variant its diff against its
-    base. Each statement has the anchor #rule-<id>."""
+    base. Each statement has the anchor `#rule-<id>`."""
     from marginlex.workbench.render import Format, render_rulebook  # noqa: PLC0415
 
     resolved = _load(rulebook)
@@ -81,4 +83,10 @@ def render_command(
 
 def register(app: typer.Typer) -> None:
     """Add the workbench commands to ``app``."""
-    app.command("render")(render_command)
+    app.command(
+        "render",
+        epilog=examples(
+            "marginlex render sec -o sec.html",
+            "marginlex render my_firm.mlx --format md --no-tests",
+        ),
+    )(render_command)
