@@ -8,11 +8,11 @@ the terminal instead of keeping the source's line breaks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from typer.core import TyperGroup
 
-MARKUP = "markdown"
+MARKUP: Literal["markdown"] = "markdown"
 
 _READABLE = {
     "str": "TEXT",
@@ -43,7 +43,7 @@ def examples(*lines: str) -> str:
 def _metavar(param: Any, ctx: Any) -> str:
     if getattr(param, "is_flag", False):
         return ""
-    shown = param.display_type(ctx).strip("<>")
+    shown = str(param.display_type(ctx)).strip("<>")
     return _READABLE.get(shown, shown)
 
 
