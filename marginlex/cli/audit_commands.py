@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
@@ -294,7 +295,8 @@ def ledger_command(
         sys.stdout.write(rows_csv(rows))
     else:
         # Off a terminal, rich would squeeze the table to 80 columns and cut the ids.
-        Console(width=None if sys.stdout.isatty() else 200).print(_table(rows))
+        out = StdoutConsole(off_terminal=200)
+        out.print(fit(_table(rows), out, whole=_WHOLE, optional=_NARROW_DROPS))
         if more:
             typer.echo(_more_hint(offset, len(rows)))
 
@@ -331,6 +333,11 @@ _COLUMNS = (
     "call",
 )
 _CSV_COLUMNS = (*_COLUMNS, "mismatch")
+_WHOLE = frozenset({"seq", "run_id", "decision_id", "requirement", "call"})
+_NARROW_DROPS = ("run_id", "rulebook_id", "margin_set_id", "account_ids")
+"""Under 100 columns: the decision id names the rulebook and the set; --run filters runs."""
+_RUN_WHOLE = frozenset({"run_id", "recorded_at", "as_of"})
+_RUN_DROPS = ("decisions", "ok", "call", "breach")
 
 
 def rows_csv(rows: list[DecisionRow]) -> str:
@@ -407,8 +414,10 @@ def runs_command(
         for name in _RUN_COLUMNS:
             table.add_column(name, justify="left" if name in _RUN_TEXT else "right")
         for row in rows:
-            table.add_row(*(str(row[name]) for name in _RUN_COLUMNS))
-        Console(width=None if sys.stdout.isatty() else 200).print(table)
+            # rulebooks wrap between ids, not inside one
+            table.add_row(*(str(row[name]).replace(";", " ") for name in _RUN_COLUMNS))
+        out = StdoutConsole(off_terminal=200)
+        out.print(fit(table, out, whole=_RUN_WHOLE, optional=_RUN_DROPS))
 
 
 _RUN_COLUMNS = (

@@ -15,6 +15,7 @@ from rich.table import Table
 from marginlex.cli.help_text import examples
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
+from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date
 from marginlex.engine.outcomes import FileFormat
 
@@ -31,10 +32,11 @@ if TYPE_CHECKING:
 DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")  # engine.run.DEFAULT_RULEBOOKS, without pandas
 LEDGER_ENV = "MARGINLEX_LEDGER"
 
-_out = Console(highlight=False)
-if not _out.is_terminal:  # pipes and CI logs: wide enough for the decision table
-    _out = Console(highlight=False, width=170)
+_out = StdoutConsole(off_terminal=170)  # pipes and CI logs: wide enough for every column
 _err = Console(stderr=True, highlight=False)
+DECISION_WHOLE = frozenset({"requirement", "initial", "value", "excess", "call", "method"})
+SUMMARY_WHOLE = frozenset({"rulebook", "total requirement", "total call"})
+SUMMARY_OPTIONAL = ("out of scope", "eligible")  # dropped under 100 columns
 SMALL_BOOK_SETS = 50
 LONG_RUN_POSITIONS = 20_000
 LONG_RUN_DECISIONS = 20_000
@@ -85,7 +87,7 @@ def _summary_table(results: list[Evaluation]) -> Table:
         "calls",
         "total requirement",
         "total call",
-        "segregation breaches",
+        "breaches",
     ):
         table.add_column(name, justify="left" if name == "rulebook" else "right")
     for ev in results:
@@ -265,8 +267,9 @@ def run(
         return
     for ev in results:
         if len(ev.decisions) <= SMALL_BOOK_SETS:
-            _out.print(decision_table(ev, wide=wide))
-    _out.print(_summary_table(results))
+            _out.print(fit(decision_table(ev, wide=wide), _out, whole=DECISION_WHOLE))
+    summary = _summary_table(results)
+    _out.print(fit(summary, _out, whole=SUMMARY_WHOLE, optional=SUMMARY_OPTIONAL))
 
 
 def _report(results: list[Evaluation], out: Path | None, out_format: FileFormat) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from marginlex.cli.help_text import examples
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import usage_error
 
 # The engine (pandas, numpy) and matplotlib are imported inside the command.
@@ -22,9 +23,12 @@ if TYPE_CHECKING:
 DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")
 CLI_SCENARIO = "shock"
 
-_out = Console(highlight=False)
-if not _out.is_terminal:
-    _out = Console(highlight=False, width=150)
+_out = StdoutConsole(off_terminal=150)
+_WHOLE = frozenset(
+    {"requirement delta", "call delta", "total call", "margin set", "call before", "call under"}
+)
+_IMPACT_DROPS = ("created", "grown", "cleared", "eligibility lost")
+_AFFECTED_DROPS = ("accounts", "requirement", "eligible")
 _err = Console(stderr=True, highlight=False)
 
 _BOOK = typer.Argument(None, help="A book folder; without it, the embedded demo book.")
@@ -151,8 +155,8 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
 
         typer.echo(json.dumps(stress_json(result), indent=2))
         return
-    _out.print(_impact_table(result))
-    _out.print(_affected_table(result))
+    _out.print(fit(_impact_table(result), _out, whole=_WHOLE, optional=_IMPACT_DROPS))
+    _out.print(fit(_affected_table(result), _out, whole=_WHOLE, optional=_AFFECTED_DROPS))
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from marginlex.cli.help_text import examples
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date, usage_error
 
 # The rulebook language and the engine (pandas, numpy) are imported inside the commands, so
@@ -25,9 +26,23 @@ if TYPE_CHECKING:
     from marginlex.engine.variants.mutate import MutationReport
     from marginlex.engine.variants.rulebook_tests import TestReport
 
-_out = Console(highlight=False)
-if not _out.is_terminal:
-    _out = Console(highlight=False, width=150)
+_out = StdoutConsole(off_terminal=150)
+MONEY = frozenset(
+    {
+        "total requirement",
+        "total value",
+        "total call",
+        "requirement delta",
+        "value delta",
+        "call delta",
+        "requirement before",
+        "requirement after",
+        "requirement",
+        "value",
+        "call",
+    }
+)
+WHOLE = MONEY | {"rulebook", "account", "set before", "set after", "rule", "figure", "row"}
 _err = Console(stderr=True, highlight=False)
 
 
@@ -111,6 +126,12 @@ def _head_table(c: Comparison) -> Table:
         c.calls_removed,
     )
     row = [*map(str, counts), *map(_money, (c.requirement_delta, c.value_delta, c.call_delta))]
+    if _out.narrow:  # one row of ten figures: a column of them instead
+        table = _table(f"{c.from_id} -> {c.to_id}", ("", ""), [], left=1)
+        table.show_header = False
+        for name, cell in zip(columns, row, strict=True):
+            table.add_row(name, cell)
+        return table
     return _table(f"{c.from_id} -> {c.to_id}", columns, [row])
 
 
@@ -170,6 +191,9 @@ def _comparison_tables(c: Comparison) -> list[Table]:
         tables.append(_steps_table(c.attribution))
     return tables
 
+
+NARROW_DROPS = ("set before", "set after", "requirement before", "requirement after")
+"""Columns of the comparison tables dropped under 100 columns (the delta stays)."""
 
 _BOOK = typer.Argument(None, help="A book folder; without it, the embedded demo book.")
 _RULEBOOKS = typer.Option(
@@ -262,10 +286,10 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     if as_json:
         typer.echo(json.dumps(compare_json(result), indent=2))
         return
-    _out.print(_totals_table(result))
+    _out.print(fit(_totals_table(result), _out, whole=WHOLE, optional=("sets", "accounts decided")))
     for c in result.comparisons:
         for table in _comparison_tables(c):
-            _out.print(table)
+            _out.print(fit(table, _out, whole=WHOLE, optional=NARROW_DROPS))
 
 
 def _record(
@@ -354,7 +378,8 @@ def _print_mutants(reports: list[MutationReport]) -> None:
             f"{len(r.survivors)} survive{'' if rows else '.'}{':' if rows else ''}"
         )
         if rows:
-            _out.print(_table("", ("line", "rule", "row", "figure", "mutation"), rows, left=5))
+            table = _table("", ("line", "rule", "row", "figure", "mutation"), rows, left=5)
+            _out.print(fit(table, _out, whole=WHOLE))
 
 
 def _mutation_json(reports: list[MutationReport]) -> str:

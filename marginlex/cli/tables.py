@@ -1,0 +1,55 @@
+"""Tables on stdout that never cut money or ids, whatever the terminal's width.
+
+Off a terminal (a pipe, a CI log) a table is as wide as ``$COLUMNS`` says, else wide enough
+for every column; on a terminal, as wide as the terminal. Id and money columns never wrap
+(a folded ``1,234,567.89`` reads as two numbers); the others wrap between words; below
+:data:`NARROW` columns a command drops its least needed columns instead of squeezing them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console, ConsoleDimensions
+from rich.table import Table
+
+NARROW = 100
+"""Below this many columns, tables show fewer columns."""
+
+
+class StdoutConsole(Console):
+    """stdout: the terminal's width; off a terminal, ``$COLUMNS`` or ``off_terminal``."""
+
+    def __init__(self, off_terminal: int) -> None:
+        super().__init__(highlight=False)
+        self._off_terminal = off_terminal
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size, ``$COLUMNS`` when set, else ``off_terminal`` columns."""
+        size = super().size
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            return size
+        return ConsoleDimensions(self._off_terminal, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    @property
+    def narrow(self) -> bool:
+        """Fewer than :data:`NARROW` columns: tables drop their optional columns."""
+        return self.size.width < NARROW
+
+
+def fit(
+    table: Table, console: StdoutConsole, *, whole: frozenset[str], optional: tuple[str, ...] = ()
+) -> Table:
+    """``table`` fitted to ``console``: the columns named in ``whole`` (ids, money) never
+    wrap, the others wrap between words (an id list between its ids); on a narrow console
+    the ``optional`` columns are dropped. Returns the table."""
+    if console.narrow and optional:
+        table.columns[:] = [c for c in table.columns if str(c.header) not in optional]
+    for column in table.columns:
+        column.no_wrap = str(column.header) in whole
+    return table
