@@ -416,8 +416,8 @@ def runs_command(
         for row in rows:
             # rulebooks wrap between ids, not inside one
             table.add_row(*(str(row[name]).replace(";", " ") for name in _RUN_COLUMNS))
-        out = StdoutConsole(off_terminal=200)
-        out.print(fit(table, out, whole=_RUN_WHOLE, optional=_RUN_DROPS))
+        console = StdoutConsole(off_terminal=200)
+        console.print(fit(table, console, whole=_RUN_WHOLE, optional=_RUN_DROPS))
 
 
 _RUN_COLUMNS = (
