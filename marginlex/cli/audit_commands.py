@@ -75,7 +75,7 @@ def explain(
         str,
         typer.Argument(
             help="The decision id: as `marginlex ledger` lists it, or RULEBOOK:MARGIN_SET "
-            "as `marginlex run --json` prints it (e.g. sec:ms:A01_ALICE_PM)."
+            "as `marginlex run --format json` prints it (e.g. sec:ms:A01_ALICE_PM)."
         ),
     ],
     *,
@@ -98,7 +98,9 @@ def explain(
             "recorded book and rulebook.",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Same as --format json.")
+    ] = False,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line.
 
@@ -289,7 +291,7 @@ def ledger_command(
     rows = rows[:PAGE] if more else rows
     _warn_mismatches(rows)
     if format is ListFormat.JSON:
-        dumped = [r.model_dump(mode="json", exclude_none=True) for r in rows]
+        dumped = [_money_numbers(r.model_dump(mode="json", exclude_none=True)) for r in rows]
         sys.stdout.write(json.dumps(dumped, indent=2) + "\n")
     elif format is ListFormat.CSV:
         sys.stdout.write(rows_csv(rows))
@@ -302,6 +304,13 @@ def ledger_command(
 
 
 PAGE = 50  # rows a ledger table shows unless told otherwise
+
+
+def _money_numbers(row: dict[str, object]) -> dict[str, object]:
+    """A listed row with its money as numbers rounded to the cent, as every command's JSON."""
+    from marginlex.cli.output_format import cents  # noqa: PLC0415
+
+    return {k: cents(str(v)) if k in {"requirement", "call"} else v for k, v in row.items()}
 
 
 def _more_hint(offset: int, shown: int) -> str:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 
 # The engine (pandas, pyarrow) is imported inside the commands: other commands start fast.
 if TYPE_CHECKING:
@@ -40,19 +41,22 @@ def _problem_json(p: BookProblem) -> dict[str, object]:
 
 
 _BOOK = typer.Argument(..., help="A book folder (CSV or Parquet files plus book.json).")
-_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_FORMAT_OUT = format_option("table (a summary) or json (every problem and count).")
 _ACCOUNTS = typer.Option(..., "--accounts", min=20, help="Number of accounts.")
 _SEED = typer.Option(..., "--seed", help="Random seed: same seed, same bytes.")
 _OUT = typer.Option(..., "--out", help="Folder to write the book into.")
 _FORMAT = typer.Option(BookFormat.CSV, "--format", help="csv or parquet.")
 
 
-def validate(book: Path = _BOOK, as_json: bool = _JSON) -> None:
+def validate(
+    book: Path = _BOOK, fmt: OutputFormat = _FORMAT_OUT, as_json: bool = JSON_ALIAS
+) -> None:
     """Validate a book folder; list every problem as `file:row: column: what is wrong`.
 
     Rows are spreadsheet rows: the header is row 1, the first record row 2; row 0 is the
     file as a whole. Exit code 0 when the book is valid (warnings allowed), 1 otherwise.
     """
+    as_json = chosen(fmt, as_json, "validate", csv=False) is OutputFormat.JSON
     from marginlex.engine.book.load import load_book  # noqa: PLC0415
     from marginlex.engine.book.problems import BookError, Severity  # noqa: PLC0415
 
@@ -129,7 +133,7 @@ def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app."""
     app.command(
         "validate",
-        epilog=examples("marginlex validate my_book/", "marginlex validate my_book/ --json"),
+        epilog=examples("marginlex validate my_book/", "marginlex validate my_book/ --format json"),
     )(validate)
     app.command(
         "synth", epilog=examples("marginlex synth --accounts 1000 --seed 7 --out big_book/")

@@ -11,17 +11,20 @@ import typer
 from rich.console import Console
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 
 # marginlex.dsl (lark, the checks) is imported inside the commands: other commands start fast.
 if TYPE_CHECKING:
     from marginlex.dsl.check.runner import FileReport as CheckReport
 
 _PATHS = typer.Argument(..., help="Rulebook files (.mlx) or folders holding them.")
+_FORMAT = format_option("table (the report) or json (every diagnostic).")
 
 
 def check(
     paths: list[str] = _PATHS,
-    as_json: bool = typer.Option(False, "--json", help="Print diagnostics as JSON on stdout."),
+    fmt: OutputFormat = _FORMAT,
+    as_json: bool = JSON_ALIAS,
     verbose: bool = typer.Option(
         False,
         "--verbose",
@@ -39,6 +42,7 @@ def check(
     from marginlex.dsl.check.runner import check_paths  # noqa: PLC0415
     from marginlex.dsl.diagnostics import Severity  # noqa: PLC0415
 
+    as_json = chosen(fmt, as_json, "check", csv=False) is OutputFormat.JSON
     reports = check_paths(paths, verbose=verbose)
     diagnostics = [d for r in reports for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == Severity.ERROR]
@@ -137,7 +141,7 @@ def register(app: typer.Typer) -> None:
         "check",
         epilog=examples(
             "marginlex check my_firm.mlx",
-            "marginlex check rulebooks/ --json",
+            "marginlex check rulebooks/ --format json",
             "marginlex check my_firm.mlx --verbose",
         ),
     )(check)

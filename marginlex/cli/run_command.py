@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
-from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
+from marginlex.cli.run_output import (
+    check_out_or_exit,
+    decision_table,
+    run_csv,
+    run_json,
+    write_or_exit,
+)
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date
 from marginlex.engine.outcomes import FileFormat
@@ -49,7 +55,9 @@ _RULEBOOK = typer.Option(
     help="Rulebook id or .mlx path; repeat for several (default: sec, cftc, harmonized).",
 )
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
-_JSON = typer.Option(False, "--json", help="Print every decision as JSON on stdout.")
+_FORMAT = format_option(
+    "table (for people), json (every decision with its rules) or csv (one decision a row)."
+)
 _OUT = typer.Option(
     None, "--out", help="Write decisions and trace frames under this folder (see --out-format)."
 )
@@ -215,26 +223,13 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
     (_err if to_stderr else _out).print(line, markup=False, soft_wrap=True)
 
 
-def _json(results: list[Evaluation]) -> str:
-    doc = {
-        ev.rulebook_id: {
-            "as_of": ev.as_of.isoformat(),
-            "book": ev.book_name,
-            "book_sha256": ev.book_sha256,
-            "summary": ev.summary().model_dump(),
-            "decisions": ev.records(),
-        }
-        for ev in results
-    }
-    return json.dumps(doc, indent=2)
-
-
 def run(
     book: Path | None = _BOOK,
     *,
     rulebook: list[str] | None = _RULEBOOK,
     as_of: str | None = _AS_OF,
-    as_json: bool = _JSON,
+    fmt: OutputFormat = _FORMAT,
+    as_json: bool = JSON_ALIAS,
     out: Path | None = _OUT,
     out_format: FileFormat = _OUT_FORMAT,
     ledger: str | None = _LEDGER,
@@ -244,12 +239,14 @@ def run(
     """Decide every margin set of a book under one or more rulebooks.
 
     Prints a summary per rulebook and, for small books (at most 50 margin sets), every
-    decision; with --json, every decision as JSON on stdout instead. With --ledger (or
+    decision; with --format json or csv, every decision on stdout instead. With --ledger (or
     $MARGINLEX_LEDGER), records the whole run in one transaction and prints its run id.
     Exit code 0 when every rulebook ran (and was recorded), 1 on a bad book, rulebook or
     date, or a ledger that cannot record; nothing is recorded when evaluation fails. A
     rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     """
+    fmt = chosen(fmt, as_json, "run", csv=True)
+    as_json = fmt is not OutputFormat.TABLE  # machine output: only it on stdout
     check_out_or_exit(out)
     location = ledger or os.environ.get(LEDGER_ENV)
     names = list(rulebook or DEFAULT_RULEBOOKS)
@@ -262,8 +259,8 @@ def run(
     finally:
         if recorder is not None:
             recorder.close()
-    if as_json:
-        typer.echo(_json(results))
+    if fmt is not OutputFormat.TABLE:
+        typer.echo(run_json(results) if fmt is OutputFormat.JSON else run_csv(results), nl=False)
         return
     for ev in results:
         if len(ev.decisions) <= SMALL_BOOK_SETS:
@@ -292,7 +289,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "marginlex run",
             "marginlex run my_book/ -r sec -r my_firm.mlx",
-            "marginlex run my_book/ --as-of 2026-06-30 --json",
+            "marginlex run my_book/ --as-of 2026-06-30 --format json",
             "marginlex run my_book/ --ledger ledger.db",
         ),
     )(run)

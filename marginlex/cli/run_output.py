@@ -8,6 +8,9 @@ The engine is imported inside the functions, so that ``marginlex --help`` starts
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from marginlex.cli.output_format import cents
 
 if TYPE_CHECKING:
     from marginlex.engine.evaluation import Evaluation
@@ -35,7 +40,7 @@ WIDE = (
     "status",
 )
 _LEFT = frozenset({"margin set", "eligible", "method", "status"})
-_HINT = "more columns (method, initial, reasons, breach paths): --wide; everything: --json"
+_HINT = "more columns (method, initial, reasons, breach paths): --wide; all: --format json"
 
 
 def _money(x: float) -> str:
@@ -129,3 +134,51 @@ def write_or_exit(ev: Evaluation, out: Path, file_format: FileFormat) -> Path:
     except OutputError as exc:
         _err.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+MONEY = frozenset(
+    {"requirement", "initial", "equity", "value", "excess", "call"}
+    | {"total_requirement", "total_call"}
+)
+"""The money fields of a decision and of a summary: numbers rounded to the cent in JSON."""
+
+
+def money_rounded(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every money field a number rounded to the cent (None stays None)."""
+    return {k: cents(v) if k in MONEY and v is not None else v for k, v in record.items()}
+
+
+def run_json(results: list[Evaluation]) -> str:
+    """``run --format json``: per rulebook its book, summary and every decision."""
+    doc = {
+        ev.rulebook_id: {
+            "as_of": ev.as_of.isoformat(),
+            "book": ev.book_name,
+            "book_sha256": ev.book_sha256,
+            "summary": money_rounded(ev.summary().model_dump()),
+            "decisions": [money_rounded(r) for r in ev.records()],
+        }
+        for ev in results
+    }
+    return json.dumps(doc, indent=2)
+
+
+def run_csv(results: list[Evaluation]) -> str:
+    """``run --format csv``: every decision of every rulebook, one a row (lists joined by
+    ``;``, segregation paths as JSON), with its ``rulebook_id`` first."""
+    rows = [
+        {"rulebook_id": ev.rulebook_id, **money_rounded(r)} for ev in results for r in ev.records()
+    ]
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:  # rendering the decisions already made
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ";".join(value)
+    return json.dumps(value) if isinstance(value, (list, dict)) else value

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import usage_error
@@ -45,7 +46,7 @@ _VOL = typer.Option(None, "--vol", help="Every option's implied volatility moved
 _SCENARIOS = typer.Option(
     None, "--scenarios", help="A TOML file of named scenarios ([scenario.NAME] tables)."
 )
-_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_FORMAT = format_option("table (for people) or json (every figure, for programs).")
 _REPORT = typer.Option(None, "--report", help="Write an HTML report with plots here.")
 
 
@@ -109,7 +110,8 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     shock: list[str] | None = _SHOCK,
     vol: str | None = _VOL,
     scenarios: Path | None = _SCENARIOS,
-    as_json: bool = _JSON,
+    fmt: OutputFormat = _FORMAT,
+    as_json: bool = JSON_ALIAS,
     report: Path | None = _REPORT,
     allow_warnings: bool = ALLOW_WARNINGS,
 ) -> None:
@@ -128,9 +130,10 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     from marginlex.engine.stress.run import stress  # noqa: PLC0415
     from marginlex.engine.stress.shocks import ShockError  # noqa: PLC0415
 
+    as_json = chosen(fmt, as_json, "stress", csv=False) is OutputFormat.JSON
     names = list(rulebook or DEFAULT_RULEBOOKS)
     try:
-        chosen = _scenarios(shock or [], vol, scenarios)
+        picked = _scenarios(shock or [], vol, scenarios)
     except ShockError as exc:
         raise _fail(str(exc)) from None
     refuse_unclean(names, allow_warnings, _err)
@@ -138,7 +141,7 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
         rulebooks = [load_rulebook(n, folders_of(names)) for n in names]
         loaded = resolve_book(book)
         with _err.status("stressing"):
-            result = stress(loaded, rulebooks, chosen)
+            result = stress(loaded, rulebooks, picked)
     except RulebookError as exc:
         raise _fail("\n".join(d.render() for d in exc.diagnostics)) from None
     except BookError as exc:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
@@ -203,7 +204,8 @@ _RULEBOOKS = typer.Option(
     help="Rulebook id or .mlx path; two or more, the first is the baseline.",
 )
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
-_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+_JSON = JSON_ALIAS
+_FORMAT = format_option("table (for people) or json (every figure, for programs).")
 _REPORT = typer.Option(None, "--report", help="Write a self-contained HTML report here.")
 _NO_ATTRIBUTION = typer.Option(
     False,
@@ -232,6 +234,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     book: Path | None = _BOOK,
     rulebook: list[str] = _RULEBOOKS,
     as_of: str | None = _AS_OF,
+    fmt: OutputFormat = _FORMAT,
     as_json: bool = _JSON,
     report: Path | None = _REPORT,
     no_attribution: bool = _NO_ATTRIBUTION,
@@ -251,6 +254,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     from marginlex.engine.variants.compare import compare  # noqa: PLC0415
     from marginlex.engine.variants.compare_json import compare_json  # noqa: PLC0415
 
+    as_json = chosen(fmt, as_json, "compare", csv=False) is OutputFormat.JSON
     if len(rulebook) < 2:
         raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
     day = as_of_date(as_of, "compare")
@@ -312,8 +316,11 @@ def _record(
     )
 
 
-def diff_command(a: str = _A, b: str = _B, as_json: bool = _JSON) -> None:
+def diff_command(
+    a: str = _A, b: str = _B, fmt: OutputFormat = _FORMAT, as_json: bool = _JSON
+) -> None:
     """The rules and parameters that differ between two rulebooks, after `extends`."""
+    as_json = chosen(fmt, as_json, "diff", csv=False) is OutputFormat.JSON
     from marginlex.dsl.diff import diff_rulebooks, render_diff  # noqa: PLC0415
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
@@ -413,6 +420,7 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     fail_under: float = _FAIL_UNDER,
     mutate: bool = _MUTATE,
     kill_under: float = _KILL_UNDER,
+    fmt: OutputFormat = _FORMAT,
     as_json: bool = _JSON,
     junit: Path | None = _JUNIT,
 ) -> None:
@@ -422,6 +430,7 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     from marginlex.engine.variants.mutate import run_mutants, tested_rulebooks  # noqa: PLC0415
     from marginlex.engine.variants.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
 
+    as_json = chosen(fmt, as_json, "test", csv=False) is OutputFormat.JSON
     folders = paths or [shipped_dir() / "tests"]
     try:
         report = run_tests(folders)
@@ -460,7 +469,7 @@ def register(app: typer.Typer) -> None:
         "diff",
         epilog=examples(
             "marginlex diff sec my_firm.mlx",
-            "marginlex diff harmonized harmonized_85pct_offsets --json",
+            "marginlex diff harmonized harmonized_85pct_offsets --format json",
         ),
     )(diff_command)
     app.command(

@@ -85,7 +85,13 @@ def _listing(*ledger: str) -> list[dict[str, Any]]:
 
 def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
     return sorted(
-        (r["rulebook_id"], r["margin_set_id"], r["status"], r["requirement"], r["call"])
+        (
+            r["rulebook_id"],
+            r["margin_set_id"],
+            r["status"],
+            f"{r['requirement']:.2f}",
+            f"{r['call']:.2f}",
+        )
         for r in rows
     )
 
@@ -125,12 +131,12 @@ def test_run_records_what_ledger_lists(
     assert per_rulebook == {"sec": 12, "cftc": 6}
     # Every recorded figure is the one `run --json` prints for the demo book (the golden).
     assert _figures(rows) == _golden_figures()
-    calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != "0.00"]
-    assert calls == [
-        ("cftc", "ms:A08_FOX_FUT", "66000.00"),
-        ("cftc", "ms:A09_GOLF_FUT", "32000.00"),
-        ("harmonized", "ms:A08_FOX_FUT", "66000.00"),
-        ("harmonized", "ms:A09_GOLF_FUT", "32000.00"),
+    calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != 0]
+    assert calls == [  # money in JSON: a number rounded to the cent, in every command
+        ("cftc", "ms:A08_FOX_FUT", 66000.0),
+        ("cftc", "ms:A09_GOLF_FUT", 32000.0),
+        ("harmonized", "ms:A08_FOX_FUT", 66000.0),
+        ("harmonized", "ms:A09_GOLF_FUT", 32000.0),
     ]
 
 
@@ -177,7 +183,7 @@ def test_a_call_edited_in_sql_fails_verify_at_that_entry(
     location = pg_url if backend == "postgresql" else str(tmp_path / "tampered.db")
     run_id = _record("--ledger", location)
     fox = _id_of(_listing("--ledger", location), "cftc", "ms:A08_FOX_FUT")
-    assert (fox["seq"], fox["call"]) == (15, "66000.00")
+    assert (fox["seq"], fox["call"]) == (15, 66000.0)
     wipe = "UPDATE decisions SET call = 0 WHERE decision_id = "
     if backend == "postgresql":
         with psycopg.connect(_plain(pg_url)) as conn:  # commits on leaving the block
