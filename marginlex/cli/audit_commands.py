@@ -33,7 +33,8 @@ ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.store.ENV_VAR, without sq
 _err = Console(stderr=True)
 LEDGER_HELP = (
     f"Ledger file path or postgresql+psycopg:// URL (default: ${ENV_VAR}, "
-    "else ./marginlex-ledger.db)."
+    "else ./marginlex-ledger.db if it exists, else your default ledger, where "
+    "`marginlex run --record` records)."
 )
 LedgerOpt = Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)]
 SinceOpt = Annotated[
@@ -61,10 +62,11 @@ class ListFormat(StrEnum):
 
 
 def _open(ledger: str | None) -> Ledger:
-    from marginlex.audit.ledger.store import Ledger, LedgerError, resolve_location  # noqa: PLC0415
+    from marginlex.audit.ledger.store import Ledger, LedgerError  # noqa: PLC0415
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
 
     try:
-        return Ledger.open(resolve_location(ledger), create=False)
+        return Ledger.open(ledger_location(ledger), create=False)
     except LedgerError as exc:
         _err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

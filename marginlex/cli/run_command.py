@@ -66,6 +66,12 @@ _OUT_FORMAT = typer.Option(
     "--out-format",
     help="File format of --out: parquet (typed, columnar) or csv (for spreadsheets).",
 )
+_RECORD = typer.Option(
+    False,
+    "--record",
+    help="Record the run where `marginlex ledger` reads without --ledger: $MARGINLEX_LEDGER, "
+    "else ./marginlex-ledger.db if it exists, else your default ledger.",
+)
 _WIDE = typer.Option(
     False, "--wide", help="Decision tables with method, initial, excess, reasons and paths."
 )
@@ -233,6 +239,7 @@ def run(
     out: Path | None = _OUT,
     out_format: FileFormat = _OUT_FORMAT,
     ledger: str | None = _LEDGER,
+    record: bool = _RECORD,
     wide: bool = _WIDE,
     allow_warnings: bool = ALLOW_WARNINGS,
 ) -> None:
@@ -248,7 +255,7 @@ def run(
     fmt = chosen(fmt, as_json, "run", csv=True)
     as_json = fmt is not OutputFormat.TABLE  # machine output: only it on stdout
     check_out_or_exit(out)
-    location = ledger or os.environ.get(LEDGER_ENV)
+    location = ledger or os.environ.get(LEDGER_ENV) or (_default_ledger() if record else None)
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
     results, recorder = _run_or_exit(book, names, as_of, record=bool(location))
@@ -267,6 +274,15 @@ def run(
             _out.print(fit(decision_table(ev, wide=wide), _out, whole=DECISION_WHOLE))
     summary = _summary_table(results)
     _out.print(fit(summary, _out, whole=SUMMARY_WHOLE, optional=SUMMARY_OPTIONAL))
+
+
+def _default_ledger() -> str:
+    """The ledger `ledger`, `explain` and `verify` read by default, its folder made."""
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
+
+    location = ledger_location(None)
+    Path(location).parent.mkdir(parents=True, exist_ok=True)
+    return location
 
 
 def _report(results: list[Evaluation], out: Path | None, out_format: FileFormat) -> None:
