@@ -12,7 +12,7 @@ import os
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
@@ -144,6 +144,10 @@ class Ledger(LedgerReader):
                 if self.engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
                 yield conn
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction holding the ledger's write lock (signed checkpoints use it)."""
+        return self._write()
 
     def record_run(
         self,

@@ -89,3 +89,22 @@ decisions = Table(
     Index("ix_decisions_run_id", "run_id"),
     Index("ix_decisions_rulebook_id", "rulebook_id"),
 )
+
+ledger_meta = Table(
+    "ledger_meta",
+    metadata,
+    # ``ledger_id``: the ledger's identity, made once, named by every signed checkpoint.
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    # A signed head, as also appended to the checkpoint file outside the ledger: ``body`` is
+    # the canonical JSON signed, ``signature`` its Ed25519 signature (base64).
+    Column("signature", String(128), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("run_id", String(64), nullable=True),
+)

@@ -25,6 +25,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "marginlex.cli.run_command": ("run",),
     "marginlex.cli.audit_commands": ("explain", "verify", "ledger"),
     "marginlex.cli.variant_commands": ("compare", "diff", "test"),
+    "marginlex.cli.trust_commands": ("keys",),
 }
 """Each command group's module and the commands it registers (a command not listed here
 makes the console script register every group, so a new command is never hidden)."""
@@ -54,7 +55,7 @@ def build_app(modules: tuple[str, ...] = tuple(GROUPS)) -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     built.callback()(_root)
-    for name in modules:  # five groups
+    for name in modules:  # six groups
         importlib.import_module(name).register(built)
     return built
 
@@ -65,7 +66,7 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
     >>> modules_for(["explain", "d-1"])
     ('marginlex.cli.audit_commands',)
     >>> len(modules_for(["--help"]))
-    5
+    6
     """
     command = next((a for a in argv if not a.startswith("-")), None)
     owners = tuple(m for m, commands in GROUPS.items() if command in commands)

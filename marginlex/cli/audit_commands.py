@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from marginlex.cli.trust_commands import checkpoint_command
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
@@ -147,26 +148,41 @@ def verify_command(
     expect_head: Annotated[
         str | None, typer.Option(help="A head hash noted earlier: the chain must still hold it.")
     ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="A checkpoint file (or folder) `run --sign` appended to."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="Check every checkpoint's signature with this public key."),
+    ] = None,
 ) -> None:
     """Re-walk the hash chain; name the first entry changed, removed or reordered (exit 1).
 
     With --replay, also rebuild every recorded run's rulebooks and book from the ledger,
     re-evaluate, and compare each decision's trace byte for byte (exit 1 on any difference).
+    With --public-key, also check the signed checkpoints (of --checkpoints, else the ledger's
+    own): every signature, and that the ledger still holds each checkpointed head.
     """
     from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
     from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
+    from marginlex.cli.trust_commands import check_checkpoints_or_exit  # noqa: PLC0415
 
+    if checkpoints is not None and public_key is None:
+        _err.print("[red]error:[/] --checkpoints needs --public-key to check their signatures")
+        raise typer.Exit(2)
     replayer = replay_run if replay else None
     store = _open(ledger)
     try:
         report = verify(store, replayer=replayer, expect_head=expect_head)
+        _print_report(report)
+        anchored = public_key is None or check_checkpoints_or_exit(store, checkpoints, public_key)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
-        _err.print(f"[red]error:[/] replay failed: {exc}")
+        _err.print(f"[red]error:[/] replay failed: {escape(str(exc))}")
         raise typer.Exit(1) from exc
     finally:
         store.close()
-    _print_report(report)
-    if not report.ok:
+    if not (report.ok and anchored):
         raise typer.Exit(1)
 
 
@@ -404,4 +420,5 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback()(ledger_command)
     group.command("runs")(runs_command)
+    group.command("checkpoint")(checkpoint_command)
     app.add_typer(group, name="ledger")

@@ -6,8 +6,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
+from sqlalchemy import select, update
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.chain import entry_hash, entry_header
 from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import DecisionFigures, DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
 
@@ -73,3 +79,28 @@ def mask_entry(body: str) -> str:
         return f"{m['hash']}ENTRY-HASH"
 
     return _ENTRY.sub(mask, body)
+
+
+def rehash_from(ledger: Ledger, seq: int, **changes: object) -> None:
+    """An insider's edit: set ``changes`` on entry ``seq``, then re-hash the chain from it.
+
+    Every later entry gets a new ``prev_hash`` and ``entry_hash``, so the chain is intact
+    again: only something kept outside the ledger (a checkpoint) or replay can tell.
+    """
+    with ledger.engine.begin() as conn:
+        run_sha = {r.run_id: r.run_sha256 for r in conn.execute(select(t.runs))}
+        if changes:
+            conn.execute(update(t.decisions).where(t.decisions.c.seq == seq).values(**changes))
+        rows = list(
+            conn.execute(select(t.decisions).where(t.decisions.c.seq >= seq).order_by("seq"))
+        )
+        prev = rows[0].prev_hash
+        for row in rows:
+            fields = dict(row._mapping) | {"prev_hash": prev}
+            header = entry_header(SimpleNamespace(**fields), row.run_id, run_sha[row.run_id])
+            prev = entry_hash(prev, header, row.seq)
+            conn.execute(
+                update(t.decisions)
+                .where(t.decisions.c.seq == row.seq)
+                .values(prev_hash=fields["prev_hash"], entry_hash=prev)
+            )
