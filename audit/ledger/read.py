@@ -10,11 +10,30 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Select, and_, inspect, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Label,
+    LargeBinary,
+    Select,
+    and_,
+    cast,
+    inspect,
+    or_,
+    select,
+    type_coerce,
+)
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.chain import entry_hash, entry_header, trace_json
+from marginlex.audit.ledger.chain import (
+    Dictionaries,
+    TraceDecodeError,
+    entry_hash,
+    entry_header,
+    trace_json,
+)
 from marginlex.audit.ledger.records import (
     DecisionRow,
     RunCounts,
@@ -40,6 +59,16 @@ _SUMMARY = (
     t.decisions.c.prev_hash,
     t.decisions.c.entry_hash,
 )
+
+
+def blob(column: ColumnElement[bytes]) -> Label[bytes]:
+    """A binary column read as bytes whatever SQLite holds in it.
+
+    An insider's SQL can leave text where a blob was (``substr(trace_z, ...) || ...`` is
+    text), which sqlite3 then fails to decode as UTF-8; cast to BLOB it reads as the bytes
+    it is, and fails its hash like any other edit.
+    """
+    return type_coerce(cast(column, LargeBinary), LargeBinary).label(column.name)
 
 
 class DecisionNotFoundError(LookupError):
@@ -132,6 +161,23 @@ def _stored_time(moment: datetime) -> str:
     return aware.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def _read_trace(row: Any, dictionaries: Dictionaries) -> tuple[str, DecisionTrace]:
+    """A stored entry's trace JSON and model.
+
+    Raises:
+        TraceDecodeError: the stored bytes no longer read as a trace (naming the entry).
+    """
+    try:
+        body = trace_json(row.trace_z, dictionaries)
+        return body, DecisionTrace.model_validate_json(body)
+    except (TraceDecodeError, ValidationError) as exc:
+        reason = str(exc) if isinstance(exc, TraceDecodeError) else "not a valid trace"
+        raise TraceDecodeError(
+            f"the stored trace of entry #{row.seq} ({row.decision_id}) no longer reads: "
+            f"{reason}; it was changed (`marginlex verify` names the first broken entry)"
+        ) from exc
+
+
 class LedgerReader:
     """The read side of :class:`marginlex.audit.ledger.store.Ledger`."""
 
@@ -162,7 +208,7 @@ class LedgerReader:
         rulebook, _, margin_set = decision_id.partition(":")
         if margin_set:  # the run's id: the rulebook, then the margin set
             by_id = or_(by_id, and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
-        query = select(*_SUMMARY, col.trace_z).where(by_id)
+        query = select(*_SUMMARY, blob(col.trace_z)).where(by_id)
         if run_id is not None:
             query = query.where(t.decisions.c.run_id == run_id)
         with self.engine.connect() as conn:
@@ -175,13 +221,13 @@ class LedgerReader:
                 )
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
-        body = trace_json(row.trace_z, self.dictionaries)
+        body, trace = _read_trace(row, self.dictionaries)
         mismatch = hash_mismatch(row, digests)
         if mismatch is None and sha256_hex(body) != row.trace_sha256:
             mismatch = f"HASH MISMATCH: the trace of entry #{row.seq} was changed"
         return StoredDecision(
             row=row_summary(row, mismatch),
-            trace=DecisionTrace.model_validate_json(body),
+            trace=trace,
             prev_hash=row.prev_hash,
             entry_hash=row.entry_hash,
             recorded_at=None if created is None else datetime.fromisoformat(created),
@@ -248,14 +294,15 @@ class LedgerReader:
     def book_blob(self, sha256: str) -> bytes | None:
         """The recorded canonical book content, by its sha256 (decompressed)."""
         with self.engine.connect() as conn:
-            blob = conn.scalar(select(t.books.c.blob).where(t.books.c.sha256 == sha256))
-        return None if blob is None else zlib.decompress(blob)
+            body = conn.scalar(select(blob(t.books.c.blob)).where(t.books.c.sha256 == sha256))
+        return None if body is None else zlib.decompress(body)
 
     def walk(self, batch: int = 2000) -> Generator[Any, None, None]:
         """Every ``decisions`` row in chain order, streamed (all columns)."""
         with self.engine.connect() as conn:
+            columns = [blob(c) if c.name == "trace_z" else c for c in t.decisions.c]
             result = conn.execution_options(yield_per=batch).execute(
-                select(t.decisions).order_by(t.decisions.c.seq)
+                select(*columns).order_by(t.decisions.c.seq)
             )
             try:
                 yield from result

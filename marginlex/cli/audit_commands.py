@@ -93,13 +93,14 @@ def explain(
     """Explain one decision, top-down, with the rule and citation behind every line."""
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
+    from marginlex.audit.ledger.chain import TraceDecodeError  # noqa: PLC0415
     from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
 
     store = _open(ledger)
     try:
         stored = store.get_decision(decision_id, run)
-    except DecisionNotFoundError as exc:
-        _err.print(f"[red]error:[/] {exc.args[0]}")
+    except (DecisionNotFoundError, TraceDecodeError) as exc:
+        _err.print(f"[red]error:[/] {escape(exc.args[0])}", soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         store.close()
@@ -164,6 +165,8 @@ def verify_command(
     With --public-key, also check the signed checkpoints (of --checkpoints, else the ledger's
     own): every signature, and that the ledger still holds each checkpointed head.
     """
+    from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
     from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
     from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
     from marginlex.cli.trust_commands import check_checkpoints_or_exit  # noqa: PLC0415
@@ -179,6 +182,10 @@ def verify_command(
         anchored = public_key is None or check_checkpoints_or_exit(store, checkpoints, public_key)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
         _err.print(f"[red]error:[/] replay failed: {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    except DBAPIError as exc:  # a column edited into what the driver cannot read
+        shown = "".join(c if c.isprintable() else "?" for c in str(exc.orig))
+        _err.print(f"error: the ledger cannot be read: {shown}", markup=False)
         raise typer.Exit(1) from exc
     finally:
         store.close()
