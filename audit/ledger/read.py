@@ -37,6 +37,7 @@ from marginlex.audit.ledger.chain import (
 from marginlex.audit.ledger.records import (
     DecisionRow,
     RunCounts,
+    RunOrigin,
     RunRecord,
     StoredDecision,
     StoredRun,
@@ -91,7 +92,7 @@ def row_summary(row: Any, mismatch: str | None = None) -> DecisionRow:
     )
 
 
-def run_from_row(row: Any) -> RunRecord:
+def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
     """Rebuild the caller's run record from a ``runs`` row (to re-derive its sha256)."""
     return RunRecord.model_validate(
         {
@@ -100,16 +101,30 @@ def run_from_row(row: Any) -> RunRecord:
             "engine_version": row.engine_version,
             "book_sha256": row.book_sha256,
             "as_of": row.as_of,
+            "origin": origin,
             "rulebooks": json.loads(row.rulebooks),
             "out_of_scope": row.out_of_scope,
         }
     )
 
 
-def run_digest(row: Any) -> str | None:
+def run_origins(conn: Connection, run_ids: Iterable[str] | None = None) -> dict[str, RunOrigin]:
+    """Who ran each run (all, or these), as recorded; a ledger older than origins has none."""
+    if not inspect(conn).has_table(t.run_origins.name):
+        return {}
+    query = select(t.run_origins)
+    if run_ids is not None:
+        query = query.where(t.run_origins.c.run_id.in_(set(run_ids)))
+    return {
+        r.run_id: RunOrigin(operator=r.operator, host=r.host, command_line=r.command_line)
+        for r in conn.execute(query)
+    }
+
+
+def run_digest(row: Any, origin: RunOrigin | None = None) -> str | None:
     """A ``runs`` row's digest as entries chain it; None if edited into no valid record."""
     try:
-        return run_from_row(row).digest(row.book_blob_sha256)
+        return run_from_row(row, origin).digest(row.book_blob_sha256)
     except ValidationError:  # a runs row edited into something no run record can be
         return None
 
@@ -142,7 +157,8 @@ def run_digests(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunDigest
     if not wanted:
         return {}
     rows = conn.execute(select(t.runs).where(t.runs.c.run_id.in_(wanted)))
-    return {r.run_id: (run_digest(r), r.run_sha256) for r in rows}
+    origins = run_origins(conn, wanted)
+    return {r.run_id: (run_digest(r, origins.get(r.run_id)), r.run_sha256) for r in rows}
 
 
 def _runs_between(since: datetime | None, until: datetime | None) -> Select[Any]:
@@ -221,6 +237,7 @@ class LedgerReader:
                 )
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
+            origin = run_origins(conn, [row.run_id]).get(row.run_id)
         body, trace = _read_trace(row, self.dictionaries)
         mismatch = hash_mismatch(row, digests)
         if mismatch is None and sha256_hex(body) != row.trace_sha256:
@@ -230,6 +247,7 @@ class LedgerReader:
             trace=trace,
             prev_hash=row.prev_hash,
             entry_hash=row.entry_hash,
+            origin=origin,
             recorded_at=None if created is None else datetime.fromisoformat(created),
         )
 
@@ -277,9 +295,10 @@ class LedgerReader:
         """Every recorded run, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.runs).order_by(t.runs.c.first_seq, t.runs.c.created_at))
+            origins = run_origins(conn)
             return [
                 StoredRun(
-                    record=run_from_row(r),
+                    record=run_from_row(r, origins.get(r.run_id)),
                     counts=RunCounts(decisions=r.decisions, ok=r.ok, call=r.call, breach=r.breach),
                 )
                 for r in rows

@@ -188,6 +188,9 @@ class Ledger(LedgerReader):
                 "book_blob_sha256": blob_sha
             }
             conn.execute(insert(t.runs), [row])
+            if run.origin is not None:
+                origin = run.origin.model_dump() | {"run_id": run.run_id}
+                conn.execute(insert(t.run_origins), [origin])
         return run.run_id
 
     def _append(

@@ -108,3 +108,14 @@ checkpoints = Table(
     Column("head_seq", BigInteger, nullable=False),
     Column("run_id", String(64), nullable=True),
 )
+
+run_origins = Table(
+    "run_origins",
+    metadata,
+    # Who ran a run, where and how: part of the run record, so in its chained sha256. A table
+    # of its own, so that ledgers made before it read unchanged (their runs: not recorded).
+    Column("run_id", String(64), primary_key=True),
+    Column("operator", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("command_line", Text, nullable=False),
+)

@@ -26,7 +26,7 @@ from marginlex.audit.ledger.chain import (
     decompress_trace,
     trace_json,
 )
-from marginlex.audit.ledger.read import blob, rehash, run_digest
+from marginlex.audit.ledger.read import blob, rehash, run_digest, run_origins
 from marginlex.audit.ledger.records import money_text
 from marginlex.audit.ledger.replay import (
     ReplayDifference,
@@ -85,7 +85,8 @@ class _Walk:
         self.ledger = ledger
         with ledger.engine.connect() as conn:
             self.runs = {r.run_id: r for r in conn.execute(select(t.runs))}
-        self.digests = {rid: run_digest(r) for rid, r in self.runs.items()}
+            origins = run_origins(conn)
+        self.digests = {rid: run_digest(r, origins.get(rid)) for rid, r in self.runs.items()}
         self.seen: Counter[str] = Counter()
         self.seq = 0
         self.prev = GENESIS
@@ -157,7 +158,10 @@ class _Walk:
             return ChainProblem(
                 kind=ProblemKind.RUN_CHANGED,
                 **where,
-                message=f"the record of run {row.run_id} (book, as-of, rulebooks…) was changed",
+                message=(
+                    f"the record of run {row.run_id} (book, as-of, rulebooks, who ran it…) "
+                    "was changed"
+                ),
             )
         return ChainProblem(
             kind=ProblemKind.CHANGED,

@@ -362,7 +362,9 @@ def runs_command(
     until: UntilOpt = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
 ) -> None:
-    """List the recorded runs, oldest first: when each was recorded, its book date and counts."""
+    """List the recorded runs, oldest first: when each was recorded, its book date, counts
+    and who ran it (CSV and JSON add the command line, the marginlex version and the sha256
+    of the book and of each rulebook bundle)."""
     store = _open(ledger)
     try:
         runs = [r for r in store.runs() if _within(r.record.created_at, since, until)]
@@ -379,14 +381,14 @@ def runs_command(
         sys.stdout.write(out.getvalue())
     else:
         table = Table(title=f"{len(rows)} runs")
-        for name in _RUN_COLUMNS:
+        for name in _RUN_TABLE:
             table.add_column(name, justify="left" if name in _RUN_TEXT else "right")
         for row in rows:
-            table.add_row(*(str(row[name]) for name in _RUN_COLUMNS))
+            table.add_row(*(str(row[name]) for name in _RUN_TABLE))
         Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
-_RUN_COLUMNS = (
+_RUN_TABLE = (
     "run_id",
     "recorded_at",
     "as_of",
@@ -395,8 +397,13 @@ _RUN_COLUMNS = (
     "ok",
     "call",
     "breach",
+    "operator",
+    "host",
 )
-_RUN_TEXT = {"run_id", "recorded_at", "as_of", "rulebooks"}
+_RUN_COLUMNS = (*_RUN_TABLE, "command_line", "marginlex", "book_sha256", "rulebook_sha256")
+"""CSV and JSON: who ran each run and the sha256 of its inputs too."""
+_RUN_TEXT = {"run_id", "recorded_at", "as_of", "rulebooks", "operator", "host"}
+NOT_RECORDED = "not recorded"  # who ran a run recorded before marginlex recorded it
 
 
 def _within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -417,6 +424,12 @@ def _run_row(run: StoredRun) -> dict[str, str | int | None]:
         "ok": c.ok,
         "call": c.call,
         "breach": c.breach,
+        "operator": r.origin.operator if r.origin else NOT_RECORDED,
+        "host": r.origin.host if r.origin else NOT_RECORDED,
+        "command_line": r.origin.command_line if r.origin else NOT_RECORDED,
+        "marginlex": r.engine_version,
+        "book_sha256": r.book_sha256,
+        "rulebook_sha256": ";".join(f"{ref.id}={ref.sha256}" for ref in r.rulebooks),
     }
 
 

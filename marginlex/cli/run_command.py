@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,13 @@ _CHECKPOINTS = typer.Option(
     "--checkpoints",
     help="Append the signed checkpoint here (file or folder; default beside a SQLite "
     "ledger: LEDGER.checkpoints.jsonl).",
+)
+
+_OPERATOR = typer.Option(
+    None,
+    "--operator",
+    help="Who runs this, as the ledger records it (default: $MARGINLEX_OPERATOR, else the "
+    "OS user).",
 )
 
 
@@ -192,9 +200,10 @@ def _run_or_exit(
     raise typer.Exit(1)
 
 
-def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> str:
-    """Record the run in one transaction; print the run id and the decision count."""
+def _record(location: str, recorder: RunRecorder, to_stderr: bool, operator: str | None) -> str:
+    """Record the run in one transaction, with who ran it; print the run id and count."""
     from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
+    from marginlex.audit.ledger.origin import run_origin  # noqa: PLC0415
     from marginlex.audit.ledger.store import LedgerError, shown_location  # noqa: PLC0415
 
     decisions = recorder.decision_count
@@ -204,7 +213,7 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> str:
         with status:
             status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")
             status.refresh()
-            recorded = recorder.record(location)
+            recorded = recorder.record(location, run_origin(sys.argv, operator))
     except (LedgerError, WorkerError) as exc:
         _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
@@ -274,6 +283,7 @@ def run(
     allow_warnings: bool = ALLOW_WARNINGS,
     sign: Path | None = _SIGN,
     checkpoints: Path | None = _CHECKPOINTS,
+    operator: str | None = _OPERATOR,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
@@ -294,7 +304,7 @@ def run(
     try:
         _report(results, out)
         if recorder is not None and location:
-            run_id = _record(location, recorder, to_stderr=as_json)
+            run_id = _record(location, recorder, to_stderr=as_json, operator=operator)
             if signer is not None:
                 _checkpoint(location, signer, run_id)
     finally:

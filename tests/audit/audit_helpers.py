@@ -69,7 +69,8 @@ _ENTRY = re.compile(
 
 
 def mask_entry(body: str) -> str:
-    """``explain`` output with the run id, recorded time and entry hash (new each run) masked."""
+    """``explain`` output with the run id, recorded time, entry hash and who ran the run (new
+    each run) masked."""
 
     def mask(m: re.Match[str]) -> str:
         if m["lead"]:
@@ -78,7 +79,23 @@ def mask_entry(body: str) -> str:
             return f"{m['when']}RECORDED"
         return f"{m['hash']}ENTRY-HASH"
 
-    return _ENTRY.sub(mask, body)
+    return _WHO_RAN.sub(_mask_who, _ENTRY.sub(mask, body))
+
+
+_WHO_RAN = re.compile(
+    r"(?P<text>, run by ).+? on \S+: .*?(?=  ‹ledger entry›)"
+    r"|(?P<html>, run by <code>).*?</code> on <code>.*?</code>: <code>.*?(?=</code>)"
+    r'|(?P<json>"(?:command_line|host|operator)": )"(?:[^"\\]|\\.)*"'
+)
+
+
+def _mask_who(m: re.Match[str]) -> str:
+    """Who ran the run (the operator, host and command line of the test process)."""
+    if m["text"]:
+        return f"{m['text']}OPERATOR on HOST: COMMAND"
+    if m["html"]:
+        return f"{m['html']}OPERATOR</code> on <code>HOST</code>: <code>COMMAND"
+    return f'{m["json"]}"MASKED"'
 
 
 def rehash_from(ledger: Ledger, seq: int, **changes: object) -> None:
