@@ -118,6 +118,39 @@ def checkpoint_command(
     typer.echo(signed.line())
 
 
+def init_command(
+    location: Annotated[str, typer.Argument(help="A postgresql+psycopg:// URL or a file path.")],
+    *,
+    roles: Annotated[
+        bool,
+        typer.Option(
+            help="PostgreSQL: a writer role (INSERT, SELECT), a reader role (SELECT) and "
+            "triggers that refuse UPDATE, DELETE and TRUNCATE on every ledger table."
+        ),
+    ] = False,
+    writer: Annotated[str, typer.Option(help="The writer role's name.")] = "marginlex_writer",
+    reader: Annotated[str, typer.Option(help="The reader role's name.")] = "marginlex_reader",
+) -> None:
+    """Create a ledger (as the owner of its tables); with --roles, make it append-only.
+
+    Grant the writer role to the login that runs `marginlex run`, the reader role to the
+    logins of `serve` and `verify`; keep the owner's login for `ledger init` alone.
+    """
+    from marginlex.audit.ledger.roles import init_ledger  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError, shown_location  # noqa: PLC0415
+
+    try:
+        protected = init_ledger(location, roles=roles, writer=writer, reader=reader)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"ledger ready: {shown_location(location)}")
+    if protected:
+        typer.echo(
+            f"roles: {writer} (INSERT, SELECT), {reader} (SELECT); UPDATE, DELETE and "
+            f"TRUNCATE refused on {', '.join(protected)}"
+        )
+
+
 def check_checkpoints_or_exit(store: Ledger, checkpoints: Path | None, public_key: Path) -> bool:
     """Check the checkpoints (the file's, else the ledger's own); print each that fails.
 
