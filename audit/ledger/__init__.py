@@ -3,7 +3,9 @@
 ``tables`` and ``store`` (the storage interface, one transaction per run), ``chain`` (what an
 entry commits to), ``records`` (what is stored and handed back), ``recorded_inputs`` (rulebook
 bundles and the book blob), ``record`` and ``fork_pool`` (recording a run with workers),
-``read``, ``verify``, ``replay`` and ``replay_run`` (re-evaluating a recorded run). Takes
+``read``, ``verify``, ``replay`` and ``replay_run`` (re-evaluating a recorded run), ``origin``
+(who ran a run), ``keys`` and ``checkpoints`` (signed heads kept outside the ledger), ``roles``
+(a PostgreSQL ledger that refuses edits). Takes
 traces and evaluations; hands out stored decisions and verification reports. Must not import
 explain or the command line.
 """
