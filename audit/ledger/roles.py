@@ -69,6 +69,8 @@ def _grant(conn: Connection, writer: str, reader: str) -> None:
     for table in _ledger_tables():
         conn.execute(text(f"GRANT SELECT, INSERT ON {table} TO {writer}"))
         conn.execute(text(f"GRANT SELECT ON {table} TO {reader}"))
+    # Both read the schema's revision when they open the ledger; only the owner upgrades it.
+    conn.execute(text(f"GRANT SELECT ON {t.VERSION_TABLE} TO {writer}, {reader}"))
 
 
 def init_ledger(

@@ -67,6 +67,38 @@ def shown_location(location: str) -> str:
     return make_url(location).render_as_string(hide_password=True)
 
 
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision a ledger is stamped with (None: made before Alembic, or new)."""
+    if not inspect(conn).has_table(t.VERSION_TABLE):
+        return None
+    found = conn.execute(text(f"SELECT version_num FROM {t.VERSION_TABLE}")).scalar()
+    return None if found is None else str(found)
+
+
+def _refuse_newer_schema(conn: Connection, location: str) -> None:
+    revision = schema_revision(conn)
+    if revision is not None and revision not in t.SCHEMA_REVISIONS:
+        raise LedgerError(
+            f"{shown_location(location)} has schema revision {revision!r}, which this "
+            f"marginlex does not know (it knows up to {t.SCHEMA_HEAD!r}): a newer marginlex "
+            "made it; use that version"
+        )
+
+
+def _stamp_head(conn: Connection) -> None:
+    """Stamp a ledger whose tables ``create_all`` just completed with the head revision."""
+    if schema_revision(conn) == t.SCHEMA_HEAD:
+        return
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t.VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+            f"CONSTRAINT {t.VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    conn.execute(text(f"DELETE FROM {t.VERSION_TABLE}"))
+    conn.execute(text(f"INSERT INTO {t.VERSION_TABLE} VALUES (:v)"), {"v": t.SCHEMA_HEAD})
+
+
 def _sqlite_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 300})
 
@@ -123,9 +155,14 @@ class Ledger(LedgerReader):
         try:
             if create:
                 with ledger._write() as conn:
-                    t.metadata.create_all(conn)
+                    _refuse_newer_schema(conn, location)
+                    t.metadata.create_all(conn)  # new tables only: the ledger is at the head
+                    _stamp_head(conn)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
+            else:
+                with engine.connect() as conn:
+                    _refuse_newer_schema(conn, location)
             ledger.load_dictionaries()
         except (LedgerError, OperationalError) as exc:
             engine.dispose()

@@ -119,3 +119,9 @@ run_origins = Table(
     Column("host", Text, nullable=False),
     Column("command_line", Text, nullable=False),
 )
+
+SCHEMA_REVISIONS = ("0001_baseline", "0002_trust")
+"""The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
+what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""
+SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
+VERSION_TABLE = "alembic_version"

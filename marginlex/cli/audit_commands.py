@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from marginlex.cli.trust_commands import checkpoint_command, init_command
+from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
@@ -442,4 +442,5 @@ def register(app: typer.Typer) -> None:
     group.command("runs")(runs_command)
     group.command("checkpoint")(checkpoint_command)
     group.command("init")(init_command)
+    group.command("upgrade")(upgrade_command)
     app.add_typer(group, name="ledger")

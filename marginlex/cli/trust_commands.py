@@ -151,6 +151,24 @@ def init_command(
         )
 
 
+def upgrade_command(
+    *, ledger: Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)] = None
+) -> None:
+    """Upgrade a ledger made by an older marginlex to this schema, in place (Alembic)."""
+    from marginlex.audit.ledger.schema import upgrade_ledger  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError, resolve_location  # noqa: PLC0415
+
+    location = resolve_location(ledger)
+    try:
+        before, after = upgrade_ledger(location)
+    except LedgerError as exc:
+        raise _fail(str(exc), 2) from exc
+    if before == after:
+        typer.echo(f"schema already at {after}: nothing to upgrade")
+    else:
+        typer.echo(f"schema upgraded from {before} to {after}")
+
+
 def check_checkpoints_or_exit(store: Ledger, checkpoints: Path | None, public_key: Path) -> bool:
     """Check the checkpoints (the file's, else the ledger's own); print each that fails.
 
