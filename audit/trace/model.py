@@ -12,7 +12,7 @@ import json
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Literal, Self
+from typing import Final, Literal, NamedTuple, Self
 
 from pydantic import Field, SerializeAsAny, model_validator
 
@@ -202,6 +202,24 @@ class DecisionTrace(TraceModel):
     def requirement(self) -> Money:
         """The maintenance requirement (the figure the ledger indexes)."""
         return self.figures.maintenance
+
+    def ledger_columns(self) -> LedgerColumns:
+        """The columns the ledger stores beside this trace, as text (replay compares them)."""
+        return LedgerColumns(
+            account_ids=canonical_json(list(self.margin_set.account_ids)).decode("utf-8"),
+            status=self.figures.status.value,
+            call=f"{self.figures.call:.2f}",
+            requirement=f"{self.figures.maintenance:.2f}",
+        )
+
+
+class LedgerColumns(NamedTuple):
+    """An entry's indexed columns as text: account ids (canonical JSON), status, amounts."""
+
+    account_ids: str
+    status: str
+    call: str
+    requirement: str
 
 
 def decision_id_for(rulebook_sha256: str, book_sha256: str, as_of: date, margin_set_id: str) -> str:

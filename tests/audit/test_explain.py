@@ -167,19 +167,22 @@ def test_explain_names_the_ledger_entry(cli_ledger: str, pm_trace: DecisionTrace
     assert (stored.row.run_id, stored.row.seq, stored.recorded_at) == ("run-1", 1, run.created_at)
     first = render_text(pm_trace, stored).splitlines()[0]
     assert first == (
-        f"Ledger entry #1 of run run-1, recorded {when}, entry hash {stored.entry_hash}"
-        "  ‹ledger entry›"
+        f"Ledger entry #1 of run run-1, recorded {when}, entry hash {stored.entry_hash}, "
+        "who ran it: not recorded  ‹ledger entry›"
     )
     assert json.loads(render_json(pm_trace, stored))["ledger_entry"] == {
+        "command_line": None,
         "entry_hash": stored.entry_hash,
         "hash_mismatch": None,
+        "host": None,
+        "operator": None,
         "recorded_at": when,
         "run_id": "run-1",
         "seq": 1,
     }
     page = render_html(pm_trace, stored)
     assert f"Ledger entry #1 of run <code>run-1</code>, recorded {when}" in page
-    assert f"entry hash <code>{stored.entry_hash}</code>" in page
+    assert f"entry hash <code>{stored.entry_hash}</code>, who ran it: not recorded" in page
 
 
 def test_cli_explain_unknown_id_exits_1(cli_ledger: str) -> None:
