@@ -22,6 +22,12 @@ from marginlex.dsl.diagnostics import (
     did_you_mean,
     error,
 )
+from marginlex.dsl.limits import (
+    NestingError,
+    guard_nesting,
+    nesting_diagnostic,
+    size_diagnostic,
+)
 from marginlex.dsl.model import rulebook as m
 
 
@@ -46,7 +52,7 @@ class _WholeWords(PostLex):
     always_accept = ("NAME",)
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        return stream
+        return guard_nesting(stream)
 
 
 @functools.cache
@@ -69,6 +75,8 @@ def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Tok
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise RulebookError([syntax_diagnostic(exc, text, path)]) from None
+    except NestingError as exc:
+        raise RulebookError([exc.diagnostic(path)]) from None
     return tree, list(_SINK.tokens)
 
 
@@ -88,7 +96,13 @@ def parse(text: str, path: str = "<string>") -> m.Rulebook:
     >>> parse('rulebook demo "Demo"').header.title
     'Demo'
     """
+    too_large = size_diagnostic(text, path)
+    if too_large is not None:
+        raise RulebookError([too_large])
     tree, comment_tokens = parse_tree(text, path)
+    too_deep = nesting_diagnostic(tree, path)
+    if too_deep is not None:
+        raise RulebookError([too_deep])
     try:
         book = ModelBuilder(path).transform(tree)
     except VisitError as exc:
