@@ -30,7 +30,7 @@ MAX_NESTING = 100
 """Depth of the syntax tree (statements, clauses, expressions): ``not not ... x`` or
 ``((( ... )))`` nested deeper would exhaust the stack of the builder and of every pass."""
 
-MAX_SCENARIO_POINTS = 1_000
+MAX_SCENARIO_POINTS = 200
 """``points N`` of a scenario grid and ``steps N`` of a SPAN scan: each position is revalued
 at every point, so the evaluation holds positions x points figures."""
 

@@ -50,7 +50,9 @@ def _checked(case: Case) -> list[Diagnostic]:
     for d in found:
         assert d.span.file == path
         assert d.span.line >= 1 and d.span.column >= 1
-        assert d.render(case.text).startswith(f"{path}:{d.span.line}:{d.span.column}: MLX")
+        assert d.headline().startswith(f"{path}:{d.span.line}:{d.span.column}: MLX")
+    for d in found[:3]:  # rendering splits the whole text: a few show the caret is placed
+        assert d.render(case.text).startswith(d.headline())
     return found
 
 
