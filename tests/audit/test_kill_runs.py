@@ -74,7 +74,7 @@ def test_kill_9_at_random_moments_leaves_only_whole_runs(book: Path, ledger_url:
     assert decisions > ACCOUNTS // 2
     backend = "postgresql" if ledger_url.startswith("postgresql") else "sqlite"
     rng = random.Random(f"kill-{ACCOUNTS}-{backend}")  # the same moments on every run
-    finished = 1
+    runs, killed = 1, 0
     for _ in range(KILLS):
         proc = _run(book, ledger_url)
         moment = rng.uniform(0.0, whole * 1.1)
@@ -83,15 +83,18 @@ def test_kill_9_at_random_moments_leaves_only_whole_runs(book: Path, ledger_url:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
         _, err = proc.communicate()
+        now = _whole_runs(ledger_url, decisions)
         if proc.returncode == 0:  # it finished before its moment came: a whole run
-            finished += 1
-        else:
+            assert now == runs + 1
+        else:  # killed: its run is absent, or whole when the kill came after the commit
             assert proc.returncode == -signal.SIGKILL, err.decode()
-        assert _whole_runs(ledger_url, decisions) == finished
-    assert finished <= KILLS, "no moment fell inside a run: nothing was killed"
+            assert now in (runs, runs + 1)
+            killed += 1
+        runs = now
+    assert killed >= 1, "no moment fell inside a run: nothing was killed"
     last = _run(book, ledger_url)  # the ledger takes the next run after all that
     assert last.wait(timeout=600) == 0
-    assert _whole_runs(ledger_url, decisions) == finished + 1
+    assert _whole_runs(ledger_url, decisions) == runs + 1
 
 
 def test_four_concurrent_writers_all_land(book: Path, ledger_url: str) -> None:
