@@ -19,7 +19,7 @@ PACKAGES = {"dsl": ROOT / "dsl", "engine": ROOT / "engine", "audit": ROOT / "aud
 # Layers, lowest first: a module may import its own layer and those before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("marginlex.dsl.model", "marginlex.dsl.cache"),
-    ("marginlex.dsl.diagnostics", "marginlex.dsl.claims"),
+    ("marginlex.dsl.diagnostics", "marginlex.dsl.claims", "marginlex.dsl.limits"),
     ("marginlex.dsl.build", "marginlex.dsl.parser", "marginlex.dsl.format"),
     ("marginlex.dsl.resolve", "marginlex.dsl.hybrid"),
     ("marginlex.dsl.check",),
