@@ -38,6 +38,9 @@ class TableBuilder(ExprBuilder):
     def bucket(self, meta: Any, c: list[Any]) -> m.Bucket:
         return m.Bucket(upper=c[0], outcome=c[1], note=c[2], span=self.span(meta))
 
+    def bucket_up_to(self, meta: Any, c: list[Any]) -> m.Bucket:
+        return m.Bucket(upper=c[0], outcome=c[1], note=c[2], inclusive=True, span=self.span(meta))
+
     def bucket_otherwise(self, meta: Any, c: list[Any]) -> m.Bucket:
         return m.Bucket(upper=None, outcome=c[0], note=c[1], span=self.span(meta))
 

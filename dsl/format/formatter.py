@@ -128,7 +128,8 @@ def _body(b: m.HaircutBody) -> list[Line]:
     if isinstance(b, m.MaturityBuckets):
         lines = [Line(1, "by residual_maturity", b.span.line)]
         for k in b.buckets:
-            lead = f"under {quantity(k.upper)}" if k.upper is not None else "otherwise"
+            word = "up to" if k.inclusive else "under"
+            lead = f"{word} {quantity(k.upper)}" if k.upper is not None else "otherwise"
             lines += pack(2, [lead, outcome(k.outcome), *note(k.note)], k)
         return lines
     if isinstance(b, m.AssetTable):

@@ -113,15 +113,25 @@ Outcome = Annotated[Rate | Ineligible, Field(discriminator="node")]
 
 
 class Bucket(Node):
-    """``under 3 months 0.5%``: residual maturity strictly below ``upper``.
+    """``under 3 months 0.5%``: residual maturity strictly below ``upper``; ``up to 1 year
+    1%``: at most ``upper`` (``inclusive``), as CME's schedule reads ("up to 1 year").
 
-    ``upper`` is None for the ``otherwise`` row. A lot exactly on a boundary is not
-    under it, so it takes the longer bucket.
+    ``upper`` is None for the ``otherwise`` row. A lot exactly on an ``under`` boundary is
+    not under it, so it takes the longer bucket; on an ``up to`` boundary it takes this one.
     """
 
     upper: Quantity | None
     outcome: Outcome
     note: Note | None = None
+    inclusive: bool = False
+
+    @property
+    def label(self) -> str:
+        """The row as the rulebook writes it: ``under 3 months``, ``up to 1 year``, ``otherwise``."""
+        if self.upper is None:
+            return "otherwise"
+        word = "up to" if self.inclusive else "under"
+        return f"{word} {self.upper.text} {self.upper.unit.value}"
 
 
 class MaturityBuckets(Node):

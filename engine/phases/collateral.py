@@ -37,21 +37,25 @@ NO_SCHEDULE = "no haircut schedule of the rulebook applies to this asset"
 _CAPPED = "__capped__"
 
 
+def _buckets(plan: Plan, body: m.MaturityBuckets) -> BucketSchedule:
+    """The kernel's bucket schedule of a ``by residual_maturity`` table."""
+    bounded = [b for b in body.buckets if b.upper is not None]
+    return BucketSchedule(
+        boundaries=tuple(b.upper.base for b in bounded if b.upper is not None),
+        rates=tuple(
+            plan.value(b.outcome.value) for b in body.buckets if isinstance(b.outcome, m.Rate)
+        ),
+        inclusive=tuple(b.inclusive for b in bounded),
+    )
+
+
 def _kernel_schedule(plan: Plan, h: m.Haircut, assets: list[str]) -> HaircutSchedule:
     """The kernel schedule for one DSL body, over the assets present."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
-        bounds = tuple(b.upper.base for b in body.buckets if b.upper is not None)
-        rates = tuple(
-            plan.value(b.outcome.value) for b in body.buckets if isinstance(b.outcome, m.Rate)
-        )
         return HaircutSchedule(
             name=h.id,
-            buckets=(
-                AssetBuckets(
-                    assets=tuple(assets), schedule=BucketSchedule(boundaries=bounds, rates=rates)
-                ),
-            ),
+            buckets=(AssetBuckets(assets=tuple(assets), schedule=_buckets(plan, body)),),
         )
     rows: list[tuple[str | None, m.Rate | m.Ineligible]] = (
         [(r.asset.name if r.asset else None, r.outcome) for r in body.rows]
@@ -73,13 +77,12 @@ def _kernel_schedule(plan: Plan, h: m.Haircut, assets: list[str]) -> HaircutSche
     )
 
 
-def _row_index(h: m.Haircut, lots: pd.DataFrame) -> IntArray:
+def _row_index(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> IntArray:
     """The schedule row each lot falls in, as an index into the body's rows (-1: none)."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
-        bounds = [b.upper.base for b in body.buckets if b.upper is not None]
         years = lots["maturity_years"].to_numpy(np.float64)
-        idx = np.searchsorted(np.asarray(bounds), years, side="right")
+        idx = _buckets(plan, body).bucket_of(years)
         return np.where(np.isnan(years), -1, idx).astype(np.int64)
     if isinstance(body, m.AssetTable):
         names = [r.asset.name if r.asset else None for r in body.rows]
@@ -107,10 +110,7 @@ def _row_labels(h: m.Haircut, index: IntArray) -> np.ndarray:
     """The schedule row each lot falls in, as the rulebook writes it."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
-        names = [
-            f"under {b.upper.text} {b.upper.unit.value}" if b.upper else "otherwise"
-            for b in body.buckets
-        ]
+        names = [b.label for b in body.buckets]
     elif isinstance(body, m.AssetTable):
         names = [r.asset.name if r.asset else "otherwise" for r in body.rows]
         # An asset no row lists is shown as falling to `otherwise`, written or not.
@@ -137,7 +137,7 @@ def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
     """One schedule on some lots: per-lot arrays (text columns as object arrays)."""
     assets = sorted(lots["asset"].astype("str").unique().tolist())
     out = apply_haircuts(lots, _kernel_schedule(plan, h, assets))
-    index = _row_index(h, lots)
+    index = _row_index(plan, h, lots)
     return {
         **_row_notes(h, index),
         "schedule": np.full(len(lots), h.id, dtype=object),
