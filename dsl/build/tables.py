@@ -72,6 +72,12 @@ class TableBuilder(ExprBuilder):
         node = m.MoreConservative(schedules=names, span=self.span(meta))
         return Item("body", node, self.span(meta))
 
+    def more_conservative_regimes(self, meta: Any, c: list[tuple[m.Symbol, ...]]) -> Item:
+        names = tuple(s for group in c for s in group)
+        regimes = tuple(n for n, group in enumerate(c) for _ in group)
+        node = m.MoreConservative(schedules=names, regimes=regimes, span=self.span(meta))
+        return Item("body", node, self.span(meta))
+
     # ---- margin methods ----------------------------------------------------------------
     def otherwise(self, meta: Any, c: list[Any]) -> _Otherwise:
         return OTHERWISE

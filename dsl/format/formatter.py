@@ -141,6 +141,9 @@ def _body(b: m.HaircutBody) -> list[Line]:
     if isinstance(b, m.Flat):
         lead = "rate " if isinstance(b.outcome, m.Rate) else ""
         return pack(1, [lead + outcome(b.outcome), *note(b.note)], b)
+    if b.regimes:
+        groups = " and ".join(_brace(g) for g in b.groups())
+        return [Line(1, f"more conservative of {groups}", b.span.line)]
     return [Line(1, f"more conservative of {_names(b.schedules)}", b.span.line)]
 
 

@@ -127,7 +127,7 @@ class Bucket(Node):
 
     @property
     def label(self) -> str:
-        """The row as the rulebook writes it: ``under 3 months``, ``up to 1 year``, ``otherwise``."""
+        """The row as written: ``under 3 months``, ``up to 1 year``, ``otherwise``."""
         if self.upper is None:
             return "otherwise"
         word = "up to" if self.inclusive else "under"
@@ -169,10 +169,21 @@ class MoreConservative(Node):
 
     Each named schedule contributes where its own ``where`` matches the lot; a lot that one
     of them makes ineligible is ineligible. Schedules named here are not applied on their own.
+    ``more conservative of {a, b} and {c, d}`` groups them by regime (``regimes``: the group
+    number of each schedule): a lot that no schedule of one group selects is refused by that
+    regime, a 100% haircut, so it is ineligible.
     """
 
     node: Literal["more_conservative"] = "more_conservative"
     schedules: tuple[Symbol, ...]
+    regimes: tuple[int, ...] = ()
+
+    def groups(self) -> list[tuple[Symbol, ...]]:
+        """The schedules of each regime, in order (``{a, b} and {c, d}``); empty: ungrouped."""
+        out: dict[int, list[Symbol]] = {}
+        for name, regime in zip(self.schedules, self.regimes, strict=False):
+            out.setdefault(regime, []).append(name)
+        return [tuple(v) for v in out.values()]
 
 
 HaircutBody = Annotated[
@@ -281,6 +292,7 @@ class StrategyLeg(StrEnum):
     SHORT_EQUITY_OPTION = "short_equity_option"
     SHORT_INDEX_OPTION = "short_index_option"
     LONG_OPTION = "long_option"
+    OPTION_SPREAD = "option_spread"
 
 
 class StrategyRow(Node):

@@ -4,7 +4,9 @@ Lots take the first schedule of the rulebook's haircut policy whose ``where`` ho
 (``ResolvedRulebook.haircut_policy``: schedules a ``more conservative of`` names are not
 applied on their own). A ``more conservative of`` takes, per lot, the largest haircut of
 the named schedules whose ``where`` holds (an ineligible outcome counts as 100%, so it
-wins). A lot no schedule matches is ineligible. Each schedule is run by
+wins); written by regime (``{a, b} and {c, d}``), a lot that no schedule of one regime
+selects is refused there, a 100% haircut: ineligible. A lot no schedule matches is
+ineligible. Each schedule is run by
 :func:`marginlex.engine.kernels.haircuts.apply_haircuts`; concentration limits by
 :func:`marginlex.engine.kernels.haircuts.apply_concentration_cap` against the set's maintenance
 requirement.
@@ -190,17 +192,34 @@ def _more_conservative(
     out = {col: np.stack([p[col] for p in parts])[winner, rows] for col in parts[0]}
     out["candidates"] = _candidates(rates, combo.schedules, len(lots))
     none = stacked.max(axis=0, initial=-1.0) < 0
+    reason = np.where(none, NO_SCHEDULE, _refusals(combo, stacked))
+    refused = reason != ""
     for col, text in (
         ("schedule", ""),
         ("haircut_row", ""),
-        ("reason", NO_SCHEDULE),
+        ("reason", reason),
         ("status", LotStatus.NOT_IN_SCHEDULE.value),
     ):
-        out[col] = np.where(none, text, out[col])
-    out["haircut_rate"] = np.where(none, 1.0, out["haircut_rate"])
+        out[col] = np.where(refused, text, out[col])
+    out["haircut_rate"] = np.where(refused, 1.0, out["haircut_rate"])
     market = lots["market_value"].to_numpy(np.float64)
-    out["value_after_haircut"] = np.where(none, np.minimum(market, 0.0), out["value_after_haircut"])
+    out["value_after_haircut"] = np.where(
+        refused, np.minimum(market, 0.0), out["value_after_haircut"]
+    )
     return out
+
+
+def _refusals(combo: m.MoreConservative, stacked: FloatArray) -> np.ndarray:
+    """Per lot, why a regime refuses it ('' where none does): no schedule of a regime's
+    group selects the lot (``more conservative of {a, b} and {c, d}``)."""
+    reason = np.full(stacked.shape[1], "", dtype=object)
+    regimes = np.asarray(combo.regimes, dtype=np.int64)
+    for number, group in enumerate(combo.groups()):  # a regime or two, not lots
+        selects = (stacked[regimes == number] >= 0).any(axis=0)
+        names = ", ".join(s.name for s in group)
+        text = f"refused under {{{names}}}: that regime does not accept the asset (100%)"
+        reason = np.where(~selects & (reason == ""), text, reason)
+    return reason
 
 
 def run_haircuts(state: RunState) -> pd.DataFrame:

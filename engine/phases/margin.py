@@ -283,6 +283,7 @@ def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams
         # The rulebook has no row for other products held in a strategy-based account
         # (Treasuries, futures): they take the long-stock rate, on |notional|.
         other_rate=rate.get(leg.LONG_STOCK, 0.0),
+        spread_rate=rate.get(leg.OPTION_SPREAD),
     )
 
 
