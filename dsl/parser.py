@@ -127,6 +127,7 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("cites", 'say where the rule comes from: `cites "FINRA Rule 4210(g)"`'),
     ("%", "rates carry a unit: write `15%` or `25 bp`"),
     ("where", "say which ones: `where account.origin = customer`"),
+    ("under", "a maturity bucket reads `under 3 months 0.5%`, `up to 1 year 1%` or `otherwise 6%`"),
     ("up", "a range row reads `up 6% down 8%` or `up and down 15%`"),
     (":", 'name each requirement: `require min_equity: CONDITION because "..."`'),
 )

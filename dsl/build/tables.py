@@ -203,7 +203,9 @@ class TableBuilder(ExprBuilder):
         return Item("method", node, self.span(meta))
 
     def initial_multiple(self, meta: Any, c: list[Any]) -> Item:
-        node = m.InitialMultiple(multiple=c[0], span=self.span(meta))
+        node = m.InitialMultiple(
+            multiple=c[0], calls_restore_initial=c[1] is not None, span=self.span(meta)
+        )
         return Item("method", node, self.span(meta))
 
     # ---- offsets -----------------------------------------------------------------------

@@ -323,10 +323,17 @@ class StrategyBased(Node):
 
 
 class InitialMultiple(Node):
-    """``initial 110% of maintenance``: the initial requirement of matching accounts."""
+    """``initial 110% of maintenance``: the initial requirement of matching accounts.
+
+    With ``, calls restore initial`` (``calls_restore_initial``): when the set's value falls
+    below its maintenance requirement, the call restores it to the initial requirement
+    (call = initial - value), as the clearing houses require of futures customer accounts;
+    without it the call is maintenance - value.
+    """
 
     node: Literal["initial_multiple"] = "initial_multiple"
     multiple: Value
+    calls_restore_initial: bool = False
 
 
 MarginMethod = Annotated[

@@ -355,10 +355,12 @@ def run_methods(state: RunState, chosen: IntArray) -> list[MethodResult]:
     return results
 
 
-def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray]:
-    """Per set code, the initial/maintenance multiple (NaN: none) and the rule id."""
+def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+    """Per set code, the initial/maintenance multiple (NaN: none), the rule id, and whether a
+    call restores the initial requirement (``, calls restore initial``)."""
     multiple = np.full(state.n_sets, np.nan)
     rule = np.full(state.n_sets, "", dtype=object)
+    restores = np.zeros(state.n_sets, dtype=bool)
     for step in state.plan.active(StepKind.INITIAL):
         assert isinstance(step.statement, m.Margin)
         method = step.statement.method
@@ -368,4 +370,5 @@ def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray]:
         ) & np.isnan(multiple)
         multiple = np.where(applies, state.plan.value(method.multiple), multiple)
         rule = np.where(applies, step.rule_id, rule)
-    return multiple, rule
+        restores = np.where(applies, method.calls_restore_initial, restores)
+    return multiple, rule, restores

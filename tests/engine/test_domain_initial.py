@@ -79,3 +79,30 @@ def test_a_merged_portfolio_margin_set_takes_no_speculative_multiple(tmp_path: P
     assert sorted(d["account_ids"].split(";")) == ["F1", "P1"], d["account_ids"]
     assert d["maintenance"] == 48000.0
     assert math.isnan(d["initial"]) and d["initial_rule_id"] == ""
+
+
+@pytest.mark.parametrize(
+    ("cash", "hedger", "call"),
+    [("30000", "", 16200.0), ("44000", "", 0.0), ("30000", "true", 12000.0)],
+)
+def test_a_futures_customer_call_restores_the_initial_requirement(
+    tmp_path: Path, cash: str, hedger: str, call: float
+) -> None:
+    """Long 2 ES: maintenance 42,000, a speculator's initial 46,200 (see above).
+
+    Value 30,000 is below maintenance: the call restores initial, 46,200 - 30,000 = 16,200
+    (it was maintenance - value, 12,000). Value 44,000 is above maintenance: no call,
+    though below initial. A hedger's initial is its maintenance: 42,000 - 30,000 = 12,000.
+    (CME Clearing: "If margin equity falls below maintenance margin, a call must be issued to
+    bring the account up to initial margin".)"""
+    book = make_book(
+        tmp_path,
+        f"F1,FOX,FCM1,CFTC,futures,customer,,{hedger}",
+        "F1,ES_2609,2",
+        f"L1,F1,USD,{cash},,",
+        accounts_header=WITH_HEDGER,
+    )
+    d = decision(run(book, "cftc"), "ms:F1")
+    assert d["call"] == call
+    assert d["excess"] == float(cash) - 42000.0
+    assert d["status"] == ("call" if call else "ok")
