@@ -127,7 +127,6 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("cites", 'say where the rule comes from: `cites "FINRA Rule 4210(g)"`'),
     ("%", "rates carry a unit: write `15%` or `25 bp`"),
     ("where", "say which ones: `where account.origin = customer`"),
-    ("under", "a maturity bucket reads `under 3 months 0.5%`, `up to 1 year 1%` or `otherwise 6%`"),
     ("up", "a range row reads `up 6% down 8%` or `up and down 15%`"),
     (":", 'name each requirement: `require min_equity: CONDITION because "..."`'),
 )
@@ -251,8 +250,13 @@ def _one_of(words: list[str]) -> str:
     return "one of" if len(words) > 1 else ""
 
 
+_BUCKET_HINT = "a maturity bucket reads `under 3 months 0.5%`, `up to 1 year 1%` or `otherwise 6%`"
+
+
 def _hint(expected: set[str]) -> str | None:
     literal = {_describe(n).strip("`") for n in expected}
+    if {"under", "up", "otherwise"} <= literal:  # a `by residual_maturity` row
+        return _BUCKET_HINT
     for word, hint in _HINTS:
         if word in literal:
             return hint
