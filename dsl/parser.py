@@ -360,8 +360,13 @@ def _one_of(words: list[str]) -> str:
     return "one of" if len(words) > 1 else ""
 
 
+_BUCKET_HINT = "a maturity bucket reads `under 3 months 0.5%`, `up to 1 year 1%` or `otherwise 6%`"
+
+
 def _hint(expected: set[str]) -> str | None:
     literal = {_describe(n).strip("`") for n in expected}
+    if {"under", "up", "otherwise"} <= literal:  # a `by residual_maturity` row
+        return _BUCKET_HINT
     for word, hint in _HINTS:
         if word in literal:
             return hint

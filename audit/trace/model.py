@@ -154,7 +154,12 @@ class FigureSource(TraceModel):
 class DecisionFigures(TraceModel):
     """The figures of the decision, to the cent (book-format conventions)."""
 
-    call: Money = Field(description="max(0, -excess).")
+    call: Money = Field(
+        description=(
+            "max(0, -excess); or initial - value when the excess is negative and the "
+            "initial rule says `calls restore initial` (a futures customer's call)."
+        )
+    )
     equity: Money = Field(description="Collateral market value + position market value.")
     excess: Money = Field(description="value - maintenance; negative is a shortfall.")
     initial: Money = Field(description="Initial requirement (e.g. 110% for speculators).")
@@ -165,8 +170,12 @@ class DecisionFigures(TraceModel):
 
     @model_validator(mode="after")
     def _call_matches(self) -> Self:
-        if self.call != max(-self.excess, 0):
-            raise ValueError(f"call {self.call} must be max(0, -excess) = {-self.excess}")
+        restores = self.excess < 0 and self.call == self.initial - self.value
+        if self.call != max(-self.excess, 0) and not restores:
+            raise ValueError(
+                f"call {self.call} must be max(0, -excess) = {-self.excess}, or initial - value "
+                f"= {self.initial - self.value} below maintenance"
+            )
         if self.status is DecisionStatus.OK and self.call > 0:
             raise ValueError("status ok with a call: the status must be `call`")
         if self.status is DecisionStatus.CALL and self.call == 0:
