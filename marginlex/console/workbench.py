@@ -206,7 +206,7 @@ def save(ws: Workspace, text: str, name: str, rulebooks: Path | None) -> Path:
         raise WorkbenchError("saving needs a rulebook folder: start with --rulebooks DIR")
     if not NAME.fullmatch(name):
         raise WorkbenchError(
-            f"refusing the name {name!r}: lower-case letters, digits and _, starting "
+            f"refusing the name '{name}': lower-case letters, digits and _, starting "
             "with a letter (no folders: the file goes into the rulebook folder)"
         )
     folder = rulebooks.resolve()
