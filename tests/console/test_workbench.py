@@ -245,3 +245,28 @@ def test_save_is_refused_without_a_rulebook_folder(client: TestClient) -> None:
     response = client.post("/workbench/save", data=_form())
     assert response.status_code == 400
     assert _message(response.text) == ("saving needs a rulebook folder: start with --rulebooks DIR")
+
+
+def test_the_workbench_needs_the_token(recorded: Recorded, folder: Path) -> None:
+    app = create_app(recorded.location, token="s3cret", rulebooks=folder)
+    with TestClient(app) as anonymous:
+        for response in (
+            anonymous.get("/workbench"),
+            anonymous.post("/workbench/check", data=_form()),
+            anonymous.post("/workbench/save", data=_form()),
+        ):
+            assert response.status_code == 401
+        assert list(folder.iterdir()) == []
+        answer = anonymous.post(
+            "/workbench/check",
+            data=_form(TYPO),
+            headers={"accept": "application/json", "x-marginlex-token": "s3cret"},
+        )
+        assert [d["code"] for d in answer.json()["diagnostics"]] == ["MLX200"]
+
+
+def test_serve_refuses_a_rulebooks_path_that_is_not_a_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = CliRunner().invoke(cli_app, ["serve", "--ledger", "x.db", "--rulebooks", str(missing)])
+    assert result.exit_code == 2
+    assert f"error: --rulebooks {missing} is not a folder" in result.output
