@@ -56,6 +56,10 @@ class ConsoleState:
         value: T = self._cache[key]
         return value
 
+    def forget(self, key: tuple[str, ...]) -> None:
+        """Drop a cached value (a workbench library, once a file was saved beside it)."""
+        self._cache.pop(key, None)
+
     def close(self) -> None:
         """Release the ledger's connections."""
         if self._ledger is not None:

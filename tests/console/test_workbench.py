@@ -270,3 +270,16 @@ def test_serve_refuses_a_rulebooks_path_that_is_not_a_folder(tmp_path: Path) -> 
     result = CliRunner().invoke(cli_app, ["serve", "--ledger", "x.db", "--rulebooks", str(missing)])
     assert result.exit_code == 2
     assert f"error: --rulebooks {missing} is not a folder" in result.output
+
+
+def test_a_saved_variant_can_be_extended_at_once(bench: TestClient) -> None:
+    assert bench.post("/workbench/save", data=_form()).status_code == 200
+    on_top = VARIANT.replace("rulebook mmf_ten", "rulebook mmf_more").replace(
+        "extends sec", "extends mmf_ten"
+    )
+    answer = bench.post(
+        "/workbench/check",
+        data=_form(on_top, name="mmf_more"),
+        headers={"accept": "application/json"},
+    ).json()
+    assert answer == {"clean": True, "diagnostics": []}

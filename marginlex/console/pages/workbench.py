@@ -169,5 +169,6 @@ async def save_text(request: Request, state: StateDep) -> Response:
         path = await run_in_threadpool(save, ws, form["text"], form["name"], state.rulebooks)
     except WorkbenchError as exc:
         return _render(request, state, status=400, **form, message=str(exc))
+    state.forget(("workbench", form["base"]))  # its library reads the folder again
     text = path.read_text(encoding="utf-8")
     return _render(request, state, **{**form, "text": text}, saved=str(path))
