@@ -93,17 +93,17 @@ def open_client(spec: ClusterSpec, *, processes: bool = True) -> Iterator[Client
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
     if spec.kind is ClusterKind.SCHEDULER:
-        with Client(spec.address) as client:
+        with Client(spec.address) as client:  # type: ignore[no-untyped-call]
             yield client
         return
     with (
-        LocalCluster(
+        LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=spec.workers,
             threads_per_worker=1,
             processes=processes,
             dashboard_address=None,
         ) as cluster,
-        Client(cluster) as client,
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         yield client
 
@@ -151,14 +151,14 @@ def evaluate_on_cluster(
         compile_plan(rulebook, day)
     workers = max(len(client.scheduler_info(n_workers=-1)["workers"]), 1)
     parts = split_book(book, workers * PARTITIONS_PER_WORKER)
-    shipped = client.scatter(parts)
+    shipped = client.scatter(parts)  # type: ignore[no-untyped-call]
     futures = [
         [client.submit(_evaluate_partition, rb, part, day, after, pure=False) for part in shipped]
         for rb in rulebooks
     ]
     gathered: list[Gathered[T]] = []
     for row in futures:  # one rulebook at a time, in run order
-        results: list[Any] = client.gather(row)
+        results: list[Any] = client.gather(row)  # type: ignore[no-untyped-call]
         evaluation = merge_evaluations([ev for ev, _ in results])
         gathered.append(Gathered(evaluation, [extra for _, extra in results]))
     return gathered

@@ -86,5 +86,5 @@ def _is_text(kind: object) -> bool:
 
 def _by_set(frame: pd.DataFrame, set_ids: pd.Index) -> pd.DataFrame:
     """Rows stably grouped by their margin set's row among the decisions (-1: none)."""
-    codes = set_ids.get_indexer(frame["margin_set_id"].astype("str"))
+    codes = set_ids.get_indexer(pd.Index(frame["margin_set_id"].astype("str")))
     return frame.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)

@@ -38,7 +38,7 @@ def account_components(book: Book) -> IntArray:
     first_of_owner[owner_codes[::-1]] = np.arange(len(acc))[::-1]
     pairs = [
         (np.arange(len(acc)), first_of_owner[owner_codes]),
-        (ids.get_indexer(lots["account_id"].astype("str")), _rows(ids, lots["pledged_to"])),
+        (_rows(ids, lots["account_id"]), _rows(ids, lots["pledged_to"])),
         (_rows(ids, rel["src"]), _rows(ids, rel["dst"])),
     ]
     src = np.concatenate([a for a, _ in pairs])
@@ -52,7 +52,7 @@ def account_components(book: Book) -> IntArray:
 
 def _rows(ids: pd.Index, column: pd.Series) -> IntArray:
     """The account row of each id in ``column`` (-1: empty or not an account)."""
-    return np.asarray(ids.get_indexer(column.astype("str").where(column.notna(), "")))
+    return np.asarray(ids.get_indexer(pd.Index(column.astype("str").where(column.notna(), ""))))
 
 
 def pack(labels: IntArray, k: int) -> IntArray:
@@ -72,7 +72,7 @@ def pack(labels: IntArray, k: int) -> IntArray:
         part = int(np.argmin(load))
         target[component] = part
         load[part] += sizes[component]
-    return target[labels]
+    return np.asarray(target[labels], dtype=np.int64)
 
 
 def split_book(book: Book, k: int) -> list[Book]:
@@ -80,8 +80,8 @@ def split_book(book: Book, k: int) -> list[Book]:
     :class:`Book` with the whole book's name, date, currency and sha256."""
     part_of_account = pack(account_components(book), k)
     ids = pd.Index(book.accounts["account_id"].astype("str").to_numpy())
-    pos_part = part_of_account[ids.get_indexer(book.positions["account_id"].astype("str"))]
-    lot_part = part_of_account[ids.get_indexer(book.collateral["account_id"].astype("str"))]
+    pos_part = part_of_account[_rows(ids, book.positions["account_id"])]
+    lot_part = part_of_account[_rows(ids, book.collateral["account_id"])]
     books = []
     for part in range(k):  # a handful of partitions
         accounts = part_of_account == part

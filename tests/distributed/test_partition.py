@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from marginlex.cli import app
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_demo_book
 from marginlex.engine.distributed.cluster import ClusterError, ClusterKind, ClusterSpec
@@ -80,3 +82,10 @@ def test_a_dask_value_that_names_no_cluster_is_refused(text: str) -> None:
         f"--dask {text!r} names no cluster: give local:N (N worker processes on this machine, "
         "N >= 1) or the scheduler's address, tcp://HOST:8786"
     )
+
+
+def test_run_refuses_a_dask_value_that_names_no_cluster() -> None:
+    result = CliRunner().invoke(app, ["run", "--dask", "local:0", "-r", "sec"])
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert "error: --dask 'local:0' names no cluster: give local:N" in said
