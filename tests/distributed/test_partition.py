@@ -89,3 +89,25 @@ def test_run_refuses_a_dask_value_that_names_no_cluster() -> None:
     assert result.exit_code == 1
     said = " ".join(result.stderr.split())
     assert "error: --dask 'local:0' names no cluster: give local:N" in said
+
+
+def test_a_partition_a_rulebook_decides_nothing_in_has_no_decisions() -> None:
+    # the demo's first three private clients hold SEC accounts only: cftc decides no set
+    book = load_demo_book()
+    sec_only = book.accounts["account_id"].isin(["A01_ALICE_PM", "A02_BOB_PM", "A03_CAROL_PM"])
+    keep = book.accounts["account_id"][sec_only]
+    part = book.model_copy(
+        update={
+            "accounts": book.accounts[sec_only].reset_index(drop=True),
+            "positions": book.positions[book.positions["account_id"].isin(keep)].reset_index(
+                drop=True
+            ),
+            "collateral": book.collateral[book.collateral["account_id"].isin(keep)].reset_index(
+                drop=True
+            ),
+        }
+    )
+    ev = run_rulebook("cftc", part)
+    assert len(ev.decisions) == 0 and ev.out_of_scope == 3
+    assert all(len(frame) == 0 for name, frame in ev.frames.items() if name != "eligibility")
+    assert len(run_rulebook("sec", part).decisions) == 3
