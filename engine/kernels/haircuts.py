@@ -278,11 +278,12 @@ def apply_concentration_cap(
     value = lots["value"].to_numpy(np.float64)
     capped = lots["asset"].astype("str").isin(cap.assets).to_numpy(dtype=bool) & (value > 0)
     n_sets = len(requirement)
-    capped_value = np.bincount(sets, weights=np.where(capped, value, 0.0), minlength=n_sets)
+    capped_value = np.bincount(sets[capped], weights=value[capped], minlength=n_sets)
     cap_amount = cap.fraction * np.maximum(requirement, 0.0)
     over = capped_value > cap_amount
     scale = np.where(over, cap_amount / np.where(over, capped_value, 1.0), 1.0)
-    lot_scale = np.where(capped, scale[sets], 1.0)
+    lot_scale = np.ones(len(sets))
+    lot_scale[capped] = scale[sets[capped]]  # only capped lots index sets (there may be none)
     per_lot = pd.DataFrame(
         {
             "capped": capped,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.progress import Progress
 
+    from marginlex.audit.ledger.gathered import GatheredRun
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book.load import Book
@@ -67,6 +68,15 @@ _LEDGER = typer.Option(
         "Record the run (every decision with its trace, the rulebook texts and the book) "
         f"in this ledger: a SQLite path or a postgresql+psycopg:// URL (default: ${LEDGER_ENV}"
         "; without either, nothing is recorded)."
+    ),
+)
+_DASK = typer.Option(
+    None,
+    "--dask",
+    help=(
+        "Evaluate on a Dask cluster: local:N (N worker processes on this machine) or a "
+        "scheduler's address, tcp://HOST:8786. Decisions and recorded entries are a "
+        "single-process run's."
     ),
 )
 
@@ -166,9 +176,36 @@ def _evaluate_all(
     return results
 
 
+def _evaluate_on_cluster(
+    dask: str, book: Book, rulebooks: list[ResolvedRulebook], as_of: dt.date | None
+) -> tuple[list[Evaluation], GatheredRun]:
+    """Evaluate on the cluster ``dask`` names, traces built by its workers (dask imported
+    only here)."""
+    from marginlex.audit.ledger.gathered import GatheredRun, partition_traces  # noqa: PLC0415
+    from marginlex.engine.distributed.cluster import (  # noqa: PLC0415
+        ClusterSpec,
+        evaluate_on_cluster,
+        open_client,
+    )
+
+    spec = ClusterSpec.parse(dask)
+    with _progress(bar=False, show=True) as status:
+        status.add_task(f"evaluating on the Dask cluster {dask}")
+        status.refresh()
+        with open_client(spec) as client:
+            gathered = evaluate_on_cluster(client, rulebooks, book, as_of, partition_traces)
+    run = GatheredRun(book, gathered, rulebooks)
+    return run.evaluations, run
+
+
 def _run_or_exit(
-    book: Path | None, names: list[str], as_of: str | None, *, record: bool
-) -> tuple[list[Evaluation], RunRecorder | None]:
+    book: Path | None,
+    names: list[str],
+    as_of: str | None,
+    *,
+    record: bool,
+    dask: str | None = None,
+) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
     With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
@@ -192,13 +229,15 @@ def _run_or_exit(
         loaded = resolve_book(book)
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
+        if dask is not None:
+            return _evaluate_on_cluster(dask, loaded, rulebooks, day)
         recorder = RunRecorder(loaded) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BookError as exc:
         lines = [problem.render() for problem in exc.problems]
     except RulebookError as exc:
         lines = [diagnostic.render() for diagnostic in exc.diagnostics]
-    except (CompileError, EvaluationError, ValueError) as exc:
+    except (CompileError, EvaluationError, ValueError, OSError) as exc:  # OSError: no cluster
         lines = [f"error: {exc}"]
     except BaseException:
         if recorder is not None:
@@ -211,7 +250,9 @@ def _run_or_exit(
     raise typer.Exit(1)
 
 
-def _record(location: str, recorder: RunRecorder, to_stderr: bool, operator: str | None) -> str:
+def _record(
+    location: str, recorder: RunRecorder | GatheredRun, to_stderr: bool, operator: str | None
+) -> str:
     """Record the run in one transaction, with who ran it; print the run id and count."""
     from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
     from marginlex.audit.ledger.origin import run_origin  # noqa: PLC0415
@@ -296,6 +337,7 @@ def run(
     sign: Path | None = _SIGN,
     checkpoints: Path | None = _CHECKPOINTS,
     operator: str | None = _OPERATOR,
+    dask: str | None = _DASK,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
@@ -306,13 +348,14 @@ def run(
     date, or a ledger that cannot record; nothing is recorded when evaluation fails. A
     rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     With --sign KEY, a signed checkpoint of the ledger's head follows the recording.
+    With --dask, the book is evaluated on a Dask cluster, cut by margin set.
     """
     check_out_or_exit(out)
     location = ledger or os.environ.get(LEDGER_ENV)
     signer = _signer(location, sign, checkpoints)
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
-    results, recorder = _run_or_exit(book, names, as_of, record=bool(location))
+    results, recorder = _run_or_exit(book, names, as_of, record=bool(location), dask=dask)
     try:
         _report(results, out, out_format)
         if recorder is not None and location:
