@@ -370,8 +370,10 @@ _CSV_COLUMNS = (*_COLUMNS, "mismatch")
 _WHOLE = frozenset({"seq", "run_id", "decision_id", "requirement", "call"})
 _NARROW_DROPS = ("run_id", "rulebook_id", "margin_set_id", "account_ids")
 """Under 100 columns: the decision id names the rulebook and the set; --run filters runs."""
-_RUN_WHOLE = frozenset({"run_id", "recorded_at", "as_of"})
-_RUN_DROPS = ("decisions", "ok", "call", "breach")
+_RUN_WHOLE = frozenset({"run_id", "as_of"})
+_RUN_DROPS = ("decisions", "ok", "call", "breach", "host")
+"""At 80 columns a run shows its id, time (wrapped after the date), as-of date, rulebooks and
+operator; the counts and the host are in the wider table, CSV and JSON."""
 
 
 def rows_csv(rows: list[DecisionRow]) -> str:
@@ -446,12 +448,13 @@ def runs_command(
         writer.writerows(rows)
         sys.stdout.write(out.getvalue())
     else:
-        table = Table(title=f"{len(rows)} runs")
+        table = Table(title=f"{len(rows)} run{'' if len(rows) == 1 else 's'}")
         for name in _RUN_TABLE:
             table.add_column(name, justify="left" if name in _RUN_TEXT else "right")
         for row in rows:
-            # rulebooks wrap between ids, not inside one
-            table.add_row(*(str(row[name]).replace(";", " ") for name in _RUN_TABLE))
+            # rulebooks wrap between ids, not inside one; the time after its date
+            shown = row | {"recorded_at": str(row["recorded_at"]).replace("T", " ", 1)}
+            table.add_row(*(str(shown[name]).replace(";", " ") for name in _RUN_TABLE))
         console = StdoutConsole(off_terminal=200)
         console.print(fit(table, console, whole=_RUN_WHOLE, optional=_RUN_DROPS))
 

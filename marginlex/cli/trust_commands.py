@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from marginlex.cli.help_text import examples
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -205,6 +207,11 @@ def check_checkpoints_or_exit(store: Ledger, checkpoints: Path | None, public_ke
 
 def register(app: typer.Typer) -> None:
     """Add ``keys`` (with ``new``) to the marginlex app."""
-    group = typer.Typer(no_args_is_help=True, add_completion=False, help="Signing keys.")
-    group.command("new")(keys_new)
+    group = typer.Typer(
+        no_args_is_help=True,
+        add_completion=False,
+        help="Signing keys.",
+        epilog=examples("marginlex keys new keys/"),
+    )
+    group.command("new", epilog=examples("marginlex keys new keys/"))(keys_new)
     app.add_typer(group, name="keys")
