@@ -74,7 +74,7 @@ def validate_book(path: str | Path) -> list[BookProblem]:
     """Every problem of a book folder (errors and warnings); empty when clean.
 
     >>> validate_book("no/such/folder")[0].render()
-    'no/such/folder:0: -: not a book folder (no such folder)'
+    'no/such/folder: not a book folder (no such folder)'
     """
     _, problems = read_and_validate(Path(path))
     return problems.to_list()

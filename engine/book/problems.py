@@ -48,9 +48,16 @@ class BookProblem(BaseModel):
     severity: Severity = Severity.ERROR
 
     def render(self) -> str:
-        """The problem as ``file:row: column: message`` (warnings say so)."""
+        """The problem as ``file:row: column: message`` (warnings say so); a problem of a
+        whole file (row 0) or of a whole row (column ``-``) names no row or column.
+
+        >>> BookProblem(file="book.json", row=0, column="-", message="missing").render()
+        'book.json: missing'
+        """
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.file}:{self.row}: {self.column}: {prefix}{self.message}"
+        where = self.file if self.row == 0 else f"{self.file}:{self.row}"
+        column = "" if self.column in ("-", "") else f" {self.column}:"
+        return f"{where}:{column} {prefix}{self.message}"
 
 
 class BookError(ValueError):

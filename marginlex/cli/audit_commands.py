@@ -18,8 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.input_errors import input_error_lines
+from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
+from marginlex.cli.usage import as_of_date, usage_error
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
@@ -101,11 +104,30 @@ def explain(
             "recorded book and rulebook.",
         ),
     ] = False,
+    rulebook: Annotated[
+        str | None,
+        typer.Option(
+            "--rulebook",
+            "-r",
+            help="Explain without a ledger: evaluate this rulebook (id or .mlx file) on the "
+            "book now; DECISION_ID may then be a margin set or an account.",
+        ),
+    ] = None,
+    book: Annotated[
+        Path | None,
+        typer.Option(help="With --rulebook: the book folder (default: the demo book)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="With --rulebook: the as-of date (YYYY-MM-DD).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", hidden=True, help="Same as --format json.")
     ] = False,
 ) -> None:
     """Explain one decision, top-down, with the rule and citation behind every line.
+
+    The decision is read from the ledger and checked against its entry hash; with --rulebook
+    it is decided now from a book and a rulebook, and nothing is recorded.
 
     With --what-if: what would have to change for the decision to change (a failed
     requirement passed, a call cleared, a breach ended), each change verified by evaluating
@@ -114,29 +136,28 @@ def explain(
     format = ExplainFormat.JSON if as_json else format
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
-    from marginlex.audit.ledger.chain import TraceDecodeError  # noqa: PLC0415
-    from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
 
-    store = _open(ledger)
-    try:
-        stored = store.get_decision(decision_id, run)
-    except (DecisionNotFoundError, TraceDecodeError) as exc:
-        _err.print(f"[red]error:[/] {escape(exc.args[0])}", soft_wrap=True)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
-    trace, mismatch = stored.trace, stored.row.mismatch
+    if rulebook is not None:
+        _refuse_with_rulebook(ledger=ledger, run=run, what_if=what_if)
+        trace, stored = _direct(decision_id, rulebook, book, as_of), None
+    else:
+        if book is not None or as_of is not None:
+            raise usage_error("--book and --as-of go with --rulebook", "explain")
+        stored = _recorded(ledger, decision_id, run)
+        trace = stored.trace
+    mismatch = None if stored is None else stored.row.mismatch
     if section is not None:
         _check_section(trace, section)
     if mismatch is not None:  # said on stderr whatever the format, and atop the text
         _err.print(f"[red]{mismatch}[/]: `marginlex verify` names the first broken entry")
-    if what_if:
+    if what_if and stored is not None:
         _write(_what_if(ledger, stored, format is ExplainFormat.JSON), output)
         return
+    first = _direct_line(trace) if stored is None else entry_line(stored)
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
         if mismatch is not None:
             Console().print(f"[bold red]!! {mismatch}[/]")
-        Console().print(f"[dim]{escape(entry_line(stored))}[/]")
+        Console().print(f"[dim]{escape(first)}[/]")
         Console().print(render_rich(trace, depth=depth, section=section))
         return
     if format is ExplainFormat.HTML:
@@ -147,9 +168,69 @@ def explain(
         body = render_json(trace, stored)
     else:
         body = render_text(trace, stored, depth=depth, section=section)
+        body = body if stored is not None else f"{first}\n{body}"
     if mismatch is not None and format is ExplainFormat.TEXT:
         body = f"!! {mismatch}\n{body}"
     _write(body, output)
+
+
+def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDecision:
+    """The stored decision, or exit 1 saying why it cannot be read."""
+    from marginlex.audit.ledger.chain import TraceDecodeError  # noqa: PLC0415
+    from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
+
+    store = _open(ledger)
+    try:
+        return store.get_decision(decision_id, run)
+    except (DecisionNotFoundError, TraceDecodeError) as exc:
+        _err.print(f"[red]error:[/] {escape(exc.args[0])}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+
+
+def _refuse_with_rulebook(*, ledger: str | None, run: str | None, what_if: bool) -> None:
+    """Exit 2 when a ledger-only option is given with --rulebook."""
+    given = [name for name, on in (("--ledger", ledger), ("--run", run)) if on]
+    given += ["--what-if"] if what_if else []
+    if given:
+        raise usage_error(
+            f"--rulebook decides now, without a ledger; {' and '.join(given)} only apply to "
+            "a recorded decision: give one or the other",
+            "explain",
+        )
+
+
+def _direct(decision_id: str, rulebook: str, book: Path | None, as_of: str | None) -> DecisionTrace:
+    """The trace of a decision made now, or exit 1 saying why there is none."""
+    from marginlex.audit.explain.direct import (  # noqa: PLC0415
+        DirectDecisionNotFoundError,
+        direct_trace,
+    )
+
+    day = as_of_date(as_of, "explain")
+    refuse_unclean([rulebook], False, _err)
+    lines: list[str] | None
+    try:
+        return direct_trace(decision_id, rulebook, book, day)
+    except DirectDecisionNotFoundError as exc:
+        lines = [f"error: {exc.args[0]}"]
+    except Exception as exc:
+        if (lines := input_error_lines(exc)) is None:
+            raise
+    for line in lines:
+        _err.print(line, markup=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _direct_line(trace: DecisionTrace) -> str:
+    """The text form's first line for a decision made now: what it was made from."""
+    return (
+        f"Not recorded: decided now by marginlex {trace.engine_version} from rulebook "
+        f"{trace.rulebook.id} (sha256 {trace.rulebook.sha256[:12]}) on the book with sha256 "
+        f"{trace.book_sha256[:12]}, as of {trace.as_of.isoformat()}; "
+        "`marginlex run --record` records it"
+    )
 
 
 def _what_if(ledger: str | None, stored: StoredDecision, as_json: bool) -> str:

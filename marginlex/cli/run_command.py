@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import (
@@ -230,11 +231,7 @@ def _run_or_exit(
     given each evaluation as soon as it existed, so its traces are already being built.
     """
     from marginlex.audit.ledger.record import RunRecorder  # noqa: PLC0415
-    from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
-    from marginlex.engine.book.problems import BookError  # noqa: PLC0415
-    from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
-    from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
     from marginlex.engine.run import resolve_book, resolve_rulebook  # noqa: PLC0415
 
     day = as_of_date(as_of, "run")
@@ -247,19 +244,13 @@ def _run_or_exit(
             return _evaluate_on_cluster(dask, loaded, rulebooks, day)
         recorder = RunRecorder(loaded) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
-    except BookError as exc:
-        lines = [problem.render() for problem in exc.problems]
-    except RulebookError as exc:
-        lines = [diagnostic.render() for diagnostic in exc.diagnostics]
-    except (CompileError, EvaluationError, ValueError, OSError) as exc:  # OSError: no cluster
-        lines = [f"error: {exc}"]
-    except BaseException:
+    except BaseException as exc:
+        lines = input_error_lines(exc)
         if recorder is not None:
-            recorder.close()
-        raise
-    if recorder is not None:
-        recorder.close()  # a failed run: stop the workers; nothing is recorded
-    for line in lines:  # one problem a line, never wrapped: `file:row: column: what is wrong`
+            recorder.close()  # a failed run: stop the workers; nothing is recorded
+        if lines is None:
+            raise
+    for line in lines:
         _err.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(1)
 

@@ -70,7 +70,7 @@ def test_an_sql_edit_of_a_call_to_zero_is_named_beside_the_row(
     rows = _ledger(two_runs)  # ...but wherever it is shown, it says so
     assert rows[1] == f"2,run-1,d-call,harmonized_pm,ms-ACC-9,ACC-9,ok,69760.00,0.00,{MISMATCH}"
     assert rows[0].endswith(",") and rows[2].endswith(",")  # the others match their hash
-    table = CliRunner().invoke(app, ["ledger", "--ledger", two_runs])
+    table = CliRunner().invoke(app, ["ledger", "--ledger", two_runs], env={"COLUMNS": "200"})
     shown = {
         line.split("│")[3].strip(): line.split("│")[-2].strip()
         for line in table.stdout.splitlines()

@@ -80,7 +80,7 @@ def test_a_book_too_large_for_the_memory_available_is_refused_before_it_is_read(
     found = _lines(BOOKS / "good_small")
     size = sum(p.stat().st_size for p in (BOOKS / "good_small").glob("*.csv"))
     assert len(found) == 1
-    assert found[0].startswith("instruments.csv:0: -: the book's files hold")  # the largest
+    assert found[0].startswith("instruments.csv: the book's files hold")  # the largest
     need = size * limits.MEMORY_PER_BOOK_BYTE
     assert f"would need about {need / 1e9:,.1f} GB of memory; the limit is 0.0 GB" in found[0]
 

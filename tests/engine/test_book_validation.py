@@ -70,7 +70,7 @@ def test_both_csv_and_parquet_of_one_file_is_a_problem(tmp_path: Path) -> None:
         (book / path.name).write_bytes(path.read_bytes())
     pd.read_csv(book / "positions.csv").to_parquet(book / "positions.parquet")
     assert [p.render() for p in validate_book(book)] == [
-        "positions.csv:0: -: both positions.csv and positions.parquet exist; keep one"
+        "positions.csv: both positions.csv and positions.parquet exist; keep one"
     ]
 
 
@@ -125,11 +125,11 @@ def test_a_path_that_is_not_a_book_folder_is_named_in_full(tmp_path: Path) -> No
     # "no such directory" even for a path to one of the book's files.
     missing = tmp_path / "no_such_book"
     assert [p.render() for p in validate_book(missing)] == [
-        f"{missing}:0: -: not a book folder (no such folder)"
+        f"{missing}: not a book folder (no such folder)"
     ]
     table = tmp_path / "parties.csv"
     table.write_text("party_id\n", encoding="utf-8")
     assert [p.render() for p in validate_book(table)] == [
-        f"{table}:0: -: not a book folder (it is a file; give the folder that holds book.json "
+        f"{table}: not a book folder (it is a file; give the folder that holds book.json "
         "and the tables)"
     ]
