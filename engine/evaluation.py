@@ -103,6 +103,14 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "minimum",
         "strategy_row",
         "requirement",
+        # an option's inputs and model values per unit at its group's worst point (NaN else)
+        "strike",
+        "implied_vol",
+        "underlying_price",
+        "underlying_at_worst",
+        "vol_at_worst",
+        "value_now",
+        "value_at_worst",
     ),
     "offsets": (
         "margin_set_id",

@@ -18,6 +18,7 @@ from marginlex.audit.trace.steps import (
     LotTrace,
     OffsetsOutput,
     OffsetTrace,
+    OptionAtWorst,
     PositionAtWorst,
     RequirementCheck,
     RuleKind,
@@ -266,6 +267,8 @@ def _position(p: PositionAtWorst) -> str:
     if p.price is not None:
         moved = f" -> {p.shocked_price:g}" if p.shocked_price is not None else ""
         parts.append(f"price {p.price:g}{moved}")
+    if p.option is not None:
+        parts.append(_option(p.option))
     if p.market_value is not None:
         parts.append(f"market value {usd(p.market_value)}")
     if p.strategy_row is not None:
@@ -274,6 +277,16 @@ def _position(p: PositionAtWorst) -> str:
         parts.append(f"requirement {usd(p.requirement)}")
     parts.append(f"P&L {usd(p.pnl)}")
     return ", ".join(parts)
+
+
+def _option(o: OptionAtWorst) -> str:
+    """An option's model inputs and values at the worst point, so its P&L can be redone."""
+    expiry = f" expiring {o.expiry.isoformat()}" if o.expiry is not None else ""
+    return (
+        f"{o.option_type} {o.strike:g}{expiry}: underlying {o.underlying_price:g} -> "
+        f"{o.underlying_at_worst:g}, vol {pct(o.implied_vol)} -> {pct(o.vol_at_worst)}, "
+        f"model value {o.value_now:.4f} -> {o.value_at_worst:.4f}"
+    )
 
 
 def _offset(o: OffsetTrace) -> str:

@@ -36,7 +36,7 @@ from marginlex.audit.ledger.replay import (
     first_difference,
 )
 from marginlex.audit.ledger.store import Ledger
-from marginlex.audit.trace.model import LedgerColumns
+from marginlex.audit.trace.model import LedgerColumns, as_recorded
 from marginlex.audit.trace.steps import TraceModel
 
 
@@ -330,7 +330,7 @@ def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:
     """What differs between a recording and its replay: the trace's first JSON path, then
     each stored column that is not what the engine computes."""
     found = []
-    fresh = trace.canonical().decode("utf-8")
+    fresh = as_recorded(trace.canonical(), recorded.trace).decode("utf-8")
     if fresh != recorded.trace:
         stored_doc, fresh_doc = json.loads(recorded.trace), json.loads(fresh)
         found.append(first_difference(stored_doc, fresh_doc) or "bytes differ")

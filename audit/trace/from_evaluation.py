@@ -28,7 +28,7 @@ from marginlex.audit.trace.model import (
     SCHEMA_VERSION,
     DecisionTrace,
     RulebookRef,
-    as_version_1_0,
+    as_version,
     decision_id_for,
 )
 from marginlex.audit.trace.sets import margin_set_json
@@ -198,8 +198,7 @@ class _Builder:
             pos,
             pos_codes,
         )
-        prices = self.book.instruments.set_index("instrument_id")["price"]
-        rows = tg.positions_json(pos, prices)
+        rows = tg.positions_json(pos, self.book.instruments.set_index("instrument_id"))
         per_set = tg.groups_json(
             self.groups, rows, tg.position_groups(self.groups, pos, pos_codes), self.n
         )
@@ -335,8 +334,8 @@ def trace_columns(
         tail,
     )
     body = tl.joined_layout([front, *steps, "]}"], len(ids))
-    if schema_version == "1.0":  # without the fields 1.1 added, as a 1.0 recording holds it
-        body = [as_version_1_0(str(text).encode("utf-8")).decode("utf-8") for text in body]
+    if schema_version != SCHEMA_VERSION:  # without the fields later versions added
+        body = [as_version(str(t).encode("utf-8"), schema_version).decode("utf-8") for t in body]
     status = ev.decisions["status"].astype("str").tolist()
     money_text, req_text = (_amounts(ev.decisions[c].to_numpy()) for c in ("call", "maintenance"))
     return TraceColumns(

@@ -254,12 +254,13 @@ def points_json(groups: Groups) -> list[str]:
     ]
 
 
-def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
-    """Each position valued at its class group's worst point."""
+def positions_json(positions: pd.DataFrame, instruments: pd.DataFrame) -> j.Col:
+    """Each position valued at its class group's worst point (``instruments`` indexed by
+    instrument id: the price, and an option's expiry and type)."""
     instrument = positions["instrument_id"]
     # Priced per distinct instrument, not per row.
     codes, uniques = pd.factorize(instrument)
-    price = np.append(prices.reindex(uniques).to_numpy(np.float64), np.nan)[codes]
+    price = np.append(instruments["price"].reindex(uniques).to_numpy(np.float64), np.nan)[codes]
     return j.concat(
         '{"account_id":',
         j.strings(positions["account_id"]),
@@ -271,6 +272,8 @@ def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
         j.strings(instrument),
         ',"market_value":',
         j.money(positions["market_value"].to_numpy(np.float64), null_for_nan=True),
+        ',"option":',
+        _options_json(positions, instruments.reindex(uniques).iloc[codes]),
         ',"pnl":',
         j.money(positions["pnl_at_worst"].to_numpy(np.float64)),
         ',"price":',
@@ -283,6 +286,46 @@ def positions_json(positions: pd.DataFrame, prices: pd.Series) -> j.Col:
         j.nullable_strings(positions["strategy_row"]),
         "}",
     )
+
+
+def _options_json(positions: pd.DataFrame, instruments: pd.DataFrame) -> j.Col:
+    """Each option position's inputs and model values at its worst point (trace schema
+    1.2); ``null`` for every other position, and for an option a per-position method priced."""
+    valued = positions["value_now"].notna().to_numpy()
+    number = {c: j.floats(positions[c].to_numpy(np.float64)) for c in _OPTION_NUMBERS}
+    body = j.concat(
+        '{"expiry":',
+        j.dates(instruments["maturity"].reset_index(drop=True)),
+        ',"implied_vol":',
+        number["implied_vol"],
+        ',"option_type":',
+        j.strings(instruments["option_type"].astype("str").reset_index(drop=True)),
+        ',"strike":',
+        number["strike"],
+        ',"underlying_at_worst":',
+        number["underlying_at_worst"],
+        ',"underlying_price":',
+        number["underlying_price"],
+        ',"value_at_worst":',
+        number["value_at_worst"],
+        ',"value_now":',
+        number["value_now"],
+        ',"vol_at_worst":',
+        number["vol_at_worst"],
+        "}",
+    )
+    return j.where(valued, body, "null")
+
+
+_OPTION_NUMBERS = (
+    "implied_vol",
+    "strike",
+    "underlying_at_worst",
+    "underlying_price",
+    "value_at_worst",
+    "value_now",
+    "vol_at_worst",
+)
 
 
 def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray, n_sets: int) -> tl.Pieces:

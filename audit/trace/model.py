@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -28,8 +29,8 @@ from marginlex.audit.trace.steps import (
 )
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.1"
-SCHEMA_VERSIONS = Literal["1.0", "1.1"]
+SCHEMA_VERSION: Final = "1.2"
+SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2"]
 """Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
@@ -184,7 +185,8 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.1; 1.0 is read)."""
+    """One margin decision, with every step that led to it (schema version 1.2; 1.0 and 1.1
+    are read and written back as they were recorded)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
     as_of: date
@@ -202,10 +204,13 @@ class DecisionTrace(TraceModel):
 
         Every trace model declares its fields in sorted order (a test holds this), so
         pydantic's own compact JSON is already canonical, at half the cost of re-sorting.
-        A 1.0 trace is written as 1.0 wrote it, without the fields 1.1 added.
+        A trace of an earlier version is written as that version wrote it, without the
+        fields later versions added (:func:`as_version`).
         """
         body = self.model_dump_json().encode("utf-8")
-        return as_version_1_0(body) if self.schema_version == "1.0" else body
+        return (
+            body if self.schema_version == SCHEMA_VERSION else as_version(body, self.schema_version)
+        )
 
     @property
     def requirement(self) -> Money:
@@ -262,22 +267,45 @@ if __name__ == "__main__":
     main()
 
 
-def as_version_1_0(body: bytes) -> bytes:
-    """A 1.1 trace's canonical bytes as schema 1.0 wrote them: the fields 1.1 added removed.
+def as_version(body: bytes, version: str) -> bytes:
+    """A trace's canonical bytes as schema ``version`` wrote them: the fields later
+    versions added removed (replay compares a re-made trace with a recording this way, so a
+    recording is checked for what it recorded, not for fields it could not hold).
 
-    Replay of a run recorded under 1.0 compares with this, so that a recording is checked for
-    what it recorded (every figure, rule and input), not for fields it could not hold: the
-    citation and evidence of each position and lot, and the shortfall of each requirement.
-    ``rulebook.sources`` is already absent (a replayed 1.0 reference has none).
+    1.2 added each option position's ``option`` (its inputs and model values at the worst
+    point); 1.1 added the citation and evidence of each position and lot, and the shortfall
+    of each requirement (``rulebook.sources`` is already absent from a replayed 1.0
+    reference).
     """
+    if version == SCHEMA_VERSION:
+        return body
     doc = json.loads(body)
     for step in doc.get("steps", []):
         output = step.get("output") or {}
         lines = [p for g in output.get("groups") or [] for p in g.get("positions") or []]
+        for line in lines:
+            line.pop("option", None)
+        if version != "1.0":
+            continue
         for line in lines + list(output.get("lots") or []):
             line.pop("citation", None)
             line.pop("evidence", None)
         for check in output.get("requirements") or []:
             check.pop("shortfall", None)
-    doc["schema_version"] = "1.0"
+    doc["schema_version"] = version
     return canonical_json(doc)
+
+
+def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:
+    """A re-made trace (``fresh``) in the schema version of the recording it is compared with.
+
+    >>> as_recorded(b'{"schema_version":"1.2","steps":[]}', '{"schema_version":"1.1"}')
+    b'{"schema_version":"1.1","steps":[]}'
+    """
+    text = recorded.decode("utf-8") if isinstance(recorded, bytes) else recorded
+    found = _VERSION.search(text)
+    version = found.group(1) if found else SCHEMA_VERSION
+    return fresh if version == SCHEMA_VERSION else as_version(fresh, version)
+
+
+_VERSION = re.compile(r'"schema_version":"([0-9.]+)"')

@@ -97,6 +97,22 @@ class ScenarioPoint(TraceModel):
     weight: float = Field(default=1.0, description="Fraction of the loss that counts (0.33).")
 
 
+class OptionAtWorst(TraceModel):
+    """What an option's P&L at its class group's worst point was computed from (since trace
+    schema 1.2): P&L = quantity x multiplier x (value_at_worst - value_now), times the
+    worst point's weight. Values are per unit, from the rulebook's option model."""
+
+    expiry: date | None = Field(description="The option's expiry date.")
+    implied_vol: float = Field(description="Implied volatility now (annualized, 0.2 = 20%).")
+    option_type: str = Field(description="call or put.")
+    strike: float
+    underlying_at_worst: float = Field(description="The underlying price at the worst point.")
+    underlying_price: float = Field(description="The underlying price now.")
+    value_at_worst: float = Field(description="Model value per unit at the worst point.")
+    value_now: float = Field(description="Model value per unit now (the base).")
+    vol_at_worst: float = Field(description="Volatility at the worst point (floored at 0).")
+
+
 class PositionAtWorst(TraceModel):
     """One position of a class group, valued at the group's worst point."""
 
@@ -105,6 +121,10 @@ class PositionAtWorst(TraceModel):
     evidence: Evidence | None = _ROW_EVIDENCE
     instrument_id: str
     market_value: Money | None = Field(default=None, description="Current market value.")
+    option: OptionAtWorst | None = Field(
+        default=None,
+        description="An option's inputs and model values at the worst point (since 1.2).",
+    )
     pnl: Money = Field(description="P&L of this position at the worst point (0 if strategy).")
     price: float | None = Field(default=None, description="Current mark per unit.")
     quantity: float = Field(description="Signed; negative is short.")

@@ -185,3 +185,43 @@ def revalue_options(
         rate=rate,
     )
     return np.asarray((shocked - now[None, :]) * legs.units[None, :], dtype=np.float64)
+
+
+OPTION_AT_WORST = ("underlying_at_worst", "vol_at_worst", "value_now", "value_at_worst")
+"""What an option row's P&L at its group's worst point was computed from, per unit: the
+shocked underlying price and volatility, and the model value now and there."""
+
+
+def option_values_at(
+    frame: pd.DataFrame, moves: FloatArray, vol_moves: FloatArray, rate: float
+) -> pd.DataFrame:
+    """:data:`OPTION_AT_WORST` of every row of a positions frame at one move per row.
+
+    ``moves`` and ``vol_moves`` are each row's relative underlying move and absolute
+    volatility change (the volatility floored at 0, as :func:`revalue_options` floors it);
+    non-option rows get NaN. An option row's P&L is then units x (value_at_worst -
+    value_now), times the point's weight.
+
+    >>> f = pd.DataFrame({"is_option": [True, False], "underlying_price": [100.0, 0.0],
+    ...     "strike": [100.0, 0.0], "t": [0.0, 0.0], "implied_vol": [0.2, 0.0],
+    ...     "is_call": [False, False]})
+    >>> at = option_values_at(f, np.array([-0.1, -0.1]), np.zeros(2), 0.0).round(6)
+    >>> at.iloc[0].to_dict()
+    {'underlying_at_worst': 90.0, 'vol_at_worst': 0.2, 'value_now': 0.0, 'value_at_worst': 10.0}
+    >>> bool(at.iloc[1].isna().all())
+    True
+    """
+    n = len(frame)
+    out = {name: np.full(n, np.nan) for name in OPTION_AT_WORST}
+    rows = np.flatnonzero(frame["is_option"].to_numpy(dtype=bool))
+    if rows.size:
+        legs = OptionLegs.from_frame(frame, rows, np.ones(n))
+        spot = legs.spot * (1.0 + moves[rows])
+        vol = np.maximum(legs.vol + vol_moves[rows], 0.0)
+        out["underlying_at_worst"][rows] = spot
+        out["vol_at_worst"][rows] = vol
+        out["value_now"][rows] = legs.value_now(rate)
+        out["value_at_worst"][rows] = black_scholes(
+            spot, legs.strike, legs.t, vol, legs.is_call, rate=rate
+        )
+    return pd.DataFrame(out, index=frame.index)

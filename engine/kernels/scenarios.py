@@ -37,7 +37,7 @@ from marginlex.engine.kernels.grouping import (
     sum_by_group,
     uniform_within_groups,
 )
-from marginlex.engine.kernels.pricing import OptionLegs, revalue_options
+from marginlex.engine.kernels.pricing import OptionLegs, option_values_at, revalue_options
 
 GRID_COLUMNS = (
     "margin_set",
@@ -255,7 +255,21 @@ def scenario_grid(frame: pd.DataFrame, params: GridParams) -> GridResult:
         },
         index=frame.index,
     )
-    return GridResult(groups=groups, group_pnl=group_pnl, positions=positions)
+    moves = _moves_at(frame, n_points, worst[index.codes])
+    options = option_values_at(frame, moves, np.zeros(len(frame)), params.rate)
+    return GridResult(groups=groups, group_pnl=group_pnl, positions=positions.join(options))
+
+
+def _moves_at(frame: pd.DataFrame, n_points: IntArray, points: IntArray) -> FloatArray:
+    """Each row's relative price move at one point of its grid (as :func:`_moves` lays
+    them out: the first half scale ``range_down``, the second ``range_up``)."""
+    half = np.maximum(n_points // 2, 1)
+    down = points < half
+    fraction = np.where(down, -(half - points), points - half + 1) / half
+    ranges = np.where(
+        down, frame["range_down"].to_numpy(np.float64), frame["range_up"].to_numpy(np.float64)
+    )
+    return np.asarray(fraction * ranges, dtype=np.float64)
 
 
 def _position_minimum(frame: pd.DataFrame, params: GridParams) -> FloatArray:

@@ -38,7 +38,7 @@ from marginlex.engine.kernels.grouping import (
     group_by_set_and_label,
     sum_by_group,
 )
-from marginlex.engine.kernels.pricing import OptionLegs, revalue_options
+from marginlex.engine.kernels.pricing import OptionLegs, option_values_at, revalue_options
 
 SPAN_COLUMNS = (
     "margin_set",
@@ -208,7 +208,10 @@ def span_scan(frame: pd.DataFrame, params: SpanParams) -> SpanResult:
         },
         index=frame.index,
     )
-    return SpanResult(groups=groups, scenario_pnl=group_pnl, positions=positions)
+    at = worst[index.codes]  # each row's worst scenario
+    vol_moves = scen.vol_sign[at] * params.vol_shift
+    options = option_values_at(frame, scen.price_move[at] * ranges, vol_moves, params.rate)
+    return SpanResult(groups=groups, scenario_pnl=group_pnl, positions=positions.join(options))
 
 
 def _group_figures(

@@ -25,6 +25,7 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
@@ -150,6 +151,7 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
     positions = frame.assign(
         pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
         minimum=result.positions["minimum"].to_numpy(),
+        **{c: result.positions[c].to_numpy() for c in OPTION_AT_WORST},
         **row_note_categories(step.statement, [r.note for r in grid.ranges], chosen),
     )
     codes = result.positions["group"].to_numpy(np.int64)
@@ -195,6 +197,7 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     positions = frame.assign(
         pnl_at_worst=result.positions["pnl_at_worst"].to_numpy(),
         minimum=0.0,
+        **{c: result.positions[c].to_numpy() for c in OPTION_AT_WORST},
         **row_note_categories(
             step.statement, [r.note for r in scan.ranges], frame["range_row"].to_numpy()
         ),
@@ -304,6 +307,7 @@ def _run_strategy(
         range_down=np.nan,
         pnl_at_worst=np.nan,
         minimum=np.nan,
+        **dict.fromkeys(OPTION_AT_WORST, np.nan),
         strategy_row=result["strategy_row"].array,
         requirement=result["requirement"].to_numpy(np.float64),
         **strategy_notes(step.statement, method, frame, result["strategy_row"], chosen),
@@ -327,6 +331,7 @@ def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> 
         range_down=np.nan,
         pnl_at_worst=np.nan,
         minimum=np.nan,
+        **dict.fromkeys(OPTION_AT_WORST, np.nan),
         strategy_row=constant(len(frame), ""),
         requirement=requirement,
         **row_note_categories(step.statement, [r.note for r in method.rows], chosen),

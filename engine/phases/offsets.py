@@ -17,6 +17,7 @@ from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.evaluation import FRAME_COLUMNS
 from marginlex.engine.kernels.offsets import OffsetParams, OffsetRate, product_group_offsets
+from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.strategy import StrategyRow
 from marginlex.engine.phases.margin import MethodResult, _credit_rule
 from marginlex.engine.phases.state import (
@@ -90,6 +91,10 @@ _POSITION_NUMBERS = (
     "pnl_at_worst",
     "minimum",
     "requirement",
+    "strike",
+    "implied_vol",
+    "underlying_price",
+    *OPTION_AT_WORST,
 )
 
 

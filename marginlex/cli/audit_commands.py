@@ -593,6 +593,7 @@ def register(app: typer.Typer) -> None:
             "marginlex ledger --status call",
             "marginlex explain sec:ms:A01_ALICE_PM",
             "marginlex explain sec:ms:A01_ALICE_PM --format html -o why.html",
+            "marginlex explain A08_FOX_FUT --rulebook cftc --book book/",
         ),
     )(explain)
     app.command(

@@ -9,7 +9,7 @@ from marginlex.audit.ledger.records import StoredDecision
 from marginlex.audit.ledger.replay import first_difference
 from marginlex.audit.ledger.replay_run import replay_run
 from marginlex.audit.ledger.store import Ledger
-from marginlex.audit.trace.model import DecisionTrace
+from marginlex.audit.trace.model import DecisionTrace, as_recorded
 from marginlex.console.compare import line_diff
 from marginlex.console.queries import find_run
 from marginlex.console.trees import text_lines
@@ -41,9 +41,10 @@ def replay_decision(ledger: Ledger, stored: StoredDecision) -> ReplayOutcome:
     for again in replay_run(one, texts, book):  # every margin set of one rulebook
         if again.decision_id != stored.row.decision_id:
             continue
-        if again.body == recorded:
+        body = as_recorded(again.body, recorded)
+        if body == recorded:
             return ReplayOutcome(True)
-        fresh = DecisionTrace.model_validate_json(again.body)
-        detail = first_difference(json.loads(recorded), json.loads(again.body))
+        fresh = DecisionTrace.model_validate_json(body)
+        detail = first_difference(json.loads(recorded), json.loads(body))
         return ReplayOutcome(False, detail, line_diff(text_lines(stored.trace), text_lines(fresh)))
     return ReplayOutcome(False, "replay no longer makes this decision")

@@ -172,7 +172,7 @@ def test_ledger_runs_lists_each_run_with_its_time(two_runs: str, pm_trace: Decis
         app, ["ledger", "runs", "--ledger", two_runs, "-f", "json", "--since", "2026-03-03"]
     )
     assert [r["run_id"] for r in json.loads(since.stdout)] == ["run-2"]
-    shown = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs])
+    shown = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs], env={"COLUMNS": "200"})
     assert re.search(r"│ run-2 .*│ alice +│ ws-7 +│", shown.stdout), shown.stdout
     assert re.search(r"│ run-1 .*│ not recorded +│ not recorded +│", shown.stdout)
     table = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "--until", "2026-03-02"])

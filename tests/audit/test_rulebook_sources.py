@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from marginlex.audit.ledger import record
 from marginlex.audit.ledger.store import Ledger
-from marginlex.audit.trace.model import DecisionTrace, RulebookRef
+from marginlex.audit.trace.model import SCHEMA_VERSION, DecisionTrace, RulebookRef
 from marginlex.cli import app
 from marginlex.dsl import format_text, shipped_dir
 from marginlex.dsl.provenance import text_sha256
@@ -68,7 +68,7 @@ def test_a_run_records_each_resolved_file_and_replays_identically(tmp_path: Path
     ]
     assert [(s.id, s.path) for s in cftc.sources] == [("cftc", "shipped:cftc.mlx")]
     traces = _traces(path)
-    assert {t.schema_version for t in traces} == {"1.1"}
+    assert {t.schema_version for t in traces} == {SCHEMA_VERSION}
     assert {t.rulebook.sources for t in traces} == {lower.sources, cftc.sources}
     local.unlink()
     variant.unlink()  # replay needs neither file, nor the shipped sec

@@ -52,7 +52,7 @@ def test_fast_canonical_form_equals_sorted_key_json(pm_trace: DecisionTrace) -> 
     assert pm_trace.canonical().startswith(b'{"as_of":"2026-03-31","book_sha256":"')
     # The fixture is a 1.0 trace: written as 1.0 wrote it, without the fields 1.1 added.
     assert pm_trace.schema_version == "1.0"
-    assert pm_trace.canonical() == trace_module.as_version_1_0(canonical_model(pm_trace))
+    assert pm_trace.canonical() == trace_module.as_version(canonical_model(pm_trace), "1.0")
     assert b'"shortfall"' not in pm_trace.canonical()
 
 

@@ -31,7 +31,11 @@ CASES = plan_cases(SEED, int(os.environ.get("MARGINLEX_FUZZ_CASES", "500")))
 RUN_EVERY = int(os.environ.get("MARGINLEX_FUZZ_RUN_EVERY", "10"))
 """``run --ledger`` is tried on the rejected cases whose number is a multiple of RUN_EVERY
 (1: all): loading even a small book costs about 0.2 s of CPU, and a rejected run stops there."""
-LINE = re.compile(r"^(?P<file>[a-z_]+\.(csv|parquet|json)):(?P<row>\d+): (?P<column>[^:\n]+): \S")
+LINE = re.compile(
+    r"^(?P<file>[a-z_]+\.(csv|parquet|json))(:(?P<row>[1-9]\d*))?: ((?P<column>[^:\n]+): )?\S"
+)
+"""A problem's line: a whole file's (row 0) names no row, a whole row's (column ``-``) no
+column; never an invented ``:0:`` or ``-``."""
 
 
 def _no_traceback(result: Result, case: Case) -> None:
@@ -42,7 +46,9 @@ def _no_traceback(result: Result, case: Case) -> None:
 
 def _rendered(problem: dict[str, object]) -> str:
     warning = "warning: " if problem["severity"] == "warning" else ""
-    return f"{problem['file']}:{problem['row']}: {problem['column']}: {warning}{problem['message']}"
+    where = f"{problem['file']}" if problem["row"] == 0 else f"{problem['file']}:{problem['row']}"
+    column = "" if problem["column"] == "-" else f" {problem['column']}:"
+    return f"{where}:{column} {warning}{problem['message']}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
