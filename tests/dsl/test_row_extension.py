@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 from dsl_helpers import without_spans
+from lsprotocol import types as lsp
 
 from marginlex.audit.ledger.recorded_inputs import rulebook_bundle, rulebook_sha256
 from marginlex.dsl import check_text, format_text, load_rulebook
 from marginlex.dsl.loader import shipped_dir
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve.rows import keyed_rows, table_rows
+from marginlex.workbench.lsp.analysis import Library, analyse
+from marginlex.workbench.lsp.navigate import outline
 from marginlex.workbench.render import Format, render_rulebook
 
 HEAD = 'rulebook my_firm "My firm"\n  cites "Internal risk policy RP-12"\n  extends sec\n'
@@ -238,3 +241,12 @@ def test_render_shows_the_changed_rows(tmp_path: Path) -> None:
     assert '+    under 7 years 3.75% [cites "RP-12 s.5"]' in page
     assert "-    under 25 years 5.5%" in page
     assert "| `under 5 years` | `3.5%` | RP-12 s.5 |" in page
+
+
+def test_the_editor_outline_lists_extensions(tmp_path: Path) -> None:
+    path = _write(tmp_path, TREASURIES + GRID)
+    found = outline(analyse(path.read_text("utf-8"), str(path), Library(None)))
+    assert [(s.name, s.detail, s.kind) for s in found[1:]] == [
+        ("sec_treasuries", "extend haircut", lsp.SymbolKind.Struct),
+        ("sec_portfolio_margin", "extend margin", lsp.SymbolKind.Function),
+    ]
