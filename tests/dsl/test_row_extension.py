@@ -250,3 +250,34 @@ def test_the_editor_outline_lists_extensions(tmp_path: Path) -> None:
         ("sec_treasuries", "extend haircut", lsp.SymbolKind.Struct),
         ("sec_portfolio_margin", "extend margin", lsp.SymbolKind.Function),
     ]
+
+
+def test_a_span_scan_row_is_replaced_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "futures.mlx"
+    path.write_text(
+        'rulebook futures "Futures house ranges"\n  cites "x"\n  extends cftc\n'
+        'extend margin cftc_span\n  cites "RP-12 s.8"\n'
+        "  replace row range when instrument.product = index_future 9%\n",
+        encoding="utf-8",
+    )
+    span = load_rulebook(path).get("cftc_span")
+    assert isinstance(span, m.Margin) and isinstance(span.method, m.SpanScan)
+    first = span.method.ranges[0]
+    assert isinstance(first.range, m.Quantity) and first.range.base == pytest.approx(0.09)
+    base = load_rulebook("cftc").get("cftc_span")
+    assert list(keyed_rows(span)) == list(keyed_rows(base))
+    assert table_rows(span)[1:] == table_rows(base)[1:]
+
+
+def test_an_override_dropping_rows_points_at_extend() -> None:
+    body = (
+        "override haircut sec_other_assets for collateral\n"
+        "  where collateral.asset in {USD, STOCK, ETF, MMF}\n"
+        '  cites "x"\n  by asset\n    USD 0%\n    MMF 5%\n'
+    )
+    (found,) = [d for d in check_text(HEAD + body, "my_firm.mlx") if d.code.value == "MLX214"]
+    assert found.message.endswith("drops 2 rows of the statement it replaces: row STOCK, row ETF")
+    assert found.hint == (
+        "write `extend haircut sec_other_assets` to change only the rows you name "
+        '(`add`, `replace`, `drop row`), or `accept MLX214 because "..."` if meant'
+    )
