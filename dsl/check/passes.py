@@ -37,6 +37,7 @@ from marginlex.dsl.model.fields import (
     POSITION_SUBJECTS,
 )
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.dsl.resolve.rows import holder, table_rows, with_rows
 
 
 @dataclass(frozen=True)
@@ -254,9 +255,23 @@ def check_expressions(ctx: Context) -> list[Diagnostic]:
     return checker.diagnostics
 
 
+def _extended(ctx: Context) -> tuple[m.Statement, ...]:
+    """The statements this file's ``extend haircut`` / ``extend margin`` change, as resolved
+    (the first version of each), with only the rows the extension wrote: their values are
+    checked like an override's."""
+    file = ctx.book.header.span.file
+    ids = {s.id for s in ctx.own if isinstance(s, m.Extension)}
+    first = {s.id: s for s in reversed(ctx.resolved.statements) if s.id in ids}
+    return tuple(
+        with_rows(s, tuple(r for r in table_rows(s) if r.span.file == file))
+        for s in first.values()
+        if holder(s) is not None
+    )
+
+
 def check_values(ctx: Context) -> list[Diagnostic]:
     """Units of table values and clauses; rates within 0-100%."""
-    return value_diagnostics(ctx.own, ctx.params)
+    return value_diagnostics((*ctx.own, *_extended(ctx)), ctx.params)
 
 
 def check_overrides(ctx: Context) -> list[Diagnostic]:

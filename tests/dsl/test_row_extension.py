@@ -281,3 +281,33 @@ def test_an_override_dropping_rows_points_at_extend() -> None:
         "write `extend haircut sec_other_assets` to change only the rows you name "
         '(`add`, `replace`, `drop row`), or `accept MLX214 because "..."` if meant'
     )
+
+
+@pytest.mark.parametrize(
+    ("row", "code", "column"),
+    [
+        ("replace row MMF 150%", "MLX402", 19),
+        ("replace row MMF 15 USD", "MLX300", 19),
+    ],
+)
+def test_a_row_written_by_extend_is_checked_as_an_override_row_would_be(
+    row: str, code: str, column: int
+) -> None:
+    text = HEAD + f'extend haircut sec_other_assets\n  cites "x"\n  {row}\n'
+    found = check_text(text, "my_firm.mlx")
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [(code, 6, column)]
+
+
+def test_a_shadowed_row_added_by_extend_is_reported_at_that_row() -> None:
+    """`broad and index_option` comes after `broad`: the SEC row at sec.mlx:76 takes every
+    instrument it matches (MLX604), reported at the added row, and acceptable on the extend."""
+    row = (
+        "  add row range when instrument.index_class = broad"
+        " and instrument.product = index_option up and down 20%\n"
+    )
+    text = HEAD + 'extend margin sec_portfolio_margin\n  cites "x"\n' + row
+    (found,) = check_text(text, "my_firm.mlx")
+    assert (found.code.value, found.span.line, found.span.column) == ("MLX604", 6, 11)
+    assert "takes the row at sec.mlx:76" in found.message
+    accepted = text.replace('cites "x"\n  add', 'cites "x"\n  accept MLX604 because "meant"\n  add')
+    assert check_text(accepted, "my_firm.mlx") == []
