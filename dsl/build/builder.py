@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import v_args
+from lark import Token, v_args
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.build.expressions import Item, gather
-from marginlex.dsl.build.tables import TableBuilder
+from marginlex.dsl.build.tables import OTHERWISE, TableBuilder
+from marginlex.dsl.format import rows as keys
 from marginlex.dsl.diagnostics import ACCEPTABLE, BuildError, Code, error
 
 
@@ -147,6 +148,40 @@ class ModelBuilder(TableBuilder):
             edit=m.RequirementEdit.DROP, name=str(c[0]), span=self.span(meta)
         )
         return Item("change", change, self.span(meta))
+
+    def haircut_extension(self, meta: Any, c: list[Any]) -> m.Extension:
+        ext = self.extension(meta, c)
+        return ext.model_copy(update={"target_kind": m.StatementKind.HAIRCUT})
+
+    def margin_extension(self, meta: Any, c: list[Any]) -> m.Extension:
+        ext = self.extension(meta, c)
+        return ext.model_copy(update={"target_kind": m.StatementKind.MARGIN})
+
+    def _row_change(self, meta: Any, edit: m.RequirementEdit, row: Any) -> Item:
+        row = row.value if isinstance(row, Item) else row
+        change = m.RowChange(edit=edit, key=keys.row_key(row), row=row, span=self.span(meta))
+        return Item("change", change, self.span(meta))
+
+    def added_row(self, meta: Any, c: list[Any]) -> Item:
+        return self._row_change(meta, m.RequirementEdit.ADD, c[0])
+
+    def replaced_row(self, meta: Any, c: list[Any]) -> Item:
+        return self._row_change(meta, m.RequirementEdit.REPLACE, c[0])
+
+    def dropped_row(self, meta: Any, c: list[Any]) -> Item:
+        key = c[0] if c else keys.OTHERWISE
+        if isinstance(key, Token):
+            key = str(key)
+        elif not isinstance(key, str):  # a margin row's selector
+            key = keys.selector_key(None if key is OTHERWISE else key)
+        change = m.RowChange(edit=m.RequirementEdit.DROP, key=key, span=self.span(meta))
+        return Item("change", change, self.span(meta))
+
+    def bucket_key(self, meta: Any, c: list[Any]) -> str:
+        return keys.bucket_key(c[0])
+
+    def bucket_key_up_to(self, meta: Any, c: list[Any]) -> str:
+        return keys.bucket_key(c[0], inclusive=True)
 
     def kind_word(self, meta: Any, c: list[Any]) -> m.StatementKind:
         return m.StatementKind(str(c[0]))

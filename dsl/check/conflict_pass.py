@@ -73,10 +73,13 @@ class _Bases:
 
 
 def _place(f: Finding, book: m.Rulebook, bases: _Bases) -> _Place | None:
-    """The statement of this file a finding is reported at; ``extends`` when it concerns
-    inherited statements only and no base has it (bases combined, or changed by a ``remove``
-    or a parameter here); None when a base has it."""
+    """The statement of this file a finding is reported at (a row an ``extend`` wrote: that
+    row); ``extends`` when it concerns inherited statements only and no base has it (bases
+    combined, or changed by a ``remove`` or a parameter here); None when a base has it."""
     mine = [s for s in f.statements if s.span.file == book.span.file]
+    if not mine and f.span.file == book.span.file:  # a row this file's `extend` wrote
+        ext = [s for s in book.statements if s.id == f.statements[0].id]
+        return _Place(f.span, ext[0].accepts if ext else book.header.accepts)
     if mine:
         return _Place(f.span if mine[0] is f.statements[0] else mine[0].span, mine[0].accepts)
     if bases.have(f):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -37,6 +37,7 @@ from marginlex.dsl.model.fields import (
     POSITION_SUBJECTS,
 )
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.dsl.resolve.rows import holder, table_rows, with_rows
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,9 @@ def _conditions(s: m.Statement) -> Iterator[_Cond]:
     )
     if isinstance(s, m.Scope):
         yield s.where, acc, "an account condition"
+    elif isinstance(s, m.Extension) and s.target_kind is m.StatementKind.MARGIN:
+        rows = (c.row for c in s.changes if isinstance(c, m.RowChange) and c.row is not None)
+        yield from _row_conditions(rows, pos, ins)
     elif isinstance(s, m.Eligibility | m.Extension):
         reqs = s.requirements if isinstance(s, m.Eligibility) else _requirements(s)
         for r in reqs:
@@ -205,22 +209,27 @@ def _conditions(s: m.Statement) -> Iterator[_Cond]:
 
 
 def _requirements(s: m.Extension) -> tuple[m.Requirement, ...]:
-    return tuple(c.requirement for c in s.changes if c.requirement is not None)
+    return tuple(
+        c.requirement
+        for c in s.changes
+        if isinstance(c, m.RequirementChange) and c.requirement is not None
+    )
 
 
 def _method_conditions(
     method: m.MarginMethod, pos: frozenset[m.Subject], ins: frozenset[m.Subject]
 ) -> Iterator[_Cond]:
-    rows: tuple[m.RangeRow | m.ScanRow | m.RateRow, ...] = ()
-    if isinstance(method, m.ScenarioGrid | m.SpanScan):
-        rows = method.ranges
-        if method.minimum is not None:
-            yield method.minimum.where, pos, "a position condition"
-    elif isinstance(method, m.Rates):
-        rows = method.rows
-    elif isinstance(method, m.StrategyBased):
-        rows = method.others
+    if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
+        yield method.minimum.where, pos, "a position condition"
+    yield from _row_conditions(m.selector_rows(method), pos, ins)
+
+
+def _row_conditions(
+    rows: Iterable[m.TableRow], pos: frozenset[m.Subject], ins: frozenset[m.Subject]
+) -> Iterator[_Cond]:
     for row in rows:
+        if isinstance(row, m.Bucket | m.AssetRow):
+            continue
         subjects = pos if isinstance(row, m.RateRow) else ins
         yield (
             row.when,
@@ -246,9 +255,23 @@ def check_expressions(ctx: Context) -> list[Diagnostic]:
     return checker.diagnostics
 
 
+def _extended(ctx: Context) -> tuple[m.Statement, ...]:
+    """The statements this file's ``extend haircut`` / ``extend margin`` change, as resolved
+    (the first version of each), with only the rows the extension wrote: their values are
+    checked like an override's."""
+    file = ctx.book.header.span.file
+    ids = {s.id for s in ctx.own if isinstance(s, m.Extension)}
+    first = {s.id: s for s in reversed(ctx.resolved.statements) if s.id in ids}
+    return tuple(
+        with_rows(s, tuple(r for r in table_rows(s) if r.span.file == file))
+        for s in first.values()
+        if holder(s) is not None
+    )
+
+
 def check_values(ctx: Context) -> list[Diagnostic]:
     """Units of table values and clauses; rates within 0-100%."""
-    return value_diagnostics(ctx.own, ctx.params)
+    return value_diagnostics((*ctx.own, *_extended(ctx)), ctx.params)
 
 
 def check_overrides(ctx: Context) -> list[Diagnostic]:

@@ -215,13 +215,22 @@ def _change(c: m.RequirementChange) -> list[Line]:
     return _requirement(c.requirement, f"{c.edit.value} ")
 
 
+def _row_change(c: m.RowChange) -> list[Line]:
+    """``add row ROW``, ``replace row ROW`` (the row as its table writes it), ``drop row KEY``."""
+    if c.row is None:
+        return [Line(1, f"drop row {c.key}", c.span.line)]
+    first, *rest = block(c.row)
+    head = Line(1, f"{c.edit.value} row {first.text}", c.span.line)
+    return [head, *(Line(x.depth - 1, x.text, x.anchor) for x in rest)]
+
+
 def _extension(s: m.Extension) -> list[Line]:
     lines = [
         Line(0, f"extend {s.target_kind.value} {s.id}", s.span.line, statement=True),
         *_clauses(s),
     ]
     for c in s.changes:
-        lines += _change(c)
+        lines += _change(c) if isinstance(c, m.RequirementChange) else _row_change(c)
     return lines
 
 
@@ -282,6 +291,7 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.Extension: _extension,
     m.Requirement: _requirement,
     m.RequirementChange: _change,
+    m.RowChange: _row_change,
     m.CollateralFlow: _constraint,
     m.CarrierKinds: _constraint,
     m.SingleOwner: _constraint,

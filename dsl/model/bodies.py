@@ -342,6 +342,27 @@ MarginMethod = Annotated[
 ]
 
 
+#: A row of a margin method's table that a selector (``when EXPR`` / ``otherwise``) picks.
+SelectorRow = RangeRow | ScanRow | RateRow
+
+
+def selector_rows(
+    method: ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple,
+) -> tuple[SelectorRow, ...]:
+    """The rows of ``method`` chosen by a ``when`` selector, first match first.
+
+    A grid's and a SPAN scan's ranges, a rates table's rows, a strategy-based method's rate
+    rows for the positions no leg covers; none for ``initial ... of maintenance``.
+    """
+    if isinstance(method, ScenarioGrid | SpanScan):
+        return method.ranges
+    if isinstance(method, Rates):
+        return method.rows
+    if isinstance(method, StrategyBased):
+        return method.others
+    return ()
+
+
 # --- offsets ------------------------------------------------------------------------------
 
 

@@ -50,6 +50,7 @@ from marginlex.dsl.model.bodies import (
     Rates,
     ScanRow,
     ScenarioGrid,
+    SelectorRow,
     Separate,
     SingleOwner,
     SpanScan,
@@ -58,6 +59,7 @@ from marginlex.dsl.model.bodies import (
     StrategyLeg,
     StrategyRow,
     TakeIn,
+    selector_rows,
 )
 from marginlex.dsl.model.expressions import (
     EXPR_TYPES,
@@ -232,7 +234,7 @@ class Removal(StatementBase):
 
 
 class RequirementEdit(StrEnum):
-    """What an ``extend eligibility`` line does to one inherited requirement."""
+    """What an ``extend`` line does to one inherited requirement or table row."""
 
     ADD = "add"
     REPLACE = "replace"
@@ -247,17 +249,36 @@ class RequirementChange(Node):
     requirement: Requirement | None = None  # None for DROP
 
 
-class Extension(StatementBase):
-    """``extend eligibility ID``: add, replace or drop requirements of an inherited
-    eligibility without restating it; resolution applies the changes to the base's statement.
+#: A row of a haircut table or of a margin method's table, as ``extend`` adds or replaces it.
+TableRow = Bucket | AssetRow | RangeRow | ScanRow | RateRow
 
-    The extension's ``cites`` (and ``status``) is the citation of the requirements it adds or
-    replaces, where a requirement carries no ``[cites ...]`` note of its own.
+
+class RowChange(Node):
+    """``add row ROW``, ``replace row ROW`` or ``drop row KEY`` of an ``extend haircut`` or
+    ``extend margin``.
+
+    ``key`` is the row's key as a person reads it (:func:`marginlex.dsl.model.rows.row_key`):
+    the asset (``UST_BILL``), the bucket bound (``under 3 months``), the selector
+    (``when instrument.class = ust``) or ``otherwise``.
+    """
+
+    edit: RequirementEdit
+    key: str
+    row: TableRow | None = None  # None for DROP
+
+
+class Extension(StatementBase):
+    """``extend eligibility ID``, ``extend haircut ID`` or ``extend margin ID``: add, replace
+    or drop requirements (or table rows) of an inherited statement without restating it;
+    resolution applies the changes to the base's statement.
+
+    The extension's ``cites`` (and ``status``) is the citation of the requirements or rows
+    it adds or replaces, where one carries no ``[cites ...]`` note of its own.
     """
 
     kind: Literal[StatementKind.EXTEND] = StatementKind.EXTEND
     target_kind: StatementKind = StatementKind.ELIGIBILITY
-    changes: tuple[RequirementChange, ...]
+    changes: tuple[RequirementChange | RowChange, ...]
 
 
 Statement = Annotated[
@@ -318,6 +339,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     *STATEMENT_TYPES,
     Requirement,
     RequirementChange,
+    RowChange,
     CollateralFlow,
     CarrierKinds,
     SingleOwner,
@@ -416,11 +438,13 @@ __all__ = [
     "Requirement",
     "RequirementChange",
     "RequirementEdit",
+    "RowChange",
     "Rulebook",
     "ScanRow",
     "ScenarioGrid",
     "Scope",
     "Segregation",
+    "SelectorRow",
     "Separate",
     "SetOf",
     "SingleOwner",
@@ -435,8 +459,10 @@ __all__ = [
     "StrategyRow",
     "Subject",
     "Symbol",
+    "TableRow",
     "TakeIn",
     "Text",
     "Unit",
     "Value",
+    "selector_rows",
 ]

@@ -1,17 +1,19 @@
-"""``extend eligibility``, and what an ``override`` drops from the statement it replaces.
+"""``extend``, and what an ``override`` drops from the statement it replaces.
 
 An extension edits an inherited eligibility requirement by requirement (``add require``,
-``replace require``, ``drop require``) so that a variant never restates, and never silently
-loses, the requirements it does not mean to touch. An ``override`` that restates a statement
-and leaves out some of its requirements or table rows is warned about (MLX214): the rows a
-variant forgot are the costliest mistake a checker can catch.
+``replace require``, ``drop require``), or a haircut table or margin method row by row
+(``add row``, ``replace row``, ``drop row``: :mod:`.rows`), so that a variant never
+restates, and never silently loses, the requirements and rows it does not mean to touch. An
+``override`` that restates a statement and leaves out some of its requirements or table rows
+is warned about (MLX214): the rows a variant forgot are the costliest mistake a checker can
+catch.
 """
 
 from __future__ import annotations
 
 from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error, warning
-from marginlex.dsl.format.expressions import expr, value
 from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.resolve.rows import extend_rows, keyed_rows
 
 
 def _cited(req: m.Requirement, ext: m.Extension) -> m.Requirement:
@@ -64,22 +66,35 @@ def _edit(
 
 def extend(
     ext: m.Extension, current: m.Statement, book_id: str
-) -> tuple[m.Eligibility | None, list[Diagnostic]]:
-    """The inherited eligibility ``current`` with the extension's changes applied.
+) -> tuple[m.Statement | None, list[Diagnostic]]:
+    """The inherited statement ``current`` with the extension's changes applied.
 
-    Returns None (and the problem) when ``current`` is not an eligibility; otherwise the
-    changed statement and a diagnostic for each change that could not apply.
+    Returns None (and the problem) when ``current`` is not of the extension's kind (or, for
+    rows, has no table); otherwise the changed statement and a diagnostic for each change
+    that could not apply.
     """
-    if not isinstance(current, m.Eligibility):
-        message = f"cannot extend eligibility `{ext.id}`: it is a {current.kind.value}"
-        hint = f"only an eligibility can be extended; write `override {current.kind.value}`"
+    if current.kind != ext.target_kind:
+        kind = ext.target_kind.value
+        message = f"cannot extend {kind} `{ext.id}`: it is a {current.kind.value}"
+        hint = f"write `extend {current.kind.value} {ext.id}` or `override {current.kind.value}`"
         return None, [error(Code.NOTHING_TO_OVERRIDE, message, ext.span, hint)]
-    reqs = list(current.requirements)
-    found = [d for c in ext.changes if (d := _edit(reqs, c, ext)) is not None]
     if not ext.changes:
-        hint = "add `add require`, `replace require` or `drop require` lines, or remove it"
-        found.append(error(Code.MISSING_CLAUSE, "this extension changes nothing", ext.span, hint))
-    return current.model_copy(update={"requirements": tuple(reqs)}), found
+        lines = (
+            "`add require`, `replace require` or `drop require`"
+            if ext.target_kind is m.StatementKind.ELIGIBILITY
+            else "`add row`, `replace row` or `drop row`"
+        )
+        hint = f"add {lines} lines, or remove it"
+        missing = [error(Code.MISSING_CLAUSE, "this extension changes nothing", ext.span, hint)]
+    else:
+        missing = []
+    if not isinstance(current, m.Eligibility):
+        changed, found = extend_rows(ext, current)
+        return changed, found + missing
+    reqs = list(current.requirements)
+    edits = [c for c in ext.changes if isinstance(c, m.RequirementChange)]
+    found = [d for c in edits if (d := _edit(reqs, c, ext)) is not None]
+    return current.model_copy(update={"requirements": tuple(reqs)}), found + missing
 
 
 def _rows(s: m.Statement) -> dict[str, str]:
@@ -89,27 +104,7 @@ def _rows(s: m.Statement) -> dict[str, str]:
     """
     if isinstance(s, m.Eligibility):
         return {r.name: f"require {r.name}" for r in s.requirements}
-    if isinstance(s, m.Haircut):
-        body = s.body
-        if isinstance(body, m.AssetTable):
-            names = [r.asset.name if r.asset else "otherwise" for r in body.rows]
-            return {n: f"row {n}" for n in names}
-        if isinstance(body, m.MaturityBuckets):
-            return {_bound(b): f"row {_bound(b)}" for b in body.buckets}
-    if isinstance(s, m.Margin):
-        rows = _method_rows(s.method)
-        return {_selector(r.when): f"row {_selector(r.when)}" for r in rows}
-    return {}
-
-
-def _method_rows(method: m.MarginMethod) -> tuple[m.RangeRow | m.ScanRow | m.RateRow, ...]:
-    if isinstance(method, m.ScenarioGrid):
-        return method.ranges
-    if isinstance(method, m.SpanScan):
-        return method.ranges
-    if isinstance(method, m.Rates):
-        return method.rows
-    return ()
+    return {key: f"row {key}" for key in keyed_rows(s)}
 
 
 def _shape(s: m.Statement) -> type | None:
@@ -119,14 +114,6 @@ def _shape(s: m.Statement) -> type | None:
     if isinstance(s, m.Margin):
         return type(s.method)
     return None
-
-
-def _bound(b: m.Bucket) -> str:
-    return "otherwise" if b.upper is None else f"under {value(b.upper)}"
-
-
-def _selector(when: m.Expr | None) -> str:
-    return "otherwise" if when is None else f"when {expr(when)}"
 
 
 def dropped(old: m.Statement, new: m.Statement) -> Diagnostic | None:
@@ -143,7 +130,8 @@ def dropped(old: m.Statement, new: m.Statement) -> Diagnostic | None:
         f"write `extend eligibility {old.id}` to change only the requirements you name "
         '(`add`, `replace`, `drop require`), or `accept MLX214 because "..."` if meant'
         if isinstance(old, m.Eligibility)
-        else 'restate the rows meant to stay, or `accept MLX214 because "..."` if meant'
+        else f"write `extend {old.kind.value} {old.id}` to change only the rows you name "
+        '(`add`, `replace`, `drop row`), or `accept MLX214 because "..."` if meant'
     )
     return warning(
         Code.OVERRIDE_DROPS,

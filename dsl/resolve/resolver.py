@@ -296,11 +296,11 @@ class _Resolver:
         origins: dict[str, str],
         book_id: str,
     ) -> None:
-        """Apply ``extend eligibility`` to every dated version of the statement it names."""
+        """Apply ``extend KIND`` to every dated version of the statement it names."""
         targets = [i for i, x in enumerate(statements) if x.id == s.id]
         if not targets:
             inherited = {x.id: x for x in statements}
-            self._nothing_to_change(s, m.StatementKind.ELIGIBILITY, None, inherited)
+            self._nothing_to_change(s, s.target_kind, None, inherited)
             return
         for k, i in enumerate(targets):
             extended, found = extend(s, statements[i], book_id)

@@ -18,6 +18,11 @@ figure and are listed as ``non_operative`` with no step. A parameter that no sta
 the hybrid names yet (one B adds for a rule switched later) and a segregation constraint
 (it sets the status, never a figure) are steps of contribution 0 that need no evaluation.
 
+A table statement whose only operative difference is in its rows (a haircut table, a scenario
+grid's ranges, a rates table) is switched **row by row** instead
+(:func:`marginlex.dsl.hybrid.expand_rows`): each differing row is a step of its own, named
+``ID row KEY`` (``sec_treasuries row under 5 years``), so each row gets its own contribution.
+
 The order matters for interactions (switching ``d_2`` before ``d_1`` may split a joint
 effect differently), which is why it is fixed and documented rather than chosen per run.
 
@@ -44,7 +49,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from marginlex.dsl.diff import ChangeKind, RulebookDiff, diff_rulebooks, statements_using
-from marginlex.dsl.hybrid import hybrid
+from marginlex.dsl.hybrid import expand_rows, split_unit, switch
 from marginlex.dsl.model.rulebook import Parameter, Segregation, StatementKind
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
@@ -76,6 +81,11 @@ class AttributionStep(BaseModel):
     def label(self) -> str:
         """The ids joined with ``+``."""
         return "+".join(self.rules)
+
+    @property
+    def rows(self) -> tuple[tuple[str, str], ...]:
+        """``(statement id, row key)`` of each table row this step switched on its own."""
+        return tuple((sid, key) for sid, key in map(split_unit, self.rules) if key is not None)
 
 
 class Attribution(BaseModel):
@@ -215,7 +225,7 @@ def _walk(
 ) -> list[tuple[tuple[str, ...], np.ndarray]]:
     """(step ids, figures after the step) for each boundary."""
     a, b = pair
-    mixed = {k: hybrid(a, b, order[: k + 1], f"{a.id}__step{k + 1}") for k in range(len(order) - 1)}
+    mixed = {k: switch(a, b, order[: k + 1], f"{a.id}__step{k + 1}") for k in range(len(order) - 1)}
     neutral = {k for k, h in mixed.items() if _moves_nothing(h, a, order[k])}
     todo = [k for k in mixed if k not in neutral]
     evaluated = evaluate_all(runner, [mixed[k] for k in todo], workers, progress)
@@ -266,7 +276,7 @@ def attribute(
         The attribution; per account, the contributions add up to the delta exactly.
     """
     d = diff or diff_rulebooks(a, b)
-    order = switch_order(d)
+    order = expand_rows(a, b, switch_order(d))
     moved = moved_accounts(paired)
     changed = pd.Index(paired.loc[moved, "account_id"].to_numpy(str), name="account_id")
     non_operative = tuple(c.statement_id for c in d.changes if not c.operative)

@@ -59,7 +59,13 @@ def _attribution(a: Attribution, paired: pd.DataFrame) -> dict[str, Any]:
         "changed_accounts": a.changed_accounts,
         "evaluated_accounts": a.evaluated_accounts,
         "steps": [
-            {"rules": list(s.rules), "requirement": s.requirement, "value": s.value, "call": s.call}
+            {
+                "rules": list(s.rules),
+                "rows": [{"rule": sid, "row": key} for sid, key in s.rows],
+                "requirement": s.requirement,
+                "value": s.value,
+                "call": s.call,
+            }
             for s in a.steps
         ],
         "accounts": accounts,

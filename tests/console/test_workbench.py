@@ -160,7 +160,10 @@ def test_preview_shows_the_hand_computed_figures(bench: TestClient) -> None:
             "0.00",
         ]
     ]
-    assert _row(html, "attribution") == [["1", "sec_other_assets", "0.00", "-16000.00", "0.00"]]
+    # the override changes one row of the table: the delta is attributed to that row
+    assert _row(html, "attribution") == [
+        ["1", "sec_other_assets row MMF", "0.00", "-16000.00", "0.00"]
+    ]
 
 
 def test_preview_of_the_bases_own_text_edited(bench: TestClient) -> None:

@@ -99,7 +99,7 @@ def test_extension_formats_back_to_itself() -> None:
         (
             'extend eligibility sec_treasuries\n  cites "x"\n  drop require min_equity\n',
             [("MLX212", 4)],
-            "only an eligibility can be extended; write `override haircut`",
+            "write `extend haircut sec_treasuries` or `override haircut`",
         ),
     ],
 )

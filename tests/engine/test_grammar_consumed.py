@@ -84,6 +84,8 @@ margin sec_portfolio_margin"""
 _REMOVE = "remove eligibility treasury_cross_margin"
 _REMOVE_EXT = 'extend eligibility portfolio_margin\n  cites "probe"\n  {change}\n\n' + _REMOVE
 
+_ROWS = 'extend haircut sec_treasuries\n  cites "probe"\n  {change}\n\n' + _REMOVE
+
 
 def _extended(change: str) -> str:
     """The harmonized eligibility extended by one requirement no account meets."""
@@ -144,6 +146,21 @@ CLAUSES: dict[str, Probe] = {
     "dropped_requirement": Changes(
         "harmonized", _REMOVE, _REMOVE_EXT.format(change="drop require dual_registrant")
     ),
+    "haircut_extension": Handled(why="holds the row changes below, applied by resolution"),
+    "margin_extension": Handled(why="holds the row changes below, applied by resolution"),
+    "haircut_edit": Handled(why="a clause or one row change of a haircut table"),
+    "margin_edit": Handled(why="a clause or one row change of a margin method's table"),
+    "margin_row": Handled(why="a range, scan or rate row, as its table writes it"),
+    "edited_asset_row": Handled(why="an asset row of `add row` / `replace row`"),
+    "bucket_key": Handled(why="the `under BOUND` key of `drop row`"),
+    "bucket_key_up_to": Handled(why="the `up to BOUND` key of `drop row`"),
+    "added_row": Changes(
+        "harmonized", _REMOVE, _ROWS.format(change="add row under 9.99 years 50%")
+    ),
+    "replaced_row": Changes(
+        "harmonized", _REMOVE, _ROWS.format(change="replace row under 10 years 50%")
+    ),
+    "dropped_row": Changes("harmonized", _REMOVE, _ROWS.format(change="drop row under 10 years")),
     "parameter": Changes("sec", "pm_min_equity = 100,000 USD", "pm_min_equity = 300,000 USD"),
     "scope": Handled(why="holds `decides`"),
     "scope_item": Handled(why="a clause or `decides`"),

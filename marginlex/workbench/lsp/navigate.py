@@ -53,6 +53,13 @@ def find_references(a: Analysis, target: Target, declaration: bool) -> list[lsp.
     return places
 
 
+def _detail(s: m.Statement) -> str:
+    """``override parameter``, ``extend haircut``, ``margin``: how the statement begins."""
+    if isinstance(s, m.Extension):
+        return f"extend {s.target_kind.value}"
+    return ("override " if s.override else "") + s.kind.value
+
+
 def outline(a: Analysis) -> list[lsp.DocumentSymbol]:
     """The header and every statement of the text, with the range of its id."""
     if a.book is None:
@@ -61,8 +68,8 @@ def outline(a: Analysis) -> list[lsp.DocumentSymbol]:
     statements = [
         lsp.DocumentSymbol(
             name=s.id,
-            detail=("override " if s.override else "") + s.kind.value,
-            kind=_SYMBOL_KIND[s.kind],
+            detail=_detail(s),
+            kind=_SYMBOL_KIND[s.target_kind if isinstance(s, m.Extension) else s.kind],
             range=to_range(s.span, a.lines),
             selection_range=_id_range(a, s.span, s.id),
         )
