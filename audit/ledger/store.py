@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
 from marginlex.audit.ledger.chain import (
     GENESIS,
     PreparedDecision,
@@ -148,11 +149,16 @@ class Ledger(LedgerReader):
     """
 
     @classmethod
-    def open(cls, location: str, *, create: bool = True) -> Ledger:
-        """Open (and, with ``create``, initialise) a ledger by path or SQLAlchemy URL."""
+    def open(cls, location: str, *, create: bool = True, access: Access = Access.WRITE) -> Ledger:
+        """Open (and, with ``create``, initialise) a ledger by path or SQLAlchemy URL.
+
+        On a PostgreSQL ledger made with ``--roles``, every connection acts as the role it
+        records for ``access`` (:mod:`~marginlex.audit.ledger.acting_role`).
+        """
         engine = _engine(location, create)
         ledger = cls(engine)
         try:
+            act_as(engine, access)
             if create:
                 with ledger._write() as conn:
                     _refuse_newer_schema(conn, location)
@@ -168,10 +174,12 @@ class Ledger(LedgerReader):
                 with engine.connect() as conn:
                     _refuse_newer_schema(conn, location)
             ledger.load_dictionaries()
-        except (LedgerError, OperationalError) as exc:
+        except (LedgerError, OperationalError, RoleRefused) as exc:
             engine.dispose()
             if isinstance(exc, LedgerError):
                 raise
+            if isinstance(exc, RoleRefused):
+                raise LedgerError(str(exc)) from exc
             shown = engine.url.render_as_string(hide_password=True)
             raise LedgerError(f"cannot open the ledger {shown}: {exc.orig}") from exc
         return ledger
