@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
 from marginlex.audit.ledger.store import Ledger, LedgerError, shown_location
 
 
@@ -58,8 +59,12 @@ def open_read_only(location: str) -> Ledger:
             raise LedgerError(
                 f"{shown_location(location)} is not a marginlex ledger (no decisions table)"
             )
+        act_as(engine, Access.READ)
         ledger = Ledger(engine)
         ledger.load_dictionaries()
+    except RoleRefused as exc:
+        engine.dispose()
+        raise LedgerError(str(exc)) from exc
     except SQLAlchemyError as exc:
         engine.dispose()
         cause = getattr(exc, "orig", None) or exc

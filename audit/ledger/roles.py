@@ -3,8 +3,9 @@
 ``marginlex ledger init URL --roles`` creates the ledger's tables, then (as the tables'
 owner) a writer role that may INSERT and SELECT, a reader role that may only SELECT, and on
 every ledger table a trigger that rejects UPDATE, DELETE and TRUNCATE whoever asks, the
-owner too. The roles are NOLOGIN groups: grant them to the login roles that run
-``marginlex run`` (writer) and ``serve`` / ``verify`` (reader). A superuser can still drop a
+owner too. The roles are NOLOGIN groups, their names recorded in the ledger: grant them to the login
+roles that run ``marginlex run`` (writer) and ``serve`` / ``verify`` (reader), which act as
+them (``SET ROLE``, :mod:`~marginlex.audit.ledger.acting_role`). A superuser can still drop a
 trigger: that is what signed checkpoints kept outside the database are for.
 """
 
@@ -15,6 +16,7 @@ import re
 from sqlalchemy import Connection, text
 
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.acting_role import Access, RoleRefused, record_roles
 from marginlex.audit.ledger.store import Ledger, LedgerError
 
 WRITER = "marginlex_writer"
@@ -89,7 +91,7 @@ def init_ledger(
         for name in (writer, reader):
             if not _NAME.match(name):
                 raise LedgerError(f"role name {name!r}: use lower-case letters, digits and _")
-    ledger = Ledger.open(location)
+    ledger = Ledger.open(location, access=Access.OWNER)
     try:
         if not roles:
             return []
@@ -104,6 +106,9 @@ def init_ledger(
             for table in _ledger_tables():
                 _protect(conn, table)
             _grant(conn, writer, reader)
+            record_roles(conn, writer, reader)
         return _ledger_tables()
+    except RoleRefused as exc:
+        raise LedgerError(str(exc)) from exc
     finally:
         ledger.close()

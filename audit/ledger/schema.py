@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.acting_role import Access
 from marginlex.audit.ledger.store import Ledger, schema_revision
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,7 +45,9 @@ def upgrade_ledger(location: str) -> tuple[str, str]:
     Raises:
         LedgerError: no ledger there, or a newer schema than this marginlex knows.
     """
-    ledger = Ledger.open(location, create=False)  # refuses a newer, unknown schema
+    ledger = Ledger.open(
+        location, create=False, access=Access.OWNER
+    )  # refuses a newer, unknown schema
     try:
         with ledger.transaction() as conn:
             before = schema_revision(conn)

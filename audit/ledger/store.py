@@ -8,7 +8,6 @@ both land with the chain intact.
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
 from marginlex.audit.ledger.chain import (
     GENESIS,
     PreparedDecision,
@@ -37,7 +37,6 @@ from marginlex.audit.trace.dictionary import DICTIONARY_ID, shipped
 from marginlex.audit.trace.model import DecisionTrace
 
 ENV_VAR = "MARGINLEX_LEDGER"
-DEFAULT_PATH = "marginlex-ledger.db"
 _PG_LOCK_KEY = 0x6D6C6578  # "mlex": one advisory lock id for every marginlex ledger writer
 _CHUNK = 5000
 
@@ -47,11 +46,6 @@ _Item = DecisionTrace | PreparedDecision
 
 class LedgerError(ValueError):
     """A ledger that cannot be opened, or a run that cannot be recorded as given."""
-
-
-def resolve_location(option: str | None) -> str:
-    """The ledger to use: the option, else ``$MARGINLEX_LEDGER``, else the default file."""
-    return option or os.environ.get(ENV_VAR) or DEFAULT_PATH
 
 
 def shown_location(location: str) -> str:
@@ -148,11 +142,16 @@ class Ledger(LedgerReader):
     """
 
     @classmethod
-    def open(cls, location: str, *, create: bool = True) -> Ledger:
-        """Open (and, with ``create``, initialise) a ledger by path or SQLAlchemy URL."""
+    def open(cls, location: str, *, create: bool = True, access: Access = Access.WRITE) -> Ledger:
+        """Open (and, with ``create``, initialise) a ledger by path or SQLAlchemy URL.
+
+        On a PostgreSQL ledger made with ``--roles``, every connection acts as the role it
+        records for ``access`` (:mod:`~marginlex.audit.ledger.acting_role`).
+        """
         engine = _engine(location, create)
         ledger = cls(engine)
         try:
+            act_as(engine, access)
             if create:
                 with ledger._write() as conn:
                     _refuse_newer_schema(conn, location)
@@ -168,10 +167,12 @@ class Ledger(LedgerReader):
                 with engine.connect() as conn:
                     _refuse_newer_schema(conn, location)
             ledger.load_dictionaries()
-        except (LedgerError, OperationalError) as exc:
+        except (LedgerError, OperationalError, RoleRefused) as exc:
             engine.dispose()
             if isinstance(exc, LedgerError):
                 raise
+            if isinstance(exc, RoleRefused):
+                raise LedgerError(str(exc)) from exc
             shown = engine.url.render_as_string(hide_password=True)
             raise LedgerError(f"cannot open the ledger {shown}: {exc.orig}") from exc
         return ledger

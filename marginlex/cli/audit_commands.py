@@ -66,11 +66,12 @@ class ListFormat(StrEnum):
 
 
 def _open(ledger: str | None) -> Ledger:
+    from marginlex.audit.ledger.acting_role import Access  # noqa: PLC0415
     from marginlex.audit.ledger.store import Ledger, LedgerError  # noqa: PLC0415
     from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
 
     try:
-        return Ledger.open(ledger_location(ledger), create=False)
+        return Ledger.open(ledger_location(ledger), create=False, access=Access.READ)
     except LedgerError as exc:
         _err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

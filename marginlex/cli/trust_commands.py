@@ -104,9 +104,10 @@ def checkpoint_command(
     checkpoints: CheckpointsOpt = None,
 ) -> None:
     """Sign the ledger's current head now: a checkpoint kept outside the ledger."""
-    from marginlex.audit.ledger.store import Ledger, LedgerError, resolve_location  # noqa: PLC0415
+    from marginlex.audit.ledger.store import Ledger, LedgerError  # noqa: PLC0415
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
 
-    location = resolve_location(ledger)
+    location = ledger_location(ledger)
     path = checkpoint_path_or_exit(location, checkpoints)
     key = signing_key_or_exit(sign)
     try:
@@ -158,9 +159,10 @@ def upgrade_command(
 ) -> None:
     """Upgrade a ledger made by an older marginlex to this schema, in place (Alembic)."""
     from marginlex.audit.ledger.schema import upgrade_ledger  # noqa: PLC0415
-    from marginlex.audit.ledger.store import LedgerError, resolve_location  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError  # noqa: PLC0415
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
 
-    location = resolve_location(ledger)
+    location = ledger_location(ledger)
     try:
         before, after = upgrade_ledger(location)
     except LedgerError as exc:

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner, Result
 
+from marginlex.audit.ledger.acting_role import Access
+from marginlex.audit.ledger.read_only import open_read_only
+from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 
 pytestmark = pytest.mark.postgres
@@ -45,7 +49,7 @@ def _as(url: str, login: str) -> str:
 def _logins(url: str) -> None:
     with psycopg.connect(_plain(url), autocommit=True) as conn:
         for login, role in (("w_login", "marginlex_writer"), ("r_login", "marginlex_reader")):
-            if conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (login,)).fetchone():
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone():
                 continue
             conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE {role}")
 
@@ -89,3 +93,85 @@ def test_roles_on_a_sqlite_file_are_refused(tmp_path: Path) -> None:
     result = _cli("ledger", "init", f"{tmp_path}/l.db", "--roles")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: --roles needs a PostgreSQL ledger")
+
+
+def _acting(url: str, access: Access) -> tuple[str, str]:
+    """Who a command opening the ledger for ``access`` acts as, and what an edit then gives."""
+    store = Ledger.open(url, create=False, access=access)
+    try:
+        with store.engine.connect() as conn:
+            user = str(conn.exec_driver_sql("SELECT current_user").scalar())
+        edit = (
+            "UPDATE decisions SET requirement = 1 WHERE seq = 1"
+            if access is Access.WRITE
+            else "INSERT INTO ledger_meta VALUES ('k', 'v')"
+        )
+        with pytest.raises(DBAPIError) as caught, store.transaction() as conn:
+            conn.exec_driver_sql(edit)
+        return user, str(caught.value.orig).splitlines()[0]
+    finally:
+        store.close()
+
+
+def test_commands_act_as_the_roles_the_ledger_records(owner_url: str) -> None:
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    # the suite's login is a superuser: run and verify with it all the same act as the roles
+    recorded = _cli("run", "--ledger", owner_url)
+    assert recorded.exit_code == 0, recorded.stderr
+    assert _cli("verify", "--ledger", owner_url).exit_code == 0
+    assert _acting(owner_url, Access.WRITE) == (
+        "marginlex_writer",
+        "permission denied for table decisions",  # the privilege, before the trigger
+    )
+    assert _acting(owner_url, Access.READ) == (
+        "marginlex_reader",
+        "permission denied for table ledger_meta",
+    )
+    served = open_read_only(owner_url)  # serve's ledger
+    try:
+        with served.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT current_user").scalar() == "marginlex_reader"
+    finally:
+        served.close()
+    # init and upgrade act as the owner: the trigger, not a missing privilege, refuses
+    assert _refused(owner_url, "DELETE FROM runs") == REFUSED.format(op="DELETE", table="runs")
+    assert _cli("ledger", "upgrade", "--ledger", owner_url).exit_code == 0
+
+
+def test_a_login_outside_the_writer_role_cannot_run(owner_url: str) -> None:
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    _logins(owner_url)
+    refused = _cli("run", "--ledger", _as(owner_url, "r_login"))
+    assert refused.exit_code != 0
+    assert "the login r_login cannot act as marginlex_writer" in refused.stderr
+    assert "GRANT marginlex_writer TO r_login" in refused.stderr
+    # nothing was written; the reader login still verifies
+    checked = _cli("verify", "--ledger", _as(owner_url, "r_login"))
+    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 0 entries in 0 runs")
+
+
+def test_a_ledger_without_roles_is_used_as_the_login(owner_url: str) -> None:
+    made = _cli("ledger", "init", owner_url)
+    assert made.exit_code == 0 and "roles:" not in made.stdout
+    assert _cli("run", "--ledger", owner_url).exit_code == 0
+    checked = _cli("verify", "--ledger", owner_url)
+    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 34 entries in 1 runs")
+    store = Ledger.open(owner_url, create=False, access=Access.READ)
+    try:
+        with store.transaction() as conn:  # no role, no trigger: the login may do anything
+            assert conn.exec_driver_sql("SELECT current_user").scalar() == "postgres"
+            conn.exec_driver_sql("INSERT INTO ledger_meta VALUES ('k', 'v')")
+    finally:
+        store.close()
+
+
+def test_init_keeps_the_roles_it_first_recorded(owner_url: str) -> None:
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    again = _cli("ledger", "init", owner_url, "--roles")
+    assert again.exit_code == 0, again.stderr
+    other = _cli("ledger", "init", owner_url, "--roles", "--writer", "w2", "--reader", "r2")
+    assert other.exit_code == 1
+    assert other.stderr.startswith(
+        "error: this ledger already records the roles marginlex_writer (writer) and "
+        "marginlex_reader (reader)"
+    )
