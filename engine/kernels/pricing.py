@@ -154,6 +154,8 @@ def revalue_options(
     *,
     vol_moves: FloatArray | None = None,
     rate: float = 0.0,
+    vol_relative: bool = False,
+    vol_floor: float = 0.0,
 ) -> FloatArray:
     """Scenario P&L of option rows: (model value shocked - model value now) x units.
 
@@ -164,6 +166,9 @@ def revalue_options(
             volatility; a shocked volatility is floored at 0 (the option is then at
             intrinsic).
         rate: the rulebook's rate.
+        vol_relative: ``vol_moves`` are shares of implied volatility: the shocked volatility
+            is vol x (1 + move), floored at ``vol_floor`` (a SPAN volatility scan range).
+        vol_floor: the floor of a relative shift.
 
     Returns:
         (K, M) P&L per scenario point and option row.
@@ -175,7 +180,12 @@ def revalue_options(
     """
     now = legs.value_now(rate)
     vol = legs.vol[None, :]
-    shocked_vol = vol if vol_moves is None else np.maximum(vol + vol_moves[:, None], 0.0)
+    if vol_moves is None:
+        shocked_vol = vol
+    elif vol_relative:
+        shocked_vol = np.maximum(vol * (1.0 + vol_moves[:, None]), vol_floor)
+    else:
+        shocked_vol = np.maximum(vol + vol_moves[:, None], 0.0)
     shocked = black_scholes(
         legs.spot[None, :] * (1.0 + moves),
         legs.strike[None, :],

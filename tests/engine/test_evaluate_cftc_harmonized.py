@@ -48,8 +48,9 @@ def test_span_extreme_move_counts_a_third(tmp_path: Path) -> None:
 def test_digital_assets_over_their_cap(tmp_path: Path) -> None:
     # ES 10 long: 10 x 50 x 6,000 x 7% = 210,000 (the extreme move 3 x 0.33 = 0.99 of it
     # is smaller). BTC 150,000 x 80% = 120,000 and ETH 60,000 x 80% = 48,000: 168,000 of
-    # digital assets, capped at 40% x 210,000 = 84,000. Value 60,000 + 84,000 = 144,000,
-    # below maintenance: the call restores initial, 110% x 210,000 - 144,000 = 87,000.
+    # digital assets, capped at 40% of the initial requirement, 40% x 231,000 = 92,400 (issue
+    # 14's decision; 110% x 210,000 = 231,000). Value 60,000 + 92,400 = 152,400, below
+    # maintenance: the call restores initial, 231,000 - 152,400 = 78,600.
     book = make_book(
         tmp_path,
         "F1,FOX,FCM1,CFTC,futures,customer,",
@@ -60,14 +61,14 @@ def test_digital_assets_over_their_cap(tmp_path: Path) -> None:
     d = decision(ev, "ms:F1")
     assert (d["maintenance"], d["value"], d["call"], d["status"]) == (
         210000.0,
-        144000.0,
-        87000.0,
+        152400.0,
+        78600.0,
         "call",
     )
     lots = ev.frames["lots"].set_index("lot_id")
     assert lots.loc["L2", "value_after_haircut"] == 120000.0
     assert lots.loc["L2", "cap_rule_id"] == "cftc_digital_cap"
-    assert lots.loc["L2", "cap_scale"] == pytest.approx(84000 / 168000)
+    assert lots.loc["L2", "cap_scale"] == pytest.approx(92400 / 168000)
 
 
 def test_digital_asset_outside_the_pilot_counts_nothing(tmp_path: Path) -> None:
