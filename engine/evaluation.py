@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from marginlex.engine.plan.steps import Plan
 
@@ -166,7 +166,11 @@ class Summary(BaseModel):
     calls: int
     total_requirement: float
     total_call: float
-    segregation_breaches: int
+    segregation_breaches: int = Field(description="Margin sets in breach (one violation or more).")
+    segregation_violations: int = Field(
+        description="Segregation violations, each counted once: a (lot, constraint) whose path "
+        "reaches a forbidden account, or an account or set that fails another constraint."
+    )
 
 
 class Evaluation(BaseModel):
@@ -211,6 +215,7 @@ class Evaluation(BaseModel):
             total_requirement=round(float(d["maintenance"].sum()), 2),
             total_call=round(float(d["call"].sum()), 2),
             segregation_breaches=int((d["segregation_violations"] != "").sum()),
+            segregation_violations=count_violations(self.frames["segregation"]),
         )
 
     def trace(self, margin_set_id: str) -> dict[str, pd.DataFrame]:
@@ -275,3 +280,10 @@ class Evaluation(BaseModel):
 
 def _split(text: str) -> list[str]:
     return [x for x in str(text).split(";") if x]
+
+
+def count_violations(segregation: pd.DataFrame) -> int:
+    """Distinct violations in a segregation frame: one per (rule, path). A lot whose pledge
+    reaches a forbidden account is one violation, though the frame lists it under the margin
+    sets at both ends of its path."""
+    return len(segregation[["rule_id", "path"]].drop_duplicates())

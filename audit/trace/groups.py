@@ -75,6 +75,8 @@ def span_params(plan: Plan, rule_id: str) -> SpanParams | None:
     return SpanParams(
         scan_ranges={},
         vol_shift=plan.value(method.vol_shift),
+        vol_relative=method.vol_floor is not None,
+        vol_floor=plan.value(method.vol_floor) if method.vol_floor is not None else 0.0,
         extreme_multiple=plan.value(method.extreme_multiple),
         extreme_fraction=plan.value(method.extreme_cover),
         short_option_minimum=0.0,

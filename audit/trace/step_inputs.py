@@ -261,6 +261,8 @@ def _grid(rule: str, grid: m.ScenarioGrid, plan: Plan) -> Iterator[InputValue]:
 
 def _span(rule: str, scan: m.SpanScan, plan: Plan) -> Iterator[InputValue]:
     yield from _value(plan, f"{rule}.vol_shift", scan.vol_shift, FRACTION)
+    if scan.vol_floor is not None:
+        yield from _value(plan, f"{rule}.vol_floor", scan.vol_floor, FRACTION)
     yield from _value(plan, f"{rule}.extreme_multiple", scan.extreme_multiple, MULTIPLE)
     yield from _value(plan, f"{rule}.extreme_cover", scan.extreme_cover, FRACTION)
     yield _setting(f"{rule}.prefer_instrument_range", scan.prefer_instrument_range)

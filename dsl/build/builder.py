@@ -273,11 +273,17 @@ class ModelBuilder(TableBuilder):
         name, where, *items = c
         d = gather(items, self.span(meta), ("limit",))
         return m.Concentration(
-            id=str(name), where=where, limit=d["limit"], span=self.span(meta), **_common(d)
+            id=str(name),
+            where=where,
+            limit=d["limit"][0],
+            of=d["limit"][1],
+            span=self.span(meta),
+            **_common(d),
         )
 
     def limit(self, meta: Any, c: list[Any]) -> Item:
-        return Item("limit", c[0], self.span(meta))
+        of = m.ConcentrationBase.INITIAL if c[1] is not None else m.ConcentrationBase.REQUIREMENT
+        return Item("limit", (c[0], of), self.span(meta))
 
     def margin(self, meta: Any, c: list[Any]) -> m.Margin:
         name, *items = c

@@ -30,7 +30,7 @@ _REQUIRED_WORDS = {
     "where": "`decides account where ...`",
     "body": "a body: `by residual_maturity`, `by asset`, `rate`, `ineligible` or "
     "`more conservative of`",
-    "limit": "`at most N% of requirement`",
+    "limit": "`at most N% of requirement` or `at most N% of initial requirement`",
     "method": "a method: `scenario grid`, `span scan`, `rates`, `strategy based` or `initial`",
     "rule": "a rule: `net within class group`, `credit between class groups` or `sets ...`",
     "constraint": "a constraint such as `collateral of account where ... must not reach ...`",

@@ -138,7 +138,10 @@ class TableBuilder(ExprBuilder):
         return Item("steps", self.integer(c[0]), self.span(meta))
 
     def vol_shift(self, meta: Any, c: list[Any]) -> Item:
-        return Item("vol_shift", c[0], self.span(meta))
+        return Item("vol_shift", (c[0], c[1]), self.span(meta))
+
+    def vol_relative(self, meta: Any, c: list[Any]) -> Any:
+        return c[0]
 
     def extreme(self, meta: Any, c: list[Any]) -> Item:
         return Item("extreme", (c[0], c[1]), self.span(meta))
@@ -162,7 +165,8 @@ class TableBuilder(ExprBuilder):
         coverage, liquidation = d.get("coverage", (None, None))
         node = m.SpanScan(
             steps=d.get("steps", 3),
-            vol_shift=d["vol_shift"],
+            vol_shift=d["vol_shift"][0],
+            vol_floor=d["vol_shift"][1],
             extreme_multiple=d["extreme"][0],
             extreme_cover=d["extreme"][1],
             coverage=coverage,

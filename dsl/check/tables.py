@@ -56,6 +56,7 @@ def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
             yield r.down, rate, True, "a range"
     elif isinstance(method, m.SpanScan):
         yield method.vol_shift, rate, True, "a volatility shift"
+        yield method.vol_floor, rate, True, "a volatility floor"
         yield method.extreme_multiple, frozenset({MULT}), False, "a multiple of the range"
         yield method.extreme_cover, rate, True, "a share of the extreme loss"
         yield method.coverage, rate, True, "a coverage"

@@ -50,11 +50,16 @@ def _grid(g: m.ScenarioGrid) -> list[Line]:
     return lines
 
 
+def _vol_floor(s: m.SpanScan) -> str:
+    """`` of implied at least F`` where the shift is relative to implied volatility."""
+    return f" of implied at least {value(s.vol_floor)}" if s.vol_floor is not None else ""
+
+
 def _span(s: m.SpanScan) -> list[Line]:
     lines = [
         Line(1, "span scan", s.span.line),
         Line(2, f"steps {s.steps}"),
-        Line(2, f"volatility shift {value(s.vol_shift)}"),
+        Line(2, f"volatility shift {value(s.vol_shift)}{_vol_floor(s)}"),
         Line(2, f"extreme {value(s.extreme_multiple)} counted {value(s.extreme_cover)}"),
     ]
     if s.coverage is not None:

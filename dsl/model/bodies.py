@@ -195,6 +195,7 @@ class ConcentrationBase(StrEnum):
     """What a concentration limit is a fraction of."""
 
     REQUIREMENT = "requirement"
+    INITIAL = "initial requirement"
 
 
 # --- margin methods ----------------------------------------------------------------------
@@ -255,11 +256,16 @@ class SpanScan(Node):
     plus two extreme moves of ``extreme_multiple`` × range counting ``extreme_cover``.
 
     When ``prefer_instrument_range`` the instrument's own ``scan_range`` wins over the table.
+    ``volatility shift V`` moves implied volatility by V absolute points (floored at 0);
+    ``volatility shift V of implied at least F`` (``vol_floor`` set) moves it by V of itself,
+    implied × (1 ± V), floored at F: CME's volatility scan range, relative to implied
+    volatility (issue 14's decision).
     """
 
     node: Literal["span_scan"] = "span_scan"
     steps: int = 3
     vol_shift: Value
+    vol_floor: Value | None = None
     extreme_multiple: Value
     extreme_cover: Value
     coverage: Value | None = None

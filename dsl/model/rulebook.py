@@ -194,7 +194,9 @@ class Haircut(StatementBase):
 
 
 class Concentration(StatementBase):
-    """``at most 40% of requirement`` for the haircut value of lots where ``where`` holds."""
+    """``at most 40% of requirement`` for the haircut value of lots where ``where`` holds;
+    ``of initial requirement`` measures it against the set's initial requirement (its
+    maintenance × the initial multiple, or the maintenance where no multiple applies)."""
 
     kind: Literal[StatementKind.CONCENTRATION] = StatementKind.CONCENTRATION
     where: Expr | None = None

@@ -148,12 +148,30 @@ class OptionLegs:
         return black_scholes(self.spot, self.strike, self.t, self.vol, self.is_call, rate=rate)
 
 
+def shocked_volatility(
+    vol: FloatArray, moves: FloatArray, *, relative: bool = False, floor: float = 0.0
+) -> FloatArray:
+    """Volatility after a scenario's move: vol + move floored at 0, or with ``relative``
+    (a SPAN volatility scan range as a share of implied) vol x (1 + move) floored at ``floor``.
+
+    >>> shocked_volatility(np.array([0.16]), np.array([0.25]), relative=True).round(4).tolist()
+    [0.2]
+    >>> shocked_volatility(np.array([0.16]), np.array([-0.25])).tolist()
+    [0.0]
+    """
+    if relative:
+        return np.asarray(np.maximum(vol * (1.0 + moves), floor), dtype=np.float64)
+    return np.asarray(np.maximum(vol + moves, 0.0), dtype=np.float64)
+
+
 def revalue_options(
     legs: OptionLegs,
     moves: FloatArray,
     *,
     vol_moves: FloatArray | None = None,
     rate: float = 0.0,
+    vol_relative: bool = False,
+    vol_floor: float = 0.0,
 ) -> FloatArray:
     """Scenario P&L of option rows: (model value shocked - model value now) x units.
 
@@ -164,6 +182,9 @@ def revalue_options(
             volatility; a shocked volatility is floored at 0 (the option is then at
             intrinsic).
         rate: the rulebook's rate.
+        vol_relative: ``vol_moves`` are shares of implied volatility: the shocked volatility
+            is vol x (1 + move), floored at ``vol_floor`` (a SPAN volatility scan range).
+        vol_floor: the floor of a relative shift.
 
     Returns:
         (K, M) P&L per scenario point and option row.
@@ -175,7 +196,11 @@ def revalue_options(
     """
     now = legs.value_now(rate)
     vol = legs.vol[None, :]
-    shocked_vol = vol if vol_moves is None else np.maximum(vol + vol_moves[:, None], 0.0)
+    shocked_vol = (
+        vol
+        if vol_moves is None
+        else shocked_volatility(vol, vol_moves[:, None], relative=vol_relative, floor=vol_floor)
+    )
     shocked = black_scholes(
         legs.spot[None, :] * (1.0 + moves),
         legs.strike[None, :],
@@ -193,12 +218,18 @@ shocked underlying price and volatility, and the model value now and there."""
 
 
 def option_values_at(
-    frame: pd.DataFrame, moves: FloatArray, vol_moves: FloatArray, rate: float
+    frame: pd.DataFrame,
+    moves: FloatArray,
+    vol_moves: FloatArray,
+    rate: float,
+    *,
+    vol_relative: bool = False,
+    vol_floor: float = 0.0,
 ) -> pd.DataFrame:
     """:data:`OPTION_AT_WORST` of every row of a positions frame at one move per row.
 
-    ``moves`` and ``vol_moves`` are each row's relative underlying move and absolute
-    volatility change (the volatility floored at 0, as :func:`revalue_options` floors it);
+    ``moves`` and ``vol_moves`` are each row's relative underlying move and volatility move
+    (shocked as :func:`revalue_options` shocks it, :func:`shocked_volatility`);
     non-option rows get NaN. An option row's P&L is then units x (value_at_worst -
     value_now), times the point's weight.
 
@@ -217,7 +248,7 @@ def option_values_at(
     if rows.size:
         legs = OptionLegs.from_frame(frame, rows, np.ones(n))
         spot = legs.spot * (1.0 + moves[rows])
-        vol = np.maximum(legs.vol + vol_moves[rows], 0.0)
+        vol = shocked_volatility(legs.vol, vol_moves[rows], relative=vol_relative, floor=vol_floor)
         out["underlying_at_worst"][rows] = spot
         out["vol_at_worst"][rows] = vol
         out["value_now"][rows] = legs.value_now(rate)

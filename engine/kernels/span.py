@@ -15,7 +15,9 @@ the rulebook's value for its ``product``. An option's scan range is a move of it
 *underlying*: the compile step should give option rows their underlying's ``scan_range``
 (or the table must list the option product). Linear instruments (futures, cash Treasuries,
 stock) lose quantity x multiplier x price x move; options are revalued with Black-Scholes at
-the shocked underlying and volatility (implied vol +/- ``vol_shift`` absolute, floored at 0).
+the shocked underlying and volatility: implied vol +/- ``vol_shift`` absolute, floored at 0;
+or, with ``vol_relative`` (CME's volatility scan range, a change relative to implied
+volatility), implied vol x (1 +/- ``vol_shift``), floored at ``vol_floor``.
 Rate 0 makes this Black-76 for options on futures. Scenario P&L is summed per (margin set,
 class group) and weighted; the scanning risk is max(-worst weighted P&L, 0). The short option
 minimum is ``short_option_minimum`` x multiplier per short option contract. The class-group
@@ -65,7 +67,11 @@ class SpanParams(BaseModel):
     Attributes:
         scan_ranges: scan range (fraction of price) by ``product``, used where the
             instrument has no ``scan_range`` of its own.
-        vol_shift: absolute implied-volatility shift of scenarios 1-14 (e.g. 0.04).
+        vol_shift: implied-volatility shift of scenarios 1-14: absolute (0.04 is 4 points),
+            or relative to implied volatility with ``vol_relative`` (0.25: x 1.25, x 0.75).
+        vol_relative: the shift is a share of implied volatility.
+        vol_floor: the lowest shocked volatility when ``vol_relative`` (absolute shifts are
+            floored at 0).
         extreme_multiple: the extreme moves, in scan ranges (3).
         extreme_fraction: share of an extreme-move loss that counts (0.33).
         short_option_minimum: USD per unit of multiplier per short option contract.
@@ -77,6 +83,8 @@ class SpanParams(BaseModel):
 
     scan_ranges: Mapping[str, float]
     vol_shift: float = Field(ge=0.0)
+    vol_relative: bool = False
+    vol_floor: float = Field(default=0.0, ge=0.0)
     extreme_multiple: float = Field(default=3.0, gt=0.0)
     extreme_fraction: float = Field(ge=0.0, le=1.0)
     short_option_minimum: float = Field(ge=0.0)
@@ -170,7 +178,14 @@ def _scenario_pnl(
     if opt.size:
         legs = OptionLegs.from_frame(frame, opt, units)
         vol_moves = scen.vol_sign * params.vol_shift
-        pnl[:, opt] = revalue_options(legs, moves[:, opt], vol_moves=vol_moves, rate=params.rate)
+        pnl[:, opt] = revalue_options(
+            legs,
+            moves[:, opt],
+            vol_moves=vol_moves,
+            rate=params.rate,
+            vol_relative=params.vol_relative,
+            vol_floor=params.vol_floor,
+        )
     return np.asarray(pnl * scen.weight[:, None], dtype=np.float64)
 
 
@@ -210,7 +225,14 @@ def span_scan(frame: pd.DataFrame, params: SpanParams) -> SpanResult:
     )
     at = worst[index.codes]  # each row's worst scenario
     vol_moves = scen.vol_sign[at] * params.vol_shift
-    options = option_values_at(frame, scen.price_move[at] * ranges, vol_moves, params.rate)
+    options = option_values_at(
+        frame,
+        scen.price_move[at] * ranges,
+        vol_moves,
+        params.rate,
+        vol_relative=params.vol_relative,
+        vol_floor=params.vol_floor,
+    )
     return SpanResult(groups=groups, scenario_pnl=group_pnl, positions=positions.join(options))
 
 

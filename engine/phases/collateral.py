@@ -30,6 +30,8 @@ from marginlex.engine.kernels.haircuts import (
     apply_concentration_cap,
     apply_haircuts,
 )
+from marginlex.engine.kernels.money import round_cents
+from marginlex.engine.phases.margin import initial_multiple
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
 from marginlex.engine.plan.citations import row_notes
 from marginlex.engine.plan.expressions import mask
@@ -259,7 +261,10 @@ def run_concentration(
     lots: pd.DataFrame,
     requirement: FloatArray,
 ) -> tuple[FloatArray, np.ndarray, FloatArray]:
-    """Apply concentration limits: (value per lot, cap rule per lot, cap scale per lot)."""
+    """Apply concentration limits: (value per lot, cap rule per lot, cap scale per lot).
+
+    ``requirement`` is each set's maintenance requirement; a limit ``of initial
+    requirement`` is measured against :func:`initial_requirement` instead."""
     value = lots["value_after_haircut"].to_numpy(np.float64)
     rule = np.full(len(lots), "", dtype=object)
     scale = np.ones(len(lots))
@@ -275,9 +280,21 @@ def run_concentration(
         cap = ConcentrationCap(
             name=step.rule_id, assets=(_CAPPED,), fraction=state.plan.value(c.limit)
         )
-        per_lot, _ = apply_concentration_cap(frame, requirement, cap)
+        initial = c.of is m.ConcentrationBase.INITIAL
+        base = initial_requirement(state, requirement) if initial else requirement
+        per_lot, _ = apply_concentration_cap(frame, base, cap)
         cut = per_lot["cap_scale"].to_numpy(np.float64) < 1.0
         value = per_lot["value"].to_numpy(np.float64)
         rule = np.where(cut, step.rule_id, rule)
         scale = scale * per_lot["cap_scale"].to_numpy(np.float64)
     return value, rule, scale
+
+
+def initial_requirement(state: RunState, maintenance: FloatArray) -> FloatArray:
+    """Each set's initial requirement, as its decision reports it: maintenance × the initial
+    multiple of the rule that applies, to the cent; the maintenance where none applies."""
+    multiple, _, _ = initial_multiple(state)
+    kept = np.maximum(maintenance, 0.0)
+    return np.asarray(
+        np.where(np.isnan(multiple), kept, round_cents(kept * multiple)), dtype=np.float64
+    )

@@ -175,6 +175,8 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     params = SpanParams(
         scan_ranges={},
         vol_shift=state.plan.value(scan.vol_shift),
+        vol_relative=scan.vol_floor is not None,
+        vol_floor=state.plan.value(scan.vol_floor) if scan.vol_floor is not None else 0.0,
         extreme_multiple=state.plan.value(scan.extreme_multiple),
         extreme_fraction=state.plan.value(scan.extreme_cover),
         short_option_minimum=minimum,

@@ -131,7 +131,7 @@ def _summary_table(results: list[Evaluation]) -> Table:
         "calls",
         "total requirement",
         "total call",
-        "breaches",
+        "segregation violations",
     ):
         table.add_column(name, justify="left" if name == "rulebook" else "right")
     for ev in results:
@@ -144,7 +144,7 @@ def _summary_table(results: list[Evaluation]) -> Table:
             str(s.calls),
             _money(s.total_requirement),
             _money(s.total_call),
-            str(s.segregation_breaches),
+            str(s.segregation_violations),
         )
     return table
 

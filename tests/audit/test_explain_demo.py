@@ -86,7 +86,7 @@ def test_the_text_reads_down_to_the_positions_and_lots(
         "FAIL dual_registrant",
         "Haircut cftc_digital_assets",
         'L09 BTC (A08_FOX_FUT) market value 150,000.00: row "BTC" 20% -> 120,000.00',
-        "capped by cftc_digital_cap (kept 50%), value 60,000.00",
+        "capped by cftc_digital_cap (kept 55%), value 66,000.00",
     ]
     found = [text.find(part) for part in order]
     shown = list(zip(order, found, strict=True))

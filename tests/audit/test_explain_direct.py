@@ -35,8 +35,9 @@ def test_a_decision_is_named_by_set_account_or_run_id(named: str) -> None:
     first, decision = result.stdout.splitlines()[:2]
     assert first.startswith("Not recorded: decided now by marginlex")
     # FOX's futures account is below maintenance 210,000, so the call restores the initial
-    # requirement: 110% x 210,000 = 231,000 initial - 144,000 value = 87,000.
-    assert "CALL, call 87,000.00" in decision
+    # requirement: 110% x 210,000 = 231,000 initial - 152,400 value (the digital assets
+    # capped at 40% of that initial) = 78,600.
+    assert "CALL, call 78,600.00" in decision
 
 
 def test_json_names_the_same_decision_id_as_the_ledger(tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_json_names_the_same_decision_id_as_the_ledger(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["decision_id"] == direct_trace("A08_FOX_FUT", "cftc").decision_id
-    assert doc["figures"]["call"] == "87000.00"
+    assert doc["figures"]["call"] == "78600.00"
     assert "ledger_entry" not in doc  # nothing was recorded
 
 

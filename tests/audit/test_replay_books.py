@@ -42,7 +42,7 @@ from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.synth.generate import DEFAULT_AS_OF, synth_book
 
 DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
-DEMO_SHA256 = "d594597f75f62a7a93211d384fb2c3e9d1e03d67ab1f4c642d2cf40e8e0bb070"
+DEMO_SHA256 = "09066f3869d62a36b75845b38c9e956ab7fdf4774f0b1e39ff812aea45ecfba3"
 IDENTICAL = re.compile(r"replayed (\d+) decisions: every one identical, byte for byte")
 
 

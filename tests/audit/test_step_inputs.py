@@ -93,6 +93,7 @@ def test_span_scan_lists_shift_extremes_ranges_and_minimum(plans: dict[str, Plan
     # evaluator, so they are not inputs.
     assert _inputs(plans["cftc"], "cftc_span") == [
         ("param.span_vol_shift", "fraction", 0.25),
+        ("param.span_vol_floor", "fraction", 0.01),
         ("param.span_extreme_multiple", "multiple", 3.0),
         ("param.span_extreme_cover", "fraction", 0.33),
         ("cftc_span.prefer_instrument_range", None, True),

@@ -93,7 +93,10 @@ def test_every_option_pnl_is_recomputed_from_its_trace(
     assert checked > 0  # the seeds hold options priced by the rulebook's grid or scan
 
 
-def test_a_span_option_pnl_is_recomputed_from_its_values_at_the_worst_scenario() -> None:
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_span_option_pnl_is_recomputed_from_its_values_at_the_worst_scenario(
+    relative: bool,
+) -> None:
     # 5 short calls on a future at 100, strike 100, vol 25%, half a year, scan range 7%.
     frame = pd.DataFrame(
         {
@@ -114,7 +117,9 @@ def test_a_span_option_pnl_is_recomputed_from_its_values_at_the_worst_scenario()
     )
     params = SpanParams(
         scan_ranges={},
-        vol_shift=0.04,
+        vol_shift=0.25 if relative else 0.04,
+        vol_relative=relative,
+        vol_floor=0.01,
         extreme_multiple=3.0,
         extreme_fraction=0.33,
         short_option_minimum=0.0,
@@ -124,7 +129,10 @@ def test_a_span_option_pnl_is_recomputed_from_its_values_at_the_worst_scenario()
     scen = scenarios(params)
     o = result.positions.iloc[0]
     assert o["underlying_at_worst"] == pytest.approx(100.0 * (1 + scen.price_move[worst] * 0.07))
-    assert o["vol_at_worst"] == pytest.approx(0.25 + scen.vol_sign[worst] * 0.04)
+    vol_moved = (
+        0.25 * (1 + scen.vol_sign[worst] * 0.25) if relative else 0.25 + scen.vol_sign[worst] * 0.04
+    )
+    assert o["vol_at_worst"] == pytest.approx(vol_moved)
     again = -5.0 * 50.0 * (o["value_at_worst"] - o["value_now"]) * scen.weight[worst]
     assert again == pytest.approx(o["pnl_at_worst"])
     assert result.positions.iloc[1][list(OPTION_AT_WORST)].isna().all()  # the future

@@ -82,7 +82,7 @@ def test_money_is_a_number_rounded_to_the_cent_in_run_compare_and_ledger(tmp_pat
     assert runner.invoke(app, ["run", "-r", "cftc", "--ledger", ledger]).exit_code == 0
     rows = json.loads(_stdout(["ledger", "--ledger", ledger, "--format", "json"]))
     fox = next(r for r in rows if r["margin_set_id"] == "ms:A08_FOX_FUT")
-    assert (fox["requirement"], fox["call"]) == (210000.0, 87000.0)
+    assert (fox["requirement"], fox["call"]) == (210000.0, 78600.0)
 
 
 def test_run_csv_has_one_decision_a_row() -> None:
@@ -91,7 +91,7 @@ def test_run_csv_has_one_decision_a_row() -> None:
     assert (fox["rulebook_id"], fox["requirement"], fox["call"], fox["status"]) == (
         "cftc",
         "210000.0",
-        "87000.0",
+        "78600.0",
         "call",
     )
     assert (

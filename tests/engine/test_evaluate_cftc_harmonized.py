@@ -2,7 +2,7 @@
 
 Demo instruments (as of 2026-06-30): ES_2609 index future, 6,000 x 50, own scan range 7%;
 ZN_2609 Treasury future 110.50 x 1,000, own scan range 2%; UST_2035_08 Treasury note
-98.50 x 10 (class group UST_10Y, like ZN); SPY 600 (class group SPX, like ES).
+98.50 x 10 (class group UST_10Y, like ZN); SPY 600 (class group SPY, its own; ES is SPX).
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def test_span_extreme_move_counts_a_third(tmp_path: Path) -> None:
 def test_digital_assets_over_their_cap(tmp_path: Path) -> None:
     # ES 10 long: 10 x 50 x 6,000 x 7% = 210,000 (the extreme move 3 x 0.33 = 0.99 of it
     # is smaller). BTC 150,000 x 80% = 120,000 and ETH 60,000 x 80% = 48,000: 168,000 of
-    # digital assets, capped at 40% x 210,000 = 84,000. Value 60,000 + 84,000 = 144,000,
-    # below maintenance: the call restores initial, 110% x 210,000 - 144,000 = 87,000.
+    # digital assets, capped at 40% of the initial requirement, 40% x 231,000 = 92,400 (issue
+    # 14's decision; 110% x 210,000 = 231,000). Value 60,000 + 92,400 = 152,400, below
+    # maintenance: the call restores initial, 231,000 - 152,400 = 78,600.
     book = make_book(
         tmp_path,
         "F1,FOX,FCM1,CFTC,futures,customer,",
@@ -60,14 +61,14 @@ def test_digital_assets_over_their_cap(tmp_path: Path) -> None:
     d = decision(ev, "ms:F1")
     assert (d["maintenance"], d["value"], d["call"], d["status"]) == (
         210000.0,
-        144000.0,
-        87000.0,
+        152400.0,
+        78600.0,
         "call",
     )
     lots = ev.frames["lots"].set_index("lot_id")
     assert lots.loc["L2", "value_after_haircut"] == 120000.0
     assert lots.loc["L2", "cap_rule_id"] == "cftc_digital_cap"
-    assert lots.loc["L2", "cap_scale"] == pytest.approx(84000 / 168000)
+    assert lots.loc["L2", "cap_scale"] == pytest.approx(92400 / 168000)
 
 
 def test_digital_asset_outside_the_pilot_counts_nothing(tmp_path: Path) -> None:
@@ -89,18 +90,22 @@ def test_digital_asset_outside_the_pilot_counts_nothing(tmp_path: Path) -> None:
 
 def test_cross_regime_hedge_nets_only_under_harmonized(tmp_path: Path) -> None:
     # SPY 10,000 x 600 = +6,000,000 (SEC account); ES -20 x 50 x 6,000 = -6,000,000 (CFTC
-    # account), same owner, same bd_fcm, both class group SPX.
+    # account), same owner, same bd_fcm. An ETF and the index it tracks are different
+    # underlyings: class groups SPY (its own) and SPX, one product group (high-cap broad).
     book = make_book(tmp_path, DELTA, DELTA_POSITIONS, DELTA_LOTS)
     # SEC: the SPY account alone, -8% x 6,000,000 = 480,000.
     assert decision(run(book, "sec"), "ms:P1")["maintenance"] == 480000.0
     # CFTC: the ES account alone, 7% x 6,000,000 = 420,000; initial 110% = 462,000.
     cftc = decision(run(book, "cftc"), "ms:F1")
     assert (cftc["maintenance"], cftc["initial"]) == (420000.0, 462000.0)
-    # Harmonized: one margin set; the hedge nets to 0 at every point, so the contract
-    # minimum binds: 0.375 x 50 x 20 = 375.
+    # Harmonized: one margin set, +6%/-8% on both class groups, offset at the product-group
+    # credit of 90% (not netted 100% as one class group, which left the 375 minimum):
+    #   -8%: SPY loses 480,000, ES gains 480,000: 480,000 - 90% x 480,000 = 48,000
+    #   +6%: ES loses 360,000, SPY gains 360,000: 360,000 - 90% x 360,000 = 36,000
+    # requirement = max(48,000, minimums 0.375 x 50 x 20 = 375) = 48,000.
     ev = run(book, "harmonized")
     d = decision(ev, "ms:F1")
-    assert d["account_ids"] == "F1;P1" and d["maintenance"] == 375.0
+    assert d["account_ids"] == "F1;P1" and d["maintenance"] == 48000.0
     assert d["value"] == 1500000.0 + 6000000.0  # futures count 0
     edges = ev.frames["set_edges"]
     assert edges.iloc[0]["rule_id"] == "sec_margin_sets"

@@ -89,3 +89,6 @@ def test_front_door_and_one_decision_trace() -> None:
     assert set(trace["eligibility"]["requirement"]) >= {"pm_account", "min_equity"}
     assert trace["positions"]["strategy_row"].tolist() == ["long_equity"]
     assert ev.summary().segregation_breaches == 3  # A10_HOTEL_MGN, A13_KILO_MGN, H_BD1
+    # Two violations (one per lot and constraint), each with its whole path; H_BD1's set is
+    # in breach through both, the customers' sets through their own lot.
+    assert ev.summary().segregation_violations == 2

@@ -145,8 +145,9 @@ def test_json_names_the_rules_and_the_breach_path() -> None:
     doc = json.loads(result.stdout)
     fox = next(r for r in doc["cftc"]["decisions"] if r["id"] == "cftc:ms:A08_FOX_FUT")
     assert (fox["method_rule_id"], fox["initial_rule_id"]) == ("cftc_span", "cftc_initial")
-    # Below maintenance (210,000) the call restores initial: 231,000 - 144,000 = 87,000.
-    assert (fox["equity"], fox["value"], fox["call"]) == (270000.0, 144000.0, 87000.0)
+    # Digital assets capped at 40% of initial (231,000): 92,400; value 60,000 + 92,400 =
+    # 152,400, below maintenance (210,000): the call restores initial, 231,000 - 152,400.
+    assert (fox["equity"], fox["value"], fox["call"]) == (270000.0, 152400.0, 78600.0)
     hotel = next(r for r in doc["sec"]["decisions"] if r["id"] == "sec:ms:A10_HOTEL_MGN")
     assert hotel["segregation_paths"] == [
         {

@@ -3,7 +3,7 @@
 Demo instruments used (engine/book/demo_book/instruments.csv), as of 2026-06-30:
 XYZ stock 100.00; XYZ_P90_2609 put K=90, vol 30%, expiry 2026-09-18 (80 days, t=80/365),
 price 1.74, multiplier 100; XYZ_P100/C100 K=100 price 5.60; ABC 50.00, ABC_C55_2609 call
-K=55 price 0.72; SPY 600.00 (high_cap_broad, class group SPX).
+K=55 price 0.72; SPY 600.00 (high_cap_broad, class group SPY: its own).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_high_cap_index_etf_moves_minus_8(tmp_path: Path) -> None:
     )
     ev = run(book, "sec")
     cg = ev.frames["class_groups"].iloc[0]
-    assert (cg["class_group"], cg["range_up"], cg["range_down"]) == ("SPX", 0.06, 0.08)
+    assert (cg["class_group"], cg["range_up"], cg["range_down"]) == ("SPY", 0.06, 0.08)
     assert cg["worst_shock"] == pytest.approx(-0.08)
     assert cg["pnl_5"] == pytest.approx(6_000_000 * 0.012)  # first point up: +1.2%
     assert decision(ev, "ms:P1")["maintenance"] == 480000.0

@@ -244,7 +244,10 @@ CLAUSES: dict[str, Probe] = {
     ),
     "concentration": Handled(why="holds a limit"),
     "concentration_item": Handled(why="a clause or a limit"),
-    "limit": Changes("cftc", "at most 40% of requirement", "at most 5% of requirement"),
+    "limit": Changes(
+        "cftc", "at most 40% of initial requirement", "at most 5% of initial requirement"
+    ),
+    "initial_base": Changes("cftc", "40% of initial requirement", "40% of requirement"),
     # ---- margin methods
     "margin": Handled(why="holds `applies` and a method"),
     "margin_item": Handled(why="a clause, `applies` or a method"),
@@ -279,6 +282,9 @@ CLAUSES: dict[str, Probe] = {
     "span_item": Handled(why="one of the SPAN items below"),
     "steps": Refused("cftc", "steps 3", "steps 5", "other than 3 steps"),
     "vol_shift": Changes("cftc", "volatility shift span_vol_shift", "volatility shift 1%"),
+    "vol_relative": Changes(
+        "cftc", "span_vol_shift of implied at least span_vol_floor", "span_vol_shift"
+    ),
     "extreme": Changes(
         "cftc", "extreme span_extreme_multiple counted span_extreme_cover", "extreme 6x counted 90%"
     ),

@@ -72,9 +72,10 @@ def test_a_shocked_decision_by_hand(demo: Book) -> None:
 
 
 def test_options_revalued_from_the_shocked_underlying(demo: Book) -> None:
-    """SPY_P570 follows SPY (class group SPX) down 20% and its vol up 10 points: the new
-    price is the mark plus the Black-Scholes change, computed here with the kernel."""
-    shocked = shock_book(demo, [parse_shock("class_group=SPX:-20%"), parse_vol("+10pts")])
+    """SPY_P570 follows SPY (class group SPY, its own: an ETF is not the S&P 500 index) down
+    20% and its vol up 10 points: the new price is the mark plus the Black-Scholes change,
+    computed here with the kernel."""
+    shocked = shock_book(demo, [parse_shock("class_group=SPY:-20%"), parse_vol("+10pts")])
     t = float(years_between(demo.as_of, ["2026-09-18"])[0])
     change = black_scholes(480.0, 570.0, t, 0.28, False) - black_scholes(
         600.0, 570.0, t, 0.18, False
@@ -90,7 +91,9 @@ def test_a_shock_that_matches_nothing_names_the_values(demo: Book) -> None:
     with pytest.raises(ShockError) as caught:
         shock_book(demo, [parse_shock("class_group=SPZ:-20%")])
     assert caught.value.problem == "matches no row of book 'marginlex demo book'"
-    assert caught.value.hint.startswith("did you mean SPX? class_group values in the book: ABC")
+    assert caught.value.hint == (
+        "did you mean SPY, SPX? class_group values in the book: ABC, SPX, SPY, UST_10Y, XYZ"
+    )
 
 
 def test_a_rates_shock_on_stocks_is_refused(demo: Book) -> None:

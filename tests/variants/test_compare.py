@@ -50,9 +50,10 @@ def test_totals_per_rulebook(result: CompareResult) -> None:
         assert totals[rulebook_id].decisions == len(alone)
     assert (totals["sec"].decisions, totals["sec"].accounts_decided) == (12, 12)
     assert (totals["harmonized"].decisions, totals["harmonized"].accounts_decided) == (16, 18)
-    # FOX's BTC and ETH (168,000 after 20% haircuts, capped at 84,000) count for nothing
+    # FOX's BTC and ETH (168,000 after 20% haircuts, capped at 40% of initial 231,000 =
+    # 92,400) count for nothing
     extra = totals["harmonized_no_digital_collateral"].total_call - totals["harmonized"].total_call
-    assert round(extra, 2) == 84000.00
+    assert round(extra, 2) == 92400.00
 
 
 def test_merged_set_is_allocated_to_its_anchor(result: CompareResult) -> None:
@@ -67,13 +68,14 @@ def test_merged_set_is_allocated_to_its_anchor(result: CompareResult) -> None:
 def test_no_digital_collateral_moves_one_account_by_the_capped_value(
     result: CompareResult,
 ) -> None:
-    # FOX: BTC 150,000 and ETH 60,000 at 20% off = 168,000, capped at 40% of 210,000 = 84,000
+    # FOX: BTC 150,000 and ETH 60,000 at 20% off = 168,000, capped at 40% of the initial
+    # requirement 231,000 = 92,400
     c = result.comparisons[1]
     assert c.attribution is not None
     base = result.account_deltas("harmonized").set_index("account_id")
     other = result.account_deltas(c.to_id).set_index("account_id")
     moved = other["value_b"] - base["value_b"]
-    assert moved[moved != 0].to_dict() == {"A08_FOX_FUT": -8400000}
+    assert moved[moved != 0].to_dict() == {"A08_FOX_FUT": -9240000}
 
 
 def test_variant_against_harmonized_attributes_to_the_one_rule() -> None:
@@ -83,7 +85,7 @@ def test_variant_against_harmonized_attributes_to_the_one_rule() -> None:
     c = result.comparisons[0]
     assert c.attribution is not None
     assert [(s.rules, s.value, s.call) for s in c.attribution.steps] == [
-        (("cftc_digital_assets",), -84000.0, 84000.0)
+        (("cftc_digital_assets",), -92400.0, 92400.0)
     ]
     assert (c.worse_off, c.better_off, c.calls_created, c.calls_removed) == (1, 0, 0, 0)
     assert c.attribution.evaluated_accounts == 0  # one step: no hybrid to evaluate
@@ -105,8 +107,9 @@ def test_segregation_steps_move_no_figure() -> None:
 
 def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
     order = switch_order(diff_rulebooks(load_rulebook("sec"), load_rulebook("cftc")))
-    assert order[:7] == [
+    assert order[:8] == [
         "span_vol_shift",
+        "span_vol_floor",
         "span_extreme_multiple",
         "span_extreme_cover",
         "span_coverage",
@@ -159,8 +162,8 @@ def test_compare_json_shape(result: CompareResult) -> None:
         "anchor": True,
         "status": "call",
         "requirement": 210000.0,
-        "value": 144000.0,
-        "call": 87000.0,  # below maintenance: initial 231,000 - value 144,000
+        "value": 152400.0,  # 60,000 + 40% of initial 231,000
+        "call": 78600.0,  # below maintenance: initial 231,000 - value 152,400
     }
     assert fox["figures"]["sec"]["decided"] is False
     comp = doc["comparisons"][0]
@@ -245,7 +248,7 @@ def test_cli_compare_json_and_report(tmp_path) -> None:  # type: ignore[no-untyp
     )
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert doc["comparisons"][0]["call_delta"] == 84000.0
+    assert doc["comparisons"][0]["call_delta"] == 92400.0
     html = report.read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") >= 3
     assert "http://" not in html and "https://" not in html
@@ -286,8 +289,8 @@ def test_cli_compare_records_the_compared_runs_in_a_ledger(tmp_path) -> None:  #
 
 
 def test_a_variant_moving_only_value_and_call_is_counted_and_plotted() -> None:
-    """harmonized_no_digital_collateral refuses A08's digital collateral: value -84,000 and call
-    +84,000 on one account, requirement unchanged. The head table counts it as changed, and the
+    """harmonized_no_digital_collateral refuses A08's digital collateral: value -92,400 and call
+    +92,400 on one account, requirement unchanged. The head table counts it as changed, and the
     plot's three panels agree: 0 requirement, 1 value and 1 call delta."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
