@@ -15,6 +15,7 @@ from rich.table import Table
 
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import check_out_or_exit, decision_table, write_or_exit
+from marginlex.cli.run_since import SINCE, report_carried, since_or_exit
 from marginlex.engine.outcomes import FileFormat
 
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.progress import Progress
 
+    from marginlex.audit.ledger.carry import Since
     from marginlex.audit.ledger.gathered import GatheredRun
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
@@ -205,6 +207,7 @@ def _run_or_exit(
     *,
     record: bool,
     dask: str | None = None,
+    since: Since | None = None,
 ) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
@@ -231,7 +234,7 @@ def _run_or_exit(
         rulebooks = [resolve_rulebook(name, near) for name in names]
         if dask is not None:
             return _evaluate_on_cluster(dask, loaded, rulebooks, day)
-        recorder = RunRecorder(loaded) if record else None
+        recorder = RunRecorder(loaded, since=since) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BookError as exc:
         lines = [problem.render() for problem in exc.problems]
@@ -338,6 +341,7 @@ def run(
     checkpoints: Path | None = _CHECKPOINTS,
     operator: str | None = _OPERATOR,
     dask: str | None = _DASK,
+    since: str | None = SINCE,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
@@ -348,18 +352,23 @@ def run(
     date, or a ledger that cannot record; nothing is recorded when evaluation fails. A
     rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     With --sign KEY, a signed checkpoint of the ledger's head follows the recording.
-    With --dask, the book is evaluated on a Dask cluster, cut by margin set.
+    With --dask, the book is evaluated on a Dask cluster, cut by margin set. With --since
+    RUN_ID, only the margin sets whose inputs changed since that run are decided anew.
     """
     check_out_or_exit(out)
     location = ledger or os.environ.get(LEDGER_ENV)
     signer = _signer(location, sign, checkpoints)
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
-    results, recorder = _run_or_exit(book, names, as_of, record=bool(location), dask=dask)
+    earlier = since_or_exit(since, location, dask, _err)
+    results, recorder = _run_or_exit(
+        book, names, as_of, record=bool(location), dask=dask, since=earlier
+    )
     try:
         _report(results, out, out_format)
         if recorder is not None and location:
             run_id = _record(location, recorder, to_stderr=as_json, operator=operator)
+            report_carried(recorder, _err)
             if signer is not None:
                 _checkpoint(location, signer, run_id)
     finally:
