@@ -190,7 +190,7 @@ def test_an_sql_edit_of_a_carried_reference_fails_verify(
             "SELECT min(seq) FROM decisions WHERE run_id = ? AND carried_from IS NOT NULL",
             (run_b,),
         ).fetchone()[0]
-        conn.execute(f"UPDATE decisions SET {edit} WHERE seq = ?", (seq,))  # noqa: S608
+        conn.execute(f"UPDATE decisions SET {edit} WHERE seq = ?", (seq,))
     result = _cli("verify", "--ledger", str(ledger))
     assert result.exit_code == 1
     assert f"entry #{seq}" in result.stdout and what in result.stdout
