@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
@@ -19,6 +20,7 @@ from marginlex.audit.ledger.carry import load_since
 from marginlex.audit.ledger.record import RunRecorder
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
+from marginlex.console.app import create_app
 from marginlex.engine.book.load import Book, load_book, write_book
 from marginlex.engine.run import resolve_rulebook, run_rulebook
 from marginlex.engine.synth.generate import synth_book
@@ -131,6 +133,12 @@ def test_an_unchanged_book_carries_every_set_and_explain_follows(
     assert f"carried forward unchanged from entry #{seq} of run {run_a}" in later.stdout
     # below its first line, the carried entry shows the earlier trace exactly
     assert later.stdout.splitlines()[1:] == earlier.stdout.splitlines()[1:]
+    (row,) = Ledger.open(ledger).query(run=run_b, rulebook=rulebook, margin_set=margin_set)
+    with TestClient(create_app(ledger)) as client:
+        page = client.get(f"/runs/{run_b}/decisions/{row.decision_id}")
+    assert page.status_code == 200
+    assert f"carried forward unchanged from entry #{seq} of run" in page.text
+    assert "HASH MISMATCH" not in page.text
 
 
 def test_a_new_as_of_or_rulebook_re_decides_every_set(
