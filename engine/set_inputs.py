@@ -34,8 +34,8 @@ _HEX = np.array([f"{i:02x}" for i in range(256)], dtype="<U2")
 def _rows(frame: pd.DataFrame, table: str) -> np.ndarray:
     """Each row's 64-bit hash, salted with the table's name."""
     salt = pd.util.hash_pandas_object(pd.Series([table]), index=False).to_numpy()[0]
-    hashed: np.ndarray = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=_U64)
-    return hashed ^ salt
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=_U64)
+    return np.asarray(hashed ^ salt, dtype=_U64)
 
 
 def _by_key(frame: pd.DataFrame, table: str, key: str) -> pd.Series:
@@ -50,20 +50,49 @@ def _mix(values: np.ndarray, lane: np.uint64) -> np.ndarray:
         x = values ^ lane
         x = (x ^ (x >> _U64(30))) * _MIX[0]
         x = (x ^ (x >> _U64(27))) * _MIX[1]
-        return x ^ (x >> _U64(31))
+        return np.asarray(x ^ (x >> _U64(31)), dtype=_U64)
 
 
-def _lookup(hashes: pd.Series, keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The hashes of ``keys`` found in ``hashes``, and which keys were found."""
-    rows = hashes.index.get_indexer(keys.astype("str").to_numpy())
-    found = rows >= 0
-    return hashes.to_numpy()[rows[found]], found
+def _codes(sets: pd.Index, ids: pd.Series) -> np.ndarray:
+    """The row in ``sets`` of each margin set id (-1: none)."""
+    return np.asarray(sets.get_indexer(pd.Index(ids.astype("str"))), dtype=np.int64)
+
+
+class _Parts:
+    """The (set code, row hash) pairs a book's rows contribute, gathered table by table."""
+
+    def __init__(self, sets: pd.Index) -> None:
+        self.sets = sets
+        self.codes: list[np.ndarray] = [np.arange(len(sets), dtype=np.int64)]
+        self.hashes = [_rows(pd.DataFrame({"id": sets.to_numpy()}), "margin_set")]
+
+    def add(self, codes: np.ndarray, hashes: np.ndarray) -> None:
+        self.codes.append(np.asarray(codes, dtype=np.int64))
+        self.hashes.append(np.asarray(hashes, dtype=_U64))
+
+    def joined(
+        self, left: pd.DataFrame, right: pd.DataFrame, on: tuple[list[str], list[str]]
+    ) -> None:
+        """Rows of ``right`` (hashes in ``_h``) matched to ``left``'s set codes (``code``)."""
+        both = left.merge(right, left_on=on[0], right_on=on[1])
+        self.add(both["code"].to_numpy(), both["_h"].to_numpy(dtype=_U64))
+
+    def looked_up(self, codes: np.ndarray, hashes: pd.Series, keys: pd.Series) -> None:
+        """The hash of each key found in ``hashes``, for the set code beside it."""
+        rows = hashes.index.get_indexer(pd.Index(keys.astype("str")))
+        found = rows >= 0
+        self.add(codes[found], hashes.to_numpy(dtype=_U64)[rows[found]])
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        code = np.concatenate(self.codes)
+        keep = code >= 0
+        return code[keep], np.concatenate(self.hashes)[keep]
 
 
 def _entities(ev: Evaluation, book: Book, sets: pd.Index) -> pd.DataFrame:
     """Each (entity id, set code): the set's accounts, and their owners and carriers."""
     members = ev.frames["sets"][["margin_set_id", "account_id"]].astype("str").drop_duplicates()
-    members = members.assign(code=sets.get_indexer(members["margin_set_id"]))
+    members = members.assign(code=_codes(sets, members["margin_set_id"]))
     accounts = book.accounts.astype({"account_id": "str"})
     joined = members.merge(accounts[["account_id", "owner_id", "carrier_id"]], on="account_id")
     parts = [members[["account_id", "code"]].rename(columns={"account_id": "entity"})]
@@ -73,51 +102,38 @@ def _entities(ev: Evaluation, book: Book, sets: pd.Index) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
-def _contributions(ev: Evaluation, book: Book, sets: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """Every (set code, row hash) a set's inputs contribute."""
-    codes: list[np.ndarray] = [np.arange(len(sets))]
-    hashes: list[np.ndarray] = [_rows(pd.DataFrame({"id": sets.to_numpy()}), "margin_set")]
-
-    def add(code: np.ndarray, found: np.ndarray) -> None:
-        codes.append(np.asarray(code, dtype=np.int64))
-        hashes.append(found)
-
-    entities = _entities(ev, book, sets)
+def _people(parts: _Parts, ev: Evaluation, book: Book) -> None:
+    """Accounts, parties and relations: by the set's accounts, owners and carriers."""
+    entities = _entities(ev, book, parts.sets)
     for table, key in (("accounts", "account_id"), ("parties", "party_id")):
-        frame = getattr(book, table)
-        on = entities.merge(
-            frame[[key]].astype("str").assign(_h=_rows(frame, table)),
-            left_on="entity",
-            right_on=key,
-        )
-        add(on["code"].to_numpy(), on["_h"].to_numpy(dtype=_U64))
+        frame: pd.DataFrame = getattr(book, table)
+        rows = frame[[key]].astype("str").assign(_h=_rows(frame, table))
+        parts.joined(entities, rows, (["entity"], [key]))
     relations = book.relations.astype("str").assign(_h=_rows(book.relations, "relations"))
     for end in ("src", "dst"):
-        on = entities.merge(relations[[end, "_h"]], left_on="entity", right_on=end)
-        add(on["code"].to_numpy(), on["_h"].to_numpy(dtype=_U64))
+        parts.joined(entities, relations[[end, "_h"]], (["entity"], [end]))
+
+
+def _holdings(parts: _Parts, ev: Evaluation, book: Book) -> None:
+    """Positions with their instruments and underlyings; lots with their assets."""
     instruments = _by_key(book.instruments, "instruments", "instrument_id")
-    underlying = book.instruments.set_index(book.instruments["instrument_id"].astype("str"))
-    underlying = underlying["underlying"][~underlying.index.duplicated()]
+    ids = book.instruments["instrument_id"].astype("str")
+    underlying = pd.Series(book.instruments["underlying"].to_numpy(), index=ids.to_numpy())
+    underlying = underlying[~underlying.index.duplicated()].dropna().astype("str")
     held = ev.frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
-    held_code = sets.get_indexer(held["margin_set_id"])
+    code = _codes(parts.sets, held["margin_set_id"])
     positions = book.positions[["account_id", "instrument_id"]].astype("str")
     positions = positions.assign(_h=_rows(book.positions, "positions"))
-    on = held.assign(code=held_code).merge(positions, on=["account_id", "instrument_id"])
-    add(on["code"].to_numpy(), on["_h"].to_numpy(dtype=_U64))
-    found, hit = _lookup(instruments, held["instrument_id"])
-    add(held_code[hit], found)
-    unders = underlying.reindex(held["instrument_id"].to_numpy()).dropna()
-    found, hit = _lookup(instruments, unders)
-    add(held_code[held["instrument_id"].isin(unders.index).to_numpy()][hit], found)
+    keys = ["account_id", "instrument_id"]
+    parts.joined(held.assign(code=code), positions, (keys, keys))
+    parts.looked_up(code, instruments, held["instrument_id"])
+    has = held["instrument_id"].isin(underlying.index).to_numpy()
+    unders = underlying.reindex(held["instrument_id"].to_numpy()[has])
+    parts.looked_up(code[has], instruments, unders)
     lots = ev.frames["lots"][["margin_set_id", "lot_id", "asset"]].astype("str")
-    lot_code = sets.get_indexer(lots["margin_set_id"])
-    found, hit = _lookup(_by_key(book.collateral, "collateral", "lot_id"), lots["lot_id"])
-    add(lot_code[hit], found)
-    found, hit = _lookup(instruments, lots["asset"])
-    add(lot_code[hit], found)
-    code = np.concatenate(codes)
-    keep = code >= 0
-    return code[keep], np.concatenate(hashes).astype(_U64)[keep]
+    lot_code = _codes(parts.sets, lots["margin_set_id"])
+    parts.looked_up(lot_code, _by_key(book.collateral, "collateral", "lot_id"), lots["lot_id"])
+    parts.looked_up(lot_code, instruments, lots["asset"])
 
 
 def set_input_hashes(ev: Evaluation, book: Book) -> pd.Series:
@@ -126,7 +142,10 @@ def set_input_hashes(ev: Evaluation, book: Book) -> pd.Series:
     Equal hashes mean the set's input rows (listed in the module's docstring) are equal.
     """
     sets = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
-    code, hashed = _contributions(ev, book, sets)
+    parts = _Parts(sets)
+    _people(parts, ev, book)
+    _holdings(parts, ev, book)
+    code, hashed = parts.result()
     order = np.argsort(code, kind="stable")
     code, hashed = code[order], hashed[order]
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])

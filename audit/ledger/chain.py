@@ -110,7 +110,8 @@ def entry_header(entry: EntryFields, run_id: str, run_sha256: str) -> bytes:
     carried_from = getattr(entry, "carried_from", None)
     carried = ""
     if carried_from is not None:  # a reference to an earlier entry: chained with it
-        carried = f'"carried_from":{int(carried_from)},"carried_hash":{q(entry.carried_hash)},'
+        carried_hash = str(getattr(entry, "carried_hash", ""))
+        carried = f'"carried_from":{int(carried_from)},"carried_hash":{q(carried_hash)},'
     return (
         f'{{"account_ids":{q(entry.account_ids)},"call":"{entry.call:.2f}",{carried}'
         f'"decision_id":{q(entry.decision_id)},"margin_set_id":{q(entry.margin_set_id)},'
