@@ -2,7 +2,7 @@
 
 A set is carried when the earlier run recorded a decision of the same rulebook (same
 canonical text) for the same margin set id with the same input hash
-(:func:`marginlex.engine.set_inputs.set_input_hashes`), and the run's as-of date, rulebook
+(:func:`marginlex.engine.graph.set_inputs.set_input_hashes`), and the run's as-of date, rulebook
 bundle and engine version are the earlier run's. A carried set is recorded as an entry
 that refers to the earlier decision (``carried_from``: its sequence number, ``carried_hash``:
 its entry hash; always the entry that holds the trace, never another reference) with the

@@ -42,7 +42,7 @@ from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.set_inputs import set_input_hashes
+from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
 
 PARALLEL_SETS = 20_000
@@ -181,7 +181,7 @@ class RunRecorder:
     def _carry(self, ev: Evaluation, ref: RulebookRef) -> Evaluation:
         """Note each set's input hash; with ``since``, keep aside the sets it carries forward
         and return the evaluation cut to the sets to decide."""
-        inputs = set_input_hashes(ev, self.book)
+        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], self.book)
         self.inputs.update(
             zip(zip(repeat(ref.id), inputs.index.tolist()), inputs.tolist(), strict=True)
         )

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from marginlex.engine.book.load import Book, load_book, write_book
+from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.run import run_rulebook
-from marginlex.engine.set_inputs import set_input_hashes
 from marginlex.engine.synth.generate import synth_book
 
 ACCOUNTS = 120
@@ -21,7 +21,8 @@ def synth() -> tuple[object, dict[str, pd.DataFrame]]:
 
 
 def _hashes(book: Book, rulebook: str = "sec") -> pd.Series:
-    return set_input_hashes(run_rulebook(rulebook, book), book)
+    ev = run_rulebook(rulebook, book)
+    return set_input_hashes(ev.frames, ev.decisions["margin_set_id"], book)
 
 
 def _load(

@@ -19,11 +19,15 @@ over rows). The rulebook, the as-of date and the engine version are not in the h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from marginlex.engine.book.load import Book
-from marginlex.engine.evaluation import Evaluation
+
+Frames = Mapping[str, pd.DataFrame]
+"""An evaluation's trace frames by name (``sets``, ``positions`` and ``lots`` are read)."""
 
 _U64 = np.uint64
 _MIX = (_U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB))
@@ -89,9 +93,9 @@ class _Parts:
         return code[keep], np.concatenate(self.hashes)[keep]
 
 
-def _entities(ev: Evaluation, book: Book, sets: pd.Index) -> pd.DataFrame:
+def _entities(frames: Frames, book: Book, sets: pd.Index) -> pd.DataFrame:
     """Each (entity id, set code): the set's accounts, and their owners and carriers."""
-    members = ev.frames["sets"][["margin_set_id", "account_id"]].astype("str").drop_duplicates()
+    members = frames["sets"][["margin_set_id", "account_id"]].astype("str").drop_duplicates()
     members = members.assign(code=_codes(sets, members["margin_set_id"]))
     accounts = book.accounts.astype({"account_id": "str"})
     joined = members.merge(accounts[["account_id", "owner_id", "carrier_id"]], on="account_id")
@@ -102,9 +106,9 @@ def _entities(ev: Evaluation, book: Book, sets: pd.Index) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
-def _people(parts: _Parts, ev: Evaluation, book: Book) -> None:
+def _people(parts: _Parts, frames: Frames, book: Book) -> None:
     """Accounts, parties and relations: by the set's accounts, owners and carriers."""
-    entities = _entities(ev, book, parts.sets)
+    entities = _entities(frames, book, parts.sets)
     for table, key in (("accounts", "account_id"), ("parties", "party_id")):
         frame: pd.DataFrame = getattr(book, table)
         rows = frame[[key]].astype("str").assign(_h=_rows(frame, table))
@@ -114,13 +118,13 @@ def _people(parts: _Parts, ev: Evaluation, book: Book) -> None:
         parts.joined(entities, relations[[end, "_h"]], (["entity"], [end]))
 
 
-def _holdings(parts: _Parts, ev: Evaluation, book: Book) -> None:
+def _holdings(parts: _Parts, frames: Frames, book: Book) -> None:
     """Positions with their instruments and underlyings; lots with their assets."""
     instruments = _by_key(book.instruments, "instruments", "instrument_id")
     ids = book.instruments["instrument_id"].astype("str")
     underlying = pd.Series(book.instruments["underlying"].to_numpy(), index=ids.to_numpy())
     underlying = underlying[~underlying.index.duplicated()].dropna().astype("str")
-    held = ev.frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
+    held = frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
     code = _codes(parts.sets, held["margin_set_id"])
     positions = book.positions[["account_id", "instrument_id"]].astype("str")
     positions = positions.assign(_h=_rows(book.positions, "positions"))
@@ -130,21 +134,22 @@ def _holdings(parts: _Parts, ev: Evaluation, book: Book) -> None:
     has = held["instrument_id"].isin(underlying.index).to_numpy()
     unders = underlying.reindex(held["instrument_id"].to_numpy()[has])
     parts.looked_up(code[has], instruments, unders)
-    lots = ev.frames["lots"][["margin_set_id", "lot_id", "asset"]].astype("str")
+    lots = frames["lots"][["margin_set_id", "lot_id", "asset"]].astype("str")
     lot_code = _codes(parts.sets, lots["margin_set_id"])
     parts.looked_up(lot_code, _by_key(book.collateral, "collateral", "lot_id"), lots["lot_id"])
     parts.looked_up(lot_code, instruments, lots["asset"])
 
 
-def set_input_hashes(ev: Evaluation, book: Book) -> pd.Series:
-    """The input hash of each margin set of ``ev``: 32 hex digits, by margin set id.
+def set_input_hashes(frames: Frames, set_ids: pd.Series, book: Book) -> pd.Series:
+    """The input hash of each margin set an evaluation decided (``set_ids``, the margin set
+    ids of its decisions; ``frames``, its trace frames): 32 hex digits, by margin set id.
 
     Equal hashes mean the set's input rows (listed in the module's docstring) are equal.
     """
-    sets = pd.Index(ev.decisions["margin_set_id"].astype("str").to_numpy())
+    sets = pd.Index(set_ids.astype("str").to_numpy())
     parts = _Parts(sets)
-    _people(parts, ev, book)
-    _holdings(parts, ev, book)
+    _people(parts, frames, book)
+    _holdings(parts, frames, book)
     code, hashed = parts.result()
     order = np.argsort(code, kind="stable")
     code, hashed = code[order], hashed[order]
