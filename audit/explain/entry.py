@@ -14,7 +14,19 @@ NOT_RECORDED = "not recorded"
 
 def entry_fields(stored: StoredDecision) -> dict[str, str | int | None]:
     """The run id, ledger sequence, entry hash and recorded time of a stored decision, and
-    who ran its run (operator, host, command line; None when not recorded)."""
+    who ran its run (operator, host, command line; None when not recorded), and for an
+    entry carried forward the entry, run and decision it carries."""
+    carried = stored.carried_from
+    if carried is not None:  # only then: the fields of other entries stay as they were
+        return _fields(stored) | {
+            "carried_from_decision_id": carried.decision_id,
+            "carried_from_run_id": carried.run_id,
+            "carried_from_seq": carried.seq,
+        }
+    return _fields(stored)
+
+
+def _fields(stored: StoredDecision) -> dict[str, str | int | None]:
     recorded, origin = stored.recorded_at, stored.origin
     return {
         "command_line": None if origin is None else origin.command_line,
@@ -37,7 +49,19 @@ def entry_line(stored: StoredDecision) -> str:
         if f["operator"] is not None
         else f"who ran it: {NOT_RECORDED}"
     )
-    return (
+    line = (
         f"Ledger entry #{f['seq']} of run {f['run_id']}, recorded {recorded}, "
         f"entry hash {f['entry_hash']}, {who}"
+    )
+    return line + carried_line(stored)
+
+
+def carried_line(stored: StoredDecision) -> str:
+    """For an entry carried forward, what it carries (empty for any other entry)."""
+    carried = stored.carried_from
+    if carried is None:
+        return ""
+    return (
+        f"; carried forward unchanged from entry #{carried.seq} of run {carried.run_id} "
+        f"(decision {carried.decision_id}): the trace below is that decision's"
     )

@@ -76,7 +76,8 @@ GENESIS = "0" * 64
 
 
 class EntryFields(Protocol):
-    """What an entry commits to: a :class:`PreparedDecision`, or a ``decisions`` row."""
+    """What an entry commits to: a :class:`PreparedDecision`, or a ``decisions`` row (and,
+    for an entry carried forward, its ``carried_from`` and ``carried_hash``)."""
 
     @property
     def decision_id(self) -> str: ...
@@ -99,12 +100,20 @@ class EntryFields(Protocol):
 def entry_header(entry: EntryFields, run_id: str, run_sha256: str) -> bytes:
     """The canonical JSON an entry commits to (``account_ids`` as stored).
 
+    An entry carried forward (``carried_from`` set) also commits to the sequence number and
+    entry hash of the earlier entry it refers to; other entries hash as they always did.
+
     The bytes :func:`~marginlex.audit.canonical.canonical_json` writes for the same dict
     (a test holds this), formatted directly: it runs once per decision recorded.
     """
     q = _quote
+    carried_from = getattr(entry, "carried_from", None)
+    carried = ""
+    if carried_from is not None:  # a reference to an earlier entry: chained with it
+        carried_hash = str(getattr(entry, "carried_hash", ""))
+        carried = f'"carried_from":{int(carried_from)},"carried_hash":{q(carried_hash)},'
     return (
-        f'{{"account_ids":{q(entry.account_ids)},"call":"{entry.call:.2f}",'
+        f'{{"account_ids":{q(entry.account_ids)},"call":"{entry.call:.2f}",{carried}'
         f'"decision_id":{q(entry.decision_id)},"margin_set_id":{q(entry.margin_set_id)},'
         f'"requirement":"{entry.requirement:.2f}","rulebook_id":{q(entry.rulebook_id)},'
         f'"run_id":{q(run_id)},"run_sha256":{q(run_sha256)},"status":{q(entry.status)},'
@@ -143,6 +152,9 @@ class PreparedDecision(NamedTuple):
     requirement: Decimal
     trace_sha256: str
     trace_z: bytes
+    inputs_sha256: str | None = None
+    carried_from: int | None = None
+    carried_hash: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from marginlex.audit.ledger.chain import (
     trace_json,
 )
 from marginlex.audit.ledger.records import (
+    CarriedFrom,
     DecisionRow,
     RunCounts,
     RunOrigin,
@@ -60,6 +61,7 @@ _SUMMARY = (
     t.decisions.c.prev_hash,
     t.decisions.c.entry_hash,
 )
+_CARRIED = tuple(t.decisions.c[name] for name in t.CARRY_COLUMNS)
 
 
 def blob(column: ColumnElement[bytes]) -> Label[bytes]:
@@ -229,7 +231,9 @@ def _where(
     return where
 
 
-def _find_row(conn: Connection, decision_id: str, run_id: str | None) -> Any:
+def _find_row(
+    conn: Connection, decision_id: str, run_id: str | None, summary: tuple[Any, ...]
+) -> Any:
     """The latest ``decisions`` row (with its trace) of a ledger id, else of the
     ``RULEBOOK:MARGIN_SET`` id; one lookup at a time, since an OR of the two would keep the
     database from its indexes."""
@@ -239,7 +243,7 @@ def _find_row(conn: Connection, decision_id: str, run_id: str | None) -> Any:
     if margin_set:
         wanted.append(and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
     for by_id in wanted:
-        query = select(*_SUMMARY, blob(col.trace_z)).where(by_id)
+        query = select(*summary, blob(col.trace_z)).where(by_id)
         if run_id is not None:
             query = query.where(col.run_id == run_id)
         row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
@@ -272,6 +276,34 @@ class LedgerReader:
         self.engine = engine
         self.dictionaries: dict[int, bytes] = {}
 
+    @property
+    def summary_columns(self) -> tuple[Any, ...]:
+        """The columns a listing reads (with revision 0004's, when the ledger has them)."""
+        if not hasattr(self, "_summary"):
+            present = {c["name"] for c in inspect(self.engine).get_columns(t.decisions.name)}
+            carried = tuple(c for c in _CARRIED if c.name in present)
+            self._summary: tuple[Any, ...] = _SUMMARY + carried
+            self._all = tuple(c for c in t.decisions.c if c.name in present)
+        return self._summary
+
+    def _source(self, conn: Connection, row: Any) -> tuple[Any, str | None]:
+        """The earlier entry a carried entry refers to, and what is wrong with the link."""
+        col = t.decisions.c
+        query = select(
+            col.seq,
+            col.run_id,
+            col.decision_id,
+            col.trace_sha256,
+            col.entry_hash,
+            blob(col.trace_z),
+        ).where(col.seq == row.carried_from)
+        source = conn.execute(query).first()
+        if source is None or source.seq >= row.seq:
+            return None, f"HASH MISMATCH: entry #{row.carried_from}, carried, is not there"
+        if source.entry_hash != row.carried_hash or source.trace_sha256 != row.trace_sha256:
+            return source, f"HASH MISMATCH: entry #{source.seq} was changed after it was carried"
+        return source, None
+
     def load_dictionaries(self) -> None:
         """Read the Zstandard dictionaries this ledger's traces were compressed with."""
         if not inspect(self.engine).has_table(t.trace_dictionaries.name):
@@ -290,8 +322,9 @@ class LedgerReader:
         Raises:
             DecisionNotFoundError: no such decision (in that run).
         """
+        summary = self.summary_columns
         with self.engine.connect() as conn:
-            row = _find_row(conn, decision_id, run_id)
+            row = _find_row(conn, decision_id, run_id, summary)
             if row is None:
                 where = f" in run {run_id}" if run_id else ""
                 raise DecisionNotFoundError(
@@ -301,11 +334,22 @@ class LedgerReader:
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
             origin = run_origins(conn, [row.run_id]).get(row.run_id)
-        body, trace = _read_trace(row, self.dictionaries)
-        mismatch = hash_mismatch(row, digests)
+            source, broken = None, None
+            if getattr(row, "carried_from", None) is not None:
+                source, broken = self._source(conn, row)
+        mismatch = hash_mismatch(row, digests) or broken
+        if source is None and broken is not None:
+            raise TraceDecodeError(f"entry #{row.seq} ({row.decision_id}): {broken}")
+        body, trace = _read_trace(source or row, self.dictionaries)
         if mismatch is None and sha256_hex(body) != row.trace_sha256:
             mismatch = f"HASH MISMATCH: the trace of entry #{row.seq} was changed"
+        carried = None
+        if source is not None:
+            carried = CarriedFrom(
+                seq=source.seq, run_id=source.run_id, decision_id=source.decision_id
+            )
         return StoredDecision(
+            carried_from=carried,
             row=row_summary(row, mismatch),
             trace=trace,
             prev_hash=row.prev_hash,
@@ -344,7 +388,8 @@ class LedgerReader:
             until=until,
             margin_set=margin_set,
         )
-        query: Select[Any] = select(*_SUMMARY).where(*where).order_by(*_order(order))
+        summary = self.summary_columns
+        query: Select[Any] = select(*summary).where(*where).order_by(*_order(order))
         if limit is not None:
             query = query.limit(limit)
         if offset:
@@ -384,12 +429,30 @@ class LedgerReader:
         wanted = list(seqs)
         if not wanted:
             return {}
-        query = select(t.decisions.c.seq, blob(t.decisions.c.trace_z)).where(
-            t.decisions.c.seq.in_(wanted)
-        )
+        col = t.decisions.c
+        carried = col.carried_from if "carried_from" in self.column_names() else None
+        query = select(col.seq, blob(col.trace_z), *([carried] if carried is not None else []))
         with self.engine.connect() as conn:
-            rows = list(conn.execute(query))
-        return {int(r.seq): trace_json(r.trace_z, self.dictionaries) for r in rows}
+            rows = list(conn.execute(query.where(col.seq.in_(wanted))))
+            # an entry carried forward reads the trace of the entry it refers to
+            sources = {int(r.carried_from) for r in rows if getattr(r, "carried_from", None)}
+            by_seq = {int(r.seq): r.trace_z for r in rows}
+            if sources:
+                found = select(col.seq, blob(col.trace_z)).where(col.seq.in_(sources))
+                by_seq |= {int(r.seq): r.trace_z for r in conn.execute(found)}
+        return {
+            int(r.seq): trace_json(
+                by_seq[int(r.carried_from)] if getattr(r, "carried_from", None) else r.trace_z,
+                self.dictionaries,
+            )
+            for r in rows
+            if not getattr(r, "carried_from", None) or int(r.carried_from) in by_seq
+        }
+
+    def column_names(self) -> set[str]:
+        """The ``decisions`` columns this ledger has (revision 0004's only once upgraded)."""
+        _ = self.summary_columns
+        return {c.name for c in self._all}
 
     def runs(self) -> list[StoredRun]:
         """Every recorded run, oldest first."""
@@ -419,7 +482,8 @@ class LedgerReader:
     def walk(self, batch: int = 2000) -> Generator[Any, None, None]:
         """Every ``decisions`` row in chain order, streamed (all columns)."""
         with self.engine.connect() as conn:
-            columns = [blob(c) if c.name == "trace_z" else c for c in t.decisions.c]
+            _ = self.summary_columns
+            columns = [blob(c) if c.name == "trace_z" else c for c in self._all]
             result = conn.execution_options(yield_per=batch).execute(
                 select(*columns).order_by(t.decisions.c.seq)
             )

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from types import TracebackType
 
+from marginlex.audit.ledger.carry import (
+    Since,
+    carried_decisions,
+    carried_mask,
+    select_sets,
+)
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
 from marginlex.audit.ledger.fork_pool import ForkPool
 from marginlex.audit.ledger.recorded_inputs import (
@@ -35,6 +42,7 @@ from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
 
 PARALLEL_SETS = 20_000
@@ -153,23 +161,46 @@ class RunRecorder:
     """
 
     def __init__(
-        self, book: Book, engine_version: str = ENGINE_VERSION, *, workers: int | None = None
+        self,
+        book: Book,
+        engine_version: str = ENGINE_VERSION,
+        *,
+        workers: int | None = None,
+        since: Since | None = None,
     ) -> None:
         self.book = book
         self.engine_version = engine_version
         self.evaluations: list[Evaluation] = []
         self.refs: list[RulebookRef] = []
         self.bundles: list[str] = []
+        self.since = since
+        self.inputs: dict[tuple[str, str], str] = {}
+        self.carried: list[PreparedDecision] = []
         self._pool = ForkPool[PreparedChunk](workers, min_fork_weight=MIN_FORK_SETS)
+
+    def _carry(self, ev: Evaluation, ref: RulebookRef) -> Evaluation:
+        """Note each set's input hash; with ``since``, keep aside the sets it carries forward
+        and return the evaluation cut to the sets to decide."""
+        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], self.book)
+        self.inputs.update(
+            zip(zip(repeat(ref.id), inputs.index.tolist()), inputs.tolist(), strict=True)
+        )
+        if self.since is None or self.since.why_all(ev.as_of, ref, self.engine_version):
+            return ev
+        carried = carried_mask(self.since, ref.id, inputs.reindex(ev.decisions["margin_set_id"]))
+        self.carried += carried_decisions(self.since, ev, ref, self.book.sha256, carried)
+        return select_sets(ev, ~carried) if carried.any() else ev
 
     def add(self, ev: Evaluation, rulebook: ResolvedRulebook) -> None:
         """Queue an evaluation's traces to be built (the first chunk checks its first traces)."""
         bundle = rulebook_bundle(rulebook)
         ref = rulebook_ref(rulebook, ev, bundle)
-        codes = set_codes(ev)
         self.evaluations.append(ev)
+        decided = self._carry(ev, ref)
         self.refs.append(ref)
         self.bundles.append(bundle)
+        ev = decided
+        codes = set_codes(ev)
         sets = len(ev.decisions)
         for start in range(0, sets, PARALLEL_SETS):  # a few chunks per rulebook
             stop = start + PARALLEL_SETS
@@ -180,7 +211,10 @@ class RunRecorder:
     def decisions(self) -> Iterator[PreparedDecision]:
         """Every decision of the run, in rulebook order, as its chunk is built."""
         for chunk in self._pool.results():
-            yield from chunk.decisions()
+            for decision in chunk.decisions():
+                key = (decision.rulebook_id, decision.margin_set_id)
+                yield decision._replace(inputs_sha256=self.inputs.get(key))
+        yield from self.carried  # sets carried forward (run --since): after those decided
 
     def run_record(self, origin: RunOrigin | None = None) -> RunRecord:
         """The run: its rulebooks, book, as-of, engine version, accounts out of scope, and

@@ -89,9 +89,21 @@ class DecisionRow(TraceModel):
     status: DecisionStatus
 
 
-class StoredDecision(TraceModel):
-    """One ledger entry with its trace and its place in the chain."""
+class CarriedFrom(TraceModel):
+    """The earlier entry a decision carried forward by ``run --since`` refers to."""
 
+    decision_id: str
+    run_id: str
+    seq: int
+
+
+class StoredDecision(TraceModel):
+    """One ledger entry with its trace and its place in the chain (an entry carried forward
+    shows the trace of the entry it refers to, named in ``carried_from``)."""
+
+    carried_from: CarriedFrom | None = Field(
+        default=None, description="The earlier entry whose decision this one carries forward."
+    )
     entry_hash: str
     origin: RunOrigin | None = Field(
         default=None, description="Who ran its run, where, how (None: not recorded)."

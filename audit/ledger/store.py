@@ -93,6 +93,15 @@ def _stamp_head(conn: Connection) -> None:
     conn.execute(text(f"INSERT INTO {t.VERSION_TABLE} VALUES (:v)"), {"v": t.SCHEMA_HEAD})
 
 
+def _add_carry_columns(conn: Connection) -> None:
+    """Give a ledger opened for writing the columns of revision 0004 if it lacks them."""
+    present = {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}
+    for name in t.CARRY_COLUMNS:
+        if name not in present:
+            kind = t.decisions.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {t.decisions.name} ADD COLUMN {name} {kind}"))
+
+
 def _sqlite_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 300})
 
@@ -160,6 +169,7 @@ class Ledger(LedgerReader):
                     # indexes of new tables only); a ledger without it still reads.
                     for index in t.decisions.indexes:
                         index.create(conn, checkfirst=True)
+                    _add_carry_columns(conn)
                     _stamp_head(conn)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
@@ -258,7 +268,7 @@ class Ledger(LedgerReader):
                 _check_belongs(decision, run, shas, seen)
                 seq += 1
                 row = _decision_row(decision, run.run_id, run_sha, seq, prev, to_money=to_money)
-                prev = row[-1]
+                prev = row[_ENTRY_HASH]
                 status[decision.status] += 1
                 rows.append(row)
             # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
@@ -336,6 +346,9 @@ _DECISION_COLUMNS = tuple(t.decisions.c.keys())
 """The ``decisions`` columns, in table order: :func:`_decision_row` fills them so."""
 
 
+_ENTRY_HASH = _DECISION_COLUMNS.index("entry_hash")
+
+
 def _same(value: Decimal) -> Decimal:
     return value
 
@@ -373,6 +386,9 @@ def _decision_row(
         d.trace_z,
         prev,
         entry_hash(prev, header, seq),
+        d.inputs_sha256,
+        d.carried_from,
+        d.carried_hash,
     )
 
 

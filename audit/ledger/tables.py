@@ -85,6 +85,13 @@ decisions = Table(
     Column("trace_z", LargeBinary, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False),
+    # Incremental runs (``run --since``, revision 0004): the engine's hash of the margin
+    # set's input rows (not chained: a hint a later run compares with), and for an entry
+    # carried forward the sequence number and entry hash of the decision it refers to
+    # (both chained; such an entry stores no trace of its own: ``trace_z`` is empty).
+    Column("inputs_sha256", String(64), nullable=True),
+    Column("carried_from", BigInteger, nullable=True),
+    Column("carried_hash", String(64), nullable=True),
     Index("ix_decisions_decision_id", "decision_id"),
     Index("ix_decisions_run_id", "run_id"),
     Index("ix_decisions_rulebook_id", "rulebook_id"),
@@ -126,8 +133,15 @@ run_origins = Table(
     Column("command_line", Text, nullable=False),
 )
 
-SCHEMA_REVISIONS = ("0001_baseline", "0002_trust", "0003_console_indexes")
+SCHEMA_REVISIONS = (
+    "0001_baseline",
+    "0002_trust",
+    "0003_console_indexes",
+    "0004_carried_decisions",
+)
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
+CARRY_COLUMNS = ("inputs_sha256", "carried_from", "carried_hash")
+"""The ``decisions`` columns revision 0004 added (a ledger not upgraded lacks them)."""

@@ -91,6 +91,9 @@ class _Walk:
         self.seq = 0
         self.prev = GENESIS
         self.hashes: set[str] = set()
+        # Entries that later entries carry forward: their hash and trace hash, once walked.
+        self.carried = _carried_sources(ledger)
+        self.sources: dict[int, tuple[str, str]] = {}
 
     def step(self, row: Any) -> ChainProblem | None:
         where = {"seq": row.seq, "decision_id": row.decision_id, "run_id": row.run_id}
@@ -112,7 +115,18 @@ class _Walk:
                 **where,
                 message=f"entry #{row.seq} belongs to run {row.run_id}, whose record was {state}",
             )
-        if _trace_sha256(row.trace_z, self.ledger.dictionaries) != row.trace_sha256:
+        carried_from = getattr(row, "carried_from", None)
+        if carried_from is not None:
+            if self.sources.get(carried_from) != (row.carried_hash, row.trace_sha256):
+                return ChainProblem(
+                    kind=ProblemKind.CHANGED,
+                    **where,
+                    message=(
+                        f"entry #{row.seq} ({row.decision_id}) carries entry #{carried_from} "
+                        "forward, which is not an earlier entry with the hash and trace it names"
+                    ),
+                )
+        elif _trace_sha256(row.trace_z, self.ledger.dictionaries) != row.trace_sha256:
             return ChainProblem(
                 kind=ProblemKind.CHANGED,
                 **where,
@@ -121,6 +135,8 @@ class _Walk:
         if rehash(row, str(self.digests[row.run_id])) != row.entry_hash:
             return self._changed(row, where)
         self.seq, self.prev = row.seq, row.entry_hash
+        if row.seq in self.carried and carried_from is None:
+            self.sources[row.seq] = (row.entry_hash, row.trace_sha256)
         self.hashes.add(row.entry_hash)
         self.seen[row.run_id] += 1
         return None
@@ -190,6 +206,15 @@ class _Walk:
                     ),
                 )
         return None
+
+
+def _carried_sources(ledger: Ledger) -> set[int]:
+    """The sequence numbers of the entries some entry carries forward."""
+    if "carried_from" not in ledger.column_names():
+        return set()
+    col = t.decisions.c.carried_from
+    with ledger.engine.connect() as conn:
+        return {int(s) for s in conn.scalars(select(col).where(col.is_not(None)).distinct())}
 
 
 def _trace_sha256(trace_z: bytes, dictionaries: Dictionaries) -> str | None:
@@ -293,20 +318,24 @@ def verify(
 
 
 class Recorded(NamedTuple):
-    """A recorded decision as replay compares it: its entry, trace JSON and columns."""
+    """A recorded decision as replay compares it: its entry, trace JSON and columns (for an
+    entry carried forward, the trace of the entry it refers to)."""
 
     seq: int
     trace: str
     columns: LedgerColumns
+    carried: bool = False
 
 
-def _recorded(row: Any, dictionaries: Dictionaries) -> Recorded:
+def _recorded(row: Any, dictionaries: Dictionaries, carried: dict[int, str]) -> Recorded:
     columns = LedgerColumns(
         account_ids=row.account_ids,
         status=row.status,
         call=money_text(Decimal(row.call)),
         requirement=money_text(Decimal(row.requirement)),
     )
+    if getattr(row, "carried_from", None) is not None:
+        return Recorded(row.seq, carried.get(row.seq, ""), columns, carried=True)
     return Recorded(row.seq, trace_json(row.trace_z, dictionaries), columns)
 
 
@@ -318,20 +347,42 @@ def replay_run(
     texts = {ref.sha256: ledger.rulebook_text(ref.sha256) or "" for ref in run.rulebooks}
     book = ledger.book_blob(run.book_sha256) or b""
     c = t.decisions.c
+    extra = [c.carried_from] if "carried_from" in ledger.column_names() else []
     query = select(
-        c.decision_id, c.seq, blob(c.trace_z), c.account_ids, c.status, c.call, c.requirement
+        c.decision_id,
+        c.seq,
+        blob(c.trace_z),
+        c.account_ids,
+        c.status,
+        c.call,
+        c.requirement,
+        *extra,
     ).where(c.run_id == run_id)
     with ledger.engine.connect() as conn:
-        stored = {r.decision_id: _recorded(r, ledger.dictionaries) for r in conn.execute(query)}
+        rows = list(conn.execute(query))
+    carried = ledger.trace_bodies(r.seq for r in rows if getattr(r, "carried_from", None))
+    stored = {r.decision_id: _recorded(r, ledger.dictionaries, carried) for r in rows}
     return len(stored), compare_replay(run_id, stored, replayer(run, texts, book))
+
+
+_CARRIED_FIELDS = ("book_sha256", "decision_id")
+"""What a decision carried forward may differ in from the same decision made on a new book."""
 
 
 def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:
     """What differs between a recording and its replay: the trace's first JSON path, then
     each stored column that is not what the engine computes."""
     found = []
-    fresh = as_recorded(trace.canonical(), recorded.trace).decode("utf-8")
-    if fresh != recorded.trace:
+    fresh = as_recorded(trace.canonical(), recorded.trace or "").decode("utf-8")
+    if recorded.carried:
+        # The earlier decision names its own book and id: everything else must be what the
+        # engine decides on this run's book today.
+        stored_doc, fresh_doc = json.loads(recorded.trace or "{}"), json.loads(fresh)
+        fresh_doc |= {k: stored_doc.get(k) for k in _CARRIED_FIELDS}
+        if stored_doc != fresh_doc:
+            difference = first_difference(stored_doc, fresh_doc) or "differs"
+            found.append(f"carried forward, but this run's book decides otherwise: {difference}")
+    elif fresh != recorded.trace:
         stored_doc, fresh_doc = json.loads(recorded.trace), json.loads(fresh)
         found.append(first_difference(stored_doc, fresh_doc) or "bytes differ")
     return found + column_differences(recorded.columns, trace.ledger_columns())

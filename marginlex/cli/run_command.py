@@ -23,6 +23,7 @@ from marginlex.cli.run_output import (
     run_json,
     write_or_exit,
 )
+from marginlex.cli.run_since import SINCE, report_carried, since_or_exit
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date
 from marginlex.engine.outcomes import FileFormat
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.progress import Progress
 
+    from marginlex.audit.ledger.carry import Since
     from marginlex.audit.ledger.gathered import GatheredRun
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
@@ -224,6 +226,7 @@ def _run_or_exit(
     *,
     record: bool,
     dask: str | None = None,
+    since: Since | None = None,
 ) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
@@ -242,7 +245,7 @@ def _run_or_exit(
         rulebooks = [resolve_rulebook(name, near) for name in names]
         if dask is not None:
             return _evaluate_on_cluster(dask, loaded, rulebooks, day)
-        recorder = RunRecorder(loaded) if record else None
+        recorder = RunRecorder(loaded, since=since) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BaseException as exc:
         lines = input_error_lines(exc)
@@ -331,6 +334,7 @@ def run(
     checkpoints: Path | None = _CHECKPOINTS,
     operator: str | None = _OPERATOR,
     dask: str | None = _DASK,
+    since: str | None = SINCE,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
@@ -341,7 +345,8 @@ def run(
     date, or a ledger that cannot record; nothing is recorded when evaluation fails. A
     rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     With --sign KEY, a signed checkpoint of the ledger's head follows the recording.
-    With --dask, the book is evaluated on a Dask cluster, cut by margin set.
+    With --dask, the book is evaluated on a Dask cluster, cut by margin set. With --since
+    RUN_ID, only the margin sets whose inputs changed since that run are decided anew.
     """
     fmt = chosen(fmt, as_json, "run", csv=True)
     as_json = fmt is not OutputFormat.TABLE  # machine output: only it on stdout
@@ -350,11 +355,15 @@ def run(
     signer = _signer(location, sign, checkpoints)
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
-    results, recorder = _run_or_exit(book, names, as_of, record=bool(location), dask=dask)
+    earlier = since_or_exit(since, location, dask, _err)
+    results, recorder = _run_or_exit(
+        book, names, as_of, record=bool(location), dask=dask, since=earlier
+    )
     try:
         _report(results, out, out_format)
         if recorder is not None and location:
             run_id = _record(location, recorder, to_stderr=as_json, operator=operator)
+            report_carried(recorder, _err)
             if signer is not None:
                 _checkpoint(location, signer, run_id)
     finally:

@@ -1,0 +1,158 @@
+"""Incremental runs: which margin sets ``run --since RUN`` carries forward, and how.
+
+A set is carried when the earlier run recorded a decision of the same rulebook (same
+canonical text) for the same margin set id with the same input hash
+(:func:`marginlex.engine.graph.set_inputs.set_input_hashes`), and the run's as-of date, rulebook
+bundle and engine version are the earlier run's. A carried set is recorded as an entry
+that refers to the earlier decision (``carried_from``: its sequence number, ``carried_hash``:
+its entry hash; always the entry that holds the trace, never another reference) with the
+earlier trace's sha256 and no trace of its own. Every other set is decided and recorded
+as in any run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.chain import PreparedDecision
+from marginlex.audit.ledger.store import Ledger, LedgerError
+from marginlex.audit.trace.from_evaluation import set_codes
+from marginlex.audit.trace.model import RulebookRef, decision_id_for
+from marginlex.engine.evaluation import Evaluation
+
+_EARLIER = (
+    "rulebook_id",
+    "margin_set_id",
+    "seq",
+    "entry_hash",
+    "trace_sha256",
+    "inputs_sha256",
+    "carried_from",
+    "carried_hash",
+    "account_ids",
+    "status",
+    "call",
+    "requirement",
+)
+
+
+class SinceError(LedgerError):
+    """A ``--since`` run the ledger does not hold (or a ledger that cannot be read)."""
+
+
+@dataclass(frozen=True)
+class Since:
+    """The earlier run an incremental run compares with: its record and its decisions."""
+
+    run_id: str
+    as_of: date
+    engine_version: str
+    rulebooks: dict[str, str]  # id -> sha256
+    decisions: pd.DataFrame  # the _EARLIER columns, one row per decision
+
+    def why_all(self, as_of: date, ref: RulebookRef, engine_version: str) -> str | None:
+        """Why every set of a rulebook must be re-decided (None: sets may be carried)."""
+        if as_of != self.as_of:
+            return f"the as-of date differs from run {self.run_id}'s ({self.as_of})"
+        if self.rulebooks.get(ref.id) != ref.sha256:
+            return f"rulebook {ref.id}'s bundle differs from run {self.run_id}'s"
+        if engine_version != self.engine_version:
+            return f"the engine version differs from run {self.run_id}'s"
+        return None
+
+
+def load_since(location: str, run_id: str) -> Since:
+    """The recorded run ``run_id`` of the ledger at ``location``.
+
+    Raises:
+        SinceError: no ledger there, or no such run in it.
+    """
+    try:
+        ledger = Ledger.open(location, create=False)
+    except LedgerError as exc:
+        raise SinceError(f"--since {run_id}: {exc}") from exc
+    try:
+        run = next((r.record for r in ledger.runs() if r.record.run_id == run_id), None)
+        if run is None:
+            raise SinceError(
+                f"--since {run_id}: no such run in the ledger; `marginlex ledger runs` lists them"
+            )
+        have = ledger.column_names()
+        col = t.decisions.c
+        query = select(*(col[c] for c in _EARLIER if c in have)).where(col.run_id == run_id)
+        with ledger.engine.connect() as conn:
+            rows = pd.DataFrame(conn.execute(query).mappings().all())
+    finally:
+        ledger.close()
+    return Since(
+        run_id=run_id,
+        as_of=run.as_of,
+        engine_version=run.engine_version,
+        rulebooks={ref.id: ref.sha256 for ref in run.rulebooks},
+        decisions=rows.reindex(columns=list(_EARLIER)),
+    )
+
+
+def carried_mask(since: Since, rulebook_id: str, inputs: pd.Series) -> np.ndarray:
+    """Which sets of ``inputs`` (hash by margin set id) the earlier run decided alike."""
+    earlier = since.decisions[since.decisions["rulebook_id"] == rulebook_id]
+    hashes = earlier.set_index("margin_set_id")["inputs_sha256"]
+    before = hashes[~hashes.index.duplicated()].reindex(inputs.index)
+    return (before.notna() & (before.astype("str") == inputs.astype("str"))).to_numpy()
+
+
+def carried_decisions(
+    since: Since, ev: Evaluation, ref: RulebookRef, book_sha256: str, carried: np.ndarray
+) -> list[PreparedDecision]:
+    """The entries that carry the sets ``carried`` marks forward, in decision order."""
+    earlier = since.decisions[since.decisions["rulebook_id"] == ev.plan.rulebook_id]
+    earlier = earlier.drop_duplicates("margin_set_id").set_index("margin_set_id")
+    set_ids = ev.decisions["margin_set_id"].astype("str").to_numpy()[carried]
+    rows = earlier.loc[set_ids]
+    # Always refer to the entry holding the trace: a reference to a reference is followed.
+    is_ref = rows["carried_from"].notna().to_numpy()
+    seqs = np.where(is_ref, rows["carried_from"].fillna(0), rows["seq"]).astype(np.int64)
+    hashes = np.where(is_ref, rows["carried_hash"].astype("object"), rows["entry_hash"])
+    out = []
+    columns = zip(set_ids, rows.itertuples(index=False), seqs.tolist(), hashes, strict=True)
+    for set_id, row, seq, entry in columns:  # one row per carried entry, as the ledger takes
+        out.append(
+            PreparedDecision(
+                decision_id=decision_id_for(ref.sha256, book_sha256, ev.as_of, set_id),
+                rulebook_id=ref.id,
+                rulebook_sha256=ref.sha256,
+                book_sha256=book_sha256,
+                as_of=ev.as_of,
+                margin_set_id=set_id,
+                account_ids=row.account_ids,
+                status=row.status,
+                call=Decimal(str(row.call)).quantize(Decimal("0.01")),
+                requirement=Decimal(str(row.requirement)).quantize(Decimal("0.01")),
+                trace_sha256=row.trace_sha256,
+                trace_z=b"",
+                inputs_sha256=row.inputs_sha256,
+                carried_from=seq,
+                carried_hash=str(entry),
+            )
+        )
+    return out
+
+
+def select_sets(ev: Evaluation, keep: np.ndarray) -> Evaluation:
+    """The evaluation cut to the decisions ``keep`` marks and their trace rows."""
+    codes = set_codes(ev)
+    frames = {}
+    for name, frame in ev.frames.items():
+        code = codes[name]
+        rows = np.zeros(len(code), dtype=bool)
+        rows[code >= 0] = keep[code[code >= 0]]
+        frames[name] = frame[rows].reset_index(drop=True)
+    decisions = ev.decisions[keep].reset_index(drop=True)
+    return ev.model_copy(update={"decisions": decisions, "frames": frames})
