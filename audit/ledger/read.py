@@ -210,13 +210,20 @@ def _where(
     since: datetime | None,
     until: datetime | None,
     margin_set: str | None,
+    keys: dict[str, str] | None = None,
 ) -> list[Any]:
-    """The conditions of a decision listing (every filter given must hold)."""
+    """The conditions of a decision listing (every filter given must hold).
+
+    ``keys``: ``decision_keys`` kinds and the key each must name (the ledger has the table).
+    """
     col = t.decisions.c
     where: list[Any] = []
     if run is not None:
         where.append(col.run_id == run)
-    if account is not None:
+    for kind, key in (keys or {}).items():
+        kc = t.decision_keys.c
+        where.append(col.seq.in_(select(kc.seq).where(kc.kind == kind, kc.key == key)))
+    if account is not None and not (keys and "account" in keys):
         where.append(col.account_ids.contains(json.dumps(account), autoescape=True))
     if rulebook is not None:
         where.append(col.rulebook_id == rulebook)
@@ -275,6 +282,7 @@ class LedgerReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dictionaries: dict[int, bytes] = {}
+        self._keyed: bool | None = None
 
     @property
     def summary_columns(self) -> tuple[Any, ...]:
@@ -372,13 +380,16 @@ class LedgerReader:
         offset: int = 0,
         margin_set: str | None = None,
         order: tuple[str, ...] = ("seq",),
+        keys: dict[str, str] | None = None,
     ) -> list[DecisionRow]:
         """Decisions matching every filter given, in chain order, each checked against its hash.
 
         ``since`` and ``until`` bound the recorded time of the entry's run (inclusive).
         ``order`` names columns to sort on (``-call``: descending), then chain order.
+        ``keys``: ``decision_keys`` rows each decision must have (see :meth:`keyed`).
         """
         where = _where(
+            keys=self._keys(account, keys),
             run=run,
             account=account,
             rulebook=rulebook,
@@ -408,9 +419,11 @@ class LedgerReader:
         status: DecisionStatus | None = None,
         call_above: Decimal | None = None,
         margin_set: str | None = None,
+        keys: dict[str, str] | None = None,
     ) -> int:
         """How many decisions :meth:`query` would list with these filters (no limit)."""
         where = _where(
+            keys=self._keys(account, keys),
             run=run,
             account=account,
             rulebook=rulebook,
@@ -423,6 +436,18 @@ class LedgerReader:
         with self.engine.connect() as conn:
             found = conn.scalar(select(func.count()).select_from(t.decisions).where(*where))
         return int(found or 0)
+
+    def keyed(self) -> bool:
+        """Whether the ledger has its decisions' lookup keys (``decision_keys``)."""
+        if self._keyed is None:
+            self._keyed = inspect(self.engine).has_table(t.decision_keys.name)
+        return self._keyed
+
+    def _keys(self, account: str | None, keys: dict[str, str] | None) -> dict[str, str]:
+        found = dict(keys or {})
+        if account is not None and self.keyed():
+            found["account"] = account
+        return found
 
     def trace_bodies(self, seqs: Iterable[int]) -> dict[int, str]:
         """The trace JSON of these ledger entries, by sequence number (missing ones absent)."""

@@ -30,6 +30,14 @@ from marginlex.audit.ledger.chain import (
     entry_hash,
     entry_header,
     prepare,
+    trace_json,
+)
+from marginlex.audit.ledger.decision_keys import (
+    backfill,
+    copy_carried_keys,
+    has_keys,
+    keys_of,
+    write_keys,
 )
 from marginlex.audit.ledger.read import LedgerReader
 from marginlex.audit.ledger.records import RunCounts, RunRecord
@@ -67,6 +75,13 @@ def schema_revision(conn: Connection) -> str | None:
         return None
     found = conn.execute(text(f"SELECT version_num FROM {t.VERSION_TABLE}")).scalar()
     return None if found is None else str(found)
+
+
+def has_entries(conn: Connection) -> bool:
+    """Whether a ledger's ``decisions`` table exists and holds an entry."""
+    if not inspect(conn).has_table(t.decisions.name):
+        return False
+    return conn.execute(select(t.decisions.c.seq).limit(1)).first() is not None
 
 
 def _refuse_newer_schema(conn: Connection, location: str) -> None:
@@ -164,12 +179,15 @@ class Ledger(LedgerReader):
             if create:
                 with ledger._write() as conn:
                     _refuse_newer_schema(conn, location)
+                    fill_keys = not has_keys(conn) and has_entries(conn)
                     t.metadata.create_all(conn)  # new tables only: the ledger is at the head
                     # A ledger made before an index was added gets it (create_all makes the
                     # indexes of new tables only); a ledger without it still reads.
                     for index in t.decisions.indexes:
                         index.create(conn, checkfirst=True)
                     _add_carry_columns(conn)
+                    if fill_keys:  # an older ledger stamped to the head: index its entries
+                        backfill(conn)
                     _stamp_head(conn)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
@@ -261,8 +279,10 @@ class Ledger(LedgerReader):
         seen: set[str] = set()
         sql = _bulk_insert_sql(conn, _DECISION_COLUMNS)
         to_money = float if conn.dialect.name == "sqlite" else _same
+        dictionaries = {DICTIONARY_ID: shipped()} | self.dictionaries
+        carried = False
         for batch in _batched(traces, chunk_size):
-            rows = []
+            rows, keys = [], []
             for item in batch:
                 decision = item if isinstance(item, PreparedDecision) else prepare(item)
                 _check_belongs(decision, run, shas, seen)
@@ -271,10 +291,18 @@ class Ledger(LedgerReader):
                 prev = row[_ENTRY_HASH]
                 status[decision.status] += 1
                 rows.append(row)
+                if getattr(decision, "carried_from", None) is not None:
+                    carried = True  # its keys are copied below
+                else:
+                    body = trace_json(decision.trace_z, dictionaries)
+                    keys.extend(keys_of(seq, decision.account_ids, body))
             # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
             # parameter processing was half the insert time. The values are already the
             # driver's types (``to_money`` does what the Numeric column's processor would).
             conn.exec_driver_sql(sql, rows)
+            write_keys(conn, keys)  # derived lookup rows, in the same transaction
+        if carried:  # a run --since: its carried entries take their references' keys
+            copy_carried_keys(conn, run.run_id)
         counts = RunCounts(decisions=sum(status.values()), **status)
         return counts, seq
 

@@ -133,11 +133,23 @@ run_origins = Table(
     Column("command_line", Text, nullable=False),
 )
 
+decision_keys = Table(
+    "decision_keys",
+    metadata,
+    # Derived lookup rows, not entries (not chained; rebuilt from the traces): an entry's
+    # accounts, the eligibility requirements it failed, the rule ids it used.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Index("ix_decision_keys_kind_key_seq", "kind", "key", "seq"),
+)
+
 SCHEMA_REVISIONS = (
     "0001_baseline",
     "0002_trust",
     "0003_console_indexes",
     "0004_carried_decisions",
+    "0005_decision_keys",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""

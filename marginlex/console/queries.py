@@ -1,8 +1,9 @@
 """Read models of the console's pages, over :mod:`marginlex.audit.ledger`'s readers.
 
-Listings are filtered, sorted and paginated by the database; the two filters that look inside
-traces (a failed eligibility requirement, a rule id) read the traces of the rows the other
-filters leave, a batch at a time, and stop when the page is full.
+Listings are filtered, sorted and paginated by the database. An account, a failed eligibility
+requirement and a rule id are looked up in the ledger's ``decision_keys`` (revision 0005); on
+an older ledger served as it is, the last two read the traces of the rows the other filters
+leave, a batch at a time, and stop when the page is full.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import case, func, select
 
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.decision_keys import KeyKind, failed_requirements, rules_used
 from marginlex.audit.ledger.records import DecisionRow, StoredRun
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import RulebookRef
@@ -60,6 +62,11 @@ class DecisionFilter(BaseModel):
             include={"run", "account", "margin_set", "rulebook", "status", "call_above"}
         )
 
+    def keys(self) -> dict[str, str]:
+        """The ``decision_keys`` the failed-requirement and rule filters name."""
+        found = {KeyKind.FAILED.value: self.failed, KeyKind.RULE.value: self.rule}
+        return {kind: key for kind, key in found.items() if key is not None}
+
     def query_string(self, **override: object) -> str:
         """The filter as URL parameters (for links to other pages and exports)."""
         values = self.model_dump(mode="json", exclude_defaults=True) | override
@@ -90,9 +97,11 @@ def find_decisions(
 ) -> DecisionPage:
     """The page ``number`` (from 1) of the decisions matching ``where``."""
     order = (where.sort.value,)
-    if where.failed is None and where.rule is None:
-        rows = ledger.query(**where.sql(), order=order, limit=size, offset=(number - 1) * size)
-        total = ledger.count(**where.sql())
+    keyed = ledger.keyed()
+    if keyed or (where.failed is None and where.rule is None):
+        sql = where.sql() | {"keys": where.keys()} if keyed else where.sql()
+        rows = ledger.query(**sql, order=order, limit=size, offset=(number - 1) * size)
+        total = ledger.count(**sql)
         return DecisionPage(
             rows=rows, number=number, size=size, total=total, has_next=number * size < total
         )
@@ -131,30 +140,7 @@ def _matches(body: str, where: DecisionFilter) -> bool:
     """Whether a trace failed the named requirement and used the named rule."""
     if where.failed is not None and where.failed not in failed_requirements(body):
         return False
-    if where.rule is not None:
-        trace = json.loads(body)
-        used = {s["rule_id"] for s in trace["steps"]}
-        used |= {s["rule_id"] for s in trace["figures"].get("sources", ())}
-        return where.rule in used
-    return True
-
-
-def failed_requirements(body: str) -> list[str]:
-    """The eligibility requirements a trace failed (that applied), by name.
-
-    >>> failed_requirements('{"steps": [{"output": {"type": "eligibility", "requirements":'
-    ...     ' [{"name": "min_equity", "applies": true, "passed": false}]}}]}')
-    ['min_equity']
-    """
-    if '"passed":false' not in body.replace(" ", ""):
-        return []  # most traces: no parse needed
-    return [
-        r["name"]
-        for s in json.loads(body)["steps"]
-        if s["output"].get("type") == "eligibility"
-        for r in s["output"]["requirements"]
-        if r.get("applies", True) and not r["passed"]
-    ]
+    return where.rule is None or where.rule in rules_used(json.loads(body))
 
 
 def runs_newest_first(ledger: Ledger) -> list[StoredRun]:
@@ -205,9 +191,24 @@ def figures_by_rulebook(ledger: Ledger, run_id: str) -> dict[str, tuple[list[flo
 def eligibility_failures(ledger: Ledger, run_id: str) -> Counter[tuple[str, str]]:
     """How many decisions of a run failed each eligibility requirement, by rulebook."""
     counts: Counter[tuple[str, str]] = Counter()
+    if ledger.keyed():
+        return _keyed_failures(ledger, run_id)
     for row, body in _scan(ledger, DecisionFilter(run=run_id), ("seq",)):
         counts.update((row.rulebook_id, name) for name in failed_requirements(body))
     return counts
+
+
+def _keyed_failures(ledger: Ledger, run_id: str) -> Counter[tuple[str, str]]:
+    """:func:`eligibility_failures` counted from the ledger's ``decision_keys``."""
+    col, kc = t.decisions.c, t.decision_keys.c
+    query = (
+        select(col.rulebook_id, kc.key, func.count())
+        .select_from(t.decisions.join(t.decision_keys, kc.seq == col.seq))
+        .where(col.run_id == run_id, kc.kind == KeyKind.FAILED.value)
+        .group_by(col.rulebook_id, kc.key)
+    )
+    with ledger.engine.connect() as conn:
+        return Counter({(r[0], r[1]): int(r[2]) for r in conn.execute(query)})
 
 
 def recorded_rulebooks(ledger: Ledger) -> list[tuple[RulebookRef, int]]:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.carry import load_since
+from marginlex.audit.ledger.decision_keys import backfill
 from marginlex.audit.ledger.record import RunRecorder
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
@@ -202,3 +203,28 @@ def test_an_sql_edit_of_a_carried_reference_fails_verify(
     result = _cli("verify", "--ledger", str(ledger))
     assert result.exit_code == 1
     assert f"entry #{seq}" in result.stdout and what in result.stdout
+
+
+def test_carried_entries_are_found_by_the_console_lookups(
+    synth: tuple[object, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    # A carried entry has no trace of its own: it takes the lookup keys (accounts, failed
+    # requirements, rules) of the entry it refers to, at record time and on a rebuild.
+    ledger = str(tmp_path / "l.db")
+    book = _book(synth, tmp_path / "book")
+    run_a = _run(book, ledger)
+    run_b = _run(book, ledger, "--since", run_a)
+    store = Ledger.open(ledger)
+    try:
+        first = store.query(run=run_a)[0]
+        account = first.account_ids[0]
+        found = {r.run_id for r in store.query(keys={"account": account})}
+        assert found == {run_a, run_b}
+        rule = store.query(run=run_b, keys={"rule": "sec_customer_carrier"})
+        assert rule and all(r.rulebook_id == "sec" for r in rule)
+        with store.engine.begin() as conn:
+            before = sorted(conn.execute(select(t.decision_keys)).all())
+            backfill(conn)
+            assert sorted(conn.execute(select(t.decision_keys)).all()) == before
+    finally:
+        store.close()

@@ -1,0 +1,159 @@
+"""The decisions' lookup keys: who a decision is about, which requirements it failed, which
+rules it used (revision ``0005_decision_keys``).
+
+Derived index rows, not entries: they are written in the transaction that records their
+decision, are not chained (the entry hash covers the trace they are read from), and
+:func:`backfill` rebuilds them from the traces. A ledger made before them gets
+them from its traces (:func:`backfill`, run by ``marginlex ledger upgrade``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, inspect, select
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.chain import Dictionaries, trace_json
+
+_BATCH = 2000
+
+
+class KeyKind(StrEnum):
+    """What a ``decision_keys`` row names."""
+
+    ACCOUNT = "account"
+    FAILED = "failed"  # an eligibility requirement the decision failed (that applied)
+    RULE = "rule"  # a rule id the decision's steps or figures used
+
+
+def failed_requirements(body: str) -> list[str]:
+    """The eligibility requirements a trace failed (that applied), by name.
+
+    >>> failed_requirements('{"steps": [{"output": {"type": "eligibility", "requirements":'
+    ...     ' [{"name": "min_equity", "applies": true, "passed": false}]}}]}')
+    ['min_equity']
+    """
+    if '"passed":false' not in body.replace(" ", ""):
+        return []  # most traces: no parse needed
+    return _failed(json.loads(body))
+
+
+def _failed(trace: dict[str, Any]) -> list[str]:
+    return [
+        r["name"]
+        for s in trace["steps"]
+        if s["output"].get("type") == "eligibility"
+        for r in s["output"]["requirements"]
+        if r.get("applies", True) and not r["passed"]
+    ]
+
+
+def rules_used(trace: dict[str, Any]) -> set[str]:
+    """The rule ids a parsed trace's steps and figure sources name."""
+    used = {s["rule_id"] for s in trace["steps"]}
+    return used | {s["rule_id"] for s in trace["figures"].get("sources", ())}
+
+
+def keys_of(seq: int, account_ids: str, body: str) -> list[tuple[int, str, str]]:
+    """The ``decision_keys`` rows of one entry: (seq, kind, key), sorted, without repeats.
+
+    >>> keys_of(7, '["A1","A2"]', '{"steps": [{"rule_id": "r.x", "output": {}}], "figures": {}}')
+    [(7, 'account', 'A1'), (7, 'account', 'A2'), (7, 'rule', 'r.x')]
+    """
+    trace = json.loads(body)
+    found = {(KeyKind.ACCOUNT.value, a) for a in json.loads(account_ids)}
+    found |= {(KeyKind.FAILED.value, name) for name in _failed(trace)}
+    found |= {(KeyKind.RULE.value, rule) for rule in rules_used(trace)}
+    return [(seq, kind, key) for kind, key in sorted(found)]
+
+
+def write_keys(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
+    """Insert ``decision_keys`` rows (plain tuples, straight to the driver)."""
+    batch = list(rows)
+    if batch:
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO {t.decision_keys.name} (seq, kind, key) "
+            f"VALUES ({marker}, {marker}, {marker})",
+            batch,
+        )
+
+
+def copy_carried_keys(conn: Connection, run_id: str | None = None) -> None:
+    """Give each carried entry (``run --since``) the keys of the entry it refers to: the same
+    set, accounts and rules (of one run, or of every run when ``run_id`` is None)."""
+    d, k = t.decisions.c, t.decision_keys.c
+    carried = (
+        select(d.seq, k.kind, k.key)
+        .join(t.decision_keys, k.seq == d.carried_from)
+        .where(d.carried_from.is_not(None))
+    )
+    if run_id is not None:
+        carried = carried.where(d.run_id == run_id)
+    conn.execute(t.decision_keys.insert().from_select(["seq", "kind", "key"], carried))
+
+
+def has_keys(conn: Connection) -> bool:
+    """Whether this ledger has the ``decision_keys`` table (revision 0005 or later)."""
+    return inspect(conn).has_table(t.decision_keys.name)
+
+
+def load_dictionaries(conn: Connection) -> Dictionaries:
+    """The ledger's Zstandard dictionaries, read over ``conn``."""
+    if not inspect(conn).has_table(t.trace_dictionaries.name):
+        return {}
+    rows = conn.execute(select(t.trace_dictionaries))
+    return {int(row.dict_id): bytes(row.data) for row in rows}
+
+
+def _entries(conn: Connection) -> Iterator[Any]:
+    """Every entry that holds its own trace (a carried one takes its reference's keys)."""
+    col = t.decisions.c
+    query = select(col.seq, col.account_ids, col.trace_z).order_by(col.seq)
+    if "carried_from" in {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}:
+        query = query.where(col.carried_from.is_(None))
+    result = conn.execution_options(yield_per=_BATCH).execute(query)
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def backfill(conn: Connection) -> int:
+    """Rebuild every entry's keys from its trace (within the caller's transaction).
+
+    Returns:
+        How many entries were read. An entry whose trace no longer reads gets its account
+        keys only (verify reports the damaged trace itself).
+    """
+    dictionaries = load_dictionaries(conn)
+    conn.execute(delete(t.decision_keys))
+    rows: list[tuple[int, str, str]] = []
+    count = 0
+    for entry in _entries(conn):
+        count += 1
+        rows.extend(_entry_keys(entry, dictionaries))
+        if len(rows) >= _BATCH * 8:
+            write_keys(conn, rows)
+            rows = []
+    write_keys(conn, rows)
+    if "carried_from" in {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}:
+        copy_carried_keys(conn)
+    return count
+
+
+def _entry_keys(entry: Any, dictionaries: Dictionaries) -> list[tuple[int, str, str]]:
+    try:
+        return keys_of(int(entry.seq), entry.account_ids, trace_json(entry.trace_z, dictionaries))
+    except ValueError:  # a damaged trace (TraceDecodeError, JSON): verify names it
+        accounts = json.loads(entry.account_ids)
+        return [(int(entry.seq), KeyKind.ACCOUNT.value, a) for a in sorted(set(accounts))]
+
+
+def key_count(conn: Connection) -> int:
+    """How many ``decision_keys`` rows the ledger holds."""
+    return int(conn.scalar(select(func.count()).select_from(t.decision_keys)) or 0)

@@ -1,0 +1,124 @@
+"""The decisions' lookup keys (``decision_keys``, revision 0005): the account, failed
+requirement and rule filters read them; they agree with the traces (the scan an older
+ledger falls back to); an upgraded 0003 ledger gets them from its traces, its chain unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from console_books import HOSTILE, Recorded
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.decision_keys import backfill, keys_of
+from marginlex.audit.ledger.store import Ledger
+from marginlex.cli import app
+from marginlex.console.app import create_app
+from marginlex.console.queries import DecisionFilter, find_decisions
+
+OLD_LEDGER = Path(__file__).parents[1] / "data" / "audit" / "ledger_1_0_demo.db"
+FILTERS = (
+    {"account": "A08_FOX_FUT"},
+    {"account": HOSTILE},
+    {"account": "A0"},  # a prefix of ids names no account: the keys match whole ids
+    {"failed": "min_equity"},
+    {"failed": "min_equity", "rulebook": "sec"},
+    {"rule": "sec_portfolio_margin"},
+    {"rule": "cftc_digital_cap", "status": "call"},
+    {"rule": "sec_strategy_based", "failed": "min_equity"},
+)
+
+
+def _seqs(ledger: Ledger, keyed: bool, **where: str) -> list[int]:
+    ledger._keyed = keyed  # False: the LIKE and trace-scan paths of a ledger without keys
+    page = find_decisions(ledger, DecisionFilter.model_validate(where), 1, size=500)
+    return [row.seq for row in page.rows]
+
+
+@pytest.mark.parametrize("where", FILTERS, ids=lambda w: "&".join(f"{k}={v}" for k, v in w.items()))
+def test_the_keys_find_what_the_traces_say(recorded: Recorded, where: dict[str, str]) -> None:
+    ledger = Ledger.open(recorded.location, create=False)
+    try:
+        assert _seqs(ledger, True, **where) == _seqs(ledger, False, **where)
+    finally:
+        ledger.close()
+
+
+def test_a_rule_and_an_account_hand_counted(client: TestClient, recorded: Recorded) -> None:
+    # the demo book: 4 sec and 3 harmonized margin sets are portfolio-margined (rule
+    # sec_portfolio_margin); A08_FOX_FUT's margin set is under cftc and harmonized, in each of
+    # the first two runs
+    by_rule = client.get(f"/decisions.csv?run={recorded.demo}&rule=sec_portfolio_margin").text
+    rulebooks = [line.split(",")[2] for line in by_rule.splitlines()[1:]]
+    assert sorted(rulebooks) == ["harmonized"] * 3 + ["sec"] * 4
+    listed = client.get("/decisions.csv?account=A08_FOX_FUT").text.splitlines()
+    assert len(listed) - 1 == 4
+
+
+def test_recorded_keys_are_what_a_backfill_rebuilds(recorded: Recorded) -> None:
+    ledger = Ledger.open(recorded.location, create=False)
+    try:
+        with ledger.engine.connect() as conn:
+            query = t.decision_keys.select().order_by(*t.decision_keys.c)
+            written = [tuple(r) for r in conn.execute(query)]
+            conn.rollback()
+            backfill(conn)  # rebuilt from the traces, then rolled back
+            rebuilt = [tuple(r) for r in conn.execute(query)]
+            conn.rollback()
+    finally:
+        ledger.close()
+    assert written == rebuilt and len(written) > 102
+
+
+def _entries(path: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT seq, entry_hash FROM decisions ORDER BY seq").fetchall()
+
+
+def test_an_upgraded_ledger_is_backfilled_and_its_chain_unchanged(tmp_path: Path) -> None:
+    path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
+    before = _entries(path)
+    result = CliRunner().invoke(app, ["ledger", "upgrade", "--ledger", str(path)])
+    assert result.exit_code == 0, result.output
+    assert _entries(path) == before and len(before) == 28
+    ledger = Ledger.open(str(path), create=False)
+    try:
+        with ledger.engine.connect() as conn:
+            stored = {(r.seq, r.kind, r.key) for r in conn.execute(t.decision_keys.select())}
+        expected = set()
+        for seq, body in sorted(ledger.trace_bodies(s for s, _ in before).items()):
+            (row,) = ledger.query(limit=1, offset=seq - 1)
+            expected |= set(keys_of(seq, '["' + '","'.join(row.account_ids) + '"]', body))
+        assert stored == expected
+        accounts = sum(len(r.account_ids) for r in ledger.query())
+        assert sum(1 for _, kind, _ in stored if kind == "account") == accounts
+        for where in FILTERS:
+            assert _seqs(ledger, True, **where) == _seqs(ledger, False, **where), where
+    finally:
+        ledger.close()
+    verified = CliRunner().invoke(app, ["verify", "--ledger", str(path)])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_an_older_ledger_opened_for_writing_gets_its_keys(tmp_path: Path) -> None:
+    path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
+    Ledger.open(str(path)).close()  # create: the tables of the head, stamped with it
+    with sqlite3.connect(path) as conn:
+        (count,) = conn.execute("SELECT count(DISTINCT seq) FROM decision_keys").fetchone()
+    assert count == 28
+
+
+def test_an_older_ledger_served_as_it_is_still_filters(tmp_path: Path) -> None:
+    path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
+    with TestClient(create_app(str(path))) as client:
+        rows = client.get("/decisions.csv?failed=min_equity").text.splitlines()
+        keyed_path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "up.db"))
+        CliRunner().invoke(app, ["ledger", "upgrade", "--ledger", str(keyed_path)])
+    with TestClient(create_app(str(keyed_path))) as upgraded:
+        assert upgraded.get("/decisions.csv?failed=min_equity").text.splitlines() == rows
+    assert len(rows) > 1
