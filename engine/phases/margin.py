@@ -362,9 +362,12 @@ def run_methods(state: RunState, chosen: IntArray) -> list[MethodResult]:
     """Run each margin method on the positions of the sets it was chosen for."""
     results = []
     placed = state.position_set >= 0
+    # The method chosen for each position's set (-1: in no set); safe when there is no set.
+    method = np.full(placed.shape, -1)
+    method[placed] = chosen[state.position_set[placed]]
     for number, step in enumerate(state.plan.active(StepKind.MARGIN)):
         assert isinstance(step.statement, m.Margin)
-        rows = np.flatnonzero(placed & (chosen[np.maximum(state.position_set, 0)] == number))
+        rows = np.flatnonzero(method == number)
         runner = _METHODS[type(step.statement.method)]
         results.append(runner(state, step, step.statement.method, rows))  # type: ignore[operator]
     return results

@@ -51,6 +51,13 @@ from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
+from marginlex.engine.variants.properties import (
+    KINDS,
+    PropertyResult,
+    PropertySpec,
+    check_property,
+    rulebook_names,
+)
 from marginlex.engine.variants.toml_lines import locate
 
 SUFFIX = ".test.toml"
@@ -102,7 +109,8 @@ class TestFile(BaseModel):
     instruments: list[dict[str, Any]] = []
     positions: list[dict[str, Any]] = []
     collateral: list[dict[str, Any]] = []
-    expect: list[Expectation]
+    expect: list[Expectation] = []
+    property: list[PropertySpec] = []
 
 
 class Mismatch(BaseModel):
@@ -142,11 +150,17 @@ class TestReport(BaseModel):
 
     cases: tuple[CaseResult, ...]
     coverage: tuple[RulebookCoverage, ...]
+    properties: tuple[PropertyResult, ...] = ()
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
         """The cases that did not pass."""
         return tuple(c for c in self.cases if not c.passed)
+
+    @property
+    def failed_properties(self) -> tuple[PropertyResult, ...]:
+        """The properties whose outcome is not the expected one."""
+        return tuple(p for p in self.properties if not p.ok)
 
 
 def find_test_files(paths: list[Path] | None = None) -> list[Path]:
@@ -188,14 +202,24 @@ def _toml_syntax(path: Path, message: str) -> str:
 def _problem(path: Path, text: str, error: Any) -> str:
     """One validation error as ``file:line:col: key.path: what`` with a did-you-mean."""
     loc = tuple(error["loc"])
+    if loc[:1] == ("property",) and len(loc) > 2 and loc[2] in KINDS:
+        loc = loc[:2] + loc[3:]  # the `kind` tag pydantic adds is no key of the file
     where = locate(text, loc)
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
     message = f"{prefix}: {'.'.join(map(str, loc))}: {error['msg']}"
     if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
-        model = Expectation if loc[0] == "expect" else TestFile
-        hint = did_you_mean(loc[-1], model.model_fields)
+        model = {"expect": Expectation}.get(str(loc[0]), TestFile)
+        fields = model.model_fields if len(loc) == 1 or loc[0] == "expect" else _property_keys()
+        hint = did_you_mean(loc[-1], fields)
         message += f"; {hint}" if hint else ""
     return message
+
+
+def _property_keys() -> list[str]:
+    from marginlex.engine.variants import properties as p  # noqa: PLC0415
+
+    kinds = (p.Monotone, p.CollateralNeverCreatesCall, p.HarmonizedBound, p.Dominates)
+    return sorted({f for k in kinds for f in k.model_fields})
 
 
 def _cell(value: Any) -> str:
@@ -394,11 +418,23 @@ def run_file(path: Path) -> tuple[list[CaseResult], Runs]:
     return _run_file(path, runs), runs
 
 
-def run_tests(paths: list[Path] | None = None) -> TestReport:
+def run_properties(path: Path) -> list[PropertyResult]:
+    """Check each ``[[property]]`` of one test file on generated books."""
+    test = read_test_file(path)
+    results = []
+    for spec in test.property:
+        names = rulebook_names(spec, test.rulebook)
+        rulebooks = {n: _load(n, path.parent) for n in names}
+        results.append(check_property(spec, path, test.rulebook, rulebooks))
+    return results
+
+
+def run_tests(paths: list[Path] | None = None, properties: bool = True) -> TestReport:
     """Run every test file under the paths and compute rule coverage.
 
     Args:
         paths: test files or folders (default: the shipped rulebooks' folder).
+        properties: also check the files' ``[[property]]`` laws on generated books.
 
     Returns:
         Every case, and the coverage of each rulebook some test evaluated. A file that
@@ -406,9 +442,12 @@ def run_tests(paths: list[Path] | None = None) -> TestReport:
     """
     runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]] = {}
     cases: list[CaseResult] = []
+    props: list[PropertyResult] = []
     for path in find_test_files(paths):
         try:
             cases += _run_file(path, runs)
+            if properties:
+                props += run_properties(path)
         except (RulebookTestError, ValueError, KeyError) as exc:
             cases.append(
                 CaseResult(
@@ -421,4 +460,4 @@ def run_tests(paths: list[Path] | None = None) -> TestReport:
                 )
             )
     covered = tuple(coverage(rb, evs) for rb, evs in runs.values())
-    return TestReport(cases=tuple(cases), coverage=covered)
+    return TestReport(cases=tuple(cases), coverage=covered, properties=tuple(props))
