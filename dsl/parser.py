@@ -26,6 +26,12 @@ from marginlex.dsl.diagnostics import (
     did_you_mean,
     error,
 )
+from marginlex.dsl.limits import (
+    NestingError,
+    guard_nesting,
+    nesting_diagnostic,
+    size_diagnostic,
+)
 from marginlex.dsl.model import rulebook as m
 
 
@@ -50,7 +56,7 @@ class _WholeWords(PostLex):
     always_accept = ("NAME",)
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        return stream
+        return guard_nesting(stream)
 
 
 @functools.cache
@@ -103,6 +109,8 @@ def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Tok
             after = token.start_pos
         rest = later_syntax_errors(text, path, after if after is not None else len(text))
         raise RulebookError([first, *rest]) from None
+    except NestingError as exc:
+        raise RulebookError([exc.diagnostic(path)]) from None
     return tree, list(_SINK.tokens)
 
 
@@ -132,8 +140,10 @@ def later_syntax_errors(text: str, path: str, after: int) -> list[Diagnostic]:
         except UnexpectedInput as exc:
             shift = text.count("\n", 0, begin) - 1
             found.append(_shifted(syntax_diagnostic(exc, chunk, path), shift))
-            if len(found) >= MAX_SYNTAX_ERRORS:
-                break
+        except NestingError as exc:
+            found.append(_shifted(exc.diagnostic(path), text.count("\n", 0, begin) - 1))
+        if len(found) >= MAX_SYNTAX_ERRORS:
+            break
     return found
 
 
@@ -160,7 +170,13 @@ def parse(text: str, path: str = "<string>") -> m.Rulebook:
     >>> parse('rulebook demo "Demo"').header.title
     'Demo'
     """
+    too_large = size_diagnostic(text, path)
+    if too_large is not None:
+        raise RulebookError([too_large])
     tree, comment_tokens = parse_tree(text, path)
+    too_deep = nesting_diagnostic(tree, path)
+    if too_deep is not None:
+        raise RulebookError([too_deep])
     try:
         book = ModelBuilder(path).transform(tree)
     except VisitError as exc:
@@ -344,8 +360,13 @@ def _one_of(words: list[str]) -> str:
     return "one of" if len(words) > 1 else ""
 
 
+_BUCKET_HINT = "a maturity bucket reads `under 3 months 0.5%`, `up to 1 year 1%` or `otherwise 6%`"
+
+
 def _hint(expected: set[str]) -> str | None:
     literal = {_describe(n).strip("`") for n in expected}
+    if {"under", "up", "otherwise"} <= literal:  # a `by residual_maturity` row
+        return _BUCKET_HINT
     for word, hint in _HINTS:
         if word in literal:
             return hint

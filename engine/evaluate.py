@@ -210,8 +210,10 @@ def _decisions(
             "breach": state.breach_rules.to_numpy() != "",
         }
     )
+    multiple, initial_rule, restores = initial_multiple(state)
+    initial = round_cents(np.maximum(maintenance, 0.0) * multiple)
+    sets["restore_to"] = np.where(restores, initial, np.nan)
     figures = decide(sets, DecisionParams())
-    multiple, initial_rule = initial_multiple(state)
     takers = state.frames["sets"]
     takers = takers[takers["role"] != "member"]
     take_codes = np.searchsorted(state.set_ids, takers["margin_set_id"].to_numpy(str))
@@ -230,7 +232,7 @@ def _decisions(
             "failed_requirements": _failed_text(state),
             "method_rule_id": methods[np.where(chosen >= 0, chosen, len(methods) - 1)],
             "maintenance": figures["requirement"].to_numpy(),
-            "initial": round_cents(np.maximum(maintenance, 0.0) * multiple),
+            "initial": initial,
             "initial_rule_id": initial_rule,
             "equity": figures["equity"].to_numpy(),
             "value": figures["value"].to_numpy(),

@@ -277,5 +277,12 @@ def decompress_trace(trace_z: bytes, dictionaries: Dictionaries | None = None) -
 
 
 def trace_json(trace_z: bytes, dictionaries: Dictionaries | None = None) -> str:
-    """The canonical trace JSON of a stored entry."""
-    return decompress_trace(trace_z, dictionaries).decode("utf-8")
+    """The canonical trace JSON of a stored entry.
+
+    Raises:
+        TraceDecodeError: the bytes do not decompress, or not to UTF-8 text.
+    """
+    try:
+        return decompress_trace(trace_z, dictionaries).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceDecodeError(f"stored trace is not UTF-8 text (byte {exc.start})") from exc

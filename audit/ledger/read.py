@@ -10,14 +10,34 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Select, and_, func, inspect, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Label,
+    LargeBinary,
+    Select,
+    and_,
+    cast,
+    func,
+    inspect,
+    select,
+    type_coerce,
+)
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.chain import entry_hash, entry_header, trace_json
+from marginlex.audit.ledger.chain import (
+    Dictionaries,
+    TraceDecodeError,
+    entry_hash,
+    entry_header,
+    trace_json,
+)
 from marginlex.audit.ledger.records import (
     DecisionRow,
     RunCounts,
+    RunOrigin,
     RunRecord,
     StoredDecision,
     StoredRun,
@@ -42,6 +62,16 @@ _SUMMARY = (
 )
 
 
+def blob(column: ColumnElement[bytes]) -> Label[bytes]:
+    """A binary column read as bytes whatever SQLite holds in it.
+
+    An insider's SQL can leave text where a blob was (``substr(trace_z, ...) || ...`` is
+    text), which sqlite3 then fails to decode as UTF-8; cast to BLOB it reads as the bytes
+    it is, and fails its hash like any other edit.
+    """
+    return type_coerce(cast(column, LargeBinary), LargeBinary).label(column.name)
+
+
 class DecisionNotFoundError(LookupError):
     """No decision with that id in the ledger."""
 
@@ -62,7 +92,7 @@ def row_summary(row: Any, mismatch: str | None = None) -> DecisionRow:
     )
 
 
-def run_from_row(row: Any) -> RunRecord:
+def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
     """Rebuild the caller's run record from a ``runs`` row (to re-derive its sha256)."""
     return RunRecord.model_validate(
         {
@@ -71,16 +101,30 @@ def run_from_row(row: Any) -> RunRecord:
             "engine_version": row.engine_version,
             "book_sha256": row.book_sha256,
             "as_of": row.as_of,
+            "origin": origin,
             "rulebooks": json.loads(row.rulebooks),
             "out_of_scope": row.out_of_scope,
         }
     )
 
 
-def run_digest(row: Any) -> str | None:
+def run_origins(conn: Connection, run_ids: Iterable[str] | None = None) -> dict[str, RunOrigin]:
+    """Who ran each run (all, or these), as recorded; a ledger older than origins has none."""
+    if not inspect(conn).has_table(t.run_origins.name):
+        return {}
+    query = select(t.run_origins)
+    if run_ids is not None:
+        query = query.where(t.run_origins.c.run_id.in_(set(run_ids)))
+    return {
+        r.run_id: RunOrigin(operator=r.operator, host=r.host, command_line=r.command_line)
+        for r in conn.execute(query)
+    }
+
+
+def run_digest(row: Any, origin: RunOrigin | None = None) -> str | None:
     """A ``runs`` row's digest as entries chain it; None if edited into no valid record."""
     try:
-        return run_from_row(row).digest(row.book_blob_sha256)
+        return run_from_row(row, origin).digest(row.book_blob_sha256)
     except ValidationError:  # a runs row edited into something no run record can be
         return None
 
@@ -113,7 +157,8 @@ def run_digests(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunDigest
     if not wanted:
         return {}
     rows = conn.execute(select(t.runs).where(t.runs.c.run_id.in_(wanted)))
-    return {r.run_id: (run_digest(r), r.run_sha256) for r in rows}
+    origins = run_origins(conn, wanted)
+    return {r.run_id: (run_digest(r, origins.get(r.run_id)), r.run_sha256) for r in rows}
 
 
 def _runs_between(since: datetime | None, until: datetime | None) -> Select[Any]:
@@ -194,13 +239,30 @@ def _find_row(conn: Connection, decision_id: str, run_id: str | None) -> Any:
     if margin_set:
         wanted.append(and_(col.rulebook_id == rulebook, col.margin_set_id == margin_set))
     for by_id in wanted:
-        query = select(*_SUMMARY, col.trace_z).where(by_id)
+        query = select(*_SUMMARY, blob(col.trace_z)).where(by_id)
         if run_id is not None:
             query = query.where(col.run_id == run_id)
         row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
         if row is not None:
             return row
     return None
+
+
+def _read_trace(row: Any, dictionaries: Dictionaries) -> tuple[str, DecisionTrace]:
+    """A stored entry's trace JSON and model.
+
+    Raises:
+        TraceDecodeError: the stored bytes no longer read as a trace (naming the entry).
+    """
+    try:
+        body = trace_json(row.trace_z, dictionaries)
+        return body, DecisionTrace.model_validate_json(body)
+    except (TraceDecodeError, ValidationError) as exc:
+        reason = str(exc) if isinstance(exc, TraceDecodeError) else "not a valid trace"
+        raise TraceDecodeError(
+            f"the stored trace of entry #{row.seq} ({row.decision_id}) no longer reads: "
+            f"{reason}; it was changed (`marginlex verify` names the first broken entry)"
+        ) from exc
 
 
 class LedgerReader:
@@ -238,15 +300,17 @@ class LedgerReader:
                 )
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
-        body = trace_json(row.trace_z, self.dictionaries)
+            origin = run_origins(conn, [row.run_id]).get(row.run_id)
+        body, trace = _read_trace(row, self.dictionaries)
         mismatch = hash_mismatch(row, digests)
         if mismatch is None and sha256_hex(body) != row.trace_sha256:
             mismatch = f"HASH MISMATCH: the trace of entry #{row.seq} was changed"
         return StoredDecision(
             row=row_summary(row, mismatch),
-            trace=DecisionTrace.model_validate_json(body),
+            trace=trace,
             prev_hash=row.prev_hash,
             entry_hash=row.entry_hash,
+            origin=origin,
             recorded_at=None if created is None else datetime.fromisoformat(created),
         )
 
@@ -320,7 +384,7 @@ class LedgerReader:
         wanted = list(seqs)
         if not wanted:
             return {}
-        query = select(t.decisions.c.seq, t.decisions.c.trace_z).where(
+        query = select(t.decisions.c.seq, blob(t.decisions.c.trace_z)).where(
             t.decisions.c.seq.in_(wanted)
         )
         with self.engine.connect() as conn:
@@ -331,9 +395,10 @@ class LedgerReader:
         """Every recorded run, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.runs).order_by(t.runs.c.first_seq, t.runs.c.created_at))
+            origins = run_origins(conn)
             return [
                 StoredRun(
-                    record=run_from_row(r),
+                    record=run_from_row(r, origins.get(r.run_id)),
                     counts=RunCounts(decisions=r.decisions, ok=r.ok, call=r.call, breach=r.breach),
                 )
                 for r in rows
@@ -348,14 +413,15 @@ class LedgerReader:
     def book_blob(self, sha256: str) -> bytes | None:
         """The recorded canonical book content, by its sha256 (decompressed)."""
         with self.engine.connect() as conn:
-            blob = conn.scalar(select(t.books.c.blob).where(t.books.c.sha256 == sha256))
-        return None if blob is None else zlib.decompress(blob)
+            body = conn.scalar(select(blob(t.books.c.blob)).where(t.books.c.sha256 == sha256))
+        return None if body is None else zlib.decompress(body)
 
     def walk(self, batch: int = 2000) -> Generator[Any, None, None]:
         """Every ``decisions`` row in chain order, streamed (all columns)."""
         with self.engine.connect() as conn:
+            columns = [blob(c) if c.name == "trace_z" else c for c in t.decisions.c]
             result = conn.execution_options(yield_per=batch).execute(
-                select(t.decisions).order_by(t.decisions.c.seq)
+                select(*columns).order_by(t.decisions.c.seq)
             )
             try:
                 yield from result

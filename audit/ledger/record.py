@@ -21,7 +21,7 @@ from marginlex.audit.ledger.recorded_inputs import (
     rulebook_bundle,
     rulebook_sha256,
 )
-from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.ledger.records import RunOrigin, RunRecord
 from marginlex.audit.ledger.store import Ledger, shown_location
 from marginlex.audit.trace.from_evaluation import (
     SetCodes,
@@ -182,20 +182,23 @@ class RunRecorder:
         for chunk in self._pool.results():
             yield from chunk.decisions()
 
-    def run_record(self) -> RunRecord:
-        """The run: its rulebooks, book, as-of, engine version and accounts out of scope."""
+    def run_record(self, origin: RunOrigin | None = None) -> RunRecord:
+        """The run: its rulebooks, book, as-of, engine version, accounts out of scope, and
+        (when given) who ran it."""
         if not self.evaluations:
             raise ValueError("a run records at least one evaluation")
         return RunRecord(
             as_of=self.evaluations[0].as_of,
             book_sha256=self.book.sha256,
             engine_version=self.engine_version,
+            origin=origin,
             out_of_scope=out_of_every_scope(self.evaluations, self.book),
             rulebooks=tuple(self.refs),
         )
 
-    def record(self, location: str) -> RecordedRun:
-        """Write the run to the ledger at ``location`` in one transaction.
+    def record(self, location: str, origin: RunOrigin | None = None) -> RecordedRun:
+        """Write the run to the ledger at ``location`` in one transaction (with ``origin``,
+        who ran it: chained with the run record).
 
         Raises:
             LedgerError: the ledger cannot record the run; nothing is written.
@@ -204,7 +207,7 @@ class RunRecorder:
                 nothing is written.
         """
         self._pool.pump()  # every CPU on traces now, while the run record and book blob are made
-        run = self.run_record()
+        run = self.run_record(origin)
         blob = book_blob(self.book)
         ledger = Ledger.open(location)
         try:

@@ -24,6 +24,14 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+class RunOrigin(TraceModel):
+    """Who ran a run, where, and how: chained with the run record (issue 15, part 2)."""
+
+    command_line: str = Field(description="The command line, passwords and tokens removed.")
+    host: str
+    operator: str
+
+
 class RunRecord(TraceModel):
     """One run as the caller describes it: the rulebooks, the book, the as-of date."""
 
@@ -31,14 +39,20 @@ class RunRecord(TraceModel):
     book_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     created_at: datetime = Field(default_factory=_now)
     engine_version: str
+    origin: RunOrigin | None = Field(
+        default=None, description="Who ran it, where, how (None: not recorded, older runs)."
+    )
     out_of_scope: int = Field(default=0, ge=0, description="Accounts no rulebook decided.")
     rulebooks: tuple[RulebookRef, ...] = Field(min_length=1)
     run_id: str = Field(default_factory=new_run_id)
 
     def digest(self, book_blob_sha256: str) -> str:
-        """sha256 of the run record and its stored book's sha256: chained into each decision."""
-        record = self.model_dump(mode="json") | {"book_blob_sha256": book_blob_sha256}
-        return sha256_hex(canonical_json(record))
+        """sha256 of the run record and its stored book's sha256: chained into each decision.
+
+        A run without an origin hashes as runs did before origins were recorded.
+        """
+        record = self.model_dump(mode="json", exclude={"origin"} if self.origin is None else None)
+        return sha256_hex(canonical_json(record | {"book_blob_sha256": book_blob_sha256}))
 
 
 class RunCounts(TraceModel):
@@ -79,6 +93,9 @@ class StoredDecision(TraceModel):
     """One ledger entry with its trace and its place in the chain."""
 
     entry_hash: str
+    origin: RunOrigin | None = Field(
+        default=None, description="Who ran its run, where, how (None: not recorded)."
+    )
     prev_hash: str
     recorded_at: datetime | None = Field(
         default=None, description="When its run was recorded (None if the run row is gone)."

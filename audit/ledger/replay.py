@@ -14,17 +14,20 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.trace.model import LedgerColumns
 from marginlex.audit.trace.steps import TraceModel
 
 
 class ReplayedTrace(Protocol):
     """A re-made decision: a :class:`~marginlex.audit.trace.model.DecisionTrace`, or any object
-    with its id and canonical bytes."""
+    with its id, canonical bytes and the ledger columns it implies."""
 
     @property
     def decision_id(self) -> str: ...
 
     def canonical(self) -> bytes: ...
+
+    def ledger_columns(self) -> LedgerColumns: ...
 
 
 Replayer = Callable[[RunRecord, Mapping[str, str], bytes], Iterable[ReplayedTrace]]
@@ -62,3 +65,17 @@ def first_difference(stored: Any, replayed: Any, path: str = "$") -> str | None:
     if stored == replayed:
         return None
     return f"{path}: recorded {json.dumps(stored)}, replayed {json.dumps(replayed)}"
+
+
+def column_differences(stored: LedgerColumns, replayed: LedgerColumns) -> list[str]:
+    """Each stored column that is not what replay recomputes, with both values.
+
+    >>> a = LedgerColumns('["A"]', "ok", "0.00", "10.00")
+    >>> column_differences(a, a._replace(requirement="12.50"))
+    ['column requirement: stored "10.00", replayed "12.50"']
+    """
+    return [
+        f"column {name}: stored {json.dumps(old)}, replayed {json.dumps(new)}"
+        for name, old, new in zip(LedgerColumns._fields, stored, replayed, strict=True)
+        if old != new
+    ]

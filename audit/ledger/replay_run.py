@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from marginlex.audit.ledger.recorded_inputs import (
     book_from_blob,
@@ -20,8 +21,13 @@ from marginlex.audit.ledger.recorded_inputs import (
     rulebook_sha256,
 )
 from marginlex.audit.ledger.records import RunRecord
-from marginlex.audit.trace.from_evaluation import trace_bytes, trace_columns
-from marginlex.audit.trace.model import SCHEMA_VERSION, RulebookRef, RulebookSource
+from marginlex.audit.trace.from_evaluation import TraceColumns, trace_bytes, trace_columns
+from marginlex.audit.trace.model import (
+    SCHEMA_VERSION,
+    LedgerColumns,
+    RulebookRef,
+    RulebookSource,
+)
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.compile import compile_plan
@@ -37,10 +43,15 @@ class ReplayedTrace:
 
     decision_id: str
     body: bytes
+    columns: LedgerColumns
 
     def canonical(self) -> bytes:
         """The canonical trace JSON (compared byte for byte with the recording)."""
         return self.body
+
+    def ledger_columns(self) -> LedgerColumns:
+        """The ledger columns the engine computes today (compared with the stored ones)."""
+        return self.columns
 
 
 def _sources(bundle: str, recorded: RulebookRef) -> tuple[RulebookSource, ...]:
@@ -96,5 +107,21 @@ def replay_run(
         # A recording made before traces named their sources is a 1.0 one: re-made as 1.0.
         version = SCHEMA_VERSION if ref.sources else "1.0"
         columns = trace_columns(ev, book, again, run.engine_version, schema_version=version)
-        for decision_id, body in trace_bytes(columns):
-            yield ReplayedTrace(decision_id, body)
+        yield from _replayed(columns)
+
+
+def _replayed(columns: TraceColumns) -> Iterator[ReplayedTrace]:
+    """Each re-made trace with the ledger columns computed beside it."""
+    figures = zip(
+        columns.account_ids, columns.statuses, columns.calls, columns.requirements, strict=True
+    )
+    for (decision_id, body), (accounts, status, call, requirement) in zip(
+        trace_bytes(columns), figures, strict=True
+    ):
+        money = LedgerColumns(accounts, status, _cents(call), _cents(requirement))
+        yield ReplayedTrace(decision_id, body, money)
+
+
+def _cents(amount: str) -> str:
+    """An amount as the ledger's columns read back: two decimals."""
+    return f"{Decimal(amount):.2f}"

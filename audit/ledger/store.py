@@ -12,7 +12,7 @@ import os
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
@@ -65,6 +65,38 @@ def shown_location(location: str) -> str:
     if "://" not in location:
         return location
     return make_url(location).render_as_string(hide_password=True)
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision a ledger is stamped with (None: made before Alembic, or new)."""
+    if not inspect(conn).has_table(t.VERSION_TABLE):
+        return None
+    found = conn.execute(text(f"SELECT version_num FROM {t.VERSION_TABLE}")).scalar()
+    return None if found is None else str(found)
+
+
+def _refuse_newer_schema(conn: Connection, location: str) -> None:
+    revision = schema_revision(conn)
+    if revision is not None and revision not in t.SCHEMA_REVISIONS:
+        raise LedgerError(
+            f"{shown_location(location)} has schema revision {revision!r}, which this "
+            f"marginlex does not know (it knows up to {t.SCHEMA_HEAD!r}): a newer marginlex "
+            "made it; use that version"
+        )
+
+
+def _stamp_head(conn: Connection) -> None:
+    """Stamp a ledger whose tables ``create_all`` just completed with the head revision."""
+    if schema_revision(conn) == t.SCHEMA_HEAD:
+        return
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {t.VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+            f"CONSTRAINT {t.VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    conn.execute(text(f"DELETE FROM {t.VERSION_TABLE}"))
+    conn.execute(text(f"INSERT INTO {t.VERSION_TABLE} VALUES (:v)"), {"v": t.SCHEMA_HEAD})
 
 
 def _sqlite_engine(path: Path) -> Engine:
@@ -123,13 +155,18 @@ class Ledger(LedgerReader):
         try:
             if create:
                 with ledger._write() as conn:
-                    t.metadata.create_all(conn)
+                    _refuse_newer_schema(conn, location)
+                    t.metadata.create_all(conn)  # new tables only: the ledger is at the head
                     # A ledger made before an index was added gets it (create_all makes the
                     # indexes of new tables only); a ledger without it still reads.
                     for index in t.decisions.indexes:
                         index.create(conn, checkfirst=True)
+                    _stamp_head(conn)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
+            else:
+                with engine.connect() as conn:
+                    _refuse_newer_schema(conn, location)
             ledger.load_dictionaries()
         except (LedgerError, OperationalError) as exc:
             engine.dispose()
@@ -148,6 +185,10 @@ class Ledger(LedgerReader):
                 if self.engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
                 yield conn
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction holding the ledger's write lock (signed checkpoints use it)."""
+        return self._write()
 
     def record_run(
         self,
@@ -188,6 +229,9 @@ class Ledger(LedgerReader):
                 "book_blob_sha256": blob_sha
             }
             conn.execute(insert(t.runs), [row])
+            if run.origin is not None:
+                origin = run.origin.model_dump() | {"run_id": run.run_id}
+                conn.execute(insert(t.run_origins), [origin])
         return run.run_id
 
     def _append(

@@ -95,3 +95,39 @@ decisions = Table(
     Index("ix_decisions_run_id_seq", "run_id", "seq"),  # a run's decisions, a page at a time
     Index("ix_decisions_run_id_call", "run_id", "call"),  # a run's largest calls
 )
+
+ledger_meta = Table(
+    "ledger_meta",
+    metadata,
+    # ``ledger_id``: the ledger's identity, made once, named by every signed checkpoint.
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    # A signed head, as also appended to the checkpoint file outside the ledger: ``body`` is
+    # the canonical JSON signed, ``signature`` its Ed25519 signature (base64).
+    Column("signature", String(128), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("run_id", String(64), nullable=True),
+)
+
+run_origins = Table(
+    "run_origins",
+    metadata,
+    # Who ran a run, where and how: part of the run record, so in its chained sha256. A table
+    # of its own, so that ledgers made before it read unchanged (their runs: not recorded).
+    Column("run_id", String(64), primary_key=True),
+    Column("operator", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("command_line", Text, nullable=False),
+)
+
+SCHEMA_REVISIONS = ("0001_baseline", "0002_trust", "0003_console_indexes")
+"""The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
+what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""
+SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
+VERSION_TABLE = "alembic_version"

@@ -10,8 +10,9 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import closing
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import Field
 from sqlalchemy import select
@@ -25,14 +26,17 @@ from marginlex.audit.ledger.chain import (
     decompress_trace,
     trace_json,
 )
-from marginlex.audit.ledger.read import rehash, run_digest
+from marginlex.audit.ledger.read import blob, rehash, run_digest, run_origins
+from marginlex.audit.ledger.records import money_text
 from marginlex.audit.ledger.replay import (
     ReplayDifference,
     ReplayedTrace,
     Replayer,
+    column_differences,
     first_difference,
 )
 from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.trace.model import LedgerColumns
 from marginlex.audit.trace.steps import TraceModel
 
 
@@ -81,7 +85,8 @@ class _Walk:
         self.ledger = ledger
         with ledger.engine.connect() as conn:
             self.runs = {r.run_id: r for r in conn.execute(select(t.runs))}
-        self.digests = {rid: run_digest(r) for rid, r in self.runs.items()}
+            origins = run_origins(conn)
+        self.digests = {rid: run_digest(r, origins.get(rid)) for rid, r in self.runs.items()}
         self.seen: Counter[str] = Counter()
         self.seq = 0
         self.prev = GENESIS
@@ -153,7 +158,10 @@ class _Walk:
             return ChainProblem(
                 kind=ProblemKind.RUN_CHANGED,
                 **where,
-                message=f"the record of run {row.run_id} (book, as-of, rulebooks…) was changed",
+                message=(
+                    f"the record of run {row.run_id} (book, as-of, rulebooks, who ran it…) "
+                    "was changed"
+                ),
             )
         return ChainProblem(
             kind=ProblemKind.CHANGED,
@@ -208,12 +216,17 @@ def _check_inputs(ledger: Ledger) -> ChainProblem | None:
                     message=f"the recorded text of rulebook {sha[:12]}… was changed",
                 )
         blobs = {}
-        for sha, blob_sha, blob in conn.execute(select(t.books)):
+        b = t.books.c
+        for sha, blob_sha, body in conn.execute(select(b.sha256, b.blob_sha256, blob(b.blob))):
             blobs[sha] = blob_sha
-            if _blob_sha256(blob) != blob_sha:
+            if _blob_sha256(body) != blob_sha:
+                by = select(t.runs.c.run_id).where(t.runs.c.book_sha256 == sha)
+                used = sorted(conn.scalars(by))
+                runs = ", ".join(used) or "no run"
                 return ChainProblem(
                     kind=ProblemKind.INPUT_CHANGED,
-                    message=f"the recorded content of book {sha[:12]}… was changed",
+                    run_id=used[0] if used else None,
+                    message=f"the recorded content of book {sha[:12]}… (of {runs}) was changed",
                 )
         for run in conn.execute(
             select(t.runs.c.run_id, t.runs.c.book_sha256, t.runs.c.book_blob_sha256)
@@ -279,59 +292,75 @@ def verify(
     )
 
 
+class Recorded(NamedTuple):
+    """A recorded decision as replay compares it: its entry, trace JSON and columns."""
+
+    seq: int
+    trace: str
+    columns: LedgerColumns
+
+
+def _recorded(row: Any, dictionaries: Dictionaries) -> Recorded:
+    columns = LedgerColumns(
+        account_ids=row.account_ids,
+        status=row.status,
+        call=money_text(Decimal(row.call)),
+        requirement=money_text(Decimal(row.requirement)),
+    )
+    return Recorded(row.seq, trace_json(row.trace_z, dictionaries), columns)
+
+
 def replay_run(
     ledger: Ledger, run_id: str, replayer: Replayer
 ) -> tuple[int, list[ReplayDifference]]:
-    """Replay one run and compare every decision to its recording, byte for byte."""
+    """Replay one run; compare every decision's trace (byte for byte) and stored columns."""
     run = next(r.record for r in ledger.runs() if r.record.run_id == run_id)
     texts = {ref.sha256: ledger.rulebook_text(ref.sha256) or "" for ref in run.rulebooks}
     book = ledger.book_blob(run.book_sha256) or b""
+    c = t.decisions.c
+    query = select(
+        c.decision_id, c.seq, blob(c.trace_z), c.account_ids, c.status, c.call, c.requirement
+    ).where(c.run_id == run_id)
     with ledger.engine.connect() as conn:
-        stored = {
-            r.decision_id: (r.seq, trace_json(r.trace_z, ledger.dictionaries))
-            for r in conn.execute(
-                select(t.decisions.c.decision_id, t.decisions.c.seq, t.decisions.c.trace_z).where(
-                    t.decisions.c.run_id == run_id
-                )
-            )
-        }
+        stored = {r.decision_id: _recorded(r, ledger.dictionaries) for r in conn.execute(query)}
     return len(stored), compare_replay(run_id, stored, replayer(run, texts, book))
 
 
+def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:
+    """What differs between a recording and its replay: the trace's first JSON path, then
+    each stored column that is not what the engine computes."""
+    found = []
+    fresh = trace.canonical().decode("utf-8")
+    if fresh != recorded.trace:
+        stored_doc, fresh_doc = json.loads(recorded.trace), json.loads(fresh)
+        found.append(first_difference(stored_doc, fresh_doc) or "bytes differ")
+    return found + column_differences(recorded.columns, trace.ledger_columns())
+
+
 def compare_replay(
-    run_id: str, stored: dict[str, tuple[int, str]], replayed: Iterable[ReplayedTrace]
+    run_id: str, stored: dict[str, Recorded], replayed: Iterable[ReplayedTrace]
 ) -> list[ReplayDifference]:
-    """Differences between recorded traces (by id: seq, JSON) and replayed ones."""
+    """Differences between recorded decisions (by id) and replayed ones."""
     found: list[ReplayDifference] = []
     left = dict(stored)
     for trace in replayed:
-        entry = left.pop(trace.decision_id, None)
+        did = trace.decision_id
+        entry = left.pop(did, None)
         if entry is None:
-            found.append(
-                ReplayDifference(
-                    decision_id=trace.decision_id,
-                    run_id=run_id,
-                    seq=None,
-                    detail="replay makes a decision that was not recorded",
-                )
-            )
+            detail = "replay makes a decision that was not recorded"
+            found.append(ReplayDifference(decision_id=did, run_id=run_id, seq=None, detail=detail))
             continue
-        seq, recorded = entry
-        fresh = trace.canonical().decode("utf-8")
-        if fresh != recorded:
-            detail = first_difference(json.loads(recorded), json.loads(fresh)) or "bytes differ"
-            found.append(
-                ReplayDifference(
-                    decision_id=trace.decision_id, run_id=run_id, seq=seq, detail=detail
-                )
-            )
+        found.extend(
+            ReplayDifference(decision_id=did, run_id=run_id, seq=entry.seq, detail=detail)
+            for detail in _differences(entry, trace)
+        )
     found.extend(
         ReplayDifference(
             decision_id=did,
             run_id=run_id,
-            seq=seq,
+            seq=entry.seq,
             detail="recorded, but replay no longer makes this decision",
         )
-        for did, (seq, _) in left.items()
+        for did, entry in left.items()
     )
     return found

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from marginlex.audit.trace import fragments as j
+from marginlex.dsl.model import rulebook as m
 from marginlex.engine.plan.steps import Step, StepKind
 
 _BOOK = {
@@ -65,7 +66,7 @@ def figure_sources(
         present: for each rule that has an output, the sets where it has one.
         method: each set's margin method rule.
     """
-    equity, excess, call = (_source(f, "book", _BOOK[f]) for f in ("equity", "excess", "call"))
+    equity, excess = (_source(f, "book", _BOOK[f]) for f in ("equity", "excess"))
     value = _sources("value", (StepKind.HAIRCUT, StepKind.CONCENTRATION), steps, present, len(d))
     book_value = _source("value", "book", _BOOK["value"])
     value = j.Coded(value.codes, [t or book_value for t in value.texts])
@@ -74,14 +75,20 @@ def figure_sources(
         _sources("maintenance", (StepKind.MARGIN, StepKind.OFFSET), steps, present, len(d)),
     ]
     parts.append(_initial_sources(d, steps, method))
+    call = _call_sources(d, steps)
     combos, codes = np.unique(
-        np.stack([p.codes for p in parts], axis=1), axis=0, return_inverse=True
+        np.stack([p.codes for p in [*parts, call]], axis=1), axis=0, return_inverse=True
     )
     texts = [
         ",".join(
             filter(
                 None,
-                [equity, *(p.texts[k] for p, k in zip(parts, row, strict=True)), excess, call],
+                [
+                    equity,
+                    *(p.texts[k] for p, k in zip(parts, row[:-1], strict=True)),
+                    excess,
+                    call.texts[row[-1]],
+                ],
             )
         )
         for row in combos.tolist()
@@ -121,3 +128,26 @@ def _initial_sources(
         for r in map(str, np.asarray(rules, dtype=object).tolist())
     ]
     return j.Coded(np.where(codes < 0, len(texts), codes), [*texts, ""])
+
+
+def _call_sources(d: pd.DataFrame, steps: list[Step]) -> j.Coded:
+    """The call's source: the initial rule where it says ``calls restore initial`` (the
+    call is initial - value), else the book format (a negative excess is a call)."""
+    book = _source("call", "book", _BOOK["call"])
+    restoring = {
+        s.rule_id: s
+        for s in steps
+        if isinstance(s.statement, m.Margin)
+        and isinstance(s.statement.method, m.InitialMultiple)
+        and s.statement.method.calls_restore_initial
+    }
+    rule = d["initial_rule_id"].astype("str").fillna("").to_numpy(dtype=object)
+    names = sorted(restoring)
+    codes = np.zeros(len(d), dtype=np.intp)
+    for number, name in enumerate(names, start=1):  # a rule or two, not sets
+        codes[rule == name] = number
+    texts = [book] + [
+        _source("call", n, f"{restoring[n].citation}: below maintenance, a call restores initial")
+        for n in names
+    ]
+    return j.Coded(codes, texts)

@@ -12,7 +12,7 @@ import json
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Literal, Self
+from typing import Final, Literal, NamedTuple, Self
 
 from pydantic import Field, SerializeAsAny, model_validator
 
@@ -154,7 +154,12 @@ class FigureSource(TraceModel):
 class DecisionFigures(TraceModel):
     """The figures of the decision, to the cent (book-format conventions)."""
 
-    call: Money = Field(description="max(0, -excess).")
+    call: Money = Field(
+        description=(
+            "max(0, -excess); or initial - value when the excess is negative and the "
+            "initial rule says `calls restore initial` (a futures customer's call)."
+        )
+    )
     equity: Money = Field(description="Collateral market value + position market value.")
     excess: Money = Field(description="value - maintenance; negative is a shortfall.")
     initial: Money = Field(description="Initial requirement (e.g. 110% for speculators).")
@@ -165,8 +170,12 @@ class DecisionFigures(TraceModel):
 
     @model_validator(mode="after")
     def _call_matches(self) -> Self:
-        if self.call != max(-self.excess, 0):
-            raise ValueError(f"call {self.call} must be max(0, -excess) = {-self.excess}")
+        restores = self.excess < 0 and self.call == self.initial - self.value
+        if self.call != max(-self.excess, 0) and not restores:
+            raise ValueError(
+                f"call {self.call} must be max(0, -excess) = {-self.excess}, or initial - value "
+                f"= {self.initial - self.value} below maintenance"
+            )
         if self.status is DecisionStatus.OK and self.call > 0:
             raise ValueError("status ok with a call: the status must be `call`")
         if self.status is DecisionStatus.CALL and self.call == 0:
@@ -202,6 +211,24 @@ class DecisionTrace(TraceModel):
     def requirement(self) -> Money:
         """The maintenance requirement (the figure the ledger indexes)."""
         return self.figures.maintenance
+
+    def ledger_columns(self) -> LedgerColumns:
+        """The columns the ledger stores beside this trace, as text (replay compares them)."""
+        return LedgerColumns(
+            account_ids=canonical_json(list(self.margin_set.account_ids)).decode("utf-8"),
+            status=self.figures.status.value,
+            call=f"{self.figures.call:.2f}",
+            requirement=f"{self.figures.maintenance:.2f}",
+        )
+
+
+class LedgerColumns(NamedTuple):
+    """An entry's indexed columns as text: account ids (canonical JSON), status, amounts."""
+
+    account_ids: str
+    status: str
+    call: str
+    requirement: str
 
 
 def decision_id_for(rulebook_sha256: str, book_sha256: str, as_of: date, margin_set_id: str) -> str:

@@ -212,7 +212,9 @@ def _haircut(s: m.Haircut, plan: Plan) -> Iterator[InputValue]:
         schedule = f"by asset, {len(body.rows)} rows"
         outcomes = [r.outcome for r in body.rows]
     elif isinstance(body, m.MoreConservative):
-        schedule = f"more conservative of {', '.join(x.name for x in body.schedules)}"
+        groups = [_names(g) for g in body.groups()] if body.regimes else []
+        names = ", ".join(x.name for x in body.schedules)
+        schedule = f"more conservative of {' and '.join(groups) if groups else names}"
     elif isinstance(body.outcome, m.Rate):
         schedule = "flat rate"
     else:

@@ -10,6 +10,7 @@ from lark import Token, Transformer, v_args
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.diagnostics import BuildError, Code, did_you_mean, error
+from marginlex.dsl.limits import MAX_NUMBER
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,23 @@ class ExprBuilder(Transformer[Token, Any]):
             raise BuildError(
                 error(Code.BAD_LITERAL, f"`{tok}` must be a whole number", self.tok_span(tok))
             )
+        self.check_magnitude(tok, text)
         return int(text)
+
+    def check_magnitude(self, tok: Token, text: str) -> None:
+        """A BAD_LITERAL error for a figure over :data:`~marginlex.dsl.limits.MAX_NUMBER`
+        (``9`` written 400 times would be infinity in float64)."""
+        if float(text) <= MAX_NUMBER:
+            return
+        shown = str(tok) if len(str(tok)) <= 24 else f"{str(tok)[:20]}…"
+        raise BuildError(
+            error(
+                Code.BAD_LITERAL,
+                f"`{shown}` is over the largest figure a rulebook may hold, {MAX_NUMBER:,.0f}",
+                self.tok_span(tok),
+                "check the figure: amounts are in USD, rates in % or bp",
+            )
+        )
 
     def subject(self, tok: Token) -> m.Subject:
         """A subject word (account, owner, ...) or an UNKNOWN_FIELD error with a suggestion."""
@@ -141,6 +158,7 @@ class ExprBuilder(Transformer[Token, Any]):
     # ---- values ------------------------------------------------------------------------
     def quantity(self, meta: Any, c: list[Any]) -> m.Quantity:
         number, unit = c
+        self.check_magnitude(number, str(number).replace(",", ""))
         return m.Quantity(
             amount=float(str(number).replace(",", "")),
             unit=unit if unit is not None else m.Unit.NUMBER,

@@ -38,6 +38,9 @@ class TableBuilder(ExprBuilder):
     def bucket(self, meta: Any, c: list[Any]) -> m.Bucket:
         return m.Bucket(upper=c[0], outcome=c[1], note=c[2], span=self.span(meta))
 
+    def bucket_up_to(self, meta: Any, c: list[Any]) -> m.Bucket:
+        return m.Bucket(upper=c[0], outcome=c[1], note=c[2], inclusive=True, span=self.span(meta))
+
     def bucket_otherwise(self, meta: Any, c: list[Any]) -> m.Bucket:
         return m.Bucket(upper=None, outcome=c[0], note=c[1], span=self.span(meta))
 
@@ -67,6 +70,12 @@ class TableBuilder(ExprBuilder):
     def more_conservative(self, meta: Any, c: list[Any]) -> Item:
         names = tuple(m.Symbol(name=str(t), span=self.tok_span(t)) for t in c)
         node = m.MoreConservative(schedules=names, span=self.span(meta))
+        return Item("body", node, self.span(meta))
+
+    def more_conservative_regimes(self, meta: Any, c: list[tuple[m.Symbol, ...]]) -> Item:
+        names = tuple(s for group in c for s in group)
+        regimes = tuple(n for n, group in enumerate(c) for _ in group)
+        node = m.MoreConservative(schedules=names, regimes=regimes, span=self.span(meta))
         return Item("body", node, self.span(meta))
 
     # ---- margin methods ----------------------------------------------------------------
@@ -194,7 +203,9 @@ class TableBuilder(ExprBuilder):
         return Item("method", node, self.span(meta))
 
     def initial_multiple(self, meta: Any, c: list[Any]) -> Item:
-        node = m.InitialMultiple(multiple=c[0], span=self.span(meta))
+        node = m.InitialMultiple(
+            multiple=c[0], calls_restore_initial=c[1] is not None, span=self.span(meta)
+        )
         return Item("method", node, self.span(meta))
 
     # ---- offsets -----------------------------------------------------------------------

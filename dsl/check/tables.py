@@ -200,7 +200,7 @@ def _bucket_diagnostics(body: m.MaturityBuckets) -> Iterator[Diagnostic]:
         if b.upper is not None and previous is not None and b.upper.base <= previous.base:
             yield error(
                 Code.BUCKET_ORDER,
-                f"bucket `under {b.upper.text} {b.upper.unit.value}` overlaps the one before it",
+                f"bucket `{b.label}` overlaps the one before it",
                 b.span,
                 "list buckets from the shortest to the longest maturity",
             )

@@ -128,7 +128,8 @@ def _body(b: m.HaircutBody) -> list[Line]:
     if isinstance(b, m.MaturityBuckets):
         lines = [Line(1, "by residual_maturity", b.span.line)]
         for k in b.buckets:
-            lead = f"under {quantity(k.upper)}" if k.upper is not None else "otherwise"
+            word = "up to" if k.inclusive else "under"
+            lead = f"{word} {quantity(k.upper)}" if k.upper is not None else "otherwise"
             lines += pack(2, [lead, outcome(k.outcome), *note(k.note)], k)
         return lines
     if isinstance(b, m.AssetTable):
@@ -140,6 +141,9 @@ def _body(b: m.HaircutBody) -> list[Line]:
     if isinstance(b, m.Flat):
         lead = "rate " if isinstance(b.outcome, m.Rate) else ""
         return pack(1, [lead + outcome(b.outcome), *note(b.note)], b)
+    if b.regimes:
+        groups = " and ".join(_brace(g) for g in b.groups())
+        return [Line(1, f"more conservative of {groups}", b.span.line)]
     return [Line(1, f"more conservative of {_names(b.schedules)}", b.span.line)]
 
 

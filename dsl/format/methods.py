@@ -100,4 +100,5 @@ def method(x: m.MarginMethod) -> list[Line]:
         for row in x.others:
             lines += rate_row(row)
         return lines
-    return [Line(1, f"initial {value(x.multiple)} of maintenance", x.span.line)]
+    restores = ", calls restore initial" if x.calls_restore_initial else ""
+    return [Line(1, f"initial {value(x.multiple)} of maintenance{restores}", x.span.line)]

@@ -113,15 +113,25 @@ Outcome = Annotated[Rate | Ineligible, Field(discriminator="node")]
 
 
 class Bucket(Node):
-    """``under 3 months 0.5%``: residual maturity strictly below ``upper``.
+    """``under 3 months 0.5%``: residual maturity strictly below ``upper``; ``up to 1 year
+    1%``: at most ``upper`` (``inclusive``), as CME's schedule reads ("up to 1 year").
 
-    ``upper`` is None for the ``otherwise`` row. A lot exactly on a boundary is not
-    under it, so it takes the longer bucket.
+    ``upper`` is None for the ``otherwise`` row. A lot exactly on an ``under`` boundary is
+    not under it, so it takes the longer bucket; on an ``up to`` boundary it takes this one.
     """
 
     upper: Quantity | None
     outcome: Outcome
     note: Note | None = None
+    inclusive: bool = False
+
+    @property
+    def label(self) -> str:
+        """The row as written: ``under 3 months``, ``up to 1 year``, ``otherwise``."""
+        if self.upper is None:
+            return "otherwise"
+        word = "up to" if self.inclusive else "under"
+        return f"{word} {self.upper.text} {self.upper.unit.value}"
 
 
 class MaturityBuckets(Node):
@@ -159,10 +169,21 @@ class MoreConservative(Node):
 
     Each named schedule contributes where its own ``where`` matches the lot; a lot that one
     of them makes ineligible is ineligible. Schedules named here are not applied on their own.
+    ``more conservative of {a, b} and {c, d}`` groups them by regime (``regimes``: the group
+    number of each schedule): a lot that no schedule of one group selects is refused by that
+    regime, a 100% haircut, so it is ineligible.
     """
 
     node: Literal["more_conservative"] = "more_conservative"
     schedules: tuple[Symbol, ...]
+    regimes: tuple[int, ...] = ()
+
+    def groups(self) -> list[tuple[Symbol, ...]]:
+        """The schedules of each regime, in order (``{a, b} and {c, d}``); empty: ungrouped."""
+        out: dict[int, list[Symbol]] = {}
+        for name, regime in zip(self.schedules, self.regimes, strict=False):
+            out.setdefault(regime, []).append(name)
+        return [tuple(v) for v in out.values()]
 
 
 HaircutBody = Annotated[
@@ -271,6 +292,7 @@ class StrategyLeg(StrEnum):
     SHORT_EQUITY_OPTION = "short_equity_option"
     SHORT_INDEX_OPTION = "short_index_option"
     LONG_OPTION = "long_option"
+    OPTION_SPREAD = "option_spread"
 
 
 class StrategyRow(Node):
@@ -301,10 +323,17 @@ class StrategyBased(Node):
 
 
 class InitialMultiple(Node):
-    """``initial 110% of maintenance``: the initial requirement of matching accounts."""
+    """``initial 110% of maintenance``: the initial requirement of matching accounts.
+
+    With ``, calls restore initial`` (``calls_restore_initial``): when the set's value falls
+    below its maintenance requirement, the call restores it to the initial requirement
+    (call = initial - value), as the clearing houses require of futures customer accounts;
+    without it the call is maintenance - value.
+    """
 
     node: Literal["initial_multiple"] = "initial_multiple"
     multiple: Value
+    calls_restore_initial: bool = False
 
 
 MarginMethod = Annotated[

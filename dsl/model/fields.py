@@ -86,6 +86,7 @@ FIELDS: dict[Subject, dict[str, FieldType]] = {
         "kind": FieldType(Kind.ENUM, ACCOUNT_KINDS),
         "regime": FieldType(Kind.ENUM, REGIMES),
         "origin": FieldType(Kind.ENUM, ORIGINS),
+        "hedger": FieldType(Kind.BOOL, doc="a bona fide hedger (CME: initial = maintenance)"),
         "agreements": FieldType(Kind.SET, AGREEMENTS, doc="signed agreements"),
         "products": FieldType(Kind.SET, PRODUCTS, doc="products it has positions in"),
         "equity": FieldType(Kind.MONEY, doc="collateral plus positions' market value"),

@@ -176,8 +176,9 @@ def check_references(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnP
                     what=target[:-1],
                     where=names[target],
                 )
-    if "collateral" in frames:
-        taken = pd.concat([ids[s] for s in ("parties", "accounts") if s in ids])
+    read = [ids[s] for s in ("parties", "accounts") if s in ids]
+    if "collateral" in frames and read:  # with neither file read, nothing can clash
+        taken = pd.concat(read)
         _id_clash(
             parsers["collateral"], frames["collateral"]["lot_id"], taken, "a party or account"
         )

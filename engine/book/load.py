@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from marginlex.engine.book.derive import derive, fill_defaults
 from marginlex.engine.book.problems import BookError, BookProblem, Problems, Severity
-from marginlex.engine.book.schema import FILES, SPECS, ColType, FileSpec
+from marginlex.engine.book.schema import FILES, SPECS, ColType, Column, FileSpec
 from marginlex.engine.book.validate import BookMeta, parse_file, read_and_validate
 
 HASH_VERSION = "marginlex-book-sha256-v1"
@@ -148,6 +148,16 @@ def _column_bytes(s: pd.Series, kind: ColType) -> bytes:
     return "\x1f".join(text).encode("utf-8")
 
 
+def stored_columns(spec: FileSpec, df: pd.DataFrame) -> list[Column]:
+    """The columns written and hashed: every contract column but a late one no row sets."""
+    return [
+        c
+        for c in spec.columns
+        if not c.late
+        or (c.name in df.columns and bool(df[c.name].fillna(False).astype(bool).any()))
+    ]
+
+
 def content_sha256(meta: BookMeta, frames: dict[str, pd.DataFrame]) -> str:
     """SHA-256 of a book's canonical content: book.json fields and the contract columns.
 
@@ -159,7 +169,7 @@ def content_sha256(meta: BookMeta, frames: dict[str, pd.DataFrame]) -> str:
     for spec in FILES:
         df = frames[spec.stem]
         h.update(f"\n{spec.stem}:{len(df)}\n".encode())
-        for col in spec.columns:
+        for col in stored_columns(spec, df):
             data = _column_bytes(df[col.name], col.type)
             h.update(f"{col.name}:{col.type.value}:{len(data)}\n".encode())
             h.update(data)
@@ -168,7 +178,7 @@ def content_sha256(meta: BookMeta, frames: dict[str, pd.DataFrame]) -> str:
 
 def _text_frame(spec: FileSpec, df: pd.DataFrame) -> pd.DataFrame:
     out: dict[str, pd.Series] = {}
-    for col in spec.columns:
+    for col in stored_columns(spec, df):
         s = df[col.name]
         if col.type is ColType.DATE:
             out[col.name] = s.dt.strftime("%Y-%m-%d").fillna("")
@@ -184,7 +194,7 @@ def _text_frame(spec: FileSpec, df: pd.DataFrame) -> pd.DataFrame:
 
 def _arrow_table(spec: FileSpec, df: pd.DataFrame) -> pa.Table:
     arrays, names = [], []
-    for col in spec.columns:
+    for col in stored_columns(spec, df):
         s = df[col.name]
         if col.type is ColType.DATE:
             arr = pa.array(s.to_numpy(dtype="datetime64[D]"), type=pa.date32())

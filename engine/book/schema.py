@@ -45,6 +45,9 @@ class Column(BaseModel):
         header_required: the column must be present in the file.
         value_required: every row must have a value.
         unique: values must be unique within the file.
+        late: added to the contract after the book hash's version (``hedger``): written
+            and hashed only when some row sets it, so that a book without it keeps its
+            bytes and its sha256 (and recorded ledgers their book names).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,6 +58,7 @@ class Column(BaseModel):
     header_required: bool = True
     value_required: bool = True
     unique: bool = False
+    late: bool = False
 
 
 def _enum(name: str, values: type[StrEnum], **kw: bool) -> Column:
@@ -103,6 +107,13 @@ ACCOUNTS = FileSpec(
         _enum("kind", AccountKind),
         _enum("origin", Origin),
         Column(name="agreements", type=ColType.STR, value_required=False),
+        Column(
+            name="hedger",
+            type=ColType.BOOL,
+            header_required=False,
+            value_required=False,
+            late=True,
+        ),
     ),
 )
 RELATIONS = FileSpec(

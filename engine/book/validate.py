@@ -16,6 +16,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.engine.book.checks import check_references, check_rows
+from marginlex.engine.book.limits import (
+    check_magnitudes,
+    check_memory,
+    check_positions_per_account,
+    check_repledge_chains,
+)
 from marginlex.engine.book.parse import ColumnParser, rows_of
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.schema import FILES, FileSpec
@@ -200,6 +206,9 @@ def read_and_validate(folder: Path) -> tuple[Parsed, Problems]:
         problems.add(str(folder), 0, "-", f"not a book folder ({why})")
         return Parsed(meta=None, frames={}, file_names={}), problems
     meta = read_meta(folder, problems)
+    tables = [p for s in FILES for p in (folder / f"{s.stem}.csv", folder / f"{s.stem}.parquet")]
+    if not check_memory([p for p in tables if p.is_file()], problems):
+        return Parsed(meta=meta, frames={}, file_names={}), problems
     frames: dict[str, pd.DataFrame] = {}
     names: dict[str, str] = {}
     parsers: dict[str, ColumnParser] = {}
@@ -221,4 +230,7 @@ def read_and_validate(folder: Path) -> tuple[Parsed, Problems]:
             check_unique(spec, frames[spec.stem], parsers[spec.stem])
             check_rows(spec.stem, frames[spec.stem], parsers[spec.stem])
     check_references(frames, parsers)
+    check_magnitudes(frames, parsers)
+    check_positions_per_account(frames, parsers)
+    check_repledge_chains(frames, parsers)
     return Parsed(meta=meta, frames=frames, file_names=names), problems

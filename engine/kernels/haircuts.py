@@ -4,8 +4,8 @@ two schedules, and concentration caps.
 A lot's value after haircut is ``market_value - rate x |market_value|``. An ineligible lot
 (excluded by the schedule, not in it, or a bucketed asset without a maturity) is valued at 0,
 or at its market value when that is negative (a debit still counts), with a status and a
-reason. Maturity buckets are looked up with ``searchsorted(side="right")`` on the
-boundaries in years, so a lot exactly on a boundary takes the longer bucket.
+reason. A lot exactly on a boundary takes the longer bucket, unless the boundary is
+inclusive (``up to 1 year``): then it takes the bucket the boundary closes.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ class LotStatus(StrEnum):
 
 
 class BucketSchedule(BaseModel):
-    """Rates by residual maturity: ``rates[i]`` applies from ``boundaries[i-1]`` (inclusive)
-    to ``boundaries[i]`` (exclusive), in years; the last rate has no upper bound."""
+    """Rates by residual maturity: ``rates[i]`` applies from ``boundaries[i-1]`` to
+    ``boundaries[i]``, in years; the last rate has no upper bound. A boundary is exclusive
+    (``under``: a lot on it takes the next bucket) unless ``inclusive`` marks it (``up
+    to``: a lot on it stays in the bucket it closes); ``inclusive`` empty means none is."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     boundaries: tuple[float, ...]
     rates: tuple[float, ...]
+    inclusive: tuple[bool, ...] = ()
 
     @model_validator(mode="after")
     def _shape(self) -> BucketSchedule:
@@ -44,15 +47,38 @@ class BucketSchedule(BaseModel):
             raise ValueError("a bucket schedule needs one more rate than boundaries")
         if list(self.boundaries) != sorted(set(self.boundaries)):
             raise ValueError("bucket boundaries must be strictly increasing")
+        if self.inclusive and len(self.inclusive) != len(self.boundaries):
+            raise ValueError("`inclusive` needs one flag per boundary")
         return self
+
+    def bucket_of(self, years: FloatArray) -> IntArray:
+        """The bucket number of each residual maturity (NaN falls in bucket 0).
+
+        >>> s = BucketSchedule(boundaries=(1.0, 3.0), rates=(0.01, 0.02, 0.03),
+        ...                    inclusive=(True, False))
+        >>> s.bucket_of(np.array([0.5, 1.0, 1.5, 3.0])).tolist()
+        [0, 0, 1, 2]
+        """
+        bounds = np.asarray(self.boundaries, dtype=np.float64)
+        inclusive = np.asarray(self.inclusive or [False] * len(bounds), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            past = (years[:, None] > bounds[None, :]) | (
+                (years[:, None] == bounds[None, :]) & ~inclusive[None, :]
+            )
+        return np.asarray(past.sum(axis=1), dtype=np.int64)
 
     def labels(self) -> list[str]:
         """Row labels, e.g. ``under 0.25y``, ``0.25y to under 0.5y``, ``25y and over``."""
         edges = [f"{b:g}y" for b in self.boundaries]
         if not edges:
             return ["any maturity"]
-        middle = [f"{lo} to under {hi}" for lo, hi in itertools.pairwise(edges)]
-        return [f"under {edges[0]}", *middle, f"{edges[-1]} and over"]
+        words = ["up to" if i else "under" for i in self.inclusive or [False] * len(edges)]
+        middle = [
+            f"{lo} to {word} {hi}"
+            for (lo, hi), word in zip(itertools.pairwise(edges), words[1:], strict=True)
+        ]
+        last = f"over {edges[-1]}" if words[-1] == "up to" else f"{edges[-1]} and over"
+        return [f"{words[0]} {edges[0]}", *middle, last]
 
 
 class AssetRate(BaseModel):
@@ -144,7 +170,7 @@ def apply_haircuts(lots: pd.DataFrame, schedule: HaircutSchedule) -> pd.DataFram
     no_maturity = np.zeros(len(lots), dtype=bool)
     for entry in schedule.buckets:  # schedule rows, not lots
         mask = assets.isin(entry.assets).to_numpy(dtype=bool)
-        bucket = np.searchsorted(np.asarray(entry.schedule.boundaries), years, side="right")
+        bucket = entry.schedule.bucket_of(years)
         has = mask & ~np.isnan(years)
         row = np.where(has, len(labels) + bucket, row)
         no_maturity |= mask & np.isnan(years)
@@ -252,11 +278,12 @@ def apply_concentration_cap(
     value = lots["value"].to_numpy(np.float64)
     capped = lots["asset"].astype("str").isin(cap.assets).to_numpy(dtype=bool) & (value > 0)
     n_sets = len(requirement)
-    capped_value = np.bincount(sets, weights=np.where(capped, value, 0.0), minlength=n_sets)
+    capped_value = np.bincount(sets[capped], weights=value[capped], minlength=n_sets)
     cap_amount = cap.fraction * np.maximum(requirement, 0.0)
     over = capped_value > cap_amount
     scale = np.where(over, cap_amount / np.where(over, capped_value, 1.0), 1.0)
-    lot_scale = np.where(capped, scale[sets], 1.0)
+    lot_scale = np.ones(len(sets))
+    lot_scale[capped] = scale[sets[capped]]  # only capped lots index sets (there may be none)
     per_lot = pd.DataFrame(
         {
             "capped": capped,

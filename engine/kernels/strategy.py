@@ -19,6 +19,11 @@ largest requirement, first). A covered share-equivalent carries no option requir
 partly covered call pays the uncovered requirement on the uncovered share of it
 (``covered_fraction``). The stock keeps its own requirement. Short puts are not treated as
 covered by short stock (conservative).
+
+**Spreads.** With a ``spread_rate`` (the rulebook's ``option_spread`` leg), short options
+still uncovered are paired with long options of the same type on the same underlying and
+charged the pair's maximum loss (:mod:`marginlex.engine.kernels.spreads`, FINRA Rule
+4210(f)(2)(G)); without one (rulebooks written before it) no spread is recognised.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from marginlex.engine.kernels.grouping import (
     categorical,
     group_by_set_and_label,
 )
+from marginlex.engine.kernels.spreads import Spreads, option_spreads
 
 STRATEGY_COLUMNS = (
     "margin_set",
@@ -67,6 +73,9 @@ class StrategyRow(StrEnum):
     SHORT_CALL_COVERED = "short_call_covered"
     SHORT_PUT_UNCOVERED = "short_put_uncovered"
     OTHER = "other"
+    SHORT_CALL_SPREAD = "short_call_spread"
+    SHORT_PUT_SPREAD = "short_put_spread"
+    LONG_OPTION_SPREAD = "long_option_spread"
 
 
 class OptionRates(BaseModel):
@@ -90,6 +99,7 @@ class StrategyParams(BaseModel):
     broad_index_option: OptionRates
     broad_index_classes: tuple[str, ...] = ("high_cap_broad", "broad")
     other_rate: float = Field(ge=0.0)
+    spread_rate: float | None = Field(default=None, ge=0.0)
 
 
 def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str, FloatArray]:
@@ -160,7 +170,7 @@ def _strategy_rows(
     frame: pd.DataFrame, params: StrategyParams, terms: dict[str, FloatArray]
 ) -> tuple[list[Row], FloatArray, FloatArray]:
     """(mask, row, requirement) in priority order, the covered fraction, the other rate's
-    requirement. Masks 3-5 are the short option rows."""
+    requirement. Masks 4 on are the short option rows."""
     quantity = frame["quantity"].to_numpy(np.float64)
     price = frame["price"].to_numpy(np.float64)
     notional = np.abs(quantity * frame["multiplier"].to_numpy(np.float64) * price)
@@ -170,17 +180,45 @@ def _strategy_rows(
     long_equity = equity.to_numpy(dtype=bool) & (quantity > 0)
     short_equity = equity.to_numpy(dtype=bool) & (quantity < 0)
     short_call = is_option & is_call & (quantity < 0)
+    short_put = is_option & ~is_call & (quantity < 0)
+    long_option = is_option & (quantity > 0)
     covered = _covered_fraction(frame, short_call, long_equity)
-    uncovered = terms["uncovered_requirement"]
+    sp = _spreads(frame, params, terms, np.where(short_call, 1.0 - covered, 1.0))
+    contracts = np.abs(quantity)
+    per_short = terms["uncovered_requirement"] / np.where(contracts > 0, contracts, 1.0)
+    per_long = params.long_option_rate * notional / np.where(contracts > 0, contracts, 1.0)
+    alone = (1.0 - covered) * terms["uncovered_requirement"] - sp.paired * per_short
+    in_spread = sp.paired > 0
+    long_left = (contracts - sp.paired) * per_long
     rows: list[Row] = [
         (long_equity, StrategyRow.LONG_EQUITY, params.long_equity_rate * notional),
         (short_equity, StrategyRow.SHORT_EQUITY, params.short_equity_rate * notional),
-        (is_option & (quantity > 0), StrategyRow.LONG_OPTION, params.long_option_rate * notional),
+        (long_option & in_spread, StrategyRow.LONG_OPTION_SPREAD, long_left),
+        (long_option, StrategyRow.LONG_OPTION, params.long_option_rate * notional),
         (short_call & (covered >= 1.0), StrategyRow.SHORT_CALL_COVERED, np.zeros(len(frame))),
-        (short_call, StrategyRow.SHORT_CALL_UNCOVERED, (1.0 - covered) * uncovered),
-        (is_option & ~is_call & (quantity < 0), StrategyRow.SHORT_PUT_UNCOVERED, uncovered),
+        (short_call & in_spread, StrategyRow.SHORT_CALL_SPREAD, alone + sp.requirement),
+        (short_call, StrategyRow.SHORT_CALL_UNCOVERED, alone),
+        (short_put & in_spread, StrategyRow.SHORT_PUT_SPREAD, alone + sp.requirement),
+        (short_put, StrategyRow.SHORT_PUT_UNCOVERED, alone),
     ]
     return rows, covered, _other_rates(frame, params) * notional
+
+
+def _spreads(
+    frame: pd.DataFrame, params: StrategyParams, terms: dict[str, FloatArray], share: FloatArray
+) -> Spreads:
+    """Spread pairs of the short options' still uncovered ``share`` (none without a rate)."""
+    n = len(frame)
+    if params.spread_rate is None or not n:
+        return Spreads(np.zeros(n), np.zeros(n))
+    contracts = np.abs(frame["quantity"].to_numpy(np.float64))
+    safe = np.where(contracts > 0, contracts, 1.0)
+    price = frame["price"].to_numpy(np.float64) * frame["multiplier"].to_numpy(np.float64)
+    priced = frame.assign(
+        uncovered=terms["uncovered_requirement"] / safe,
+        long_charge=params.long_option_rate * np.abs(price),
+    )
+    return option_spreads(priced, contracts * share, params.spread_rate)
 
 
 def _other_rates(frame: pd.DataFrame, params: StrategyParams) -> FloatArray:
@@ -217,7 +255,7 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
     masks = [mask for mask, _, _ in rows]
     code = np.select(masks, [labels.index(r) for _, r, _ in rows], labels.index(StrategyRow.OTHER))
     requirement = np.select(masks, [v for _, _, v in rows], other)
-    short_option = masks[3] | masks[4] | masks[5]
+    short_option = np.logical_or.reduce(masks[4:])
     out = pd.DataFrame(
         {
             "strategy_row": categorical(code, [r.value for r in labels]),

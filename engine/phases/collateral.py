@@ -4,7 +4,9 @@ Lots take the first schedule of the rulebook's haircut policy whose ``where`` ho
 (``ResolvedRulebook.haircut_policy``: schedules a ``more conservative of`` names are not
 applied on their own). A ``more conservative of`` takes, per lot, the largest haircut of
 the named schedules whose ``where`` holds (an ineligible outcome counts as 100%, so it
-wins). A lot no schedule matches is ineligible. Each schedule is run by
+wins); written by regime (``{a, b} and {c, d}``), a lot that no schedule of one regime
+selects is refused there, a 100% haircut: ineligible. A lot no schedule matches is
+ineligible. Each schedule is run by
 :func:`marginlex.engine.kernels.haircuts.apply_haircuts`; concentration limits by
 :func:`marginlex.engine.kernels.haircuts.apply_concentration_cap` against the set's maintenance
 requirement.
@@ -37,21 +39,25 @@ NO_SCHEDULE = "no haircut schedule of the rulebook applies to this asset"
 _CAPPED = "__capped__"
 
 
+def _buckets(plan: Plan, body: m.MaturityBuckets) -> BucketSchedule:
+    """The kernel's bucket schedule of a ``by residual_maturity`` table."""
+    bounded = [b for b in body.buckets if b.upper is not None]
+    return BucketSchedule(
+        boundaries=tuple(b.upper.base for b in bounded if b.upper is not None),
+        rates=tuple(
+            plan.value(b.outcome.value) for b in body.buckets if isinstance(b.outcome, m.Rate)
+        ),
+        inclusive=tuple(b.inclusive for b in bounded),
+    )
+
+
 def _kernel_schedule(plan: Plan, h: m.Haircut, assets: list[str]) -> HaircutSchedule:
     """The kernel schedule for one DSL body, over the assets present."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
-        bounds = tuple(b.upper.base for b in body.buckets if b.upper is not None)
-        rates = tuple(
-            plan.value(b.outcome.value) for b in body.buckets if isinstance(b.outcome, m.Rate)
-        )
         return HaircutSchedule(
             name=h.id,
-            buckets=(
-                AssetBuckets(
-                    assets=tuple(assets), schedule=BucketSchedule(boundaries=bounds, rates=rates)
-                ),
-            ),
+            buckets=(AssetBuckets(assets=tuple(assets), schedule=_buckets(plan, body)),),
         )
     rows: list[tuple[str | None, m.Rate | m.Ineligible]] = (
         [(r.asset.name if r.asset else None, r.outcome) for r in body.rows]
@@ -73,13 +79,12 @@ def _kernel_schedule(plan: Plan, h: m.Haircut, assets: list[str]) -> HaircutSche
     )
 
 
-def _row_index(h: m.Haircut, lots: pd.DataFrame) -> IntArray:
+def _row_index(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> IntArray:
     """The schedule row each lot falls in, as an index into the body's rows (-1: none)."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
-        bounds = [b.upper.base for b in body.buckets if b.upper is not None]
         years = lots["maturity_years"].to_numpy(np.float64)
-        idx = np.searchsorted(np.asarray(bounds), years, side="right")
+        idx = _buckets(plan, body).bucket_of(years)
         return np.where(np.isnan(years), -1, idx).astype(np.int64)
     if isinstance(body, m.AssetTable):
         names = [r.asset.name if r.asset else None for r in body.rows]
@@ -107,10 +112,7 @@ def _row_labels(h: m.Haircut, index: IntArray) -> np.ndarray:
     """The schedule row each lot falls in, as the rulebook writes it."""
     body = h.body
     if isinstance(body, m.MaturityBuckets):
-        names = [
-            f"under {b.upper.text} {b.upper.unit.value}" if b.upper else "otherwise"
-            for b in body.buckets
-        ]
+        names = [b.label for b in body.buckets]
     elif isinstance(body, m.AssetTable):
         names = [r.asset.name if r.asset else "otherwise" for r in body.rows]
         # An asset no row lists is shown as falling to `otherwise`, written or not.
@@ -137,7 +139,7 @@ def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
     """One schedule on some lots: per-lot arrays (text columns as object arrays)."""
     assets = sorted(lots["asset"].astype("str").unique().tolist())
     out = apply_haircuts(lots, _kernel_schedule(plan, h, assets))
-    index = _row_index(h, lots)
+    index = _row_index(plan, h, lots)
     return {
         **_row_notes(h, index),
         "schedule": np.full(len(lots), h.id, dtype=object),
@@ -190,17 +192,34 @@ def _more_conservative(
     out = {col: np.stack([p[col] for p in parts])[winner, rows] for col in parts[0]}
     out["candidates"] = _candidates(rates, combo.schedules, len(lots))
     none = stacked.max(axis=0, initial=-1.0) < 0
+    reason = np.where(none, NO_SCHEDULE, _refusals(combo, stacked))
+    refused = reason != ""
     for col, text in (
         ("schedule", ""),
         ("haircut_row", ""),
-        ("reason", NO_SCHEDULE),
+        ("reason", reason),
         ("status", LotStatus.NOT_IN_SCHEDULE.value),
     ):
-        out[col] = np.where(none, text, out[col])
-    out["haircut_rate"] = np.where(none, 1.0, out["haircut_rate"])
+        out[col] = np.where(refused, text, out[col])
+    out["haircut_rate"] = np.where(refused, 1.0, out["haircut_rate"])
     market = lots["market_value"].to_numpy(np.float64)
-    out["value_after_haircut"] = np.where(none, np.minimum(market, 0.0), out["value_after_haircut"])
+    out["value_after_haircut"] = np.where(
+        refused, np.minimum(market, 0.0), out["value_after_haircut"]
+    )
     return out
+
+
+def _refusals(combo: m.MoreConservative, stacked: FloatArray) -> np.ndarray:
+    """Per lot, why a regime refuses it ('' where none does): no schedule of a regime's
+    group selects the lot (``more conservative of {a, b} and {c, d}``)."""
+    reason = np.full(stacked.shape[1], "", dtype=object)
+    regimes = np.asarray(combo.regimes, dtype=np.int64)
+    for number, group in enumerate(combo.groups()):  # a regime or two, not lots
+        selects = (stacked[regimes == number] >= 0).any(axis=0)
+        names = ", ".join(s.name for s in group)
+        text = f"refused under {{{names}}}: that regime does not accept the asset (100%)"
+        reason = np.where(~selects & (reason == ""), text, reason)
+    return reason
 
 
 def run_haircuts(state: RunState) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 Per margin set (book-format conventions): ``equity`` = collateral market value + market
 value of positions (futures count 0), before haircuts; ``value`` = collateral value after
 haircuts and caps + market value of positions; ``excess = value - requirement``
-(maintenance); ``call = max(-excess, 0)``; ``initial = initial_multiple x requirement`` when
+(maintenance); ``call = max(-excess, 0)``, or, for a set with a ``restore_to`` amount (its
+initial requirement, when its initial rule says ``calls restore initial``), ``restore_to -
+value`` whenever the excess is negative; ``initial = initial_multiple x requirement`` when
 the rulebook has one. Reported figures are rounded half up to the cent first and ``excess``
 is computed from the rounded figures, so that ``value - requirement = excess`` holds to the
 cent in every record. Status: ``breach`` when a segregation constraint is violated (figures
@@ -28,7 +30,8 @@ DECISION_INPUTS = (
     "requirement",
     "breach",
 )
-"""Columns :func:`decide` reads, one row per margin set."""
+"""Columns :func:`decide` reads, one row per margin set (and ``restore_to`` if present: the
+amount a call restores the value to, NaN where the call is the shortfall from maintenance)."""
 
 
 class DecisionParams(BaseModel):
@@ -78,6 +81,10 @@ def decide(sets: pd.DataFrame, params: DecisionParams) -> pd.DataFrame:
     )
     excess = round_cents(value - requirement)
     call = np.maximum(-excess, 0.0) + 0.0
+    if "restore_to" in sets.columns:
+        restore = sets["restore_to"].to_numpy(np.float64)
+        restoring = (excess < 0) & ~np.isnan(restore)
+        call = np.where(restoring, round_cents(np.where(restoring, restore, 0.0) - value), call)
     breach = sets["breach"].to_numpy(dtype=bool)
     codes = np.where(breach, 2, np.where(call > 0, 1, 0))
     statuses = [DecisionStatus.OK.value, DecisionStatus.CALL.value, DecisionStatus.BREACH.value]

@@ -5,8 +5,15 @@ the first method in rulebook order that applies is the set's maintenance method.
 rows of the sets of one method are gathered once and handed to the kernel
 (:mod:`~marginlex.engine.kernels.scenarios`, :mod:`~marginlex.engine.kernels.span`,
 :mod:`~marginlex.engine.kernels.strategy`); the kernel's class-group and position columns are
-the trace. Ranges are chosen per position by the first matching ``range`` row; a class
-group takes the widest range of its positions (a class group moves as one underlying).
+the trace.
+
+A range row is read against the instrument a position moves with: an option's underlying
+(an option on a future is scanned at its future's range, not at an option product's), any
+other instrument itself. A scenario-grid class group takes one range: the first range row,
+in rulebook order, that any of its positions meets (a class group moves as one
+underlying, so an option row without an index class does not widen a broad-index group to
+the ``otherwise`` range). A SPAN row's own ``scan_range`` is likewise its underlying's for an
+option.
 """
 
 from __future__ import annotations
@@ -18,10 +25,15 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
-from marginlex.engine.kernels.grouping import categorical, group_by_set_and_label
 from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.phases.ranges import (
+    first_row,
+    first_row_per_group,
+    moving_instrument,
+    regrouped,
+)
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant
 from marginlex.engine.plan.citations import row_note_categories, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
@@ -102,34 +114,6 @@ def position_frame(state: RunState, rows: IntArray) -> pd.DataFrame:
     return frame
 
 
-def _first_row(state: RunState, rows: IntArray, conditions: list[m.Expr | None]) -> IntArray:
-    """Per position, the number of the first condition that holds (-1: none)."""
-    chosen = np.full(len(rows), -1, dtype=np.int64)
-    for number, cond in enumerate(conditions):  # the rulebook's range rows, a handful
-        hit = mask(cond, state.ctx.positions, state.plan)[rows]
-        chosen = np.where((chosen < 0) & hit, number, chosen)
-    return chosen
-
-
-def _regrouped(class_group: pd.Series, grid: m.ScenarioGrid, chosen: IntArray) -> pd.Series:
-    """Class groups after ``as class_group NAME`` range rows (Treasury maturity buckets)."""
-    names = [r.class_group or "" for r in grid.ranges]
-    if not any(names):
-        return class_group
-    unique = list(dict.fromkeys(names))
-    codes = np.array([unique.index(n) for n in names])[chosen]  # range rows, not positions
-    labels = pd.Series(categorical(codes, unique).astype("str"))
-    renamed = np.isin(chosen, [i for i, n in enumerate(names) if n])
-    return labels.where(renamed, class_group.astype("str"))
-
-
-def _widest_per_group(frame: pd.DataFrame, column: str) -> FloatArray:
-    index = group_by_set_and_label(frame["margin_set"].to_numpy(), frame["class_group"])
-    widest = np.zeros(index.size)
-    np.maximum.at(widest, index.codes, frame[column].to_numpy(np.float64))
-    return widest[index.codes]
-
-
 def _no_row(frame: pd.DataFrame, chosen: IntArray, step: Step) -> None:
     if (chosen < 0).any():
         missing = sorted(set(frame.loc[chosen < 0, "instrument_id"].astype("str")))[:5]
@@ -149,14 +133,13 @@ def _contract_mask(
 
 def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray) -> MethodResult:
     frame = position_frame(state, rows)
-    chosen = _first_row(state, rows, [r.when for r in grid.ranges])
+    chosen = first_row(state, rows, [r.when for r in grid.ranges], moving=True)
     _no_row(frame, chosen, step)
     up = np.array([state.plan.value(r.up) for r in grid.ranges])
     down = np.array([state.plan.value(r.down) for r in grid.ranges])
-    frame["class_group"] = _regrouped(frame["class_group"], grid, chosen)
+    frame["class_group"] = regrouped(frame["class_group"], grid, chosen)
+    chosen = first_row_per_group(frame, chosen)
     frame["range_up"], frame["range_down"] = up[chosen], down[chosen]
-    frame["range_up"] = _widest_per_group(frame, "range_up")
-    frame["range_down"] = _widest_per_group(frame, "range_down")
     frame["n_points"] = grid.points
     frame["is_contract"] = _contract_mask(state, rows, grid.minimum)
     minimum = state.plan.value(grid.minimum.amount) if grid.minimum else 0.0
@@ -177,9 +160,10 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
 
 def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> MethodResult:
     frame = position_frame(state, rows)
-    chosen = _first_row(state, rows, [r.when for r in scan.ranges])
+    chosen = first_row(state, rows, [r.when for r in scan.ranges], moving=True)
     table = np.array([state.plan.value(r.range) for r in scan.ranges] + [np.nan])[chosen]
-    own = frame["scan_range"].to_numpy(np.float64)
+    inst = state.ctx.positions.links[1].ctx.own[Subject.INSTRUMENT]
+    own = inst["scan_range"].to_numpy(np.float64)[moving_instrument(state)[rows]]
     use_own = ~np.isnan(own) if scan.prefer_instrument_range else np.zeros(len(own), bool)
     if ((chosen < 0) & ~use_own).any():
         _no_row(frame, np.where(use_own, 0, chosen), step)
@@ -299,6 +283,7 @@ def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams
         # The rulebook has no row for other products held in a strategy-based account
         # (Treasuries, futures): they take the long-stock rate, on |notional|.
         other_rate=rate.get(leg.LONG_STOCK, 0.0),
+        spread_rate=rate.get(leg.OPTION_SPREAD),
     )
 
 
@@ -309,7 +294,7 @@ def _run_strategy(
     rows: IntArray,
 ) -> MethodResult:
     frame = position_frame(state, rows)
-    chosen = _first_row(state, rows, [r.when for r in method.others])
+    chosen = first_row(state, rows, [r.when for r in method.others])
     other = np.array([state.plan.value(r.rate) for r in method.others] + [np.nan])[chosen]
     frame = frame.assign(other_rate=other)
     result = strategy_based(frame, _strategy_params(state, method))
@@ -333,7 +318,7 @@ def _run_strategy(
 
 def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> MethodResult:
     frame = position_frame(state, rows)
-    chosen = _first_row(state, rows, [r.when for r in method.rows])
+    chosen = first_row(state, rows, [r.when for r in method.rows])
     rates = np.array([state.plan.value(r.rate) for r in method.rows] + [0.0])[chosen]
     requirement = rates * np.abs(frame["market_value"].to_numpy(np.float64))
     positions = frame.assign(
@@ -362,8 +347,7 @@ def run_methods(state: RunState, chosen: IntArray) -> list[MethodResult]:
     """Run each margin method on the positions of the sets it was chosen for."""
     results = []
     placed = state.position_set >= 0
-    # The method chosen for each position's set (-1: in no set); safe when there is no set.
-    method = np.full(placed.shape, -1)
+    method = np.full(len(placed), -1, dtype=np.int64)  # -1: in no set (also when none exists)
     method[placed] = chosen[state.position_set[placed]]
     for number, step in enumerate(state.plan.active(StepKind.MARGIN)):
         assert isinstance(step.statement, m.Margin)
@@ -373,10 +357,12 @@ def run_methods(state: RunState, chosen: IntArray) -> list[MethodResult]:
     return results
 
 
-def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray]:
-    """Per set code, the initial/maintenance multiple (NaN: none) and the rule id."""
+def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+    """Per set code, the initial/maintenance multiple (NaN: none), the rule id, and whether a
+    call restores the initial requirement (``, calls restore initial``)."""
     multiple = np.full(state.n_sets, np.nan)
     rule = np.full(state.n_sets, "", dtype=object)
+    restores = np.zeros(state.n_sets, dtype=bool)
     for step in state.plan.active(StepKind.INITIAL):
         assert isinstance(step.statement, m.Margin)
         method = step.statement.method
@@ -386,4 +372,5 @@ def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray]:
         ) & np.isnan(multiple)
         multiple = np.where(applies, state.plan.value(method.multiple), multiple)
         rule = np.where(applies, step.rule_id, rule)
-    return multiple, rule
+        restores = np.where(applies, method.calls_restore_initial, restores)
+    return multiple, rule, restores

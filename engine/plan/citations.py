@@ -97,6 +97,9 @@ _LEG_OF_KERNEL_ROW = {
     "long_equity": m.StrategyLeg.LONG_STOCK,
     "short_equity": m.StrategyLeg.SHORT_STOCK,
     "long_option": m.StrategyLeg.LONG_OPTION,
+    "short_call_spread": m.StrategyLeg.OPTION_SPREAD,
+    "short_put_spread": m.StrategyLeg.OPTION_SPREAD,
+    "long_option_spread": m.StrategyLeg.OPTION_SPREAD,
 }
 _SHORT_OPTION_ROWS = ("short_call_uncovered", "short_call_covered", "short_put_uncovered")
 BROAD_INDEX_CLASSES: tuple[str, ...] = StrategyParams.model_fields["broad_index_classes"].default

@@ -51,7 +51,7 @@ from marginlex.engine.book.load import Book
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.context import Contexts
 from marginlex.engine.variants.attribution_pool import FigureRunner, Progress, evaluate_all
-from marginlex.engine.variants.figures import MEASURES
+from marginlex.engine.variants.figures import MEASURES, moved_accounts
 
 METHOD = (
     "sequential switching: the differing statements are switched from the baseline to the "
@@ -267,7 +267,7 @@ def attribute(
     """
     d = diff or diff_rulebooks(a, b)
     order = switch_order(d)
-    moved = (paired[[f"{m}_delta" for m in MEASURES]] != 0).any(axis=1)
+    moved = moved_accounts(paired)
     changed = pd.Index(paired.loc[moved, "account_id"].to_numpy(str), name="account_id")
     non_operative = tuple(c.statement_id for c in d.changes if not c.operative)
     steps: list[tuple[tuple[str, ...], np.ndarray]] = []

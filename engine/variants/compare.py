@@ -33,7 +33,7 @@ from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.plan.context import build_contexts
 from marginlex.engine.variants.attribution import Attribution, attribute
-from marginlex.engine.variants.figures import MEASURES, account_figures, cents
+from marginlex.engine.variants.figures import MEASURES, account_figures, cents, moved_accounts
 
 TOP_N = 10
 
@@ -136,11 +136,6 @@ def _paired(accounts: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         both[f"{measure}_delta"] = both[f"{measure}_b"] - both[f"{measure}_a"]
     both["excess_delta"] = both["value_delta"] - both["requirement_delta"]
     return both.reset_index()
-
-
-def moved_accounts(paired: pd.DataFrame) -> pd.Series:
-    """Per paired account: did its requirement, value or call move (the one "changed")."""
-    return (paired[[f"{m}_delta" for m in MEASURES]] != 0).any(axis=1)
 
 
 def _usd(amount: Any) -> float:

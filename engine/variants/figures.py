@@ -37,6 +37,12 @@ ACCOUNT_COLUMNS = (
 )
 
 
+def moved_accounts(paired: pd.DataFrame) -> pd.Series:
+    """Per paired account (``<measure>_delta`` columns): did its requirement, value or call
+    move. The one definition of a "changed" account, for counts, plots and attribution."""
+    return (paired[[f"{m}_delta" for m in MEASURES]] != 0).any(axis=1)
+
+
 def cents(amounts: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Amounts in USD (already rounded to the cent) as int64 cents.
 

@@ -136,7 +136,8 @@ def _row_label(statement: m.Statement, path: Path_) -> str:
         if step in _TABLES and isinstance(path[k + 1], int):
             row: Any = _at(statement, path[: k + 2])
             if isinstance(row, m.Bucket):
-                return f"under {quantity(row.upper)}" if row.upper else "otherwise"
+                word = "up to" if row.inclusive else "under"
+                return f"{word} {quantity(row.upper)}" if row.upper else "otherwise"
             for name in ("asset", "leg", "left"):
                 if hasattr(row, name):
                     value = getattr(row, name)

@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from marginlex.engine.variants.compare import CompareResult, Comparison, moved_accounts
+from marginlex.engine.variants.compare import CompareResult, Comparison
 from marginlex.engine.variants.compare_json import ALLOCATION
-from marginlex.engine.variants.figures import MEASURES
+from marginlex.engine.variants.figures import MEASURES, moved_accounts
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.engine.variants", "templates"),

@@ -36,7 +36,7 @@ _WHERE = {
 
 
 def _bucket(b: m.Bucket) -> str:
-    return f"under {b.upper.text} {b.upper.unit.value}" if b.upper else "otherwise"
+    return b.label
 
 
 def table_rows(s: m.Statement) -> Iterator[tuple[str, str]]:

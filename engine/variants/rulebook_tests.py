@@ -22,7 +22,8 @@ status = "ok"
 
 Fields that can be expected: ``decided`` (false: the account is out of scope),
 ``margin_set_id``, ``account_ids``, ``eligible``, ``failed_requirements``,
-``method_rule_id``, ``requirement``, ``initial``, ``equity``, ``value``, ``excess``,
+``method_rule_id``, ``requirement``, ``initial``, ``initial_rule_id`` ("" when no initial
+multiple applies), ``equity``, ``value``, ``excess``,
 ``call``, ``status``, ``segregation_violations``. The fragment goes through the same
 validation as any book. :func:`run_tests` evaluates each file's rulebooks once and checks
 every expectation; coverage is computed by :mod:`marginlex.engine.variants.coverage`.
@@ -87,6 +88,7 @@ class Expectation(BaseModel):
     method_rule_id: str | None = None
     requirement: float | None = None
     initial: float | None = None
+    initial_rule_id: str | None = None
     equity: float | None = None
     value: float | None = None
     excess: float | None = None

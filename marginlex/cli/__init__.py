@@ -27,6 +27,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "marginlex.cli.stress_command": ("stress",),
     "marginlex.cli.lsp_command": ("lsp",),
     "marginlex.cli.serve_command": ("serve",),
+    "marginlex.cli.trust_commands": ("keys",),
 }
 """Each command group's module and the commands it registers (a command not listed here
 makes the console script register every group, so a new command is never hidden)."""
@@ -69,7 +70,7 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
     >>> modules_for(["explain", "d-1"])
     ('marginlex.cli.audit_commands',)
     >>> len(modules_for(["--help"]))
-    9
+    10
     """
     command = next((a for a in argv if not a.startswith("-")), None)
     owners = tuple(m for m, commands in GROUPS.items() if command in commands)

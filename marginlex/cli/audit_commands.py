@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
@@ -107,13 +108,14 @@ def explain(
     format = ExplainFormat.JSON if as_json else format
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
+    from marginlex.audit.ledger.chain import TraceDecodeError  # noqa: PLC0415
     from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
 
     store = _open(ledger)
     try:
         stored = store.get_decision(decision_id, run)
-    except DecisionNotFoundError as exc:
-        _err.print(f"[red]error:[/] {exc.args[0]}")
+    except (DecisionNotFoundError, TraceDecodeError) as exc:
+        _err.print(f"[red]error:[/] {escape(exc.args[0])}", soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         store.close()
@@ -191,14 +193,30 @@ def verify_command(
     expect_head: Annotated[
         str | None, typer.Option(help="A head hash noted earlier: the chain must still hold it.")
     ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="A checkpoint file (or folder) `run --sign` appended to."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="Check every checkpoint's signature with this public key."),
+    ] = None,
 ) -> None:
     """Re-walk the hash chain; name the first entry changed, removed or reordered (exit 1).
 
     With --replay, also rebuild every recorded run's rulebooks and book from the ledger,
     re-evaluate, and compare each decision's trace byte for byte (exit 1 on any difference).
+    With --public-key, also check the signed checkpoints (of --checkpoints, else the ledger's
+    own): every signature, and that the ledger still holds each checkpointed head.
     """
-    from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
+    from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
 
+    from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
+    from marginlex.cli.trust_commands import check_checkpoints_or_exit  # noqa: PLC0415
+
+    if checkpoints is not None and public_key is None:
+        _err.print("[red]error:[/] --checkpoints needs --public-key to check their signatures")
+        raise typer.Exit(2)
     replayer = None
     if replay:  # re-evaluation needs the engine (pandas, the rulebook language): only then
         from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
@@ -207,13 +225,18 @@ def verify_command(
     store = _open(ledger)
     try:
         report = verify(store, replayer=replayer, expect_head=expect_head)
+        _print_report(report)
+        anchored = public_key is None or check_checkpoints_or_exit(store, checkpoints, public_key)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
-        _err.print(f"[red]error:[/] replay failed: {exc}")
+        _err.print(f"[red]error:[/] replay failed: {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    except DBAPIError as exc:  # a column edited into what the driver cannot read
+        shown = "".join(c if c.isprintable() else "?" for c in str(exc.orig))
+        _err.print(f"error: the ledger cannot be read: {shown}", markup=False)
         raise typer.Exit(1) from exc
     finally:
         store.close()
-    _print_report(report)
-    if not report.ok:
+    if not (report.ok and anchored):
         raise typer.Exit(1)
 
 
@@ -386,7 +409,9 @@ def runs_command(
     until: UntilOpt = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
 ) -> None:
-    """List the recorded runs, oldest first: when each was recorded, its book date and counts."""
+    """List the recorded runs, oldest first: when each was recorded, its book date, counts
+    and who ran it (CSV and JSON add the command line, the marginlex version and the sha256
+    of the book and of each rulebook bundle)."""
     store = _open(ledger)
     try:
         runs = [r for r in store.runs() if _within(r.record.created_at, since, until)]
@@ -403,14 +428,14 @@ def runs_command(
         sys.stdout.write(out.getvalue())
     else:
         table = Table(title=f"{len(rows)} runs")
-        for name in _RUN_COLUMNS:
+        for name in _RUN_TABLE:
             table.add_column(name, justify="left" if name in _RUN_TEXT else "right")
         for row in rows:
-            table.add_row(*(str(row[name]) for name in _RUN_COLUMNS))
+            table.add_row(*(str(row[name]) for name in _RUN_TABLE))
         Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
-_RUN_COLUMNS = (
+_RUN_TABLE = (
     "run_id",
     "recorded_at",
     "as_of",
@@ -419,8 +444,13 @@ _RUN_COLUMNS = (
     "ok",
     "call",
     "breach",
+    "operator",
+    "host",
 )
-_RUN_TEXT = {"run_id", "recorded_at", "as_of", "rulebooks"}
+_RUN_COLUMNS = (*_RUN_TABLE, "command_line", "marginlex", "book_sha256", "rulebook_sha256")
+"""CSV and JSON: who ran each run and the sha256 of its inputs too."""
+_RUN_TEXT = {"run_id", "recorded_at", "as_of", "rulebooks", "operator", "host"}
+NOT_RECORDED = "not recorded"  # who ran a run recorded before marginlex recorded it
 
 
 def _within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -441,6 +471,12 @@ def _run_row(run: StoredRun) -> dict[str, str | int | None]:
         "ok": c.ok,
         "call": c.call,
         "breach": c.breach,
+        "operator": r.origin.operator if r.origin else NOT_RECORDED,
+        "host": r.origin.host if r.origin else NOT_RECORDED,
+        "command_line": r.origin.command_line if r.origin else NOT_RECORDED,
+        "marginlex": r.engine_version,
+        "book_sha256": r.book_sha256,
+        "rulebook_sha256": ";".join(f"{ref.id}={ref.sha256}" for ref in r.rulebooks),
     }
 
 
@@ -451,4 +487,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback()(ledger_command)
     group.command("runs")(runs_command)
+    group.command("checkpoint")(checkpoint_command)
+    group.command("init")(init_command)
+    group.command("upgrade")(upgrade_command)
     app.add_typer(group, name="ledger")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,10 @@ from marginlex.engine.outcomes import FileFormat
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
 # functions that use them, so that `marginlex --help` and other commands start fast.
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rich.progress import Progress
 
+    from marginlex.audit.ledger.gathered import GatheredRun
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book.load import Book
@@ -66,6 +69,32 @@ _LEDGER = typer.Option(
         f"in this ledger: a SQLite path or a postgresql+psycopg:// URL (default: ${LEDGER_ENV}"
         "; without either, nothing is recorded)."
     ),
+)
+_DASK = typer.Option(
+    None,
+    "--dask",
+    help=(
+        "Evaluate on a Dask cluster: local:N (N worker processes on this machine) or a "
+        "scheduler's address, tcp://HOST:8786. Decisions and recorded entries are a "
+        "single-process run's."
+    ),
+)
+
+_SIGN = typer.Option(
+    None, "--sign", help="After recording, sign the ledger's head with this Ed25519 key."
+)
+_CHECKPOINTS = typer.Option(
+    None,
+    "--checkpoints",
+    help="Append the signed checkpoint here (file or folder; default beside a SQLite "
+    "ledger: LEDGER.checkpoints.jsonl).",
+)
+
+_OPERATOR = typer.Option(
+    None,
+    "--operator",
+    help="Who runs this, as the ledger records it (default: $MARGINLEX_OPERATOR, else the "
+    "OS user).",
 )
 
 
@@ -147,9 +176,36 @@ def _evaluate_all(
     return results
 
 
+def _evaluate_on_cluster(
+    dask: str, book: Book, rulebooks: list[ResolvedRulebook], as_of: dt.date | None
+) -> tuple[list[Evaluation], GatheredRun]:
+    """Evaluate on the cluster ``dask`` names, traces built by its workers (dask imported
+    only here)."""
+    from marginlex.audit.ledger.gathered import GatheredRun, partition_traces  # noqa: PLC0415
+    from marginlex.engine.distributed.cluster import (  # noqa: PLC0415
+        ClusterSpec,
+        evaluate_on_cluster,
+        open_client,
+    )
+
+    spec = ClusterSpec.parse(dask)
+    with _progress(bar=False, show=True) as status:
+        status.add_task(f"evaluating on the Dask cluster {dask}")
+        status.refresh()
+        with open_client(spec) as client:
+            gathered = evaluate_on_cluster(client, rulebooks, book, as_of, partition_traces)
+    run = GatheredRun(book, gathered, rulebooks)
+    return run.evaluations, run
+
+
 def _run_or_exit(
-    book: Path | None, names: list[str], as_of: str | None, *, record: bool
-) -> tuple[list[Evaluation], RunRecorder | None]:
+    book: Path | None,
+    names: list[str],
+    as_of: str | None,
+    *,
+    record: bool,
+    dask: str | None = None,
+) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
     With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
@@ -173,13 +229,15 @@ def _run_or_exit(
         loaded = resolve_book(book)
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
+        if dask is not None:
+            return _evaluate_on_cluster(dask, loaded, rulebooks, day)
         recorder = RunRecorder(loaded) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BookError as exc:
         lines = [problem.render() for problem in exc.problems]
     except RulebookError as exc:
         lines = [diagnostic.render() for diagnostic in exc.diagnostics]
-    except (CompileError, EvaluationError, ValueError) as exc:
+    except (CompileError, EvaluationError, ValueError, OSError) as exc:  # OSError: no cluster
         lines = [f"error: {exc}"]
     except BaseException:
         if recorder is not None:
@@ -192,9 +250,12 @@ def _run_or_exit(
     raise typer.Exit(1)
 
 
-def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
-    """Record the run in one transaction; print the run id and the decision count."""
+def _record(
+    location: str, recorder: RunRecorder | GatheredRun, to_stderr: bool, operator: str | None
+) -> str:
+    """Record the run in one transaction, with who ran it; print the run id and count."""
     from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
+    from marginlex.audit.ledger.origin import run_origin  # noqa: PLC0415
     from marginlex.audit.ledger.store import LedgerError, shown_location  # noqa: PLC0415
 
     decisions = recorder.decision_count
@@ -204,7 +265,7 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
         with status:
             status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")
             status.refresh()
-            recorded = recorder.record(location)
+            recorded = recorder.record(location, run_origin(sys.argv, operator))
     except (LedgerError, WorkerError) as exc:
         _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
@@ -213,6 +274,39 @@ def _record(location: str, recorder: RunRecorder, to_stderr: bool) -> None:
         f"({len(recorder.evaluations)} rulebooks) in {recorded.location}"
     )
     (_err if to_stderr else _out).print(line, markup=False, soft_wrap=True)
+    return recorded.run_id
+
+
+def _signer(
+    location: str | None, sign: Path | None, checkpoints: Path | None
+) -> tuple[Ed25519PrivateKey, Path] | None:
+    """The signing key and checkpoint path of ``--sign``, checked before anything runs."""
+    from marginlex.cli.trust_commands import (  # noqa: PLC0415
+        checkpoint_path_or_exit,
+        signing_key_or_exit,
+    )
+
+    if sign is None:
+        if checkpoints is not None:
+            _err.print("error: --checkpoints needs --sign KEY", markup=False)
+            raise typer.Exit(1)
+        return None
+    if not location:
+        _err.print("error: --sign needs --ledger: only a recorded run is checkpointed")
+        raise typer.Exit(1)
+    return signing_key_or_exit(sign), checkpoint_path_or_exit(location, checkpoints)
+
+
+def _checkpoint(location: str, signer: tuple[Ed25519PrivateKey, Path], run_id: str) -> None:
+    """Sign the head the run left (after its transaction committed)."""
+    from marginlex.audit.ledger.store import Ledger  # noqa: PLC0415
+    from marginlex.cli.trust_commands import sign_or_exit  # noqa: PLC0415
+
+    store = Ledger.open(location, create=False)
+    try:
+        sign_or_exit(store, *signer, run_id)
+    finally:
+        store.close()
 
 
 def _json(results: list[Evaluation]) -> str:
@@ -240,6 +334,10 @@ def run(
     ledger: str | None = _LEDGER,
     wide: bool = _WIDE,
     allow_warnings: bool = ALLOW_WARNINGS,
+    sign: Path | None = _SIGN,
+    checkpoints: Path | None = _CHECKPOINTS,
+    operator: str | None = _OPERATOR,
+    dask: str | None = _DASK,
 ) -> None:
     """Decide every margin set of a book under one or more rulebooks.
 
@@ -249,16 +347,21 @@ def run(
     Exit code 0 when every rulebook ran (and was recorded), 1 on a bad book, rulebook or
     date, or a ledger that cannot record; nothing is recorded when evaluation fails. A
     rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
+    With --sign KEY, a signed checkpoint of the ledger's head follows the recording.
+    With --dask, the book is evaluated on a Dask cluster, cut by margin set.
     """
     check_out_or_exit(out)
     location = ledger or os.environ.get(LEDGER_ENV)
+    signer = _signer(location, sign, checkpoints)
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
-    results, recorder = _run_or_exit(book, names, as_of, record=bool(location))
+    results, recorder = _run_or_exit(book, names, as_of, record=bool(location), dask=dask)
     try:
         _report(results, out, out_format)
         if recorder is not None and location:
-            _record(location, recorder, to_stderr=as_json)
+            run_id = _record(location, recorder, to_stderr=as_json, operator=operator)
+            if signer is not None:
+                _checkpoint(location, signer, run_id)
     finally:
         if recorder is not None:
             recorder.close()

@@ -19,7 +19,18 @@ def serve(
     ledger: Annotated[str | None, _LEDGER] = None,
     book: Annotated[
         Path | None,
-        typer.Option(help="With no ledger: record this book folder instead of the demo book."),
+        typer.Option(
+            help="With no ledger: record this book folder instead of the demo book. The "
+            "workbench previews on it too."
+        ),
+    ] = None,
+    rulebooks: Annotated[
+        Path | None,
+        typer.Option(
+            help="The folder the workbench's Save as writes .mlx files into (default: none, "
+            "no saving).",
+            file_okay=False,
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -31,11 +42,12 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the auditor's console: runs, decisions, explanations, history, rulebooks, verify.
+    """Serve the auditor's console: runs, decisions, explanations, history, rulebooks, verify,
+    and the workbench (edit a variant, check it, preview it against its base on a book).
 
-    Read-only: the ledger is opened so that nothing can be written to it. Listening on an
-    address other than loopback needs a token; open the printed address once with
-    ?token=... and the browser keeps it.
+    Read-only: the ledger is opened so that nothing can be written to it; the workbench's
+    Save as writes into --rulebooks DIR only. Listening on an address other than loopback
+    needs a token; open the printed address once with ?token=... and the browser keeps it.
     """
     import os  # noqa: PLC0415
 
@@ -47,10 +59,12 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     location = ledger or os.environ.get("MARGINLEX_LEDGER") or _default_ledger(book)
-    _serve(location, host, port, required)
+    _serve(location, host, port, required, (book, rulebooks))
 
 
-def _serve(location: str, host: str, port: int, token: str | None) -> None:
+def _serve(
+    location: str, host: str, port: int, token: str | None, folders: tuple[Path | None, ...]
+) -> None:
     """Print the address, then serve until Ctrl-C."""
     import uvicorn  # noqa: PLC0415
 
@@ -61,7 +75,12 @@ def _serve(location: str, host: str, port: int, token: str | None) -> None:
     typer.echo(f"marginlex console over {shown_location(location)}")
     suffix = "/?token=..." if token else "/"
     typer.echo(f"serving on http://{shown}:{port}{suffix}  (Ctrl-C stops it)")
-    uvicorn.run(create_app(location, token=token), host=host, port=port, log_level="warning")
+    book, rulebooks = folders
+    if rulebooks is not None and not rulebooks.is_dir():
+        typer.echo(f"error: --rulebooks {rulebooks} is not a folder", err=True)
+        raise typer.Exit(2)
+    app = create_app(location, token=token, book=book, rulebooks=rulebooks)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _default_ledger(book: Path | None) -> str:

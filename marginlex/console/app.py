@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,12 +32,20 @@ log = logging.getLogger("marginlex.console")
 UNREADABLE = "The ledger cannot be read"
 
 
-def create_app(ledger_url: str, *, token: str | None = None) -> FastAPI:
+def create_app(
+    ledger_url: str,
+    *,
+    token: str | None = None,
+    book: Path | None = None,
+    rulebooks: Path | None = None,
+) -> FastAPI:
     """The console over the ledger at ``ledger_url`` (a SQLite path or a PostgreSQL URL).
 
     Args:
         ledger_url: where the ledger is; it is opened read-only on the first request.
         token: when given, every request must present it (header, cookie or ``?token=``).
+        book: a book folder the workbench may preview on, beside the demo book.
+        rulebooks: the folder the workbench's "Save as" writes into (None: no saving).
     """
 
     @asynccontextmanager
@@ -44,7 +53,7 @@ def create_app(ledger_url: str, *, token: str | None = None) -> FastAPI:
         yield
         state.close()
 
-    state = ConsoleState(ledger_url, VerifyJobs())
+    state = ConsoleState(ledger_url, VerifyJobs(), book, rulebooks)
     app = FastAPI(
         title="marginlex console",
         docs_url=None,

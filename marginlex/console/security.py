@@ -1,7 +1,8 @@
 """What keeps the console safe to expose: a token off loopback, a strict CSP, escaped text.
 
-The console never runs a script of its own (pages work without JavaScript), so the policy
-allows scripts only from itself and styles only from its own stylesheet.
+Pages work without JavaScript; the one script, the workbench's ``workbench.js`` (check as
+typed), is served by the console itself, so the policy allows scripts only from itself (no
+inline script) and styles only from its own stylesheet.
 """
 
 from __future__ import annotations

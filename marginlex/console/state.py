@@ -1,10 +1,12 @@
 """What the console holds while it serves: the ledger (opened read-only on first use), the
-verify jobs it started, and renderings of runs that cannot change (runs are append-only)."""
+verify jobs it started, renderings of runs that cannot change (runs are append-only), and
+the workbench's book and rulebook folder."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
@@ -22,8 +24,16 @@ T = TypeVar("T")
 class ConsoleState:
     """One console's ledger and memory."""
 
-    def __init__(self, location: str, jobs: VerifyJobs) -> None:
+    def __init__(
+        self,
+        location: str,
+        jobs: VerifyJobs,
+        book: Path | None = None,
+        rulebooks: Path | None = None,
+    ) -> None:
         self.location = location
+        self.book = book  # the workbench's other book (``--book``), beside the demo book
+        self.rulebooks = rulebooks  # where the workbench's "Save as" writes (``--rulebooks``)
         self.shown = shown_location(location)
         self.jobs = jobs
         self._ledger: Ledger | None = None
@@ -45,6 +55,10 @@ class ConsoleState:
             self._cache[key] = make()
         value: T = self._cache[key]
         return value
+
+    def forget(self, key: tuple[str, ...]) -> None:
+        """Drop a cached value (a workbench library, once a file was saved beside it)."""
+        self._cache.pop(key, None)
 
     def close(self) -> None:
         """Release the ledger's connections."""

@@ -6,8 +6,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
+from sqlalchemy import select, update
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.chain import entry_hash, entry_header
 from marginlex.audit.ledger.records import RunRecord
+from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import DecisionFigures, DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
 
@@ -63,7 +69,8 @@ _ENTRY = re.compile(
 
 
 def mask_entry(body: str) -> str:
-    """``explain`` output with the run id, recorded time and entry hash (new each run) masked."""
+    """``explain`` output with the run id, recorded time, entry hash and who ran the run (new
+    each run) masked."""
 
     def mask(m: re.Match[str]) -> str:
         if m["lead"]:
@@ -72,4 +79,45 @@ def mask_entry(body: str) -> str:
             return f"{m['when']}RECORDED"
         return f"{m['hash']}ENTRY-HASH"
 
-    return _ENTRY.sub(mask, body)
+    return _WHO_RAN.sub(_mask_who, _ENTRY.sub(mask, body))
+
+
+_WHO_RAN = re.compile(
+    r"(?P<text>, run by ).+? on \S+: .*?(?=  ‹ledger entry›)"
+    r"|(?P<html>, run by <code>).*?</code> on <code>.*?</code>: <code>.*?(?=</code>)"
+    r'|(?P<json>"(?:command_line|host|operator)": )"(?:[^"\\]|\\.)*"'
+)
+
+
+def _mask_who(m: re.Match[str]) -> str:
+    """Who ran the run (the operator, host and command line of the test process)."""
+    if m["text"]:
+        return f"{m['text']}OPERATOR on HOST: COMMAND"
+    if m["html"]:
+        return f"{m['html']}OPERATOR</code> on <code>HOST</code>: <code>COMMAND"
+    return f'{m["json"]}"MASKED"'
+
+
+def rehash_from(ledger: Ledger, seq: int, **changes: object) -> None:
+    """An insider's edit: set ``changes`` on entry ``seq``, then re-hash the chain from it.
+
+    Every later entry gets a new ``prev_hash`` and ``entry_hash``, so the chain is intact
+    again: only something kept outside the ledger (a checkpoint) or replay can tell.
+    """
+    with ledger.engine.begin() as conn:
+        run_sha = {r.run_id: r.run_sha256 for r in conn.execute(select(t.runs))}
+        if changes:
+            conn.execute(update(t.decisions).where(t.decisions.c.seq == seq).values(**changes))
+        rows = list(
+            conn.execute(select(t.decisions).where(t.decisions.c.seq >= seq).order_by("seq"))
+        )
+        prev = rows[0].prev_hash
+        for row in rows:
+            fields = dict(row._mapping) | {"prev_hash": prev}
+            header = entry_header(SimpleNamespace(**fields), row.run_id, run_sha[row.run_id])
+            prev = entry_hash(prev, header, row.seq)
+            conn.execute(
+                update(t.decisions)
+                .where(t.decisions.c.seq == row.seq)
+                .values(prev_hash=fields["prev_hash"], entry_hash=prev)
+            )

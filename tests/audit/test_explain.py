@@ -119,8 +119,8 @@ def test_json_rendering_is_the_canonical_content(pm_trace: DecisionTrace) -> Non
 def test_html_is_self_contained_and_escaped(pm_trace: DecisionTrace) -> None:
     page = render_html(pm_trace)
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
-    for external in ("<link", "<script", "src=", "http://", "https://", "@import"):
-        assert external not in page
+    for external in ("<link", "<script src", "src=", "http://", "https://", "@import"):
+        assert external not in page  # the one script (the search box) is inline
     assert "P&amp;L" in page and "P&L -23" not in page  # text is escaped
 
 
@@ -167,19 +167,22 @@ def test_explain_names_the_ledger_entry(cli_ledger: str, pm_trace: DecisionTrace
     assert (stored.row.run_id, stored.row.seq, stored.recorded_at) == ("run-1", 1, run.created_at)
     first = render_text(pm_trace, stored).splitlines()[0]
     assert first == (
-        f"Ledger entry #1 of run run-1, recorded {when}, entry hash {stored.entry_hash}"
-        "  ‹ledger entry›"
+        f"Ledger entry #1 of run run-1, recorded {when}, entry hash {stored.entry_hash}, "
+        "who ran it: not recorded  ‹ledger entry›"
     )
     assert json.loads(render_json(pm_trace, stored))["ledger_entry"] == {
+        "command_line": None,
         "entry_hash": stored.entry_hash,
         "hash_mismatch": None,
+        "host": None,
+        "operator": None,
         "recorded_at": when,
         "run_id": "run-1",
         "seq": 1,
     }
     page = render_html(pm_trace, stored)
     assert f"Ledger entry #1 of run <code>run-1</code>, recorded {when}" in page
-    assert f"entry hash <code>{stored.entry_hash}</code>" in page
+    assert f"entry hash <code>{stored.entry_hash}</code>, who ran it: not recorded" in page
 
 
 def test_cli_explain_unknown_id_exits_1(cli_ledger: str) -> None:
@@ -248,7 +251,50 @@ def test_html_tree_folds_and_prints(pm_trace: DecisionTrace) -> None:
     assert page.count("<details open><summary>") == sum(1 for n in every if n.children) > 1
     assert page.count("<li>") == len(every)
     assert "@media print {" in page and "print-color-adjust: exact" in page
-    assert "<script" not in page  # still self-contained: folding needs no script
+    # self-contained: folding needs no script; the one script is the search box, inline
+    assert page.count("<script") == 1 and "<script src" not in page
+
+
+def test_html_search_marks_matches_and_opens_their_folds(
+    pm_trace: DecisionTrace, tmp_path: Path
+) -> None:
+    """In a real Chromium: fold every line, search a rule id, and the matching lines are
+    marked, the folds above them opened and every other line faded."""
+    chromium = Path(os.environ.get("MARGINLEX_CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {chromium} (CI is set: a missing browser is a failure)")
+        pytest.skip(f"no Chromium at {chromium}")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    page_file = tmp_path / "d.html"
+    page_file.write_text(render_html(pm_trace), encoding="utf-8")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=args)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(page_file.as_uri())
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = false)")
+        page.fill("#find", "sec_treasuries")
+        hits = page.locator("li.hit")
+        assert hits.count() >= 1
+        assert all("sec_treasuries" in t for t in hits.all_text_contents())
+        assert page.locator("li.miss").count() > 0
+        # every fold above a match is open again
+        closed = page.evaluate(
+            "Array.from(document.querySelectorAll('li.hit')).filter(li => {"
+            " for (let d = li.parentElement.closest('details'); d;"
+            " d = d.parentElement.closest('details')) { if (!d.open) return true; }"
+            " return false; }).length"
+        )
+        assert closed == 0
+        assert page.inner_text("#found") == f"{hits.count()} line(s) match"
+        page.fill("#find", "")
+        assert page.locator("li.miss").count() == 0
+        browser.close()
+    assert errors == []
 
 
 def test_text_states_each_citation_once(pm_trace: DecisionTrace) -> None:

@@ -124,7 +124,10 @@ def test_cftc_treasury_cross_margin_set(runs: dict) -> None:
 
 def test_digital_asset_cap_and_call(runs: dict) -> None:
     t = _trace(runs, "cftc", "ms:A08_FOX_FUT")
-    assert t.figures.status.value == "call" and t.figures.call == Decimal("66000.00")
+    # Value 144,000 below maintenance 210,000: the call restores initial, 231,000 - 144,000,
+    # and cites the initial rule (issue 14: a futures customer's call).
+    assert t.figures.status.value == "call" and t.figures.call == Decimal("87000.00")
+    assert {s.rule_id for s in t.figures.sources if s.figure.value == "call"} == {"cftc_initial"}
     cap = next(s for s in t.steps if s.kind.value == "concentration")
     assert isinstance(cap.output, CollateralOutput)
     # Capped at 40% of the 210,000 requirement: 84,000 of 168,000 after haircuts, half.

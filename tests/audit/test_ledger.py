@@ -286,6 +286,8 @@ def test_replay_seam_reports_decisions_that_differ(filled: Ledger, pm_trace: Dec
     assert report.replayed == 6 and not report.ok
     assert [(d.decision_id, d.seq, d.detail) for d in report.replay_differences] == [
         ("a3", 3, '$.figures.call: recorded "0.00", replayed "5.00"'),
+        ("a3", 3, 'column status: stored "ok", replayed "call"'),
+        ("a3", 3, 'column call: stored "0.00", replayed "5.00"'),
         ("a4", None, "replay makes a decision that was not recorded"),
         ("a2", 2, "recorded, but replay no longer makes this decision"),
     ]
@@ -375,4 +377,7 @@ def test_a_changed_byte_in_a_book_blob_names_the_book(filled: Ledger) -> None:
     report = verify(filled)
     assert report.problem is not None
     assert report.problem.kind == ProblemKind.INPUT_CHANGED
-    assert report.problem.message == f"the recorded content of book {sha[:12]}… was changed"
+    assert report.problem.message == (
+        f"the recorded content of book {sha[:12]}… (of run-a, run-b) was changed"
+    )
+    assert report.problem.run_id == "run-a"

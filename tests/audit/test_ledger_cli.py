@@ -4,6 +4,7 @@ against its hash, listings bounded by time, and a table that pages."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 from typer.testing import CliRunner
 
 from marginlex.audit.explain.text import render_text
+from marginlex.audit.ledger.records import RunOrigin
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import DecisionTrace
 from marginlex.cli import audit_commands
@@ -22,17 +24,24 @@ audit_commands.register(app)
 MISMATCH = "HASH MISMATCH: entry #2 was changed after it was recorded"
 
 
+ORIGIN = RunOrigin(
+    operator="alice", host="ws-7", command_line="marginlex run --ledger 'postgresql://w:***@db/l'"
+)
+
+
 @pytest.fixture
 def two_runs(tmp_path: Path, pm_trace: DecisionTrace) -> str:
-    """run-1 (2 decisions, 2026-03-02 09:00 UTC), run-2 (1 decision, 2026-03-03 09:00 UTC)."""
+    """run-1 (2 decisions, 2026-03-02 09:00 UTC), run-2 (1 decision, 2026-03-03 09:00 UTC,
+    run by alice on ws-7)."""
     location = str(tmp_path / "cli.db")
     ledger = Ledger.open(location)
     for run_id, day, traces in (
         ("run-1", 2, [pm_trace, variant(pm_trace, "d-call", accounts=("ACC-9",), excess="-5")]),
         ("run-2", 3, [variant(pm_trace, "d-late", accounts=("ACC-7",))]),
     ):
+        origin = ORIGIN if run_id == "run-2" else None  # run-1 as recorded before origins
         run = run_for(pm_trace, run_id).model_copy(
-            update={"created_at": datetime(2026, 3, day, 9, tzinfo=UTC)}
+            update={"created_at": datetime(2026, 3, day, 9, tzinfo=UTC), "origin": origin}
         )
         ledger.record_run(run, traces, [RULEBOOK_TEXT], BOOK_BLOB)
     ledger.close()
@@ -148,15 +157,24 @@ def test_ledger_runs_lists_each_run_with_its_time(two_runs: str, pm_trace: Decis
     listed = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "-f", "csv"])
     assert listed.exit_code == 0, listed.stderr
     as_of, rulebook = pm_trace.as_of.isoformat(), pm_trace.rulebook.id
+    inputs = (
+        f"{pm_trace.engine_version},{pm_trace.book_sha256},{rulebook}={pm_trace.rulebook.sha256}"
+    )
     assert listed.stdout.splitlines() == [
-        "run_id,recorded_at,as_of,rulebooks,decisions,ok,call,breach",
-        f"run-1,2026-03-02T09:00:00+00:00,{as_of},{rulebook},2,1,1,0",
-        f"run-2,2026-03-03T09:00:00+00:00,{as_of},{rulebook},1,1,0,0",
+        "run_id,recorded_at,as_of,rulebooks,decisions,ok,call,breach,operator,host,command_line,"
+        "marginlex,book_sha256,rulebook_sha256",
+        f"run-1,2026-03-02T09:00:00+00:00,{as_of},{rulebook},2,1,1,0,not recorded,not recorded,"
+        f"not recorded,{inputs}",
+        f"run-2,2026-03-03T09:00:00+00:00,{as_of},{rulebook},1,1,0,0,alice,ws-7,"
+        f"marginlex run --ledger 'postgresql://w:***@db/l',{inputs}",
     ]
     since = runner.invoke(
         app, ["ledger", "runs", "--ledger", two_runs, "-f", "json", "--since", "2026-03-03"]
     )
     assert [r["run_id"] for r in json.loads(since.stdout)] == ["run-2"]
+    shown = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs])
+    assert re.search(r"│ run-2 .*│ alice +│ ws-7 +│", shown.stdout), shown.stdout
+    assert re.search(r"│ run-1 .*│ not recorded +│ not recorded +│", shown.stdout)
     table = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "--until", "2026-03-02"])
     assert "0 runs" in table.stdout  # --until a date is its midnight: before run-1
 

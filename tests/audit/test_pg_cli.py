@@ -126,11 +126,13 @@ def test_run_records_what_ledger_lists(
     # Every recorded figure is the one `run --json` prints for the demo book (the golden).
     assert _figures(rows) == _golden_figures()
     calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != "0.00"]
+    # Futures customers below maintenance are called back to initial (110%): 231,000 -
+    # 144,000 and 46,200 - 10,000.
     assert calls == [
-        ("cftc", "ms:A08_FOX_FUT", "66000.00"),
-        ("cftc", "ms:A09_GOLF_FUT", "32000.00"),
-        ("harmonized", "ms:A08_FOX_FUT", "66000.00"),
-        ("harmonized", "ms:A09_GOLF_FUT", "32000.00"),
+        ("cftc", "ms:A08_FOX_FUT", "87000.00"),
+        ("cftc", "ms:A09_GOLF_FUT", "36200.00"),
+        ("harmonized", "ms:A08_FOX_FUT", "87000.00"),
+        ("harmonized", "ms:A09_GOLF_FUT", "36200.00"),
     ]
 
 
@@ -177,7 +179,7 @@ def test_a_call_edited_in_sql_fails_verify_at_that_entry(
     location = pg_url if backend == "postgresql" else str(tmp_path / "tampered.db")
     run_id = _record("--ledger", location)
     fox = _id_of(_listing("--ledger", location), "cftc", "ms:A08_FOX_FUT")
-    assert (fox["seq"], fox["call"]) == (15, "66000.00")
+    assert (fox["seq"], fox["call"]) == (15, "87000.00")
     wipe = "UPDATE decisions SET call = 0 WHERE decision_id = "
     if backend == "postgresql":
         with psycopg.connect(_plain(pg_url)) as conn:  # commits on leaving the block

@@ -107,7 +107,7 @@ def test_span_scan_lists_shift_extremes_ranges_and_minimum(plans: dict[str, Plan
 def test_strategy_based_lists_legs_and_other_rows(plans: dict[str, Plan]) -> None:
     rule = "sec_strategy_based"
     got = _inputs(plans["sec"], rule)
-    assert got[:7] == [
+    assert got[:8] == [
         (f"{rule}.long_stock.rate", "fraction", 0.25),
         (f"{rule}.short_stock.rate", "fraction", 0.30),
         (f"{rule}.short_equity_option.rate", "fraction", 0.20),
@@ -115,8 +115,9 @@ def test_strategy_based_lists_legs_and_other_rows(plans: dict[str, Plan]) -> Non
         (f"{rule}.short_index_option.rate", "fraction", 0.15),
         (f"{rule}.short_index_option.floor", "fraction", 0.10),
         (f"{rule}.long_option.rate", "fraction", 1.0),
+        (f"{rule}.option_spread.rate", "fraction", 1.0),
     ]
-    assert got[7:9] == [
+    assert got[8:10] == [
         (f"{rule}.others[1].when", "years", 1.0),  # residual_maturity < 1 year
         (f"{rule}.others[1].rate", "fraction", 0.01),
     ]
@@ -124,7 +125,7 @@ def test_strategy_based_lists_legs_and_other_rows(plans: dict[str, Plan]) -> Non
         (f"{rule}.others[6].rate", "fraction", 0.06),
         (f"{rule}.others[otherwise].rate", "fraction", 0.25),
     ]
-    assert len(got) == 7 + 5 * 2 + 2
+    assert len(got) == 8 + 5 * 2 + 2
 
 
 def test_initial_multiple_and_offsets(plans: dict[str, Plan]) -> None:
@@ -171,8 +172,8 @@ def test_collateral_steps_list_schedule_identity_and_cap(plans: dict[str, Plan])
         (
             "harmonized_collateral.schedule",
             None,
-            "more conservative of sec_treasuries, sec_other_assets, cftc_treasuries, "
-            "cftc_other_assets",
+            "more conservative of {sec_treasuries, sec_other_assets} and "
+            "{cftc_treasuries, cftc_other_assets}",
         )
     ]
     assert _inputs(plans["cftc"], "cftc_digital_cap") == [

@@ -1,7 +1,7 @@
 """The console's pages over a real ledger (SQLite): what each shows, as HTML and as CSV.
 
 Figures are the demo book's (``tests/data/evaluate/demo_run.json``): 34 decisions a run, 12
-under sec, 6 under cftc and 16 under harmonized; A08_FOX_FUT has a call of 66,000.00 on a
+under sec, 6 under cftc and 16 under harmonized; A08_FOX_FUT has a call of 87,000.00 on a
 requirement of 210,000.00 under cftc.
 """
 
@@ -50,7 +50,7 @@ def test_run_summary_per_rulebook(client: TestClient, recorded: Recorded) -> Non
     calls = _csv(client.get(f"/runs/{recorded.demo}?format=csv&table=calls").text)
     amounts = [float(r["call"]) for r in calls]
     assert amounts == sorted(amounts, reverse=True)
-    assert {"ms:A08_FOX_FUT", "66000.00"} <= {calls[0]["margin set"], calls[0]["call"]}
+    assert {"ms:A08_FOX_FUT", "87000.00"} <= {calls[0]["margin set"], calls[0]["call"]}
     svg = client.get(f"/runs/{recorded.demo}/plots/requirements.svg")
     assert svg.headers["content-type"] == "image/svg+xml"
     assert svg.text.lstrip().startswith("<?xml") and "<svg" in svg.text
@@ -121,7 +121,7 @@ def test_decision_page_links_rules_accounts_and_citations(
     rulebook = client.get(f"/rulebooks/{sha}").text
     assert f'id="rule-{rule}"' in rulebook
     figures = _csv(client.get(f"{href}.csv").text)
-    assert {r["figure"]: r["USD"] for r in figures}["call"] == "66,000.00"
+    assert {r["figure"]: r["USD"] for r in figures}["call"] == "87,000.00"
 
 
 def test_replay_says_identical(client: TestClient, recorded: Recorded) -> None:

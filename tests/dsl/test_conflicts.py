@@ -135,11 +135,11 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
         ("MLX609", 3, 16),
     ]
     messages = [d.message for d in found]
-    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:116) never applies: a collateral")
-    assert "takes `sec_treasuries` (sec.mlx:134)" in messages[0]
+    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:126) never applies: a collateral")
+    assert "takes `sec_treasuries` (sec.mlx:141)" in messages[0]
     assert messages[1] == (
-        "`cftc_span` (cftc.mlx:68) never applies: an account with regime CFTC matches it but "
-        "takes `sec_strategy_based` (sec.mlx:83) (as does every match)"
+        "`cftc_span` (cftc.mlx:71) never applies: an account with regime CFTC matches it but "
+        "takes `sec_strategy_based` (sec.mlx:88) (as does every match)"
     )
     assert messages[2].endswith(
         "gets 90% (pm_offset_high_cap_broad) from `sec_product_group_credits`, not 50%"

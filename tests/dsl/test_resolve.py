@@ -64,6 +64,7 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
         "sec_portfolio_margin",
         "sec_strategy_based",
         "cftc_span",
+        "cftc_initial",
         "sec_margin_sets",
         "harmonized_accounts",
         "harmonized_collateral",

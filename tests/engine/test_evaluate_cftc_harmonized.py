@@ -48,8 +48,8 @@ def test_span_extreme_move_counts_a_third(tmp_path: Path) -> None:
 def test_digital_assets_over_their_cap(tmp_path: Path) -> None:
     # ES 10 long: 10 x 50 x 6,000 x 7% = 210,000 (the extreme move 3 x 0.33 = 0.99 of it
     # is smaller). BTC 150,000 x 80% = 120,000 and ETH 60,000 x 80% = 48,000: 168,000 of
-    # digital assets, capped at 40% x 210,000 = 84,000. Value 60,000 + 84,000 = 144,000;
-    # call 66,000.
+    # digital assets, capped at 40% x 210,000 = 84,000. Value 60,000 + 84,000 = 144,000,
+    # below maintenance: the call restores initial, 110% x 210,000 - 144,000 = 87,000.
     book = make_book(
         tmp_path,
         "F1,FOX,FCM1,CFTC,futures,customer,",
@@ -61,7 +61,7 @@ def test_digital_assets_over_their_cap(tmp_path: Path) -> None:
     assert (d["maintenance"], d["value"], d["call"], d["status"]) == (
         210000.0,
         144000.0,
-        66000.0,
+        87000.0,
         "call",
     )
     lots = ev.frames["lots"].set_index("lot_id")
@@ -82,8 +82,9 @@ def test_digital_asset_outside_the_pilot_counts_nothing(tmp_path: Path) -> None:
     lot = ev.frames["lots"].set_index("lot_id").loc["L2"]
     assert lot["value"] == 0.0 and lot["status"] == "not_in_schedule"
     assert lot["reason"] == "outside the CFTC digital asset collateral pilot"
-    # 2 x 50 x 6,000 x 7% = 42,000 against 10,000: call 32,000.
-    assert decision(ev, "ms:F1")["call"] == 32000.0
+    # 2 x 50 x 6,000 x 7% = 42,000 against 10,000: the call restores initial,
+    # 110% x 42,000 - 10,000 = 36,200.
+    assert decision(ev, "ms:F1")["call"] == 36200.0
 
 
 def test_cross_regime_hedge_nets_only_under_harmonized(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from marginlex.cli.run_output import decision_table
 
 # (days from 2026-06-30 to maturity, SEC rate, CFTC rate, SEC schedule row). Residual
 # maturity is days / 365; months are twelfths of a year, so 3 months = 0.25 y = 91.25 days;
-# a lot exactly on a boundary (365 x N days = N years) takes the longer bucket.
+# a lot exactly on an SEC boundary (365 x N days = N years, `under`) takes the longer bucket;
+# on a CME boundary (`up to`, issue 14) the shorter: 1.0 y is 1%, 3.0 y 2%, 5.0 y 3%, 10.0 y 4.5%.
 BUCKETS = [
     (45, 0.0, 0.01, "under 3 months"),
     (91, 0.0, 0.01, "under 3 months"),  # 0.2493 y, just under 3 months
@@ -27,15 +28,15 @@ BUCKETS = [
     (200, 0.0075, 0.01, "under 9 months"),
     (300, 0.01, 0.01, "under 12 months"),
     (364, 0.01, 0.01, "under 12 months"),
-    (365, 0.015, 0.02, "under 2 years"),  # 1.0 y: on the boundary -> the longer bucket
+    (365, 0.015, 0.01, "under 2 years"),  # 1.0 y: SEC the longer bucket, CME up to 1 y
     (500, 0.015, 0.02, "under 2 years"),
     (730, 0.02, 0.02, "under 3 years"),  # 2.0 y
     (900, 0.02, 0.02, "under 3 years"),
-    (1095, 0.03, 0.03, "under 5 years"),  # 3.0 y
+    (1095, 0.03, 0.02, "under 5 years"),  # 3.0 y
     (1500, 0.03, 0.03, "under 5 years"),
-    (1825, 0.04, 0.045, "under 10 years"),  # 5.0 y
+    (1825, 0.04, 0.03, "under 10 years"),  # 5.0 y
     (3000, 0.04, 0.045, "under 10 years"),
-    (3650, 0.045, 0.06, "under 15 years"),  # 10.0 y
+    (3650, 0.045, 0.045, "under 15 years"),  # 10.0 y
     (4500, 0.045, 0.06, "under 15 years"),
     (5475, 0.05, 0.06, "under 20 years"),  # 15.0 y
     (6500, 0.05, 0.06, "under 20 years"),
@@ -144,7 +145,8 @@ def test_json_names_the_rules_and_the_breach_path() -> None:
     doc = json.loads(result.stdout)
     fox = next(r for r in doc["cftc"]["decisions"] if r["id"] == "cftc:ms:A08_FOX_FUT")
     assert (fox["method_rule_id"], fox["initial_rule_id"]) == ("cftc_span", "cftc_initial")
-    assert (fox["equity"], fox["value"], fox["call"]) == (270000.0, 144000.0, 66000.0)
+    # Below maintenance (210,000) the call restores initial: 231,000 - 144,000 = 87,000.
+    assert (fox["equity"], fox["value"], fox["call"]) == (270000.0, 144000.0, 87000.0)
     hotel = next(r for r in doc["sec"]["decisions"] if r["id"] == "sec:ms:A10_HOTEL_MGN")
     assert hotel["segregation_paths"] == [
         {

@@ -149,9 +149,9 @@ L3,P1,UST_BILL,100000,2026-08-29,
         # SEC: 365 days = 1.0 year is on the 12-month boundary -> the longer bucket
         # (under 2 years) 1.5%; 200 days = 0.548 y -> under 9 months 0.75%; 60 days -> 0%.
         ("sec", "SEC", {"L1": 0.015, "L2": 0.0075, "L3": 0.0}),
-        # CFTC: notes 1.0 y -> boundary of 1 year -> under 3 years 2%; 0.548 y -> 1%;
-        # bills flat 0.5%.
-        ("cftc", "CFTC", {"L1": 0.02, "L2": 0.01, "L3": 0.005}),
+        # CFTC: notes 1.0 y -> on the boundary of CME's "up to 1 year" bucket: 1%;
+        # 0.548 y -> 1%; bills flat 0.5%.
+        ("cftc", "CFTC", {"L1": 0.01, "L2": 0.01, "L3": 0.005}),
     ],
 )
 def test_treasury_haircuts_at_a_bucket_and_a_boundary(
@@ -171,13 +171,13 @@ def test_treasury_haircuts_at_a_bucket_and_a_boundary(
 
 
 def test_harmonized_takes_the_more_conservative_haircut(tmp_path: Path) -> None:
-    # UST_NOTE at 1.0 y: SEC 1.5% vs CFTC 2% -> 2% (cftc_treasuries wins);
-    # UST_BILL at 60 days: SEC 0% vs CFTC 0.5% -> 0.5%.
+    # UST_NOTE at 1.0 y: SEC 1.5% (the longer bucket) vs CME 1% (up to 1 year) -> 1.5%
+    # (sec_treasuries wins); UST_BILL at 60 days: SEC 0% vs CFTC 0.5% -> 0.5%.
     book = make_book(tmp_path, "P1,ECHO,BDF1,SEC,margin,customer,", "", TREASURY_LOTS)
     lots = run(book, "harmonized").frames["lots"].set_index("lot_id")
-    assert lots.loc["L1", "haircut_rate"] == pytest.approx(0.02)
-    assert lots.loc["L1", "schedule"] == "cftc_treasuries"
-    assert lots.loc["L1", "candidates"] == "sec_treasuries=1.5%;cftc_treasuries=2.0%"
+    assert lots.loc["L1", "haircut_rate"] == pytest.approx(0.015)
+    assert lots.loc["L1", "schedule"] == "sec_treasuries"
+    assert lots.loc["L1", "candidates"] == "sec_treasuries=1.5%;cftc_treasuries=1.0%"
     assert lots.loc["L3", "haircut_rate"] == pytest.approx(0.005)
 
 

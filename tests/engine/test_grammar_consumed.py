@@ -192,6 +192,7 @@ CLAUSES: dict[str, Probe] = {
     "maturity_buckets": Handled(why="holds the buckets"),
     "bucket": Changes("sec", "under 10 years 4%", "under 10 years 9%"),
     "bucket_otherwise": Changes("cftc", "otherwise 6%", "otherwise 16%"),
+    "bucket_up_to": Changes("cftc", "up to 3 years 2%", "up to 3 years 7%"),
     "asset_table": Handled(why="holds asset rows"),
     "asset_row": Changes("cftc", "USD 0%", "USD 10%"),
     "asset_otherwise": Changes(
@@ -216,8 +217,13 @@ CLAUSES: dict[str, Probe] = {
     ),
     "more_conservative": Changes(
         "harmonized",
-        "sec_other_assets, cftc_treasuries, cftc_other_assets",
-        "sec_other_assets, cftc_treasuries",
+        "{sec_treasuries, sec_other_assets} and {cftc_treasuries, cftc_other_assets}",
+        "sec_treasuries, sec_other_assets, cftc_treasuries, cftc_other_assets",
+    ),
+    "more_conservative_regimes": Changes(
+        "harmonized",
+        "{sec_treasuries, sec_other_assets} and {cftc_treasuries, cftc_other_assets}",
+        "{sec_treasuries, sec_other_assets} and {cftc_treasuries}",
     ),
     "concentration": Handled(why="holds a limit"),
     "concentration_item": Handled(why="a clause or a limit"),
@@ -275,6 +281,7 @@ CLAUSES: dict[str, Probe] = {
     "initial_multiple": Changes(
         "cftc", "initial initial_to_maintenance of maintenance", "initial 150% of maintenance"
     ),
+    "restores": Changes("cftc", "of maintenance, calls restore initial", "of maintenance"),
     # ---- offsets
     "offset": Handled(why="holds one offset rule"),
     "offset_item": Handled(why="a clause or an offset rule"),

@@ -52,7 +52,7 @@ def test_stress_counts_on_the_demo_book() -> None:
     rally = result.impact("rally", "cftc")
     assert (rally.calls_created, rally.calls_grown, rally.calls_cleared) == (1, 0, 2)
     assert rally.most_affected[0].margin_set_id == "ms:A05_DELTA_FUT"
-    assert rally.most_affected[0].call_to == 1_204_000.0
+    assert rally.most_affected[0].call_to == 1_254_400.0
     base = result.baselines[0].totals
     assert rally.call_delta == pytest.approx(rally.totals.total_call - base.total_call)
     assert rally.requirement_delta == pytest.approx(

@@ -27,7 +27,7 @@ def test_json_and_report(tmp_path: Path) -> None:
     assert [s["name"] for s in data["scenarios"]] == ["shock", "rally", "rates"]
     assert data["scenarios"][0]["shocks"] == ["product=*:+10pts"]
     rally = next(i for i in data["impacts"] if i["scenario"] == "rally")
-    assert (rally["calls_created"], rally["most_affected"][0]["call_to"]) == (1, 1_204_000.0)
+    assert (rally["calls_created"], rally["most_affected"][0]["call_to"]) == (1, 1_254_400.0)
     page = report.read_text(encoding="utf-8")
     assert page.count("<svg") >= 3 and "ms:A05_DELTA_FUT" in page
 
@@ -35,7 +35,7 @@ def test_json_and_report(tmp_path: Path) -> None:
 def test_table() -> None:
     result = runner.invoke(app, ["stress", "-r", "cftc", "--shock", "class_group=SPX:+20%"])
     assert result.exit_code == 0, result.output
-    assert "ms:A05_DELTA_FUT" in result.stdout and "1,204,000.00" in result.stdout
+    assert "ms:A05_DELTA_FUT" in result.stdout and "1,254,400.00" in result.stdout
 
 
 def test_bad_shock_exits_1_with_the_hint() -> None:

@@ -56,8 +56,9 @@ def test_a_shocked_decision_by_hand(demo: Book) -> None:
     500,000 USD. Shocked price 6,000 × 1.20 = 7,200. Variation settlement: -20 × 50 ×
     (7,200 - 6,000) = -1,200,000, so value = 500,000 - 1,200,000 = -700,000. Scanning
     risk at the full range up: 20 × 50 × 7,200 × 7% = 504,000 (the ±3× extreme move
-    counts 33%: 20 × 50 × 7,200 × 21% × 33% = 498,960, less). Call = 504,000 + 700,000 =
-    1,204,000; unshocked, the call was 0 (value 500,000 ≥ 420,000).
+    counts 33%: 20 × 50 × 7,200 × 21% × 33% = 498,960, less). Below maintenance, the call
+    restores initial (110% of maintenance for a speculator: 554,400): 554,400 + 700,000 =
+    1,254,400; unshocked, the call was 0 (value 500,000 ≥ 420,000).
     """
     shocked = shock_book(demo, [parse_shock("class_group=SPX:+20%")])
     before = _decision(demo, "cftc", "ms:A05_DELTA_FUT")
@@ -65,7 +66,7 @@ def test_a_shocked_decision_by_hand(demo: Book) -> None:
     assert (before["maintenance"], before["call"]) == (420_000.0, 0.0)
     assert after["value"] == -700_000.0
     assert after["maintenance"] == 504_000.0
-    assert after["call"] == 1_204_000.0
+    assert after["call"] == 1_254_400.0
     settle = shocked.collateral.set_index("lot_id").loc["VM:A05_DELTA_FUT"]
     assert (str(settle["asset"]), float(settle["market_value"])) == ("USD", -1_200_000.0)
 

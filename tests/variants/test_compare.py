@@ -160,7 +160,7 @@ def test_compare_json_shape(result: CompareResult) -> None:
         "status": "call",
         "requirement": 210000.0,
         "value": 144000.0,
-        "call": 66000.0,
+        "call": 87000.0,  # below maintenance: initial 231,000 - value 144,000
     }
     assert fox["figures"]["sec"]["decided"] is False
     comp = doc["comparisons"][0]

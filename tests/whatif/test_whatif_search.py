@@ -33,18 +33,20 @@ def test_min_equity_deposit(demo: Book) -> None:
 
 
 def test_call_deposit_reduction_and_cap(fox: WhatIf) -> None:
-    """FOX (CFTC) is long 10 ES at 21,000 each (6,000 × 50 × 7%): requirement 210,000; value
-    60,000 cash + digital assets capped at 40% × 210,000 = 84,000 → 144,000; call 66,000.
+    """FOX (CFTC) is long 10 ES at 21,000 each (6,000 × 50 × 7%): requirement 210,000,
+    initial 231,000 (110%); value 60,000 cash + digital assets capped at 40% × 210,000 =
+    84,000 → 144,000; the call restores initial: 231,000 - 144,000 = 87,000.
 
-    - deposit 66,000 clears it;
-    - k contracts left: requirement 21,000k, value 60,000 + 8,400k (cap binds): clear iff
-      k ≤ 4.76, so 4 left (cut 6 of 10: the smallest whole percent is 51%);
-    - replacing X of BTC/ETH (210,000 market value, 20% haircut) with cash: value =
-      60,000 + X + 84,000 while 0.8 × (210,000 - X) ≥ 84,000, so X = 66,000.
+    - deposit 87,000 meets it (the call's own amount, verified to clear);
+    - k contracts left: initial 23,100k, value 60,000 + 8,400k (cap binds): clear iff
+      14,700k ≤ 60,000, k ≤ 4.08, so 4 left (cut 6 of 10: the smallest whole percent is 51%);
+    - replacing X of BTC/ETH (210,000 market value, 20% haircut) with cash: the smallest X
+      after which no call is issued (a call is issued below maintenance): value =
+      60,000 + X + 84,000 ≥ 210,000 while 0.8 × (210,000 - X) ≥ 84,000, so X = 66,000.
     """
     call = {c.kind: c for c in fox.lines if c.target == "call"}
-    assert fox.before.call == 66_000.0
-    assert call[ChangeKind.DEPOSIT].amount == 66_000.0
+    assert fox.before.call == 87_000.0
+    assert call[ChangeKind.DEPOSIT].amount == 87_000.0
     assert call[ChangeKind.DEPOSIT].rule_id == "cftc_span"
     reduce = call[ChangeKind.REDUCE]
     assert "(ES_2609 10 -> 4 in A08_FOX_FUT)" in reduce.change and reduce.amount == 0.51

@@ -1,10 +1,19 @@
-"""One router per page (runs, decisions, a decision, account history, rulebooks, verify)."""
+"""One router per page (runs, decisions, a decision, account history, rulebooks, verify,
+the workbench)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from marginlex.console.pages import accounts, decision, decisions, rulebooks, runs, verify
+from marginlex.console.pages import (
+    accounts,
+    decision,
+    decisions,
+    rulebooks,
+    runs,
+    verify,
+    workbench,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
@@ -13,4 +22,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
     rulebooks.router,
     verify.router,
+    workbench.router,
 )

@@ -1,0 +1,123 @@
+"""Ed25519 signing keys for checkpoints: made, written and read; never stored in a ledger.
+
+``marginlex keys new DIR`` writes ``marginlex-signing.key`` (PKCS#8 PEM, file mode 0600) and
+``marginlex-signing.pub`` (SubjectPublicKeyInfo PEM). A key's id is the first 16 hex digits
+of the sha256 of its raw 32-byte public key: each checkpoint names the key that signed it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from marginlex.audit.canonical import sha256_hex
+
+PRIVATE_NAME = "marginlex-signing.key"
+PUBLIC_NAME = "marginlex-signing.pub"
+
+
+class KeyFileError(ValueError):
+    """A key file that cannot be written or read as the key it should hold."""
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """The id a checkpoint names its key by: sha256 of the raw public key, 16 hex digits."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256_hex(raw)[:16]
+
+
+def new_key_pair(folder: Path) -> tuple[Path, Path]:
+    """Write a fresh key pair into ``folder`` (made if absent); never overwrite one.
+
+    Returns:
+        The private key's path (mode 0600) and the public key's.
+
+    Raises:
+        KeyFileError: a key file is already there, or the folder cannot be written.
+
+    >>> import tempfile
+    >>> private, public = new_key_pair(Path(tempfile.mkdtemp()))
+    >>> oct(private.stat().st_mode & 0o777), public.name
+    ('0o600', 'marginlex-signing.pub')
+    """
+    private_path, public_path = folder / PRIVATE_NAME, folder / PUBLIC_NAME
+    for path in (private_path, public_path):
+        if path.exists():
+            raise KeyFileError(f"{path} exists: keys are never overwritten; choose another folder")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Created 0600 from the start: the key is never readable by others, not even briefly.
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        public_path.write_bytes(public_pem)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write the key pair into {folder}: {exc.strerror}") from exc
+    return private_path, public_path
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """The signing key in ``path``; refused if others may read the file.
+
+    Raises:
+        KeyFileError: unreadable, readable by group or others, or not an Ed25519 private key.
+    """
+    body = _read(path, "signing key")
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"{path}: the signing key is readable by others (mode "
+            f"{path.stat().st_mode & 0o777:o}): chmod 600 {path}"
+        )
+    try:
+        key = serialization.load_pem_private_key(body, password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyFileError(f"{path} is not a PEM private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path} is not an Ed25519 key: `marginlex keys new` makes one")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The public key in ``path``.
+
+    Raises:
+        KeyFileError: unreadable, or not an Ed25519 public key.
+    """
+    body = _read(path, "public key")
+    try:
+        key = serialization.load_pem_public_key(body)
+    except (ValueError, TypeError) as exc:
+        raise KeyFileError(f"{path} is not a PEM public key: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def signature_holds(public: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
+    """Whether ``signature`` is the key's signature of ``payload``."""
+    try:
+        public.verify(signature, payload)
+    except InvalidSignature:
+        return False
+    return True

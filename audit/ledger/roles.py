@@ -1,0 +1,109 @@
+"""A PostgreSQL ledger that refuses edits: a writer and a reader role, and triggers.
+
+``marginlex ledger init URL --roles`` creates the ledger's tables, then (as the tables'
+owner) a writer role that may INSERT and SELECT, a reader role that may only SELECT, and on
+every ledger table a trigger that rejects UPDATE, DELETE and TRUNCATE whoever asks, the
+owner too. The roles are NOLOGIN groups: grant them to the login roles that run
+``marginlex run`` (writer) and ``serve`` / ``verify`` (reader). A superuser can still drop a
+trigger: that is what signed checkpoints kept outside the database are for.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, text
+
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.store import Ledger, LedgerError
+
+WRITER = "marginlex_writer"
+READER = "marginlex_reader"
+_FUNCTION = "marginlex_refuse_edit"
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+_REFUSE = f"""
+CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'marginlex ledger: % on table % refused: the ledger is append-only',
+    TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Ledger entries are never changed or removed; record a new run instead.';
+END
+$$
+"""
+
+_ROLE = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN
+    CREATE ROLE {name} NOLOGIN;
+  END IF;
+END $$
+"""
+
+
+def _ledger_tables() -> list[str]:
+    return sorted(t.metadata.tables)
+
+
+def _protect(conn: Connection, table: str) -> None:
+    for name, when, each in (
+        ("marginlex_no_edit", "UPDATE OR DELETE", "ROW"),
+        ("marginlex_no_truncate", "TRUNCATE", "STATEMENT"),
+    ):
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+        conn.execute(
+            text(
+                f"CREATE TRIGGER {name} BEFORE {when} ON {table} "
+                f"FOR EACH {each} EXECUTE FUNCTION {_FUNCTION}()"
+            )
+        )
+
+
+def _grant(conn: Connection, writer: str, reader: str) -> None:
+    # GRANT ... ON SCHEMA takes a name, not a function: look it up.
+    schema = str(conn.scalar(text("SELECT current_schema()"))).replace('"', '""')
+    for role in (writer, reader):
+        conn.execute(text(_ROLE.format(name=role)))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+    for table in _ledger_tables():
+        conn.execute(text(f"GRANT SELECT, INSERT ON {table} TO {writer}"))
+        conn.execute(text(f"GRANT SELECT ON {table} TO {reader}"))
+    # Both read the schema's revision when they open the ledger; only the owner upgrades it.
+    conn.execute(text(f"GRANT SELECT ON {t.VERSION_TABLE} TO {writer}, {reader}"))
+
+
+def init_ledger(
+    location: str, *, roles: bool, writer: str = WRITER, reader: str = READER
+) -> list[str]:
+    """Create a ledger's tables; with ``roles``, its roles and append-only triggers too.
+
+    Returns:
+        The tables protected (empty without ``roles``).
+
+    Raises:
+        LedgerError: roles asked of a SQLite ledger, or role names that are not plain
+            lower-case identifiers.
+    """
+    if roles:
+        for name in (writer, reader):
+            if not _NAME.match(name):
+                raise LedgerError(f"role name {name!r}: use lower-case letters, digits and _")
+    ledger = Ledger.open(location)
+    try:
+        if not roles:
+            return []
+        if ledger.engine.dialect.name != "postgresql":
+            raise LedgerError(
+                "--roles needs a PostgreSQL ledger; protect a SQLite file with file "
+                "permissions and signed checkpoints"
+            )
+        with ledger.transaction() as conn:
+            t.metadata.create_all(conn)
+            conn.execute(text(_REFUSE))
+            for table in _ledger_tables():
+                _protect(conn, table)
+            _grant(conn, writer, reader)
+        return _ledger_tables()
+    finally:
+        ledger.close()

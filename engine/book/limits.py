@@ -1,0 +1,190 @@
+"""The book's limits, in one place: what a book may not exceed, checked at ``validate``.
+
+A book past a limit is rejected like any bad book, with ``file:row: column: what is wrong``
+and the figure and the limit in the message, instead of deciding with overflow warnings,
+walking re-pledges for minutes or exhausting memory (issue 15). The rulebook's counterpart
+is :mod:`marginlex.dsl.limits`; ``docs/book-format.md`` lists both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from marginlex.dsl.model.domain import Relation
+from marginlex.engine.book.columns import isin, lookup
+from marginlex.engine.book.parse import ColumnParser
+from marginlex.engine.book.problems import Problems
+
+MAX_MONEY = 1e15
+"""Largest market value of one position (quantity x price x multiplier), price, strike or
+collateral lot, in USD: the ledger stores money as NUMERIC(18,2) (below 10^16), and a
+requirement may be several times a market value."""
+
+MAX_POSITIONS_PER_ACCOUNT = 100_000
+"""Position rows of one account: its scenario grid is positions x points figures."""
+
+MAX_REPLEDGE_HOPS = 64
+"""Accounts on one chain of ``rehypothecated_to`` relations: each hop of the re-pledge walk
+is one merge over every lot still moving."""
+
+MEMORY_PER_BOOK_BYTE = 200
+"""Memory an evaluation takes per byte of the book's files (measured: a 2.1 MB book of 5,000
+accounts peaks at 460 MB, about 150 bytes a byte over the interpreter's own)."""
+
+MEMORY_SHARE = 0.5
+"""The share of the memory available now that one book may need."""
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo on Linux, else the
+    free physical pages)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+
+
+def check_memory(paths: list[Path], problems: Problems) -> bool:
+    """Refuse a book whose files would need more than :data:`MEMORY_SHARE` of the memory
+    available; True when the book may be read."""
+    sizes = {p.name: p.stat().st_size for p in paths}
+    need = sum(sizes.values()) * MEMORY_PER_BOOK_BYTE
+    limit = int(available_memory() * MEMORY_SHARE)
+    if need <= limit:
+        return True
+    largest = max(sizes, key=lambda name: sizes[name])
+    problems.add(
+        largest,
+        0,
+        "-",
+        f"the book's files hold {sum(sizes.values()) / 1e6:,.1f} MB and would need about "
+        f"{need / 1e9:,.1f} GB of memory; the limit is {limit / 1e9:,.1f} GB (half the memory "
+        "available now): split the book, or run it where more memory is free",
+    )
+    return False
+
+
+def _too_big(parser: ColumnParser, col: str, values: pd.Series, what: str) -> None:
+    big = values.abs() > MAX_MONEY
+    parser.report(
+        col,
+        big,
+        [f"{what} {v:,.6g} USD is over the limit of {MAX_MONEY:,.0f} USD" for v in values[big]],
+    )
+
+
+def check_magnitudes(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]) -> None:
+    """Prices, strikes, lots and each position's market value within :data:`MAX_MONEY`
+    (infinite and NaN figures are reported by the row checks; they are skipped here)."""
+    if "instruments" in frames:
+        df, p = frames["instruments"], parsers["instruments"]
+        for col in ("price", "strike"):
+            _too_big(p, col, _finite(df[col]), col)
+    if "collateral" in frames:
+        _too_big(
+            parsers["collateral"], "market_value", _finite(frames["collateral"]["market_value"]),
+            "market value",
+        )  # fmt: skip
+    if "positions" not in frames or "instruments" not in frames:
+        return
+    pos, ins = frames["positions"], frames["instruments"]
+    unit = _finite(ins["price"]) * _finite(ins["multiplier"].fillna(1.0))
+    each = lookup(pos["instrument_id"], ins["instrument_id"], unit).astype("float64")
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = _finite(pos["quantity"]).abs() * each.fillna(0.0).abs()
+    big = value > MAX_MONEY
+    parsers["positions"].report(
+        "quantity",
+        big,
+        [
+            f"quantity {q:,.6g} x price x multiplier {u:,.6g} is a market value of "
+            f"{_usd(v)}, over the limit of {MAX_MONEY:,.0f} USD (the ledger holds NUMERIC(18,2))"
+            for q, u, v in zip(pos["quantity"][big], each[big], value[big], strict=True)
+        ],
+    )
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.6g} USD" if np.isfinite(value) else "more than 1.8e+308 USD (float64's limit)"
+
+
+def _finite(values: pd.Series) -> pd.Series:
+    """The figures as float64, with NaN where a figure is missing or not finite."""
+    out = pd.to_numeric(values, errors="coerce").astype("float64")
+    return out.where(np.isfinite(out.fillna(0.0)))
+
+
+def check_positions_per_account(
+    frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]
+) -> None:
+    """At most :data:`MAX_POSITIONS_PER_ACCOUNT` rows per account: reported once per account,
+    at its first row past the limit."""
+    if "positions" not in frames:
+        return
+    account = frames["positions"]["account_id"]
+    rank = account.groupby(account, sort=False).cumcount() + 1
+    first_over = (rank == MAX_POSITIONS_PER_ACCOUNT + 1) & account.notna()
+    counts = account.map(account.value_counts())
+    parsers["positions"].report(
+        "account_id",
+        first_over,
+        [
+            f"account {a!r} has {n:,} positions, over the limit of "
+            f"{MAX_POSITIONS_PER_ACCOUNT:,}: split it, or net its rows by instrument"
+            for a, n in zip(account[first_over], counts[first_over], strict=True)
+        ],
+    )
+
+
+def check_repledge_chains(
+    frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]
+) -> None:
+    """No chain of ``rehypothecated_to`` longer than :data:`MAX_REPLEDGE_HOPS` accounts.
+
+    Cycles are allowed (the walk stops where one closes), so the measure is the longest
+    path of the graph of its strongly connected components, each counted by its size: an
+    upper bound on the hops of the walk, found in linear time."""
+    if "relations" not in frames:
+        return
+    rel = frames["relations"]
+    mask = (rel["relation"].astype("str") == Relation.REHYPOTHECATED_TO.value) & (
+        rel["src"].notna() & rel["dst"].notna()
+    )
+    if not mask.any():
+        return
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_edges_from(zip(rel["src"][mask], rel["dst"][mask], strict=True))
+    dag = nx.condensation(graph)
+    for node in dag.nodes:
+        dag.nodes[node]["size"] = len(dag.nodes[node]["members"])
+    sizes = _chain_sizes(dag)
+    end = max(sizes, key=lambda node: sizes[node])
+    if sizes[end] <= MAX_REPLEDGE_HOPS:
+        return
+    members = pd.Series(sorted(dag.nodes[end]["members"]), dtype="str")
+    into = mask & pd.Series(isin(rel["dst"], members), index=rel.index)
+    first = into & (into.cumsum() == 1)
+    parsers["relations"].report(
+        "dst",
+        first,
+        f"a chain of rehypothecated_to relations passes through {sizes[end]:,} accounts to "
+        f"here, over the limit of {MAX_REPLEDGE_HOPS:,}: collateral is re-pledged at most "
+        "that often",
+    )
+
+
+def _chain_sizes(dag: nx.DiGraph[int]) -> dict[int, int]:
+    """For each component, the most accounts on a chain that ends there (topological order)."""
+    best: dict[int, int] = {}
+    for node in nx.topological_sort(dag):
+        before = max((best[p] for p in dag.predecessors(node)), default=0)
+        best[node] = before + dag.nodes[node]["size"]
+    return best

@@ -1,0 +1,139 @@
+"""Option spreads in the strategy-based fallback (FINRA Rule 4210(f)(2)(G)).
+
+A short option is paired, contract for contract, with a long option of the same type on the
+same underlying, with the same multiplier, in the same account, whose expiry is at or after
+the short's. The pair is charged its **maximum loss** from its marked value, per contract:
+
+- call spread: ``long premium - short premium + multiplier x max(long strike - short strike, 0)``;
+- put spread: ``long premium - short premium + multiplier x max(short strike - long strike, 0)``;
+
+so a debit spread (long call at the lower strike, long put at the higher) is charged its net
+debit and a credit spread the strike difference less the net credit (never below 0), times the
+rulebook's ``option_spread`` rate (100%), and never more than the two legs charged alone. The
+paired long contracts carry nothing more; the paired short contracts carry the spread.
+
+Pairing, in each (account, underlying, type, multiplier): short contracts in the order
+calls ascending / puts descending by strike (the deepest in the money first, as covered calls),
+long contracts in the order that protects most (calls ascending, puts descending by strike;
+later expiry first), matched along their cumulative counts. A matched stretch whose long
+expires before its short is not a spread: those contracts stay unpaired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from marginlex.engine.kernels.grouping import FloatArray, IntArray, group_by_set_and_label
+
+
+@dataclass(frozen=True)
+class Spreads:
+    """Per input row: ``paired`` contracts, and on short rows the ``requirement`` of its
+    paired contracts (long rows: 0)."""
+
+    paired: FloatArray
+    requirement: FloatArray
+
+
+def _groups(frame: pd.DataFrame, option: np.ndarray) -> IntArray:
+    """Group code of each row by (account, underlying, type, multiplier); -1 off options."""
+    accounts, _ = pd.factorize(frame["account_id"], sort=True)
+    label = (
+        frame["underlying"].astype("str").fillna("")
+        + "|"
+        + frame["is_call"].map({True: "C", False: "P"}).astype("str")
+        + "|"
+        + frame["multiplier"].astype("float64").astype("str")
+    )
+    codes = group_by_set_and_label(accounts, label.rename("spread_key")).codes
+    return np.where(option, codes, -1).astype(np.int64)
+
+
+def _order(group: IntArray, strike: FloatArray, t: FloatArray, is_call: np.ndarray) -> IntArray:
+    """Rows in (group, protective strike order, later expiry first) order."""
+    key = np.where(is_call, strike, -strike)
+    return np.lexsort((-t, key, group)).astype(np.int64)
+
+
+def _cumulative(
+    rows: IntArray, group: IntArray, units: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Start and end of each row's contracts along its group's count (rows in order)."""
+    end = np.cumsum(units[rows])
+    start = end - units[rows]
+    first = np.r_[True, group[rows][1:] != group[rows][:-1]] if rows.size else np.zeros(0, bool)
+    base = start[first][np.cumsum(first) - 1] if rows.size else start
+    return start - base, end - base
+
+
+def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) -> Spreads:
+    """Pair short with long options and charge each pair its maximum loss.
+
+    Args:
+        frame: strategy columns (``account_id``, ``underlying``, ``is_option``, ``is_call``,
+            ``quantity``, ``multiplier``, ``price``, ``strike``, ``t``) and ``uncovered``
+            (the requirement of a short row's contracts charged alone, per contract) and
+            ``long_charge`` (per contract of a long row, charged alone).
+        short_units: contracts of each short row still to margin (covered calls removed).
+        rate: the rulebook's ``option_spread`` rate (fraction of the maximum loss).
+
+    Returns:
+        Paired contracts per row and the paired requirement of each short row.
+    """
+    n = len(frame)
+    qty = frame["quantity"].to_numpy(np.float64)
+    option = frame["is_option"].to_numpy(dtype=bool)
+    is_call = frame["is_call"].to_numpy(dtype=bool)
+    strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
+    t = np.nan_to_num(frame["t"].to_numpy(np.float64))
+    group = _groups(frame, option)
+    short = option & (qty < 0) & (short_units > 0)
+    long = option & (qty > 0)
+    paired, requirement = np.zeros(n), np.zeros(n)
+    if not (short.any() and long.any()):
+        return Spreads(paired, requirement)
+    s_rows = _order(group, strike, t, is_call)
+    s_rows = s_rows[short[s_rows]]
+    l_rows = _order(group, strike, t, is_call)
+    l_rows = l_rows[long[l_rows]]
+    s_start, s_end = _cumulative(s_rows, group, short_units)
+    l_start, l_end = _cumulative(l_rows, group, np.abs(qty))
+    # Each group's contracts on a line of its own: group g starts at g x span.
+    span = float(max(s_end.max(initial=0.0), l_end.max(initial=0.0))) + 1.0
+    s_at, l_at = group[s_rows] * span, group[l_rows] * span
+    cuts = np.unique(np.concatenate([s_at + s_start, s_at + s_end, l_at + l_start, l_at + l_end]))
+    low, high = cuts[:-1], cuts[1:]
+    mid = (low + high) / 2.0
+    si = np.searchsorted(s_at + s_end, mid, side="right")
+    li = np.searchsorted(l_at + l_end, mid, side="right")
+    inside = (si < len(s_rows)) & (li < len(l_rows))
+    si, li = np.minimum(si, len(s_rows) - 1), np.minimum(li, len(l_rows) - 1)
+    sr, lr = s_rows[si], l_rows[li]
+    inside &= (mid > s_at[si] + s_start[si]) & (mid > l_at[li] + l_start[li])
+    inside &= (group[sr] == group[lr]) & (t[lr] >= t[sr])
+    count = np.where(inside, high - low, 0.0)
+    per_contract = _pair_charge(frame, sr, lr, rate)
+    np.add.at(paired, sr, count)
+    np.add.at(paired, lr, count)
+    np.add.at(requirement, sr, count * per_contract)
+    return Spreads(paired, requirement)
+
+
+def _pair_charge(frame: pd.DataFrame, short: IntArray, long: IntArray, rate: float) -> FloatArray:
+    """Per contract of each (short row, long row) pair: the lesser of ``rate`` x the maximum
+    loss and the two legs charged alone."""
+    mult = frame["multiplier"].to_numpy(np.float64)[short]
+    price = frame["price"].to_numpy(np.float64)
+    strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
+    is_call = frame["is_call"].to_numpy(dtype=bool)[short]
+    diff = np.where(is_call, strike[long] - strike[short], strike[short] - strike[long])
+    net = (price[long] - price[short]) * mult
+    max_loss = np.maximum(net + mult * np.maximum(diff, 0.0), 0.0)
+    alone = (
+        frame["uncovered"].to_numpy(np.float64)[short]
+        + frame["long_charge"].to_numpy(np.float64)[long]
+    )
+    return np.asarray(np.minimum(rate * max_loss, alone), dtype=np.float64)

@@ -1,0 +1,210 @@
+"""Signed checkpoints at the command line: ``keys new``, ``ledger checkpoint``, and the pieces
+``run --sign`` and ``verify --checkpoints`` share.
+
+The keys and the checkpoint machinery (cryptography, sqlalchemy) are imported inside the
+functions, so that ``marginlex --help`` stays light.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from marginlex.audit.ledger.checkpoints import SignedCheckpoint
+    from marginlex.audit.ledger.store import Ledger
+
+_err = Console(stderr=True, highlight=False)
+LEDGER_HELP = (
+    "Ledger file path or postgresql+psycopg:// URL (default: $MARGINLEX_LEDGER, "
+    "else ./marginlex-ledger.db)."
+)
+SIGN_HELP = "Sign the ledger's head with this Ed25519 private key (`marginlex keys new`)."
+CHECKPOINTS_HELP = (
+    "Append the signed checkpoint to this file (or folder); default beside a SQLite ledger: "
+    "LEDGER.checkpoints.jsonl. Keep it outside the ledger's reach."
+)
+SignOpt = Annotated[Path | None, typer.Option("--sign", help=SIGN_HELP)]
+CheckpointsOpt = Annotated[Path | None, typer.Option("--checkpoints", help=CHECKPOINTS_HELP)]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def keys_new(
+    folder: Annotated[Path, typer.Argument(help="Folder to write the key pair into.")],
+) -> None:
+    """Make an Ed25519 key pair for signing checkpoints (the private key file is mode 0600).
+
+    Keep the private key off the ledger's machine when you can; give auditors the .pub file.
+    """
+    from marginlex.audit.ledger.keys import KeyFileError, new_key_pair  # noqa: PLC0415
+
+    try:
+        private, public = new_key_pair(folder)
+    except KeyFileError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"wrote {private} (private, mode 600: never share it)")
+    typer.echo(f"wrote {public} (public: for `marginlex verify --public-key`)")
+
+
+def signing_key_or_exit(path: Path) -> Ed25519PrivateKey:
+    """The signing key, or exit 1 with why it cannot be used."""
+    from marginlex.audit.ledger.keys import KeyFileError, load_private_key  # noqa: PLC0415
+
+    try:
+        return load_private_key(path)
+    except KeyFileError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def checkpoint_path_or_exit(location: str, checkpoints: Path | None) -> Path:
+    """Where checkpoints go: the option, else beside a SQLite ledger; exit 1 for a server."""
+    from marginlex.audit.ledger.checkpoints import default_checkpoint_path  # noqa: PLC0415
+
+    path = checkpoints or default_checkpoint_path(location)
+    if path is None:
+        raise _fail("a PostgreSQL ledger has no folder beside it: pass --checkpoints PATH")
+    return path
+
+
+def sign_or_exit(
+    store: Ledger, key: Ed25519PrivateKey, path: Path, run_id: str | None
+) -> SignedCheckpoint:
+    """Sign the head, store the checkpoint and append it to ``path``; say so on stderr."""
+    from marginlex.audit.ledger.checkpoints import CheckpointError, sign_head  # noqa: PLC0415
+
+    try:
+        signed = sign_head(store, key, path, run_id)
+    except CheckpointError as exc:
+        raise _fail(f"no checkpoint written: {exc}") from exc
+    cp = signed.checkpoint
+    _err.print(
+        f"signed checkpoint of #{cp.head_seq} {cp.head_hash[:12]}… (key {cp.key_id}) "
+        f"in the ledger and {path}",
+        markup=False,
+        soft_wrap=True,
+    )
+    return signed
+
+
+def checkpoint_command(
+    *,
+    ledger: Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    sign: Annotated[Path, typer.Option("--sign", help=SIGN_HELP)],
+    checkpoints: CheckpointsOpt = None,
+) -> None:
+    """Sign the ledger's current head now: a checkpoint kept outside the ledger."""
+    from marginlex.audit.ledger.store import Ledger, LedgerError, resolve_location  # noqa: PLC0415
+
+    location = resolve_location(ledger)
+    path = checkpoint_path_or_exit(location, checkpoints)
+    key = signing_key_or_exit(sign)
+    try:
+        store = Ledger.open(location, create=False)
+    except LedgerError as exc:
+        raise _fail(str(exc), 2) from exc
+    try:
+        signed = sign_or_exit(store, key, path, None)
+    finally:
+        store.close()
+    typer.echo(signed.line())
+
+
+def init_command(
+    location: Annotated[str, typer.Argument(help="A postgresql+psycopg:// URL or a file path.")],
+    *,
+    roles: Annotated[
+        bool,
+        typer.Option(
+            help="PostgreSQL: a writer role (INSERT, SELECT), a reader role (SELECT) and "
+            "triggers that refuse UPDATE, DELETE and TRUNCATE on every ledger table."
+        ),
+    ] = False,
+    writer: Annotated[str, typer.Option(help="The writer role's name.")] = "marginlex_writer",
+    reader: Annotated[str, typer.Option(help="The reader role's name.")] = "marginlex_reader",
+) -> None:
+    """Create a ledger (as the owner of its tables); with --roles, make it append-only.
+
+    Grant the writer role to the login that runs `marginlex run`, the reader role to the
+    logins of `serve` and `verify`; keep the owner's login for `ledger init` alone.
+    """
+    from marginlex.audit.ledger.roles import init_ledger  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError, shown_location  # noqa: PLC0415
+
+    try:
+        protected = init_ledger(location, roles=roles, writer=writer, reader=reader)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"ledger ready: {shown_location(location)}")
+    if protected:
+        typer.echo(
+            f"roles: {writer} (INSERT, SELECT), {reader} (SELECT); UPDATE, DELETE and "
+            f"TRUNCATE refused on {', '.join(protected)}"
+        )
+
+
+def upgrade_command(
+    *, ledger: Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)] = None
+) -> None:
+    """Upgrade a ledger made by an older marginlex to this schema, in place (Alembic)."""
+    from marginlex.audit.ledger.schema import upgrade_ledger  # noqa: PLC0415
+    from marginlex.audit.ledger.store import LedgerError, resolve_location  # noqa: PLC0415
+
+    location = resolve_location(ledger)
+    try:
+        before, after = upgrade_ledger(location)
+    except LedgerError as exc:
+        raise _fail(str(exc), 2) from exc
+    if before == after:
+        typer.echo(f"schema already at {after}: nothing to upgrade")
+    else:
+        typer.echo(f"schema upgraded from {before} to {after}")
+
+
+def check_checkpoints_or_exit(store: Ledger, checkpoints: Path | None, public_key: Path) -> bool:
+    """Check the checkpoints (the file's, else the ledger's own); print each that fails.
+
+    Returns:
+        True when every signature holds and every checkpointed head is still in the ledger.
+    """
+    from marginlex.audit.ledger.checkpoints import (  # noqa: PLC0415
+        CheckpointError,
+        check_checkpoints,
+        file_lines,
+        ledger_lines,
+    )
+    from marginlex.audit.ledger.keys import KeyFileError, load_public_key  # noqa: PLC0415
+
+    try:
+        public = load_public_key(public_key)
+        lines = list(file_lines(checkpoints)) if checkpoints else ledger_lines(store)
+    except (KeyFileError, CheckpointError) as exc:
+        raise _fail(str(exc)) from exc
+    report = check_checkpoints(store, lines, public)
+    source = str(checkpoints) if checkpoints else "the ledger's own checkpoints table"
+    for f in report.findings:
+        typer.echo(f"CHECKPOINT FAILED {f.where}: {f.kind.value}: {f.message}")
+    if report.checked == 0:
+        typer.echo(f"CHECKPOINT FAILED: no checkpoint in {source}")
+        return False
+    if report.ok:
+        typer.echo(
+            f"checkpoints: {report.checked} in {source}, every signature holds and the "
+            "ledger still holds every checkpointed head"
+        )
+    return report.ok
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``keys`` (with ``new``) to the marginlex app."""
+    group = typer.Typer(no_args_is_help=True, add_completion=False, help="Signing keys.")
+    group.command("new")(keys_new)
+    app.add_typer(group, name="keys")

@@ -1,0 +1,100 @@
+"""The book's limits (``engine/book/limits.py``) and the faults the fuzzers found (issue 15).
+
+The planted books are folders of ``tests/data/books`` (``huge_figures``, ``repledge_chain``,
+``several_files_broken``), checked line by line by ``test_book_validation.py``; these tests
+add what a folder cannot show: a limit's figure, memory, and the run that writes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.engine.book import limits
+from marginlex.engine.book.load import validate_book
+
+BOOKS = Path(__file__).parents[1] / "data" / "books"
+
+
+def _lines(folder: Path) -> list[str]:
+    return [p.render() for p in validate_book(folder)]
+
+
+def test_a_quantity_of_1e308_is_rejected_at_validate_and_writes_no_ledger(tmp_path: Path) -> None:
+    found = _lines(BOOKS / "huge_figures")
+    assert found[2] == (
+        "positions.csv:2: quantity: quantity 1e+308 x price x multiplier 100 is a market "
+        "value of more than 1.8e+308 USD (float64's limit), over the limit of "
+        "1,000,000,000,000,000 USD (the ledger holds NUMERIC(18,2))"
+    )
+    # 1.5e14 contracts x 1.74 x 100 = 2.61e16 USD: finite, but not a NUMERIC(18,2)
+    assert "market value of 2.61e+16 USD" in found[3]
+    ledger = tmp_path / "ledger.db"
+    ran = CliRunner().invoke(app, ["run", str(BOOKS / "huge_figures"), "--ledger", str(ledger)])
+    assert ran.exit_code == 1
+    assert ran.exception is None or isinstance(ran.exception, SystemExit)
+    assert ran.stderr.splitlines() == found
+    assert not ledger.exists()
+
+
+def test_a_fractional_or_short_quantity_within_the_limit_is_accepted(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    rows = "A1,XYZ,0.5\nA1,XYZ_P90,-3.25\nH1,ES_2609,-9999999\n"
+    (book / "positions.csv").write_text("account_id,instrument_id,quantity\n" + rows)
+    assert _lines(book) == []
+
+
+def test_several_broken_files_are_all_listed_not_a_concatenation_error() -> None:
+    found = _lines(BOOKS / "several_files_broken")
+    assert [line.split(":", 1)[0] for line in found] == [
+        "parties.csv",
+        "accounts.csv",
+        "instruments.csv",
+        "positions.csv",
+    ]
+
+
+def test_positions_per_account_over_the_limit_are_refused_once_per_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_POSITIONS_PER_ACCOUNT", 2)
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    rows = "A1,XYZ,1\nA1,XYZ,2\nH1,ES_2609,2\nA1,XYZ_P90,-1\nA1,XYZ,3\n"
+    (book / "positions.csv").write_text("account_id,instrument_id,quantity\n" + rows)
+    assert _lines(book) == [
+        "positions.csv:5: account_id: account 'A1' has 4 positions, over the limit of 2: "
+        "split it, or net its rows by instrument"
+    ]
+
+
+def test_a_book_too_large_for_the_memory_available_is_refused_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(limits, "available_memory", lambda: 100_000)
+    found = _lines(BOOKS / "good_small")
+    size = sum(p.stat().st_size for p in (BOOKS / "good_small").glob("*.csv"))
+    assert len(found) == 1
+    assert found[0].startswith("instruments.csv:0: -: the book's files hold")  # the largest
+    need = size * limits.MEMORY_PER_BOOK_BYTE
+    assert f"would need about {need / 1e9:,.1f} GB of memory; the limit is 0.0 GB" in found[0]
+
+
+def test_the_memory_available_is_a_real_figure() -> None:
+    assert 10_000_000 < limits.available_memory() < 1 << 50
+
+
+def test_a_repledge_cycle_within_the_limit_is_accepted(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "repledge_chain", book)
+    relations = (book / "relations.csv").read_text().splitlines()
+    # Keep R00 -> ... -> R20 and the cycle back to R10: 21 accounts on the chain.
+    kept = [line for line in relations if not line.startswith(("R2", "R3", "R4", "R5", "R6"))]
+    kept += ["R20,R10,rehypothecated_to"]
+    (book / "relations.csv").write_text("\n".join(kept) + "\n")
+    assert _lines(book) == []
