@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.reporting import with_reporter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.variants.property_books import BookCut, cuts
@@ -116,16 +116,19 @@ class PropertyResult(BaseModel):
     rulebook: str
     examples: int
     expected_to_fail: bool
+    reason: str = ""
     passed: bool
     book: str = ""
     violation: Violation | None = None
     error: str = ""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         """As expected: passed, or failed while marked expected to fail (no error)."""
         return not self.error and self.passed != self.expected_to_fail
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def outcome(self) -> str:
         """``pass``, ``fail``, ``expected failure``, ``unexpected pass`` or ``error``."""
@@ -148,13 +151,24 @@ class PropertyViolated(Exception):
 Loader = dict[str, ResolvedRulebook]
 
 
+SHRINK_CALLS = 12
+"""Law checks allowed after the first failure: shrinking stops there, keeping the smallest."""
+
+
 def _search(
     spec: PropertySpec, rulebooks: list[ResolvedRulebook]
 ) -> tuple[BookCut, Violation] | None:
-    """Run the law on ``spec.examples`` books; the smallest failing book, or None."""
+    """Run the law on ``spec.examples`` books; the smallest failing book found, or None.
+
+    Shrinking is bounded (:data:`SHRINK_CALLS` checks after the first failure): each check
+    evaluates whole rulebooks, so the book reported is the smallest failing one found within
+    that budget (hypothesis tries smaller books first, so it is usually one or two accounts).
+    """
     from marginlex.engine.variants.property_laws import law_for  # noqa: PLC0415
 
     law = law_for(spec, rulebooks)
+    found: list[tuple[BookCut, Violation]] = []
+    calls = [0]
 
     @settings(
         max_examples=spec.examples,
@@ -165,16 +179,22 @@ def _search(
     )
     @given(cut=cuts(spec.accounts), pick=st.integers(0, 10**6))
     def check(cut: BookCut, pick: int) -> None:
+        if found:
+            calls[0] += 1
+            if calls[0] > SHRINK_CALLS:
+                return
         violation = law(cut, pick)
         if violation is not None:
+            found.append((cut, violation))
             raise PropertyViolated(cut, violation)
 
     try:
         with with_reporter(lambda _text: None):
             check()
-    except PropertyViolated as exc:
-        return exc.cut, exc.violation
-    return None
+    except Exception:
+        if not found:
+            raise
+    return found[-1] if found else None
 
 
 def check_property(
@@ -189,6 +209,7 @@ def check_property(
         "rulebook": rulebooks[name].id,
         "examples": spec.examples,
         "expected_to_fail": spec.expected_to_fail,
+        "reason": spec.reason,
     }
     try:
         found = _search(spec, [rulebooks[n] for n in rulebook_names(spec, default_rulebook)])

@@ -23,6 +23,7 @@ from marginlex.engine.phases.reuse import reuse_from
 from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.plan.steps import Plan
 from marginlex.engine.synth.generate import DEFAULT_AS_OF
+from marginlex.engine.variants.decision_trace import render_trace
 from marginlex.engine.variants.mutate import Mutant, _changed, _row_label, _walk, mutate
 from marginlex.engine.variants.properties import (
     CollateralNeverCreatesCall,
@@ -34,7 +35,6 @@ from marginlex.engine.variants.properties import (
     Violation,
 )
 from marginlex.engine.variants.property_books import BookCut, book_csv, cut_frames, load_cut
-from marginlex.engine.variants.rulebook_tests import render_trace
 
 Law = Callable[[BookCut, int], Violation | None]
 CENT = 0.005

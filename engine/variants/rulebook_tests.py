@@ -52,13 +52,8 @@ from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
-from marginlex.engine.variants.properties import (
-    KINDS,
-    PropertyResult,
-    PropertySpec,
-    check_property,
-    rulebook_names,
-)
+from marginlex.engine.variants.decision_trace import render_trace
+from marginlex.engine.variants.properties import KINDS, PropertyResult, PropertySpec
 from marginlex.engine.variants.toml_lines import locate
 
 SUFFIX = ".test.toml"
@@ -206,6 +201,8 @@ def _problem(path: Path, text: str, error: Any) -> str:
     loc = tuple(error["loc"])
     if loc[:1] == ("property",) and len(loc) > 2 and loc[2] in KINDS:
         loc = loc[:2] + loc[3:]  # the `kind` tag pydantic adds is no key of the file
+    if error["type"] == "union_tag_invalid":
+        return _bad_kind(path, text, loc, error)
     where = locate(text, loc)
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
     message = f"{prefix}: {'.'.join(map(str, loc))}: {error['msg']}"
@@ -215,6 +212,20 @@ def _problem(path: Path, text: str, error: Any) -> str:
         hint = did_you_mean(loc[-1], fields)
         message += f"; {hint}" if hint else ""
     return message
+
+
+def _bad_kind(path: Path, text: str, loc: tuple[Any, ...], error: Any) -> str:
+    """A ``[[property]]`` whose ``kind`` is not in the catalogue, at the ``kind =`` line."""
+    loc = (*loc, "kind")
+    where = locate(text, loc)
+    prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
+    given = str(error.get("ctx", {}).get("tag", ""))
+    hint = did_you_mean(given, KINDS)
+    known = ", ".join(KINDS)
+    return (
+        f"{prefix}: {'.'.join(map(str, loc))}: unknown property kind `{given}` (known: {known})"
+        + (f"; {hint}" if hint else "")
+    )
 
 
 def _property_keys() -> list[str]:
@@ -312,76 +323,12 @@ def _show(field: str, value: Any) -> str:
     return json.dumps(value, default=str) if isinstance(value, list) else str(value)
 
 
-#: The trace columns shown for a failing decision, per frame (the rest is in ``run --out``).
-TRACE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "eligibility": ("account_id", "rule_id", "requirement", "applies", "passed", "tested_value"),
-    "sets": ("account_id", "role", "rule_id"),
-    "set_edges": ("account_a", "account_b", "rule_id"),
-    "segregation": ("account_id", "rule_id", "path", "detail"),
-    "class_groups": (
-        "class_group",
-        "rule_id",
-        "worst_shock",
-        "worst_pnl",
-        "loss",
-        "minimum",
-        "requirement",
-    ),
-    "positions": (
-        "account_id",
-        "instrument_id",
-        "quantity",
-        "market_value",
-        "class_group",
-        "pnl_at_worst",
-        "strategy_row",
-        "requirement",
-    ),
-    "offsets": (
-        "product_group",
-        "rule_id",
-        "offset_rate",
-        "losses_at_worst",
-        "gains_at_worst",
-        "requirement",
-        "credit",
-    ),
-    "lots": (
-        "lot_id",
-        "asset",
-        "market_value",
-        "rule_id",
-        "schedule",
-        "haircut_rate",
-        "status",
-        "cap_scale",
-        "value",
-    ),
-}
-
-
-def render_trace(evaluation: Evaluation, margin_set_id: str) -> str:
-    """The decision and its trace rows, frame by frame (only the frames with rows)."""
-    d = evaluation.decisions
-    row = d[d["margin_set_id"] == margin_set_id].iloc[0]
-    out = [
-        f"trace of {evaluation.rulebook_id}:{margin_set_id}: eligible={bool(row['eligible'])}, "
-        f"method {row['method_rule_id']}, requirement {row['maintenance']:,.2f}, "
-        f"value {row['value']:,.2f}, call {row['call']:,.2f}, status {row['status']}"
-    ]
-    for name, frame in evaluation.trace(margin_set_id).items():
-        if frame.empty:
-            continue
-        shown = frame[[c for c in TRACE_COLUMNS.get(name, frame.columns) if c in frame.columns]]
-        out.append(f"  [{name}]")
-        out += ["    " + line for line in shown.to_string(index=False).splitlines()]
-    return "\n".join(out)
-
-
 def _run_file(
     path: Path, runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]]
 ) -> list[CaseResult]:
     test = read_test_file(path)
+    if not test.expect:  # a file of properties only
+        return []
     book = build_book(test, path)
     evaluations: dict[str, Evaluation] = {}
     results: list[CaseResult] = []
@@ -420,17 +367,6 @@ def run_file(path: Path) -> tuple[list[CaseResult], Runs]:
     return _run_file(path, runs), runs
 
 
-def run_properties(path: Path) -> list[PropertyResult]:
-    """Check each ``[[property]]`` of one test file on generated books."""
-    test = read_test_file(path)
-    results = []
-    for spec in test.property:
-        names = rulebook_names(spec, test.rulebook)
-        rulebooks = {n: _load(n, path.parent) for n in names}
-        results.append(check_property(spec, path, test.rulebook, rulebooks))
-    return results
-
-
 def run_tests(paths: list[Path] | None = None, properties: bool = True) -> TestReport:
     """Run every test file under the paths and compute rule coverage.
 
@@ -442,6 +378,8 @@ def run_tests(paths: list[Path] | None = None, properties: bool = True) -> TestR
         Every case, and the coverage of each rulebook some test evaluated. A file that
         cannot be read or run gives one failed case with the error.
     """
+    from marginlex.engine.variants.property_runs import run_properties  # noqa: PLC0415
+
     runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]] = {}
     cases: list[CaseResult] = []
     props: list[PropertyResult] = []
