@@ -269,6 +269,8 @@ def run_concentration(
     rule = np.full(len(lots), "", dtype=object)
     scale = np.ones(len(lots))
     placed = state.lot_set >= 0
+    if not placed.any():  # no lot in a margin set (a book this rulebook decides no set of)
+        return value, rule, scale
     sets: IntArray = np.where(placed, state.lot_set, 0)
     for step in state.plan.active(StepKind.CONCENTRATION):
         c = step.statement

@@ -2,8 +2,10 @@
 
 One ``<testsuite>`` per test file, one ``<testcase>`` per expectation (``classname`` the
 rulebook, ``name`` the case), a ``<failure>`` listing each mismatch, an ``<error>`` for a case
-that could not be evaluated. Coverage below 100% is not a failure here; it is written as a
-``<property>`` of each rulebook's suite so that a CI dashboard can show it.
+that could not be evaluated; the ``[[property]]`` laws in one more suite, ``properties``
+(a known finding, ``expected_to_fail``, as ``<skipped>``). Coverage below 100% is not a
+failure here; it is written as a ``<property>`` of each rulebook's suite so that a CI
+dashboard can show it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def junit_xml(report: TestReport) -> str:
         _counts(suite, listed)
         for case in listed:
             _case(suite, case)
+    if report.properties:
+        _property_suite(root, report)
     if report.coverage:
         properties = ET.SubElement(root, "properties")
         for cov in report.coverage:
@@ -67,6 +71,30 @@ def junit_xml(report: TestReport) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True).replace(
         "<?xml version='1.0' encoding='unicode'?>", "<?xml version='1.0' encoding='utf-8'?>"
     )
+
+
+def _property_suite(root: ET.Element, report: TestReport) -> None:
+    """One ``<testsuite name="properties">``: a property known to fail is ``<skipped>``."""
+    results = report.properties
+    failures = sum(r.outcome in {"fail", "unexpected pass"} for r in results)
+    errors = sum(r.outcome == "error" for r in results)
+    suite = ET.SubElement(root, "testsuite", name="properties", tests=str(len(results)))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    for r in results:
+        element = ET.SubElement(suite, "testcase", classname=r.rulebook, name=r.name)
+        message = r.violation.message if r.violation else ""
+        if r.outcome == "error":
+            ET.SubElement(element, "error", message=r.error).text = r.error
+        elif r.outcome == "expected failure":
+            ET.SubElement(element, "skipped", message=f"known finding: {r.reason}: {message}")
+        elif r.outcome == "unexpected pass":
+            ET.SubElement(element, "failure", message="held, but marked expected_to_fail")
+        elif r.violation is not None:
+            text = "\n".join([message, r.book, r.violation.book_csv, *r.violation.traces])
+            ET.SubElement(element, "failure", message=message).text = text
+    for key, add in (("tests", len(results)), ("failures", failures), ("errors", errors)):
+        root.set(key, str(int(root.get(key, "0")) + add))
 
 
 def _counts(element: ET.Element, cases: list[CaseResult] | tuple[CaseResult, ...]) -> None:

@@ -52,6 +52,8 @@ from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
+from marginlex.engine.variants.decision_trace import render_trace
+from marginlex.engine.variants.properties import KINDS, PropertyResult, PropertySpec
 from marginlex.engine.variants.toml_lines import locate
 
 SUFFIX = ".test.toml"
@@ -104,7 +106,8 @@ class TestFile(BaseModel):
     instruments: list[dict[str, Any]] = []
     positions: list[dict[str, Any]] = []
     collateral: list[dict[str, Any]] = []
-    expect: list[Expectation]
+    expect: list[Expectation] = []
+    property: list[PropertySpec] = []
 
 
 class Mismatch(BaseModel):
@@ -144,11 +147,17 @@ class TestReport(BaseModel):
 
     cases: tuple[CaseResult, ...]
     coverage: tuple[RulebookCoverage, ...]
+    properties: tuple[PropertyResult, ...] = ()
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
         """The cases that did not pass."""
         return tuple(c for c in self.cases if not c.passed)
+
+    @property
+    def failed_properties(self) -> tuple[PropertyResult, ...]:
+        """The properties whose outcome is not the expected one."""
+        return tuple(p for p in self.properties if not p.ok)
 
 
 def find_test_files(paths: list[Path] | None = None) -> list[Path]:
@@ -190,14 +199,40 @@ def _toml_syntax(path: Path, message: str) -> str:
 def _problem(path: Path, text: str, error: Any) -> str:
     """One validation error as ``file:line:col: key.path: what`` with a did-you-mean."""
     loc = tuple(error["loc"])
+    if loc[:1] == ("property",) and len(loc) > 2 and loc[2] in KINDS:
+        loc = loc[:2] + loc[3:]  # the `kind` tag pydantic adds is no key of the file
+    if error["type"] == "union_tag_invalid":
+        return _bad_kind(path, text, loc, error)
     where = locate(text, loc)
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
     message = f"{prefix}: {'.'.join(map(str, loc))}: {error['msg']}"
     if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
-        model = Expectation if loc[0] == "expect" else TestFile
-        hint = did_you_mean(loc[-1], model.model_fields)
+        model = {"expect": Expectation}.get(str(loc[0]), TestFile)
+        fields = model.model_fields if len(loc) == 1 or loc[0] == "expect" else _property_keys()
+        hint = did_you_mean(loc[-1], fields)
         message += f"; {hint}" if hint else ""
     return message
+
+
+def _bad_kind(path: Path, text: str, loc: tuple[Any, ...], error: Any) -> str:
+    """A ``[[property]]`` whose ``kind`` is not in the catalogue, at the ``kind =`` line."""
+    loc = (*loc, "kind")
+    where = locate(text, loc)
+    prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
+    given = str(error.get("ctx", {}).get("tag", ""))
+    hint = did_you_mean(given, KINDS)
+    known = ", ".join(KINDS)
+    return (
+        f"{prefix}: {'.'.join(map(str, loc))}: unknown property kind `{given}` (known: {known})"
+        + (f"; {hint}" if hint else "")
+    )
+
+
+def _property_keys() -> list[str]:
+    from marginlex.engine.variants import properties as p  # noqa: PLC0415
+
+    kinds = (p.Monotone, p.CollateralNeverCreatesCall, p.HarmonizedBound, p.Dominates)
+    return sorted({f for k in kinds for f in k.model_fields})
 
 
 def _cell(value: Any) -> str:
@@ -288,76 +323,12 @@ def _show(field: str, value: Any) -> str:
     return json.dumps(value, default=str) if isinstance(value, list) else str(value)
 
 
-#: The trace columns shown for a failing decision, per frame (the rest is in ``run --out``).
-TRACE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "eligibility": ("account_id", "rule_id", "requirement", "applies", "passed", "tested_value"),
-    "sets": ("account_id", "role", "rule_id"),
-    "set_edges": ("account_a", "account_b", "rule_id"),
-    "segregation": ("account_id", "rule_id", "path", "detail"),
-    "class_groups": (
-        "class_group",
-        "rule_id",
-        "worst_shock",
-        "worst_pnl",
-        "loss",
-        "minimum",
-        "requirement",
-    ),
-    "positions": (
-        "account_id",
-        "instrument_id",
-        "quantity",
-        "market_value",
-        "class_group",
-        "pnl_at_worst",
-        "strategy_row",
-        "requirement",
-    ),
-    "offsets": (
-        "product_group",
-        "rule_id",
-        "offset_rate",
-        "losses_at_worst",
-        "gains_at_worst",
-        "requirement",
-        "credit",
-    ),
-    "lots": (
-        "lot_id",
-        "asset",
-        "market_value",
-        "rule_id",
-        "schedule",
-        "haircut_rate",
-        "status",
-        "cap_scale",
-        "value",
-    ),
-}
-
-
-def render_trace(evaluation: Evaluation, margin_set_id: str) -> str:
-    """The decision and its trace rows, frame by frame (only the frames with rows)."""
-    d = evaluation.decisions
-    row = d[d["margin_set_id"] == margin_set_id].iloc[0]
-    out = [
-        f"trace of {evaluation.rulebook_id}:{margin_set_id}: eligible={bool(row['eligible'])}, "
-        f"method {row['method_rule_id']}, requirement {row['maintenance']:,.2f}, "
-        f"value {row['value']:,.2f}, call {row['call']:,.2f}, status {row['status']}"
-    ]
-    for name, frame in evaluation.trace(margin_set_id).items():
-        if frame.empty:
-            continue
-        shown = frame[[c for c in TRACE_COLUMNS.get(name, frame.columns) if c in frame.columns]]
-        out.append(f"  [{name}]")
-        out += ["    " + line for line in shown.to_string(index=False).splitlines()]
-    return "\n".join(out)
-
-
 def _run_file(
     path: Path, runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]]
 ) -> list[CaseResult]:
     test = read_test_file(path)
+    if not test.expect:  # a file of properties only
+        return []
     book = build_book(test, path)
     evaluations: dict[str, Evaluation] = {}
     results: list[CaseResult] = []
@@ -396,21 +367,27 @@ def run_file(path: Path) -> tuple[list[CaseResult], Runs]:
     return _run_file(path, runs), runs
 
 
-def run_tests(paths: list[Path] | None = None) -> TestReport:
+def run_tests(paths: list[Path] | None = None, properties: bool = True) -> TestReport:
     """Run every test file under the paths and compute rule coverage.
 
     Args:
         paths: test files or folders (default: the shipped rulebooks' folder).
+        properties: also check the files' ``[[property]]`` laws on generated books.
 
     Returns:
         Every case, and the coverage of each rulebook some test evaluated. A file that
         cannot be read or run gives one failed case with the error.
     """
+    from marginlex.engine.variants.property_runs import run_properties  # noqa: PLC0415
+
     runs: dict[str, tuple[ResolvedRulebook, list[Evaluation]]] = {}
     cases: list[CaseResult] = []
+    props: list[PropertyResult] = []
     for path in find_test_files(paths):
         try:
             cases += _run_file(path, runs)
+            if properties:
+                props += run_properties(path)
         except (RulebookTestError, ValueError, KeyError) as exc:
             cases.append(
                 CaseResult(
@@ -423,4 +400,4 @@ def run_tests(paths: list[Path] | None = None) -> TestReport:
                 )
             )
     covered = tuple(coverage(rb, evs) for rb, evs in runs.values())
-    return TestReport(cases=tuple(cases), coverage=covered)
+    return TestReport(cases=tuple(cases), coverage=covered, properties=tuple(props))

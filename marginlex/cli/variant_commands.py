@@ -13,6 +13,7 @@ from rich.table import Table
 from marginlex.cli.help_text import examples
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.progress import progress_reporter
+from marginlex.cli.property_output import print_properties
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date, usage_error
@@ -449,10 +450,11 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
         typer.echo(_mutation_json(reports) if mutate else report.model_dump_json(indent=2))
     else:
         _print_report(report)
+        print_properties(_out, report.properties)
         _print_mutants(reports)
     low = [c for c in report.coverage if c.percent < fail_under]
     weak = [r for r in reports if r.kill_rate < kill_under]
-    if report.failed or low or weak:
+    if report.failed or report.failed_properties or low or weak:
         raise typer.Exit(1)
 
 

@@ -16,7 +16,7 @@ SHIPPED = Path(__file__).parents[2] / "rulebooks" / "tests"
 
 @pytest.fixture(scope="module")
 def shipped():  # type: ignore[no-untyped-def]
-    return run_tests([SHIPPED])
+    return run_tests([SHIPPED], properties=False)  # the properties: the CLI test below
 
 
 def test_shipped_tests_pass(shipped) -> None:  # type: ignore[no-untyped-def]
@@ -78,6 +78,8 @@ def test_cli_test_shipped_passes_with_full_coverage() -> None:
     assert out.exit_code == 0, out.output
     assert "0 failed" in out.output
     assert "coverage harmonized: 100.0% of 27 rules and requirements exercised" in out.output
+    assert out.output.count(" property ") == 10
+    assert ", 0 failed" in out.output.split("properties: ")[1]
 
 
 def test_cli_test_wrong_expectation_exits_1_with_trace() -> None:
