@@ -49,6 +49,7 @@ class Code(StrEnum):
     ROW_EDIT = "MLX216"
     MISSING_CITATION = "MLX220"
     EMPTY_CITATION = "MLX221"
+    MISSING_STATUS = "MLX222"
     STALE_REASON_FIGURE = "MLX224"
     UNIT_MISMATCH = "MLX300"
     TYPE_MISMATCH = "MLX301"
@@ -89,7 +90,7 @@ class Code(StrEnum):
 SOLVER_FINDINGS = frozenset(c for c in Code if "MLX600" <= c.value <= "MLX609")
 #: Warnings a rulebook may accept with a reason (``accept CODE because "..."``): the solver's
 #: findings, an override that drops parts of what it replaces, a parameter no rule uses.
-ACCEPTABLE = SOLVER_FINDINGS | {Code.OVERRIDE_DROPS, Code.UNUSED_PARAMETER}
+ACCEPTABLE = SOLVER_FINDINGS | {Code.OVERRIDE_DROPS, Code.UNUSED_PARAMETER, Code.MISSING_STATUS}
 
 
 class Severity(StrEnum):
@@ -213,7 +214,7 @@ def warning(code: Code, message: str, span: Span, hint: str | None = None) -> Di
 def settle(
     code: Code, finding: Diagnostic | None, accepts: Iterable[Any], span: Span
 ) -> list[Diagnostic]:
-    """A warning as its statement's ``accept`` clauses leave it (for MLX214 and MLX215).
+    """A warning as its statement's ``accept`` clauses leave it (for MLX214, MLX215, MLX222).
 
     An accepted finding is dropped; an ``accept`` of ``code`` with nothing to accept is
     itself a warning (MLX610), so that accepts do not outlive what they accepted.

@@ -14,6 +14,7 @@ from itertools import combinations
 
 from marginlex.dsl.check.conflict_cache import remembered
 from marginlex.dsl.check.conflict_pass import conflict_diagnostics
+from marginlex.dsl.check.evidence import missing_status_diagnostics
 from marginlex.dsl.check.expressions import ExprChecker, locate
 from marginlex.dsl.check.reasons import stale_figures, unknown_parameters
 from marginlex.dsl.check.supported import unsupported_diagnostics
@@ -390,6 +391,11 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
     return table_diagnostics(ctx.own, haircuts)
 
 
+def check_status(ctx: Context) -> list[Diagnostic]:
+    """Statements without ``status`` in a file that states it elsewhere (a warning)."""
+    return missing_status_diagnostics(ctx.own)
+
+
 def check_unused(ctx: Context) -> list[Diagnostic]:
     """Parameters this file defines that no rule uses (a warning)."""
     return unused_parameter_diagnostics(ctx.own, ctx.resolved.statements)
@@ -429,13 +435,15 @@ PASSES: tuple[Pass, ...] = (
     check_tables,
     check_limits,
     check_supported,
+    check_status,
     check_unused,
     check_conflicts,
 )
 
 #: Passes that run only when the passes before them find no error: the solver's findings
-#: (and unused parameters) about a rulebook that does not yet mean what it says are noise.
-NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts, check_unused})
+#: (and unused parameters, missing statuses) about a rulebook that does not yet mean what it
+#: says are noise.
+NEEDS_CLEAN: frozenset[Pass] = frozenset({check_conflicts, check_unused, check_status})
 #: The passes ``solver=False`` leaves out.
 SOLVER: frozenset[Pass] = frozenset({check_conflicts})
 

@@ -18,7 +18,8 @@ SCOPE_LINE = 17  # the line of SCOPE in sec.mlx
 
 def _with_parameters(count: int, cites: str = "x") -> str:
     return SEC + "".join(
-        f'\nparameter generated_{i} = {i} USD\n  cites "{cites}"\n  accept MLX215 because "x"\n'
+        f'\nparameter generated_{i} = {i} USD\n  cites "{cites}"\n  status illustrative\n'
+        '  accept MLX215 because "x"\n'
         for i in range(count)
     )
 

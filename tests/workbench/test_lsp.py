@@ -35,9 +35,9 @@ rulebook house "House rules on top of the SEC rulebook"
 override parameter pm_min_equity = 150,000 USD
   cites "Internal risk policy RP-12, section 3"
   status verified
-
 eligibility house_pm for account
   cites "Internal risk policy RP-12, section 4"
+  status illustrative
   require big: account.equity >= pm_min_equity
     because "account equity must be at least {pm_min_equity}"
   require huge: account.equity >= pm_min_equity_unlisted
@@ -270,7 +270,7 @@ def test_outline_lists_the_header_and_every_statement(tmp_path: Path) -> None:
             ("house_pm", "eligibility", lsp.SymbolKind.Boolean),
         ]
         assert symbols[1].selection_range == lsp.Range(start=at(5, 19), end=at(5, 32))
-        assert (symbols[2].range.start.line, symbols[2].range.end.line) == (9, 14)
+        assert (symbols[2].range.start.line, symbols[2].range.end.line) == (8, 14)
 
     run(tmp_path, scenario)
 
