@@ -47,7 +47,7 @@ LEDGER_ENV = "MARGINLEX_LEDGER"
 _out = StdoutConsole(off_terminal=170)  # pipes and CI logs: wide enough for every column
 _err = Console(stderr=True, highlight=False)
 DECISION_WHOLE = frozenset({"requirement", "initial", "value", "excess", "call", "method"})
-SUMMARY_WHOLE = frozenset({"rulebook", "total requirement", "total call"})
+SUMMARY_WHOLE = frozenset({"rulebook", "total requirement", "total call", "violations"})
 SUMMARY_OPTIONAL = ("out of scope", "eligible")  # dropped under 100 columns
 SMALL_BOOK_SETS = 50
 LONG_RUN_POSITIONS = 20_000
@@ -133,7 +133,7 @@ def _summary_table(results: list[Evaluation]) -> Table:
         "calls",
         "total requirement",
         "total call",
-        "segregation violations",
+        "violations",  # of segregation: (lot, constraint) pairs whose path is forbidden
     ):
         table.add_column(name, justify="left" if name == "rulebook" else "right")
     for ev in results:
