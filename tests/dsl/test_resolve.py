@@ -75,7 +75,9 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
         if h.origins[s.id] == "harmonized":
             assert s.citation is not None and "Joint request for comment 2026" in s.citation.text
     ids = {s.id for s in h.statements}
-    assert {"treasury_cross_margin", "cftc_spread_credits"}.isdisjoint(ids)
+    assert "treasury_cross_margin" not in ids
+    # SPAN credits are kept for futures accounts outside any merged set (a per-leg rule).
+    assert "cftc_spread_credits" in ids
     # The harmonized exclusion of digital assets from securities accounts comes first.
     assert [x.id for x in h.haircut_policy] == [
         "sec_digital_assets",
