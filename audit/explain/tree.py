@@ -292,9 +292,10 @@ def _option(o: OptionAtWorst) -> str:
 def _offset(o: OffsetTrace) -> str:
     group = f" ({o.product_group})" if o.product_group else ""
     basis = ""
-    if o.gains is not None and o.losses is not None:
-        at = f" at {o.worst_point}" if o.worst_point else ""
-        basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)}{at}"
+    if o.gains is not None and o.losses is not None and o.worst_point:
+        basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)} at {o.worst_point}"
+    elif o.gains is not None and o.losses is not None:  # a SPAN credit per leg: no one point
+        basis = f" per leg of the matched risk {usd(o.gains)}, legs' risk {usd(o.losses)}"
     return f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}"
 
 

@@ -232,6 +232,11 @@ class TableBuilder(ExprBuilder):
         node = m.ClassGroupCredit(key=key, rows=tuple(rows), span=self.span(meta))
         return Item("rule", node, self.span(meta))
 
+    def leg_credit(self, meta: Any, c: list[Any]) -> Item:
+        key, *rows = c
+        node = m.ClassGroupCredit(key=key, rows=tuple(rows), per_leg=True, span=self.span(meta))
+        return Item("rule", node, self.span(meta))
+
     def separate(self, meta: Any, c: list[Any]) -> Item:
         return Item("rule", m.Separate(span=self.span(meta)), self.span(meta))
 

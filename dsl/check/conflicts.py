@@ -306,10 +306,19 @@ class Analysis:
         return format_value(value)
 
     def credits(self) -> Iterator[Finding]:
-        """Credit rules after the first in force: the engine never uses them."""
-        rules = [o for o in self.rules.of_kind(m.Offset) if isinstance(o.rule, m.ClassGroupCredit)]
-        for later in rules[1:]:
-            yield self._credit_conflict(rules[0], later)
+        """Credit rules after the first in force of their kind: the engine never uses them.
+
+        A per-leg rule (SPAN scans) and a point-by-point rule (the other methods) are two
+        kinds: one of each is used."""
+        offsets = self.rules.of_kind(m.Offset)
+        for per_leg in (False, True):
+            rules = [
+                o
+                for o in offsets
+                if isinstance(o.rule, m.ClassGroupCredit) and o.rule.per_leg is per_leg
+            ]
+            for later in rules[1:]:
+                yield self._credit_conflict(rules[0], later)
 
     def _credit_conflict(self, first: m.Offset, later: m.Offset) -> Finding:
         w = self.w

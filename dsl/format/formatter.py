@@ -178,7 +178,8 @@ def _offset_rule(r: m.OffsetRule) -> list[Line]:
     if isinstance(r, m.Netting):
         return pack(1, [f"net within class group {value(r.rate)}", *note(r.note)], r)
     if isinstance(r, m.ClassGroupCredit):
-        lines = [Line(1, f"credit between class groups by {expr(r.key)}", r.span.line)]
+        each = "each leg " if r.per_leg else ""
+        lines = [Line(1, f"credit {each}between class groups by {expr(r.key)}", r.span.line)]
         for row in r.rows:
             pair = row.left.name + (f" with {row.right.name}" if row.right else "")
             lines += pack(2, [pair, value(row.rate), *note(row.note)], row)

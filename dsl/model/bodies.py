@@ -391,11 +391,17 @@ class CreditRow(Node):
 
 class ClassGroupCredit(Node):
     """``credit between class groups by FIELD``: gains of class groups keyed ``left`` offset
-    losses of class groups keyed ``right`` (``left`` when no pair is given) at ``rate``."""
+    losses of class groups keyed ``right`` (``left`` when no pair is given) at ``rate``.
+
+    ``credit each leg between class groups by FIELD`` (``per_leg``): SPAN inter-commodity
+    spreads, each leg of a hedge between class groups of one key credited ``rate`` times
+    the scanning risk it matches; it applies to SPAN scans only.
+    """
 
     node: Literal["class_group_credit"] = "class_group_credit"
     key: FieldRef
     rows: tuple[CreditRow, ...]
+    per_leg: bool = False
 
 
 class Separate(Node):

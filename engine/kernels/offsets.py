@@ -15,12 +15,17 @@ column (same direction and fraction of each class group's range); a class group 
 points contributes nothing past its last point. A class group with no product group stands
 alone (requirement unchanged).
 
-**Inter-commodity spread credits (SPAN style).** A table of rows (group a, group b, rate) is
-applied in order. For each margin set holding both class groups, when their worst scenarios
-move price in opposite directions (a hedge between positively related products), the matched
-risk ``s = min(remaining risk a, remaining risk b)`` is consumed from both and each leg gets a
-credit of ``rate x s``. A class group's requirement after credits is
-``max(scanning risk - credits, short option minimum)``.
+**Inter-commodity spread credits by key (SPAN style, ``credit each leg``).** Class groups of
+one margin set and one key hedge each other when their worst scenarios move price in
+opposite directions; each leg is credited the rate times the risk it matches
+(:func:`leg_credits`).
+
+**Inter-commodity spread credits between named class groups.** A table of rows (group a,
+group b, rate) is applied in order. For each margin set holding both class groups, when
+their worst scenarios move price in opposite directions (a hedge between positively related
+products), the matched risk ``s = min(remaining risk a, remaining risk b)`` is consumed from
+both and each leg gets a credit of ``rate x s``. A class group's requirement after credits
+is ``max(scanning risk - credits, short option minimum)``.
 """
 
 from __future__ import annotations
@@ -173,6 +178,72 @@ def _product_group_keys(
         [table.get(str(x), params.default_rate) for x in pg_uniques], dtype=np.float64
     )
     return key, label_codes, [str(x) for x in labels], rate_of_key
+
+
+def leg_credits(
+    groups: pd.DataFrame, product_group: pd.Series, params: OffsetParams
+) -> OffsetResult:
+    """SPAN inter-commodity spread credits by key: each leg credited rate x matched risk.
+
+    Within one margin set, the class groups of one key (a product group with a rate) whose
+    worst scenario moves price up (``direction`` +1) hedge those whose worst moves it down
+    (-1). The matched risk is ``m = min(S_up, S_down)``, the smaller side's total scanning
+    risk; a class group of a side with total ``S`` matches ``risk x m / S`` of its own risk
+    and is credited ``rate`` times that. Its requirement is ``max(risk - credit, minimum)``.
+    Two equal legs of risk R at 50% are charged R(1 - 50%) each: R in all, where netting
+    point by point (:func:`product_group_offsets`) charges R - 50% x R = R/2.
+
+    Args:
+        groups: SPAN class-group rows (``margin_set``, ``class_group``, ``loss`` (the
+            scanning risk), ``direction``, ``minimum``, ``requirement``).
+        product_group: the credit key per class-group row (missing: stands alone).
+        params: the rate per key.
+
+    Returns:
+        One row per (margin set, key), columns as :func:`product_group_offsets` returns:
+        ``worst_point`` is -1 (each leg is credited at its own worst scenario),
+        ``losses_at_worst`` the legs' scanning risk, ``gains_at_worst`` the matched risk
+        ``m``, ``netted_loss`` the risk less the credits.
+    """
+    key, label_codes, labels, rate_of_key = _product_group_keys(groups, product_group, params)
+    index = group_by_set_and_label(groups["margin_set"].to_numpy(), pd.Series(key))
+    size, codes = index.size, index.codes
+    group_key = first_by_group(codes, key, size).astype(np.int64)
+    rate = np.append(rate_of_key, 0.0)[np.minimum(group_key, len(rate_of_key))]
+    risk = groups["loss"].to_numpy(np.float64)
+    direction = groups["direction"].to_numpy(np.float64)
+    up = sum_by_group(codes, np.where(direction > 0, risk, 0.0), size)
+    down = sum_by_group(codes, np.where(direction < 0, risk, 0.0), size)
+    matched = np.minimum(up, down)
+    side = np.where(direction > 0, up[codes], np.where(direction < 0, down[codes], 0.0))
+    share = np.divide(matched[codes], side, out=np.zeros(len(risk)), where=side > 0)
+    credit = rate[codes] * risk * share
+    minimum = groups["minimum"].to_numpy(np.float64)
+    after = np.maximum(risk - credit, minimum)
+    requirement = sum_by_group(codes, after, size)
+    before = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
+    total_minimum = sum_by_group(codes, minimum, size)
+    netted = sum_by_group(codes, risk - credit, size)
+    frame = pd.DataFrame(
+        {
+            "margin_set": index.margin_set,
+            "product_group": categorical(first_by_group(codes, label_codes, size), labels),
+            "standalone": group_key >= len(rate_of_key),
+            "n_class_groups": np.bincount(codes, minlength=size).astype(np.int64),
+            "offset_rate": rate,
+            "worst_point": np.full(size, -1, dtype=np.int64),
+            "losses_at_worst": sum_by_group(codes, risk, size),
+            "gains_at_worst": matched,
+            "netted_loss": netted,
+            "class_group_losses": sum_by_group(codes, risk, size),
+            "minimum": total_minimum,
+            "class_group_requirements": before,
+            "requirement": requirement,
+            "credit": np.maximum(before - requirement, 0.0),
+            "minimum_binds": total_minimum > netted,
+        }
+    )
+    return OffsetResult(product_groups=frame, class_group_product_group=codes)
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,8 @@ def _finish(
     codes: IntArray,
 ) -> MethodResult:
     """Attach the credit key to class groups and total the requirement per set."""
-    key = _product_key(state, positions, codes, len(groups))
+    span = isinstance(step.statement.method, m.SpanScan)  # type: ignore[union-attr]
+    key = _product_key(state, positions, codes, len(groups), span=span)
     groups = groups.assign(product_key=key)
     positions = positions.assign(strategy_row=constant(len(positions), ""), requirement=np.nan)
     total = _per_set(
@@ -231,9 +232,11 @@ def _finish(
     return MethodResult(step, groups, pnl, positions, total)
 
 
-def _product_key(state: RunState, frame: pd.DataFrame, codes: IntArray, size: int) -> np.ndarray:
-    """Per class group, the value of the credit rule's key field (e.g. index_class)."""
-    credit = _credit_rule(state)
+def _product_key(
+    state: RunState, frame: pd.DataFrame, codes: IntArray, size: int, *, span: bool
+) -> np.ndarray:
+    """Per class group, the value of its credit rule's key field (e.g. index_class)."""
+    credit = credit_rule_of(state.plan, span=span)
     if credit is None or not len(frame):
         return np.full(size, "", dtype=object)
     rule = credit.statement.rule  # type: ignore[union-attr]
@@ -257,16 +260,20 @@ def _product_key(state: RunState, frame: pd.DataFrame, codes: IntArray, size: in
     return np.asarray([*listed, ""], dtype=object)[per_group]
 
 
-def _credit_rule(state: RunState) -> Step | None:
-    return credit_rule_of(state.plan)
-
-
-def credit_rule_of(plan: Plan) -> Step | None:
-    """The plan's class-group credit step (the first in force), if any."""
-    for step in plan.active(StepKind.OFFSET):
-        if isinstance(step.statement.rule, m.ClassGroupCredit):  # type: ignore[union-attr]
-            return step
-    return None
+def credit_rule_of(plan: Plan, *, span: bool = False) -> Step | None:
+    """The class-group credit step a method's class groups take, if any: for a SPAN scan
+    the first per-leg rule in force (``credit each leg ...``), else, and for every other
+    method, the first point-by-point rule (``credit between class groups ...``)."""
+    credits = [
+        s
+        for s in plan.active(StepKind.OFFSET)
+        if isinstance(s.statement.rule, m.ClassGroupCredit)  # type: ignore[union-attr]
+    ]
+    per_leg = [s for s in credits if s.statement.rule.per_leg]  # type: ignore[union-attr]
+    netted = [s for s in credits if not s.statement.rule.per_leg]  # type: ignore[union-attr]
+    if span and per_leg:
+        return per_leg[0]
+    return netted[0] if netted else None
 
 
 def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams:

@@ -4,7 +4,11 @@ Netting within a class group is what the grid and scan kernels do (100%; other r
 refused at compile time). ``credit between class groups by FIELD`` nets class groups of
 one margin set whose FIELD value (e.g. ``index_class``) has a row in the table, point by
 point at that row's rate (:func:`marginlex.engine.kernels.offsets.product_group_offsets`); class
-groups without a row stand alone.
+groups without a row stand alone. ``credit each leg between class groups by FIELD`` is for
+SPAN scans: each leg of a hedge is credited the rate times the scanning risk it matches
+(:func:`marginlex.engine.kernels.offsets.leg_credits`). A SPAN scan takes the first per-leg
+rule in force, or else the first point-by-point one; every other method the first
+point-by-point rule (:func:`marginlex.engine.phases.margin.credit_rule_of`).
 """
 
 from __future__ import annotations
@@ -16,10 +20,15 @@ from pandas.api.types import union_categoricals
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.evaluation import FRAME_COLUMNS
-from marginlex.engine.kernels.offsets import OffsetParams, OffsetRate, product_group_offsets
+from marginlex.engine.kernels.offsets import (
+    OffsetParams,
+    OffsetRate,
+    leg_credits,
+    product_group_offsets,
+)
 from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.strategy import StrategyRow
-from marginlex.engine.phases.margin import MethodResult, _credit_rule
+from marginlex.engine.phases.margin import MethodResult, credit_rule_of
 from marginlex.engine.phases.state import (
     FloatArray,
     IntArray,
@@ -43,8 +52,9 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
     """Apply class-group credits; return the maintenance requirement per set code."""
     total = np.zeros(state.n_sets)
     offset_frames = []
-    credit = _credit_rule(state)
     for result in results:
+        span = isinstance(result.step.statement.method, m.SpanScan)  # type: ignore[union-attr]
+        credit = credit_rule_of(state.plan, span=span)
         if result.groups is None or credit is None or not len(result.groups):
             total += result.set_requirement
             continue
@@ -57,9 +67,11 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
             )
         )
         assert result.pnl is not None
-        out = product_group_offsets(
-            result.groups, result.pnl, pd.Series(result.groups["product_key"]), params
-        )
+        key = pd.Series(result.groups["product_key"])
+        if rule.per_leg:  # SPAN scans only (credit_rule_of)
+            out = leg_credits(result.groups, key, params)
+        else:
+            out = product_group_offsets(result.groups, result.pnl, key, params)
         pg = out.product_groups
         total += np.bincount(
             pg["margin_set"].to_numpy(np.int64),

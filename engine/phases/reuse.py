@@ -90,13 +90,16 @@ def _names(node: object) -> set[str]:
 
 def _credit_keys(plan: Plan) -> tuple[object, ...]:
     """What the margin phase reads of the offset phase's steps: the class-group credit
-    rule's key field and row names (the margin methods tag class groups with them)."""
-    credit = credit_rule_of(plan)
-    if credit is None:
-        return ()
-    rule = credit.statement.rule  # type: ignore[union-attr]
-    assert isinstance(rule, m.ClassGroupCredit)
-    return (rule.key.subject, rule.key.name, tuple(r.left.name for r in rule.rows))
+    rules' key fields and row names (the margin methods tag class groups with them)."""
+    keys: list[object] = []
+    for span in (False, True):  # the rule of the grid and the rule of SPAN scans
+        credit = credit_rule_of(plan, span=span)
+        if credit is None:
+            continue
+        rule = credit.statement.rule  # type: ignore[union-attr]
+        assert isinstance(rule, m.ClassGroupCredit)
+        keys.append((rule.key.subject, rule.key.name, tuple(r.left.name for r in rule.rows)))
+    return tuple(keys)
 
 
 def _inputs(plan: Plan, phase: Phase) -> tuple[object, ...]:

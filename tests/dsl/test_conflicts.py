@@ -132,7 +132,6 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
     assert [(d.code.value, d.span.line, d.span.column) for d in found] == [
         ("MLX602", 3, 16),
         ("MLX606", 3, 16),
-        ("MLX609", 3, 16),
     ]
     messages = [d.message for d in found]
     assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:137) never applies: a collateral")
@@ -141,18 +140,33 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
         "`cftc_span` (cftc.mlx:82) never applies: an account with regime CFTC matches it but "
         "takes `sec_strategy_based` (sec.mlx:88) (as does every match)"
     )
-    assert messages[2].endswith(
-        "gets 90% (pm_offset_high_cap_broad) from `sec_product_group_credits`, not 50%"
-    )
+    # No MLX609: `cftc_spread_credits` credits each leg (SPAN scans), a kind of its own.
 
 
 def test_findings_at_extends_are_accepted_in_the_header() -> None:
     accepted = SIDE_BY_SIDE + (
         '  accept MLX602 because "SEC haircuts first"\n'
         '  accept MLX606 because "a study of SEC methods only"\n'
-        '  accept MLX609 because "SEC credits only"\n'
     )
     assert _codes(accepted) == []
+
+
+def test_a_per_leg_credit_rule_and_a_netting_one_do_not_conflict() -> None:
+    # One credit rule of each kind is used (per leg: SPAN scans; point by point: the grid);
+    # a second rule of one kind is never used (MLX609).
+    text = (
+        'rulebook two_credits "Two kinds of credit"\n  cites "test"\n'
+        'offset grid_credits\n  cites "test"\n'
+        "  credit between class groups by instrument.index_class\n    high_cap_broad 90%\n"
+        'offset span_credits\n  cites "test"\n'
+        "  credit each leg between class groups by instrument.product\n    index_future 50%\n"
+    )
+    assert _codes(text) == []
+    again = text + (
+        'offset more_span_credits\n  cites "test"\n'
+        "  credit each leg between class groups by instrument.product\n    ust_future 30%\n"
+    )
+    assert _codes(again) == [("MLX609", 11, 1)]
 
 
 def test_an_accept_on_another_statement_accepts_nothing_and_says_so() -> None:

@@ -69,13 +69,21 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
         "harmonized_accounts",
         "harmonized_collateral",
         "harmonized_merged_carrier",
+        "sec_digital_assets",
     }
     for s in h.statements:
         if h.origins[s.id] == "harmonized":
             assert s.citation is not None and "Joint request for comment 2026" in s.citation.text
     ids = {s.id for s in h.statements}
-    assert {"sec_digital_assets", "treasury_cross_margin", "cftc_spread_credits"}.isdisjoint(ids)
-    assert [x.id for x in h.haircut_policy] == ["cftc_digital_assets", "harmonized_collateral"]
+    assert "treasury_cross_margin" not in ids
+    # SPAN credits are kept for futures accounts outside any merged set (a per-leg rule).
+    assert "cftc_spread_credits" in ids
+    # The harmonized exclusion of digital assets from securities accounts comes first.
+    assert [x.id for x in h.haircut_policy] == [
+        "sec_digital_assets",
+        "cftc_digital_assets",
+        "harmonized_collateral",
+    ]
 
 
 def test_as_of_keeps_dated_versions_in_force() -> None:

@@ -313,6 +313,9 @@ CLAUSES: dict[str, Probe] = {
         "sec", "net within class group 100%", "net within class group 50%", "other than 100%"
     ),
     "class_group_credit": Handled(why="holds credit rows"),
+    "leg_credit": Changes(
+        "cftc", "credit each leg between class groups", "credit between class groups"
+    ),
     "credit_row": Changes("sec", "high_cap_broad pm_offset_high_cap_broad", "high_cap_broad 50%"),
     "separate": Handled(
         why="states the default (every account alone, as when no `sets` rule applies) "

@@ -113,7 +113,10 @@ def _credit(rb: RB, c: m.ClassGroupCredit) -> Parts:
         for r in c.rows
     ]
     columns = ("gains of class groups keyed", "offset losses of class groups keyed", "rate")
-    by = setting("credit between class groups by", expr(c.key))
+    if c.per_leg:
+        columns = ("hedged class groups keyed", "against class groups keyed", "rate per leg")
+    each = "each leg " if c.per_leg else ""
+    by = setting(f"credit {each}between class groups by", expr(c.key))
     return [by], [Table(title="credits", columns=columns, rows=tuple(rows))]
 
 
