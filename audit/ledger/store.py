@@ -17,7 +17,17 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -274,6 +284,11 @@ class Ledger(LedgerReader):
         chunk_size: int,
     ) -> tuple[RunCounts, int]:
         seq, prev = head
+        # Lookup rows past the head belong to no entry (entries deleted by hand, which verify
+        # reports): the new entries' rows take their place.
+        stale = t.decision_keys.c.seq > seq
+        if conn.scalar(select(t.decision_keys.c.seq).where(stale).limit(1)) is not None:
+            conn.execute(delete(t.decision_keys).where(stale))
         shas = {ref.sha256: ref.id for ref in run.rulebooks}
         status: Counter[str] = Counter()
         seen: set[str] = set()

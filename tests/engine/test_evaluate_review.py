@@ -79,11 +79,13 @@ def test_treasury_haircut_of_every_bucket_and_boundary(tmp_path: Path, rulebook:
 # ECHO's cross-margin account X1 is short 57 ZN (class group UST_10Y) and long 20 ZF
 # (class group UST_5Y, 20 x 1,000 x 100.00 = 2,000,000, scan 2%); it takes in the
 # 5,000 notes (UST_10Y) of ECHO's SEC account. Per scan range m (scenarios 1-14), UST_10Y
-# makes (4,925,000 - 6,298,500) x 2% x m = -27,470 m and UST_5Y 40,000 m. The cftc
-# rulebook credits class groups of product ust_future at 30%: net = losses - 30% gains.
-#   m = +1: 27,470 - 0.3 x 40,000 = 15,470;   m = -1: 40,000 - 0.3 x 27,470 = 31,759
-#   m = -3 (weight 0.33): 39,600 - 0.3 x 27,195.30 = 31,441.41
-# so the requirement is 31,759 (stand-alone: 27,470 + 40,000 = 67,470). UST_10Y mixes a
+# makes (4,925,000 - 6,298,500) x 2% x m = -27,470 m and UST_5Y 40,000 m: each class group
+# alone needs 27,470 (worst at m = +1) and 40,000 (worst at m = -1), 67,470 in all. The cftc
+# rulebook credits each leg of class groups of product ust_future 30% of the risk it matches
+# (CME SPAN's inter-commodity credit, docs/domain-decisions.md row 11): the legs move
+# opposite ways, the matched risk is min(27,470, 40,000) = 27,470, so each leg is credited
+# 0.3 x 27,470 = 8,241, 16,482 in all, and the requirement is 67,470 - 16,482 = 50,988.
+# (Netting gains against losses point by point, as before, gave 31,759.) UST_10Y mixes a
 # ust_future (ZN) and a ust_note: it belongs to the ust_future product group whichever
 # account's position comes first, so naming the SEC account S1 or Z1 changes nothing.
 ZF = "ZF_2609,ust_future,,UST_5Y,,1000,100.00,2026-09-30,,,,0.02,"
@@ -104,9 +106,9 @@ def test_class_group_credit_key_does_not_depend_on_account_names(
     ev = run(book, "cftc")
     d = decision(ev, "ms:X1")
     assert d["takes_in_from"] == sec_account
-    assert d["maintenance"] == 31759.0
+    assert d["maintenance"] == 50988.0
     offsets = ev.frames["offsets"].set_index("product_group").loc["ust_future"]
-    assert offsets["n_class_groups"] == 2 and offsets["credit"] == pytest.approx(35711.0)
+    assert offsets["n_class_groups"] == 2 and offsets["credit"] == pytest.approx(16482.0)
 
 
 def test_run_refuses_an_as_of_before_the_rulebook_takes_effect() -> None:
@@ -162,8 +164,9 @@ def test_json_names_the_rules_and_the_breach_path() -> None:
 def test_digital_assets_in_a_securities_account_sec_versus_harmonized(tmp_path: Path) -> None:
     # An SEC margin account: 100 ABC (5,000, strategy-based 25% = 1,250), $1,000 cash and
     # $10,000 of BTC. SEC: digital assets are not eligible collateral in a securities
-    # account, value 0: 1,000 + 5,000 = 6,000. Harmonized (digital assets as in the CFTC
-    # pilot): BTC 20% -> 8,000, capped at 40% of the 1,250 requirement = 500: value 6,500.
+    # account, value 0: 1,000 + 5,000 = 6,000. Harmonized takes the pilot's assets in futures
+    # accounts only (issue 14's decision; docs/domain-decisions.md): the BTC lot of a
+    # securities account is refused there too (a 100% haircut), value 6,000 as under SEC.
     book = make_book(
         tmp_path,
         "P1,HOTEL,BD1,SEC,margin,customer,",
@@ -177,9 +180,9 @@ def test_digital_assets_in_a_securities_account_sec_versus_harmonized(tmp_path: 
     assert decision(sec, "ms:P1")["value"] == 6000.0
     harmonized = run(book, "harmonized")
     lot = harmonized.frames["lots"].set_index("lot_id").loc["L2"]
-    assert (lot["haircut_rate"], lot["value_after_haircut"], lot["value"]) == (0.2, 8000.0, 500.0)
+    assert (lot["haircut_rate"], lot["value"]) == (1.0, 0.0)
     d = decision(harmonized, "ms:P1")
-    assert (d["maintenance"], d["value"]) == (1250.0, 6500.0)
+    assert (d["maintenance"], d["value"]) == (1250.0, 6000.0)
 
 
 def test_eligibility_trace_shows_every_input_of_a_compound_requirement() -> None:

@@ -35,9 +35,10 @@ def test_broken_variant_fails_on_a_shrunk_book(broken) -> None:  # type: ignore[
     violation = result.violation
     assert violation is not None
     # The variant asks 90% of maintenance as initial margin, CFTC 110%: the shrunk book keeps
-    # one or two accounts, and the law names the initial margins it compared.
+    # a few accounts (shrinking stops 12 checks after the first failure), and the law names
+    # the initial margins it compared.
     accounts = violation.book_csv.split("# positions.csv")[0].strip().splitlines()[2:]
-    assert 1 <= len(accounts) <= 2, violation.book_csv
+    assert 1 <= len(accounts) <= 3, violation.book_csv
     assert result.book.startswith("seed ")
     assert "(initial), less than cftc's" in violation.message
     mine, theirs = violation.traces
