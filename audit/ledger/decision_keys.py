@@ -110,11 +110,12 @@ def load_dictionaries(conn: Connection) -> Dictionaries:
     return {int(row.dict_id): bytes(row.data) for row in rows}
 
 
-def _entries(conn: Connection) -> Iterator[Any]:
-    """Every entry that holds its own trace (a carried one takes its reference's keys)."""
+def _entries(conn: Connection, carrying: bool) -> Iterator[Any]:
+    """Every entry that holds its own trace (with ``carrying``, a ledger that has carried
+    entries' columns: a carried one takes its reference's keys instead)."""
     col = t.decisions.c
     query = select(col.seq, col.account_ids, col.trace_z).order_by(col.seq)
-    if "carried_from" in {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}:
+    if carrying:
         query = query.where(col.carried_from.is_(None))
     result = conn.execution_options(yield_per=_BATCH).execute(query)
     try:
@@ -131,17 +132,18 @@ def backfill(conn: Connection) -> int:
         keys only (verify reports the damaged trace itself).
     """
     dictionaries = load_dictionaries(conn)
+    carrying = "carried_from" in {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}
     conn.execute(delete(t.decision_keys))
     rows: list[tuple[int, str, str]] = []
     count = 0
-    for entry in _entries(conn):
+    for entry in _entries(conn, carrying):
         count += 1
         rows.extend(_entry_keys(entry, dictionaries))
         if len(rows) >= _BATCH * 8:
             write_keys(conn, rows)
             rows = []
     write_keys(conn, rows)
-    if "carried_from" in {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}:
+    if carrying:
         copy_carried_keys(conn)
     return count
 
