@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.variants.property_books import BookCut, cuts
+
+if TYPE_CHECKING:
+    from marginlex.engine.variants.property_laws import Law
 
 
 class FigureSet(StrEnum):
@@ -160,14 +163,15 @@ def _search(
 ) -> tuple[BookCut, Violation] | None:
     """Run the law on ``spec.examples`` books; the smallest failing book found, or None.
 
-    Shrinking is bounded (:data:`SHRINK_CALLS` checks after the first failure): each check
-    evaluates whole rulebooks, so the book reported is the smallest failing one found within
-    that budget (hypothesis tries smaller books first, so it is usually one or two accounts).
+    Hypothesis finds a failing book and shrinks it within a budget (:data:`SHRINK_CALLS`
+    checks after the first failure, each evaluating whole rulebooks); :func:`_fewest_accounts`
+    then cuts the failing book down deterministically, so the book reported does not depend
+    on how far hypothesis's shrinker got.
     """
     from marginlex.engine.variants.property_laws import law_for  # noqa: PLC0415
 
     law = law_for(spec, rulebooks)
-    found: list[tuple[BookCut, Violation]] = []
+    found: list[tuple[BookCut, int, Violation]] = []
     calls = [0]
 
     @settings(
@@ -185,7 +189,7 @@ def _search(
                 return
         violation = law(cut, pick)
         if violation is not None:
-            found.append((cut, violation))
+            found.append((cut, pick, violation))
             raise PropertyViolated(cut, violation)
 
     try:
@@ -194,7 +198,35 @@ def _search(
     except Exception:
         if not found:
             raise
-    return found[-1] if found else None
+    if not found:
+        return None
+    return _fewest_accounts(law, *found[-1])
+
+
+def _fewest_accounts(
+    law: Law, cut: BookCut, pick: int, violation: Violation
+) -> tuple[BookCut, Violation]:
+    """The failing cut with accounts removed while the law still fails.
+
+    First each account alone (in the cut's order), then, if none fails alone, each account
+    removed once in turn: at most twice as many law checks as the cut has accounts, and the
+    result is the same on every machine.
+    """
+    if len(cut.accounts) == 1:
+        return cut, violation
+    for account in cut.accounts:
+        alone = BookCut(cut.seed, (account,))
+        broken = law(alone, pick)
+        if broken is not None:
+            return alone, broken
+    for account in cut.accounts:
+        if len(cut.accounts) == 1:
+            break
+        fewer = BookCut(cut.seed, tuple(a for a in cut.accounts if a != account))
+        broken = law(fewer, pick)
+        if broken is not None:
+            cut, violation = fewer, broken
+    return cut, violation
 
 
 def check_property(

@@ -4,6 +4,7 @@ a deliberately broken variant, a known finding, bad property tables, and the CLI
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
+from marginlex.engine.variants.properties import Violation, _fewest_accounts
+from marginlex.engine.variants.property_books import BookCut
 from marginlex.engine.variants.property_runs import run_properties
 from marginlex.engine.variants.rulebook_tests import RulebookTestError, read_test_file
 
@@ -34,12 +37,12 @@ def test_broken_variant_fails_on_a_shrunk_book(broken) -> None:  # type: ignore[
     assert result.rulebook == "cftc_low_initial"
     violation = result.violation
     assert violation is not None
-    # The variant asks 90% of maintenance as initial margin, CFTC 110%: the shrunk book keeps
-    # a few accounts (shrinking stops 12 checks after the first failure), and the law names
-    # the initial margins it compared.
+    # The variant asks 90% of maintenance as initial margin, CFTC 110%: any futures account
+    # alone breaks the law, so the reported cut is one account (with the accounts its lots are
+    # pledged to), and the law names the initial margins it compared.
     accounts = violation.book_csv.split("# positions.csv")[0].strip().splitlines()[2:]
     assert 1 <= len(accounts) <= 3, violation.book_csv
-    assert result.book.startswith("seed ")
+    assert re.fullmatch(r"seed \d+, accounts \d+", result.book), result.book
     assert "(initial), less than cftc's" in violation.message
     mine, theirs = violation.traces
     assert mine.startswith("cftc_low_initial:\ntrace of cftc_low_initial:")
@@ -55,8 +58,6 @@ def test_ratio_in_the_shrunk_book_is_the_variants(broken) -> None:  # type: igno
 
 
 def _figures(message: str) -> list[str]:
-    import re  # noqa: PLC0415
-
     return re.findall(r"(\d[\d,]*\.\d\d)", message)
 
 
@@ -122,3 +123,29 @@ def test_cli_exits_1_on_a_bad_property_table() -> None:
     out = CliRunner().invoke(app, ["test", str(DATA / "unknown_kind.test.toml")])
     assert out.exit_code == 1
     assert "unknown property kind `monotonic`" in out.output
+
+
+def _law_broken_by(*needed: int):  # type: ignore[no-untyped-def]
+    """A law that fails on every cut holding all of ``needed``, recording the cuts it saw."""
+    seen: list[tuple[int, ...]] = []
+
+    def law(cut: BookCut, pick: int) -> Violation | None:
+        seen.append(cut.accounts)
+        return Violation(message=f"{cut.accounts}") if set(needed) <= set(cut.accounts) else None
+
+    return law, seen
+
+
+def test_fewest_accounts_keeps_one_account_that_breaks_the_law_alone() -> None:
+    law, seen = _law_broken_by(7)
+    cut, violation = _fewest_accounts(law, BookCut(3, (2, 7, 11)), 0, Violation(message="x"))
+    assert (cut, violation.message) == (BookCut(3, (7,)), "(7,)")
+    assert seen == [(2,), (7,)]
+
+
+def test_fewest_accounts_removes_accounts_one_at_a_time_when_none_fails_alone() -> None:
+    law, seen = _law_broken_by(4, 9)
+    cut, violation = _fewest_accounts(law, BookCut(5, (1, 4, 6, 9)), 0, Violation(message="x"))
+    assert (cut, violation.message) == (BookCut(5, (4, 9)), "(4, 9)")
+    # four accounts alone, then 1, 4, 6 and 9 removed in turn (4 and 9 are kept)
+    assert seen[4:] == [(4, 6, 9), (6, 9), (4, 9), (4,)]
