@@ -20,6 +20,8 @@ and check pass: ``marginlex --help`` needs only the cache folder.
 from __future__ import annotations
 
 import importlib
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +51,19 @@ _HOMES = {
     "ResolvedRulebook": "marginlex.dsl.resolve",
     "resolve": "marginlex.dsl.resolve",
 }
+
+
+class _Stages(ModuleType):
+    """This package: a submodule imported later does not hide the stage of the same name.
+
+    Importing ``marginlex.dsl.resolve`` (the subpackage) sets the package's ``resolve`` to
+    the subpackage; the name is the :func:`resolve` stage, as when it was imported eagerly.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOMES and isinstance(value, ModuleType) and value.__name__ == _HOMES[name]:
+            return
+        super().__setattr__(name, value)
 
 
 def __getattr__(name: str) -> Any:
@@ -83,3 +98,5 @@ __all__ = [
     "resolve",
     "shipped_dir",
 ]
+
+sys.modules[__name__].__class__ = _Stages

@@ -87,10 +87,20 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
-    """Entry point of the ``marginlex`` console script (``--help`` alone: the kept root help)."""
-    if sys.argv[1:] == ["--help"] and "_MARGINLEX_COMPLETE" not in os.environ:
+    """Entry point of the ``marginlex`` console script.
+
+    ``--help`` alone writes the kept root help and ``--version`` alone the version, neither
+    importing typer; anything else goes to the app with the command's own group.
+    """
+    alone = sys.argv[1:] if "_MARGINLEX_COMPLETE" not in os.environ else None
+    if alone == ["--help"]:
         from marginlex.cli.root_help import print_root_help  # noqa: PLC0415
 
         print_root_help()
+        return
+    if alone == ["--version"]:
+        from marginlex.engine.version import ENGINE_VERSION  # noqa: PLC0415
+
+        sys.stdout.write(f"marginlex {ENGINE_VERSION}\n")
         return
     build_app(modules_for(sys.argv[1:]))()

@@ -108,3 +108,10 @@ def test_with_the_cache_off_the_help_is_drawn_every_time(tmp_path: Path) -> None
     off = _run(FAST, {CACHE_ENV: "", "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "80"}).stdout
     assert off == _run(REAL, {"COLUMNS": "80"}).stdout
     assert list(tmp_path.iterdir()) == []  # not kept in the default folder either
+
+
+def test_version_alone_is_written_as_typer_writes_it() -> None:
+    real = _run(REAL.replace("'--help'", "'--version'"), {}).stdout
+    fast = _run(FAST.replace("'--help'", "'--version'"), {}).stdout
+    assert real.startswith("marginlex ")
+    assert fast == real

@@ -102,7 +102,7 @@ def test_verify_with_replay_is_not_light(tmp_path: Path) -> None:
 
 def test_probe_sees_a_heavy_import() -> None:
     """The probe itself works: every command imports typer, and the probe says so."""
-    assert _heavy_imported(["--version"], heavy=("typer", "no_such_module")) == ["typer"]
+    assert _heavy_imported(["fmt", "--help"], heavy=("typer", "no_such_module")) == ["typer"]
 
 
 FRAMEWORKS = ("typer", "rich", "rich.markdown", "pydantic", "sqlalchemy", "lark")
@@ -113,7 +113,7 @@ COMMAND_MODULES = tuple(GROUPS)
 @pytest.mark.parametrize(
     ("args", "imported"),
     [
-        (["--version"], ("rich", "typer")),
+        (["--version"], ()),  # written without typer, as typer's --version writes it
         (["fmt", "--check", SEC], ("lark", "pydantic", "rich", "typer")),
         (["check", SEC], ("lark", "pydantic", "rich", "typer")),
         (["explain", DECISION, "--ledger", "{ledger}"], LEDGER_READ),
