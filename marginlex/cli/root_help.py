@@ -1,7 +1,7 @@
 """``marginlex --help`` without typer or rich: the root help drawn once, then kept.
 
-typer draws help with rich, whose console, tables, panels and Markdown renderer cost about
-four times the interpreter's own start-up; the root help is what a person types first.
+typer draws help with rich, whose console, tables, panels and Markdown renderer cost
+several times the interpreter's own start-up; the root help is what a person types first.
 It is drawn from :data:`marginlex.cli.command_table.LISTING` (a stand-in command for each
 line, so no command module is imported), exactly as typer draws it, and the text written
 is kept in the cache folder (:func:`marginlex.dsl.cache.cache_dir`) in a file named for
@@ -11,7 +11,8 @@ the program name, Python's version, the installed typer, rich, Pygments and mark
 (their files), and the modules that define the root help (this one, the table, the app).
 A later ``--help`` with the same key writes the kept text and imports neither typer nor
 rich; any difference draws it again. ``MARGINLEX_CACHE_DIR=`` (empty) turns the keeping
-off: the help is then drawn every time.
+off, and so does Windows (where rich also asks the console's mode): the help is then drawn
+every time.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def print_root_help() -> None:
     """Write the root help: the kept text when there is one for this key, else draw it."""
     from marginlex.dsl.cache import cache_dir  # noqa: PLC0415 - light: os and pathlib
 
-    folder = cache_dir()
+    folder = cache_dir() if sys.platform != "win32" else None  # a console's mode is not keyed
     kept = None if folder is None else folder / f"help-{help_key()}.txt"
     if kept is not None and kept.is_file():
         with kept.open(encoding="utf-8", newline="") as stored:
