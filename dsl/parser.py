@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lark import PostLex
 
 from marginlex.dsl.build.builder import ModelBuilder
+from marginlex.dsl.build.scanners import share_patterns
 from marginlex.dsl.cache import cache_dir
 from marginlex.dsl.diagnostics import (
     BuildError,
@@ -33,7 +34,6 @@ from marginlex.dsl.limits import (
     size_diagnostic,
 )
 from marginlex.dsl.model import rulebook as m
-from marginlex.dsl.scanners import share_patterns
 
 
 class _CommentSink:

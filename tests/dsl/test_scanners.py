@@ -1,4 +1,4 @@
-"""Shared terminal patterns lex exactly as lark's own scanners (``dsl/scanners.py``)."""
+"""Shared terminal patterns lex exactly as lark's own scanners (``dsl/build/scanners.py``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from lark import Lark, Token
 from lark.exceptions import UnexpectedInput
 
+from marginlex.dsl.build.scanners import share_patterns
 from marginlex.dsl.limits import NestingError
 from marginlex.dsl.parser import _parser, _WholeWords
-from marginlex.dsl.scanners import share_patterns
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted(
