@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lark import PostLex
 
 from marginlex.dsl.build.builder import ModelBuilder
+from marginlex.dsl.build.scanners import share_patterns
 from marginlex.dsl.cache import cache_dir
 from marginlex.dsl.diagnostics import (
     BuildError,
@@ -63,7 +64,7 @@ class _WholeWords(PostLex):
 def _parser() -> Lark:
     grammar = resources.files("marginlex.dsl").joinpath("grammar.lark").read_text("utf-8")
     cache = parser_cache_path(grammar)
-    return Lark(
+    built = Lark(
         grammar,
         parser="lalr",
         propagate_positions=True,
@@ -72,6 +73,8 @@ def _parser() -> Lark:
         postlex=_WholeWords(),
         cache=str(cache) if cache is not None else False,
     )
+    share_patterns(built)  # each terminal compiled once, not once per parser state
+    return built
 
 
 def parser_cache_path(grammar: str) -> Path | None:

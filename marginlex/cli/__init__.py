@@ -4,20 +4,22 @@ Each command group lives in its own module and registers itself on the one app;
 this module only assembles them, so that command groups never edit each other.
 
 Start-up is kept short: the console script registers only the group of the command it was
-asked for (``marginlex explain`` never imports the evaluator or the rulebook language), and
-command modules import their heavy dependencies inside the commands. ``app`` (what tests
-and ``python -m marginlex`` use) has every group.
+asked for (``marginlex explain`` never imports the evaluator or the rulebook language),
+command modules import their heavy dependencies inside the commands, and the root
+``--help`` lists the commands from a static table and is kept once drawn
+(:mod:`marginlex.cli.root_help`: neither typer nor rich is imported to write it again).
+``app`` (what tests and ``python -m marginlex`` use) has every group.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from marginlex.cli.help_text import MARKUP, HelpGroup, examples
+if TYPE_CHECKING:
+    import typer
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "marginlex.cli.dsl_commands": ("check", "fmt"),
@@ -35,35 +37,24 @@ GROUPS: dict[str, tuple[str, ...]] = {
 makes the console script register every group, so a new command is never hidden)."""
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        from marginlex.engine.version import ENGINE_VERSION  # noqa: PLC0415
-
-        typer.echo(f"marginlex {ENGINE_VERSION}")
-        raise typer.Exit()
-
-
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
-    ),
-) -> None:
-    """Rules-as-code compliance engine for portfolio margin and cross-margining."""
-
-
 def build_app(modules: tuple[str, ...] = tuple(GROUPS)) -> typer.Typer:
     """The typer app with the command groups of ``modules`` registered."""
+    import typer  # noqa: PLC0415 - the kept root help imports no typer
+
+    from marginlex.cli.help_text import MARKUP, HelpGroup, examples  # noqa: PLC0415
+    from marginlex.cli.root_options import EXAMPLES, SUMMARY, root  # noqa: PLC0415
+
     built = typer.Typer(
         name="marginlex",
-        help="Rules-as-code compliance engine for portfolio margin and cross-margining.",
+        help=SUMMARY,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
         cls=HelpGroup,
         rich_markup_mode=MARKUP,
-        epilog=examples("marginlex check my_firm.mlx", "marginlex run BOOK -r sec -r my_firm.mlx"),
+        epilog=examples(*EXAMPLES),
     )
-    built.callback()(_root)
+    built.callback()(root)
     for name in modules:
         importlib.import_module(name).register(built)
     return built
@@ -96,5 +87,20 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
-    """Entry point of the ``marginlex`` console script."""
+    """Entry point of the ``marginlex`` console script.
+
+    ``--help`` alone writes the kept root help and ``--version`` alone the version, neither
+    importing typer; anything else goes to the app with the command's own group.
+    """
+    alone = sys.argv[1:] if "_MARGINLEX_COMPLETE" not in os.environ else None
+    if alone == ["--help"]:
+        from marginlex.cli.root_help import print_root_help  # noqa: PLC0415
+
+        print_root_help()
+        return
+    if alone == ["--version"]:
+        from marginlex.engine.version import ENGINE_VERSION  # noqa: PLC0415
+
+        sys.stdout.write(f"marginlex {ENGINE_VERSION}\n")
+        return
     build_app(modules_for(sys.argv[1:]))()

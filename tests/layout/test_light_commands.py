@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from marginlex.cli import GROUPS
 from marginlex.dsl.cache import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,4 +102,51 @@ def test_verify_with_replay_is_not_light(tmp_path: Path) -> None:
 
 def test_probe_sees_a_heavy_import() -> None:
     """The probe itself works: every command imports typer, and the probe says so."""
-    assert _heavy_imported(["--help"], heavy=("typer", "no_such_module")) == ["typer"]
+    assert _heavy_imported(["fmt", "--help"], heavy=("typer", "no_such_module")) == ["typer"]
+
+
+FRAMEWORKS = ("typer", "rich", "rich.markdown", "pydantic", "sqlalchemy", "lark")
+LEDGER_READ = ("pydantic", "rich", "sqlalchemy", "typer")
+COMMAND_MODULES = tuple(GROUPS)
+
+
+@pytest.mark.parametrize(
+    ("args", "imported"),
+    [
+        (["--version"], ()),  # written without typer, as typer's --version writes it
+        (["fmt", "--check", SEC], ("lark", "pydantic", "rich", "typer")),
+        (["check", SEC], ("lark", "pydantic", "rich", "typer")),
+        (["explain", DECISION, "--ledger", "{ledger}"], LEDGER_READ),
+        (["ledger", "--ledger", "{ledger}"], LEDGER_READ),
+        (["verify", "--ledger", "{ledger}"], LEDGER_READ),
+        # a command's own help draws Markdown with rich, and imports only its own group
+        (["explain", "--help"], ("pydantic", "rich", "rich.markdown", "typer")),
+    ],
+    ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None,
+)
+def test_which_frameworks_a_light_command_imports(
+    args: list[str], imported: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Exactly these: a command that starts importing SQLAlchemy, lark or rich's Markdown
+    renderer fails here, and so does one made lighter (then update the row)."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(LEDGER.read_bytes())
+    args = [a.format(ledger=ledger) for a in args]
+    assert _heavy_imported(args, FRAMEWORKS, cache=tmp_path / "cache") == sorted(imported)
+
+
+def test_a_command_imports_only_its_own_group(tmp_path: Path) -> None:
+    shown = _heavy_imported(["check", "--help"], COMMAND_MODULES, cache=tmp_path)
+    assert shown == ["marginlex.cli.dsl_commands"]
+
+
+def test_the_root_help_is_drawn_from_the_table_then_kept(tmp_path: Path) -> None:
+    """The first ``--help`` draws with typer and rich but imports no command module; the
+    next writes the kept text and imports neither typer, rich nor pydantic."""
+    watched = (*FRAMEWORKS, *COMMAND_MODULES, "marginlex.dsl.parser", "marginlex.dsl.model")
+    assert _heavy_imported(["--help"], watched, cache=tmp_path) == [
+        "rich",
+        "rich.markdown",
+        "typer",
+    ]
+    assert _heavy_imported(["--help"], watched, cache=tmp_path) == []
