@@ -184,13 +184,14 @@ def _directory_rows(study: Study, accounts: dict[str, str]) -> list[dict[str, An
             figures.setdefault(str(account), []).append(
                 f"{p.to_id}: {path}, requirement {req_text}, call {call_text}"
             )
+    rows = [{str(k): v for k, v in r.items()} for r in study.directory.to_dict("records")]
     return [
         {
             **row,
             "anchor": accounts[row["account_id"]],
             "figures": figures.get(row["account_id"], []),
         }
-        for row in study.directory.to_dict("records")
+        for row in rows
     ]
 
 
