@@ -58,17 +58,28 @@ def _bars(labels: list[str], values: list[float], title: str, xlabel: str) -> Ma
 
 
 def _shapley_plot(p: PairStudy) -> Markup | None:
-    if p.shapley is None or not any(v.requirement for v in p.shapley.players):
+    """The Shapley values of the requirement (else the call, else the value) by player."""
+    if p.shapley is None:
         return None
-    shown = [v for v in p.shapley.players if v.requirement or v.requirement_se]
+    players = p.shapley.players
+    measure = next(
+        (m for m in ("requirement", "call", "value") if any(getattr(v, m) for v in players)), None
+    )
+    if measure is None:
+        return None
+    shown = [
+        (k, v)
+        for k, v in enumerate(players, 1)
+        if getattr(v, measure) or getattr(v, f"{measure}_se")
+    ]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7, 0.32 * max(len(shown), 3) + 1))
-        labels = [f"player {p.shapley.players.index(v) + 1}" for v in shown][::-1]
-        errors = [1.96 * (v.requirement_se or 0) for v in shown][::-1]
-        ax.barh(labels, [v.requirement for v in shown][::-1], xerr=errors, color="#4c72b0")
+        labels = [f"player {k}" for k, _ in shown][::-1]
+        errors = [1.96 * (getattr(v, f"{measure}_se") or 0) for _, v in shown][::-1]
+        ax.barh(labels, [getattr(v, measure) for _, v in shown][::-1], xerr=errors, color="#4c72b0")
         ax.axvline(0, color="black", linewidth=0.8)
         ax.xaxis.set_major_formatter(lambda x, _pos: short_usd(x))
-        ax.set_title("Shapley value on the requirement delta (bars: 95% interval if sampled)")
+        ax.set_title(f"Shapley value on the {measure} delta (bars: 95% interval if sampled)")
         return _svg(fig)
 
 

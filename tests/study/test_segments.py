@@ -11,15 +11,17 @@ from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
 from marginlex.engine.stress.shocks import load_scenarios
 from marginlex.engine.study.segments import Dimension, concentration
-from marginlex.engine.study.study import Study, impact_study
 from marginlex.engine.study.stress_calls import UNSHOCKED
+from marginlex.engine.study.study import Study, impact_study
 from marginlex.engine.synth.generate import synth_book
 from marginlex.engine.variants.compare import CompareResult, compare
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios.toml"
 
 
-def _study(book: Book, ids: tuple[str, ...], scenarios: bool = False) -> tuple[CompareResult, Study]:
+def _study(
+    book: Book, ids: tuple[str, ...], scenarios: bool = False
+) -> tuple[CompareResult, Study]:
     rulebooks = [load_rulebook(i) for i in ids]
     result = compare(rulebooks, book, with_attribution=False, keep_evaluations=True)
     picked = load_scenarios(SCENARIOS) if scenarios else ()
