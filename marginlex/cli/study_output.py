@@ -18,8 +18,8 @@ from marginlex.cli.usage import usage_error
 if TYPE_CHECKING:
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book.load import Book
-    from marginlex.engine.study.study import PairStudy, Study
     from marginlex.engine.variants.compare import CompareResult
+    from marginlex.engine.variants.study.study import PairStudy, Study
 
 STUDY = typer.Option(
     None,
@@ -65,7 +65,7 @@ def run_study(
         marginlex.engine.stress.shocks.ShockError: a bad scenario file or shock.
     """
     from marginlex.engine.stress.shocks import load_scenarios  # noqa: PLC0415
-    from marginlex.engine.study.study import ShapleyOptions, impact_study  # noqa: PLC0415
+    from marginlex.engine.variants.study.study import ShapleyOptions, impact_study  # noqa: PLC0415
 
     picked = load_scenarios(scenarios) if scenarios is not None else ()
     options = ShapleyOptions(samples=shapley[0], seed=shapley[1]) if shapley else None

@@ -312,14 +312,14 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
         write_report(result, report)
         _err.print(f"wrote {report}")
     if studied is not None and study is not None:
-        from marginlex.engine.study.report import write_study  # noqa: PLC0415
+        from marginlex.engine.variants.study.report import write_study  # noqa: PLC0415
 
         write_study(studied, study)
         _err.print(f"wrote {study}")
     if as_json:
         body = compare_json(result)
         if studied is not None:
-            from marginlex.engine.study.study_json import study_json  # noqa: PLC0415
+            from marginlex.engine.variants.study.study_json import study_json  # noqa: PLC0415
 
             body["study"] = study_json(studied)
         typer.echo(json.dumps(body, indent=2))

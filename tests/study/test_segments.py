@@ -10,11 +10,11 @@ import pytest
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
 from marginlex.engine.stress.shocks import load_scenarios
-from marginlex.engine.study.segments import Dimension, concentration
-from marginlex.engine.study.stress_calls import UNSHOCKED
-from marginlex.engine.study.study import Study, impact_study
 from marginlex.engine.synth.generate import synth_book
 from marginlex.engine.variants.compare import CompareResult, compare
+from marginlex.engine.variants.study.segments import Dimension, concentration
+from marginlex.engine.variants.study.stress_calls import UNSHOCKED
+from marginlex.engine.variants.study.study import Study, impact_study
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios.toml"
 

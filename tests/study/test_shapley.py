@@ -8,9 +8,9 @@ from study_books import hand_book, hand_variant
 
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import load_demo_book
-from marginlex.engine.study.shapley import exact_weights, round_preserving, shapley
 from marginlex.engine.variants.compare import compare
 from marginlex.engine.variants.figures import MEASURES
+from marginlex.engine.variants.study.shapley import exact_weights, round_preserving, shapley
 
 ROW = "sec_portfolio_margin row otherwise"
 

@@ -16,10 +16,10 @@ from marginlex.cli import app
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import load_demo_book
 from marginlex.engine.stress.shocks import load_scenarios
-from marginlex.engine.study.report import render_study
-from marginlex.engine.study.study import ShapleyOptions, Study, impact_study
-from marginlex.engine.study.study_json import SCHEMA, study_json
 from marginlex.engine.variants.compare import compare
+from marginlex.engine.variants.study.report import render_study
+from marginlex.engine.variants.study.study import ShapleyOptions, Study, impact_study
+from marginlex.engine.variants.study.study_json import SCHEMA, study_json
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "demo_study.json"

@@ -1,11 +1,12 @@
 """The impact study of a comparison: what a comment letter cites (``compare --study``).
 
 Per rulebook pair (the baseline against each other rulebook): collateral freed or required
-and calls, in total and by segment (:mod:`marginlex.engine.study.segments`), how concentrated
-the benefit is across carrying firms, the Shapley attribution
-(:mod:`marginlex.engine.study.shapley`) and the differing statements with their citations;
+and calls, in total and by segment (:mod:`marginlex.engine.variants.study.segments`), how
+concentrated the benefit is across carrying firms, the Shapley attribution
+(:mod:`marginlex.engine.variants.study.shapley`) and the differing statements with their
+citations;
 and per stress scenario the calls created or removed
-(:mod:`marginlex.engine.study.stress_calls`). ``directory`` lists every account a figure
+(:mod:`marginlex.engine.variants.study.stress_calls`). ``directory`` lists every account a figure
 points at, so that each figure can link to the accounts and rules behind it.
 """
 
@@ -22,7 +23,10 @@ from marginlex.dsl.hybrid import expand_rows, split_unit
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.stress.shocks import Scenario
-from marginlex.engine.study.segments import (
+from marginlex.engine.variants.attribution import switch_order
+from marginlex.engine.variants.compare import CompareResult
+from marginlex.engine.variants.figures import decide, moved_accounts
+from marginlex.engine.variants.study.segments import (
     Concentration,
     Dimension,
     SegmentTable,
@@ -30,11 +34,8 @@ from marginlex.engine.study.segments import (
     concentration,
     segment_table,
 )
-from marginlex.engine.study.shapley import EXACT_MAX, SAMPLES, SEED, Shapley, shapley
-from marginlex.engine.study.stress_calls import ScenarioCalls, scenario_calls
-from marginlex.engine.variants.attribution import switch_order
-from marginlex.engine.variants.compare import CompareResult
-from marginlex.engine.variants.figures import decide, moved_accounts
+from marginlex.engine.variants.study.shapley import EXACT_MAX, SAMPLES, SEED, Shapley, shapley
+from marginlex.engine.variants.study.stress_calls import ScenarioCalls, scenario_calls
 
 
 class RuleRef(BaseModel):

@@ -22,11 +22,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from markupsafe import Markup
 
-from marginlex.engine.study.study import PairStudy, Study
 from marginlex.engine.variants.report import short_usd
+from marginlex.engine.variants.study.study import PairStudy, Study
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("marginlex.engine.study", "templates"),
+    loader=jinja2.PackageLoader("marginlex.engine.variants.study", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
 )

@@ -6,6 +6,6 @@ attribution that does not depend on the order rules are switched), ``stress_call
 created or removed under each stress scenario, per rulebook pair), ``study`` (the typed
 study of a :class:`~marginlex.engine.variants.compare.CompareResult`), ``study_json`` and
 ``report`` (JSON and one self-contained HTML page with SVG plots). Takes a comparison, its
-rulebooks, the book and scenarios; hands out a :class:`~marginlex.engine.study.study.Study`.
-Must not import the audit trail.
+rulebooks, the book and scenarios; hands out a
+:class:`~marginlex.engine.variants.study.study.Study`. Must not import the audit trail.
 """

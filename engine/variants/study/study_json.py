@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marginlex.engine.study.shapley import Shapley
-from marginlex.engine.study.study import PairStudy, Study
 from marginlex.engine.variants.figures import MEASURES
+from marginlex.engine.variants.study.shapley import Shapley
+from marginlex.engine.variants.study.study import PairStudy, Study
 
 SCHEMA = "marginlex-study-v1"
 
