@@ -90,11 +90,12 @@ def _pair_table(p: PairStudy) -> Table:
             str(r.calls_created),
             str(r.calls_removed),
         )
-    b = p.benefit
-    table.caption = (
-        f"freed in total {_money(p.freed)}; benefit: {b.firms} firm(s), top firm "
-        f"{b.top_firm or '-'} {b.top_share:.2f}%, Herfindahl {b.hhi:.1f}"
-    )
+    sides = [
+        f"{c.side}: {c.firms} firm(s), top {c.top_firm} {c.top_share:.2f}%, Herfindahl {c.hhi:.1f}"
+        for c in (p.benefit, p.burden)
+        if c.firms
+    ]
+    table.caption = "; ".join([f"freed in total {_money(p.freed)}", *sides])
     return table
 
 
