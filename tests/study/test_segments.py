@@ -13,6 +13,7 @@ from marginlex.engine.stress.shocks import load_scenarios
 from marginlex.engine.synth.generate import synth_book
 from marginlex.engine.variants.compare import CompareResult, compare
 from marginlex.engine.variants.study.segments import Dimension, concentration
+from marginlex.engine.variants.study.shapley import shapley
 from marginlex.engine.variants.study.stress_calls import UNSHOCKED
 from marginlex.engine.variants.study.study import Study, impact_study
 
@@ -113,5 +114,22 @@ def test_synthetic_books_add_up(seed: int, tmp_path: Path) -> None:
     for p in study.pairs:
         listed = set(study.directory["account_id"])
         assert set(p.accounts["account_id"]) <= listed
-        b = p.benefit
-        assert 0 < b.hhi <= 10000 and b.top_share <= b.top3_share <= 100
+        for c in (p.benefit, p.burden):
+            assert 0 <= c.hhi <= 10000 and c.top_share <= c.top3_share <= 100
+    # Shapley on the synthetic book: three players, exact, adding up to the delta per account
+    offsets = result.comparisons[1]
+    paired = result.account_deltas(offsets.to_id)
+    a, b = load_rulebook("harmonized"), load_rulebook(offsets.to_id)
+    # the pair harmonized -> offsets, against harmonized's own figures in the comparison
+    both = result.account_deltas("harmonized").set_index("account_id")
+    paired = paired.set_index("account_id")
+    for m in ("requirement", "value", "call"):
+        paired[f"{m}_a"] = both[f"{m}_b"]
+        paired[f"{m}_delta"] = paired[f"{m}_b"] - paired[f"{m}_a"]
+    s = shapley(a, b, book, book.as_of, paired.reset_index())
+    assert s.method == "exact" and len(s.players) == 3
+    for m in ("requirement", "value", "call"):
+        total = int(paired[f"{m}_delta"].sum()) / 100
+        assert round(sum(getattr(v, m) for v in s.players), 2) == total
+    sums = s.contributions.groupby("account_id")["requirement"].sum()
+    assert (sums == paired.loc[sums.index, "requirement_delta"]).all()
