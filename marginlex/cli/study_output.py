@@ -6,6 +6,7 @@ The engine (pandas, numpy, matplotlib) is imported inside the functions, so that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,7 @@ def run_study(
     *,
     shapley: tuple[int, int] | None,
     workers: int,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Study:
     """The study of ``result``; ``shapley`` is (samples, seed), None to skip Shapley values.
 
@@ -69,7 +71,9 @@ def run_study(
 
     picked = load_scenarios(scenarios) if scenarios is not None else ()
     options = ShapleyOptions(samples=shapley[0], seed=shapley[1]) if shapley else None
-    return impact_study(result, rulebooks, book, picked, options=options, workers=workers)
+    return impact_study(
+        result, rulebooks, book, picked, options=options, workers=workers, progress=progress
+    )
 
 
 def _money(x: float) -> str:

@@ -295,7 +295,15 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
             )
             shapley = None if no_attribution else (shapley_samples, seed)
             studied = (
-                run_study(result, books, loaded, scenarios, shapley=shapley, workers=workers)
+                run_study(
+                    result,
+                    books,
+                    loaded,
+                    scenarios,
+                    shapley=shapley,
+                    workers=workers,
+                    progress=report_progress,
+                )
                 if study is not None
                 else None
             )

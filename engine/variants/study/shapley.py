@@ -43,7 +43,7 @@ from marginlex.dsl.hybrid import expand_rows, split_unit, switch
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.variants.attribution import closure, sub_book, switch_order
-from marginlex.engine.variants.attribution_pool import FigureRunner, evaluate_all
+from marginlex.engine.variants.attribution_pool import FigureRunner, Progress, evaluate_all
 from marginlex.engine.variants.figures import MEASURES, moved_accounts
 
 EXACT_MAX = 8
@@ -155,9 +155,11 @@ class _Values:
         pair: tuple[ResolvedRulebook, ResolvedRulebook],
         units: Sequence[str],
         ends: tuple[Figures, Figures],
+        *,
         workers: int,
+        progress: Progress | None = None,
     ) -> None:
-        self.runner, self.pair, self.workers = runner, pair, workers
+        self.runner, self.pair, self.workers, self.progress = runner, pair, workers, progress
         self.shape = ends[0].shape
         self.known: dict[Coalition, Figures | None] = {
             frozenset(): ends[0],
@@ -169,7 +171,9 @@ class _Values:
         todo = list(dict.fromkeys(c for c in coalitions if c not in self.known))
         a, b = self.pair
         hybrids = [switch(a, b, sorted(c), f"{a.id}__coalition{k}") for k, c in enumerate(todo)]
-        for c, f in zip(todo, evaluate_all(self.runner, hybrids, self.workers), strict=True):
+        for c, f in zip(
+            todo, evaluate_all(self.runner, hybrids, self.workers, self.progress), strict=True
+        ):
             self.known[c] = f
         return [c for c in coalitions if self.known[c] is None]
 
@@ -270,6 +274,7 @@ def shapley(
     samples: int = SAMPLES,
     seed: int = SEED,
     workers: int = 1,
+    progress: Progress | None = None,
 ) -> Shapley:
     """Shapley values of the statements that differ from ``a`` to ``b``, per changed account.
 
@@ -283,6 +288,7 @@ def shapley(
         samples: the random orders drawn beyond ``exact_max`` players (at least 2).
         seed: the seed of the random orders.
         workers: processes evaluating the coalitions' hybrids side by side.
+        progress: told ``(done, total)`` as each batch of coalitions is evaluated.
 
     Returns:
         The values; per account and in total they add up to the deltas exactly.
@@ -309,7 +315,8 @@ def shapley(
             0,
             joined,
         )
-    values = _Values(_runner(book, as_of, changed, a, start), (a, b), units, (start, end), workers)
+    runner = _runner(book, as_of, changed, a, start)
+    values = _Values(runner, (a, b), units, (start, end), workers=workers, progress=progress)
     while True:
         draw = _Draw(len(players) <= exact_max, samples, seed)
         phi, failed = (

@@ -13,7 +13,8 @@ points at, so that each figure can link to the accounts and rules behind it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,7 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.stress.shocks import Scenario
 from marginlex.engine.variants.attribution import switch_order
+from marginlex.engine.variants.attribution_pool import Progress
 from marginlex.engine.variants.compare import CompareResult
 from marginlex.engine.variants.figures import decide, moved_accounts
 from marginlex.engine.variants.study.segments import (
@@ -141,7 +143,9 @@ def pair_study(
     pair: tuple[ResolvedRulebook, ResolvedRulebook],
     book: Book,
     options: ShapleyOptions | None,
+    *,
     workers: int = 1,
+    progress: Progress | None = None,
 ) -> PairStudy:
     """The study of the baseline ``pair[0]`` against ``pair[1]`` (Shapley unless ``options``
     is None)."""
@@ -162,6 +166,7 @@ def pair_study(
             samples=options.samples,
             seed=options.seed,
             workers=workers,
+            progress=progress,
         )
         if options is not None
         else None
@@ -209,6 +214,7 @@ def impact_study(
     *,
     options: ShapleyOptions | None = None,
     workers: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Study:
     """The impact study of ``result`` (the comparison of ``rulebooks`` on ``book``).
 
@@ -219,12 +225,25 @@ def impact_study(
         scenarios: stress scenarios; the calls created or removed under each, per pair.
         options: how Shapley values are computed; None skips them.
         workers: processes evaluating Shapley coalitions side by side.
+        progress: told ``(what, done, total)`` as the coalitions of ``shapley <id>`` are
+            evaluated.
 
     Raises:
         marginlex.engine.stress.shocks.ShockError: a scenario's shock matches nothing.
     """
     base = rulebooks[0]
-    pairs = tuple(pair_study(result, (base, b), book, options, workers) for b in rulebooks[1:])
+    tell = progress or (lambda _what, _done, _total: None)
+    pairs = tuple(
+        pair_study(
+            result,
+            (base, b),
+            book,
+            options,
+            workers=workers,
+            progress=partial(tell, f"shapley {b.id}"),
+        )
+        for b in rulebooks[1:]
+    )
     calls = scenario_calls(book, rulebooks, scenarios) if scenarios else ()
     ids = {str(x) for p in pairs for x in p.accounts["account_id"]}
     ids |= {x for s in calls for x in (*s.created, *s.removed)}
