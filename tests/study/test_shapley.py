@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 from study_books import hand_book, hand_variant
 
+from marginlex.dsl.diff import diff_rulebooks
+from marginlex.dsl.hybrid import expand_rows
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import load_demo_book
+from marginlex.engine.variants.attribution import switch_order
 from marginlex.engine.variants.compare import compare
 from marginlex.engine.variants.figures import MEASURES
-from marginlex.engine.variants.study.shapley import exact_weights, round_preserving, shapley
+from marginlex.engine.variants.study.shapley import (
+    _join,
+    exact_weights,
+    players_of,
+    round_preserving,
+    shapley,
+)
 
 ROW = "sec_portfolio_margin row otherwise"
 
@@ -92,3 +101,23 @@ def test_efficiency_on_the_demo_book(pair: tuple[str, str]) -> None:
     want = paired.set_index("account_id").loc[per_account.index]
     for m in MEASURES:
         assert (per_account[m] == want[f"{m}_delta"]).all()
+
+
+def test_players_join_what_only_one_side_has() -> None:
+    sec, harmonized = load_rulebook("sec"), load_rulebook("harmonized")
+    units = expand_rows(sec, harmonized, switch_order(diff_rulebooks(sec, harmonized)))
+    players = {p[-1]: p for p in players_of(sec, harmonized, units)}
+    # cftc_span names the SPAN parameters harmonized adds; apart they do not compile
+    assert (
+        players["cftc_span"][0] == "span_vol_shift"
+        and "short_option_minimum" in players["cftc_span"]
+    )
+    assert players["harmonized_collateral"] == [
+        "cftc_treasuries",
+        "cftc_other_assets",
+        "harmonized_collateral",
+    ]
+    assert sorted(u for p in players.values() for u in p) == sorted(units)
+    # a coalition that fails joins its players; a lone one joins the next
+    assert _join([["a"], ["b"], ["c"]], [0b011, 0b111]) == ([["a", "b"], ["c"]], "a+b")
+    assert _join([["a"], ["b"], ["c"]], [0b100]) == ([["a"], ["b", "c"]], "b+c")
