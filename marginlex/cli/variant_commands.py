@@ -15,6 +15,15 @@ from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.property_output import print_properties
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
+from marginlex.cli.study_output import (
+    SAMPLES,
+    SCENARIOS,
+    SEED,
+    STUDY,
+    check_study_options,
+    print_study,
+    run_study,
+)
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date, usage_error
 
@@ -242,22 +251,30 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     workers: int = _WORKERS,
     ledger: str | None = _LEDGER,
     allow_warnings: bool = ALLOW_WARNINGS,
+    study: Path | None = STUDY,
+    scenarios: Path | None = SCENARIOS,
+    shapley_samples: int = SAMPLES,
+    seed: int = SEED,
 ) -> None:
     """Compare rulebooks on one book: per account and per set, with attribution.
 
-    Exit code 0 when the comparison ran, 1 on a bad book, rulebook or date. A rulebook
-    file with warnings is refused, as `check` refuses it, unless --allow-warnings.
+    With --study, also an impact study for a comment letter (collateral freed by segment and
+    carrying firm, Shapley attribution, calls under stress scenarios). Exit code 0 when the
+    comparison ran, 1 on a bad book, rulebook, date or scenario file. A rulebook file with
+    warnings is refused, as `check` refuses it, unless --allow-warnings.
     """
     from marginlex.engine.book.problems import BookError  # noqa: PLC0415
     from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
     from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
     from marginlex.engine.run import resolve_book  # noqa: PLC0415
+    from marginlex.engine.stress.shocks import ShockError  # noqa: PLC0415
     from marginlex.engine.variants.compare import compare  # noqa: PLC0415
     from marginlex.engine.variants.compare_json import compare_json  # noqa: PLC0415
 
     as_json = chosen(fmt, as_json, "compare", csv=False) is OutputFormat.JSON
     if len(rulebook) < 2:
         raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
+    check_study_options(study, scenarios)
     day = as_of_date(as_of, "compare")
     refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
@@ -273,12 +290,26 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
                 day,
                 with_attribution=not no_attribution,
                 workers=workers,
-                keep_evaluations=bool(ledger),
+                keep_evaluations=bool(ledger or study),
                 progress=report_progress,
+            )
+            shapley = None if no_attribution else (shapley_samples, seed)
+            studied = (
+                run_study(
+                    result,
+                    books,
+                    loaded,
+                    scenarios,
+                    shapley=shapley,
+                    workers=workers,
+                    progress=report_progress,
+                )
+                if study is not None
+                else None
             )
     except BookError as exc:
         raise _fail(f"the book is not valid:\n{exc}") from None
-    except (CompileError, EvaluationError, ValueError) as exc:
+    except (CompileError, EvaluationError, ShockError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if ledger:
         _record(ledger, result, books, loaded)
@@ -288,13 +319,25 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
 
         write_report(result, report)
         _err.print(f"wrote {report}")
+    if studied is not None and study is not None:
+        from marginlex.engine.variants.study.report import write_study  # noqa: PLC0415
+
+        write_study(studied, study)
+        _err.print(f"wrote {study}")
     if as_json:
-        typer.echo(json.dumps(compare_json(result), indent=2))
+        body = compare_json(result)
+        if studied is not None:
+            from marginlex.engine.variants.study.study_json import study_json  # noqa: PLC0415
+
+            body["study"] = study_json(studied)
+        typer.echo(json.dumps(body, indent=2))
         return
     _out.print(fit(_totals_table(result), _out, whole=WHOLE, optional=("sets", "accounts decided")))
     for c in result.comparisons:
         for table in _comparison_tables(c):
             _out.print(fit(table, _out, whole=WHOLE, optional=NARROW_DROPS))
+    if studied is not None and study is not None:
+        print_study(_out, studied, study)
 
 
 def _record(
@@ -465,6 +508,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "marginlex compare -r sec -r harmonized",
             "marginlex compare my_book/ -r sec -r my_firm.mlx --report compare.html",
+            "marginlex compare -r sec -r harmonized --study study.html --scenarios stress.toml",
         ),
     )(compare_command)
     app.command(
