@@ -146,14 +146,39 @@ def accounts_to_decide(before: Frames, after: Frames) -> pd.Index | None:
 
 def cut_book(book: Book, accounts: pd.Index) -> Book:
     """The book cut to ``accounts``: their account rows, positions and lots (by the lot's
-    account); parties, relations and instruments whole. Its name, date and sha256 are the
-    whole book's, so its decisions and traces name the book that was run."""
+    account); the parties that own or carry them or appear in a relation; every relation;
+    the instruments their positions and lots name, with the underlyings those reach. Its
+    name, date and sha256 are the whole book's, so its decisions and traces name the book
+    that was run."""
+    acc = _take(book.accounts, book.accounts["account_id"], accounts)
+    positions = _take(book.positions, book.positions["account_id"], accounts)
+    lots = _take(book.collateral, book.collateral["account_id"], accounts)
+    rel = book.relations
+    parties = pd.Index(pd.concat([_text(acc["owner_id"]), _text(acc["carrier_id"])]))
+    parties = parties.append(pd.Index(pd.concat([_text(rel["src"]), _text(rel["dst"])])))
+    named = pd.Index(pd.concat([_text(positions["instrument_id"]), _text(lots["asset"])]))
     update = {
-        "accounts": _take(book.accounts, book.accounts["account_id"], accounts),
-        "positions": _take(book.positions, book.positions["account_id"], accounts),
-        "collateral": _take(book.collateral, book.collateral["account_id"], accounts),
+        "accounts": acc,
+        "positions": positions,
+        "collateral": lots,
+        "parties": _take(book.parties, book.parties["party_id"], parties),
+        "instruments": _take(
+            book.instruments, book.instruments["instrument_id"], _reach(book, named)
+        ),
     }
     return book.model_copy(update=update)
+
+
+def _reach(book: Book, named: pd.Index) -> pd.Index:
+    """``named`` with the underlyings they reach (an option on a future on a note: both)."""
+    ins = book.instruments
+    ids, under = ins["instrument_id"].astype("str"), ins["underlying"]
+    reached = named.unique()
+    while True:  # one step per level of underlying: two or three
+        more = reached.union(pd.Index(_text(under[ids.isin(reached).to_numpy()])))
+        if len(more) == len(reached):
+            return reached
+        reached = more
 
 
 def _take(frame: pd.DataFrame, key: pd.Series, accounts: pd.Index) -> pd.DataFrame:
