@@ -98,5 +98,7 @@ def test_the_cut_book_keeps_its_accounts_rows_and_the_whole_book_s_name() -> Non
     assert cut.collateral["lot_id"].tolist() == ["L22", "L23", "L24"]
     assert cut.positions["instrument_id"].tolist() == ["ABC"]
     assert cut.instruments["instrument_id"].tolist() == ["ABC"]
-    assert cut.parties["party_id"].tolist() == ["BD1", "BDF1", "CME", "FCM1", "FICC", "KILO", "LIMA", "OCC"]
+    # owners and carrier, and every party a relation names (firms and clearing organizations)
+    parties = ["BD1", "BDF1", "CME", "FCM1", "FICC", "KILO", "LIMA", "OCC"]
+    assert cut.parties["party_id"].tolist() == parties
     assert (cut.sha256, cut.name) == (book.sha256, book.name)
