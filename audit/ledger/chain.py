@@ -177,6 +177,7 @@ class PreparedChunk:
     requirements: list[str]
     trace_sha256: list[str]
     trace_z: list[bytes]
+    inputs_sha256: list[str] | None = None  # each set's input hash, when the worker made them
 
     def decisions(self) -> Iterator[PreparedDecision]:
         """Each decision, in order, as the ledger takes it."""
@@ -189,9 +190,10 @@ class PreparedChunk:
             self.requirements,
             self.trace_sha256,
             self.trace_z,
+            self.inputs_sha256 or [None] * len(self.decision_ids),
             strict=True,
         )
-        for decision_id, margin_set_id, account_ids, status, call, req, sha, z in rows:
+        for decision_id, margin_set_id, account_ids, status, call, req, sha, z, inputs in rows:
             yield PreparedDecision(
                 decision_id=decision_id,
                 rulebook_id=self.rulebook_id,
@@ -205,6 +207,7 @@ class PreparedChunk:
                 requirement=Decimal(req),
                 trace_sha256=sha,
                 trace_z=z,
+                inputs_sha256=inputs,
             )
 
 
