@@ -177,10 +177,11 @@ class PreparedChunk:
     requirements: list[str]
     trace_sha256: list[str]
     trace_z: list[bytes]
-    inputs_sha256: list[str] | None = None  # each set's input hash, when the worker made them
+    inputs_sha256: list[str | None] | None = None  # each set's input hash (Dask workers)
 
     def decisions(self) -> Iterator[PreparedDecision]:
         """Each decision, in order, as the ledger takes it."""
+        hashes: list[str | None] = self.inputs_sha256 or [None] * len(self.decision_ids)
         rows = zip(
             self.decision_ids,
             self.margin_set_ids,
@@ -190,7 +191,7 @@ class PreparedChunk:
             self.requirements,
             self.trace_sha256,
             self.trace_z,
-            self.inputs_sha256 or [None] * len(self.decision_ids),
+            hashes,
             strict=True,
         )
         for decision_id, margin_set_id, account_ids, status, call, req, sha, z, inputs in rows:
