@@ -185,6 +185,8 @@ class RunRecorder:
         self.seconds: dict[str, float] = {}  # time spent: book blob, cut, hash
         self._blob: bytes | None = None
         self._books: dict[str, Book] = {}  # a rulebook's id: the book it was evaluated on
+        # a rulebook's canonical text, made once (formatting costs); the rulebook held with it
+        self._texts: dict[int, tuple[ResolvedRulebook, str]] = {}
         self._carried: list[list[PreparedDecision]] = []  # per rulebook, set id order
         self._chunks: list[int] = []  # per rulebook: its chunks of traces
         self._outside: list[str] = []  # accounts of sets carried without being evaluated
@@ -216,10 +218,16 @@ class RunRecorder:
         whole book, or with ``since`` the book cut to the sets that may have changed."""
         if self.incremental is None:
             return self.book
-        sha256 = rulebook_sha256(rulebook_bundle(rulebook))
+        sha256 = rulebook_sha256(self._bundle(rulebook))
         book = self.incremental.book_for((rulebook.id, sha256), as_of or self.book.as_of)
         self._books[rulebook.id] = book
         return book
+
+    def _bundle(self, rulebook: ResolvedRulebook) -> str:
+        """The rulebook's canonical text, formatted once for :meth:`book_for` and :meth:`add`."""
+        if id(rulebook) not in self._texts:
+            self._texts[id(rulebook)] = (rulebook, rulebook_bundle(rulebook))
+        return self._texts[id(rulebook)][1]
 
     def _carry(self, ev: Evaluation, ref: RulebookRef, book: Book) -> Evaluation:
         """Note each set's input hash; with ``since``, keep aside the sets it carries forward
@@ -247,7 +255,7 @@ class RunRecorder:
     def add(self, ev: Evaluation, rulebook: ResolvedRulebook) -> None:
         """Queue an evaluation's traces to be built (the first chunk checks its first traces).
         With ``since``, ``ev`` is of the book :meth:`book_for` gave for ``rulebook``."""
-        bundle = rulebook_bundle(rulebook)
+        bundle = self._bundle(rulebook)
         ref = rulebook_ref(rulebook, ev, bundle)
         book = self._books.get(rulebook.id, self.book)
         self.evaluations.append(ev)
