@@ -5,9 +5,12 @@
 A synthetic book (sec, cftc and harmonized) is recorded in a fresh SQLite ledger; then the
 positions of ``--changed`` of its accounts get one more unit each (a new book), which is
 recorded twice more: once in full, once with ``--since`` the first run. Timed in process,
-after loading (the book is loaded before the clock starts): evaluation, the input hashes,
-building the traces of the sets decided and recording them. Printed: each run's time, the
-decisions it re-decided and carried, and the ledger's size after each.
+after loading the book (the clock starts once it is loaded), phase by phase: reading the
+earlier run (its decisions and recorded book), the book's recorded content (its blob, which
+every recorded run writes), the cut (the two books compared row by row and the book cut to
+the changed components), evaluation, the input hashes, and recording (traces of the sets
+decided, the entries carried, the transaction). Printed: each run's phases, the decisions it
+re-decided and carried, and the ledger's size after each.
 """
 
 from __future__ import annotations
@@ -30,18 +33,37 @@ from marginlex.engine.synth.generate import synth_book
 RULEBOOKS = ("sec", "cftc", "harmonized")
 
 
-def _record(book: Book, ledger: Path, since: str | None) -> tuple[str, float, int, int]:
-    """Record one run; its id, seconds taken (evaluation to commit), decided and carried."""
+def _record(book: Book, ledger: Path, since: str | None) -> tuple[str, dict[str, float], int, int]:
+    """Record one run; its id, seconds per phase, decided and carried."""
     rulebooks = [load_rulebook(name) for name in RULEBOOKS]
+    clock: dict[str, float] = {"evaluate": 0.0}
     start = time.perf_counter()
     earlier = load_since(str(ledger), since) if since else None
-    graph = AccountGraph(book)
+    clock["read earlier"] = time.perf_counter() - start
     with RunRecorder(book, since=earlier) as recorder:
+        _ = recorder.blob
+        graphs: dict[int, AccountGraph] = {}
         for rulebook in rulebooks:
-            recorder.add(run_rulebook(rulebook, book, graph=graph), rulebook)
+            tick = time.perf_counter()
+            part = recorder.book_for(rulebook)
+            if id(part) not in graphs:
+                graphs[id(part)] = AccountGraph(part)
+            ev = run_rulebook(rulebook, part, graph=graphs[id(part)])
+            clock["evaluate"] += time.perf_counter() - tick
+            recorder.add(ev, rulebook)
+        tick = time.perf_counter()
         run = recorder.record(str(ledger))
+        clock["record"] = time.perf_counter() - tick
         carried = len(recorder.carried)
-    return run.run_id, time.perf_counter() - start, run.decisions - carried, carried
+        clock |= {k: v for k, v in recorder.seconds.items()}
+    clock["total"] = time.perf_counter() - start
+    return run.run_id, clock, run.decisions - carried, carried
+
+
+def _phases(clock: dict[str, float]) -> str:
+    names = ("read earlier", "blob", "cut", "evaluate", "hash", "record")
+    shown = [f"{name} {clock[name]:.2f}" for name in names if name in clock]
+    return f"{clock['total']:6.1f} s ({', '.join(shown)})"
 
 
 def main() -> None:
@@ -61,21 +83,24 @@ def main() -> None:
         moved = positions["account_id"].isin(picked)
         positions.loc[moved, "quantity"] += 1
         noon_frames = frames | {"positions": positions}
+        tick = time.perf_counter()
         noon = load_book(write_book(meta, noon_frames, tmp / "noon", "parquet"))
+        loading = time.perf_counter() - tick
         print(
             f"book: {args.accounts:,} accounts, {len(positions):,} positions; "
-            f"{len(picked):,} accounts changed ({int(moved.sum()):,} positions)"
+            f"{len(picked):,} accounts changed ({int(moved.sum()):,} positions); "
+            f"loading it (not timed below): {loading:.1f} s"
         )
         ledger = tmp / "ledger.db"
-        first, seconds, decided, _ = _record(morning, ledger, None)
-        print(f"first run, full:           {seconds:6.1f} s, {decided:,} decided")
-        _, seconds, decided, _ = _record(noon, ledger, None)
+        first, clock, decided, _ = _record(morning, ledger, None)
+        print(f"first run, full:        {_phases(clock)}, {decided:,} decided")
+        _, clock, decided, _ = _record(noon, ledger, None)
         size = ledger.stat().st_size
-        print(f"changed book, full:        {seconds:6.1f} s, {decided:,} decided")
-        _, seconds, decided, carried = _record(noon, ledger, first)
+        print(f"changed book, full:     {_phases(clock)}, {decided:,} decided")
+        _, clock, decided, carried = _record(noon, ledger, first)
         grown = ledger.stat().st_size - size
         print(
-            f"changed book, --since:     {seconds:6.1f} s, {decided:,} decided, "
+            f"changed book, --since:  {_phases(clock)}, {decided:,} decided, "
             f"{carried:,} carried; the ledger grew {grown / 1e6:.1f} MB"
         )
 

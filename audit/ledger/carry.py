@@ -12,9 +12,11 @@ as in any run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,16 +58,24 @@ class Since:
     engine_version: str
     rulebooks: dict[str, str]  # id -> sha256
     decisions: pd.DataFrame  # the _EARLIER columns, one row per decision
+    book: bytes | None = None  # the run's recorded book (its blob), None if not recorded
 
-    def why_all(self, as_of: date, ref: RulebookRef, engine_version: str) -> str | None:
-        """Why every set of a rulebook must be re-decided (None: sets may be carried)."""
+    def why_all(self, as_of: date, rulebook: tuple[str, str], engine_version: str) -> str | None:
+        """Why every set of a rulebook (its id and sha256) must be re-decided (None: sets
+        may be carried)."""
+        rulebook_id, sha256 = rulebook
         if as_of != self.as_of:
             return f"the as-of date differs from run {self.run_id}'s ({self.as_of})"
-        if self.rulebooks.get(ref.id) != ref.sha256:
-            return f"rulebook {ref.id}'s bundle differs from run {self.run_id}'s"
+        if self.rulebooks.get(rulebook_id) != sha256:
+            return f"rulebook {rulebook_id}'s bundle differs from run {self.run_id}'s"
         if engine_version != self.engine_version:
             return f"the engine version differs from run {self.run_id}'s"
         return None
+
+    def earlier(self, rulebook_id: str) -> pd.DataFrame:
+        """The run's decisions of one rulebook, by margin set id."""
+        rows = self.decisions[self.decisions["rulebook_id"] == rulebook_id]
+        return rows.drop_duplicates("margin_set_id").set_index("margin_set_id")
 
 
 def load_since(location: str, run_id: str) -> Since:
@@ -89,6 +99,7 @@ def load_since(location: str, run_id: str) -> Since:
         query = select(*(col[c] for c in _EARLIER if c in have)).where(col.run_id == run_id)
         with ledger.engine.connect() as conn:
             rows = pd.DataFrame(conn.execute(query).mappings().all())
+        book = ledger.book_blob(run.book_sha256)
     finally:
         ledger.close()
     return Since(
@@ -97,6 +108,7 @@ def load_since(location: str, run_id: str) -> Since:
         engine_version=run.engine_version,
         rulebooks={ref.id: ref.sha256 for ref in run.rulebooks},
         decisions=rows.reindex(columns=list(_EARLIER)),
+        book=book,
     )
 
 
@@ -112,24 +124,32 @@ def carried_decisions(
     since: Since, ev: Evaluation, ref: RulebookRef, book_sha256: str, carried: np.ndarray
 ) -> list[PreparedDecision]:
     """The entries that carry the sets ``carried`` marks forward, in decision order."""
-    earlier = since.decisions[since.decisions["rulebook_id"] == ev.plan.rulebook_id]
-    earlier = earlier.drop_duplicates("margin_set_id").set_index("margin_set_id")
     set_ids = ev.decisions["margin_set_id"].astype("str").to_numpy()[carried]
+    return carry_entries(since.earlier(ref.id), set_ids, ref, (book_sha256, ev.as_of))
+
+
+def carry_entries(
+    earlier: pd.DataFrame, set_ids: np.ndarray, ref: RulebookRef, book: tuple[str, date]
+) -> list[PreparedDecision]:
+    """The entries that carry the earlier decisions (by margin set id) of ``set_ids``
+    forward, in that order, into a run of the book (its sha256 and as-of date) ``book``."""
+    book_sha256, as_of = book
     rows = earlier.loc[set_ids]
     # Always refer to the entry holding the trace: a reference to a reference is followed.
     is_ref = rows["carried_from"].notna().to_numpy()
     seqs = np.where(is_ref, rows["carried_from"].fillna(0), rows["seq"]).astype(np.int64)
     hashes = np.where(is_ref, rows["carried_hash"].astype("object"), rows["entry_hash"])
     out = []
-    columns = zip(set_ids, rows.itertuples(index=False), seqs.tolist(), hashes, strict=True)
+    tuples: Iterable[Any] = rows.itertuples(index=False)
+    columns = zip(set_ids, tuples, seqs.tolist(), hashes, strict=True)
     for set_id, row, seq, entry in columns:  # one row per carried entry, as the ledger takes
         out.append(
             PreparedDecision(
-                decision_id=decision_id_for(ref.sha256, book_sha256, ev.as_of, set_id),
+                decision_id=decision_id_for(ref.sha256, book_sha256, as_of, set_id),
                 rulebook_id=ref.id,
                 rulebook_sha256=ref.sha256,
                 book_sha256=book_sha256,
-                as_of=ev.as_of,
+                as_of=as_of,
                 margin_set_id=set_id,
                 account_ids=row.account_ids,
                 status=row.status,

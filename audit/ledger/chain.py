@@ -177,9 +177,11 @@ class PreparedChunk:
     requirements: list[str]
     trace_sha256: list[str]
     trace_z: list[bytes]
+    inputs_sha256: list[str | None] | None = None  # each set's input hash (Dask workers)
 
     def decisions(self) -> Iterator[PreparedDecision]:
         """Each decision, in order, as the ledger takes it."""
+        hashes: list[str | None] = self.inputs_sha256 or [None] * len(self.decision_ids)
         rows = zip(
             self.decision_ids,
             self.margin_set_ids,
@@ -189,9 +191,10 @@ class PreparedChunk:
             self.requirements,
             self.trace_sha256,
             self.trace_z,
+            hashes,
             strict=True,
         )
-        for decision_id, margin_set_id, account_ids, status, call, req, sha, z in rows:
+        for decision_id, margin_set_id, account_ids, status, call, req, sha, z, inputs in rows:
             yield PreparedDecision(
                 decision_id=decision_id,
                 rulebook_id=self.rulebook_id,
@@ -205,6 +208,7 @@ class PreparedChunk:
                 requirement=Decimal(req),
                 trace_sha256=sha,
                 trace_z=z,
+                inputs_sha256=inputs,
             )
 
 

@@ -1,8 +1,9 @@
 """Record a run evaluated on a Dask cluster: traces built by the workers, written in order.
 
 Each worker builds the traces of its partition (:func:`partition_traces`, the ``after`` of
-:func:`marginlex.engine.distributed.cluster.evaluate_on_cluster`), so the client receives
-compressed traces, not trace frames. Each partition's decisions are in margin set order, so
+:func:`marginlex.engine.distributed.cluster.evaluate_on_cluster`) and each set's input hash
+(so a later ``run --since`` can follow a cluster run), so the client receives compressed
+traces, not trace frames. Each partition's decisions are in margin set order, so
 the client interleaves the partitions' prepared decisions by margin set id
 (:func:`heapq.merge`): the decisions reach the ledger in a single-process run's order, and
 the chain, hashes included, is the same as that run's.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
 from marginlex.audit.ledger.record import (
@@ -28,6 +30,7 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.cluster import Gathered
 from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
 
 
@@ -37,7 +40,9 @@ def partition_traces(ev: Evaluation, rulebook: ResolvedRulebook, part: Book) -> 
     ref = rulebook_ref(rulebook, ev, rulebook_bundle(rulebook))
     columns = trace_columns(ev, part, ref, ENGINE_VERSION)
     self_check(columns)
-    return prepared(columns)
+    inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], part)
+    ids = columns.margin_set_ids
+    return replace(prepared(columns), inputs_sha256=inputs.reindex(ids).tolist())
 
 
 class GatheredRun:

@@ -9,8 +9,11 @@ transaction (all rulebooks): a run that fails to evaluate or to record leaves no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import heapq
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from itertools import repeat
 from types import TracebackType
 
@@ -22,6 +25,7 @@ from marginlex.audit.ledger.carry import (
 )
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
 from marginlex.audit.ledger.fork_pool import ForkPool
+from marginlex.audit.ledger.incremental import Incremental
 from marginlex.audit.ledger.recorded_inputs import (
     book_blob,
     bundle_sources,
@@ -68,9 +72,12 @@ class RecordedRun:
     location: str
 
 
-def out_of_every_scope(evaluations: Sequence[Evaluation], book: Book) -> int:
-    """Accounts of the book that no rulebook of the run decided (in no margin set)."""
-    decided = set()
+def out_of_every_scope(
+    evaluations: Sequence[Evaluation], book: Book, also: Iterable[str] = ()
+) -> int:
+    """Accounts of the book that no rulebook of the run decided (in no margin set); ``also``,
+    accounts of sets a ``--since`` run carried without evaluating them."""
+    decided = set(also)
     for ev in evaluations:  # a few rulebooks
         decided.update(ev.frames["sets"]["account_id"].astype("str").unique().tolist())
     return len(book.accounts) - len(decided)
@@ -175,46 +182,111 @@ class RunRecorder:
         self.bundles: list[str] = []
         self.since = since
         self.inputs: dict[tuple[str, str], str] = {}
-        self.carried: list[PreparedDecision] = []
+        self.seconds: dict[str, float] = {}  # time spent: book blob, cut, hash
+        self._blob: bytes | None = None
+        self._books: dict[str, Book] = {}  # a rulebook's id: the book it was evaluated on
+        # a rulebook's canonical text, made once (formatting costs); the rulebook held with it
+        self._texts: dict[int, tuple[ResolvedRulebook, str]] = {}
+        self._carried: list[list[PreparedDecision]] = []  # per rulebook, set id order
+        self._chunks: list[int] = []  # per rulebook: its chunks of traces
+        self._outside: list[str] = []  # accounts of sets carried without being evaluated
+        self._outside_sets = 0  # and how many sets
         self._pool = ForkPool[PreparedChunk](workers, min_fork_weight=MIN_FORK_SETS)
+        self.incremental = None
+        if since is not None:
+            blob = self.blob
+            start = time.perf_counter()
+            self.incremental = Incremental(since, book, blob, engine_version)
+            self.seconds["cut"] = time.perf_counter() - start
 
-    def _carry(self, ev: Evaluation, ref: RulebookRef) -> Evaluation:
+    @property
+    def blob(self) -> bytes:
+        """The book's recorded content (made once)."""
+        if self._blob is None:
+            start = time.perf_counter()
+            self._blob = book_blob(self.book)
+            self.seconds["blob"] = time.perf_counter() - start
+        return self._blob
+
+    @property
+    def carried(self) -> list[PreparedDecision]:
+        """The entries carrying earlier decisions forward (``--since``), rulebook by rulebook."""
+        return [entry for entries in self._carried for entry in entries]
+
+    def book_for(self, rulebook: ResolvedRulebook, as_of: date | None = None) -> Book:
+        """The book to evaluate ``rulebook`` on (as of ``as_of``, default the book's): the
+        whole book, or with ``since`` the book cut to the sets that may have changed."""
+        if self.incremental is None:
+            return self.book
+        sha256 = rulebook_sha256(self._bundle(rulebook))
+        book = self.incremental.book_for((rulebook.id, sha256), as_of or self.book.as_of)
+        self._books[rulebook.id] = book
+        return book
+
+    def _bundle(self, rulebook: ResolvedRulebook) -> str:
+        """The rulebook's canonical text, formatted once for :meth:`book_for` and :meth:`add`."""
+        if id(rulebook) not in self._texts:
+            self._texts[id(rulebook)] = (rulebook, rulebook_bundle(rulebook))
+        return self._texts[id(rulebook)][1]
+
+    def _carry(self, ev: Evaluation, ref: RulebookRef, book: Book) -> Evaluation:
         """Note each set's input hash; with ``since``, keep aside the sets it carries forward
         and return the evaluation cut to the sets to decide."""
-        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], self.book)
+        start = time.perf_counter()
+        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], book)
+        self.seconds["hash"] = self.seconds.get("hash", 0.0) + time.perf_counter() - start
         self.inputs.update(
             zip(zip(repeat(ref.id), inputs.index.tolist()), inputs.tolist(), strict=True)
         )
-        if self.since is None or self.since.why_all(ev.as_of, ref, self.engine_version):
+        rulebook = (ref.id, ref.sha256)
+        if self.since is None or self.since.why_all(ev.as_of, rulebook, self.engine_version):
+            self._carried.append([])
             return ev
         carried = carried_mask(self.since, ref.id, inputs.reindex(ev.decisions["margin_set_id"]))
-        self.carried += carried_decisions(self.since, ev, ref, self.book.sha256, carried)
+        entries = carried_decisions(self.since, ev, ref, self.book.sha256, carried)
+        if self.incremental is not None and book is not self.book:  # a cut: the rest carried
+            outside, accounts = self.incremental.outside(ref, ev.as_of)
+            self._outside += accounts.tolist()
+            self._outside_sets += len(outside)
+            entries = list(heapq.merge(entries, outside, key=lambda d: d.margin_set_id))
+        self._carried.append(entries)
         return select_sets(ev, ~carried) if carried.any() else ev
 
     def add(self, ev: Evaluation, rulebook: ResolvedRulebook) -> None:
-        """Queue an evaluation's traces to be built (the first chunk checks its first traces)."""
-        bundle = rulebook_bundle(rulebook)
+        """Queue an evaluation's traces to be built (the first chunk checks its first traces).
+        With ``since``, ``ev`` is of the book :meth:`book_for` gave for ``rulebook``."""
+        bundle = self._bundle(rulebook)
         ref = rulebook_ref(rulebook, ev, bundle)
+        book = self._books.get(rulebook.id, self.book)
         self.evaluations.append(ev)
-        decided = self._carry(ev, ref)
+        decided = self._carry(ev, ref, book)
         self.refs.append(ref)
         self.bundles.append(bundle)
         ev = decided
         codes = set_codes(ev)
         sets = len(ev.decisions)
-        for start in range(0, sets, PARALLEL_SETS):  # a few chunks per rulebook
+        starts = range(0, sets, PARALLEL_SETS)
+        for start in starts:  # a few chunks per rulebook
             stop = start + PARALLEL_SETS
-            job = _Chunk(ev, codes, ref, self.book, self.engine_version, start, stop)
+            job = _Chunk(ev, codes, ref, book, self.engine_version, start, stop)
             self._pool.submit(job, weight=min(stop, sets) - start)
+        self._chunks.append(len(starts))
         self._pool.pump(limit=self._pool.workers - 1)  # one CPU for the caller's evaluation
 
     def decisions(self) -> Iterator[PreparedDecision]:
-        """Every decision of the run, in rulebook order, as its chunk is built."""
-        for chunk in self._pool.results():
-            for decision in chunk.decisions():
-                key = (decision.rulebook_id, decision.margin_set_id)
-                yield decision._replace(inputs_sha256=self.inputs.get(key))
-        yield from self.carried  # sets carried forward (run --since): after those decided
+        """Every decision of the run, in rulebook order, as its chunk is built; in each
+        rulebook, the sets decided and those carried forward in margin set id order (the
+        order of a single-process run of the whole book)."""
+        results = iter(self._pool.results())
+        for count, carried in zip(self._chunks, self._carried, strict=True):
+            decided = (d for _ in range(count) for d in next(results).decisions())
+            yield from heapq.merge(
+                (self._with_inputs(d) for d in decided), carried, key=lambda d: d.margin_set_id
+            )
+
+    def _with_inputs(self, decision: PreparedDecision) -> PreparedDecision:
+        key = (decision.rulebook_id, decision.margin_set_id)
+        return decision._replace(inputs_sha256=self.inputs.get(key))
 
     def run_record(self, origin: RunOrigin | None = None) -> RunRecord:
         """The run: its rulebooks, book, as-of, engine version, accounts out of scope, and
@@ -226,7 +298,7 @@ class RunRecorder:
             book_sha256=self.book.sha256,
             engine_version=self.engine_version,
             origin=origin,
-            out_of_scope=out_of_every_scope(self.evaluations, self.book),
+            out_of_scope=out_of_every_scope(self.evaluations, self.book, self._outside),
             rulebooks=tuple(self.refs),
         )
 
@@ -242,7 +314,7 @@ class RunRecorder:
         """
         self._pool.pump()  # every CPU on traces now, while the run record and book blob are made
         run = self.run_record(origin)
-        blob = book_blob(self.book)
+        blob = self.blob
         ledger = Ledger.open(location)
         try:
             run_id = ledger.record_run(run, self.decisions(), self.bundles, blob)
@@ -253,8 +325,10 @@ class RunRecorder:
 
     @property
     def decision_count(self) -> int:
-        """Decisions of the evaluations added so far: one per margin set."""
-        return sum(len(ev.decisions) for ev in self.evaluations)
+        """Decisions of the evaluations added so far (one per margin set), and the sets a
+        ``--since`` run carried without evaluating them."""
+        decided = sum(len(ev.decisions) for ev in self.evaluations)
+        return decided + self._outside_sets
 
     def close(self) -> None:
         """Stop the workers still building traces."""

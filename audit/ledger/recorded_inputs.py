@@ -20,6 +20,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.parquet as pq
+
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.dsl.loader import Library, load_rulebook
 from marginlex.dsl.model import rulebook as m
@@ -118,6 +121,20 @@ def book_from_blob(blob: bytes) -> Book:
         except zipfile.BadZipFile as exc:
             raise RecordedInputError(f"the recorded book is not a book zip: {exc}") from exc
         return load_book(tmp)
+
+
+def blob_frames(blob: bytes) -> tuple[dict[str, object], dict[str, pd.DataFrame]]:
+    """A recorded book's ``book.json`` fields and contract frames (by file stem), read back
+    as stored, without validation: ``run --since`` compares an earlier run's book with
+    today's, each read this way from its own :func:`book_blob` bytes (so both alike)."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        meta = json.loads(archive.read("book.json"))
+        frames = {
+            Path(name).stem: pq.read_table(io.BytesIO(archive.read(name))).to_pandas()
+            for name in archive.namelist()
+            if name.endswith(".parquet")
+        }
+    return meta, frames
 
 
 def base_bundle(bundle: str, base_id: str) -> str | None:

@@ -31,8 +31,14 @@ IntArray = np.ndarray
 def account_components(book: Book) -> IntArray:
     """A component label per account row of ``book``: accounts that must be decided together
     share a label (labels are 0..n-1 in order of each component's first account)."""
-    ids = pd.Index(book.accounts["account_id"].astype("str").to_numpy())
-    acc, lots, rel = book.accounts, book.collateral, book.relations
+    return components_of(book.accounts, book.collateral, book.relations)
+
+
+def components_of(acc: pd.DataFrame, lots: pd.DataFrame, rel: pd.DataFrame) -> IntArray:
+    """:func:`account_components` from a book's accounts, collateral and relations frames
+    (the columns it reads: ``account_id``, ``owner_id``; ``account_id``, ``pledged_to``;
+    ``src``, ``dst``), so that a recorded book read back raw is cut the same way."""
+    ids = pd.Index(acc["account_id"].astype("str").to_numpy())
     owner_codes = pd.factorize(acc["owner_id"].astype("str"))[0]
     first_of_owner = np.full(owner_codes.max(initial=-1) + 1, -1, dtype=np.int64)
     first_of_owner[owner_codes[::-1]] = np.arange(len(acc))[::-1]

@@ -151,6 +151,8 @@ def set_input_hashes(frames: Frames, set_ids: pd.Series, book: Book) -> pd.Serie
     _people(parts, frames, book)
     _holdings(parts, frames, book)
     code, hashed = parts.result()
+    if not len(code):  # no set (a --since run's cut of an unchanged book)
+        return pd.Series([], index=sets, dtype="str", name="inputs_sha256")
     order = np.argsort(code, kind="stable")
     code, hashed = code[order], hashed[order]
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])

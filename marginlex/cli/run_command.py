@@ -182,7 +182,7 @@ def _evaluate_all(
     from marginlex.engine.graph.account_graph import AccountGraph  # noqa: PLC0415
     from marginlex.engine.run import run_rulebook  # noqa: PLC0415
 
-    graph = AccountGraph(book)
+    graphs: dict[int, AccountGraph] = {}  # by book: the whole book, or --since's cut of it
     results: list[Evaluation] = []
     show = len(book.positions) >= LONG_RUN_POSITIONS
     progress = _progress(bar=True, show=show)
@@ -190,7 +190,10 @@ def _evaluate_all(
         task = progress.add_task("evaluating", total=len(rulebooks))
         for rulebook in rulebooks:  # a handful of rulebooks
             progress.update(task, description=f"evaluating {rulebook.id}", refresh=True)
-            results.append(run_rulebook(rulebook, book, as_of, graph))
+            part = recorder.book_for(rulebook, as_of) if recorder is not None else book
+            if id(part) not in graphs:
+                graphs[id(part)] = AccountGraph(part)
+            results.append(run_rulebook(rulebook, part, as_of, graphs[id(part)]))
             if recorder is not None:  # its traces are built while the next one is evaluated
                 recorder.add(results[-1], rulebook)
             progress.advance(task)

@@ -62,13 +62,10 @@ def test_trace_frames_hold_the_same_rows_in_each_margin_set(runs: Any) -> None:
 
 
 def _entries(path: Path) -> list[tuple[Any, ...]]:
-    """Every chained column of every entry. ``inputs_sha256`` (the per-set input hash a
-    later ``run --since`` compares) is not chained and a cluster run does not store it yet:
-    nothing can be carried from a Dask run (docs/running.md)."""
+    """Every column of every entry, ``inputs_sha256`` included (the per-set input hash a
+    later ``run --since`` compares, made by the workers: a Dask run can be followed)."""
     with sqlite3.connect(path) as conn:
-        names = [row[1] for row in conn.execute("PRAGMA table_info(decisions)")]
-        kept = ", ".join(n for n in names if n != "inputs_sha256")
-        return conn.execute(f"SELECT {kept} FROM decisions ORDER BY seq").fetchall()
+        return conn.execute("SELECT * FROM decisions ORDER BY seq").fetchall()
 
 
 def _record(path: Path, run: Any, decisions: Any, bundles: list[str], book: Book) -> None:
@@ -94,3 +91,6 @@ def test_the_ledger_entries_hashes_included_are_a_single_process_run_s(
     one_rows, many_rows = _entries(tmp_path / "one.db"), _entries(tmp_path / "many.db")
     assert len(one_rows) == sum(len(ev.decisions) for ev in single) > 0
     assert many_rows == one_rows  # every column: ids, figures, trace, trace and entry hashes
+    with sqlite3.connect(tmp_path / "many.db") as conn:  # made by the workers, for every set
+        missing = conn.execute("SELECT count(*) FROM decisions WHERE inputs_sha256 IS NULL")
+        assert missing.fetchone() == (0,)

@@ -1,0 +1,73 @@
+"""``run --since RUN``: the book cut to the margin sets that may have changed, and the earlier
+decisions carried forward beside the sets decided again.
+
+The earlier run's recorded book and today's are compared row by row
+(:func:`marginlex.engine.distributed.changed.accounts_to_decide`, each read back from its
+book blob, so both alike): only today's components of the account graph that hold a changed
+account are evaluated (:func:`~marginlex.engine.distributed.changed.cut_book`). Within them,
+a set whose input hash equals the earlier one is carried (:mod:`.carry`); every earlier set
+whose accounts all lie outside them, and are all in today's book, is carried without being
+evaluated. A rulebook is evaluated on the whole book when its sets cannot be carried at all
+(:meth:`.carry.Since.why_all`), when the earlier run recorded no input hashes for it, or
+when the earlier book is not recorded, its currency differs or a relation changed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from marginlex.audit.ledger.carry import Since, carry_entries
+from marginlex.audit.ledger.chain import PreparedDecision
+from marginlex.audit.ledger.recorded_inputs import blob_frames
+from marginlex.audit.trace.model import RulebookRef
+from marginlex.engine.book.load import Book
+from marginlex.engine.distributed.changed import accounts_to_decide, cut_book
+
+
+class Incremental:
+    """What a ``--since`` run evaluates, rulebook by rulebook, and what it carries unseen."""
+
+    def __init__(self, since: Since, book: Book, blob: bytes, engine_version: str) -> None:
+        """``book`` is today's book and ``blob`` its recorded bytes."""
+        self.since = since
+        self.book = book
+        self.engine_version = engine_version
+        self.accounts = self._accounts_to_decide(blob)
+        self.cut = book if self.accounts is None else cut_book(book, self.accounts)
+
+    def _accounts_to_decide(self, blob: bytes) -> pd.Index | None:
+        if self.since.book is None:
+            return None
+        before_meta, before = blob_frames(self.since.book)
+        after_meta, after = blob_frames(blob)
+        if before_meta.get("currency") != after_meta.get("currency") or set(before) != set(after):
+            return None
+        return accounts_to_decide(before, after)
+
+    def book_for(self, rulebook: tuple[str, str], as_of: date) -> Book:
+        """The book to evaluate a rulebook (its id and sha256) on: the cut, or the whole
+        book when no set of it can be carried unseen."""
+        if self.accounts is None or self.since.why_all(as_of, rulebook, self.engine_version):
+            return self.book
+        earlier = self.since.earlier(rulebook[0])
+        ids = earlier["account_ids"].astype("str")
+        if earlier["inputs_sha256"].isna().any() or ids.str.contains("\\", regex=False).any():
+            return self.book  # no hashes to compare; or ids escaped in JSON (not split below)
+        return self.cut
+
+    def outside(self, ref: RulebookRef, as_of: date) -> tuple[list[PreparedDecision], pd.Index]:
+        """The entries carrying forward every earlier set of ``ref``'s rulebook whose accounts
+        are all today's and outside the cut (in margin set id order), and those accounts."""
+        earlier = self.since.earlier(ref.id)
+        # A canonical JSON list of ids: '","' only ever separates two (no id has an escape).
+        text = earlier["account_ids"].astype("str").str.slice(2, -2)
+        members = text.str.split('","').explode()
+        today = self.book.accounts["account_id"].astype("str")
+        kept = pd.Index(today[~today.isin(self.accounts if self.accounts is not None else today)])
+        whole = members.isin(kept).groupby(level=0, sort=False).all()
+        set_ids = np.sort(whole.index[whole.to_numpy()].to_numpy(dtype=str))
+        entries = carry_entries(earlier, set_ids, ref, (self.book.sha256, as_of))
+        return entries, pd.Index(members[members.index.isin(set_ids)].unique())

@@ -1,0 +1,104 @@
+"""Which accounts ``run --since`` decides again (engine/distributed/changed.py), on the demo
+book with one change planted at a time; the expected accounts are read off the demo book's
+files by hand (owners, holdings, pledged lots)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from marginlex.engine.book.load import load_demo_book
+from marginlex.engine.distributed.changed import (
+    accounts_to_decide,
+    changed_accounts,
+    cut_book,
+    row_changes,
+)
+
+Frames = dict[str, pd.DataFrame]
+
+
+@pytest.fixture
+def demo() -> Frames:
+    return {name: frame.copy() for name, frame in load_demo_book().contract_frames().items()}
+
+
+def _set(frames: Frames, table: str, where: tuple[str, str], column: str, value: object) -> Frames:
+    frame = frames[table].copy()
+    frame.loc[frame[where[0]] == where[1], column] = value
+    return frames | {table: frame}
+
+
+def _sorted(index: pd.Index | None) -> list[str]:
+    assert index is not None
+    return sorted(index.tolist())
+
+
+def test_an_unchanged_book_decides_nothing_again(demo: Frames) -> None:
+    assert _sorted(changed_accounts(demo, demo)) == []
+    assert _sorted(accounts_to_decide(demo, demo)) == []
+
+
+def test_a_position_marks_its_account_and_the_owner_s_other_accounts(demo: Frames) -> None:
+    after = _set(demo, "positions", ("account_id", "A04_DELTA_PM"), "quantity", 10_001.0)
+    assert _sorted(changed_accounts(demo, after)) == ["A04_DELTA_PM"]
+    assert _sorted(accounts_to_decide(demo, after)) == ["A04_DELTA_PM", "A05_DELTA_FUT"]
+
+
+def test_a_price_marks_the_holders_of_it_and_of_instruments_written_on_it(demo: Frames) -> None:
+    # UST_2035_08 is held by A07; ZN_2609 (its underlying is UST_2035_08) by A06 and H_FCM1
+    after = _set(demo, "instruments", ("instrument_id", "UST_2035_08"), "price", 99.0)
+    assert _sorted(changed_accounts(demo, after)) == ["A06_ECHO_XM", "A07_ECHO_SEC", "H_FCM1"]
+    assert _sorted(accounts_to_decide(demo, after)) == ["A06_ECHO_XM", "A07_ECHO_SEC", "H_FCM1"]
+    # SPY: A04 holds it (with A05, one owner), A12 holds SPY and a put on it
+    after = _set(demo, "instruments", ("instrument_id", "SPY"), "price", 601.0)
+    assert _sorted(changed_accounts(demo, after)) == ["A04_DELTA_PM", "A12_JULIET_PM"]
+    decided = _sorted(accounts_to_decide(demo, after))
+    assert decided == ["A04_DELTA_PM", "A05_DELTA_FUT", "A12_JULIET_PM"]
+
+
+def test_a_pledged_lot_marks_both_ends_and_the_chain_they_sit_in(demo: Frames) -> None:
+    # L22: A13's lot pledged to A14; A14 re-pledges to A15, A15 to H_BD1, HOTEL pledges to H_BD1
+    after = _set(demo, "collateral", ("lot_id", "L22"), "market_value", 1.0)
+    assert _sorted(changed_accounts(demo, after)) == ["A13_KILO_MGN", "A14_LIMA_FIN"]
+    chain = ["A10_HOTEL_MGN", "A13_KILO_MGN", "A14_LIMA_FIN", "A15_MIKE_MGN", "H_BD1"]
+    assert _sorted(accounts_to_decide(demo, after)) == chain
+
+
+def test_an_account_that_changes_owner_leaves_its_former_set_mates_to_decide(
+    demo: Frames,
+) -> None:
+    after = _set(demo, "accounts", ("account_id", "A07_ECHO_SEC"), "owner_id", "FOX")
+    assert _sorted(changed_accounts(demo, after)) == ["A07_ECHO_SEC"]
+    # A06 shared ECHO with A07 before; A07 now shares FOX with A08
+    decided = _sorted(accounts_to_decide(demo, after))
+    assert decided == ["A06_ECHO_XM", "A07_ECHO_SEC", "A08_FOX_FUT"]
+
+
+def test_a_party_marks_every_account_it_owns_or_carries(demo: Frames) -> None:
+    after = _set(demo, "parties", ("party_id", "FCM1"), "ecp", False)
+    accounts = ["A08_FOX_FUT", "A09_GOLF_FUT", "H_FCM1"]  # carried by FCM1 (H_FCM1: owned)
+    assert _sorted(changed_accounts(demo, after)) == accounts
+
+
+def test_a_duplicated_row_is_a_change_and_a_relation_decides_everything(demo: Frames) -> None:
+    positions = demo["positions"]
+    doubled = pd.concat([positions, positions.iloc[[7]]], ignore_index=True)
+    assert _sorted(changed_accounts(demo, demo | {"positions": doubled})) == ["A05_DELTA_FUT"]
+    assert row_changes(positions, doubled)[1].sum() == 2  # both copies of the row
+    after = _set(demo, "relations", ("src", "LIMA"), "relation", "member_of")
+    assert changed_accounts(demo, after) is None
+    assert accounts_to_decide(demo, after) is None
+
+
+def test_the_cut_book_keeps_its_accounts_rows_and_the_whole_book_s_name() -> None:
+    book = load_demo_book()
+    cut = cut_book(book, pd.Index(["A13_KILO_MGN", "A14_LIMA_FIN"]))
+    assert cut.accounts["account_id"].tolist() == ["A13_KILO_MGN", "A14_LIMA_FIN"]
+    assert cut.collateral["lot_id"].tolist() == ["L22", "L23", "L24"]
+    assert cut.positions["instrument_id"].tolist() == ["ABC"]
+    assert cut.instruments["instrument_id"].tolist() == ["ABC"]
+    # owners and carrier, and every party a relation names (firms and clearing organizations)
+    parties = ["BD1", "BDF1", "CME", "FCM1", "FICC", "KILO", "LIMA", "OCC"]
+    assert cut.parties["party_id"].tolist() == parties
+    assert (cut.sha256, cut.name) == (book.sha256, book.name)
