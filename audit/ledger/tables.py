@@ -144,12 +144,22 @@ decision_keys = Table(
     Index("ix_decision_keys_kind_key_seq", "kind", "key", "seq"),
 )
 
+run_summaries = Table(
+    "run_summaries",
+    metadata,
+    # Derived, like decision_keys (not chained; counted again from the entries): a run's
+    # totals, distributions and eligibility failures as canonical JSON (``RunSummary``).
+    Column("run_id", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
 SCHEMA_REVISIONS = (
     "0001_baseline",
     "0002_trust",
     "0003_console_indexes",
     "0004_carried_decisions",
     "0005_decision_keys",
+    "0006_run_summaries",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""

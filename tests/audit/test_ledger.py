@@ -149,6 +149,35 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
             ProblemKind.RUN_CHANGED,
             1,
         ),
+        (
+            ["UPDATE decision_keys SET key = 'ACC-X' WHERE seq = 2 AND kind = 'account'"],
+            ProblemKind.KEYS_CHANGED,
+            2,
+        ),
+        (
+            ["DELETE FROM decision_keys WHERE seq = 5 AND kind = 'rule'"],
+            ProblemKind.KEYS_CHANGED,
+            5,
+        ),
+        (
+            ["INSERT INTO decision_keys (seq, kind, key) VALUES (3, 'failed', 'min_equity')"],
+            ProblemKind.KEYS_CHANGED,
+            3,
+        ),
+        (
+            ["INSERT INTO decision_keys (seq, kind, key) VALUES (9, 'account', 'ACC-1')"],
+            ProblemKind.KEYS_CHANGED,
+            9,
+        ),
+        (
+            [
+                "UPDATE run_summaries SET body = REPLACE(body, '\"decisions\"\\:3', "
+                "'\"decisions\"\\:4') WHERE run_id = 'run-b'"
+            ],
+            ProblemKind.SUMMARY_CHANGED,
+            None,
+        ),
+        (["DELETE FROM run_summaries WHERE run_id = 'run-a'"], ProblemKind.SUMMARY_CHANGED, None),
     ],
     ids=[
         "edit-call",
@@ -163,6 +192,12 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
         "text",
         "book",
         "run-book",
+        "key-edited",
+        "key-deleted",
+        "key-added",
+        "key-past-the-head",
+        "summary-edited",
+        "summary-deleted",
     ],
 )
 def test_tampering_is_caught_at_the_right_entry(
@@ -172,6 +207,17 @@ def test_tampering_is_caught_at_the_right_entry(
     report = verify(filled)
     assert report.problem is not None, "tampering went unnoticed"
     assert (report.problem.kind, report.problem.seq) == (kind, seq), report.problem.message
+
+
+def test_an_edited_key_row_is_named_with_what_it_changed(filled: Ledger) -> None:
+    _sql(filled, "UPDATE decision_keys SET key = 'ACC-X' WHERE seq = 2 AND kind = 'account'")
+    problem = verify(filled).problem
+    assert problem is not None and problem.decision_id == "a2" and problem.run_id == "run-a"
+    assert problem.message == (
+        "the lookup keys of entry #2 (a2) disagree with its trace (listed but not in the "
+        "entry: account 'ACC-X'; in the entry but not listed: account 'ACC-9'): "
+        "decision_keys was edited"
+    )
 
 
 @pytest.mark.parametrize("with_hash", [False, True], ids=["trace", "trace-and-its-hash"])
