@@ -101,6 +101,7 @@ decisions = Table(
     Index("ix_decisions_margin_set_id_run_id", "margin_set_id", "run_id"),
     Index("ix_decisions_run_id_seq", "run_id", "seq"),  # a run's decisions, a page at a time
     Index("ix_decisions_run_id_call", "run_id", "call"),  # a run's largest calls
+    Index("ix_decisions_run_id_status_seq", "run_id", "status", "seq"),  # a run's breaches
 )
 
 ledger_meta = Table(
