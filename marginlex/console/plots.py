@@ -23,7 +23,7 @@ def _svg(fig: Figure, tight: bool = True) -> str:
     import matplotlib  # noqa: PLC0415
 
     with matplotlib.rc_context(_RC):
-        crop = {"bbox_inches": "tight"} if tight else {}
+        crop: dict[str, Any] = {"bbox_inches": "tight"} if tight else {}
         fig.savefig(out, format="svg", metadata={"Date": None}, **crop)
     return out.getvalue()
 
