@@ -102,6 +102,8 @@ decisions = Table(
     Index("ix_decisions_run_id_seq", "run_id", "seq"),  # a run's decisions, a page at a time
     Index("ix_decisions_run_id_call", "run_id", "call"),  # a run's largest calls
     Index("ix_decisions_run_id_status_seq", "run_id", "status", "seq"),  # a run's breaches
+    # one rulebook's decisions of one status, across runs
+    Index("ix_decisions_rulebook_id_status_seq", "rulebook_id", "status", "seq"),
 )
 
 ledger_meta = Table(

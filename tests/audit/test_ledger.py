@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 import zstandard
-from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, rederive, run_for, variant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -178,6 +178,14 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
             None,
         ),
         (["DELETE FROM run_summaries WHERE run_id = 'run-a'"], ProblemKind.SUMMARY_CHANGED, None),
+        (
+            [  # a tail cut and its run edited to match: the chain holds, the keys do not
+                "DELETE FROM decisions WHERE seq > 4",
+                "UPDATE runs SET decisions = 1, ok = 1, last_seq = 4 WHERE run_id = 'run-b'",
+            ],
+            ProblemKind.KEYS_CHANGED,
+            5,
+        ),
     ],
     ids=[
         "edit-call",
@@ -198,6 +206,7 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
         "key-past-the-head",
         "summary-edited",
         "summary-deleted",
+        "tail-cut-keys-left",
     ],
 )
 def test_tampering_is_caught_at_the_right_entry(
@@ -282,8 +291,11 @@ def test_expect_head_catches_a_truncated_tail(filled: Ledger, pm_trace: Decision
     noted = filled.head()[1]
     filled.record_run(run_for(pm_trace, "run-c"), [variant(pm_trace, "c1")], [RULEBOOK_TEXT])
     assert verify(filled, expect_head=noted).ok  # later runs extend the chain: still fine
-    # Cut off the last two runs whole (entries and run records): the chain alone looks intact.
+    # Cut off the last two runs whole (entries and run records, and the rows derived from
+    # them rebuilt): the chain alone looks intact.
     _sql(filled, "DELETE FROM decisions WHERE seq >= 4", "DELETE FROM runs WHERE run_id <> 'run-a'")
+    with filled.engine.begin() as conn:
+        rederive(conn)
     assert verify(filled).ok
     problem = verify(filled, expect_head=noted).problem
     assert problem is not None and problem.kind is ProblemKind.HEAD_MISMATCH

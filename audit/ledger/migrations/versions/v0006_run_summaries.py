@@ -1,7 +1,8 @@
 """Each run's summary (issue 12): a ``run_summaries`` table of one row per run (its totals per
 rulebook, the distributions of requirements and calls, its eligibility failures), counted
-from the entries, and an index on ``decisions (run_id, status, seq)`` (a run's breaches, in
-chain order). Derived rows: the chain and its hashes do not change.
+from the entries, and indexes on ``decisions (run_id, status, seq)`` (a run's breaches, in
+chain order) and ``(rulebook_id, status, seq)``. Derived rows: the chain and its hashes do
+not change.
 
 Revision ID: 0006_run_summaries
 Revises: 0005_decision_keys
@@ -21,10 +22,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create the table and the index, then count every recorded run's summary."""
+    """Create the table and the indexes, then count every recorded run's summary."""
     present = {i["name"] for i in sa.inspect(op.get_bind()).get_indexes("decisions")}
-    if "ix_decisions_run_id_status_seq" not in present:
-        op.create_index("ix_decisions_run_id_status_seq", "decisions", ["run_id", "status", "seq"])
+    for narrowed_by in ("run_id", "rulebook_id"):
+        name = f"ix_decisions_{narrowed_by}_status_seq"
+        if name not in present:
+            op.create_index(name, "decisions", [narrowed_by, "status", "seq"])
     if not sa.inspect(op.get_bind()).has_table("run_summaries"):
         op.create_table(
             "run_summaries",
