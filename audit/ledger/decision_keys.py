@@ -117,7 +117,9 @@ def _entries(conn: Connection, carrying: bool) -> Iterator[Any]:
     query = select(col.seq, col.account_ids, col.trace_z).order_by(col.seq)
     if carrying:
         query = query.where(col.carried_from.is_(None))
-    result = conn.execution_options(yield_per=_BATCH).execute(query)
+    # yield_per on the statement, not the connection: the keys are inserted over the same
+    # connection meanwhile, and on PostgreSQL an INSERT cannot run on a server-side cursor.
+    result = conn.execute(query.execution_options(yield_per=_BATCH))
     try:
         yield from result
     finally:

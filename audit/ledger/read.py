@@ -182,8 +182,20 @@ def _stored_time(moment: datetime) -> str:
 _ORDERABLE = {"seq", "call", "requirement", "margin_set_id", "rulebook_id", "decision_id"}
 
 
-def _order(order: tuple[str, ...]) -> list[Any]:
-    """Sort clauses from column names (``-`` for descending), chain order last.
+def _by_seq() -> ColumnElement[Any]:
+    """Chain order as an expression no index serves, for a lookup narrowed by a selective
+    index (one decision id, one margin set): without statistics, SQLite would otherwise walk
+    the whole run in ``(run_id, seq)`` order to skip the sort of a handful of rows.
+
+    >>> str(_by_seq())
+    'decisions.seq + :seq_1'
+    """
+    return t.decisions.c.seq + 0
+
+
+def _order(order: tuple[str, ...], narrow: bool = False) -> list[Any]:
+    """Sort clauses from column names (``-`` for descending), chain order last (``narrow``:
+    the rows are few and found by another index, see :func:`_by_seq`).
 
     >>> [str(c) for c in _order(("-call",))]
     ['decisions.call DESC', 'decisions.seq']
@@ -193,10 +205,10 @@ def _order(order: tuple[str, ...]) -> list[Any]:
         column = name.removeprefix("-")
         if column not in _ORDERABLE:
             raise ValueError(f"cannot sort decisions on {column!r}")
-        sort = t.decisions.c[column]
+        sort = _by_seq() if narrow and column == "seq" else t.decisions.c[column]
         clauses.append(sort.desc() if name.startswith("-") else sort)
     if not any(name.removeprefix("-") == "seq" for name in order):
-        clauses.append(t.decisions.c.seq)
+        clauses.append(_by_seq() if narrow else t.decisions.c.seq)
     return clauses
 
 
@@ -253,7 +265,7 @@ def _find_row(
         query = select(*summary, blob(col.trace_z)).where(by_id)
         if run_id is not None:
             query = query.where(col.run_id == run_id)
-        row = conn.execute(query.order_by(col.seq.desc()).limit(1)).first()
+        row = conn.execute(query.order_by(_by_seq().desc()).limit(1)).first()
         if row is not None:
             return row
     return None
@@ -400,7 +412,8 @@ class LedgerReader:
             margin_set=margin_set,
         )
         summary = self.summary_columns
-        query: Select[Any] = select(*summary).where(*where).order_by(*_order(order))
+        narrow = margin_set is not None
+        query: Select[Any] = select(*summary).where(*where).order_by(*_order(order, narrow))
         if limit is not None:
             query = query.limit(limit)
         if offset:

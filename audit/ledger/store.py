@@ -51,6 +51,8 @@ from marginlex.audit.ledger.decision_keys import (
 )
 from marginlex.audit.ledger.read import LedgerReader
 from marginlex.audit.ledger.records import RunCounts, RunRecord
+from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
+from marginlex.audit.ledger.run_summaries import has_summaries, write_summary
 from marginlex.audit.trace.dictionary import DICTIONARY_ID, shipped
 from marginlex.audit.trace.model import DecisionTrace
 
@@ -190,6 +192,7 @@ class Ledger(LedgerReader):
                 with ledger._write() as conn:
                     _refuse_newer_schema(conn, location)
                     fill_keys = not has_keys(conn) and has_entries(conn)
+                    fill_summaries = not has_summaries(conn) and has_entries(conn)
                     t.metadata.create_all(conn)  # new tables only: the ledger is at the head
                     # A ledger made before an index was added gets it (create_all makes the
                     # indexes of new tables only); a ledger without it still reads.
@@ -198,6 +201,8 @@ class Ledger(LedgerReader):
                     _add_carry_columns(conn)
                     if fill_keys:  # an older ledger stamped to the head: index its entries
                         backfill(conn)
+                    if fill_summaries:  # and count its runs' summaries
+                        backfill_summaries(conn)
                     _stamp_head(conn)
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
@@ -271,6 +276,7 @@ class Ledger(LedgerReader):
             if run.origin is not None:
                 origin = run.origin.model_dump() | {"run_id": run.run_id}
                 conn.execute(insert(t.run_origins), [origin])
+            write_summary(conn, run.run_id)  # derived, counted in the same transaction
         return run.run_id
 
     def _append(

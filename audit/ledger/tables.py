@@ -101,6 +101,9 @@ decisions = Table(
     Index("ix_decisions_margin_set_id_run_id", "margin_set_id", "run_id"),
     Index("ix_decisions_run_id_seq", "run_id", "seq"),  # a run's decisions, a page at a time
     Index("ix_decisions_run_id_call", "run_id", "call"),  # a run's largest calls
+    Index("ix_decisions_run_id_status_seq", "run_id", "status", "seq"),  # a run's breaches
+    # one rulebook's decisions of one status, across runs
+    Index("ix_decisions_rulebook_id_status_seq", "rulebook_id", "status", "seq"),
 )
 
 ledger_meta = Table(
@@ -144,12 +147,22 @@ decision_keys = Table(
     Index("ix_decision_keys_kind_key_seq", "kind", "key", "seq"),
 )
 
+run_summaries = Table(
+    "run_summaries",
+    metadata,
+    # Derived, like decision_keys (not chained; counted again from the entries): a run's
+    # totals, distributions and eligibility failures as canonical JSON (``RunSummary``).
+    Column("run_id", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
 SCHEMA_REVISIONS = (
     "0001_baseline",
     "0002_trust",
     "0003_console_indexes",
     "0004_carried_decisions",
     "0005_decision_keys",
+    "0006_run_summaries",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""

@@ -36,6 +36,7 @@ from marginlex.audit.ledger.replay import (
     first_difference,
 )
 from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.ledger.verify_derived import DerivedProblem, KeyCheck, check_summaries
 from marginlex.audit.trace.model import LedgerColumns, as_recorded
 from marginlex.audit.trace.steps import TraceModel
 
@@ -49,6 +50,8 @@ class ProblemKind(StrEnum):
     RUN_CHANGED = "run_changed"
     INPUT_CHANGED = "input_changed"
     HEAD_MISMATCH = "head_mismatch"
+    KEYS_CHANGED = "keys_changed"  # a decision_keys row disagrees with its entry
+    SUMMARY_CHANGED = "summary_changed"  # a run_summaries row disagrees with its run
 
 
 class ChainProblem(TraceModel):
@@ -94,6 +97,7 @@ class _Walk:
         # Entries that later entries carry forward: their hash and trace hash, once walked.
         self.carried = _carried_sources(ledger)
         self.sources: dict[int, tuple[str, str]] = {}
+        self.keys = KeyCheck(ledger, self.carried)  # each entry's decision_keys, as walked
 
     def step(self, row: Any) -> ChainProblem | None:
         where = {"seq": row.seq, "decision_id": row.decision_id, "run_id": row.run_id}
@@ -116,6 +120,7 @@ class _Walk:
                 message=f"entry #{row.seq} belongs to run {row.run_id}, whose record was {state}",
             )
         carried_from = getattr(row, "carried_from", None)
+        body = None
         if carried_from is not None:
             if self.sources.get(carried_from) != (row.carried_hash, row.trace_sha256):
                 return ChainProblem(
@@ -126,7 +131,9 @@ class _Walk:
                         "forward, which is not an earlier entry with the hash and trace it names"
                     ),
                 )
-        elif _trace_sha256(row.trace_z, self.ledger.dictionaries) != row.trace_sha256:
+        elif (body := _trace_body(row.trace_z, self.ledger.dictionaries)) is None or sha256_hex(
+            body
+        ) != row.trace_sha256:
             return ChainProblem(
                 kind=ProblemKind.CHANGED,
                 **where,
@@ -134,6 +141,9 @@ class _Walk:
             )
         if rehash(row, str(self.digests[row.run_id])) != row.entry_hash:
             return self._changed(row, where)
+        derived = self.keys.entry(row, None if body is None else body.decode("utf-8"))
+        if derived is not None:
+            return derived_problem(ProblemKind.KEYS_CHANGED, derived)
         self.seq, self.prev = row.seq, row.entry_hash
         if row.seq in self.carried and carried_from is None:
             self.sources[row.seq] = (row.entry_hash, row.trace_sha256)
@@ -217,11 +227,31 @@ def _carried_sources(ledger: Ledger) -> set[int]:
         return {int(s) for s in conn.scalars(select(col).where(col.is_not(None)).distinct())}
 
 
-def _trace_sha256(trace_z: bytes, dictionaries: Dictionaries) -> str | None:
+def _trace_body(trace_z: bytes, dictionaries: Dictionaries) -> bytes | None:
     try:
-        return sha256_hex(decompress_trace(trace_z, dictionaries))
+        return decompress_trace(trace_z, dictionaries)
     except TraceDecodeError:  # bytes edited in place no longer decompress
         return None
+
+
+def derived_problem(kind: ProblemKind, found: DerivedProblem) -> ChainProblem:
+    """A derived row's disagreement with the entries as verify reports it."""
+    return ChainProblem(
+        kind=kind,
+        message=found.message,
+        seq=found.seq,
+        run_id=found.run_id,
+        decision_id=found.decision_id,
+    )
+
+
+def _derived(walk: _Walk) -> ChainProblem | None:
+    """Key rows past the last entry, then the runs' summaries (once the chain holds)."""
+    found = walk.keys.finish()
+    if found is not None:
+        return derived_problem(ProblemKind.KEYS_CHANGED, found)
+    found = check_summaries(walk.ledger)
+    return None if found is None else derived_problem(ProblemKind.SUMMARY_CHANGED, found)
 
 
 def _blob_sha256(blob: bytes) -> str | None:
@@ -283,12 +313,12 @@ def verify(
     walk = _Walk(ledger)
     problem = None
     # closing(): stopping early must still close the (server-side) cursor.
-    with closing(ledger.walk()) as rows:
+    with closing(ledger.walk()) as rows, closing(walk.keys):
         for row in rows:
             problem = walk.step(row)
             if problem:
                 break
-    problem = problem or walk.run_counts() or _check_inputs(ledger)
+        problem = problem or walk.run_counts() or _check_inputs(ledger) or _derived(walk)
     if problem is None and expect_head is not None and not walk.saw(expect_head):
         problem = ChainProblem(
             kind=ProblemKind.HEAD_MISMATCH,

@@ -9,18 +9,16 @@ leave, a batch at a time, and stop when the page is full.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import case, func, select
 
-from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.decision_keys import KeyKind, failed_requirements, rules_used
 from marginlex.audit.ledger.records import DecisionRow, StoredRun
+from marginlex.audit.ledger.run_summaries import RunSummary, read_summary, summarize
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import RulebookRef
 from marginlex.engine.outcomes import DecisionStatus
@@ -153,62 +151,11 @@ def find_run(ledger: Ledger, run_id: str) -> StoredRun | None:
     return next((r for r in ledger.runs() if r.record.run_id == run_id), None)
 
 
-def rulebook_totals(ledger: Ledger, run_id: str) -> list[dict[str, Any]]:
-    """Per rulebook of a run: decisions, by status, the requirement and call totals."""
-    col = t.decisions.c
-    query = (
-        select(
-            col.rulebook_id,
-            func.count().label("decisions"),
-            *[
-                func.sum(case((col.status == s.value, 1), else_=0)).label(f"n_{s.value}")
-                for s in DecisionStatus
-            ],
-            func.sum(col.requirement).label("requirement_total"),
-            func.sum(col.call).label("call_total"),
-        )
-        .where(col.run_id == run_id)
-        .group_by(col.rulebook_id)
-        .order_by(col.rulebook_id)
-    )
+def run_summary(ledger: Ledger, run_id: str) -> RunSummary:
+    """A run's totals, distributions and eligibility failures: as stored at record time
+    (revision 0006), else counted from the entries (an older ledger served as it is)."""
     with ledger.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def figures_by_rulebook(ledger: Ledger, run_id: str) -> dict[str, tuple[list[float], list[float]]]:
-    """Each rulebook's requirements and calls in a run (for the distributions)."""
-    col = t.decisions.c
-    found: dict[str, tuple[list[float], list[float]]] = {}
-    query = select(col.rulebook_id, col.requirement, col.call).where(col.run_id == run_id)
-    with ledger.engine.connect() as conn:
-        for rulebook, requirement, call in conn.execute(query):
-            reqs, calls = found.setdefault(rulebook, ([], []))
-            reqs.append(float(requirement))
-            calls.append(float(call))
-    return found
-
-
-def eligibility_failures(ledger: Ledger, run_id: str) -> Counter[tuple[str, str]]:
-    """How many decisions of a run failed each eligibility requirement, by rulebook."""
-    counts: Counter[tuple[str, str]] = Counter()
-    if ledger.keyed():
-        return _keyed_failures(ledger, run_id)
-    for row, body in _scan(ledger, DecisionFilter(run=run_id), ("seq",)):
-        counts.update((row.rulebook_id, name) for name in failed_requirements(body))
-    return counts
-
-
-def _keyed_failures(ledger: Ledger, run_id: str) -> Counter[tuple[str, str]]:
-    """:func:`eligibility_failures` counted from the ledger's ``decision_keys``."""
-    col, kc = t.decisions.c, t.decision_keys.c
-    query = (
-        select(col.rulebook_id, kc.key, func.count())
-        .select_from(t.decisions.join(t.decision_keys, kc.seq == col.seq))
-        .where(col.run_id == run_id, kc.kind == KeyKind.FAILED.value)
-        .group_by(col.rulebook_id, kc.key)
-    )
-    with ledger.engine.connect() as conn:
-        return Counter({(r[0], r[1]): int(r[2]) for r in conn.execute(query)})
+        return read_summary(conn, run_id) or summarize(conn, run_id)
 
 
 def recorded_rulebooks(ledger: Ledger) -> list[tuple[RulebookRef, int]]:

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
+from marginlex.audit.ledger import decision_keys, run_summaries
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import entry_hash, entry_header
 from marginlex.audit.ledger.records import RunRecord
@@ -101,8 +102,9 @@ def _mask_who(m: re.Match[str]) -> str:
 def rehash_from(ledger: Ledger, seq: int, **changes: object) -> None:
     """An insider's edit: set ``changes`` on entry ``seq``, then re-hash the chain from it.
 
-    Every later entry gets a new ``prev_hash`` and ``entry_hash``, so the chain is intact
-    again: only something kept outside the ledger (a checkpoint) or replay can tell.
+    Every later entry gets a new ``prev_hash`` and ``entry_hash``, and the rows derived from
+    the entries are rebuilt (:func:`rederive`), so the chain is intact again: only something
+    kept outside the ledger (a checkpoint) or replay can tell.
     """
     with ledger.engine.begin() as conn:
         run_sha = {r.run_id: r.run_sha256 for r in conn.execute(select(t.runs))}
@@ -121,3 +123,13 @@ def rehash_from(ledger: Ledger, seq: int, **changes: object) -> None:
                 .where(t.decisions.c.seq == row.seq)
                 .values(prev_hash=fields["prev_hash"], entry_hash=prev)
             )
+        rederive(conn)
+
+
+def rederive(conn: Connection) -> None:
+    """A thorough insider's last step: rebuild the rows derived from the entries as they now
+    are (``decision_keys``, ``run_summaries``), so that verify's comparison of them holds."""
+    if decision_keys.has_keys(conn):
+        decision_keys.backfill(conn)
+    if run_summaries.has_summaries(conn):
+        run_summaries.backfill(conn)

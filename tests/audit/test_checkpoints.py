@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, rehash_from, run_for, variant
+from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, rederive, rehash_from, run_for, variant
 from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
@@ -55,9 +55,11 @@ def signed(
 
 
 def _sql(ledger: Ledger, *statements: str) -> None:
+    """An insider's statements, then the derived rows rebuilt to match (:func:`rederive`)."""
     with ledger.engine.begin() as conn:
         for statement in statements:
             conn.execute(text(statement))
+        rederive(conn)
 
 
 def _verify(ledger_url: str, checkpoints: Path, public: Path) -> Result:

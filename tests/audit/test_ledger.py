@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 import zstandard
-from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
+from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, rederive, run_for, variant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -149,6 +149,43 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
             ProblemKind.RUN_CHANGED,
             1,
         ),
+        (
+            ["UPDATE decision_keys SET key = 'ACC-X' WHERE seq = 2 AND kind = 'account'"],
+            ProblemKind.KEYS_CHANGED,
+            2,
+        ),
+        (
+            ["DELETE FROM decision_keys WHERE seq = 5 AND kind = 'rule'"],
+            ProblemKind.KEYS_CHANGED,
+            5,
+        ),
+        (
+            ["INSERT INTO decision_keys (seq, kind, key) VALUES (3, 'failed', 'min_equity')"],
+            ProblemKind.KEYS_CHANGED,
+            3,
+        ),
+        (
+            ["INSERT INTO decision_keys (seq, kind, key) VALUES (9, 'account', 'ACC-1')"],
+            ProblemKind.KEYS_CHANGED,
+            9,
+        ),
+        (
+            [
+                "UPDATE run_summaries SET body = REPLACE(body, '\"decisions\"\\:3', "
+                "'\"decisions\"\\:4') WHERE run_id = 'run-b'"
+            ],
+            ProblemKind.SUMMARY_CHANGED,
+            None,
+        ),
+        (["DELETE FROM run_summaries WHERE run_id = 'run-a'"], ProblemKind.SUMMARY_CHANGED, None),
+        (
+            [  # a tail cut and its run edited to match: the chain holds, the keys do not
+                "DELETE FROM decisions WHERE seq > 4",
+                "UPDATE runs SET decisions = 1, ok = 1, last_seq = 4 WHERE run_id = 'run-b'",
+            ],
+            ProblemKind.KEYS_CHANGED,
+            5,
+        ),
     ],
     ids=[
         "edit-call",
@@ -163,6 +200,13 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
         "text",
         "book",
         "run-book",
+        "key-edited",
+        "key-deleted",
+        "key-added",
+        "key-past-the-head",
+        "summary-edited",
+        "summary-deleted",
+        "tail-cut-keys-left",
     ],
 )
 def test_tampering_is_caught_at_the_right_entry(
@@ -172,6 +216,17 @@ def test_tampering_is_caught_at_the_right_entry(
     report = verify(filled)
     assert report.problem is not None, "tampering went unnoticed"
     assert (report.problem.kind, report.problem.seq) == (kind, seq), report.problem.message
+
+
+def test_an_edited_key_row_is_named_with_what_it_changed(filled: Ledger) -> None:
+    _sql(filled, "UPDATE decision_keys SET key = 'ACC-X' WHERE seq = 2 AND kind = 'account'")
+    problem = verify(filled).problem
+    assert problem is not None and problem.decision_id == "a2" and problem.run_id == "run-a"
+    assert problem.message == (
+        "the lookup keys of entry #2 (a2) disagree with its trace (listed but not in the "
+        "entry: account 'ACC-X'; in the entry but not listed: account 'ACC-9'): "
+        "decision_keys was edited"
+    )
 
 
 @pytest.mark.parametrize("with_hash", [False, True], ids=["trace", "trace-and-its-hash"])
@@ -236,8 +291,11 @@ def test_expect_head_catches_a_truncated_tail(filled: Ledger, pm_trace: Decision
     noted = filled.head()[1]
     filled.record_run(run_for(pm_trace, "run-c"), [variant(pm_trace, "c1")], [RULEBOOK_TEXT])
     assert verify(filled, expect_head=noted).ok  # later runs extend the chain: still fine
-    # Cut off the last two runs whole (entries and run records): the chain alone looks intact.
+    # Cut off the last two runs whole (entries and run records, and the rows derived from
+    # them rebuilt): the chain alone looks intact.
     _sql(filled, "DELETE FROM decisions WHERE seq >= 4", "DELETE FROM runs WHERE run_id <> 'run-a'")
+    with filled.engine.begin() as conn:
+        rederive(conn)
     assert verify(filled).ok
     problem = verify(filled, expect_head=noted).problem
     assert problem is not None and problem.kind is ProblemKind.HEAD_MISMATCH

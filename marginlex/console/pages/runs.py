@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from marginlex.audit.ledger.records import DecisionRow, StoredRun
+from marginlex.audit.ledger.run_summaries import Distribution, RunSummary
 from marginlex.audit.ledger.store import Ledger
 from marginlex.console import queries as q
-from marginlex.console.plots import histogram
+from marginlex.console.plots import histogram_svg, histogram_table
 from marginlex.console.render import Table, cell, split_format, tables_or_page
 from marginlex.console.state import ConsoleState, ledger_of, state_of
 from marginlex.engine.outcomes import DecisionStatus
@@ -82,7 +83,7 @@ def runs_page(request: Request, ledger: LedgerDep, state: StateDep, page: PageNo
     )
 
 
-def _summary(ledger: Ledger, run_id: str) -> Table:
+def _summary(run_id: str, summary: RunSummary) -> Table:
     counts = ("decisions", "ok", "call", "breach")
     table = Table(
         "summary",
@@ -90,15 +91,15 @@ def _summary(ledger: Ledger, run_id: str) -> Table:
         ("rulebook", *counts, "requirement USD", "calls USD"),
         numeric=frozenset({*counts, "requirement USD", "calls USD"}),
     )
-    for t in q.rulebook_totals(ledger, run_id):
-        listing = f"/decisions?run={quote(run_id)}&rulebook={quote(t['rulebook_id'])}"
+    for t in summary.rulebooks:
+        listing = f"/decisions?run={quote(run_id)}&rulebook={quote(t.rulebook_id)}"
         table.rows.append(
             (
-                cell(t["rulebook_id"], listing),
-                cell(t["decisions"]),
-                *(cell(t[f"n_{s.value}"]) for s in DecisionStatus),
-                cell(f"{t['requirement_total']:.2f}"),
-                cell(f"{t['call_total']:.2f}"),
+                cell(t.rulebook_id, listing),
+                cell(t.decisions),
+                *(cell(getattr(t, s.value)) for s in DecisionStatus),
+                cell(f"{t.requirement_total:.2f}"),
+                cell(f"{t.call_total:.2f}"),
             )
         )
     return table
@@ -146,39 +147,48 @@ def decision_table(name: str, title: str, rows: list[DecisionRow]) -> Table:
     return table
 
 
-def _failures(state: ConsoleState, ledger: Ledger, run_id: str) -> Table:
-    counts = state.cached(("failures", run_id), lambda: q.eligibility_failures(ledger, run_id))
+def _run_summary(state: ConsoleState, ledger: Ledger, run_id: str) -> RunSummary:
+    """The run's summary (stored at record time; counted once here on an older ledger)."""
+    return state.cached(("summary", run_id), lambda: q.run_summary(ledger, run_id))
+
+
+def _failures(run_id: str, summary: RunSummary) -> Table:
     table = Table(
         "eligibility",
         "Eligibility failures by requirement",
         ("rulebook", "requirement", "decisions"),
         numeric=frozenset({"decisions"}),
     )
-    for (rulebook, name), n in counts.most_common():
+    for failed in summary.failures:
+        rulebook, name = failed.rulebook_id, failed.requirement
         where = f"/decisions?run={quote(run_id)}&rulebook={quote(rulebook)}&failed={quote(name)}"
-        table.rows.append((cell(rulebook), cell(name, where), cell(n)))
+        table.rows.append((cell(rulebook), cell(name, where), cell(failed.decisions)))
     return table
 
 
-def _plots(state: ConsoleState, ledger: Ledger, run_id: str) -> dict[str, tuple[str, Table]]:
-    def make() -> dict[str, tuple[str, Table]]:
-        figures = q.figures_by_rulebook(ledger, run_id)
-        reqs = {rb: f[0] for rb, f in figures.items()}
-        calls = {rb: [c for c in f[1] if c > 0] for rb, f in figures.items()}
-        return {
-            "requirements": histogram("requirements", "Requirements (maintenance)", reqs),
-            "calls": histogram("calls", "Calls (decisions with a call)", calls),
-        }
-
-    return state.cached(("plots", run_id), make)
+PLOTS = {
+    "requirements": "Requirements (maintenance)",
+    "calls": "Calls (decisions with a call)",
+}
 
 
-def _run_tables(ledger: Ledger, run_id: str) -> list[Table]:
+def _binned(summary: RunSummary, kind: str) -> Distribution:
+    return summary.requirements if kind == "requirements" else summary.calls
+
+
+def _plot_tables(summary: RunSummary) -> dict[str, Table]:
+    """The table beside each plot (the plots themselves are drawn when their SVG is asked)."""
+    return {
+        kind: histogram_table(kind, title, _binned(summary, kind)) for kind, title in PLOTS.items()
+    }
+
+
+def _run_tables(ledger: Ledger, run_id: str, summary: RunSummary) -> list[Table]:
     """The run's summary, largest calls and breaches (a recorded run does not change)."""
     largest = ledger.query(run=run_id, call_above=Decimal(0), order=("-call",), limit=TOP)
     breaches = ledger.query(run=run_id, status=DecisionStatus.BREACH, limit=TOP * 5)
     return [
-        _summary(ledger, run_id),
+        _summary(run_id, summary),
         decision_table("calls", f"The {TOP} largest calls", largest),
         decision_table("breaches", "Segregation breaches", breaches),
     ]
@@ -196,10 +206,11 @@ def run_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) 
     """One run: per-rulebook summary, distributions, largest calls, breaches."""
     run_id, ending = split_format(run_id)
     run = _run_or_404(ledger, run_id)
-    plots = _plots(state, ledger, run_id)
+    summary = _run_summary(state, ledger, run_id)
+    plots = _plot_tables(summary)
     tables = [
-        *state.cached(("run", run_id), lambda: _run_tables(ledger, run_id)),
-        *(table for _, table in plots.values()),
+        *state.cached(("run", run_id), lambda: _run_tables(ledger, run_id, summary)),
+        *plots.values(),
     ]
     return tables_or_page(request, tables, "run.html.j2", ending, run=run, plots=plots)
 
@@ -207,12 +218,10 @@ def run_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) 
 @router.get("/runs/{run_id}/eligibility")
 @router.get("/runs/{run_id}/eligibility.csv")
 def eligibility_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) -> Response:
-    """How many decisions of a run failed each eligibility requirement (reads every trace
-    of the run once, then kept)."""
+    """How many decisions of a run failed each eligibility requirement."""
     run = _run_or_404(ledger, run_id)
-    return tables_or_page(
-        request, [_failures(state, ledger, run_id)], "eligibility.html.j2", run=run
-    )
+    summary = _run_summary(state, ledger, run_id)
+    return tables_or_page(request, [_failures(run_id, summary)], "eligibility.html.j2", run=run)
 
 
 @router.get("/runs/{run_id}/plots/{kind}.svg")
@@ -220,7 +229,10 @@ def run_plot(run_id: str, kind: str, ledger: LedgerDep, state: StateDep) -> Resp
     """A distribution of one run as SVG."""
     if q.find_run(ledger, run_id) is None:
         raise HTTPException(404, f"no run {run_id!r} in the ledger")
-    plots = _plots(state, ledger, run_id)
-    if kind not in plots:
-        raise HTTPException(404, f"no plot {kind!r}: there are {', '.join(plots)}")
-    return Response(plots[kind][0], media_type="image/svg+xml")
+    if kind not in PLOTS:
+        raise HTTPException(404, f"no plot {kind!r}: there are {', '.join(PLOTS)}")
+    summary = _run_summary(state, ledger, run_id)
+    svg = state.cached(
+        ("plot", run_id, kind), lambda: histogram_svg(PLOTS[kind], _binned(summary, kind))
+    )
+    return Response(svg, media_type="image/svg+xml")
