@@ -7,7 +7,10 @@ kernel's spread formation on its own.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
+from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_charges import calendar_spreads, delivery_charges
 
 NEAR_FAR = np.array([0.25, np.inf])  # up to 3 months, otherwise
@@ -73,3 +76,59 @@ def test_delivery_month_charge_is_per_gross_contract() -> None:
         np.array([0, 0, 1]), 2, np.array([True, True, False]), np.array([3.0, -2.0, 4.0]), 500.0
     )
     assert got.tolist() == [2500.0, 0.0]
+
+
+def _scan_frame() -> pd.DataFrame:
+    """Class group SPX: long 1 ES future (6,000 x 50, scan range 7%) and short 1 call struck
+    at 100,000, worthless in every scenario (even 6,000 x (1 + 3 x 7%) = 7,260); class group
+    SOLO: the same short call alone."""
+    future = dict(
+        product="index_future",
+        quantity=1.0,
+        is_option=False,
+        is_call=False,
+        strike=np.nan,
+        implied_vol=np.nan,
+        t=np.nan,
+    )
+    call = dict(
+        product="index_option",
+        quantity=-1.0,
+        is_option=True,
+        is_call=True,
+        strike=100_000.0,
+        implied_vol=0.2,
+        t=0.1,
+    )
+    rows = [
+        dict(future, class_group="SPX"),
+        dict(call, class_group="SPX"),
+        dict(call, class_group="SOLO"),
+    ]
+    frame = pd.DataFrame(rows).assign(
+        margin_set=0, multiplier=50.0, price=6000.0, underlying_price=6000.0, scan_range=0.07
+    )
+    frame.loc[frame["is_option"], "price"] = 0.0
+    return frame
+
+
+def test_short_option_minimum_is_per_short_contract_and_compared_not_added() -> None:
+    # CME SPAN (Client Systems Wiki, "SOM Tiers", read: a short option minimum rate per
+    # combined commodity): the class group's requirement is max(scanning risk, short option
+    # contracts x rate). SPX: risk 21,000 (1 x 6,000 x 50 x 7%) against a minimum of
+    # 1 x 0.375 x 50 = 18.75: 21,000, not 21,018.75. SOLO: risk 0, the minimum 18.75 binds.
+    params = SpanParams(
+        scan_ranges={},
+        vol_shift=0.25,
+        vol_relative=True,
+        vol_floor=0.01,
+        extreme_fraction=0.33,
+        short_option_minimum=0.375,
+    )
+    groups = span_scan(_scan_frame(), params).groups.set_index("class_group")
+    assert groups.loc["SPX", "scanning_risk"] == pytest.approx(21_000.0)
+    assert groups.loc["SPX", "short_option_minimum"] == pytest.approx(18.75)
+    assert groups.loc["SPX", "requirement"] == pytest.approx(21_000.0)
+    assert groups.loc["SOLO", "scanning_risk"] == pytest.approx(0.0, abs=1e-9)
+    assert groups.loc["SOLO", "requirement"] == pytest.approx(18.75)
+    assert bool(groups.loc["SOLO", "minimum_binds"])
