@@ -160,6 +160,24 @@ class TableBuilder(ExprBuilder):
         row = m.ScanRow(when=_when(selector), range=value, note=note, span=self.span(meta))
         return Item("scan_row", row, self.span(meta))
 
+    def spread_tier(self, meta: Any, c: list[Any]) -> m.SpreadTier:
+        upper, charge, note = c
+        return m.SpreadTier(upper=upper, charge=charge, note=note, span=self.span(meta))
+
+    def spread_tier_otherwise(self, meta: Any, c: list[Any]) -> m.SpreadTier:
+        charge, note = c
+        return m.SpreadTier(upper=None, charge=charge, note=note, span=self.span(meta))
+
+    def calendar_spreads(self, meta: Any, c: list[Any]) -> Item:
+        where, *tiers = c
+        node = m.CalendarSpreads(where=where, tiers=tuple(tiers), span=self.span(meta))
+        return Item("calendar", node, self.span(meta))
+
+    def delivery_charge(self, meta: Any, c: list[Any]) -> Item:
+        amount, where, note = c
+        node = m.DeliveryCharge(amount=amount, where=where, note=note, span=self.span(meta))
+        return Item("delivery", node, self.span(meta))
+
     def span_scan(self, meta: Any, c: list[Any]) -> Item:
         d = gather(c, self.span(meta), ("vol_shift", "extreme"))
         coverage, liquidation = d.get("coverage", (None, None))
@@ -174,6 +192,8 @@ class TableBuilder(ExprBuilder):
             prefer_instrument_range=d.get("instrument_range", True),
             ranges=tuple(d.get("scan_row", ())),
             minimum=d.get("minimum"),
+            calendar=d.get("calendar"),
+            delivery=d.get("delivery"),
             span=self.span(meta),
         )
         return Item("method", node, self.span(meta))

@@ -222,6 +222,10 @@ def _method_conditions(
 ) -> Iterator[_Cond]:
     if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
         yield method.minimum.where, pos, "a position condition"
+    if isinstance(method, m.SpanScan):
+        for charge in (method.calendar, method.delivery):
+            if charge is not None:
+                yield charge.where, pos, "a position condition"
     yield from _row_conditions(m.selector_rows(method), pos, ins)
 
 

@@ -76,6 +76,17 @@ def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
         yield method.multiple, frozenset({F, MULT}), False, "a multiple of maintenance"
     if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
         yield method.minimum.amount, frozenset({MONEY}), False, "a minimum per contract"
+    if isinstance(method, m.SpanScan):
+        yield from _span_charge_slots(method)
+
+
+def _span_charge_slots(scan: m.SpanScan) -> Iterator[_Slot]:
+    """The calendar spread tiers and the delivery month charge of a SPAN scan."""
+    for tier in scan.calendar.tiers if scan.calendar is not None else ():
+        yield tier.upper, frozenset({DUR}), False, "a tier bound"
+        yield tier.charge, frozenset({MONEY}), False, "a charge per spread"
+    if scan.delivery is not None:
+        yield scan.delivery.amount, frozenset({MONEY}), False, "a charge per contract"
 
 
 def _slots(s: m.Statement) -> Iterator[_Slot]:

@@ -13,11 +13,14 @@ from typing import Any
 from marginlex.dsl.format.expressions import EXPR_HANDLERS, expr, quantity, string, value
 from marginlex.dsl.format.lines import IND, Line, lead, note, pack
 from marginlex.dsl.format.methods import (
+    calendar_spreads,
+    delivery_charge,
     method,
     minimum,
     range_row,
     rate_row,
     scan_row,
+    spread_tier,
     strategy_row,
 )
 from marginlex.dsl.model import rulebook as m
@@ -313,6 +316,9 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.RateRow: rate_row,
     m.StrategyRow: strategy_row,
     m.ContractMinimum: minimum,
+    m.SpreadTier: spread_tier,
+    m.CalendarSpreads: calendar_spreads,
+    m.DeliveryCharge: delivery_charge,
     m.Netting: _offset_rule,
     m.ClassGroupCredit: _offset_rule,
     m.Separate: _offset_rule,

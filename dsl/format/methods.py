@@ -71,7 +71,31 @@ def _span(s: m.SpanScan) -> list[Line]:
         lines += scan_row(r)
     if s.minimum is not None:
         lines += minimum(s.minimum)
+    if s.calendar is not None:
+        lines += calendar_spreads(s.calendar)
+    if s.delivery is not None:
+        lines += delivery_charge(s.delivery)
     return lines
+
+
+def spread_tier(t: m.SpreadTier) -> list[Line]:
+    """``up to D V per spread [note]`` or ``otherwise V per spread [note]``."""
+    head = f"up to {value(t.upper)}" if t.upper is not None else "otherwise"
+    return pack(3, [head, f"{value(t.charge)} per spread", *note(t.note)], t)
+
+
+def calendar_spreads(c: m.CalendarSpreads) -> list[Line]:
+    """``calendar spreads for position where E`` and its tiers."""
+    lines = pack(2, ["calendar spreads", *lead("for position where ", c.where)], c)
+    for t in c.tiers:
+        lines += spread_tier(t)
+    return lines
+
+
+def delivery_charge(d: m.DeliveryCharge) -> list[Line]:
+    """``delivery month V per contract for position where E [note]``."""
+    parts = [f"delivery month {value(d.amount)} per contract"]
+    return pack(2, [*parts, *lead("for position where ", d.where), *note(d.note)], d)
 
 
 def rate_row(r: m.RateRow) -> list[Line]:

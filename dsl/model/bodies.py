@@ -219,6 +219,36 @@ class ContractMinimum(Node):
     note: Note | None = None
 
 
+class SpreadTier(Node):
+    """``up to 3 months V per spread [note]``, or ``otherwise V per spread`` (``upper`` None).
+
+    A calendar spread falls in the first tier whose bound its farther leg's time to expiry
+    is at most.
+    """
+
+    upper: Quantity | None
+    charge: Value
+    note: Note | None = None
+
+
+class CalendarSpreads(Node):
+    """``calendar spreads for position where EXPR`` and its tiers: the intra-commodity
+    (calendar) spread charge of a SPAN scan, USD per spread formed between expiries of one
+    class group (CME SPAN's intra-commodity spread charge)."""
+
+    where: Expr
+    tiers: tuple[SpreadTier, ...]
+
+
+class DeliveryCharge(Node):
+    """``delivery month V per contract for position where EXPR [note]``: a charge per
+    contract on positions expiring in the as-of month (CME SPAN's spot month charge)."""
+
+    amount: Value
+    where: Expr
+    note: Note | None = None
+
+
 class RangeRow(Node):
     """``range when EXPR up 6% down 8% [as class_group NAME]``; ``when`` None is otherwise.
 
@@ -273,6 +303,8 @@ class SpanScan(Node):
     prefer_instrument_range: bool = True
     ranges: tuple[ScanRow, ...]
     minimum: ContractMinimum | None = None
+    calendar: CalendarSpreads | None = None
+    delivery: DeliveryCharge | None = None
 
 
 class RateRow(Node):

@@ -121,7 +121,7 @@ def product_group_offsets(
     net = losses - rate[:, None] * gains
     worst = np.argmax(net, axis=1) if size else np.zeros(0, np.int64)
     rows = np.arange(size)
-    netted = np.maximum(net[rows, worst], 0.0)
+    netted = np.maximum(net[rows, worst], 0.0) + sum_by_group(codes, _charges(groups), size)
     minimum = sum_by_group(codes, groups["minimum"].to_numpy(np.float64), size)
     standalone_req = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
     requirement = np.maximum(netted, minimum)
@@ -145,6 +145,14 @@ def product_group_offsets(
         }
     )
     return OffsetResult(product_groups=frame, class_group_product_group=codes)
+
+
+def _charges(groups: pd.DataFrame) -> FloatArray:
+    """Per class group, SPAN charges included in ``loss`` (calendar spreads, delivery month):
+    added after the credits, never netted against gains."""
+    if "charges" not in groups.columns:
+        return np.zeros(len(groups))
+    return groups["charges"].to_numpy(np.float64)
 
 
 def _losses_and_gains(group_pnl: FloatArray, n_points: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -210,7 +218,8 @@ def leg_credits(
     size, codes = index.size, index.codes
     group_key = first_by_group(codes, key, size).astype(np.int64)
     rate = np.append(rate_of_key, 0.0)[np.minimum(group_key, len(rate_of_key))]
-    risk = groups["loss"].to_numpy(np.float64)
+    loss = groups["loss"].to_numpy(np.float64)
+    risk = loss - _charges(groups)  # credits are a share of scanning risk, not of charges
     direction = groups["direction"].to_numpy(np.float64)
     up = sum_by_group(codes, np.where(direction > 0, risk, 0.0), size)
     down = sum_by_group(codes, np.where(direction < 0, risk, 0.0), size)
@@ -219,11 +228,11 @@ def leg_credits(
     share = np.divide(matched[codes], side, out=np.zeros(len(risk)), where=side > 0)
     credit = rate[codes] * risk * share
     minimum = groups["minimum"].to_numpy(np.float64)
-    after = np.maximum(risk - credit, minimum)
+    after = np.maximum(loss - credit, minimum)
     requirement = sum_by_group(codes, after, size)
     before = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
     total_minimum = sum_by_group(codes, minimum, size)
-    netted = sum_by_group(codes, risk - credit, size)
+    netted = sum_by_group(codes, loss - credit, size)
     frame = pd.DataFrame(
         {
             "margin_set": index.margin_set,

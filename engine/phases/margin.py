@@ -35,6 +35,7 @@ from marginlex.engine.phases.ranges import (
     moving_instrument,
     regrouped,
 )
+from marginlex.engine.phases.span_charges import span_charges
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant
 from marginlex.engine.plan.citations import row_note_categories, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
@@ -183,7 +184,14 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     )
     result = span_scan(frame, params)
     g = result.groups
+    codes = result.positions["group"].to_numpy(np.int64)
+    charges = span_charges(state, scan, rows, codes, len(g))
+    loss = g["scanning_risk"].to_numpy(np.float64) + charges
+    som = g["short_option_minimum"].to_numpy(np.float64)
     groups = g.assign(
+        charges=charges,
+        requirement=np.maximum(loss, som),
+        minimum_binds=som > loss,
         method=m.SpanScan.__name__,
         range_up=np.nan,
         range_down=np.nan,
@@ -191,8 +199,8 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
         worst_point=g["worst_scenario"] - 1,
         worst_shock=g["worst_price_move"],
         worst_vol_move=g["worst_vol_move"],
-        loss=g["scanning_risk"],
-        minimum=g["short_option_minimum"],
+        loss=loss,
+        minimum=som,
     )
     frame["range_row"] = np.where(use_own, -2, chosen)
     frame["range_up"] = frame["range_down"] = frame["scan_range"]
@@ -204,7 +212,6 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
             step.statement, [r.note for r in scan.ranges], frame["range_row"].to_numpy()
         ),
     )
-    codes = result.positions["group"].to_numpy(np.int64)
     return _finish(
         state, step, groups=groups, pnl=result.scenario_pnl, positions=positions, codes=codes
     )

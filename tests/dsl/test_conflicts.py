@@ -134,10 +134,10 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
         ("MLX606", 3, 16),
     ]
     messages = [d.message for d in found]
-    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:140) never applies: a collateral")
+    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:164) never applies: a collateral")
     assert "takes `sec_treasuries` (sec.mlx:141)" in messages[0]
     assert messages[1] == (
-        "`cftc_span` (cftc.mlx:82) never applies: an account with regime CFTC matches it but "
+        "`cftc_span` (cftc.mlx:100) never applies: an account with regime CFTC matches it but "
         "takes `sec_strategy_based` (sec.mlx:88) (as does every match)"
     )
     # No MLX609: `cftc_spread_credits` credits each leg (SPAN scans), a kind of its own.

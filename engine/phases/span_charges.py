@@ -1,0 +1,55 @@
+"""The SPAN scan's charges per class group: calendar spreads and the delivery month.
+
+Reads the scan's ``calendar spreads`` and ``delivery month`` clauses against the positions
+of the scanned sets (:mod:`marginlex.engine.kernels.span_charges` computes them). A scan
+without either clause (every rulebook recorded before them) charges nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.kernels.span_charges import calendar_spreads, delivery_charges
+from marginlex.engine.phases.state import FloatArray, IntArray, RunState
+from marginlex.engine.plan.expressions import mask
+
+
+def span_charges(
+    state: RunState, scan: m.SpanScan, rows: IntArray, codes: IntArray, size: int
+) -> FloatArray:
+    """Per class group, the calendar spread and delivery month charges of ``scan``.
+
+    Args:
+        state: the run.
+        scan: the SPAN scan statement's method.
+        rows: the position rows scanned.
+        codes: class-group code per row (the scan's).
+        size: number of class groups.
+    """
+    total = np.zeros(size)
+    pos = state.ctx.positions
+    quantity = pos.own[Subject.POSITION]["quantity"].to_numpy(np.float64)[rows]
+    link = pos.links[1]
+    inst = link.ctx.own[Subject.INSTRUMENT]
+    inst_rows = link.index[rows]
+    if scan.calendar is not None:
+        bounds = np.array(
+            [state.plan.value(t.upper) if t.upper else np.inf for t in scan.calendar.tiers]
+        )
+        rates = np.array([state.plan.value(t.charge) for t in scan.calendar.tiers])
+        counted = mask(scan.calendar.where, pos, state.plan)[rows]
+        expiry = inst["residual_maturity"].to_numpy(np.float64)[inst_rows]
+        spreads = calendar_spreads(
+            codes, size, counted=counted, quantity=quantity, expiry=expiry, bounds=bounds
+        )
+        total += spreads @ rates
+    if scan.delivery is not None:
+        counted = mask(scan.delivery.where, pos, state.plan)[rows]
+        month = inst["maturity"].to_numpy("datetime64[M]")[inst_rows]
+        in_month = counted & (month == np.datetime64(state.plan.as_of, "M"))
+        total += delivery_charges(
+            codes, size, in_month, quantity, state.plan.value(scan.delivery.amount)
+        )
+    return total

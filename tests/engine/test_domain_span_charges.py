@@ -1,0 +1,134 @@
+"""SPAN calendar spread and delivery month charges (issue 14, section 2), by hand.
+
+The evaluated cases are in ``rulebooks/tests/cftc.test.toml`` (C_PIA, C_QUIN); these test the
+kernel's spread formation on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from marginlex.engine.kernels.span import SpanParams, span_scan
+from marginlex.engine.kernels.span_charges import calendar_spreads, delivery_charges
+
+NEAR_FAR = np.array([0.25, np.inf])  # up to 3 months, otherwise
+
+
+def test_a_long_and_a_short_in_two_months_of_one_tier_form_spreads_there() -> None:
+    # long 5 Sep (0.22y), short 3 Aug (0.14y): 3 spreads, both legs in tier 1; 2 long left over
+    got = calendar_spreads(
+        np.array([0, 0]),
+        1,
+        counted=np.array([True, True]),
+        quantity=np.array([5.0, -3.0]),
+        expiry=np.array([0.22, 0.14]),
+        bounds=NEAR_FAR,
+    )
+    assert got.tolist() == [[3.0, 0.0]]
+
+
+def test_a_spread_takes_the_tier_of_its_farther_leg() -> None:
+    # long 3 Sep (tier 1), short 1 Aug (tier 1), short 2 Dec (tier 2): up to tier 1 min(3, 1)
+    # = 1; up to tier 2 min(3, 3) = 3, so 2 spreads have their far leg in tier 2
+    got = calendar_spreads(
+        np.array([0, 0, 0]),
+        1,
+        counted=np.ones(3, bool),
+        quantity=np.array([3.0, -1.0, -2.0]),
+        expiry=np.array([80 / 365, 52 / 365, 171 / 365]),
+        bounds=NEAR_FAR,
+    )
+    assert got.tolist() == [[1.0, 2.0]]
+
+
+def test_one_expiry_nets_before_spreads_and_class_groups_stay_apart() -> None:
+    # group 0: +4 and -4 of the same expiry (two accounts of one set) net to 0: no spread;
+    # group 1: +2 Sep, -2 Dec: 2 spreads in tier 2; an uncounted row (an option) is ignored
+    got = calendar_spreads(
+        np.array([0, 0, 1, 1, 1]),
+        2,
+        counted=np.array([True, True, True, True, False]),
+        quantity=np.array([4.0, -4.0, 2.0, -2.0, -9.0]),
+        expiry=np.array([0.2, 0.2, 0.2, 0.47, 0.3]),
+        bounds=NEAR_FAR,
+    )
+    assert got.tolist() == [[0.0, 0.0], [0.0, 2.0]]
+
+
+def test_a_position_past_every_bound_is_not_counted() -> None:
+    # tiers `up to 3 months` only: the Dec leg (0.47y) is past it, so no spread forms
+    got = calendar_spreads(
+        np.array([0, 0]),
+        1,
+        counted=np.ones(2, bool),
+        quantity=np.array([1.0, -1.0]),
+        expiry=np.array([0.2, 0.47]),
+        bounds=np.array([0.25]),
+    )
+    assert got.tolist() == [[0.0]]
+
+
+def test_delivery_month_charge_is_per_gross_contract() -> None:
+    # group 0: long 3 and short 2 in the delivery month: 5 x 500 = 2,500; group 1 none
+    got = delivery_charges(
+        np.array([0, 0, 1]), 2, np.array([True, True, False]), np.array([3.0, -2.0, 4.0]), 500.0
+    )
+    assert got.tolist() == [2500.0, 0.0]
+
+
+def _scan_frame() -> pd.DataFrame:
+    """Class group SPX: long 1 ES future (6,000 x 50, scan range 7%) and short 1 call struck
+    at 100,000, worthless in every scenario (even 6,000 x (1 + 3 x 7%) = 7,260); class group
+    SOLO: the same short call alone."""
+    future = dict(
+        product="index_future",
+        quantity=1.0,
+        is_option=False,
+        is_call=False,
+        strike=np.nan,
+        implied_vol=np.nan,
+        t=np.nan,
+    )
+    call = dict(
+        product="index_option",
+        quantity=-1.0,
+        is_option=True,
+        is_call=True,
+        strike=100_000.0,
+        implied_vol=0.2,
+        t=0.1,
+    )
+    rows = [
+        dict(future, class_group="SPX"),
+        dict(call, class_group="SPX"),
+        dict(call, class_group="SOLO"),
+    ]
+    frame = pd.DataFrame(rows).assign(
+        margin_set=0, multiplier=50.0, price=6000.0, underlying_price=6000.0, scan_range=0.07
+    )
+    frame.loc[frame["is_option"], "price"] = 0.0
+    return frame
+
+
+def test_short_option_minimum_is_per_short_contract_and_compared_not_added() -> None:
+    # CME SPAN (Client Systems Wiki, "SOM Tiers", read: a short option minimum rate per
+    # combined commodity): the class group's requirement is max(scanning risk, short option
+    # contracts x rate). SPX: risk 21,000 (1 x 6,000 x 50 x 7%) against a minimum of
+    # 1 x 0.375 x 50 = 18.75: 21,000, not 21,018.75. SOLO: risk 0, the minimum 18.75 binds.
+    params = SpanParams(
+        scan_ranges={},
+        vol_shift=0.25,
+        vol_relative=True,
+        vol_floor=0.01,
+        extreme_fraction=0.33,
+        short_option_minimum=0.375,
+    )
+    groups = span_scan(_scan_frame(), params).groups.set_index("class_group")
+    assert groups.loc["SPX", "scanning_risk"] == pytest.approx(21_000.0)
+    assert groups.loc["SPX", "short_option_minimum"] == pytest.approx(18.75)
+    assert groups.loc["SPX", "requirement"] == pytest.approx(21_000.0)
+    assert groups.loc["SOLO", "scanning_risk"] == pytest.approx(0.0, abs=1e-9)
+    assert groups.loc["SOLO", "requirement"] == pytest.approx(18.75)
+    assert bool(groups.loc["SOLO", "minimum_binds"])
