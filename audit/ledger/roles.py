@@ -16,7 +16,7 @@ import re
 from sqlalchemy import Connection, text
 
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.acting_role import Access, RoleRefused, record_roles
+from marginlex.audit.ledger.acting_role import Access, RoleRefused, record_roles, recorded_roles
 from marginlex.audit.ledger.store import Ledger, LedgerError
 
 WRITER = "marginlex_writer"
@@ -75,6 +75,25 @@ def _grant(conn: Connection, writer: str, reader: str) -> None:
     conn.execute(text(f"GRANT SELECT ON {t.VERSION_TABLE} TO {writer}, {reader}"))
 
 
+def protect_all(conn: Connection) -> list[str]:
+    """Triggers and grants on every ledger table, for the roles the ledger records.
+
+    ``ledger upgrade`` calls it after a migration that adds a table, so that a ledger made
+    with ``--roles`` keeps refusing edits on the new table and its writer can still record.
+
+    Returns:
+        The tables protected (empty: a ledger made without roles, or not on PostgreSQL).
+    """
+    roles = recorded_roles(conn)
+    if not roles or conn.dialect.name != "postgresql":
+        return []
+    conn.execute(text(_REFUSE))
+    for table in _ledger_tables():
+        _protect(conn, table)
+    _grant(conn, roles[Access.WRITE], roles[Access.READ])
+    return _ledger_tables()
+
+
 def init_ledger(
     location: str, *, roles: bool, writer: str = WRITER, reader: str = READER
 ) -> list[str]:
@@ -102,12 +121,8 @@ def init_ledger(
             )
         with ledger.transaction() as conn:
             t.metadata.create_all(conn)
-            conn.execute(text(_REFUSE))
-            for table in _ledger_tables():
-                _protect(conn, table)
-            _grant(conn, writer, reader)
             record_roles(conn, writer, reader)
-        return _ledger_tables()
+            return protect_all(conn)
     except RoleRefused as exc:
         raise LedgerError(str(exc)) from exc
     finally:

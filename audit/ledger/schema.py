@@ -3,7 +3,9 @@
 A ledger made by this marginlex is stamped with the head revision when created; a ledger
 made before Alembic (marginlex 0.1: no ``alembic_version`` table) is the baseline. ``marginlex
 ledger upgrade`` brings an older ledger to the head in place; opening a ledger stamped with
-a revision this marginlex does not know is refused (``Ledger.open``).
+a revision this marginlex does not know is refused (``Ledger.open``). On a PostgreSQL ledger
+made with ``--roles``, the upgrade protects and grants the tables a migration added, as
+``ledger init --roles`` did the others (:func:`~marginlex.audit.ledger.roles.protect_all`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import Connection
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access
+from marginlex.audit.ledger.roles import protect_all
 from marginlex.audit.ledger.store import Ledger, schema_revision
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -54,6 +57,7 @@ def upgrade_ledger(location: str) -> tuple[str, str]:
             if before is None:  # made before Alembic: the baseline's tables are there
                 command.stamp(_config(conn), t.SCHEMA_REVISIONS[0])
             command.upgrade(_config(conn), "head")
+            protect_all(conn)  # a ledger made with --roles: its new tables too
             return before or t.SCHEMA_REVISIONS[0], str(schema_revision(conn))
     finally:
         ledger.close()

@@ -175,3 +175,24 @@ def test_init_keeps_the_roles_it_first_recorded(owner_url: str) -> None:
         "error: this ledger already records the roles marginlex_writer (writer) and "
         "marginlex_reader (reader)"
     )
+
+
+def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str) -> None:
+    # A ledger made with --roles by a marginlex before revision 0006: no run_summaries table.
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    _logins(owner_url)
+    writer = _as(owner_url, "w_login")
+    assert _cli("run", "--ledger", writer).exit_code == 0
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        conn.execute("DROP TABLE run_summaries")
+        conn.execute("UPDATE alembic_version SET version_num = '0005_decision_keys'")
+    upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
+    assert upgraded.stdout == "schema upgraded from 0005_decision_keys to 0006_run_summaries\n"
+    # the writer records into the new table, and nobody edits it
+    assert _cli("run", "--ledger", writer).exit_code == 0
+    assert _cli("verify", "--ledger", _as(owner_url, "r_login")).stdout.startswith(
+        "OK: 68 entries in 2 runs"
+    )
+    edit = "UPDATE run_summaries SET body = '{}'"
+    assert _refused(owner_url, edit) == REFUSED.format(op="UPDATE", table="run_summaries")
+    assert _refused(writer, edit) == "permission denied for table run_summaries"
