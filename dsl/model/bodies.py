@@ -428,6 +428,19 @@ class TakeIn(Node):
     positions: Expr
 
 
+class GiveUp(Node):
+    """``sets position where P goes to account where A by owner and carrier``: positions
+    matching ``positions`` of an account whose owner has an account matching ``anchor`` at
+    the same carrier belong to that account's set in another regime's rulebook (the CFTC
+    Treasury cross-margining order's ``takes in``), so this rulebook leaves them out of its
+    own sets: neither charged nor valued here. An anchor account keeps its own positions."""
+
+    node: Literal["give_up"] = "give_up"
+    positions: Expr
+    anchor: Expr
+
+
 OffsetRule = Annotated[
-    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn, Field(discriminator="node")
+    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn | GiveUp,
+    Field(discriminator="node"),
 ]

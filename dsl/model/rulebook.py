@@ -31,6 +31,7 @@ from marginlex.dsl.model.bodies import (
     CreditRow,
     Effective,
     Flat,
+    GiveUp,
     HaircutBody,
     Ineligible,
     InitialMultiple,
@@ -370,6 +371,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     Separate,
     MergeAccounts,
     TakeIn,
+    GiveUp,
     Rulebook,
 )
 
@@ -405,6 +407,7 @@ __all__ = [
     "Extension",
     "FieldRef",
     "Flat",
+    "GiveUp",
     "GraphPredicate",
     "Haircut",
     "HaircutBody",

@@ -7,7 +7,10 @@
 - Margin sets: ``sets merge account where X by owner and carrier`` joins the matching
   in-scope accounts of one owner at one carrier; ``sets account where A takes in position
   where P`` moves the same owner's matching positions held at the same carrier into the
-  anchor's set (17 CFR / CFTC cross-margining order); ``sets each account alone`` adds no
+  anchor's set (17 CFR / CFTC cross-margining order); ``sets position where P goes to
+  account where A by owner and carrier`` is its other side, in the other regime's rulebook:
+  the matching positions of an owner@carrier with an account matching A are left out of
+  this rulebook's sets (one position, one decision); ``sets each account alone`` adds no
   edge. Sets are formed by :func:`marginlex.engine.graph.margin_sets.form_margin_sets`.
 """
 
@@ -149,7 +152,7 @@ def run_margin_sets(state: RunState) -> None:
         rule = step.statement.rule
         if isinstance(rule, m.MergeAccounts):
             pairs.append(_merge_pairs(state, step, rule.where))
-        elif isinstance(rule, m.TakeIn):
+        elif isinstance(rule, m.TakeIn | m.GiveUp):
             takes.append(step)
     ids = state.account_ids
     merged = pd.concat(pairs, ignore_index=True)
@@ -173,7 +176,11 @@ def run_margin_sets(state: RunState) -> None:
     state.position_set = state.account_set[pos_acct]
     state.joined_by = np.zeros(state.ctx.positions.n, dtype=np.int64)
     for step in takes:
-        _take_in(state, step)
+        assert isinstance(step.statement, m.Offset)
+        if isinstance(step.statement.rule, m.GiveUp):
+            _give_up(state, step.statement.rule)
+        else:
+            _take_in(state, step)
     lot_margined = index_in(state.graph.lot_columns()["margined_account_id"], ids)
     state.lot_set = np.where(lot_margined >= 0, state.account_set[lot_margined], -1)
     _set_frames(state, edges)
@@ -198,6 +205,22 @@ def _take_in(state: RunState, step: Step) -> None:
     state.position_set = np.where(move, to_set, state.position_set)
     state.joined_rules.append(step.rule_id)
     state.joined_by = np.where(move, len(state.joined_rules) - 1, state.joined_by)
+
+
+def _give_up(state: RunState, rule: m.GiveUp) -> None:
+    """Leave out of every set the matching positions of an owner@carrier with an anchor.
+
+    The anchor is read over every account of the book, in this rulebook's scope or not:
+    it is the other regime's account whose set takes the positions in. An anchor keeps
+    its own positions.
+    """
+    anchor = mask(rule.anchor, state.ctx.accounts, state.plan)
+    keys = _owner_carrier(state).to_numpy()
+    pos_acct = state.ctx.positions.links[0].index
+    wanted = mask(rule.positions, state.ctx.positions, state.plan)
+    anchored = index_in(pd.Series(keys[pos_acct]), pd.Series(np.unique(keys[anchor]))) >= 0
+    leave = wanted & anchored & ~anchor[pos_acct]
+    state.position_set = np.where(leave, -1, state.position_set)
 
 
 def _set_frames(state: RunState, edges: pd.DataFrame) -> None:

@@ -331,6 +331,12 @@ CLAUSES: dict[str, Probe] = {
         "takes in position where instrument.product in {ust_bill, ust_note, ust_bond, ust_strip}",
         "takes in position where instrument.product in {ust_bill}",
     ),
+    "give_up": Changes(
+        "sec",
+        "sets position where instrument.product in {ust_bill, ust_note, ust_bond, ust_strip}",
+        "sets position where instrument.product in {ust_bill}",
+        book="demo",
+    ),
     # ---- values and expressions: each builds a node the evaluator dispatches on
     "name_set": Handled(why="the kinds of a carrier constraint (probed there)"),
     "value": Handled(why="a quantity or a parameter"),
