@@ -100,7 +100,12 @@ def _constraint(c: m.Constraint) -> list[Line]:
     if isinstance(c, m.CollateralFlow):
         parts = [
             *lead("collateral of account where ", c.source),
-            *lead("must not reach account where ", c.target),
+            *lead(
+                "must not reach account of another owner where "
+                if c.other_owner
+                else "must not reach account where ",
+                c.target,
+            ),
         ]
     elif isinstance(c, m.CarrierKinds):
         parts = [*lead("account where ", c.accounts), f"must be carried by {_brace(c.kinds)}"]

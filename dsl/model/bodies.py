@@ -58,11 +58,17 @@ class Note(Node):
 
 
 class CollateralFlow(Node):
-    """``collateral of account where SRC must not reach account where DST`` (via pledged_to)."""
+    """``collateral of account where SRC must not reach account where DST`` (via pledged_to).
+
+    ``other_owner`` (``... reach account of another owner where DST``): only an account of
+    another owner than the lot's counts as forbidden (17 CFR 1.22: one customer's funds
+    never margin another's), and a lot that reaches one is not counted in its value.
+    """
 
     node: Literal["collateral_flow"] = "collateral_flow"
     source: Expr
     target: Expr
+    other_owner: bool = False
 
 
 class CarrierKinds(Node):

@@ -63,3 +63,14 @@ def test_harmonized_keeps_the_notes_in_the_merged_set(tmp_path: Path) -> None:
     book = make_book(tmp_path, ACCOUNTS, POSITIONS, COLLATERAL)
     merged = decision(run(book, "harmonized"), "ms:S1")
     assert (merged["maintenance"], merged["n_positions"]) == (82_410.0, 2)
+
+
+def test_the_sec_trace_names_the_rule_that_left_the_notes_out(tmp_path: Path) -> None:
+    """S1's set has a `gives_up_positions` row citing sec_treasury_give_up; X1 is not in it."""
+    book = make_book(tmp_path, ACCOUNTS, POSITIONS, COLLATERAL)
+    sets = run(book, "sec").frames["sets"]
+    given = sets[sets["role"] == "gives_up_positions"]
+    assert given[["margin_set_id", "account_id", "rule_id"]].astype(str).values.tolist() == [
+        ["ms:S1", "S1", "sec_treasury_give_up"]
+    ]
+    assert decision(run(book, "sec"), "ms:S1")["account_ids"] == "S1"

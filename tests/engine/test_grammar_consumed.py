@@ -339,6 +339,9 @@ CLAUSES: dict[str, Probe] = {
     ),
     # ---- values and expressions: each builds a node the evaluator dispatches on
     "name_set": Handled(why="the kinds of a carrier constraint (probed there)"),
+    "other_owner": Changes(
+        "cftc", "must not reach account of another owner where", "must not reach account where"
+    ),
     "value": Handled(why="a quantity or a parameter"),
     "param": Handled((m.ParamRef,)),
     "quantity": Handled((m.Quantity,)),
