@@ -15,7 +15,7 @@ import pandas as pd
 
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.load import Book
-from marginlex.engine.evaluation import DECISION_COLUMNS, FRAME_COLUMNS, Evaluation
+from marginlex.engine.evaluation import DECISION_COLUMNS, FRAME_COLUMNS, TAKES_IN, Evaluation
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.kernels.money import round_cents
 from marginlex.engine.phases.collateral import run_concentration, run_haircuts
@@ -215,7 +215,7 @@ def _decisions(
     sets["restore_to"] = np.where(restores, initial, np.nan)
     figures = decide(sets, DecisionParams())
     takers = state.frames["sets"]
-    takers = takers[takers["role"] != "member"]
+    takers = takers[takers["role"] == TAKES_IN]
     take_codes = np.searchsorted(state.set_ids, takers["margin_set_id"].to_numpy(str))
     methods = np.array([s.rule_id for s in state.plan.active(StepKind.MARGIN)] + [""], dtype=object)
     not_eligible = np.bincount(codes, weights=(~state.eligible[scoped]).astype(float), minlength=n)

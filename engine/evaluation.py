@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from marginlex.engine.plan.steps import Plan
 
+TAKES_IN = "takes_in_positions_of"
+"""Role of a ``sets`` row: the set takes in positions of this account (``takes in``)."""
+GIVES_UP = "gives_up_positions"
+"""Role of a ``sets`` row: this account's matching positions go to another regime's set
+(``goes to account where``), so its own set leaves them out."""
+
 DECISION_COLUMNS = (
     "decision_id",
     "rulebook_id",

@@ -16,7 +16,7 @@ import pandas as pd
 from marginlex.audit.trace import fragments as j
 from marginlex.audit.trace.model import EdgeRelation
 from marginlex.engine.book.load import Book
-from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.evaluation import GIVES_UP, TAKES_IN, Evaluation
 
 IntArray = npt.NDArray[np.int64]
 
@@ -52,9 +52,12 @@ def margin_set_json(
     n = len(index)
     sets = ev.frames["sets"]
     set_codes = codes_of("sets")
-    member = sets["role"].astype("str").to_numpy() == "member"
+    role = sets["role"].astype("str").to_numpy()
+    member = role == "member"
+    # a `gives_up_positions` row names an account already a member: listed once
+    listed = np.where(role == GIVES_UP, -1, set_codes)
     accounts = sets["account_id"].astype("str").reset_index(drop=True)
-    account_ids = j.concat("[", j.group_join(j.strings(accounts), set_codes, n), "]")
+    account_ids = j.concat("[", j.group_join(j.strings(accounts), listed, n), "]")
     anchor = ev.decisions["account_ids"].astype("str").str.replace(";.*", "", regex=True)  # first
     book_accounts = book.accounts.set_index("account_id")
     owner = anchor.map(book_accounts["owner_id"]).astype("str").fillna("")
@@ -133,7 +136,7 @@ def _edge_fragments(
                 pairs["reason"].astype("str"),
             )
         )
-    taken = ~member & (set_codes >= 0)
+    taken = (sets["role"].astype("str").to_numpy() == TAKES_IN) & (set_codes >= 0)
     tcodes = set_codes[taken]
     src = pd.Series(anchor.to_numpy(dtype=object)[tcodes], dtype="str")
     dst = sets["account_id"].astype("str").reset_index(drop=True)[taken].reset_index(drop=True)

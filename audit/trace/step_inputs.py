@@ -298,7 +298,7 @@ def _offset(s: m.Offset, plan: Plan) -> Iterator[InputValue]:
             yield from _value(plan, f"{s.id}.{key}", row.rate, FRACTION)
     elif isinstance(rule, m.MergeAccounts):
         yield from _condition(plan, f"{s.id}.where", rule.where)
-    elif isinstance(rule, m.TakeIn):
+    elif isinstance(rule, m.TakeIn | m.GiveUp):
         yield from _condition(plan, f"{s.id}.anchor", rule.anchor)
         yield from _condition(plan, f"{s.id}.positions", rule.positions)
 

@@ -245,8 +245,14 @@ class ModelBuilder(TableBuilder):
         )
 
     def collateral_flow(self, meta: Any, c: list[Any]) -> Item:
-        flow = m.CollateralFlow(source=c[0], target=c[1], span=self.span(meta))
+        source, other, target = c
+        flow = m.CollateralFlow(
+            source=source, target=target, other_owner=other is not None, span=self.span(meta)
+        )
         return Item("constraint", flow, self.span(meta))
+
+    def other_owner(self, meta: Any, c: list[Any]) -> bool:
+        return True
 
     def carrier_kinds(self, meta: Any, c: list[Any]) -> Item:
         node = m.CarrierKinds(accounts=c[0], kinds=c[1], span=self.span(meta))

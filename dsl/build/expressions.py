@@ -199,7 +199,7 @@ class ExprBuilder(Transformer[Token, Any]):
 
     def graph(self, meta: Any, c: list[Any]) -> m.GraphPredicate:
         left, relation, right = c
-        if not isinstance(left, m.Symbol) or not isinstance(right, m.Symbol):
+        if not isinstance(left, m.Symbol) or not isinstance(right, m.Symbol | m.Text):
             raise BuildError(
                 error(
                     Code.TYPE_MISMATCH,
@@ -217,6 +217,10 @@ class ExprBuilder(Transformer[Token, Any]):
                 end_column=left.span.end_column,
             )
         )
+        if isinstance(right, m.Text):
+            return m.GraphPredicate(
+                subject=subject, relation=relation, target_party=right.value, span=self.span(meta)
+            )
         if right.name in _SUBJECTS:
             return m.GraphPredicate(
                 subject=subject,

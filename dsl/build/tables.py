@@ -266,3 +266,7 @@ class TableBuilder(ExprBuilder):
     def take_in(self, meta: Any, c: list[Any]) -> Item:
         node = m.TakeIn(anchor=c[0], positions=c[1], span=self.span(meta))
         return Item("rule", node, self.span(meta))
+
+    def give_up(self, meta: Any, c: list[Any]) -> Item:
+        node = m.GiveUp(positions=c[0], anchor=c[1], span=self.span(meta))
+        return Item("rule", node, self.span(meta))

@@ -204,7 +204,7 @@ def _conditions(s: m.Statement) -> Iterator[_Cond]:
         rule = s.rule
         if isinstance(rule, m.MergeAccounts):
             yield rule.where, acc, "an account condition"
-        elif isinstance(rule, m.TakeIn):
+        elif isinstance(rule, m.TakeIn | m.GiveUp):
             yield rule.anchor, acc, "an account condition"
             yield rule.positions, pos, "a position condition"
 

@@ -87,6 +87,8 @@ def _membership(e: m.Membership) -> str:
 
 
 def _graph(e: m.GraphPredicate) -> str:
+    if e.target_party is not None:
+        return f'{e.subject.value} {e.relation.value} "{e.target_party}"'
     target = e.target_subject.value if e.target_subject is not None else e.target_kind
     return f"{e.subject.value} {e.relation.value} {target}"
 

@@ -103,7 +103,12 @@ def _constraint(c: m.Constraint) -> list[Line]:
     if isinstance(c, m.CollateralFlow):
         parts = [
             *lead("collateral of account where ", c.source),
-            *lead("must not reach account where ", c.target),
+            *lead(
+                "must not reach account of another owner where "
+                if c.other_owner
+                else "must not reach account where ",
+                c.target,
+            ),
         ]
     elif isinstance(c, m.CarrierKinds):
         parts = [*lead("account where ", c.accounts), f"must be carried by {_brace(c.kinds)}"]
@@ -191,6 +196,16 @@ def _offset_rule(r: m.OffsetRule) -> list[Line]:
         return [Line(1, "sets each account alone", r.span.line)]
     if isinstance(r, m.MergeAccounts):
         return pack(1, [*lead("sets merge account where ", r.where), "by owner and carrier"], r)
+    if isinstance(r, m.GiveUp):
+        return pack(
+            1,
+            [
+                *lead("sets position where ", r.positions),
+                *lead("goes to account where ", r.anchor),
+                "by owner and carrier",
+            ],
+            r,
+        )
     return pack(
         1,
         [
@@ -324,6 +339,7 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.Separate: _offset_rule,
     m.MergeAccounts: _offset_rule,
     m.TakeIn: _offset_rule,
+    m.GiveUp: _offset_rule,
     m.CreditRow: lambda r: _offset_rule(
         m.ClassGroupCredit(key=m.FieldRef(subject=m.Subject.INSTRUMENT, name="product"), rows=(r,))
     )[1:],

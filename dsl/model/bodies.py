@@ -58,11 +58,17 @@ class Note(Node):
 
 
 class CollateralFlow(Node):
-    """``collateral of account where SRC must not reach account where DST`` (via pledged_to)."""
+    """``collateral of account where SRC must not reach account where DST`` (via pledged_to).
+
+    ``other_owner`` (``... reach account of another owner where DST``): only an account of
+    another owner than the lot's counts as forbidden (17 CFR 1.22: one customer's funds
+    never margin another's), and a lot that reaches one is not counted in its value.
+    """
 
     node: Literal["collateral_flow"] = "collateral_flow"
     source: Expr
     target: Expr
+    other_owner: bool = False
 
 
 class CarrierKinds(Node):
@@ -460,6 +466,19 @@ class TakeIn(Node):
     positions: Expr
 
 
+class GiveUp(Node):
+    """``sets position where P goes to account where A by owner and carrier``: positions
+    matching ``positions`` of an account whose owner has an account matching ``anchor`` at
+    the same carrier belong to that account's set in another regime's rulebook (the CFTC
+    Treasury cross-margining order's ``takes in``), so this rulebook leaves them out of its
+    own sets: neither charged nor valued here. An anchor account keeps its own positions."""
+
+    node: Literal["give_up"] = "give_up"
+    positions: Expr
+    anchor: Expr
+
+
 OffsetRule = Annotated[
-    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn, Field(discriminator="node")
+    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn | GiveUp,
+    Field(discriminator="node"),
 ]

@@ -204,10 +204,11 @@ class Eligible(Node):
 
 
 class GraphPredicate(Node):
-    """``carrier member_of dco`` or ``owner affiliate_of carrier``.
+    """``carrier member_of dco``, ``carrier member_of "FICC"`` or ``owner affiliate_of carrier``.
 
-    Exactly one of ``target_subject`` (another subject of the same row) and
-    ``target_kind`` (a party kind such as ``dco``) is set.
+    Exactly one of ``target_subject`` (another subject of the same row), ``target_kind``
+    (a party kind such as ``dco``) and ``target_party`` (one party of the book, named by its
+    id in quotes, such as ``"FICC"``) is set.
     """
 
     node: Literal["graph"] = "graph"
@@ -215,6 +216,7 @@ class GraphPredicate(Node):
     relation: RelationKind
     target_subject: Subject | None = None
     target_kind: str | None = None
+    target_party: str | None = None
 
 
 class SetOf(Node):

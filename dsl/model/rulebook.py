@@ -33,6 +33,7 @@ from marginlex.dsl.model.bodies import (
     DeliveryCharge,
     Effective,
     Flat,
+    GiveUp,
     HaircutBody,
     Ineligible,
     InitialMultiple,
@@ -376,6 +377,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     Separate,
     MergeAccounts,
     TakeIn,
+    GiveUp,
     Rulebook,
 )
 
@@ -413,6 +415,7 @@ __all__ = [
     "Extension",
     "FieldRef",
     "Flat",
+    "GiveUp",
     "GraphPredicate",
     "Haircut",
     "HaircutBody",

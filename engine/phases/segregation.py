@@ -6,6 +6,8 @@
   One violation per (lot, constraint): the first such account the lot reaches (fewest
   hops), with the whole path (``A10 -> L15 -> H_BD1``; through intermediaries
   ``A13 -> L22 -> A14 -> A15 -> H_BD1``); both ends' margin sets are in breach.
+  With ``account of another owner where T``, only an account of another owner than the
+  lot's account's counts (17 CFR 1.22: one customer's funds never margin another's).
 - ``account where X must be carried by {kinds}``: path ``carrier -> account``.
 - ``merged accounts must have one owner``: a set mixing owners; path lists the accounts.
 - ``merged accounts must be carried by {kinds} under {agreements}``: a set of several
@@ -71,6 +73,9 @@ def _collateral_flow(state: RunState, step: Step, rule: m.CollateralFlow) -> pd.
     own = index_in(reach["account_id"], ids)
     to = index_in(reach["reached_account_id"], ids)
     hit = src[own] & dst[to]
+    if rule.other_owner:  # 17 CFR 1.22: only another owner's account is forbidden
+        owner = state.ctx.accounts.own[Subject.ACCOUNT]["owner_id"].astype("str").to_numpy()
+        hit &= owner[own] != owner[to]
     first = ~reach["lot_id"][hit].duplicated().to_numpy()  # sorted by lot, hops, path
     found = reach[hit][first]
     own, to = own[hit][first], to[hit][first]

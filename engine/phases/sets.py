@@ -7,7 +7,10 @@
 - Margin sets: ``sets merge account where X by owner and carrier`` joins the matching
   in-scope accounts of one owner at one carrier; ``sets account where A takes in position
   where P`` moves the same owner's matching positions held at the same carrier into the
-  anchor's set (17 CFR / CFTC cross-margining order); ``sets each account alone`` adds no
+  anchor's set (17 CFR / CFTC cross-margining order); ``sets position where P goes to
+  account where A by owner and carrier`` is its other side, in the other regime's rulebook:
+  the matching positions of an owner@carrier with an account matching A are left out of
+  this rulebook's sets (one position, one decision); ``sets each account alone`` adds no
   edge. Sets are formed by :func:`marginlex.engine.graph.margin_sets.form_margin_sets`.
 """
 
@@ -19,7 +22,7 @@ import pandas as pd
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.columns import index_in
-from marginlex.engine.evaluation import FRAME_COLUMNS
+from marginlex.engine.evaluation import FRAME_COLUMNS, GIVES_UP, TAKES_IN
 from marginlex.engine.graph.margin_sets import form_margin_sets
 from marginlex.engine.phases.shortfall import shortfall
 from marginlex.engine.phases.state import RunState, constant, empty_frame
@@ -149,7 +152,7 @@ def run_margin_sets(state: RunState) -> None:
         rule = step.statement.rule
         if isinstance(rule, m.MergeAccounts):
             pairs.append(_merge_pairs(state, step, rule.where))
-        elif isinstance(rule, m.TakeIn):
+        elif isinstance(rule, m.TakeIn | m.GiveUp):
             takes.append(step)
     ids = state.account_ids
     merged = pd.concat(pairs, ignore_index=True)
@@ -172,11 +175,16 @@ def run_margin_sets(state: RunState) -> None:
     pos_acct = state.ctx.positions.links[0].index
     state.position_set = state.account_set[pos_acct]
     state.joined_by = np.zeros(state.ctx.positions.n, dtype=np.int64)
+    given: list[pd.DataFrame] = []
     for step in takes:
-        _take_in(state, step)
+        assert isinstance(step.statement, m.Offset)
+        if isinstance(step.statement.rule, m.GiveUp):
+            given.append(_give_up(state, step, step.statement.rule))
+        else:
+            _take_in(state, step)
     lot_margined = index_in(state.graph.lot_columns()["margined_account_id"], ids)
     state.lot_set = np.where(lot_margined >= 0, state.account_set[lot_margined], -1)
-    _set_frames(state, edges)
+    _set_frames(state, edges, given)
 
 
 def _take_in(state: RunState, step: Step) -> None:
@@ -200,7 +208,33 @@ def _take_in(state: RunState, step: Step) -> None:
     state.joined_by = np.where(move, len(state.joined_rules) - 1, state.joined_by)
 
 
-def _set_frames(state: RunState, edges: pd.DataFrame) -> None:
+def _give_up(state: RunState, step: Step, rule: m.GiveUp) -> pd.DataFrame:
+    """Leave out of every set the matching positions of an owner@carrier with an anchor.
+
+    The anchor is read over every account of the book, in this rulebook's scope or not:
+    it is the other regime's account whose set takes the positions in. An anchor keeps
+    its own positions. Returns the trace rows: each set that left positions out, with the
+    account that held them (role ``gives_up_positions``).
+    """
+    anchor = mask(rule.anchor, state.ctx.accounts, state.plan)
+    keys = _owner_carrier(state).to_numpy()
+    pos_acct = state.ctx.positions.links[0].index
+    wanted = mask(rule.positions, state.ctx.positions, state.plan)
+    anchored = index_in(pd.Series(keys[pos_acct]), pd.Series(np.unique(keys[anchor]))) >= 0
+    leave = wanted & anchored & ~anchor[pos_acct] & (state.position_set >= 0)
+    rows = pd.DataFrame(
+        {
+            "margin_set_id": state.set_column(state.position_set[leave]),
+            "account_id": state.account_ids.to_numpy()[pos_acct][leave],
+            "role": GIVES_UP,
+            "rule_id": step.rule_id,
+        }
+    ).drop_duplicates()
+    state.position_set = np.where(leave, -1, state.position_set)
+    return rows
+
+
+def _set_frames(state: RunState, edges: pd.DataFrame, given: list[pd.DataFrame]) -> None:
     scoped = state.account_set >= 0
     codes = state.account_set[scoped]
     members = pd.DataFrame(
@@ -217,12 +251,13 @@ def _set_frames(state: RunState, edges: pd.DataFrame) -> None:
         {
             "margin_set_id": state.set_column(state.position_set[moved]),
             "account_id": pos.own[Subject.POSITION]["account_id"].to_numpy()[moved],
-            "role": "takes_in_positions_of",
+            "role": TAKES_IN,
             "rule_id": np.asarray(state.joined_rules, dtype=object)[state.joined_by[moved]],
         }
     ).drop_duplicates()
-    takers["citation"] = takers["rule_id"].map(_citations(state)).fillna("").astype("str")
-    state.frames["sets"] = pd.concat([members, takers], ignore_index=True)
+    others = pd.concat([takers, *given], ignore_index=True)
+    others["citation"] = others["rule_id"].map(_citations(state)).fillna("").astype("str")
+    state.frames["sets"] = pd.concat([members, others], ignore_index=True)
     reason = edges["reason"].astype("str")
     rule_id = reason.str.split(":", n=1).str[0]
     state.frames["set_edges"] = pd.DataFrame(

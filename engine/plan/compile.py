@@ -16,7 +16,7 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.plan.citations import governed_citation
 from marginlex.engine.plan.steps import Plan, Step, StepKind
 
-_SET_RULES = (m.Separate, m.MergeAccounts, m.TakeIn)
+_SET_RULES = (m.Separate, m.MergeAccounts, m.TakeIn, m.GiveUp)
 
 
 class CompileError(ValueError):

@@ -145,6 +145,8 @@ class RowContext:
         relation = Relation(pred.relation.value)
         if pred.target_kind is not None:
             mask = self.graph.relation_mask(ids, relation, dst_kind=[PartyKind(pred.target_kind)])
+        elif pred.target_party is not None:
+            mask = self.graph.relation_mask(ids, relation, dst_ids=[pred.target_party])
         else:
             assert pred.target_subject is not None
             mask = self.graph.pair_related(ids, self._ids(pred.target_subject), relation)

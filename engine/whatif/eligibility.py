@@ -102,13 +102,19 @@ def _minimum(cond: e.Compare, book: Book, plan: Plan, account_id: str) -> Fix | 
 
 
 def _graph(cond: e.GraphPredicate, book: Book, account_id: str) -> Fix | None:
-    if cond.subject is not e.Subject.CARRIER or cond.target_kind is None:
+    if cond.subject is not e.Subject.CARRIER:
         return None
-    parties = book.parties[book.parties["kind"].astype("str") == cond.target_kind]
+    if cond.target_party is not None:  # one named party: `carrier member_of "FICC"`
+        parties = book.parties[book.parties["party_id"].astype("str") == cond.target_party]
+    elif cond.target_kind is not None:
+        parties = book.parties[book.parties["kind"].astype("str") == cond.target_kind]
+    else:
+        return None
     if parties.empty:
         return None
     carrier, target = _row_id(book, e.Subject.CARRIER, account_id), str(parties["party_id"].iloc[0])
-    text = f"make {carrier} {cond.relation.value} {target} (a {cond.target_kind})"
+    kind = str(parties["kind"].iloc[0])
+    text = f"make {carrier} {cond.relation.value} {target} (a {kind})"
     return Fix(
         ChangeKind.ADD_RELATION,
         text,

@@ -331,8 +331,17 @@ CLAUSES: dict[str, Probe] = {
         "takes in position where instrument.product in {ust_bill, ust_note, ust_bond, ust_strip}",
         "takes in position where instrument.product in {ust_bill}",
     ),
+    "give_up": Changes(
+        "sec",
+        "sets position where instrument.product in {ust_bill, ust_note, ust_bond, ust_strip}",
+        "sets position where instrument.product in {ust_bill}",
+        book="demo",
+    ),
     # ---- values and expressions: each builds a node the evaluator dispatches on
     "name_set": Handled(why="the kinds of a carrier constraint (probed there)"),
+    "other_owner": Changes(
+        "cftc", "must not reach account of another owner where", "must not reach account where"
+    ),
     "value": Handled(why="a quantity or a parameter"),
     "param": Handled((m.ParamRef,)),
     "quantity": Handled((m.Quantity,)),

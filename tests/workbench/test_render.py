@@ -91,6 +91,7 @@ def test_statements_in_source_order_under_their_sections() -> None:
         "offsets",
         "collateral haircuts",
         "segregation",
+        "Treasury cross-margining",
     ]
     assert [s.id for s in doc.statements] == list(
         dict.fromkeys(s.id for s in load_rulebook("sec").statements)
@@ -164,7 +165,7 @@ def test_every_statement_and_body_type_has_a_handler() -> None:
     bodies = [
         m.MaturityBuckets, m.AssetTable, m.Flat, m.MoreConservative,
         m.ScenarioGrid, m.SpanScan, m.Rates, m.StrategyBased, m.InitialMultiple,
-        m.Netting, m.ClassGroupCredit, m.Separate, m.MergeAccounts, m.TakeIn,
+        m.Netting, m.ClassGroupCredit, m.Separate, m.MergeAccounts, m.TakeIn, m.GiveUp,
     ]  # fmt: skip
     # resolution applies `remove` and `extend`: a resolved rulebook holds neither
     statements = [t for t in m.STATEMENT_TYPES if t not in (m.Removal, m.Extension)]

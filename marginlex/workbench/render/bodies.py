@@ -57,7 +57,12 @@ def _segregation(rb: RB, s: m.Segregation) -> Parts:
     if isinstance(c, m.CollateralFlow):
         return [
             clause("collateral of accounts where", c.source),
-            clause("must not reach accounts where", c.target),
+            clause(
+                "must not reach accounts of another owner where"
+                if c.other_owner
+                else "must not reach accounts where",
+                c.target,
+            ),
         ], []
     if isinstance(c, m.CarrierKinds):
         return [

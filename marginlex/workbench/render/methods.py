@@ -139,6 +139,14 @@ def _take_in(rb: RB, t: m.TakeIn) -> Parts:
     ], []
 
 
+def _give_up(rb: RB, g: m.GiveUp) -> Parts:
+    return [
+        clause("margin sets leave out positions where", g.positions),
+        clause("which go to an account where", g.anchor),
+        setting("of the same", "owner and carrier", code=False),
+    ], []
+
+
 METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
     m.ScenarioGrid: _grid,
     m.SpanScan: _span,
@@ -150,5 +158,6 @@ METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
     m.Separate: _separate,
     m.MergeAccounts: _merge,
     m.TakeIn: _take_in,
+    m.GiveUp: _give_up,
 }
 """Handlers of margin methods and offset rules, merged into :data:`.bodies.HANDLERS`."""
