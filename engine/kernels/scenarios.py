@@ -11,9 +11,10 @@ are revalued with Black-Scholes at the shocked underlying (volatility unchanged)
 (model value shocked - model value now) x quantity x multiplier. P&L is summed per
 (margin set, class group) at every point (100% netting within a class group); the
 class-group loss is max(-min point P&L, 0) at its worst point; the minimum is
-``minimum_per_contract`` x multiplier per listed option or future contract (absolute
-quantity), capped at market value (quantity x multiplier x price) for a long option; the
-class-group requirement is max(loss, minimum).
+``minimum_per_contract`` x multiplier per listed option, unlisted derivative or future
+contract (absolute quantity), capped at market value (quantity x multiplier x price) for a
+long option or unlisted derivative (``product`` sbs); the class-group requirement is
+max(loss, minimum).
 
 Every position of one class group must share its range and point count (they are set by
 the class group's underlying); the kernel refuses mixed groups.
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from marginlex.dsl.model.domain import FUTURE_PRODUCTS, OPTION_PRODUCTS, OptionType
+from marginlex.dsl.model.domain import FUTURE_PRODUCTS, OPTION_PRODUCTS, OptionType, Product
 from marginlex.engine.kernels.grouping import (
     FloatArray,
     IntArray,
@@ -45,6 +46,7 @@ GRID_COLUMNS = (
     "quantity",
     "multiplier",
     "price",
+    "product",
     "is_option",
     "is_call",
     "is_contract",
@@ -278,11 +280,13 @@ def _position_minimum(frame: pd.DataFrame, params: GridParams) -> FloatArray:
     )
     multiplier = frame["multiplier"].to_numpy(np.float64)
     minimum = params.minimum_per_contract * multiplier * contracts
-    # FINRA 4210(g)(2)(F): for a long option the minimum need not exceed its market value.
+    # FINRA 4210(g)(2)(F): for a long listed option or unlisted derivative (a security-based
+    # swap) the minimum need not exceed its market value.
     quantity = frame["quantity"].to_numpy(np.float64)
-    long_option = (quantity > 0) & frame["is_option"].to_numpy(dtype=bool)
+    unlisted = (frame["product"].astype("str") == Product.SBS.value).to_numpy(dtype=bool)
+    capped = (quantity > 0) & (frame["is_option"].to_numpy(dtype=bool) | unlisted)
     value = quantity * multiplier * frame["price"].to_numpy(np.float64)
-    return np.asarray(np.where(long_option, np.minimum(minimum, value), minimum))
+    return np.asarray(np.where(capped, np.minimum(minimum, value), minimum))
 
 
 def _class_group_figures(

@@ -275,7 +275,7 @@ CLAUSES: dict[str, Probe] = {
     "for_positions": Changes(
         "sec",
         "for position where instrument.product in {equity_option, index_option, "
-        "index_future, ust_future, crypto_future}",
+        "index_future, ust_future, crypto_future, sbs}",
         "for position where instrument.product in {index_option}",
     ),
     "span_scan": Handled(why="holds the SPAN items"),

@@ -167,6 +167,26 @@ def test_long_option_minimum_capped_at_market_value() -> None:
     assert scenario_grid(short, SEC).groups.iloc[0]["minimum"] == pytest.approx(375.0)
 
 
+def test_long_unlisted_derivative_minimum_capped_at_market_value() -> None:
+    # A security-based swap (an unlisted derivative) is a contract for the minimum when the
+    # rulebook lists product sbs. Long 10 SWAPC at $0.02 (multiplier 1): market value
+    # 10 x 1 x 0.02 = $0.20; the uncapped minimum 10 x $0.375 x 1 = $3.75 is capped at
+    # $0.20 for a long unlisted derivative, as for a long option. Its grid loss is
+    # 15% x $0.20 = $0.03, so the capped minimum binds: requirement $0.20.
+    long_swap = {"instrument_id": "SWAPC", "class_group": "SWAPC", "product": "sbs"}
+    frame = positions({**long_swap, "quantity": 10.0, "price": 0.02, "is_contract": True})
+    g = scenario_grid(frame, SEC).groups.iloc[0]
+    assert g["loss"] == pytest.approx(0.03)
+    assert g["minimum"] == pytest.approx(0.20)
+    assert g["requirement"] == pytest.approx(0.20)
+    # Short, the swap keeps the full minimum: 10 x 0.375 x 1 = 3.75 > its 0.03 loss.
+    short = positions({**long_swap, "quantity": -10.0, "price": 0.02, "is_contract": True})
+    assert scenario_grid(short, SEC).groups.iloc[0]["requirement"] == pytest.approx(3.75)
+    # A long stock flagged as a contract is not capped (neither option nor unlisted).
+    stock = positions({"quantity": 10.0, "price": 0.02, "is_contract": True})
+    assert scenario_grid(stock, SEC).groups.iloc[0]["minimum"] == pytest.approx(3.75)
+
+
 def test_groups_sorted_by_margin_set_and_class_group() -> None:
     frame = positions(
         {"margin_set": 1, "class_group": "B", "quantity": 1.0},
