@@ -59,9 +59,10 @@ def test_demo_eligibility_paths_by_hand(demo: tuple[CompareResult, Study]) -> No
     # DELTA's merged set: 480,000 under SEC (A04 alone) -> 48,000 with A05's futures hedge
     # (JULIET's requirement is unchanged; only her collateral's value moves)
     assert freed["eligible → eligible"] == (432000.0, ("A04_DELTA_PM", "A12_JULIET_PM"))
-    # ECHO's securities account (197,000 strategy based) joins the set anchored on A06, and
-    # the house account H_BD1 goes from 125,000 strategy based to 75,000 portfolio margin
-    assert freed["ineligible → eligible"] == (197000.0 + 50000.0, ("A07_ECHO_SEC", "H_BD1"))
+    # ECHO's securities account joins the set anchored on A06 (under sec its Treasuries are
+    # given up to that set, so it asks 0 either way), and the house account H_BD1 goes from
+    # 125,000 strategy based to 75,000 portfolio margin
+    assert freed["ineligible → eligible"] == (0.0 + 50000.0, ("A07_ECHO_SEC", "H_BD1"))
     # futures accounts SEC does not decide: ECHO's merged set (82,410), FOX 210,000,
     # GOLF 42,000, H_BDF1 105,000 and H_FCM1 6,630 now decided
     assert freed["not decided → eligible"] == (-82410.0, ("A06_ECHO_XM",))
@@ -83,8 +84,9 @@ def test_concentration_by_hand(demo: tuple[CompareResult, Study]) -> None:
     assert p.benefit.hhi == round(sum(s * s for s in shares), 1)
     assert p.benefit.top_firm == max(gains, key=lambda f: gains[f])
     assert p.burden == concentration(p.segments[3], "burden")
-    # BDF1 frees 441,590 and BD1 50,000: shares 89.83% and 10.17%, HHI 8,069.3 + 103.4
-    assert (p.benefit.top_firm, p.benefit.top_share, p.benefit.hhi) == ("BDF1", 89.83, 8172.7)
+    # BDF1 frees 244,590 and BD1 50,000 (of 294,590): shares 83.03% and 16.97%,
+    # HHI 6,893.5 + 288.1
+    assert (p.benefit.top_firm, p.benefit.top_share, p.benefit.hhi) == ("BDF1", 83.03, 7181.6)
     assert (p.burden.top_firm, p.burden.total, p.burden.hhi) == ("FCM1", 258630.0, 10000.0)
 
 
