@@ -39,6 +39,11 @@ from marginlex.engine.graph.reach import lot_reach as _lot_reach
 ARROW = " -> "
 
 
+STACKED_TAG = r"^~s\d+~"
+"""The prefix of a stacked book's ids (:mod:`marginlex.engine.stress.batch`): a party a
+rulebook names (``carrier member_of "FICC"``) is matched without it."""
+
+
 class EdgeKind(StrEnum):
     """The kinds of edge in the account graph."""
 
@@ -177,8 +182,9 @@ class AccountGraph:
             parties = self.book.parties
             kind = lookup(e[far], parties["party_id"], parties["kind"].astype("str"))
             keep &= kind.isin([k.value for k in dst_kind])
-        if dst_ids is not None:
-            keep &= pd.Series(isin(e[far], pd.Series(list(dst_ids), dtype="str")), index=e.index)
+        if dst_ids is not None:  # a party named in a rulebook, in a stacked book too
+            named = e[far].str.replace(STACKED_TAG, "", regex=True)
+            keep &= pd.Series(isin(named, pd.Series(list(dst_ids), dtype="str")), index=e.index)
         return pd.Series(isin(ids, e.loc[keep, near]), index=ids.index, dtype="bool")
 
     def pair_related(

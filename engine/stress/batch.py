@@ -22,7 +22,7 @@ from marginlex.engine.book.derive import derive
 from marginlex.engine.book.load import Book, canonical_order
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluate import evaluate
-from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.graph.account_graph import STACKED_TAG, AccountGraph
 from marginlex.engine.plan.compile import compile_plan
 
 ID_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -35,7 +35,7 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """The columns that hold an id (or a reference to one), per file."""
 
-_TAG = r"~s\d+~"
+_TAG = STACKED_TAG.removeprefix("^")
 _TEXT_COLUMNS = (
     "decision_id",
     "margin_set_id",

@@ -289,6 +289,24 @@ CLAUSES: dict[str, Probe] = {
         "cftc", "extreme span_extreme_multiple counted span_extreme_cover", "extreme 6x counted 90%"
     ),
     "coverage": Refused("cftc", "coverage span_coverage over", "coverage 95% over", "MLX700"),
+    "calendar_spreads": Changes(
+        "cftc",
+        "calendar spreads\n      for position where instrument.product in {index_future,",
+        "calendar spreads\n      for position where instrument.product in {",
+    ),
+    "spread_tier": Changes(
+        "cftc",
+        "up to 3 months span_calendar_near per spread",
+        "up to 3 months 900 USD per spread",
+    ),
+    "spread_tier_otherwise": Changes(
+        "cftc", "otherwise span_calendar_far per spread", "otherwise 900 USD per spread"
+    ),
+    "delivery_charge": Changes(
+        "cftc",
+        "delivery month span_delivery_charge per contract",
+        "delivery month 900 USD per contract",
+    ),
     "prefer_instrument": Changes(
         "cftc", "prefer instrument scan_range", "ignore instrument scan_range"
     ),

@@ -107,7 +107,7 @@ def test_segregation_steps_move_no_figure() -> None:
 
 def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
     order = switch_order(diff_rulebooks(load_rulebook("sec"), load_rulebook("cftc")))
-    assert order[:8] == [
+    assert order[:11] == [
         "span_vol_shift",
         "span_vol_floor",
         "span_extreme_multiple",
@@ -115,6 +115,9 @@ def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
         "span_coverage",
         "span_liquidation",
         "short_option_minimum",
+        "span_calendar_near",
+        "span_calendar_far",
+        "span_delivery_charge",
         "initial_to_maintenance",
     ]
     assert order[-7:] == [
