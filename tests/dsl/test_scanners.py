@@ -12,21 +12,13 @@ from lark.exceptions import UnexpectedInput
 
 from marginlex.dsl.build.scanners import share_patterns
 from marginlex.dsl.limits import NestingError
+from marginlex.dsl.parser import _CommentSink as _Sink
 from marginlex.dsl.parser import _parser, _WholeWords
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted(
     [*ROOT.joinpath("rulebooks").rglob("*.mlx"), *ROOT.joinpath("tests/data").rglob("*.mlx")]
 )
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.tokens: list[Token] = []
-
-    def __call__(self, token: Token) -> Token:
-        self.tokens.append(token)
-        return token
 
 
 def _lark(sink: _Sink) -> Lark:
