@@ -107,7 +107,11 @@ def _shapley_table(p: PairStudy) -> Table | None:
     s = p.shapley
     if s is None:
         return None
-    how = "exact" if s.method == "exact" else f"{s.samples} sampled orders, seed {s.seed}, ± 1 s.e."
+    how = (
+        "exact"
+        if s.method == "exact"
+        else f"{s.samples} sampled orders ({s.pairing}), seed {s.seed}, ± 1 s.e."
+    )
     table = Table(title=f"Shapley values {p.from_id} -> {p.to_id} ({how})")
     for name in ("player", "rules", "requirement", "value", "call"):
         table.add_column(name, justify="left" if name == "rules" else "right")
