@@ -12,6 +12,8 @@ evaluation of a coalition is a table lookup instead of a hybrid rulebook.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -97,7 +99,7 @@ def test_the_walk_changes_one_player_at_a_time() -> None:
     orders = draw_orders(N, order_count(7, Pairing.ANTITHETIC), 17, Pairing.ANTITHETIC)
     assert len(orders) == 8
     path = walk(chains(orders))
-    steps = [bin(a ^ b).count("1") for a, b in zip(path, path[1:], strict=False)]
+    steps = [bin(a ^ b).count("1") for a, b in itertools.pairwise(path)]
     assert set(steps) <= {0, 1} and path[0] == 0
     # every order is a permutation; the odd ones are the even ones reversed
     assert (np.sort(orders, axis=1) == np.arange(N)).all()
