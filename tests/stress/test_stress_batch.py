@@ -7,8 +7,9 @@ import pytest
 
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
-from marginlex.engine.stress.batch import batches, decide_batch
-from marginlex.engine.stress.reprice import shock_book
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.stress.batch import batches, decide_batch, decide_stacked, prepare_stack
+from marginlex.engine.stress.reprice import shock_book, shocked_frames
 from marginlex.engine.stress.run import stress
 from marginlex.engine.stress.shocks import Scenario, parse_shock, parse_vol
 from marginlex.engine.synth.generate import synth_book
@@ -34,6 +35,29 @@ def test_batch_equals_one_book_at_a_time(rulebook: str, which: str, small_synth:
     got = decide_batch(resolved, books, book.as_of)
     for k, one in enumerate(books):
         pd.testing.assert_frame_equal(got[k], decide(resolved, one, book.as_of))
+
+
+@pytest.mark.parametrize("order", [("sec", "cftc", "harmonized"), ("harmonized", "cftc", "sec")])
+def test_one_stack_shared_by_every_rulebook(order: tuple[str, ...], small_synth: Book) -> None:
+    """One stack, graph and contexts serve the rulebooks in turn: whatever ran before,
+    each rulebook makes the decisions of one book at a time (nothing leaks between runs)."""
+    book = small_synth
+    scenarios = (CRASH, RALLY, RATES)
+    frames = [book.contract_frames(), *(shocked_frames(book, s) for s in scenarios)]
+    stacked = prepare_stack(book, frames, book.as_of)
+    alone = [book, *(shock_book(book, s) for s in scenarios)]
+    for rulebook in (load_rulebook(r) for r in order):
+        got = decide_stacked(compile_plan(rulebook, book.as_of), stacked)
+        for k, one in enumerate(alone):
+            pd.testing.assert_frame_equal(got[k], decide(rulebook, one, book.as_of))
+
+
+def test_shocked_frames_are_the_shocked_book() -> None:
+    """The bare frames ``stress`` stacks are the contract frames of :func:`shock_book`."""
+    book = load_demo_book()
+    frames = shocked_frames(book, RALLY)
+    for stem, frame in shock_book(book, RALLY).contract_frames().items():
+        pd.testing.assert_frame_equal(frames[stem], frame)
 
 
 def test_batches_bound_positions() -> None:
