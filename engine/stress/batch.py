@@ -27,7 +27,7 @@ import pandas as pd
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.derive import derive
-from marginlex.engine.book.load import Book, canonical_order
+from marginlex.engine.book.load import Book
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import STACKED_TAG, AccountGraph
@@ -86,12 +86,14 @@ def stack_books(books: Sequence[Book]) -> Book:
 def stack_frames(first: Book, books: Sequence[Frames]) -> Book:
     """One book (the date, currency and name of ``first``) holding each frame set of
     ``books``, ids prefixed by :func:`tag`, derived columns computed once over the stack."""
+    # Each frame set is in canonical order and every file sorts first by an id, which its
+    # tag prefixes; no tag is a prefix of another, so the stack is in canonical order when
+    # the sets come in the order of their tags (~s0~, ~s10~, ~s11~, ~s1~, ~s2~, ...): no sort.
+    order = sorted(range(len(books)), key=tag)
     frames: dict[str, pd.DataFrame] = {}
     for spec in FILES:
-        parts = [
-            _prefixed(b[spec.stem], ID_COLUMNS[spec.stem], tag(k)) for k, b in enumerate(books)
-        ]
-        frames[spec.stem] = canonical_order(spec, pd.concat(parts, ignore_index=True))
+        parts = [_prefixed(books[k][spec.stem], ID_COLUMNS[spec.stem], tag(k)) for k in order]
+        frames[spec.stem] = pd.concat(parts, ignore_index=True)
     return first.model_copy(update={"sha256": "", "warnings": (), **derive(frames)})
 
 

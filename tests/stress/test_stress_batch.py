@@ -6,9 +6,16 @@ import pandas as pd
 import pytest
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
+from marginlex.engine.book.load import Book, canonical_order, load_book, load_demo_book, write_book
+from marginlex.engine.book.schema import FILES
 from marginlex.engine.plan.compile import compile_plan
-from marginlex.engine.stress.batch import batches, decide_batch, decide_stacked, prepare_stack
+from marginlex.engine.stress.batch import (
+    batches,
+    decide_batch,
+    decide_stacked,
+    prepare_stack,
+    stack_frames,
+)
 from marginlex.engine.stress.reprice import shock_book, shocked_frames
 from marginlex.engine.stress.run import stress
 from marginlex.engine.stress.shocks import Scenario, parse_shock, parse_vol
@@ -58,6 +65,18 @@ def test_shocked_frames_are_the_shocked_book() -> None:
     frames = shocked_frames(book, RALLY)
     for stem, frame in shock_book(book, RALLY).contract_frames().items():
         pd.testing.assert_frame_equal(frames[stem], frame)
+
+
+def test_stack_is_in_canonical_order_without_a_sort() -> None:
+    """Twelve sets stacked (tags ~s10~ and ~s11~ sort before ~s1~): every stacked frame is
+    already in the order :func:`canonical_order` gives it."""
+    book = load_demo_book()
+    frames = [book.contract_frames(), shocked_frames(book, RALLY)] * 6
+    stacked = stack_frames(book, frames).contract_frames()
+    first = stacked["accounts"]["account_id"].iloc[:: len(book.accounts)].str.slice(0, 5)
+    assert first.tolist()[:5] == ["~s0~A", "~s10~", "~s11~", "~s1~A", "~s2~A"]
+    for spec in FILES:
+        pd.testing.assert_frame_equal(stacked[spec.stem], canonical_order(spec, stacked[spec.stem]))
 
 
 def test_batches_bound_positions() -> None:
