@@ -18,7 +18,6 @@ from sqlalchemy import Connection, delete, func, inspect, select
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import Dictionaries, Named, trace_json
-from marginlex.audit.trace import named
 
 _BATCH = 2000
 
@@ -27,8 +26,10 @@ class KeyKind(StrEnum):
     """What a ``decision_keys`` row names."""
 
     ACCOUNT = "account"
-    FAILED = named.FAILED  # an eligibility requirement the decision failed (that applied)
-    RULE = named.RULE  # a rule id the decision's steps or figures used
+    # The trace builder writes the same two words (marginlex.audit.trace.named; it imports
+    # pandas, which a command reading one decision does not): a test holds them equal.
+    FAILED = "failed"  # an eligibility requirement the decision failed (that applied)
+    RULE = "rule"  # a rule id the decision's steps or figures used
 
 
 def failed_requirements(body: str) -> list[str]:

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from marginlex.audit.ledger import record as rec
-from marginlex.audit.ledger.decision_keys import backfill, entry_keys, keys_of
+from marginlex.audit.ledger.decision_keys import KeyKind, backfill, entry_keys, keys_of
 from marginlex.audit.ledger.record import RunRecorder, rulebook_ref
 from marginlex.audit.ledger.recorded_inputs import rulebook_bundle
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.from_evaluation import TraceColumns, trace_columns
-from marginlex.audit.trace.named import TraceKeys
+from marginlex.audit.trace.named import FAILED, RULE, TraceKeys
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
 from marginlex.engine.graph.account_graph import AccountGraph
@@ -45,6 +45,10 @@ def columns(
         ref = rulebook_ref(rulebook, ev, rulebook_bundle(rulebook))
         out.append(trace_columns(ev, book, ref, "t"))
     return out
+
+
+def test_the_builder_and_the_ledger_name_the_kinds_alike() -> None:
+    assert (KeyKind.FAILED.value, KeyKind.RULE.value) == (FAILED, RULE)
 
 
 def test_every_traces_keys_are_those_its_json_names(columns: list[TraceColumns]) -> None:
