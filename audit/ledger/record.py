@@ -24,6 +24,7 @@ from marginlex.audit.ledger.carry import (
     select_sets,
 )
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
+from marginlex.audit.ledger.decision_keys import entry_keys, keys_of
 from marginlex.audit.ledger.fork_pool import ForkPool
 from marginlex.audit.ledger.incremental import Incremental
 from marginlex.audit.ledger.recorded_inputs import (
@@ -114,6 +115,15 @@ def self_check(columns: TraceColumns, count: int = SELF_CHECK) -> None:
             raise TraceSerializationError(f"trace {did} does not validate: {exc}") from exc
         if model.canonical() != body:
             raise TraceSerializationError(f"trace {did}: serializer and model bytes differ")
+        if columns.keys is not None:  # the lookup keys the ledger would read from it
+            accounts, named = (
+                columns.account_ids[index],
+                columns.keys.sets[columns.keys.codes[index]],
+            )
+            if entry_keys(0, accounts, named) != keys_of(0, accounts, body.decode("utf-8")):
+                raise TraceSerializationError(
+                    f"trace {did}: its lookup keys differ from its JSON's"
+                )
 
 
 def slice_evaluation(

@@ -45,6 +45,7 @@ from marginlex.audit.ledger.chain import (
 from marginlex.audit.ledger.decision_keys import (
     backfill,
     copy_carried_keys,
+    entry_keys,
     has_keys,
     keys_of,
     write_keys,
@@ -314,6 +315,8 @@ class Ledger(LedgerReader):
                 rows.append(row)
                 if getattr(decision, "carried_from", None) is not None:
                     carried = True  # its keys are copied below
+                elif decision.named is not None:  # known as the trace was built
+                    keys.extend(entry_keys(seq, decision.account_ids, decision.named))
                 else:
                     body = trace_json(decision.trace_z, dictionaries)
                     keys.extend(keys_of(seq, decision.account_ids, body))
