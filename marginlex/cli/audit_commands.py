@@ -29,6 +29,7 @@ from marginlex.engine.outcomes import DecisionStatus
 # the commands, so that `marginlex explain` does not pay for every other command's imports.
 if TYPE_CHECKING:
     from marginlex.audit.ledger.records import DecisionRow, StoredDecision, StoredRun
+    from marginlex.audit.ledger.sqlite_read import SqliteDecisionReader
     from marginlex.audit.ledger.store import Ledger
     from marginlex.audit.ledger.verify import VerifyReport
     from marginlex.audit.trace.model import DecisionTrace
@@ -72,6 +73,23 @@ def _open(ledger: str | None) -> Ledger:
 
     try:
         return Ledger.open(ledger_location(ledger), create=False, access=Access.READ)
+    except LedgerError as exc:
+        _err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _open_one(ledger: str | None) -> Ledger | SqliteDecisionReader:
+    """A ledger to read one decision from: a SQLite file with ``sqlite3`` (no SQLAlchemy
+    to import), PostgreSQL as :func:`_open` opens it."""
+    from marginlex.audit.ledger.entry_read import LedgerError  # noqa: PLC0415
+    from marginlex.audit.ledger.sqlite_read import SqliteDecisionReader, is_sqlite  # noqa: PLC0415
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
+
+    location = ledger_location(ledger)
+    if not is_sqlite(location):
+        return _open(location)
+    try:
+        return SqliteDecisionReader(location)
     except LedgerError as exc:
         _err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -178,9 +196,9 @@ def explain(
 def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDecision:
     """The stored decision, or exit 1 saying why it cannot be read."""
     from marginlex.audit.ledger.chain import TraceDecodeError  # noqa: PLC0415
-    from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
+    from marginlex.audit.ledger.entry_read import DecisionNotFoundError  # noqa: PLC0415
 
-    store = _open(ledger)
+    store = _open_one(ledger)
     try:
         return store.get_decision(decision_id, run)
     except (DecisionNotFoundError, TraceDecodeError) as exc:
