@@ -116,10 +116,13 @@ COMMAND_MODULES = tuple(GROUPS)
         (["--version"], ()),  # written without typer, as typer's --version writes it
         (["fmt", "--check", SEC], ("lark", "pydantic", "rich", "typer")),
         (["check", SEC], ("lark", "pydantic", "rich", "typer")),
-        # one decision from a SQLite ledger: the standard library's sqlite3, no SQLAlchemy
-        (["explain", DECISION, "--ledger", "{ledger}"], ("pydantic", "rich", "typer")),
+        # one decision from a SQLite ledger: the standard library's sqlite3, no SQLAlchemy,
+        # and written as text without rich (rich draws on a terminal, or an error)
+        (["explain", DECISION, "--ledger", "{ledger}"], ("pydantic", "typer")),
+        (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], ("pydantic", "typer")),
         (["ledger", "--ledger", "{ledger}"], LEDGER_READ),
-        (["verify", "--ledger", "{ledger}"], LEDGER_READ),
+        # a clean verify prints its report without rich
+        (["verify", "--ledger", "{ledger}"], ("pydantic", "sqlalchemy", "typer")),
         # a command's own help draws Markdown with rich, and imports only its own group
         (["explain", "--help"], ("pydantic", "rich", "rich.markdown", "typer")),
     ],
@@ -161,7 +164,10 @@ SQLALCHEMY_READ = ("sqlalchemy", "marginlex.audit.ledger.store", "marginlex.audi
 @pytest.mark.parametrize(
     ("args", "barred"),
     [
-        (["explain", DECISION, "--ledger", "{ledger}"], (*SQLALCHEMY_READ, *ENGINE, *LANGUAGE)),
+        (
+            ["explain", DECISION, "--ledger", "{ledger}"],
+            (*SQLALCHEMY_READ, *ENGINE, *LANGUAGE, "rich", "marginlex.dsl"),
+        ),
         (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], SQLALCHEMY_READ),
         (["explain", DECISION, "--ledger", "sqlite:///{ledger}"], SQLALCHEMY_READ),
         (["check", SEC], (*SQLALCHEMY_READ, *ENGINE, "marginlex.audit.trace.model")),
