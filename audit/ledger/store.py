@@ -50,6 +50,7 @@ from marginlex.audit.ledger.decision_keys import (
     keys_of,
     write_keys,
 )
+from marginlex.audit.ledger.entry_read import LedgerError
 from marginlex.audit.ledger.read import LedgerReader
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
@@ -63,10 +64,7 @@ _CHUNK = 5000
 
 
 _Item = DecisionTrace | PreparedDecision
-
-
-class LedgerError(ValueError):
-    """A ledger that cannot be opened, or a run that cannot be recorded as given."""
+__all__ = ["ENV_VAR", "Ledger", "LedgerError", "schema_revision", "shown_location"]
 
 
 def shown_location(location: str) -> str:
