@@ -54,7 +54,7 @@ def _record(book: Book, ledger: Path, since: str | None) -> tuple[str, dict[str,
         tick = time.perf_counter()
         run = recorder.record(str(ledger))
         clock["record"] = time.perf_counter() - tick
-        carried = len(recorder.carried)
+        carried = recorder.carried_count
         clock |= {k: v for k, v in recorder.seconds.items()}
     clock["total"] = time.perf_counter() - start
     return run.run_id, clock, run.decisions - carried, carried

@@ -18,9 +18,11 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.carry import Since, carry_entries
-from marginlex.audit.ledger.chain import PreparedDecision
 from marginlex.audit.ledger.recorded_inputs import blob_frames
 from marginlex.audit.trace.model import RulebookRef
 from marginlex.engine.book.load import Book
@@ -58,16 +60,22 @@ class Incremental:
             return self.book  # no hashes to compare; or ids escaped in JSON (not split below)
         return self.cut
 
-    def outside(self, ref: RulebookRef, as_of: date) -> tuple[list[PreparedDecision], pd.Index]:
+    def outside(self, ref: RulebookRef, as_of: date) -> tuple[CarriedEntries, pd.Index]:
         """The entries carrying forward every earlier set of ``ref``'s rulebook whose accounts
         are all today's and outside the cut (in margin set id order), and those accounts."""
         earlier = self.since.earlier(ref.id)
         # A canonical JSON list of ids: '","' only ever separates two (no id has an escape).
-        text = earlier["account_ids"].astype("str").str.slice(2, -2)
-        members = text.str.split('","').explode()
-        today = self.book.accounts["account_id"].astype("str")
-        kept = pd.Index(today[~today.isin(self.accounts if self.accounts is not None else today)])
-        whole = members.isin(kept).groupby(level=0, sort=False).all()
-        set_ids = np.sort(whole.index[whole.to_numpy()].to_numpy(dtype=str))
+        text = pa.array(earlier["account_ids"].astype("str").to_numpy(dtype=object), pa.string())
+        lists = pc.split_pattern(pc.utf8_slice_codeunits(text, 2, -2), '","')
+        members = pc.list_flatten(lists)
+        parent = np.asarray(pc.list_parent_indices(lists))
+        today = pa.array(self.book.accounts["account_id"].astype("str").to_numpy(dtype=object))
+        if self.accounts is not None:
+            cut = pa.array(self.accounts.astype("str").to_numpy(dtype=object), pa.string())
+            today = today.filter(pc.invert(pc.is_in(today, value_set=cut)))
+        kept = np.asarray(pc.is_in(members, value_set=today.cast(pa.string())))
+        whole = np.bincount(parent[~kept], minlength=len(earlier)) == 0
+        set_ids = np.sort(earlier.index.to_numpy(dtype=str)[whole])
         entries = carry_entries(earlier, set_ids, ref, (self.book.sha256, as_of))
-        return entries, pd.Index(members[members.index.isin(set_ids)].unique())
+        accounts = members.filter(pa.array(whole[parent])).to_numpy(zero_copy_only=False)
+        return entries, pd.Index(accounts, dtype=object).unique()

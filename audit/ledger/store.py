@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
+from marginlex.audit.ledger.carried_entries import CarriedEntries, CarriedMismatch
 from marginlex.audit.ledger.chain import (
     GENESIS,
     PreparedDecision,
@@ -61,7 +62,7 @@ _PG_LOCK_KEY = 0x6D6C6578  # "mlex": one advisory lock id for every marginlex le
 _CHUNK = 5000
 
 
-_Item = DecisionTrace | PreparedDecision
+_Item = DecisionTrace | PreparedDecision | CarriedEntries
 
 
 class LedgerError(ValueError):
@@ -237,7 +238,7 @@ class Ledger(LedgerReader):
     def record_run(
         self,
         run: RunRecord,
-        decisions: Iterable[DecisionTrace | PreparedDecision],
+        decisions: Iterable[_Item],
         rulebook_texts: Iterable[str] = (),
         book_blob: bytes | None = None,
         chunk_size: int = _CHUNK,
@@ -247,7 +248,8 @@ class Ledger(LedgerReader):
         Args:
             run: the run's rulebooks, book sha256, as-of and engine version.
             decisions: one trace per margin set per rulebook (streamed, in chunks), or
-                the same already serialized by :func:`~marginlex.audit.ledger.chain.prepare`.
+                the same already serialized by :func:`~marginlex.audit.ledger.chain.prepare`;
+                a run ``--since`` gives blocks of carried entries among them.
             rulebook_texts: the canonical text of each rulebook (stored once, for replay).
             book_blob: the canonical content of the book ``run.book_sha256`` names (any
                 bytes the evaluator can rebuild the book from); its own sha256 is chained.
@@ -285,7 +287,7 @@ class Ledger(LedgerReader):
         *,
         run: RunRecord,
         run_sha: str,
-        traces: Iterable[DecisionTrace | PreparedDecision],
+        traces: Iterable[_Item],
         head: tuple[int, str],
         chunk_size: int,
     ) -> tuple[RunCounts, int]:
@@ -305,6 +307,14 @@ class Ledger(LedgerReader):
         for batch in _batched(traces, chunk_size):
             rows, keys = [], []
             for item in batch:
+                if isinstance(item, CarriedEntries):  # a --since run's, chained column-wise
+                    block, (seq, prev) = _carried_rows(
+                        item, run, (run_sha, shas, seen), (seq, prev), to_money
+                    )
+                    rows.extend(block)
+                    status.update(item.status_counts())
+                    carried = True
+                    continue
                 decision = item if isinstance(item, PreparedDecision) else prepare(item)
                 _check_belongs(decision, run, shas, seen)
                 seq += 1
@@ -376,6 +386,27 @@ def _batched(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _carried_rows(
+    block: CarriedEntries,
+    run: RunRecord,
+    checks: tuple[str, Mapping[str, str], set[str]],
+    head: tuple[int, str],
+    to_money: Callable[[Decimal], Any],
+) -> tuple[list[tuple[Any, ...]], tuple[int, str]]:
+    """A block of carried entries' rows, chained after ``head``, and the new head.
+    ``checks``: the run's sha256, its rulebooks (sha256 -> id), the decision ids seen."""
+    run_sha, shas, seen = checks
+    try:
+        block.check(run.run_id, shas, (run.book_sha256, run.as_of))
+    except CarriedMismatch as exc:
+        raise LedgerError(str(exc)) from exc
+    ids = set(block.decision_ids)
+    if len(ids) != len(block) or not seen.isdisjoint(ids):
+        raise LedgerError(f"a carried decision of {block.rulebook_id} appears twice in the run")
+    seen.update(ids)
+    return block.rows((run.run_id, run_sha), head, to_money)
 
 
 def _check_belongs(
