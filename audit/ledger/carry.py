@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.book_digests import read_digest
 from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.store import Ledger, LedgerError
 from marginlex.audit.trace.from_evaluation import set_codes
 from marginlex.audit.trace.model import RulebookRef
+from marginlex.engine.distributed.digests import BookDigest
 from marginlex.engine.evaluation import Evaluation
 
 _EARLIER = (
@@ -57,7 +59,8 @@ class Since:
     engine_version: str
     rulebooks: dict[str, str]  # id -> sha256
     decisions: pd.DataFrame  # the _EARLIER columns, one row per decision
-    book: bytes | None = None  # the run's recorded book (its blob), None if not recorded
+    book: bytes | None = None  # the run's recorded book (its blob), when it has no digest
+    digest: BookDigest | None = None  # its book's stored digest (revision 0007)
     _by_rulebook: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     def why_all(self, as_of: date, rulebook: tuple[str, str], engine_version: str) -> str | None:
@@ -98,7 +101,10 @@ def load_since(location: str, run_id: str) -> Since:
                 f"--since {run_id}: no such run in the ledger; `marginlex ledger runs` lists them"
             )
         rows = _earlier_rows(ledger, run_id)
-        book = ledger.book_blob(run.book_sha256)
+        with ledger.engine.connect() as conn:
+            body = read_digest(conn, run.book_sha256)
+        digest = None if body is None else BookDigest.from_bytes(body)
+        book = ledger.book_blob(run.book_sha256) if digest is None else None
     finally:
         ledger.close()
     return Since(
@@ -108,6 +114,7 @@ def load_since(location: str, run_id: str) -> Since:
         rulebooks={ref.id: ref.sha256 for ref in run.rulebooks},
         decisions=rows,
         book=book,
+        digest=digest,
     )
 
 

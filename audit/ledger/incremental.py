@@ -1,9 +1,11 @@
 """``run --since RUN``: the book cut to the margin sets that may have changed, and the earlier
 decisions carried forward beside the sets decided again.
 
-The earlier run's recorded book and today's are compared row by row
+The earlier run's book digest (stored when it was recorded) and today's are compared key by
+key (:func:`marginlex.engine.distributed.digests.accounts_to_decide`); a book recorded
+before digests is read back and compared with today's row by row
 (:func:`marginlex.engine.distributed.changed.accounts_to_decide`, each read back from its
-book blob, so both alike): only today's components of the account graph that hold a changed
+book blob, so both alike). Only today's components of the account graph that hold a changed
 account are evaluated (:func:`~marginlex.engine.distributed.changed.cut_book`). Within them,
 a set whose input hash equals the earlier one is carried (:mod:`.carry`); every earlier set
 whose accounts all lie outside them, and are all in today's book, is carried without being
@@ -14,6 +16,7 @@ when the earlier book is not recorded, its currency differs or a relation change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -27,17 +30,26 @@ from marginlex.audit.ledger.recorded_inputs import blob_frames
 from marginlex.audit.trace.model import RulebookRef
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.changed import accounts_to_decide, cut_book
+from marginlex.engine.distributed.digests import BookDigest
+from marginlex.engine.distributed.digests import accounts_to_decide as by_digests
 
 
 class Incremental:
     """What a ``--since`` run evaluates, rulebook by rulebook, and what it carries unseen."""
 
-    def __init__(self, since: Since, book: Book, blob: bytes, engine_version: str) -> None:
-        """``book`` is today's book and ``blob`` its recorded bytes."""
+    def __init__(
+        self, since: Since, book: Book, today: tuple[BookDigest, Callable[[], bytes]], engine: str
+    ) -> None:
+        """``book`` is today's book, ``today`` its digest and a maker of its recorded bytes
+        (read only when the earlier book has no digest), ``engine`` the engine version."""
         self.since = since
         self.book = book
-        self.engine_version = engine_version
-        self.accounts = self._accounts_to_decide(blob)
+        self.engine_version = engine
+        digest, blob = today
+        if since.digest is not None:  # the earlier book's digest: compared with today's
+            self.accounts = by_digests(since.digest, digest, book.contract_frames())
+        else:  # a book recorded before digests: both books compared row by row
+            self.accounts = self._accounts_to_decide(blob())
         self.cut = book if self.accounts is None else cut_book(book, self.accounts)
 
     def _accounts_to_decide(self, blob: bytes) -> pd.Index | None:

@@ -45,6 +45,7 @@ from marginlex.audit.trace.model import DecisionTrace, RulebookRef, RulebookSour
 from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
+from marginlex.engine.distributed.digests import BookDigest, book_digest
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
@@ -193,10 +194,12 @@ class RunRecorder:
         self._outside_sets = 0  # and how many sets
         self._pool = ForkPool[PreparedChunk](workers, min_fork_weight=MIN_FORK_SETS)
         self.incremental = None
+        self._digest: BookDigest | None = None
         if since is not None:
-            blob = self.blob
+            digest = self.digest
             start = time.perf_counter()
-            self.incremental = Incremental(since, book, blob, engine_version)
+            today = (digest, lambda: self.blob)
+            self.incremental = Incremental(since, book, today, engine_version)
             self.seconds["cut"] = time.perf_counter() - start
 
     @property
@@ -207,6 +210,16 @@ class RunRecorder:
             self._blob = book_blob(self.book)
             self.seconds["blob"] = time.perf_counter() - start
         return self._blob
+
+    @property
+    def digest(self) -> BookDigest:
+        """The book's digest, stored for a later ``--since`` (made once)."""
+        if self._digest is None:
+            start = time.perf_counter()
+            currency = self.book.meta.currency
+            self._digest = book_digest(self.book.contract_frames(), currency)
+            self.seconds["digest"] = time.perf_counter() - start
+        return self._digest
 
     @property
     def carried_count(self) -> int:
@@ -316,7 +329,10 @@ class RunRecorder:
         blob = self.blob
         ledger = Ledger.open(location)
         try:
-            run_id = ledger.record_run(run, self.decisions(), self.bundles, blob)
+            digest = self.digest.to_bytes()
+            run_id = ledger.record_run(
+                run, self.decisions(), self.bundles, blob, book_digest=digest
+            )
         finally:
             ledger.close()
         shown = shown_location(location)

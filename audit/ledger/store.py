@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
+from marginlex.audit.ledger.book_digests import write_digest
 from marginlex.audit.ledger.carried_entries import CarriedEntries, CarriedMismatch
 from marginlex.audit.ledger.chain import (
     GENESIS,
@@ -242,6 +243,8 @@ class Ledger(LedgerReader):
         rulebook_texts: Iterable[str] = (),
         book_blob: bytes | None = None,
         chunk_size: int = _CHUNK,
+        *,
+        book_digest: bytes | None = None,
     ) -> str:
         """Append a run and its decisions to the chain, in one transaction.
 
@@ -254,6 +257,8 @@ class Ledger(LedgerReader):
             book_blob: the canonical content of the book ``run.book_sha256`` names (any
                 bytes the evaluator can rebuild the book from); its own sha256 is chained.
             chunk_size: decisions per bulk insert (memory stays bounded by one chunk).
+            book_digest: the book's digest for a later ``run --since``
+                (:mod:`~marginlex.audit.ledger.book_digests`; stored once per book).
 
         Returns:
             The run id.
@@ -266,6 +271,8 @@ class Ledger(LedgerReader):
             if conn.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run.run_id)).first():
                 raise LedgerError(f"run {run.run_id} is already recorded")
             blob_sha = self._store_inputs(conn, run, texts, book_blob)
+            if book_digest is not None:  # derived, in the same transaction
+                write_digest(conn, run.book_sha256, book_digest)
             run_sha = run.digest(blob_sha)
             head = self._head(conn)
             counts, last = self._append(
