@@ -83,8 +83,8 @@ class BookDigest:
 def _per_key(kind: str, frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
     """The rows of one table summed per key."""
     hashes = row_hashes(frame)
-    keys = np.full(len(frame), "", object) if column is None else frame[column].astype("str")
-    codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
+    keys = pd.Series("", index=frame.index) if column is None else frame[column].astype("str")
+    codes, uniques = pd.factorize(keys)  # arrow strings: no Python object per row
     order = np.argsort(codes, kind="stable")
     codes, hashes = codes[order], hashes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
