@@ -156,6 +156,16 @@ run_summaries = Table(
     Column("body", Text, nullable=False),
 )
 
+book_digests = Table(
+    "book_digests",
+    metadata,
+    # Derived (not chained; made again from the book): the digest of a stored book, by the
+    # book's sha256, that a later ``run --since`` compares instead of reading the book back
+    # (``marginlex.engine.distributed.digests``; one Arrow IPC stream).
+    Column("book_sha256", String(64), primary_key=True),
+    Column("body", LargeBinary, nullable=False),
+)
+
 SCHEMA_REVISIONS = (
     "0001_baseline",
     "0002_trust",
@@ -163,6 +173,7 @@ SCHEMA_REVISIONS = (
     "0004_carried_decisions",
     "0005_decision_keys",
     "0006_run_summaries",
+    "0007_book_digests",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""
