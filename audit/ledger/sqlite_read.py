@@ -36,6 +36,7 @@ _SCHEMA_REVISIONS = (
     "0004_carried_decisions",
     "0005_decision_keys",
     "0006_run_summaries",
+    "0007_book_digests",
 )  # tables.SCHEMA_REVISIONS, without SQLAlchemy (a test holds them equal)
 _SUMMARY = (
     "seq, run_id, decision_id, rulebook_id, margin_set_id, account_ids, status, call, "
