@@ -90,6 +90,7 @@ class Product(StrEnum):
     UST_FUTURE = "ust_future"
     CRYPTO = "crypto"
     CRYPTO_FUTURE = "crypto_future"
+    CRYPTO_PERPETUAL = "crypto_perpetual"
     SBS = "sbs"
 
 
@@ -120,7 +121,12 @@ class AssetClass(StrEnum):
 
 
 OPTION_PRODUCTS = frozenset({Product.EQUITY_OPTION, Product.INDEX_OPTION})
-FUTURE_PRODUCTS = frozenset({Product.INDEX_FUTURE, Product.UST_FUTURE, Product.CRYPTO_FUTURE})
+FUTURE_PRODUCTS = frozenset(
+    {Product.INDEX_FUTURE, Product.UST_FUTURE, Product.CRYPTO_FUTURE, Product.CRYPTO_PERPETUAL}
+)
+# A perpetual (or perpetual-style) future: settled daily like any future, with no expiry or
+# one years away, so its `maturity` is optional (a perpetual-style contract gives its own).
+PERPETUAL_PRODUCTS = frozenset({Product.CRYPTO_PERPETUAL})
 TREASURY_PRODUCTS = frozenset(
     {Product.UST_BILL, Product.UST_NOTE, Product.UST_BOND, Product.UST_STRIP}
 )
