@@ -144,10 +144,13 @@ ASSET_CLASSES: dict[str, AssetClass] = {
     "ETF": AssetClass.EQUITY,
     "MMF": AssetClass.MONEY_FUND,
     "CORP_BOND": AssetClass.CORPORATE_BOND,
+    # A tokenized Treasury: a Treasury recorded on a blockchain as a token (CFTC staff
+    # guidance, Dec 2025: treated like its underlying asset); it has a maturity.
+    "UST_TOKEN": AssetClass.TREASURY,
     "BTC": AssetClass.DIGITAL_ASSET,
     "ETH": AssetClass.DIGITAL_ASSET,
     "USDC": AssetClass.DIGITAL_ASSET,
 }
-TREASURY_ASSETS = frozenset({"UST_BILL", "UST_NOTE", "UST_BOND", "UST_STRIP"})
+TREASURY_ASSETS = frozenset({"UST_BILL", "UST_NOTE", "UST_BOND", "UST_STRIP", "UST_TOKEN"})
 # A digital asset ticker: 2-10 upper-case letters or digits, starting with a letter.
 TICKER_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
