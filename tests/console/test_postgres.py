@@ -56,7 +56,7 @@ def test_postgresql_transactions_are_read_only(pg_ledger: tuple[str, str]) -> No
 def test_the_key_filters_over_postgresql(pg_ledger: tuple[str, str]) -> None:
     url, run = pg_ledger
     with TestClient(create_app(url)) as client:
-        # the demo book: 4 sec and 7 harmonized (H_BD1 is no customer) portfolio-margined margin sets
+        # the demo book: 4 sec and 7 harmonized portfolio-margined sets (H_BD1 is no customer)
         by_rule = client.get(f"/decisions.csv?run={run}&rule=sec_portfolio_margin").text
         rulebooks = sorted(line.split(",")[2] for line in by_rule.splitlines()[1:])
         assert rulebooks == ["harmonized"] * 7 + ["sec"] * 4
