@@ -104,7 +104,7 @@ def book_digest(frames: Frames, currency: object) -> BookDigest:
 
     >>> from marginlex.engine.book.load import load_demo_book
     >>> book = load_demo_book()
-    >>> digest = book_digest(book.contract_frames(), book.meta.get("currency"))
+    >>> digest = book_digest(book.contract_frames(), book.meta.currency)
     >>> sorted(set(digest.keys["kind"]))[:3]
     ['accounts', 'collateral', 'component']
     """
