@@ -19,9 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from json.encoder import encode_basestring as _quote  # as chain.entry_header quotes
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where a block is cut: ledger and verify stay light
+    import numpy as np
 
 from marginlex.audit.ledger import tables as t
 
@@ -70,6 +71,8 @@ class CarriedEntries:
 
     def before(self, margin_set_id: str) -> int:
         """How many entries sort before ``margin_set_id``."""
+        import numpy as np  # noqa: PLC0415 - ledger and verify import no numpy
+
         return int(np.searchsorted(self.margin_set_ids, margin_set_id, side="left"))
 
     def status_counts(self) -> Counter[str]:
@@ -169,6 +172,8 @@ _LISTS = (
 def concat(parts: list[CarriedEntries]) -> CarriedEntries:
     """Several blocks of one rulebook (disjoint margin sets) as one, in margin set id order."""
     first = parts[0]
+    import numpy as np  # noqa: PLC0415 - ledger and verify import no numpy
+
     set_ids = np.concatenate([p.margin_set_ids for p in parts])
     order = np.argsort(set_ids, kind="stable")
     merged: dict[str, Any] = {}
