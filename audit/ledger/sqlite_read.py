@@ -28,16 +28,9 @@ from marginlex.audit.ledger.entry_read import (
     stored_decision,
 )
 from marginlex.audit.ledger.records import RunOrigin, StoredDecision
+from marginlex.audit.ledger.revisions import SCHEMA_REVISIONS
 
-_SCHEMA_REVISIONS = (
-    "0001_baseline",
-    "0002_trust",
-    "0003_console_indexes",
-    "0004_carried_decisions",
-    "0005_decision_keys",
-    "0006_run_summaries",
-    "0007_book_digests",
-)  # tables.SCHEMA_REVISIONS, without SQLAlchemy (a test holds them equal)
+_SCHEMA_REVISIONS = SCHEMA_REVISIONS  # the one list, without SQLAlchemy
 _SUMMARY = (
     "seq, run_id, decision_id, rulebook_id, margin_set_id, account_ids, status, call, "
     "requirement, trace_sha256, prev_hash, entry_hash"

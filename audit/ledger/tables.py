@@ -15,6 +15,8 @@ from sqlalchemy import (
     Text,
 )
 
+from marginlex.audit.ledger import revisions
+
 metadata = MetaData()
 
 runs = Table(
@@ -166,17 +168,7 @@ book_digests = Table(
     Column("body", LargeBinary, nullable=False),
 )
 
-SCHEMA_REVISIONS = (
-    "0001_baseline",
-    "0002_trust",
-    "0003_console_indexes",
-    "0004_carried_decisions",
-    "0005_decision_keys",
-    "0006_run_summaries",
-    "0007_book_digests",
-)
-"""The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
-what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""
+SCHEMA_REVISIONS = revisions.SCHEMA_REVISIONS  # named once, in a module without SQLAlchemy
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 CARRY_COLUMNS = ("inputs_sha256", "carried_from", "carried_hash")

@@ -153,4 +153,4 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_schema_revisions_are_the_tables_own() -> None:
-    assert _SCHEMA_REVISIONS == t.SCHEMA_REVISIONS
+    assert _SCHEMA_REVISIONS is t.SCHEMA_REVISIONS
