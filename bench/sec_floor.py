@@ -207,6 +207,11 @@ def _spreads(
     group = np.where(opt, group * (int(p["mult_code"].max()) + 1) + p["mult_code"], -1)
     strike, t = np.nan_to_num(p["strike"]), np.nan_to_num(p["t"])
     by = np.lexsort((-t, np.where(call, strike, -strike), group))
+    # Dense group numbers: each group's contracts lie on a line of its own at group x span,
+    # which must stay small enough for float64 to keep fractions of a contract exact.
+    new = np.r_[True, group[by][1:] != group[by][:-1]]
+    group = np.empty(n, dtype=np.int64)
+    group[by] = np.cumsum(new) - 1
     s_rows, l_rows = by[short[by]], by[long[by]]
     s_start, s_end = _along(s_rows, group, short_units)
     l_start, l_end = _along(l_rows, group, np.abs(q))
