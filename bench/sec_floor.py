@@ -1,0 +1,344 @@
+"""The SEC requirement hand-written in plain numpy: the floor ``bench_run.py`` measures
+marginlex's SEC evaluation against (no rulebook, no trace, no pandas groupby).
+
+Ids are joined to row numbers once; every group is a run of one sorted integer key, every sum
+over a group one ``np.add.reduceat`` (or a ``bincount`` where the key is a dense row number).
+It computes what ``rulebooks/sec.mlx`` decides for a book, per SEC account (each account is a
+margin set alone):
+
+- the Treasury give-up: cash Treasuries of an owner@carrier that also has a customer CFTC
+  futures or cross-margin account with a cross-margin agreement, at a bd_fcm carrier member
+  of FICC and CME, are left out of the SEC account;
+- eligibility for portfolio margin (account kind, uncovered-options owner, agreement, equity
+  at least 100,000, at least 5,000,000 when the account holds an sbs);
+- eligible accounts: the 10-point grid (ranges by the index class of the instrument each
+  position moves with, the first range row any position of the class group meets;
+  Black-Scholes options), class-group loss against $0.375 x multiplier per contract (long
+  options and sbs capped at market value), product-group credits point by point (90/75/50%);
+- the others: strategy-based rates, covered calls, option spreads at their maximum loss,
+  Treasuries 1-6% by residual maturity, anything else 25%.
+
+``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from marginlex.engine.book.load import Book
+
+FUTURES = ("index_future", "ust_future", "crypto_future")
+TREASURIES = ("ust_bill", "ust_note", "ust_bond", "ust_strip")
+CONTRACTS = ("equity_option", "index_option", *FUTURES, "sbs")
+INDEX_CLASSES = ("high_cap_broad", "broad", "narrow")  # offsets of 90, 75 and 50%
+NONE = len(INDEX_CLASSES)  # no index class
+
+
+def _bs(s: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, call: np.ndarray) -> np.ndarray:
+    live = (t > 0) & (v > 0)
+    ts, vs = np.where(live, t, 1.0), np.where(live, v, 1.0)
+    d1 = (np.log(s / k) + 0.5 * vs * vs * ts) / (vs * np.sqrt(ts))
+    d2 = d1 - vs * np.sqrt(ts)
+    sign = np.where(call, 1.0, -1.0)
+    value = sign * (s * ndtr(sign * d1) - k * ndtr(sign * d2))
+    intrinsic = np.where(call, np.maximum(s - k, 0), np.maximum(k - s, 0))
+    return np.where(live, value, intrinsic)
+
+
+def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort rows by an integer group key: the order, each run's start, each sorted row's run."""
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    new = np.empty(len(k), dtype=bool)
+    new[:1] = True
+    np.not_equal(k[1:], k[:-1], out=new[1:])
+    return order, np.flatnonzero(new), np.cumsum(new) - 1
+
+
+def _is(column: pd.Series, *values: str) -> np.ndarray:
+    """A text column's rows holding one of ``values`` (per row of its own table)."""
+    return np.asarray(column.isin(values).to_numpy(dtype=bool))
+
+
+def _members(book: Book, org: str) -> np.ndarray:
+    rel = book.relations
+    if rel is None or not len(rel):
+        return np.zeros(0, dtype=object)
+    hit = (rel["relation"].astype("str") == "member_of") & (rel["dst"].astype("str") == org)
+    return np.asarray(rel.loc[hit, "src"].astype("str").to_numpy(dtype=object))
+
+
+def _given_up(book: Book, a: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Per position: a cash Treasury the CFTC cross-margin account of its owner@carrier takes."""
+    acc, parties = book.accounts, book.parties
+    carrier = acc["carrier_id"].astype("str")
+    kind = pd.Index(parties["party_id"]).get_indexer(carrier)
+    bd_fcm = np.r_[_is(parties["kind"], "bd_fcm"), False][kind]
+    anchor = (
+        _is(acc["regime"], "CFTC")
+        & _is(acc["origin"], "customer")
+        & _is(acc["kind"], "futures", "cross_margin")
+        & acc["has_cross_margin_agreement"].to_numpy(dtype=bool)
+        & bd_fcm
+        & carrier.isin(_members(book, "FICC")).to_numpy(dtype=bool)
+        & carrier.isin(_members(book, "CME")).to_numpy(dtype=bool)
+    )
+    if not anchor.any():
+        return np.zeros(len(a), dtype=bool)
+    owner_carrier = pd.factorize(acc["owner_id"].astype("str") + "@" + carrier)[0]
+    anchored = np.zeros(owner_carrier.max() + 1, dtype=bool)
+    anchored[owner_carrier[anchor]] = True
+    treasury = _is(book.instruments["product"], *TREASURIES)[i]
+    return treasury & anchored[owner_carrier[a]] & ~anchor[a]
+
+
+def _eligible(book: Book, a: np.ndarray, equity: np.ndarray) -> np.ndarray:
+    acc, pos = book.accounts, book.positions
+    party = pd.Index(book.parties["party_id"]).get_indexer(acc["owner_id"])
+    uncovered = np.r_[_is(book.parties["options_approval"], "uncovered"), False][party]
+    sbs = np.bincount(a[_is(pos["product"], "sbs")], minlength=len(acc)) > 0
+    return np.asarray(
+        _is(acc["kind"], "portfolio_margin")
+        & uncovered
+        & acc["has_portfolio_margin_agreement"].to_numpy(dtype=bool)
+        & (equity >= 100_000)
+        & (~sbs | (equity >= 5_000_000))
+    )
+
+
+def _class_code(column: pd.Series) -> np.ndarray:
+    """INDEX_CLASSES' position of each row, NONE for a blank or other class."""
+    return np.select([_is(column, c) for c in INDEX_CLASSES], [0, 1, 2], NONE)
+
+
+def _grid(s: dict[str, np.ndarray], starts: np.ndarray, run: np.ndarray) -> np.ndarray:
+    """(10, class groups) P&L of sorted rows ``s``; ranges by the group's first range row."""
+    cls = np.minimum.reduceat(s["range_class"], starts)[run]
+    up = np.array([0.06, 0.10, 0.15, 0.15])[cls]
+    down = np.array([0.08, 0.10, 0.15, 0.15])[cls]
+    frac = np.array([-1, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0])[:, None]
+    moves = np.where(frac < 0, frac * down, frac * up)
+    opt = s["is_opt"]
+    pnl = moves * np.where(opt, 0.0, s["q"] * s["mult"] * s["price"])
+    o = np.flatnonzero(opt)
+    t, k, v, c = s["t"][o], s["strike"][o], s["vol"][o], s["call"][o]
+    now = _bs(s["spot"][o], k, t, v, c)
+    shocked = _bs(s["spot"][o] * (1 + moves[:, o]), k, t, v, c)
+    pnl[:, o] = (shocked - now) * (s["q"][o] * s["mult"][o])
+    return np.add.reduceat(pnl, starts, axis=1)
+
+
+def _portfolio(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
+    """Portfolio margin per account of the eligible accounts' rows ``p``."""
+    out = np.zeros(n_acc)
+    if not len(p["a"]):
+        return out
+    n_cg = int(p["cg"].max()) + 2
+    order, starts, run = _runs(p["a"].astype(np.int64) * n_cg + p["cg"] + 1)
+    s = {name: col[order] for name, col in p.items()}
+    grid = _grid(s, starts, run)
+    q, mult = s["q"], s["mult"]
+    minimum = np.where(s["contract"], 0.375 * mult * np.abs(q), 0.0)
+    capped = (q > 0) & (s["is_opt"] | s["sbs"])
+    minimum = np.where(capped, np.minimum(minimum, q * mult * s["price"]), minimum)
+    minimum = np.add.reduceat(minimum, starts)
+    # Product groups: the class groups of one account in one listed index class.
+    code = np.minimum.reduceat(s["index_class"], starts)
+    n_g = len(starts)
+    acc = s["a"][starts].astype(np.int64)
+    pg_key = acc * (n_g + NONE) + np.where(code < NONE, code, NONE + np.arange(n_g))
+    order, pg_starts, _ = _runs(pg_key)
+    rate = np.array([0.9, 0.75, 0.5, 0.0])[code][order][pg_starts]
+    losses = np.add.reduceat(np.maximum(-grid[:, order], 0), pg_starts, axis=1)
+    gains = np.add.reduceat(np.maximum(grid[:, order], 0), pg_starts, axis=1)
+    netted = np.maximum((losses - rate * gains).max(axis=0), 0)
+    req = np.maximum(netted, np.add.reduceat(minimum[order], pg_starts))
+    return np.bincount(acc[order][pg_starts], req, n_acc)
+
+
+def _covered(p: dict[str, np.ndarray]) -> np.ndarray:
+    """Share of each short call covered by long stock of its account (ascending strike)."""
+    shares = p["q"] * p["mult"]
+    key = p["a"].astype(np.int64) * (p["n_inst"] + 1) + p["cover"] + 1
+    long_eq, short_call = p["long_eq"], p["short_call"]
+    order, starts, _ = _runs(key[long_eq])
+    held = key[long_eq][order][starts]
+    avail = np.add.reduceat(shares[long_eq][order], starts) if len(starts) else np.zeros(0)
+    rows = np.flatnonzero(short_call)
+    rows = rows[np.lexsort((p["t"][rows], p["strike"][rows], key[rows]))]
+    k, need = key[rows], -shares[rows]
+    have = np.zeros(len(k))
+    if len(held):
+        at = np.minimum(np.searchsorted(held, k), len(held) - 1)
+        have = np.where(held[at] == k, avail[at], 0.0)
+    _, run_starts, run = _runs(k)  # k is sorted: the order is the identity
+    before = np.cumsum(need) - need
+    before -= before[run_starts][run]
+    covered = np.clip(have - before, 0.0, need)
+    out = np.zeros(len(shares))
+    out[rows] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
+    return out
+
+
+def _along(rows: np.ndarray, group: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Start and end of each row's contracts along its group's count (rows sorted by group)."""
+    end = np.cumsum(units[rows])
+    start = end - units[rows]
+    first = np.r_[True, group[rows][1:] != group[rows][:-1]] if len(rows) else np.zeros(0, bool)
+    base = start[first][np.cumsum(first) - 1] if len(rows) else start
+    return start - base, end - base
+
+
+def _spreads(
+    p: dict[str, np.ndarray], short_units: np.ndarray, alone: np.ndarray, long_charge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paired contracts per row and each short row's spread requirement (maximum loss)."""
+    n = len(p["q"])
+    paired, requirement = np.zeros(n), np.zeros(n)
+    opt, q, call = p["is_opt"], p["q"], p["call"]
+    short, long = opt & (q < 0) & (short_units > 0), opt & (q > 0)
+    if not (short.any() and long.any()):
+        return paired, requirement
+    group = (p["a"].astype(np.int64) * (p["n_inst"] + 1) + p["under"] + 1) * 2 + call
+    group = np.where(opt, group * (int(p["mult_code"].max()) + 1) + p["mult_code"], -1)
+    strike, t = np.nan_to_num(p["strike"]), np.nan_to_num(p["t"])
+    by = np.lexsort((-t, np.where(call, strike, -strike), group))
+    # Dense group numbers: each group's contracts lie on a line of its own at group x span,
+    # which must stay small enough for float64 to keep fractions of a contract exact.
+    new = np.r_[True, group[by][1:] != group[by][:-1]]
+    group = np.empty(n, dtype=np.int64)
+    group[by] = np.cumsum(new) - 1
+    s_rows, l_rows = by[short[by]], by[long[by]]
+    s_start, s_end = _along(s_rows, group, short_units)
+    l_start, l_end = _along(l_rows, group, np.abs(q))
+    span = float(max(s_end.max(initial=0.0), l_end.max(initial=0.0))) + 1.0
+    s_at, l_at = group[s_rows] * span, group[l_rows] * span
+    cuts = np.unique(np.concatenate([s_at + s_start, s_at + s_end, l_at + l_start, l_at + l_end]))
+    low, high = cuts[:-1], cuts[1:]
+    mid = (low + high) / 2.0
+    si = np.searchsorted(s_at + s_end, mid, side="right")
+    li = np.searchsorted(l_at + l_end, mid, side="right")
+    inside = (si < len(s_rows)) & (li < len(l_rows))
+    si, li = np.minimum(si, len(s_rows) - 1), np.minimum(li, len(l_rows) - 1)
+    sr, lr = s_rows[si], l_rows[li]
+    inside &= (mid > s_at[si] + s_start[si]) & (mid > l_at[li] + l_start[li])
+    inside &= (group[sr] == group[lr]) & (t[lr] >= t[sr])
+    count = np.where(inside, high - low, 0.0)
+    mult, price = p["mult"][sr], p["price"]
+    diff = np.where(call[sr], strike[lr] - strike[sr], strike[sr] - strike[lr])
+    max_loss = np.maximum((price[lr] - price[sr]) * mult + mult * np.maximum(diff, 0.0), 0.0)
+    per_contract = np.minimum(max_loss, alone[sr] + long_charge[lr])
+    paired += np.bincount(sr, count, n) + np.bincount(lr, count, n)
+    requirement += np.bincount(sr, count * per_contract, n)
+    return paired, requirement
+
+
+def _short_option(p: dict[str, np.ndarray]) -> np.ndarray:
+    """Uncovered requirement of every row as a short option (premium + rate x underlying -
+    out of the money, at least premium + 10% x underlying (calls) or strike (puts))."""
+    call, size = p["call"], np.abs(p["q"]) * p["mult"]
+    s0, k0 = np.nan_to_num(p["spot"]), np.nan_to_num(p["strike"])
+    otm = np.where(call, np.maximum(k0 - s0, 0), np.maximum(s0 - k0, 0)) * size
+    broad = p["index_option"] & (p["index_class"] < 2)  # high_cap_broad, broad
+    premium = p["price"] * size
+    base = premium + np.where(broad, 0.15, 0.20) * s0 * size - otm
+    flo = premium + 0.10 * np.where(call, s0, k0) * size
+    return np.maximum(base, flo)
+
+
+def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
+    """Strategy-based requirement per account of the other accounts' rows ``p``."""
+    q, opt, call = p["q"], p["is_opt"], p["call"]
+    notional = np.abs(q * p["mult"] * p["price"])
+    contracts = np.abs(q)
+    safe = np.where(contracts > 0, contracts, 1.0)
+    uncovered = _short_option(p)
+    covered = _covered(p)
+    short_call, short_put = p["short_call"], opt & ~call & (q < 0)
+    share = np.where(short_call, 1.0 - covered, 1.0)
+    long_charge = np.abs(p["price"] * p["mult"])
+    paired, spread = _spreads(p, contracts * share, uncovered / safe, long_charge)
+    alone = (1.0 - covered) * uncovered - paired * uncovered / safe
+    gov_rate = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])[
+        np.searchsorted(np.array([1.0, 3.0, 5.0, 10.0, 20.0]), p["t"], side="right")
+    ]
+    eq = p["equity_leg"]
+    req = np.select(
+        [eq & (q > 0), eq & (q < 0), opt & (q > 0), short_call & (covered >= 1.0)],
+        [0.25 * notional, 0.30 * notional, (contracts - paired) * notional / safe, 0.0],
+        np.where(
+            short_call | short_put,
+            alone + spread,
+            np.where(p["treasury"], gov_rate, 0.25) * notional,
+        ),
+    )
+    return np.bincount(p["a"], np.maximum(req, 0), n_acc)
+
+
+def floor_sec(book: Book) -> tuple[float, pd.Series]:
+    """Seconds taken and the SEC maintenance requirement per margin set (``ms:<account>``)."""
+    start = time.perf_counter()
+    acc, pos, inst, lots = book.accounts, book.positions, book.instruments, book.collateral
+    accounts = pd.Index(acc["account_id"])
+    a = accounts.get_indexer(pos["account_id"])
+    instruments = pd.Index(inst["instrument_id"])
+    i = instruments.get_indexer(pos["instrument_id"])
+    # A lot pledged to another account counts in that account's equity.
+    margined = accounts.get_indexer(lots["pledged_to"].fillna(lots["account_id"]))
+    equity = np.bincount(margined, lots["market_value"].to_numpy(), len(acc))
+    equity += np.bincount(a, pos["market_value"].to_numpy(), len(acc))
+    eligible = _eligible(book, a, equity)
+    sec_acc = _is(acc["regime"], "SEC")
+    sec = np.flatnonzero(sec_acc[a] & ~_given_up(book, a, i))
+    a, i = a[sec], i[sec]
+    p = _rows(book, a, i, pos["quantity"].to_numpy()[sec])
+    el = eligible[a]
+    req = _portfolio({k: v[el] for k, v in p.items() if k != "n_inst"}, len(acc))
+    other = {k: v if k == "n_inst" else v[~el] for k, v in p.items()}
+    req += _strategy(other, len(acc))
+    ids = "ms:" + acc["account_id"].astype("str").to_numpy(dtype=object)[sec_acc]
+    return time.perf_counter() - start, pd.Series(req[sec_acc], index=ids)
+
+
+def _rows(book: Book, a: np.ndarray, i: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+    """Per SEC position row, the instrument columns both methods read (gathered once)."""
+    inst = book.instruments
+    mat = inst["maturity"].to_numpy(dtype="datetime64[D]")
+    t = (mat - np.datetime64(book.as_of, "D")).astype(float) / 365.0
+    product = inst["product"]
+    is_opt = inst["is_option"].to_numpy(dtype=bool)
+    call = _is(inst["option_type"], "call") & is_opt
+    equity_leg = _is(product, "stock", "etf")[i]
+    under = pd.Index(inst["instrument_id"]).get_indexer(inst["underlying"])
+    index_class = _class_code(inst["index_class"])
+    moving = np.where(is_opt & (under >= 0), under, np.arange(len(inst)))
+    return {
+        "a": a,
+        "q": q,
+        "n_inst": np.asarray(len(inst)),
+        "index_class": index_class[i],
+        "range_class": index_class[moving][i],
+        "mult": inst["multiplier"].to_numpy()[i],
+        "price": inst["price"].to_numpy()[i],
+        "spot": inst["underlying_price"].to_numpy()[i],
+        "strike": inst["strike"].to_numpy()[i],
+        "vol": inst["implied_vol"].to_numpy()[i],
+        "t": t[i],
+        "call": call[i],
+        "cg": pd.factorize(inst["class_group"])[0][i],
+        "is_opt": is_opt[i],
+        "index_option": _is(product, "index_option")[i],
+        "sbs": _is(product, "sbs")[i],
+        "equity_leg": equity_leg,
+        "treasury": _is(product, *TREASURIES)[i],
+        "contract": _is(product, *CONTRACTS)[i],
+        "long_eq": equity_leg & (q > 0),
+        "short_call": (is_opt & call)[i] & (q < 0),
+        "under": under[i],
+        "cover": np.where(equity_leg, i, under[i]),
+        "mult_code": pd.factorize(inst["multiplier"])[0][i],
+    }

@@ -1,0 +1,111 @@
+"""The numpy floor of ``bench/bench_run.py`` computes marginlex's SEC requirement.
+
+The floor (``bench/sec_floor.py``) is hand-written numpy with no marginlex evaluation code;
+the ratio bench_run reports means something only while both compute the same figures. Each
+SEC margin set's maintenance requirement is compared to the cent, on synthetic books of three
+seeds and two sizes whose optional cells are partly blank (index class, class group,
+multiplier, maturity, pledged_to, scan range), so the floor cannot silently drift again when
+the rulebook or the engine changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book.load import Book, load_book, write_book
+from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.phases.margin import method_of_sets, run_methods
+from marginlex.engine.phases.offsets import run_offsets
+from marginlex.engine.phases.sets import run_eligibility, run_margin_sets, run_scope
+from marginlex.engine.phases.state import RunState
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.plan.context import build_contexts
+from marginlex.engine.synth.generate import synth_book
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from sec_floor import floor_sec
+
+BLANKABLE = {
+    "instruments": ("index_class", "class_group", "multiplier", "maturity", "scan_range"),
+    "collateral": ("pledged_to",),
+}
+
+
+def _book(accounts: int, seed: int, tmp_path: Path) -> Book:
+    meta, frames = synth_book(accounts, seed)
+    for table, columns in BLANKABLE.items():  # the floor must read blank cells as the engine
+        for column in columns:
+            assert frames[table][column].isna().any(), f"{table}.{column} has no blank cell"
+    return load_book(write_book(meta, frames, tmp_path / "book", fmt="parquet"))
+
+
+def _marginlex(book: Book) -> tuple[pd.Series, np.ndarray]:
+    """SEC maintenance requirement per margin set, and which accounts are eligible."""
+    graph = AccountGraph(book)
+    state = RunState(
+        compile_plan(load_rulebook("sec"), book.as_of),
+        book,
+        graph,
+        build_contexts(book, book.as_of, graph),
+    )
+    run_scope(state)
+    run_eligibility(state)
+    run_margin_sets(state)
+    total = run_offsets(state, run_methods(state, method_of_sets(state)))
+    return pd.Series(total, index=state.set_ids), state.eligible[state.in_scope]
+
+
+@pytest.mark.parametrize("accounts", [200, 1500])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_floor_sets_equal_marginlex_to_the_cent(accounts: int, seed: int, tmp_path: Path) -> None:
+    book = _book(accounts, seed, tmp_path)
+    ours, eligible = _marginlex(book)
+    _, floor = floor_sec(book)
+    assert eligible.any() and not eligible.all()  # both methods decide some sets
+    assert sorted(floor.index) == sorted(ours.index)
+    diff = (floor.reindex(ours.index) - ours).abs()
+    worst = diff.idxmax()
+    assert diff.max() < 0.005, f"{worst}: floor {floor[worst]:,.2f}, marginlex {ours[worst]:,.2f}"
+    assert (ours > 0).sum() > len(ours) // 2  # requirements, not a book of zeros
+
+
+def test_floor_leaves_given_up_treasuries_out(tmp_path: Path) -> None:
+    """Hand case: one SEC margin account holding a cash note (strategy-based, 1% under a
+    year) whose owner@carrier has a CFTC cross-margin account at a bd_fcm member of FICC and
+    CME: the note goes to the cross-margin set, the SEC account is charged 25% of its stock."""
+    book = _hand_book(tmp_path, cross_margin=True)
+    _, floor = floor_sec(book)
+    ours, _ = _marginlex(book)
+    assert floor["ms:A1"] == pytest.approx(0.25 * 100 * 50.0)  # 1,250: the stock alone
+    assert ours["ms:A1"] == pytest.approx(floor["ms:A1"])
+    _, without = floor_sec(_hand_book(tmp_path / "plain", cross_margin=False))
+    assert without["ms:A1"] == pytest.approx(1_250.0 + 0.01 * 1_000_000 * 0.99)  # + 9,900
+
+
+def _hand_book(folder: Path, *, cross_margin: bool) -> Book:
+    files = {
+        "book.json": '{"name": "hand", "as_of": "2026-03-02", "currency": "USD"}',
+        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
+        "FICC,FICC,clearing_agency,true,none\nCME,CME,dco,true,none\n"
+        "BDF,Dual,bd_fcm,true,none\nANN,Ann,individual,false,covered\n",
+        "relations.csv": "src,dst,relation\nBDF,FICC,member_of\nBDF,CME,member_of\n",
+        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
+        "A1,ANN,BDF,SEC,margin,customer,\n"
+        f"F1,ANN,BDF,CFTC,futures,customer,{'cross_margin' if cross_margin else ''}\n",
+        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
+        "multiplier,price,maturity,option_type,strike,implied_vol\n"
+        "XYZ,stock,,XYZ,,1,50,,,,\nUST1,ust_note,,UST,,1,0.99,2026-09-30,,,\n",
+        "positions.csv": "account_id,instrument_id,quantity\nA1,XYZ,100\nA1,UST1,1000000\n",
+        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
+        "L1,A1,USD,10000,,\n",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return load_book(folder)
