@@ -24,7 +24,7 @@ from marginlex.dsl.diagnostics import (
     did_you_mean,
     error,
 )
-from marginlex.dsl.model.expressions import Span
+from marginlex.dsl.model.span import Span
 
 if TYPE_CHECKING:
     from marginlex.dsl.model import rulebook as m

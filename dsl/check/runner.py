@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from marginlex.dsl.check.answers import answer_name, keep_diagnostics, kept_diagnostics
 from marginlex.dsl.claims import SHIPPED_PREFIX, SUFFIX, read_text, rulebook_files
 from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, Severity, error
-from marginlex.dsl.model.expressions import Span
+from marginlex.dsl.model.span import Span
 
 # The parser, the rulebook model and the passes are imported where a file is checked: a
 # kept answer (:mod:`marginlex.dsl.check.answers`) needs none of them.
