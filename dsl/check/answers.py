@@ -56,18 +56,20 @@ def answer_name(path: Path, text: str) -> str | None:
     """The kept answer's file name for ``check`` of the file ``path`` holding ``text``: the
     sha256 of everything the answer depends on.
 
-    None when a file of its library cannot be read (it is then checked, never answered).
+    None when a file of its library cannot be read (the file is then checked, never
+    answered).
     """
     digest = hashlib.sha256(checker_fingerprint() + ANSWER_FORMAT)
-    for part in (_version("lark"), _version("pydantic"), os.getcwd(), str(path), text):
-        digest.update(part.encode("utf-8") + b"\0")
     shipped = shipped_dir()
-    library = [*rulebook_files(shipped), *rulebook_files(path.parent, recursive=False)]
-    digest.update(str(shipped.resolve()).encode("utf-8") + b"\0")
     try:
+        where = (os.getcwd(), str(shipped.resolve()))
+        library = [*rulebook_files(shipped), *rulebook_files(path.parent, recursive=False)]
+        for part in (_version("lark"), _version("pydantic"), *where, str(path)):
+            digest.update(os.fsencode(part) + b"\0")  # a file name need not be UTF-8
+        digest.update(text.encode("utf-8") + b"\0")
         for file in library:
-            digest.update(str(file).encode("utf-8") + b"\0" + file.read_bytes() + b"\0")
-    except OSError:
+            digest.update(os.fsencode(file) + b"\0" + file.read_bytes() + b"\0")
+    except OSError:  # a file that cannot be read, or a working folder that is gone
         return None
     return f"check-{digest.hexdigest()}.json"
 
