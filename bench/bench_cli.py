@@ -18,9 +18,12 @@ median wall time and CPU time (user + system) are printed (a shared machine is n
 quote medians; when it is busy, the CPU time is the steadier figure).
 
 ``check`` is timed warm, as a person meets it from the second check of a file on: the
-uncounted first run keeps lark's tables and the conflict pass's answers in the cache folder,
-so the counted runs load the tables and import no z3 (the first check of a new or edited
-file proves with z3, about a second more). ``explain`` on a SQLite ledger reads its decision
+uncounted first run keeps lark's tables, the conflict pass's answers and the file's whole
+answer in the cache folder, so the counted runs read the kept answer and parse nothing.
+``check -v (parsed)`` is what an edited file costs once its base is known: ``--verbose``
+always parses, resolves and runs every pass (lark's tables loaded, the conflict pass
+answered from the cache, no z3; the first check of a new or edited file proves with z3,
+about a second more). ``explain`` on a SQLite ledger reads its decision
 with the standard library's ``sqlite3``; a fourth floor, pydantic with one model, is what any
 command pays that validates a model (typer's parameters, the trace).
 """
@@ -136,6 +139,7 @@ def main() -> None:
         "--help": [*_marginlex(), "--help"],
         "--help (drawn)": [*_marginlex(), "--help"],
         "check (warm)": [*_marginlex(), "check", SEC],
+        "check -v (parsed)": [*_marginlex(), "check", "-v", SEC],
         "fmt --check": [*_marginlex(), "fmt", "--check", SEC],
         "explain": [*_marginlex(), "explain", decision, *at],
         "ledger": [*_marginlex(), "ledger", *at],

@@ -1,7 +1,8 @@
 """The user's cache folder: what marginlex works out once and keeps between processes.
 
-Three things are kept: the LALR tables of the grammar (:mod:`marginlex.dsl.parser`), the
-conflict pass's answers (:mod:`marginlex.dsl.check.conflict_cache`) and the root
+Four things are kept: the LALR tables of the grammar (:mod:`marginlex.dsl.parser`), the
+conflict pass's answers (:mod:`marginlex.dsl.check.conflict_cache`), ``check``'s answers
+(:mod:`marginlex.dsl.check.answers`) and the root
 ``marginlex --help`` as drawn for a terminal (``marginlex.cli.root_help``). Each file is named for
 everything its content depends on, so a stale file is never read, only left unused.
 """

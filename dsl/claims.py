@@ -12,16 +12,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from marginlex.dsl.diagnostics import (
     Code,
     Diagnostic,
     RulebookClaimError,
+    RulebookError,
     did_you_mean,
     error,
 )
-from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.span import Span
+
+if TYPE_CHECKING:
+    from marginlex.dsl.model import rulebook as m
 
 SUFFIX = ".mlx"
 SHIPPED_PREFIX = "shipped:"
@@ -63,6 +69,22 @@ def header_replaces(text: str) -> str | None:
     """
     found = _REPLACES.search(re.sub(r"#[^\n]*", "", text))
     return found.group(1) if found else None
+
+
+def shipped_dir() -> Path:
+    """The folder of the shipped rulebooks inside the installed package."""
+    return Path(str(resources.files("marginlex.rulebooks")))
+
+
+def read_text(path: Path, shown: str | None = None) -> str:
+    """Read a rulebook file, turning I/O problems into a FILE_ERROR diagnostic."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        span = Span(file=shown or str(path))
+        raise RulebookError(
+            [error(Code.FILE_ERROR, f"cannot read the file: {exc}", span)]
+        ) from None
 
 
 def rulebook_files(folder: Path, recursive: bool = True) -> list[Path]:

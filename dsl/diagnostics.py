@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl.model.expressions import Span
+from marginlex.dsl.model.span import Span
 
 
 class Code(StrEnum):

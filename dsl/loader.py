@@ -7,7 +7,6 @@ sub-folders such as ``variants/``) and are found with :mod:`importlib.resources`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 from marginlex.dsl.check.passes import check_resolved
@@ -15,7 +14,9 @@ from marginlex.dsl.claims import (
     SUFFIX,
     ClaimIndex,
     header_replaces,
+    read_text,
     rulebook_files,
+    shipped_dir,
     shown_path,
 )
 from marginlex.dsl.diagnostics import (
@@ -36,25 +37,10 @@ __all__ = [
     "folders_of",
     "load_file",
     "load_rulebook",
+    "read_text",
     "rulebook_files",
     "shipped_dir",
 ]
-
-
-def shipped_dir() -> Path:
-    """The folder of the shipped rulebooks inside the installed package."""
-    return Path(str(resources.files("marginlex.rulebooks")))
-
-
-def read_text(path: Path, shown: str | None = None) -> str:
-    """Read a rulebook file, turning I/O problems into a FILE_ERROR diagnostic."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        span = m.Span(file=shown or str(path))
-        raise RulebookError(
-            [error(Code.FILE_ERROR, f"cannot read the file: {exc}", span)]
-        ) from None
 
 
 class Library:

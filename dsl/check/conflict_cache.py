@@ -10,18 +10,11 @@ ones are answered from the file: the same diagnostics, without z3.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-
-from pydantic import ValidationError
 
 from marginlex.dsl.cache import cache_dir
+from marginlex.dsl.check.answers import checker_fingerprint, keep_diagnostics, kept_diagnostics
 from marginlex.dsl.diagnostics import Diagnostic
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
@@ -29,23 +22,9 @@ from marginlex.dsl.resolve import ResolvedRulebook
 Prover = Callable[[m.Rulebook, ResolvedRulebook], list[Diagnostic]]
 
 
-@functools.cache
-def _checker_fingerprint() -> bytes:
-    """The sha256 of every module of the rulebook language, and z3's version."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]  # marginlex/dsl
-    for path in sorted(root.rglob("*.py")):  # the language's modules, about sixty
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    try:
-        digest.update(version("z3-solver").encode())
-    except PackageNotFoundError:  # pragma: no cover - z3 is a dependency
-        digest.update(b"z3 ?")
-    return digest.digest()
-
-
 def answer_key(book: m.Rulebook, resolved: ResolvedRulebook) -> str:
     """What the conflict pass's answer for ``book`` depends on, as a sha256."""
-    digest = hashlib.sha256(_checker_fingerprint())
+    digest = hashlib.sha256(checker_fingerprint())
     digest.update(book.model_dump_json().encode("utf-8") + b"\0")
     digest.update(resolved.model_dump_json().encode("utf-8"))
     return digest.hexdigest()
@@ -60,33 +39,12 @@ def remembered(book: m.Rulebook, resolved: ResolvedRulebook, prove: Prover) -> l
     >>> remembered(book, resolve(book, lambda _: None)[0], lambda b, r: [])
     []
     """
-    folder = cache_dir()
-    if folder is None:
+    if cache_dir() is None:
         return prove(book, resolved)
-    path = folder / f"conflicts-{answer_key(book, resolved)}.json"
-    known = _read(path)
+    name = f"conflicts-{answer_key(book, resolved)}.json"
+    known = kept_diagnostics(name)
     if known is not None:
-        return known
+        return list(known)
     found = prove(book, resolved)
-    _write(path, found)
+    keep_diagnostics(name, found)
     return found
-
-
-def _read(path: Path) -> list[Diagnostic] | None:
-    try:
-        rows = json.loads(path.read_text("utf-8"))
-        return [Diagnostic.model_validate(row) for row in rows]
-    except (OSError, ValueError, TypeError, ValidationError):  # absent or damaged: prove
-        return None
-
-
-def _write(path: Path, found: list[Diagnostic]) -> None:
-    """Write the answer whole or not at all (another process may read it meanwhile)."""
-    body = json.dumps([d.model_dump(mode="json") for d in found])
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".conflicts-")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(body)
-        os.replace(temporary, path)
-    except OSError:  # a read-only cache folder: the answer is simply not kept
-        return

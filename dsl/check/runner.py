@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from marginlex.dsl.check.passes import check_resolved
-from marginlex.dsl.claims import SHIPPED_PREFIX
+from marginlex.dsl.check.answers import answer_name, keep_diagnostics, kept_diagnostics
+from marginlex.dsl.claims import SHIPPED_PREFIX, SUFFIX, read_text, rulebook_files
 from marginlex.dsl.diagnostics import Code, Diagnostic, RulebookError, Severity, error
-from marginlex.dsl.loader import SUFFIX, Library, read_text, rulebook_files
-from marginlex.dsl.model import rulebook as m
-from marginlex.dsl.parser import parse
-from marginlex.dsl.provenance import SourceFile, source_files
-from marginlex.dsl.resolve import ResolvedRulebook, resolve
+from marginlex.dsl.model.span import Span
+
+# The parser, the rulebook model and the passes are imported where a file is checked: a
+# kept answer (:mod:`marginlex.dsl.check.answers`) needs none of them.
+if TYPE_CHECKING:
+    from marginlex.dsl.loader import Library
+    from marginlex.dsl.model import rulebook as m
+    from marginlex.dsl.provenance import SourceFile
+    from marginlex.dsl.resolve import ResolvedRulebook
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ def check_text(
     >>> [d.code.value for d in check_text('rulebook r "R" cites "x" extends nowhere')]
     ['MLX202']
     """
+    from marginlex.dsl.loader import Library  # noqa: PLC0415
+    from marginlex.dsl.parser import parse  # noqa: PLC0415
+
     try:
         book = parse(text, path)
     except RulebookError as exc:
@@ -59,8 +67,12 @@ def check_resolution(
 ) -> tuple[ResolvedRulebook, list[Diagnostic]]:
     """The resolved rulebook (best effort) and this file's diagnostics, sorted by place.
 
-    ``solver=False``: without the SMT conflict pass (see :func:`check_resolved`).
+    ``solver=False``: without the SMT conflict pass
+    (see :func:`~marginlex.dsl.check.passes.check_resolved`).
     """
+    from marginlex.dsl.check.passes import check_resolved  # noqa: PLC0415
+    from marginlex.dsl.resolve import resolve  # noqa: PLC0415
+
     resolved, found = resolve(book, library.find)
     clean = not any(d.severity is Severity.ERROR for d in found)
     checked = check_resolved(resolved, book, solver, clean=clean)
@@ -112,7 +124,7 @@ def collect_files(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
                 error(
                     Code.FILE_ERROR,
                     "no such file or folder",
-                    m.Span(file=raw),
+                    Span(file=raw),
                     f"rulebook files end in {SUFFIX}",
                 )
             )
@@ -131,17 +143,33 @@ def check_paths(paths: list[str], verbose: bool = False) -> list[FileReport]:
     reports = [FileReport(d.span.file, "", (d,)) for d in problems]
     libraries: dict[Path, Library] = {}
     for path in files:
-        library = libraries.setdefault(path.parent, Library(path.parent))
         try:
             text = read_text(path)
         except RulebookError as exc:
             reports.append(FileReport(str(path), "", exc.diagnostics))
             continue
-        reports.append(_check_file(path, text, library, verbose))
+        name = None if verbose else answer_name(path, text)
+        kept = kept_diagnostics(name)
+        if kept is not None:
+            reports.append(FileReport(str(path), text, kept))
+            continue
+        report = _check_file(path, text, _library(libraries, path.parent), verbose)
+        keep_diagnostics(name, report.diagnostics)
+        reports.append(report)
     return reports
 
 
+def _library(libraries: dict[Path, Library], folder: Path) -> Library:
+    """The one library of ``folder`` (its files parsed once for every file checked there)."""
+    from marginlex.dsl.loader import Library  # noqa: PLC0415
+
+    return libraries.setdefault(folder, Library(folder))
+
+
 def _check_file(path: Path, text: str, library: Library, verbose: bool) -> FileReport:
+    from marginlex.dsl.parser import parse  # noqa: PLC0415
+    from marginlex.dsl.provenance import source_files  # noqa: PLC0415
+
     try:
         book = parse(text, str(path))
     except RulebookError as exc:

@@ -13,20 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Span(BaseModel):
-    """Where a node came from: file, 1-based line and column of its first and last character."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    file: str = "<string>"
-    line: int = 1
-    column: int = 1
-    end_line: int = 1
-    end_column: int = 1
-
-
-NO_SPAN = Span()
+# re-exported: every node carries a span (the class lives alone, for light diagnostics)
+from marginlex.dsl.model.span import NO_SPAN as NO_SPAN  # noqa: PLC0414
+from marginlex.dsl.model.span import Span as Span  # noqa: PLC0414
 
 
 class Node(BaseModel):

@@ -91,6 +91,25 @@ def test_check_imports_z3_only_to_prove(tmp_path: Path) -> None:
     assert _heavy_imported(["check", str(edited)], cache=tmp_path) == ["z3"]
 
 
+CHECKING = (
+    "lark",
+    "marginlex.dsl.parser",
+    "marginlex.dsl.model.expressions",  # a diagnostic needs only its Span (model/span.py)
+    "marginlex.dsl.model.rulebook",
+    "marginlex.dsl.check.passes",
+)
+
+
+def test_check_of_an_unchanged_file_parses_nothing(tmp_path: Path) -> None:
+    """A second check of the same file reads its kept answer: no lark, no rulebook model,
+    no passes (``dsl/check/answers.py``); an edited file is checked again."""
+    assert _heavy_imported(["check", SEC], CHECKING, cache=tmp_path) == sorted(CHECKING)
+    assert _heavy_imported(["check", SEC], CHECKING, cache=tmp_path) == []
+    edited = tmp_path / "sec_edited.mlx"
+    edited.write_text(Path(SEC).read_text("utf-8") + "\n# edited\n", encoding="utf-8")
+    assert _heavy_imported(["check", str(edited)], CHECKING, cache=tmp_path) == sorted(CHECKING)
+
+
 def test_verify_with_replay_is_not_light(tmp_path: Path) -> None:
     """The probe tells a heavy command from a light one: replay re-evaluates with the engine."""
     ledger = tmp_path / "ledger.db"
