@@ -68,8 +68,9 @@ def _cumulative(
     so a set is charged the same in a book of any size (a stacked book, a partition).
     """
     ordered = units[rows]
-    end = pd.Series(ordered).groupby(group[rows], sort=False).cumsum().to_numpy(np.float64)
-    return end - ordered, end
+    summed = pd.Series(ordered).groupby(group[rows], sort=False).cumsum()
+    end: FloatArray = np.asarray(summed.to_numpy(np.float64), np.float64)
+    return np.asarray(end - ordered, np.float64), end
 
 
 def _count_at_or_below(

@@ -21,7 +21,7 @@ from marginlex.engine.synth.generate import synth_book
 from marginlex.engine.variants.figures import decide
 
 RULEBOOKS = ("sec", "cftc", "harmonized")
-CANDIDATES = (
+CANDIDATES: tuple[tuple[str, list[str], str | None], ...] = (
     ("spx_down_20", ["class_group=SPX:-20%"], "+10pts"),
     ("spx_up_10", ["class_group=SPX:+10%"], None),
     ("equities_down_30", ["product=stock:-30%", "product=etf:-30%"], "+15pts"),
