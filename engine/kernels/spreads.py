@@ -61,12 +61,32 @@ def _order(group: IntArray, strike: FloatArray, t: FloatArray, is_call: np.ndarr
 def _cumulative(
     rows: IntArray, group: IntArray, units: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Start and end of each row's contracts along its group's count (rows in order)."""
-    end = np.cumsum(units[rows])
-    start = end - units[rows]
-    first = np.r_[True, group[rows][1:] != group[rows][:-1]] if rows.size else np.zeros(0, bool)
-    base = start[first][np.cumsum(first) - 1] if rows.size else start
-    return start - base, end - base
+    """Start and end of each row's contracts along its group's count (rows in order).
+
+    Summed within each group only (a group-by cumulative sum, not one running sum over the
+    whole book less the group's base): a group's figures do not depend on the rows before it,
+    so a set is charged the same in a book of any size (a stacked book, a partition).
+    """
+    ordered = units[rows]
+    summed = pd.Series(ordered).groupby(group[rows], sort=False).cumsum()
+    end: FloatArray = np.asarray(summed.to_numpy(np.float64), np.float64)
+    return np.asarray(end - ordered, np.float64), end
+
+
+def _count_at_or_below(
+    key_group: IntArray, key: FloatArray, query_group: IntArray, query: FloatArray
+) -> IntArray:
+    """Per query, how many keys are at or before it in (group, value) order (``key`` rows
+    sorted so): ``searchsorted(side="right")`` on the pair, without adding offsets to values
+    (an offset of group x span would round the fractions of a large book's counts)."""
+    groups = np.concatenate([key_group, query_group])
+    values = np.concatenate([key, query])
+    is_key = np.r_[np.ones(len(key), np.int64), np.zeros(len(query), np.int64)]
+    order = np.lexsort((1 - is_key, values, groups))  # a key before a query of equal value
+    before = np.cumsum(is_key[order])
+    out = np.empty(len(values), np.int64)
+    out[order] = before
+    return out[len(key) :]
 
 
 def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) -> Spreads:
@@ -101,18 +121,25 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     l_rows = l_rows[long[l_rows]]
     s_start, s_end = _cumulative(s_rows, group, short_units)
     l_start, l_end = _cumulative(l_rows, group, np.abs(qty))
-    # Each group's contracts on a line of its own: group g starts at g x span.
-    span = float(max(s_end.max(initial=0.0), l_end.max(initial=0.0))) + 1.0
-    s_at, l_at = group[s_rows] * span, group[l_rows] * span
-    cuts = np.unique(np.concatenate([s_at + s_start, s_at + s_end, l_at + l_start, l_at + l_end]))
-    low, high = cuts[:-1], cuts[1:]
+    # Every group's cut points (starts and ends of its short and long stretches), in
+    # (group, point) order; each stretch between two cut points of a group is one piece.
+    sg, lg = group[s_rows], group[l_rows]
+    pg = np.concatenate([sg, sg, lg, lg])
+    pv = np.concatenate([s_start, s_end, l_start, l_end])
+    order = np.lexsort((pv, pg))
+    pg, pv = pg[order], pv[order]
+    keep = np.r_[True, (pg[1:] != pg[:-1]) | (pv[1:] != pv[:-1])]
+    pg, pv = pg[keep], pv[keep]
+    piece = pg[1:] == pg[:-1]
+    low, high, at = pv[:-1][piece], pv[1:][piece], pg[:-1][piece]
     mid = (low + high) / 2.0
-    si = np.searchsorted(s_at + s_end, mid, side="right")
-    li = np.searchsorted(l_at + l_end, mid, side="right")
+    si = _count_at_or_below(sg, s_end, at, mid)
+    li = _count_at_or_below(lg, l_end, at, mid)
     inside = (si < len(s_rows)) & (li < len(l_rows))
     si, li = np.minimum(si, len(s_rows) - 1), np.minimum(li, len(l_rows) - 1)
     sr, lr = s_rows[si], l_rows[li]
-    inside &= (mid > s_at[si] + s_start[si]) & (mid > l_at[li] + l_start[li])
+    inside &= (sg[si] == at) & (lg[li] == at)
+    inside &= (mid > s_start[si]) & (mid > l_start[li])
     inside &= (group[sr] == group[lr]) & (t[lr] >= t[sr])
     count = np.where(inside, high - low, 0.0)
     per_contract = _pair_charge(frame, sr, lr, rate)

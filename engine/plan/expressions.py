@@ -142,12 +142,33 @@ def _compare(node: e.Compare, env: Env) -> Result:
         right, (pd.Series, np.ndarray)
     ):
         return False if _missing(left) or _missing(right) else bool(_OPS[node.op](left, right))
-    if isinstance(left, pd.Series) and isinstance(left.dtype, pd.CategoricalDtype):
+    op = _OPS[node.op]
+    if _is_categorical(left) and not isinstance(right, (pd.Series, np.ndarray)):
+        found = _per_category(left, lambda cats: op(cats, right))
+        return found & ~_missing(left) & ~_missing(right)
+    if _is_categorical(right) and not isinstance(left, (pd.Series, np.ndarray)):
+        found = _per_category(right, lambda cats: op(left, cats))
+        return found & ~_missing(left) & ~_missing(right)
+    if _is_categorical(left):
         left = left.astype("str")
-    if isinstance(right, pd.Series) and isinstance(right.dtype, pd.CategoricalDtype):
+    if _is_categorical(right):
         right = right.astype("str")
-    result = _as_bool(_OPS[node.op](left, right), env.ctx.n)
+    result = _as_bool(op(left, right), env.ctx.n)
     return result & ~_missing(left) & ~_missing(right)
+
+
+def _is_categorical(value: object) -> bool:
+    return isinstance(value, pd.Series) and isinstance(value.dtype, pd.CategoricalDtype)
+
+
+def _per_category(column: pd.Series, test: Callable[[pd.Series], Any]) -> BoolArray:
+    """A test of a categorical column's texts, made once per category and gathered by
+    code (what ``test(column.astype("str"))`` gives, without a text per row); False where
+    the value is missing."""
+    texts = pd.Series(column.cat.categories.astype("str"))
+    codes = column.cat.codes.to_numpy(np.int64)
+    per_text = np.r_[_as_bool(test(texts), len(texts)), False]
+    return np.asarray(per_text[codes], dtype=bool)  # code -1 (missing): the trailing False
 
 
 def _membership(node: e.Membership, env: Env) -> Result:
@@ -161,8 +182,10 @@ def _membership(node: e.Membership, env: Env) -> Result:
         raise EvaluationError("`in` needs a set {a, b} or a set field on its right")
     if isinstance(item, pd.Series):
         present = ~_missing(item)
-        values = item.astype("str") if isinstance(item.dtype, pd.CategoricalDtype) else item
-        found = values.isin(list(collection)).to_numpy(dtype=bool) & present
+        if _is_categorical(item):
+            found = _per_category(item, lambda texts: texts.isin(list(collection))) & present
+        else:
+            found = item.isin(list(collection)).to_numpy(dtype=bool) & present
         return (~found & present) if node.negated else found
     if _missing(item):
         return False

@@ -110,12 +110,13 @@ def paired(base: pd.DataFrame, shocked: pd.DataFrame) -> pd.DataFrame:
 def lost_eligibility(base: pd.DataFrame, shocked: pd.DataFrame) -> tuple[str, ...]:
     """Accounts in an eligible set before the shock and in an ineligible one under it."""
 
-    def by_account(d: pd.DataFrame) -> pd.Series:
-        members = d.assign(account_id=d["account_ids"].astype("str").str.split(";"))
-        return members.explode("account_id").set_index("account_id")["eligible"].astype(bool)
+    def accounts(d: pd.DataFrame, eligible: bool) -> pd.Index:
+        """The accounts of the sets whose eligibility is ``eligible`` (only those are split)."""
+        sets = d.loc[d["eligible"].to_numpy(bool) == eligible, "account_ids"].astype("str")
+        out: pd.Index = pd.Index(sets.str.split(";").explode().to_numpy(), dtype="str")
+        return out
 
-    before, after = by_account(base), by_account(shocked)
-    lost = before[before].index.intersection(after[~after].index)
+    lost = accounts(base, True).intersection(accounts(shocked, False))
     return tuple(sorted(lost.astype("str")))
 
 
