@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.dsl.model.domain import ASSET_CLASSES
 from marginlex.engine.book.load import Book, book_from_frames
 from marginlex.engine.book.problems import (
     FIRST_DATA_ROW,
@@ -30,6 +31,7 @@ from marginlex.engine.book.problems import (
     Problems,
     Severity,
 )
+from marginlex.engine.book.schema import SPECS, ColType
 from marginlex.engine.book.validate import (
     OWN_TABLES,
     BookMeta,
@@ -220,5 +222,21 @@ def load_partitioned(folder: Path) -> Book:
     found = list(dict.fromkeys(found))
     if layout.meta is None or any(p.severity is Severity.ERROR for p in found):
         raise BookError(found)
-    frames = {**shared, **{s: pd.concat(f, ignore_index=True) for s, f in own.items() if f}}
+    frames = {**shared, **{s: concat_parsed(s, f) for s, f in own.items() if f}}
     return book_from_frames(layout.meta, frames, found)
+
+
+def concat_parsed(stem: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Parsed frames of one table, one after another, typed as the parser types the table
+    read whole: a categorical column's categories are the contract's values, then (a
+    ticker column) the other tickers met, sorted."""
+    out = pd.concat(frames, ignore_index=True)
+    for col in SPECS[stem].columns:
+        if col.type not in (ColType.ENUM, ColType.TICKER) or col.name not in out:
+            continue
+        fixed = list(col.enum) if col.type is ColType.ENUM else list(ASSET_CLASSES)
+        met = {str(c) for f in frames for c in f[col.name].cat.categories}
+        categories = [*fixed, *sorted(met - set(fixed))]
+        text = out[col.name].astype("object")
+        out[col.name] = pd.Series(pd.Categorical(text, categories=categories), index=out.index)
+    return out

@@ -201,24 +201,48 @@ def _evaluate_all(
 
 
 def _evaluate_on_cluster(
-    dask: str, book: Book, rulebooks: list[ResolvedRulebook], as_of: dt.date | None
-) -> tuple[list[Evaluation], GatheredRun]:
+    dask: str,
+    book: Path | None,
+    rulebooks: list[ResolvedRulebook],
+    as_of: dt.date | None,
+    *,
+    record: bool,
+    frames: bool,
+) -> tuple[list[Evaluation], GatheredRun | None]:
     """Evaluate on the cluster ``dask`` names, traces built by its workers (dask imported
-    only here)."""
+    only here). A partitioned book is read by the workers, partition by partition; the
+    client reads it whole only to record it (its sha256 and recorded copy)."""
     from marginlex.audit.ledger.gathered import GatheredRun, partition_traces  # noqa: PLC0415
+    from marginlex.engine.book.partitioned import is_partitioned  # noqa: PLC0415
     from marginlex.engine.distributed.cluster import (  # noqa: PLC0415
         ClusterSpec,
         evaluate_on_cluster,
         open_client,
     )
+    from marginlex.engine.distributed.partition_files import (  # noqa: PLC0415
+        evaluate_files_on_cluster,
+    )
+    from marginlex.engine.run import resolve_book  # noqa: PLC0415
 
     spec = ClusterSpec.parse(dask)
+    files = book if book is not None and is_partitioned(book) else None
+    loaded = resolve_book(book) if files is None or record else None
     with _progress(bar=False, show=True) as status:
         status.add_task(f"evaluating on the Dask cluster {dask}")
         status.refresh()
         with open_client(spec) as client:
-            gathered = evaluate_on_cluster(client, rulebooks, book, as_of, partition_traces)
-    run = GatheredRun(book, gathered, rulebooks)
+            if files is not None:
+                after = partition_traces if record else None
+                lean = not (record or frames)
+                gathered = evaluate_files_on_cluster(
+                    client, rulebooks, files, as_of, after, book=loaded, lean=lean
+                )
+            else:
+                assert loaded is not None  # read whole above
+                gathered = evaluate_on_cluster(client, rulebooks, loaded, as_of, partition_traces)
+    if loaded is None:
+        return [g.evaluation for g in gathered], None
+    run = GatheredRun(loaded, gathered, rulebooks)
     return run.evaluations, run
 
 
@@ -230,6 +254,7 @@ def _run_or_exit(
     record: bool,
     dask: str | None = None,
     since: Since | None = None,
+    frames: bool = True,
 ) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
@@ -243,11 +268,13 @@ def _run_or_exit(
     day = as_of_date(as_of, "run")
     recorder = None
     try:
-        loaded = resolve_book(book)
+        # a cluster run reads a partitioned book on the workers, not here
+        loaded = resolve_book(book) if dask is None else None
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
         if dask is not None:
-            return _evaluate_on_cluster(dask, loaded, rulebooks, day)
+            return _evaluate_on_cluster(dask, book, rulebooks, day, record=record, frames=frames)
+        assert loaded is not None  # read above
         recorder = RunRecorder(loaded, since=since) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BaseException as exc:
@@ -360,7 +387,7 @@ def run(
     refuse_unclean(names, allow_warnings, _err)
     earlier = since_or_exit(since, location, dask, _err)
     results, recorder = _run_or_exit(
-        book, names, as_of, record=bool(location), dask=dask, since=earlier
+        book, names, as_of, record=bool(location), dask=dask, since=earlier, frames=out is not None
     )
     try:
         _report(results, out, out_format)
