@@ -98,3 +98,20 @@ def test_a_lean_run_sends_back_decisions_and_names_the_partitioned_book(
     layout = read_layout(parted)
     assert layout.meta is not None
     assert len(partitioned_sha256(layout.meta, ["a", "b"])) == 64
+
+
+def test_a_bad_partition_is_refused_with_its_file_row_and_column(
+    client: Any, parted: Path, rulebooks: list[ResolvedRulebook], tmp_path: Path
+) -> None:
+    for path in parted.rglob("*.*"):
+        (tmp_path / path.relative_to(parted)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path.relative_to(parted)).write_bytes(path.read_bytes())
+    bad = tmp_path / "partitions" / "p00002" / "collateral.parquet"
+    frame = pd.read_parquet(bad)
+    frame.loc[0, "market_value"] = float("nan")
+    frame.to_parquet(bad, index=False)
+    with pytest.raises(BookError) as caught:
+        evaluate_files_on_cluster(client, rulebooks, tmp_path, lean=True)
+    assert [p.render() for p in caught.value.problems] == [
+        "partitions/p00002/collateral.parquet:2: market_value: missing value"
+    ]
