@@ -106,7 +106,7 @@ def _account_columns(folder: Path, part: Path) -> pd.DataFrame:
         if path is None:
             return empty
         if path.suffix == ".parquet":
-            raw = pq.read_table(path, columns=["account_id", "owner_id"]).to_pandas()
+            raw: pd.DataFrame = pq.read_table(path, columns=["account_id", "owner_id"]).to_pandas()
         else:
             raw = pd.read_csv(path, usecols=["account_id", "owner_id"], dtype=str)
     except (OSError, ValueError, KeyError):
