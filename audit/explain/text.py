@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.tree import Tree
-
 from marginlex.audit.explain.cuts import cited_once, pruned
 from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
 from marginlex.audit.explain.tree import Node, build_tree
 from marginlex.audit.trace.model import DecisionTrace
 
 if TYPE_CHECKING:
+    from rich.tree import Tree
+
     from marginlex.audit.ledger.records import StoredDecision
 
 
@@ -57,6 +56,8 @@ def render_rich(
     trace: DecisionTrace, *, depth: int | None = None, section: str | None = None
 ) -> Tree:
     """The same explanation as a rich Tree, for a terminal."""
+    from rich.tree import Tree  # noqa: PLC0415 - rich only on a terminal
+
     root = cited_once(pruned(build_tree(trace), depth, section))
     tree = Tree(_label(root))
     _grow(tree, root)
@@ -64,6 +65,8 @@ def render_rich(
 
 
 def _label(node: Node) -> str:
+    from rich.markup import escape  # noqa: PLC0415
+
     style = _STYLE.get(node.css, "")
     text = f"[{style}]{escape(node.text)}[/]" if style else escape(node.text)
     return f"{text}  [dim]‹{escape(node.cite)}›[/]"

@@ -12,21 +12,21 @@ as in any run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.chain import PreparedDecision
+from marginlex.audit.ledger.book_digests import read_digest
+from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.store import Ledger, LedgerError
 from marginlex.audit.trace.from_evaluation import set_codes
-from marginlex.audit.trace.model import RulebookRef, decision_id_for
+from marginlex.audit.trace.model import RulebookRef
+from marginlex.engine.distributed.digests import BookDigest
 from marginlex.engine.evaluation import Evaluation
 
 _EARLIER = (
@@ -43,6 +43,7 @@ _EARLIER = (
     "call",
     "requirement",
 )
+_CENT = Decimal("0.01")
 
 
 class SinceError(LedgerError):
@@ -58,7 +59,9 @@ class Since:
     engine_version: str
     rulebooks: dict[str, str]  # id -> sha256
     decisions: pd.DataFrame  # the _EARLIER columns, one row per decision
-    book: bytes | None = None  # the run's recorded book (its blob), None if not recorded
+    book: bytes | None = None  # the run's recorded book (its blob), when it has no digest
+    digest: BookDigest | None = None  # its book's stored digest (revision 0007)
+    _by_rulebook: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     def why_all(self, as_of: date, rulebook: tuple[str, str], engine_version: str) -> str | None:
         """Why every set of a rulebook (its id and sha256) must be re-decided (None: sets
@@ -73,9 +76,12 @@ class Since:
         return None
 
     def earlier(self, rulebook_id: str) -> pd.DataFrame:
-        """The run's decisions of one rulebook, by margin set id."""
-        rows = self.decisions[self.decisions["rulebook_id"] == rulebook_id]
-        return rows.drop_duplicates("margin_set_id").set_index("margin_set_id")
+        """The run's decisions of one rulebook, by margin set id (made once per rulebook)."""
+        if rulebook_id not in self._by_rulebook:
+            rows = self.decisions[self.decisions["rulebook_id"] == rulebook_id]
+            by_set = rows.drop_duplicates("margin_set_id").set_index("margin_set_id")
+            self._by_rulebook[rulebook_id] = by_set
+        return self._by_rulebook[rulebook_id]
 
 
 def load_since(location: str, run_id: str) -> Since:
@@ -94,12 +100,11 @@ def load_since(location: str, run_id: str) -> Since:
             raise SinceError(
                 f"--since {run_id}: no such run in the ledger; `marginlex ledger runs` lists them"
             )
-        have = ledger.column_names()
-        col = t.decisions.c
-        query = select(*(col[c] for c in _EARLIER if c in have)).where(col.run_id == run_id)
+        rows = _earlier_rows(ledger, run_id)
         with ledger.engine.connect() as conn:
-            rows = pd.DataFrame(conn.execute(query).mappings().all())
-        book = ledger.book_blob(run.book_sha256)
+            body = read_digest(conn, run.book_sha256)
+        digest = None if body is None else BookDigest.from_bytes(body)
+        book = ledger.book_blob(run.book_sha256) if digest is None else None
     finally:
         ledger.close()
     return Since(
@@ -107,30 +112,50 @@ def load_since(location: str, run_id: str) -> Since:
         as_of=run.as_of,
         engine_version=run.engine_version,
         rulebooks={ref.id: ref.sha256 for ref in run.rulebooks},
-        decisions=rows.reindex(columns=list(_EARLIER)),
+        decisions=rows,
         book=book,
+        digest=digest,
     )
+
+
+def _earlier_rows(ledger: Ledger, run_id: str) -> pd.DataFrame:
+    """The run's decisions (the :data:`_EARLIER` columns), read as the driver hands them:
+    no per-row conversion (amounts stay the driver's floats or decimals)."""
+    have = ledger.column_names()
+    names = [c for c in _EARLIER if c in have]
+    with ledger.engine.connect() as conn:
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"SELECT {', '.join(names)} FROM {t.decisions.name} WHERE run_id = {marker}"
+        found = conn.exec_driver_sql(sql, (run_id,)).fetchall()
+    columns = list(zip(*found, strict=True)) if found else [() for _ in names]
+    pairs = zip(names, columns, strict=True)
+    frame = pd.DataFrame({name: pd.Series(list(values), dtype="object") for name, values in pairs})
+    return frame.reindex(columns=list(_EARLIER))
 
 
 def carried_mask(since: Since, rulebook_id: str, inputs: pd.Series) -> np.ndarray:
     """Which sets of ``inputs`` (hash by margin set id) the earlier run decided alike."""
-    earlier = since.decisions[since.decisions["rulebook_id"] == rulebook_id]
-    hashes = earlier.set_index("margin_set_id")["inputs_sha256"]
-    before = hashes[~hashes.index.duplicated()].reindex(inputs.index)
+    before = since.earlier(rulebook_id)["inputs_sha256"].reindex(inputs.index)
     return (before.notna() & (before.astype("str") == inputs.astype("str"))).to_numpy()
 
 
 def carried_decisions(
     since: Since, ev: Evaluation, ref: RulebookRef, book_sha256: str, carried: np.ndarray
-) -> list[PreparedDecision]:
+) -> CarriedEntries:
     """The entries that carry the sets ``carried`` marks forward, in decision order."""
     set_ids = ev.decisions["margin_set_id"].astype("str").to_numpy()[carried]
     return carry_entries(since.earlier(ref.id), set_ids, ref, (book_sha256, ev.as_of))
 
 
+def _cents(values: pd.Series) -> list[str]:
+    """Amounts (the driver's floats or decimals, stored to the cent) as an entry header
+    writes them."""
+    return [f"{Decimal(str(v)).quantize(_CENT):.2f}" for v in values.tolist()]
+
+
 def carry_entries(
     earlier: pd.DataFrame, set_ids: np.ndarray, ref: RulebookRef, book: tuple[str, date]
-) -> list[PreparedDecision]:
+) -> CarriedEntries:
     """The entries that carry the earlier decisions (by margin set id) of ``set_ids``
     forward, in that order, into a run of the book (its sha256 and as-of date) ``book``."""
     book_sha256, as_of = book
@@ -139,30 +164,26 @@ def carry_entries(
     is_ref = rows["carried_from"].notna().to_numpy()
     seqs = np.where(is_ref, rows["carried_from"].fillna(0), rows["seq"]).astype(np.int64)
     hashes = np.where(is_ref, rows["carried_hash"].astype("object"), rows["entry_hash"])
-    out = []
-    tuples: Iterable[Any] = rows.itertuples(index=False)
-    columns = zip(set_ids, tuples, seqs.tolist(), hashes, strict=True)
-    for set_id, row, seq, entry in columns:  # one row per carried entry, as the ledger takes
-        out.append(
-            PreparedDecision(
-                decision_id=decision_id_for(ref.sha256, book_sha256, as_of, set_id),
-                rulebook_id=ref.id,
-                rulebook_sha256=ref.sha256,
-                book_sha256=book_sha256,
-                as_of=as_of,
-                margin_set_id=set_id,
-                account_ids=row.account_ids,
-                status=row.status,
-                call=Decimal(str(row.call)).quantize(Decimal("0.01")),
-                requirement=Decimal(str(row.requirement)).quantize(Decimal("0.01")),
-                trace_sha256=row.trace_sha256,
-                trace_z=b"",
-                inputs_sha256=row.inputs_sha256,
-                carried_from=seq,
-                carried_hash=str(entry),
-            )
-        )
-    return out
+    ids = set_ids.tolist()
+    key = f"{ref.sha256}|{book_sha256}|{as_of.isoformat()}|"
+    sha = hashlib.sha256
+    return CarriedEntries(
+        rulebook_id=ref.id,
+        rulebook_sha256=ref.sha256,
+        book_sha256=book_sha256,
+        as_of=as_of,
+        margin_set_ids=np.asarray(ids, dtype=str) if ids else np.array([], dtype=str),
+        # decision_id_for, for every set at once
+        decision_ids=[f"d-{s}-{sha((key + s).encode()).hexdigest()[:12]}" for s in ids],
+        account_ids=[str(v) for v in rows["account_ids"].tolist()],
+        statuses=[str(v) for v in rows["status"].tolist()],
+        calls=_cents(rows["call"]),
+        requirements=_cents(rows["requirement"]),
+        trace_sha256=[str(v) for v in rows["trace_sha256"].tolist()],
+        inputs_sha256=[None if pd.isna(v) else str(v) for v in rows["inputs_sha256"].tolist()],
+        carried_from=seqs.tolist(),
+        carried_hash=[str(v) for v in hashes.tolist()],
+    )
 
 
 def select_sets(ev: Evaluation, keep: np.ndarray) -> Evaluation:

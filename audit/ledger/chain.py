@@ -30,6 +30,10 @@ from marginlex.audit.trace.model import DecisionTrace
 if TYPE_CHECKING:  # the trace builder (pandas, the engine) is for writing, not for reading
     from marginlex.audit.trace.from_evaluation import TraceColumns
 
+Named = tuple[tuple[str, str], ...]
+"""A decision's lookup keys besides its accounts, (kind, key) sorted
+(:mod:`marginlex.audit.trace.named`)."""
+
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAX_TRACE_BYTES = 1 << 28  # a trace is 10-20 kB; a frame header may claim any size
 _CODECS = threading.local()  # a (de)compressor serves one thread at a time
@@ -155,6 +159,7 @@ class PreparedDecision(NamedTuple):
     inputs_sha256: str | None = None
     carried_from: int | None = None
     carried_hash: str | None = None
+    named: Named | None = None  # its lookup keys besides its accounts (None: read the trace)
 
 
 @dataclass(frozen=True)
@@ -178,10 +183,16 @@ class PreparedChunk:
     trace_sha256: list[str]
     trace_z: list[bytes]
     inputs_sha256: list[str | None] | None = None  # each set's input hash (Dask workers)
+    key_codes: list[int] | None = None  # each decision's lookup keys, into key_sets
+    key_sets: list[Named] | None = None
 
     def decisions(self) -> Iterator[PreparedDecision]:
         """Each decision, in order, as the ledger takes it."""
-        hashes: list[str | None] = self.inputs_sha256 or [None] * len(self.decision_ids)
+        n = len(self.decision_ids)
+        hashes: list[str | None] = self.inputs_sha256 or [None] * n
+        named: list[Named | None] = [None] * n
+        if self.key_codes is not None and self.key_sets is not None:
+            named = [self.key_sets[c] for c in self.key_codes]
         rows = zip(
             self.decision_ids,
             self.margin_set_ids,
@@ -192,9 +203,21 @@ class PreparedChunk:
             self.trace_sha256,
             self.trace_z,
             hashes,
+            named,
             strict=True,
         )
-        for decision_id, margin_set_id, account_ids, status, call, req, sha, z, inputs in rows:
+        for (
+            decision_id,
+            margin_set_id,
+            account_ids,
+            status,
+            call,
+            req,
+            sha,
+            z,
+            inputs,
+            keys,
+        ) in rows:
             yield PreparedDecision(
                 decision_id=decision_id,
                 rulebook_id=self.rulebook_id,
@@ -209,6 +232,7 @@ class PreparedChunk:
                 trace_sha256=sha,
                 trace_z=z,
                 inputs_sha256=inputs,
+                named=keys,
             )
 
 
@@ -252,6 +276,8 @@ def prepared(columns: TraceColumns) -> PreparedChunk:
         requirements=columns.requirements,
         trace_sha256=shas,
         trace_z=frames,
+        key_codes=None if columns.keys is None else columns.keys.codes,
+        key_sets=None if columns.keys is None else columns.keys.sets,
     )
 
 

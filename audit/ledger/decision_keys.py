@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, inspect, select
 
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.chain import Dictionaries, trace_json
+from marginlex.audit.ledger.chain import Dictionaries, Named, trace_json
 
 _BATCH = 2000
 
@@ -26,6 +26,8 @@ class KeyKind(StrEnum):
     """What a ``decision_keys`` row names."""
 
     ACCOUNT = "account"
+    # The trace builder writes the same two words (marginlex.audit.trace.named; it imports
+    # pandas, which a command reading one decision does not): a test holds them equal.
     FAILED = "failed"  # an eligibility requirement the decision failed (that applied)
     RULE = "rule"  # a rule id the decision's steps or figures used
 
@@ -69,6 +71,18 @@ def keys_of(seq: int, account_ids: str, body: str) -> list[tuple[int, str, str]]
     found |= {(KeyKind.FAILED.value, name) for name in _failed(trace)}
     found |= {(KeyKind.RULE.value, rule) for rule in rules_used(trace)}
     return [(seq, kind, key) for kind, key in sorted(found)]
+
+
+def entry_keys(seq: int, account_ids: str, keys: Named) -> list[tuple[int, str, str]]:
+    """The ``decision_keys`` rows of one entry whose keys besides its accounts are known
+    (the trace builder's, :mod:`marginlex.audit.trace.named`): what :func:`keys_of` reads
+    from its trace.
+
+    >>> entry_keys(7, '["A2","A1"]', (("rule", "r.x"),))
+    [(7, 'account', 'A1'), (7, 'account', 'A2'), (7, 'rule', 'r.x')]
+    """
+    accounts = sorted(set(json.loads(account_ids)))
+    return [(seq, KeyKind.ACCOUNT.value, a) for a in accounts] + [(seq, k, v) for k, v in keys]
 
 
 def write_keys(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:

@@ -1,9 +1,11 @@
 """``run --since RUN``: the book cut to the margin sets that may have changed, and the earlier
 decisions carried forward beside the sets decided again.
 
-The earlier run's recorded book and today's are compared row by row
+The earlier run's book digest (stored when it was recorded) and today's are compared key by
+key (:func:`marginlex.engine.distributed.digests.accounts_to_decide`); a book recorded
+before digests is read back and compared with today's row by row
 (:func:`marginlex.engine.distributed.changed.accounts_to_decide`, each read back from its
-book blob, so both alike): only today's components of the account graph that hold a changed
+book blob, so both alike). Only today's components of the account graph that hold a changed
 account are evaluated (:func:`~marginlex.engine.distributed.changed.cut_book`). Within them,
 a set whose input hash equals the earlier one is carried (:mod:`.carry`); every earlier set
 whose accounts all lie outside them, and are all in today's book, is carried without being
@@ -14,28 +16,40 @@ when the earlier book is not recorded, its currency differs or a relation change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.carry import Since, carry_entries
-from marginlex.audit.ledger.chain import PreparedDecision
 from marginlex.audit.ledger.recorded_inputs import blob_frames
 from marginlex.audit.trace.model import RulebookRef
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.changed import accounts_to_decide, cut_book
+from marginlex.engine.distributed.digests import BookDigest
+from marginlex.engine.distributed.digests import accounts_to_decide as by_digests
 
 
 class Incremental:
     """What a ``--since`` run evaluates, rulebook by rulebook, and what it carries unseen."""
 
-    def __init__(self, since: Since, book: Book, blob: bytes, engine_version: str) -> None:
-        """``book`` is today's book and ``blob`` its recorded bytes."""
+    def __init__(
+        self, since: Since, book: Book, today: tuple[BookDigest, Callable[[], bytes]], engine: str
+    ) -> None:
+        """``book`` is today's book, ``today`` its digest and a maker of its recorded bytes
+        (read only when the earlier book has no digest), ``engine`` the engine version."""
         self.since = since
         self.book = book
-        self.engine_version = engine_version
-        self.accounts = self._accounts_to_decide(blob)
+        self.engine_version = engine
+        digest, blob = today
+        if since.digest is not None:  # the earlier book's digest: compared with today's
+            self.accounts = by_digests(since.digest, digest, book.contract_frames())
+        else:  # a book recorded before digests: both books compared row by row
+            self.accounts = self._accounts_to_decide(blob())
         self.cut = book if self.accounts is None else cut_book(book, self.accounts)
 
     def _accounts_to_decide(self, blob: bytes) -> pd.Index | None:
@@ -58,16 +72,22 @@ class Incremental:
             return self.book  # no hashes to compare; or ids escaped in JSON (not split below)
         return self.cut
 
-    def outside(self, ref: RulebookRef, as_of: date) -> tuple[list[PreparedDecision], pd.Index]:
+    def outside(self, ref: RulebookRef, as_of: date) -> tuple[CarriedEntries, pd.Index]:
         """The entries carrying forward every earlier set of ``ref``'s rulebook whose accounts
         are all today's and outside the cut (in margin set id order), and those accounts."""
         earlier = self.since.earlier(ref.id)
         # A canonical JSON list of ids: '","' only ever separates two (no id has an escape).
-        text = earlier["account_ids"].astype("str").str.slice(2, -2)
-        members = text.str.split('","').explode()
-        today = self.book.accounts["account_id"].astype("str")
-        kept = pd.Index(today[~today.isin(self.accounts if self.accounts is not None else today)])
-        whole = members.isin(kept).groupby(level=0, sort=False).all()
-        set_ids = np.sort(whole.index[whole.to_numpy()].to_numpy(dtype=str))
+        text = pa.array(earlier["account_ids"].astype("str").to_numpy(dtype=object), pa.string())
+        lists = pc.split_pattern(pc.utf8_slice_codeunits(text, 2, -2), '","')
+        members = pc.list_flatten(lists)
+        parent = np.asarray(pc.list_parent_indices(lists))
+        today = pa.array(self.book.accounts["account_id"].astype("str").to_numpy(dtype=object))
+        if self.accounts is not None:
+            cut = pa.array(self.accounts.astype("str").to_numpy(dtype=object), pa.string())
+            today = today.filter(pc.invert(pc.is_in(today, value_set=cut)))
+        kept = np.asarray(pc.is_in(members, value_set=today.cast(pa.string())))
+        whole = np.bincount(parent[~kept], minlength=len(earlier)) == 0
+        set_ids = np.sort(earlier.index.to_numpy(dtype=str)[whole])
         entries = carry_entries(earlier, set_ids, ref, (self.book.sha256, as_of))
-        return entries, pd.Index(members[members.index.isin(set_ids)].unique())
+        accounts = members.filter(pa.array(whole[parent])).to_numpy(zero_copy_only=False)
+        return entries, pd.Index(accounts, dtype=object).unique()

@@ -1,4 +1,8 @@
-"""Reading the ledger: one decision by id, filtered listings, runs, and the chain walk."""
+"""Reading the ledger: one decision by id, filtered listings, runs, and the chain walk.
+
+What one stored entry reads as, and its hash checks, are in ``entry_read.py`` (shared with
+the ``sqlite3`` reader of ``sqlite_read.py``); their names are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -25,25 +28,27 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.chain import (
-    Dictionaries,
-    TraceDecodeError,
-    entry_hash,
-    entry_header,
-    trace_json,
+from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
+from marginlex.audit.ledger.entry_read import (
+    DecisionNotFoundError,
+    RunDigests,
+    carried_source_problem,
+    hash_mismatch,
+    not_found,
+    rehash,
+    row_summary,
+    run_digest,
+    run_from_row,
+    stored_decision,
 )
 from marginlex.audit.ledger.records import (
-    CarriedFrom,
     DecisionRow,
     RunCounts,
     RunOrigin,
-    RunRecord,
     StoredDecision,
     StoredRun,
 )
-from marginlex.audit.trace.model import DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
 
 _SUMMARY = (
@@ -74,42 +79,6 @@ def blob(column: ColumnElement[bytes]) -> Label[bytes]:
     return type_coerce(cast(column, LargeBinary), LargeBinary).label(column.name)
 
 
-class DecisionNotFoundError(LookupError):
-    """No decision with that id in the ledger."""
-
-
-def row_summary(row: Any, mismatch: str | None = None) -> DecisionRow:
-    """A ``decisions`` row as a :class:`DecisionRow` (with what its hash check found)."""
-    return DecisionRow(
-        mismatch=mismatch,
-        seq=row.seq,
-        run_id=row.run_id,
-        decision_id=row.decision_id,
-        rulebook_id=row.rulebook_id,
-        margin_set_id=row.margin_set_id,
-        account_ids=tuple(json.loads(row.account_ids)),
-        status=DecisionStatus(row.status),
-        call=row.call,
-        requirement=row.requirement,
-    )
-
-
-def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
-    """Rebuild the caller's run record from a ``runs`` row (to re-derive its sha256)."""
-    return RunRecord.model_validate(
-        {
-            "run_id": row.run_id,
-            "created_at": row.created_at,
-            "engine_version": row.engine_version,
-            "book_sha256": row.book_sha256,
-            "as_of": row.as_of,
-            "origin": origin,
-            "rulebooks": json.loads(row.rulebooks),
-            "out_of_scope": row.out_of_scope,
-        }
-    )
-
-
 def run_origins(conn: Connection, run_ids: Iterable[str] | None = None) -> dict[str, RunOrigin]:
     """Who ran each run (all, or these), as recorded; a ledger older than origins has none."""
     if not inspect(conn).has_table(t.run_origins.name):
@@ -121,36 +90,6 @@ def run_origins(conn: Connection, run_ids: Iterable[str] | None = None) -> dict[
         r.run_id: RunOrigin(operator=r.operator, host=r.host, command_line=r.command_line)
         for r in conn.execute(query)
     }
-
-
-def run_digest(row: Any, origin: RunOrigin | None = None) -> str | None:
-    """A ``runs`` row's digest as entries chain it; None if edited into no valid record."""
-    try:
-        return run_from_row(row, origin).digest(row.book_blob_sha256)
-    except ValidationError:  # a runs row edited into something no run record can be
-        return None
-
-
-def rehash(row: Any, digest: str) -> str:
-    """A ``decisions`` row's entry hash, re-derived from its columns as verify does."""
-    return entry_hash(row.prev_hash, entry_header(row, row.run_id, digest), row.seq)
-
-
-def hash_mismatch(row: Any, digests: dict[str, RunDigests]) -> str | None:
-    """Why a ``decisions`` row no longer matches its entry hash, or None if it does.
-
-    Cheap: one sha256 of the row's columns (the trace is checked by its own sha256 where it
-    is read, and the chain's links by ``marginlex verify``).
-    """
-    computed, stored = digests.get(row.run_id, (None, None))
-    if computed is not None and rehash(row, computed) == row.entry_hash:
-        return None
-    if computed is None or (stored is not None and rehash(row, stored) == row.entry_hash):
-        return f"HASH MISMATCH: the record of run {row.run_id} was changed or removed"
-    return f"HASH MISMATCH: entry #{row.seq} was changed after it was recorded"
-
-
-RunDigests = tuple[str | None, str]  # a run's digest re-derived from its row, and as stored
 
 
 def run_digests(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunDigests]:
@@ -271,21 +210,17 @@ def _find_row(
     return None
 
 
-def _read_trace(row: Any, dictionaries: Dictionaries) -> tuple[str, DecisionTrace]:
-    """A stored entry's trace JSON and model.
-
-    Raises:
-        TraceDecodeError: the stored bytes no longer read as a trace (naming the entry).
-    """
-    try:
-        body = trace_json(row.trace_z, dictionaries)
-        return body, DecisionTrace.model_validate_json(body)
-    except (TraceDecodeError, ValidationError) as exc:
-        reason = str(exc) if isinstance(exc, TraceDecodeError) else "not a valid trace"
-        raise TraceDecodeError(
-            f"the stored trace of entry #{row.seq} ({row.decision_id}) no longer reads: "
-            f"{reason}; it was changed (`marginlex verify` names the first broken entry)"
-        ) from exc
+__all__ = [
+    "DecisionNotFoundError",
+    "LedgerReader",
+    "TraceDecodeError",
+    "rehash",
+    "row_summary",
+    "run_digest",
+    "run_digests",
+    "run_from_row",
+    "run_origins",
+]
 
 
 class LedgerReader:
@@ -318,11 +253,9 @@ class LedgerReader:
             blob(col.trace_z),
         ).where(col.seq == row.carried_from)
         source = conn.execute(query).first()
-        if source is None or source.seq >= row.seq:
-            return None, f"HASH MISMATCH: entry #{row.carried_from}, carried, is not there"
-        if source.entry_hash != row.carried_hash or source.trace_sha256 != row.trace_sha256:
-            return source, f"HASH MISMATCH: entry #{source.seq} was changed after it was carried"
-        return source, None
+        broken = carried_source_problem(row, source)
+        gone = source is None or source.seq >= row.seq
+        return (None if gone else source), broken
 
     def load_dictionaries(self) -> None:
         """Read the Zstandard dictionaries this ledger's traces were compressed with."""
@@ -346,36 +279,20 @@ class LedgerReader:
         with self.engine.connect() as conn:
             row = _find_row(conn, decision_id, run_id, summary)
             if row is None:
-                where = f" in run {run_id}" if run_id else ""
-                raise DecisionNotFoundError(
-                    f"no decision {decision_id!r}{where} in the ledger; "
-                    "`marginlex ledger` lists them"
-                )
+                raise not_found(decision_id, run_id)
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
             origin = run_origins(conn, [row.run_id]).get(row.run_id)
-            source, broken = None, None
+            carried: tuple[Any, str | None] = (None, None)
             if getattr(row, "carried_from", None) is not None:
-                source, broken = self._source(conn, row)
-        mismatch = hash_mismatch(row, digests) or broken
-        if source is None and broken is not None:
-            raise TraceDecodeError(f"entry #{row.seq} ({row.decision_id}): {broken}")
-        body, trace = _read_trace(source or row, self.dictionaries)
-        if mismatch is None and sha256_hex(body) != row.trace_sha256:
-            mismatch = f"HASH MISMATCH: the trace of entry #{row.seq} was changed"
-        carried = None
-        if source is not None:
-            carried = CarriedFrom(
-                seq=source.seq, run_id=source.run_id, decision_id=source.decision_id
-            )
-        return StoredDecision(
-            carried_from=carried,
-            row=row_summary(row, mismatch),
-            trace=trace,
-            prev_hash=row.prev_hash,
-            entry_hash=row.entry_hash,
+                carried = self._source(conn, row)
+        return stored_decision(
+            row,
+            digests=digests,
+            created=created,
             origin=origin,
-            recorded_at=None if created is None else datetime.fromisoformat(created),
+            carried=carried,
+            dictionaries=self.dictionaries,
         )
 
     def query(

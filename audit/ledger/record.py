@@ -9,7 +9,6 @@ transaction (all rulebooks): a run that fails to evaluate or to record leaves no
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import date
 from itertools import repeat
 from types import TracebackType
 
+from marginlex.audit.ledger.carried_entries import CarriedEntries, concat
 from marginlex.audit.ledger.carry import (
     Since,
     carried_decisions,
@@ -24,6 +24,7 @@ from marginlex.audit.ledger.carry import (
     select_sets,
 )
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
+from marginlex.audit.ledger.decision_keys import entry_keys, keys_of
 from marginlex.audit.ledger.fork_pool import ForkPool
 from marginlex.audit.ledger.incremental import Incremental
 from marginlex.audit.ledger.recorded_inputs import (
@@ -45,6 +46,7 @@ from marginlex.audit.trace.model import DecisionTrace, RulebookRef, RulebookSour
 from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
+from marginlex.engine.distributed.digests import BookDigest, book_digest
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
@@ -114,6 +116,15 @@ def self_check(columns: TraceColumns, count: int = SELF_CHECK) -> None:
             raise TraceSerializationError(f"trace {did} does not validate: {exc}") from exc
         if model.canonical() != body:
             raise TraceSerializationError(f"trace {did}: serializer and model bytes differ")
+        if columns.keys is not None:  # the lookup keys the ledger would read from it
+            accounts, named = (
+                columns.account_ids[index],
+                columns.keys.sets[columns.keys.codes[index]],
+            )
+            if entry_keys(0, accounts, named) != keys_of(0, accounts, body.decode("utf-8")):
+                raise TraceSerializationError(
+                    f"trace {did}: its lookup keys differ from its JSON's"
+                )
 
 
 def slice_evaluation(
@@ -187,16 +198,18 @@ class RunRecorder:
         self._books: dict[str, Book] = {}  # a rulebook's id: the book it was evaluated on
         # a rulebook's canonical text, made once (formatting costs); the rulebook held with it
         self._texts: dict[int, tuple[ResolvedRulebook, str]] = {}
-        self._carried: list[list[PreparedDecision]] = []  # per rulebook, set id order
+        self._carried: list[CarriedEntries | None] = []  # per rulebook, set id order
         self._chunks: list[int] = []  # per rulebook: its chunks of traces
         self._outside: list[str] = []  # accounts of sets carried without being evaluated
         self._outside_sets = 0  # and how many sets
         self._pool = ForkPool[PreparedChunk](workers, min_fork_weight=MIN_FORK_SETS)
         self.incremental = None
+        self._digest: BookDigest | None = None
         if since is not None:
-            blob = self.blob
+            digest = self.digest
             start = time.perf_counter()
-            self.incremental = Incremental(since, book, blob, engine_version)
+            today = (digest, lambda: self.blob)
+            self.incremental = Incremental(since, book, today, engine_version)
             self.seconds["cut"] = time.perf_counter() - start
 
     @property
@@ -209,9 +222,19 @@ class RunRecorder:
         return self._blob
 
     @property
-    def carried(self) -> list[PreparedDecision]:
-        """The entries carrying earlier decisions forward (``--since``), rulebook by rulebook."""
-        return [entry for entries in self._carried for entry in entries]
+    def digest(self) -> BookDigest:
+        """The book's digest, stored for a later ``--since`` (made once)."""
+        if self._digest is None:
+            start = time.perf_counter()
+            currency = self.book.meta.currency
+            self._digest = book_digest(self.book.contract_frames(), currency)
+            self.seconds["digest"] = time.perf_counter() - start
+        return self._digest
+
+    @property
+    def carried_count(self) -> int:
+        """How many entries carry earlier decisions forward (``--since``)."""
+        return sum(len(entries) for entries in self._carried if entries is not None)
 
     def book_for(self, rulebook: ResolvedRulebook, as_of: date | None = None) -> Book:
         """The book to evaluate ``rulebook`` on (as of ``as_of``, default the book's): the
@@ -240,7 +263,7 @@ class RunRecorder:
         )
         rulebook = (ref.id, ref.sha256)
         if self.since is None or self.since.why_all(ev.as_of, rulebook, self.engine_version):
-            self._carried.append([])
+            self._carried.append(None)
             return ev
         carried = carried_mask(self.since, ref.id, inputs.reindex(ev.decisions["margin_set_id"]))
         entries = carried_decisions(self.since, ev, ref, self.book.sha256, carried)
@@ -248,7 +271,7 @@ class RunRecorder:
             outside, accounts = self.incremental.outside(ref, ev.as_of)
             self._outside += accounts.tolist()
             self._outside_sets += len(outside)
-            entries = list(heapq.merge(entries, outside, key=lambda d: d.margin_set_id))
+            entries = concat([entries, outside])
         self._carried.append(entries)
         return select_sets(ev, ~carried) if carried.any() else ev
 
@@ -273,16 +296,15 @@ class RunRecorder:
         self._chunks.append(len(starts))
         self._pool.pump(limit=self._pool.workers - 1)  # one CPU for the caller's evaluation
 
-    def decisions(self) -> Iterator[PreparedDecision]:
+    def decisions(self) -> Iterator[PreparedDecision | CarriedEntries]:
         """Every decision of the run, in rulebook order, as its chunk is built; in each
         rulebook, the sets decided and those carried forward in margin set id order (the
-        order of a single-process run of the whole book)."""
+        order of a single-process run of the whole book): carried ones in blocks, each
+        the run of them between two decided sets."""
         results = iter(self._pool.results())
         for count, carried in zip(self._chunks, self._carried, strict=True):
             decided = (d for _ in range(count) for d in next(results).decisions())
-            yield from heapq.merge(
-                (self._with_inputs(d) for d in decided), carried, key=lambda d: d.margin_set_id
-            )
+            yield from interleave((self._with_inputs(d) for d in decided), carried)
 
     def _with_inputs(self, decision: PreparedDecision) -> PreparedDecision:
         key = (decision.rulebook_id, decision.margin_set_id)
@@ -317,7 +339,10 @@ class RunRecorder:
         blob = self.blob
         ledger = Ledger.open(location)
         try:
-            run_id = ledger.record_run(run, self.decisions(), self.bundles, blob)
+            digest = self.digest.to_bytes()
+            run_id = ledger.record_run(
+                run, self.decisions(), self.bundles, blob, book_digest=digest
+            )
         finally:
             ledger.close()
         shown = shown_location(location)
@@ -341,6 +366,21 @@ class RunRecorder:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def interleave(
+    decided: Iterable[PreparedDecision], carried: CarriedEntries | None
+) -> Iterator[PreparedDecision | CarriedEntries]:
+    """Decided entries (in margin set id order) with the carried block cut between them."""
+    start = 0
+    for decision in decided:  # the sets decided anew: a few hundred
+        stop = start if carried is None else carried.before(decision.margin_set_id)
+        if carried is not None and stop > start:
+            yield carried.take(start, stop)
+            start = stop
+        yield decision
+    if carried is not None and start < len(carried):
+        yield carried.take(start, len(carried))
 
 
 def record_run(

@@ -34,6 +34,8 @@ from sqlalchemy.exc import OperationalError
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
+from marginlex.audit.ledger.book_digests import write_digest
+from marginlex.audit.ledger.carried_entries import CarriedEntries, CarriedMismatch
 from marginlex.audit.ledger.chain import (
     GENESIS,
     PreparedDecision,
@@ -45,10 +47,12 @@ from marginlex.audit.ledger.chain import (
 from marginlex.audit.ledger.decision_keys import (
     backfill,
     copy_carried_keys,
+    entry_keys,
     has_keys,
     keys_of,
     write_keys,
 )
+from marginlex.audit.ledger.entry_read import LedgerError
 from marginlex.audit.ledger.read import LedgerReader
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
@@ -61,11 +65,8 @@ _PG_LOCK_KEY = 0x6D6C6578  # "mlex": one advisory lock id for every marginlex le
 _CHUNK = 5000
 
 
-_Item = DecisionTrace | PreparedDecision
-
-
-class LedgerError(ValueError):
-    """A ledger that cannot be opened, or a run that cannot be recorded as given."""
+_Item = DecisionTrace | PreparedDecision | CarriedEntries
+__all__ = ["ENV_VAR", "Ledger", "LedgerError", "schema_revision", "shown_location"]
 
 
 def shown_location(location: str) -> str:
@@ -237,21 +238,26 @@ class Ledger(LedgerReader):
     def record_run(
         self,
         run: RunRecord,
-        decisions: Iterable[DecisionTrace | PreparedDecision],
+        decisions: Iterable[_Item],
         rulebook_texts: Iterable[str] = (),
         book_blob: bytes | None = None,
         chunk_size: int = _CHUNK,
+        *,
+        book_digest: bytes | None = None,
     ) -> str:
         """Append a run and its decisions to the chain, in one transaction.
 
         Args:
             run: the run's rulebooks, book sha256, as-of and engine version.
             decisions: one trace per margin set per rulebook (streamed, in chunks), or
-                the same already serialized by :func:`~marginlex.audit.ledger.chain.prepare`.
+                the same already serialized by :func:`~marginlex.audit.ledger.chain.prepare`;
+                a run ``--since`` gives blocks of carried entries among them.
             rulebook_texts: the canonical text of each rulebook (stored once, for replay).
             book_blob: the canonical content of the book ``run.book_sha256`` names (any
                 bytes the evaluator can rebuild the book from); its own sha256 is chained.
             chunk_size: decisions per bulk insert (memory stays bounded by one chunk).
+            book_digest: the book's digest for a later ``run --since``
+                (:mod:`~marginlex.audit.ledger.book_digests`; stored once per book).
 
         Returns:
             The run id.
@@ -264,6 +270,8 @@ class Ledger(LedgerReader):
             if conn.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run.run_id)).first():
                 raise LedgerError(f"run {run.run_id} is already recorded")
             blob_sha = self._store_inputs(conn, run, texts, book_blob)
+            if book_digest is not None:  # derived, in the same transaction
+                write_digest(conn, run.book_sha256, book_digest)
             run_sha = run.digest(blob_sha)
             head = self._head(conn)
             counts, last = self._append(
@@ -285,7 +293,7 @@ class Ledger(LedgerReader):
         *,
         run: RunRecord,
         run_sha: str,
-        traces: Iterable[DecisionTrace | PreparedDecision],
+        traces: Iterable[_Item],
         head: tuple[int, str],
         chunk_size: int,
     ) -> tuple[RunCounts, int]:
@@ -305,6 +313,14 @@ class Ledger(LedgerReader):
         for batch in _batched(traces, chunk_size):
             rows, keys = [], []
             for item in batch:
+                if isinstance(item, CarriedEntries):  # a --since run's, chained column-wise
+                    block, (seq, prev) = _carried_rows(
+                        item, run, (run_sha, shas, seen), (seq, prev), to_money
+                    )
+                    rows.extend(block)
+                    status.update(item.status_counts())
+                    carried = True
+                    continue
                 decision = item if isinstance(item, PreparedDecision) else prepare(item)
                 _check_belongs(decision, run, shas, seen)
                 seq += 1
@@ -314,6 +330,8 @@ class Ledger(LedgerReader):
                 rows.append(row)
                 if getattr(decision, "carried_from", None) is not None:
                     carried = True  # its keys are copied below
+                elif decision.named is not None:  # known as the trace was built
+                    keys.extend(entry_keys(seq, decision.account_ids, decision.named))
                 else:
                     body = trace_json(decision.trace_z, dictionaries)
                     keys.extend(keys_of(seq, decision.account_ids, body))
@@ -376,6 +394,27 @@ def _batched(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _carried_rows(
+    block: CarriedEntries,
+    run: RunRecord,
+    checks: tuple[str, Mapping[str, str], set[str]],
+    head: tuple[int, str],
+    to_money: Callable[[Decimal], Any],
+) -> tuple[list[tuple[Any, ...]], tuple[int, str]]:
+    """A block of carried entries' rows, chained after ``head``, and the new head.
+    ``checks``: the run's sha256, its rulebooks (sha256 -> id), the decision ids seen."""
+    run_sha, shas, seen = checks
+    try:
+        block.check(run.run_id, shas, (run.book_sha256, run.as_of))
+    except CarriedMismatch as exc:
+        raise LedgerError(str(exc)) from exc
+    ids = set(block.decision_ids)
+    if len(ids) != len(block) or not seen.isdisjoint(ids):
+        raise LedgerError(f"a carried decision of {block.rulebook_id} appears twice in the run")
+    seen.update(ids)
+    return block.rows((run.run_id, run_sha), head, to_money)
 
 
 def _check_belongs(

@@ -15,6 +15,8 @@ from sqlalchemy import (
     Text,
 )
 
+from marginlex.audit.ledger import revisions
+
 metadata = MetaData()
 
 runs = Table(
@@ -156,16 +158,17 @@ run_summaries = Table(
     Column("body", Text, nullable=False),
 )
 
-SCHEMA_REVISIONS = (
-    "0001_baseline",
-    "0002_trust",
-    "0003_console_indexes",
-    "0004_carried_decisions",
-    "0005_decision_keys",
-    "0006_run_summaries",
+book_digests = Table(
+    "book_digests",
+    metadata,
+    # Derived (not chained; made again from the book): the digest of a stored book, by the
+    # book's sha256, that a later ``run --since`` compares instead of reading the book back
+    # (``marginlex.engine.distributed.digests``; one Arrow IPC stream).
+    Column("book_sha256", String(64), primary_key=True),
+    Column("body", LargeBinary, nullable=False),
 )
-"""The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
-what :data:`metadata` creates; a ledger stamped with a revision not here is newer."""
+
+SCHEMA_REVISIONS = revisions.SCHEMA_REVISIONS  # named once, in a module without SQLAlchemy
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 CARRY_COLUMNS = ("inputs_sha256", "carried_from", "carried_hash")

@@ -31,6 +31,7 @@ from marginlex.audit.trace.model import (
     as_version,
     decision_id_for,
 )
+from marginlex.audit.trace.named import TraceKeys, failed_masks, trace_keys
 from marginlex.audit.trace.sets import margin_set_json
 from marginlex.audit.trace.step_inputs import step_inputs_json
 from marginlex.dsl.model import rulebook as m
@@ -62,6 +63,7 @@ class TraceColumns:
     rulebook: RulebookRef
     book_sha256: str
     as_of: dt.date
+    keys: TraceKeys | None = None  # what each trace names besides its accounts
 
 
 SetCodes = dict[str, IntArray]
@@ -122,6 +124,8 @@ class _Builder:
         self.method = self.d["method_rule_id"].astype("str").to_numpy(dtype=object)
         self.steps = [s for s in ev.plan.steps if s.in_force]
         self.present: dict[str, npt.NDArray[np.bool_]] = {}
+        self.written: list[tuple[str, npt.NDArray[np.bool_]]] = []  # each step's sets
+        self.sources: j.Coded | None = None
         self.groups: tg.Groups | None = None
         # Built once, on first use by a step of that kind (shared by every such rule).
         self._elig_rows: j.Col | None = None
@@ -147,6 +151,7 @@ class _Builder:
             parts += output.parts
             parts.append(np.array(["", _step_suffix(step)], dtype=object)[present])
             before |= present
+            self.written.append((step.rule_id, output.present.astype(bool)))
         return parts
 
     def _output(self, step: Step) -> _StepText | None:
@@ -282,8 +287,17 @@ class _Builder:
 
     def figures_json(self) -> j.Col:
         """The decision figures and the rule and citation behind each."""
-        sources = figure_sources(self.d, self.steps, self.present, self.method)
-        return figures_json(self.d, sources)
+        self.sources = figure_sources(self.d, self.steps, self.present, self.method)
+        return figures_json(self.d, self.sources)
+
+    def keys(self) -> TraceKeys:
+        """What each trace names: the rules of its steps and figures, the requirements it
+        failed (after :meth:`steps_parts` and :meth:`figures_json`)."""
+        assert self.sources is not None
+        rules = {s.rule_id for s in self.steps if s.kind is StepKind.ELIGIBILITY}
+        frame = self.ev.frames["eligibility"]
+        failed = failed_masks(frame, self.f.codes("eligibility"), rules, self.n)
+        return trace_keys(self.written, self.sources, failed, self.n)
 
     def margin_set_json(self) -> tuple[j.Col, j.Col]:
         """The margin set (accounts, owner, carrier, the rule and edges that joined it)."""
@@ -349,6 +363,7 @@ def trace_columns(
         rulebook=rulebook,
         book_sha256=book.sha256,
         as_of=ev.as_of,
+        keys=b.keys(),
     )
 
 

@@ -51,7 +51,8 @@ def _counts(values: np.ndarray, unique: np.ndarray, counts: np.ndarray) -> np.nd
     return np.where(unique[at] == values, counts[at], 0)
 
 
-def _hashes(frame: pd.DataFrame) -> np.ndarray:
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's 64-bit hash (every column, not the index)."""
     return np.asarray(pd.util.hash_pandas_object(frame, index=False).to_numpy(), np.uint64)
 
 
@@ -65,7 +66,7 @@ def row_changes(before: pd.DataFrame, after: pd.DataFrame) -> Masks:
     """
     if list(before.columns) != list(after.columns):
         return np.ones(len(before), bool), np.ones(len(after), bool)
-    hb, ha = _hashes(before), _hashes(after)
+    hb, ha = row_hashes(before), row_hashes(after)
     ub, cb = np.unique(hb, return_counts=True)
     ua, ca = np.unique(ha, return_counts=True)
     return (

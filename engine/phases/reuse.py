@@ -124,11 +124,33 @@ def phases_to_recompute(before: Plan, after: Plan) -> frozenset[Phase]:
     """
     if before.as_of != after.as_of:
         return ALL_PHASES
-    redo = {p for p in Phase if _inputs(before, p) != _inputs(after, p)}
+    return with_readers({p for p in Phase if _inputs(before, p) != _inputs(after, p)})
+
+
+def phase_inputs(plan: Plan) -> tuple[tuple[object, ...], ...]:
+    """What each phase reads of a plan, in :class:`Phase` order: two plans of one book and
+    date whose inputs to a phase (and to the phases it reads) are equal get equal results.
+
+    >>> from marginlex.dsl.loader import load_rulebook
+    >>> from marginlex.engine.plan.compile import compile_plan
+    >>> import datetime as dt
+    >>> len(phase_inputs(compile_plan(load_rulebook("sec"), dt.date(2026, 3, 31))))
+    9
+    """
+    return tuple(_inputs(plan, p) for p in Phase)
+
+
+def with_readers(redo: set[Phase]) -> frozenset[Phase]:
+    """``redo`` with every phase that reads one of them, directly or not (:data:`READS`).
+
+    >>> sorted(p.name for p in with_readers({Phase.HAIRCUT}))
+    ['CONCENTRATION', 'HAIRCUT']
+    """
+    out = set(redo)
     for phase in Phase:  # phases are listed in execution order: one pass closes the set
-        if READS[phase] & redo:
-            redo.add(phase)
-    return frozenset(redo)
+        if READS[phase] & out:
+            out.add(phase)
+    return frozenset(out)
 
 
 def reuse_from(previous: Reuse, plan: Plan) -> Reuse:

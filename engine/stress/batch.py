@@ -5,25 +5,38 @@ them) is prefixed ``~s<k>~``, and the books are concatenated into one. No margin
 relation or pledge reaches from one stacked book into another (every reference carries its
 own prefix), so one evaluation of the stacked book makes exactly the decisions each book
 would get alone, in one pass of whole-column steps instead of one pass per book
-(``tests/stress/test_batch.py`` checks it). Class groups are not prefixed: they group
+(``tests/stress/test_stress_batch.py`` checks it). Class groups are not prefixed: they group
 positions inside a margin set, which never spans two books.
+
+What does not depend on the rulebook is built once per stack and shared by every
+rulebook (:class:`Stacked`): the stacked frames and their derived columns, the account
+graph (relations, memberships, pledge reach, per-account columns) and the row contexts
+(joins of positions to instruments and accounts, residual maturities). Shocked copies come
+in as bare contract frames (:func:`marginlex.engine.stress.reprice.shocked_frames`): they
+are derived once, in the stack, and never hashed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.derive import derive
-from marginlex.engine.book.load import Book, canonical_order
+from marginlex.engine.book.load import Book
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import STACKED_TAG, AccountGraph
 from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.plan.context import Contexts, build_contexts
+from marginlex.engine.plan.steps import Plan
+
+Frames = Mapping[str, pd.DataFrame]
+"""A book's contract frames by file stem, in canonical order (:meth:`Book.contract_frames`)."""
 
 ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "parties": ("party_id",),
@@ -67,14 +80,55 @@ def stack_books(books: Sequence[Book]) -> Book:
     first = books[0]
     if any(b.as_of != first.as_of for b in books):
         raise ValueError("stacked books must share one as-of date")
+    return stack_frames(first, [b.contract_frames() for b in books])
+
+
+def stack_frames(first: Book, books: Sequence[Frames]) -> Book:
+    """One book (the date, currency and name of ``first``) holding each frame set of
+    ``books``, ids prefixed by :func:`tag`, derived columns computed once over the stack."""
+    # Each frame set is in canonical order and every file sorts first by an id, which its
+    # tag prefixes; no tag is a prefix of another, so the stack is in canonical order when
+    # the sets come in the order of their tags (~s0~, ~s10~, ~s11~, ~s1~, ~s2~, ...): no sort.
+    order = sorted(range(len(books)), key=tag)
     frames: dict[str, pd.DataFrame] = {}
     for spec in FILES:
-        parts = [
-            _prefixed(b.contract_frames()[spec.stem], ID_COLUMNS[spec.stem], tag(k))
-            for k, b in enumerate(books)
-        ]
-        frames[spec.stem] = canonical_order(spec, pd.concat(parts, ignore_index=True))
+        parts = [_prefixed(books[k][spec.stem], ID_COLUMNS[spec.stem], tag(k)) for k in order]
+        frames[spec.stem] = pd.concat(parts, ignore_index=True)
     return first.model_copy(update={"sha256": "", "warnings": (), **derive(frames)})
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """A stacked book and what every rulebook's evaluation of it shares.
+
+    Attributes:
+        book: the stacked book (:func:`stack_frames`).
+        graph: its account graph, built once.
+        contexts: its row contexts as of ``as_of``, built once (each evaluation resets
+            their ``eligible`` columns, so rulebooks may share them).
+        n: how many books are stacked.
+    """
+
+    book: Book
+    graph: AccountGraph
+    contexts: Contexts
+    as_of: dt.date
+    n: int
+
+
+def prepare_stack(first: Book, books: Sequence[Frames], as_of: dt.date) -> Stacked:
+    """Stack ``books`` (see :func:`stack_frames`) and build their shared graph and contexts."""
+    stacked = stack_frames(first, books)
+    graph = AccountGraph(stacked)
+    return Stacked(stacked, graph, build_contexts(stacked, as_of, graph), as_of, len(books))
+
+
+def decide_stacked(plan: Plan, stacked: Stacked) -> list[pd.DataFrame]:
+    """Each stacked book's decisions frame under one compiled rulebook."""
+    evaluation = evaluate(
+        plan, stacked.book, stacked.as_of, stacked.graph, contexts=stacked.contexts
+    )
+    return split_decisions(evaluation.decisions, stacked.n)
 
 
 def split_decisions(decisions: pd.DataFrame, n: int) -> list[pd.DataFrame]:
@@ -91,10 +145,10 @@ def decide_batch(
     rulebook: ResolvedRulebook, books: Sequence[Book], as_of: dt.date
 ) -> list[pd.DataFrame]:
     """Each book's decisions frame under one rulebook, from one evaluation of the stack."""
-    stacked = stack_books(books)
-    plan = compile_plan(rulebook, as_of)
-    decisions = evaluate(plan, stacked, as_of, AccountGraph(stacked)).decisions
-    return split_decisions(decisions, len(books))
+    if any(b.as_of != books[0].as_of for b in books):
+        raise ValueError("stacked books must share one as-of date")
+    stacked = prepare_stack(books[0], [b.contract_frames() for b in books], as_of)
+    return decide_stacked(compile_plan(rulebook, as_of), stacked)
 
 
 def batches(sizes: Sequence[int], limit: int) -> list[range]:

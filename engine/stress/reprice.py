@@ -220,6 +220,19 @@ def shock_book(book: Book, scenario: Scenario | Sequence[Shock]) -> Book:
     Raises:
         ShockError: a shock matches nothing it could move in this book.
     """
+    frames = shocked_frames(book, scenario)
+    return book.model_copy(update={"sha256": content_sha256(book.meta, frames), **derive(frames)})
+
+
+def shocked_frames(book: Book, scenario: Scenario | Sequence[Shock]) -> dict[str, pd.DataFrame]:
+    """The contract frames of the shocked book, in canonical order, neither derived nor hashed.
+
+    What :func:`shock_book` makes a book of; ``stress`` stacks these frames as they are
+    (the stack is derived once, and a shocked copy's hash is never recorded).
+
+    Raises:
+        ShockError: a shock matches nothing it could move in this book.
+    """
     shocks = scenario.shocks if isinstance(scenario, Scenario) else tuple(scenario)
     ins, lots = book.instruments, book.collateral
     moves = _Moves(len(ins), len(lots))
@@ -243,4 +256,4 @@ def shock_book(book: Book, scenario: Scenario | Sequence[Shock]) -> Book:
     )
     lots_now = frames["collateral"].assign(market_value=value)
     frames["collateral"] = _with_settlement(lots_now, book, price)
-    return book.model_copy(update={"sha256": content_sha256(book.meta, frames), **derive(frames)})
+    return frames

@@ -2,8 +2,9 @@
 
 The unshocked book and each scenario's shocked copy are stacked and evaluated together
 (:mod:`marginlex.engine.stress.batch`), in batches of at most ``batch_positions`` positions
-so that memory stays bounded on a large book; then each scenario is compared with the
-unshocked book (:mod:`marginlex.engine.stress.impact`).
+so that memory stays bounded on a large book; each batch is stacked once, with its account
+graph and row contexts, and evaluated under every rulebook; then each scenario is compared
+with the unshocked book (:mod:`marginlex.engine.stress.impact`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
-from marginlex.engine.stress.batch import batches, decide_batch
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.stress.batch import (
+    Frames,
+    batches,
+    decide_batch,
+    decide_stacked,
+    prepare_stack,
+)
 from marginlex.engine.stress.impact import Impact, Totals, impact, totals
-from marginlex.engine.stress.reprice import shock_book
+from marginlex.engine.stress.reprice import shocked_frames
 from marginlex.engine.stress.shocks import Scenario
 
 BATCH_POSITIONS = 2_000_000
@@ -64,6 +72,25 @@ def decide_all(
     return out
 
 
+def decide_each(
+    book: Book, rulebooks: Sequence[ResolvedRulebook], frames: Sequence[Frames], limit: int
+) -> list[list[pd.DataFrame]]:
+    """Per rulebook, each frame set's decisions (``frames[0]``: the book itself).
+
+    Each batch of at most ``limit`` positions is stacked once, with its graph and
+    contexts, and decided under every rulebook before the next batch is built.
+    """
+    plans = [compile_plan(r, book.as_of) for r in rulebooks]
+    out: list[list[pd.DataFrame]] = [[] for _ in rulebooks]
+    sizes = [len(f["positions"]) for f in frames]
+    for part in batches(sizes, limit):  # one batch, usually
+        stacked = prepare_stack(book, [frames[k] for k in part], book.as_of)
+        for got, plan in zip(out, plans, strict=True):
+            got.extend(decide_stacked(plan, stacked))
+        del stacked  # one stack in memory at a time
+    return out
+
+
 def stress(
     book: Book,
     rulebooks: Sequence[ResolvedRulebook],
@@ -88,23 +115,23 @@ def stress(
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names repeat: {', '.join(names)}")
-    books = [book, *(shock_book(book, s) for s in scenarios)]
+    frames = [book.contract_frames(), *(shocked_frames(book, s) for s in scenarios)]
+    decided = decide_each(book, rulebooks, frames, batch_positions)
     baselines: list[Baseline] = []
     impacts: list[Impact] = []
-    for rulebook in rulebooks:  # three rulebooks, each one batch
-        decided = decide_all(rulebook, books, book.as_of, batch_positions)
+    for rulebook, ones in zip(rulebooks, decided, strict=True):  # a few rulebooks
         meta = rulebook.header
         baselines.append(
             Baseline(
                 rulebook_id=rulebook.id,
                 title=meta.title,
                 version=meta.version or "",
-                totals=totals(decided[0]),
+                totals=totals(ones[0]),
             )
         )
         impacts.extend(
-            impact(s.name, rulebook.id, decided[0], d)
-            for s, d in zip(scenarios, decided[1:], strict=True)
+            impact(s.name, rulebook.id, ones[0], d)
+            for s, d in zip(scenarios, ones[1:], strict=True)
         )
     return StressResult(
         book_name=book.name,

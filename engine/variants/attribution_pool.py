@@ -73,8 +73,8 @@ class FigureRunner:
             return None
 
 
-def _start(book: Book, as_of: dt.date, changed: pd.Index) -> None:
-    _WORKER["runner"] = FigureRunner(book, as_of, changed)
+def _start(kind: type[FigureRunner], book: Book, as_of: dt.date, changed: pd.Index) -> None:
+    _WORKER["runner"] = kind(book, as_of, changed)
 
 
 def _run(rulebook: ResolvedRulebook) -> Figures | None:
@@ -100,7 +100,7 @@ def evaluate_all(
     if workers <= 1 or total < 2:
         return [_told(runner.try_figures(r), k + 1, total, tell) for k, r in enumerate(rulebooks)]
     context = multiprocessing.get_context("spawn")
-    args = (runner.book, runner.as_of, runner.changed)
+    args = (type(runner), runner.book, runner.as_of, runner.changed)
     with ProcessPoolExecutor(
         min(workers, total), mp_context=context, initializer=_start, initargs=args
     ) as pool:

@@ -128,6 +128,12 @@ class CompareResult(BaseModel):
         return _paired(self.accounts, self.baseline, to_id)
 
 
+def paired_figures(accounts: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Per account: the figures of ``a`` and ``b`` (labels in ``accounts``, the long frame)
+    side by side, with deltas (cents)."""
+    return _paired(accounts, a, b)
+
+
 def _paired(accounts: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     left = accounts[accounts["rulebook_id"] == a].set_index("account_id")
     right = accounts[accounts["rulebook_id"] == b].set_index("account_id")

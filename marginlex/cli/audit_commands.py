@@ -13,28 +13,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.rulebook_gate import refuse_unclean
-from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.cli.usage import as_of_date, usage_error
 from marginlex.engine.outcomes import DecisionStatus
 
-# The ledger (sqlalchemy), the trace models (pydantic) and the renderers are imported inside
-# the commands, so that `marginlex explain` does not pay for every other command's imports.
+# The ledger (sqlalchemy), the trace models (pydantic), rich and the renderers are imported
+# inside the commands, so that `marginlex explain` does not pay for every other command's imports.
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from marginlex.audit.ledger.records import DecisionRow, StoredDecision, StoredRun
+    from marginlex.audit.ledger.sqlite_read import SqliteDecisionReader
     from marginlex.audit.ledger.store import Ledger
     from marginlex.audit.ledger.verify import VerifyReport
     from marginlex.audit.trace.model import DecisionTrace
 
 ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.store.ENV_VAR, without sqlalchemy
-_err = Console(stderr=True)
+_err = lazy_console(stderr=True)
 LEDGER_HELP = (
     f"Ledger file path or postgresql+psycopg:// URL (default: ${ENV_VAR}, "
     "else ./marginlex-ledger.db if it exists, else your default ledger, where "
@@ -72,6 +72,23 @@ def _open(ledger: str | None) -> Ledger:
 
     try:
         return Ledger.open(ledger_location(ledger), create=False, access=Access.READ)
+    except LedgerError as exc:
+        _err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _open_one(ledger: str | None) -> Ledger | SqliteDecisionReader:
+    """A ledger to read one decision from: a SQLite file with ``sqlite3`` (no SQLAlchemy
+    to import), PostgreSQL as :func:`_open` opens it."""
+    from marginlex.audit.ledger.entry_read import LedgerError  # noqa: PLC0415
+    from marginlex.audit.ledger.sqlite_read import SqliteDecisionReader, is_sqlite  # noqa: PLC0415
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
+
+    location = ledger_location(ledger)
+    if not is_sqlite(location):
+        return _open(location)
+    try:
+        return SqliteDecisionReader(location)
     except LedgerError as exc:
         _err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -156,6 +173,9 @@ def explain(
         return
     first = _direct_line(trace) if stored is None else entry_line(stored)
     if format is ExplainFormat.TEXT and output is None and sys.stdout.isatty():
+        from rich.console import Console  # noqa: PLC0415 - only a terminal draws with rich
+        from rich.markup import escape  # noqa: PLC0415
+
         if mismatch is not None:
             Console().print(f"[bold red]!! {mismatch}[/]")
         Console().print(f"[dim]{escape(first)}[/]")
@@ -178,12 +198,14 @@ def explain(
 def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDecision:
     """The stored decision, or exit 1 saying why it cannot be read."""
     from marginlex.audit.ledger.chain import TraceDecodeError  # noqa: PLC0415
-    from marginlex.audit.ledger.read import DecisionNotFoundError  # noqa: PLC0415
+    from marginlex.audit.ledger.entry_read import DecisionNotFoundError  # noqa: PLC0415
 
-    store = _open(ledger)
+    store = _open_one(ledger)
     try:
         return store.get_decision(decision_id, run)
     except (DecisionNotFoundError, TraceDecodeError) as exc:
+        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
         _err.print(f"[red]error:[/] {escape(exc.args[0])}", soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
@@ -249,6 +271,8 @@ def _what_if(ledger: str | None, stored: StoredDecision, as_json: bool) -> str:
         with _err.status("searching what would change the decision"):
             found = recorded_what_if(store, stored)
     except (RecordedInputError, SetNotFoundError) as exc:
+        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
         _err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     finally:
@@ -316,6 +340,8 @@ def verify_command(
         _print_report(report)
         anchored = public_key is None or check_checkpoints_or_exit(store, checkpoints, public_key)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
+        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
         _err.print(f"[red]error:[/] replay failed: {escape(str(exc))}")
         raise typer.Exit(1) from exc
     except DBAPIError as exc:  # a column edited into what the driver cannot read
@@ -403,6 +429,8 @@ def ledger_command(
     elif format is ListFormat.CSV:
         sys.stdout.write(rows_csv(rows))
     else:
+        from marginlex.cli.tables import StdoutConsole, fit  # noqa: PLC0415 - rich
+
         # Off a terminal, rich would squeeze the table to 80 columns and cut the ids.
         out = StdoutConsole(off_terminal=200)
         out.print(fit(_table(rows), out, whole=_WHOLE, optional=_NARROW_DROPS))
@@ -482,6 +510,8 @@ def rows_csv(rows: list[DecisionRow]) -> str:
 
 
 def _table(rows: list[DecisionRow]) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - rich only to draw a table
+
     table = Table(title=f"{len(rows)} decisions")
     checked = any(r.mismatch for r in rows)  # the column only when a row fails its hash
     for name in (*_COLUMNS, "hash") if checked else _COLUMNS:
@@ -530,6 +560,10 @@ def runs_command(
         writer.writerows(rows)
         sys.stdout.write(out.getvalue())
     else:
+        from rich.table import Table  # noqa: PLC0415 - rich only to draw a table
+
+        from marginlex.cli.tables import StdoutConsole, fit  # noqa: PLC0415
+
         table = Table(title=f"{len(rows)} run{'' if len(rows) == 1 else 's'}")
         for name in _RUN_TABLE:
             table.add_column(name, justify="left" if name in _RUN_TEXT else "right")

@@ -8,9 +8,12 @@ are refused always: such a rulebook does not load).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 ALLOW_WARNINGS = typer.Option(
     False,

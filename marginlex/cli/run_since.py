@@ -48,7 +48,7 @@ def report_carried(recorder: RunRecorder | GatheredRun, err: Console) -> None:
     since: Since | None = getattr(recorder, "since", None)
     if since is None:
         return
-    carried = len(getattr(recorder, "carried", ()))
+    carried = int(getattr(recorder, "carried_count", 0))
     err.print(
         f"since run {since.run_id}: {recorder.decision_count - carried} decisions "
         f"re-decided, {carried} carried forward unchanged",

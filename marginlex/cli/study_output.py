@@ -43,12 +43,39 @@ SAMPLES = typer.Option(
     help="With --study: random orders drawn when more than 8 players differ (Shapley).",
 )
 SEED = typer.Option(17, "--seed", help="With --study: the seed of the Shapley sampling.")
+TODAY = typer.Option(
+    None,
+    "--today",
+    metavar="SEC+CFTC",
+    help="With --study: also today's regimes side by side as a baseline, e.g. sec+cftc (both "
+    "compared): each account's figures from the rulebook of its regime, counted once.",
+)
 
 
-def check_study_options(study: Path | None, scenarios: Path | None) -> None:
-    """``--scenarios`` means nothing without ``--study``: a usage error (exit 2)."""
+def today_pair(
+    today: str | None, rulebooks: list[ResolvedRulebook]
+) -> tuple[ResolvedRulebook, ResolvedRulebook] | None:
+    """The two rulebooks ``--today SEC+CFTC`` names; a usage error (exit 2) unless both are
+    compared and a third rulebook is there to compare them with."""
+    if today is None:
+        return None
+    by_id = {r.id: r for r in rulebooks}
+    names = today.split("+")
+    if len(names) != 2 or any(n not in by_id for n in names) or names[0] == names[1]:
+        raise usage_error(
+            f"--today {today}: give two compared rulebooks as SEC+CFTC, e.g. sec+cftc", "compare"
+        )
+    if len(by_id) < 3:
+        raise usage_error("--today needs a third rulebook to compare today's with", "compare")
+    return by_id[names[0]], by_id[names[1]]
+
+
+def check_study_options(study: Path | None, scenarios: Path | None, today: str | None) -> None:
+    """``--scenarios`` and ``--today`` mean nothing without ``--study``: a usage error (exit 2)."""
     if scenarios is not None and study is None:
         raise usage_error("--scenarios needs --study FILE.html", "compare")
+    if today is not None and study is None:
+        raise usage_error("--today needs --study FILE.html", "compare")
 
 
 def run_study(
@@ -58,6 +85,7 @@ def run_study(
     scenarios: Path | None,
     *,
     shapley: tuple[int, int] | None,
+    today: tuple[ResolvedRulebook, ResolvedRulebook] | None = None,
     workers: int,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Study:
@@ -72,7 +100,14 @@ def run_study(
     picked = load_scenarios(scenarios) if scenarios is not None else ()
     options = ShapleyOptions(samples=shapley[0], seed=shapley[1]) if shapley else None
     return impact_study(
-        result, rulebooks, book, picked, options=options, workers=workers, progress=progress
+        result,
+        rulebooks,
+        book,
+        picked,
+        options=options,
+        today=today,
+        workers=workers,
+        progress=progress,
     )
 
 
@@ -99,7 +134,9 @@ def _pair_table(p: PairStudy) -> Table:
         for c in (p.benefit, p.burden)
         if c.firms
     ]
-    table.caption = "; ".join([f"freed in total {_money(p.freed)}", *sides])
+    table.caption = "; ".join(
+        [f"freed in total {_money(p.freed)}", *sides, *([p.note] if p.note else [])]
+    )
     return table
 
 
@@ -107,7 +144,11 @@ def _shapley_table(p: PairStudy) -> Table | None:
     s = p.shapley
     if s is None:
         return None
-    how = "exact" if s.method == "exact" else f"{s.samples} sampled orders, seed {s.seed}, ± 1 s.e."
+    how = (
+        "exact"
+        if s.method == "exact"
+        else f"{s.samples} sampled orders ({s.pairing}), seed {s.seed}, ± 1 s.e."
+    )
     table = Table(title=f"Shapley values {p.from_id} -> {p.to_id} ({how})")
     for name in ("player", "rules", "requirement", "value", "call"):
         table.add_column(name, justify="left" if name == "rules" else "right")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from marginlex.audit.ledger.checkpoints import SignedCheckpoint
     from marginlex.audit.ledger.store import Ledger
 
-_err = Console(stderr=True, highlight=False)
+_err = lazy_console(stderr=True, highlight=False)
 LEDGER_HELP = (
     "Ledger file path or postgresql+psycopg:// URL (default: $MARGINLEX_LEDGER, "
     "else ./marginlex-ledger.db)."

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
-from rich.console import Console
+
+from marginlex.cli.consoles import lazy_console
 
 USAGE = 2
 FAILURE = 1
 
-_err = Console(stderr=True, highlight=False)
+_err = lazy_console(stderr=True, highlight=False)
 
 
 def usage_error(message: str, command: str | None = None) -> typer.Exit:

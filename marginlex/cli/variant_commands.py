@@ -20,9 +20,11 @@ from marginlex.cli.study_output import (
     SCENARIOS,
     SEED,
     STUDY,
+    TODAY,
     check_study_options,
     print_study,
     run_study,
+    today_pair,
 )
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import as_of_date, usage_error
@@ -255,6 +257,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     scenarios: Path | None = SCENARIOS,
     shapley_samples: int = SAMPLES,
     seed: int = SEED,
+    today: str | None = TODAY,
 ) -> None:
     """Compare rulebooks on one book: per account and per set, with attribution.
 
@@ -274,13 +277,14 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     as_json = chosen(fmt, as_json, "compare", csv=False) is OutputFormat.JSON
     if len(rulebook) < 2:
         raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
-    check_study_options(study, scenarios)
+    check_study_options(study, scenarios, today)
     day = as_of_date(as_of, "compare")
     refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
     near = folders_of(rulebook)
     books = [_load(name, near) for name in rulebook]
+    side_by_side = today_pair(today, books)
     try:
         loaded = resolve_book(book)
         with progress_reporter(_err) as report_progress:
@@ -301,6 +305,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
                     loaded,
                     scenarios,
                     shapley=shapley,
+                    today=side_by_side,
                     workers=workers,
                     progress=report_progress,
                 )

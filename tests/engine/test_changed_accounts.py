@@ -13,7 +13,10 @@ from marginlex.engine.distributed.changed import (
     changed_accounts,
     cut_book,
     row_changes,
+    row_hashes,
 )
+from marginlex.engine.distributed.digests import BookDigest, book_digest
+from marginlex.engine.distributed.digests import accounts_to_decide as by_digests
 
 Frames = dict[str, pd.DataFrame]
 
@@ -102,3 +105,50 @@ def test_the_cut_book_keeps_its_accounts_rows_and_the_whole_book_s_name() -> Non
     parties = ["BD1", "BDF1", "CME", "FCM1", "FICC", "KILO", "LIMA", "OCC"]
     assert cut.parties["party_id"].tolist() == parties
     assert (cut.sha256, cut.name) == (book.sha256, book.name)
+
+
+def _planted(demo: Frames) -> list[Frames]:
+    """Each change the tests above plant, and a few more (a removed position, a new account)."""
+    accounts = demo["accounts"]
+    new_account = accounts.iloc[[0]].assign(account_id="A99_NEW")
+    return [
+        demo,
+        _set(demo, "positions", ("account_id", "A04_DELTA_PM"), "quantity", 10_001.0),
+        _set(demo, "instruments", ("instrument_id", "UST_2035_08"), "price", 99.0),
+        _set(demo, "instruments", ("instrument_id", "SPY"), "price", 601.0),
+        _set(demo, "collateral", ("lot_id", "L22"), "market_value", 1.0),
+        _set(demo, "accounts", ("account_id", "A07_ECHO_SEC"), "owner_id", "FOX"),
+        _set(demo, "parties", ("party_id", "FCM1"), "ecp", False),
+        demo | {"positions": pd.concat([demo["positions"], demo["positions"].iloc[[7]]])},
+        demo | {"positions": demo["positions"].drop(index=3)},
+        demo | {"accounts": pd.concat([accounts, new_account], ignore_index=True)},
+        _set(demo, "relations", ("src", "LIMA"), "relation", "member_of"),
+    ]
+
+
+def test_the_stored_digests_decide_what_the_two_whole_books_decide(demo: Frames) -> None:
+    before = book_digest(demo, "USD")
+    for after in _planted(demo):
+        stored = BookDigest.from_bytes(book_digest(after, "USD").to_bytes())  # as read back
+        by_digest = by_digests(before, stored, after)
+        by_books = accounts_to_decide(demo, after)
+        if by_books is None:
+            assert by_digest is None
+        else:
+            assert _sorted(by_digest) == _sorted(by_books)
+    assert _sorted(by_digests(before, before, demo)) == []
+    assert by_digests(before, book_digest(demo, "EUR"), demo) is None  # another currency
+
+
+def test_a_digest_sums_a_key_s_rows_whatever_their_order(demo: Frames) -> None:
+    def keys(frames: Frames) -> pd.DataFrame:
+        found = book_digest(frames, "USD").keys
+        return found.sort_values(["kind", "key"], ignore_index=True)
+
+    assert keys(demo | {"positions": demo["positions"].iloc[::-1]}).equals(keys(demo))
+    a04 = (
+        book_digest(demo, "USD").keys.set_index(["kind", "key"]).loc[("positions", "A04_DELTA_PM")]
+    )
+    held = demo["positions"]["account_id"] == "A04_DELTA_PM"
+    assert a04["n"] == held.sum()
+    assert a04["h1"] == row_hashes(demo["positions"])[held.to_numpy()].sum(dtype="uint64")

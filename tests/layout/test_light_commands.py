@@ -116,9 +116,13 @@ COMMAND_MODULES = tuple(GROUPS)
         (["--version"], ()),  # written without typer, as typer's --version writes it
         (["fmt", "--check", SEC], ("lark", "pydantic", "rich", "typer")),
         (["check", SEC], ("lark", "pydantic", "rich", "typer")),
-        (["explain", DECISION, "--ledger", "{ledger}"], LEDGER_READ),
+        # one decision from a SQLite ledger: the standard library's sqlite3, no SQLAlchemy,
+        # and written as text without rich (rich draws on a terminal, or an error)
+        (["explain", DECISION, "--ledger", "{ledger}"], ("pydantic", "typer")),
+        (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], ("pydantic", "typer")),
         (["ledger", "--ledger", "{ledger}"], LEDGER_READ),
-        (["verify", "--ledger", "{ledger}"], LEDGER_READ),
+        # a clean verify prints its report without rich
+        (["verify", "--ledger", "{ledger}"], ("pydantic", "sqlalchemy", "typer")),
         # a command's own help draws Markdown with rich, and imports only its own group
         (["explain", "--help"], ("pydantic", "rich", "rich.markdown", "typer")),
     ],
@@ -150,3 +154,42 @@ def test_the_root_help_is_drawn_from_the_table_then_kept(tmp_path: Path) -> None
         "typer",
     ]
     assert _heavy_imported(["--help"], watched, cache=tmp_path) == []
+
+
+ENGINE = ("marginlex.engine.run", "marginlex.engine.evaluate", "marginlex.engine.book.load")
+LANGUAGE = ("marginlex.dsl.parser", "marginlex.dsl.model.rulebook", "marginlex.dsl.check.smt")
+SQLALCHEMY_READ = ("sqlalchemy", "marginlex.audit.ledger.store", "marginlex.audit.ledger.read")
+
+
+@pytest.mark.parametrize(
+    ("args", "barred"),
+    [
+        (
+            ["explain", DECISION, "--ledger", "{ledger}"],
+            (*SQLALCHEMY_READ, *ENGINE, *LANGUAGE, "rich", "marginlex.dsl"),
+        ),
+        (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], SQLALCHEMY_READ),
+        (["explain", DECISION, "--ledger", "sqlite:///{ledger}"], SQLALCHEMY_READ),
+        (["check", SEC], (*SQLALCHEMY_READ, *ENGINE, "marginlex.audit.trace.model")),
+        (["fmt", "--check", SEC], (*SQLALCHEMY_READ, *ENGINE, "marginlex.audit.trace.model")),
+        (["ledger", "--ledger", "{ledger}"], (*ENGINE, *LANGUAGE)),
+        (["verify", "--ledger", "{ledger}"], (*ENGINE, *LANGUAGE)),
+    ],
+    ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None,
+)
+def test_what_a_light_command_must_not_import(
+    args: list[str], barred: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Each light command against the modules it has no use for: SQLAlchemy and its readers
+    (``explain`` reads one decision with ``sqlite3``), the engine, the rulebook language."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(LEDGER.read_bytes())
+    args = [a.format(ledger=ledger) for a in args]
+    assert _heavy_imported(args, barred, cache=tmp_path / "cache") == []
+
+
+def test_explain_on_postgresql_still_reads_with_sqlalchemy(tmp_path: Path) -> None:
+    """The probe sees the reader chosen by the location: a URL that is not SQLite goes to
+    SQLAlchemy (the refused URL fails before any server is reached)."""
+    args = ["explain", DECISION, "--ledger", "postgresql+psycopg://nobody@127.0.0.1:1/none"]
+    assert "sqlalchemy" in _heavy_imported(args, SQLALCHEMY_READ, cache=tmp_path)

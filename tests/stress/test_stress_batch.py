@@ -6,9 +6,17 @@ import pandas as pd
 import pytest
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
-from marginlex.engine.stress.batch import batches, decide_batch
-from marginlex.engine.stress.reprice import shock_book
+from marginlex.engine.book.load import Book, canonical_order, load_book, load_demo_book, write_book
+from marginlex.engine.book.schema import FILES
+from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.stress.batch import (
+    batches,
+    decide_batch,
+    decide_stacked,
+    prepare_stack,
+    stack_frames,
+)
+from marginlex.engine.stress.reprice import shock_book, shocked_frames
 from marginlex.engine.stress.run import stress
 from marginlex.engine.stress.shocks import Scenario, parse_shock, parse_vol
 from marginlex.engine.synth.generate import synth_book
@@ -34,6 +42,41 @@ def test_batch_equals_one_book_at_a_time(rulebook: str, which: str, small_synth:
     got = decide_batch(resolved, books, book.as_of)
     for k, one in enumerate(books):
         pd.testing.assert_frame_equal(got[k], decide(resolved, one, book.as_of))
+
+
+@pytest.mark.parametrize("order", [("sec", "cftc", "harmonized"), ("harmonized", "cftc", "sec")])
+def test_one_stack_shared_by_every_rulebook(order: tuple[str, ...], small_synth: Book) -> None:
+    """One stack, graph and contexts serve the rulebooks in turn: whatever ran before,
+    each rulebook makes the decisions of one book at a time (nothing leaks between runs)."""
+    book = small_synth
+    scenarios = (CRASH, RALLY, RATES)
+    frames = [book.contract_frames(), *(shocked_frames(book, s) for s in scenarios)]
+    stacked = prepare_stack(book, frames, book.as_of)
+    alone = [book, *(shock_book(book, s) for s in scenarios)]
+    for rulebook in (load_rulebook(r) for r in order):
+        got = decide_stacked(compile_plan(rulebook, book.as_of), stacked)
+        for k, one in enumerate(alone):
+            pd.testing.assert_frame_equal(got[k], decide(rulebook, one, book.as_of))
+
+
+def test_shocked_frames_are_the_shocked_book() -> None:
+    """The bare frames ``stress`` stacks are the contract frames of :func:`shock_book`."""
+    book = load_demo_book()
+    frames = shocked_frames(book, RALLY)
+    for stem, frame in shock_book(book, RALLY).contract_frames().items():
+        pd.testing.assert_frame_equal(frames[stem], frame)
+
+
+def test_stack_is_in_canonical_order_without_a_sort() -> None:
+    """Twelve sets stacked (tags ~s10~ and ~s11~ sort before ~s1~): every stacked frame is
+    already in the order :func:`canonical_order` gives it."""
+    book = load_demo_book()
+    frames = [book.contract_frames(), shocked_frames(book, RALLY)] * 6
+    stacked = stack_frames(book, frames).contract_frames()
+    first = stacked["accounts"]["account_id"].iloc[:: len(book.accounts)].str.slice(0, 5)
+    assert first.tolist()[:5] == ["~s0~A", "~s10~", "~s11~", "~s1~A", "~s2~A"]
+    for spec in FILES:
+        pd.testing.assert_frame_equal(stacked[spec.stem], canonical_order(spec, stacked[spec.stem]))
 
 
 def test_batches_bound_positions() -> None:

@@ -13,6 +13,7 @@ from marginlex.engine.book.load import load_demo_book
 from marginlex.engine.variants.attribution import switch_order
 from marginlex.engine.variants.compare import compare
 from marginlex.engine.variants.figures import MEASURES
+from marginlex.engine.variants.study.sampling import Pairing
 from marginlex.engine.variants.study.shapley import (
     _join,
     exact_weights,
@@ -60,15 +61,28 @@ def test_hand_case_sequential_and_shapley_differ(hand) -> None:  # type: ignore[
 def test_hand_case_sampled_with_every_order_is_exact(hand) -> None:  # type: ignore[no-untyped-def]
     book, sec, variant = hand
     paired = compare([sec, variant], book, with_attribution=False).account_deltas("hand_variant")
-    s = shapley(sec, variant, book, book.as_of, paired, exact_max=1, samples=40, seed=3)
-    assert s.method == "sampled" and s.samples == 40 and s.seed == 3
+    plain = Pairing.PLAIN
+    s = shapley(
+        sec, variant, book, book.as_of, paired, exact_max=1, samples=40, seed=3, pairing=plain
+    )
+    assert s.method == "sampled" and s.samples == 40 and s.seed == 3 and s.pairing is plain
     # two players: each order gives -8,000/-4,000 or -12,000/0; the mean is near -10,000
     first = s.players[0]
     assert first.requirement + s.players[1].requirement == -12000.0
     assert abs(first.requirement + 10000) <= 3 * first.requirement_se + 0.01
     assert first.requirement_se > 0
-    again = shapley(sec, variant, book, book.as_of, paired, exact_max=1, samples=40, seed=3)
+    again = shapley(
+        sec, variant, book, book.as_of, paired, exact_max=1, samples=40, seed=3, pairing=plain
+    )
     assert again.players == s.players
+    # antithetic: each order comes with its reverse, -8,000 + -12,000 over two = -10,000
+    # exactly, whatever the draw; the standard error over the pairs is 0
+    anti = shapley(sec, variant, book, book.as_of, paired, exact_max=1, samples=4, seed=3)
+    assert anti.pairing is Pairing.ANTITHETIC and anti.samples == 4
+    assert [(p.requirement, p.requirement_se) for p in anti.players] == [
+        (-10000.0, 0.0),
+        (-2000.0, 0.0),
+    ]
 
 
 def test_weights_give_the_two_player_formula() -> None:

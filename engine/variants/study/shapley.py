@@ -13,9 +13,13 @@ figure. **Exact** where there are at most :data:`EXACT_MAX` players: every coali
 evaluated, in Gray-code order so that consecutive hybrids differ by one player and reuse each
 other's phases; the values are one matrix product of the weights with the stacked figures.
 **Sampled** where there are more: ``samples`` random orders (numpy's generator, seeded: the
-same figures every run), each order's marginal contributions telescoping to the delta; the
-value is their mean and its standard error ``sd / sqrt(samples)`` is stated. Per account, the
-values are rounded to the cent by largest remainder, so they add up to the delta exactly.
+same figures every run), antithetic by default (each order paired with its reverse,
+:mod:`marginlex.engine.variants.study.sampling`), each order's marginal contributions
+telescoping to the delta; the value is their mean and its standard error is stated. The
+coalitions are deduplicated, walked so that consecutive ones differ by one player, and
+evaluated from the kept run that shares the most phases
+(:mod:`marginlex.engine.variants.study.coalitions`). Per account, the values are rounded to
+the cent by largest remainder, so they add up to the delta exactly.
 
 **Players.** The units :func:`marginlex.engine.variants.attribution.switch_order` and
 :func:`marginlex.dsl.hybrid.expand_rows` give (statements, or table rows), joined into one
@@ -45,6 +49,16 @@ from marginlex.engine.book.load import Book
 from marginlex.engine.variants.attribution import closure, sub_book, switch_order
 from marginlex.engine.variants.attribution_pool import FigureRunner, Progress, evaluate_all
 from marginlex.engine.variants.figures import MEASURES, moved_accounts
+from marginlex.engine.variants.study.coalitions import CoalitionRunner
+from marginlex.engine.variants.study.sampling import (
+    Pairing,
+    chains,
+    draw_orders,
+    marginals,
+    order_count,
+    standard_errors,
+    walk,
+)
 
 EXACT_MAX = 8
 SAMPLES = 32
@@ -78,7 +92,8 @@ class Shapley(BaseModel):
     Attributes:
         method: ``exact`` or ``sampled``.
         players: one value per player, in switching order; they add up to the total deltas.
-        samples, seed: the random orders drawn and the generator's seed (sampled only).
+        samples, seed, pairing: the random orders drawn, the generator's seed and how the
+            orders were drawn (sampled only).
         coalitions: the hybrids evaluated.
         joined: players joined because a coalition did not evaluate apart.
         contributions: long frame ``account_id, player, rules, requirement, value, call``
@@ -94,6 +109,7 @@ class Shapley(BaseModel):
     players: tuple[PlayerValue, ...]
     samples: int | None
     seed: int | None
+    pairing: Pairing | None = None
     coalitions: int
     joined: tuple[str, ...]
     changed_accounts: int
@@ -138,12 +154,12 @@ def _runner(
     keep = closure(book, changed.to_numpy(str))
     if keep.sum() < len(keep):
         try:
-            runner = FigureRunner(sub_book(book, keep), as_of, changed)
+            runner = CoalitionRunner(sub_book(book, keep), as_of, changed)
             if np.array_equal(runner.figures(a), start):
                 return runner
         except (ValueError, LookupError):
             pass  # the sub-book does not evaluate alike: the whole book
-    return FigureRunner(book, as_of, changed)
+    return CoalitionRunner(book, as_of, changed)
 
 
 class _Values:
@@ -226,26 +242,18 @@ def _exact(values: _Values, players: list[list[str]]) -> tuple[npt.NDArray[np.fl
 
 
 def _sampled(
-    values: _Values, players: list[list[str]], samples: int, seed: int
+    values: _Values, players: list[list[str]], draw: _Draw
 ) -> tuple[npt.NDArray[np.float64], list[int]]:
     n = len(players)
-    rng = np.random.default_rng(seed)
-    orders = np.stack([rng.permutation(n) for _ in range(samples)])
-    bits = np.cumsum(
-        np.concatenate([np.zeros((samples, 1), np.int64), 2 ** orders.astype(object)], axis=1),
-        axis=1,
-    )
-    masks = [int(x) for x in bits.ravel()]
-    failed = values.fill([_coalition(players, m) for m in masks])
+    orders = draw_orders(n, draw.samples, draw.seed, draw.pairing)
+    masks = chains(orders)
+    failed = values.fill([_coalition(players, m) for m in walk(masks)])
     if failed:
-        return np.empty(0), [m for m in masks if _coalition(players, m) in set(failed)]
-    stacked = values.rows([_coalition(players, m) for m in masks]).reshape(
-        samples, n + 1, *values.shape
+        return np.empty(0), [m for m in walk(masks) if _coalition(players, m) in set(failed)]
+    stacked = values.rows([_coalition(players, int(m)) for m in masks.ravel()]).reshape(
+        draw.samples, n + 1, *values.shape
     )
-    steps = np.diff(stacked, axis=1)  # (samples, position, account, measure)
-    marginal = np.empty_like(steps)
-    marginal[np.arange(samples)[:, None], orders] = steps
-    return marginal, []
+    return marginals(orders, stacked), []  # (samples, player, account, measure)
 
 
 def round_preserving(phi: npt.NDArray[np.float64], delta: Figures) -> Figures:
@@ -273,6 +281,7 @@ def shapley(
     exact_max: int = EXACT_MAX,
     samples: int = SAMPLES,
     seed: int = SEED,
+    pairing: Pairing = Pairing.ANTITHETIC,
     workers: int = 1,
     progress: Progress | None = None,
 ) -> Shapley:
@@ -285,8 +294,10 @@ def shapley(
         as_of: the as-of date.
         paired: per-account figures under both (``CompareResult.account_deltas``, cents).
         exact_max: at most this many players, every coalition is evaluated.
-        samples: the random orders drawn beyond ``exact_max`` players (at least 2).
+        samples: the random orders drawn beyond ``exact_max`` players
+            (:func:`~marginlex.engine.variants.study.sampling.order_count`).
         seed: the seed of the random orders.
+        pairing: antithetic (each order with its reverse) or plain.
         workers: processes evaluating the coalitions' hybrids side by side.
         progress: told ``(done, total)`` as each batch of coalitions is evaluated.
 
@@ -300,11 +311,11 @@ def shapley(
     start = frame[[f"{m}_a" for m in MEASURES]].to_numpy(np.int64)
     end = frame[[f"{m}_b" for m in MEASURES]].to_numpy(np.int64)
     players = players_of(a, b, units)
-    samples = max(samples, 2)
+    samples = order_count(samples, pairing)
     joined: list[str] = []
     if not len(changed) or not players:  # nothing moved: every value is 0
         zeros = np.zeros((len(players), len(changed), len(MEASURES)))
-        draw = _Draw(len(players) <= exact_max, samples, seed)
+        draw = _Draw(len(players) <= exact_max, samples, seed, pairing)
         return _result(
             (a, b),
             players,
@@ -318,10 +329,8 @@ def shapley(
     runner = _runner(book, as_of, changed, a, start)
     values = _Values(runner, (a, b), units, (start, end), workers=workers, progress=progress)
     while True:
-        draw = _Draw(len(players) <= exact_max, samples, seed)
-        phi, failed = (
-            _exact(values, players) if draw.exact else _sampled(values, players, samples, seed)
-        )
+        draw = _Draw(len(players) <= exact_max, samples, seed, pairing)
+        phi, failed = _exact(values, players) if draw.exact else _sampled(values, players, draw)
         if not failed:
             break
         players, name = _join(players, failed)
@@ -334,13 +343,7 @@ class _Draw(NamedTuple):
     exact: bool
     samples: int
     seed: int
-
-
-def _standard_errors(marginal: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Per player and measure, the standard error (USD) of the mean total marginal effect."""
-    totals = marginal.sum(axis=2)  # (samples, players, measures), cents
-    se: npt.NDArray[np.float64] = totals.std(axis=0, ddof=1) / np.sqrt(len(totals)) / 100
-    return se
+    pairing: Pairing
 
 
 def _result(  # noqa: PLR0917 - internal: one call site each
@@ -356,7 +359,8 @@ def _result(  # noqa: PLR0917 - internal: one call site each
     """Round per account, sum per player; a sampled ``phi`` holds each order's marginals."""
     mean = phi if draw.exact else phi.mean(axis=0)
     cents = round_preserving(mean, delta)
-    se = None if draw.exact else _standard_errors(phi)
+    # per player and measure, the standard error (USD) of the mean total marginal effect
+    se = None if draw.exact else standard_errors(phi.sum(axis=2), draw.pairing) / 100
     values = tuple(
         PlayerValue(
             rules=tuple(p),
@@ -376,6 +380,7 @@ def _result(  # noqa: PLR0917 - internal: one call site each
         players=values,
         samples=None if draw.exact else draw.samples,
         seed=None if draw.exact else draw.seed,
+        pairing=None if draw.exact else draw.pairing,
         coalitions=evaluated,
         joined=tuple(joined),
         changed_accounts=len(changed),

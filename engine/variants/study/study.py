@@ -26,7 +26,7 @@ from marginlex.engine.book.load import Book
 from marginlex.engine.stress.shocks import Scenario
 from marginlex.engine.variants.attribution import switch_order
 from marginlex.engine.variants.attribution_pool import Progress
-from marginlex.engine.variants.compare import CompareResult
+from marginlex.engine.variants.compare import CompareResult, paired_figures
 from marginlex.engine.variants.figures import decide, moved_accounts
 from marginlex.engine.variants.study.segments import (
     Concentration,
@@ -38,6 +38,7 @@ from marginlex.engine.variants.study.segments import (
 )
 from marginlex.engine.variants.study.shapley import EXACT_MAX, SAMPLES, SEED, Shapley, shapley
 from marginlex.engine.variants.study.stress_calls import ScenarioCalls, scenario_calls
+from marginlex.engine.variants.study.today import today_accounts, today_decisions, today_label
 
 
 class RuleRef(BaseModel):
@@ -71,9 +72,12 @@ class PairStudy(BaseModel):
         freed: total requirement under the baseline less under the other rulebook (USD).
         segments: one table per :class:`Dimension`.
         benefit, burden: concentration across carrying firms of the freed and the required.
-        shapley: the order-free attribution (None when not asked for).
-        rules: every differing unit, in switching order, with its citation.
+        shapley: the order-free attribution (None when not asked for, and for the combined
+            baseline of today's regimes, which is not one rulebook).
+        rules: every differing unit, in switching order, with its citation (none for the
+            combined baseline).
         accounts: the changed accounts with their segments and figures (cents).
+        note: what the baseline is, when it is not one rulebook.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -92,6 +96,7 @@ class PairStudy(BaseModel):
     shapley: Shapley | None
     rules: tuple[RuleRef, ...]
     accounts: pd.DataFrame
+    note: str = ""
 
 
 class Study(BaseModel):
@@ -150,11 +155,7 @@ def pair_study(
     """The study of the baseline ``pair[0]`` against ``pair[1]`` (Shapley unless ``options``
     is None)."""
     a, b = pair
-    c = next(x for x in result.comparisons if x.to_id == b.id)
     paired = result.account_deltas(b.id)
-    frame = account_segments(book, paired, _decisions(result, a, book), _decisions(result, b, book))
-    tables = tuple(segment_table(frame, d) for d in Dimension)
-    by_firm = next(t for t in tables if t.dimension is Dimension.CARRIER)
     values = (
         shapley(
             a,
@@ -171,22 +172,65 @@ def pair_study(
         if options is not None
         else None
     )
+    decided = (_decisions(result, a, book), _decisions(result, b, book))
+    return _study((a.id, b.id), paired, decided, book, values).model_copy(
+        update={"rules": rule_refs(a, b)}
+    )
+
+
+TODAY_NOTE = (
+    "today's regimes side by side: each account's figures from the rulebook of its regime "
+    "(SEC accounts from {sec}, CFTC accounts from {cftc}), each counted once"
+)
+
+
+def today_study(
+    result: CompareResult,
+    today: tuple[ResolvedRulebook, ResolvedRulebook],
+    b: ResolvedRulebook,
+    book: Book,
+) -> PairStudy:
+    """The study of today's regimes side by side (:mod:`.today`) against ``b``."""
+    sec, cftc = today
+    label = today_label(sec.id, cftc.id)
+    combined = today_accounts(result.accounts, book, sec.id, cftc.id)
+    other = result.accounts[result.accounts["rulebook_id"] == b.id]
+    paired = paired_figures(pd.concat([combined, other], ignore_index=True), label, b.id)
+    decided = (
+        today_decisions(_decisions(result, sec, book), _decisions(result, cftc, book), book),
+        _decisions(result, b, book),
+    )
+    study = _study((label, b.id), paired, decided, book, None)
+    return study.model_copy(update={"note": TODAY_NOTE.format(sec=sec.id, cftc=cftc.id)})
+
+
+def _study(
+    ids: tuple[str, str],
+    paired: pd.DataFrame,
+    decided: tuple[pd.DataFrame, pd.DataFrame],
+    book: Book,
+    values: Shapley | None,
+) -> PairStudy:
+    frame = account_segments(book, paired, *decided)
+    tables = tuple(segment_table(frame, d) for d in Dimension)
+    by_firm = next(t for t in tables if t.dimension is Dimension.CARRIER)
+    both = frame["decided_a"] & frame["decided_b"]
     req_a = int(frame["requirement_a"].sum()) / 100
     req_b = int(frame["requirement_b"].sum()) / 100
     return PairStudy(
-        from_id=a.id,
-        to_id=b.id,
+        from_id=ids[0],
+        to_id=ids[1],
         requirement_from=req_a,
         requirement_to=req_b,
         freed=round(req_a - req_b, 2),
-        call_delta=c.call_delta,
-        calls_created=c.calls_created,
-        calls_removed=c.calls_removed,
+        call_delta=int(frame["call_delta"].sum()) / 100,
+        calls_created=int((both & (frame["call_a"] == 0) & (frame["call_b"] > 0)).sum()),
+        calls_removed=int((both & (frame["call_a"] > 0) & (frame["call_b"] == 0)).sum()),
         segments=tables,
         benefit=concentration(by_firm, "benefit"),
         burden=concentration(by_firm, "burden"),
         shapley=values,
-        rules=rule_refs(a, b),
+        rules=(),
         accounts=frame[moved_accounts(frame).to_numpy()].reset_index(drop=True),
     )
 
@@ -213,6 +257,7 @@ def impact_study(
     scenarios: Sequence[Scenario] = (),
     *,
     options: ShapleyOptions | None = None,
+    today: tuple[ResolvedRulebook, ResolvedRulebook] | None = None,
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Study:
@@ -224,6 +269,8 @@ def impact_study(
         book: the book compared on.
         scenarios: stress scenarios; the calls created or removed under each, per pair.
         options: how Shapley values are computed; None skips them.
+        today: the SEC and the CFTC rulebook (both among ``rulebooks``): also study today's
+            regimes side by side (:mod:`.today`) against every other rulebook.
         workers: processes evaluating Shapley coalitions side by side.
         progress: told ``(what, done, total)`` as the coalitions of ``shapley <id>`` are
             evaluated.
@@ -244,6 +291,9 @@ def impact_study(
         )
         for b in rulebooks[1:]
     )
+    if today is not None:
+        named = {r.id for r in today}
+        pairs += tuple(today_study(result, today, b, book) for b in rulebooks if b.id not in named)
     calls = scenario_calls(book, rulebooks, scenarios) if scenarios else ()
     ids = {str(x) for p in pairs for x in p.accounts["account_id"]}
     ids |= {x for s in calls for x in (*s.created, *s.removed)}

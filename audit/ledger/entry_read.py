@@ -1,0 +1,172 @@
+"""One stored entry read back: its row as typed records, its hashes checked, its trace
+decoded. No SQLAlchemy here: the SQLAlchemy reader (``read.py``) and the standard library's
+``sqlite3`` reader of one decision (``sqlite_read.py``, what ``marginlex explain`` uses on a
+SQLite ledger) hand it the rows their queries found, so both check an entry the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.ledger.chain import (
+    Dictionaries,
+    TraceDecodeError,
+    entry_hash,
+    entry_header,
+    trace_json,
+)
+from marginlex.audit.ledger.records import (
+    CarriedFrom,
+    DecisionRow,
+    RunOrigin,
+    RunRecord,
+    StoredDecision,
+)
+from marginlex.audit.trace.model import DecisionTrace
+from marginlex.engine.outcomes import DecisionStatus
+
+RunDigests = tuple[str | None, str]  # a run's digest re-derived from its row, and as stored
+
+
+class LedgerError(ValueError):
+    """A ledger that cannot be opened, or a run that cannot be recorded as given."""
+
+
+class DecisionNotFoundError(LookupError):
+    """No decision with that id in the ledger."""
+
+
+def not_found(decision_id: str, run_id: str | None) -> DecisionNotFoundError:
+    """The error of a decision id that names no entry (in that run)."""
+    where = f" in run {run_id}" if run_id else ""
+    return DecisionNotFoundError(
+        f"no decision {decision_id!r}{where} in the ledger; `marginlex ledger` lists them"
+    )
+
+
+def row_summary(row: Any, mismatch: str | None = None) -> DecisionRow:
+    """A ``decisions`` row as a :class:`DecisionRow` (with what its hash check found)."""
+    return DecisionRow(
+        mismatch=mismatch,
+        seq=row.seq,
+        run_id=row.run_id,
+        decision_id=row.decision_id,
+        rulebook_id=row.rulebook_id,
+        margin_set_id=row.margin_set_id,
+        account_ids=tuple(json.loads(row.account_ids)),
+        status=DecisionStatus(row.status),
+        call=row.call,
+        requirement=row.requirement,
+    )
+
+
+def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
+    """Rebuild the caller's run record from a ``runs`` row (to re-derive its sha256)."""
+    return RunRecord.model_validate(
+        {
+            "run_id": row.run_id,
+            "created_at": row.created_at,
+            "engine_version": row.engine_version,
+            "book_sha256": row.book_sha256,
+            "as_of": row.as_of,
+            "origin": origin,
+            "rulebooks": json.loads(row.rulebooks),
+            "out_of_scope": row.out_of_scope,
+        }
+    )
+
+
+def run_digest(row: Any, origin: RunOrigin | None = None) -> str | None:
+    """A ``runs`` row's digest as entries chain it; None if edited into no valid record."""
+    try:
+        return run_from_row(row, origin).digest(row.book_blob_sha256)
+    except ValidationError:  # a runs row edited into something no run record can be
+        return None
+
+
+def rehash(row: Any, digest: str) -> str:
+    """A ``decisions`` row's entry hash, re-derived from its columns as verify does."""
+    return entry_hash(row.prev_hash, entry_header(row, row.run_id, digest), row.seq)
+
+
+def hash_mismatch(row: Any, digests: dict[str, RunDigests]) -> str | None:
+    """Why a ``decisions`` row no longer matches its entry hash, or None if it does.
+
+    Cheap: one sha256 of the row's columns (the trace is checked by its own sha256 where it
+    is read, and the chain's links by ``marginlex verify``).
+    """
+    computed, stored = digests.get(row.run_id, (None, None))
+    if computed is not None and rehash(row, computed) == row.entry_hash:
+        return None
+    if computed is None or (stored is not None and rehash(row, stored) == row.entry_hash):
+        return f"HASH MISMATCH: the record of run {row.run_id} was changed or removed"
+    return f"HASH MISMATCH: entry #{row.seq} was changed after it was recorded"
+
+
+def carried_source_problem(row: Any, source: Any) -> str | None:
+    """What is wrong with the link of a carried entry to the earlier entry it refers to."""
+    if source is None or source.seq >= row.seq:
+        return f"HASH MISMATCH: entry #{row.carried_from}, carried, is not there"
+    if source.entry_hash != row.carried_hash or source.trace_sha256 != row.trace_sha256:
+        return f"HASH MISMATCH: entry #{source.seq} was changed after it was carried"
+    return None
+
+
+def read_trace(row: Any, dictionaries: Dictionaries) -> tuple[str, DecisionTrace]:
+    """A stored entry's trace JSON and model.
+
+    Raises:
+        TraceDecodeError: the stored bytes no longer read as a trace (naming the entry).
+    """
+    try:
+        body = trace_json(row.trace_z, dictionaries)
+        return body, DecisionTrace.model_validate_json(body)
+    except (TraceDecodeError, ValidationError) as exc:
+        reason = str(exc) if isinstance(exc, TraceDecodeError) else "not a valid trace"
+        raise TraceDecodeError(
+            f"the stored trace of entry #{row.seq} ({row.decision_id}) no longer reads: "
+            f"{reason}; it was changed (`marginlex verify` names the first broken entry)"
+        ) from exc
+
+
+def stored_decision(
+    row: Any,
+    *,
+    digests: dict[str, RunDigests],
+    created: str | None,
+    origin: RunOrigin | None,
+    carried: tuple[Any, str | None],
+    dictionaries: Dictionaries,
+) -> StoredDecision:
+    """A found ``decisions`` row as a :class:`StoredDecision`, every hash checked.
+
+    ``carried``: the earlier entry a carried row refers to and what is wrong with the link
+    (``(None, None)`` for a row that carries nothing).
+
+    Raises:
+        TraceDecodeError: the trace no longer reads, or a carried entry's source is gone.
+    """
+    source, broken = carried
+    mismatch = hash_mismatch(row, digests) or broken
+    if source is None and broken is not None:
+        raise TraceDecodeError(f"entry #{row.seq} ({row.decision_id}): {broken}")
+    body, trace = read_trace(source or row, dictionaries)
+    if mismatch is None and sha256_hex(body) != row.trace_sha256:
+        mismatch = f"HASH MISMATCH: the trace of entry #{row.seq} was changed"
+    link = None
+    if source is not None:
+        link = CarriedFrom(seq=source.seq, run_id=source.run_id, decision_id=source.decision_id)
+    return StoredDecision(
+        carried_from=link,
+        row=row_summary(row, mismatch),
+        trace=trace,
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+        origin=origin,
+        recorded_at=None if created is None else datetime.fromisoformat(created),
+    )
