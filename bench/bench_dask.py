@@ -2,7 +2,7 @@
 
     uv run --no-sync python bench/bench_dask.py [--accounts 20000] [--seed 1] [--workers 2]
     uv run --no-sync python bench/bench_dask.py --positions 10000000 --partitions 20 \\
-        [--memory-limit 4GiB] [--book DIR]
+        [--memory-limit 4GiB] [--book DIR] [--ledger FILE]
 
 Without ``--partitions``: the wall time of ``marginlex run BOOK --ledger FILE`` and of
 ``marginlex run BOOK --ledger FILE --dask local:N`` as new processes on the same Parquet book
@@ -14,7 +14,9 @@ writes it (a new process, its time and peak memory printed; ``--book DIR`` reuse
 written before), then the three rulebooks are evaluated on a LocalCluster of ``--workers``
 worker processes of one thread and ``--memory-limit`` each, every worker reading its own
 partitions (:func:`~marginlex.engine.distributed.partition_files.evaluate_files_on_cluster`,
-what ``marginlex run BOOK --dask`` does without ``--ledger``: nothing is recorded). Prints the
+what ``marginlex run BOOK --dask`` does without ``--ledger``: nothing is recorded; with
+``--ledger FILE``, recorded there as ``run BOOK --dask --ledger FILE`` records it, the
+traces fetched from the workers in ordered slices). Prints the
 total time, each worker's peak memory (its resident set's high-water mark, read from
 ``/proc`` by this process, and the largest sample taken every half second) and whether a
 worker was restarted or killed (a worker process that is not the one that started).
@@ -149,28 +151,50 @@ def _evaluate(opts: argparse.Namespace, folder: Path) -> None:
         pids: dict[str, int] = client.run(os.getpid)
         sampler = Sampler(pids)
         sampler.start()
-        gathered = evaluate_files_on_cluster(client, rulebooks, folder, lean=True)
+        if opts.ledger:
+            evaluations = _record(client, rulebooks, folder, opts.ledger)
+        else:
+            gathered = evaluate_files_on_cluster(client, rulebooks, folder, lean=True)
+            evaluations = [g.evaluation for g in gathered]
         took = time.perf_counter() - up
         sampler.done.set()
         sampler.join()
         after: dict[str, int] = client.run(os.getpid)
         limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
-    _print(opts, gathered, pids, after, sampler, (up - start, took, limit))
+    _print(opts, evaluations, pids, after, sampler, (up - start, took, limit))
+
+
+def _record(client: Any, rulebooks: list[Any], folder: Path, ledger: str) -> list[Any]:
+    """Record the run as ``run BOOK --dask --ledger`` does, each phase's time printed."""
+    from contextlib import ExitStack  # noqa: PLC0415
+
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun  # noqa: PLC0415
+
+    start = time.perf_counter()
+    run = PartitionedRun(ExitStack(), client, folder, rulebooks)
+    held = time.perf_counter()
+    recorded = run.record(ledger)
+    done = time.perf_counter()
+    print(
+        f"recorded copy of the book and evaluation (traces kept by the workers): "
+        f"{held - start:,.1f} s; recording {recorded.decisions:,} decisions: {done - held:,.1f} s"
+    )
+    return run.evaluations
 
 
 def _print(
     opts: argparse.Namespace,
-    gathered: list[Any],
+    evaluations: list[Any],
     pids: dict[str, int],
     after: dict[str, int],
     sampler: Sampler,
     times: tuple[float, float, int],
 ) -> None:
     start_up, took, limit = times
-    first = gathered[0].evaluation
+    first = evaluations[0]
     print(f"book: {first.book_name}, {first.n_accounts:,} accounts")
-    for g in gathered:
-        s = g.evaluation.summary()
+    for ev in evaluations:
+        s = ev.summary()
         print(f"  {s.rulebook_id}: {s.margin_sets:,} margin sets, {s.total_requirement:,.2f} USD")
     print(f"cluster: {opts.workers} workers, 1 thread each, memory limit {limit / 2**30:.1f} GiB")
     print(f"cluster start-up: {start_up:,.1f} s; evaluation (read, validate, 3 rulebooks, merge)")
@@ -195,6 +219,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=0)
     parser.add_argument("--memory-limit", default="4GiB")
     parser.add_argument("--book", default="", help="a partitioned book written before")
+    parser.add_argument("--ledger", default="", help="record the run in this ledger")
     opts = parser.parse_args()
     if opts.partitions or opts.book:
         partitioned(opts)

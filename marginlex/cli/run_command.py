@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from marginlex.audit.ledger.carry import Since
     from marginlex.audit.ledger.gathered import GatheredRun
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book.load import Book
@@ -208,10 +209,10 @@ def _evaluate_on_cluster(
     *,
     record: bool,
     frames: bool,
-) -> tuple[list[Evaluation], GatheredRun | None]:
+) -> tuple[list[Evaluation], GatheredRun | PartitionedRun | None]:
     """Evaluate on the cluster ``dask`` names, traces built by its workers (dask imported
-    only here). A partitioned book is read by the workers, partition by partition; the
-    client reads it whole only to record it (its sha256 and recorded copy)."""
+    only here). A partitioned book is read by the workers, partition by partition, and
+    never whole by the client."""
     from marginlex.audit.ledger.gathered import GatheredRun, partition_traces  # noqa: PLC0415
     from marginlex.engine.book.partitioned import is_partitioned  # noqa: PLC0415
     from marginlex.engine.distributed.cluster import (  # noqa: PLC0415
@@ -226,7 +227,9 @@ def _evaluate_on_cluster(
 
     spec = ClusterSpec.parse(dask)
     files = book if book is not None and is_partitioned(book) else None
-    loaded = resolve_book(book) if files is None or record else None
+    if files is not None and record:
+        return _record_on_cluster(dask, files, rulebooks, as_of, frames=frames)
+    loaded = resolve_book(book) if files is None else None
     with _progress(bar=False, show=True) as status:
         status.add_task(f"evaluating on the Dask cluster {dask}")
         status.refresh()
@@ -246,6 +249,34 @@ def _evaluate_on_cluster(
     return run.evaluations, run
 
 
+def _record_on_cluster(
+    dask: str,
+    folder: Path,
+    rulebooks: list[ResolvedRulebook],
+    as_of: dt.date | None,
+    *,
+    frames: bool,
+) -> tuple[list[Evaluation], PartitionedRun]:
+    """A recorded run of a partitioned book: its traces stay on the workers until the
+    ledger takes them, so the client stays open until the run is recorded (and closed)."""
+    from contextlib import ExitStack  # noqa: PLC0415
+
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun  # noqa: PLC0415
+    from marginlex.engine.distributed.cluster import ClusterSpec, open_client  # noqa: PLC0415
+
+    stack = ExitStack()
+    try:
+        with _progress(bar=False, show=True) as status:
+            status.add_task(f"evaluating on the Dask cluster {dask}")
+            status.refresh()
+            client = stack.enter_context(open_client(ClusterSpec.parse(dask)))
+            run = PartitionedRun(stack, client, folder, rulebooks, as_of, frames=frames)
+    except BaseException:
+        stack.close()
+        raise
+    return run.evaluations, run
+
+
 def _run_or_exit(
     book: Path | None,
     names: list[str],
@@ -255,7 +286,7 @@ def _run_or_exit(
     dask: str | None = None,
     since: Since | None = None,
     frames: bool = True,
-) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
+) -> tuple[list[Evaluation], RunRecorder | GatheredRun | PartitionedRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
     With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
@@ -289,7 +320,10 @@ def _run_or_exit(
 
 
 def _record(
-    location: str, recorder: RunRecorder | GatheredRun, to_stderr: bool, operator: str | None
+    location: str,
+    recorder: RunRecorder | GatheredRun | PartitionedRun,
+    to_stderr: bool,
+    operator: str | None,
 ) -> str:
     """Record the run in one transaction, with who ran it; print the run id and count."""
     from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
