@@ -139,8 +139,14 @@ def _kind_of(parties: pd.DataFrame, ids: pd.Series) -> pd.Series:
     return lookup(ids, parties["party_id"], parties["kind"].astype("str"))
 
 
-def check_references(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]) -> None:
-    """Dangling references and id clashes across files (skipped for unreadable files)."""
+def check_references(
+    frames: dict[str, pd.DataFrame],
+    parsers: dict[str, ColumnParser],
+    book_accounts: pd.Series | None = None,
+) -> None:
+    """Dangling references and id clashes across files (skipped for unreadable files);
+    ``book_accounts``: every account id of a partitioned book, which a relation may name
+    (``frames`` holds one partition's accounts)."""
     ids: dict[str, pd.Series] = {
         stem: frames[stem].iloc[:, 0].dropna()
         for stem in ("parties", "accounts", "instruments", "collateral")
@@ -151,7 +157,8 @@ def check_references(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnP
     if "accounts" in frames:
         _check_account_refs(frames["accounts"], parsers["accounts"], ids, names, kind)
     if "relations" in frames and "parties" in ids and "accounts" in ids:
-        _check_relations(frames["relations"], parsers["relations"], ids, names, kind)
+        known = ids if book_accounts is None else {**ids, "accounts": book_accounts}
+        _check_relations(frames["relations"], parsers["relations"], known, names, kind)
     if "instruments" in frames:
         df, p = frames["instruments"], parsers["instruments"]
         _dangling(

@@ -76,6 +76,10 @@ def validate_book(path: str | Path) -> list[BookProblem]:
     >>> validate_book("no/such/folder")[0].render()
     'no/such/folder: not a book folder (no such folder)'
     """
+    from marginlex.engine.book.partitioned import is_partitioned, validate_partitioned  # noqa: PLC0415
+
+    if is_partitioned(Path(path)):
+        return validate_partitioned(Path(path))
     _, problems = read_and_validate(Path(path))
     return problems.to_list()
 
@@ -93,19 +97,34 @@ def load_book(path: str | Path) -> Book:
     Raises:
         BookError: with every problem found, when there is at least one error.
     """
+    from marginlex.engine.book.partitioned import is_partitioned, load_partitioned  # noqa: PLC0415
+
+    if is_partitioned(Path(path)):
+        return load_partitioned(Path(path))
     parsed, problems = read_and_validate(Path(path))
     found = problems.to_list()
     if problems.has_errors() or parsed.meta is None:
         raise BookError(found)
+    return book_from_frames(parsed.meta, parsed.frames, found)
+
+
+def book_from_frames(
+    meta: BookMeta,
+    parsed: dict[str, pd.DataFrame],
+    found: list[BookProblem],
+    sha256: str | None = None,
+) -> Book:
+    """The :class:`Book` of validated frames: sorted, defaults filled, hashed (unless
+    ``sha256`` is given), derived columns added; ``found``'s warnings kept."""
     # One canonical form (defaults filled) is hashed, recorded and replayed, so a book
     # with blank optional cells and its recorded copy have the same sha256.
-    frames = fill_defaults({s.stem: canonical_order(s, parsed.frames.get(s.stem)) for s in FILES})
-    digest = content_sha256(parsed.meta, frames)
+    frames = fill_defaults({s.stem: canonical_order(s, parsed.get(s.stem)) for s in FILES})
+    digest = sha256 if sha256 is not None else content_sha256(meta, frames)
     derived = derive(frames)
     return Book(
-        as_of=parsed.meta.as_of,
-        currency=parsed.meta.currency,
-        name=parsed.meta.name,
+        as_of=meta.as_of,
+        currency=meta.currency,
+        name=meta.name,
         sha256=digest,
         warnings=tuple(p for p in found if p.severity is Severity.WARNING),
         **derived,
@@ -230,7 +249,18 @@ def write_book(
     (folder / "book.json").write_text(
         json.dumps(meta.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
+    return write_tables(frames, folder, fmt)
+
+
+def write_tables(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "csv") -> Path:
+    """Write the tables of ``frames`` (a frame per file stem, any subset) into ``folder``
+    as :func:`write_book` writes them (a partition of a partitioned book is three)."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}: expected csv or parquet")
+    folder.mkdir(parents=True, exist_ok=True)
     for spec in FILES:
+        if spec.stem not in frames:
+            continue
         df = frames[spec.stem].reset_index(drop=True)
         for stale in (folder / f"{spec.stem}.csv", folder / f"{spec.stem}.parquet"):
             stale.unlink(missing_ok=True)

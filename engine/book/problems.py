@@ -100,7 +100,7 @@ class Problems:
                     "column": column,
                     "message": msgs,
                     "severity": severity.value,
-                    "file_rank": self._order.get(file.rsplit(".", 1)[0], len(self._order)),
+                    "file_rank": self._order.get(_stem(file), len(self._order)),
                     "column_rank": column_rank,
                 }
             )
@@ -122,3 +122,9 @@ class Problems:
                 df["file"], df["row"], df["column"], df["message"], df["severity"], strict=True
             )
         ]
+
+
+def _stem(file: str) -> str:
+    """A file's stem, whatever folder of the book it is in (``partitions/p00001/accounts.csv``
+    ranks as ``accounts``)."""
+    return file.rsplit("/", 1)[-1].rsplit(".", 1)[0]

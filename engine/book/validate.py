@@ -27,6 +27,8 @@ from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems,
 from marginlex.engine.book.schema import FILES, FileSpec
 
 BOOK_JSON = "book.json"
+OWN_TABLES = ("accounts", "positions", "collateral")
+"""The tables a partition of a partitioned book holds (the others are the whole book's)."""
 _FILE_ORDER = ("book", *(f.stem for f in FILES))
 
 
@@ -170,6 +172,16 @@ def parse_file(
     return pd.DataFrame(out, index=index), parser
 
 
+def _candidates(folder: Path, stem: str) -> tuple[Path, Path]:
+    return folder / f"{stem}.csv", folder / f"{stem}.parquet"
+
+
+def _shown(folder: Path, path: Path) -> str:
+    """A file as problems name it: its path inside the book folder (a partition's files
+    are under ``partitions/``)."""
+    return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
+
+
 def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None:
     """Duplicate ids: every repeat is reported with the row of the first occurrence."""
     for col in spec.columns:
@@ -185,11 +197,18 @@ def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None
             parser.report(col.name, dup, msgs)
 
 
-def read_and_validate(folder: Path) -> tuple[Parsed, Problems]:
+def read_and_validate(
+    folder: Path, own: Path | None = None, book_accounts: pd.Series | None = None
+) -> tuple[Parsed, Problems]:
     """Read every file of a book folder and collect every problem.
 
     Args:
         folder: the book folder.
+        own: a partition's folder (``docs/book-format.md``, partitioned books): accounts,
+            positions and collateral are read there, and problems name them by their path
+            inside the book folder.
+        book_accounts: every account id of a partitioned book (a relation may name an
+            account of another partition).
 
     Returns:
         The parsed frames (for files that could be read) and the problems found.
@@ -206,30 +225,30 @@ def read_and_validate(folder: Path) -> tuple[Parsed, Problems]:
         problems.add(str(folder), 0, "-", f"not a book folder ({why})")
         return Parsed(meta=None, frames={}, file_names={}), problems
     meta = read_meta(folder, problems)
-    tables = [p for s in FILES for p in (folder / f"{s.stem}.csv", folder / f"{s.stem}.parquet")]
+    where = {s.stem: own if own is not None and s.stem in OWN_TABLES else folder for s in FILES}
+    tables = [p for s in FILES for p in _candidates(where[s.stem], s.stem)]
     if not check_memory([p for p in tables if p.is_file()], problems):
         return Parsed(meta=meta, frames={}, file_names={}), problems
     frames: dict[str, pd.DataFrame] = {}
     names: dict[str, str] = {}
     parsers: dict[str, ColumnParser] = {}
     for spec in FILES:
-        present = [
-            p for p in (folder / f"{spec.stem}.csv", folder / f"{spec.stem}.parquet") if p.exists()
-        ]
-        path = find_file(folder, spec.stem, problems)
-        names[spec.stem] = path.name if path else f"{spec.stem}.csv"
+        present = [p for p in _candidates(where[spec.stem], spec.stem) if p.exists()]
+        path = find_file(where[spec.stem], spec.stem, problems)
+        shown = _shown(folder, path or where[spec.stem] / f"{spec.stem}.csv")
+        names[spec.stem] = shown
         if path is None:
             if spec.required and not present:
-                problems.add(names[spec.stem], 0, "-", "required file is missing")
+                problems.add(shown, 0, "-", "required file is missing")
             continue
         raw = read_raw(path, problems)
         if raw is not None:
-            frames[spec.stem], parsers[spec.stem] = parse_file(spec, raw, path.name, problems)
+            frames[spec.stem], parsers[spec.stem] = parse_file(spec, raw, shown, problems)
     for spec in FILES:
         if spec.stem in frames:
             check_unique(spec, frames[spec.stem], parsers[spec.stem])
             check_rows(spec.stem, frames[spec.stem], parsers[spec.stem])
-    check_references(frames, parsers)
+    check_references(frames, parsers, book_accounts)
     check_magnitudes(frames, parsers)
     check_positions_per_account(frames, parsers)
     check_repledge_chains(frames, parsers)

@@ -140,7 +140,14 @@ def _positions(
 
 
 def _collateral(
-    accounts: pd.DataFrame, wealth: np.ndarray, firms: Firms, rng: np.random.Generator, as_of: date
+    accounts: pd.DataFrame,
+    wealth: np.ndarray,
+    firms: Firms,
+    rng: np.random.Generator,
+    as_of: date,
+    *,
+    tag: str = "",
+    breaches: bool = True,
 ) -> pd.DataFrame:
     n_lots = 1 + rng.poisson(1.0, len(accounts))
     acct = np.repeat(np.arange(len(accounts)), n_lots)
@@ -160,7 +167,7 @@ def _collateral(
     width = len(str(acct.size))
     lots = pd.DataFrame(
         {
-            "lot_id": [f"L{i:0{width}d}" for i in range(1, acct.size + 1)],
+            "lot_id": [f"L{tag}{i:0{width}d}" for i in range(1, acct.size + 1)],
             "account_id": accounts["account_id"].to_numpy()[acct],
             "asset": asset.astype(str),
             "market_value": value,
@@ -168,7 +175,7 @@ def _collateral(
             "pledged_to": pd.Series([None] * acct.size, dtype="str"),
         }
     )
-    return _pledges(lots, accounts, acct, firms, rng)
+    return _pledges(lots, accounts, acct, firms, rng, breaches=breaches)
 
 
 def _pledges(
@@ -177,8 +184,11 @@ def _pledges(
     acct: np.ndarray,
     firms: Firms,
     rng: np.random.Generator,
+    *,
+    breaches: bool = True,
 ) -> pd.DataFrame:
-    """Legitimate pledges within one owner, and a few customer lots pledged to the house."""
+    """Legitimate pledges within one owner, and (with ``breaches``) a few customer lots
+    pledged to the house."""
     owner = accounts["owner_id"].to_numpy()[acct]
     first_of_owner = accounts.groupby("owner_id", sort=False)["account_id"].first()
     target = pd.Series(owner).map(first_of_owner).to_numpy()
@@ -186,7 +196,7 @@ def _pledges(
     legit = customer & (target != lots["account_id"].to_numpy()) & (rng.random(acct.size) < 0.1)
     pledged = np.full(acct.size, None, dtype=object)
     pledged[legit] = target[legit]
-    n_breach = max(1, int(customer.sum()) // 2000)
+    n_breach = max(1, int(customer.sum()) // 2000) if breaches else 0
     breach = rng.choice(np.flatnonzero(customer & ~legit), n_breach, replace=False)
     house_of = firms.house.groupby("carrier_id")["account_id"].first()
     carrier = accounts["carrier_id"].to_numpy()[acct[breach]]

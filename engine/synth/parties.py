@@ -125,7 +125,7 @@ def _owner_sizes(n_accounts: int, rng: np.random.Generator) -> np.ndarray:
     return sizes
 
 
-def _owners(sizes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _owners(sizes: np.ndarray, rng: np.random.Generator, tag: str = "") -> pd.DataFrame:
     n = sizes.size
     width = max(6, len(str(n)))
     inst = rng.random(n) < 0.3
@@ -140,7 +140,7 @@ def _owners(sizes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     multi = rng.choice(list(MULTI_PROFILES), n, p=list(MULTI_PROFILES.values()))
     return pd.DataFrame(
         {
-            "party_id": [f"C{i:0{width}d}" for i in num],
+            "party_id": [f"C{tag}{i:0{width}d}" for i in num],
             "name": [
                 f"{'Institution' if k else 'Individual'} {i}"
                 for i, k in zip(num, inst, strict=True)
@@ -153,10 +153,13 @@ def _owners(sizes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
-def draw_customers(n_accounts: int, firms: Firms, rng: np.random.Generator) -> People:
-    """Customers with one to three accounts each, at one carrier that suits their profile."""
+def draw_customers(
+    n_accounts: int, firms: Firms, rng: np.random.Generator, tag: str = ""
+) -> People:
+    """Customers with one to three accounts each, at one carrier that suits their profile
+    (``tag`` follows the first letter of their ids: a partition's customers, say)."""
     sizes = _owner_sizes(n_accounts, rng)
-    owners = _owners(sizes, rng)
+    owners = _owners(sizes, rng, tag)
     carrier = _pick_carriers(owners["profile"].to_numpy(), firms, rng)
     owner_row = np.repeat(np.arange(sizes.size), sizes)
     j = np.arange(n_accounts) - np.repeat(np.cumsum(sizes) - sizes, sizes)
@@ -171,7 +174,7 @@ def draw_customers(n_accounts: int, firms: Firms, rng: np.random.Generator) -> P
     width = max(6, len(str(n_accounts)))
     accounts = pd.DataFrame(
         {
-            "account_id": [f"A{i:0{width}d}" for i in range(1, n_accounts + 1)],
+            "account_id": [f"A{tag}{i:0{width}d}" for i in range(1, n_accounts + 1)],
             "owner_id": owners["party_id"].to_numpy()[owner_row],
             "carrier_id": acct_carrier,
             "regime": regime,

@@ -46,6 +46,13 @@ _ACCOUNTS = typer.Option(..., "--accounts", min=20, help="Number of accounts.")
 _SEED = typer.Option(..., "--seed", help="Random seed: same seed, same bytes.")
 _OUT = typer.Option(..., "--out", help="Folder to write the book into.")
 _FORMAT = typer.Option(BookFormat.CSV, "--format", help="csv or parquet.")
+_PARTITIONS = typer.Option(
+    0,
+    "--partitions",
+    min=0,
+    help="Write a partitioned book of this many partitions, one at a time (for books "
+    "bigger than one process; see docs/book-format.md). 0: one folder of six files.",
+)
 
 
 def validate(
@@ -109,24 +116,51 @@ def _print_summary(book: Book, n_warn: int) -> None:
 
 
 def synth(
-    accounts: int = _ACCOUNTS, seed: int = _SEED, out: Path = _OUT, fmt: BookFormat = _FORMAT
+    accounts: int = _ACCOUNTS,
+    seed: int = _SEED,
+    out: Path = _OUT,
+    fmt: BookFormat = _FORMAT,
+    partitions: int = _PARTITIONS,
 ) -> None:
     """Write a deterministic synthetic book (about 10 positions and 2 lots per account)."""
-    from marginlex.engine.book.load import write_book  # noqa: PLC0415
-    from marginlex.engine.synth.generate import DEFAULT_AS_OF, synth_book  # noqa: PLC0415
-
     start = time.perf_counter()
-    meta, frames = synth_book(accounts, seed, DEFAULT_AS_OF)
     try:
-        write_book(meta, frames, out, fmt.value)
+        counts = _write_synth(accounts, seed, out, fmt, partitions)
     except OSError as exc:
         # e.g. --out names an existing file, or a folder one cannot write to.
         reason = exc.strerror or str(exc)
         _err.print(f"cannot write the book to {out}: {reason}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except ValueError as exc:  # too few accounts for the partitions asked
+        _err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     took = time.perf_counter() - start
-    sizes = ", ".join(f"{len(frames[n]):,} {n}" for n in FRAMES)
+    sizes = ", ".join(f"{counts[n]:,} {n}" for n in FRAMES)
     _err.print(f"wrote {out} in {took:.1f} s: {sizes}", markup=False, soft_wrap=True)
+
+
+def _write_synth(
+    accounts: int, seed: int, out: Path, fmt: BookFormat, partitions: int
+) -> dict[str, int]:
+    """Write the book (partition by partition when ``partitions``); its rows per table."""
+    if partitions:
+        from marginlex.engine.synth.partitioned import write_partitioned_synth  # noqa: PLC0415
+
+        def told(j: int, rows: dict[str, int]) -> None:
+            _err.print(
+                f"partition {j + 1}/{partitions}: {rows['positions']:,} positions",
+                markup=False,
+            )
+
+        return write_partitioned_synth(
+            accounts, seed, partitions, out, fmt=fmt.value, progress=told
+        )
+    from marginlex.engine.book.load import write_book  # noqa: PLC0415
+    from marginlex.engine.synth.generate import DEFAULT_AS_OF, synth_book  # noqa: PLC0415
+
+    meta, frames = synth_book(accounts, seed, DEFAULT_AS_OF)
+    write_book(meta, frames, out, fmt.value)
+    return {n: len(frames[n]) for n in FRAMES}
 
 
 def register(app: typer.Typer) -> None:
@@ -136,5 +170,10 @@ def register(app: typer.Typer) -> None:
         epilog=examples("marginlex validate my_book/", "marginlex validate my_book/ --format json"),
     )(validate)
     app.command(
-        "synth", epilog=examples("marginlex synth --accounts 1000 --seed 7 --out big_book/")
+        "synth",
+        epilog=examples(
+            "marginlex synth --accounts 1000 --seed 7 --out big_book/",
+            "marginlex synth --accounts 100000 --seed 7 --format parquet --partitions 8 "
+            "--out parts/",
+        ),
     )(synth)

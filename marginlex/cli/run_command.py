@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from marginlex.audit.ledger.carry import Since
     from marginlex.audit.ledger.gathered import GatheredRun
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun
     from marginlex.audit.ledger.record import RunRecorder
     from marginlex.dsl.resolve import ResolvedRulebook
     from marginlex.engine.book.load import Book
@@ -201,24 +202,78 @@ def _evaluate_all(
 
 
 def _evaluate_on_cluster(
-    dask: str, book: Book, rulebooks: list[ResolvedRulebook], as_of: dt.date | None
-) -> tuple[list[Evaluation], GatheredRun]:
+    dask: str,
+    book: Path | None,
+    rulebooks: list[ResolvedRulebook],
+    as_of: dt.date | None,
+    *,
+    record: bool,
+    frames: bool,
+) -> tuple[list[Evaluation], GatheredRun | PartitionedRun | None]:
     """Evaluate on the cluster ``dask`` names, traces built by its workers (dask imported
-    only here)."""
+    only here). A partitioned book is read by the workers, partition by partition, and
+    never whole by the client."""
     from marginlex.audit.ledger.gathered import GatheredRun, partition_traces  # noqa: PLC0415
+    from marginlex.engine.book.partitioned import is_partitioned  # noqa: PLC0415
     from marginlex.engine.distributed.cluster import (  # noqa: PLC0415
         ClusterSpec,
         evaluate_on_cluster,
         open_client,
     )
+    from marginlex.engine.distributed.partition_files import (  # noqa: PLC0415
+        evaluate_files_on_cluster,
+    )
+    from marginlex.engine.run import resolve_book  # noqa: PLC0415
 
     spec = ClusterSpec.parse(dask)
+    files = book if book is not None and is_partitioned(book) else None
+    if files is not None and record:
+        return _record_on_cluster(dask, files, rulebooks, as_of, frames=frames)
+    loaded = resolve_book(book) if files is None else None
     with _progress(bar=False, show=True) as status:
         status.add_task(f"evaluating on the Dask cluster {dask}")
         status.refresh()
         with open_client(spec) as client:
-            gathered = evaluate_on_cluster(client, rulebooks, book, as_of, partition_traces)
-    run = GatheredRun(book, gathered, rulebooks)
+            if files is not None:
+                after = partition_traces if record else None
+                lean = not (record or frames)
+                gathered = evaluate_files_on_cluster(
+                    client, rulebooks, files, as_of, after, book=loaded, lean=lean
+                )
+            else:
+                assert loaded is not None  # read whole above
+                gathered = evaluate_on_cluster(client, rulebooks, loaded, as_of, partition_traces)
+    if loaded is None:
+        return [g.evaluation for g in gathered], None
+    run = GatheredRun(loaded, gathered, rulebooks)
+    return run.evaluations, run
+
+
+def _record_on_cluster(
+    dask: str,
+    folder: Path,
+    rulebooks: list[ResolvedRulebook],
+    as_of: dt.date | None,
+    *,
+    frames: bool,
+) -> tuple[list[Evaluation], PartitionedRun]:
+    """A recorded run of a partitioned book: its traces stay on the workers until the
+    ledger takes them, so the client stays open until the run is recorded (and closed)."""
+    from contextlib import ExitStack  # noqa: PLC0415
+
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun  # noqa: PLC0415
+    from marginlex.engine.distributed.cluster import ClusterSpec, open_client  # noqa: PLC0415
+
+    stack = ExitStack()
+    try:
+        with _progress(bar=False, show=True) as status:
+            status.add_task(f"evaluating on the Dask cluster {dask}")
+            status.refresh()
+            client = stack.enter_context(open_client(ClusterSpec.parse(dask)))
+            run = PartitionedRun(stack, client, folder, rulebooks, as_of, frames=frames)
+    except BaseException:
+        stack.close()
+        raise
     return run.evaluations, run
 
 
@@ -230,7 +285,8 @@ def _run_or_exit(
     record: bool,
     dask: str | None = None,
     since: Since | None = None,
-) -> tuple[list[Evaluation], RunRecorder | GatheredRun | None]:
+    frames: bool = True,
+) -> tuple[list[Evaluation], RunRecorder | GatheredRun | PartitionedRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
     With ``record``, also returns a :class:`RunRecorder` (the caller closes it) that was
@@ -243,11 +299,13 @@ def _run_or_exit(
     day = as_of_date(as_of, "run")
     recorder = None
     try:
-        loaded = resolve_book(book)
+        # a cluster run reads a partitioned book on the workers, not here
+        loaded = resolve_book(book) if dask is None else None
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
         if dask is not None:
-            return _evaluate_on_cluster(dask, loaded, rulebooks, day)
+            return _evaluate_on_cluster(dask, book, rulebooks, day, record=record, frames=frames)
+        assert loaded is not None  # read above
         recorder = RunRecorder(loaded, since=since) if record else None
         return _evaluate_all(loaded, rulebooks, day, recorder), recorder
     except BaseException as exc:
@@ -262,7 +320,10 @@ def _run_or_exit(
 
 
 def _record(
-    location: str, recorder: RunRecorder | GatheredRun, to_stderr: bool, operator: str | None
+    location: str,
+    recorder: RunRecorder | GatheredRun | PartitionedRun,
+    to_stderr: bool,
+    operator: str | None,
 ) -> str:
     """Record the run in one transaction, with who ran it; print the run id and count."""
     from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
@@ -360,7 +421,7 @@ def run(
     refuse_unclean(names, allow_warnings, _err)
     earlier = since_or_exit(since, location, dask, _err)
     results, recorder = _run_or_exit(
-        book, names, as_of, record=bool(location), dask=dask, since=earlier
+        book, names, as_of, record=bool(location), dask=dask, since=earlier, frames=out is not None
     )
     try:
         _report(results, out, out_format)

@@ -10,6 +10,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from marginlex.audit.ledger.carry import Since
     from marginlex.audit.ledger.gathered import GatheredRun
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun
     from marginlex.audit.ledger.record import RunRecorder
 
 SINCE = typer.Option(
@@ -43,7 +44,7 @@ def since_or_exit(
         raise typer.Exit(1) from None
 
 
-def report_carried(recorder: RunRecorder | GatheredRun, err: Console) -> None:
+def report_carried(recorder: RunRecorder | GatheredRun | PartitionedRun, err: Console) -> None:
     """Say on stderr how many decisions were carried forward and how many re-decided."""
     since: Since | None = getattr(recorder, "since", None)
     if since is None:

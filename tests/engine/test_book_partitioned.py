@@ -1,0 +1,152 @@
+"""Partitioned books: ``synth --partitions K`` writes one partition at a time, the same
+bytes for the same arguments, cut so that no margin set spans two partitions; validation
+names a partition's file, row and column; the cut itself is checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.engine.book.load import load_book, validate_book
+from marginlex.engine.book.partitioned import (
+    PARTITIONS,
+    concat_parsed,
+    partition_folders,
+    read_layout,
+)
+from marginlex.engine.book.problems import BookError
+from marginlex.engine.distributed.partition import account_components
+from marginlex.engine.synth.partitioned import partition_sizes, write_partitioned_synth
+
+N, K = 200, 2
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.*")}
+
+
+@pytest.fixture(scope="module")
+def parted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("parted")
+    write_partitioned_synth(N, 3, K, folder)
+    return folder
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    for path in src.rglob("*.*"):
+        (dst / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+        (dst / path.relative_to(src)).write_bytes(path.read_bytes())
+    return dst
+
+
+def test_the_cli_writes_the_same_partitioned_bytes_for_the_same_arguments(
+    parted: Path, tmp_path: Path
+) -> None:
+    args = ["synth", "--accounts", str(N), "--seed", "3", "--format", "parquet"]
+    result = CliRunner().invoke(app, [*args, "--partitions", str(K), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "partition 2/2" in result.output
+    assert _bytes(tmp_path) == _bytes(parted)
+    assert sorted(_bytes(parted)) == [
+        "book.json",
+        "instruments.parquet",
+        "parties.parquet",
+        f"{PARTITIONS}/p00000/accounts.parquet",
+        f"{PARTITIONS}/p00000/collateral.parquet",
+        f"{PARTITIONS}/p00000/positions.parquet",
+        f"{PARTITIONS}/p00001/accounts.parquet",
+        f"{PARTITIONS}/p00001/collateral.parquet",
+        f"{PARTITIONS}/p00001/positions.parquet",
+        "relations.parquet",
+    ]
+
+
+def test_too_few_accounts_for_the_partitions_is_refused(tmp_path: Path) -> None:
+    args = ["synth", "--accounts", "30", "--seed", "3", "--partitions", "2"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert result.exit_code == 1
+    assert "needs at least 20 accounts a partition (40), got 30" in result.output
+
+
+def test_partition_sizes_are_even() -> None:
+    assert partition_sizes(7, 3) == [3, 2, 2]
+    assert sum(partition_sizes(999_983, 20)) == 999_983
+
+
+def test_no_component_of_the_account_graph_spans_two_partitions(parted: Path) -> None:
+    book = load_book(parted)
+    assert validate_book(parted) == []
+    ids = pd.concat(
+        [
+            pd.read_parquet(p / "accounts.parquet", columns=["account_id"]).assign(part=k)
+            for k, p in enumerate(partition_folders(parted))
+        ]
+    ).set_index("account_id")["part"]
+    part = ids.reindex(book.accounts["account_id"]).to_numpy()
+    spans = pd.Series(part).groupby(account_components(book)).nunique()
+    assert spans.max() == 1
+    assert len(book.accounts) == N
+    assert set(part) == {0, 1}
+    house = book.accounts["origin"] == "house"
+    assert set(part[house.to_numpy()]) == {0}  # the house and the lots pledged to it
+
+
+def test_a_bad_cell_is_named_by_its_partition_file_row_and_column(
+    parted: Path, tmp_path: Path
+) -> None:
+    book = _copy(parted, tmp_path / "bad")
+    path = book / PARTITIONS / "p00001" / "positions.parquet"
+    frame = pd.read_parquet(path)
+    frame.loc[4, "instrument_id"] = "NO_SUCH"
+    frame.to_parquet(path, index=False)
+    rendered = [p.render() for p in validate_book(book)]
+    assert rendered == [
+        f"{PARTITIONS}/p00001/positions.parquet:6: instrument_id: unknown instrument "
+        "'NO_SUCH' (not in instruments.parquet)"
+    ]
+    with pytest.raises(BookError) as caught:
+        load_book(book)
+    assert [p.render() for p in caught.value.problems] == rendered
+
+
+def test_an_owner_or_an_account_in_two_partitions_breaks_the_cut(
+    parted: Path, tmp_path: Path
+) -> None:
+    book = _copy(parted, tmp_path / "cut")
+    first, second = (p / "accounts.parquet" for p in partition_folders(book))
+    moved = pd.read_parquet(first).iloc[[0]]
+    again = pd.read_parquet(first).iloc[[1]].assign(account_id="A-NEW")
+    pd.concat([pd.read_parquet(second), moved, again]).to_parquet(second, index=False)
+    n = len(pd.read_parquet(second))
+    owner = again["owner_id"].iloc[0]
+    layout = read_layout(book)
+    assert [p.render() for p in layout.problems] == [
+        f"{PARTITIONS}/p00001/accounts.parquet:{n}: account_id: account "
+        f"{moved['account_id'].iloc[0]!r} is also in {PARTITIONS}/p00000: an account belongs "
+        "to one partition",
+        f"{PARTITIONS}/p00001/accounts.parquet:{n + 1}: owner_id: owner {owner!r} is also in "
+        f"{PARTITIONS}/p00000: an owner's accounts are in one partition (a margin set may "
+        "join them)",
+    ]
+    assert layout.problems[0] in validate_book(book)
+
+
+def test_an_empty_partitions_folder_is_a_problem(parted: Path, tmp_path: Path) -> None:
+    book = tmp_path / "empty"
+    (book / PARTITIONS).mkdir(parents=True)
+    (book / "book.json").write_bytes((parted / "book.json").read_bytes())
+    assert [p.render() for p in validate_book(book)] == [
+        f"{PARTITIONS}/: no partition folder (p00000, p00001, ...)"
+    ]
+
+
+def test_categories_of_partitions_read_apart_are_those_of_the_table_read_whole() -> None:
+    one = pd.DataFrame({"asset": pd.Categorical(["USD", "ZZZ"], categories=["USD", "ZZZ"])})
+    two = pd.DataFrame({"asset": pd.Categorical(["AAA"], categories=["USD", "AAA"])})
+    got = concat_parsed("collateral", [one.reindex(columns=["asset"]), two])
+    assert got["asset"].tolist() == ["USD", "ZZZ", "AAA"]
+    assert list(got["asset"].cat.categories)[-2:] == ["AAA", "ZZZ"]
