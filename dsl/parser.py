@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -36,8 +37,10 @@ from marginlex.dsl.limits import (
 from marginlex.dsl.model import rulebook as m
 
 
-class _CommentSink:
-    """Collects COMMENT tokens during one parse (the parser object itself is shared)."""
+class _CommentSink(threading.local):
+    """Collects COMMENT tokens during one parse. The parser object is shared, by every
+    thread too (a Dask worker's threads format rulebooks at once): each thread has its own
+    list, or two parses at the same time would mix their comments."""
 
     def __init__(self) -> None:
         self.tokens: list[Token] = []
