@@ -72,14 +72,6 @@ Probe = Changes | Refused | Evidence | Handled
 
 _RANGE = "range when instrument.index_class = high_cap_broad up 6% down 8%"
 _SCAN = "range when instrument.product = index_future 7%"
-_RATES = """margin probe_rates
-  cites "probe"
-  applies to account where account.kind = margin
-  rates
-    when instrument.product = stock 40%
-    otherwise 50%
-
-margin sec_portfolio_margin"""
 
 _REMOVE = "remove eligibility treasury_cross_margin"
 _REMOVE_EXT = 'extend eligibility portfolio_margin\n  cites "probe"\n  {change}\n\n' + _REMOVE
@@ -167,7 +159,8 @@ CLAUSES: dict[str, Probe] = {
     "decides": Changes(
         "sec",
         "decides account where account.regime = SEC",
-        "decides account where account.regime = SEC and account.origin = customer",
+        # (not `account.origin = customer`: no account would reach sec_house_capital, MLX606)
+        "decides account where account.regime = SEC and account.kind = portfolio_margin",
     ),
     "eligibility": Handled(why="holds requirements"),
     "eligibility_item": Handled(why="a clause or a requirement"),
@@ -314,8 +307,15 @@ CLAUSES: dict[str, Probe] = {
         "cftc", "prefer instrument scan_range", "ignore instrument scan_range"
     ),
     "scan_row": Changes("cftc", _SCAN, _SCAN.replace("7%", "9%")),
-    "rates": Changes("sec", "margin sec_portfolio_margin", _RATES),
-    "rate_row": Changes("sec", "margin sec_portfolio_margin", _RATES),
+    # a `rates` statement of its own would overlap sec_strategy_based or sec_house_capital
+    # (MLX607): the probe adds a first row to sec_house_capital's table instead
+    "rates": Changes("sec", "  rates\n", "  rates\n    when instrument.product = stock 90%\n"),
+    # the house account's 15c3-1 haircut on stock (demo H_BD1: 10,000 ABC)
+    "rate_row": Changes(
+        "sec",
+        "when instrument.product in {stock, etf} 15%",
+        "when instrument.product in {stock, etf} 40%",
+    ),
     "strategy_based": Handled(why="holds strategy rows and rate rows"),
     "strategy_item": Handled(why="a strategy row or a rate row"),
     "strategy_row": Changes("sec", "long_stock 25%", "long_stock 35%"),
