@@ -360,6 +360,11 @@ CLAUSES: dict[str, Probe] = {
     "other_owner": Changes(
         "cftc", "must not reach account of another owner where", "must not reach account where"
     ),
+    "not_counted": Changes(
+        "cftc",
+        "account.origin = customer, not counted there",
+        "account.origin = customer",
+    ),
     "value": Handled(why="a quantity or a parameter"),
     "param": Handled((m.ParamRef,)),
     "quantity": Handled((m.Quantity,)),
