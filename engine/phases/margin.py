@@ -256,7 +256,8 @@ def _product_key(
         col, rows = link.ctx.column(key.subject, key.name), link.index[rows]
     else:
         col = pos.column(key.subject, key.name)
-    listed = [r.left.name for r in rule.rows]
+    # Every key a row names, left legs and the right legs of spreads (`a with b`), in order.
+    listed = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
     value_codes = pd.Series(col.astype("str")).map({k: i for i, k in enumerate(listed)})
     none = len(listed)  # the trailing "": no row of the table
     per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]
