@@ -249,6 +249,10 @@ class CalendarSpreads(Node):
 
     where: Expr
     tiers: tuple[SpreadTier, ...]
+    by_delta: bool = False
+    """``calendar spreads by delta``: options count by delta (quantity x delta) at their
+    underlying's expiry, as CME's intra-commodity spreads use delta-weighted positions;
+    without it every selected position counts its contracts at its own expiry."""
 
 
 class DeliveryCharge(Node):

@@ -185,7 +185,8 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     result = span_scan(frame, params)
     g = result.groups
     codes = result.positions["group"].to_numpy(np.int64)
-    charges = span_charges(state, scan, rows, codes, len(g))
+    deltas = result.positions["delta"].to_numpy(np.float64)
+    charges = span_charges(state, scan, rows, codes, len(g), deltas=deltas)
     loss = g["scanning_risk"].to_numpy(np.float64) + charges
     som = g["short_option_minimum"].to_numpy(np.float64)
     groups = g.assign(
