@@ -185,7 +185,8 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     result = span_scan(frame, params)
     g = result.groups
     codes = result.positions["group"].to_numpy(np.int64)
-    charges = span_charges(state, scan, rows, codes, len(g))
+    deltas = result.positions["delta"].to_numpy(np.float64)
+    charges = span_charges(state, scan, rows, codes, len(g), deltas=deltas)
     loss = g["scanning_risk"].to_numpy(np.float64) + charges
     som = g["short_option_minimum"].to_numpy(np.float64)
     groups = g.assign(
@@ -256,7 +257,8 @@ def _product_key(
         col, rows = link.ctx.column(key.subject, key.name), link.index[rows]
     else:
         col = pos.column(key.subject, key.name)
-    listed = [r.left.name for r in rule.rows]
+    # Every key a row names, left legs and the right legs of spreads (`a with b`), in order.
+    listed = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
     value_codes = pd.Series(col.astype("str")).map({k: i for i, k in enumerate(listed)})
     none = len(listed)  # the trailing "": no row of the table
     per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]

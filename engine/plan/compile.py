@@ -58,7 +58,11 @@ def _refuse_unsupported(
         if isinstance(rule, m.Netting) and _rate(rule.rate, parameters) not in (1.0, None):
             problem = "netting within a class group at a rate other than 100%"
         if isinstance(rule, m.ClassGroupCredit) and any(r.right for r in rule.rows):
-            problem = "credits between pairs of class-group keys (`a with b`)"
+            if not rule.per_leg:
+                problem = "credits between pairs of class-group keys (`a with b`) netted "
+                problem += "point by point (write `credit each leg`, SPAN's spreads)"
+            elif not all(r.right for r in rule.rows):
+                problem = "a `credit each leg` table mixing spreads (`a with b`) and single keys"
     if isinstance(statement, m.Margin):
         if isinstance(statement.method, m.SpanScan) and statement.method.steps != 3:
             problem = "a SPAN scan in other than 3 steps (the 16 standard scenarios)"

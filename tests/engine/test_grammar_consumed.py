@@ -284,8 +284,8 @@ CLAUSES: dict[str, Probe] = {
     "coverage": Refused("cftc", "coverage span_coverage over", "coverage 95% over", "MLX700"),
     "calendar_spreads": Changes(
         "cftc",
-        "calendar spreads\n      for position where instrument.product in {index_future,",
-        "calendar spreads\n      for position where instrument.product in {",
+        "calendar spreads by delta\n      for position where instrument.product in {index_future,",
+        "calendar spreads by delta\n      for position where instrument.product in {",
     ),
     "spread_tier": Changes(
         "cftc",
@@ -359,6 +359,16 @@ CLAUSES: dict[str, Probe] = {
     "name_set": Handled(why="the kinds of a carrier constraint (probed there)"),
     "other_owner": Changes(
         "cftc", "must not reach account of another owner where", "must not reach account where"
+    ),
+    "by_delta": Changes(
+        "cftc",
+        "calendar spreads by delta\n      for position where instrument.product in {index_future,",
+        "calendar spreads\n      for position where instrument.product in {index_future,",
+    ),
+    "not_counted": Changes(
+        "cftc",
+        "account.origin = customer, not counted there",
+        "account.origin = customer",
     ),
     "value": Handled(why="a quantity or a parameter"),
     "param": Handled((m.ParamRef,)),
