@@ -281,7 +281,9 @@ CLAUSES: dict[str, Probe] = {
     "extreme": Changes(
         "cftc", "extreme span_extreme_multiple counted span_extreme_cover", "extreme 6x counted 90%"
     ),
-    "coverage": Refused("cftc", "coverage span_coverage over", "coverage 95% over", "MLX700"),
+    "coverage": Changes(
+        "cftc", "coverage span_coverage over span_liquidation", "coverage 99% over 2 days"
+    ),
     "calendar_spreads": Changes(
         "cftc",
         "calendar spreads by delta\n      for position where instrument.product in {index_future,",
@@ -498,7 +500,7 @@ def test_the_clause_is_recorded(name: str, probe: Evidence, tmp_path: Path) -> N
     assert rulebook_sha256(rulebook_bundle(edited)) != sha  # type: ignore[arg-type]
 
 
-def test_a_compiled_rulebook_refuses_an_unsupported_coverage_through_a_parameter() -> None:
+def test_a_compiled_rulebook_refuses_a_coverage_below_the_floor_through_a_parameter() -> None:
     cftc = load_rulebook("cftc")
     statements = tuple(
         s.model_copy(update={"value": s.value.model_copy(update={"amount": 97.5})})
@@ -509,7 +511,7 @@ def test_a_compiled_rulebook_refuses_an_unsupported_coverage_through_a_parameter
     with pytest.raises(
         CompileError,
         match=r"cftc.mlx:\d+:\d+: rule `cftc_span`: .*"
-        r"a SPAN coverage of 97.5 % \(only 99%\) \[MLX700\]",
+        r"a SPAN coverage of 97.5 % \(below the regulatory minimum\) \[MLX303\]",
     ):
         compile_plan(cftc.model_copy(update={"statements": statements}), AS_OF)
 
