@@ -21,9 +21,10 @@ them:
 Values are in base units, as the evaluator reads them: ``unit`` is ``fraction`` (0.15 is
 15%), ``USD``, ``years``, ``multiple`` or null (a count, a flag, a label, a date). A
 parameter's unit comes from where it is used (a range is a fraction, a contract minimum
-USD; in a condition, the unit of the field it is compared with). What the SPAN clause
-``steps 3`` and ``coverage ... over ...`` declare is not listed: the evaluator does not read
-it (its scan always has 3 steps).
+USD; in a condition, the unit of the field it is compared with). A SPAN scan's ``steps 3``
+is not listed (its scan always has 3 steps); its ``coverage ... over ...`` is listed
+(``<rule>.coverage``, ``<rule>.liquidation``) only where it scales the scan ranges, i.e. is
+not 99% over 1 day (factor 1), so ledgers recorded before it was read still replay.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pydantic import TypeAdapter
 from marginlex.audit.trace.steps import InputValue
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.fields import FIELDS, Kind
+from marginlex.engine.kernels.span_horizon import horizon_factor
 from marginlex.engine.plan.steps import Plan, Step
 
 FRACTION: Final = "fraction"
@@ -265,11 +267,25 @@ def _span(rule: str, scan: m.SpanScan, plan: Plan) -> Iterator[InputValue]:
         yield from _value(plan, f"{rule}.vol_floor", scan.vol_floor, FRACTION)
     yield from _value(plan, f"{rule}.extreme_multiple", scan.extreme_multiple, MULTIPLE)
     yield from _value(plan, f"{rule}.extreme_cover", scan.extreme_cover, FRACTION)
+    yield from _horizon(rule, scan, plan)
     yield _setting(f"{rule}.prefer_instrument_range", scan.prefer_instrument_range)
     for label, row in _rows(scan.ranges):
         yield from _condition(plan, f"{rule}.range[{label}].when", row.when)
         yield from _value(plan, f"{rule}.range[{label}]", row.range, FRACTION)
     yield from _minimum(rule, scan.minimum, plan)
+
+
+def _horizon(rule: str, scan: m.SpanScan, plan: Plan) -> Iterator[InputValue]:
+    """``coverage C over L``, an input only where it scales the scan ranges (not 99% over
+    1 day: the factor is then exactly 1, and ledgers recorded before it was read replay)."""
+    cover = plan.value(scan.coverage) if scan.coverage is not None else None
+    days = plan.value(scan.liquidation) if scan.liquidation is not None else None
+    if horizon_factor(cover, days) == 1.0:
+        return
+    if scan.coverage is not None:
+        yield from _value(plan, f"{rule}.coverage", scan.coverage, FRACTION)
+    if scan.liquidation is not None:
+        yield from _value(plan, f"{rule}.liquidation", scan.liquidation, YEARS)
 
 
 def _minimum(rule: str, minimum: m.ContractMinimum | None, plan: Plan) -> Iterator[InputValue]:

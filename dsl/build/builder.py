@@ -245,13 +245,20 @@ class ModelBuilder(TableBuilder):
         )
 
     def collateral_flow(self, meta: Any, c: list[Any]) -> Item:
-        source, other, target = c
+        source, other, target, uncounted = c
         flow = m.CollateralFlow(
-            source=source, target=target, other_owner=other is not None, span=self.span(meta)
+            source=source,
+            target=target,
+            other_owner=other is not None,
+            not_counted=uncounted is not None,
+            span=self.span(meta),
         )
         return Item("constraint", flow, self.span(meta))
 
     def other_owner(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
+    def not_counted(self, meta: Any, c: list[Any]) -> bool:
         return True
 
     def carrier_kinds(self, meta: Any, c: list[Any]) -> Item:

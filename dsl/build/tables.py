@@ -169,9 +169,14 @@ class TableBuilder(ExprBuilder):
         return m.SpreadTier(upper=None, charge=charge, note=note, span=self.span(meta))
 
     def calendar_spreads(self, meta: Any, c: list[Any]) -> Item:
-        where, *tiers = c
-        node = m.CalendarSpreads(where=where, tiers=tuple(tiers), span=self.span(meta))
+        by_delta, where, *tiers = c
+        node = m.CalendarSpreads(
+            where=where, tiers=tuple(tiers), by_delta=by_delta is not None, span=self.span(meta)
+        )
         return Item("calendar", node, self.span(meta))
+
+    def by_delta(self, meta: Any, c: list[Any]) -> bool:
+        return True
 
     def delivery_charge(self, meta: Any, c: list[Any]) -> Item:
         amount, where, note = c

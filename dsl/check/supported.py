@@ -1,12 +1,19 @@
-"""Clauses the language accepts but the evaluator implements for one value only.
+"""A SPAN scan's ``coverage C over L``: the floors 17 CFR 39.13(g)(2) sets, and what scales.
 
-A SPAN scan's ``coverage C over L`` states the confidence and liquidation period its scan
-ranges were calibrated for (17 CFR 39.13(g)(2): at least 99% over at least one day for
-futures). The scan ranges are figures of the rulebook's table or of the book (an
-instrument's own ``scan_range``), already calibrated; the evaluator does not rescale them.
-So only the values they were stated for, 99% over 1 day, can be written: any other value is
-refused (MLX700) rather than parsed and silently ignored. The same predicate refuses it at
-compile time for a rulebook built without the checker (a mutant, a hybrid).
+The evaluator scales every price scan range by sqrt(L / 1 day) x z(C) / z(99%)
+(:mod:`marginlex.engine.kernels.span_horizon`), so any horizon at or above the regulatory
+minimum can be written. Two things are refused where the figure is written, in the clause or
+in any version of the parameter the clause names:
+
+* below the floor (MLX303): a coverage under 99% (39.13(g)(2)(iii): "an established
+  confidence level of at least 99 percent") or a liquidation period under one day, the
+  minimum for futures and options (39.13(g)(2)(ii)(A)); swaps other than agricultural,
+  energy and metals swaps need five days ((ii)(C)), but a SPAN scan here margins futures and
+  options only;
+* what cannot be scaled (MLX700): a coverage of 100% or more has no normal quantile.
+
+The same predicate refuses them at compile time for a rulebook built without the checker
+(a mutant, a hybrid).
 """
 
 from __future__ import annotations
@@ -17,10 +24,10 @@ from marginlex.dsl.diagnostics import Code, Diagnostic, error
 from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.model import rulebook as m
 
-#: (clause, the only value the evaluator implements, that value's base units, tolerance)
-SUPPORTED_SPAN_VALUES: dict[str, tuple[str, float]] = {
-    "coverage": ("99%", 0.99),
-    "liquidation": ("1 day", 1.0 / 365.0),
+#: clause: (its regulatory floor as written, the floor in base units, the paragraph)
+SPAN_FLOORS: dict[str, tuple[str, float, str]] = {
+    "coverage": ("99%", 0.99, "17 CFR 39.13(g)(2)(iii)"),
+    "liquidation": ("1 day", 1.0 / 365.0, "17 CFR 39.13(g)(2)(ii)(A)"),
 }
 
 
@@ -34,8 +41,8 @@ def _versions(value: m.Value | None, params: tuple[m.Parameter, ...]) -> Iterato
 
 def unsupported_span_values(
     statement: m.Statement, params: tuple[m.Parameter, ...]
-) -> Iterator[tuple[str, m.Quantity]]:
-    """(clause, figure) of a SPAN scan's ``coverage``/``over`` that is not 99% over 1 day.
+) -> Iterator[tuple[str, m.Quantity, Code]]:
+    """(clause, figure, code) of each refused ``coverage``/``over`` figure of a SPAN scan.
 
     >>> from marginlex.dsl.loader import load_rulebook
     >>> cftc = load_rulebook("cftc")
@@ -47,10 +54,29 @@ def unsupported_span_values(
         return
     scan = statement.method
     for clause, value in (("coverage", scan.coverage), ("liquidation", scan.liquidation)):
-        base = SUPPORTED_SPAN_VALUES[clause][1]
+        floor = SPAN_FLOORS[clause][1]
         for q in _versions(value, params):
-            if abs(q.base - base) > 1e-12:
-                yield clause, q
+            if q.base < floor - 1e-12:
+                yield clause, q, Code.BELOW_FLOOR
+            elif clause == "coverage" and q.base >= 1.0:
+                yield clause, q, Code.UNSUPPORTED
+
+
+def refusal(clause: str, q: m.Quantity, code: Code) -> tuple[str, str]:
+    """(what is wrong, the hint) for one refused figure."""
+    written, _, paragraph = SPAN_FLOORS[clause]
+    if code is Code.UNSUPPORTED:
+        return (
+            f"a SPAN coverage of {quantity(q)} cannot be scaled to: no normal quantile "
+            "exists at 100% or more",
+            "write a coverage under 100% (e.g. 99.5%); the scan ranges are scaled by "
+            "z(coverage) / z(99%)",
+        )
+    hint = f"write at least {written}; the scan ranges are scaled to the horizon written"
+    if clause == "liquidation":
+        hint += " (swaps other than agricultural, energy and metals swaps need 5 days, "
+        hint += "17 CFR 39.13(g)(2)(ii)(C))"
+    return f"a SPAN {clause} of {quantity(q)} is below the minimum {written} of {paragraph}", hint
 
 
 def unsupported_diagnostics(
@@ -58,23 +84,14 @@ def unsupported_diagnostics(
     params: tuple[m.Parameter, ...],
     file: str,
 ) -> list[Diagnostic]:
-    """MLX700 for each unsupported figure written in ``file`` (inherited ones are the base's)."""
+    """MLX303/MLX700 for each refused figure written in ``file`` (inherited: the base's)."""
     out: list[Diagnostic] = []
     seen: set[m.Span] = set()
     for s in statements:
-        for clause, q in unsupported_span_values(s, params):
+        for clause, q, code in unsupported_span_values(s, params):
             if q.span.file != file or q.span in seen:
                 continue
             seen.add(q.span)
-            wanted = SUPPORTED_SPAN_VALUES[clause][0]
-            out.append(
-                error(
-                    Code.UNSUPPORTED,
-                    f"a SPAN {clause} of {quantity(q)} is not supported (rule `{s.id}`): the "
-                    f"evaluator does not rescale scan ranges, which are stated for {wanted}",
-                    q.span,
-                    f"write {wanted}, and state the scan ranges themselves at the coverage "
-                    "and liquidation period you need (17 CFR 39.13(g)(2))",
-                )
-            )
+            message, hint = refusal(clause, q, code)
+            out.append(error(code, f"{message} (rule `{s.id}`)", q.span, hint))
     return out

@@ -110,6 +110,8 @@ def _constraint(c: m.Constraint) -> list[Line]:
                 c.target,
             ),
         ]
+        if c.not_counted:
+            parts[-1] += ", not counted there"
     elif isinstance(c, m.CarrierKinds):
         parts = [*lead("account where ", c.accounts), f"must be carried by {_brace(c.kinds)}"]
     elif isinstance(c, m.SingleOwner):

@@ -86,7 +86,8 @@ def spread_tier(t: m.SpreadTier) -> list[Line]:
 
 def calendar_spreads(c: m.CalendarSpreads) -> list[Line]:
     """``calendar spreads for position where E`` and its tiers."""
-    lines = pack(2, ["calendar spreads", *lead("for position where ", c.where)], c)
+    head = "calendar spreads by delta" if c.by_delta else "calendar spreads"
+    lines = pack(2, [head, *lead("for position where ", c.where)], c)
     for t in c.tiers:
         lines += spread_tier(t)
     return lines

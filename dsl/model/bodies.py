@@ -62,13 +62,18 @@ class CollateralFlow(Node):
 
     ``other_owner`` (``... reach account of another owner where DST``): only an account of
     another owner than the lot's counts as forbidden (17 CFR 1.22: one customer's funds
-    never margin another's), and a lot that reaches one is not counted in its value.
+    never margin another's).
+
+    ``not_counted`` (``..., not counted there``): a lot pledged to a forbidden account (the
+    account whose margin it is, ``pledged_to``) counts nothing in that account's value; a
+    rule without the words counts it, as recorded rulebooks did.
     """
 
     node: Literal["collateral_flow"] = "collateral_flow"
     source: Expr
     target: Expr
     other_owner: bool = False
+    not_counted: bool = False
 
 
 class CarrierKinds(Node):
@@ -244,6 +249,10 @@ class CalendarSpreads(Node):
 
     where: Expr
     tiers: tuple[SpreadTier, ...]
+    by_delta: bool = False
+    """``calendar spreads by delta``: options count by delta (quantity x delta) at their
+    underlying's expiry, as CME's intra-commodity spreads use delta-weighted positions;
+    without it every selected position counts its contracts at its own expiry."""
 
 
 class DeliveryCharge(Node):

@@ -90,6 +90,7 @@ class Product(StrEnum):
     UST_FUTURE = "ust_future"
     CRYPTO = "crypto"
     CRYPTO_FUTURE = "crypto_future"
+    CRYPTO_PERPETUAL = "crypto_perpetual"
     SBS = "sbs"
 
 
@@ -120,7 +121,12 @@ class AssetClass(StrEnum):
 
 
 OPTION_PRODUCTS = frozenset({Product.EQUITY_OPTION, Product.INDEX_OPTION})
-FUTURE_PRODUCTS = frozenset({Product.INDEX_FUTURE, Product.UST_FUTURE, Product.CRYPTO_FUTURE})
+FUTURE_PRODUCTS = frozenset(
+    {Product.INDEX_FUTURE, Product.UST_FUTURE, Product.CRYPTO_FUTURE, Product.CRYPTO_PERPETUAL}
+)
+# A perpetual (or perpetual-style) future: settled daily like any future, with no expiry or
+# one years away, so its `maturity` is optional (a perpetual-style contract gives its own).
+PERPETUAL_PRODUCTS = frozenset({Product.CRYPTO_PERPETUAL})
 TREASURY_PRODUCTS = frozenset(
     {Product.UST_BILL, Product.UST_NOTE, Product.UST_BOND, Product.UST_STRIP}
 )
@@ -138,10 +144,13 @@ ASSET_CLASSES: dict[str, AssetClass] = {
     "ETF": AssetClass.EQUITY,
     "MMF": AssetClass.MONEY_FUND,
     "CORP_BOND": AssetClass.CORPORATE_BOND,
+    # A tokenized Treasury: a Treasury recorded on a blockchain as a token (CFTC staff
+    # guidance, Dec 2025: treated like its underlying asset); it has a maturity.
+    "UST_TOKEN": AssetClass.TREASURY,
     "BTC": AssetClass.DIGITAL_ASSET,
     "ETH": AssetClass.DIGITAL_ASSET,
     "USDC": AssetClass.DIGITAL_ASSET,
 }
-TREASURY_ASSETS = frozenset({"UST_BILL", "UST_NOTE", "UST_BOND", "UST_STRIP"})
+TREASURY_ASSETS = frozenset({"UST_BILL", "UST_NOTE", "UST_BOND", "UST_STRIP", "UST_TOKEN"})
 # A digital asset ticker: 2-10 upper-case letters or digits, starting with a letter.
 TICKER_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"

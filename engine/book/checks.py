@@ -14,9 +14,11 @@ from marginlex.dsl.model.domain import (
     FIRM_KINDS,
     FUTURE_PRODUCTS,
     OPTION_PRODUCTS,
+    PERPETUAL_PRODUCTS,
     TREASURY_ASSETS,
     TREASURY_PRODUCTS,
     Agreement,
+    Product,
     Relation,
 )
 from marginlex.engine.book.columns import isin, lookup
@@ -69,7 +71,9 @@ def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> None:
         "option_type": product.isin(OPTION_PRODUCTS),
         "strike": product.isin(OPTION_PRODUCTS),
         "implied_vol": product.isin(OPTION_PRODUCTS),
-        "maturity": product.isin(OPTION_PRODUCTS | FUTURE_PRODUCTS | TREASURY_PRODUCTS),
+        "maturity": product.isin(
+            (OPTION_PRODUCTS | FUTURE_PRODUCTS | TREASURY_PRODUCTS) - PERPETUAL_PRODUCTS
+        ),
     }
     for col in _OPTION_FIELDS:
         miss = needs[col] & parser.missing(df, col)
@@ -166,6 +170,7 @@ def check_references(
         )
         own = df["underlying"] == df["instrument_id"]
         p.report("underlying", own, "an instrument cannot be its own underlying")
+        _check_perpetual_underlying(df, p)
     for stem, cols in (
         ("positions", ("account_id", "instrument_id")),
         ("collateral", ("account_id", "pledged_to")),
@@ -189,6 +194,21 @@ def check_references(
         _id_clash(
             parsers["collateral"], frames["collateral"]["lot_id"], taken, "a party or account"
         )
+
+
+def _check_perpetual_underlying(df: pd.DataFrame, parser: ColumnParser) -> None:
+    """A perpetual future's underlying, when given, is a crypto asset (product ``crypto``)."""
+    product = df["product"].astype("str")
+    under = lookup(df["underlying"], df["instrument_id"], product)
+    wrong = product.isin(PERPETUAL_PRODUCTS) & under.notna() & (under != Product.CRYPTO.value)
+    parser.report(
+        "underlying",
+        wrong,
+        [
+            f"the underlying of a {p} must be a crypto instrument, {u!r} is of product {k}"
+            for p, u, k in zip(product[wrong], df["underlying"][wrong], under[wrong], strict=True)
+        ],
+    )
 
 
 def _id_clash(parser: ColumnParser, col: pd.Series, taken: pd.Series, what: str) -> None:

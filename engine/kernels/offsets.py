@@ -189,7 +189,10 @@ def _product_group_keys(
 
 
 def leg_credits(
-    groups: pd.DataFrame, product_group: pd.Series, params: OffsetParams
+    groups: pd.DataFrame,
+    product_group: pd.Series,
+    params: OffsetParams,
+    spreads: tuple[FloatArray, FloatArray] | None = None,
 ) -> OffsetResult:
     """SPAN inter-commodity spread credits by key: each leg credited rate x matched risk.
 
@@ -206,6 +209,9 @@ def leg_credits(
             scanning risk), ``direction``, ``minimum``, ``requirement``).
         product_group: the credit key per class-group row (missing: stands alone).
         params: the rate per key.
+        spreads: per class group, the credit and the risk matched, when spreads between
+            keys formed them (:func:`marginlex.engine.kernels.span_spreads.priority_spreads`);
+            the rows then stand for the keys, ``offset_rate`` is credit / matched risk.
 
     Returns:
         One row per (margin set, key), columns as :func:`product_group_offsets` returns:
@@ -227,6 +233,11 @@ def leg_credits(
     side = np.where(direction > 0, up[codes], np.where(direction < 0, down[codes], 0.0))
     share = np.divide(matched[codes], side, out=np.zeros(len(risk)), where=side > 0)
     credit = rate[codes] * risk * share
+    if spreads is not None:
+        credit, matched_risk = spreads
+        matched = sum_by_group(codes, matched_risk, size)
+        total = sum_by_group(codes, credit, size)
+        rate = np.divide(total, matched, out=np.zeros(size), where=matched > 0)
     minimum = groups["minimum"].to_numpy(np.float64)
     after = np.maximum(loss - credit, minimum)
     requirement = sum_by_group(codes, after, size)

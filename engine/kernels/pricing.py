@@ -108,6 +108,26 @@ def _live_value(
     return np.asarray(value, dtype=np.float64)
 
 
+def option_delta(
+    spot: FloatArray, strike: FloatArray, t: FloatArray, vol: FloatArray, is_call: BoolArray
+) -> FloatArray:
+    """Delta per unit of underlying, rate 0 (Black-76 on a future): ``N(d1)`` for a call,
+    ``N(d1) - 1`` for a put; with no time or volatility left, 1 (or -1) in the money, else 0.
+
+    >>> option_delta(np.array([100.0, 100.0]), np.array([100.0, 120.0]), np.array([1.0, 0.0]),
+    ...     np.array([0.2, 0.2]), np.array([True, False])).round(4).tolist()
+    [0.5398, -1.0]
+    """
+    live = (t > 0.0) & (vol > 0.0) & (spot > 0.0) & (strike > 0.0)
+    s, k, tt, v = (np.where(live, x, 1.0) for x in (spot, strike, t, vol))
+    d1 = (np.log(s / k) + 0.5 * v * v * tt) / (v * np.sqrt(tt))
+    in_money = np.where(is_call, spot > strike, spot < strike)
+    dead = np.where(in_money, 1.0, 0.0)
+    call_delta = np.where(live, ndtr(d1), dead)
+    put_delta = np.where(live, ndtr(d1) - 1.0, -dead)
+    return np.asarray(np.where(is_call, call_delta, put_delta), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class OptionLegs:
     """Option rows to revalue, one entry per row (all arrays of length M).

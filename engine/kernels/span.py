@@ -40,7 +40,12 @@ from marginlex.engine.kernels.grouping import (
     group_by_set_and_label,
     sum_by_group,
 )
-from marginlex.engine.kernels.pricing import OptionLegs, option_values_at, revalue_options
+from marginlex.engine.kernels.pricing import (
+    OptionLegs,
+    option_delta,
+    option_values_at,
+    revalue_options,
+)
 
 SPAN_COLUMNS = (
     "margin_set",
@@ -112,9 +117,10 @@ class SpanResult:
             ``worst_weight``, ``worst_pnl`` (weighted), ``scanning_risk``,
             ``short_contracts``, ``short_option_minimum``, ``requirement``,
             ``minimum_binds``, ``direction`` (sign of the worst price move; used by
-            spread credits).
+            spread credits), ``net_delta`` (contracts, options by delta: the
+            inter-commodity spreads by priority).
         scenario_pnl: (groups, 16) weighted P&L per class group and scenario.
-        positions: per input row: ``group``, ``scan_range_used``,
+        positions: per input row: ``group``, ``delta`` (contracts), ``scan_range_used``,
             ``scan_range_from_instrument``, ``pnl_at_worst`` (weighted).
     """
 
@@ -214,9 +220,12 @@ def span_scan(frame: pd.DataFrame, params: SpanParams) -> SpanResult:
     groups.insert(0, "class_group", pd.Series(index.label))
     groups.insert(0, "margin_set", index.margin_set)
     worst = groups["worst_scenario"].to_numpy(np.int64) - 1
+    deltas = contract_deltas(frame)
+    groups["net_delta"] = sum_by_group(index.codes, deltas, index.size)
     positions = pd.DataFrame(
         {
             "group": index.codes,
+            "delta": deltas,
             "scan_range_used": ranges,
             "scan_range_from_instrument": from_instrument,
             "pnl_at_worst": pnl[worst[index.codes], np.arange(len(frame))],
@@ -234,6 +243,29 @@ def span_scan(frame: pd.DataFrame, params: SpanParams) -> SpanResult:
         vol_floor=params.vol_floor,
     )
     return SpanResult(groups=groups, scenario_pnl=group_pnl, positions=positions.join(options))
+
+
+def contract_deltas(frame: pd.DataFrame) -> FloatArray:
+    """Each row's delta in contracts, signed: a future's (or any linear row's) quantity; an
+    option's quantity x its delta (:func:`marginlex.engine.kernels.pricing.option_delta`, at
+    the underlying's price and the option's implied volatility).
+
+    >>> frame = pd.DataFrame({"quantity": [2.0, -4.0], "is_option": [False, True],
+    ...     "is_call": [False, True], "underlying_price": [0.0, 100.0], "strike": [0.0, 100.0],
+    ...     "implied_vol": [0.0, 0.2], "t": [0.0, 1.0]})
+    >>> contract_deltas(frame).round(4).tolist()
+    [2.0, -2.1593]
+    """
+    quantity = frame["quantity"].to_numpy(np.float64)
+    is_option = frame["is_option"].to_numpy(dtype=bool)
+    delta = option_delta(
+        frame["underlying_price"].to_numpy(np.float64),
+        frame["strike"].to_numpy(np.float64),
+        frame["t"].to_numpy(np.float64),
+        frame["implied_vol"].to_numpy(np.float64),
+        frame["is_call"].to_numpy(dtype=bool),
+    )
+    return np.asarray(quantity * np.where(is_option, delta, 1.0), dtype=np.float64)
 
 
 def _group_figures(

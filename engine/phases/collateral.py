@@ -19,6 +19,7 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.book.columns import index_in
 from marginlex.engine.kernels.haircuts import (
     AssetBuckets,
     AssetRate,
@@ -33,7 +34,7 @@ from marginlex.engine.kernels.haircuts import (
 from marginlex.engine.kernels.money import round_cents
 from marginlex.engine.phases.margin import initial_multiple
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
-from marginlex.engine.plan.citations import row_notes
+from marginlex.engine.plan.citations import row_notes, statement_note
 from marginlex.engine.plan.expressions import mask
 from marginlex.engine.plan.steps import Plan, Step, StepKind
 
@@ -253,7 +254,45 @@ def run_haircuts(state: RunState) -> pd.DataFrame:
         out["rule_id"] = np.full(len(sub), step.rule_id, dtype=object)
         for col, values in out.items():  # a dozen columns
             result[col][hit] = values
+    _not_counted(state, result)
     return pd.DataFrame(result, index=lots.index)
+
+
+def _not_counted(state: RunState, result: Columns) -> None:
+    """Lots a segregation constraint says are ``not counted there``: pledged to a forbidden
+    account (the account whose margin they are), each is valued at nothing, its reason
+    naming the account and the constraint (17 CFR 1.22)."""
+    lots = state.graph.lot_columns()
+    ids = state.account_ids
+    own = index_in(lots["account_id"], ids)
+    to = index_in(lots["margined_account_id"], ids)
+    owner = state.ctx.accounts.own[Subject.ACCOUNT]["owner_id"].astype("str").to_numpy()
+    pledged = lots["is_pledged"].to_numpy(bool) & (own >= 0) & (to >= 0)
+    for step in state.plan.active(StepKind.SEGREGATION):  # a few constraints, not lots
+        rule = getattr(step.statement, "constraint", None)
+        if not isinstance(rule, m.CollateralFlow) or not rule.not_counted:
+            continue
+        src = mask(rule.source, state.ctx.accounts, state.plan)
+        dst = mask(rule.target, state.ctx.accounts, state.plan)
+        hit = pledged & src[own] & dst[to]
+        if rule.other_owner:
+            hit &= owner[own] != owner[to]
+        whose = ", another owner's account" if rule.other_owner else ""
+        to_account = lots["margined_account_id"][hit].astype("str")
+        reason = "pledged to " + to_account + whose + ": not counted there"
+        citation, evidence = statement_note(step.statement)
+        result["status"][hit] = LotStatus.EXCLUDED.value
+        result["reason"][hit] = reason.to_numpy(dtype=object)
+        for col, text in (
+            ("rule_id", step.rule_id),
+            ("citation", citation),
+            ("evidence", evidence),
+        ):
+            result[col][hit] = text
+        for col in ("schedule", "haircut_row", "candidates"):
+            result[col][hit] = ""
+        result["haircut_rate"][hit] = 1.0
+        result["value_after_haircut"][hit] = 0.0
 
 
 def run_concentration(

@@ -28,6 +28,7 @@ from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
+from marginlex.engine.kernels.span_horizon import horizon_factor
 from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
 from marginlex.engine.phases.ranges import (
     first_row,
@@ -170,7 +171,7 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     use_own = ~np.isnan(own) if scan.prefer_instrument_range else np.zeros(len(own), bool)
     if ((chosen < 0) & ~use_own).any():
         _no_row(frame, np.where(use_own, 0, chosen), step)
-    frame["scan_range"] = np.where(use_own, own, table)
+    frame["scan_range"] = np.where(use_own, own, table) * _horizon(state, scan)
     frame["is_contract"] = _contract_mask(state, rows, scan.minimum)
     minimum = state.plan.value(scan.minimum.amount) if scan.minimum else 0.0
     params = SpanParams(
@@ -185,7 +186,8 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     result = span_scan(frame, params)
     g = result.groups
     codes = result.positions["group"].to_numpy(np.int64)
-    charges = span_charges(state, scan, rows, codes, len(g))
+    deltas = result.positions["delta"].to_numpy(np.float64)
+    charges = span_charges(state, scan, rows, codes, len(g), deltas=deltas)
     loss = g["scanning_risk"].to_numpy(np.float64) + charges
     som = g["short_option_minimum"].to_numpy(np.float64)
     groups = g.assign(
@@ -215,6 +217,13 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     return _finish(
         state, step, groups=groups, pnl=result.scenario_pnl, positions=positions, codes=codes
     )
+
+
+def _horizon(state: RunState, scan: m.SpanScan) -> float:
+    """The scan ranges' factor for the scan's ``coverage C over L`` (1 at 99% over 1 day)."""
+    cover = state.plan.value(scan.coverage) if scan.coverage is not None else None
+    days = state.plan.value(scan.liquidation) if scan.liquidation is not None else None
+    return horizon_factor(cover, days)
 
 
 def _finish(
@@ -256,7 +265,8 @@ def _product_key(
         col, rows = link.ctx.column(key.subject, key.name), link.index[rows]
     else:
         col = pos.column(key.subject, key.name)
-    listed = [r.left.name for r in rule.rows]
+    # Every key a row names, left legs and the right legs of spreads (`a with b`), in order.
+    listed = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
     value_codes = pd.Series(col.astype("str")).map({k: i for i, k in enumerate(listed)})
     none = len(listed)  # the trailing "": no row of the table
     per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]

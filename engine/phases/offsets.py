@@ -27,6 +27,7 @@ from marginlex.engine.kernels.offsets import (
     product_group_offsets,
 )
 from marginlex.engine.kernels.pricing import OPTION_AT_WORST
+from marginlex.engine.kernels.span_spreads import SpreadLegs, priority_spreads
 from marginlex.engine.kernels.strategy import StrategyRow
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
 from marginlex.engine.phases.state import (
@@ -69,7 +70,7 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
         assert result.pnl is not None
         key = pd.Series(result.groups["product_key"])
         if rule.per_leg:  # SPAN scans only (credit_rule_of)
-            out = leg_credits(result.groups, key, params)
+            out = leg_credits(result.groups, key, params, _spreads(state, rule, result.groups))
         else:
             out = product_group_offsets(result.groups, result.pnl, key, params)
         pg = out.product_groups
@@ -93,6 +94,32 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
     )
     _trace_frames(state, results)
     return total
+
+
+def _spreads(
+    state: RunState, rule: m.ClassGroupCredit, groups: pd.DataFrame
+) -> tuple[FloatArray, FloatArray] | None:
+    """Credit and matched risk per class group of spreads between keys (``a with b``
+    rows, formed in the table's order, its priority); None for a table of single keys."""
+    if not any(r.right for r in rule.rows):
+        return None
+    names = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
+    code = {name: i for i, name in enumerate(names)}
+    key = pd.Series(groups["product_key"].astype("str")).map(code).fillna(-1)
+    risk = groups["loss"].to_numpy(np.float64) - groups["charges"].to_numpy(np.float64)
+    legs = SpreadLegs(
+        margin_set=groups["margin_set"].to_numpy(np.int64),
+        key=np.asarray(key.to_numpy(np.int64), dtype=np.int64),
+        delta=groups["net_delta"].to_numpy(np.float64),
+        risk=risk,
+    )
+    rows = [
+        (code[r.left.name], code[(r.right or r.left).name], state.plan.value(r.rate))
+        for r in rule.rows
+    ]
+    out = priority_spreads(legs, rows, state.n_sets)
+    weight = np.divide(risk, np.abs(legs.delta), out=np.zeros(len(risk)), where=legs.delta != 0)
+    return out.credit, out.delta_spread * weight
 
 
 _POSITION_NUMBERS = (

@@ -32,7 +32,8 @@ READS: dict[Phase, frozenset[Phase]] = {
     # Initial multiples are read by the decision step only, which always runs.
     Phase.INITIAL: frozenset({Phase.MARGIN_SETS, Phase.ELIGIBILITY}),
     Phase.OFFSET: frozenset({Phase.MARGIN, Phase.MARGIN_SETS, Phase.ELIGIBILITY}),
-    Phase.HAIRCUT: frozenset({Phase.MARGIN_SETS, Phase.ELIGIBILITY}),
+    # A lot ``not counted there`` by a segregation constraint is valued at nothing.
+    Phase.HAIRCUT: frozenset({Phase.MARGIN_SETS, Phase.ELIGIBILITY, Phase.SEGREGATION}),
     Phase.CONCENTRATION: frozenset(
         {Phase.HAIRCUT, Phase.OFFSET, Phase.MARGIN_SETS, Phase.ELIGIBILITY}
     ),

@@ -12,12 +12,19 @@ import numpy as np
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.kernels.span_charges import calendar_spreads, delivery_charges
+from marginlex.engine.phases.ranges import moving_instrument
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState
 from marginlex.engine.plan.expressions import mask
 
 
 def span_charges(
-    state: RunState, scan: m.SpanScan, rows: IntArray, codes: IntArray, size: int
+    state: RunState,
+    scan: m.SpanScan,
+    rows: IntArray,
+    codes: IntArray,
+    size: int,
+    *,
+    deltas: FloatArray,
 ) -> FloatArray:
     """Per class group, the calendar spread and delivery month charges of ``scan``.
 
@@ -27,6 +34,7 @@ def span_charges(
         rows: the position rows scanned.
         codes: class-group code per row (the scan's).
         size: number of class groups.
+        deltas: per row, its contracts with an option counted by delta (the scan's).
     """
     total = np.zeros(size)
     pos = state.ctx.positions
@@ -40,9 +48,12 @@ def span_charges(
         )
         rates = np.array([state.plan.value(t.charge) for t in scan.calendar.tiers])
         counted = mask(scan.calendar.where, pos, state.plan)[rows]
-        expiry = inst["residual_maturity"].to_numpy(np.float64)[inst_rows]
+        # by delta: an option counts quantity x delta at its underlying's expiry (CME)
+        at = moving_instrument(state)[rows] if scan.calendar.by_delta else inst_rows
+        expiry = inst["residual_maturity"].to_numpy(np.float64)[at]
+        contracts = deltas if scan.calendar.by_delta else quantity
         spreads = calendar_spreads(
-            codes, size, counted=counted, quantity=quantity, expiry=expiry, bounds=bounds
+            codes, size, counted=counted, quantity=contracts, expiry=expiry, bounds=bounds
         )
         total += spreads @ rates
     if scan.delivery is not None:

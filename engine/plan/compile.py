@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 from marginlex.dsl.check.reasons import render
-from marginlex.dsl.check.supported import SUPPORTED_SPAN_VALUES, unsupported_span_values
+from marginlex.dsl.check.supported import unsupported_span_values
+from marginlex.dsl.diagnostics import Code
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.plan.citations import governed_citation
@@ -50,15 +51,19 @@ def _refuse_unsupported(
 ) -> None:
     """Raise CompileError for constructs the evaluator does not implement."""
     problem = None
-    for clause, q in unsupported_span_values(statement, in_force):
-        wanted = SUPPORTED_SPAN_VALUES[clause][0]
-        problem = f"a SPAN {clause} of {q.amount:g} {q.unit.value} (only {wanted}) [MLX700]"
+    for clause, q, code in unsupported_span_values(statement, in_force):
+        why = "no normal quantile" if code is Code.UNSUPPORTED else "below the regulatory minimum"
+        problem = f"a SPAN {clause} of {q.amount:g} {q.unit.value} ({why}) [{code.value}]"
     if isinstance(statement, m.Offset):
         rule = statement.rule
         if isinstance(rule, m.Netting) and _rate(rule.rate, parameters) not in (1.0, None):
             problem = "netting within a class group at a rate other than 100%"
         if isinstance(rule, m.ClassGroupCredit) and any(r.right for r in rule.rows):
-            problem = "credits between pairs of class-group keys (`a with b`)"
+            if not rule.per_leg:
+                problem = "credits between pairs of class-group keys (`a with b`) netted "
+                problem += "point by point (write `credit each leg`, SPAN's spreads)"
+            elif not all(r.right for r in rule.rows):
+                problem = "a `credit each leg` table mixing spreads (`a with b`) and single keys"
     if isinstance(statement, m.Margin):
         if isinstance(statement.method, m.SpanScan) and statement.method.steps != 3:
             problem = "a SPAN scan in other than 3 steps (the 16 standard scenarios)"

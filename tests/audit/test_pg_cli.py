@@ -133,13 +133,14 @@ def test_run_records_what_ledger_lists(
     assert _figures(rows) == _golden_figures()
     calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != 0]
     # Futures customers below maintenance are called back to initial (110%): 231,000 -
-    # 152,400 (digital assets capped at 40% of initial) and 46,200 - 10,000.
+    # 152,400 (digital assets capped at 40% of initial) and 62,700 - 10,000 (GOLF's 2 ES,
+    # 42,000, and 50 crypto perpetuals at 30%, 15,000: 57,000, initial 62,700).
     # Money in JSON: a number rounded to the cent.
     assert calls == [
         ("cftc", "ms:A08_FOX_FUT", 78600.0),
-        ("cftc", "ms:A09_GOLF_FUT", 36200.0),
+        ("cftc", "ms:A09_GOLF_FUT", 52700.0),
         ("harmonized", "ms:A08_FOX_FUT", 78600.0),
-        ("harmonized", "ms:A09_GOLF_FUT", 36200.0),
+        ("harmonized", "ms:A09_GOLF_FUT", 52700.0),
     ]
 
 

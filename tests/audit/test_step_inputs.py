@@ -100,6 +100,7 @@ def test_span_scan_lists_shift_extremes_ranges_and_minimum(plans: dict[str, Plan
         ("cftc_span.range[1]", "fraction", 0.07),
         ("cftc_span.range[2]", "fraction", 0.02),
         ("cftc_span.range[3]", "fraction", 0.30),
+        ("cftc_span.range[4]", "fraction", 0.30),  # crypto_perpetual, its own row
         ("cftc_span.range[otherwise]", "fraction", 0.15),
         ("param.short_option_minimum", "USD", 0.375),
     ]

@@ -114,12 +114,12 @@ def _walk(page: Any, base: str, recorded: Recorded, expect: Any) -> None:
     _shot(p, "run")
     p.click("a:text('all decisions')")
     p.select_option("select[name=status]", "call")
-    p.fill("input[name=call_above]", "50000")
+    p.fill("input[name=call_above]", "60000")  # FOX 78,600 (cftc, harmonized); not GOLF 52,700
     p.select_option("select[name=sort]", "-call")
     p.click("form.filters button[type=submit]")
     rows = p.locator("#table-decisions tbody tr")
     expect(rows).to_have_count(2)
-    assert "status=call" in p.url and "call_above=50000" in p.url
+    assert "status=call" in p.url and "call_above=60000" in p.url
     _shot(p, "decisions")
     rows.first.locator("a", has_text="ms:A08_FOX_FUT").click()
     expect(p.locator("h1")).to_contain_text("CALL")

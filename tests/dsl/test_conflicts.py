@@ -131,14 +131,17 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
     found = check_text(SIDE_BY_SIDE, "both.mlx")
     assert [(d.code.value, d.span.line, d.span.column) for d in found] == [
         ("MLX602", 3, 16),
-        ("MLX606", 3, 16),
+        ("MLX607", 3, 16),
     ]
     messages = [d.message for d in found]
-    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:164) never applies: a collateral")
-    assert "takes `sec_treasuries` (sec.mlx:141)" in messages[0]
+    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:178) never applies: a collateral")
+    assert "takes `sec_treasuries` (sec.mlx:191)" in messages[0]
+    # Since SEC methods apply to customer accounts only (house accounts take 15c3-1 haircuts),
+    # a house CFTC account reaches `cftc_span`: the finding is an overlap, no longer "never".
     assert messages[1] == (
-        "`cftc_span` (cftc.mlx:100) never applies: an account with regime CFTC matches it but "
-        "takes `sec_strategy_based` (sec.mlx:88) (as does every match)"
+        "an account with regime CFTC, origin customer and eligible(portfolio_margin) matches both"
+        " `cftc_span` (cftc.mlx:112) and `sec_portfolio_margin` (sec.mlx:76), which comes first"
+        " and wins"
     )
     # No MLX609: `cftc_spread_credits` credits each leg (SPAN scans), a kind of its own.
 
@@ -146,7 +149,7 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
 def test_findings_at_extends_are_accepted_in_the_header() -> None:
     accepted = SIDE_BY_SIDE + (
         '  accept MLX602 because "SEC haircuts first"\n'
-        '  accept MLX606 because "a study of SEC methods only"\n'
+        '  accept MLX607 because "a study of SEC methods only"\n'
     )
     assert _codes(accepted) == []
 
@@ -171,10 +174,10 @@ def test_a_per_leg_credit_rule_and_a_netting_one_do_not_conflict() -> None:
 
 def test_an_accept_on_another_statement_accepts_nothing_and_says_so() -> None:
     text = SIDE_BY_SIDE + (
-        'parameter house_minimum = 1 USD\n  cites "test"\n  accept MLX606 because "misplaced"\n'
+        'parameter house_minimum = 1 USD\n  cites "test"\n  accept MLX607 because "misplaced"\n'
     )
     found = _codes(text)
-    assert ("MLX606", 3, 16) in found
+    assert ("MLX607", 3, 16) in found
     assert ("MLX610", 6, 3) in found
 
 
@@ -186,8 +189,8 @@ def test_a_removal_that_leaves_accounts_without_a_method_is_reported_at_extends(
     found = check_text(text, "no_reg_t.mlx")
     assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX608", 3, 11)]
     assert found[0].message.startswith(
-        "an account with regime SEC and not eligible(portfolio_margin) is in scope but no"
-        " margin method applies to it"
+        "an account with regime SEC, origin customer and not eligible(portfolio_margin) is in"
+        " scope but no margin method applies to it"
     )
 
 
@@ -202,14 +205,14 @@ def test_a_finding_a_base_accepts_is_not_reported_again_in_its_variants() -> Non
 
 
 def test_a_scope_of_this_file_is_where_a_method_it_starves_is_reported() -> None:
-    # The scope is part of why cftc_span never applies: the finding is reported there,
-    # and accepted there.
+    # The scope is part of why customer CFTC accounts take an SEC method (MLX607 since SEC
+    # methods apply to customer accounts only): the finding is reported there, and accepted there.
     scope = (
         'scope everyone\n  cites "test"\n  decides account where account.regime in {SEC, CFTC}\n'
     )
-    assert ("MLX606", 4, 1) in _codes(SIDE_BY_SIDE + scope)
-    accepted = SIDE_BY_SIDE + scope + '  accept MLX606 because "SEC methods only"\n'
-    assert "MLX606" not in [code for code, _, _ in _codes(accepted)]
+    assert ("MLX607", 4, 1) in _codes(SIDE_BY_SIDE + scope)
+    accepted = SIDE_BY_SIDE + scope + '  accept MLX607 because "SEC methods only"\n'
+    assert "MLX607" not in [code for code, _, _ in _codes(accepted)]
 
 
 def test_only_findings_can_be_accepted() -> None:

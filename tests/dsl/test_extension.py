@@ -41,6 +41,7 @@ def test_extension_edits_the_inherited_requirements_in_place(tmp_path: Path) -> 
     assert isinstance(pm, m.Eligibility)
     # SEC order kept: replaced in place, dropped gone, added at the end
     assert [r.name for r in pm.requirements] == [
+        "customer_account",
         "pm_account",
         "pm_agreement",
         "min_equity",
@@ -123,8 +124,8 @@ def test_override_that_drops_requirements_is_warned_and_can_be_accepted() -> Non
     (found,) = check_text(HEAD + OVERRIDE, "my_firm.mlx")
     assert (found.code.value, found.severity.value, found.span.line) == ("MLX214", "warning", 5)
     assert found.message.endswith(
-        "drops 3 requirements of the statement it replaces: require uncovered_options, "
-        "require pm_agreement, require min_equity_unlisted"
+        "drops 4 requirements of the statement it replaces: require customer_account, "
+        "require uncovered_options, require pm_agreement, require min_equity_unlisted"
     )
     accepted = OVERRIDE.replace('cites "x"', 'cites "x"\n  accept MLX214 because "meant"')
     assert _codes(HEAD + accepted) == []

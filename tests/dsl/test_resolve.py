@@ -49,7 +49,7 @@ def test_parameter_names_in_expressions_become_references() -> None:
     sec = load_rulebook("sec")
     elig = sec.get("portfolio_margin")
     assert isinstance(elig, m.Eligibility)
-    cond = elig.requirements[3].condition
+    cond = elig.requirements[4].condition
     assert isinstance(cond, m.Compare) and cond.right == m.ParamRef(
         name="pm_min_equity", span=cond.right.span
     )
@@ -63,6 +63,7 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
         "portfolio_margin",
         "sec_portfolio_margin",
         "sec_strategy_based",
+        "sec_tokenized_treasuries",
         "cftc_span",
         "cftc_initial",
         "sec_margin_sets",
@@ -81,6 +82,8 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
     # The harmonized exclusion of digital assets from securities accounts comes first.
     assert [x.id for x in h.haircut_policy] == [
         "sec_digital_assets",
+        "sec_tokenized_treasuries",
+        "cftc_tokenized_treasuries",
         "cftc_digital_assets",
         "harmonized_collateral",
     ]

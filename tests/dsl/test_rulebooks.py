@@ -65,7 +65,7 @@ def test_cftc_span_and_digital_assets() -> None:
     scan = cftc.get("cftc_span").method  # type: ignore[union-attr]
     assert isinstance(scan, m.SpanScan)
     assert cftc.fraction(scan.extreme_multiple) == 3 and cftc.fraction(scan.extreme_cover) == 0.33
-    assert _fractions(cftc, [r.range for r in scan.ranges]) == [7, 2, 30, 15]
+    assert _fractions(cftc, [r.range for r in scan.ranges]) == [7, 2, 30, 30, 15]
     digital = cftc.get("cftc_digital_assets").body  # type: ignore[union-attr]
     assert isinstance(digital, m.AssetTable)
     assert isinstance(digital.rows[-1].outcome, m.Ineligible)

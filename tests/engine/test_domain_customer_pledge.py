@@ -7,6 +7,10 @@ from pathlib import Path
 
 from _evaluate_books import make_book, run
 
+from marginlex.dsl.loader import load_rulebook, shipped_dir
+from marginlex.engine.evaluate import evaluate
+from marginlex.engine.plan.compile import compile_plan
+
 ACCOUNTS = (
     "C1,FOX,FCM1,CFTC,futures,customer,\n"
     "C2,GOLF,FCM1,CFTC,futures,customer,\n"
@@ -36,3 +40,38 @@ def test_a_lot_pledged_to_another_customer_is_one_violation_with_its_path(
     assert sorted(set(mine["path"])) == ["C1 -> L1 -> C2", "C4 -> L3 -> C3"]
     assert sorted(set(mine["margin_set_id"])) == ["ms:C1", "ms:C2", "ms:C3", "ms:C4"]
     assert ev.summary().segregation_violations == 2
+
+
+def test_a_lot_pledged_to_another_customer_counts_nothing_in_the_receivers_value(
+    tmp_path: Path,
+) -> None:
+    """The same book: C2 (Golf) margins L1 (1,000, Fox's) and L2 (2,000, Golf's own C3).
+    `cftc_other_customer` says "not counted there": L1 counts 0, so C2's value is 0 + 2,000
+    = 2,000 (not 3,000). C3 margins L3 (3,000, Echo's): 0. C1 and C4 pledged theirs away: 0.
+    Written without the words (a rulebook recorded before them), L1 and L3 count in full:
+    C2 3,000, C3 3,000."""
+    book = make_book(
+        tmp_path,
+        ACCOUNTS,
+        "",
+        "L1,C1,USD,1000,,C2\nL2,C3,USD,2000,,C2\nL3,C4,USD,3000,,C3",
+        repledges="C3,C1",
+    )
+    ev = run(book, "cftc")
+    values = ev.decisions.set_index("margin_set_id")["value"]
+    assert values["ms:C2"] == 2000.0
+    assert values["ms:C3"] == 0.0
+    lots = ev.frames["lots"].set_index("lot_id")
+    assert lots.loc["L1", "status"] == "excluded"
+    assert lots.loc["L1", "reason"] == "pledged to C2, another owner's account: not counted there"
+    assert lots.loc["L1", "rule_id"] == "cftc_other_customer"
+    assert lots.loc["L2", "status"] == "eligible"
+    assert lots.loc["L2", "value"] == 2000.0
+
+    text = (shipped_dir() / "cftc.mlx").read_text(encoding="utf-8")
+    older = tmp_path / "cftc_older.mlx"
+    text = text.replace(", not counted there", "").replace("rulebook cftc ", "rulebook old_cftc ")
+    older.write_text(text, encoding="utf-8")
+    recorded = evaluate(compile_plan(load_rulebook(older), book.as_of), book)
+    before = recorded.decisions.set_index("margin_set_id")["value"]
+    assert (before["ms:C2"], before["ms:C3"]) == (3000.0, 3000.0)

@@ -72,14 +72,6 @@ Probe = Changes | Refused | Evidence | Handled
 
 _RANGE = "range when instrument.index_class = high_cap_broad up 6% down 8%"
 _SCAN = "range when instrument.product = index_future 7%"
-_RATES = """margin probe_rates
-  cites "probe"
-  applies to account where account.kind = margin
-  rates
-    when instrument.product = stock 40%
-    otherwise 50%
-
-margin sec_portfolio_margin"""
 
 _REMOVE = "remove eligibility treasury_cross_margin"
 _REMOVE_EXT = 'extend eligibility portfolio_margin\n  cites "probe"\n  {change}\n\n' + _REMOVE
@@ -167,7 +159,8 @@ CLAUSES: dict[str, Probe] = {
     "decides": Changes(
         "sec",
         "decides account where account.regime = SEC",
-        "decides account where account.regime = SEC and account.origin = customer",
+        # (not `account.origin = customer`: no account would reach sec_house_capital, MLX606)
+        "decides account where account.regime = SEC and account.kind = portfolio_margin",
     ),
     "eligibility": Handled(why="holds requirements"),
     "eligibility_item": Handled(why="a clause or a requirement"),
@@ -288,11 +281,13 @@ CLAUSES: dict[str, Probe] = {
     "extreme": Changes(
         "cftc", "extreme span_extreme_multiple counted span_extreme_cover", "extreme 6x counted 90%"
     ),
-    "coverage": Refused("cftc", "coverage span_coverage over", "coverage 95% over", "MLX700"),
+    "coverage": Changes(
+        "cftc", "coverage span_coverage over span_liquidation", "coverage 99% over 2 days"
+    ),
     "calendar_spreads": Changes(
         "cftc",
-        "calendar spreads\n      for position where instrument.product in {index_future,",
-        "calendar spreads\n      for position where instrument.product in {",
+        "calendar spreads by delta\n      for position where instrument.product in {index_future,",
+        "calendar spreads by delta\n      for position where instrument.product in {",
     ),
     "spread_tier": Changes(
         "cftc",
@@ -314,8 +309,15 @@ CLAUSES: dict[str, Probe] = {
         "cftc", "prefer instrument scan_range", "ignore instrument scan_range"
     ),
     "scan_row": Changes("cftc", _SCAN, _SCAN.replace("7%", "9%")),
-    "rates": Changes("sec", "margin sec_portfolio_margin", _RATES),
-    "rate_row": Changes("sec", "margin sec_portfolio_margin", _RATES),
+    # a `rates` statement of its own would overlap sec_strategy_based or sec_house_capital
+    # (MLX607): the probe adds a first row to sec_house_capital's table instead
+    "rates": Changes("sec", "  rates\n", "  rates\n    when instrument.product = stock 90%\n"),
+    # the house account's 15c3-1 haircut on stock (demo H_BD1: 10,000 ABC)
+    "rate_row": Changes(
+        "sec",
+        "when instrument.product in {stock, etf} 15%",
+        "when instrument.product in {stock, etf} 40%",
+    ),
     "strategy_based": Handled(why="holds strategy rows and rate rows"),
     "strategy_item": Handled(why="a strategy row or a rate row"),
     "strategy_row": Changes("sec", "long_stock 25%", "long_stock 35%"),
@@ -359,6 +361,16 @@ CLAUSES: dict[str, Probe] = {
     "name_set": Handled(why="the kinds of a carrier constraint (probed there)"),
     "other_owner": Changes(
         "cftc", "must not reach account of another owner where", "must not reach account where"
+    ),
+    "by_delta": Changes(
+        "cftc",
+        "calendar spreads by delta\n      for position where instrument.product in {index_future,",
+        "calendar spreads\n      for position where instrument.product in {index_future,",
+    ),
+    "not_counted": Changes(
+        "cftc",
+        "account.origin = customer, not counted there",
+        "account.origin = customer",
     ),
     "value": Handled(why="a quantity or a parameter"),
     "param": Handled((m.ParamRef,)),
@@ -488,7 +500,7 @@ def test_the_clause_is_recorded(name: str, probe: Evidence, tmp_path: Path) -> N
     assert rulebook_sha256(rulebook_bundle(edited)) != sha  # type: ignore[arg-type]
 
 
-def test_a_compiled_rulebook_refuses_an_unsupported_coverage_through_a_parameter() -> None:
+def test_a_compiled_rulebook_refuses_a_coverage_below_the_floor_through_a_parameter() -> None:
     cftc = load_rulebook("cftc")
     statements = tuple(
         s.model_copy(update={"value": s.value.model_copy(update={"amount": 97.5})})
@@ -499,7 +511,7 @@ def test_a_compiled_rulebook_refuses_an_unsupported_coverage_through_a_parameter
     with pytest.raises(
         CompileError,
         match=r"cftc.mlx:\d+:\d+: rule `cftc_span`: .*"
-        r"a SPAN coverage of 97.5 % \(only 99%\) \[MLX700\]",
+        r"a SPAN coverage of 97.5 % \(below the regulatory minimum\) \[MLX303\]",
     ):
         compile_plan(cftc.model_copy(update={"statements": statements}), AS_OF)
 

@@ -92,7 +92,7 @@ def test_a_shock_that_matches_nothing_names_the_values(demo: Book) -> None:
         shock_book(demo, [parse_shock("class_group=SPZ:-20%")])
     assert caught.value.problem == "matches no row of book 'marginlex demo book'"
     assert caught.value.hint == (
-        "did you mean SPY, SPX? class_group values in the book: ABC, SPX, SPY, UST_10Y, XYZ"
+        "did you mean SPY, SPX? class_group values in the book: ABC, BIP, SPX, SPY, UST_10Y, XYZ"
     )
 
 

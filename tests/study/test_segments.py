@@ -60,14 +60,15 @@ def test_demo_eligibility_paths_by_hand(demo: tuple[CompareResult, Study]) -> No
     # (JULIET's requirement is unchanged; only her collateral's value moves)
     assert freed["eligible → eligible"] == (432000.0, ("A04_DELTA_PM", "A12_JULIET_PM"))
     # ECHO's securities account joins the set anchored on A06 (under sec its Treasuries are
-    # given up to that set, so it asks 0 either way), and the house account H_BD1 goes from
-    # 125,000 strategy based to 75,000 portfolio margin
-    assert freed["ineligible → eligible"] == (0.0 + 50000.0, ("A07_ECHO_SEC", "H_BD1"))
+    # given up to that set, so it asks 0 either way); the house account H_BD1 is no customer
+    # under either rulebook (issue 14, section 6): 75,000 of 15c3-1 haircut under both
+    assert freed["ineligible → eligible"] == (0.0, ("A07_ECHO_SEC",))
     # futures accounts SEC does not decide: ECHO's merged set (82,410), FOX 210,000,
-    # GOLF 42,000, H_BDF1 105,000 and H_FCM1 6,630 now decided
+    # GOLF 57,000 (2 ES 42,000 + its crypto perpetual 15,000), H_BDF1 105,000 and H_FCM1
+    # 6,630 now decided
     assert freed["not decided → eligible"] == (-82410.0, ("A06_ECHO_XM",))
     not_eligible = freed["not decided → ineligible"]
-    assert not_eligible[0] == -(210000.0 + 42000.0 + 105000.0 + 6630.0)
+    assert not_eligible[0] == -(210000.0 + 57000.0 + 105000.0 + 6630.0)
     assert freed["ineligible → ineligible"] == (0.0, ())
 
 
@@ -84,10 +85,11 @@ def test_concentration_by_hand(demo: tuple[CompareResult, Study]) -> None:
     assert p.benefit.hhi == round(sum(s * s for s in shares), 1)
     assert p.benefit.top_firm == max(gains, key=lambda f: gains[f])
     assert p.burden == concentration(p.segments[3], "burden")
-    # BDF1 frees 244,590 and BD1 50,000 (of 294,590): shares 83.03% and 16.97%,
-    # HHI 6,893.5 + 288.1
-    assert (p.benefit.top_firm, p.benefit.top_share, p.benefit.hhi) == ("BDF1", 83.03, 7181.6)
-    assert (p.burden.top_firm, p.burden.total, p.burden.hhi) == ("FCM1", 258630.0, 10000.0)
+    # BDF1 frees 244,590, the only firm that frees anything (BD1's house account asks the
+    # same 75,000 of 15c3-1 haircut under both): share 100%, HHI 10,000. FCM1 carries the
+    # whole burden: FOX 210,000 + GOLF 57,000 + H_FCM1 6,630 = 273,630.
+    assert (p.benefit.top_firm, p.benefit.top_share, p.benefit.hhi) == ("BDF1", 100.0, 10000.0)
+    assert (p.burden.top_firm, p.burden.total, p.burden.hhi) == ("FCM1", 273630.0, 10000.0)
 
 
 def test_scenario_calls_per_pair() -> None:

@@ -55,6 +55,8 @@ def _eligibility(rb: RB, s: m.Eligibility) -> Parts:
 def _segregation(rb: RB, s: m.Segregation) -> Parts:
     c = s.constraint
     if isinstance(c, m.CollateralFlow):
+        pledged = "a lot pledged to one"
+        counted = [setting(pledged, "is not counted there", code=False)] if c.not_counted else []
         return [
             clause("collateral of accounts where", c.source),
             clause(
@@ -63,6 +65,7 @@ def _segregation(rb: RB, s: m.Segregation) -> Parts:
                 else "must not reach accounts where",
                 c.target,
             ),
+            *counted,
         ], []
     if isinstance(c, m.CarrierKinds):
         return [

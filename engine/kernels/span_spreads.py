@@ -1,0 +1,108 @@
+"""SPAN inter-commodity spreads by priority (CME SPAN practice, weighted price risk).
+
+CME's SPAN lists its inter-commodity spreads with a priority: the spreads of the first
+priority are formed first, each consuming the remaining delta of its legs, so a leg taken
+by an earlier spread is not there for a later one. For one spread row (legs keyed ``a`` and
+``b``, rate ``r``) in one margin set:
+
+- each class group's **net delta** is its contracts, an option counted by its delta
+  (``quantity x delta``), signed; its **weighted price risk** is its scanning risk per
+  contract of net delta, ``w = scanning risk / |net delta|``;
+- spreads pair a long leg of one key with a short leg of the other, one contract for one
+  (``n = min(remaining long a, remaining short b) + min(remaining short a, remaining long
+  b)``), and consume that delta from both legs (shared in proportion to the remaining
+  delta where a key has several class groups on one side);
+- each leg is credited ``r x (delta it gave to spreads) x w``: the rate times the risk of
+  the contracts matched.
+
+Rows are taken in the table's order, its priority. A class group's requirement is
+``max(scanning risk + charges - credits, short option minimum)``; its credits never exceed
+its scanning risk (it gives at most its net delta, at ``w`` each, at a rate of at most 1).
+Tiers of months inside a combined commodity (CME's tiered inter-commodity legs) and spread
+ratios other than one for one are not modelled: each leg is the whole class group.
+Vectorized over class groups; the loop is over the rulebook's spread rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from marginlex.engine.kernels.grouping import FloatArray, IntArray
+
+
+@dataclass(frozen=True)
+class SpreadLegs:
+    """Class-group rows (one margin set code, key code, net delta and scanning risk each)."""
+
+    margin_set: IntArray
+    key: IntArray
+    delta: FloatArray
+    risk: FloatArray
+
+
+@dataclass(frozen=True)
+class PriorityResult:
+    """Per class group: ``credit`` and ``delta_spread`` (contracts given to spreads); per
+    spread row and margin set: ``formed`` (rows x sets), the spreads each row formed."""
+
+    credit: FloatArray
+    delta_spread: FloatArray
+    formed: FloatArray
+
+
+def _side_totals(sets: IntArray, n_sets: int, hit: np.ndarray, amount: FloatArray) -> FloatArray:
+    totals = np.bincount(sets, weights=np.where(hit, amount, 0.0), minlength=n_sets)
+    return np.asarray(totals, dtype=np.float64)
+
+
+def priority_spreads(
+    legs: SpreadLegs, rows: list[tuple[int, int, float]], n_sets: int
+) -> PriorityResult:
+    """Form spreads row by row (``(key a, key b, rate)``, in priority order).
+
+    Two spreads competing for one leg: long 1 ES (risk 21,000), short 1 NQ (28,000), short
+    1 RTY (10,000); row 1 ES with RTY at 40%, row 2 ES with NQ at 50%. Row 1 takes ES's one
+    contract: ES is credited 40% x 21,000 = 8,400, RTY 40% x 10,000 = 4,000; row 2 finds no
+    ES delta left: NQ gets nothing.
+
+    >>> legs = SpreadLegs(np.array([0, 0, 0]), np.array([0, 1, 2]),
+    ...     np.array([1.0, -1.0, -1.0]), np.array([21000.0, 28000.0, 10000.0]))
+    >>> out = priority_spreads(legs, [(0, 2, 0.4), (0, 1, 0.5)], 1)
+    >>> out.credit.tolist(), out.formed.tolist()
+    ([8400.0, 0.0, 4000.0], [[1.0], [0.0]])
+    """
+    delta = legs.delta
+    weight = np.divide(legs.risk, np.abs(delta), out=np.zeros(len(delta)), where=delta != 0)
+    remaining = delta.copy()
+    given, credit = np.zeros(len(delta)), np.zeros(len(delta))
+    formed = np.zeros((len(rows), n_sets))
+    for number, (a, b, rate) in enumerate(rows):  # the rulebook's spread rows, not positions
+        take = _taken(legs, remaining, (a, b), n_sets, formed[number])
+        given += take
+        credit += rate * take * weight
+        remaining = remaining - np.sign(remaining) * take
+    return PriorityResult(credit=credit, delta_spread=given, formed=formed)
+
+
+def _taken(
+    legs: SpreadLegs, remaining: FloatArray, keys: tuple[int, int], n_sets: int, formed: FloatArray
+) -> FloatArray:
+    """The delta each class group gives to the spreads of one row (``formed`` is filled
+    with the spreads per margin set)."""
+    sets, (a, b) = legs.margin_set, keys
+    is_a, is_b = legs.key == a, (legs.key == b) & (legs.key != a)
+    long, short, size = remaining > 0, remaining < 0, np.abs(remaining)
+    sides = [is_a & long, is_a & short, is_b & long, is_b & short]
+    a_long, a_short, b_long, b_short = (_side_totals(sets, n_sets, s, size) for s in sides)
+    if a == b:  # longs against shorts of one key: one set of spreads
+        first = second = np.minimum(a_long, a_short)
+        formed[:] = first
+    else:
+        first, second = np.minimum(a_long, b_short), np.minimum(a_short, b_long)
+        formed[:] = first + second
+    spreads = np.select(sides, [first[sets], second[sets], second[sets], first[sets]], 0.0)
+    side = np.select(sides, [a_long[sets], a_short[sets], b_long[sets], b_short[sets]], 0.0)
+    taken = np.divide(spreads * size, side, out=np.zeros(len(size)), where=side > 0)
+    return np.asarray(taken, dtype=np.float64)
