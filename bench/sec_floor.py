@@ -9,14 +9,16 @@ margin set alone):
 - the Treasury give-up: cash Treasuries of an owner@carrier that also has a customer CFTC
   futures or cross-margin account with a cross-margin agreement, at a bd_fcm carrier member
   of FICC and CME, are left out of the SEC account;
-- eligibility for portfolio margin (account kind, uncovered-options owner, agreement, equity
-  at least 100,000, at least 5,000,000 when the account holds an sbs);
+- eligibility for portfolio margin (a customer account, its kind, uncovered-options owner,
+  agreement, equity at least 100,000, at least 5,000,000 when the account holds an sbs);
+- house accounts: SEC Rule 15c3-1 haircuts on |market value| (Treasuries 0-6% in twelve
+  buckets of residual maturity, stock and ETFs 15%, anything else 100%);
 - eligible accounts: the 10-point grid (ranges by the index class of the instrument each
   position moves with, the first range row any position of the class group meets;
   Black-Scholes options), class-group loss against $0.375 x multiplier per contract (long
   options and sbs capped at market value), product-group credits point by point (90/75/50%);
-- the others: strategy-based rates, covered calls, option spreads at their maximum loss,
-  Treasuries 1-6% by residual maturity, anything else 25%.
+- the other customer accounts: strategy-based rates, covered calls, option spreads at their
+  maximum loss, Treasuries 1-6% by residual maturity, anything else 25%.
 
 ``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
 """
@@ -34,6 +36,9 @@ from marginlex.engine.book.load import Book
 FUTURES = ("index_future", "ust_future", "crypto_future")
 TREASURIES = ("ust_bill", "ust_note", "ust_bond", "ust_strip")
 CONTRACTS = ("equity_option", "index_option", *FUTURES, "sbs")
+# 15c3-1 Treasury buckets: under 3, 6, 9, 12 months, 2, 3, 5, 10, 15, 20, 25 years, then the rest.
+HOUSE_BOUNDS = np.array([3, 6, 9, 12, 24, 36, 60, 120, 180, 240, 300]) * (1.0 / 12.0)
+HOUSE_RATES = np.array([0, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.045, 0.05, 0.055, 0.06])
 INDEX_CLASSES = ("high_cap_broad", "broad", "narrow")  # offsets of 90, 75 and 50%
 NONE = len(INDEX_CLASSES)  # no index class
 
@@ -102,7 +107,8 @@ def _eligible(book: Book, a: np.ndarray, equity: np.ndarray) -> np.ndarray:
     uncovered = np.r_[_is(book.parties["options_approval"], "uncovered"), False][party]
     sbs = np.bincount(a[_is(pos["product"], "sbs")], minlength=len(acc)) > 0
     return np.asarray(
-        _is(acc["kind"], "portfolio_margin")
+        _is(acc["origin"], "customer")
+        & _is(acc["kind"], "portfolio_margin")
         & uncovered
         & acc["has_portfolio_margin_agreement"].to_numpy(dtype=bool)
         & (equity >= 100_000)
@@ -279,6 +285,13 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     return np.bincount(p["a"], np.maximum(req, 0), n_acc)
 
 
+def _house(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
+    """15c3-1 haircuts per house account of its rows ``p``: rate x |market value|."""
+    bucket = np.searchsorted(HOUSE_BOUNDS, p["t"], side="right")  # no maturity: the last
+    rate = np.where(p["treasury"], HOUSE_RATES[bucket], np.where(p["equity_leg"], 0.15, 1.0))
+    return np.bincount(p["a"], rate * np.abs(p["mv"]), n_acc)
+
+
 def floor_sec(book: Book) -> tuple[float, pd.Series]:
     """Seconds taken and the SEC maintenance requirement per margin set (``ms:<account>``)."""
     start = time.perf_counter()
@@ -295,16 +308,20 @@ def floor_sec(book: Book) -> tuple[float, pd.Series]:
     sec_acc = _is(acc["regime"], "SEC")
     sec = np.flatnonzero(sec_acc[a] & ~_given_up(book, a, i))
     a, i = a[sec], i[sec]
-    p = _rows(book, a, i, pos["quantity"].to_numpy()[sec])
+    p = _rows(book, a, i, pos["quantity"].to_numpy()[sec], pos["market_value"].to_numpy()[sec])
     el = eligible[a]
+    house = _is(acc["origin"], "house")[a]
     req = _portfolio({k: v[el] for k, v in p.items() if k != "n_inst"}, len(acc))
-    other = {k: v if k == "n_inst" else v[~el] for k, v in p.items()}
+    other = {k: v if k == "n_inst" else v[~el & ~house] for k, v in p.items()}
     req += _strategy(other, len(acc))
+    req += _house({k: v[house] for k, v in p.items() if k != "n_inst"}, len(acc))
     ids = "ms:" + acc["account_id"].astype("str").to_numpy(dtype=object)[sec_acc]
     return time.perf_counter() - start, pd.Series(req[sec_acc], index=ids)
 
 
-def _rows(book: Book, a: np.ndarray, i: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+def _rows(
+    book: Book, a: np.ndarray, i: np.ndarray, q: np.ndarray, mv: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per SEC position row, the instrument columns both methods read (gathered once)."""
     inst = book.instruments
     mat = inst["maturity"].to_numpy(dtype="datetime64[D]")
@@ -319,6 +336,7 @@ def _rows(book: Book, a: np.ndarray, i: np.ndarray, q: np.ndarray) -> dict[str, 
     return {
         "a": a,
         "q": q,
+        "mv": mv,
         "n_inst": np.asarray(len(inst)),
         "index_class": index_class[i],
         "range_class": index_class[moving][i],
