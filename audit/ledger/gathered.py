@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
 from marginlex.audit.ledger.record import (
@@ -33,6 +34,9 @@ from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.set_inputs import set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
 
+if TYPE_CHECKING:
+    from marginlex.audit.ledger.partitioned_run import PartitionedRun
+
 
 def partition_traces(ev: Evaluation, rulebook: ResolvedRulebook, part: Book) -> PreparedChunk:
     """A worker's traces of its partition's decisions, hashed and compressed (the first
@@ -43,6 +47,28 @@ def partition_traces(ev: Evaluation, rulebook: ResolvedRulebook, part: Book) -> 
     inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], part)
     ids = columns.margin_set_ids
     return replace(prepared(columns), inputs_sha256=inputs.reindex(ids).tolist())
+
+
+def cluster_run_record(
+    run: GatheredRun | PartitionedRun,
+    book_sha256: str,
+    out_of_scope: int,
+    origin: RunOrigin | None,
+) -> RunRecord:
+    """A run evaluated on a cluster, as :meth:`~.record.RunRecorder.run_record` makes it:
+    each rulebook's reference from its evaluation and bundle, the book, as-of and engine."""
+    refs = tuple(
+        rulebook_ref(rb, ev, bundle)
+        for rb, ev, bundle in zip(run.rulebooks, run.evaluations, run.bundles, strict=True)
+    )
+    return RunRecord(
+        as_of=run.evaluations[0].as_of,
+        book_sha256=book_sha256,
+        engine_version=ENGINE_VERSION,
+        origin=origin,
+        out_of_scope=out_of_scope,
+        rulebooks=refs,
+    )
 
 
 class GatheredRun:
@@ -74,18 +100,8 @@ class GatheredRun:
     def run_record(self, origin: RunOrigin | None = None) -> RunRecord:
         """The run: its rulebooks, book, as-of, engine version, accounts out of scope and
         (when given) who ran it, as :meth:`RunRecorder.run_record` makes it."""
-        refs = tuple(
-            rulebook_ref(rb, ev, bundle)
-            for rb, ev, bundle in zip(self.rulebooks, self.evaluations, self.bundles, strict=True)
-        )
-        return RunRecord(
-            as_of=self.evaluations[0].as_of,
-            book_sha256=self.book.sha256,
-            engine_version=ENGINE_VERSION,
-            origin=origin,
-            out_of_scope=out_of_every_scope(self.evaluations, self.book),
-            rulebooks=refs,
-        )
+        outside = out_of_every_scope(self.evaluations, self.book)
+        return cluster_run_record(self, self.book.sha256, outside, origin)
 
     def record(self, location: str, origin: RunOrigin | None = None) -> RecordedRun:
         """Write the run to the ledger at ``location`` in one transaction (with ``origin``).

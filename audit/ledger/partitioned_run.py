@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision
 from marginlex.audit.ledger.fork_pool import WorkerError
-from marginlex.audit.ledger.gathered import partition_traces
-from marginlex.audit.ledger.record import RecordedRun, rulebook_ref
+from marginlex.audit.ledger.gathered import cluster_run_record, partition_traces
+from marginlex.audit.ledger.record import RecordedRun
 from marginlex.audit.ledger.recorded_inputs import book_blob, rulebook_bundle
 from marginlex.audit.ledger.records import RunOrigin, RunRecord
 from marginlex.audit.ledger.store import Ledger, shown_location
@@ -37,7 +37,6 @@ from marginlex.engine.distributed.partition_files import (
     held_slices,
     hold_files_on_cluster,
 )
-from marginlex.engine.version import ENGINE_VERSION
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -135,18 +134,7 @@ class PartitionedRun:
 
     def run_record(self, origin: RunOrigin | None = None) -> RunRecord:
         """The run, as :meth:`~.record.RunRecorder.run_record` makes it."""
-        refs = tuple(
-            rulebook_ref(rb, ev, bundle)
-            for rb, ev, bundle in zip(self.rulebooks, self.evaluations, self.bundles, strict=True)
-        )
-        return RunRecord(
-            as_of=self.evaluations[0].as_of,
-            book_sha256=self.book.sha256,
-            engine_version=ENGINE_VERSION,
-            origin=origin,
-            out_of_scope=self.held.out_of_scope,
-            rulebooks=refs,
-        )
+        return cluster_run_record(self, self.book.sha256, self.held.out_of_scope, origin)
 
     def record(self, location: str, origin: RunOrigin | None = None) -> RecordedRun:
         """Write the run to the ledger at ``location`` in one transaction (with ``origin``).
