@@ -145,7 +145,7 @@ def test_initial_multiple_and_offsets(plans: dict[str, Plan]) -> None:
         ("sec_product_group_credits.by", None, "instrument.index_class"),
         ("param.pm_offset_high_cap_broad", "fraction", 0.9),
         ("param.pm_offset_broad", "fraction", 0.75),
-        ("param.pm_offset_narrow", "fraction", 0.5),
+        ("param.pm_offset_narrow", "fraction", 0.9),
     ]
     assert _inputs(plans["sec"], "sec_margin_sets") == []
 

@@ -83,7 +83,7 @@ def test_extend_changes_only_the_rows_it_names(tmp_path: Path) -> None:
     assert replaced.note.citation.text == "RP-12 s.5"
     assert added.note is not None and added.note.citation is not None
     assert kept.note is None
-    assert ust.citation is not None and ust.citation.text == "SEC Rule 15c3-1(c)(2)(vi)(A)"
+    assert ust.citation is not None and ust.citation.text == "SEC Rule 15c3-1(c)(2)(vi)(A)(1)"
     assert rb.origins["sec_treasuries"] == "my_firm"
 
 
@@ -299,7 +299,7 @@ def test_a_row_written_by_extend_is_checked_as_an_override_row_would_be(
 
 
 def test_a_shadowed_row_added_by_extend_is_reported_at_that_row() -> None:
-    """`broad and index_option` comes after `broad`: the SEC row at sec.mlx:85 takes every
+    """`broad and index_option` comes after `broad`: the SEC row at sec.mlx:99 takes every
     instrument it matches (MLX604), reported at the added row, and acceptable on the extend."""
     row = (
         "  add row range when instrument.index_class = broad"
@@ -308,6 +308,6 @@ def test_a_shadowed_row_added_by_extend_is_reported_at_that_row() -> None:
     text = HEAD + 'extend margin sec_portfolio_margin\n  cites "x"\n' + row
     (found,) = check_text(text, "my_firm.mlx")
     assert (found.code.value, found.span.line, found.span.column) == ("MLX604", 6, 11)
-    assert "takes the row at sec.mlx:85" in found.message
+    assert "takes the row at sec.mlx:99" in found.message
     accepted = text.replace('cites "x"\n  add', 'cites "x"\n  accept MLX604 because "meant"\n  add')
     assert check_text(accepted, "my_firm.mlx") == []

@@ -1,5 +1,7 @@
 """The shipped rulebooks: clean, canonical, and saying what domain.md says."""
 
+from pathlib import Path
+
 import pytest
 
 from marginlex.dsl import check_paths, format_text, load_rulebook, shipped_dir
@@ -84,15 +86,31 @@ def test_harmonized_grid_adds_treasury_buckets_and_crypto() -> None:
     assert _fractions(h, [r.up for r in grid.ranges]) == [6, 10, 1, 3, 6, 30, 15]
 
 
-def test_sec_collateral_rows_claim_no_more_than_domain_secondary() -> None:
-    # domain.md section 2 marks the whole SEC collateral schedule [S], cash included:
-    # no row may claim `verified`.
+def _comment_above(path: Path, statement: str) -> str:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = lines.index(statement)
+    above = []
+    for line in reversed(lines[:at]):
+        if not line.startswith("#"):
+            break
+        above.append(line)
+    return " ".join(reversed(above))
+
+
+def test_sec_collateral_schedules_claim_verified_only_with_what_was_read() -> None:
+    # domain.md section 2 marked the SEC collateral schedule [S]; issue 14 section 7 read
+    # 15c3-1(c)(2)(vi)(A)(1), (D)(1) and (J) in the eCFR text: `verified`, and the comment
+    # above each statement says what was read.
     sec = load_rulebook("sec")
     body = sec.get("sec_other_assets").body  # type: ignore[union-attr]
     assert isinstance(body, m.AssetTable)
-    assert sec.get("sec_other_assets").status == m.Status.SECONDARY
-    statuses = [r.note.status for r in body.rows if r.note is not None]
-    assert m.Status.VERIFIED not in statuses
+    assert sec.get("sec_other_assets").status == m.Status.VERIFIED
+    assert sec.get("sec_treasuries").status == m.Status.VERIFIED
+    path = Path(shipped_dir()) / "sec.mlx"
+    other = _comment_above(path, "haircut sec_other_assets for collateral")
+    assert "Read: 15c3-1(c)(2)(vi)" in other and "(D)(1)" in other and "15 percent" in other
+    ust = _comment_above(path, "haircut sec_treasuries for collateral")
+    assert "Read: 15c3-1(c)(2)(vi)(A)(1)" in ust and "25 years or more to maturity - 6%" in ust
 
 
 def test_cftc_cross_margin_takes_in_every_cash_treasury() -> None:

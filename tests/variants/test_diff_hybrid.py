@@ -39,13 +39,16 @@ def test_diff_variant_parameters_have_old_and_new_value_and_citation() -> None:
     assert [(c.statement_id, c.old_value, c.new_value) for c in diff.changes] == [
         ("pm_offset_high_cap_broad", "90%", "85%"),
         ("pm_offset_broad", "75%", "85%"),
-        ("pm_offset_narrow", "50%", "85%"),
+        ("pm_offset_narrow", "90%", "85%"),
     ]
     first = diff.changes[0]
     assert first.change is ChangeKind.CHANGED
     assert first.statement_kind is StatementKind.PARAMETER
     assert first.citation.startswith("Joint request for comment 2026, question 12")
-    assert first.old_citation == "SEC Rule 15c3-1a(b)(1)(i)(C), from memory, unverified"
+    assert first.old_citation == (
+        "SEC Rule 15c3-1a(b)(1)(v)(B)(2)(i): 90% among high-capitalization diversified"
+        " index classes"
+    )
     assert first.used_by == ("sec_product_group_credits",)
     assert "    value: 90% -> 85%" in render_diff(diff)
 
