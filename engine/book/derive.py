@@ -85,7 +85,12 @@ def _instruments(df: pd.DataFrame) -> pd.DataFrame:
 
 def _positions(df: pd.DataFrame, instruments: pd.DataFrame) -> pd.DataFrame:
     # Validation guarantees every instrument_id resolves.
-    pos = index_in(df["instrument_id"], instruments["instrument_id"])
+    rows = index_in(df["instrument_id"], instruments["instrument_id"])
+    return position_columns(df, instruments, rows)
+
+
+def position_columns(df: pd.DataFrame, instruments: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """The positions with their derived columns, ``pos`` being each one's instrument row."""
     price = instruments["price"].to_numpy()[pos]
     mult = instruments["multiplier"].to_numpy()[pos]
     product = instruments["product"].iloc[pos].set_axis(df.index)
@@ -101,7 +106,8 @@ def _positions(df: pd.DataFrame, instruments: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _collateral(df: pd.DataFrame) -> pd.DataFrame:
+def collateral_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The collateral lots with their derived columns."""
     asset = df["asset"].astype("str")
     klass = asset.map({k: v.value for k, v in ASSET_CLASSES.items()}).fillna(
         AssetClass.DIGITAL_ASSET.value
@@ -121,7 +127,7 @@ def derive(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "accounts": _accounts(frames["accounts"]),
         "instruments": instruments,
         "positions": _positions(frames["positions"], instruments),
-        "collateral": _collateral(frames["collateral"]),
+        "collateral": collateral_columns(frames["collateral"]),
     }
     return {k: _extras_last(k, frames[k], v) for k, v in out.items()}
 

@@ -22,7 +22,7 @@ traces (:meth:`path`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import cached_property
 
@@ -76,8 +76,15 @@ class AccountGraph:
     ['A10_HOTEL_MGN', 'L15', 'H_BD1']
     """
 
-    def __init__(self, book: Book) -> None:
+    def __init__(
+        self,
+        book: Book,
+        account_columns: Callable[[AccountGraph], pd.DataFrame] | None = None,
+    ) -> None:
+        """``account_columns`` builds :meth:`account_columns` (default: from the book; a
+        stress stack tiles most of them, :mod:`marginlex.engine.stress.tiled`)."""
         self.book = book
+        self._build_accounts = account_columns or _account_columns
 
     @cached_property
     def edges(self) -> pd.DataFrame:
@@ -255,7 +262,7 @@ class AccountGraph:
 
     @cached_property
     def _accounts(self) -> pd.DataFrame:
-        return _account_columns(self)
+        return self._build_accounts(self)
 
 
 __all__ = ["AccountGraph", "EdgeKind", "NodeKind"]

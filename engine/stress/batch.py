@@ -89,12 +89,30 @@ def stack_frames(first: Book, books: Sequence[Frames]) -> Book:
     # Each frame set is in canonical order and every file sorts first by an id, which its
     # tag prefixes; no tag is a prefix of another, so the stack is in canonical order when
     # the sets come in the order of their tags (~s0~, ~s10~, ~s11~, ~s1~, ~s2~, ...): no sort.
-    order = sorted(range(len(books)), key=tag)
+    frames = concat_prefixed(books)
+    return first.model_copy(update={"sha256": "", "warnings": (), **derive(frames)})
+
+
+def stack_order(n: int) -> list[int]:
+    """The order of ``n`` books in their stack: the order of their tags.
+
+    >>> stack_order(12)
+    [0, 10, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    """
+    return sorted(range(n), key=tag)
+
+
+def concat_prefixed(books: Sequence[Frames]) -> dict[str, pd.DataFrame]:
+    """Each file's frames of ``books``, ids prefixed by :func:`tag`, concatenated in
+    :func:`stack_order` (not derived)."""
     frames: dict[str, pd.DataFrame] = {}
     for spec in FILES:
-        parts = [_prefixed(books[k][spec.stem], ID_COLUMNS[spec.stem], tag(k)) for k in order]
+        parts = [
+            _prefixed(books[k][spec.stem], ID_COLUMNS[spec.stem], tag(k))
+            for k in stack_order(len(books))
+        ]
         frames[spec.stem] = pd.concat(parts, ignore_index=True)
-    return first.model_copy(update={"sha256": "", "warnings": (), **derive(frames)})
+    return frames
 
 
 @dataclass(frozen=True)
