@@ -107,14 +107,20 @@ def position_columns(df: pd.DataFrame, instruments: pd.DataFrame, pos: np.ndarra
 
 
 def collateral_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """The collateral lots with their derived columns."""
-    asset = df["asset"].astype("str")
-    klass = asset.map({k: v.value for k, v in ASSET_CLASSES.items()}).fillna(
-        AssetClass.DIGITAL_ASSET.value
-    )
+    """The collateral lots with their derived columns (classified once per distinct asset)."""
+    asset = df["asset"].astype("category")
+    named = {k: v.value for k, v in ASSET_CLASSES.items()}
+    # An asset the table does not name (a missing one too) is a digital asset.
+    per_asset = [named.get(str(a), AssetClass.DIGITAL_ASSET.value) for a in asset.cat.categories]
+    dtype = enum_dtype(AssetClass)
+    digital = dtype.categories.get_loc(AssetClass.DIGITAL_ASSET.value)
+    classes = dtype.categories.get_indexer(pd.Index(per_asset))
+    by_code = np.array([*classes, digital], dtype=np.int64)
+    codes = by_code[asset.cat.codes.to_numpy()]  # code -1 (missing): the last, digital
+    klass = pd.Categorical.from_codes(codes, dtype=dtype)
     return df.assign(
-        asset_class=klass.astype(enum_dtype(AssetClass)),
-        is_digital_asset=(klass == AssetClass.DIGITAL_ASSET.value).astype("bool"),
+        asset_class=klass,
+        is_digital_asset=np.asarray(klass == AssetClass.DIGITAL_ASSET.value, dtype=bool),
     )
 
 

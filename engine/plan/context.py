@@ -230,7 +230,9 @@ def position_context(
     """
     pos = book.positions.reset_index(drop=True)
     quantity = pos["quantity"].to_numpy(np.float64)
-    side = pd.Categorical(np.where(quantity < 0, "short", "long"), categories=["long", "short"])
+    side = pd.Categorical.from_codes(
+        (quantity < 0).astype(np.int64), categories=pd.Index(["long", "short"])
+    )
     frame = pd.DataFrame(
         {
             "account_id": pos["account_id"],

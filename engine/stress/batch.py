@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.columns import prefixed
 from marginlex.engine.book.derive import derive
 from marginlex.engine.book.load import Book
 from marginlex.engine.book.schema import FILES
@@ -68,11 +69,7 @@ def tag(k: int) -> str:
 
 
 def _prefixed(frame: pd.DataFrame, columns: tuple[str, ...], prefix: str) -> pd.DataFrame:
-    out = {}
-    for col in columns:
-        s = frame[col]
-        out[col] = (prefix + s.astype("str")).where(s.notna(), s)
-    return frame.assign(**out)
+    return frame.assign(**{col: prefixed(frame[col], prefix) for col in columns})
 
 
 def stack_books(books: Sequence[Book]) -> Book:
