@@ -15,6 +15,8 @@ import pandas as pd
 from marginlex.dsl.model.domain import Origin, PartyKind, Product, Relation
 from marginlex.engine.book.columns import index_in, lookup
 
+IntArray = npt.NDArray[np.int64]
+
 if TYPE_CHECKING:
     from marginlex.engine.graph.account_graph import AccountGraph
 
@@ -46,13 +48,16 @@ def _firm_memberships(graph: AccountGraph) -> pd.DataFrame:
     )
 
 
-def _sums(values: pd.Series, key: pd.Series, ids: pd.Index) -> tuple[pd.Series, pd.Series]:
+def _sums(
+    values: pd.Series, key: pd.Series, ids: pd.Index, codes: IntArray | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Per id of ``ids``: the sum of ``values`` whose ``key`` is that id, and their count.
 
-    Grouped by the ids' integer codes, not by the text keys: the same cython sum, the same
-    rows in the same order per group, so the same totals to the last bit.
+    Grouped by the ids' integer codes (``codes``: each key's position in ``ids``, when the
+    caller has them), not by the text keys: the same cython sum, the same rows in the same
+    order per group, so the same totals to the last bit.
     """
-    codes = index_in(key, ids)
+    codes = index_in(key, ids) if codes is None else codes
     total = values.groupby(codes, sort=False).sum()
     total = total.reindex(np.arange(len(ids)), fill_value=0.0).astype("float64").set_axis(ids)
     count = np.bincount(codes[codes >= 0], minlength=len(ids)).astype("int64")
@@ -112,16 +117,21 @@ def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_money(
-    graph: AccountGraph, out: pd.DataFrame, flags: Mapping[str, npt.NDArray[np.bool_]]
+    graph: AccountGraph,
+    out: pd.DataFrame,
+    flags: Mapping[str, npt.NDArray[np.bool_]],
+    position_rows: IntArray | None = None,
 ) -> pd.DataFrame:
     """``out`` (indexed by account_id, with an account_id column) with the money columns
     (market values, equity, counts) summed from the book, then ``flags``, account_id dropped.
 
-    The stacked book of a stress run (:mod:`marginlex.engine.stress.tiled`) tiles the rest.
+    The stacked book of a stress run (:mod:`marginlex.engine.stress.tiled`) tiles the rest,
+    and gives each position's row in ``out`` (``position_rows``).
     """
     book, lots = graph.book, graph.lot_columns()
     ids = out.index
-    pos_mv, n_pos = _sums(book.positions["market_value"], book.positions["account_id"], ids)
+    pos = book.positions
+    pos_mv, n_pos = _sums(pos["market_value"], pos["account_id"], ids, position_rows)
     col_mv, n_lots = _sums(lots["market_value"], lots["margined_account_id"], ids)
     out = out.assign(
         positions_market_value=pos_mv,

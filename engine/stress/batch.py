@@ -8,6 +8,10 @@ would get alone, in one pass of whole-column steps instead of one pass per book
 (``tests/stress/test_stress_batch.py`` checks it). Class groups are not prefixed: they group
 positions inside a margin set, which never spans two books.
 
+``stress`` builds its stacks by tiling what the unshocked book already knows
+(:mod:`marginlex.engine.stress.tiled`); :func:`prepare_stack`, which derives everything
+again over the stacked rows, is the plain build it must equal (and serves any books).
+
 What does not depend on the rulebook is built once per stack and shared by every
 rulebook (:class:`Stacked`): the stacked frames and their derived columns, the account
 graph (relations, memberships, pledge reach, per-account columns) and the row contexts

@@ -3,8 +3,9 @@
 The unshocked book and each scenario's shocked copy are stacked and evaluated together
 (:mod:`marginlex.engine.stress.batch`), in batches of at most ``batch_positions`` positions
 so that memory stays bounded on a large book; each batch is stacked once, with its account
-graph and row contexts, and evaluated under every rulebook; then each scenario is compared
-with the unshocked book (:mod:`marginlex.engine.stress.impact`).
+graph and row contexts (tiled from the book's price-independent parts,
+:mod:`marginlex.engine.stress.tiled`), and evaluated under every rulebook; then each
+scenario is compared with the unshocked book (:mod:`marginlex.engine.stress.impact`).
 """
 
 from __future__ import annotations

@@ -199,7 +199,8 @@ def _account_columns(base: Base, n: int, graph: AccountGraph) -> pd.DataFrame:
     )
     out = out[["account_id", *base.columns]].set_index("account_id", drop=False)
     flags = {c: base.flags[c].to_numpy(bool)[rows] for c in FLAG_COLUMNS}
-    return with_money(graph, out, flags)
+    at = tiled_rows(base.position_account, n, len(base.book.accounts))
+    return with_money(graph, out, flags, at)
 
 
 def _products(base: Base, stacked: Book, n: int) -> pd.DataFrame:
