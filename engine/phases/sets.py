@@ -102,9 +102,12 @@ def _eligibility_rows(
             "requirement": constant(n, req.name),
             "applies": applies[keep],
             "passed": passed[keep],
-            "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].to_numpy(),
+            # texts stay Arrow columns (no round trip through Python objects)
+            "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].reset_index(
+                drop=True
+            ),
             "reason": constant(n, reason),
-            "inputs": _inputs(state, req)[keep].to_numpy(),
+            "inputs": _inputs(state, req)[keep].reset_index(drop=True),
             "shortfall": missed[keep],
         }
     )

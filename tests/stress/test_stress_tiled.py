@@ -8,12 +8,17 @@ book and on synthetic books (whose futures add variation settlement lots to each
 
 from __future__ import annotations
 
+import doctest
+from types import ModuleType
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from marginlex.engine.book import columns
 from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
 from marginlex.engine.book.schema import FILES
+from marginlex.engine.stress import batch, tiled
 from marginlex.engine.stress.batch import Stacked, prepare_stack
 from marginlex.engine.stress.reprice import VM_PREFIX, shocked_frames
 from marginlex.engine.stress.shocks import Scenario, parse_shock, parse_vol
@@ -78,3 +83,11 @@ def test_synthetic_copies_carry_settlement_lots(synth: Book) -> None:
 def test_tiled_rows_offsets_each_copy_and_keeps_missing() -> None:
     assert tiled_rows(np.array([2, -1]), 3, 5).tolist() == [2, -1, 7, -1, 12, -1]
     assert tiled_rows(np.array([], dtype=np.int64), 4, 5).tolist() == []
+
+
+@pytest.mark.parametrize("module", [tiled, batch, columns], ids=lambda m: m.__name__)
+def test_doctests(module: ModuleType) -> None:
+    """The examples in the docstrings (tag order, tiled rows, Arrow prefixes) hold."""
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0
