@@ -169,9 +169,18 @@ def _candidates(rates: list[np.ndarray], names: tuple[m.Symbol, ...], n: int) ->
     """``sec_treasuries=1.5%;cftc_treasuries=2.0%``: every schedule that applied, per lot."""
     shown = pd.Series([""] * n, dtype="str")
     for r, name in zip(rates, names, strict=True):  # named schedules, not lots
-        text = f";{name.name}=" + pd.Series(r * 100).round(4).astype("str") + "%"
+        text = f";{name.name}=" + _percent_texts(pd.Series(r * 100).round(4)) + "%"
         shown = shown + text.where(pd.Series(r >= 0), "")
     return np.asarray(shown.str.lstrip(";").to_numpy(), dtype=object)
+
+
+def _percent_texts(values: pd.Series) -> pd.Series:
+    """``values.astype("str")``, each distinct value (bit for bit) formatted once: a
+    schedule has a few rates, a book many lots."""
+    floats = values.to_numpy(np.float64)
+    codes, bits = pd.factorize(floats.view(np.int64))
+    texts = pd.Series(np.asarray(bits, dtype=np.int64).view(np.float64)).astype("str")
+    return texts.take(codes).reset_index(drop=True)
 
 
 def _more_conservative(
