@@ -148,10 +148,17 @@ def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
         "schedule": np.full(len(lots), h.id, dtype=object),
         "haircut_row": _row_labels(h, index),
         "haircut_rate": out["haircut_rate"].to_numpy(np.float64),
-        "status": np.asarray(out["status"].astype("str").to_numpy(), dtype=object),
-        "reason": np.asarray(out["reason"].astype("str").to_numpy(), dtype=object),
+        "status": _category_texts(out["status"]),
+        "reason": _category_texts(out["reason"]),
         "value_after_haircut": out["value"].to_numpy(np.float64),
     }
+
+
+def _category_texts(values: pd.Series) -> np.ndarray:
+    """A categorical column's texts as an object array (missing: NaN), taken by code from
+    its few categories rather than converted row by row."""
+    texts = np.asarray([*values.cat.categories.astype("str"), np.nan], dtype=object)
+    return texts[values.cat.codes.to_numpy(np.int64)]  # code -1: the NaN at the end
 
 
 def _lot_frame(state: RunState) -> pd.DataFrame:
