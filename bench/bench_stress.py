@@ -8,7 +8,8 @@ Generates (or reuses, with ``--book``) a synthetic book, then times in this one 
   stack of the book and its shocked copies, with its graph and contexts, evaluated under
   every rulebook, and the comparisons);
 - with ``--split``, the same work step by step instead, CPU seconds per step: re-pricing,
-  stacking (graph and contexts included), each rulebook's evaluations, the comparisons; so
+  stacking (the book's price-independent parts once, then each batch's tiled stack, graph
+  and contexts), each rulebook's evaluations, the comparisons; so
   that one rulebook's cost (``stress BOOK --rulebook R``) reads off one run of three.
 
 The issue's target is ten scenarios over the 1M-position book (100k accounts) in under 60 s
@@ -33,11 +34,12 @@ from marginlex.dsl.loader import load_rulebook
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book, write_book
 from marginlex.engine.plan.compile import compile_plan
-from marginlex.engine.stress.batch import batches, decide_stacked, prepare_stack
+from marginlex.engine.stress.batch import batches, decide_stacked
 from marginlex.engine.stress.impact import impact
 from marginlex.engine.stress.reprice import shock_book, shocked_frames
 from marginlex.engine.stress.run import BATCH_POSITIONS, stress
 from marginlex.engine.stress.shocks import Scenario, parse_shock, parse_vol
+from marginlex.engine.stress.tiled import base_of, prepare_tiled
 from marginlex.engine.synth.generate import synth_book
 
 SCENARIOS = (
@@ -77,8 +79,9 @@ def split(book: Book, rulebooks: list[ResolvedRulebook], chosen: list[Scenario])
     t = lap("re-price", t)
     plans = [compile_plan(r, book.as_of) for r in rulebooks]
     decided: list[list[pd.DataFrame]] = [[] for _ in rulebooks]
+    base = base_of(book)
     for part in batches([len(f["positions"]) for f in frames], BATCH_POSITIONS):
-        stacked = prepare_stack(book, [frames[k] for k in part], book.as_of)
+        stacked = prepare_tiled(base, [frames[k] for k in part], book.as_of)
         t = lap("stack, graph, contexts", t)
         for r, plan, got in zip(rulebooks, plans, decided, strict=True):
             got.extend(decide_stacked(plan, stacked))

@@ -144,11 +144,12 @@ def _lot_trace(
 ) -> None:
     placed = state.lot_set >= 0
     own = state.ctx.lots.own[Subject.COLLATERAL]
+    # text columns as they are (Arrow), not through Python objects
     frame = lots.assign(
         margin_set_id="",
-        lot_id=own["id"].to_numpy(),
-        account_id=own["account_id"].to_numpy(),
-        asset=own["asset"].astype("str").to_numpy(),
+        lot_id=own["id"].set_axis(lots.index),
+        account_id=own["account_id"].set_axis(lots.index),
+        asset=own["asset"].astype("str").set_axis(lots.index),
         market_value=own["market_value"].to_numpy(np.float64),
         cap_rule_id=cap_rule,
         cap_scale=cap_scale,

@@ -22,6 +22,27 @@ def to_arrow(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+def from_arrow(values: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> pd.Series:
+    """A text (``str``) column holding an Arrow string array as it is (nulls: missing).
+
+    >>> from_arrow(pa.array(["a", None])).tolist()
+    ['a', nan]
+    """
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    return pd.Series(pd.array(values, dtype=text), index=index)
+
+
+def prefixed(values: pd.Series, prefix: str) -> pd.Series:
+    """``prefix`` before each text of ``values`` (missing stays missing), in Arrow.
+
+    >>> prefixed(pd.Series(["a", None], dtype="str"), "~s1~").tolist()
+    ['~s1~a', nan]
+    """
+    arr = to_arrow(values)
+    joined = pc.binary_join_element_wise(pa.scalar(prefix, arr.type), arr, pa.scalar("", arr.type))
+    return from_arrow(joined, values.index)
+
+
 def index_in(
     values: pd.Series | pd.Index | np.ndarray, keys: pd.Series | pd.Index | np.ndarray
 ) -> np.ndarray:

@@ -85,7 +85,12 @@ def _instruments(df: pd.DataFrame) -> pd.DataFrame:
 
 def _positions(df: pd.DataFrame, instruments: pd.DataFrame) -> pd.DataFrame:
     # Validation guarantees every instrument_id resolves.
-    pos = index_in(df["instrument_id"], instruments["instrument_id"])
+    rows = index_in(df["instrument_id"], instruments["instrument_id"])
+    return position_columns(df, instruments, rows)
+
+
+def position_columns(df: pd.DataFrame, instruments: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """The positions with their derived columns, ``pos`` being each one's instrument row."""
     price = instruments["price"].to_numpy()[pos]
     mult = instruments["multiplier"].to_numpy()[pos]
     product = instruments["product"].iloc[pos].set_axis(df.index)
@@ -101,14 +106,21 @@ def _positions(df: pd.DataFrame, instruments: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _collateral(df: pd.DataFrame) -> pd.DataFrame:
-    asset = df["asset"].astype("str")
-    klass = asset.map({k: v.value for k, v in ASSET_CLASSES.items()}).fillna(
-        AssetClass.DIGITAL_ASSET.value
-    )
+def collateral_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The collateral lots with their derived columns (classified once per distinct asset)."""
+    asset = df["asset"].astype("category")
+    named = {k: v.value for k, v in ASSET_CLASSES.items()}
+    # An asset the table does not name (a missing one too) is a digital asset.
+    per_asset = [named.get(str(a), AssetClass.DIGITAL_ASSET.value) for a in asset.cat.categories]
+    dtype = enum_dtype(AssetClass)
+    digital = dtype.categories.get_loc(AssetClass.DIGITAL_ASSET.value)
+    classes = dtype.categories.get_indexer(pd.Index(per_asset))
+    by_code = np.array([*classes, digital], dtype=np.int64)
+    codes = by_code[asset.cat.codes.to_numpy()]  # code -1 (missing): the last, digital
+    klass = pd.Categorical.from_codes(codes, dtype=dtype)
     return df.assign(
-        asset_class=klass.astype(enum_dtype(AssetClass)),
-        is_digital_asset=(klass == AssetClass.DIGITAL_ASSET.value).astype("bool"),
+        asset_class=klass,
+        is_digital_asset=np.asarray(klass == AssetClass.DIGITAL_ASSET.value, dtype=bool),
     )
 
 
@@ -121,7 +133,7 @@ def derive(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "accounts": _accounts(frames["accounts"]),
         "instruments": instruments,
         "positions": _positions(frames["positions"], instruments),
-        "collateral": _collateral(frames["collateral"]),
+        "collateral": collateral_columns(frames["collateral"]),
     }
     return {k: _extras_last(k, frames[k], v) for k, v in out.items()}
 

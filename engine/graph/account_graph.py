@@ -22,11 +22,12 @@ traces (:meth:`path`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import cached_property
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from marginlex.dsl.model.domain import PartyKind, Relation
@@ -76,8 +77,15 @@ class AccountGraph:
     ['A10_HOTEL_MGN', 'L15', 'H_BD1']
     """
 
-    def __init__(self, book: Book) -> None:
+    def __init__(
+        self,
+        book: Book,
+        account_columns: Callable[[AccountGraph], pd.DataFrame] | None = None,
+    ) -> None:
+        """``account_columns`` builds :meth:`account_columns` (default: from the book; a
+        stress stack tiles most of them, :mod:`marginlex.engine.stress.tiled`)."""
         self.book = book
+        self._build_accounts = account_columns or _account_columns
 
     @cached_property
     def edges(self) -> pd.DataFrame:
@@ -90,23 +98,29 @@ class AccountGraph:
             (lots["account_id"], lots["lot_id"], EdgeKind.HOLDS),
             (pledged["lot_id"], pledged["pledged_to"], EdgeKind.PLEDGED_TO),
         ]
+        kinds = [k.value for k in EdgeKind]
         frames = [
-            pd.DataFrame({"src": s.to_numpy(), "dst": d.to_numpy(), "kind": k.value})
+            pd.DataFrame({"src": s, "dst": d, "kind": np.full(len(s), kinds.index(k.value))})
             for s, d, k in parts
         ]
+        # Relations' kinds by code: one lookup per category, not one text per row.
+        relation = rel["relation"].astype("category")
+        per_category = np.array([kinds.index(str(c)) for c in relation.cat.categories] + [-1])
         frames.append(
             pd.DataFrame(
                 {
-                    "src": rel["src"].to_numpy(),
-                    "dst": rel["dst"].to_numpy(),
-                    "kind": rel["relation"].astype("str").to_numpy(),
+                    "src": rel["src"],
+                    "dst": rel["dst"],
+                    "kind": per_category[relation.cat.codes.to_numpy()],
                 }
             )
         )
-        out = pd.concat(frames, ignore_index=True)
+        out = pd.concat([f.reset_index(drop=True) for f in frames], ignore_index=True)
         out["src"] = out["src"].astype("str")
         out["dst"] = out["dst"].astype("str")
-        out["kind"] = out["kind"].astype(pd.CategoricalDtype([k.value for k in EdgeKind]))
+        out["kind"] = pd.Categorical.from_codes(
+            out["kind"].to_numpy(np.int64), dtype=pd.CategoricalDtype(kinds)
+        )
         return out
 
     @cached_property
@@ -255,7 +269,7 @@ class AccountGraph:
 
     @cached_property
     def _accounts(self) -> pd.DataFrame:
-        return _account_columns(self)
+        return self._build_accounts(self)
 
 
 __all__ = ["AccountGraph", "EdgeKind", "NodeKind"]

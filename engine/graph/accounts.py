@@ -5,12 +5,17 @@ See :meth:`marginlex.engine.graph.account_graph.AccountGraph.account_columns` fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from marginlex.dsl.model.domain import Origin, PartyKind, Product, Relation
-from marginlex.engine.book.columns import lookup
+from marginlex.engine.book.columns import index_in, lookup
+
+IntArray = npt.NDArray[np.int64]
 
 if TYPE_CHECKING:
     from marginlex.engine.graph.account_graph import AccountGraph
@@ -44,12 +49,19 @@ def _firm_memberships(graph: AccountGraph) -> pd.DataFrame:
 
 
 def _sums(
-    book_frame: pd.DataFrame, key: pd.Series, value: str, ids: pd.Index
+    values: pd.Series, key: pd.Series, ids: pd.Index, codes: IntArray | None = None
 ) -> tuple[pd.Series, pd.Series]:
-    grouped = book_frame[value].groupby(key.to_numpy(), sort=False)
-    total = grouped.sum().reindex(ids, fill_value=0.0).astype("float64")
-    count = grouped.size().reindex(ids, fill_value=0).astype("int64")
-    return total, count
+    """Per id of ``ids``: the sum of ``values`` whose ``key`` is that id, and their count.
+
+    Grouped by the ids' integer codes (``codes``: each key's position in ``ids``, when the
+    caller has them), not by the text keys: the same cython sum, the same rows in the same
+    order per group, so the same totals to the last bit.
+    """
+    codes = index_in(key, ids) if codes is None else codes
+    total = values.groupby(codes, sort=False).sum()
+    total = total.reindex(np.arange(len(ids)), fill_value=0.0).astype("float64").set_axis(ids)
+    count = np.bincount(codes[codes >= 0], minlength=len(ids)).astype("int64")
+    return total, pd.Series(count, index=ids)
 
 
 def account_columns(graph: AccountGraph) -> pd.DataFrame:
@@ -91,22 +103,43 @@ def account_columns(graph: AccountGraph) -> pd.DataFrame:
 def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
     book, lots = graph.book, graph.lot_columns()
     ids = out.index
-    pos_mv, n_pos = _sums(book.positions, book.positions["account_id"], "market_value", ids)
-    col_mv, n_lots = _sums(lots, lots["margined_account_id"], "market_value", ids)
     sbs = book.positions["product"] == Product.SBS.value
+    flags = {
+        "holds_unlisted_derivatives": ids.isin(book.positions.loc[sbs, "account_id"].unique()),
+        "pledges_customer_collateral_to_house": ids.isin(_customer_to_house(graph)),
+        "receives_customer_collateral": ids.isin(
+            lots.loc[
+                lots["is_pledged"] & (lots["source_origin"] == "customer"), "margined_account_id"
+            ].unique()
+        ),
+    }
+    return with_money(graph, out, flags)
+
+
+def with_money(
+    graph: AccountGraph,
+    out: pd.DataFrame,
+    flags: Mapping[str, npt.NDArray[np.bool_]],
+    position_rows: IntArray | None = None,
+) -> pd.DataFrame:
+    """``out`` (indexed by account_id, with an account_id column) with the money columns
+    (market values, equity, counts) summed from the book, then ``flags``, account_id dropped.
+
+    The stacked book of a stress run (:mod:`marginlex.engine.stress.tiled`) tiles the rest,
+    and gives each position's row in ``out`` (``position_rows``).
+    """
+    book, lots = graph.book, graph.lot_columns()
+    ids = out.index
+    pos = book.positions
+    pos_mv, n_pos = _sums(pos["market_value"], pos["account_id"], ids, position_rows)
+    col_mv, n_lots = _sums(lots["market_value"], lots["margined_account_id"], ids)
     out = out.assign(
         positions_market_value=pos_mv,
         collateral_market_value=col_mv,
         equity=col_mv + pos_mv,
         n_positions=n_pos,
         n_lots=n_lots,
-        holds_unlisted_derivatives=ids.isin(book.positions.loc[sbs, "account_id"].unique()),
-        pledges_customer_collateral_to_house=ids.isin(_customer_to_house(graph)),
-        receives_customer_collateral=ids.isin(
-            lots.loc[
-                lots["is_pledged"] & (lots["source_origin"] == "customer"), "margined_account_id"
-            ].unique()
-        ),
+        **flags,
     )
     out.index.name = "account_id"
     return out.drop(columns="account_id")

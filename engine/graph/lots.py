@@ -8,9 +8,11 @@ owner's account (17 CFR 1.22), with the path as ids for the trace.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from marginlex.dsl.model.domain import Origin
+from marginlex.engine.book.columns import index_in
 from marginlex.engine.book.load import Book
 
 _ACCOUNT_FIELDS = ("owner_id", "carrier_id", "regime", "kind", "origin")
@@ -18,12 +20,15 @@ PATH_SEPARATOR = " -> "
 
 
 def _end(accounts: pd.DataFrame, ids: pd.Series, prefix: str) -> pd.DataFrame:
-    """Account fields of the accounts named in ``ids``, prefixed, aligned with ``ids``."""
-    fields = accounts[["account_id", *_ACCOUNT_FIELDS]]
-    joined = pd.DataFrame({"account_id": ids.to_numpy()}).merge(
-        fields, on="account_id", how="left", validate="many_to_one"
-    )
-    return joined[list(_ACCOUNT_FIELDS)].add_prefix(prefix).set_axis(ids.index)
+    """Account fields of the accounts named in ``ids``, prefixed, aligned with ``ids``
+    (missing where an id names no account)."""
+    rows = index_in(ids, accounts["account_id"])
+    found = pd.Series(rows >= 0)
+    picked = accounts[list(_ACCOUNT_FIELDS)].iloc[np.maximum(rows, 0)].reset_index(drop=True)
+    if not found.all():
+        picked = picked.where(found, axis=0)
+    out: pd.DataFrame = picked.add_prefix(prefix).set_axis(ids.index)
+    return out
 
 
 def lot_columns(book: Book) -> pd.DataFrame:

@@ -61,11 +61,14 @@ def calendar_spreads(
     tiers = len(bounds)
     tier = np.searchsorted(bounds, expiry, side="left")
     keep = counted & (tier < tiers) & ~np.isnan(expiry)
-    # one (class group, expiry) per key: its net contracts
-    keys = np.stack([codes[keep], np.round(expiry[keep] * 365.0)], axis=1)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    net = np.bincount(inverse.ravel(), weights=quantity[keep], minlength=len(unique))
-    cell = unique[:, 0].astype(np.int64) * tiers + tier[keep][_first_of(inverse.ravel())]
+    # one (class group, expiry day) per key: its net contracts; the pair as one integer,
+    # ordered as the pairs are, so that one 1-D unique finds them
+    day = np.round(expiry[keep] * 365.0).astype(np.int64)
+    low = int(day.min()) if len(day) else 0
+    span = (int(day.max()) - low + 1) if len(day) else 1
+    unique, inverse = np.unique(codes[keep] * span + (day - low), return_inverse=True)
+    net = np.bincount(inverse, weights=quantity[keep], minlength=len(unique))
+    cell = (unique // span) * tiers + tier[keep][_first_of(inverse)]
     longs = np.bincount(cell, weights=np.maximum(net, 0.0), minlength=size * tiers)
     shorts = np.bincount(cell, weights=np.maximum(-net, 0.0), minlength=size * tiers)
     formed = np.minimum(

@@ -148,10 +148,17 @@ def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
         "schedule": np.full(len(lots), h.id, dtype=object),
         "haircut_row": _row_labels(h, index),
         "haircut_rate": out["haircut_rate"].to_numpy(np.float64),
-        "status": np.asarray(out["status"].astype("str").to_numpy(), dtype=object),
-        "reason": np.asarray(out["reason"].astype("str").to_numpy(), dtype=object),
+        "status": _category_texts(out["status"]),
+        "reason": _category_texts(out["reason"]),
         "value_after_haircut": out["value"].to_numpy(np.float64),
     }
+
+
+def _category_texts(values: pd.Series) -> np.ndarray:
+    """A categorical column's texts as an object array (missing: NaN), taken by code from
+    its few categories rather than converted row by row."""
+    texts = np.asarray([*values.cat.categories.astype("str"), np.nan], dtype=object)
+    return texts[values.cat.codes.to_numpy(np.int64)]  # code -1: the NaN at the end
 
 
 def _lot_frame(state: RunState) -> pd.DataFrame:
@@ -169,9 +176,18 @@ def _candidates(rates: list[np.ndarray], names: tuple[m.Symbol, ...], n: int) ->
     """``sec_treasuries=1.5%;cftc_treasuries=2.0%``: every schedule that applied, per lot."""
     shown = pd.Series([""] * n, dtype="str")
     for r, name in zip(rates, names, strict=True):  # named schedules, not lots
-        text = f";{name.name}=" + pd.Series(r * 100).round(4).astype("str") + "%"
+        text = f";{name.name}=" + _percent_texts(pd.Series(r * 100).round(4)) + "%"
         shown = shown + text.where(pd.Series(r >= 0), "")
     return np.asarray(shown.str.lstrip(";").to_numpy(), dtype=object)
+
+
+def _percent_texts(values: pd.Series) -> pd.Series:
+    """``values.astype("str")``, each distinct value (bit for bit) formatted once: a
+    schedule has a few rates, a book many lots."""
+    floats = values.to_numpy(np.float64)
+    codes, bits = pd.factorize(floats.view(np.int64))
+    texts = pd.Series(np.asarray(bits, dtype=np.int64).view(np.float64)).astype("str")
+    return texts.take(codes).reset_index(drop=True)
 
 
 def _more_conservative(

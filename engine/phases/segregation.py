@@ -84,7 +84,7 @@ def _collateral_flow(state: RunState, step: Step, rule: m.CollateralFlow) -> pd.
     path = found["path"].to_numpy(dtype=object)
     detail = _flow_detail(found, pledged)
     both = np.concatenate([state.account_set[own], state.account_set[to]])
-    accounts = np.concatenate([ids.to_numpy()[own], ids.to_numpy()[to]])
+    accounts = ids.to_numpy()[np.concatenate([own, to])]
     return _rows(
         state,
         step,
@@ -97,11 +97,12 @@ def _carrier_kinds(state: RunState, step: Step, rule: m.CarrierKinds) -> pd.Data
     kind = acc.own[Subject.CARRIER]["kind"].astype("str")
     allowed = {k.name for k in rule.kinds}
     hit = mask(rule.accounts, acc, state.plan) & ~kind.isin(allowed).to_numpy(dtype=bool)
-    carrier = acc.own[Subject.ACCOUNT]["carrier_id"].astype("str")
-    path = (carrier + ARROW + state.account_ids).to_numpy(dtype=object)[hit]
+    # the texts of the accounts that break it only
+    carrier = acc.own[Subject.ACCOUNT]["carrier_id"].astype("str")[hit]
+    path = (carrier + ARROW + state.account_ids[hit]).to_numpy(dtype=object)
     detail = (
-        "carried by " + carrier + ", a " + kind + "; allowed: " + ", ".join(sorted(allowed))
-    ).to_numpy(dtype=object)[hit]
+        "carried by " + carrier + ", a " + kind[hit] + "; allowed: " + ", ".join(sorted(allowed))
+    ).to_numpy(dtype=object)
     return _rows(
         state, step, (state.account_set[hit], state.account_ids.to_numpy()[hit], path, detail)
     )

@@ -102,9 +102,12 @@ def _eligibility_rows(
             "requirement": constant(n, req.name),
             "applies": applies[keep],
             "passed": passed[keep],
-            "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].to_numpy(),
+            # texts stay Arrow columns (no round trip through Python objects)
+            "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].reset_index(
+                drop=True
+            ),
             "reason": constant(n, reason),
-            "inputs": _inputs(state, req)[keep].to_numpy(),
+            "inputs": _inputs(state, req)[keep].reset_index(drop=True),
             "shortfall": missed[keep],
         }
     )
@@ -200,7 +203,7 @@ def _take_in(state: RunState, step: Step) -> None:
         return
     pos_acct = state.ctx.positions.links[0].index
     wanted = mask(rule.positions, state.ctx.positions, state.plan)
-    found = index_in(keys.to_numpy()[pos_acct], pd.Series(target.index))
+    found = index_in(keys, pd.Series(target.index))[pos_acct]  # per account, then gathered
     to_set = np.where(found >= 0, target.to_numpy()[np.maximum(found, 0)], -1)
     move = wanted & (to_set >= 0) & ~anchor[pos_acct] & (state.position_set != to_set)
     state.position_set = np.where(move, to_set, state.position_set)
@@ -225,7 +228,7 @@ def _give_up(state: RunState, step: Step, rule: m.GiveUp) -> pd.DataFrame:
     rows = pd.DataFrame(
         {
             "margin_set_id": state.set_column(state.position_set[leave]),
-            "account_id": state.account_ids.to_numpy()[pos_acct][leave],
+            "account_id": state.account_ids.to_numpy()[pos_acct[leave]],
             "role": GIVES_UP,
             "rule_id": step.rule_id,
         }
@@ -250,7 +253,7 @@ def _set_frames(state: RunState, edges: pd.DataFrame, given: list[pd.DataFrame])
     takers = pd.DataFrame(
         {
             "margin_set_id": state.set_column(state.position_set[moved]),
-            "account_id": pos.own[Subject.POSITION]["account_id"].to_numpy()[moved],
+            "account_id": pos.own[Subject.POSITION]["account_id"][moved].to_numpy(),
             "role": TAKES_IN,
             "rule_id": np.asarray(state.joined_rules, dtype=object)[state.joined_by[moved]],
         }

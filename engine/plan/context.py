@@ -172,8 +172,14 @@ def _parties_for(parties: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     )
 
 
-def account_context(book: Book, graph: AccountGraph) -> RowContext:
-    """One row per account, in the book's (sorted) account order."""
+def account_context(
+    book: Book, graph: AccountGraph, products: pd.DataFrame | None = None
+) -> RowContext:
+    """One row per account, in the book's (sorted) account order.
+
+    ``products``: the distinct (account_id, product) pairs of the positions, when the
+    caller has them (a stress stack tiles them); found here otherwise.
+    """
     cols = graph.account_columns()
     acc = book.accounts.reset_index(drop=True)
     equity = cols["equity"].reindex(acc["account_id"]).to_numpy(np.float64)
@@ -184,9 +190,10 @@ def account_context(book: Book, graph: AccountGraph) -> RowContext:
         Subject.OWNER: _parties_for(book.parties, acc["owner_id"]),
         Subject.CARRIER: _parties_for(book.parties, acc["carrier_id"]),
     }
-    products = pd.DataFrame(
-        {"account_id": book.positions["account_id"], "product": book.positions["product"]}
-    ).drop_duplicates()
+    if products is None:
+        products = pd.DataFrame(
+            {"account_id": book.positions["account_id"], "product": book.positions["product"]}
+        ).drop_duplicates()
     return RowContext("account", len(acc), own, graph=graph, products=products)
 
 
@@ -210,11 +217,22 @@ def instrument_context(book: Book, as_of: dt.date) -> RowContext:
     return RowContext("instrument", len(inst), {Subject.INSTRUMENT: frame})
 
 
-def position_context(book: Book, accounts: RowContext, instruments: RowContext) -> RowContext:
-    """One row per position, linked to its account and its instrument."""
+def position_context(
+    book: Book,
+    accounts: RowContext,
+    instruments: RowContext,
+    rows: tuple[IntArray, IntArray] | None = None,
+) -> RowContext:
+    """One row per position, linked to its account and its instrument.
+
+    ``rows``: each position's account row and instrument row, when the caller has them
+    (a stress stack tiles them); looked up by id otherwise.
+    """
     pos = book.positions.reset_index(drop=True)
     quantity = pos["quantity"].to_numpy(np.float64)
-    side = pd.Categorical(np.where(quantity < 0, "short", "long"), categories=["long", "short"])
+    side = pd.Categorical.from_codes(
+        (quantity < 0).astype(np.int64), categories=pd.Index(["long", "short"])
+    )
     frame = pd.DataFrame(
         {
             "account_id": pos["account_id"],
@@ -224,12 +242,12 @@ def position_context(book: Book, accounts: RowContext, instruments: RowContext) 
             "market_value": pos["market_value"].to_numpy(np.float64),
         }
     )
-    links = (
-        Link(accounts, index_in(pos["account_id"], accounts.own[Subject.ACCOUNT]["id"])),
-        Link(
-            instruments, index_in(pos["instrument_id"], instruments.own[Subject.INSTRUMENT]["id"])
-        ),
-    )
+    if rows is None:
+        rows = (
+            index_in(pos["account_id"], accounts.own[Subject.ACCOUNT]["id"]),
+            index_in(pos["instrument_id"], instruments.own[Subject.INSTRUMENT]["id"]),
+        )
+    links = (Link(accounts, rows[0]), Link(instruments, rows[1]))
     return RowContext("position", len(pos), {Subject.POSITION: frame}, links)
 
 

@@ -8,6 +8,10 @@ would get alone, in one pass of whole-column steps instead of one pass per book
 (``tests/stress/test_stress_batch.py`` checks it). Class groups are not prefixed: they group
 positions inside a margin set, which never spans two books.
 
+``stress`` builds its stacks by tiling what the unshocked book already knows
+(:mod:`marginlex.engine.stress.tiled`); :func:`prepare_stack`, which derives everything
+again over the stacked rows, is the plain build it must equal (and serves any books).
+
 What does not depend on the rulebook is built once per stack and shared by every
 rulebook (:class:`Stacked`): the stacked frames and their derived columns, the account
 graph (relations, memberships, pledge reach, per-account columns) and the row contexts
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.columns import prefixed
 from marginlex.engine.book.derive import derive
 from marginlex.engine.book.load import Book
 from marginlex.engine.book.schema import FILES
@@ -68,11 +73,7 @@ def tag(k: int) -> str:
 
 
 def _prefixed(frame: pd.DataFrame, columns: tuple[str, ...], prefix: str) -> pd.DataFrame:
-    out = {}
-    for col in columns:
-        s = frame[col]
-        out[col] = (prefix + s.astype("str")).where(s.notna(), s)
-    return frame.assign(**out)
+    return frame.assign(**{col: prefixed(frame[col], prefix) for col in columns})
 
 
 def stack_books(books: Sequence[Book]) -> Book:
@@ -89,12 +90,30 @@ def stack_frames(first: Book, books: Sequence[Frames]) -> Book:
     # Each frame set is in canonical order and every file sorts first by an id, which its
     # tag prefixes; no tag is a prefix of another, so the stack is in canonical order when
     # the sets come in the order of their tags (~s0~, ~s10~, ~s11~, ~s1~, ~s2~, ...): no sort.
-    order = sorted(range(len(books)), key=tag)
+    frames = concat_prefixed(books)
+    return first.model_copy(update={"sha256": "", "warnings": (), **derive(frames)})
+
+
+def stack_order(n: int) -> list[int]:
+    """The order of ``n`` books in their stack: the order of their tags.
+
+    >>> stack_order(12)
+    [0, 10, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    """
+    return sorted(range(n), key=tag)
+
+
+def concat_prefixed(books: Sequence[Frames]) -> dict[str, pd.DataFrame]:
+    """Each file's frames of ``books``, ids prefixed by :func:`tag`, concatenated in
+    :func:`stack_order` (not derived)."""
     frames: dict[str, pd.DataFrame] = {}
     for spec in FILES:
-        parts = [_prefixed(books[k][spec.stem], ID_COLUMNS[spec.stem], tag(k)) for k in order]
+        parts = [
+            _prefixed(books[k][spec.stem], ID_COLUMNS[spec.stem], tag(k))
+            for k in stack_order(len(books))
+        ]
         frames[spec.stem] = pd.concat(parts, ignore_index=True)
-    return first.model_copy(update={"sha256": "", "warnings": (), **derive(frames)})
+    return frames
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from marginlex.dsl.model.domain import TREASURY_ASSETS, TREASURY_PRODUCTS, Product
+from marginlex.dsl.model.domain import (
+    FUTURE_PRODUCTS,
+    TREASURY_ASSETS,
+    TREASURY_PRODUCTS,
+    Product,
+)
+from marginlex.engine.book.columns import index_in, isin
 from marginlex.engine.book.derive import derive
 from marginlex.engine.book.load import Book, canonical_order, content_sha256
 from marginlex.engine.book.schema import SPECS
@@ -190,11 +196,15 @@ def _with_settlement(lots: pd.DataFrame, book: Book, price: FloatArray) -> pd.Da
     when negative.
     """
     pos = book.positions
-    where = pd.Index(book.instruments["instrument_id"]).get_indexer(pos["instrument_id"])
+    # Only the accounts holding a future can settle; each keeps all its rows, so that its
+    # sum runs over the same values in the same order as over the whole book.
+    held = pos.loc[pos["product"].isin(FUTURE_PRODUCTS).to_numpy(bool), "account_id"]
+    pos = pos[isin(pos["account_id"], held.unique())]
+    where = index_in(pos["instrument_id"], book.instruments["instrument_id"])
     future = book.instruments["is_future"].to_numpy(bool)[where]
     move = price[where] - book.instruments["price"].to_numpy(dtype="float64")[where]
     pnl = np.where(future, pos["quantity"].to_numpy() * pos["multiplier"].to_numpy() * move, 0.0)
-    by_account = pd.Series(pnl).groupby(pos["account_id"].to_numpy(), sort=True).sum()
+    by_account = pd.Series(pnl).groupby(pos["account_id"].reset_index(drop=True), sort=True).sum()
     by_account = by_account[by_account != 0.0]
     if by_account.empty:
         return lots

@@ -3,8 +3,9 @@
 The unshocked book and each scenario's shocked copy are stacked and evaluated together
 (:mod:`marginlex.engine.stress.batch`), in batches of at most ``batch_positions`` positions
 so that memory stays bounded on a large book; each batch is stacked once, with its account
-graph and row contexts, and evaluated under every rulebook; then each scenario is compared
-with the unshocked book (:mod:`marginlex.engine.stress.impact`).
+graph and row contexts (tiled from the book's price-independent parts,
+:mod:`marginlex.engine.stress.tiled`), and evaluated under every rulebook; then each
+scenario is compared with the unshocked book (:mod:`marginlex.engine.stress.impact`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from marginlex.engine.stress.batch import (
     batches,
     decide_batch,
     decide_stacked,
-    prepare_stack,
 )
 from marginlex.engine.stress.impact import Impact, Totals, impact, totals
 from marginlex.engine.stress.reprice import shocked_frames
 from marginlex.engine.stress.shocks import Scenario
+from marginlex.engine.stress.tiled import base_of, prepare_tiled
 
 BATCH_POSITIONS = 2_000_000
 
@@ -78,13 +79,16 @@ def decide_each(
     """Per rulebook, each frame set's decisions (``frames[0]``: the book itself).
 
     Each batch of at most ``limit`` positions is stacked once, with its graph and
-    contexts, and decided under every rulebook before the next batch is built.
+    contexts (tiled from the book's, :mod:`marginlex.engine.stress.tiled`), and decided
+    under every rulebook before the next batch is built. Every frame set must be
+    ``book``'s own or a shocked copy of it (:func:`shocked_frames`).
     """
     plans = [compile_plan(r, book.as_of) for r in rulebooks]
     out: list[list[pd.DataFrame]] = [[] for _ in rulebooks]
     sizes = [len(f["positions"]) for f in frames]
+    base = base_of(book)  # what every stack tiles, built once
     for part in batches(sizes, limit):  # one batch, usually
-        stacked = prepare_stack(book, [frames[k] for k in part], book.as_of)
+        stacked = prepare_tiled(base, [frames[k] for k in part], book.as_of)
         for got, plan in zip(out, plans, strict=True):
             got.extend(decide_stacked(plan, stacked))
         del stacked  # one stack in memory at a time
