@@ -20,7 +20,12 @@ from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.kernels.money import round_cents
 from marginlex.engine.phases.collateral import run_concentration, run_haircuts
 from marginlex.engine.phases.decision import DecisionParams, decide
-from marginlex.engine.phases.margin import initial_multiple, method_of_sets, run_methods
+from marginlex.engine.phases.margin import (
+    initial_multiple,
+    method_of_sets,
+    minimum_equity,
+    run_methods,
+)
 from marginlex.engine.phases.offsets import run_offsets
 from marginlex.engine.phases.reuse import ALL_PHASES, PhaseOutputs, Reuse, carry_over
 from marginlex.engine.phases.segregation import run_segregation
@@ -185,10 +190,32 @@ def _failed_text(state: RunState) -> np.ndarray:
     return np.asarray(texts, dtype=object)[inverse]
 
 
+def _raise_to_minimums(state: RunState, maintenance: FloatArray) -> FloatArray:
+    """The requirement raised to each set's ``minimum equity`` where it is lower; the sets
+    raised are written to the ``minimums`` frame (rule, minimum, requirement before)."""
+    floor, rule = minimum_equity(state)
+    raised = floor > maintenance  # NaN: no minimum applies
+    codes = np.flatnonzero(raised)
+    citations = {s.rule_id: s.citation for s in state.plan.active(StepKind.MINIMUM_EQUITY)}
+    which, names = pd.factorize(rule[codes].astype(str))
+    per_rule = np.asarray([citations[n] for n in names.tolist()], dtype=object)  # a rule or two
+    state.frames["minimums"] = pd.DataFrame(
+        {
+            "margin_set_id": state.set_column(codes),
+            "rule_id": pd.Categorical(np.asarray(names, dtype=object)[which]),
+            "citation": pd.Categorical(per_rule[which]),
+            "minimum": floor[codes],
+            "requirement_before": maintenance[codes],
+        }
+    )
+    return np.where(raised, floor, maintenance)
+
+
 def _decisions(
     state: RunState, chosen: IntArray, maintenance: FloatArray, lot_value: FloatArray
 ) -> pd.DataFrame:
     n = state.n_sets
+    maintenance = _raise_to_minimums(state, np.maximum(maintenance, 0.0))
     scoped = state.account_set >= 0
     codes = state.account_set[scoped]
     placed_lots = state.lot_set >= 0

@@ -154,6 +154,8 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "cap_scale",
         "value",
     ),
+    # one row per set whose requirement a `minimum equity` statement raised
+    "minimums": ("margin_set_id", "rule_id", "citation", "minimum", "requirement_before"),
 }
 """The columns of each trace frame, in order. ``class_groups`` also has ``pnl_0`` ..
 ``pnl_{K-1}``: the class group's P&L at each point (grids: largest fall first; scans: SPAN

@@ -72,7 +72,13 @@ def figure_sources(
     value = j.Coded(value.codes, [t or book_value for t in value.texts])
     parts = [
         value,
-        _sources("maintenance", (StepKind.MARGIN, StepKind.OFFSET), steps, present, len(d)),
+        _sources(
+            "maintenance",
+            (StepKind.MARGIN, StepKind.OFFSET, StepKind.MINIMUM_EQUITY),
+            steps,
+            present,
+            len(d),
+        ),
     ]
     parts.append(_initial_sources(d, steps, method))
     call = _call_sources(d, steps)

@@ -287,8 +287,22 @@ class _Builder:
 
     def figures_json(self) -> j.Col:
         """The decision figures and the rule and citation behind each."""
+        self._minimums()
         self.sources = figure_sources(self.d, self.steps, self.present, self.method)
         return figures_json(self.d, self.sources)
+
+    def _minimums(self) -> None:
+        """Where a ``minimum equity`` raised the requirement: a source of the maintenance
+        figure (like an initial multiple, it is a figure's rule, not a step)."""
+        frame = self.ev.frames.get("minimums")
+        if frame is None or frame.empty:
+            return
+        codes = self.f.codes("minimums")
+        rules = frame["rule_id"].astype("str").to_numpy()
+        for rule in np.unique(rules).tolist():  # a rule or two
+            mine = np.zeros(self.n, dtype=bool)
+            mine[codes[rules == rule]] = True
+            self.present[rule] = mine
 
     def keys(self) -> TraceKeys:
         """What each trace names: the rules of its steps and figures, the requirements it

@@ -247,6 +247,8 @@ def _margin(s: m.Margin, plan: Plan) -> Iterator[InputValue]:
             yield from _value(plan, f"{s.id}.row[{label}].rate", row.rate, FRACTION)
     elif isinstance(method, m.StrategyBased):
         yield from _strategy(s.id, method, plan)
+    elif isinstance(method, m.MinimumEquity):
+        yield from _value(plan, f"{s.id}.minimum_equity", method.amount, USD)
     else:
         yield from _value(plan, f"{s.id}.multiple", method.multiple, MULTIPLE)
 

@@ -237,6 +237,10 @@ class TableBuilder(ExprBuilder):
         )
         return Item("method", node, self.span(meta))
 
+    def minimum_equity(self, meta: Any, c: list[Any]) -> Item:
+        node = m.MinimumEquity(amount=c[0], note=c[1], span=self.span(meta))
+        return Item("method", node, self.span(meta))
+
     # ---- offsets -----------------------------------------------------------------------
     def netting(self, meta: Any, c: list[Any]) -> Item:
         node = m.Netting(rate=c[0], note=c[1], span=self.span(meta))

@@ -209,11 +209,11 @@ class Analysis:
     def methods(self) -> Iterator[Finding]:
         """Margin methods: shadowed, overlapping, and accounts in scope with none."""
         margins = self.rules.of_kind(m.Margin)
-        main = [s for s in margins if not isinstance(s.method, m.InitialMultiple)]
+        main = [s for s in margins if not isinstance(s.method, m.REQUIREMENT_MODIFIERS)]
         choices = [Choice(_named(s, self.here), s, s.span, s.applies_to) for s in main]
         codes = (Code.METHOD_OVERLAP, Code.METHOD_NEVER_APPLIES)
         yield from self.first_match(choices, self.scope, "an account", codes)
-        for s in (s for s in margins if isinstance(s.method, m.InitialMultiple)):
+        for s in (s for s in margins if isinstance(s.method, m.REQUIREMENT_MODIFIERS)):
             if self.w.solve([self.scope, self.w.condition(s.applies_to)]) is None:
                 yield Finding(
                     Code.METHOD_NEVER_APPLIES,

@@ -130,5 +130,7 @@ def method(x: m.MarginMethod) -> list[Line]:
         for row in x.others:
             lines += rate_row(row)
         return lines
+    if isinstance(x, m.MinimumEquity):
+        return pack(1, [f"minimum equity {value(x.amount)}", *note(x.note)], x)
     restores = ", calls restore initial" if x.calls_restore_initial else ""
     return [Line(1, f"initial {value(x.multiple)} of maintenance{restores}", x.span.line)]

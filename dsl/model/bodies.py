@@ -389,8 +389,26 @@ class InitialMultiple(Node):
     calls_restore_initial: bool = False
 
 
+class MinimumEquity(Node):
+    """``minimum equity 25,000 USD``: the least requirement of matching accounts' sets.
+
+    The set's requirement is raised to the amount where it is lower, so that a set whose
+    value is below it gets a call for the difference (FINRA Rule 4210(f)(8)(B)(iv): a
+    pattern day trader's minimum equity, "maintained in the customer's account at all
+    times"). It modifies the requirement the set's margin method computed; it is no method.
+    """
+
+    node: Literal["minimum_equity"] = "minimum_equity"
+    amount: Value
+    note: Note | None = None
+
+
+#: Margin statements that modify the requirement of the method chosen, not a method.
+REQUIREMENT_MODIFIERS = (InitialMultiple, MinimumEquity)
+
+
 MarginMethod = Annotated[
-    ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple,
+    ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple | MinimumEquity,
     Field(discriminator="node"),
 ]
 
@@ -400,7 +418,7 @@ SelectorRow = RangeRow | ScanRow | RateRow
 
 
 def selector_rows(
-    method: ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple,
+    method: ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple | MinimumEquity,
 ) -> tuple[SelectorRow, ...]:
     """The rows of ``method`` chosen by a ``when`` selector, first match first.
 

@@ -87,6 +87,9 @@ FIELDS: dict[Subject, dict[str, FieldType]] = {
         "regime": FieldType(Kind.ENUM, REGIMES),
         "origin": FieldType(Kind.ENUM, ORIGINS),
         "hedger": FieldType(Kind.BOOL, doc="a bona fide hedger (CME: initial = maintenance)"),
+        "pattern_day_trader": FieldType(
+            Kind.BOOL, doc="a pattern day trader (FINRA 4210(f)(8)(B)(ii))"
+        ),
         "agreements": FieldType(Kind.SET, AGREEMENTS, doc="signed agreements"),
         "products": FieldType(Kind.SET, PRODUCTS, doc="products it has positions in"),
         "equity": FieldType(Kind.MONEY, doc="collateral plus positions' market value"),

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from marginlex.dsl.model.bodies import (
+    REQUIREMENT_MODIFIERS,
     Acceptance,
     AssetRow,
     AssetTable,
@@ -41,6 +42,7 @@ from marginlex.dsl.model.bodies import (
     MaturityBuckets,
     MergeAccounts,
     MergedCarrier,
+    MinimumEquity,
     MoreConservative,
     Netting,
     Note,
@@ -212,8 +214,9 @@ class Margin(StatementBase):
     """A margin method and the accounts it applies to (``applies to account where EXPR``).
 
     For each margin set, the first ``Margin`` in rulebook order whose method is not
-    :class:`InitialMultiple` and whose ``applies_to`` holds (None: always) gives the
-    maintenance requirement; :class:`InitialMultiple` statements that apply give the initial.
+    a requirement modifier (:data:`REQUIREMENT_MODIFIERS`) and whose ``applies_to`` holds
+    (None: always) gives the maintenance requirement; :class:`MinimumEquity` statements that
+    apply raise it to their amount, :class:`InitialMultiple` statements give the initial.
     """
 
     kind: Literal[StatementKind.MARGIN] = StatementKind.MARGIN
@@ -371,6 +374,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     StrategyRow,
     StrategyBased,
     InitialMultiple,
+    MinimumEquity,
     Netting,
     CreditRow,
     ClassGroupCredit,
@@ -385,6 +389,7 @@ __all__ = [
     "EXPR_TYPES",
     "NODE_TYPES",
     "NO_SPAN",
+    "REQUIREMENT_MODIFIERS",
     "STATEMENT_TYPES",
     "Acceptance",
     "And",
@@ -429,6 +434,7 @@ __all__ = [
     "Membership",
     "MergeAccounts",
     "MergedCarrier",
+    "MinimumEquity",
     "MoreConservative",
     "Netting",
     "Node",

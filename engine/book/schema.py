@@ -114,6 +114,13 @@ ACCOUNTS = FileSpec(
             value_required=False,
             late=True,
         ),
+        Column(
+            name="pattern_day_trader",
+            type=ColType.BOOL,
+            header_required=False,
+            value_required=False,
+            late=True,
+        ),
     ),
 )
 RELATIONS = FileSpec(

@@ -388,6 +388,23 @@ def run_methods(state: RunState, chosen: IntArray) -> list[MethodResult]:
     return results
 
 
+def minimum_equity(state: RunState) -> tuple[FloatArray, np.ndarray]:
+    """Per set code, the largest ``minimum equity`` amount that applies (NaN: none) and the
+    rule that states it; a statement applies to a set when it applies to one of its accounts."""
+    floor = np.full(state.n_sets, np.nan)
+    rule = np.full(state.n_sets, "", dtype=object)
+    for step in state.plan.active(StepKind.MINIMUM_EQUITY):  # a rule or two
+        assert isinstance(step.statement, m.Margin)
+        method = step.statement.method
+        assert isinstance(method, m.MinimumEquity)
+        amount = state.plan.value(method.amount)
+        applies = state.any_member(mask(step.statement.applies_to, state.ctx.accounts, state.plan))
+        raises = applies & ~(floor >= amount)  # NaN compares False: a first minimum applies
+        floor = np.where(raises, amount, floor)
+        rule = np.where(raises, step.rule_id, rule)
+    return floor, rule
+
+
 def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray, np.ndarray]:
     """Per set code, the initial/maintenance multiple (NaN: none), the rule id, and whether a
     call restores the initial requirement (``, calls restore initial``)."""

@@ -37,6 +37,8 @@ READS: dict[Phase, frozenset[Phase]] = {
     Phase.CONCENTRATION: frozenset(
         {Phase.HAIRCUT, Phase.OFFSET, Phase.MARGIN_SETS, Phase.ELIGIBILITY}
     ),
+    # Minimum equities, like initial multiples, are read by the decision step only.
+    Phase.MINIMUM_EQUITY: frozenset({Phase.MARGIN_SETS, Phase.ELIGIBILITY}),
 }
 ALL_PHASES = frozenset(Phase)
 

@@ -29,6 +29,8 @@ def step_kind(statement: m.Statement) -> StepKind | None:
     if isinstance(statement, m.Offset):
         return StepKind.MARGIN_SETS if isinstance(statement.rule, _SET_RULES) else StepKind.OFFSET
     if isinstance(statement, m.Margin):
+        if isinstance(statement.method, m.MinimumEquity):
+            return StepKind.MINIMUM_EQUITY
         is_initial = isinstance(statement.method, m.InitialMultiple)
         return StepKind.INITIAL if is_initial else StepKind.MARGIN
     kinds: dict[type, StepKind] = {

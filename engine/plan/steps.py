@@ -30,6 +30,7 @@ class StepKind(StrEnum):
     OFFSET = "offset"
     HAIRCUT = "haircut"
     CONCENTRATION = "concentration"
+    MINIMUM_EQUITY = "minimum_equity"
 
 
 class Phase(IntEnum):
@@ -44,6 +45,7 @@ class Phase(IntEnum):
     OFFSET = 6
     HAIRCUT = 7
     CONCENTRATION = 8
+    MINIMUM_EQUITY = 9
 
 
 PHASE_OF_KIND: dict[StepKind, Phase] = {k: Phase[k.name] for k in StepKind}

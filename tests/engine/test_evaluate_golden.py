@@ -43,6 +43,7 @@ def test_run_writes_parquet_and_refuses_a_bad_rulebook(tmp_path: Path) -> None:
             "segregation.parquet",
             "class_groups.parquet",
             "positions.parquet",
+            "minimums.parquet",
             "offsets.parquet",
             "lots.parquet",
         ]

@@ -324,6 +324,8 @@ CLAUSES: dict[str, Probe] = {
     "initial_multiple": Changes(
         "cftc", "initial initial_to_maintenance of maintenance", "initial 150% of maintenance"
     ),
+    # a pattern day trader's minimum equity (rulebooks/tests/sec.test.toml's T_PDT)
+    "minimum_equity": Changes("sec", "minimum equity pdt_min_equity", "minimum equity 40,000 USD"),
     "restores": Changes("cftc", "of maintenance, calls restore initial", "of maintenance"),
     # ---- offsets
     "offset": Handled(why="holds one offset rule"),

@@ -120,7 +120,7 @@ def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
         "span_delivery_charge",
         "initial_to_maintenance",
     ]
-    assert order[-7:] == [
+    assert order[-8:] == [
         "pm_min_equity",
         "pm_min_equity_unlisted",
         "pm_option_rate",
@@ -128,6 +128,7 @@ def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
         "pm_offset_high_cap_broad",
         "pm_offset_broad",
         "pm_offset_narrow",
+        "pdt_min_equity",
     ]
     assert order.index("sec_accounts") < order.index("cftc_accounts")
 

@@ -41,6 +41,7 @@ PHASE_COST: dict[Phase, int] = {
     Phase.OFFSET: 43,
     Phase.HAIRCUT: 25,
     Phase.CONCENTRATION: 4,
+    Phase.MINIMUM_EQUITY: 1,
 }
 POOL = 32
 POOL_ROWS = 2_000_000

@@ -96,6 +96,10 @@ def _initial(rb: RB, i: m.InitialMultiple) -> Parts:
     return [setting("initial", f"{value_cell(rb, i.multiple).text} of maintenance")], []
 
 
+def _minimum_equity(rb: RB, x: m.MinimumEquity) -> Parts:
+    return [setting("minimum equity", value_cell(rb, x.amount).text)], []
+
+
 def _netting(rb: RB, n: m.Netting) -> Parts:
     return [setting("net within class group", value_cell(rb, n.rate).text)], []
 
@@ -153,6 +157,7 @@ METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
     m.Rates: _rates,
     m.StrategyBased: _strategy,
     m.InitialMultiple: _initial,
+    m.MinimumEquity: _minimum_equity,
     m.Netting: _netting,
     m.ClassGroupCredit: _credit,
     m.Separate: _separate,

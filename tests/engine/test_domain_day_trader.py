@@ -1,0 +1,77 @@
+"""Issue 14, section 6: a pattern day trader's minimum equity (FINRA Rule 4210(f)(8)(B)(iv)(a),
+`sec_pattern_day_trader`): the requirement of a set holding a pattern day trader is at least
+25,000, so a value under it is called up to it. Figures worked out by hand in the docstrings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _evaluate_books import ACCOUNTS_HEADER, decision, make_book, run
+
+from marginlex.audit.ledger.record import rulebook_ref
+from marginlex.audit.ledger.recorded_inputs import rulebook_bundle
+from marginlex.audit.trace.from_evaluation import trace_columns
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book.load import Book
+
+WITH_PDT = ACCOUNTS_HEADER.rstrip("\n") + ",pattern_day_trader\n"
+
+
+def _book(tmp: Path, flag: str, cash: float) -> Book:
+    """S1: CAROL's margin account at BDF1, long 100 XYZ at 100.00 (10,000) and ``cash``."""
+    return make_book(
+        tmp,
+        f"S1,CAROL,BDF1,SEC,margin,customer,,{flag}",
+        "S1,XYZ,100",
+        f"L1,S1,USD,{cash},,",
+        accounts_header=WITH_PDT,
+    )
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize(
+    ("flag", "cash", "maintenance", "call"),
+    [
+        ("", 5000, 2500.0, 0.0),
+        ("false", 5000, 2500.0, 0.0),
+        ("true", 5000, 25000.0, 10000.0),
+        ("true", 20000, 25000.0, 0.0),
+    ],
+)
+def test_a_pattern_day_trader_is_called_up_to_its_minimum_equity(
+    tmp_path: Path, rulebook: str, flag: str, cash: float, maintenance: float, call: float
+) -> None:
+    """Strategy based: long stock 25% x 10,000 = 2,500. The value is the cash plus the
+    stock: 5,000 + 10,000 = 15,000. Not a pattern day trader (blank or false): 2,500,
+    no call. A pattern day trader: the requirement is raised to 25,000 and the call is
+    25,000 - 15,000 = 10,000; with 20,000 of cash the value is 30,000: no call."""
+    d = decision(run(_book(tmp_path, flag, cash), rulebook), "ms:S1")
+    assert d["method_rule_id"] == "sec_strategy_based"
+    assert d["maintenance"] == maintenance
+    assert d["value"] == cash + 10000.0
+    assert d["call"] == call
+
+
+def test_the_minimum_is_traced_as_a_source_of_the_requirement(tmp_path: Path) -> None:
+    """The minimums frame says what the requirement was before (2,500) and the trace names
+    the rule and its citation among the maintenance figure's sources."""
+    ev = run(_book(tmp_path, "true", 5000), "sec")
+    frame = ev.frames["minimums"]
+    assert frame["margin_set_id"].astype(str).tolist() == ["ms:S1"]
+    assert frame["rule_id"].astype(str).tolist() == ["sec_pattern_day_trader"]
+    assert frame["minimum"].tolist() == [25000.0]
+    assert frame["requirement_before"].tolist() == [2500.0]
+    book = _book(tmp_path / "again", "true", 5000)
+    sec = load_rulebook("sec")
+    ref = rulebook_ref(sec, ev, rulebook_bundle(sec))
+    trace = json.loads(trace_columns(ev, book, ref, "t").json[0])
+    sources = [s for s in trace["figures"]["sources"] if s["figure"] == "maintenance"]
+    assert [s["rule_id"] for s in sources] == ["sec_strategy_based", "sec_pattern_day_trader"]
+    assert sources[1]["citation"].startswith("FINRA Rule 4210(f)(8)(B)(iv)(a)")
+
+
+def test_no_set_is_raised_without_a_pattern_day_trader(tmp_path: Path) -> None:
+    """The frame is empty when no account is flagged."""
+    assert run(_book(tmp_path, "", 5000), "sec").frames["minimums"].empty
