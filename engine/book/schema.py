@@ -69,6 +69,11 @@ def _opt(name: str, type_: ColType) -> Column:
     return Column(name=name, type=type_, header_required=False, value_required=False)
 
 
+def _late_flag(name: str) -> Column:
+    """An optional true/false column added after the book hash's version (see ``late``)."""
+    return _opt(name, ColType.BOOL).model_copy(update={"late": True})
+
+
 class FileSpec(BaseModel):
     """One file of a book: its stem (``parties`` for parties.csv) and columns."""
 
@@ -107,20 +112,8 @@ ACCOUNTS = FileSpec(
         _enum("kind", AccountKind),
         _enum("origin", Origin),
         Column(name="agreements", type=ColType.STR, value_required=False),
-        Column(
-            name="hedger",
-            type=ColType.BOOL,
-            header_required=False,
-            value_required=False,
-            late=True,
-        ),
-        Column(
-            name="pattern_day_trader",
-            type=ColType.BOOL,
-            header_required=False,
-            value_required=False,
-            late=True,
-        ),
+        _late_flag("hedger"),
+        _late_flag("pattern_day_trader"),
     ),
 )
 RELATIONS = FileSpec(

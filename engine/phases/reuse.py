@@ -138,7 +138,7 @@ def phase_inputs(plan: Plan) -> tuple[tuple[object, ...], ...]:
     >>> from marginlex.engine.plan.compile import compile_plan
     >>> import datetime as dt
     >>> len(phase_inputs(compile_plan(load_rulebook("sec"), dt.date(2026, 3, 31))))
-    9
+    10
     """
     return tuple(_inputs(plan, p) for p in Phase)
 

@@ -30,7 +30,7 @@ def statement_note(statement: m.StatementBase) -> tuple[str, str]:
     >>> from marginlex.dsl.loader import load_rulebook
     >>> rule = next(s for s in load_rulebook("sec").statements if s.id == "sec_treasuries")
     >>> statement_note(rule)
-    ('SEC Rule 15c3-1(c)(2)(vi)(A)', 'secondary')
+    ('SEC Rule 15c3-1(c)(2)(vi)(A)(1)', 'verified')
     """
     citation = statement.citation.text if statement.citation else ""
     return citation, statement.status.value if statement.status else ""
@@ -53,8 +53,11 @@ def row_notes(
     >>> rule = next(s for s in load_rulebook("sec").statements if s.id == "sec_other_assets")
     >>> notes = [row.note for row in rule.body.rows]
     >>> out = row_notes(rule, notes, [0, 3, -1])
-    >>> out["citation"].tolist()
-    ['SEC Rule 15c3-1(c)(2)(vi)', 'SEC Rule 15c3-1(c)(2)(vi)(D)(1)', 'SEC Rule 15c3-1(c)(2)(vi)']
+    >>> for citation in out["citation"].tolist():
+    ...     print(citation)
+    SEC Rule 15c3-1(c)(2)(vi)(D)(1), (J)
+    SEC Rule 15c3-1(c)(2)(vi)(D)(1)
+    SEC Rule 15c3-1(c)(2)(vi)(D)(1), (J)
     """
     citations, statuses = _note_table(statement, notes)
     index = _row_or_own(chosen, len(notes))
