@@ -45,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEC = str(ROOT / "rulebooks" / "sec.mlx")
-TARGETS_MS = {"--help": 150, "check (warm)": 400, "explain": 300}
+TARGETS_MS = {"--help": 150, "check (warm)": 400, "explain": 300, "explain RULEBOOK:SET": 300}
 TYPER_APP = """
 from pathlib import Path
 import typer
@@ -111,12 +111,13 @@ def _ledger(given: Path | None) -> Path:
     return path
 
 
-def _middle_decision(ledger: Path) -> tuple[str, int]:
+def _middle_decision(ledger: Path) -> tuple[str, str, int]:
+    """The middle entry's decision id, its ``RULEBOOK:MARGIN_SET`` name, the entry count."""
     with sqlite3.connect(ledger) as conn:
         (count,) = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
-        query = "SELECT decision_id FROM decisions WHERE seq = ?"
-        (decision,) = conn.execute(query, ((count + 1) // 2,)).fetchone()
-    return str(decision), int(count)
+        query = "SELECT decision_id, rulebook_id, margin_set_id FROM decisions WHERE seq = ?"
+        decision, rulebook, margin_set = conn.execute(query, ((count + 1) // 2,)).fetchone()
+    return str(decision), f"{rulebook}:{margin_set}", int(count)
 
 
 def main() -> None:
@@ -125,7 +126,7 @@ def main() -> None:
     parser.add_argument("--ledger", type=Path, default=None, help="an existing SQLite ledger")
     args = parser.parse_args()
     ledger = _ledger(args.ledger)
-    decision, entries = _middle_decision(ledger)
+    decision, named, entries = _middle_decision(ledger)
     at = ["--ledger", str(ledger)]
     cases = {
         "python -c pass (floor)": [sys.executable, "-c", "pass"],
@@ -142,6 +143,7 @@ def main() -> None:
         "check -v (parsed)": [*_marginlex(), "check", "-v", SEC],
         "fmt --check": [*_marginlex(), "fmt", "--check", SEC],
         "explain": [*_marginlex(), "explain", decision, *at],
+        "explain RULEBOOK:SET": [*_marginlex(), "explain", named, *at],
         "ledger": [*_marginlex(), "ledger", *at],
         "ledger runs": [*_marginlex(), "ledger", "runs", *at],
         "verify": [*_marginlex(), "verify", *at],

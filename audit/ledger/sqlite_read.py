@@ -152,7 +152,10 @@ class SqliteDecisionReader:
         wanted: list[tuple[str, tuple[str, ...]]] = [("decision_id = ?", (decision_id,))]
         rulebook, _, margin_set = decision_id.partition(":")
         if margin_set:
-            wanted.append(("rulebook_id = ? AND margin_set_id = ?", (rulebook, margin_set)))
+            # ``+rulebook_id``: SQLite (no ANALYZE statistics) would otherwise search the
+            # rulebook's index, a third of the ledger, not the margin set's (70 ms against 1 ms
+            # on a 200k-decision ledger).
+            wanted.append(("+rulebook_id = ? AND margin_set_id = ?", (rulebook, margin_set)))
         if run_id is not None:
             wanted = [(f"{where} AND run_id = ?", (*args, run_id)) for where, args in wanted]
         for where, args in wanted:
