@@ -247,14 +247,32 @@ class TableBuilder(ExprBuilder):
         return Item("rule", node, self.span(meta))
 
     def credit_row(self, meta: Any, c: list[Any]) -> m.CreditRow:
-        left, right, rate, note = c
+        left_ratio, left, left_tier, right_ratio, right, right_tier, rate, note = c
         return m.CreditRow(
             left=m.Symbol(name=str(left), span=self.tok_span(left)),
             right=m.Symbol(name=str(right), span=self.tok_span(right)) if right else None,
             rate=rate,
             note=note,
+            left_ratio=left_ratio,
+            right_ratio=right_ratio,
+            left_tier=left_tier,
+            right_tier=right_tier,
             span=self.span(meta),
         )
+
+    def spread_ratio(self, meta: Any, c: list[Any]) -> m.Quantity:
+        (number,) = c
+        self.check_magnitude(number, str(number).replace(",", ""))
+        text = str(number)
+        amount = float(text.replace(",", ""))
+        return m.Quantity(amount=amount, unit=m.Unit.NUMBER, text=text, span=self.span(meta))
+
+    def expiring_after(self, meta: Any, c: list[Any]) -> m.Expiring:
+        after, within = c
+        return m.Expiring(after=after, within=within, span=self.span(meta))
+
+    def expiring_within(self, meta: Any, c: list[Any]) -> m.Expiring:
+        return m.Expiring(within=c[0], span=self.span(meta))
 
     def class_group_credit(self, meta: Any, c: list[Any]) -> Item:
         key, *rows = c

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 from marginlex.dsl.check.expressions import locate, unknown_asset
 from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
+from marginlex.dsl.format.expressions import quantity, spread_leg
 from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.expressions import Dimension
 from marginlex.dsl.model.fields import FIELDS, Kind
 
 F, MONEY, DUR, MULT = (
@@ -294,8 +296,10 @@ def _credit_diagnostics(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
         return
     keys = []
     for row in rule.rows:
-        pair = sorted([row.left.name, (row.right or row.left).name])
+        legs = [(row.left, row.left_tier), (row.right or row.left, row.right_tier)]
+        pair = sorted(spread_leg(None, key, tier) for key, tier in legs)
         keys.append((" with ".join(pair), row.span))
+        yield from _leg_diagnostics(row)
         for sym in (row.left, row.right):
             if sym is not None and ty.kind == Kind.ENUM and sym.name not in ty.values:
                 yield error(
@@ -305,6 +309,76 @@ def _credit_diagnostics(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
                     did_you_mean(sym.name, ty.values),
                 )
     yield from _repeats(keys, "class-group pair")
+    yield from _tier_overlaps(rule)
+
+
+def _leg_diagnostics(row: m.CreditRow) -> Iterator[Diagnostic]:
+    """A leg's ratio (a positive number of contracts) and tier (durations, ``after`` below
+    ``within``); both only in a pair (``a with b``)."""
+    sides = ((row.left_ratio, row.left_tier), (row.right_ratio, row.right_tier))
+    if row.right is None and (row.left_ratio is not None or row.left_tier is not None):
+        yield error(
+            Code.SPREAD_LEG,
+            f"`{row.left.name}` is a single key: a leg ratio or tier needs a pair of legs",
+            row.span,
+            f"write the spread's two legs, e.g. `{row.left.name} with OTHER 50%`, or drop "
+            "the ratio and tier",
+        )
+        return
+    for ratio, tier in sides:
+        if ratio is not None and (ratio.amount <= 0 or ratio.amount > 1000):
+            yield error(
+                Code.SPREAD_LEG,
+                f"a leg ratio of {ratio.text} contracts per spread",
+                ratio.span,
+                "a ratio is the leg's contracts in one spread: a positive number such as 1, "
+                "2 or 3 (at most 1,000)",
+            )
+        bounds = [] if tier is None else [q for q in (tier.after, tier.within) if q]
+        for q in bounds:
+            if q.dimension is not Dimension.DURATION:
+                yield error(
+                    Code.UNIT_MISMATCH,
+                    f"a tier bound of `{quantity(q)}` is not a duration",
+                    q.span,
+                    "tiers are times to expiry: write `3 months`, `1 year` or `90 days`",
+                )
+        if len(bounds) == 2 and bounds[0].base >= bounds[1].base:
+            yield error(
+                Code.SPREAD_LEG,
+                "a tier that ends before it starts",
+                bounds[1].span,
+                "write `expiring after 3 months within 1 year`: `within` past `after`",
+            )
+
+
+def _tier_overlaps(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
+    """One key's tiers never overlap (a contract belongs to one leg of a key): a whole-key
+    leg and a tier of the same key, or two tiers sharing months, are refused."""
+    seen: dict[str, list[tuple[float, float, m.Span]]] = {}
+    for row in rule.rows:
+        if row.right is None:
+            continue
+        for key, tier in ((row.left, row.left_tier), (row.right, row.right_tier)):
+            low = tier.after.base if tier and tier.after else 0.0
+            high = tier.within.base if tier and tier.within else float("inf")
+            if low >= high:
+                continue  # refused by _leg_diagnostics
+            windows = seen.setdefault(key.name, [])
+            clash = next(
+                (w for w in windows if (w[0], w[1]) != (low, high) and low < w[1] and w[0] < high),
+                None,
+            )
+            if clash is not None:
+                yield error(
+                    Code.SPREAD_LEG,
+                    f"`{key.name}`'s legs overlap: this one shares months with the leg at "
+                    f"line {clash[2].line}",
+                    key.span,
+                    "give each leg of one key its own months (`expiring within 3 months`, "
+                    "`expiring after 3 months`), or none on any of its legs",
+                )
+            windows.append((low, high, key.span))
 
 
 def table_diagnostics(statements: tuple[m.Statement, ...], haircuts: set[str]) -> list[Diagnostic]:

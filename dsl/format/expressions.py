@@ -34,6 +34,29 @@ def value(v: m.Quantity | m.ParamRef) -> str:
     return quantity(v) if isinstance(v, m.Quantity) else v.name
 
 
+def spread_leg(ratio: m.Quantity | None, key: m.Symbol, tier: m.Expiring | None) -> str:
+    """One leg of a credit row: ``2 UST_2Y``, ``SPX expiring within 3 months``.
+
+    >>> months = m.Quantity(amount=3, unit=m.Unit.MONTHS, text="3")
+    >>> spread_leg(None, m.Symbol(name="SPX"), m.Expiring(after=months))
+    'SPX expiring after 3 months'
+    """
+    text = key.name if ratio is None else f"{ratio.text} {key.name}"
+    if tier is not None:
+        text += " expiring"
+        text += f" after {quantity(tier.after)}" if tier.after is not None else ""
+        text += f" within {quantity(tier.within)}" if tier.within is not None else ""
+    return text
+
+
+def credit_pair(row: m.CreditRow) -> str:
+    """A credit row's key or pair of legs, as written: ``2 UST_2Y with 1 UST_10Y``."""
+    text = spread_leg(row.left_ratio, row.left, row.left_tier)
+    if row.right is not None:
+        text += " with " + spread_leg(row.right_ratio, row.right, row.right_tier)
+    return text
+
+
 def string(text: str) -> str:
     """A quoted string (the language has no escapes; quotes never occur inside)."""
     return json.dumps(text, ensure_ascii=False)

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marginlex.dsl.format.expressions import EXPR_HANDLERS, expr, quantity, string, value
+from marginlex.dsl.format.expressions import (
+    EXPR_HANDLERS,
+    credit_pair,
+    expr,
+    quantity,
+    spread_leg,
+    string,
+    value,
+)
 from marginlex.dsl.format.lines import IND, Line, lead, note, pack
 from marginlex.dsl.format.methods import (
     calendar_spreads,
@@ -191,8 +199,7 @@ def _offset_rule(r: m.OffsetRule) -> list[Line]:
         each = "each leg " if r.per_leg else ""
         lines = [Line(1, f"credit {each}between class groups by {expr(r.key)}", r.span.line)]
         for row in r.rows:
-            pair = row.left.name + (f" with {row.right.name}" if row.right else "")
-            lines += pack(2, [pair, value(row.rate), *note(row.note)], row)
+            lines += pack(2, [credit_pair(row), value(row.rate), *note(row.note)], row)
         return lines
     if isinstance(r, m.Separate):
         return [Line(1, "sets each account alone", r.span.line)]
@@ -343,6 +350,7 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.MergeAccounts: _offset_rule,
     m.TakeIn: _offset_rule,
     m.GiveUp: _offset_rule,
+    m.Expiring: lambda t: [Line(0, spread_leg(None, m.Symbol(name="KEY"), t).removeprefix("KEY "))],
     m.CreditRow: lambda r: _offset_rule(
         m.ClassGroupCredit(key=m.FieldRef(subject=m.Subject.INSTRUMENT, name="product"), rows=(r,))
     )[1:],

@@ -445,13 +445,31 @@ class Netting(Node):
     note: Note | None = None
 
 
+class Expiring(Node):
+    """``expiring within 3 months`` / ``expiring after 3 months [within 1 year]``: a tier of
+    a spread leg, the positions whose (underlying future's) time to expiry is above ``after``
+    and at most ``within`` (CME SPAN's tiered inter-commodity legs)."""
+
+    after: Quantity | None = None
+    within: Quantity | None = None
+
+
 class CreditRow(Node):
-    """``high_cap_broad 90%`` (same key) or ``index_future with ust_future 30%`` (a pair)."""
+    """``high_cap_broad 90%`` (same key) or ``index_future with ust_future 30%`` (a pair).
+
+    A pair's legs may give a ratio, the contracts of that leg one spread takes (``2 UST_2Y
+    with 1 UST_10Y 30%``: CME SPAN's leg ratio; none is 1), and a tier of months
+    (``SPX expiring within 3 months with NDX expiring within 3 months 50%``).
+    """
 
     left: Symbol
     right: Symbol | None = None
     rate: Value
     note: Note | None = None
+    left_ratio: Quantity | None = None
+    right_ratio: Quantity | None = None
+    left_tier: Expiring | None = None
+    right_tier: Expiring | None = None
 
 
 class ClassGroupCredit(Node):

@@ -18,7 +18,7 @@ option.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from marginlex.engine.phases.ranges import (
     moving_instrument,
     regrouped,
 )
-from marginlex.engine.phases.span_charges import span_charges
+from marginlex.engine.phases.span_charges import leg_windows, span_charges, tier_deltas
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant
 from marginlex.engine.plan.citations import row_note_categories, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
@@ -71,6 +71,9 @@ class MethodResult:
         positions: per position row of its sets: the ``positions`` trace columns plus
             ``margin_set`` (code) and ``row`` (position row in the book).
         set_requirement: per set code, the requirement before class-group credits.
+        tier_deltas: (class groups, tiers) net delta in each tier of months the SPAN
+            credit rule's legs name (:func:`marginlex.engine.phases.span_charges.leg_windows`
+            order); None when no leg names a tier.
     """
 
     step: Step
@@ -78,6 +81,7 @@ class MethodResult:
     pnl: FloatArray | None
     positions: pd.DataFrame
     set_requirement: FloatArray
+    tier_deltas: FloatArray | None = None
 
 
 def _per_set(state: RunState, codes: IntArray, weights: FloatArray) -> FloatArray:
@@ -188,6 +192,12 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     codes = result.positions["group"].to_numpy(np.int64)
     deltas = result.positions["delta"].to_numpy(np.float64)
     charges = span_charges(state, scan, rows, codes, len(g), deltas=deltas)
+    credit = credit_rule_of(state.plan, span=True)
+    rule = credit.statement.rule if credit is not None else None  # type: ignore[union-attr]
+    windows = leg_windows(rule, state.plan.value) if isinstance(rule, m.ClassGroupCredit) else []
+    tiers = None
+    if windows:
+        tiers = tier_deltas(state, rows, codes, len(g), deltas=deltas, windows=windows)
     loss = g["scanning_risk"].to_numpy(np.float64) + charges
     som = g["short_option_minimum"].to_numpy(np.float64)
     groups = g.assign(
@@ -214,9 +224,10 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
             step.statement, [r.note for r in scan.ranges], frame["range_row"].to_numpy()
         ),
     )
-    return _finish(
+    done = _finish(
         state, step, groups=groups, pnl=result.scenario_pnl, positions=positions, codes=codes
     )
+    return replace(done, tier_deltas=tiers)
 
 
 def _horizon(state: RunState, scan: m.SpanScan) -> float:

@@ -27,9 +27,10 @@ from marginlex.engine.kernels.offsets import (
     product_group_offsets,
 )
 from marginlex.engine.kernels.pricing import OPTION_AT_WORST
-from marginlex.engine.kernels.span_spreads import SpreadLegs, priority_spreads
+from marginlex.engine.kernels.span_spreads import SpreadLegs, SpreadRow, priority_spreads
 from marginlex.engine.kernels.strategy import StrategyRow
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
+from marginlex.engine.phases.span_charges import leg_window, leg_windows
 from marginlex.engine.phases.state import (
     FloatArray,
     IntArray,
@@ -70,7 +71,7 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
         assert result.pnl is not None
         key = pd.Series(result.groups["product_key"])
         if rule.per_leg:  # SPAN scans only (credit_rule_of)
-            out = leg_credits(result.groups, key, params, _spreads(state, rule, result.groups))
+            out = leg_credits(result.groups, key, params, _spreads(state, rule, result))
         else:
             out = product_group_offsets(result.groups, result.pnl, key, params)
         pg = out.product_groups
@@ -97,29 +98,68 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
 
 
 def _spreads(
-    state: RunState, rule: m.ClassGroupCredit, groups: pd.DataFrame
+    state: RunState, rule: m.ClassGroupCredit, result: MethodResult
 ) -> tuple[FloatArray, FloatArray] | None:
     """Credit and matched risk per class group of spreads between keys (``a with b``
-    rows, formed in the table's order, its priority); None for a table of single keys."""
+    rows, formed in the table's order, its priority); None for a table of single keys.
+
+    A leg is a key, or a key's tier of months (``SPX expiring within 3 months``): each class
+    group gives one leg row per leg of its key, with the net delta of that tier (the whole
+    class group's without a tier) at the class group's weighted price risk
+    ``w = scanning risk / |net delta|``; the credits of its legs add up.
+    """
     if not any(r.right for r in rule.rows):
         return None
-    names = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
-    code = {name: i for i, name in enumerate(names)}
-    key = pd.Series(groups["product_key"].astype("str")).map(code).fillna(-1)
-    risk = groups["loss"].to_numpy(np.float64) - groups["charges"].to_numpy(np.float64)
-    legs = SpreadLegs(
-        margin_set=groups["margin_set"].to_numpy(np.int64),
-        key=np.asarray(key.to_numpy(np.int64), dtype=np.int64),
-        delta=groups["net_delta"].to_numpy(np.float64),
-        risk=risk,
-    )
-    rows = [
-        (code[r.left.name], code[(r.right or r.left).name], state.plan.value(r.rate))
+    groups = result.groups
+    assert groups is not None
+    windows = leg_windows(rule, state.plan.value)
+    legs_of = [
+        ((sym.name, leg_window(tier, state.plan.value)), ratio)
         for r in rule.rows
+        for sym, tier, ratio in (
+            (r.left, r.left_tier, r.left_ratio),
+            (r.right or r.left, r.right_tier, r.right_ratio),
+        )
     ]
-    out = priority_spreads(legs, rows, state.n_sets)
-    weight = np.divide(risk, np.abs(legs.delta), out=np.zeros(len(risk)), where=legs.delta != 0)
-    return out.credit, out.delta_spread * weight
+    leg_keys = list(dict.fromkeys(key for key, _ in legs_of))
+    code = {key: i for i, key in enumerate(leg_keys)}
+    product_key = groups["product_key"].astype("str").to_numpy()
+    risk = groups["loss"].to_numpy(np.float64) - groups["charges"].to_numpy(np.float64)
+    net = groups["net_delta"].to_numpy(np.float64)
+    weight = np.divide(risk, np.abs(net), out=np.zeros(len(risk)), where=net != 0)
+    index, key, delta = [], [], []
+    for number, (name, window) in enumerate(leg_keys):  # the rulebook's legs
+        (rows,) = np.nonzero(product_key == name)
+        index.append(rows)
+        key.append(np.full(len(rows), number, dtype=np.int64))
+        if window is None:
+            delta.append(net[rows])
+        else:
+            assert result.tier_deltas is not None
+            delta.append(result.tier_deltas[rows, windows.index(window)])
+    at = np.concatenate(index)
+    legs = SpreadLegs(
+        margin_set=groups["margin_set"].to_numpy(np.int64)[at],
+        key=np.concatenate(key),
+        delta=np.concatenate(delta),
+        risk=weight[at] * np.abs(np.concatenate(delta)),
+    )
+    ratio = [1.0 if q is None else q.amount for _, q in legs_of]
+    rows_of = [
+        SpreadRow(
+            a=code[legs_of[2 * i][0]],
+            b=code[legs_of[2 * i + 1][0]],
+            rate=state.plan.value(r.rate),
+            ratio_a=ratio[2 * i],
+            ratio_b=ratio[2 * i + 1],
+        )
+        for i, r in enumerate(rule.rows)
+    ]
+    out = priority_spreads(legs, rows_of, state.n_sets)
+    size = len(groups)
+    credit = np.bincount(at, weights=out.credit, minlength=size).astype(np.float64)
+    matched = np.bincount(at, weights=out.delta_spread * weight[at], minlength=size)
+    return credit, matched.astype(np.float64)
 
 
 _POSITION_NUMBERS = (

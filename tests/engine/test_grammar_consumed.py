@@ -79,6 +79,11 @@ _REMOVE_EXT = 'extend eligibility portfolio_margin\n  cites "probe"\n  {change}\
 _ROWS = 'extend haircut sec_treasuries\n  cites "probe"\n  {change}\n\n' + _REMOVE
 
 
+_LEGS = "    index_future 50%\n    ust_future 30%"
+_LEGS_AS = "    {a} with {b} 50%\n    ust_future with ust_future 30%"
+_TIER = "index_future expiring {}"
+
+
 def _extended(change: str) -> str:
     """The harmonized eligibility extended by one requirement no account meets."""
     return _REMOVE_EXT.format(
@@ -339,6 +344,20 @@ CLAUSES: dict[str, Probe] = {
         "cftc", "credit each leg between class groups", "credit between class groups"
     ),
     "credit_row": Changes("sec", "high_cap_broad pm_offset_high_cap_broad", "high_cap_broad 50%"),
+    # leg ratios and tiers (no shipped rulebook writes one): the cftc spreads table as pairs
+    # with them; tests/engine/test_domain_span_tiers.py has each one's figures by hand
+    "spread_ratio": Changes("cftc", _LEGS, _LEGS_AS.format(a="3 index_future", b="1 index_future")),
+    "expiring": Handled(why="a leg's tier: `expiring_after` or `expiring_within`"),
+    "expiring_within": Changes(
+        "cftc",
+        _LEGS,
+        _LEGS_AS.format(a=_TIER.format("within 3 months"), b=_TIER.format("after 3 months")),
+    ),
+    "expiring_after": Changes(
+        "cftc",
+        _LEGS,
+        _LEGS_AS.format(a=_TIER.format("after 1 month"), b=_TIER.format("within 1 month")),
+    ),
     "separate": Handled(
         why="states the default (every account alone, as when no `sets` rule applies) "
         "explicitly; `merge_accounts` and `take_in` probe the `sets` rules"

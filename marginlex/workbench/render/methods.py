@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marginlex.dsl.format.expressions import expr
+from marginlex.dsl.format.expressions import expr, spread_leg
 from marginlex.dsl.model import rulebook as m
 from marginlex.workbench.render.cells import (
     RB,
@@ -108,8 +108,8 @@ def _credit(rb: RB, c: m.ClassGroupCredit) -> Parts:
     rows = [
         row(
             [
-                Cell(text=r.left.name),
-                Cell(text=(r.right or r.left).name),
+                Cell(text=spread_leg(r.left_ratio, r.left, r.left_tier)),
+                Cell(text=spread_leg(r.right_ratio, r.right or r.left, r.right_tier)),
                 value_cell(rb, r.rate),
             ],
             r.note,
