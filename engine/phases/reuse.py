@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from marginlex.dsl.format.expressions import credit_pair
 from marginlex.dsl.model import rulebook as m
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
@@ -93,7 +94,8 @@ def _names(node: object) -> set[str]:
 
 def _credit_keys(plan: Plan) -> tuple[object, ...]:
     """What the margin phase reads of the offset phase's steps: the class-group credit
-    rules' key fields and row names (the margin methods tag class groups with them)."""
+    rules' key fields and rows' legs (the margin methods tag class groups with the keys,
+    and a SPAN scan counts the delta of each tier of months a leg names)."""
     keys: list[object] = []
     for span in (False, True):  # the rule of the grid and the rule of SPAN scans
         credit = credit_rule_of(plan, span=span)
@@ -101,7 +103,7 @@ def _credit_keys(plan: Plan) -> tuple[object, ...]:
             continue
         rule = credit.statement.rule  # type: ignore[union-attr]
         assert isinstance(rule, m.ClassGroupCredit)
-        keys.append((rule.key.subject, rule.key.name, tuple(r.left.name for r in rule.rows)))
+        keys.append((rule.key.subject, rule.key.name, tuple(credit_pair(r) for r in rule.rows)))
     return tuple(keys)
 
 

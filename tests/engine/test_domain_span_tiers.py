@@ -16,9 +16,11 @@ from _evaluate_books import make_book
 
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.engine.book.load import Book
-from marginlex.engine.evaluate import evaluate
+from marginlex.engine.evaluate import evaluate, evaluate_run
 from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.phases.reuse import phases_to_recompute, reuse_from
 from marginlex.engine.plan.compile import compile_plan
+from marginlex.engine.plan.steps import Phase
 
 # ES (demo): 50 x 6,000 x 7% = 21,000 a contract; NQ: 20 x 20,000 x 7% = 28,000;
 # RTY: 50 x 2,000 x 7% = 7,000. September (80 days) is within 3 months, December (171 days)
@@ -111,3 +113,29 @@ def test_a_tier_bound_is_inclusive_at_its_end(tmp_path: Path) -> None:
     SPX expiring after 80 days with NDX expiring within 80 days 40%"""
     ev = _run(tmp_path, TIER_BOOK, table)
     assert _by_class_group(ev) == pytest.approx({"SPX": 44_100.0, "NDX": 58_800.0})
+
+
+def test_a_variant_adding_tiers_recomputes_the_scan_it_reads(tmp_path: Path) -> None:
+    """The attribution walk reuses phases whose inputs did not change: the SPAN scan counts
+    each tier's delta, so a variant that only adds tiers to the offset table runs it again
+    and gets the tiered figures (102,900), not the untiered run's (73,500). Both tables
+    have two rows led by SPX: only the legs' tiers differ."""
+    untiered = """  credit each leg between class groups by instrument.class_group
+    SPX with NDX 50%
+    SPX with RUT 40%"""  # no RUT in the book: the second row forms nothing
+    tiered = """  credit each leg between class groups by instrument.class_group
+    SPX expiring within 3 months with NDX expiring after 3 months 50%
+    SPX expiring after 3 months with NDX expiring within 3 months 40%"""
+    book = make_book(tmp_path, ACCOUNTS, TIER_BOOK, "L1,C1,USD,1000000,,", extra_instruments=EXTRA)
+    plans = []
+    for table in (untiered, tiered):  # one file, the same lines: only the legs differ
+        text = (shipped_dir() / "cftc.mlx").read_text(encoding="utf-8")
+        text = text.replace(SHIPPED, table).replace("rulebook cftc ", "rulebook cftc_probe ")
+        path = tmp_path / "cftc_probe.mlx"
+        path.write_text(text, encoding="utf-8")
+        plans.append(compile_plan(load_rulebook(path), book.as_of))
+    assert Phase.MARGIN in phases_to_recompute(*plans)
+    first, reuse = evaluate_run(plans[0], book)
+    second, _ = evaluate_run(plans[1], book, reuse=reuse_from(reuse, plans[1]))
+    assert first.decisions.loc[0, "maintenance"] == pytest.approx(73_500.0)
+    assert second.decisions.loc[0, "maintenance"] == pytest.approx(102_900.0)
