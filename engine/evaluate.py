@@ -21,6 +21,8 @@ from marginlex.engine.kernels.money import round_cents
 from marginlex.engine.phases.collateral import run_concentration, run_haircuts
 from marginlex.engine.phases.decision import DecisionParams, decide
 from marginlex.engine.phases.margin import (
+    MethodResult,
+    concentration_add_ons,
     initial_multiple,
     method_of_sets,
     minimum_equity,
@@ -100,7 +102,7 @@ def evaluate_run(
     out = carry_over(reuse, state) if reuse is not None else PhaseOutputs()
     _run_phases(state, out, reuse.recompute if reuse is not None else ALL_PHASES)
     _set_ids_on_eligibility(state)
-    decisions = _decisions(state, out.chosen, out.maintenance, out.value)
+    decisions = _decisions(state, out.chosen, out.maintenance, out.value, out.methods)
     evaluation = Evaluation(
         plan=plan,
         as_of=day,
@@ -212,28 +214,37 @@ def _raise_to_minimums(state: RunState, maintenance: FloatArray) -> FloatArray:
 
 
 def _decisions(
-    state: RunState, chosen: IntArray, maintenance: FloatArray, lot_value: FloatArray
+    state: RunState,
+    chosen: IntArray,
+    maintenance: FloatArray,
+    lot_value: FloatArray,
+    results: list[MethodResult],
 ) -> pd.DataFrame:
     n = state.n_sets
-    maintenance = _raise_to_minimums(state, np.maximum(maintenance, 0.0))
     scoped = state.account_set >= 0
     codes = state.account_set[scoped]
     placed_lots = state.lot_set >= 0
     placed_pos = state.position_set >= 0
     lots_mv = state.ctx.lots.own[Subject.COLLATERAL]["market_value"].to_numpy(np.float64)
     pos_mv = state.ctx.positions.own[Subject.POSITION]["market_value"].to_numpy(np.float64)
+    collateral_mv = np.bincount(
+        state.lot_set[placed_lots], weights=lots_mv[placed_lots], minlength=n
+    )
+    position_value = np.bincount(
+        state.position_set[placed_pos], weights=pos_mv[placed_pos], minlength=n
+    )
+    # the book's equity: collateral plus positions at market (the decision's `equity`)
+    equity = np.asarray(collateral_mv + position_value, dtype=np.float64)
+    add_on, state.frames["add_ons"] = concentration_add_ons(state, results, equity)
+    maintenance = _raise_to_minimums(state, np.maximum(maintenance, 0.0) + add_on)
     sets = pd.DataFrame(
         {
             "margin_set": np.arange(n),
-            "collateral_market_value": np.bincount(
-                state.lot_set[placed_lots], weights=lots_mv[placed_lots], minlength=n
-            ),
+            "collateral_market_value": collateral_mv,
             "collateral_value": np.bincount(
                 state.lot_set[placed_lots], weights=lot_value[placed_lots], minlength=n
             ),
-            "position_value": np.bincount(
-                state.position_set[placed_pos], weights=pos_mv[placed_pos], minlength=n
-            ),
+            "position_value": position_value,
             "requirement": np.maximum(maintenance, 0.0),
             "breach": state.breach_rules.to_numpy() != "",
         }

@@ -156,6 +156,18 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     # one row per set whose requirement a `minimum equity` statement raised
     "minimums": ("margin_set_id", "rule_id", "citation", "minimum", "requirement_before"),
+    # one row per concentrated class group a `concentration add` statement charged
+    "add_ons": (
+        "margin_set_id",
+        "rule_id",
+        "citation",
+        "class_group",
+        "class_group_value",
+        "equity",
+        "share",
+        "rate",
+        "add_on",
+    ),
 }
 """The columns of each trace frame, in order. ``class_groups`` also has ``pnl_0`` ..
 ``pnl_{K-1}``: the class group's P&L at each point (grids: largest fall first; scans: SPAN

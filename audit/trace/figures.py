@@ -74,7 +74,12 @@ def figure_sources(
         value,
         _sources(
             "maintenance",
-            (StepKind.MARGIN, StepKind.OFFSET, StepKind.MINIMUM_EQUITY),
+            (
+                StepKind.MARGIN,
+                StepKind.OFFSET,
+                StepKind.CONCENTRATION_ADD_ON,
+                StepKind.MINIMUM_EQUITY,
+            ),
             steps,
             present,
             len(d),

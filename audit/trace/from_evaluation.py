@@ -292,17 +292,19 @@ class _Builder:
         return figures_json(self.d, self.sources)
 
     def _minimums(self) -> None:
-        """Where a ``minimum equity`` raised the requirement: a source of the maintenance
-        figure (like an initial multiple, it is a figure's rule, not a step)."""
-        frame = self.ev.frames.get("minimums")
-        if frame is None or frame.empty:
-            return
-        codes = self.f.codes("minimums")
-        rules = frame["rule_id"].astype("str").to_numpy()
-        for rule in np.unique(rules).tolist():  # a rule or two
-            mine = np.zeros(self.n, dtype=bool)
-            mine[codes[rules == rule]] = True
-            self.present[rule] = mine
+        """Where a ``minimum equity`` raised the requirement or a ``concentration add``
+        charged a class group: a source of the maintenance figure (like an initial
+        multiple, it is a figure's rule, not a step)."""
+        for name in ("add_ons", "minimums"):
+            frame = self.ev.frames.get(name)
+            if frame is None or frame.empty:
+                continue
+            codes = self.f.codes(name)
+            rules = frame["rule_id"].astype("str").to_numpy()
+            for rule in np.unique(rules).tolist():  # a rule or two
+                mine = self.present.get(rule, np.zeros(self.n, dtype=bool)).copy()
+                mine[codes[rules == rule]] = True
+                self.present[rule] = mine
 
     def keys(self) -> TraceKeys:
         """What each trace names: the rules of its steps and figures, the requirements it

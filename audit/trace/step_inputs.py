@@ -249,6 +249,10 @@ def _margin(s: m.Margin, plan: Plan) -> Iterator[InputValue]:
         yield from _strategy(s.id, method, plan)
     elif isinstance(method, m.MinimumEquity):
         yield from _value(plan, f"{s.id}.minimum_equity", method.amount, USD)
+    elif isinstance(method, m.ConcentrationAddOn):
+        yield from _value(plan, f"{s.id}.add_on_rate", method.rate, FRACTION)
+        yield from _value(plan, f"{s.id}.share_of_equity", method.share, FRACTION)
+        yield from _condition(plan, f"{s.id}.counted", method.where)
     else:
         yield from _value(plan, f"{s.id}.multiple", method.multiple, MULTIPLE)
 

@@ -241,6 +241,13 @@ class TableBuilder(ExprBuilder):
         node = m.MinimumEquity(amount=c[0], note=c[1], span=self.span(meta))
         return Item("method", node, self.span(meta))
 
+    def concentration_add_on(self, meta: Any, c: list[Any]) -> Item:
+        rate, share, where, note = c
+        node = m.ConcentrationAddOn(
+            rate=rate, share=share, where=where, note=note, span=self.span(meta)
+        )
+        return Item("method", node, self.span(meta))
+
     # ---- offsets -----------------------------------------------------------------------
     def netting(self, meta: Any, c: list[Any]) -> Item:
         node = m.Netting(rate=c[0], note=c[1], span=self.span(meta))

@@ -222,6 +222,8 @@ def _method_conditions(
 ) -> Iterator[_Cond]:
     if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
         yield method.minimum.where, pos, "a position condition"
+    if isinstance(method, m.ConcentrationAddOn):
+        yield method.where, pos, "a position condition"
     if isinstance(method, m.SpanScan):
         for charge in (method.calendar, method.delivery):
             if charge is not None:

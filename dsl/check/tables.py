@@ -75,18 +75,24 @@ def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
         for row in method.others:
             yield row.rate, rate, True, "a rate"
     elif isinstance(method, m.REQUIREMENT_MODIFIERS):
-        yield _modifier_slot(method)
+        yield from _modifier_slots(method)
     if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
         yield method.minimum.amount, frozenset({MONEY}), False, "a minimum per contract"
     if isinstance(method, m.SpanScan):
         yield from _span_charge_slots(method)
 
 
-def _modifier_slot(method: m.InitialMultiple | m.MinimumEquity) -> _Slot:
-    """The figure of a statement that modifies the requirement of a set's method."""
+def _modifier_slots(
+    method: m.InitialMultiple | m.MinimumEquity | m.ConcentrationAddOn,
+) -> Iterator[_Slot]:
+    """The figures of a statement that modifies the requirement of a set's method."""
     if isinstance(method, m.InitialMultiple):
-        return method.multiple, frozenset({F, MULT}), False, "a multiple of maintenance"
-    return method.amount, frozenset({MONEY}), False, "a minimum equity"
+        yield method.multiple, frozenset({F, MULT}), False, "a multiple of maintenance"
+    elif isinstance(method, m.ConcentrationAddOn):
+        yield method.rate, frozenset({F}), True, "an add-on rate"
+        yield method.share, frozenset({F}), False, "a share of equity"
+    else:
+        yield method.amount, frozenset({MONEY}), False, "a minimum equity"
 
 
 def _span_charge_slots(scan: m.SpanScan) -> Iterator[_Slot]:

@@ -336,6 +336,7 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.StrategyBased: method,
     m.InitialMultiple: method,
     m.MinimumEquity: method,
+    m.ConcentrationAddOn: method,
     m.RangeRow: range_row,
     m.ScanRow: scan_row,
     m.RateRow: rate_row,

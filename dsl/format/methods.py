@@ -132,5 +132,11 @@ def method(x: m.MarginMethod) -> list[Line]:
         return lines
     if isinstance(x, m.MinimumEquity):
         return pack(1, [f"minimum equity {value(x.amount)}", *note(x.note)], x)
+    if isinstance(x, m.ConcentrationAddOn):
+        text = f"concentration add {value(x.rate)} when class group exceeds {value(x.share)}"
+        parts = [f"{text} of equity"]
+        if x.where is not None:
+            parts += lead("for position where ", x.where)
+        return pack(1, parts + note(x.note), x)
     restores = ", calls restore initial" if x.calls_restore_initial else ""
     return [Line(1, f"initial {value(x.multiple)} of maintenance{restores}", x.span.line)]

@@ -403,12 +403,37 @@ class MinimumEquity(Node):
     note: Note | None = None
 
 
+class ConcentrationAddOn(Node):
+    """``concentration add 5% when class group exceeds 70% of equity``: a house add-on.
+
+    In each set of matching accounts, a class group whose gross market value (the sum of
+    its positions' absolute market values) is above ``share`` of the set's equity is
+    charged ``rate`` of that gross value on top of the requirement the set's method
+    computed (after offsets: a hedge does not spread a concentration). With ``for position
+    where EXPR`` only the matching positions count (single names, say, not index products).
+    A set whose equity is nil or negative has every class group of value above the share.
+    It modifies the requirement; it is no method.
+    """
+
+    node: Literal["concentration_add_on"] = "concentration_add_on"
+    rate: Value
+    share: Value
+    where: Expr | None = None
+    note: Note | None = None
+
+
 #: Margin statements that modify the requirement of the method chosen, not a method.
-REQUIREMENT_MODIFIERS = (InitialMultiple, MinimumEquity)
+REQUIREMENT_MODIFIERS = (InitialMultiple, MinimumEquity, ConcentrationAddOn)
 
 
 MarginMethod = Annotated[
-    ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple | MinimumEquity,
+    ScenarioGrid
+    | SpanScan
+    | Rates
+    | StrategyBased
+    | InitialMultiple
+    | MinimumEquity
+    | ConcentrationAddOn,
     Field(discriminator="node"),
 ]
 
@@ -418,7 +443,13 @@ SelectorRow = RangeRow | ScanRow | RateRow
 
 
 def selector_rows(
-    method: ScenarioGrid | SpanScan | Rates | StrategyBased | InitialMultiple | MinimumEquity,
+    method: ScenarioGrid
+    | SpanScan
+    | Rates
+    | StrategyBased
+    | InitialMultiple
+    | MinimumEquity
+    | ConcentrationAddOn,
 ) -> tuple[SelectorRow, ...]:
     """The rows of ``method`` chosen by a ``when`` selector, first match first.
 

@@ -27,6 +27,7 @@ from marginlex.dsl.model.bodies import (
     Citation,
     ClassGroupCredit,
     CollateralFlow,
+    ConcentrationAddOn,
     ConcentrationBase,
     Constraint,
     ContractMinimum,
@@ -217,7 +218,8 @@ class Margin(StatementBase):
     For each margin set, the first ``Margin`` in rulebook order whose method is not
     a requirement modifier (:data:`REQUIREMENT_MODIFIERS`) and whose ``applies_to`` holds
     (None: always) gives the maintenance requirement; :class:`MinimumEquity` statements that
-    apply raise it to their amount, :class:`InitialMultiple` statements give the initial.
+    apply raise it to their amount, :class:`ConcentrationAddOn` statements add to it,
+    :class:`InitialMultiple` statements give the initial.
     """
 
     kind: Literal[StatementKind.MARGIN] = StatementKind.MARGIN
@@ -376,6 +378,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     StrategyBased,
     InitialMultiple,
     MinimumEquity,
+    ConcentrationAddOn,
     Netting,
     Expiring,
     CreditRow,
@@ -408,6 +411,7 @@ __all__ = [
     "Comment",
     "Compare",
     "Concentration",
+    "ConcentrationAddOn",
     "ConcentrationBase",
     "Constraint",
     "ContractMinimum",

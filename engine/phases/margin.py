@@ -25,6 +25,8 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.evaluation import FRAME_COLUMNS
+from marginlex.engine.kernels.grouping import group_by_set_and_label, sum_by_group
 from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
@@ -37,7 +39,7 @@ from marginlex.engine.phases.ranges import (
     regrouped,
 )
 from marginlex.engine.phases.span_charges import leg_windows, span_charges, tier_deltas
-from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant
+from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant, empty_frame
 from marginlex.engine.plan.citations import row_note_categories, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
 from marginlex.engine.plan.expressions import mask
@@ -414,6 +416,63 @@ def minimum_equity(state: RunState) -> tuple[FloatArray, np.ndarray]:
         floor = np.where(raises, amount, floor)
         rule = np.where(raises, step.rule_id, rule)
     return floor, rule
+
+
+def concentration_add_ons(
+    state: RunState, results: list[MethodResult], equity: FloatArray
+) -> tuple[FloatArray, pd.DataFrame]:
+    """Per set code, the ``concentration add`` charged (0: none), and one ``add_ons`` row per
+    class group charged.
+
+    A class group's value is the sum of its positions' absolute market values in the set;
+    it is concentrated when that is above ``share`` of the set's ``equity`` (every class
+    group of value is, when the equity is nil or negative), and charged ``rate`` of it. The
+    first statement in force that applies to one of the set's accounts decides the set.
+    """
+    total = np.zeros(state.n_sets)
+    steps = state.plan.active(StepKind.CONCENTRATION_ADD_ON)
+    parts = [r.positions[["margin_set", "class_group", "market_value", "row"]] for r in results]
+    parts = [p for p in parts if len(p)]
+    if not steps or not parts:
+        return total, empty_frame(FRAME_COLUMNS["add_ons"])
+    frame = pd.concat(parts, ignore_index=True)
+    index = group_by_set_and_label(
+        frame["margin_set"].to_numpy(np.int64), frame["class_group"].astype("str")
+    )
+    rows_of = frame["row"].to_numpy(np.int64)
+    value = np.abs(frame["market_value"].to_numpy(np.float64))
+    owner = np.asarray(index.margin_set, dtype=np.int64)
+    decided = np.zeros(state.n_sets, dtype=bool)
+    rows = []
+    for step in steps:  # a rule or two
+        assert isinstance(step.statement, m.Margin)
+        method = step.statement.method
+        assert isinstance(method, m.ConcentrationAddOn)
+        rate, share = state.plan.value(method.rate), state.plan.value(method.share)
+        applies = state.any_member(mask(step.statement.applies_to, state.ctx.accounts, state.plan))
+        applies &= ~decided
+        decided |= applies
+        counted = mask(method.where, state.ctx.positions, state.plan)[rows_of]
+        gross = sum_by_group(index.codes, np.where(counted, value, 0.0), index.size)
+        hit = applies[owner] & (gross > 0) & (gross > share * equity[owner])
+        add_on = rate * gross[hit]
+        total += np.bincount(owner[hit], weights=add_on, minlength=state.n_sets)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "margin_set_id": state.set_column(owner[hit]),
+                    "rule_id": step.rule_id,
+                    "citation": step.citation,
+                    "class_group": pd.Series(index.label, dtype="str")[hit].to_numpy(),
+                    "class_group_value": gross[hit],
+                    "equity": equity[owner[hit]],
+                    "share": share,
+                    "rate": rate,
+                    "add_on": add_on,
+                }
+            )
+        )
+    return total, pd.concat(rows, ignore_index=True)[list(FRAME_COLUMNS["add_ons"])]
 
 
 def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray, np.ndarray]:

@@ -40,6 +40,8 @@ READS: dict[Phase, frozenset[Phase]] = {
     ),
     # Minimum equities, like initial multiples, are read by the decision step only.
     Phase.MINIMUM_EQUITY: frozenset({Phase.MARGIN_SETS, Phase.ELIGIBILITY}),
+    # Concentration add-ons read the margin phase's positions, in the decision step.
+    Phase.CONCENTRATION_ADD_ON: frozenset({Phase.MARGIN, Phase.MARGIN_SETS, Phase.ELIGIBILITY}),
 }
 ALL_PHASES = frozenset(Phase)
 
@@ -140,7 +142,7 @@ def phase_inputs(plan: Plan) -> tuple[tuple[object, ...], ...]:
     >>> from marginlex.engine.plan.compile import compile_plan
     >>> import datetime as dt
     >>> len(phase_inputs(compile_plan(load_rulebook("sec"), dt.date(2026, 3, 31))))
-    10
+    11
     """
     return tuple(_inputs(plan, p) for p in Phase)
 

@@ -31,6 +31,8 @@ def step_kind(statement: m.Statement) -> StepKind | None:
     if isinstance(statement, m.Margin):
         if isinstance(statement.method, m.MinimumEquity):
             return StepKind.MINIMUM_EQUITY
+        if isinstance(statement.method, m.ConcentrationAddOn):
+            return StepKind.CONCENTRATION_ADD_ON
         is_initial = isinstance(statement.method, m.InitialMultiple)
         return StepKind.INITIAL if is_initial else StepKind.MARGIN
     kinds: dict[type, StepKind] = {

@@ -31,6 +31,7 @@ class StepKind(StrEnum):
     HAIRCUT = "haircut"
     CONCENTRATION = "concentration"
     MINIMUM_EQUITY = "minimum_equity"
+    CONCENTRATION_ADD_ON = "concentration_add_on"
 
 
 class Phase(IntEnum):
@@ -46,6 +47,7 @@ class Phase(IntEnum):
     HAIRCUT = 7
     CONCENTRATION = 8
     MINIMUM_EQUITY = 9
+    CONCENTRATION_ADD_ON = 10
 
 
 PHASE_OF_KIND: dict[StepKind, Phase] = {k: Phase[k.name] for k in StepKind}

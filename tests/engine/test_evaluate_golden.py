@@ -44,6 +44,7 @@ def test_run_writes_parquet_and_refuses_a_bad_rulebook(tmp_path: Path) -> None:
             "class_groups.parquet",
             "positions.parquet",
             "minimums.parquet",
+            "add_ons.parquet",
             "offsets.parquet",
             "lots.parquet",
         ]

@@ -331,6 +331,10 @@ CLAUSES: dict[str, Probe] = {
     ),
     # a pattern day trader's minimum equity (rulebooks/tests/sec.test.toml's T_PDT)
     "minimum_equity": Changes("sec", "minimum equity pdt_min_equity", "minimum equity 40,000 USD"),
+    # a concentrated single name (rulebooks/tests/sec.test.toml's T_CONC)
+    "concentration_add_on": Changes(
+        "sec", "concentration add pm_concentration_rate", "concentration add 9%"
+    ),
     "restores": Changes("cftc", "of maintenance, calls restore initial", "of maintenance"),
     # ---- offsets
     "offset": Handled(why="holds one offset rule"),

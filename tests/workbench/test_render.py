@@ -93,6 +93,7 @@ def test_statements_in_source_order_under_their_sections() -> None:
         "segregation",
         "Treasury cross-margining",
         "pattern day traders",
+        "concentrated positions",
     ]
     assert [s.id for s in doc.statements] == list(
         dict.fromkeys(s.id for s in load_rulebook("sec").statements)

@@ -42,6 +42,7 @@ PHASE_COST: dict[Phase, int] = {
     Phase.HAIRCUT: 25,
     Phase.CONCENTRATION: 4,
     Phase.MINIMUM_EQUITY: 1,
+    Phase.CONCENTRATION_ADD_ON: 2,
 }
 POOL = 32
 POOL_ROWS = 2_000_000

@@ -100,6 +100,11 @@ def _minimum_equity(rb: RB, x: m.MinimumEquity) -> Parts:
     return [setting("minimum equity", value_cell(rb, x.amount).text)], []
 
 
+def _concentration_add_on(rb: RB, x: m.ConcentrationAddOn) -> Parts:
+    rate, share = value_cell(rb, x.rate).text, value_cell(rb, x.share).text
+    return [setting("concentration add", f"{rate} when class group exceeds {share} of equity")], []
+
+
 def _netting(rb: RB, n: m.Netting) -> Parts:
     return [setting("net within class group", value_cell(rb, n.rate).text)], []
 
@@ -158,6 +163,7 @@ METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
     m.StrategyBased: _strategy,
     m.InitialMultiple: _initial,
     m.MinimumEquity: _minimum_equity,
+    m.ConcentrationAddOn: _concentration_add_on,
     m.Netting: _netting,
     m.ClassGroupCredit: _credit,
     m.Separate: _separate,

@@ -1,0 +1,77 @@
+"""Concentration add-ons of portfolio-margin sets (issue 14, section 6), figures by hand.
+
+`concentration add R when class group exceeds S of equity`: a class group whose gross
+market value is above S of the set's equity is charged R of that value on top of the
+requirement after offsets. Two stocks without an index class are scanned at the SEC grid's
+15%; the account holds 100,000 USD of cash, as of 2026-06-30.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _evaluate_books import make_book
+
+from marginlex.dsl.loader import load_rulebook, shipped_dir
+from marginlex.engine.evaluate import evaluate
+from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.plan.compile import compile_plan
+
+STOCKS = "KLM,stock,,KLM,,1,100.00,,,,,,\nQRS,stock,,QRS,,1,50.00,,,,,,"
+PM_ACCOUNT = "P1,ALICE,BD1,SEC,portfolio_margin,customer,portfolio_margin"
+ADD_ON = """
+margin probe_concentration
+  cites "probe"
+  status illustrative
+  applies to account where account.origin = customer and eligible(portfolio_margin)
+  concentration add 5% when class group exceeds {share} of equity
+"""
+
+
+def _run(tmp: Path, positions: str, cash: int, share: str | None) -> Evaluation:
+    book = make_book(tmp, PM_ACCOUNT, positions, f"L1,P1,USD,{cash},,", STOCKS)
+    text = (shipped_dir() / "sec.mlx").read_text(encoding="utf-8")
+    text = text.replace("rulebook sec ", "rulebook sec_probe ")
+    if share is not None:
+        text += ADD_ON.format(share=share)
+    path = tmp / "sec_probe.mlx"
+    path.write_text(text, encoding="utf-8")
+    return evaluate(compile_plan(load_rulebook(path), book.as_of), book)
+
+
+LONG = "P1,KLM,2000\nP1,QRS,400"
+
+
+def test_a_class_group_above_the_share_is_charged_the_rate_of_its_value(tmp_path: Path) -> None:
+    """KLM 2,000 x 100 = 200,000, QRS 400 x 50 = 20,000; equity 100,000 + 220,000 =
+    320,000. The grid: 15% x 200,000 + 15% x 20,000 = 33,000. KLM is above 50% of equity
+    (160,000): 5% x 200,000 = 10,000 more; QRS is not. Maintenance 43,000."""
+    ev = _run(tmp_path, LONG, 100_000, "50%")
+    assert ev.decisions.loc[0, "method_rule_id"] == "sec_portfolio_margin"
+    assert ev.decisions.loc[0, "equity"] == pytest.approx(320_000.0)
+    assert ev.decisions.loc[0, "maintenance"] == pytest.approx(43_000.0)
+    add_ons = ev.frames["add_ons"]
+    assert add_ons["class_group"].astype("str").tolist() == ["KLM"]
+    assert add_ons["class_group_value"].tolist() == pytest.approx([200_000.0])
+    assert add_ons["add_on"].tolist() == pytest.approx([10_000.0])
+    assert add_ons["rule_id"].astype("str").tolist() == ["probe_concentration"]
+
+
+def test_below_the_share_nothing_is_added(tmp_path: Path) -> None:
+    """70% of 320,000 is 224,000: KLM's 200,000 is under it. Maintenance 33,000, as without
+    the statement."""
+    with_rule = _run(tmp_path / "a", LONG, 100_000, "70%")
+    without = _run(tmp_path / "b", LONG, 100_000, None)
+    assert with_rule.decisions.loc[0, "maintenance"] == pytest.approx(33_000.0)
+    assert without.decisions.loc[0, "maintenance"] == pytest.approx(33_000.0)
+    assert with_rule.frames["add_ons"].empty
+
+
+def test_a_short_class_group_counts_its_absolute_value(tmp_path: Path) -> None:
+    """Short 2,000 KLM (-200,000) and long 400 QRS, 400,000 of cash: equity 400,000 -
+    200,000 + 20,000 = 220,000; KLM's gross 200,000 is above 50% (110,000): 5% x 200,000 =
+    10,000 on top of 30,000 + 3,000. Maintenance 43,000."""
+    ev = _run(tmp_path, "P1,KLM,-2000\nP1,QRS,400", 400_000, "50%")
+    assert ev.decisions.loc[0, "equity"] == pytest.approx(220_000.0)
+    assert ev.decisions.loc[0, "maintenance"] == pytest.approx(43_000.0)
