@@ -2,8 +2,9 @@
 
 `concentration add R when class group exceeds S of equity`: a class group whose gross
 market value is above S of the set's equity is charged R of that value on top of the
-requirement after offsets. Two stocks without an index class are scanned at the SEC grid's
-15%; the account holds 100,000 USD of cash, as of 2026-06-30.
+requirement after offsets. The shipped `sec_pm_concentration` (5% above 70%, single names)
+with its share parameter set by each test; two stocks without an index class are scanned at
+the SEC grid's 15%, as of 2026-06-30.
 """
 
 from __future__ import annotations
@@ -20,21 +21,19 @@ from marginlex.engine.plan.compile import compile_plan
 
 STOCKS = "KLM,stock,,KLM,,1,100.00,,,,,,\nQRS,stock,,QRS,,1,50.00,,,,,,"
 PM_ACCOUNT = "P1,ALICE,BD1,SEC,portfolio_margin,customer,portfolio_margin"
-ADD_ON = """
-margin probe_concentration
-  cites "probe"
-  status illustrative
-  applies to account where account.origin = customer and eligible(portfolio_margin)
-  concentration add 5% when class group exceeds {share} of equity
-"""
+SHIPPED_SHARE = "parameter pm_concentration_share = 70%"
+STATEMENT = "  concentration add pm_concentration_rate when class group exceeds"
 
 
 def _run(tmp: Path, positions: str, cash: int, share: str | None) -> Evaluation:
     book = make_book(tmp, PM_ACCOUNT, positions, f"L1,P1,USD,{cash},,", STOCKS)
     text = (shipped_dir() / "sec.mlx").read_text(encoding="utf-8")
     text = text.replace("rulebook sec ", "rulebook sec_probe ")
-    if share is not None:
-        text += ADD_ON.format(share=share)
+    assert SHIPPED_SHARE in text and STATEMENT in text
+    if share is None:  # the statement made inert: it adds nothing
+        text = text.replace(STATEMENT, "  concentration add 0% when class group exceeds")
+    else:
+        text = text.replace(SHIPPED_SHARE, f"parameter pm_concentration_share = {share}")
     path = tmp / "sec_probe.mlx"
     path.write_text(text, encoding="utf-8")
     return evaluate(compile_plan(load_rulebook(path), book.as_of), book)
@@ -55,7 +54,7 @@ def test_a_class_group_above_the_share_is_charged_the_rate_of_its_value(tmp_path
     assert add_ons["class_group"].astype("str").tolist() == ["KLM"]
     assert add_ons["class_group_value"].tolist() == pytest.approx([200_000.0])
     assert add_ons["add_on"].tolist() == pytest.approx([10_000.0])
-    assert add_ons["rule_id"].astype("str").tolist() == ["probe_concentration"]
+    assert add_ons["rule_id"].astype("str").tolist() == ["sec_pm_concentration"]
 
 
 def test_below_the_share_nothing_is_added(tmp_path: Path) -> None:
@@ -66,6 +65,13 @@ def test_below_the_share_nothing_is_added(tmp_path: Path) -> None:
     assert with_rule.decisions.loc[0, "maintenance"] == pytest.approx(33_000.0)
     assert without.decisions.loc[0, "maintenance"] == pytest.approx(33_000.0)
     assert with_rule.frames["add_ons"].empty
+
+
+def test_index_products_do_not_count(tmp_path: Path) -> None:
+    """The shipped statement counts stocks and equity options only: 2,000 SPY (an ETF at
+    600, 1,200,000) with 100,000 of cash is 92% of equity and charged nothing."""
+    ev = _run(tmp_path, "P1,SPY,2000", 100_000, "50%")
+    assert ev.frames["add_ons"].empty
 
 
 def test_a_short_class_group_counts_its_absolute_value(tmp_path: Path) -> None:

@@ -41,18 +41,19 @@ def test_hand_case_sequential_and_shapley_differ(hand) -> None:  # type: ignore[
     book, sec, variant = hand
     result = compare([sec, variant], book)
     # v(none) = strategy based, long stock 25% of 80,000 = 20,000 (equity under 100,000)
-    # v(minimum) = portfolio margin, worst point -15% of 80,000 = 12,000
-    # v(row) = still strategy based = 20,000; v(both) = portfolio margin at -10% = 8,000
+    # v(minimum) = portfolio margin, worst point -15% of 80,000 = 12,000, plus the
+    #   concentration add-on (XYZ is 100% of equity, over 70%): 5% of 80,000 = 4,000: 16,000
+    # v(row) = still strategy based = 20,000; v(both) = -10%: 8,000 + 4,000 = 12,000
     totals = {t.rulebook_id: t.total_requirement for t in result.totals}
-    assert totals == {"sec": 20000.0, "hand_variant": 8000.0}
+    assert totals == {"sec": 20000.0, "hand_variant": 12000.0}
     steps = {s.label: s.requirement for s in result.comparisons[0].attribution.steps}
-    # sequential: the parameter first, so the row gets only 12,000 -> 8,000
-    assert steps == {"pm_min_equity": -8000.0, ROW: -4000.0}
+    # sequential: the parameter first, so the row gets only 16,000 -> 12,000
+    assert steps == {"pm_min_equity": -4000.0, ROW: -4000.0}
     s = shapley(sec, variant, book, book.as_of, result.account_deltas("hand_variant"))
     values = {p.label: p.requirement for p in s.players}
-    # phi(minimum) = 1/2 [(12,000 - 20,000) + (8,000 - 20,000)] = -10,000
-    # phi(row)     = 1/2 [(20,000 - 20,000) + (8,000 - 12,000)] = -2,000
-    assert values == {"pm_min_equity": -10000.0, ROW: -2000.0}
+    # phi(minimum) = 1/2 [(16,000 - 20,000) + (12,000 - 20,000)] = -6,000
+    # phi(row)     = 1/2 [(20,000 - 20,000) + (12,000 - 16,000)] = -2,000
+    assert values == {"pm_min_equity": -6000.0, ROW: -2000.0}
     assert s.method == "exact" and s.coalitions == 2 and s.players[0].requirement_se is None
     # the call is 0 throughout (equity 80,000 covers every requirement)
     assert all(p.call == 0 for p in s.players)
@@ -66,21 +67,21 @@ def test_hand_case_sampled_with_every_order_is_exact(hand) -> None:  # type: ign
         sec, variant, book, book.as_of, paired, exact_max=1, samples=40, seed=3, pairing=plain
     )
     assert s.method == "sampled" and s.samples == 40 and s.seed == 3 and s.pairing is plain
-    # two players: each order gives -8,000/-4,000 or -12,000/0; the mean is near -10,000
+    # two players: each order gives -4,000/-4,000 or -8,000/0; the mean is near -6,000
     first = s.players[0]
-    assert first.requirement + s.players[1].requirement == -12000.0
-    assert abs(first.requirement + 10000) <= 3 * first.requirement_se + 0.01
+    assert first.requirement + s.players[1].requirement == -8000.0
+    assert abs(first.requirement + 6000) <= 3 * first.requirement_se + 0.01
     assert first.requirement_se > 0
     again = shapley(
         sec, variant, book, book.as_of, paired, exact_max=1, samples=40, seed=3, pairing=plain
     )
     assert again.players == s.players
-    # antithetic: each order comes with its reverse, -8,000 + -12,000 over two = -10,000
+    # antithetic: each order comes with its reverse, -4,000 + -8,000 over two = -6,000
     # exactly, whatever the draw; the standard error over the pairs is 0
     anti = shapley(sec, variant, book, book.as_of, paired, exact_max=1, samples=4, seed=3)
     assert anti.pairing is Pairing.ANTITHETIC and anti.samples == 4
     assert [(p.requirement, p.requirement_se) for p in anti.players] == [
-        (-10000.0, 0.0),
+        (-6000.0, 0.0),
         (-2000.0, 0.0),
     ]
 
