@@ -428,33 +428,29 @@ def concentration_add_ons(
     it is concentrated when that is above ``share`` of the set's ``equity`` (every class
     group of value is, when the equity is nil or negative), and charged ``rate`` of it. The
     first statement in force that applies to one of the set's accounts decides the set.
+    Only the positions of the sets a statement applies to, and that it counts, are grouped.
     """
     total = np.zeros(state.n_sets)
-    steps = state.plan.active(StepKind.CONCENTRATION_ADD_ON)
-    parts = [r.positions[["margin_set", "class_group", "market_value", "row"]] for r in results]
-    parts = [p for p in parts if len(p)]
-    if not steps or not parts:
-        return total, empty_frame(FRAME_COLUMNS["add_ons"])
-    frame = pd.concat(parts, ignore_index=True)
-    index = group_by_set_and_label(
-        frame["margin_set"].to_numpy(np.int64), frame["class_group"].astype("str")
-    )
-    rows_of = frame["row"].to_numpy(np.int64)
-    value = np.abs(frame["market_value"].to_numpy(np.float64))
-    owner = np.asarray(index.margin_set, dtype=np.int64)
     decided = np.zeros(state.n_sets, dtype=bool)
-    rows = []
-    for step in steps:  # a rule or two
+    rows = [empty_frame(FRAME_COLUMNS["add_ons"])]
+    for step in state.plan.active(StepKind.CONCENTRATION_ADD_ON):  # a rule or two
         assert isinstance(step.statement, m.Margin)
         method = step.statement.method
         assert isinstance(method, m.ConcentrationAddOn)
-        rate, share = state.plan.value(method.rate), state.plan.value(method.share)
         applies = state.any_member(mask(step.statement.applies_to, state.ctx.accounts, state.plan))
         applies &= ~decided
         decided |= applies
-        counted = mask(method.where, state.ctx.positions, state.plan)[rows_of]
-        gross = sum_by_group(index.codes, np.where(counted, value, 0.0), index.size)
-        hit = applies[owner] & (gross > 0) & (gross > share * equity[owner])
+        frame = _counted_positions(state, results, applies, method.where)
+        if frame is None:
+            continue
+        index = group_by_set_and_label(
+            frame["margin_set"].to_numpy(np.int64), frame["class_group"].astype("str")
+        )
+        value = np.abs(frame["market_value"].to_numpy(np.float64))
+        gross = sum_by_group(index.codes, value, index.size)
+        owner = np.asarray(index.margin_set, dtype=np.int64)
+        rate, share = state.plan.value(method.rate), state.plan.value(method.share)
+        hit = (gross > 0) & (gross > share * equity[owner])
         add_on = rate * gross[hit]
         total += np.bincount(owner[hit], weights=add_on, minlength=state.n_sets)
         rows.append(
@@ -472,7 +468,28 @@ def concentration_add_ons(
                 }
             )
         )
-    return total, pd.concat(rows, ignore_index=True)[list(FRAME_COLUMNS["add_ons"])]
+    found = [r for r in rows[1:] if len(r)]
+    return total, pd.concat(found, ignore_index=True) if found else rows[0]
+
+
+def _counted_positions(
+    state: RunState, results: list[MethodResult], applies: np.ndarray, where: m.Expr | None
+) -> pd.DataFrame | None:
+    """The method results' positions in the sets ``applies`` marks that ``where`` counts
+    (``margin_set``, ``class_group``, ``market_value``); None when there are none."""
+    if not applies.any():
+        return None
+    counted = mask(where, state.ctx.positions, state.plan)
+    pieces = []
+    for result in results:  # one per margin method
+        pos = result.positions
+        if not len(pos):
+            continue
+        sets, rows = pos["margin_set"].to_numpy(np.int64), pos["row"].to_numpy(np.int64)
+        keep = applies[sets] & counted[rows]
+        if keep.any():
+            pieces.append(pos.loc[keep, ["margin_set", "class_group", "market_value"]])
+    return pd.concat(pieces, ignore_index=True) if pieces else None
 
 
 def initial_multiple(state: RunState) -> tuple[FloatArray, np.ndarray, np.ndarray]:
