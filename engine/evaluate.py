@@ -32,7 +32,13 @@ from marginlex.engine.phases.offsets import run_offsets
 from marginlex.engine.phases.reuse import ALL_PHASES, PhaseOutputs, Reuse, carry_over
 from marginlex.engine.phases.segregation import run_segregation
 from marginlex.engine.phases.sets import run_eligibility, run_margin_sets, run_scope
-from marginlex.engine.phases.state import FloatArray, IntArray, RunState, join_per_group
+from marginlex.engine.phases.state import (
+    FloatArray,
+    IntArray,
+    RunState,
+    empty_frame,
+    join_per_group,
+)
 from marginlex.engine.plan.context import Contexts, build_contexts
 from marginlex.engine.plan.steps import Phase, Plan, StepKind
 
@@ -213,6 +219,24 @@ def _raise_to_minimums(state: RunState, maintenance: FloatArray) -> FloatArray:
     return np.where(raised, floor, maintenance)
 
 
+def _clearing_split(state: RunState, initial: FloatArray) -> pd.DataFrame:
+    """Per set a DV01 pairing applied to: each clearing house's requirement and the
+    carrying firm's, what the customer's initial requirement asks beyond both."""
+    split = state.frames.get("pairing_split")
+    if split is None or split.empty:
+        return empty_frame(FRAME_COLUMNS["clearing_split"])
+    sets = split["margin_set"].to_numpy(np.int64)
+    houses = split["first_requirement"].to_numpy(np.float64) + split["second_requirement"].to_numpy(
+        np.float64
+    )
+    out = split.assign(
+        margin_set_id=state.set_column(sets),
+        initial=initial[sets],
+        carrier_requirement=initial[sets] - houses,
+    )
+    return out[list(FRAME_COLUMNS["clearing_split"])].reset_index(drop=True)
+
+
 def _decisions(
     state: RunState,
     chosen: IntArray,
@@ -252,6 +276,7 @@ def _decisions(
     multiple, initial_rule, restores = initial_multiple(state)
     initial = round_cents(np.maximum(maintenance, 0.0) * multiple)
     sets["restore_to"] = np.where(restores, initial, np.nan)
+    state.frames["clearing_split"] = _clearing_split(state, initial)
     figures = decide(sets, DecisionParams())
     takers = state.frames["sets"]
     takers = takers[takers["role"] == TAKES_IN]

@@ -168,6 +168,20 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "rate",
         "add_on",
     ),
+    "clearing_split": (
+        "margin_set_id",
+        "rule_id",
+        "citation",
+        "first_house",
+        "first_dv01",
+        "first_requirement",
+        "second_house",
+        "second_dv01",
+        "second_requirement",
+        "dv01_paired",
+        "initial",
+        "carrier_requirement",
+    ),
 }
 """The columns of each trace frame, in order. ``class_groups`` also has ``pnl_0`` ..
 ``pnl_{K-1}``: the class group's P&L at each point (grids: largest fall first; scans: SPAN

@@ -296,6 +296,8 @@ def _offset(o: OffsetTrace) -> str:
         basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)} at {o.worst_point}"
     elif o.gains is not None and o.losses is not None:  # a SPAN credit per leg: no one point
         basis = f" per leg of the matched risk {usd(o.gains)}, legs' risk {usd(o.losses)}"
+    if not o.groups:  # a DV01 pairing's row: its label names both legs
+        group = o.product_group or ""
     return f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}"
 
 

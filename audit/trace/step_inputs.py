@@ -323,6 +323,15 @@ def _offset(s: m.Offset, plan: Plan) -> Iterator[InputValue]:
     elif isinstance(rule, m.TakeIn | m.GiveUp):
         yield from _condition(plan, f"{s.id}.anchor", rule.anchor)
         yield from _condition(plan, f"{s.id}.positions", rule.positions)
+    elif isinstance(rule, m.Dv01Pairing):
+        yield from _condition(plan, f"{s.id}.{rule.first_house.name}", rule.first)
+        yield from _condition(plan, f"{s.id}.{rule.second_house.name}", rule.second)
+        for bucket in rule.buckets:
+            if bucket.within is not None:
+                yield from _value(plan, f"{s.id}.bucket[{bucket.name}]", bucket.within, YEARS)
+        for pair in rule.rows:
+            label = f"{pair.first.name}/{pair.second.name}"
+            yield from _value(plan, f"{s.id}.{label}", pair.rate, FRACTION)
 
 
 _READERS: dict[type, Callable[[Any, Plan], Iterator[InputValue]]] = {

@@ -301,6 +301,37 @@ class TableBuilder(ExprBuilder):
         node = m.TakeIn(anchor=c[0], positions=c[1], span=self.span(meta))
         return Item("rule", node, self.span(meta))
 
+    def dv01_pairing(self, meta: Any, c: list[Any]) -> Item:
+        first_house, first, second_house, second, *rows = c
+        node = m.Dv01Pairing(
+            first_house=m.Symbol(name=str(first_house), span=self.tok_span(first_house)),
+            first=first,
+            second_house=m.Symbol(name=str(second_house), span=self.tok_span(second_house)),
+            second=second,
+            buckets=tuple(r for r in rows if isinstance(r, m.PairingBucket)),
+            rows=tuple(r for r in rows if isinstance(r, m.PairingRow)),
+            span=self.span(meta),
+        )
+        return Item("rule", node, self.span(meta))
+
+    def pairing_bucket(self, meta: Any, c: list[Any]) -> m.PairingBucket:
+        name, within, note = c
+        return m.PairingBucket(name=str(name), within=within, note=note, span=self.span(meta))
+
+    def pairing_bucket_otherwise(self, meta: Any, c: list[Any]) -> m.PairingBucket:
+        name, note = c
+        return m.PairingBucket(name=str(name), note=note, span=self.span(meta))
+
+    def pairing_row(self, meta: Any, c: list[Any]) -> m.PairingRow:
+        first, second, rate, note = c
+        return m.PairingRow(
+            first=m.Symbol(name=str(first), span=self.tok_span(first)),
+            second=m.Symbol(name=str(second), span=self.tok_span(second)),
+            rate=rate,
+            note=note,
+            span=self.span(meta),
+        )
+
     def give_up(self, meta: Any, c: list[Any]) -> Item:
         node = m.GiveUp(positions=c[0], anchor=c[1], span=self.span(meta))
         return Item("rule", node, self.span(meta))

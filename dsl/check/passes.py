@@ -201,12 +201,20 @@ def _conditions(s: m.Statement) -> Iterator[_Cond]:
         yield s.applies_to, acc, "an account condition"
         yield from _method_conditions(s.method, pos, ins)
     elif isinstance(s, m.Offset):
-        rule = s.rule
-        if isinstance(rule, m.MergeAccounts):
-            yield rule.where, acc, "an account condition"
-        elif isinstance(rule, m.TakeIn | m.GiveUp):
-            yield rule.anchor, acc, "an account condition"
-            yield rule.positions, pos, "a position condition"
+        yield from _offset_conditions(s.rule, acc, pos)
+
+
+def _offset_conditions(
+    rule: m.OffsetRule, acc: frozenset[m.Subject], pos: frozenset[m.Subject]
+) -> Iterator[_Cond]:
+    if isinstance(rule, m.MergeAccounts):
+        yield rule.where, acc, "an account condition"
+    elif isinstance(rule, m.TakeIn | m.GiveUp):
+        yield rule.anchor, acc, "an account condition"
+        yield rule.positions, pos, "a position condition"
+    elif isinstance(rule, m.Dv01Pairing):
+        yield rule.first, pos, "a position condition"
+        yield rule.second, pos, "a position condition"
 
 
 def _requirements(s: m.Extension) -> tuple[m.Requirement, ...]:

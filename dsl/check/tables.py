@@ -116,6 +116,12 @@ def _slots(s: m.Statement) -> Iterator[_Slot]:
     elif isinstance(s, m.Offset) and isinstance(s.rule, m.ClassGroupCredit):
         for row in s.rule.rows:
             yield row.rate, frozenset({F}), True, "a credit rate"
+    elif isinstance(s, m.Offset) and isinstance(s.rule, m.Dv01Pairing):
+        for bucket in s.rule.buckets:
+            if bucket.within is not None:
+                yield bucket.within, frozenset({DUR}), False, "a bucket bound"
+        for pair in s.rule.rows:
+            yield pair.rate, frozenset({F}), True, "a pairing rate"
 
 
 def value_diagnostics(
@@ -287,6 +293,52 @@ def _statement_tables(s: m.Statement, haircuts: set[str]) -> Iterator[Diagnostic
             )
     elif isinstance(s, m.Offset) and isinstance(s.rule, m.ClassGroupCredit):
         yield from _credit_diagnostics(s.rule)
+    elif isinstance(s, m.Offset) and isinstance(s.rule, m.Dv01Pairing):
+        yield from _pairing_diagnostics(s.rule)
+
+
+def _pairing_diagnostics(rule: m.Dv01Pairing) -> Iterator[Diagnostic]:
+    """Two clearing houses; buckets from the shortest tenor, `otherwise` last; each row
+    names a bucket of the table, and each pair of buckets once."""
+    if rule.first_house.name == rule.second_house.name:
+        yield error(
+            Code.PAIRING,
+            f"both sides of the pairing are `{rule.first_house.name}`'s",
+            rule.second_house.span,
+            "a pairing is between two clearing houses: name the other side's, e.g. "
+            "`against FICC position where ...`",
+        )
+    yield from _repeats([(b.name, b.span) for b in rule.buckets], "bucket")
+    previous: float | None = None
+    for i, b in enumerate(rule.buckets):
+        if b.within is None and i != len(rule.buckets) - 1:
+            yield error(
+                Code.BUCKET_ORDER,
+                "`otherwise` must be the last bucket",
+                b.span,
+                "move it to the end of the buckets",
+            )
+        if b.within is not None and b.within.dimension is Dimension.DURATION:
+            if previous is not None and b.within.base <= previous:
+                yield error(
+                    Code.BUCKET_ORDER,
+                    f"bucket `{b.name}` overlaps the one before it",
+                    b.span,
+                    "list buckets from the shortest to the longest tenor",
+                )
+            previous = b.within.base
+    names = [b.name for b in rule.buckets]
+    for row in rule.rows:
+        for sym in (row.first, row.second):
+            if sym.name not in names:
+                yield error(
+                    Code.PAIRING,
+                    f"`{sym.name}` is not a bucket of this pairing",
+                    sym.span,
+                    did_you_mean(sym.name, names) or f"name one of: {', '.join(names)}",
+                )
+    keys = [(f"{r.first.name} with {r.second.name}", r.span) for r in rule.rows]
+    yield from _repeats(keys, "bucket pair")
 
 
 def _credit_diagnostics(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:

@@ -205,6 +205,8 @@ def _offset_rule(r: m.OffsetRule) -> list[Line]:
         return [Line(1, "sets each account alone", r.span.line)]
     if isinstance(r, m.MergeAccounts):
         return pack(1, [*lead("sets merge account where ", r.where), "by owner and carrier"], r)
+    if isinstance(r, m.Dv01Pairing):
+        return _pairing(r)
     if isinstance(r, m.GiveUp):
         return pack(
             1,
@@ -224,6 +226,31 @@ def _offset_rule(r: m.OffsetRule) -> list[Line]:
         ],
         r,
     )
+
+
+def _pairing_bucket(b: m.PairingBucket) -> list[Line]:
+    bound = "otherwise" if b.within is None else f"within {quantity(b.within)}"
+    return pack(2, [f"bucket {b.name} {bound}", *note(b.note)], b)
+
+
+def _pairing_row(r: m.PairingRow) -> list[Line]:
+    return pack(2, [f"{r.first.name} with {r.second.name}", value(r.rate), *note(r.note)], r)
+
+
+def _pairing(r: m.Dv01Pairing) -> list[Line]:
+    lines = pack(
+        1,
+        [
+            *lead(f"pair dv01 of {r.first_house.name} position where ", r.first),
+            *lead(f"against {r.second_house.name} position where ", r.second),
+        ],
+        r,
+    )
+    for b in r.buckets:
+        lines += _pairing_bucket(b)
+    for row in r.rows:
+        lines += _pairing_row(row)
+    return lines
 
 
 def _offset(s: m.Offset) -> list[Line]:
@@ -351,6 +378,9 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.MergeAccounts: _offset_rule,
     m.TakeIn: _offset_rule,
     m.GiveUp: _offset_rule,
+    m.Dv01Pairing: _offset_rule,
+    m.PairingBucket: lambda b: [Line(0, x.text, x.anchor) for x in _pairing_bucket(b)],
+    m.PairingRow: lambda r: [Line(0, x.text, x.anchor) for x in _pairing_row(r)],
     m.Expiring: lambda t: [Line(0, spread_leg(None, m.Symbol(name="KEY"), t).removeprefix("KEY "))],
     m.CreditRow: lambda r: _offset_rule(
         m.ClassGroupCredit(key=m.FieldRef(subject=m.Subject.INSTRUMENT, name="product"), rows=(r,))

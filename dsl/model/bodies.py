@@ -554,7 +554,47 @@ class GiveUp(Node):
     anchor: Expr
 
 
+class PairingBucket(Node):
+    """``bucket long within 30 years`` / ``bucket long otherwise``: a maturity bucket of a
+    DV01 pairing, the positions whose ``instrument.tenor`` is at most ``within`` (and above
+    the bucket before); ``otherwise`` takes every tenor past the last bound."""
+
+    name: str
+    within: Quantity | None = None
+    note: Note | None = None
+
+
+class PairingRow(Node):
+    """``short with intermediate 60%``: DV01 of the first side's bucket ``first`` paired with
+    the second side's bucket ``second``, each leg credited ``rate`` times the risk matched."""
+
+    first: Symbol
+    second: Symbol
+    rate: Value
+    note: Note | None = None
+
+
+class Dv01Pairing(Node):
+    """``pair dv01 of CME position where A against FICC position where B``: a clearing-house
+    cross-margining arrangement (CME-FICC) pairing one side's positions against the other's
+    by DV01 within maturity buckets, in the rows' order (their priority).
+
+    In a margin set holding both sides, each side is scanned in class groups of its own
+    (``UST_10Y@CME``, ``UST_10Y@FICC``: each clearing house margins its own positions), and
+    each matched leg is credited ``rate`` times the scanning risk it matches; ``1 - rate`` is
+    the disallowance. SPAN scans only.
+    """
+
+    node: Literal["dv01_pairing"] = "dv01_pairing"
+    first_house: Symbol
+    first: Expr
+    second_house: Symbol
+    second: Expr
+    buckets: tuple[PairingBucket, ...]
+    rows: tuple[PairingRow, ...]
+
+
 OffsetRule = Annotated[
-    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn | GiveUp,
+    Netting | ClassGroupCredit | Separate | MergeAccounts | TakeIn | GiveUp | Dv01Pairing,
     Field(discriminator="node"),
 ]

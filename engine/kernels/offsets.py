@@ -85,10 +85,16 @@ class OffsetResult:
             ``class_group_losses``, ``minimum``, ``class_group_requirements``,
             ``requirement``, ``credit``, ``minimum_binds``.
         class_group_product_group: for each class-group row, its product-group row.
+        paired_credit: per class-group row, the requirement a DV01 pairing took off
+            (:func:`leg_credits`), None without one.
+        class_group_requirement: per class-group row, its requirement after every credit
+            (:func:`leg_credits`), None where not computed.
     """
 
     product_groups: pd.DataFrame
     class_group_product_group: IntArray
+    paired_credit: FloatArray | None = None
+    class_group_requirement: FloatArray | None = None
 
 
 def product_group_offsets(
@@ -193,6 +199,7 @@ def leg_credits(
     product_group: pd.Series,
     params: OffsetParams,
     spreads: tuple[FloatArray, FloatArray] | None = None,
+    paired: tuple[FloatArray, FloatArray] | None = None,
 ) -> OffsetResult:
     """SPAN inter-commodity spread credits by key: each leg credited rate x matched risk.
 
@@ -212,6 +219,12 @@ def leg_credits(
         spreads: per class group, the credit and the risk matched, when spreads between
             keys formed them (:func:`marginlex.engine.kernels.span_spreads.priority_spreads`);
             the rows then stand for the keys, ``offset_rate`` is credit / matched risk.
+        paired: per class group, the credit and the risk matched by a clearing-house DV01
+            pairing taken before these credits
+            (:func:`marginlex.engine.phases.pairing.pairing_credits`): the spreads here see
+            only the risk it left, and its credit lowers the requirement too, but is not
+            in the rows' ``credit`` (the pairing has rows of its own); the requirement each
+            class group's pairing credit took off is ``paired_credit``.
 
     Returns:
         One row per (margin set, key), columns as :func:`product_group_offsets` returns:
@@ -226,6 +239,8 @@ def leg_credits(
     rate = np.append(rate_of_key, 0.0)[np.minimum(group_key, len(rate_of_key))]
     loss = groups["loss"].to_numpy(np.float64)
     risk = loss - _charges(groups)  # credits are a share of scanning risk, not of charges
+    if paired is not None:
+        risk = np.maximum(risk - paired[1], 0.0)
     direction = groups["direction"].to_numpy(np.float64)
     up = sum_by_group(codes, np.where(direction > 0, risk, 0.0), size)
     down = sum_by_group(codes, np.where(direction < 0, risk, 0.0), size)
@@ -240,6 +255,11 @@ def leg_credits(
         rate = np.divide(total, matched, out=np.zeros(size), where=matched > 0)
     minimum = groups["minimum"].to_numpy(np.float64)
     after = np.maximum(loss - credit, minimum)
+    paired_credit = None
+    if paired is not None:
+        with_pairing = np.maximum(loss - credit - paired[0], minimum)
+        paired_credit = after - with_pairing
+        after = with_pairing
     requirement = sum_by_group(codes, after, size)
     before = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
     total_minimum = sum_by_group(codes, minimum, size)
@@ -259,11 +279,20 @@ def leg_credits(
             "minimum": total_minimum,
             "class_group_requirements": before,
             "requirement": requirement,
-            "credit": np.maximum(before - requirement, 0.0),
+            "credit": np.maximum(before - requirement - _sum(codes, paired_credit, size), 0.0),
             "minimum_binds": total_minimum > netted,
         }
     )
-    return OffsetResult(product_groups=frame, class_group_product_group=codes)
+    return OffsetResult(
+        product_groups=frame,
+        class_group_product_group=codes,
+        paired_credit=paired_credit,
+        class_group_requirement=after,
+    )
+
+
+def _sum(codes: IntArray, values: FloatArray | None, size: int) -> FloatArray:
+    return np.zeros(size) if values is None else sum_by_group(codes, values, size)
 
 
 @dataclass(frozen=True)

@@ -60,11 +60,16 @@ class SpreadRow:
 @dataclass(frozen=True)
 class PriorityResult:
     """Per class group: ``credit`` and ``delta_spread`` (contracts given to spreads); per
-    spread row and margin set: ``formed`` (rows x sets), the spreads each row formed."""
+    spread row and margin set (rows x sets): ``formed``, the spreads each row formed,
+    ``row_credit``, the credits they gave, ``row_matched``, the risk they matched, and
+    ``row_risk``, the whole risk of the legs they took from."""
 
     credit: FloatArray
     delta_spread: FloatArray
     formed: FloatArray
+    row_credit: FloatArray
+    row_matched: FloatArray
+    row_risk: FloatArray
 
 
 def _side_totals(sets: IntArray, n_sets: int, hit: np.ndarray, amount: FloatArray) -> FloatArray:
@@ -101,12 +106,26 @@ def priority_spreads(legs: SpreadLegs, rows: list[SpreadRow], n_sets: int) -> Pr
     remaining = delta.copy()
     given, credit = np.zeros(len(delta)), np.zeros(len(delta))
     formed = np.zeros((len(rows), n_sets))
+    row_credit, row_matched, row_risk = (np.zeros((len(rows), n_sets)) for _ in range(3))
+    sets = legs.margin_set
     for number, row in enumerate(rows):  # the rulebook's spread rows, not positions
         take = _taken(legs, remaining, row, n_sets, formed[number])
         given += take
         credit += row.rate * take * weight
+        row_matched[number] = np.bincount(sets, weights=take * weight, minlength=n_sets)
+        row_credit[number] = row.rate * row_matched[number]
+        row_risk[number] = np.bincount(
+            sets, weights=np.where(take > 0, legs.risk, 0.0), minlength=n_sets
+        )
         remaining = remaining - np.sign(remaining) * take
-    return PriorityResult(credit=credit, delta_spread=given, formed=formed)
+    return PriorityResult(
+        credit=credit,
+        delta_spread=given,
+        formed=formed,
+        row_credit=row_credit,
+        row_matched=row_matched,
+        row_risk=row_risk,
+    )
 
 
 def _taken(

@@ -32,6 +32,14 @@ from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_horizon import horizon_factor
 from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.phases.pairing import (
+    NOT_PAIRED,
+    BucketDv01,
+    bucket_dv01,
+    pairing_rule_of,
+    position_sides,
+    split_class_groups,
+)
 from marginlex.engine.phases.ranges import (
     first_row,
     first_row_per_group,
@@ -73,6 +81,9 @@ class MethodResult:
         positions: per position row of its sets: the ``positions`` trace columns plus
             ``margin_set`` (code) and ``row`` (position row in the book).
         set_requirement: per set code, the requirement before class-group credits.
+        pairing: per class group, its clearing-house side and net DV01 per bucket of the
+            DV01 pairing in force (:mod:`marginlex.engine.phases.pairing`); None when no
+            set of a SPAN scan holds both sides.
         tier_deltas: (class groups, tiers) net delta in each tier of months the SPAN
             credit rule's legs name (:func:`marginlex.engine.phases.span_charges.leg_windows`
             order); None when no leg names a tier.
@@ -84,6 +95,7 @@ class MethodResult:
     positions: pd.DataFrame
     set_requirement: FloatArray
     tier_deltas: FloatArray | None = None
+    pairing: BucketDv01 | None = None
 
 
 def _per_set(state: RunState, codes: IntArray, weights: FloatArray) -> FloatArray:
@@ -170,6 +182,11 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
 
 def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> MethodResult:
     frame = position_frame(state, rows)
+    pairing = pairing_rule_of(state.plan)
+    sides = None
+    if pairing is not None:  # each clearing house scans its own side of a paired set
+        sides = position_sides(state, pairing, rows)
+        frame["class_group"] = split_class_groups(frame["class_group"], sides, pairing)
     chosen = first_row(state, rows, [r.when for r in scan.ranges], moving=True)
     table = np.array([state.plan.value(r.range) for r in scan.ranges] + [np.nan])[chosen]
     inst = state.ctx.positions.links[1].ctx.own[Subject.INSTRUMENT]
@@ -229,7 +246,10 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     done = _finish(
         state, step, groups=groups, pnl=result.scenario_pnl, positions=positions, codes=codes
     )
-    return replace(done, tier_deltas=tiers)
+    paired = None
+    if pairing is not None and sides is not None and (sides != NOT_PAIRED).any():
+        paired = bucket_dv01(state, pairing, rows, codes=codes, size=len(g), side=sides)
+    return replace(done, tier_deltas=tiers, pairing=paired)
 
 
 def _horizon(state: RunState, scan: m.SpanScan) -> float:

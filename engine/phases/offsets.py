@@ -23,6 +23,7 @@ from marginlex.engine.evaluation import FRAME_COLUMNS
 from marginlex.engine.kernels.offsets import (
     OffsetParams,
     OffsetRate,
+    OffsetResult,
     leg_credits,
     product_group_offsets,
 )
@@ -30,6 +31,14 @@ from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.span_spreads import SpreadLegs, SpreadRow, priority_spreads
 from marginlex.engine.kernels.strategy import StrategyRow
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
+from marginlex.engine.phases.pairing import (
+    NOT_PAIRED,
+    PairingCredits,
+    clearing_split,
+    pairing_credits,
+    pairing_rows,
+    pairing_rule_of,
+)
 from marginlex.engine.phases.span_charges import leg_window, leg_windows
 from marginlex.engine.phases.state import (
     FloatArray,
@@ -40,7 +49,7 @@ from marginlex.engine.phases.state import (
     labels,
 )
 from marginlex.engine.plan.citations import CITATION, EVIDENCE
-from marginlex.engine.plan.steps import StepKind
+from marginlex.engine.plan.steps import Step, StepKind
 
 
 def _netting_rule(state: RunState) -> str:
@@ -53,27 +62,16 @@ def _netting_rule(state: RunState) -> str:
 def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
     """Apply class-group credits; return the maintenance requirement per set code."""
     total = np.zeros(state.n_sets)
-    offset_frames = []
+    offset_frames: list[pd.DataFrame] = []
+    splits: list[pd.DataFrame] = []
     for result in results:
         span = isinstance(result.step.statement.method, m.SpanScan)  # type: ignore[union-attr]
         credit = credit_rule_of(state.plan, span=span)
-        if result.groups is None or credit is None or not len(result.groups):
+        pairing = pairing_rule_of(state.plan) if result.pairing is not None else None
+        if result.groups is None or (credit is None and pairing is None) or not len(result.groups):
             total += result.set_requirement
             continue
-        rule = credit.statement.rule  # type: ignore[union-attr]
-        assert isinstance(rule, m.ClassGroupCredit)
-        params = OffsetParams(
-            rates=tuple(
-                OffsetRate(product_group=r.left.name, rate=state.plan.value(r.rate))
-                for r in rule.rows
-            )
-        )
-        assert result.pnl is not None
-        key = pd.Series(result.groups["product_key"])
-        if rule.per_leg:  # SPAN scans only (credit_rule_of)
-            out = leg_credits(result.groups, key, params, _spreads(state, rule, result))
-        else:
-            out = product_group_offsets(result.groups, result.pnl, key, params)
+        out, found = _credits(state, result, credit, pairing)
         pg = out.product_groups
         total += np.bincount(
             pg["margin_set"].to_numpy(np.int64),
@@ -81,24 +79,117 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
             minlength=state.n_sets,
         )
         grouped = pg[~pg["standalone"].to_numpy(dtype=bool)]
-        offset_frames.append(
-            grouped.assign(
-                margin_set_id=state.set_column(grouped["margin_set"].to_numpy(np.int64)),
-                minimum=grouped["minimum"],
-                **state.step_columns(credit, len(grouped)),
+        if credit is not None:
+            offset_frames.append(
+                grouped.assign(
+                    margin_set_id=state.set_column(grouped["margin_set"].to_numpy(np.int64)),
+                    minimum=grouped["minimum"],
+                    **state.step_columns(credit, len(grouped)),
+                )
             )
-        )
+        if pairing is not None and found is not None:
+            rows, split = _pairing_frames(state, result, pairing, out, found)
+            offset_frames.append(rows)
+            splits.append(split)
     columns = list(FRAME_COLUMNS["offsets"])
-    found = [f[columns] for f in offset_frames if len(f)]
+    kept = [f[columns] for f in offset_frames if len(f)]
     state.frames["offsets"] = (
-        pd.concat(found, ignore_index=True) if found else empty_frame(FRAME_COLUMNS["offsets"])
+        pd.concat(kept, ignore_index=True) if kept else empty_frame(FRAME_COLUMNS["offsets"])
+    )
+    state.frames["pairing_split"] = (
+        pd.concat(splits, ignore_index=True) if splits else pd.DataFrame()
     )
     _trace_frames(state, results)
     return total
 
 
+def _credits(
+    state: RunState, result: MethodResult, credit: Step | None, pairing: Step | None
+) -> tuple[OffsetResult, PairingCredits | None]:
+    """One method's class-group credits: a DV01 pairing first (SPAN scans whose sets it
+    split), then the credit rule (per leg, or point by point)."""
+    groups, pnl = result.groups, result.pnl
+    assert groups is not None and pnl is not None
+    rule = credit.statement.rule if credit is not None else None  # type: ignore[union-attr]
+    assert rule is None or isinstance(rule, m.ClassGroupCredit)
+    params = OffsetParams(
+        rates=tuple(
+            OffsetRate(product_group=r.left.name, rate=state.plan.value(r.rate))
+            for r in (rule.rows if rule is not None else ())
+        )
+    )
+    key = pd.Series(groups["product_key"])
+    found = None
+    if pairing is not None and result.pairing is not None:
+        risk = groups["loss"].to_numpy(np.float64) - groups["charges"].to_numpy(np.float64)
+        sets = groups["margin_set"].to_numpy(np.int64)
+        found = pairing_credits(state, pairing, risk, sets, result.pairing)
+    if rule is None or rule.per_leg:  # SPAN scans only (credit_rule_of)
+        spreads = _spreads(state, rule, result, found) if rule is not None else None
+        pairs = (found.credit, found.matched) if found is not None else None
+        return leg_credits(groups, key, params, spreads, pairs), found
+    if found is not None and result.pairing is not None:  # paired groups: no netting
+        side = result.pairing.side
+        out = product_group_offsets(groups, pnl, key.where(side == NOT_PAIRED, ""), params)
+        return _with_pairing(out, groups, side, found), found
+    return product_group_offsets(groups, pnl, key, params), None
+
+
+def _pairing_frames(
+    state: RunState,
+    result: MethodResult,
+    pairing: Step,
+    out: OffsetResult,
+    found: PairingCredits,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pairing's ``offsets`` rows and its per-set clearing-house split."""
+    assert result.groups is not None and result.pairing is not None
+    assert out.paired_credit is not None and out.class_group_requirement is not None
+    sets = result.groups["margin_set"].to_numpy(np.int64)
+    effect = np.bincount(sets, weights=out.paired_credit, minlength=state.n_sets).astype(float)
+    raw = np.bincount(sets, weights=found.credit, minlength=state.n_sets).astype(float)
+    rows = pairing_rows(state, pairing, found, effect, raw)
+    split = clearing_split(
+        state,
+        pairing,
+        sets,
+        buckets=result.pairing,
+        found=found,
+        after=out.class_group_requirement,
+    )
+    return rows, split
+
+
+def _with_pairing(
+    out: OffsetResult, groups: pd.DataFrame, side: IntArray, found: PairingCredits
+) -> OffsetResult:
+    """Point-by-point credits with a DV01 pairing: each paired class group stands alone
+    (its product-group row is its own) and takes its pairing credit,
+    ``max(loss - credit, minimum)``."""
+    loss = groups["loss"].to_numpy(np.float64)
+    minimum = groups["minimum"].to_numpy(np.float64)
+    before = groups["requirement"].to_numpy(np.float64)
+    paired = side != NOT_PAIRED
+    after = np.where(paired, np.maximum(loss - found.credit, minimum), before)
+    effect = before - after
+    codes = out.class_group_product_group
+    pg = out.product_groups.copy()
+    pg["requirement"] = pg["requirement"].to_numpy(np.float64) - np.bincount(
+        codes, weights=effect, minlength=len(pg)
+    )
+    return OffsetResult(
+        product_groups=pg,
+        class_group_product_group=codes,
+        paired_credit=effect,
+        class_group_requirement=after,
+    )
+
+
 def _spreads(
-    state: RunState, rule: m.ClassGroupCredit, result: MethodResult
+    state: RunState,
+    rule: m.ClassGroupCredit,
+    result: MethodResult,
+    paired: PairingCredits | None = None,
 ) -> tuple[FloatArray, FloatArray] | None:
     """Credit and matched risk per class group of spreads between keys (``a with b``
     rows, formed in the table's order, its priority); None for a table of single keys.
@@ -125,6 +216,8 @@ def _spreads(
     code = {key: i for i, key in enumerate(leg_keys)}
     product_key = groups["product_key"].astype("str").to_numpy()
     risk = groups["loss"].to_numpy(np.float64) - groups["charges"].to_numpy(np.float64)
+    if paired is not None:  # a DV01 pairing matched this risk first
+        risk = np.maximum(risk - paired.matched, 0.0)
     net = groups["net_delta"].to_numpy(np.float64)
     weight = np.divide(risk, np.abs(net), out=np.zeros(len(risk)), where=net != 0)
     index, key, delta = [], [], []

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from marginlex.dsl.format.expressions import credit_pair
 from marginlex.dsl.model import rulebook as m
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
+from marginlex.engine.phases.pairing import pairing_rule_of
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
 from marginlex.engine.plan.steps import Phase, Plan
 
@@ -106,6 +107,9 @@ def _credit_keys(plan: Plan) -> tuple[object, ...]:
         rule = credit.statement.rule  # type: ignore[union-attr]
         assert isinstance(rule, m.ClassGroupCredit)
         keys.append((rule.key.subject, rule.key.name, tuple(credit_pair(r) for r in rule.rows)))
+    pairing = pairing_rule_of(plan)  # splits the class groups of the sets it pairs
+    if pairing is not None:
+        keys.append(pairing.statement.rule.model_dump_json())  # type: ignore[union-attr]
     return tuple(keys)
 
 
@@ -176,7 +180,7 @@ def carry_over(reuse: Reuse, state: RunState) -> PhaseOutputs:
         Phase.ELIGIBILITY: ("eligibility",),
         Phase.MARGIN_SETS: ("sets", "set_edges"),
         Phase.SEGREGATION: ("segregation",),
-        Phase.OFFSET: ("offsets", "class_groups", "positions"),
+        Phase.OFFSET: ("offsets", "class_groups", "positions", "pairing_split"),
         Phase.CONCENTRATION: ("lots",),
     }
     for phase in keep & frames.keys():

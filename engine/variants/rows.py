@@ -58,6 +58,10 @@ def table_rows(s: m.Statement) -> Iterator[tuple[str, str]]:
             yield "range", f"row {i + 1}" + (" (otherwise)" if otherwise else "")
     elif isinstance(s, m.Offset) and isinstance(s.rule, m.ClassGroupCredit):
         yield from (("credit", r.left.name) for r in s.rule.rows)
+    elif isinstance(s, m.Offset) and isinstance(s.rule, m.Dv01Pairing):
+        first, second = s.rule.first_house.name, s.rule.second_house.name
+        for r in s.rule.rows:
+            yield "credit", f"{first} {r.first.name} with {second} {r.second.name}"
 
 
 def _seen(evaluations: Iterable[Evaluation]) -> dict[str, set[tuple[str, str]]]:

@@ -362,6 +362,25 @@ CLAUSES: dict[str, Probe] = {
         _LEGS,
         _LEGS_AS.format(a=_TIER.format("after 1 month"), b=_TIER.format("within 1 month")),
     ),
+    # the CME-FICC DV01 pairing (demo A06_ECHO_XM: 57 ZN short against 5,000 notes, both in
+    # the intermediate bucket); tests/engine/test_domain_cme_ficc.py has its figures by hand
+    "dv01_pairing": Changes(
+        "cftc",
+        "pair dv01 of CME position where instrument.product = ust_future",
+        "pair dv01 of CME position where instrument.product = index_future",
+    ),
+    "pairing_row": Changes(
+        "cftc",
+        "intermediate with intermediate 80% [illustrative]",
+        "intermediate with intermediate 60% [illustrative]",
+    ),
+    "pairing_bucket": Handled(
+        why="a bucket moves a future and its deliverable together (the demo's pair stays "
+        "on the diagonal): tests/engine/test_domain_cme_ficc.py pairs across buckets"
+    ),
+    "pairing_bucket_otherwise": Handled(
+        why="the last bucket: tests/engine/test_domain_cme_ficc.py pairs a bond in it"
+    ),
     "separate": Handled(
         why="states the default (every account alone, as when no `sets` rule applies) "
         "explicitly; `merge_accounts` and `take_in` probe the `sets` rules"

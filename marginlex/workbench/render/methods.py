@@ -156,6 +156,42 @@ def _give_up(rb: RB, g: m.GiveUp) -> Parts:
     ], []
 
 
+def _pairing(rb: RB, p: m.Dv01Pairing) -> Parts:
+    first, second = p.first_house.name, p.second_house.name
+    bounds = [
+        row(
+            [
+                Cell(text=b.name),
+                Cell(text="otherwise" if b.within is None else value_cell(rb, b.within).text),
+            ],
+            b.note,
+        )
+        for b in p.buckets
+    ]
+    pairs = [
+        row(
+            [
+                Cell(text=f"{first} {r.first.name}"),
+                Cell(text=f"{second} {r.second.name}"),
+                value_cell(rb, r.rate),
+            ],
+            r.note,
+        )
+        for r in p.rows
+    ]
+    return [
+        clause(f"pair DV01 of {first} positions where", p.first),
+        clause(f"against {second} positions where", p.second),
+    ], [
+        Table(title="maturity buckets", columns=("bucket", "tenor up to"), rows=tuple(bounds)),
+        Table(
+            title="pairings, in priority order",
+            columns=(f"{first} bucket", f"{second} bucket", "rate per leg"),
+            rows=tuple(pairs),
+        ),
+    ]
+
+
 METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
     m.ScenarioGrid: _grid,
     m.SpanScan: _span,
@@ -170,5 +206,6 @@ METHOD_HANDLERS: dict[type[m.Node], Callable[[RB, Any], Parts]] = {
     m.MergeAccounts: _merge,
     m.TakeIn: _take_in,
     m.GiveUp: _give_up,
+    m.Dv01Pairing: _pairing,
 }
 """Handlers of margin methods and offset rules, merged into :data:`.bodies.HANDLERS`."""
