@@ -114,12 +114,14 @@ def test_cftc_treasury_cross_margin_set(runs: dict) -> None:
     assert (edge.src, edge.relation, edge.dst) == ("A06_ECHO_XM", EdgeRelation.TAKES_IN,
                                                    "A07_ECHO_SEC")  # fmt: skip
     margin = next(s.output for s in t.steps if isinstance(s.output, ClassGroupsOutput))
-    (group,) = margin.groups
-    assert group.method.value == "span_scan" and len(group.points) == 16
-    # Scenario 11: price +1 scan range (2%), vol up: the short ZN futures lose 125,970 and
-    # the cash Treasury taken in gains 98,500.
-    assert group.worst_point == "11: price +1 range, vol up"
-    assert sum(p.pnl for p in group.positions) == Decimal("-27470.00") == -group.loss
+    cme, ficc = margin.groups  # each clearing house scans its side (the DV01 pairing)
+    assert (cme.class_group, ficc.class_group) == ("UST_10Y@CME", "UST_10Y@FICC")
+    assert cme.method.value == "span_scan" and len(cme.points) == 16
+    # Scenario 11: price +1 scan range (2%), vol up: the short ZN futures lose 125,970;
+    # scenario 13, price -1 range: the cash Treasury taken in loses 98,500.
+    assert cme.worst_point == "11: price +1 range, vol up"
+    assert sum(p.pnl for p in cme.positions) == Decimal("-125970.00") == -cme.loss
+    assert sum(p.pnl for p in ficc.positions) == Decimal("-98500.00") == -ficc.loss
 
 
 def test_digital_asset_cap_and_call(runs: dict) -> None:

@@ -28,8 +28,9 @@ def test_cross_margined_notes_are_charged_and_valued_in_one_decision(tmp_path: P
     SEC, S1 (before the fix): 4% x 4,925,000 = 197,000 charged, value 100,000 + 4,925,000
       = 5,025,000. Now the notes go to X1's set: no position, requirement 0, value 100,000.
     SEC, S2: no futures account of Carol at BDF1, so its notes stay: 197,000, 5,025,000.
-    CFTC, X1 with S1's notes: ZN 57 x 1,000 x 110.50 = 6,298,500 at 2% = 125,970 lost on a
-      rise; the notes gain 2% x 4,925,000 = 98,500: 125,970 - 98,500 = 27,470; value
+    CFTC, X1 with S1's notes: CME scans ZN 57 x 1,000 x 110.50 = 6,298,500 at 2% = 125,970,
+      FICC the notes, 2% x 4,925,000 = 98,500; paired by DV01 (3,990 of 4,000) at 80%:
+      125,970 - 100,776 + 98,500 - 78,603 = 45,091 (test_domain_cme_ficc.py); value
       300,000 + 4,925,000 = 5,225,000 (a future's market value is 0).
     So the notes' 4,925,000 is counted once, in X1's decision."""
     book = make_book(tmp_path, ACCOUNTS, POSITIONS, COLLATERAL)
@@ -41,7 +42,7 @@ def test_cross_margined_notes_are_charged_and_valued_in_one_decision(tmp_path: P
     cftc = run(book, "cftc")
     x1 = decision(cftc, "ms:X1")
     assert x1["takes_in_from"] == "S1"
-    assert (x1["maintenance"], x1["value"], x1["n_positions"]) == (27_470.0, 5_225_000.0, 2)
+    assert (x1["maintenance"], x1["value"], x1["n_positions"]) == (45_091.0, 5_225_000.0, 2)
 
 
 def test_a_securities_account_without_an_eligible_futures_anchor_keeps_its_notes(

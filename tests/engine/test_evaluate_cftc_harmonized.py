@@ -114,9 +114,10 @@ def test_cross_regime_hedge_nets_only_under_harmonized(tmp_path: Path) -> None:
 def test_treasury_cross_margin_takes_in_cash_treasuries(tmp_path: Path) -> None:
     # ECHO's futures account (eligible: customer, cross_margin kind, BDF1 is a bd_fcm
     # member of FICC and CME, agreement signed) takes in the same owner's 5,000 notes held
-    # in its SEC account at BDF1. One class group UST_10Y, scan 2% (ZN's own; notes by the
-    # table): ZN -57 x 1,000 x 110.50 x 2% = -125,970 at +2%; notes 5,000 x 10 x 98.50 x
-    # 2% = +98,500; net loss 27,470.
+    # in its SEC account at BDF1. Each clearing house scans its side, 2% (ZN's own; notes by
+    # the table): CME ZN -57 x 1,000 x 110.50 x 2% = 125,970; FICC notes 5,000 x 10 x 98.50
+    # x 2% = 98,500; the DV01 pairing (3,990 of 4,000 at 80%) leaves 25,194 + 19,897 =
+    # 45,091 (27,470 netted in one class group).
     book = make_book(
         tmp_path,
         "X1,ECHO,BDF1,CFTC,cross_margin,customer,cross_margin\n"
@@ -127,7 +128,7 @@ def test_treasury_cross_margin_takes_in_cash_treasuries(tmp_path: Path) -> None:
     ev = run(book, "cftc")
     d = decision(ev, "ms:X1")
     assert d["eligible"] and d["takes_in_from"] == "S1"
-    assert d["maintenance"] == 27470.0
+    assert d["maintenance"] == 45091.0
     assert d["value"] == 300000.0 + 4925000.0
     pos = ev.frames["positions"].set_index("instrument_id")
     assert pos.loc["UST_2035_08", "joined_by"] == "cftc_cross_margin_sets"

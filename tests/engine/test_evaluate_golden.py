@@ -45,6 +45,7 @@ def test_run_writes_parquet_and_refuses_a_bad_rulebook(tmp_path: Path) -> None:
             "positions.parquet",
             "minimums.parquet",
             "add_ons.parquet",
+            "clearing_split.parquet",
             "offsets.parquet",
             "lots.parquet",
         ]

@@ -77,17 +77,17 @@ def test_treasury_haircut_of_every_bucket_and_boundary(tmp_path: Path, rulebook:
 
 
 # ECHO's cross-margin account X1 is short 57 ZN (class group UST_10Y) and long 20 ZF
-# (class group UST_5Y, 20 x 1,000 x 100.00 = 2,000,000, scan 2%); it takes in the
-# 5,000 notes (UST_10Y) of ECHO's SEC account. Per scan range m (scenarios 1-14), UST_10Y
-# makes (4,925,000 - 6,298,500) x 2% x m = -27,470 m and UST_5Y 40,000 m: each class group
-# alone needs 27,470 (worst at m = +1) and 40,000 (worst at m = -1), 67,470 in all. The cftc
-# rulebook credits each leg of class groups of product ust_future 30% of the risk it matches
-# (CME SPAN's inter-commodity credit, docs/domain-decisions.md row 11): the legs move
-# opposite ways, the matched risk is min(27,470, 40,000) = 27,470, so each leg is credited
-# 0.3 x 27,470 = 8,241, 16,482 in all, and the requirement is 67,470 - 16,482 = 50,988.
-# (Netting gains against losses point by point, as before, gave 31,759.) UST_10Y mixes a
-# ust_future (ZN) and a ust_note: it belongs to the ust_future product group whichever
-# account's position comes first, so naming the SEC account S1 or Z1 changes nothing.
+# (class group UST_5Y, 20 x 1,000 x 100.00 = 2,000,000, scan 2%, no DV01 and no
+# deliverable); it takes in the 5,000 notes (UST_10Y) of ECHO's SEC account. The CME-FICC
+# DV01 pairing splits the set by clearing house: UST_10Y@CME (ZN, 125,970), UST_5Y@CME (ZF,
+# 40,000), UST_10Y@FICC (the notes, 98,500). It pairs ZN's -3,990 of DV01 with the notes'
+# +4,000 at 80% first: ZN 125,970 - 100,776 = 25,194, notes 98,500 - 78,603 = 19,897. ZF
+# (no DV01) is not paired. The cftc rulebook's per-leg spread credit between the
+# ust_future class groups (30%) then sees ZN's risk left unmatched by the pairing, none:
+# the matched risk is min(0, 40,000) = 0 and ZF keeps 40,000. Requirement 25,194 + 40,000 +
+# 19,897 = 85,091. (Before the pairing: one UST_10Y class group netting ZN and the notes,
+# 27,470, credited 30% against ZF: 50,988.) The class groups' credit keys come from their
+# own positions, so naming the SEC account S1 or Z1 changes nothing.
 ZF = "ZF_2609,ust_future,,UST_5Y,,1000,100.00,2026-09-30,,,,0.02,"
 
 
@@ -106,9 +106,12 @@ def test_class_group_credit_key_does_not_depend_on_account_names(
     ev = run(book, "cftc")
     d = decision(ev, "ms:X1")
     assert d["takes_in_from"] == sec_account
-    assert d["maintenance"] == 50988.0
-    offsets = ev.frames["offsets"].set_index("product_group").loc["ust_future"]
-    assert offsets["n_class_groups"] == 2 and offsets["credit"] == pytest.approx(16482.0)
+    assert d["maintenance"] == 85091.0
+    offsets = ev.frames["offsets"].set_index("product_group")
+    spread = offsets.loc["ust_future"]
+    assert spread["n_class_groups"] == 2 and spread["credit"] == pytest.approx(0.0)
+    paired = offsets.loc["CME intermediate with FICC intermediate"]
+    assert paired["credit"] == pytest.approx(179_379.0)
 
 
 def test_run_refuses_an_as_of_before_the_rulebook_takes_effect() -> None:

@@ -10,7 +10,7 @@ decided by exactly one of the two rulebooks, the one of its regime):
 | A03_CAROL_PM | SEC | 25,000.00 | - | 25,000.00 | 25,000.00 |
 | A04_DELTA_PM | SEC | 480,000.00 | - | 480,000.00 | 48,000.00 (DELTA's set) |
 | A05_DELTA_FUT | CFTC | - | 420,000.00 | 420,000.00 | 0 (merged into A04) |
-| A06_ECHO_XM | CFTC | - | 27,470.00 | 27,470.00 | 82,410.00 (ECHO's set) |
+| A06_ECHO_XM | CFTC | - | 45,091.00 | 45,091.00 | 82,410.00 (ECHO's set) |
 | A07_ECHO_SEC | SEC | 0 (given up) | - | 0 | 0 (merged into A06) |
 | A08_FOX_FUT | CFTC | - | 210,000.00 | 210,000.00 | 210,000.00 |
 | A09_GOLF_FUT | CFTC | - | 57,000.00 | 57,000.00 | 57,000.00 |
@@ -22,11 +22,12 @@ decided by exactly one of the two rulebooks, the one of its regime):
 | H_BDF1 | CFTC | - | 105,000.00 | 105,000.00 | 105,000.00 |
 | H_FCM1 | CFTC | - | 6,630.00 | 6,630.00 | 6,630.00 |
 
-Today: 737,413.76 (sec) + 826,100.00 (cftc) = 1,563,513.76; harmonized 766,453.76; freed
-797,060.00 = DELTA 900,000 - 48,000 = 852,000, ECHO 27,470 - 82,410 = -54,940 (H_BD1, a house
-account, takes the 15c3-1 haircuts under both: 75,000). By firm: BDF1 852,000 - 54,940 =
-797,060, alone; share 100%, Herfindahl 100^2 = 10,000. Calls: FOX 78,600 and GOLF 52,700
-(GOLF's 50 perpetuals add 15,000 to its 42,000) under both, none created.
+Today: 737,413.76 (sec) + 843,721.00 (cftc) = 1,581,134.76; harmonized 766,453.76; freed
+814,681.00 = DELTA 900,000 - 48,000 = 852,000, ECHO 45,091 (CME-FICC DV01 pairing) - 82,410
+= -37,319 (H_BD1, a house account, takes the 15c3-1 haircuts under both: 75,000). By firm:
+BDF1 852,000 - 37,319 = 814,681, alone; share 100%, Herfindahl 100^2 = 10,000. Calls: FOX
+78,600 and GOLF 52,700 (GOLF's 50 perpetuals add 15,000 to its 42,000) under both, none
+created.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def today() -> PairStudy:
 
 
 def test_totals_by_hand(today: PairStudy) -> None:
-    assert (today.requirement_from, today.requirement_to) == (1563513.76, 766453.76)
-    assert today.freed == 797060.0
+    assert (today.requirement_from, today.requirement_to) == (1581134.76, 766453.76)
+    assert today.freed == 814681.0
     assert (today.call_delta, today.calls_created, today.calls_removed) == (0.0, 0, 0)
     assert today.shapley is None and today.rules == () and "counted once" in today.note
 
@@ -78,14 +79,14 @@ def test_accounts_by_hand(today: PairStudy) -> None:
     assert got == {
         "A04_DELTA_PM": (480000.0, 48000.0),
         "A05_DELTA_FUT": (420000.0, 0.0),
-        "A06_ECHO_XM": (27470.0, 82410.0),
+        "A06_ECHO_XM": (45091.0, 82410.0),
     }
 
 
 def test_firms_and_concentration_by_hand(today: PairStudy) -> None:
     firms = next(t for t in today.segments if t.dimension.value == "carrying firm")
     assert [(r.segment, r.freed) for r in firms.rows if r.freed] == [
-        ("BDF1", 797060.0),
+        ("BDF1", 814681.0),
     ]
     b = today.benefit
     assert (b.firms, b.top_firm, b.top_share, b.hhi) == (1, "BDF1", 100.0, 10000.0)
@@ -93,7 +94,7 @@ def test_firms_and_concentration_by_hand(today: PairStudy) -> None:
     # H_BD1, a house account, is ineligible under both (15c3-1 haircuts, 75,000 each): it frees
     # nothing; DELTA's and ECHO's sets are eligible under both.
     assert {r.segment: r.freed for r in paths.rows} == {
-        "eligible → eligible": 797060.0,
+        "eligible → eligible": 814681.0,
         "ineligible → eligible": 0.0,
         "ineligible → ineligible": 0.0,
     }
@@ -135,7 +136,7 @@ def test_cli_today(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     pairs = json.loads(out.stdout)["study"]["pairs"]
     last = pairs[-1]
-    assert (last["from_id"], last["to_id"], last["freed"]) == ("sec+cftc", "harmonized", 797060.0)
+    assert (last["from_id"], last["to_id"], last["freed"]) == ("sec+cftc", "harmonized", 814681.0)
     assert "sec+cftc" in page.read_text(encoding="utf-8")
 
 
