@@ -51,6 +51,7 @@ def evaluate(
     *,
     contexts: Contexts | None = None,
     reuse: Reuse | None = None,
+    trace: bool = True,
 ) -> Evaluation:
     """Decide every margin set of a book under a compiled rulebook.
 
@@ -64,6 +65,9 @@ def evaluate(
             columns are reset here).
         reuse: a previous run on the same contexts, whose unchanged phases are taken as
             they are (:mod:`marginlex.engine.phases.reuse`); the result is the same.
+        trace: False to skip the trace-only frames (``eligibility``, ``class_groups`` and
+            ``positions`` are empty, the lots' ``candidates`` blank): the same decisions for
+            callers that read only them (``stress``).
 
     Returns:
         The decisions and their trace frames.
@@ -80,7 +84,7 @@ def evaluate(
     >>> result.decisions.loc[0, "decision_id"]
     'sec:ms:A01_ALICE_PM'
     """
-    return evaluate_run(plan, book, as_of, graph, contexts=contexts, reuse=reuse)[0]
+    return evaluate_run(plan, book, as_of, graph, contexts=contexts, reuse=reuse, trace=trace)[0]
 
 
 def evaluate_run(
@@ -91,6 +95,7 @@ def evaluate_run(
     *,
     contexts: Contexts | None = None,
     reuse: Reuse | None = None,
+    trace: bool = True,
 ) -> tuple[Evaluation, Reuse]:
     """:func:`evaluate`, also returning what the next run may reuse (all phases marked
     to run again until :func:`marginlex.engine.phases.reuse.reuse_from` says otherwise)."""
@@ -104,7 +109,7 @@ def evaluate_run(
         raise ValueError("a run can only reuse a run of the same book and as-of date")
     g = graph or AccountGraph(book)
     ctx = reuse.state.ctx if reuse is not None else contexts or build_contexts(book, day, g)
-    state = RunState(plan, book, g, ctx)
+    state = RunState(plan, book, g, ctx, trace=trace)
     out = carry_over(reuse, state) if reuse is not None else PhaseOutputs()
     _run_phases(state, out, reuse.recompute if reuse is not None else ALL_PHASES)
     _set_ids_on_eligibility(state)

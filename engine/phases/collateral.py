@@ -209,7 +209,11 @@ def _more_conservative(
     winner = np.argmax(stacked, axis=0)  # first schedule wins a tie
     rows = np.arange(len(lots))
     out = {col: np.stack([p[col] for p in parts])[winner, rows] for col in parts[0]}
-    out["candidates"] = _candidates(rates, combo.schedules, len(lots))
+    out["candidates"] = (
+        _candidates(rates, combo.schedules, len(lots))
+        if state.trace
+        else np.full(len(lots), "", dtype=object)
+    )
     none = stacked.max(axis=0, initial=-1.0) < 0
     reason = np.where(none, NO_SCHEDULE, _refusals(combo, stacked))
     refused = reason != ""

@@ -358,6 +358,10 @@ def _class_group_trace(state: RunState, results: list[MethodResult]) -> pd.DataF
 
 
 def _trace_frames(state: RunState, results: list[MethodResult]) -> None:
+    if not state.trace:
+        state.frames["class_groups"] = empty_frame(FRAME_COLUMNS["class_groups"])
+        state.frames["positions"] = empty_frame(FRAME_COLUMNS["positions"])
+        return
     state.frames["class_groups"] = _class_group_trace(state, results)
     state.frames["positions"] = _position_trace(state, results)
 

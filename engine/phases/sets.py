@@ -61,7 +61,8 @@ def run_eligibility(state: RunState) -> None:
             bit = _bit(state, req.name)
             state.failed_mask |= np.where(passed, 0, np.int64(1) << bit)
             reason = step.reasons[number] if step.reasons else req.reason
-            rows.append(_eligibility_rows(state, step, req, reason, (applies, passed)))
+            if state.trace:
+                rows.append(_eligibility_rows(state, step, req, reason, (applies, passed)))
         accounts.eligible[rule.id] = passed_all
         state.eligible &= passed_all
     frame = pd.concat(rows, ignore_index=True) if rows else None

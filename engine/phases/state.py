@@ -78,6 +78,9 @@ class RunState:
         failed_mask: per account row, bit i set when requirement ``failed_names[i]`` failed.
         breach_rules: per set code, the ids of violated segregation rules (";"-joined).
         frames: trace frames written so far.
+        trace: whether to write the trace-only frames (``eligibility`` rows with their
+            texts, ``class_groups``, ``positions``, the lots' ``candidates``); without
+            them the decisions are the same (``evaluate(..., trace=False)``).
     """
 
     plan: Plan
@@ -96,6 +99,7 @@ class RunState:
     breach_rules: pd.Series = field(default_factory=lambda: pd.Series([], dtype="str"))
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     joined_rules: list[str] = field(default_factory=lambda: [""])
+    trace: bool = True
     _set_index: pd.Index | None = None
 
     @property

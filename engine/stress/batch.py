@@ -144,8 +144,8 @@ def prepare_stack(first: Book, books: Sequence[Frames], as_of: dt.date) -> Stack
 
 def decide_stacked(plan: Plan, stacked: Stacked) -> list[pd.DataFrame]:
     """Each stacked book's decisions frame under one compiled rulebook."""
-    evaluation = evaluate(
-        plan, stacked.book, stacked.as_of, stacked.graph, contexts=stacked.contexts
+    evaluation = evaluate(  # decisions only: no trace frames are made
+        plan, stacked.book, stacked.as_of, stacked.graph, contexts=stacked.contexts, trace=False
     )
     return split_decisions(evaluation.decisions, stacked.n)
 
