@@ -164,12 +164,19 @@ def apply_haircuts(lots: pd.DataFrame, schedule: HaircutSchedule) -> pd.DataFram
     [[0.015, 98.5], [1.0, 0.0]]
     """
     labels, rates, flat_row = _rows(schedule)
-    assets = lots["asset"].astype("str")
-    row = assets.map(flat_row).fillna(-1).to_numpy(np.int64)
+    # Assets as codes of their distinct names: each test is one per name, not per lot.
+    codes, uniques = pd.factorize(lots["asset"].astype("str"))
+    names = [str(n) for n in uniques]
+
+    def among(assets: tuple[str, ...]) -> np.ndarray:
+        hits = np.array([n in assets for n in names] + [False])
+        return np.asarray(hits[codes], dtype=bool)
+
+    row = np.array([flat_row.get(n, -1) for n in names] + [-1], dtype=np.int64)[codes]
     years = lots["maturity_years"].to_numpy(np.float64)
     no_maturity = np.zeros(len(lots), dtype=bool)
     for entry in schedule.buckets:  # schedule rows, not lots
-        mask = assets.isin(entry.assets).to_numpy(dtype=bool)
+        mask = among(entry.assets)
         bucket = entry.schedule.bucket_of(years)
         has = mask & ~np.isnan(years)
         row = np.where(has, len(labels) + bucket, row)
@@ -181,7 +188,7 @@ def apply_haircuts(lots: pd.DataFrame, schedule: HaircutSchedule) -> pd.DataFram
     reason_text = ["", schedule.unlisted_reason, "no maturity for a maturity-bucket asset"]
     reason_code = np.where(status == 0, 0, status - 1)
     for number, exclusion in enumerate(schedule.excluded):  # schedule rows, not lots
-        mask = assets.isin(exclusion.assets).to_numpy(dtype=bool)
+        mask = among(exclusion.assets)
         status = np.where(mask, 1, status)
         reason_code = np.where(mask, len(reason_text) + number, reason_code)
     reason_text += [exclusion.reason for exclusion in schedule.excluded]

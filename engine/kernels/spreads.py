@@ -39,17 +39,28 @@ class Spreads:
 
 
 def _groups(frame: pd.DataFrame, option: np.ndarray) -> IntArray:
-    """Group code of each row by (account, underlying, type, multiplier); -1 off options."""
-    accounts, _ = pd.factorize(frame["account_id"], sort=True)
+    """Group code of each row by (account, underlying, type, multiplier); -1 off options.
+
+    Only the option rows are labelled (a book's stocks and futures need no text key).
+    """
+    out = np.full(len(frame), -1, dtype=np.int64)
+    (rows,) = np.nonzero(option)
+    if not len(rows):
+        return out
+
+    def column(name: str) -> pd.Series:
+        return frame[name].iloc[rows].reset_index(drop=True)
+
+    accounts, _ = pd.factorize(column("account_id"), sort=True)
     label = (
-        frame["underlying"].astype("str").fillna("")
+        column("underlying").astype("str").fillna("")
         + "|"
-        + frame["is_call"].map({True: "C", False: "P"}).astype("str")
+        + column("is_call").map({True: "C", False: "P"}).astype("str")
         + "|"
-        + frame["multiplier"].astype("float64").astype("str")
+        + column("multiplier").astype("float64").astype("str")
     )
-    codes = group_by_set_and_label(accounts, label.rename("spread_key")).codes
-    return np.where(option, codes, -1).astype(np.int64)
+    out[rows] = group_by_set_and_label(accounts, label.rename("spread_key")).codes
+    return out
 
 
 def _order(group: IntArray, strike: FloatArray, t: FloatArray, is_call: np.ndarray) -> IntArray:
