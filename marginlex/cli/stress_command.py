@@ -12,6 +12,7 @@ from rich.table import Table
 
 from marginlex.cli.help_text import examples
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
+from marginlex.cli import process_memory
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import usage_error
@@ -137,6 +138,7 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     except ShockError as exc:
         raise _fail(str(exc)) from None
     refuse_unclean(names, allow_warnings, _err)
+    process_memory.keep_freed_memory()  # a batch's arrays are freed and made again
     try:
         rulebooks = [load_rulebook(n, folders_of(names)) for n in names]
         loaded = resolve_book(book)
