@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli import process_memory
 from marginlex.cli.help_text import examples
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
-from marginlex.cli import process_memory
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
 from marginlex.cli.usage import usage_error
