@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from marginlex.dsl.check.expressions import locate, unknown_asset
 from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
@@ -219,26 +219,39 @@ def _param(
     return p.value
 
 
-def _bucket_diagnostics(body: m.MaturityBuckets) -> Iterator[Diagnostic]:
-    previous: m.Quantity | None = None
-    for i, b in enumerate(body.buckets):
-        last = i == len(body.buckets) - 1
-        if b.upper is None and not last:
+def _bucket_order(
+    buckets: list[tuple[str, m.Quantity | None, m.Span]],
+    *,
+    end: str,
+    measure: str,
+    counts: Callable[[m.Quantity], bool] = lambda q: True,
+) -> Iterator[Diagnostic]:
+    """Buckets (label, upper bound or None for ``otherwise``, span) from the shortest
+    ``measure`` up, ``otherwise`` last; bounds ``counts`` refuses are not compared."""
+    previous: float | None = None
+    for i, (label, upper, span) in enumerate(buckets):
+        if upper is None and i != len(buckets) - 1:
             yield error(
                 Code.BUCKET_ORDER,
                 "`otherwise` must be the last bucket",
-                b.span,
-                "move it to the end of the table",
+                span,
+                f"move it to the end of the {end}",
             )
-        if b.upper is not None and previous is not None and b.upper.base <= previous.base:
-            yield error(
-                Code.BUCKET_ORDER,
-                f"bucket `{b.label}` overlaps the one before it",
-                b.span,
-                "list buckets from the shortest to the longest maturity",
-            )
-        if b.upper is not None:
-            previous = b.upper
+        if upper is not None and counts(upper):
+            if previous is not None and upper.base <= previous:
+                yield error(
+                    Code.BUCKET_ORDER,
+                    f"bucket `{label}` overlaps the one before it",
+                    span,
+                    f"list buckets from the shortest to the longest {measure}",
+                )
+            previous = upper.base
+
+
+def _bucket_diagnostics(body: m.MaturityBuckets) -> Iterator[Diagnostic]:
+    yield from _bucket_order(
+        [(b.label, b.upper, b.span) for b in body.buckets], end="table", measure="maturity"
+    )
     if body.buckets and body.buckets[-1].upper is not None:
         yield error(
             Code.BUCKET_GAP,
@@ -309,24 +322,12 @@ def _pairing_diagnostics(rule: m.Dv01Pairing) -> Iterator[Diagnostic]:
             "`against FICC position where ...`",
         )
     yield from _repeats([(b.name, b.span) for b in rule.buckets], "bucket")
-    previous: float | None = None
-    for i, b in enumerate(rule.buckets):
-        if b.within is None and i != len(rule.buckets) - 1:
-            yield error(
-                Code.BUCKET_ORDER,
-                "`otherwise` must be the last bucket",
-                b.span,
-                "move it to the end of the buckets",
-            )
-        if b.within is not None and b.within.dimension is Dimension.DURATION:
-            if previous is not None and b.within.base <= previous:
-                yield error(
-                    Code.BUCKET_ORDER,
-                    f"bucket `{b.name}` overlaps the one before it",
-                    b.span,
-                    "list buckets from the shortest to the longest tenor",
-                )
-            previous = b.within.base
+    yield from _bucket_order(
+        [(b.name, b.within, b.span) for b in rule.buckets],
+        end="buckets",
+        measure="tenor",
+        counts=lambda q: q.dimension is Dimension.DURATION,  # others are MLX300
+    )
     names = [b.name for b in rule.buckets]
     for row in rule.rows:
         for sym in (row.first, row.second):
