@@ -213,6 +213,7 @@ _NAMED = {
     "NUMBER": "a number",
     "STRING": 'a quoted text ("...")',
     "DATE": "a date (YYYY-MM-DD)",
+    "_CONCENTRATION_ADD": "`concentration add`",
     "$END": "the end of the file",
 }
 

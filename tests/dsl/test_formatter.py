@@ -169,3 +169,32 @@ def rulebooks(draw: st.DrawFn) -> str:
 @given(rulebooks())
 def test_generated_rulebooks_round_trip(text: str) -> None:
     roundtrip(text)
+
+
+def test_a_margin_statement_may_be_followed_by_a_concentration_statement() -> None:
+    """After a margin's items, `concentration` begins either the margin's add-on or the next
+    statement; `concentration add` is read as one word, so both parse and format back."""
+    text = (
+        'rulebook r "R"\n'
+        'margin m cites "x"\n'
+        "  concentration add 5% when class group exceeds 20% of equity\n"
+        'concentration c for collateral cites "y"\n'
+        "  at most 40% of initial requirement\n"
+        'margin n cites "z"\n'
+        "  rates\n"
+        "    otherwise 10%\n"
+        'concentration d for collateral cites "w"\n'
+        "  at most 10% of requirement\n"
+    )
+    book = parse(text, "t.mlx")
+    assert [(type(s).__name__, s.id) for s in book.statements] == [
+        ("Margin", "m"),
+        ("Concentration", "c"),
+        ("Margin", "n"),
+        ("Concentration", "d"),
+    ]
+    first = book.statements[0]
+    assert isinstance(first, m.Margin) and isinstance(first.method, m.ConcentrationAddOn)
+    once = format_text(text)
+    assert "concentration add 5% when class group exceeds 20% of equity" in once
+    assert without_spans(parse(once)) == without_spans(book)
