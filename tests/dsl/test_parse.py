@@ -113,4 +113,3 @@ def test_syntax_errors_in_words(text: str, code: str, words: str) -> None:
     assert words in d.message + (d.hint or "")
     # never lark's terminal names
     assert "NAME" not in d.message and "LBRACE" not in d.message
-
