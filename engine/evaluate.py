@@ -18,6 +18,7 @@ from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import DECISION_COLUMNS, FRAME_COLUMNS, TAKES_IN, Evaluation
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.kernels.money import round_cents
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.collateral import run_concentration, run_haircuts
 from marginlex.engine.phases.decision import DecisionParams, decide
 from marginlex.engine.phases.margin import (
@@ -167,7 +168,7 @@ def _lot_trace(
         margin_set_id="",
         lot_id=own["id"].set_axis(lots.index),
         account_id=own["account_id"].set_axis(lots.index),
-        asset=own["asset"].astype("str").set_axis(lots.index),
+        asset=as_text(own["asset"]).set_axis(lots.index),
         market_value=own["market_value"].to_numpy(np.float64),
         cap_rule_id=cap_rule,
         cap_scale=cap_scale,
@@ -307,7 +308,7 @@ def _decisions(
             "value": figures["value"].to_numpy(),
             "excess": figures["excess"].to_numpy(),
             "call": figures["call"].to_numpy(),
-            "status": figures["status"].astype("str").to_numpy(),
+            "status": as_text(figures["status"]).to_numpy(),
             "segregation_violations": state.breach_rules.to_numpy(dtype=object),
             "n_positions": np.bincount(state.position_set[placed_pos], minlength=n),
             "n_lots": np.bincount(state.lot_set[placed_lots], minlength=n),

@@ -12,24 +12,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from marginlex.engine.kernels.text import as_text, from_arrow
+
 
 def to_arrow(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     """A column of ids as an Arrow string array (missing values become nulls)."""
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if s.dtype != "str":
-        s = s.astype("str")
+    s = as_text(values)
     arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def from_arrow(values: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> pd.Series:
-    """A text (``str``) column holding an Arrow string array as it is (nulls: missing).
-
-    >>> from_arrow(pa.array(["a", None])).tolist()
-    ['a', nan]
-    """
-    text = pd.StringDtype("pyarrow", na_value=np.nan)
-    return pd.Series(pd.array(values, dtype=text), index=index)
 
 
 def prefixed(values: pd.Series, prefix: str) -> pd.Series:

@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marginlex.engine.kernels.grouping import FloatArray, IntArray, categorical
+from marginlex.engine.kernels.text import as_text
 
 
 class LotStatus(StrEnum):
@@ -165,7 +166,7 @@ def apply_haircuts(lots: pd.DataFrame, schedule: HaircutSchedule) -> pd.DataFram
     """
     labels, rates, flat_row = _rows(schedule)
     # Assets as codes of their distinct names: each test is one per name, not per lot.
-    codes, uniques = pd.factorize(lots["asset"].astype("str"))
+    codes, uniques = pd.factorize(as_text(lots["asset"]))
     names = [str(n) for n in uniques]
 
     def among(assets: tuple[str, ...]) -> np.ndarray:
@@ -253,7 +254,7 @@ def more_conservative(
     for column in first.columns:
         a, b = first[column], second[column]
         if isinstance(a.dtype, pd.CategoricalDtype) or isinstance(b.dtype, pd.CategoricalDtype):
-            text = np.where(second_wins, b.astype("str").to_numpy(), a.astype("str").to_numpy())
+            text = np.where(second_wins, as_text(b).to_numpy(), as_text(a).to_numpy())
             out[column] = pd.Categorical(text)
         else:
             out[column] = np.where(second_wins, b.to_numpy(), a.to_numpy())
@@ -283,7 +284,7 @@ def apply_concentration_cap(
     """
     sets = lots["margin_set"].to_numpy(np.int64)
     value = lots["value"].to_numpy(np.float64)
-    capped = lots["asset"].astype("str").isin(cap.assets).to_numpy(dtype=bool) & (value > 0)
+    capped = as_text(lots["asset"]).isin(cap.assets).to_numpy(dtype=bool) & (value > 0)
     n_sets = len(requirement)
     capped_value = np.bincount(sets[capped], weights=value[capped], minlength=n_sets)
     cap_amount = cap.fraction * np.maximum(requirement, 0.0)

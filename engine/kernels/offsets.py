@@ -44,6 +44,7 @@ from marginlex.engine.kernels.grouping import (
     group_by_set_and_label,
     sum_by_group,
 )
+from marginlex.engine.kernels.text import as_text
 
 
 class OffsetRate(BaseModel):
@@ -179,7 +180,7 @@ def _product_group_keys(
     Keys ``0 .. P-1`` are product groups; a class group without one gets ``P + its class
     group code``, so it stands alone even if a product group bears the same name.
     """
-    named = product_group.where(product_group.astype("str") != "")
+    named = product_group.where(as_text(product_group) != "")
     pg_codes, pg_uniques = pd.factorize(named, sort=True, use_na_sentinel=True)
     cg_codes, cg_uniques = pd.factorize(groups["class_group"], sort=True)
     standalone = pg_codes < 0
@@ -323,7 +324,7 @@ def spread_credits(groups: pd.DataFrame, table: tuple[SpreadCredit, ...]) -> Spr
         Class groups with credits applied and the spreads formed.
     """
     sets = groups["margin_set"].to_numpy(np.int64)
-    labels = groups["class_group"].astype("str").to_numpy()
+    labels = as_text(groups["class_group"]).to_numpy()
     direction = groups["direction"].to_numpy(np.float64)
     risk = groups["scanning_risk"].to_numpy(np.float64)
     remaining = risk.copy()

@@ -39,6 +39,7 @@ from marginlex.engine.kernels.grouping import (
     uniform_within_groups,
 )
 from marginlex.engine.kernels.pricing import OptionLegs, option_values_at, revalue_options
+from marginlex.engine.kernels.text import as_text
 
 GRID_COLUMNS = (
     "margin_set",
@@ -283,7 +284,7 @@ def _position_minimum(frame: pd.DataFrame, params: GridParams) -> FloatArray:
     # FINRA 4210(g)(2)(F): for a long listed option or unlisted derivative (a security-based
     # swap) the minimum need not exceed its market value.
     quantity = frame["quantity"].to_numpy(np.float64)
-    unlisted = (frame["product"].astype("str") == Product.SBS.value).to_numpy(dtype=bool)
+    unlisted = (as_text(frame["product"]) == Product.SBS.value).to_numpy(dtype=bool)
     capped = (quantity > 0) & (frame["is_option"].to_numpy(dtype=bool) | unlisted)
     value = quantity * multiplier * frame["price"].to_numpy(np.float64)
     return np.asarray(np.where(capped, np.minimum(minimum, value), minimum))

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from marginlex.engine.kernels.grouping import FloatArray, IntArray, group_by_set_and_label
+from marginlex.engine.kernels.text import as_text
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,13 @@ def _groups(frame: pd.DataFrame, option: np.ndarray) -> IntArray:
         return frame[name].iloc[rows].reset_index(drop=True)
 
     accounts, _ = pd.factorize(column("account_id"), sort=True)
+    call = column("is_call").to_numpy(dtype=bool)
     label = (
-        column("underlying").astype("str").fillna("")
+        as_text(column("underlying")).fillna("")
         + "|"
-        + column("is_call").map({True: "C", False: "P"}).astype("str")
+        + as_text(pd.Series(np.where(call, "C", "P")))
         + "|"
-        + column("multiplier").astype("float64").astype("str")
+        + as_text(column("multiplier").astype("float64"))
     )
     out[rows] = group_by_set_and_label(accounts, label.rename("spread_key")).codes
     return out
@@ -126,10 +128,10 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     paired, requirement = np.zeros(n), np.zeros(n)
     if not (short.any() and long.any()):
         return Spreads(paired, requirement)
-    s_rows = _order(group, strike, t, is_call)
-    s_rows = s_rows[short[s_rows]]
-    l_rows = _order(group, strike, t, is_call)
-    l_rows = l_rows[long[l_rows]]
+    (rows,) = np.nonzero(option)  # sorted once, the option rows only (stable: same order)
+    ordered = rows[_order(group[rows], strike[rows], t[rows], is_call[rows])]
+    s_rows = ordered[short[ordered]]
+    l_rows = ordered[long[ordered]]
     s_start, s_end = _cumulative(s_rows, group, short_units)
     l_start, l_end = _cumulative(l_rows, group, np.abs(qty))
     # Every group's cut points (starts and ends of its short and long stretches), in

@@ -43,6 +43,7 @@ from marginlex.engine.kernels.grouping import (
     group_by_set_and_label,
 )
 from marginlex.engine.kernels.spreads import Spreads, option_spreads
+from marginlex.engine.kernels.text import as_text
 
 STRATEGY_COLUMNS = (
     "margin_set",
@@ -108,9 +109,9 @@ def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str
     spot = np.nan_to_num(frame["underlying_price"].to_numpy(np.float64))
     strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
     is_call = frame["is_call"].to_numpy(dtype=bool)
-    broad = (frame["product"].astype("str") == Product.INDEX_OPTION.value) & frame[
-        "index_class"
-    ].astype("str").isin(params.broad_index_classes)
+    broad = (as_text(frame["product"]) == Product.INDEX_OPTION.value) & as_text(
+        frame["index_class"]
+    ).isin(params.broad_index_classes)
     broad_arr = broad.to_numpy(dtype=bool)
     under_rate = np.where(
         broad_arr, params.broad_index_option.underlying_rate, params.equity_option.underlying_rate
@@ -137,29 +138,30 @@ def _covered_fraction(
     frame: pd.DataFrame, short_call: np.ndarray, long_equity: np.ndarray
 ) -> FloatArray:
     """Share of each short call covered by long stock in the same account."""
-    cover_key = (
-        frame["underlying"].astype("str").where(short_call, frame["instrument_id"].astype("str"))
-    )
-    accounts, _ = pd.factorize(frame["account_id"], sort=True)
-    index = group_by_set_and_label(accounts, cover_key.fillna("").rename("cover_key"))
-    shares = frame["quantity"].to_numpy(np.float64) * frame["multiplier"].to_numpy(np.float64)
-    available = np.bincount(
-        index.codes, weights=np.where(long_equity, shares, 0.0), minlength=index.size
-    )
-    rows = np.flatnonzero(short_call)
     fraction = np.zeros(len(frame))
-    if not rows.size:
+    if not short_call.any():
         return fraction
+    # keyed and grouped: the short calls (by underlying) and the long stock (by itself) only
+    (part,) = np.nonzero(short_call | long_equity)
+    sub = frame.iloc[part]
+    cover_key = as_text(sub["underlying"]).where(short_call[part], as_text(sub["instrument_id"]))
+    accounts, _ = pd.factorize(sub["account_id"], sort=True)
+    index = group_by_set_and_label(accounts, cover_key.fillna("").rename("cover_key"))
+    shares = sub["quantity"].to_numpy(np.float64) * sub["multiplier"].to_numpy(np.float64)
+    available = np.bincount(
+        index.codes, weights=np.where(long_equity[part], shares, 0.0), minlength=index.size
+    )
+    rows = np.flatnonzero(short_call[part])
     codes: IntArray = index.codes[rows]
     order = np.lexsort(
-        (frame["t"].to_numpy(np.float64)[rows], frame["strike"].to_numpy(np.float64)[rows], codes)
+        (sub["t"].to_numpy(np.float64)[rows], sub["strike"].to_numpy(np.float64)[rows], codes)
     )
     need = -shares[rows][order]
     before = np.cumsum(need) - need
     starts = np.r_[True, codes[order][1:] != codes[order][:-1]]
     before -= before[starts][np.cumsum(starts) - 1]  # cumulative need within the group only
     covered = np.clip(available[codes[order]] - before, 0.0, need)
-    fraction[rows[order]] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
+    fraction[part[rows[order]]] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
     return fraction
 
 
@@ -176,7 +178,7 @@ def _strategy_rows(
     notional = np.abs(quantity * frame["multiplier"].to_numpy(np.float64) * price)
     is_option = frame["is_option"].to_numpy(dtype=bool)
     is_call = frame["is_call"].to_numpy(dtype=bool)
-    equity = frame["product"].astype("str").isin([Product.STOCK.value, Product.ETF.value])
+    equity = as_text(frame["product"]).isin([Product.STOCK.value, Product.ETF.value])
     long_equity = equity.to_numpy(dtype=bool) & (quantity > 0)
     short_equity = equity.to_numpy(dtype=bool) & (quantity < 0)
     short_call = is_option & is_call & (quantity < 0)

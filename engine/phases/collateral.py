@@ -32,6 +32,7 @@ from marginlex.engine.kernels.haircuts import (
     apply_haircuts,
 )
 from marginlex.engine.kernels.money import round_cents
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.margin import initial_multiple
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
 from marginlex.engine.plan.citations import row_notes, statement_note
@@ -93,7 +94,7 @@ def _row_index(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> IntArray:
         names = [r.asset.name if r.asset else None for r in body.rows]
         other = names.index(None) if None in names else -1
         listed = pd.Index([n for n in names if n is not None])
-        where = listed.get_indexer(pd.Index(lots["asset"].astype("str")))
+        where = index_in(lots["asset"], listed)
         rows = np.asarray([i for i, n in enumerate(names) if n is not None] + [other])
         return rows[np.where(where < 0, len(listed), where)].astype(np.int64)
     return np.zeros(len(lots), dtype=np.int64)
@@ -140,7 +141,7 @@ TEXT = (
 
 def _apply_one(plan: Plan, h: m.Haircut, lots: pd.DataFrame) -> Columns:
     """One schedule on some lots: per-lot arrays (text columns as object arrays)."""
-    assets = sorted(lots["asset"].astype("str").unique().tolist())
+    assets = sorted(as_text(lots["asset"]).unique().tolist())
     out = apply_haircuts(lots, _kernel_schedule(plan, h, assets))
     index = _row_index(plan, h, lots)
     return {
@@ -165,7 +166,7 @@ def _lot_frame(state: RunState) -> pd.DataFrame:
     own = state.ctx.lots.own[Subject.COLLATERAL]
     return pd.DataFrame(
         {
-            "asset": own["asset"].astype("str"),
+            "asset": as_text(own["asset"]),
             "market_value": own["market_value"].to_numpy(np.float64),
             "maturity_years": own["residual_maturity"].to_numpy(np.float64),
         }
@@ -173,21 +174,24 @@ def _lot_frame(state: RunState) -> pd.DataFrame:
 
 
 def _candidates(rates: list[np.ndarray], names: tuple[m.Symbol, ...], n: int) -> np.ndarray:
-    """``sec_treasuries=1.5%;cftc_treasuries=2.0%``: every schedule that applied, per lot."""
-    shown = pd.Series([""] * n, dtype="str")
-    for r, name in zip(rates, names, strict=True):  # named schedules, not lots
-        text = f";{name.name}=" + _percent_texts(pd.Series(r * 100).round(4)) + "%"
-        shown = shown + text.where(pd.Series(r >= 0), "")
-    return np.asarray(shown.str.lstrip(";").to_numpy(), dtype=object)
+    """``sec_treasuries=1.5%;cftc_treasuries=2.0%``: every schedule that applied, per lot.
 
-
-def _percent_texts(values: pd.Series) -> pd.Series:
-    """``values.astype("str")``, each distinct value (bit for bit) formatted once: a
-    schedule has a few rates, a book many lots."""
-    floats = values.to_numpy(np.float64)
-    codes, bits = pd.factorize(floats.view(np.int64))
-    texts = pd.Series(np.asarray(bits, dtype=np.int64).view(np.float64)).astype("str")
-    return texts.take(codes).reset_index(drop=True)
+    Written once per distinct combination of rates (a schedule has a few rates, a book
+    many lots), each rate as ``astype("str")`` writes it rounded to 4 places.
+    """
+    if not rates:
+        return np.full(n, "", dtype=object)
+    stacked = np.ascontiguousarray(np.vstack(rates).T)  # lot x schedule; -1: did not apply
+    combos, codes = np.unique(stacked.view(np.int64), axis=0, return_inverse=True)
+    texts = [
+        ";".join(
+            f"{name.name}={float(np.round(rate * 100, 4))}%"
+            for rate, name in zip(row.view(np.float64), names, strict=True)
+            if rate >= 0
+        )
+        for row in combos  # the distinct combinations, not lots
+    ]
+    return np.asarray(texts, dtype=object)[np.asarray(codes).reshape(-1)]
 
 
 def _more_conservative(
@@ -275,7 +279,9 @@ def run_haircuts(state: RunState) -> pd.DataFrame:
         for col, values in out.items():  # a dozen columns
             result[col][hit] = values
     _not_counted(state, result)
-    return pd.DataFrame(result, index=lots.index)
+    return pd.DataFrame(  # the text columns hold a few distinct texts each
+        {col: as_text(v) if v.dtype == object else v for col, v in result.items()}
+    ).set_axis(lots.index)
 
 
 def _not_counted(state: RunState, result: Columns) -> None:
@@ -286,7 +292,7 @@ def _not_counted(state: RunState, result: Columns) -> None:
     ids = state.account_ids
     own = index_in(lots["account_id"], ids)
     to = index_in(lots["margined_account_id"], ids)
-    owner = state.ctx.accounts.own[Subject.ACCOUNT]["owner_id"].astype("str").to_numpy()
+    owner = as_text(state.ctx.accounts.own[Subject.ACCOUNT]["owner_id"]).to_numpy()
     pledged = lots["is_pledged"].to_numpy(bool) & (own >= 0) & (to >= 0)
     for step in state.plan.active(StepKind.SEGREGATION):  # a few constraints, not lots
         rule = getattr(step.statement, "constraint", None)
@@ -298,7 +304,7 @@ def _not_counted(state: RunState, result: Columns) -> None:
         if rule.other_owner:
             hit &= owner[own] != owner[to]
         whose = ", another owner's account" if rule.other_owner else ""
-        to_account = lots["margined_account_id"][hit].astype("str")
+        to_account = as_text(lots["margined_account_id"][hit])
         reason = "pledged to " + to_account + whose + ": not counted there"
         citation, evidence = statement_note(step.statement)
         result["status"][hit] = LotStatus.EXCLUDED.value

@@ -32,6 +32,7 @@ from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_horizon import horizon_factor
 from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.pairing import (
     NOT_PAIRED,
     BucketDv01,
@@ -127,7 +128,7 @@ def position_frame(state: RunState, rows: IntArray) -> pd.DataFrame:
     frame = pd.DataFrame(out)
     frame["quantity"] = own["quantity"].to_numpy(np.float64)[rows]
     frame["market_value"] = own["market_value"].to_numpy(np.float64)[rows]
-    is_call = (inst["option_type"].astype("str") == "call").to_numpy(dtype=bool)
+    is_call = (as_text(inst["option_type"]) == "call").to_numpy(dtype=bool)
     frame["is_call"] = is_call[inst_rows] & frame["is_option"].to_numpy(dtype=bool)
     frame["t"] = frame["residual_maturity"].to_numpy(np.float64)
     frame["margin_set"] = state.position_set[rows]
@@ -137,7 +138,7 @@ def position_frame(state: RunState, rows: IntArray) -> pd.DataFrame:
 
 def _no_row(frame: pd.DataFrame, chosen: IntArray, step: Step) -> None:
     if (chosen < 0).any():
-        missing = sorted(set(frame.loc[chosen < 0, "instrument_id"].astype("str")))[:5]
+        missing = sorted(set(as_text(frame.loc[chosen < 0, "instrument_id"])))[:5]
         raise EvaluationError(
             f"rule `{step.rule_id}`: no range row matches {', '.join(missing)}; add a "
             "`range otherwise` row"
@@ -300,7 +301,7 @@ def _product_key(
         col = pos.column(key.subject, key.name)
     # Every key a row names, left legs and the right legs of spreads (`a with b`), in order.
     listed = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
-    value_codes = pd.Series(col.astype("str")).map({k: i for i, k in enumerate(listed)})
+    value_codes = pd.Series(as_text(col)).map({k: i for i, k in enumerate(listed)})
     none = len(listed)  # the trailing "": no row of the table
     per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]
     # A class group can mix keys (a Treasury future and the cash notes taken in with it):
@@ -464,7 +465,7 @@ def concentration_add_ons(
         if frame is None:
             continue
         index = group_by_set_and_label(
-            frame["margin_set"].to_numpy(np.int64), frame["class_group"].astype("str")
+            frame["margin_set"].to_numpy(np.int64), as_text(frame["class_group"])
         )
         value = np.abs(frame["market_value"].to_numpy(np.float64))
         gross = sum_by_group(index.codes, value, index.size)

@@ -30,6 +30,7 @@ from marginlex.engine.kernels.offsets import (
 from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.span_spreads import SpreadLegs, SpreadRow, priority_spreads
 from marginlex.engine.kernels.strategy import StrategyRow
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
 from marginlex.engine.phases.pairing import (
     NOT_PAIRED,
@@ -214,7 +215,7 @@ def _spreads(
     ]
     leg_keys = list(dict.fromkeys(key for key, _ in legs_of))
     code = {key: i for i, key in enumerate(leg_keys)}
-    product_key = groups["product_key"].astype("str").to_numpy()
+    product_key = as_text(groups["product_key"]).to_numpy()
     risk = groups["loss"].to_numpy(np.float64) - groups["charges"].to_numpy(np.float64)
     if paired is not None:  # a DV01 pairing matched this risk first
         risk = np.maximum(risk - paired.matched, 0.0)
@@ -315,9 +316,7 @@ def _position_trace(state: RunState, results: list[MethodResult]) -> pd.DataFram
             "citation": _row_texts(parts, CITATION),
             "evidence": _row_texts(parts, EVIDENCE),
             "method": _text_by_block(block, [type(s.statement.method).__name__ for s in steps]),  # type: ignore[union-attr]
-            "class_group": pd.concat(
-                [p["class_group"].astype("str") for p in parts], ignore_index=True
-            ),
+            "class_group": pd.concat([as_text(p["class_group"]) for p in parts], ignore_index=True),
             "range_row": labels(np.concatenate(range_codes), [*range_names, ""]),
             "strategy_row": labels(np.concatenate(strategy_codes), strategy_names),
         }
@@ -349,7 +348,7 @@ def _class_group_trace(state: RunState, results: list[MethodResult]) -> pd.DataF
     block = np.concatenate(blocks)
     steps = [r.step for r in with_groups]
     out["margin_set_id"] = state.set_column(out["margin_set"].to_numpy(np.int64))
-    out["class_group"] = out["class_group"].astype("str")
+    out["class_group"] = as_text(out["class_group"])
     out["rule_id"] = _text_by_block(block, [s.rule_id for s in steps])
     out["citation"] = _text_by_block(block, [s.citation for s in steps])
     out["method"] = _text_by_block(block, [type(s.statement.method).__name__ for s in steps])  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.kernels.grouping import categorical, group_by_set_and_label
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.state import IntArray, RunState
 from marginlex.engine.plan.context import Link, RowContext
 from marginlex.engine.plan.expressions import mask
@@ -66,7 +67,7 @@ def regrouped(class_group: pd.Series, grid: m.ScenarioGrid, chosen: IntArray) ->
     codes = np.array([unique.index(n) for n in names])[chosen]  # range rows, not positions
     labels = pd.Series(categorical(codes, unique).astype("str"))
     renamed = np.isin(chosen, [i for i, n in enumerate(names) if n])
-    return labels.where(renamed, class_group.astype("str"))
+    return labels.where(renamed, as_text(class_group))
 
 
 def first_row_per_group(frame: pd.DataFrame, chosen: IntArray) -> IntArray:

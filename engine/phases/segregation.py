@@ -28,6 +28,7 @@ from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.evaluation import FRAME_COLUMNS
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.state import RunState, empty_frame, join_per_group
 from marginlex.engine.plan.expressions import mask
 from marginlex.engine.plan.steps import Step, StepKind
@@ -60,7 +61,7 @@ def _flow_detail(reach: pd.DataFrame, pledged_to: pd.Series) -> np.ndarray:
     lot, to, hops = reach["lot_id"], reach["reached_account_id"], reach["hops"]
     direct = "lot " + lot + " pledged to " + to
     chain = "lot " + lot + " pledged to " + pledged_to + ", re-pledged on to " + to
-    chain = chain + " (" + hops.astype("str") + " hops)"
+    chain = chain + " (" + as_text(hops) + " hops)"
     return np.where(hops == 1, direct, chain).astype(object)
 
 
@@ -74,7 +75,7 @@ def _collateral_flow(state: RunState, step: Step, rule: m.CollateralFlow) -> pd.
     to = index_in(reach["reached_account_id"], ids)
     hit = src[own] & dst[to]
     if rule.other_owner:  # 17 CFR 1.22: only another owner's account is forbidden
-        owner = state.ctx.accounts.own[Subject.ACCOUNT]["owner_id"].astype("str").to_numpy()
+        owner = as_text(state.ctx.accounts.own[Subject.ACCOUNT]["owner_id"]).to_numpy()
         hit &= owner[own] != owner[to]
     first = ~reach["lot_id"][hit].duplicated().to_numpy()  # sorted by lot, hops, path
     found = reach[hit][first]
@@ -94,11 +95,11 @@ def _collateral_flow(state: RunState, step: Step, rule: m.CollateralFlow) -> pd.
 
 def _carrier_kinds(state: RunState, step: Step, rule: m.CarrierKinds) -> pd.DataFrame:
     acc = state.ctx.accounts
-    kind = acc.own[Subject.CARRIER]["kind"].astype("str")
+    kind = as_text(acc.own[Subject.CARRIER]["kind"])
     allowed = {k.name for k in rule.kinds}
     hit = mask(rule.accounts, acc, state.plan) & ~kind.isin(allowed).to_numpy(dtype=bool)
     # the texts of the accounts that break it only
-    carrier = acc.own[Subject.ACCOUNT]["carrier_id"].astype("str")[hit]
+    carrier = as_text(acc.own[Subject.ACCOUNT]["carrier_id"])[hit]
     path = (carrier + ARROW + state.account_ids[hit]).to_numpy(dtype=object)
     detail = (
         "carried by " + carrier + ", a " + kind[hit] + "; allowed: " + ", ".join(sorted(allowed))
@@ -115,8 +116,8 @@ def _set_members(state: RunState) -> pd.DataFrame:
         {
             "set": state.account_set[scoped],
             "account_id": state.account_ids.to_numpy()[scoped],
-            "owner_id": acc[Subject.ACCOUNT]["owner_id"].astype("str").to_numpy()[scoped],
-            "carrier_kind": acc[Subject.CARRIER]["kind"].astype("str").to_numpy()[scoped],
+            "owner_id": as_text(acc[Subject.ACCOUNT]["owner_id"]).to_numpy()[scoped],
+            "carrier_kind": as_text(acc[Subject.CARRIER]["kind"]).to_numpy()[scoped],
             "agreements": acc[Subject.ACCOUNT]["agreements"]
             .fillna("")
             .astype("str")
@@ -198,6 +199,6 @@ def run_segregation(state: RunState) -> None:
         .reset_index(drop=True)
     )
     state.frames["segregation"] = frame
-    codes = np.searchsorted(state.set_ids, frame["margin_set_id"].astype("str").to_numpy(str))
-    joined = join_per_group(codes, frame["rule_id"].astype("str").to_numpy(), state.n_sets)
+    codes = np.searchsorted(state.set_ids, as_text(frame["margin_set_id"]).to_numpy(str))
+    joined = join_per_group(codes, as_text(frame["rule_id"]).to_numpy(), state.n_sets)
     state.breach_rules = pd.Series(joined, dtype="str")

@@ -24,9 +24,10 @@ from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.evaluation import FRAME_COLUMNS, GIVES_UP, TAKES_IN
 from marginlex.engine.graph.margin_sets import form_margin_sets
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.shortfall import shortfall
-from marginlex.engine.phases.state import RunState, constant, empty_frame
-from marginlex.engine.plan.expressions import mask, shown_value, tested_inputs
+from marginlex.engine.phases.state import RunState, constant, empty_frame, stack_frames
+from marginlex.engine.plan.expressions import FieldTexts, mask, shown_value, tested_inputs
 from marginlex.engine.plan.steps import Step, StepKind
 
 MAX_REQUIREMENTS = 62  # failed requirements are kept as bits of an int64 per account
@@ -49,6 +50,7 @@ def run_eligibility(state: RunState) -> None:
     state.eligible = np.ones(accounts.n, dtype=bool)
     state.failed_mask = np.zeros(accounts.n, dtype=np.int64)
     rows: list[pd.DataFrame] = []
+    memo: FieldTexts = {}  # the account fields' texts, shown by many requirements
     for step in state.plan.active(StepKind.ELIGIBILITY):
         rule = step.statement
         assert isinstance(rule, m.Eligibility)
@@ -62,10 +64,10 @@ def run_eligibility(state: RunState) -> None:
             state.failed_mask |= np.where(passed, 0, np.int64(1) << bit)
             reason = step.reasons[number] if step.reasons else req.reason
             if state.trace:
-                rows.append(_eligibility_rows(state, step, req, reason, (applies, passed)))
+                rows.append(_eligibility_rows(state, (step, req), reason, (applies, passed), memo))
         accounts.eligible[rule.id] = passed_all
         state.eligible &= passed_all
-    frame = pd.concat(rows, ignore_index=True) if rows else None
+    frame = stack_frames(rows) if rows else None
     state.frames["eligibility"] = (
         frame if frame is not None else empty_frame(FRAME_COLUMNS["eligibility"])
     )
@@ -81,16 +83,17 @@ def _bit(state: RunState, name: str) -> int:
 
 def _eligibility_rows(
     state: RunState,
-    step: Step,
-    req: m.Requirement,
+    where: tuple[Step, m.Requirement],
     reason: str,
     outcome: tuple[np.ndarray, np.ndarray],
+    memo: FieldTexts,
 ) -> pd.DataFrame:
     """Trace rows (account × requirement) for the in-scope accounts; set ids come later.
 
     ``reason`` is the ``because`` text as rendered for the plan; ``outcome`` is (applies,
     passed) per account; ``shortfall`` is how far a failed minimum was missed (NaN: none).
     """
+    step, req = where
     applies, passed = outcome
     keep = state.in_scope
     n = int(keep.sum())
@@ -104,29 +107,27 @@ def _eligibility_rows(
             "applies": applies[keep],
             "passed": passed[keep],
             # texts stay Arrow columns (no round trip through Python objects)
-            "tested_value": shown_value(req.condition, state.ctx.accounts)[keep].reset_index(
+            "tested_value": shown_value(req.condition, state.ctx.accounts, memo)[keep].reset_index(
                 drop=True
             ),
             "reason": constant(n, reason),
-            "inputs": _inputs(state, req)[keep].reset_index(drop=True),
+            "inputs": _inputs(state, req, memo)[keep].reset_index(drop=True),
             "shortfall": missed[keep],
         }
     )
 
 
-def _inputs(state: RunState, req: m.Requirement) -> pd.Series:
+def _inputs(state: RunState, req: m.Requirement, memo: FieldTexts) -> pd.Series:
     """What the requirement read, its ``when`` included (``...; when account.holds(sbs)=False``)."""
-    shown = tested_inputs(req.condition, state.ctx.accounts, state.plan)
+    shown = tested_inputs(req.condition, state.ctx.accounts, state.plan, memo)
     if req.when is None:
         return shown
-    return shown + "; when " + tested_inputs(req.when, state.ctx.accounts, state.plan)
+    return shown + "; when " + tested_inputs(req.when, state.ctx.accounts, state.plan, memo)
 
 
 def _owner_carrier(state: RunState) -> pd.Series:
     acc = state.ctx.accounts.own[Subject.ACCOUNT]
-    return (acc["owner_id"].astype("str") + "@" + acc["carrier_id"].astype("str")).reset_index(
-        drop=True
-    )
+    return (as_text(acc["owner_id"]) + "@" + as_text(acc["carrier_id"])).reset_index(drop=True)
 
 
 def _merge_pairs(state: RunState, step: Step, where: m.Expr) -> pd.DataFrame:
@@ -162,7 +163,7 @@ def run_margin_sets(state: RunState) -> None:
     merged = pd.concat(pairs, ignore_index=True)
     # An account no rule merges is a set of its own, ``ms:<account id>`` (as the kernel
     # names it): only accounts that take part in a merge go through form_margin_sets.
-    set_of = ("ms:" + ids.astype("str")).to_numpy(str)
+    set_of = ("ms:" + as_text(ids)).to_numpy(str)
     edges = pd.DataFrame(columns=["margin_set_id", "account_a", "account_b", "reason"])
     if len(merged):
         joined = pd.unique(pd.concat([merged["account_a"], merged["account_b"]]).to_numpy())
@@ -262,7 +263,7 @@ def _set_frames(state: RunState, edges: pd.DataFrame, given: list[pd.DataFrame])
     others = pd.concat([takers, *given], ignore_index=True)
     others["citation"] = others["rule_id"].map(_citations(state)).fillna("").astype("str")
     state.frames["sets"] = pd.concat([members, others], ignore_index=True)
-    reason = edges["reason"].astype("str")
+    reason = as_text(edges["reason"])
     rule_id = reason.str.split(":", n=1).str[0]
     state.frames["set_edges"] = pd.DataFrame(
         {

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.book.load import Book
 from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.kernels.text import as_text
 from marginlex.engine.plan.context import Contexts
 from marginlex.engine.plan.steps import Plan, Step
 
@@ -31,6 +33,30 @@ def labels(codes: IntArray, texts: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(
         remap[np.asarray(codes, np.int64)], categories=pd.Index(unique, dtype="str")
     )
+
+
+def stack_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)``, the same frame, made faster: a column that is
+    categorical in every frame, with categories that differ, becomes text as concat makes
+    it, joined by code rather than converted row by row.
+
+    >>> a = pd.DataFrame({"x": constant(2, "a"), "n": [1, 2]})
+    >>> b = pd.DataFrame({"x": constant(1, "b"), "n": [3]})
+    >>> stack_frames([a, b]).equals(pd.concat([a, b], ignore_index=True))
+    True
+    """
+    first = frames[0].columns
+    mixed = [
+        col
+        for col in first
+        if all(isinstance(f[col].dtype, pd.CategoricalDtype) for f in frames)
+        and len({tuple(f[col].cat.categories) for f in frames}) > 1
+    ]
+    if not mixed:
+        return pd.concat(frames, ignore_index=True)
+    out = pd.concat([f.drop(columns=mixed) for f in frames], ignore_index=True)
+    texts = {col: as_text(pd.Series(union_categoricals([f[col] for f in frames]))) for col in mixed}
+    return out.assign(**texts)[list(first)]
 
 
 def join_per_group(codes: IntArray, texts: np.ndarray, size: int, sep: str = ";") -> np.ndarray:

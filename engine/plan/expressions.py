@@ -20,10 +20,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from marginlex.dsl.format import expressions as format_expr
 from marginlex.dsl.model import expressions as e
 from marginlex.dsl.model.fields import FIELDS, Kind
+from marginlex.engine.book.columns import to_arrow
+from marginlex.engine.kernels.text import as_text, from_arrow
 from marginlex.engine.plan.context import ACCOUNT_LEVEL, BoolArray, EvaluationError, RowContext
 from marginlex.engine.plan.steps import Plan
 
@@ -291,18 +295,26 @@ def first_field(node: object) -> e.FieldRef | None:
     return None
 
 
-def shown_value(expr: e.Node, ctx: RowContext) -> pd.Series:
+FieldTexts = dict[tuple[e.Subject, str], pd.Series]
+"""Texts of the fields shown so far, by (subject, field): a memo for one phase over one
+context, whose columns do not change within it (many requirements read ``equity``)."""
+
+
+def shown_value(expr: e.Node, ctx: RowContext, memo: FieldTexts | None = None) -> pd.Series:
     """The value a condition tests, as text per row, for the trace ("" when none)."""
     ref = first_field(expr)
-    if ref is None:
-        return pd.Series([""] * ctx.n, dtype="str")
-    name = "agreements" if (ref.subject, ref.name) == (e.Subject.ACCOUNT, "agreements") else None
-    if ref.name == "products":
-        return pd.Series([""] * ctx.n, dtype="str")
-    col = ctx.column(ref.subject, name or ref.name)
+    if ref is None or ref.name == "products":
+        return from_arrow(pa.array([""] * ctx.n, pa.large_string()))
+    key = (ref.subject, ref.name)
+    if memo is not None and key in memo:
+        return memo[key]
+    col = ctx.column(ref.subject, ref.name)
     if col.dtype.kind == "f":
         col = pd.Series(np.round(col.to_numpy(np.float64), 2))
-    return col.astype("str").fillna("").reset_index(drop=True)
+    shown = as_text(col).fillna("").reset_index(drop=True)
+    if memo is not None:
+        memo[key] = shown
+    return shown
 
 
 _READS = (e.FieldRef, e.GraphPredicate, e.Holds, e.Eligible)
@@ -320,7 +332,9 @@ def _reads(node: object, found: dict[str, e.Node]) -> None:
         _reads(item, found)
 
 
-def tested_inputs(expr: e.Node, ctx: RowContext, plan: Plan) -> pd.Series:
+def tested_inputs(
+    expr: e.Node, ctx: RowContext, plan: Plan, memo: FieldTexts | None = None
+) -> pd.Series:
     """Every input a condition reads, per row: ``owner.ecp=True; account.equity=144000.0``.
 
     Unlike :func:`shown_value` (the first field only), this shows why a compound condition
@@ -328,11 +342,15 @@ def tested_inputs(expr: e.Node, ctx: RowContext, plan: Plan) -> pd.Series:
     """
     found: dict[str, e.Node] = {}
     _reads(expr, found)
-    out = pd.Series([""] * ctx.n, dtype="str")
+    parts: list[pa.Array | pa.Scalar] = []
     for number, (text, node) in enumerate(found.items()):  # the condition's inputs, a few
         if isinstance(node, e.FieldRef):
-            shown = shown_value(node, ctx)
+            shown = shown_value(node, ctx, memo)
         else:
-            shown = pd.Series(mask(node, ctx, plan)).astype("str")
-        out = out + ("; " if number else "") + text + "=" + shown.fillna("")
-    return out
+            shown = as_text(pd.Series(mask(node, ctx, plan)))
+        parts.append(pa.scalar(("; " if number else "") + text + "=", pa.large_string()))
+        parts.append(to_arrow(shown.fillna("")))
+    if not parts:
+        return from_arrow(pa.array([""] * ctx.n, pa.large_string()))
+    empty = pa.scalar("", pa.large_string())  # the separator: the parts carry their own
+    return from_arrow(pc.binary_join_element_wise(*parts, empty))
