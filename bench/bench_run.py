@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sec_floor import floor_sec
 
+from marginlex.cli.process_memory import keep_freed_memory
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, write_book
 from marginlex.engine.evaluate import evaluate
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--book", type=Path, default=None, help="an existing book folder")
     args = parser.parse_args()
+    keep_freed_memory()  # as `marginlex run` does before it evaluates
     start = time.perf_counter()
     book = _book(args)
     graph = AccountGraph(book)

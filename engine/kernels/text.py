@@ -44,7 +44,10 @@ def as_text(values: pd.Series | pd.Index | np.ndarray) -> pd.Series:
     ['x', nan, '2']
     """
     if isinstance(values, np.ndarray) and values.dtype == object:
-        # factorized as it is: a Series of it would first convert every row to text
+        try:  # texts (and missing values): Arrow copies them in one pass
+            return from_arrow(pa.array(values, type=pa.large_string(), from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # other objects: formatted as pandas does
+            pass
         codes, distinct = pd.factorize(values, use_na_sentinel=True)
         return _taken(pd.Series(distinct).astype("str"), codes, pd.RangeIndex(len(values)), None)
     s = pd.Series(values) if not isinstance(values, pd.Series) else values

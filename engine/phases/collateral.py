@@ -181,17 +181,20 @@ def _candidates(rates: list[np.ndarray], names: tuple[m.Symbol, ...], n: int) ->
     """
     if not rates:
         return np.full(n, "", dtype=object)
-    stacked = np.ascontiguousarray(np.vstack(rates).T)  # lot x schedule; -1: did not apply
-    combos, codes = np.unique(stacked.view(np.int64), axis=0, return_inverse=True)
+    combo = np.zeros(n, dtype=np.int64)  # the combination's number, digit by schedule
+    for r in rates:  # by bits, as astype would write them apart
+        digit, seen = pd.factorize(np.asarray(r, np.float64).view(np.int64))
+        combo = combo * len(seen) + digit
+    _, first, codes = np.unique(combo, return_index=True, return_inverse=True)
     texts = [
         ";".join(
-            f"{name.name}={float(np.round(rate * 100, 4))}%"
-            for rate, name in zip(row.view(np.float64), names, strict=True)
-            if rate >= 0
+            f"{name.name}={float(np.round(r[row] * 100, 4))}%"
+            for r, name in zip(rates, names, strict=True)
+            if r[row] >= 0
         )
-        for row in combos  # the distinct combinations, not lots
+        for row in first  # one lot of each combination, not every lot
     ]
-    return np.asarray(texts, dtype=object)[np.asarray(codes).reshape(-1)]
+    return np.asarray(texts, dtype=object)[codes]
 
 
 def _more_conservative(

@@ -6,7 +6,10 @@ page-faults its memory in again. ``stress`` builds and drops column arrays of a 
 rows per phase, per batch and per rulebook, and spent a fifth of its time in the kernel
 (12 s of system time in 58 s on the 1M-position book). Raising the thresholds once, at
 the start of such a command, lets freed blocks be reused: the same work with 9 s of
-system time. Figures are unchanged; the peak memory rises by about 5%.
+system time. ``run`` evaluates each rulebook over the same book and frees its arrays
+before the next: on the 1M-position book the three rulebooks' system time falls from about
+2.3 s to 1.8 s, and from 1.1 s to 0.3 s for a second pass over them. Figures are
+unchanged; the peak memory rises by about 5%.
 
 Only on Linux with glibc; elsewhere this does nothing.
 """

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from marginlex.cli import process_memory
 from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
@@ -420,6 +421,7 @@ def run(
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
     earlier = since_or_exit(since, location, dask, _err)
+    process_memory.keep_freed_memory()  # each rulebook's arrays are freed and made again
     results, recorder = _run_or_exit(
         book, names, as_of, record=bool(location), dask=dask, since=earlier, frames=out is not None
     )
