@@ -338,10 +338,9 @@ def _class_group_trace(state: RunState, results: list[MethodResult]) -> pd.DataF
         g = r.groups
         valid = np.arange(r.pnl.shape[1])[None, :] < g["n_points"].to_numpy()[:, None]
         pnl = np.where(valid, r.pnl, np.nan)
-        frames.append(
-            g.drop(columns=["method"]).assign(
-                **{f"pnl_{i}": pnl[:, i] for i in range(pnl.shape[1])}
-            )
+        points = pd.DataFrame(pnl, columns=[f"pnl_{i}" for i in range(pnl.shape[1])])
+        frames.append(  # the points one block of floats, not a column each
+            pd.concat([g.drop(columns=["method"]).reset_index(drop=True), points], axis=1)
         )
         blocks.append(np.full(len(g), number))
     out = pd.concat(frames, ignore_index=True)
