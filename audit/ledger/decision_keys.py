@@ -1,6 +1,11 @@
 """The decisions' lookup keys: who a decision is about, which requirements it failed, which
 rules it used (revision ``0005_decision_keys``).
 
+An entry carried forward by ``run --since`` has no keys of its own: it is found through the
+entry it refers to (``carried_from``, always an entry that holds its trace), as
+:func:`carried_or_own` writes it. Ledgers recorded before this kept a copy of the
+reference's keys for each carried entry; readers and ``verify`` accept both.
+
 Derived index rows, not entries: they are written in the transaction that records their
 decision, are not chained (the entry hash covers the trace they are read from), and
 :func:`backfill` rebuilds them from the traces. A ledger made before them gets
@@ -14,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, inspect, select
+from sqlalchemy import Connection, delete, func, inspect, or_, select
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import Dictionaries, Named, trace_json
@@ -97,18 +102,17 @@ def write_keys(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
         )
 
 
-def copy_carried_keys(conn: Connection, run_id: str | None = None) -> None:
-    """Give each carried entry (``run --since``) the keys of the entry it refers to: the same
-    set, accounts and rules (of one run, or of every run when ``run_id`` is None)."""
-    d, k = t.decisions.c, t.decision_keys.c
-    carried = (
-        select(d.seq, k.kind, k.key)
-        .join(t.decision_keys, k.seq == d.carried_from)
-        .where(d.carried_from.is_not(None))
-    )
-    if run_id is not None:
-        carried = carried.where(d.run_id == run_id)
-    conn.execute(t.decision_keys.insert().from_select(["seq", "kind", "key"], carried))
+def carried_or_own(seqs: Any) -> Any:
+    """The condition "a decision whose keys are among ``seqs`` (a select of seq)": its own
+    or, carried forward, those of the entry it refers to."""
+    col = t.decisions.c
+    return or_(col.seq.in_(seqs), col.carried_from.in_(seqs))
+
+
+def keyed_seq() -> Any:
+    """The entry whose keys stand for each ``decisions`` row (its reference when carried)."""
+    col = t.decisions.c
+    return func.coalesce(col.carried_from, col.seq)
 
 
 def has_keys(conn: Connection) -> bool:
@@ -159,8 +163,6 @@ def backfill(conn: Connection) -> int:
             write_keys(conn, rows)
             rows = []
     write_keys(conn, rows)
-    if carrying:
-        copy_carried_keys(conn)
     return count
 
 

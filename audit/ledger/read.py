@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
+from marginlex.audit.ledger.decision_keys import carried_or_own
 from marginlex.audit.ledger.entry_read import (
     DecisionNotFoundError,
     RunDigests,
@@ -173,7 +174,7 @@ def _where(
         where.append(col.run_id == run)
     for kind, key in (keys or {}).items():
         kc = t.decision_keys.c
-        where.append(col.seq.in_(select(kc.seq).where(kc.kind == kind, kc.key == key)))
+        where.append(carried_or_own(select(kc.seq).where(kc.kind == kind, kc.key == key)))
     if account is not None and not (keys and "account" in keys):
         where.append(col.account_ids.contains(json.dumps(account), autoescape=True))
     if rulebook is not None:

@@ -24,6 +24,7 @@ from marginlex.audit.ledger.decision_keys import (
     KeyKind,
     failed_requirements,
     has_keys,
+    keyed_seq,
     load_dictionaries,
 )
 from marginlex.engine.outcomes import DecisionStatus
@@ -156,16 +157,13 @@ def _failures(conn: Connection, run_id: str) -> tuple[FailureCount, ...]:
 
 
 def _keyed_failures(conn: Connection, run_id: str) -> Counter[tuple[str, str]]:
-    """Failures counted from ``decision_keys``, over the run's range of entries."""
+    """Failures counted from ``decision_keys``: each entry of the run by its own keys, or,
+    carried forward, by those of the entry it refers to."""
     col, kc = t.decisions.c, t.decision_keys.c
-    first, last = conn.execute(
-        select(t.runs.c.first_seq, t.runs.c.last_seq).where(t.runs.c.run_id == run_id)
-    ).one()
     query = (
         select(col.rulebook_id, kc.key, func.count())
-        .select_from(t.decision_keys.join(t.decisions, kc.seq == col.seq))
-        .where(kc.kind == KeyKind.FAILED.value, kc.seq.between(first or 0, last or 0))
-        .where(col.run_id == run_id)
+        .select_from(t.decisions.join(t.decision_keys, kc.seq == keyed_seq()))
+        .where(col.run_id == run_id, kc.kind == KeyKind.FAILED.value)
         .group_by(col.rulebook_id, kc.key)
     )
     return Counter({(r[0], r[1]): int(r[2]) for r in conn.execute(query)})

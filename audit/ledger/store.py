@@ -46,7 +46,6 @@ from marginlex.audit.ledger.chain import (
 )
 from marginlex.audit.ledger.decision_keys import (
     backfill,
-    copy_carried_keys,
     entry_keys,
     has_keys,
     keys_of,
@@ -309,7 +308,6 @@ class Ledger(LedgerReader):
         sql = _bulk_insert_sql(conn, _DECISION_COLUMNS)
         to_money = float if conn.dialect.name == "sqlite" else _same
         dictionaries = {DICTIONARY_ID: shipped()} | self.dictionaries
-        carried = False
         for batch in _batched(traces, chunk_size):
             rows, keys = [], []
             for item in batch:
@@ -319,7 +317,6 @@ class Ledger(LedgerReader):
                     )
                     rows.extend(block)
                     status.update(item.status_counts())
-                    carried = True
                     continue
                 decision = item if isinstance(item, PreparedDecision) else prepare(item)
                 _check_belongs(decision, run, shas, seen)
@@ -329,8 +326,8 @@ class Ledger(LedgerReader):
                 status[decision.status] += 1
                 rows.append(row)
                 if getattr(decision, "carried_from", None) is not None:
-                    carried = True  # its keys are copied below
-                elif decision.named is not None:  # known as the trace was built
+                    continue  # no keys of its own: readers follow it to its reference's
+                if decision.named is not None:  # known as the trace was built
                     keys.extend(entry_keys(seq, decision.account_ids, decision.named))
                 else:
                     body = trace_json(decision.trace_z, dictionaries)
@@ -340,8 +337,6 @@ class Ledger(LedgerReader):
             # driver's types (``to_money`` does what the Numeric column's processor would).
             conn.exec_driver_sql(sql, rows)
             write_keys(conn, keys)  # derived lookup rows, in the same transaction
-        if carried:  # a run --since: its carried entries take their references' keys
-            copy_carried_keys(conn, run.run_id)
         counts = RunCounts(decisions=sum(status.values()), **status)
         return counts, seq
 

@@ -102,13 +102,14 @@ class KeyCheck:
         if orphan is not None:
             return orphan
         where = {"seq": seq, "run_id": row.run_id, "decision_id": row.decision_id}
-        if body is None:  # carried forward: the keys of the entry it refers to
+        if body is None:  # carried forward: found through the entry it refers to
             carried = int(row.carried_from)
-            if _digest(stored) == self.digests.get(carried):
+            # none of its own; a ledger recorded before that kept a copy of the reference's
+            if not stored or _digest(stored) == self.digests.get(carried):
                 return None
             return DerivedProblem(
-                f"the lookup keys of entry #{seq} ({row.decision_id}) are not those of entry "
-                f"#{carried}, which it carries forward: decision_keys was edited",
+                f"entry #{seq} ({row.decision_id}) carries entry #{carried} forward, but has "
+                "lookup keys that are not that entry's: decision_keys was edited",
                 **where,
             )
         expected = {(kind, key) for _, kind, key in keys_of(seq, row.account_ids, body)}

@@ -19,6 +19,7 @@ from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.carry import load_since
 from marginlex.audit.ledger.decision_keys import backfill
 from marginlex.audit.ledger.record import RunRecorder
+from marginlex.audit.ledger.run_summaries import read_summary
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 from marginlex.console.app import create_app
@@ -208,23 +209,52 @@ def test_an_sql_edit_of_a_carried_reference_fails_verify(
 def test_carried_entries_are_found_by_the_console_lookups(
     synth: tuple[object, dict[str, pd.DataFrame]], tmp_path: Path
 ) -> None:
-    # A carried entry has no trace of its own: it takes the lookup keys (accounts, failed
-    # requirements, rules) of the entry it refers to, at record time and on a rebuild.
+    # A carried entry has no trace and no lookup keys of its own: the lookups (accounts,
+    # failed requirements, rules) follow it to the entry it refers to; a rebuild gives the
+    # same rows. A ledger recorded when carried entries kept a copy of their reference's
+    # keys reads and verifies the same.
     ledger = str(tmp_path / "l.db")
     book = _book(synth, tmp_path / "book")
     run_a = _run(book, ledger)
     run_b = _run(book, ledger, "--since", run_a)
+    _, carried = _decided(ledger, run_b)
+    assert carried
     store = Ledger.open(ledger)
     try:
         first = store.query(run=run_a)[0]
         account = first.account_ids[0]
-        found = {r.run_id for r in store.query(keys={"account": account})}
-        assert found == {run_a, run_b}
+        found = [r.run_id for r in store.query(keys={"account": account})]
+        assert sorted(found) == sorted([run_a, run_b])
         rule = store.query(run=run_b, keys={"rule": "sec_customer_carrier"})
         assert rule and all(r.rulebook_id == "sec" for r in rule)
+        col, kc = t.decisions.c, t.decision_keys.c
         with store.engine.begin() as conn:
+            failures = [read_summary(conn, r).failures for r in (run_a, run_b)]  # type: ignore[union-attr]
+            assert failures[0] and failures[1] == failures[0]  # same book, same failures
+            own = select(kc.seq).join(t.decisions, kc.seq == col.seq)
+            assert conn.execute(own.where(col.carried_from.is_not(None))).first() is None
             before = sorted(conn.execute(select(t.decision_keys)).all())
             backfill(conn)
             assert sorted(conn.execute(select(t.decision_keys)).all()) == before
+            copies = (  # the older form: each carried entry with its reference's keys
+                select(col.seq, kc.kind, kc.key)
+                .join(t.decision_keys, kc.seq == col.carried_from)
+                .where(col.carried_from.is_not(None))
+            )
+            conn.execute(t.decision_keys.insert().from_select(["seq", "kind", "key"], copies))
+        again = [r.run_id for r in store.query(keys={"account": account})]
+        assert sorted(again) == sorted(found)
     finally:
         store.close()
+    assert _cli("verify", "--ledger", ledger).exit_code == 0
+    with sqlite3.connect(ledger) as db:  # a key a carried entry's reference does not have
+        seq = db.execute(
+            "SELECT min(seq) FROM decisions WHERE carried_from IS NOT NULL"
+        ).fetchone()[0]
+        db.execute("INSERT INTO decision_keys VALUES (?, 'account', 'ACC-ELSEWHERE')", (seq,))
+    result = _cli("verify", "--ledger", ledger)
+    assert result.exit_code == 1
+    assert (
+        f"entry #{seq}" in result.stdout
+        and "lookup keys that are not that entry's" in result.stdout
+    )
