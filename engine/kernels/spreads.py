@@ -57,7 +57,7 @@ def _groups(frame: pd.DataFrame, option: np.ndarray) -> IntArray:
     label = (
         as_text(column("underlying")).fillna("")
         + "|"
-        + as_text(pd.Series(np.where(call, "C", "P")))
+        + pd.Series(np.where(call, "C", "P"), dtype="str")
         + "|"
         + as_text(column("multiplier").astype("float64"))
     )

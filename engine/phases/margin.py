@@ -301,7 +301,7 @@ def _product_key(
         col = pos.column(key.subject, key.name)
     # Every key a row names, left legs and the right legs of spreads (`a with b`), in order.
     listed = list(dict.fromkeys(n.name for r in rule.rows for n in (r.left, r.right) if n))
-    value_codes = pd.Series(as_text(col)).map({k: i for i, k in enumerate(listed)})
+    value_codes = as_text(col).map({k: i for i, k in enumerate(listed)})
     none = len(listed)  # the trailing "": no row of the table
     per_row = value_codes.fillna(none).to_numpy(np.int64)[rows]
     # A class group can mix keys (a Treasury future and the cash notes taken in with it):

@@ -295,6 +295,11 @@ def first_field(node: object) -> e.FieldRef | None:
     return None
 
 
+def _blank(n: int) -> pd.Series:
+    """``n`` empty texts (what the trace shows where a condition reads nothing)."""
+    return from_arrow(pa.array([""] * n, pa.large_string()))
+
+
 FieldTexts = dict[tuple[e.Subject, str], pd.Series]
 """Texts of the fields shown so far, by (subject, field): a memo for one phase over one
 context, whose columns do not change within it (many requirements read ``equity``)."""
@@ -304,7 +309,7 @@ def shown_value(expr: e.Node, ctx: RowContext, memo: FieldTexts | None = None) -
     """The value a condition tests, as text per row, for the trace ("" when none)."""
     ref = first_field(expr)
     if ref is None or ref.name == "products":
-        return from_arrow(pa.array([""] * ctx.n, pa.large_string()))
+        return _blank(ctx.n)
     key = (ref.subject, ref.name)
     if memo is not None and key in memo:
         return memo[key]
@@ -351,6 +356,6 @@ def tested_inputs(
         parts.append(pa.scalar(("; " if number else "") + text + "=", pa.large_string()))
         parts.append(to_arrow(shown.fillna("")))
     if not parts:
-        return from_arrow(pa.array([""] * ctx.n, pa.large_string()))
+        return _blank(ctx.n)
     empty = pa.scalar("", pa.large_string())  # the separator: the parts carry their own
     return from_arrow(pc.binary_join_element_wise(*parts, empty))
