@@ -48,7 +48,7 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.digests import BookDigest, book_digest
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.graph.set_inputs import set_input_hashes
+from marginlex.engine.graph.set_inputs import BookRows, set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
 
 PARALLEL_SETS = 20_000
@@ -196,6 +196,7 @@ class RunRecorder:
         self.seconds: dict[str, float] = {}  # time spent: book blob, cut, hash
         self._blob: bytes | None = None
         self._books: dict[str, Book] = {}  # a rulebook's id: the book it was evaluated on
+        self._rows: dict[int, tuple[Book, BookRows]] = {}  # by id(book): its rows, made once
         # a rulebook's canonical text, made once (formatting costs); the rulebook held with it
         self._texts: dict[int, tuple[ResolvedRulebook, str]] = {}
         self._carried: list[CarriedEntries | None] = []  # per rulebook, set id order
@@ -256,7 +257,10 @@ class RunRecorder:
         """Note each set's input hash; with ``since``, keep aside the sets it carries forward
         and return the evaluation cut to the sets to decide."""
         start = time.perf_counter()
-        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], book)
+        if id(book) not in self._rows:
+            self._rows[id(book)] = (book, BookRows(book))
+        rows = self._rows[id(book)][1]
+        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], book, rows)
         self.seconds["hash"] = self.seconds.get("hash", 0.0) + time.perf_counter() - start
         self.inputs.update(
             zip(zip(repeat(ref.id), inputs.index.tolist()), inputs.tolist(), strict=True)

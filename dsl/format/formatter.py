@@ -406,8 +406,13 @@ def _merge_comments(
     out: list[str] = []
     pending = sorted(full, key=lambda c: (c.span.line, c.span.column))
     for i, line in enumerate(lines):
-        before = [c for c in pending if line.anchor is not None and c.span.line < line.anchor]
-        pending = [c for c in pending if c not in before]
+        # pending is sorted by line: the comments before this line are a prefix of it
+        cut = 0
+        while (
+            line.anchor is not None and cut < len(pending) and pending[cut].span.line < line.anchor
+        ):
+            cut += 1
+        before, pending = pending[:cut], pending[cut:]
         if line.statement:
             out.append("")
         for c in before:

@@ -13,18 +13,23 @@ account count for the set that holds them):
 
 Each book table's rows are hashed at once (``pandas.util.hash_pandas_object``), salted per
 table, and summed per set into two independent 64-bit lanes (order-free, no Python loop
-over rows). The rulebook, the as-of date and the engine version are not in the hash:
+over rows). The rows are matched to the sets by integer codes (each id looked up once in
+Arrow, each table sorted once by its key): :class:`BookRows` holds them for one book and
+serves every rulebook of a run. The rulebook, the as-of date and the engine version are not in the hash:
 ``--since`` compares them for the whole run, and any difference re-decides every set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from marginlex.engine.book.columns import index_in
 from marginlex.engine.book.load import Book
+from marginlex.engine.kernels.text import as_text
 
 Frames = Mapping[str, pd.DataFrame]
 """An evaluation's trace frames by name (``sets``, ``positions`` and ``lots`` are read)."""
@@ -42,12 +47,6 @@ def _rows(frame: pd.DataFrame, table: str) -> np.ndarray:
     return np.asarray(hashed ^ salt, dtype=_U64)
 
 
-def _by_key(frame: pd.DataFrame, table: str, key: str) -> pd.Series:
-    """Row hashes of a table by its key column (the first row of a repeated key)."""
-    hashed = pd.Series(_rows(frame, table), index=frame[key].astype("str").to_numpy())
-    return hashed[~hashed.index.duplicated()]
-
-
 def _mix(values: np.ndarray, lane: np.uint64) -> np.ndarray:
     """A splitmix64 finalizer of each value (so sums of related rows do not cancel)."""
     with np.errstate(over="ignore"):
@@ -57,9 +56,88 @@ def _mix(values: np.ndarray, lane: np.uint64) -> np.ndarray:
         return np.asarray(x ^ (x >> _U64(31)), dtype=_U64)
 
 
-def _codes(sets: pd.Index, ids: pd.Series) -> np.ndarray:
-    """The row in ``sets`` of each margin set id (-1: none)."""
-    return np.asarray(sets.get_indexer(pd.Index(ids.astype("str"))), dtype=np.int64)
+def _codes(values: pd.Series, keys: pd.Series | pd.Index) -> np.ndarray:
+    """The position in ``keys`` of each value (-1: none); a categorical's categories are
+    looked up once each."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        found = np.append(index_in(values.cat.categories, keys), -1)  # code -1: missing
+        return found[values.cat.codes.to_numpy()]
+    return index_in(values, keys)
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A table's row hashes sorted by an integer key, so each key's rows are found by search."""
+
+    keys: np.ndarray
+    hashes: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray, hashes: np.ndarray) -> _Keyed:
+        """Rows with a key (rows whose key is -1, found nowhere, are left out)."""
+        order = np.argsort(keys, kind="stable")
+        order = order[keys[order] >= 0]
+        return cls(keys[order], hashes[order])
+
+    def rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every row whose key is one of ``keys``: (the position in ``keys``, the row's hash),
+        as a join would pair them (a key held by several rows is paired with each)."""
+        lo = np.searchsorted(self.keys, keys, "left")
+        many = np.searchsorted(self.keys, keys, "right") - lo
+        many[keys < 0] = 0
+        which = np.repeat(np.arange(len(keys)), many)
+        first = np.repeat(lo - (np.cumsum(many) - many), many)  # row of each pair's key group
+        return which, self.hashes[first + np.arange(len(which))]
+
+
+class BookRows:
+    """A book's rows as set inputs: each table's row hashes, found by integer codes.
+
+    Made once per book and used for each rulebook's sets (a run decides the same book
+    under several rulebooks). Accounts and parties share one id space (their ids never
+    clash: the book checks it), so an account's owner and carrier are codes too.
+    """
+
+    def __init__(self, book: Book) -> None:
+        accounts, parties = book.accounts, book.parties
+        self.entity_ids = pd.concat(
+            [as_text(accounts["account_id"]), as_text(parties["party_id"])], ignore_index=True
+        )
+        self.entity_hashes = np.concatenate(
+            [_rows(accounts, "accounts"), _rows(parties, "parties")]
+        )
+        self.accounts = len(accounts)
+        self.owner = _codes(as_text(accounts["owner_id"]), self.entity_ids)
+        self.carrier = _codes(as_text(accounts["carrier_id"]), self.entity_ids)
+        relation_hashes = _rows(book.relations, "relations")
+        self.relations = {
+            end: _Keyed.of(_codes(as_text(book.relations[end]), self.entity_ids), relation_hashes)
+            for end in ("src", "dst")
+        }
+        instruments = book.instruments
+        self.instrument_ids = as_text(instruments["instrument_id"])
+        self.instrument_hashes = _rows(instruments, "instruments")
+        self.underlying = _codes(as_text(instruments["underlying"]), self.instrument_ids)
+        positions = book.positions
+        self.positions = _Keyed.of(
+            self._pair(
+                _codes(as_text(positions["account_id"]), self.entity_ids),
+                _codes(as_text(positions["instrument_id"]), self.instrument_ids),
+            ),
+            _rows(positions, "positions"),
+        )
+        self.lot_ids = as_text(book.collateral["lot_id"])
+        self.lot_hashes = _rows(book.collateral, "collateral")
+
+    def _pair(self, account: np.ndarray, instrument: np.ndarray) -> np.ndarray:
+        """One integer for an (account, instrument) pair of codes; -1 if either is -1."""
+        pair = account * np.int64(max(1, len(self.instrument_ids))) + instrument
+        return np.where((account >= 0) & (instrument >= 0), pair, -1)
+
+    def instruments(self, parts: _Parts, code: np.ndarray, rows: np.ndarray) -> None:
+        """The instrument row of each code in ``rows`` (-1: no instrument), for its set."""
+        found = rows >= 0
+        parts.add(code[found], self.instrument_hashes[rows[found]])
 
 
 class _Parts:
@@ -74,18 +152,10 @@ class _Parts:
         self.codes.append(np.asarray(codes, dtype=np.int64))
         self.hashes.append(np.asarray(hashes, dtype=_U64))
 
-    def joined(
-        self, left: pd.DataFrame, right: pd.DataFrame, on: tuple[list[str], list[str]]
-    ) -> None:
-        """Rows of ``right`` (hashes in ``_h``) matched to ``left``'s set codes (``code``)."""
-        both = left.merge(right, left_on=on[0], right_on=on[1])
-        self.add(both["code"].to_numpy(), both["_h"].to_numpy(dtype=_U64))
-
-    def looked_up(self, codes: np.ndarray, hashes: pd.Series, keys: pd.Series) -> None:
-        """The hash of each key found in ``hashes``, for the set code beside it."""
-        rows = hashes.index.get_indexer(pd.Index(keys.astype("str")))
-        found = rows >= 0
-        self.add(codes[found], hashes.to_numpy(dtype=_U64)[rows[found]])
+    def keyed(self, codes: np.ndarray, table: _Keyed, keys: np.ndarray) -> None:
+        """The rows of ``table`` whose key is each of ``keys``, for the set code beside it."""
+        which, hashes = table.rows_of(keys)
+        self.add(codes[which], hashes)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         code = np.concatenate(self.codes)
@@ -93,63 +163,63 @@ class _Parts:
         return code[keep], np.concatenate(self.hashes)[keep]
 
 
-def _entities(frames: Frames, book: Book, sets: pd.Index) -> pd.DataFrame:
-    """Each (entity id, set code): the set's accounts, and their owners and carriers."""
-    members = frames["sets"][["margin_set_id", "account_id"]].astype("str").drop_duplicates()
-    members = members.assign(code=_codes(sets, members["margin_set_id"]))
-    accounts = book.accounts.astype({"account_id": "str"})
-    joined = members.merge(accounts[["account_id", "owner_id", "carrier_id"]], on="account_id")
-    parts = [members[["account_id", "code"]].rename(columns={"account_id": "entity"})]
-    for column in ("owner_id", "carrier_id"):
-        part = joined[[column, "code"]].rename(columns={column: "entity"}).dropna()
-        parts.append(part.astype({"entity": "str"}))
-    return pd.concat(parts, ignore_index=True).drop_duplicates()
+def _entities(frames: Frames, rows: BookRows, sets: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Each (entity code, set code) once: the set's accounts, and their owners and carriers."""
+    members = frames["sets"]
+    code = _codes(members["margin_set_id"], sets)
+    account = _codes(as_text(members["account_id"]), rows.entity_ids)
+    row = np.where(account >= 0, account, 0)  # an account's row: its code among entities
+    known = account >= 0
+    owner = np.where(known, rows.owner[row], -1)
+    carrier = np.where(known, rows.carrier[row], -1)
+    entity = np.concatenate([account, owner, carrier])
+    codes = np.tile(code, 3)
+    keep = (entity >= 0) & (codes >= 0)
+    width = np.int64(len(sets) + 1)
+    pairs = np.unique(entity[keep] * width + codes[keep])
+    return pairs // width, pairs % width
 
 
-def _people(parts: _Parts, frames: Frames, book: Book) -> None:
+def _people(parts: _Parts, frames: Frames, rows: BookRows) -> None:
     """Accounts, parties and relations: by the set's accounts, owners and carriers."""
-    entities = _entities(frames, book, parts.sets)
-    for table, key in (("accounts", "account_id"), ("parties", "party_id")):
-        frame: pd.DataFrame = getattr(book, table)
-        rows = frame[[key]].astype("str").assign(_h=_rows(frame, table))
-        parts.joined(entities, rows, (["entity"], [key]))
-    relations = book.relations.astype("str").assign(_h=_rows(book.relations, "relations"))
+    entity, code = _entities(frames, rows, parts.sets)
+    parts.add(code, rows.entity_hashes[entity])  # its account or party row
     for end in ("src", "dst"):
-        parts.joined(entities, relations[[end, "_h"]], (["entity"], [end]))
+        parts.keyed(code, rows.relations[end], entity)
 
 
-def _holdings(parts: _Parts, frames: Frames, book: Book) -> None:
+def _holdings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
     """Positions with their instruments and underlyings; lots with their assets."""
-    instruments = _by_key(book.instruments, "instruments", "instrument_id")
-    ids = book.instruments["instrument_id"].astype("str")
-    underlying = pd.Series(book.instruments["underlying"].to_numpy(), index=ids.to_numpy())
-    underlying = underlying[~underlying.index.duplicated()].dropna().astype("str")
-    held = frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
-    code = _codes(parts.sets, held["margin_set_id"])
-    positions = book.positions[["account_id", "instrument_id"]].astype("str")
-    positions = positions.assign(_h=_rows(book.positions, "positions"))
-    keys = ["account_id", "instrument_id"]
-    parts.joined(held.assign(code=code), positions, (keys, keys))
-    parts.looked_up(code, instruments, held["instrument_id"])
-    has = held["instrument_id"].isin(underlying.index).to_numpy()
-    unders = underlying.reindex(held["instrument_id"].to_numpy()[has])
-    parts.looked_up(code[has], instruments, unders)
-    lots = frames["lots"][["margin_set_id", "lot_id", "asset"]].astype("str")
-    lot_code = _codes(parts.sets, lots["margin_set_id"])
-    parts.looked_up(lot_code, _by_key(book.collateral, "collateral", "lot_id"), lots["lot_id"])
-    parts.looked_up(lot_code, instruments, lots["asset"])
+    held = frames["positions"]
+    code = _codes(held["margin_set_id"], parts.sets)
+    account = _codes(as_text(held["account_id"]), rows.entity_ids)
+    instrument = _codes(as_text(held["instrument_id"]), rows.instrument_ids)
+    parts.keyed(code, rows.positions, rows._pair(account, instrument))
+    rows.instruments(parts, code, instrument)
+    under = np.where(instrument >= 0, rows.underlying[np.maximum(instrument, 0)], -1)
+    rows.instruments(parts, code, under)
+    lots = frames["lots"]
+    lot_code = _codes(lots["margin_set_id"], parts.sets)
+    lot = _codes(as_text(lots["lot_id"]), rows.lot_ids)
+    found = lot >= 0
+    parts.add(lot_code[found], rows.lot_hashes[lot[found]])
+    rows.instruments(parts, lot_code, _codes(as_text(lots["asset"]), rows.instrument_ids))
 
 
-def set_input_hashes(frames: Frames, set_ids: pd.Series, book: Book) -> pd.Series:
+def set_input_hashes(
+    frames: Frames, set_ids: pd.Series, book: Book, rows: BookRows | None = None
+) -> pd.Series:
     """The input hash of each margin set an evaluation decided (``set_ids``, the margin set
     ids of its decisions; ``frames``, its trace frames): 32 hex digits, by margin set id.
+    ``rows``: the book's :class:`BookRows`, when already made (for another rulebook).
 
     Equal hashes mean the set's input rows (listed in the module's docstring) are equal.
     """
-    sets = pd.Index(set_ids.astype("str").to_numpy())
+    rows = rows if rows is not None else BookRows(book)
+    sets = pd.Index(as_text(set_ids).to_numpy())
     parts = _Parts(sets)
-    _people(parts, frames, book)
-    _holdings(parts, frames, book)
+    _people(parts, frames, rows)
+    _holdings(parts, frames, rows)
     code, hashed = parts.result()
     if not len(code):  # no set (a --since run's cut of an unchanged book)
         return pd.Series([], index=sets, dtype="str", name="inputs_sha256")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from marginlex.engine.book.load import Book, load_book, write_book
-from marginlex.engine.graph.set_inputs import set_input_hashes
+from marginlex.engine.graph.set_inputs import (
+    _LANE,
+    BookRows,
+    _mix,
+    _rows,
+    set_input_hashes,
+)
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.synth.generate import synth_book
 
@@ -87,3 +94,117 @@ def test_an_account_moved_to_another_owner_changes_both_memberships(
     now = set(moved.loc[moved["account_id"] == leaving, "margin_set_id"])
     assert joint in changed and now <= changed
     assert len(changed) <= 3  # the set it left, the set it now makes, and nothing else
+
+
+def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) -> pd.Series:
+    """The hash as first written: each table joined to the sets by pandas merges on ids."""
+    sets = pd.Index(set_ids.astype("str").to_numpy())
+    codes, hashes = [np.arange(len(sets))], [_rows(pd.DataFrame({"id": sets}), "margin_set")]
+
+    def code_of(ids: pd.Series) -> np.ndarray:
+        return np.asarray(sets.get_indexer(pd.Index(ids.astype("str"))), dtype=np.int64)
+
+    def joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> None:
+        both = left.merge(right, on=on)
+        codes.append(both["code"].to_numpy(np.int64))
+        hashes.append(both["_h"].to_numpy(np.uint64))
+
+    members = frames["sets"][["margin_set_id", "account_id"]].astype("str").drop_duplicates()
+    members = members.assign(code=code_of(members["margin_set_id"]))
+    owners = members.merge(book.accounts.astype({"account_id": "str"}), on="account_id")
+    entities = pd.concat(
+        [members[["account_id", "code"]].rename(columns={"account_id": "entity"})]
+        + [
+            owners[[c, "code"]].rename(columns={c: "entity"}).dropna().astype({"entity": "str"})
+            for c in ("owner_id", "carrier_id")
+        ],
+        ignore_index=True,
+    ).drop_duplicates()
+    for table, key in (
+        ("accounts", "account_id"),
+        ("parties", "party_id"),
+        ("relations", "src"),
+        ("relations", "dst"),
+    ):
+        frame = getattr(book, table)
+        right = (
+            frame[[key]]
+            .astype("str")
+            .assign(_h=_rows(frame, table))
+            .rename(columns={key: "entity"})
+        )
+        joined(entities, right, ["entity"])
+    held = frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
+    held = held.assign(code=code_of(held["margin_set_id"]))
+    positions = book.positions[["account_id", "instrument_id"]].astype("str")
+    joined(
+        held,
+        positions.assign(_h=_rows(book.positions, "positions")),
+        ["account_id", "instrument_id"],
+    )
+    instruments = book.instruments.astype({"instrument_id": "str"})
+    by_id = pd.DataFrame(
+        {
+            "instrument_id": instruments["instrument_id"],
+            "_h": _rows(book.instruments, "instruments"),
+        }
+    )
+    joined(held, by_id, ["instrument_id"])
+    under = instruments[["instrument_id", "underlying"]].dropna().astype("str")
+    joined(
+        held.merge(under, on="instrument_id")
+        .drop(columns="instrument_id")
+        .rename(columns={"underlying": "instrument_id"}),
+        by_id,
+        ["instrument_id"],
+    )
+    lots = frames["lots"][["margin_set_id", "lot_id", "asset"]].astype("str")
+    lots = lots.assign(code=code_of(lots["margin_set_id"]))
+    collateral = book.collateral[["lot_id"]].astype("str")
+    joined(lots, collateral.assign(_h=_rows(book.collateral, "collateral")), ["lot_id"])
+    joined(lots.rename(columns={"asset": "instrument_id"}), by_id, ["instrument_id"])
+    code, hashed = np.concatenate(codes), np.concatenate(hashes)
+    keep = code >= 0
+    frame = pd.DataFrame({"code": code[keep], "h": hashed[keep]})
+    lanes = [
+        frame.assign(m=_mix(frame["h"].to_numpy(np.uint64), lane)).groupby("code")["m"].sum()
+        for lane in (_LANE, ~_LANE)
+    ]
+    digest = np.stack([lane.to_numpy(np.uint64) for lane in lanes], axis=1).astype(">u8")
+    text = [bytes(row).hex() for row in digest.view(np.uint8).reshape(len(digest), 16)]
+    return pd.Series(text, index=sets[lanes[0].index.to_numpy()], name="inputs_sha256")
+
+
+@pytest.mark.parametrize(
+    ("accounts", "seed", "rulebook"), [(60, 1, "sec"), (150, 2, "cftc"), (150, 3, "harmonized")]
+)
+def test_the_hashes_are_those_of_plain_joins_on_synthetic_books(
+    accounts: int, seed: int, rulebook: str, tmp_path: Path
+) -> None:
+    """Codes and sorted searches give what merging every table on its ids gives, and one
+    set of book rows serves every rulebook."""
+    meta, frames = synth_book(accounts, seed)
+    book = load_book(write_book(meta, frames, tmp_path))
+    rows = BookRows(book)
+    for name in (rulebook, "sec"):
+        ev = run_rulebook(name, book)
+        got = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], book, rows)
+        assert got.equals(_reference(ev.frames, ev.decisions["margin_set_id"], book))
+
+
+def test_a_repeated_position_row_counts_for_its_set(
+    synth: tuple[object, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    """Two rows for one (account, instrument) are both inputs: the set holding them changes
+    when the second is added, and no other set does."""
+    _, frames = synth
+    positions = frames["positions"]
+    twice = positions.iloc[[0]]
+    book = _load(synth, tmp_path / "a")
+    after = _load(synth, tmp_path / "b", positions=pd.concat([positions, twice]))
+    ev = run_rulebook("sec", after)
+    sets = ev.frames["positions"]
+    holding = set(sets.loc[sets["account_id"] == twice["account_id"].iloc[0], "margin_set_id"])
+    assert _changed(_hashes(book), _hashes(after)) == holding
+    got = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], after)
+    assert got.equals(_reference(ev.frames, ev.decisions["margin_set_id"], after))
