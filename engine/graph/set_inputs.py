@@ -15,8 +15,9 @@ Each book table's rows are hashed at once (``pandas.util.hash_pandas_object``), 
 table, and summed per set into two independent 64-bit lanes (order-free, no Python loop
 over rows). The rows are matched to the sets by integer codes (each id looked up once in
 Arrow, each table sorted once by its key): :class:`BookRows` holds them for one book and
-serves every rulebook of a run. The rulebook, the as-of date and the engine version are not in the hash:
-``--since`` compares them for the whole run, and any difference re-decides every set.
+serves every rulebook of a run. The rulebook, the as-of date and the engine version are not
+in the hash: ``--since`` compares them for the whole run, and any difference re-decides
+every set.
 """
 
 from __future__ import annotations
