@@ -10,16 +10,24 @@ Derived index rows, not entries: they are written in the transaction that record
 decision, are not chained (the entry hash covers the trace they are read from), and
 :func:`backfill` rebuilds them from the traces. A ledger made before them gets
 them from its traces (:func:`backfill`, run by ``marginlex ledger upgrade``).
+
+An entry's accounts are rows of their own; its other keys (the requirements it failed, the
+rules it used) are one of a few hundred distinct sets across a run, so each set is stored
+once in ``key_sets`` under an id made from its content (revision ``0008_key_sets``) and the
+entry has one ``key_set`` row naming it: a 100k-account run writes 0.4 million key rows, not
+2.5 million. Ledgers recorded before that hold the failed and rule rows per entry; readers
+(:func:`with_key`) and ``verify`` accept both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, inspect, or_, select
+from sqlalchemy import Connection, and_, delete, func, inspect, or_, select
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import Dictionaries, Named, trace_json
@@ -35,6 +43,7 @@ class KeyKind(StrEnum):
     # pandas, which a command reading one decision does not): a test holds them equal.
     FAILED = "failed"  # an eligibility requirement the decision failed (that applied)
     RULE = "rule"  # a rule id the decision's steps or figures used
+    SET = "key_set"  # the id of the entry's set of failed and rule keys (in key_sets)
 
 
 def failed_requirements(body: str) -> list[str]:
@@ -79,9 +88,8 @@ def keys_of(seq: int, account_ids: str, body: str) -> list[tuple[int, str, str]]
 
 
 def entry_keys(seq: int, account_ids: str, keys: Named) -> list[tuple[int, str, str]]:
-    """The ``decision_keys`` rows of one entry whose keys besides its accounts are known
-    (the trace builder's, :mod:`marginlex.audit.trace.named`): what :func:`keys_of` reads
-    from its trace.
+    """Every key of one entry whose keys besides its accounts are known (the trace
+    builder's, :mod:`marginlex.audit.trace.named`): what :func:`keys_of` reads from its trace.
 
     >>> entry_keys(7, '["A2","A1"]', (("rule", "r.x"),))
     [(7, 'account', 'A1'), (7, 'account', 'A2'), (7, 'rule', 'r.x')]
@@ -90,16 +98,101 @@ def entry_keys(seq: int, account_ids: str, keys: Named) -> list[tuple[int, str, 
     return [(seq, KeyKind.ACCOUNT.value, a) for a in accounts] + [(seq, k, v) for k, v in keys]
 
 
+def set_id(keys: Named) -> str:
+    """The ``key_sets`` id of a set of (kind, key) pairs: 32 hex digits of the sha256 of
+    their canonical JSON, sorted (the same set has the same id in every ledger).
+
+    >>> set_id((("rule", "r.x"), ("failed", "f")))
+    '1f0eba62bf813d77b81eefa8cd70ce47'
+    """
+    text = json.dumps(sorted(set(keys)), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class KeySets:
+    """The key sets one transaction names: each set's id made once, and the rows of the
+    sets the ledger does not hold yet, to be written with the entries' rows."""
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        self.known = set(known)
+        self._ids: dict[Named, str] = {}
+        self._new: list[tuple[str, str, str]] = []
+
+    def stored(self, seq: int, account_ids: str, keys: Named) -> list[tuple[int, str, str]]:
+        """The ``decision_keys`` rows of one entry: its accounts, and its set's id (none
+        when it has no other key)."""
+        accounts = sorted(set(json.loads(account_ids)))
+        rows = [(seq, KeyKind.ACCOUNT.value, a) for a in accounts]
+        if keys:
+            rows.append((seq, KeyKind.SET.value, self.id_of(keys)))
+        return rows
+
+    def id_of(self, keys: Named) -> str:
+        """The id of a set (its rows queued when the ledger does not hold it)."""
+        found = self._ids.get(keys)
+        if found is None:
+            found = self._ids[keys] = set_id(keys)
+            if found not in self.known:
+                self.known.add(found)
+                self._new.extend((found, kind, key) for kind, key in sorted(set(keys)))
+        return found
+
+    def take(self) -> list[tuple[str, str, str]]:
+        """The rows of the sets queued since the last call: (set id, kind, key)."""
+        rows, self._new = self._new, []
+        return rows
+
+
+def named_of(rows: Iterable[tuple[int, str, str]]) -> Named:
+    """The keys besides the accounts among an entry's rows (as :func:`keys_of` gives them)."""
+    return tuple(sorted({(kind, key) for _, kind, key in rows if kind != KeyKind.ACCOUNT.value}))
+
+
+def has_key_sets(conn: Connection) -> bool:
+    """Whether this ledger has the ``key_sets`` table (revision 0008 or later)."""
+    return inspect(conn).has_table(t.key_sets.name)
+
+
+def known_sets(conn: Connection) -> set[str]:
+    """The ids of the key sets the ledger holds (a few hundred)."""
+    return set(conn.scalars(select(t.key_sets.c.set_id).distinct()))
+
+
+def read_sets(conn: Connection) -> dict[str, set[tuple[str, str]]]:
+    """Every key set the ledger holds: its (kind, key) pairs, by id."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for row in conn.execute(select(t.key_sets)):
+        found.setdefault(row.set_id, set()).add((row.kind, row.key))
+    return found
+
+
+def write_sets(conn: Connection, rows: list[tuple[str, str, str]]) -> None:
+    """Insert ``key_sets`` rows (plain tuples, straight to the driver)."""
+    _insert(conn, t.key_sets.name, ("set_id", "kind", "key"), rows)
+
+
+def with_key(kind: str, key: str, *, sets: bool) -> Any:
+    """The entries (a select of seq) listed under ``kind`` and ``key``: by a row of their
+    own, or, with ``sets`` (the ledger has ``key_sets``), through their key set."""
+    kc = t.decision_keys.c
+    own = and_(kc.kind == kind, kc.key == key)
+    if not sets or kind == KeyKind.ACCOUNT.value:
+        return select(kc.seq).where(own)
+    ks = t.key_sets.c
+    named = select(ks.set_id).where(ks.kind == kind, ks.key == key)
+    return select(kc.seq).where(or_(own, and_(kc.kind == KeyKind.SET.value, kc.key.in_(named))))
+
+
 def write_keys(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     """Insert ``decision_keys`` rows (plain tuples, straight to the driver)."""
-    batch = list(rows)
-    if batch:
+    _insert(conn, t.decision_keys.name, ("seq", "kind", "key"), list(rows))
+
+
+def _insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[Any]) -> None:
+    if rows:  # the qmark (sqlite3) or format (psycopg) markers of the two drivers
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"INSERT INTO {t.decision_keys.name} (seq, kind, key) "
-            f"VALUES ({marker}, {marker}, {marker})",
-            batch,
-        )
+        names, markers = ", ".join(columns), ", ".join([marker] * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({markers})", rows)
 
 
 def carried_or_own(seqs: Any) -> Any:
@@ -154,16 +247,29 @@ def backfill(conn: Connection) -> int:
     dictionaries = load_dictionaries(conn)
     carrying = "carried_from" in {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}
     conn.execute(delete(t.decision_keys))
+    # A set's rows never change: those stored stay. A ledger being upgraded through
+    # revision 0005 has no key_sets yet: its entries get their rows in full, as then.
+    sets = KeySets(known_sets(conn)) if has_key_sets(conn) else None
     rows: list[tuple[int, str, str]] = []
     count = 0
     for entry in _entries(conn, carrying):
         count += 1
-        rows.extend(_entry_keys(entry, dictionaries))
+        full = _entry_keys(entry, dictionaries)
+        if sets is None:
+            rows.extend(full)
+        else:
+            rows.extend(sets.stored(int(entry.seq), entry.account_ids, named_of(full)))
         if len(rows) >= _BATCH * 8:
-            write_keys(conn, rows)
+            _flush(conn, rows, sets)
             rows = []
-    write_keys(conn, rows)
+    _flush(conn, rows, sets)
     return count
+
+
+def _flush(conn: Connection, rows: list[tuple[int, str, str]], sets: KeySets | None) -> None:
+    if sets is not None:  # the sets first: an entry's row names a set already stored
+        write_sets(conn, sets.take())
+    write_keys(conn, rows)
 
 
 def _entry_keys(entry: Any, dictionaries: Dictionaries) -> list[tuple[int, str, str]]:

@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
-from marginlex.audit.ledger.decision_keys import carried_or_own
+from marginlex.audit.ledger.decision_keys import carried_or_own, with_key
 from marginlex.audit.ledger.entry_read import (
     DecisionNotFoundError,
     RunDigests,
@@ -163,18 +163,19 @@ def _where(
     until: datetime | None,
     margin_set: str | None,
     keys: dict[str, str] | None = None,
+    sets: bool = False,
 ) -> list[Any]:
     """The conditions of a decision listing (every filter given must hold).
 
-    ``keys``: ``decision_keys`` kinds and the key each must name (the ledger has the table).
+    ``keys``: ``decision_keys`` kinds and the key each must name (the ledger has the table);
+    ``sets``: the ledger has ``key_sets`` too, which entries recorded since name.
     """
     col = t.decisions.c
     where: list[Any] = []
     if run is not None:
         where.append(col.run_id == run)
     for kind, key in (keys or {}).items():
-        kc = t.decision_keys.c
-        where.append(carried_or_own(select(kc.seq).where(kc.kind == kind, kc.key == key)))
+        where.append(carried_or_own(with_key(kind, key, sets=sets)))
     if account is not None and not (keys and "account" in keys):
         where.append(col.account_ids.contains(json.dumps(account), autoescape=True))
     if rulebook is not None:
@@ -234,6 +235,7 @@ class LedgerReader:
         self.engine = engine
         self.dictionaries: dict[int, bytes] = {}
         self._keyed: bool | None = None
+        self._key_sets: bool | None = None
 
     @property
     def summary_columns(self) -> tuple[Any, ...]:
@@ -323,6 +325,7 @@ class LedgerReader:
         """
         where = _where(
             keys=self._keys(account, keys),
+            sets=self.has_key_sets(),
             run=run,
             account=account,
             rulebook=rulebook,
@@ -358,6 +361,7 @@ class LedgerReader:
         """How many decisions :meth:`query` would list with these filters (no limit)."""
         where = _where(
             keys=self._keys(account, keys),
+            sets=self.has_key_sets(),
             run=run,
             account=account,
             rulebook=rulebook,
@@ -376,6 +380,12 @@ class LedgerReader:
         if self._keyed is None:
             self._keyed = inspect(self.engine).has_table(t.decision_keys.name)
         return self._keyed
+
+    def has_key_sets(self) -> bool:
+        """Whether the ledger has ``key_sets`` (revision 0008), which its newer entries name."""
+        if self._key_sets is None:
+            self._key_sets = inspect(self.engine).has_table(t.key_sets.name)
+        return self._key_sets
 
     def _keys(self, account: str | None, keys: dict[str, str] | None) -> dict[str, str]:
         found = dict(keys or {})

@@ -14,6 +14,7 @@ SCHEMA_REVISIONS = (
     "0005_decision_keys",
     "0006_run_summaries",
     "0007_book_digests",
+    "0008_key_sets",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`marginlex.audit.ledger.tables.metadata` creates; a ledger stamped with a revision

@@ -23,9 +23,11 @@ from marginlex.audit.ledger.chain import Dictionaries, trace_json
 from marginlex.audit.ledger.decision_keys import (
     KeyKind,
     failed_requirements,
+    has_key_sets,
     has_keys,
     keyed_seq,
     load_dictionaries,
+    read_sets,
 )
 from marginlex.engine.outcomes import DecisionStatus
 
@@ -160,13 +162,27 @@ def _keyed_failures(conn: Connection, run_id: str) -> Counter[tuple[str, str]]:
     """Failures counted from ``decision_keys``: each entry of the run by its own keys, or,
     carried forward, by those of the entry it refers to."""
     col, kc = t.decisions.c, t.decision_keys.c
-    query = (
+    joined = t.decisions.join(t.decision_keys, kc.seq == keyed_seq())
+    own = (
         select(col.rulebook_id, kc.key, func.count())
-        .select_from(t.decisions.join(t.decision_keys, kc.seq == keyed_seq()))
+        .select_from(joined)
         .where(col.run_id == run_id, kc.kind == KeyKind.FAILED.value)
         .group_by(col.rulebook_id, kc.key)
     )
-    return Counter({(r[0], r[1]): int(r[2]) for r in conn.execute(query)})
+    counts = Counter({(r[0], r[1]): int(r[2]) for r in conn.execute(own)})
+    if has_key_sets(conn):  # entries recorded since revision 0008: through their key set
+        per_set = (  # a few hundred (rulebook, set) pairs; each set's failures read once
+            select(col.rulebook_id, kc.key, func.count())
+            .select_from(joined)
+            .where(col.run_id == run_id, kc.kind == KeyKind.SET.value)
+            .group_by(col.rulebook_id, kc.key)
+        )
+        sets = read_sets(conn)
+        for rulebook, name, n in conn.execute(per_set):
+            for kind, key in sets.get(name, ()):
+                if kind == KeyKind.FAILED.value:
+                    counts[(rulebook, key)] += int(n)
+    return counts
 
 
 def _traced_failures(conn: Connection, run_id: str) -> Counter[tuple[str, str]]:

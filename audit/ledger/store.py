@@ -45,11 +45,14 @@ from marginlex.audit.ledger.chain import (
     trace_json,
 )
 from marginlex.audit.ledger.decision_keys import (
+    KeySets,
     backfill,
-    entry_keys,
     has_keys,
     keys_of,
+    known_sets,
+    named_of,
     write_keys,
+    write_sets,
 )
 from marginlex.audit.ledger.entry_read import LedgerError
 from marginlex.audit.ledger.read import LedgerReader
@@ -308,6 +311,7 @@ class Ledger(LedgerReader):
         sql = _bulk_insert_sql(conn, _DECISION_COLUMNS)
         to_money = float if conn.dialect.name == "sqlite" else _same
         dictionaries = {DICTIONARY_ID: shipped()} | self.dictionaries
+        sets = KeySets(known_sets(conn))
         for batch in _batched(traces, chunk_size):
             rows, keys = [], []
             for item in batch:
@@ -327,16 +331,17 @@ class Ledger(LedgerReader):
                 rows.append(row)
                 if getattr(decision, "carried_from", None) is not None:
                     continue  # no keys of its own: readers follow it to its reference's
-                if decision.named is not None:  # known as the trace was built
-                    keys.extend(entry_keys(seq, decision.account_ids, decision.named))
-                else:
+                named = decision.named  # known as the trace was built, else read from it
+                if named is None:
                     body = trace_json(decision.trace_z, dictionaries)
-                    keys.extend(keys_of(seq, decision.account_ids, body))
+                    named = named_of(keys_of(seq, decision.account_ids, body))
+                keys.extend(sets.stored(seq, decision.account_ids, named))
             # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
             # parameter processing was half the insert time. The values are already the
             # driver's types (``to_money`` does what the Numeric column's processor would).
             conn.exec_driver_sql(sql, rows)
-            write_keys(conn, keys)  # derived lookup rows, in the same transaction
+            write_sets(conn, sets.take())  # derived lookup rows, in the same transaction
+            write_keys(conn, keys)
         counts = RunCounts(decisions=sum(status.values()), **status)
         return counts, seq
 

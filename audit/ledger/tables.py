@@ -149,6 +149,18 @@ decision_keys = Table(
     Index("ix_decision_keys_kind_key_seq", "kind", "key", "seq"),
 )
 
+key_sets = Table(
+    "key_sets",
+    metadata,
+    # Derived, like decision_keys (revision 0008): each distinct set of an entry's failed
+    # requirements and rules used, stored once under an id made from its content
+    # (decision_keys.set_id); an entry's decision_keys row of kind "key_set" names it.
+    Column("set_id", String(32), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Index("ix_key_sets_kind_key_set_id", "kind", "key", "set_id"),
+)
+
 run_summaries = Table(
     "run_summaries",
     metadata,

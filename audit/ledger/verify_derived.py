@@ -7,8 +7,10 @@ chain holds. ``verify`` compares them with what the entries say, and names the f
 disagrees like any other tampering.
 
 Keys are compared entry by entry as the chain walk reads each trace (the stored rows are
-read alongside, in the same order, on a connection of their own); an entry carried forward
-holds its reference's keys, compared by a digest kept of every referenced entry's.
+read alongside, in the same order, on a connection of their own, an entry's ``key_set`` row
+read as the keys of its set); an entry carried forward holds no keys or, in a ledger recorded
+before that, its reference's, compared by a digest kept of every referenced entry's. A key
+set's rows must be those its id was made from.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, select
 
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.decision_keys import has_keys, keys_of
+from marginlex.audit.ledger.decision_keys import (
+    KeyKind,
+    has_key_sets,
+    has_keys,
+    keys_of,
+    read_sets,
+    set_id,
+)
 from marginlex.audit.ledger.run_summaries import has_summaries, read_summary, summarize
 from marginlex.audit.ledger.store import Ledger
 
@@ -68,8 +77,12 @@ class KeyCheck:
         self._conn: Connection | None = None
         self._groups: Iterator[tuple[int, Iterator[Any]]] = iter(())
         self._pending: tuple[int, set[Key]] | None = None
+        self.sets: dict[str, set[Key]] = {}
         if self.enabled:
             self._conn = ledger.engine.connect()
+            if has_key_sets(self._conn):
+                self.sets = read_sets(self._conn)
+                self._conn.rollback()
             k = t.decision_keys.c
             rows = self._conn.execution_options(yield_per=5000).execute(
                 select(k.seq, k.kind, k.key).order_by(k.seq, k.kind, k.key)
@@ -81,7 +94,18 @@ class KeyCheck:
             found, self._pending = self._pending, None
             return found
         group = next(self._groups, None)
-        return None if group is None else (group[0], {(r.kind, r.key) for r in group[1]})
+        return None if group is None else (group[0], self._expanded(group[1]))
+
+    def _expanded(self, rows: Iterator[Any]) -> set[Key]:
+        """An entry's stored keys, a ``key_set`` row replaced by its set's keys (a set the
+        ledger does not hold stays as the row, which no trace lists)."""
+        found: set[Key] = set()
+        for row in rows:
+            if row.kind == KeyKind.SET.value and row.key in self.sets:
+                found |= self.sets[row.key]
+            else:
+                found.add((row.kind, row.key))
+        return found
 
     def _stored(self, seq: int) -> tuple[set[Key], DerivedProblem | None]:
         """The stored keys of entry ``seq`` (rows of a lower, missing entry: a problem)."""
@@ -124,11 +148,19 @@ class KeyCheck:
         )
 
     def finish(self) -> DerivedProblem | None:
-        """Rows left after the last entry name no entry."""
+        """Rows left after the last entry name no entry; a key set whose rows are not what
+        its id (made from them) says."""
         if not self.enabled:
             return None
         found = self._next()
-        return None if found is None else _orphan(found[0])
+        if found is not None:
+            return _orphan(found[0])
+        for name, keys in sorted(self.sets.items()):  # a few hundred
+            if set_id(tuple(sorted(keys))) != name:
+                return DerivedProblem(
+                    f"key set {name} holds rows its id was not made from: key_sets was edited"
+                )
+        return None
 
     def close(self) -> None:
         """Release the connection the stored keys were read on."""

@@ -114,6 +114,9 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
     assert report.head_hash == filled.get_decision("b3").entry_hash
 
 
+_FIRST_SET = "(SELECT key FROM decision_keys WHERE seq = 1 AND kind = 'key_set')"
+
+
 @pytest.mark.parametrize(
     ("statements", "kind", "seq"),
     [
@@ -155,9 +158,23 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
             2,
         ),
         (
-            ["DELETE FROM decision_keys WHERE seq = 5 AND kind = 'rule'"],
+            ["DELETE FROM decision_keys WHERE seq = 5 AND kind = 'key_set'"],
             ProblemKind.KEYS_CHANGED,
             5,
+        ),
+        (
+            [  # one rule of the set entry #1 names (the first entry to name it)
+                "UPDATE key_sets SET key = 'edited' WHERE kind = 'rule' AND set_id = "
+                f"{_FIRST_SET} AND key = (SELECT MIN(key) FROM key_sets WHERE kind = 'rule' "
+                f"AND set_id = {_FIRST_SET})"
+            ],
+            ProblemKind.KEYS_CHANGED,
+            1,
+        ),
+        (
+            ["INSERT INTO key_sets VALUES ('0123456789abcdef0123456789abcdef', 'rule', 'x')"],
+            ProblemKind.KEYS_CHANGED,
+            None,
         ),
         (
             ["INSERT INTO decision_keys (seq, kind, key) VALUES (3, 'failed', 'min_equity')"],
@@ -202,6 +219,8 @@ def test_intact_ledger_verifies(filled: Ledger) -> None:
         "run-book",
         "key-edited",
         "key-deleted",
+        "key-set-edited",
+        "key-set-added",
         "key-added",
         "key-past-the-head",
         "summary-edited",

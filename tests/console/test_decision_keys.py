@@ -5,6 +5,7 @@ ledger falls back to); an upgraded 0003 ledger gets them from its traces, its ch
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,7 +16,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.decision_keys import backfill, keys_of
+from marginlex.audit.ledger.decision_keys import backfill, keys_of, read_sets, set_id
+from marginlex.audit.ledger.run_summaries import _keyed_failures, _traced_failures
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 from marginlex.console.app import create_app
@@ -123,3 +125,59 @@ def test_an_older_ledger_served_as_it_is_still_filters(tmp_path: Path) -> None:
     with TestClient(create_app(str(keyed_path))) as upgraded:
         assert upgraded.get("/decisions.csv?failed=min_equity").text.splitlines() == rows
     assert len(rows) > 1
+
+
+def test_each_set_of_failed_and_rule_keys_is_stored_once(recorded: Recorded) -> None:
+    """An entry has its account rows and one ``key_set`` row; ``key_sets`` holds each set
+    once, under the id made from its rows; read back, they are the keys of the trace."""
+    ledger = Ledger.open(recorded.location, create=False)
+    try:
+        with ledger.engine.connect() as conn:
+            kinds = {r.kind for r in conn.execute(t.decision_keys.select())}
+            sets = read_sets(conn)
+            named = {
+                int(r.seq): r.key
+                for r in conn.execute(
+                    t.decision_keys.select().where(t.decision_keys.c.kind == "key_set")
+                )
+            }
+        rows = ledger.query()
+        bodies = ledger.trace_bodies(r.seq for r in rows)
+    finally:
+        ledger.close()
+    assert kinds == {"account", "key_set"}  # no failed or rule row of its own
+    assert set(named.values()) == set(sets) and len(sets) < len(named) / 4
+    assert all(set_id(tuple(keys)) == name for name, keys in sets.items())
+    for row in rows:
+        accounts = json.dumps(list(row.account_ids))
+        full = {(k, v) for _, k, v in keys_of(row.seq, accounts, bodies[row.seq])}
+        assert sets[named[row.seq]] == {key for key in full if key[0] != "account"}
+
+
+def test_an_upgraded_ledger_finds_old_and_new_entries_alike(tmp_path: Path) -> None:
+    """Entries recorded before key sets keep their failed and rule rows; a run recorded
+    after the upgrade names key sets; every filter finds both as the traces say, the run
+    summaries count both, and the ledger verifies."""
+    path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["ledger", "upgrade", "--ledger", str(path)]).exit_code == 0
+    result = runner.invoke(app, ["run", "--ledger", str(path)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(path) as db:
+        kinds = {k for (k,) in db.execute("SELECT DISTINCT kind FROM decision_keys")}
+        runs = [r for (r,) in db.execute("SELECT run_id FROM runs ORDER BY created_at")]
+    assert kinds == {"account", "failed", "rule", "key_set"}
+    ledger = Ledger.open(str(path), create=False)
+    try:
+        for where in FILTERS:
+            found = _seqs(ledger, True, **where)
+            assert found == _seqs(ledger, False, **where), where
+        both = _seqs(ledger, True, rule="sec_portfolio_margin")
+        assert min(both) <= 28 < max(both)  # the old run's entries and the new run's
+        with ledger.engine.connect() as conn:
+            for run in runs:
+                assert _keyed_failures(conn, run) == _traced_failures(conn, run)
+    finally:
+        ledger.close()
+    verified = runner.invoke(app, ["verify", "--ledger", str(path)])
+    assert verified.exit_code == 0, verified.output
