@@ -12,7 +12,6 @@ as in any run.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,7 +24,7 @@ from marginlex.audit.ledger.book_digests import read_digest
 from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.store import Ledger, LedgerError
 from marginlex.audit.trace.from_evaluation import set_codes
-from marginlex.audit.trace.model import RulebookRef
+from marginlex.audit.trace.model import RulebookRef, decision_ids_for
 from marginlex.engine.distributed.digests import BookDigest
 from marginlex.engine.evaluation import Evaluation
 
@@ -165,16 +164,13 @@ def carry_entries(
     seqs = np.where(is_ref, rows["carried_from"].fillna(0), rows["seq"]).astype(np.int64)
     hashes = np.where(is_ref, rows["carried_hash"].astype("object"), rows["entry_hash"])
     ids = set_ids.tolist()
-    key = f"{ref.sha256}|{book_sha256}|{as_of.isoformat()}|"
-    sha = hashlib.sha256
     return CarriedEntries(
         rulebook_id=ref.id,
         rulebook_sha256=ref.sha256,
         book_sha256=book_sha256,
         as_of=as_of,
         margin_set_ids=np.asarray(ids, dtype=str) if ids else np.array([], dtype=str),
-        # decision_id_for, for every set at once
-        decision_ids=[f"d-{s}-{sha((key + s).encode()).hexdigest()[:12]}" for s in ids],
+        decision_ids=decision_ids_for(ref.sha256, book_sha256, as_of, ids),
         account_ids=[str(v) for v in rows["account_ids"].tolist()],
         statuses=[str(v) for v in rows["status"].tolist()],
         calls=_cents(rows["call"]),

@@ -29,7 +29,7 @@ from marginlex.audit.trace.model import (
     DecisionTrace,
     RulebookRef,
     as_version,
-    decision_id_for,
+    decision_ids_for,
 )
 from marginlex.audit.trace.named import TraceKeys, failed_masks, trace_keys
 from marginlex.audit.trace.sets import margin_set_json
@@ -349,7 +349,7 @@ def trace_columns(
     figures = b.figures_json()
     margin_set, account_ids = b.margin_set_json()
     set_ids = ev.decisions["margin_set_id"].astype("str").tolist()
-    ids = [decision_id_for(rulebook.sha256, book.sha256, ev.as_of, s) for s in set_ids]
+    ids = decision_ids_for(rulebook.sha256, book.sha256, ev.as_of, set_ids)
     head = f'{{"as_of":"{ev.as_of.isoformat()}","book_sha256":"{book.sha256}","decision_id":'
     ref = rulebook.model_dump_json()
     tail = f',"rulebook":{ref},"schema_version":"{schema_version}","steps":['

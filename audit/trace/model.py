@@ -8,6 +8,7 @@ its canonical JSON; ``explain`` renders it. Regenerate the committed JSON Schema
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 from datetime import date
@@ -244,6 +245,19 @@ def decision_id_for(rulebook_sha256: str, book_sha256: str, as_of: date, margin_
     """
     key = f"{rulebook_sha256}|{book_sha256}|{as_of.isoformat()}|{margin_set_id}"
     return f"d-{margin_set_id}-{sha256_hex(key)[:12]}"
+
+
+def decision_ids_for(
+    rulebook_sha256: str, book_sha256: str, as_of: date, margin_set_ids: list[str]
+) -> list[str]:
+    """:func:`decision_id_for` of many margin sets of one rulebook, book and as-of date.
+
+    >>> decision_ids_for("a" * 64, "b" * 64, date(2026, 3, 31), ["ms-ACC1"])
+    ['d-ms-ACC1-a248190d1d3b']
+    """
+    key = f"{rulebook_sha256}|{book_sha256}|{as_of.isoformat()}|"
+    sha = hashlib.sha256
+    return [f"d-{s}-{sha((key + s).encode()).hexdigest()[:12]}" for s in margin_set_ids]
 
 
 def trace_json_schema() -> dict[str, object]:
