@@ -19,6 +19,8 @@ FloatArray = npt.NDArray[np.float64]
 # see, as audit.money.to_cents does through repr().
 _TIE_DECIMALS = 6
 _TIE_ULPS = 16.0
+_EXACT_UNITS = 2.0**40  # below it a half unit's float has the half unit for its repr
+_EXACT_DECIMALS = 6
 
 
 def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
@@ -48,11 +50,33 @@ def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
     if near.size:
         whole = np.array(whole, dtype=np.float64, ndmin=1)
         flat = np.abs(values).reshape(-1)
-        whole.reshape(-1)[near] = [_half_up_units(float(flat[i]), decimals) for i in near]
+        units = _near_tie_units(flat[near], exact.reshape(-1)[near], decimals)
+        slow = np.flatnonzero(np.isnan(units))  # past the exact shortcut's range: few or none
+        units[slow] = [_half_up_units(float(flat[near[i]]), decimals) for i in slow]
+        whole.reshape(-1)[near] = units
         whole = whole.reshape(values.shape)
     rounded = np.copysign(whole, values) / scale
     # -0.0 and 0.0 must print and hash identically.
     return np.where(rounded == 0.0, 0.0, rounded)
+
+
+def _near_tie_units(amounts: FloatArray, exact: FloatArray, decimals: int) -> FloatArray:
+    """:func:`_half_up_units` of amounts (>= 0) a few ulps from a half unit, without
+    formatting them; NaN where the shortcut does not hold (the caller decides those).
+
+    The half unit nearest each, ``d = (2k + 1) / (2 * 10**decimals)``, is a decimal of a few
+    digits, and the float nearest it is one correctly rounded division of two integers. An
+    amount that is that float has ``d`` for its shortest ``repr`` (no shorter decimal lies
+    within its half ulp while amounts stay under ``2**40`` units): a tie, rounded up. Any
+    other amount's ``repr`` lies within its own half ulp, which does not hold ``d``: on the
+    same side of ``d`` as the amount is, so it rounds that way.
+    """
+    scale = 10.0**decimals
+    twice = np.round(exact * 2.0)  # the odd count of half units nearest
+    half = twice / (2.0 * scale)
+    units = np.where(amounts >= half, (twice + 1.0) / 2.0, (twice - 1.0) / 2.0)
+    exact_range = (exact < _EXACT_UNITS) & (0 <= decimals <= _EXACT_DECIMALS)
+    return np.where(exact_range, units, np.nan)
 
 
 def _half_up_units(amount: float, decimals: int) -> float:

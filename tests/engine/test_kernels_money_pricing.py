@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pytest
@@ -125,3 +126,32 @@ def test_round_cents_matches_audit_decimal_on_any_float(amount: float) -> None:
     # repr shows, as the Decimal reporter does, however close it lies to a half cent.
     assert float(round_cents(amount)) == float(to_cents(amount))
     assert float(round_cents(np.array([amount, amount]))[1]) == float(to_cents(amount))
+
+
+def _repr_half_up(amount: float) -> float:
+    """The rounding the kernel promises: the amount's shortest repr, half up to the cent."""
+    return float(Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**40), st.integers(-6, 6), st.booleans())
+def test_amounts_a_few_ulps_from_a_half_cent_round_as_their_repr(
+    half_cents: int, ulps: int, negative: bool
+) -> None:
+    """Within a few ulps of a half cent (the kernel's tie window) the kernel decides
+    without formatting (below 2**40 cents) what rounding the shortest repr half up
+    decides; past that range it formats them."""
+    amount = (2 * half_cents + 1) / 200.0
+    for _ in range(abs(ulps)):
+        amount = math.nextafter(amount, math.inf if ulps > 0 else -math.inf)
+    amount = -amount if negative else amount
+    assert float(round_cents(amount)) == _repr_half_up(amount)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [12_000_000_000.005, 98_765_432_109.125, 5_497_558_138.885, 0.1 * 3 * 0.05, 1.15 * 0.3],
+)
+def test_near_ties_on_both_sides_of_the_exact_range(amount: float) -> None:
+    assert float(round_cents(amount)) == _repr_half_up(amount)
+    assert float(round_cents(-amount)) == -_repr_half_up(amount)
