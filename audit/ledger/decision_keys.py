@@ -94,8 +94,13 @@ def entry_keys(seq: int, account_ids: str, keys: Named) -> list[tuple[int, str, 
     >>> entry_keys(7, '["A2","A1"]', (("rule", "r.x"),))
     [(7, 'account', 'A1'), (7, 'account', 'A2'), (7, 'rule', 'r.x')]
     """
+    return account_rows(seq, account_ids) + [(seq, k, v) for k, v in keys]
+
+
+def account_rows(seq: int, account_ids: str) -> list[tuple[int, str, str]]:
+    """An entry's ``account`` rows, from its ``account_ids`` JSON (sorted, without repeats)."""
     accounts = sorted(set(json.loads(account_ids)))
-    return [(seq, KeyKind.ACCOUNT.value, a) for a in accounts] + [(seq, k, v) for k, v in keys]
+    return [(seq, KeyKind.ACCOUNT.value, a) for a in accounts]
 
 
 def set_id(keys: Named) -> str:
@@ -121,8 +126,7 @@ class KeySets:
     def stored(self, seq: int, account_ids: str, keys: Named) -> list[tuple[int, str, str]]:
         """The ``decision_keys`` rows of one entry: its accounts, and its set's id (none
         when it has no other key)."""
-        accounts = sorted(set(json.loads(account_ids)))
-        rows = [(seq, KeyKind.ACCOUNT.value, a) for a in accounts]
+        rows = account_rows(seq, account_ids)
         if keys:
             rows.append((seq, KeyKind.SET.value, self.id_of(keys)))
         return rows
@@ -153,13 +157,8 @@ def has_key_sets(conn: Connection) -> bool:
     return inspect(conn).has_table(t.key_sets.name)
 
 
-def known_sets(conn: Connection) -> set[str]:
-    """The ids of the key sets the ledger holds (a few hundred)."""
-    return set(conn.scalars(select(t.key_sets.c.set_id).distinct()))
-
-
 def read_sets(conn: Connection) -> dict[str, set[tuple[str, str]]]:
-    """Every key set the ledger holds: its (kind, key) pairs, by id."""
+    """Every key set the ledger holds (a few hundred): its (kind, key) pairs, by id."""
     found: dict[str, set[tuple[str, str]]] = {}
     for row in conn.execute(select(t.key_sets)):
         found.setdefault(row.set_id, set()).add((row.kind, row.key))
@@ -249,7 +248,7 @@ def backfill(conn: Connection) -> int:
     conn.execute(delete(t.decision_keys))
     # A set's rows never change: those stored stay. A ledger being upgraded through
     # revision 0005 has no key_sets yet: its entries get their rows in full, as then.
-    sets = KeySets(known_sets(conn)) if has_key_sets(conn) else None
+    sets = KeySets(read_sets(conn)) if has_key_sets(conn) else None
     rows: list[tuple[int, str, str]] = []
     count = 0
     for entry in _entries(conn, carrying):
@@ -260,14 +259,18 @@ def backfill(conn: Connection) -> int:
         else:
             rows.extend(sets.stored(int(entry.seq), entry.account_ids, named_of(full)))
         if len(rows) >= _BATCH * 8:
-            _flush(conn, rows, sets)
+            write_entry_keys(conn, rows, sets)
             rows = []
-    _flush(conn, rows, sets)
+    write_entry_keys(conn, rows, sets)
     return count
 
 
-def _flush(conn: Connection, rows: list[tuple[int, str, str]], sets: KeySets | None) -> None:
-    if sets is not None:  # the sets first: an entry's row names a set already stored
+def write_entry_keys(
+    conn: Connection, rows: list[tuple[int, str, str]], sets: KeySets | None
+) -> None:
+    """Insert entries' ``decision_keys`` rows, and first the rows of the key sets they
+    name that ``sets`` queued (none without ``sets``: a ledger before ``key_sets``)."""
+    if sets is not None:
         write_sets(conn, sets.take())
     write_keys(conn, rows)
 
@@ -276,8 +279,7 @@ def _entry_keys(entry: Any, dictionaries: Dictionaries) -> list[tuple[int, str, 
     try:
         return keys_of(int(entry.seq), entry.account_ids, trace_json(entry.trace_z, dictionaries))
     except ValueError:  # a damaged trace (TraceDecodeError, JSON): verify names it
-        accounts = json.loads(entry.account_ids)
-        return [(int(entry.seq), KeyKind.ACCOUNT.value, a) for a in sorted(set(accounts))]
+        return account_rows(int(entry.seq), entry.account_ids)
 
 
 def key_count(conn: Connection) -> int:

@@ -49,10 +49,9 @@ from marginlex.audit.ledger.decision_keys import (
     backfill,
     has_keys,
     keys_of,
-    known_sets,
     named_of,
-    write_keys,
-    write_sets,
+    read_sets,
+    write_entry_keys,
 )
 from marginlex.audit.ledger.entry_read import LedgerError
 from marginlex.audit.ledger.read import LedgerReader
@@ -311,7 +310,7 @@ class Ledger(LedgerReader):
         sql = _bulk_insert_sql(conn, _DECISION_COLUMNS)
         to_money = float if conn.dialect.name == "sqlite" else _same
         dictionaries = {DICTIONARY_ID: shipped()} | self.dictionaries
-        sets = KeySets(known_sets(conn))
+        sets = KeySets(read_sets(conn))
         for batch in _batched(traces, chunk_size):
             rows, keys = [], []
             for item in batch:
@@ -340,8 +339,7 @@ class Ledger(LedgerReader):
             # parameter processing was half the insert time. The values are already the
             # driver's types (``to_money`` does what the Numeric column's processor would).
             conn.exec_driver_sql(sql, rows)
-            write_sets(conn, sets.take())  # derived lookup rows, in the same transaction
-            write_keys(conn, keys)
+            write_entry_keys(conn, keys, sets)  # derived lookup rows, in the same transaction
         counts = RunCounts(decisions=sum(status.values()), **status)
         return counts, seq
 

@@ -156,7 +156,7 @@ class KeyCheck:
         if found is not None:
             return _orphan(found[0])
         for name, keys in sorted(self.sets.items()):  # a few hundred
-            if set_id(tuple(sorted(keys))) != name:
+            if set_id(tuple(keys)) != name:
                 return DerivedProblem(
                     f"key set {name} holds rows its id was not made from: key_sets was edited"
                 )

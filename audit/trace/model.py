@@ -18,7 +18,7 @@ from typing import Final, Literal, NamedTuple, Self
 
 from pydantic import Field, SerializeAsAny, model_validator
 
-from marginlex.audit.canonical import canonical_json, sha256_hex
+from marginlex.audit.canonical import canonical_json
 from marginlex.audit.trace.money import Money
 from marginlex.audit.trace.steps import (
     OUTPUT_OF_KIND,
@@ -243,8 +243,7 @@ def decision_id_for(rulebook_sha256: str, book_sha256: str, as_of: date, margin_
     >>> decision_id_for("a" * 64, "b" * 64, date(2026, 3, 31), "ms-ACC1")
     'd-ms-ACC1-a248190d1d3b'
     """
-    key = f"{rulebook_sha256}|{book_sha256}|{as_of.isoformat()}|{margin_set_id}"
-    return f"d-{margin_set_id}-{sha256_hex(key)[:12]}"
+    return decision_ids_for(rulebook_sha256, book_sha256, as_of, [margin_set_id])[0]
 
 
 def decision_ids_for(

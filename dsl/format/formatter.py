@@ -7,6 +7,7 @@ line anchored after them, or at the end of the line they trailed.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -407,11 +408,8 @@ def _merge_comments(
     pending = sorted(full, key=lambda c: (c.span.line, c.span.column))
     for i, line in enumerate(lines):
         # pending is sorted by line: the comments before this line are a prefix of it
-        cut = 0
-        while (
-            line.anchor is not None and cut < len(pending) and pending[cut].span.line < line.anchor
-        ):
-            cut += 1
+        anchor = line.anchor
+        cut = 0 if anchor is None else bisect_left(pending, anchor, key=lambda c: c.span.line)
         before, pending = pending[:cut], pending[cut:]
         if line.statement:
             out.append("")

@@ -107,30 +107,29 @@ class BookRows:
         self.entity_hashes = np.concatenate(
             [_rows(accounts, "accounts"), _rows(parties, "parties")]
         )
-        self.accounts = len(accounts)
-        self.owner = _codes(as_text(accounts["owner_id"]), self.entity_ids)
-        self.carrier = _codes(as_text(accounts["carrier_id"]), self.entity_ids)
+        self.owner = _codes(accounts["owner_id"], self.entity_ids)
+        self.carrier = _codes(accounts["carrier_id"], self.entity_ids)
         relation_hashes = _rows(book.relations, "relations")
         self.relations = {
-            end: _Keyed.of(_codes(as_text(book.relations[end]), self.entity_ids), relation_hashes)
+            end: _Keyed.of(_codes(book.relations[end], self.entity_ids), relation_hashes)
             for end in ("src", "dst")
         }
         instruments = book.instruments
         self.instrument_ids = as_text(instruments["instrument_id"])
         self.instrument_hashes = _rows(instruments, "instruments")
-        self.underlying = _codes(as_text(instruments["underlying"]), self.instrument_ids)
+        self.underlying = _codes(instruments["underlying"], self.instrument_ids)
         positions = book.positions
         self.positions = _Keyed.of(
-            self._pair(
-                _codes(as_text(positions["account_id"]), self.entity_ids),
-                _codes(as_text(positions["instrument_id"]), self.instrument_ids),
+            self.pair(
+                _codes(positions["account_id"], self.entity_ids),
+                _codes(positions["instrument_id"], self.instrument_ids),
             ),
             _rows(positions, "positions"),
         )
         self.lot_ids = as_text(book.collateral["lot_id"])
         self.lot_hashes = _rows(book.collateral, "collateral")
 
-    def _pair(self, account: np.ndarray, instrument: np.ndarray) -> np.ndarray:
+    def pair(self, account: np.ndarray, instrument: np.ndarray) -> np.ndarray:
         """One integer for an (account, instrument) pair of codes; -1 if either is -1."""
         pair = account * np.int64(max(1, len(self.instrument_ids))) + instrument
         return np.where((account >= 0) & (instrument >= 0), pair, -1)
@@ -168,7 +167,7 @@ def _entities(frames: Frames, rows: BookRows, sets: pd.Index) -> tuple[np.ndarra
     """Each (entity code, set code) once: the set's accounts, and their owners and carriers."""
     members = frames["sets"]
     code = _codes(members["margin_set_id"], sets)
-    account = _codes(as_text(members["account_id"]), rows.entity_ids)
+    account = _codes(members["account_id"], rows.entity_ids)
     row = np.where(account >= 0, account, 0)  # an account's row: its code among entities
     known = account >= 0
     owner = np.where(known, rows.owner[row], -1)
@@ -193,18 +192,18 @@ def _holdings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
     """Positions with their instruments and underlyings; lots with their assets."""
     held = frames["positions"]
     code = _codes(held["margin_set_id"], parts.sets)
-    account = _codes(as_text(held["account_id"]), rows.entity_ids)
-    instrument = _codes(as_text(held["instrument_id"]), rows.instrument_ids)
-    parts.keyed(code, rows.positions, rows._pair(account, instrument))
+    account = _codes(held["account_id"], rows.entity_ids)
+    instrument = _codes(held["instrument_id"], rows.instrument_ids)
+    parts.keyed(code, rows.positions, rows.pair(account, instrument))
     rows.instruments(parts, code, instrument)
     under = np.where(instrument >= 0, rows.underlying[np.maximum(instrument, 0)], -1)
     rows.instruments(parts, code, under)
     lots = frames["lots"]
     lot_code = _codes(lots["margin_set_id"], parts.sets)
-    lot = _codes(as_text(lots["lot_id"]), rows.lot_ids)
+    lot = _codes(lots["lot_id"], rows.lot_ids)
     found = lot >= 0
     parts.add(lot_code[found], rows.lot_hashes[lot[found]])
-    rows.instruments(parts, lot_code, _codes(as_text(lots["asset"]), rows.instrument_ids))
+    rows.instruments(parts, lot_code, _codes(lots["asset"], rows.instrument_ids))
 
 
 def set_input_hashes(
