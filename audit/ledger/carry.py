@@ -148,8 +148,28 @@ def carried_decisions(
 
 def _cents(values: pd.Series) -> list[str]:
     """Amounts (the driver's floats or decimals, stored to the cent) as an entry header
-    writes them."""
+    writes them: ``f"{Decimal(str(v)).quantize(Decimal('0.01')):.2f}"``.
+
+    SQLite hands back floats (integers for whole amounts): when each is the float of a whole
+    number of cents below 10**13 (so its shortest repr is that number), ``f"{v:.2f}"``
+    writes the same text, once per distinct amount. Anything else (PostgreSQL's decimals, an
+    amount off the cent) takes the Decimal path.
+
+    >>> _cents(pd.Series([12, 0.1, -3.5, 2.675], dtype=object))
+    ['12.00', '0.10', '-3.50', '2.68']
+    """
+    if pd.api.types.infer_dtype(values, skipna=False) in _NUMBERS:
+        amounts = values.to_numpy(dtype=np.float64)
+        cents = np.rint(amounts * 100.0)
+        whole_cents = (np.abs(amounts) < 1e13) & (cents / 100.0 == amounts)
+        if whole_cents.all() and not (np.signbit(amounts) & (amounts == 0)).any():
+            codes, uniques = pd.factorize(amounts)
+            texts = np.asarray([f"{u:.2f}" for u in uniques.tolist()], dtype=object)
+            return list(texts[codes])
     return [f"{Decimal(str(v)).quantize(_CENT):.2f}" for v in values.tolist()]
+
+
+_NUMBERS = ("floating", "integer", "mixed-integer-float")
 
 
 def carry_entries(

@@ -15,6 +15,7 @@ SCHEMA_REVISIONS = (
     "0006_run_summaries",
     "0007_book_digests",
     "0008_key_sets",
+    "0009_retire_prefix_indexes",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`marginlex.audit.ledger.tables.metadata` creates; a ledger stamped with a revision

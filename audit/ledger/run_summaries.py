@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, Float, case, cast, delete, func, inspect, select
+from sqlalchemy import Connection, case, delete, func, inspect, select
 
 from marginlex.audit.canonical import canonical_json
 from marginlex.audit.ledger import tables as t
@@ -133,15 +133,16 @@ def _distributions(conn: Connection, run_id: str) -> tuple[Distribution, Distrib
     """The requirements and the calls (above zero) of a run, per rulebook in chain order."""
     import numpy as np  # noqa: PLC0415
 
-    col = t.decisions.c
-    query = (
-        select(col.rulebook_id, cast(col.requirement, Float), cast(col.call, Float))
-        .where(col.run_id == run_id)
-        .order_by(col.seq)
+    # The driver's tuples as they come (no Row per entry: a run has hundreds of thousands).
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        "SELECT rulebook_id, CAST(requirement AS FLOAT), CAST(call AS FLOAT) "
+        f"FROM {t.decisions.name} WHERE run_id = {marker} ORDER BY seq"
     )
-    rows = conn.execute(query).all()
-    names = np.asarray([r[0] for r in rows], dtype=object)
-    figures = np.asarray([(r[1], r[2]) for r in rows], dtype=float).reshape(-1, 2)
+    rows = conn.exec_driver_sql(sql, (run_id,)).fetchall()
+    first, *amounts = zip(*rows, strict=True) if rows else ((), (), ())
+    names = np.asarray(first, dtype=object)
+    figures = np.asarray(amounts, dtype=float).reshape(2, -1).T
     labels = list(dict.fromkeys(names.tolist()))  # first seen, first drawn
     by = {label: names == label for label in labels}
     requirements = {label: figures[mask, 0] for label, mask in by.items()}

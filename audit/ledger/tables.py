@@ -94,9 +94,8 @@ decisions = Table(
     Column("inputs_sha256", String(64), nullable=True),
     Column("carried_from", BigInteger, nullable=True),
     Column("carried_hash", String(64), nullable=True),
-    Index("ix_decisions_decision_id", "decision_id"),
-    Index("ix_decisions_run_id", "run_id"),
-    Index("ix_decisions_rulebook_id", "rulebook_id"),
+    # No single-column index on decision_id, run_id or rulebook_id: each is the first column
+    # of one below, which serves its lookups (revision 0009 retired them, RETIRED_INDEXES).
     # For the console: one decision of one run, and one margin set across runs (two columns,
     # so that without ANALYZE statistics SQLite prefers them to the run_id index).
     Index("ix_decisions_decision_id_run_id", "decision_id", "run_id"),
@@ -179,6 +178,16 @@ book_digests = Table(
     Column("book_sha256", String(64), primary_key=True),
     Column("body", LargeBinary, nullable=False),
 )
+
+RETIRED_INDEXES = (
+    "ix_decisions_decision_id",
+    "ix_decisions_run_id",
+    "ix_decisions_rulebook_id",
+)
+"""Indexes of ``decisions`` that revision 0009 dropped: each was the first column of another
+(``decision_id, run_id``; ``run_id, seq``; ``rulebook_id, status, seq``), which answers the same
+lookups, while every entry paid for it. A ``run --since`` carrying 195k entries into a 200k-entry
+ledger inserted them in 4.0 s with them, 2.4 s without."""
 
 SCHEMA_REVISIONS = revisions.SCHEMA_REVISIONS  # named once, in a module without SQLAlchemy
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]

@@ -8,11 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from marginlex.audit.ledger.carried_entries import CarriedEntries, CarriedMismatch, concat
+from marginlex.audit.ledger.carry import _cents
 from marginlex.audit.ledger.chain import PreparedDecision, entry_hash, entry_header
 from marginlex.audit.ledger.record import interleave
 
@@ -95,3 +97,33 @@ def test_a_block_of_another_book_is_refused() -> None:
         block.check("r-1", {"a" * 64: "sec"}, ("e" * 64, AS_OF))
     with pytest.raises(CarriedMismatch, match="rulebook sec is not in run r-1"):
         block.check("r-1", {"a" * 64: "cftc"}, ("b" * 64, AS_OF))
+
+
+def _header_cents(value: object) -> str:
+    """The rule :func:`~marginlex.audit.ledger.carry._cents` keeps: the amount's shortest
+    text, quantized to the cent (half even), with two places."""
+    return f"{Decimal(str(value)).quantize(Decimal('0.01')):.2f}"
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(10**15), 10**15).map(lambda c: c / 100),  # SQLite: floats of cents
+            st.integers(-(10**6), 10**6),  # and integers, for whole amounts
+            st.floats(-1e15, 1e15),  # off the cent, large, tiny, -0.0
+            st.decimals(-(10**15), 10**15, places=2),  # PostgreSQL
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_carried_amounts_are_written_as_their_decimal_text_is(values: list[object]) -> None:
+    amounts = pd.Series(values, dtype=object)
+    assert _cents(amounts) == [_header_cents(v) for v in values]
+
+
+def test_the_cent_texts_of_a_block_of_floats() -> None:
+    amounts = pd.Series([0, 12, 0.1, -3.5, 1234567.89, 0.0, 99999999999.99], dtype=object)
+    assert _cents(amounts) == [
+        "0.00", "12.00", "0.10", "-3.50", "1234567.89", "0.00", "99999999999.99"
+    ]  # fmt: skip

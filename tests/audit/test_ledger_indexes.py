@@ -37,8 +37,10 @@ def test_old_ledger_gains_the_new_indexes_when_opened_to_write(tmp_path: Path) -
     assert reader.count() == 28 and len(reader.query(order=("-call",), limit=5)) == 5
     reader.close()
     assert not wanted <= _indexes(copy)  # a read-only open adds nothing
+    assert set(t.RETIRED_INDEXES) <= _indexes(copy)  # made by the 1.0 schema
     Ledger.open(str(copy)).close()
     assert wanted <= _indexes(copy)
+    assert _indexes(copy).isdisjoint(t.RETIRED_INDEXES)  # dropped as revision 0009 does
 
 
 def _plans(path: Path, read: Callable[[Ledger], object]) -> list[str]:
@@ -99,8 +101,11 @@ def test_rulebook_and_margin_set_are_found_by_the_margin_set_index(tmp_path: Pat
     result = CliRunner().invoke(app, ["run", "--ledger", str(copy)])
     assert result.exit_code == 0, result.output
     with sqlite3.connect(copy) as db:  # SQLite breaks the tie for the index made last, and
-        db.execute("DROP INDEX ix_decisions_rulebook_id")  # the order of creation varies
-        db.execute("CREATE INDEX ix_decisions_rulebook_id ON decisions (rulebook_id)")
+        db.execute("DROP INDEX ix_decisions_rulebook_id_status_seq")  # the order varies
+        db.execute(
+            "CREATE INDEX ix_decisions_rulebook_id_status_seq ON decisions "
+            "(rulebook_id, status, seq)"
+        )
     reader = open_read_only(str(copy))
     row = reader.query(limit=1)[0]
     reader.close()

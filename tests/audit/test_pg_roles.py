@@ -187,7 +187,9 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
         conn.execute("DROP TABLE run_summaries")
         conn.execute("UPDATE alembic_version SET version_num = '0005_decision_keys'")
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
-    assert upgraded.stdout == "schema upgraded from 0005_decision_keys to 0008_key_sets\n"
+    assert upgraded.stdout == (
+        "schema upgraded from 0005_decision_keys to 0009_retire_prefix_indexes\n"
+    )
     # the writer records into the new table, and nobody edits it
     assert _cli("run", "--ledger", writer).exit_code == 0
     assert _cli("verify", "--ledger", _as(owner_url, "r_login")).stdout.startswith(

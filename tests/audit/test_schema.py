@@ -48,8 +48,11 @@ def test_an_old_ledger_is_upgraded_in_place_and_still_replays(tmp_path: Path) ->
     path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
     upgraded = _cli("ledger", "upgrade", "--ledger", str(path))
     assert upgraded.exit_code == 0, upgraded.output
-    assert upgraded.stdout == "schema upgraded from 0001_baseline to 0008_key_sets\n"
-    assert _revision(path) == "0008_key_sets"
+    assert upgraded.stdout == "schema upgraded from 0001_baseline to 0009_retire_prefix_indexes\n"
+    assert _revision(path) == "0009_retire_prefix_indexes"
+    with sqlite3.connect(path) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "ix_decisions_run_id_seq" in names and names.isdisjoint(t.RETIRED_INDEXES)
     assert {"run_origins", "checkpoints", "ledger_meta"} <= set(
         inspect(create_engine(f"sqlite:///{path}")).get_table_names()
     )
@@ -59,7 +62,7 @@ def test_an_old_ledger_is_upgraded_in_place_and_still_replays(tmp_path: Path) ->
         "replayed 28 decisions: every one identical, byte for byte"
     )
     again = _cli("ledger", "upgrade", "--ledger", str(path))
-    assert again.stdout == "schema already at 0008_key_sets: nothing to upgrade\n"
+    assert again.stdout == "schema already at 0009_retire_prefix_indexes: nothing to upgrade\n"
 
 
 def test_a_new_ledger_is_stamped_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -67,10 +70,10 @@ def test_a_new_ledger_is_stamped_and_a_newer_schema_is_refused(tmp_path: Path) -
     assert _cli("run", "--ledger", str(path)).exit_code == 0
     assert _revision(path) == t.SCHEMA_HEAD
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0009_future'")
+        conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
     refused = (
-        f"{path} has schema revision '0009_future', which this marginlex does not know (it "
-        "knows up to '0008_key_sets'): a newer marginlex made it; use that version"
+        f"{path} has schema revision '0099_future', which this marginlex does not know (it "
+        "knows up to '0009_retire_prefix_indexes'): a newer marginlex made it; use that version"
     )
     for args, code in (
         (["verify"], 2),
