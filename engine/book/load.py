@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.engine.book.columns import to_arrow
 from marginlex.engine.book.derive import derive, fill_defaults
 from marginlex.engine.book.problems import BookError, BookProblem, Problems, Severity
 from marginlex.engine.book.schema import FILES, SPECS, ColType, Column, FileSpec
@@ -221,8 +222,8 @@ def _arrow_table(spec: FileSpec, df: pd.DataFrame) -> pa.Table:
             arr = pa.array(s.to_numpy(dtype="bool"))
         elif col.type is ColType.FLOAT:
             arr = pa.array(s.to_numpy(dtype="float64"), from_pandas=True)
-        else:
-            arr = pa.array(s.astype("str").tolist(), type=pa.string(), from_pandas=True)
+        else:  # astype("str")'s texts, in Arrow without a Python object per row
+            arr = to_arrow(s).cast(pa.string())
         arrays.append(arr)
         names.append(col.name)
     return pa.Table.from_arrays(arrays, names=names)
