@@ -51,8 +51,10 @@ from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.set_inputs import BookRows, set_input_hashes
 from marginlex.engine.version import ENGINE_VERSION
 
-PARALLEL_SETS = 20_000
-"""Traces are built in chunks of this many margin sets, each by its own worker process."""
+PARALLEL_SETS = 8_000
+"""Traces are built in chunks of this many margin sets, each by its own worker process.
+Smaller chunks hold less at once: at 100k accounts a recorded run peaks at 2.2 GB instead of
+2.8 GB with chunks of 20,000, as fast (32.4 s against 32.9 s, medians of three)."""
 MIN_FORK_SETS = 2_000
 """While fewer margin sets wait for their traces, no worker is forked for them: the recording
 process builds them itself (a small book is not worth a process)."""
