@@ -25,7 +25,6 @@ from sec_floor import floor_sec
 from marginlex.cli.process_memory import keep_freed_memory
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, write_book
-from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.phases.margin import method_of_sets, run_methods
 from marginlex.engine.phases.offsets import run_offsets
@@ -33,6 +32,7 @@ from marginlex.engine.phases.sets import run_eligibility, run_margin_sets, run_s
 from marginlex.engine.phases.state import RunState
 from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.plan.context import build_contexts
+from marginlex.engine.run import SharedBook
 from marginlex.engine.synth.generate import synth_book
 
 RULEBOOKS = ("sec", "cftc", "harmonized")
@@ -66,7 +66,8 @@ def main() -> None:
     keep_freed_memory()  # as `marginlex run` does before it evaluates
     start = time.perf_counter()
     book = _book(args)
-    graph = AccountGraph(book)
+    shared = SharedBook(book)  # as `marginlex run` evaluates: one graph and contexts
+    graph = shared.graph
     graph.account_columns()
     loaded = time.perf_counter() - start
     n_pos = len(book.positions)
@@ -77,7 +78,7 @@ def main() -> None:
     total = 0.0
     for name in RULEBOOKS:  # three rulebooks
         t0 = time.perf_counter()
-        ev = evaluate(compile_plan(load_rulebook(name), book.as_of), book, graph=graph)
+        ev = shared.evaluate(load_rulebook(name))  # the first builds the contexts
         took = time.perf_counter() - t0
         total += took
         rows = sum(len(f) for f in ev.frames.values())

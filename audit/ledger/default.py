@@ -45,12 +45,11 @@ def ensure_demo_ledger(path: Path | None = None, book: Path | None = None) -> Pa
     where.parent.mkdir(parents=True, exist_ok=True)
     # The engine only when there is something to record: serving a ledger needs none of it.
     from marginlex.audit.ledger.record import record_run  # noqa: PLC0415
-    from marginlex.engine.graph.account_graph import AccountGraph  # noqa: PLC0415
-    from marginlex.engine.run import resolve_book, resolve_rulebook, run_rulebook  # noqa: PLC0415
+    from marginlex.engine.run import SharedBook, resolve_book, resolve_rulebook  # noqa: PLC0415
 
     loaded = resolve_book(book)
-    graph = AccountGraph(loaded)
+    shared = SharedBook(loaded)
     rulebooks = [resolve_rulebook(name) for name in DEMO_RULEBOOKS]
-    evaluations = [run_rulebook(rb, loaded, None, graph) for rb in rulebooks]
+    evaluations = [shared.evaluate(rb) for rb in rulebooks]
     record_run(str(where), evaluations, rulebooks, loaded)
     return where

@@ -181,10 +181,9 @@ def _evaluate_all(
     as_of: dt.date | None,
     recorder: RunRecorder | None,
 ) -> list[Evaluation]:
-    from marginlex.engine.graph.account_graph import AccountGraph  # noqa: PLC0415
-    from marginlex.engine.run import run_rulebook  # noqa: PLC0415
+    from marginlex.engine.run import SharedBook  # noqa: PLC0415
 
-    graphs: dict[int, AccountGraph] = {}  # by book: the whole book, or --since's cut of it
+    shared: dict[int, SharedBook] = {}  # by book: the whole book, or --since's cut of it
     results: list[Evaluation] = []
     show = len(book.positions) >= LONG_RUN_POSITIONS
     progress = _progress(bar=True, show=show)
@@ -193,9 +192,9 @@ def _evaluate_all(
         for rulebook in rulebooks:  # a handful of rulebooks
             progress.update(task, description=f"evaluating {rulebook.id}", refresh=True)
             part = recorder.book_for(rulebook, as_of) if recorder is not None else book
-            if id(part) not in graphs:
-                graphs[id(part)] = AccountGraph(part)
-            results.append(run_rulebook(rulebook, part, as_of, graphs[id(part)]))
+            if id(part) not in shared:
+                shared[id(part)] = SharedBook(part)
+            results.append(shared[id(part)].evaluate(rulebook, as_of))
             if recorder is not None:  # its traces are built while the next one is evaluated
                 recorder.add(results[-1], rulebook)
             progress.advance(task)
