@@ -29,7 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -122,6 +122,38 @@ def _stamp_head(conn: Connection) -> None:
     conn.execute(text(f"INSERT INTO {t.VERSION_TABLE} VALUES (:v)"), {"v": t.SCHEMA_HEAD})
 
 
+def _bring_to_head(conn: Connection) -> None:
+    """Give a ledger opened to record what the head revision has (nothing when it has it)."""
+    fill_keys = not has_keys(conn) and has_entries(conn)
+    fill_summaries = not has_summaries(conn) and has_entries(conn)
+    t.metadata.create_all(conn)  # new tables only: the ledger is at the head
+    # A ledger made before an index was added gets it (create_all makes the indexes of new
+    # tables only); a ledger without it still reads.
+    for index in t.decisions.indexes:
+        index.create(conn, checkfirst=True)
+    _add_carry_columns(conn)
+    if schema_revision(conn) != t.SCHEMA_HEAD:  # as revision 0009 does
+        _retire_indexes(conn)
+    if fill_keys:  # an older ledger stamped to the head: index its entries
+        backfill(conn)
+    if fill_summaries:  # and count its runs' summaries
+        backfill_summaries(conn)
+    _stamp_head(conn)
+
+
+def _older_schema(location: str, revision: str | None, exc: ProgrammingError) -> LedgerError:
+    """The error of a login that may not bring an older ledger's schema to the head (the
+    writer of a ledger made with ``--roles``, which only inserts)."""
+    shown = shown_location(location)
+    was = f"revision {revision!r}" if revision else "the schema of marginlex 0.1"
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+    return LedgerError(
+        f"{shown} has {was}, older than this marginlex's ({t.SCHEMA_HEAD!r}), and this login "
+        f"may not bring it up to date ({reason}): the ledger's owner upgrades it first "
+        "(`marginlex ledger upgrade --ledger URL`, logged in as the owner), then record again"
+    )
+
+
 def _retire_indexes(conn: Connection) -> None:
     """Drop the indexes revision 0009 retired (:data:`~.tables.RETIRED_INDEXES`) from a
     ledger about to be stamped with the head revision."""
@@ -202,21 +234,13 @@ class Ledger(LedgerReader):
             if create:
                 with ledger._write() as conn:
                     _refuse_newer_schema(conn, location)
-                    fill_keys = not has_keys(conn) and has_entries(conn)
-                    fill_summaries = not has_summaries(conn) and has_entries(conn)
-                    t.metadata.create_all(conn)  # new tables only: the ledger is at the head
-                    # A ledger made before an index was added gets it (create_all makes the
-                    # indexes of new tables only); a ledger without it still reads.
-                    for index in t.decisions.indexes:
-                        index.create(conn, checkfirst=True)
-                    _add_carry_columns(conn)
-                    if schema_revision(conn) != t.SCHEMA_HEAD:  # as revision 0009 does
-                        _retire_indexes(conn)
-                    if fill_keys:  # an older ledger stamped to the head: index its entries
-                        backfill(conn)
-                    if fill_summaries:  # and count its runs' summaries
-                        backfill_summaries(conn)
-                    _stamp_head(conn)
+                    revision = schema_revision(conn)
+                    try:
+                        _bring_to_head(conn)
+                    except ProgrammingError as exc:  # a --roles writer may not change it
+                        if revision == t.SCHEMA_HEAD:
+                            raise
+                        raise _older_schema(location, revision, exc) from exc
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
             else:

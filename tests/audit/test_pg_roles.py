@@ -198,3 +198,30 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
     edit = "UPDATE run_summaries SET body = '{}'"
     assert _refused(owner_url, edit) == REFUSED.format(op="UPDATE", table="run_summaries")
     assert _refused(writer, edit) == "permission denied for table run_summaries"
+
+
+def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None:
+    # A --roles ledger recorded by a marginlex at revision 0008: the index 0009 retires.
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    _logins(owner_url)
+    writer = _as(owner_url, "w_login")
+    assert _cli("run", "--ledger", writer).exit_code == 0
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        conn.execute("CREATE INDEX ix_decisions_run_id ON decisions (run_id)")
+        conn.execute("UPDATE alembic_version SET version_num = '0008_key_sets'")
+    refused = _cli("run", "--ledger", writer)
+    assert refused.exit_code == 1
+    assert " ".join(refused.stderr.split()) == (
+        f"error: nothing recorded: {writer} has revision '0008_key_sets', older than this "
+        "marginlex's ('0009_retire_prefix_indexes'), and this login may not bring it up to "
+        "date (must be owner of index ix_decisions_run_id): the ledger's owner upgrades it "
+        "first (`marginlex ledger upgrade --ledger URL`, logged in as the owner), then "
+        "record again"
+    )
+    upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
+    assert upgraded.stdout == ("schema upgraded from 0008_key_sets to 0009_retire_prefix_indexes\n")
+    assert _cli("run", "--ledger", writer).exit_code == 0
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        runs = conn.execute("SELECT count(*) FROM runs").fetchone()
+        index = conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_decisions_run_id'")
+        assert runs == (2,) and index.fetchone() is None
