@@ -22,6 +22,7 @@ import pandas as pd
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.book_digests import read_digest
 from marginlex.audit.ledger.carried_entries import CarriedEntries
+from marginlex.audit.ledger.driver_rows import driver_columns
 from marginlex.audit.ledger.store import Ledger, LedgerError
 from marginlex.audit.trace.from_evaluation import set_codes
 from marginlex.audit.trace.model import RulebookRef, decision_ids_for
@@ -122,13 +123,12 @@ def _earlier_rows(ledger: Ledger, run_id: str) -> pd.DataFrame:
     no per-row conversion (amounts stay the driver's floats or decimals)."""
     have = ledger.column_names()
     names = [c for c in _EARLIER if c in have]
+    sql = f"SELECT {', '.join(names)} FROM {t.decisions.name} WHERE run_id = {{p}}"
     with ledger.engine.connect() as conn:
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sql = f"SELECT {', '.join(names)} FROM {t.decisions.name} WHERE run_id = {marker}"
-        found = conn.exec_driver_sql(sql, (run_id,)).fetchall()
-    columns = list(zip(*found, strict=True)) if found else [() for _ in names]
-    pairs = zip(names, columns, strict=True)
-    frame = pd.DataFrame({name: pd.Series(list(values), dtype="object") for name, values in pairs})
+        table = driver_columns(conn, sql, (run_id,), len(names))
+    frame = pd.DataFrame(
+        {name: pd.Series(table[:, i], dtype="object") for i, name in enumerate(names)}
+    )
     return frame.reindex(columns=list(_EARLIER))
 
 

@@ -29,6 +29,7 @@ from marginlex.audit.ledger.decision_keys import (
     load_dictionaries,
     read_sets,
 )
+from marginlex.audit.ledger.driver_rows import driver_columns
 from marginlex.engine.outcomes import DecisionStatus
 
 BINS = 12
@@ -131,18 +132,13 @@ def _totals(conn: Connection, run_id: str) -> tuple[RulebookTotals, ...]:
 
 def _distributions(conn: Connection, run_id: str) -> tuple[Distribution, Distribution]:
     """The requirements and the calls (above zero) of a run, per rulebook in chain order."""
-    import numpy as np  # noqa: PLC0415
-
-    # The driver's tuples as they come (no Row per entry: a run has hundreds of thousands).
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (
         "SELECT rulebook_id, CAST(requirement AS FLOAT), CAST(call AS FLOAT) "
-        f"FROM {t.decisions.name} WHERE run_id = {marker} ORDER BY seq"
+        f"FROM {t.decisions.name} WHERE run_id = {{p}} ORDER BY seq"
     )
-    rows = conn.exec_driver_sql(sql, (run_id,)).fetchall()
-    first, *amounts = zip(*rows, strict=True) if rows else ((), (), ())
-    names = np.asarray(first, dtype=object)
-    figures = np.asarray(amounts, dtype=float).reshape(2, -1).T
+    table = driver_columns(conn, sql, (run_id,), 3)
+    names = table[:, 0]
+    figures = table[:, 1:].astype(float)
     labels = list(dict.fromkeys(names.tolist()))  # first seen, first drawn
     by = {label: names == label for label in labels}
     requirements = {label: figures[mask, 0] for label, mask in by.items()}
