@@ -159,26 +159,25 @@ def _keyed_failures(conn: Connection, run_id: str) -> Counter[tuple[str, str]]:
     """Failures counted from ``decision_keys``: each entry of the run by its own keys, or,
     carried forward, by those of the entry it refers to."""
     col, kc = t.decisions.c, t.decision_keys.c
-    joined = t.decisions.join(t.decision_keys, kc.seq == keyed_seq())
-    own = (
-        select(col.rulebook_id, kc.key, func.count())
-        .select_from(joined)
-        .where(col.run_id == run_id, kc.kind == KeyKind.FAILED.value)
-        .group_by(col.rulebook_id, kc.key)
+    # Entries recorded since revision 0008 name their failures through their key set: one
+    # pass over the run's entries counts both (a few hundred (rulebook, set) pairs, each
+    # set's failures then read once).
+    sets = read_sets(conn) if has_key_sets(conn) else None
+    kinds = [KeyKind.FAILED.value] + ([KeyKind.SET.value] if sets is not None else [])
+    query = (
+        select(col.rulebook_id, kc.kind, kc.key, func.count())
+        .select_from(t.decisions.join(t.decision_keys, kc.seq == keyed_seq()))
+        .where(col.run_id == run_id, kc.kind.in_(kinds))
+        .group_by(col.rulebook_id, kc.kind, kc.key)
     )
-    counts = Counter({(r[0], r[1]): int(r[2]) for r in conn.execute(own)})
-    if has_key_sets(conn):  # entries recorded since revision 0008: through their key set
-        per_set = (  # a few hundred (rulebook, set) pairs; each set's failures read once
-            select(col.rulebook_id, kc.key, func.count())
-            .select_from(joined)
-            .where(col.run_id == run_id, kc.kind == KeyKind.SET.value)
-            .group_by(col.rulebook_id, kc.key)
-        )
-        sets = read_sets(conn)
-        for rulebook, name, n in conn.execute(per_set):
-            for kind, key in sets.get(name, ()):
-                if kind == KeyKind.FAILED.value:
-                    counts[(rulebook, key)] += int(n)
+    counts: Counter[tuple[str, str]] = Counter()
+    for rulebook, kind, name, n in conn.execute(query):
+        if kind == KeyKind.FAILED.value:
+            counts[(rulebook, name)] += int(n)
+            continue
+        for member_kind, key in (sets or {}).get(name, ()):
+            if member_kind == KeyKind.FAILED.value:
+                counts[(rulebook, key)] += int(n)
     return counts
 
 
