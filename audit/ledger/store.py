@@ -141,12 +141,18 @@ def _bring_to_head(conn: Connection) -> None:
     _stamp_head(conn)
 
 
-def _older_schema(location: str, revision: str | None, exc: ProgrammingError) -> LedgerError:
-    """The error of a login that may not bring an older ledger's schema to the head (the
-    writer of a ledger made with ``--roles``, which only inserts)."""
+def _schema_refused(location: str, revision: str | None, exc: ProgrammingError) -> LedgerError:
+    """The error of a login that may not bring a ledger's schema to the head: an older
+    ledger's (the writer of a ledger made with ``--roles``, which only inserts), or a new
+    one's (``revision`` ``""``: no tables yet)."""
     shown = shown_location(location)
-    was = f"revision {revision!r}" if revision else "the schema of marginlex 0.1"
     reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+    if revision == "":
+        return LedgerError(
+            f"cannot make a ledger at {shown}: this login may not create its tables ({reason}); "
+            "its owner makes it first (`marginlex ledger init URL`, logged in as the owner)"
+        )
+    was = f"revision {revision!r}" if revision else "the schema of marginlex 0.1"
     return LedgerError(
         f"{shown} has {was}, older than this marginlex's ({t.SCHEMA_HEAD!r}), and this login "
         f"may not bring it up to date ({reason}): the ledger's owner upgrades it first "
@@ -235,12 +241,13 @@ class Ledger(LedgerReader):
                 with ledger._write() as conn:
                     _refuse_newer_schema(conn, location)
                     revision = schema_revision(conn)
+                    made = inspect(conn).has_table(t.decisions.name)
                     try:
                         _bring_to_head(conn)
                     except ProgrammingError as exc:  # a --roles writer may not change it
-                        if revision == t.SCHEMA_HEAD:
+                        if made and revision == t.SCHEMA_HEAD:
                             raise
-                        raise _older_schema(location, revision, exc) from exc
+                        raise _schema_refused(location, revision if made else "", exc) from exc
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
             else:

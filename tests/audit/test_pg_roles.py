@@ -225,3 +225,12 @@ def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()
         index = conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_decisions_run_id'")
         assert runs == (2,) and index.fetchone() is None
+        conn.execute("CREATE SCHEMA nothing_yet")  # a schema the writer may not create in
+    empty = _as(owner_url.rsplit("%3D", 1)[0] + "%3Dnothing_yet", "w_login")
+    refused = _cli("run", "--ledger", empty)
+    assert refused.exit_code == 1
+    assert " ".join(refused.stderr.split()) == (
+        f"error: nothing recorded: cannot make a ledger at {empty}: this login may not create "
+        "its tables (no schema has been selected to create in); its owner makes it first "
+        "(`marginlex ledger init URL`, logged in as the owner)"
+    )
