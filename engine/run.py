@@ -110,15 +110,19 @@ class SharedBook:
         self.graph = AccountGraph(book)
         self._contexts: dict[dt.date, Contexts] = {}
 
+    def contexts(self, as_of: dt.date | None = None) -> Contexts:
+        """The book's row contexts as of ``as_of`` (default: the book's date), made once."""
+        day = as_of or self.book.as_of
+        if day not in self._contexts:
+            self._contexts[day] = build_contexts(self.book, day, self.graph)
+        return self._contexts[day]
+
     def evaluate(
         self, rulebook: str | Path | ResolvedRulebook, as_of: dt.date | None = None
     ) -> Evaluation:
         """:func:`run_rulebook` on this book, with its shared graph and contexts."""
         day = as_of or self.book.as_of
-        if day not in self._contexts:
-            self._contexts[day] = build_contexts(self.book, day, self.graph)
-        shared = self._contexts[day]
-        return run_rulebook(rulebook, self.book, day, self.graph, contexts=shared)
+        return run_rulebook(rulebook, self.book, day, self.graph, contexts=self.contexts(day))
 
 
 def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, and_, delete, func, inspect, or_, select
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import Dictionaries, Named, trace_json
+from marginlex.audit.ledger.driver_rows import insert_sql
 
 _BATCH = 2000
 
@@ -188,10 +189,8 @@ def write_keys(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
 
 
 def _insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[Any]) -> None:
-    if rows:  # the qmark (sqlite3) or format (psycopg) markers of the two drivers
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        names, markers = ", ".join(columns), ", ".join([marker] * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({markers})", rows)
+    if rows:
+        conn.exec_driver_sql(insert_sql(conn, table, columns), rows)
 
 
 def carried_or_own(seqs: Any) -> Any:

@@ -15,13 +15,25 @@ if TYPE_CHECKING:  # numpy is imported where a whole run is read: light readers 
     import numpy as np
 
 
+def driver_marker(conn: Connection) -> str:
+    """The driver's parameter marker in SQL given to it directly: ``?`` (sqlite3, qmark) or
+    ``%s`` (psycopg, format)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def insert_sql(conn: Connection, table: str, columns: tuple[str, ...]) -> str:
+    """An INSERT of ``columns`` into ``table`` for the driver's ``executemany`` (plain tuples
+    in column order, no SQLAlchemy processing per row)."""
+    markers = ", ".join([driver_marker(conn)] * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers})"
+
+
 def driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` from the driver's own cursor. ``sql`` marks its parameters
-    ``{p}``, written as the driver's marker (``?`` for SQLite, ``%s`` for psycopg)."""
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    ``{p}``, written as :func:`driver_marker`."""
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql.format(p=marker), params)
+        cursor.execute(sql.format(p=driver_marker(conn)), params)
         return list(cursor.fetchall())
     finally:
         cursor.close()

@@ -53,6 +53,7 @@ from marginlex.audit.ledger.decision_keys import (
     read_sets,
     write_entry_keys,
 )
+from marginlex.audit.ledger.driver_rows import insert_sql
 from marginlex.audit.ledger.entry_read import LedgerError
 from marginlex.audit.ledger.read import LedgerReader
 from marginlex.audit.ledger.records import RunCounts, RunRecord
@@ -141,13 +142,15 @@ def _bring_to_head(conn: Connection) -> None:
     _stamp_head(conn)
 
 
-def _schema_refused(location: str, revision: str | None, exc: ProgrammingError) -> LedgerError:
+def _schema_refused(
+    location: str, made: bool, revision: str | None, exc: ProgrammingError
+) -> LedgerError:
     """The error of a login that may not bring a ledger's schema to the head: an older
     ledger's (the writer of a ledger made with ``--roles``, which only inserts), or a new
-    one's (``revision`` ``""``: no tables yet)."""
+    one's (not ``made``: no tables yet)."""
     shown = shown_location(location)
     reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
-    if revision == "":
+    if not made:
         return LedgerError(
             f"cannot make a ledger at {shown}: this login may not create its tables ({reason}); "
             "its owner makes it first (`marginlex ledger init URL`, logged in as the owner)"
@@ -247,7 +250,7 @@ class Ledger(LedgerReader):
                     except ProgrammingError as exc:  # a --roles writer may not change it
                         if made and revision == t.SCHEMA_HEAD:
                             raise
-                        raise _schema_refused(location, revision if made else "", exc) from exc
+                        raise _schema_refused(location, made, revision, exc) from exc
             elif not inspect(engine).has_table(t.decisions.name):
                 raise LedgerError(f"{location} is not a marginlex ledger (no decisions table)")
             else:
@@ -349,7 +352,7 @@ class Ledger(LedgerReader):
         shas = {ref.sha256: ref.id for ref in run.rulebooks}
         status: Counter[str] = Counter()
         seen: set[str] = set()
-        sql = _bulk_insert_sql(conn, _DECISION_COLUMNS)
+        sql = insert_sql(conn, t.decisions.name, _DECISION_COLUMNS)
         to_money = float if conn.dialect.name == "sqlite" else _same
         dictionaries = {DICTIONARY_ID: shipped()} | self.dictionaries
         sets = KeySets(read_sets(conn))
@@ -482,14 +485,6 @@ _ENTRY_HASH = _DECISION_COLUMNS.index("entry_hash")
 
 def _same(value: Decimal) -> Decimal:
     return value
-
-
-def _bulk_insert_sql(conn: Connection, columns: tuple[str, ...]) -> str:
-    """A driver-level INSERT into ``decisions`` with positional markers for ``columns``."""
-    # sqlite3 takes qmark, psycopg takes %s (format): the two drivers a ledger runs on.
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    names = ", ".join(columns)
-    return f"INSERT INTO {t.decisions.name} ({names}) VALUES ({', '.join([marker] * len(columns))})"
 
 
 def _decision_row(

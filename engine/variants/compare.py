@@ -27,11 +27,8 @@ from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
-from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.graph.account_graph import AccountGraph
-from marginlex.engine.plan.compile import compile_plan
-from marginlex.engine.plan.context import build_contexts
+from marginlex.engine.run import SharedBook
 from marginlex.engine.variants.attribution import Attribution, attribute
 from marginlex.engine.variants.figures import MEASURES, account_figures, cents, moved_accounts
 
@@ -264,12 +261,11 @@ def compare(
     if len(ids) < 2 or len(set(ids)) != len(ids):
         raise ValueError(f"compare needs two or more different rulebooks, got {ids}")
     day = as_of or book.as_of
-    graph = AccountGraph(book)
-    contexts = build_contexts(book, day, graph)
+    shared = SharedBook(book)
     tell = progress or (lambda _what, _done, _total: None)
     runs = []
     for k, r in enumerate(rulebooks):  # a few rulebooks; each one is a vectorized evaluation
-        runs.append(evaluate(compile_plan(r, day), book, day, graph, contexts=contexts))
+        runs.append(shared.evaluate(r, day))
         tell("evaluate", k + 1, len(rulebooks))
     decisions = {r.id: ev.decisions for r, ev in zip(rulebooks, runs, strict=True)}
     account_ids = book.accounts["account_id"]
@@ -288,7 +284,7 @@ def compare(
                 day,
                 paired,
                 workers=workers,
-                whole=(graph, contexts),
+                whole=(shared.graph, shared.contexts(day)),
                 progress=partial(tell, f"attribute {other.id}"),
             )
             if with_attribution

@@ -177,15 +177,23 @@ def test_init_keeps_the_roles_it_first_recorded(owner_url: str) -> None:
     )
 
 
-def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str) -> None:
-    # A ledger made with --roles by a marginlex before revision 0006: no run_summaries table.
+def _recorded_at(owner_url: str, revision: str, *as_then: str) -> str:
+    """A --roles ledger with one run recorded by its writer, then made what an older marginlex
+    (at ``revision``) would have left: ``as_then`` run as the owner. The writer's URL."""
     assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
     _logins(owner_url)
     writer = _as(owner_url, "w_login")
     assert _cli("run", "--ledger", writer).exit_code == 0
     with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
-        conn.execute("DROP TABLE run_summaries")
-        conn.execute("UPDATE alembic_version SET version_num = '0005_decision_keys'")
+        for statement in as_then:
+            conn.execute(statement)
+        conn.execute("UPDATE alembic_version SET version_num = %s", (revision,))
+    return writer
+
+
+def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str) -> None:
+    # A ledger made with --roles by a marginlex before revision 0006: no run_summaries table.
+    writer = _recorded_at(owner_url, "0005_decision_keys", "DROP TABLE run_summaries")
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
     assert upgraded.stdout == (
         "schema upgraded from 0005_decision_keys to 0009_retire_prefix_indexes\n"
@@ -202,13 +210,8 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
 
 def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None:
     # A --roles ledger recorded by a marginlex at revision 0008: the index 0009 retires.
-    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
-    _logins(owner_url)
-    writer = _as(owner_url, "w_login")
-    assert _cli("run", "--ledger", writer).exit_code == 0
-    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
-        conn.execute("CREATE INDEX ix_decisions_run_id ON decisions (run_id)")
-        conn.execute("UPDATE alembic_version SET version_num = '0008_key_sets'")
+    retired = "CREATE INDEX ix_decisions_run_id ON decisions (run_id)"
+    writer = _recorded_at(owner_url, "0008_key_sets", retired)
     refused = _cli("run", "--ledger", writer)
     assert refused.exit_code == 1
     assert " ".join(refused.stderr.split()) == (
