@@ -3,12 +3,13 @@ the stress command's figures do not depend on them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
-from marginlex.cli.process_memory import keep_freed_memory
+from marginlex.cli.process_memory import ARROW_POOL_ENV, keep_freed_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
@@ -41,3 +42,31 @@ def test_stress_output_is_the_same_with_and_without_it() -> None:
     assert kept.returncode == 0, kept.stderr
     assert "CALLED 1" in kept.stderr and "CALLED 1" in plain.stderr  # the command asks once
     assert kept.stdout == plain.stdout and '"scenarios"' in kept.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.parametrize(
+    ("chosen", "pool"),
+    [(None, "system"), ("mimalloc", "mimalloc")],
+)
+def test_arrow_allocates_from_glibc_unless_the_user_chose(chosen: str | None, pool: str) -> None:
+    """Arrow's default pool becomes the system allocator (pandas imported before, as the
+    commands do), unless ``ARROW_DEFAULT_MEMORY_POOL`` names one: then it is left alone."""
+    env = {k: v for k, v in os.environ.items() if k != ARROW_POOL_ENV}
+    if chosen is not None:
+        env[ARROW_POOL_ENV] = chosen
+    code = (
+        "import pandas, pyarrow as pa\n"
+        "from marginlex.cli.process_memory import keep_freed_memory\n"
+        "before = pa.default_memory_pool().backend_name\n"
+        "assert keep_freed_memory() is True\n"
+        "print(before, pa.default_memory_pool().backend_name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split()
+    assert after == pool
+    if chosen is not None:
+        assert before == chosen
