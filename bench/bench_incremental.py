@@ -30,6 +30,7 @@ import numpy as np
 
 from marginlex.audit.ledger.carry import load_since
 from marginlex.audit.ledger.record import RunRecorder
+from marginlex.cli.process_memory import keep_freed_memory
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_book, write_book
 from marginlex.engine.graph.account_graph import AccountGraph
@@ -96,6 +97,7 @@ def main() -> None:
         "--skip-full", action="store_true", help="do not record the changed book in full too"
     )
     args = parser.parse_args()
+    keep_freed_memory()  # as `marginlex run` does before it evaluates
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         meta, frames = synth_book(args.accounts, args.seed)
