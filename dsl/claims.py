@@ -76,10 +76,16 @@ def shipped_dir() -> Path:
     return Path(str(resources.files("marginlex.rulebooks")))
 
 
+RULEBOOK_ENCODING = "utf-8-sig"
+"""How rulebook and rulebook-test files are read: UTF-8, a leading byte-order mark (which
+Windows editors write) read as nothing, so it is neither a character of the first line nor
+a column of the positions diagnostics give."""
+
+
 def read_text(path: Path, shown: str | None = None) -> str:
     """Read a rulebook file, turning I/O problems into a FILE_ERROR diagnostic."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding=RULEBOOK_ENCODING)
     except (OSError, UnicodeDecodeError) as exc:
         span = Span(file=shown or str(path))
         raise RulebookError(
@@ -128,7 +134,7 @@ class ClaimIndex:
                 continue
             seen.add(key)
             try:
-                found = header_id(path.read_text(encoding="utf-8"))
+                found = header_id(path.read_text(encoding=RULEBOOK_ENCODING))
             except (OSError, UnicodeDecodeError):
                 continue
             if found is not None:

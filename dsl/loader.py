@@ -11,6 +11,7 @@ from pathlib import Path
 
 from marginlex.dsl.check.passes import check_resolved
 from marginlex.dsl.claims import (
+    RULEBOOK_ENCODING,
     SUFFIX,
     ClaimIndex,
     header_replaces,
@@ -90,7 +91,7 @@ class Library:
             book = self._parsed(path)
         except RulebookError:
             try:
-                return header_replaces(path.read_text(encoding="utf-8"))
+                return header_replaces(path.read_text(encoding=RULEBOOK_ENCODING))
             except (OSError, UnicodeDecodeError):
                 return None
         return book.header.replaces.name if book.header.replaces is not None else None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl.claims import shown_path
+from marginlex.dsl.claims import RULEBOOK_ENCODING, shown_path
 from marginlex.dsl.format.formatter import format_rulebook, format_text
 from marginlex.dsl.loader import shipped_dir
 from marginlex.dsl.model import rulebook as m
@@ -39,7 +39,7 @@ def canonical_source_text(source: m.Rulebook) -> str:
     """One rulebook file in canonical layout (its comments kept), as ``marginlex fmt`` prints."""
     path = Path(source.span.file)
     if path.is_file():
-        return _formatted(path.read_text(encoding="utf-8"), str(path))
+        return _formatted(path.read_text(encoding=RULEBOOK_ENCODING), str(path))
     return format_rulebook(source)
 
 

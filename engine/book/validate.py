@@ -77,7 +77,7 @@ def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
 def _report_ragged_rows(path: Path, problems: Problems) -> bool:
     """Name the rows whose number of values differs from the header's (only on failure)."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             records = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
@@ -102,7 +102,8 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
         problems.add(BOOK_JSON, 0, "-", "required file is missing")
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (as Windows editors save UTF-8) is read as nothing
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
         problems.add(BOOK_JSON, 0, "-", f"not valid JSON: {exc}")
         return None

@@ -43,6 +43,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from marginlex.dsl.claims import RULEBOOK_ENCODING
 from marginlex.dsl.diagnostics import RulebookError, did_you_mean
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
@@ -176,7 +177,7 @@ def find_test_files(paths: list[Path] | None = None) -> list[Path]:
 def read_test_file(path: Path) -> TestFile:
     """Parse and validate one test file; an error names the file, line and column."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding=RULEBOOK_ENCODING)
         raw = tomllib.loads(text)
         return TestFile.model_validate(raw)
     except OSError as exc:
@@ -267,9 +268,11 @@ def build_book(test: TestFile, path: Path) -> Book:
 
 
 def _load(name: str, near: Path) -> ResolvedRulebook:
+    """The rulebook a test file names: a file beside it, else an id, looked up among the
+    files beside it too (a desk's own variant) and the shipped rulebooks."""
     local = near / name
     try:
-        return load_rulebook(local if local.is_file() else name)
+        return load_rulebook(local if local.is_file() else name, near=[near])
     except RulebookError as exc:
         shown = "; ".join(d.message for d in exc.diagnostics)
         raise RulebookTestError(f"rulebook `{name}`: {shown}") from None

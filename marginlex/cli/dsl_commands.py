@@ -106,10 +106,11 @@ def fmt(
 
 
 def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = False) -> bool:
+    from marginlex.dsl.claims import RULEBOOK_ENCODING  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.dsl.format.formatter import format_text  # noqa: PLC0415
 
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding=RULEBOOK_ENCODING)
     try:
         formatted = format_text(text, str(path))
     except RulebookError as exc:

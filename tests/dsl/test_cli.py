@@ -133,3 +133,41 @@ def test_a_missing_file_is_named_without_an_invented_location(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["check", str(missing)])
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == f"{missing}: MLX001 no such file or folder"
+
+
+def _windows_copy(source: Path, target: Path, renamed: tuple[str, str]) -> None:
+    """``source`` (its id renamed) as a Windows editor saves UTF-8: a byte-order mark, CRLF
+    line endings."""
+    text = source.read_text(encoding="utf-8").replace(*renamed).replace("\n", "\r\n")
+    target.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+
+def test_a_rulebook_and_its_tests_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A copy of a shipped variant and its test file, with a byte-order mark and CRLF
+    endings: `check` is clean, `fmt --check` has nothing to change, `test` passes, and the
+    rulebook is the same rulebook (same bundle, so the same sha256 in every trace) as the
+    copy saved plainly."""
+    from marginlex.audit.ledger.recorded_inputs import rulebook_bundle  # noqa: PLC0415
+    from marginlex.dsl.loader import load_rulebook  # noqa: PLC0415
+
+    shipped = shipped_dir() / "variants" / "harmonized_85pct_offsets"
+    renamed = ("harmonized_85pct_offsets", "desk_85pct_offsets")
+    saved, plain = tmp_path / "saved", tmp_path / "plain"
+    saved.mkdir()
+    plain.mkdir()
+    for suffix in (".mlx", ".test.toml"):
+        _windows_copy(Path(f"{shipped}{suffix}"), saved / f"desk_85pct_offsets{suffix}", renamed)
+    text = Path(f"{shipped}.mlx").read_text(encoding="utf-8").replace(*renamed)
+    (plain / "desk_85pct_offsets.mlx").write_text(text, encoding="utf-8")
+    rulebook = saved / "desk_85pct_offsets.mlx"
+    assert rulebook.read_bytes()[:3] == b"\xef\xbb\xbf"
+    checked = RUNNER.invoke(app, ["check", str(rulebook)])
+    assert checked.exit_code == 0, checked.output
+    assert "clean" in checked.output
+    formatted = RUNNER.invoke(app, ["fmt", "--check", str(rulebook)])
+    assert formatted.exit_code == 0, formatted.output
+    tested = RUNNER.invoke(app, ["test", str(saved)])
+    assert tested.exit_code == 0, tested.output
+    assert "1 passed" in tested.output or "passed" in tested.output
+    expected = rulebook_bundle(load_rulebook(plain / "desk_85pct_offsets.mlx"))
+    assert rulebook_bundle(load_rulebook(rulebook)) == expected

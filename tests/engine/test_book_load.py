@@ -12,6 +12,7 @@ import pandas.testing as pdt
 import pytest
 
 from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
+from marginlex.engine.book.problems import BookError
 from marginlex.engine.book.schema import FILES
 
 BOOKS = Path(__file__).parents[1] / "data" / "books"
@@ -155,3 +156,41 @@ def test_parquet_with_native_types_loads_like_csv(tmp_path: Path) -> None:
     assert native.sha256 == reference.sha256
     for spec in FILES:
         pdt.assert_frame_equal(native.frame(spec.stem), reference.frame(spec.stem))
+
+
+def _as_windows_saves(folder: Path) -> None:
+    """Every file of a CSV book rewritten as a Windows editor saves UTF-8: a byte-order
+    mark first and CRLF line endings."""
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".csv", ".json"):
+            text = path.read_text(encoding="utf-8").replace("\n", "\r\n")
+            path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("seed", [2, 9, 31])
+def test_a_book_saved_with_byte_order_marks_is_the_same_book(tmp_path: Path, seed: int) -> None:
+    """book.json and every CSV with a UTF-8 byte-order mark and CRLF endings: it validates,
+    and loads as the same book (same sha256, same frames) as the file written plainly."""
+    from marginlex.engine.synth.generate import synth_book  # noqa: PLC0415
+
+    meta, frames = synth_book(40, seed)
+    plain = load_book(write_book(meta, frames, tmp_path / "plain", "csv"))
+    shutil.copytree(tmp_path / "plain", tmp_path / "windows")
+    _as_windows_saves(tmp_path / "windows")
+    assert (tmp_path / "windows" / "book.json").read_bytes()[:3] == b"\xef\xbb\xbf"
+    saved = load_book(tmp_path / "windows")
+    assert saved.sha256 == plain.sha256
+    assert saved.meta == plain.meta
+    for spec in FILES:
+        pdt.assert_frame_equal(saved.frame(spec.stem), plain.frame(spec.stem))
+
+
+def test_a_ragged_row_is_named_in_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    shutil.copytree(SMALL, tmp_path / "b")
+    path = tmp_path / "b" / "positions.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] += ",extra"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8"))
+    with pytest.raises(BookError) as caught:
+        load_book(tmp_path / "b")
+    assert "positions.csv:2: 4 values, but the header has 3 columns" in str(caught.value)

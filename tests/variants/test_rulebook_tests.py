@@ -12,6 +12,7 @@ from marginlex.engine.variants.rulebook_tests import RulebookTestError, read_tes
 
 DATA = Path(__file__).parents[1] / "data" / "variants"
 SHIPPED = Path(__file__).parents[2] / "rulebooks" / "tests"
+VARIANTS = Path(__file__).parents[2] / "rulebooks" / "variants"
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,31 @@ def shipped():  # type: ignore[no-untyped-def]
 def test_shipped_tests_pass(shipped) -> None:  # type: ignore[no-untyped-def]
     assert [c.name for c in shipped.failed] == []
     assert len(shipped.cases) >= 30
+
+
+def test_every_shipped_variant_has_tests_and_they_pass() -> None:
+    """`marginlex test` with no path runs the three rulebooks' tests only: the variants'
+    test files beside them are run here (their figures once went stale unseen)."""
+    variants = sorted(p.name.removesuffix(".mlx") for p in VARIANTS.glob("*.mlx"))
+    tested = sorted(p.name.removesuffix(".test.toml") for p in VARIANTS.glob("*.test.toml"))
+    assert tested == variants
+    report = run_tests([VARIANTS], properties=False)
+    assert [c.name for c in report.failed] == []
+    assert {c.rulebook for c in report.cases} >= set(variants)
+
+
+def test_a_desks_own_variant_is_found_by_id_beside_its_tests(tmp_path: Path) -> None:
+    """A test file naming its rulebook by id (as the shipped variants' do) finds a desk's
+    own rulebook in the same folder, not only the shipped ones."""
+    source = VARIANTS / "harmonized_85pct_offsets"
+    for suffix in (".mlx", ".test.toml"):
+        text = Path(f"{source}{suffix}").read_text(encoding="utf-8")
+        mine = text.replace("harmonized_85pct_offsets", "desk_85pct_offsets")
+        (tmp_path / f"desk_85pct_offsets{suffix}").write_text(mine, encoding="utf-8")
+    out = CliRunner().invoke(app, ["test", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "PASS desk_85pct_offsets at -8% SPY loses 48,000" in out.output
+    assert "2 passed, 0 failed" in out.output
 
 
 def test_shipped_tests_cover_every_rule(shipped) -> None:  # type: ignore[no-untyped-def]

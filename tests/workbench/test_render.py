@@ -285,11 +285,17 @@ def test_cli_runs_the_tests_beside_a_rulebook_file(tmp_path: Path) -> None:
 
 
 def test_a_test_file_that_cannot_run_is_named_on_the_page(tmp_path: Path) -> None:
+    # It names this rulebook (found beside it) and, for one expectation, a draft that
+    # exists nowhere: the file cannot run, and the page says why.
     (tmp_path / "dated.mlx").write_text(DATED, encoding="utf-8")
     (tmp_path / "dated.test.toml").write_text(
-        'rulebook = "dated"\nas_of = 2026-06-30\n\n[[expect]]\naccount = "A"\n', encoding="utf-8"
+        'rulebook = "dated"\nas_of = 2026-06-30\n\n[[expect]]\naccount = "A"\n'
+        'rulebook = "dated_draft"\n',
+        encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["render", str(tmp_path / "dated.mlx"), "--format", "md"])
     assert result.exit_code == 0, result.output
-    shown = f"{tmp_path}/dated.test.toml: rulebook `dated`: no rulebook file or id `dated`"
+    shown = (
+        f"{tmp_path}/dated.test.toml: rulebook `dated_draft`: no rulebook file or id `dated_draft`"
+    )
     assert f"**A test file could not run:** {md_text(shown)}" in result.output

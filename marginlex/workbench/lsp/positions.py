@@ -8,6 +8,7 @@ from pathlib import Path
 from lsprotocol import types as lsp
 
 from marginlex.dsl import Code, Diagnostic, Severity
+from marginlex.dsl.claims import RULEBOOK_ENCODING
 from marginlex.dsl.model.expressions import Span
 
 _SEVERITY = {
@@ -96,7 +97,7 @@ def location(span: Span, lines: list[str] | None = None) -> lsp.Location:
     """Where a span is, in any file: ``lines`` of its text, else read from disk."""
     if lines is None:
         try:
-            lines = Path(span.file).read_text("utf-8").split("\n")
+            lines = Path(span.file).read_text(RULEBOOK_ENCODING).split("\n")
         except (OSError, UnicodeDecodeError):
             lines = None
     return lsp.Location(uri=uri_of(span.file), range=to_range(span, lines))
