@@ -236,7 +236,11 @@ _LEDGER = typer.Option(
 )
 _A = typer.Argument(..., help="The old rulebook: id or .mlx path.")
 _B = typer.Argument(..., help="The new rulebook: id or .mlx path.")
-_PATHS = typer.Argument(None, help="Test files or folders (default: the shipped rulebooks' tests).")
+_PATHS = typer.Argument(
+    None,
+    help="Test files or folders (default: the tests of sec, cftc and harmonized, in "
+    "rulebooks/tests; the shipped variants' tests are beside them in rulebooks/variants).",
+)
 _FAIL_UNDER = typer.Option(
     0.0, "--fail-under", help="Also fail when a rulebook's rule coverage is below this percent."
 )
