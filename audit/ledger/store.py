@@ -29,7 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, ProgrammingError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -257,7 +257,9 @@ class Ledger(LedgerReader):
                 with engine.connect() as conn:
                     _refuse_newer_schema(conn, location)
             ledger.load_dictionaries()
-        except (LedgerError, OperationalError, RoleRefused) as exc:
+        # DatabaseError: the server or file refused (OperationalError), or the file is not
+        # a database at all (a path given by mistake): said in one line, never a traceback.
+        except (LedgerError, DatabaseError, RoleRefused) as exc:
             engine.dispose()
             if isinstance(exc, LedgerError):
                 raise

@@ -385,6 +385,35 @@ def test_open_errors_are_actionable(tmp_path: Path) -> None:
         Ledger.open("postgresql://u:secret@127.0.0.1:1/x", create=False)
 
 
+def test_a_file_that_is_not_a_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A path given by mistake (a CSV, a note): every command that opens a ledger says so
+    in one line (exit 2 for readers, 1 for a run, which records nothing) and the file is
+    left as it was; it used to end in SQLAlchemy's DatabaseError traceback."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from marginlex.cli import app  # noqa: PLC0415
+
+    wrong = tmp_path / "positions.csv"
+    wrong.write_text("account_id,instrument_id,quantity\nA1,XYZ,100\n", encoding="utf-8")
+    before = wrong.read_bytes()
+    for create in (True, False):
+        with pytest.raises(LedgerError, match=r"cannot open the ledger .*: file is not a database"):
+            Ledger.open(str(wrong), create=create)
+    said = f"cannot open the ledger sqlite:///{wrong}: file is not a database"
+    for args, code in (
+        (["verify", "--ledger", str(wrong)], 2),
+        (["ledger", "--ledger", str(wrong)], 2),
+        (["ledger", "runs", "--ledger", str(wrong)], 2),
+        (["run", "--ledger", str(wrong)], 1),
+    ):
+        done = CliRunner().invoke(app, args, terminal_width=200)
+        assert done.exit_code == code, (args, done.output)
+        # rich wraps the long path mid-word: compared without the white space
+        assert "".join(said.split()) in "".join(done.output.split()), (args, done.output)
+        assert done.output.startswith("error: ") and "Traceback" not in done.output
+    assert wrong.read_bytes() == before
+
+
 @pytest.mark.parametrize("size", [0, 7, 255, 256, 70_000])
 def test_a_stored_trace_is_a_zstandard_frame_and_zlib_still_reads(size: int) -> None:
     body = (b'{"x":"' + b"0123456789" * (size // 10 + 1))[:size]
