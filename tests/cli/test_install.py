@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,11 @@ def test_pip_install_puts_marginlex_on_the_path(tmp_path: Path) -> None:
     decided = run("run", "-r", "sec", "--json")
     assert decided.returncode == 0, decided.stderr
     assert '"sec:ms:A01_ALICE_PM"' in decided.stdout  # the demo book under a shipped rulebook
+
+
+def test_uv_compiles_the_installed_packages_bytecode() -> None:
+    """Under PYTHONDONTWRITEBYTECODE (this reference machine sets it) nothing imported is
+    ever cached: without this setting every command compiled pandas, SQLAlchemy, typer and
+    rich from source again (docs/running.md, "Start-up")."""
+    settings = tomllib.loads((CHECKOUT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert settings["tool"]["uv"]["compile-bytecode"] is True
