@@ -59,6 +59,11 @@ def test_officer_previews_and_saves_a_variant(served: tuple[str, Path]) -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        # Each check of the typed text (z3 included) and the preview run on the server's
+        # thread in this process, beside another pytest worker: under that load a check
+        # once took longer than Playwright's default 5 s. Waiting longer is not slower
+        # when the page is quick (each expectation returns as soon as it holds).
+        sync_api.expect.set_options(timeout=30_000)
         try:
             _walk(page, base, sync_api.expect)
         finally:
