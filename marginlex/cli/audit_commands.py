@@ -19,7 +19,7 @@ from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
-from marginlex.cli.usage import as_of_date, usage_error
+from marginlex.cli.usage import as_of_date, moment, usage_error
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic), rich and the renderers are imported
@@ -42,10 +42,16 @@ LEDGER_HELP = (
 )
 LedgerOpt = Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)]
 SinceOpt = Annotated[
-    datetime | None, typer.Option(help="Only runs recorded at or after this time (UTC).")
+    datetime | None,
+    typer.Option(
+        parser=moment, metavar="DATETIME", help="Only runs recorded at or after this time (UTC)."
+    ),
 ]
 UntilOpt = Annotated[
-    datetime | None, typer.Option(help="Only runs recorded at or before this time (UTC).")
+    datetime | None,
+    typer.Option(
+        parser=moment, metavar="DATETIME", help="Only runs recorded at or before this time (UTC)."
+    ),
 ]
 
 

@@ -28,6 +28,23 @@ def usage_error(message: str, command: str | None = None) -> typer.Exit:
     return typer.Exit(USAGE)
 
 
+def moment(value: str) -> dt.datetime:
+    """``--since`` / ``--until``: a date or an ISO date and time (UTC unless it has an offset).
+
+    >>> moment("2026-06-30")
+    datetime.datetime(2026, 6, 30, 0, 0)
+    >>> moment("2026-06-30T14:05Z").isoformat()
+    '2026-06-30T14:05:00+00:00'
+    """
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date or time: write YYYY-MM-DD or YYYY-MM-DDTHH:MM "
+            "(UTC, unless an offset such as +02:00 follows)"
+        ) from None
+
+
 def as_of_date(value: str | None, command: str) -> dt.date | None:
     """``--as-of`` as a date (None when not given); a usage error when it is not one.
 

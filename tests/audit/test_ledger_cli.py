@@ -134,6 +134,21 @@ def test_since_and_until_bound_the_runs_recorded_time(
     assert [line.split(",")[0] for line in _ledger(two_runs, *args)] == seqs
 
 
+@pytest.mark.parametrize("command", [[], ["runs"]])
+@pytest.mark.parametrize("given", ["2026-13-01", "yesterday", "2026-03-02 25:00"])
+def test_a_bound_that_is_not_a_time_says_what_to_write(
+    two_runs: str, command: list[str], given: str
+) -> None:
+    """Exit 2 with the format to write, not the validator's "input is too short"."""
+    done = CliRunner().invoke(app, ["ledger", *command, "--ledger", two_runs, "--since", given])
+    assert done.exit_code == 2
+    said = " ".join(done.output.replace("│", " ").split())
+    assert (
+        f"Invalid value for '--since': '{given}' is not a date or time: write YYYY-MM-DD or "
+        "YYYY-MM-DDTHH:MM (UTC, unless an offset such as +02:00 follows)"
+    ) in said
+
+
 def test_a_table_pages_and_says_how_to_see_more(
     two_runs: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
