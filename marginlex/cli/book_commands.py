@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -46,6 +47,12 @@ _ACCOUNTS = typer.Option(..., "--accounts", min=20, help="Number of accounts.")
 _SEED = typer.Option(..., "--seed", help="Random seed: same seed, same bytes.")
 _OUT = typer.Option(..., "--out", help="Folder to write the book into.")
 _FORMAT = typer.Option(BookFormat.CSV, "--format", help="csv or parquet.")
+_FORCE = typer.Option(
+    False,
+    "--force",
+    help="Write into a folder that is not empty: its book files (book.json, the six tables "
+    "as CSV or Parquet, partitions/) are replaced; other files are left as they are.",
+)
 _PARTITIONS = typer.Option(
     0,
     "--partitions",
@@ -121,10 +128,12 @@ def synth(
     out: Path = _OUT,
     fmt: BookFormat = _FORMAT,
     partitions: int = _PARTITIONS,
+    force: bool = _FORCE,
 ) -> None:
     """Write a deterministic synthetic book (about 10 positions and 2 lots per account)."""
     start = time.perf_counter()
     try:
+        _clear_or_refuse(out, force)
         counts = _write_synth(accounts, seed, out, fmt, partitions)
     except OSError as exc:
         # e.g. --out names an existing file, or a folder one cannot write to.
@@ -137,6 +146,31 @@ def synth(
     took = time.perf_counter() - start
     sizes = ", ".join(f"{counts[n]:,} {n}" for n in FRAMES)
     _err.print(f"wrote {out} in {took:.1f} s: {sizes}", markup=False, soft_wrap=True)
+
+
+def _clear_or_refuse(out: Path, force: bool) -> None:
+    """A folder that holds anything is not written over unless ``force``: then its book
+    files go first, so that no table is left in both formats (a book no one can load).
+
+    Raises:
+        OSError: the folder is not empty and ``force`` is off (a hand-made book would be
+            lost), or a book file cannot be removed.
+    """
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
+        raise OSError(
+            f"the folder is not empty (synth writes a new book: give another --out, or "
+            f"--force to replace the book files in {out})"
+        )
+    from marginlex.engine.book.partitioned import PARTITIONS  # noqa: PLC0415
+    from marginlex.engine.book.schema import FILES  # noqa: PLC0415
+
+    names = ["book.json", *(f"{s.stem}.{x}" for s in FILES for x in ("csv", "parquet"))]
+    for name in names:
+        (out / name).unlink(missing_ok=True)
+    if (out / PARTITIONS).is_dir():
+        shutil.rmtree(out / PARTITIONS)
 
 
 def _write_synth(

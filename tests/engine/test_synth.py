@@ -166,3 +166,25 @@ def test_a_small_book_without_an_institution_has_no_guarantor(tmp_path: Path) ->
     assert "institution" not in set(kinds) and "individual" in set(kinds)
     assert "guarantees" not in set(frames["relations"]["relation"].astype("str"))
     assert len(load_book(write_book(meta, frames, tmp_path / "b")).accounts) == 20
+
+
+def test_cli_synth_does_not_write_over_a_book_unless_forced(tmp_path: Path) -> None:
+    """A folder holding a book (say one edited by hand) is refused, byte for byte kept;
+    ``--force`` replaces its book files, in either format, and leaves other files."""
+    book = tmp_path / "book"
+    first = ["synth", "--accounts", "20", "--seed", "1", "--out", str(book)]
+    assert CliRunner().invoke(app, first).exit_code == 0
+    (book / "NOTES.txt").write_text("kept", encoding="utf-8")
+    before = _bytes(book)
+    again = ["synth", "--accounts", "30", "--seed", "2", "--out", str(book), "--format", "parquet"]
+    refused = CliRunner().invoke(app, again)
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())
+    assert f"cannot write the book to {book}: the folder is not empty" in said
+    assert "--force to replace the book files" in said
+    assert _bytes(book) == before
+    forced = CliRunner().invoke(app, [*again, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert len(load_book(book).accounts) == 30  # no table left in both formats
+    assert not list(book.glob("*.csv"))
+    assert (book / "NOTES.txt").read_text(encoding="utf-8") == "kept"
