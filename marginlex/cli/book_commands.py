@@ -122,7 +122,7 @@ def _print_summary(book: Book, n_warn: int) -> None:
     _out.print(f"sha256 {book.sha256}", markup=False)
 
 
-def synth(
+def synth(  # noqa: PLR0917 - typer passes options by position
     accounts: int = _ACCOUNTS,
     seed: int = _SEED,
     out: Path = _OUT,
