@@ -44,7 +44,7 @@ def _problem_json(p: BookProblem) -> dict[str, object]:
 _BOOK = typer.Argument(..., help="A book folder (CSV or Parquet files plus book.json).")
 _FORMAT_OUT = format_option("table (a summary) or json (every problem and count).")
 _ACCOUNTS = typer.Option(..., "--accounts", min=20, help="Number of accounts.")
-_SEED = typer.Option(..., "--seed", help="Random seed: same seed, same bytes.")
+_SEED = typer.Option(..., "--seed", min=0, help="Random seed: same seed, same bytes.")
 _OUT = typer.Option(..., "--out", help="Folder to write the book into.")
 _FORMAT = typer.Option(BookFormat.CSV, "--format", help="csv or parquet.")
 _FORCE = typer.Option(

@@ -188,3 +188,13 @@ def test_cli_synth_does_not_write_over_a_book_unless_forced(tmp_path: Path) -> N
     assert len(load_book(book).accounts) == 30  # no table left in both formats
     assert not list(book.glob("*.csv"))
     assert (book / "NOTES.txt").read_text(encoding="utf-8") == "kept"
+
+
+def test_cli_synth_names_the_option_of_a_negative_seed(tmp_path: Path) -> None:
+    # numpy's "expected non-negative integer" did not say which value was wrong
+    done = CliRunner().invoke(
+        app, ["synth", "--accounts", "20", "--seed", "-1", "--out", str(tmp_path / "b")]
+    )
+    assert done.exit_code == 2
+    assert "Invalid value for '--seed'" in done.output
+    assert not (tmp_path / "b").exists()
