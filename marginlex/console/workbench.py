@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from marginlex.audit.ledger.recorded_inputs import load_bundle
 from marginlex.dsl import Diagnostic, Library, ResolvedRulebook
+from marginlex.dsl.claims import RULEBOOK_ENCODING
 from marginlex.dsl.diagnostics import Severity
 from marginlex.dsl.format.formatter import format_text
 from marginlex.dsl.loader import load_rulebook, shipped_dir
@@ -90,7 +91,7 @@ def _shipped(rulebook_id: str, rulebooks: Path | None) -> Workspace:
     library = Library(rulebooks)
     path = library.path_of(rulebook_id)
     assert path is not None  # a shipped id names its file
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding=RULEBOOK_ENCODING)  # a `replaces shipped` file may have a BOM
     return Workspace(f"shipped:{rulebook_id}", load_rulebook(path), text, library, rulebooks)
 
 

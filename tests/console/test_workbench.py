@@ -286,3 +286,20 @@ def test_a_saved_variant_can_be_extended_at_once(bench: TestClient) -> None:
         headers={"accept": "application/json"},
     ).json()
     assert answer == {"clean": True, "diagnostics": []}
+
+
+def test_a_desks_own_sec_saved_with_a_byte_order_mark_opens_without_it(
+    recorded: Recorded, folder: Path
+) -> None:
+    """The rulebook folder's own `replaces shipped sec`, saved by a Windows editor (a BOM):
+    the workbench opens its text without the mark, and a variant extending it checks clean."""
+    shipped = (Path(__file__).parents[2] / "rulebooks" / "sec.mlx").read_text(encoding="utf-8")
+    own = shipped.replace("  jurisdiction SEC\n", "  jurisdiction SEC\n  replaces shipped sec\n", 1)
+    (folder / "sec.mlx").write_bytes(b"\xef\xbb\xbf" + own.encode("utf-8"))
+    with TestClient(create_app(recorded.location, rulebooks=folder)) as client:
+        html = client.get("/workbench", params={"base": "shipped:sec", "start": "edit"}).text
+        assert "\ufeff" not in html and "rulebook sec &#34;" in html
+        answer = client.post(
+            "/workbench/check", data=_form(), headers={"accept": "application/json"}
+        ).json()
+    assert answer["clean"] is True, answer

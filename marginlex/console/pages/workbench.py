@@ -30,6 +30,7 @@ from marginlex.console.workbench import (
     start_text,
     workspace,
 )
+from marginlex.dsl.claims import RULEBOOK_ENCODING
 
 if TYPE_CHECKING:
     from marginlex.audit.ledger.store import Ledger
@@ -170,5 +171,5 @@ async def save_text(request: Request, state: StateDep) -> Response:
     except WorkbenchError as exc:
         return _render(request, state, status=400, **form, message=str(exc))
     state.forget(("workbench", form["base"]))  # its library reads the folder again
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding=RULEBOOK_ENCODING)
     return _render(request, state, **{**form, "text": text}, saved=str(path))
