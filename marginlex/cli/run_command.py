@@ -20,6 +20,7 @@ from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import (
     check_out_or_exit,
     decision_table,
+    recorded_line,
     run_csv,
     run_json,
     write_or_exit,
@@ -341,9 +342,8 @@ def _record(
     except (LedgerError, WorkerError) as exc:
         _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
-    line = (
-        f"recorded run {recorded.run_id}: {recorded.decisions} decisions "
-        f"({len(recorder.evaluations)} rulebooks) in {recorded.location}"
+    line = recorded_line(
+        recorded.run_id, recorded.decisions, len(recorder.evaluations), recorded.location
     )
     (_err if to_stderr else _out).print(line, markup=False, soft_wrap=True)
     return recorded.run_id

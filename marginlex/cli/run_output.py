@@ -112,6 +112,21 @@ def decision_table(ev: Evaluation, *, wide: bool = False) -> Table:
     return table
 
 
+def recorded_line(run_id: str, decisions: int, rulebooks: int, location: str) -> str:
+    """The line a recording command prints once the run is in the ledger.
+
+    >>> recorded_line("r-1", 12, 1, "l.db")
+    'recorded run r-1: 12 decisions (1 rulebook) in l.db'
+    >>> recorded_line("r-2", 1, 3, "l.db")
+    'recorded run r-2: 1 decision (3 rulebooks) in l.db'
+    """
+    said = f"{decisions} decision{'s' * (decisions != 1)}"
+    return (
+        f"recorded run {run_id}: {said} ({rulebooks} rulebook{'s' * (rulebooks != 1)}) "
+        f"in {location}"
+    )
+
+
 def check_out_or_exit(out: Path | None) -> None:
     """Refuse an ``--out`` that cannot be a folder before anything is evaluated (exit 1)."""
     from marginlex.engine.run import OutputError, check_out_folder  # noqa: PLC0415

@@ -356,14 +356,14 @@ def _record(
     from marginlex.audit.ledger.fork_pool import WorkerError  # noqa: PLC0415
     from marginlex.audit.ledger.record import record_run  # noqa: PLC0415
     from marginlex.audit.ledger.store import LedgerError  # noqa: PLC0415
+    from marginlex.cli.run_output import recorded_line  # noqa: PLC0415
 
     try:
         recorded = record_run(location, result.evaluations, books, book)
     except (LedgerError, WorkerError) as exc:
         raise _fail(f"nothing recorded: {exc}") from None
     _err.print(
-        f"recorded run {recorded.run_id}: {recorded.decisions} decisions "
-        f"({len(books)} rulebooks) in {recorded.location}",
+        recorded_line(recorded.run_id, recorded.decisions, len(books), recorded.location),
         markup=False,
         soft_wrap=True,
     )

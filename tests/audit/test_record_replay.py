@@ -78,7 +78,7 @@ def test_json_run_reports_the_recording_on_stderr(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     code, out, err = _run("run", "--rulebook", "sec", "--json", "--ledger", str(path))
     assert code == 0 and json.loads(out)["sec"]["summary"]["margin_sets"] == 12
-    assert "12 decisions (1 rulebooks)" in err
+    assert "12 decisions (1 rulebook)" in err
 
 
 def test_failed_evaluation_records_nothing(tmp_path: Path) -> None:
