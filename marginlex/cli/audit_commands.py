@@ -17,6 +17,7 @@ import typer
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
+from marginlex.cli.output_file import check_file_or_exit, writing
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.cli.usage import as_of_date, moment, usage_error
@@ -158,6 +159,7 @@ def explain(
     the changed recorded book.
     """
     format = ExplainFormat.JSON if as_json else format
+    check_file_or_exit(output, "-o")  # before the ledger is read or a book evaluated
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
 
@@ -290,7 +292,8 @@ def _write(body: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(body)
     else:
-        output.write_text(body, encoding="utf-8")
+        with writing(output, "-o"):
+            output.write_text(body, encoding="utf-8")
         _err.print(f"wrote {output}")
 
 

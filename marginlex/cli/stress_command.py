@@ -12,6 +12,7 @@ from rich.table import Table
 
 from marginlex.cli import process_memory
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_file import check_file_or_exit, writing
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
@@ -137,6 +138,7 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
         picked = _scenarios(shock or [], vol, scenarios)
     except ShockError as exc:
         raise _fail(str(exc)) from None
+    check_file_or_exit(report, "--report")
     refuse_unclean(names, allow_warnings, _err)
     process_memory.keep_freed_memory()  # a batch's arrays are freed and made again
     try:
@@ -153,7 +155,8 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     if report is not None:
         from marginlex.engine.stress.report import write_report  # noqa: PLC0415
 
-        write_report(result, report)
+        with writing(report, "--report"):
+            write_report(result, report)
         _err.print(f"wrote {report}")
     if as_json:
         from marginlex.engine.stress.report import stress_json  # noqa: PLC0415

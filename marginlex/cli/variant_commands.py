@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_file import check_file_or_exit, writing
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.property_output import print_properties
@@ -283,6 +284,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
         raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
     check_study_options(study, scenarios, today)
     day = as_of_date(as_of, "compare")
+    check_file_or_exit(report, "--report")
     refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
@@ -323,11 +325,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     if ledger:
         _record(ledger, result, books, loaded)
     if report is not None:
-        # matplotlib is slow to import: only loaded when a report is asked for
-        from marginlex.engine.variants.report import write_report  # noqa: PLC0415
-
-        write_report(result, report)
-        _err.print(f"wrote {report}")
+        _write_report(result, report)
     if studied is not None and study is not None:
         from marginlex.engine.variants.study.report import write_study  # noqa: PLC0415
 
@@ -347,6 +345,15 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
             _out.print(fit(table, _out, whole=WHOLE, optional=NARROW_DROPS))
     if studied is not None and study is not None:
         print_study(_out, studied, study)
+
+
+def _write_report(result: CompareResult, report: Path) -> None:
+    # matplotlib is slow to import: only loaded when a report is asked for
+    from marginlex.engine.variants.report import write_report  # noqa: PLC0415
+
+    with writing(report, "--report"):
+        write_report(result, report)
+    _err.print(f"wrote {report}")
 
 
 def _record(
@@ -484,6 +491,7 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     from marginlex.engine.variants.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
 
     as_json = chosen(fmt, as_json, "test", csv=False) is OutputFormat.JSON
+    check_file_or_exit(junit, "--junit")  # before the tests run, not after
     folders = paths or [shipped_dir() / "tests"]
     try:
         report = run_tests(folders)
@@ -497,7 +505,8 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     if junit is not None:
         from marginlex.engine.variants.junit import write_junit  # noqa: PLC0415
 
-        write_junit(report, junit)
+        with writing(junit, "--junit"):
+            write_junit(report, junit)
     if as_json:
         typer.echo(_mutation_json(reports) if mutate else report.model_dump_json(indent=2))
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_file import check_file_or_exit, writing
 
 # The rulebook language, the engine and Jinja2 are imported inside the command, so that
 # `marginlex --help` stays light.
@@ -71,13 +72,15 @@ def render_command(
     base. Each statement has the anchor `#rule-<id>`."""
     from marginlex.workbench.render import Format, render_rulebook  # noqa: PLC0415
 
+    check_file_or_exit(out, "-o")
     resolved = _load(rulebook)
     index = None if no_tests else _tests(rulebook, resolved.id, tests)
     page = render_rulebook(resolved, Format(fmt.value), index)
     if out is None:
         typer.echo(page, nl=False)
     else:
-        out.write_text(page, encoding="utf-8")
+        with writing(out, "-o"):
+            out.write_text(page, encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
 
 

@@ -1,0 +1,62 @@
+"""The files commands write when asked (``test --junit``, ``compare --report``, ``stress
+--report``, ``explain -o``, ``render -o``): a path that cannot be written is refused before
+any work, and a write that fails all the same is said in one line. Exit 1 either way, never
+a traceback (``run --out``, a folder, has its own check in :mod:`marginlex.cli.run_output`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from marginlex.cli.consoles import lazy_console
+
+_err = lazy_console(stderr=True, highlight=False)
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written as a file (None: it can, as far as can be told).
+
+    >>> file_problem(Path("/nonexistent-folder/x.xml"))
+    'its folder /nonexistent-folder does not exist'
+    >>> file_problem(Path("/"))
+    'it is a folder'
+    """
+    if path.is_dir():
+        return "it is a folder"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        return f"its folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "it is not writable"
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        return f"its folder {folder} is not writable"
+    return None
+
+
+def check_file_or_exit(path: Path | None, option: str) -> None:
+    """Refuse a FILE option that cannot be written, before the command does its work."""
+    if path is None:
+        return
+    problem = file_problem(path)
+    if problem is not None:
+        _err.print(f"error: cannot write {option} {path}: {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@contextmanager
+def writing(path: Path, option: str) -> Iterator[None]:
+    """Around the write of a FILE option: an ``OSError`` (the disk full, the folder removed
+    meanwhile) becomes one line and exit 1."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        _err.print(f"error: cannot write {option} {path}: {reason}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None

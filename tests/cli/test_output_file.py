@@ -1,0 +1,58 @@
+"""A FILE a command is asked to write (``--junit``, ``--report``, ``-o``) that cannot be
+written is refused before any work, in one line, exit 1; a write that fails all the same
+is said in one line too. Never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+
+COMMANDS = {
+    "test --junit": (["test"], "--junit"),
+    "render -o": (["render", "sec"], "-o"),
+    "explain -o": (["explain", "A01_ALICE_PM", "--rulebook", "sec"], "-o"),
+    "compare --report": (["compare", "-r", "sec", "-r", "cftc"], "--report"),
+    "stress --report": (["stress", "--shock", "class_group=SPX:-20%"], "--report"),
+}
+
+
+def _said(output: str) -> str:
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_a_file_in_a_missing_folder_is_refused_first(tmp_path: Path, name: str) -> None:
+    args, option = COMMANDS[name]
+    target = tmp_path / "no_such_folder" / "out.file"
+    done = CliRunner().invoke(app, [*args, option, str(target)])
+    assert done.exit_code == 1, done.output
+    assert (
+        f"error: cannot write {option} {target}: its folder {target.parent} does not exist"
+        in _said(done.output)
+    )
+    assert "Traceback" not in done.output
+    assert "PASS" not in done.output  # refused before any test ran
+
+
+@pytest.mark.parametrize("name", ["render -o", "stress --report"])
+def test_a_folder_or_a_file_for_a_folder_is_refused(tmp_path: Path, name: str) -> None:
+    args, option = COMMANDS[name]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    for target, why in ((tmp_path, "it is a folder"), (a_file / "x", f"{a_file} is not a folder")):
+        done = CliRunner().invoke(app, [*args, option, str(target)])
+        assert done.exit_code == 1, done.output
+        assert f"error: cannot write {option} {target}: {why}" in _said(done.output)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="Linux's /dev/full")
+def test_a_write_that_fails_all_the_same_is_one_line() -> None:
+    # /dev/full passes the check (a writable file) and refuses every write: disk full
+    done = CliRunner().invoke(app, ["render", "sec", "--format", "md", "-o", "/dev/full"])
+    assert done.exit_code == 1
+    assert "error: cannot write -o /dev/full: No space left on device" in _said(done.output)
+    assert "Traceback" not in done.output
