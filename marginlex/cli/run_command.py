@@ -27,7 +27,7 @@ from marginlex.cli.run_output import (
 )
 from marginlex.cli.run_since import SINCE, report_carried, since_or_exit
 from marginlex.cli.tables import StdoutConsole, fit
-from marginlex.cli.usage import as_of_date
+from marginlex.cli.usage import as_of_date, usage_error
 from marginlex.engine.outcomes import FileFormat
 
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
@@ -304,6 +304,7 @@ def _run_or_exit(
         loaded = resolve_book(book) if dask is None else None
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
+        _refuse_repeats([r.id for r in rulebooks])
         if dask is not None:
             return _evaluate_on_cluster(dask, book, rulebooks, day, record=record, frames=frames)
         assert loaded is not None  # read above
@@ -318,6 +319,18 @@ def _run_or_exit(
     for line in lines:
         _err.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(1)
+
+
+def _refuse_repeats(ids: list[str]) -> None:
+    """A run decides each rulebook once (twice, its ledger would refuse the second copy of
+    every decision, after evaluating both): a rulebook named twice, by id or by path, is a
+    usage error."""
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        named = ", ".join(f"`{i}`" for i in repeated)
+        raise usage_error(
+            f"rulebook {named} is given more than once: a run decides each once", "run"
+        )
 
 
 def _record(

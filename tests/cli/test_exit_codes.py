@@ -83,3 +83,19 @@ def test_a_failure_exits_1_not_2(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check", str(bad)]).exit_code == 1
     assert runner.invoke(app, ["validate", str(tmp_path)]).exit_code == 1
     assert runner.invoke(app, ["run", "-r", str(bad)]).exit_code == 1
+
+
+def test_run_refuses_a_rulebook_named_twice_before_any_work(tmp_path: Path) -> None:
+    """By id twice, or by id and by path: exit 2 and no ledger, where it used to evaluate
+    both and then fail to record ("decision ... appears twice in the run")."""
+    from marginlex.dsl.loader import shipped_dir  # noqa: PLC0415
+
+    ledger = tmp_path / "l.db"
+    for twice in (["sec", "sec"], ["sec", str(shipped_dir() / "sec.mlx")]):
+        args = ["run", "--ledger", str(ledger)]
+        for name in twice:
+            args += ["--rulebook", name]
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 2, done.output
+        assert "error: rulebook `sec` is given more than once" in " ".join(done.output.split())
+        assert not ledger.exists()
