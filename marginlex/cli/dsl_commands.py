@@ -106,12 +106,14 @@ def fmt(
 
 
 def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = False) -> bool:
-    from marginlex.dsl.claims import RULEBOOK_ENCODING  # noqa: PLC0415
+    """Format one file (or, with ``check_only``, say it would change); True on a failure."""
+    from marginlex.dsl.claims import read_text  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.dsl.format.formatter import format_text  # noqa: PLC0415
 
-    text = path.read_text(encoding=RULEBOOK_ENCODING)
-    try:
+    text = ""
+    try:  # a file that is not UTF-8 is MLX001, as `check` says, not a traceback
+        text = read_text(path)
         formatted = format_text(text, str(path))
     except RulebookError as exc:
         for d in exc.diagnostics:
@@ -124,7 +126,11 @@ def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = Fals
         if diff:
             typer.echo(_unified(path, text, formatted), nl=False)
         return True
-    path.write_text(formatted, encoding="utf-8")
+    try:
+        path.write_text(formatted, encoding="utf-8")
+    except OSError as exc:  # read-only: said, and the other files are still formatted
+        err.print(f"error: cannot write {path}: {exc.strerror or exc}", markup=False)
+        return True
     err.print(f"{path}: reformatted", markup=False)
     return False
 

@@ -3,7 +3,9 @@
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
@@ -171,3 +173,32 @@ def test_a_rulebook_and_its_tests_saved_with_a_byte_order_mark(tmp_path: Path) -
     assert "1 passed" in tested.output or "passed" in tested.output
     expected = rulebook_bundle(load_rulebook(plain / "desk_85pct_offsets.mlx"))
     assert rulebook_bundle(load_rulebook(rulebook)) == expected
+
+
+def test_fmt_says_which_file_it_cannot_read_or_write_and_formats_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that is not UTF-8 is MLX001, as `check` says it (it was a UnicodeDecodeError
+    traceback); a file that cannot be written is one line; either way the other files are
+    formatted and the exit code is 1."""
+    latin = tmp_path / "latin.mlx"
+    latin.write_bytes(b'rulebook latin "caf\xe9"\n  cites "c"\n')
+    loose = tmp_path / "loose.mlx"
+    loose.write_text('rulebook loose "L"\n   cites "c"\n\n\n', encoding="utf-8")
+    done = RUNNER.invoke(app, ["fmt", str(latin), str(loose)])
+    assert done.exit_code == 1
+    assert f"{latin}: MLX001 cannot read the file: 'utf-8' codec can't decode" in done.output
+    assert f"{loose}: reformatted" in done.output
+    assert "Traceback" not in done.output
+    loose.write_text('rulebook loose "L"\n   cites "c"\n\n\n', encoding="utf-8")
+    real = Path.write_text
+
+    def read_only(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self == loose:
+            raise PermissionError(13, "Permission denied")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    refused = RUNNER.invoke(app, ["fmt", str(loose)])
+    assert refused.exit_code == 1
+    assert f"error: cannot write {loose}: Permission denied" in refused.output
