@@ -99,3 +99,11 @@ def test_run_refuses_a_rulebook_named_twice_before_any_work(tmp_path: Path) -> N
         assert done.exit_code == 2, done.output
         assert "error: rulebook `sec` is given more than once" in " ".join(done.output.split())
         assert not ledger.exists()
+
+
+@pytest.mark.parametrize("port", ["65536", "99999"])
+def test_serve_refuses_a_port_no_socket_can_have(port: str) -> None:
+    # 99999 reached socket.bind: an OverflowError traceback
+    done = CliRunner().invoke(app, ["serve", "--ledger", "x.db", "--port", port])
+    assert done.exit_code == 2
+    assert "Invalid value for '--port'" in done.output
