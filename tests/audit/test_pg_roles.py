@@ -208,13 +208,18 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
     assert _refused(writer, edit) == "permission denied for table run_summaries"
 
 
+def _refused_run(ledger: str) -> str:
+    """What `marginlex run --ledger LEDGER` says when it must refuse (exit 1), on one line."""
+    refused = _cli("run", "--ledger", ledger)
+    assert refused.exit_code == 1
+    return " ".join(refused.stderr.split())
+
+
 def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None:
     # A --roles ledger recorded by a marginlex at revision 0008: the index 0009 retires.
     retired = "CREATE INDEX ix_decisions_run_id ON decisions (run_id)"
     writer = _recorded_at(owner_url, "0008_key_sets", retired)
-    refused = _cli("run", "--ledger", writer)
-    assert refused.exit_code == 1
-    assert " ".join(refused.stderr.split()) == (
+    assert _refused_run(writer) == (
         f"error: nothing recorded: {writer} has revision '0008_key_sets', older than this "
         "marginlex's ('0009_retire_prefix_indexes'), and this login may not bring it up to "
         "date (must be owner of index ix_decisions_run_id): the ledger's owner upgrades it "
@@ -230,9 +235,7 @@ def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None
         assert runs == (2,) and index.fetchone() is None
         conn.execute("CREATE SCHEMA nothing_yet")  # a schema the writer may not create in
     empty = _as(owner_url.rsplit("%3D", 1)[0] + "%3Dnothing_yet", "w_login")
-    refused = _cli("run", "--ledger", empty)
-    assert refused.exit_code == 1
-    assert " ".join(refused.stderr.split()) == (
+    assert _refused_run(empty) == (
         f"error: nothing recorded: cannot make a ledger at {empty}: this login may not create "
         "its tables (no schema has been selected to create in); its owner makes it first "
         "(`marginlex ledger init URL`, logged in as the owner)"
