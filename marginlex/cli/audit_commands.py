@@ -17,7 +17,7 @@ import typer
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
-from marginlex.cli.output_file import check_file_or_exit, writing
+from marginlex.cli.output_file import check_file_or_exit, write_file
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.cli.usage import as_of_date, moment, usage_error
@@ -292,9 +292,7 @@ def _write(body: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(body)
     else:
-        with writing(output, "-o"):
-            output.write_text(body, encoding="utf-8")
-        _err.print(f"wrote {output}")
+        write_file(output, "-o", lambda path: path.write_text(body, encoding="utf-8"))
 
 
 def _check_section(trace: DecisionTrace, section: str) -> None:

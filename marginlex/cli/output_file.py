@@ -1,13 +1,14 @@
-"""The files commands write when asked (``test --junit``, ``compare --report``, ``stress
---report``, ``explain -o``, ``render -o``): a path that cannot be written is refused before
-any work, and a write that fails all the same is said in one line. Exit 1 either way, never
-a traceback (``run --out``, a folder, has its own check in :mod:`marginlex.cli.run_output`).
+"""The files commands write when asked (``test --junit``, ``compare --report`` and
+``--study``, ``stress --report``, ``explain -o``, ``render -o``): a path that cannot be written
+is refused before any work, and a write that fails all the same is said in one line. Exit 1
+either way, never a traceback (``run --out``, a folder, has its own check in
+:mod:`marginlex.cli.run_output`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,3 +61,10 @@ def writing(path: Path, option: str) -> Iterator[None]:
         reason = exc.strerror or str(exc)
         _err.print(f"error: cannot write {option} {path}: {reason}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def write_file(path: Path, option: str, write: Callable[[Path], object]) -> None:
+    """``write(path)`` under :func:`writing`, then ``wrote PATH`` on stderr."""
+    with writing(path, option):
+        write(path)
+    _err.print(f"wrote {path}", markup=False, soft_wrap=True)

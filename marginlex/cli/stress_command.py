@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from marginlex.cli import process_memory
 from marginlex.cli.help_text import examples
-from marginlex.cli.output_file import check_file_or_exit, writing
+from marginlex.cli.output_file import check_file_or_exit, write_file
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.tables import StdoutConsole, fit
@@ -155,9 +156,7 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     if report is not None:
         from marginlex.engine.stress.report import write_report  # noqa: PLC0415
 
-        with writing(report, "--report"):
-            write_report(result, report)
-        _err.print(f"wrote {report}")
+        write_file(report, "--report", partial(write_report, result))
     if as_json:
         from marginlex.engine.stress.report import stress_json  # noqa: PLC0415
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
-from marginlex.cli.output_file import check_file_or_exit, writing
+from marginlex.cli.output_file import check_file_or_exit, write_file, writing
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.property_output import print_properties
@@ -284,7 +285,8 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
         raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
     check_study_options(study, scenarios, today)
     day = as_of_date(as_of, "compare")
-    check_file_or_exit(report, "--report")
+    for path, option in ((report, "--report"), (study, "--study")):
+        check_file_or_exit(path, option)
     refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 
@@ -325,12 +327,14 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     if ledger:
         _record(ledger, result, books, loaded)
     if report is not None:
-        _write_report(result, report)
+        # matplotlib is slow to import: only loaded when a report is asked for
+        from marginlex.engine.variants.report import write_report  # noqa: PLC0415
+
+        write_file(report, "--report", partial(write_report, result))
     if studied is not None and study is not None:
         from marginlex.engine.variants.study.report import write_study  # noqa: PLC0415
 
-        write_study(studied, study)
-        _err.print(f"wrote {study}")
+        write_file(study, "--study", partial(write_study, studied))
     if as_json:
         body = compare_json(result)
         if studied is not None:
@@ -345,15 +349,6 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
             _out.print(fit(table, _out, whole=WHOLE, optional=NARROW_DROPS))
     if studied is not None and study is not None:
         print_study(_out, studied, study)
-
-
-def _write_report(result: CompareResult, report: Path) -> None:
-    # matplotlib is slow to import: only loaded when a report is asked for
-    from marginlex.engine.variants.report import write_report  # noqa: PLC0415
-
-    with writing(report, "--report"):
-        write_report(result, report)
-    _err.print(f"wrote {report}")
 
 
 def _record(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from marginlex.cli.help_text import examples
-from marginlex.cli.output_file import check_file_or_exit, writing
+from marginlex.cli.output_file import check_file_or_exit, write_file
 
 # The rulebook language, the engine and Jinja2 are imported inside the command, so that
 # `marginlex --help` stays light.
@@ -79,9 +79,7 @@ def render_command(
     if out is None:
         typer.echo(page, nl=False)
     else:
-        with writing(out, "-o"):
-            out.write_text(page, encoding="utf-8")
-        typer.echo(f"wrote {out}", err=True)
+        write_file(out, "-o", lambda path: path.write_text(page, encoding="utf-8"))
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ COMMANDS = {
     "render -o": (["render", "sec"], "-o"),
     "explain -o": (["explain", "A01_ALICE_PM", "--rulebook", "sec"], "-o"),
     "compare --report": (["compare", "-r", "sec", "-r", "cftc"], "--report"),
+    "compare --study": (["compare", "-r", "sec", "-r", "cftc"], "--study"),
     "stress --report": (["stress", "--shock", "class_group=SPX:-20%"], "--report"),
 }
 
