@@ -52,6 +52,8 @@ from marginlex.audit.ledger.records import (
 )
 from marginlex.engine.outcomes import DecisionStatus
 
+SQL_INT_MAX = 2**63 - 1
+"""The largest integer SQLite and PostgreSQL take (a ``limit`` or ``offset`` is capped at it)."""
 _SUMMARY = (
     t.decisions.c.seq,
     t.decisions.c.run_id,
@@ -338,10 +340,11 @@ class LedgerReader:
         summary = self.summary_columns
         narrow = margin_set is not None
         query: Select[Any] = select(*summary).where(*where).order_by(*_order(order, narrow))
+        # A row count past a 64-bit integer means "all" (or "past the end"), not an error.
         if limit is not None:
-            query = query.limit(limit)
+            query = query.limit(min(limit, SQL_INT_MAX))
         if offset:
-            query = query.offset(offset)
+            query = query.offset(min(offset, SQL_INT_MAX))
         with self.engine.connect() as conn:
             rows = list(conn.execute(query))
             digests = run_digests(conn, {row.run_id for row in rows})

@@ -143,6 +143,15 @@ def synth(  # noqa: PLR0917 - typer passes options by position
     except ValueError as exc:  # too few accounts for the partitions asked
         _err.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except MemoryError:
+        held = f"{accounts:,} accounts" + (f" in {partitions:,} partitions" if partitions else "")
+        _err.print(
+            f"error: not enough memory to make {held} (each partition is made whole in "
+            "memory): ask for fewer accounts, or more --partitions with --format parquet",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     took = time.perf_counter() - start
     sizes = ", ".join(f"{counts[n]:,} {n}" for n in FRAMES)
     _err.print(f"wrote {out} in {took:.1f} s: {sizes}", markup=False, soft_wrap=True)

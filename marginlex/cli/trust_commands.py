@@ -14,6 +14,7 @@ import typer
 
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
+from marginlex.cli.output_file import file_problem
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -68,12 +69,19 @@ def signing_key_or_exit(path: Path) -> Ed25519PrivateKey:
 
 
 def checkpoint_path_or_exit(location: str, checkpoints: Path | None) -> Path:
-    """Where checkpoints go: the option, else beside a SQLite ledger; exit 1 for a server."""
-    from marginlex.audit.ledger.checkpoints import default_checkpoint_path  # noqa: PLC0415
+    """Where checkpoints go: the option, else beside a SQLite ledger; exit 1 for a server,
+    or for a file that cannot be appended to (said before the ledger is touched)."""
+    from marginlex.audit.ledger.checkpoints import (  # noqa: PLC0415
+        checkpoint_file,
+        default_checkpoint_path,
+    )
 
     path = checkpoints or default_checkpoint_path(location)
     if path is None:
         raise _fail("a PostgreSQL ledger has no folder beside it: pass --checkpoints PATH")
+    problem = file_problem(checkpoint_file(path))
+    if problem is not None:
+        raise _fail(f"cannot append to the checkpoint file {checkpoint_file(path)}: {problem}")
     return path
 
 

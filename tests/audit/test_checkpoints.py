@@ -263,3 +263,29 @@ def test_a_readable_key_and_signing_without_a_ledger_are_refused(
     assert f"the signing key is readable by others (mode 644): chmod 600 {private}" in result.stderr
     again = runner.invoke(app, ["keys", "new", str(private.parent)])
     assert again.exit_code == 1 and "exists: keys are never overwritten" in again.stderr
+
+
+def test_a_checkpoint_file_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    # The run was recorded, then "no checkpoint written": a run the user asked signed, unsigned
+    private, _ = keys
+    ledger = tmp_path / "l.db"
+    runner = CliRunner()
+    for command in (["run"], ["ledger", "checkpoint"]):
+        missing = tmp_path / "no-such-folder" / "cp.jsonl"
+        args = [*command, "--ledger", str(ledger), "--sign", str(private)]
+        result = runner.invoke(app, [*args, "--checkpoints", str(missing)])
+        assert result.exit_code == 1, command
+        assert result.stderr == (
+            f"error: cannot append to the checkpoint file {missing}: "
+            f"its folder {missing.parent} does not exist\n"
+        )
+        assert not ledger.exists() or command == ["ledger", "checkpoint"]
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    into_folder = runner.invoke(
+        app, ["run", "--ledger", str(ledger), "--sign", str(private), "--checkpoints", str(folder)]
+    )
+    assert into_folder.exit_code == 0, into_folder.stderr
+    assert len((folder / "checkpoints.jsonl").read_text().splitlines()) == 1

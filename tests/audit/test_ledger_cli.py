@@ -167,6 +167,17 @@ def test_a_table_pages_and_says_how_to_see_more(
     assert len(_ledger(two_runs)) == 3  # CSV and JSON are not paged
 
 
+def test_limit_and_offset_past_a_64_bit_integer(two_runs: str) -> None:
+    huge = str(10**23)  # SQLite and PostgreSQL take at most 2**63 - 1
+    runner = CliRunner()
+    past = runner.invoke(app, ["ledger", "--ledger", two_runs, "--offset", huge, "-f", "csv"])
+    assert past.exit_code == 0, past.stderr
+    assert past.stdout.splitlines()[1:] == []  # the header alone: no row is that far
+    every = runner.invoke(app, ["ledger", "--ledger", two_runs, "--limit", huge, "-f", "csv"])
+    assert every.exit_code == 0, every.stderr
+    assert len(every.stdout.splitlines()) == 4  # the header and all three decisions
+
+
 def test_ledger_runs_lists_each_run_with_its_time(two_runs: str, pm_trace: DecisionTrace) -> None:
     runner = CliRunner()
     listed = runner.invoke(app, ["ledger", "runs", "--ledger", two_runs, "-f", "csv"])

@@ -78,6 +78,18 @@ def test_decisions_paginate(client: TestClient) -> None:
     assert "of 3 (102 in all)" in first and 'rel="next"' in first
     seqs = lambda html: re.findall(r'<td class=" num">(\d+)</td>', html)  # noqa: E731
     assert seqs(first)[0] == "1" and seqs(second)[0] == "51"
+    # A page past any 64-bit offset is past the end: an empty page, not a server error.
+    beyond = client.get("/decisions?page=99999999999999999999999")
+    assert beyond.status_code == 200 and seqs(beyond.text) == []
+
+
+def test_history_box_left_empty_says_so(client: TestClient) -> None:
+    for url in ("/accounts", "/accounts?account=", "/accounts?account=%20%20"):
+        response = client.get(url, follow_redirects=False)
+        assert response.status_code == 400, url
+        assert "type an account id in the History box" in response.text
+    found = client.get("/accounts?account=%20A08_FOX_FUT%20", follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == "/accounts/A08_FOX_FUT"
 
 
 def test_decisions_by_failed_requirement_and_rule(client: TestClient, recorded: Recorded) -> None:

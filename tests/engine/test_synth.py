@@ -198,3 +198,16 @@ def test_cli_synth_names_the_option_of_a_negative_seed(tmp_path: Path) -> None:
     assert done.exit_code == 2
     assert "Invalid value for '--seed'" in done.output
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("partitions", [[], ["--partitions", "4", "--format", "parquet"]])
+def test_cli_synth_says_a_book_too_big_for_memory(tmp_path: Path, partitions: list[str]) -> None:
+    # 10**20 accounts once ended in numpy's MemoryError traceback ("142. PiB for an array")
+    out = tmp_path / "b"
+    args = ["synth", "--accounts", str(10**20), "--seed", "1", "--out", str(out), *partitions]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 1
+    said = " ".join(done.output.split())
+    assert "error: not enough memory to make 100,000,000,000,000,000,000 accounts" in said
+    assert "more --partitions with --format parquet" in said
+    assert "Traceback" not in said and not out.exists()

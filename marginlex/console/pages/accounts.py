@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from marginlex.audit.ledger.records import DecisionRow
@@ -24,8 +24,10 @@ HISTORY_LIMIT = 1000
 
 
 @router.get("/accounts")
-def account_jump(account: Annotated[str, Query(min_length=1)]) -> Response:
+def account_jump(account: str | None = None) -> Response:
     """The history form's target: the account's own address."""
+    if account is None or not account.strip():
+        raise HTTPException(400, "no account given: type an account id in the History box")
     return RedirectResponse(f"/accounts/{quote(account.strip(), safe='')}", status_code=303)
 
 
