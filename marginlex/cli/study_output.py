@@ -40,9 +40,11 @@ SAMPLES = typer.Option(
     32,
     "--shapley-samples",
     min=2,
-    help="With --study: random orders drawn when more than 8 players differ (Shapley).",
+    max=10_000,
+    help="With --study: random orders drawn when more than 8 players differ (Shapley; each "
+    "order re-evaluates the book once per player, so at most 10,000).",
 )
-SEED = typer.Option(17, "--seed", help="With --study: the seed of the Shapley sampling.")
+SEED = typer.Option(17, "--seed", min=0, help="With --study: the seed of the Shapley sampling.")
 TODAY = typer.Option(
     None,
     "--today",

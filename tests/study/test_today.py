@@ -158,3 +158,25 @@ def test_cli_today_needs_a_study() -> None:
     out = CliRunner().invoke(app, ["compare", "-r", "sec", "-r", "cftc", "--today", "sec+cftc"])
     assert out.exit_code == 2
     assert "--today needs --study FILE.html" in out.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # numpy's "expected non-negative integer", after the whole comparison had run
+        (
+            ["--seed", "-5"],
+            "Invalid value for '--seed': Input should be greater than or equal to 0",
+        ),
+        # 10**17 orders ran until killed (one past the cap here, so a regression ends)
+        (["--shapley-samples", "10001"], "Input should be less than or equal to 10000"),
+    ],
+)
+def test_cli_study_sampling_out_of_range(tmp_path: Path, extra: list[str], message: str) -> None:
+    study = tmp_path / "s.html"
+    out = CliRunner().invoke(
+        app, ["compare", "-r", "sec", "-r", "harmonized", "--study", str(study), *extra]
+    )
+    assert out.exit_code == 2
+    assert message in " ".join(out.output.replace("│", " ").split())
+    assert not study.exists()
