@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from marginlex.audit.ledger.read_only import open_read_only
 from marginlex.console.app import create_app
 from marginlex.console.queries import run_summary
+from marginlex.console.security import LOOPBACK
 
 
 def _pages(ledger_path: str) -> dict[str, str]:
@@ -91,7 +92,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     pages = _pages(args.ledger)
-    with TestClient(create_app(args.ledger)) as client:
+    with TestClient(create_app(args.ledger), base_url=LOOPBACK) as client:
         print(f"{'page':<30} {'first ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'cpu p95':>8}")
         for name, url in pages.items():
             took, cpu = _time(client, url, args.repeat)

@@ -1,4 +1,7 @@
-"""What keeps the console safe to expose: a token off loopback, a strict CSP, escaped text.
+"""What keeps the console safe to expose: a token off loopback, a strict CSP, escaped text,
+and two guards a browser cannot get round: without a token, only a loopback ``Host`` is
+served (a page whose name was rebound to 127.0.0.1 reads nothing), and a form or script of
+another site cannot post (``Origin`` or ``Sec-Fetch-Site`` names it).
 
 Pages work without JavaScript; the one script, the workbench's ``workbench.js`` (check as
 typed), is served by the console itself, so the policy allows scripts only from itself (no
@@ -18,6 +21,9 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+LOOPBACK = "http://127.0.0.1"
+"""The console's address on this machine, as a client gives it (Starlette's ``TestClient``
+says ``testserver``, which a console without a token does not answer)."""
 TOKEN_ENV = "MARGINLEX_TOKEN"
 TOKEN_COOKIE = "marginlex_token"
 TOKEN_HEADER = "x-marginlex-token"
@@ -28,7 +34,9 @@ CSP = (
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # No address leaves for another site; the console's own posts keep their Origin (under
+    # no-referrer a browser sends "Origin: null" even to the same site).
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -108,10 +116,51 @@ def token_guard(
     return guard
 
 
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_SAME_SITE = frozenset({"same-origin", "none"})  # ``Sec-Fetch-Site`` of the console's own
+
+
+def host_name(authority: str) -> str:
+    """The name of a ``Host`` header or an origin's authority, without its port.
+
+    >>> host_name("127.0.0.1:8765"), host_name("[::1]:8765"), host_name("localhost")
+    ('127.0.0.1', '::1', 'localhost')
+    """
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+def cross_site(request: Request) -> bool:
+    """Whether a request that changes something was sent by another site's page:
+    ``Sec-Fetch-Site`` says so (every current browser sends it), or, from a browser without
+    it, its ``Origin`` is not this console's address (its ``Host``, or the
+    ``X-Forwarded-Host`` a proxy passes on; ``null`` is no address). A client that sends
+    neither (curl, a script) is not a browser carrying someone else's page."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in _SAME_SITE
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    served = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    return origin.partition("://")[2] not in served - {None}
+
+
 async def _checked(
     request: Request, call_next: Callable[[Request], Awaitable[Response]], token: str | None
 ) -> Response:
+    if request.method in _UNSAFE and cross_site(request):
+        return PlainTextResponse(
+            "403: a page of another site cannot post to this console", status_code=403
+        )
     if token is None:
+        if not is_loopback(host_name(request.headers.get("host", ""))):
+            return PlainTextResponse(
+                "421: this console, served without a token, answers only to a loopback "
+                "address (http://127.0.0.1:PORT or http://localhost:PORT)",
+                status_code=421,
+            )
         return await call_next(request)
     offered = request.query_params.get("token")
     if offered is not None and _same(offered, token):

@@ -23,6 +23,7 @@ from marginlex.audit.ledger.run_summaries import read_summary
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 from marginlex.console.app import create_app
+from marginlex.console.security import LOOPBACK
 from marginlex.engine.book.load import Book, load_book, write_book
 from marginlex.engine.run import resolve_rulebook, run_rulebook
 from marginlex.engine.synth.generate import synth_book
@@ -136,7 +137,7 @@ def test_an_unchanged_book_carries_every_set_and_explain_follows(
     # below its first line, the carried entry shows the earlier trace exactly
     assert later.stdout.splitlines()[1:] == earlier.stdout.splitlines()[1:]
     (row,) = Ledger.open(ledger).query(run=run_b, rulebook=rulebook, margin_set=margin_set)
-    with TestClient(create_app(ledger)) as client:
+    with TestClient(create_app(ledger), base_url=LOOPBACK) as client:
         page = client.get(f"/runs/{run_b}/decisions/{row.decision_id}")
     assert page.status_code == 200
     assert f"carried forward unchanged from entry #{seq} of run" in page.text

@@ -18,6 +18,7 @@ from console_books import Recorded, hostile, moved_prices, record
 from fastapi.testclient import TestClient
 
 from marginlex.console.app import create_app
+from marginlex.console.security import LOOPBACK
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +37,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
 @pytest.fixture
 def client(recorded: Recorded) -> Iterator[TestClient]:
     """A console over the session's ledger."""
-    with TestClient(create_app(recorded.location)) as test_client:
+    with TestClient(create_app(recorded.location), base_url=LOOPBACK) as test_client:
         yield test_client
 
 

@@ -22,6 +22,7 @@ from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 from marginlex.console.app import create_app
 from marginlex.console.queries import DecisionFilter, find_decisions
+from marginlex.console.security import LOOPBACK
 
 OLD_LEDGER = Path(__file__).parents[1] / "data" / "audit" / "ledger_1_0_demo.db"
 FILTERS = (
@@ -118,11 +119,11 @@ def test_an_older_ledger_opened_for_writing_gets_its_keys(tmp_path: Path) -> Non
 
 def test_an_older_ledger_served_as_it_is_still_filters(tmp_path: Path) -> None:
     path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
-    with TestClient(create_app(str(path))) as client:
+    with TestClient(create_app(str(path)), base_url=LOOPBACK) as client:
         rows = client.get("/decisions.csv?failed=min_equity").text.splitlines()
         keyed_path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "up.db"))
         CliRunner().invoke(app, ["ledger", "upgrade", "--ledger", str(keyed_path)])
-    with TestClient(create_app(str(keyed_path))) as upgraded:
+    with TestClient(create_app(str(keyed_path)), base_url=LOOPBACK) as upgraded:
         assert upgraded.get("/decisions.csv?failed=min_equity").text.splitlines() == rows
     assert len(rows) > 1
 

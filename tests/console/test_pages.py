@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from marginlex.audit.ledger.store import Ledger
 from marginlex.console.app import create_app
+from marginlex.console.security import LOOPBACK
 
 
 def _csv(text: str) -> list[dict[str, str]]:
@@ -213,7 +214,7 @@ def test_json_export_is_json(client: TestClient, recorded: Recorded) -> None:
 def test_a_ledger_recorded_before_the_console_still_serves(tmp_path: Path) -> None:
     old = tmp_path / "old.db"  # trace schema 1.0, none of the console's indexes
     shutil.copy(Path(__file__).parents[1] / "data" / "audit" / "ledger_1_0_demo.db", old)
-    with TestClient(create_app(str(old))) as client:
+    with TestClient(create_app(str(old)), base_url=LOOPBACK) as client:
         runs = _csv(client.get("/runs.csv").text)
         assert runs and runs[0]["decisions"] == "28"  # the rulebooks of its day
         listing = client.get(f"/decisions?run={runs[0]['run']}&status=call").text

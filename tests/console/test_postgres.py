@@ -14,6 +14,7 @@ from sqlalchemy.exc import InternalError
 
 from marginlex.audit.ledger.read_only import open_read_only
 from marginlex.console.app import create_app
+from marginlex.console.security import LOOPBACK
 
 pytestmark = pytest.mark.postgres
 
@@ -31,7 +32,7 @@ def pg_ledger(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 def test_pages_over_postgresql(pg_ledger: tuple[str, str]) -> None:
     url, run = pg_ledger
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(url), base_url=LOOPBACK) as client:
         runs = client.get("/runs.csv").text.splitlines()
         assert len(runs) == 3 and runs[1].startswith(run)
         listing = client.get(f"/decisions?run={run}&status=call&sort=-call").text
@@ -55,7 +56,7 @@ def test_postgresql_transactions_are_read_only(pg_ledger: tuple[str, str]) -> No
 
 def test_the_key_filters_over_postgresql(pg_ledger: tuple[str, str]) -> None:
     url, run = pg_ledger
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(url), base_url=LOOPBACK) as client:
         # the demo book: 4 sec and 7 harmonized portfolio-margined sets (H_BD1 is no customer)
         by_rule = client.get(f"/decisions.csv?run={run}&rule=sec_portfolio_margin").text
         rulebooks = sorted(line.split(",")[2] for line in by_rule.splitlines()[1:])

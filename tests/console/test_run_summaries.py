@@ -21,6 +21,7 @@ from marginlex.audit.ledger.run_summaries import BINS, read_summary, summarize
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 from marginlex.console.app import create_app
+from marginlex.console.security import LOOPBACK
 
 DATA = Path(__file__).parents[1] / "data"
 OLD_LEDGER = DATA / "audit" / "ledger_1_0_demo.db"
@@ -80,7 +81,7 @@ def test_the_demo_run_adds_up_to_its_golden_decisions(recorded: Recorded) -> Non
 
 
 def _page_tables(path: Path) -> list[str]:
-    with TestClient(create_app(str(path))) as client:
+    with TestClient(create_app(str(path)), base_url=LOOPBACK) as client:
         run_id = client.get("/runs.csv").text.splitlines()[1].split(",")[0]
         return [
             client.get(f"/runs/{run_id}.csv?table={name}").text

@@ -19,7 +19,7 @@ from marginlex.audit.ledger.default import default_ledger_path
 from marginlex.audit.ledger.read_only import open_read_only
 from marginlex.cli import app as cli
 from marginlex.console.app import create_app
-from marginlex.console.security import CSP, StartError, start_token
+from marginlex.console.security import CSP, LOOPBACK, StartError, start_token
 
 ESCAPED = "A08&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;q\\x1b[31mFOX"
 """:data:`HOSTILE` as every page must show it: markup escaped, the escape written out."""
@@ -89,7 +89,7 @@ def test_serve_refuses_a_public_address_without_token(monkeypatch: pytest.Monkey
 
 
 def test_token_from_query_sets_a_cookie(recorded: Recorded) -> None:
-    with TestClient(create_app(recorded.location, token="s3cret")) as client:
+    with TestClient(create_app(recorded.location, token="s3cret"), base_url=LOOPBACK) as client:
         assert client.get("/runs").status_code == 401
         assert client.get("/runs", headers={"x-marginlex-token": "wrong"}).status_code == 401
         assert client.get("/runs", headers={"authorization": "Bearer s3cret"}).status_code == 200
@@ -107,7 +107,7 @@ def test_the_console_never_writes_the_ledger(recorded: Recorded, tmp_path: Path)
     copy = tmp_path / "ledger.db"
     shutil.copy(recorded.location, copy)
     before = _digest(str(copy))
-    with TestClient(create_app(str(copy))) as client:
+    with TestClient(create_app(str(copy)), base_url=LOOPBACK) as client:
         for url in ("/runs", f"/runs/{recorded.demo}", "/decisions", "/rulebooks", "/verify"):
             assert client.get(url).status_code == 200
     assert _digest(str(copy)) == before
@@ -120,7 +120,7 @@ def test_the_console_never_writes_the_ledger(recorded: Recorded, tmp_path: Path)
 def test_a_file_that_is_no_ledger_gives_an_error_page(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
-    with TestClient(create_app(str(junk))) as client:
+    with TestClient(create_app(str(junk)), base_url=LOOPBACK) as client:
         page = client.get("/runs")
     assert page.status_code == 500
     assert "The ledger cannot be read" in page.text and "Traceback" not in page.text
@@ -128,7 +128,7 @@ def test_a_file_that_is_no_ledger_gives_an_error_page(tmp_path: Path) -> None:
 
 
 def test_a_missing_ledger_gives_an_error_page(tmp_path: Path) -> None:
-    with TestClient(create_app(str(tmp_path / "none.db"))) as client:
+    with TestClient(create_app(str(tmp_path / "none.db")), base_url=LOOPBACK) as client:
         page = client.get("/decisions")
     assert page.status_code == 500 and f"no ledger at {tmp_path / 'none.db'}" in page.text
 
@@ -141,7 +141,7 @@ def test_a_damaged_trace_gives_an_error_page(recorded: Recorded, tmp_path: Path)
             "SELECT seq, run_id, decision_id FROM decisions LIMIT 1"
         ).fetchone()
         db.execute("UPDATE decisions SET trace_z = ? WHERE seq = ?", (b"garbage", seq))
-    with TestClient(create_app(str(copy))) as client:
+    with TestClient(create_app(str(copy)), base_url=LOOPBACK) as client:
         page = client.get(f"/runs/{run}/decisions/{did}")
         listing = client.get(f"/decisions?run={run}")
     assert page.status_code == 500
@@ -154,3 +154,35 @@ def test_default_ledger_in_the_user_data_folder(
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_ledger_path() == tmp_path / "marginlex" / "ledger.db"
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8765", 200),
+        ("localhost:8765", 200),
+        ("[::1]:8765", 200),
+        ("localhost", 200),
+        # a name an attacker's DNS rebinds to 127.0.0.1: its pages would read the ledger
+        ("evil.example:8765", 421),
+        ("evil.example", 421),
+        ("127.0.0.1.evil.example", 421),
+        ("", 421),
+    ],
+)
+def test_without_a_token_only_a_loopback_host_is_served(
+    client: TestClient, host: str, status: int
+) -> None:
+    response = client.get("/runs", headers={"host": host})
+    assert response.status_code == status
+    if status == 421:
+        assert "answers only to a loopback address" in response.text
+        assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_with_a_token_any_host_is_served(recorded: Recorded) -> None:
+    # behind a name (a proxy, or --host 0.0.0.0): the token, not the address, guards it
+    app = create_app(recorded.location, token="s3cret")
+    with TestClient(app, base_url="http://margin.example") as client:
+        assert client.get("/runs").status_code == 401
+        assert client.get("/runs", headers={"x-marginlex-token": "s3cret"}).status_code == 200

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from marginlex.cli import app as cli_app
 from marginlex.console.app import create_app
+from marginlex.console.security import LOOPBACK
 from marginlex.dsl.format.formatter import format_text
 
 VARIANT = """\
@@ -57,7 +58,9 @@ def folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def bench(recorded: Recorded, folder: Path) -> Iterator[TestClient]:
     """A console over the session's ledger that may save into ``folder``."""
-    with TestClient(create_app(recorded.location, rulebooks=folder)) as test_client:
+    with TestClient(
+        create_app(recorded.location, rulebooks=folder), base_url=LOOPBACK
+    ) as test_client:
         yield test_client
 
 
@@ -252,7 +255,7 @@ def test_save_is_refused_without_a_rulebook_folder(client: TestClient) -> None:
 
 def test_the_workbench_needs_the_token(recorded: Recorded, folder: Path) -> None:
     app = create_app(recorded.location, token="s3cret", rulebooks=folder)
-    with TestClient(app) as anonymous:
+    with TestClient(app, base_url=LOOPBACK) as anonymous:
         for response in (
             anonymous.get("/workbench"),
             anonymous.post("/workbench/check", data=_form()),
@@ -296,10 +299,46 @@ def test_a_desks_own_sec_saved_with_a_byte_order_mark_opens_without_it(
     shipped = (Path(__file__).parents[2] / "rulebooks" / "sec.mlx").read_text(encoding="utf-8")
     own = shipped.replace("  jurisdiction SEC\n", "  jurisdiction SEC\n  replaces shipped sec\n", 1)
     (folder / "sec.mlx").write_bytes(b"\xef\xbb\xbf" + own.encode("utf-8"))
-    with TestClient(create_app(recorded.location, rulebooks=folder)) as client:
+    with TestClient(create_app(recorded.location, rulebooks=folder), base_url=LOOPBACK) as client:
         html = client.get("/workbench", params={"base": "shipped:sec", "start": "edit"}).text
         assert "\ufeff" not in html and "rulebook sec &#34;" in html
         answer = client.post(
             "/workbench/check", data=_form(), headers={"accept": "application/json"}
         ).json()
     assert answer["clean"] is True, answer
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example"},  # a browser without Sec-Fetch-Site
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site", "origin": "http://evil.example"},
+        {"sec-fetch-site": "same-site"},  # another port or subdomain of the same site
+        {"sec-fetch-site": "cross-site", "origin": "http://127.0.0.1"},  # the browser knows
+    ],
+)
+def test_another_sites_page_cannot_post(
+    bench: TestClient, folder: Path, headers: dict[str, str]
+) -> None:
+    # A page on any site the officer visits could post a form to the console on loopback
+    # (no token there) and plant a variant in the rulebook folder.
+    response = bench.post("/workbench/save", data=_form(), headers=headers)
+    assert response.status_code == 403
+    assert response.text == "403: a page of another site cannot post to this console"
+    assert list(folder.parent.rglob("*.mlx")) == []
+    assert bench.post("/verify", headers=headers).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "same-origin", "origin": "http://127.0.0.1"},
+        {"origin": "http://127.0.0.1"},  # a browser without Sec-Fetch-Site, from the console
+        {"origin": "https://margin.example", "x-forwarded-host": "margin.example"},  # a proxy
+        {},  # curl or a script: no browser, no one else's page
+    ],
+)
+def test_the_consoles_own_posts_pass(bench: TestClient, headers: dict[str, str]) -> None:
+    response = bench.post("/workbench/check", data=_form(), headers=headers)
+    assert response.status_code == 200, response.text
