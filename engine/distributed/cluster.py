@@ -45,6 +45,10 @@ class ClusterKind(StrEnum):
     SCHEDULER = "scheduler"
 
 
+MAX_LOCAL_WORKERS = 64
+"""The most workers ``local:N`` starts (``local:999999999999`` once tried to start them all)."""
+
+
 class ClusterError(ValueError):
     """A ``--dask`` value that names no cluster (with the forms it takes)."""
 
@@ -69,11 +73,17 @@ class ClusterSpec(BaseModel):
         """``local:N`` (a LocalCluster of N worker processes) or ``tcp://HOST:PORT``.
 
         Raises:
-            ClusterError: anything else, or N below 1.
+            ClusterError: anything else, N below 1, or above :data:`MAX_LOCAL_WORKERS`.
         """
         if text.startswith("tcp://") and len(text) > len("tcp://"):
             return cls(kind=ClusterKind.SCHEDULER, address=text)
         head, _, count = text.partition(":")
+        if head == "local" and count.isdigit() and int(count) > MAX_LOCAL_WORKERS:
+            raise ClusterError(
+                f"--dask {text!r}: at most local:{MAX_LOCAL_WORKERS} (each worker is a process "
+                "of this machine holding its partitions): for more, start workers on other "
+                "machines and give the scheduler, tcp://HOST:8786"
+            )
         if head == "local" and count.isdigit() and int(count) >= 1:
             return cls(kind=ClusterKind.LOCAL, workers=int(count))
         raise ClusterError(

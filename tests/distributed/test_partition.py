@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 from marginlex.cli import app
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_demo_book
-from marginlex.engine.distributed.cluster import ClusterError, ClusterKind, ClusterSpec
+from marginlex.engine.distributed.cluster import (
+    MAX_LOCAL_WORKERS,
+    ClusterError,
+    ClusterKind,
+    ClusterSpec,
+)
 from marginlex.engine.distributed.partition import account_components, pack, split_book
 from marginlex.engine.run import run_rulebook
 
@@ -81,6 +86,18 @@ def test_a_dask_value_that_names_no_cluster_is_refused(text: str) -> None:
     assert str(exc.value) == (
         f"--dask {text!r} names no cluster: give local:N (N worker processes on this machine, "
         "N >= 1) or the scheduler's address, tcp://HOST:8786"
+    )
+
+
+def test_more_local_workers_than_the_limit_are_refused() -> None:
+    # local:999999999999 once tried to start that many worker processes
+    assert ClusterSpec.parse(f"local:{MAX_LOCAL_WORKERS}").workers == MAX_LOCAL_WORKERS == 64
+    with pytest.raises(ClusterError) as exc:
+        ClusterSpec.parse("local:999999999999")
+    assert str(exc.value) == (
+        "--dask 'local:999999999999': at most local:64 (each worker is a process of this "
+        "machine holding its partitions): for more, start workers on other machines and give "
+        "the scheduler, tcp://HOST:8786"
     )
 
 
