@@ -243,8 +243,20 @@ _PATHS = typer.Argument(
     help="Test files or folders (default: the tests of sec, cftc and harmonized, in "
     "rulebooks/tests; the shipped variants' tests are beside them in rulebooks/variants).",
 )
+
+
+def _percent(value: float) -> float:
+    """A threshold in percent: 0 to 100 (NaN, which every comparison passes, is refused)."""
+    if not 0.0 <= value <= 100.0:
+        raise typer.BadParameter(f"{value:g} is not a percent from 0 to 100")
+    return value
+
+
 _FAIL_UNDER = typer.Option(
-    0.0, "--fail-under", help="Also fail when a rulebook's rule coverage is below this percent."
+    0.0,
+    "--fail-under",
+    callback=_percent,
+    help="Also fail when a rulebook's rule coverage is below this percent (0 to 100).",
 )
 
 
@@ -424,7 +436,10 @@ _MUTATE = typer.Option(
     "neighbouring row's value) and list the mutants no test catches.",
 )
 _KILL_UNDER = typer.Option(
-    0.0, "--kill-under", help="With --mutate: exit 1 when a rulebook's kill rate is below this."
+    0.0,
+    "--kill-under",
+    callback=_percent,
+    help="With --mutate: exit 1 when a rulebook's kill rate is below this percent (0 to 100).",
 )
 
 
@@ -510,6 +525,19 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
         _print_mutants(reports)
     low = [c for c in report.coverage if c.percent < fail_under]
     weak = [r for r in reports if r.kill_rate < kill_under]
+    for c in low:  # every test may pass: say why the exit code is 1
+        _err.print(
+            f"{c.rulebook_id}: rule coverage {c.percent:.1f}% "
+            f"is below --fail-under {fail_under:g}%",
+            markup=False,
+            soft_wrap=True,
+        )
+    for r in weak:
+        _err.print(
+            f"{r.rulebook_id}: kill rate {r.kill_rate:.1f}% is below --kill-under {kill_under:g}%",
+            markup=False,
+            soft_wrap=True,
+        )
     if report.failed or report.failed_properties or low or weak:
         raise typer.Exit(1)
 

@@ -176,6 +176,13 @@ def test_the_cli_lists_surviving_mutants_as_json(tmp_path: Path) -> None:
     low = CliRunner().invoke(app, ["test", str(path), "--mutate", "--kill-under", "90"])
     assert low.exit_code == 1
     assert "mutants tiny: 3 of 6 killed (50.0%) by 1 test file(s); 3 survive:" in low.output
+    # every test passed: the exit code is 1 because of the threshold, and a line says so
+    assert low.stderr.splitlines()[-1] == "tiny: kill rate 50.0% is below --kill-under 90%"
+    for bad in ("nan", "-5", "150"):  # NaN passed every comparison: exit 0, whatever the rate
+        refused = CliRunner().invoke(app, ["test", str(path), "--mutate", "--kill-under", bad])
+        assert refused.exit_code == 2, bad
+        said = " ".join(refused.output.replace("│", " ").split())
+        assert f"Invalid value for '--kill-under': {bad} is not a percent from 0 to 100" in said
 
 
 @pytest.mark.parametrize("rulebook", ["sec", "cftc", "harmonized"])

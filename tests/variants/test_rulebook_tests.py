@@ -109,6 +109,17 @@ def test_cli_test_shipped_passes_with_full_coverage() -> None:
     assert ", 0 failed" in out.output.split("properties: ")[1]
 
 
+def test_cli_test_says_when_coverage_alone_fails_it() -> None:
+    # every test of the variant passes; exit 1 came without a word on why
+    variant = SHIPPED.parent / "variants" / "harmonized_85pct_offsets.test.toml"
+    out = CliRunner().invoke(app, ["test", str(variant), "--fail-under", "99.5"])
+    assert out.exit_code == 1 and ", 0 failed" in out.output
+    assert out.stderr.splitlines()[-2:] == [
+        "harmonized_85pct_offsets: rule coverage 24.3% is below --fail-under 99.5%",
+        "harmonized: rule coverage 24.3% is below --fail-under 99.5%",
+    ]
+
+
 def test_cli_test_wrong_expectation_exits_1_with_trace() -> None:
     out = CliRunner().invoke(app, ["test", str(DATA / "bad_tests")])
     assert out.exit_code == 1
