@@ -110,13 +110,24 @@ def _shipped_base_errors(
 
 
 def collect_files(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
-    """The .mlx files named or found under folders; FILE_ERROR for missing paths."""
+    """The .mlx files named or found under folders; FILE_ERROR for a missing path, or a
+    folder that holds none (a mistyped folder would otherwise check "clean")."""
     files: list[Path] = []
     problems: list[Diagnostic] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files.extend(rulebook_files(p))
+            found = rulebook_files(p)
+            files.extend(found)
+            if not found:
+                problems.append(
+                    error(
+                        Code.FILE_ERROR,
+                        f"no rulebook file ({SUFFIX}) in this folder or under it",
+                        Span(file=raw),
+                        "give the folder that holds the rulebooks, or the files themselves",
+                    )
+                )
         elif p.is_file():
             files.append(p)
         else:

@@ -137,6 +137,21 @@ def test_a_missing_file_is_named_without_an_invented_location(tmp_path: Path) ->
     assert result.stdout.splitlines()[0] == f"{missing}: MLX001 no such file or folder"
 
 
+@pytest.mark.parametrize("command", [["check"], ["fmt"], ["fmt", "--check"]])
+def test_a_folder_without_rulebooks_is_an_error_not_clean(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # "0 rulebook file(s) checked: clean", exit 0: a mistyped folder passed a CI gate
+    (tmp_path / "notes.txt").write_text("not a rulebook", encoding="utf-8")
+    result = CliRunner().invoke(app, [*command, str(tmp_path)])
+    assert result.exit_code == 1
+    said = result.output.splitlines()
+    assert said[0] == f"{tmp_path}: MLX001 no rulebook file (.mlx) in this folder or under it"
+    assert said[1].strip() == (
+        "= hint: give the folder that holds the rulebooks, or the files themselves"
+    )
+
+
 def _windows_copy(source: Path, target: Path, renamed: tuple[str, str]) -> None:
     """``source`` (its id renamed) as a Windows editor saves UTF-8: a byte-order mark, CRLF
     line endings."""
