@@ -245,6 +245,16 @@ _PATHS = typer.Argument(
 )
 
 
+def _refuse_folders_without_tests(folders: list[Path]) -> None:
+    """A folder given that holds no test file is an error: "0 passed, 0 failed" and exit 0
+    let a mistyped folder pass a CI gate."""
+    from marginlex.engine.variants.rulebook_tests import SUFFIX  # noqa: PLC0415
+
+    for folder in folders:
+        if folder.is_dir() and next(folder.rglob(f"*{SUFFIX}"), None) is None:
+            raise _fail(f"{folder}: no rulebook test file (*{SUFFIX}) in this folder or under it")
+
+
 def _percent(value: float) -> float:
     """A threshold in percent: 0 to 100 (NaN, which every comparison passes, is refused)."""
     if not 0.0 <= value <= 100.0:
@@ -503,6 +513,7 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     as_json = chosen(fmt, as_json, "test", csv=False) is OutputFormat.JSON
     check_file_or_exit(junit, "--junit")  # before the tests run, not after
     folders = paths or [shipped_dir() / "tests"]
+    _refuse_folders_without_tests(folders)
     try:
         report = run_tests(folders)
         # A failing test would "kill" every mutant: mutants are made only of a passing suite.

@@ -120,6 +120,27 @@ def test_cli_test_says_when_coverage_alone_fails_it() -> None:
     ]
 
 
+def test_cli_test_of_a_folder_without_test_files_is_an_error(tmp_path: Path) -> None:
+    # "0 passed, 0 failed", exit 0: a mistyped folder passed a CI gate
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.toml").write_text("", encoding="utf-8")
+    out = CliRunner().invoke(app, ["test", str(tmp_path)])
+    assert out.exit_code == 1
+    assert " ".join(out.stderr.split()) == (
+        f"error: {tmp_path}: no rulebook test file (*.test.toml) in this folder or under it"
+    )
+    # render looks beside a rulebook for tests; none there is no error
+    rulebook = tmp_path / "mine.mlx"
+    rulebook.write_text(
+        (SHIPPED.parent / "variants" / "harmonized_85pct_offsets.mlx")
+        .read_text(encoding="utf-8")
+        .replace("harmonized_85pct_offsets", "mine"),
+        encoding="utf-8",
+    )
+    rendered = CliRunner().invoke(app, ["render", str(rulebook), "-o", str(tmp_path / "r.md")])
+    assert rendered.exit_code == 0, rendered.output
+
+
 def test_cli_test_wrong_expectation_exits_1_with_trace() -> None:
     out = CliRunner().invoke(app, ["test", str(DATA / "bad_tests")])
     assert out.exit_code == 1
