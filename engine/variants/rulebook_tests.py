@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from marginlex.dsl.claims import RULEBOOK_ENCODING
 from marginlex.dsl.diagnostics import RulebookError, did_you_mean
@@ -109,6 +109,15 @@ class TestFile(BaseModel):
     collateral: list[dict[str, Any]] = []
     expect: list[Expectation] = []
     property: list[PropertySpec] = []
+
+    @model_validator(mode="after")
+    def _checks_something(self) -> TestFile:
+        if not self.expect and not self.property:  # it would pass whatever the rulebook says
+            raise ValueError(
+                "the file checks nothing: add an [[expect]] table (an account and the figures "
+                "its decision must show) or a [[property]]"
+            )
+        return self
 
 
 class Mismatch(BaseModel):
@@ -204,9 +213,10 @@ def _problem(path: Path, text: str, error: Any) -> str:
         loc = loc[:2] + loc[3:]  # the `kind` tag pydantic adds is no key of the file
     if error["type"] == "union_tag_invalid":
         return _bad_kind(path, text, loc, error)
-    where = locate(text, loc)
+    where = locate(text, loc) if loc else None
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
-    message = f"{prefix}: {'.'.join(map(str, loc))}: {error['msg']}"
+    what = error["msg"].removeprefix("Value error, ")
+    message = f"{prefix}: {'.'.join(map(str, loc))}: {what}" if loc else f"{prefix}: {what}"
     if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
         model = {"expect": Expectation}.get(str(loc[0]), TestFile)
         fields = model.model_fields if len(loc) == 1 or loc[0] == "expect" else _property_keys()

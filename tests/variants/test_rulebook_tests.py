@@ -176,6 +176,18 @@ def test_unknown_field_is_named() -> None:
     )
 
 
+def test_a_file_that_checks_nothing_is_refused() -> None:
+    path = DATA / "bad_format" / "checks_nothing.test.toml"
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value) == (
+        f"{path}: the file checks nothing: add an [[expect]] table (an account and the "
+        "figures its decision must show) or a [[property]]"
+    )
+    out = CliRunner().invoke(app, ["test", str(path)])
+    assert out.exit_code == 1 and "0 passed, 1 failed" in out.output
+
+
 def test_toml_syntax_error_points_at_its_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.test.toml"
     path.write_text('rulebook = "sec"\nas_of = 2026-06-30\n[[expect]\n', encoding="utf-8")
