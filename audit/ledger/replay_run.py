@@ -30,6 +30,7 @@ from marginlex.audit.trace.model import (
 )
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.graph.set_inputs import BookRows, set_input_hashes
 from marginlex.engine.plan.compile import compile_plan
 
 
@@ -39,11 +40,13 @@ class ReplayError(ValueError):
 
 @dataclass(frozen=True)
 class ReplayedTrace:
-    """One re-made decision: its id and canonical trace bytes."""
+    """One re-made decision: its id, canonical trace bytes, ledger columns and its set's
+    input hash (what a later ``run --since`` compares; None for a set without input rows)."""
 
     decision_id: str
     body: bytes
     columns: LedgerColumns
+    inputs_sha256: str | None = None
 
     def canonical(self) -> bytes:
         """The canonical trace JSON (compared byte for byte with the recording)."""
@@ -91,6 +94,7 @@ def replay_run(
         # recorded sha256 is the name every decision id was made from.
         book = book.model_copy(update={"sha256": run.book_sha256})
     graph = AccountGraph(book)
+    rows = BookRows(book)
     for ref in run.rulebooks:  # a few rulebooks
         bundle = texts.get(ref.sha256)
         if not bundle:
@@ -107,19 +111,22 @@ def replay_run(
         # A recording made before traces named their sources is a 1.0 one: re-made as 1.0.
         version = SCHEMA_VERSION if ref.sources else "1.0"
         columns = trace_columns(ev, book, again, run.engine_version, schema_version=version)
-        yield from _replayed(columns)
+        inputs = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], book, rows)
+        yield from _replayed(
+            columns, dict(zip(inputs.index.tolist(), inputs.tolist(), strict=True))
+        )
 
 
-def _replayed(columns: TraceColumns) -> Iterator[ReplayedTrace]:
-    """Each re-made trace with the ledger columns computed beside it."""
+def _replayed(columns: TraceColumns, inputs: Mapping[str, str]) -> Iterator[ReplayedTrace]:
+    """Each re-made trace with the ledger columns and its set's input hash beside it."""
     figures = zip(
         columns.account_ids, columns.statuses, columns.calls, columns.requirements, strict=True
     )
-    for (decision_id, body), (accounts, status, call, requirement) in zip(
-        trace_bytes(columns), figures, strict=True
+    for (decision_id, body), (accounts, status, call, requirement), set_id in zip(
+        trace_bytes(columns), figures, columns.margin_set_ids, strict=True
     ):
         money = LedgerColumns(accounts, status, _cents(call), _cents(requirement))
-        yield ReplayedTrace(decision_id, body, money)
+        yield ReplayedTrace(decision_id, body, money, inputs.get(set_id))
 
 
 def _cents(amount: str) -> str:

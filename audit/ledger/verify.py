@@ -355,6 +355,7 @@ class Recorded(NamedTuple):
     trace: str
     columns: LedgerColumns
     carried: bool = False
+    inputs_sha256: str | None = None  # what a later ``run --since`` compares (not chained)
 
 
 def _recorded(row: Any, dictionaries: Dictionaries, carried: dict[int, str]) -> Recorded:
@@ -364,9 +365,10 @@ def _recorded(row: Any, dictionaries: Dictionaries, carried: dict[int, str]) -> 
         call=money_text(Decimal(row.call)),
         requirement=money_text(Decimal(row.requirement)),
     )
+    inputs = getattr(row, "inputs_sha256", None)
     if getattr(row, "carried_from", None) is not None:
-        return Recorded(row.seq, carried.get(row.seq, ""), columns, carried=True)
-    return Recorded(row.seq, trace_json(row.trace_z, dictionaries), columns)
+        return Recorded(row.seq, carried.get(row.seq, ""), columns, True, inputs)
+    return Recorded(row.seq, trace_json(row.trace_z, dictionaries), columns, False, inputs)
 
 
 def replay_run(
@@ -377,7 +379,7 @@ def replay_run(
     texts = {ref.sha256: ledger.rulebook_text(ref.sha256) or "" for ref in run.rulebooks}
     book = ledger.book_blob(run.book_sha256) or b""
     c = t.decisions.c
-    extra = [c.carried_from] if "carried_from" in ledger.column_names() else []
+    extra = [c.carried_from, c.inputs_sha256] if "carried_from" in ledger.column_names() else []
     query = select(
         c.decision_id,
         c.seq,
@@ -415,7 +417,16 @@ def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:
     elif fresh != recorded.trace:
         stored_doc, fresh_doc = json.loads(recorded.trace), json.loads(fresh)
         found.append(first_difference(stored_doc, fresh_doc) or "bytes differ")
-    return found + column_differences(recorded.columns, trace.ledger_columns())
+    found += column_differences(recorded.columns, trace.ledger_columns())
+    # Not chained (a derived column): a changed one would make a later ``run --since`` carry
+    # a decision its inputs no longer give, or re-decide one they still do.
+    replayed, stored = getattr(trace, "inputs_sha256", None), recorded.inputs_sha256
+    if stored is not None and replayed is not None and stored != replayed:
+        found.append(
+            f"inputs_sha256: recorded {stored}, replayed {replayed} (the set's input hash, "
+            "which a later run --since compares)"
+        )
+    return found
 
 
 def compare_replay(

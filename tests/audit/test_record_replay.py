@@ -165,6 +165,31 @@ def test_forged_but_chain_consistent_ledger_is_caught_by_replay(tmp_path: Path) 
     assert "$.figures.equity: recorded" in out
 
 
+def test_an_edited_set_input_hash_is_caught_by_replay(tmp_path: Path) -> None:
+    # inputs_sha256 is not chained (a derived column), but a later run --since trusts it to
+    # carry a decision forward: an insider who set it to tomorrow's hash would have a stale
+    # decision carried. verify --replay recomputes it from the recorded book.
+    path = tmp_path / "edited.db"
+    assert _run("run", "--ledger", str(path))[0] == 0
+    ledger = Ledger.open(str(path))
+    with ledger.engine.begin() as conn:
+        row = conn.execute(text("SELECT decision_id, inputs_sha256 FROM decisions WHERE seq = 5"))
+        decision_id, honest = row.one()
+        conn.execute(text("UPDATE decisions SET inputs_sha256 = :h WHERE seq = 5"), {"h": "0" * 32})
+    ledger.close()
+    assert re.fullmatch(r"[0-9a-f]{32}", honest)
+    code, out, _ = _run("verify", "--ledger", str(path))
+    assert code == 0 and out.startswith("OK: 34 entries")  # the chain does not hold it
+    code, out, _ = _run("verify", "--replay", "--ledger", str(path))
+    assert code == 1 and "replayed 34 decisions: 1 differ" in out
+    assert (
+        f"DIFFERS entry #5 {decision_id} " in out
+        and f"inputs_sha256: recorded {'0' * 32}, replayed {honest} (the set's input hash, "
+        "which a later run --since compares)"
+        in " ".join(out.split())
+    )
+
+
 def test_a_failing_trace_worker_records_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
