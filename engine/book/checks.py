@@ -6,6 +6,8 @@ rows that fail.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
@@ -23,7 +25,7 @@ from marginlex.dsl.model.domain import (
 )
 from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.parse import ColumnParser
-from marginlex.engine.book.problems import FIRST_DATA_ROW
+from marginlex.engine.book.problems import FIRST_DATA_ROW, Severity
 
 _OPTION_FIELDS = ("underlying", "option_type", "strike", "implied_vol", "maturity")
 
@@ -125,6 +127,43 @@ def check_rows(stem: str, df: pd.DataFrame, parser: ColumnParser) -> None:
         _number_checks(df, parser, "quantity", None, strict=False)
     elif stem == "collateral":
         _check_collateral(df, parser)
+
+
+def check_expired(
+    frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser], as_of: date
+) -> None:
+    """Warnings, not errors (the book loads): a position's instrument, or a collateral lot,
+    whose maturity or expiry is before the book's as-of date. Such a row is most likely
+    stale (a contract rolled, a bond redeemed): the engine prices it as at expiry (an option
+    at its intrinsic value) and puts a lot in its shortest maturity bucket."""
+    day = np.datetime64(as_of, "s")
+    instruments, positions = frames.get("instruments"), frames.get("positions")
+    if instruments is not None and positions is not None:
+        held = instruments["instrument_id"].isin(positions["instrument_id"].dropna())
+        over = (instruments["maturity"] < day).fillna(False) & held
+        parsers["instruments"].report(
+            "maturity",
+            over,
+            [
+                f"expired or matured on {d:%Y-%m-%d}, before the book's as-of date "
+                f"{as_of.isoformat()}, and still held by a position (priced as at expiry)"
+                for d in instruments["maturity"][over]
+            ],
+            severity=Severity.WARNING,
+        )
+    lots = frames.get("collateral")
+    if lots is not None:
+        over = (lots["maturity"] < day).fillna(False)
+        parsers["collateral"].report(
+            "maturity",
+            over,
+            [
+                f"matured on {d:%Y-%m-%d}, before the book's as-of date {as_of.isoformat()} "
+                "(counted in the shortest maturity bucket)"
+                for d in lots["maturity"][over]
+            ],
+            severity=Severity.WARNING,
+        )
 
 
 def _dangling(

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from marginlex.dsl.model.domain import ASSET_CLASSES, TICKER_PATTERN
-from marginlex.engine.book.problems import FIRST_DATA_ROW, Problems
+from marginlex.engine.book.problems import FIRST_DATA_ROW, Problems, Severity
 from marginlex.engine.book.schema import DATE_DTYPE, ColType, Column
 
 _TRUE = frozenset({"true", "1", "yes"})
@@ -49,9 +49,18 @@ class ColumnParser:
         # one bad cell gives one problem.
         self.invalid: dict[str, pd.Series] = {}
 
-    def report(self, col: str, mask: pd.Series | np.ndarray, message: str | list[str]) -> None:
+    def report(
+        self,
+        col: str,
+        mask: pd.Series | np.ndarray,
+        message: str | list[str],
+        severity: Severity = Severity.ERROR,
+    ) -> None:
         """Report ``message`` (scalar or one per True row) at every True row of ``mask``."""
-        self.problems.add(self.file, rows_of(mask), col, message, column_rank=self.ranks[col])
+        rows = rows_of(mask)
+        self.problems.add(
+            self.file, rows, col, message, severity=severity, column_rank=self.ranks[col]
+        )
 
     def report_rows(self, col: str, rows: np.ndarray, messages: list[str]) -> None:
         """Report one message per given spreadsheet row."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.engine.book.checks import check_references, check_rows
+from marginlex.engine.book.checks import check_expired, check_references, check_rows
 from marginlex.engine.book.limits import (
     check_magnitudes,
     check_memory,
@@ -250,6 +250,8 @@ def read_and_validate(
             check_unique(spec, frames[spec.stem], parsers[spec.stem])
             check_rows(spec.stem, frames[spec.stem], parsers[spec.stem])
     check_references(frames, parsers, book_accounts)
+    if meta is not None:
+        check_expired(frames, parsers, meta.as_of)
     check_magnitudes(frames, parsers)
     check_positions_per_account(frames, parsers)
     check_repledge_chains(frames, parsers)

@@ -1,7 +1,16 @@
 """What a command prints for a bad book, a bad rulebook or an evaluation that cannot be made:
-one problem a line, never wrapped (``file:row: column: what is wrong``)."""
+one problem a line, never wrapped (``file:row: column: what is wrong``); and the warnings of
+a book that loads, before the command goes on."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from marginlex.engine.book.load import Book
 
 
 def input_error_lines(exc: BaseException) -> list[str] | None:
@@ -21,3 +30,25 @@ def input_error_lines(exc: BaseException) -> list[str] | None:
     if isinstance(exc, CompileError | EvaluationError | ValueError | OSError):
         return [f"error: {exc}"]  # OSError: no cluster, an unreadable file
     return None
+
+
+SHOWN_WARNINGS = 10
+"""A command says at most this many of a book's warnings (``validate`` says them all)."""
+
+
+def loaded_book(book: Path | None) -> Book:
+    """The book at ``book`` (the demo book for None), its warnings (an unknown column, a
+    position in an expired contract) said on stderr, one a line, as ``validate`` says them.
+
+    Raises:
+        BookError: the book is invalid (:func:`input_error_lines` says why).
+    """
+    from marginlex.engine.run import resolve_book  # noqa: PLC0415
+
+    loaded = resolve_book(book)
+    for warning in loaded.warnings[:SHOWN_WARNINGS]:
+        typer.echo(warning.render(), err=True)
+    if len(loaded.warnings) > SHOWN_WARNINGS:
+        more = len(loaded.warnings) - SHOWN_WARNINGS
+        typer.echo(f"… and {more:,} more warnings: `marginlex validate BOOK` lists them", err=True)
+    return loaded

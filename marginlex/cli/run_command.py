@@ -14,7 +14,7 @@ from rich.table import Table
 
 from marginlex.cli import process_memory
 from marginlex.cli.help_text import examples
-from marginlex.cli.input_errors import input_error_lines
+from marginlex.cli.input_errors import input_error_lines, loaded_book
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.rulebook_gate import ALLOW_WARNINGS, refuse_unclean
 from marginlex.cli.run_output import (
@@ -224,13 +224,12 @@ def _evaluate_on_cluster(
     from marginlex.engine.distributed.partition_files import (  # noqa: PLC0415
         evaluate_files_on_cluster,
     )
-    from marginlex.engine.run import resolve_book  # noqa: PLC0415
 
     spec = ClusterSpec.parse(dask)
     files = book if book is not None and is_partitioned(book) else None
     if files is not None and record:
         return _record_on_cluster(dask, files, rulebooks, as_of, frames=frames)
-    loaded = resolve_book(book) if files is None else None
+    loaded = loaded_book(book) if files is None else None
     with _progress(bar=False, show=True) as status:
         status.add_task(f"evaluating on the Dask cluster {dask}")
         status.refresh()
@@ -295,13 +294,13 @@ def _run_or_exit(
     """
     from marginlex.audit.ledger.record import RunRecorder  # noqa: PLC0415
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
-    from marginlex.engine.run import resolve_book, resolve_rulebook  # noqa: PLC0415
+    from marginlex.engine.run import resolve_rulebook  # noqa: PLC0415
 
     day = as_of_date(as_of, "run")
     recorder = None
     try:
         # a cluster run reads a partitioned book on the workers, not here
-        loaded = resolve_book(book) if dask is None else None
+        loaded = loaded_book(book) if dask is None else None
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
         _refuse_repeats([r.id for r in rulebooks])

@@ -124,12 +124,12 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     that lose eligibility, the totals and the most affected margin sets. Exit code 0 when
     the stress ran, 1 on a bad shock, scenario file, book or rulebook.
     """
+    from marginlex.cli.input_errors import loaded_book  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
     from marginlex.dsl.loader import folders_of, load_rulebook  # noqa: PLC0415
     from marginlex.engine.book.problems import BookError  # noqa: PLC0415
     from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
     from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
-    from marginlex.engine.run import resolve_book  # noqa: PLC0415
     from marginlex.engine.stress.run import stress  # noqa: PLC0415
     from marginlex.engine.stress.shocks import ShockError  # noqa: PLC0415
 
@@ -144,7 +144,7 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     process_memory.keep_freed_memory()  # a batch's arrays are freed and made again
     try:
         rulebooks = [load_rulebook(n, folders_of(names)) for n in names]
-        loaded = resolve_book(book)
+        loaded = loaded_book(book)
         with _err.status("stressing"):
             result = stress(loaded, rulebooks, picked)
     except RulebookError as exc:

@@ -294,10 +294,10 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     comparison ran, 1 on a bad book, rulebook, date or scenario file. A rulebook file with
     warnings is refused, as `check` refuses it, unless --allow-warnings.
     """
+    from marginlex.cli.input_errors import loaded_book  # noqa: PLC0415
     from marginlex.engine.book.problems import BookError  # noqa: PLC0415
     from marginlex.engine.plan.compile import CompileError  # noqa: PLC0415
     from marginlex.engine.plan.context import EvaluationError  # noqa: PLC0415
-    from marginlex.engine.run import resolve_book  # noqa: PLC0415
     from marginlex.engine.stress.shocks import ShockError  # noqa: PLC0415
     from marginlex.engine.variants.compare import compare  # noqa: PLC0415
     from marginlex.engine.variants.compare_json import compare_json  # noqa: PLC0415
@@ -316,7 +316,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     books = [_load(name, near) for name in rulebook]
     side_by_side = today_pair(today, books)
     try:
-        loaded = resolve_book(book)
+        loaded = loaded_book(book)
         with progress_reporter(_err) as report_progress:
             result = compare(
                 books,

@@ -133,3 +133,35 @@ def test_a_path_that_is_not_a_book_folder_is_named_in_full(tmp_path: Path) -> No
         f"{table}: not a book folder (it is a file; give the folder that holds book.json "
         "and the tables)"
     ]
+
+
+def test_commands_say_a_books_warnings_and_go_on() -> None:
+    # run, stress and compare said nothing of a book's warnings; validate alone listed them
+    warned = _expected("stale_rows")
+    for args in (
+        ["run", "-r", "sec"],
+        ["stress", "-r", "sec", "--shock", "class_group=SPX:-5%"],
+        ["compare", "-r", "sec", "-r", "harmonized"],
+    ):
+        result = CliRunner().invoke(app, [args[0], str(BOOKS / "stale_rows"), *args[1:]])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.splitlines()[: len(warned)] == warned, args
+
+
+def test_a_command_says_ten_warnings_and_how_many_more(tmp_path: Path) -> None:
+    from marginlex.engine.book.load import write_book  # noqa: PLC0415
+    from marginlex.engine.synth.generate import synth_book  # noqa: PLC0415
+
+    meta, frames = synth_book(40, 3)
+    book = write_book(
+        meta.model_copy(update={"as_of": meta.as_of.replace(year=2028)}), frames, tmp_path / "b"
+    )
+    every = [p.render() for p in validate_book(book)]
+    assert len(every) > 10 and all(": maturity: warning: " in line for line in every)
+    result = CliRunner().invoke(app, ["run", str(book), "-r", "sec"])
+    assert result.exit_code == 0, result.output
+    said = result.stderr.splitlines()
+    assert said[:10] == every[:10]
+    assert (
+        said[10] == f"… and {len(every) - 10:,} more warnings: `marginlex validate BOOK` lists them"
+    )
