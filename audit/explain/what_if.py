@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any, Protocol
 
 from marginlex.audit.ledger.recorded_inputs import RecordedInputError, book_from_blob, load_bundle
+from marginlex.engine.graph.reach import PATH_SEPARATOR
 
 if TYPE_CHECKING:
     from marginlex.audit.ledger.records import StoredDecision, StoredRun
@@ -88,7 +89,7 @@ def render_what_if(found: WhatIf, stored: StoredDecision) -> str:
 def _heading(c: Counterfactual) -> str:
     if c.target == "call":
         return "to clear the call"
-    if c.kind.value == "remove_edge":
+    if PATH_SEPARATOR in c.target:  # requirement names and "call" hold no arrow
         return f"to end the breach path {c.target}"
     if ";" in c.target:
         return "to become eligible"

@@ -17,6 +17,7 @@ class ChangeKind(StrEnum):
     SIGN_AGREEMENT = "sign_agreement"
     ADD_RELATION = "add_relation"
     REMOVE_EDGE = "remove_edge"
+    MOVE_ACCOUNT = "move_account"  # to a carrier of a kind a segregation rule allows
     NO_FIX = "no_fix"
 
 

@@ -9,7 +9,9 @@
   of all its positions (whole percents, closed at the mark) that clears the call alone; for
   collateral a cap scaled down, the smallest amount of it to replace with cash.
 - **Segregation breach**: each edge of each breach path (a pledge, a re-pledge relation) whose
-  removal ends that path.
+  removal ends that path; for an account carried by a firm of a kind the rule does not allow
+  (its own ``carrier_id``, no edge to remove), the account moved to the book's first firm of
+  an allowed kind.
 
 Amounts are searched by bisection, and the line reports the amount whose evaluation cleared.
 """
@@ -306,13 +308,76 @@ def _edges(path: str, book: Book) -> list[tuple[str, str]]:
     return [(u, v) for u, v in itertools.pairwise(nodes) if (u, v) not in own]
 
 
+def _allowed_carriers(ev: SetEvaluator, rule_id: str) -> tuple[str, ...] | None:
+    """The carrier kinds a ``must be carried by`` constraint allows (None: another rule)."""
+    for step in ev.plan.steps:  # a few dozen
+        statement = step.statement
+        if (
+            step.rule_id == rule_id
+            and isinstance(statement, m.Segregation)
+            and isinstance(statement.constraint, m.CarrierKinds)
+        ):
+            return tuple(sorted(k.name for k in statement.constraint.kinds))
+    return None
+
+
+def _carrier_move(
+    ev: SetEvaluator, row: pd.Series, carrier: str, account: str, allowed: tuple[str, ...]
+) -> Counterfactual:
+    """The account moved to the first firm of the book (by id) of an allowed kind: the
+    ``carrier -> account`` edge is the account's own ``carrier_id``, not a relation to remove."""
+    kinds = ev.book.parties.set_index("party_id")["kind"].astype("str")
+    base = {
+        "rule_id": str(row["rule_id"]),
+        "citation": str(row["citation"]),
+        "target": str(row["path"]),
+    }
+    able = sorted(kinds.index[kinds.isin(allowed)].astype("str"))
+    if not able:
+        text = f"no firm in the book is a {' or '.join(allowed)} to carry {account}"
+        return Counterfactual(
+            kind=ChangeKind.NO_FIX, change=text, clears=False, outcome=None, **base
+        )
+    firm = able[0]
+    after_ev = ev.evaluate(
+        edits.set_value(
+            ev.book, "accounts", "account_id", [account], column="carrier_id", value=firm
+        )
+    )
+    seg = after_ev.frames["segregation"]
+    still = seg[(seg["rule_id"] == row["rule_id"]) & (seg["account_id"].astype("str") == account)]
+    return Counterfactual(
+        kind=ChangeKind.MOVE_ACCOUNT,
+        change=(
+            f"move {account} to the carrier {firm}, a {kinds[firm]} ({carrier} is a "
+            f"{kinds.get(carrier, 'party of no allowed kind')})"
+        ),
+        clears=still.empty,
+        outcome=outcome(after_ev, ev.anchor),
+        **base,
+    )
+
+
+def _carried_by(book: Book, u: str, v: str) -> bool:
+    """Whether ``u -> v`` is account ``v``'s own carrier (no relation row holds it)."""
+    accounts = book.accounts
+    own = (accounts["account_id"].astype("str") == v) & (accounts["carrier_id"].astype("str") == u)
+    rel = book.relations
+    listed = (rel["src"].astype("str") == u) & (rel["dst"].astype("str") == v)
+    return bool(own.any()) and not bool(listed.any())
+
+
 def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
     rows = ev.trace("segregation").drop_duplicates(["rule_id", "path"])
     lots = set(ev.book.collateral["lot_id"].astype("str"))
     lines = []
     for _, row in rows.iterrows():  # the set's violations, a few
         path = str(row["path"])
+        allowed = _allowed_carriers(ev, str(row["rule_id"]))
         for u, v in _edges(path, ev.book):
+            if allowed is not None and _carried_by(ev.book, u, v):
+                lines.append(_carrier_move(ev, row, u, v, allowed))
+                continue
             after_ev = ev.evaluate(edits.remove_edge(ev.book, u, v))
             after = outcome(after_ev, ev.anchor)
             seg = after_ev.frames["segregation"]

@@ -6,6 +6,7 @@ import pytest
 
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book, load_demo_book
+from marginlex.engine.whatif.edits import set_value
 from marginlex.engine.whatif.evaluator import SetNotFoundError
 from marginlex.engine.whatif.model import ChangeKind, WhatIf
 from marginlex.engine.whatif.search import what_if
@@ -85,6 +86,29 @@ def test_breach_edges(demo: Book) -> None:
         ("sec_customer_collateral", "SEC Rule 15c3-3(b)")
     }
     assert all(c.clears and c.outcome is not None and c.outcome.status == "ok" for c in edges)
+
+
+def test_a_customer_account_of_a_carrier_the_rule_refuses_is_moved(demo: Book) -> None:
+    """ALICE's SEC account carried by FCM1, an fcm: sec_customer_carrier allows
+    broker_dealer and bd_fcm. The edge FCM1 -> A10 is the account's own carrier_id, so there
+    is no relation to remove (the line offered to remove one, and did not clear); moving it
+    to BD1, the first allowed firm by id (its carrier in the demo), ends the breach."""
+    moved = set_value(
+        demo, "accounts", "account_id", ["A01_ALICE_PM"], column="carrier_id", value="FCM1"
+    )
+    found = what_if(moved, load_rulebook("sec"), demo.as_of, "ms:A01_ALICE_PM")
+    assert found.before.status == "breach"
+    (line,) = [c for c in found.lines if c.rule_id == "sec_customer_carrier"]
+    assert (line.kind, line.target) == (ChangeKind.MOVE_ACCOUNT, "FCM1 -> A01_ALICE_PM")
+    assert line.change == "move A01_ALICE_PM to the carrier BD1, a broker_dealer (FCM1 is a fcm)"
+    assert line.clears and line.outcome is not None
+    assert (line.outcome.status, line.outcome.segregation_violations) == ("ok", 0)
+    # no firm of an allowed kind in the book: said, nothing re-evaluated
+    none = set_value(moved, "parties", "party_id", ["BD1", "BDF1"], column="kind", value="fcm")
+    found = what_if(none, load_rulebook("sec"), demo.as_of, "ms:A01_ALICE_PM")
+    (line,) = [c for c in found.lines if c.rule_id == "sec_customer_carrier"]
+    assert (line.kind, line.clears, line.outcome) == (ChangeKind.NO_FIX, False, None)
+    assert line.change == "no firm in the book is a bd_fcm or broker_dealer to carry A01_ALICE_PM"
 
 
 def test_an_ok_eligible_set_has_nothing_to_change(demo: Book) -> None:
