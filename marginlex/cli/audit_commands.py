@@ -331,11 +331,15 @@ def verify_command(
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
 
     from marginlex.audit.ledger.verify import verify  # noqa: PLC0415
-    from marginlex.cli.trust_commands import check_checkpoints_or_exit  # noqa: PLC0415
+    from marginlex.cli.trust_commands import (  # noqa: PLC0415
+        check_checkpoints_or_exit,
+        checkpoint_inputs_or_exit,
+    )
 
     if checkpoints is not None and public_key is None:
         _err.print("[red]error:[/] --checkpoints needs --public-key to check their signatures")
         raise typer.Exit(2)
+    signed = None if public_key is None else checkpoint_inputs_or_exit(checkpoints, public_key)
     replayer = None
     if replay:  # re-evaluation needs the engine (pandas, the rulebook language): only then
         from marginlex.audit.ledger.replay_run import replay_run  # noqa: PLC0415
@@ -345,7 +349,7 @@ def verify_command(
     try:
         report = verify(store, replayer=replayer, expect_head=expect_head)
         _print_report(report)
-        anchored = public_key is None or check_checkpoints_or_exit(store, checkpoints, public_key)
+        anchored = signed is None or check_checkpoints_or_exit(store, checkpoints, signed)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
         from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
 

@@ -17,7 +17,10 @@ from marginlex.cli.help_text import examples
 from marginlex.cli.output_file import file_problem
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
     from marginlex.audit.ledger.checkpoints import SignedCheckpoint
     from marginlex.audit.ledger.store import Ledger
@@ -181,7 +184,25 @@ def upgrade_command(
         typer.echo(f"schema upgraded from {before} to {after}")
 
 
-def check_checkpoints_or_exit(store: Ledger, checkpoints: Path | None, public_key: Path) -> bool:
+CheckpointInputs = tuple["Ed25519PublicKey", list[tuple[str, str]] | None]
+"""The public key and the checkpoint file's lines (None: the ledger's own checkpoints)."""
+
+
+def checkpoint_inputs_or_exit(checkpoints: Path | None, public_key: Path) -> CheckpointInputs:
+    """The public key and the checkpoint file, read before the chain is walked (a long walk
+    should not end in "not a PEM public key"); exit 1 with why one cannot be read."""
+    from marginlex.audit.ledger.checkpoints import CheckpointError, file_lines  # noqa: PLC0415
+    from marginlex.audit.ledger.keys import KeyFileError, load_public_key  # noqa: PLC0415
+
+    try:
+        return load_public_key(public_key), list(file_lines(checkpoints)) if checkpoints else None
+    except (KeyFileError, CheckpointError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def check_checkpoints_or_exit(
+    store: Ledger, checkpoints: Path | None, inputs: CheckpointInputs
+) -> bool:
     """Check the checkpoints (the file's, else the ledger's own); print each that fails.
 
     Returns:
@@ -190,15 +211,13 @@ def check_checkpoints_or_exit(store: Ledger, checkpoints: Path | None, public_ke
     from marginlex.audit.ledger.checkpoints import (  # noqa: PLC0415
         CheckpointError,
         check_checkpoints,
-        file_lines,
         ledger_lines,
     )
-    from marginlex.audit.ledger.keys import KeyFileError, load_public_key  # noqa: PLC0415
 
+    public, lines = inputs
     try:
-        public = load_public_key(public_key)
-        lines = list(file_lines(checkpoints)) if checkpoints else ledger_lines(store)
-    except (KeyFileError, CheckpointError) as exc:
+        lines = lines if lines is not None else ledger_lines(store)
+    except CheckpointError as exc:
         raise _fail(str(exc)) from exc
     report = check_checkpoints(store, lines, public)
     source = str(checkpoints) if checkpoints else "the ledger's own checkpoints table"

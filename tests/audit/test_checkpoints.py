@@ -289,3 +289,25 @@ def test_a_checkpoint_file_that_cannot_be_written_is_refused_before_the_run(
     )
     assert into_folder.exit_code == 0, into_folder.stderr
     assert len((folder / "checkpoints.jsonl").read_text().splitlines()) == 1
+
+
+def test_an_unreadable_public_key_or_checkpoint_file_is_said_before_the_walk(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    # The chain was walked (minutes on a large ledger) and "OK" printed, then the key refused
+    private, public = keys
+    ledger = str(tmp_path / "l.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--ledger", ledger, "--sign", str(private)]).exit_code == 0
+    missing = tmp_path / "none.jsonl"
+    for args, said in (
+        (["--public-key", str(private)], f"error: {private} is not a PEM public key"),
+        (
+            ["--public-key", str(public), "--checkpoints", str(missing)],
+            f"error: cannot read the checkpoint file {missing}: No such file or directory",
+        ),
+    ):
+        result = runner.invoke(app, ["verify", "--ledger", ledger, *args])
+        assert result.exit_code == 1, args
+        assert result.stdout == ""  # nothing walked, no "OK: ..." before the refusal
+        assert " ".join(result.stderr.split()).startswith(said), result.stderr
