@@ -167,6 +167,29 @@ def test_a_table_pages_and_says_how_to_see_more(
     assert len(_ledger(two_runs)) == 3  # CSV and JSON are not paged
 
 
+def test_a_run_or_rulebook_the_ledger_never_recorded_is_said(
+    two_runs: str, pm_trace: DecisionTrace
+) -> None:
+    # an empty table, exit 0, read as "no such decision" for a mistyped run id
+    runner = CliRunner()
+    typo = runner.invoke(app, ["ledger", "--ledger", two_runs, "--run", "run-3"])
+    assert typo.exit_code == 1 and typo.stdout == ""
+    assert (
+        typo.stderr == "error: no run 'run-3' in the ledger; `marginlex ledger runs` lists them\n"
+    )
+    other = runner.invoke(app, ["ledger", "--ledger", two_runs, "--rulebook", "secc"])
+    assert other.exit_code == 1
+    used = pm_trace.rulebook.id
+    assert " ".join(other.stderr.split()) == (
+        f"error: no run in the ledger used rulebook 'secc'; recorded: {used}"
+    )
+    # a filter that matches nothing in a known run is an empty listing, as before
+    none = runner.invoke(
+        app, ["ledger", "--ledger", two_runs, "--run", "run-1", "--account", "NOBODY", "-f", "csv"]
+    )
+    assert none.exit_code == 0 and len(none.stdout.splitlines()) == 1
+
+
 def test_limit_and_offset_past_a_64_bit_integer(two_runs: str) -> None:
     huge = str(10**23)  # SQLite and PostgreSQL take at most 2**63 - 1
     runner = CliRunner()
