@@ -166,24 +166,27 @@ def test_cli_test_writes_junit_for_ci(tmp_path: Path) -> None:
     assert set(coverage) == {"coverage.sec"}
 
 
-def test_unknown_field_is_named() -> None:
-    path = DATA / "bad_format" / "unknown_field.test.toml"
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "unknown_field",
+            "{path}:6:1: expect.0.requirment: Extra inputs are not permitted; "
+            "did you mean `requirement`?",
+        ),
+        # no [[expect]] and no [[property]]: it passed whatever the rulebook decided
+        (
+            "checks_nothing",
+            "{path}: the file checks nothing: add an [[expect]] table (an account and the "
+            "figures its decision must show) or a [[property]]",
+        ),
+    ],
+)
+def test_a_bad_test_file_is_named(name: str, message: str) -> None:
+    path = DATA / "bad_format" / f"{name}.test.toml"
     with pytest.raises(RulebookTestError) as info:
         read_test_file(path)
-    assert str(info.value) == (
-        f"{path}:6:1: expect.0.requirment: Extra inputs are not permitted; "
-        "did you mean `requirement`?"
-    )
-
-
-def test_a_file_that_checks_nothing_is_refused() -> None:
-    path = DATA / "bad_format" / "checks_nothing.test.toml"
-    with pytest.raises(RulebookTestError) as info:
-        read_test_file(path)
-    assert str(info.value) == (
-        f"{path}: the file checks nothing: add an [[expect]] table (an account and the "
-        "figures its decision must show) or a [[property]]"
-    )
+    assert str(info.value) == message.format(path=path)
     out = CliRunner().invoke(app, ["test", str(path)])
     assert out.exit_code == 1 and "0 passed, 1 failed" in out.output
 
