@@ -60,6 +60,8 @@ def serve(
     except StartError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if book is not None:
+        _check_book_or_exit(book)
     location = ledger or os.environ.get("MARGINLEX_LEDGER") or _default_ledger(book)
     _serve(location, host, port, required, (book, rulebooks))
 
@@ -83,6 +85,20 @@ def _serve(
         raise typer.Exit(2)
     app = create_app(location, token=token, book=book, rulebooks=rulebooks)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_book_or_exit(book: Path) -> None:
+    """Refuse a --book that does not load, with every problem, before serving (the
+    workbench's preview on it failed only when asked, as a server error)."""
+    from marginlex.engine.book.load import validate_book  # noqa: PLC0415
+    from marginlex.engine.book.problems import Severity  # noqa: PLC0415
+
+    errors = [p for p in validate_book(book) if p.severity is Severity.ERROR]
+    for problem in errors:
+        typer.echo(problem.render(), err=True)
+    if errors:
+        typer.echo(f"error: --book {book} does not load: {len(errors)} error(s)", err=True)
+        raise typer.Exit(1)
 
 
 def _default_ledger(book: Path | None) -> str:

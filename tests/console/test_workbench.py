@@ -278,6 +278,45 @@ def test_serve_refuses_a_rulebooks_path_that_is_not_a_folder(tmp_path: Path) -> 
     assert f"error: --rulebooks {missing} is not a folder" in result.output
 
 
+def test_serve_refuses_a_book_that_does_not_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it served, and the workbench's preview on the book was a 500 "ledger cannot be read"
+    import uvicorn  # noqa: PLC0415
+
+    def served(*_: object, **__: object) -> None:
+        raise AssertionError("the console started on a book that does not load")
+
+    monkeypatch.setattr(uvicorn, "run", served)
+    (tmp_path / "book.json").write_text('{"as_of": "2026-06-30", "currency": "USD"}', "utf-8")
+    args = ["serve", "--ledger", "x.db", "--book", str(tmp_path)]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 1
+    said = result.stderr.splitlines()
+    assert "parties.csv: required file is missing" in said
+    assert said[-1] == f"error: --book {tmp_path} does not load: 6 error(s)"
+
+
+def test_a_book_that_stopped_loading_is_said_in_the_preview(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    book = tmp_path / "book"
+    assert (
+        CliRunner()
+        .invoke(cli_app, ["synth", "--accounts", "20", "--seed", "1", "--out", str(book)])
+        .exit_code
+        == 0
+    )
+    app = create_app(recorded.location, book=book)
+    (book / "positions.csv").unlink()  # after the console started
+    with TestClient(app, base_url=LOOPBACK) as client:
+        response = client.post("/workbench/preview", data=_form(book=str(book)))
+    assert response.status_code == 400
+    assert _message(response.text) == (
+        f"the book {book} does not load: positions.csv: required file is missing"
+    )
+
+
 def test_a_saved_variant_can_be_extended_at_once(bench: TestClient) -> None:
     assert bench.post("/workbench/save", data=_form()).status_code == 200
     on_top = VARIANT.replace("rulebook mmf_ten", "rulebook mmf_more").replace(

@@ -68,8 +68,14 @@ def _book(state: ConsoleState, which: str) -> Book:
 
     if which != DEMO and (state.book is None or which != str(state.book)):
         raise WorkbenchError(f"no book {which!r} here: the demo book or the --book given")
+    from marginlex.engine.book.problems import BookError  # noqa: PLC0415
+
     folder = None if which == DEMO else Path(which)
-    return state.cached(("workbench-book", which), lambda: resolve_book(folder))
+    try:
+        return state.cached(("workbench-book", which), lambda: resolve_book(folder))
+    except BookError as exc:  # the --book folder changed since the console started
+        first = "; ".join(p.render() for p in exc.problems[:3])
+        raise WorkbenchError(f"the book {which} does not load: {first}") from exc
 
 
 def _render(
