@@ -4,7 +4,7 @@ A shock is ``SELECTOR=PATTERN:MOVE``: ``class_group=SPX:-20%``, ``product=ust_*:
 ``product=*_option:+10pts``. The selector names a book column (:class:`Selector`), the
 pattern is a glob over its values (``*``, ``?``, ``[..]``), and the move has a unit
 (:class:`Unit`): a percent of price, basis points of yield, or points of implied volatility.
-A scenario is a name and its shocks; a TOML file holds several (``docs/stress.md``).
+A scenario is a name and its shocks; a TOML file holds several (``docs/stress-guide.md``).
 Nothing here reads a book: whether a shock matches anything is decided when it is applied.
 """
 
@@ -170,7 +170,7 @@ def load_scenarios(path: Path) -> tuple[Scenario, ...]:
             str(path), f"cannot read: {exc.strerror or exc}", "give a TOML file"
         ) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ShockError(str(path), f"not TOML: {exc}", "see docs/stress.md for the form") from exc
+        raise ShockError(str(path), f"not TOML: {exc}", "see docs/stress-guide.md for the form") from exc
     tables = data.get("scenario")
     extra = sorted(set(data) - {"scenario"})
     if not isinstance(tables, dict) or not tables or extra:
