@@ -133,17 +133,17 @@ def parse_shock(text: str, where: str | None = None) -> Shock:
     return Shock(selector=Selector(name), pattern=pattern, amount=amount, unit=unit)
 
 
-def parse_vol(text: str) -> Shock:
-    """``--vol +10pts``: every option's implied volatility moved by points.
+def parse_vol(text: str, where: str | None = None) -> Shock:
+    """``--vol +10pts`` (or a scenario's ``vol``, named by ``where``): every option's
+    implied volatility moved by points.
 
     >>> parse_vol("+10pts").text()
     'product=*:+10pts'
     """
-    amount, unit = parse_move(text, f"--vol {text!r}")
+    place = where or f"--vol {text!r}"
+    amount, unit = parse_move(text, place)
     if unit is not Unit.VOL_POINTS:
-        raise ShockError(
-            f"--vol {text!r}", f"--vol moves volatility, not {unit.value}", "write e.g. +10pts"
-        )
+        raise ShockError(place, f"vol moves volatility, not {unit.value}", "write e.g. +10pts")
     return Shock(selector=Selector.PRODUCT, pattern="*", amount=amount, unit=unit)
 
 
@@ -170,7 +170,9 @@ def load_scenarios(path: Path) -> tuple[Scenario, ...]:
             str(path), f"cannot read: {exc.strerror or exc}", "give a TOML file"
         ) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ShockError(str(path), f"not TOML: {exc}", "see docs/stress-guide.md for the form") from exc
+        raise ShockError(
+            str(path), f"not TOML: {exc}", "see docs/stress-guide.md for the form"
+        ) from exc
     tables = data.get("scenario")
     extra = sorted(set(data) - {"scenario"})
     if not isinstance(tables, dict) or not tables or extra:
@@ -192,7 +194,7 @@ def _scenario(path: Path, name: str, body: object) -> Scenario:
     shocks = [parse_shock(t, f"{where}: shock {t!r}") for t in texts]
     vol = body.get("vol")
     if vol is not None:
-        shocks.append(parse_vol(str(vol)))
+        shocks.append(parse_vol(str(vol), f"{where}: vol {str(vol)!r}"))
     if not shocks:
         raise ShockError(where, "no shocks", 'give shocks = [...] or vol = "+10pts"')
     return Scenario(name=name, shocks=tuple(shocks), description=str(body.get("description", "")))

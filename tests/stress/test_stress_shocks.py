@@ -57,7 +57,7 @@ def test_bad_shocks_say_what_and_how(text: str, problem: str, hint: str) -> None
 
 def test_vol_takes_points_only() -> None:
     assert parse_vol("+10pts").text() == "product=*:+10pts"
-    with pytest.raises(ShockError, match="--vol moves volatility, not %"):
+    with pytest.raises(ShockError, match="--vol '\\+10%': vol moves volatility, not %"):
         parse_vol("+10%")
 
 
@@ -85,6 +85,10 @@ BAD_FILES = [
         "[scenario.a]\nshocks = ['class_group=SPX:-20']\n",
         "scenario 'a': shock 'class_group=SPX:-20': no unit on the move '-20'",
     ),
+    # the file's value, not a --vol option the user never gave
+    ("[scenario.a]\nvol = '+1e9pts'\n", "scenario 'a': vol '+1e9pts': cannot read the move"),
+    ("[scenario.a]\nvol = '+10%'\n", "scenario 'a': vol '+10%': vol moves volatility, not %"),
+    ("[scenario\n", "hint: see docs/stress-guide.md for the form"),
 ]
 
 
