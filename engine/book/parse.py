@@ -35,6 +35,11 @@ def as_text(raw: pd.Series) -> pd.Series:
     else:
         text = raw.astype("str")
         text = text.where(raw.notna(), "")
+    if not len(text):
+        # str.strip of an empty Arrow column has no chunk at all, and pandas then cannot
+        # merge on it ("cannot construct ChunkedArray from empty vector"): a header-only
+        # file, which is a valid book, failed every command
+        return pd.Series([], index=raw.index, dtype="str")
     return text.fillna("").str.strip()
 
 

@@ -83,7 +83,10 @@ def pack(labels: IntArray, k: int) -> IntArray:
 
 def split_book(book: Book, k: int) -> list[Book]:
     """The book cut into at most ``k`` non-empty partitions (:func:`pack`), each a
-    :class:`Book` with the whole book's name, date, currency and sha256."""
+    :class:`Book` with the whole book's name, date, currency and sha256; a book without
+    accounts is one partition, itself (a cluster run of it decides nothing, as one process)."""
+    if book.accounts.empty:
+        return [book]
     part_of_account = pack(account_components(book), k)
     ids = pd.Index(book.accounts["account_id"].astype("str").to_numpy())
     pos_part = part_of_account[_rows(ids, book.positions["account_id"])]
