@@ -117,6 +117,13 @@ class TestFile(BaseModel):
                 "the file checks nothing: add an [[expect]] table (an account and the figures "
                 "its decision must show) or a [[property]]"
             )
+        known = [str(a.get("account_id")) for a in self.accounts]
+        for n, e in enumerate(self.expect, start=1):  # "decided: expected true" said less
+            if e.account not in known:
+                raise ValueError(
+                    f"[[expect]] {n} names account {e.account!r}, which is not in this file's "
+                    f"accounts ({', '.join(known) or 'none'})"
+                )
         return self
 
 

@@ -174,6 +174,10 @@ def test_cli_test_writes_junit_for_ci(tmp_path: Path) -> None:
             "{path}:6:1: expect.0.requirment: Extra inputs are not permitted; "
             "did you mean `requirement`?",
         ),
+        (
+            "unknown_account",
+            "{path}: [[expect]] 1 names account 'AA', which is not in this file's accounts (A)",
+        ),
         # no [[expect]] and no [[property]]: it passed whatever the rulebook decided
         (
             "checks_nothing",

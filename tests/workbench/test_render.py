@@ -289,7 +289,11 @@ def test_a_test_file_that_cannot_run_is_named_on_the_page(tmp_path: Path) -> Non
     # exists nowhere: the file cannot run, and the page says why.
     (tmp_path / "dated.mlx").write_text(DATED, encoding="utf-8")
     (tmp_path / "dated.test.toml").write_text(
-        'rulebook = "dated"\nas_of = 2026-06-30\n\n[[expect]]\naccount = "A"\n'
+        'rulebook = "dated"\nas_of = 2026-06-30\n'
+        'parties = [{ party_id = "BD", kind = "broker_dealer" }, '
+        '{ party_id = "P", kind = "individual" }]\n'
+        'accounts = [{ account_id = "A", owner_id = "P", carrier_id = "BD", regime = "SEC", '
+        'kind = "margin", origin = "customer" }]\n\n[[expect]]\naccount = "A"\n'
         'rulebook = "dated_draft"\n',
         encoding="utf-8",
     )
