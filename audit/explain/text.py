@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from marginlex.audit.explain.cuts import cited_once, pruned
 from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
+from marginlex.audit.explain.printable import printable
 from marginlex.audit.explain.tree import Node, build_tree
 from marginlex.audit.trace.model import DecisionTrace
 
@@ -31,7 +32,7 @@ def render_text(
     """
     lines = [] if entry is None else [f"{entry_line(entry)}  ‹{LEDGER_CITE}›"]
     _plain(cited_once(pruned(build_tree(trace), depth, section)), "", "", lines)
-    return "\n".join(lines) + "\n"
+    return "\n".join(map(printable, lines)) + "\n"  # a book's text cannot drive the terminal
 
 
 def _plain(node: Node, first: str, rest: str, lines: list[str]) -> None:
@@ -68,8 +69,9 @@ def _label(node: Node) -> str:
     from rich.markup import escape  # noqa: PLC0415
 
     style = _STYLE.get(node.css, "")
-    text = f"[{style}]{escape(node.text)}[/]" if style else escape(node.text)
-    return f"{text}  [dim]‹{escape(node.cite)}›[/]"
+    shown = escape(printable(node.text))
+    text = f"[{style}]{shown}[/]" if style else shown
+    return f"{text}  [dim]‹{escape(printable(node.cite))}›[/]"
 
 
 def _grow(tree: Tree, node: Node) -> None:

@@ -9,9 +9,13 @@ for every column; on a terminal, as wide as the terminal. Id and money columns n
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from rich.console import Console, ConsoleDimensions
+from rich.segment import Segment
 from rich.table import Table
+
+from marginlex.audit.explain.printable import printable
 
 NARROW = 100
 """Below this many columns, tables show fewer columns."""
@@ -35,6 +39,13 @@ class StdoutConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         self._width, self._height = new_size
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        # A book's ids and names may hold control characters (ESC [2J clears the screen):
+        # written out, so that a table's text cannot drive the terminal. Rich's own control
+        # segments (cursor moves, styles) pass.
+        shown = (s if s.control else Segment(printable(s.text), s.style) for s in buffer)
+        return super()._render_buffer(shown)
 
     @property
     def narrow(self) -> bool:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
-import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from marginlex.audit.explain.printable import printable
 
 LOOPBACK = "http://127.0.0.1"
 """The console's address on this machine, as a client gives it (Starlette's ``TestClient``
@@ -39,7 +40,6 @@ HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class StartError(ValueError):
@@ -85,7 +85,7 @@ def visible(text: object) -> object:
     """
     if not isinstance(text, str) or isinstance(text, Markup):
         return text  # markup (a macro's output) was made of values already finalized
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return printable(text)
 
 
 def _presented(request: Request) -> str | None:

@@ -165,3 +165,36 @@ def test_a_command_says_ten_warnings_and_how_many_more(tmp_path: Path) -> None:
     assert (
         said[10] == f"… and {len(every) - 10:,} more warnings: `marginlex validate BOOK` lists them"
     )
+
+
+def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    # An id holding ESC [2J (clear the screen) reached the terminal as is from run's table,
+    # ledger's table and explain; the console already wrote it out. CSV keeps it exact.
+    from marginlex.engine.book.load import write_book  # noqa: PLC0415
+    from marginlex.engine.synth.generate import synth_book  # noqa: PLC0415
+
+    hostile = "A3\x1b[2J\x1b[31mRED"
+    meta, frames = synth_book(20, 1)
+    renamed = {  # every column that names an account
+        name: frame.replace(
+            {
+                c: {"A000005": hostile}
+                for c in ("account_id", "pledged_to", "src", "dst")
+                if c in frame.columns
+            }
+        )
+        for name, frame in frames.items()
+    }
+    book = write_book(meta, renamed, tmp_path / "b")
+    ledger = str(tmp_path / "l.db")
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", str(book), "-r", "sec", "--ledger", ledger])
+    assert ran.exit_code == 0, ran.output
+    listed = runner.invoke(app, ["ledger", "--ledger", ledger, "--all"])
+    exported = runner.invoke(app, ["ledger", "--ledger", ledger, "-f", "json"])
+    (row,) = [r for r in json.loads(exported.stdout) if hostile in r["account_ids"]]
+    explained = runner.invoke(app, ["explain", row["decision_id"], "--ledger", ledger])
+    for shown in (ran.stdout, listed.stdout, explained.stdout):
+        assert "\x1b" not in shown and "A3\\x1b[2J\\x1b[31mRED" in shown
+    csv = runner.invoke(app, ["ledger", "--ledger", ledger, "-f", "csv"]).stdout
+    assert hostile in csv  # the data as recorded
