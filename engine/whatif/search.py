@@ -358,15 +358,6 @@ def _carrier_move(
     )
 
 
-def _carried_by(book: Book, u: str, v: str) -> bool:
-    """Whether ``u -> v`` is account ``v``'s own carrier (no relation row holds it)."""
-    accounts = book.accounts
-    own = (accounts["account_id"].astype("str") == v) & (accounts["carrier_id"].astype("str") == u)
-    rel = book.relations
-    listed = (rel["src"].astype("str") == u) & (rel["dst"].astype("str") == v)
-    return bool(own.any()) and not bool(listed.any())
-
-
 def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
     rows = ev.trace("segregation").drop_duplicates(["rule_id", "path"])
     lots = set(ev.book.collateral["lot_id"].astype("str"))
@@ -374,10 +365,11 @@ def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
     for _, row in rows.iterrows():  # the set's violations, a few
         path = str(row["path"])
         allowed = _allowed_carriers(ev, str(row["rule_id"]))
+        if allowed is not None:  # its path is CARRIER -> ACCOUNT, the account's own carrier_id
+            carrier, account = path.split(PATH_SEPARATOR)
+            lines.append(_carrier_move(ev, row, carrier, account, allowed))
+            continue
         for u, v in _edges(path, ev.book):
-            if allowed is not None and _carried_by(ev.book, u, v):
-                lines.append(_carrier_move(ev, row, u, v, allowed))
-                continue
             after_ev = ev.evaluate(edits.remove_edge(ev.book, u, v))
             after = outcome(after_ev, ev.anchor)
             seg = after_ev.frames["segregation"]
