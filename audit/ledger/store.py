@@ -194,6 +194,11 @@ def _sqlite_engine(path: Path) -> Engine:
         # 16 KiB pages hold several compressed traces each (4 KiB pages hold one, half
         # empty): a third smaller and faster. It only takes effect on a new file.
         dbapi_conn.execute("PRAGMA page_size=16384")
+        # A 256 MiB page cache (the default is 2 MiB): a recorded run's index pages stay in
+        # memory instead of being read back from the file as each batch of entries lands
+        # (at 100k accounts, 181k page reads became 68k, the run 1 s faster). SQLite fills
+        # it only as pages are used: a reader of one decision takes a few pages.
+        dbapi_conn.execute("PRAGMA cache_size=-262144")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
