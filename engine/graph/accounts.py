@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from marginlex.dsl.model.domain import Origin, PartyKind, Product, Relation
-from marginlex.engine.book.columns import index_in, lookup
+from marginlex.engine.book.columns import index_in, isin, lookup
 
 IntArray = npt.NDArray[np.int64]
 
@@ -105,12 +105,13 @@ def _money_columns(graph: AccountGraph, out: pd.DataFrame) -> pd.DataFrame:
     ids = out.index
     sbs = book.positions["product"] == Product.SBS.value
     flags = {
-        "holds_unlisted_derivatives": ids.isin(book.positions.loc[sbs, "account_id"].unique()),
-        "pledges_customer_collateral_to_house": ids.isin(_customer_to_house(graph)),
-        "receives_customer_collateral": ids.isin(
+        "holds_unlisted_derivatives": isin(ids, book.positions.loc[sbs, "account_id"]),
+        "pledges_customer_collateral_to_house": isin(ids, _customer_to_house(graph)),
+        "receives_customer_collateral": isin(
+            ids,
             lots.loc[
                 lots["is_pledged"] & (lots["source_origin"] == "customer"), "margined_account_id"
-            ].unique()
+            ],
         ),
     }
     return with_money(graph, out, flags)

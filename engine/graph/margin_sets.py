@@ -34,6 +34,8 @@ from pydantic import BaseModel, ConfigDict
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from marginlex.engine.book.columns import isin
+
 SET_PREFIX = "ms:"
 PAIR_COLUMNS = ["account_a", "account_b", "reason"]
 Forbidden = pd.DataFrame | Callable[[pd.DataFrame], pd.Series] | None
@@ -81,7 +83,7 @@ def _normalize(pairs: pd.DataFrame, known: pd.Index, reason_col: str = "reason")
             "reason": pairs[reason_col].astype("str").to_numpy(),
         }
     )
-    unknown = ~out["account_a"].isin(known) | ~out["account_b"].isin(known)
+    unknown = ~isin(out["account_a"], known) | ~isin(out["account_b"], known)
     if unknown.any():
         bad = out[unknown].iloc[0]
         raise ValueError(

@@ -26,7 +26,7 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
-from marginlex.engine.book.columns import index_in
+from marginlex.engine.book.columns import index_in, isin
 from marginlex.engine.evaluation import FRAME_COLUMNS
 from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.state import RunState, empty_frame, join_per_group
@@ -164,7 +164,7 @@ def _merged_carrier(state: RunState, step: Step, rule: m.MergedCarrier) -> pd.Da
     for agreement in rule.agreements:  # the rule's agreements, a handful
         bad_row |= ~padded.str.contains(f";{agreement.name};", regex=False)
     bad = _joined(merged, merged.loc[bad_row, "set"].unique())
-    bad = bad[bad["account_id"].isin(merged.loc[bad_row, "account_id"])]
+    bad = bad[isin(bad["account_id"], merged.loc[bad_row, "account_id"])]
     detail = (
         "carried by a " + bad["carrier_kind"] + " with agreements '" + bad["agreements"] + "'"
     ).to_numpy(dtype=object)
