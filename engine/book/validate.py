@@ -66,12 +66,42 @@ def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
+        header = _csv_header(path)
+        if header is not None and _report_repeated_columns(path.name, header, problems):
+            return None
         return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
         if path.suffix == ".csv" and _report_ragged_rows(path, problems):
             return None
         problems.add(path.name, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    """A CSV file's header row as Python's csv module reads it (a leading byte-order mark
+    dropped); None when it cannot be read so (the full read then says why)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return next(csv.reader(fh), None)
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _report_repeated_columns(file: str, header: list[str], problems: Problems) -> bool:
+    """Name each column the header holds more than once (which one would be meant?)."""
+    places: dict[str, list[int]] = {}
+    for number, name in enumerate(header, start=1):
+        places.setdefault(name, []).append(number)
+    repeated = {name: at for name, at in places.items() if len(at) > 1}
+    for name, at in repeated.items():
+        shown = ", ".join(str(n) for n in at)
+        problems.add(
+            file,
+            HEADER_ROW,
+            name or "-",
+            f"the header names this column {len(at)} times (columns {shown}); keep one",
+        )
+    return bool(repeated)
 
 
 def _report_ragged_rows(path: Path, problems: Problems) -> bool:
