@@ -283,6 +283,9 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     """Turn a lark error into a diagnostic that names what was expected in words."""
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
+    malformed = _malformed_number(text, _error_offset(exc), path)
+    if malformed is not None:
+        return malformed
     if isinstance(exc, UnexpectedCharacters):
         span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
         pos = exc.pos_in_stream or 0
@@ -312,6 +315,51 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     if hint is None and len(words) <= 4:
         hint = _hint(expected)
     return error(code, message, span, hint)
+
+
+_NUMBER = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?")  # the grammar's NUMBER
+_NUMBER_CHARS = frozenset("0123456789,.")
+
+
+def _error_offset(exc: UnexpectedInput) -> int | None:
+    """Where in the text the parser stopped (None: at the end)."""
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream
+    token: Token | None = getattr(exc, "token", None)
+    if token is None or token.type == "$END":
+        return None
+    return token.start_pos
+
+
+def _malformed_number(text: str, offset: int | None, path: str) -> Diagnostic | None:
+    """A number written with its digits grouped wrongly (``10,0000``, ``1,00``, ``1.000,00``),
+    which the parser reads as a number followed by a stray ``,`` or digits; None when the
+    error is not inside such a figure."""
+    if offset is None or offset >= len(text) or text[offset] not in _NUMBER_CHARS:
+        return None
+    start = offset
+    while start > 0 and text[start - 1] in _NUMBER_CHARS:
+        start -= 1
+    stop = offset
+    while stop < len(text) and text[stop] in _NUMBER_CHARS:
+        stop += 1
+    figure = text[start:stop].rstrip(",.")  # a list's comma or a sentence's point follows
+    if not figure or not figure[0].isdigit() or _NUMBER.fullmatch(figure):
+        return None
+    if not any(c in figure for c in ",."):
+        return None
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    span = m.Span(
+        file=path, line=line, column=column, end_line=line, end_column=column + len(figure)
+    )
+    return error(
+        Code.SYNTAX,
+        f"`{figure}` is not a number: its digits are grouped wrongly",
+        span,
+        "a comma groups the digits in threes and a point starts the decimals: "
+        "`100,000`, `1,000,000.50`, `0.375` (or no comma at all: `100000`)",
+    )
 
 
 def _ends_without_because(text: str, token: Token, path: str) -> Diagnostic | None:

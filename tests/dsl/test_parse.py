@@ -103,6 +103,9 @@ def test_same_input_same_model() -> None:
         ("parameter p = 5 USD cites 'x'", "MLX102", "cannot appear here"),
         ('haircut h for collateral cites "x" rate 5% rate 6%', "MLX105", "given twice"),
         ('margin m cites "x" strategy based long_stok 5%', "MLX106", "`long_stock`"),
+        ('parameter p = 10,0000 USD cites "x"', "MLX100", "`10,0000` is not a number"),
+        ('parameter p = 1.000,50 USD cites "x"', "MLX100", "`1.000,50` is not a number"),
+        ('parameter p = 1,00 USD cites "x"', "MLX100", "groups the digits in threes"),
     ],
 )
 def test_syntax_errors_in_words(text: str, code: str, words: str) -> None:
