@@ -12,11 +12,13 @@ the functions, only when a run asks for a cluster.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,6 +47,8 @@ class ClusterKind(StrEnum):
     SCHEDULER = "scheduler"
 
 
+PROBE_SECONDS = 5.0
+"""How long ``--dask tcp://HOST:PORT`` waits for the scheduler's port to accept a connection."""
 MAX_LOCAL_WORKERS = 64
 """The most workers ``local:N`` starts (``local:999999999999`` once tried to start them all)."""
 
@@ -91,6 +95,36 @@ class ClusterSpec(BaseModel):
             "machine, N >= 1) or the scheduler's address, tcp://HOST:8786"
         )
 
+    def check_reachable(self, timeout: float = PROBE_SECONDS) -> None:
+        """For a scheduler's address, make sure something listens there before anything
+        else is done (the client would retry for 30 s, after the book was read).
+
+        Raises:
+            ClusterError: no host and port in the address, or nothing accepts a connection.
+        """
+        if self.kind is not ClusterKind.SCHEDULER:
+            return
+        try:
+            parts = urlsplit(self.address)
+            host, port = parts.hostname, parts.port
+        except ValueError:  # a port that is not a number, or past 65535
+            host, port = None, None
+        if not host or port is None:
+            raise ClusterError(
+                f"--dask {self.address!r}: give the scheduler's host and port, tcp://HOST:8786"
+            )
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except OSError as exc:
+            why = "no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else None
+            why = why.format(timeout=timeout) if why else (exc.strerror or str(exc)).lower()
+            raise ClusterError(
+                f"--dask {self.address}: no scheduler answers there ({why}); start one on "
+                f"that machine with `dask scheduler --port {port}` and its workers with "
+                f"`dask worker {self.address}`, or check the address"
+            ) from exc
+
 
 @contextmanager
 def open_client(spec: ClusterSpec, *, processes: bool = True) -> Iterator[Client]:
@@ -103,7 +137,18 @@ def open_client(spec: ClusterSpec, *, processes: bool = True) -> Iterator[Client
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
     if spec.kind is ClusterKind.SCHEDULER:
-        with Client(spec.address) as client:  # type: ignore[no-untyped-call]
+        spec.check_reachable()
+        try:
+            client = Client(spec.address)  # type: ignore[no-untyped-call]
+        except OSError:  # distributed says it well: timed out, connection closed
+            raise
+        except Exception as exc:  # an HTTP server's reply read as a frame of 3 EiB, say
+            raise ClusterError(
+                f"--dask {spec.address}: what answers there is not a Dask scheduler (its "
+                f"reply is not Dask's protocol: {type(exc).__name__}); a scheduler listens "
+                "on port 8786 unless told otherwise (8787 is its dashboard)"
+            ) from exc
+        with client:
             yield client
         return
     with (

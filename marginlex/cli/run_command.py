@@ -226,6 +226,7 @@ def _evaluate_on_cluster(
     )
 
     spec = ClusterSpec.parse(dask)
+    spec.check_reachable()  # before the book is read
     files = book if book is not None and is_partitioned(book) else None
     if files is not None and record:
         return _record_on_cluster(dask, files, rulebooks, as_of, frames=frames)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +18,7 @@ from marginlex.engine.distributed.cluster import (
     ClusterError,
     ClusterKind,
     ClusterSpec,
+    open_client,
 )
 from marginlex.engine.distributed.partition import account_components, pack, split_book
 from marginlex.engine.run import run_rulebook
@@ -106,6 +110,60 @@ def test_run_refuses_a_dask_value_that_names_no_cluster() -> None:
     assert result.exit_code == 1
     said = " ".join(result.stderr.split())
     assert "error: --dask 'local:0' names no cluster: give local:N" in said
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_says_at_once_that_no_scheduler_answers() -> None:
+    # it retried for 30 s, after reading the book, then said "Timed out trying to connect"
+    port = _closed_port()
+    result = CliRunner().invoke(app, ["run", "--dask", f"tcp://127.0.0.1:{port}", "-r", "sec"])
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert said == (
+        f"error: --dask tcp://127.0.0.1:{port}: no scheduler answers there (connection "
+        f"refused); start one on that machine with `dask scheduler --port {port}` and its "
+        f"workers with `dask worker tcp://127.0.0.1:{port}`, or check the address"
+    )
+
+
+def test_a_scheduler_address_without_a_usable_port_is_refused() -> None:
+    with pytest.raises(ClusterError, match="give the scheduler's host and port"):
+        ClusterSpec.parse("tcp://127.0.0.1:99999").check_reachable()
+
+
+def test_a_server_that_is_not_a_scheduler_is_said_so() -> None:
+    # an HTTP server's reply was read as a Dask frame length: "Unable to allocate 3.07 EiB"
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n")
+
+    def serve() -> None:
+        answer()  # the probe's connection
+        answer()  # the client's
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with (
+            pytest.raises(ClusterError) as exc,
+            open_client(ClusterSpec.parse(f"tcp://127.0.0.1:{port}")),
+        ):
+            pass
+    finally:
+        server.close()
+    assert str(exc.value).startswith(
+        f"--dask tcp://127.0.0.1:{port}: what answers there is not a Dask scheduler"
+    )
 
 
 def test_a_partition_a_rulebook_decides_nothing_in_has_no_decisions() -> None:
