@@ -99,6 +99,21 @@ def has_entries(conn: Connection) -> bool:
     return conn.execute(select(t.decisions.c.seq).limit(1)).first() is not None
 
 
+def _refuse_foreign_database(conn: Connection, location: str) -> None:
+    """Refuse to make a ledger in a database that holds other tables (an application's
+    database named by mistake): the ledger's tables would be added to it."""
+    ours = set(t.metadata.tables) | {t.VERSION_TABLE}
+    foreign = sorted(set(inspect(conn).get_table_names()) - ours)
+    if foreign:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        shown = ", ".join(foreign[:5]) + more
+        raise LedgerError(
+            f"{shown_location(location)} is a database holding other tables ({shown}), not a "
+            "marginlex ledger: nothing was written to it; give a new file or an empty "
+            "database for the ledger"
+        )
+
+
 def _refuse_newer_schema(conn: Connection, location: str) -> None:
     revision = schema_revision(conn)
     if revision is not None and revision not in t.SCHEMA_REVISIONS:
@@ -250,6 +265,8 @@ class Ledger(LedgerReader):
                     _refuse_newer_schema(conn, location)
                     revision = schema_revision(conn)
                     made = inspect(conn).has_table(t.decisions.name)
+                    if not made:
+                        _refuse_foreign_database(conn, location)
                     try:
                         _bring_to_head(conn)
                     except ProgrammingError as exc:  # a --roles writer may not change it

@@ -414,6 +414,31 @@ def test_a_file_that_is_not_a_database_is_refused_in_one_line(tmp_path: Path) ->
     assert wrong.read_bytes() == before
 
 
+def test_a_database_holding_other_tables_is_not_made_a_ledger(tmp_path: Path) -> None:
+    """An application's database named by mistake: ``run --ledger`` added the ledger's
+    tables beside its own and recorded there. It is refused, the file left as it was."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from marginlex.cli import app  # noqa: PLC0415
+
+    other = tmp_path / "crm.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, 'Alice')")
+    before = other.read_bytes()
+    said = (
+        f"{other} is a database holding other tables (customers), not a marginlex ledger: "
+        "nothing was written to it; give a new file or an empty database for the ledger"
+    )
+    with pytest.raises(LedgerError) as info:
+        Ledger.open(str(other))
+    assert str(info.value) == said
+    done = CliRunner().invoke(app, ["run", "-r", "sec", "--ledger", str(other)])
+    assert done.exit_code == 1
+    assert f"error: nothing recorded: {said}" == " ".join(done.stderr.split())
+    assert other.read_bytes() == before
+
+
 @pytest.mark.parametrize("size", [0, 7, 255, 256, 70_000])
 def test_a_stored_trace_is_a_zstandard_frame_and_zlib_still_reads(size: int) -> None:
     body = (b'{"x":"' + b"0123456789" * (size // 10 + 1))[:size]
