@@ -169,6 +169,37 @@ def check_expired(
         )
 
 
+def check_repeated_positions(
+    frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]
+) -> None:
+    """Warnings, not errors (the book loads): a position row of an account and instrument an
+    earlier row already holds. Each row is margined as a position of its own: the
+    strategy-based method charges a long and a short row of one stock each (and the long one
+    still covers calls), as do per-contract minimums."""
+    positions = frames.get("positions")
+    if positions is None:
+        return
+    keys = positions[["account_id", "instrument_id"]]
+    later = keys.duplicated(keep="first") & keys.notna().all(axis=1)
+    if not later.any():
+        return
+    group = keys.groupby(["account_id", "instrument_id"], sort=False, dropna=True).ngroup()
+    first = pd.Series(np.arange(len(keys)), index=keys.index).groupby(group).transform("min")
+    parsers["positions"].report(
+        "instrument_id",
+        later,
+        [
+            f"account {a!r} already holds {i!r} at row {FIRST_DATA_ROW + r}: each row is "
+            "margined as a position of its own, so a long and a short row may each be "
+            "charged; give one row per account and instrument, the quantities summed"
+            for a, i, r in zip(
+                keys["account_id"][later], keys["instrument_id"][later], first[later], strict=True
+            )
+        ],
+        severity=Severity.WARNING,
+    )
+
+
 def _dangling(
     parser: ColumnParser, df: pd.DataFrame, col: str, ids: pd.Series, *, what: str, where: str
 ) -> pd.Series:

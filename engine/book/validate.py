@@ -15,7 +15,12 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.engine.book.checks import check_expired, check_references, check_rows
+from marginlex.engine.book.checks import (
+    check_expired,
+    check_references,
+    check_repeated_positions,
+    check_rows,
+)
 from marginlex.engine.book.limits import (
     check_magnitudes,
     check_memory,
@@ -282,6 +287,7 @@ def read_and_validate(
     check_references(frames, parsers, book_accounts)
     if meta is not None:
         check_expired(frames, parsers, meta.as_of)
+    check_repeated_positions(frames, parsers)
     check_magnitudes(frames, parsers)
     check_positions_per_account(frames, parsers)
     check_repledge_chains(frames, parsers)

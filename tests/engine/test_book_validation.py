@@ -54,7 +54,15 @@ def _to_parquet_as_text(src: Path, dst: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["wrong_types", "unknown_enums", "duplicates", "dangling_refs", "missing_columns"]
+    "name",
+    [
+        "wrong_types",
+        "unknown_enums",
+        "duplicates",
+        "dangling_refs",
+        "missing_columns",
+        "repeated_positions",
+    ],
 )
 def test_parquet_book_reports_the_same_rows(name: str, tmp_path: Path) -> None:
     _to_parquet_as_text(BOOKS / name, tmp_path / name)
