@@ -243,6 +243,7 @@ def check_references(
         )
         own = df["underlying"] == df["instrument_id"]
         p.report("underlying", own, "an instrument cannot be its own underlying")
+        _check_option_underlying(df, p)
         _check_perpetual_underlying(df, p)
     for stem, cols in (
         ("positions", ("account_id", "instrument_id")),
@@ -267,6 +268,24 @@ def check_references(
         _id_clash(
             parsers["collateral"], frames["collateral"]["lot_id"], taken, "a party or account"
         )
+
+
+def _check_option_underlying(df: pd.DataFrame, parser: ColumnParser) -> None:
+    """An option's underlying is not itself an option: an option is valued from its
+    underlying's price, which for an option is a premium (no compound options)."""
+    product = df["product"].astype("str")
+    under = lookup(df["underlying"], df["instrument_id"], product)
+    options = [p.value for p in OPTION_PRODUCTS]
+    wrong = product.isin(options) & under.isin(options).fillna(False)
+    parser.report(
+        "underlying",
+        wrong,
+        [
+            f"an option's underlying cannot be an option: {u!r} is of product {k} (an option "
+            "is valued from its underlying's price; give the stock, ETF or future it is on)"
+            for u, k in zip(df["underlying"][wrong], under[wrong], strict=True)
+        ],
+    )
 
 
 def _check_perpetual_underlying(df: pd.DataFrame, parser: ColumnParser) -> None:
