@@ -439,6 +439,21 @@ class LedgerReader:
                 for r in rows
             ]
 
+    def unknown_filter(self, run: str | None, rulebook: str | None) -> str | None:
+        """Why a listing filtered by ``run`` or ``rulebook`` is empty when either names
+        nothing recorded (None when both name something): an empty listing would read as
+        "no such decision"."""
+        if run is None and rulebook is None:
+            return None
+        records = [r.record for r in self.runs()]
+        if run is not None and run not in {r.run_id for r in records}:
+            return f"no run {run!r} in the ledger; `marginlex ledger runs` lists them"
+        used = sorted({ref.id for r in records for ref in r.rulebooks})
+        if rulebook is not None and rulebook not in used:
+            recorded = ", ".join(used) or "none"
+            return f"no run in the ledger used rulebook {rulebook!r}; recorded: {recorded}"
+        return None
+
     def rulebook_text(self, sha256: str) -> str | None:
         """The recorded canonical text of a rulebook, by its sha256."""
         with self.engine.connect() as conn:

@@ -429,7 +429,7 @@ def ledger_command(
             limit=PAGE + 1 if paged else limit,
             offset=offset,
         )
-        unknown = None if rows else _unknown_filter(store, run, rulebook)
+        unknown = None if rows else store.unknown_filter(run, rulebook)
     finally:
         store.close()
     if unknown is not None:  # an empty listing would read as "no such decision"
@@ -454,18 +454,6 @@ def ledger_command(
 
 
 PAGE = 50  # rows a ledger table shows unless told otherwise
-
-
-def _unknown_filter(store: Ledger, run: str | None, rulebook: str | None) -> str | None:
-    """Why an empty listing is empty when ``--run`` or ``--rulebook`` names nothing recorded."""
-    records = [r.record for r in store.runs()]
-    if run is not None and run not in {r.run_id for r in records}:
-        return f"no run {run!r} in the ledger; `marginlex ledger runs` lists them"
-    used = sorted({ref.id for r in records for ref in r.rulebooks})
-    if rulebook is not None and rulebook not in used:
-        recorded = ", ".join(used) or "none"
-        return f"no run in the ledger used rulebook {rulebook!r}; recorded: {recorded}"
-    return None
 
 
 def _money_numbers(row: dict[str, object]) -> dict[str, object]:

@@ -206,6 +206,19 @@ def test_unknown_ids_are_404_pages(client: TestClient, recorded: Recorded) -> No
         assert "script-src 'self'" in response.headers["content-security-policy"]
 
 
+def test_a_filter_naming_nothing_recorded_says_so(client: TestClient) -> None:
+    """A shared link with a mistyped rulebook showed "0 in all" under a form reading "any",
+    as if no decision matched; it is a 404 naming what is recorded, as `ledger` says."""
+    for url, said in (
+        ("/decisions?rulebook=secc", "no run in the ledger used rulebook &#39;secc&#39;"),
+        ("/decisions.csv?run=r-nope", "no run &#39;r-nope&#39; in the ledger"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert said in response.text, response.text
+    assert client.get("/decisions?rulebook=sec").status_code == 200
+
+
 def test_json_export_is_json(client: TestClient, recorded: Recorded) -> None:
     body = client.get(f"/decisions.json?run={recorded.demo}&rulebook=cftc").text
     assert len(json.loads(body)) == 6

@@ -60,6 +60,9 @@ def decisions_page(
 ) -> Response:
     """Decisions matching the filter, a page at a time; exports hold the whole filtered view."""
     fmt = wanted_format(request)
+    unknown = ledger.unknown_filter(where.run, where.rulebook)
+    if unknown is not None:  # an empty page would read as "no such decision"
+        raise HTTPException(404, unknown)
     if fmt in {"csv", "json"}:
         found = q.find_decisions(ledger, where, 1, EXPORT_LIMIT)
         if fmt == "json":
