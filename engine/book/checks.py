@@ -180,7 +180,13 @@ def check_repeated_positions(
     if positions is None:
         return
     keys = positions[["account_id", "instrument_id"]]
-    later = keys.duplicated(keep="first") & keys.notna().all(axis=1)
+    account, _ = pd.factorize(keys["account_id"])  # a missing id: -1
+    instrument, found = pd.factorize(keys["instrument_id"])
+    pair = pd.Series(account.astype(np.int64) * (len(found) + 1) + instrument)
+    later = pd.Series(
+        pair.duplicated(keep="first").to_numpy() & (account >= 0) & (instrument >= 0),
+        index=keys.index,
+    )
     if not later.any():
         return
     group = keys.groupby(["account_id", "instrument_id"], sort=False, dropna=True).ngroup()

@@ -130,16 +130,19 @@ def check_positions_per_account(
     if "positions" not in frames:
         return
     account = frames["positions"]["account_id"]
+    codes, _ = pd.factorize(account)  # a missing id: -1
+    counts = np.bincount(codes[codes >= 0])
+    if not len(counts) or counts.max() <= MAX_POSITIONS_PER_ACCOUNT:
+        return  # every book but a hostile one: no per-row work (Series.map took 0.7 s)
     rank = account.groupby(account, sort=False).cumcount() + 1
     first_over = (rank == MAX_POSITIONS_PER_ACCOUNT + 1) & account.notna()
-    counts = account.map(account.value_counts())
     parsers["positions"].report(
         "account_id",
         first_over,
         [
             f"account {a!r} has {n:,} positions, over the limit of "
             f"{MAX_POSITIONS_PER_ACCOUNT:,}: split it, or net its rows by instrument"
-            for a, n in zip(account[first_over], counts[first_over], strict=True)
+            for a, n in zip(account[first_over], counts[codes[first_over.to_numpy()]], strict=True)
         ],
     )
 

@@ -26,6 +26,15 @@ def rows_of(mask: pd.Series | np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.asarray(mask, dtype=bool)) + FIRST_DATA_ROW
 
 
+def _typed(col: Column, raw: pd.Series) -> bool:
+    """Whether a column arrives already in its contract type (a Parquet float or date
+    column), so that it is taken as it is instead of written as text and read back (0.4 s
+    of a million-position book's load)."""
+    if col.type is ColType.FLOAT:
+        return pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+    return col.type is ColType.DATE and pd.api.types.is_datetime64_any_dtype(raw)
+
+
 def as_text(raw: pd.Series) -> pd.Series:
     """A raw column as stripped text, with "" for a missing value."""
     if raw.dtype in ("str", object):
@@ -83,25 +92,29 @@ class ColumnParser:
 
     def parse(self, col: Column, raw: pd.Series) -> pd.Series:
         """Parse one column to its contract dtype; unparsable values become missing."""
+        if _typed(col, raw):  # a Parquet number or date column: no text to read
+            if col.value_required:
+                self.report(col.name, raw.isna(), "missing value")
+            if col.type is ColType.FLOAT:
+                return raw.astype("float64")
+            return pd.Series(raw.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
         text = as_text(raw)
         missing = text == ""
         if col.value_required:
             self.report(col.name, missing, "missing value")
         if col.type is ColType.FLOAT:
-            return self._float(col, raw, text, missing)
+            return self._float(col, text, missing)
         if col.type is ColType.ENUM:
             return self._enum(col, text, missing)
         if col.type is ColType.BOOL:
             return self._bool(col, text, missing)
         if col.type is ColType.DATE:
-            return self._date(col, raw, text, missing)
+            return self._date(col, text, missing)
         if col.type is ColType.TICKER:
             return self._ticker(col, text, missing)
         return text.where(~missing).astype("str")
 
-    def _float(self, col: Column, raw: pd.Series, text: pd.Series, missing: pd.Series) -> pd.Series:
-        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-            return raw.astype("float64")
+    def _float(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
         values = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
         nan_word = text.str.lower().isin(_NAN_WORDS)
         bad = values.isna() & ~missing & ~nan_word
@@ -131,9 +144,7 @@ class ColumnParser:
         )
         return is_true.astype("bool")
 
-    def _date(self, col: Column, raw: pd.Series, text: pd.Series, missing: pd.Series) -> pd.Series:
-        if pd.api.types.is_datetime64_any_dtype(raw):
-            return pd.Series(raw.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
+    def _date(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(text.where(~missing), format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna() & ~missing
         self.invalid[col.name] = bad

@@ -65,7 +65,7 @@ def test_positions_per_account_over_the_limit_are_refused_once_per_account(
     monkeypatch.setattr(limits, "MAX_POSITIONS_PER_ACCOUNT", 2)
     book = tmp_path / "book"
     shutil.copytree(BOOKS / "good_small", book)
-    rows = "A1,XYZ,1\nA1,XYZ,2\nH1,ES_2609,2\nA1,XYZ_P90,-1\nA1,XYZ,3\n"
+    rows = "A1,XYZ,1\nA1,XYZ_P90,-1\nH1,ES_2609,2\nA1,UST_10Y,2\nA1,ES_2609,3\n"
     (book / "positions.csv").write_text("account_id,instrument_id,quantity\n" + rows)
     assert _lines(book) == [
         "positions.csv:5: account_id: account 'A1' has 4 positions, over the limit of 2: "
