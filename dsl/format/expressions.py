@@ -8,25 +8,13 @@ from typing import Any
 
 from marginlex.dsl.model import rulebook as m
 
-_UNIT_TEXT = {
-    m.Unit.USD: " USD",
-    m.Unit.PERCENT: "%",
-    m.Unit.BP: " bp",
-    m.Unit.MULTIPLE: "x",
-    m.Unit.NUMBER: "",
-}
-_DURATION = {m.Unit.DAYS: "day", m.Unit.MONTHS: "month", m.Unit.YEARS: "year"}
-
 # Binding strength: a child binding more loosely than its parent needs parentheses.
 _OR, _AND, _NOT, _CMP, _ATOM = range(5)
 
 
 def quantity(q: m.Quantity) -> str:
     """``100,000 USD``, ``0.5%``, ``3 months``, ``1 year``, ``3x``."""
-    if q.unit in _DURATION:
-        word = _DURATION[q.unit]
-        return f"{q.text} {word}" if q.amount == 1 else f"{q.text} {word}s"
-    return f"{q.text}{_UNIT_TEXT[q.unit]}"
+    return q.written
 
 
 def value(v: m.Quantity | m.ParamRef) -> str:

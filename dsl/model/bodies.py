@@ -138,11 +138,18 @@ class Bucket(Node):
 
     @property
     def label(self) -> str:
-        """The row as written: ``under 3 months``, ``up to 1 year``, ``otherwise``."""
+        """The row as written: ``under 3 months``, ``up to 1 year``, ``otherwise`` (the
+        explanation quotes it: it read "up to 1 years").
+
+        >>> from marginlex.dsl.model.expressions import Unit
+        >>> one = Quantity(amount=1, unit=Unit.YEARS, text="1")
+        >>> Bucket(upper=one, outcome=Ineligible(reason="x"), inclusive=True).label
+        'up to 1 year'
+        """
         if self.upper is None:
             return "otherwise"
         word = "up to" if self.inclusive else "under"
-        return f"{word} {self.upper.text} {self.upper.unit.value}"
+        return f"{word} {self.upper.written}"
 
 
 class MaturityBuckets(Node):

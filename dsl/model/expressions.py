@@ -73,6 +73,16 @@ _TO_BASE: dict[Unit, float] = {
 }
 
 
+_UNIT_TEXT = {
+    Unit.USD: " USD",
+    Unit.PERCENT: "%",
+    Unit.BP: " bp",
+    Unit.MULTIPLE: "x",
+    Unit.NUMBER: "",
+}
+_DURATION_WORDS = {Unit.DAYS: "day", Unit.MONTHS: "month", Unit.YEARS: "year"}
+
+
 class Quantity(Node):
     """A number with a unit, as written (``100,000 USD``, ``0.5%``, ``3 months``, ``3x``).
 
@@ -89,6 +99,19 @@ class Quantity(Node):
     def dimension(self) -> Dimension:
         """The dimension of the unit."""
         return UNIT_DIMENSION[self.unit]
+
+    @property
+    def written(self) -> str:
+        """As the canonical text writes it: ``100,000 USD``, ``0.5%``, ``3 months``,
+        ``1 year``, ``3x``.
+
+        >>> Quantity(amount=1, unit=Unit.YEARS, text="1").written
+        '1 year'
+        """
+        if self.unit in _DURATION_WORDS:
+            word = _DURATION_WORDS[self.unit]
+            return f"{self.text} {word}" if self.amount == 1 else f"{self.text} {word}s"
+        return f"{self.text}{_UNIT_TEXT[self.unit]}"
 
     @property
     def base(self) -> float:
