@@ -498,6 +498,13 @@ def _check_belongs(
     if did in seen:
         raise LedgerError(f"decision {did} appears twice in the run")
     seen.add(did)
+    for name, amount in (("requirement", decision.requirement), ("call", decision.call)):
+        if abs(amount) >= t.MONEY_LIMIT:  # PostgreSQL refused it mid-run, SQLite took a float
+            raise LedgerError(
+                f"decision {did}: its {name} of {amount:,.2f} USD is past what a ledger "
+                f"holds (NUMERIC(18,2): less than {t.MONEY_LIMIT:,.0f} USD): one margin set "
+                "this large is a book error (quantities or prices) or an account to split"
+            )
 
 
 _DECISION_COLUMNS = tuple(t.decisions.c.keys())

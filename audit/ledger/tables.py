@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -18,6 +20,8 @@ from sqlalchemy import (
 from marginlex.audit.ledger import revisions
 
 metadata = MetaData()
+MONEY_LIMIT = Decimal(10) ** 16
+"""The amounts ``decisions.call`` and ``requirement`` (NUMERIC(18,2)) hold are less than this."""
 
 runs = Table(
     "runs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import zlib
@@ -32,6 +33,8 @@ from marginlex.audit.ledger.verify import ProblemKind, verify
 from marginlex.audit.trace.dictionary import DICTIONARY_ID, shipped
 from marginlex.audit.trace.model import DecisionTrace
 from marginlex.engine.outcomes import DecisionStatus
+
+BOOKS = Path(__file__).parents[1] / "data" / "books"
 
 
 def _record_two_runs(ledger: Ledger, trace: DecisionTrace) -> tuple[str, str]:
@@ -437,6 +440,42 @@ def test_a_database_holding_other_tables_is_not_made_a_ledger(tmp_path: Path) ->
     assert done.exit_code == 1
     assert f"error: nothing recorded: {said}" == " ".join(done.stderr.split())
     assert other.read_bytes() == before
+
+
+def test_a_requirement_past_the_ledger_columns_is_refused_on_every_backend(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """Each position is within the book's limit (1e15 USD), but 100 of them in one account
+    make a requirement of 2.5e19: PostgreSQL refused the run mid-transaction with a
+    NumericValueOutOfRange traceback, SQLite stored a float. Both now refuse it first."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from marginlex.cli import app  # noqa: PLC0415
+
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    (book / "expected.txt").unlink()
+    stocks = [f"S{k:03d},stock,,,,,1000000.00,,,,,," for k in range(100)]
+    with (book / "instruments.csv").open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(stocks) + "\n")
+    rows = [f"A1,S{k:03d},999999999.7" for k in range(100)]
+    (book / "positions.csv").write_text(
+        "account_id,instrument_id,quantity\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    done = CliRunner().invoke(app, ["run", str(book), "-r", "sec", "--ledger", ledger_url])
+    assert done.exit_code == 1, done.output
+    said = " ".join(done.stderr.split())
+    assert said.startswith("error: nothing recorded: decision d-ms:A1-"), said
+    assert said.endswith(
+        "its requirement of 14,999,999,995,500,002.00 USD is past what a ledger holds "
+        "(NUMERIC(18,2): less than 10,000,000,000,000,000 USD): one margin set this large is "
+        "a book error (quantities or prices) or an account to split"
+    ), said
+    ledger = Ledger.open(ledger_url, create=False)
+    try:
+        assert ledger.runs() == [] and ledger.head()[0] == 0
+    finally:
+        ledger.close()
 
 
 @pytest.mark.parametrize("size", [0, 7, 255, 256, 70_000])
