@@ -179,6 +179,9 @@ def parse(text: str, path: str = "<string>") -> m.Rulebook:
     too_large = size_diagnostic(text, path)
     if too_large is not None:
         raise RulebookError([too_large])
+    controls = control_diagnostics(text, path)
+    if controls:
+        raise RulebookError(controls)
     tree, comment_tokens = parse_tree(text, path)
     too_deep = nesting_diagnostic(tree, path)
     if too_deep is not None:
@@ -315,6 +318,38 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     if hint is None and len(words) <= 4:
         hint = _hint(expected)
     return error(code, message, span, hint)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_diagnostics(text: str, path: str) -> list[Diagnostic]:
+    """MLX102 at each control character (but tab and line ends), even inside a quoted text or
+    a comment, where the lexer takes any character: a NUL there was checked clean, then made
+    a PostgreSQL ledger refuse the rulebook's text mid-run.
+
+    >>> [d.message for d in control_diagnostics('rulebook r "a' + chr(0) + 'b"', "r.mlx")]
+    ['the control character \\\\x00 cannot appear in a rulebook, not even in a text or comment']
+    """
+    found = []
+    for match in _CONTROL.finditer(text):
+        start = match.start()
+        line = text.count("\n", 0, start) + 1
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+        found.append(
+            error(
+                Code.BAD_CHARACTER,
+                f"the control character \\x{ord(match.group()):02x} cannot appear in a "
+                "rulebook, not even in a text or comment",
+                span,
+                "delete it: the file is damaged or not UTF-8 (an editor may show it as a box, "
+                "or not at all)",
+            )
+        )
+        if len(found) >= MAX_SYNTAX_ERRORS:
+            break
+    return found
 
 
 _NUMBER = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?")  # the grammar's NUMBER

@@ -112,6 +112,14 @@ class ColumnParser:
             return self._date(col, text, missing)
         if col.type is ColType.TICKER:
             return self._ticker(col, text, missing)
+        nul = text.str.contains("\x00", regex=False)
+        if nul.any():  # PostgreSQL's text cannot hold it: a recorded run failed mid-way
+            self.report(
+                col.name,
+                nul,
+                "holds a NUL character (\\x00), which text may not: the file is damaged, or "
+                "not UTF-8",
+            )
         return text.where(~missing).astype("str")
 
     def _float(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:

@@ -93,6 +93,32 @@ def test_same_input_same_model() -> None:
     assert parse(text) == parse(text)
 
 
+def test_a_control_character_is_refused_even_in_a_text_or_comment() -> None:
+    """A NUL in a citation or a comment was checked clean, and a PostgreSQL ledger then
+    refused the rulebook's text mid-run; each is now MLX102 where it stands."""
+    text = HEAD + '# a note\x00\nparameter p = 5 USD cites "x\x01y" status verified'
+    with pytest.raises(RulebookError) as info:
+        parse(text, "t.mlx")
+    found = [(d.code.value, d.span.line, d.span.column, d.message) for d in info.value.diagnostics]
+    line = HEAD.count("\n") + 1
+    assert found == [
+        (
+            "MLX102",
+            line,
+            9,
+            "the control character \\x00 cannot appear in a rulebook, not even in a text or "
+            "comment",
+        ),
+        (
+            "MLX102",
+            line + 1,
+            29,
+            "the control character \\x01 cannot appear in a rulebook, not even in a text or "
+            "comment",
+        ),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "code", "words"),
     [

@@ -41,6 +41,25 @@ def test_load_book_raises_with_every_problem(name: str) -> None:
     assert f"{len(errors)} error(s)" in str(info.value)
 
 
+def test_a_nul_character_in_text_is_a_bad_book(tmp_path: Path) -> None:
+    """A NUL in an id loaded (and recorded on SQLite), then a PostgreSQL ledger refused the
+    run mid-way ("text fields cannot contain NUL"); it is now a problem of the book."""
+    import shutil  # noqa: PLC0415
+
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    (book / "expected.txt").unlink()
+    parties = (book / "parties.csv").read_text(encoding="utf-8")
+    (book / "parties.csv").write_text(
+        parties.replace("Alice Archer", "Alice\x00Archer"), encoding="utf-8"
+    )
+    found = [p.render() for p in validate_book(book)]
+    assert found == [
+        "parties.csv:5: name: holds a NUL character (\\x00), which text may not: the file is "
+        "damaged, or not UTF-8"
+    ]
+
+
 def _to_parquet_as_text(src: Path, dst: Path) -> None:
     """Each CSV as a Parquet file of string columns (empty cell -> null)."""
     dst.mkdir()
