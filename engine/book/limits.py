@@ -25,6 +25,18 @@ MAX_MONEY = 1e15
 collateral lot, in USD: the ledger stores money as NUMERIC(18,2) (below 10^16), and a
 requirement may be several times a market value."""
 
+MAX_ID_LENGTH = 128
+"""Characters of a party, account, instrument or lot id: the ledger keeps a decision id
+(``d-ms:ACCOUNT-`` and 12 digits) and an account key in VARCHAR(200), which PostgreSQL
+enforces (a 250-character id was recorded on SQLite and refused mid-run on PostgreSQL)."""
+
+_ID_COLUMNS = {
+    "parties": "party_id",
+    "accounts": "account_id",
+    "instruments": "instrument_id",
+    "collateral": "lot_id",
+}
+
 MAX_POSITIONS_PER_ACCOUNT = 100_000
 """Position rows of one account: its scenario grid is positions x points figures."""
 
@@ -79,6 +91,27 @@ def _too_big(parser: ColumnParser, col: str, values: pd.Series, what: str) -> No
         big,
         [f"{what} {v:,.6g} USD is over the limit of {MAX_MONEY:,.0f} USD" for v in values[big]],
     )
+
+
+def check_id_lengths(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]) -> None:
+    """Every id at most :data:`MAX_ID_LENGTH` characters (reported where the id is made, not
+    again at each reference to it)."""
+    for stem, col in _ID_COLUMNS.items():
+        if stem not in frames or col not in frames[stem]:
+            continue
+        ids = frames[stem][col]
+        length = ids.str.len().fillna(0).to_numpy(np.int64)
+        over = length > MAX_ID_LENGTH
+        if over.any():
+            parsers[stem].report(
+                col,
+                over,
+                [
+                    f"an id of {n:,} characters, over the limit of {MAX_ID_LENGTH}: the ledger "
+                    "keeps ids in VARCHAR(200) columns with its prefixes"
+                    for n in length[over]
+                ],
+            )
 
 
 def check_magnitudes(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]) -> None:

@@ -22,6 +22,7 @@ from marginlex.engine.book.checks import (
     check_rows,
 )
 from marginlex.engine.book.limits import (
+    check_id_lengths,
     check_magnitudes,
     check_memory,
     check_positions_per_account,
@@ -289,6 +290,7 @@ def read_and_validate(
         check_expired(frames, parsers, meta.as_of)
     check_repeated_positions(frames, parsers)
     check_magnitudes(frames, parsers)
+    check_id_lengths(frames, parsers)
     check_positions_per_account(frames, parsers)
     check_repledge_chains(frames, parsers)
     return Parsed(meta=meta, frames=frames, file_names=names), problems

@@ -73,6 +73,26 @@ def test_positions_per_account_over_the_limit_are_refused_once_per_account(
     ]
 
 
+def test_an_id_longer_than_the_limit_is_refused(tmp_path: Path) -> None:
+    # a 250-character account id was recorded on SQLite and refused mid-run on PostgreSQL
+    # ("value too long for type character varying(200)")
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    long = "A" * (limits.MAX_ID_LENGTH + 1)
+    for name in ("accounts.csv", "positions.csv", "collateral.csv"):
+        text = (book / name).read_text(encoding="utf-8")
+        (book / name).write_text(text.replace("A1,", f"{long},"), encoding="utf-8")
+    assert _lines(book) == [
+        "accounts.csv:2: account_id: an id of 129 characters, over the limit of 128: the "
+        "ledger keeps ids in VARCHAR(200) columns with its prefixes"
+    ]
+    (book / "accounts.csv").write_text(
+        (book / "accounts.csv").read_text(encoding="utf-8").replace(long, "A" * 128),
+        encoding="utf-8",
+    )
+    assert not any("characters" in line for line in _lines(book))
+
+
 def test_a_book_too_large_for_the_memory_available_is_refused_before_it_is_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
