@@ -34,6 +34,11 @@ MAX_SCENARIO_POINTS = 200
 """``points N`` of a scenario grid and ``steps N`` of a SPAN scan: each position is revalued
 at every point, so the evaluation holds positions x points figures."""
 
+MAX_NAME_LENGTH = 100
+"""Characters of a name (a rulebook, rule, parameter or requirement id): the ledger keeps
+rule ids, requirement names and rulebook ids in VARCHAR(200) columns, which PostgreSQL
+enforces (a 263-character rule id checked clean, then a run was refused mid-way)."""
+
 MAX_TABLE_ROWS = 500
 """Rows of one table or list (maturity buckets, asset rows, rate rows, range rows, credit
 rows, requirements): the conflict checker compares rows pairwise with an SMT solver."""
@@ -94,6 +99,36 @@ def guard_nesting(stream: Iterator[Token]) -> Iterator[Token]:
         if depth + nots > MAX_NESTING:
             raise NestingError(token.line or 1, token.column or 1)
         yield token
+
+
+def name_diagnostics(tree: Tree[Token], path: str) -> list[Diagnostic]:
+    """MLX002 at each name longer than :data:`MAX_NAME_LENGTH` characters.
+
+    >>> from lark import Tree, Token
+    >>> long = Token("NAME", "r" * 101, line=1, column=10, end_line=1, end_column=111)
+    >>> [d.message for d in name_diagnostics(Tree("x", [long]), "r.mlx")]
+    ['the name `rrrrrrrrrrrrrrrrrrrrrrrr…` is 101 characters, over the limit of 100']
+    """
+    found = []
+    names = tree.scan_values(lambda v: isinstance(v, Token) and v.type == "NAME")
+    for token in names:
+        if len(token) <= MAX_NAME_LENGTH:
+            continue
+        line, column = token.line or 1, token.column or 1
+        span = m.Span(
+            file=path, line=line, column=column, end_line=line, end_column=column + len(token)
+        )
+        found.append(
+            error(
+                Code.TOO_LARGE,
+                f"the name `{token[:24]}…` is {len(token):,} characters, over the limit of "
+                f"{MAX_NAME_LENGTH}",
+                span,
+                "shorten it: the ledger keeps rule ids and requirement names in 200-character "
+                "columns",
+            )
+        )
+    return found
 
 
 def nesting_diagnostic(tree: Tree[Token], path: str) -> Diagnostic | None:

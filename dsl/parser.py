@@ -31,6 +31,7 @@ from marginlex.dsl.diagnostics import (
 from marginlex.dsl.limits import (
     NestingError,
     guard_nesting,
+    name_diagnostics,
     nesting_diagnostic,
     size_diagnostic,
 )
@@ -186,6 +187,9 @@ def parse(text: str, path: str = "<string>") -> m.Rulebook:
     too_deep = nesting_diagnostic(tree, path)
     if too_deep is not None:
         raise RulebookError([too_deep])
+    too_long = name_diagnostics(tree, path)
+    if too_long:
+        raise RulebookError(too_long)
     try:
         book = ModelBuilder(path).transform(tree)
     except VisitError as exc:
