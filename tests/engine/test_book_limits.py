@@ -105,6 +105,30 @@ def test_a_book_too_large_for_the_memory_available_is_refused_before_it_is_read(
     assert f"would need about {need / 1e9:,.1f} GB of memory; the limit is 0.0 GB" in found[0]
 
 
+def test_a_parquet_file_is_measured_by_its_rows_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 314 KB Parquet file of 30 million identical positions passed the size check, then
+    took 23 GB before the kernel killed `validate`; its rows are counted from its metadata."""
+    import pandas as pd  # noqa: PLC0415
+
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    (book / "positions.csv").unlink()
+    rows = 200_000
+    pd.DataFrame(
+        {"account_id": ["A1"] * rows, "instrument_id": ["XYZ"] * rows, "quantity": [1.0] * rows}
+    ).to_parquet(book / "positions.parquet", index=False)
+    size = sum(p.stat().st_size for p in book.iterdir() if p.suffix in {".csv", ".parquet"})
+    available = rows * limits.MEMORY_PER_ROW  # half of it is the limit
+    assert size * limits.MEMORY_PER_BOOK_BYTE < available // 2  # the size alone passes
+    monkeypatch.setattr(limits, "available_memory", lambda: available)
+    found = _lines(book)
+    assert len(found) == 1
+    assert found[0].startswith("positions.parquet: the book's files hold"), found
+    assert "would need about 0.4 GB of memory; the limit is 0.2 GB" in found[0], found
+
+
 def test_the_memory_available_is_a_real_figure() -> None:
     assert 10_000_000 < limits.available_memory() < 1 << 50
 
