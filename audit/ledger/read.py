@@ -33,6 +33,7 @@ from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
 from marginlex.audit.ledger.decision_keys import carried_or_own, with_key
 from marginlex.audit.ledger.entry_read import (
     DecisionNotFoundError,
+    LedgerError,
     RunDigests,
     carried_source_problem,
     hash_mismatch,
@@ -50,6 +51,7 @@ from marginlex.audit.ledger.records import (
     StoredDecision,
     StoredRun,
 )
+from marginlex.engine.book.memory import book_memory_limit
 from marginlex.engine.outcomes import DecisionStatus
 
 SQL_INT_MAX = 2**63 - 1
@@ -464,7 +466,7 @@ class LedgerReader:
         """The recorded canonical book content, by its sha256 (decompressed)."""
         with self.engine.connect() as conn:
             body = conn.scalar(select(blob(t.books.c.blob)).where(t.books.c.sha256 == sha256))
-        return None if body is None else zlib.decompress(body)
+        return None if body is None else inflate_book(body)
 
     def walk(self, batch: int = 2000) -> Generator[Any, None, None]:
         """Every ``decisions`` row in chain order, streamed (all columns)."""
@@ -482,3 +484,29 @@ class LedgerReader:
     def close(self) -> None:
         """Release the ledger's connections."""
         self.engine.dispose()
+
+
+class BookBlobError(LedgerError):
+    """A stored book that does not decompress, or would inflate past the memory a book may
+    take (a forged blob: a few megabytes of zlib can stand for a hundred gigabytes)."""
+
+
+def inflate_book(body: bytes, limit: int | None = None) -> bytes:
+    """A stored book blob decompressed, at most ``limit`` bytes (default: the memory one
+    book may take now, :func:`~marginlex.engine.book.memory.book_memory_limit`).
+
+    Raises:
+        BookBlobError: the bytes do not decompress, or inflate past the limit.
+    """
+    cap = book_memory_limit() if limit is None else limit
+    inflate = zlib.decompressobj()
+    try:
+        content = inflate.decompress(body, cap + 1)
+    except zlib.error as exc:
+        raise BookBlobError(f"the stored book does not decompress: {exc}") from exc
+    if len(content) > cap or inflate.unconsumed_tail:
+        raise BookBlobError(
+            f"the stored book inflates past {cap / 1e9:,.1f} GB (half the memory available "
+            "now): a forged or damaged blob"
+        )
+    return content

@@ -6,7 +6,6 @@ The walk stops at the first entry that was changed, removed or reordered and nam
 from __future__ import annotations
 
 import json
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import closing
@@ -26,7 +25,14 @@ from marginlex.audit.ledger.chain import (
     decompress_trace,
     trace_json,
 )
-from marginlex.audit.ledger.read import blob, rehash, run_digest, run_origins
+from marginlex.audit.ledger.read import (
+    BookBlobError,
+    blob,
+    inflate_book,
+    rehash,
+    run_digest,
+    run_origins,
+)
 from marginlex.audit.ledger.records import money_text
 from marginlex.audit.ledger.replay import (
     ReplayDifference,
@@ -256,8 +262,8 @@ def _derived(walk: _Walk) -> ChainProblem | None:
 
 def _blob_sha256(blob: bytes) -> str | None:
     try:
-        return sha256_hex(zlib.decompress(blob))
-    except zlib.error:  # bytes edited in place no longer decompress
+        return sha256_hex(inflate_book(blob))
+    except BookBlobError:  # bytes edited in place no longer decompress, or forged to inflate
         return None
 
 

@@ -8,7 +8,6 @@ is :mod:`marginlex.dsl.limits`; ``docs/book-format.md`` lists both.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import networkx as nx
@@ -17,6 +16,7 @@ import pandas as pd
 
 from marginlex.dsl.model.domain import Relation
 from marginlex.engine.book.columns import isin, lookup
+from marginlex.engine.book.memory import book_memory_limit
 from marginlex.engine.book.parse import ColumnParser
 from marginlex.engine.book.problems import Problems
 
@@ -53,21 +53,6 @@ MEMORY_PER_ROW = 2_000
 recorded run of 100k accounts, 1.3 million rows, peaks at 2.1 GB; a 314 KB Parquet file of
 30 million identical positions passed the size check and took 23 GB before it was killed)."""
 
-MEMORY_SHARE = 0.5
-"""The share of the memory available now that one book may need."""
-
-
-def available_memory() -> int:
-    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo on Linux, else the
-    free physical pages)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-
 
 def _needed(path: Path) -> int:
     """Memory reading a file would take: by its size, and for Parquet by its rows too (its
@@ -90,7 +75,7 @@ def check_memory(paths: list[Path], problems: Problems) -> bool:
     sizes = {p.name: p.stat().st_size for p in paths}
     needs = {p.name: _needed(p) for p in paths}
     need = sum(needs.values())
-    limit = int(available_memory() * MEMORY_SHARE)
+    limit = book_memory_limit()
     if need <= limit:
         return True
     largest = max(needs, key=lambda name: needs[name])

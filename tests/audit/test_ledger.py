@@ -417,6 +417,36 @@ def test_a_file_that_is_not_a_database_is_refused_in_one_line(tmp_path: Path) ->
     assert wrong.read_bytes() == before
 
 
+def test_a_forged_book_blob_is_reported_not_inflated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored book swapped for a zlib bomb (a few kilobytes that inflate to gigabytes) was
+    inflated whole by verify, replay and what-if; it is now read at most to the memory a book
+    may take, and verify names the book as changed."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from marginlex.audit.ledger import read  # noqa: PLC0415
+    from marginlex.audit.ledger.read import BookBlobError  # noqa: PLC0415
+    from marginlex.cli import app  # noqa: PLC0415
+
+    location = str(tmp_path / "l.db")
+    assert CliRunner().invoke(app, ["run", "-r", "sec", "--ledger", location]).exit_code == 0
+    bomb = zlib.compress(b"\0" * 5_000_000, 9)  # 5 MB from about 5 KB
+    with sqlite3.connect(location) as conn:
+        conn.execute("UPDATE books SET blob = ?", (bomb,))
+    monkeypatch.setattr(read, "book_memory_limit", lambda: 1_000_000)
+    ledger = Ledger.open(location, create=False)
+    try:
+        sha = ledger.runs()[0].record.book_sha256
+        with pytest.raises(BookBlobError, match="inflates past 0.0 GB"):
+            ledger.book_blob(sha)
+    finally:
+        ledger.close()
+    done = CliRunner().invoke(app, ["verify", "--ledger", location])
+    assert done.exit_code == 1
+    assert f"the recorded content of book {sha[:12]}" in done.output, done.output
+
+
 def test_a_database_holding_other_tables_is_not_made_a_ledger(tmp_path: Path) -> None:
     """An application's database named by mistake: ``run --ledger`` added the ledger's
     tables beside its own and recorded there. It is refused, the file left as it was."""

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
-from marginlex.engine.book import limits
+from marginlex.engine.book import limits, memory
 from marginlex.engine.book.load import validate_book
 
 BOOKS = Path(__file__).parents[1] / "data" / "books"
@@ -96,7 +96,7 @@ def test_an_id_longer_than_the_limit_is_refused(tmp_path: Path) -> None:
 def test_a_book_too_large_for_the_memory_available_is_refused_before_it_is_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(limits, "available_memory", lambda: 100_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
     found = _lines(BOOKS / "good_small")
     size = sum(p.stat().st_size for p in (BOOKS / "good_small").glob("*.csv"))
     assert len(found) == 1
@@ -122,7 +122,7 @@ def test_a_parquet_file_is_measured_by_its_rows_too(
     size = sum(p.stat().st_size for p in book.iterdir() if p.suffix in {".csv", ".parquet"})
     available = rows * limits.MEMORY_PER_ROW  # half of it is the limit
     assert size * limits.MEMORY_PER_BOOK_BYTE < available // 2  # the size alone passes
-    monkeypatch.setattr(limits, "available_memory", lambda: available)
+    monkeypatch.setattr(memory, "available_memory", lambda: available)
     found = _lines(book)
     assert len(found) == 1
     assert found[0].startswith("positions.parquet: the book's files hold"), found
@@ -130,7 +130,7 @@ def test_a_parquet_file_is_measured_by_its_rows_too(
 
 
 def test_the_memory_available_is_a_real_figure() -> None:
-    assert 10_000_000 < limits.available_memory() < 1 << 50
+    assert 10_000_000 < memory.available_memory() < 1 << 50
 
 
 def test_a_repledge_cycle_within_the_limit_is_accepted(tmp_path: Path) -> None:

@@ -1,0 +1,27 @@
+"""The memory available now, read without heavy imports (a command that reads one decision
+from a ledger checks a stored book against it too)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MEMORY_SHARE = 0.5
+"""The share of the memory available now that one book may need."""
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo on Linux, else the
+    free physical pages)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+
+
+def book_memory_limit() -> int:
+    """Bytes one book may take: :data:`MEMORY_SHARE` of the memory available now."""
+    return int(available_memory() * MEMORY_SHARE)
