@@ -438,7 +438,7 @@ def test_a_forged_book_blob_is_reported_not_inflated(
     ledger = Ledger.open(location, create=False)
     try:
         sha = ledger.runs()[0].record.book_sha256
-        with pytest.raises(BookBlobError, match="inflates past 0.0 GB"):
+        with pytest.raises(BookBlobError, match=r"inflates past 0\.0 GB"):
             ledger.book_blob(sha)
     finally:
         ledger.close()
