@@ -52,6 +52,7 @@ from marginlex.dsl.diff import ChangeKind, RulebookDiff, diff_rulebooks, stateme
 from marginlex.dsl.hybrid import expand_rows, split_unit, switch
 from marginlex.dsl.model.rulebook import Parameter, Segregation, StatementKind
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.columns import isin
 from marginlex.engine.book.load import Book
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.plan.context import Contexts
@@ -150,7 +151,7 @@ def closure(book: Book, seeds: np.ndarray) -> np.ndarray:
     size = n + int(owner.max(initial=-1)) + 1
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
     _, label = connected_components(graph, directed=False)
-    hit = label[:n][ids.isin(seeds)]
+    hit = label[:n][isin(ids, seeds)]
     return np.asarray(np.isin(label[:n], hit), dtype=bool)
 
 
@@ -160,10 +161,10 @@ def sub_book(book: Book, keep: np.ndarray) -> Book:
     return book.model_copy(
         update={
             "accounts": book.accounts[keep].reset_index(drop=True),
-            "positions": book.positions[book.positions["account_id"].isin(ids)].reset_index(
+            "positions": book.positions[isin(book.positions["account_id"], ids)].reset_index(
                 drop=True
             ),
-            "collateral": book.collateral[book.collateral["account_id"].isin(ids)].reset_index(
+            "collateral": book.collateral[isin(book.collateral["account_id"], ids)].reset_index(
                 drop=True
             ),
         }
