@@ -189,8 +189,8 @@ def check_repeated_positions(
     )
     if not later.any():
         return
-    group = keys.groupby(["account_id", "instrument_id"], sort=False, dropna=True).ngroup()
-    first = pd.Series(np.arange(len(keys)), index=keys.index).groupby(group).transform("min")
+    rows = pd.Series(np.arange(len(keys)), index=keys.index)
+    first = rows.groupby(pair.to_numpy()).transform("min")  # each pair's first row
     parsers["positions"].report(
         "instrument_id",
         later,
@@ -249,8 +249,10 @@ def check_references(
         )
         own = df["underlying"] == df["instrument_id"]
         p.report("underlying", own, "an instrument cannot be its own underlying")
-        _check_option_underlying(df, p)
-        _check_perpetual_underlying(df, p)
+        product = df["product"].astype("str")
+        under = lookup(df["underlying"], df["instrument_id"], product)  # its product
+        _check_option_underlying(df, product, under, p)
+        _check_perpetual_underlying(df, product, under, p)
     for stem, cols in (
         ("positions", ("account_id", "instrument_id")),
         ("collateral", ("account_id", "pledged_to")),
@@ -276,11 +278,12 @@ def check_references(
         )
 
 
-def _check_option_underlying(df: pd.DataFrame, parser: ColumnParser) -> None:
+def _check_option_underlying(
+    df: pd.DataFrame, product: pd.Series, under: pd.Series, parser: ColumnParser
+) -> None:
     """An option's underlying is not itself an option: an option is valued from its
-    underlying's price, which for an option is a premium (no compound options)."""
-    product = df["product"].astype("str")
-    under = lookup(df["underlying"], df["instrument_id"], product)
+    underlying's price, which for an option is a premium (no compound options). ``product``:
+    each instrument's, ``under``: its underlying's."""
     options = [p.value for p in OPTION_PRODUCTS]
     wrong = product.isin(options) & under.isin(options).fillna(False)
     parser.report(
@@ -294,10 +297,10 @@ def _check_option_underlying(df: pd.DataFrame, parser: ColumnParser) -> None:
     )
 
 
-def _check_perpetual_underlying(df: pd.DataFrame, parser: ColumnParser) -> None:
+def _check_perpetual_underlying(
+    df: pd.DataFrame, product: pd.Series, under: pd.Series, parser: ColumnParser
+) -> None:
     """A perpetual future's underlying, when given, is a crypto asset (product ``crypto``)."""
-    product = df["product"].astype("str")
-    under = lookup(df["underlying"], df["instrument_id"], product)
     wrong = product.isin(PERPETUAL_PRODUCTS) & under.notna() & (under != Product.CRYPTO.value)
     parser.report(
         "underlying",

@@ -19,6 +19,7 @@ from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.memory import book_memory_limit
 from marginlex.engine.book.parse import ColumnParser
 from marginlex.engine.book.problems import Problems
+from marginlex.engine.book.schema import FILES
 
 MAX_MONEY = 1e15
 """Largest market value of one position (quantity x price x multiplier), price, strike or
@@ -29,13 +30,6 @@ MAX_ID_LENGTH = 128
 """Characters of a party, account, instrument or lot id: the ledger keeps a decision id
 (``d-ms:ACCOUNT-`` and 12 digits) and an account key in VARCHAR(200), which PostgreSQL
 enforces (a 250-character id was recorded on SQLite and refused mid-run on PostgreSQL)."""
-
-_ID_COLUMNS = {
-    "parties": "party_id",
-    "accounts": "account_id",
-    "instruments": "instrument_id",
-    "collateral": "lot_id",
-}
 
 MAX_POSITIONS_PER_ACCOUNT = 100_000
 """Position rows of one account: its scenario grid is positions x points figures."""
@@ -70,8 +64,8 @@ def _needed(path: Path) -> int:
 
 
 def check_memory(paths: list[Path], problems: Problems) -> bool:
-    """Refuse a book whose files would need more than :data:`MEMORY_SHARE` of the memory
-    available; True when the book may be read."""
+    """Refuse a book whose files would need more than a book may take
+    (:func:`~marginlex.engine.book.memory.book_memory_limit`); True when it may be read."""
     sizes = {p.name: p.stat().st_size for p in paths}
     needs = {p.name: _needed(p) for p in paths}
     need = sum(needs.values())
@@ -100,17 +94,17 @@ def _too_big(parser: ColumnParser, col: str, values: pd.Series, what: str) -> No
 
 
 def check_id_lengths(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser]) -> None:
-    """Every id at most :data:`MAX_ID_LENGTH` characters (reported where the id is made, not
-    again at each reference to it)."""
-    for stem, col in _ID_COLUMNS.items():
-        if stem not in frames or col not in frames[stem]:
+    """Every id (a file's ``unique`` column) at most :data:`MAX_ID_LENGTH` characters,
+    reported where the id is made, not again at each reference to it."""
+    made = [(spec.stem, col.name) for spec in FILES for col in spec.columns if col.unique]
+    for stem, name in made:
+        if stem not in frames or name not in frames[stem]:
             continue
-        ids = frames[stem][col]
-        length = ids.str.len().fillna(0).to_numpy(np.int64)
+        length = frames[stem][name].str.len().fillna(0).to_numpy(np.int64)
         over = length > MAX_ID_LENGTH
         if over.any():
             parsers[stem].report(
-                col,
+                name,
                 over,
                 [
                     f"an id of {n:,} characters, over the limit of {MAX_ID_LENGTH}: the ledger "
