@@ -324,6 +324,17 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     return error(code, message, span, hint)
 
 
+def _span_at(text: str, path: str, offset: int, width: int = 1) -> m.Span:
+    r"""The span of ``width`` characters at ``offset`` of ``text`` (on one line).
+
+    >>> _span_at("ab\ncd", "r.mlx", 4).model_dump(include={"line", "column"})
+    {'line': 2, 'column': 2}
+    """
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return m.Span(file=path, line=line, column=column, end_line=line, end_column=column + width)
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -337,10 +348,7 @@ def control_diagnostics(text: str, path: str) -> list[Diagnostic]:
     """
     found = []
     for match in _CONTROL.finditer(text):
-        start = match.start()
-        line = text.count("\n", 0, start) + 1
-        column = start - (text.rfind("\n", 0, start) + 1) + 1
-        span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+        span = _span_at(text, path, match.start())
         found.append(
             error(
                 Code.BAD_CHARACTER,
@@ -387,11 +395,7 @@ def _malformed_number(text: str, offset: int | None, path: str) -> Diagnostic | 
         return None
     if not any(c in figure for c in ",."):
         return None
-    line = text.count("\n", 0, start) + 1
-    column = start - (text.rfind("\n", 0, start) + 1) + 1
-    span = m.Span(
-        file=path, line=line, column=column, end_line=line, end_column=column + len(figure)
-    )
+    span = _span_at(text, path, start, len(figure))
     return error(
         Code.SYNTAX,
         f"`{figure}` is not a number: its digits are grouped wrongly",
@@ -408,9 +412,7 @@ def _ends_without_because(text: str, token: Token, path: str) -> Diagnostic | No
     end = len(text[: start or 0].rstrip())
     if end == 0 or text.count("\n", 0, end) + 1 == (token.line or 0):
         return None  # the unexpected word is on the requirement's own line
-    line = text.count("\n", 0, end) + 1
-    column = end - (text.rfind("\n", 0, end) + 1) + 1
-    span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+    span = _span_at(text, path, end)
     return error(
         Code.MISSING_CLAUSE,
         "this requirement ends without its reason",

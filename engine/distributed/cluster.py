@@ -117,8 +117,10 @@ class ClusterSpec(BaseModel):
             with socket.create_connection((host, port), timeout=timeout):
                 pass
         except OSError as exc:
-            why = "no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else None
-            why = why.format(timeout=timeout) if why else (exc.strerror or str(exc)).lower()
+            if isinstance(exc, TimeoutError):
+                why = f"no answer within {timeout:g} s"
+            else:
+                why = (exc.strerror or str(exc)).lower()
             raise ClusterError(
                 f"--dask {self.address}: no scheduler answers there ({why}); start one on "
                 f"that machine with `dask scheduler --port {port}` and its workers with "
