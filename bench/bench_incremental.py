@@ -9,7 +9,9 @@ recorded twice more: once in full (unless ``--skip-full``), once with ``--since`
 run. Timed in process,
 after loading the book (the clock starts once it is loaded), phase by phase: reading the
 earlier run (its decisions and recorded book), the book's recorded content (its blob, which
-every recorded run writes), the book's digest (every recorded run stores it), the cut (the
+every recorded run writes), the book's digest (every recorded run stores it; a full run
+makes both in a worker while the first rulebook is evaluated, and the phase "digest and
+blob" is the time the recording then waited for them), the cut (the
 earlier book's stored digest compared with today's and the book cut to the changed
 components), evaluation, the input hashes, and recording (traces of the sets
 decided, the entries carried, the transaction). Printed: each run's wall and CPU seconds (this
@@ -83,7 +85,10 @@ def _load() -> str:
 
 
 def _phases(clock: dict[str, float]) -> str:
-    names = ("read earlier", "digest", "blob", "cut", "evaluate", "hash", "record")
+    names = (
+        *("read earlier", "digest", "blob", "digest and blob"),
+        *("cut", "evaluate", "hash", "record"),
+    )
     shown = [f"{name} {clock[name]:.2f}" for name in names if name in clock]
     return f"{clock['total']:6.1f} s wall, {clock['cpu']:5.1f} s CPU ({', '.join(shown)})"
 

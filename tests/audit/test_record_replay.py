@@ -232,12 +232,26 @@ def test_workers_record_the_same_ledger_rows_as_one_process(
         ledger.close()
         return found
 
+    def stored_book(path: Path) -> list[tuple[object, ...]]:
+        """The book's blob and digest, which a worker makes beside the first evaluation."""
+        ledger = Ledger.open(str(path), create=False)
+        with ledger.engine.connect() as conn:
+            query = text(
+                "SELECT b.sha256, b.blob_sha256, b.blob, d.body FROM books b "
+                "JOIN book_digests d ON d.book_sha256 = b.sha256"
+            )
+            found = [tuple(row) for row in conn.execute(query)]
+        ledger.close()
+        return found
+
     assert _run("run", "--ledger", str(tmp_path / "one.db"))[0] == 0
     monkeypatch.setattr(record, "PARALLEL_SETS", 3)  # 3 + 2 + 5 chunks
     monkeypatch.setattr(record, "MIN_FORK_SETS", 0)
     assert _run("run", "--ledger", str(tmp_path / "forked.db"))[0] == 0
     assert rows(tmp_path / "forked.db") == rows(tmp_path / "one.db")
     assert len(rows(tmp_path / "one.db")) == 34
+    assert stored_book(tmp_path / "forked.db") == stored_book(tmp_path / "one.db")
+    assert len(stored_book(tmp_path / "one.db")) == 1
 
 
 @pytest.mark.parametrize("forked", [False, True])
