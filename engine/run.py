@@ -18,6 +18,7 @@ from marginlex.engine.book.load import Book, load_book, load_demo_book
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.account_graph import AccountGraph
+from marginlex.engine.kernels.csv_cells import frame_cells
 from marginlex.engine.outcomes import FileFormat
 from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.plan.context import Contexts, build_contexts
@@ -164,7 +165,7 @@ def _write_files(evaluation: Evaluation, folder: Path, file_format: FileFormat) 
         ready = _parquet_ready(frame)
         target = folder / f"{name}.{file_format.value}"
         if file_format is FileFormat.CSV:
-            ready.to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
+            frame_cells(ready).to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
         else:
             ready.to_parquet(target, index=False)
     meta = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from marginlex.cli.output_file import check_file_or_exit, write_file
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.cli.usage import as_of_date, moment, usage_error
+from marginlex.engine.kernels.csv_cells import csv_text
 from marginlex.engine.outcomes import DecisionStatus
 
 # The ledger (sqlalchemy), the trace models (pydantic), rich and the renderers are imported
@@ -503,11 +502,9 @@ operator; the counts and the host are in the wider table, CSV and JSON."""
 
 def rows_csv(rows: list[DecisionRow]) -> str:
     """Decision rows as CSV (account ids joined by ``;``)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
+    return csv_text(
+        _CSV_COLUMNS,
+        (
             [
                 r.seq,
                 r.run_id,
@@ -520,8 +517,9 @@ def rows_csv(rows: list[DecisionRow]) -> str:
                 r.call,
                 r.mismatch or "",
             ]
-        )
-    return out.getvalue()
+            for r in rows
+        ),
+    )
 
 
 def _table(rows: list[DecisionRow]) -> Table:
@@ -569,11 +567,8 @@ def runs_command(
     if format is ListFormat.JSON:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     elif format is ListFormat.CSV:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=_RUN_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        sys.stdout.write(out.getvalue())
+        cells = ([row.get(name, "") for name in _RUN_COLUMNS] for row in rows)
+        sys.stdout.write(csv_text(_RUN_COLUMNS, cells))
     else:
         from rich.table import Table  # noqa: PLC0415 - rich only to draw a table
 

@@ -8,8 +8,6 @@ The engine is imported inside the functions, so that ``marginlex --help`` starts
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -20,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marginlex.cli.output_format import cents
+from marginlex.engine.kernels.csv_cells import csv_text
 
 if TYPE_CHECKING:
     from marginlex.engine.evaluation import Evaluation
@@ -185,12 +184,8 @@ def run_csv(results: list[Evaluation]) -> str:
         {"rulebook_id": ev.rulebook_id, **money_rounded(r)} for ev in results for r in ev.records()
     ]
     names = list(dict.fromkeys(k for row in rows for k in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:  # rendering the decisions already made
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return out.getvalue()
+    # rendering the decisions already made
+    return csv_text(names, ([_cell(row.get(k, "")) for k in names] for row in rows))
 
 
 def _cell(value: Any) -> Any:

@@ -6,8 +6,6 @@ HTML table and its CSV export (``?format=csv`` or a ``.csv`` address).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from marginlex.console.security import visible
+from marginlex.engine.kernels.csv_cells import csv_text
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.console", "templates"),
@@ -49,11 +48,7 @@ class Table:
 
     def csv(self) -> str:
         """The table as CSV text (a header line, then one line a row)."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(self.columns)
-        writer.writerows([c.text for c in row] for row in self.rows)
-        return out.getvalue()
+        return csv_text(self.columns, ([c.text for c in row] for row in self.rows))
 
 
 def cell(value: object, href: str | None = None, css: str = "") -> Cell:
