@@ -29,7 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, OperationalError, ProgrammingError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -293,13 +293,24 @@ class Ledger(LedgerReader):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """One write transaction holding the ledger's write lock."""
-        with self.engine.connect() as raw:
-            conn = raw.execution_options(ledger_write=True)
-            with conn.begin():
-                if self.engine.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-                yield conn
+        """One write transaction holding the ledger's write lock.
+
+        Raises:
+            LedgerError: the database refused to write (a full disk, an I/O error, a lost
+                connection, a lock held past the timeout); the transaction is rolled back.
+        """
+        try:
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(ledger_write=True)
+                with conn.begin():
+                    if self.engine.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                    yield conn
+        except OperationalError as exc:  # said in one line, never a traceback
+            url = self.engine.url
+            sqlite = url.get_backend_name() == "sqlite"
+            where = url.database if sqlite else url.render_as_string(hide_password=True)
+            raise LedgerError(f"cannot write the ledger {where}: {exc.orig}") from exc
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """A write transaction holding the ledger's write lock (signed checkpoints use it)."""
