@@ -109,6 +109,7 @@ def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = Fals
     """Format one file (or, with ``check_only``, say it would change); True on a failure."""
     from marginlex.dsl.claims import read_text  # noqa: PLC0415
     from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+    from marginlex.dsl.format.files import replace_text  # noqa: PLC0415
     from marginlex.dsl.format.formatter import format_text  # noqa: PLC0415
 
     text = ""
@@ -127,7 +128,7 @@ def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = Fals
             typer.echo(_unified(path, text, formatted), nl=False)
         return True
     try:
-        path.write_text(formatted, encoding="utf-8")
+        replace_text(path, formatted)  # whole or not at all: never half a rulebook
     except OSError as exc:  # read-only: said, and the other files are still formatted
         err.print(f"error: cannot write {path}: {exc.strerror or exc}", markup=False)
         return True

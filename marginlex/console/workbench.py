@@ -22,6 +22,7 @@ from marginlex.audit.ledger.recorded_inputs import load_bundle
 from marginlex.dsl import Diagnostic, Library, ResolvedRulebook
 from marginlex.dsl.claims import RULEBOOK_ENCODING
 from marginlex.dsl.diagnostics import Severity
+from marginlex.dsl.format.files import replace_text
 from marginlex.dsl.format.formatter import format_text
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.workbench.lsp.analysis import Analysis, analyse
@@ -223,5 +224,13 @@ def save(ws: Workspace, text: str, name: str, rulebooks: Path | None) -> Path:
             f"not saved: the text does not check clean in {rulebooks} "
             f"({found[0].code.value} {found[0].message}, {len(found)} in all)"
         )
-    target.write_text(format_text(text, str(target)), encoding="utf-8")
+    try:
+        replace_text(target, format_text(text, str(target)), new=True)
+    except FileExistsError as exc:  # saved meanwhile by another request
+        raise WorkbenchError(f"{target.name} exists in {rulebooks}: choose another name") from exc
+    except OSError as exc:  # a full disk, a folder made read-only: nothing is left behind
+        reason = exc.strerror or str(exc)
+        raise WorkbenchError(
+            f"not saved: cannot write {target.name} in {rulebooks}: {reason}"
+        ) from exc
     return target

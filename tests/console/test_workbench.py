@@ -8,7 +8,9 @@ depend on its collateral), so the SEC total value goes from 16,980,002.00 to 16,
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,6 +245,23 @@ def test_save_refuses_a_text_that_does_not_check(bench: TestClient, folder: Path
         "(MLX200 collateral has no field `assett`, 1 in all)"
     )
     assert list(folder.iterdir()) == []
+
+
+def test_a_save_cut_short_by_a_full_disk_leaves_nothing(
+    bench: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marginlex.dsl.format import files  # noqa: PLC0415 - the writer whose flush fails
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    response = bench.post("/workbench/save", data=_form())
+    assert response.status_code == 400
+    assert _message(response.text) == (
+        f"not saved: cannot write mmf_ten.mlx in {folder}: No space left on device"
+    )
+    assert list(folder.iterdir()) == []  # neither the file nor its temporary twin
 
 
 def test_save_is_refused_without_a_rulebook_folder(client: TestClient) -> None:

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -206,14 +208,41 @@ def test_fmt_says_which_file_it_cannot_read_or_write_and_formats_the_others(
     assert f"{loose}: reformatted" in done.output
     assert "Traceback" not in done.output
     loose.write_text('rulebook loose "L"\n   cites "c"\n\n\n', encoding="utf-8")
-    real = Path.write_text
+    from marginlex.dsl.format import files  # noqa: PLC0415 - the writer fmt calls
 
-    def read_only(self: Path, *args: Any, **kwargs: Any) -> int:
-        if self == loose:
-            raise PermissionError(13, "Permission denied")
-        return real(self, *args, **kwargs)
+    def read_only(path: Path, text: str, **kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "write_text", read_only)
+    monkeypatch.setattr(files, "replace_text", read_only)
     refused = RUNNER.invoke(app, ["fmt", str(loose)])
     assert refused.exit_code == 1
     assert f"error: cannot write {loose}: Permission denied" in refused.output
+
+
+def test_fmt_cut_short_by_a_full_disk_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """The rewrite is cut short (a file-size limit stands in for a full disk): the rulebook
+    keeps every byte it had, no temporary file is left, and fmt says why (it used to
+    truncate the file and leave the first 100 KB of the new text)."""
+    head = 'rulebook probe "Probe"\njurisdiction SEC\nversion "1"\neffective from 2026-01-01\n'
+    body = "".join(
+        f'parameter p{i} = {i} USD\ncites "x"\nstatus illustrative\n\n' for i in range(3000)
+    )
+    path = tmp_path / "probe.mlx"
+    path.write_text(head + 'cites "x"\n\n' + body, encoding="utf-8")  # 172 KB, 178 KB formatted
+    before = path.read_bytes()
+    limit = 100_000
+    script = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "from marginlex.cli import main\n"
+        f"sys.argv = ['marginlex', 'fmt', {str(path)!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot write {path}: File too large")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe.mlx"]
