@@ -1,7 +1,8 @@
 """The files commands write when asked (``test --junit``, ``compare --report`` and
 ``--study``, ``stress --report``, ``explain -o``, ``render -o``): a path that cannot be written
-is refused before any work, and a write that fails all the same is said in one line. Exit 1
-either way, never a traceback (``run --out``, a folder, has its own check in
+is refused before any work, and a write that fails all the same is said in one line and
+leaves no part of a file (an earlier file at that path stays as it was). Exit 1 either way,
+never a traceback (``run --out``, a folder, has its own check in
 :mod:`marginlex.cli.run_output`).
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import typer
 
 from marginlex.cli.consoles import lazy_console
+from marginlex.dsl.format.files import whole_file
 
 _err = lazy_console(stderr=True, highlight=False)
 
@@ -64,7 +66,9 @@ def writing(path: Path, option: str) -> Iterator[None]:
 
 
 def write_file(path: Path, option: str, write: Callable[[Path], object]) -> None:
-    """``write(path)`` under :func:`writing`, then ``wrote PATH`` on stderr."""
-    with writing(path, option):
-        write(path)
+    """``write(PATH)`` under :func:`writing`, then ``wrote PATH`` on stderr. ``write`` writes
+    a temporary file beside ``path`` that then takes its name (:func:`whole_file`): a write
+    cut short leaves no part of a page, and an earlier file at ``path`` as it was."""
+    with writing(path, option), whole_file(path) as temporary:
+        write(temporary)
     _err.print(f"wrote {path}", markup=False, soft_wrap=True)

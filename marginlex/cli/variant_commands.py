@@ -524,10 +524,11 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     if mutate and report.failed:
         _err.print("no mutants made: --mutate needs every test to pass first", highlight=False)
     if junit is not None:
+        from marginlex.dsl.format.files import whole_file  # noqa: PLC0415
         from marginlex.engine.variants.junit import write_junit  # noqa: PLC0415
 
-        with writing(junit, "--junit"):
-            write_junit(report, junit)
+        with writing(junit, "--junit"), whole_file(junit) as temporary:
+            write_junit(report, temporary)
     if as_json:
         typer.echo(_mutation_json(reports) if mutate else report.model_dump_json(indent=2))
     else:

@@ -4,6 +4,8 @@ is said in one line too. Never a traceback."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,4 @@ def test_a_write_that_fails_all_the_same_is_one_line() -> None:
     assert done.exit_code == 1
     assert "error: cannot write -o /dev/full: No space left on device" in _said(done.output)
     assert "Traceback" not in done.output
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written to, never replaced by a file

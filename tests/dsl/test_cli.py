@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -246,3 +247,17 @@ def test_fmt_cut_short_by_a_full_disk_leaves_the_file_as_it_was(tmp_path: Path) 
     assert done.stderr.startswith(f"error: cannot write {path}: File too large")
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["probe.mlx"]
+
+
+def test_fmt_keeps_a_symlink_and_the_file_mode(tmp_path: Path) -> None:
+    real = tmp_path / "real.mlx"
+    real.write_text('rulebook loose "L"\n   cites "c"\n\n\n', encoding="utf-8")
+    real.chmod(0o640)
+    link = tmp_path / "link.mlx"
+    link.symlink_to(real)
+    done = RUNNER.invoke(app, ["fmt", str(link)])
+    assert done.exit_code == 0, done.output
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text(encoding="utf-8") == 'rulebook loose "L"\n  cites "c"\n'
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.mlx", "real.mlx"]
