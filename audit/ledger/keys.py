@@ -58,14 +58,20 @@ def new_key_pair(folder: Path) -> tuple[Path, Path]:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    made: list[Path] = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # Created 0600 from the start: the key is never readable by others, not even briefly.
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-        public_path.write_bytes(public_pem)
-    except OSError as exc:
+        for path, body, mode in ((private_path, pem, 0o600), (public_path, public_pem, 0o644)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            made.append(path)
+            with os.fdopen(fd, "wb") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+    except OSError as exc:  # a full disk: no half pair is left to be taken for a whole one
+        for path in made:
+            path.unlink(missing_ok=True)
         raise KeyFileError(f"cannot write the key pair into {folder}: {exc.strerror}") from exc
     return private_path, public_path
 

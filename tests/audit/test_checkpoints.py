@@ -7,7 +7,9 @@ outside the ledger names it, with the line of the checkpoint that catches it.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -311,3 +313,27 @@ def test_an_unreadable_public_key_or_checkpoint_file_is_said_before_the_walk(
         assert result.exit_code == 1, args
         assert result.stdout == ""  # nothing walked, no "OK: ..." before the refusal
         assert " ".join(result.stderr.split()).startswith(said), result.stderr
+
+
+def test_a_key_pair_cut_short_by_a_full_disk_leaves_no_half_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marginlex.audit.ledger import keys  # noqa: PLC0415 - the module whose flush fails
+
+    flushed: list[int] = []
+
+    def full_on_the_second(fd: int) -> None:  # the private key lands, the public one does not
+        flushed.append(fd)
+        if len(flushed) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(keys.os, "fsync", full_on_the_second)
+    with pytest.raises(keys.KeyFileError) as refused:
+        keys.new_key_pair(tmp_path / "k")
+    assert str(refused.value) == (
+        f"cannot write the key pair into {tmp_path / 'k'}: No space left on device"
+    )
+    assert list((tmp_path / "k").iterdir()) == []  # it used to keep the key and an empty .pub
+    monkeypatch.undo()
+    private, public = keys.new_key_pair(tmp_path / "k")  # a second try is not refused
+    assert keys.load_private_key(private) and public.read_bytes().startswith(b"-----BEGIN")
