@@ -74,6 +74,8 @@ class Scenario(BaseModel):
     description: str = ""
 
 
+MAX_RISE = 10_000.0
+"""The largest percent rise of a price (a hundredfold and one); a fall is above -100%."""
 _SHOCK = re.compile(r"^(?P<selector>[^=]*)=(?P<pattern>.*):(?P<move>[^:]*)$")
 _MOVE = re.compile(r"^(?P<amount>[+-]?(\d+(\.\d*)?|\.\d+))\s*(?P<unit>%|bp|pts)$")
 _UNITS_HINT = (
@@ -100,6 +102,10 @@ def parse_move(text: str, where: str) -> tuple[float, Unit]:
     amount, unit = float(found["amount"]), Unit(found["unit"])
     if unit is Unit.PERCENT and amount <= -100.0:
         raise ShockError(where, f"a price cannot fall by {-amount:g}%", "a fall is above -100%")
+    if unit is Unit.PERCENT and amount > MAX_RISE:
+        # A price a hundred times over is past any stress; further up, figures run past
+        # what money columns hold (a +1e14% shock printed -92,233,720,368,547,760.00).
+        raise ShockError(where, f"{text} is out of range", f"a rise is at most +{MAX_RISE:g}%")
     if unit is not Unit.PERCENT and abs(amount) > 10_000:
         raise ShockError(where, f"{text} is out of range", "at most 10000bp or 10000pts either way")
     return amount, unit

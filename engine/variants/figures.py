@@ -43,13 +43,38 @@ def moved_accounts(paired: pd.DataFrame) -> pd.Series:
     return (paired[[f"{m}_delta" for m in MEASURES]] != 0).any(axis=1)
 
 
+MAX_CENTS_AMOUNT = 9e16
+"""The largest amount (USD) held in int64 cents with room to spare (2**63 cents is 9.2e16)."""
+
+
+class FigureRangeError(ValueError):
+    """An amount too large (or not finite) to compare in integer cents."""
+
+
 def cents(amounts: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Amounts in USD (already rounded to the cent) as int64 cents.
 
+    Raises:
+        FigureRangeError: an amount is not finite or past :data:`MAX_CENTS_AMOUNT` (the
+            cast would wrap it to a figure of the other sign).
+
     >>> cents([21053.37, 0.1]).tolist()
     [2105337, 10]
+    >>> try:
+    ...     cents([1e17])
+    ... except FigureRangeError as exc:
+    ...     print(exc)
+    a figure of 1e+17 USD is past what marginlex compares (9e+16 USD at most)
     """
-    return np.rint(np.asarray(amounts, dtype=np.float64) * 100.0).astype(np.int64)
+    values = np.asarray(amounts, dtype=np.float64)
+    outside = ~(np.abs(values) < MAX_CENTS_AMOUNT)  # NaN and inf too
+    if outside.any():
+        worst = values.reshape(-1)[np.flatnonzero(outside.reshape(-1))[0]]
+        raise FigureRangeError(
+            f"a figure of {worst:g} USD is past what marginlex compares "
+            f"({MAX_CENTS_AMOUNT:g} USD at most)"
+        )
+    return np.rint(values * 100.0).astype(np.int64)
 
 
 def decide(

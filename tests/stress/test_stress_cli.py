@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from importlib.resources import files
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -53,3 +55,21 @@ def test_no_scenario_exits_2() -> None:
     result = runner.invoke(app, ["stress"])
     assert result.exit_code == 2
     assert "give a scenario" in result.stderr
+
+
+def test_figures_past_what_cents_hold_are_refused_not_wrapped(tmp_path: Path) -> None:
+    """A position of 9e14 USD (under the book's 1e15 limit) a hundredfold and one: its figures
+    pass 9e16 USD, which int64 cents wrapped to -92,233,720,368,547,760.00."""
+    book = tmp_path / "book"
+    shutil.copytree(files("marginlex.engine.book") / "demo_book", book)
+    positions = book / "positions.csv"
+    text = positions.read_text(encoding="utf-8")
+    row = "A01_ALICE_PM,XYZ,1000\n"
+    assert row in text
+    positions.write_text(text.replace(row, "A01_ALICE_PM,XYZ,9000000000000\n"))
+    argv = ["stress", str(book), "-r", "sec", "--shock", "class_group=*:+10000%"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 1
+    said = "error: a figure of 9.09e+16 USD is past what marginlex compares (9e+16 USD at most)"
+    assert said in result.stderr
+    assert "-92,233,720,368,547,760" not in result.output

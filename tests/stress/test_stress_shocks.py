@@ -42,6 +42,7 @@ BAD = [
     ("class_group=SPX:-20 percent", "cannot read the move '-20 percent'", "basis points"),
     ("class_group=SPX:-100%", "a price cannot fall by 100%", "above -100%"),
     ("product=ust_*:+20000bp", "+20000bp is out of range", "at most 10000bp"),
+    ("class_group=SPX:+99999999999999%", "+99999999999999% is out of range", "at most +10000%"),
 ]
 
 
