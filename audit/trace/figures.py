@@ -87,9 +87,7 @@ def figure_sources(
     ]
     parts.append(_initial_sources(d, steps, method))
     call = _call_sources(d, steps)
-    combos, codes = np.unique(
-        np.stack([p.codes for p in [*parts, call]], axis=1), axis=0, return_inverse=True
-    )
+    combos, codes = j.unique_rows(np.stack([p.codes for p in [*parts, call]], axis=1))
     texts = [
         ",".join(
             filter(
@@ -123,7 +121,7 @@ def _sources(
             masks.append(where)
     if not frags:
         return j.Coded(np.zeros(n, dtype=np.intp), [""])
-    combos, codes = np.unique(np.stack(masks, axis=1), axis=0, return_inverse=True)
+    combos, codes = j.unique_rows(np.stack(masks, axis=1))
     texts = [",".join(f for f, on in zip(frags, row, strict=True) if on) for row in combos.tolist()]
     return j.Coded(codes.reshape(-1), texts)
 

@@ -219,11 +219,41 @@ def float_text(x: float) -> str:
 
 
 def floats(values: npt.ArrayLike) -> Coded:
-    """JSON numbers for float64 values (``null`` for NaN), formatted once per distinct value."""
+    """JSON numbers for float64 values (``null`` for NaN), formatted once per distinct value
+    (found by hash, not by sorting).
+
+    >>> floats([0.5, float("nan"), -0.0, 0.5]).col()
+    ['0.5', 'null', '0.0', '0.5']
+    """
     arr = np.asarray(values, dtype=np.float64)
     arr = np.where(arr == 0.0, 0.0, arr)  # -0.0 prints as 0.0, as the kernels report it
-    uniq, inverse = np.unique(arr, return_inverse=True)
-    return Coded(inverse.reshape(-1), [float_text(float(u)) for u in uniq.tolist()])
+    codes, uniq = pd.factorize(arr.reshape(-1), use_na_sentinel=False)
+    return Coded(np.asarray(codes, dtype=np.intp), [float_text(u) for u in uniq.tolist()])
+
+
+def unique_rows(
+    matrix: npt.NDArray[np.integer],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """``np.unique(matrix, axis=0, return_inverse=True)``, the distinct rows in the same
+    (lexicographic) order, for a matrix of small non-negative integers (codes and flags):
+    each row is read as one number in mixed radix, whose order is the rows' order, so one
+    sort of integers does what a sort of rows did.
+
+    >>> combos, inverse = unique_rows(np.array([[1, 0], [0, 1], [1, 0]]))
+    >>> combos.tolist(), inverse.tolist()
+    ([[0, 1], [1, 0]], [1, 0, 1])
+    """
+    rows = np.asarray(matrix, dtype=np.int64)
+    if rows.ndim != 2 or not rows.size or rows.min() < 0:
+        combos, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    radix = rows.max(axis=0) + 1
+    if float(np.prod(radix.astype(np.float64))) >= 2.0**62:  # past one int64: rows it is
+        combos, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    weights = np.append(np.cumprod(radix[:0:-1])[::-1], 1).astype(np.int64)
+    _, first, inverse = np.unique(rows @ weights, return_index=True, return_inverse=True)
+    return rows[first], inverse.reshape(-1)
 
 
 def money(values: npt.ArrayLike, *, null_for_nan: bool = False) -> Coded:

@@ -80,7 +80,7 @@ def trace_keys(
     matrix = np.column_stack([sources.codes.astype(np.int64), *columns]) if n else None
     if matrix is None:
         return TraceKeys([], [])
-    combos, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    combos, inverse = j.unique_rows(matrix)
     rules_of = source_rules(sources)
     names = [rule for rule, _ in steps] + [name for name, _ in failed]
     kinds = [RULE] * len(steps) + [FAILED] * len(failed)
