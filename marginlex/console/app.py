@@ -100,7 +100,10 @@ def _errors(app: FastAPI) -> None:
         return page(request, "error.html.j2", 400, title="Bad request", message=problems)
 
     async def unreadable(request: Request, exc: Exception) -> Response:
-        message = str(exc) if isinstance(exc, LedgerError) else f"{type(exc).__name__}: {exc}"
+        # A database error says what the database said, not the statement it was given.
+        said = getattr(exc, "orig", None) if isinstance(exc, SQLAlchemyError) else None
+        shown = said if said is not None else exc
+        message = str(exc) if isinstance(exc, LedgerError) else f"{type(shown).__name__}: {shown}"
         log.warning("console request failed: %s: %s", request.url.path, message)
         return page(request, "error.html.j2", 500, title=UNREADABLE, message=message)
 

@@ -161,7 +161,7 @@ async def _checked(
                 "address (http://127.0.0.1:PORT or http://localhost:PORT)",
                 status_code=421,
             )
-        return await call_next(request)
+        return await _served(request, call_next)
     offered = request.query_params.get("token")
     if offered is not None and _same(offered, token):
         rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
@@ -173,5 +173,20 @@ async def _checked(
     if presented is None or not _same(presented, token):
         return PlainTextResponse(
             "401: this console needs its token: open it with ?token=... once", status_code=401
+        )
+    return await _served(request, call_next)
+
+
+async def _served(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """The page, unless the address holds a NUL character: no id, name or filter has one
+    (books and rulebooks refuse it), and PostgreSQL refuses it in any text it compares (a
+    500 naming the query, before this)."""
+    query = request.query_params.multi_items()
+    if "\x00" in request.url.path or any("\x00" in k + v for k, v in query):
+        return PlainTextResponse(
+            "400: the address holds a NUL character (%00), which no id, name or filter holds",
+            status_code=400,
         )
     return await call_next(request)

@@ -67,3 +67,12 @@ def test_the_key_filters_over_postgresql(pg_ledger: tuple[str, str]) -> None:
         listed = client.get(f"/runs/{run}/eligibility.csv").text.splitlines()[1:]
         counted = sum(int(line.split(",")[-1]) for line in listed if ",min_equity," in line)
         assert len(failing) - 1 == counted > 0
+
+
+def test_a_nul_in_a_filter_is_a_bad_request_not_a_database_error(
+    pg_ledger: tuple[str, str],
+) -> None:
+    with TestClient(create_app(pg_ledger[0]), base_url=LOOPBACK) as client:
+        for path in ("/decisions?account=%00", "/decisions?failed=%00", "/accounts/%00"):
+            answer = client.get(path)
+            assert answer.status_code == 400, (path, answer.text[-300:])

@@ -127,6 +127,42 @@ def test_a_file_that_is_no_ledger_gives_an_error_page(tmp_path: Path) -> None:
     assert "cannot open the ledger" in page.text
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/decisions?account=%00",
+        "/decisions?rule=x%00y&format=csv",
+        "/accounts/A01%00",
+        "/runs/r-%00/decisions/d-%00",
+        "/rulebooks/%00",
+    ],
+)
+def test_a_nul_in_the_address_is_a_bad_request(client: TestClient, path: str) -> None:
+    """No id, name or filter holds a NUL; PostgreSQL refused it in the query, a 500 page
+    that quoted the SQL (tests/console/test_postgres.py has it on that backend)."""
+    answer = client.get(path)
+    assert answer.status_code == 400
+    assert answer.text == (
+        "400: the address holds a NUL character (%00), which no id, name or filter holds"
+    )
+
+
+def test_a_database_error_page_says_what_the_database_said_not_the_query(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    from marginlex.console import queries  # noqa: PLC0415 - the query that fails
+
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT seq FROM decisions WHERE x = ?", ("p",), OSError("I/O"))
+
+    monkeypatch.setattr(queries, "find_decisions", fails)
+    page = client.get("/decisions")
+    assert page.status_code == 500
+    assert "OSError: I/O" in page.text and "SELECT" not in page.text
+
+
 def test_a_missing_ledger_gives_an_error_page(tmp_path: Path) -> None:
     with TestClient(create_app(str(tmp_path / "none.db")), base_url=LOOPBACK) as client:
         page = client.get("/decisions")
