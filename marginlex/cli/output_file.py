@@ -16,7 +16,6 @@ from pathlib import Path
 import typer
 
 from marginlex.cli.consoles import lazy_console
-from marginlex.dsl.format.files import whole_file
 
 _err = lazy_console(stderr=True, highlight=False)
 
@@ -69,6 +68,8 @@ def write_file(path: Path, option: str, write: Callable[[Path], object]) -> None
     """``write(PATH)`` under :func:`writing`, then ``wrote PATH`` on stderr. ``write`` writes
     a temporary file beside ``path`` that then takes its name (:func:`whole_file`): a write
     cut short leaves no part of a page, and an earlier file at ``path`` as it was."""
+    from marginlex.dsl.format.files import whole_file  # noqa: PLC0415 - explain stays light
+
     with writing(path, option), whole_file(path) as temporary:
         write(temporary)
     _err.print(f"wrote {path}", markup=False, soft_wrap=True)
