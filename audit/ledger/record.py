@@ -25,7 +25,7 @@ from marginlex.audit.ledger.carry import (
 )
 from marginlex.audit.ledger.chain import PreparedChunk, PreparedDecision, prepared
 from marginlex.audit.ledger.decision_keys import entry_keys, keys_of
-from marginlex.audit.ledger.fork_pool import ForkPool
+from marginlex.audit.ledger.fork_pool import ForkPool, WorkerError
 from marginlex.audit.ledger.incremental import Incremental
 from marginlex.audit.ledger.recorded_inputs import (
     book_blob,
@@ -34,7 +34,7 @@ from marginlex.audit.ledger.recorded_inputs import (
     rulebook_sha256,
 )
 from marginlex.audit.ledger.records import RunOrigin, RunRecord
-from marginlex.audit.ledger.store import Ledger, shown_location
+from marginlex.audit.ledger.store import Ledger, LedgerError, shown_location
 from marginlex.audit.trace.from_evaluation import (
     SetCodes,
     TraceColumns,
@@ -240,7 +240,11 @@ class RunRecorder:
         """The book's digest (its bytes) and recorded content, as the run stores them."""
         if self._pair is None and self._stored is not None:
             start = time.perf_counter()
-            self._pair = next(iter(self._stored.results()))
+            try:
+                self._pair = next(iter(self._stored.results()))
+            except WorkerError as exc:  # its last line says why (a full temporary folder)
+                reason = str(exc).strip().splitlines()[-1]
+                raise LedgerError(f"the book could not be stored with the run: {reason}") from exc
             self._stored.close()
             self.seconds["digest and blob"] = time.perf_counter() - start
         if self._pair is None:

@@ -280,3 +280,27 @@ def test_a_serializer_that_disagrees_with_the_model_records_nothing(
     ledger = Ledger.open(str(path), create=False)
     assert ledger.runs() == [] and ledger.head() == (0, GENESIS)
     ledger.close()
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_a_book_that_cannot_be_stored_records_nothing_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    """The book's blob is made in a worker beside the first evaluation (or in process for a
+    small book): a full temporary folder there is one line, not a trace worker's traceback."""
+    from marginlex.audit.ledger import record  # noqa: PLC0415 - the module whose blob fails
+
+    def full(_book: object) -> bytes:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(record, "book_blob", full)
+    if forked:
+        monkeypatch.setattr(record, "MIN_FORK_SETS", 0)
+    path = tmp_path / "ledger.db"
+    code, out, err = _run("run", "--ledger", str(path))
+    assert code == 1 and "recorded run" not in out
+    assert err == (
+        "error: nothing recorded: the book could not be stored with the run: "
+        "OSError: [Errno 28] No space left on device\n"
+    )
+    assert not path.exists()
