@@ -112,7 +112,10 @@ def explain(
     format: Annotated[ExplainFormat, typer.Option("--format", "-f")] = ExplainFormat.TEXT,
     ledger: LedgerOpt = None,
     run: Annotated[str | None, typer.Option(help="Its recording in this run.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", "--output", help="Write here (as render --out does)."),
+    ] = None,
     depth: Annotated[
         int | None, typer.Option(min=0, help="Text: only this many levels under the decision.")
     ] = None,

@@ -60,3 +60,16 @@ def test_a_write_that_fails_all_the_same_is_one_line() -> None:
     assert "error: cannot write -o /dev/full: No space left on device" in _said(done.output)
     assert "Traceback" not in done.output
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written to, never replaced by a file
+
+
+@pytest.mark.parametrize("option", ["-o", "--out", "--output"])
+def test_explain_and_render_write_a_file_with_the_same_option(tmp_path: Path, option: str) -> None:
+    """``--out`` (``-o``) names the file every page-writing command writes; explain's
+    earlier ``--output`` still works."""
+    for args in (["explain", "A01_ALICE_PM", "--rulebook", "sec"], ["render", "sec"]):
+        target = tmp_path / f"{args[0]}{option}.txt"
+        if option == "--output" and args[0] == "render":
+            continue  # render never had it
+        done = CliRunner().invoke(app, [*args, option, str(target)])
+        assert done.exit_code == 0, done.output
+        assert target.read_text(encoding="utf-8").strip()
