@@ -129,6 +129,31 @@ def check_rows(stem: str, df: pd.DataFrame, parser: ColumnParser) -> None:
         _check_collateral(df, parser)
 
 
+def matured(
+    frames: dict[str, pd.DataFrame], before: date, since: date | None = None
+) -> tuple[pd.Series | None, pd.Series | None]:
+    """Which instruments held by a position, and which collateral lots, mature before
+    ``before`` (and on or after ``since``): a mask over each frame (None: no such frame)."""
+    day = np.datetime64(before, "s")
+    first = None if since is None else np.datetime64(since, "s")
+
+    def within(maturity: pd.Series) -> pd.Series:
+        over = (maturity < day).fillna(False)
+        return over if first is None else over & (maturity >= first).fillna(False)
+
+    instruments, positions, lots = (
+        frames.get(n) for n in ("instruments", "positions", "collateral")
+    )
+    held = None
+    if instruments is not None and positions is not None:
+        ids = instruments["instrument_id"]
+        # the helper, not Series.isin: that loops in Python over an Arrow string column's
+        # values (4.9 s for a million positions)
+        on = pd.Series(isin(ids, positions["instrument_id"].dropna()), index=ids.index)
+        held = within(instruments["maturity"]) & on
+    return held, None if lots is None else within(lots["maturity"])
+
+
 def check_expired(
     frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser], as_of: date
 ) -> None:
@@ -136,34 +161,27 @@ def check_expired(
     whose maturity or expiry is before the book's as-of date. Such a row is most likely
     stale (a contract rolled, a bond redeemed): the engine prices it as at expiry (an option
     at its intrinsic value) and puts a lot in its shortest maturity bucket."""
-    day = np.datetime64(as_of, "s")
-    instruments, positions = frames.get("instruments"), frames.get("positions")
-    if instruments is not None and positions is not None:
-        ids = instruments["instrument_id"]
-        # the helper, not Series.isin: that loops in Python over an Arrow string column's
-        # values (4.9 s for a million positions)
-        held = pd.Series(isin(ids, positions["instrument_id"].dropna()), index=ids.index)
-        over = (instruments["maturity"] < day).fillna(False) & held
+    held, lots = matured(frames, as_of)
+    if held is not None:
+        instruments = frames["instruments"]
         parsers["instruments"].report(
             "maturity",
-            over,
+            held,
             [
                 f"expired or matured on {d:%Y-%m-%d}, before the book's as-of date "
                 f"{as_of.isoformat()}, and still held by a position (priced as at expiry)"
-                for d in instruments["maturity"][over]
+                for d in instruments["maturity"][held]
             ],
             severity=Severity.WARNING,
         )
-    lots = frames.get("collateral")
     if lots is not None:
-        over = (lots["maturity"] < day).fillna(False)
         parsers["collateral"].report(
             "maturity",
-            over,
+            lots,
             [
                 f"matured on {d:%Y-%m-%d}, before the book's as-of date {as_of.isoformat()} "
                 "(counted in the shortest maturity bucket)"
-                for d in lots["maturity"][over]
+                for d in frames["collateral"]["maturity"][lots]
             ],
             severity=Severity.WARNING,
         )

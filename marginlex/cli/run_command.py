@@ -230,7 +230,7 @@ def _evaluate_on_cluster(
     files = book if book is not None and is_partitioned(book) else None
     if files is not None and record:
         return _record_on_cluster(dask, files, rulebooks, as_of, frames=frames)
-    loaded = loaded_book(book) if files is None else None
+    loaded = loaded_book(book, as_of) if files is None else None
     with _progress(bar=False, show=True) as status:
         status.add_task(f"evaluating on the Dask cluster {dask}")
         status.refresh()
@@ -301,7 +301,7 @@ def _run_or_exit(
     recorder = None
     try:
         # a cluster run reads a partitioned book on the workers, not here
-        loaded = loaded_book(book) if dask is None else None
+        loaded = loaded_book(book, day) if dask is None else None
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
         _refuse_repeats([r.id for r in rulebooks])

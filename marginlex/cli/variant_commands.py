@@ -316,7 +316,7 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
     books = [_load(name, near) for name in rulebook]
     side_by_side = today_pair(today, books)
     try:
-        loaded = loaded_book(book)
+        loaded = loaded_book(book, day)
         with progress_reporter(_err) as report_progress:
             result = compare(
                 books,
