@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import jinja2
+from fastapi import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -72,11 +73,20 @@ def split_format(ident: str) -> tuple[str, str | None]:
     return ident, None
 
 
-def wanted_format(request: Request, ending: str | None = None) -> str:
-    """``html``, ``csv`` or ``json``: from the address's ending, else ``?format=``."""
+def wanted_format(
+    request: Request, ending: str | None = None, offered: tuple[str, ...] = ("html", "csv")
+) -> str:
+    """One of ``offered``: from the address's ending, else ``?format=``.
+
+    Raises:
+        HTTPException: 400, a format the page does not offer (it was shown as HTML).
+    """
     if ending is None and request.url.path.endswith((".csv", ".json")):
         ending = request.url.path.rsplit(".", 1)[1]
-    return ending or request.query_params.get("format", "html")
+    fmt = ending or request.query_params.get("format", "html")
+    if fmt not in offered:
+        raise HTTPException(400, f"format: {' or '.join(offered)}, not {fmt!r}")
+    return fmt
 
 
 def csv_response(table: Table) -> Response:

@@ -15,6 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from console_books import Recorded
 from fastapi.testclient import TestClient
 
@@ -234,3 +235,18 @@ def test_a_ledger_recorded_before_the_console_still_serves(tmp_path: Path) -> No
         first = re.search(r'href="(/runs/[^"]+/decisions/[^"]+)"', listing)
         assert first is not None
         assert client.get(first[1]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/decisions?format=xml", "format: html or csv or json, not &#39;xml&#39;"),
+        ("/runs?format=json", "format: html or csv, not &#39;json&#39;"),
+    ],
+)
+def test_a_format_a_page_does_not_offer_is_a_bad_request(
+    client: TestClient, path: str, said: str
+) -> None:
+    answer = client.get(path)  # it was the HTML page, as if no format had been asked for
+    assert answer.status_code == 400
+    assert said in answer.text

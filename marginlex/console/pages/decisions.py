@@ -59,7 +59,7 @@ def decisions_page(
     page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
 ) -> Response:
     """Decisions matching the filter, a page at a time; exports hold the whole filtered view."""
-    fmt = wanted_format(request)
+    fmt = wanted_format(request, offered=("html", "csv", "json"))
     unknown = ledger.unknown_filter(where.run, where.rulebook)
     if unknown is not None:  # an empty page would read as "no such decision"
         raise HTTPException(404, unknown)
