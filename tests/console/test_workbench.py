@@ -400,3 +400,14 @@ def test_another_sites_page_cannot_post(
 def test_the_consoles_own_posts_pass(bench: TestClient, headers: dict[str, str]) -> None:
     response = bench.post("/workbench/check", data=_form(), headers=headers)
     assert response.status_code == 200, response.text
+
+
+def test_a_form_past_any_rulebook_is_refused_unread(bench: TestClient, folder: Path) -> None:
+    from marginlex.console.pages.workbench import MAX_FORM_BYTES  # noqa: PLC0415
+
+    text = "# " + "x" * MAX_FORM_BYTES
+    for action in ("check", "preview", "save"):
+        answer = bench.post(f"/workbench/{action}", data=_form(text))
+        assert answer.status_code == 413
+        assert "a rulebook is at most 500,000 bytes (MLX002)" in answer.text
+    assert list(folder.iterdir()) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -31,6 +31,7 @@ from marginlex.console.workbench import (
     workspace,
 )
 from marginlex.dsl.claims import RULEBOOK_ENCODING
+from marginlex.dsl.limits import MAX_RULEBOOK_BYTES
 
 if TYPE_CHECKING:
     from marginlex.audit.ledger.store import Ledger
@@ -117,8 +118,23 @@ def workbench_page(
     return _render(request, state, base=base, start=start, text=text)
 
 
+MAX_FORM_BYTES = 3 * MAX_RULEBOOK_BYTES + 65_536
+"""The largest form a workbench page reads: a rulebook past MLX002's limit, each byte
+percent-encoded (three characters), and the other fields. A larger body is not read into
+memory: it is a 413."""
+
+
 async def _form(request: Request) -> dict[str, Any]:
-    raw = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(
+                413,
+                f"the form is over {MAX_FORM_BYTES:,} bytes: a rulebook is at most "
+                f"{MAX_RULEBOOK_BYTES:,} bytes (MLX002)",
+            )
+    raw = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     fields = {k: v[0] for k, v in raw.items()}
     return {
         "base": fields.get("base", DEFAULT_BASE),
