@@ -185,7 +185,14 @@ def _clear_or_refuse(out: Path, force: bool) -> None:
 def _write_synth(
     accounts: int, seed: int, out: Path, fmt: BookFormat, partitions: int
 ) -> dict[str, int]:
-    """Write the book (partition by partition when ``partitions``); its rows per table."""
+    """Write the book (partition by partition when ``partitions``); its rows per table.
+
+    Raises:
+        MemoryError: a partition would not fit in the memory a book may take.
+    """
+    from marginlex.engine.synth.generate import check_synth_memory  # noqa: PLC0415
+
+    check_synth_memory(accounts, partitions)
     if partitions:
         from marginlex.engine.synth.partitioned import write_partitioned_synth  # noqa: PLC0415
 

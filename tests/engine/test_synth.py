@@ -211,3 +211,25 @@ def test_cli_synth_says_a_book_too_big_for_memory(tmp_path: Path, partitions: li
     assert "error: not enough memory to make 100,000,000,000,000,000,000 accounts" in said
     assert "more --partitions with --format parquet" in said
     assert "Traceback" not in said and not out.exists()
+
+
+def test_a_book_past_the_memory_a_book_may_take_is_refused_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """synth --accounts 999999999999 grew past 16 GB before anything refused it: each
+    partition's need (4 KB an account) is checked against the memory a book may take."""
+    from marginlex.engine.synth import generate  # noqa: PLC0415 - the limit it reads
+
+    monkeypatch.setattr(generate, "book_memory_limit", lambda: 900_000)
+    whole = CliRunner().invoke(
+        app, ["synth", "--accounts", "1000", "--seed", "1", "--out", str(tmp_path / "a")]
+    )
+    assert whole.exit_code == 1
+    assert whole.stderr == (
+        "error: not enough memory to make 1,000 accounts (each partition is made whole in "
+        "memory): ask for fewer accounts, or more --partitions with --format parquet\n"
+    )
+    assert not (tmp_path / "a").exists()
+    args = ["--format", "parquet", "--partitions", "5", "--out", str(tmp_path / "b")]
+    split = CliRunner().invoke(app, ["synth", "--accounts", "1000", "--seed", "1", *args])
+    assert split.exit_code == 0, split.output  # 200 accounts a partition: 800 KB
