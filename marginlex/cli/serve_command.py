@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -75,16 +77,44 @@ def _serve(
     from marginlex.audit.ledger.store import shown_location  # noqa: PLC0415
     from marginlex.console.app import create_app  # noqa: PLC0415
 
-    shown = "localhost" if host in {"127.0.0.1", "::1"} else host
-    typer.echo(f"marginlex console over {shown_location(location)}")
-    suffix = "/?token=..." if token else "/"
-    typer.echo(f"serving on http://{shown}:{port}{suffix}  (Ctrl-C stops it)")
     book, rulebooks = folders
     if rulebooks is not None and not rulebooks.is_dir():
         typer.echo(f"error: --rulebooks {rulebooks} is not a folder", err=True)
         raise typer.Exit(2)
+    sock = _bound_or_exit(host, port)  # before "serving on": a port in use is said instead
+    shown = "localhost" if host in {"127.0.0.1", "::1"} else host
+    typer.echo(f"marginlex console over {shown_location(location)}")
+    suffix = "/?token=..." if token else "/"
+    typer.echo(f"serving on http://{shown}:{port}{suffix}  (Ctrl-C stops it)")
     app = create_app(location, token=token, book=book, rulebooks=rulebooks)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
+def _bound_or_exit(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` for the server to listen on; a port in use or a
+    host that does not resolve is one line and exit 1 (uvicorn said "serving on" first,
+    then logged the error and exited 3)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:  # socket.gaierror: a name that does not resolve
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        typer.echo(
+            f"error: cannot listen on {host}:{port}: {reason} (another program holds it: "
+            "give --port another number)"
+            if exc.errno == errno.EADDRINUSE
+            else f"error: cannot listen on {host}:{port}: {reason}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    return sock
 
 
 def _check_book_or_exit(book: Path) -> None:

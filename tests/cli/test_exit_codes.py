@@ -107,3 +107,29 @@ def test_serve_refuses_a_port_no_socket_can_have(port: str) -> None:
     done = CliRunner().invoke(app, ["serve", "--ledger", "x.db", "--port", port])
     assert done.exit_code == 2
     assert "Invalid value for '--port'" in done.output
+
+
+def test_serve_on_a_port_in_use_or_a_host_that_does_not_resolve_says_so_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn printed nothing of it: "serving on ..." was said, then its log line, exit 3."""
+    import socket  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)  # the ledger x.db is never made
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = CliRunner().invoke(app, ["serve", "--ledger", "x.db", "--port", str(port)])
+    assert done.exit_code == 1
+    assert done.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another program "
+        "holds it: give --port another number)\n"
+    )
+    assert "serving on" not in done.stdout
+    args = ["serve", "--ledger", "x.db", "--host", "no-such-host.invalid", "--token", "t"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 1
+    assert done.stderr.startswith("error: cannot listen on no-such-host.invalid:8000: ")
+    assert not (tmp_path / "x.db").exists()
