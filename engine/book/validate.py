@@ -143,6 +143,9 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     except (OSError, ValueError) as exc:
         problems.add(BOOK_JSON, 0, "-", f"not valid JSON: {exc}")
         return None
+    except RecursionError:  # arrays or objects nested thousands deep: not a book's metadata
+        problems.add(BOOK_JSON, 0, "-", "not valid JSON: nested too deeply to read")
+        return None
     if not isinstance(data, dict):
         problems.add(BOOK_JSON, 0, "-", "must be a JSON object with as_of, currency and name")
         return None

@@ -179,6 +179,10 @@ def load_scenarios(path: Path) -> tuple[Scenario, ...]:
         raise ShockError(
             str(path), f"not TOML: {exc}", "see docs/stress-guide.md for the form"
         ) from exc
+    except RecursionError:  # arrays or tables nested hundreds deep
+        raise ShockError(
+            str(path), "not TOML: nested too deeply", "see docs/stress-guide.md for the form"
+        ) from None
     tables = data.get("scenario")
     extra = sorted(set(data) - {"scenario"})
     if not isinstance(tables, dict) or not tables or extra:

@@ -202,6 +202,8 @@ def read_test_file(path: Path) -> TestFile:
         raise RulebookTestError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise RulebookTestError(_toml_syntax(path, str(exc))) from None
+    except RecursionError:  # arrays or tables nested hundreds deep
+        raise RulebookTestError(f"{path}: cannot read the TOML: nested too deeply") from None
     except ValidationError as exc:
         raise RulebookTestError("\n".join(_problem(path, text, e) for e in exc.errors())) from None
 

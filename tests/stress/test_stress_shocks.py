@@ -90,6 +90,8 @@ BAD_FILES = [
     ("[scenario.a]\nvol = '+1e9pts'\n", "scenario 'a': vol '+1e9pts': cannot read the move"),
     ("[scenario.a]\nvol = '+10%'\n", "scenario 'a': vol '+10%': vol moves volatility, not %"),
     ("[scenario\n", "hint: see docs/stress-guide.md for the form"),
+    # tomllib recursed once a level: a RecursionError traceback
+    ("[scenario.a]\nshocks = " + "[" * 2000 + "]" * 2000 + "\n", "not TOML: nested too deeply"),
 ]
 
 

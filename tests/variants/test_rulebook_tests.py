@@ -202,3 +202,12 @@ def test_toml_syntax_error_points_at_its_line(tmp_path: Path) -> None:
         read_test_file(path)
     assert str(info.value).startswith(f"{path}:3:")
     assert "(at line" not in str(info.value)
+
+
+def test_a_test_file_nested_too_deeply_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "deep.test.toml"
+    deep = "[" * 2000 + "]" * 2000
+    path.write_text(f'rulebook = "sec"\nas_of = 2026-06-30\nx = {deep}\n', encoding="utf-8")
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value) == f"{path}: cannot read the TOML: nested too deeply"
