@@ -58,6 +58,11 @@ class Parsed(BaseModel):
     file_names: dict[str, str]
 
 
+NOT_A_FILE = "not a regular file (a folder, a device or a pipe): give it as a file"
+MAX_BOOK_JSON_BYTES = 1_000_000
+"""book.json holds three short fields: anything near a megabyte is not a book's metadata."""
+
+
 def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
     """The CSV or Parquet file for ``stem`` (both present is an error: which one is meant?)."""
     csv, parquet = folder / f"{stem}.csv", folder / f"{stem}.parquet"
@@ -69,6 +74,9 @@ def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
 
 def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
     """A file's columns as read: text for CSV (no NA guessing), native types for Parquet."""
+    if not path.is_file():  # a link to /dev/zero read forever, past any memory check
+        problems.add(path.name, 0, "-", NOT_A_FILE)
+        return None
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
@@ -136,6 +144,19 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     path = folder / BOOK_JSON
     if not path.exists():
         problems.add(BOOK_JSON, 0, "-", "required file is missing")
+        return None
+    if not path.is_file():
+        problems.add(BOOK_JSON, 0, "-", NOT_A_FILE)
+        return None
+    if path.stat().st_size > MAX_BOOK_JSON_BYTES:
+        size = path.stat().st_size
+        problems.add(
+            BOOK_JSON,
+            0,
+            "-",
+            f"{size:,} bytes, over the limit of {MAX_BOOK_JSON_BYTES:,}: it holds as_of, "
+            "currency and name",
+        )
         return None
     try:
         # utf-8-sig: a byte-order mark (as Windows editors save UTF-8) is read as nothing

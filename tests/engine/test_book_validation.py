@@ -5,6 +5,8 @@ same problems at the same rows."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -225,3 +227,40 @@ def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) ->
         assert "\x1b" not in shown and "A3\\x1b[2J\\x1b[31mRED" in shown
     csv = runner.invoke(app, ["ledger", "--ledger", ledger, "-f", "csv"]).stdout
     assert hostile in csv  # the data as recorded
+
+
+def _no_file(book: Path, name: str, kind: str) -> None:
+    target = book / name
+    target.unlink()
+    if kind == "device":
+        target.symlink_to("/dev/zero")  # read forever: 12.5 GB in 30 s before the check
+    elif kind == "pipe":
+        os.mkfifo(target)  # a read would wait for a writer that never comes
+    else:
+        target.mkdir()
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe", "folder"])
+@pytest.mark.parametrize("name", ["positions.csv", "book.json"])
+def test_a_book_file_that_is_no_regular_file_is_refused_unread(
+    tmp_path: Path, name: str, kind: str
+) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS.parent.parent.parent / "engine" / "book" / "demo_book", book)
+    _no_file(book, name, kind)
+    result = CliRunner().invoke(app, ["validate", str(book)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"{name}: not a regular file (a folder, a device or a pipe): give it as a file"
+    )
+
+
+def test_a_book_json_of_a_megabyte_is_refused_unread(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS.parent.parent.parent / "engine" / "book" / "demo_book", book)
+    meta = json.loads((book / "book.json").read_text(encoding="utf-8"))
+    (book / "book.json").write_text(json.dumps(meta | {"notes": "x" * 1_000_000}), "utf-8")
+    result = CliRunner().invoke(app, ["validate", str(book)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("book.json: 1,000,")
+    assert "over the limit of 1,000,000: it holds as_of, currency and name" in result.output
