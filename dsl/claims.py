@@ -83,14 +83,33 @@ a column of the positions diagnostics give."""
 
 
 def read_text(path: Path, shown: str | None = None) -> str:
-    """Read a rulebook file, turning I/O problems into a FILE_ERROR diagnostic."""
+    """Read a rulebook file, turning I/O problems into a FILE_ERROR diagnostic. A file that
+    is no regular file (a link to /dev/zero was read until memory ran out) is FILE_ERROR, and
+    one far past MLX002's limit is MLX002, both unread."""
+    where = shown or str(path)
     try:
+        if path.exists() and not path.is_file():
+            raise RulebookError(
+                [error(Code.FILE_ERROR, f"cannot read the file: {NOT_A_FILE}", Span(file=where))]
+            )
+        size = path.stat().st_size
+        if size > UNREAD_OVER:
+            from marginlex.dsl.limits import too_large  # noqa: PLC0415 - lark: only now
+
+            raise RulebookError([too_large(size, where)])
         return path.read_text(encoding=RULEBOOK_ENCODING)
     except (OSError, UnicodeDecodeError) as exc:
-        span = Span(file=shown or str(path))
+        span = Span(file=where)
         raise RulebookError(
             [error(Code.FILE_ERROR, f"cannot read the file: {exc}", span)]
         ) from None
+
+
+NOT_A_FILE = "not a regular file (a folder, a device or a pipe)"
+UNREAD_OVER = 2_000_000
+"""A rulebook file this large (four times MLX002's limit, ``dsl/limits.py``, which a
+second check of an unchanged file does not import) is MLX002 before it is read (a few
+bytes past the limit, a byte-order mark may make it fit: those are read)."""
 
 
 def rulebook_files(folder: Path, recursive: bool = True) -> list[Path]:

@@ -45,7 +45,8 @@ rows, requirements): the conflict checker compares rows pairwise with an SMT sol
 
 
 def size_diagnostic(text: str, path: str) -> Diagnostic | None:
-    """MLX002 when the text is longer than :data:`MAX_RULEBOOK_BYTES`.
+    """MLX002 when the text is longer than :data:`MAX_RULEBOOK_BYTES` (:func:`too_large` says
+    it of a file far past the limit before it is read).
 
     >>> size_diagnostic("x" * (MAX_RULEBOOK_BYTES + 1), "big.mlx").message
     'the rulebook is 500,001 bytes, over the limit of 500,000 bytes'
@@ -53,8 +54,11 @@ def size_diagnostic(text: str, path: str) -> Diagnostic | None:
     True
     """
     size = len(text.encode("utf-8", "surrogatepass"))
-    if size <= MAX_RULEBOOK_BYTES:
-        return None
+    return None if size <= MAX_RULEBOOK_BYTES else too_large(size, path)
+
+
+def too_large(size: int, path: str) -> Diagnostic:
+    """MLX002 for a rulebook of ``size`` bytes."""
     return error(
         Code.TOO_LARGE,
         f"the rulebook is {size:,} bytes, over the limit of {MAX_RULEBOOK_BYTES:,} bytes",

@@ -16,9 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from marginlex.audit.canonical import sha256_hex
+from marginlex.engine.book.memory import read_small_file
 
 PRIVATE_NAME = "marginlex-signing.key"
 PUBLIC_NAME = "marginlex-signing.pub"
+MAX_KEY_FILE_BYTES = 65_536
+"""A PEM key is a few hundred bytes."""
 
 
 class KeyFileError(ValueError):
@@ -78,7 +81,7 @@ def new_key_pair(folder: Path) -> tuple[Path, Path]:
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_small_file(path, MAX_KEY_FILE_BYTES)
     except OSError as exc:
         raise KeyFileError(f"cannot read the {what} {path}: {exc.strerror}") from exc
 

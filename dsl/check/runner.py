@@ -128,7 +128,7 @@ def collect_files(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
                         "give the folder that holds the rulebooks, or the files themselves",
                     )
                 )
-        elif p.is_file():
+        elif p.is_file() or p.exists():  # a device or a pipe: read_text says what it is
             files.append(p)
         else:
             problems.append(

@@ -3,6 +3,7 @@ from a ledger checks a stored book against it too)."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -25,3 +26,20 @@ def available_memory() -> int:
 def book_memory_limit() -> int:
     """Bytes one book may take: :data:`MEMORY_SHARE` of the memory available now."""
     return int(available_memory() * MEMORY_SHARE)
+
+
+def read_small_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``: a regular file of at most ``limit`` bytes (a key, a scenario
+    file, a test file), read only when it is one.
+
+    Raises:
+        OSError: it is no regular file (a link to /dev/zero was read until memory ran out),
+            it is larger than ``limit``, or it cannot be read; ``strerror`` says which.
+    """
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file (a folder, a device or a pipe)")
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"over {limit:,} bytes: not a file of this kind")
+    return data

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.engine.book.memory import read_small_file
+
 
 class Selector(StrEnum):
     """The book column a shock selects rows by."""
@@ -74,6 +76,8 @@ class Scenario(BaseModel):
     description: str = ""
 
 
+MAX_SCENARIO_FILE_BYTES = 10_000_000
+"""A scenario file is a few shocks a scenario: one this large is not one."""
 MAX_RISE = 10_000.0
 """The largest percent rise of a price (a hundredfold and one); a fall is above -100%."""
 _SHOCK = re.compile(r"^(?P<selector>[^=]*)=(?P<pattern>.*):(?P<move>[^:]*)$")
@@ -170,7 +174,7 @@ def load_scenarios(path: Path) -> tuple[Scenario, ...]:
         ShockError: the file cannot be read, is not TOML, or a scenario is malformed.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_small_file(path, MAX_SCENARIO_FILE_BYTES).decode("utf-8"))
     except OSError as exc:
         raise ShockError(
             str(path), f"cannot read: {exc.strerror or exc}", "give a TOML file"

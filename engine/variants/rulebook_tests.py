@@ -48,6 +48,7 @@ from marginlex.dsl.diagnostics import RulebookError, did_you_mean
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book
+from marginlex.engine.book.memory import read_small_file
 from marginlex.engine.book.problems import BookError
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
@@ -190,10 +191,14 @@ def find_test_files(paths: list[Path] | None = None) -> list[Path]:
     return found
 
 
+MAX_TEST_FILE_BYTES = 10_000_000
+"""A test file is a hand-written book and its expected figures: one this large is not one."""
+
+
 def read_test_file(path: Path) -> TestFile:
     """Parse and validate one test file; an error names the file, line and column."""
     try:
-        text = path.read_text(encoding=RULEBOOK_ENCODING)
+        text = read_small_file(path, MAX_TEST_FILE_BYTES).decode(RULEBOOK_ENCODING)
         raw = tomllib.loads(text)
         return TestFile.model_validate(raw)
     except OSError as exc:

@@ -261,3 +261,26 @@ def test_fmt_keeps_a_symlink_and_the_file_mode(tmp_path: Path) -> None:
     assert real.read_text(encoding="utf-8") == 'rulebook loose "L"\n  cites "c"\n'
     assert stat.S_IMODE(real.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.mlx", "real.mlx"]
+
+
+def test_a_rulebook_that_is_no_regular_file_is_refused_unread(tmp_path: Path) -> None:
+    """A link named .mlx to /dev/zero was read until memory ran out (12 GB in 20 s)."""
+    link = tmp_path / "zero.mlx"
+    link.symlink_to("/dev/zero")
+    said = f"{link}: MLX001 cannot read the file: not a regular file (a folder, a device or a pipe)"
+    for args in (["check", str(link)], ["fmt", str(link)], ["run", "-r", str(link)]):
+        done = RUNNER.invoke(app, args)
+        assert done.exit_code == 1, (args, done.output)
+        assert said in done.output, (args, done.output)
+
+
+def test_a_rulebook_far_past_the_size_limit_is_mlx002_unread(tmp_path: Path) -> None:
+    from marginlex.dsl.claims import UNREAD_OVER  # noqa: PLC0415
+    from marginlex.dsl.limits import MAX_RULEBOOK_BYTES  # noqa: PLC0415
+
+    assert UNREAD_OVER == 4 * MAX_RULEBOOK_BYTES
+    big = tmp_path / "big.mlx"
+    big.write_bytes(b"# " + b"x" * 2_500_000 + b"\n")
+    done = RUNNER.invoke(app, ["check", str(big)])
+    assert done.exit_code == 1
+    assert "MLX002 the rulebook is 2,500,003 bytes, over the limit of 500,000 bytes" in done.output

@@ -73,3 +73,20 @@ def test_figures_past_what_cents_hold_are_refused_not_wrapped(tmp_path: Path) ->
     said = "error: a figure of 9.09e+16 USD is past what marginlex compares (9e+16 USD at most)"
     assert said in result.stderr
     assert "-92,233,720,368,547,760" not in result.output
+
+
+def test_a_scenario_file_or_a_key_that_is_no_regular_file_is_refused_unread(
+    tmp_path: Path,
+) -> None:
+    """/dev/zero as --scenarios or --sign was read until memory ran out."""
+    done = runner.invoke(app, ["stress", "--scenarios", "/dev/zero"])
+    assert done.exit_code == 1
+    assert "error: /dev/zero: cannot read: not a regular file (a folder, a device or a pipe)" in (
+        done.stderr
+    )
+    ledger = tmp_path / "l.db"
+    done = runner.invoke(app, ["run", "-r", "cftc", "--ledger", str(ledger), "--sign", "/dev/zero"])
+    assert done.exit_code == 1
+    assert done.stderr.startswith(
+        "error: cannot read the signing key /dev/zero: not a regular file (a folder, a device"
+    )
