@@ -7,6 +7,9 @@ import errno
 import os
 from pathlib import Path
 
+NOT_A_FILE = "not a regular file (a folder, a device or a pipe)"
+"""What a path is that no file reader reads (``dsl/claims.py`` says the same of a rulebook,
+in the language's layer, which this module sits above)."""
 MEMORY_SHARE = 0.5
 """The share of the memory available now that one book may need."""
 
@@ -37,7 +40,7 @@ def read_small_file(path: Path, limit: int) -> bytes:
             it is larger than ``limit``, or it cannot be read; ``strerror`` says which.
     """
     if path.exists() and not path.is_file():
-        raise OSError(errno.EINVAL, "not a regular file (a folder, a device or a pipe)")
+        raise OSError(errno.EINVAL, NOT_A_FILE)
     with path.open("rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:

@@ -28,6 +28,7 @@ from marginlex.engine.book.limits import (
     check_positions_per_account,
     check_repledge_chains,
 )
+from marginlex.engine.book.memory import NOT_A_FILE
 from marginlex.engine.book.parse import ColumnParser, rows_of
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.schema import FILES, FileSpec
@@ -58,7 +59,7 @@ class Parsed(BaseModel):
     file_names: dict[str, str]
 
 
-NOT_A_FILE = "not a regular file (a folder, a device or a pipe): give it as a file"
+NOT_REGULAR = f"{NOT_A_FILE}: give it as a file"
 MAX_BOOK_JSON_BYTES = 1_000_000
 """book.json holds three short fields: anything near a megabyte is not a book's metadata."""
 
@@ -75,7 +76,7 @@ def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
 def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
     """A file's columns as read: text for CSV (no NA guessing), native types for Parquet."""
     if not path.is_file():  # a link to /dev/zero read forever, past any memory check
-        problems.add(path.name, 0, "-", NOT_A_FILE)
+        problems.add(path.name, 0, "-", NOT_REGULAR)
         return None
     try:
         if path.suffix == ".parquet":
@@ -146,7 +147,7 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
         problems.add(BOOK_JSON, 0, "-", "required file is missing")
         return None
     if not path.is_file():
-        problems.add(BOOK_JSON, 0, "-", NOT_A_FILE)
+        problems.add(BOOK_JSON, 0, "-", NOT_REGULAR)
         return None
     if path.stat().st_size > MAX_BOOK_JSON_BYTES:
         size = path.stat().st_size
