@@ -21,6 +21,10 @@ import numpy as np
 from marginlex.engine.stress.impact import Impact, SetChange
 from marginlex.engine.stress.run import StressResult
 
+# Labels are ids and names from the book: a "$" in one is text, not the start of math
+# (mathtext raised a ParseException on an account id "A08$\\frac{1}{0$").
+matplotlib.rcParams["text.parse_math"] = False
+
 _STYLE = (
     "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .5em}"

@@ -26,6 +26,10 @@ from marginlex.engine.variants.compare import CompareResult, Comparison
 from marginlex.engine.variants.compare_json import ALLOCATION
 from marginlex.engine.variants.figures import MEASURES, moved_accounts
 
+# Labels are ids and names from the book: a "$" in one is text, not the start of math
+# (mathtext raised a ParseException on an account id "A08$\\frac{1}{0$").
+matplotlib.rcParams["text.parse_math"] = False
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.engine.variants", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),

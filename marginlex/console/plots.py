@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 from marginlex.audit.ledger.run_summaries import Distribution
 from marginlex.console.render import Table, cell
 
-_RC: Any = {"svg.hashsalt": "marginlex", "svg.fonttype": "none"}
+# text.parse_math: a "$" in an account id or rule name is text, not the start of math
+_RC: Any = {"svg.hashsalt": "marginlex", "svg.fonttype": "none", "text.parse_math": False}
 
 
 def _svg(fig: Figure, tight: bool = True) -> str:

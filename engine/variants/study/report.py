@@ -25,6 +25,10 @@ from markupsafe import Markup
 from marginlex.engine.variants.report import short_usd
 from marginlex.engine.variants.study.study import PairStudy, Study
 
+# Labels are ids and names from the book: a "$" in one is text, not the start of math
+# (mathtext raised a ParseException on an account id "A08$\\frac{1}{0$").
+matplotlib.rcParams["text.parse_math"] = False
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.engine.variants.study", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
