@@ -79,7 +79,9 @@ def _open(ledger: str | None) -> Ledger:
     try:
         return Ledger.open(ledger_location(ledger), create=False, access=Access.READ)
     except LedgerError as exc:
-        _err.print(f"[red]error:[/] {exc}")
+        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
+        _err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -96,7 +98,9 @@ def _open_one(ledger: str | None) -> Ledger | SqliteDecisionReader:
     try:
         return SqliteDecisionReader(location)
     except LedgerError as exc:
-        _err.print(f"[red]error:[/] {exc}")
+        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
+        _err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -303,7 +307,10 @@ def _check_section(trace: DecisionTrace, section: str) -> None:
     heads = [child.text.split(" ")[0] for child in build_tree(trace).children]
     if not any(h.casefold().startswith(section.casefold()) for h in heads):
         names = ", ".join(dict.fromkeys(heads))
-        _err.print(f"[red]error:[/] no section {section!r} in this decision; it has: {names}")
+        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
+        said = escape(f"no section {section!r} in this decision; it has: {names}")
+        _err.print(f"[red]error:[/] {said}")
         raise typer.Exit(1)
 
 
@@ -527,6 +534,7 @@ def rows_csv(rows: list[DecisionRow]) -> str:
 
 def _table(rows: list[DecisionRow]) -> Table:
     from rich.table import Table  # noqa: PLC0415 - rich only to draw a table
+    from rich.text import Text  # noqa: PLC0415
 
     table = Table(title=f"{len(rows)} decisions")
     checked = any(r.mismatch for r in rows)  # the column only when a row fails its hash
@@ -543,10 +551,10 @@ def _table(rows: list[DecisionRow]) -> Table:
             r.rulebook_id,
             r.margin_set_id,
             ", ".join(r.account_ids),
-            f"[{style[r.status]}]{r.status.value}[/]",
+            Text(r.status.value, style=style[r.status]),
             f"{r.requirement:,.2f}",
             f"{r.call:,.2f}",
-            *([f"[bold red]{r.mismatch}[/]" if r.mismatch else "ok"] if checked else []),
+            *([Text(r.mismatch, style="bold red") if r.mismatch else "ok"] if checked else []),
         )
     return table
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from marginlex.engine.variants.properties import PropertyResult
@@ -26,7 +27,8 @@ def print_properties(out: Console, results: tuple[PropertyResult, ...]) -> None:
     out.print("")
     for r in results:
         tail = f" ({r.examples} books)"
-        out.print(f"{_MARK[r.outcome]} property {r.rulebook} {r.name}{tail}", highlight=False)
+        what = escape(f"property {r.rulebook} {r.name}{tail}")
+        out.print(f"{_MARK[r.outcome]} {what}", markup=True, highlight=False)
         if r.error:
             out.print(f"     {r.error}", markup=False)
         if r.outcome == "unexpected pass":

@@ -25,7 +25,10 @@ class StdoutConsole(Console):
     """stdout: the terminal's width; off a terminal, ``$COLUMNS`` or ``off_terminal``."""
 
     def __init__(self, off_terminal: int) -> None:
-        super().__init__(highlight=False)
+        # markup off: a table's cells are a book's ids and names, and "[/]" in one raised a
+        # MarkupError, "[link=...]A01[/link]" showed as a link reading A01; a line meant to
+        # be styled says so (print(..., markup=True), its data escaped) or is a Text.
+        super().__init__(highlight=False, markup=False)
         self._off_terminal = off_terminal
 
     @property

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
@@ -62,7 +63,7 @@ _err = Console(stderr=True, highlight=False)
 
 
 def _fail(message: str) -> typer.Exit:
-    _err.print(f"[red]error[/red]: {message}", markup=True, highlight=False)
+    _err.print(f"[red]error[/red]: {escape(message)}", markup=True, highlight=False)
     return typer.Exit(1)
 
 
@@ -412,9 +413,11 @@ def diff_command(
 def _print_report(report: TestReport) -> None:
     for case in report.cases:
         if case.passed:
-            _out.print(f"[green]PASS[/green] {case.rulebook} {case.name}", highlight=False)
+            named = escape(f"{case.rulebook} {case.name}")
+            _out.print(f"[green]PASS[/green] {named}", markup=True, highlight=False)
             continue
-        _out.print(f"[red]FAIL[/red] {case.file}: {case.name}", highlight=False)
+        named = escape(f"{case.file}: {case.name}")
+        _out.print(f"[red]FAIL[/red] {named}", markup=True, highlight=False)
         if case.error:
             _out.print(f"     {case.error}", markup=False)
         for m in case.mismatches:
