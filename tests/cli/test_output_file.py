@@ -73,3 +73,29 @@ def test_explain_and_render_write_a_file_with_the_same_option(tmp_path: Path, op
         done = CliRunner().invoke(app, [*args, option, str(target)])
         assert done.exit_code == 0, done.output
         assert target.read_text(encoding="utf-8").strip()
+
+
+def test_a_page_cut_short_by_a_full_disk_leaves_the_earlier_file_whole(tmp_path: Path) -> None:
+    """``render -o`` over an earlier page, its write cut short (a file-size limit stands in for
+    a full disk): the earlier page stays as it was and no part of the new one is left (the
+    write truncated the earlier page, then stopped)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    page = tmp_path / "sec.html"
+    page.write_text("the earlier page\n", encoding="utf-8")
+    limit = 4_000  # the page of sec is about 100 KB
+    script = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "from marginlex.cli import main\n"
+        f"sys.argv = ['marginlex', 'render', 'sec', '-o', {str(page)!r}]\n"
+        "main()\n"
+    )
+    argv = [sys.executable, "-c", script]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    assert f"error: cannot write -o {page}: File too large" in _said(done.stderr)
+    assert page.read_text(encoding="utf-8") == "the earlier page\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sec.html"]
