@@ -184,7 +184,7 @@ def find_test_files(paths: list[Path] | None = None) -> list[Path]:
     for p in paths or [shipped_dir()]:
         if p.is_dir():
             found += sorted(p.rglob(f"*{SUFFIX}"))
-        elif p.is_file():
+        elif p.is_file() or p.exists():  # a device or a pipe: read_test_file says so, unread
             found.append(p)
         else:
             raise RulebookTestError(f"{p}: no such file or folder (test files end in {SUFFIX})")

@@ -211,3 +211,14 @@ def test_a_test_file_nested_too_deeply_is_an_error_not_a_traceback(tmp_path: Pat
     with pytest.raises(RulebookTestError) as info:
         read_test_file(path)
     assert str(info.value) == f"{path}: cannot read the TOML: nested too deeply"
+
+
+def test_a_test_file_that_is_no_regular_file_is_refused_unread(tmp_path: Path) -> None:
+    link = tmp_path / "zero.test.toml"
+    link.symlink_to("/dev/zero")  # read until memory ran out, before read_small_file
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(link)
+    assert str(info.value) == f"{link}: not a regular file (a folder, a device or a pipe)"
+    out = CliRunner().invoke(app, ["test", str(link)])
+    assert out.exit_code == 1
+    assert "not a regular file (a folder, a device or a pipe)" in out.output
