@@ -338,6 +338,24 @@ def test_formatting_is_fmt(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_formatting_a_document_never_opened_edits_nothing(tmp_path: Path) -> None:
+    """An address the client never opened: no edit, not a read of its path from disk (an
+    http:// address named a local file and answered with an internal error)."""
+    messy = HOUSE.replace("\n  cites", "\n      cites")
+    path = write(tmp_path, "house.mlx", messy)
+    options = lsp.FormattingOptions(tab_size=2, insert_spaces=True)
+
+    async def scenario(s: Session) -> None:
+        for uri in (path.as_uri(), "http://example.com/house.mlx"):
+            identifier = lsp.TextDocumentIdentifier(uri=uri)
+            edits = await s.client.text_document_formatting_async(
+                lsp.DocumentFormattingParams(text_document=identifier, options=options)
+            )
+            assert list(edits or []) == []
+
+    run(tmp_path, scenario)
+
+
 INVALID = sorted(p for p in (DATA / "invalid").rglob("*.mlx"))
 
 

@@ -158,6 +158,10 @@ def completion(ls: RulebookServer, params: lsp.CompletionParams) -> lsp.Completi
 
 @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
 def formatting(ls: RulebookServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit]:
+    if params.text_document.uri not in ls.workspace.text_documents:
+        # Not opened: the workspace would read the address's path from disk (an http://
+        # address named a local file and failed with an internal error); nothing to edit.
+        return []
     doc = ls.workspace.get_text_document(params.text_document.uri)
     try:
         text = format_text(doc.source, to_fs_path(doc.uri) or doc.uri)
