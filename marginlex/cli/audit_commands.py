@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 
 ENV_VAR = "MARGINLEX_LEDGER"  # marginlex.audit.ledger.store.ENV_VAR, without sqlalchemy
 _err = lazy_console(stderr=True)
+
+
+def _say_error(message: str, *, soft_wrap: bool = False) -> None:
+    """``error: MESSAGE`` on stderr, ``error:`` in red and the message as written (an id or a
+    path holding ``[/]`` is text, not markup)."""
+    from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
+
+    _err.print(f"[red]error:[/] {escape(message)}", soft_wrap=soft_wrap)
+
+
 LEDGER_HELP = (
     f"Ledger file path or postgresql+psycopg:// URL (default: ${ENV_VAR}, "
     "else ./marginlex-ledger.db if it exists, else your default ledger, where "
@@ -79,9 +89,7 @@ def _open(ledger: str | None) -> Ledger:
     try:
         return Ledger.open(ledger_location(ledger), create=False, access=Access.READ)
     except LedgerError as exc:
-        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
-
-        _err.print(f"[red]error:[/] {escape(str(exc))}")
+        _say_error(str(exc))
         raise typer.Exit(2) from exc
 
 
@@ -98,9 +106,7 @@ def _open_one(ledger: str | None) -> Ledger | SqliteDecisionReader:
     try:
         return SqliteDecisionReader(location)
     except LedgerError as exc:
-        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
-
-        _err.print(f"[red]error:[/] {escape(str(exc))}")
+        _say_error(str(exc))
         raise typer.Exit(2) from exc
 
 
@@ -218,9 +224,7 @@ def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDe
     try:
         return store.get_decision(decision_id, run)
     except (DecisionNotFoundError, TraceDecodeError) as exc:
-        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
-
-        _err.print(f"[red]error:[/] {escape(exc.args[0])}", soft_wrap=True)
+        _say_error(exc.args[0], soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         store.close()
@@ -285,9 +289,7 @@ def _what_if(ledger: str | None, stored: StoredDecision, as_json: bool) -> str:
         with _err.status("searching what would change the decision"):
             found = recorded_what_if(store, stored)
     except (RecordedInputError, SetNotFoundError) as exc:
-        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
-
-        _err.print(f"[red]error:[/] {escape(str(exc))}")
+        _say_error(str(exc))
         raise typer.Exit(1) from exc
     finally:
         store.close()
@@ -307,10 +309,7 @@ def _check_section(trace: DecisionTrace, section: str) -> None:
     heads = [child.text.split(" ")[0] for child in build_tree(trace).children]
     if not any(h.casefold().startswith(section.casefold()) for h in heads):
         names = ", ".join(dict.fromkeys(heads))
-        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
-
-        said = escape(f"no section {section!r} in this decision; it has: {names}")
-        _err.print(f"[red]error:[/] {said}")
+        _say_error(f"no section {section!r} in this decision; it has: {names}")
         raise typer.Exit(1)
 
 
@@ -346,7 +345,7 @@ def verify_command(
     )
 
     if checkpoints is not None and public_key is None:
-        _err.print("[red]error:[/] --checkpoints needs --public-key to check their signatures")
+        _say_error("--checkpoints needs --public-key to check their signatures")
         raise typer.Exit(2)
     signed = None if public_key is None else checkpoint_inputs_or_exit(checkpoints, public_key)
     replayer = None
@@ -360,9 +359,7 @@ def verify_command(
         _print_report(report)
         anchored = signed is None or check_checkpoints_or_exit(store, checkpoints, signed)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
-        from rich.markup import escape  # noqa: PLC0415 - rich when an error is shown
-
-        _err.print(f"[red]error:[/] replay failed: {escape(str(exc))}")
+        _say_error(f"replay failed: {exc}")
         raise typer.Exit(1) from exc
     except DBAPIError as exc:  # a column edited into what the driver cannot read
         shown = "".join(c if c.isprintable() else "?" for c in str(exc.orig))

@@ -94,25 +94,20 @@ def _bound_or_exit(host: str, port: int) -> socket.socket:
     """A socket bound to ``host``:``port`` for the server to listen on; a port in use or a
     host that does not resolve is one line and exit 1 (uvicorn said "serving on" first,
     then logged the error and exited 3)."""
+    sock = None
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[
+            0
+        ]  # socket.gaierror: a name that does not resolve
         sock = socket.socket(family, kind, proto)
-    except OSError as exc:  # socket.gaierror: a name that does not resolve
-        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
-    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
-        sock.close()
-        reason = exc.strerror or str(exc)
-        typer.echo(
-            f"error: cannot listen on {host}:{port}: {reason} (another program holds it: "
-            "give --port another number)"
-            if exc.errno == errno.EADDRINUSE
-            else f"error: cannot listen on {host}:{port}: {reason}",
-            err=True,
-        )
+        if sock is not None:
+            sock.close()
+        taken = exc.errno == errno.EADDRINUSE
+        hint = " (another program holds it: give --port another number)" if taken else ""
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}{hint}", err=True)
         raise typer.Exit(1) from None
     return sock
 
