@@ -97,12 +97,41 @@ def read_text(path: Path, shown: str | None = None) -> str:
             from marginlex.dsl.limits import too_large  # noqa: PLC0415 - lark: only now
 
             raise RulebookError([too_large(size, where)])
-        return path.read_text(encoding=RULEBOOK_ENCODING)
-    except (OSError, UnicodeDecodeError) as exc:
-        span = Span(file=where)
+        data = path.read_bytes()
+    except OSError as exc:
         raise RulebookError(
-            [error(Code.FILE_ERROR, f"cannot read the file: {exc}", span)]
+            [error(Code.FILE_ERROR, f"cannot read the file: {exc}", Span(file=where))]
         ) from None
+    try:
+        text = data.decode(RULEBOOK_ENCODING)
+    except UnicodeDecodeError as exc:
+        raise RulebookError([not_utf8(data, exc, where)]) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as a file read as text reads
+
+
+def not_utf8(data: bytes, exc: UnicodeDecodeError, where: str) -> Diagnostic:
+    r"""MLX001 for a file that is not UTF-8, naming the line and column of the first byte
+    that cannot be read.
+
+    >>> data = 'rulebook r\n  cites "café"'.encode("latin-1")
+    >>> try:
+    ...     data.decode("utf-8")
+    ... except UnicodeDecodeError as exc:
+    ...     print(not_utf8(data, exc, "r.mlx").message)
+    cannot read the file: not UTF-8 text: byte 0xe9 at line 2, column 13 (invalid continuation byte)
+    """
+    before = data[: exc.start]
+    line = before.count(b"\n") + 1
+    start = before.rfind(b"\n") + 1
+    column = len(before[start:].decode(RULEBOOK_ENCODING, errors="replace")) + 1
+    return error(
+        Code.FILE_ERROR,
+        f"cannot read the file: not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
+        f"column {column} ({exc.reason})",
+        Span(file=where, line=line, column=column, end_line=line, end_column=column + 1),
+        "save the file as UTF-8 (an editor set to Latin-1 or Windows-1252 writes an "
+        "accented letter as one such byte)",
+    )
 
 
 NOT_A_FILE = "not a regular file (a folder, a device or a pipe)"

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.model.span import Span
+from marginlex.printable import printable, same_width
 
 
 class Code(StrEnum):
@@ -133,23 +134,33 @@ class Diagnostic(BaseModel):
         a.mlx:1:9: MLX200 unknown field
             1 | require account.eqity
               |         ^^^
+
+        A control character or a bidirectional control in the file, the message or the hint
+        is shown written out (:mod:`marginlex.printable`), never sent to the terminal: in
+        the source line as one visible character, so that the caret still points at it.
         """
-        lines = [self.headline()]
+        lines = [printable(self.headline())]
         src_line = _line_of(source, self.span.line) if source is not None else None
         if src_line is not None:
             width = 1
             if self.span.end_line == self.span.line and self.span.end_column > self.span.column:
                 width = self.span.end_column - self.span.column
             number = str(self.span.line)
-            lines.append(f"{number:>5} | {src_line}")
+            lines.append(f"{number:>5} | {same_width(src_line)}")
             lines.append(f"{'':>5} | {' ' * (self.span.column - 1)}{'^' * width}")
         if self.hint:
-            lines.append(f"{'':>5} = hint: {self.hint}")
+            lines.append(f"{'':>5} = hint: {printable(self.hint)}")
         return "\n".join(lines)
 
 
 def _line_of(source: str, line: int) -> str | None:
-    lines = source.splitlines()
+    r"""Line ``line`` of ``source``, counted as the parser counts them: at each ``\n`` only
+    (``str.splitlines`` also breaks at a form feed or U+2028, and showed the wrong line).
+
+    >>> _line_of("a\fb\nc\r\n", 2)
+    'c'
+    """
+    lines = source.split("\n")
     if 1 <= line <= len(lines):
         return lines[line - 1].rstrip()
     return None

@@ -36,6 +36,7 @@ from marginlex.dsl.limits import (
     size_diagnostic,
 )
 from marginlex.dsl.model import rulebook as m
+from marginlex.printable import BIDI, SEPARATORS, UNSAFE, char_name, escaped, printable
 
 
 class _CommentSink(threading.local):
@@ -335,33 +336,54 @@ def _span_at(text: str, path: str, offset: int, width: int = 1) -> m.Span:
     return m.Span(file=path, line=line, column=column, end_line=line, end_column=column + width)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def control_diagnostics(text: str, path: str) -> list[Diagnostic]:
-    """MLX102 at each control character (but tab and line ends), even inside a quoted text or
-    a comment, where the lexer takes any character: a NUL there was checked clean, then made
-    a PostgreSQL ledger refuse the rulebook's text mid-run.
+    """MLX102 at each character a reader would not see as the parser reads it, even inside a
+    quoted text or a comment, where the lexer takes any character:
+
+    - a control character (but tab and line ends): a NUL there was checked clean, then made a
+      PostgreSQL ledger refuse the rulebook's text mid-run;
+    - a bidirectional control ("Trojan Source"): U+202E in a comment or a citation shows
+      the rest of the line reversed, so the rule a compliance officer reads is not the one
+      that runs;
+    - a line or paragraph separator (U+2028, U+2029, U+0085): an editor starts a new line
+      there, the parser does not, so a line shown as a rule may be the end of a comment.
 
     >>> [d.message for d in control_diagnostics('rulebook r "a' + chr(0) + 'b"', "r.mlx")]
     ['the control character \\\\x00 cannot appear in a rulebook, not even in a text or comment']
     """
     found = []
-    for match in _CONTROL.finditer(text):
-        span = _span_at(text, path, match.start())
-        found.append(
-            error(
-                Code.BAD_CHARACTER,
-                f"the control character \\x{ord(match.group()):02x} cannot appear in a "
-                "rulebook, not even in a text or comment",
-                span,
-                "delete it: the file is damaged or not UTF-8 (an editor may show it as a box, "
-                "or not at all)",
-            )
-        )
+    for match in UNSAFE.finditer(text):
+        char = match.group()
+        if char == "\r":  # a line end (CRLF, or alone as lark reads it)
+            continue
+        message, hint = _unseen(char)
+        found.append(error(Code.BAD_CHARACTER, message, _span_at(text, path, match.start()), hint))
         if len(found) >= MAX_SYNTAX_ERRORS:
             break
     return found
+
+
+def _unseen(char: str) -> tuple[str, str]:
+    """The message and hint for one character :func:`control_diagnostics` refuses."""
+    anywhere = "cannot appear in a rulebook, not even in a text or comment"
+    if char in BIDI:
+        return (
+            f"the bidirectional control {char_name(char)} {anywhere}: it shows the text "
+            "around it in another order than the one the parser reads",
+            "delete it (an editor may not show it at all); right-to-left letters need no "
+            "control, they carry their own direction",
+        )
+    if char in SEPARATORS:
+        return (
+            f"the line separator {char_name(char)} {anywhere}: an editor may start a new "
+            "line there, the parser does not",
+            "replace it with a line end",
+        )
+    return (
+        f"the control character {escaped(char)} {anywhere}",
+        "delete it: the file is damaged or not UTF-8 (an editor may show it as a box, "
+        "or not at all)",
+    )
 
 
 _NUMBER = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?")  # the grammar's NUMBER
@@ -433,7 +455,7 @@ def _character_diagnostic(char: str, after: str, span: m.Span) -> Diagnostic:
     message, hint = _CHARACTER_HINTS.get(
         char + ("9" if after.isdigit() else ""),
         (
-            f"the character `{char}` cannot appear here",
+            f"the character `{printable(char)}` cannot appear here",
             "names use letters, digits and _; texts go in double quotes",
         ),
     )

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from marginlex.audit.explain.cuts import cited_once, pruned
 from marginlex.audit.explain.entry import LEDGER_CITE, entry_fields, entry_line
-from marginlex.audit.explain.printable import printable
 from marginlex.audit.explain.tree import Node, build_tree
 from marginlex.audit.trace.model import DecisionTrace
+from marginlex.printable import printable
 
 if TYPE_CHECKING:
     from rich.tree import Tree

@@ -6,7 +6,6 @@ the ``sqlite3`` reader of ``sqlite_read.py``); their names are re-exported here.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Generator, Iterable
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
+from marginlex.audit.canonical import canonical_json
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
 from marginlex.audit.ledger.decision_keys import carried_or_own, with_key
@@ -181,7 +181,10 @@ def _where(
     for kind, key in (keys or {}).items():
         where.append(carried_or_own(with_key(kind, key, sets=sets)))
     if account is not None and not (keys and "account" in keys):
-        where.append(col.account_ids.contains(json.dumps(account), autoescape=True))
+        # written as the entry wrote it (UTF-8 kept: json.dumps wrote é as \u00e9, which
+        # never matched an id holding a letter outside ASCII)
+        quoted = canonical_json(account).decode("utf-8")
+        where.append(col.account_ids.contains(quoted, autoescape=True))
     if rulebook is not None:
         where.append(col.rulebook_id == rulebook)
     if margin_set is not None:

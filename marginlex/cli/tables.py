@@ -15,7 +15,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.segment import Segment
 from rich.table import Table
 
-from marginlex.audit.explain.printable import printable
+from marginlex.printable import printable
 
 NARROW = 100
 """Below this many columns, tables show fewer columns."""

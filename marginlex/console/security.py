@@ -20,7 +20,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from marginlex.audit.explain.printable import printable
+from marginlex.printable import printable
 
 LOOPBACK = "http://127.0.0.1"
 """The console's address on this machine, as a client gives it (Starlette's ``TestClient``

@@ -12,7 +12,7 @@ from marginlex.audit.ledger.record import record_run
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.run import resolve_book, resolve_rulebook, run_rulebook
 
-HOSTILE = "A08<script>alert('x')</script>\"q\x1b[31mFOX"
+HOSTILE = "A08<script>alert('x')</script>\"q\x1b[31mFOX\u202eZ"
 """An account id that is markup, quotes and a terminal escape at once."""
 HOSTILE_NAME = 'Alice <img src=x onerror=alert(1)> "O\'Neil" \x1b[31mred'
 PRICE_MOVED = {"XYZ": "90.00", "ES_2609": "6300.00"}

@@ -21,7 +21,7 @@ from marginlex.cli import app as cli
 from marginlex.console.app import create_app
 from marginlex.console.security import CSP, LOOPBACK, StartError, start_token
 
-ESCAPED = "A08&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;q\\x1b[31mFOX"
+ESCAPED = "A08&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;q\\x1b[31mFOX\\u202eZ"
 """:data:`HOSTILE` as every page must show it: markup escaped, the escape written out."""
 
 
@@ -51,10 +51,23 @@ def test_hostile_names_show_as_text_on_every_page(client: TestClient, recorded: 
         page = client.get(url)
         assert page.status_code == 200, url
         assert HOSTILE not in page.text and "\x1b" not in page.text, url
+        assert "\u202e" not in page.text, url  # a right-to-left override written out
         assert "<script" not in page.text and "onerror=" not in page.text.replace("&", ""), url
         shown += ESCAPED in page.text
         assert page.headers["content-security-policy"] == CSP
     assert shown >= 6  # the run's tables, the listings, both decisions, the history
+
+
+def test_a_hostile_accounts_plot_is_well_formed_svg(client: TestClient, recorded: Recorded) -> None:
+    """The history plot holds its title and legend as SVG text: an account id holding ESC
+    made it an XML document no browser would draw (an empty image on the account's page)."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    for kind, ident in (("account", HOSTILE), ("margin_set", "ms:" + HOSTILE)):
+        plot = client.get(f"/plots/history.svg?{kind}={quote(ident, safe='')}")
+        assert plot.status_code == 200, plot.text
+        ET.fromstring(plot.content)  # well-formed
+        assert "\x1b" not in plot.text and "\\x1b[31mFOX\\u202eZ" in plot.text
 
 
 def test_csv_holds_the_text_as_it_is(client: TestClient, recorded: Recorded) -> None:

@@ -205,7 +205,9 @@ def test_fmt_says_which_file_it_cannot_read_or_write_and_formats_the_others(
     loose.write_text('rulebook loose "L"\n   cites "c"\n\n\n', encoding="utf-8")
     done = RUNNER.invoke(app, ["fmt", str(latin), str(loose)])
     assert done.exit_code == 1
-    assert f"{latin}: MLX001 cannot read the file: 'utf-8' codec can't decode" in done.output
+    said = f"{latin}: MLX001 cannot read the file: not UTF-8 text: byte 0xe9 at line 1, column 20"
+    assert f"{said} (invalid continuation byte)" in done.output
+    assert "hint: save the file as UTF-8" in done.output
     assert f"{loose}: reformatted" in done.output
     assert "Traceback" not in done.output
     loose.write_text('rulebook loose "L"\n   cites "c"\n\n\n', encoding="utf-8")

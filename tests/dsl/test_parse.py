@@ -120,6 +120,51 @@ def test_a_control_character_is_refused_even_in_a_text_or_comment() -> None:
 
 
 @pytest.mark.parametrize(
+    ("char", "where", "said"),
+    [
+        ("\u202e", "a citation", "the bidirectional control U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("\u2067", "a comment", "the bidirectional control U+2067 (RIGHT-TO-LEFT ISOLATE)"),
+        ("\u2028", "a comment", "the line separator U+2028 (LINE SEPARATOR)"),
+        ("\x9b", "a citation", "the control character \\x9b"),  # CSI on some terminals
+    ],
+)
+def test_what_a_reader_would_not_see_as_parsed_is_refused(char: str, where: str, said: str) -> None:
+    """Trojan Source: a bidirectional control shows a citation or a commented line in
+    another order than the parser reads it; at a line separator an editor starts a new line
+    (what looks like a rule is the end of a comment). Each was checked clean."""
+    body = 'parameter p = 5 USD cites "x{c}y" status verified'
+    if where == "a comment":
+        body = '# note{c}parameter q = 0 USD\nparameter p = 5 USD cites "x" status verified'
+    text = HEAD + body.format(c=char)
+    with pytest.raises(RulebookError) as info:
+        parse(text, "t.mlx")
+    (found,) = info.value.diagnostics
+    line = HEAD.count("\n") + 1
+    column = body.index("{c}") + 1
+    assert (found.code.value, found.span.line, found.span.column) == ("MLX102", line, column)
+    assert found.message.startswith(f"{said} cannot appear in a rulebook, not even in a text")
+
+
+def test_a_diagnostic_shows_no_control_character_and_points_at_the_right_line() -> None:
+    """The source line under an error was printed as it stood: ESC [2J cleared the terminal
+    of whoever ran check on a hostile file. It is shown one visible character per control
+    (the caret still under it), and lines are counted at line feeds only, as the parser
+    counts them (a form feed had moved every later line one down)."""
+    text = HEAD + '# \x0c\nparameter p = 5 USD cites "a\x1b[2Jb\u202ec" status verified'
+    with pytest.raises(RulebookError) as info:
+        parse(text, "t.mlx")
+    shown = [d.render(text) for d in info.value.diagnostics]
+    assert len(shown) == 3
+    assert all(s.isprintable() for d in shown for s in d.splitlines()), shown
+    line = HEAD.count("\n") + 2
+    source, caret = shown[1].splitlines()[1:3]
+    assert source == f'{line:>5} | parameter p = 5 USD cites "a␛[2Jb�c" status verified'
+    assert caret.index("^") == source.index("␛")
+    source, caret = shown[2].splitlines()[1:3]
+    assert caret.index("^") == source.index("�")
+
+
+@pytest.mark.parametrize(
     ("text", "code", "words"),
     [
         ('eligibility e for account cites "x" require a: owner.ecp = true', "MLX101", "`because`"),

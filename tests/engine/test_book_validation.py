@@ -199,11 +199,12 @@ def test_a_command_says_ten_warnings_and_how_many_more(tmp_path: Path) -> None:
 
 def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) -> None:
     # An id holding ESC [2J (clear the screen) reached the terminal as is from run's table,
-    # ledger's table and explain; the console already wrote it out. CSV keeps it exact.
+    # ledger's table and explain; the console already wrote it out. CSV keeps it exact. A
+    # right-to-left override (U+202E) showed the rest of the row reversed: written out too.
     from marginlex.engine.book.load import write_book  # noqa: PLC0415
     from marginlex.engine.synth.generate import synth_book  # noqa: PLC0415
 
-    hostile = "A3\x1b[2J\x1b[31mRED"
+    hostile = "A3\x1b[2J\x1b[31mRED\u202eX"
     meta, frames = synth_book(20, 1)
     renamed = {  # every column that names an account
         name: frame.replace(
@@ -225,7 +226,8 @@ def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) ->
     (row,) = [r for r in json.loads(exported.stdout) if hostile in r["account_ids"]]
     explained = runner.invoke(app, ["explain", row["decision_id"], "--ledger", ledger])
     for shown in (ran.stdout, listed.stdout, explained.stdout):
-        assert "\x1b" not in shown and "A3\\x1b[2J\\x1b[31mRED" in shown
+        assert "\x1b" not in shown and "\u202e" not in shown
+        assert "A3\\x1b[2J\\x1b[31mRED\\u202eX" in shown
     csv = runner.invoke(app, ["ledger", "--ledger", ledger, "-f", "csv"]).stdout
     assert hostile in csv  # the data as recorded
 

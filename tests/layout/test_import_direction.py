@@ -18,6 +18,7 @@ PACKAGES = {"dsl": ROOT / "dsl", "engine": ROOT / "engine", "audit": ROOT / "aud
 
 # Layers, lowest first: a module may import its own layer and those before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("marginlex.printable",),  # text shown to a person, made safe: standard library only
     ("marginlex.dsl.model", "marginlex.dsl.cache"),
     ("marginlex.dsl.diagnostics", "marginlex.dsl.claims", "marginlex.dsl.limits"),
     ("marginlex.dsl.build", "marginlex.dsl.parser", "marginlex.dsl.format"),
