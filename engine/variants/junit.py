@@ -10,11 +10,13 @@ dashboard can show it.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from itertools import groupby
 from pathlib import Path
 
 from marginlex.engine.variants.rulebook_tests import CaseResult, TestReport
+from marginlex.printable import escaped
 
 
 def _case(suite: ET.Element, case: CaseResult) -> None:
@@ -68,9 +70,16 @@ def junit_xml(report: TestReport) -> str:
                 value=f"{cov.percent:.1f}",
             )
     ET.indent(root, space="", level=0)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True).replace(
+    text = ET.tostring(root, encoding="unicode", xml_declaration=True).replace(
         "<?xml version='1.0' encoding='unicode'?>", "<?xml version='1.0' encoding='utf-8'?>"
     )
+    return _NOT_XML.sub(lambda m: escaped(m.group()), text)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+r"""Characters XML 1.0 cannot hold, even escaped (ElementTree writes them as they are, and a CI
+system then refused the whole report as not well-formed): a case named ``"\u001b[31m"`` in a
+test file shows as ``\x1b[31m``."""
 
 
 def _property_suite(root: ET.Element, report: TestReport) -> None:

@@ -166,6 +166,24 @@ def test_cli_test_writes_junit_for_ci(tmp_path: Path) -> None:
     assert set(coverage) == {"coverage.sec"}
 
 
+def test_junit_holds_no_character_xml_cannot() -> None:
+    """A case named ``"\\u001b[31m"`` in a test file (TOML allows the escape) was written into
+    the JUnit file as ESC itself, which XML 1.0 cannot hold: a CI system refused the report
+    as not well-formed. It is written out; a bidirectional control, legal XML, is kept."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    from marginlex.engine.variants.junit import junit_xml  # noqa: PLC0415
+    from marginlex.engine.variants.rulebook_tests import CaseResult, TestReport  # noqa: PLC0415
+
+    named = "\x1b[31mRED\x00\u202eX"
+    case = CaseResult(
+        file="t.test.toml", name=named, rulebook="sec", account="A1", margin_set_id="ms:A1"
+    )
+    root = ET.fromstring(junit_xml(TestReport(cases=(case,), coverage=())))
+    (shown,) = [c.get("name") for c in root.iter("testcase")]
+    assert shown == "\\x1b[31mRED\\x00\u202eX"
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
