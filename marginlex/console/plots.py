@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from marginlex.audit.ledger.run_summaries import Distribution
 from marginlex.console.render import Table, cell
+from marginlex.printable import printable
 
 # text.parse_math: a "$" in an account id or rule name is text, not the start of math
 _RC: Any = {"svg.hashsalt": "marginlex", "svg.fonttype": "none", "text.parse_math": False}
@@ -19,10 +20,17 @@ _RC: Any = {"svg.hashsalt": "marginlex", "svg.fonttype": "none", "text.parse_mat
 
 def _svg(fig: Figure, tight: bool = True) -> str:
     """The figure as SVG; ``tight`` crops it to what it draws (a second drawing pass: a
-    figure laid out with fixed margins is drawn once, in half the time)."""
+    figure laid out with fixed margins is drawn once, in half the time).
+
+    Every text drawn (title, legend, labels) has its control characters written out, as the
+    pages write them: the SVG holds text as text, and an account id holding ESC made the
+    plot an XML document no browser would draw."""
     out = io.StringIO()
     import matplotlib  # noqa: PLC0415
+    from matplotlib.text import Text  # noqa: PLC0415
 
+    for drawn in fig.findobj(Text):
+        drawn.set_text(printable(drawn.get_text()))
     with matplotlib.rc_context(_RC):
         crop: dict[str, Any] = {"bbox_inches": "tight"} if tight else {}
         fig.savefig(out, format="svg", metadata={"Date": None}, **crop)
