@@ -161,7 +161,7 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
         return None
     try:
         # utf-8-sig: a byte-order mark (as Windows editors save UTF-8) is read as nothing
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=_Fields)
     except (OSError, ValueError) as exc:
         problems.add(BOOK_JSON, 0, "-", f"not valid JSON: {exc}")
         return None
@@ -174,8 +174,25 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     return _meta_fields(data, problems)
 
 
+class _Fields(dict[str, object]):
+    """A JSON object that remembers the keys it was given more than once, with every value
+    (``json`` keeps the last silently: a book.json holding two as_of dates was read as the
+    second, while a person reading the file from the top sees the first)."""
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__(pairs)
+        seen: dict[str, list[object]] = {}
+        for key, value in pairs:
+            seen.setdefault(key, []).append(value)
+        self.twice = {key: values for key, values in seen.items() if len(values) > 1}
+
+
 def _meta_fields(data: dict[str, object], problems: Problems) -> BookMeta | None:
     ok = True
+    for key, values in getattr(data, "twice", {}).items():
+        given = " and ".join(repr(v) for v in values)
+        problems.add(BOOK_JSON, 0, key, f"given {len(values)} times ({given}): give it once")
+        ok = False
     for key in sorted(set(data) - {"as_of", "currency", "name"}):
         problems.add(BOOK_JSON, 0, key, "unknown field, ignored", severity=Severity.WARNING)
     as_of = data.get("as_of")
@@ -183,7 +200,10 @@ def _meta_fields(data: dict[str, object], problems: Problems) -> BookMeta | None
         parsed_as_of = date.fromisoformat(str(as_of)) if as_of is not None else None
     except ValueError:
         parsed_as_of = None
-    if parsed_as_of is None or not isinstance(as_of, str) or len(as_of) != 10:
+    if as_of is None:
+        problems.add(BOOK_JSON, 0, "as_of", "missing value (a date, YYYY-MM-DD)")
+        ok = False
+    elif parsed_as_of is None or not isinstance(as_of, str) or len(as_of) != 10:
         problems.add(BOOK_JSON, 0, "as_of", f"not a date {as_of!r} (expected YYYY-MM-DD)")
         ok = False
     currency = data.get("currency", "USD")
@@ -191,8 +211,11 @@ def _meta_fields(data: dict[str, object], problems: Problems) -> BookMeta | None
         problems.add(BOOK_JSON, 0, "currency", f"only USD is supported, got {currency!r}")
         ok = False
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if name is None or (isinstance(name, str) and not name.strip()):
         problems.add(BOOK_JSON, 0, "name", "missing value (a non-empty string)")
+        ok = False
+    elif not isinstance(name, str):
+        problems.add(BOOK_JSON, 0, "name", f"must be a text (a JSON string), got {name!r}")
         ok = False
     if not ok or parsed_as_of is None or not isinstance(name, str):
         return None
