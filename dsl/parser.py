@@ -232,6 +232,11 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("where", "say which ones: `where account.origin = customer`"),
     ("up", "a range row reads `up 6% down 8%` or `up and down 15%`"),
     (":", 'name each requirement: `require min_equity: CONDITION because "..."`'),
+    (
+        "rulebook",
+        'a rulebook file starts with its header: `rulebook my_desk "My desk rules"`, then its '
+        "`jurisdiction`, `version`, `effective from` and `cites` lines",
+    ),
 )
 
 _AMOUNT = "write amounts with `USD` in capitals after the number, e.g. `100,000 USD`"

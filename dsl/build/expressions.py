@@ -61,7 +61,15 @@ def gather(items: list[Any], head: m.Span, required: tuple[str, ...] = ()) -> di
     for key in required:
         if key not in out:
             word = _REQUIRED_WORDS.get(key, key.replace("_", " "))
-            raise BuildError(error(Code.MISSING_CLAUSE, f"this statement needs {word}", head))
+            raise BuildError(
+                error(
+                    Code.MISSING_CLAUSE,
+                    f"this statement needs {word}",
+                    head,
+                    "add it on a line of its own, indented under the statement's first line "
+                    "like its other clauses (docs/language.md lists each statement's clauses)",
+                )
+            )
     return out
 
 

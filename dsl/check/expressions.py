@@ -143,7 +143,9 @@ def unknown_asset(sym: m.Symbol) -> Diagnostic | None:
         message=f"`{sym.name}` is not one of the book format's assets; lots of it count as "
         "a digital asset",
         span=sym.span,
-        hint=did_you_mean(sym.name, ASSETS),
+        hint=did_you_mean(sym.name, ASSETS)
+        or f"the book format's assets are {', '.join(ASSETS)}; if `{sym.name}` is a digital "
+        "asset's ticker, as lots of it would be taken, this warning can stay",
         severity=Severity.WARNING,
     )
 

@@ -169,11 +169,12 @@ def _value_diagnostic(
             f"{where}; {example} there" if where else example,
         )
     elif is_rate and not 0.0 <= q.base <= 1.0:
+        share = "it is a share of a value: write one from 0% to 100%"
         yield error(
             Code.PERCENT_RANGE,
             f"{what} of {q.text}{q.unit.value} is outside 0% to 100%",
             value.span,
-            where,
+            f"{where}; {share}" if where else share,
         )
 
 
