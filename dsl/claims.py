@@ -90,7 +90,14 @@ def read_text(path: Path, shown: str | None = None) -> str:
     try:
         if path.exists() and not path.is_file():
             raise RulebookError(
-                [error(Code.FILE_ERROR, f"cannot read the file: {NOT_A_FILE}", Span(file=where))]
+                [
+                    error(
+                        Code.FILE_ERROR,
+                        f"cannot read the file: {NOT_A_FILE}",
+                        Span(file=where),
+                        "give the path of a rulebook file (.mlx), or of the folder that holds it",
+                    )
+                ]
             )
         size = path.stat().st_size
         if size > UNREAD_OVER:
@@ -100,7 +107,14 @@ def read_text(path: Path, shown: str | None = None) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise RulebookError(
-            [error(Code.FILE_ERROR, f"cannot read the file: {exc}", Span(file=where))]
+            [
+                error(
+                    Code.FILE_ERROR,
+                    f"cannot read the file: {exc}",
+                    Span(file=where),
+                    "check that the file is there and that you may read it",
+                )
+            ]
         ) from None
     try:
         text = data.decode(RULEBOOK_ENCODING)

@@ -130,7 +130,12 @@ class ExprBuilder(Transformer[Token, Any]):
         text = str(tok).replace(",", "")
         if not text.isdigit():
             raise BuildError(
-                error(Code.BAD_LITERAL, f"`{tok}` must be a whole number", self.tok_span(tok))
+                error(
+                    Code.BAD_LITERAL,
+                    f"`{tok}` must be a whole number",
+                    self.tok_span(tok),
+                    "write it without a decimal point or a unit, e.g. `10`",
+                )
             )
         self.check_magnitude(tok, text)
         return int(text)
@@ -213,6 +218,7 @@ class ExprBuilder(Transformer[Token, Any]):
                     Code.TYPE_MISMATCH,
                     f"`{relation.value}` relates two parties, e.g. `carrier member_of dco`",
                     self.span(meta),
+                    "put a party on each side (`owner`, `carrier`, or a party kind such as `dco`)",
                 )
             )
         subject = self.subject(

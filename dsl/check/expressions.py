@@ -37,6 +37,9 @@ _EXAMPLE_UNIT = {
     Kind.MULTIPLE: "3x",
 }
 
+DECLARE_PARAMETER = "declare it with `parameter NAME = VALUE`, or write the figure itself"
+"""The hint for a parameter no name is close to."""
+
 
 @dataclass
 class ExprChecker:
@@ -81,7 +84,7 @@ class ExprChecker:
                 Code.UNKNOWN_REFERENCE,
                 f"no parameter named `{name}`",
                 span,
-                did_you_mean(name, self.params),
+                did_you_mean(name, self.params) or DECLARE_PARAMETER,
             )
             return None
         return self.quantity(p.value)
@@ -204,8 +207,7 @@ def _compare(c: ExprChecker, e: m.Compare, s: frozenset[m.Subject], a: str) -> F
                 Code.UNKNOWN_REFERENCE,
                 f"no parameter named `{node.name}`",
                 node.span,
-                did_you_mean(node.name, c.params)
-                or "declare it with `parameter NAME = VALUE`, or write a literal",
+                did_you_mean(node.name, c.params) or DECLARE_PARAMETER,
             )
             return _BOOL
     if left.kind != right.kind:
@@ -310,7 +312,8 @@ def _eligible(c: ExprChecker, e: m.Eligible, s: frozenset[m.Subject], a: str) ->
             Code.UNKNOWN_REFERENCE,
             f"no eligibility rule named `{e.rule}`",
             e.span,
-            did_you_mean(e.rule, c.eligibilities),
+            did_you_mean(e.rule, c.eligibilities)
+            or "name an `eligibility` statement of this rulebook or of the one it extends",
         )
     return _BOOL
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from marginlex.dsl.check.expressions import locate, unknown_asset
+from marginlex.dsl.check.expressions import DECLARE_PARAMETER, locate, unknown_asset
 from marginlex.dsl.diagnostics import Code, Diagnostic, did_you_mean, error
 from marginlex.dsl.format.expressions import quantity, spread_leg
 from marginlex.dsl.model import rulebook as m
@@ -213,7 +213,7 @@ def _param(
                 Code.UNKNOWN_REFERENCE,
                 f"no parameter named `{ref.name}`",
                 ref.span,
-                did_you_mean(ref.name, params),
+                did_you_mean(ref.name, params) or DECLARE_PARAMETER,
             )
         )
         return None
@@ -293,7 +293,8 @@ def _statement_tables(s: m.Statement, haircuts: set[str]) -> Iterator[Diagnostic
                     Code.UNKNOWN_REFERENCE,
                     f"no other haircut schedule named `{name.name}`",
                     name.span,
-                    did_you_mean(name.name, haircuts - {s.id}),
+                    did_you_mean(name.name, haircuts - {s.id})
+                    or _listed("the other haircut schedules", haircuts - {s.id}),
                 )
     elif isinstance(s, m.Margin) and isinstance(s.method, m.StrategyBased):
         yield from _repeats([(r.leg.value, r.span) for r in s.method.rows], "leg")
@@ -351,7 +352,7 @@ def _credit_diagnostics(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
             Code.UNKNOWN_FIELD,
             f"{rule.key.subject.value} has no field `{rule.key.name}`",
             rule.key.span,
-            did_you_mean(rule.key.name, known),
+            did_you_mean(rule.key.name, known) or _listed("its fields", known),
         )
         return
     keys = []
@@ -366,7 +367,7 @@ def _credit_diagnostics(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
                     Code.UNKNOWN_VALUE,
                     f"`{sym.name}` is not a known {rule.key.name}",
                     sym.span,
-                    did_you_mean(sym.name, ty.values),
+                    did_you_mean(sym.name, ty.values) or _listed("the known ones", ty.values),
                 )
     yield from _repeats(keys, "class-group pair")
     yield from _tier_overlaps(rule)
@@ -444,3 +445,13 @@ def _tier_overlaps(rule: m.ClassGroupCredit) -> Iterator[Diagnostic]:
 def table_diagnostics(statements: tuple[m.Statement, ...], haircuts: set[str]) -> list[Diagnostic]:
     """Bucket order and gaps, repeated rows, grid points, schedule references."""
     return [d for s in statements for d in _statement_tables(s, haircuts)]
+
+
+def _listed(what: str, names: Iterable[str]) -> str:
+    """A hint naming every choice there is (when no name is close to the one written).
+
+    >>> _listed("its fields", ["kind", "agreements"]), _listed("the others", [])
+    ('its fields are agreements, kind', 'the others: there are none')
+    """
+    found = sorted(names)
+    return f"{what} are {', '.join(found)}" if found else f"{what}: there are none"

@@ -48,3 +48,24 @@ def test_every_code_but_file_errors_has_an_invalid_file() -> None:
     # MLX002's file is a name too long (a file over the size limit would be a megabyte:
     # tests/dsl/test_limits.py makes one).
     assert {c.value for c in Code} - stated == {Code.FILE_ERROR.value}
+
+
+def test_every_diagnostic_the_language_makes_is_given_a_hint() -> None:
+    """Read with ast: each ``error(...)``, ``warning(...)`` and ``Diagnostic(...)`` of the
+    language's code passes a hint (a file that is not a file, a number that must be whole,
+    a graph relation without parties gave none). A hint computed at run time (a close name)
+    is held by the invalid files above."""
+    import ast  # noqa: PLC0415
+
+    root = Path(__file__).parents[2] / "dsl"
+    bare = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            given = len(node.args) >= 4 or any(k.arg == "hint" for k in node.keywords)
+            if name in ("error", "warning", "Diagnostic") and not given:
+                bare.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    assert bare == []
