@@ -220,7 +220,11 @@ def _reduction(ev: SetEvaluator, group: pd.Series, held: pd.DataFrame) -> Counte
     else:
         pct, cleared = _bisect(0.0, 100.0, clears, 1.0), True
         moved = _quantities(ev.book, cut(pct), accounts, instruments)
-        text = f"cut the {what} by {pct:g}% ({moved}), closed at the mark"
+        # each position is cut by whole units, rounded up: 41% of 10 contracts cuts 5, and
+        # "by 41% (10 -> 5)" alone read as a contradiction
+        text = (
+            f"cut the {what} by {pct:g}%, rounded up to whole units ({moved}), closed at the mark"
+        )
     return Counterfactual(
         kind=ChangeKind.REDUCE,
         target="call",

@@ -52,7 +52,11 @@ def test_call_deposit_reduction_and_cap(fox: WhatIf) -> None:
     assert call[ChangeKind.DEPOSIT].amount == 78_600.0
     assert call[ChangeKind.DEPOSIT].rule_id == "cftc_span"
     reduce = call[ChangeKind.REDUCE]
-    assert "(ES_2609 10 -> 5 in A08_FOX_FUT)" in reduce.change and reduce.amount == 0.41
+    assert reduce.change == (
+        "cut the positions in class group SPX by 41%, rounded up to whole units "
+        "(ES_2609 10 -> 5 in A08_FOX_FUT), closed at the mark"
+    )
+    assert reduce.amount == 0.41
     assert reduce.outcome is not None and reduce.outcome.requirement == 105_000.0
     capped = call[ChangeKind.REPLACE_CAPPED]
     assert (capped.amount, capped.rule_id) == (57_600.0, "cftc_digital_cap")
