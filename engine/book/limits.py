@@ -48,6 +48,12 @@ recorded run of 100k accounts, 1.3 million rows, peaks at 2.1 GB; a 314 KB Parqu
 30 million identical positions passed the size check and took 23 GB before it was killed)."""
 
 
+MEMORY_PER_TEXT_BYTE = 4
+"""Memory per byte of a Parquet file's text once read: the Arrow buffers, pandas' column and
+the copies validation makes (a 14 KB file naming one 400 MB text three times, dictionary
+encoded, took 4.4 GB to validate)."""
+
+
 def _needed(path: Path) -> int:
     """Memory reading a file would take: by its size, and for Parquet by its rows too (its
     metadata, read without the data): a file of one value repeated compresses to nothing."""
@@ -56,11 +62,69 @@ def _needed(path: Path) -> int:
         import pyarrow.parquet as pq  # noqa: PLC0415 - only a Parquet book pays for it
 
         try:
-            rows = pq.read_metadata(path).num_rows
+            meta = pq.read_metadata(path)
         except (OSError, ValueError):  # not Parquet: reading it says so
             return need
-        need = max(need, rows * MEMORY_PER_ROW)
+        # its pages decompressed (one text repeated, stored plain, compresses to nothing)
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        need = max(need, meta.num_rows * MEMORY_PER_ROW, unpacked * MEMORY_PER_TEXT_BYTE)
     return need
+
+
+class TextTooLarge(ValueError):
+    """A Parquet file whose text, its dictionaries expanded, would not fit in memory."""
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet file as ``pd.read_parquet`` reads it, its text measured first.
+
+    The text columns are read dictionary-encoded and each cell's length is counted from the
+    dictionary before a cell is copied: a file of a few kilobytes may name one huge text in
+    every row (the row count, checked before reading, does not show it), and decoding it
+    would exhaust memory before any check ran.
+
+    Raises:
+        TextTooLarge: the text would take more than a book may
+            (:func:`~marginlex.engine.book.memory.book_memory_limit`).
+        OSError, ValueError: the file cannot be read as Parquet.
+    """
+    import pyarrow as pa  # noqa: PLC0415 - only a Parquet book pays for it
+    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    def is_text(kind: pa.DataType) -> bool:
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+    schema = pq.read_schema(path)
+    wanted = [f for f in schema if columns is None or f.name in columns]
+    texts = [f.name for f in wanted if is_text(f.type)]
+    coded = [
+        f.name for f in wanted if pa.types.is_dictionary(f.type) and is_text(f.type.value_type)
+    ]
+    table = pq.read_table(path, columns=columns, use_pandas_metadata=True, read_dictionary=texts)
+    size, widest = 0, ("", 0)
+    for name in texts + coded:  # a column stored as a dictionary (pandas' categorical) too
+        for chunk in table.column(name).chunks:
+            lengths = pc.binary_length(chunk.dictionary)
+            size += pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+            longest = pc.max(lengths).as_py() or 0
+            widest = max(widest, (name, longest), key=lambda w: w[1])
+    limit = book_memory_limit()
+    if size * MEMORY_PER_TEXT_BYTE > limit:
+        column, longest = widest
+        raise TextTooLarge(
+            f"its text columns would hold {size / 1e9:,.1f} GB once read (the longest text, "
+            f"in column {column}, is {longest:,} bytes): about "
+            f"{size * MEMORY_PER_TEXT_BYTE / 1e9:,.1f} GB of memory, over the limit of "
+            f"{limit / 1e9:,.1f} GB (half the memory available now); a book's ids and names "
+            "are short: check how the file was written"
+        )
+    for name in texts:  # decoded as pandas would have read them
+        index = table.schema.get_field_index(name)
+        plain = schema.field(name).type
+        table = table.set_column(index, name, pc.cast(table.column(name), plain))
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def check_memory(paths: list[Path], problems: Problems) -> bool:

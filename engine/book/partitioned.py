@@ -19,10 +19,10 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.model.domain import ASSET_CLASSES
+from marginlex.engine.book.limits import read_parquet
 from marginlex.engine.book.load import Book, book_from_frames
 from marginlex.engine.book.problems import (
     FIRST_DATA_ROW,
@@ -106,7 +106,7 @@ def _account_columns(folder: Path, part: Path) -> pd.DataFrame:
         if path is None:
             return empty
         if path.suffix == ".parquet":
-            raw: pd.DataFrame = pq.read_table(path, columns=["account_id", "owner_id"]).to_pandas()
+            raw = read_parquet(path, columns=["account_id", "owner_id"])
         else:
             raw = pd.read_csv(path, usecols=["account_id", "owner_id"], dtype=str)
     except (OSError, ValueError, KeyError):

@@ -22,11 +22,13 @@ from marginlex.engine.book.checks import (
     check_rows,
 )
 from marginlex.engine.book.limits import (
+    TextTooLarge,
     check_id_lengths,
     check_magnitudes,
     check_memory,
     check_positions_per_account,
     check_repledge_chains,
+    read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
 from marginlex.engine.book.parse import ColumnParser, rows_of
@@ -80,11 +82,14 @@ def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
         return None
     try:
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
+            return read_parquet(path)
         header = _csv_header(path)
         if header is not None and _report_repeated_columns(path.name, header, problems):
             return None
         return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except TextTooLarge as exc:
+        problems.add(path.name, 0, "-", str(exc))
+        return None
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
         if path.suffix == ".csv" and _report_ragged_rows(path, problems):
             return None

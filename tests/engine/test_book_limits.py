@@ -129,6 +129,46 @@ def test_a_parquet_file_is_measured_by_its_rows_too(
     assert "would need about 0.4 GB of memory; the limit is 0.2 GB" in found[0], found
 
 
+@pytest.mark.parametrize("dictionary", [True, False], ids=["dictionary", "plain"])
+def test_a_parquet_files_text_is_measured_before_it_is_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dictionary: bool
+) -> None:
+    """A 14 KB Parquet file naming one 400 MB text in 40 rows took 23 GB before the kernel
+    killed `validate`: neither its size nor its rows show it. Stored as a dictionary, its
+    text is measured from the dictionary before a cell is copied; stored plain, its pages'
+    uncompressed size (the file's metadata) counts before it is read."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    (book / "parties.csv").unlink()
+    rows, text = 100, "n" * 1_000_000
+    parties = {
+        "party_id": [f"X{i}" for i in range(rows)],
+        "name": [text] * rows,
+        "kind": ["individual"] * rows,
+        "ecp": ["false"] * rows,
+        "options_approval": ["none"] * rows,
+    }
+    target = book / "parties.parquet"
+    pq.write_table(pa.table(parties), target, use_dictionary=dictionary, compression="zstd")
+    assert target.stat().st_size < 200_000  # 100 MB of text, compressed to nothing
+    monkeypatch.setattr(memory, "available_memory", lambda: 200_000_000)  # limit: 0.1 GB
+    found = _lines(book)
+    assert len(found) == 1, found
+    if dictionary:
+        assert found[0] == (
+            "parties.parquet: its text columns would hold 0.1 GB once read (the longest "
+            "text, in column name, is 1,000,000 bytes): about 0.4 GB of memory, over the "
+            "limit of 0.1 GB (half the memory available now); a book's ids and names are "
+            "short: check how the file was written"
+        )
+    else:
+        assert found[0].startswith("parties.parquet: the book's files hold"), found
+        assert "would need about 0.4 GB of memory; the limit is 0.1 GB" in found[0], found
+
+
 def test_the_memory_available_is_a_real_figure() -> None:
     assert 10_000_000 < memory.available_memory() < 1 << 50
 
