@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from marginlex.audit.ledger.carried_entries import CarriedEntries
-from marginlex.audit.ledger.carry import Since, carry_entries
-from marginlex.audit.ledger.recorded_inputs import blob_frames
+from marginlex.audit.ledger.carry import Since, SinceError, carry_entries
+from marginlex.audit.ledger.recorded_inputs import RecordedInputError, blob_frames
 from marginlex.audit.trace.model import RulebookRef
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.changed import accounts_to_decide, cut_book
@@ -55,7 +55,10 @@ class Incremental:
     def _accounts_to_decide(self, blob: bytes) -> pd.Index | None:
         if self.since.book is None:
             return None
-        before_meta, before = blob_frames(self.since.book)
+        try:
+            before_meta, before = blob_frames(self.since.book)
+        except RecordedInputError as exc:
+            raise SinceError(f"--since {self.since.run_id}: its recorded book: {exc}") from exc
         after_meta, after = blob_frames(blob)
         if before_meta.get("currency") != after_meta.get("currency") or set(before) != set(after):
             return None

@@ -114,7 +114,7 @@ def book_from_blob(blob: bytes) -> Book:
     with tempfile.TemporaryDirectory(prefix="marginlex-book-") as tmp:
         try:
             with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-                for name in archive.namelist():
+                for name in _members(archive):
                     if "/" in name or name.startswith("."):
                         raise RecordedInputError(f"unexpected member {name!r} in a book blob")
                     (Path(tmp) / name).write_bytes(archive.read(name))
@@ -123,15 +123,33 @@ def book_from_blob(blob: bytes) -> Book:
         return load_book(tmp)
 
 
+def _members(archive: zipfile.ZipFile) -> list[str]:
+    """The names of a book zip's members, each stored as it is (ZIP_STORED, as
+    :func:`book_blob` writes them), so that none holds more than the blob's own bytes.
+
+    Raises:
+        RecordedInputError: a member is compressed: a forged blob's member of a few megabytes
+            could inflate to a hundred gigabytes past the blob's own cap.
+    """
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise RecordedInputError(
+                f"member {info.filename!r} of the recorded book is compressed in the zip, "
+                "which a recorded book never is: a forged or damaged blob"
+            )
+    return archive.namelist()
+
+
 def blob_frames(blob: bytes) -> tuple[dict[str, object], dict[str, pd.DataFrame]]:
     """A recorded book's ``book.json`` fields and contract frames (by file stem), read back
     as stored, without validation: ``run --since`` compares an earlier run's book with
     today's, each read this way from its own :func:`book_blob` bytes (so both alike)."""
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        names = _members(archive)
         meta = json.loads(archive.read("book.json"))
         frames = {
             Path(name).stem: pq.read_table(io.BytesIO(archive.read(name))).to_pandas()
-            for name in archive.namelist()
+            for name in names
             if name.endswith(".parquet")
         }
     return meta, frames

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger.record import rulebook_ref, slice_evaluation
 from marginlex.audit.ledger.recorded_inputs import (
+    RecordedInputError,
+    blob_frames,
     book_blob,
     book_from_blob,
     load_bundle,
@@ -173,6 +175,26 @@ def test_bundle_and_book_blob_rebuild_the_inputs(book: Book) -> None:
     blob = book_blob(book)
     assert book_from_blob(blob).sha256 == book.sha256
     assert book_blob(book_from_blob(blob)) == blob
+
+
+def test_a_book_blob_with_a_compressed_member_is_refused_unread(book: Book) -> None:
+    """A recorded book stores its files as they are: a forged blob's deflated member of a few
+    megabytes could inflate to a hundred gigabytes, past the cap on the blob itself, when
+    `verify --replay`, `explain --what-if` or `run --since` read it back."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    forged = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(book_blob(book))) as stored,
+        zipfile.ZipFile(forged, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for name in stored.namelist():
+            archive.writestr(name, stored.read(name))
+    with pytest.raises(RecordedInputError, match="is compressed in the zip"):
+        book_from_blob(forged.getvalue())
+    with pytest.raises(RecordedInputError, match="is compressed in the zip"):
+        blob_frames(forged.getvalue())
 
 
 class _Floats(BaseModel):
