@@ -78,3 +78,16 @@ def char_name(char: str) -> str:
     """
     name = unicodedata.name(char, "")
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+
+
+def visible(value: object) -> object:
+    r"""A template's value as a page shows it (Jinja's ``finalize``): text through
+    :func:`printable`; markup (anything with ``__html__``, a macro's output, made of values
+    already finalized) and other values as they are.
+
+    >>> visible("red\x1b[31m"), visible(3)
+    ('red\\x1b[31m', 3)
+    """
+    if not isinstance(value, str) or hasattr(value, "__html__"):
+        return value
+    return printable(value)

@@ -10,6 +10,7 @@ from marginlex.audit.explain.entry import entry_fields
 from marginlex.audit.explain.tree import build_tree, figure_rows, pct, usd
 from marginlex.audit.trace.model import DecisionTrace
 from marginlex.audit.trace.steps import ClassGroupsOutput, CollateralOutput
+from marginlex.printable import visible
 
 if TYPE_CHECKING:
     from marginlex.audit.ledger.records import StoredDecision
@@ -19,6 +20,7 @@ _ENV = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
+    finalize=visible,  # a book's control and bidirectional characters written out
 )
 
 

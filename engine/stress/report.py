@@ -20,6 +20,7 @@ import numpy as np
 
 from marginlex.engine.stress.impact import Impact, SetChange
 from marginlex.engine.stress.run import StressResult
+from marginlex.printable import printable
 
 # Labels are ids and names from the book: a "$" in one is text, not the start of math
 # (mathtext raised a ParseException on an account id "A08$\\frac{1}{0$").
@@ -85,16 +86,14 @@ def _affected_plot(i: Impact) -> str:
 
 def _row(cells: list[str], numeric_from: int = 1) -> str:
     tds = (
-        f'<td class="n">{html.escape(c)}</td>'
-        if k >= numeric_from
-        else f"<td>{html.escape(c)}</td>"
+        f'<td class="n">{_escaped(c)}</td>' if k >= numeric_from else f"<td>{_escaped(c)}</td>"
         for k, c in enumerate(cells)
     )
     return "<tr>" + "".join(tds) + "</tr>"
 
 
 def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{_escaped(h)}</th>" for h in header)
     return f"<table><tr>{head}</tr>" + "".join(_row(r, numeric_from) for r in rows) + "</table>"
 
 
@@ -176,7 +175,7 @@ def _affected(result: StressResult) -> list[str]:
         if any(r.call_delta for r in i.most_affected):
             parts.append(_affected_plot(i))
         if i.most_affected:
-            parts.append(f"<h3>{html.escape(i.scenario)} under {html.escape(i.rulebook_id)}</h3>")
+            parts.append(f"<h3>{_escaped(i.scenario)} under {_escaped(i.rulebook_id)}</h3>")
             parts.append(_table(AFFECTED_HEADER, [affected_row(r) for r in i.most_affected], 2))
     return parts
 
@@ -184,7 +183,7 @@ def _affected(result: StressResult) -> list[str]:
 def render_html(result: StressResult) -> str:
     """The stress report as one HTML page."""
     parts = [
-        f"<h1>Stress of {html.escape(result.book_name)} as of {result.as_of.isoformat()}</h1>",
+        f"<h1>Stress of {_escaped(result.book_name)} as of {result.as_of.isoformat()}</h1>",
         f"<p>book sha256 <code>{result.book_sha256}</code></p>",
         *_summary(result),
         _grouped_bars(result, "Call delta by scenario (USD)", "call_delta"),
@@ -194,7 +193,7 @@ def render_html(result: StressResult) -> str:
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>marginlex stress: {html.escape(result.book_name)}</title>"
+        f"<title>marginlex stress: {_escaped(result.book_name)}</title>"
         f"<style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )
 
@@ -203,3 +202,9 @@ def write_report(result: StressResult, path: Path) -> Path:
     """Write :func:`render_html` to ``path``."""
     path.write_text(render_html(result), encoding="utf-8")
     return path
+
+
+def _escaped(text: str) -> str:
+    """Text from a book or a scenario file as the page shows it: markup escaped, control and
+    bidirectional characters written out (:func:`marginlex.printable.printable`)."""
+    return html.escape(printable(text))

@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from marginlex.engine.variants.compare import CompareResult, Comparison
 from marginlex.engine.variants.compare_json import ALLOCATION
 from marginlex.engine.variants.figures import MEASURES, moved_accounts
+from marginlex.printable import visible
 
 # Labels are ids and names from the book: a "$" in one is text, not the start of math
 # (mathtext raised a ParseException on an account id "A08$\\frac{1}{0$").
@@ -34,6 +35,7 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.engine.variants", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
+    finalize=visible,  # a book's control and bidirectional characters written out
 )
 _SETS_SHOWN = 200
 

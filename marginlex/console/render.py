@@ -15,8 +15,8 @@ from fastapi import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from marginlex.console.security import visible
 from marginlex.engine.kernels.csv_cells import csv_text
+from marginlex.printable import visible
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.console", "templates"),

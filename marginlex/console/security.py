@@ -16,11 +16,8 @@ import os
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-
-from marginlex.printable import printable
 
 LOOPBACK = "http://127.0.0.1"
 """The console's address on this machine, as a client gives it (Starlette's ``TestClient``
@@ -75,17 +72,6 @@ def start_token(host: str, token: str | None) -> str | None:
             f"read the ledger; pass --token or set ${TOKEN_ENV} (or serve on 127.0.0.1)"
         )
     return chosen
-
-
-def visible(text: object) -> object:
-    """Control characters (a terminal escape ``\\x1b[31m``) written out, so they show as text.
-
-    >>> visible("red\\x1b[31m")
-    'red\\\\x1b[31m'
-    """
-    if not isinstance(text, str) or isinstance(text, Markup):
-        return text  # markup (a macro's output) was made of values already finalized
-    return printable(text)
 
 
 def _presented(request: Request) -> str | None:

@@ -201,6 +201,7 @@ def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) ->
     # An id holding ESC [2J (clear the screen) reached the terminal as is from run's table,
     # ledger's table and explain; the console already wrote it out. CSV keeps it exact. A
     # right-to-left override (U+202E) showed the rest of the row reversed: written out too.
+    # The HTML page of explain kept both as they were (the console wrote them out).
     from marginlex.engine.book.load import write_book  # noqa: PLC0415
     from marginlex.engine.synth.generate import synth_book  # noqa: PLC0415
 
@@ -225,11 +226,22 @@ def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) ->
     exported = runner.invoke(app, ["ledger", "--ledger", ledger, "-f", "json"])
     (row,) = [r for r in json.loads(exported.stdout) if hostile in r["account_ids"]]
     explained = runner.invoke(app, ["explain", row["decision_id"], "--ledger", ledger])
-    for shown in (ran.stdout, listed.stdout, explained.stdout):
+    page = runner.invoke(app, ["explain", row["decision_id"], "--ledger", ledger, "-f", "html"])
+    for shown in (ran.stdout, listed.stdout, explained.stdout, page.stdout):
         assert "\x1b" not in shown and "\u202e" not in shown
         assert "A3\\x1b[2J\\x1b[31mRED\\u202eX" in shown
     csv = runner.invoke(app, ["ledger", "--ledger", ledger, "-f", "csv"]).stdout
     assert hostile in csv  # the data as recorded
+    # the compare and stress reports kept them as they were too
+    compared, stressed = tmp_path / "compare.html", tmp_path / "stress.html"
+    args = ["-r", "sec", "-r", "harmonized", "--report", str(compared)]
+    assert runner.invoke(app, ["compare", str(book), *args]).exit_code == 0
+    shock = ["--shock", "product=stock:-20%", "--report", str(stressed)]
+    assert runner.invoke(app, ["stress", str(book), *shock]).exit_code == 0
+    for report in (compared, stressed):
+        shown = report.read_text(encoding="utf-8")
+        assert "\x1b" not in shown and "\u202e" not in shown, report.name
+        assert "A3\\x1b[2J\\x1b[31mRED\\u202eX" in shown, report.name
 
 
 def _no_file(book: Path, name: str, kind: str) -> None:

@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from marginlex.engine.variants.report import short_usd
 from marginlex.engine.variants.study.study import PairStudy, Study
+from marginlex.printable import visible
 
 # Labels are ids and names from the book: a "$" in one is text, not the start of math
 # (mathtext raised a ParseException on an account id "A08$\\frac{1}{0$").
@@ -33,6 +34,7 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("marginlex.engine.variants.study", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
+    finalize=visible,  # a book's control and bidirectional characters written out
 )
 LINKS_SHOWN = 25
 _RC: Any = {"svg.hashsalt": "marginlex-study", "svg.fonttype": "path"}
