@@ -8,6 +8,7 @@ and the cross-file checks (dangling references). It never stops at the first pro
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -91,10 +92,56 @@ def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
         problems.add(path.name, 0, "-", str(exc))
         return None
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
+        if path.suffix == ".csv" and _report_encoding(path, problems):
+            return None
         if path.suffix == ".csv" and _report_ragged_rows(path, problems):
             return None
         problems.add(path.name, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
+
+
+UTF8_HINT = "save the file as UTF-8 (in Excel: Save As, CSV UTF-8)"
+
+
+def _report_encoding(path: Path, problems: Problems) -> bool:
+    """Name a CSV file that is not UTF-8 (only once its read failed): UTF-16 (Excel's
+    "Unicode text") by its byte-order mark, else the row and column of the first byte that
+    is not UTF-8 (a Latin-1 or Windows-1252 é). pyarrow said "In CSV column #1: CSV
+    conversion error to large_string: invalid UTF8 data", or for UTF-16 that a row had 1
+    value where the header had 7."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and _is_utf16(data):
+        problems.add(path.name, 0, "-", f"the file is UTF-16 text, not UTF-8: {UTF8_HINT}")
+        return True
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = list(csv.reader(io.StringIO(data[: exc.start].decode("utf-8-sig"))))
+        ended = not before or data[: exc.start].endswith((b"\n", b"\r"))
+        row = len(before) + 1 if ended else len(before)
+        field = 0 if ended else len(before[-1]) - 1
+        header = before[0] if before and row > HEADER_ROW else []
+        column = header[field] if field < len(header) and header[field] else "-"
+        problems.add(
+            path.name,
+            row,
+            column,
+            f"not UTF-8 text: the byte 0x{data[exc.start]:02x} cannot be read "
+            f"({exc.reason}): {UTF8_HINT}, not Latin-1 or Windows-1252",
+        )
+        return True
+    return False
+
+
+def _is_utf16(data: bytes) -> bool:
+    try:
+        data.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _csv_header(path: Path) -> list[str] | None:
