@@ -123,6 +123,22 @@ def read_text(path: Path, shown: str | None = None) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as a file read as text reads
 
 
+def undecodable_at(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
+    r"""The line and column (from 1, in characters) of the byte ``exc`` stopped at.
+
+    >>> data = "a\nbé".encode("latin-1")
+    >>> try:
+    ...     data.decode("utf-8")
+    ... except UnicodeDecodeError as exc:
+    ...     undecodable_at(data, exc)
+    (2, 2)
+    """
+    before = data[: exc.start]
+    line = before.count(b"\n") + 1
+    start = before.rfind(b"\n") + 1
+    return line, len(before[start:].decode(RULEBOOK_ENCODING, errors="replace")) + 1
+
+
 def not_utf8(data: bytes, exc: UnicodeDecodeError, where: str) -> Diagnostic:
     r"""MLX001 for a file that is not UTF-8, naming the line and column of the first byte
     that cannot be read.
@@ -134,10 +150,7 @@ def not_utf8(data: bytes, exc: UnicodeDecodeError, where: str) -> Diagnostic:
     ...     print(not_utf8(data, exc, "r.mlx").message)
     cannot read the file: not UTF-8 text: byte 0xe9 at line 2, column 13 (invalid continuation byte)
     """
-    before = data[: exc.start]
-    line = before.count(b"\n") + 1
-    start = before.rfind(b"\n") + 1
-    column = len(before[start:].decode(RULEBOOK_ENCODING, errors="replace")) + 1
+    line, column = undecodable_at(data, exc)
     return error(
         Code.FILE_ERROR,
         f"cannot read the file: not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.dsl.claims import undecodable_at
 from marginlex.engine.book.memory import read_small_file
 
 
@@ -174,12 +175,20 @@ def load_scenarios(path: Path) -> tuple[Scenario, ...]:
         ShockError: the file cannot be read, is not TOML, or a scenario is malformed.
     """
     try:
-        data = tomllib.loads(read_small_file(path, MAX_SCENARIO_FILE_BYTES).decode("utf-8"))
+        raw = read_small_file(path, MAX_SCENARIO_FILE_BYTES)
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise ShockError(
             str(path), f"cannot read: {exc.strerror or exc}", "give a TOML file"
         ) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line, column = undecodable_at(raw, exc)
+        raise ShockError(
+            f"{path}:{line}:{column}",
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} ({exc.reason})",
+            "save the file as UTF-8",
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
         raise ShockError(
             str(path), f"not TOML: {exc}", "see docs/stress-guide.md for the form"
         ) from exc

@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from marginlex.dsl.claims import RULEBOOK_ENCODING
+from marginlex.dsl.claims import RULEBOOK_ENCODING, undecodable_at
 from marginlex.dsl.diagnostics import RulebookError, did_you_mean
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
@@ -198,13 +198,18 @@ MAX_TEST_FILE_BYTES = 10_000_000
 def read_test_file(path: Path) -> TestFile:
     """Parse and validate one test file; an error names the file, line and column."""
     try:
-        text = read_small_file(path, MAX_TEST_FILE_BYTES).decode(RULEBOOK_ENCODING)
+        data = read_small_file(path, MAX_TEST_FILE_BYTES)
+        text = data.decode(RULEBOOK_ENCODING)
         raw = tomllib.loads(text)
         return TestFile.model_validate(raw)
     except OSError as exc:
         raise RulebookTestError(f"{path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise RulebookTestError(f"{path}: not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        line, column = undecodable_at(data, exc)
+        raise RulebookTestError(
+            f"{path}:{line}:{column}: not UTF-8 text: byte 0x{data[exc.start]:02x} "
+            f"({exc.reason}); save the file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise RulebookTestError(_toml_syntax(path, str(exc))) from None
     except RecursionError:  # arrays or tables nested hundreds deep

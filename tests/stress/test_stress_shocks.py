@@ -105,6 +105,16 @@ def test_bad_scenario_files(tmp_path: Path, text: str, problem: str) -> None:
     assert problem in str(caught.value)
 
 
+def test_a_scenario_file_not_utf8_names_the_byte_and_where(tmp_path: Path) -> None:
+    path = tmp_path / "latin.toml"  # it said "not TOML: 'utf-8' codec can't decode ..."
+    path.write_bytes(b'[scenario.a]\ndescription = "caf\xe9"\nshocks = ["product=stock:-5%"]\n')
+    with pytest.raises(ShockError) as caught:
+        load_scenarios(path)
+    said = str(caught.value)
+    assert said.startswith(f"{path}:2:19: not UTF-8 text: byte 0xe9 (invalid continuation byte)")
+    assert "save the file as UTF-8" in said
+
+
 def test_missing_scenario_file(tmp_path: Path) -> None:
     with pytest.raises(ShockError, match="cannot read"):
         load_scenarios(tmp_path / "none.toml")

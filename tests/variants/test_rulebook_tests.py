@@ -196,6 +196,12 @@ def test_junit_holds_no_character_xml_cannot() -> None:
             "unknown_account",
             "{path}: [[expect]] 1 names account 'AA', which is not in this file's accounts (A)",
         ),
+        # saved as Windows-1252: it said "not UTF-8 text", and not where
+        (
+            "not_utf8",
+            "{path}:3:19: not UTF-8 text: byte 0xe9 (invalid continuation byte); save the "
+            "file as UTF-8",
+        ),
         # no [[expect]] and no [[property]]: it passed whatever the rulebook decided
         (
             "checks_nothing",
