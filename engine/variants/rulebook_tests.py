@@ -302,9 +302,9 @@ def _load(name: str, near: Path) -> ResolvedRulebook:
     local = near / name
     try:
         return load_rulebook(local if local.is_file() else name, near=[near])
-    except RulebookError as exc:
-        shown = "; ".join(d.message for d in exc.diagnostics)
-        raise RulebookTestError(f"rulebook `{name}`: {shown}") from None
+    except RulebookError as exc:  # each where it is, with its hint (the messages alone before)
+        shown = "\n".join(d.render() for d in exc.diagnostics)
+        raise RulebookTestError(f"rulebook `{name}` does not load:\n{shown}") from None
 
 
 def _actual(row: pd.Series, field: str) -> Any:

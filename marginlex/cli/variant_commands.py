@@ -418,8 +418,9 @@ def _print_report(report: TestReport) -> None:
             continue
         named = escape(f"{case.file}: {case.name}")
         _out.print(f"[red]FAIL[/red] {named}", markup=True, highlight=False)
-        if case.error:
-            _out.print(f"     {case.error}", markup=False)
+        if case.error:  # every line of it under the case (a rulebook's diagnostics: several)
+            for line in case.error.splitlines():
+                _out.print(f"     {line}", markup=False, soft_wrap=True)
         for m in case.mismatches:
             _out.print(f"     {m.field}: expected {m.expected}, got {m.actual}", markup=False)
         if case.trace:

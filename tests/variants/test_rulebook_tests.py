@@ -166,6 +166,21 @@ def test_cli_test_writes_junit_for_ci(tmp_path: Path) -> None:
     assert set(coverage) == {"coverage.sec"}
 
 
+def test_a_rulebook_that_does_not_load_is_shown_with_its_hint(tmp_path: Path) -> None:
+    """A test file beside a copy of a shipped rulebook said only that the id is claimed by
+    two files: the diagnostic's place and hint (write `replaces shipped`) were dropped."""
+    for name in ("harmonized_85pct_offsets.mlx", "harmonized_85pct_offsets.test.toml"):
+        (tmp_path / name).write_bytes((VARIANTS / name).read_bytes())
+    out = CliRunner().invoke(app, ["test", str(tmp_path)])
+    assert out.exit_code == 1
+    lines = [line.strip() for line in out.output.splitlines()]
+    assert "rulebook `harmonized_85pct_offsets` does not load:" in lines
+    assert any(
+        line.startswith("= hint: write `replaces shipped harmonized_85pct_offsets` in the header")
+        for line in lines
+    ), out.output
+
+
 def test_junit_holds_no_character_xml_cannot() -> None:
     """A case named ``"\\u001b[31m"`` in a test file (TOML allows the escape) was written into
     the JUnit file as ESC itself, which XML 1.0 cannot hold: a CI system refused the report
