@@ -82,12 +82,15 @@ def char_name(char: str) -> str:
 
 def visible(value: object) -> object:
     r"""A template's value as a page shows it (Jinja's ``finalize``): text through
-    :func:`printable`; markup (anything with ``__html__``, a macro's output, made of values
-    already finalized) and other values as they are.
+    :func:`printable`, markup too (``{{ name | e }}`` is markup made of the raw text), kept
+    markup (what :func:`printable` writes is plain text: nothing to escape); other values as
+    they are.
 
-    >>> visible("red\x1b[31m"), visible(3)
-    ('red\\x1b[31m', 3)
+    >>> from markupsafe import Markup
+    >>> visible("red\x1b[31m"), visible(Markup("<b>\u202e</b>")), visible(3)
+    ('red\\x1b[31m', Markup('<b>\\u202e</b>'), 3)
     """
-    if not isinstance(value, str) or hasattr(value, "__html__"):
+    if not isinstance(value, str):
         return value
-    return printable(value)
+    shown = printable(value)
+    return value.__class__(shown) if hasattr(value, "__html__") else shown

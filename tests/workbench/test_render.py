@@ -300,6 +300,34 @@ def test_a_test_file_that_cannot_run_is_named_on_the_page(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["render", str(tmp_path / "dated.mlx"), "--format", "md"])
     assert result.exit_code == 0, result.output
     shown = (
-        f"{tmp_path}/dated.test.toml: rulebook `dated_draft`: no rulebook file or id `dated_draft`"
+        f"{tmp_path}/dated.test.toml: rulebook `dated_draft` does not load:\n"
+        "dated_draft: MLX001 no rulebook file or id `dated_draft`\n"
+        "      = hint: give a path to a .mlx file, or one of sec, cftc, harmonized"
     )
     assert f"**A test file could not run:** {md_text(shown)}" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_test_cases_control_characters_are_written_out_on_the_page(
+    tmp_path: Path, fmt: str
+) -> None:
+    """A rulebook test's case name comes from its TOML file, which may write "\\u001b[31m" or
+    "\\u202e": the page listed it as it was (`| e` made it markup, which the templates'
+    finalize passed unchanged); it is written out, as the console writes it."""
+    variants = Path(__file__).parents[2] / "rulebooks" / "variants"
+    text = (variants / "harmonized_85pct_offsets.mlx").read_text(encoding="utf-8")
+    (tmp_path / "desk.mlx").write_text(
+        text.replace("harmonized_85pct_offsets", "desk"), encoding="utf-8"
+    )
+    tests = (variants / "harmonized_85pct_offsets.test.toml").read_text(encoding="utf-8")
+    tests = tests.replace("harmonized_85pct_offsets", "desk")
+    tests = tests.replace('name = "at -8%', 'name = "\\u001b[31mRED\\u202eX at -8%', 1)
+    (tmp_path / "desk.test.toml").write_text(tests, encoding="utf-8")
+    page = tmp_path / f"desk.{fmt}"
+    done = CliRunner().invoke(
+        app, ["render", str(tmp_path / "desk.mlx"), "-f", fmt, "-o", str(page)]
+    )
+    assert done.exit_code == 0, done.output
+    shown = page.read_text(encoding="utf-8")
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "\\x1b[31mRED\\u202eX at -8%" in shown

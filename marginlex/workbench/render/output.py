@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from marginlex.printable import visible
 from marginlex.workbench.render.anchors import statement_anchor
 from marginlex.workbench.render.document import RulebookDocument
 
@@ -67,6 +68,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        finalize=visible,  # a test file's names may hold control or bidirectional characters
     )
     env.filters.update(md=md_text, code=md_code, fence=md_fence, anchor=statement_anchor)
     return env
