@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -332,6 +333,31 @@ def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None
             first_row = pd.Series(rows_of(firsts), index=ids[firsts].to_numpy())
             msgs = [f"duplicate id {v!r} (first at row {first_row[v]})" for v in ids[dup]]
             parser.report(col.name, dup, msgs)
+        _lookalike_ids(ids, present, col.name, parser)
+
+
+def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: ColumnParser) -> None:
+    """A warning at each id that reads the same as an earlier one, though stored differently:
+    equal once Unicode-normalized (NFKC: "É" as one character or as E and a combining accent,
+    a full-width "Ａ"). Every table and page shows the two alike, and a relation, a pledge or
+    a position meant for one may name the other. Only ids outside ASCII are normalized."""
+    odd = present & ~ids.str.isascii().astype("bool")
+    if not odd.any():
+        return
+    forms = ids.astype("object").copy()
+    forms[odd] = [unicodedata.normalize("NFKC", v) for v in ids[odd]]  # a few ids at most
+    alike = present & forms.duplicated(keep="first") & ~ids.duplicated(keep="first")
+    if not alike.any():
+        return
+    firsts = present & ~forms.duplicated(keep="first")
+    first = pd.Series(ids[firsts].to_numpy(), index=forms[firsts].to_numpy())
+    first_row = pd.Series(rows_of(firsts), index=forms[firsts].to_numpy())
+    msgs = [
+        f"id {v!r} reads the same as {first[f]!r} (row {first_row[f]}) but is stored "
+        f"differently, {v!a} against {first[f]!a}: give each id one spelling"
+        for v, f in zip(ids[alike], forms[alike], strict=True)
+    ]
+    parser.report(column, alike, msgs, severity=Severity.WARNING)
 
 
 def read_and_validate(
