@@ -139,6 +139,12 @@ def undecodable_at(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
     return line, len(before[start:].decode(RULEBOOK_ENCODING, errors="replace")) + 1
 
 
+def not_utf8_text(data: bytes, exc: UnicodeDecodeError) -> str:
+    """``not UTF-8 text: byte 0xe9 (invalid continuation byte)``: what a TOML file's reader
+    says after the line and column of :func:`undecodable_at`."""
+    return f"not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason})"
+
+
 def not_utf8(data: bytes, exc: UnicodeDecodeError, where: str) -> Diagnostic:
     r"""MLX001 for a file that is not UTF-8, naming the line and column of the first byte
     that cannot be read.

@@ -202,8 +202,8 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     if not path.is_file():
         problems.add(BOOK_JSON, 0, "-", NOT_REGULAR)
         return None
-    if path.stat().st_size > MAX_BOOK_JSON_BYTES:
-        size = path.stat().st_size
+    size = path.stat().st_size
+    if size > MAX_BOOK_JSON_BYTES:
         problems.add(
             BOOK_JSON,
             0,
@@ -344,7 +344,7 @@ def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: Colu
     odd = present & ~ids.str.isascii().astype("bool")
     if not odd.any():
         return
-    forms = ids.astype("object").copy()
+    forms = ids.astype("object")
     forms[odd] = [unicodedata.normalize("NFKC", v) for v in ids[odd]]  # a few ids at most
     alike = present & forms.duplicated(keep="first") & ~ids.duplicated(keep="first")
     if not alike.any():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl.claims import undecodable_at
+from marginlex.dsl.claims import not_utf8_text, undecodable_at
 from marginlex.engine.book.memory import read_small_file
 
 
@@ -184,9 +184,7 @@ def load_scenarios(path: Path) -> tuple[Scenario, ...]:
     except UnicodeDecodeError as exc:
         line, column = undecodable_at(raw, exc)
         raise ShockError(
-            f"{path}:{line}:{column}",
-            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} ({exc.reason})",
-            "save the file as UTF-8",
+            f"{path}:{line}:{column}", not_utf8_text(raw, exc), "save the file as UTF-8"
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ShockError(

@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from marginlex.dsl.claims import RULEBOOK_ENCODING, undecodable_at
+from marginlex.dsl.claims import RULEBOOK_ENCODING, not_utf8_text, undecodable_at
 from marginlex.dsl.diagnostics import RulebookError, did_you_mean
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
@@ -206,10 +206,8 @@ def read_test_file(path: Path) -> TestFile:
         raise RulebookTestError(f"{path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         line, column = undecodable_at(data, exc)
-        raise RulebookTestError(
-            f"{path}:{line}:{column}: not UTF-8 text: byte 0x{data[exc.start]:02x} "
-            f"({exc.reason}); save the file as UTF-8"
-        ) from None
+        said = not_utf8_text(data, exc)
+        raise RulebookTestError(f"{path}:{line}:{column}: {said}; save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise RulebookTestError(_toml_syntax(path, str(exc))) from None
     except RecursionError:  # arrays or tables nested hundreds deep
