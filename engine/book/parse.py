@@ -8,6 +8,7 @@ to a :class:`~marginlex.engine.book.problems.Problems` collector. Rows are sprea
 from __future__ import annotations
 
 import difflib
+import re
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,7 @@ class ColumnParser:
         values = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
         nan_word = text.str.lower().isin(_NAN_WORDS)
         bad = values.isna() & ~missing & ~nan_word
-        self.report(col.name, bad, [f"not a number {v!r}" for v in text[bad]])
+        self.report(col.name, bad, [f"not a number {v!r}{number_hint(v)}" for v in text[bad]])
         self.invalid[col.name] = bad
         if col.value_required:
             # A NaN written as such (not an empty cell) is a value, and a wrong one.
@@ -170,6 +171,45 @@ class ColumnParser:
         extras = sorted(set(text[ok & ~known].unique()))
         values = pd.Categorical(text.where(ok), categories=[*ASSET_CLASSES, *extras])
         return pd.Series(values, index=text.index, name=col.name)
+
+
+_MINUS_LOOKALIKES = "\u2212\u2012\u2013\u2014\ufe63\uff0d"  # minus sign, dashes, wide
+_CURRENCY_SIGNS = "$\u20ac\u00a3\u00a5"  # $ € £ ¥
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?P<sep>[,\u00a0\u202f' ])\d{3}((?P=sep)\d{3})*(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+
+
+def number_hint(text: str) -> str:
+    """How to write a number a spreadsheet spelled for people (empty when no spelling is
+    recognized), after a colon: a decimal comma, thousands separators, a currency or percent
+    sign, a typographic minus.
+
+    >>> number_hint("1,5")
+    ': write the decimal separator as a point: 1.5'
+    >>> number_hint("1 234 567.5")
+    ': leave out the thousands separators: 1234567.5'
+    >>> number_hint("1,500")
+    ': write 1500 or 1.500 as meant (no thousands separator, a point for decimals)'
+    >>> number_hint("\u22125"), number_hint("abc")
+    (": write the minus sign as '-' (this is U+2212)", '')
+    """
+    lookalike = next((c for c in text if c in _MINUS_LOOKALIKES), None)
+    if lookalike is not None:
+        return f": write the minus sign as '-' (this is U+{ord(lookalike):04X})"
+    if any(c in _CURRENCY_SIGNS for c in text):
+        return ": leave out the currency sign"
+    if text.endswith("%"):
+        return ": leave out the % sign (a rate or a range is a fraction: 25% is 0.25)"
+    grouped, decimal = _GROUPED.fullmatch(text), _DECIMAL_COMMA.fullmatch(text)
+    if grouped and decimal:  # "1,500": a thousand and a half, or one and a half
+        whole = text.replace(",", "")
+        point = text.replace(",", ".")
+        return f": write {whole} or {point} as meant (no thousands separator, a point for decimals)"
+    if grouped:
+        return f": leave out the thousands separators: {text.replace(grouped['sep'], '')}"
+    if decimal:
+        return f": write the decimal separator as a point: {text.replace(',', '.')}"
+    return ""
 
 
 def _unknown(value: str, allowed: tuple[str, ...]) -> str:

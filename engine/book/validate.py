@@ -86,7 +86,10 @@ def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
         if path.suffix == ".parquet":
             return read_parquet(path)
         header = _csv_header(path)
-        if header is not None and _report_repeated_columns(path.name, header, problems):
+        if header is not None and (
+            _report_separator(path.name, header, problems)
+            or _report_repeated_columns(path.name, header, problems)
+        ):
             return None
         return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
     except TextTooLarge as exc:
@@ -155,6 +158,31 @@ def _csv_header(path: Path) -> list[str] | None:
         return None
 
 
+_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _report_separator(file: str, header: list[str], problems: Problems) -> bool:
+    """Name a file whose columns are separated by something else than commas: its header
+    reads as one column (every book file has several) that a semicolon, tab or bar splits.
+    Excel saves "CSV" with semicolons where the decimal separator is a comma, and each row
+    then failed on its own ("2 values, but the header has 1 columns", once per row)."""
+    if len(header) != 1:
+        return False
+    for separator, name in _SEPARATORS.items():
+        names = header[0].split(separator)
+        if len(names) > 1:
+            problems.add(
+                file,
+                HEADER_ROW,
+                "-",
+                f"the header reads as one column: its {len(names)} names are separated by "
+                f"{name}, not commas: save the file as comma-separated CSV (in Excel: Save "
+                "As, CSV UTF-8 (Comma delimited)), with a point as the decimal separator",
+            )
+            return True
+    return False
+
+
 def _report_repeated_columns(file: str, header: list[str], problems: Problems) -> bool:
     """Name each column the header holds more than once (which one would be meant?)."""
     places: dict[str, list[int]] = {}
@@ -186,9 +214,9 @@ def _report_ragged_rows(path: Path, problems: Problems) -> bool:
     found = False
     for number, record in enumerate(records[1:], start=FIRST_DATA_ROW):
         if record and len(record) != width:
-            problems.add(
-                path.name, number, "-", f"{len(record)} values, but the header has {width} columns"
-            )
+            columns = "column" if width == 1 else "columns"
+            message = f"{len(record)} values, but the header has {width} {columns}"
+            problems.add(path.name, number, "-", message)
             found = True
     return found
 
