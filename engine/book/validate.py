@@ -33,7 +33,7 @@ from marginlex.engine.book.limits import (
     read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
-from marginlex.engine.book.parse import ColumnParser, rows_of
+from marginlex.engine.book.parse import ColumnParser, date_hint, rows_of
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.schema import FILES, FileSpec
 
@@ -285,7 +285,8 @@ def _meta_fields(data: dict[str, object], problems: Problems) -> BookMeta | None
         problems.add(BOOK_JSON, 0, "as_of", "missing value (a date, YYYY-MM-DD)")
         ok = False
     elif parsed_as_of is None or not isinstance(as_of, str) or len(as_of) != 10:
-        problems.add(BOOK_JSON, 0, "as_of", f"not a date {as_of!r} (expected YYYY-MM-DD)")
+        hint = date_hint(as_of) if isinstance(as_of, str) else ""
+        problems.add(BOOK_JSON, 0, "as_of", f"not a date {as_of!r} (expected YYYY-MM-DD){hint}")
         ok = False
     currency = data.get("currency", "USD")
     if currency != "USD":

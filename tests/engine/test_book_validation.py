@@ -85,6 +85,7 @@ def _to_parquet_as_text(src: Path, dst: Path) -> None:
         "missing_columns",
         "repeated_positions",
         "number_spellings",
+        "date_spellings",
     ],
 )
 def test_parquet_book_reports_the_same_rows(name: str, tmp_path: Path) -> None:
