@@ -25,7 +25,7 @@ from marginlex.dsl.model.domain import (
 )
 from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.parse import ColumnParser
-from marginlex.engine.book.problems import FIRST_DATA_ROW, Severity
+from marginlex.engine.book.problems import Severity
 
 _OPTION_FIELDS = ("underlying", "option_type", "strike", "implied_vol", "maturity")
 
@@ -91,7 +91,7 @@ def _check_accounts(df: pd.DataFrame, parser: ColumnParser) -> None:
     bad_tokens = tokens[bad]
     parser.report_rows(
         "agreements",
-        bad_tokens.index.to_numpy() + FIRST_DATA_ROW,
+        parser.row_numbers(bad_tokens.index.to_numpy()),
         [
             f"unknown agreement {t!r} (expected any of: {', '.join(allowed)}, separated by ';')"
             for t in bad_tokens
@@ -209,11 +209,12 @@ def check_repeated_positions(
         return
     rows = pd.Series(np.arange(len(keys)), index=keys.index)
     first = rows.groupby(pair.to_numpy()).transform("min")  # each pair's first row
+    first = pd.Series(parsers["positions"].row_numbers(first.to_numpy()), index=first.index)
     parsers["positions"].report(
         "instrument_id",
         later,
         [
-            f"account {a!r} already holds {i!r} at row {FIRST_DATA_ROW + r}: each row is "
+            f"account {a!r} already holds {i!r} at row {r}: each row is "
             "margined as a position of its own, so a long and a short row may each be "
             "charged; give one row per account and instrument, the quantities summed"
             for a, i, r in zip(

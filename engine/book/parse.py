@@ -24,11 +24,6 @@ _FALSE = frozenset({"false", "0", "no"})
 _NAN_WORDS = frozenset({"nan", "-nan", "+nan"})
 
 
-def rows_of(mask: pd.Series | np.ndarray) -> np.ndarray:
-    """Spreadsheet rows of the True positions of a boolean mask over a raw frame."""
-    return np.flatnonzero(np.asarray(mask, dtype=bool)) + FIRST_DATA_ROW
-
-
 def _typed(col: Column, raw: pd.Series) -> bool:
     """Whether a column arrives already in its contract type (a Parquet float or date
     column), so that it is taken as it is instead of written as text and read back (0.4 s
@@ -56,12 +51,23 @@ def as_text(raw: pd.Series) -> pd.Series:
 
 
 class ColumnParser:
-    """Parses the columns of one file, reporting problems against that file's name."""
+    """Parses the columns of one file, reporting problems against that file's name.
 
-    def __init__(self, file: str, problems: Problems, ranks: dict[str, int]) -> None:
+    ``rows`` is the spreadsheet row of each row of the frame, where they are not simply
+    counted from row 2: a CSV file with empty rows, which the frame leaves out.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        problems: Problems,
+        ranks: dict[str, int],
+        rows: np.ndarray | None = None,
+    ) -> None:
         self.file = file
         self.problems = problems
         self.ranks = ranks
+        self.rows = rows
         # Rows whose value could not be parsed, per column: later checks skip them so that
         # one bad cell gives one problem.
         self.invalid: dict[str, pd.Series] = {}
@@ -74,10 +80,19 @@ class ColumnParser:
         severity: Severity = Severity.ERROR,
     ) -> None:
         """Report ``message`` (scalar or one per True row) at every True row of ``mask``."""
-        rows = rows_of(mask)
+        rows = self.rows_of(mask)
         self.problems.add(
             self.file, rows, col, message, severity=severity, column_rank=self.ranks[col]
         )
+
+    def rows_of(self, mask: pd.Series | np.ndarray) -> np.ndarray:
+        """Spreadsheet rows of the True positions of a boolean mask over the frame."""
+        return self.row_numbers(np.flatnonzero(np.asarray(mask, dtype=bool)))
+
+    def row_numbers(self, positions: np.ndarray) -> np.ndarray:
+        """Spreadsheet rows of rows of the frame, by position."""
+        at = np.asarray(positions, dtype=np.int64)
+        return at + FIRST_DATA_ROW if self.rows is None else self.rows[at]
 
     def report_rows(self, col: str, rows: np.ndarray, messages: list[str]) -> None:
         """Report one message per given spreadsheet row."""

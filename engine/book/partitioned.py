@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.model.domain import ASSET_CLASSES
-from marginlex.engine.book.limits import read_parquet
 from marginlex.engine.book.load import Book, book_from_frames
 from marginlex.engine.book.problems import (
     FIRST_DATA_ROW,
@@ -39,6 +39,7 @@ from marginlex.engine.book.validate import (
     find_file,
     read_and_validate,
     read_meta,
+    read_raw,
 )
 
 PARTITIONS = "partitions"
@@ -100,18 +101,18 @@ def read_layout(folder: Path) -> Layout:
 def _account_columns(folder: Path, part: Path) -> pd.DataFrame:
     """``account_id`` and ``owner_id`` of a partition's accounts as text (empty when the
     file cannot be read: the partition's own validation says why)."""
-    empty = pd.DataFrame({"account_id": pd.Series([], dtype="str"), "owner_id": ""})
+    empty = pd.DataFrame(
+        {"account_id": pd.Series([], dtype="str"), "owner_id": "", "row": 0, "file": ""}
+    )
     path = find_file(part, "accounts", Problems(()))
-    try:
-        if path is None:
-            return empty
-        if path.suffix == ".parquet":
-            raw = read_parquet(path, columns=["account_id", "owner_id"])
-        else:
-            raw = pd.read_csv(path, usecols=["account_id", "owner_id"], dtype=str)
-    except (OSError, ValueError, KeyError):
+    if path is None:
         return empty
-    return raw.astype("str").assign(file=path.relative_to(folder).as_posix())
+    raw = read_raw(path, Problems(()))  # the partition's own validation reports problems
+    if raw is None or not {"account_id", "owner_id"} <= set(raw.frame.columns):
+        return empty
+    rows = raw.rows if raw.rows is not None else np.arange(len(raw.frame)) + FIRST_DATA_ROW
+    ids = raw.frame[["account_id", "owner_id"]].astype("str")
+    return ids.assign(row=rows, file=path.relative_to(folder).as_posix())
 
 
 def _check_cut(
@@ -119,11 +120,7 @@ def _check_cut(
 ) -> None:
     """An account in two partitions, or an owner's accounts in two: a margin set could span
     partitions. Each is reported at the later partition's row."""
-    numbered = [
-        f.assign(row=range(FIRST_DATA_ROW, FIRST_DATA_ROW + len(f)), part=k)
-        for k, f in enumerate(ids)
-        if len(f)
-    ]
+    numbered = [f.assign(part=k) for k, f in enumerate(ids) if len(f)]
     if not numbered:
         return
     rows = pd.concat(numbered, ignore_index=True)

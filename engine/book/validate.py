@@ -13,7 +13,9 @@ import json
 import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -33,7 +35,7 @@ from marginlex.engine.book.limits import (
     read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
-from marginlex.engine.book.parse import ColumnParser, date_hint, rows_of
+from marginlex.engine.book.parse import ColumnParser, date_hint
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.schema import FILES, FileSpec
 
@@ -77,21 +79,37 @@ def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
     return csv if csv.exists() else parquet if parquet.exists() else None
 
 
-def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
-    """A file's columns as read: text for CSV (no NA guessing), native types for Parquet."""
+class RawFile(NamedTuple):
+    """A file's columns as read, and the spreadsheet row of each of its rows where they are
+    not counted from row 2 on (None: they are): a CSV file with empty rows."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray | None
+
+
+def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFile | None:
+    """A file's columns as read: text for CSV (no NA guessing), native types for Parquet;
+    empty rows left out, with a warning (``shown``: the file as problems name it)."""
     if not path.is_file():  # a link to /dev/zero read forever, past any memory check
         problems.add(path.name, 0, "-", NOT_REGULAR)
         return None
     try:
         if path.suffix == ".parquet":
-            return read_parquet(path)
+            return _without_empty_rows(read_parquet(path), shown or path.name, problems)
         header = _csv_header(path)
         if header is not None and (
             _report_separator(path.name, header, problems)
             or _report_repeated_columns(path.name, header, problems)
         ):
             return None
-        return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+        # A blank line is a row of empty values, as a spreadsheet shows it: skipped, every
+        # row after it was reported a row too early.
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, engine="pyarrow", skip_blank_lines=False
+        )
+        file = shown or path.name
+        frame = _without_unnamed_columns(frame, header or [], file, problems)
+        return _without_empty_rows(frame, file, problems)
     except TextTooLarge as exc:
         problems.add(path.name, 0, "-", str(exc))
         return None
@@ -102,6 +120,73 @@ def read_raw(path: Path, problems: Problems) -> pd.DataFrame | None:
             return None
         problems.add(path.name, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
+
+
+def _without_unnamed_columns(
+    frame: pd.DataFrame, header: list[str], file: str, problems: Problems
+) -> pd.DataFrame:
+    """The frame without the columns its header leaves unnamed (an Excel export of a sheet
+    whose used range is wider than the table ends each line with commas; they were read as
+    one column named twice, or as unknown columns named "Unnamed: 3"): left out when they
+    hold no value, an error at the first value when they do."""
+    unnamed = [k for k, name in enumerate(header) if not name.strip() and k < len(frame.columns)]
+    for k in unnamed:
+        column = frame[frame.columns[k]]
+        held = ~_no_value(column)
+        if held.any():
+            first = int(np.flatnonzero(held)[0])
+            problems.add(
+                file,
+                first + FIRST_DATA_ROW,
+                "-",
+                f"column {k + 1} has no name in the header but holds {column.iloc[first]!r}: "
+                "name it, or delete the column",
+            )
+    return frame.drop(columns=[frame.columns[k] for k in unnamed])
+
+
+def _without_empty_rows(frame: pd.DataFrame, file: str, problems: Problems) -> RawFile:
+    """The frame without its rows that hold no value at all, and the spreadsheet row of each
+    row kept. Rows past the last row with a value go silently (an Excel sheet's used range
+    runs past the table: ",,,,,," rows, each reported as a missing value in every required
+    column before); one warning names those between rows (a blank line among them)."""
+    if not len(frame.columns) or not len(frame):
+        return RawFile(frame, None)
+    empty = _no_value(frame[frame.columns[0]])
+    if not empty.any():  # the usual case: one column looked at
+        return RawFile(frame, None)
+    for column in frame.columns[1:]:
+        empty = empty & _no_value(frame[column])
+    if not empty.any():
+        return RawFile(frame, None)
+    numbers = np.flatnonzero(~empty)
+    last = int(numbers[-1]) + FIRST_DATA_ROW if len(numbers) else FIRST_DATA_ROW
+    inside = np.flatnonzero(empty) + FIRST_DATA_ROW
+    inside = inside[inside < last]
+    if len(inside):
+        shown = ", ".join(str(int(r)) for r in inside[:_LISTED_ROWS])
+        more = f" and {len(inside) - _LISTED_ROWS:,} more" if len(inside) > _LISTED_ROWS else ""
+        which = f"rows {shown}{more}" if len(inside) > 1 else f"row {shown}"
+        problems.add(
+            file,
+            int(inside[0]),
+            "-",
+            f"{len(inside):,} empty row{'s' if len(inside) > 1 else ''} (no value in any "
+            f"column) left out: {which}",
+            severity=Severity.WARNING,
+        )
+    return RawFile(frame[~empty].reset_index(drop=True), numbers + FIRST_DATA_ROW)
+
+
+_LISTED_ROWS = 5
+
+
+def _no_value(column: pd.Series) -> np.ndarray:
+    """Cells with no value: null, or empty text."""
+    missing = column.isna().to_numpy(dtype=bool)
+    if column.dtype in ("str", object):
+        return missing | (column == "").to_numpy(dtype=bool, na_value=False)
+    return missing
 
 
 UTF8_HINT = "save the file as UTF-8 (in Excel: Save As, CSV UTF-8)"
@@ -187,7 +272,8 @@ def _report_repeated_columns(file: str, header: list[str], problems: Problems) -
     """Name each column the header holds more than once (which one would be meant?)."""
     places: dict[str, list[int]] = {}
     for number, name in enumerate(header, start=1):
-        places.setdefault(name, []).append(number)
+        if name.strip():  # a column without a name is not named twice: see below
+            places.setdefault(name, []).append(number)
     repeated = {name: at for name, at in places.items() if len(at) > 1}
     for name, at in repeated.items():
         shown = ", ".join(str(n) for n in at)
@@ -305,13 +391,18 @@ def _meta_fields(data: dict[str, object], problems: Problems) -> BookMeta | None
 
 
 def parse_file(
-    spec: FileSpec, raw: pd.DataFrame, file: str, problems: Problems
+    spec: FileSpec,
+    raw: pd.DataFrame,
+    file: str,
+    problems: Problems,
+    rows: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, ColumnParser]:
-    """Check the header and parse every column; extra columns are kept as text."""
+    """Check the header and parse every column; extra columns are kept as text. ``rows``:
+    each row's spreadsheet row, where they are not counted from row 2 on."""
     names = spec.names
     extras = [str(c) for c in raw.columns if c not in names]
     ranks = {n: i for i, n in enumerate((*names, *extras))}
-    parser = ColumnParser(file, problems, ranks)
+    parser = ColumnParser(file, problems, ranks, rows)
     for col in spec.columns:
         if col.name not in raw.columns and col.header_required:
             parser.report_at(col.name, HEADER_ROW, "missing required column")
@@ -359,7 +450,7 @@ def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None
         dup = ids.duplicated(keep="first") & present
         if dup.any():
             firsts = present & ~ids.duplicated(keep="first")
-            first_row = pd.Series(rows_of(firsts), index=ids[firsts].to_numpy())
+            first_row = pd.Series(parser.rows_of(firsts), index=ids[firsts].to_numpy())
             msgs = [f"duplicate id {v!r} (first at row {first_row[v]})" for v in ids[dup]]
             parser.report(col.name, dup, msgs)
         _lookalike_ids(ids, present, col.name, parser)
@@ -380,7 +471,7 @@ def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: Colu
         return
     firsts = present & ~forms.duplicated(keep="first")
     first = pd.Series(ids[firsts].to_numpy(), index=forms[firsts].to_numpy())
-    first_row = pd.Series(rows_of(firsts), index=forms[firsts].to_numpy())
+    first_row = pd.Series(parser.rows_of(firsts), index=forms[firsts].to_numpy())
     msgs = [
         f"id {v!r} reads the same as {first[f]!r} (row {first_row[f]}) but is stored "
         f"differently, {v!a} against {first[f]!a}: give each id one spelling"
@@ -433,9 +524,11 @@ def read_and_validate(
             if spec.required and not present:
                 problems.add(shown, 0, "-", "required file is missing")
             continue
-        raw = read_raw(path, problems)
+        raw = read_raw(path, problems, shown)
         if raw is not None:
-            frames[spec.stem], parsers[spec.stem] = parse_file(spec, raw, shown, problems)
+            frames[spec.stem], parsers[spec.stem] = parse_file(
+                spec, raw.frame, shown, problems, raw.rows
+            )
     for spec in FILES:
         if spec.stem in frames:
             check_unique(spec, frames[spec.stem], parsers[spec.stem])

@@ -150,3 +150,28 @@ def test_categories_of_partitions_read_apart_are_those_of_the_table_read_whole()
     got = concat_parsed("collateral", [one.reindex(columns=["asset"]), two])
     assert got["asset"].tolist() == ["USD", "ZZZ", "AAA"]
     assert list(got["asset"].cat.categories)[-2:] == ["AAA", "ZZZ"]
+
+
+def test_a_blank_line_in_a_partition_file_keeps_its_rows_numbered_as_shown(
+    parted: Path, tmp_path: Path
+) -> None:
+    """A CSV reader skips blank lines: every row after one was reported a row too early,
+    the partition cut's check included (it numbered the rows it read)."""
+    book = _copy(parted, tmp_path / "blank")
+    first, second = (p / "accounts.parquet" for p in partition_folders(book))
+    moved = pd.read_parquet(first).iloc[[0]]
+    table = pd.concat([pd.read_parquet(second), moved])
+    second.unlink()
+    lines = table.to_csv(index=False).splitlines()
+    lines.insert(2, "")  # a blank line after the first account: the moved one is a row later
+    (second.parent / "accounts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    row = len(lines)  # the header is row 1, the blank line a row of its own
+    assert [p.render() for p in read_layout(book).problems] == [
+        f"{PARTITIONS}/p00001/accounts.csv:{row}: account_id: account "
+        f"{moved['account_id'].iloc[0]!r} is also in {PARTITIONS}/p00000: an account belongs "
+        "to one partition",
+    ]
+    warning = "warning: 1 empty row (no value in any column) left out: row 3"
+    assert f"{PARTITIONS}/p00001/accounts.csv:3: {warning}" in [
+        p.render() for p in validate_book(book)
+    ]

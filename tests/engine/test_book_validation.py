@@ -281,3 +281,22 @@ def test_a_book_json_of_a_megabyte_is_refused_unread(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("book.json: 1,000,")
     assert "over the limit of 1,000,000: it holds as_of, currency and name" in result.output
+
+
+def test_a_parquet_row_of_nulls_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """A row with no value in any column (a table exported with the sheet's empty rows) is
+    one warning, not a missing value in each required column; later rows keep their rows."""
+    book = tmp_path / "book"
+    _to_parquet_as_text(BOOKS / "good_small", book)
+    path = book / "positions.parquet"
+    frame = pd.read_parquet(path)
+    blank = pd.DataFrame({c: [None] for c in frame.columns}, dtype="str")
+    bad = frame.iloc[[0]].assign(quantity="ten")
+    pd.concat([frame.iloc[:1], blank, frame.iloc[1:], bad]).to_parquet(path, index=False)
+    assert [p.render() for p in validate_book(book)] == [
+        "positions.parquet:3: warning: 1 empty row (no value in any column) left out: row 3",
+        "positions.parquet:6: instrument_id: warning: account 'A1' already holds 'XYZ' at row "
+        "2: each row is margined as a position of its own, so a long and a short row may each "
+        "be charged; give one row per account and instrument, the quantities summed",
+        "positions.parquet:6: quantity: not a number 'ten'",
+    ]
