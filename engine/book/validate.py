@@ -8,8 +8,10 @@ and the cross-file checks (dangling references). It never stops at the first pro
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
+import re
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -403,15 +405,22 @@ def parse_file(
     extras = [str(c) for c in raw.columns if c not in names]
     ranks = {n: i for i, n in enumerate((*names, *extras))}
     parser = ColumnParser(file, problems, ranks, rows)
+    meant = _meant_columns(extras, [n for n in names if n not in raw.columns])
+    written = {name: extra for extra, name in meant.items()}
     for col in spec.columns:
         if col.name not in raw.columns and col.header_required:
-            parser.report_at(col.name, HEADER_ROW, "missing required column")
+            hint = f": is {written[col.name]!r} it? {_COLUMN_NAMES}" if col.name in written else ""
+            parser.report_at(col.name, HEADER_ROW, f"missing required column{hint}")
+    required = {c.name for c in spec.columns if c.header_required}
     for extra in extras:
+        if meant.get(extra) in required:
+            continue  # said once, at the required column it stands for
+        hint = f"; did you mean {meant[extra]!r}? {_COLUMN_NAMES}" if extra in meant else ""
         problems.add(
             file,
             HEADER_ROW,
             extra,
-            "unknown column, kept and ignored",
+            f"unknown column, kept and ignored{hint}",
             severity=Severity.WARNING,
             column_rank=ranks[extra],
         )
@@ -428,6 +437,25 @@ def parse_file(
     for extra in extras:
         out[extra] = raw[extra].astype("str")
     return pd.DataFrame(out, index=index), parser
+
+
+_COLUMN_NAMES = "(column names are lower case, words joined by _)"
+
+
+def _meant_columns(extras: list[str], absent: list[str]) -> dict[str, str]:
+    """The contract column each unknown header name seems to stand for, among those the
+    header lacks: the same once lower-cased with words joined by ``_`` ("Account ID",
+    "account-id"), or one typo away ("instrumentid")."""
+    meant: dict[str, str] = {}
+    for extra in extras:
+        plain = "_".join(re.split(r"[\s_\-]+", extra.strip().lower()))
+        if plain in absent:
+            meant[extra] = plain
+            continue
+        close = difflib.get_close_matches(plain, absent, n=1, cutoff=0.85)
+        if close:
+            meant[extra] = close[0]
+    return meant
 
 
 def _candidates(folder: Path, stem: str) -> tuple[Path, Path]:
