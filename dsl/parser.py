@@ -459,12 +459,53 @@ def _character_diagnostic(char: str, after: str, span: m.Span) -> Diagnostic:
         )
     message, hint = _CHARACTER_HINTS.get(
         char + ("9" if after.isdigit() else ""),
-        (
-            f"the character `{printable(char)}` cannot appear here",
+        _look_alike(char)
+        or (
+            f"the character `{printable(char)}`{_named(char)} cannot appear here",
             "names use letters, digits and _; texts go in double quotes",
         ),
     )
     return error(Code.BAD_CHARACTER, message, span, hint)
+
+
+# Characters a word processor or a web page puts where the language wants plain ones: text
+# pasted into a rulebook brings them, and most look like what was meant (or like nothing).
+_CURLY_QUOTES = frozenset(
+    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\uff02"
+)
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d")
+_INVISIBLE = frozenset(
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u200b\u200c\u200d\u2060\u202f\u205f\u3000\ufeff"
+)
+
+
+def _look_alike(char: str) -> tuple[str, str] | None:
+    """What a typographic look-alike of a plain character is, and what to type instead."""
+    if char in _CURLY_QUOTES:
+        return (
+            f"`{char}`{_named(char)} is a curly quote, as a word processor writes it",
+            'texts go in straight double quotes `"`: retype the quotes (or turn smart '
+            "quotes off where the text was written)",
+        )
+    if char in _DASHES:
+        return (
+            f"`{char}`{_named(char)} is a dash, not a hyphen",
+            "names join words with _, and a range is written in words (`up to 3 years`); "
+            "retype `-` where a hyphen is meant",
+        )
+    if char in _INVISIBLE:
+        return (
+            f"an invisible character here,{_named(char)}, as text pasted from a web page or a "
+            "word processor brings",
+            "retype the space here as an ordinary one (delete it if none is meant)",
+        )
+    return None
+
+
+def _named(char: str) -> str:
+    """`` U+00E9 (LATIN SMALL LETTER E WITH ACUTE)`` for a character outside ASCII, else ""."""
+    return f" {char_name(char)}" if not char.isascii() else ""
 
 
 def _acceptable(exc: UnexpectedInput) -> set[str]:

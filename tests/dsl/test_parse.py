@@ -165,6 +165,50 @@ def test_a_diagnostic_shows_no_control_character_and_points_at_the_right_line() 
 
 
 @pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        (
+            "parameter p = 5 USD cites \u201cx\u201d",
+            "`\u201c` U+201C (LEFT DOUBLE QUOTATION MARK) is a curly quote, as a word processor "
+            "writes it",
+            'texts go in straight double quotes `"`',
+        ),
+        (
+            'parameter\u00a0p = 5 USD cites "x"',
+            "an invisible character here, U+00A0 (NO-BREAK SPACE), as text pasted from a web "
+            "page or a word processor brings",
+            "retype the space here as an ordinary one",
+        ),
+        (
+            'parameter p\u200b = 5 USD cites "x"',
+            "an invisible character here, U+200B (ZERO WIDTH SPACE)",
+            "delete it if none is meant",
+        ),
+        (
+            'parameter p\u2013q = 5 USD cites "x"',
+            "`\u2013` U+2013 (EN DASH) is a dash, not a hyphen",
+            "names join words with _",
+        ),
+        (
+            'parameter p\u00e9 = 5 USD cites "x"',
+            "the character `\u00e9` U+00E9 (LATIN SMALL LETTER E WITH ACUTE) cannot appear here",
+            "names use letters, digits and _",
+        ),
+    ],
+)
+def test_pasted_look_alikes_are_named_with_what_to_type(text: str, message: str, hint: str) -> None:
+    """Text pasted from a word processor or a web page brings curly quotes, dashes and
+    invisible spaces: each is named by its code point (an invisible one showed as ``` ` ` ```)
+    with what to type instead."""
+    with pytest.raises(RulebookError) as info:
+        parse(HEAD + text, "t.mlx")
+    d = info.value.diagnostics[0]
+    assert d.code.value == "MLX102"
+    assert d.message.startswith(message)
+    assert hint in (d.hint or "")
+
+
+@pytest.mark.parametrize(
     ("text", "code", "words"),
     [
         ('eligibility e for account cites "x" require a: owner.ecp = true', "MLX101", "`because`"),
