@@ -64,6 +64,25 @@ def _rows(cursor: sqlite3.Cursor, money: bool = False) -> list[Any]:
     return [row_type(*r) for r in rows]
 
 
+def path_problem(path: Path, *, create: bool) -> str | None:
+    """What is wrong with ``path`` as a SQLite ledger file, before SQLite says "unable to
+    open database file": a folder given for the file, or (to create one) no such folder.
+
+    >>> path_problem(Path("/"), create=True).split(";")[0]
+    'cannot open the ledger /: it is a folder'
+    >>> path_problem(Path("/no/such/folder/l.db"), create=True)
+    'cannot create the ledger /no/such/folder/l.db: there is no folder /no/such/folder'
+    """
+    if path.is_dir():
+        return (
+            f"cannot open the ledger {path}: it is a folder; give the path of a ledger file "
+            f"in it, such as {path / 'ledger.db'}"
+        )
+    if create and not path.exists() and not path.parent.is_dir():
+        return f"cannot create the ledger {path}: there is no folder {path.parent}"
+    return None
+
+
 class SqliteDecisionReader:
     """A SQLite ledger opened read-only, to read one decision.
 
@@ -77,8 +96,8 @@ class SqliteDecisionReader:
         if not path.exists():
             raise LedgerError(f"no ledger at {path}: record a run first, or pass --ledger PATH")
         self.url = f"sqlite:///{path}"  # as SQLAlchemy names the engine in its errors
-        if path.is_dir():  # read-only, SQLite would call it a disk I/O error
-            raise LedgerError(f"cannot open the ledger {self.url}: unable to open database file")
+        if (problem := path_problem(path, create=False)) is not None:
+            raise LedgerError(problem)
         uri = f"file:{quote(str(path))}?mode=ro"
         try:
             self.conn = sqlite3.connect(uri, uri=True, timeout=300, isolation_level=None)

@@ -59,6 +59,7 @@ from marginlex.audit.ledger.read import LedgerReader
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
 from marginlex.audit.ledger.run_summaries import has_summaries, write_summary
+from marginlex.audit.ledger.sqlite_read import path_problem
 from marginlex.audit.trace.dictionary import DICTIONARY_ID, shipped
 from marginlex.audit.trace.model import DecisionTrace
 
@@ -237,6 +238,8 @@ def _engine(location: str, create: bool) -> Engine:
     path = Path(location).expanduser().resolve()
     if not create and not path.exists():
         raise LedgerError(f"no ledger at {path}: record a run first, or pass --ledger PATH")
+    if (problem := path_problem(path, create=create)) is not None:
+        raise LedgerError(problem)
     return _sqlite_engine(path)
 
 

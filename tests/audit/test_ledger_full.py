@@ -1,5 +1,6 @@
-"""A ledger the database cannot write to (a full disk): the run is refused in one line, the
-transaction rolled back, and the runs already recorded stay whole."""
+"""A ledger the database cannot write to (a full disk, a folder given for the file, a folder
+that does not exist): the run is refused in one line, the transaction rolled back, and the
+runs already recorded stay whole."""
 
 from __future__ import annotations
 
@@ -50,3 +51,30 @@ def test_a_full_disk_records_nothing_and_says_so(
         assert len(ledger.runs()) == 1 and verify(ledger).ok
     finally:
         ledger.close()
+
+
+def test_a_folder_or_a_missing_folder_for_the_ledger_says_which(tmp_path: Path) -> None:
+    """SQLite said "unable to open database file" for both: a folder given for the ledger
+    file, and a file in a folder that does not exist."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    result = runner.invoke(app, ["run", "--ledger", str(folder)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: nothing recorded: cannot open the ledger {folder}: it is a folder; give the "
+        f"path of a ledger file in it, such as {folder / 'ledger.db'}\n",
+    )
+    missing = tmp_path / "no-such" / "ledger.db"
+    result = runner.invoke(app, ["run", "--ledger", str(missing)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: nothing recorded: cannot create the ledger {missing}: there is no folder "
+        f"{missing.parent}\n",
+    )
+    assert not missing.parent.exists()
+    for command in (["verify"], ["ledger"], ["explain", "d-1"]):
+        result = runner.invoke(app, [*command, "--ledger", str(folder)])
+        assert result.exit_code == 2, command
+        assert "it is a folder; give the path of a ledger file in it" in " ".join(
+            result.stderr.split()
+        )
