@@ -313,7 +313,7 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     """Read ``book.json``: as_of (a date), currency (USD only), name."""
     path = folder / BOOK_JSON
     if not path.exists():
-        problems.add(BOOK_JSON, 0, "-", "required file is missing")
+        problems.add(BOOK_JSON, 0, "-", f"required file is missing{_near_file(folder, 'book')}")
         return None
     if not path.is_file():
         problems.add(BOOK_JSON, 0, "-", NOT_REGULAR)
@@ -458,6 +458,29 @@ def _meant_columns(extras: list[str], absent: list[str]) -> dict[str, str]:
     return meant
 
 
+_SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
+
+
+def _near_file(folder: Path, stem: str) -> str:
+    """What the folder holds in place of a missing file, after a colon (empty: nothing
+    like it): the same name in other capitals or with another ending, a workbook saved
+    as such, a file named twice over by an editor (``positions.csv.txt``)."""
+    try:
+        near = sorted(
+            p.name for p in folder.iterdir() if p.name.lower().split(".")[0] == stem and p.is_file()
+        )
+    except OSError:
+        return ""
+    if not near:
+        return ""
+    name = near[0]
+    if name.lower().endswith(_SPREADSHEETS):
+        return f": {name} is there, a spreadsheet workbook: save its sheet as CSV UTF-8, {stem}.csv"
+    wanted = ("book.json",) if stem == "book" else (f"{stem}.csv", f"{stem}.parquet")
+    case = " (names are lower case)" if name.lower() in wanted else ""
+    return f": {name} is there: name it {' or '.join(wanted)}{case}"
+
+
 def _candidates(folder: Path, stem: str) -> tuple[Path, Path]:
     return folder / f"{stem}.csv", folder / f"{stem}.parquet"
 
@@ -550,7 +573,8 @@ def read_and_validate(
         names[spec.stem] = shown
         if path is None:
             if spec.required and not present:
-                problems.add(shown, 0, "-", "required file is missing")
+                hint = _near_file(where[spec.stem], spec.stem)
+                problems.add(shown, 0, "-", f"required file is missing{hint}")
             continue
         raw = read_raw(path, problems, shown)
         if raw is not None:
