@@ -292,7 +292,11 @@ def _iso(year: int, month: int, day: int) -> str:
 
 
 def _unknown(value: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(value, allowed, n=1)
+    """An unknown enum value, with the allowed one it seems to stand for: the same in other
+    capitals or with spaces for ``_`` ("sec", "PUT", "Portfolio Margin"), or close to it."""
+    plain = "_".join(re.split(r"[\s_\-]+", value.strip().lower()))
+    same = [a for a in allowed if a.lower() == plain]
+    close = same or difflib.get_close_matches(value, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown value {value!r} (expected one of: {', '.join(allowed)}){hint}"
 

@@ -87,6 +87,7 @@ def _to_parquet_as_text(src: Path, dst: Path) -> None:
         "number_spellings",
         "date_spellings",
         "column_names",
+        "enum_capitals",
     ],
 )
 def test_parquet_book_reports_the_same_rows(name: str, tmp_path: Path) -> None:
