@@ -52,11 +52,12 @@ from marginlex.engine.book.memory import read_small_file
 from marginlex.engine.book.problems import BookError
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
+from marginlex.engine.outcomes import DecisionStatus
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
 from marginlex.engine.variants.decision_trace import render_trace
 from marginlex.engine.variants.properties import KINDS, PropertyResult, PropertySpec
-from marginlex.engine.variants.toml_lines import locate
+from marginlex.engine.variants.toml_lines import locate, table_line
 
 SUFFIX = ".test.toml"
 MONEY = ("requirement", "initial", "equity", "value", "excess", "call")
@@ -90,7 +91,7 @@ class Expectation(BaseModel):
     value: float | None = None
     excess: float | None = None
     call: float | None = None
-    status: str | None = None
+    status: DecisionStatus | None = None
     segregation_violations: list[str] | None = None
 
 
@@ -231,6 +232,8 @@ def _problem(path: Path, text: str, error: Any) -> str:
     if error["type"] == "union_tag_invalid":
         return _bad_kind(path, text, loc, error)
     where = locate(text, loc) if loc else None
+    if where is None and len(loc) >= 2 and isinstance(loc[1], int):  # a key left out: its table
+        where = table_line(text, str(loc[0]), loc[1])
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
     what = error["msg"].removeprefix("Value error, ")
     message = f"{prefix}: {'.'.join(map(str, loc))}: {what}" if loc else f"{prefix}: {what}"

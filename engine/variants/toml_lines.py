@@ -52,3 +52,14 @@ def locate(text: str, loc: Sequence[str | int]) -> tuple[int, int] | None:
         if match:
             return number + 1, len(match.group(1)) + 1
     return None
+
+
+def table_line(text: str, table: str, index: int) -> tuple[int, int] | None:
+    """The 1-based (line, column) of the ``index``-th ``[[table]]`` header, or None (a key
+    missing from a table is reported there).
+
+    >>> table_line('rulebook = "sec"\\n[[expect]]\\nname = "a"\\n[[expect]]\\n', "expect", 1)
+    (4, 1)
+    """
+    found = _table_start(text.splitlines(), table, index)
+    return None if found is None else (found + 1, 1)

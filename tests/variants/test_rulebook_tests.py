@@ -217,6 +217,12 @@ def test_junit_holds_no_character_xml_cannot() -> None:
             "{path}:3:19: not UTF-8 text: byte 0xe9 (invalid continuation byte); save the "
             "file as UTF-8",
         ),
+        # a key left out was named with no line; a status was any text, then "expected OK"
+        (
+            "missing_account_bad_status",
+            "{path}:10:1: expect.1.account: Field required\n"
+            "{path}:12:1: expect.1.status: Input should be 'ok', 'call' or 'breach'",
+        ),
         # no [[expect]] and no [[property]]: it passed whatever the rulebook decided
         (
             "checks_nothing",
