@@ -74,6 +74,9 @@ class Comparison(BaseModel):
     those whose requirement, value or call moved and ``unchanged`` the rest; ``better_off`` and
     ``worse_off`` split the changed ones whose excess (value - requirement) rose or fell (an
     account whose requirement and value moved by the same amount is changed but neither).
+    ``now_decided`` and ``no_longer_decided`` count the accounts only the other rulebook, or
+    only the baseline, decides (their scopes differ). The deltas are over every account,
+    those too: the difference of the two rulebooks' totals.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -81,6 +84,8 @@ class Comparison(BaseModel):
     from_id: str
     to_id: str
     accounts_compared: int
+    now_decided: int
+    no_longer_decided: int
     changed: int
     better_off: int
     worse_off: int
@@ -190,6 +195,8 @@ def _comparison(
         from_id=a,
         to_id=b,
         accounts_compared=len(both),
+        now_decided=int((paired["decided_b"] & ~paired["decided_a"]).sum()),
+        no_longer_decided=int((paired["decided_a"] & ~paired["decided_b"]).sum()),
         changed=changed,
         better_off=int((excess > 0).sum()),
         worse_off=int((excess < 0).sum()),

@@ -147,8 +147,24 @@ def _head_table(c: Comparison) -> Table:
         table.show_header = False
         for name, cell in zip(columns, row, strict=True):
             table.add_row(name, cell)
-        return table
-    return _table(f"{c.from_id} -> {c.to_id}", columns, [row])
+    else:
+        table = _table(f"{c.from_id} -> {c.to_id}", columns, [row])
+    table.caption = _scope_caption(c)
+    return table
+
+
+def _scope_caption(c: Comparison) -> str | None:
+    """Under the counts, the accounts only one of the two rulebooks decides (the counts are
+    of the accounts both decide; the deltas, the difference of the totals, include these)."""
+    if not (c.now_decided or c.no_longer_decided):
+        return None
+    parts = [
+        f"{n:,} account(s) only {who} decides"
+        for n, who in ((c.now_decided, c.to_id), (c.no_longer_decided, c.from_id))
+        if n
+    ]
+    only = " and ".join(parts)
+    return f"the counts are of the accounts both decide; {only}: the deltas count them too"
 
 
 def _movers_table(c: Comparison) -> Table:

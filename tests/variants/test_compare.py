@@ -56,6 +56,24 @@ def test_totals_per_rulebook(result: CompareResult) -> None:
     assert round(extra, 2) == 92400.00
 
 
+def test_accounts_only_one_rulebook_decides_are_counted_and_said(result: CompareResult) -> None:
+    """sec decides the 12 SEC accounts, harmonized all 18: the 6 CFTC accounts are decided
+    by harmonized only, and the delta of the totals counts them (the counts table said
+    nothing of them, and read 0 accounts compared against a delta for sec -> cftc)."""
+    c = next(c for c in result.comparisons if c.to_id == "harmonized")
+    assert (c.accounts_compared, c.now_decided, c.no_longer_decided) == (12, 6, 0)
+    totals = {t.rulebook_id: t for t in result.totals}
+    delta = totals["harmonized"].total_requirement - totals["sec"].total_requirement
+    assert round(c.requirement_delta - delta, 2) == 0
+    out = CliRunner().invoke(app, ["compare", "-r", "sec", "-r", "cftc"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    said = " ".join(out.stdout.split())
+    assert (
+        "the counts are of the accounts both decide; 6 account(s) only cftc decides and 12 "
+        "account(s) only sec decides: the deltas count them too"
+    ) in said
+
+
 def test_merged_set_is_allocated_to_its_anchor(result: CompareResult) -> None:
     paired = result.account_deltas("harmonized").set_index("account_id")
     # A07_ECHO_SEC's securities are margined with A06_ECHO_XM under harmonized (ms:A06_ECHO_XM)
