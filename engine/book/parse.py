@@ -291,10 +291,20 @@ def _iso(year: int, month: int, day: int) -> str:
         return ""
 
 
+def plain_name(text: str) -> str:
+    """A name as the book contract spells its names and values: lower case, words joined
+    by ``_`` (``"Account ID"`` and ``"account-id"`` are ``"account_id"``).
+
+    >>> plain_name(" Portfolio Margin "), plain_name("implied-vol")
+    ('portfolio_margin', 'implied_vol')
+    """
+    return "_".join(re.split(r"[\s_\-]+", text.strip().lower()))
+
+
 def _unknown(value: str, allowed: tuple[str, ...]) -> str:
     """An unknown enum value, with the allowed one it seems to stand for: the same in other
     capitals or with spaces for ``_`` ("sec", "PUT", "Portfolio Margin"), or close to it."""
-    plain = "_".join(re.split(r"[\s_\-]+", value.strip().lower()))
+    plain = plain_name(value)
     same = [a for a in allowed if a.lower() == plain]
     close = same or difflib.get_close_matches(value, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -11,7 +11,6 @@ import csv
 import difflib
 import io
 import json
-import re
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -37,7 +36,7 @@ from marginlex.engine.book.limits import (
     read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
-from marginlex.engine.book.parse import ColumnParser, date_hint
+from marginlex.engine.book.parse import ColumnParser, date_hint, plain_name
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.schema import FILES, FileSpec
 
@@ -83,7 +82,7 @@ def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
 
 class RawFile(NamedTuple):
     """A file's columns as read, and the spreadsheet row of each of its rows where they are
-    not counted from row 2 on (None: they are): a CSV file with empty rows."""
+    not counted from row 2 on (None: they are), in a file with rows left out as empty."""
 
     frame: pd.DataFrame
     rows: np.ndarray | None
@@ -91,7 +90,8 @@ class RawFile(NamedTuple):
 
 def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFile | None:
     """A file's columns as read: text for CSV (no NA guessing), native types for Parquet;
-    empty rows left out, with a warning (``shown``: the file as problems name it)."""
+    rows with no value left out, those between rows with a warning, and columns the header
+    leaves unnamed (``shown``: the file as problems name it)."""
     if not path.is_file():  # a link to /dev/zero read forever, past any memory check
         problems.add(path.name, 0, "-", NOT_REGULAR)
         return None
@@ -448,7 +448,7 @@ def _meant_columns(extras: list[str], absent: list[str]) -> dict[str, str]:
     "account-id"), or one typo away ("instrumentid")."""
     meant: dict[str, str] = {}
     for extra in extras:
-        plain = "_".join(re.split(r"[\s_\-]+", extra.strip().lower()))
+        plain = plain_name(extra)
         if plain in absent:
             meant[extra] = plain
             continue
