@@ -480,6 +480,25 @@ _INVISIBLE = frozenset(
 )
 
 
+_CURLY_DOUBLE = frozenset("\u201c\u201d\u201e\u201f\u00ab\u00bb\uff02")
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def plain_for(char: str) -> str | None:
+    """The plain text a pasted look-alike stands for, where that is sure (the editor's quick
+    fix): a straight double quote for a curly one, a space for an invisible space, nothing
+    for a zero-width one; None for the rest (a dash may be meant as `-`, `_` or a word).
+
+    >>> plain_for("\u201c"), plain_for("\u00a0"), plain_for("\u200b"), plain_for("\u2013")
+    ('"', ' ', '', None)
+    """
+    if char in _CURLY_DOUBLE:
+        return '"'
+    if char in _ZERO_WIDTH:
+        return ""
+    return " " if char in _INVISIBLE else None
+
+
 def _look_alike(char: str) -> tuple[str, str] | None:
     """What a typographic look-alike of a plain character is, and what to type instead."""
     if char in _CURLY_QUOTES:

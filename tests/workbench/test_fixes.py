@@ -40,6 +40,19 @@ CASES = [
         '  require a: account.equity >= 5,000 because "z"\n',
         "Add the unit `USD`",
     ),
+    (  # a citation pasted from a word processor: both quotes straightened
+        "override parameter pm_min_equity = 150,000 USD\n"
+        "  cites \u201cHouse policy \u00a72\u201d\n",
+        "Straighten the curly quotes",
+    ),
+    (
+        'override parameter\u00a0pm_min_equity = 150,000 USD\n  cites "y"\n',
+        "Replace the invisible U+00A0 (NO-BREAK SPACE) with a space",
+    ),
+    (
+        'override parameter pm_min\u200b_equity = 150,000 USD\n  cites "y"\n',
+        "Delete the invisible U+200B (ZERO WIDTH SPACE)",
+    ),
 ]
 
 

@@ -1,9 +1,10 @@
 """Quick fixes: the edit a diagnostic's hint names, where it names one.
 
-Three kinds, read from the checker's own hints (no second checker): a did-you-mean
+Four kinds, read from the checker's own hints (no second checker): a did-you-mean
 replaces the word the message names; "write it with its unit, e.g. `100,000 USD`" adds the
 unit after a bare number; ``MLX211`` (an inherited rule defined again) writes ``override``
-before it, and "drop the word `override`" (``MLX212``) takes it away.
+before it, and "drop the word `override`" (``MLX212``) takes it away; a pasted look-alike
+(``MLX102``: a curly quote, an invisible space) is replaced by the plain character.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 from marginlex.dsl import Code, Diagnostic
 from marginlex.dsl.model.expressions import Span
+from marginlex.dsl.parser import plain_for
+from marginlex.printable import char_name
 
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
 _WITH_UNIT = re.compile(r"^write it with its unit, e\.g\. `[\d,.]+ ?([^`\d]+)`")
@@ -40,7 +43,33 @@ def fixes_for(d: Diagnostic, lines: list[str]) -> list[Fix]:
     17
     """
     found = [*_did_you_mean(d, lines), *_unit(d, lines), *_override(d, lines)]
-    return found
+    return found + _pasted(d, lines)
+
+
+def _pasted(d: Diagnostic, lines: list[str]) -> list[Fix]:
+    """A curly quote straightened (with the one closing its text on the line), an invisible
+    space made a space, a zero-width one deleted (``MLX102``: text pasted from a word
+    processor or a web page)."""
+    if d.code != Code.BAD_CHARACTER:
+        return []
+    line = _line(lines, d.span.line)
+    at = d.span.column - 1
+    plain = plain_for(line[at]) if 0 <= at < len(line) else None
+    if plain is None:
+        return []
+    end, text = at + 1, plain
+    title = f"Replace the invisible {char_name(line[at])} with a space"
+    if plain == "":
+        title = f"Delete the invisible {char_name(line[at])}"
+    elif plain == '"':
+        title = "Straighten the curly quotes"
+        close = next((k for k in range(at + 1, len(line)) if plain_for(line[k]) == '"'), None)
+        if close is not None:  # the text's closing quote, straightened with it
+            end, text = close + 1, f'"{line[at + 1 : close]}"'
+    span = d.span.model_copy(
+        update={"column": at + 1, "end_line": d.span.line, "end_column": end + 1}
+    )
+    return [Fix(title, span, text)]
 
 
 def _did_you_mean(d: Diagnostic, lines: list[str]) -> list[Fix]:
