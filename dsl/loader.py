@@ -26,6 +26,7 @@ from marginlex.dsl.diagnostics import (
     RulebookClaimError,
     RulebookError,
     Severity,
+    did_you_mean,
     error,
 )
 from marginlex.dsl.model import rulebook as m
@@ -197,13 +198,17 @@ def _path_of_id(name: str, library: Library) -> Path:
     except RulebookClaimError as exc:
         raise RulebookError([exc.at(span)]) from None
     if found is None:
+        known = sorted(library.index.claims)
+        close = did_you_mean(Path(name).stem, known)
+        listed = ", ".join(known) or "sec, cftc, harmonized"
         raise RulebookError(
             [
                 error(
                     Code.FILE_ERROR,
                     f"no rulebook file or id `{name}`",
                     span,
-                    "give a path to a .mlx file, or one of sec, cftc, harmonized",
+                    (f"{close} or " if close else "")
+                    + f"give a path to a .mlx file, or one of {listed}",
                 )
             ]
         )

@@ -117,6 +117,15 @@ def test_unknown_name_or_path() -> None:
         load_rulebook("secc")
 
 
+@pytest.mark.parametrize(("given", "meant"), [("SEC", "sec"), ("harmonised", "harmonized")])
+def test_an_id_in_other_capitals_or_spelling_is_named(given: str, meant: str) -> None:
+    """`-r SEC` or `-r harmonised` listed the shipped ids without saying which was meant."""
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(given)
+    (d,) = info.value.diagnostics
+    assert (d.hint or "").startswith(f"did you mean `{meant}`? or give a path to a .mlx file")
+
+
 def _variant(folder: Path, name: str, bases: list[str], parameter: str) -> Path:
     path = folder / f"{name}.mlx"
     extends = f"  extends {', '.join(bases)}\n"

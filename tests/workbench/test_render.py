@@ -302,7 +302,8 @@ def test_a_test_file_that_cannot_run_is_named_on_the_page(tmp_path: Path) -> Non
     shown = (
         f"{tmp_path}/dated.test.toml: rulebook `dated_draft` does not load:\n"
         "dated_draft: MLX001 no rulebook file or id `dated_draft`\n"
-        "      = hint: give a path to a .mlx file, or one of sec, cftc, harmonized"
+        "      = hint: did you mean `dated`? or give a path to a .mlx file, or one of cftc, "
+        "dated, harmonized, harmonized_85pct_offsets, harmonized_no_digital_collateral, sec"
     )
     assert f"**A test file could not run:** {md_text(shown)}" in result.output
 
