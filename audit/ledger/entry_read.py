@@ -7,6 +7,7 @@ SQLite ledger) hand it the rows their queries found, so both check an entry the 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,11 +42,33 @@ class DecisionNotFoundError(LookupError):
     """No decision with that id in the ledger."""
 
 
-def not_found(decision_id: str, run_id: str | None) -> DecisionNotFoundError:
-    """The error of a decision id that names no entry (in that run)."""
+NEAR_IDS = 5
+"""Decision ids offered for one that names no entry, at most."""
+
+
+def set_part(decision_id: str) -> str:
+    """The part of a decision id a margin set id holds (an account id, as often as not), to
+    find the ids meant by one mistyped: ``A01`` of ``sec:ms:A01``.
+
+    >>> set_part("sec:ms:A01_ALICE"), set_part("A01_ALICE_PM")
+    ('A01_ALICE', 'A01_ALICE_PM')
+    """
+    return decision_id.rsplit(":", 1)[-1]
+
+
+def not_found(
+    decision_id: str, run_id: str | None, near: Sequence[str] = ()
+) -> DecisionNotFoundError:
+    """The error of a decision id that names no entry (in that run), with the ids of the
+    sets whose id holds its :func:`set_part` (``near``), if any.
+
+    >>> str(not_found("A01", None, ["sec:ms:A01_PM"]))
+    "no decision 'A01' in the ledger; did you mean sec:ms:A01_PM? `marginlex ledger` lists them"
+    """
     where = f" in run {run_id}" if run_id else ""
+    meant = f"did you mean {' or '.join(near)}? " if near else ""
     return DecisionNotFoundError(
-        f"no decision {decision_id!r}{where} in the ledger; `marginlex ledger` lists them"
+        f"no decision {decision_id!r}{where} in the ledger; {meant}`marginlex ledger` lists them"
     )
 
 

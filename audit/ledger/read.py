@@ -32,6 +32,7 @@ from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
 from marginlex.audit.ledger.decision_keys import carried_or_own, with_key
 from marginlex.audit.ledger.entry_read import (
+    NEAR_IDS,
     DecisionNotFoundError,
     LedgerError,
     RunDigests,
@@ -42,6 +43,7 @@ from marginlex.audit.ledger.entry_read import (
     row_summary,
     run_digest,
     run_from_row,
+    set_part,
     stored_decision,
 )
 from marginlex.audit.ledger.records import (
@@ -198,6 +200,23 @@ def _where(
     return where
 
 
+def _near(conn: Connection, decision_id: str) -> list[str]:
+    """The ``RULEBOOK:MARGIN_SET`` ids of the sets whose id holds the set part of an id that
+    names no entry (``A01_ALICE`` finds ``sec:ms:A01_ALICE_PM``), at most :data:`NEAR_IDS`."""
+    part = set_part(decision_id)
+    if not part:
+        return []
+    col = t.decisions.c
+    query = (
+        select(col.rulebook_id, col.margin_set_id)
+        .where(col.margin_set_id.icontains(part, autoescape=True))
+        .distinct()
+        .order_by(col.margin_set_id, col.rulebook_id)
+        .limit(NEAR_IDS)
+    )
+    return [f"{rulebook}:{margin_set}" for rulebook, margin_set in conn.execute(query)]
+
+
 def _find_row(
     conn: Connection, decision_id: str, run_id: str | None, summary: tuple[Any, ...]
 ) -> Any:
@@ -292,7 +311,7 @@ class LedgerReader:
         with self.engine.connect() as conn:
             row = _find_row(conn, decision_id, run_id, summary)
             if row is None:
-                raise not_found(decision_id, run_id)
+                raise not_found(decision_id, run_id, _near(conn, decision_id))
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
             origin = run_origins(conn, [row.run_id]).get(row.run_id)

@@ -20,11 +20,13 @@ from urllib.parse import quote
 
 from marginlex.audit.ledger.chain import Dictionaries
 from marginlex.audit.ledger.entry_read import (
+    NEAR_IDS,
     LedgerError,
     RunDigests,
     carried_source_problem,
     not_found,
     run_digest,
+    set_part,
     stored_decision,
 )
 from marginlex.audit.ledger.records import RunOrigin, StoredDecision
@@ -148,7 +150,7 @@ class SqliteDecisionReader:
         try:
             row = self._find_row(decision_id, run_id)
             if row is None:
-                raise not_found(decision_id, run_id)
+                raise not_found(decision_id, run_id, self._near(decision_id))
             query = "SELECT created_at FROM runs WHERE run_id = ?"
             created = self.conn.execute(query, (row.run_id,)).fetchone()
             digests, origins = self._digests(row.run_id), self._origins(row.run_id)
@@ -186,6 +188,20 @@ class SqliteDecisionReader:
             if found:
                 return found[0]
         return None
+
+    def _near(self, decision_id: str) -> list[str]:
+        """``LedgerReader._near``: the ``RULEBOOK:MARGIN_SET`` ids of the sets whose id holds
+        the given id's set part (LIKE ignores ASCII case, as ``ilike`` does there)."""
+        part = set_part(decision_id)
+        if not part:
+            return []
+        escaped = part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            "SELECT DISTINCT rulebook_id, margin_set_id FROM decisions WHERE margin_set_id "
+            "LIKE ? ESCAPE '\\' ORDER BY margin_set_id, rulebook_id LIMIT ?"
+        )
+        found = self.conn.execute(query, (f"%{escaped}%", NEAR_IDS)).fetchall()
+        return [f"{rulebook}:{margin_set}" for rulebook, margin_set in found]
 
     def _source(self, row: Any) -> tuple[Any, str | None]:
         """``LedgerReader._source``: the entry a carried entry refers to, and its link."""

@@ -25,6 +25,7 @@ from marginlex.audit.ledger.chain import (
     entry_hash,
     entry_header,
 )
+from marginlex.audit.ledger.entry_read import DecisionNotFoundError
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 
@@ -72,6 +73,26 @@ def test_explain_accepts_the_id_that_run_json_prints(demo_ledger: Path) -> None:
     assert code == 0 and by_ledger_id == by_run_id
     code, _, err = _run("explain", "cftc:ms:NO_SUCH_SET", "--ledger", str(demo_ledger))
     assert code == 1 and "no decision 'cftc:ms:NO_SUCH_SET'" in err
+
+
+def test_a_decision_id_that_names_no_entry_offers_the_ids_meant(demo_ledger: Path) -> None:
+    """`explain A01_ALICE_PM` or `sec:ms:A01_ALICE` (the account id, or the set id cut short)
+    said only "no decision"; the ids of the sets holding it are offered, by both readers
+    (the light one `explain` uses on SQLite, and SQLAlchemy's). `_` and `%` in the id are
+    matched as themselves, not as LIKE wildcards."""
+    meant = "did you mean harmonized:ms:A01_ALICE_PM or sec:ms:A01_ALICE_PM?"
+    for given in ("A01_ALICE_PM", "sec:ms:A01_ALICE", "a01_alice"):
+        code, _, err = _run("explain", given, "--ledger", str(demo_ledger))
+        assert code == 1 and meant in " ".join(err.split()), (given, err)
+        ledger = Ledger.open(str(demo_ledger), create=False)
+        try:
+            with pytest.raises(DecisionNotFoundError, match=re.escape(meant)):
+                ledger.get_decision(given)
+        finally:
+            ledger.close()
+    for given in ("A01%ALICE", "A0__ALICE", "zzz"):
+        code, _, err = _run("explain", given, "--ledger", str(demo_ledger))
+        assert code == 1 and "did you mean" not in err, (given, err)
 
 
 def test_json_run_reports_the_recording_on_stderr(tmp_path: Path) -> None:
