@@ -302,8 +302,11 @@ def _report_ragged_rows(path: Path, problems: Problems) -> bool:
     found = False
     for number, record in enumerate(records[1:], start=FIRST_DATA_ROW):
         if record and len(record) != width:
+            values = "value" if len(record) == 1 else "values"
             columns = "column" if width == 1 else "columns"
-            message = f"{len(record)} values, but the header has {width} {columns}"
+            message = f"{len(record)} {values}, but the header has {width} {columns}"
+            if not "".join(record).strip():
+                message = "a line of spaces only: delete the spaces (an empty line is left out)"
             problems.add(path.name, number, "-", message)
             found = True
     return found
