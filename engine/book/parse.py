@@ -115,7 +115,11 @@ class ColumnParser:
                 self.report(col.name, raw.isna(), "missing value")
             if col.type is ColType.FLOAT:
                 return raw.astype("float64")
-            return pd.Series(raw.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
+            # A timestamp with a time zone is the date it names where it was written: made
+            # naive first (its wall time kept), or the UTC conversion moved 2026-09-18 in Tokyo
+            # to 2026-09-17 15:00, a day before its expiry.
+            local = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
+            return pd.Series(local.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
         text = as_text(raw)
         missing = text == ""
         if col.value_required:

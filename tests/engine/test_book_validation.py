@@ -302,3 +302,21 @@ def test_a_parquet_row_of_nulls_is_left_out_with_a_warning(tmp_path: Path) -> No
         "be charged; give one row per account and instrument, the quantities summed",
         "positions.parquet:6: quantity: not a number 'ten'",
     ]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York"])
+def test_a_parquet_date_with_a_time_zone_is_the_date_it_names(tmp_path: Path, zone: str) -> None:
+    """A maturity written as a timestamp with a time zone (a pipeline's Parquet export) was
+    converted to UTC: 2026-09-18 in Tokyo became 2026-09-17 15:00, a day before its expiry,
+    and every option's time to expiry shrank. It is the date it names where it was written."""
+    book = tmp_path / "book"
+    _to_parquet_as_text(BOOKS / "good_small", book)
+    for stem in ("instruments", "collateral"):
+        path = book / f"{stem}.parquet"
+        frame = pd.read_parquet(path)
+        frame["maturity"] = pd.to_datetime(frame["maturity"]).dt.tz_localize(zone)
+        frame.to_parquet(path, index=False)
+    zoned, plain = load_book(book), load_book(BOOKS / "good_small")
+    for stem in ("instruments", "collateral"):
+        assert zoned.frame(stem)["maturity"].tolist() == plain.frame(stem)["maturity"].tolist()
+    assert zoned.sha256 == plain.sha256
