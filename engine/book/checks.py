@@ -168,7 +168,7 @@ def check_expired(
             "maturity",
             held,
             [
-                f"expired or matured on {d:%Y-%m-%d}, before the book's as-of date "
+                f"expired or matured on {d.date().isoformat()}, before the book's as-of date "
                 f"{as_of.isoformat()}, and still held by a position (priced as at expiry)"
                 for d in instruments["maturity"][held]
             ],
@@ -179,8 +179,8 @@ def check_expired(
             "maturity",
             lots,
             [
-                f"matured on {d:%Y-%m-%d}, before the book's as-of date {as_of.isoformat()} "
-                "(counted in the shortest maturity bucket)"
+                f"matured on {d.date().isoformat()}, before the book's as-of date "
+                f"{as_of.isoformat()} (counted in the shortest maturity bucket)"
                 for d in frames["collateral"]["maturity"][lots]
             ],
             severity=Severity.WARNING,

@@ -320,3 +320,15 @@ def test_a_parquet_date_with_a_time_zone_is_the_date_it_names(tmp_path: Path, zo
     for stem in ("instruments", "collateral"):
         assert zoned.frame(stem)["maturity"].tolist() == plain.frame(stem)["maturity"].tolist()
     assert zoned.sha256 == plain.sha256
+
+
+def test_a_date_before_year_1000_is_written_with_four_digits(tmp_path: Path) -> None:
+    """strftime wrote year 1 as `1-01-01` in the stale-lot warning."""
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS / "good_small", book)
+    collateral = (book / "collateral.csv").read_text(encoding="utf-8")
+    (book / "collateral.csv").write_text(collateral.replace("2030-01-01", "0001-01-01"))
+    assert [p.render() for p in validate_book(book) if p.row == 3] == [
+        "collateral.csv:3: maturity: warning: matured on 0001-01-01, before the book's as-of "
+        "date 2026-06-30 (counted in the shortest maturity bucket)"
+    ]
