@@ -79,6 +79,10 @@ def new_key_pair(folder: Path) -> tuple[Path, Path]:
     return private_path, public_path
 
 
+_PUBLIC = b"-----BEGIN PUBLIC KEY-----"
+_PRIVATE = b"-----BEGIN PRIVATE KEY-----"
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
         return read_small_file(path, MAX_KEY_FILE_BYTES)
@@ -93,6 +97,13 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         KeyFileError: unreadable, readable by group or others, or not an Ed25519 private key.
     """
     body = _read(path, "signing key")
+    if _PUBLIC in body:  # a mode check would ask to hide what may be shared
+        private = path.with_suffix(".key")
+        also = f" ({private}?)" if private != path and private.is_file() else ""
+        raise KeyFileError(
+            f"{path} is the public key: --sign takes the private key{also}, and --public-key "
+            "this one"
+        )
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
             f"{path}: the signing key is readable by others (mode "
@@ -114,6 +125,13 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
         KeyFileError: unreadable, or not an Ed25519 public key.
     """
     body = _read(path, "public key")
+    if _PRIVATE in body:  # the secret half given where the shared one is asked for
+        public = path.with_suffix(".pub")
+        also = f" ({public}?)" if public != path and public.is_file() else ""
+        raise KeyFileError(
+            f"{path} is the private signing key: --public-key takes the public key{also}; "
+            "keep this one to yourself"
+        )
     try:
         key = serialization.load_pem_public_key(body)
     except (ValueError, TypeError) as exc:

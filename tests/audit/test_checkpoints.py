@@ -267,6 +267,34 @@ def test_a_readable_key_and_signing_without_a_ledger_are_refused(
     assert again.exit_code == 1 and "exists: keys are never overwritten" in again.stderr
 
 
+def test_the_two_halves_of_a_key_pair_swapped_are_named(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    """`--sign KEY.pub` was asked to `chmod 600` a public key; `--public-key KEY.key` was
+    "not a PEM public key": each now says which half it is and which file is meant."""
+    private, public = keys
+    runner = CliRunner()
+    ledger = tmp_path / "l.db"
+    result = runner.invoke(app, ["run", "--ledger", str(ledger), "--sign", str(public)])
+    assert result.exit_code == 1 and not ledger.exists()
+    assert (
+        f"{public} is the public key: --sign takes the private key ({private}?), and "
+        "--public-key this one"
+    ) in " ".join(result.stderr.split())
+    assert (
+        runner.invoke(app, ["run", "--ledger", str(ledger), "--sign", str(private)]).exit_code == 0
+    )
+    checks = ["--checkpoints", str(private.parent / "checkpoints.jsonl")]
+    result = runner.invoke(
+        app, ["verify", "--ledger", str(ledger), *checks, "--public-key", str(private)]
+    )
+    assert result.exit_code != 0
+    assert (
+        f"{private} is the private signing key: --public-key takes the public key ({public}?); "
+        "keep this one to yourself"
+    ) in " ".join(result.stderr.split())
+
+
 def test_a_checkpoint_file_that_cannot_be_written_is_refused_before_the_run(
     tmp_path: Path, keys: tuple[Path, Path]
 ) -> None:
@@ -303,7 +331,7 @@ def test_an_unreadable_public_key_or_checkpoint_file_is_said_before_the_walk(
     assert runner.invoke(app, ["run", "--ledger", ledger, "--sign", str(private)]).exit_code == 0
     missing = tmp_path / "none.jsonl"
     for args, said in (
-        (["--public-key", str(private)], f"error: {private} is not a PEM public key"),
+        (["--public-key", str(private)], f"error: {private} is the private signing key"),
         (
             ["--public-key", str(public), "--checkpoints", str(missing)],
             f"error: cannot read the checkpoint file {missing}: No such file or directory",
