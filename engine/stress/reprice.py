@@ -137,7 +137,8 @@ def _nothing_matched(shock: Shock, book: Book) -> ShockError:
     column = _INSTRUMENT_COLUMN.get(shock.selector)
     frame = book.collateral if column is None else book.instruments
     values = sorted(set(frame[column or "asset"].dropna().astype("str")) - {"", "USD"})
-    close = difflib.get_close_matches(shock.pattern, values, n=3, cutoff=0.5)
+    same = [v for v in values if v.lower() == shock.pattern.lower()]  # "spx" for SPX
+    close = same or difflib.get_close_matches(shock.pattern, values, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     shown = ", ".join(values[:12]) + (", ..." if len(values) > 12 else "")
     return ShockError(

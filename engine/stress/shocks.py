@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.claims import not_utf8_text, undecodable_at
 from marginlex.engine.book.memory import read_small_file
+from marginlex.engine.book.parse import number_hint
 
 
 class Selector(StrEnum):
@@ -103,7 +104,7 @@ def parse_move(text: str, where: str) -> tuple[float, Unit]:
     if found is None:
         bare = re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text.strip())
         problem = f"no unit on the move {text!r}" if bare else f"cannot read the move {text!r}"
-        raise ShockError(where, problem, _UNITS_HINT)
+        raise ShockError(where, problem + number_hint(text.strip().rstrip("%")), _UNITS_HINT)
     amount, unit = float(found["amount"]), Unit(found["unit"])
     if unit is Unit.PERCENT and amount <= -100.0:
         raise ShockError(where, f"a price cannot fall by {-amount:g}%", "a fall is above -100%")

@@ -94,6 +94,9 @@ def test_a_shock_that_matches_nothing_names_the_values(demo: Book) -> None:
     assert caught.value.hint == (
         "did you mean SPY, SPX? class_group values in the book: ABC, BIP, SPX, SPY, UST_10Y, XYZ"
     )
+    with pytest.raises(ShockError) as caught:  # difflib finds nothing close to "spx"
+        shock_book(demo, [parse_shock("class_group=spx:-20%")])
+    assert caught.value.hint.startswith("did you mean SPX? class_group values in the book")
 
 
 def test_a_rates_shock_on_stocks_is_refused(demo: Book) -> None:

@@ -40,6 +40,17 @@ BAD = [
     ("class_group=:-20%", "empty pattern", "a glob"),
     ("class_group=SPX:-20", "no unit on the move '-20'", "a percent of price (-20%)"),
     ("class_group=SPX:-20 percent", "cannot read the move '-20 percent'", "basis points"),
+    # pasted or typed in another locale: what to write is said with the problem
+    (
+        "class_group=SPX:\u221220%",
+        "cannot read the move '\u221220%': write the minus sign as '-' (this is U+2212)",
+        "a percent of price",
+    ),
+    (
+        "class_group=SPX:-20,5%",
+        "cannot read the move '-20,5%': write the decimal separator as a point: -20.5",
+        "a percent of price",
+    ),
     ("class_group=SPX:-100%", "a price cannot fall by 100%", "above -100%"),
     ("product=ust_*:+20000bp", "+20000bp is out of range", "at most 10000bp"),
     ("class_group=SPX:+99999999999999%", "+99999999999999% is out of range", "at most +10000%"),
