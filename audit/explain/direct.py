@@ -38,6 +38,9 @@ def _row(ev: Evaluation, wanted: str, ids: list[str]) -> int:
         return holding[0]
     close = difflib.get_close_matches(name, sets, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
+    named, colon, rest = wanted.partition(":")
+    if colon and rest.startswith("ms:") and named != ev.plan.rulebook_id:  # sec:ms:A01
+        hint = f"; the id names rulebook {named}: explain it with --rulebook {named}"
     raise DirectDecisionNotFoundError(
         f"rulebook {ev.plan.rulebook_id} makes no decision {wanted!r} on this book "
         f"({len(sets)} margin sets decided){hint}"

@@ -68,6 +68,14 @@ def test_an_unknown_decision_names_the_closest_and_exits_1() -> None:
     assert "Traceback" not in result.output
 
 
+def test_an_id_of_another_rulebook_says_which_rulebook_explains_it() -> None:
+    """`explain sec:ms:A01_ALICE_PM -r cftc` (an id `run --format json` printed for sec)
+    said only that cftc makes no such decision."""
+    with pytest.raises(DirectDecisionNotFoundError) as caught:
+        direct_trace("sec:ms:A01_ALICE_PM", "cftc")
+    assert str(caught.value).endswith("; the id names rulebook sec: explain it with --rulebook sec")
+
+
 @pytest.mark.parametrize(
     ("extra", "said"),
     [
