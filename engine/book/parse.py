@@ -54,7 +54,7 @@ class ColumnParser:
     """Parses the columns of one file, reporting problems against that file's name.
 
     ``rows`` is the spreadsheet row of each row of the frame, where they are not simply
-    counted from row 2: a CSV file with empty rows, which the frame leaves out.
+    counted from row 2: a file with empty rows, which the frame leaves out.
     """
 
     def __init__(
