@@ -83,6 +83,14 @@ _PUBLIC = b"-----BEGIN PUBLIC KEY-----"
 _PRIVATE = b"-----BEGIN PRIVATE KEY-----"
 
 
+def _other_half(path: Path, said: str, suffix: str) -> KeyFileError:
+    """One half of a key pair given for the other, with the file beside it that is meant."""
+    meant = path.with_suffix(suffix)
+    beside = f" ({meant}?)" if meant != path and meant.is_file() else ""
+    rest = "; keep this one to yourself" if suffix == ".pub" else ", and --public-key this one"
+    return KeyFileError(f"{path} is {said}{beside}{rest}")
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
         return read_small_file(path, MAX_KEY_FILE_BYTES)
@@ -98,12 +106,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     """
     body = _read(path, "signing key")
     if _PUBLIC in body:  # a mode check would ask to hide what may be shared
-        private = path.with_suffix(".key")
-        also = f" ({private}?)" if private != path and private.is_file() else ""
-        raise KeyFileError(
-            f"{path} is the public key: --sign takes the private key{also}, and --public-key "
-            "this one"
-        )
+        raise _other_half(path, "the public key: --sign takes the private key", ".key")
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
             f"{path}: the signing key is readable by others (mode "
@@ -126,11 +129,8 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     """
     body = _read(path, "public key")
     if _PRIVATE in body:  # the secret half given where the shared one is asked for
-        public = path.with_suffix(".pub")
-        also = f" ({public}?)" if public != path and public.is_file() else ""
-        raise KeyFileError(
-            f"{path} is the private signing key: --public-key takes the public key{also}; "
-            "keep this one to yourself"
+        raise _other_half(
+            path, "the private signing key: --public-key takes the public key", ".pub"
         )
     try:
         key = serialization.load_pem_public_key(body)
