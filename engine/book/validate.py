@@ -111,7 +111,7 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
         )
         file = shown or path.name
         frame = _without_unnamed_columns(frame, header or [], file, problems)
-        return _without_empty_rows(frame, file, problems)
+        return _without_repeated_headers(_without_empty_rows(frame, file, problems), file, problems)
     except TextTooLarge as exc:
         problems.add(path.name, 0, "-", str(exc))
         return None
@@ -181,6 +181,27 @@ def _without_empty_rows(frame: pd.DataFrame, file: str, problems: Problems) -> R
 
 
 _LISTED_ROWS = 5
+
+
+def _without_repeated_headers(raw: RawFile, file: str, problems: Problems) -> RawFile:
+    """The rows that repeat the header (two exports joined into one file) as one error each,
+    left out of the checks: each cell was reported on its own before ("unknown account
+    'account_id'", "not a number 'quantity'")."""
+    frame = raw.frame
+    if not len(frame.columns) or not len(frame):
+        return raw
+    again = (frame[frame.columns[0]] == frame.columns[0]).to_numpy(dtype=bool, na_value=False)
+    if not again.any():  # the usual case: one column looked at
+        return raw
+    for column in frame.columns[1:]:
+        again = again & (frame[column] == column).to_numpy(dtype=bool, na_value=False)
+    if not again.any():
+        return raw
+    numbers = raw.rows if raw.rows is not None else np.arange(len(frame)) + FIRST_DATA_ROW
+    problems.add(
+        file, numbers[again], "-", "this row repeats the header (files joined together?): delete it"
+    )
+    return RawFile(frame[~again].reset_index(drop=True), numbers[~again])
 
 
 def _no_value(column: pd.Series) -> np.ndarray:
