@@ -49,7 +49,7 @@ from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book
 from marginlex.engine.book.memory import read_small_file
-from marginlex.engine.book.problems import BookError
+from marginlex.engine.book.problems import FIRST_DATA_ROW, BookError, BookProblem, Severity
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.outcomes import DecisionStatus
@@ -57,7 +57,7 @@ from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
 from marginlex.engine.variants.decision_trace import render_trace
 from marginlex.engine.variants.properties import KINDS, PropertyResult, PropertySpec
-from marginlex.engine.variants.toml_lines import locate, table_line
+from marginlex.engine.variants.toml_lines import entry_line, locate, table_line
 
 SUFFIX = ".test.toml"
 MONEY = ("requirement", "initial", "equity", "value", "excess", "call")
@@ -294,7 +294,29 @@ def build_book(test: TestFile, path: Path) -> Book:
         try:
             return load_book(folder)
         except BookError as exc:
-            raise RulebookTestError(f"{path}: the book fragment is not valid: {exc}") from None
+            text = path.read_text(encoding=RULEBOOK_ENCODING)  # read once already: a small file
+            found = [_fragment_problem(path, text, p) for p in exc.problems]
+            raise RulebookTestError(
+                f"{path}: the book fragment is not valid:\n" + "\n".join(found)
+            ) from None
+
+
+def _fragment_problem(path: Path, text: str, problem: BookProblem) -> str:
+    """A problem of the book a test file writes, at the entry of the file that holds it
+    (``bad.test.toml:15: positions[2]: instrument_id: ...``), not at the row of the CSV
+    file the fragment was written to and that nobody sees."""
+    stem = problem.file.rsplit(".", 1)[0]
+    message = problem.message
+    for spec in FILES:  # "(not in instruments.csv)": the file's own table
+        message = message.replace(f"{spec.stem}.csv", spec.stem)
+    column = "" if problem.column in ("-", "") else f" {problem.column}:"
+    warning = "warning: " if problem.severity is Severity.WARNING else ""
+    if problem.row < FIRST_DATA_ROW:  # the table, or book.json's fields
+        return f"{path}: {stem}:{column} {warning}{message}"
+    index = problem.row - FIRST_DATA_ROW
+    line = entry_line(text, stem, index)
+    where = f"{path}:{line}" if line is not None else str(path)
+    return f"{where}: {stem}[{index + 1}]:{column} {warning}{message}"
 
 
 def _load(name: str, near: Path) -> ResolvedRulebook:

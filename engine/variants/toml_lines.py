@@ -63,3 +63,31 @@ def table_line(text: str, table: str, index: int) -> tuple[int, int] | None:
     """
     found = _table_start(text.splitlines(), table, index)
     return None if found is None else (found + 1, 1)
+
+
+def entry_line(text: str, table: str, index: int) -> int | None:
+    """The 1-based line of entry ``index`` of an array of tables: the ``index``-th
+    ``[[table]]`` header, or the line holding the ``index``-th ``{`` of ``table = [ ... ]``
+    (inline tables, one or more to a line); None when not found.
+
+    >>> text = 'rulebook = "sec"\\npositions = [\\n  { a = 1 },\\n  { a = 2 },\\n]\\n'
+    >>> entry_line(text, "positions", 1), entry_line(text, "positions", 2)
+    (4, None)
+    """
+    lines = text.splitlines()
+    header = _table_start(lines, table, index)
+    if header is not None:
+        return header + 1
+    opening = re.compile(rf"^\s*{re.escape(table)}\s*=\s*\[")
+    start = next((n for n, line in enumerate(lines) if opening.match(line)), None)
+    if start is None:
+        return None
+    seen = -1
+    for number in range(start, len(lines)):
+        line = lines[number].split("[", 1)[1] if number == start else lines[number]
+        seen += line.count("{")
+        if seen >= index:
+            return number + 1
+        if line.strip().startswith("]"):
+            return None
+    return None

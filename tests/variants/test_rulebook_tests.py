@@ -267,3 +267,54 @@ def test_a_test_file_that_is_no_regular_file_is_refused_unread(tmp_path: Path) -
     out = CliRunner().invoke(app, ["test", str(link)])
     assert out.exit_code == 1
     assert "not a regular file (a folder, a device or a pipe)" in out.output
+
+
+ACCOUNT = (
+    '{ account_id = "A", owner_id = "ALICE", carrier_id = "BD1", regime = "SEC", '
+    'kind = "margin", origin = "customer" }'
+)
+FRAGMENT = """rulebook = "sec"
+as_of = 2026-06-30
+parties = [
+  { party_id = "BD1", kind = "broker_dealer", ecp = true },
+  { party_id = "ALICE", kind = "individual", options_approval = "uncovered" },
+]
+accounts = [
+  {account},
+]
+instruments = [{ instrument_id = "XYZ", product = "stock", price = 100.0 }]
+positions = [
+  { account_id = "A", instrument_id = "XYZ", quantity = 10 },
+  { account_id = "A", instrument_id = "XZY", quantity = 5 },
+]
+{tables}
+[[expect]]
+account = "A"
+requirement = 250.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("tables", "line"),
+    [("", 13), ('[[collateral]]\nlot_id = "L"\naccount_id = "B"\nasset = "USD"\n', 13)],
+)
+def test_a_book_problem_of_a_test_file_is_named_at_its_entry(
+    tmp_path: Path, tables: str, line: int
+) -> None:
+    """It was named at the row of the CSV file the fragment is written to, which nobody
+    sees (`positions.csv:3: ... (not in instruments.csv)`)."""
+    path = tmp_path / "bad.test.toml"
+    text = FRAGMENT.replace("{account}", ACCOUNT).replace("{tables}", tables)
+    path.write_text(text, encoding="utf-8")
+    out = CliRunner().invoke(app, ["test", str(path)])
+    assert out.exit_code == 1
+    said = out.output
+    assert (
+        f"{path}:{line}: positions[2]: instrument_id: unknown instrument 'XZY' (not in "
+        "instruments)" in said
+    )
+    if tables:
+        at = text.splitlines().index("[[collateral]]") + 1
+        assert (
+            f"{path}:{at}: collateral[1]: account_id: unknown account 'B' (not in accounts)" in said
+        )
