@@ -18,14 +18,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.model.domain import ASSET_CLASSES
 from marginlex.engine.book.load import Book, book_from_frames
 from marginlex.engine.book.problems import (
-    FIRST_DATA_ROW,
     BookError,
     BookProblem,
     Problems,
@@ -110,9 +108,8 @@ def _account_columns(folder: Path, part: Path) -> pd.DataFrame:
     raw = read_raw(path, Problems(()))  # the partition's own validation reports problems
     if raw is None or not {"account_id", "owner_id"} <= set(raw.frame.columns):
         return empty
-    rows = raw.rows if raw.rows is not None else np.arange(len(raw.frame)) + FIRST_DATA_ROW
     ids = raw.frame[["account_id", "owner_id"]].astype("str")
-    return ids.assign(row=rows, file=path.relative_to(folder).as_posix())
+    return ids.assign(row=raw.spreadsheet_rows(), file=path.relative_to(folder).as_posix())
 
 
 def _check_cut(

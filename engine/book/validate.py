@@ -12,6 +12,7 @@ import difflib
 import io
 import json
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -87,6 +88,12 @@ class RawFile(NamedTuple):
     frame: pd.DataFrame
     rows: np.ndarray | None
 
+    def spreadsheet_rows(self) -> np.ndarray:
+        """Each row's spreadsheet row, counted from row 2 where no row was left out."""
+        if self.rows is not None:
+            return self.rows
+        return np.arange(len(self.frame), dtype=np.int64) + FIRST_DATA_ROW
+
 
 def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFile | None:
     """A file's columns as read: text for CSV (no NA guessing), native types for Parquet;
@@ -152,14 +159,8 @@ def _without_empty_rows(frame: pd.DataFrame, file: str, problems: Problems) -> R
     row kept. Rows past the last row with a value go silently (an Excel sheet's used range
     runs past the table: ",,,,,," rows, each reported as a missing value in every required
     column before); one warning names those between rows (a blank line among them)."""
-    if not len(frame.columns) or not len(frame):
-        return RawFile(frame, None)
-    empty = _no_value(frame[frame.columns[0]])
-    if not empty.any():  # the usual case: one column looked at
-        return RawFile(frame, None)
-    for column in frame.columns[1:]:
-        empty = empty & _no_value(frame[column])
-    if not empty.any():
+    empty = _rows_where(frame, lambda column, _: _no_value(column))
+    if empty is None:
         return RawFile(frame, None)
     numbers = np.flatnonzero(~empty)
     last = int(numbers[-1]) + FIRST_DATA_ROW if len(numbers) else FIRST_DATA_ROW
@@ -188,20 +189,31 @@ def _without_repeated_headers(raw: RawFile, file: str, problems: Problems) -> Ra
     left out of the checks: each cell was reported on its own before ("unknown account
     'account_id'", "not a number 'quantity'")."""
     frame = raw.frame
-    if not len(frame.columns) or not len(frame):
+    again = _rows_where(
+        frame, lambda column, name: (column == name).to_numpy(dtype=bool, na_value=False)
+    )
+    if again is None:
         return raw
-    again = (frame[frame.columns[0]] == frame.columns[0]).to_numpy(dtype=bool, na_value=False)
-    if not again.any():  # the usual case: one column looked at
-        return raw
-    for column in frame.columns[1:]:
-        again = again & (frame[column] == column).to_numpy(dtype=bool, na_value=False)
-    if not again.any():
-        return raw
-    numbers = raw.rows if raw.rows is not None else np.arange(len(frame)) + FIRST_DATA_ROW
+    numbers = raw.spreadsheet_rows()
     problems.add(
         file, numbers[again], "-", "this row repeats the header (files joined together?): delete it"
     )
     return RawFile(frame[~again].reset_index(drop=True), numbers[~again])
+
+
+def _rows_where(
+    frame: pd.DataFrame, test: Callable[[pd.Series, str], np.ndarray]
+) -> np.ndarray | None:
+    """The rows where ``test`` (of a column and its name) holds in every column, None when
+    there are none; the first column is tested alone first, which settles the usual case."""
+    if not len(frame.columns) or not len(frame):
+        return None
+    mask = test(frame[frame.columns[0]], str(frame.columns[0]))
+    if not mask.any():
+        return None
+    for column in frame.columns[1:]:
+        mask = mask & test(frame[column], str(column))
+    return mask if mask.any() else None
 
 
 def _no_value(column: pd.Series) -> np.ndarray:
