@@ -470,18 +470,14 @@ def _character_diagnostic(char: str, after: str, span: m.Span) -> Diagnostic:
 
 # Characters a word processor or a web page puts where the language wants plain ones: text
 # pasted into a rulebook brings them, and most look like what was meant (or like nothing).
-_CURLY_QUOTES = frozenset(
-    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\uff02"
-)
-_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d")
-_INVISIBLE = frozenset(
-    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u200b\u200c\u200d\u2060\u202f\u205f\u3000\ufeff"
-)
-
-
 _CURLY_DOUBLE = frozenset("\u201c\u201d\u201e\u201f\u00ab\u00bb\uff02")
+_CURLY_QUOTES = _CURLY_DOUBLE | frozenset("\u2018\u2019\u201a\u201b\u2039\u203a")
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d")
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_INVISIBLE = _ZERO_WIDTH | frozenset(
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000"
+)
 
 
 def plain_for(char: str) -> str | None:

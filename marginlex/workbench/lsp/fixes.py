@@ -42,8 +42,7 @@ def fixes_for(d: Diagnostic, lines: list[str]) -> list[Fix]:
     >>> fixes_for(d, ["require account.eqity >= 5 USD"])[0].span.column
     17
     """
-    found = [*_did_you_mean(d, lines), *_unit(d, lines), *_override(d, lines)]
-    return found + _pasted(d, lines)
+    return [*_did_you_mean(d, lines), *_unit(d, lines), *_override(d, lines), *_pasted(d, lines)]
 
 
 def _pasted(d: Diagnostic, lines: list[str]) -> list[Fix]:
