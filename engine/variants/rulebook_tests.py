@@ -57,7 +57,7 @@ from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
 from marginlex.engine.variants.decision_trace import render_trace
 from marginlex.engine.variants.properties import KINDS, PropertyResult, PropertySpec
-from marginlex.engine.variants.toml_lines import entry_line, locate, table_line
+from marginlex.engine.variants.toml_lines import entry_line, locate
 
 SUFFIX = ".test.toml"
 MONEY = ("requirement", "initial", "equity", "value", "excess", "call")
@@ -232,8 +232,9 @@ def _problem(path: Path, text: str, error: Any) -> str:
     if error["type"] == "union_tag_invalid":
         return _bad_kind(path, text, loc, error)
     where = locate(text, loc) if loc else None
-    if where is None and len(loc) >= 2 and isinstance(loc[1], int):  # a key left out: its table
-        where = table_line(text, str(loc[0]), loc[1])
+    if where is None and len(loc) >= 2 and isinstance(loc[1], int):  # a key left out: its entry
+        line = entry_line(text, str(loc[0]), loc[1])
+        where = None if line is None else (line, 1)
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
     what = error["msg"].removeprefix("Value error, ")
     message = f"{prefix}: {'.'.join(map(str, loc))}: {what}" if loc else f"{prefix}: {what}"

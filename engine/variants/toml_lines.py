@@ -54,25 +54,17 @@ def locate(text: str, loc: Sequence[str | int]) -> tuple[int, int] | None:
     return None
 
 
-def table_line(text: str, table: str, index: int) -> tuple[int, int] | None:
-    """The 1-based (line, column) of the ``index``-th ``[[table]]`` header, or None (a key
-    missing from a table is reported there).
-
-    >>> table_line('rulebook = "sec"\\n[[expect]]\\nname = "a"\\n[[expect]]\\n', "expect", 1)
-    (4, 1)
-    """
-    found = _table_start(text.splitlines(), table, index)
-    return None if found is None else (found + 1, 1)
-
-
 def entry_line(text: str, table: str, index: int) -> int | None:
     """The 1-based line of entry ``index`` of an array of tables: the ``index``-th
     ``[[table]]`` header, or the line holding the ``index``-th ``{`` of ``table = [ ... ]``
-    (inline tables, one or more to a line); None when not found.
+    (inline tables, one or more to a line); None when not found. A key left out of an
+    entry, or a book problem of one, is reported there.
 
     >>> text = 'rulebook = "sec"\\npositions = [\\n  { a = 1 },\\n  { a = 2 },\\n]\\n'
     >>> entry_line(text, "positions", 1), entry_line(text, "positions", 2)
     (4, None)
+    >>> entry_line('rulebook = "sec"\\n[[expect]]\\nname = "a"\\n[[expect]]\\n', "expect", 1)
+    4
     """
     lines = text.splitlines()
     header = _table_start(lines, table, index)
