@@ -17,12 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
+from marginlex.audit.ledger.sqlite_read import path_problem
 from marginlex.audit.ledger.store import Ledger, LedgerError, shown_location
 
 
 def _sqlite_read_only(path: Path) -> Engine:
-    if not path.is_file():
-        raise LedgerError(f"no ledger at {path}: record a run first, or pass --ledger PATH")
+    if (problem := path_problem(path, create=False)) is not None:
+        raise LedgerError(problem)
     uri = f"file:{quote(str(path))}?mode=ro"
     return create_engine(
         "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)

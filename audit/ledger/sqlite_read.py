@@ -68,7 +68,8 @@ def _rows(cursor: sqlite3.Cursor, money: bool = False) -> list[Any]:
 
 def path_problem(path: Path, *, create: bool) -> str | None:
     """What is wrong with ``path`` as a SQLite ledger file, before SQLite says "unable to
-    open database file": a folder given for the file, or (to create one) no such folder.
+    open database file": a folder given for the file, no file there (to open one: nothing,
+    or a device or a pipe), or (to create one) no such folder.
 
     >>> path_problem(Path("/"), create=True).split(";")[0]
     'cannot open the ledger /: it is a folder'
@@ -80,6 +81,8 @@ def path_problem(path: Path, *, create: bool) -> str | None:
             f"cannot open the ledger {path}: it is a folder; give the path of a ledger file "
             f"in it, such as {path / 'ledger.db'}"
         )
+    if not create and not path.is_file():  # nothing there, or a device or a pipe
+        return f"no ledger at {path}: record a run first, or pass --ledger PATH"
     if create and not path.exists() and not path.parent.is_dir():
         return f"cannot create the ledger {path}: there is no folder {path.parent}"
     return None
@@ -95,11 +98,9 @@ class SqliteDecisionReader:
     def __init__(self, location: str) -> None:
         self.location = location
         path = Path(location.removeprefix("sqlite:///")).expanduser().resolve()
-        if not path.exists():
-            raise LedgerError(f"no ledger at {path}: record a run first, or pass --ledger PATH")
-        self.url = f"sqlite:///{path}"  # as SQLAlchemy names the engine in its errors
         if (problem := path_problem(path, create=False)) is not None:
             raise LedgerError(problem)
+        self.url = f"sqlite:///{path}"  # as SQLAlchemy names the engine in its errors
         uri = f"file:{quote(str(path))}?mode=ro"
         try:
             self.conn = sqlite3.connect(uri, uri=True, timeout=300, isolation_level=None)

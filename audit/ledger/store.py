@@ -236,8 +236,6 @@ def _engine(location: str, create: bool) -> Engine:
             )
         return create_engine(location, pool_pre_ping=True)
     path = Path(location).expanduser().resolve()
-    if not create and not path.exists():
-        raise LedgerError(f"no ledger at {path}: record a run first, or pass --ledger PATH")
     if (problem := path_problem(path, create=create)) is not None:
         raise LedgerError(problem)
     return _sqlite_engine(path)
