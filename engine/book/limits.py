@@ -75,7 +75,7 @@ class TextTooLarge(ValueError):
     """A Parquet file whose text, its dictionaries expanded, would not fit in memory."""
 
 
-def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_parquet(path: Path) -> pd.DataFrame:
     """A Parquet file as ``pd.read_parquet`` reads it, its text measured first.
 
     The text columns are read dictionary-encoded and each cell's length is counted from the
@@ -96,12 +96,11 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
         return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
     schema = pq.read_schema(path)
-    wanted = [f for f in schema if columns is None or f.name in columns]
-    texts = [f.name for f in wanted if is_text(f.type)]
+    texts = [f.name for f in schema if is_text(f.type)]
     coded = [
-        f.name for f in wanted if pa.types.is_dictionary(f.type) and is_text(f.type.value_type)
+        f.name for f in schema if pa.types.is_dictionary(f.type) and is_text(f.type.value_type)
     ]
-    table = pq.read_table(path, columns=columns, use_pandas_metadata=True, read_dictionary=texts)
+    table = pq.read_table(path, use_pandas_metadata=True, read_dictionary=texts)
     size, widest = 0, ("", 0)
     for name in texts + coded:  # a column stored as a dictionary (pandas' categorical) too
         for chunk in table.column(name).chunks:
