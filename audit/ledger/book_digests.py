@@ -1,23 +1,47 @@
 """Stored book digests (revision ``0007_book_digests``): written with the run that first
 records a book, read by a later ``run --since`` (:mod:`marginlex.engine.distributed.digests`).
 
-Derived rows, like ``decision_keys``: not chained, one per book (the first recording wins).
-A ledger without the table, or a book recorded before it, has none: the caller then
-compares the two books row by row.
+Derived rows, like ``decision_keys``: one per book (the first recording wins), not chained
+themselves, but each run recorded since revision 0010 chains the sha256 of its book's stored
+digest in its run record, so a digest edited by hand is named by verify and refused by
+``run --since`` (:func:`digest_problem`). A ledger without the table, or a book recorded
+before it, has none: the caller then compares the two books row by row.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, insert, inspect, select
 
+from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
 
 
-def write_digest(conn: Connection, book_sha256: str, body: bytes) -> None:
-    """Store a book's digest unless it is stored (within the caller's transaction)."""
+def write_digest(conn: Connection, book_sha256: str, body: bytes) -> str:
+    """Store a book's digest unless it is stored (within the caller's transaction); return
+    the sha256 of the digest stored for the book (this one, or the first recording's), which
+    the run records (``runs.book_digest_sha256``, revision 0010)."""
     col = t.book_digests.c
-    if conn.scalar(select(col.book_sha256).where(col.book_sha256 == book_sha256)) is None:
+    stored = conn.scalar(select(col.body).where(col.book_sha256 == book_sha256))
+    if stored is None:
         conn.execute(insert(t.book_digests), [{"book_sha256": book_sha256, "body": body}])
+        return sha256_hex(body)
+    return sha256_hex(bytes(stored))
+
+
+def digest_problem(run_id: str, recorded: str | None, stored: str | None) -> str | None:
+    """What is wrong with a run's stored book digest, or None: ``recorded`` is the sha256 its
+    run record chains (None: a run recorded before revision 0010, nothing to compare),
+    ``stored`` the sha256 of the digest stored now (None: none).
+
+    >>> digest_problem("r-1", "ab", "ab") is None
+    True
+    >>> print(digest_problem("r-1", "ab", "cd"))
+    the stored digest of run r-1's book is not the one the run recorded: book_digests was edited
+    """
+    if recorded is None or stored == recorded:
+        return None
+    what = "was removed" if stored is None else "is not the one the run recorded"
+    return f"the stored digest of run {run_id}'s book {what}: book_digests was edited"
 
 
 def read_digest(conn: Connection, book_sha256: str) -> bytes | None:

@@ -19,8 +19,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.book_digests import read_digest
+from marginlex.audit.ledger.book_digests import digest_problem, read_digest
 from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.driver_rows import driver_columns
 from marginlex.audit.ledger.store import Ledger, LedgerError
@@ -103,6 +104,14 @@ def load_since(location: str, run_id: str) -> Since:
         rows = _earlier_rows(ledger, run_id)
         with ledger.engine.connect() as conn:
             body = read_digest(conn, run.book_sha256)
+        stored = None if body is None else sha256_hex(body)
+        # A digest edited by hand would carry decisions whose inputs changed: refused. One
+        # removed is no danger (the two books are then compared row by row), and verify names it.
+        if body is not None and (problem := digest_problem(run_id, run.book_digest_sha256, stored)):
+            raise SinceError(
+                f"--since {run_id}: {problem}; `marginlex verify` checks the ledger, and a run "
+                "without --since decides every set"
+            )
         digest = None if body is None else BookDigest.from_bytes(body)
         book = ledger.book_blob(run.book_sha256) if digest is None else None
     finally:

@@ -100,6 +100,8 @@ def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
             "origin": origin,
             "rulebooks": json.loads(row.rulebooks),
             "out_of_scope": row.out_of_scope,
+            # revision 0010's column (a ledger not upgraded lacks it)
+            "book_digest_sha256": getattr(row, "book_digest_sha256", None),
         }
     )
 

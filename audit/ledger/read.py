@@ -99,12 +99,19 @@ def run_origins(conn: Connection, run_ids: Iterable[str] | None = None) -> dict[
     }
 
 
+def select_runs(conn: Connection) -> Select[Any]:
+    """``SELECT`` of the ``runs`` columns this ledger has (revision 0010's column only once
+    upgraded, or opened to record): a ledger made before it is read as it is."""
+    present = {c["name"] for c in inspect(conn).get_columns(t.runs.name)}
+    return select(*(c for c in t.runs.c if c.name in present))
+
+
 def run_digests(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunDigests]:
     """The digests of these runs (a run missing from ``runs`` is absent)."""
     wanted = set(run_ids)
     if not wanted:
         return {}
-    rows = conn.execute(select(t.runs).where(t.runs.c.run_id.in_(wanted)))
+    rows = conn.execute(select_runs(conn).where(t.runs.c.run_id.in_(wanted)))
     origins = run_origins(conn, wanted)
     return {r.run_id: (run_digest(r, origins.get(r.run_id)), r.run_sha256) for r in rows}
 
@@ -453,7 +460,8 @@ class LedgerReader:
     def runs(self) -> list[StoredRun]:
         """Every recorded run, oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.runs).order_by(t.runs.c.first_seq, t.runs.c.created_at))
+            order = (t.runs.c.first_seq, t.runs.c.created_at)
+            rows = conn.execute(select_runs(conn).order_by(*order))
             origins = run_origins(conn)
             return [
                 StoredRun(

@@ -45,14 +45,28 @@ class RunRecord(TraceModel):
     out_of_scope: int = Field(default=0, ge=0, description="Accounts no rulebook decided.")
     rulebooks: tuple[RulebookRef, ...] = Field(min_length=1)
     run_id: str = Field(default_factory=new_run_id)
+    book_digest_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "sha256 of the book's stored digest, which a later run --since compares with its "
+            "book (set by the ledger as it records; None: none stored, or an older run)."
+        ),
+    )
 
     def digest(self, book_blob_sha256: str) -> str:
         """sha256 of the run record and its stored book's sha256: chained into each decision.
 
-        A run without an origin hashes as runs did before origins were recorded.
+        A run without an origin, or without a book digest, hashes as runs did before either
+        was recorded.
         """
-        record = self.model_dump(mode="json", exclude={"origin"} if self.origin is None else None)
+        unset = {name for name in _SINCE_ADDED if getattr(self, name) is None}
+        record = self.model_dump(mode="json", exclude=unset or None)
         return sha256_hex(canonical_json(record | {"book_blob_sha256": book_blob_sha256}))
+
+
+_SINCE_ADDED = ("origin", "book_digest_sha256")
+"""Run record fields added after the first release: left out of the digest while None."""
 
 
 class RunCounts(TraceModel):

@@ -148,7 +148,7 @@ def _bring_to_head(conn: Connection) -> None:
     # tables only); a ledger without it still reads.
     for index in t.decisions.indexes:
         index.create(conn, checkfirst=True)
-    _add_carry_columns(conn)
+    _add_columns(conn)
     if schema_revision(conn) != t.SCHEMA_HEAD:  # as revision 0009 does
         _retire_indexes(conn)
     if fill_keys:  # an older ledger stamped to the head: index its entries
@@ -188,13 +188,15 @@ def _retire_indexes(conn: Connection) -> None:
             conn.execute(text(f"DROP INDEX {name}"))
 
 
-def _add_carry_columns(conn: Connection) -> None:
-    """Give a ledger opened for writing the columns of revision 0004 if it lacks them."""
-    present = {c["name"] for c in inspect(conn).get_columns(t.decisions.name)}
-    for name in t.CARRY_COLUMNS:
-        if name not in present:
-            kind = t.decisions.c[name].type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {t.decisions.name} ADD COLUMN {name} {kind}"))
+def _add_columns(conn: Connection) -> None:
+    """Give a ledger opened for writing the columns of revisions 0004 (``decisions``) and
+    0010 (``runs``) if it lacks them."""
+    for table, names in ((t.decisions, t.CARRY_COLUMNS), (t.runs, (t.RUN_DIGEST_COLUMN,))):
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in present:
+                kind = table.c[name].type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
 
 
 def _sqlite_engine(path: Path) -> Engine:
@@ -352,8 +354,9 @@ class Ledger(LedgerReader):
             if conn.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run.run_id)).first():
                 raise LedgerError(f"run {run.run_id} is already recorded")
             blob_sha = self._store_inputs(conn, run, texts, book_blob)
-            if book_digest is not None:  # derived, in the same transaction
-                write_digest(conn, run.book_sha256, book_digest)
+            if book_digest is not None:  # in the same transaction, its sha256 in the record
+                stored = write_digest(conn, run.book_sha256, book_digest)
+                run = run.model_copy(update={"book_digest_sha256": stored})
             run_sha = run.digest(blob_sha)
             head = self._head(conn)
             counts, last = self._append(
@@ -580,4 +583,5 @@ def _run_row(
         "first_seq": first if counts.decisions else None,
         "last_seq": last if counts.decisions else None,
         "run_sha256": run_sha,
+        "book_digest_sha256": run.book_digest_sha256,
     }

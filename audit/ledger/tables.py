@@ -43,6 +43,10 @@ runs = Table(
     # sha256 of the stored book blob, and of the run record with it (chained in each entry).
     Column("book_blob_sha256", String(64), nullable=False),
     Column("run_sha256", String(64), nullable=False),
+    # sha256 of the book's stored digest (``book_digests.body``) as the run recorded it, part
+    # of the run record (revision 0010): a digest edited by hand no longer matches it, so
+    # verify names it and ``run --since`` refuses it. Null for runs recorded before.
+    Column("book_digest_sha256", String(64), nullable=True),
 )
 
 rulebook_texts = Table(
@@ -198,3 +202,5 @@ SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 CARRY_COLUMNS = ("inputs_sha256", "carried_from", "carried_hash")
 """The ``decisions`` columns revision 0004 added (a ledger not upgraded lacks them)."""
+RUN_DIGEST_COLUMN = "book_digest_sha256"
+"""The ``runs`` column revision 0010 added (a ledger not upgraded lacks it)."""

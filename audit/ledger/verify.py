@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import Connection, inspect, select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.book_digests import digest_problem, read_digest
 from marginlex.audit.ledger.chain import (
     GENESIS,
     Dictionaries,
@@ -32,6 +33,7 @@ from marginlex.audit.ledger.read import (
     rehash,
     run_digest,
     run_origins,
+    select_runs,
 )
 from marginlex.audit.ledger.records import money_text
 from marginlex.audit.ledger.replay import (
@@ -93,7 +95,7 @@ class _Walk:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         with ledger.engine.connect() as conn:
-            self.runs = {r.run_id: r for r in conn.execute(select(t.runs))}
+            self.runs = {r.run_id: r for r in conn.execute(select_runs(conn))}
             origins = run_origins(conn)
         self.digests = {rid: run_digest(r, origins.get(rid)) for rid, r in self.runs.items()}
         self.seen: Counter[str] = Counter()
@@ -298,6 +300,28 @@ def _check_inputs(ledger: Ledger) -> ChainProblem | None:
                     run_id=run.run_id,
                     message=f"the book recorded for run {run.run_id} was replaced or removed",
                 )
+        return _check_digests(conn)
+
+
+def _check_digests(conn: Connection) -> ChainProblem | None:
+    """Each run's stored book digest is the one its record chains (runs recorded since
+    revision 0010): a later ``run --since`` of the run trusts it to say what changed."""
+    r = t.runs.c
+    if t.RUN_DIGEST_COLUMN not in {c["name"] for c in inspect(conn).get_columns(t.runs.name)}:
+        return None
+    query = select(r.run_id, r.book_sha256, r.book_digest_sha256).order_by(r.first_seq)
+    hashed: dict[str, str | None] = {}  # book sha256 -> its stored digest's sha256
+    for run in conn.execute(query.where(r.book_digest_sha256.is_not(None))):
+        if run.book_sha256 not in hashed:
+            body = read_digest(conn, run.book_sha256)
+            hashed[run.book_sha256] = None if body is None else sha256_hex(body)
+        problem = digest_problem(run.run_id, run.book_digest_sha256, hashed[run.book_sha256])
+        if problem is not None:
+            return ChainProblem(
+                kind=ProblemKind.INPUT_CHANGED,
+                run_id=run.run_id,
+                message=f"{problem} (a `run --since {run.run_id}` refuses it)",
+            )
     return None
 
 

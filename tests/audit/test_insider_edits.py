@@ -3,7 +3,8 @@
 An edited requirement with the chain re-hashed after it passes plain ``verify`` (the chain
 is consistent again) but not ``verify --replay``, which compares each entry's stored columns
 with what the engine recomputes. A byte changed in a stored trace or book blob is named by
-``verify``, with no traceback and nothing unprintable on the terminal.
+``verify``, with no traceback and nothing unprintable on the terminal. A book digest forged
+to hide a change from ``run --since`` is named by ``verify`` and refused by ``run --since``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from audit_helpers import rehash_from
 from typer.testing import CliRunner, Result
 
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
+from marginlex.engine.book.load import load_book
+from marginlex.engine.distributed.digests import book_digest
+
+DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +121,82 @@ def test_a_byte_changed_in_the_book_is_named_with_its_run(copy: Path) -> None:
         f"(of {run_id}) was changed\n"
     )
     _clean(result)
+
+
+def _repriced_demo(folder: Path) -> Path:
+    """The demo book with ES_2609 (held by four futures accounts) at 5,000 instead of 6,000."""
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("__*"))
+    instruments = pd.read_csv(folder / "instruments.csv", dtype=str, keep_default_na=False)
+    instruments.loc[instruments["instrument_id"] == "ES_2609", "price"] = "5000.00"
+    instruments.to_csv(folder / "instruments.csv", index=False)
+    return folder
+
+
+def test_a_forged_book_digest_is_named_by_verify_and_refused_by_since(
+    copy: Path, tmp_path: Path
+) -> None:
+    # The insider's aim: make `run --since` carry the decisions of the four accounts holding
+    # ES_2609 (A05_DELTA_FUT at 420,000 where 5,000 makes it 350,000) by storing, as the
+    # recorded book's digest, the digest of the repriced book: nothing then looks changed.
+    book = load_book(_repriced_demo(tmp_path / "repriced"))
+    forged = book_digest(book.contract_frames(), book.meta.currency).to_bytes()
+    with sqlite3.connect(copy) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        conn.execute("UPDATE book_digests SET body = ?", (forged,))
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"FAILED at ledger: input_changed: the stored digest of run {run_id}'s book is not "
+        f"the one the run recorded: book_digests was edited (a `run --since {run_id}` "
+        "refuses it)\n"
+    )
+    since = CliRunner().invoke(
+        app, ["run", str(tmp_path / "repriced"), "--ledger", str(copy), "--since", run_id]
+    )
+    assert since.exit_code == 1
+    assert " ".join(since.stderr.split()) == (
+        f"error: nothing recorded: --since {run_id}: the stored digest of run {run_id}'s book "
+        "is not the one the run recorded: book_digests was edited; `marginlex verify` checks "
+        "the ledger, and a run without --since decides every set"
+    )
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+def test_a_run_record_stripped_of_its_digest_sha256_is_a_changed_run(copy: Path) -> None:
+    # Clearing the sha256 would make the run read as one recorded before revision 0010, whose
+    # digest nothing checks: the run record is chained, so that is an edit of it.
+    with sqlite3.connect(copy) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        conn.execute("UPDATE runs SET book_digest_sha256 = NULL")
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("FAILED at entry #1 (decision ")
+    assert f"run {run_id}): run_changed: " in result.stdout
+
+
+def test_a_removed_book_digest_is_named_but_since_still_decides_alike(
+    copy: Path, tmp_path: Path
+) -> None:
+    with sqlite3.connect(copy) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        conn.execute("DELETE FROM book_digests")
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"FAILED at ledger: input_changed: the stored digest of run {run_id}'s book was "
+        f"removed: book_digests was edited (a `run --since {run_id}` refuses it)\n"
+    )
+    # no danger: the two books are compared row by row, and the four holders are decided
+    repriced = str(_repriced_demo(tmp_path / "repriced"))
+    since = CliRunner().invoke(
+        app, ["run", repriced, "--ledger", str(copy), "--since", run_id, "--format", "json"]
+    )
+    assert since.exit_code == 0, since.stderr
+    with sqlite3.connect(copy) as conn:
+        decided = conn.execute(
+            "SELECT rulebook_id, margin_set_id, printf('%.2f', requirement) FROM decisions "
+            "WHERE run_id != ? AND carried_from IS NULL ORDER BY seq",
+            (run_id,),
+        ).fetchall()
+    assert ("cftc", "ms:A05_DELTA_FUT", "350000.00") in decided

@@ -195,9 +195,7 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
     # A ledger made with --roles by a marginlex before revision 0006: no run_summaries table.
     writer = _recorded_at(owner_url, "0005_decision_keys", "DROP TABLE run_summaries")
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
-    assert upgraded.stdout == (
-        "schema upgraded from 0005_decision_keys to 0009_retire_prefix_indexes\n"
-    )
+    assert upgraded.stdout == ("schema upgraded from 0005_decision_keys to 0010_run_book_digests\n")
     # the writer records into the new table, and nobody edits it
     assert _cli("run", "--ledger", writer).exit_code == 0
     assert _cli("verify", "--ledger", _as(owner_url, "r_login")).stdout.startswith(
@@ -221,13 +219,13 @@ def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None
     writer = _recorded_at(owner_url, "0008_key_sets", retired)
     assert _refused_run(writer) == (
         f"error: nothing recorded: {writer} has revision '0008_key_sets', older than this "
-        "marginlex's ('0009_retire_prefix_indexes'), and this login may not bring it up to "
+        "marginlex's ('0010_run_book_digests'), and this login may not bring it up to "
         "date (must be owner of index ix_decisions_run_id): the ledger's owner upgrades it "
         "first (`marginlex ledger upgrade --ledger URL`, logged in as the owner), then "
         "record again"
     )
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
-    assert upgraded.stdout == ("schema upgraded from 0008_key_sets to 0009_retire_prefix_indexes\n")
+    assert upgraded.stdout == ("schema upgraded from 0008_key_sets to 0010_run_book_digests\n")
     assert _cli("run", "--ledger", writer).exit_code == 0
     with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()
@@ -240,3 +238,22 @@ def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None
         "its tables (no schema has been selected to create in); its owner makes it first "
         "(`marginlex ledger init URL`, logged in as the owner)"
     )
+
+
+def test_a_writer_waits_for_the_owner_to_add_the_run_digest_column(owner_url: str) -> None:
+    # A --roles ledger of a marginlex at revision 0009: runs has no book_digest_sha256 column.
+    dropped = "ALTER TABLE runs DROP COLUMN book_digest_sha256"
+    writer = _recorded_at(owner_url, "0009_retire_prefix_indexes", dropped)
+    refused = _refused_run(writer)
+    assert "has revision '0009_retire_prefix_indexes', older than this marginlex's" in refused
+    assert "(must be owner of table runs)" in refused
+    upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
+    assert upgraded.stdout == (
+        "schema upgraded from 0009_retire_prefix_indexes to 0010_run_book_digests\n"
+    )
+    assert _cli("run", "--ledger", writer).exit_code == 0
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        shas = conn.execute("SELECT book_digest_sha256 FROM runs ORDER BY first_seq").fetchall()
+        stored = conn.execute("SELECT sha256(body) FROM book_digests").fetchone()
+    # the run recorded before keeps none; the new one chains its book's stored digest
+    assert shas[0] == (None,) and shas[1] == (stored[0].hex(),)
