@@ -139,9 +139,31 @@ def undecodable_at(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
     return line, len(before[start:].decode(RULEBOOK_ENCODING, errors="replace")) + 1
 
 
+UTF16 = "the file is UTF-16 text, not UTF-8"
+"""What a reader says of a file saved as UTF-16 (Windows Notepad's "Unicode", Excel's
+"Unicode Text"), whose every other byte is a zero to a UTF-8 reader."""
+
+
+def is_utf16(data: bytes) -> bool:
+    """Whether ``data`` is UTF-16 text: a byte-order mark, then UTF-16 that decodes.
+
+    >>> is_utf16("rulebook r".encode("utf-16")), is_utf16("rulebook r".encode("utf-8"))
+    (True, False)
+    """
+    if data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        return False
+    try:
+        data.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def not_utf8_text(data: bytes, exc: UnicodeDecodeError) -> str:
     """``not UTF-8 text: byte 0xe9 (invalid continuation byte)``: what a TOML file's reader
-    says after the line and column of :func:`undecodable_at`."""
+    says after the line and column of :func:`undecodable_at` (:data:`UTF16` for UTF-16)."""
+    if is_utf16(data):
+        return UTF16
     return f"not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason})"
 
 
@@ -155,7 +177,21 @@ def not_utf8(data: bytes, exc: UnicodeDecodeError, where: str) -> Diagnostic:
     ... except UnicodeDecodeError as exc:
     ...     print(not_utf8(data, exc, "r.mlx").message)
     cannot read the file: not UTF-8 text: byte 0xe9 at line 2, column 13 (invalid continuation byte)
+    >>> data = 'rulebook r'.encode("utf-16")
+    >>> try:
+    ...     data.decode("utf-8")
+    ... except UnicodeDecodeError as exc:
+    ...     print(not_utf8(data, exc, "r.mlx").message)
+    cannot read the file: the file is UTF-16 text, not UTF-8
     """
+    if is_utf16(data):
+        return error(
+            Code.FILE_ERROR,
+            f"cannot read the file: {UTF16}",
+            Span(file=where, line=1, column=1, end_line=1, end_column=2),
+            "save the file as UTF-8 (in Notepad: Save As, Encoding UTF-8; Windows calls "
+            "UTF-16 'Unicode')",
+        )
     line, column = undecodable_at(data, exc)
     return error(
         Code.FILE_ERROR,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.dsl.claims import UTF16, is_utf16
 from marginlex.engine.book.checks import (
     check_expired,
     check_references,
@@ -237,8 +238,8 @@ def _report_encoding(path: Path, problems: Problems) -> bool:
         data = path.read_bytes()
     except OSError:
         return False
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and _is_utf16(data):
-        problems.add(path.name, 0, "-", f"the file is UTF-16 text, not UTF-8: {UTF8_HINT}")
+    if is_utf16(data):
+        problems.add(path.name, 0, "-", f"{UTF16}: {UTF8_HINT}")
         return True
     try:
         data.decode("utf-8-sig")
@@ -258,14 +259,6 @@ def _report_encoding(path: Path, problems: Problems) -> bool:
         )
         return True
     return False
-
-
-def _is_utf16(data: bytes) -> bool:
-    try:
-        data.decode("utf-16")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _csv_header(path: Path) -> list[str] | None:

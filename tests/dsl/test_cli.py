@@ -222,6 +222,24 @@ def test_fmt_says_which_file_it_cannot_read_or_write_and_formats_the_others(
     assert f"error: cannot write {loose}: Permission denied" in refused.output
 
 
+def test_a_rulebook_saved_as_utf16_is_named_so(tmp_path: Path) -> None:
+    """Windows Notepad's "Unicode" is UTF-16: the check said "byte 0xff at line 1, column 1"
+    with a hint about Latin-1, which is not what happened."""
+    path = tmp_path / "notepad.mlx"
+    shipped = Path(__file__).parents[2] / "rulebooks" / "variants" / "harmonized_85pct_offsets.mlx"
+    path.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-16")
+    checked = RUNNER.invoke(app, ["check", str(path)])
+    assert checked.exit_code == 1
+    assert f"{path}: MLX001 cannot read the file: the file is UTF-16 text, not UTF-8\n" in (
+        checked.output
+    )
+    assert (
+        "hint: save the file as UTF-8 (in Notepad: Save As, Encoding UTF-8; Windows calls "
+        "UTF-16 'Unicode')"
+    ) in checked.output
+    assert "0xff" not in checked.output and "Latin-1" not in checked.output
+
+
 def test_fmt_cut_short_by_a_full_disk_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     """The rewrite is cut short (a file-size limit stands in for a full disk): the rulebook
     keeps every byte it had, no temporary file is left, and fmt says why (it used to
