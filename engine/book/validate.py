@@ -358,8 +358,18 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
         )
         return None
     try:
+        raw = path.read_bytes()
         # utf-8-sig: a byte-order mark (as Windows editors save UTF-8) is read as nothing
-        data = json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=_Fields)
+        data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_Fields)
+    except UnicodeDecodeError as exc:  # a ValueError, but the file is not JSON's problem
+        said = (
+            f"{UTF16}: save the file as UTF-8"
+            if is_utf16(raw)
+            else f"not UTF-8 text: the byte 0x{raw[exc.start]:02x} cannot be read "
+            f"({exc.reason}): save the file as UTF-8, not Latin-1 or Windows-1252"
+        )
+        problems.add(BOOK_JSON, 0, "-", said)
+        return None
     except (OSError, ValueError) as exc:
         problems.add(BOOK_JSON, 0, "-", f"not valid JSON: {exc}")
         return None
