@@ -1,8 +1,11 @@
 """Ed25519 signing keys for checkpoints: made, written and read; never stored in a ledger.
 
-``marginlex keys new DIR`` writes ``marginlex-signing.key`` (PKCS#8 PEM, file mode 0600) and
-``marginlex-signing.pub`` (SubjectPublicKeyInfo PEM). A key's id is the first 16 hex digits
-of the sha256 of its raw 32-byte public key: each checkpoint names the key that signed it.
+``marginlex keys new DIR`` writes ``marginlex-signing.key`` (PKCS#8 PEM, file mode 0600;
+with ``--passphrase``, encrypted with it) and ``marginlex-signing.pub`` (SubjectPublicKeyInfo
+PEM). A key's id is the first 16 hex digits of the sha256 of its raw 32-byte public key: each
+checkpoint names the key that signed it. An encrypted key (``keys new --passphrase``, or
+``openssl genpkey -algorithm ed25519 -aes256``) is opened with the passphrase in
+:data:`PASSPHRASE_ENV`, or typed when asked.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from marginlex.audit.canonical import sha256_hex
 from marginlex.engine.book.memory import read_small_file
 
+PASSPHRASE_ENV = "MARGINLEX_KEY_PASSPHRASE"
+"""The environment variable holding an encrypted signing key's passphrase (where none can be
+typed: a scheduled run)."""
 PRIVATE_NAME = "marginlex-signing.key"
 PUBLIC_NAME = "marginlex-signing.pub"
 MAX_KEY_FILE_BYTES = 65_536
@@ -34,8 +40,10 @@ def key_id(public: Ed25519PublicKey) -> str:
     return sha256_hex(raw)[:16]
 
 
-def new_key_pair(folder: Path) -> tuple[Path, Path]:
-    """Write a fresh key pair into ``folder`` (made if absent); never overwrite one.
+def new_key_pair(folder: Path, passphrase: bytes | None = None) -> tuple[Path, Path]:
+    """Write a fresh key pair into ``folder`` (made if absent); never overwrite one. With a
+    ``passphrase``, the private key is encrypted with it (PKCS#8, the best encryption the
+    cryptography library offers).
 
     Returns:
         The private key's path (mode 0600) and the public key's.
@@ -53,10 +61,13 @@ def new_key_pair(folder: Path) -> tuple[Path, Path]:
         if path.exists():
             raise KeyFileError(f"{path} exists: keys are never overwritten; choose another folder")
     key = Ed25519PrivateKey.generate()
+    protection = (
+        serialization.NoEncryption()
+        if passphrase is None
+        else serialization.BestAvailableEncryption(passphrase)
+    )
     pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection
     )
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -81,6 +92,7 @@ def new_key_pair(folder: Path) -> tuple[Path, Path]:
 
 _PUBLIC = b"-----BEGIN PUBLIC KEY-----"
 _PRIVATE = b"-----BEGIN PRIVATE KEY-----"
+_ENCRYPTED = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
 
 
 def _other_half(path: Path, said: str, suffix: str) -> KeyFileError:
@@ -98,11 +110,22 @@ def _read(path: Path, what: str) -> bytes:
         raise KeyFileError(f"cannot read the {what} {path}: {exc.strerror}") from exc
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """The signing key in ``path``; refused if others may read the file.
+def is_encrypted(path: Path) -> bool:
+    """Whether the key file holds a private key encrypted with a passphrase (False when it
+    cannot be read: :func:`load_private_key` then says why)."""
+    try:
+        return _ENCRYPTED in _read(path, "signing key")
+    except KeyFileError:
+        return False
+
+
+def load_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """The signing key in ``path`` (opened with ``passphrase`` when it is encrypted); refused
+    if others may read the file.
 
     Raises:
-        KeyFileError: unreadable, readable by group or others, or not an Ed25519 private key.
+        KeyFileError: unreadable, readable by group or others, encrypted and no passphrase or
+            a wrong one, or not an Ed25519 private key.
     """
     body = _read(path, "signing key")
     if _PUBLIC in body:  # a mode check would ask to hide what may be shared
@@ -112,9 +135,17 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
             f"{path}: the signing key is readable by others (mode "
             f"{path.stat().st_mode & 0o777:o}): chmod 600 {path}"
         )
+    encrypted = _ENCRYPTED in body
+    if encrypted and not passphrase:
+        raise KeyFileError(
+            f"{path} is encrypted with a passphrase: set {PASSPHRASE_ENV}, or run where it "
+            "can be typed"
+        )
     try:
-        key = serialization.load_pem_private_key(body, password=None)
+        key = serialization.load_pem_private_key(body, password=passphrase if encrypted else None)
     except (ValueError, TypeError) as exc:
+        if encrypted:  # the only way a well-formed encrypted key fails: the passphrase
+            raise KeyFileError(f"the passphrase does not open {path}") from exc
         raise KeyFileError(f"{path} is not a PEM private key: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"{path} is not an Ed25519 key: `marginlex keys new` makes one")

@@ -7,6 +7,8 @@ functions, so that ``marginlex --help`` stays light.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,8 +46,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+PASSPHRASE_HELP = (
+    "Encrypt the private key with a passphrase: typed twice, or $MARGINLEX_KEY_PASSPHRASE "
+    "where set. --sign then asks for it (or reads the variable)."
+)
+
+
 def keys_new(
     folder: Annotated[Path, typer.Argument(help="Folder to write the key pair into.")],
+    passphrase: Annotated[bool, typer.Option("--passphrase", help=PASSPHRASE_HELP)] = False,
 ) -> None:
     """Make an Ed25519 key pair for signing checkpoints (the private key file is mode 0600).
 
@@ -53,20 +62,58 @@ def keys_new(
     """
     from marginlex.audit.ledger.keys import KeyFileError, new_key_pair  # noqa: PLC0415
 
+    secret = _new_passphrase() if passphrase else None
     try:
-        private, public = new_key_pair(folder)
+        private, public = new_key_pair(folder, secret)
     except KeyFileError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"wrote {private} (private, mode 600: never share it)")
+    kept = ", encrypted with the passphrase" if secret else ""
+    typer.echo(f"wrote {private} (private, mode 600{kept}: never share it)")
     typer.echo(f"wrote {public} (public: for `marginlex verify --public-key`)")
 
 
-def signing_key_or_exit(path: Path) -> Ed25519PrivateKey:
-    """The signing key, or exit 1 with why it cannot be used."""
-    from marginlex.audit.ledger.keys import KeyFileError, load_private_key  # noqa: PLC0415
+def can_type() -> bool:
+    """Whether a passphrase can be typed: standard input is a terminal."""
+    return sys.stdin.isatty()
 
+
+def _passphrase_env() -> bytes | None:
+    from marginlex.audit.ledger.keys import PASSPHRASE_ENV  # noqa: PLC0415
+
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode("utf-8") if value else None
+
+
+def _new_passphrase() -> bytes:
+    """A new key's passphrase: the variable's, else typed twice (exit 1 where none can be
+    typed, or an empty one)."""
+    from marginlex.audit.ledger.keys import PASSPHRASE_ENV  # noqa: PLC0415
+
+    found = _passphrase_env()
+    if found is not None:
+        return found
+    if not can_type():
+        raise _fail(f"--passphrase: nothing to type it on; set {PASSPHRASE_ENV}")
+    typed = typer.prompt("passphrase", hide_input=True, confirmation_prompt=True)
+    if not typed:
+        raise _fail("--passphrase: an empty passphrase encrypts nothing")
+    return str(typed).encode("utf-8")
+
+
+def signing_key_or_exit(path: Path) -> Ed25519PrivateKey:
+    """The signing key, or exit 1 with why it cannot be used; an encrypted one is opened with
+    $MARGINLEX_KEY_PASSPHRASE, else the passphrase typed when asked."""
+    from marginlex.audit.ledger.keys import (  # noqa: PLC0415
+        KeyFileError,
+        is_encrypted,
+        load_private_key,
+    )
+
+    secret = _passphrase_env()
+    if secret is None and is_encrypted(path) and can_type():
+        secret = str(typer.prompt(f"passphrase of {path}", hide_input=True)).encode("utf-8")
     try:
-        return load_private_key(path)
+        return load_private_key(path, secret)
     except KeyFileError as exc:
         raise _fail(str(exc)) from exc
 

@@ -295,6 +295,60 @@ def test_the_two_halves_of_a_key_pair_swapped_are_named(
     ) in " ".join(result.stderr.split())
 
 
+def test_an_encrypted_signing_key_is_opened_with_its_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key kept encrypted at rest (`keys new --passphrase`, or openssl's `-aes256`) was
+    refused as "not a PEM private key: Password was not given but private key is
+    encrypted"; it now opens with $MARGINLEX_KEY_PASSPHRASE or the passphrase typed."""
+    monkeypatch.delenv("MARGINLEX_KEY_PASSPHRASE", raising=False)
+    runner, folder, ledger = CliRunner(), tmp_path / "keys", tmp_path / "l.db"
+    refused = runner.invoke(app, ["keys", "new", str(folder), "--passphrase"])
+    assert refused.exit_code == 1 and not folder.exists()
+    assert refused.stderr == (
+        "error: --passphrase: nothing to type it on; set MARGINLEX_KEY_PASSPHRASE\n"
+    )
+    monkeypatch.setattr("marginlex.cli.trust_commands.can_type", lambda: True)
+    made = runner.invoke(app, ["keys", "new", str(folder), "--passphrase"], input="pw1\npw1\n")
+    assert made.exit_code == 0, made.output
+    private = folder / "marginlex-signing.key"
+    assert private.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert "(private, mode 600, encrypted with the passphrase: never share it)" in made.stdout
+    sign = ["run", "--ledger", str(ledger), "--sign", str(private)]
+    typed_wrong = runner.invoke(app, sign, input="nope\n")
+    assert typed_wrong.exit_code == 1 and not ledger.exists()
+    assert typed_wrong.stderr == f"error: the passphrase does not open {private}\n"
+    typed = runner.invoke(app, sign, input="pw1\n")
+    assert typed.exit_code == 0, typed.stderr
+    assert "signed checkpoint of #34" in typed.stderr
+    monkeypatch.setattr("marginlex.cli.trust_commands.can_type", lambda: False)
+    unattended = runner.invoke(app, sign)
+    assert unattended.exit_code == 1
+    assert " ".join(unattended.stderr.split()) == (
+        f"error: {private} is encrypted with a passphrase: set MARGINLEX_KEY_PASSPHRASE, or "
+        "run where it can be typed"
+    )
+    monkeypatch.setenv("MARGINLEX_KEY_PASSPHRASE", "pw1")
+    scheduled = runner.invoke(
+        app, ["ledger", "checkpoint", "--ledger", str(ledger), "--sign", str(private)]
+    )
+    assert scheduled.exit_code == 0, scheduled.stderr
+    checked = runner.invoke(
+        app,
+        [
+            "verify",
+            "--ledger",
+            str(ledger),
+            "--checkpoints",
+            f"{ledger}.checkpoints.jsonl",
+            "--public-key",
+            str(folder / "marginlex-signing.pub"),
+        ],
+    )
+    assert checked.exit_code == 0, checked.output
+    assert "checkpoints: 2 in " in checked.stdout
+
+
 def test_a_checkpoint_file_that_cannot_be_written_is_refused_before_the_run(
     tmp_path: Path, keys: tuple[Path, Path]
 ) -> None:
