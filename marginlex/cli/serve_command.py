@@ -68,6 +68,20 @@ def serve(
     _serve(location, host, port, required, (book, rulebooks))
 
 
+def _check_ledger_or_exit(location: str) -> None:
+    """Refuse a ledger that cannot be opened, before serving: a mistyped path, a folder, a
+    file that is not a ledger, a server that refuses (the console said "serving on", then
+    answered every page with an error page)."""
+    from marginlex.audit.ledger.entry_read import LedgerError  # noqa: PLC0415
+    from marginlex.audit.ledger.read_only import open_read_only  # noqa: PLC0415
+
+    try:
+        open_read_only(location).close()
+    except LedgerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 def _serve(
     location: str, host: str, port: int, token: str | None, folders: tuple[Path | None, ...]
 ) -> None:
@@ -82,6 +96,11 @@ def _serve(
         typer.echo(f"error: --rulebooks {rulebooks} is not a folder", err=True)
         raise typer.Exit(2)
     sock = _bound_or_exit(host, port)  # before "serving on": a port in use is said instead
+    try:
+        _check_ledger_or_exit(location)
+    except typer.Exit:
+        sock.close()
+        raise
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host
     typer.echo(f"marginlex console over {shown_location(location)}")
     suffix = "/?token=..." if token else "/"

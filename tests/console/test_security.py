@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import socket
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -99,6 +100,35 @@ def test_serve_refuses_a_public_address_without_token(monkeypatch: pytest.Monkey
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--ledger", "x.db"])
     assert result.exit_code == 2
     assert "refusing to serve on 0.0.0.0 without a token" in result.output
+
+
+def test_serve_refuses_a_ledger_it_cannot_open_before_serving(
+    recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped ledger path, a folder or a book file: `serve` said "serving on" and then
+    answered every page with an error page; now it says why and exits 1, listening on
+    nothing."""
+    monkeypatch.delenv("MARGINLEX_TOKEN", raising=False)
+    listened: list[object] = []
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: listened.append(self))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    csv = tmp_path / "accounts.csv"
+    csv.write_text("account_id,owner_id\nA1,P1\n" * 300, encoding="utf-8")
+    for location, said in (
+        (tmp_path / "ledgr.db", f"no ledger at {tmp_path / 'ledgr.db'}: record a run first"),
+        (tmp_path, f"cannot open the ledger {tmp_path}: it is a folder"),
+        (csv, f"cannot open the ledger {csv}: file is not a database"),
+    ):
+        result = CliRunner().invoke(cli, ["serve", "--ledger", str(location), "--port", port])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"error: {said}"), result.stderr
+        assert "serving on" not in result.output
+    assert listened == []
+    served = CliRunner().invoke(cli, ["serve", "--ledger", recorded.location, "--port", port])
+    assert served.exit_code == 0, served.output
+    assert "serving on http://localhost:" in served.stdout and len(listened) == 1
 
 
 def test_token_from_query_sets_a_cookie(recorded: Recorded) -> None:
