@@ -249,6 +249,7 @@ _TOKEN_HINTS = {
     "percent": _PERCENT,
     "pct": _PERCENT,
     "=": "a comparison uses a single `=` (the others are `!=`, `<`, `<=`, `>`, `>=`)",
+    "row": "an `extend` changes a row with `replace row ROW`, `add row ROW` or `drop row KEY`",
 }
 
 

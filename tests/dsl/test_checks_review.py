@@ -115,6 +115,20 @@ def test_habitual_mistakes_get_a_hint_that_says_what_to_write(
     assert hint in (found[0].hint or "")
 
 
+def test_a_row_changed_without_its_verb_is_told_the_three_verbs() -> None:
+    """`row BTC 50%` in an extend (the verb left out) listed ten of the forty words the parser
+    takes there, with no hint."""
+    text = (
+        'rulebook v "V"\n  cites "c"\n  extends cftc\n\nextend haircut cftc_digital_assets\n'
+        '  cites "c"\n  status illustrative\n  row BTC 50%\n'
+    )
+    (found,) = check_text(text, "v.mlx")
+    assert (found.code.value, found.span.line, found.span.column) == ("MLX100", 8, 3)
+    assert found.hint == (
+        "an `extend` changes a row with `replace row ROW`, `add row ROW` or `drop row KEY`"
+    )
+
+
 def test_an_unnamed_requirement_is_told_to_name_it() -> None:
     text = f'{ELIGIBILITY}  require account.equity >= 1 USD because "x"\n'
     (found,) = check_text(text, "t.mlx")
