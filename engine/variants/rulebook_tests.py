@@ -49,6 +49,7 @@ from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book
 from marginlex.engine.book.memory import read_small_file
+from marginlex.engine.book.parse import number_hint
 from marginlex.engine.book.problems import FIRST_DATA_ROW, BookError, BookProblem, Severity
 from marginlex.engine.book.schema import FILES
 from marginlex.engine.evaluation import Evaluation
@@ -236,7 +237,7 @@ def _problem(path: Path, text: str, error: Any) -> str:
         line = entry_line(text, str(loc[0]), loc[1])
         where = None if line is None else (line, 1)
     prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
-    what = error["msg"].removeprefix("Value error, ")
+    what = _what(error)
     message = f"{prefix}: {'.'.join(map(str, loc))}: {what}" if loc else f"{prefix}: {what}"
     if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
         model = {"expect": Expectation}.get(str(loc[0]), TestFile)
@@ -244,6 +245,31 @@ def _problem(path: Path, text: str, error: Any) -> str:
         hint = did_you_mean(loc[-1], fields)
         message += f"; {hint}" if hint else ""
     return message
+
+
+_NUMBER_PARSING = ("float_parsing", "decimal_parsing", "int_parsing")
+
+
+def _what(error: Any) -> str:
+    """What is wrong, in the words of the file: a key it does not know, a figure in quotes
+    (how to write it, as a book's cells are told), else pydantic's message.
+
+    >>> _what({"type": "extra_forbidden", "msg": "Extra inputs are not permitted"})
+    'unknown key'
+    >>> said = _what({"type": "decimal_parsing", "msg": "...", "input": "100,000.00"})
+    >>> for part in said.split(", "):
+    ...     print(part)
+    the text '100,000.00' where a number is expected: write it without quotes
+    and leave out the thousands separators: 100000.00
+    """
+    given = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] in _NUMBER_PARSING and isinstance(given, str):
+        hint = number_hint(given.strip())
+        how = f", and {hint.removeprefix(': ')}" if hint else ""
+        return f"the text {given!r} where a number is expected: write it without quotes{how}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _bad_kind(path: Path, text: str, loc: tuple[Any, ...], error: Any) -> str:

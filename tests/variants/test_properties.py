@@ -84,7 +84,7 @@ def test_misspelt_key_points_at_the_line_with_did_you_mean() -> None:
     with pytest.raises(RulebookTestError) as info:
         read_test_file(path)
     assert str(info.value) == (
-        f"{path}:8:1: property.0.exampels: Extra inputs are not permitted; did you mean `examples`?"
+        f"{path}:8:1: property.0.exampels: unknown key; did you mean `examples`?"
     )
 
 

@@ -204,8 +204,13 @@ def test_junit_holds_no_character_xml_cannot() -> None:
     [
         (
             "unknown_field",
-            "{path}:6:1: expect.0.requirment: Extra inputs are not permitted; "
-            "did you mean `requirement`?",
+            "{path}:6:1: expect.0.requirment: unknown key; did you mean `requirement`?",
+        ),
+        (
+            "quoted_figures",
+            "{path}:12:1: expect.0.requirement: the text '25,000.00' where a number is "
+            "expected: write it without quotes, and leave out the thousands separators: "
+            "25000.00",
         ),
         (
             "unknown_account",
