@@ -30,7 +30,7 @@ from sqlalchemy import (
 from marginlex.audit.canonical import canonical_json
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
-from marginlex.audit.ledger.decision_keys import carried_or_own, with_key
+from marginlex.audit.ledger.decision_keys import KeyKind, carried_or_own, has_keys, with_key
 from marginlex.audit.ledger.entry_read import (
     NEAR_IDS,
     DecisionNotFoundError,
@@ -471,10 +471,14 @@ class LedgerReader:
                 for r in rows
             ]
 
-    def unknown_filter(self, run: str | None, rulebook: str | None) -> str | None:
-        """Why a listing filtered by ``run`` or ``rulebook`` is empty when either names
-        nothing recorded (None when both name something): an empty listing would read as
-        "no such decision"."""
+    def unknown_filter(
+        self, run: str | None, rulebook: str | None, account: str | None = None
+    ) -> str | None:
+        """Why a listing filtered by ``run``, ``rulebook`` or ``account`` is empty when one
+        names nothing recorded (None when each names something): an empty listing would read
+        as "no such decision"."""
+        if account is not None and (unknown := self._unknown_account(account)) is not None:
+            return unknown
         if run is None and rulebook is None:
             return None
         records = [r.record for r in self.runs()]
@@ -485,6 +489,29 @@ class LedgerReader:
             recorded = ", ".join(used) or "none"
             return f"no run in the ledger used rulebook {rulebook!r}; recorded: {recorded}"
         return None
+
+    def _unknown_account(self, account: str) -> str | None:
+        """Why no decision holds ``account`` (None: one does, or the ledger has no lookup
+        rows to tell), with the accounts whose id holds it in other capitals or in part
+        (``a09_golf`` finds ``A09_GOLF_FUT``), at most :data:`NEAR_IDS`."""
+        kc = t.decision_keys.c
+        accounts = kc.kind == KeyKind.ACCOUNT.value
+        with self.engine.connect() as conn:
+            if not has_keys(conn):
+                return None
+            if conn.scalar(select(kc.seq).where(accounts, kc.key == account).limit(1)):
+                return None
+            near = list(
+                conn.scalars(
+                    select(kc.key)
+                    .where(accounts, kc.key.icontains(account, autoescape=True))
+                    .distinct()
+                    .order_by(kc.key)
+                    .limit(NEAR_IDS)
+                )
+            )
+        meant = f"; did you mean {', '.join(near)}?" if near else ""
+        return f"no decision in the ledger holds account {account!r}{meant}"
 
     def rulebook_text(self, sha256: str) -> str | None:
         """The recorded canonical text of a rulebook, by its sha256."""

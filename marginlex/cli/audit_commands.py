@@ -435,7 +435,7 @@ def ledger_command(
             limit=PAGE + 1 if paged else limit,
             offset=offset,
         )
-        unknown = None if rows else store.unknown_filter(run, rulebook)
+        unknown = None if rows else store.unknown_filter(run, rulebook, account)
     finally:
         store.close()
     if unknown is not None:  # an empty listing would read as "no such decision"

@@ -183,9 +183,17 @@ def test_a_run_or_rulebook_the_ledger_never_recorded_is_said(
     assert " ".join(other.stderr.split()) == (
         f"error: no run in the ledger used rulebook 'secc'; recorded: {used}"
     )
+    # an account no decision holds is said too (it was an empty listing, exit 0), with the
+    # accounts that hold its text in other capitals
+    nobody = runner.invoke(app, ["ledger", "--ledger", two_runs, "--account", "acc-"])
+    assert nobody.exit_code == 1 and nobody.stdout == ""
+    assert nobody.stderr == (
+        "error: no decision in the ledger holds account 'acc-'; did you mean ACC-7, ACC-9, "
+        "ACC-FUT-1, ACC-PM-1?\n"
+    )
     # a filter that matches nothing in a known run is an empty listing, as before
     none = runner.invoke(
-        app, ["ledger", "--ledger", two_runs, "--run", "run-1", "--account", "NOBODY", "-f", "csv"]
+        app, ["ledger", "--ledger", two_runs, "--run", "run-2", "--account", "ACC-9", "-f", "csv"]
     )
     assert none.exit_code == 0 and len(none.stdout.splitlines()) == 1
 

@@ -213,6 +213,11 @@ def test_a_filter_naming_nothing_recorded_says_so(client: TestClient) -> None:
     for url, said in (
         ("/decisions?rulebook=secc", "no run in the ledger used rulebook &#39;secc&#39;"),
         ("/decisions.csv?run=r-nope", "no run &#39;r-nope&#39; in the ledger"),
+        (
+            "/decisions?account=a01_alice_pm",
+            "no decision in the ledger holds account &#39;a01_alice_pm&#39;; did you mean "
+            "A01_ALICE_PM?",
+        ),
     ):
         response = client.get(url)
         assert response.status_code == 404, url

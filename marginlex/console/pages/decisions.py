@@ -60,7 +60,7 @@ def decisions_page(
 ) -> Response:
     """Decisions matching the filter, a page at a time; exports hold the whole filtered view."""
     fmt = wanted_format(request, offered=("html", "csv", "json"))
-    unknown = ledger.unknown_filter(where.run, where.rulebook)
+    unknown = ledger.unknown_filter(where.run, where.rulebook, where.account)
     if unknown is not None:  # an empty page would read as "no such decision"
         raise HTTPException(404, unknown)
     if fmt in {"csv", "json"}:
