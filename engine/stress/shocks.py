@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.claims import not_utf8_text, undecodable_at
 from marginlex.engine.book.memory import read_small_file
-from marginlex.engine.book.parse import number_hint
+from marginlex.engine.book.spellings import number_hint
 
 
 class Selector(StrEnum):

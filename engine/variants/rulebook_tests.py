@@ -49,9 +49,9 @@ from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book, load_book
 from marginlex.engine.book.memory import read_small_file
-from marginlex.engine.book.parse import number_hint
 from marginlex.engine.book.problems import FIRST_DATA_ROW, BookError, BookProblem, Severity
 from marginlex.engine.book.schema import FILES
+from marginlex.engine.book.spellings import number_hint
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.outcomes import DecisionStatus
 from marginlex.engine.run import run_rulebook

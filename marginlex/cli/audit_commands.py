@@ -18,7 +18,7 @@ from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.output_file import check_file_or_exit, write_file
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
-from marginlex.cli.usage import as_of_date, moment, usage_error
+from marginlex.cli.usage import amount, as_of_date, moment, usage_error
 from marginlex.engine.kernels.csv_cells import csv_text
 from marginlex.engine.outcomes import DecisionStatus
 
@@ -401,7 +401,8 @@ def ledger_command(
     rulebook: Annotated[str | None, typer.Option(help="Only this rulebook id.")] = None,
     status: Annotated[DecisionStatus | None, typer.Option(help="ok, call or breach.")] = None,
     call_above: Annotated[
-        Decimal | None, typer.Option(help="Only calls above this amount (USD).")
+        Decimal | None,
+        typer.Option(parser=amount, metavar="USD", help="Only calls above this amount (USD)."),
     ] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,

@@ -9,6 +9,7 @@ that goes wrong (a bad book, a rulebook that does not load, a failed test) exits
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 
 import typer
 
@@ -43,6 +44,31 @@ def moment(value: str) -> dt.datetime:
             f"{value!r} is not a date or time: write YYYY-MM-DD or YYYY-MM-DDTHH:MM "
             "(UTC, unless an offset such as +02:00 follows)"
         ) from None
+
+
+def amount(value: str) -> Decimal:
+    """``--call-above``: an amount in USD, written as a number (a spelling for people is told
+    how to write it).
+
+    >>> amount("1000.50")
+    Decimal('1000.50')
+    >>> try:
+    ...     amount("$1000")
+    ... except typer.BadParameter as exc:
+    ...     print(exc.message)
+    '$1000' is not an amount: leave out the currency sign
+    """
+    from marginlex.engine.book.spellings import number_hint  # noqa: PLC0415 - light
+
+    text = value.strip()
+    try:
+        found = Decimal(text)
+    except InvalidOperation:
+        found = None
+    if found is None or not found.is_finite():
+        how = number_hint(text) or ": write digits, with a point for decimals (1000.50)"
+        raise typer.BadParameter(f"{value!r} is not an amount{how}")
+    return found
 
 
 def as_of_date(value: str | None, command: str) -> dt.date | None:

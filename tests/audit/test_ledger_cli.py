@@ -198,6 +198,23 @@ def test_a_run_or_rulebook_the_ledger_never_recorded_is_said(
     assert none.exit_code == 0 and len(none.stdout.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("1,000", "write 1000 or 1.000 as meant (no thousands separator, a point for decimals)"),
+        ("$5000", "leave out the currency sign"),
+        ("lots", "write digits, with a point for decimals (1000.50)"),
+    ],
+)
+def test_a_call_above_written_for_people_is_told_how_to_write_it(
+    two_runs: str, given: str, said: str
+) -> None:
+    """It said pydantic's "Input should be a valid decimal"."""
+    done = CliRunner().invoke(app, ["ledger", "--ledger", two_runs, "--call-above", given])
+    assert done.exit_code == 2
+    assert f"{given!r} is not an amount: {said}" in " ".join(done.output.replace("│", " ").split())
+
+
 def test_limit_and_offset_past_a_64_bit_integer(two_runs: str) -> None:
     huge = str(10**23)  # SQLite and PostgreSQL take at most 2**63 - 1
     runner = CliRunner()

@@ -68,6 +68,7 @@ DECISION = "d-ms:A01_ALICE_PM-4b5174f4d6d9"  # entry #1 of that ledger
         (["explain", DECISION, "--ledger", "{ledger}"], ()),
         (["explain", DECISION, "--ledger", "{ledger}", "-f", "json"], ()),
         (["ledger", "--ledger", "{ledger}"], ()),
+        (["ledger", "--ledger", "{ledger}", "--call-above", "1000"], ()),
         (["ledger", "runs", "--ledger", "{ledger}"], ()),
         (["verify", "--ledger", "{ledger}"], ()),
     ],
