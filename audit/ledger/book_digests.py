@@ -18,14 +18,32 @@ from marginlex.audit.ledger import tables as t
 
 def write_digest(conn: Connection, book_sha256: str, body: bytes) -> str:
     """Store a book's digest unless it is stored (within the caller's transaction); return
-    the sha256 of the digest stored for the book (this one, or the first recording's), which
-    the run records (``runs.book_digest_sha256``, revision 0010)."""
+    the sha256 the run records (``runs.book_digest_sha256``, revision 0010): of the stored
+    digest when it is this one (the first recording's, maybe written by another library
+    version), else of this one, so that a stored digest edited by hand is never vouched for."""
     col = t.book_digests.c
     stored = conn.scalar(select(col.body).where(col.book_sha256 == book_sha256))
     if stored is None:
         conn.execute(insert(t.book_digests), [{"book_sha256": book_sha256, "body": body}])
         return sha256_hex(body)
-    return sha256_hex(bytes(stored))
+    stored = bytes(stored)
+    if stored == body or _same_digest(stored, body):  # (written by another library version)
+        return sha256_hex(stored)
+    # Not this book's digest (edited by hand): the run records its own, so that verify names
+    # the stored one and a later --since refuses it, rather than the run vouching for it.
+    return sha256_hex(body)
+
+
+def _same_digest(stored: bytes, body: bytes) -> bool:
+    """Whether two digests' bytes hold the same digest (the same rows, read back)."""
+    from marginlex.engine.distributed.digests import BookDigest  # noqa: PLC0415 - rare, heavy
+
+    try:
+        found = BookDigest.from_bytes(stored)
+    except Exception:
+        return False
+    made = BookDigest.from_bytes(body)
+    return found.meta == made.meta and found.keys.equals(made.keys)
 
 
 def digest_problem(run_id: str, recorded: str | None, stored: str | None) -> str | None:

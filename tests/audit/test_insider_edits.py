@@ -9,15 +9,20 @@ to hide a change from ``run --since`` is named by ``verify`` and refused by ``ru
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from audit_helpers import rehash_from
 from typer.testing import CliRunner, Result
 
+from marginlex.audit.canonical import sha256_hex
+from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.book_digests import write_digest
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
 from marginlex.engine.book.load import load_book
@@ -200,3 +205,51 @@ def test_a_removed_book_digest_is_named_but_since_still_decides_alike(
             (run_id,),
         ).fetchall()
     assert ("cftc", "ms:A05_DELTA_FUT", "350000.00") in decided
+
+
+def test_a_forged_digest_is_not_vouched_for_by_a_later_run_of_the_same_book(
+    copy: Path, tmp_path: Path
+) -> None:
+    # The same book recorded again finds the forged digest stored for it: the new run chains
+    # the sha256 of the digest it made, not of the stored one, so --since of it refuses too.
+    book = load_book(_repriced_demo(tmp_path / "repriced"))
+    forged = book_digest(book.contract_frames(), book.meta.currency).to_bytes()
+    with sqlite3.connect(copy) as conn:
+        (first,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        conn.execute("UPDATE book_digests SET body = ?", (forged,))
+    again = CliRunner().invoke(app, ["run", "--ledger", str(copy), "--format", "json"])
+    assert again.exit_code == 0, again.stderr
+    with sqlite3.connect(copy) as conn:
+        (second,) = conn.execute("SELECT run_id FROM runs WHERE run_id != ?", (first,)).fetchone()
+    assert f"the stored digest of run {first}'s book is not the one" in _verify(copy).stdout
+    since = CliRunner().invoke(
+        app, ["run", str(tmp_path / "repriced"), "--ledger", str(copy), "--since", second]
+    )
+    assert since.exit_code == 1
+    assert f"the stored digest of run {second}'s book is not the one the run recorded" in (
+        " ".join(since.stderr.split())
+    )
+
+
+def test_a_stored_digest_is_vouched_for_only_when_it_holds_the_same_rows(tmp_path: Path) -> None:
+    book = load_book(DEMO)
+    body = book_digest(book.contract_frames(), book.meta.currency).to_bytes()
+    # the same digest in other bytes (as another pyarrow might write it): compressed IPC
+    table = pa.ipc.open_stream(body).read_all()
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    other = sink.getvalue()
+    assert other != body
+    repriced = load_book(_repriced_demo(tmp_path / "repriced"))
+    forged = book_digest(repriced.contract_frames(), repriced.meta.currency).to_bytes()
+    ledger = Ledger.open(str(tmp_path / "l.db"))
+    try:
+        with ledger.engine.begin() as conn:
+            assert write_digest(conn, book.sha256, other) == sha256_hex(other)  # stored
+            assert write_digest(conn, book.sha256, body) == sha256_hex(other)  # the same rows
+            conn.execute(t.book_digests.update().values(body=forged))
+            assert write_digest(conn, book.sha256, body) == sha256_hex(body)  # not vouched for
+    finally:
+        ledger.close()
