@@ -94,7 +94,8 @@ def _new_passphrase() -> bytes:
         return found
     if not can_type():
         raise _fail(f"--passphrase: nothing to type it on; set {PASSPHRASE_ENV}")
-    typed = typer.prompt("passphrase", hide_input=True, confirmation_prompt=True)
+    # on stderr, as every prompt here: standard output may be a file (--format json > out)
+    typed = typer.prompt("passphrase", hide_input=True, confirmation_prompt=True, err=True)
     if not typed:
         raise _fail("--passphrase: an empty passphrase encrypts nothing")
     return str(typed).encode("utf-8")
@@ -111,7 +112,8 @@ def signing_key_or_exit(path: Path) -> Ed25519PrivateKey:
 
     secret = _passphrase_env()
     if secret is None and is_encrypted(path) and can_type():
-        secret = str(typer.prompt(f"passphrase of {path}", hide_input=True)).encode("utf-8")
+        typed = typer.prompt(f"passphrase of {path}", hide_input=True, err=True)
+        secret = str(typed).encode("utf-8")
     try:
         return load_private_key(path, secret)
     except KeyFileError as exc:
