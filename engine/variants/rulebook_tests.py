@@ -251,8 +251,8 @@ _NUMBER_PARSING = ("float_parsing", "decimal_parsing", "int_parsing")
 
 
 def _what(error: Any) -> str:
-    """What is wrong, in the words of the file: a key it does not know, a figure in quotes
-    (how to write it, as a book's cells are told), else pydantic's message.
+    """What is wrong, in the words of the file: a key it does not know or leaves out, a figure
+    in quotes (how to write it, as a book's cells are told), else pydantic's message.
 
     >>> _what({"type": "extra_forbidden", "msg": "Extra inputs are not permitted"})
     'unknown key'
@@ -265,6 +265,8 @@ def _what(error: Any) -> str:
     given = error.get("input")
     if error["type"] == "extra_forbidden":
         return "unknown key"
+    if error["type"] == "missing":
+        return "required, and left out"
     if error["type"] in _NUMBER_PARSING and isinstance(given, str):
         hint = number_hint(given.strip())
         how = f", and {hint.removeprefix(': ')}" if hint else ""

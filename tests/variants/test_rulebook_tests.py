@@ -225,7 +225,7 @@ def test_junit_holds_no_character_xml_cannot() -> None:
         # a key left out was named with no line; a status was any text, then "expected OK"
         (
             "missing_account_bad_status",
-            "{path}:10:1: expect.1.account: Field required\n"
+            "{path}:10:1: expect.1.account: required, and left out\n"
             "{path}:12:1: expect.1.status: Input should be 'ok', 'call' or 'breach'",
         ),
         # no [[expect]] and no [[property]]: it passed whatever the rulebook decided
