@@ -138,7 +138,7 @@ def synth(  # noqa: PLR0917 - typer passes options by position
     except OSError as exc:
         # e.g. --out names an existing file, or a folder one cannot write to.
         reason = exc.strerror or str(exc)
-        _err.print(f"cannot write the book to {out}: {reason}", markup=False, soft_wrap=True)
+        _err.print(f"error: cannot write the book to {out}: {reason}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except ValueError as exc:  # too few accounts for the partitions asked
         _err.print(f"error: {exc}", markup=False, soft_wrap=True)
@@ -162,9 +162,11 @@ def _clear_or_refuse(out: Path, force: bool) -> None:
     files go first, so that no table is left in both formats (a book no one can load).
 
     Raises:
-        OSError: the folder is not empty and ``force`` is off (a hand-made book would be
-            lost), or a book file cannot be removed.
+        OSError: ``out`` is a file, the folder is not empty and ``force`` is off (a
+            hand-made book would be lost), or a book file cannot be removed.
     """
+    if out.exists() and not out.is_dir():  # it said "File exists"
+        raise OSError("it is a file, not a folder: give a folder for --out (made if absent)")
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not force:
