@@ -18,7 +18,7 @@ from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.output_file import check_file_or_exit, write_file
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
-from marginlex.cli.usage import amount, as_of_date, moment, usage_error
+from marginlex.cli.usage import amount, as_of_date, head_hash, moment, usage_error
 from marginlex.engine.kernels.csv_cells import csv_text
 from marginlex.engine.outcomes import DecisionStatus
 
@@ -318,7 +318,12 @@ def verify_command(
     ledger: LedgerOpt = None,
     replay: Annotated[bool, typer.Option(help="Also re-evaluate every recorded run.")] = False,
     expect_head: Annotated[
-        str | None, typer.Option(help="A head hash noted earlier: the chain must still hold it.")
+        str | None,
+        typer.Option(
+            parser=head_hash,
+            metavar="HASH",
+            help="A head hash noted earlier (all 64 hex digits): the chain must still hold it.",
+        ),
     ] = None,
     checkpoints: Annotated[
         Path | None,

@@ -71,6 +71,32 @@ def amount(value: str) -> Decimal:
     return found
 
 
+def head_hash(value: str) -> str:
+    """``verify --expect-head``: a whole entry hash, 64 hex digits (a shown prefix such as
+    ``7361db06c623…`` would be reported as a chain cut back, which it is not).
+
+    >>> head_hash(" " + "AB" * 32)[:8]
+    'abababab'
+    >>> try:
+    ...     head_hash("7361db06c623…")
+    ... except typer.BadParameter as exc:
+    ...     print(exc.message.split(": ")[0])
+    '7361db06c623…' is 12 hex digits of a hash
+    """
+    text = value.strip().lower()
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text
+    shown = text.rstrip("…").rstrip(".")
+    if shown and all(c in "0123456789abcdef" for c in shown):
+        what = f"{len(shown)} hex digits of a hash"
+    else:
+        what = "not a hash"
+    raise typer.BadParameter(
+        f"{value!r} is {what}: give the whole head hash, 64 hex digits, as `marginlex verify` "
+        'prints it after "head #N"'
+    )
+
+
 def as_of_date(value: str | None, command: str) -> dt.date | None:
     """``--as-of`` as a date (None when not given); a usage error when it is not one.
 

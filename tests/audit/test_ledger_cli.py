@@ -278,3 +278,19 @@ def test_explain_depth_and_section_cut_the_text(two_runs: str, pm_trace: Decisio
     assert "no section 'nope' in this decision; it has: Rulebook, Book," in " ".join(
         missing.stderr.split()
     )
+
+
+def test_verify_takes_the_whole_head_hash_not_the_prefix_shown(two_runs: str) -> None:
+    """`--expect-head 7361db06c623` (the prefix pages show) was reported as "the chain was cut
+    back below it, or replaced", a false alarm; it is a usage error naming what to give."""
+    runner = CliRunner()
+    done = runner.invoke(app, ["verify", "--ledger", two_runs])
+    head = done.stdout.split("head #")[1].split()[1]
+    assert len(head) == 64
+    for given, what in ((head[:12], "12 hex digits of a hash"), ("latest", "not a hash")):
+        refused = runner.invoke(app, ["verify", "--ledger", two_runs, "--expect-head", given])
+        assert refused.exit_code == 2
+        said = " ".join(refused.output.replace("│", " ").split())
+        assert f"{given!r} is {what}: give the whole head hash, 64 hex digits" in said
+    whole = runner.invoke(app, ["verify", "--ledger", two_runs, "--expect-head", head.upper()])
+    assert whole.exit_code == 0 and whole.stdout.startswith("OK: 3 entries")
