@@ -238,27 +238,33 @@ def _report_encoding(path: Path, problems: Problems) -> bool:
         data = path.read_bytes()
     except OSError:
         return False
-    if is_utf16(data):
-        problems.add(path.name, 0, "-", f"{UTF16}: {UTF8_HINT}")
-        return True
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if is_utf16(data):  # the whole file: no row of it reads
+            problems.add(path.name, 0, "-", _not_utf8(data, exc, UTF8_HINT, utf16=True))
+            return True
         before = list(csv.reader(io.StringIO(data[: exc.start].decode("utf-8-sig"))))
         ended = not before or data[: exc.start].endswith((b"\n", b"\r"))
         row = len(before) + 1 if ended else len(before)
         field = 0 if ended else len(before[-1]) - 1
         header = before[0] if before and row > HEADER_ROW else []
         column = header[field] if field < len(header) and header[field] else "-"
-        problems.add(
-            path.name,
-            row,
-            column,
-            f"not UTF-8 text: the byte 0x{data[exc.start]:02x} cannot be read "
-            f"({exc.reason}): {UTF8_HINT}, not Latin-1 or Windows-1252",
-        )
+        problems.add(path.name, row, column, _not_utf8(data, exc, UTF8_HINT, utf16=False))
         return True
     return False
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError, hint: str, *, utf16: bool) -> str:
+    """What a book file that does not read as UTF-8 is (``utf16``: :func:`is_utf16` of it),
+    and ``hint``, how to save it: UTF-16 as a whole, else the first byte that cannot be read
+    (a Latin-1 é)."""
+    if utf16:
+        return f"{UTF16}: {hint}"
+    return (
+        f"not UTF-8 text: the byte 0x{data[exc.start]:02x} cannot be read ({exc.reason}): "
+        f"{hint}, not Latin-1 or Windows-1252"
+    )
 
 
 def _csv_header(path: Path) -> list[str] | None:
@@ -362,12 +368,7 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
         # utf-8-sig: a byte-order mark (as Windows editors save UTF-8) is read as nothing
         data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_Fields)
     except UnicodeDecodeError as exc:  # a ValueError, but the file is not JSON's problem
-        said = (
-            f"{UTF16}: save the file as UTF-8"
-            if is_utf16(raw)
-            else f"not UTF-8 text: the byte 0x{raw[exc.start]:02x} cannot be read "
-            f"({exc.reason}): save the file as UTF-8, not Latin-1 or Windows-1252"
-        )
+        said = _not_utf8(raw, exc, "save the file as UTF-8", utf16=is_utf16(raw))
         problems.add(BOOK_JSON, 0, "-", said)
         return None
     except (OSError, ValueError) as exc:
