@@ -104,10 +104,10 @@ def load_since(location: str, run_id: str) -> Since:
         rows = _earlier_rows(ledger, run_id)
         with ledger.engine.connect() as conn:
             body = read_digest(conn, run.book_sha256)
-        stored = None if body is None else sha256_hex(body)
         # A digest edited by hand would carry decisions whose inputs changed: refused. One
         # removed is no danger (the two books are then compared row by row), and verify names it.
-        if body is not None and (problem := digest_problem(run_id, run.book_digest_sha256, stored)):
+        recorded = run.book_digest_sha256
+        if body is not None and (problem := digest_problem(run_id, recorded, sha256_hex(body))):
             raise SinceError(
                 f"--since {run_id}: {problem}; `marginlex verify` checks the ledger, and a run "
                 "without --since decides every set"

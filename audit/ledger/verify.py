@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from pydantic import Field
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -300,28 +300,29 @@ def _check_inputs(ledger: Ledger) -> ChainProblem | None:
                     run_id=run.run_id,
                     message=f"the book recorded for run {run.run_id} was replaced or removed",
                 )
-        return _check_digests(conn)
+    return None
 
 
-def _check_digests(conn: Connection) -> ChainProblem | None:
-    """Each run's stored book digest is the one its record chains (runs recorded since
-    revision 0010): a later ``run --since`` of the run trusts it to say what changed."""
-    r = t.runs.c
-    if t.RUN_DIGEST_COLUMN not in {c["name"] for c in inspect(conn).get_columns(t.runs.name)}:
-        return None
-    query = select(r.run_id, r.book_sha256, r.book_digest_sha256).order_by(r.first_seq)
+def _check_digests(ledger: Ledger, runs: Iterable[Any]) -> ChainProblem | None:
+    """Each run's stored book digest is the one its record chains (``runs``, as the walk read
+    them: runs recorded since revision 0010 name one): a later ``run --since`` of the run
+    trusts it to say what changed."""
     hashed: dict[str, str | None] = {}  # book sha256 -> its stored digest's sha256
-    for run in conn.execute(query.where(r.book_digest_sha256.is_not(None))):
-        if run.book_sha256 not in hashed:
-            body = read_digest(conn, run.book_sha256)
-            hashed[run.book_sha256] = None if body is None else sha256_hex(body)
-        problem = digest_problem(run.run_id, run.book_digest_sha256, hashed[run.book_sha256])
-        if problem is not None:
-            return ChainProblem(
-                kind=ProblemKind.INPUT_CHANGED,
-                run_id=run.run_id,
-                message=f"{problem} (a `run --since {run.run_id}` refuses it)",
-            )
+    with ledger.engine.connect() as conn:
+        for run in sorted(runs, key=lambda r: r.first_seq or 0):
+            recorded = getattr(run, "book_digest_sha256", None)
+            if recorded is None:
+                continue
+            if run.book_sha256 not in hashed:
+                body = read_digest(conn, run.book_sha256)
+                hashed[run.book_sha256] = None if body is None else sha256_hex(body)
+            problem = digest_problem(run.run_id, recorded, hashed[run.book_sha256])
+            if problem is not None:
+                return ChainProblem(
+                    kind=ProblemKind.INPUT_CHANGED,
+                    run_id=run.run_id,
+                    message=f"{problem} (a `run --since {run.run_id}` refuses it)",
+                )
     return None
 
 
@@ -348,7 +349,13 @@ def verify(
             problem = walk.step(row)
             if problem:
                 break
-        problem = problem or walk.run_counts() or _check_inputs(ledger) or _derived(walk)
+        problem = (
+            problem
+            or walk.run_counts()
+            or _check_inputs(ledger)
+            or _check_digests(ledger, walk.runs.values())
+            or _derived(walk)
+        )
     if problem is None and expect_head is not None and not walk.saw(expect_head):
         problem = ChainProblem(
             kind=ProblemKind.HEAD_MISMATCH,
