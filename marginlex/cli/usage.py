@@ -9,6 +9,7 @@ that goes wrong (a bad book, a rulebook that does not load, a failed test) exits
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 import typer
@@ -71,6 +72,9 @@ def amount(value: str) -> Decimal:
     return found
 
 
+_HEX = re.compile("[0-9a-f]+")
+
+
 def head_hash(value: str) -> str:
     """``verify --expect-head``: a whole entry hash, 64 hex digits (a shown prefix such as
     ``7361db06c623…`` would be reported as a chain cut back, which it is not).
@@ -84,13 +88,10 @@ def head_hash(value: str) -> str:
     '7361db06c623…' is 12 hex digits of a hash
     """
     text = value.strip().lower()
-    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+    if len(text) == 64 and _HEX.fullmatch(text):
         return text
     shown = text.rstrip("…").rstrip(".")
-    if shown and all(c in "0123456789abcdef" for c in shown):
-        what = f"{len(shown)} hex digits of a hash"
-    else:
-        what = "not a hash"
+    what = f"{len(shown)} hex digits of a hash" if _HEX.fullmatch(shown) else "not a hash"
     raise typer.BadParameter(
         f"{value!r} is {what}: give the whole head hash, 64 hex digits, as `marginlex verify` "
         'prints it after "head #N"'
