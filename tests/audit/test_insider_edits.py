@@ -137,17 +137,28 @@ def _repriced_demo(folder: Path) -> Path:
     return folder
 
 
+def _digest_of(folder: Path) -> bytes:
+    """The digest a recorded run stores for the book in ``folder``."""
+    book = load_book(folder)
+    return book_digest(book.contract_frames(), book.meta.currency).to_bytes()
+
+
+def _forge_digest(ledger: Path, body: bytes) -> str:
+    """Store ``body`` as the digest of the one recorded book, as an insider's SQL would; the
+    id of the run that recorded it."""
+    with sqlite3.connect(ledger) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        conn.execute("UPDATE book_digests SET body = ?", (body,))
+    return str(run_id)
+
+
 def test_a_forged_book_digest_is_named_by_verify_and_refused_by_since(
     copy: Path, tmp_path: Path
 ) -> None:
     # The insider's aim: make `run --since` carry the decisions of the four accounts holding
     # ES_2609 (A05_DELTA_FUT at 420,000 where 5,000 makes it 350,000) by storing, as the
     # recorded book's digest, the digest of the repriced book: nothing then looks changed.
-    book = load_book(_repriced_demo(tmp_path / "repriced"))
-    forged = book_digest(book.contract_frames(), book.meta.currency).to_bytes()
-    with sqlite3.connect(copy) as conn:
-        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
-        conn.execute("UPDATE book_digests SET body = ?", (forged,))
+    run_id = _forge_digest(copy, _digest_of(_repriced_demo(tmp_path / "repriced")))
     result = _verify(copy)
     assert result.exit_code == 1
     assert result.stdout == (
@@ -212,11 +223,7 @@ def test_a_forged_digest_is_not_vouched_for_by_a_later_run_of_the_same_book(
 ) -> None:
     # The same book recorded again finds the forged digest stored for it: the new run chains
     # the sha256 of the digest it made, not of the stored one, so --since of it refuses too.
-    book = load_book(_repriced_demo(tmp_path / "repriced"))
-    forged = book_digest(book.contract_frames(), book.meta.currency).to_bytes()
-    with sqlite3.connect(copy) as conn:
-        (first,) = conn.execute("SELECT run_id FROM runs").fetchone()
-        conn.execute("UPDATE book_digests SET body = ?", (forged,))
+    first = _forge_digest(copy, _digest_of(_repriced_demo(tmp_path / "repriced")))
     again = CliRunner().invoke(app, ["run", "--ledger", str(copy), "--format", "json"])
     assert again.exit_code == 0, again.stderr
     with sqlite3.connect(copy) as conn:
@@ -242,8 +249,7 @@ def test_a_stored_digest_is_vouched_for_only_when_it_holds_the_same_rows(tmp_pat
         writer.write_table(table)
     other = sink.getvalue()
     assert other != body
-    repriced = load_book(_repriced_demo(tmp_path / "repriced"))
-    forged = book_digest(repriced.contract_frames(), repriced.meta.currency).to_bytes()
+    forged = _digest_of(_repriced_demo(tmp_path / "repriced"))
     ledger = Ledger.open(str(tmp_path / "l.db"))
     try:
         with ledger.engine.begin() as conn:
