@@ -53,23 +53,56 @@ def _accounts(df: pd.DataFrame) -> pd.DataFrame:
 def fill_defaults(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The canonical content: the frames with every contract default filled in.
 
-    A blank ``class_group`` is the underlying, else the instrument itself; a blank
-    ``multiplier`` is 1. A book that leaves them blank and one that writes them out are
-    the same book: they hash the same, and the recorded copy (always filled) loads back
-    to the same sha256.
+    A blank ``class_group`` is the underlying's class group (the underlying itself unless
+    its own cell names another: an option goes where the stock it is on goes), else the
+    instrument itself; a blank ``multiplier`` is 1. A book that leaves them blank and one
+    that writes them out are the same book: they hash the same, and the recorded copy
+    (always filled) loads back to the same sha256.
 
-    >>> df = pd.DataFrame({"instrument_id": ["A", "B"], "underlying": [None, "A"],
-    ...                    "class_group": [None, None], "multiplier": [None, 100.0]})
+    >>> df = pd.DataFrame({"instrument_id": ["A", "B", "C", "D"],
+    ...                    "underlying": [None, "A", None, "C"],
+    ...                    "class_group": [None, None, "G", None],
+    ...                    "multiplier": [None, 100.0, None, None]})
     >>> out = fill_defaults({"instruments": df})["instruments"]
     >>> out["class_group"].tolist(), out["multiplier"].tolist()
-    (['A', 'A'], [1.0, 100.0])
+    (['A', 'A', 'G', 'G'], [1.0, 100.0, 1.0, 1.0])
     """
     df = frames["instruments"]
     filled = df.assign(
-        class_group=df["class_group"].fillna(df["underlying"]).fillna(df["instrument_id"]),
+        class_group=_default_class_groups(df),
         multiplier=df["multiplier"].astype("float64").fillna(1.0),
     )
     return {**frames, "instruments": filled}
+
+
+def _default_class_groups(df: pd.DataFrame) -> pd.Series:
+    """Each instrument's class group: its own cell, else its underlying's (followed down
+    the chain of underlyings), else the last instrument of the chain.
+
+    Chains are short (an option on a future on a note is three); one that is still open
+    after :data:`_CHAIN_STEPS` steps (a loop: A on B, B on A) takes the underlying named.
+
+    >>> df = pd.DataFrame({"instrument_id": ["O", "F", "N"], "underlying": ["F", "N", None],
+    ...                    "class_group": [None, None, "UST_10Y"]})
+    >>> _default_class_groups(df).tolist()
+    ['UST_10Y', 'UST_10Y', 'UST_10Y']
+    """
+    ids, own = df["instrument_id"], df["class_group"]
+    group, at = own.copy(), df["underlying"]  # at: the instrument each row looks at now
+    for _ in range(_CHAIN_STEPS):  # one step down every chain a pass
+        open_ = group.isna() & at.notna()
+        if not open_.any():
+            break
+        named = lookup(at[open_], ids, own)
+        below = lookup(at[open_], ids, df["underlying"])
+        group[open_] = named.where(named.notna() | below.notna(), at[open_])
+        at = at.where(~open_, below)
+    group = group.fillna(df["underlying"])  # a loop
+    return group.fillna(ids)
+
+
+_CHAIN_STEPS = 8
+"""How far down a chain of underlyings a blank class group is looked for."""
 
 
 def _instruments(df: pd.DataFrame) -> pd.DataFrame:

@@ -7,13 +7,15 @@ group *c* (already netted 100% within the class group)::
 
     net_j = sum_c L_cj - rate x sum_c G_cj
 
-The product group's netted loss is ``max(max_j net_j, 0)`` at its worst point; its
-requirement is ``max(netted loss, sum of its class groups' minimums)``; its credit is the
-sum of its class groups' stand-alone requirements minus that requirement (never negative:
-each ``net_j`` is at most the sum of the class groups' worst losses). Points are aligned by
-column (same direction and fraction of each class group's range); a class group with fewer
-points contributes nothing past its last point. A class group with no product group stands
-alone (requirement unchanged).
+The product group's netted loss is ``max(max_j net_j, 0)`` at its worst point; the
+credit is the sum of its class groups' worst losses minus the netted loss (never negative:
+each ``net_j`` is at most the sum of the class groups' worst losses), shared among them in
+proportion to their losses; each class group's requirement is ``max(loss - its share,
+minimum)`` (its minimum is its own, never offset), and the product group's is their sum. Its
+credit as reported is the sum of its class groups' stand-alone requirements minus that.
+Points are aligned by column (same direction and fraction of each class group's range); a
+class group with fewer points contributes nothing past its last point. A class group with
+no product group stands alone (requirement unchanged).
 
 **Inter-commodity spread credits by key (SPAN style, ``credit each leg``).** Class groups of
 one margin set and one key hedge each other when their worst scenarios move price in
@@ -89,7 +91,7 @@ class OffsetResult:
         paired_credit: per class-group row, the requirement a DV01 pairing took off
             (:func:`leg_credits`), None without one.
         class_group_requirement: per class-group row, its requirement after every credit
-            (:func:`leg_credits`), None where not computed.
+            (:func:`leg_credits`, :func:`product_group_offsets`), None where not computed.
     """
 
     product_groups: pd.DataFrame
@@ -128,10 +130,12 @@ def product_group_offsets(
     net = losses - rate[:, None] * gains
     worst = np.argmax(net, axis=1) if size else np.zeros(0, np.int64)
     rows = np.arange(size)
-    netted = np.maximum(net[rows, worst], 0.0) + sum_by_group(codes, _charges(groups), size)
+    charges = _charges(groups)
+    netted = np.maximum(net[rows, worst], 0.0) + sum_by_group(codes, charges, size)
     minimum = sum_by_group(codes, groups["minimum"].to_numpy(np.float64), size)
     standalone_req = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
-    requirement = np.maximum(netted, minimum)
+    after = _after_credit(groups, charges, codes, netted)
+    requirement = sum_by_group(codes, after, size)
     frame = pd.DataFrame(
         {
             "margin_set": index.margin_set,
@@ -148,10 +152,32 @@ def product_group_offsets(
             "class_group_requirements": standalone_req,
             "requirement": requirement,
             "credit": np.maximum(standalone_req - requirement, 0.0),
-            "minimum_binds": minimum > netted,
+            "minimum_binds": requirement > netted,
         }
     )
-    return OffsetResult(product_groups=frame, class_group_product_group=codes)
+    return OffsetResult(
+        product_groups=frame, class_group_product_group=codes, class_group_requirement=after
+    )
+
+
+def _after_credit(
+    groups: pd.DataFrame, charges: FloatArray, codes: IntArray, netted: FloatArray
+) -> FloatArray:
+    """Per class group, its requirement after its product group's credit: ``max(loss -
+    credit, minimum)``, the credit (the class groups' worst losses less the netted loss)
+    shared in proportion to each one's risk (its loss less its charges, which are never
+    netted). The minimum is the class group's own and is not offset: a class group whose
+    loss is below its minimum keeps the minimum, whatever the others lose."""
+    loss = groups["loss"].to_numpy(np.float64)
+    risk = np.maximum(loss - charges, 0.0)
+    size = len(netted)
+    total_risk = sum_by_group(codes, risk, size)
+    credit = np.maximum(sum_by_group(codes, loss, size) - netted, 0.0)
+    share = np.divide(risk, total_risk[codes], out=np.zeros_like(risk), where=total_risk[codes] > 0)
+    after: FloatArray = np.maximum(
+        loss - credit[codes] * share, groups["minimum"].to_numpy(np.float64)
+    )
+    return after
 
 
 def _charges(groups: pd.DataFrame) -> FloatArray:

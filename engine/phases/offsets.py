@@ -169,7 +169,8 @@ def _with_pairing(
     ``max(loss - credit, minimum)``."""
     loss = groups["loss"].to_numpy(np.float64)
     minimum = groups["minimum"].to_numpy(np.float64)
-    before = groups["requirement"].to_numpy(np.float64)
+    assert out.class_group_requirement is not None  # product_group_offsets fills it
+    before = out.class_group_requirement  # a paired group's is its own: it stands alone
     paired = side != NOT_PAIRED
     after = np.where(paired, np.maximum(loss - found.credit, minimum), before)
     effect = before - after

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from _evaluate_books import bs, decision, make_book, run
 
-# An option on the ES future: no index class of its own, class group left blank (the
-# underlying, ES_2609). 2026-06-30 to 2026-09-18 is 80 days.
+# An option on the ES future: no index class of its own, class group left blank (its
+# underlying's, SPX). 2026-06-30 to 2026-09-18 is 80 days.
 ES_CALL = "ES_C6000_2609,index_option,ES_2609,,,50,150.00,2026-09-18,call,6000,0.16,,"
 T = 80 / 365
 PM_ACCOUNT = "P1,ALICE,BD1,SEC,portfolio_margin,customer,portfolio_margin"
@@ -27,7 +27,7 @@ def test_option_on_a_future_is_scanned_at_its_future_range(tmp_path: Path) -> No
     """
     book = make_book(tmp_path, PM_ACCOUNT, "P1,ES_C6000_2609,-1", CASH, ES_CALL)
     ev = run(book, "sec")
-    cg = ev.frames["class_groups"].set_index("class_group").loc["ES_2609"]
+    cg = ev.frames["class_groups"].set_index("class_group").loc["SPX"]
     assert (cg["range_up"], cg["range_down"]) == (pytest.approx(0.06), pytest.approx(0.08))
     expected = (bs(6360, 6000, T, 0.16, True) - bs(6000, 6000, T, 0.16, True)) * 50
     assert expected == pytest.approx(11927.08, abs=0.01)

@@ -38,7 +38,9 @@ def test_cftc_span_shifts_implied_volatility_by_a_share_of_itself(tmp_path: Path
         ES_CALL,
     )
     ev = run(book, "cftc")
-    cg = ev.frames["class_groups"].set_index("class_group").loc["ES_2609"]
+    cg = (
+        ev.frames["class_groups"].set_index("class_group").loc["SPX"]
+    )  # the class group of ES_2609, its underlying
     now = bs(6000, 6000, T, 0.16, True)
     up = (bs(6000, 6000, T, 0.20, True) - now) * 50
     down = (bs(6000, 6000, T, 0.12, True) - now) * 50
