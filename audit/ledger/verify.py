@@ -104,7 +104,7 @@ class _Walk:
         self.hashes: set[str] = set()
         # Entries that later entries carry forward: their hash and trace hash, once walked.
         self.carried = _carried_sources(ledger)
-        self.sources: dict[int, tuple[str, str]] = {}
+        self.sources: dict[int, _Source] = {}
         self.keys = KeyCheck(ledger, self.carried)  # each entry's decision_keys, as walked
 
     def step(self, row: Any) -> ChainProblem | None:
@@ -130,15 +130,8 @@ class _Walk:
         carried_from = getattr(row, "carried_from", None)
         body = None
         if carried_from is not None:
-            if self.sources.get(carried_from) != (row.carried_hash, row.trace_sha256):
-                return ChainProblem(
-                    kind=ProblemKind.CHANGED,
-                    **where,
-                    message=(
-                        f"entry #{row.seq} ({row.decision_id}) carries entry #{carried_from} "
-                        "forward, which is not an earlier entry with the hash and trace it names"
-                    ),
-                )
+            if (problem := self._carries(row, carried_from, where)) is not None:
+                return problem
         elif (body := _trace_body(row.trace_z, self.ledger.dictionaries)) is None or sha256_hex(
             body
         ) != row.trace_sha256:
@@ -154,9 +147,42 @@ class _Walk:
             return derived_problem(ProblemKind.KEYS_CHANGED, derived)
         self.seq, self.prev = row.seq, row.entry_hash
         if row.seq in self.carried and carried_from is None:
-            self.sources[row.seq] = (row.entry_hash, row.trace_sha256)
+            self.sources[row.seq] = _Source(row.entry_hash, row.trace_sha256, _decided(row))
         self.hashes.add(row.entry_hash)
         self.seen[row.run_id] += 1
+        return None
+
+    def _carries(self, row: Any, carried_from: int, where: dict[str, Any]) -> ChainProblem | None:
+        """A carried entry names an earlier entry holding a trace (its hash and trace hash)
+        and says what that entry decided: its rulebook, margin set, accounts, status and
+        figures. A row copied from a source edited for the moment (then restored) hashes
+        well in its own run, so the two are compared here."""
+        source = self.sources.get(carried_from)
+        if source is None or (source.entry_hash, source.trace_sha256) != (
+            row.carried_hash,
+            row.trace_sha256,
+        ):
+            return ChainProblem(
+                kind=ProblemKind.CHANGED,
+                **where,
+                message=(
+                    f"entry #{row.seq} ({row.decision_id}) carries entry #{carried_from} "
+                    "forward, which is not an earlier entry with the hash and trace it names"
+                ),
+            )
+        differ = [
+            n for n, a, b in zip(_DECIDED, source.decided, _decided(row), strict=True) if a != b
+        ]
+        if differ:
+            return ChainProblem(
+                kind=ProblemKind.CHANGED,
+                **where,
+                message=(
+                    f"entry #{row.seq} ({row.decision_id}) carries entry #{carried_from} "
+                    f"forward, but its {', '.join(differ)} differ from that entry's: one of the "
+                    "two was edited when the later run copied it"
+                ),
+            )
         return None
 
     def _broken_link(self, row: Any, where: dict[str, Any]) -> ChainProblem:
@@ -224,6 +250,22 @@ class _Walk:
                     ),
                 )
         return None
+
+
+_DECIDED = ("rulebook_id", "margin_set_id", "account_ids", "status", "call", "requirement")
+"""What a carried entry repeats of the entry it carries forward."""
+
+
+class _Source(NamedTuple):
+    """An entry some later entry carries forward, as the walk met it."""
+
+    entry_hash: str
+    trace_sha256: str
+    decided: tuple[Any, ...]  # its _DECIDED columns
+
+
+def _decided(row: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in _DECIDED)
 
 
 def _carried_sources(ledger: Ledger) -> set[int]:

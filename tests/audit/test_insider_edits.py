@@ -259,3 +259,77 @@ def test_a_stored_digest_is_vouched_for_only_when_it_holds_the_same_rows(tmp_pat
             assert write_digest(conn, book.sha256, body) == sha256_hex(body)  # not vouched for
     finally:
         ledger.close()
+
+
+_FOX = "rulebook_id = 'cftc' AND margin_set_id = 'ms:A08_FOX_FUT'"
+"""The cftc decision of A08_FOX_FUT: a call of 78,600."""
+
+
+@pytest.mark.parametrize(
+    ("edit", "differ"),
+    [
+        ("status = 'ok', call = 0", "status, call"),
+        # made to look like a carried entry of another set's decision: GOLF's, entry #16
+        (
+            "carried_from = 16, carried_hash = (SELECT entry_hash FROM decisions WHERE seq = 16), "
+            "trace_sha256 = (SELECT trace_sha256 FROM decisions WHERE seq = 16)",
+            "margin_set_id, account_ids, call, requirement",
+        ),
+    ],
+)
+def test_a_carried_entry_copied_from_a_source_edited_for_the_moment_fails_verify(
+    copy: Path, edit: str, differ: str
+) -> None:
+    # An insider edits the source while a `run --since` copies it, then undoes the edit: the
+    # carried copy hashes well in its own run and the source is whole again; only the
+    # comparison of the two tells that the later run carried what the source never decided.
+    with sqlite3.connect(copy) as conn:
+        run_id, *before = conn.execute(
+            "SELECT run_id, status, call, carried_from, carried_hash, trace_sha256 "
+            f"FROM decisions WHERE {_FOX}"
+        ).fetchone()
+        conn.execute(f"UPDATE decisions SET {edit} WHERE {_FOX}")
+    since = CliRunner().invoke(app, ["run", "--ledger", str(copy), "--since", run_id])
+    assert since.exit_code == 0, since.stderr
+    with sqlite3.connect(copy) as conn:
+        conn.execute(
+            "UPDATE decisions SET status = ?, call = ?, carried_from = ?, carried_hash = ?, "
+            f"trace_sha256 = ? WHERE {_FOX} AND run_id = ?",
+            (*before, run_id),
+        )
+        seq, did, carried_from = conn.execute(
+            f"SELECT seq, decision_id, carried_from FROM decisions WHERE {_FOX} AND run_id != ?",
+            (run_id,),
+        ).fetchone()
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"FAILED at entry #{seq} (decision {did}, run ")
+    assert (
+        f"entry #{seq} ({did}) carries entry #{carried_from} forward, but its {differ} differ "
+        "from that entry's: one of the two was edited when the later run copied it"
+    ) in " ".join(result.stdout.split())
+
+
+def test_since_refuses_a_replaced_book_when_the_digest_is_gone(copy: Path, tmp_path: Path) -> None:
+    # Without a stored digest, --since compares the recorded book row by row: the repriced
+    # book's content stored in its place would make every set look unchanged.
+    repriced = _repriced_demo(tmp_path / "repriced")
+    other = tmp_path / "other.db"
+    assert CliRunner().invoke(app, ["run", str(repriced), "--ledger", str(other)]).exit_code == 0
+    with sqlite3.connect(other) as conn:
+        (forged,) = conn.execute("SELECT blob FROM books").fetchone()
+    with sqlite3.connect(copy) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        conn.execute("DELETE FROM book_digests")
+        conn.execute("UPDATE books SET blob = ?", (forged,))
+    since = CliRunner().invoke(
+        app, ["run", str(repriced), "--ledger", str(copy), "--since", run_id]
+    )
+    assert since.exit_code == 1
+    assert " ".join(since.stderr.split()) == (
+        f"error: nothing recorded: --since {run_id}: the book recorded for run {run_id} was "
+        "replaced (its content no longer has the sha256 the run recorded); `marginlex verify` "
+        "checks the ledger, and a run without --since decides every set"
+    )
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
