@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -113,7 +114,9 @@ def load_since(location: str, run_id: str) -> Since:
                 "without --since decides every set"
             )
         digest = None if body is None else BookDigest.from_bytes(body)
-        book = ledger.book_blob(run.book_sha256) if digest is None else None
+        # Without a digest the books are compared row by row: only the content the run
+        # chained will do.
+        book = _chained_book(ledger, run_id, run.book_sha256) if digest is None else None
     finally:
         ledger.close()
     return Since(
@@ -125,6 +128,26 @@ def load_since(location: str, run_id: str) -> Since:
         book=book,
         digest=digest,
     )
+
+
+def _chained_book(ledger: Ledger, run_id: str, book_sha256: str) -> bytes | None:
+    """The run's recorded book content, when it is the content whose sha256 the run's record
+    chains (``runs.book_blob_sha256``); a replaced one is refused.
+
+    Raises:
+        SinceError: the stored book is not the one the run recorded.
+    """
+    book = ledger.book_blob(book_sha256)
+    query = select(t.runs.c.book_blob_sha256).where(t.runs.c.run_id == run_id)
+    with ledger.engine.connect() as conn:
+        chained = conn.scalar(query)
+    if book is not None and sha256_hex(book) != chained:
+        raise SinceError(
+            f"--since {run_id}: the book recorded for run {run_id} was replaced (its content "
+            "no longer has the sha256 the run recorded); `marginlex verify` checks the ledger, "
+            "and a run without --since decides every set"
+        )
+    return book
 
 
 def _earlier_rows(ledger: Ledger, run_id: str) -> pd.DataFrame:
