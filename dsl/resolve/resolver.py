@@ -23,6 +23,7 @@ from marginlex.dsl.diagnostics import (
     settle,
 )
 from marginlex.dsl.model import rulebook as m
+from marginlex.dsl.model.walk import walk
 from marginlex.dsl.resolve.extension import dropped, extend
 
 S = TypeVar("S", bound=m.StatementBase)
@@ -136,6 +137,7 @@ class _Resolver:
         self._apply_own(book, statements, origins)
         params = {s.id for s in statements if isinstance(s, m.Parameter)}
         rewritten = tuple(_rewrite_params(s, params) for s in statements)
+        self._removed_in_use(book, rewritten, origins)
         return ResolvedRulebook(
             header=book.header,
             statements=rewritten,
@@ -295,6 +297,37 @@ class _Resolver:
                 statements.append(s)
                 origins[s.id] = book.id
 
+    def _removed_in_use(
+        self, book: m.Rulebook, statements: tuple[m.Statement, ...], origins: dict[str, str]
+    ) -> None:
+        """An error at each ``remove`` whose statement another statement in force still names:
+        a schedule a ``more conservative of`` compares, an ``eligible(...)`` rule, a parameter
+        in a value or condition (the run would fail, or read a figure no longer there)."""
+        removed = {
+            s.id: s
+            for s in book.statements
+            if isinstance(s, m.Removal) and not any(x.id == s.id for x in statements)
+        }
+        if not removed:
+            return
+        users: dict[str, list[m.Statement]] = {}
+        for statement in statements:
+            for name in sorted(_names_used(statement) & removed.keys()):
+                users.setdefault(name, []).append(statement)
+        for name, using in users.items():
+            s = removed[name]
+            listed = ", ".join(
+                f"{u.kind.value} `{u.id}` (from `{origins.get(u.id, book.id)}`)" for u in using
+            )
+            self.diagnostics.append(
+                error(
+                    Code.REMOVED_IN_USE,
+                    f"cannot remove {s.target_kind.value} `{name}`: still used by {listed}",
+                    s.span,
+                    f"remove or override `{using[0].id}` as well, or keep `{name}`",
+                )
+            )
+
     def _extend(
         self,
         s: m.Extension,
@@ -344,6 +377,20 @@ class _Resolver:
 
 
 _KNOWN_HINTS = ("sec", "cftc", "harmonized")
+
+
+def _names_used(statement: m.Statement) -> set[str]:
+    """The ids of other statements a statement names: parameters, ``eligible(...)`` rules
+    and the schedules of a ``more conservative of``."""
+    found: set[str] = set()
+    for node in walk(statement):
+        if isinstance(node, m.ParamRef):
+            found.add(node.name)
+        elif isinstance(node, m.Eligible):
+            found.add(node.rule)
+        elif isinstance(node, m.MoreConservative):
+            found.update(n.name for n in node.schedules)
+    return found
 
 
 def _after_last(statements: list[m.Statement], statement_id: str) -> int:
