@@ -107,11 +107,17 @@ def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
 
 
 def run_digest(row: Any, origin: RunOrigin | None = None) -> str | None:
-    """A ``runs`` row's digest as entries chain it; None if edited into no valid record."""
+    """A ``runs`` row's digest as entries chain it; None if edited into no valid record, or
+    into another spelling of one (its times and dates are read as text: a ``created_at`` of
+    ``1796571537`` parses to the recorded moment but escapes every filter by date)."""
     try:
-        return run_from_row(row, origin).digest(row.book_blob_sha256)
-    except ValidationError:  # a runs row edited into something no run record can be
+        record = run_from_row(row, origin)
+    except (ValidationError, ValueError):  # edited into no run record (rulebooks not JSON...)
         return None
+    stored = (row.created_at, row.as_of)
+    if stored != (record.created_at.isoformat(), record.as_of.isoformat()):
+        return None
+    return record.digest(row.book_blob_sha256)
 
 
 def rehash(row: Any, digest: str) -> str:

@@ -99,6 +99,8 @@ class _Walk:
             origins = run_origins(conn)
         self.digests = {rid: run_digest(r, origins.get(rid)) for rid, r in self.runs.items()}
         self.seen: Counter[str] = Counter()
+        self.statuses: dict[str, Counter[str]] = {}  # run id -> its entries by status
+        self.spans: dict[str, tuple[int, int]] = {}  # run id -> its first and last seq
         self.seq = 0
         self.prev = GENESIS
         self.hashes: set[str] = set()
@@ -150,6 +152,9 @@ class _Walk:
             self.sources[row.seq] = _Source(row.entry_hash, row.trace_sha256, _decided(row))
         self.hashes.add(row.entry_hash)
         self.seen[row.run_id] += 1
+        self.statuses.setdefault(row.run_id, Counter())[str(row.status)] += 1
+        first, _ = self.spans.get(row.run_id, (row.seq, row.seq))
+        self.spans[row.run_id] = (first, row.seq)
         return None
 
     def _carries(self, row: Any, carried_from: int, where: dict[str, Any]) -> ChainProblem | None:
@@ -249,7 +254,57 @@ class _Walk:
                         "entries were removed"
                     ),
                 )
+        for run_id, run in sorted(self.runs.items(), key=lambda kv: kv[1].first_seq or 0):
+            problem = self._run_record(run_id, run)
+            if problem is not None:
+                return problem
         return None
+
+    def _run_record(self, run_id: str, run: Any) -> ChainProblem | None:
+        """A run record's own columns against what it chains and what its entries are: its
+        stored digest (a run with no entry is checked by nothing else), its counts by status
+        and the span of its sequence numbers (neither is chained: ``ledger runs`` and the
+        console show them)."""
+        if self.digests.get(run_id) is None or run.run_sha256 != self.digests[run_id]:
+            return ChainProblem(
+                kind=ProblemKind.RUN_CHANGED,
+                run_id=run_id,
+                message=(
+                    f"the record of run {run_id} was changed (or made up): it no longer "
+                    "hashes to the run_sha256 stored with it"
+                ),
+            )
+        counts = self.statuses.get(run_id, Counter())
+        stored = {name: getattr(run, name) for name in _STATUS_COUNTS}
+        found = {name: counts[name] for name in _STATUS_COUNTS}
+        if stored != found:
+            return ChainProblem(
+                kind=ProblemKind.RUN_CHANGED,
+                run_id=run_id,
+                message=(
+                    f"run {run_id}'s record counts {_counted(stored)}; its entries are "
+                    f"{_counted(found)}: the runs table was edited"
+                ),
+            )
+        span = self.spans.get(run_id)
+        if span is not None and span != (run.first_seq, run.last_seq):
+            return ChainProblem(
+                kind=ProblemKind.RUN_CHANGED,
+                run_id=run_id,
+                message=(
+                    f"run {run_id}'s record says its entries are #{run.first_seq}…"
+                    f"#{run.last_seq}; they are #{span[0]}…#{span[1]}: the runs table was edited"
+                ),
+            )
+        return None
+
+
+_STATUS_COUNTS = ("ok", "call", "breach")
+"""The counts by status a run record keeps beside its entries."""
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in counts.items())
 
 
 _DECIDED = ("rulebook_id", "margin_set_id", "account_ids", "status", "call", "requirement")
@@ -266,6 +321,25 @@ class _Source(NamedTuple):
 
 def _decided(row: Any) -> tuple[Any, ...]:
     return tuple(getattr(row, name) for name in _DECIDED)
+
+
+_UNREADABLE = (ValueError, TypeError, KeyError, ArithmeticError)
+"""What reading a value no marginlex writes raises (a call of ``abc``, a status of ``weird``)."""
+
+
+def _unreadable(row: Any, exc: Exception, *, after: int) -> ChainProblem:
+    """The entry after #``after`` holds a value no marginlex writes: edited by hand. ``row``
+    is None when the driver could not even read the row."""
+    found = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    return ChainProblem(
+        kind=ProblemKind.CHANGED,
+        seq=after + 1,
+        decision_id=None if row is None else str(row.decision_id),
+        run_id=None if row is None else str(row.run_id),
+        message=(
+            f"the entry after #{after} holds a value no marginlex writes ({found}): it was edited"
+        ),
+    )
 
 
 def _carried_sources(ledger: Ledger) -> set[int]:
@@ -312,14 +386,38 @@ def _blob_sha256(blob: bytes) -> str | None:
 
 
 def _check_inputs(ledger: Ledger) -> ChainProblem | None:
-    """Recorded rulebook texts and books still hash to what the runs chained."""
+    """Recorded rulebook texts and books still hash to what the runs chained, and each run's
+    are there."""
+    return _check_rulebook_texts(ledger) or _check_books(ledger)
+
+
+def _check_rulebook_texts(ledger: Ledger) -> ChainProblem | None:
     with ledger.engine.connect() as conn:
+        texts = set()
         for sha, body in conn.execute(select(t.rulebook_texts)):
+            texts.add(sha)
             if sha256_hex(body) != sha:
                 return ChainProblem(
                     kind=ProblemKind.INPUT_CHANGED,
                     message=f"the recorded text of rulebook {sha[:12]}… was changed",
                 )
+    for stored in ledger.runs():  # each run's rulebooks: replay and the console read them
+        for ref in stored.record.rulebooks:
+            if ref.sha256 not in texts:
+                run_id = stored.record.run_id
+                return ChainProblem(
+                    kind=ProblemKind.INPUT_CHANGED,
+                    run_id=run_id,
+                    message=(
+                        f"the recorded text of rulebook {ref.id} ({ref.sha256[:12]}…) of run "
+                        f"{run_id} was removed"
+                    ),
+                )
+    return None
+
+
+def _check_books(ledger: Ledger) -> ChainProblem | None:
+    with ledger.engine.connect() as conn:
         blobs = {}
         b = t.books.c
         for sha, blob_sha, body in conn.execute(select(b.sha256, b.blob_sha256, blob(b.blob))):
@@ -387,10 +485,18 @@ def verify(
     problem = None
     # closing(): stopping early must still close the (server-side) cursor.
     with closing(ledger.walk()) as rows, closing(walk.keys):
-        for row in rows:
-            problem = walk.step(row)
-            if problem:
+        while problem is None:
+            try:
+                row = next(rows, None)
+            except _UNREADABLE as exc:  # the driver could not convert a column of a row
+                problem = _unreadable(None, exc, after=walk.seq)
                 break
+            if row is None:
+                break
+            try:
+                problem = walk.step(row)
+            except _UNREADABLE as exc:
+                problem = _unreadable(row, exc, after=walk.seq)
         problem = (
             problem
             or walk.run_counts()

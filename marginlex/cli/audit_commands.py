@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -21,6 +23,7 @@ from marginlex.cli.trust_commands import checkpoint_command, init_command, upgra
 from marginlex.cli.usage import amount, as_of_date, head_hash, moment, usage_error
 from marginlex.engine.kernels.csv_cells import csv_text
 from marginlex.engine.outcomes import DecisionStatus
+from marginlex.printable import printable
 
 # The ledger (sqlalchemy), the trace models (pydantic), rich and the renderers are imported
 # inside the commands, so that `marginlex explain` does not pay for every other command's imports.
@@ -364,6 +367,8 @@ def verify_command(
         _print_report(report)
         anchored = signed is None or check_checkpoints_or_exit(store, checkpoints, signed)
     except ValueError as exc:  # a recorded input that no longer loads: cannot replay
+        if not replay:
+            raise  # not replay's: a value edited by hand (see _readable)
         _say_error(f"replay failed: {exc}")
         raise typer.Exit(1) from exc
     except DBAPIError as exc:  # a column edited into what the driver cannot read
@@ -644,6 +649,40 @@ def _run_row(run: StoredRun) -> dict[str, str | int | None]:
     }
 
 
+_UNREADABLE = (ValueError, TypeError, KeyError, ArithmeticError)
+"""What reading a value edited by hand raises (a call of ``abc``, a date of ``1796571537``,
+a JSON column that is not JSON), besides the database driver's own errors."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _readable(command: Callable[P, R]) -> Callable[P, R]:
+    """The command, with a ledger holding values no marginlex wrote (edited by hand, or
+    another program's database) reported as an error naming the value, not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - when one is raised
+
+            if not isinstance(exc, (*_UNREADABLE, SQLAlchemyError)):
+                raise
+            found = printable(" ".join(f"{type(exc).__name__}: {exc}".split()))
+            _say_error(
+                f"the ledger cannot be read: {found[:300]} (a value in it was edited by hand, "
+                "or it is not a marginlex ledger); `marginlex verify` names the first entry "
+                "changed",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from exc
+
+    return run
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the marginlex app (``ledger`` with its ``runs``)."""
     app.command(
@@ -654,10 +693,10 @@ def register(app: typer.Typer) -> None:
             "marginlex explain sec:ms:A01_ALICE_PM --format html -o why.html",
             "marginlex explain A08_FOX_FUT --rulebook cftc --book book/",
         ),
-    )(explain)
+    )(_readable(explain))
     app.command(
         "verify", epilog=examples("marginlex verify", "marginlex verify --ledger audit.db --replay")
-    )(verify_command)
+    )(_readable(verify_command))
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback(
         epilog=examples(
@@ -665,17 +704,17 @@ def register(app: typer.Typer) -> None:
             "marginlex ledger --status call --call-above 1000000",
             "marginlex ledger --since 2026-06-30 --format csv > decisions.csv",
         )
-    )(ledger_command)
+    )(_readable(ledger_command))
     group.command(
         "runs",
         epilog=examples(
             "marginlex ledger runs", "marginlex ledger runs --since 2026-06-01 --format json"
         ),
-    )(runs_command)
+    )(_readable(runs_command))
     group.command(
         "checkpoint",
         epilog=examples("marginlex ledger checkpoint --ledger l.db --sign keys/ledger.key"),
-    )(checkpoint_command)
+    )(_readable(checkpoint_command))
     group.command(
         "init",
         epilog=examples("marginlex ledger init postgresql://owner@db/marginlex --roles"),

@@ -333,3 +333,84 @@ def test_since_refuses_a_replaced_book_when_the_digest_is_gone(copy: Path, tmp_p
     )
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+_FORGED_RUN = (
+    "INSERT INTO runs SELECT 'r-made-up', created_at, engine_version, book_sha256, as_of, "
+    "rulebooks, out_of_scope, 0, 0, 0, 0, 35, 34, book_blob_sha256, 'x', book_digest_sha256 "
+    "FROM runs"
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "found"),
+    [
+        (  # shown by `ledger runs` and the console, chained by nothing
+            "UPDATE runs SET ok = 34, call = 0, breach = 0",
+            "FAILED at ledger: run_changed: run {run}'s record counts 34 ok, 0 call, 0 breach; "
+            "its entries are 24 ok, 4 call, 6 breach: the runs table was edited",
+        ),
+        (
+            "UPDATE runs SET first_seq = 2",
+            "FAILED at ledger: run_changed: run {run}'s record says its entries are #2…#34; "
+            "they are #1…#34: the runs table was edited",
+        ),
+        (  # the same moment to a parser, but not to `ledger --since`
+            "UPDATE runs SET created_at = '1796571537'",
+            "FAILED at entry #1 (decision {did}, run {run}): run_changed: entry #1 belongs to "
+            "run {run}, whose record was changed into invalid values",
+        ),
+        (  # a run with no entry: nothing else checks its record
+            _FORGED_RUN,
+            "FAILED at ledger: run_changed: the record of run r-made-up was changed (or made "
+            "up): it no longer hashes to the run_sha256 stored with it",
+        ),
+        (
+            "DELETE FROM rulebook_texts WHERE sha256 = (SELECT json_extract(rulebooks, "
+            "'$[0].sha256') FROM runs)",
+            "FAILED at ledger: input_changed: the recorded text of rulebook sec ({sha}…) of "
+            "run {run} was removed",
+        ),
+        (
+            "UPDATE decisions SET call = 'abc' WHERE seq = 3",
+            "FAILED at entry #3: changed: the entry after #2 holds a value no marginlex writes "
+            "(TypeError: must be real number, not str): it was edited",
+        ),
+    ],
+)
+def test_edits_of_what_the_chain_does_not_hold_fail_verify(
+    copy: Path, edit: str, found: str
+) -> None:
+    did, run_id, _ = _entry(copy, 1)
+    with sqlite3.connect(copy) as conn:
+        (sha,) = conn.execute("SELECT json_extract(rulebooks, '$[0].sha256') FROM runs").fetchone()
+        conn.execute(edit)
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout == found.format(run=run_id, did=did, sha=sha[:12]) + "\n"
+    _clean(result)
+
+
+@pytest.mark.parametrize(
+    ("edit", "command", "found"),
+    [
+        ("UPDATE decisions SET call = 'abc' WHERE seq = 3", ["ledger"], "TypeError: must be"),
+        ("UPDATE decisions SET status = 'weird'", ["ledger"], "'weird' is not a valid"),
+        ("UPDATE runs SET rulebooks = 'not json'", ["ledger", "runs"], "JSONDecodeError"),
+        ("UPDATE runs SET created_at = 'garbage'", ["ledger", "runs"], "'garbage'"),
+    ],
+)
+def test_a_value_no_marginlex_writes_is_an_error_not_a_traceback(
+    copy: Path, edit: str, command: list[str], found: str
+) -> None:
+    with sqlite3.connect(copy) as conn:
+        conn.execute(edit)
+    result = CliRunner().invoke(app, [*command, "--ledger", str(copy)])
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert said.startswith("error: the ledger cannot be read: "), said
+    assert found in said
+    assert said.endswith(
+        "(a value in it was edited by hand, or it is not a marginlex ledger); `marginlex "
+        "verify` names the first entry changed"
+    )
