@@ -458,10 +458,15 @@ def _check_digests(ledger: Ledger, runs: Iterable[Any]) -> ChainProblem | None:
                 hashed[run.book_sha256] = None if body is None else sha256_hex(body)
             problem = digest_problem(run.run_id, recorded, hashed[run.book_sha256])
             if problem is not None:
+                since = (
+                    "compares the two books row by row instead"
+                    if hashed[run.book_sha256] is None
+                    else "refuses it"
+                )
                 return ChainProblem(
                     kind=ProblemKind.INPUT_CHANGED,
                     run_id=run.run_id,
-                    message=f"{problem} (a `run --since {run.run_id}` refuses it)",
+                    message=f"{problem} (a `run --since {run.run_id}` {since})",
                 )
     return None
 

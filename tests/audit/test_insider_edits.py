@@ -201,7 +201,8 @@ def test_a_removed_book_digest_is_named_but_since_still_decides_alike(
     assert result.exit_code == 1
     assert result.stdout == (
         f"FAILED at ledger: input_changed: the stored digest of run {run_id}'s book was "
-        f"removed: book_digests was edited (a `run --since {run_id}` refuses it)\n"
+        f"removed: book_digests was edited (a `run --since {run_id}` compares the two "
+        "books row by row instead)\n"
     )
     # no danger: the two books are compared row by row, and the four holders are decided
     repriced = str(_repriced_demo(tmp_path / "repriced"))
