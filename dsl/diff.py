@@ -106,15 +106,22 @@ class RulebookDiff(BaseModel):
 def meaning(node: Any, ignored: frozenset[str] = _IGNORED) -> Any:
     """A plain, span-free form of a model node, for comparing meaning.
 
+    A number means its amount, however it is written (``100,000 USD`` is ``100000 USD``).
+
     >>> a = m.Citation(text="x", span=m.Span(line=3))
     >>> meaning(a) == meaning(m.Citation(text="x"))
     True
+    >>> usd = m.Unit("USD")
+    >>> meaning(m.Quantity(amount=1e5, unit=usd, text="100,000")) == meaning(
+    ...     m.Quantity(amount=1e5, unit=usd, text="100000.00"))
+    True
     """
     if isinstance(node, m.Node):
+        skip = ignored | {"text"} if isinstance(node, m.Quantity) else ignored
         return {
             name: meaning(getattr(node, name), ignored)
             for name in type(node).model_fields
-            if name not in ignored
+            if name not in skip
         } | {"__type__": type(node).__name__}
     if isinstance(node, tuple | list):
         return [meaning(x, ignored) for x in node]
@@ -269,7 +276,9 @@ def _render_change(c: StatementChange) -> list[str]:
     if c.old_citation:
         out.append(f"    was:   {c.old_citation}")
     if c.statement_kind is m.StatementKind.PARAMETER and c.change is ChangeKind.CHANGED:
-        out.append(f"    value: {c.old_value} -> {c.new_value}")
+        # the same figure written another way is no change of value
+        shown = f"{c.old_value} -> {c.new_value}" if c.operative else f"{c.new_value} (unchanged)"
+        out.append(f"    value: {shown}")
         if c.used_by:
             out.append(f"    used by: {', '.join(c.used_by)}")
         return out

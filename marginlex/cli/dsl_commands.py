@@ -85,13 +85,16 @@ def fmt(
         False, "--check", help="Do not write; exit 1 if any file is not in canonical form."
     ),
     diff: bool = typer.Option(
-        False, "--diff", help="With --check, print the change as a unified diff on stdout."
+        False,
+        "--diff",
+        help="Do not write; print each change as a unified diff on stdout (exit 1 only "
+        "with --check).",
     ),
 ) -> None:
     """Rewrite rulebooks in place in canonical layout (comments kept). Idempotent.
 
-    With --check, writes nothing and exits 1 if a file would change; --diff also prints
-    each change as a unified diff.
+    With --check, writes nothing and exits 1 if a file would change; with --diff, writes
+    nothing and prints each change as a unified diff.
     """
     from marginlex.dsl.check.runner import collect_files  # noqa: PLC0415
 
@@ -122,11 +125,11 @@ def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = Fals
         return True
     if formatted == text:
         return False
-    if check_only:
+    if check_only or diff:  # --diff alone shows the change and writes nothing, as a preview
         err.print(f"{path}: would be reformatted", markup=False)
         if diff:
             typer.echo(_unified(path, text, formatted), nl=False)
-        return True
+        return check_only
     try:
         replace_text(path, formatted)  # whole or not at all: never half a rulebook
     except OSError as exc:  # read-only: said, and the other files are still formatted

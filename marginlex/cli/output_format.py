@@ -28,9 +28,13 @@ FORMAT_HELP = "table (for people), json or csv (for programs); json has every fi
 JSON_ALIAS = typer.Option(False, "--json", hidden=True, help="Same as --format json.")
 
 
-def format_option(help_text: str = FORMAT_HELP) -> OutputFormat:
-    """The ``--format``/``-f`` option (default: table)."""
-    return typer.Option(OutputFormat.TABLE, "--format", "-f", help=help_text)  # type: ignore[no-any-return]
+def format_option(help_text: str = FORMAT_HELP, *, csv: bool = False) -> OutputFormat:
+    """The ``--format``/``-f`` option (default: table); its help lists ``csv`` only for a
+    command that has a CSV form (the others refuse it: :func:`chosen`)."""
+    shown = "table|json|csv" if csv else "table|json"
+    return typer.Option(  # type: ignore[no-any-return]
+        OutputFormat.TABLE, "--format", "-f", help=help_text, metavar=shown
+    )
 
 
 def chosen(fmt: OutputFormat, as_json: bool, command: str, *, csv: bool) -> OutputFormat:

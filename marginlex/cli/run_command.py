@@ -65,7 +65,8 @@ _RULEBOOK = typer.Option(
 )
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
 _FORMAT = format_option(
-    "table (for people), json (every decision with its rules) or csv (one decision a row)."
+    "table (for people), json (every decision with its rules) or csv (one decision a row).",
+    csv=True,
 )
 _OUT = typer.Option(
     None, "--out", help="Write decisions and trace frames under this folder (see --out-format)."

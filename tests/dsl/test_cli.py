@@ -124,6 +124,17 @@ def test_fmt_check_diff_prints_a_unified_diff_and_writes_nothing(tmp_path: Path)
     assert messy.read_text() == original
 
 
+def test_fmt_diff_alone_previews_the_change_and_writes_nothing(tmp_path: Path) -> None:
+    messy = tmp_path / "messy.mlx"
+    original = 'rulebook m "M"   parameter p = 5 USD cites "x"\n'
+    messy.write_text(original)
+    result = RUNNER.invoke(app, ["fmt", "--diff", str(messy)])
+    assert result.exit_code == 0  # a preview: only --check fails on a change
+    assert result.stdout.startswith(f"--- {messy}\n+++ {messy}\n@@ -1 +1,4 @@\n")
+    assert f"{messy}: would be reformatted" in result.stderr
+    assert messy.read_text() == original
+
+
 def test_check_writes_its_report_to_stdout_so_that_it_pipes() -> None:
     bad = Path(__file__).parents[1] / "data" / "dsl" / "invalid" / "duplicate_id.mlx"
     result = CliRunner().invoke(app, ["check", str(bad)])

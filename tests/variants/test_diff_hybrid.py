@@ -15,7 +15,7 @@ from marginlex.dsl import check_paths, shipped_dir
 from marginlex.dsl.diff import ChangeKind, diff_rulebooks, meaning, render_diff
 from marginlex.dsl.hybrid import hybrid
 from marginlex.dsl.loader import load_rulebook
-from marginlex.dsl.model.rulebook import StatementKind
+from marginlex.dsl.model.rulebook import Parameter, StatementKind
 
 GOLDEN = Path(__file__).parents[1] / "data" / "variants"
 REGEN = os.environ.get("MARGINLEX_REGEN_GOLDEN") == "1"
@@ -69,6 +69,26 @@ def test_citation_only_change_is_not_operative() -> None:
     diff = diff_rulebooks(sec, other)
     assert [(c.statement_id, c.operative) for c in diff.changes] == [("sec_margin_sets", False)]
     assert diff.operative_ids == ()
+
+
+def test_a_figure_written_another_way_is_not_a_change_of_value() -> None:
+    # 100,000 USD and 100000 USD are one figure: with a new citation, the change is the
+    # citation's only, and the value line says the figure is unchanged
+    sec = load_rulebook("sec")
+    param = sec.get("pm_min_equity")
+    assert isinstance(param, Parameter) and param.value.text == "100,000"
+    respelt = param.model_copy(
+        update={
+            "value": param.value.model_copy(update={"text": "100000"}),
+            "citation": param.citation.model_copy(update={"text": "read again"}),
+        }
+    )
+    other = sec.model_copy(
+        update={"statements": tuple(respelt if s.id == param.id else s for s in sec.statements)}
+    )
+    diff = diff_rulebooks(sec, other)
+    assert [(c.statement_id, c.operative) for c in diff.changes] == [("pm_min_equity", False)]
+    assert "    value: 100000 USD (unchanged)" in render_diff(diff).splitlines()
 
 
 def test_hybrid_leaves_both_bases_untouched() -> None:
