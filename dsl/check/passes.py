@@ -78,13 +78,18 @@ def check_citations(ctx: Context) -> list[Diagnostic]:
                 Code.MISSING_CITATION, f"rulebook `{header.id}` has no citation", header.span, hint
             )
         )
+    # A statement must cite something; a table row's note may instead drop its `cites`.
+    own = {id(x.citation) for x in (header, *ctx.own) if x.citation is not None}
+    row_hint = (
+        "name the rule, release or notice the figure comes from, or mark the row "
+        "`[illustrative]` without `cites`"
+    )
     return missing + [
         error(
             Code.EMPTY_CITATION,
             "the citation is empty",
             c.span,
-            "name the rule, release or notice the figure comes from, or mark the row "
-            "`[illustrative]` without `cites`",
+            "name the rule, release or notice it comes from" if id(c) in own else row_hint,
         )
         for c in _citations((header, *ctx.own))
         if not c.text.strip()

@@ -178,3 +178,10 @@ def test_dated_overrides_must_cover_the_base_range(versions: list[str], gap: str
         ]
     )
     assert messages == expected
+
+
+def test_an_empty_citation_on_a_statement_is_told_to_name_a_source() -> None:
+    # a row's note may drop its `cites` and take its statement's; a statement may not
+    text = 'rulebook r "R"\n  cites "x"\nparameter p = 5 USD\n  cites ""\n  status secondary\n'
+    [found] = [d for d in check_text(text, "r.mlx") if d.code.value == "MLX221"]
+    assert found.hint == "name the rule, release or notice it comes from"
