@@ -147,11 +147,21 @@ class Diagnostic(BaseModel):
             if self.span.end_line == self.span.line and self.span.end_column > self.span.column:
                 width = self.span.end_column - self.span.column
             number = str(self.span.line)
-            lines.append(f"{number:>5} | {same_width(src_line)}")
-            lines.append(f"{'':>5} | {' ' * (self.span.column - 1)}{'^' * width}")
+            # a tab is shown as four spaces, on the line and under it, so that the caret
+            # lands where the terminal draws the column (its tab stops count the prefix too)
+            start = self.span.column - 1
+            pad = len(_untabbed(src_line[:start]))
+            width = len(_untabbed(src_line[start : start + width])) or width
+            lines.append(f"{number:>5} | {_untabbed(same_width(src_line))}")
+            lines.append(f"{'':>5} | {' ' * pad}{'^' * width}")
         if self.hint:
             lines.append(f"{'':>5} = hint: {printable(self.hint)}")
         return "\n".join(lines)
+
+
+def _untabbed(text: str) -> str:
+    """A source line as shown: a tab as four spaces."""
+    return text.replace("\t", "    ")
 
 
 def _line_of(source: str, line: int) -> str | None:

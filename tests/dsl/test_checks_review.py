@@ -185,3 +185,11 @@ def test_an_empty_citation_on_a_statement_is_told_to_name_a_source() -> None:
     text = 'rulebook r "R"\n  cites "x"\nparameter p = 5 USD\n  cites ""\n  status secondary\n'
     [found] = [d for d in check_text(text, "r.mlx") if d.code.value == "MLX221"]
     assert found.hint == "name the rule, release or notice it comes from"
+
+
+def test_the_caret_points_at_the_word_on_a_line_indented_with_tabs() -> None:
+    text = 'rulebook t "T"\n  cites "x"\nparameter p = 5 USD\n  cites "x"\n\tstatus\tverifed\n'
+    [found] = check_text(text, "t.mlx")
+    shown, caret = found.render(text).splitlines()[1:3]
+    assert shown == "    5 |     status    verifed"
+    assert caret.index("^") == shown.index("verifed") and caret.count("^") == len("verifed")
