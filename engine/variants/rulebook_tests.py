@@ -186,6 +186,13 @@ def find_test_files(paths: list[Path] | None = None) -> list[Path]:
     for p in paths or [shipped_dir()]:
         if p.is_dir():
             found += sorted(p.rglob(f"*{SUFFIX}"))
+        elif p.suffix == ".mlx" and p.is_file():  # the rulebook, where its tests were meant
+            beside = p.with_name(p.name.removesuffix(".mlx") + SUFFIX)
+            hint = f"{beside}" + (" beside it" if beside.exists() else ", a file to write")
+            raise RulebookTestError(
+                f"{p}: a rulebook, not a rulebook test file: `marginlex test` runs the tests "
+                f"written for it (files ending in {SUFFIX}), e.g. {hint}"
+            )
         elif p.is_file() or p.exists():  # a device or a pipe: read_test_file says so, unread
             found.append(p)
         else:

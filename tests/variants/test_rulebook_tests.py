@@ -323,3 +323,16 @@ def test_a_book_problem_of_a_test_file_is_named_at_its_entry(
         assert (
             f"{path}:{at}: collateral[1]: account_id: unknown account 'B' (not in accounts)" in said
         )
+
+
+def test_a_rulebook_given_to_test_is_told_where_its_tests_go(tmp_path: Path) -> None:
+    rulebook = tmp_path / "my_firm.mlx"
+    rulebook.write_text('rulebook my_firm "M"\n  cites "x"\n')
+    result = CliRunner().invoke(app, ["test", str(rulebook)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split()).replace(" ,", ",")  # rich may wrap before a comma
+    assert said == (
+        f"error: {rulebook}: a rulebook, not a rulebook test file: `marginlex test` runs the "
+        f"tests written for it (files ending in .test.toml), e.g. {tmp_path}/my_firm.test.toml, "
+        "a file to write"
+    )
