@@ -38,6 +38,7 @@ from marginlex.dsl.model.fields import (
     POSITION_SUBJECTS,
 )
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.dsl.resolve.extension import change_code, change_key
 from marginlex.dsl.resolve.rows import holder, table_rows, with_rows
 
 
@@ -155,6 +156,20 @@ def check_ids(ctx: Context) -> list[Diagnostic]:
                     f"end the version at line {a.span.line} before this one starts",
                 )
             )
+    extensions = [s for s in ctx.own if isinstance(s, m.Extension)]
+    for a, b in _same_id_pairs(extensions):
+        assert isinstance(a, m.Extension) and isinstance(b, m.Extension)
+        earlier = {change_key(c) for c in a.changes}
+        out += [
+            error(
+                change_code(c),
+                f"{change_key(c)} is already changed by the `extend` at line {a.span.line}",
+                c.span,
+                "change each row or requirement once, in one `extend` block",
+            )
+            for c in b.changes
+            if change_key(c) in earlier
+        ]
     return out
 
 

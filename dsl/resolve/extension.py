@@ -88,6 +88,7 @@ def extend(
         missing = [error(Code.MISSING_CLAUSE, "this extension changes nothing", ext.span, hint)]
     else:
         missing = []
+    missing += _edited_twice(ext)
     if not isinstance(current, m.Eligibility):
         changed, found = extend_rows(ext, current)
         return changed, found + missing
@@ -95,6 +96,37 @@ def extend(
     edits = [c for c in ext.changes if isinstance(c, m.RequirementChange)]
     found = [d for c in edits if (d := _edit(reqs, c, ext)) is not None]
     return current.model_copy(update={"requirements": tuple(reqs)}), found + missing
+
+
+def _edited_twice(ext: m.Extension) -> list[Diagnostic]:
+    """An error at each change of a row or requirement the extension already changed: the
+    last would win without a word (``replace row MMF 7%`` then ``replace row MMF 9%``)."""
+    seen: dict[str, int] = {}
+    found = []
+    for c in ext.changes:
+        key = change_key(c)
+        if key in seen:
+            found.append(
+                error(
+                    change_code(c),
+                    f"{key} is already changed at line {seen[key]} of this extension",
+                    c.span,
+                    "change each row or requirement once: keep the edit you mean",
+                )
+            )
+        else:
+            seen[key] = c.span.line
+    return found
+
+
+def change_key(c: m.RowChange | m.RequirementChange) -> str:
+    """What an ``extend`` line changes, as a person names it: ``row MMF``, ``require x``."""
+    return f"row {c.key}" if isinstance(c, m.RowChange) else f"require {c.name}"
+
+
+def change_code(c: m.RowChange | m.RequirementChange) -> Code:
+    """The code of a problem with an ``extend`` line: a row's edit or a requirement's."""
+    return Code.ROW_EDIT if isinstance(c, m.RowChange) else Code.REQUIREMENT_EDIT
 
 
 def _rows(s: m.Statement) -> dict[str, str]:

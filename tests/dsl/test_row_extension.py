@@ -311,3 +311,33 @@ def test_a_shadowed_row_added_by_extend_is_reported_at_that_row() -> None:
     assert "takes the row at sec.mlx:99" in found.message
     accepted = text.replace('cites "x"\n  add', 'cites "x"\n  accept MLX604 because "meant"\n  add')
     assert check_text(accepted, "my_firm.mlx") == []
+
+
+_HEAD = 'rulebook v "V"\n  cites "c"\n  extends sec\n'
+_MMF = '\nextend haircut sec_other_assets\n  cites "c"\n  status illustrative\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (  # one block: the second edit of MMF would win without a word
+            _HEAD + _MMF + "  replace row MMF 7%\n  replace row MMF 9%\n",
+            [("MLX216", 9, "row MMF is already changed at line 8 of this extension")],
+        ),
+        (  # two blocks of one statement, each changing MMF
+            _HEAD + _MMF + "  replace row MMF 5%\n" + _MMF + "  replace row MMF 7%\n",
+            [("MLX216", 13, "row MMF is already changed by the `extend` at line 5")],
+        ),
+        (
+            _HEAD + '\nextend eligibility portfolio_margin\n  cites "c"\n  status illustrative\n'
+            '  replace require min_equity: account.equity >= 150,000 USD because "house"\n'
+            "  drop require min_equity\n",
+            [("MLX213", 9, "require min_equity is already changed at line 8 of this extension")],
+        ),
+    ],
+)
+def test_a_row_or_requirement_changed_twice_is_an_error(
+    text: str, found: list[tuple[str, int, str]]
+) -> None:
+    got = [(d.code.value, d.span.line, d.message) for d in check_text(text, "v.mlx")]
+    assert got == found
