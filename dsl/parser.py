@@ -328,6 +328,15 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
         hint = _TOKEN_HINTS.get(str(token).lower())
     if hint is None and len(words) <= 4:
         hint = _hint(expected)
+    if hint is None:  # every error has its hint: what to write, or where its form is
+        hint = (
+            f"write {words[0]} before {_token_words(token)}"
+            if len(words) == 1 and token is not None and token.type != "$END"
+            else f"write {words[0]} at the caret"
+            if len(words) == 1
+            else "a word is missing or out of place at the caret: compare the line with its "
+            "statement's form in docs/language.md"
+        )
     return error(code, message, span, hint)
 
 

@@ -193,3 +193,23 @@ def test_the_caret_points_at_the_word_on_a_line_indented_with_tabs() -> None:
     shown, caret = found.render(text).splitlines()[1:3]
     assert shown == "    5 |     status    verifed"
     assert caret.index("^") == shown.index("verifed") and caret.count("^") == len("verifed")
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (
+            'rulebook t "T"\n  cites "x"\n  extends sec\n'
+            'override parameter pm_min_equity 150,000 USD\n  cites "x"\n',
+            "write `=` before `150,000`",
+        ),
+        (
+            'rulebook t "T"\n  cites "x"\nparameter p = 5 USD\n  cites "x" extra\n',
+            "a word is missing or out of place at the caret: compare the line with its "
+            "statement's form in docs/language.md",
+        ),
+    ],
+)
+def test_every_syntax_error_has_a_hint(text: str, hint: str) -> None:
+    [found] = check_text(text, "t.mlx")
+    assert (found.code.value, found.hint) == ("MLX100", hint)
