@@ -122,11 +122,36 @@ def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Tok
     return tree, list(_SINK.tokens)
 
 
-_STATEMENT_START = re.compile(
-    r"^(?=(?:parameter|scope|eligibility|segregation|haircut|concentration|margin|offset"
-    r"|override|remove|extend)\b)",
-    re.MULTILINE,
+_STATEMENT_WORDS = (
+    "parameter",
+    "scope",
+    "eligibility",
+    "segregation",
+    "haircut",
+    "concentration",
+    "margin",
+    "offset",
+    "override",
+    "remove",
+    "extend",
 )
+_LINE_WORD = re.compile(r"^([A-Za-z_]\w*)\b", re.MULTILINE)
+
+
+def _statement_starts(text: str) -> Iterator[int]:
+    """Where statements start: a line beginning with a statement's keyword, or with a word
+    close to one (``overide``: a statement whose first word is misspelt is one too, so that
+    its own error is found, not swallowed by the statement before it)."""
+    for mt in _LINE_WORD.finditer(text):
+        word = mt.group(1)
+        if word in _STATEMENT_WORDS or (
+            word not in _CLAUSE_WORDS and did_you_mean(word, _STATEMENT_WORDS) is not None
+        ):
+            yield mt.start()
+
+
+_CLAUSE_WORDS = frozenset({"rulebook", "cites", "status", "accept", "effective", "because"})
+"""Words a line may start with that are not statements (a clause written unindented)."""
 _STUB = 'rulebook stub "stub"\n'
 MAX_SYNTAX_ERRORS = 50
 
@@ -138,7 +163,7 @@ def later_syntax_errors(text: str, path: str, after: int) -> list[Diagnostic]:
     behind a stub header, and its diagnostic moved back to the statement's lines. At most
     :data:`MAX_SYNTAX_ERRORS` are returned.
     """
-    starts = [mt.start() for mt in _STATEMENT_START.finditer(text) if mt.start() >= after]
+    starts = [start for start in _statement_starts(text) if start >= after]
     found: list[Diagnostic] = []
     ends = [*starts[1:], len(text)] if starts else []
     for begin, end in zip(starts, ends, strict=True):

@@ -61,3 +61,17 @@ def test_check_links_each_code_to_the_catalogue(tmp_path: Path) -> None:
     assert "explained with an example and the fix in MLX100: docs/errors.md#mlx100, " in text
     doc = json.loads(CliRunner().invoke(app, ["check", "--json", str(bad)]).stdout)
     assert {d["docs"] for d in doc} == {"docs/errors.md#mlx100", "docs/errors.md#mlx101"}
+
+
+def test_a_statement_whose_keyword_is_misspelt_is_reported_after_an_earlier_error() -> None:
+    # `overide` does not start a statement the recovery knew: it was read as the tail of the
+    # broken statement before it, and its own error showed only once that one was fixed
+    text = (
+        'rulebook t "T"\n  cites "x"\n  extends sec\n'
+        'override parameter pm_min_equity 150,000 USD\n  cites "x"\n\n'
+        'overide parameter pm_offset_broad = 80%\n  cites "x"\n\n'
+        "override parameter pm_offset_narrow = 80% %\n  cites \"x\"\n"
+    )
+    found = [(d.span.line, d.span.column, d.hint) for d in check_text(text, "t.mlx")]
+    assert [f[:2] for f in found] == [(4, 34), (7, 1), (10, 43)]
+    assert found[1][2] == "did you mean `override`?"
