@@ -61,6 +61,7 @@ class Mutant(BaseModel):
     paths: tuple[tuple[str | int, ...], ...]
     amount: float
     line: int
+    file: str = ""  # the file the statement is written in (a base's, for an inherited one)
 
 
 class MutantResult(BaseModel):
@@ -199,6 +200,7 @@ def mutants(rulebook: ResolvedRulebook) -> list[Mutant]:
                         paths=tuple(slots[q.span]),
                         amount=amount,
                         line=q.span.line,
+                        file=Path(q.span.file).name if q.span.file else "",
                     )
                 )
     return out

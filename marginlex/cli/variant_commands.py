@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from marginlex.engine.book.load import Book
     from marginlex.engine.variants.attribution import Attribution
     from marginlex.engine.variants.compare import CompareResult, Comparison
-    from marginlex.engine.variants.mutate import MutationReport
+    from marginlex.engine.variants.mutate import Mutant, MutationReport
     from marginlex.engine.variants.rulebook_tests import TestReport
 
 _out = StdoutConsole(off_terminal=150)
@@ -476,7 +476,7 @@ _KILL_UNDER = typer.Option(
 def _print_mutants(reports: list[MutationReport]) -> None:
     for r in reports:
         rows = [
-            [str(x.mutant.line), x.mutant.rule_id, x.mutant.row, x.mutant.figure, x.mutant.mutation]
+            [_place(x.mutant), x.mutant.rule_id, x.mutant.row, x.mutant.figure, x.mutant.mutation]
             for x in r.survivors
         ]
         _out.print(
@@ -485,8 +485,14 @@ def _print_mutants(reports: list[MutationReport]) -> None:
             f"{len(r.survivors)} survive{'' if rows else '.'}{':' if rows else ''}"
         )
         if rows:
-            table = _table("", ("line", "rule", "row", "figure", "mutation"), rows, left=5)
+            table = _table("", ("where", "rule", "row", "figure", "mutation"), rows, left=5)
             _out.print(fit(table, _out, whole=WHOLE))
+
+
+def _place(mutant: Mutant) -> str:
+    """Where a mutant's figure is written: ``sec.mlx:21`` (a base's file for an inherited
+    statement)."""
+    return f"{mutant.file}:{mutant.line}" if mutant.file else str(mutant.line)
 
 
 def _mutation_json(reports: list[MutationReport]) -> str:
@@ -498,7 +504,9 @@ def _mutation_json(reports: list[MutationReport]) -> str:
             "killed": len(r.results) - len(r.survivors),
             "kill_rate": round(r.kill_rate, 2),
             "survivors": [
-                x.mutant.model_dump(include={"rule_id", "row", "figure", "mutation", "line"})
+                x.mutant.model_dump(
+                    include={"rule_id", "row", "figure", "mutation", "file", "line"}
+                )
                 for x in r.survivors
             ],
         }

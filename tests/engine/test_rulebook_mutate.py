@@ -173,9 +173,12 @@ def test_the_cli_lists_surviving_mutants_as_json(tmp_path: Path) -> None:
         ("row 2 (otherwise)", "50%", "÷10 → 5%"),
         ("row 2 (otherwise)", "50%", "neighbour row's → 25%"),
     ]
+    line = TINY.splitlines().index(next(x for x in TINY.splitlines() if "otherwise" in x)) + 1
+    assert {(s["file"], s["line"]) for s in doc["survivors"]} == {("tiny.mlx", line)}
     low = CliRunner().invoke(app, ["test", str(path), "--mutate", "--kill-under", "90"])
     assert low.exit_code == 1
     assert "mutants tiny: 3 of 6 killed (50.0%) by 1 test file(s); 3 survive:" in low.output
+    assert f"tiny.mlx:{line}" in low.output  # the file and line each survivor is written at
     # every test passed: the exit code is 1 because of the threshold, and a line says so
     assert low.stderr.splitlines()[-1] == "tiny: kill rate 50.0% is below --kill-under 90%"
     for bad in ("nan", "-5", "150"):  # NaN passed every comparison: exit 0, whatever the rate
