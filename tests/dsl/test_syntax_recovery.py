@@ -70,7 +70,7 @@ def test_a_statement_whose_keyword_is_misspelt_is_reported_after_an_earlier_erro
         'rulebook t "T"\n  cites "x"\n  extends sec\n'
         'override parameter pm_min_equity 150,000 USD\n  cites "x"\n\n'
         'overide parameter pm_offset_broad = 80%\n  cites "x"\n\n'
-        "override parameter pm_offset_narrow = 80% %\n  cites \"x\"\n"
+        'override parameter pm_offset_narrow = 80% %\n  cites "x"\n'
     )
     found = [(d.span.line, d.span.column, d.hint) for d in check_text(text, "t.mlx")]
     assert [f[:2] for f in found] == [(4, 34), (7, 1), (10, 43)]
