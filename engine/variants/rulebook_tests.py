@@ -120,13 +120,6 @@ class TestFile(BaseModel):
                 "the file checks nothing: add an [[expect]] table (an account and the figures "
                 "its decision must show) or a [[property]]"
             )
-        known = [str(a.get("account_id")) for a in self.accounts]
-        for n, e in enumerate(self.expect, start=1):  # "decided: expected true" said less
-            if e.account not in known:
-                raise ValueError(
-                    f"[[expect]] {n} names account {e.account!r}, which is not in this file's "
-                    f"accounts ({', '.join(known) or 'none'})"
-                )
         return self
 
 
@@ -210,7 +203,7 @@ def read_test_file(path: Path) -> TestFile:
         data = read_small_file(path, MAX_TEST_FILE_BYTES)
         text = data.decode(RULEBOOK_ENCODING)
         raw = tomllib.loads(text)
-        return TestFile.model_validate(raw)
+        test = TestFile.model_validate(raw)
     except OSError as exc:
         raise RulebookTestError(f"{path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -223,6 +216,26 @@ def read_test_file(path: Path) -> TestFile:
         raise RulebookTestError(f"{path}: cannot read the TOML: nested too deeply") from None
     except ValidationError as exc:
         raise RulebookTestError("\n".join(_problem(path, text, e) for e in exc.errors())) from None
+    unknown = _unknown_accounts(path, text, test)
+    if unknown:
+        raise RulebookTestError("\n".join(unknown))
+    return test
+
+
+def _unknown_accounts(path: Path, text: str, test: TestFile) -> list[str]:
+    """Each ``[[expect]]`` naming an account the file does not hold, at its ``account =``
+    line ("decided: expected true" said less)."""
+    known = [str(a.get("account_id")) for a in test.accounts]
+    found = []
+    for i, e in enumerate(test.expect):
+        if e.account not in known:
+            where = locate(text, ("expect", i, "account"))
+            prefix = f"{path}:{where[0]}:{where[1]}" if where else str(path)
+            found.append(
+                f"{prefix}: expect.{i}.account: {e.account!r} is not in this file's accounts "
+                f"({', '.join(known) or 'none'})"
+            )
+    return found
 
 
 def _toml_syntax(path: Path, message: str) -> str:
