@@ -139,13 +139,18 @@ def hash_mismatch(row: Any, digests: dict[str, RunDigests]) -> str | None:
     return f"HASH MISMATCH: entry #{row.seq} was changed after it was recorded"
 
 
-def carried_source_problem(row: Any, source: Any) -> str | None:
-    """What is wrong with the link of a carried entry to the earlier entry it refers to."""
+def carried_source_problem(
+    row: Any, source: Any, digests: dict[str, RunDigests] | None = None
+) -> str | None:
+    """What is wrong with the link of a carried entry to the earlier entry it refers to, or
+    (given its run's ``digests``) with that entry itself: its run and decision id are shown
+    beside the carried entry, so an edit of them is named too."""
     if source is None or source.seq >= row.seq:
         return f"HASH MISMATCH: entry #{row.carried_from}, carried, is not there"
     if source.entry_hash != row.carried_hash or source.trace_sha256 != row.trace_sha256:
         return f"HASH MISMATCH: entry #{source.seq} was changed after it was carried"
-    return None
+    changed = None if digests is None else hash_mismatch(source, digests)
+    return None if changed is None else f"{changed} (the entry carried here)"
 
 
 def read_trace(row: Any, dictionaries: Dictionaries) -> tuple[str, DecisionTrace]:

@@ -281,18 +281,14 @@ class LedgerReader:
         return self._summary
 
     def _source(self, conn: Connection, row: Any) -> tuple[Any, str | None]:
-        """The earlier entry a carried entry refers to, and what is wrong with the link."""
-        col = t.decisions.c
-        query = select(
-            col.seq,
-            col.run_id,
-            col.decision_id,
-            col.trace_sha256,
-            col.entry_hash,
-            blob(col.trace_z),
-        ).where(col.seq == row.carried_from)
+        """The earlier entry a carried entry refers to, and what is wrong with the link or
+        with that entry itself (its run and decision id are shown: an edit of them is named)."""
+        _ = self.summary_columns  # which columns this ledger has
+        columns = [blob(c) if c.name == "trace_z" else c for c in self._all]
+        query = select(*columns).where(t.decisions.c.seq == row.carried_from)
         source = conn.execute(query).first()
-        broken = carried_source_problem(row, source)
+        digests = None if source is None else run_digests(conn, [source.run_id])
+        broken = carried_source_problem(row, source, digests)
         gone = source is None or source.seq >= row.seq
         return (None if gone else source), broken
 

@@ -207,12 +207,12 @@ class SqliteDecisionReader:
     def _source(self, row: Any) -> tuple[Any, str | None]:
         """``LedgerReader._source``: the entry a carried entry refers to, and its link."""
         query = (
-            "SELECT seq, run_id, decision_id, trace_sha256, entry_hash, "
-            "CAST(trace_z AS BLOB) AS trace_z FROM decisions WHERE seq = ?"
+            f"SELECT {self.summary}, CAST(trace_z AS BLOB) AS trace_z FROM decisions WHERE seq = ?"
         )
-        found = _rows(self.conn.execute(query, (row.carried_from,)))
+        found = _rows(self.conn.execute(query, (row.carried_from,)), money=True)
         source = found[0] if found else None
-        broken = carried_source_problem(row, source)
+        digests = None if source is None else self._digests(source.run_id)
+        broken = carried_source_problem(row, source, digests)
         gone = source is None or source.seq >= row.seq
         return (None if gone else source), broken
 

@@ -415,3 +415,26 @@ def test_a_value_no_marginlex_writes_is_an_error_not_a_traceback(
         "(a value in it was edited by hand, or it is not a marginlex ledger); `marginlex "
         "verify` names the first entry changed"
     )
+
+
+def test_explain_of_a_carried_entry_names_an_edit_of_the_entry_it_carries(copy: Path) -> None:
+    # the carried entry shows the source's run and decision id: edited there, they are named
+    with sqlite3.connect(copy) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    since = CliRunner().invoke(app, ["run", "--ledger", str(copy), "--since", run_id])
+    assert since.exit_code == 0, since.stderr
+    with sqlite3.connect(copy) as conn:
+        conn.execute(
+            f"UPDATE decisions SET decision_id = 'd-forged' WHERE {_FOX} AND run_id = ?", (run_id,)
+        )
+        (did,) = conn.execute(
+            f"SELECT decision_id FROM decisions WHERE {_FOX} AND carried_from IS NOT NULL"
+        ).fetchone()
+    said = "HASH MISMATCH: entry #15 was changed after it was recorded (the entry carried here)"
+    explained = CliRunner().invoke(app, ["explain", did, "--ledger", str(copy)])  # SQLite reader
+    assert said in " ".join(explained.output.split())
+    ledger = Ledger.open(str(copy), create=False)  # the reader PostgreSQL and the console use
+    try:
+        assert ledger.get_decision(did).row.mismatch == said
+    finally:
+        ledger.close()
