@@ -67,6 +67,10 @@ def first_difference(stored: Any, replayed: Any, path: str = "$") -> str | None:
     return f"{path}: recorded {json.dumps(stored)}, replayed {json.dumps(replayed)}"
 
 
+CARRIED_FIELDS = ("book_sha256", "decision_id")
+"""What a decision carried forward may differ in from the same decision made on a new book."""
+
+
 def column_differences(stored: LedgerColumns, replayed: LedgerColumns) -> list[str]:
     """Each stored column that is not what replay recomputes, with both values.
 

@@ -37,6 +37,7 @@ from marginlex.audit.ledger.read import (
 )
 from marginlex.audit.ledger.records import money_text
 from marginlex.audit.ledger.replay import (
+    CARRIED_FIELDS,
     ReplayDifference,
     ReplayedTrace,
     Replayer,
@@ -587,10 +588,6 @@ def replay_run(
     return len(stored), compare_replay(run_id, stored, replayer(run, texts, book))
 
 
-_CARRIED_FIELDS = ("book_sha256", "decision_id")
-"""What a decision carried forward may differ in from the same decision made on a new book."""
-
-
 def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:
     """What differs between a recording and its replay: the trace's first JSON path, then
     each stored column that is not what the engine computes."""
@@ -600,7 +597,7 @@ def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:
         # The earlier decision names its own book and id: everything else must be what the
         # engine decides on this run's book today.
         stored_doc, fresh_doc = json.loads(recorded.trace or "{}"), json.loads(fresh)
-        fresh_doc |= {k: stored_doc.get(k) for k in _CARRIED_FIELDS}
+        fresh_doc |= {k: stored_doc.get(k) for k in CARRIED_FIELDS}
         if stored_doc != fresh_doc:
             difference = first_difference(stored_doc, fresh_doc) or "differs"
             found.append(f"carried forward, but this run's book decides otherwise: {difference}")
