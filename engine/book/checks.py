@@ -24,6 +24,7 @@ from marginlex.dsl.model.domain import (
     Relation,
 )
 from marginlex.engine.book.columns import isin, lookup
+from marginlex.engine.book.derive import CHAIN_STEPS
 from marginlex.engine.book.parse import ColumnParser
 from marginlex.engine.book.problems import Severity
 
@@ -272,6 +273,8 @@ def check_references(
         under = lookup(df["underlying"], df["instrument_id"], product)  # its product
         _check_option_underlying(df, product, under, p)
         _check_perpetual_underlying(df, product, under, p)
+        _check_underlying_kind(df, product, p)
+        _check_underlying_chain(df, p)
     for stem, cols in (
         ("positions", ("account_id", "instrument_id")),
         ("collateral", ("account_id", "pledged_to")),
@@ -295,6 +298,63 @@ def check_references(
         _id_clash(
             parsers["collateral"], frames["collateral"]["lot_id"], taken, "a party or account"
         )
+
+
+_DERIVATIVES = frozenset({*OPTION_PRODUCTS, *FUTURE_PRODUCTS, Product.SBS})
+"""The products that may name an underlying (the contract: "for derivatives; empty
+otherwise")."""
+
+
+def _check_underlying_kind(df: pd.DataFrame, product: pd.Series, parser: ColumnParser) -> None:
+    """Only a derivative names an underlying: a stock given one would be put in the
+    underlying's class group and netted with it."""
+    wrong = df["underlying"].notna() & ~product.isin([p.value for p in _DERIVATIVES])
+    parser.report(
+        "underlying",
+        wrong,
+        [
+            f"a {k} has no underlying: the column is for derivatives (options, futures, "
+            "swaps); leave it empty, and give class_group to group it with other instruments"
+            for k in product[wrong]
+        ],
+    )
+
+
+def _check_underlying_chain(df: pd.DataFrame, parser: ColumnParser) -> None:
+    """A chain of underlyings ends: one that loops (LA on LB, LB on LA) has no price to
+    move with and no class group to default to. (An instrument that is its own underlying is
+    reported on its own.)"""
+    ids, under = df["instrument_id"], df["underlying"]
+    at = lookup(under, ids, under)  # two steps down: one step is the self-reference check
+    for _ in range(CHAIN_STEPS):
+        back = at == ids  # round to where it started: a loop, kept as it is
+        if not (at.notna() & ~back).any():
+            break
+        at = lookup(at, ids, under).where(~back, ids)
+    looping = at.notna() & (under != ids)  # still going after the steps any chain needs
+    if not looping.any():
+        return
+    chains = {str(i): str(u) for i, u in zip(ids[under.notna()], under[under.notna()], strict=True)}
+    parser.report(
+        "underlying",
+        looping,
+        [f"the chain of underlyings never ends: {_chain(str(i), chains)}" for i in ids[looping]],
+    )
+
+
+def _chain(start: str, chains: dict[str, str]) -> str:
+    """``A -> B -> A``: a chain of underlyings followed until an id repeats (a few ids).
+
+    >>> _chain("A", {"A": "B", "B": "C", "C": "B"})
+    'A -> B -> C -> B'
+    """
+    seen, path = {start}, [start]
+    while (nxt := chains.get(path[-1])) is not None:
+        path.append(nxt)
+        if nxt in seen:
+            break
+        seen.add(nxt)
+    return " -> ".join(path)
 
 
 def _check_option_underlying(

@@ -80,7 +80,7 @@ def _default_class_groups(df: pd.DataFrame) -> pd.Series:
     the chain of underlyings), else the last instrument of the chain.
 
     Chains are short (an option on a future on a note is three); one that is still open
-    after :data:`_CHAIN_STEPS` steps (a loop: A on B, B on A) takes the underlying named.
+    after :data:`CHAIN_STEPS` steps (a loop: A on B, B on A) takes the underlying named.
 
     >>> df = pd.DataFrame({"instrument_id": ["O", "F", "N"], "underlying": ["F", "N", None],
     ...                    "class_group": [None, None, "UST_10Y"]})
@@ -89,7 +89,7 @@ def _default_class_groups(df: pd.DataFrame) -> pd.Series:
     """
     ids, own = df["instrument_id"], df["class_group"]
     group, at = own.copy(), df["underlying"]  # at: the instrument each row looks at now
-    for _ in range(_CHAIN_STEPS):  # one step down every chain a pass
+    for _ in range(CHAIN_STEPS):  # one step down every chain a pass
         open_ = group.isna() & at.notna()
         if not open_.any():
             break
@@ -101,7 +101,7 @@ def _default_class_groups(df: pd.DataFrame) -> pd.Series:
     return group.fillna(ids)
 
 
-_CHAIN_STEPS = 8
+CHAIN_STEPS = 8
 """How far down a chain of underlyings a blank class group is looked for."""
 
 
