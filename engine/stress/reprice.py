@@ -167,7 +167,10 @@ def _option_prices(
     ids = ins["instrument_id"].astype("str")
     where = pd.Index(ids).get_indexer(pd.Index(ins["underlying"].astype("str")))
     listed = where >= 0
-    ratio_u = np.where(listed, new_price[where] / np.where(listed, price[where], 1.0), 1.0)
+    # The underlying's move as a ratio; one priced 0 stays 0 under any move: no ratio (0/0)
+    base = price[where]
+    moved = listed & (base > 0)
+    ratio_u = np.divide(new_price[where], base, out=np.ones(len(ins)), where=moved)
     ratio = np.where(listed & (ratio_u != 1.0), ratio_u, moves.rel)
     spot = ins["underlying_price"].to_numpy(dtype="float64", na_value=np.nan)
     strike = ins["strike"].to_numpy(dtype="float64", na_value=np.nan)

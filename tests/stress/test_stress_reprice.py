@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book.load import Book, load_demo_book
+from marginlex.engine.book.load import Book, load_book, load_demo_book
 from marginlex.engine.kernels.pricing import black_scholes, years_between
 from marginlex.engine.stress.reprice import shock_book
 from marginlex.engine.stress.shocks import ShockError, parse_shock, parse_vol
 from marginlex.engine.variants.figures import decide
+
+DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +123,20 @@ def test_a_zero_shock_is_the_same_book(demo: Book) -> None:
         parse_shock("product=*:+0pts"),
     ]
     assert shock_book(demo, shocks).sha256 == demo.sha256
+
+
+def test_an_option_on_an_underlying_priced_zero_keeps_its_price(tmp_path: Path) -> None:
+    """A price of 0 is valid (a worthless stock): a percent shock elsewhere divided 0 by 0 for
+    the options on it, and the run stopped on a figure of NaN. A 0 stays 0 under any move, so
+    the call on it (mark 0) keeps its mark; the shock on SPX still moves ES."""
+    folder = tmp_path / "book"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("__*"))
+    with (folder / "instruments.csv").open("a") as f:
+        f.write("ZSTK,stock,,,,1,0,,,,,,\nZC,equity_option,ZSTK,,,100,0,2026-12-18,call,10,0.3,,\n")
+    with (folder / "positions.csv").open("a") as f:
+        f.write("A01_ALICE_PM,ZC,-10\n")
+    book = load_book(folder)
+    for shocks in (["class_group=SPX:-10%"], ["instrument=ZSTK:-10%"]):
+        shocked = shock_book(book, [parse_shock(s) for s in shocks])
+        assert (_price(shocked, "ZSTK"), _price(shocked, "ZC")) == (0.0, 0.0)
+    assert _price(shock_book(book, [parse_shock("class_group=SPX:-10%")]), "ES_2609") == 5400.0
