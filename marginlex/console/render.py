@@ -48,8 +48,17 @@ class Table:
     numeric: frozenset[str] = frozenset()
 
     def csv(self) -> str:
-        """The table as CSV text (a header line, then one line a row)."""
-        return csv_text(self.columns, ([c.text for c in row] for row in self.rows))
+        """The table as CSV text (a header line, then one line a row); a numeric column's
+        figures as numbers (``-140235.66``: the page's ``-140,235.66`` is text to a
+        spreadsheet, and a text cell starting with ``-`` is written as text)."""
+        plain = [name in self.numeric for name in self.columns]
+        return csv_text(
+            self.columns,
+            (
+                [c.text.replace(",", "") if p else c.text for c, p in zip(row, plain, strict=True)]
+                for row in self.rows
+            ),
+        )
 
 
 def cell(value: object, href: str | None = None, css: str = "") -> Cell:
