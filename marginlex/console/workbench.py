@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -101,12 +102,32 @@ def _recorded(sha256: str, ledger: Ledger | None) -> Workspace:
     if bundle is None:
         raise WorkbenchError(f"no rulebook with sha256 {sha256!r} in the ledger")
     base = load_bundle(bundle)
-    folder = Path(tempfile.mkdtemp(prefix="marginlex-workbench-"))
     texts = {str(s["id"]): str(s["text"]) for s in json.loads(bundle)["sources"]}
-    for source_id, text in texts.items():
-        (folder / f"{source_id}.mlx").write_text(text, encoding="utf-8")
+    folder = _recorded_folder(sha256, texts)
     library = Library(folder, shipped=False)  # the recorded bases, never today's files
     return Workspace(f"ledger:{sha256}", base, texts[base.id], library, folder)
+
+
+_SCRATCH: list[tempfile.TemporaryDirectory[str]] = []  # one for the process, removed at exit
+_SCRATCH_LOCK = threading.Lock()
+
+
+def _recorded_folder(sha256: str, texts: dict[str, str]) -> Path:
+    """The folder a recorded bundle's sources are written to: once per bundle for the life
+    of the console (every check, preview and save of a text on it reads the same folder,
+    where each call used to leave one behind), inside one scratch folder removed when the
+    console stops."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):  # a folder name: a sha256 and nothing else
+        raise WorkbenchError(f"not a rulebook sha256: {sha256!r}")
+    with _SCRATCH_LOCK:
+        if not _SCRATCH:
+            _SCRATCH.append(tempfile.TemporaryDirectory(prefix="marginlex-workbench-"))
+        folder = Path(_SCRATCH[0].name) / sha256
+        if not folder.is_dir():
+            folder.mkdir()
+            for source_id, text in texts.items():
+                (folder / f"{source_id}.mlx").write_text(text, encoding="utf-8")
+    return folder
 
 
 def workspace(key: str, ledger: Ledger | None, rulebooks: Path | None) -> Workspace:

@@ -411,3 +411,22 @@ def test_a_form_past_any_rulebook_is_refused_unread(bench: TestClient, folder: P
         assert answer.status_code == 413
         assert "a rulebook is at most 500,000 bytes (MLX002)" in answer.text
     assert list(folder.iterdir()) == []
+
+
+def test_a_recorded_base_is_written_out_once_not_at_every_call(bench: TestClient) -> None:
+    # each check of a text on a recorded base wrote its sources to a new folder in /tmp,
+    # never removed: now one folder a bundle, in one scratch folder for the console's life
+    from marginlex.console import workbench  # noqa: PLC0415 - its scratch folder
+
+    html = bench.get("/workbench").text
+    (key, *_) = re.findall(r'<option value="(ledger:[0-9a-f]{64})">harmonized ', html)
+    text = VARIANT.replace("extends sec", "extends harmonized").replace("SEC\n", "HARMONIZED\n")
+    folders = []
+    for _ in range(3):
+        answer = bench.post(
+            "/workbench/check", data=_form(text, base=key), headers={"accept": "application/json"}
+        )
+        assert answer.json()["clean"] is True
+        folders.append(sorted(p.name for p in Path(workbench._SCRATCH[0].name).iterdir()))
+    assert folders[0] == folders[1] == folders[2]
+    assert key.removeprefix("ledger:") in folders[0]
