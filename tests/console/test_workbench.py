@@ -430,3 +430,16 @@ def test_a_recorded_base_is_written_out_once_not_at_every_call(bench: TestClient
         folders.append(sorted(p.name for p in Path(workbench._SCRATCH[0].name).iterdir()))
     assert folders[0] == folders[1] == folders[2]
     assert key.removeprefix("ledger:") in folders[0]
+
+
+def test_a_preview_with_warnings_says_run_and_compare_refuse_it(bench: TestClient) -> None:
+    # the ETF row dropped by the override: MLX214, a warning that `compare` refuses
+    warned = VARIANT.replace("    ETF   15%\n", "")
+    assert warned != VARIANT
+    html = bench.post("/workbench/preview", data=_form(warned)).text
+    assert "<code>MLX214</code>" in html and 'id="table-totals"' in html
+    notice = re.search(r'<p class="warning" id="notice">(.*?)</p>', html, re.S)
+    assert notice is not None
+    assert notice.group(1).startswith("Previewed with 1 warning(s), as `--allow-warnings` would")
+    clean = bench.post("/workbench/preview", data=_form()).text
+    assert 'id="notice"' not in clean

@@ -31,6 +31,7 @@ from marginlex.console.workbench import (
     workspace,
 )
 from marginlex.dsl.claims import RULEBOOK_ENCODING
+from marginlex.dsl.diagnostics import Severity
 from marginlex.dsl.limits import MAX_RULEBOOK_BYTES
 
 if TYPE_CHECKING:
@@ -167,7 +168,14 @@ def _preview(state: ConsoleState, form: dict[str, Any]) -> dict[str, Any]:
         result = preview(ws, analysis, _book(state, form["book"]))
     except WorkbenchError as exc:
         return {"diagnostics": analysis.diagnostics, "message": str(exc)}
-    return {"diagnostics": analysis.diagnostics, "tables": report_tables(result)}
+    warned = sum(d.severity is Severity.WARNING for d in analysis.diagnostics)
+    notice = (
+        f"Previewed with {warned} warning(s), as `--allow-warnings` would: `marginlex run` and "
+        "`marginlex compare` refuse this text until they are fixed or accepted."
+        if warned
+        else None
+    )
+    return {"diagnostics": analysis.diagnostics, "tables": report_tables(result), "notice": notice}
 
 
 @router.post("/workbench/preview")
