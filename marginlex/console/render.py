@@ -85,7 +85,8 @@ def split_format(ident: str) -> tuple[str, str | None]:
 def wanted_format(
     request: Request, ending: str | None = None, offered: tuple[str, ...] = ("html", "csv")
 ) -> str:
-    """One of ``offered``: from the address's ending, else ``?format=``.
+    """One of ``offered``: from the address's ending, else ``?format=`` (``ending=""``: the
+    address has none, though it ends in ``.csv``: an id that does).
 
     Raises:
         HTTPException: 400, a format the page does not offer (it was shown as HTML).

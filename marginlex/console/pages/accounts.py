@@ -39,9 +39,17 @@ def _recorded(ledger: Ledger) -> dict[str, datetime]:
     return {r.record.run_id: r.record.created_at for r in ledger.runs()}
 
 
+def _ids(kind: str, ident: str) -> tuple[str | None, str | None]:
+    """``(account, margin_set)`` of a history page."""
+    return (ident, None) if kind == "account" else (None, ident)
+
+
 def _page(request: Request, ledger: Ledger, kind: str, ident: str) -> Response:
-    ident, ending = split_format(ident)
-    account, margin_set = (ident, None) if kind == "account" else (None, ident)
+    raw = ident
+    ident, ending = split_format(raw)
+    if ending is not None and _history(ledger, *_ids(kind, raw)):
+        ident, ending = raw, ""  # an id that itself ends in .csv: its page (its CSV: ?format=)
+    account, margin_set = _ids(kind, ident)
     rows = _history(ledger, account, margin_set)
     if not rows:
         raise HTTPException(404, f"no decision for {kind} {ident!r} in the ledger")
