@@ -92,6 +92,7 @@ def _render(
         "tables": None,
         "message": None,
         "saved": None,
+        "notice": None,
         **context,
     }
     return page(
