@@ -45,9 +45,13 @@ _SHOCK = typer.Option(
     help='SELECTOR=PATTERN:MOVE, e.g. "class_group=SPX:-20%" or "product=ust_*:+150bp"; '
     "repeat for several (one scenario named 'shock').",
 )
-_VOL = typer.Option(None, "--vol", help="Every option's implied volatility moved, e.g. +10pts.")
+_VOL = typer.Option(
+    None, "--vol", help="Every option's implied volatility moved, e.g. +10pts (once)."
+)
 _SCENARIOS = typer.Option(
-    None, "--scenarios", help="A TOML file of named scenarios ([scenario.NAME] tables)."
+    None,
+    "--scenarios",
+    help="A TOML file of named scenarios ([scenario.NAME] tables); repeat for several files.",
 )
 _FORMAT = format_option("table (for people) or json (every figure, for programs).")
 _REPORT = typer.Option(None, "--report", help="Write an HTML report with plots here.")
@@ -58,8 +62,9 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _scenarios(shock: list[str], vol: str | None, scenarios: Path | None) -> list[Scenario]:
-    """The scenarios asked for; a bad --shock or --vol, or none at all, is a usage error."""
+def _scenarios(shock: list[str], vols: list[str], files: list[Path]) -> list[Scenario]:
+    """The scenarios asked for; a bad --shock or --vol, --vol twice, or none at all, is a
+    usage error; a scenario name two files share is an error."""
     from marginlex.engine.stress.shocks import (  # noqa: PLC0415
         Scenario,
         ShockError,
@@ -68,10 +73,14 @@ def _scenarios(shock: list[str], vol: str | None, scenarios: Path | None) -> lis
         parse_vol,
     )
 
-    if not (shock or vol or scenarios):
+    if not (shock or vols or files):
         raise usage_error(
             'give a scenario: --shock "class_group=SPX:-20%", --vol or --scenarios FILE', "stress"
         )
+    if len(vols) > 1:  # one move of every option's volatility: the last one silently won
+        given = ", ".join(vols)
+        raise usage_error(f"give --vol once; it was given {len(vols)} times: {given}", "stress")
+    vol = vols[0] if vols else None
     out: list[Scenario] = []
     if shock or vol:
         try:
@@ -79,8 +88,15 @@ def _scenarios(shock: list[str], vol: str | None, scenarios: Path | None) -> lis
         except ShockError as exc:
             raise usage_error(str(exc), "stress") from None
         out.append(Scenario(name=CLI_SCENARIO, shocks=tuple(shocks)))
-    if scenarios is not None:
-        out.extend(load_scenarios(scenarios))
+    for path in files:  # each file's scenarios, in the order the files are given
+        for scenario in load_scenarios(path):
+            if any(x.name == scenario.name for x in out):
+                raise ShockError(
+                    str(path),
+                    f"scenario {scenario.name!r} is named by an earlier file or --shock too",
+                    "give each scenario its own name: the report shows them by name",
+                )
+            out.append(scenario)
     return out
 
 
@@ -111,8 +127,8 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     book: Path | None = _BOOK,
     rulebook: list[str] | None = _RULEBOOKS,
     shock: list[str] | None = _SHOCK,
-    vol: str | None = _VOL,
-    scenarios: Path | None = _SCENARIOS,
+    vol: list[str] | None = _VOL,
+    scenarios: list[Path] | None = _SCENARIOS,
     fmt: OutputFormat = _FORMAT,
     as_json: bool = JSON_ALIAS,
     report: Path | None = _REPORT,
@@ -136,7 +152,7 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
     as_json = chosen(fmt, as_json, "stress", csv=False) is OutputFormat.JSON
     names = list(rulebook or DEFAULT_RULEBOOKS)
     try:
-        picked = _scenarios(shock or [], vol, scenarios)
+        picked = _scenarios(shock or [], vol or [], scenarios or [])
     except ShockError as exc:
         raise _fail(str(exc)) from None
     check_file_or_exit(report, "--report")

@@ -90,3 +90,29 @@ def test_a_scenario_file_or_a_key_that_is_no_regular_file_is_refused_unread(
     assert done.stderr.startswith(
         "error: cannot read the signing key /dev/zero: not a regular file (a folder, a device"
     )
+
+
+def test_several_scenario_files_are_all_run_and_a_repeated_option_is_not_dropped(
+    tmp_path: Path,
+) -> None:
+    # a second --scenarios or --vol replaced the first without a word
+    down, up, again = tmp_path / "down.toml", tmp_path / "up.toml", tmp_path / "again.toml"
+    down.write_text('[scenario.down]\nshocks = ["class_group=SPX:-10%"]\n')
+    up.write_text('[scenario.up]\nshocks = ["class_group=SPX:+10%"]\n')
+    again.write_text('[scenario.down]\nshocks = ["class_group=SPX:+5%"]\n')
+    both = runner.invoke(
+        app, ["stress", "-r", "cftc", "--scenarios", str(down), "--scenarios", str(up), "--json"]
+    )
+    assert both.exit_code == 0, both.output
+    assert [s["name"] for s in json.loads(both.stdout)["scenarios"]] == ["down", "up"]
+    twice = runner.invoke(
+        app, ["stress", "-r", "cftc", "--scenarios", str(down), "--scenarios", str(again)]
+    )
+    assert twice.exit_code == 1
+    assert " ".join(twice.output.split()) == (
+        f"error: {again}: scenario 'down' is named by an earlier file or --shock too hint: give "
+        "each scenario its own name: the report shows them by name"
+    )
+    vols = runner.invoke(app, ["stress", "-r", "cftc", "--vol", "+10pts", "--vol", "+5pts"])
+    assert vols.exit_code == 2
+    assert "give --vol once; it was given 2 times: +10pts, +5pts" in vols.output
