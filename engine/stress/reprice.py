@@ -137,6 +137,20 @@ def _nothing_matched(shock: Shock, book: Book) -> ShockError:
     column = _INSTRUMENT_COLUMN.get(shock.selector)
     frame = book.collateral if column is None else book.instruments
     values = sorted(set(frame[column or "asset"].dropna().astype("str")) - {"", "USD"})
+    selected = any(fnmatch.fnmatchcase(v, shock.pattern) for v in values)
+    if selected and shock.unit is not Unit.PERCENT:
+        # the rows exist, but a yield or a volatility cannot move them: say so, not "did
+        # you mean" the very value typed
+        kind, example = (
+            ("Treasuries", "product=ust_*")
+            if shock.unit is Unit.BASIS_POINTS
+            else ("options", "product=*_option")
+        )
+        return ShockError(
+            f"--shock {shock.text()!r}",
+            f"the rows it selects are not {kind}: a move in {shock.unit.value} moves only {kind}",
+            f"select {kind} (e.g. {example}), or move a price in percent",
+        )
     same = [v for v in values if v.lower() == shock.pattern.lower()]  # "spx" for SPX
     close = same or difflib.get_close_matches(shock.pattern, values, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""

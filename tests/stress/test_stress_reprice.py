@@ -105,13 +105,20 @@ def test_a_shock_that_matches_nothing_names_the_values(demo: Book) -> None:
 
 
 def test_a_rates_shock_on_stocks_is_refused(demo: Book) -> None:
-    with pytest.raises(ShockError, match="matches no Treasury row"):
+    # the stock rows exist: said so, not "did you mean stock?" of what was typed
+    with pytest.raises(ShockError) as refused:
         shock_book(demo, [parse_shock("product=stock:+100bp")])
+    assert (refused.value.problem, refused.value.hint) == (
+        "the rows it selects are not Treasuries: a move in bp moves only Treasuries",
+        "select Treasuries (e.g. product=ust_*), or move a price in percent",
+    )
 
 
 def test_a_vol_shock_without_options_is_refused(demo: Book) -> None:
-    with pytest.raises(ShockError, match="matches no option row"):
+    with pytest.raises(ShockError, match="the rows it selects are not options"):
         shock_book(demo, [parse_shock("product=stock:+10pts")])
+    with pytest.raises(ShockError, match="matches no option row"):  # no such instrument
+        shock_book(demo, [parse_shock("instrument=XYZQ:+10pts")])
 
 
 def test_a_zero_shock_is_the_same_book(demo: Book) -> None:
