@@ -43,7 +43,9 @@ def _replayed(ledger: Path, run: str, did: str) -> str:
 
 def test_a_carried_decision_replays_identical(tmp_path: Path) -> None:
     ledger, run, did = _ledger(tmp_path)
-    assert "Replay: <strong>identical</strong>" in _replayed(ledger, run, did)
+    page = _replayed(ledger, run, did)
+    assert "Replay: <strong>identical</strong>" in page
+    assert f"<title>Decision {did} · marginlex console</title>" in page  # its own id
 
 
 def test_an_edited_call_does_not_replay_identical(tmp_path: Path) -> None:
