@@ -5,6 +5,7 @@ earlier book and decision, as ``verify --replay`` allows), and an edited call is
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from marginlex.cli import app
 from marginlex.console.app import create_app
 from marginlex.console.security import LOOPBACK
 
+DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
 _FOX = "rulebook_id = 'cftc' AND margin_set_id = 'ms:A08_FOX_FUT'"
 
 
@@ -43,9 +45,7 @@ def _replayed(ledger: Path, run: str, did: str) -> str:
 
 def test_a_carried_decision_replays_identical(tmp_path: Path) -> None:
     ledger, run, did = _ledger(tmp_path)
-    page = _replayed(ledger, run, did)
-    assert "Replay: <strong>identical</strong>" in page
-    assert f"<title>Decision {did} · marginlex console</title>" in page  # its own id
+    assert "Replay: <strong>identical</strong>" in _replayed(ledger, run, did)
 
 
 def test_an_edited_call_does_not_replay_identical(tmp_path: Path) -> None:
@@ -58,3 +58,29 @@ def test_an_edited_call_does_not_replay_identical(tmp_path: Path) -> None:
         "Replay: <strong>differs</strong>: column call: stored &#34;1.00&#34;, replayed "
         "&#34;78600.00&#34;"
     ) in page
+
+
+def test_a_carried_decision_is_titled_with_its_own_id(tmp_path: Path) -> None:
+    # run again on another book (ES repriced): A01_ALICE_PM's sec decision is carried, with a
+    # new decision id (the book's sha256 is in it); the page showed the earlier one's
+    ledger = tmp_path / "l.db"
+    assert CliRunner().invoke(app, ["run", "--ledger", str(ledger)]).exit_code == 0
+    book = tmp_path / "book"
+    shutil.copytree(DEMO, book, ignore=shutil.ignore_patterns("__*"))
+    instruments = book / "instruments.csv"
+    instruments.write_text(instruments.read_text().replace(",50,6000.00,", ",50,5000.00,"))
+    with sqlite3.connect(ledger) as conn:
+        (first,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    since = CliRunner().invoke(app, ["run", str(book), "--ledger", str(ledger), "--since", first])
+    assert since.exit_code == 0, since.stderr
+    alice = "rulebook_id = 'sec' AND margin_set_id = 'ms:A01_ALICE_PM'"
+    with sqlite3.connect(ledger) as conn:
+        run, did = conn.execute(
+            f"SELECT run_id, decision_id FROM decisions WHERE {alice} AND carried_from IS NOT NULL"
+        ).fetchone()
+        (earlier,) = conn.execute(
+            f"SELECT decision_id FROM decisions WHERE {alice} AND run_id = ?", (first,)
+        ).fetchone()
+    assert did != earlier
+    page = _replayed(ledger, run, did)
+    assert f"<title>Decision {did} · marginlex console</title>" in page
