@@ -154,6 +154,13 @@ class ColumnParser:
         if col.value_required:
             # A NaN written as such (not an empty cell) is a value, and a wrong one.
             self.report(col.name, nan_word, "must be a finite number, got NaN")
+        else:  # read as the blank it stands for, but said: a default (a multiplier of 1) follows
+            self.report(
+                col.name,
+                nan_word,
+                "NaN where the cell may be left empty: read as empty; leave it empty",
+                severity=Severity.WARNING,
+            )
         return values.where(~bad)
 
     def _enum(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
