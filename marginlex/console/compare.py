@@ -49,6 +49,10 @@ def _inputs(trace: DecisionTrace) -> dict[tuple[str, str], str]:
                     found["position", f"{p.account_id} {p.instrument_id}"] = f"{p.quantity:g}"
                     if p.price is not None:
                         found["price", p.instrument_id] = f"{p.price:g}"
+                    if p.option is not None:  # an option moves with its underlying's price
+                        found["underlying price", p.instrument_id] = (
+                            f"{p.option.underlying_price:g}"
+                        )
         elif isinstance(out, CollateralOutput):
             for lot in out.lots:
                 found["collateral", f"{lot.lot_id} ({lot.account_id})"] = (

@@ -162,6 +162,8 @@ def test_account_history_and_difference(client: TestClient, recorded: Recorded) 
     after = next(r for r in rows if r["run"] == recorded.moved and r["rulebook"] == "sec")
     diff = client.get(f"/accounts/A01_ALICE_PM?a={before['entry']}&b={after['entry']}").text
     assert re.search(r"<td>price</td><td>XYZ</td><td>100</td><td>90</td>", diff)
+    # the put on XYZ moves with it: said even for an account holding only the option
+    assert re.search(r"<td>underlying price</td><td>XYZ_P90_2609</td><td>100</td><td>90</td>", diff)
     assert "no rule or parameter changed" in diff
     assert "<td>equity</td>" in diff  # 1,000 XYZ shares lost 10,000.00 of market value
     assert "/plots/history.svg?account=A01_ALICE_PM" in page
