@@ -170,8 +170,9 @@ def text_path(ws: Workspace, name: str) -> str:
 
 
 def check(ws: Workspace, text: str, name: str) -> Analysis:
-    """The checker's diagnostics of the text, as if saved as ``name``.mlx beside the base."""
-    return analyse(text, text_path(ws, name), ws.library)
+    """The checker's diagnostics of the text, as if saved as ``name``.mlx beside the base (a
+    leading byte-order mark dropped, as ``marginlex check`` reads a file)."""
+    return analyse(text.removeprefix("\ufeff"), text_path(ws, name), ws.library)
 
 
 def errors(a: Analysis) -> list[Diagnostic]:
@@ -227,6 +228,7 @@ def save(ws: Workspace, text: str, name: str, rulebooks: Path | None) -> Path:
     """
     if rulebooks is None:
         raise WorkbenchError("saving needs a rulebook folder: start with --rulebooks DIR")
+    text = text.removeprefix("\ufeff")  # as check reads it: saved without the mark
     if not NAME.fullmatch(name):
         raise WorkbenchError(
             f"refusing the name '{name}': lower-case letters, digits and _, starting "

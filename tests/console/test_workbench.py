@@ -443,3 +443,13 @@ def test_a_preview_with_warnings_says_run_and_compare_refuse_it(bench: TestClien
     assert notice.group(1).startswith("Previewed with 1 warning(s), as `--allow-warnings` would")
     clean = bench.post("/workbench/preview", data=_form()).text
     assert 'id="notice"' not in clean
+
+
+def test_a_text_starting_with_a_byte_order_mark_checks_as_check_reads_a_file(
+    bench: TestClient,
+) -> None:
+    # pasted from a file saved with a BOM: `marginlex check` reads it clean, so does the bench
+    answer = bench.post(
+        "/workbench/check", data=_form("\ufeff" + VARIANT), headers={"accept": "application/json"}
+    ).json()
+    assert answer["clean"] is True
