@@ -62,6 +62,10 @@ class _Watched(Ledger):
             yield row
 
 
+KEPT_JOBS = 20
+"""How many verify jobs a console keeps to show (the oldest finished ones are forgotten)."""
+
+
 class VerifyJobs:
     """The verify jobs of one console, newest first."""
 
@@ -71,11 +75,19 @@ class VerifyJobs:
         self._lock = threading.Lock()
 
     def start(self, ledger: Ledger, *, replay: bool) -> VerifyJob:
-        """Start a verify (with ``replay``, re-evaluating every run) in the background."""
+        """Start a verify (with ``replay``, re-evaluating every run) in the background; one
+        of the same kind already running is that job (a reload, a second click or a script
+        posting in a loop does not start another walk of the whole ledger)."""
         seq, _ = ledger.head()
         with self._lock:
+            running = [j for j in self.jobs.values() if j.running and j.replay == replay]
+            if running:
+                return running[0]
             job = VerifyJob(next(self._ids), replay, entries=seq, runs=len(ledger.runs()))
             self.jobs[job.job_id] = job
+            for old in sorted(self.jobs)[:-KEPT_JOBS]:  # the finished ones beyond the last few
+                if not self.jobs[old].running:
+                    del self.jobs[old]
         threading.Thread(target=self._run, args=(ledger, job), daemon=True).start()
         return job
 

@@ -259,3 +259,26 @@ def test_a_format_a_page_does_not_offer_is_a_bad_request(
     answer = client.get(path)  # it was the HTML page, as if no format had been asked for
     assert answer.status_code == 400
     assert said in answer.text
+
+
+def test_a_verify_posted_while_one_runs_is_that_one_and_old_jobs_are_forgotten(
+    recorded: Recorded,
+) -> None:
+    # each POST started a thread walking the whole ledger, and every job was kept for ever
+    from marginlex.console.verify_jobs import KEPT_JOBS, VerifyJobs  # noqa: PLC0415
+
+    ledger = Ledger.open(recorded.location, create=False)
+    try:
+        jobs = VerifyJobs()
+        first = jobs.start(ledger, replay=False)
+        assert jobs.start(ledger, replay=False) is first or not first.running
+        for _ in range(KEPT_JOBS + 5):
+            while any(j.running for j in jobs.jobs.values()):
+                time.sleep(0.01)
+            jobs.start(ledger, replay=False)
+        while any(j.running for j in jobs.jobs.values()):
+            time.sleep(0.01)
+        assert len(jobs.jobs) <= KEPT_JOBS
+        assert all(j.report is not None and j.report.ok for j in jobs.jobs.values())
+    finally:
+        ledger.close()
