@@ -175,6 +175,22 @@ def check_expired(
             ],
             severity=Severity.WARNING,
         )
+    collateral = frames.get("collateral")
+    if collateral is not None and "collateral" in parsers:
+        # a maturity only a Treasury lot has: another lot's is ignored, and said so
+        other = collateral["maturity"].notna() & ~collateral["asset"].astype("str").isin(
+            TREASURY_ASSETS
+        )
+        parsers["collateral"].report(
+            "maturity",
+            other,
+            [
+                f"a maturity is for Treasury lots only: ignored for this {a} lot"
+                for a in collateral["asset"][other]
+            ],
+            severity=Severity.WARNING,
+        )
+        lots = None if lots is None else lots & ~other.to_numpy()
     if lots is not None:
         parsers["collateral"].report(
             "maturity",
