@@ -83,6 +83,15 @@ def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> None:
         parser.report(
             col, miss, [f"missing value (required for product {p})" for p in product[miss]]
         )
+    not_option = ~product.isin(OPTION_PRODUCTS)
+    for col in ("option_type", "strike", "implied_vol"):  # an option's terms on another row
+        stray = not_option & df[col].notna()
+        parser.report(
+            col,
+            stray,
+            [f"{col} is for options only: ignored on this {p}" for p in product[stray]],
+            severity=Severity.WARNING,
+        )
 
 
 def _check_accounts(df: pd.DataFrame, parser: ColumnParser) -> None:
