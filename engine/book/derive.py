@@ -102,7 +102,8 @@ def _default_class_groups(df: pd.DataFrame) -> pd.Series:
 
 
 CHAIN_STEPS = 8
-"""How far down a chain of underlyings a blank class group is looked for."""
+"""How far down a chain of underlyings a blank class group is looked for; a chain still
+going after that many steps is a loop, which the book's checks report."""
 
 
 def _instruments(df: pd.DataFrame) -> pd.DataFrame:

@@ -152,7 +152,7 @@ def product_group_offsets(
             "class_group_requirements": standalone_req,
             "requirement": requirement,
             "credit": np.maximum(standalone_req - requirement, 0.0),
-            "minimum_binds": requirement > netted,
+            "minimum_binds": requirement > netted + 0.005,  # by more than rounding: a cent
         }
     )
     return OffsetResult(
