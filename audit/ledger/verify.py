@@ -45,6 +45,7 @@ from marginlex.audit.ledger.replay import (
     first_difference,
 )
 from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.ledger.unreadable import UNREADABLE
 from marginlex.audit.ledger.verify_derived import DerivedProblem, KeyCheck, check_summaries
 from marginlex.audit.trace.model import LedgerColumns, as_recorded
 from marginlex.audit.trace.steps import TraceModel
@@ -324,10 +325,6 @@ def _decided(row: Any) -> tuple[Any, ...]:
     return tuple(getattr(row, name) for name in _DECIDED)
 
 
-_UNREADABLE = (ValueError, TypeError, KeyError, ArithmeticError)
-"""What reading a value no marginlex writes raises (a call of ``abc``, a status of ``weird``)."""
-
-
 def _unreadable(row: Any, exc: Exception, *, after: int) -> ChainProblem:
     """The entry after #``after`` holds a value no marginlex writes: edited by hand. ``row``
     is None when the driver could not even read the row."""
@@ -494,14 +491,14 @@ def verify(
         while problem is None:
             try:
                 row = next(rows, None)
-            except _UNREADABLE as exc:  # the driver could not convert a column of a row
+            except UNREADABLE as exc:  # the driver could not convert a column of a row
                 problem = _unreadable(None, exc, after=walk.seq)
                 break
             if row is None:
                 break
             try:
                 problem = walk.step(row)
-            except _UNREADABLE as exc:
+            except UNREADABLE as exc:
                 problem = _unreadable(row, exc, after=walk.seq)
         problem = (
             problem

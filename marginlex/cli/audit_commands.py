@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
+from marginlex.audit.ledger.unreadable import UNREADABLE
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
@@ -649,11 +650,6 @@ def _run_row(run: StoredRun) -> dict[str, str | int | None]:
     }
 
 
-_UNREADABLE = (ValueError, TypeError, KeyError, ArithmeticError)
-"""What reading a value edited by hand raises (a call of ``abc``, a date of ``1796571537``,
-a JSON column that is not JSON), besides the database driver's own errors."""
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -669,7 +665,7 @@ def _readable(command: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - when one is raised
 
-            if not isinstance(exc, (*_UNREADABLE, SQLAlchemyError)):
+            if not isinstance(exc, (*UNREADABLE, SQLAlchemyError)):
                 raise
             found = printable(" ".join(f"{type(exc).__name__}: {exc}".split()))
             _say_error(
