@@ -72,8 +72,10 @@ class Comparison(BaseModel):
 
     Counts are over the accounts decided under both (``accounts_compared``): ``changed`` is
     those whose requirement, value or call moved and ``unchanged`` the rest; ``better_off`` and
-    ``worse_off`` split the changed ones whose excess (value - requirement) rose or fell (an
-    account whose requirement and value moved by the same amount is changed but neither).
+    ``worse_off`` split the changed ones whose excess (value - requirement) rose or fell, or,
+    with the excess unchanged, whose call fell or rose (a futures call restores the initial
+    requirement: an initial multiple moves the call alone); an account whose requirement and
+    value moved by the same amount, its call unchanged, is changed but neither.
     ``now_decided`` and ``no_longer_decided`` count the accounts only the other rulebook, or
     only the baseline, decides (their scopes differ). The deltas are over every account,
     those too: the difference of the two rulebooks' totals.
@@ -166,8 +168,9 @@ def _totals(rulebook: ResolvedRulebook, label: str, decisions: pd.DataFrame) -> 
 
 
 def _movers(paired: pd.DataFrame) -> tuple[Mover, ...]:
-    # Ranked by the change in excess, which moves with the requirement and the value alike.
-    size = paired[["excess_delta", "requirement_delta"]].abs().max(axis=1)
+    # Ranked by the largest of the changes in excess (which moves with the requirement and
+    # the value alike), requirement and call (which an initial multiple moves alone).
+    size = paired[["excess_delta", "requirement_delta", "call_delta"]].abs().max(axis=1)
     top = paired.loc[size[size > 0].sort_values(ascending=False, kind="stable").index[:TOP_N]]
     return tuple(
         Mover(
@@ -189,7 +192,7 @@ def _comparison(
     paired: pd.DataFrame, a: str, b: str, attribution: Attribution | None
 ) -> Comparison:
     both = paired[paired["decided_a"] & paired["decided_b"]]
-    excess = both["excess_delta"]
+    excess, call = both["excess_delta"], both["call_delta"]
     changed = int(moved_accounts(both).sum())
     return Comparison(
         from_id=a,
@@ -198,8 +201,8 @@ def _comparison(
         now_decided=int((paired["decided_b"] & ~paired["decided_a"]).sum()),
         no_longer_decided=int((paired["decided_a"] & ~paired["decided_b"]).sum()),
         changed=changed,
-        better_off=int((excess > 0).sum()),
-        worse_off=int((excess < 0).sum()),
+        better_off=int(((excess > 0) | ((excess == 0) & (call < 0))).sum()),
+        worse_off=int(((excess < 0) | ((excess == 0) & (call > 0))).sum()),
         unchanged=len(both) - changed,
         calls_created=int(((both["call_a"] == 0) & (both["call_b"] > 0)).sum()),
         calls_removed=int(((both["call_a"] > 0) & (both["call_b"] == 0)).sum()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
@@ -365,3 +366,30 @@ def test_plain_progress_lines_without_a_terminal() -> None:
     shown = stream.getvalue().splitlines()
     assert [s.split(",")[0] for s in shown] == ["attribute x: 1/5", "attribute x: 5/5"]
     assert shown[-1].startswith("attribute x: 5/5, done in ")
+
+
+def test_a_call_moved_alone_counts_and_ranks(tmp_path: Path) -> None:
+    """A 125% initial multiple (cftc's is 110%) moves a futures customer's call alone: the
+    call restores the initial requirement. GOLF: value 10,000, maintenance 57,000: call
+    71,250 - 10,000 = 61,250 (was 62,700 - 10,000 = 52,700), +8,550 with its excess
+    unchanged: worse off (it was counted changed but neither), and among the largest
+    changes (it was left out). FOX: its digital assets are capped at 40% of the initial,
+    so its value rises 0.4 x (262,500 - 231,000) = 12,600 and its call 97,500 - 78,600 =
+    18,900: better off by its excess, as before."""
+    variant = tmp_path / "init125.mlx"
+    variant.write_text(
+        'rulebook init125 "CFTC with a 125% initial multiple"\n  jurisdiction CFTC\n'
+        '  version "1"\n  effective from 2026-01-01\n  cites "test"\n  extends cftc\n\n'
+        'override parameter initial_to_maintenance = 125%\n  cites "test"\n'
+        "  status illustrative\n"
+    )
+    result = CliRunner().invoke(
+        app, ["compare", "-r", "cftc", "-r", str(variant), "--json", "--no-attribution"]
+    )
+    assert result.exit_code == 0, result.output
+    (c,) = json.loads(result.stdout)["comparisons"]
+    assert (c["changed"], c["better_off"], c["worse_off"]) == (2, 1, 1)
+    assert [(m["account_id"], m["call_delta"], m["value_delta"]) for m in c["largest_changes"]] == [
+        ("A08_FOX_FUT", 18900.0, 12600.0),
+        ("A09_GOLF_FUT", 8550.0, 0.0),
+    ]
