@@ -202,6 +202,19 @@ class ColumnParser:
             msg = {v: _unknown_asset(v) for v in text[bad].unique()}
             self.report(col.name, bad, text[bad].map(msg).tolist())
         extras = sorted(set(text[ok & ~known].unique()))
+        typos = {t: near for t in extras if (near := _named_asset_near(t)) is not None}
+        if typos:  # taken as a digital asset no regime accepts (worth 0): said, if a slip
+            looks = text.isin(list(typos))
+            self.report(
+                col.name,
+                looks,
+                [
+                    f"{t!r} is taken as a digital asset's ticker (no shipped rulebook counts "
+                    f"it: worth 0); did you mean {typos[t]!r}?"
+                    for t in text[looks]
+                ],
+                severity=Severity.WARNING,
+            )
         values = pd.Categorical(text.where(ok), categories=[*ASSET_CLASSES, *extras])
         return pd.Series(values, index=text.index, name=col.name)
 
@@ -282,6 +295,20 @@ def _unknown(value: str, allowed: tuple[str, ...]) -> str:
     close = same or difflib.get_close_matches(value, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown value {value!r} (expected one of: {', '.join(allowed)}){hint}"
+
+
+def _named_asset_near(ticker: str) -> str | None:
+    """The named asset a ticker looks like a slip of: its letters swapped (``UDS``, ``BCT``)
+    or one letter off a longer name (``STOKC``, ``USCD``); None for a ticker of its own
+    (``SOL``, ``ETC``: one letter from ETF and ETH, and a coin).
+
+    >>> [_named_asset_near(t) for t in ("UDS", "STOKC", "ETC", "SOL")]
+    ['USD', 'STOCK', None, None]
+    """
+    names = list(ASSET_CLASSES)
+    swapped = [n for n in names if sorted(n) == sorted(ticker)]
+    close = swapped or difflib.get_close_matches(ticker, names, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _unknown_asset(value: str) -> str:
