@@ -166,17 +166,21 @@ def test_a_forged_book_digest_is_named_by_verify_and_refused_by_since(
         f"the one the run recorded: book_digests was edited (a `run --since {run_id}` "
         "refuses it)\n"
     )
-    since = CliRunner().invoke(
-        app, ["run", str(tmp_path / "repriced"), "--ledger", str(copy), "--since", run_id]
-    )
-    assert since.exit_code == 1
-    assert " ".join(since.stderr.split()) == (
+    assert _refused_since(copy, tmp_path / "repriced", run_id) == (
         f"error: nothing recorded: --since {run_id}: the stored digest of run {run_id}'s book "
         "is not the one the run recorded: book_digests was edited; `marginlex verify` checks "
         "the ledger, and a run without --since decides every set"
     )
-    with sqlite3.connect(copy) as conn:
+
+
+def _refused_since(ledger: Path, book: Path, run_id: str) -> str:
+    """What ``run BOOK --ledger LEDGER --since RUN_ID`` says when it refuses (exit 1, the
+    ledger still holding its one run): its error, on one line."""
+    since = CliRunner().invoke(app, ["run", str(book), "--ledger", str(ledger), "--since", run_id])
+    assert since.exit_code == 1
+    with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+    return " ".join(since.stderr.split())
 
 
 def test_a_run_record_stripped_of_its_digest_sha256_is_a_changed_run(copy: Path) -> None:
@@ -323,17 +327,11 @@ def test_since_refuses_a_replaced_book_when_the_digest_is_gone(copy: Path, tmp_p
         (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
         conn.execute("DELETE FROM book_digests")
         conn.execute("UPDATE books SET blob = ?", (forged,))
-    since = CliRunner().invoke(
-        app, ["run", str(repriced), "--ledger", str(copy), "--since", run_id]
-    )
-    assert since.exit_code == 1
-    assert " ".join(since.stderr.split()) == (
+    assert _refused_since(copy, repriced, run_id) == (
         f"error: nothing recorded: --since {run_id}: the book recorded for run {run_id} was "
         "replaced (its content no longer has the sha256 the run recorded); `marginlex verify` "
         "checks the ledger, and a run without --since decides every set"
     )
-    with sqlite3.connect(copy) as conn:
-        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
 
 
 _FORGED_RUN = (

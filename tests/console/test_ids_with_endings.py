@@ -3,9 +3,9 @@ page of its own: ``/accounts/ACC.csv`` downloaded the CSV of the other account `
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+from console_books import copy_demo
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -13,12 +13,9 @@ from marginlex.cli import app
 from marginlex.console.app import create_app
 from marginlex.console.security import LOOPBACK
 
-DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
-
 
 def test_an_account_id_ending_in_csv_has_its_own_page(tmp_path: Path) -> None:
-    book = tmp_path / "book"
-    shutil.copytree(DEMO, book, ignore=shutil.ignore_patterns("__*"))
+    book = copy_demo(tmp_path / "book")
     with (book / "accounts.csv").open("a") as f:
         f.write("A13_KILO_MGN.csv,KILO,BD1,SEC,margin,customer,\n")
     with (book / "collateral.csv").open("a") as f:

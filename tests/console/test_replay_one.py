@@ -5,10 +5,10 @@ earlier book and decision, as ``verify --replay`` allows), and an edited call is
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
+from console_books import copy_demo
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -16,7 +16,6 @@ from marginlex.cli import app
 from marginlex.console.app import create_app
 from marginlex.console.security import LOOPBACK
 
-DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
 _FOX = "rulebook_id = 'cftc' AND margin_set_id = 'ms:A08_FOX_FUT'"
 
 
@@ -65,8 +64,7 @@ def test_a_carried_decision_is_titled_with_its_own_id(tmp_path: Path) -> None:
     # new decision id (the book's sha256 is in it); the page showed the earlier one's
     ledger = tmp_path / "l.db"
     assert CliRunner().invoke(app, ["run", "--ledger", str(ledger)]).exit_code == 0
-    book = tmp_path / "book"
-    shutil.copytree(DEMO, book, ignore=shutil.ignore_patterns("__*"))
+    book = copy_demo(tmp_path / "book")
     instruments = book / "instruments.csv"
     instruments.write_text(instruments.read_text().replace(",50,6000.00,", ",50,5000.00,"))
     with sqlite3.connect(ledger) as conn:
