@@ -303,10 +303,9 @@ class _Resolver:
         """An error at each ``remove`` whose statement another statement in force still names:
         a schedule a ``more conservative of`` compares, an ``eligible(...)`` rule, a parameter
         in a value or condition (the run would fail, or read a figure no longer there)."""
+        present = {x.id for x in statements}  # once, not a scan of them per removal
         removed = {
-            s.id: s
-            for s in book.statements
-            if isinstance(s, m.Removal) and not any(x.id == s.id for x in statements)
+            s.id: s for s in book.statements if isinstance(s, m.Removal) and s.id not in present
         }
         if not removed:
             return
