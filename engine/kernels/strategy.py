@@ -12,12 +12,15 @@ The fallback for accounts not eligible for portfolio margin. Per position:
 - anything else (futures, Treasuries, crypto held as positions): the optional per-position
   ``other_rate`` column (a rulebook's rate rows), else ``params.other_rate``, x |notional|.
 
-**Covered calls.** Long stock in the same account covers short calls on it, share for share
-(quantity x multiplier). Within one (account, underlying), short calls are covered in order
-of ascending strike, then time to expiry (the deepest in-the-money call, which carries the
-largest requirement, first). A covered share-equivalent carries no option requirement; a
-partly covered call pays the uncovered requirement on the uncovered share of it
-(``covered_fraction``). The stock keeps its own requirement. Short puts are not treated as
+**Covered calls.** Long stock in the same account covers short calls on it, whole contracts
+only: a contract needs its whole deliverable (multiplier shares), so 485 shares cover 4 calls
+on 100 shares and no part of a fifth (FINRA Rule 4210(f)(2)(G): a call is covered when the
+account holds the underlying it would deliver). Within one (account, underlying), short
+calls are covered in order of ascending strike, then time to expiry (the deepest
+in-the-money call, which carries the largest requirement, first); shares left over from a
+position's last whole contract cover no later call. A covered contract carries no option
+requirement; a partly covered position pays the uncovered requirement on its uncovered
+contracts (``covered_fraction``). The stock keeps its own requirement. Short puts are not treated as
 covered by short stock (conservative).
 
 **Spreads.** With a ``spread_rate`` (the rulebook's ``option_spread`` leg), short options
@@ -161,6 +164,11 @@ def _covered_fraction(
     starts = np.r_[True, codes[order][1:] != codes[order][:-1]]
     before -= before[starts][np.cumsum(starts) - 1]  # cumulative need within the group only
     covered = np.clip(available[codes[order]] - before, 0.0, need)
+    # a contract is covered only by its whole deliverable: 85 shares cover no part of a call
+    # on 100 (the stock left over covers no later call: conservative)
+    mult = sub["multiplier"].to_numpy(np.float64)[rows][order]
+    whole = np.floor(covered / np.where(mult > 0, mult, 1.0) + 1e-9) * mult
+    covered = np.where(covered >= need, need, np.minimum(whole, covered))
     fraction[part[rows[order]]] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
     return fraction
 

@@ -5,7 +5,8 @@
   does the change expose a failure the set did not have? With several failures, all their
   changes together too.
 - **Call**: the cash deposit that clears it (the call, topped up until the re-evaluated call
-  is 0); per class group, in order of its requirement at its worst scenario, the smallest cut
+  is 0); per class group, in order of its requirement at its worst scenario (under the
+  strategy-based fallback, the sum of its positions' charges), the smallest cut
   of all its positions (whole percents, closed at the mark) that clears the call alone; for
   collateral a cap scaled down, the smallest amount of it to replace with cash.
 - **Segregation breach**: each edge of each breach path (a pledge, a re-pledge relation) whose
@@ -188,15 +189,37 @@ def _deposit(ev: SetEvaluator, before: Outcome, method: str) -> Counterfactual:
 
 
 def _reductions(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
+    positions = ev.trace("positions")
     groups = ev.trace("class_groups")
+    if groups.empty:  # a method without class groups (strategy-based): its positions' charges
+        groups = _charged_groups(positions)
     groups = groups[groups["requirement"] > 0].sort_values(
         ["requirement", "class_group"], ascending=[False, True]
     )
-    positions = ev.trace("positions")
     return [
         _reduction(ev, g, positions[positions["class_group"] == g["class_group"]])
         for _, g in groups.head(MAX_CLASS_GROUPS).iterrows()  # at most three class groups
     ]
+
+
+def _charged_groups(positions: pd.DataFrame) -> pd.DataFrame:
+    """Per class group, the sum of its positions' requirements and the rule that charged them,
+    for a method that charges position by position (the strategy-based fallback).
+
+    >>> rows = pd.DataFrame({"class_group": ["ABC", "ABC", "XYZ"], "requirement": [6250.0,
+    ...     20020.0, 0.0], "rule_id": ["sb"] * 3, "citation": ["Reg T"] * 3})
+    >>> _charged_groups(rows).to_dict("records")[0]
+    {'class_group': 'ABC', 'requirement': 26270.0, 'rule_id': 'sb', 'citation': 'Reg T'}
+    """
+    return (
+        positions.groupby("class_group", sort=True)
+        .agg(
+            requirement=("requirement", "sum"),
+            rule_id=("rule_id", "first"),
+            citation=("citation", "first"),
+        )
+        .reset_index()
+    )
 
 
 def _reduction(ev: SetEvaluator, group: pd.Series, held: pd.DataFrame) -> Counterfactual:

@@ -80,9 +80,12 @@ def test_stock_rows_and_long_option() -> None:
 def test_covered_call_and_partly_covered_call() -> None:
     # Account A1: 150 XYZ long, short 1 call K=90 and 1 call K=110 (x100, at $12 and $1).
     #   Lowest strike first: the 90 call is fully covered (100 shares) -> 0;
-    #   the 110 call is half covered (50 of 100 shares): uncovered requirement is
-    #   100 + 20% x 10,000 - (110 - 100) x 100 = 1,100 (floor 100 + 1,000 = 1,100) -> x 0.5 = 550.
+    #   the 110 call has 50 of its 100 shares: a contract is covered by its whole deliverable
+    #   only (FINRA Rule 4210(f)(2)(G)), so it is uncovered: 100 + 20% x 10,000
+    #   - (110 - 100) x 100 = 1,100 (floor 100 + 1,000 = 1,100).
     # Account A2: a short 90 call with no stock -> 1,200 + 2,000 - 0 = 3,200.
+    # Account A3: 250 XYZ long, short 3 calls K=90: 2 contracts covered, 1 uncovered:
+    #   covered fraction 2/3, requirement 3 x 3,200 x 1/3 = 3,200; its stock 25% x 25,000.
     # The stock keeps its own 25% x 15,000 = 3,750.
     call = {
         "underlying": "XYZ",
@@ -100,6 +103,15 @@ def test_covered_call_and_partly_covered_call() -> None:
             option(
                 instrument_id="C90", strike=90.0, price=12.0, account_id="A2", margin_set=1, **call
             ),
+            {"quantity": 250.0, "account_id": "A3", "margin_set": 2},
+            option(
+                instrument_id="C90",
+                strike=90.0,
+                price=12.0,
+                account_id="A3",
+                margin_set=2,
+                **(call | {"quantity": -3.0}),
+            ),
         ),
         REG_T,
     )
@@ -108,9 +120,13 @@ def test_covered_call_and_partly_covered_call() -> None:
         "short_call_uncovered",
         "short_call_covered",
         "short_call_uncovered",
+        "long_equity",
+        "short_call_uncovered",
     ]
-    assert out["covered_fraction"].tolist() == [0.0, 0.5, 1.0, 0.0]
-    assert out["requirement"].tolist() == pytest.approx([3_750.0, 550.0, 0.0, 3_200.0])
+    assert out["covered_fraction"].tolist() == pytest.approx([0.0, 0.0, 1.0, 0.0, 0.0, 2 / 3])
+    assert out["requirement"].tolist() == pytest.approx(
+        [3_750.0, 1_100.0, 0.0, 3_200.0, 6_250.0, 3_200.0]
+    )
 
 
 def test_broad_index_short_call_uses_15_and_10() -> None:

@@ -1,0 +1,44 @@
+"""What-if on a strategy-based call: the cut of a class group's positions is offered too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _evaluate_books import make_book
+
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book.load import Book
+from marginlex.engine.whatif.model import ChangeKind
+from marginlex.engine.whatif.search import what_if
+
+
+def _hotel_with_a_naked_call(tmp: Path) -> Book:
+    """A margin account (strategy-based) of the demo's HOTEL (covered options only): 500 ABC at
+    50 and 40 ABC 55 calls written at 0.72 (x100), with 3,000 cash."""
+    return make_book(
+        tmp,
+        "A10_HOTEL_MGN,HOTEL,BD1,SEC,margin,customer,",
+        "A10_HOTEL_MGN,ABC,500\nA10_HOTEL_MGN,ABC_C55_2609,-40",
+        "L14,A10_HOTEL_MGN,USD,3000.00,,",
+    )
+
+
+def test_a_strategy_based_call_offers_a_cut_of_the_class_group(tmp_path: Path) -> None:
+    # By hand (Reg T / FINRA 4210(f)(2)): 500 ABC at 50, 25%: 6,250; 40 short calls, 5 covered
+    # by the 500 shares, 35 uncovered at 100 x (0.72 + 20% x 50 - (55 - 50)) = 572 each:
+    # 20,020. Requirement 26,270; value 3,000 cash + 25,000 stock - 40 x 72 = 25,120; call
+    # 1,150. Cut ABC and its calls by p%: at 6%, 470 ABC (5,875) and 37 calls, 4 covered, 33 x
+    # 572 = 18,876: 24,751 <= 25,120 (closing at the mark keeps the value). At 5%: 475 ABC
+    # (5,937.50) and 38 calls, 4 covered, 34 x 572 = 19,448: 25,385.50 > 25,120: a call.
+    book = _hotel_with_a_naked_call(tmp_path)
+    found = what_if(book, load_rulebook("sec"), book.as_of, "ms:A10_HOTEL_MGN")
+    assert found.before.requirement == 26_270.0
+    assert found.before.call == 1_150.0
+    cuts = [line for line in found.lines if line.kind is ChangeKind.REDUCE]
+    assert len(cuts) == 1
+    (cut,) = cuts
+    assert cut.rule_id == "sec_strategy_based"
+    assert cut.amount == 0.06
+    assert cut.clears
+    assert "ABC 500 -> 470" in cut.change and "ABC_C55_2609 -40 -> -37" in cut.change
+    assert cut.outcome is not None and cut.outcome.requirement == 24_751.0
