@@ -12,14 +12,18 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, WithJsonSchema
 
+from marginlex.engine.kernels.money import round_half_up
+
 CENT = Decimal("0.01")
 
 
 def to_cents(amount: float | int | str | Decimal) -> Decimal:
     """Round an amount half-up to the cent.
 
-    Floats go through their shortest ``repr`` first, so that 2.675 (stored as
-    2.67499999...) rounds as the number people see, to 2.68.
+    Floats are rounded by the engine's
+    :func:`~marginlex.engine.kernels.money.round_half_up` (an amount a few ulps from a half
+    cent is the half cent: 2.675, stored as 2.67499999..., and 10.10 x 85%,
+    8.584999999999999, round up), so a figure reads the same in a trace and in the engine.
 
     Args:
         amount: a float, int, decimal string or Decimal.
@@ -30,10 +34,12 @@ def to_cents(amount: float | int | str | Decimal) -> Decimal:
     Raises:
         ValueError: the amount is NaN or infinite.
 
-    >>> to_cents(2.675), to_cents(-0.005), to_cents("10")
-    (Decimal('2.68'), Decimal('-0.01'), Decimal('10.00'))
+    >>> to_cents(2.675), to_cents(-0.005), to_cents("10"), to_cents(10.10 * 0.85)
+    (Decimal('2.68'), Decimal('-0.01'), Decimal('10.00'), Decimal('8.59'))
     """
-    value = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+    if isinstance(amount, float):
+        amount = repr(float(round_half_up(amount)))  # NaN and inf are refused below
+    value = Decimal(amount)
     if not value.is_finite():
         raise ValueError(f"money must be a finite amount, got {amount!r}")
     rounded = value.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pytest
 from _kernel_frames import bs_scalar
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from marginlex.audit.trace.money import to_cents
@@ -48,8 +48,13 @@ def test_doctests(module: object) -> None:
         (1.0049, 1.0),
         (1234567.125, 1234567.13),
         (67108864.365, 67108864.37),  # a tie past float64's 6-decimal resolution
-        (193273528.33499932, 193273528.33),  # 8 ulps off a tie, not a tie (hypothesis found it)
-        (-193273528.33499932, -193273528.33),
+        (193273528.33499932, 193273528.34),  # 8 ulps off a tie: the tie, computed
+        (-193273528.33499932, -193273528.34),
+        (10.10 * 0.85, 8.59),  # 8.584999999999999: on paper 8.585, a tie
+        (47.90 * 0.85, 40.72),  # 40.714999999999996
+        (10.25 * 0.30, 3.08),  # 3.0749999999999997
+        (8.584999995, 8.58),  # a millionth of a cent below the tie is below it
+        (1e18 + 0.0, 1e18),  # past every cent: unchanged
         (-0.001, 0.0),  # and never -0.0
     ],
 )
@@ -122,36 +127,57 @@ def test_expired_and_zero_vol_options_are_intrinsic() -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False))
 def test_round_cents_matches_audit_decimal_on_any_float(amount: float) -> None:
-    # Every float, not only three-decimal ones: the vectorized kernel rounds the number its
-    # repr shows, as the Decimal reporter does, however close it lies to a half cent.
+    # Every float, not only three-decimal ones: the trace's Decimal and the vectorized kernel
+    # report the same cents, alone or in an array.
     assert float(round_cents(amount)) == float(to_cents(amount))
     assert float(round_cents(np.array([amount, amount]))[1]) == float(to_cents(amount))
 
 
 def _repr_half_up(amount: float) -> float:
-    """The rounding the kernel promises: the amount's shortest repr, half up to the cent."""
+    """The amount's shortest repr, half up to the cent (what a float far from a tie gives)."""
     return float(Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 2**40), st.integers(-6, 6), st.booleans())
-def test_amounts_a_few_ulps_from_a_half_cent_round_as_their_repr(
+def test_amounts_a_few_ulps_from_a_half_cent_are_the_half_cent(
     half_cents: int, ulps: int, negative: bool
 ) -> None:
-    """Within a few ulps of a half cent (the kernel's tie window) the kernel decides
-    without formatting (below 2**40 cents) what rounding the shortest repr half up
-    decides; past that range it formats them."""
+    """Within a few ulps of a half cent (what arithmetic on decimal inputs leaves) an amount
+    is that half cent, and rounds away from zero."""
     amount = (2 * half_cents + 1) / 200.0
     for _ in range(abs(ulps)):
         amount = math.nextafter(amount, math.inf if ulps > 0 else -math.inf)
+    amount = -amount if negative else amount
+    assert float(round_cents(amount)) == math.copysign((half_cents + 1) / 100.0, amount)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**8), st.integers(1, 999_999), st.booleans())
+@example(10**8, 499_999, False)
+@example(10**8, 500_001, True)
+@example(858, 499_999, False)
+def test_amounts_off_a_half_cent_by_a_millionth_of_a_cent_or_more_round_as_written(
+    cents: int, millionths: int, negative: bool
+) -> None:
+    """Away from the tie window the amount rounds as its repr reads, half up: up to a
+    million dollars, a millionth of a cent from the tie is outside the window."""
+    amount = (cents + millionths / 1_000_000) / 100.0
+    assume(abs(millionths - 500_000) >= 1)
     amount = -amount if negative else amount
     assert float(round_cents(amount)) == _repr_half_up(amount)
 
 
 @pytest.mark.parametrize(
-    "amount",
-    [12_000_000_000.005, 98_765_432_109.125, 5_497_558_138.885, 0.1 * 3 * 0.05, 1.15 * 0.3],
+    ("amount", "paper"),
+    [
+        (12_000_000_000.005, "12000000000.01"),
+        (98_765_432_109.125, "98765432109.13"),
+        (5_497_558_138.885, "5497558138.89"),
+        (0.1 * 3 * 0.05, "0.02"),  # 0.015000000000000003
+        (1.15 * 0.3, "0.35"),  # 0.345 on paper, 0.34499999999999997 in float64
+    ],
 )
-def test_near_ties_on_both_sides_of_the_exact_range(amount: float) -> None:
-    assert float(round_cents(amount)) == _repr_half_up(amount)
-    assert float(round_cents(-amount)) == -_repr_half_up(amount)
+def test_computed_ties_round_as_on_paper(amount: float, paper: str) -> None:
+    assert float(round_cents(amount)) == float(paper)
+    assert float(round_cents(-amount)) == -float(paper)
