@@ -290,7 +290,8 @@ def run_haircuts(state: RunState) -> pd.DataFrame:
 def _not_counted(state: RunState, result: Columns) -> None:
     """Lots a segregation constraint says are ``not counted there``: pledged to a forbidden
     account (the account whose margin they are), each is valued at nothing, its reason
-    naming the account and the constraint (17 CFR 1.22)."""
+    naming the account and the constraint (17 CFR 1.22); its rule stays the haircut's, so
+    the value's trace lists it."""
     lots = state.graph.lot_columns()
     ids = state.account_ids
     own = index_in(lots["account_id"], ids)
@@ -308,16 +309,14 @@ def _not_counted(state: RunState, result: Columns) -> None:
             hit &= owner[own] != owner[to]
         whose = ", another owner's account" if rule.other_owner else ""
         to_account = as_text(lots["margined_account_id"][hit])
-        reason = "pledged to " + to_account + whose + ": not counted there"
-        citation, evidence = statement_note(step.statement)
+        citation, _ = statement_note(step.statement)
+        # the lot stays under the haircut that valued it (the value's trace lists every lot),
+        # its reason naming the segregation rule that takes it out
+        reason = (
+            "pledged to " + to_account + whose + f": not counted there ({step.rule_id}: {citation})"
+        )
         result["status"][hit] = LotStatus.EXCLUDED.value
         result["reason"][hit] = reason.to_numpy(dtype=object)
-        for col, text in (
-            ("rule_id", step.rule_id),
-            ("citation", citation),
-            ("evidence", evidence),
-        ):
-            result[col][hit] = text
         for col in ("schedule", "haircut_row", "candidates"):
             result[col][hit] = ""
         result["haircut_rate"][hit] = 1.0

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from _evaluate_books import make_book, run
 
+from marginlex.audit.ledger.record import rulebook_ref
+from marginlex.audit.ledger.recorded_inputs import rulebook_bundle
+from marginlex.audit.trace.from_evaluation import decision_traces, trace_columns
+from marginlex.audit.trace.steps import CollateralOutput
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.plan.compile import compile_plan
@@ -63,8 +67,26 @@ def test_a_lot_pledged_to_another_customer_counts_nothing_in_the_receivers_value
     assert values["ms:C3"] == 0.0
     lots = ev.frames["lots"].set_index("lot_id")
     assert lots.loc["L1", "status"] == "excluded"
-    assert lots.loc["L1", "reason"] == "pledged to C2, another owner's account: not counted there"
-    assert lots.loc["L1", "rule_id"] == "cftc_other_customer"
+    assert lots.loc["L1", "reason"] == (
+        "pledged to C2, another owner's account: not counted there (cftc_other_customer: "
+        "17 CFR 1.22(a): no use of one customer's funds for another person (read, "
+        "law.cornell.edu))"
+    )
+    # it stays under the haircut that valued it: the value's trace lists every lot margining
+    # the set, this one at 0 with its reason (it had vanished from the trace)
+    assert lots.loc["L1", "rule_id"] == "cftc_other_assets"
+    rulebook = load_rulebook("cftc")
+    ref = rulebook_ref(rulebook, ev, rulebook_bundle(rulebook))
+    (trace,) = [
+        t for t in decision_traces(trace_columns(ev, book, ref, "t")) if t.margin_set.id == "ms:C2"
+    ]
+    listed = [
+        lot
+        for step in trace.steps
+        if isinstance(step.output, CollateralOutput)
+        for lot in step.output.lots
+    ]
+    assert [(lot.lot_id, str(lot.value)) for lot in listed] == [("L1", "0.00"), ("L2", "2000.00")]
     assert lots.loc["L2", "status"] == "eligible"
     assert lots.loc["L2", "value"] == 2000.0
 
