@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DatabaseError
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, record_roles, recorded_roles
@@ -94,6 +95,45 @@ def protect_all(conn: Connection) -> list[str]:
     return _ledger_tables()
 
 
+_SQLITE_ROLES = (
+    "--roles needs a PostgreSQL ledger; protect a SQLite file with file permissions and "
+    "signed checkpoints"
+)
+
+
+def _may_create_roles(location: str, names: tuple[str, str]) -> None:
+    """Refuse, before anything is created, a login that cannot create the roles it needs.
+
+    Raises:
+        LedgerError: a role is missing and the login has neither CREATEROLE nor superuser.
+    """
+    engine = Ledger.open_engine(location)
+    try:
+        with engine.connect() as conn:
+            user = str(conn.scalar(text("SELECT current_user")))
+            allowed = conn.scalar(
+                text("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            )
+            have = set(
+                conn.scalars(
+                    text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names)"),
+                    {"names": list(names)},
+                )
+            )
+    except DatabaseError as exc:  # the server refused: said as opening the ledger says it
+        shown = engine.url.render_as_string(hide_password=True)
+        raise LedgerError(f"cannot open the ledger {shown}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+    missing = [n for n in names if n not in have]
+    if missing and not allowed:
+        raise LedgerError(
+            f"ledger init --roles creates the roles {' and '.join(missing)}, and the login "
+            f"{user} may not create roles: a superuser can allow it (ALTER ROLE {user} "
+            "CREATEROLE) or create them (CREATE ROLE name NOLOGIN); nothing was created"
+        )
+
+
 def init_ledger(
     location: str, *, roles: bool, writer: str = WRITER, reader: str = READER
 ) -> list[str]:
@@ -110,15 +150,15 @@ def init_ledger(
         for name in (writer, reader):
             if not _NAME.match(name):
                 raise LedgerError(f"role name {name!r}: use lower-case letters, digits and _")
+        if "://" not in location or location.startswith("sqlite:"):
+            raise LedgerError(_SQLITE_ROLES)
+        _may_create_roles(location, (writer, reader))
     ledger = Ledger.open(location, access=Access.OWNER)
     try:
         if not roles:
             return []
         if ledger.engine.dialect.name != "postgresql":
-            raise LedgerError(
-                "--roles needs a PostgreSQL ledger; protect a SQLite file with file "
-                "permissions and signed checkpoints"
-            )
+            raise LedgerError(_SQLITE_ROLES)
         with ledger.transaction() as conn:
             t.metadata.create_all(conn)
             record_roles(conn, writer, reader)

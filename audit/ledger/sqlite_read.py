@@ -116,9 +116,14 @@ class SqliteDecisionReader:
             raise
 
     def _open(self) -> Dictionaries:
-        query = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
-        tables = {r[0] for r in self.conn.execute(query)}
+        kinds = dict(self.conn.execute("SELECT name, type FROM sqlite_master"))
+        tables = {name for name, kind in kinds.items() if kind == "table"}
         if "decisions" not in tables:
+            if "decisions" in kinds:  # a view put in its place shows what it likes
+                raise LedgerError(
+                    f"the ledger {self.location} was edited: its decisions table is a "
+                    f"{kinds['decisions']}, not a table; marginlex verify names it"
+                )
             raise LedgerError(f"{self.location} is not a marginlex ledger (no decisions table)")
         if "alembic_version" in tables:
             found = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()

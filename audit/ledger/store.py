@@ -252,6 +252,16 @@ class Ledger(LedgerReader):
     (0, '0000000000000000000000000000000000000000000000000000000000000000')
     """
 
+    @staticmethod
+    def open_engine(location: str) -> Engine:
+        """An engine on the ledger's database, nothing read or created (the caller disposes
+        of it).
+
+        Raises:
+            LedgerError: the location is neither a path nor a supported URL.
+        """
+        return _engine(location, False)
+
     @classmethod
     def open(cls, location: str, *, create: bool = True, access: Access = Access.WRITE) -> Ledger:
         """Open (and, with ``create``, initialise) a ledger by path or SQLAlchemy URL.
@@ -448,8 +458,10 @@ class Ledger(LedgerReader):
         blob_sha = conn.scalar(
             select(t.books.c.blob_sha256).where(t.books.c.sha256 == run.book_sha256)
         )
-        if blob_sha is not None:
-            return str(blob_sha)  # the book is stored once: the first recording wins
+        if blob_sha is not None:  # the book is stored once: the first recording wins
+            if blob is not None and blob_sha != sha256_hex(blob):
+                _same_book(conn, run.book_sha256)
+            return str(blob_sha)
         if blob is None:
             raise LedgerError(
                 f"the content of book {run.book_sha256[:12]}… was not given and is not in the "
@@ -585,3 +597,32 @@ def _run_row(
         "run_sha256": run_sha,
         "book_digest_sha256": run.book_digest_sha256,
     }
+
+
+def _same_book(conn: Connection, book_sha256: str) -> None:
+    """The book stored under ``book_sha256`` is that book, though its bytes differ from the
+    run's (a Parquet writer of another version writes other bytes for the same content).
+
+    Raises:
+        LedgerError: the stored content is another book: a row planted under this book's
+            sha256 would become this run's recorded input.
+    """
+    # only here (bytes that differ: rare): loading a book needs pandas, which reading does not
+    from marginlex.audit.ledger.read import inflate_book  # noqa: PLC0415
+    from marginlex.audit.ledger.recorded_inputs import (  # noqa: PLC0415
+        RecordedInputError,
+        book_from_blob,
+    )
+    from marginlex.engine.book.problems import BookError  # noqa: PLC0415
+
+    packed = conn.scalar(select(t.books.c.blob).where(t.books.c.sha256 == book_sha256))
+    try:
+        stored = book_from_blob(inflate_book(bytes(packed or b""))).sha256
+    except (LedgerError, RecordedInputError, BookError):
+        stored = None
+    if stored != book_sha256:
+        raise LedgerError(
+            f"the ledger already holds a book under this book's sha256 ({book_sha256[:12]}…) "
+            "whose content is another book: the books table was edited, and this run would "
+            "be recorded against it"
+        )

@@ -44,6 +44,7 @@ from marginlex.audit.ledger.replay import (
     column_differences,
     first_difference,
 )
+from marginlex.audit.ledger.schema_check import schema_problem
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.ledger.unreadable import UNREADABLE
 from marginlex.audit.ledger.verify_derived import DerivedProblem, KeyCheck, check_summaries
@@ -62,6 +63,7 @@ class ProblemKind(StrEnum):
     HEAD_MISMATCH = "head_mismatch"
     KEYS_CHANGED = "keys_changed"  # a decision_keys row disagrees with its entry
     SUMMARY_CHANGED = "summary_changed"  # a run_summaries row disagrees with its run
+    SCHEMA_CHANGED = "schema_changed"  # a ledger table is a view, or a foreign trigger
 
 
 class ChainProblem(TraceModel):
@@ -103,6 +105,7 @@ class _Walk:
         self.seen: Counter[str] = Counter()
         self.statuses: dict[str, Counter[str]] = {}  # run id -> its entries by status
         self.spans: dict[str, tuple[int, int]] = {}  # run id -> its first and last seq
+        self.run_ids: dict[str, int] = {}  # the walked run's decision ids -> their entry
         self.seq = 0
         self.prev = GENESIS
         self.hashes: set[str] = set()
@@ -124,6 +127,8 @@ class _Walk:
             )
         if row.prev_hash != self.prev:
             return self._broken_link(row, where)
+        if (problem := self._in_its_run(row, where)) is not None:
+            return problem
         if self.digests.get(row.run_id) is None:
             state = "removed" if row.run_id not in self.runs else "changed into invalid values"
             return ChainProblem(
@@ -157,6 +162,33 @@ class _Walk:
         self.statuses.setdefault(row.run_id, Counter())[str(row.status)] += 1
         first, _ = self.spans.get(row.run_id, (row.seq, row.seq))
         self.spans[row.run_id] = (first, row.seq)
+        return None
+
+    def _in_its_run(self, row: Any, where: dict[str, Any]) -> ChainProblem | None:
+        """A run's entries are one block (recorded in one transaction), each decision id once."""
+        if row.run_id not in self.spans:
+            self.run_ids = {}
+        elif self.spans[row.run_id][1] != self.seq:
+            return ChainProblem(
+                kind=ProblemKind.CHANGED,
+                **where,
+                message=(
+                    f"entry #{row.seq} belongs to run {row.run_id}, whose entries ended at "
+                    f"#{self.spans[row.run_id][1]}: a run is recorded as one block, so this "
+                    "entry was added later"
+                ),
+            )
+        earlier = self.run_ids.setdefault(str(row.decision_id), row.seq)
+        if earlier != row.seq:
+            return ChainProblem(
+                kind=ProblemKind.CHANGED,
+                **where,
+                message=(
+                    f"entry #{row.seq} repeats decision {row.decision_id} of run {row.run_id} "
+                    f"(entry #{earlier}): a run decides each margin set once, so one of them "
+                    "was added later"
+                ),
+            )
         return None
 
     def _carries(self, row: Any, carried_from: int, where: dict[str, Any]) -> ChainProblem | None:
@@ -483,9 +515,14 @@ def verify(
     Returns:
         A report naming the first problem, if any.
     """
+    with ledger.engine.connect() as conn:  # first: a view in a table's place answers reads
+        schema = schema_problem(conn)
+    if schema is not None:
+        changed = ChainProblem(kind=ProblemKind.SCHEMA_CHANGED, message=schema)
+        return VerifyReport(entries=0, runs=0, head_seq=0, head_hash=GENESIS, problem=changed)
     ledger.load_dictionaries()  # as stored now: an edited dictionary garbles the traces
     walk = _Walk(ledger)
-    problem = None
+    problem: ChainProblem | None = None
     # closing(): stopping early must still close the (server-side) cursor.
     with closing(ledger.walk()) as rows, closing(walk.keys):
         while problem is None:
@@ -582,7 +619,19 @@ def replay_run(
         rows = list(conn.execute(query))
     carried = ledger.trace_bodies(r.seq for r in rows if getattr(r, "carried_from", None))
     stored = {r.decision_id: _recorded(r, ledger.dictionaries, carried) for r in rows}
-    return len(stored), compare_replay(run_id, stored, replayer(run, texts, book))
+    found = compare_replay(run_id, stored, replayer(run, texts, book))
+    kept = {entry.seq for entry in stored.values()}
+    found += [  # verify's walk names these first; replay must not compare one and pass
+        ReplayDifference(
+            decision_id=r.decision_id,
+            run_id=run_id,
+            seq=r.seq,
+            detail="the run holds this decision id twice: only one of its entries is the run's",
+        )
+        for r in rows
+        if r.seq not in kept
+    ]
+    return len(rows), found
 
 
 def _differences(recorded: Recorded, trace: ReplayedTrace) -> list[str]:

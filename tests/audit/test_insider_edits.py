@@ -436,3 +436,90 @@ def test_explain_of_a_carried_entry_names_an_edit_of_the_entry_it_carries(copy: 
         assert ledger.get_decision(did).row.mismatch == said
     finally:
         ledger.close()
+
+
+def test_a_decision_id_repeated_in_its_run_is_named(copy: Path) -> None:
+    """Replay compares decisions by id: a second entry with an id of its run would pass unseen
+    (one of the two compared, the other skipped) unless the walk names it."""
+    did, run_id, _ = _entry(copy, 15)
+    ledger = Ledger.open(str(copy), create=False)
+    rehash_from(ledger, 16, decision_id=did)
+    ledger.close()
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"FAILED at entry #16 (decision {did}, run {run_id}): changed: entry #16 repeats "
+        f"decision {did} of run {run_id} (entry #15): a run decides each margin set once, so "
+        "one of them was added later"
+    )
+
+
+def test_an_entry_of_an_earlier_run_after_a_later_run_is_named(copy: Path) -> None:
+    first = CliRunner().invoke(app, ["run", "--ledger", str(copy)])
+    assert first.exit_code == 0, first.stderr
+    _, run_id, _ = _entry(copy, 1)
+    ledger = Ledger.open(str(copy), create=False)
+    rehash_from(ledger, 36, run_id=run_id)
+    ledger.close()
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert f"entry #36 belongs to run {run_id}, whose entries ended at #34" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        (
+            "ALTER TABLE decisions RENAME TO real_decisions; "
+            "CREATE VIEW decisions AS SELECT * FROM real_decisions",
+            "the ledger table decisions is a view, not a table",
+        ),
+        (
+            "CREATE TRIGGER quiet BEFORE INSERT ON decisions BEGIN SELECT 1; END",
+            "the ledger holds a trigger marginlex did not create (quiet on decisions)",
+        ),
+        (
+            "CREATE VIEW calls AS SELECT * FROM decisions WHERE status = 'call'",
+            "the ledger holds a view marginlex did not create (calls)",
+        ),
+    ],
+)
+def test_a_view_or_trigger_in_the_ledger_is_named(copy: Path, sql: str, named: str) -> None:
+    """A view where the decisions table was can show readers rows that are not the chained
+    ones while the chain stays whole (an insider's conditional view fooled explain)."""
+    with sqlite3.connect(copy) as conn:
+        conn.executescript(sql)
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"FAILED at ledger: schema_changed: {named}")
+
+
+def test_explain_refuses_a_decisions_view(copy: Path) -> None:
+    with sqlite3.connect(copy) as conn:
+        conn.executescript(
+            "ALTER TABLE decisions RENAME TO real_decisions; "
+            "CREATE VIEW decisions AS SELECT * FROM real_decisions"
+        )
+    result = CliRunner().invoke(app, ["explain", "cftc:ms:A08_FOX_FUT", "--ledger", str(copy)])
+    assert result.exit_code == 2  # as any ledger that cannot be opened
+    assert "its decisions table is a view, not a table; marginlex verify names it" in " ".join(
+        result.stderr.split()
+    )
+
+
+def test_a_book_planted_under_the_next_books_sha256_is_refused(copy: Path, tmp_path: Path) -> None:
+    """The first recording of a book wins: a row planted under tomorrow's book's sha256 would
+    become the recorded input of tomorrow's genuine run, and replay would blame its decisions."""
+    tomorrow = Path(shutil.copytree(DEMO, tmp_path / "tomorrow"))
+    lots = (tomorrow / "collateral.csv").read_text().replace("150000.00", "140000.00", 1)
+    (tomorrow / "collateral.csv").write_text(lots)
+    sha = load_book(tomorrow).sha256
+    with sqlite3.connect(copy) as conn:
+        conn.execute("INSERT INTO books SELECT ?, blob_sha256, blob FROM books", (sha,))
+    result = CliRunner().invoke(app, ["run", str(tomorrow), "--ledger", str(copy)])
+    assert result.exit_code == 1
+    assert "the ledger already holds a book under this book's sha256" in " ".join(
+        result.stderr.split()
+    )
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)

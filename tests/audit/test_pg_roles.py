@@ -257,3 +257,59 @@ def test_a_writer_waits_for_the_owner_to_add_the_run_digest_column(owner_url: st
         stored = conn.execute("SELECT sha256(body) FROM book_digests").fetchone()
     # the run recorded before keeps none; the new one chains its book's stored digest
     assert shas[0] == (None,) and shas[1] == (stored[0].hex(),)
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        (
+            "ALTER TABLE decisions RENAME TO real_decisions; "
+            "CREATE VIEW decisions AS SELECT * FROM real_decisions",
+            "the ledger table decisions is a view, not a table",
+        ),
+        (
+            "ALTER TABLE decisions DISABLE TRIGGER USER",
+            "the append-only triggers on decisions are disabled",
+        ),
+    ],
+)
+def test_the_owners_view_or_disabled_triggers_are_named(
+    owner_url: str, sql: str, named: str
+) -> None:
+    """The tables' owner may rename a table and put a view in its place, or switch the
+    append-only triggers off for a moment: verify names either before it walks the chain."""
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    assert _cli("run", "--ledger", owner_url).exit_code == 0
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        conn.execute(sql)
+    checked = _cli("verify", "--ledger", owner_url)
+    assert checked.exit_code == 1, checked.stderr
+    assert checked.stdout.startswith(f"FAILED at ledger: schema_changed: {named}"), checked.stderr
+
+
+def test_init_roles_by_a_login_that_may_not_create_roles_creates_nothing(
+    owner_url: str,
+) -> None:
+    """A one-line error naming CREATEROLE, before any table is made (a half-made ledger with
+    tables and no triggers was left behind, and its writer could not record)."""
+    schema = owner_url.rsplit("%3D", 1)[1]
+    roles = ("nocr_writer", "nocr_reader")
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'nocr_login'").fetchone():
+            conn.execute("CREATE ROLE nocr_login LOGIN")
+        conn.execute(f"GRANT ALL ON SCHEMA {schema} TO nocr_login")
+    made = _cli(
+        "ledger", "init", _as(owner_url, "nocr_login"), "--roles",
+        "--writer", roles[0], "--reader", roles[1],
+    )  # fmt: skip
+    assert made.exit_code == 1
+    assert "Traceback" not in made.output
+    assert (
+        "the login nocr_login may not create roles: a superuser can allow it (ALTER ROLE "
+        "nocr_login CREATEROLE)" in " ".join(made.stderr.split())
+    )
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchone()
+    assert tables == (0,)
