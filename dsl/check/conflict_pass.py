@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from marginlex.dsl.check.conflicts import Analysis, Finding
+from marginlex.dsl.check.smt import SOLVER_LOCK
 from marginlex.dsl.diagnostics import SOLVER_FINDINGS, Code, Diagnostic, Severity, error
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook, resolve
@@ -133,7 +134,9 @@ def conflict_diagnostics(book: m.Rulebook, resolved: ResolvedRulebook) -> list[D
     found: dict[tuple[Code, m.Span], Diagnostic] = {}
     used: set[m.Span] = set()
     bases = _Bases(book, resolved)
-    for f in _findings(resolved):
+    with SOLVER_LOCK:  # z3 is not thread-safe: one analysis at a time in this process
+        findings = list(_findings(resolved))
+    for f in findings:
         about = f.statements[0]
         if about.span.file != book.span.file and any(a.code == f.code for a in about.accepts):
             continue  # accepted where the statement it is about is written (in a base)

@@ -27,6 +27,7 @@ z3 is imported when the first world is made, so that nothing else pays for it.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -37,6 +38,11 @@ from marginlex.dsl.model.domain import ASSET_CLASSES, AssetClass
 from marginlex.dsl.model.fields import FIELDS, FieldType, Kind
 
 Z3 = Any  # a z3 expression (z3 ships no type stubs mypy can use)
+
+SOLVER_LOCK = threading.Lock()
+"""z3's default context is one per process and not thread-safe: two analyses at once (two
+workbench checks served on two threads) crashed the process in libz3. Every analysis holds
+this lock from its first world to its last query."""
 
 #: Fields every row of a valid book has (the book contract's required columns and the
 #: engine's derived ones); any other field may be blank.

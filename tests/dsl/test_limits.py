@@ -99,3 +99,28 @@ def test_a_figure_too_large_for_float64_cents_is_a_bad_literal(figure: str) -> N
 def test_points_with_thousands_of_digits_are_a_bad_literal_not_a_traceback() -> None:
     text = SEC.replace("points 10", "points " + "9" * 5000)
     assert [d.code for d in check_text(text, "big.mlx", Library(None))] == [Code.BAD_LITERAL]
+
+
+def test_a_repeated_statement_is_one_diagnostic_per_copy() -> None:
+    """3,000 copies of one parameter: 2,999 MLX210, each naming the first (one per pair of
+    copies gave 4.5 million, and a pasted 490 KB file ran the console out of memory)."""
+    text = 'rulebook v "V"\n  cites "x"\n' + 'parameter zz = 1 USD\n  cites "t"\n' * 3000
+    found = check_text(text)
+    assert [d.code for d in found] == [Code.DUPLICATE_ID] * 2999
+    assert {d.message for d in found} == {"`zz` is already defined at line 3"}
+    assert [d.span.line for d in found[:2]] == [5, 7]
+
+
+def test_dated_versions_overlapping_an_earlier_open_one_are_each_named() -> None:
+    text = (
+        'rulebook v "V"\n  cites "x"\n'
+        'parameter p = 1 USD\n  cites "t"\n  effective from 2026-01-01\n'
+        'parameter p = 2 USD\n  cites "t"\n  effective from 2026-02-01 until 2026-03-01\n'
+        'parameter p = 3 USD\n  cites "t"\n  effective from 2026-04-01\n'
+        'parameter p = 4 USD\n  cites "t"\n  effective from 2025-01-01 until 2025-06-01\n'
+    )
+    found = [(d.code, d.span.line, d.hint) for d in check_text(text)]
+    assert found == [
+        (Code.EFFECTIVE_OVERLAP, 8, "end the version at line 3 before this one starts"),
+        (Code.EFFECTIVE_OVERLAP, 11, "end the version at line 3 before this one starts"),
+    ]
