@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from marginlex.console.render import Cell, Table, cell
 
@@ -71,7 +72,7 @@ def _movers(c: Comparison) -> Table:
         amounts = (m.requirement_from, m.requirement_to, m.requirement_delta)
         table.rows.append(
             (
-                cell(m.account_id, f"/accounts/{m.account_id}"),
+                cell(m.account_id, f"/accounts/{quote(m.account_id, safe='')}"),
                 cell(m.margin_set_from),
                 cell(m.margin_set_to),
                 *map(_usd, (*amounts, m.value_delta, m.call_delta)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from fastapi import HTTPException
@@ -26,6 +27,9 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+ENV.filters["segment"] = lambda value: quote(str(value), safe="")
+"""One path segment of a link: ``/`` and ``?`` escaped too (Jinja's ``urlencode`` keeps
+``/``, so an account id ``../../etc/passwd`` linked out of the console's pages)."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,19 @@ def csv_response(table: Table) -> Response:
 
 
 def pick_table(request: Request, tables: list[Table]) -> Table:
-    """The table ``?table=`` names (the first when none is named)."""
+    """The table ``?table=`` names (the first when none is named).
+
+    Raises:
+        HTTPException: 400, a name no table of the page has (the first table answered it).
+    """
     name = request.query_params.get("table")
-    return next((t for t in tables if t.name == name), tables[0])
+    if name is None:
+        return tables[0]
+    found = next((t for t in tables if t.name == name), None)
+    if found is None:
+        names = ", ".join(t.name for t in tables)
+        raise HTTPException(400, f"no table {name!r} on this page: there are {names}")
+    return found
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import os
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -151,7 +151,7 @@ async def _checked(
     offered = request.query_params.get("token")
     if offered is not None and _same(offered, token):
         rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        target = _same_site_path(request) + (f"?{urlencode(rest)}" if rest else "")
         redirect = RedirectResponse(target, status_code=303)
         redirect.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return redirect
@@ -161,6 +161,24 @@ async def _checked(
             "401: this console needs its token: open it with ?token=... once", status_code=401
         )
     return await _served(request, call_next)
+
+
+def _same_site_path(request: Request) -> str:
+    """The address's path as the browser sent it (still percent-encoded: an id holding
+    ``%2F`` or ``%3F`` stays that id), with one leading slash: ``//evil.example/x`` would
+    redirect off the site.
+
+    >>> from starlette.requests import Request
+    >>> _same_site_path(Request({"type": "http", "path": "//evil.example/x",
+    ...     "raw_path": b"//evil.example/x", "query_string": b"", "headers": []}))
+    '/evil.example/x'
+    >>> _same_site_path(Request({"type": "http", "path": "/accounts/a/b?c",
+    ...     "raw_path": b"/accounts/a%2Fb%3Fc", "query_string": b"", "headers": []}))
+    '/accounts/a%2Fb%3Fc'
+    """
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else quote(request.url.path)
+    return "/" + path.lstrip("/")
 
 
 async def _served(

@@ -49,10 +49,18 @@ def test_run_summary_per_rulebook(client: TestClient, recorded: Recorded) -> Non
         "harmonized": "16",
         "sec": "12",
     }
-    calls = _csv(client.get(f"/runs/{recorded.demo}?format=csv&table=calls").text)
+    calls = _csv(client.get(f"/runs/{recorded.demo}?format=csv&table=largest_calls").text)
     amounts = [float(r["call"]) for r in calls]
     assert amounts == sorted(amounts, reverse=True)
     assert {"ms:A08_FOX_FUT", "78600.00"} <= {calls[0]["margin set"], calls[0]["call"]}
+    # the histogram beside the plot is its own table (the largest calls had the same name
+    # and hid it); a name no table has is refused, naming the tables
+    binned = _csv(client.get(f"/runs/{recorded.demo}?format=csv&table=calls").text)
+    assert binned and "call" not in binned[0]
+    assert page.text.count('id="table-calls"') == 1
+    bogus = client.get(f"/runs/{recorded.demo}?format=csv&table=bogus")
+    assert bogus.status_code == 400
+    assert "no table &#39;bogus&#39; on this page: there are summary, largest_calls" in bogus.text
     svg = client.get(f"/runs/{recorded.demo}/plots/requirements.svg")
     assert svg.headers["content-type"] == "image/svg+xml"
     assert svg.text.lstrip().startswith("<?xml") and "<svg" in svg.text

@@ -4,6 +4,7 @@ and a damaged ledger shown as a clear error page, never a traceback."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import shutil
 import socket
@@ -11,8 +12,9 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
-from console_books import HOSTILE, Recorded
+from console_books import HOSTILE, Recorded, _rewrite, copy_demo, record
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -140,6 +142,12 @@ def test_token_from_query_sets_a_cookie(recorded: Recorded) -> None:
         assert first.status_code == 303 and first.headers["location"] == "/runs?page=1"
         assert "httponly" in first.headers["set-cookie"].lower()
         assert client.get("/runs").status_code == 200  # the cookie now carries it
+        # the address as sent (an id holding %2F stays one id), never off the site
+        held = client.get("/accounts/a%2Fb%3Fc?token=s3cret", follow_redirects=False)
+        assert held.headers["location"] == "/accounts/a%2Fb%3Fc"
+        off_site = httpx.URL(LOOPBACK).copy_with(raw_path=b"//evil.example/x?token=s3cret")
+        away = client.get(off_site, follow_redirects=False)
+        assert away.headers["location"] == "/evil.example/x"
 
 
 def _digest(path: str) -> str:
@@ -265,3 +273,26 @@ def test_with_a_token_any_host_is_served(recorded: Recorded) -> None:
     with TestClient(app, base_url="http://margin.example") as client:
         assert client.get("/runs").status_code == 401
         assert client.get("/runs", headers={"x-marginlex-token": "s3cret"}).status_code == 200
+
+
+def test_every_link_of_a_decision_holding_a_slashed_id_is_served(tmp_path: Path) -> None:
+    """Links name each id as one path segment: an account ``../../etc/passwd`` was linked as
+    ``/accounts/../../etc/passwd``, which a browser resolves to ``/etc/passwd`` (a 404)."""
+    book = copy_demo(tmp_path / "book")
+    slashed = "../../etc/passwd?x#y"
+    for name in ("accounts", "collateral", "positions", "relations"):
+        _rewrite(book / f"{name}.csv", {"A08_FOX_FUT": slashed})
+    location = str(tmp_path / "ledger.db")
+    run = record(location, book)
+    with TestClient(create_app(location), base_url=LOOPBACK) as client:
+        listing = client.get(f"/decisions?run={run}&account={quote(slashed, safe='')}").text
+        decisions = re.findall(r'href="(/runs/[^"]+/decisions/[^"]+)"', listing)
+        assert len(decisions) == 2
+        page = client.get(html.unescape(decisions[0]))
+        assert page.status_code == 200
+        links = {html.unescape(h) for h in re.findall(r'href="(/[^"]*)"', page.text)}
+        assert f"/accounts/{quote(slashed, safe='')}" in links
+        for link in sorted(links):
+            if "/static/" in link or "?replay=1" in link:
+                continue
+            assert client.get(link).status_code == 200, link

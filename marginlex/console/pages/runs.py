@@ -48,7 +48,7 @@ def _runs_table(runs: list[StoredRun]) -> Table:
         r, c = run.record, run.counts
         table.rows.append(
             (
-                cell(r.run_id, f"/runs/{quote(r.run_id)}"),
+                cell(r.run_id, f"/runs/{quote(r.run_id, safe='')}"),
                 cell(r.created_at.isoformat()),
                 cell(r.as_of),
                 cell(r.engine_version),
@@ -92,7 +92,9 @@ def _summary(run_id: str, summary: RunSummary) -> Table:
         numeric=frozenset({*counts, "requirement USD", "calls USD"}),
     )
     for t in summary.rulebooks:
-        listing = f"/decisions?run={quote(run_id)}&rulebook={quote(t.rulebook_id)}"
+        listing = (
+            f"/decisions?run={quote(run_id, safe='')}&rulebook={quote(t.rulebook_id, safe='')}"
+        )
         table.rows.append(
             (
                 cell(t.rulebook_id, listing),
@@ -107,7 +109,7 @@ def _summary(run_id: str, summary: RunSummary) -> Table:
 
 def decision_href(run_id: str, decision_id: str) -> str:
     """The address of one recorded decision."""
-    return f"/runs/{quote(run_id)}/decisions/{quote(decision_id, safe=':')}"
+    return f"/runs/{quote(run_id, safe='')}/decisions/{quote(decision_id, safe=':')}"
 
 
 def decision_table(name: str, title: str, rows: list[DecisionRow]) -> Table:
@@ -133,7 +135,7 @@ def decision_table(name: str, title: str, rows: list[DecisionRow]) -> Table:
         table.rows.append(
             (
                 cell(r.seq),
-                cell(r.run_id, f"/runs/{quote(r.run_id)}"),
+                cell(r.run_id, f"/runs/{quote(r.run_id, safe='')}"),
                 cell(r.rulebook_id),
                 cell(r.margin_set_id, decision_href(r.run_id, r.decision_id)),
                 cell(" ".join(r.account_ids)),
@@ -161,7 +163,10 @@ def _failures(run_id: str, summary: RunSummary) -> Table:
     )
     for failed in summary.failures:
         rulebook, name = failed.rulebook_id, failed.requirement
-        where = f"/decisions?run={quote(run_id)}&rulebook={quote(rulebook)}&failed={quote(name)}"
+        where = (
+            f"/decisions?run={quote(run_id, safe='')}&rulebook={quote(rulebook, safe='')}"
+            f"&failed={quote(name, safe='')}"
+        )
         table.rows.append((cell(rulebook), cell(name, where), cell(failed.decisions)))
     return table
 
@@ -189,7 +194,7 @@ def _run_tables(ledger: Ledger, run_id: str, summary: RunSummary) -> list[Table]
     breaches = ledger.query(run=run_id, status=DecisionStatus.BREACH, limit=TOP * 5)
     return [
         _summary(run_id, summary),
-        decision_table("calls", f"The {TOP} largest calls", largest),
+        decision_table("largest_calls", f"The {TOP} largest calls", largest),
         decision_table("breaches", "Segregation breaches", breaches),
     ]
 
