@@ -27,6 +27,7 @@ from marginlex.console.render import page
 from marginlex.console.security import HEADERS, token_guard
 from marginlex.console.state import ConsoleState
 from marginlex.console.verify_jobs import VerifyJobs
+from marginlex.console.workbench import remove_scratch
 
 log = logging.getLogger("marginlex.console")
 UNREADABLE = "The ledger cannot be read"
@@ -52,6 +53,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         state.close()
+        remove_scratch()
 
     state = ConsoleState(ledger_url, VerifyJobs(), book, rulebooks)
     app = FastAPI(

@@ -37,14 +37,26 @@ class ConsoleState:
         self.shown = shown_location(location)
         self.jobs = jobs
         self._ledger: Ledger | None = None
+        self._opened: tuple[int, ...] | None = None  # the SQLite file's identity when opened
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, ...], Any] = {}
 
     def ledger(self) -> Ledger:
-        """The ledger, opened read-only the first time (a failure is retried next request)."""
+        """The ledger, opened read-only the first time (a failure is retried next request).
+
+        A SQLite file removed, moved or replaced since it was opened is opened again (an
+        open connection would go on reading the old file unseen): a file that is gone or
+        is no ledger is then said on the page, and another ledger is read afresh (what was
+        kept of the old one is dropped)."""
         with self._lock:
+            now = _identity(self.location)
+            if self._ledger is not None and now != self._opened:
+                self._ledger.close()
+                self._ledger = None
+                self._cache.clear()
             if self._ledger is None:
                 self._ledger = open_read_only(self.location)
+                self._opened = now
             return self._ledger
 
     def cached(self, key: tuple[str, ...], make: Callable[[], T]) -> T:
@@ -70,6 +82,19 @@ def state_of(request: Request) -> ConsoleState:
     """The console state of the app serving ``request`` (a FastAPI dependency)."""
     found: ConsoleState = request.app.state.console
     return found
+
+
+def _identity(location: str) -> tuple[int, ...] | None:
+    """A SQLite ledger file's device and inode (None: a server's URL, nothing to compare;
+    ``(-1,)``: no file there now)."""
+    if "://" in location and not location.startswith("sqlite:///"):
+        return None
+    path = Path(location.removeprefix("sqlite:///")).expanduser()
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1,)  # gone: opened again, which says so
+    return (st.st_dev, st.st_ino)
 
 
 def ledger_of(request: Request) -> Ledger:

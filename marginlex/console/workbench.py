@@ -130,6 +130,14 @@ def _recorded_folder(sha256: str, texts: dict[str, str]) -> Path:
     return folder
 
 
+def remove_scratch() -> None:
+    """Remove the scratch folder now (the console's shutdown: uvicorn ends a SIGTERM by
+    raising the signal again, and the process dies before exit handlers run)."""
+    with _SCRATCH_LOCK:
+        while _SCRATCH:
+            _SCRATCH.pop().cleanup()
+
+
 def workspace(key: str, ledger: Ledger | None, rulebooks: Path | None) -> Workspace:
     """The base a key names.
 

@@ -12,6 +12,7 @@ import io
 import json
 import re
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -202,6 +203,23 @@ def test_verify_runs_in_the_background(client: TestClient) -> None:
     assert "VERIFIED" in page and "NOT VERIFIED" not in page
     assert "102 of 102 entries walked" in page
     assert "VERIFIED</span>" in client.get("/runs").text
+
+
+def test_a_verify_stopped_at_a_problem_says_so_not_a_progress_bar(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    copy = Path(shutil.copyfile(recorded.location, tmp_path / "ledger.db"))
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE decisions SET requirement = 1 WHERE seq = 15")
+    with TestClient(create_app(str(copy)), base_url=LOOPBACK) as bench:
+        job = bench.post("/verify", data={"replay": "false"}, follow_redirects=False)
+        for _ in range(200):
+            page = bench.get(job.headers["location"]).text
+            if 'http-equiv="refresh"' not in page:
+                break
+            time.sleep(0.1)
+    assert "NOT VERIFIED" in page and "<progress" not in page
+    assert "Stopped at the first problem (entry #15 of 102): what comes after it was not" in page
 
 
 def test_unknown_ids_are_404_pages(client: TestClient, recorded: Recorded) -> None:

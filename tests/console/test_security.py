@@ -296,3 +296,23 @@ def test_every_link_of_a_decision_holding_a_slashed_id_is_served(tmp_path: Path)
             if "/static/" in link or "?replay=1" in link:
                 continue
             assert client.get(link).status_code == 200, link
+
+
+def test_a_ledger_moved_or_replaced_while_serving_is_said(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """The open connection went on reading a removed file: the console said nothing."""
+    copy = tmp_path / "ledger.db"
+    shutil.copy(recorded.location, copy)
+    with TestClient(create_app(str(copy)), base_url=LOOPBACK) as client:
+        assert client.get("/runs").status_code == 200
+        copy.rename(tmp_path / "moved.db")
+        gone = client.get("/runs")
+        assert gone.status_code == 500 and f"no ledger at {copy}" in gone.text
+        copy.write_bytes(b"garbage" * 100)
+        garbage = client.get("/decisions")
+        assert garbage.status_code == 500
+        assert f"cannot open the ledger {copy}: file is not a database" in garbage.text
+        copy.unlink()
+        (tmp_path / "moved.db").rename(copy)  # back: read again
+        assert client.get("/runs").status_code == 200

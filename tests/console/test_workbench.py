@@ -327,8 +327,10 @@ def test_a_book_that_stopped_loading_is_said_in_the_preview(
         == 0
     )
     app = create_app(recorded.location, book=book)
-    (book / "positions.csv").unlink()  # after the console started
     with TestClient(app, base_url=LOOPBACK) as client:
+        first = client.post("/workbench/preview", data=_form(book=str(book)))
+        assert first.status_code == 200  # the book is loaded and kept
+        (book / "positions.csv").unlink()  # after a preview: the kept book is stale
         response = client.post("/workbench/preview", data=_form(book=str(book)))
     assert response.status_code == 400
     assert _message(response.text) == (
@@ -453,3 +455,18 @@ def test_a_text_starting_with_a_byte_order_mark_checks_as_check_reads_a_file(
         "/workbench/check", data=_form("\ufeff" + VARIANT), headers={"accept": "application/json"}
     ).json()
     assert answer["clean"] is True
+
+
+def test_the_scratch_folder_goes_when_the_console_stops(recorded: Recorded) -> None:
+    """Removed at the console's shutdown, not only at the interpreter's exit: uvicorn ends a
+    SIGTERM by raising it again, and the process died before removing it."""
+    from marginlex.console import workbench  # noqa: PLC0415 - its scratch folder
+
+    with TestClient(create_app(recorded.location), base_url=LOOPBACK) as client:
+        html = client.get("/workbench").text
+        (key, *_) = re.findall(r'<option value="(ledger:[0-9a-f]{64})">harmonized ', html)
+        assert client.get(f"/workbench?base={key}").status_code == 200
+        scratch = Path(workbench._SCRATCH[0].name)
+        assert scratch.is_dir()
+    assert not scratch.exists()
+    assert workbench._SCRATCH == []

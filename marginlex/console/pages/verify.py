@@ -3,6 +3,7 @@ runs in the background, shows its progress, and its result is kept with its time
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -82,4 +83,7 @@ def job_page(request: Request, job_id: int, state: StateDep) -> Response:
     job = state.jobs.jobs.get(job_id)
     if job is None:
         raise HTTPException(404, f"no verify #{job_id} was started since the console started")
+    # one reading of the job: read twice, it could finish between the title ("running") and
+    # the page (no more reloads), which then said "running" for ever
+    job = replace(job)
     return page(request, "verify_job.html.j2", job=job, verdict=_verdict(job))

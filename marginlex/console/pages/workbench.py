@@ -73,11 +73,27 @@ def _book(state: ConsoleState, which: str) -> Book:
     from marginlex.engine.book.problems import BookError  # noqa: PLC0415
 
     folder = None if which == DEMO else Path(which)
-    try:
-        return state.cached(("workbench-book", which), lambda: resolve_book(folder))
+    try:  # loaded again when a file of the folder changed, appeared or went (a stat each)
+        key = ("workbench-book", which, *_stamp(folder))
+        return state.cached(key, lambda: resolve_book(folder))
     except BookError as exc:  # the --book folder changed since the console started
         first = "; ".join(p.render() for p in exc.problems[:3])
         raise WorkbenchError(f"the book {which} does not load: {first}") from exc
+
+
+def _stamp(folder: Path | None) -> tuple[str, ...]:
+    """Each file of a book folder with its size and modification time (the demo: none)."""
+    if folder is None:
+        return ()
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return ("(unreadable)",)
+    return tuple(
+        f"{p.name}:{st.st_size}:{st.st_mtime_ns}"
+        for p in entries
+        if p.is_file() and (st := p.stat())
+    )
 
 
 def _render(
