@@ -206,12 +206,16 @@ def _moves_nothing(mixed: ResolvedRulebook, a: ResolvedRulebook, sid: str) -> bo
     """Whether switching ``sid`` in cannot move requirement, value or call.
 
     A segregation constraint only sets the status (``breach``; the figures are computed
-    alike, :mod:`marginlex.engine.phases.segregation`), and a parameter no statement of the
-    hybrid names yet is read by nothing. Such a step contributes 0 without an evaluation.
+    alike, :mod:`marginlex.engine.phases.segregation`), unless it says ``not counted
+    there`` (the lot's value goes: evaluated like any step), and a parameter no statement of
+    the hybrid names yet is read by nothing. Such a step contributes 0 without an evaluation.
     """
     found = [s for s in (*mixed.statements, *a.statements) if s.id == sid]
     if any(isinstance(s, Segregation) for s in found):
-        return True
+        return not any(
+            isinstance(s, Segregation) and getattr(s.constraint, "not_counted", False)
+            for s in found
+        )
     return any(isinstance(s, Parameter) for s in found) and not statements_using(mixed, sid)
 
 

@@ -7,8 +7,10 @@ condition (``instrument.residual_maturity < 3 years``). Each figure gives up to 
 figure of the neighbouring row of its table (the next row; the previous one for the last
 row). A mutant equal to the original (0 × 10, a neighbour with the same value) is not made.
 
-A mutant is **killed** when some test that evaluates the rulebook fails under it: an
-expectation differs, or compilation or evaluation refuses it. The tests are expected to pass
+A mutant is **killed** when the checker refuses the changed figure (a rate of 150%, a
+bucket out of order: ``marginlex check`` would not let it be written) or some test that
+evaluates the rulebook fails under it: an expectation differs, or compilation or evaluation
+refuses it. The tests are expected to pass
 on the rulebook as written (``marginlex test`` runs them first): a mutant whose decisions
 are all as before cannot fail one, and is not checked further. The tests' books are built
 once, and each mutant's evaluation reuses the phases the changed figure cannot reach
@@ -27,6 +29,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.dsl.check.tables import table_diagnostics, value_diagnostics
+from marginlex.dsl.diagnostics import Severity
 from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
@@ -82,11 +86,19 @@ class MutationReport(BaseModel):
     rulebook_id: str
     tests: int
     results: tuple[MutantResult, ...]
+    file: str = ""  # the rulebook's own file: its statements' survivors are listed first
 
     @property
     def survivors(self) -> tuple[MutantResult, ...]:
-        """The mutants no test caught."""
-        return tuple(r for r in self.results if not r.killed)
+        """The mutants no test caught: those of the rulebook's own file first (a variant's
+        own figures, among hundreds of its bases'), then in rulebook order."""
+        left = [r for r in self.results if not r.killed]
+        return tuple(sorted(left, key=lambda r: r.mutant.file != self.file))
+
+    @property
+    def own_survivors(self) -> int:
+        """How many survivors are figures of the rulebook's own file."""
+        return sum(r.mutant.file == self.file for r in self.survivors)
 
     @property
     def kill_rate(self) -> float:
@@ -263,6 +275,22 @@ def _kill(rulebook: ResolvedRulebook, suites: list[_Suite]) -> str:
     return ""
 
 
+def _refused(rulebook: ResolvedRulebook, mutant: Mutant) -> str:
+    """The checker's first error on the mutated figure ('' when it takes it): a rate of
+    150% or a bucket out of order is refused before any test runs, so no test has to."""
+    statement = rulebook.statements[mutant.statement]
+    params = {p.id: p for p in rulebook.of_kind(m.Parameter)}
+    # a parameter's figure is checked where it is used: every statement
+    checked = rulebook.statements if isinstance(statement, m.Parameter) else (statement,)
+    haircuts = {h.id for h in rulebook.of_kind(m.Haircut)}
+    found = [
+        d
+        for d in (*value_diagnostics(checked, params), *table_diagnostics(checked, haircuts))
+        if d.severity is Severity.ERROR
+    ]
+    return f"marginlex check: {found[0].code.value} {found[0].message}" if found else ""
+
+
 def tested_rulebooks(paths: list[Path] | None = None) -> list[ResolvedRulebook]:
     """The rulebooks the test files evaluate, each once (by id), in the order first met."""
     found: dict[str, ResolvedRulebook] = {}
@@ -287,6 +315,10 @@ def run_mutants(rulebook: ResolvedRulebook, paths: list[Path] | None = None) -> 
     suites = _suites(rulebook, paths)
     results = []
     for mutant in mutants(rulebook):
-        by = _kill(mutate(rulebook, mutant), suites) if suites else ""
+        changed = mutate(rulebook, mutant)
+        by = _refused(changed, mutant) or (_kill(changed, suites) if suites else "")
         results.append(MutantResult(mutant=mutant, killed=bool(by), killed_by=by))
-    return MutationReport(rulebook_id=rulebook.id, tests=len(suites), results=tuple(results))
+    own = Path(rulebook.header.span.file).name if rulebook.header.span.file else ""
+    return MutationReport(
+        rulebook_id=rulebook.id, tests=len(suites), results=tuple(results), file=own
+    )

@@ -479,10 +479,17 @@ def _print_mutants(reports: list[MutationReport]) -> None:
             [_place(x.mutant), x.mutant.rule_id, x.mutant.row, x.mutant.figure, x.mutant.mutation]
             for x in r.survivors
         ]
+        inherited = len(r.survivors) - r.own_survivors
+        split = (
+            f" ({r.own_survivors} in {r.file}, listed first; {inherited} in the rulebooks it "
+            "extends)"
+            if inherited and r.file
+            else ""
+        )
         _out.print(
             f"mutants {r.rulebook_id}: {len(r.results) - len(r.survivors)} of {len(r.results)} "
-            f"killed ({r.kill_rate:.1f}%) by {r.tests} test file(s); "
-            f"{len(r.survivors)} survive{'' if rows else '.'}{':' if rows else ''}"
+            f"killed ({r.kill_rate:.1f}%) by {r.tests} test file(s) and the checker; "
+            f"{len(r.survivors)} survive{split}{'' if rows else '.'}{':' if rows else ''}"
         )
         if rows:
             table = _table("", ("where", "rule", "row", "figure", "mutation"), rows, left=5)
@@ -503,6 +510,8 @@ def _mutation_json(reports: list[MutationReport]) -> str:
             "mutants": len(r.results),
             "killed": len(r.results) - len(r.survivors),
             "kill_rate": round(r.kill_rate, 2),
+            "file": r.file,
+            "own_survivors": r.own_survivors,
             "survivors": [
                 x.mutant.model_dump(
                     include={"rule_id", "row", "figure", "mutation", "file", "line"}

@@ -164,23 +164,27 @@ def test_the_cli_lists_surviving_mutants_as_json(tmp_path: Path) -> None:
     assert (doc["rulebook_id"], doc["mutants"], doc["killed"], doc["kill_rate"]) == (
         "tiny",
         6,
-        3,
-        50.0,
+        4,
+        66.67,
     )
-    # the stock row decides the only position; no test reaches the otherwise row
+    # the stock row decides the only position; no test reaches the otherwise row, but the
+    # checker refuses a rate of 500% (MLX402): that mutant is killed without a test
     assert [(s["row"], s["figure"], s["mutation"]) for s in doc["survivors"]] == [
-        ("row 2 (otherwise)", "50%", "×10 → 500%"),
         ("row 2 (otherwise)", "50%", "÷10 → 5%"),
         ("row 2 (otherwise)", "50%", "neighbour row's → 25%"),
     ]
+    assert doc["file"] == "tiny.mlx" and doc["own_survivors"] == 2
     line = TINY.splitlines().index(next(x for x in TINY.splitlines() if "otherwise" in x)) + 1
     assert {(s["file"], s["line"]) for s in doc["survivors"]} == {("tiny.mlx", line)}
     low = CliRunner().invoke(app, ["test", str(path), "--mutate", "--kill-under", "90"])
     assert low.exit_code == 1
-    assert "mutants tiny: 3 of 6 killed (50.0%) by 1 test file(s); 3 survive:" in low.output
+    assert (
+        "mutants tiny: 4 of 6 killed (66.7%) by 1 test file(s) and the checker; 2 survive:"
+        in " ".join(low.output.split())
+    )
     assert f"tiny.mlx:{line}" in low.output  # the file and line each survivor is written at
     # every test passed: the exit code is 1 because of the threshold, and a line says so
-    assert low.stderr.splitlines()[-1] == "tiny: kill rate 50.0% is below --kill-under 90%"
+    assert low.stderr.splitlines()[-1] == "tiny: kill rate 66.7% is below --kill-under 90%"
     for bad in ("nan", "-5", "150"):  # NaN passed every comparison: exit 0, whatever the rate
         refused = CliRunner().invoke(app, ["test", str(path), "--mutate", "--kill-under", bad])
         assert refused.exit_code == 2, bad

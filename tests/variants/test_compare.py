@@ -18,7 +18,7 @@ from marginlex.dsl.loader import load_rulebook
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import load_demo_book
-from marginlex.engine.variants.attribution import switch_order
+from marginlex.engine.variants.attribution import _moves_nothing, switch_order
 from marginlex.engine.variants.compare import CompareResult, compare
 from marginlex.engine.variants.compare_json import SCHEMA, compare_json
 from marginlex.engine.variants.figures import MEASURES, decide
@@ -119,9 +119,18 @@ def test_segregation_steps_move_no_figure() -> None:
     sec, harmonized = load_rulebook("sec"), load_rulebook("harmonized")
     columns = ["margin_set_id", "maintenance", "value", "call"]
     base = decide(sec, BOOK, BOOK.as_of)[columns]
-    for sid in ("cftc_customer_funds", "cftc_one_owner", "harmonized_merged_carrier"):
+    for sid in ("cftc_one_owner", "harmonized_merged_carrier"):
         mixed = decide(hybrid(sec, harmonized, [sid]), BOOK, BOOK.as_of)[columns]
         assert mixed.equals(base), sid
+    # but one that says `not counted there` takes a lot's value: it is evaluated as a step
+    # (HOTEL's 20,000 pledged to the house account H_BD1 counts nothing there)
+    mixed = decide(hybrid(sec, harmonized, ["cftc_customer_funds"]), BOOK, BOOK.as_of)
+    house = mixed.set_index("margin_set_id").loc["ms:H_BD1", "value"]
+    assert house == base.set_index("margin_set_id").loc["ms:H_BD1", "value"] - 20_000
+    assert not _moves_nothing(
+        hybrid(sec, harmonized, ["cftc_customer_funds"]), sec, "cftc_customer_funds"
+    )
+    assert _moves_nothing(hybrid(sec, harmonized, ["cftc_one_owner"]), sec, "cftc_one_owner")
 
 
 def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
