@@ -116,6 +116,10 @@ def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Tok
         if isinstance(token, Token) and token.start_pos is not None:
             after = token.start_pos
         rest = later_syntax_errors(text, path, after if after is not None else len(text))
+        # the statement the first error is in may start where it was found (a misspelt
+        # keyword): parsed again alone, it gives the same error a second time
+        here = (first.code, first.span.line, first.span.column)
+        rest = [d for d in rest if (d.code, d.span.line, d.span.column) != here]
         raise RulebookError([first, *rest]) from None
     except NestingError as exc:
         raise RulebookError([exc.diagnostic(path)]) from None

@@ -360,7 +360,6 @@ def check_overrides(ctx: Context) -> list[Diagnostic]:
     mine = ctx.book.header.id
     own = {s.id: s for s in ctx.own if isinstance(s, m.Parameter)}
     inherited = tuple(s for s in ctx.resolved.statements if ctx.resolved.origins.get(s.id) != mine)
-    out = inherited_use_diagnostics(inherited, own)
     bases = {
         s.id: (src.header.id, s)
         for src in ctx.resolved.sources
@@ -368,6 +367,16 @@ def check_overrides(ctx: Context) -> list[Diagnostic]:
         for s in src.statements
         if isinstance(s, m.Parameter)
     }
+    # an override whose unit differs from its base's is said once, below: not again for
+    # each inherited rule that uses it (two MLX300 at one place)
+    changed_unit = {
+        p.id
+        for p in own.values()
+        if p.override and p.id in bases and bases[p.id][1].value.dimension != p.value.dimension
+    }
+    out = inherited_use_diagnostics(
+        inherited, {k: v for k, v in own.items() if k not in changed_unit}
+    )
     for p in own.values():
         base_id, base = bases.get(p.id, ("", None))
         if p.override and base is not None and base.value.dimension != p.value.dimension:

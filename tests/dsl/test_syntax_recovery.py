@@ -75,3 +75,29 @@ def test_a_statement_whose_keyword_is_misspelt_is_reported_after_an_earlier_erro
     found = [(d.span.line, d.span.column, d.hint) for d in check_text(text, "t.mlx")]
     assert [f[:2] for f in found] == [(4, 34), (7, 1), (10, 43)]
     assert found[1][2] == "did you mean `override`?"
+
+
+def test_a_misspelt_keyword_right_after_the_header_is_reported_once() -> None:
+    """The first error and the statement parsed again alone gave the same MLX100 twice."""
+    text = (
+        'rulebook v "V"\n  jurisdiction SEC\n  version "1"\n  cites "x"\n  extends sec\n\n'
+        'overide parameter pm_min_equity = 150,000 USD\n  cites "t"\n'
+    )
+    found = [(d.code.value, d.span.line, d.span.column, d.hint) for d in check_text(text)]
+    assert found == [("MLX100", 7, 1, "did you mean `override`?")]
+
+
+def test_an_override_that_changes_the_unit_is_said_once() -> None:
+    """Said by the override check and again for the base rule that uses it: two MLX300."""
+    text = (
+        'rulebook v "V"\n  jurisdiction SEC\n  version "1"\n  cites "x"\n  extends sec\n\n'
+        'override parameter pm_offset_broad = 0.85\n  cites "t"\n'
+    )
+    found = [(d.code.value, d.span.line, d.message) for d in check_text(text)]
+    assert found == [
+        (
+            "MLX300",
+            7,
+            "`pm_offset_broad` is a percentage in `sec`, but this override makes it a plain number",
+        )
+    ]
