@@ -72,11 +72,14 @@ def render_what_if(found: WhatIf, stored: StoredDecision) -> str:
     lines = [
         f"What would change {stored.trace.decision_id} ({found.rulebook_id}, "
         f"{found.margin_set_id}): now {_state(found.before)}",
-        f"each change below was applied to the recorded book and re-evaluated "
-        f"({found.evaluations} evaluations)",
     ]
     if not found.lines:
         lines.append("nothing to change: the set is eligible, has no call and no breach")
+    else:
+        lines.append(
+            "each change below was applied to the recorded book and re-evaluated "
+            f"({found.evaluations} evaluations)"
+        )
     target = None
     for c in found.lines:  # rendering only
         if c.target != target:

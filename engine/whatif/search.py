@@ -29,6 +29,7 @@ import pandas as pd
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
+from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.reach import PATH_SEPARATOR
 from marginlex.engine.whatif import edits
 from marginlex.engine.whatif.eligibility import Fix, fixes
@@ -196,10 +197,13 @@ def _reductions(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
     groups = groups[groups["requirement"] > 0].sort_values(
         ["requirement", "class_group"], ascending=[False, True]
     )
-    return [
+    cuts = [
         _reduction(ev, g, positions[positions["class_group"] == g["class_group"]])
         for _, g in groups.head(MAX_CLASS_GROUPS).iterrows()  # at most three class groups
     ]
+    # closing a hedge can raise the call (its gains offset another class group's losses):
+    # a cut that leaves as large a call or larger answers nothing
+    return [c for c in cuts if c.clears or (c.outcome is not None and c.outcome.call < before.call)]
 
 
 def _charged_groups(positions: pd.DataFrame) -> pd.DataFrame:
@@ -388,7 +392,9 @@ def _carrier_move(
 def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
     rows = ev.trace("segregation").drop_duplicates(["rule_id", "path"])
     lots = set(ev.book.collateral["lot_id"].astype("str"))
-    lines = []
+    lines: list[Counterfactual] = []
+    made: dict[tuple[str, str, str], int] = {}  # (path, u, v) -> its line: one per edge
+    evaluated: dict[tuple[str, str], Evaluation] = {}  # each edge removed, evaluated once
     for _, row in rows.iterrows():  # the set's violations, a few
         path = str(row["path"])
         allowed = _allowed_carriers(ev, str(row["rule_id"]))
@@ -397,7 +403,14 @@ def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
             lines.append(_carrier_move(ev, row, carrier, account, allowed))
             continue
         for u, v in _edges(path, ev.book):
-            after_ev = ev.evaluate(edits.remove_edge(ev.book, u, v))
+            if (u, v) not in evaluated:
+                evaluated[u, v] = ev.evaluate(edits.remove_edge(ev.book, u, v))
+            after_ev = evaluated[u, v]
+            if (path, u, v) in made:  # the same path breaks another rule: one line, both cited
+                k = made[path, u, v]
+                lines[k] = _cited_too(lines[k], row, after_ev.frames["segregation"], u, v)
+                continue
+            made[path, u, v] = len(lines)
             after = outcome(after_ev, ev.anchor)
             seg = after_ev.frames["segregation"]
             still = seg[
@@ -421,6 +434,25 @@ def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
                 )
             )
     return lines
+
+
+def _cited_too(
+    line: Counterfactual, row: pd.Series, seg: pd.DataFrame, u: str, v: str
+) -> Counterfactual:
+    """A line that ends a path two rules find: both rules cited; it clears when it ends the
+    path under both (``seg``: the segregation frame of the book without the edge)."""
+    still = seg[
+        (seg["rule_id"] == row["rule_id"])
+        & (seg["path"].astype("str").str.contains(f"{u}{PATH_SEPARATOR}{v}", regex=False))
+    ]
+    cleared = still.empty and not _same_path(seg, row, line.target)
+    return line.model_copy(
+        update={
+            "rule_id": f"{line.rule_id};{row['rule_id']}",
+            "citation": f"{line.citation}; {row['citation']}",
+            "clears": line.clears and cleared,
+        }
+    )
 
 
 def _same_path(seg: pd.DataFrame, row: pd.Series, path: str) -> bool:

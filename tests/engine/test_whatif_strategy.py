@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from _evaluate_books import make_book
+from typer.testing import CliRunner
 
+from marginlex.cli import app
 from marginlex.dsl.loader import load_rulebook
-from marginlex.engine.book.load import Book
+from marginlex.engine.book.load import Book, load_book, load_demo_book, write_book
+from marginlex.engine.synth.generate import synth_book
 from marginlex.engine.whatif.model import ChangeKind
 from marginlex.engine.whatif.search import what_if
 
@@ -42,3 +45,46 @@ def test_a_strategy_based_call_offers_a_cut_of_the_class_group(tmp_path: Path) -
     assert cut.clears
     assert "ABC 500 -> 470" in cut.change and "ABC_C55_2609 -40 -> -37" in cut.change
     assert cut.outcome is not None and cut.outcome.requirement == 24_751.0
+
+
+def test_a_cut_that_leaves_a_larger_call_is_not_offered(tmp_path: Path) -> None:
+    """Synthetic book, seed 3: A000003's SPX class group hedges the rest under harmonized;
+    closing it left a call of 356,951.50, above the 340,439.65 now (it was offered)."""
+    meta, frames = synth_book(50, 3)
+    book = load_book(write_book(meta, frames, tmp_path / "b", "csv"))
+    found = what_if(book, load_rulebook("harmonized"), book.as_of, "ms:A000003")
+    assert found.before.call == 340_439.65
+    cuts = [line for line in found.lines if line.kind is ChangeKind.REDUCE]
+    assert cuts, "the BTC cut and the Treasury close are still offered"
+    for cut in cuts:
+        assert cut.outcome is not None
+        assert cut.clears or cut.outcome.call < found.before.call, cut.change
+    assert not any("class group SPX" in cut.change for cut in cuts)
+
+
+def test_a_pledge_two_rules_refuse_is_one_line_citing_both() -> None:
+    """Under harmonized HOTEL's lot L15 pledged to the house account H_BD1 breaks the SEC and
+    the CFTC customer rules on the same path: one change ends both, said once."""
+    book = load_demo_book()
+    found = what_if(book, load_rulebook("harmonized"), book.as_of, "ms:A10_HOTEL_MGN")
+    removals = [
+        line for line in found.lines if line.change == "remove the pledge of lot L15 to H_BD1"
+    ]
+    assert len(removals) == 1
+    (line,) = removals
+    assert line.rule_id == "cftc_customer_funds;sec_customer_collateral"
+    assert line.citation.startswith("Commodity Exchange Act section 4d(a)(2)")
+    assert line.citation.endswith("; SEC Rule 15c3-3(b)")
+    assert line.clears
+
+
+def test_nothing_to_change_has_no_heading_of_changes(tmp_path: Path) -> None:
+    ledger = tmp_path / "l.db"
+    assert CliRunner().invoke(app, ["run", "--ledger", str(ledger)]).exit_code == 0
+    result = CliRunner().invoke(
+        app, ["explain", "sec:ms:A01_ALICE_PM", "--ledger", str(ledger), "--what-if"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        "nothing to change: the set is eligible, has no call and no breach"
+    ]
