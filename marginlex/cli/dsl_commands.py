@@ -130,13 +130,21 @@ def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = Fals
         if diff:
             typer.echo(_unified(path, text, formatted), nl=False)
         return check_only
-    try:
-        replace_text(path, formatted)  # whole or not at all: never half a rulebook
+    try:  # whole or not at all (never half a rulebook), with the file's own line ends
+        replace_text(path, formatted.replace("\n", _line_end(path)))
     except OSError as exc:  # read-only: said, and the other files are still formatted
         err.print(f"error: cannot write {path}: {exc.strerror or exc}", markup=False)
         return True
     err.print(f"{path}: reformatted", markup=False)
     return False
+
+
+def _line_end(path: Path) -> str:
+    """The line end a file is written with: CRLF when most of its lines end so (a file
+    saved on Windows stays one: rewritten with LF, every line changed in version control)."""
+    data = path.read_bytes()
+    crlf = data.count(b"\r\n")
+    return "\r\n" if crlf and crlf * 2 >= data.count(b"\n") else "\n"
 
 
 def _unified(path: Path, old: str, new: str) -> str:

@@ -67,6 +67,21 @@ def test_fmt_check_and_rewrite(tmp_path: Path) -> None:
     assert RUNNER.invoke(app, ["fmt", "--check", str(tmp_path)]).exit_code == 0
 
 
+def test_fmt_keeps_a_files_crlf_line_ends(tmp_path: Path) -> None:
+    """A file saved on Windows was rewritten with LF: every line changed in git."""
+    messy = tmp_path / "messy.mlx"
+    messy.write_bytes(b'rulebook m "M"   parameter p = 5 USD cites "x"\r\n# note\r\n')
+    assert RUNNER.invoke(app, ["fmt", str(messy)]).exit_code == 0
+    assert messy.read_bytes() == (
+        b'rulebook m "M"\r\n\r\nparameter p = 5 USD\r\n  cites "x"\r\n# note\r\n'
+    )
+    assert RUNNER.invoke(app, ["fmt", "--check", str(messy)]).exit_code == 0
+    plain = tmp_path / "plain.mlx"
+    plain.write_bytes(b'rulebook m "M"   parameter p = 5 USD cites "x"\n')
+    assert RUNNER.invoke(app, ["fmt", str(plain)]).exit_code == 0
+    assert b"\r" not in plain.read_bytes()
+
+
 def test_unknown_asset_is_a_warning_and_not_clean(tmp_path: Path) -> None:
     book = tmp_path / "assets.mlx"
     book.write_text(
