@@ -352,6 +352,10 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + width)
     message = f"{found} where {_one_of(words)} {shown} was expected".replace("  ", " ")
     keywords = [w.strip("`") for w in words if w.startswith("`")]
+    if token is not None and code is Code.SYNTAX and _after_a_number(text, token):
+        unit = _unit_diagnostic(token, span)
+        if unit is not None:
+            return unit
     hint = did_you_mean(str(token), keywords) if token is not None else None
     if hint is None and token is not None:
         hint = _TOKEN_HINTS.get(str(token).lower())
@@ -367,6 +371,41 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
             "statement's form in docs/language.md"
         )
     return error(code, message, span, hint)
+
+
+_UNITS = ("USD", "%", "bp", "day", "days", "month", "months", "year", "years", "x")
+"""The units a figure may carry (the grammar's ``unit`` rule)."""
+
+
+def _after_a_number(text: str, token: Token) -> bool:
+    """Whether ``token`` is a word written right after a figure (``150,000 EUR``)."""
+    start = token.start_pos
+    if token.type != "NAME" or start is None:
+        return False
+    before = text[:start].rstrip(" \t")
+    return bool(before) and before[-1].isdigit()
+
+
+def _unit_diagnostic(token: Token, span: m.Span) -> Diagnostic | None:
+    """A word after a figure that is no unit: say which units there are.
+
+    >>> t = Token("NAME", "USDD", start_pos=4)
+    >>> _unit_diagnostic(t, m.Span(file="r.mlx", line=1, column=5)).hint[:40]
+    'did you mean `USD`? Amounts are in USD, '
+    """
+    word = str(token)
+    if word.lower() in ("usd", "dollar", "dollars", "percent", "pct"):
+        return None  # said by the habits' own hints
+    near = did_you_mean(word, _UNITS)
+    units = (
+        "Amounts are in USD, rates in % or bp, durations in days, months or years, multiples in x"
+    )
+    return error(
+        Code.SYNTAX,
+        f"unknown unit `{word}` after a figure",
+        span,
+        f"{near} {units}" if near else f"{units}: a book's money is in one currency (USD)",
+    )
 
 
 def _span_at(text: str, path: str, offset: int, width: int = 1) -> m.Span:

@@ -101,3 +101,23 @@ def test_an_override_that_changes_the_unit_is_said_once() -> None:
             "`pm_offset_broad` is a percentage in `sec`, but this override makes it a plain number",
         )
     ]
+
+
+def test_a_word_after_a_figure_that_is_no_unit_is_named_as_a_unit() -> None:
+    def said(figure: str) -> tuple[str, str]:
+        text = f'rulebook v "V"\n  cites "x"\nparameter p = {figure}\n  cites "t"\n'
+        (d,) = check_text(text)
+        return d.message, d.hint
+
+    units = (
+        "Amounts are in USD, rates in % or bp, durations in days, months or years, multiples in x"
+    )
+    assert said("150,000 EUR") == (
+        "unknown unit `EUR` after a figure",
+        f"{units}: a book's money is in one currency (USD)",
+    )
+    assert said("150,000 USDD") == (
+        "unknown unit `USDD` after a figure",
+        f"did you mean `USD`? {units}",
+    )
+    assert said("3 yaers")[1] == f"did you mean `years`? {units}"
