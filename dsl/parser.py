@@ -9,6 +9,7 @@ import functools
 import hashlib
 import re
 import threading
+import unicodedata
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -558,19 +559,46 @@ _INVISIBLE = _ZERO_WIDTH | frozenset(
 )
 
 
+# Letters of other scripts drawn like Latin ones: a keyboard layout left on, or a name
+# pasted from a document, gives `pm_min_еquity` (Cyrillic е), which reads as the name meant.
+_LATIN_TWINS = dict(
+    zip(
+        "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0455\u0458\u04cf"
+        "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425"
+        "\u03bf\u039f\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u03a1"
+        "\u03a4\u03a5\u03a7",
+        "aeopcyxisjlABEKMHOPCTXoOABEZHIKMNPTYX",
+        strict=True,
+    )
+)
+
+
+def _ascii_twin(char: str) -> str | None:
+    """The plain ASCII character a look-alike letter or a fullwidth form is drawn as."""
+    if char in _LATIN_TWINS:
+        return _LATIN_TWINS[char]
+    folded = unicodedata.normalize("NFKC", char)
+    return folded if folded != char and len(folded) == 1 and folded.isascii() else None
+
+
 def plain_for(char: str) -> str | None:
     """The plain text a pasted look-alike stands for, where that is sure (the editor's quick
     fix): a straight double quote for a curly one, a space for an invisible space, nothing
-    for a zero-width one; None for the rest (a dash may be meant as `-`, `_` or a word).
+    for a zero-width one, the Latin letter a Cyrillic or Greek twin is drawn as, the ASCII
+    sign of a fullwidth one; None for the rest (a dash may be meant as `-`, `_` or a word).
 
     >>> plain_for("\u201c"), plain_for("\u00a0"), plain_for("\u200b"), plain_for("\u2013")
     ('"', ' ', '', None)
+    >>> plain_for("\u0435"), plain_for("\uff05")
+    ('e', '%')
     """
     if char in _CURLY_DOUBLE:
         return '"'
     if char in _ZERO_WIDTH:
         return ""
-    return " " if char in _INVISIBLE else None
+    if char in _INVISIBLE:
+        return " "
+    return _ascii_twin(char)
 
 
 def _look_alike(char: str) -> tuple[str, str] | None:
@@ -592,6 +620,14 @@ def _look_alike(char: str) -> tuple[str, str] | None:
             f"an invisible character here,{_named(char)}, as text pasted from a web page or a "
             "word processor brings",
             "retype the space here as an ordinary one (delete it if none is meant)",
+        )
+    twin = _ascii_twin(char)
+    if twin is not None:
+        kind = "letter" if twin.isalpha() else "sign"
+        return (
+            f"`{char}`{_named(char)} looks like the {kind} `{twin}` but is another character",
+            f"retype it as `{twin}`: names, keywords and units are written in plain ASCII "
+            "(a keyboard layout left on, or text pasted from a document, brings these)",
         )
     return None
 

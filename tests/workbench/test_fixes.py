@@ -53,6 +53,14 @@ CASES = [
         'override parameter pm_min\u200b_equity = 150,000 USD\n  cites "y"\n',
         "Delete the invisible U+200B (ZERO WIDTH SPACE)",
     ),
+    (  # a Cyrillic letter drawn like a Latin one: the name reads right and is another
+        'override parameter pm_min_\u0435quity = 150,000 USD\n  cites "y"\n',
+        "Retype U+0435 (CYRILLIC SMALL LETTER IE) as `e`",
+    ),
+    (
+        'override parameter pm_offset_broad = 85\uff05\n  cites "y"\n',
+        "Retype U+FF05 (FULLWIDTH PERCENT SIGN) as `%`",
+    ),
 ]
 
 

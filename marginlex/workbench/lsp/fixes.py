@@ -47,8 +47,9 @@ def fixes_for(d: Diagnostic, lines: list[str]) -> list[Fix]:
 
 def _pasted(d: Diagnostic, lines: list[str]) -> list[Fix]:
     """A curly quote straightened (with the one closing its text on the line), an invisible
-    space made a space, a zero-width one deleted (``MLX102``: text pasted from a word
-    processor or a web page)."""
+    space made a space, a zero-width one deleted, a letter of another script drawn like a
+    Latin one or a fullwidth sign retyped in ASCII (``MLX102``: text pasted from a word
+    processor or a web page, a keyboard layout left on)."""
     if d.code != Code.BAD_CHARACTER:
         return []
     line = _line(lines, d.span.line)
@@ -58,7 +59,9 @@ def _pasted(d: Diagnostic, lines: list[str]) -> list[Fix]:
         return []
     end, text = at + 1, plain
     title = f"Replace the invisible {char_name(line[at])} with a space"
-    if plain == "":
+    if plain not in ("", " ", '"'):  # a Cyrillic or Greek letter, a fullwidth sign
+        title = f"Retype {char_name(line[at])} as `{plain}`"
+    elif plain == "":
         title = f"Delete the invisible {char_name(line[at])}"
     elif plain == '"':
         title = "Straighten the curly quotes"
