@@ -178,17 +178,25 @@ def stored_decision(
     origin: RunOrigin | None,
     carried: tuple[Any, str | None],
     dictionaries: Dictionaries,
+    next_link: str | None = None,
 ) -> StoredDecision:
     """A found ``decisions`` row as a :class:`StoredDecision`, every hash checked.
 
     ``carried``: the earlier entry a carried row refers to and what is wrong with the link
-    (``(None, None)`` for a row that carries nothing).
+    (``(None, None)`` for a row that carries nothing). ``next_link``: the ``prev_hash`` of
+    the entry after it (None: it is the last): an entry edited and re-hashed alone matches
+    its own hash, but no longer the hash the next entry was chained to.
 
     Raises:
         TraceDecodeError: the trace no longer reads, or a carried entry's source is gone.
     """
     source, broken = carried
     mismatch = hash_mismatch(row, digests) or broken
+    if mismatch is None and next_link is not None and next_link != row.entry_hash:
+        mismatch = (
+            f"HASH MISMATCH: entry #{row.seq} was changed and re-hashed: entry #{row.seq + 1} "
+            "was chained to another hash"
+        )
     if source is None and broken is not None:
         raise TraceDecodeError(f"entry #{row.seq} ({row.decision_id}): {broken}")
     body, trace = read_trace(source or row, dictionaries)

@@ -321,6 +321,9 @@ class LedgerReader:
             carried: tuple[Any, str | None] = (None, None)
             if getattr(row, "carried_from", None) is not None:
                 carried = self._source(conn, row)
+            after = conn.scalar(
+                select(t.decisions.c.prev_hash).where(t.decisions.c.seq == row.seq + 1)
+            )
         return stored_decision(
             row,
             digests=digests,
@@ -328,6 +331,7 @@ class LedgerReader:
             origin=origin,
             carried=carried,
             dictionaries=self.dictionaries,
+            next_link=None if after is None else str(after),
         )
 
     def query(

@@ -163,6 +163,8 @@ class SqliteDecisionReader:
             carried: tuple[Any, str | None] = (None, None)
             if getattr(row, "carried_from", None) is not None:
                 carried = self._source(row)
+            query = "SELECT prev_hash FROM decisions WHERE seq = ?"
+            after = self.conn.execute(query, (row.seq + 1,)).fetchone()
         finally:
             self.conn.rollback()
         return stored_decision(
@@ -172,6 +174,7 @@ class SqliteDecisionReader:
             origin=origins.get(row.run_id),
             carried=carried,
             dictionaries=self.dictionaries,
+            next_link=None if after is None else str(after[0]),
         )
 
     def _find_row(self, decision_id: str, run_id: str | None) -> Any:

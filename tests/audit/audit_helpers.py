@@ -126,6 +126,22 @@ def rehash_from(ledger: Ledger, seq: int, **changes: object) -> None:
         rederive(conn)
 
 
+def rehash_one(ledger: Ledger, seq: int, **changes: object) -> None:
+    """An insider's edit of one entry, re-hashed alone: it matches its own hash again, but
+    the next entry still links to the hash it had (what only the chain tells)."""
+    with ledger.engine.begin() as conn:
+        run_sha = {r.run_id: r.run_sha256 for r in conn.execute(select(t.runs))}
+        conn.execute(update(t.decisions).where(t.decisions.c.seq == seq).values(**changes))
+        row = conn.execute(select(t.decisions).where(t.decisions.c.seq == seq)).one()
+        header = entry_header(SimpleNamespace(**row._mapping), row.run_id, run_sha[row.run_id])
+        conn.execute(
+            update(t.decisions)
+            .where(t.decisions.c.seq == seq)
+            .values(entry_hash=entry_hash(row.prev_hash, header, seq))
+        )
+        rederive(conn)
+
+
 def rederive(conn: Connection) -> None:
     """A thorough insider's last step: rebuild the rows derived from the entries as they now
     are (``decision_keys``, ``run_summaries``), so that verify's comparison of them holds."""

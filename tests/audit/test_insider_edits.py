@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from audit_helpers import rehash_from
+from audit_helpers import rehash_from, rehash_one
 from typer.testing import CliRunner, Result
 
 from marginlex.audit.canonical import sha256_hex
@@ -523,3 +523,20 @@ def test_a_book_planted_under_the_next_books_sha256_is_refused(copy: Path, tmp_p
     )
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+def test_an_entry_edited_and_rehashed_alone_shows_hash_mismatch_where_it_is_read(
+    copy: Path,
+) -> None:
+    """Its own hash matches again; the next entry's link does not: explain (the SQLite
+    reader) and the reader PostgreSQL and the console use say HASH MISMATCH."""
+    did, _, _ = _entry(copy, 7)
+    ledger = Ledger.open(str(copy), create=False)
+    rehash_one(ledger, 7, requirement=1)
+    stored = ledger.get_decision(did)
+    ledger.close()
+    said = "HASH MISMATCH: entry #7 was changed and re-hashed: entry #8 was chained to another hash"
+    assert stored.row.mismatch == said
+    explained = CliRunner().invoke(app, ["explain", did, "--ledger", str(copy)])
+    assert said in " ".join(explained.stdout.split())
+    assert _verify(copy).exit_code == 1
