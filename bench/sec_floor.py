@@ -167,7 +167,8 @@ def _portfolio(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
 
 
 def _covered(p: dict[str, np.ndarray]) -> np.ndarray:
-    """Share of each short call covered by long stock of its account (ascending strike)."""
+    """Share of each short call covered by long stock of its account (ascending strike), by
+    whole contracts."""
     shares = p["q"] * p["mult"]
     key = p["a"].astype(np.int64) * (p["n_inst"] + 1) + p["cover"] + 1
     long_eq, short_call = p["long_eq"], p["short_call"]
@@ -185,6 +186,9 @@ def _covered(p: dict[str, np.ndarray]) -> np.ndarray:
     before = np.cumsum(need) - need
     before -= before[run_starts][run]
     covered = np.clip(have - before, 0.0, need)
+    mult = p["mult"][rows]  # a contract is covered by its whole deliverable only
+    whole = np.floor(covered / np.where(mult > 0, mult, 1.0) + 1e-9) * mult
+    covered = np.where(covered >= need, need, np.minimum(whole, covered))
     out = np.zeros(len(shares))
     out[rows] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
     return out

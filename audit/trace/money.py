@@ -12,8 +12,6 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-from marginlex.engine.kernels.money import round_half_up
-
 CENT = Decimal("0.01")
 
 
@@ -38,6 +36,9 @@ def to_cents(amount: float | int | str | Decimal) -> Decimal:
     (Decimal('2.68'), Decimal('-0.01'), Decimal('10.00'), Decimal('8.59'))
     """
     if isinstance(amount, float):
+        # numpy only now: reading a ledger (explain, ledger, verify) passes decimal strings
+        from marginlex.engine.kernels.money import round_half_up  # noqa: PLC0415
+
         amount = repr(float(round_half_up(amount)))  # NaN and inf are refused below
     value = Decimal(amount)
     if not value.is_finite():
