@@ -121,7 +121,15 @@ def test_decisions_by_failed_requirement_and_rule(client: TestClient, recorded: 
         ]
         assert "min_equity" in failed
     bad = client.get("/decisions?call_above=lots")
-    assert bad.status_code == 400 and "bad filter" in bad.text
+    assert bad.status_code == 400
+    assert "bad filter: call_above &#39;lots&#39; is not an amount (e.g. 1000)" in bad.text
+    assert client.get("/decisions?call_above=1,000").status_code == 200
+    sort = client.get("/decisions?sort=call")
+    assert sort.status_code == 400
+    assert "bad filter: sort &#39;call&#39; is none of " in sort.text
+    beyond = client.get("/decisions?page=99999")
+    assert beyond.status_code == 404
+    assert "no page 99999 of these decisions: the last is" in beyond.text
 
 
 def _a08(client: TestClient, run: str, rulebook: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -17,6 +18,7 @@ from marginlex.console.state import ledger_of
 from marginlex.engine.outcomes import DecisionStatus
 
 router = APIRouter()
+E = TypeVar("E", bound=Enum)
 EXPORT_LIMIT = 100_000
 """At most this many decisions in one export of a filtered view."""
 
@@ -29,13 +31,14 @@ def read_filter(request: Request) -> q.DecisionFilter:
     """The filter from the address (empty fields are no filter; bad ones a 400 page)."""
     p = {k: b for k, v in request.query_params.items() if (b := _blank(v)) is not None}
     try:
-        call_above = Decimal(p["call_above"]) if "call_above" in p else None
-        status = DecisionStatus(p["status"]) if "status" in p else None
-        sort = q.DecisionSort(p.get("sort", q.DecisionSort.CHAIN.value))
-    except (InvalidOperation, ValueError) as exc:
-        raise HTTPException(400, f"bad filter: {exc}") from exc
+        call_above = Decimal(p["call_above"].replace(",", "")) if "call_above" in p else None
+    except InvalidOperation:
+        call_above = Decimal("NaN")
     if call_above is not None and not call_above.is_finite():
-        raise HTTPException(400, "bad filter: call_above must be an amount")
+        shown = p["call_above"][:40]
+        raise HTTPException(400, f"bad filter: call_above {shown!r} is not an amount (e.g. 1000)")
+    status = _one_of(DecisionStatus, p.get("status"), "status")
+    sort = _one_of(q.DecisionSort, p.get("sort", q.DecisionSort.CHAIN.value), "sort")
     return q.DecisionFilter(
         run=p.get("run"),
         account=p.get("account"),
@@ -47,6 +50,19 @@ def read_filter(request: Request) -> q.DecisionFilter:
         rule=p.get("rule"),
         sort=sort,
     )
+
+
+def _one_of(kind: type[E], value: str | None, name: str) -> E | None:
+    """``value`` as a member of ``kind``, or a 400 naming the members."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        members = ", ".join(str(k.value) for k in kind)
+        raise HTTPException(
+            400, f"bad filter: {name} {value[:40]!r} is none of {members}"
+        ) from None
 
 
 @router.get("/decisions")
@@ -70,6 +86,11 @@ def decisions_page(
             return Response(json.dumps(body, indent=1), media_type="application/json")
         return csv_response(decision_table("decisions", "Decisions", found.rows))
     found = q.find_decisions(ledger, where, page_no)
+    if page_no > 1 and not found.rows:  # past the last page: not an empty one with a "back"
+        last = (
+            "" if found.total is None else f": the last is {max(1, -(-found.total // found.size))}"
+        )
+        raise HTTPException(404, f"no page {page_no} of these decisions{last}")
     return page(
         request,
         "decisions.html.j2",
