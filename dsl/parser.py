@@ -121,6 +121,14 @@ def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Tok
         # keyword): parsed again alone, it gives the same error a second time
         here = (first.code, first.span.line, first.span.column)
         rest = [d for d in rest if (d.code, d.span.line, d.span.column) != here]
+        if len(rest) >= MAX_SYNTAX_ERRORS:  # said, not left for a reader to guess
+            last = rest[-1]
+            rest[-1] = last.model_copy(
+                update={
+                    "hint": f"{last.hint}; the check stops after {MAX_SYNTAX_ERRORS} syntax "
+                    "errors: fix these and check again for the statements after this one"
+                }
+            )
         raise RulebookError([first, *rest]) from None
     except NestingError as exc:
         raise RulebookError([exc.diagnostic(path)]) from None

@@ -121,3 +121,16 @@ def test_a_word_after_a_figure_that_is_no_unit_is_named_as_a_unit() -> None:
         f"did you mean `USD`? {units}",
     )
     assert said("3 yaers")[1] == f"did you mean `years`? {units}"
+
+
+def test_a_check_that_stops_at_the_syntax_error_limit_says_so() -> None:
+    text = 'rulebook v "V"\n  cites "x"\n' + "".join(
+        f"parameter p{i} = 5 USD cites\n" for i in range(120)
+    )
+    found = check_text(text)
+    assert len(found) == 51
+    assert found[-1].hint.endswith(
+        "the check stops after 50 syntax errors: fix these and check again for the "
+        "statements after this one"
+    )
+    assert not any("stops after" in d.hint for d in found[:-1])
