@@ -151,8 +151,19 @@ def parse_vol(text: str, where: str | None = None) -> Shock:
 
     >>> parse_vol("+10pts").text()
     'product=*:+10pts'
+    >>> try:
+    ...     parse_vol("10")
+    ... except ShockError as exc:
+    ...     exc.hint
+    'write vol points: +10pts'
     """
     place = where or f"--vol {text!r}"
+    bare = re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text.strip())
+    if bare:  # a volatility moves by points only: name that unit, not a price's
+        sign = "" if text.strip()[0] in "+-" else "+"
+        raise ShockError(
+            place, f"no unit on the move {text!r}", f"write vol points: {sign}{text.strip()}pts"
+        )
     amount, unit = parse_move(text, place)
     if unit is not Unit.VOL_POINTS:
         raise ShockError(place, f"vol moves volatility, not {unit.value}", "write e.g. +10pts")

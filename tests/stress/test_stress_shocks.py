@@ -71,6 +71,10 @@ def test_vol_takes_points_only() -> None:
     assert parse_vol("+10pts").text() == "product=*:+10pts"
     with pytest.raises(ShockError, match="--vol '\\+10%': vol moves volatility, not %"):
         parse_vol("+10%")
+    for bare, hint in (("10", "write vol points: +10pts"), ("-5", "write vol points: -5pts")):
+        with pytest.raises(ShockError) as caught:  # a price's units were suggested
+            parse_vol(bare)
+        assert caught.value.hint == hint
 
 
 def test_scenario_file_reads_in_order(tmp_path: Path) -> None:
