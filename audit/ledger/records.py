@@ -102,6 +102,19 @@ class DecisionRow(TraceModel):
     seq: int
     status: DecisionStatus
 
+    def json_row(self) -> dict[str, object]:
+        """The row as every listing's JSON shows it (``marginlex ledger --format json``, the
+        console's ``/decisions.json``): money as numbers to the cent, no empty fields.
+
+        >>> from decimal import Decimal
+        >>> DecisionRow(account_ids=("A",), call=Decimal("12.50"), decision_id="d",
+        ...     margin_set_id="ms:A", requirement=Decimal("100"), rulebook_id="sec",
+        ...     run_id="r", seq=1, status="call").json_row()["call"]
+        12.5
+        """
+        row = self.model_dump(mode="json", exclude_none=True)
+        return {k: float(v) if k in {"requirement", "call"} else v for k, v in row.items()}
+
 
 class CarriedFrom(TraceModel):
     """The earlier entry a decision carried forward by ``run --since`` refers to."""

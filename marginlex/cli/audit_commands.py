@@ -457,7 +457,7 @@ def ledger_command(
     rows = rows[:PAGE] if more else rows
     _warn_mismatches(rows)
     if format is ListFormat.JSON:
-        dumped = [_money_numbers(r.model_dump(mode="json", exclude_none=True)) for r in rows]
+        dumped = [r.json_row() for r in rows]
         sys.stdout.write(json.dumps(dumped, indent=2) + "\n")
     elif format is ListFormat.CSV:
         sys.stdout.write(rows_csv(rows))
@@ -472,13 +472,6 @@ def ledger_command(
 
 
 PAGE = 50  # rows a ledger table shows unless told otherwise
-
-
-def _money_numbers(row: dict[str, object]) -> dict[str, object]:
-    """A listed row with its money as numbers rounded to the cent, as every command's JSON."""
-    from marginlex.cli.output_format import cents  # noqa: PLC0415
-
-    return {k: cents(str(v)) if k in {"requirement", "call"} else v for k, v in row.items()}
 
 
 def _more_hint(offset: int, shown: int) -> str:

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 from console_books import Recorded
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from marginlex.audit.ledger.store import Ledger
+from marginlex.cli import app
 from marginlex.console.app import create_app
 from marginlex.console.security import LOOPBACK
 
@@ -266,6 +268,16 @@ def test_a_filter_naming_nothing_recorded_says_so(client: TestClient) -> None:
 def test_json_export_is_json(client: TestClient, recorded: Recorded) -> None:
     body = client.get(f"/decisions.json?run={recorded.demo}&rulebook=cftc").text
     assert len(json.loads(body)) == 6
+    # the rows `marginlex ledger --format json` prints: money as numbers (it was strings)
+    listed = CliRunner().invoke(
+        app,
+        ["ledger", "--ledger", recorded.location, "--run", recorded.demo, "--rulebook", "cftc",
+         "--format", "json"],
+    )  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(body) == json.loads(listed.stdout)
+    fox = next(r for r in json.loads(body) if r["margin_set_id"] == "ms:A08_FOX_FUT")
+    assert fox["call"] == 78600.0 and fox["requirement"] == 210000.0
 
 
 def test_a_ledger_recorded_before_the_console_still_serves(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def decisions_page(
     if fmt in {"csv", "json"}:
         found = q.find_decisions(ledger, where, 1, EXPORT_LIMIT)
         if fmt == "json":
-            body = [r.model_dump(mode="json") for r in found.rows]
+            body = [r.json_row() for r in found.rows]  # as `marginlex ledger -f json`
             return Response(json.dumps(body, indent=1), media_type="application/json")
         return csv_response(decision_table("decisions", "Decisions", found.rows))
     found = q.find_decisions(ledger, where, page_no)
