@@ -138,7 +138,12 @@ def decision_table(name: str, title: str, rows: list[DecisionRow]) -> Table:
                 cell(r.run_id, f"/runs/{quote(r.run_id, safe='')}"),
                 cell(r.rulebook_id),
                 cell(r.margin_set_id, decision_href(r.run_id, r.decision_id)),
-                cell(" ".join(r.account_ids)),
+                cell(  # ";" as the CLI's CSV; one account links to its history
+                    ";".join(r.account_ids),
+                    f"/accounts/{quote(r.account_ids[0], safe='')}"
+                    if len(r.account_ids) == 1
+                    else None,
+                ),
                 cell(r.status.value, css=f"status-{r.status.value}"),
                 cell(r.requirement),
                 cell(r.call),
