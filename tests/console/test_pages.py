@@ -329,3 +329,29 @@ def test_a_verify_posted_while_one_runs_is_that_one_and_old_jobs_are_forgotten(
         assert all(j.report is not None and j.report.ok for j in jobs.jobs.values())
     finally:
         ledger.close()
+
+
+def test_a_run_page_says_when_the_last_verify_found_its_summary_edited(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """Totals edited in run_summaries showed on the run page without a word, even after a
+    verify from the console had named the edit."""
+    copy = Path(shutil.copyfile(recorded.location, tmp_path / "ledger.db"))
+    with sqlite3.connect(copy) as conn:
+        (body,) = conn.execute(
+            "SELECT body FROM run_summaries WHERE run_id = ?", (recorded.demo,)
+        ).fetchone()
+        edited = body.replace('"call_total":"131300.00"', '"call_total":"1.00"', 1)
+        assert edited != body
+        conn.execute("UPDATE run_summaries SET body = ? WHERE run_id = ?", (edited, recorded.demo))
+    with TestClient(create_app(str(copy)), base_url=LOOPBACK) as bench:
+        before = bench.get(f"/runs/{recorded.demo}").text
+        assert "No verify since the console started" in before
+        job = bench.post("/verify", data={"replay": "false"}, follow_redirects=False)
+        for _ in range(200):
+            if 'http-equiv="refresh"' not in bench.get(job.headers["location"]).text:
+                break
+            time.sleep(0.1)
+        after = bench.get(f"/runs/{recorded.demo}").text
+    assert '<p class="alarm">NOT VERIFIED' in after
+    assert "Figures on this page may not be the recorded ones" in after

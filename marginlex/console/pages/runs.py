@@ -222,7 +222,9 @@ def run_page(request: Request, run_id: str, ledger: LedgerDep, state: StateDep) 
         *state.cached(("run", run_id), lambda: _run_tables(ledger, run_id, summary)),
         *plots.values(),
     ]
-    return tables_or_page(request, tables, "run.html.j2", ending, run=run, plots=plots)
+    return tables_or_page(
+        request, tables, "run.html.j2", ending, run=run, plots=plots, verified=state.jobs.latest()
+    )
 
 
 @router.get("/runs/{run_id}/eligibility")
