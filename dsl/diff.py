@@ -154,8 +154,8 @@ def _citation(statements: tuple[m.Statement, ...]) -> str:
     return next((s.citation.text for s in statements if s.citation), "")
 
 
-def statements_using(book: ResolvedRulebook, name: str) -> tuple[str, ...]:
-    """The ids of the statements whose values or expressions name parameter ``name``."""
+def uses_parameter(node: Any, name: str) -> bool:
+    """Whether a model node (a statement, a requirement) names parameter ``name``."""
     needle = {"name": name, "__type__": "ParamRef"}
 
     def found(x: Any) -> bool:
@@ -163,7 +163,12 @@ def statements_using(book: ResolvedRulebook, name: str) -> tuple[str, ...]:
             return x.items() >= needle.items() or any(found(v) for v in x.values())
         return isinstance(x, list) and any(found(v) for v in x)
 
-    return tuple(dict.fromkeys(s.id for s in book.statements if found(meaning(s))))
+    return found(meaning(node))
+
+
+def statements_using(book: ResolvedRulebook, name: str) -> tuple[str, ...]:
+    """The ids of the statements whose values or expressions name parameter ``name``."""
+    return tuple(dict.fromkeys(s.id for s in book.statements if uses_parameter(s, name)))
 
 
 def _order(a: ResolvedRulebook, b: ResolvedRulebook) -> list[str]:

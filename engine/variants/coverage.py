@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from marginlex.dsl.diff import statements_using
+from marginlex.dsl.diff import statements_using, uses_parameter
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.evaluation import Evaluation
@@ -202,18 +202,29 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
     for e in evaluations:
         ev.add(e)
     items: list[CoverageItem] = []
-    own = {sid for sid, origin in rulebook.origins.items() if origin == rulebook.id}
-    for p in rulebook.of_kind(m.Parameter):
-        if rulebook.origins.get(p.id) == rulebook.id:
-            own |= set(statements_using(rulebook, p.id))
+    written = {sid for sid, origin in rulebook.origins.items() if origin == rulebook.id}
+    mine = [p.id for p in rulebook.of_kind(m.Parameter) if p.id in written]
+    own = set(written)
+    for name in mine:
+        own |= set(statements_using(rulebook, name))
     for s in dict((s.id, s) for s in rulebook.statements).values():
         if isinstance(s, m.Parameter):
             continue
         found = [_rule_item(s, ev)]
+        marks = [s.id in own]
         if isinstance(s, m.Eligibility):
             found += [_requirement_item(s, r, ev) for r in s.requirements]
+            # a base's rule that reads a parameter this file sets: its requirements that
+            # read it are this file's to test, not every requirement of the rule
+            marks += [
+                s.id in written or any(uses_parameter(r, name) for name in mine)
+                for r in s.requirements
+            ]
         origin = rulebook.origins.get(s.id, rulebook.id)
-        items += [i.model_copy(update={"origin": origin, "own": s.id in own}) for i in found]
+        items += [
+            i.model_copy(update={"origin": origin, "own": mark})
+            for i, mark in zip(found, marks, strict=True)
+        ]
     for rule_id, row, exercised in row_coverage(rulebook, evaluations):
         origin = rulebook.origins.get(rule_id, rulebook.id)
         detail = "decided on a trace row" if exercised else "no trace row shows it deciding"

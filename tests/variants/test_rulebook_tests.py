@@ -338,3 +338,33 @@ def test_a_rulebook_given_to_test_is_told_where_its_tests_go(tmp_path: Path) -> 
             f"{tmp_path}/my_firm.test.toml, a file to write"
         ).split()
     )
+
+
+def test_a_variants_own_items_are_what_it_sets_and_what_reads_it(tmp_path: Path) -> None:
+    """A variant overriding `pm_min_equity` owns `portfolio_margin` (which reads it) and its
+    `min_equity` requirement, not every requirement of the rule: its "of the N it defines
+    or re-parameterizes" counted eight where three are its own."""
+    (tmp_path / "house.mlx").write_text(
+        'rulebook house "House"\n  jurisdiction SEC\n  version "1"\n  cites "HP-1"\n'
+        "  extends sec\n\n"
+        'override parameter pm_min_equity = 150,000 USD\n  cites "HP-1 s.3"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "house.test.toml").write_text(
+        'rulebook = "house"\nas_of = 2026-06-30\n'
+        'parties = [\n  { party_id = "BD1", kind = "bd_fcm", ecp = true },\n'
+        '  { party_id = "IVY", kind = "individual", options_approval = "uncovered" },\n]\n'
+        'accounts = [\n  { account_id = "IVY_PM", owner_id = "IVY", carrier_id = "BD1", '
+        'regime = "SEC", kind = "portfolio_margin", origin = "customer", '
+        'agreements = ["portfolio_margin"] },\n]\n'
+        'collateral = [\n  { lot_id = "L1", account_id = "IVY_PM", asset = "USD", '
+        "market_value = 160000.0 },\n]\n\n"
+        '[[expect]]\nname = "160,000 >= 150,000"\naccount = "IVY_PM"\neligible = true\n',
+        encoding="utf-8",
+    )
+    report = run_tests([tmp_path])
+    (cov,) = report.coverage
+    assert sorted(i.item for i in cov.items if i.own and i.kind != "row") == [
+        "portfolio_margin",
+        "portfolio_margin.min_equity",
+    ]
