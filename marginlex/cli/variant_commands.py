@@ -74,9 +74,18 @@ def _load(name: str, near: list[Path] | None = None) -> ResolvedRulebook:
     try:
         return load_rulebook(name, near or ())
     except RulebookError as exc:
-        for d in exc.diagnostics:
-            _err.print(d.render(), markup=False)
+        for d in exc.diagnostics:  # as `check` shows them: the line, a caret, unwrapped
+            _err.print(d.render(_source_of(d.span.file)), markup=False, soft_wrap=True)
         raise _fail(f"rulebook `{name}` does not load") from None
+
+
+def _source_of(file: str | None) -> str | None:
+    """The text of the file a diagnostic is in (None: not a file one can read here)."""
+    path = Path(file) if file else None
+    try:
+        return path.read_text(encoding="utf-8") if path is not None and path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _money(x: float) -> str:

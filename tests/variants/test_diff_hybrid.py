@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from marginlex.cli import app
 from marginlex.dsl import check_paths, shipped_dir
 from marginlex.dsl.diff import ChangeKind, diff_rulebooks, meaning, render_diff
 from marginlex.dsl.hybrid import hybrid
@@ -135,3 +137,24 @@ def test_shipped_variants_check_clean_and_cite_the_consultation(name: str) -> No
     assert variant.bases == ("sec", "cftc", "harmonized")
     for change in diff_rulebooks(load_rulebook("harmonized"), variant).changes:
         assert change.citation.startswith("Joint request for comment 2026, question")
+
+
+def test_diff_of_a_rulebook_that_does_not_load_shows_the_line_and_caret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `check` shows a diagnostic: hard-wrapped at 80 columns, without the source line,
+    it was hard to read."""
+    monkeypatch.chdir(tmp_path)
+    Path("unit.mlx").write_text(
+        'rulebook unit "U"\n  jurisdiction SEC\n  version "1"\n  cites "x"\n  extends sec\n\n'
+        'override parameter pm_offset_broad = 0.85\n  cites "t"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["diff", "sec", "unit.mlx"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:3] == [
+        "unit.mlx:7:38: MLX300 `pm_offset_broad` is a percentage in `sec`, but this override "
+        "makes it a plain number",
+        "    7 | override parameter pm_offset_broad = 0.85",
+        "      |                                      ^^^^",
+    ]
