@@ -126,8 +126,8 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
         if path.suffix == ".csv" and _report_encoding(path, problems):
             return None
-        if path.suffix == ".csv" and _report_ragged_rows(path, problems):
-            return None
+        if path.suffix == ".csv" and (ragged := _report_ragged_rows(path, problems)):
+            return _without_rows(ragged, shown or path.name, problems)
         problems.add(path.name, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
 
@@ -320,28 +320,63 @@ def _report_repeated_columns(file: str, header: list[str], problems: Problems) -
     return bool(repeated)
 
 
-def _report_ragged_rows(path: Path, problems: Problems) -> bool:
-    """Name the rows whose number of values differs from the header's (only on failure)."""
+class _Ragged(NamedTuple):
+    """A CSV file's records (header first) and the data rows whose width is wrong."""
+
+    records: list[list[str]]
+    bad: set[int]  # positions among the data records
+
+
+def _report_ragged_rows(path: Path, problems: Problems) -> _Ragged | None:
+    """Name the rows whose number of values differs from the header's (only on failure);
+    the records, to check the other rows (None: nothing named: the file fails otherwise)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             records = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error):
-        return False
+        return None
     if not records:
         problems.add(path.name, 0, "-", "the file is empty (expected a header row)")
-        return True
+        return _Ragged([[]], set())
     width = len(records[0])
-    found = False
-    for number, record in enumerate(records[1:], start=FIRST_DATA_ROW):
+    bad = set()
+    for k, record in enumerate(records[1:]):
         if record and len(record) != width:
             values = "value" if len(record) == 1 else "values"
             columns = "column" if width == 1 else "columns"
             message = f"{len(record)} {values}, but the header has {width} {columns}"
             if not "".join(record).strip():
                 message = "a line of spaces only: delete the spaces (an empty line is left out)"
-            problems.add(path.name, number, "-", message)
-            found = True
-    return found
+            problems.add(path.name, k + FIRST_DATA_ROW, "-", message)
+            bad.add(k)
+    return _Ragged(records, bad) if bad else None
+
+
+def _without_rows(ragged: _Ragged, file: str, problems: Problems) -> RawFile | None:
+    """The file's other rows, each checked as usual under its own spreadsheet row: a row
+    of the wrong width hid every problem of the rows after it until it was fixed."""
+    header, *data = ragged.records
+    if not header:
+        return None
+    kept = [k for k in range(len(data)) if k not in ragged.bad]
+    rows = [data[k] or [""] * len(header) for k in kept]
+    frame = pd.DataFrame(rows, columns=pd.Index(range(len(header))), dtype="str")
+    frame.columns = pd.Index(_deduplicated(header))
+    frame = _without_unnamed_columns(frame, header, file, problems)
+    raw = _without_repeated_headers(_without_empty_rows(frame, file, problems), file, problems)
+    numbers = np.asarray(kept, dtype=np.int64) + FIRST_DATA_ROW
+    return RawFile(raw.frame, numbers[raw.spreadsheet_rows() - FIRST_DATA_ROW])
+
+
+def _deduplicated(names: list[str]) -> list[str]:
+    """Column names as pandas reads a header (a name repeated gets ``.1``, ``.2``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        out.append(name if count == 0 else f"{name}.{count}")
+        seen[name] = count + 1
+    return out
 
 
 def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
