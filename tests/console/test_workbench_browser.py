@@ -85,15 +85,21 @@ def _walk(p: Any, base: str, expect: Any) -> None:
     diagnostics = p.locator("#diagnostics li")
     expect(diagnostics).to_have_count(1)
     expect(diagnostics.first).to_contain_text("line 9:9 MLX200 collateral has no field `assett`")
-    expect(diagnostics.first).to_contain_text("did you mean `asset`?")
+    expect(diagnostics.first).to_contain_text(" hint: did you mean `asset`?")
+    expect(p.locator("#check-status")).to_have_attribute("aria-live", "polite")
     _shot(p, "workbench-diagnostic")
-    diagnostics.first.click()  # selects the line in the text
-    assert p.evaluate(
+    selected = (
         "() => document.getSelection().toString() || "
         "document.getElementById('text').value.substring("
         "document.getElementById('text').selectionStart, "
         "document.getElementById('text').selectionEnd)"
-    ).startswith("  where")
+    )
+    diagnostics.first.click()  # selects the line in the text
+    assert p.evaluate(selected).startswith("  where")
+    p.evaluate("() => document.getElementById('text').setSelectionRange(0, 0)")
+    diagnostics.first.focus()  # and from the keyboard: the item takes focus, Enter selects
+    p.keyboard.press("Enter")
+    assert p.evaluate(selected).startswith("  where")
     text.fill(VARIANT)  # fixed; the override raises the money-market haircut to 10%
     expect(p.locator("#check-status")).to_have_text("clean")
     expect(diagnostics).to_have_count(0)

@@ -15,6 +15,7 @@
     const li = document.createElement("li");
     li.className = "diag sev-" + d.severity;
     li.dataset.line = String(d.line);
+    li.tabIndex = 0; // reachable from the keyboard: Enter selects the line, as a click
     li.append("line " + d.line + ":" + d.column + " ");
     const code = document.createElement("code");
     code.textContent = d.code;
@@ -22,7 +23,7 @@
     if (d.hint) {
       const hint = document.createElement("span");
       hint.className = "hint";
-      hint.textContent = d.hint;
+      hint.textContent = " hint: " + d.hint;
       li.append(hint);
     }
     return li;
@@ -57,13 +58,23 @@
     timer = setTimeout(check, 300);
   });
 
-  list.addEventListener("click", function (event) {
-    const li = event.target.closest("li[data-line]");
-    if (!li) return;
+  function select(li) {
     const lines = text.value.split("\n");
     const n = Number(li.dataset.line) - 1;
     const start = lines.slice(0, n).reduce((sum, l) => sum + l.length + 1, 0);
     text.focus();
     text.setSelectionRange(start, start + (lines[n] || "").length);
+  }
+
+  list.addEventListener("click", function (event) {
+    const li = event.target.closest("li[data-line]");
+    if (li) select(li);
+  });
+  list.addEventListener("keydown", function (event) {
+    const li = event.target.closest("li[data-line]");
+    if (li && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      select(li);
+    }
   });
 })();
