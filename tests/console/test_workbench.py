@@ -135,10 +135,11 @@ def test_check_answers_the_checkers_diagnostics(bench: TestClient) -> None:
 
 def test_check_without_script_renders_the_page(bench: TestClient) -> None:
     html = bench.post("/workbench/check", data=_form(TYPO)).text
-    assert '<li class="diag sev-error" data-line="9">line 9:9 <code>MLX200</code>' in html
+    item = '<li class="diag sev-error" data-line="9" tabindex="0">line 9:9 <code>MLX200</code>'
+    assert item in html
     assert "collateral.assett in" in html  # the text stays in the editor
     clean = bench.post("/workbench/check", data=_form()).text
-    assert '<p id="check-status" class="pass">clean</p>' in clean
+    assert '<p id="check-status" role="status" aria-live="polite" class="pass">clean</p>' in clean
 
 
 def test_preview_shows_the_hand_computed_figures(bench: TestClient) -> None:
