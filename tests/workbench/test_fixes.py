@@ -53,6 +53,14 @@ CASES = [
         'override parameter pm_min\u200b_equity = 150,000 USD\n  cites "y"\n',
         "Delete the invisible U+200B (ZERO WIDTH SPACE)",
     ),
+    (  # an override's plain number: its base value's unit
+        'override parameter pm_min_equity = 150,000\n  cites "y"\n',
+        "Add the unit `USD`",
+    ),
+    (  # a fraction meant as a percentage: 85%, not 0.85%
+        'override parameter pm_offset_broad = 0.85\n  cites "y"\n',
+        "Write it as a percentage: `85%`",
+    ),
     (  # a Cyrillic letter drawn like a Latin one: the name reads right and is another
         'override parameter pm_min_\u0435quity = 150,000 USD\n  cites "y"\n',
         "Retype U+0435 (CYRILLIC SMALL LETTER IE) as `e`",

@@ -20,6 +20,7 @@ from marginlex.printable import char_name
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
 _WITH_UNIT = re.compile(r"^write it with its unit, e\.g\. `[\d,.]+ ?([^`\d]+)`")
 _QUOTED = re.compile(r"`([^`]+)`")
+_BASE_UNIT = re.compile(r"keep the unit of the base value `[\d,.]+ ?([^`\d]+)`")
 _NUMBER = re.compile(r"^[\d,]+(\.\d+)?$")
 
 
@@ -87,13 +88,18 @@ def _did_you_mean(d: Diagnostic, lines: list[str]) -> list[Fix]:
 
 
 def _unit(d: Diagnostic, lines: list[str]) -> list[Fix]:
-    match = _WITH_UNIT.search(d.hint or "")
+    """The unit a plain number lacks: the one the hint names, or (an override) its base
+    value's; a fraction meant as a percentage (``0.85`` for ``85%``) is rewritten whole."""
+    match = _WITH_UNIT.search(d.hint or "") or _BASE_UNIT.search(d.hint or "")
     if match is None or d.code != Code.UNIT_MISMATCH:
         return []
     written = _text(d.span, lines)
     if written is None or not _NUMBER.match(written):
         return []
     unit = match.group(1).strip()
+    amount = float(written.replace(",", ""))
+    if unit == "%" and 0 < amount <= 1:  # 0.85 meant as 85%, not 0.85%
+        return [Fix(f"Write it as a percentage: `{amount * 100:g}%`", d.span, f"{amount * 100:g}%")]
     gap = "" if unit in {"%", "x"} else " "
     end = d.span.model_copy(update={"column": d.span.end_column, "end_line": d.span.line})
     return [Fix(f"Add the unit `{unit}`", end, gap + unit)]
