@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from console_books import copy_demo
 from fastapi.testclient import TestClient
@@ -82,3 +83,6 @@ def test_a_carried_decision_is_titled_with_its_own_id(tmp_path: Path) -> None:
     assert did != earlier
     page = _replayed(ledger, run, did)
     assert f"<title>Decision {did} · marginlex console</title>" in page
+    # the earlier decision is named and linked, not only its entry number and run
+    link = f"/runs/{first}/decisions/{quote(earlier, safe='')}"
+    assert f'{link}"><code>{earlier}</code></a> of run' in page
