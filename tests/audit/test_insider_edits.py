@@ -438,15 +438,22 @@ def test_explain_of_a_carried_entry_names_an_edit_of_the_entry_it_carries(copy: 
         ledger.close()
 
 
+def _rehashed_then_verified(path: Path, seq: int, **changes: object) -> Result:
+    """An insider's edit of entry ``seq`` with the chain re-hashed after it; ``verify`` of it
+    (which must fail)."""
+    ledger = Ledger.open(str(path), create=False)
+    rehash_from(ledger, seq, **changes)
+    ledger.close()
+    result = _verify(path)
+    assert result.exit_code == 1
+    return result
+
+
 def test_a_decision_id_repeated_in_its_run_is_named(copy: Path) -> None:
     """Replay compares decisions by id: a second entry with an id of its run would pass unseen
     (one of the two compared, the other skipped) unless the walk names it."""
     did, run_id, _ = _entry(copy, 15)
-    ledger = Ledger.open(str(copy), create=False)
-    rehash_from(ledger, 16, decision_id=did)
-    ledger.close()
-    result = _verify(copy)
-    assert result.exit_code == 1
+    result = _rehashed_then_verified(copy, 16, decision_id=did)
     assert result.stdout.splitlines()[0] == (
         f"FAILED at entry #16 (decision {did}, run {run_id}): changed: entry #16 repeats "
         f"decision {did} of run {run_id} (entry #15): a run decides each margin set once, so "
@@ -458,11 +465,7 @@ def test_an_entry_of_an_earlier_run_after_a_later_run_is_named(copy: Path) -> No
     first = CliRunner().invoke(app, ["run", "--ledger", str(copy)])
     assert first.exit_code == 0, first.stderr
     _, run_id, _ = _entry(copy, 1)
-    ledger = Ledger.open(str(copy), create=False)
-    rehash_from(ledger, 36, run_id=run_id)
-    ledger.close()
-    result = _verify(copy)
-    assert result.exit_code == 1
+    result = _rehashed_then_verified(copy, 36, run_id=run_id)
     assert f"entry #36 belongs to run {run_id}, whose entries ended at #34" in result.stdout
 
 
