@@ -52,6 +52,25 @@ def printable(text: str) -> str:
     return UNSAFE.sub(lambda m: escaped(m.group()), text)
 
 
+_ESCAPE = re.compile(r"\\x([0-9a-f]{2})|\\u([0-9a-f]{4})")
+
+
+def unprintable(text: str) -> str:
+    r"""``text`` with each escape :func:`printable` writes turned back into its character
+    (only those of :data:`UNSAFE` characters: any other backslash stays): a value shown as
+    ``\u202e`` in a form and sent back is the id it was.
+
+    >>> unprintable("A\\u202eB \\x1b[2J \\x41") == "A\u202eB \x1b[2J \\x41"
+    True
+    """
+
+    def back(m: re.Match[str]) -> str:
+        char = chr(int(m.group(1) or m.group(2), 16))
+        return char if UNSAFE.fullmatch(char) else m.group()
+
+    return _ESCAPE.sub(back, text)
+
+
 def same_width(text: str) -> str:
     r"""``text`` with each :data:`UNSAFE` character shown as one visible character, so that a
     caret under a column still points at it: a C0 control as its control picture (ESC as

@@ -23,6 +23,7 @@ from marginlex.audit.ledger.read_only import open_read_only
 from marginlex.cli import app as cli
 from marginlex.console.app import create_app
 from marginlex.console.security import CSP, LOOPBACK, StartError, start_token
+from marginlex.printable import printable
 
 ESCAPED = "A08&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;q\\x1b[31mFOX\\u202eZ"
 """:data:`HOSTILE` as every page must show it: markup escaped, the escape written out."""
@@ -316,3 +317,15 @@ def test_a_ledger_moved_or_replaced_while_serving_is_said(
         copy.unlink()
         (tmp_path / "moved.db").rename(copy)  # back: read again
         assert client.get("/runs").status_code == 200
+
+
+def test_a_filter_sent_back_as_the_page_showed_it_finds_the_same_rows(
+    client: TestClient, recorded: Recorded
+) -> None:
+    """The form shows a hostile id with its unsafe characters written out (``\\u202e``);
+    submitted again, that text was searched for literally: 404 "no decision holds account"."""
+    raw = client.get(f"/decisions.csv?run={recorded.hostile}&account={quote(HOSTILE)}").text
+    shown = printable(HOSTILE)
+    assert shown != HOSTILE
+    again = client.get(f"/decisions.csv?run={recorded.hostile}&account={quote(shown)}")
+    assert again.status_code == 200 and again.text == raw

@@ -16,6 +16,7 @@ from marginlex.console.pages.runs import decision_table
 from marginlex.console.render import csv_response, page, wanted_format
 from marginlex.console.state import ledger_of
 from marginlex.engine.outcomes import DecisionStatus
+from marginlex.printable import unprintable
 
 router = APIRouter()
 E = TypeVar("E", bound=Enum)
@@ -29,7 +30,9 @@ def _blank(value: str | None) -> str | None:
 
 def read_filter(request: Request) -> q.DecisionFilter:
     """The filter from the address (empty fields are no filter; bad ones a 400 page)."""
-    p = {k: b for k, v in request.query_params.items() if (b := _blank(v)) is not None}
+    # a value the page showed with its unsafe characters written out (``\u202e``) and sent
+    # back by the form is the id it was
+    p = {k: unprintable(b) for k, v in request.query_params.items() if (b := _blank(v)) is not None}
     try:
         call_above = Decimal(p["call_above"].replace(",", "")) if "call_above" in p else None
     except InvalidOperation:
