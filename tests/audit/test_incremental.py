@@ -140,7 +140,7 @@ def test_an_unchanged_book_carries_every_set_and_explain_follows(
     with TestClient(create_app(ledger), base_url=LOOPBACK) as client:
         page = client.get(f"/runs/{run_b}/decisions/{row.decision_id}")
     assert page.status_code == 200
-    assert f"carried forward unchanged from entry #{seq} of run" in page.text
+    assert f"carried forward unchanged from entry #{seq}, decision" in page.text
     assert "HASH MISMATCH" not in page.text
 
 
