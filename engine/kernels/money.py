@@ -4,8 +4,7 @@ Amounts are float64 inside the plan. Reported figures are rounded half up (ties 
 zero, as :data:`decimal.ROUND_HALF_UP`), and a tie is the decimal a hand computation gives:
 10.10 x 85% is 8.585 on paper and 8.584999999999999 in float64, and rounds to 8.59. An
 amount within :data:`TIE_ULPS` units in the last place of a half cent is that half cent (the
-representation and arithmetic error of a few operations on decimal inputs; no amount of
-money computed from cents and rates lies that close to a half cent without being one).
+representation and arithmetic error of a few operations on decimal inputs).
 :func:`marginlex.audit.trace.money.to_cents` rounds floats through this same function.
 """
 
@@ -16,9 +15,18 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-TIE_ULPS = 16.0
+TIE_ULPS = 4.0
 """How close to a half unit (in float64 units in the last place of the scaled amount) an
-amount is taken for the half unit itself: 8.584999999999999 (1 ulp off 8.585) is a tie."""
+amount is taken for the half unit itself: 8.584999999999999 (1 ulp off 8.585) is a tie. A
+product of two decimal inputs lands within about two ulps of its exact value; a wider window
+takes amounts that are not ties for ties once amounts reach hundreds of millions."""
+_MAX_TIE_WINDOW = 1e-6
+"""And never more than a millionth of a unit: an amount of cents times a rate of at most six
+decimals (12.3456%) lies on a grid of millionths of a cent, so nearer than that to a half
+cent it is the half cent; further, it is not, however large the amount (from about $50m a
+float64's ulp passes a millionth of a cent: a tie computed there rounds as its float
+reads). Without the bound, past 10**13 cents the window reached half a unit and every
+amount rounded up, again each time it was rounded."""
 
 
 def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
@@ -41,7 +49,9 @@ def round_half_up(amounts: npt.ArrayLike, decimals: int = 2) -> FloatArray:
     scale = 10.0**decimals
     exact = np.abs(values) * scale
     below = np.floor(exact)
-    tolerance = TIE_ULPS * np.finfo(np.float64).eps * np.maximum(exact, 1.0)
+    tolerance = np.minimum(
+        TIE_ULPS * np.finfo(np.float64).eps * np.maximum(exact, 1.0), _MAX_TIE_WINDOW
+    )
     # at or past the half, or a few ulps short of it: away from zero
     whole = np.where(exact - below >= 0.5 - tolerance, below + 1.0, below)
     rounded = np.copysign(whole, values) / scale
