@@ -1,5 +1,6 @@
-"""The ledger's own schema, as marginlex made it: its tables are tables, and nothing else reads
-or writes in their place.
+"""The ledger's own schema, as marginlex made it: its tables are tables, and no trigger but
+marginlex's own reads or writes in their place (other objects of the database, an
+extension's views, an application's tables, are not the ledger's).
 
 A view put where a ledger table was (the table renamed beside it), or a trigger that rewrites
 what is inserted, can show a reader rows that are not the chained ones while the chain itself
@@ -42,8 +43,8 @@ def schema_problem(conn: Connection) -> str | None:
 
 
 def _sqlite(conn: Connection) -> str | None:
-    objects = conn.execute(
-        text("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('view', 'trigger')")
+    triggers = conn.execute(
+        text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
     ).all()
     kinds: dict[str, str] = {
         str(name): str(kind)
@@ -51,8 +52,7 @@ def _sqlite(conn: Connection) -> str | None:
     }
     return _named(
         {name: str(kinds.get(name, "table")) for name in ledger_tables()},
-        [str(o.name) for o in objects if o.type == "view"],
-        [(str(o.name), str(o.tbl_name)) for o in objects if o.type == "trigger"],
+        [(str(n), str(tbl)) for n, tbl in triggers],
     )
 
 
@@ -67,47 +67,47 @@ def _postgresql(conn: Connection) -> str | None:
         kinds[name] = {"r": "table", "p": "table", "v": "view", "m": "view"}.get(
             str(kind), "table" if kind is None else str(kind)
         )
-    views = conn.scalars(
-        text(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = current_schema()"
-        )
-    ).all()
+    # the triggers on the ledger's own tables: what else the schema holds (an extension's
+    # views, an application's tables and their triggers) is not the ledger
     triggers = conn.execute(
         text(
-            "SELECT tg.tgname, c.relname FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid "
-            "WHERE NOT tg.tgisinternal AND c.relnamespace = to_regnamespace(current_schema())"
-        )
+            "SELECT tg.tgname, c.relname, tg.tgenabled FROM pg_trigger tg "
+            "JOIN pg_class c ON c.oid = tg.tgrelid "
+            "WHERE NOT tg.tgisinternal AND c.oid = ANY(:tables)"
+        ),
+        {"tables": _oids(conn)},
     ).all()
-    disabled = conn.scalars(
-        text(
-            "SELECT c.relname FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid "
-            "WHERE NOT tg.tgisinternal AND tg.tgenabled = 'D' "
-            "AND c.relnamespace = to_regnamespace(current_schema())"
-        )
-    ).all()
-    found = _named(kinds, [str(v) for v in views], [(str(n), str(tbl)) for n, tbl in triggers])
+    found = _named(kinds, [(str(n), str(tbl)) for n, tbl, _ in triggers])
+    disabled = sorted({str(tbl) for _, tbl, enabled in triggers if str(enabled) == "D"})
     if found is None and disabled:
-        tables = ", ".join(sorted(set(map(str, disabled))))
         return (
-            f"the append-only triggers on {tables} are disabled: "
+            f"the append-only triggers on {', '.join(disabled)} are disabled: "
             "the table's owner can then edit entries (ALTER TABLE ... ENABLE TRIGGER USER)"
         )
     return found
 
 
-def _named(kinds: dict[str, str], views: list[str], triggers: list[tuple[str, str]]) -> str | None:
+def _oids(conn: Connection) -> list[int]:
+    """The ledger tables' oids, as the search path resolves their names."""
+    found = [
+        conn.scalar(text("SELECT to_regclass(:name)::oid"), {"name": name})
+        for name in ledger_tables()
+    ]
+    return [int(oid) for oid in found if oid is not None]
+
+
+def _named(kinds: dict[str, str], triggers: list[tuple[str, str]]) -> str | None:
     for name, kind in sorted(kinds.items()):
         if kind != "table":
             return (
                 f"the ledger table {name} is a {kind}, not a table: a reader would see what "
                 f"the {kind} shows, not the chained entries (the schema was edited)"
             )
-    if views:
-        return (
-            f"the ledger holds a view marginlex did not create ({', '.join(sorted(views))}): "
-            "the schema was edited"
-        )
-    foreign = sorted(f"{name} on {table}" for name, table in triggers if name not in OWN_TRIGGERS)
+    foreign = sorted(
+        f"{name} on {table}"
+        for name, table in triggers
+        if name not in OWN_TRIGGERS and table in kinds
+    )
     if foreign:
         return (
             f"the ledger holds a trigger marginlex did not create ({', '.join(foreign)}): it "

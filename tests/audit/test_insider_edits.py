@@ -481,10 +481,6 @@ def test_an_entry_of_an_earlier_run_after_a_later_run_is_named(copy: Path) -> No
             "CREATE TRIGGER quiet BEFORE INSERT ON decisions BEGIN SELECT 1; END",
             "the ledger holds a trigger marginlex did not create (quiet on decisions)",
         ),
-        (
-            "CREATE VIEW calls AS SELECT * FROM decisions WHERE status = 'call'",
-            "the ledger holds a view marginlex did not create (calls)",
-        ),
     ],
 )
 def test_a_view_or_trigger_in_the_ledger_is_named(copy: Path, sql: str, named: str) -> None:
@@ -495,6 +491,18 @@ def test_a_view_or_trigger_in_the_ledger_is_named(copy: Path, sql: str, named: s
     result = _verify(copy)
     assert result.exit_code == 1
     assert result.stdout.startswith(f"FAILED at ledger: schema_changed: {named}")
+
+
+def test_what_else_the_database_holds_is_not_the_ledgers(copy: Path) -> None:
+    """A view of one's own, or an application's table with its trigger, beside the ledger's
+    tables: no false alarm (an extension's views failed verify on PostgreSQL)."""
+    with sqlite3.connect(copy) as conn:
+        conn.executescript(
+            "CREATE VIEW calls AS SELECT * FROM decisions WHERE status = 'call';"
+            "CREATE TABLE app_users (id INTEGER, touched TEXT);"
+            "CREATE TRIGGER app_touch AFTER INSERT ON app_users BEGIN SELECT 1; END;"
+        )
+    assert _verify(copy).exit_code == 0
 
 
 def test_explain_refuses_a_decisions_view(copy: Path) -> None:

@@ -287,6 +287,25 @@ def test_the_owners_view_or_disabled_triggers_are_named(
     assert checked.stdout.startswith(f"FAILED at ledger: schema_changed: {named}"), checked.stderr
 
 
+def test_an_applications_table_and_trigger_beside_the_ledger_are_not_its(owner_url: str) -> None:
+    """A table and trigger of another application (or an extension's views) in the ledger's
+    schema: verify said `schema_changed` of a ledger nobody touched."""
+    assert _cli("ledger", "init", owner_url, "--roles").exit_code == 0
+    assert _cli("run", "--ledger", owner_url).exit_code == 0
+    with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE app_users (id int, touched timestamptz);"
+            "CREATE FUNCTION app_touch() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.touched := now(); RETURN NEW; END $$;"
+            "CREATE TRIGGER app_touch BEFORE INSERT ON app_users "
+            "FOR EACH ROW EXECUTE FUNCTION app_touch();"
+            "CREATE VIEW app_view AS SELECT 1 AS one;"
+            "ALTER TABLE app_users DISABLE TRIGGER USER"
+        )
+    checked = _cli("verify", "--ledger", owner_url)
+    assert checked.exit_code == 0, checked.stdout
+
+
 def test_init_roles_by_a_login_that_may_not_create_roles_creates_nothing(
     owner_url: str,
 ) -> None:
