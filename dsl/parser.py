@@ -121,14 +121,6 @@ def parse_tree(text: str, path: str = "<string>") -> tuple[Tree[Token], list[Tok
         # keyword): parsed again alone, it gives the same error a second time
         here = (first.code, first.span.line, first.span.column)
         rest = [d for d in rest if (d.code, d.span.line, d.span.column) != here]
-        if len(rest) >= MAX_SYNTAX_ERRORS:  # said, not left for a reader to guess
-            last = rest[-1]
-            rest[-1] = last.model_copy(
-                update={
-                    "hint": f"{last.hint}; the check stops after {MAX_SYNTAX_ERRORS} syntax "
-                    "errors: fix these and check again for the statements after this one"
-                }
-            )
         raise RulebookError([first, *rest]) from None
     except NestingError as exc:
         raise RulebookError([exc.diagnostic(path)]) from None
@@ -188,7 +180,14 @@ def later_syntax_errors(text: str, path: str, after: int) -> list[Diagnostic]:
             found.append(_shifted(syntax_diagnostic(exc, chunk, path), shift))
         except NestingError as exc:
             found.append(_shifted(exc.diagnostic(path), text.count("\n", 0, begin) - 1))
-        if len(found) >= MAX_SYNTAX_ERRORS:
+        if len(found) >= MAX_SYNTAX_ERRORS and end < len(text):  # more statements follow
+            last = found[-1]
+            found[-1] = last.model_copy(
+                update={
+                    "hint": f"{last.hint}; the check stops after {MAX_SYNTAX_ERRORS} syntax "
+                    "errors: fix these and check again for the statements after this one"
+                }
+            )
             break
     return found
 
@@ -392,7 +391,8 @@ def _after_a_number(text: str, token: Token) -> bool:
     if token.type != "NAME" or start is None:
         return False
     before = text[:start].rstrip(" \t")
-    return bool(before) and before[-1].isdigit()
+    # a figure, not a date (`effective from 2026-01-01 untill ...` is a misspelt keyword)
+    return bool(re.search(r"(?<![\w.-])[\d,]*\d(\.\d+)?$", before))
 
 
 def _unit_diagnostic(token: Token, span: m.Span) -> Diagnostic | None:

@@ -134,3 +134,23 @@ def test_a_check_that_stops_at_the_syntax_error_limit_says_so() -> None:
         "statements after this one"
     )
     assert not any("stops after" in d.hint for d in found[:-1])
+
+
+def test_the_stop_note_is_said_only_when_the_check_stopped() -> None:
+    """51 broken statements, every one shown: no note; 60 misspelt keywords, 50 shown: the
+    note (it was the other way round)."""
+    head = 'rulebook v "V"\n  cites "x"\n'
+    shown = check_text(head + "".join(f"parameter p{i} = = 1 USD\n" for i in range(51)))
+    assert len(shown) == 51 and not any("stops after" in d.hint for d in shown)
+    cut = check_text(head + "".join(f"parametr p{i} = 1 USD\n" for i in range(60)))
+    assert len(cut) == 50 and "the check stops after 50 syntax errors" in cut[-1].hint
+
+
+def test_a_misspelt_keyword_after_a_date_is_no_unit() -> None:
+    text = (
+        'rulebook v "V"\n  cites "x"\nparameter p = 1 USD\n  cites "t"\n'
+        "  effective from 2026-01-01 untill 2027-01-01\n"
+    )
+    (d,) = check_text(text)
+    assert "unknown unit" not in d.message
+    assert d.hint == "did you mean `until`?"
