@@ -168,7 +168,9 @@ def _covered_fraction(
     # on 100 (the stock left over covers no later call: conservative)
     mult = sub["multiplier"].to_numpy(np.float64)[rows][order]
     whole = np.floor(covered / np.where(mult > 0, mult, 1.0) + 1e-9) * mult
-    covered = np.where(covered >= need, need, np.minimum(whole, covered))
+    # a position covered in full (to float noise: 0.9 contracts of 100 need 89.99999999999999)
+    full = covered >= need - 1e-9 * np.maximum(need, 1.0)
+    covered = np.where(full, need, np.minimum(whole, covered))
     fraction[part[rows[order]]] = np.where(need > 0, covered / np.where(need > 0, need, 1.0), 0.0)
     return fraction
 
