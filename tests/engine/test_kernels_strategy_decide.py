@@ -191,3 +191,24 @@ def test_decide_refuses_a_negative_requirement() -> None:
     )
     with pytest.raises(ValueError, match="a requirement is negative"):
         decide(sets, DecisionParams())
+
+
+def test_a_fractional_short_call_covered_to_float_noise_is_covered() -> None:
+    # 0.3 x 3 x 100 shares is 89.99999999999999 in float64: they cover 0.9 contracts of 100
+    call = {
+        "underlying": "XYZ",
+        "product": "equity_option",
+        "is_call": True,
+        "quantity": -0.9,
+        "underlying_price": 100.0,
+        "t": 0.1,
+    }
+    out = strategy_based(
+        positions(
+            {"quantity": 0.3 * 3 * 100},
+            option(instrument_id="C90", strike=90.0, price=12.0, **call),
+        ),
+        REG_T,
+    )
+    assert out["covered_fraction"].tolist() == [0.0, 1.0]
+    assert out["strategy_row"].astype("str").tolist()[1] == "short_call_covered"
