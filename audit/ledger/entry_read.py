@@ -194,8 +194,9 @@ def stored_decision(
     mismatch = hash_mismatch(row, digests) or broken
     if mismatch is None and next_link is not None and next_link != row.entry_hash:
         mismatch = (
-            f"HASH MISMATCH: entry #{row.seq} was changed and re-hashed: entry #{row.seq + 1} "
-            "was chained to another hash"
+            f"HASH MISMATCH: entry #{row.seq + 1} is chained to another hash than this "
+            f"entry's: entry #{row.seq} was changed and re-hashed, or the link of "
+            f"#{row.seq + 1} was edited (marginlex verify names which)"
         )
     if source is None and broken is not None:
         raise TraceDecodeError(f"entry #{row.seq} ({row.decision_id}): {broken}")

@@ -546,7 +546,10 @@ def test_an_entry_edited_and_rehashed_alone_shows_hash_mismatch_where_it_is_read
     rehash_one(ledger, 7, requirement=1)
     stored = ledger.get_decision(did)
     ledger.close()
-    said = "HASH MISMATCH: entry #7 was changed and re-hashed: entry #8 was chained to another hash"
+    said = (
+        "HASH MISMATCH: entry #8 is chained to another hash than this entry's: entry #7 was "
+        "changed and re-hashed, or the link of #8 was edited (marginlex verify names which)"
+    )
     assert stored.row.mismatch == said
     explained = CliRunner().invoke(app, ["explain", did, "--ledger", str(copy)])
     assert said in " ".join(explained.stdout.split())
