@@ -20,8 +20,8 @@ calls are covered in order of ascending strike, then time to expiry (the deepest
 in-the-money call, which carries the largest requirement, first); shares left over from a
 position's last whole contract cover no later call. A covered contract carries no option
 requirement; a partly covered position pays the uncovered requirement on its uncovered
-contracts (``covered_fraction``). The stock keeps its own requirement. Short puts are not treated as
-covered by short stock (conservative).
+contracts (``covered_fraction``). The stock keeps its own requirement. Short puts are not
+treated as covered by short stock (conservative).
 
 **Spreads.** With a ``spread_rate`` (the rulebook's ``option_spread`` leg), short options
 still uncovered are paired with long options of the same type on the same underlying and

@@ -412,11 +412,6 @@ def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
                 continue
             made[path, u, v] = len(lines)
             after = outcome(after_ev, ev.anchor)
-            seg = after_ev.frames["segregation"]
-            still = seg[
-                (seg["rule_id"] == row["rule_id"])
-                & (seg["path"].astype("str").str.contains(f"{u}{PATH_SEPARATOR}{v}", regex=False))
-            ]
             what = (
                 f"remove the pledge of lot {u} to {v}"
                 if u in lots
@@ -429,7 +424,7 @@ def _breaches(ev: SetEvaluator, before: Outcome) -> list[Counterfactual]:
                     citation=str(row["citation"]),
                     target=path,
                     change=what,
-                    clears=still.empty and not _same_path(seg, row, path),
+                    clears=_ends(after_ev.frames["segregation"], row, path, (u, v)),
                     outcome=after,
                 )
             )
@@ -441,19 +436,19 @@ def _cited_too(
 ) -> Counterfactual:
     """A line that ends a path two rules find: both rules cited; it clears when it ends the
     path under both (``seg``: the segregation frame of the book without the edge)."""
-    still = seg[
-        (seg["rule_id"] == row["rule_id"])
-        & (seg["path"].astype("str").str.contains(f"{u}{PATH_SEPARATOR}{v}", regex=False))
-    ]
-    cleared = still.empty and not _same_path(seg, row, line.target)
     return line.model_copy(
         update={
             "rule_id": f"{line.rule_id};{row['rule_id']}",
             "citation": f"{line.citation}; {row['citation']}",
-            "clears": line.clears and cleared,
+            "clears": line.clears and _ends(seg, row, line.target, (u, v)),
         }
     )
 
 
-def _same_path(seg: pd.DataFrame, row: pd.Series, path: str) -> bool:
-    return bool(((seg["rule_id"] == row["rule_id"]) & (seg["path"].astype("str") == path)).any())
+def _ends(seg: pd.DataFrame, row: pd.Series, path: str, edge: tuple[str, str]) -> bool:
+    """Whether the book without ``edge`` (its segregation frame ``seg``) no longer breaks
+    ``row``'s rule by that edge, nor by the same path."""
+    mine = seg["rule_id"] == row["rule_id"]
+    paths = seg["path"].astype("str")
+    by_edge = paths.str.contains(PATH_SEPARATOR.join(edge), regex=False)
+    return not (mine & by_edge).any() and not (mine & (paths == path)).any()
