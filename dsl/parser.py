@@ -381,8 +381,8 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     return error(code, message, span, hint)
 
 
-_UNITS = ("USD", "%", "bp", "day", "days", "month", "months", "year", "years", "x")
-"""The units a figure may carry (the grammar's ``unit`` rule)."""
+_UNITS = tuple(u.value for u in m.Unit if u.value)
+"""The units a figure may carry (a duration's singular too: ``1 year``)."""
 
 
 def _after_a_number(text: str, token: Token) -> bool:

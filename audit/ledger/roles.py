@@ -18,6 +18,7 @@ from sqlalchemy.exc import DatabaseError
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, record_roles, recorded_roles
+from marginlex.audit.ledger.sqlite_read import is_sqlite
 from marginlex.audit.ledger.store import Ledger, LedgerError
 
 WRITER = "marginlex_writer"
@@ -150,7 +151,7 @@ def init_ledger(
         for name in (writer, reader):
             if not _NAME.match(name):
                 raise LedgerError(f"role name {name!r}: use lower-case letters, digits and _")
-        if "://" not in location or location.startswith("sqlite:"):
+        if is_sqlite(location):
             raise LedgerError(_SQLITE_ROLES)
         _may_create_roles(location, (writer, reader))
     ledger = Ledger.open(location, access=Access.OWNER)

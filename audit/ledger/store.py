@@ -55,7 +55,7 @@ from marginlex.audit.ledger.decision_keys import (
 )
 from marginlex.audit.ledger.driver_rows import insert_sql
 from marginlex.audit.ledger.entry_read import LedgerError
-from marginlex.audit.ledger.read import LedgerReader
+from marginlex.audit.ledger.read import LedgerReader, inflate_book
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
 from marginlex.audit.ledger.run_summaries import has_summaries, write_summary
@@ -608,7 +608,6 @@ def _same_book(conn: Connection, book_sha256: str) -> None:
             sha256 would become this run's recorded input.
     """
     # only here (bytes that differ: rare): loading a book needs pandas, which reading does not
-    from marginlex.audit.ledger.read import inflate_book  # noqa: PLC0415
     from marginlex.audit.ledger.recorded_inputs import (  # noqa: PLC0415
         RecordedInputError,
         book_from_blob,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.requests import Request
 
 from marginlex.audit.ledger.read_only import open_read_only
+from marginlex.audit.ledger.sqlite_read import is_sqlite
 from marginlex.audit.ledger.store import shown_location
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def state_of(request: Request) -> ConsoleState:
 def _identity(location: str) -> tuple[int, ...] | None:
     """A SQLite ledger file's device and inode (None: a server's URL, nothing to compare;
     ``(-1,)``: no file there now)."""
-    if "://" in location and not location.startswith("sqlite:///"):
+    if not is_sqlite(location):
         return None
     path = Path(location.removeprefix("sqlite:///")).expanduser()
     try:

@@ -77,6 +77,17 @@ def test_stock_rows_and_long_option() -> None:
     assert out["requirement"].tolist() == pytest.approx([2_500.0, 3_000.0, 600.0])
 
 
+SHORT_XYZ_CALL = {
+    "underlying": "XYZ",
+    "product": "equity_option",
+    "is_call": True,
+    "quantity": -1.0,
+    "underlying_price": 100.0,
+    "t": 0.1,
+}
+"""One short call on XYZ at 100, 0.1 years out (strike, price and account given per test)."""
+
+
 def test_covered_call_and_partly_covered_call() -> None:
     # Account A1: 150 XYZ long, short 1 call K=90 and 1 call K=110 (x100, at $12 and $1).
     #   Lowest strike first: the 90 call is fully covered (100 shares) -> 0;
@@ -87,14 +98,7 @@ def test_covered_call_and_partly_covered_call() -> None:
     # Account A3: 250 XYZ long, short 3 calls K=90: 2 contracts covered, 1 uncovered:
     #   covered fraction 2/3, requirement 3 x 3,200 x 1/3 = 3,200; its stock 25% x 25,000.
     # The stock keeps its own 25% x 15,000 = 3,750.
-    call = {
-        "underlying": "XYZ",
-        "product": "equity_option",
-        "is_call": True,
-        "quantity": -1.0,
-        "underlying_price": 100.0,
-        "t": 0.1,
-    }
+    call = SHORT_XYZ_CALL
     out = strategy_based(
         positions(
             {"quantity": 150.0},
@@ -195,14 +199,7 @@ def test_decide_refuses_a_negative_requirement() -> None:
 
 def test_a_fractional_short_call_covered_to_float_noise_is_covered() -> None:
     # 0.3 x 3 x 100 shares is 89.99999999999999 in float64: they cover 0.9 contracts of 100
-    call = {
-        "underlying": "XYZ",
-        "product": "equity_option",
-        "is_call": True,
-        "quantity": -0.9,
-        "underlying_price": 100.0,
-        "t": 0.1,
-    }
+    call = SHORT_XYZ_CALL | {"quantity": -0.9}
     out = strategy_based(
         positions(
             {"quantity": 0.3 * 3 * 100},
