@@ -23,8 +23,8 @@ from marginlex.dsl.provenance import SourceFile, source_files, source_lines
 from marginlex.dsl.resolve import ResolvedRulebook
 
 # ``override`` says how a statement was written, not what it means.
-_IGNORED = frozenset({"span", "reason_span", "override"})
-_NON_OPERATIVE = frozenset({"span", "reason_span", "override", "citation", "status", "note"})
+_IGNORED = m.SPAN_FIELDS | {"override"}
+_NON_OPERATIVE = _IGNORED | {"citation", "status", "note"}
 
 
 class ChangeKind(StrEnum):

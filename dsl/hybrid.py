@@ -104,11 +104,13 @@ def split_unit(unit: str) -> tuple[str, str | None]:
     return sid, key or None
 
 
+_SKIPPED = m.SPAN_FIELDS | {"note"}
+
+
 def _plain(data: Any) -> Any:
     """Model data without spans and row notes (citations and status marks move nothing)."""
     if isinstance(data, dict):
-        skip = ("span", "reason_span", "note")
-        return {k: _plain(v) for k, v in data.items() if k not in skip}
+        return {k: _plain(v) for k, v in data.items() if k not in _SKIPPED}
     if isinstance(data, list):
         return [_plain(x) for x in data]
     return data

@@ -12,7 +12,7 @@ from typing import Any
 from lark import Token, v_args
 
 from marginlex.dsl.model import rulebook as m
-from marginlex.dsl.build.expressions import Item, gather
+from marginlex.dsl.build.expressions import SPANS, Item, gather
 from marginlex.dsl.build.tables import OTHERWISE, TableBuilder
 from marginlex.dsl.format import rows as keys
 from marginlex.dsl.diagnostics import ACCEPTABLE, BuildError, Code, error
@@ -21,6 +21,8 @@ from marginlex.dsl.diagnostics import ACCEPTABLE, BuildError, Code, error
 def _common(d: dict[str, Any]) -> dict[str, Any]:
     keys = ("citation", "effective", "status")
     out = {k: d[k] for k in keys if k in d}
+    if "status" in d:
+        out["status_span"] = d[SPANS]["status"]
     if "accept" in d:
         out["accepts"] = tuple(d["accept"])
     return out

@@ -22,6 +22,8 @@ class Item:
     span: m.Span
 
 
+SPANS = "_spans"
+"""The key under which :func:`gather` keeps where each clause was written (key -> span)."""
 _MULTI = frozenset({"accept", "requirement", "change", "range", "scan_row", "rate_row", "strategy_row"})
 
 _CLAUSE_WORDS = {"citation": "cites", "option_model": "options", "applies_to": "applies to"}
@@ -58,6 +60,7 @@ def gather(items: list[Any], head: m.Span, required: tuple[str, ...] = ()) -> di
             )
         else:
             out[item.key] = item.value
+        out.setdefault(SPANS, {})[item.key] = item.span
     for key in required:
         if key not in out:
             word = _REQUIRED_WORDS.get(key, key.replace("_", " "))

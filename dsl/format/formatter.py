@@ -59,7 +59,8 @@ def _clauses(s: m.StatementBase) -> list[Line]:
     if s.citation is not None:
         out.append(Line(1, f"cites {string(s.citation.text)}", s.citation.span.line))
     if s.status is not None:
-        out.append(Line(1, f"status {s.status.value}"))
+        line = None if s.status_span is None else s.status_span.line
+        out.append(Line(1, f"status {s.status.value}", line))
     if s.effective is not None:
         out.append(Line(1, effective(s.effective), s.effective.span.line))
     return out + _accepts(s.accepts)
@@ -398,12 +399,25 @@ def _merge_comments(
     lines: list[Line], comments: tuple[m.Comment, ...], code_lines: set[int], gap_after: set[int]
 ) -> list[str]:
     """Interleave comments: full-line ones before the first line anchored after them,
-    trailing ones at the end of the line they followed."""
-    trailing: dict[int, list[str]] = {}
+    trailing ones at the end of the line they followed. When the layout joins lines that
+    each had one, or a clause written over several lines held a comment line, they go on
+    lines of their own, in order, before the first line of what was joined (one comment
+    never swallows another, none leaves its clause, and a second ``fmt`` leaves them)."""
+    trailing: dict[int, list[m.Comment]] = {}
     full = [c for c in comments if c.span.line not in code_lines]
     for c in comments:
         if c.span.line in code_lines:
-            trailing.setdefault(_trail_target(lines, c.span.line), []).append(c.text)
+            trailing.setdefault(_trail_target(lines, c.span.line), []).append(c)
+    ahead: dict[int, list[m.Comment]] = {}  # comments of joined lines, before the first
+    for i, notes in list(trailing.items()):
+        if len(notes) > 1:
+            first = max((k for k in range(i + 1) if lines[k].anchor is not None), default=i)
+            ahead.setdefault(first, []).extend(trailing.pop(i))
+    for c in list(full):  # a full-line comment inside a clause the layout packs
+        inside = _packed_around(lines, c.span.line)
+        if inside is not None:
+            full.remove(c)
+            ahead.setdefault(inside, []).append(c)
     out: list[str] = []
     pending = sorted(full, key=lambda c: (c.span.line, c.span.column))
     for i, line in enumerate(lines):
@@ -417,12 +431,27 @@ def _merge_comments(
             out.append(IND * line.depth + c.text)
             if c.span.line in gap_after and out[-1]:
                 out.append("")
+        joined = sorted(ahead.get(i, []), key=lambda c: (c.span.line, c.span.column))
+        out += [IND * line.depth + c.text for c in joined]
         text = IND * line.depth + line.text
         if i in trailing:
-            text += "  " + "  ".join(trailing[i])
+            text += "  " + trailing[i][0].text
         out.append(text)
     out += [c.text for c in pending]
     return out
+
+
+def _packed_around(lines: list[Line], comment_line: int) -> int | None:
+    """The line whose packed clause was written over several source lines with this comment
+    line between its first and last (the comment goes before it), or None."""
+    for i, line in enumerate(lines):
+        if (
+            line.anchor is not None
+            and line.last is not None
+            and (line.anchor < comment_line < line.last)
+        ):
+            return i
+    return None
 
 
 def _trail_target(lines: list[Line], comment_line: int) -> int:

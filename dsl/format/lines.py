@@ -13,12 +13,14 @@ IND = "  "
 
 @dataclass(frozen=True)
 class Line:
-    """One output line: indentation depth, text, the source line it stands for."""
+    """One output line: indentation depth, text, the source line it stands for (and, for
+    the first line of a packed clause, the source line where that clause ended)."""
 
     depth: int
     text: str
     anchor: int | None = None
     statement: bool = False
+    last: int | None = None
 
 
 def pack(depth: int, parts: list[str], anchor: m.Node | None) -> list[Line]:
@@ -34,7 +36,10 @@ def pack(depth: int, parts: list[str], anchor: m.Node | None) -> list[Line]:
             current = part
     lines.append(Line(depth + (1 if lines else 0), current))
     first = lines[0]
-    lines[0] = Line(first.depth, first.text, anchor.span.line if anchor else None)
+    span = anchor.span if anchor else None
+    lines[0] = Line(
+        first.depth, first.text, span.line if span else None, last=span.end_line if span else None
+    )
     return lines
 
 

@@ -101,6 +101,7 @@ from marginlex.dsl.model.expressions import (
     Unit,
     Value,
 )
+from marginlex.dsl.model.span import SPAN_FIELDS
 
 
 class StatementKind(StrEnum):
@@ -144,6 +145,7 @@ class StatementBase(Node):
     citation: Citation | None = None
     effective: Effective | None = None
     status: Status | None = None
+    status_span: Span | None = None  # where ``status`` was written (fmt keeps comments by it)
     accepts: tuple[Acceptance, ...] = ()
 
 
@@ -401,6 +403,7 @@ __all__ = [
     "NODE_TYPES",
     "NO_SPAN",
     "REQUIREMENT_MODIFIERS",
+    "SPAN_FIELDS",
     "STATEMENT_TYPES",
     "Acceptance",
     "And",

@@ -19,3 +19,7 @@ class Span(BaseModel):
 
 
 NO_SPAN = Span()
+
+SPAN_FIELDS = frozenset({"span", "reason_span", "status_span"})
+"""The model fields that say where a node was written, not what it says (comparisons of
+meaning leave them out)."""

@@ -12,7 +12,7 @@ def without_spans(node: m.Node) -> Any:
 
 def _strip(data: Any) -> Any:
     if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if k not in ("span", "reason_span")}
+        return {k: _strip(v) for k, v in data.items() if k not in m.SPAN_FIELDS}
     if isinstance(data, list):
         return [_strip(x) for x in data]
     return data
