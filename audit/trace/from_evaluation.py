@@ -35,6 +35,7 @@ from marginlex.audit.trace.named import TraceKeys, failed_masks, trace_keys
 from marginlex.audit.trace.sets import margin_set_json
 from marginlex.audit.trace.step_inputs import step_inputs_json
 from marginlex.dsl.model import rulebook as m
+from marginlex.engine.book.columns import moves_with
 from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.plan.steps import Plan, Step, StepKind
@@ -245,13 +246,16 @@ class _Builder:
         return _StepText([out], present)
 
     def _offset_keys(self, step: Step) -> pd.Series:
+        """Per instrument id, its product group: the key of the instrument it moves with."""
         rule = getattr(step.statement, "rule", None)
         key = getattr(rule, "key", None)
-        instruments = self.book.instruments.set_index("instrument_id")
+        inst = self.book.instruments
         name = getattr(key, "name", "")
-        if name in instruments.columns:
-            return instruments[name].astype("str")
-        return pd.Series(dtype="str")
+        if name not in inst.columns:
+            return pd.Series(dtype="str")
+        moving = moves_with(inst["instrument_id"], inst["underlying"], inst["is_option"])
+        keys = inst[name].astype("str").to_numpy(dtype=object)[moving]
+        return pd.Series(keys, index=inst["instrument_id"].to_numpy(), dtype="str")
 
     def _offset_worst(self, frame: pd.DataFrame, codes: IntArray) -> npt.NDArray[np.object_]:
         """The label of each offset's worst point, from its set's first class group."""

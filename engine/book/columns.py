@@ -8,6 +8,7 @@ set of string keys fall back to Python objects. These helpers hash in Arrow inst
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,3 +69,18 @@ def lookup(values: pd.Series, keys: pd.Series | pd.Index, table: pd.Series) -> p
     taken = table.iloc[np.where(pos >= 0, pos, 0)].reset_index(drop=True)
     out = taken.where(pd.Series(pos >= 0))
     return out.set_axis(values.index)
+
+
+def moves_with(
+    ids: pd.Series, underlying: pd.Series, is_option: pd.Series
+) -> npt.NDArray[np.int64]:
+    """Per instrument row, the row of the instrument it moves with: an option's underlying
+    when the book lists it, else its own.
+
+    >>> ids = pd.Series(["ES", "ES_C", "X_C"])
+    >>> moves_with(ids, pd.Series([None, "ES", "X"]), pd.Series([False, True, True]))
+    array([0, 0, 2])
+    """
+    under = index_in(underlying, ids)
+    mine = np.arange(len(ids), dtype=np.int64)
+    return np.where(is_option.to_numpy(dtype=bool) & (under >= 0), under, mine).astype(np.int64)

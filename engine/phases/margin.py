@@ -285,7 +285,9 @@ def _finish(
 def _product_key(
     state: RunState, frame: pd.DataFrame, codes: IntArray, size: int, *, span: bool
 ) -> np.ndarray:
-    """Per class group, the value of its credit rule's key field (e.g. index_class)."""
+    """Per class group, the value of its credit rule's key field (e.g. index_class), read
+    like its range rows from the instrument each position moves with (an option's
+    underlying): a class group is offset as the product it is scanned as."""
     credit = credit_rule_of(state.plan, span=span)
     if credit is None or not len(frame):
         return np.full(size, "", dtype=object)
@@ -296,7 +298,7 @@ def _product_key(
     pos = state.ctx.positions
     if key.subject is Subject.INSTRUMENT:  # read per instrument, gather per position
         link = pos.links[1]
-        col, rows = link.ctx.column(key.subject, key.name), link.index[rows]
+        col, rows = link.ctx.column(key.subject, key.name), moving_instrument(state)[rows]
     else:
         col = pos.column(key.subject, key.name)
     # Every key a row names, left legs and the right legs of spreads (`a with b`), in order.

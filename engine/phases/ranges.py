@@ -14,7 +14,7 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
-from marginlex.engine.book.columns import index_in
+from marginlex.engine.book.columns import moves_with
 from marginlex.engine.kernels.grouping import categorical, group_by_set_and_label
 from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.state import IntArray, RunState
@@ -27,10 +27,7 @@ def moving_instrument(state: RunState) -> IntArray:
     pos = state.ctx.positions
     link = pos.links[1]
     inst = link.ctx.own[Subject.INSTRUMENT]
-    under = index_in(inst["underlying"], inst["id"])
-    moves_with = np.where(inst["is_option"].to_numpy(dtype=bool) & (under >= 0), under, -1)
-    own = link.index
-    return np.where(moves_with[own] >= 0, moves_with[own], own).astype(np.int64)
+    return moves_with(inst["id"], inst["underlying"], inst["is_option"])[link.index]
 
 
 def _moving_context(state: RunState) -> RowContext:
