@@ -7,7 +7,9 @@ row is a change; a table whose columns differ has changed in every row). A chang
 either book, marks the accounts whose decisions can read it:
 
 - ``accounts``: the account;
-- ``parties``: every account the party owns or carries;
+- ``parties``: every account the party owns or carries, and every account owned or carried
+  by a party at the other end of a relation with it (a rule may read a party at the far
+  end of a relation: ``carrier member_of dco`` reads the clearing house's row);
 - ``positions``: the account holding the position;
 - ``collateral``: the account holding the lot and the account it is pledged to;
 - ``instruments``: every account holding a position in the instrument or in an instrument
@@ -108,6 +110,7 @@ def changed_accounts(before: Frames, after: Frames) -> pd.Index | None:
         return None
     books = (before, after)
     parties = _both(books, masks["parties"], "parties", "party_id")
+    parties = parties.append(far_ends(parties, after["relations"])).unique()
     assets, held = _instrument_ids(books, masks["instruments"])
     found: list[pd.Series] = []
     for side, book in enumerate(books):  # the two books
@@ -119,6 +122,20 @@ def changed_accounts(before: Frames, after: Frames) -> pd.Index | None:
         found += _ids(lots, lot_rows, "account_id", "pledged_to")
     ids: pd.Index = pd.Index(pd.concat(found, ignore_index=True))
     return ids.unique()
+
+
+def far_ends(parties: pd.Index, relations: pd.DataFrame) -> pd.Index:
+    """The other end of every relation one of ``parties`` is an end of (the two books'
+    relations are the same when this is asked: a changed relation decides every account).
+
+    >>> rel = pd.DataFrame({"src": ["BD", "FCM"], "dst": ["CME", "CME"]})
+    >>> sorted(far_ends(pd.Index(["CME"]), rel))
+    ['BD', 'FCM']
+    """
+    src, dst = relations["src"], relations["dst"]
+    ends = pd.concat([_text(dst[src.isin(parties)]), _text(src[dst.isin(parties)])])
+    found: pd.Index = pd.Index(ends).unique()
+    return found
 
 
 def _components(book: Frames) -> tuple[pd.Index, np.ndarray]:

@@ -13,7 +13,8 @@ books, reading only today's book and the earlier digest (a test holds the two eq
 - a changed account, position or lot marks its account (a lot's pledgee shares its
   component, in either book, so it is decided again with it);
 - a changed party marks today's accounts it owns or carries (an account it no longer owns
-  or carries changed its own row);
+  or carries changed its own row), and those owned or carried by a party at the other end
+  of a relation with it (a rule may read it there: ``carrier member_of dco``);
 - a changed instrument marks today's holders of it, or of an instrument written on it, and
   of lots whose asset it is (a holder that no longer holds it changed its positions);
 - a changed relation, currency or set of columns: every account (None).
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from marginlex.engine.distributed.changed import Frames, row_hashes
+from marginlex.engine.distributed.changed import Frames, far_ends, row_hashes
 from marginlex.engine.distributed.partition import components_of
 
 DIGEST_VERSION = 1
@@ -144,6 +145,7 @@ def accounts_to_decide(before: BookDigest, after: BookDigest, today: Frames) -> 
     assets = changed["instruments"]
     held = assets.append(pd.Index(ins.loc[ins["underlying"].isin(assets), "instrument_id"]))
     parties = changed["parties"]
+    parties = parties.append(far_ends(parties, today["relations"])).unique()
     by_party = acc["owner_id"].isin(parties) | acc["carrier_id"].isin(parties)
     found = [
         changed["accounts"],

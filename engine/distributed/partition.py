@@ -34,19 +34,24 @@ def account_components(book: Book) -> IntArray:
     return components_of(book.accounts, book.collateral, book.relations)
 
 
-def components_of(acc: pd.DataFrame, lots: pd.DataFrame, rel: pd.DataFrame) -> IntArray:
+def components_of(
+    acc: pd.DataFrame, lots: pd.DataFrame, rel: pd.DataFrame, *, by_owner: bool = True
+) -> IntArray:
     """:func:`account_components` from a book's accounts, collateral and relations frames
     (the columns it reads: ``account_id``, ``owner_id``; ``account_id``, ``pledged_to``;
-    ``src``, ``dst``), so that a recorded book read back raw is cut the same way."""
+    ``src``, ``dst``), so that a recorded book read back raw is cut the same way. Without
+    ``by_owner``, only lots and relations join accounts (the accounts a lot's path can
+    reach: what segregation and a pledged lot's value read)."""
     ids = pd.Index(acc["account_id"].astype("str").to_numpy())
-    owner_codes = pd.factorize(acc["owner_id"].astype("str"))[0]
-    first_of_owner = np.full(owner_codes.max(initial=-1) + 1, -1, dtype=np.int64)
-    first_of_owner[owner_codes[::-1]] = np.arange(len(acc))[::-1]
     pairs = [
-        (np.arange(len(acc)), first_of_owner[owner_codes]),
         (_rows(ids, lots["account_id"]), _rows(ids, lots["pledged_to"])),
         (_rows(ids, rel["src"]), _rows(ids, rel["dst"])),
     ]
+    if by_owner:
+        owner_codes = pd.factorize(acc["owner_id"].astype("str"))[0]
+        first_of_owner = np.full(owner_codes.max(initial=-1) + 1, -1, dtype=np.int64)
+        first_of_owner[owner_codes[::-1]] = np.arange(len(acc))[::-1]
+        pairs.append((np.arange(len(acc)), first_of_owner[owner_codes]))
     src = np.concatenate([a for a, _ in pairs])
     dst = np.concatenate([b for _, b in pairs])
     keep = (src >= 0) & (dst >= 0)

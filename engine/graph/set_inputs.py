@@ -9,7 +9,19 @@ account count for the set that holds them):
   relation row whose ``src`` or ``dst`` is one of those accounts or parties;
 - the positions it holds, each with its instrument's row and its underlying's row;
 - the collateral lots it holds, and the instrument row a lot's asset names (if any);
-- the margin set id itself.
+- the margin set id itself;
+- the party at the far end of each of those relations (a rule may ask whether the carrier
+  is a member of a dco);
+- every position of its accounts, wherever it is margined (an account's equity counts a
+  position another set takes in, such as cash Treasuries in a cross-margin set), with its
+  instrument's and underlying's rows;
+- and the rows of its accounts' collateral component
+  (:func:`~marginlex.engine.distributed.partition.components_of` without owners: accounts
+  joined by a pledged lot or a relation between accounts), which segregation reads as it
+  follows a lot to the account it is pledged to and on along ``rehypothecated_to``, and a
+  received lot's value reads at its source: every account of the component with its owner's
+  and carrier's rows, every relation between accounts touching one of them, every lot they
+  hold or receive with the instrument its asset names.
 
 Each book table's rows are hashed at once (``pandas.util.hash_pandas_object``), salted per
 table, and summed per set into two independent 64-bit lanes (order-free, no Python loop
@@ -30,6 +42,7 @@ import pandas as pd
 
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.book.load import Book
+from marginlex.engine.distributed.partition import components_of
 from marginlex.engine.kernels.text import as_text
 
 Frames = Mapping[str, pd.DataFrame]
@@ -38,6 +51,7 @@ Frames = Mapping[str, pd.DataFrame]
 _U64 = np.uint64
 _MIX = (_U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB))
 _LANE = _U64(0x9E3779B97F4A7C15)
+_ENDS = ("src", "dst")
 _HEX = np.array([f"{i:02x}" for i in range(256)], dtype="<U2")
 
 
@@ -72,23 +86,33 @@ class _Keyed:
 
     keys: np.ndarray
     hashes: np.ndarray
+    rows: np.ndarray  # each sorted row's number in the table
 
     @classmethod
     def of(cls, keys: np.ndarray, hashes: np.ndarray) -> _Keyed:
         """Rows with a key (rows whose key is -1, found nowhere, are left out)."""
         order = np.argsort(keys, kind="stable")
         order = order[keys[order] >= 0]
-        return cls(keys[order], hashes[order])
+        return cls(keys[order], hashes[order], order)
 
     def rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every row whose key is one of ``keys``: (the position in ``keys``, the row's hash),
         as a join would pair them (a key held by several rows is paired with each)."""
+        which, at = self._pairs(keys)
+        return which, self.hashes[at]
+
+    def table_rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`rows_of`, with each row's number in the table instead of its hash."""
+        which, at = self._pairs(keys)
+        return which, self.rows[at]
+
+    def _pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo = np.searchsorted(self.keys, keys, "left")
         many = np.searchsorted(self.keys, keys, "right") - lo
         many[keys < 0] = 0
         which = np.repeat(np.arange(len(keys)), many)
         first = np.repeat(lo - (np.cumsum(many) - many), many)  # row of each pair's key group
-        return which, self.hashes[first + np.arange(len(which))]
+        return which, first + np.arange(len(which))
 
 
 class BookRows:
@@ -109,10 +133,10 @@ class BookRows:
         )
         self.owner = _codes(accounts["owner_id"], self.entity_ids)
         self.carrier = _codes(accounts["carrier_id"], self.entity_ids)
-        relation_hashes = _rows(book.relations, "relations")
+        self.relation_hashes = _rows(book.relations, "relations")
+        self.relation_ends = {end: _codes(book.relations[end], self.entity_ids) for end in _ENDS}
         self.relations = {
-            end: _Keyed.of(_codes(book.relations[end], self.entity_ids), relation_hashes)
-            for end in ("src", "dst")
+            end: _Keyed.of(self.relation_ends[end], self.relation_hashes) for end in _ENDS
         }
         instruments = book.instruments
         self.instrument_ids = as_text(instruments["instrument_id"])
@@ -128,6 +152,11 @@ class BookRows:
         )
         self.lot_ids = as_text(book.collateral["lot_id"])
         self.lot_hashes = _rows(book.collateral, "collateral")
+        held = _codes(positions["account_id"], self.entity_ids)
+        self.held = _Keyed.of(held, _rows(positions, "positions"))  # by account
+        self.held_instrument = _codes(positions["instrument_id"], self.instrument_ids)
+        self.component = components_of(accounts, book.collateral, book.relations, by_owner=False)
+        self.component_hashes = _component_hashes(self, book)
 
     def pair(self, account: np.ndarray, instrument: np.ndarray) -> np.ndarray:
         """One integer for an (account, instrument) pair of codes; -1 if either is -1."""
@@ -138,6 +167,45 @@ class BookRows:
         """The instrument row of each code in ``rows`` (-1: no instrument), for its set."""
         found = rows >= 0
         parts.add(code[found], self.instrument_hashes[rows[found]])
+
+
+def _component_hashes(rows: BookRows, book: Book) -> np.ndarray:
+    """One 64-bit hash per collateral component, of the rows listed in the module's
+    docstring (each row mixed and summed: order-free)."""
+    n = len(book.accounts)
+    comp = rows.component
+    party = np.concatenate([rows.owner, rows.carrier])
+    at = np.tile(comp, 2)
+    codes = [comp, at[party >= 0]]
+    hashes = [rows.entity_hashes[:n], rows.entity_hashes[party[party >= 0]]]
+    src, dst = rows.relation_ends["src"], rows.relation_ends["dst"]
+    between = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)  # account to account
+    codes.append(comp[src[between]])
+    hashes.append(rows.relation_hashes[between])
+    lots = book.collateral
+    holder = _codes(lots["account_id"], rows.entity_ids)
+    pledgee = _codes(lots["pledged_to"], rows.entity_ids)
+    account = np.where((holder >= 0) & (holder < n), holder, pledgee)
+    kept = (account >= 0) & (account < n)
+    lot_comp = comp[account[kept]]
+    asset = _codes(lots["asset"], rows.instrument_ids)[kept]
+    codes += [lot_comp, lot_comp[asset >= 0]]
+    hashes += [rows.lot_hashes[kept], rows.instrument_hashes[asset[asset >= 0]]]
+    size = int(comp.max(initial=-1)) + 1
+    return _summed(np.concatenate(codes), np.concatenate(hashes), size)
+
+
+def _summed(codes: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
+    """Per code 0..size-1, the sum of its rows' mixed hashes (0 where it has none)."""
+    out = np.zeros(size, dtype=_U64)
+    if not len(codes):
+        return out
+    order = np.argsort(codes, kind="stable")
+    codes, mixed = codes[order], _mix(hashes[order], _LANE)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    with np.errstate(over="ignore"):
+        out[codes[starts]] = np.add.reduceat(mixed, starts)
+    return out
 
 
 class _Parts:
@@ -181,11 +249,34 @@ def _entities(frames: Frames, rows: BookRows, sets: pd.Index) -> tuple[np.ndarra
 
 
 def _people(parts: _Parts, frames: Frames, rows: BookRows) -> None:
-    """Accounts, parties and relations: by the set's accounts, owners and carriers."""
+    """Accounts, parties and relations: by the set's accounts, owners and carriers; and the
+    party (or account) at the far end of each relation."""
     entity, code = _entities(frames, rows, parts.sets)
     parts.add(code, rows.entity_hashes[entity])  # its account or party row
-    for end in ("src", "dst"):
+    for end in _ENDS:
         parts.keyed(code, rows.relations[end], entity)
+        which, row = rows.relations[end].table_rows_of(entity)
+        far = rows.relation_ends["dst" if end == "src" else "src"][row]
+        parts.add(code[which][far >= 0], rows.entity_hashes[far[far >= 0]])
+
+
+def _accounts_reach(parts: _Parts, frames: Frames, rows: BookRows) -> None:
+    """Every position of the set's accounts (with its instrument and underlying), and the
+    hash of each of their collateral components (once per set and component)."""
+    members = frames["sets"][["margin_set_id", "account_id"]].drop_duplicates()
+    code = _codes(members["margin_set_id"], parts.sets)
+    account = _codes(members["account_id"], rows.entity_ids)
+    known = (code >= 0) & (account >= 0) & (account < len(rows.component))
+    code, account = code[known], account[known]
+    parts.keyed(code, rows.held, account)
+    which, row = rows.held.table_rows_of(account)
+    instrument = rows.held_instrument[row]
+    rows.instruments(parts, code[which], instrument)
+    under = np.where(instrument >= 0, rows.underlying[np.maximum(instrument, 0)], -1)
+    rows.instruments(parts, code[which], under)
+    width = np.int64(len(rows.component_hashes) + 1)
+    pairs = np.unique(code * width + rows.component[account])
+    parts.add(pairs // width, rows.component_hashes[pairs % width])
 
 
 def _holdings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
@@ -220,6 +311,7 @@ def set_input_hashes(
     parts = _Parts(sets)
     _people(parts, frames, rows)
     _holdings(parts, frames, rows)
+    _accounts_reach(parts, frames, rows)
     code, hashed = parts.result()
     if not len(code):  # no set (a --since run's cut of an unchanged book)
         return pd.Series([], index=sets, dtype="str", name="inputs_sha256")

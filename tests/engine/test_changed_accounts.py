@@ -84,6 +84,19 @@ def test_a_party_marks_every_account_it_owns_or_carries(demo: Frames) -> None:
     assert _sorted(changed_accounts(demo, after)) == accounts
 
 
+def test_a_party_at_the_far_end_of_a_relation_marks_the_accounts_of_the_other_end(
+    demo: Frames,
+) -> None:
+    """CME owns and carries nothing, but BDF1 and FCM1 are ``member_of`` it: a rule may read
+    its row as ``carrier member_of dco``, so their accounts are decided again."""
+    after = _set(demo, "parties", ("party_id", "CME"), "kind", "clearing_agency")
+    accounts = [
+        *("A04_DELTA_PM", "A05_DELTA_FUT", "A06_ECHO_XM", "A07_ECHO_SEC"),  # carried by BDF1
+        *("A08_FOX_FUT", "A09_GOLF_FUT", "A12_JULIET_PM", "H_BDF1", "H_FCM1"),
+    ]
+    assert _sorted(changed_accounts(demo, after)) == accounts
+
+
 def test_a_duplicated_row_is_a_change_and_a_relation_decides_everything(demo: Frames) -> None:
     positions = demo["positions"]
     doubled = pd.concat([positions, positions.iloc[[7]]], ignore_index=True)
@@ -119,6 +132,7 @@ def _planted(demo: Frames) -> list[Frames]:
         _set(demo, "collateral", ("lot_id", "L22"), "market_value", 1.0),
         _set(demo, "accounts", ("account_id", "A07_ECHO_SEC"), "owner_id", "FOX"),
         _set(demo, "parties", ("party_id", "FCM1"), "ecp", False),
+        _set(demo, "parties", ("party_id", "CME"), "kind", "clearing_agency"),
         demo | {"positions": pd.concat([demo["positions"], demo["positions"].iloc[[7]]])},
         demo | {"positions": demo["positions"].drop(index=3)},
         demo | {"accounts": pd.concat([accounts, new_account], ignore_index=True)},

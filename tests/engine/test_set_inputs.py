@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from marginlex.engine.book.load import Book, load_book, write_book
+from marginlex.engine.distributed.partition import components_of
 from marginlex.engine.graph.set_inputs import (
     _LANE,
     BookRows,
@@ -134,6 +135,27 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
             .rename(columns={key: "entity"})
         )
         joined(entities, right, ["entity"])
+    # the party (or account) at the far end of each relation matched above
+    rel = book.relations[["src", "dst"]].astype("str")
+    every = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "entity": book.accounts["account_id"].astype("str"),
+                    "_h": _rows(book.accounts, "accounts"),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "entity": book.parties["party_id"].astype("str"),
+                    "_h": _rows(book.parties, "parties"),
+                }
+            ),
+        ]
+    )
+    for near, far in (("src", "dst"), ("dst", "src")):
+        ends = entities.merge(rel, left_on="entity", right_on=near)[["code", far]]
+        joined(ends.rename(columns={far: "entity"}), every, ["entity"])
     held = frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
     held = held.assign(code=code_of(held["margin_set_id"]))
     positions = book.positions[["account_id", "instrument_id"]].astype("str")
@@ -163,6 +185,30 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
     collateral = book.collateral[["lot_id"]].astype("str")
     joined(lots, collateral.assign(_h=_rows(book.collateral, "collateral")), ["lot_id"])
     joined(lots.rename(columns={"asset": "instrument_id"}), by_id, ["instrument_id"])
+    # every position of the set's accounts, with its instrument and underlying
+    own = members[["account_id", "code"]].merge(
+        positions.assign(_h=_rows(book.positions, "positions")), on="account_id"
+    )
+    codes.append(own["code"].to_numpy(np.int64))
+    hashes.append(own["_h"].to_numpy(np.uint64))
+    joined(own[["code", "instrument_id"]], by_id, ["instrument_id"])
+    joined(
+        own[["code", "instrument_id"]]
+        .merge(under, on="instrument_id")
+        .drop(columns="instrument_id")
+        .rename(columns={"underlying": "instrument_id"}),
+        by_id,
+        ["instrument_id"],
+    )
+    component = _components_by_account(book)
+    labels = pd.Series(
+        components_of(book.accounts, book.collateral, book.relations, by_owner=False),
+        index=book.accounts["account_id"].astype("str"),
+    )
+    per_set = members.assign(comp=labels.reindex(members["account_id"]).to_numpy())
+    per_set = per_set.dropna(subset=["comp"]).drop_duplicates(["code", "comp"])
+    codes.append(per_set["code"].to_numpy(np.int64))
+    hashes.append(component.reindex(per_set["account_id"]).to_numpy(np.uint64))
     code, hashed = np.concatenate(codes), np.concatenate(hashes)
     keep = code >= 0
     frame = pd.DataFrame({"code": code[keep], "h": hashed[keep]})
@@ -173,6 +219,56 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
     digest = np.stack([lane.to_numpy(np.uint64) for lane in lanes], axis=1).astype(">u8")
     text = [bytes(row).hex() for row in digest.view(np.uint8).reshape(len(digest), 16)]
     return pd.Series(text, index=sets[lanes[0].index.to_numpy()], name="inputs_sha256")
+
+
+def _components_by_account(book: Book) -> pd.Series:
+    """Each account's collateral component hash, by plain merges: the rows of the
+    component's accounts (joined by pledged lots and relations between accounts), their
+    owners and carriers, the relations between accounts, every lot held (else received)
+    with its asset's instrument."""
+    acc = book.accounts.astype({"account_id": "str"})
+    label = pd.Series(
+        components_of(acc, book.collateral, book.relations, by_owner=False),
+        index=acc["account_id"],
+    )
+    rows: list[pd.DataFrame] = []
+
+    def add(comp: object, h: object) -> None:
+        rows.append(pd.DataFrame({"comp": np.asarray(comp), "h": np.asarray(h, np.uint64)}))
+
+    parties = pd.DataFrame(
+        {"entity": book.parties["party_id"].astype("str"), "_h": _rows(book.parties, "parties")}
+    )
+    comp = label.to_numpy()
+    add(comp, _rows(book.accounts, "accounts"))
+    for column in ("owner_id", "carrier_id"):
+        mine = pd.DataFrame({"comp": comp, "entity": acc[column].astype("str")})
+        hit = mine.merge(parties, on="entity")
+        add(hit["comp"], hit["_h"])
+    rel = book.relations.astype({"src": "str", "dst": "str"})
+    between = rel["src"].isin(label.index) & rel["dst"].isin(label.index)
+    add(
+        label.reindex(rel.loc[between, "src"]).to_numpy(),
+        _rows(book.relations, "relations")[between],
+    )
+    inst = pd.DataFrame(
+        {
+            "instrument_id": book.instruments["instrument_id"].astype("str"),
+            "_h": _rows(book.instruments, "instruments"),
+        }
+    )
+    lots = book.collateral.assign(_h=_rows(book.collateral, "collateral"))
+    holder = label.reindex(lots["account_id"].astype("str")).to_numpy()
+    pledgee = label.reindex(lots["pledged_to"].astype("str")).to_numpy()
+    lots = lots.assign(comp=np.where(pd.notna(holder), holder, pledgee))
+    lots = lots[lots["comp"].notna()]
+    add(lots["comp"], lots["_h"])
+    assets = lots[["comp", "asset"]].astype({"asset": "str"})
+    on_asset = assets.rename(columns={"asset": "instrument_id"}).merge(inst, on="instrument_id")
+    add(on_asset["comp"], on_asset["_h"])
+    every = pd.concat(rows, ignore_index=True).astype({"comp": np.int64})
+    summed = every.assign(m=_mix(every["h"].to_numpy(np.uint64), _LANE)).groupby("comp")["m"].sum()
+    return pd.Series(summed.reindex(label.to_numpy()).to_numpy(np.uint64), index=label.index)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,113 @@
+"""``run --since`` decides what a full run of the same book decides when the change lies
+outside a set's own rows but inside what its decision reads (found by an independent
+reviewer, session 24): the account a lot is pledged to, a ``rehypothecated_to`` relation
+further along, a position another set margins (it moves the account's equity), and a
+party reached at the far end of a relation (``carrier member_of dco``). Each case records
+a synthetic book, records the changed book with ``--since`` and in full in a fresh ledger,
+and compares every decision and its input hash."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+from marginlex.engine.book.load import write_book
+from marginlex.engine.synth.generate import synth_book
+
+RECORDED = re.compile(r"recorded run (r-[0-9a-f]+)")
+Frames = dict[str, pd.DataFrame]
+
+
+def _run(book: Path, ledger: Path, *more: str) -> str:
+    result = CliRunner().invoke(app, ["run", str(book), "--ledger", str(ledger), *more])
+    assert result.exit_code == 0, result.stderr
+    match = RECORDED.search(result.stdout)
+    assert match is not None, result.stdout
+    return match[1]
+
+
+def _decisions(ledger: Path, run_id: str) -> pd.DataFrame:
+    columns = "rulebook_id, margin_set_id, account_ids, status, call, requirement, inputs_sha256"
+    with sqlite3.connect(ledger) as conn:
+        query = f"select {columns} from decisions where run_id = ?"
+        frame = pd.read_sql_query(query, conn, params=(run_id,))
+    return frame.sort_values(["rulebook_id", "margin_set_id"]).reset_index(drop=True)
+
+
+def _pledgee_becomes_house(frames: Frames) -> Frames:
+    """The account a customer's lot is pledged to turns into a house account: the lot now
+    reaches a house account (a segregation breach of the pledging set)."""
+    lots, acc = frames["collateral"], frames["accounts"]
+    customers = set(acc.loc[acc["origin"] == "customer", "account_id"])
+    pledged = lots[lots["pledged_to"].isin(customers) & lots["account_id"].isin(customers)]
+    target = pledged["pledged_to"].iloc[0]
+    return frames | {
+        "accounts": acc.assign(origin=acc["origin"].mask(acc["account_id"] == target, "house"))
+    }
+
+
+def _rehypothecated_on(frames: Frames) -> Frames:
+    """The account a customer's lot is pledged to passes it on to a house account."""
+    lots, acc = frames["collateral"], frames["accounts"]
+    target = lots.loc[lots["pledged_to"].notna(), "pledged_to"].iloc[0]
+    house = acc.loc[acc["origin"] == "house", "account_id"].iloc[0]
+    row = pd.DataFrame({"src": [target], "dst": [house], "relation": ["rehypothecated_to"]})
+    return frames | {"relations": pd.concat([frames["relations"], row], ignore_index=True)}
+
+
+def _treasury_flipped(frames: Frames) -> Frames:
+    """A000107's cash Treasury (margined in its CFTC cross-margin set, so not among its SEC
+    set's positions) changes sign: the SEC set's eligibility reads the account's equity,
+    which counts it (the reviewer's case: synth 120 accounts, seed 7)."""
+    pos = frames["positions"]
+    row = (pos["account_id"] == "A000107") & (pos["instrument_id"] == "UST_B20Y_204606")
+    assert row.sum() == 1
+    return frames | {"positions": pos.assign(quantity=pos["quantity"].mask(row, -pos["quantity"]))}
+
+
+def _clearing_house_kind(frames: Frames) -> Frames:
+    """CME's kind changes (a rule reading ``carrier member_of dco`` sees it)."""
+    parties = frames["parties"]
+    kind = parties["kind"].mask(parties["party_id"] == "CME", "clearing_agency")
+    return frames | {"parties": parties.assign(kind=kind)}
+
+
+CASES: dict[str, Callable[[Frames], Frames]] = {
+    "pledgee": _pledgee_becomes_house,
+    "rehypothecation": _rehypothecated_on,
+    "treasury": _treasury_flipped,
+    "clearing house": _clearing_house_kind,
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_since_decides_what_a_full_run_decides(case: str, tmp_path: Path) -> None:
+    meta, frames = synth_book(*((120, 7) if case == "treasury" else (300, 11)))
+    base = write_book(meta, frames, tmp_path / "base")
+    changed = write_book(meta, CASES[case](frames), tmp_path / "changed")
+    rulebooks: tuple[str, ...] = ("--rulebook", "sec", "--rulebook", "harmonized")
+    if case == "clearing house":  # a rulebook that names CME by its kind
+        text = (Path(__file__).parents[2] / "rulebooks" / "cftc.mlx").read_text()
+        assert 'carrier member_of "CME"' in text
+        own = text.replace('carrier member_of "CME"', "carrier member_of dco")
+        own = own.replace('rulebook cftc "', 'rulebook cftcx "', 1)
+        (tmp_path / "cftcx.mlx").write_text(own)
+        rulebooks = ("--rulebook", str(tmp_path / "cftcx.mlx"))
+    first = _run(base, tmp_path / "l.db", *rulebooks)
+    since = _run(changed, tmp_path / "l.db", *rulebooks, "--since", first)
+    full = _run(changed, tmp_path / "full.db", *rulebooks)
+    got, want = _decisions(tmp_path / "l.db", since), _decisions(tmp_path / "full.db", full)
+    pd.testing.assert_frame_equal(got, want)
+    assert (
+        CliRunner()
+        .invoke(app, ["verify", "--replay", "--ledger", str(tmp_path / "l.db")])
+        .exit_code
+        == 0
+    )
