@@ -16,6 +16,8 @@ from datetime import date
 from itertools import repeat
 from types import TracebackType
 
+import numpy as np
+
 from marginlex.audit.ledger.carried_entries import CarriedEntries, concat
 from marginlex.audit.ledger.carry import (
     Since,
@@ -34,7 +36,8 @@ from marginlex.audit.ledger.recorded_inputs import (
     rulebook_sha256,
 )
 from marginlex.audit.ledger.records import RunOrigin, RunRecord
-from marginlex.audit.ledger.store import Ledger, LedgerError, shown_location
+from marginlex.audit.ledger.store import Ledger, LedgerError, check_recordable, shown_location
+from marginlex.audit.ledger.tables import CENTS_LIMIT
 from marginlex.audit.trace.from_evaluation import (
     SetCodes,
     TraceColumns,
@@ -381,6 +384,8 @@ class RunRecorder:
                 when the fast serializer disagrees with the model), or a worker died;
                 nothing is written.
         """
+        for ev in self.evaluations:  # before a worker's trace check trips on its cents
+            _check_figures(ev)
         self._pool.pump()  # every CPU on traces now, while the run record and book blob are made
         run = self.run_record(origin)
         digest, blob = self._stored_inputs()
@@ -414,6 +419,30 @@ class RunRecorder:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+_FIGURES = {
+    "maintenance": "requirement",
+    "call": "call",
+    "initial": "initial requirement",
+    "value": "value",
+    "equity": "equity",
+    "excess": "excess",
+}
+"""The decision figures a run records, by column, and what a message calls each."""
+
+
+def _check_figures(ev: Evaluation) -> None:
+    """Refuse an evaluation whose figures a ledger cannot record to the cent (the first
+    decision past the limit is named: :func:`~marginlex.audit.ledger.store.check_recordable`)."""
+    d = ev.decisions
+    names = [c for c in _FIGURES if c in d.columns]
+    amounts = d[names].to_numpy(np.float64)
+    past = np.abs(amounts) >= float(CENTS_LIMIT)
+    if past.any():
+        row, column = (int(i[0]) for i in np.nonzero(past))
+        decision = f"{d['margin_set_id'].iloc[row]} of {ev.rulebook_id}"
+        check_recordable(decision, {_FIGURES[names[column]]: float(amounts[row, column])})
 
 
 def interleave(

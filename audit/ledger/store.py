@@ -525,12 +525,22 @@ def _check_belongs(
     if did in seen:
         raise LedgerError(f"decision {did} appears twice in the run")
     seen.add(did)
-    for name, amount in (("requirement", decision.requirement), ("call", decision.call)):
-        if abs(amount) >= t.MONEY_LIMIT:  # PostgreSQL refused it mid-run, SQLite took a float
+    check_recordable(did, {"requirement": decision.requirement, "call": decision.call})
+
+
+def check_recordable(decision: str, figures: Mapping[str, Decimal | float]) -> None:
+    """Refuse a decision with a figure a ledger cannot record to the cent (nor NaN).
+
+    Raises:
+        LedgerError: naming the decision, the figure and the limit.
+    """
+    for name, amount in figures.items():
+        if abs(float(amount)) >= float(t.CENTS_LIMIT):  # PostgreSQL refused 10**16 mid-run
             raise LedgerError(
-                f"decision {did}: its {name} of {amount:,.2f} USD is past what a ledger "
-                f"holds (NUMERIC(18,2): less than {t.MONEY_LIMIT:,.0f} USD): one margin set "
-                "this large is a book error (quantities or prices) or an account to split"
+                f"decision {decision}: its {name} of {amount:,.2f} USD is past what a "
+                f"ledger records to the cent (less than {t.CENTS_LIMIT:,.2f} USD: a float64 "
+                "holds every cent only below 2**53 cents): one margin set this large is a "
+                "book error (quantities or prices) or an account to split"
             )
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from marginlex.engine.book.load import Book
-from marginlex.engine.distributed.partition import components_of
+from marginlex.engine.graph.components import components_of
 
 Frames = Mapping[str, pd.DataFrame]
 """A book's contract frames by file stem (``accounts``, ``positions``, ...), read alike."""

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from marginlex.engine.distributed.changed import Frames, far_ends, row_hashes
-from marginlex.engine.distributed.partition import components_of
+from marginlex.engine.graph.components import components_of
 
 DIGEST_VERSION = 1
 """Bumped when what a digest holds changes: a digest of another version is not compared."""

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from marginlex.engine.book.load import Book
+from marginlex.engine.graph.components import account_rows, components_of
 
 IntArray = np.ndarray
 
@@ -32,38 +31,6 @@ def account_components(book: Book) -> IntArray:
     """A component label per account row of ``book``: accounts that must be decided together
     share a label (labels are 0..n-1 in order of each component's first account)."""
     return components_of(book.accounts, book.collateral, book.relations)
-
-
-def components_of(
-    acc: pd.DataFrame, lots: pd.DataFrame, rel: pd.DataFrame, *, by_owner: bool = True
-) -> IntArray:
-    """:func:`account_components` from a book's accounts, collateral and relations frames
-    (the columns it reads: ``account_id``, ``owner_id``; ``account_id``, ``pledged_to``;
-    ``src``, ``dst``), so that a recorded book read back raw is cut the same way. Without
-    ``by_owner``, only lots and relations join accounts (the accounts a lot's path can
-    reach: what segregation and a pledged lot's value read)."""
-    ids = pd.Index(acc["account_id"].astype("str").to_numpy())
-    pairs = [
-        (_rows(ids, lots["account_id"]), _rows(ids, lots["pledged_to"])),
-        (_rows(ids, rel["src"]), _rows(ids, rel["dst"])),
-    ]
-    if by_owner:
-        owner_codes = pd.factorize(acc["owner_id"].astype("str"))[0]
-        first_of_owner = np.full(owner_codes.max(initial=-1) + 1, -1, dtype=np.int64)
-        first_of_owner[owner_codes[::-1]] = np.arange(len(acc))[::-1]
-        pairs.append((np.arange(len(acc)), first_of_owner[owner_codes]))
-    src = np.concatenate([a for a, _ in pairs])
-    dst = np.concatenate([b for _, b in pairs])
-    keep = (src >= 0) & (dst >= 0)
-    n = len(ids)
-    graph = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return np.asarray(pd.factorize(labels)[0], dtype=np.int64)
-
-
-def _rows(ids: pd.Index, column: pd.Series) -> IntArray:
-    """The account row of each id in ``column`` (-1: empty or not an account)."""
-    return np.asarray(ids.get_indexer(pd.Index(column.astype("str").where(column.notna(), ""))))
 
 
 def pack(labels: IntArray, k: int) -> IntArray:
@@ -94,8 +61,8 @@ def split_book(book: Book, k: int) -> list[Book]:
         return [book]
     part_of_account = pack(account_components(book), k)
     ids = pd.Index(book.accounts["account_id"].astype("str").to_numpy())
-    pos_part = part_of_account[_rows(ids, book.positions["account_id"])]
-    lot_part = part_of_account[_rows(ids, book.collateral["account_id"])]
+    pos_part = part_of_account[account_rows(ids, book.positions["account_id"])]
+    lot_part = part_of_account[account_rows(ids, book.collateral["account_id"])]
     books = []
     for part in range(k):  # a handful of partitions
         accounts = part_of_account == part

@@ -16,7 +16,7 @@ account count for the set that holds them):
   position another set takes in, such as cash Treasuries in a cross-margin set), with its
   instrument's and underlying's rows;
 - and the rows of its accounts' collateral component
-  (:func:`~marginlex.engine.distributed.partition.components_of` without owners: accounts
+  (:func:`~marginlex.engine.graph.components.components_of` without owners: accounts
   joined by a pledged lot or a relation between accounts), which segregation reads as it
   follows a lot to the account it is pledged to and on along ``rehypothecated_to``, and a
   received lot's value reads at its source: every account of the component with its owner's
@@ -42,7 +42,7 @@ import pandas as pd
 
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.book.load import Book
-from marginlex.engine.distributed.partition import components_of
+from marginlex.engine.graph.components import components_of
 from marginlex.engine.kernels.text import as_text
 
 Frames = Mapping[str, pd.DataFrame]

@@ -472,12 +472,19 @@ def test_a_database_holding_other_tables_is_not_made_a_ledger(tmp_path: Path) ->
     assert other.read_bytes() == before
 
 
-def test_a_requirement_past_the_ledger_columns_is_refused_on_every_backend(
-    ledger_url: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("quantity", "figure"),
+    [(999999999.7, "14,999,999,995,500,002.00"), (500_000_000.0, "7,500,000,000,000,000.00")],
+)
+def test_a_requirement_past_what_a_ledger_records_to_the_cent_is_refused_on_every_backend(
+    ledger_url: str, tmp_path: Path, quantity: float, figure: str
 ) -> None:
     """Each position is within the book's limit (1e15 USD), but 100 of them in one account
-    make a requirement of 2.5e19: PostgreSQL refused the run mid-transaction with a
-    NumericValueOutOfRange traceback, SQLite stored a float. Both now refuse it first."""
+    make a requirement of 1.5e16: PostgreSQL refused the run mid-transaction with a
+    NumericValueOutOfRange traceback, SQLite stored a float. 100 x 5e8 x 1,000,000 x 15%
+    = 7.5e15: the columns hold it, but not to the cent (a float64 holds every cent only
+    below 2**53 cents, 9.0e13 USD): the worker's trace check failed with a traceback (an
+    independent reviewer, session 24). Both are refused before any trace is built."""
     from typer.testing import CliRunner  # noqa: PLC0415
 
     from marginlex.cli import app  # noqa: PLC0415
@@ -488,24 +495,21 @@ def test_a_requirement_past_the_ledger_columns_is_refused_on_every_backend(
     stocks = [f"S{k:03d},stock,,,,,1000000.00,,,,,," for k in range(100)]
     with (book / "instruments.csv").open("a", encoding="utf-8") as fh:
         fh.write("\n".join(stocks) + "\n")
-    rows = [f"A1,S{k:03d},999999999.7" for k in range(100)]
+    rows = [f"A1,S{k:03d},{quantity}" for k in range(100)]
     (book / "positions.csv").write_text(
         "account_id,instrument_id,quantity\n" + "\n".join(rows) + "\n", encoding="utf-8"
     )
     done = CliRunner().invoke(app, ["run", str(book), "-r", "sec", "--ledger", ledger_url])
     assert done.exit_code == 1, done.output
     said = " ".join(done.stderr.split())
-    assert said.startswith("error: nothing recorded: decision d-ms:A1-"), said
-    assert said.endswith(
-        "its requirement of 14,999,999,995,500,002.00 USD is past what a ledger holds "
-        "(NUMERIC(18,2): less than 10,000,000,000,000,000 USD): one margin set this large is "
-        "a book error (quantities or prices) or an account to split"
+    assert said == (
+        f"error: nothing recorded: decision ms:A1 of sec: its requirement of {figure} USD is "
+        "past what a ledger records to the cent (less than 90,071,992,547,409.92 USD: a "
+        "float64 holds every cent only below 2**53 cents): one margin set this large is a "
+        "book error (quantities or prices) or an account to split"
     ), said
-    ledger = Ledger.open(ledger_url, create=False)
-    try:
-        assert ledger.runs() == [] and ledger.head()[0] == 0
-    finally:
-        ledger.close()
+    with pytest.raises(LedgerError, match=r"no ledger at|is not a marginlex ledger"):
+        Ledger.open(ledger_url, create=False)  # refused before the ledger is made
 
 
 @pytest.mark.parametrize("size", [0, 7, 255, 256, 70_000])

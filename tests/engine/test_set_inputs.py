@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from marginlex.engine.book.load import Book, load_book, write_book
-from marginlex.engine.distributed.partition import components_of
+from marginlex.engine.graph.components import components_of
 from marginlex.engine.graph.set_inputs import (
     _LANE,
     BookRows,
