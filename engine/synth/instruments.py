@@ -16,18 +16,21 @@ from scipy.special import ndtr
 
 from marginlex.engine.book.schema import INSTRUMENTS
 
-ETFS = (  # id, class_group, index_class, price
-    ("SPY", "SPX", "high_cap_broad", 600.0),
-    ("QQQ", "NDX", "high_cap_broad", 520.0),
-    ("IWM", "RUT", "broad", 220.0),
-    ("XLF", "XLF", "narrow", 48.0),
-    ("XLE", "XLE", "narrow", 90.0),
-    ("XLK", "XLK", "narrow", 230.0),
+# An ETF and its index are different underlyings (docs/domain-decisions.md): each ETF is a
+# class group of its own (its id), in its index's product group (index_class), so it offsets
+# the index's futures by the product-group credit, never 100% as one class group.
+ETFS = (  # id, index_class, price
+    ("SPY", "high_cap_broad", 600.0),
+    ("QQQ", "high_cap_broad", 520.0),
+    ("IWM", "broad", 220.0),
+    ("XLF", "narrow", 48.0),
+    ("XLE", "narrow", 90.0),
+    ("XLK", "narrow", 230.0),
 )
-INDEX_FUTURES = (  # root, etf it tracks, multiplier, price ratio to the ETF
-    ("ES", "SPY", 50.0, 10.0),
-    ("NQ", "QQQ", 20.0, 40.0),
-    ("RTY", "IWM", 50.0, 10.0),
+INDEX_FUTURES = (  # root, etf it tracks, the index's class group, multiplier, price ratio
+    ("ES", "SPY", "SPX", 50.0, 10.0),
+    ("NQ", "QQQ", "NDX", 20.0, 40.0),
+    ("RTY", "IWM", "RUT", 50.0, 10.0),
 )
 UST_FUTURES = (  # root, class group, multiplier, price, dv01 per contract
     ("ZT", "UST_2Y", 2000.0, 103.0, 38.0),
@@ -135,8 +138,8 @@ def _stocks_and_etfs(rows: _Rows, n_stocks: int, rng: np.random.Generator) -> _U
     stock_vol = np.round(rng.uniform(0.2, 0.6, n_stocks), 3)
     rows.add(instrument_id=stock_ids, product="stock", price=stock_px)
     etf_ids = np.array([e[0] for e in ETFS])
-    etf_px = np.array([e[3] for e in ETFS])
-    groups, classes = [e[1] for e in ETFS], [e[2] for e in ETFS]
+    etf_px = np.array([e[2] for e in ETFS])
+    groups, classes = [e[0] for e in ETFS], [e[1] for e in ETFS]
     rows.add(
         instrument_id=etf_ids, product="etf", class_group=groups, index_class=classes, price=etf_px
     )
@@ -181,16 +184,16 @@ def _options(rows: _Rows, und: _Underlyings, as_of: date, expiries: list[date]) 
 
 
 def _index_futures(rows: _Rows, fut_exp: list[pd.Timestamp]) -> np.ndarray:
-    etf_px = {e[0]: e[3] for e in ETFS}
-    cg = {e[0]: e[1] for e in ETFS}
+    etf_px = {e[0]: e[2] for e in ETFS}
+    index_class = {e[0]: e[1] for e in ETFS}
     start = len(rows)
-    for root, etf, mult, ratio in INDEX_FUTURES:
+    for root, etf, group, mult, ratio in INDEX_FUTURES:
         for k, mat in enumerate(fut_exp):
             rows.add(
                 instrument_id=f"{root}_{mat:%y%m}",
                 product="index_future",
-                class_group=cg[etf],
-                index_class="high_cap_broad" if etf != "IWM" else "broad",
+                class_group=group,
+                index_class=index_class[etf],
                 multiplier=mult,
                 price=round(etf_px[etf] * ratio * (1 + 0.004 * k), 2),
                 maturity=mat,

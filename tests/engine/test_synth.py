@@ -125,6 +125,19 @@ def test_cross_regime_hedges_and_treasury_cross_margin(book: Book) -> None:
     assert set(zn["owner_id"]) & set(notes["owner_id"])
 
 
+def test_an_etf_is_its_own_class_group_in_its_index_product_group(book: Book) -> None:
+    """An ETF and its index are different underlyings (docs/domain-decisions.md): one product
+    group, where the product-group credit applies, never one class group netting 100%."""
+    ins = book.instruments.set_index("instrument_id")
+    for etf, future in (("SPY", "ES_"), ("QQQ", "NQ_"), ("IWM", "RTY_")):
+        fut = ins[ins.index.str.startswith(future)]
+        assert ins.at[etf, "class_group"] == etf
+        assert (fut["class_group"] != etf).all()
+        assert (fut["index_class"] == ins.at[etf, "index_class"]).all()
+        options = ins[ins["underlying"] == etf]
+        assert len(options) and (options["class_group"] == etf).all()
+
+
 def test_planted_breaches_and_ineligible_owners(book: Book) -> None:
     g = AccountGraph(book)
     assert g.lot_columns()["customer_to_house"].sum() >= 1
