@@ -549,7 +549,7 @@ def _character_diagnostic(char: str, after: str, span: m.Span) -> Diagnostic:
         _look_alike(char)
         or (
             f"the character `{printable(char)}`{_named(char)} cannot appear here",
-            "names use letters, digits and _; texts go in double quotes",
+            "names use ASCII letters, digits and _; texts go in double quotes",
         ),
     )
     return error(Code.BAD_CHARACTER, message, span, hint)

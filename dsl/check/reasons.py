@@ -158,7 +158,7 @@ def _stale(req: m.Requirement, p: m.Parameter, at_reason: bool) -> Diagnostic:
             f"`{p.id}`, which it tests, is {quantity(p.value)}{since}"
         ),
         span=_where(req) if at_reason else p.span,
-        hint=f"write `{{{p.id}}}` in the `because` text (line {req.span.line} of "
-        f"{req.span.file.rsplit('/', 1)[-1]}) so that it shows the value in force",
+        hint=f"write `{{{p.id}}}` in the `because` text (line {_where(req).line} of "
+        f"{_where(req).file.rsplit('/', 1)[-1]}) so that it shows the value in force",
         severity=Severity.WARNING,
     )

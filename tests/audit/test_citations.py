@@ -216,7 +216,8 @@ def test_a_variant_raising_a_minimum_is_warned_about_a_reason_that_spells_the_ol
     assert found.message == (
         'the reason of `min_equity` says "$100,000", but `floor`, which it tests, is 300,000 USD'
     )
-    assert found.hint is not None and "`{floor}`" in found.hint and "base.mlx" in found.hint
+    assert found.hint is not None and "`{floor}`" in found.hint
+    assert "the `because` text (line 8 of base.mlx)" in found.hint  # where `because` is
 
 
 def test_shipped_rulebooks_name_their_minimums_by_parameter() -> None:

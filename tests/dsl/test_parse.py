@@ -192,7 +192,7 @@ def test_a_diagnostic_shows_no_control_character_and_points_at_the_right_line() 
         (
             'parameter p\u00e9 = 5 USD cites "x"',
             "the character `\u00e9` U+00E9 (LATIN SMALL LETTER E WITH ACUTE) cannot appear here",
-            "names use letters, digits and _",
+            "names use ASCII letters, digits and _",
         ),
     ],
 )
