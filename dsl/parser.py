@@ -351,10 +351,9 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         code, found = Code.SYNTAX, f"found {_token_words(token)}" if token else "unexpected input"
     words = _expected_words(expected)
-    if "`because`" in words and token is not None:
-        ended = _ends_without_because(text, token, path)
-        if ended is not None:
-            return ended
+    misplaced = _misplaced(text, token, words, path)
+    if misplaced is not None:
+        return misplaced
     shown = ", ".join(words[:10]) + (", …" if len(words) > 10 else "")
     width = len(str(token)) if token is not None and token.type != "$END" else 1
     span = m.Span(file=path, line=line, column=column, end_line=line, end_column=column + width)
@@ -516,6 +515,41 @@ def _malformed_number(text: str, offset: int | None, path: str) -> Diagnostic | 
         span,
         "a comma groups the digits in threes and a point starts the decimals: "
         "`100,000`, `1,000,000.50`, `0.375` (or no comma at all: `100000`)",
+    )
+
+
+def _misplaced(text: str, token: Token | None, words: list[str], path: str) -> Diagnostic | None:
+    """A mistake the parser notices later than it is made, or names only by its grammar: a
+    requirement without ``because``, a strategy-based leg edited as a row."""
+    if token is None:
+        return None
+    if token.type == "NAME" and "`when`" in words:
+        leg = _strategy_leg_edit(text, token, path)
+        if leg is not None:
+            return leg
+    return _ends_without_because(text, token, path) if "`because`" in words else None
+
+
+_ROW_EDIT = re.compile(r"[ \t]*(add|replace|drop)[ \t]+row[ \t]+$")
+_EXTEND_MARGIN = re.compile(r"^extend[ \t]+margin[ \t]+(\w+)", re.MULTILINE)
+
+
+def _strategy_leg_edit(text: str, token: Token, path: str) -> Diagnostic | None:
+    """``replace row long_stock 30%`` in ``extend margin``: a strategy-based leg is no row of
+    a table (only its ``when`` and ``otherwise`` rate rows are), or None when it is not that."""
+    start = token.start_pos or 0
+    line_start = text.rfind("\n", 0, start) + 1
+    if str(token) not in set(m.StrategyLeg) or not _ROW_EDIT.fullmatch(text[line_start:start]):
+        return None
+    targets = _EXTEND_MARGIN.findall(text, 0, start)
+    target = targets[-1] if targets else "..."
+    span = _span_at(text, path, start, len(str(token)))
+    return error(
+        Code.ROW_EDIT,
+        f"`{token}` is a leg of `strategy based`: its legs cannot be changed row by row, only"
+        " its `when` and `otherwise` rate rows",
+        span,
+        f"write `override margin {target}` to restate the statement with the leg changed",
     )
 
 

@@ -130,16 +130,36 @@ def _edit(
     return None
 
 
+def _kind_of(current: m.Statement) -> str:
+    """What a statement without a table of rows is, as the rulebook writes it: ``an
+    `ineligible because` statement``, ``a flat `rate```, ``a `more conservative of```."""
+    part = current.body if isinstance(current, m.Haircut) else getattr(current, "method", None)
+    if isinstance(part, m.Flat):
+        written = "ineligible because" if isinstance(part.outcome, m.Ineligible) else "rate"
+        return f"an `{written}` statement" if written != "rate" else "a flat `rate`"
+    node = str(getattr(part, "node", ""))
+    written = _WRITTEN.get(node, node.replace("_", " "))
+    if not written:
+        return f"a {current.kind.value} statement"
+    return f"{'an' if written[0] in 'aeiou' else 'a'} `{written}`"
+
+
+_WRITTEN = {  # how a statement without rows is written, where its node's name is not that
+    "initial_multiple": "initial ... of maintenance",
+    "concentration_add_on": "concentration add",
+    "more_conservative": "more conservative of",
+}
+
+
 def extend_rows(
     ext: m.Extension, current: m.Statement
 ) -> tuple[m.Statement | None, list[Diagnostic]]:
     """The inherited table statement ``current`` with the extension's row changes applied."""
     body = holder(current)
     if body is None:
-        part = current.body if isinstance(current, m.Haircut) else getattr(current, "method", None)
-        what = getattr(part, "node", current.kind.value).replace("_", " ")
+        what = _kind_of(current)
         message = f"cannot extend {ext.target_kind.value} `{ext.id}`: it has no table of rows"
-        hint = f"it is a {what}; write `override {current.kind.value} {ext.id}` to restate it"
+        hint = f"it is {what}; write `override {current.kind.value} {ext.id}` to restate it"
         return None, [error(Code.ROW_EDIT, message, ext.span, hint)]
     rows = list(table_rows(current))
     changes = [c for c in ext.changes if isinstance(c, m.RowChange)]

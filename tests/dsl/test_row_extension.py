@@ -215,7 +215,26 @@ def test_a_grid_row_added_by_extend_is_checked_and_applies(tmp_path: Path) -> No
         (
             'extend haircut sec_digital_assets\n  cites "x"\n  drop row otherwise\n',
             [("MLX216", 4)],
-            "it is a flat; write `override haircut sec_digital_assets` to restate it",
+            "it is an `ineligible because` statement; write `override haircut sec_digital_assets`"
+            " to restate it",
+        ),
+        (
+            'extend margin sec_strategy_based\n  cites "x"\n  replace row long_stock 30%\n',
+            [("MLX216", 6)],
+            "write `override margin sec_strategy_based` to restate the statement with the leg"
+            " changed",
+        ),
+        (
+            'extend margin sec_strategy_based\n  cites "x"\n  drop row option_spread\n',
+            [("MLX216", 6)],
+            "write `override margin sec_strategy_based` to restate the statement with the leg"
+            " changed",
+        ),
+        (
+            'extend margin sec_pattern_day_trader\n  cites "x"\n  drop row otherwise\n',
+            [("MLX216", 4)],
+            "it is a `minimum equity`; write `override margin sec_pattern_day_trader` to restate"
+            " it",
         ),
         (
             'extend margin sec_treasuries\n  cites "x"\n  drop row otherwise\n',
