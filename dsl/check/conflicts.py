@@ -27,6 +27,7 @@ from marginlex.dsl.check.smt import Z3, Untranslatable, World
 from marginlex.dsl.diagnostics import Code
 from marginlex.dsl.format.expressions import quantity
 from marginlex.dsl.format.expressions import value as format_value
+from marginlex.dsl.format.rows import row_key
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
 
@@ -50,6 +51,34 @@ class Choice:
     statement: m.StatementBase
     span: m.Span
     condition: m.Node | None
+    row: m.TableRow | None = None  # the table row it is, for a row of a method's table
+
+
+def _unreachable_hint(later: Choice, taker: Choice | None) -> str:
+    """What to do about a choice that never applies. A row an `extend margin` adds goes after
+    the inherited rows (docs/language.md), so it cannot be moved before an inherited row that
+    takes its matches: that row can be replaced, or the statement overridden."""
+    inherited = later.statement.span.file
+    if (
+        later.row is None
+        or taker is None
+        or taker.row is None
+        or later.span.file == inherited
+        or taker.span.file != inherited
+    ):
+        return (
+            "remove it, narrow the earlier condition, or move it before the one that takes"
+            " its matches"
+        )
+    kind = "margin"  # the only statements whose rows this pass reads (Analysis.rows)
+    written = ("range " if isinstance(taker.row, m.RangeRow | m.ScanRow) else "") + row_key(
+        taker.row
+    )
+    return (
+        f"`extend {kind}` cannot put a row before an inherited one (added rows go after them):"
+        f" remove it, change the row that takes its matches (`replace row {written} ...`), or write"
+        f" `override {kind} {later.statement.id}` to order the rows yourself"
+    )
 
 
 def _named(s: m.StatementBase, here: m.Span) -> str:
@@ -139,12 +168,7 @@ class Analysis:
             what += " (as does every match)"
         others = (taker.statement,) if taker is not None else ()
         return Finding(
-            code,
-            what,
-            "remove it, narrow the earlier condition, or move it before the one that takes"
-            " its matches",
-            later.span,
-            (later.statement, *others),
+            code, what, _unreachable_hint(later, taker), later.span, (later.statement, *others)
         )
 
     def gap(self, within: Z3, choices: list[Choice]) -> Any | None:
@@ -261,7 +285,8 @@ class Analysis:
                 "a position" if isinstance(method, m.Rates | m.StrategyBased) else ("an instrument")
             )
             choices = [
-                Choice(f"the row at {locate(r.span, self.here)}", s, r.span, r.when) for r in rows
+                Choice(f"the row at {locate(r.span, self.here)}", s, r.span, r.when, r)
+                for r in rows
             ]
             codes = (Code.ROW_OVERLAP, Code.ROW_UNREACHABLE)
             # Range rows read the instrument alone; rate rows the position and its account.

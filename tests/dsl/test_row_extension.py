@@ -328,6 +328,13 @@ def test_a_shadowed_row_added_by_extend_is_reported_at_that_row() -> None:
     (found,) = check_text(text, "my_firm.mlx")
     assert (found.code.value, found.span.line, found.span.column) == ("MLX604", 6, 11)
     assert "takes the row at sec.mlx:99" in found.message
+    # An added row goes after the inherited rows: it cannot be moved before sec.mlx:99.
+    assert found.hint == (
+        "`extend margin` cannot put a row before an inherited one (added rows go after"
+        " them): remove it, change the row that takes its matches (`replace row range"
+        " when instrument.index_class = broad ...`), or write"
+        " `override margin sec_portfolio_margin` to order the rows yourself"
+    )
     accepted = text.replace('cites "x"\n  add', 'cites "x"\n  accept MLX604 because "meant"\n  add')
     assert check_text(accepted, "my_firm.mlx") == []
 
