@@ -121,10 +121,7 @@ class _Resolver:
         origins: dict[str, str] = {}
         bases: list[str] = []
         sources: list[m.Rulebook] = []
-        for ref in book.header.extends:
-            base = self._base(ref, (*stack, book.id))
-            if base is None:
-                continue
+        for ref, base in self._bases(book, stack):
             bases.extend(b for b in (*base.bases, base.id) if b not in bases)
             # by identity first: a deep comparison of two rulebooks only when their ids match
             # (a chain of 300 bases compared every pair whole: seconds)
@@ -145,6 +142,45 @@ class _Resolver:
             bases=tuple(bases),
             sources=(*sources, book),
         )
+
+    def _bases(
+        self, book: m.Rulebook, stack: tuple[str, ...]
+    ) -> list[tuple[m.Symbol, ResolvedRulebook]]:
+        """The rulebooks ``book`` extends, resolved, less a name written twice and a base
+        another of them already extends (``extends sec, harmonized``: harmonized extends
+        sec), each reported once (MLX210) instead of every statement they share."""
+        found: list[tuple[m.Symbol, ResolvedRulebook]] = []
+        seen: set[str] = set()
+        for ref in book.header.extends:
+            if ref.name in seen:
+                self.diagnostics.append(
+                    error(
+                        Code.DUPLICATE_ID,
+                        f"`{ref.name}` is extended twice",
+                        ref.span,
+                        f"write `{ref.name}` once in `extends`",
+                    )
+                )
+                continue
+            seen.add(ref.name)
+            base = self._base(ref, (*stack, book.id))
+            if base is not None:
+                found.append((ref, base))
+        kept = []
+        for ref, base in found:
+            heir = next((r for r, b in found if ref.name in b.bases), None)
+            if heir is None:
+                kept.append((ref, base))
+                continue
+            self.diagnostics.append(
+                error(
+                    Code.DUPLICATE_ID,
+                    f"`{heir.name}` already extends `{ref.name}`",
+                    ref.span,
+                    f"extend only `{heir.name}`: it brings `{ref.name}`'s statements with it",
+                )
+            )
+        return kept
 
     def _base(self, ref: m.Symbol, stack: tuple[str, ...]) -> ResolvedRulebook | None:
         if ref.name in stack:

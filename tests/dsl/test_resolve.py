@@ -156,3 +156,32 @@ def test_a_deep_chain_and_a_diamond_resolve_each_base_once(tmp_path: Path) -> No
     names = [s.id for s in top.sources]
     assert names == ["sec", *(f"v{k}" for k in range(60)), "left", "right", "top"]
     assert len(top.statements) == len({s.id for s in top.statements})
+
+
+@pytest.mark.parametrize(
+    ("extends", "expected"),
+    [
+        (
+            "extends base, mid",
+            [("MLX210", "`mid` already extends `base`", "extend only `mid`: it brings `base`'s")],
+        ),
+        (
+            "extends mid, base",
+            [("MLX210", "`mid` already extends `base`", "extend only `mid`: it brings `base`'s")],
+        ),
+        ("extends base, base", [("MLX210", "`base` is extended twice", "write `base` once")]),
+    ],
+)
+def test_a_base_extended_twice_or_through_another_is_one_finding(
+    extends: str, expected: list[tuple[str, str, str]]
+) -> None:
+    """`extends sec, harmonized` gave an MLX210 per statement the two share ("rename one of
+    them"); `extends sec, sec` checked clean. One finding each, saying what to write."""
+    mid = 'rulebook mid "M" extends base override parameter a = 5 USD cites "m"'
+    variant = parse(f'rulebook v "V" {extends} parameter c = 3 USD cites "w"', "v.mlx")
+    resolved, diags = resolve(variant, finder(BASE, mid))
+    assert [(d.code.value, d.message) for d in diags] == [(c, msg) for c, msg, _ in expected]
+    assert all((d.hint or "").startswith(h) for d, (_, _, h) in zip(diags, expected, strict=True))
+    kept = {s.id: s for s in resolved.of_kind(m.Parameter)}
+    assert sorted(kept) == ["a", "b", "c"]
+    assert kept["a"].value.amount == (1.0 if extends.endswith("base, base") else 5.0)
