@@ -16,7 +16,9 @@ from marginlex.dsl.loader import shipped_dir
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve.rows import keyed_rows, table_rows
 from marginlex.workbench.lsp.analysis import Library, analyse
+from marginlex.workbench.lsp.hover import statement_text
 from marginlex.workbench.lsp.navigate import outline
+from marginlex.workbench.lsp.target import definitions
 from marginlex.workbench.render import Format, render_rulebook
 
 HEAD = 'rulebook my_firm "My firm"\n  cites "Internal risk policy RP-12"\n  extends sec\n'
@@ -367,3 +369,13 @@ def test_a_row_or_requirement_changed_twice_is_an_error(
 ) -> None:
     got = [(d.code.value, d.span.line, d.message) for d in check_text(text, "v.mlx")]
     assert got == found
+
+
+def test_hover_on_an_extended_statement_says_extended_not_replaced(tmp_path: Path) -> None:
+    """Hover said "replaces, line 5" of an `extend haircut` that changes one row in place."""
+    path = _write(tmp_path, TREASURIES)
+    a = analyse(path.read_text("utf-8"), str(path), Library(None))
+    text = statement_text(a, definitions(a, "sec_treasuries"))
+    assert "replaces" not in text
+    assert text.startswith("**haircut** `sec_treasuries`, from `sec`")
+    assert "extended by `extend haircut`, line 5" in text

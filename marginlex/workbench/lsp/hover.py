@@ -57,20 +57,26 @@ def field_text(f: m.FieldRef) -> str | None:
 
 
 def statement_text(a: Analysis, found: list[m.Statement]) -> str:
-    """The statement in force (first of ``found``) and what it replaced."""
-    first, *replaced = found
+    """The statement in force (first of ``found``), the ``extend`` statements that changed it
+    and what it replaced."""
+    first, *others = found
     lines = [_title(a, first), *_facts(first)]
     uses = list(references(a.sources(), first.id))
     if uses:
         lines.append(f"used by: {len(uses)} place{'s' if len(uses) != 1 else ''}")
+    for ext in (s for s in others if isinstance(s, m.Extension)):
+        lines += [f"extended by `extend {ext.target_kind.value}`, {_where(a, ext)}", *_facts(ext)]
+    replaced = [s for s in others if not isinstance(s, m.Extension)]
     for old in replaced[:1]:
         value = f" = {quantity(old.value)}" if isinstance(old, m.Parameter) else ""
-        lines += [f"replaces{value}, {_where(a, old)}", *_facts(old)]
+        verb = "extends" if isinstance(first, m.Extension) else "replaces"
+        lines += [f"{verb}{value}, {_where(a, old)}", *_facts(old)]
     return "\n\n".join(lines)
 
 
 def _title(a: Analysis, s: m.Statement) -> str:
-    title = f"**{s.kind.value}** `{s.id}`"
+    kind = f"extend {s.target_kind.value}" if isinstance(s, m.Extension) else s.kind.value
+    title = f"**{kind}** `{s.id}`"
     if isinstance(s, m.Parameter):
         title += f" = `{quantity(s.value)}` ({_DIMENSION[s.value.dimension]})"
     return f"{title}, {_where(a, s)}"
