@@ -204,10 +204,17 @@ def _failed_text(state: RunState) -> np.ndarray:
     return np.asarray(texts, dtype=object)[inverse]
 
 
-def _raise_to_minimums(state: RunState, maintenance: FloatArray) -> FloatArray:
-    """The requirement raised to each set's ``minimum equity`` where it is lower; the sets
-    raised are written to the ``minimums`` frame (rule, minimum, requirement before)."""
+def _raise_to_minimums(
+    state: RunState, maintenance: FloatArray, haircuts: FloatArray
+) -> FloatArray:
+    """The requirement raised where a set's ``minimum equity`` asks more; the sets raised
+    are written to the ``minimums`` frame (rule, minimum, haircuts, requirement before).
+
+    The minimum is of equity (FINRA 4210(a)(5): securities and cash at market), while a
+    requirement is compared with the value (collateral after haircuts): the requirement is
+    raised to the minimum less the set's haircuts, so that a call is what the equity lacks."""
     floor, rule = minimum_equity(state)
+    floor = floor - haircuts
     raised = floor > maintenance  # NaN: no minimum applies
     codes = np.flatnonzero(raised)
     citations = {s.rule_id: s.citation for s in state.plan.active(StepKind.MINIMUM_EQUITY)}
@@ -218,7 +225,8 @@ def _raise_to_minimums(state: RunState, maintenance: FloatArray) -> FloatArray:
             "margin_set_id": state.set_column(codes),
             "rule_id": pd.Categorical(np.asarray(names, dtype=object)[which]),
             "citation": pd.Categorical(per_rule[which]),
-            "minimum": floor[codes],
+            "minimum": floor[codes] + haircuts[codes],
+            "haircuts": haircuts[codes],
             "requirement_before": maintenance[codes],
         }
     )
@@ -266,14 +274,16 @@ def _decisions(
     # the book's equity: collateral plus positions at market (the decision's `equity`)
     equity = np.asarray(collateral_mv + position_value, dtype=np.float64)
     add_on, state.frames["add_ons"] = concentration_add_ons(state, results, equity)
-    maintenance = _raise_to_minimums(state, np.maximum(maintenance, 0.0) + add_on)
+    collateral_value = np.bincount(
+        state.lot_set[placed_lots], weights=lot_value[placed_lots], minlength=n
+    )
+    haircuts = np.asarray(collateral_mv - collateral_value, dtype=np.float64)
+    maintenance = _raise_to_minimums(state, np.maximum(maintenance, 0.0) + add_on, haircuts)
     sets = pd.DataFrame(
         {
             "margin_set": np.arange(n),
             "collateral_market_value": collateral_mv,
-            "collateral_value": np.bincount(
-                state.lot_set[placed_lots], weights=lot_value[placed_lots], minlength=n
-            ),
+            "collateral_value": collateral_value,
             "position_value": position_value,
             "requirement": np.maximum(maintenance, 0.0),
             "breach": state.breach_rules.to_numpy() != "",

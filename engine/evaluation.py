@@ -155,7 +155,14 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "value",
     ),
     # one row per set whose requirement a `minimum equity` statement raised
-    "minimums": ("margin_set_id", "rule_id", "citation", "minimum", "requirement_before"),
+    "minimums": (
+        "margin_set_id",
+        "rule_id",
+        "citation",
+        "minimum",
+        "haircuts",
+        "requirement_before",
+    ),
     # one row per concentrated class group a `concentration add` statement charged
     "add_ons": (
         "margin_set_id",

@@ -62,6 +62,7 @@ def test_the_minimum_is_traced_as_a_source_of_the_requirement(tmp_path: Path) ->
     assert frame["margin_set_id"].astype(str).tolist() == ["ms:S1"]
     assert frame["rule_id"].astype(str).tolist() == ["sec_pattern_day_trader"]
     assert frame["minimum"].tolist() == [25000.0]
+    assert frame["haircuts"].tolist() == [0.0]  # cash takes none
     assert frame["requirement_before"].tolist() == [2500.0]
     book = _book(tmp_path / "again", "true", 5000)
     sec = load_rulebook("sec")
@@ -75,3 +76,40 @@ def test_the_minimum_is_traced_as_a_source_of_the_requirement(tmp_path: Path) ->
 def test_no_set_is_raised_without_a_pattern_day_trader(tmp_path: Path) -> None:
     """The frame is empty when no account is flagged."""
     assert run(_book(tmp_path, "", 5000), "sec").frames["minimums"].empty
+
+
+@pytest.mark.parametrize(
+    ("asset", "worth", "equity", "value", "maintenance", "call"),
+    [
+        ("STOCK", 28_000, 28_000.0, 23_800.0, 20_800.0, 0.0),
+        ("MMF", 25_400, 25_400.0, 24_892.0, 24_492.0, 0.0),
+        ("STOCK", 20_000, 20_000.0, 17_000.0, 22_000.0, 5_000.0),
+    ],
+)
+def test_the_minimum_is_of_equity_not_of_the_value_after_haircuts(
+    tmp_path: Path,
+    asset: str,
+    worth: float,
+    equity: float,
+    value: float,
+    maintenance: float,
+    call: float,
+) -> None:
+    """FINRA 4210(f)(8)(B)(iv)(a) asks $25,000 of *equity* (4210(a)(5): securities and cash
+    at market value), not of the value after haircuts (an independent reviewer, session
+    24). A pattern day trader with no positions and one lot: 28,000 of stock (15% haircut:
+    value 23,800) has equity 28,000 >= 25,000: no call (was 1,200); 25,400 of a money
+    market fund (2%: value 24,892): no call (was 108). The requirement is raised to the
+    minimum less the haircuts (25,000 - 4,200 = 20,800; 25,000 - 508 = 24,492), so a call
+    is what the equity lacks: 20,000 of stock (value 17,000) is called 25,000 - 20,000 =
+    5,000 (the requirement 25,000 - 3,000 = 22,000, less the value 17,000)."""
+    book = make_book(
+        tmp_path,
+        "S2,CAROL,BDF1,SEC,margin,customer,,true",
+        "",
+        f"L2,S2,{asset},{worth},,",
+        accounts_header=WITH_PDT,
+    )
+    d = decision(run(book, "sec"), "ms:S2")
+    assert (d["equity"], d["value"]) == (equity, value)
+    assert (d["maintenance"], d["call"]) == (maintenance, call)
