@@ -84,6 +84,7 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "worst_shock",
         "worst_vol_move",
         "worst_pnl",
+        "charges",
         "loss",
         "minimum",
         "minimum_binds",

@@ -209,6 +209,7 @@ def _requirement(trace: DecisionTrace) -> Node:
     f = trace.figures
     source = next(src for n, _, src in figure_rows(trace) if n is Figure.MAINTENANCE)
     node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, initial {usd(f.initial)}", source)
+    modifiers = modifier_sources(trace)
     for step in trace.steps:
         if isinstance(step.output, ClassGroupsOutput):
             method = Node(
@@ -216,7 +217,7 @@ def _requirement(trace: DecisionTrace) -> Node:
                 f"{usd(step.output.total)}",
                 cite(step),
             )
-            method.children = [_class_group(step, g) for g in step.output.groups]
+            method.children = [_class_group(step, g, modifiers) for g in step.output.groups]
             node.children.append(_with_inputs(method, step))
         elif isinstance(step.output, OffsetsOutput):
             offsets = Node(
@@ -225,10 +226,20 @@ def _requirement(trace: DecisionTrace) -> Node:
             )
             offsets.children = [Node(_offset(o), cite(step)) for o in step.output.offsets]
             node.children.append(_with_inputs(offsets, step))
+    if f.minimum_equity is not None:
+        haircuts = f.equity - f.value
+        node.children.append(
+            Node(
+                f"Minimum equity {usd(f.minimum_equity + haircuts)}: requirement raised to "
+                f"{usd(f.minimum_equity)}, the minimum less the collateral's haircuts "
+                f"{usd(haircuts)} (a call is what the equity lacks)",
+                modifiers or source,
+            )
+        )
     return node
 
 
-def _class_group(step: Step, group: ClassGroupTrace) -> Node:
+def _class_group(step: Step, group: ClassGroupTrace, source: str = "") -> Node:
     worst = next((p for p in group.points if p.label == group.worst_point), None)
     if worst is None:  # priced position by position (strategy-based): no scenarios
         node = Node(
@@ -237,15 +248,23 @@ def _class_group(step: Step, group: ClassGroupTrace) -> Node:
             cite(step),
         )
         node.children = [
-            Node(_position(p), row_cite(step, step.rule_id, p)) for p in group.positions
+            *(Node(_position(p), row_cite(step, step.rule_id, p)) for p in group.positions),
+            *_add_on(step, group, source),
         ]
         return node
     scanned = ""
     if group.range_up is not None and group.range_down is not None:
         scanned = f", range {pct(group.range_up, signed=True)}/{pct(-group.range_down)}"
+    charged = ""
+    if group.charges:  # SPAN: calendar-spread and delivery-month charges are in the loss
+        charged = (
+            f"; loss = worst P&L {usd(-worst.pnl)} + calendar-spread and delivery-month "
+            f"charges {usd(group.charges)}"
+        )
     node = Node(
         f"Class group {group.class_group} ({group.method.value}{scanned}): requirement "
-        f"{usd(group.requirement)} = max(loss {usd(group.loss)}, minimum {usd(group.minimum)})",
+        f"{usd(group.requirement)} = max(loss {usd(group.loss)}, minimum {usd(group.minimum)})"
+        f"{charged}",
         cite(step),
     )
     shift = f", vol {pct(worst.vol_shift, signed=True)}" if worst.vol_shift is not None else ""
@@ -258,8 +277,28 @@ def _class_group(step: Step, group: ClassGroupTrace) -> Node:
     scenario.children = [
         Node(_position(p), row_cite(step, step.rule_id, p)) for p in group.positions
     ]
-    node.children = [scenario]
+    node.children = [scenario, *_add_on(step, group, source)]
     return node
+
+
+def _add_on(step: Step, group: ClassGroupTrace, source: str) -> list[Node]:
+    """The concentration add-on charged on a class group, added after offsets (``source``:
+    the rules of the requirement that are no step: a `concentration add`, a minimum)."""
+    if group.add_on is None:
+        return []
+    text = f"Concentration add-on {usd(group.add_on)} on class group {group.class_group}"
+    return [Node(text + ", added to the requirement after offsets", source or cite(step))]
+
+
+def modifier_sources(trace: DecisionTrace) -> str:
+    """The rules among the requirement's sources that are not steps of the trace (a
+    `concentration add`, a `minimum equity`: a figure's rules), with their citations."""
+    steps = {step.rule_id for step in trace.steps}
+    return "; ".join(
+        f"{s.rule_id}: {s.citation}"
+        for s in trace.figures.sources
+        if s.figure is Figure.MAINTENANCE and s.rule_id not in steps
+    )
 
 
 def _position(p: PositionAtWorst) -> str:

@@ -27,8 +27,9 @@ def _source(figure: str, rule_id: str, citation: str) -> str:
     return f'{{"citation":{cite},"figure":"{figure}","rule_id":{rule}}}'
 
 
-def figures_json(d: pd.DataFrame, sources: j.Coded) -> j.Col:
-    """The decision figures (``d``: the evaluation's decisions) and their sources."""
+def figures_json(d: pd.DataFrame, sources: j.Coded, raised: npt.NDArray[np.float64]) -> j.Col:
+    """The decision figures (``d``: the evaluation's decisions) and their sources;
+    ``raised``: the requirement a ``minimum equity`` raised each set's to (NaN: none)."""
     maintenance = d["maintenance"].to_numpy(np.float64)
     initial = d["initial"].to_numpy(np.float64)
     return j.concat(
@@ -42,6 +43,8 @@ def figures_json(d: pd.DataFrame, sources: j.Coded) -> j.Col:
         j.money(np.where(np.isnan(initial), maintenance, initial)),
         ',"maintenance":',
         j.money(maintenance),
+        ',"minimum_equity":',
+        j.money(raised, null_for_nan=True),
         ',"sources":[',
         sources,
         '],"status":',

@@ -206,11 +206,32 @@ class _Builder:
         )
         rows = tg.positions_json(pos, self.book.instruments.set_index("instrument_id"))
         per_set = tg.groups_json(
-            self.groups, rows, tg.position_groups(self.groups, pos, pos_codes), self.n
+            self.groups,
+            rows,
+            tg.position_groups(self.groups, pos, pos_codes),
+            self.n,
+            self._add_ons(self.groups),
         )
         sets = self.groups.frame["set"].to_numpy(np.int64)
         total = j.group_sum(self.groups.frame["requirement"].to_numpy(np.float64), sets, self.n)
         return per_set, j.concat('],"total":', j.money(total), ',"type":"class_groups"}')
+
+    def _add_ons(self, groups: tg.Groups) -> npt.NDArray[np.float64]:
+        """Each class group's concentration add-on (NaN: none charged)."""
+        out = np.full(len(groups.frame), np.nan)
+        frame = self.ev.frames.get("add_ons")
+        if frame is None or frame.empty:
+            return out
+        f = groups.frame
+        row = tg.match_groups(
+            f["set"].to_numpy(np.int64),
+            f["class_group"],
+            self.f.codes("add_ons"),
+            frame["class_group"],
+        )
+        found = row >= 0
+        out[row[found]] = frame["add_on"].to_numpy(np.float64)[found]
+        return out
 
     def _margin(self, step: Step) -> _StepText:
         """The class groups of the sets whose method is this rule."""
@@ -293,7 +314,18 @@ class _Builder:
         """The decision figures and the rule and citation behind each."""
         self._minimums()
         self.sources = figure_sources(self.d, self.steps, self.present, self.method)
-        return figures_json(self.d, self.sources)
+        return figures_json(self.d, self.sources, self._raised())
+
+    def _raised(self) -> npt.NDArray[np.float64]:
+        """Per set, the requirement a ``minimum equity`` raised it to: the minimum less the
+        set's collateral haircuts (NaN: none raised it)."""
+        out = np.full(self.n, np.nan)
+        frame = self.ev.frames.get("minimums")
+        if frame is None or frame.empty:
+            return out
+        raised = frame["minimum"] - frame["haircuts"]
+        out[self.f.codes("minimums")] = raised.to_numpy(np.float64)
+        return out
 
     def _minimums(self) -> None:
         """Where a ``minimum equity`` raised the requirement or a ``concentration add``

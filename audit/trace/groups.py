@@ -113,7 +113,13 @@ def _strategy_groups(positions: pd.DataFrame, codes: IntArray) -> pd.DataFrame:
         rule_id=("rule_id", "first"),
     ).reset_index()
     return out.assign(
-        loss=0.0, minimum=0.0, n_points=0, worst_point=-1, range_up=np.nan, range_down=np.nan
+        loss=0.0,
+        charges=np.nan,
+        minimum=0.0,
+        n_points=0,
+        worst_point=-1,
+        range_up=np.nan,
+        range_down=np.nan,
     )
 
 
@@ -132,6 +138,7 @@ def build_groups(
             "method": cg["method"].astype("str").array,
             "rule_id": cg["rule_id"].astype("str").array,
             "loss": cg["loss"].to_numpy(np.float64),
+            "charges": np.where(scan, cg["charges"].to_numpy(np.float64), np.nan),
             "minimum": cg["minimum"].to_numpy(np.float64),
             "requirement": cg["requirement"].to_numpy(np.float64),
             "n_points": cg["n_points"].to_numpy(np.int64),
@@ -330,11 +337,14 @@ _OPTION_NUMBERS = (
 )
 
 
-def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray, n_sets: int) -> tl.Pieces:
+def groups_json(
+    groups: Groups, positions: j.Col, pos_group: IntArray, n_sets: int, add_on: FloatArray
+) -> tl.Pieces:
     """Each margin set's class groups as the body of a JSON list, laid out, not joined.
 
     The points and positions (the bulk of a trace) are copied once, into the trace: each
     group is its head, its points, its positions and its tail, placed in set order.
+    ``add_on``: each group's concentration add-on (NaN: none).
     """
     f = groups.frame
     sets = f["set"].to_numpy(np.int64)
@@ -344,7 +354,11 @@ def groups_json(groups: Groups, positions: j.Col, pos_group: IntArray, n_sets: i
     rank[order] = np.arange(len(order))
     method: j.Col = f["method"].map(_METHOD).astype(object).tolist()
     head = j.concat(
-        '{"class_group":',
+        '{"add_on":',
+        j.money(add_on, null_for_nan=True),
+        ',"charges":',
+        j.money(f["charges"].to_numpy(), null_for_nan=True),
+        ',"class_group":',
         j.strings(f["class_group"]),
         ',"loss":',
         j.money(f["loss"].to_numpy()),

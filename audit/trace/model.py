@@ -30,8 +30,8 @@ from marginlex.audit.trace.steps import (
 )
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.2"
-SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2"]
+SCHEMA_VERSION: Final = "1.3"
+SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3"]
 """Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
@@ -166,6 +166,14 @@ class DecisionFigures(TraceModel):
     excess: Money = Field(description="value - maintenance; negative is a shortfall.")
     initial: Money = Field(description="Initial requirement (e.g. 110% for speculators).")
     maintenance: Money = Field(description="The requirement after offsets and minimums.")
+    minimum_equity: Money | None = Field(
+        default=None,
+        description=(
+            "The requirement a `minimum equity` rule raised this one to: its minimum less the "
+            "set's collateral haircuts (so that a call is what the equity lacks); null when "
+            "none raised it, and before 1.3."
+        ),
+    )
     sources: tuple[FigureSource, ...] = ()
     status: DecisionStatus
     value: Money = Field(description="Collateral after haircuts + position market value.")
@@ -186,7 +194,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.2; 1.0 and 1.1
+    """One margin decision, with every step that led to it (schema version 1.3; 1.0 to 1.2
     are read and written back as they were recorded)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
@@ -285,16 +293,23 @@ def as_version(body: bytes, version: str) -> bytes:
     versions added removed (replay compares a re-made trace with a recording this way, so a
     recording is checked for what it recorded, not for fields it could not hold).
 
-    1.2 added each option position's ``option`` (its inputs and model values at the worst
-    point); 1.1 added the citation and evidence of each position and lot, and the shortfall
-    of each requirement (``rulebook.sources`` is already absent from a replayed 1.0
-    reference).
+    1.3 added each class group's ``add_on`` and ``charges`` and the figures'
+    ``minimum_equity``; 1.2 added each option position's ``option`` (its inputs and model
+    values at the worst point); 1.1 added the citation and evidence of each position and
+    lot, and the shortfall of each requirement (``rulebook.sources`` is already absent from
+    a replayed 1.0 reference).
     """
     if version == SCHEMA_VERSION:
         return body
     doc = json.loads(body)
+    doc.get("figures", {}).pop("minimum_equity", None)
     for step in doc.get("steps", []):
         output = step.get("output") or {}
+        for group in output.get("groups") or []:
+            group.pop("add_on", None)
+            group.pop("charges", None)
+        if version == "1.2":
+            continue
         lines = [p for g in output.get("groups") or [] for p in g.get("positions") or []]
         for line in lines:
             line.pop("option", None)

@@ -142,8 +142,26 @@ class PositionAtWorst(TraceModel):
 class ClassGroupTrace(TraceModel):
     """How one class group's requirement was reached."""
 
+    add_on: Money | None = Field(
+        default=None,
+        description=(
+            "The concentration add-on a `concentration add` rule charged on this class group "
+            "(its rate times the group's value, the group being above its share of equity), "
+            "added to the requirement after offsets; null when none, and before 1.3."
+        ),
+    )
+    charges: Money | None = Field(
+        default=None,
+        description=(
+            "SPAN: the intra-commodity (calendar) spread and delivery-month charges included "
+            "in `loss` (loss = the worst point's loss + charges); null for other methods, "
+            "and before 1.3."
+        ),
+    )
     class_group: str
-    loss: Money = Field(description="Worst P&L, sign flipped, floored at 0.")
+    loss: Money = Field(
+        description="Worst P&L, sign flipped, floored at 0 (plus `charges` in a SPAN scan)."
+    )
     method: MethodKind
     minimum: Money = Field(description="Per-contract minimum for the group.")
     points: tuple[ScenarioPoint, ...] = Field(description="Every point, in grid order.")

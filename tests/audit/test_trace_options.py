@@ -138,12 +138,23 @@ def test_a_span_option_pnl_is_recomputed_from_its_values_at_the_worst_scenario(
     assert result.positions.iloc[1][list(OPTION_AT_WORST)].isna().all()  # the future
 
 
-def test_a_1_1_recording_replays_byte_for_byte() -> None:
+@pytest.mark.parametrize(
+    ("version", "absent", "present"),
+    [
+        ("1.1", ('"option"', '"add_on"', '"charges"', '"minimum_equity"'), ('"citation"',)),
+        ("1.2", ('"add_on"', '"charges"', '"minimum_equity"'), ('"option"',)),
+    ],
+)
+def test_an_older_recording_replays_byte_for_byte(
+    version: str, absent: tuple[str, ...], present: tuple[str, ...]
+) -> None:
     fresh = direct_trace("A01_ALICE_PM", "sec")
-    recorded_11 = as_version(fresh.canonical(), "1.1")
+    assert all(f in fresh.canonical().decode("utf-8") for f in (*absent, *present))
+    recorded_11 = as_version(fresh.canonical(), version)
     doc = json.loads(recorded_11)
-    assert doc["schema_version"] == "1.1"
-    assert '"option"' not in recorded_11.decode("utf-8")
+    assert doc["schema_version"] == version
+    assert not any(f in recorded_11.decode("utf-8") for f in absent)
+    assert all(f in recorded_11.decode("utf-8") for f in present)
     # read back as a 1.1 trace, it is written as it was recorded
     assert DecisionTrace.model_validate_json(recorded_11).canonical() == recorded_11
     assert as_recorded(fresh.canonical(), recorded_11) == recorded_11
