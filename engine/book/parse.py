@@ -184,7 +184,10 @@ class ColumnParser:
 
     def _date(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(text.where(~missing), format="%Y-%m-%d", errors="coerce")
-        bad = parsed.isna() & ~missing
+        # pandas reads year 0 and negative years, which no date of Python's has: the
+        # expiry check and the ledger's replay then failed on them with a traceback
+        bad = (parsed.isna() | (parsed.dt.year < MIN_YEAR)) & ~missing
+        parsed = parsed.where(~bad)
         self.invalid[col.name] = bad
         self.report(
             col.name,
@@ -224,6 +227,8 @@ _NUMERIC_DATE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})")
 _SLASHED_ISO = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
 _ISO_SHAPED = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EXCEL_SERIAL = re.compile(r"\d{5}")
+MIN_YEAR, MAX_YEAR = dt.MINYEAR, dt.MAXYEAR
+"""The years a date may name: those of Python's dates (the ledger records them so)."""
 _EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 (its day 60, 1900-02-29, never was)
 
 
@@ -241,6 +246,8 @@ def date_hint(text: str) -> str:
     ': 46283 reads as an Excel serial day, 2026-09-18: format the column as YYYY-MM-DD'
     >>> date_hint("2026-02-30"), date_hint("2030-13-01")
     (': 2026-02 has 28 days', ': there is no month 13')
+    >>> date_hint("0000-01-01"), date_hint("-2026-07-17")
+    (': there is no year 0 (years run from 0001 to 9999)', ': a date has no sign')
     """
     if found := _WITH_TIME.fullmatch(text):
         year, month = int(found[1]), int(found[2])
@@ -256,6 +263,8 @@ def date_hint(text: str) -> str:
         return f": write it as {iso}" if iso else ""
     if _ISO_SHAPED.fullmatch(text):
         return _no_such_day(int(text[:4]), int(text[5:7]))
+    if text.startswith("-") and _ISO_SHAPED.fullmatch(text[1:]):
+        return ": a date has no sign"
     if _EXCEL_SERIAL.fullmatch(text) and int(text) > 60:
         day = _EXCEL_EPOCH + dt.timedelta(days=int(text))
         return f": {text} reads as an Excel serial day, {day}: format the column as YYYY-MM-DD"
@@ -264,6 +273,8 @@ def date_hint(text: str) -> str:
 
 def _no_such_day(year: int, month: int) -> str:
     """Why a year, month and day written as digits name no day."""
+    if year < MIN_YEAR:
+        return f": there is no year 0 (years run from {MIN_YEAR:04d} to {MAX_YEAR})"
     if not 1 <= month <= 12:
         return f": there is no month {month}"
     return f": {year:04d}-{month:02d} has {calendar.monthrange(year, month)[1]} days"
