@@ -9,6 +9,7 @@ is :mod:`marginlex.dsl.limits`; ``docs/book-format.md`` lists both.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -17,9 +18,12 @@ import pandas as pd
 from marginlex.dsl.model.domain import Relation
 from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.memory import book_memory_limit
-from marginlex.engine.book.parse import ColumnParser
+from marginlex.engine.book.parse import MAX_YEAR, MIN_YEAR, ColumnParser
 from marginlex.engine.book.problems import Problems
 from marginlex.engine.book.schema import FILES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_MONEY = 1e15
 """Largest market value of one position (quantity x price x multiplier), price, strike or
@@ -75,6 +79,17 @@ class TextTooLarge(ValueError):
     """A Parquet file whose text, its dictionaries expanded, would not fit in memory."""
 
 
+def parquet_columns(path: Path) -> list[str]:
+    """A Parquet file's column names, as its schema gives them (a name may come twice).
+
+    Raises:
+        OSError, ValueError: the file cannot be read as Parquet.
+    """
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only a Parquet book pays for it
+
+    return list(pq.read_schema(path).names)
+
+
 def read_parquet(path: Path) -> pd.DataFrame:
     """A Parquet file as ``pd.read_parquet`` reads it, its text measured first.
 
@@ -122,8 +137,26 @@ def read_parquet(path: Path) -> pd.DataFrame:
         index = table.schema.get_field_index(name)
         plain = schema.field(name).type
         table = table.set_column(index, name, pc.cast(table.column(name), plain))
-    frame: pd.DataFrame = table.to_pandas()
+    frame: pd.DataFrame = _dates_in_range(table).to_pandas()
     return frame
+
+
+def _dates_in_range(table: pa.Table) -> pa.Table:
+    """The table with each date or timestamp column that names a year outside Python's
+    dates (10183, or -221) as text, which the date parser then reports cell by cell: pandas
+    failed on the whole file ("year 10183 is out of range"), hiding its other problems."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    for index, field in enumerate(table.schema):
+        if not (pa.types.is_date(field.type) or pa.types.is_timestamp(field.type)):
+            continue
+        years = pc.year(table.column(index))
+        low, high = pc.min(years).as_py(), pc.max(years).as_py()
+        if low is not None and (low < MIN_YEAR or high > MAX_YEAR):
+            text = pc.cast(table.column(index), pa.string())
+            table = table.set_column(index, field.name, text)
+    return table
 
 
 def check_memory(paths: list[Path], problems: Problems) -> bool:

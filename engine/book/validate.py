@@ -35,6 +35,7 @@ from marginlex.engine.book.limits import (
     check_memory,
     check_positions_per_account,
     check_repledge_chains,
+    parquet_columns,
     read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
@@ -105,6 +106,8 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
         return None
     try:
         if path.suffix == ".parquet":
+            if _report_repeated_columns(path.name, parquet_columns(path), problems):
+                return None
             return _without_empty_rows(read_parquet(path), shown or path.name, problems)
         header = _csv_header(path)
         if header is not None and (
@@ -303,7 +306,9 @@ def _report_separator(file: str, header: list[str], problems: Problems) -> bool:
 
 
 def _report_repeated_columns(file: str, header: list[str], problems: Problems) -> bool:
-    """Name each column the header holds more than once (which one would be meant?)."""
+    """Name each column the header (a Parquet file's schema) holds more than once (which one
+    would be meant?)."""
+    header_word = "schema" if file.endswith(".parquet") else "header"
     places: dict[str, list[int]] = {}
     for number, name in enumerate(header, start=1):
         if name.strip():  # a column without a name is not named twice: see below
@@ -315,7 +320,7 @@ def _report_repeated_columns(file: str, header: list[str], problems: Problems) -
             file,
             HEADER_ROW,
             name or "-",
-            f"the header names this column {len(at)} times (columns {shown}); keep one",
+            f"the {header_word} names this column {len(at)} times (columns {shown}); keep one",
         )
     return bool(repeated)
 

@@ -4,8 +4,13 @@ that once gave a traceback, no problem at all, or a problem at the wrong place."
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -73,3 +78,52 @@ def test_a_date_in_year_0_or_before_is_not_a_date(
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert expected in result.stderr
+
+
+def _parquet(book: Path, stem: str, change: Callable[[pa.Table], pa.Table]) -> None:
+    """``stem``'s CSV file as a Parquet file (maturity as date32), changed by ``change``."""
+    frame = pd.read_csv(book / f"{stem}.csv", dtype=str, keep_default_na=False)
+    table = pa.Table.from_pandas(frame.replace("", None), preserve_index=False)
+    if "maturity" in table.column_names:
+        at = table.schema.get_field_index("maturity")
+        days = pc.cast(pc.strptime(table.column(at), "%Y-%m-%d", "s"), pa.date32())
+        table = table.set_column(at, "maturity", days)
+    pq.write_table(change(table), book / f"{stem}.parquet")
+    (book / f"{stem}.csv").unlink()
+
+
+def _with_days(table: pa.Table, days: dict[int, int]) -> pa.Table:
+    """The table with the maturity of each given row set to a day count from 1970."""
+    at = table.schema.get_field_index("maturity")
+    old = table.column(at).cast(pa.int32()).to_pylist()
+    new = [days.get(k, d) for k, d in enumerate(old)]
+    return table.set_column(at, "maturity", pa.array(new, pa.int32()).cast(pa.date32()))
+
+
+def test_a_parquet_date_past_year_9999_is_one_problem_of_many(tmp_path: Path) -> None:
+    """pandas failed on the whole file ("year 10183 is out of range"), with no row or
+    column, and the file's other problems went unsaid."""
+    book = _book(tmp_path, {"instruments.csv": ("100.00", "-1")})
+    _parquet(book, "instruments", lambda t: _with_days(t, {1: 3_000_000, 3: -800_000}))
+    assert _rendered(book) == [
+        "instruments.parquet:2: price: negative price -1 (a price is 0 or more)",
+        "instruments.parquet:3: maturity: not a date '10183-09-21' (expected YYYY-MM-DD): "
+        "years run from 0001 to 9999",
+        "instruments.parquet:5: maturity: not a date '-0221-09-04' (expected YYYY-MM-DD): "
+        "a date has no sign",
+    ]
+
+
+def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
+    """pyarrow said "Multiple matches for FieldRef.Name(lot_id) in lot_id: dictionary<...>"."""
+    book = _book(tmp_path, {})
+
+    def twice(table: pa.Table) -> pa.Table:
+        names = [*table.column_names, "lot_id"]
+        return pa.Table.from_arrays([*table.columns, table.column("lot_id")], names=names)
+
+    _parquet(book, "collateral", twice)
+    assert _rendered(book) == [
+        "collateral.parquet:1: lot_id: the schema names this column 2 times (columns 1, 7); "
+        "keep one"
+    ]
