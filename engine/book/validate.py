@@ -92,9 +92,7 @@ class RawFile(NamedTuple):
 
     def spreadsheet_rows(self) -> np.ndarray:
         """Each row's spreadsheet row, counted from row 2 where no row was left out."""
-        if self.rows is not None:
-            return self.rows
-        return np.arange(len(self.frame), dtype=np.int64) + FIRST_DATA_ROW
+        return _spreadsheet_rows(len(self.frame), self.rows)
 
 
 def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFile | None:
@@ -136,12 +134,17 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
 
 
 def _without_unnamed_columns(
-    frame: pd.DataFrame, header: list[str], file: str, problems: Problems
+    frame: pd.DataFrame,
+    header: list[str],
+    file: str,
+    problems: Problems,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The frame without the columns its header leaves unnamed (an Excel export of a sheet
     whose used range is wider than the table ends each line with commas; they were read as
     one column named twice, or as unknown columns named "Unnamed: 3"): left out when they
-    hold no value, an error at the first value when they do."""
+    hold no value, an error at the first value when they do. ``rows``: each row's
+    spreadsheet row, where they are not counted from row 2 on."""
     unnamed = [k for k, name in enumerate(header) if not name.strip() and k < len(frame.columns)]
     for k in unnamed:
         column = frame[frame.columns[k]]
@@ -150,7 +153,7 @@ def _without_unnamed_columns(
             first = int(np.flatnonzero(held)[0])
             problems.add(
                 file,
-                first + FIRST_DATA_ROW,
+                _spreadsheet_rows(len(frame), rows)[first],
                 "-",
                 f"column {k + 1} has no name in the header but holds {column.iloc[first]!r}: "
                 "name it, or delete the column",
@@ -158,17 +161,27 @@ def _without_unnamed_columns(
     return frame.drop(columns=[frame.columns[k] for k in unnamed])
 
 
-def _without_empty_rows(frame: pd.DataFrame, file: str, problems: Problems) -> RawFile:
+def _spreadsheet_rows(count: int, rows: np.ndarray | None) -> np.ndarray:
+    """``rows``, or when None the spreadsheet rows of ``count`` rows counted from row 2."""
+    return rows if rows is not None else np.arange(count, dtype=np.int64) + FIRST_DATA_ROW
+
+
+def _without_empty_rows(
+    frame: pd.DataFrame, file: str, problems: Problems, rows: np.ndarray | None = None
+) -> RawFile:
     """The frame without its rows that hold no value at all, and the spreadsheet row of each
     row kept. Rows past the last row with a value go silently (an Excel sheet's used range
     runs past the table: ",,,,,," rows, each reported as a missing value in every required
-    column before); one warning names those between rows (a blank line among them)."""
+    column before); one warning names those between rows (a blank line among them).
+    ``rows``: each row's spreadsheet row, where they are not counted from row 2 on (rows of
+    the wrong width were left out before)."""
     empty = _rows_where(frame, lambda column, _: _no_value(column))
     if empty is None:
-        return RawFile(frame, None)
-    numbers = np.flatnonzero(~empty)
-    last = int(numbers[-1]) + FIRST_DATA_ROW if len(numbers) else FIRST_DATA_ROW
-    inside = np.flatnonzero(empty) + FIRST_DATA_ROW
+        return RawFile(frame, rows)
+    every = _spreadsheet_rows(len(frame), rows)
+    numbers = every[~empty]
+    last = int(numbers[-1]) if len(numbers) else FIRST_DATA_ROW
+    inside = every[empty]
     inside = inside[inside < last]
     if len(inside):
         shown = ", ".join(str(int(r)) for r in inside[:_LISTED_ROWS])
@@ -182,7 +195,7 @@ def _without_empty_rows(frame: pd.DataFrame, file: str, problems: Problems) -> R
             f"column) left out: {which}",
             severity=Severity.WARNING,
         )
-    return RawFile(frame[~empty].reset_index(drop=True), numbers + FIRST_DATA_ROW)
+    return RawFile(frame[~empty].reset_index(drop=True), numbers)
 
 
 _LISTED_ROWS = 5
@@ -367,10 +380,10 @@ def _without_rows(ragged: _Ragged, file: str, problems: Problems) -> RawFile | N
     rows = [data[k] or [""] * len(header) for k in kept]
     frame = pd.DataFrame(rows, columns=pd.Index(range(len(header))), dtype="str")
     frame.columns = pd.Index(_deduplicated(header))
-    frame = _without_unnamed_columns(frame, header, file, problems)
-    raw = _without_repeated_headers(_without_empty_rows(frame, file, problems), file, problems)
     numbers = np.asarray(kept, dtype=np.int64) + FIRST_DATA_ROW
-    return RawFile(raw.frame, numbers[raw.spreadsheet_rows() - FIRST_DATA_ROW])
+    frame = _without_unnamed_columns(frame, header, file, problems, numbers)
+    kept_rows = _without_empty_rows(frame, file, problems, numbers)
+    return _without_repeated_headers(kept_rows, file, problems)
 
 
 def _deduplicated(names: list[str]) -> list[str]:

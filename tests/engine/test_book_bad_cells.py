@@ -127,3 +127,19 @@ def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
         "collateral.parquet:1: lot_id: the schema names this column 2 times (columns 1, 7); "
         "keep one"
     ]
+
+
+def test_rows_after_a_ragged_row_keep_their_numbers(tmp_path: Path) -> None:
+    """The unnamed-column, empty-row and repeated-header problems counted the rows after
+    a ragged row one too low each (ordinary cell problems were right)."""
+    positions = "account_id,instrument_id,quantity,\nA1,XYZ,100,\n"
+    rows = "A1,XYZ_P90,-1\n,,,\nH1,ES_2609,2,\naccount_id,instrument_id,quantity,\nH1,XYZ,3,x\n"
+    book = _book(tmp_path, {})
+    (book / "positions.csv").write_text(positions + rows, encoding="utf-8")
+    assert _rendered(book) == [
+        "positions.csv:3: 3 values, but the header has 4 columns",
+        "positions.csv:4: warning: 1 empty row (no value in any column) left out: row 4",
+        "positions.csv:6: this row repeats the header (files joined together?): delete it",
+        "positions.csv:7: column 4 has no name in the header but holds 'x': name it, or "
+        "delete the column",
+    ]
