@@ -159,11 +159,12 @@ def _dates_in_range(table: pa.Table) -> pa.Table:
     return table
 
 
-def check_memory(paths: list[Path], problems: Problems) -> bool:
-    """Refuse a book whose files would need more than a book may take
-    (:func:`~marginlex.engine.book.memory.book_memory_limit`); True when it may be read."""
-    sizes = {p.name: p.stat().st_size for p in paths}
-    needs = {p.name: _needed(p) for p in paths}
+def check_memory(paths: dict[Path, str], problems: Problems) -> bool:
+    """Refuse a book whose files (each with the name problems give it) would need more than
+    a book may take (:func:`~marginlex.engine.book.memory.book_memory_limit`); True when it
+    may be read."""
+    sizes = {name: p.stat().st_size for p, name in paths.items()}
+    needs = {name: _needed(p) for p, name in paths.items()}
     need = sum(needs.values())
     limit = book_memory_limit()
     if need <= limit:

@@ -74,11 +74,13 @@ MAX_BOOK_JSON_BYTES = 1_000_000
 """book.json holds three short fields: anything near a megabyte is not a book's metadata."""
 
 
-def find_file(folder: Path, stem: str, problems: Problems) -> Path | None:
-    """The CSV or Parquet file for ``stem`` (both present is an error: which one is meant?)."""
+def find_file(folder: Path, stem: str, problems: Problems, book: Path | None = None) -> Path | None:
+    """The CSV or Parquet file for ``stem`` (both present is an error: which one is meant?);
+    ``book``: the book folder, whose path inside it names the file (a partition's)."""
     csv, parquet = folder / f"{stem}.csv", folder / f"{stem}.parquet"
     if csv.exists() and parquet.exists():
-        problems.add(csv.name, 0, "-", f"both {csv.name} and {parquet.name} exist; keep one")
+        shown = _shown(book or folder, csv)
+        problems.add(shown, 0, "-", f"both {csv.name} and {parquet.name} exist; keep one")
         return None
     return csv if csv.exists() else parquet if parquet.exists() else None
 
@@ -99,18 +101,19 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
     """A file's columns as read: text for CSV (no NA guessing), native types for Parquet;
     rows with no value left out, those between rows with a warning, and columns the header
     leaves unnamed (``shown``: the file as problems name it)."""
+    file = shown or path.name
     if not path.is_file():  # a link to /dev/zero read forever, past any memory check
-        problems.add(path.name, 0, "-", NOT_REGULAR)
+        problems.add(file, 0, "-", NOT_REGULAR)
         return None
     try:
         if path.suffix == ".parquet":
-            if _report_repeated_columns(path.name, parquet_columns(path), problems):
+            if _report_repeated_columns(file, parquet_columns(path), problems):
                 return None
-            return _without_empty_rows(read_parquet(path), shown or path.name, problems)
+            return _without_empty_rows(read_parquet(path), file, problems)
         header = _csv_header(path)
         if header is not None and (
-            _report_separator(path.name, header, problems)
-            or _report_repeated_columns(path.name, header, problems)
+            _report_separator(file, header, problems)
+            or _report_repeated_columns(file, header, problems)
         ):
             return None
         # A blank line is a row of empty values, as a spreadsheet shows it: skipped, every
@@ -118,18 +121,17 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
         frame = pd.read_csv(
             path, dtype=str, keep_default_na=False, engine="pyarrow", skip_blank_lines=False
         )
-        file = shown or path.name
         frame = _without_unnamed_columns(frame, header or [], file, problems)
         return _without_repeated_headers(_without_empty_rows(frame, file, problems), file, problems)
     except TextTooLarge as exc:
-        problems.add(path.name, 0, "-", str(exc))
+        problems.add(file, 0, "-", str(exc))
         return None
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
-        if path.suffix == ".csv" and _report_encoding(path, problems):
+        if path.suffix == ".csv" and _report_encoding(path, file, problems):
             return None
-        if path.suffix == ".csv" and (ragged := _report_ragged_rows(path, problems)):
-            return _without_rows(ragged, shown or path.name, problems)
-        problems.add(path.name, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
+        if path.suffix == ".csv" and (ragged := _report_ragged_rows(path, file, problems)):
+            return _without_rows(ragged, file, problems)
+        problems.add(file, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
 
 
@@ -244,7 +246,7 @@ def _no_value(column: pd.Series) -> np.ndarray:
 UTF8_HINT = "save the file as UTF-8 (in Excel: Save As, CSV UTF-8)"
 
 
-def _report_encoding(path: Path, problems: Problems) -> bool:
+def _report_encoding(path: Path, file: str, problems: Problems) -> bool:
     """Name a CSV file that is not UTF-8 (only once its read failed): UTF-16 (Excel's
     "Unicode text") by its byte-order mark, else the row and column of the first byte that
     is not UTF-8 (a Latin-1 or Windows-1252 é). pyarrow said "In CSV column #1: CSV
@@ -258,7 +260,7 @@ def _report_encoding(path: Path, problems: Problems) -> bool:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if is_utf16(data):  # the whole file: no row of it reads
-            problems.add(path.name, 0, "-", _not_utf8(data, exc, UTF8_HINT, utf16=True))
+            problems.add(file, 0, "-", _not_utf8(data, exc, UTF8_HINT, utf16=True))
             return True
         before = list(csv.reader(io.StringIO(data[: exc.start].decode("utf-8-sig"))))
         ended = not before or data[: exc.start].endswith((b"\n", b"\r"))
@@ -266,7 +268,7 @@ def _report_encoding(path: Path, problems: Problems) -> bool:
         field = 0 if ended else len(before[-1]) - 1
         header = before[0] if before and row > HEADER_ROW else []
         column = header[field] if field < len(header) and header[field] else "-"
-        problems.add(path.name, row, column, _not_utf8(data, exc, UTF8_HINT, utf16=False))
+        problems.add(file, row, column, _not_utf8(data, exc, UTF8_HINT, utf16=False))
         return True
     return False
 
@@ -345,7 +347,7 @@ class _Ragged(NamedTuple):
     bad: set[int]  # positions among the data records
 
 
-def _report_ragged_rows(path: Path, problems: Problems) -> _Ragged | None:
+def _report_ragged_rows(path: Path, file: str, problems: Problems) -> _Ragged | None:
     """Name the rows whose number of values differs from the header's (only on failure);
     the records, to check the other rows (None: nothing named: the file fails otherwise)."""
     try:
@@ -354,7 +356,7 @@ def _report_ragged_rows(path: Path, problems: Problems) -> _Ragged | None:
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
     if not records:
-        problems.add(path.name, 0, "-", "the file is empty (expected a header row)")
+        problems.add(file, 0, "-", "the file is empty (expected a header row)")
         return _Ragged([[]], set())
     width = len(records[0])
     bad = set()
@@ -365,7 +367,7 @@ def _report_ragged_rows(path: Path, problems: Problems) -> _Ragged | None:
             message = f"{len(record)} {values}, but the header has {width} {columns}"
             if not "".join(record).strip():
                 message = "a line of spaces only: delete the spaces (an empty line is left out)"
-            problems.add(path.name, k + FIRST_DATA_ROW, "-", message)
+            problems.add(file, k + FIRST_DATA_ROW, "-", message)
             bad.add(k)
     return _Ragged(records, bad) if bad else None
 
@@ -654,14 +656,14 @@ def read_and_validate(
     meta = read_meta(folder, problems)
     where = {s.stem: own if own is not None and s.stem in OWN_TABLES else folder for s in FILES}
     tables = [p for s in FILES for p in _candidates(where[s.stem], s.stem)]
-    if not check_memory([p for p in tables if p.is_file()], problems):
+    if not check_memory({p: _shown(folder, p) for p in tables if p.is_file()}, problems):
         return Parsed(meta=meta, frames={}, file_names={}), problems
     frames: dict[str, pd.DataFrame] = {}
     names: dict[str, str] = {}
     parsers: dict[str, ColumnParser] = {}
     for spec in FILES:
         present = [p for p in _candidates(where[spec.stem], spec.stem) if p.exists()]
-        path = find_file(where[spec.stem], spec.stem, problems)
+        path = find_file(where[spec.stem], spec.stem, problems, folder)
         shown = _shown(folder, path or where[spec.stem] / f"{spec.stem}.csv")
         names[spec.stem] = shown
         if path is None:

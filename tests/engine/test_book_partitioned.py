@@ -175,3 +175,32 @@ def test_a_blank_line_in_a_partition_file_keeps_its_rows_numbered_as_shown(
     assert f"{PARTITIONS}/p00001/accounts.csv:3: {warning}" in [
         p.render() for p in validate_book(book)
     ]
+
+
+def test_a_partitions_file_level_problems_name_its_path(parted: Path, tmp_path: Path) -> None:
+    """An empty file, a folder, a ragged row, both endings of one table: each was named
+    `positions.csv` alone, with no partition to look in."""
+    book = _copy(parted, tmp_path / "book")
+    first, second = (book / PARTITIONS / f"p0000{k}" for k in range(2))
+    (first / "positions.parquet").unlink()
+    (first / "positions.csv").write_text("")
+    (first / "accounts.parquet").unlink()
+    (first / "accounts.csv").mkdir()
+    (second / "collateral.csv").write_text("x\n")
+    (second / "positions.parquet").unlink()
+    (second / "positions.csv").write_text("account_id,instrument_id,quantity\nA,B,1,9\n")
+    shown = [(p.file, p.row, p.message) for p in validate_book(book) if p.row <= 2]
+    assert shown == [
+        (
+            f"{PARTITIONS}/p00000/accounts.csv",
+            0,
+            "not a regular file (a folder, a device or a pipe): give it as a file",
+        ),
+        (f"{PARTITIONS}/p00000/positions.csv", 0, "the file is empty (expected a header row)"),
+        (f"{PARTITIONS}/p00001/positions.csv", 2, "4 values, but the header has 3 columns"),
+        (
+            f"{PARTITIONS}/p00001/collateral.csv",
+            0,
+            "both collateral.csv and collateral.parquet exist; keep one",
+        ),
+    ]
