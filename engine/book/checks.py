@@ -36,30 +36,26 @@ def _values(s: pd.Series, mask: pd.Series) -> list[str]:
 
 
 def _number_checks(
-    df: pd.DataFrame, parser: ColumnParser, col: str, lower: float | None, strict: bool
+    df: pd.DataFrame, parser: ColumnParser, col: str, lower: float, strict: bool
 ) -> None:
-    """Finite, and at least (or above) ``lower``; missing values are left to other checks."""
+    """At least (or above) ``lower``; missing values are left to other checks, and the
+    parser said an infinity (as written: ``1e400``) and left it out."""
     v = df[col]
-    present = v.notna()
-    inf = present & ~np.isfinite(v.fillna(0.0))
-    parser.report(col, inf, [f"must be a finite number, got {x}" for x in v[inf]])
-    if lower is None:
-        return
-    low = present & ~inf & ((v <= lower) if strict else (v < lower))
+    low = v.notna() & ((v <= lower) if strict else (v < lower))
     word = "more than" if strict else "at least"
     parser.report(col, low, [f"must be {word} {lower:g}, got {x:g}" for x in v[low]])
 
 
-def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> None:
-    price, lo = df["price"], df["price"] < 0
+def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> dict[str, pd.Series]:
+    """Value checks of instruments; the columns each row needs (an option's strike)."""
+    price = df["price"]
+    lo = price < 0  # -inf: the parser said it, as not finite, and left it out
     parser.report("price", lo, [f"negative price {x:g} (a price is 0 or more)" for x in price[lo]])
-    _number_checks(df, parser, "price", None, strict=False)
     for col, lower, strict in (
         ("multiplier", 0.0, True),
         ("strike", 0.0, True),
         ("implied_vol", 0.0, False),
         ("scan_range", 0.0, True),
-        ("dv01", None, False),
     ):
         _number_checks(df, parser, col, lower, strict)
     big = df["scan_range"] > 1
@@ -92,6 +88,7 @@ def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> None:
             [f"{col} is for options only: ignored on this {p}" for p in product[stray]],
             severity=Severity.WARNING,
         )
+    return needs
 
 
 def _check_accounts(df: pd.DataFrame, parser: ColumnParser) -> None:
@@ -110,7 +107,6 @@ def _check_accounts(df: pd.DataFrame, parser: ColumnParser) -> None:
 
 
 def _check_collateral(df: pd.DataFrame, parser: ColumnParser) -> None:
-    _number_checks(df, parser, "market_value", None, strict=False)
     asset = df["asset"].astype("str")
     neg = (df["market_value"] < 0) & (asset != "USD") & df["asset"].notna()
     parser.report(
@@ -129,14 +125,14 @@ def _check_collateral(df: pd.DataFrame, parser: ColumnParser) -> None:
 
 def check_rows(stem: str, df: pd.DataFrame, parser: ColumnParser) -> None:
     """Value checks within one file."""
+    needed = None
     if stem == "instruments":
-        _check_instruments(df, parser)
+        needed = _check_instruments(df, parser)
     elif stem == "accounts":
         _check_accounts(df, parser)
-    elif stem == "positions":
-        _number_checks(df, parser, "quantity", None, strict=False)
-    elif stem == "collateral":
+    elif stem == "collateral":  # a quantity is any finite number, which the parser saw to
         _check_collateral(df, parser)
+    parser.report_nan_words(needed)
 
 
 def matured(
@@ -257,7 +253,8 @@ def _dangling(
     """Report values of ``col`` not in ``ids``; returns the mask of resolved references."""
     v = df[col]
     ok = pd.Series(isin(v, ids), index=v.index)
-    bad = v.notna() & ~ok
+    unreadable = parser.invalid.get(col)  # an id holding a NUL: said once, as such
+    bad = v.notna() & ~ok if unreadable is None else v.notna() & ~ok & ~unreadable
     parser.report(col, bad, [f"unknown {what} {x!r} (not in {where})" for x in v[bad]])
     return ok
 

@@ -137,8 +137,25 @@ def read_parquet(path: Path) -> pd.DataFrame:
         index = table.schema.get_field_index(name)
         plain = schema.field(name).type
         table = table.set_column(index, name, pc.cast(table.column(name), plain))
-    frame: pd.DataFrame = _dates_in_range(table).to_pandas()
+    frame: pd.DataFrame = _non_finite_as_text(_dates_in_range(table)).to_pandas()
     return frame
+
+
+def _non_finite_as_text(table: pa.Table) -> pa.Table:
+    """The table with each float column that holds a NaN or an infinity as text, which the
+    number parser reads as a CSV cell: pandas reads a NaN and a null alike, and a NaN price
+    was said to be a missing value."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_floating(field.type):
+            continue
+        column = table.column(index)
+        odd = pc.or_(pc.is_nan(column), pc.is_inf(column))
+        if pc.any(odd).as_py():
+            table = table.set_column(index, field.name, pc.cast(column, pa.string()))
+    return table
 
 
 def _dates_in_range(table: pa.Table) -> pa.Table:

@@ -72,6 +72,8 @@ class ColumnParser:
         # Rows whose value could not be parsed, per column: later checks skip them so that
         # one bad cell gives one problem.
         self.invalid: dict[str, pd.Series] = {}
+        # NaN written in an optional number column, said once the rows' needs are known
+        self.nan_words: dict[str, pd.Series] = {}
 
     def report(
         self,
@@ -136,6 +138,7 @@ class ColumnParser:
         if col.type is ColType.TICKER:
             return self._ticker(col, text, missing)
         nul = text.str.contains("\x00", regex=False)
+        self.invalid[col.name] = nul  # not also an unknown id where it is a reference
         if nul.any():  # PostgreSQL's text cannot hold it: a recorded run failed mid-way
             self.report(
                 col.name,
@@ -150,18 +153,36 @@ class ColumnParser:
         nan_word = text.str.lower().isin(_NAN_WORDS)
         bad = values.isna() & ~missing & ~nan_word
         self.report(col.name, bad, [f"not a number {v!r}{number_hint(v)}" for v in text[bad]])
-        self.invalid[col.name] = bad
+        # as written: 1e400 was shown as the inf it reads as, and a negative infinite price
+        # was said twice, not finite and negative
+        infinite = pd.Series(np.isinf(values.fillna(0.0)), index=values.index)
+        self.report(
+            col.name, infinite, [f"must be a finite number, got {v}" for v in text[infinite]]
+        )
         if col.value_required:
             # A NaN written as such (not an empty cell) is a value, and a wrong one.
             self.report(col.name, nan_word, "must be a finite number, got NaN")
-        else:  # read as the blank it stands for, but said: a default (a multiplier of 1) follows
+        else:  # read as the blank it stands for: said by report_nan_words, once the row's
+            # needs are known (an option's NaN strike is an error, not a missing value too)
+            self.nan_words[col.name] = nan_word
+        self.invalid[col.name] = bad | infinite | nan_word
+        return values.where(~bad & ~infinite)
+
+    def report_nan_words(self, needed: dict[str, pd.Series] | None = None) -> None:
+        """The NaN written in optional number columns: an error where the row needs the
+        value (``needed``: a mask per column, an option's strike), else a warning, read as
+        the empty cell it stands for (a default, a multiplier of 1, follows)."""
+        for col, nan_word in self.nan_words.items():
+            need = (needed or {}).get(col)
+            wrong = nan_word & need if need is not None else nan_word & False
+            self.report(col, wrong, "must be a finite number, got NaN")
             self.report(
-                col.name,
-                nan_word,
+                col,
+                nan_word & ~wrong,
                 "NaN where the cell may be left empty: read as empty; leave it empty",
                 severity=Severity.WARNING,
             )
-        return values.where(~bad)
+        self.nan_words = {}
 
     def _enum(self, col: Column, text: pd.Series, missing: pd.Series) -> pd.Series:
         known = text.isin(col.enum)

@@ -84,6 +84,7 @@ def _parquet(book: Path, stem: str, change: Callable[[pa.Table], pa.Table]) -> N
     """``stem``'s CSV file as a Parquet file (maturity as date32), changed by ``change``."""
     frame = pd.read_csv(book / f"{stem}.csv", dtype=str, keep_default_na=False)
     table = pa.Table.from_pandas(frame.replace("", None), preserve_index=False)
+    table = table.replace_schema_metadata(None)  # pandas' would read the columns as text
     if "maturity" in table.column_names:
         at = table.schema.get_field_index("maturity")
         days = pc.cast(pc.strptime(table.column(at), "%Y-%m-%d", "s"), pa.date32())
@@ -143,3 +144,68 @@ def test_rows_after_a_ragged_row_keep_their_numbers(tmp_path: Path) -> None:
         "positions.csv:7: column 4 has no name in the header but holds 'x': name it, or "
         "delete the column",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"),
+    [
+        (  # also "negative price -inf"
+            "instruments.csv",
+            "XYZ,stock,,,,,100.00",
+            "XYZ,stock,,,,,-inf",
+            "instruments.csv:2: price: must be a finite number, got -inf",
+        ),
+        (  # shown as "got inf"
+            "instruments.csv",
+            "XYZ,stock,,,,,100.00",
+            "XYZ,stock,,,,,1e400",
+            "instruments.csv:2: price: must be a finite number, got 1e400",
+        ),
+        (  # also a warning that it is read as empty
+            "instruments.csv",
+            "90,0.30",
+            "90,NaN",
+            "instruments.csv:3: implied_vol: must be a finite number, got NaN",
+        ),
+        (  # also "unknown account"
+            "positions.csv",
+            "H1,ES_2609",
+            "H\x001,ES_2609",
+            "positions.csv:4: account_id: holds a NUL character (\\x00), which text may not: "
+            "the file is damaged, or not UTF-8",
+        ),
+        (
+            "collateral.csv",
+            "L3,H1,USD,10.00",
+            "L3,H1,USD,-1e999",
+            "collateral.csv:4: market_value: must be a finite number, got -1e999",
+        ),
+    ],
+)
+def test_one_bad_cell_is_one_problem_as_written(
+    tmp_path: Path, name: str, old: str, new: str, expected: str
+) -> None:
+    assert _rendered(_book(tmp_path, {name: (old, new)})) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (float("nan"), "instruments.parquet:2: price: must be a finite number, got NaN"),
+        (float("-inf"), "instruments.parquet:2: price: must be a finite number, got -inf"),
+        (None, "instruments.parquet:2: price: missing value"),
+    ],
+)
+def test_a_parquet_nan_is_not_a_missing_value(
+    tmp_path: Path, value: float | None, expected: str
+) -> None:
+    """A NaN price in a Parquet file was said to be a missing value."""
+    book = _book(tmp_path, {})
+
+    def price(table: pa.Table) -> pa.Table:
+        at = table.schema.get_field_index("price")
+        prices = [value, *pc.cast(table.column(at), pa.float64()).to_pylist()[1:]]
+        return table.set_column(at, "price", pa.array(prices, pa.float64()))
+
+    _parquet(book, "instruments", price)
+    assert _rendered(book) == [expected]
