@@ -21,7 +21,14 @@ from marginlex.cli.input_errors import input_error_lines
 from marginlex.cli.output_file import check_file_or_exit, write_file
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
-from marginlex.cli.usage import amount, as_of_date, head_hash, moment, usage_error
+from marginlex.cli.usage import (
+    amount,
+    as_of_date,
+    head_hash,
+    ledger_given,
+    moment,
+    usage_error,
+)
 from marginlex.engine.kernels.csv_cells import csv_text
 from marginlex.engine.outcomes import DecisionStatus
 from marginlex.printable import printable
@@ -54,7 +61,7 @@ LEDGER_HELP = (
     "else ./marginlex-ledger.db if it exists, else your default ledger, where "
     "`marginlex run --record` records)."
 )
-LedgerOpt = Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)]
+LedgerOpt = Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP, callback=ledger_given)]
 SinceOpt = Annotated[
     datetime | None,
     typer.Option(

@@ -27,7 +27,7 @@ from marginlex.cli.run_output import (
 )
 from marginlex.cli.run_since import SINCE, report_carried, since_or_exit
 from marginlex.cli.tables import StdoutConsole, fit
-from marginlex.cli.usage import as_of_date, usage_error
+from marginlex.cli.usage import as_of_date, ledger_given, usage_error
 from marginlex.engine.outcomes import FileFormat
 
 # The engine (pandas, numpy, networkx) and the ledger (sqlalchemy) are imported inside the
@@ -89,6 +89,7 @@ _LEDGER = typer.Option(
     None,
     "--ledger",
     envvar=LEDGER_ENV,
+    callback=ledger_given,
     help=(
         "Record the run (every decision with its trace, the rulebook texts and the book) "
         f"in this ledger: a SQLite path or a postgresql+psycopg:// URL (default: ${LEDGER_ENV}"

@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from marginlex.cli.help_text import examples
+from marginlex.cli.usage import ledger_given
 
 _LEDGER = typer.Option(
     "--ledger",
+    callback=ledger_given,
     help="Ledger file path or postgresql+psycopg:// URL (default: $MARGINLEX_LEDGER, else the "
     "demo book recorded once under sec, cftc and harmonized in your data folder).",
 )

@@ -17,6 +17,7 @@ import typer
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 from marginlex.cli.output_file import file_problem
+from marginlex.cli.usage import ledger_given
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -32,6 +33,9 @@ LEDGER_HELP = (
     "Ledger file path or postgresql+psycopg:// URL (default: $MARGINLEX_LEDGER, "
     "else ./marginlex-ledger.db)."
 )
+_LedgerOpt = Annotated[
+    str | None, typer.Option("--ledger", help=LEDGER_HELP, callback=ledger_given)
+]
 SIGN_HELP = "Sign the ledger's head with this Ed25519 private key (`marginlex keys new`)."
 CHECKPOINTS_HELP = (
     "Append the signed checkpoint to this file (or folder); default beside a SQLite ledger: "
@@ -159,7 +163,7 @@ def sign_or_exit(
 
 def checkpoint_command(
     *,
-    ledger: Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    ledger: _LedgerOpt = None,
     sign: Annotated[Path, typer.Option("--sign", help=SIGN_HELP)],
     checkpoints: CheckpointsOpt = None,
 ) -> None:
@@ -214,9 +218,7 @@ def init_command(
         )
 
 
-def upgrade_command(
-    *, ledger: Annotated[str | None, typer.Option("--ledger", help=LEDGER_HELP)] = None
-) -> None:
+def upgrade_command(*, ledger: _LedgerOpt = None) -> None:
     """Upgrade a ledger made by an older marginlex to this schema, in place (Alembic)."""
     from marginlex.audit.ledger.schema import upgrade_ledger  # noqa: PLC0415
     from marginlex.audit.ledger.store import LedgerError  # noqa: PLC0415

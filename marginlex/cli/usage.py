@@ -98,6 +98,26 @@ def head_hash(value: str) -> str:
     )
 
 
+def ledger_given(value: str | None) -> str | None:
+    """``--ledger``'s check: a SQLite path or a URL, never empty (``--ledger ""`` read as
+    not given: ``run`` recorded nothing and said nothing, ``verify`` read another ledger).
+
+    >>> ledger_given("l.db")
+    'l.db'
+    >>> try:
+    ...     ledger_given(" ")
+    ... except typer.BadParameter as exc:
+    ...     print(exc.message.split(":")[0])
+    the ledger is empty
+    """
+    if value is not None and not value.strip():
+        raise typer.BadParameter(
+            "the ledger is empty: give a SQLite path or a postgresql+psycopg:// URL, or leave "
+            "the option out"
+        )
+    return value
+
+
 def as_of_date(value: str | None, command: str) -> dt.date | None:
     """``--as-of`` as a date (None when not given); a usage error when it is not one.
 

@@ -30,7 +30,7 @@ from marginlex.cli.study_output import (
     today_pair,
 )
 from marginlex.cli.tables import StdoutConsole, fit
-from marginlex.cli.usage import as_of_date, usage_error
+from marginlex.cli.usage import as_of_date, ledger_given, usage_error
 
 # The rulebook language and the engine (pandas, numpy) are imported inside the commands, so
 # that `marginlex --help` and the other groups' commands start fast.
@@ -259,6 +259,7 @@ _LEDGER = typer.Option(
     None,
     "--ledger",
     envvar="MARGINLEX_LEDGER",
+    callback=ledger_given,
     help="Record the compared rulebooks' runs (not the attribution hybrids) in this ledger: "
     "a SQLite path or a postgresql+psycopg:// URL.",
 )

@@ -133,3 +133,30 @@ def test_serve_on_a_port_in_use_or_a_host_that_does_not_resolve_says_so_first(
     assert done.exit_code == 1
     assert done.stderr.startswith("error: cannot listen on no-such-host.invalid:8000: ")
     assert not (tmp_path / "x.db").exists()
+
+
+def _with_ledger_option() -> list[str]:
+    """Every command that takes --ledger."""
+    root = typer.main.get_command(app)
+    found = []
+    for name in COMMANDS:
+        command: Any = root
+        for part in name.split():
+            command = command.commands[part]
+        if any("--ledger" in getattr(p, "opts", ()) for p in command.params):
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("command", _with_ledger_option())
+def test_an_empty_ledger_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    """`run --ledger ""` recorded nothing, said nothing and exited 0; `verify --ledger ""`
+    read the default ledger."""
+    result = runner.invoke(app, [*command.split(), "--ledger", ""], env={"MARGINLEX_LEDGER": ""})
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.replace("│", " ").split())  # the error box's sides
+    assert "Invalid value for '--ledger'" in said and "the ledger is empty" in said, said
+
+
+def test_the_commands_taking_a_ledger_are_found() -> None:
+    assert {"run", "verify", "ledger", "ledger runs", "serve"} <= set(_with_ledger_option())
