@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,22 +31,28 @@ class OutputError(ValueError):
     """An ``--out`` location the Parquet files cannot be written to (with what to do)."""
 
 
-def check_out_folder(out: str | Path) -> Path:
-    """The ``--out`` folder, refused before anything is evaluated when it cannot be one.
+def check_out_folder(out: str | Path, ids: Sequence[str] = ()) -> Path:
+    """The ``--out`` folder, refused before anything is evaluated when it, or the folder of
+    one of the rulebooks ``ids`` inside it, cannot be one or cannot be written.
 
     Raises:
-        OutputError: ``out`` (or one of its parents) is an existing file.
+        OutputError: ``out`` (or one of its parents, or ``out/<id>``) is an existing file,
+            or the folder that would hold it cannot be written.
 
     >>> check_out_folder("results").name
     'results'
     """
     folder = Path(out)
-    for path in (folder, *folder.parents):
+    for path in (*(folder / i for i in ids), folder, *folder.parents):
         if path.exists() and not path.is_dir():
             where = f"--out {out}" if path == folder else f"--out {out}: {path}"
             raise OutputError(
                 f"{where} is a file, not a folder: give a folder path (it is created if missing)"
             )
+    for path in (*(folder / i for i in ids), folder):
+        made = next((p for p in (path, *path.parents) if p.exists()), None)
+        if made is not None and not os.access(made, os.W_OK | os.X_OK):
+            raise OutputError(f"--out {out}: cannot write {path}: {made} is not writable")
     return folder
 
 

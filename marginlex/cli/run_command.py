@@ -289,6 +289,7 @@ def _run_or_exit(
     dask: str | None = None,
     since: Since | None = None,
     frames: bool = True,
+    out: Path | None = None,
 ) -> tuple[list[Evaluation], RunRecorder | GatheredRun | PartitionedRun | None]:
     """Load the book and rulebooks and evaluate each; print the problems, exit 1 on failure.
 
@@ -307,6 +308,7 @@ def _run_or_exit(
         near = folders_of(names)
         rulebooks = [resolve_rulebook(name, near) for name in names]
         _refuse_repeats([r.id for r in rulebooks])
+        check_out_or_exit(out, [r.id for r in rulebooks])  # each folder, before any work
         if dask is not None:
             return _evaluate_on_cluster(dask, book, rulebooks, day, record=record, frames=frames)
         assert loaded is not None  # read above
@@ -437,7 +439,14 @@ def run(
     earlier = since_or_exit(since, location, dask, _err)
     process_memory.keep_freed_memory()  # each rulebook's arrays are freed and made again
     results, recorder = _run_or_exit(
-        book, names, as_of, record=bool(location), dask=dask, since=earlier, frames=out is not None
+        book,
+        names,
+        as_of,
+        record=bool(location),
+        dask=dask,
+        since=earlier,
+        frames=out is not None,
+        out=out,
     )
     try:
         _report(results, out, out_format)

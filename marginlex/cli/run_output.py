@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,14 +127,15 @@ def recorded_line(run_id: str, decisions: int, rulebooks: int, location: str) ->
     )
 
 
-def check_out_or_exit(out: Path | None) -> None:
-    """Refuse an ``--out`` that cannot be a folder before anything is evaluated (exit 1)."""
+def check_out_or_exit(out: Path | None, ids: Sequence[str] = ()) -> None:
+    """Refuse an ``--out`` that cannot be a folder before anything is evaluated (exit 1);
+    ``ids``: the rulebooks, whose folders under it are checked too."""
     from marginlex.engine.run import OutputError, check_out_folder  # noqa: PLC0415
 
     if out is None:
         return
     try:
-        check_out_folder(out)
+        check_out_folder(out, ids)
     except OutputError as exc:
         _err.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None

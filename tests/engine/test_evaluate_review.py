@@ -129,6 +129,16 @@ def test_run_refuses_an_out_that_is_a_file_before_evaluating(tmp_path: Path) -> 
     assert "Traceback" not in result.output and target.read_text() == "not a folder"
 
 
+def test_run_refuses_a_rulebooks_out_folder_that_is_a_file_before_writing(tmp_path: Path) -> None:
+    """sec and cftc were written, then harmonized failed: the run was half written."""
+    (tmp_path / "harmonized").write_text("not a folder")
+    result = CliRunner().invoke(app, ["run", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert f"error: --out {tmp_path}: {tmp_path / 'harmonized'} is a file, not a folder" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["harmonized"]
+
+
 def test_default_decision_table_fits_80_columns_and_wide_shows_paths() -> None:
     import marginlex  # noqa: PLC0415 - the front door
 
