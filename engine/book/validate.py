@@ -500,17 +500,17 @@ def parse_file(
     extras = [str(c) for c in raw.columns if c not in names]
     ranks = {n: i for i, n in enumerate((*names, *extras))}
     parser = ColumnParser(file, problems, ranks, rows)
-    meant = _meant_columns(extras, [n for n in names if n not in raw.columns])
+    meant = meant_columns(extras, [n for n in names if n not in raw.columns])
     written = {name: extra for extra, name in meant.items()}
     for col in spec.columns:
         if col.name not in raw.columns and col.header_required:
-            hint = f": is {written[col.name]!r} it? {_COLUMN_NAMES}" if col.name in written else ""
+            hint = f": is {written[col.name]!r} it? {COLUMN_NAMES}" if col.name in written else ""
             parser.report_at(col.name, HEADER_ROW, f"missing required column{hint}")
     required = {c.name for c in spec.columns if c.header_required}
     for extra in extras:
         if meant.get(extra) in required:
             continue  # said once, at the required column it stands for
-        hint = f"; did you mean {meant[extra]!r}? {_COLUMN_NAMES}" if extra in meant else ""
+        hint = f"; did you mean {meant[extra]!r}? {COLUMN_NAMES}" if extra in meant else ""
         problems.add(
             file,
             HEADER_ROW,
@@ -534,10 +534,10 @@ def parse_file(
     return pd.DataFrame(out, index=index), parser
 
 
-_COLUMN_NAMES = "(column names are lower case, words joined by _)"
+COLUMN_NAMES = "(column names are lower case, words joined by _)"
 
 
-def _meant_columns(extras: list[str], absent: list[str]) -> dict[str, str]:
+def meant_columns(extras: list[str], absent: list[str]) -> dict[str, str]:
     """The contract column each unknown header name seems to stand for, among those the
     header lacks: the same once lower-cased with words joined by ``_`` ("Account ID",
     "account-id"), or one typo away ("instrumentid")."""

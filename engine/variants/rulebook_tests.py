@@ -57,6 +57,7 @@ from marginlex.engine.outcomes import DecisionStatus
 from marginlex.engine.run import run_rulebook
 from marginlex.engine.variants.coverage import RulebookCoverage, coverage
 from marginlex.engine.variants.decision_trace import render_trace
+from marginlex.engine.variants.fragment_columns import unknown_columns
 from marginlex.engine.variants.properties import KINDS, PropertyResult, PropertySpec
 from marginlex.engine.variants.toml_lines import entry_line, locate
 
@@ -216,7 +217,8 @@ def read_test_file(path: Path) -> TestFile:
         raise RulebookTestError(f"{path}: cannot read the TOML: nested too deeply") from None
     except ValidationError as exc:
         raise RulebookTestError("\n".join(_problem(path, text, e) for e in exc.errors())) from None
-    unknown = _unknown_accounts(path, text, test)
+    tables = {spec.stem: getattr(test, spec.stem) for spec in FILES}
+    unknown = unknown_columns(path, text, tables) + _unknown_accounts(path, text, test)
     if unknown:
         raise RulebookTestError("\n".join(unknown))
     return test

@@ -228,6 +228,14 @@ def test_junit_holds_no_character_xml_cannot() -> None:
             "{path}:10:1: expect.1.account: required, and left out\n"
             "{path}:12:1: expect.1.status: Input should be 'ok', 'call' or 'breach'",
         ),
+        # a misspelt column of the book fragment was dropped silently
+        (
+            "misspelt_column",
+            "{path}:9:72: instruments.0.multipler: unknown column; did you mean 'multiplier'? "
+            "(column names are lower case, words joined by _)\n"
+            "{path}:17:1: collateral.0.pledgeto: unknown column; did you mean 'pledged_to'? "
+            "(column names are lower case, words joined by _)",
+        ),
         # no [[expect]] and no [[property]]: it passed whatever the rulebook decided
         (
             "checks_nothing",
