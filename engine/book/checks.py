@@ -268,15 +268,20 @@ def check_references(
     frames: dict[str, pd.DataFrame],
     parsers: dict[str, ColumnParser],
     book_accounts: pd.Series | None = None,
+    unread: dict[str, pd.Series] | None = None,
 ) -> None:
     """Dangling references and id clashes across files (skipped for unreadable files);
     ``book_accounts``: every account id of a partitioned book, which a relation may name
-    (``frames`` holds one partition's accounts)."""
+    (``frames`` holds one partition's accounts); ``unread``: per file, the ids of its rows
+    that could not be read (said there; not unknown where named)."""
     ids: dict[str, pd.Series] = {
         stem: frames[stem].iloc[:, 0].dropna()
         for stem in ("parties", "accounts", "instruments", "collateral")
         if stem in frames
     }
+    for stem, more in (unread or {}).items():
+        if stem in ids:
+            ids[stem] = pd.concat([ids[stem], more.astype(ids[stem].dtype)], ignore_index=True)
     names = {stem: p.file for stem, p in parsers.items()}
     kind = frames.get("parties")
     if "accounts" in frames:

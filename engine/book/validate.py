@@ -41,6 +41,7 @@ from marginlex.engine.book.limits import (
 from marginlex.engine.book.memory import NOT_A_FILE
 from marginlex.engine.book.parse import ColumnParser, date_hint, plain_name
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
+from marginlex.engine.book.quotes import quote_note, swallowed_records
 from marginlex.engine.book.schema import FILES, FileSpec
 
 BOOK_JSON = "book.json"
@@ -91,6 +92,9 @@ class RawFile(NamedTuple):
 
     frame: pd.DataFrame
     rows: np.ndarray | None
+    unread: pd.DataFrame | None = None
+    """The rows that could not be read (of the wrong width, or run together by a quote),
+    by the header's columns: their ids are not unknown where other files name them."""
 
     def spreadsheet_rows(self) -> np.ndarray:
         """Each row's spreadsheet row, counted from row 2 where no row was left out."""
@@ -345,6 +349,7 @@ class _Ragged(NamedTuple):
 
     records: list[list[str]]
     bad: set[int]  # positions among the data records
+    unread: list[list[str]]  # the bad records, and those a quote ran into them
 
 
 def _report_ragged_rows(path: Path, file: str, problems: Problems) -> _Ragged | None:
@@ -357,19 +362,21 @@ def _report_ragged_rows(path: Path, file: str, problems: Problems) -> _Ragged | 
         return None
     if not records:
         problems.add(file, 0, "-", "the file is empty (expected a header row)")
-        return _Ragged([[]], set())
+        return _Ragged([[]], set(), [])
     width = len(records[0])
-    bad = set()
+    bad, unread = set(), []
     for k, record in enumerate(records[1:]):
         if record and len(record) != width:
             values = "value" if len(record) == 1 else "values"
             columns = "column" if width == 1 else "columns"
             message = f"{len(record)} {values}, but the header has {width} {columns}"
+            message += quote_note(record, last=k == len(records) - 2)
             if not "".join(record).strip():
                 message = "a line of spaces only: delete the spaces (an empty line is left out)"
             problems.add(file, k + FIRST_DATA_ROW, "-", message)
             bad.add(k)
-    return _Ragged(records, bad) if bad else None
+            unread += [record, *swallowed_records(record)]
+    return _Ragged(records, bad, unread) if bad else None
 
 
 def _without_rows(ragged: _Ragged, file: str, problems: Problems) -> RawFile | None:
@@ -385,7 +392,10 @@ def _without_rows(ragged: _Ragged, file: str, problems: Problems) -> RawFile | N
     numbers = np.asarray(kept, dtype=np.int64) + FIRST_DATA_ROW
     frame = _without_unnamed_columns(frame, header, file, problems, numbers)
     kept_rows = _without_empty_rows(frame, file, problems, numbers)
-    return _without_repeated_headers(kept_rows, file, problems)
+    raw = _without_repeated_headers(kept_rows, file, problems)
+    width = len(header)
+    unread = [(r + [""] * width)[:width] for r in ragged.unread]
+    return raw._replace(unread=pd.DataFrame(unread, columns=_deduplicated(header), dtype="str"))
 
 
 def _deduplicated(names: list[str]) -> list[str]:
@@ -661,6 +671,7 @@ def read_and_validate(
     frames: dict[str, pd.DataFrame] = {}
     names: dict[str, str] = {}
     parsers: dict[str, ColumnParser] = {}
+    unread: dict[str, pd.Series] = {}
     for spec in FILES:
         present = [p for p in _candidates(where[spec.stem], spec.stem) if p.exists()]
         path = find_file(where[spec.stem], spec.stem, problems, folder)
@@ -676,11 +687,13 @@ def read_and_validate(
             frames[spec.stem], parsers[spec.stem] = parse_file(
                 spec, raw.frame, shown, problems, raw.rows
             )
+            if raw.unread is not None and spec.names[0] in raw.unread:
+                unread[spec.stem] = raw.unread[spec.names[0]].str.strip()
     for spec in FILES:
         if spec.stem in frames:
             check_unique(spec, frames[spec.stem], parsers[spec.stem])
             check_rows(spec.stem, frames[spec.stem], parsers[spec.stem])
-    check_references(frames, parsers, book_accounts)
+    check_references(frames, parsers, book_accounts, unread)
     if meta is not None:
         check_expired(frames, parsers, meta.as_of)
     check_repeated_positions(frames, parsers)

@@ -209,3 +209,19 @@ def test_a_parquet_nan_is_not_a_missing_value(
 
     _parquet(book, "instruments", price)
     assert _rendered(book) == [expected]
+
+
+def test_a_quote_never_closed_is_named_at_its_row(tmp_path: Path) -> None:
+    """It was "2 values, but the header has 5 columns", and each party on the lines it ran
+    over was an unknown party of every account it owned."""
+    book = _book(tmp_path, {"parties.csv": ("BDF,Harbor", 'BDF,"Harbor')})
+    assert _rendered(book) == [
+        "parties.csv:4: 2 values, but the header has 5 columns: a quote opened in this row "
+        "is never closed: the 1 line after it was read into its value; close the quote, or "
+        "delete it"
+    ]
+
+
+def test_the_ids_of_a_ragged_row_are_not_unknown_elsewhere(tmp_path: Path) -> None:
+    book = _book(tmp_path, {"parties.csv": ("ALICE,Alice Archer,", "ALICE,Alice,Archer,")})
+    assert _rendered(book) == ["parties.csv:5: 6 values, but the header has 5 columns"]
