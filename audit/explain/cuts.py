@@ -32,15 +32,27 @@ def pruned(root: Node, depth: int | None = None, section: str | None = None) -> 
 def cited_once(root: Node) -> Node:
     """The tree with each citation stated in full once, top-down; after that, the rule alone.
 
-    A cite ``rule [tag]: citation`` met again is shortened to ``rule [tag]``; any other cite
-    (``recorded run inputs``, a figure's several rules) is kept as it is.
+    A cite ``rule [tag]: citation`` met again is shortened to ``rule [tag]``, unless the
+    tree cites that ``rule [tag]`` with another citation too (a requirement an extension
+    added cites the house policy under the statement's rule: the short form would not say
+    which); any other cite (``recorded run inputs``, a figure's several rules) is kept.
     """
     seen: set[str] = set()
+    citations: dict[str, set[str]] = {}
+
+    def gather(node: Node) -> None:
+        rule, sep, _ = node.cite.partition(": ")
+        if sep:
+            citations.setdefault(rule, set()).add(node.cite)
+        for child in node.children:
+            gather(child)
+
+    gather(root)
 
     def walk(node: Node) -> Node:
         cite = node.cite
         rule, sep, _ = cite.partition(": ")
-        if sep and cite in seen and _RULE_TAG.fullmatch(rule):
+        if sep and cite in seen and _RULE_TAG.fullmatch(rule) and len(citations[rule]) == 1:
             cite = rule
         seen.add(node.cite)
         return replace(node, cite=cite, children=[walk(child) for child in node.children])

@@ -61,9 +61,10 @@ def cite(step: Step) -> str:
     return f"{step.rule_id} [{step.evidence.value}]: {step.citation}"
 
 
-def row_cite(step: Step, rule_id: str, line: PositionAtWorst | LotTrace) -> str:
-    """The citation tag of one position or lot: the table row's own citation and evidence
-    (schema 1.1), else the step's."""
+def row_cite(step: Step, rule_id: str, line: PositionAtWorst | LotTrace | RequirementCheck) -> str:
+    """The citation tag of one position, lot or requirement: the table row's (or the
+    requirement's) own citation and evidence (schema 1.1; a requirement's 1.3), else the
+    step's."""
     if line.citation is None or line.evidence is None:
         return cite(step)
     return f"{rule_id} [{line.evidence.value}]: {line.citation}"
@@ -346,7 +347,7 @@ def _eligibility(step: Step, out: EligibilityOutput) -> Node:
     node.children = [
         Node(
             f"{_verdict(r)} {r.name}: {r.reason}{_tested(r)}",
-            cite(step),
+            row_cite(step, step.rule_id, r),
             css="fail" if r.applies and not r.passed else "pass",
         )
         for r in out.requirements

@@ -293,11 +293,12 @@ def as_version(body: bytes, version: str) -> bytes:
     versions added removed (replay compares a re-made trace with a recording this way, so a
     recording is checked for what it recorded, not for fields it could not hold).
 
-    1.3 added each class group's ``add_on`` and ``charges`` and the figures'
-    ``minimum_equity``; 1.2 added each option position's ``option`` (its inputs and model
-    values at the worst point); 1.1 added the citation and evidence of each position and
-    lot, and the shortfall of each requirement (``rulebook.sources`` is already absent from
-    a replayed 1.0 reference).
+    1.3 added each class group's ``add_on`` and ``charges``, the figures'
+    ``minimum_equity`` and each requirement's own ``citation`` and ``evidence``; 1.2 added
+    each option position's ``option`` (its inputs and model values at the worst point);
+    1.1 added the citation and evidence of each position and lot, and the shortfall of
+    each requirement (``rulebook.sources`` is already absent from a replayed 1.0
+    reference).
     """
     if version == SCHEMA_VERSION:
         return body
@@ -308,6 +309,9 @@ def as_version(body: bytes, version: str) -> bytes:
         for group in output.get("groups") or []:
             group.pop("add_on", None)
             group.pop("charges", None)
+        for check in output.get("requirements") or []:
+            check.pop("citation", None)
+            check.pop("evidence", None)
         if version == "1.2":
             continue
         lines = [p for g in output.get("groups") or [] for p in g.get("positions") or []]

@@ -33,9 +33,27 @@ def tested_ids(plan: Plan) -> dict[tuple[str, str], str]:
     return out
 
 
+def requirement_notes(plan: Plan) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each eligibility requirement's own citation and evidence as JSON (``null`` where it
+    has none: it is its statement's), by (rule id, requirement)."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for step in plan.active(StepKind.ELIGIBILITY):
+        assert isinstance(step.statement, m.Eligibility)
+        for req in step.statement.requirements:
+            note = req.note
+            cite = note.citation.text if note is not None and note.citation else None
+            status = note.status.value if note is not None and note.status else None
+            out[(step.rule_id, req.name)] = (
+                "null" if cite is None else j.text(cite),
+                "null" if status is None else _LETTER.get(status, '"I"'),
+            )
+    return out
+
+
 def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
     """One requirement check per (account, requirement) row."""
     ids = tested_ids(plan)
+    notes = requirement_notes(plan)
     # The field each check tests is looked up per distinct (rule, requirement), not per row.
     rule, rules = pd.factorize(frame["rule_id"])
     name, names = pd.factorize(frame["requirement"])
@@ -49,6 +67,14 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
         for i in first.tolist()
     ]
     field = j.inner(fields)
+    keys = [
+        (str(rules[rule[i]]), str(names[name[i]])) if min(rule[i], name[i]) >= 0 else ("", "")
+        for i in first.tolist()
+    ]
+    own = [notes.get(k, ("null", "null")) for k in keys]  # a pair or two per rule
+    pairs = pair.reshape(-1)
+    citation = j.Coded(pairs, [c for c, _ in own])
+    evidence = j.Coded(pairs, [e for _, e in own])
     value = frame["tested_value"].astype("str").fillna("")
     # JSON escaping is per character: the id "<field>[<account>]" is written in parts.
     field_part = j.Coded(field.codes[pair.reshape(-1)], field.texts)
@@ -65,6 +91,10 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
     return j.concat(
         '{"applies":',
         j.bools(frame["applies"].to_numpy(dtype=bool)),
+        ',"citation":',
+        citation,
+        ',"evidence":',
+        evidence,
         ',"name":',
         j.strings(frame["requirement"]),
         ',"passed":',

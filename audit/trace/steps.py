@@ -63,6 +63,18 @@ class RequirementCheck(TraceModel):
     applies: bool = Field(
         default=True, description="False when the requirement's condition does not apply."
     )
+    citation: str | None = Field(
+        default=None,
+        description=(
+            "The requirement's own citation, where it has one (a requirement an `extend "
+            "eligibility` added or replaced cites the extension); null where it is its "
+            "statement's, and before 1.3."
+        ),
+    )
+    evidence: Evidence | None = Field(
+        default=None,
+        description="The requirement's own evidence status, where it has one (as `citation`).",
+    )
     name: str = Field(description="The requirement's name in the rulebook.")
     passed: bool
     reason: str = Field(

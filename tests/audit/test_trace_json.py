@@ -138,9 +138,9 @@ def test_eligibility_rows_write_the_tested_id_in_parts_and_blank_without_an_acco
         }
     )
     assert eligibility_rows(frame, plan) == [
-        '{"applies":true,"name":"pm_account","passed":true,"reason":"r","shortfall":null,'
+        '{"applies":true,"citation":null,"evidence":null,"name":"pm_account","passed":true,"reason":"r","shortfall":null,'
         '"tested":[{"id":"account.kind[A\\"1]","unit":null,"value":"v"}]}',
-        '{"applies":false,"name":"min_equity","passed":true,"reason":"q","shortfall":null,'
+        '{"applies":false,"citation":null,"evidence":null,"name":"min_equity","passed":true,"reason":"q","shortfall":null,'
         '"tested":[{"id":"","unit":null,"value":"1.0"}]}',
-        '{"applies":true,"name":"x","passed":false,"reason":"","shortfall":"51740.00","tested":[]}',
+        '{"applies":true,"citation":null,"evidence":null,"name":"x","passed":false,"reason":"","shortfall":"51740.00","tested":[]}',
     ]

@@ -184,3 +184,30 @@ def test_unused_parameter_is_warned_unless_accepted_or_used() -> None:
         '    because "equity of at least {house_min}"\n'
     )
     assert _codes(HEAD + used_in_text) == []
+
+
+def test_the_trace_cites_the_extension_for_the_requirements_it_adds_or_replaces(
+    tmp_path: Path,
+) -> None:
+    """docs/language.md: the extension's `cites` and `status` are the citation and evidence
+    of the requirements it adds or replaces, so the trace cites the house policy for the
+    house requirement and FINRA for the rest (trace schema 1.3; before, every requirement
+    was cited to the statement, and the house rule's citation was nowhere in the trace)."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from marginlex.cli import app  # noqa: PLC0415
+
+    path = str(_write(tmp_path, EXTENSION))
+    args = ["explain", "my_firm:ms:A01_ALICE_PM", "--rulebook", path]
+    done = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert done.exit_code == 0, done.output
+    import json  # noqa: PLC0415
+
+    (step,) = [s for s in json.loads(done.stdout)["steps"] if s["kind"] == "eligibility"]
+    own = {r["name"]: (r["citation"], r["evidence"]) for r in step["output"]["requirements"]}
+    house = ("Internal risk policy RP-12, section 4", "S")
+    assert own["institution"] == own["min_equity"] == house
+    assert own["pm_account"] == (None, None)  # inherited: the statement's citation
+    text = CliRunner().invoke(app, args).stdout
+    line = next(x for x in text.splitlines() if "FAIL institution" in x)
+    assert line.endswith("‹portfolio_margin [S]: Internal risk policy RP-12, section 4›")
