@@ -212,7 +212,9 @@ def _raise_to_minimums(
 
     The minimum is of equity (FINRA 4210(a)(5): securities and cash at market), while a
     requirement is compared with the value (collateral after haircuts): the requirement is
-    raised to the minimum less the set's haircuts, so that a call is what the equity lacks."""
+    raised to the minimum less the haircuts of the collateral the value counts, so that a
+    call is what the equity lacks (collateral the value counts at 0, refused or not counted
+    there, counts for no equity either)."""
     floor, rule = minimum_equity(state)
     floor = floor - haircuts
     raised = floor > maintenance  # NaN: no minimum applies
@@ -277,7 +279,12 @@ def _decisions(
     collateral_value = np.bincount(
         state.lot_set[placed_lots], weights=lot_value[placed_lots], minlength=n
     )
-    haircuts = np.asarray(collateral_mv - collateral_value, dtype=np.float64)
+    # the haircuts of the collateral the value counts (a lot it counts at 0, refused or
+    # not counted there, is no equity either)
+    counted = placed_lots & (lot_value > 0)
+    haircuts = np.bincount(
+        state.lot_set[counted], weights=lots_mv[counted] - lot_value[counted], minlength=n
+    ).astype(np.float64)
     maintenance = _raise_to_minimums(state, np.maximum(maintenance, 0.0) + add_on, haircuts)
     sets = pd.DataFrame(
         {

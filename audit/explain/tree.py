@@ -228,12 +228,12 @@ def _requirement(trace: DecisionTrace) -> Node:
             offsets.children = [Node(_offset(o), cite(step)) for o in step.output.offsets]
             node.children.append(_with_inputs(offsets, step))
     if f.minimum_equity is not None:
-        haircuts = f.equity - f.value
         node.children.append(
             Node(
-                f"Minimum equity {usd(f.minimum_equity + haircuts)}: requirement raised to "
-                f"{usd(f.minimum_equity)}, the minimum less the collateral's haircuts "
-                f"{usd(haircuts)} (a call is what the equity lacks)",
+                f"Minimum equity {usd(f.minimum_equity)}: requirement raised to "
+                f"{usd(f.maintenance)}, the minimum less the haircuts of the collateral the "
+                f"value counts, {usd(f.minimum_equity - f.maintenance)} (a call is what the "
+                "equity lacks)",
                 modifiers or source,
             )
         )

@@ -529,7 +529,7 @@ def _check_belongs(
 
 
 def check_recordable(decision: str, figures: Mapping[str, Decimal | float]) -> None:
-    """Refuse a decision with a figure a ledger cannot record to the cent (nor NaN).
+    """Refuse a decision with a figure a ledger cannot record to the cent.
 
     Raises:
         LedgerError: naming the decision, the figure and the limit.

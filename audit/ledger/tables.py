@@ -20,12 +20,11 @@ from sqlalchemy import (
 from marginlex.audit.ledger import revisions
 
 metadata = MetaData()
-MONEY_LIMIT = Decimal(10) ** 16
-"""The amounts ``decisions.call`` and ``requirement`` (NUMERIC(18,2)) hold are less than this."""
 CENTS_LIMIT = Decimal(2**53) / 100
 """The figures a run records are less than this (90,071,992,547,409.92 USD): the engine
 computes in float64, which holds every cent only below 2**53 cents; past it a figure's cents
-are not its own, and the trace's figures no longer add up to the cent."""
+are not its own, and the trace's figures no longer add up to the cent (the NUMERIC(18,2)
+columns ``decisions.call`` and ``requirement`` would hold up to 10**16)."""
 
 runs = Table(
     "runs",

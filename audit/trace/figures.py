@@ -29,7 +29,7 @@ def _source(figure: str, rule_id: str, citation: str) -> str:
 
 def figures_json(d: pd.DataFrame, sources: j.Coded, raised: npt.NDArray[np.float64]) -> j.Col:
     """The decision figures (``d``: the evaluation's decisions) and their sources;
-    ``raised``: the requirement a ``minimum equity`` raised each set's to (NaN: none)."""
+    ``raised``: the ``minimum equity`` that raised each set's requirement (NaN: none)."""
     maintenance = d["maintenance"].to_numpy(np.float64)
     initial = d["initial"].to_numpy(np.float64)
     return j.concat(

@@ -317,14 +317,12 @@ class _Builder:
         return figures_json(self.d, self.sources, self._raised())
 
     def _raised(self) -> npt.NDArray[np.float64]:
-        """Per set, the requirement a ``minimum equity`` raised it to: the minimum less the
-        set's collateral haircuts (NaN: none raised it)."""
+        """Per set, the ``minimum equity`` that raised its requirement (NaN: none did)."""
         out = np.full(self.n, np.nan)
         frame = self.ev.frames.get("minimums")
         if frame is None or frame.empty:
             return out
-        raised = frame["minimum"] - frame["haircuts"]
-        out[self.f.codes("minimums")] = raised.to_numpy(np.float64)
+        out[self.f.codes("minimums")] = frame["minimum"].to_numpy(np.float64)
         return out
 
     def _minimums(self) -> None:

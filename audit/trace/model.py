@@ -169,9 +169,10 @@ class DecisionFigures(TraceModel):
     minimum_equity: Money | None = Field(
         default=None,
         description=(
-            "The requirement a `minimum equity` rule raised this one to: its minimum less the "
-            "set's collateral haircuts (so that a call is what the equity lacks); null when "
-            "none raised it, and before 1.3."
+            "The minimum of a `minimum equity` rule that raised the requirement (to the "
+            "minimum less the haircuts of the collateral the value counts, so that a call is "
+            "what the equity lacks: `maintenance` is then this less those haircuts); null "
+            "when none raised it, and before 1.3."
         ),
     )
     sources: tuple[FigureSource, ...] = ()

@@ -12,16 +12,16 @@ account count for the set that holds them):
 - the margin set id itself;
 - the party at the far end of each of those relations (a rule may ask whether the carrier
   is a member of a dco);
-- every position of its accounts, wherever it is margined (an account's equity counts a
-  position another set takes in, such as cash Treasuries in a cross-margin set), with its
-  instrument's and underlying's rows;
 - and the rows of its accounts' collateral component
   (:func:`~marginlex.engine.graph.components.components_of` without owners: accounts
   joined by a pledged lot or a relation between accounts), which segregation reads as it
   follows a lot to the account it is pledged to and on along ``rehypothecated_to``, and a
-  received lot's value reads at its source: every account of the component with its owner's
-  and carrier's rows, every relation between accounts touching one of them, every lot they
-  hold or receive with the instrument its asset names.
+  received lot's value reads at its source, and a rule on a lot reads of its pledging
+  account: every account of the component with its owner's and carrier's rows, every
+  relation touching one of those with the rows at both its ends, every position of the
+  accounts with its instrument and underlying wherever it is margined (an account's equity
+  counts a position another set takes in, such as cash Treasuries in a cross-margin set),
+  every lot they hold or receive with the instrument its asset names.
 
 Each book table's rows are hashed at once (``pandas.util.hash_pandas_object``), salted per
 table, and summed per set into two independent 64-bit lanes (order-free, no Python loop
@@ -143,18 +143,15 @@ class BookRows:
         self.instrument_hashes = _rows(instruments, "instruments")
         self.underlying = _codes(instruments["underlying"], self.instrument_ids)
         positions = book.positions
-        self.positions = _Keyed.of(
-            self.pair(
-                _codes(positions["account_id"], self.entity_ids),
-                _codes(positions["instrument_id"], self.instrument_ids),
-            ),
-            _rows(positions, "positions"),
+        self.position_hashes = _rows(positions, "positions")
+        held = _codes(positions["account_id"], self.entity_ids)
+        self.held_instrument = _codes(positions["instrument_id"], self.instrument_ids)
+        self.positions = _Keyed.of(  # by (account, instrument)
+            self.pair(held, self.held_instrument), self.position_hashes
         )
+        self.held = _Keyed.of(held, self.position_hashes)  # by account
         self.lot_ids = as_text(book.collateral["lot_id"])
         self.lot_hashes = _rows(book.collateral, "collateral")
-        held = _codes(positions["account_id"], self.entity_ids)
-        self.held = _Keyed.of(held, _rows(positions, "positions"))  # by account
-        self.held_instrument = _codes(positions["instrument_id"], self.instrument_ids)
         self.component = components_of(accounts, book.collateral, book.relations, by_owner=False)
         self.component_hashes = _component_hashes(self, book)
 
@@ -178,10 +175,28 @@ def _component_hashes(rows: BookRows, book: Book) -> np.ndarray:
     at = np.tile(comp, 2)
     codes = [comp, at[party >= 0]]
     hashes = [rows.entity_hashes[:n], rows.entity_hashes[party[party >= 0]]]
-    src, dst = rows.relation_ends["src"], rows.relation_ends["dst"]
-    between = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)  # account to account
-    codes.append(comp[src[between]])
-    hashes.append(rows.relation_hashes[between])
+    # Relations touching the component's accounts and parties, with the rows at both ends
+    # (a rule on a lot reads its pledging account's carrier: `carrier member_of dco`).
+    entity = np.concatenate([np.arange(n, dtype=np.int64), party[party >= 0]])
+    entity_comp = np.concatenate([comp, at[party >= 0]])
+    for end in _ENDS:
+        which, row = rows.relations[end].table_rows_of(entity)
+        codes.append(entity_comp[which])
+        hashes.append(rows.relation_hashes[row])
+        for far in _ENDS:
+            other = rows.relation_ends[far][row]
+            codes.append(entity_comp[which][other >= 0])
+            hashes.append(rows.entity_hashes[other[other >= 0]])
+    # Every position of its accounts, with its instrument and underlying (a rule on a lot
+    # reads its pledging account's equity and holdings).
+    which, row = rows.held.table_rows_of(np.arange(n, dtype=np.int64))
+    codes.append(comp[which])
+    hashes.append(rows.position_hashes[row])
+    instrument = rows.held_instrument[row]
+    under = np.where(instrument >= 0, rows.underlying[np.maximum(instrument, 0)], -1)
+    for inst in (instrument, under):
+        codes.append(comp[which][inst >= 0])
+        hashes.append(rows.instrument_hashes[inst[inst >= 0]])
     lots = book.collateral
     holder = _codes(lots["account_id"], rows.entity_ids)
     pledgee = _codes(lots["pledged_to"], rows.entity_ids)
@@ -261,19 +276,13 @@ def _people(parts: _Parts, frames: Frames, rows: BookRows) -> None:
 
 
 def _accounts_reach(parts: _Parts, frames: Frames, rows: BookRows) -> None:
-    """Every position of the set's accounts (with its instrument and underlying), and the
-    hash of each of their collateral components (once per set and component)."""
+    """The hash of each collateral component of the set's accounts (once per set and
+    component): every position of its accounts among its rows."""
     members = frames["sets"][["margin_set_id", "account_id"]].drop_duplicates()
     code = _codes(members["margin_set_id"], parts.sets)
     account = _codes(members["account_id"], rows.entity_ids)
     known = (code >= 0) & (account >= 0) & (account < len(rows.component))
     code, account = code[known], account[known]
-    parts.keyed(code, rows.held, account)
-    which, row = rows.held.table_rows_of(account)
-    instrument = rows.held_instrument[row]
-    rows.instruments(parts, code[which], instrument)
-    under = np.where(instrument >= 0, rows.underlying[np.maximum(instrument, 0)], -1)
-    rows.instruments(parts, code[which], under)
     width = np.int64(len(rows.component_hashes) + 1)
     pairs = np.unique(code * width + rows.component[account])
     parts.add(pairs // width, rows.component_hashes[pairs % width])

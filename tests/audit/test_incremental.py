@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _reach import reading
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
@@ -74,18 +75,11 @@ def _book(
 
 
 def _holding(book: Book, instrument: str) -> set[tuple[str, str]]:
-    """The (rulebook, set) pairs holding ``instrument``: as a position, as the underlying of
-    a position's instrument, or as a collateral lot's asset (worked out from the book)."""
-    ins = book.instruments
-    related = {instrument} | set(ins.loc[ins["underlying"] == instrument, "instrument_id"])
+    """The (rulebook, set) pairs reading ``instrument`` (:func:`_reach.reading`)."""
     found = set()
     for rulebook in RULEBOOKS:
         ev = run_rulebook(rulebook, book)
-        held = ev.frames["positions"]
-        sets = set(held.loc[held["instrument_id"].isin(related), "margin_set_id"])
-        lots = ev.frames["lots"]
-        sets |= set(lots.loc[lots["asset"] == instrument, "margin_set_id"])
-        found |= {(rulebook, s) for s in sets}
+        found |= {(rulebook, s) for s in reading(book, ev, instrument)}
     return found
 
 

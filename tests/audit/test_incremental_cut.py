@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _reach import reading
 from sqlalchemy import select
 
 from marginlex.audit.ledger import tables as t
@@ -55,20 +56,10 @@ def _entries(ledger: str, run_id: str) -> pd.DataFrame:
 
 
 def _holding(book: Book, instrument: str) -> set[tuple[str, str]]:
-    """The (rulebook, set) pairs whose evaluation of the whole book holds ``instrument``, or
-    an instrument written on it, as a position, or one of whose accounts does (its equity
-    counts the position wherever it is margined)."""
-    ins = book.instruments
-    related = {instrument} | set(ins.loc[ins["underlying"] == instrument, "instrument_id"])
-    pos = book.positions
-    holders = set(pos.loc[pos["instrument_id"].isin(related), "account_id"].astype("str"))
+    """The (rulebook, set) pairs reading ``instrument`` (:func:`_reach.reading`)."""
     found = set()
     for name in RULEBOOKS:
-        ev = run_rulebook(name, book)
-        held, members = ev.frames["positions"], ev.frames["sets"]
-        sets = held.loc[held["instrument_id"].isin(related), "margin_set_id"]
-        sets = pd.concat([sets, members.loc[members["account_id"].isin(holders), "margin_set_id"]])
-        found |= {(name, str(s)) for s in sets}
+        found |= {(name, s) for s in reading(book, run_rulebook(name, book), instrument)}
     return found
 
 

@@ -84,6 +84,7 @@ def test_no_set_is_raised_without_a_pattern_day_trader(tmp_path: Path) -> None:
         ("STOCK", 28_000, 28_000.0, 23_800.0, 20_800.0, 0.0),
         ("MMF", 25_400, 25_400.0, 24_892.0, 24_492.0, 0.0),
         ("STOCK", 20_000, 20_000.0, 17_000.0, 22_000.0, 5_000.0),
+        ("SOL", 30_000, 30_000.0, 0.0, 25_000.0, 25_000.0),
     ],
 )
 def test_the_minimum_is_of_equity_not_of_the_value_after_haircuts(
@@ -102,7 +103,10 @@ def test_the_minimum_is_of_equity_not_of_the_value_after_haircuts(
     market fund (2%: value 24,892): no call (was 108). The requirement is raised to the
     minimum less the haircuts (25,000 - 4,200 = 20,800; 25,000 - 508 = 24,492), so a call
     is what the equity lacks: 20,000 of stock (value 17,000) is called 25,000 - 20,000 =
-    5,000 (the requirement 25,000 - 3,000 = 22,000, less the value 17,000)."""
+    5,000 (the requirement 25,000 - 3,000 = 22,000, less the value 17,000). Collateral
+    the value counts at 0 (SOL, refused in a securities account) is no equity either: it
+    is called 25,000 (a reviewer found it satisfied the minimum when its whole market value
+    was taken for a haircut)."""
     book = make_book(
         tmp_path,
         "S2,CAROL,BDF1,SEC,margin,customer,,true",

@@ -94,11 +94,11 @@ def test_the_requirement_a_minimum_equity_raised_is_in_the_figures(tmp_path: Pat
     figures = trace["figures"]
     assert (figures["maintenance"], figures["minimum_equity"], figures["call"]) == (
         "20800.00",
-        "20800.00",
+        "25000.00",
         "0.00",
     )
     text = _explain(book, "sec:ms:S2", "sec")
     assert (
         "Minimum equity 25,000.00: requirement raised to 20,800.00, the minimum less the "
-        "collateral's haircuts 4,200.00"
+        "haircuts of the collateral the value counts, 4,200.00"
     ) in text

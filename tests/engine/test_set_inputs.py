@@ -185,21 +185,6 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
     collateral = book.collateral[["lot_id"]].astype("str")
     joined(lots, collateral.assign(_h=_rows(book.collateral, "collateral")), ["lot_id"])
     joined(lots.rename(columns={"asset": "instrument_id"}), by_id, ["instrument_id"])
-    # every position of the set's accounts, with its instrument and underlying
-    own = members[["account_id", "code"]].merge(
-        positions.assign(_h=_rows(book.positions, "positions")), on="account_id"
-    )
-    codes.append(own["code"].to_numpy(np.int64))
-    hashes.append(own["_h"].to_numpy(np.uint64))
-    joined(own[["code", "instrument_id"]], by_id, ["instrument_id"])
-    joined(
-        own[["code", "instrument_id"]]
-        .merge(under, on="instrument_id")
-        .drop(columns="instrument_id")
-        .rename(columns={"underlying": "instrument_id"}),
-        by_id,
-        ["instrument_id"],
-    )
     component = _components_by_account(book)
     labels = pd.Series(
         components_of(book.accounts, book.collateral, book.relations, by_owner=False),
@@ -224,8 +209,9 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
 def _components_by_account(book: Book) -> pd.Series:
     """Each account's collateral component hash, by plain merges: the rows of the
     component's accounts (joined by pledged lots and relations between accounts), their
-    owners and carriers, the relations between accounts, every lot held (else received)
-    with its asset's instrument."""
+    owners and carriers, the relations touching those (per end matched) with the rows at
+    both ends, every position of the accounts with its instrument and underlying, every lot
+    held (else received) with its asset's instrument."""
     acc = book.accounts.astype({"account_id": "str"})
     label = pd.Series(
         components_of(acc, book.collateral, book.relations, by_owner=False),
@@ -245,18 +231,51 @@ def _components_by_account(book: Book) -> pd.Series:
         mine = pd.DataFrame({"comp": comp, "entity": acc[column].astype("str")})
         hit = mine.merge(parties, on="entity")
         add(hit["comp"], hit["_h"])
-    rel = book.relations.astype({"src": "str", "dst": "str"})
-    between = rel["src"].isin(label.index) & rel["dst"].isin(label.index)
-    add(
-        label.reindex(rel.loc[between, "src"]).to_numpy(),
-        _rows(book.relations, "relations")[between],
+    # relations touching its accounts, owners and carriers, with the rows at both ends
+    every = pd.concat(
+        [
+            pd.DataFrame({"entity": acc["account_id"], "_h": _rows(book.accounts, "accounts")}),
+            parties,
+        ]
     )
+    entities = pd.concat(
+        [pd.DataFrame({"comp": comp, "entity": acc["account_id"]})]
+        + [
+            pd.DataFrame({"comp": comp, "entity": acc[c].astype("str")})
+            for c in ("owner_id", "carrier_id")
+        ]
+    )
+    rel = book.relations.astype({"src": "str", "dst": "str"})
+    rel = rel.assign(_h=_rows(book.relations, "relations"))
+    for end in ("src", "dst"):
+        hit = entities.merge(rel, left_on="entity", right_on=end)
+        add(hit["comp"], hit["_h"])
+        for far in ("src", "dst"):
+            ends = hit[["comp", far]].rename(columns={far: "entity"}).merge(every, on="entity")
+            add(ends["comp"], ends["_h"])
     inst = pd.DataFrame(
         {
             "instrument_id": book.instruments["instrument_id"].astype("str"),
             "_h": _rows(book.instruments, "instruments"),
         }
     )
+    # every position of its accounts, with its instrument and underlying
+    pos = book.positions.astype({"account_id": "str", "instrument_id": "str"})
+    pos = pos.assign(
+        _h=_rows(book.positions, "positions"), comp=label.reindex(pos["account_id"]).to_numpy()
+    )
+    pos = pos[pos["comp"].notna()]
+    add(pos["comp"], pos["_h"])
+    on_inst = pos[["comp", "instrument_id"]].merge(inst, on="instrument_id")
+    add(on_inst["comp"], on_inst["_h"])
+    under = book.instruments[["instrument_id", "underlying"]].dropna().astype("str")
+    on_under = (
+        pos[["comp", "instrument_id"]]
+        .merge(under, on="instrument_id")[["comp", "underlying"]]
+        .rename(columns={"underlying": "instrument_id"})
+        .merge(inst, on="instrument_id")
+    )
+    add(on_under["comp"], on_under["_h"])
     lots = book.collateral.assign(_h=_rows(book.collateral, "collateral"))
     holder = label.reindex(lots["account_id"].astype("str")).to_numpy()
     pledgee = label.reindex(lots["pledged_to"].astype("str")).to_numpy()
