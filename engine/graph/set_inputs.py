@@ -144,12 +144,11 @@ class BookRows:
         self.underlying = _codes(instruments["underlying"], self.instrument_ids)
         positions = book.positions
         self.position_hashes = _rows(positions, "positions")
-        held = _codes(positions["account_id"], self.entity_ids)
+        self.held_account = _codes(positions["account_id"], self.entity_ids)
         self.held_instrument = _codes(positions["instrument_id"], self.instrument_ids)
         self.positions = _Keyed.of(  # by (account, instrument)
-            self.pair(held, self.held_instrument), self.position_hashes
+            self.pair(self.held_account, self.held_instrument), self.position_hashes
         )
-        self.held = _Keyed.of(held, self.position_hashes)  # by account
         self.lot_ids = as_text(book.collateral["lot_id"])
         self.lot_hashes = _rows(book.collateral, "collateral")
         self.component = components_of(accounts, book.collateral, book.relations, by_owner=False)
@@ -175,27 +174,16 @@ def _component_hashes(rows: BookRows, book: Book) -> np.ndarray:
     at = np.tile(comp, 2)
     codes = [comp, at[party >= 0]]
     hashes = [rows.entity_hashes[:n], rows.entity_hashes[party[party >= 0]]]
-    # Relations touching the component's accounts and parties, with the rows at both ends
-    # (a rule on a lot reads its pledging account's carrier: `carrier member_of dco`).
-    entity = np.concatenate([np.arange(n, dtype=np.int64), party[party >= 0]])
-    entity_comp = np.concatenate([comp, at[party >= 0]])
-    for end in _ENDS:
-        which, row = rows.relations[end].table_rows_of(entity)
-        codes.append(entity_comp[which])
-        hashes.append(rows.relation_hashes[row])
-        for far in _ENDS:
-            other = rows.relation_ends[far][row]
-            codes.append(entity_comp[which][other >= 0])
-            hashes.append(rows.entity_hashes[other[other >= 0]])
     # Every position of its accounts, with its instrument and underlying (a rule on a lot
     # reads its pledging account's equity and holdings).
-    which, row = rows.held.table_rows_of(np.arange(n, dtype=np.int64))
-    codes.append(comp[which])
-    hashes.append(rows.position_hashes[row])
-    instrument = rows.held_instrument[row]
+    mine = (rows.held_account >= 0) & (rows.held_account < n)
+    position_comp = comp[rows.held_account[mine]]
+    codes.append(position_comp)
+    hashes.append(rows.position_hashes[mine])
+    instrument = rows.held_instrument[mine]
     under = np.where(instrument >= 0, rows.underlying[np.maximum(instrument, 0)], -1)
     for inst in (instrument, under):
-        codes.append(comp[which][inst >= 0])
+        codes.append(position_comp[inst >= 0])
         hashes.append(rows.instrument_hashes[inst[inst >= 0]])
     lots = book.collateral
     holder = _codes(lots["account_id"], rows.entity_ids)
@@ -207,19 +195,37 @@ def _component_hashes(rows: BookRows, book: Book) -> np.ndarray:
     codes += [lot_comp, lot_comp[asset >= 0]]
     hashes += [rows.lot_hashes[kept], rows.instrument_hashes[asset[asset >= 0]]]
     size = int(comp.max(initial=-1)) + 1
-    return _summed(np.concatenate(codes), np.concatenate(hashes), size)
+    out = _summed(np.concatenate(codes), np.concatenate(hashes), size)
+    # Relations touching the component's accounts and parties, with the rows at both ends
+    # (a rule on a lot reads its pledging account's carrier: `carrier member_of dco`):
+    # summed once per account or party, added per (component, account or party).
+    entity = np.concatenate([np.arange(n, dtype=np.int64), party[party >= 0]])
+    with np.errstate(over="ignore"):
+        np.add.at(out, np.concatenate([comp, at[party >= 0]]), _relations_of(rows)[entity])
+    return out
+
+
+def _relations_of(rows: BookRows) -> np.ndarray:
+    """Per account or party, the summed mixed hashes of the relation rows touching it (once
+    per end it is) and of the rows at both ends of each."""
+    codes, hashes = [], []
+    for end in _ENDS:
+        (row,) = np.nonzero(rows.relation_ends[end] >= 0)
+        near = rows.relation_ends[end][row]
+        codes.append(near)
+        hashes.append(rows.relation_hashes[row])
+        for far in _ENDS:
+            other = rows.relation_ends[far][row]
+            codes.append(near[other >= 0])
+            hashes.append(rows.entity_hashes[other[other >= 0]])
+    return _summed(np.concatenate(codes), np.concatenate(hashes), len(rows.entity_ids))
 
 
 def _summed(codes: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
     """Per code 0..size-1, the sum of its rows' mixed hashes (0 where it has none)."""
     out = np.zeros(size, dtype=_U64)
-    if not len(codes):
-        return out
-    order = np.argsort(codes, kind="stable")
-    codes, mixed = codes[order], _mix(hashes[order], _LANE)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     with np.errstate(over="ignore"):
-        out[codes[starts]] = np.add.reduceat(mixed, starts)
+        np.add.at(out, codes, _mix(np.asarray(hashes, dtype=_U64), _LANE))
     return out
 
 
