@@ -215,8 +215,8 @@ def _raise_to_minimums(
     raised to the minimum less the haircuts of the collateral the value counts, so that a
     call is what the equity lacks (collateral the value counts at 0, refused or not counted
     there, counts for no equity either)."""
-    floor, rule = minimum_equity(state)
-    floor = floor - haircuts
+    minimum, rule = minimum_equity(state)
+    floor = minimum - haircuts
     raised = floor > maintenance  # NaN: no minimum applies
     codes = np.flatnonzero(raised)
     citations = {s.rule_id: s.citation for s in state.plan.active(StepKind.MINIMUM_EQUITY)}
@@ -227,7 +227,7 @@ def _raise_to_minimums(
             "margin_set_id": state.set_column(codes),
             "rule_id": pd.Categorical(np.asarray(names, dtype=object)[which]),
             "citation": pd.Categorical(per_rule[which]),
-            "minimum": floor[codes] + haircuts[codes],
+            "minimum": minimum[codes],
             "haircuts": haircuts[codes],
             "requirement_before": maintenance[codes],
         }

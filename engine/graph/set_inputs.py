@@ -10,15 +10,14 @@ account count for the set that holds them):
 - the positions it holds, each with its instrument's row and its underlying's row;
 - the collateral lots it holds, and the instrument row a lot's asset names (if any);
 - the margin set id itself;
-- the party at the far end of each of those relations (a rule may ask whether the carrier
-  is a member of a dco);
 - and the rows of its accounts' collateral component
   (:func:`~marginlex.engine.graph.components.components_of` without owners: accounts
   joined by a pledged lot or a relation between accounts), which segregation reads as it
   follows a lot to the account it is pledged to and on along ``rehypothecated_to``, and a
   received lot's value reads at its source, and a rule on a lot reads of its pledging
   account: every account of the component with its owner's and carrier's rows, every
-  relation touching one of those with the rows at both its ends, every position of the
+  relation touching one of those with the rows at both its ends (a rule may ask whether
+  the carrier is a member of a dco), every position of the
   accounts with its instrument and underlying wherever it is margined (an account's equity
   counts a position another set takes in, such as cash Treasuries in a cross-margin set),
   every lot they hold or receive with the instrument its asset names.
@@ -86,33 +85,23 @@ class _Keyed:
 
     keys: np.ndarray
     hashes: np.ndarray
-    rows: np.ndarray  # each sorted row's number in the table
 
     @classmethod
     def of(cls, keys: np.ndarray, hashes: np.ndarray) -> _Keyed:
         """Rows with a key (rows whose key is -1, found nowhere, are left out)."""
         order = np.argsort(keys, kind="stable")
         order = order[keys[order] >= 0]
-        return cls(keys[order], hashes[order], order)
+        return cls(keys[order], hashes[order])
 
     def rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every row whose key is one of ``keys``: (the position in ``keys``, the row's hash),
         as a join would pair them (a key held by several rows is paired with each)."""
-        which, at = self._pairs(keys)
-        return which, self.hashes[at]
-
-    def table_rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`rows_of`, with each row's number in the table instead of its hash."""
-        which, at = self._pairs(keys)
-        return which, self.rows[at]
-
-    def _pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo = np.searchsorted(self.keys, keys, "left")
         many = np.searchsorted(self.keys, keys, "right") - lo
         many[keys < 0] = 0
         which = np.repeat(np.arange(len(keys)), many)
         first = np.repeat(lo - (np.cumsum(many) - many), many)  # row of each pair's key group
-        return which, first + np.arange(len(which))
+        return which, self.hashes[first + np.arange(len(which))]
 
 
 class BookRows:
@@ -270,15 +259,12 @@ def _entities(frames: Frames, rows: BookRows, sets: pd.Index) -> tuple[np.ndarra
 
 
 def _people(parts: _Parts, frames: Frames, rows: BookRows) -> None:
-    """Accounts, parties and relations: by the set's accounts, owners and carriers; and the
-    party (or account) at the far end of each relation."""
+    """Accounts, parties and relations: by the set's accounts, owners and carriers (the
+    party at the far end of each relation is in the accounts' collateral component)."""
     entity, code = _entities(frames, rows, parts.sets)
     parts.add(code, rows.entity_hashes[entity])  # its account or party row
     for end in _ENDS:
         parts.keyed(code, rows.relations[end], entity)
-        which, row = rows.relations[end].table_rows_of(entity)
-        far = rows.relation_ends["dst" if end == "src" else "src"][row]
-        parts.add(code[which][far >= 0], rows.entity_hashes[far[far >= 0]])
 
 
 def _accounts_reach(parts: _Parts, frames: Frames, rows: BookRows) -> None:

@@ -135,27 +135,6 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
             .rename(columns={key: "entity"})
         )
         joined(entities, right, ["entity"])
-    # the party (or account) at the far end of each relation matched above
-    rel = book.relations[["src", "dst"]].astype("str")
-    every = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "entity": book.accounts["account_id"].astype("str"),
-                    "_h": _rows(book.accounts, "accounts"),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "entity": book.parties["party_id"].astype("str"),
-                    "_h": _rows(book.parties, "parties"),
-                }
-            ),
-        ]
-    )
-    for near, far in (("src", "dst"), ("dst", "src")):
-        ends = entities.merge(rel, left_on="entity", right_on=near)[["code", far]]
-        joined(ends.rename(columns={far: "entity"}), every, ["entity"])
     held = frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
     held = held.assign(code=code_of(held["margin_set_id"]))
     positions = book.positions[["account_id", "instrument_id"]].astype("str")
