@@ -54,30 +54,25 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
     """One requirement check per (account, requirement) row."""
     ids = tested_ids(plan)
     notes = requirement_notes(plan)
-    # The field each check tests is looked up per distinct (rule, requirement), not per row.
+    # The field each check tests, and its own citation, are looked up per distinct
+    # (rule, requirement), not per row.
     rule, rules = pd.factorize(frame["rule_id"])
     name, names = pd.factorize(frame["requirement"])
     _, first, pair = np.unique(
         rule.astype(np.int64) * (len(names) + 1) + name, return_index=True, return_inverse=True
     )
-    fields = [
-        ids.get((str(rules[rule[i]]), str(names[name[i]])), "")
-        if min(rule[i], name[i]) >= 0
-        else ""
-        for i in first.tolist()
-    ]
-    field = j.inner(fields)
+    pairs = pair.reshape(-1)
     keys = [
         (str(rules[rule[i]]), str(names[name[i]])) if min(rule[i], name[i]) >= 0 else ("", "")
         for i in first.tolist()
     ]
+    field = j.inner([ids.get(k, "") for k in keys])
     own = [notes.get(k, ("null", "null")) for k in keys]  # a pair or two per rule
-    pairs = pair.reshape(-1)
     citation = j.Coded(pairs, [c for c, _ in own])
     evidence = j.Coded(pairs, [e for _, e in own])
     value = frame["tested_value"].astype("str").fillna("")
     # JSON escaping is per character: the id "<field>[<account>]" is written in parts.
-    field_part = j.Coded(field.codes[pair.reshape(-1)], field.texts)
+    field_part = j.Coded(field.codes[pairs], field.texts)
     account = frame["account_id"]
     shown = j.strings(value)
     tested = j.concat(
