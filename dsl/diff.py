@@ -49,7 +49,8 @@ class StatementChange(BaseModel):
         new_origin: the rulebook that defines the new statement ("" when removed).
         old_value: parameter literal or canonical statement text ("" when added).
         new_value: likewise for the new statement ("" when removed).
-        lines: the changed lines of the canonical text, ``-`` old and ``+`` new.
+        lines: the changed lines of the canonical text, ``-`` old and ``+`` new; a block
+            that starts inside a clause is led by the clause's opening line (`` ``).
         used_by: for a parameter, the ids of the new rulebook's statements that use it.
     """
 
@@ -193,13 +194,7 @@ def _change(
         return None
     kind = ChangeKind.CHANGED if old and new else ChangeKind.ADDED if new else ChangeKind.REMOVED
     old_text, new_text = (statement_text(old) if old else ""), (statement_text(new) if new else "")
-    lines = [
-        line
-        for line in difflib.unified_diff(
-            old_text.splitlines(), new_text.splitlines(), lineterm="", n=0
-        )
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
+    lines = changed_lines(old_text.splitlines(), new_text.splitlines())
     operative = kind is not ChangeKind.CHANGED or (
         meaning(old, _NON_OPERATIVE) != meaning(new, _NON_OPERATIVE)
     )
@@ -219,6 +214,42 @@ def _change(
         lines=tuple(lines),
         used_by=statements_using(b, sid) if is_param and new else (),
     )
+
+
+def changed_lines(old: list[str], new: list[str]) -> list[str]:
+    """The lines that differ, ``-`` old and ``+`` new; a block that starts inside a clause
+    (a ``because`` line, a note) is led by the line that opens the clause, unchanged (`` ``).
+
+    >>> old = ["eligibility e", "  require x: a = 1", '    because "why"']
+    >>> changed_lines(old, [*old, "    [secondary]"])
+    ['   require x: a = 1', '+    [secondary]']
+    >>> changed_lines(["a", "  b"], ["a", "  c"])
+    ['-  b', '+  c']
+    """
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        side, at = (new, j1) if op == "insert" else (old, i1)
+        lead = _opening_line(side, at)
+        if lead is not None and f" {lead}" not in out[-1:]:
+            out.append(f" {lead}")
+        out += [f"-{line}" for line in old[i1:i2]] + [f"+{line}" for line in new[j1:j2]]
+    return out
+
+
+def _opening_line(lines: list[str], at: int) -> str | None:
+    """The nearest line before ``lines[at]`` that is less indented: the clause it is in
+    (None when that is the statement's head, which the change's heading names)."""
+    if at >= len(lines) or at == 0:
+        return None
+    depth = len(lines[at]) - len(lines[at].lstrip(" "))
+    for line in reversed(lines[:at]):
+        indent = len(line) - len(line.lstrip(" "))
+        if indent < depth:
+            return line if indent > 0 else None
+    return None
 
 
 def _header(a: m.Header, b: m.Header) -> tuple[HeaderChange, ...]:

@@ -93,6 +93,27 @@ def test_a_figure_written_another_way_is_not_a_change_of_value() -> None:
     assert "    value: 100000 USD (unchanged)" in render_diff(diff).splitlines()
 
 
+def test_a_re_cited_requirement_is_shown_under_the_requirement_it_cites(tmp_path: Path) -> None:
+    # Only the note changes: the diff names the requirement it belongs to, unchanged,
+    # instead of a bare `+ [note]` line nobody can place.
+    variant = tmp_path / "recite.mlx"
+    variant.write_text(
+        'rulebook recite "Re-cited"\n  cites "RP-12"\n  extends sec\n\n'
+        "extend eligibility portfolio_margin\n"
+        '  cites "RP-12, section 4"\n  status secondary\n'
+        "  replace require min_equity: account.equity >= pm_min_equity\n"
+        '    because "account equity must be at least {pm_min_equity}"\n',
+        encoding="utf-8",
+    )
+    diff = diff_rulebooks(load_rulebook("sec"), load_rulebook(variant))
+    (change,) = diff.changes
+    assert change.lines == (
+        "   require min_equity: account.equity >= pm_min_equity",
+        '+    [secondary, cites "RP-12, section 4"]',
+    )
+    assert not change.operative
+
+
 def test_hybrid_leaves_both_bases_untouched() -> None:
     sec, harmonized = load_rulebook("sec"), load_rulebook("harmonized")
     before = (meaning(sec.statements), dict(sec.origins), meaning(harmonized.statements))
