@@ -29,8 +29,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from marginlex.dsl.diff import statements_using, uses_parameter
+from marginlex.dsl.format.rows import row_key
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.dsl.resolve.rows import table_rows as resolved_rows
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.variants.rows import row_coverage
 
@@ -207,6 +209,8 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
     own = set(written)
     for name in mine:
         own |= set(statements_using(rulebook, name))
+    extended = extended_parts(rulebook)
+    own_rows = _own_rows(rulebook, extended)
     for s in dict((s.id, s) for s in rulebook.statements).values():
         if isinstance(s, m.Parameter):
             continue
@@ -216,8 +220,10 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
             found += [_requirement_item(s, r, ev) for r in s.requirements]
             # a base's rule that reads a parameter this file sets: its requirements that
             # read it are this file's to test, not every requirement of the rule
+            # a requirement an `extend` line of this file leaves alone is the base's
             marks += [
-                s.id in written or any(uses_parameter(r, name) for name in mine)
+                (r.name in extended[s.id] if s.id in extended else s.id in written)
+                or any(uses_parameter(r, name) for name in mine)
                 for r in s.requirements
             ]
         origin = rulebook.origins.get(s.id, rulebook.id)
@@ -225,17 +231,54 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
             i.model_copy(update={"origin": origin, "own": mark})
             for i, mark in zip(found, marks, strict=True)
         ]
+    at: dict[str, int] = {}  # each rule's next row, to read its own-row flags in order
     for rule_id, row, exercised in row_coverage(rulebook, evaluations):
         origin = rulebook.origins.get(rule_id, rulebook.id)
         detail = "decided on a trace row" if exercised else "no trace row shows it deciding"
+        k = at[rule_id] = at.get(rule_id, -1) + 1
+        flags = own_rows.get(rule_id)
         items.append(
             CoverageItem(
                 item=f"{rule_id}[{row}]",
                 kind="row",
                 origin=origin,
-                own=rule_id in own,
+                own=flags[k] if flags is not None and k < len(flags) else rule_id in own,
                 exercised=exercised,
                 detail=detail,
             )
         )
     return RulebookCoverage(rulebook_id=rulebook.id, items=tuple(items))
+
+
+def extended_parts(rulebook: ResolvedRulebook) -> dict[str, set[str]]:
+    """Each statement this rulebook's own file only extends (it neither defines nor
+    overrides it): the names of the requirements and the keys of the rows that its
+    ``extend`` lines add or replace (what a drop leaves is the base's).
+
+    >>> from marginlex.dsl.loader import load_rulebook
+    >>> extended_parts(load_rulebook("harmonized"))
+    {}
+    """
+    mine = next((b for b in reversed(rulebook.sources) if b.id == rulebook.id), None)
+    if mine is None:
+        return {}
+    restated = {s.id for s in mine.statements if not isinstance(s, m.Extension)}
+    parts: dict[str, set[str]] = {}
+    for s in mine.statements:
+        if isinstance(s, m.Extension) and s.id not in restated:
+            parts.setdefault(s.id, set()).update(
+                c.name if isinstance(c, m.RequirementChange) else c.key
+                for c in s.changes
+                if c.edit is not m.RequirementEdit.DROP
+            )
+    return parts
+
+
+def _own_rows(rulebook: ResolvedRulebook, extended: dict[str, set[str]]) -> dict[str, list[bool]]:
+    """For each table an ``extend`` line of this file changes, whether each row (in table
+    order) is one it adds or replaces."""
+    return {
+        s.id: [row_key(r) in extended[s.id] for r in resolved_rows(s)]
+        for s in dict((s.id, s) for s in rulebook.statements).values()
+        if s.id in extended
+    }

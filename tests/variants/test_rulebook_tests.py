@@ -376,3 +376,46 @@ def test_a_variants_own_items_are_what_it_sets_and_what_reads_it(tmp_path: Path)
         "portfolio_margin",
         "portfolio_margin.min_equity",
     ]
+
+
+def test_an_extension_owns_only_the_requirements_and_rows_it_adds_or_replaces(
+    tmp_path: Path,
+) -> None:
+    """`extend` lines change a base's statement part by part: what they leave alone is the
+    base's (coverage counted every requirement and row of an extended statement as the
+    variant's own: "1 of the 7 it defines" for two requirements added or replaced)."""
+    (tmp_path / "ext.mlx").write_text(
+        'rulebook ext "Ext"\n  cites "RP-12"\n  extends sec\n\n'
+        'extend eligibility portfolio_margin\n  cites "RP-12 s.4"\n'
+        "  add require institution: owner.kind = institution\n"
+        '    because "institutions only"\n'
+        "  replace require min_equity: account.equity >= 150,000 USD\n"
+        '    because "at least $150,000"\n'
+        "  drop require uncovered_options\n\n"
+        'extend haircut sec_treasuries\n  cites "RP-12 s.5"\n'
+        "  replace row under 5 years 3.5%\n  add row under 7 years 3.75%\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ext.test.toml").write_text(
+        'rulebook = "ext"\nas_of = 2026-06-30\n'
+        'parties = [\n  { party_id = "BD1", kind = "broker_dealer", ecp = true },\n'
+        '  { party_id = "GINA", kind = "institution", ecp = true },\n]\n'
+        'accounts = [\n  { account_id = "G", owner_id = "GINA", carrier_id = "BD1", '
+        'regime = "SEC", kind = "portfolio_margin", origin = "customer", '
+        'agreements = ["portfolio_margin"] },\n]\n'
+        'collateral = [\n  { lot_id = "L1", account_id = "G", asset = "USD", '
+        "market_value = 500000.0 },\n]\n\n"
+        '[[expect]]\nname = "an institution with 500,000"\naccount = "G"\neligible = true\n',
+        encoding="utf-8",
+    )
+    report = run_tests([tmp_path])
+    assert report.cases[0].passed
+    (cov,) = report.coverage
+    assert sorted(i.item for i in cov.items if i.own) == [
+        "portfolio_margin",
+        "portfolio_margin.institution",
+        "portfolio_margin.min_equity",
+        "sec_treasuries",
+        "sec_treasuries[under 5 years]",
+        "sec_treasuries[under 7 years]",
+    ]
