@@ -171,10 +171,16 @@ def build_tree(trace: DecisionTrace) -> Node:
 def _margin_set(trace: DecisionTrace) -> Node:
     ms = trace.margin_set
     where = f"{ms.rule_id}: {ms.citation}" if ms.rule_id else "one account, no merging rule"
+    # One account that a merging rule looked at and left alone: say so, lest its citation
+    # read as the account having been cross-margined under it.
+    alone = len(ms.account_ids) == 1 and ms.rule_id is not None and not ms.edges
+    accounts = (
+        f"account {ms.account_ids[0]} alone ({ms.rule_id} merged no other account into it)"
+        if alone
+        else f"accounts {', '.join(ms.account_ids)}"
+    )
     node = Node(
-        f"Margin set {ms.id}: accounts {', '.join(ms.account_ids)}; owner {ms.owner_id}; "
-        f"carrier {ms.carrier_id}",
-        where,
+        f"Margin set {ms.id}: {accounts}; owner {ms.owner_id}; carrier {ms.carrier_id}", where
     )
     node.children = [
         Node(f"{e.src} {e.relation.value} {e.dst}: {e.reason}", where) for e in ms.edges
