@@ -7,8 +7,9 @@ line anchored after them, or at the end of the line they trailed.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from marginlex.dsl.format.expressions import (
@@ -403,21 +404,24 @@ def _merge_comments(
     each had one, or a clause written over several lines held a comment line, they go on
     lines of their own, in order, before the first line of what was joined (one comment
     never swallows another, none leaves its clause, and a second ``fmt`` leaves them)."""
+    where = _Anchors(lines)
     trailing: dict[int, list[m.Comment]] = {}
     full = [c for c in comments if c.span.line not in code_lines]
     for c in comments:
         if c.span.line in code_lines:
-            trailing.setdefault(_trail_target(lines, c.span.line), []).append(c)
+            trailing.setdefault(where.trail_target(c.span.line), []).append(c)
     ahead: dict[int, list[m.Comment]] = {}  # comments of joined lines, before the first
     for i, notes in list(trailing.items()):
         if len(notes) > 1:
-            first = max((k for k in range(i + 1) if lines[k].anchor is not None), default=i)
-            ahead.setdefault(first, []).extend(trailing.pop(i))
-    for c in list(full):  # a full-line comment inside a clause the layout packs
-        inside = _packed_around(lines, c.span.line)
-        if inside is not None:
-            full.remove(c)
+            ahead.setdefault(where.anchored_up_to(i), []).extend(trailing.pop(i))
+    kept = []
+    for c in full:  # a full-line comment inside a clause the layout packs goes before it
+        inside = where.inside.get(c.span.line)
+        if inside is None:
+            kept.append(c)
+        else:
             ahead.setdefault(inside, []).append(c)
+    full = kept
     out: list[str] = []
     pending = sorted(full, key=lambda c: (c.span.line, c.span.column))
     for i, line in enumerate(lines):
@@ -441,29 +445,46 @@ def _merge_comments(
     return out
 
 
-def _packed_around(lines: list[Line], comment_line: int) -> int | None:
-    """The line whose packed clause was written over several source lines with this comment
-    line between its first and last (the comment goes before it), or None."""
-    for i, line in enumerate(lines):
-        if (
-            line.anchor is not None
-            and line.last is not None
-            and (line.anchor < comment_line < line.last)
-        ):
-            return i
-    return None
+class _Anchors:
+    """Where comments go among the formatted lines, each lookup without a scan of them all
+    (a scan per comment made ``fmt`` quadratic: 6.6 s for 3,000 commented parameters).
 
+    >>> lines = [Line(0, "a", anchor=1), Line(1, "b c", anchor=2, last=4), Line(1, "d")]
+    >>> where = _Anchors(lines)
+    >>> where.inside, where.trail_target(2), where.trail_target(9), where.anchored_up_to(2)
+    ({3: 1}, 1, 2, 1)
+    """
 
-def _trail_target(lines: list[Line], comment_line: int) -> int:
-    anchored = [i for i, line in enumerate(lines) if line.anchor == comment_line]
-    if anchored:
-        return anchored[-1]
-    best, filled = 0, 0
-    for i, line in enumerate(lines):
-        filled = line.anchor if line.anchor is not None else filled
-        if filled <= comment_line:
-            best = i
-    return best
+    def __init__(self, lines: list[Line]) -> None:
+        self.by_anchor: dict[int, int] = {}  # a source line -> the last line anchored there
+        # a source line strictly inside a clause packed from several -> the first such line
+        self.inside: dict[int, int] = {}
+        self.filled: list[int] = []  # the last anchor at or before each line
+        self.last_anchored: list[int] = []  # the last anchored line at or before each line
+        filled, anchored = 0, -1
+        for i, line in enumerate(lines):
+            if line.anchor is not None:
+                self.by_anchor[line.anchor] = i
+                filled, anchored = line.anchor, i
+                for k in range(line.anchor + 1, line.last or 0):
+                    self.inside.setdefault(k, i)
+            self.filled.append(filled)
+            self.last_anchored.append(anchored)
+        self._sorted = all(a <= b for a, b in pairwise(self.filled))
+
+    def trail_target(self, comment_line: int) -> int:
+        """The line a trailing comment written on ``comment_line`` ends: the last line
+        anchored there, else the last line whose anchor so far is at or before it."""
+        if comment_line in self.by_anchor:
+            return self.by_anchor[comment_line]
+        if self._sorted:
+            return max(bisect_right(self.filled, comment_line) - 1, 0)
+        return max((i for i, f in enumerate(self.filled) if f <= comment_line), default=0)
+
+    def anchored_up_to(self, i: int) -> int:
+        """The last anchored line at or before line ``i`` (``i`` itself when there is none)."""
+        found = self.last_anchored[i]
+        return found if found >= 0 else i
 
 
 def format_rulebook(
