@@ -52,23 +52,23 @@ def junit_xml(report: TestReport) -> str:
     """
     root = ET.Element("testsuites", name="marginlex test")
     _counts(root, report.cases)
+    coverage = {cov.rulebook_id: f"{cov.percent:.1f}" for cov in report.coverage}
     for file, cases in groupby(report.cases, key=lambda c: c.file):
         listed = list(cases)
         suite = ET.SubElement(root, "testsuite", name=file)
         _counts(suite, listed)
+        # The JUnit schema puts a suite's <properties> first, before its test cases (CI
+        # readers that validate refused them as a last child of <testsuites>).
+        tested = [r for r in dict.fromkeys(c.rulebook for c in listed) if r in coverage]
+        if tested:
+            properties = ET.SubElement(suite, "properties")
+            for rulebook in tested:
+                name = f"coverage.{rulebook}"
+                ET.SubElement(properties, "property", name=name, value=coverage[rulebook])
         for case in listed:
             _case(suite, case)
     if report.properties:
         _property_suite(root, report)
-    if report.coverage:
-        properties = ET.SubElement(root, "properties")
-        for cov in report.coverage:
-            ET.SubElement(
-                properties,
-                "property",
-                name=f"coverage.{cov.rulebook_id}",
-                value=f"{cov.percent:.1f}",
-            )
     ET.indent(root, space="", level=0)
     text = ET.tostring(root, encoding="unicode", xml_declaration=True).replace(
         "<?xml version='1.0' encoding='unicode'?>", "<?xml version='1.0' encoding='utf-8'?>"

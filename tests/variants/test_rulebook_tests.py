@@ -164,6 +164,12 @@ def test_cli_test_writes_junit_for_ci(tmp_path: Path) -> None:
     assert "trace of sec:ms:A_ALICE" in (failure.text or "")
     coverage = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert set(coverage) == {"coverage.sec"}
+    # as the JUnit schema has it: a suite's <properties> come first, before its test cases,
+    # and <testsuites> holds suites only
+    assert [child.tag for child in root] == ["testsuite"] * len(root)
+    suite = next(s for s in root if s.find("properties") is not None)
+    assert suite[0].tag == "properties"
+    assert all(child.tag == "testcase" for child in suite[1:])
 
 
 def test_a_rulebook_that_does_not_load_is_shown_with_its_hint(tmp_path: Path) -> None:
