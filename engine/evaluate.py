@@ -237,18 +237,21 @@ def _raise_to_minimums(
 
 def _clearing_split(state: RunState, initial: FloatArray) -> pd.DataFrame:
     """Per set a DV01 pairing applied to: each clearing house's requirement and the
-    carrying firm's, what the customer's initial requirement asks beyond both."""
+    carrying firm's, what the customer's initial requirement asks beyond both (to the cent:
+    the carrier's is the initial less the houses' rounded amounts)."""
     split = state.frames.get("pairing_split")
     if split is None or split.empty:
         return empty_frame(FRAME_COLUMNS["clearing_split"])
     sets = split["margin_set"].to_numpy(np.int64)
-    houses = split["first_requirement"].to_numpy(np.float64) + split["second_requirement"].to_numpy(
-        np.float64
-    )
+    # money to the cent (book format), the carrier's the rest, so that the three add up
+    first = round_cents(split["first_requirement"].to_numpy(np.float64))
+    second = round_cents(split["second_requirement"].to_numpy(np.float64))
     out = split.assign(
         margin_set_id=state.set_column(sets),
+        first_requirement=first,
+        second_requirement=second,
         initial=initial[sets],
-        carrier_requirement=initial[sets] - houses,
+        carrier_requirement=round_cents(initial[sets] - first - second),
     )
     return out[list(FRAME_COLUMNS["clearing_split"])].reset_index(drop=True)
 

@@ -134,6 +134,7 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "minimum",
         "requirement",
         "credit",
+        "paired_credit",
     ),
     "lots": (
         "margin_set_id",

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from marginlex.audit.explain.amounts import add_on_text
 from marginlex.audit.explain.entry import entry_fields
-from marginlex.audit.explain.tree import build_tree, figure_rows, pct, usd
+from marginlex.audit.explain.numbers import pct, usd
+from marginlex.audit.explain.tree import build_tree, figure_rows
 from marginlex.audit.trace.model import DecisionTrace
 from marginlex.audit.trace.steps import ClassGroupsOutput, CollateralOutput
 from marginlex.printable import visible
@@ -52,4 +54,5 @@ def render_html(trace: DecisionTrace, entry: StoredDecision | None = None) -> st
         collateral=collateral,
         usd=usd,
         pct=pct,
+        add_on_text=add_on_text,
     )

@@ -8,6 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from marginlex.audit.explain.amounts import (
+    add_on_text,
+    clearing_split_text,
+    initial_defaulted,
+    initial_source,
+    offset_text,
+)
+from marginlex.audit.explain.numbers import pct, usd
 from marginlex.audit.trace.model import DecisionTrace, Figure, RulebookSource, Step
 from marginlex.audit.trace.steps import (
     ClassGroupsOutput,
@@ -17,7 +25,6 @@ from marginlex.audit.trace.steps import (
     InputValue,
     LotTrace,
     OffsetsOutput,
-    OffsetTrace,
     OptionAtWorst,
     PositionAtWorst,
     RequirementCheck,
@@ -34,26 +41,6 @@ class Node:
     cite: str
     children: list[Node] = field(default_factory=list)
     css: str = ""
-
-
-def usd(amount: Decimal) -> str:
-    """An amount with thousands separators and cents: ``-23,400.00``.
-
-    >>> usd(Decimal("-23400"))
-    '-23,400.00'
-    """
-    return f"{amount:,.2f}"
-
-
-def pct(rate: float, *, signed: bool = False) -> str:
-    """A fraction as a percent with up to three decimals: ``0.045`` -> ``4.5%``.
-
-    >>> pct(0.045), pct(-0.15), pct(0.0), pct(0.06, signed=True)
-    ('4.5%', '-15%', '0%', '+6%')
-    """
-    text = f"{rate * 100:.3f}".rstrip("0").rstrip(".")
-    text = "0" if text == "-0" else text
-    return f"+{text}%" if signed and rate > 0 else f"{text}%"
 
 
 def cite(step: Step) -> str:
@@ -203,7 +190,10 @@ def figure_rows(trace: DecisionTrace) -> list[tuple[Figure, Decimal, str]]:
         Figure.EXCESS: f.excess,
         Figure.CALL: f.call,
     }
-    return [(n, a, sources.get(n, "no source recorded")) for n, a in amounts.items()]
+    rows = [(n, a, sources.get(n, "no source recorded")) for n, a in amounts.items()]
+    return [
+        (n, a, initial_source(trace, src) if n is Figure.INITIAL else src) for n, a, src in rows
+    ]
 
 
 def _figures(trace: DecisionTrace) -> Node:
@@ -214,8 +204,12 @@ def _figures(trace: DecisionTrace) -> Node:
 
 def _requirement(trace: DecisionTrace) -> Node:
     f = trace.figures
-    source = next(src for n, _, src in figure_rows(trace) if n is Figure.MAINTENANCE)
-    node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, initial {usd(f.initial)}", source)
+    rows = {n: src for n, _, src in figure_rows(trace)}
+    source = rows[Figure.MAINTENANCE]
+    initial = f"initial {usd(f.initial)}"
+    if initial_defaulted(trace):
+        initial += " (= maintenance: the rulebook states no initial requirement)"
+    node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, {initial}", source)
     modifiers = modifier_sources(trace)
     for step in trace.steps:
         if isinstance(step.output, ClassGroupsOutput):
@@ -231,7 +225,11 @@ def _requirement(trace: DecisionTrace) -> Node:
                 f"Offsets {step.rule_id}{_dates(step)}: credit {usd(step.output.total_credit)}",
                 cite(step),
             )
-            offsets.children = [Node(_offset(o), cite(step)) for o in step.output.offsets]
+            offsets.children = [Node(offset_text(o), cite(step)) for o in step.output.offsets]
+            if step.output.clearing_split is not None:
+                offsets.children.append(
+                    Node(clearing_split_text(step.output.clearing_split), cite(step))
+                )
             node.children.append(_with_inputs(offsets, step))
     if f.minimum_equity is not None:
         node.children.append(
@@ -293,8 +291,7 @@ def _add_on(step: Step, group: ClassGroupTrace, source: str) -> list[Node]:
     the rules of the requirement that are no step: a `concentration add`, a minimum)."""
     if group.add_on is None:
         return []
-    text = f"Concentration add-on {usd(group.add_on)} on class group {group.class_group}"
-    return [Node(text + ", added to the requirement after offsets", source or cite(step))]
+    return [Node(add_on_text(group), source or cite(step))]
 
 
 def modifier_sources(trace: DecisionTrace) -> str:
@@ -333,18 +330,6 @@ def _option(o: OptionAtWorst) -> str:
         f"{o.underlying_at_worst:g}, vol {pct(o.implied_vol)} -> {pct(o.vol_at_worst)}, "
         f"model value {o.value_now:.4f} -> {o.value_at_worst:.4f}"
     )
-
-
-def _offset(o: OffsetTrace) -> str:
-    group = f" ({o.product_group})" if o.product_group else ""
-    basis = ""
-    if o.gains is not None and o.losses is not None and o.worst_point:
-        basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)} at {o.worst_point}"
-    elif o.gains is not None and o.losses is not None:  # a SPAN credit per leg: no one point
-        basis = f" per leg of the matched risk {usd(o.gains)}, legs' risk {usd(o.losses)}"
-    if not o.groups:  # a DV01 pairing's row: its label names both legs
-        group = o.product_group or ""
-    return f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}"
 
 
 def _eligibility(step: Step, out: EligibilityOutput) -> Node:

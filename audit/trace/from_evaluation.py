@@ -33,7 +33,7 @@ from marginlex.audit.trace.model import (
 )
 from marginlex.audit.trace.named import TraceKeys, failed_masks, trace_keys
 from marginlex.audit.trace.sets import margin_set_json
-from marginlex.audit.trace.step_inputs import step_inputs_json
+from marginlex.audit.trace.step_inputs import add_on_inputs_json, step_inputs_json
 from marginlex.dsl.model import rulebook as m
 from marginlex.engine.book.columns import moves_with
 from marginlex.engine.book.load import Book
@@ -216,12 +216,14 @@ class _Builder:
         total = j.group_sum(self.groups.frame["requirement"].to_numpy(np.float64), sets, self.n)
         return per_set, j.concat('],"total":', j.money(total), ',"type":"class_groups"}')
 
-    def _add_ons(self, groups: tg.Groups) -> npt.NDArray[np.float64]:
-        """Each class group's concentration add-on (NaN: none charged)."""
+    def _add_ons(self, groups: tg.Groups) -> tuple[npt.NDArray[np.float64], j.Col]:
+        """Each class group's concentration add-on (NaN: none charged) and what it was
+        charged from (its ``concentration`` JSON, ``null``: none)."""
         out = np.full(len(groups.frame), np.nan)
+        basis = np.full(len(groups.frame), "null", dtype=object)
         frame = self.ev.frames.get("add_ons")
         if frame is None or frame.empty:
-            return out
+            return out, basis.tolist()
         f = groups.frame
         row = tg.match_groups(
             f["set"].to_numpy(np.int64),
@@ -231,7 +233,25 @@ class _Builder:
         )
         found = row >= 0
         out[row[found]] = frame["add_on"].to_numpy(np.float64)[found]
-        return out
+        rules = frame["rule_id"].astype("str")
+        codes, names = pd.factorize(rules)
+        steps = {s.rule_id: s for s in self.ev.plan.active(StepKind.CONCENTRATION_ADD_ON)}
+        inputs = [add_on_inputs_json(steps[r], self.ev.plan) for r in names]  # a rule or two
+        text = j.concat(
+            '{"class_group_value":',
+            j.money(frame["class_group_value"].to_numpy(np.float64)),
+            ',"equity":',
+            j.money(frame["equity"].to_numpy(np.float64)),
+            ',"rate":',
+            j.Coded(codes, [rate for rate, _ in inputs]),
+            ',"rule_id":',
+            j.strings(rules),
+            ',"share":',
+            j.Coded(codes, [share for _, share in inputs]),
+            "}",
+        )
+        basis[row[found]] = np.asarray(text, dtype=object)[found]
+        return out, basis.tolist()
 
     def _margin(self, step: Step) -> _StepText:
         """The class groups of the sets whose method is this rule."""
@@ -262,9 +282,19 @@ class _Builder:
             amounts=frame["credit"].to_numpy(np.float64),
             n=self.n,
             keys=("offsets", "total_credit", "offsets"),
+            lead=self._clearing_split(step),
         )
         self.present[step.rule_id] = present
         return _StepText([out], present)
+
+    def _clearing_split(self, step: Step) -> j.Col:
+        """Per set, the clearing-house split of this DV01 pairing (``null`` elsewhere)."""
+        split = self.ev.frames.get("clearing_split")
+        if split is None or split.empty:
+            return to.clearing_split_json(pd.DataFrame(), np.zeros(0, np.int64), self.n)
+        mine = split["rule_id"].astype("str").to_numpy() == step.rule_id
+        codes = self.f.codes("clearing_split")
+        return to.clearing_split_json(split[mine], codes[mine], self.n)
 
     def _offset_keys(self, step: Step) -> pd.Series:
         """Per instrument id, its product group: the key of the instrument it moves with."""

@@ -338,13 +338,18 @@ _OPTION_NUMBERS = (
 
 
 def groups_json(
-    groups: Groups, positions: j.Col, pos_group: IntArray, n_sets: int, add_on: FloatArray
+    groups: Groups,
+    positions: j.Col,
+    pos_group: IntArray,
+    n_sets: int,
+    add_on: tuple[FloatArray, j.Part],
 ) -> tl.Pieces:
     """Each margin set's class groups as the body of a JSON list, laid out, not joined.
 
     The points and positions (the bulk of a trace) are copied once, into the trace: each
     group is its head, its points, its positions and its tail, placed in set order.
-    ``add_on``: each group's concentration add-on (NaN: none).
+    ``add_on``: each group's concentration add-on (NaN: none) and what it was charged from
+    (its ``concentration`` JSON, ``null``: none).
     """
     f = groups.frame
     sets = f["set"].to_numpy(np.int64)
@@ -355,11 +360,13 @@ def groups_json(
     method: j.Col = f["method"].map(_METHOD).astype(object).tolist()
     head = j.concat(
         '{"add_on":',
-        j.money(add_on, null_for_nan=True),
+        j.money(add_on[0], null_for_nan=True),
         ',"charges":',
         j.money(f["charges"].to_numpy(), null_for_nan=True),
         ',"class_group":',
         j.strings(f["class_group"]),
+        ',"concentration":',
+        add_on[1],
         ',"loss":',
         j.money(f["loss"].to_numpy()),
         ',"method":"',

@@ -14,7 +14,7 @@ import re
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Literal, NamedTuple, Self
+from typing import Any, Final, Literal, NamedTuple, Self
 
 from pydantic import Field, SerializeAsAny, model_validator
 
@@ -30,8 +30,8 @@ from marginlex.audit.trace.steps import (
 )
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.3"
-SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3"]
+SCHEMA_VERSION: Final = "1.4"
+SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4"]
 """Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
@@ -195,7 +195,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.3; 1.0 to 1.2
+    """One margin decision, with every step that led to it (schema version 1.4; 1.0 to 1.3
     are read and written back as they were recorded)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
@@ -294,8 +294,11 @@ def as_version(body: bytes, version: str) -> bytes:
     versions added removed (replay compares a re-made trace with a recording this way, so a
     recording is checked for what it recorded, not for fields it could not hold).
 
-    1.3 added each class group's ``add_on`` and ``charges``, the figures'
-    ``minimum_equity`` and each requirement's own ``citation`` and ``evidence``; 1.2 added
+    1.4 added each class group's ``concentration`` (what its add-on was charged from), each
+    offset's ``class_group_requirements``, ``paired_credit`` and ``requirement``, and an
+    offsets output's ``clearing_split``; 1.3 added each class group's ``add_on`` and
+    ``charges``, the figures' ``minimum_equity`` and each requirement's own ``citation`` and
+    ``evidence``; 1.2 added
     each option position's ``option`` (its inputs and model values at the worst point);
     1.1 added the citation and evidence of each position and lot, and the shortfall of
     each requirement (``rulebook.sources`` is already absent from a replayed 1.0
@@ -304,6 +307,10 @@ def as_version(body: bytes, version: str) -> bytes:
     if version == SCHEMA_VERSION:
         return body
     doc = json.loads(body)
+    _without_1_4(doc)
+    if version == "1.3":
+        doc["schema_version"] = version
+        return canonical_json(doc)
     doc.get("figures", {}).pop("minimum_equity", None)
     for step in doc.get("steps", []):
         output = step.get("output") or {}
@@ -327,6 +334,18 @@ def as_version(body: bytes, version: str) -> bytes:
             check.pop("shortfall", None)
     doc["schema_version"] = version
     return canonical_json(doc)
+
+
+def _without_1_4(doc: dict[str, Any]) -> None:
+    """A trace's JSON without the fields 1.4 added."""
+    for step in doc.get("steps", []):
+        output = step.get("output") or {}
+        output.pop("clearing_split", None)
+        for group in output.get("groups") or []:
+            group.pop("concentration", None)
+        for offset in output.get("offsets") or []:
+            for key in ("class_group_requirements", "paired_credit", "requirement"):
+                offset.pop(key, None)
 
 
 def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:

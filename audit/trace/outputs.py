@@ -195,9 +195,13 @@ def offset_groups(
 
 
 def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.object_]) -> j.Col:
-    """One offset credit per row of the ``offsets`` frame."""
+    """One offset credit per row of the ``offsets`` frame (a DV01 pairing's credit on its
+    class groups ``null`` where it gave none)."""
+    paired = offsets["paired_credit"].to_numpy(np.float64)
     return j.concat(
-        '{"credit":',
+        '{"class_group_requirements":',
+        j.money(offsets["class_group_requirements"].to_numpy(np.float64)),
+        ',"credit":',
         j.money(offsets["credit"].to_numpy(np.float64)),
         ',"gains":',
         j.money(offsets["gains_at_worst"].to_numpy(np.float64), null_for_nan=True),
@@ -205,10 +209,14 @@ def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.
         groups,
         '],"losses":',
         j.money(offsets["losses_at_worst"].to_numpy(np.float64), null_for_nan=True),
+        ',"paired_credit":',
+        j.money(np.where(paired > 0, paired, np.nan), null_for_nan=True),
         ',"product_group":',
         j.nullable_strings(offsets["product_group"]),
         ',"rate":',
         j.floats(offsets["offset_rate"].to_numpy(np.float64)),
+        ',"requirement":',
+        j.money(offsets["requirement"].to_numpy(np.float64)),
         ',"worst_point":',
         j.nullable_strings(pd.Series(worst, dtype="str")),
         "}",
@@ -223,14 +231,18 @@ def total_output(
     amounts: npt.NDArray[np.float64],
     n: int,
     keys: tuple[str, str, str],
+    lead: tl.Layout = "",
 ) -> tuple[tl.Pieces, npt.NDArray[np.bool_]]:
-    """Per set, ``{"<list>":[rows],"<total>":sum,"type":...}`` (laid out; none where the
-    set has no rows), and where the set has rows."""
+    """Per set, ``{<lead>"<list>":[rows],"<total>":sum,"type":...}`` (laid out; none where
+    the set has no rows), and where the set has rows. ``lead``: the fields sorted before
+    the list, each with its comma."""
     c = np.where(mine, codes, -1)
     listed, total, kind = keys
     out = tl.layout(
         [
-            f'{{"{listed}":[',
+            "{",
+            lead,
+            f'"{listed}":[',
             tl.grouped(rows, c, n),
             f'],"{total}":',
             j.money(j.group_sum(amounts, c, n)),
@@ -318,3 +330,39 @@ def lot_rows(lots: pd.DataFrame, maturity: pd.Series) -> j.Col:
         j.money(lots["value_after_haircut"].to_numpy(np.float64), null_for_nan=True),
         "}",
     )
+
+
+def clearing_split_json(split: pd.DataFrame, codes: IntArray, n: int) -> j.Col:
+    """Per set, ``"clearing_split":{...},`` from the ``clearing_split`` frame's rows
+    (``null`` for a set without one), to lead its pairing's offsets output."""
+    out = np.full(n, '"clearing_split":null,', dtype=object)
+    if split.empty:
+        return out.tolist()
+
+    def house(side: str) -> j.Col:
+        return j.concat(
+            '{"dv01":',
+            j.floats(split[f"{side}_dv01"].to_numpy(np.float64)),
+            ',"house":',
+            j.strings(split[f"{side}_house"]),
+            ',"requirement":',
+            j.money(split[f"{side}_requirement"].to_numpy(np.float64)),
+            "}",
+        )
+
+    rows = j.concat(
+        '"clearing_split":{"carrier_requirement":',
+        j.money(split["carrier_requirement"].to_numpy(np.float64)),
+        ',"dv01_paired":',
+        j.floats(split["dv01_paired"].to_numpy(np.float64)),
+        ',"houses":[',
+        house("first"),
+        ",",
+        house("second"),
+        '],"initial":',
+        j.money(split["initial"].to_numpy(np.float64)),
+        "},",
+    )
+    keep = codes >= 0
+    out[codes[keep]] = j.objects(rows)[keep]
+    return out.tolist()

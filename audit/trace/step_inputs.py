@@ -100,6 +100,27 @@ def step_inputs_json(step: Step, plan: Plan) -> str:
     return _INPUTS.dump_json(step_inputs(step, plan)).decode("utf-8")
 
 
+def add_on_inputs_json(step: Step, plan: Plan) -> tuple[str, str]:
+    """A ``concentration add`` rule's rate and share of equity as trace inputs (JSON), by
+    parameter id when the rulebook names one.
+
+    >>> import datetime as dt
+    >>> from marginlex.dsl.loader import load_rulebook
+    >>> from marginlex.engine.plan.compile import compile_plan
+    >>> plan = compile_plan(load_rulebook("sec"), dt.date(2026, 6, 30))
+    >>> add_on_inputs_json(next(s for s in plan.steps if s.rule_id == "sec_pm_concentration"),
+    ...     plan)[0]
+    '{"id":"param.pm_concentration_rate","unit":"fraction","value":0.05}'
+    """
+    assert isinstance(step.statement, m.Margin)
+    method = step.statement.method
+    assert isinstance(method, m.ConcentrationAddOn)
+    rule = step.statement.id
+    rate = next(_value(plan, f"{rule}.add_on_rate", method.rate, FRACTION))
+    share = next(_value(plan, f"{rule}.share_of_equity", method.share, FRACTION))
+    return rate.model_dump_json(), share.model_dump_json()
+
+
 # ---- values and conditions ---------------------------------------------------------------
 
 

@@ -151,6 +151,21 @@ class PositionAtWorst(TraceModel):
     )
 
 
+class ConcentrationTrace(TraceModel):
+    """What a concentration add-on was charged from (since trace schema 1.4): the class
+    group's value above ``share`` of the set's equity, charged ``rate`` of it."""
+
+    class_group_value: Money = Field(
+        description="The sum of the absolute market values of the positions the rule counts."
+    )
+    equity: Money = Field(description="The margin set's equity the share is of.")
+    rate: InputValue = Field(description="The add-on rate, by its parameter id if named.")
+    rule_id: str = Field(description="The `concentration add` rule that charged it.")
+    share: InputValue = Field(
+        description="The threshold: the share of equity above which a class group is charged."
+    )
+
+
 class ClassGroupTrace(TraceModel):
     """How one class group's requirement was reached."""
 
@@ -171,6 +186,10 @@ class ClassGroupTrace(TraceModel):
         ),
     )
     class_group: str
+    concentration: ConcentrationTrace | None = Field(
+        default=None,
+        description="What `add_on` was charged from; null when none, and before 1.4.",
+    )
     loss: Money = Field(
         description="Worst P&L, sign flipped, floored at 0 (plus `charges` in a SPAN scan)."
     )
@@ -199,18 +218,76 @@ class ClassGroupsOutput(TraceModel):
 class OffsetTrace(TraceModel):
     """A credit between class groups: a fraction of gains offsetting losses."""
 
+    class_group_requirements: Money | None = Field(
+        default=None,
+        description=(
+            "The joined class groups' requirements before credits (a DV01 pairing's row: the "
+            "risk of the legs it took from); null before 1.4."
+        ),
+    )
     credit: Money = Field(description="Amount taken off the requirement.")
-    gains: Money | None = Field(default=None, description="Gains at the worst point.")
+    gains: Money | None = Field(
+        default=None,
+        description="Gains at the worst point (a SPAN credit per leg: the risk matched).",
+    )
     groups: tuple[str, ...] = Field(description="The class groups the offset joined.")
-    losses: Money | None = Field(default=None, description="Losses at the worst point.")
+    losses: Money | None = Field(
+        default=None,
+        description=(
+            "Losses at the worst point (a SPAN credit per leg: the legs' risk, what a DV01 "
+            "pairing left unmatched)."
+        ),
+    )
+    paired_credit: Money | None = Field(
+        default=None,
+        description=(
+            "The credit a DV01 pairing (a step of its own) gave these class groups before "
+            "this credit; null when none, and before 1.4."
+        ),
+    )
     product_group: str | None = Field(default=None, description="E.g. `high_cap_broad`.")
     rate: float = Field(description="Fraction of the offsetting amount credited (0.9 = 90%).")
+    requirement: Money | None = Field(
+        default=None,
+        description=(
+            "The class groups' requirement after this credit and `paired_credit` "
+            "(class_group_requirements - paired_credit - credit, unless a minimum binds); "
+            "null before 1.4."
+        ),
+    )
     worst_point: str | None = Field(default=None, description="The point the offset used.")
+
+
+class ClearingHouseShare(TraceModel):
+    """One clearing house's side of a DV01-paired margin set."""
+
+    dv01: float = Field(description="The net DV01 of its positions (USD per basis point).")
+    house: str = Field(description="The clearing house, as the pairing rule names it.")
+    requirement: Money = Field(description="Its class groups' requirements after credits.")
+
+
+class ClearingSplit(TraceModel):
+    """Who holds what of a cross-margined requirement (since trace schema 1.4): each
+    clearing house its own side's requirement, the carrying firm the rest of the initial."""
+
+    carrier_requirement: Money = Field(
+        description="The initial requirement less both houses' requirements."
+    )
+    dv01_paired: float = Field(description="The DV01 the pairing matched across the houses.")
+    houses: tuple[ClearingHouseShare, ...] = Field(description="The pairing's first side first.")
+    initial: Money = Field(description="The margin set's initial requirement.")
 
 
 class OffsetsOutput(TraceModel):
     """Output of an offset rule."""
 
+    clearing_split: ClearingSplit | None = Field(
+        default=None,
+        description=(
+            "A DV01 pairing's split of the requirement between the clearing houses and the "
+            "carrying firm; null for other offsets and sets it did not pair, and before 1.4."
+        ),
+    )
     offsets: tuple[OffsetTrace, ...]
     total_credit: Money
     type: Literal["offsets"] = "offsets"

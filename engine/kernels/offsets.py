@@ -152,6 +152,7 @@ def product_group_offsets(
             "class_group_requirements": standalone_req,
             "requirement": requirement,
             "credit": np.maximum(standalone_req - requirement, 0.0),
+            "paired_credit": np.zeros(size),
             "minimum_binds": requirement > netted + 0.005,  # by more than rounding: a cent
         }
     )
@@ -251,13 +252,16 @@ def leg_credits(
             (:func:`marginlex.engine.phases.pairing.pairing_credits`): the spreads here see
             only the risk it left, and its credit lowers the requirement too, but is not
             in the rows' ``credit`` (the pairing has rows of its own); the requirement each
-            class group's pairing credit took off is ``paired_credit``.
+            class group's pairing credit took off is ``paired_credit`` (per class group in
+            the result, per row in the frame: a row's ``requirement`` is its
+            ``class_group_requirements`` less ``paired_credit`` less ``credit``).
 
     Returns:
         One row per (margin set, key), columns as :func:`product_group_offsets` returns:
         ``worst_point`` is -1 (each leg is credited at its own worst scenario),
-        ``losses_at_worst`` the legs' scanning risk, ``gains_at_worst`` the matched risk
-        ``m``, ``netted_loss`` the risk less the credits.
+        ``losses_at_worst`` the legs' scanning risk (what a DV01 pairing left unmatched),
+        ``gains_at_worst`` the matched risk ``m``, ``netted_loss`` the loss less the credits
+        (the pairing's too), ``paired_credit`` the pairing's credit on the row's class groups.
     """
     key, label_codes, labels, rate_of_key = _product_group_keys(groups, product_group, params)
     index = group_by_set_and_label(groups["margin_set"].to_numpy(), pd.Series(key))
@@ -290,7 +294,9 @@ def leg_credits(
     requirement = sum_by_group(codes, after, size)
     before = sum_by_group(codes, groups["requirement"].to_numpy(np.float64), size)
     total_minimum = sum_by_group(codes, minimum, size)
-    netted = sum_by_group(codes, loss - credit, size)
+    pair_credit = _sum(codes, paired_credit, size)
+    # the pairing's credit is in the requirement, so in what was netted too
+    netted = sum_by_group(codes, loss - credit - (paired[0] if paired is not None else 0.0), size)
     frame = pd.DataFrame(
         {
             "margin_set": index.margin_set,
@@ -306,7 +312,8 @@ def leg_credits(
             "minimum": total_minimum,
             "class_group_requirements": before,
             "requirement": requirement,
-            "credit": np.maximum(before - requirement - _sum(codes, paired_credit, size), 0.0),
+            "credit": np.maximum(before - requirement - pair_credit, 0.0),
+            "paired_credit": pair_credit,
             "minimum_binds": total_minimum > netted,
         }
     )

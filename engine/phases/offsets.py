@@ -176,9 +176,9 @@ def _with_pairing(
     effect = before - after
     codes = out.class_group_product_group
     pg = out.product_groups.copy()
-    pg["requirement"] = pg["requirement"].to_numpy(np.float64) - np.bincount(
-        codes, weights=effect, minlength=len(pg)
-    )
+    pair_credit = np.bincount(codes, weights=effect, minlength=len(pg)).astype(np.float64)
+    pg["requirement"] = pg["requirement"].to_numpy(np.float64) - pair_credit
+    pg["paired_credit"] = pair_credit
     return OffsetResult(
         product_groups=pg,
         class_group_product_group=codes,

@@ -220,6 +220,7 @@ def pairing_rows(
             "minimum": np.zeros(len(row)),
             "requirement": legs - credit,
             "credit": credit,
+            "paired_credit": np.zeros(len(row)),
         }
     )
 

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from marginlex.audit.explain.tree import figure_rows, usd
+from marginlex.audit.explain.numbers import usd
+from marginlex.audit.explain.tree import figure_rows
 from marginlex.audit.ledger.recorded_inputs import load_bundle
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import DecisionTrace

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from marginlex.audit.explain.tree import figure_rows, usd
+from marginlex.audit.explain.numbers import usd
+from marginlex.audit.explain.tree import figure_rows
 from marginlex.audit.ledger.records import StoredDecision
 from marginlex.audit.ledger.store import Ledger
 from marginlex.console.pages.runs import decision_href

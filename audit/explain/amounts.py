@@ -1,0 +1,135 @@
+"""The explain lines that show how an amount adds up: an offset's requirement, the split of a
+cross-margined requirement between the clearing houses and the carrying firm, a concentration
+add-on, and where the initial requirement comes from when the rulebook states none.
+
+Each takes trace models and returns a line's text; :mod:`marginlex.audit.explain.tree` places
+them.
+"""
+
+from __future__ import annotations
+
+from marginlex.audit.explain.numbers import pct, usd
+from marginlex.audit.trace.model import DecisionTrace, Figure
+from marginlex.audit.trace.steps import (
+    ClassGroupTrace,
+    ClearingSplit,
+    InputValue,
+    OffsetTrace,
+    RuleKind,
+)
+
+
+def offset_text(o: OffsetTrace) -> str:
+    """One offset: what it joined, its rate and basis, its credit, and (schema 1.4) how its
+    requirement adds up.
+
+    >>> print(offset_text(OffsetTrace(groups=("A@CME", "B@CME"), product_group="ust_future",
+    ...     rate=0.3, gains="2000", losses="4200", credit="1200", paired_credit="1760",
+    ...     class_group_requirements="6400", requirement="3440")))
+    A@CME + B@CME (ust_future): 30% per leg of the matched risk 2,000.00, risk left unmatched \
+after DV01 pairing 4,200.00, credit 1,200.00; class groups' requirements 6,400.00 - DV01 \
+pairing credit 1,760.00 - credit 1,200.00 = requirement 3,440.00
+    """
+    group = f" ({o.product_group})" if o.product_group else ""
+    basis = ""
+    if o.gains is not None and o.losses is not None and o.worst_point:
+        basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)} at {o.worst_point}"
+    elif o.gains is not None and o.losses is not None:  # a SPAN credit per leg: no one point
+        # the legs' risk a DV01 pairing (a step of its own, credited first) left unmatched
+        risk = "risk left unmatched after DV01 pairing" if o.paired_credit else "legs' risk"
+        basis = f" per leg of the matched risk {usd(o.gains)}, {risk} {usd(o.losses)}"
+    if not o.groups:  # a DV01 pairing's row: its label names both legs
+        group = o.product_group or ""
+    return (
+        f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}{_adds_up(o)}"
+    )
+
+
+def _adds_up(o: OffsetTrace) -> str:
+    """``; class groups' requirements A - DV01 pairing credit P - credit C = requirement R``
+    (a 1.4 trace; a minimum that binds is said so)."""
+    if o.class_group_requirements is None or o.requirement is None:
+        return ""
+    before = o.class_group_requirements
+    if not o.groups:  # a DV01 pairing's row: its legs' risk is said already
+        return f", leaving {usd(o.requirement)} of the legs' risk"
+    terms = [f"class groups' requirements {usd(before)}"]
+    paired = o.paired_credit or 0
+    if o.paired_credit:
+        terms.append(f"DV01 pairing credit {usd(o.paired_credit)}")
+    terms.append(f"credit {usd(o.credit)}")
+    text = "; " + " - ".join(terms)
+    if before - paired - o.credit == o.requirement:
+        return f"{text} = requirement {usd(o.requirement)}"
+    return f"{text}, raised to the class groups' minimums: requirement {usd(o.requirement)}"
+
+
+def clearing_split_text(split: ClearingSplit) -> str:
+    """Who holds what of a cross-margined requirement (schema 1.4).
+
+    >>> from marginlex.audit.trace.steps import ClearingHouseShare
+    >>> print(clearing_split_text(ClearingSplit(carrier_requirement="384", dv01_paired=70,
+    ...     initial="4224", houses=(ClearingHouseShare(house="CME", dv01=-110,
+    ...     requirement="3440"), ClearingHouseShare(house="FICC", dv01=70, requirement="400")))))
+    Clearing split: CME 3,440.00 (its class groups after credits; net DV01 -110), FICC \
+400.00 (its class groups after credits; net DV01 70); carrying firm 384.00 = initial \
+4,224.00 - CME 3,440.00 - FICC 400.00; DV01 paired 70
+    """
+    houses = ", ".join(
+        f"{h.house} {usd(h.requirement)} (its class groups after credits; net DV01 {h.dv01:g})"
+        for h in split.houses
+    )
+    less = "".join(f" - {h.house} {usd(h.requirement)}" for h in split.houses)
+    return (
+        f"Clearing split: {houses}; carrying firm {usd(split.carrier_requirement)} = initial "
+        f"{usd(split.initial)}{less}; DV01 paired {split.dv01_paired:g}"
+    )
+
+
+def add_on_text(group: ClassGroupTrace) -> str:
+    """A concentration add-on with what it was charged from (schema 1.4): the rate and
+    threshold by their parameter names, the class group's value and its share of equity."""
+    assert group.add_on is not None
+    text = f"Concentration add-on {usd(group.add_on)} on class group {group.class_group}"
+    c = group.concentration
+    if c is None:  # before 1.4
+        return text + ", added to the requirement after offsets"
+    text += (
+        f" = rate {_rate(c.rate)} x class group value {usd(c.class_group_value)} "
+        "(the absolute market values of the positions the rule counts)"
+    )
+    if c.equity > 0:
+        share = float(c.class_group_value / c.equity)
+        above = f"{pct(share)} of equity {usd(c.equity)}"
+    else:
+        above = f"of value, equity {usd(c.equity)} being nil or negative"
+    return (
+        f"{text}: the class group is {above}, above the threshold {_rate(c.share)} of equity; "
+        "added to the requirement after offsets"
+    )
+
+
+def _rate(value: InputValue) -> str:
+    """``5% (param.pm_concentration_rate)``: a rate with the parameter (or slot) it is."""
+    rate = value.value
+    shown = pct(rate) if isinstance(rate, int | float) and not isinstance(rate, bool) else rate
+    return f"{shown} ({value.id})"
+
+
+def initial_defaulted(trace: DecisionTrace) -> bool:
+    """Whether the initial figure is the maintenance for want of an initial rule: its
+    recorded source is then the margin method (the securities rulebooks state none)."""
+    named = {s.rule_id for s in trace.figures.sources if s.figure is Figure.INITIAL}
+    methods = {s.rule_id for s in trace.steps if s.kind is RuleKind.MARGIN}
+    return bool(named) and named <= methods
+
+
+def initial_source(trace: DecisionTrace, source: str) -> str:
+    """The source of the initial figure: ``source`` unless the rulebook states no initial
+    requirement (:func:`initial_defaulted`): a margin rule is then not cited for it."""
+    if not initial_defaulted(trace):
+        return source
+    return (
+        f"rulebook {trace.rulebook.id} states no initial requirement: initial = maintenance "
+        "by default"
+    )
