@@ -7,6 +7,8 @@ account count for the set that holds them):
 
 - its accounts (so its membership), their owners' and carriers' party rows, and every
   relation row whose ``src`` or ``dst`` is one of those accounts or parties;
+- the rows of every account of the same owner at the same carrier (``account.owner_regimes``
+  reads their regimes: a futures account is merged only beside a securities account);
 - the positions it holds, each with its instrument's row and its underlying's row;
 - the collateral lots it holds, and the instrument row a lot's asset names (if any);
 - the margin set id itself;
@@ -142,6 +144,12 @@ class BookRows:
         self.lot_hashes = _rows(book.collateral, "collateral")
         self.component = components_of(accounts, book.collateral, book.relations, by_owner=False)
         self.component_hashes = _component_hashes(self, book)
+        # the accounts of one owner at one carrier: each account's group and group hash
+        n = len(accounts)
+        self.siblings = _combined(self.owner, self.carrier)
+        self.sibling_hashes = _summed(
+            self.siblings, self.entity_hashes[:n], int(self.siblings.max(initial=-1)) + 1
+        )
 
     def pair(self, account: np.ndarray, instrument: np.ndarray) -> np.ndarray:
         """One integer for an (account, instrument) pair of codes; -1 if either is -1."""
@@ -192,6 +200,12 @@ def _component_hashes(rows: BookRows, book: Book) -> np.ndarray:
     with np.errstate(over="ignore"):
         np.add.at(out, np.concatenate([comp, at[party >= 0]]), _relations_of(rows)[entity])
     return out
+
+
+def _combined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One code per distinct (first, second) pair of codes, from 0."""
+    width = np.int64(max(int(second.max(initial=-1)) + 2, 1))
+    return np.asarray(pd.factorize((first + 1) * width + (second + 1))[0], dtype=np.int64)
 
 
 def _relations_of(rows: BookRows) -> np.ndarray:
@@ -280,6 +294,19 @@ def _accounts_reach(parts: _Parts, frames: Frames, rows: BookRows) -> None:
     parts.add(pairs // width, rows.component_hashes[pairs % width])
 
 
+def _siblings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
+    """The rows of the accounts of each of the set's accounts' owner at its carrier (once
+    per set and owner-carrier pair)."""
+    members = frames["sets"][["margin_set_id", "account_id"]].drop_duplicates()
+    code = _codes(members["margin_set_id"], parts.sets)
+    account = _codes(members["account_id"], rows.entity_ids)
+    known = (code >= 0) & (account >= 0) & (account < len(rows.siblings))
+    code, group = code[known], rows.siblings[account[known]]
+    width = np.int64(len(rows.sibling_hashes) + 1)
+    pairs = np.unique(code * width + group)
+    parts.add(pairs // width, rows.sibling_hashes[pairs % width])
+
+
 def _holdings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
     """Positions with their instruments and underlyings; lots with their assets."""
     held = frames["positions"]
@@ -313,6 +340,7 @@ def set_input_hashes(
     _people(parts, frames, rows)
     _holdings(parts, frames, rows)
     _accounts_reach(parts, frames, rows)
+    _siblings(parts, frames, rows)
     code, hashed = parts.result()
     if not len(code):  # no set (a --since run's cut of an unchanged book)
         return pd.Series([], index=sets, dtype="str", name="inputs_sha256")

@@ -97,6 +97,32 @@ def test_an_account_moved_to_another_owner_changes_both_memberships(
     assert len(changed) <= 3  # the set it left, the set it now makes, and nothing else
 
 
+def test_a_changed_account_changes_the_sets_of_its_owners_accounts_at_its_carrier(
+    synth: tuple[object, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    """`account.owner_regimes` reads the owner's other accounts at the carrier: an account
+    edited (here its agreements) re-decides every set holding one of them, though no lot or
+    relation joins them."""
+    _, frames = synth
+    book = _load(synth, tmp_path / "a")
+    sets = run_rulebook("sec", book).frames["sets"]
+    accounts = frames["accounts"].copy()
+    pair = ["owner_id", "carrier_id"]
+    in_sets = accounts[accounts["account_id"].isin(sets["account_id"])]
+    shared = in_sets[in_sets.duplicated(pair, keep=False)].sort_values("account_id")
+    edited = shared.iloc[0]
+    siblings = accounts.loc[
+        (accounts["owner_id"] == edited["owner_id"])
+        & (accounts["carrier_id"] == edited["carrier_id"]),
+        "account_id",
+    ]
+    expected = set(sets.loc[sets["account_id"].isin(siblings), "margin_set_id"])
+    assert len(expected) > 1, "two sets of one owner at one carrier"
+    accounts.loc[accounts["account_id"] == edited["account_id"], "agreements"] = "cross_margin"
+    after = _load(synth, tmp_path / "b", accounts=accounts)
+    assert _changed(_hashes(book), _hashes(after)) >= expected
+
+
 def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) -> pd.Series:
     """The hash as first written: each table joined to the sets by pandas merges on ids."""
     sets = pd.Index(set_ids.astype("str").to_numpy())
@@ -135,6 +161,16 @@ def _reference(frames: dict[str, pd.DataFrame], set_ids: pd.Series, book: Book) 
             .rename(columns={key: "entity"})
         )
         joined(entities, right, ["entity"])
+    # every account of the same owner at the same carrier (account.owner_regimes): their
+    # rows' mixed hashes summed per owner and carrier, once per set
+    pair = ["owner_id", "carrier_id"]
+    per_pair = owners[["code", *pair]].astype({c: "str" for c in pair}).drop_duplicates()
+    accounts = book.accounts[pair].astype("str")
+    accounts["_h"] = _mix(_rows(book.accounts, "accounts"), _LANE)
+    summed = accounts.groupby(pair, as_index=False)["_h"].agg(
+        lambda h: np.add.reduce(h.to_numpy(np.uint64), dtype=np.uint64)
+    )
+    joined(per_pair, summed, pair)
     held = frames["positions"][["margin_set_id", "account_id", "instrument_id"]].astype("str")
     held = held.assign(code=code_of(held["margin_set_id"]))
     positions = book.positions[["account_id", "instrument_id"]].astype("str")
