@@ -44,6 +44,7 @@ from marginlex.engine.phases.pairing import (
 from marginlex.engine.phases.ranges import (
     first_row,
     first_row_per_group,
+    moving_context,
     moving_instrument,
     regrouped,
 )
@@ -452,6 +453,10 @@ def concentration_add_ons(
     group of value is, when the equity is nil or negative), and charged ``rate`` of it. The
     first statement in force that applies to one of the set's accounts decides the set.
     Only the positions of the sets a statement applies to, and that it counts, are grouped.
+    The ``for position where`` filter reads an option's instrument fields from the
+    instrument it moves with (its underlying), as range rows do: an option on an ETF is an
+    ETF position, not a single name. The ``share`` column is the class group's measured
+    share of equity (NaN where the equity is nil or negative).
     """
     total = np.zeros(state.n_sets)
     decided = np.zeros(state.n_sets, dtype=bool)
@@ -485,7 +490,7 @@ def concentration_add_ons(
                     "class_group": pd.Series(index.label, dtype="str")[hit].to_numpy(),
                     "class_group_value": gross[hit],
                     "equity": equity[owner[hit]],
-                    "share": share,
+                    "share": _measured_share(gross[hit], equity[owner[hit]]),
                     "rate": rate,
                     "add_on": add_on,
                 }
@@ -495,6 +500,16 @@ def concentration_add_ons(
     return total, pd.concat(found, ignore_index=True) if found else rows[0]
 
 
+def _measured_share(value: FloatArray, equity: FloatArray) -> FloatArray:
+    """A class group's value as a share of its set's equity (NaN where equity is not > 0).
+
+    >>> _measured_share(np.array([81_900.0, 5.0]), np.array([111_900.0, 0.0])).round(4)
+    array([0.7319,    nan])
+    """
+    positive = equity > 0
+    return np.where(positive, value / np.where(positive, equity, 1.0), np.nan)
+
+
 def _counted_positions(
     state: RunState, results: list[MethodResult], applies: np.ndarray, where: m.Expr | None
 ) -> pd.DataFrame | None:
@@ -502,7 +517,7 @@ def _counted_positions(
     (``margin_set``, ``class_group``, ``market_value``); None when there are none."""
     if not applies.any():
         return None
-    counted = mask(where, state.ctx.positions, state.plan)
+    counted = mask(where, moving_context(state), state.plan)  # an option as its underlying
     pieces = []
     for result in results:  # one per margin method
         pos = result.positions

@@ -30,7 +30,7 @@ def moving_instrument(state: RunState) -> IntArray:
     return moves_with(inst["id"], inst["underlying"], inst["is_option"])[link.index]
 
 
-def _moving_context(state: RunState) -> RowContext:
+def moving_context(state: RunState) -> RowContext:
     """The position context with each option's instrument fields read from its underlying."""
     pos = state.ctx.positions
     link = pos.links[1]
@@ -47,7 +47,7 @@ def first_row(
     With ``moving``, instrument fields are read from the instrument the position moves
     with (:func:`moving_instrument`).
     """
-    ctx = _moving_context(state) if moving else state.ctx.positions
+    ctx = moving_context(state) if moving else state.ctx.positions
     chosen = np.full(len(rows), -1, dtype=np.int64)
     for number, cond in enumerate(conditions):  # the rulebook's range rows, a handful
         hit = mask(cond, ctx, state.plan)[rows]

@@ -81,3 +81,48 @@ def test_a_short_class_group_counts_its_absolute_value(tmp_path: Path) -> None:
     ev = _run(tmp_path, "P1,KLM,-2000\nP1,QRS,400", 400_000, "50%")
     assert ev.decisions.loc[0, "equity"] == pytest.approx(220_000.0)
     assert ev.decisions.loc[0, "maintenance"] == pytest.approx(43_000.0)
+
+
+ETF_PUT = "SPY_P570,equity_option,SPY,,high_cap_broad,100,8.19,2026-09-18,put,570,0.18,,"
+KLM_CALL = "KLM_C100,equity_option,KLM,,,100,5.00,2026-09-18,call,100,0.30,,"
+
+
+def _run_with(tmp: Path, positions: str, cash: int, extra: str, share: str) -> Evaluation:
+    book = make_book(tmp, PM_ACCOUNT, positions, f"L1,P1,USD,{cash},,", f"{STOCKS}\n{extra}")
+    text = (shipped_dir() / "sec.mlx").read_text(encoding="utf-8")
+    text = text.replace("rulebook sec ", "rulebook sec_probe ")
+    text = text.replace(SHIPPED_SHARE, f"parameter pm_concentration_share = {share}")
+    path = tmp / "sec_probe.mlx"
+    path.write_text(text, encoding="utf-8")
+    return evaluate(compile_plan(load_rulebook(path), book.as_of), book)
+
+
+def test_an_option_on_an_etf_is_not_a_single_name(tmp_path: Path) -> None:
+    """Long 100 SPY 570 puts at 8.19 x 100 = 81,900 with 30,000 of cash: equity 111,900,
+    the SPY class group 81,900 / 111,900 = 73.19% of it, above 70%. The put moves with SPY,
+    an ETF: no add-on (the reviewer's PC_ETFOPT: 5% x 81,900 = 4,095 was charged), and the
+    maintenance is the grid's alone."""
+    ev = _run_with(tmp_path, "P1,SPY_P570,100", 30_000, ETF_PUT, "70%")
+    assert ev.decisions.loc[0, "equity"] == pytest.approx(111_900.0)
+    assert ev.frames["add_ons"].empty
+    grid = ev.frames["class_groups"]["requirement"].sum()
+    assert ev.decisions.loc[0, "maintenance"] == pytest.approx(grid)
+    assert ev.decisions.loc[0, "maintenance"] == pytest.approx(58_838.88, abs=0.01)
+
+
+def test_an_option_on_a_stock_counts_with_its_stock(tmp_path: Path) -> None:
+    """Long 600 KLM 100 calls at 5.00 x 100 = 300,000 with 100,000 of cash: equity 400,000;
+    the KLM class group is 300,000 / 400,000 = 75% of it, above 70%: 5% x 300,000 = 15,000."""
+    ev = _run_with(tmp_path, "P1,KLM_C100,600", 100_000, KLM_CALL, "70%")
+    assert ev.decisions.loc[0, "method_rule_id"] == "sec_portfolio_margin"
+    add_ons = ev.frames["add_ons"]
+    assert add_ons["class_group"].astype("str").tolist() == ["KLM"]
+    assert add_ons["add_on"].tolist() == pytest.approx([15_000.0])
+    assert add_ons["share"].tolist() == pytest.approx([0.75])
+
+
+def test_the_share_column_is_the_measured_share(tmp_path: Path) -> None:
+    """KLM 200,000 of equity 320,000 (the first test's book): the add_ons row's share is
+    200,000 / 320,000 = 0.625, not the 50% threshold."""
+    ev = _run(tmp_path, LONG, 100_000, "50%")
+    assert ev.frames["add_ons"]["share"].tolist() == pytest.approx([0.625])
