@@ -18,7 +18,8 @@ margin set alone):
   Black-Scholes options), class-group loss against $0.375 x multiplier per contract (long
   options and sbs capped at market value), product-group credits point by point (90/75/50%);
 - the other customer accounts: strategy-based rates, covered calls, option spreads at their
-  maximum loss, Treasuries 1-6% by residual maturity, anything else 25%.
+  maximum loss, short straddles and strangles (the greater leg plus the other's premium),
+  Treasuries 1-6% by residual maturity, anything else 25%.
 
 ``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
 """
@@ -247,6 +248,47 @@ def _spreads(
     return paired, requirement
 
 
+def _straddles(
+    p: dict[str, np.ndarray], left: np.ndarray, per_short: np.ndarray, premium: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Short calls paired with short puts (same account, underlying, multiplier), each side
+    by per-contract requirement, largest first: per pair the greater requirement plus the
+    other side's premium. Paired contracts per row and each row's part of the charge."""
+    n = len(p["q"])
+    paired, requirement = np.zeros(n), np.zeros(n)
+    opt, q, call = p["is_opt"], p["q"], p["call"]
+    sc, sp = opt & call & (q < 0) & (left > 0), opt & ~call & (q < 0) & (left > 0)
+    if not (sc.any() and sp.any()):
+        return paired, requirement
+    group = p["a"].astype(np.int64) * (p["n_inst"] + 1) + p["under"] + 1
+    group = np.where(sc | sp, group * (int(p["mult_code"].max()) + 1) + p["mult_code"], -1)
+    by = np.lexsort((np.arange(n), -per_short, group))
+    new = np.r_[True, group[by][1:] != group[by][:-1]]
+    group = np.empty(n, dtype=np.int64)
+    group[by] = np.cumsum(new) - 1
+    c_rows, p_rows = by[sc[by]], by[sp[by]]
+    c_start, c_end = _along(c_rows, group, left)
+    p_start, p_end = _along(p_rows, group, left)
+    span = float(max(c_end.max(initial=0.0), p_end.max(initial=0.0))) + 1.0
+    c_at, p_at = group[c_rows] * span, group[p_rows] * span
+    cuts = np.unique(np.concatenate([c_at + c_start, c_at + c_end, p_at + p_start, p_at + p_end]))
+    mid = (cuts[:-1] + cuts[1:]) / 2.0
+    ci = np.searchsorted(c_at + c_end, mid, side="right")
+    pi = np.searchsorted(p_at + p_end, mid, side="right")
+    inside = (ci < len(c_rows)) & (pi < len(p_rows))
+    ci, pi = np.minimum(ci, len(c_rows) - 1), np.minimum(pi, len(p_rows) - 1)
+    cr, pr = c_rows[ci], p_rows[pi]
+    inside &= (mid > c_at[ci] + c_start[ci]) & (mid > p_at[pi] + p_start[pi])
+    inside &= group[cr] == group[pr]
+    count = np.where(inside, cuts[1:] - cuts[:-1], 0.0)
+    greater = per_short[cr] >= per_short[pr]
+    on_call = np.where(greater, per_short[cr], premium[cr])
+    on_put = np.where(greater, premium[pr], per_short[pr])
+    paired += np.bincount(cr, count, n) + np.bincount(pr, count, n)
+    requirement += np.bincount(cr, count * on_call, n) + np.bincount(pr, count * on_put, n)
+    return paired, requirement
+
+
 def _short_option(p: dict[str, np.ndarray]) -> np.ndarray:
     """Uncovered requirement of every row as a short option (premium + rate x underlying -
     out of the money, at least premium + 10% x underlying (calls) or strike (puts))."""
@@ -273,6 +315,9 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     long_charge = np.abs(p["price"] * p["mult"])
     paired, spread = _spreads(p, contracts * share, uncovered / safe, long_charge)
     alone = (1.0 - covered) * uncovered - paired * uncovered / safe
+    left = np.where(short_call | short_put, contracts * share - paired, 0.0)
+    s_paired, straddle = _straddles(p, left, uncovered / safe, long_charge)
+    alone = alone - s_paired * uncovered / safe
     gov_rate = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])[
         np.searchsorted(np.array([1.0, 3.0, 5.0, 10.0, 20.0]), p["t"], side="right")
     ]
@@ -282,7 +327,7 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
         [0.25 * notional, 0.30 * notional, (contracts - paired) * notional / safe, 0.0],
         np.where(
             short_call | short_put,
-            alone + spread,
+            alone + spread + straddle,
             np.where(p["treasury"], gov_rate, 0.25) * notional,
         ),
     )

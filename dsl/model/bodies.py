@@ -353,6 +353,7 @@ class StrategyLeg(StrEnum):
     SHORT_INDEX_OPTION = "short_index_option"
     LONG_OPTION = "long_option"
     OPTION_SPREAD = "option_spread"
+    SHORT_STRADDLE = "short_straddle"
 
 
 class StrategyRow(Node):

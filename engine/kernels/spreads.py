@@ -102,6 +102,46 @@ def _count_at_or_below(
     return out[len(key) :]
 
 
+def match_along_counts(
+    group: IntArray, a_rows: IntArray, a_units: FloatArray, b_rows: IntArray, b_units: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Match two ordered lists of rows contract for contract within each group.
+
+    ``a_rows`` and ``b_rows`` are each in (group, priority) order; their contracts
+    (``a_units``, ``b_units`` by row) are laid end to end along each group's count and
+    matched where the stretches overlap. Returns one entry per piece of overlap: the ``a``
+    row, the ``b`` row and the contracts matched (0 where a piece has only one side).
+
+    >>> g = np.array([0, 0, 0])
+    >>> match_along_counts(g, np.array([0]), np.array([3.0, 0, 0]), np.array([1, 2]),
+    ...                    np.array([0, 1.0, 1.0]))
+    (array([0, 0, 0]), array([1, 2, 2]), array([1., 1., 0.]))
+    """
+    a_start, a_end = _cumulative(a_rows, group, a_units)
+    b_start, b_end = _cumulative(b_rows, group, b_units)
+    # Every group's cut points (starts and ends of its a and b stretches), in (group, point)
+    # order; each stretch between two cut points of a group is one piece.
+    ag, bg = group[a_rows], group[b_rows]
+    pg = np.concatenate([ag, ag, bg, bg])
+    pv = np.concatenate([a_start, a_end, b_start, b_end])
+    order = np.lexsort((pv, pg))
+    pg, pv = pg[order], pv[order]
+    keep = np.r_[True, (pg[1:] != pg[:-1]) | (pv[1:] != pv[:-1])]
+    pg, pv = pg[keep], pv[keep]
+    piece = pg[1:] == pg[:-1]
+    low, high, at = pv[:-1][piece], pv[1:][piece], pg[:-1][piece]
+    mid = (low + high) / 2.0
+    ai = _count_at_or_below(ag, a_end, at, mid)
+    bi = _count_at_or_below(bg, b_end, at, mid)
+    inside = (ai < len(a_rows)) & (bi < len(b_rows))
+    ai, bi = np.minimum(ai, len(a_rows) - 1), np.minimum(bi, len(b_rows) - 1)
+    ar, br = a_rows[ai], b_rows[bi]
+    inside &= (ag[ai] == at) & (bg[bi] == at)
+    inside &= (mid > a_start[ai]) & (mid > b_start[bi])
+    inside &= group[ar] == group[br]
+    return ar, br, np.where(inside, high - low, 0.0)
+
+
 def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) -> Spreads:
     """Pair short with long options and charge each pair its maximum loss.
 
@@ -132,29 +172,8 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     ordered = rows[_order(group[rows], strike[rows], t[rows], is_call[rows])]
     s_rows = ordered[short[ordered]]
     l_rows = ordered[long[ordered]]
-    s_start, s_end = _cumulative(s_rows, group, short_units)
-    l_start, l_end = _cumulative(l_rows, group, np.abs(qty))
-    # Every group's cut points (starts and ends of its short and long stretches), in
-    # (group, point) order; each stretch between two cut points of a group is one piece.
-    sg, lg = group[s_rows], group[l_rows]
-    pg = np.concatenate([sg, sg, lg, lg])
-    pv = np.concatenate([s_start, s_end, l_start, l_end])
-    order = np.lexsort((pv, pg))
-    pg, pv = pg[order], pv[order]
-    keep = np.r_[True, (pg[1:] != pg[:-1]) | (pv[1:] != pv[:-1])]
-    pg, pv = pg[keep], pv[keep]
-    piece = pg[1:] == pg[:-1]
-    low, high, at = pv[:-1][piece], pv[1:][piece], pg[:-1][piece]
-    mid = (low + high) / 2.0
-    si = _count_at_or_below(sg, s_end, at, mid)
-    li = _count_at_or_below(lg, l_end, at, mid)
-    inside = (si < len(s_rows)) & (li < len(l_rows))
-    si, li = np.minimum(si, len(s_rows) - 1), np.minimum(li, len(l_rows) - 1)
-    sr, lr = s_rows[si], l_rows[li]
-    inside &= (sg[si] == at) & (lg[li] == at)
-    inside &= (mid > s_start[si]) & (mid > l_start[li])
-    inside &= (group[sr] == group[lr]) & (t[lr] >= t[sr])
-    count = np.where(inside, high - low, 0.0)
+    sr, lr, count = match_along_counts(group, s_rows, short_units, l_rows, np.abs(qty))
+    count = np.where(t[lr] >= t[sr], count, 0.0)
     per_contract = _pair_charge(frame, sr, lr, rate)
     np.add.at(paired, sr, count)
     np.add.at(paired, lr, count)

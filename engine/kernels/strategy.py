@@ -27,6 +27,11 @@ treated as covered by short stock (conservative).
 still uncovered are paired with long options of the same type on the same underlying and
 charged the pair's maximum loss (:mod:`marginlex.engine.kernels.spreads`, FINRA Rule
 4210(f)(2)(G)); without one (rulebooks written before it) no spread is recognised.
+
+**Straddles and strangles.** With a ``straddle_rate`` (the rulebook's ``short_straddle``
+leg), short calls and short puts still charged alone after covering and spreads are paired
+on the same underlying and charged the greater leg's requirement plus the other leg's
+premium (:mod:`marginlex.engine.kernels.straddles`); without one both legs are charged.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from marginlex.engine.kernels.grouping import (
     group_by_set_and_label,
 )
 from marginlex.engine.kernels.spreads import Spreads, option_spreads
+from marginlex.engine.kernels.straddles import Straddles, short_straddles
 from marginlex.engine.kernels.text import as_text
 
 STRATEGY_COLUMNS = (
@@ -80,6 +86,8 @@ class StrategyRow(StrEnum):
     SHORT_CALL_SPREAD = "short_call_spread"
     SHORT_PUT_SPREAD = "short_put_spread"
     LONG_OPTION_SPREAD = "long_option_spread"
+    SHORT_CALL_STRADDLE = "short_call_straddle"
+    SHORT_PUT_STRADDLE = "short_put_straddle"
 
 
 class OptionRates(BaseModel):
@@ -104,6 +112,7 @@ class StrategyParams(BaseModel):
     broad_index_classes: tuple[str, ...] = ("high_cap_broad", "broad")
     other_rate: float = Field(ge=0.0)
     spread_rate: float | None = Field(default=None, ge=0.0)
+    straddle_rate: float | None = Field(default=None, ge=0.0)
 
 
 def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str, FloatArray]:
@@ -200,7 +209,13 @@ def _strategy_rows(
     per_short = terms["uncovered_requirement"] / np.where(contracts > 0, contracts, 1.0)
     per_long = params.long_option_rate * notional / np.where(contracts > 0, contracts, 1.0)
     alone = (1.0 - covered) * terms["uncovered_requirement"] - sp.paired * per_short
-    in_spread = sp.paired > 0
+    left = np.where(short_call | short_put, contracts * (1.0 - covered) - sp.paired, 0.0)
+    st = _straddles(
+        frame, params, terms, np.where(short_call, left, 0.0), np.where(short_put, left, 0.0)
+    )
+    alone = alone - st.paired * per_short
+    in_spread, in_straddle = sp.paired > 0, st.paired > 0
+    short_total = alone + sp.requirement + st.requirement
     long_left = (contracts - sp.paired) * per_long
     rows: list[Row] = [
         (long_equity, StrategyRow.LONG_EQUITY, params.long_equity_rate * notional),
@@ -208,10 +223,12 @@ def _strategy_rows(
         (long_option & in_spread, StrategyRow.LONG_OPTION_SPREAD, long_left),
         (long_option, StrategyRow.LONG_OPTION, params.long_option_rate * notional),
         (short_call & (covered >= 1.0), StrategyRow.SHORT_CALL_COVERED, np.zeros(len(frame))),
-        (short_call & in_spread, StrategyRow.SHORT_CALL_SPREAD, alone + sp.requirement),
-        (short_call, StrategyRow.SHORT_CALL_UNCOVERED, alone),
-        (short_put & in_spread, StrategyRow.SHORT_PUT_SPREAD, alone + sp.requirement),
-        (short_put, StrategyRow.SHORT_PUT_UNCOVERED, alone),
+        (short_call & in_spread, StrategyRow.SHORT_CALL_SPREAD, short_total),
+        (short_call & in_straddle, StrategyRow.SHORT_CALL_STRADDLE, short_total),
+        (short_call, StrategyRow.SHORT_CALL_UNCOVERED, short_total),
+        (short_put & in_spread, StrategyRow.SHORT_PUT_SPREAD, short_total),
+        (short_put & in_straddle, StrategyRow.SHORT_PUT_STRADDLE, short_total),
+        (short_put, StrategyRow.SHORT_PUT_UNCOVERED, short_total),
     ]
     return rows, covered, _other_rates(frame, params) * notional
 
@@ -231,6 +248,35 @@ def _spreads(
         long_charge=params.long_option_rate * np.abs(price),
     )
     return option_spreads(priced, contracts * share, params.spread_rate)
+
+
+def _straddles(
+    frame: pd.DataFrame,
+    params: StrategyParams,
+    terms: dict[str, FloatArray],
+    call_left: FloatArray,
+    put_left: FloatArray,
+) -> Straddles:
+    """Straddle pairs of the short call and short put contracts still to charge alone (none
+    without a rate); each pair charged ``straddle_rate`` x (greater leg + other premium),
+    never more than its legs alone."""
+    n = len(frame)
+    if params.straddle_rate is None or not n:
+        return Straddles(np.zeros(n), np.zeros(n))
+    contracts = np.abs(frame["quantity"].to_numpy(np.float64))
+    safe = np.where(contracts > 0, contracts, 1.0)
+    per_short = terms["uncovered_requirement"] / safe
+    premium = frame["price"].to_numpy(np.float64) * frame["multiplier"].to_numpy(np.float64)
+    usable = per_short > 0
+    st = short_straddles(
+        frame,
+        np.maximum(np.where(usable, call_left, 0.0), 0.0),
+        np.maximum(np.where(usable, put_left, 0.0), 0.0),
+        per_short,
+        np.abs(premium),
+    )
+    capped = np.minimum(params.straddle_rate * st.requirement, st.paired * per_short)
+    return Straddles(st.paired, capped)
 
 
 def _other_rates(frame: pd.DataFrame, params: StrategyParams) -> FloatArray:

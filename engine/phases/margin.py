@@ -350,6 +350,7 @@ def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams
         # (Treasuries, futures): they take the long-stock rate, on |notional|.
         other_rate=rate.get(leg.LONG_STOCK, 0.0),
         spread_rate=rate.get(leg.OPTION_SPREAD),
+        straddle_rate=rate.get(leg.SHORT_STRADDLE),
     )
 
 

@@ -103,6 +103,8 @@ _LEG_OF_KERNEL_ROW = {
     "short_call_spread": m.StrategyLeg.OPTION_SPREAD,
     "short_put_spread": m.StrategyLeg.OPTION_SPREAD,
     "long_option_spread": m.StrategyLeg.OPTION_SPREAD,
+    "short_call_straddle": m.StrategyLeg.SHORT_STRADDLE,
+    "short_put_straddle": m.StrategyLeg.SHORT_STRADDLE,
 }
 _SHORT_OPTION_ROWS = ("short_call_uncovered", "short_call_covered", "short_put_uncovered")
 BROAD_INDEX_CLASSES: tuple[str, ...] = StrategyParams.model_fields["broad_index_classes"].default
