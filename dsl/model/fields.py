@@ -92,6 +92,11 @@ FIELDS: dict[Subject, dict[str, FieldType]] = {
         ),
         "agreements": FieldType(Kind.SET, AGREEMENTS, doc="signed agreements"),
         "products": FieldType(Kind.SET, PRODUCTS, doc="products it has positions in"),
+        "owner_regimes": FieldType(
+            Kind.SET,
+            REGIMES,
+            doc="regimes of the owner's accounts at the account's carrier, its own included",
+        ),
         "equity": FieldType(Kind.MONEY, doc="collateral plus positions' market value"),
     },
     Subject.OWNER: dict(_PARTY),

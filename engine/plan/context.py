@@ -31,6 +31,7 @@ from marginlex.engine.book.columns import index_in
 from marginlex.engine.book.load import Book
 from marginlex.engine.graph.account_graph import AccountGraph
 from marginlex.engine.kernels.pricing import years_between
+from marginlex.engine.kernels.text import as_text
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -116,6 +117,11 @@ class RowContext:
             if col not in frame.columns:
                 return np.zeros(self.n, dtype=bool)
             return frame[col].to_numpy(dtype=bool)
+        if name == "owner_regimes":  # the owner's accounts at the same carrier
+            frame = self.own[Subject.ACCOUNT]
+            key = as_text(frame["owner_id"]) + "|" + as_text(frame["carrier_id"])
+            under = (as_text(frame["regime"]) == member).to_numpy(dtype=bool)
+            return np.asarray(index_in(key, key[under]) >= 0, dtype=bool)
         if name == "products":
             assert self.products is not None
             held = self.products.loc[self.products["product"] == member, "account_id"]

@@ -308,7 +308,7 @@ context, whose columns do not change within it (many requirements read ``equity`
 def shown_value(expr: e.Node, ctx: RowContext, memo: FieldTexts | None = None) -> pd.Series:
     """The value a condition tests, as text per row, for the trace ("" when none)."""
     ref = first_field(expr)
-    if ref is None or ref.name == "products":
+    if ref is None or ref.name in {"products", "owner_regimes"}:
         return _blank(ctx.n)
     key = (ref.subject, ref.name)
     if memo is not None and key in memo:
