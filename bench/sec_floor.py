@@ -11,7 +11,8 @@ margin set alone):
   of FICC and CME, are left out of the SEC account;
 - eligibility for portfolio margin (a customer account, its kind, uncovered-options owner,
   agreement, equity at least 100,000, at least 5,000,000 when the account holds an sbs);
-- house accounts: SEC Rule 15c3-1 haircuts on |market value| (Treasuries 0-6% in twelve
+- house accounts: SEC Rule 15c3-1 haircuts on |notional| (futures their range, 150% of it
+  for a carrier not a DCO member; Treasuries 0-6% in twelve
   buckets of residual maturity, stock and ETFs 15%, anything else 100%);
 - eligible accounts: the 10-point grid (ranges by the index class of the instrument each
   position moves with, the first range row any position of the class group meets;
@@ -334,11 +335,23 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     return np.bincount(p["a"], np.maximum(req, 0), n_acc)
 
 
-def _house(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
-    """15c3-1 haircuts per house account of its rows ``p``: rate x |market value|."""
+def _house(p: dict[str, np.ndarray], n_acc: int, dco_member: np.ndarray) -> np.ndarray:
+    """15c3-1 haircuts per house account of its rows ``p``: rate x |notional|; a future's
+    rate its range (index 7%, Treasury 2%, crypto 30%) where the carrier is a member of a
+    DCO (``dco_member`` per account), 150% of it otherwise (Appendix B (a)(3)(xiv))."""
     bucket = np.searchsorted(HOUSE_BOUNDS, p["t"], side="right")  # no maturity: the last
     rate = np.where(p["treasury"], HOUSE_RATES[bucket], np.where(p["equity_leg"], 0.15, 1.0))
-    return np.bincount(p["a"], rate * np.abs(p["mv"]), n_acc)
+    future = p["future_range"] * np.where(dco_member[p["a"]], 1.0, 1.5)
+    rate = np.where(np.isnan(future), rate, future)
+    return np.bincount(p["a"], rate * np.abs(p["q"] * p["mult"] * p["price"]), n_acc)
+
+
+def _dco_member(book: Book) -> np.ndarray:
+    """Per account, is its carrier ``member_of`` a party of kind dco."""
+    rel, parties = book.relations, book.parties
+    dcos = parties.loc[_is(parties["kind"], "dco"), "party_id"]
+    member = rel.loc[_is(rel["relation"], "member_of") & rel["dst"].isin(dcos), "src"]
+    return np.asarray(book.accounts["carrier_id"].isin(member), dtype=bool)
 
 
 def floor_sec(book: Book) -> tuple[float, pd.Series]:
@@ -363,7 +376,7 @@ def floor_sec(book: Book) -> tuple[float, pd.Series]:
     req = _portfolio({k: v[el] for k, v in p.items() if k != "n_inst"}, len(acc))
     other = {k: v if k == "n_inst" else v[~el & ~house] for k, v in p.items()}
     req += _strategy(other, len(acc))
-    req += _house({k: v[house] for k, v in p.items() if k != "n_inst"}, len(acc))
+    req += _house({k: v[house] for k, v in p.items() if k != "n_inst"}, len(acc), _dco_member(book))
     ids = "ms:" + acc["account_id"].astype("str").to_numpy(dtype=object)[sec_acc]
     return time.perf_counter() - start, pd.Series(req[sec_acc], index=ids)
 
@@ -408,4 +421,13 @@ def _rows(
         "under": under[i],
         "cover": np.where(equity_leg, i, under[i]),
         "mult_code": pd.factorize(inst["multiplier"])[0][i],
+        "future_range": np.select(
+            [
+                _is(product, "index_future"),
+                _is(product, "ust_future"),
+                _is(product, "crypto_future", "crypto_perpetual"),
+            ],
+            [0.07, 0.02, 0.30],
+            np.nan,
+        )[i],
     }

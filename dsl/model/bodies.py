@@ -338,7 +338,8 @@ class RateRow(Node):
 
 
 class Rates(Node):
-    """Requirement = sum over positions of the first matching row's rate × |market value|."""
+    """Requirement = sum over positions of the first matching row's rate × |notional|
+    (quantity × price × multiplier: a security's market value, a future's contract value)."""
 
     node: Literal["rates"] = "rates"
     rows: tuple[RateRow, ...]

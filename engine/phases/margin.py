@@ -385,10 +385,18 @@ def _run_strategy(
 
 
 def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> MethodResult:
+    """Each position charged its first matching row's rate x |notional| (quantity x price x
+    multiplier): a security's market value, a future's contract value (its market value is
+    0, settled daily, so a rate of market value would charge a future nothing)."""
     frame = position_frame(state, rows)
     chosen = first_row(state, rows, [r.when for r in method.rows])
     rates = np.array([state.plan.value(r.rate) for r in method.rows] + [0.0])[chosen]
-    requirement = rates * np.abs(frame["market_value"].to_numpy(np.float64))
+    notional = (
+        frame["quantity"].to_numpy(np.float64)
+        * frame["multiplier"].to_numpy(np.float64)
+        * frame["price"].to_numpy(np.float64)
+    )
+    requirement = rates * np.abs(notional)
     positions = frame.assign(
         range_row=chosen,
         range_up=np.nan,
