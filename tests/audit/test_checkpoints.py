@@ -233,13 +233,13 @@ def test_run_sign_and_ledger_checkpoint_at_the_command_line(
     recorded = runner.invoke(app, ["run", "--ledger", ledger_url, "--sign", str(private)])
     assert recorded.exit_code == 0, recorded.stderr
     beside = Path(ledger_url + ".checkpoints.jsonl")
-    assert "signed checkpoint of #34 " in recorded.stderr and str(beside) in recorded.stderr
+    assert "signed checkpoint of #36 " in recorded.stderr and str(beside) in recorded.stderr
     now = runner.invoke(
         app, ["ledger", "checkpoint", "--ledger", ledger_url, "--sign", str(private)]
     )
     assert now.exit_code == 0, now.stderr
     cps = [json.loads(line)["checkpoint"] for line in beside.read_text().splitlines()]
-    assert [(c["head_seq"], c["run_id"] is None) for c in cps] == [(34, False), (34, True)]
+    assert [(c["head_seq"], c["run_id"] is None) for c in cps] == [(36, False), (36, True)]
     assert json.loads(now.stdout)["checkpoint"] == cps[1]
     # the private key never enters the ledger; the ledger keeps its own copy of each line
     key_body = b"".join(private.read_bytes().splitlines()[1:-1])
@@ -321,7 +321,7 @@ def test_an_encrypted_signing_key_is_opened_with_its_passphrase(
     assert typed_wrong.stderr.endswith(f"error: the passphrase does not open {private}\n")
     typed = runner.invoke(app, [*sign, "--format", "json"], input="pw1\n")
     assert typed.exit_code == 0, typed.stderr
-    assert "signed checkpoint of #34" in typed.stderr
+    assert "signed checkpoint of #36" in typed.stderr
     # asked on stderr (the test runner's stand-in for the terminal echoes a blank, which a
     # real terminal does not write to standard output): the JSON is whole
     assert "passphrase" not in typed.stdout and json.loads(typed.stdout)["sec"]["decisions"]

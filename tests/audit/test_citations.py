@@ -183,13 +183,14 @@ def test_shortfalls_of_the_demo_book_by_hand() -> None:
     # A02_BOB_PM: equity 40,000 cash + 300 XYZ x 100 - 2 XYZ 90 puts x 100 x 1.74 = 69,652,
     # short 100,000 - 69,652 = 30,348. A10_HOTEL_MGN: 5,000 cash + 500 ABC x 50 = 30,000,
     # short 70,000. A13_KILO_MGN: 10,000 own cash + 200 ABC x 50 = 20,000 (lot L22 is pledged
-    # away to A14), short 80,000. Every other in-scope account passes its minimum (or is not
-    # tested).
+    # away to A14), short 80,000. A16_NOVA_CASH: -50,000 debit + 1,000 XYZ x 100 = 50,000,
+    # short 50,000. Every other in-scope account passes its minimum (or is not tested).
     got = dict(zip(short["account_id"].astype(str), short["shortfall"], strict=True))
     assert got == {
         "A02_BOB_PM": pytest.approx(30348.0, abs=0.005),
         "A10_HOTEL_MGN": 70000.0,
         "A13_KILO_MGN": 80000.0,
+        "A16_NOVA_CASH": 50000.0,
     }
     assert set(short["requirement"].astype(str)) == {"min_equity"}
 

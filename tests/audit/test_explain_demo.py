@@ -30,6 +30,8 @@ CASES = {
     "sec_A10_HOTEL_MGN": ("sec", "ms:A10_HOTEL_MGN"),
     # customer collateral pledged to an affiliate and re-pledged twice to the house account
     "sec_A13_KILO_MGN": ("sec", "ms:A13_KILO_MGN"),
+    # a cash account bought on a debit: paid in full (12 CFR 220.8), the whole debit called
+    "sec_A16_NOVA_CASH": ("sec", "ms:A16_NOVA_CASH"),
 }
 FORMATS = {"txt": "text", "json": "json", "html": "html"}
 

@@ -69,11 +69,11 @@ def test_an_edited_requirement_rehashed_fails_replay_naming_entry_and_column(cop
     rehash_from(ledger, 7, requirement=1)
     ledger.close()
     plain = _verify(copy)
-    assert plain.exit_code == 0 and plain.stdout.startswith("OK: 34 entries in 1 runs")
+    assert plain.exit_code == 0 and plain.stdout.startswith("OK: 36 entries in 1 runs")
     replayed = _verify(copy, "--replay")
     assert replayed.exit_code == 1
     assert replayed.stdout.splitlines()[1:] == [
-        "replayed 34 decisions: 1 differ",
+        "replayed 36 decisions: 1 differ",
         f'DIFFERS entry #7 {did} (run {run_id}): column requirement: stored "1.00", '
         f'replayed "{requirement}"',
     ]
@@ -274,10 +274,10 @@ _FOX = "rulebook_id = 'cftc' AND margin_set_id = 'ms:A08_FOX_FUT'"
     ("edit", "differ"),
     [
         ("status = 'ok', call = 0", "status, call"),
-        # made to look like a carried entry of another set's decision: GOLF's, entry #16
+        # made to look like a carried entry of another set's decision: GOLF's, entry #17
         (
-            "carried_from = 16, carried_hash = (SELECT entry_hash FROM decisions WHERE seq = 16), "
-            "trace_sha256 = (SELECT trace_sha256 FROM decisions WHERE seq = 16)",
+            "carried_from = 17, carried_hash = (SELECT entry_hash FROM decisions WHERE seq = 17), "
+            "trace_sha256 = (SELECT trace_sha256 FROM decisions WHERE seq = 17)",
             "margin_set_id, account_ids, call, requirement",
         ),
     ],
@@ -336,7 +336,7 @@ def test_since_refuses_a_replaced_book_when_the_digest_is_gone(copy: Path, tmp_p
 
 _FORGED_RUN = (
     "INSERT INTO runs SELECT 'r-made-up', created_at, engine_version, book_sha256, as_of, "
-    "rulebooks, out_of_scope, 0, 0, 0, 0, 35, 34, book_blob_sha256, 'x', book_digest_sha256 "
+    "rulebooks, out_of_scope, 0, 0, 0, 0, 37, 36, book_blob_sha256, 'x', book_digest_sha256 "
     "FROM runs"
 )
 
@@ -345,14 +345,14 @@ _FORGED_RUN = (
     ("edit", "found"),
     [
         (  # shown by `ledger runs` and the console, chained by nothing
-            "UPDATE runs SET ok = 34, call = 0, breach = 0",
-            "FAILED at ledger: run_changed: run {run}'s record counts 34 ok, 0 call, 0 breach; "
-            "its entries are 24 ok, 4 call, 6 breach: the runs table was edited",
+            "UPDATE runs SET ok = 36, call = 0, breach = 0",
+            "FAILED at ledger: run_changed: run {run}'s record counts 36 ok, 0 call, 0 breach; "
+            "its entries are 24 ok, 6 call, 6 breach: the runs table was edited",
         ),
         (
             "UPDATE runs SET first_seq = 2",
-            "FAILED at ledger: run_changed: run {run}'s record says its entries are #2…#34; "
-            "they are #1…#34: the runs table was edited",
+            "FAILED at ledger: run_changed: run {run}'s record says its entries are #2…#36; "
+            "they are #1…#36: the runs table was edited",
         ),
         (  # the same moment to a parser, but not to `ledger --since`
             "UPDATE runs SET created_at = '1796571537'",
@@ -428,7 +428,7 @@ def test_explain_of_a_carried_entry_names_an_edit_of_the_entry_it_carries(copy: 
         (did,) = conn.execute(
             f"SELECT decision_id FROM decisions WHERE {_FOX} AND carried_from IS NOT NULL"
         ).fetchone()
-    said = "HASH MISMATCH: entry #15 was changed after it was recorded (the entry carried here)"
+    said = "HASH MISMATCH: entry #16 was changed after it was recorded (the entry carried here)"
     explained = CliRunner().invoke(app, ["explain", did, "--ledger", str(copy)])  # SQLite reader
     assert said in " ".join(explained.output.split())
     ledger = Ledger.open(str(copy), create=False)  # the reader PostgreSQL and the console use
@@ -465,8 +465,8 @@ def test_an_entry_of_an_earlier_run_after_a_later_run_is_named(copy: Path) -> No
     first = CliRunner().invoke(app, ["run", "--ledger", str(copy)])
     assert first.exit_code == 0, first.stderr
     _, run_id, _ = _entry(copy, 1)
-    result = _rehashed_then_verified(copy, 36, run_id=run_id)
-    assert f"entry #36 belongs to run {run_id}, whose entries ended at #34" in result.stdout
+    result = _rehashed_then_verified(copy, 38, run_id=run_id)
+    assert f"entry #38 belongs to run {run_id}, whose entries ended at #36" in result.stdout
 
 
 @pytest.mark.parametrize(

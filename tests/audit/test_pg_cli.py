@@ -2,8 +2,8 @@
 
 The session's server comes from ``conftest.py`` (``pg_database``); every test records into a
 schema of its own, so the tests stay independent (and can run under ``pytest -n 2``, where
-each worker starts its own server). The demo book decides 34 margin sets: 12 under sec,
-6 under cftc and 16 under harmonized (``tests/data/evaluate/demo_run.json``).
+each worker starts its own server). The demo book decides 36 margin sets: 13 under sec,
+6 under cftc and 17 under harmonized (``tests/data/evaluate/demo_run.json``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.postgres
 DATA = Path(__file__).parents[1] / "data"
 GOLDEN_RUN = DATA / "evaluate" / "demo_run.json"
 GOLDEN_EXPLAIN = DATA / "audit" / "golden" / "demo" / "cftc_A08_FOX_FUT.txt"
-DEMO_DECISIONS = 34  # 12 sec + 6 cftc + 16 harmonized margin sets
+DEMO_DECISIONS = 36  # 13 sec + 6 cftc + 17 harmonized margin sets
 RECORDED = re.compile(
     r"^recorded run (r-[0-9a-f]{16}): (\d+) decisions \(3 rulebooks\) in (.+)$", re.MULTILINE
 )
@@ -147,16 +147,16 @@ def test_run_records_what_ledger_lists(
 def test_verify_and_replay_pass(pg_schema: tuple[str, str], pg_url: str) -> None:
     _record("--ledger", pg_url)
     with psycopg.connect(_plain(pg_url)) as conn:
-        head = conn.execute(f"SELECT entry_hash FROM {pg_schema[0]}.decisions WHERE seq = 34")
+        head = conn.execute(f"SELECT entry_hash FROM {pg_schema[0]}.decisions WHERE seq = 36")
         head_hash = head.fetchone()[0]  # type: ignore[index]
     result = _cli("verify", "--ledger", pg_url)
     assert result.exit_code == 0, result.stdout
-    assert result.stdout == f"OK: 34 entries in 1 runs; the chain is intact; head #34 {head_hash}\n"
+    assert result.stdout == f"OK: 36 entries in 1 runs; the chain is intact; head #36 {head_hash}\n"
     result = _cli("verify", "--replay", "--ledger", pg_url)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
-        f"OK: 34 entries in 1 runs; the chain is intact; head #34 {head_hash}",
-        "replayed 34 decisions: every one identical, byte for byte",
+        f"OK: 36 entries in 1 runs; the chain is intact; head #36 {head_hash}",
+        "replayed 36 decisions: every one identical, byte for byte",
     ]
 
 

@@ -73,7 +73,7 @@ def test_the_writer_records_the_reader_verifies_and_nobody_edits(owner_url: str)
     recorded = _cli("run", "--ledger", writer)
     assert recorded.exit_code == 0, recorded.stderr
     checked = _cli("verify", "--ledger", reader)
-    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 34 entries in 1 runs")
+    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 36 entries in 1 runs")
     # the writer has no UPDATE or DELETE privilege; the reader no INSERT
     update = "UPDATE decisions SET requirement = 1 WHERE seq = 1"
     assert _refused(writer, update) == "permission denied for table decisions"
@@ -155,7 +155,7 @@ def test_a_ledger_without_roles_is_used_as_the_login(owner_url: str) -> None:
     assert made.exit_code == 0 and "roles:" not in made.stdout
     assert _cli("run", "--ledger", owner_url).exit_code == 0
     checked = _cli("verify", "--ledger", owner_url)
-    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 34 entries in 1 runs")
+    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 36 entries in 1 runs")
     store = Ledger.open(owner_url, create=False, access=Access.READ)
     try:
         with store.transaction() as conn:  # no role, no trigger: the login may do anything

@@ -40,7 +40,7 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     code, out, err = _run("run", "--ledger", str(path))
     assert code == 0, err
-    assert re.search(r"recorded run r-[0-9a-f]{16}: 34 decisions \(3 rulebooks\) in ", out)
+    assert re.search(r"recorded run r-[0-9a-f]{16}: 36 decisions \(3 rulebooks\) in ", out)
     return path
 
 
@@ -48,13 +48,13 @@ def test_run_records_every_decision_and_replays_identically(demo_ledger: Path) -
     ledger = Ledger.open(str(demo_ledger), create=False)
     (run,) = ledger.runs()
     assert [r.id for r in run.record.rulebooks] == ["sec", "cftc", "harmonized"]
-    assert run.counts.decisions == 34 and run.counts.breach == 6 and run.counts.call == 4
+    assert run.counts.decisions == 36 and run.counts.breach == 6 and run.counts.call == 6
     for ref in run.record.rulebooks:
         assert sha256_hex(ledger.rulebook_text(ref.sha256) or "") == ref.sha256
     ledger.close()
     code, out, _ = _run("verify", "--replay", "--ledger", str(demo_ledger))
     assert code == 0
-    assert out.splitlines()[-1] == "replayed 34 decisions: every one identical, byte for byte"
+    assert out.splitlines()[-1] == "replayed 36 decisions: every one identical, byte for byte"
 
 
 def test_explain_accepts_the_id_that_run_json_prints(demo_ledger: Path) -> None:
@@ -98,8 +98,8 @@ def test_a_decision_id_that_names_no_entry_offers_the_ids_meant(demo_ledger: Pat
 def test_json_run_reports_the_recording_on_stderr(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     code, out, err = _run("run", "--rulebook", "sec", "--json", "--ledger", str(path))
-    assert code == 0 and json.loads(out)["sec"]["summary"]["margin_sets"] == 12
-    assert "12 decisions (1 rulebook)" in err
+    assert code == 0 and json.loads(out)["sec"]["summary"]["margin_sets"] == 13
+    assert "13 decisions (1 rulebook)" in err
 
 
 def test_failed_evaluation_records_nothing(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_unshipped_variant_replays_from_its_recorded_text(tmp_path: Path) -> Non
     variant.unlink()  # replay must not need the file
     code, out, err = _run("verify", "--replay", "--ledger", str(path))
     assert code == 0, err
-    assert "replayed 12 decisions: every one identical" in out
+    assert "replayed 13 decisions: every one identical" in out
 
 
 def _forge(path: Path, seq: int) -> str:
@@ -178,10 +178,10 @@ def test_forged_but_chain_consistent_ledger_is_caught_by_replay(tmp_path: Path) 
     assert _run("run", "--ledger", str(path))[0] == 0
     forged = _forge(path, seq=4)
     code, out, _ = _run("verify", "--ledger", str(path))
-    assert code == 0 and out.startswith("OK: 34 entries")  # the chain alone cannot tell
+    assert code == 0 and out.startswith("OK: 36 entries")  # the chain alone cannot tell
     code, out, _ = _run("verify", "--replay", "--ledger", str(path))
     assert code == 1
-    assert "replayed 34 decisions: 1 differ" in out
+    assert "replayed 36 decisions: 1 differ" in out
     assert f"DIFFERS entry #4 {forged} " in out
     assert "$.figures.equity: recorded" in out
 
@@ -200,9 +200,9 @@ def test_an_edited_set_input_hash_is_caught_by_replay(tmp_path: Path) -> None:
     ledger.close()
     assert re.fullmatch(r"[0-9a-f]{32}", honest)
     code, out, _ = _run("verify", "--ledger", str(path))
-    assert code == 0 and out.startswith("OK: 34 entries")  # the chain does not hold it
+    assert code == 0 and out.startswith("OK: 36 entries")  # the chain does not hold it
     code, out, _ = _run("verify", "--replay", "--ledger", str(path))
-    assert code == 1 and "replayed 34 decisions: 1 differ" in out
+    assert code == 1 and "replayed 36 decisions: 1 differ" in out
     assert (
         f"DIFFERS entry #5 {decision_id} " in out
         and f"inputs_sha256: recorded {'0' * 32}, replayed {honest} (the set's input hash, "
@@ -265,11 +265,11 @@ def test_workers_record_the_same_ledger_rows_as_one_process(
         )
 
     assert _run("run", "--ledger", str(tmp_path / "one.db"))[0] == 0
-    monkeypatch.setattr(record, "PARALLEL_SETS", 3)  # 3 + 2 + 5 chunks
+    monkeypatch.setattr(record, "PARALLEL_SETS", 3)  # 5 + 2 + 6 chunks
     monkeypatch.setattr(record, "MIN_FORK_SETS", 0)
     assert _run("run", "--ledger", str(tmp_path / "forked.db"))[0] == 0
     assert rows(tmp_path / "forked.db") == rows(tmp_path / "one.db")
-    assert len(rows(tmp_path / "one.db")) == 34
+    assert len(rows(tmp_path / "one.db")) == 36
     assert stored_book(tmp_path / "forked.db") == stored_book(tmp_path / "one.db")
     assert len(stored_book(tmp_path / "one.db")) == 1
 

@@ -42,7 +42,7 @@ from marginlex.engine.plan.compile import compile_plan
 from marginlex.engine.synth.generate import DEFAULT_AS_OF, synth_book
 
 DEMO = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
-DEMO_SHA256 = "a7a5b39459fb257fa367d1f21c1c7243cd2f01180041f54a7c83a02860f5e504"
+DEMO_SHA256 = "9d428fe47c598ab9bd21b45394c80052481dfec7054fd464e49da06aba763c5e"
 IDENTICAL = re.compile(r"replayed (\d+) decisions: every one identical, byte for byte")
 
 

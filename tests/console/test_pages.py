@@ -1,7 +1,7 @@
 """The console's pages over a real ledger (SQLite): what each shows, as HTML and as CSV.
 
-Figures are the demo book's (``tests/data/evaluate/demo_run.json``): 34 decisions a run, 12
-under sec, 6 under cftc and 16 under harmonized; A08_FOX_FUT has a call of 78,600.00 on a
+Figures are the demo book's (``tests/data/evaluate/demo_run.json``): 36 decisions a run, 13
+under sec, 6 under cftc and 17 under harmonized; A08_FOX_FUT has a call of 78,600.00 on a
 requirement of 210,000.00 under cftc.
 """
 
@@ -38,7 +38,7 @@ def test_runs_newest_first_with_counts(client: TestClient, recorded: Recorded) -
     assert order == [recorded.hostile, recorded.moved, recorded.demo]
     rows = _csv(client.get("/runs.csv").text)
     assert [r["run"] for r in rows] == order
-    assert {r["decisions"] for r in rows} == {"34"}
+    assert {r["decisions"] for r in rows} == {"36"}
     assert rows[2]["rulebooks"] == "sec, cftc, harmonized"
 
 
@@ -49,8 +49,8 @@ def test_run_summary_per_rulebook(client: TestClient, recorded: Recorded) -> Non
     summary = _csv(client.get(f"/runs/{recorded.demo}.csv?table=summary").text)
     assert {r["rulebook"]: r["decisions"] for r in summary} == {
         "cftc": "6",
-        "harmonized": "16",
-        "sec": "12",
+        "harmonized": "17",
+        "sec": "13",
     }
     calls = _csv(client.get(f"/runs/{recorded.demo}?format=csv&table=largest_calls").text)
     amounts = [float(r["call"]) for r in calls]
@@ -88,7 +88,7 @@ def test_decisions_filtered_on_the_server(client: TestClient, recorded: Recorded
 def test_decisions_paginate(client: TestClient) -> None:
     first = client.get("/decisions?page=1").text
     second = client.get("/decisions?page=2").text
-    assert "of 3 (102 in all)" in first and 'rel="next"' in first
+    assert "of 3 (108 in all)" in first and 'rel="next"' in first
     seqs = lambda html: re.findall(r'<td class=" num">(\d+)</td>', html)  # noqa: E731
     assert seqs(first)[0] == "1" and seqs(second)[0] == "51"
     # A page past any 64-bit offset is past the end: a 404 naming the last, not a server
@@ -212,7 +212,7 @@ def test_verify_runs_in_the_background(client: TestClient) -> None:
             break
         time.sleep(0.1)
     assert "VERIFIED" in page and "NOT VERIFIED" not in page
-    assert "102 of 102 entries walked" in page
+    assert "108 of 108 entries walked" in page
     assert "VERIFIED</span>" in client.get("/runs").text
 
 
@@ -230,7 +230,7 @@ def test_a_verify_stopped_at_a_problem_says_so_not_a_progress_bar(
                 break
             time.sleep(0.1)
     assert "NOT VERIFIED" in page and "<progress" not in page
-    assert "Stopped at the first problem (entry #15 of 102): what comes after it was not" in page
+    assert "Stopped at the first problem (entry #15 of 108): what comes after it was not" in page
 
 
 def test_unknown_ids_are_404_pages(client: TestClient, recorded: Recorded) -> None:

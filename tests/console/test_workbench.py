@@ -147,12 +147,12 @@ def test_preview_shows_the_hand_computed_figures(bench: TestClient) -> None:
     assert response.status_code == 200
     html = response.text
     assert _row(html, "totals") == [
-        ["sec (base)", "12", "12", "0", "737413.76", "12055002.00", "0.00"],
-        ["mmf_ten", "12", "12", "0", "737413.76", "12039002.00", "0.00"],
+        ["sec (base)", "13", "13", "1", "837413.76", "12105002.00", "50000.00"],
+        ["mmf_ten", "13", "13", "1", "837413.76", "12089002.00", "50000.00"],
     ]
     # accounts, changed, better off, worse off, unchanged, calls +/-, requirement/value/call
     assert _row(html, "counts") == [
-        ["12", "1", "0", "1", "11", "0", "0", "0.00", "-16000.00", "0.00"]
+        ["13", "1", "0", "1", "12", "0", "0", "0.00", "-16000.00", "0.00"]
     ]
     assert _row(html, "movers") == [
         [

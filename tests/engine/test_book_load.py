@@ -28,7 +28,7 @@ def test_book_metadata_and_frames(demo: Book) -> None:
     assert demo.as_of == date(2026, 6, 30)
     assert demo.currency == "USD"
     assert demo.name == "marginlex demo book"
-    assert len(demo.accounts) == 18
+    assert len(demo.accounts) == 19
     assert len(demo.sha256) == 64
     with pytest.raises(ValueError, match="frozen"):
         demo.name = "other"  # type: ignore[misc]

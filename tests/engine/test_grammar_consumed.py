@@ -164,8 +164,9 @@ CLAUSES: dict[str, Probe] = {
     "decides": Changes(
         "sec",
         "decides account where account.regime = SEC",
-        # (not `account.origin = customer`: no account would reach sec_house_capital, MLX606)
-        "decides account where account.regime = SEC and account.kind = portfolio_margin",
+        # (not `account.origin = customer`: no account would reach sec_house_capital, MLX606;
+        # cash accounts kept so that one reaches sec_cash_account)
+        "decides account where account.regime = SEC and account.kind in {portfolio_margin, cash}",
     ),
     "eligibility": Handled(why="holds requirements"),
     "eligibility_item": Handled(why="a clause or a requirement"),

@@ -18,16 +18,17 @@ decided by exactly one of the two rulebooks, the one of its regime):
 | A11_INDIA_PM | SEC | 750.00 | - | 750.00 | 750.00 |
 | A12_JULIET_PM | SEC | 117,012.39 | - | 117,012.39 | 117,012.39 |
 | A13_KILO_MGN | SEC | 2,500.00 | - | 2,500.00 | 2,500.00 |
+| A16_NOVA_CASH | SEC | 100,000.00 | - | 100,000.00 | 100,000.00 (cash account, 12 CFR 220.8) |
 | H_BD1 | SEC | 75,000.00 | - | 75,000.00 | 75,000.00 (15c3-1, house) |
 | H_BDF1 | CFTC | - | 105,000.00 | 105,000.00 | 105,000.00 |
 | H_FCM1 | CFTC | - | 6,630.00 | 6,630.00 | 6,630.00 |
 
-Today: 737,413.76 (sec) + 843,721.00 (cftc) = 1,581,134.76; harmonized 766,453.76; freed
+Today: 837,413.76 (sec) + 843,721.00 (cftc) = 1,681,134.76; harmonized 866,453.76; freed
 814,681.00 = DELTA 900,000 - 48,000 = 852,000, ECHO 45,091 (CME-FICC DV01 pairing) - 82,410
 = -37,319 (H_BD1, a house account, takes the 15c3-1 haircuts under both: 75,000). By firm:
 BDF1 852,000 - 37,319 = 814,681, alone; share 100%, Herfindahl 100^2 = 10,000. Calls: FOX
-78,600 and GOLF 52,700 (GOLF's 50 perpetuals add 15,000 to its 42,000) under both, none
-created.
+78,600 and GOLF 52,700 (GOLF's 50 perpetuals add 15,000 to its 42,000) and NOVA 50,000 (the
+whole debit of a cash account) under both, none created.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def today() -> PairStudy:
 
 
 def test_totals_by_hand(today: PairStudy) -> None:
-    assert (today.requirement_from, today.requirement_to) == (1581134.76, 766453.76)
+    assert (today.requirement_from, today.requirement_to) == (1681134.76, 866453.76)
     assert today.freed == 814681.0
     assert (today.call_delta, today.calls_created, today.calls_removed) == (0.0, 0, 0)
     assert today.shapley is None and today.rules == () and "counted once" in today.note
@@ -122,9 +123,9 @@ def test_an_account_both_decide_counts_under_its_regime() -> None:
         )
     combined = today_accounts(pd.concat(rows, ignore_index=True), book, "sec", "cftc")
     assert len(combined) == len(ids) and (combined["rulebook_id"] == "sec+cftc").all()
-    sec_accounts = int((book.accounts["regime"].astype("str") == "SEC").sum())  # 12
-    assert sec_accounts == 12
-    assert int(combined["requirement"].sum()) == 12 * 100 + 6 * 7
+    sec_accounts = int((book.accounts["regime"].astype("str") == "SEC").sum())  # 13
+    assert sec_accounts == 13
+    assert int(combined["requirement"].sum()) == 13 * 100 + 6 * 7
 
 
 def test_cli_today(tmp_path: Path) -> None:

@@ -49,8 +49,8 @@ def test_totals_per_rulebook(result: CompareResult) -> None:
         alone = marginlex.evaluate(rulebook_id).decisions  # type: ignore[attr-defined]
         assert totals[rulebook_id].total_requirement == round(alone["maintenance"].sum(), 2)
         assert totals[rulebook_id].decisions == len(alone)
-    assert (totals["sec"].decisions, totals["sec"].accounts_decided) == (12, 12)
-    assert (totals["harmonized"].decisions, totals["harmonized"].accounts_decided) == (16, 18)
+    assert (totals["sec"].decisions, totals["sec"].accounts_decided) == (13, 13)
+    assert (totals["harmonized"].decisions, totals["harmonized"].accounts_decided) == (17, 19)
     # FOX's BTC and ETH (168,000 after 20% haircuts, capped at 40% of initial 231,000 =
     # 92,400) count for nothing
     extra = totals["harmonized_no_digital_collateral"].total_call - totals["harmonized"].total_call
@@ -58,11 +58,11 @@ def test_totals_per_rulebook(result: CompareResult) -> None:
 
 
 def test_accounts_only_one_rulebook_decides_are_counted_and_said(result: CompareResult) -> None:
-    """sec decides the 12 SEC accounts, harmonized all 18: the 6 CFTC accounts are decided
+    """sec decides the 13 SEC accounts, harmonized all 19: the 6 CFTC accounts are decided
     by harmonized only, and the delta of the totals counts them (the counts table said
     nothing of them, and read 0 accounts compared against a delta for sec -> cftc)."""
     c = next(c for c in result.comparisons if c.to_id == "harmonized")
-    assert (c.accounts_compared, c.now_decided, c.no_longer_decided) == (12, 6, 0)
+    assert (c.accounts_compared, c.now_decided, c.no_longer_decided) == (13, 6, 0)
     totals = {t.rulebook_id: t for t in result.totals}
     delta = totals["harmonized"].total_requirement - totals["sec"].total_requirement
     assert round(c.requirement_delta - delta, 2) == 0
@@ -70,7 +70,7 @@ def test_accounts_only_one_rulebook_decides_are_counted_and_said(result: Compare
     assert out.exit_code == 0
     said = " ".join(out.stdout.split())
     assert (
-        "the counts are of the accounts both decide; 6 account(s) only cftc decides and 12 "
+        "the counts are of the accounts both decide; 6 account(s) only cftc decides and 13 "
         "account(s) only sec decides: the deltas count them too"
     ) in said
 
@@ -188,7 +188,7 @@ def test_compare_json_shape(result: CompareResult) -> None:
         "sets",
     }
     assert doc["baseline"] == "sec"
-    assert len(doc["accounts"]) == 18
+    assert len(doc["accounts"]) == 19
     fox = next(a for a in doc["accounts"] if a["account_id"] == "A08_FOX_FUT")
     assert fox["figures"]["harmonized"] == {
         "decided": True,
@@ -317,7 +317,7 @@ def test_cli_compare_records_the_compared_runs_in_a_ledger(tmp_path) -> None:  #
         ],
     )
     assert out.exit_code == 0, out.output
-    assert "32 decisions (2 rulebooks)" in out.output  # 16 sets each; the hybrid is not recorded
+    assert "34 decisions (2 rulebooks)" in out.output  # 17 sets each; the hybrid is not recorded
     verify = CliRunner().invoke(app, ["verify", "--ledger", str(ledger)])
     assert verify.exit_code == 0, verify.output
 

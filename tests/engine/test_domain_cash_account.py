@@ -1,0 +1,132 @@
+"""Cash accounts (book kind ``cash``) under Regulation T, 12 CFR 220.8: a purchase is paid
+in full, a short sale and an uncovered short option are not permitted, and the pattern day
+trader's minimum (FINRA 4210(f)(8)(B), the margin account's) does not apply. No rulebook
+puts a cash account on the portfolio-margin grid, and the harmonized one leaves a margin
+account without a portfolio margin or cross-margining agreement on Reg T. Figures worked
+out by hand in the docstrings (XYZ at 100.00; XYZ_P100_2609 a put, strike 100, at 5.60 x
+100 = 560; ALICE an individual approved for uncovered options; BD1 a broker-dealer)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _evaluate_books import ACCOUNTS_HEADER, decision, make_book, run
+
+from marginlex.audit.ledger.record import rulebook_ref
+from marginlex.audit.ledger.recorded_inputs import rulebook_bundle
+from marginlex.audit.trace.from_evaluation import trace_columns
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.book.load import Book
+
+WITH_PDT = ACCOUNTS_HEADER.rstrip("\n") + ",pattern_day_trader\n"
+
+
+def _cash(tmp: Path, position: str, cash: float, kind: str = "cash", agreements: str = "") -> Book:
+    """S1: ALICE's account of ``kind`` at BD1 holding ``position`` and ``cash`` in USD."""
+    return make_book(
+        tmp,
+        f"S1,ALICE,BD1,SEC,{kind},customer,{agreements},",
+        f"S1,{position}",
+        f"L1,S1,USD,{cash},,",
+        accounts_header=WITH_PDT,
+    )
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize(
+    ("position", "cash", "maintenance", "value", "call"),
+    [
+        # 220.8(a)(1): long 1,000 XYZ (100,000) on a 50,000 debit: 100% x 100,000; value
+        # -50,000 + 100,000 = 50,000; the call is the whole debit (was 25%: 25,000, no call).
+        ("XYZ,1000", -50000, 100000.0, 50000.0, 50000.0),
+        # 220.8(a)(2): short 100 XYZ (10,000) with its 10,000 proceeds: 100% x 10,000;
+        # value 10,000 - 10,000 = 0; call 10,000 (was 30%: 3,000).
+        ("XYZ,-100", 10000, 10000.0, 0.0, 10000.0),
+        # 220.8(a)(3): short 1 put, strike 100, premium 560, with 1,000 cash:
+        # 560 + max(100% x 10,000 - 0, 100% x 10,000) = 10,560; value 1,000 - 560 = 440;
+        # call 10,120 (was 560 + 20% x 10,000 = 2,560, call 2,120).
+        ("XYZ_P100_2609,-1", 1000, 10560.0, 440.0, 10120.0),
+    ],
+)
+def test_a_cash_account_is_charged_in_full(
+    tmp_path: Path,
+    rulebook: str,
+    position: str,
+    cash: float,
+    maintenance: float,
+    value: float,
+    call: float,
+) -> None:
+    """The cash account's rule, not Reg T's margin rates, decides the set."""
+    d = decision(run(_cash(tmp_path, position, cash), rulebook), "ms:S1")
+    assert d["method_rule_id"] == "sec_cash_account"
+    assert not d["eligible"]
+    assert d["maintenance"] == maintenance
+    assert d["value"] == value
+    assert d["call"] == call
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+def test_a_cash_account_takes_no_pattern_day_trader_minimum(tmp_path: Path, rulebook: str) -> None:
+    """Long 100 XYZ paid in full with 5,000 of cash, flagged a pattern day trader: the
+    requirement stays 100% x 10,000 = 10,000 (not 25,000), value 15,000, no call."""
+    book = make_book(
+        tmp_path,
+        "S1,ALICE,BD1,SEC,cash,customer,,true",
+        "S1,XYZ,100",
+        "L1,S1,USD,5000,,",
+        accounts_header=WITH_PDT,
+    )
+    ev = run(book, rulebook)
+    d = decision(ev, "ms:S1")
+    assert ev.frames["minimums"].empty
+    assert (d["maintenance"], d["value"], d["call"]) == (10000.0, 15000.0, 0.0)
+
+
+def test_harmonized_puts_no_cash_account_on_the_grid(tmp_path: Path) -> None:
+    """A cash account of a qualified owner (ALICE, 200,000 of equity) with the portfolio
+    margin agreement: not eligible (``no_cash_account``), 100% x 100,000 = 100,000, as
+    under sec (was the grid's 15% x 100,000 = 15,000)."""
+    book = _cash(tmp_path, "XYZ,1000", 100000, agreements="portfolio_margin")
+    d = decision(run(book, "harmonized"), "ms:S1")
+    assert not d["eligible"]
+    assert d["failed_requirements"] == "no_cash_account"
+    assert (d["method_rule_id"], d["maintenance"]) == ("sec_cash_account", 100000.0)
+    assert decision(run(book, "sec"), "ms:S1")["maintenance"] == 100000.0
+
+
+@pytest.mark.parametrize(
+    ("agreements", "eligible", "method", "maintenance"),
+    [
+        ("", False, "sec_strategy_based", 25000.0),
+        ("cross_margin", True, "sec_portfolio_margin", 15000.0),
+        ("portfolio_margin", True, "sec_portfolio_margin", 15000.0),
+    ],
+)
+def test_harmonized_asks_a_margin_account_for_an_agreement(
+    tmp_path: Path, agreements: str, eligible: bool, method: str, maintenance: float
+) -> None:
+    """ALICE's margin account, long 1,000 XYZ with 100,000 of cash: without an agreement,
+    Reg T 25% = 25,000 (was the grid's 15,000); under the cross-margining or the portfolio
+    margin agreement, the grid's worst of ±15%: 15,000."""
+    book = _cash(tmp_path, "XYZ,1000", 100000, kind="margin", agreements=agreements)
+    d = decision(run(book, "harmonized"), "ms:S1")
+    assert (bool(d["eligible"]), d["method_rule_id"], d["maintenance"]) == (
+        eligible,
+        method,
+        maintenance,
+    )
+
+
+def test_the_trace_cites_regulation_t_for_the_cash_account(tmp_path: Path) -> None:
+    """The requirement's source is the cash-account rule and its 220.8 citation."""
+    book = _cash(tmp_path, "XYZ,1000", -50000)
+    sec = load_rulebook("sec")
+    ev = run(book, "sec")
+    ref = rulebook_ref(sec, ev, rulebook_bundle(sec))
+    trace = json.loads(trace_columns(ev, book, ref, "t").json[0])
+    sources = [s for s in trace["figures"]["sources"] if s["figure"] == "maintenance"]
+    assert [s["rule_id"] for s in sources] == ["sec_cash_account"]
+    assert "12 CFR 220.8(a)(1)-(3)" in sources[0]["citation"]
