@@ -20,7 +20,8 @@ margin set alone):
   options and sbs capped at market value), product-group credits point by point (90/75/50%);
 - the other customer accounts: strategy-based rates, covered calls, option spreads at their
   maximum loss, short straddles and strangles (the greater leg plus the other's premium),
-  Treasuries 1-6% by residual maturity, anything else 25%.
+  Treasuries 1-6% by residual maturity, anything else 25%; a cash account (12 CFR 220.8,
+  `sec_cash_account`) every leg at 100%, no straddle pairing.
 
 ``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
 """
@@ -298,8 +299,9 @@ def _short_option(p: dict[str, np.ndarray]) -> np.ndarray:
     otm = np.where(call, np.maximum(k0 - s0, 0), np.maximum(s0 - k0, 0)) * size
     broad = p["index_option"] & (p["index_class"] < 2)  # high_cap_broad, broad
     premium = p["price"] * size
-    base = premium + np.where(broad, 0.15, 0.20) * s0 * size - otm
-    flo = premium + 0.10 * np.where(call, s0, k0) * size
+    cash = p["cash"]  # a cash account: 100% at least 100%
+    base = premium + np.where(cash, 1.0, np.where(broad, 0.15, 0.20)) * s0 * size - otm
+    flo = premium + np.where(cash, 1.0, 0.10) * np.where(call, s0, k0) * size
     return np.maximum(base, flo)
 
 
@@ -316,21 +318,20 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     long_charge = np.abs(p["price"] * p["mult"])
     paired, spread = _spreads(p, contracts * share, uncovered / safe, long_charge)
     alone = (1.0 - covered) * uncovered - paired * uncovered / safe
-    left = np.where(short_call | short_put, contracts * share - paired, 0.0)
+    # sec_cash_account has no short_straddle row: a cash account's short options stay alone
+    left = np.where((short_call | short_put) & ~p["cash"], contracts * share - paired, 0.0)
     s_paired, straddle = _straddles(p, left, uncovered / safe, long_charge)
     alone = alone - s_paired * uncovered / safe
     gov_rate = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])[
         np.searchsorted(np.array([1.0, 3.0, 5.0, 10.0, 20.0]), p["t"], side="right")
     ]
-    eq = p["equity_leg"]
+    eq, cash = p["equity_leg"], p["cash"]
+    long_rate, short_rate = np.where(cash, 1.0, 0.25), np.where(cash, 1.0, 0.30)
+    other_rate = np.where(cash, 1.0, np.where(p["treasury"], gov_rate, 0.25))
     req = np.select(
         [eq & (q > 0), eq & (q < 0), opt & (q > 0), short_call & (covered >= 1.0)],
-        [0.25 * notional, 0.30 * notional, (contracts - paired) * notional / safe, 0.0],
-        np.where(
-            short_call | short_put,
-            alone + spread + straddle,
-            np.where(p["treasury"], gov_rate, 0.25) * notional,
-        ),
+        [long_rate * notional, short_rate * notional, (contracts - paired) * notional / safe, 0.0],
+        np.where(short_call | short_put, alone + spread + straddle, other_rate * notional),
     )
     return np.bincount(p["a"], np.maximum(req, 0), n_acc)
 
@@ -373,6 +374,7 @@ def floor_sec(book: Book) -> tuple[float, pd.Series]:
     p = _rows(book, a, i, pos["quantity"].to_numpy()[sec], pos["market_value"].to_numpy()[sec])
     el = eligible[a]
     house = _is(acc["origin"], "house")[a]
+    p["cash"] = _is(acc["kind"], "cash")[a]
     req = _portfolio({k: v[el] for k, v in p.items() if k != "n_inst"}, len(acc))
     other = {k: v if k == "n_inst" else v[~el & ~house] for k, v in p.items()}
     req += _strategy(other, len(acc))
