@@ -2,7 +2,8 @@
 outside a set's own rows but inside what its decision reads (found by an independent
 reviewer, session 24): the account a lot is pledged to, a ``rehypothecated_to`` relation
 further along, a position another set margins (it moves the account's equity), and a
-party reached at the far end of a relation (``carrier member_of dco``). Each case records
+party reached at the far end of a relation (``carrier member_of dco``), and (session 25)
+another account of the owner at the same carrier (``account.owner_regimes``). Each case records
 a synthetic book, records the changed book with ``--since`` and in full in a fresh ledger,
 and compares every decision and its input hash."""
 
@@ -79,17 +80,71 @@ def _clearing_house_kind(frames: Frames) -> Frames:
     return frames | {"parties": parties.assign(kind=kind)}
 
 
+def _with_owner_pair(frames: Frames) -> Frames:
+    """An ECP with a futures account (both agreements, a dual registrant) and a securities
+    margin account without agreements at the same carrier: the futures account passes the
+    harmonized `securities_leg` (its owner holds a securities account there) though nothing
+    merges it. No lot or relation joins the two accounts."""
+    party = pd.DataFrame(
+        {
+            "party_id": ["OWN1"],
+            "name": ["Owner One"],
+            "kind": ["institution"],
+            "ecp": [True],
+            "options_approval": ["none"],
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["OWN1_FUT", "OWN1_SEC"],
+            "owner_id": ["OWN1", "OWN1"],
+            "carrier_id": ["F001", "F001"],
+            "regime": ["CFTC", "SEC"],
+            "kind": ["futures", "margin"],
+            "origin": ["customer", "customer"],
+            "agreements": ["cross_margin;subordination", None],
+        }
+    )
+    position = pd.DataFrame({"account_id": ["OWN1_FUT"], "instrument_id": ["ES_2609"]})
+    lots = pd.DataFrame(
+        {"lot_id": ["OWN1_L1", "OWN1_L2"], "account_id": ["OWN1_FUT", "OWN1_SEC"]}
+    ).assign(asset="USD", market_value=[50_000.0, 1_000.0])
+    return frames | {
+        "parties": pd.concat([frames["parties"], party], ignore_index=True),
+        "accounts": pd.concat([frames["accounts"], accounts], ignore_index=True),
+        "positions": pd.concat(
+            [frames["positions"], position.assign(quantity=1.0)], ignore_index=True
+        ),
+        "collateral": pd.concat([frames["collateral"], lots], ignore_index=True),
+    }
+
+
+def _owners_other_account(frames: Frames) -> Frames:
+    """The owner's securities account becomes a futures account: `account.owner_regimes` of
+    the futures account loses SEC, which sends it back from the grid to SPAN."""
+    acc = frames["accounts"]
+    mine = acc["account_id"] == "OWN1_SEC"
+    return frames | {
+        "accounts": acc.assign(
+            regime=acc["regime"].mask(mine, "CFTC"), kind=acc["kind"].mask(mine, "futures")
+        )
+    }
+
+
 CASES: dict[str, Callable[[Frames], Frames]] = {
     "pledgee": _pledgee_becomes_house,
     "rehypothecation": _rehypothecated_on,
     "treasury": _treasury_flipped,
     "clearing house": _clearing_house_kind,
+    "owner's other account": _owners_other_account,
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_since_decides_what_a_full_run_decides(case: str, tmp_path: Path) -> None:
     meta, frames = synth_book(*((120, 7) if case == "treasury" else (300, 11)))
+    if case == "owner's other account":
+        frames = _with_owner_pair(frames)
     base = write_book(meta, frames, tmp_path / "base")
     changed = write_book(meta, CASES[case](frames), tmp_path / "changed")
     rulebooks: tuple[str, ...] = ("--rulebook", "sec", "--rulebook", "harmonized")
