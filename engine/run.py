@@ -110,7 +110,7 @@ class SharedBook:
 
     >>> shared = SharedBook(load_demo_book())
     >>> [len(shared.evaluate(r).decisions) for r in ("sec", "cftc")]
-    [12, 6]
+    [13, 6]
     """
 
     def __init__(self, book: Book) -> None:
