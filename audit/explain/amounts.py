@@ -8,6 +8,8 @@ them.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marginlex.audit.explain.numbers import pct, usd
 from marginlex.audit.trace.model import DecisionTrace, Figure
 from marginlex.audit.trace.steps import (
@@ -59,7 +61,8 @@ def _adds_up(o: OffsetTrace) -> str:
         terms.append(f"DV01 pairing credit {usd(o.paired_credit)}")
     terms.append(f"credit {usd(o.credit)}")
     text = "; " + " - ".join(terms)
-    if before - paired - o.credit == o.requirement:
+    # each amount is rounded to the cent on its own: a cent per term is rounding, not a raise
+    if abs(before - paired - o.credit - o.requirement) <= Decimal("0.01") * (len(terms) + 1):
         return f"{text} = requirement {usd(o.requirement)}"
     return f"{text}, raised to the class groups' minimums: requirement {usd(o.requirement)}"
 
@@ -117,19 +120,21 @@ def _rate(value: InputValue) -> str:
 
 
 def initial_defaulted(trace: DecisionTrace) -> bool:
-    """Whether the initial figure is the maintenance for want of an initial rule: its
-    recorded source is then the margin method (the securities rulebooks state none)."""
+    """Whether the initial figure is the maintenance for want of an initial rule that
+    applies to the set: its recorded source is then the margin method (the securities
+    rulebooks state none; cftc_initial does not apply to a house account, a hedger or a
+    portfolio-margined set)."""
     named = {s.rule_id for s in trace.figures.sources if s.figure is Figure.INITIAL}
     methods = {s.rule_id for s in trace.steps if s.kind is RuleKind.MARGIN}
     return bool(named) and named <= methods
 
 
 def initial_source(trace: DecisionTrace, source: str) -> str:
-    """The source of the initial figure: ``source`` unless the rulebook states no initial
-    requirement (:func:`initial_defaulted`): a margin rule is then not cited for it."""
+    """The source of the initial figure: ``source`` unless no initial rule of the rulebook
+    applies to the set (:func:`initial_defaulted`): a margin rule is then not cited for it."""
     if not initial_defaulted(trace):
         return source
     return (
-        f"rulebook {trace.rulebook.id} states no initial requirement: initial = maintenance "
-        "by default"
+        f"no initial rule of rulebook {trace.rulebook.id} applies to this set: initial = "
+        "maintenance by default"
     )

@@ -208,7 +208,7 @@ def _requirement(trace: DecisionTrace) -> Node:
     source = rows[Figure.MAINTENANCE]
     initial = f"initial {usd(f.initial)}"
     if initial_defaulted(trace):
-        initial += " (= maintenance: the rulebook states no initial requirement)"
+        initial += " (= maintenance: no initial rule applies to this set)"
     node = Node(f"Requirement (maintenance) {usd(f.maintenance)}, {initial}", source)
     modifiers = modifier_sources(trace)
     for step in trace.steps:

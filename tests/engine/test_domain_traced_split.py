@@ -211,9 +211,9 @@ def test_an_sec_initial_is_the_maintenance_by_default(tmp_path: Path) -> None:
     )
     text = _explain(tmp_path / "book", "sec:ms:P1", "sec")
     (line,) = [t for t in text.splitlines() if "── initial " in t]
-    assert "rulebook sec states no initial requirement: initial = maintenance by default" in line
+    assert "no initial rule of rulebook sec applies to this set: initial = maintenance" in line
     assert "sec_portfolio_margin" not in line
-    assert "(= maintenance: the rulebook states no initial requirement)" in text
+    assert "(= maintenance: no initial rule applies to this set)" in text
 
 
 def test_a_1_4_trace_made_as_1_3_has_none_of_the_new_fields(tmp_path: Path) -> None:
@@ -227,3 +227,13 @@ def test_a_1_4_trace_made_as_1_3_has_none_of_the_new_fields(tmp_path: Path) -> N
     for field in ("clearing_split", "paired_credit", "class_group_requirements", "concentration"):
         assert f'"{field}"' not in old.decode()
     assert DecisionTrace.model_validate_json(old).canonical() == old
+
+
+def test_a_house_futures_initial_does_not_say_the_rulebook_states_none() -> None:
+    """cftc states an initial rule (`cftc_initial`) that leaves out house accounts: explain
+    said "rulebook cftc states no initial requirement" of the FCM's own account."""
+    demo = Path(__file__).parents[2] / "engine" / "book" / "demo_book"
+    text = _explain(demo, "cftc:ms:H_FCM1", "cftc")
+    (line,) = [t for t in text.splitlines() if "── initial " in t]
+    assert "no initial rule of rulebook cftc applies to this set" in line
+    assert "states no initial requirement" not in text
