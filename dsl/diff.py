@@ -225,30 +225,35 @@ def changed_lines(old: list[str], new: list[str]) -> list[str]:
     ['   require x: a = 1', '+    [secondary]']
     >>> changed_lines(["a", "  b"], ["a", "  c"])
     ['-  b', '+  c']
+    >>> changed_lines(["e", "  x: 1", "    y"], ["e", "  x: 2", "    y", "    [n]"])
+    ['-  x: 1', '+  x: 2', '+    [n]']
     """
     out: list[str] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    shown: set[tuple[bool, int]] = set()  # (new side?, line) already shown, changed or not
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             continue
-        side, at = (new, j1) if op == "insert" else (old, i1)
-        lead = _opening_line(side, at)
-        if lead is not None and f" {lead}" not in out[-1:]:
-            out.append(f" {lead}")
+        on_new, at = (True, j1) if op == "insert" else (False, i1)
+        lead = _opening_line(new if on_new else old, at)
+        if lead is not None and (on_new, lead) not in shown:
+            out.append(f" {(new if on_new else old)[lead]}")
+            shown.add((on_new, lead))
         out += [f"-{line}" for line in old[i1:i2]] + [f"+{line}" for line in new[j1:j2]]
+        shown |= {(False, i) for i in range(i1, i2)} | {(True, j) for j in range(j1, j2)}
     return out
 
 
-def _opening_line(lines: list[str], at: int) -> str | None:
+def _opening_line(lines: list[str], at: int) -> int | None:
     """The nearest line before ``lines[at]`` that is less indented: the clause it is in
     (None when that is the statement's head, which the change's heading names)."""
     if at >= len(lines) or at == 0:
         return None
     depth = len(lines[at]) - len(lines[at].lstrip(" "))
-    for line in reversed(lines[:at]):
-        indent = len(line) - len(line.lstrip(" "))
+    for k in range(at - 1, -1, -1):
+        indent = len(lines[k]) - len(lines[k].lstrip(" "))
         if indent < depth:
-            return line if indent > 0 else None
+            return k if indent > 0 else None
     return None
 
 
