@@ -207,8 +207,8 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
     written = {sid for sid, origin in rulebook.origins.items() if origin == rulebook.id}
     mine = [p.id for p in rulebook.of_kind(m.Parameter) if p.id in written]
     own = set(written)
-    for name in mine:
-        own |= set(statements_using(rulebook, name))
+    reading = {sid for name in mine for sid in statements_using(rulebook, name)}
+    own |= reading
     extended = extended_parts(rulebook)
     own_rows = _own_rows(rulebook, extended)
     for s in dict((s.id, s) for s in rulebook.statements).values():
@@ -242,7 +242,11 @@ def coverage(rulebook: ResolvedRulebook, evaluations: Iterable[Evaluation]) -> R
                 item=f"{rule_id}[{row}]",
                 kind="row",
                 origin=origin,
-                own=flags[k] if flags is not None and k < len(flags) else rule_id in own,
+                # an extended table's own rows: those its lines add or replace, or every
+                # row when the rule reads a parameter this file sets (as requirements do)
+                own=(flags[k] or rule_id in reading)
+                if flags is not None and k < len(flags)
+                else rule_id in own,
                 exercised=exercised,
                 detail=detail,
             )

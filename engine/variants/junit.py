@@ -67,6 +67,16 @@ def junit_xml(report: TestReport) -> str:
                 ET.SubElement(properties, "property", name=name, value=coverage[rulebook])
         for case in listed:
             _case(suite, case)
+    # a rulebook whose coverage no suite's cases name keeps its figure in a suite of its own
+    named = {c.rulebook for c in report.cases}
+    if untested := [r for r in coverage if r not in named]:
+        suite = ET.SubElement(root, "testsuite", name="coverage", tests="0")
+        suite.set("failures", "0")
+        suite.set("errors", "0")
+        properties = ET.SubElement(suite, "properties")
+        for rulebook in untested:
+            name = f"coverage.{rulebook}"
+            ET.SubElement(properties, "property", name=name, value=coverage[rulebook])
     if report.properties:
         _property_suite(root, report)
     ET.indent(root, space="", level=0)

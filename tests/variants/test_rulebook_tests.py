@@ -187,6 +187,22 @@ def test_a_rulebook_that_does_not_load_is_shown_with_its_hint(tmp_path: Path) ->
     ), out.output
 
 
+def test_junit_keeps_the_coverage_of_a_rulebook_no_case_names() -> None:
+    """Coverage goes in the suites whose cases name the rulebook; one that no case names
+    keeps its figure in a suite of its own (it was dropped)."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    from marginlex.engine.variants.junit import junit_xml  # noqa: PLC0415
+    from marginlex.engine.variants.rulebook_tests import TestReport  # noqa: PLC0415
+
+    report = run_tests([VARIANTS / "harmonized_85pct_offsets.test.toml"])
+    root = ET.fromstring(junit_xml(TestReport(cases=(), coverage=report.coverage)))
+    (suite,) = root
+    assert suite.get("name") == "coverage" and suite[0].tag == "properties"
+    names = [p.get("name") for p in suite.iter("property")]
+    assert names == ["coverage.harmonized_85pct_offsets", "coverage.harmonized"]
+
+
 def test_junit_holds_no_character_xml_cannot() -> None:
     """A case named ``"\\u001b[31m"`` in a test file (TOML allows the escape) was written into
     the JUnit file as ESC itself, which XML 1.0 cannot hold: a CI system refused the report
