@@ -103,11 +103,11 @@ def add_on_text(group: ClassGroupTrace) -> str:
     )
     if c.equity > 0:
         share = float(c.class_group_value / c.equity)
-        above = f"{pct(share)} of equity {usd(c.equity)}"
-    else:
-        above = f"of value, equity {usd(c.equity)} being nil or negative"
+        why = f"the class group is {pct(share)} of equity {usd(c.equity)}, above"
+    else:  # any value is above a share of an equity that is nil or negative
+        why = f"equity {usd(c.equity)} is nil or negative: any value is above"
     return (
-        f"{text}: the class group is {above}, above the threshold {_rate(c.share)} of equity; "
+        f"{text}: {why} the threshold {_rate(c.share)} of equity; "
         "added to the requirement after offsets"
     )
 

@@ -237,3 +237,25 @@ def test_a_house_futures_initial_does_not_say_the_rulebook_states_none() -> None
     (line,) = [t for t in text.splitlines() if "── initial " in t]
     assert "no initial rule of rulebook cftc applies to this set" in line
     assert "states no initial requirement" not in text
+
+
+def test_a_concentration_line_on_a_negative_equity_reads_as_a_sentence() -> None:
+    """A reviewer found "the class group is of value, equity X being nil or negative, above
+    the threshold": the line now says why any value is above the threshold."""
+    from decimal import Decimal  # noqa: PLC0415
+
+    from marginlex.audit.explain.amounts import add_on_text  # noqa: PLC0415
+    from marginlex.audit.trace.model import InputValue  # noqa: PLC0415
+    from marginlex.audit.trace.steps import ClassGroupTrace, ConcentrationTrace  # noqa: PLC0415
+
+    rate = InputValue.model_construct(id="param.pm_concentration_rate", value=0.05)
+    share = InputValue.model_construct(id="param.pm_concentration_share", value=0.7)
+    c = ConcentrationTrace.model_construct(
+        class_group_value=Decimal("1000.00"), equity=Decimal("-5.00"), rate=rate, share=share
+    )
+    group = ClassGroupTrace.model_construct(
+        add_on=Decimal("50.00"), class_group="KLM", concentration=c
+    )
+    text = add_on_text(group)
+    assert "equity -5.00 is nil or negative: any value is above the threshold 70%" in text
+    assert "is of value" not in text
