@@ -39,8 +39,9 @@ class Spreads:
     requirement: FloatArray
 
 
-def _groups(frame: pd.DataFrame, option: np.ndarray) -> IntArray:
-    """Group code of each row by (account, underlying, type, multiplier); -1 off options.
+def option_groups(frame: pd.DataFrame, option: np.ndarray, *, by_type: bool = True) -> IntArray:
+    """Group code of each row by (account, underlying, type, multiplier), or without the type
+    (``by_type=False``: a straddle pairs a call with a put); -1 off the ``option`` rows.
 
     Only the option rows are labelled (a book's stocks and futures need no text key).
     """
@@ -53,15 +54,13 @@ def _groups(frame: pd.DataFrame, option: np.ndarray) -> IntArray:
         return frame[name].iloc[rows].reset_index(drop=True)
 
     accounts, _ = pd.factorize(column("account_id"), sort=True)
-    call = column("is_call").to_numpy(dtype=bool)
-    label = (
-        as_text(column("underlying")).fillna("")
-        + "|"
-        + pd.Series(np.where(call, "C", "P"), dtype="str")
-        + "|"
-        + as_text(column("multiplier").astype("float64"))
-    )
-    out[rows] = group_by_set_and_label(accounts, label.rename("spread_key")).codes
+    label = as_text(column("underlying")).fillna("") + "|"
+    if by_type:
+        call = column("is_call").to_numpy(dtype=bool)
+        label = label + pd.Series(np.where(call, "C", "P"), dtype="str") + "|"
+    label = label + as_text(column("multiplier").astype("float64"))
+    key = "spread_key" if by_type else "straddle_key"
+    out[rows] = group_by_set_and_label(accounts, label.rename(key)).codes
     return out
 
 
@@ -162,7 +161,7 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     is_call = frame["is_call"].to_numpy(dtype=bool)
     strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
     t = np.nan_to_num(frame["t"].to_numpy(np.float64))
-    group = _groups(frame, option)
+    group = option_groups(frame, option)
     short = option & (qty < 0) & (short_units > 0)
     long = option & (qty > 0)
     paired, requirement = np.zeros(n), np.zeros(n)

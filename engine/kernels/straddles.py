@@ -20,9 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from marginlex.engine.kernels.grouping import FloatArray, IntArray, group_by_set_and_label
-from marginlex.engine.kernels.spreads import match_along_counts
-from marginlex.engine.kernels.text import as_text
+from marginlex.engine.kernels.grouping import FloatArray
+from marginlex.engine.kernels.spreads import match_along_counts, option_groups
 
 
 @dataclass(frozen=True)
@@ -31,21 +30,6 @@ class Straddles:
 
     paired: FloatArray
     requirement: FloatArray
-
-
-def _groups(frame: pd.DataFrame, short: np.ndarray) -> IntArray:
-    """Group code of each short option row by (account, underlying, multiplier); -1 off."""
-    out = np.full(len(frame), -1, dtype=np.int64)
-    (rows,) = np.nonzero(short)
-    if not len(rows):
-        return out
-    sub = frame.iloc[rows].reset_index(drop=True)
-    accounts, _ = pd.factorize(sub["account_id"], sort=True)
-    label = (
-        as_text(sub["underlying"]).fillna("") + "|" + as_text(sub["multiplier"].astype("float64"))
-    )
-    out[rows] = group_by_set_and_label(accounts, label.rename("straddle_key")).codes
-    return out
 
 
 def short_straddles(
@@ -80,7 +64,7 @@ def short_straddles(
     calls, puts = call_units > 0, put_units > 0
     if not (calls.any() and puts.any()):
         return Straddles(paired, requirement)
-    group = _groups(frame, calls | puts)
+    group = option_groups(frame, calls | puts, by_type=False)
     (rows,) = np.nonzero(calls | puts)
     ordered = rows[np.lexsort((rows, -uncovered[rows], group[rows]))]
     c_rows, p_rows = ordered[calls[ordered]], ordered[puts[ordered]]
