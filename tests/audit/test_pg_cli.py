@@ -128,7 +128,7 @@ def test_run_records_what_ledger_lists(
     assert [r["seq"] for r in rows] == list(range(1, DEMO_DECISIONS + 1))
     assert {r["run_id"] for r in rows} == {run_id}
     per_rulebook = {b: sum(r["rulebook_id"] == b for r in rows) for b in ("sec", "cftc")}
-    assert per_rulebook == {"sec": 12, "cftc": 6}
+    assert per_rulebook == {"sec": 13, "cftc": 6}
     # Every recorded figure is the one `run --json` prints for the demo book (the golden).
     assert _figures(rows) == _golden_figures()
     calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != 0]
@@ -187,7 +187,7 @@ def test_a_call_edited_in_sql_fails_verify_at_that_entry(
     location = pg_url if backend == "postgresql" else str(tmp_path / "tampered.db")
     run_id = _record("--ledger", location)
     fox = _id_of(_listing("--ledger", location), "cftc", "ms:A08_FOX_FUT")
-    assert (fox["seq"], fox["call"]) == (15, 78600.0)
+    assert (fox["seq"], fox["call"]) == (16, 78600.0)
     wipe = "UPDATE decisions SET call = 0 WHERE decision_id = "
     if backend == "postgresql":
         with psycopg.connect(_plain(pg_url)) as conn:  # commits on leaving the block
@@ -236,7 +236,7 @@ def test_two_runs_at_once_both_land_with_the_chain_intact(
     assert len(set(printed)) == 2
     result = _cli("verify", "--ledger", pg_url)
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.startswith("OK: 68 entries in 2 runs; the chain is intact; head #68 ")
+    assert result.stdout.startswith("OK: 72 entries in 2 runs; the chain is intact; head #72 ")
     rows = _listing("--ledger", pg_url)
     assert sorted({r["run_id"] for r in rows}) == sorted(printed)
     for run_id in printed:  # each run is one contiguous block of the chain

@@ -199,7 +199,7 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
     # the writer records into the new table, and nobody edits it
     assert _cli("run", "--ledger", writer).exit_code == 0
     assert _cli("verify", "--ledger", _as(owner_url, "r_login")).stdout.startswith(
-        "OK: 68 entries in 2 runs"
+        "OK: 72 entries in 2 runs"
     )
     edit = "UPDATE run_summaries SET body = '{}'"
     assert _refused(owner_url, edit) == REFUSED.format(op="UPDATE", table="run_summaries")

@@ -49,7 +49,7 @@ def test_postgresql_transactions_are_read_only(pg_ledger: tuple[str, str]) -> No
     try:
         with ledger.engine.connect() as conn, pytest.raises(InternalError, match="read-only"):
             conn.exec_driver_sql("DELETE FROM decisions")
-        assert ledger.count() == 68
+        assert ledger.count() == 72
     finally:
         ledger.close()
 
@@ -57,10 +57,10 @@ def test_postgresql_transactions_are_read_only(pg_ledger: tuple[str, str]) -> No
 def test_the_key_filters_over_postgresql(pg_ledger: tuple[str, str]) -> None:
     url, run = pg_ledger
     with TestClient(create_app(url), base_url=LOOPBACK) as client:
-        # the demo book: 4 sec and 7 harmonized portfolio-margined sets (H_BD1 is no customer)
+        # the demo book: 4 sec and 5 harmonized portfolio-margined sets (H_BD1 is no customer)
         by_rule = client.get(f"/decisions.csv?run={run}&rule=sec_portfolio_margin").text
         rulebooks = sorted(line.split(",")[2] for line in by_rule.splitlines()[1:])
-        assert rulebooks == ["harmonized"] * 7 + ["sec"] * 4
+        assert rulebooks == ["harmonized"] * 5 + ["sec"] * 4
         by_account = client.get("/decisions.csv?account=A08_FOX_FUT").text.splitlines()
         assert len(by_account) - 1 == 4  # cftc and harmonized, in each of the two runs
         failing = client.get(f"/decisions.csv?run={run}&failed=min_equity").text.splitlines()
