@@ -134,13 +134,16 @@ def test_run_records_what_ledger_lists(
     calls = [(r["rulebook_id"], r["margin_set_id"], r["call"]) for r in rows if r["call"] != 0]
     # Futures customers below maintenance are called back to initial (110%): 231,000 -
     # 152,400 (digital assets capped at 40% of initial) and 62,700 - 10,000 (GOLF's 2 ES,
-    # 42,000, and 50 crypto perpetuals at 30%, 15,000: 57,000, initial 62,700).
+    # 42,000, and 50 crypto perpetuals at 30%, 15,000: 57,000, initial 62,700); the cash
+    # account's 50,000 debit is called whole (12 CFR 220.8(a)(1)).
     # Money in JSON: a number rounded to the cent.
     assert calls == [
+        ("sec", "ms:A16_NOVA_CASH", 50000.0),
         ("cftc", "ms:A08_FOX_FUT", 78600.0),
         ("cftc", "ms:A09_GOLF_FUT", 52700.0),
         ("harmonized", "ms:A08_FOX_FUT", 78600.0),
         ("harmonized", "ms:A09_GOLF_FUT", 52700.0),
+        ("harmonized", "ms:A16_NOVA_CASH", 50000.0),
     ]
 
 
@@ -198,7 +201,7 @@ def test_a_call_edited_in_sql_fails_verify_at_that_entry(
         lite.close()
     result = _cli("verify", "--ledger", location)
     assert result.exit_code == 1
-    assert result.stdout == CHANGED.format(seq=15, did=fox["decision_id"], run=run_id) + "\n"
+    assert result.stdout == CHANGED.format(seq=16, did=fox["decision_id"], run=run_id) + "\n"
 
 
 def _waiting_backends(url: str) -> int:
