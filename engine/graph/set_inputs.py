@@ -281,30 +281,22 @@ def _people(parts: _Parts, frames: Frames, rows: BookRows) -> None:
         parts.keyed(code, rows.relations[end], entity)
 
 
-def _accounts_reach(parts: _Parts, frames: Frames, rows: BookRows) -> None:
-    """The hash of each collateral component of the set's accounts (once per set and
-    component): every position of its accounts among its rows."""
+def _account_groups(parts: _Parts, frames: Frames, rows: BookRows) -> None:
+    """Per set, once per group its accounts fall in, the group's hash: each account's
+    collateral component (every position of its accounts among its rows), and its owner's
+    accounts at its carrier (``account.owner_regimes`` reads their rows)."""
     members = frames["sets"][["margin_set_id", "account_id"]].drop_duplicates()
     code = _codes(members["margin_set_id"], parts.sets)
     account = _codes(members["account_id"], rows.entity_ids)
     known = (code >= 0) & (account >= 0) & (account < len(rows.component))
     code, account = code[known], account[known]
-    width = np.int64(len(rows.component_hashes) + 1)
-    pairs = np.unique(code * width + rows.component[account])
-    parts.add(pairs // width, rows.component_hashes[pairs % width])
-
-
-def _siblings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
-    """The rows of the accounts of each of the set's accounts' owner at its carrier (once
-    per set and owner-carrier pair)."""
-    members = frames["sets"][["margin_set_id", "account_id"]].drop_duplicates()
-    code = _codes(members["margin_set_id"], parts.sets)
-    account = _codes(members["account_id"], rows.entity_ids)
-    known = (code >= 0) & (account >= 0) & (account < len(rows.siblings))
-    code, group = code[known], rows.siblings[account[known]]
-    width = np.int64(len(rows.sibling_hashes) + 1)
-    pairs = np.unique(code * width + group)
-    parts.add(pairs // width, rows.sibling_hashes[pairs % width])
+    for group, hashes in (
+        (rows.component, rows.component_hashes),
+        (rows.siblings, rows.sibling_hashes),
+    ):
+        width = np.int64(len(hashes) + 1)
+        pairs = np.unique(code * width + group[account])
+        parts.add(pairs // width, hashes[pairs % width])
 
 
 def _holdings(parts: _Parts, frames: Frames, rows: BookRows) -> None:
@@ -339,8 +331,7 @@ def set_input_hashes(
     parts = _Parts(sets)
     _people(parts, frames, rows)
     _holdings(parts, frames, rows)
-    _accounts_reach(parts, frames, rows)
-    _siblings(parts, frames, rows)
+    _account_groups(parts, frames, rows)
     code, hashed = parts.result()
     if not len(code):  # no set (a --since run's cut of an unchanged book)
         return pd.Series([], index=sets, dtype="str", name="inputs_sha256")
