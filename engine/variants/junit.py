@@ -59,24 +59,15 @@ def junit_xml(report: TestReport) -> str:
         _counts(suite, listed)
         # The JUnit schema puts a suite's <properties> first, before its test cases (CI
         # readers that validate refused them as a last child of <testsuites>).
-        tested = [r for r in dict.fromkeys(c.rulebook for c in listed) if r in coverage]
-        if tested:
-            properties = ET.SubElement(suite, "properties")
-            for rulebook in tested:
-                name = f"coverage.{rulebook}"
-                ET.SubElement(properties, "property", name=name, value=coverage[rulebook])
+        _coverage(suite, list(dict.fromkeys(c.rulebook for c in listed)), coverage)
         for case in listed:
             _case(suite, case)
     # a rulebook whose coverage no suite's cases name keeps its figure in a suite of its own
     named = {c.rulebook for c in report.cases}
     if untested := [r for r in coverage if r not in named]:
-        suite = ET.SubElement(root, "testsuite", name="coverage", tests="0")
-        suite.set("failures", "0")
-        suite.set("errors", "0")
-        properties = ET.SubElement(suite, "properties")
-        for rulebook in untested:
-            name = f"coverage.{rulebook}"
-            ET.SubElement(properties, "property", name=name, value=coverage[rulebook])
+        suite = ET.SubElement(root, "testsuite", name="coverage")
+        _counts(suite, [])
+        _coverage(suite, untested, coverage)
     if report.properties:
         _property_suite(root, report)
     ET.indent(root, space="", level=0)
@@ -90,6 +81,16 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 r"""Characters XML 1.0 cannot hold, even escaped (ElementTree writes them as they are, and a CI
 system then refused the whole report as not well-formed): a case named ``"\u001b[31m"`` in a
 test file shows as ``\x1b[31m``."""
+
+
+def _coverage(suite: ET.Element, rulebooks: list[str], coverage: dict[str, str]) -> None:
+    """The suite's ``<properties>``: the coverage of each of ``rulebooks`` that has one."""
+    shown = [r for r in rulebooks if r in coverage]
+    if shown:
+        properties = ET.SubElement(suite, "properties")
+        for rulebook in shown:
+            name = f"coverage.{rulebook}"
+            ET.SubElement(properties, "property", name=name, value=coverage[rulebook])
 
 
 def _property_suite(root: ET.Element, report: TestReport) -> None:
