@@ -60,10 +60,13 @@ def fit(
     table: Table, console: StdoutConsole, *, whole: frozenset[str], optional: tuple[str, ...] = ()
 ) -> Table:
     """``table`` fitted to ``console``: the columns named in ``whole`` (ids, money) never
-    wrap, the others wrap between words (an id list between its ids); on a narrow console
-    the ``optional`` columns are dropped. Returns the table."""
+    wrap, the others wrap between words (an id list between its ids) and fold a word longer
+    than the column (a long rule id goes on over the next line, never cut to "…"); on a
+    narrow console the ``optional`` columns are dropped. Returns the table."""
     if console.narrow and optional:
         table.columns[:] = [c for c in table.columns if str(c.header) not in optional]
     for column in table.columns:
         column.no_wrap = str(column.header) in whole
+        if not column.no_wrap:
+            column.overflow = "fold"
     return table
