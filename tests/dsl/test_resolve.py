@@ -70,6 +70,7 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
         "harmonized_accounts",
         "harmonized_collateral",
         "harmonized_merged_carrier",
+        "harmonized_customer_collateral",
         "sec_digital_assets",
     }
     for s in h.statements:
@@ -77,6 +78,8 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
             assert s.citation is not None and "Joint request for comment 2026" in s.citation.text
     ids = {s.id for s in h.statements}
     assert "treasury_cross_margin" not in ids
+    # one customer-collateral rule, not each base's (decision 28)
+    assert not ids & {"sec_customer_collateral", "cftc_customer_funds"}
     # SPAN credits are kept for futures accounts outside any merged set (a per-leg rule).
     assert "cftc_spread_credits" in ids
     # The harmonized exclusion of digital assets from securities accounts comes first.

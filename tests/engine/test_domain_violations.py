@@ -43,3 +43,25 @@ def test_each_lot_that_reaches_a_house_account_is_one_violation(tmp_path: Path) 
     breached = ev.decisions.set_index("margin_set_id")["segregation_violations"]
     assert {s for s, rules in breached.items() if rules} == {"ms:C1", "ms:C2", "ms:H1"}
     assert summary.segregation_breaches == 3
+
+
+def test_harmonized_counts_a_lot_once(tmp_path: Path) -> None:
+    """Decision 28: a securities customer's lot and a futures customer's lot, each pledged to
+    a house account, are one violation each under harmonized (its one customer-collateral
+    rule), not one per base rulebook; each counts nothing at the house (17 CFR 1.22)."""
+    book = make_book(
+        tmp_path,
+        ACCOUNTS + "\nF1,JULIET,FCM1,CFTC,futures,customer,\nH2,FCM1,FCM1,CFTC,futures,house,",
+        "",
+        "L1,C1,USD,1000,,H1\nL5,F1,USD,5000,,H2\nL6,H2,USD,700,,",
+    )
+    ev = run(book, "harmonized")
+    frame = ev.frames["segregation"]
+    violations = frame[["rule_id", "path"]].drop_duplicates()
+    assert sorted(map(tuple, violations.to_numpy())) == [
+        ("harmonized_customer_collateral", "C1 -> L1 -> H1"),
+        ("harmonized_customer_collateral", "F1 -> L5 -> H2"),
+    ]
+    assert ev.summary().segregation_violations == 2
+    value = ev.decisions.set_index("margin_set_id")["value"]
+    assert value["ms:H2"] == 700.0  # its own lot; F1's 5,000 margins nothing there

@@ -63,11 +63,17 @@ def test_a_cut_that_leaves_a_larger_call_is_not_offered(tmp_path: Path) -> None:
     assert not any("class group SPX" in cut.change for cut in cuts)
 
 
-def test_a_pledge_two_rules_refuse_is_one_line_citing_both() -> None:
-    """Under harmonized HOTEL's lot L15 pledged to the house account H_BD1 breaks the SEC and
-    the CFTC customer rules on the same path: one change ends both, said once."""
+def test_a_pledge_two_rules_refuse_is_one_line_citing_both(tmp_path: Path) -> None:
+    """Under sec and cftc merged (a variant extending both, as harmonized did before it
+    stated one customer-collateral rule), HOTEL's lot L15 pledged to the house account H_BD1
+    breaks the SEC and the CFTC customer rules on the same path: one change ends both, said
+    once."""
     book = load_demo_book()
-    found = what_if(book, load_rulebook("harmonized"), book.as_of, "ms:A10_HOTEL_MGN")
+    (tmp_path / "both.mlx").write_text(
+        'rulebook both "SEC and CFTC side by side"\n  cites "test"\n  extends sec, cftc\n'
+    )
+    both = load_rulebook(tmp_path / "both.mlx", checks=False)  # MLX602: side by side
+    found = what_if(book, both, book.as_of, "ms:A10_HOTEL_MGN")
     removals = [
         line for line in found.lines if line.change == "remove the pledge of lot L15 to H_BD1"
     ]

@@ -124,12 +124,11 @@ def test_segregation_steps_move_no_figure() -> None:
         assert mixed.equals(base), sid
     # but one that says `not counted there` takes a lot's value: it is evaluated as a step
     # (HOTEL's 20,000 pledged to the house account H_BD1 counts nothing there)
-    mixed = decide(hybrid(sec, harmonized, ["cftc_customer_funds"]), BOOK, BOOK.as_of)
+    rule = "harmonized_customer_collateral"
+    mixed = decide(hybrid(sec, harmonized, [rule]), BOOK, BOOK.as_of)
     house = mixed.set_index("margin_set_id").loc["ms:H_BD1", "value"]
     assert house == base.set_index("margin_set_id").loc["ms:H_BD1", "value"] - 20_000
-    assert not _moves_nothing(
-        hybrid(sec, harmonized, ["cftc_customer_funds"]), sec, "cftc_customer_funds"
-    )
+    assert not _moves_nothing(hybrid(sec, harmonized, [rule]), sec, rule)
     assert _moves_nothing(hybrid(sec, harmonized, ["cftc_one_owner"]), sec, "cftc_one_owner")
 
 
