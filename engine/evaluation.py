@@ -45,6 +45,17 @@ DECISION_COLUMNS = (
     "n_lots",
 )
 
+PAIRING_OFFSET_COLUMNS: tuple[str, ...] = (
+    "dv01_matched",
+    "first_risk_per_dv01",
+    "first_credit",
+    "second_risk_per_dv01",
+    "second_credit",
+)
+"""The ``offsets`` columns only a DV01 pairing's rows fill (NaN on other offsets' rows): the
+DV01 a row matched, and each leg's scanning risk per DV01 and its credit (``rate x DV01
+matched x risk per DV01``)."""
+
 FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "eligibility": (
         "margin_set_id",
@@ -135,6 +146,7 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "requirement",
         "credit",
         "paired_credit",
+        *PAIRING_OFFSET_COLUMNS,
     ),
     "lots": (
         "margin_set_id",

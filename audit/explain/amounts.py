@@ -42,9 +42,44 @@ pairing credit 1,760.00 - credit 1,200.00 = requirement 3,440.00
         basis = f" per leg of the matched risk {usd(o.gains)}, {risk} {usd(o.losses)}"
     if not o.groups:  # a DV01 pairing's row: its label names both legs
         group = o.product_group or ""
+        basis += _pairing_legs(o)
     return (
         f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}{_adds_up(o)}"
     )
+
+
+def _pairing_legs(o: OffsetTrace) -> str:
+    """What recomputes a DV01 pairing row's credit: the DV01 it matched and each leg's
+    rate x DV01 x risk per DV01 = credit (the legs as its label names them, first side
+    first); nothing for a trace without them.
+
+    >>> print(_pairing_legs(OffsetTrace(groups=(), product_group="CME a with FICC b",
+    ...     rate=0.8, credit="474", dv01_matched=20, first_risk_per_dv01=5.0,
+    ...     first_credit="80", second_risk_per_dv01=24.625, second_credit="394")))
+     (DV01 matched 20: CME leg 80% x 20 x risk per DV01 5 = 80.00, FICC leg 80% x 20 x \
+risk per DV01 24.625 = 394.00)
+    """
+    if o.dv01_matched is None:
+        return ""
+    label = (o.product_group or "").split(" with ")
+    names = [part.split(" ")[0] for part in label] if len(label) == 2 else ["first", "second"]
+    legs = (
+        (names[0], o.first_risk_per_dv01, o.first_credit),
+        (names[1], o.second_risk_per_dv01, o.second_credit),
+    )
+    dv01 = _figure(o.dv01_matched)
+    shown = ", ".join(
+        f"{name} leg {pct(o.rate)} x {dv01} x risk per DV01 {_figure(w)} = {usd(c or Decimal(0))}"
+        for name, w, c in legs
+    )
+    return f" (DV01 matched {dv01}: {shown})"
+
+
+def _figure(value: float | None) -> str:
+    """A DV01 or a risk per DV01 to six decimals, trailing zeros dropped (``3990``,
+    ``24.625``, ``31.571429``): enough to recompute a credit of thousands of DV01 to the
+    cent."""
+    return f"{value or 0.0:.6f}".rstrip("0").rstrip(".")
 
 
 def _adds_up(o: OffsetTrace) -> str:

@@ -295,7 +295,8 @@ def as_version(body: bytes, version: str) -> bytes:
     recording is checked for what it recorded, not for fields it could not hold).
 
     1.4 added each class group's ``concentration`` (what its add-on was charged from), each
-    offset's ``class_group_requirements``, ``paired_credit`` and ``requirement``, and an
+    offset's ``class_group_requirements``, ``paired_credit`` and ``requirement`` (and a DV01
+    pairing's row's ``dv01_matched`` and each leg's risk per DV01 and credit), and an
     offsets output's ``clearing_split``; 1.3 added each class group's ``add_on`` and
     ``charges``, the figures' ``minimum_equity`` and each requirement's own ``citation`` and
     ``evidence``; 1.2 added
@@ -346,6 +347,21 @@ def _without_1_4(doc: dict[str, Any]) -> None:
         for offset in output.get("offsets") or []:
             for key in ("class_group_requirements", "paired_credit", "requirement"):
                 offset.pop(key, None)
+            for key in _PAIRING_LEGS:  # added in 1.4 (after its first recordings): see below
+                offset.pop(key, None)
+
+
+_PAIRING_LEGS = (
+    "dv01_matched",
+    "first_credit",
+    "first_risk_per_dv01",
+    "second_credit",
+    "second_risk_per_dv01",
+)
+"""A DV01 pairing's row's fields (what recomputes its credit), written only on its rows.
+They came after 1.4 was first recorded, without a version of their own: the next schema
+version should count them among its additions. A 1.4 trace recorded before them has none,
+and is compared without them (:func:`as_recorded`)."""
 
 
 def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:
@@ -357,7 +373,25 @@ def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:
     text = recorded.decode("utf-8") if isinstance(recorded, bytes) else recorded
     found = _VERSION.search(text)
     version = found.group(1) if found else SCHEMA_VERSION
-    return fresh if version == SCHEMA_VERSION else as_version(fresh, version)
+    out = fresh if version == SCHEMA_VERSION else as_version(fresh, version)
+    if b'"dv01_matched":' in out and '"dv01_matched":' not in text:
+        return _without_pairing_legs(out)  # a 1.4 recording made before those fields
+    return out
+
+
+def _without_pairing_legs(body: bytes) -> bytes:
+    """A trace's canonical bytes without a DV01 pairing row's ``_PAIRING_LEGS`` fields.
+
+    >>> _without_pairing_legs(b'{"steps":[{"output":{"offsets":[{"credit":"1.00",'
+    ...     b'"dv01_matched":2.0,"first_credit":"0.50"}]}}]}')
+    b'{"steps":[{"output":{"offsets":[{"credit":"1.00"}]}}]}'
+    """
+    doc = json.loads(body)
+    for step in doc.get("steps", []):
+        for offset in (step.get("output") or {}).get("offsets") or []:
+            for key in _PAIRING_LEGS:
+                offset.pop(key, None)
+    return canonical_json(doc)
 
 
 _VERSION = re.compile(r'"schema_version":"([0-9.]+)"')

@@ -198,11 +198,13 @@ def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.
     """One offset credit per row of the ``offsets`` frame (a DV01 pairing's credit on its
     class groups ``null`` where it gave none)."""
     paired = offsets["paired_credit"].to_numpy(np.float64)
+    first, second = _pairing_legs(offsets)
     return j.concat(
         '{"class_group_requirements":',
         j.money(offsets["class_group_requirements"].to_numpy(np.float64)),
         ',"credit":',
         j.money(offsets["credit"].to_numpy(np.float64)),
+        first,
         ',"gains":',
         j.money(offsets["gains_at_worst"].to_numpy(np.float64), null_for_nan=True),
         ',"groups":[',
@@ -217,10 +219,37 @@ def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.
         j.floats(offsets["offset_rate"].to_numpy(np.float64)),
         ',"requirement":',
         j.money(offsets["requirement"].to_numpy(np.float64)),
+        second,
         ',"worst_point":',
         j.nullable_strings(pd.Series(worst, dtype="str")),
         "}",
     )
+
+
+def _pairing_legs(offsets: pd.DataFrame) -> tuple[j.Col, j.Col]:
+    """A DV01 pairing's row's own fields, in their sorted places (``dv01_matched`` and the
+    first leg's after ``credit``, the second leg's after ``requirement``); nothing on the
+    rows of other offsets, which have no DV01."""
+    pairs = ~np.isnan(offsets["dv01_matched"].to_numpy(np.float64))
+
+    def col(name: str) -> npt.NDArray[np.float64]:
+        return offsets[name].to_numpy(np.float64)
+
+    first = j.concat(
+        ',"dv01_matched":',
+        j.floats(col("dv01_matched")),
+        ',"first_credit":',
+        j.money(col("first_credit")),
+        ',"first_risk_per_dv01":',
+        j.floats(col("first_risk_per_dv01")),
+    )
+    second = j.concat(
+        ',"second_credit":',
+        j.money(col("second_credit")),
+        ',"second_risk_per_dv01":',
+        j.floats(col("second_risk_per_dv01")),
+    )
+    return j.where(pairs, first, ""), j.where(pairs, second, "")
 
 
 def total_output(

@@ -215,6 +215,11 @@ class ClassGroupsOutput(TraceModel):
     type: Literal["class_groups"] = "class_groups"
 
 
+def _absent(value: object) -> bool:
+    """Whether an optional field is left out of the JSON (not written as null)."""
+    return value is None
+
+
 class OffsetTrace(TraceModel):
     """A credit between class groups: a fraction of gains offsetting losses."""
 
@@ -226,6 +231,31 @@ class OffsetTrace(TraceModel):
         ),
     )
     credit: Money = Field(description="Amount taken off the requirement.")
+    dv01_matched: float | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description=(
+            "A DV01 pairing's row: the DV01 it matched between its two legs (USD per basis "
+            "point); absent on other offsets."
+        ),
+    )
+    first_credit: Money | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description=(
+            "A DV01 pairing's row: its first leg's credit, rate x `dv01_matched` x "
+            "`first_risk_per_dv01` (before any class group's minimum); absent on other offsets."
+        ),
+    )
+    first_risk_per_dv01: float | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description=(
+            "A DV01 pairing's row: its first leg's scanning risk per DV01 (its class group's "
+            "SPAN scanning risk / its net DV01; weighted by DV01 over several class groups); "
+            "absent on other offsets."
+        ),
+    )
     gains: Money | None = Field(
         default=None,
         description="Gains at the worst point (a SPAN credit per leg: the risk matched).",
@@ -253,6 +283,19 @@ class OffsetTrace(TraceModel):
             "The class groups' requirement after this credit and `paired_credit` "
             "(class_group_requirements - paired_credit - credit, unless a minimum binds); "
             "null before 1.4."
+        ),
+    )
+    second_credit: Money | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="A DV01 pairing's row: its second leg's credit (as `first_credit`).",
+    )
+    second_risk_per_dv01: float | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description=(
+            "A DV01 pairing's row: its second leg's scanning risk per DV01 (as "
+            "`first_risk_per_dv01`)."
         ),
     )
     worst_point: str | None = Field(default=None, description="The point the offset used.")

@@ -61,14 +61,16 @@ class SpreadRow:
 class PriorityResult:
     """Per class group: ``credit`` and ``delta_spread`` (contracts given to spreads); per
     spread row and margin set (rows x sets): ``formed``, the spreads each row formed,
-    ``row_credit``, the credits they gave, ``row_matched``, the risk they matched, and
-    ``row_risk``, the whole risk of the legs they took from."""
+    ``row_credit``, the credits they gave, ``row_matched``, the risk they matched (of
+    which ``row_matched_a`` by the row's leg ``a``), and ``row_risk``, the whole risk of
+    the legs they took from."""
 
     credit: FloatArray
     delta_spread: FloatArray
     formed: FloatArray
     row_credit: FloatArray
     row_matched: FloatArray
+    row_matched_a: FloatArray
     row_risk: FloatArray
 
 
@@ -106,13 +108,17 @@ def priority_spreads(legs: SpreadLegs, rows: list[SpreadRow], n_sets: int) -> Pr
     remaining = delta.copy()
     given, credit = np.zeros(len(delta)), np.zeros(len(delta))
     formed = np.zeros((len(rows), n_sets))
-    row_credit, row_matched, row_risk = (np.zeros((len(rows), n_sets)) for _ in range(3))
+    row_credit, row_matched, row_matched_a, row_risk = (
+        np.zeros((len(rows), n_sets)) for _ in range(4)
+    )
     sets = legs.margin_set
     for number, row in enumerate(rows):  # the rulebook's spread rows, not positions
         take = _taken(legs, remaining, row, n_sets, formed[number])
         given += take
         credit += row.rate * take * weight
         row_matched[number] = np.bincount(sets, weights=take * weight, minlength=n_sets)
+        on_a = np.where(legs.key == row.a, take * weight, 0.0)
+        row_matched_a[number] = np.bincount(sets, weights=on_a, minlength=n_sets)
         row_credit[number] = row.rate * row_matched[number]
         row_risk[number] = np.bincount(
             sets, weights=np.where(take > 0, legs.risk, 0.0), minlength=n_sets
@@ -124,6 +130,7 @@ def priority_spreads(legs: SpreadLegs, rows: list[SpreadRow], n_sets: int) -> Pr
         formed=formed,
         row_credit=row_credit,
         row_matched=row_matched,
+        row_matched_a=row_matched_a,
         row_risk=row_risk,
     )
 

@@ -19,7 +19,7 @@ from pandas.api.types import union_categoricals
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
-from marginlex.engine.evaluation import FRAME_COLUMNS
+from marginlex.engine.evaluation import FRAME_COLUMNS, PAIRING_OFFSET_COLUMNS
 from marginlex.engine.kernels.offsets import (
     OffsetParams,
     OffsetRate,
@@ -93,7 +93,7 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
             offset_frames.append(rows)
             splits.append(split)
     columns = list(FRAME_COLUMNS["offsets"])
-    kept = [f[columns] for f in offset_frames if len(f)]
+    kept = [_with_pairing_columns(f)[columns] for f in offset_frames if len(f)]
     state.frames["offsets"] = (
         pd.concat(kept, ignore_index=True) if kept else empty_frame(FRAME_COLUMNS["offsets"])
     )
@@ -102,6 +102,13 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
     )
     _trace_frames(state, results)
     return total
+
+
+def _with_pairing_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """An ``offsets`` frame with the columns only a DV01 pairing's rows fill (NaN here when
+    it is another offset's)."""
+    missing = [c for c in PAIRING_OFFSET_COLUMNS if c not in frame.columns]
+    return frame.assign(**dict.fromkeys(missing, np.nan)) if missing else frame
 
 
 def _credits(

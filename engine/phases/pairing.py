@@ -13,13 +13,23 @@ then pairs them (:func:`pairing_credits`):
 - its **bucket** is the first whose bound its ``instrument.tenor`` (the deliverable's
   residual maturity for a future) does not exceed (bounds inclusive), else the
   ``otherwise`` bucket;
-- each class group's bucket legs carry the bucket's net DV01, at the class group's
-  **scanning risk per DV01** ``w = scanning risk / |net DV01|``;
+- a class group can hedge the other side with its **net DV01** ``N`` (the sum over its
+  buckets) and no more: DV01 netted inside it (a calendar spread of futures in two buckets)
+  hedges nothing of the other house's. Its bucket legs carry ``N``, spread over the buckets
+  whose DV01 has the sign of ``N`` in proportion to their DV01 (:func:`hedging_dv01`; a
+  class group all in one bucket keeps that bucket's DV01); the buckets of the other sign
+  carry none;
+- each leg's risk is the class group's **scanning risk per DV01** ``w = scanning risk /
+  |N|`` (the SPAN scanning risk: calendar-spread and delivery-month charges are never
+  credited away) times the DV01 it carries, so a class group's legs together carry its
+  scanning risk once;
 - the rows, in the table's order (their priority), pair a first-side bucket with a
   second-side bucket of opposite DV01 (a long future against short notes, or short futures
-  against long notes): ``matched = min(|DV01 a|, |DV01 b|)``, consumed from both legs;
+  against long notes): ``matched = min(|DV01 a|, |DV01 b|)``, consumed from both legs; a
+  class group whose net DV01 does not oppose the other side's matches nothing;
 - each leg is credited ``rate x matched x w`` (the rate times the risk it matches); ``1 -
-  rate`` is the disallowance.
+  rate`` is the disallowance. A class group matches at most ``|N|``, so its credit is at
+  most the highest rate times its scanning risk.
 
 The pairing takes its credit before the SPAN inter-commodity credits, which see only the
 risk the pairing left unmatched. Vectorized over class groups; the loops are over the
@@ -132,16 +142,40 @@ def bucket_dv01(
     return BucketDv01(side=group_side, dv01=out)
 
 
+def hedging_dv01(dv01: FloatArray) -> FloatArray:
+    """Per class group (rows) and bucket (columns), the DV01 it may pair: its net DV01,
+    spread over the buckets whose DV01 has the net's sign, in proportion to their DV01.
+
+    Short 10 ZN in the intermediate bucket (-700) and long 11 in the long bucket (+748) net
+    to +48: the long bucket carries it all, the intermediate bucket nothing (its -700 is
+    hedged inside the class group, by the calendar spread). Three buckets -100, -700, +680
+    net to -120, carried 15 and 105 by the two short buckets. A class group all in one
+    bucket keeps its DV01.
+
+    >>> hedging_dv01(np.array([[0.0, -700.0, 748.0], [-100.0, -700.0, 680.0],
+    ...     [0.0, -700.0, 0.0], [0.0, 50.0, -50.0]])).tolist()
+    [[0.0, 0.0, 48.0], [-15.0, -105.0, 0.0], [0.0, -700.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    net = dv01.sum(axis=1)
+    carrying = np.where(np.sign(dv01) == np.sign(net)[:, None], dv01, 0.0)
+    total = carrying.sum(axis=1)[:, None]
+    share = np.divide(carrying, total, out=np.zeros(dv01.shape), where=total != 0)
+    out: FloatArray = share * net[:, None]  # a bucket carrying it all: exactly the net
+    return out + 0.0  # no -0.0
+
+
 @dataclass(frozen=True)
 class PairingCredits:
     """Per class group of a SPAN result: ``credit`` (the pairing's) and ``matched`` (the
-    scanning risk it matched); per (row, set): the DV01, risk and credit each row matched
-    and gave, and the whole risk of the legs it took from."""
+    scanning risk it matched); per (row, set): the DV01, risk (of which ``row_first``
+    the first side's) and credit each row matched and gave, and the whole risk of the legs
+    it took from."""
 
     credit: FloatArray
     matched: FloatArray
     row_dv01: FloatArray
     row_matched: FloatArray
+    row_first: FloatArray
     row_credit: FloatArray
     row_risk: FloatArray
 
@@ -157,7 +191,7 @@ def pairing_credits(
     weight = np.divide(risk, np.abs(net), out=np.zeros(len(risk)), where=net != 0)
     group = np.repeat(groups, n_buckets)
     bucket = np.tile(np.arange(n_buckets), len(groups))
-    delta = buckets.dv01[group, bucket]
+    delta = hedging_dv01(buckets.dv01)[group, bucket]
     legs = SpreadLegs(
         margin_set=margin_set[group],
         key=buckets.side[group] * n_buckets + bucket,
@@ -182,6 +216,7 @@ def pairing_credits(
         matched=matched.astype(np.float64),
         row_dv01=out.formed,
         row_matched=out.row_matched,
+        row_first=out.row_matched_a,
         row_credit=out.row_credit,
         row_risk=out.row_risk,
     )
@@ -192,7 +227,10 @@ def pairing_rows(
 ) -> pd.DataFrame:
     """One ``offsets`` row per (set, pairing row) that matched DV01, its credit scaled so
     that a set's rows add up to the requirement the pairing took off (``effect`` per set:
-    less than the credits ``raw`` only where a class group's minimum binds)."""
+    less than the credits ``raw`` only where a class group's minimum binds). A row also
+    says what recomputes its credit: the DV01 it matched, and each leg's scanning risk per
+    DV01 and credit (``rate x DV01 matched x risk per DV01``, before any minimum); a side
+    of several class groups shows their risk per DV01 weighted by the DV01 each gave."""
     rule = _rule(step)
     row, sets = np.nonzero(found.row_dv01 > 0)
     scale = np.divide(effect, raw, out=np.zeros(len(raw)), where=raw > 0)
@@ -202,6 +240,9 @@ def pairing_rows(
     rates = np.array([state.plan.value(r.rate) for r in rule.rows])
     matched = found.row_matched[row, sets]
     legs = found.row_risk[row, sets]
+    dv01 = found.row_dv01[row, sets]
+    first = found.row_first[row, sets]
+    second = matched - first
     return pd.DataFrame(
         {
             "margin_set": sets,
@@ -221,6 +262,11 @@ def pairing_rows(
             "requirement": legs - credit,
             "credit": credit,
             "paired_credit": np.zeros(len(row)),
+            "dv01_matched": dv01,
+            "first_risk_per_dv01": first / dv01,
+            "first_credit": rates[row] * first,
+            "second_risk_per_dv01": second / dv01,
+            "second_credit": rates[row] * second,
         }
     )
 
