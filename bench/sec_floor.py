@@ -21,7 +21,9 @@ margin set alone):
 - the other customer accounts: strategy-based rates, covered calls, option spreads at their
   maximum loss, short straddles and strangles (the greater leg plus the other's premium),
   Treasuries 1-6% by residual maturity, anything else 25%; a cash account (12 CFR 220.8,
-  `sec_cash_account`) every leg at 100%, no straddle pairing.
+  `sec_cash_account`, `held in cash`) every leg at 100%, a short leg less its market value
+  (the value deducts it: a short stock 0, a short option its exercise price or deliverable
+  less its premium), no straddle pairing.
 
 ``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
 """
@@ -299,9 +301,10 @@ def _short_option(p: dict[str, np.ndarray]) -> np.ndarray:
     otm = np.where(call, np.maximum(k0 - s0, 0), np.maximum(s0 - k0, 0)) * size
     broad = p["index_option"] & (p["index_class"] < 2)  # high_cap_broad, broad
     premium = p["price"] * size
-    cash = p["cash"]  # a cash account: 100% at least 100%
-    base = premium + np.where(cash, 1.0, np.where(broad, 0.15, 0.20)) * s0 * size - otm
-    flo = premium + np.where(cash, 1.0, 0.10) * np.where(call, s0, k0) * size
+    cash = p["cash"]  # a cash account: 100% at least 100%, held in cash: less the premium
+    sign = np.where(cash, -1.0, 1.0)
+    base = sign * premium + np.where(cash, 1.0, np.where(broad, 0.15, 0.20)) * s0 * size - otm
+    flo = sign * premium + np.where(cash, 1.0, 0.10) * np.where(call, s0, k0) * size
     return np.maximum(base, flo)
 
 
@@ -326,7 +329,9 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
         np.searchsorted(np.array([1.0, 3.0, 5.0, 10.0, 20.0]), p["t"], side="right")
     ]
     eq, cash = p["equity_leg"], p["cash"]
-    long_rate, short_rate = np.where(cash, 1.0, 0.25), np.where(cash, 1.0, 0.30)
+    # a cash account's short stock: its market value held in cash, less the same value the
+    # set's value deducts: 0
+    long_rate, short_rate = np.where(cash, 1.0, 0.25), np.where(cash, 0.0, 0.30)
     other_rate = np.where(cash, 1.0, np.where(p["treasury"], gov_rate, 0.25))
     req = np.select(
         [eq & (q > 0), eq & (q < 0), opt & (q > 0), short_call & (covered >= 1.0)],

@@ -322,6 +322,8 @@ def _minimum(rule: str, minimum: m.ContractMinimum | None, plan: Plan) -> Iterat
 
 
 def _strategy(rule: str, method: m.StrategyBased, plan: Plan) -> Iterator[InputValue]:
+    if method.held_in_cash:  # listed only where set: a margin account's inputs are as before
+        yield _setting(f"{rule}.held_in_cash", True)
     for leg in method.rows:
         yield from _value(plan, f"{rule}.{leg.leg.value}.rate", leg.rate, FRACTION)
         yield from _value(plan, f"{rule}.{leg.leg.value}.floor", leg.floor, FRACTION)

@@ -225,10 +225,14 @@ class TableBuilder(ExprBuilder):
             leg=m.StrategyLeg(str(leg)), rate=rate, floor=floor, note=note, span=self.span(meta)
         )
 
+    def held_in_cash(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
     def strategy_based(self, meta: Any, c: list[Any]) -> Item:
         legs = tuple(x for x in c if isinstance(x, m.StrategyRow))
         others = tuple(x for x in c if isinstance(x, m.RateRow))
-        node = m.StrategyBased(rows=legs, others=others, span=self.span(meta))
+        held = c[0] is True  # `strategy based held in cash`
+        node = m.StrategyBased(rows=legs, others=others, held_in_cash=held, span=self.span(meta))
         return Item("method", node, self.span(meta))
 
     def initial_multiple(self, meta: Any, c: list[Any]) -> Item:

@@ -124,7 +124,8 @@ def method(x: m.MarginMethod) -> list[Line]:
             lines += rate_row(row)
         return lines
     if isinstance(x, m.StrategyBased):
-        lines = [Line(1, "strategy based", x.span.line)]
+        head = "strategy based held in cash" if x.held_in_cash else "strategy based"
+        lines = [Line(1, head, x.span.line)]
         for leg in x.rows:
             lines += strategy_row(leg)
         for row in x.others:

@@ -377,11 +377,21 @@ class StrategyBased(Node):
     ``others`` (``when EXPR RATE`` / ``otherwise RATE``) price the positions that no leg
     covers (government securities, futures, ...): the first matching row's rate times the
     position's absolute notional. A position no row matches takes the ``long_stock`` rate.
+
+    ``held_in_cash`` (``strategy based held in cash``, a cash account under 12 CFR 220.8):
+    each short leg's figure is the cash to be held for it (a short stock's market value at
+    the stock rate; a short option's rate x the underlying value less the out-of-the-money
+    amount, at least the floor rate x the underlying value (calls) or strike value (puts),
+    with no premium term), and it is charged that cash less the market value the account's
+    value already deducts as the short's liability, so the liability counts once: a put
+    needs cash equal to its exercise price, a short stock its market value (its proceeds
+    count). No straddle is paired: each leg holds its own cash.
     """
 
     node: Literal["strategy_based"] = "strategy_based"
     rows: tuple[StrategyRow, ...]
     others: tuple[RateRow, ...] = ()
+    held_in_cash: bool = False
 
 
 class InitialMultiple(Node):

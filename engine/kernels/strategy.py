@@ -28,6 +28,20 @@ still uncovered are paired with long options of the same type on the same underl
 charged the pair's maximum loss (:mod:`marginlex.engine.kernels.spreads`, FINRA Rule
 4210(f)(2)(G)); without one (rulebooks written before it) no spread is recognised.
 
+**Held in cash** (``held_in_cash``, a cash account, 12 CFR 220.8 and 220.2). The account's
+value already deducts a short position's market value as a liability (a short stock's, a
+short option's premium), so a short leg is charged the cash it must have held *less* that
+market value, and the liability counts once: a short stock ``short_equity_rate`` x its
+market value less its market value (at 100%: 0 beyond the proceeds, which must stay in the
+account); an uncovered short option ``underlying_rate`` x underlying value - out-of-the-money
+amount, at least ``minimum_rate`` x underlying value (calls) or strike value (puts), with no
+premium term, less its premium (at 100% / 100%: the exercise price of a put, the
+deliverable's value of a call). The call is then the cash held short of what 220.8 asks:
+max(0, strike amount - cash) for a put. These positions take their own rows
+(``short_equity_held_in_cash``, ``short_call_held_in_cash``, ``short_put_held_in_cash``); no
+straddle is paired (each leg holds its own cash); covered calls and spreads are as above
+(a spread's charge already nets the premiums).
+
 **Straddles and strangles.** With a ``straddle_rate`` (the rulebook's ``short_straddle``
 leg), short calls and short puts still charged alone after covering and spreads are paired
 on the same underlying and charged the greater leg's requirement plus the other leg's
@@ -88,6 +102,9 @@ class StrategyRow(StrEnum):
     LONG_OPTION_SPREAD = "long_option_spread"
     SHORT_CALL_STRADDLE = "short_call_straddle"
     SHORT_PUT_STRADDLE = "short_put_straddle"
+    SHORT_EQUITY_HELD_IN_CASH = "short_equity_held_in_cash"
+    SHORT_CALL_HELD_IN_CASH = "short_call_held_in_cash"
+    SHORT_PUT_HELD_IN_CASH = "short_put_held_in_cash"
 
 
 class OptionRates(BaseModel):
@@ -113,6 +130,7 @@ class StrategyParams(BaseModel):
     other_rate: float = Field(ge=0.0)
     spread_rate: float | None = Field(default=None, ge=0.0)
     straddle_rate: float | None = Field(default=None, ge=0.0)
+    held_in_cash: bool = False
 
 
 def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str, FloatArray]:
@@ -134,8 +152,11 @@ def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str
     premium = frame["price"].to_numpy(np.float64) * size
     underlying_value = spot * size
     otm = np.where(is_call, np.maximum(strike - spot, 0.0), np.maximum(spot - strike, 0.0)) * size
-    base = premium + under_rate * underlying_value - otm
-    floor = premium + min_rate * np.where(is_call, underlying_value, strike * size)
+    # margin: the premium on top of the rate; held in cash: the cash to hold, which the
+    # premium (already deducted from the value as the option's market value) is taken from
+    sign = -1.0 if params.held_in_cash else 1.0
+    base = sign * premium + under_rate * underlying_value - otm
+    floor = sign * premium + min_rate * np.where(is_call, underlying_value, strike * size)
     return {
         "premium": premium,
         "underlying_value": underlying_value,
@@ -217,18 +238,32 @@ def _strategy_rows(
     in_spread, in_straddle = sp.paired > 0, st.paired > 0
     short_total = alone + sp.requirement + st.requirement
     long_left = (contracts - sp.paired) * per_long
+    cash = params.held_in_cash
     rows: list[Row] = [
         (long_equity, StrategyRow.LONG_EQUITY, params.long_equity_rate * notional),
-        (short_equity, StrategyRow.SHORT_EQUITY, params.short_equity_rate * notional),
+        # held in cash: the market value to hold, less the liability the value deducts
+        (
+            short_equity,
+            StrategyRow.SHORT_EQUITY_HELD_IN_CASH if cash else StrategyRow.SHORT_EQUITY,
+            (params.short_equity_rate - (1.0 if cash else 0.0)) * notional,
+        ),
         (long_option & in_spread, StrategyRow.LONG_OPTION_SPREAD, long_left),
         (long_option, StrategyRow.LONG_OPTION, params.long_option_rate * notional),
         (short_call & (covered >= 1.0), StrategyRow.SHORT_CALL_COVERED, np.zeros(len(frame))),
         (short_call & in_spread, StrategyRow.SHORT_CALL_SPREAD, short_total),
         (short_call & in_straddle, StrategyRow.SHORT_CALL_STRADDLE, short_total),
-        (short_call, StrategyRow.SHORT_CALL_UNCOVERED, short_total),
+        (
+            short_call,
+            StrategyRow.SHORT_CALL_HELD_IN_CASH if cash else StrategyRow.SHORT_CALL_UNCOVERED,
+            short_total,
+        ),
         (short_put & in_spread, StrategyRow.SHORT_PUT_SPREAD, short_total),
         (short_put & in_straddle, StrategyRow.SHORT_PUT_STRADDLE, short_total),
-        (short_put, StrategyRow.SHORT_PUT_UNCOVERED, short_total),
+        (
+            short_put,
+            StrategyRow.SHORT_PUT_HELD_IN_CASH if cash else StrategyRow.SHORT_PUT_UNCOVERED,
+            short_total,
+        ),
     ]
     return rows, covered, _other_rates(frame, params) * notional
 
@@ -261,7 +296,7 @@ def _straddles(
     without a rate); each pair charged ``straddle_rate`` x (greater leg + other premium),
     never more than its legs alone."""
     n = len(frame)
-    if params.straddle_rate is None or not n:
+    if params.straddle_rate is None or params.held_in_cash or not n:
         return Straddles(np.zeros(n), np.zeros(n))
     contracts = np.abs(frame["quantity"].to_numpy(np.float64))
     safe = np.where(contracts > 0, contracts, 1.0)

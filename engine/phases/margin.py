@@ -351,6 +351,7 @@ def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams
         other_rate=rate.get(leg.LONG_STOCK, 0.0),
         spread_rate=rate.get(leg.OPTION_SPREAD),
         straddle_rate=rate.get(leg.SHORT_STRADDLE),
+        held_in_cash=method.held_in_cash,
     )
 
 

@@ -99,6 +99,7 @@ def _row_or_own(chosen: npt.ArrayLike, n_rows: int) -> IntArray:
 _LEG_OF_KERNEL_ROW = {
     "long_equity": m.StrategyLeg.LONG_STOCK,
     "short_equity": m.StrategyLeg.SHORT_STOCK,
+    "short_equity_held_in_cash": m.StrategyLeg.SHORT_STOCK,
     "long_option": m.StrategyLeg.LONG_OPTION,
     "short_call_spread": m.StrategyLeg.OPTION_SPREAD,
     "short_put_spread": m.StrategyLeg.OPTION_SPREAD,
@@ -106,7 +107,13 @@ _LEG_OF_KERNEL_ROW = {
     "short_call_straddle": m.StrategyLeg.SHORT_STRADDLE,
     "short_put_straddle": m.StrategyLeg.SHORT_STRADDLE,
 }
-_SHORT_OPTION_ROWS = ("short_call_uncovered", "short_call_covered", "short_put_uncovered")
+_SHORT_OPTION_ROWS = (
+    "short_call_uncovered",
+    "short_call_covered",
+    "short_put_uncovered",
+    "short_call_held_in_cash",
+    "short_put_held_in_cash",
+)
 BROAD_INDEX_CLASSES: tuple[str, ...] = StrategyParams.model_fields["broad_index_classes"].default
 
 

@@ -305,14 +305,37 @@ FieldTexts = dict[tuple[e.Subject, str], pd.Series]
 context, whose columns do not change within it (many requirements read ``equity``)."""
 
 
+def _set_text(ctx: RowContext, ref: e.FieldRef) -> pd.Series:
+    """A derived set field (``account.owner_regimes``, ``account.products``) as text per
+    row: its members in sorted order, joined by ``;`` as the book writes ``agreements``
+    (``CFTC;SEC``; "" for an empty set). One indicator column per member of the field's
+    domain (two regimes, fourteen products), joined by Arrow."""
+    members = sorted(FIELDS[ref.subject][ref.name].values)
+    parts = [
+        pa.array(np.where(ctx.set_member(ref.subject, ref.name, v), v + ";", ""), pa.large_string())
+        for v in members
+    ]
+    if not parts:
+        return _blank(ctx.n)
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+    # the trailing ";" of the last member present
+    return from_arrow(pc.replace_substring_regex(joined, ";$", ""))
+
+
 def shown_value(expr: e.Node, ctx: RowContext, memo: FieldTexts | None = None) -> pd.Series:
-    """The value a condition tests, as text per row, for the trace ("" when none)."""
+    """The value a condition tests, as text per row, for the trace ("" when none). A
+    derived set field shows its members (:func:`_set_text`)."""
     ref = first_field(expr)
-    if ref is None or ref.name in {"products", "owner_regimes"}:
+    if ref is None:
         return _blank(ctx.n)
     key = (ref.subject, ref.name)
     if memo is not None and key in memo:
         return memo[key]
+    if ref.name in {"products", "owner_regimes"}:
+        shown = _set_text(ctx, ref)
+        if memo is not None:
+            memo[key] = shown
+        return shown
     col = ctx.column(ref.subject, ref.name)
     if col.dtype.kind == "f":
         col = pd.Series(np.round(col.to_numpy(np.float64), 2))

@@ -41,13 +41,25 @@ def _cash(tmp: Path, position: str, cash: float, kind: str = "cash", agreements:
         # 220.8(a)(1): long 1,000 XYZ (100,000) on a 50,000 debit: 100% x 100,000; value
         # -50,000 + 100,000 = 50,000; the call is the whole debit (was 25%: 25,000, no call).
         ("XYZ,1000", -50000, 100000.0, 50000.0, 50000.0),
-        # 220.8(a)(2): short 100 XYZ (10,000) with its 10,000 proceeds: 100% x 10,000;
-        # value 10,000 - 10,000 = 0; call 10,000 (was 30%: 3,000).
-        ("XYZ,-100", 10000, 10000.0, 0.0, 10000.0),
-        # 220.8(a)(3): short 1 put, strike 100, premium 560, with 1,000 cash:
-        # 560 + max(100% x 10,000 - 0, 100% x 10,000) = 10,560; value 1,000 - 560 = 440;
-        # call 10,120 (was 560 + 20% x 10,000 = 2,560, call 2,120).
-        ("XYZ_P100_2609,-1", 1000, 10560.0, 440.0, 10120.0),
+        # 220.8(a)(2): short 100 XYZ (10,000) with its 10,000 proceeds: the market value to
+        # deliver is held in cash, the proceeds count: 100% x 10,000 less the 10,000 the
+        # value deducts = 0; value 10,000 - 10,000 = 0; no call (was 10,000: the proceeds
+        # counted twice).
+        ("XYZ,-100", 10000, 0.0, 0.0, 0.0),
+        # 8,000 of the proceeds left: value -2,000, call 2,000 = 10,000 - 8,000 (was 12,000).
+        ("XYZ,-100", 8000, 0.0, -2000.0, 2000.0),
+        # 220.8(a)(3), 220.2: short 1 put, strike 100, premium 560, with 1,000 cash: the
+        # exercise price held in cash, max(100% x 10,000 - 0, 100% x 10,000) = 10,000, less
+        # the 560 premium the value deducts = 9,440; value 1,000 - 560 = 440; call 9,000 =
+        # 10,000 - 1,000 (was 10,560 and 10,120).
+        ("XYZ_P100_2609,-1", 1000, 9440.0, 440.0, 9000.0),
+        # The same put with its strike plus the premium in cash, 10,560: value 10,000, excess
+        # 560, no call (was 10,560 against 10,000: a call of 560, the premium).
+        ("XYZ_P100_2609,-1", 10560, 9440.0, 10000.0, 0.0),
+        # Short 1 call, strike 100, premium 560, not covered, 5,000 cash: the deliverable's
+        # 10,000 held in cash, less 560 = 9,440; value 4,440; call 5,000 = 10,000 - 5,000
+        # (was 10,560 and 6,120).
+        ("XYZ_C100_2609,-1", 5000, 9440.0, 4440.0, 5000.0),
     ],
 )
 def test_a_cash_account_is_charged_in_full(
@@ -59,7 +71,8 @@ def test_a_cash_account_is_charged_in_full(
     value: float,
     call: float,
 ) -> None:
-    """The cash account's rule, not Reg T's margin rates, decides the set."""
+    """The cash account's rule, not Reg T's margin rates, decides the set; its call is the
+    cash 220.8 asks to be held and the account lacks (each liability counted once)."""
     d = decision(run(_cash(tmp_path, position, cash), rulebook), "ms:S1")
     assert d["method_rule_id"] == "sec_cash_account"
     assert not d["eligible"]
@@ -101,16 +114,19 @@ def test_harmonized_puts_no_cash_account_on_the_grid(tmp_path: Path) -> None:
     ("agreements", "eligible", "method", "maintenance"),
     [
         ("", False, "sec_strategy_based", 25000.0),
-        ("cross_margin", True, "sec_portfolio_margin", 15000.0),
+        ("cross_margin", False, "sec_strategy_based", 25000.0),
+        ("cross_margin;subordination", False, "sec_strategy_based", 25000.0),
         ("portfolio_margin", True, "sec_portfolio_margin", 15000.0),
     ],
 )
 def test_harmonized_asks_a_margin_account_for_an_agreement(
     tmp_path: Path, agreements: str, eligible: bool, method: str, maintenance: float
 ) -> None:
-    """ALICE's margin account, long 1,000 XYZ with 100,000 of cash: without an agreement,
-    Reg T 25% = 25,000 (was the grid's 15,000); under the cross-margining or the portfolio
-    margin agreement, the grid's worst of ±15%: 15,000."""
+    """ALICE's margin account at the broker-dealer BD1, long 1,000 XYZ with 100,000 of cash:
+    without an agreement, Reg T 25% = 25,000; under the portfolio margin agreement, the
+    grid's worst of ±15%: 15,000. The cross-margining agreement (with or without the
+    subordination agreement) merges nothing here (no bd_fcm, no futures account of ALICE):
+    Reg T 25,000 (it was taken as consent to the grid: 15,000)."""
     book = _cash(tmp_path, "XYZ,1000", 100000, kind="margin", agreements=agreements)
     d = decision(run(book, "harmonized"), "ms:S1")
     assert (bool(d["eligible"]), d["method_rule_id"], d["maintenance"]) == (
@@ -130,3 +146,46 @@ def test_the_trace_cites_regulation_t_for_the_cash_account(tmp_path: Path) -> No
     sources = [s for s in trace["figures"]["sources"] if s["figure"] == "maintenance"]
     assert [s["rule_id"] for s in sources] == ["sec_cash_account"]
     assert "12 CFR 220.8(a)(1)-(3)" in sources[0]["citation"]
+
+
+def test_the_trace_shows_the_put_held_in_cash(tmp_path: Path) -> None:
+    """The short put's row names the cash-account figure: ``short_put_held_in_cash``,
+    10,000 - 560 = 9,440, cited to 220.8(a)(3) and 220.2; the step's inputs say
+    ``held_in_cash``."""
+    ev = run(_cash(tmp_path, "XYZ_P100_2609,-1", 10560), "sec")
+    row = ev.frames["positions"].set_index("instrument_id").loc["XYZ_P100_2609"]
+    assert row["strategy_row"] == "short_put_held_in_cash"
+    assert row["requirement"] == pytest.approx(9440.0)
+    assert "220.2" in row["citation"] and "less the premium" in row["citation"]
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+def test_a_margin_account_keeps_the_premium_on_top(tmp_path: Path, rulebook: str) -> None:
+    """`held in cash` is the cash account's only: the same put in ALICE's margin account is
+    Reg T's 560 + 20% x 10,000 - 0 = 2,560 (floor 560 + 10% x 10,000 = 1,560), as before."""
+    d = decision(run(_cash(tmp_path, "XYZ_P100_2609,-1", 10560, kind="margin"), rulebook), "ms:S1")
+    assert (d["method_rule_id"], d["maintenance"]) == ("sec_strategy_based", 2560.0)
+
+
+def test_harmonized_takes_a_cross_margining_agreement_that_merges(tmp_path: Path) -> None:
+    """ALICE's margin account and futures account at the dual registrant BDF1, both under
+    the cross-margining and subordination agreements, 100,000 of cash each: the securities
+    account passes `pm_or_cross_margin_agreement` (``CFTC`` in its owner's regimes there)
+    and the two merge on the grid: worst of ±15% on 100,000 = 15,000, value 300,000."""
+    agreements = "cross_margin;subordination"
+    book = make_book(
+        tmp_path,
+        f"S1,ALICE,BDF1,SEC,margin,customer,{agreements},\n"
+        f"F1,ALICE,BDF1,CFTC,futures,customer,{agreements},",
+        "S1,XYZ,1000",
+        "L1,S1,USD,100000,,\nL2,F1,USD,100000,,",
+        accounts_header=WITH_PDT,
+    )
+    ev = run(book, "harmonized")
+    merged = ev.decisions[ev.decisions["account_ids"].str.contains("S1")].iloc[0]
+    assert merged["account_ids"] == "F1;S1"
+    assert (merged["method_rule_id"], merged["maintenance"], merged["value"]) == (
+        "sec_portfolio_margin",
+        15000.0,
+        300000.0,
+    )

@@ -117,3 +117,23 @@ def test_the_minimum_is_of_equity_not_of_the_value_after_haircuts(
     d = decision(run(book, "sec"), "ms:S2")
     assert (d["equity"], d["value"]) == (equity, value)
     assert (d["maintenance"], d["call"]) == (maintenance, call)
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize("kind", ["cross_margin", "cleared_swaps"])
+def test_every_kind_but_cash_keeps_the_minimum(tmp_path: Path, rulebook: str, kind: str) -> None:
+    """CAROL's SEC account of kind ``cross_margin`` or ``cleared_swaps`` (credit is taken in
+    every kind but ``cash``, decision 26), flagged a pattern day trader, long 100 XYZ with
+    5,000 of cash: strategy based 25% x 10,000 = 2,500, raised to 25,000; value 5,000 +
+    10,000 = 15,000; call 10,000. (The rule asked `kind in {margin, portfolio_margin}`:
+    2,500, no call.)"""
+    book = make_book(
+        tmp_path,
+        f"S1,CAROL,BDF1,SEC,{kind},customer,,true",
+        "S1,XYZ,100",
+        "L1,S1,USD,5000,,",
+        accounts_header=WITH_PDT,
+    )
+    d = decision(run(book, rulebook), "ms:S1")
+    assert d["method_rule_id"] == "sec_strategy_based"
+    assert (d["maintenance"], d["value"], d["call"]) == (25000.0, 15000.0, 10000.0)

@@ -6,10 +6,16 @@ as of 2026-06-30."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from _evaluate_books import decision, make_book, run
+
+from marginlex.audit.ledger.record import rulebook_ref
+from marginlex.audit.ledger.recorded_inputs import rulebook_bundle
+from marginlex.audit.trace.from_evaluation import trace_columns
+from marginlex.dsl.loader import load_rulebook
 
 FUT = "MF2,FOX,BDF1,CFTC,futures,customer,cross_margin;subordination"
 SEC = "MS2,FOX,BDF1,SEC,portfolio_margin,customer,portfolio_margin;cross_margin;subordination"
@@ -37,3 +43,37 @@ def test_with_a_securities_account_it_is_merged_onto_the_grid(tmp_path: Path) ->
     merged = ev.decisions[ev.decisions["method_rule_id"] == "sec_portfolio_margin"]
     assert len(merged) == 1
     assert merged["maintenance"].iloc[0] == pytest.approx(24_000.0)
+
+
+def test_the_trace_shows_the_owner_regimes_tested(tmp_path: Path) -> None:
+    """`securities_leg` tests ``SEC in account.owner_regimes``: the trace's eligibility row
+    shows the set it read (sorted, ``;``-joined as the book writes agreements): ``CFTC``
+    for MF2 alone (refused), ``CFTC;SEC`` for MF2 beside FOX's securities account (passed);
+    it was blank."""
+    alone = run(make_book(tmp_path / "a", FUT, "MF2,ES_2609,1", "L1,MF2,USD,23000,,"), "harmonized")
+    both = run(
+        make_book(tmp_path / "b", f"{FUT}\n{SEC}", "MF2,ES_2609,1", "L1,MF2,USD,23000,,"),
+        "harmonized",
+    )
+    for ev, shown, passed in ((alone, "CFTC", False), (both, "CFTC;SEC", True)):
+        elig = ev.frames["eligibility"]
+        row = elig[(elig["account_id"] == "MF2") & (elig["requirement"] == "securities_leg")]
+        assert row["tested_value"].tolist() == [shown]
+        assert row["passed"].tolist() == [passed]
+        assert f"account.owner_regimes={shown}" in row["inputs"].iloc[0]
+    # and the decision record's eligibility row carries it as the tested value
+    book = make_book(tmp_path / "c", FUT, "MF2,ES_2609,1", "L1,MF2,USD,23000,,")
+    rulebook = load_rulebook("harmonized")
+    ev = run(book, "harmonized")
+    ref = rulebook_ref(rulebook, ev, rulebook_bundle(rulebook))
+    trace = json.loads(trace_columns(ev, book, ref, "t").json[0])
+    rows = [
+        r
+        for step in trace["steps"]
+        if step["kind"] == "eligibility"
+        for r in step["output"]["requirements"]
+        if r["name"] == "securities_leg"
+    ]
+    assert [r["tested"] for r in rows] == [
+        [{"id": "account.owner_regimes[MF2]", "unit": None, "value": "CFTC"}]
+    ]

@@ -89,7 +89,8 @@ def _strategy(rb: RB, s: m.StrategyBased) -> Parts:
     tables = [Table(title="legs", columns=("leg", "rate", "at least"), rows=tuple(legs))]
     if s.others:
         tables.append(_rate_rows(rb, s.others, "other positions"))
-    return [setting("method", "strategy based", code=False)], tables
+    head = "strategy based, held in cash" if s.held_in_cash else "strategy based"
+    return [setting("method", head, code=False)], tables
 
 
 def _initial(rb: RB, i: m.InitialMultiple) -> Parts:
