@@ -407,6 +407,7 @@ CLAUSES: dict[str, Probe] = {
     "other_owner": Changes(
         "cftc", "must not reach account of another owner where", "must not reach account where"
     ),
+    "held_in_cash": Changes("sec", "strategy based held in cash", "strategy based"),
     "by_delta": Changes(
         "cftc",
         "calendar spreads by delta\n      for position where instrument.product in {index_future,",
