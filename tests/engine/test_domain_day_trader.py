@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from marginlex.audit.ledger.recorded_inputs import rulebook_bundle
 from marginlex.audit.trace.from_evaluation import trace_columns
 from marginlex.dsl.loader import load_rulebook
 from marginlex.engine.book.load import Book
+from marginlex.engine.evaluate import evaluate
+from marginlex.engine.plan.compile import compile_plan
 
 WITH_PDT = ACCOUNTS_HEADER.rstrip("\n") + ",pattern_day_trader\n"
 
@@ -137,3 +140,22 @@ def test_every_kind_but_cash_keeps_the_minimum(tmp_path: Path, rulebook: str, ki
     d = decision(run(book, rulebook), "ms:S1")
     assert d["method_rule_id"] == "sec_strategy_based"
     assert (d["maintenance"], d["value"], d["call"]) == (25000.0, 15000.0, 10000.0)
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize(
+    ("as_of", "maintenance", "call"),
+    [(date(2027, 10, 19), 25000.0, 10000.0), (date(2027, 10, 20), 2500.0, 0.0)],
+)
+def test_the_minimum_ends_with_the_phase_in_of_its_repeal(
+    tmp_path: Path, rulebook: str, as_of: date, maintenance: float, call: float
+) -> None:
+    """SR-FINRA-2025-017 (91 FR 20731) eliminated 4210(f)(8)(B); a member may keep the
+    $25,000 minimum until the phase-in ends on October 20, 2027 (decision 31). The day
+    before, the pattern day trader with 15,000 of value is called 25,000 - 15,000 = 10,000;
+    from that day on, the strategy-based 25% x 10,000 = 2,500 alone: no call."""
+    book = _book(tmp_path, "true", 5000)
+    ev = evaluate(compile_plan(load_rulebook(rulebook), as_of), book)
+    d = decision(ev, "ms:S1")
+    assert d["maintenance"] == maintenance
+    assert d["call"] == call
