@@ -150,17 +150,14 @@ def _run_phases(state: RunState, out: PhaseOutputs, redo: frozenset[Phase]) -> N
     if Phase.HAIRCUT in redo:
         out.lots = run_haircuts(state)
     if Phase.CONCENTRATION in redo:
-        out.value, out.cap_rule, out.cap_scale = run_concentration(state, out.lots, out.maintenance)
-        _lot_trace(state, out.lots, out.value, out.cap_rule, out.cap_scale)
+        concentrated = run_concentration(state, out.lots, out.maintenance)
+        out.value, out.cap_rule, out.cap_scale, out.caps = concentrated
+        _lot_trace(state, out, out.lots)
 
 
-def _lot_trace(
-    state: RunState,
-    lots: pd.DataFrame,
-    value: FloatArray,
-    cap_rule: np.ndarray,
-    cap_scale: FloatArray,
-) -> None:
+def _lot_trace(state: RunState, out: PhaseOutputs, lots: pd.DataFrame) -> None:
+    """The ``lots`` frame: each lot's haircut columns, its value and any cap that cut it."""
+    value, cap_rule, cap_scale, caps = out.value, out.cap_rule, out.cap_scale, out.caps
     placed = state.lot_set >= 0
     own = state.ctx.lots.own[Subject.COLLATERAL]
     # text columns as they are (Arrow), not through Python objects
@@ -172,6 +169,7 @@ def _lot_trace(
         market_value=own["market_value"].to_numpy(np.float64),
         cap_rule_id=cap_rule,
         cap_scale=cap_scale,
+        **{c: caps[c].to_numpy() for c in caps.columns},
         value=value,
     )
     frame = frame[placed]

@@ -101,6 +101,14 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "minimum_binds",
         "requirement",
         "netting_rule_id",
+        # a SPAN leg's inter-commodity credit (since trace schema 1.5; NaN where credits are
+        # not per leg): the scanning risk it matched, its credit (rate x matched_risk), a
+        # DV01 pairing's credit, and after_credits = max(loss - credit, minimum) -
+        # paired_credit
+        "matched_risk",
+        "credit",
+        "paired_credit",
+        "after_credits",
     ),
     "positions": (
         "margin_set_id",
@@ -167,6 +175,13 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "cap_rule_id",
         "cap_scale",
         "value",
+        # the cap that cut the lot (since trace schema 1.5): cap_amount = cap_limit x
+        # cap_base (the set's cap_of requirement), the set's capped_value cut to it
+        "cap_of",
+        "cap_limit",
+        "cap_base",
+        "cap_amount",
+        "capped_value",
     ),
     # one row per set whose requirement a `minimum equity` statement raised
     "minimums": (
@@ -188,6 +203,25 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "share",
         "rate",
         "add_on",
+    ),
+    # one row per charge a SPAN scan charged a class group (since trace schema 1.5): a tier
+    # of calendar spreads or the delivery month; amount = count x rate, and a class group's
+    # amounts add up to its `charges`
+    "span_charges": (
+        "margin_set_id",
+        "class_group",
+        "rule_id",
+        "citation",
+        "evidence",
+        "charge",
+        "tier",
+        "rate_id",
+        "rate",
+        "count",
+        "long_contracts",
+        "short_contracts",
+        "option_contracts",
+        "amount",
     ),
     "clearing_split": (
         "margin_set_id",

@@ -16,8 +16,10 @@ from marginlex.audit.trace.steps import (
     ClassGroupTrace,
     ClearingSplit,
     InputValue,
+    LotTrace,
     OffsetTrace,
     RuleKind,
+    SpanChargeTrace,
 )
 
 
@@ -172,4 +174,104 @@ def initial_source(trace: DecisionTrace, source: str) -> str:
     return (
         f"no initial rule of rulebook {trace.rulebook.id} applies to this set: initial = "
         "maintenance by default"
+    )
+
+
+def _count(value: float) -> str:
+    """A count of contracts or spreads: ``1``, ``1.5655`` (an option by delta).
+
+    >>> _count(1.0), _count(1.565502), _count(-3.0)
+    ('1', '1.5655', '-3')
+    """
+    text = f"{value:,.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _plural(count: float, word: str) -> str:
+    return word if count == 1 else word + "s"
+
+
+def span_charge_text(c: SpanChargeTrace) -> str:
+    """One SPAN charge of a class group (schema 1.5): what was counted, times the rate.
+
+    >>> from marginlex.audit.trace.steps import SpanChargeTrace
+    >>> print(span_charge_text(SpanChargeTrace(amount="313.10", charge="calendar",
+    ...     count=1.565502, long_contracts=2, short_contracts=1.565502,
+    ...     option_contracts=-1.565502, tier="otherwise",
+    ...     rate=InputValue(id="param.span_calendar_far", unit="USD", value=200.0))))
+    Calendar spreads, tier otherwise: 1.5655 spreads x param.span_calendar_far 200.00 = \
+313.10 (long 2, short 1.5655 contracts in this tier and nearer ones, netted per expiry; \
+options by delta among them: -1.5655)
+    """
+    rate = f"{c.rate.id} {usd(Decimal(str(c.rate.value)))}"
+    if c.charge == "delivery":
+        return (
+            f"Delivery month: {_count(c.count)} {_plural(c.count, 'contract')} (long "
+            f"{_count(c.long_contracts)}, "
+            f"short {_count(c.short_contracts)}) x {rate} = {usd(c.amount)}"
+        )
+    options = ""
+    if c.option_contracts:
+        options = f"; options by delta among them: {_count(c.option_contracts)}"
+    return (
+        f"Calendar spreads, tier {c.tier}: {_count(c.count)} {_plural(c.count, 'spread')} x "
+        f"{rate} = "
+        f"{usd(c.amount)} (long {_count(c.long_contracts)}, short "
+        f"{_count(c.short_contracts)} contracts in this tier and nearer ones, netted per "
+        f"expiry{options})"
+    )
+
+
+def leg_text(g: ClassGroupTrace, rate: float) -> str | None:
+    """A SPAN leg's own credit and requirement after it (schema 1.5), None before.
+
+    >>> print(leg_text(ClassGroupTrace(class_group="SPX", method="span_scan", loss="21001.70",
+    ...     minimum="11250", requirement="21001.70", charges="0", matched_risk="21001.70",
+    ...     credit="10500.85", paired_credit="0", after_credits="11250", points=(),
+    ...     positions=(), worst_point="13"), 0.5))
+    SPX: scanning risk 21,001.70, matched 21,001.70 x 50% = credit 10,500.85; requirement \
+max(loss 21,001.70 - credit 10,500.85 = 10,500.85, minimum 11,250.00) = 11,250.00: the \
+minimum binds, 750.85 of the credit is not taken
+    """
+    if g.after_credits is None or g.credit is None or g.matched_risk is None:
+        return None
+    charges = g.charges or Decimal(0)
+    risk = g.loss - charges
+    loss = f"loss {usd(g.loss)}"
+    if charges:
+        loss += f" (scanning risk {usd(risk)} + charges {usd(charges)})"
+    left = g.loss - g.credit
+    text = (
+        f"{g.class_group}: scanning risk {usd(risk)}, matched {usd(g.matched_risk)} x "
+        f"{pct(rate)} = credit {usd(g.credit)}; requirement max({loss} - credit "
+        f"{usd(g.credit)} = {usd(left)}, minimum {usd(g.minimum)})"
+    )
+    paired = g.paired_credit or Decimal(0)
+    if paired:
+        text += f" - DV01 pairing credit {usd(paired)}"
+    text += f" = {usd(g.after_credits)}"
+    if g.minimum > left:
+        text += f": the minimum binds, {usd(g.minimum - left)} of the credit is not taken"
+    return text
+
+
+def cap_text(lot: LotTrace) -> str | None:
+    """A concentration cap's amount and what it cut (schema 1.5), None before.
+
+    >>> print(cap_text(LotTrace(account_id="F12", asset="BTC", lot_id="C12b",
+    ...     market_value="20000", haircut_rate=0.2, haircut_row="BTC", value="6732.24",
+    ...     cap_applied=True, cap_rule_id="cftc_digital_cap", cap_scale=0.4207650273,
+    ...     cap_of="initial", cap_limit=0.4, cap_base="23100", cap_amount="9240",
+    ...     capped_value="21960")))
+    Cap 9,240.00 = 40% x initial 23,100.00; the capped lots' value after haircuts \
+21,960.00 is above it: each is kept 9,240.00 / 21,960.00 = 42.077%
+    """
+    if lot.cap_amount is None or lot.cap_base is None or lot.cap_limit is None:
+        return None
+    kept = f" = {pct(lot.cap_scale)}" if lot.cap_scale is not None else ""
+    capped = usd(lot.capped_value) if lot.capped_value is not None else "?"
+    return (
+        f"Cap {usd(lot.cap_amount)} = {pct(lot.cap_limit)} x {lot.cap_of} "
+        f"{usd(lot.cap_base)}; the capped lots' value after haircuts {capped} is above it: "
+        f"each is kept {usd(lot.cap_amount)} / {capped}{kept}"
     )

@@ -10,10 +10,13 @@ from decimal import Decimal
 
 from marginlex.audit.explain.amounts import (
     add_on_text,
+    cap_text,
     clearing_split_text,
     initial_defaulted,
     initial_source,
+    leg_text,
     offset_text,
+    span_charge_text,
 )
 from marginlex.audit.explain.numbers import pct, usd
 from marginlex.audit.trace.model import DecisionTrace, Figure, RulebookSource, Step
@@ -25,11 +28,13 @@ from marginlex.audit.trace.steps import (
     InputValue,
     LotTrace,
     OffsetsOutput,
+    OffsetTrace,
     OptionAtWorst,
     PositionAtWorst,
     RequirementCheck,
     RuleKind,
     SegregationOutput,
+    SpanChargeTrace,
 )
 
 
@@ -48,7 +53,11 @@ def cite(step: Step) -> str:
     return f"{step.rule_id} [{step.evidence.value}]: {step.citation}"
 
 
-def row_cite(step: Step, rule_id: str, line: PositionAtWorst | LotTrace | RequirementCheck) -> str:
+def row_cite(
+    step: Step,
+    rule_id: str,
+    line: PositionAtWorst | LotTrace | RequirementCheck | SpanChargeTrace,
+) -> str:
     """The citation tag of one position, lot or requirement: the table row's (or the
     requirement's) own citation and evidence (schema 1.1; a requirement's 1.3), else the
     step's."""
@@ -158,14 +167,17 @@ def build_tree(trace: DecisionTrace) -> Node:
 def _margin_set(trace: DecisionTrace) -> Node:
     ms = trace.margin_set
     where = f"{ms.rule_id}: {ms.citation}" if ms.rule_id else "one account, no merging rule"
-    # One account that a merging rule looked at and left alone: say so, lest its citation
+    # One account that no rule joined (since trace schema 1.5 such a set names no rule;
+    # an earlier trace named the merging rule that looked at it): say so, lest a citation
     # read as the account having been cross-margined under it.
-    alone = len(ms.account_ids) == 1 and ms.rule_id is not None and not ms.edges
-    accounts = (
-        f"account {ms.account_ids[0]} alone ({ms.rule_id} merged no other account into it)"
-        if alone
-        else f"accounts {', '.join(ms.account_ids)}"
-    )
+    alone = len(ms.account_ids) == 1 and not ms.edges
+    accounts = f"accounts {', '.join(ms.account_ids)}"
+    if alone and ms.rule_id is not None:
+        accounts = (
+            f"account {ms.account_ids[0]} alone ({ms.rule_id} merged no other account into it)"
+        )
+    elif alone:
+        accounts = f"account {ms.account_ids[0]} alone: no rule merged another account into it"
     node = Node(
         f"Margin set {ms.id}: {accounts}; owner {ms.owner_id}; carrier {ms.carrier_id}", where
     )
@@ -225,7 +237,7 @@ def _requirement(trace: DecisionTrace) -> Node:
                 f"Offsets {step.rule_id}{_dates(step)}: credit {usd(step.output.total_credit)}",
                 cite(step),
             )
-            offsets.children = [Node(offset_text(o), cite(step)) for o in step.output.offsets]
+            offsets.children = [_offset(trace, step, o) for o in step.output.offsets]
             if step.output.clearing_split is not None:
                 offsets.children.append(
                     Node(clearing_split_text(step.output.clearing_split), cite(step))
@@ -242,6 +254,30 @@ def _requirement(trace: DecisionTrace) -> Node:
             )
         )
     return node
+
+
+def _offset(trace: DecisionTrace, step: Step, o: OffsetTrace) -> Node:
+    """One offset row, with each SPAN leg's own credit under it (schema 1.5)."""
+    node = Node(offset_text(o), cite(step))
+    groups = {
+        g.class_group: g
+        for s in trace.steps
+        if isinstance(s.output, ClassGroupsOutput)
+        for g in s.output.groups
+    }
+    for name in o.groups:
+        group = groups.get(name)
+        text = leg_text(group, o.rate) if group is not None else None
+        if text is not None:
+            node.children.append(Node(text, cite(step)))
+    return node
+
+
+def _charges(step: Step, group: ClassGroupTrace) -> list[Node]:
+    """A SPAN class group's charges, tier by tier (schema 1.5)."""
+    return [
+        Node(span_charge_text(c), row_cite(step, step.rule_id, c)) for c in group.span_charges or ()
+    ]
 
 
 def _class_group(step: Step, group: ClassGroupTrace, source: str = "") -> Node:
@@ -282,7 +318,7 @@ def _class_group(step: Step, group: ClassGroupTrace, source: str = "") -> Node:
     scenario.children = [
         Node(_position(p), row_cite(step, step.rule_id, p)) for p in group.positions
     ]
-    node.children = [scenario, *_add_on(step, group, source)]
+    node.children = [scenario, *_charges(step, group), *_add_on(step, group, source)]
     return node
 
 
@@ -388,6 +424,10 @@ def _collateral(trace: DecisionTrace) -> Node:
             if step.kind is RuleKind.CONCENTRATION:  # the cap, not the haircut row, is cited
                 for line in child.children:
                     line.cite = cite(step)
+                capped = (x for x in step.output.lots if x.cap_rule_id == step.rule_id)
+                text = next((t for t in map(cap_text, capped) if t is not None), None)
+                if text is not None:  # the cap's amount, before the lots it cut
+                    child.children.insert(0, Node(text, cite(step)))
             node.children.append(_with_inputs(child, step))
     return node
 

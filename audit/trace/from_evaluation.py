@@ -34,6 +34,7 @@ from marginlex.audit.trace.model import (
 from marginlex.audit.trace.named import TraceKeys, failed_masks, trace_keys
 from marginlex.audit.trace.sets import margin_set_json
 from marginlex.audit.trace.step_inputs import add_on_inputs_json, step_inputs_json
+from marginlex.audit.trace.steps import InputValue
 from marginlex.dsl.model import rulebook as m
 from marginlex.engine.book.columns import moves_with
 from marginlex.engine.book.load import Book
@@ -210,11 +211,24 @@ class _Builder:
             rows,
             tg.position_groups(self.groups, pos, pos_codes),
             self.n,
-            self._add_ons(self.groups),
+            add_on=self._add_ons(self.groups),
+            charges=self._span_charges(self.groups),
         )
         sets = self.groups.frame["set"].to_numpy(np.int64)
         total = j.group_sum(self.groups.frame["requirement"].to_numpy(np.float64), sets, self.n)
         return per_set, j.concat('],"total":', j.money(total), ',"type":"class_groups"}')
+
+    def _span_charges(self, groups: tg.Groups) -> j.Col:
+        """Each class group's ``span_charges`` JSON (``null``: not a SPAN scan)."""
+        frame = self.ev.frames.get("span_charges")
+        if frame is None or frame.empty:
+            return tg.span_charges_json(groups, None, np.zeros(0, np.int64), {})
+        pairs = frame[["rate_id", "rate"]].astype({"rate_id": "str"}).drop_duplicates()
+        rates = {  # a rate or three
+            str(r): InputValue(id=str(r), unit="USD", value=float(v)).model_dump_json()
+            for r, v in pairs.itertuples(index=False)
+        }
+        return tg.span_charges_json(groups, frame, self.f.codes("span_charges"), rates)
 
     def _add_ons(self, groups: tg.Groups) -> tuple[npt.NDArray[np.float64], j.Col]:
         """Each class group's concentration add-on (NaN: none charged) and what it was

@@ -31,6 +31,8 @@ _METHOD = {
     "Rates": "strategy_based",
 }
 _PER_POSITION = ("StrategyBased", "Rates")
+LEG_COLUMNS = ("matched_risk", "credit", "paired_credit", "after_credits")
+"""A SPAN leg's own part of per-leg credits (``class_groups`` frame, trace schema 1.5)."""
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -115,6 +117,7 @@ def _strategy_groups(positions: pd.DataFrame, codes: IntArray) -> pd.DataFrame:
     return out.assign(
         loss=0.0,
         charges=np.nan,
+        **{c: np.nan for c in LEG_COLUMNS},
         minimum=0.0,
         n_points=0,
         worst_point=-1,
@@ -139,6 +142,7 @@ def build_groups(
             "rule_id": cg["rule_id"].astype("str").array,
             "loss": cg["loss"].to_numpy(np.float64),
             "charges": np.where(scan, cg["charges"].to_numpy(np.float64), np.nan),
+            **{c: cg[c].to_numpy(np.float64) for c in LEG_COLUMNS},
             "minimum": cg["minimum"].to_numpy(np.float64),
             "requirement": cg["requirement"].to_numpy(np.float64),
             "n_points": cg["n_points"].to_numpy(np.int64),
@@ -342,14 +346,17 @@ def groups_json(
     positions: j.Col,
     pos_group: IntArray,
     n_sets: int,
+    *,
     add_on: tuple[FloatArray, j.Part],
+    charges: j.Part,
 ) -> tl.Pieces:
     """Each margin set's class groups as the body of a JSON list, laid out, not joined.
 
     The points and positions (the bulk of a trace) are copied once, into the trace: each
     group is its head, its points, its positions and its tail, placed in set order.
     ``add_on``: each group's concentration add-on (NaN: none) and what it was charged from
-    (its ``concentration`` JSON, ``null``: none).
+    (its ``concentration`` JSON, ``null``: none); ``charges``: each group's ``span_charges``
+    JSON (``null``: not a SPAN scan).
     """
     f = groups.frame
     sets = f["set"].to_numpy(np.int64)
@@ -358,21 +365,30 @@ def groups_json(
     rank = np.full(len(f) + 1, -1, dtype=np.int64)  # a group's place in set order; [-1]: none
     rank[order] = np.arange(len(order))
     method: j.Col = f["method"].map(_METHOD).astype(object).tolist()
+    leg = {c: j.money(f[c].to_numpy(np.float64), null_for_nan=True) for c in LEG_COLUMNS}
     head = j.concat(
         '{"add_on":',
         j.money(add_on[0], null_for_nan=True),
+        ',"after_credits":',
+        leg["after_credits"],
         ',"charges":',
         j.money(f["charges"].to_numpy(), null_for_nan=True),
         ',"class_group":',
         j.strings(f["class_group"]),
         ',"concentration":',
         add_on[1],
+        ',"credit":',
+        leg["credit"],
         ',"loss":',
         j.money(f["loss"].to_numpy()),
+        ',"matched_risk":',
+        leg["matched_risk"],
         ',"method":"',
         method,
         '","minimum":',
         j.money(f["minimum"].to_numpy()),
+        ',"paired_credit":',
+        leg["paired_credit"],
         ',"points":[',
     )
     tail = j.concat(
@@ -382,6 +398,8 @@ def groups_json(
         j.floats(f["range_up"].to_numpy()),
         ',"requirement":',
         j.money(f["requirement"].to_numpy()),
+        ',"span_charges":',
+        charges,
         ',"worst_point":',
         j.strings(worst_labels(groups)),
         "}",
@@ -432,3 +450,48 @@ def match_groups(
     keys = pd.Index(sets * width + (left + 1))
     found = keys.get_indexer(pos_sets * width + right_code)
     return np.asarray(np.where(pos_sets >= 0, found, -1), dtype=np.int64)
+
+
+def span_charges_json(
+    groups: Groups, frame: pd.DataFrame | None, codes: IntArray, rates: dict[str, str]
+) -> j.Col:
+    """Each class group's ``span_charges`` JSON: a list of its charge rows (the
+    ``span_charges`` frame, ``codes`` their sets) for a SPAN scan's group, ``null`` for other
+    methods. ``rates``: each rate id's ``rate`` JSON (its InputValue)."""
+    f = groups.frame
+    scan = (f["method"] == "SpanScan").to_numpy(dtype=bool)
+    n = len(f)
+    if frame is None or frame.empty:
+        return np.where(scan, "[]", "null").astype(object).tolist()  # type: ignore[no-any-return]
+    row = match_groups(f["set"].to_numpy(np.int64), f["class_group"], codes, frame["class_group"])
+    rate_id = frame["rate_id"].astype("str")
+    rate_codes, rate_names = pd.factorize(rate_id)
+    number = {c: j.floats(frame[c].to_numpy(np.float64)) for c in _CHARGE_NUMBERS}
+    items = j.concat(
+        '{"amount":',
+        j.money(frame["amount"].to_numpy(np.float64)),
+        ',"charge":',
+        j.strings(frame["charge"]),
+        ',"citation":',
+        j.strings(frame["citation"]),
+        ',"count":',
+        number["count"],
+        ',"evidence":',
+        evidence_letters(frame["evidence"]),
+        ',"long_contracts":',
+        number["long_contracts"],
+        ',"option_contracts":',
+        number["option_contracts"],
+        ',"rate":',
+        j.Coded(rate_codes, [rates[str(r)] for r in rate_names]),
+        ',"short_contracts":',
+        number["short_contracts"],
+        ',"tier":',
+        j.strings(frame["tier"]),
+        "}",
+    )
+    joined = j.group_join(items, row, n)
+    return [f"[{body}]" if s else "null" for body, s in zip(joined, scan.tolist(), strict=True)]
+
+
+_CHARGE_NUMBERS = ("count", "long_contracts", "short_contracts", "option_contracts")

@@ -30,8 +30,8 @@ from marginlex.audit.trace.steps import (
 )
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.4"
-SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4"]
+SCHEMA_VERSION: Final = "1.5"
+SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4", "1.5"]
 """Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
@@ -103,9 +103,25 @@ class MarginSetTrace(TraceModel):
     citation: str | None = None
     edges: tuple[GraphEdge, ...] = ()
     id: str
+    left_alone_by: str | None = Field(
+        default=None,
+        description=(
+            "A set of one account that no rule formed (`rule_id` null): the rulebook's "
+            "merging rule, which merged no other account into it (before 1.5 it was "
+            "written as the set's `rule_id`); null otherwise, and before 1.5."
+        ),
+    )
+    left_alone_citation: str | None = Field(
+        default=None, description="That rule's citation (as `left_alone_by`)."
+    )
     owner_id: str
     rule_id: str | None = Field(
-        default=None, description="The rule that let the accounts be margined together."
+        default=None,
+        description=(
+            "The rule that formed the set: merged its accounts or took in another account's "
+            "positions; null for one account no rule joined (since 1.5; before, the "
+            "rulebook's merging rule)."
+        ),
     )
 
 
@@ -195,7 +211,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.4; 1.0 to 1.3
+    """One margin decision, with every step that led to it (schema version 1.5; 1.0 to 1.4
     are read and written back as they were recorded)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
@@ -294,6 +310,12 @@ def as_version(body: bytes, version: str) -> bytes:
     versions added removed (replay compares a re-made trace with a recording this way, so a
     recording is checked for what it recorded, not for fields it could not hold).
 
+    1.5 added each class group's ``span_charges`` (the charges its ``charges`` add up from)
+    and a SPAN leg's ``matched_risk``, ``credit``, ``paired_credit`` and ``after_credits``,
+    each capped lot's ``cap_of``, ``cap_limit``, ``cap_base``, ``cap_amount`` and
+    ``capped_value``, and the margin set's ``left_alone_by`` and ``left_alone_citation``: a
+    set of one account that no rule formed names no ``rule_id`` since 1.5, where 1.4 named
+    the rulebook's merging rule (written back there for an earlier version);
     1.4 added each class group's ``concentration`` (what its add-on was charged from), each
     offset's ``class_group_requirements``, ``paired_credit`` and ``requirement`` (and a DV01
     pairing's row's ``dv01_matched`` and each leg's risk per DV01 and credit), and an
@@ -308,6 +330,10 @@ def as_version(body: bytes, version: str) -> bytes:
     if version == SCHEMA_VERSION:
         return body
     doc = json.loads(body)
+    _without_1_5(doc)
+    if version == "1.4":
+        doc["schema_version"] = version
+        return canonical_json(doc)
     _without_1_4(doc)
     if version == "1.3":
         doc["schema_version"] = version
@@ -335,6 +361,23 @@ def as_version(body: bytes, version: str) -> bytes:
             check.pop("shortfall", None)
     doc["schema_version"] = version
     return canonical_json(doc)
+
+
+def _without_1_5(doc: dict[str, Any]) -> None:
+    """A trace's JSON without the fields 1.5 added, a lone set naming its merging rule."""
+    ms = doc.get("margin_set") or {}
+    left_by, left_cite = ms.pop("left_alone_by", None), ms.pop("left_alone_citation", None)
+    if left_by is not None and ms.get("rule_id") is None:
+        ms["rule_id"], ms["citation"] = left_by, left_cite
+    for step in doc.get("steps", []):
+        output = step.get("output") or {}
+        for group in output.get("groups") or []:
+            for key in ("after_credits", "credit", "matched_risk", "paired_credit"):
+                group.pop(key, None)
+            group.pop("span_charges", None)
+        for lot in output.get("lots") or []:
+            for key in ("cap_amount", "cap_base", "cap_limit", "cap_of", "capped_value"):
+                lot.pop(key, None)
 
 
 def _without_1_4(doc: dict[str, Any]) -> None:

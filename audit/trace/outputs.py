@@ -320,6 +320,10 @@ def lot_rows(lots: pd.DataFrame, maturity: pd.Series) -> j.Col:
     capped = lots["cap_rule_id"].astype("str").fillna("") != ""
     eligible = lots["status"].astype("str").to_numpy() == "eligible"
     reason = lots["reason"].astype("str").where(~eligible, "")
+    cap = {
+        c: j.money(np.where(capped, lots[c].to_numpy(np.float64), np.nan), null_for_nan=True)
+        for c in ("cap_amount", "cap_base", "capped_value")
+    }
     return j.concat(
         '{"account_id":',
         j.strings(lots["account_id"]),
@@ -327,12 +331,22 @@ def lot_rows(lots: pd.DataFrame, maturity: pd.Series) -> j.Col:
         j.strings(lots["asset"]),
         ',"candidates":[',
         candidates,
-        '],"cap_applied":',
+        '],"cap_amount":',
+        cap["cap_amount"],
+        ',"cap_applied":',
         j.bools(capped.to_numpy()),
+        ',"cap_base":',
+        cap["cap_base"],
+        ',"cap_limit":',
+        j.floats(np.where(capped, lots["cap_limit"].to_numpy(np.float64), np.nan)),
+        ',"cap_of":',
+        j.nullable_strings(lots["cap_of"].astype("str").where(capped, "")),
         ',"cap_rule_id":',
         j.nullable_strings(lots["cap_rule_id"]),
         ',"cap_scale":',
         j.floats(np.where(capped, lots["cap_scale"].to_numpy(np.float64), np.nan)),
+        ',"capped_value":',
+        cap["capped_value"],
         ',"citation":',
         j.strings(lots["citation"]),
         ',"eligible":',

@@ -17,6 +17,7 @@ from marginlex.audit.trace import fragments as j
 from marginlex.audit.trace.model import EdgeRelation
 from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import GIVES_UP, TAKES_IN, Evaluation
+from marginlex.engine.plan.steps import StepKind
 
 IntArray = npt.NDArray[np.int64]
 
@@ -68,6 +69,12 @@ def margin_set_json(
     cite = sets["citation"].astype("str").to_numpy(dtype=object)
     rule_ids = pd.Series(np.where(has, rule[np.clip(first, 0, None)], ""), dtype="str")
     citations = pd.Series(np.where(has, cite[np.clip(first, 0, None)], ""), dtype="str")
+    # a set no rule formed (one account): the merging rule that looked at it and left it
+    # alone, as trace schema 1.4 named it in `rule_id` (kept to write such a trace again)
+    merging = ev.plan.active(StepKind.MARGIN_SETS)
+    alone = (rule_ids == "").to_numpy() & bool(merging)
+    left_by = np.where(alone, merging[0].rule_id if merging else "", "")
+    left_cite = np.where(alone, merging[0].citation if merging else "", "")
     edges = _edge_fragments(
         ev,
         sets,
@@ -90,6 +97,10 @@ def margin_set_json(
             edges,
             '],"id":',
             j.strings(pd.Series(index.to_numpy(), dtype="str")),
+            ',"left_alone_by":',
+            j.nullable_strings(pd.Series(left_by, dtype="str")),
+            ',"left_alone_citation":',
+            j.nullable_strings(pd.Series(left_cite, dtype="str")),
             ',"owner_id":',
             j.strings(owner),
             ',"rule_id":',

@@ -166,6 +166,34 @@ class ConcentrationTrace(TraceModel):
     )
 
 
+class SpanChargeTrace(TraceModel):
+    """One charge of a SPAN class group (since trace schema 1.5): the calendar spreads of a
+    tier of months, or the contracts in their delivery month, times the rule's rate.
+    A class group's ``amount``s add up to its ``charges``."""
+
+    amount: Money = Field(description="count x rate.")
+    charge: Literal["calendar", "delivery"]
+    citation: str | None = _ROW_CITATION
+    count: float = Field(
+        description="Calendar: the spreads formed in the tier (min(long, short) less the "
+        "spreads of nearer tiers); delivery: the gross contracts in the delivery month."
+    )
+    evidence: Evidence | None = _ROW_EVIDENCE
+    long_contracts: float = Field(
+        description="Calendar: the long contracts of this tier and nearer ones, netted per "
+        "expiry (an option by delta where the rule counts by delta); delivery: the long "
+        "contracts in the month."
+    )
+    option_contracts: float | None = Field(
+        default=None,
+        description="Calendar: the options' net contracts by delta among them (quantity x "
+        "delta); null for the delivery month.",
+    )
+    rate: InputValue = Field(description="The charge per spread or contract, by parameter id.")
+    short_contracts: float = Field(description="As `long_contracts`, the short side.")
+    tier: str = Field(description="`up to 3 months`, `otherwise`, or `delivery month`.")
+
+
 class ClassGroupTrace(TraceModel):
     """How one class group's requirement was reached."""
 
@@ -175,6 +203,14 @@ class ClassGroupTrace(TraceModel):
             "The concentration add-on a `concentration add` rule charged on this class group "
             "(its rate times the group's value, the group being above its share of equity), "
             "added to the requirement after offsets; null when none, and before 1.3."
+        ),
+    )
+    after_credits: Money | None = Field(
+        default=None,
+        description=(
+            "A SPAN leg credited per leg: its requirement after credits, max(loss - credit, "
+            "minimum) - paired_credit; the set's class groups' add up to its requirement "
+            "before add-ons and minimums. Null where credits are not per leg, and before 1.5."
         ),
     )
     charges: Money | None = Field(
@@ -190,11 +226,34 @@ class ClassGroupTrace(TraceModel):
         default=None,
         description="What `add_on` was charged from; null when none, and before 1.4.",
     )
+    credit: Money | None = Field(
+        default=None,
+        description=(
+            "A SPAN leg's inter-commodity spread credit: the rate times `matched_risk` (a "
+            "minimum may keep part of it from the requirement); null where credits are not "
+            "per leg, and before 1.5."
+        ),
+    )
     loss: Money = Field(
         description="Worst P&L, sign flipped, floored at 0 (plus `charges` in a SPAN scan)."
     )
+    matched_risk: Money | None = Field(
+        default=None,
+        description=(
+            "A SPAN leg: the scanning risk it matched against the other side's legs (its "
+            "risk x the matched risk / its side's risk); null where credits are not per "
+            "leg, and before 1.5."
+        ),
+    )
     method: MethodKind
     minimum: Money = Field(description="Per-contract minimum for the group.")
+    paired_credit: Money | None = Field(
+        default=None,
+        description=(
+            "A SPAN leg: the requirement a DV01 pairing took off it (0 without one); null "
+            "where credits are not per leg, and before 1.5."
+        ),
+    )
     points: tuple[ScenarioPoint, ...] = Field(description="Every point, in grid order.")
     positions: tuple[PositionAtWorst, ...]
     range_down: float | None = Field(
@@ -204,6 +263,11 @@ class ClassGroupTrace(TraceModel):
         default=None, description="Largest price rise scanned, as a fraction (0.06 = +6%)."
     )
     requirement: Money = Field(description="max(loss, minimum).")
+    span_charges: tuple[SpanChargeTrace, ...] | None = Field(
+        default=None,
+        description="SPAN: the charges that make up `charges`, one per tier of calendar "
+        "spreads and the delivery month charged; null for other methods, and before 1.5.",
+    )
     worst_point: str = Field(description="Label of the point with the lowest P&L.")
 
 
@@ -352,10 +416,30 @@ class LotTrace(TraceModel):
     candidates: tuple[HaircutCandidate, ...] = Field(
         default=(), description="Every schedule compared by a more-conservative combinator."
     )
+    cap_amount: Money | None = Field(
+        default=None,
+        description="The cap that cut the lot: cap_limit x cap_base (since 1.5; null if none).",
+    )
     cap_applied: bool = False
+    cap_base: Money | None = Field(
+        default=None, description="The set's requirement the limit is of (since 1.5)."
+    )
+    cap_limit: float | None = Field(
+        default=None, description="The limit, a fraction of `cap_base` (since 1.5)."
+    )
+    cap_of: Literal["initial", "maintenance"] | None = Field(
+        default=None, description="Which requirement `cap_base` is (since 1.5)."
+    )
     cap_rule_id: str | None = Field(default=None, description="Concentration rule, if capped.")
     cap_scale: float | None = Field(
-        default=None, description="Fraction of the post-haircut value the cap kept (0..1)."
+        default=None,
+        description="Fraction of the post-haircut value the cap kept (0..1): cap_amount / "
+        "capped_value.",
+    )
+    capped_value: Money | None = Field(
+        default=None,
+        description="The value after haircuts of every lot of the set the cap counts, which "
+        "the cap cut to `cap_amount` (since 1.5).",
     )
     citation: str | None = _ROW_CITATION
     eligible: bool = True

@@ -92,12 +92,19 @@ class OffsetResult:
             (:func:`leg_credits`), None without one.
         class_group_requirement: per class-group row, its requirement after every credit
             (:func:`leg_credits`, :func:`product_group_offsets`), None where not computed.
+        class_group_credit: per class-group row, the credit a leg was given
+            (:func:`leg_credits`: rate x ``class_group_matched``; a minimum may keep part of
+            it from the requirement), None where credits are not per leg.
+        class_group_matched: per class-group row, the scanning risk a leg matched
+            (:func:`leg_credits`), None where credits are not per leg.
     """
 
     product_groups: pd.DataFrame
     class_group_product_group: IntArray
     paired_credit: FloatArray | None = None
     class_group_requirement: FloatArray | None = None
+    class_group_credit: FloatArray | None = None
+    class_group_matched: FloatArray | None = None
 
 
 def product_group_offsets(
@@ -279,6 +286,7 @@ def leg_credits(
     side = np.where(direction > 0, up[codes], np.where(direction < 0, down[codes], 0.0))
     share = np.divide(matched[codes], side, out=np.zeros(len(risk)), where=side > 0)
     credit = rate[codes] * risk * share
+    matched_risk = risk * share
     if spreads is not None:
         credit, matched_risk = spreads
         matched = sum_by_group(codes, matched_risk, size)
@@ -322,6 +330,8 @@ def leg_credits(
         class_group_product_group=codes,
         paired_credit=paired_credit,
         class_group_requirement=after,
+        class_group_credit=credit,
+        class_group_matched=matched_risk,
     )
 
 

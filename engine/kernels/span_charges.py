@@ -58,6 +58,30 @@ def calendar_spreads(
     ...     bounds=np.array([0.25, np.inf])).tolist()
     [[4.0, 6.0]]
     """
+    return calendar_ladder(
+        codes, size, counted=counted, quantity=quantity, expiry=expiry, bounds=bounds
+    )[0]
+
+
+def calendar_ladder(
+    codes: IntArray,
+    size: int,
+    *,
+    counted: BoolArray,
+    quantity: FloatArray,
+    expiry: FloatArray,
+    bounds: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`calendar_spreads` with what formed them: (spreads, ``L(t)``, ``S(t)``), each
+    (size, tiers); ``L(t)`` and ``S(t)`` are the long and short contracts of tiers 1..t
+    (netted per expiry), and tier t's spreads are ``min(L(t), S(t)) - min(L(t-1), S(t-1))``.
+
+    >>> spreads, longs, shorts = calendar_ladder(np.array([0, 0, 0]), 1,
+    ...     counted=np.array([True] * 3), quantity=np.array([10.0, -4.0, -6.0]),
+    ...     expiry=np.array([0.1, 0.2, 0.5]), bounds=np.array([0.25, np.inf]))
+    >>> longs.tolist(), shorts.tolist()
+    ([[10.0, 10.0]], [[4.0, 10.0]])
+    """
     tiers = len(bounds)
     tier = np.searchsorted(bounds, expiry, side="left")
     keep = counted & (tier < tiers) & ~np.isnan(expiry)
@@ -71,11 +95,10 @@ def calendar_spreads(
     cell = (unique // span) * tiers + tier[keep][_first_of(inverse)]
     longs = np.bincount(cell, weights=np.maximum(net, 0.0), minlength=size * tiers)
     shorts = np.bincount(cell, weights=np.maximum(-net, 0.0), minlength=size * tiers)
-    formed = np.minimum(
-        np.cumsum(longs.reshape(size, tiers), axis=1),
-        np.cumsum(shorts.reshape(size, tiers), axis=1),
-    )
-    return np.diff(formed, axis=1, prepend=0.0)
+    long_to = np.cumsum(longs.reshape(size, tiers), axis=1).astype(np.float64)
+    short_to = np.cumsum(shorts.reshape(size, tiers), axis=1).astype(np.float64)
+    formed = np.minimum(long_to, short_to)
+    return np.diff(formed, axis=1, prepend=0.0), long_to, short_to
 
 
 def _first_of(inverse: IntArray) -> IntArray:

@@ -323,21 +323,30 @@ def _not_counted(state: RunState, result: Columns) -> None:
         result["value_after_haircut"][hit] = 0.0
 
 
+CAP_COLUMNS = ("cap_of", "cap_limit", "cap_base", "cap_amount", "capped_value")
+"""Per lot a cap cut (NaN, or "" for ``cap_of``, elsewhere): the requirement the limit is of
+(``initial`` or ``maintenance``), the limit, that requirement, the cap (limit x
+requirement) and the set's capped lots' value after haircuts that the cap cut to it."""
+
+
 def run_concentration(
     state: RunState,
     lots: pd.DataFrame,
     requirement: FloatArray,
-) -> tuple[FloatArray, np.ndarray, FloatArray]:
-    """Apply concentration limits: (value per lot, cap rule per lot, cap scale per lot).
+) -> tuple[FloatArray, np.ndarray, FloatArray, pd.DataFrame]:
+    """Apply concentration limits: (value per lot, cap rule per lot, cap scale per lot, and
+    per lot the figures of the cap that cut it, :data:`CAP_COLUMNS`).
 
     ``requirement`` is each set's maintenance requirement; a limit ``of initial
     requirement`` is measured against :func:`initial_requirement` instead."""
     value = lots["value_after_haircut"].to_numpy(np.float64)
     rule = np.full(len(lots), "", dtype=object)
     scale = np.ones(len(lots))
+    figures = {c: np.full(len(lots), np.nan) for c in CAP_COLUMNS[1:]}
+    cap_of = np.full(len(lots), "", dtype=object)
     placed = state.lot_set >= 0
     if not placed.any():  # no lot in a margin set (a book this rulebook decides no set of)
-        return value, rule, scale
+        return value, rule, scale, pd.DataFrame({"cap_of": cap_of, **figures})
     sets: IntArray = np.where(placed, state.lot_set, 0)
     for step in state.plan.active(StepKind.CONCENTRATION):
         c = step.statement
@@ -351,12 +360,20 @@ def run_concentration(
         )
         initial = c.of is m.ConcentrationBase.INITIAL
         base = initial_requirement(state, requirement) if initial else requirement
-        per_lot, _ = apply_concentration_cap(frame, base, cap)
+        per_lot, per_set = apply_concentration_cap(frame, base, cap)
         cut = per_lot["cap_scale"].to_numpy(np.float64) < 1.0
         value = per_lot["value"].to_numpy(np.float64)
         rule = np.where(cut, step.rule_id, rule)
         scale = scale * per_lot["cap_scale"].to_numpy(np.float64)
-    return value, rule, scale
+        cap_of = np.where(cut, "initial" if initial else "maintenance", cap_of)
+        shown = {
+            "cap_limit": np.full(len(sets), cap.fraction),
+            "cap_base": base[sets],
+            "cap_amount": per_set["cap_amount"].to_numpy(np.float64)[sets],
+            "capped_value": per_set["capped_value"].to_numpy(np.float64)[sets],
+        }
+        figures = {c: np.where(cut, shown[c], figures[c]) for c in CAP_COLUMNS[1:]}
+    return value, rule, scale, pd.DataFrame({"cap_of": cap_of, **figures})
 
 
 def initial_requirement(state: RunState, maintenance: FloatArray) -> FloatArray:

@@ -50,7 +50,7 @@ from marginlex.engine.phases.ranges import (
 )
 from marginlex.engine.phases.span_charges import leg_windows, span_charges, tier_deltas
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant, empty_frame
-from marginlex.engine.plan.citations import row_note_categories, strategy_notes
+from marginlex.engine.plan.citations import row_note_categories, row_notes, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
 from marginlex.engine.plan.expressions import mask
 from marginlex.engine.plan.steps import Plan, Step, StepKind
@@ -86,6 +86,9 @@ class MethodResult:
         pairing: per class group, its clearing-house side and net DV01 per bucket of the
             DV01 pairing in force (:mod:`marginlex.engine.phases.pairing`); None when no
             set of a SPAN scan holds both sides.
+        span_charges: a SPAN scan's charge rows, one per charge a class group was charged
+            (:data:`marginlex.engine.phases.span_charges.CHARGE_COLUMNS`, with the row's
+            ``citation`` and ``evidence``); None for other methods.
         tier_deltas: (class groups, tiers) net delta in each tier of months the SPAN
             credit rule's legs name (:func:`marginlex.engine.phases.span_charges.leg_windows`
             order); None when no leg names a tier.
@@ -98,6 +101,7 @@ class MethodResult:
     set_requirement: FloatArray
     tier_deltas: FloatArray | None = None
     pairing: BucketDv01 | None = None
+    span_charges: pd.DataFrame | None = None
 
 
 def _per_set(state: RunState, codes: IntArray, weights: FloatArray) -> FloatArray:
@@ -212,7 +216,14 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     g = result.groups
     codes = result.positions["group"].to_numpy(np.int64)
     deltas = result.positions["delta"].to_numpy(np.float64)
-    charges = span_charges(state, scan, rows, codes, len(g), deltas=deltas)
+    charges, charge_rows = span_charges(
+        state, scan, rows, codes, len(g), deltas=deltas, rule_id=step.rule_id
+    )
+    notes = [t.note for t in scan.calendar.tiers] if scan.calendar is not None else []
+    notes.append(scan.delivery.note if scan.delivery is not None else None)
+    charge_rows = charge_rows.assign(
+        **row_notes(step.statement, notes, charge_rows["row"].to_numpy(np.int64))
+    )
     credit = credit_rule_of(state.plan, span=True)
     rule = credit.statement.rule if credit is not None else None  # type: ignore[union-attr]
     windows = leg_windows(rule, state.plan.value) if isinstance(rule, m.ClassGroupCredit) else []
@@ -251,7 +262,7 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     paired = None
     if pairing is not None and sides is not None and (sides != NOT_PAIRED).any():
         paired = bucket_dv01(state, pairing, rows, codes=codes, size=len(g), side=sides)
-    return replace(done, tier_deltas=tiers, pairing=paired)
+    return replace(done, tier_deltas=tiers, pairing=paired, span_charges=charge_rows)
 
 
 def _horizon(state: RunState, scan: m.SpanScan) -> float:

@@ -73,6 +73,7 @@ def run_offsets(state: RunState, results: list[MethodResult]) -> FloatArray:
             total += result.set_requirement
             continue
         out, found = _credits(state, result, credit, pairing)
+        _leg_columns(result.groups, out)
         pg = out.product_groups
         total += np.bincount(
             pg["margin_set"].to_numpy(np.int64),
@@ -109,6 +110,20 @@ def _with_pairing_columns(frame: pd.DataFrame) -> pd.DataFrame:
     it is another offset's)."""
     missing = [c for c in PAIRING_OFFSET_COLUMNS if c not in frame.columns]
     return frame.assign(**dict.fromkeys(missing, np.nan)) if missing else frame
+
+
+def _leg_columns(groups: pd.DataFrame, out: OffsetResult) -> None:
+    """Each class group's own part of per-leg credits, for the trace (since schema 1.5):
+    the scanning risk it matched, the credit it was given, a DV01 pairing's credit, and
+    its requirement after them all, ``max(loss - credit, minimum) - paired_credit``."""
+    if out.class_group_credit is None or out.class_group_matched is None:
+        return
+    assert out.class_group_requirement is not None
+    groups["matched_risk"] = out.class_group_matched
+    groups["credit"] = out.class_group_credit
+    paired = out.paired_credit
+    groups["paired_credit"] = paired if paired is not None else np.zeros(len(groups))
+    groups["after_credits"] = out.class_group_requirement
 
 
 def _credits(
@@ -365,11 +380,34 @@ def _class_group_trace(state: RunState, results: list[MethodResult]) -> pd.DataF
 
 def _trace_frames(state: RunState, results: list[MethodResult]) -> None:
     if not state.trace:
-        state.frames["class_groups"] = empty_frame(FRAME_COLUMNS["class_groups"])
-        state.frames["positions"] = empty_frame(FRAME_COLUMNS["positions"])
+        for name in ("class_groups", "positions", "span_charges"):
+            state.frames[name] = empty_frame(FRAME_COLUMNS[name])
         return
     state.frames["class_groups"] = _class_group_trace(state, results)
     state.frames["positions"] = _position_trace(state, results)
+    state.frames["span_charges"] = _span_charge_trace(state, results)
+
+
+def _span_charge_trace(state: RunState, results: list[MethodResult]) -> pd.DataFrame:
+    """The SPAN scans' charge rows, each with its class group's set and name."""
+    frames = []
+    for r in results:  # one block per margin method
+        if r.span_charges is None or r.groups is None or not len(r.span_charges):
+            continue
+        at = r.span_charges["group"].to_numpy(np.int64)
+        frames.append(
+            r.span_charges.assign(
+                margin_set_id=state.set_column(r.groups["margin_set"].to_numpy(np.int64)[at]),
+                class_group=as_text(r.groups["class_group"]).to_numpy(dtype=object)[at],
+                rule_id=constant(len(at), r.step.rule_id),
+            )
+        )
+    if not frames:
+        return empty_frame(FRAME_COLUMNS["span_charges"])
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("margin_set_id", "class_group", "charge", "tier", "rate_id", CITATION, EVIDENCE):
+        out[col] = pd.Categorical(out[col].astype("str"))
+    return out[list(FRAME_COLUMNS["span_charges"])]
 
 
 def _range_labels(method: object, chosen: np.ndarray) -> tuple[list[str], IntArray]:

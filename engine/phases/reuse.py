@@ -58,6 +58,8 @@ class PhaseOutputs:
         maintenance: per set code, the requirement after offsets.
         lots: per lot row, the haircut columns.
         value, cap_rule, cap_scale: per lot row, after concentration limits.
+        caps: per lot row, the figures of the cap that cut it
+            (:data:`marginlex.engine.phases.collateral.CAP_COLUMNS`).
     """
 
     eligible_by_rule: dict[str, BoolArray] = field(default_factory=dict)
@@ -68,6 +70,7 @@ class PhaseOutputs:
     value: FloatArray = field(default_factory=lambda: np.zeros(0))
     cap_rule: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     cap_scale: FloatArray = field(default_factory=lambda: np.zeros(0))
+    caps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def carry_over(reuse: Reuse, state: RunState) -> PhaseOutputs:
         Phase.ELIGIBILITY: ("eligibility",),
         Phase.MARGIN_SETS: ("sets", "set_edges"),
         Phase.SEGREGATION: ("segregation",),
-        Phase.OFFSET: ("offsets", "class_groups", "positions", "pairing_split"),
+        Phase.OFFSET: ("offsets", "class_groups", "positions", "pairing_split", "span_charges"),
         Phase.CONCENTRATION: ("lots",),
     }
     for phase in keep & frames.keys():
@@ -206,4 +209,5 @@ def carry_over(reuse: Reuse, state: RunState) -> PhaseOutputs:
         value=prev.value,
         cap_rule=prev.cap_rule,
         cap_scale=prev.cap_scale,
+        caps=prev.caps,
     )

@@ -26,7 +26,7 @@ from marginlex.engine.evaluation import FRAME_COLUMNS, GIVES_UP, TAKES_IN
 from marginlex.engine.graph.margin_sets import form_margin_sets
 from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.shortfall import shortfall
-from marginlex.engine.phases.state import RunState, constant, empty_frame, stack_frames
+from marginlex.engine.phases.state import IntArray, RunState, constant, empty_frame, stack_frames
 from marginlex.engine.plan.expressions import FieldTexts, mask, shown_value, tested_inputs
 from marginlex.engine.plan.steps import Step, StepKind
 
@@ -242,14 +242,6 @@ def _give_up(state: RunState, step: Step, rule: m.GiveUp) -> pd.DataFrame:
 def _set_frames(state: RunState, edges: pd.DataFrame, given: list[pd.DataFrame]) -> None:
     scoped = state.account_set >= 0
     codes = state.account_set[scoped]
-    members = pd.DataFrame(
-        {
-            "margin_set_id": state.set_column(codes),
-            "account_id": state.account_ids[scoped].reset_index(drop=True),
-            "role": constant(len(codes), "member"),
-            **state.step_columns(_member_rule(state), len(codes)),
-        }
-    )
     moved = state.joined_by > 0
     pos = state.ctx.positions
     takers = pd.DataFrame(
@@ -260,6 +252,14 @@ def _set_frames(state: RunState, edges: pd.DataFrame, given: list[pd.DataFrame])
             "rule_id": np.asarray(state.joined_rules, dtype=object)[state.joined_by[moved]],
         }
     ).drop_duplicates()
+    members = pd.DataFrame(
+        {
+            "margin_set_id": state.set_column(codes),
+            "account_id": state.account_ids[scoped].reset_index(drop=True),
+            "role": constant(len(codes), "member"),
+            **_formed_by(state, codes, takers),
+        }
+    )
     others = pd.concat([takers, *given], ignore_index=True)
     others["citation"] = others["rule_id"].map(_citations(state)).fillna("").astype("str")
     state.frames["sets"] = pd.concat([members, others], ignore_index=True)
@@ -275,6 +275,31 @@ def _set_frames(state: RunState, edges: pd.DataFrame, given: list[pd.DataFrame])
             "citation": rule_id.map(_citations(state)).fillna("").astype("str").to_numpy(),
         }
     )
+
+
+def _formed_by(state: RunState, codes: IntArray, takers: pd.DataFrame) -> dict[str, pd.Categorical]:
+    """The ``rule_id`` and ``citation`` of each member row: the rule that formed its set.
+
+    A set of several accounts was merged by the margin-set rule; a set of one account that
+    took in another account's positions was formed by the rule that took them in; a set of
+    one account that nothing joined was formed by no rule (empty: the trace's ``rule_id``
+    is null), though a merging rule may have looked at it and left it alone; under a rule
+    that sets each account alone (``sets each account alone``), by that rule.
+    """
+    size = np.bincount(codes, minlength=state.n_sets)
+    merging = _member_rule(state)
+    took = takers.drop_duplicates("margin_set_id").set_index("margin_set_id")["rule_id"]
+    set_ids = pd.Series(state.set_column(codes), dtype="str")
+    mapped = set_ids.map(took.astype("str")).astype(object)
+    rule = mapped.where(mapped.notna(), "").to_numpy(dtype=object)
+    if isinstance(getattr(merging.statement, "rule", None), m.Separate):
+        rule = np.where(rule == "", merging.rule_id, rule)  # `sets each account alone`
+    rule = np.where(size[codes] > 1, merging.rule_id, rule)
+    rule_id = pd.Series(rule, dtype="str")
+    return {
+        "rule_id": pd.Categorical(rule_id),
+        "citation": pd.Categorical(rule_id.map(_citations(state)).fillna("").astype("str")),
+    }
 
 
 def _member_rule(state: RunState) -> Step:

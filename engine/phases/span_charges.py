@@ -11,17 +11,40 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.kernels.grouping import sum_by_group
-from marginlex.engine.kernels.span_charges import calendar_spreads, delivery_charges
+from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
 from marginlex.engine.phases.ranges import moving_instrument
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState
 from marginlex.engine.plan.expressions import mask
 
 Window = tuple[float, float]
 """A tier of months: time to expiry above the first bound, at most the second (years)."""
+
+
+CHARGE_COLUMNS = (
+    "group",
+    "row",
+    "charge",
+    "tier",
+    "rate_id",
+    "rate",
+    "count",
+    "long_contracts",
+    "short_contracts",
+    "option_contracts",
+    "amount",
+)
+"""One row per charge a class group was charged (:func:`span_charges`): ``group`` (its
+row), ``row`` (the tier's index; the delivery charge's is the number of tiers), ``charge``
+(``calendar`` or ``delivery``), ``tier`` (``up to 3 months``, ``otherwise``, ``delivery
+month``), the rate (by parameter id, or the rule's slot) and its value, ``count`` (spreads
+formed in the tier, or gross contracts in the delivery month), the long and short contracts
+of the tier and nearer ones (netted per expiry; the delivery month's gross), the options'
+contracts counted by delta among them (net), and ``amount`` = count x rate."""
 
 
 def span_charges(
@@ -32,8 +55,10 @@ def span_charges(
     size: int,
     *,
     deltas: FloatArray,
-) -> FloatArray:
-    """Per class group, the calendar spread and delivery month charges of ``scan``.
+    rule_id: str = "",
+) -> tuple[FloatArray, pd.DataFrame]:
+    """Per class group, the calendar spread and delivery month charges of ``scan``, and the
+    rows they add up from (:data:`CHARGE_COLUMNS`; the loop is over the rulebook's tiers).
 
     Args:
         state: the run.
@@ -42,35 +67,106 @@ def span_charges(
         codes: class-group code per row (the scan's).
         size: number of class groups.
         deltas: per row, its contracts with an option counted by delta (the scan's).
+        rule_id: the scan's rule, to name a rate written in the rule.
     """
     total = np.zeros(size)
+    parts: list[pd.DataFrame] = []
     pos = state.ctx.positions
     quantity = pos.own[Subject.POSITION]["quantity"].to_numpy(np.float64)[rows]
     link = pos.links[1]
     inst = link.ctx.own[Subject.INSTRUMENT]
     inst_rows = link.index[rows]
+    tiers = scan.calendar.tiers if scan.calendar is not None else ()
     if scan.calendar is not None:
-        bounds = np.array(
-            [state.plan.value(t.upper) if t.upper else np.inf for t in scan.calendar.tiers]
-        )
-        rates = np.array([state.plan.value(t.charge) for t in scan.calendar.tiers])
+        bounds = np.array([state.plan.value(t.upper) if t.upper else np.inf for t in tiers])
+        rates = np.array([state.plan.value(t.charge) for t in tiers])
         counted = mask(scan.calendar.where, pos, state.plan)[rows]
         # by delta: an option counts quantity x delta at its underlying's expiry (CME)
-        at = moving_instrument(state)[rows] if scan.calendar.by_delta else inst_rows
+        moving = moving_instrument(state)[rows]
+        at = moving if scan.calendar.by_delta else inst_rows
         expiry = inst["residual_maturity"].to_numpy(np.float64)[at]
         contracts = deltas if scan.calendar.by_delta else quantity
-        spreads = calendar_spreads(
+        spreads, longs, shorts = calendar_ladder(
             codes, size, counted=counted, quantity=contracts, expiry=expiry, bounds=bounds
         )
         total += spreads @ rates
+        # the options among them: net contracts by delta, per tier and the nearer ones
+        tier = np.searchsorted(bounds, expiry, side="left")
+        option = counted & (moving != inst_rows) & (tier < len(bounds)) & ~np.isnan(expiry)
+        cell = codes * len(bounds) + np.minimum(tier, len(bounds) - 1)
+        options = np.bincount(
+            cell[option], weights=contracts[option], minlength=size * len(bounds)
+        ).reshape(size, len(bounds))
+        options = np.cumsum(options, axis=1)
+        for k, t in enumerate(tiers):  # the rulebook's tiers
+            (hit,) = np.nonzero(spreads[:, k] > 0)
+            label = f"up to {t.upper.written}" if t.upper is not None else "otherwise"
+            rate_id = _rate_id(t.charge, f"{rule_id}.calendar[{label}]")
+            parts.append(
+                _charge_rows(
+                    hit, k, "calendar", label, rate_id=rate_id, rate=rates[k], count=spreads[hit, k]
+                ).assign(
+                    long_contracts=longs[hit, k],
+                    short_contracts=shorts[hit, k],
+                    option_contracts=options[hit, k],
+                )
+            )
     if scan.delivery is not None:
         counted = mask(scan.delivery.where, pos, state.plan)[rows]
         month = inst["maturity"].to_numpy("datetime64[M]")[inst_rows]
         in_month = counted & (month == np.datetime64(state.plan.as_of, "M"))
-        total += delivery_charges(
-            codes, size, in_month, quantity, state.plan.value(scan.delivery.amount)
+        amount = state.plan.value(scan.delivery.amount)
+        total += delivery_charges(codes, size, in_month, quantity, amount)
+        long_in = sum_by_group(codes, np.where(in_month, np.maximum(quantity, 0.0), 0.0), size)
+        short_in = sum_by_group(codes, np.where(in_month, np.maximum(-quantity, 0.0), 0.0), size)
+        gross = long_in + short_in
+        (hit,) = np.nonzero(gross > 0)
+        rate_id = _rate_id(scan.delivery.amount, f"{rule_id}.delivery")
+        parts.append(
+            _charge_rows(
+                hit,
+                len(tiers),
+                "delivery",
+                "delivery month",
+                rate_id=rate_id,
+                rate=amount,
+                count=gross[hit],
+            ).assign(long_contracts=long_in[hit], short_contracts=short_in[hit])
         )
-    return total
+    if not parts:
+        return total, pd.DataFrame({c: [] for c in CHARGE_COLUMNS})
+    return total, pd.concat(parts, ignore_index=True).reindex(columns=list(CHARGE_COLUMNS))
+
+
+def _rate_id(value: m.Quantity | m.ParamRef, slot: str) -> str:
+    """A rate by its parameter id (``param.NAME``), or by the rule's slot when written in it."""
+    return f"param.{value.name}" if isinstance(value, m.ParamRef) else slot
+
+
+def _charge_rows(
+    groups: IntArray,
+    row: int,
+    charge: str,
+    tier: str,
+    *,
+    rate_id: str,
+    rate: float,
+    count: FloatArray,
+) -> pd.DataFrame:
+    n = len(groups)
+    return pd.DataFrame(
+        {
+            "group": groups.astype(np.int64),
+            "row": np.full(n, row, dtype=np.int64),
+            "charge": np.full(n, charge, dtype=object),
+            "tier": np.full(n, tier, dtype=object),
+            "rate_id": np.full(n, rate_id, dtype=object),
+            "rate": np.full(n, rate),
+            "count": count,
+            "option_contracts": np.full(n, np.nan),
+            "amount": count * rate,
+        }
+    )
 
 
 def leg_window(tier: m.Expiring | None, value: Callable[[m.Quantity], float]) -> Window | None:
