@@ -298,7 +298,7 @@ def _formed_by(state: RunState, codes: IntArray, takers: pd.DataFrame) -> dict[s
     rule_id = pd.Series(rule, dtype="str")
     return {
         "rule_id": pd.Categorical(rule_id),
-        "citation": pd.Categorical(rule_id.map(_citations(state)).fillna("").astype("str")),
+        "citation": pd.Categorical(rule_id.map(_citations(state)).astype(object).fillna("")),
     }
 
 

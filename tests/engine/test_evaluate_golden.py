@@ -46,6 +46,7 @@ def test_run_writes_parquet_and_refuses_a_bad_rulebook(tmp_path: Path) -> None:
             "minimums.parquet",
             "add_ons.parquet",
             "clearing_split.parquet",
+            "span_charges.parquet",
             "offsets.parquet",
             "lots.parquet",
         ]
