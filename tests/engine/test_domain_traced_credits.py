@@ -17,6 +17,8 @@ import pytest
 from _evaluate_books import make_book
 from typer.testing import CliRunner
 
+from marginlex.audit.canonical import canonical_json
+from marginlex.audit.trace.model import as_version
 from marginlex.cli import app
 
 ACCOUNTS = """
@@ -210,3 +212,17 @@ def test_a_futures_account_alone_cites_no_merging_rule(book: Path) -> None:
     assert "account F6 alone: no rule merged another account into it" in text
     line = next(x for x in text.splitlines() if "Margin set ms:F6" in x)
     assert "cftc_cross_margin_sets" not in line
+
+
+def test_a_1_4_trace_is_written_back_as_it_was_recorded(book: Path) -> None:
+    """A 1.5 trace written as 1.4 (replay compares a recording that way) names the merging
+    rule on a lone set again and holds none of the fields 1.5 added."""
+    trace = _trace(book, "cftc:ms:F12")
+    old = json.loads(as_version(canonical_json(trace), "1.4"))
+    assert old["schema_version"] == "1.4"
+    assert old["margin_set"]["rule_id"] == "cftc_cross_margin_sets"
+    assert old["margin_set"]["citation"].startswith("CFTC order granting exemptive relief")
+    assert "left_alone_by" not in old["margin_set"]
+    text = json.dumps(old)
+    for field in ("span_charges", "after_credits", "matched_risk", "cap_amount", "capped_value"):
+        assert f'"{field}"' not in text
