@@ -313,12 +313,12 @@ def as_version(body: bytes, version: str) -> bytes:
     1.5 added each class group's ``span_charges`` (the charges its ``charges`` add up from)
     and a SPAN leg's ``matched_risk``, ``credit``, ``paired_credit`` and ``after_credits``,
     each capped lot's ``cap_of``, ``cap_limit``, ``cap_base``, ``cap_amount`` and
-    ``capped_value``, and the margin set's ``left_alone_by`` and ``left_alone_citation``: a
+    ``capped_value``, a DV01 pairing's row's ``dv01_matched`` and each leg's risk per DV01
+    and credit, and the margin set's ``left_alone_by`` and ``left_alone_citation``: a
     set of one account that no rule formed names no ``rule_id`` since 1.5, where 1.4 named
     the rulebook's merging rule (written back there for an earlier version);
     1.4 added each class group's ``concentration`` (what its add-on was charged from), each
-    offset's ``class_group_requirements``, ``paired_credit`` and ``requirement`` (and a DV01
-    pairing's row's ``dv01_matched`` and each leg's risk per DV01 and credit), and an
+    offset's ``class_group_requirements``, ``paired_credit`` and ``requirement``, and an
     offsets output's ``clearing_split``; 1.3 added each class group's ``add_on`` and
     ``charges``, the figures' ``minimum_equity`` and each requirement's own ``citation`` and
     ``evidence``; 1.2 added
@@ -378,6 +378,9 @@ def _without_1_5(doc: dict[str, Any]) -> None:
         for lot in output.get("lots") or []:
             for key in ("cap_amount", "cap_base", "cap_limit", "cap_of", "capped_value"):
                 lot.pop(key, None)
+        for offset in output.get("offsets") or []:
+            for key in _PAIRING_LEGS:
+                offset.pop(key, None)
 
 
 def _without_1_4(doc: dict[str, Any]) -> None:
@@ -390,8 +393,6 @@ def _without_1_4(doc: dict[str, Any]) -> None:
         for offset in output.get("offsets") or []:
             for key in ("class_group_requirements", "paired_credit", "requirement"):
                 offset.pop(key, None)
-            for key in _PAIRING_LEGS:  # added in 1.4 (after its first recordings): see below
-                offset.pop(key, None)
 
 
 _PAIRING_LEGS = (
@@ -401,10 +402,8 @@ _PAIRING_LEGS = (
     "second_credit",
     "second_risk_per_dv01",
 )
-"""A DV01 pairing's row's fields (what recomputes its credit), written only on its rows.
-They came after 1.4 was first recorded, without a version of their own: the next schema
-version should count them among its additions. A 1.4 trace recorded before them has none,
-and is compared without them (:func:`as_recorded`)."""
+"""A DV01 pairing's row's fields (what recomputes its credit), written only on its rows
+(since 1.5)."""
 
 
 def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:
@@ -416,25 +415,7 @@ def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:
     text = recorded.decode("utf-8") if isinstance(recorded, bytes) else recorded
     found = _VERSION.search(text)
     version = found.group(1) if found else SCHEMA_VERSION
-    out = fresh if version == SCHEMA_VERSION else as_version(fresh, version)
-    if b'"dv01_matched":' in out and '"dv01_matched":' not in text:
-        return _without_pairing_legs(out)  # a 1.4 recording made before those fields
-    return out
-
-
-def _without_pairing_legs(body: bytes) -> bytes:
-    """A trace's canonical bytes without a DV01 pairing row's ``_PAIRING_LEGS`` fields.
-
-    >>> _without_pairing_legs(b'{"steps":[{"output":{"offsets":[{"credit":"1.00",'
-    ...     b'"dv01_matched":2.0,"first_credit":"0.50"}]}}]}')
-    b'{"steps":[{"output":{"offsets":[{"credit":"1.00"}]}}]}'
-    """
-    doc = json.loads(body)
-    for step in doc.get("steps", []):
-        for offset in (step.get("output") or {}).get("offsets") or []:
-            for key in _PAIRING_LEGS:
-                offset.pop(key, None)
-    return canonical_json(doc)
+    return fresh if version == SCHEMA_VERSION else as_version(fresh, version)
 
 
 _VERSION = re.compile(r'"schema_version":"([0-9.]+)"')
