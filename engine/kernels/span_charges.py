@@ -29,7 +29,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def calendar_spreads(
+def calendar_ladder(
     codes: IntArray,
     size: int,
     *,
@@ -37,8 +37,11 @@ def calendar_spreads(
     quantity: FloatArray,
     expiry: FloatArray,
     bounds: FloatArray,
-) -> FloatArray:
-    """Spreads formed per (class group, tier).
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Spreads formed per (class group, tier), with what formed them: (spreads, ``L(t)``,
+    ``S(t)``), each (size, tiers); ``L(t)`` and ``S(t)`` are the long and short contracts of
+    tiers 1..t (netted per expiry), and tier t's spreads (those whose farther leg is in it)
+    are ``min(L(t), S(t)) - min(L(t-1), S(t-1))``.
 
     Args:
         codes: class-group code per row.
@@ -50,37 +53,11 @@ def calendar_spreads(
         bounds: the tiers' upper bounds in years, ascending; ``inf`` for ``otherwise``. A row
             past every bound is not counted.
 
-    Returns:
-        (size, tiers) spreads whose farther leg is in each tier.
-
-    >>> calendar_spreads(np.array([0, 0, 0]), 1, counted=np.array([True] * 3),
-    ...     quantity=np.array([10.0, -4.0, -6.0]), expiry=np.array([0.1, 0.2, 0.5]),
-    ...     bounds=np.array([0.25, np.inf])).tolist()
-    [[4.0, 6.0]]
-    """
-    return calendar_ladder(
-        codes, size, counted=counted, quantity=quantity, expiry=expiry, bounds=bounds
-    )[0]
-
-
-def calendar_ladder(
-    codes: IntArray,
-    size: int,
-    *,
-    counted: BoolArray,
-    quantity: FloatArray,
-    expiry: FloatArray,
-    bounds: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`calendar_spreads` with what formed them: (spreads, ``L(t)``, ``S(t)``), each
-    (size, tiers); ``L(t)`` and ``S(t)`` are the long and short contracts of tiers 1..t
-    (netted per expiry), and tier t's spreads are ``min(L(t), S(t)) - min(L(t-1), S(t-1))``.
-
     >>> spreads, longs, shorts = calendar_ladder(np.array([0, 0, 0]), 1,
     ...     counted=np.array([True] * 3), quantity=np.array([10.0, -4.0, -6.0]),
     ...     expiry=np.array([0.1, 0.2, 0.5]), bounds=np.array([0.25, np.inf]))
-    >>> longs.tolist(), shorts.tolist()
-    ([[10.0, 10.0]], [[4.0, 10.0]])
+    >>> spreads.tolist(), longs.tolist(), shorts.tolist()
+    ([[4.0, 6.0]], [[10.0, 10.0]], [[4.0, 10.0]])
     """
     tiers = len(bounds)
     tier = np.searchsorted(bounds, expiry, side="left")

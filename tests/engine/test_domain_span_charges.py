@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 from marginlex.engine.kernels.span import SpanParams, span_scan
-from marginlex.engine.kernels.span_charges import calendar_spreads, delivery_charges
+from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
 
 NEAR_FAR = np.array([0.25, np.inf])  # up to 3 months, otherwise
 
 
 def test_a_long_and_a_short_in_two_months_of_one_tier_form_spreads_there() -> None:
     # long 5 Sep (0.22y), short 3 Aug (0.14y): 3 spreads, both legs in tier 1; 2 long left over
-    got = calendar_spreads(
+    got, _, _ = calendar_ladder(
         np.array([0, 0]),
         1,
         counted=np.array([True, True]),
@@ -32,7 +32,7 @@ def test_a_long_and_a_short_in_two_months_of_one_tier_form_spreads_there() -> No
 def test_a_spread_takes_the_tier_of_its_farther_leg() -> None:
     # long 3 Sep (tier 1), short 1 Aug (tier 1), short 2 Dec (tier 2): up to tier 1 min(3, 1)
     # = 1; up to tier 2 min(3, 3) = 3, so 2 spreads have their far leg in tier 2
-    got = calendar_spreads(
+    got, _, _ = calendar_ladder(
         np.array([0, 0, 0]),
         1,
         counted=np.ones(3, bool),
@@ -46,7 +46,7 @@ def test_a_spread_takes_the_tier_of_its_farther_leg() -> None:
 def test_one_expiry_nets_before_spreads_and_class_groups_stay_apart() -> None:
     # group 0: +4 and -4 of the same expiry (two accounts of one set) net to 0: no spread;
     # group 1: +2 Sep, -2 Dec: 2 spreads in tier 2; an uncounted row (an option) is ignored
-    got = calendar_spreads(
+    got, _, _ = calendar_ladder(
         np.array([0, 0, 1, 1, 1]),
         2,
         counted=np.array([True, True, True, True, False]),
@@ -59,7 +59,7 @@ def test_one_expiry_nets_before_spreads_and_class_groups_stay_apart() -> None:
 
 def test_a_position_past_every_bound_is_not_counted() -> None:
     # tiers `up to 3 months` only: the Dec leg (0.47y) is past it, so no spread forms
-    got = calendar_spreads(
+    got, _, _ = calendar_ladder(
         np.array([0, 0]),
         1,
         counted=np.ones(2, bool),
