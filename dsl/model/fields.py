@@ -97,6 +97,12 @@ FIELDS: dict[Subject, dict[str, FieldType]] = {
             REGIMES,
             doc="regimes of the owner's accounts at the account's carrier, its own included",
         ),
+        "merged_regimes": FieldType(
+            Kind.SET,
+            REGIMES,
+            doc="regimes of the other accounts its margin set merges with it "
+            "(eligibility requirements only)",
+        ),
         "equity": FieldType(Kind.MONEY, doc="collateral plus positions' market value"),
     },
     Subject.OWNER: dict(_PARTY),

@@ -9,6 +9,9 @@ account count for the set that holds them):
   relation row whose ``src`` or ``dst`` is one of those accounts or parties;
 - the rows of every account of the same owner at the same carrier (``account.owner_regimes``
   reads their regimes: a futures account is merged only beside a securities account);
+  ``account.merged_regimes`` reads the set's own membership and its members' regimes (the
+  sets an eligibility requirement reads are those the margin-set phase forms), so the
+  membership and member rows above cover it;
 - the positions it holds, each with its instrument's row and its underlying's row;
 - the collateral lots it holds, and the instrument row a lot's asset names (if any);
 - the margin set id itself;

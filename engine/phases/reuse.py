@@ -20,6 +20,7 @@ from marginlex.dsl.format.expressions import credit_pair
 from marginlex.dsl.model import rulebook as m
 from marginlex.engine.phases.margin import MethodResult, credit_rule_of
 from marginlex.engine.phases.pairing import pairing_rule_of
+from marginlex.engine.phases.sets import reads_merged
 from marginlex.engine.phases.state import BoolArray, FloatArray, IntArray, RunState
 from marginlex.engine.plan.steps import Phase, Plan
 
@@ -118,6 +119,9 @@ def _credit_keys(plan: Plan) -> tuple[object, ...]:
 
 def _inputs(plan: Plan, phase: Phase) -> tuple[object, ...]:
     steps = tuple(s for s in plan.steps if s.phase is phase)
+    if phase is Phase.ELIGIBILITY and any(reads_merged(s.statement) for s in steps):
+        # `account.merged_regimes` reads the sets the margin-set statements would form
+        steps += tuple(s for s in plan.steps if s.phase is Phase.MARGIN_SETS)
     names = sorted(set().union(*(_names(s.statement) for s in steps)))
     extra = _credit_keys(plan) if phase is Phase.MARGIN else ()
     return steps, tuple((n, plan.parameters.get(n, np.nan)) for n in names), extra

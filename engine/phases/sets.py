@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
@@ -45,7 +48,15 @@ def run_scope(state: RunState) -> None:
 
 
 def run_eligibility(state: RunState) -> None:
-    """Evaluate every requirement of every eligibility rule, in rulebook order."""
+    """Evaluate every requirement of every eligibility rule, in rulebook order.
+
+    A requirement reading ``account.merged_regimes`` (the regimes of the other accounts
+    the rulebook's ``sets merge`` statements join with the account) is evaluated after the
+    rule's other requirements, on the sets their candidates would form: the accounts that
+    pass them, then again on the sets of the accounts it leaves, until it refuses none.
+    Each pass only refuses, so there are at most as many passes as accounts; with the
+    shipped rulebooks two at most (docs/language.md, "Merged regimes").
+    """
     accounts = state.ctx.accounts
     state.eligible = np.ones(accounts.n, dtype=bool)
     state.failed_mask = np.zeros(accounts.n, dtype=np.int64)
@@ -54,23 +65,78 @@ def run_eligibility(state: RunState) -> None:
     for step in state.plan.active(StepKind.ELIGIBILITY):
         rule = step.statement
         assert isinstance(rule, m.Eligibility)
+        outcomes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        later = [n for n, req in enumerate(rule.requirements) if reads_merged(req)]
         passed_all = np.ones(accounts.n, dtype=bool)
         for number, req in enumerate(rule.requirements):
-            applies = mask(req.when, accounts, state.plan)
-            holds = mask(req.condition, accounts, state.plan)
-            passed = holds | ~applies
-            passed_all &= passed
+            if number not in later:
+                outcomes[number] = _outcome(state, req)
+                passed_all &= outcomes[number][1]
+        while later:  # to a fixed point: the accounts left are those eligible
+            accounts.merged = _merged_groups(state, rule.id, passed_all)
+            for number in later:
+                outcomes[number] = _outcome(state, rule.requirements[number])
+            left = passed_all.copy()
+            for number in later:
+                left &= outcomes[number][1]
+            if np.array_equal(left, passed_all):
+                break
+            passed_all = left
+        for number, req in enumerate(rule.requirements):
+            applies, passed = outcomes[number]
             bit = _bit(state, req.name)
             state.failed_mask |= np.where(passed, 0, np.int64(1) << bit)
             reason = step.reasons[number] if step.reasons else req.reason
             if state.trace:
                 rows.append(_eligibility_rows(state, (step, req), reason, (applies, passed), memo))
+        accounts.merged = None
         accounts.eligible[rule.id] = passed_all
         state.eligible &= passed_all
     frame = stack_frames(rows) if rows else None
     state.frames["eligibility"] = (
         frame if frame is not None else empty_frame(FRAME_COLUMNS["eligibility"])
     )
+
+
+def _outcome(state: RunState, req: m.Requirement) -> tuple[np.ndarray, np.ndarray]:
+    """(applies, passed) per account: the condition holds or its ``when`` does not apply."""
+    applies = mask(req.when, state.ctx.accounts, state.plan)
+    holds = mask(req.condition, state.ctx.accounts, state.plan)
+    return applies, holds | ~applies
+
+
+def reads_merged(node: object) -> bool:
+    """Does a statement or requirement (a condition, a ``when``) read
+    ``account.merged_regimes``?"""
+    if isinstance(node, m.FieldRef):
+        return node.subject is Subject.ACCOUNT and node.name == "merged_regimes"
+    items = node if isinstance(node, tuple) else ()
+    if isinstance(node, BaseModel):
+        items = tuple(getattr(node, name) for name in type(node).model_fields)
+    return any(reads_merged(item) for item in items)
+
+
+def _merged_groups(state: RunState, rule_id: str, candidates: np.ndarray) -> np.ndarray:
+    """Per account, the merged set the ``sets merge`` statements form when the accounts
+    eligible under ``rule_id`` are ``candidates`` (a code; -1: merged with none)."""
+    accounts = state.ctx.accounts
+    accounts.eligible[rule_id] = candidates  # what `eligible(rule_id)` reads meanwhile
+    pairs = [
+        _merge_pairs(state, step, step.statement.rule.where)
+        for step in state.plan.active(StepKind.MARGIN_SETS)
+        if isinstance(step.statement, m.Offset) and isinstance(step.statement.rule, m.MergeAccounts)
+    ]
+    del accounts.eligible[rule_id]
+    edges = pd.concat(pairs, ignore_index=True) if pairs else None
+    if edges is None or not len(edges):
+        return np.full(accounts.n, -1, dtype=np.int64)
+    a = index_in(edges["account_a"], state.account_ids)
+    b = index_in(edges["account_b"], state.account_ids)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(accounts.n, accounts.n))
+    _, label = connected_components(graph, directed=False)
+    linked = np.zeros(accounts.n, dtype=bool)
+    linked[a] = linked[b] = True
+    return np.where(linked, label, -1).astype(np.int64)
 
 
 def _bit(state: RunState, name: str) -> int:

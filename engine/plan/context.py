@@ -63,6 +63,10 @@ class RowContext:
         products: per product, the account ids holding it (account context only).
         eligible: eligibility outcome per rule id (account context; filled by the
             evaluator's eligibility steps, in order).
+        merged: while an eligibility rule is evaluated, per account the merged set the
+            rulebook's ``sets merge`` statements would put it in with the accounts still
+            eligible under that rule (a code; -1: merged with none), which
+            ``account.merged_regimes`` reads; None otherwise.
     """
 
     name: str
@@ -72,6 +76,7 @@ class RowContext:
     graph: AccountGraph | None = None
     products: pd.DataFrame | None = None
     eligible: dict[str, BoolArray] = field(default_factory=dict)
+    merged: npt.NDArray[np.int64] | None = None
 
     @property
     def subjects(self) -> frozenset[Subject]:
@@ -122,6 +127,8 @@ class RowContext:
             key = as_text(frame["owner_id"]) + "|" + as_text(frame["carrier_id"])
             under = (as_text(frame["regime"]) == member).to_numpy(dtype=bool)
             return np.asarray(index_in(key, key[under]) >= 0, dtype=bool)
+        if name == "merged_regimes":
+            return self._merged_regime(member)
         if name == "products":
             assert self.products is not None
             held = self.products.loc[self.products["product"] == member, "account_id"]
@@ -129,6 +136,20 @@ class RowContext:
                 index_in(self.own[Subject.ACCOUNT]["id"], held.unique()) >= 0, dtype=bool
             )
         raise EvaluationError(f"`{subject.value}.{name}` is not a set field")
+
+    def _merged_regime(self, member: str) -> BoolArray:
+        """Is the account merged with another account under regime ``member``
+        (``self.merged``, the sets an eligibility rule's candidates would form)?"""
+        if self.merged is None:
+            raise EvaluationError(
+                "`account.merged_regimes` is read only by an eligibility requirement"
+            )
+        frame = self.own[Subject.ACCOUNT]
+        merged = self.merged >= 0
+        group = np.where(merged, self.merged, 0)
+        under = (as_text(frame["regime"]) == member).to_numpy(dtype=bool) & merged
+        count = np.bincount(group, weights=under, minlength=int(group.max(initial=-1)) + 1)
+        return np.asarray(merged & (count[group] - under > 0), dtype=bool)  # its own row out
 
     def eligible_column(self, rule: str) -> BoolArray:
         """The outcome of eligibility rule ``rule`` per row."""

@@ -306,10 +306,11 @@ context, whose columns do not change within it (many requirements read ``equity`
 
 
 def _set_text(ctx: RowContext, ref: e.FieldRef) -> pd.Series:
-    """A derived set field (``account.owner_regimes``, ``account.products``) as text per
-    row: its members in sorted order, joined by ``;`` as the book writes ``agreements``
-    (``CFTC;SEC``; "" for an empty set). One indicator column per member of the field's
-    domain (two regimes, fourteen products), joined by Arrow."""
+    """A derived set field (``account.owner_regimes``, ``account.merged_regimes``,
+    ``account.products``) as text per row: its members in sorted order, joined by ``;`` as
+    the book writes ``agreements`` (``CFTC;SEC``; ``{}`` for an empty set, so the trace
+    shows that it tested one). One indicator column per member of the field's domain (two
+    regimes, fourteen products), joined by Arrow."""
     members = sorted(FIELDS[ref.subject][ref.name].values)
     parts = [
         pa.array(np.where(ctx.set_member(ref.subject, ref.name, v), v + ";", ""), pa.large_string())
@@ -318,8 +319,9 @@ def _set_text(ctx: RowContext, ref: e.FieldRef) -> pd.Series:
     if not parts:
         return _blank(ctx.n)
     joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
-    # the trailing ";" of the last member present
-    return from_arrow(pc.replace_substring_regex(joined, ";$", ""))
+    # the trailing ";" of the last member present; an empty set shown as {}
+    text = pc.replace_substring_regex(joined, ";$", "")
+    return from_arrow(pc.if_else(pc.equal(text, ""), pa.scalar("{}", pa.large_string()), text))
 
 
 def shown_value(expr: e.Node, ctx: RowContext, memo: FieldTexts | None = None) -> pd.Series:
@@ -331,9 +333,9 @@ def shown_value(expr: e.Node, ctx: RowContext, memo: FieldTexts | None = None) -
     key = (ref.subject, ref.name)
     if memo is not None and key in memo:
         return memo[key]
-    if ref.name in {"products", "owner_regimes"}:
+    if ref.name in {"products", "owner_regimes", "merged_regimes"}:
         shown = _set_text(ctx, ref)
-        if memo is not None:
+        if memo is not None and ref.name != "merged_regimes":  # it changes per rule
             memo[key] = shown
         return shown
     col = ctx.column(ref.subject, ref.name)

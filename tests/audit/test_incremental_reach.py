@@ -102,7 +102,7 @@ def _with_owner_pair(frames: Frames) -> Frames:
             "regime": ["CFTC", "SEC"],
             "kind": ["futures", "margin"],
             "origin": ["customer", "customer"],
-            "agreements": ["cross_margin;subordination", None],
+            "agreements": ["cross_margin;subordination", "cross_margin;subordination"],
         }
     )
     position = pd.DataFrame({"account_id": ["OWN1_FUT"], "instrument_id": ["ES_2609"]})
@@ -131,19 +131,29 @@ def _owners_other_account(frames: Frames) -> Frames:
     }
 
 
+def _owners_account_becomes_cash(frames: Frames) -> Frames:
+    """The owner's securities account becomes a cash account: refused on `no_cash_account`,
+    it merges with nothing, so the futures account's `account.merged_regimes` loses SEC and
+    it goes back from the merged set on the grid to SPAN (decision 24)."""
+    acc = frames["accounts"]
+    mine = acc["account_id"] == "OWN1_SEC"
+    return frames | {"accounts": acc.assign(kind=acc["kind"].mask(mine, "cash"))}
+
+
 CASES: dict[str, Callable[[Frames], Frames]] = {
     "pledgee": _pledgee_becomes_house,
     "rehypothecation": _rehypothecated_on,
     "treasury": _treasury_flipped,
     "clearing house": _clearing_house_kind,
     "owner's other account": _owners_other_account,
+    "owner's account becomes cash": _owners_account_becomes_cash,
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_since_decides_what_a_full_run_decides(case: str, tmp_path: Path) -> None:
     meta, frames = synth_book(*((120, 7) if case == "treasury" else (300, 11)))
-    if case == "owner's other account":
+    if case.startswith("owner's"):
         frames = _with_owner_pair(frames)
     base = write_book(meta, frames, tmp_path / "base")
     changed = write_book(meta, CASES[case](frames), tmp_path / "changed")
@@ -160,6 +170,17 @@ def test_since_decides_what_a_full_run_decides(case: str, tmp_path: Path) -> Non
     full = _run(changed, tmp_path / "full.db", *rulebooks)
     got, want = _decisions(tmp_path / "l.db", since), _decisions(tmp_path / "full.db", full)
     pd.testing.assert_frame_equal(got, want)
+    if case.startswith("owner's"):  # merged on the grid before, alone on SPAN after
+        before = _decisions(tmp_path / "l.db", first)
+        for frame, ids in ((before, '["OWN1_FUT","OWN1_SEC"]'), (got, '["OWN1_FUT"]')):
+            mine = frame[
+                (frame["rulebook_id"] == "harmonized")
+                & frame["account_ids"].str.contains("OWN1_FUT")
+            ]
+            assert mine["account_ids"].tolist() == [ids]
+        # SPAN alone: long 1 ES_2609 at the synthetic book's scan range 6% x 300,000 = 18,000
+        # (merged on the grid it was -8% x 300,000 = 24,000; alone on it, the old gap, 24,000)
+        assert mine["requirement"].astype(float).tolist() == [18_000.0]
     assert (
         CliRunner()
         .invoke(app, ["verify", "--replay", "--ledger", str(tmp_path / "l.db")])
