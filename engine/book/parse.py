@@ -34,6 +34,44 @@ def _typed(col: Column, raw: pd.Series) -> bool:
     return col.type is ColType.DATE and pd.api.types.is_datetime64_any_dtype(raw)
 
 
+PARQUET_UTF8_HINT = "write the column as UTF-8 text (a Parquet string column)"
+
+
+def undecodable(raw: pd.Series) -> tuple[pd.Series, pd.Series | None, list[str]]:
+    """A Parquet binary column (Python bytes) decoded as UTF-8 text, with the cells that are
+    not UTF-8 left empty: the column, their mask (None when every cell decodes) and what
+    each is (the first byte that cannot be read). Decoding stops at nothing else: the
+    whole column was one UnicodeDecodeError before, with no file, row or column, and the
+    rest of the book was never checked. The common case, all valid, is one vectorized
+    conversion."""
+    if raw.dtype != object:
+        return raw, None, []
+    try:
+        raw.astype("str")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return raw, None, []
+    bad = np.zeros(len(raw), dtype=bool)
+    values: list[object] = []
+    messages: list[str] = []
+    for k, cell in enumerate(raw.tolist()):
+        value = cell
+        if isinstance(cell, bytes | bytearray):
+            try:
+                value = bytes(cell).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad[k] = True
+                messages.append(
+                    f"not UTF-8 text: the byte 0x{cell[exc.start]:02x} cannot be read "
+                    f"({exc.reason}): {PARQUET_UTF8_HINT}, not Latin-1 or Windows-1252"
+                )
+                value = None
+        values.append(value)
+    decoded = pd.Series(values, index=raw.index, dtype=object, name=raw.name)
+    return decoded, pd.Series(bad, index=raw.index), messages
+
+
 def as_text(raw: pd.Series) -> pd.Series:
     """A raw column as stripped text, with "" for a missing value."""
     if raw.dtype in ("str", object):
@@ -123,10 +161,20 @@ class ColumnParser:
             # to 2026-09-17 15:00, a day before its expiry.
             local = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
             return pd.Series(local.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
+        raw, unread, messages = undecodable(raw)
+        if unread is not None:  # said as such, and not also a missing or unknown value
+            self.report(col.name, unread, messages)
+        parsed = self._parse_text(col, raw, unread)
+        if unread is not None:
+            known = self.invalid.get(col.name)
+            self.invalid[col.name] = unread if known is None else known | unread
+        return parsed
+
+    def _parse_text(self, col: Column, raw: pd.Series, unread: pd.Series | None) -> pd.Series:
         text = as_text(raw)
         missing = text == ""
         if col.value_required:
-            self.report(col.name, missing, "missing value")
+            self.report(col.name, missing if unread is None else missing & ~unread, "missing value")
         if col.type is ColType.FLOAT:
             return self._float(col, text, missing)
         if col.type is ColType.ENUM:

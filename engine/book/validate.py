@@ -39,7 +39,7 @@ from marginlex.engine.book.limits import (
     read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
-from marginlex.engine.book.parse import ColumnParser, date_hint, plain_name
+from marginlex.engine.book.parse import ColumnParser, date_hint, plain_name, undecodable
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.quotes import quote_note, swallowed_records
 from marginlex.engine.book.schema import FILES, FileSpec
@@ -539,8 +539,11 @@ def parse_file(
             # An absent column is all missing; a required one was reported once above.
             quiet = ColumnParser(file, Problems(_FILE_ORDER), ranks)
             out[col.name] = quiet.parse(col, pd.Series([""] * len(raw), index=index, dtype="str"))
-    for extra in extras:
-        out[extra] = raw[extra].astype("str")
+    for extra in extras:  # ignored, but read: a byte that is not UTF-8 is said, not raised
+        text, unread, messages = undecodable(raw[extra])
+        if unread is not None:
+            parser.report(extra, unread, messages, severity=Severity.WARNING)
+        out[extra] = text.astype("str")
     return pd.DataFrame(out, index=index), parser
 
 

@@ -130,6 +130,46 @@ def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
     ]
 
 
+def _as_bytes(column: str, bad: dict[int, bytes]) -> Callable[[pa.Table], pa.Table]:
+    """A change making ``column`` a binary column, with the given rows' bytes."""
+
+    def change(table: pa.Table) -> pa.Table:
+        at = table.schema.get_field_index(column)
+        cells = [None if v is None else v.encode() for v in table.column(at).to_pylist()]
+        for row, value in bad.items():
+            cells[row] = value
+        return table.set_column(at, pa.field(column, pa.binary()), pa.array(cells, pa.binary()))
+
+    return change
+
+
+_PARQUET_NOT_UTF8 = (
+    "write the column as UTF-8 text (a Parquet string column), not Latin-1 or Windows-1252"
+)
+
+
+def test_parquet_bytes_that_are_not_utf8_are_named_and_the_rest_checked(tmp_path: Path) -> None:
+    """A binary column holding a Latin-1 byte failed validate with a traceback
+    (UnicodeDecodeError in astype("str")), and run with a bare "'utf-8' codec can't
+    decode byte 0xff" naming no file, row or column; the book's other problems went unsaid."""
+    book = _book(tmp_path, {"instruments.csv": ("100.00", "-5")})
+    _parquet(book, "parties", _as_bytes("name", {3: "Alice Arch\xe9r".encode("latin-1")}))
+    _parquet(book, "positions", _as_bytes("account_id", {0: b"\xff\xfe"}))
+    _parquet(book, "accounts", _as_bytes("account_id", {}))  # binary, all UTF-8: read as text
+    expected = [
+        "parties.parquet:5: name: not UTF-8 text: the byte 0xe9 cannot be read (invalid "
+        f"continuation byte): {_PARQUET_NOT_UTF8}",
+        "instruments.csv:2: price: negative price -5 (a price is 0 or more)",
+        "positions.parquet:2: account_id: not UTF-8 text: the byte 0xff cannot be read "
+        f"(invalid start byte): {_PARQUET_NOT_UTF8}",
+    ]
+    assert _rendered(book) == expected
+    result = CliRunner().invoke(app, ["run", str(book), "-r", "sec"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert all(line in result.stderr for line in expected)
+
+
 def test_rows_after_a_ragged_row_keep_their_numbers(tmp_path: Path) -> None:
     """The unnamed-column, empty-row and repeated-header problems counted the rows after
     a ragged row one too low each (ordinary cell problems were right)."""
