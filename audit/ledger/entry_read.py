@@ -46,6 +46,29 @@ NEAR_IDS = 5
 """Decision ids offered for one that names no entry, at most."""
 
 
+MAX_KEY_LENGTH = 200
+"""Characters of the longest id the ledger can hold (a decision, rulebook, margin set or
+account key: VARCHAR(200), :mod:`~marginlex.audit.ledger.tables`). A longer id names no
+entry, and is not searched for: SQLite refuses a LIKE pattern of 50,000 bytes ("LIKE or
+GLOB pattern too complex"), which came out as a traceback, or as a ledger that "cannot be
+read", with the SQL statement."""
+
+
+def too_long(what: str, value: str) -> str | None:
+    """Why ``value`` (a ``what``: decision, account) names nothing in any ledger, when it
+    is longer than any id one holds (None: it is not).
+
+    >>> too_long("decision", "x" * 60_000)
+    "no decision 'xxxxxxxxxxxxxxxxxxxxxxxx…' in the ledger: the id given is 60,000 characters, longer than any the ledger can hold (200)"
+    """  # noqa: E501
+    if len(value) <= MAX_KEY_LENGTH:
+        return None
+    return (
+        f"no {what} {value[:24] + '…'!r} in the ledger: the id given is {len(value):,} "
+        f"characters, longer than any the ledger can hold ({MAX_KEY_LENGTH})"
+    )
+
+
 def set_part(decision_id: str) -> str:
     """The part of a decision id a margin set id holds (an account id, as often as not), to
     find the ids meant by one mistyped: ``A01`` of ``sec:ms:A01``.
@@ -65,6 +88,8 @@ def not_found(
     >>> str(not_found("A01", None, ["sec:ms:A01_PM"]))
     "no decision 'A01' in the ledger; did you mean sec:ms:A01_PM? `marginlex ledger` lists them"
     """
+    if (long := too_long("decision", decision_id)) is not None:
+        return DecisionNotFoundError(long)
     where = f" in run {run_id}" if run_id else ""
     meant = f"did you mean {' or '.join(near)}? " if near else ""
     return DecisionNotFoundError(

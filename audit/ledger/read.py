@@ -32,6 +32,7 @@ from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.chain import TraceDecodeError, trace_json
 from marginlex.audit.ledger.decision_keys import KeyKind, carried_or_own, has_keys, with_key
 from marginlex.audit.ledger.entry_read import (
+    MAX_KEY_LENGTH,
     NEAR_IDS,
     DecisionNotFoundError,
     LedgerError,
@@ -45,6 +46,7 @@ from marginlex.audit.ledger.entry_read import (
     run_from_row,
     set_part,
     stored_decision,
+    too_long,
 )
 from marginlex.audit.ledger.records import (
     DecisionRow,
@@ -211,7 +213,7 @@ def _near(conn: Connection, decision_id: str) -> list[str]:
     """The ``RULEBOOK:MARGIN_SET`` ids of the sets whose id holds the set part of an id that
     names no entry (``A01_ALICE`` finds ``sec:ms:A01_ALICE_PM``), at most :data:`NEAR_IDS`."""
     part = set_part(decision_id)
-    if not part:
+    if not part or len(part) > MAX_KEY_LENGTH:  # no set's id holds it (nor can SQLite LIKE it)
         return []
     col = t.decisions.c
     query = (
@@ -494,6 +496,8 @@ class LedgerReader:
         """Why no decision holds ``account`` (None: one does, or the ledger has no lookup
         rows to tell), with the accounts whose id holds it in other capitals or in part
         (``a09_golf`` finds ``A09_GOLF_FUT``), at most :data:`NEAR_IDS`."""
+        if (long := too_long("account", account)) is not None:
+            return long
         kc = t.decision_keys.c
         accounts = kc.kind == KeyKind.ACCOUNT.value
         with self.engine.connect() as conn:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from marginlex.audit.ledger.chain import Dictionaries
 from marginlex.audit.ledger.entry_read import (
+    MAX_KEY_LENGTH,
     NEAR_IDS,
     LedgerError,
     RunDigests,
@@ -202,7 +203,7 @@ class SqliteDecisionReader:
         """``LedgerReader._near``: the ``RULEBOOK:MARGIN_SET`` ids of the sets whose id holds
         the given id's set part (LIKE ignores ASCII case, as ``ilike`` does there)."""
         part = set_part(decision_id)
-        if not part:
+        if not part or len(part) > MAX_KEY_LENGTH:  # SQLite refuses a LIKE pattern of 50 KB
             return []
         escaped = part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = (

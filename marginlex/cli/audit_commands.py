@@ -667,7 +667,10 @@ def _readable(command: Callable[P, R]) -> Callable[P, R]:
 
             if not isinstance(exc, (*UNREADABLE, SQLAlchemyError)):
                 raise
-            found = printable(" ".join(f"{type(exc).__name__}: {exc}".split()))
+            # the driver's error, not SQLAlchemy's: that one quotes the SQL statement and
+            # its parameters (a 60,000-character id), which say nothing to the reader
+            cause = getattr(exc, "orig", None) or exc
+            found = printable(" ".join(f"{type(cause).__name__}: {cause}".split()))
             _say_error(
                 f"the ledger cannot be read: {found[:300]} (a value in it was edited by hand, "
                 "or it is not a marginlex ledger); `marginlex verify` names the first entry "

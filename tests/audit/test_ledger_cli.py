@@ -198,6 +198,25 @@ def test_a_run_or_rulebook_the_ledger_never_recorded_is_said(
     assert none.exit_code == 0 and len(none.stdout.splitlines()) == 1
 
 
+def test_an_id_longer_than_any_the_ledger_holds_names_nothing(two_runs: str) -> None:
+    """A 60,000-character id was searched for with LIKE, which SQLite refuses ("LIKE or GLOB
+    pattern too complex"): explain ended in a traceback, and ledger --account said the
+    ledger "cannot be read", with the SQL statement."""
+    runner = CliRunner()
+    long = "x" * 60_000
+    said = (
+        "'xxxxxxxxxxxxxxxxxxxxxxxx…' in the ledger: the id given is 60,000 characters, "
+        "longer than any the ledger can hold (200)\n"
+    )
+    explained = runner.invoke(app, ["explain", long, "--ledger", two_runs])
+    assert explained.exit_code == 1 and explained.stdout == ""
+    assert explained.stderr == f"error: no decision {said}"
+    listed = runner.invoke(app, ["ledger", "--ledger", two_runs, "--account", long])
+    assert listed.exit_code == 1 and listed.stdout == ""
+    assert listed.stderr == f"error: no account {said}"
+    assert "SELECT" not in listed.stderr + explained.stderr
+
+
 @pytest.mark.parametrize(
     ("given", "said"),
     [
