@@ -32,6 +32,8 @@ class Access(StrEnum):
 
 
 _KEYS = {Access.WRITE: "writer_role", Access.READ: "reader_role"}
+ROLE_KEYS = frozenset(_KEYS.values())
+"""The ``ledger_meta`` keys that name the recorded roles."""
 
 
 class RoleRefused(ValueError):

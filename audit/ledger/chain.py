@@ -34,7 +34,7 @@ Named = tuple[tuple[str, str], ...]
 """A decision's lookup keys besides its accounts, (kind, key) sorted
 (:mod:`marginlex.audit.trace.named`)."""
 
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAX_TRACE_BYTES = 1 << 28  # a trace is 10-20 kB; a frame header may claim any size
 _CODECS = threading.local()  # a (de)compressor serves one thread at a time
 Dictionaries = Mapping[int, bytes]
@@ -304,7 +304,7 @@ def decompress_trace(trace_z: bytes, dictionaries: Dictionaries | None = None) -
         TraceDecodeError: the bytes do not decompress, or would be larger than any trace.
     """
     try:
-        if trace_z[:4] != _ZSTD_MAGIC:
+        if trace_z[:4] != ZSTD_MAGIC:
             inflate = zlib.decompressobj()
             body = inflate.decompress(trace_z, _MAX_TRACE_BYTES)
             if inflate.unconsumed_tail:

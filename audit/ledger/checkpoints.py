@@ -217,7 +217,7 @@ class CheckpointReport(TraceModel):
         return not self.findings
 
 
-class _LedgerState:
+class LedgerState:
     """What the checkpoints are compared with: the ledger's id, entries and runs now."""
 
     def __init__(self, ledger: Ledger) -> None:
@@ -248,7 +248,7 @@ def _signed(cp: Checkpoint) -> str:
     return f"#{cp.head_seq} {cp.head_hash[:12]}…{run}, signed {cp.created_at.isoformat()}"
 
 
-def _against_ledger(cp: Checkpoint, state: _LedgerState) -> tuple[CheckpointProblem, str] | None:
+def _against_ledger(cp: Checkpoint, state: LedgerState) -> tuple[CheckpointProblem, str] | None:
     """What the ledger lost or changed since ``cp`` was signed (None: it still holds it)."""
     if state.ledger_id != cp.ledger_id:
         now = f"this ledger is {state.ledger_id}" if state.ledger_id else "this ledger has no id"
@@ -279,8 +279,43 @@ def _against_ledger(cp: Checkpoint, state: _LedgerState) -> tuple[CheckpointProb
     )
 
 
+_SIGNATURE_BYTES = 64
+"""Bytes of an Ed25519 signature."""
+
+
+def checkpoint_row_problem(row: Any, state: LedgerState) -> str | None:
+    """What is wrong with a ``checkpoints`` row, as far as it can be told without the public
+    key (None: nothing): its body is a checkpoint, as canonical JSON, of this ledger; its
+    ``head_seq`` and ``run_id`` are the body's; its
+    signature is one (base64 of 64 bytes). ``verify`` checks these; the signature itself,
+    and whether the chain still holds the signed head, ``verify --public-key`` (a wiped or
+    re-hashed chain is named there, by the checkpoint that catches it)."""
+    try:
+        doc = json.loads(row.body)
+        cp = Checkpoint.model_validate(doc)
+        signature = base64.b64decode(str(row.signature), validate=True)
+    except (ValueError, ValidationError, binascii.Error, TypeError) as exc:
+        return f"not a checkpoint ({str(exc).splitlines()[0][:120]}): the row was added or edited"
+    if canonical_json(doc).decode("utf-8") != row.body:
+        return "its body is not the canonical JSON a checkpoint is signed as: it was edited"
+    if len(signature) != _SIGNATURE_BYTES:
+        return (
+            f"its signature is {len(signature)} bytes, not the {_SIGNATURE_BYTES} of a "
+            "signature: the row was added or edited"
+        )
+    if (row.head_seq, row.run_id) != (cp.head_seq, cp.run_id):
+        return (
+            f"its columns say #{row.head_seq}, run {row.run_id}; its signed body says "
+            f"#{cp.head_seq}, run {cp.run_id}: the row was edited"
+        )
+    if cp.ledger_id != state.ledger_id:
+        now = f"this ledger is {state.ledger_id}" if state.ledger_id else "this ledger has no id"
+        return f"({_signed(cp)}) it is of ledger {cp.ledger_id}; {now}: the row was added or edited"
+    return None
+
+
 def _check_one(
-    where: str, text: str, public: Ed25519PublicKey, state: _LedgerState
+    where: str, text: str, public: Ed25519PublicKey, state: LedgerState
 ) -> CheckpointFinding | None:
     try:
         cp, payload, signature = _parse(text)
@@ -322,7 +357,7 @@ def check_checkpoints(
     Returns:
         How many were checked and each one that fails, with what it catches.
     """
-    state = _LedgerState(ledger)
+    state = LedgerState(ledger)
     findings, checked = [], 0
     for where, text in lines:
         checked += 1

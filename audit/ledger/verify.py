@@ -6,6 +6,7 @@ The walk stops at the first entry that was changed, removed or reordered and nam
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import closing
@@ -13,19 +14,23 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import zstandard
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
+from marginlex.audit.ledger.acting_role import ROLE_KEYS
 from marginlex.audit.ledger.book_digests import digest_problem, read_digest
 from marginlex.audit.ledger.chain import (
     GENESIS,
+    ZSTD_MAGIC,
     Dictionaries,
     TraceDecodeError,
     decompress_trace,
     trace_json,
 )
+from marginlex.audit.ledger.checkpoints import LedgerState, checkpoint_row_problem
 from marginlex.audit.ledger.read import (
     BookBlobError,
     blob,
@@ -64,6 +69,8 @@ class ProblemKind(StrEnum):
     KEYS_CHANGED = "keys_changed"  # a decision_keys row disagrees with its entry
     SUMMARY_CHANGED = "summary_changed"  # a run_summaries row disagrees with its run
     SCHEMA_CHANGED = "schema_changed"  # a ledger table is a view, or a foreign trigger
+    CHECKPOINT_CHANGED = "checkpoint_changed"  # a checkpoints row that is no checkpoint of it
+    META_CHANGED = "meta_changed"  # a ledger_meta row no marginlex writes
 
 
 class ChainProblem(TraceModel):
@@ -113,6 +120,8 @@ class _Walk:
         self.carried = _carried_sources(ledger)
         self.sources: dict[int, _Source] = {}
         self.keys = KeyCheck(ledger, self.carried)  # each entry's decision_keys, as walked
+        # The Zstandard dictionaries the traces name, with the first entry naming each.
+        self.dictionary_users: dict[int, Any] = {}
 
     def step(self, row: Any) -> ChainProblem | None:
         where = {"seq": row.seq, "decision_id": row.decision_id, "run_id": row.run_id}
@@ -141,6 +150,16 @@ class _Walk:
         if carried_from is not None:
             if (problem := self._carries(row, carried_from, where)) is not None:
                 return problem
+            if row.trace_z:  # not chained: any bytes would pass, and a reader might show them
+                return ChainProblem(
+                    kind=ProblemKind.CHANGED,
+                    **where,
+                    message=(
+                        f"entry #{row.seq} ({row.decision_id}) carries entry #{carried_from} "
+                        f"forward, so it stores no trace, but it holds {len(row.trace_z):,} "
+                        "bytes of one: they were written in"
+                    ),
+                )
         elif (body := _trace_body(row.trace_z, self.ledger.dictionaries)) is None or sha256_hex(
             body
         ) != row.trace_sha256:
@@ -154,6 +173,8 @@ class _Walk:
         derived = self.keys.entry(row, None if body is None else body.decode("utf-8"))
         if derived is not None:
             return derived_problem(ProblemKind.KEYS_CHANGED, derived)
+        if body is not None and (dict_id := _dictionary_of(row.trace_z)):
+            self.dictionary_users.setdefault(dict_id, row)
         self.seq, self.prev = row.seq, row.entry_hash
         if row.seq in self.carried and carried_from is None:
             self.sources[row.seq] = _Source(row.entry_hash, row.trace_sha256, _decided(row))
@@ -381,6 +402,75 @@ def _carried_sources(ledger: Ledger) -> set[int]:
         return {int(s) for s in conn.scalars(select(col).where(col.is_not(None)).distinct())}
 
 
+def _dictionary_of(trace_z: bytes) -> int:
+    """The id of the Zstandard dictionary a stored trace's frame names (0: none, or zlib)."""
+    if trace_z[:4] != ZSTD_MAGIC:
+        return 0
+    return int(zstandard.get_frame_parameters(trace_z).dict_id)
+
+
+def _check_dictionaries(walk: _Walk) -> ChainProblem | None:
+    """Each dictionary a trace names is stored in ``trace_dictionaries``: this marginlex
+    reads its own dictionary without the row, but the row is what makes the ledger readable
+    without the package that wrote it (``zstd -D``, another version); a row deleted passed."""
+    stored = walk.ledger.dictionaries
+    for dict_id, row in sorted(walk.dictionary_users.items(), key=lambda kv: kv[1].seq):
+        if dict_id not in stored:
+            return ChainProblem(
+                kind=ProblemKind.INPUT_CHANGED,
+                seq=row.seq,
+                decision_id=row.decision_id,
+                run_id=row.run_id,
+                message=(
+                    f"the Zstandard dictionary {dict_id:#x} that the traces of entry "
+                    f"#{row.seq} and others were compressed with is not in trace_dictionaries: "
+                    "it was removed, and without it the traces cannot be read but by a "
+                    "marginlex that ships it"
+                ),
+            )
+    return None
+
+
+_META_KEYS = {"ledger_id", *ROLE_KEYS}
+"""The ``ledger_meta`` keys marginlex writes: the ledger's id, the recorded roles."""
+
+
+def _check_trust_tables(ledger: Ledger) -> ChainProblem | None:
+    """``ledger_meta`` holds only the keys marginlex writes, and each ``checkpoints`` row is a
+    checkpoint of this ledger, its columns those of its signed body. Its signature, and the
+    head it signs, need the public key (``verify --public-key``): a row made up whole,
+    signature and all, is caught only there."""
+    with ledger.engine.connect() as conn:
+        tables = inspect(conn)
+        if not tables.has_table(t.ledger_meta.name):
+            return None
+        for key, value in conn.execute(select(t.ledger_meta.c.key, t.ledger_meta.c.value)):
+            if key not in _META_KEYS or (key == "ledger_id" and not _LEDGER_ID.fullmatch(value)):
+                what = "key" if key not in _META_KEYS else "ledger id"
+                return ChainProblem(
+                    kind=ProblemKind.META_CHANGED,
+                    message=(
+                        f"ledger_meta holds {key!r} = {str(value)[:40]!r}, a {what} no "
+                        "marginlex writes: the row was added or edited"
+                    ),
+                )
+        if not tables.has_table(t.checkpoints.name):
+            return None
+        rows = list(conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.head_seq)))
+    state = LedgerState(ledger)
+    for number, row in enumerate(rows, start=1):
+        found = checkpoint_row_problem(row, state)
+        if found is not None:
+            return ChainProblem(
+                kind=ProblemKind.CHECKPOINT_CHANGED,
+                message=f"checkpoint {number} of the checkpoints table: {found}",
+            )
+    return None
+
+
+_LEDGER_ID = re.compile(r"l-[0-9a-f]{32}")
+
+
 def _trace_body(trace_z: bytes, dictionaries: Dictionaries) -> bytes | None:
     try:
         return decompress_trace(trace_z, dictionaries)
@@ -543,6 +633,8 @@ def verify(
             or _check_inputs(ledger)
             or _check_digests(ledger, walk.runs.values())
             or _derived(walk)
+            or _check_dictionaries(walk)
+            or _check_trust_tables(ledger)
         )
     if problem is None and expect_head is not None and not walk.saw(expect_head):
         problem = ChainProblem(

@@ -180,6 +180,11 @@ def test_since_an_unknown_run_is_refused_and_nothing_is_written(
         ("carried_from = carried_from + 1", "carries entry"),
         ("carried_hash = entry_hash", "carries entry"),
         ("carried_from = NULL", "was changed"),
+        # not chained: the bytes of another entry's trace passed verify, and --replay too
+        (
+            "trace_z = (SELECT trace_z FROM decisions WHERE seq = 1)",
+            "so it stores no trace, but it holds",
+        ),
     ],
 )
 def test_an_sql_edit_of_a_carried_reference_fails_verify(

@@ -114,6 +114,77 @@ def test_a_byte_changed_in_a_trace_is_named_without_a_traceback(copy: Path, edit
     _clean(explained)
 
 
+def test_a_deleted_trace_dictionary_is_named(copy: Path) -> None:
+    """The traces name a Zstandard dictionary the ledger stores so that it reads without the
+    package that wrote it; deleting it passed verify (this marginlex ships a copy)."""
+    did, run_id, _ = _entry(copy, 1)
+    with sqlite3.connect(copy) as conn:
+        (dict_id,) = conn.execute("SELECT dict_id FROM trace_dictionaries").fetchone()
+        conn.execute("DELETE FROM trace_dictionaries")
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"FAILED at entry #1 (decision {did}, run {run_id}): input_changed: the Zstandard "
+        f"dictionary {dict_id:#x} that the traces of entry #1 and others were compressed with "
+        "is not in trace_dictionaries: it was removed, and without it the traces cannot be "
+        "read but by a marginlex that ships it\n"
+    )
+    _clean(result)
+
+
+_CHECKPOINT = (
+    '{{"created_at":"2026-12-01T00:00:00Z","head_hash":"{h}","head_seq":1,'
+    '"key_id":"k","ledger_id":"{lid}","run_id":null}}'
+)
+_SIGNATURE = "A" * 86 + "=="  # base64 of 64 bytes
+
+
+@pytest.mark.parametrize(
+    ("edit", "found"),
+    [
+        (
+            "INSERT INTO ledger_meta VALUES ('admin', 'mallory')",
+            "FAILED at ledger: meta_changed: ledger_meta holds 'admin' = 'mallory', a key no "
+            "marginlex writes: the row was added or edited",
+        ),
+        (
+            "INSERT INTO checkpoints VALUES ('c2lnbmVk', 'not json', 1, NULL)",
+            "FAILED at ledger: checkpoint_changed: checkpoint 1 of the checkpoints table: not a "
+            "checkpoint (Expecting value: line 1 column 1 (char 0)): the row was added or edited",
+        ),
+        (
+            f"INSERT INTO checkpoints VALUES ('{_SIGNATURE}', "
+            f"'{_CHECKPOINT.format(h='0' * 64, lid='l-' + '1' * 32)}', 1, NULL)",
+            "FAILED at ledger: checkpoint_changed: checkpoint 1 of the checkpoints table: (#1 "
+            "000000000000…, signed 2026-12-01T00:00:00+00:00) it is of ledger "
+            "l-11111111111111111111111111111111; this ledger has no id: the row was added or "
+            "edited",
+        ),
+        (
+            f"INSERT INTO checkpoints VALUES ('c2lnbmVk', "
+            f"'{_CHECKPOINT.format(h='0' * 64, lid='l-' + '1' * 32)}', 1, NULL)",
+            "FAILED at ledger: checkpoint_changed: checkpoint 1 of the checkpoints table: its "
+            "signature is 6 bytes, not the 64 of a signature: the row was added or edited",
+        ),
+        (
+            f"INSERT INTO checkpoints VALUES ('{_SIGNATURE}', "
+            f"'{_CHECKPOINT.format(h='0' * 64, lid='l-' + '1' * 32)}', 5, NULL)",
+            "FAILED at ledger: checkpoint_changed: checkpoint 1 of the checkpoints table: its "
+            "columns say #5, run None; its signed body says #1, run None: the row was edited",
+        ),
+    ],
+)
+def test_a_row_added_to_the_trust_tables_is_named(copy: Path, edit: str, found: str) -> None:
+    """Rows inserted into ledger_meta or checkpoints passed verify; what can be told without
+    the public key is checked (the signature itself: verify --public-key)."""
+    with sqlite3.connect(copy) as conn:
+        conn.execute(edit)
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout == found + "\n"
+    _clean(result)
+
+
 def test_a_byte_changed_in_the_book_is_named_with_its_run(copy: Path) -> None:
     _, run_id, _ = _entry(copy, 1)
     with sqlite3.connect(copy) as conn:
