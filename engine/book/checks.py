@@ -25,6 +25,7 @@ from marginlex.dsl.model.domain import (
 )
 from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.derive import CHAIN_STEPS
+from marginlex.engine.book.ids import quoted
 from marginlex.engine.book.parse import ColumnParser
 from marginlex.engine.book.problems import Severity
 
@@ -236,7 +237,7 @@ def check_repeated_positions(
         "instrument_id",
         later,
         [
-            f"account {a!r} already holds {i!r} at row {r}: each row is "
+            f"account {quoted(a)} already holds {quoted(i)} at row {r}: each row is "
             "margined as a position of its own, so a long and a short row may each be "
             "charged; give one row per account and instrument, the quantities summed"
             for a, i, r in zip(
@@ -255,7 +256,7 @@ def _dangling(
     ok = pd.Series(isin(v, ids), index=v.index)
     unreadable = parser.invalid.get(col)  # an id holding a NUL: said once, as such
     bad = v.notna() & ~ok if unreadable is None else v.notna() & ~ok & ~unreadable
-    parser.report(col, bad, [f"unknown {what} {x!r} (not in {where})" for x in v[bad]])
+    parser.report(col, bad, [f"unknown {what} {quoted(x)} (not in {where})" for x in v[bad]])
     return ok
 
 
@@ -425,7 +426,8 @@ def _id_clash(parser: ColumnParser, col: pd.Series, taken: pd.Series, what: str)
         str(col.name),
         clash,
         [
-            f"id {x!r} is also {what} id; ids must be unique across parties, accounts and lots"
+            f"id {quoted(x)} is also {what} id; ids must be unique across parties, accounts "
+            "and lots"
             for x in col[clash]
         ],
     )
@@ -476,7 +478,7 @@ def _check_relations(
             col,
             acct,
             [
-                f"{r} relates parties, and {x!r} is an account"
+                f"{r} relates parties, and {quoted(x)} is an account"
                 for r, x in zip(rel[acct], df[col][acct], strict=True)
             ],
         )
@@ -484,7 +486,10 @@ def _check_relations(
         parser.report(
             col,
             party,
-            [f"rehypothecated_to relates accounts, and {x!r} is a party" for x in df[col][party]],
+            [
+                f"rehypothecated_to relates accounts, and {quoted(x)} is a party"
+                for x in df[col][party]
+            ],
         )
     loop = (rel == Relation.REHYPOTHECATED_TO) & (df["src"] == df["dst"])
     parser.report("dst", loop, "an account cannot be rehypothecated to itself")

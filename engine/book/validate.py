@@ -11,7 +11,6 @@ import csv
 import difflib
 import io
 import json
-import unicodedata
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -28,6 +27,7 @@ from marginlex.engine.book.checks import (
     check_repeated_positions,
     check_rows,
 )
+from marginlex.engine.book.ids import invisible_ids, lookalikes, quoted
 from marginlex.engine.book.limits import (
     TextTooLarge,
     check_id_lengths,
@@ -610,33 +610,38 @@ def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None
         if dup.any():
             firsts = present & ~ids.duplicated(keep="first")
             first_row = pd.Series(parser.rows_of(firsts), index=ids[firsts].to_numpy())
-            msgs = [f"duplicate id {v!r} (first at row {first_row[v]})" for v in ids[dup]]
+            msgs = [f"duplicate id {quoted(v)} (first at row {first_row[v]})" for v in ids[dup]]
             parser.report(col.name, dup, msgs)
         _lookalike_ids(ids, present, col.name, parser)
 
 
 def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: ColumnParser) -> None:
-    """A warning at each id that reads the same as an earlier one, though stored differently:
-    equal once Unicode-normalized (NFKC: "É" as one character or as E and a combining accent,
-    a full-width "Ａ"). Every table and page shows the two alike, and a relation, a pledge or
-    a position meant for one may name the other. Only ids outside ASCII are normalized."""
-    odd = present & ~ids.str.isascii().astype("bool")
-    if not odd.any():
+    """An error at each id holding an invisible or control character (a zero-width space, a
+    newline: :func:`~marginlex.engine.book.ids.invisible_character`), and a warning at each
+    id that reads the same as an earlier one, though stored differently: equal once
+    Unicode-normalized (NFKC: "É" as one character or as E and a combining accent, a
+    full-width "Ａ"), or looking alike (Unicode TR39's confusables: a Cyrillic "А" for a
+    Latin "A"). Every table and page shows the two alike, and a relation, a pledge or a
+    position meant for one may name the other."""
+    hidden = invisible_ids(ids, present)
+    if len(hidden):
+        at = ids.index.isin(hidden.index)
+        parser.report(column, at, [f"id {quoted(v)} {hidden[k]}" for k, v in ids[at].items()])
+    found = lookalikes(ids, present)
+    if not found:
         return
-    forms = ids.astype("object")
-    forms[odd] = [unicodedata.normalize("NFKC", v) for v in ids[odd]]  # a few ids at most
-    alike = present & forms.duplicated(keep="first") & ~ids.duplicated(keep="first")
-    if not alike.any():
-        return
-    firsts = present & ~forms.duplicated(keep="first")
-    first = pd.Series(ids[firsts].to_numpy(), index=forms[firsts].to_numpy())
-    first_row = pd.Series(parser.rows_of(firsts), index=forms[firsts].to_numpy())
-    msgs = [
-        f"id {v!r} reads the same as {first[f]!r} (row {first_row[f]}) but is stored "
-        f"differently, {v!a} against {first[f]!a}: give each id one spelling"
-        for v, f in zip(ids[alike], forms[alike], strict=True)
-    ]
-    parser.report(column, alike, msgs, severity=Severity.WARNING)
+    rows = parser.row_numbers(np.asarray([e for _, e, _ in found]))
+    mask = np.zeros(len(ids), dtype=bool)
+    msgs = []
+    for (k, e, same), row in zip(found, rows, strict=True):
+        v, f = ids.iloc[k], ids.iloc[e]
+        how = "reads the same as" if same else "looks like"
+        mask[k] = True
+        msgs.append(
+            f"id {v!r} {how} {f!r} (row {row}) but is stored differently, {v!a} against "
+            f"{f!a}: give each id one spelling"
+        )
+    parser.report(column, mask, msgs, severity=Severity.WARNING)
 
 
 def read_and_validate(

@@ -201,11 +201,15 @@ def test_a_command_says_ten_warnings_and_how_many_more(tmp_path: Path) -> None:
     )
 
 
-def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) -> None:
+def test_a_books_control_characters_cannot_drive_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An id holding ESC [2J (clear the screen) reached the terminal as is from run's table,
     # ledger's table and explain; the console already wrote it out. CSV keeps it exact. A
     # right-to-left override (U+202E) showed the rest of the row reversed: written out too.
     # The HTML page of explain kept both as they were (the console wrote them out).
+    # Such an id is now an error of the book; a ledger recorded before holds it still, so
+    # the check is turned off below to record one.
     from marginlex.engine.book.load import write_book  # noqa: PLC0415
     from marginlex.engine.synth.generate import synth_book  # noqa: PLC0415
 
@@ -224,6 +228,15 @@ def test_a_books_control_characters_cannot_drive_the_terminal(tmp_path: Path) ->
     book = write_book(meta, renamed, tmp_path / "b")
     ledger = str(tmp_path / "l.db")
     runner = CliRunner()
+    refused = runner.invoke(app, ["validate", str(book)])
+    assert refused.exit_code == 1
+    assert (
+        "accounts.csv:6: account_id: id 'A3\\x1b[2J\\x1b[31mRED\\u202eX' holds a control "
+        "character, U+001B ESCAPE, at position 3: remove it"
+    ) in refused.stderr + refused.stdout
+    from marginlex.engine.book import validate  # noqa: PLC0415
+
+    monkeypatch.setattr(validate, "invisible_ids", lambda ids, present: pd.Series(dtype=object))
     ran = runner.invoke(app, ["run", str(book), "-r", "sec", "--ledger", ledger])
     assert ran.exit_code == 0, ran.output
     listed = runner.invoke(app, ["ledger", "--ledger", ledger, "--all"])

@@ -1,0 +1,131 @@
+"""Ids that read alike but differ: invisible characters in them, and look-alike spellings.
+
+Every table and page shows ``A000001`` and ``A000001`` followed by a zero-width space alike,
+or a Latin ``A000001`` and one written with a Cyrillic ``А``; a relation, a pledge or a
+position meant for one may name the other, and ``run`` showed two identical-looking rows.
+An id holding an invisible or control character is an error (nothing in an id needs one);
+two ids of a column that look alike (Unicode TR39's confusables, as the
+``confusable-homoglyphs`` package keeps them) are a warning, since both may be meant.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+
+import pandas as pd
+from confusable_homoglyphs import confusables
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories of characters that show as nothing, or break the line: controls
+(a newline, a tab), format characters (a zero-width space, a joiner, a direction mark, a
+byte-order mark), line and paragraph separators."""
+
+_CONTROL_NAMES = {
+    "\t": "CHARACTER TABULATION",
+    "\n": "LINE FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x0b": "LINE TABULATION",
+    "\x0c": "FORM FEED",
+    "\x1b": "ESCAPE",
+    "\x7f": "DELETE",
+    "\x85": "NEXT LINE",
+}
+"""Names of the controls Python's ``unicodedata.name`` has none for."""
+
+_MARKS = str.maketrans("", "", "\u200e\u200f")  # the data wraps right-to-left letters in them
+
+
+def quoted(value: str) -> str:
+    """An id as problems quote it: its repr, with its escaped form too where the two differ
+    (a Cyrillic ``А`` shows as a Latin A; the escaped form tells them apart).
+
+    >>> quoted("A01"), quoted("\\u0410000001")
+    ("'A01'", "'А000001' ('\\\\u0410000001')")
+    """
+    shown, escaped = repr(value), ascii(value)
+    return shown if shown == escaped else f"{shown} ({escaped})"
+
+
+def invisible_character(value: str) -> str | None:
+    """What is wrong with an id holding an invisible or control character (None: it holds
+    none): the first such, by code point, name and position (counted from 1).
+
+    >>> invisible_character("A000001\\u200b")
+    'holds an invisible character, U+200B ZERO WIDTH SPACE, at position 8: remove it'
+    >>> invisible_character("A0\\n01"), invisible_character("A01")
+    ('holds a control character, U+000A LINE FEED, at position 3: remove it', None)
+    """
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category in _INVISIBLE and char != "\x00":  # a NUL is said as such when parsed
+            name = unicodedata.name(char, _CONTROL_NAMES.get(char, ""))
+            kind = "a control" if category == "Cc" else "an invisible"
+            named = f" {name}" if name else ""
+            return (
+                f"holds {kind} character, U+{ord(char):04X}{named}, at position {position}: "
+                "remove it"
+            )
+    return None
+
+
+def invisible_ids(ids: pd.Series, present: pd.Series) -> pd.Series:
+    """The message for each id (of ``present`` ones) holding an invisible or control
+    character, by the ids' index; only ids outside printable ASCII are looked at."""
+    plain = ids.str.fullmatch(r"[\x20-\x7e]*").astype("bool")
+    odd = present & ~plain
+    said = {k: invisible_character(v) for k, v in ids[odd].items()}
+    return pd.Series({k: m for k, m in said.items() if m is not None}, dtype="object")
+
+
+@functools.cache
+def _prototype(char: str) -> str:
+    """The character a confusable one stands for: of the characters it is confusable with
+    (itself included), ASCII first, then the lowest code point, so that a Cyrillic ``А``,
+    a Greek ``Α`` and a Latin ``A`` are all ``A``."""
+    alike = {char}
+    for glyph in confusables.confusables_data.get(char, ()):
+        text = glyph["c"].translate(_MARKS)
+        if len(text) == 1:
+            alike.add(text)
+    return min(alike, key=lambda c: (not c.isascii(), ord(c)))
+
+
+def skeleton(value: str) -> str:
+    """An id as it looks (after Unicode TR39's skeleton): NFKC-normalized, then each
+    character its confusables' :func:`_prototype`. Two ids with one skeleton look alike.
+
+    >>> skeleton("\\u0410000001") == skeleton("A000001")
+    True
+    """
+    return "".join(_prototype(c) for c in unicodedata.normalize("NFKC", value))
+
+
+@functools.cache
+def _ascii_table() -> dict[int, str]:
+    return {k: _prototype(chr(k)) for k in range(128)}
+
+
+def lookalikes(ids: pd.Series, present: pd.Series) -> list[tuple[int, int, bool]]:
+    """The ids that look like an earlier id of the column though they differ: for each, its
+    position, the earlier one's, and whether the two are equal once NFKC-normalized (they
+    read the same; else they look alike). Only pairs where one of the two is outside ASCII
+    are said (ASCII ids alike, ``O`` and ``0``, are the book's own spelling), and only
+    when some id is: the common case is one vectorized test."""
+    odd = (present & ~ids.str.isascii().astype("bool")).to_numpy(dtype=bool)
+    if not odd.any():
+        return []
+    shown = present.to_numpy(dtype=bool)
+    forms = ids.str.translate(_ascii_table()).astype("object")
+    forms[odd] = [skeleton(v) for v in ids[odd]]
+    first_of: dict[str, int] = {}
+    found = []
+    for k, form in enumerate(forms):
+        if not shown[k]:
+            continue
+        e = first_of.setdefault(form, k)
+        value, first = ids.iloc[k], ids.iloc[e]
+        if value != first and (odd[k] or odd[e]):
+            same = unicodedata.normalize("NFKC", value) == unicodedata.normalize("NFKC", first)
+            found.append((k, e, same))
+    return found
