@@ -5,9 +5,12 @@ What ``marginlex run`` and :func:`marginlex.evaluate` call.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -158,16 +161,46 @@ def write_evaluation(
         OutputError: the folder cannot be created or written (a file in the way, no
             permission, disk full).
     """
-    folder = check_out_folder(out) / evaluation.rulebook_id
+    parent = check_out_folder(out)
+    folder = parent / evaluation.rulebook_id
+    made = [p for p in (parent, *parent.parents) if not p.exists()]
+    staging: Path | None = None
     try:
-        _write_files(evaluation, folder, file_format)
+        parent.mkdir(parents=True, exist_ok=True)
+        # Written in a sibling folder and renamed into place only when whole: a disk that
+        # filled mid-way left a positions.csv of 12,288 of its 20,670 bytes and no run.json,
+        # which read as a complete output.
+        staging = parent / f".{evaluation.rulebook_id}.{uuid.uuid4().hex[:12]}.partial"
+        staging.mkdir()  # as a plain mkdir makes it (a temporary folder would be 0700)
+        _write_files(evaluation, staging, file_format)
+        _replace_folder(staging, folder)
     except OSError as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for path in made:  # the folders this write made, if nothing else is in them now
+            with contextlib.suppress(OSError):
+                path.rmdir()
         raise OutputError(f"--out {out}: cannot write {folder}: {exc.strerror or exc}") from exc
     return folder
 
 
+def _replace_folder(staging: Path, folder: Path) -> None:
+    """Put the folder written as ``staging`` in ``folder``'s place: a folder of an earlier
+    run there is moved aside first, and back if the rename fails, then removed."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    aside = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.old"
+    folder.rename(aside)
+    try:
+        staging.rename(folder)
+    except OSError:
+        aside.rename(folder)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _write_files(evaluation: Evaluation, folder: Path, file_format: FileFormat) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     for name, frame in {"decisions": evaluation.decisions, **evaluation.frames}.items():
         ready = _parquet_ready(frame)
         target = folder / f"{name}.{file_format.value}"

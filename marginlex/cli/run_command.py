@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -351,19 +352,54 @@ def _record(
     decisions = recorder.decision_count
     show = decisions >= LONG_RUN_DECISIONS
     status = _progress(bar=False, show=show)
+    new_file = _new_sqlite_file(location)
     try:
         with status:
             status.add_task(f"recording {decisions:,} decisions in {shown_location(location)}")
             status.refresh()
             recorded = recorder.record(location, run_origin(sys.argv, operator))
     except (LedgerError, WorkerError) as exc:
+        if new_file is not None:
+            _remove_unrecorded(new_file)
         _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+    except BaseException:
+        if new_file is not None:
+            _remove_unrecorded(new_file)
+        raise
     line = recorded_line(
         recorded.run_id, recorded.decisions, len(recorder.evaluations), recorded.location
     )
     (_err if to_stderr else _out).print(line, markup=False, soft_wrap=True)
     return recorded.run_id
+
+
+def _new_sqlite_file(location: str) -> Path | None:
+    """The SQLite file a run would create (None: a server's URL, or a file that exists)."""
+    if "://" in location and not location.startswith("sqlite:///"):
+        return None
+    path = Path(location.removeprefix("sqlite:///")).expanduser()
+    return None if path.exists() else path
+
+
+def _remove_unrecorded(path: Path) -> None:
+    """Remove the ledger file a failed run created, when it holds no run: a disk that filled
+    while the schema was written left a 0-byte file, which the next command then met as a
+    ledger (or as "not a marginlex ledger")."""
+    import sqlite3  # noqa: PLC0415
+
+    if not path.is_file():
+        return
+    if path.stat().st_size:
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+                if conn.execute("SELECT count(*) FROM runs").fetchone()[0]:
+                    return  # another process recorded into it meanwhile: not ours to remove
+        except sqlite3.Error:
+            pass  # no runs table, or not readable: nothing recorded in it
+    for leftover in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _signer(

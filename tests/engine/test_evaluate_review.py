@@ -139,6 +139,45 @@ def test_run_refuses_a_rulebooks_out_folder_that_is_a_file_before_writing(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["harmonized"]
 
 
+def test_a_disk_full_mid_write_leaves_no_partial_out_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that filled while positions.csv was written left it at 12,288 of its 20,670
+    bytes, and no run.json: a folder that read as a run's output. It is now written in a
+    sibling folder and renamed into place only when whole; an earlier run's folder stays."""
+    import errno  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    first = CliRunner().invoke(app, ["run", "-r", "sec", "--out", str(out), "--out-format", "csv"])
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in (out / "sec").iterdir()}
+    real = pd.DataFrame.to_csv
+    written: list[str] = []
+
+    def full(frame: pd.DataFrame, target: object, *args: object, **kwargs: object) -> object:
+        written.append(str(target))
+        if len(written) == 2:  # the second file: cut short, as a full disk does
+            Path(str(target)).write_bytes(b"account_id,")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(frame, target, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    for where in (out, tmp_path / "new" / "out"):
+        written.clear()
+        args = ["run", "-r", "sec", "--out", str(where), "--out-format", "csv"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1
+        assert f"error: --out {where}: cannot write {where / 'sec'}: No space left on device" in (
+            " ".join(result.output.split())
+        )
+    assert sorted(p.name for p in out.iterdir()) == ["sec"]  # no partial folder beside it
+    assert {p.name: p.read_bytes() for p in (out / "sec").iterdir()} == before
+    assert not (tmp_path / "new").exists()  # the folders the failed write made are gone
+
+
 def test_default_decision_table_fits_80_columns_and_wide_shows_paths() -> None:
     import marginlex  # noqa: PLC0415 - the front door
 
@@ -212,3 +251,25 @@ def test_eligibility_trace_shows_every_input_of_a_compound_requirement() -> None
     assert row["inputs"].tolist() == [
         "owner.options_approval=none; account.equity=270000.0; owner.ecp=True"
     ]
+
+
+def test_a_ledger_file_a_failed_run_created_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that filled while a new ledger's schema was written left a 0-byte file: the
+    next command met it as a ledger. The run removes the file it created and recorded
+    nothing in; a ledger that was there before is left alone."""
+    from marginlex.audit.ledger import store  # noqa: PLC0415
+
+    def full(_conn: object) -> None:
+        raise store.LedgerError("cannot write: database or disk is full")
+
+    monkeypatch.setattr(store, "_bring_to_head", full)
+    ledger = tmp_path / "new.db"
+    result = CliRunner().invoke(app, ["run", "-r", "sec", "--ledger", str(ledger)])
+    assert result.exit_code == 1
+    assert "error: nothing recorded: cannot write: database or disk is full" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    ledger.write_bytes(b"")  # there before the run: not the run's to remove
+    result = CliRunner().invoke(app, ["run", "-r", "sec", "--ledger", str(ledger)])
+    assert result.exit_code == 1 and ledger.exists()
