@@ -491,8 +491,20 @@ def _check_relations(
                 for x in df[col][party]
             ],
         )
-    loop = (rel == Relation.REHYPOTHECATED_TO) & (df["src"] == df["dst"])
+    same = (df["src"] == df["dst"]).fillna(False).astype("bool")
+    loop = (rel == Relation.REHYPOTHECATED_TO) & same
     parser.report("dst", loop, "an account cannot be rehypothecated to itself")
+    itself = same & ~loop & df["src"].notna()
+    parser.report(
+        "dst",
+        itself,
+        [
+            f"{quoted(x)} {r} itself: a relation is between two parties or accounts; delete "
+            "the row, or name the other one"
+            for x, r in zip(df["src"][itself], rel[itself], strict=True)
+        ],
+        severity=Severity.WARNING,
+    )
     if kind is None:
         return
     dst_kind = _kind_of(kind, df["dst"])

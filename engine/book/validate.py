@@ -11,6 +11,7 @@ import csv
 import difflib
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -116,7 +117,8 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
             return _without_empty_rows(read_parquet(path), file, problems)
         header = _csv_header(path)
         if header is not None and (
-            _report_separator(file, header, problems)
+            _report_excel_separator_line(file, header, problems)
+            or _report_separator(file, header, problems)
             or _report_repeated_columns(file, header, problems)
         ):
             return None
@@ -324,6 +326,23 @@ def _report_separator(file: str, header: list[str], problems: Problems) -> bool:
     return False
 
 
+def _report_excel_separator_line(file: str, header: list[str], problems: Problems) -> bool:
+    """Name a first line that is Excel's separator hint (``sep=,``, ``sep=;``): Excel writes
+    it for a file meant to open in Excel, and it read as a header of one column "sep=" (each
+    required column missing, each row one value too wide)."""
+    line = ",".join(header).strip()
+    if len(header) > 2 or not re.fullmatch(r"sep=.?", line):
+        return False
+    problems.add(
+        file,
+        HEADER_ROW,
+        "-",
+        f"the first line is {line!r}, Excel's separator hint, not the header: delete that "
+        "line (or save the file as CSV UTF-8 (Comma delimited), which does not write it)",
+    )
+    return True
+
+
 def _report_repeated_columns(file: str, header: list[str], problems: Problems) -> bool:
     """Name each column the header (a Parquet file's schema) holds more than once (which one
     would be meant?)."""
@@ -431,7 +450,9 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     try:
         raw = path.read_bytes()
         # utf-8-sig: a byte-order mark (as Windows editors save UTF-8) is read as nothing
-        data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_Fields)
+        data = json.loads(
+            raw.decode("utf-8-sig"), object_pairs_hook=_Fields, parse_int=_json_integer
+        )
     except UnicodeDecodeError as exc:  # a ValueError, but the file is not JSON's problem
         said = _not_utf8(raw, exc, "save the file as UTF-8", utf16=is_utf16(raw))
         problems.add(BOOK_JSON, 0, "-", said)
@@ -446,6 +467,23 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
         problems.add(BOOK_JSON, 0, "-", "must be a JSON object with as_of, currency and name")
         return None
     return _meta_fields(data, problems)
+
+
+_JSON_DIGITS = 100
+"""Digits of the longest integer book.json is read with: none of its fields is a number,
+and Python refuses to read one of over 4,300 digits, with a hint for programmers
+("use sys.set_int_max_str_digits()")."""
+
+
+def _json_integer(text: str) -> int:
+    """An integer of book.json, refused past :data:`_JSON_DIGITS` digits."""
+    digits = len(text.lstrip("-"))
+    if digits > _JSON_DIGITS:
+        raise ValueError(
+            f"an integer of {digits:,} digits: book.json holds as_of (a date), currency and "
+            "name, as text; write them as in docs/book-format.md"
+        )
+    return int(text)
 
 
 class _Fields(dict[str, object]):

@@ -124,6 +124,12 @@ def as_of_date(value: str | None, command: str) -> dt.date | None:
     >>> as_of_date("2026-06-30", "run")
     datetime.date(2026, 6, 30)
     """
+    if value is not None and not value.strip():  # "" ran silently on the book's date
+        raise usage_error(
+            "--as-of is empty: write a date, YYYY-MM-DD, or leave the option out to use the "
+            "book's as_of",
+            command,
+        )
     try:
         return dt.date.fromisoformat(value) if value else None
     except ValueError:

@@ -160,3 +160,23 @@ def test_an_empty_ledger_is_a_usage_error(command: str, tmp_path: Path) -> None:
 
 def test_the_commands_taking_a_ledger_are_found() -> None:
     assert {"run", "verify", "ledger", "ledger runs", "serve"} <= set(_with_ledger_option())
+
+
+@pytest.mark.parametrize("given", ["", " "])
+def test_an_empty_as_of_is_refused_not_read_as_the_books_date(given: str) -> None:
+    """`--as-of ""` (a variable that was not set) ran silently on the book's date."""
+    done = CliRunner().invoke(app, ["run", "-r", "sec", "--as-of", given])
+    assert done.exit_code == 2, done.output
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[0] == (
+        "error: --as-of is empty: write a date, YYYY-MM-DD, or leave the option out to use "
+        "the book's as_of"
+    )
+
+
+def test_run_help_says_since_prints_only_the_decisions_re_decided() -> None:
+    """The help said json and csv hold "every decision"; with --since only the sets decided
+    anew are printed (docs/running.md)."""
+    said = " ".join(CliRunner().invoke(app, ["run", "--help"]).stdout.replace("│", " ").split())
+    assert "with --since, only the decisions re-decided (the ledger holds the whole run)" in said
+    assert "only those are printed (table, json, csv, --out)" in said
