@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
+import numpy as np
 import pandas as pd
 from confusable_homoglyphs import confusables
 
@@ -69,13 +70,14 @@ def invisible_character(value: str) -> str | None:
     return None
 
 
-def invisible_ids(ids: pd.Series, present: pd.Series) -> pd.Series:
-    """The message for each id (of ``present`` ones) holding an invisible or control
-    character, by the ids' index; only ids outside printable ASCII are looked at."""
+def invisible_ids(ids: pd.Series, present: pd.Series) -> dict[int, str]:
+    """What is wrong with each id (of ``present`` ones) holding an invisible or control
+    character, by its position in ``ids``; only ids outside printable ASCII are looked at
+    (the common case is one vectorized test)."""
     plain = ids.str.fullmatch(r"[\x20-\x7e]*").astype("bool")
-    odd = present & ~plain
-    said = {k: invisible_character(v) for k, v in ids[odd].items()}
-    return pd.Series({k: m for k, m in said.items() if m is not None}, dtype="object")
+    odd = np.flatnonzero((present & ~plain).to_numpy(dtype=bool))
+    said = {int(k): invisible_character(str(ids.iloc[k])) for k in odd}
+    return {k: m for k, m in said.items() if m is not None}
 
 
 @functools.cache

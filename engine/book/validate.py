@@ -662,9 +662,12 @@ def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: Colu
     Latin "A"). Every table and page shows the two alike, and a relation, a pledge or a
     position meant for one may name the other."""
     hidden = invisible_ids(ids, present)
-    if len(hidden):
-        at = ids.index.isin(hidden.index)
-        parser.report(column, at, [f"id {quoted(v)} {hidden[k]}" for k, v in ids[at].items()])
+    if hidden:
+        at = np.zeros(len(ids), dtype=bool)
+        at[list(hidden)] = True
+        parser.report(
+            column, at, [f"id {quoted(str(ids.iloc[k]))} {m}" for k, m in sorted(hidden.items())]
+        )
     found = lookalikes(ids, present)
     if not found:
         return

@@ -236,7 +236,7 @@ def test_a_books_control_characters_cannot_drive_the_terminal(
     ) in refused.stderr + refused.stdout
     from marginlex.engine.book import validate  # noqa: PLC0415
 
-    monkeypatch.setattr(validate, "invisible_ids", lambda ids, present: pd.Series(dtype=object))
+    monkeypatch.setattr(validate, "invisible_ids", lambda ids, present: {})
     ran = runner.invoke(app, ["run", str(book), "-r", "sec", "--ledger", ledger])
     assert ran.exit_code == 0, ran.output
     listed = runner.invoke(app, ["ledger", "--ledger", ledger, "--all"])
