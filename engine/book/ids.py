@@ -10,12 +10,35 @@ two ids of a column that look alike (Unicode TR39's confusables, as the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import unicodedata
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
 from confusable_homoglyphs import confusables
+
+_RECORDED: ContextVar[bool] = ContextVar("recorded_book", default=False)
+
+
+@contextlib.contextmanager
+def recorded_book() -> Iterator[None]:
+    """Within it, an id holding an invisible or control character is a warning, not an
+    error: a book a ledger recorded before the check held one is replayed as it was."""
+    token = _RECORDED.set(True)
+    try:
+        yield
+    finally:
+        _RECORDED.reset(token)
+
+
+def invisible_is_error() -> bool:
+    """Whether an id holding an invisible character is an error here (not in a book
+    :func:`recorded_book` reads back)."""
+    return not _RECORDED.get()
+
 
 _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 """Unicode categories of characters that show as nothing, or break the line: controls

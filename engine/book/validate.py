@@ -28,7 +28,7 @@ from marginlex.engine.book.checks import (
     check_repeated_positions,
     check_rows,
 )
-from marginlex.engine.book.ids import invisible_ids, lookalikes, quoted
+from marginlex.engine.book.ids import invisible_ids, invisible_is_error, lookalikes, quoted
 from marginlex.engine.book.limits import (
     TextTooLarge,
     check_id_lengths,
@@ -665,8 +665,12 @@ def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: Colu
     if hidden:
         at = np.zeros(len(ids), dtype=bool)
         at[list(hidden)] = True
+        severity = Severity.ERROR if invisible_is_error() else Severity.WARNING
         parser.report(
-            column, at, [f"id {quoted(str(ids.iloc[k]))} {m}" for k, m in sorted(hidden.items())]
+            column,
+            at,
+            [f"id {quoted(str(ids.iloc[k]))} {m}" for k, m in sorted(hidden.items())],
+            severity=severity,
         )
     found = lookalikes(ids, present)
     if not found:

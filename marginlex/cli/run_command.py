@@ -384,9 +384,10 @@ def _new_sqlite_file(location: str) -> Path | None:
 
 
 def _remove_unrecorded(path: Path) -> None:
-    """Remove the ledger file a failed run created, when it holds no run: a disk that filled
-    while the schema was written left a 0-byte file, which the next command then met as a
-    ledger (or as "not a marginlex ledger")."""
+    """Remove the ledger file a failed run created when it is not a ledger at all: a disk
+    that filled while the schema was written left a 0-byte file (the schema's transaction
+    rolled back), which the next command met as "not a marginlex ledger". A ledger whose
+    schema was made, and that holds no run, stays: it is one, empty."""
     import sqlite3  # noqa: PLC0415
 
     if not path.is_file():
@@ -394,10 +395,14 @@ def _remove_unrecorded(path: Path) -> None:
     if path.stat().st_size:
         try:
             with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-                if conn.execute("SELECT count(*) FROM runs").fetchone()[0]:
-                    return  # another process recorded into it meanwhile: not ours to remove
+                found = conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    ("decisions",),
+                ).fetchone()[0]
+            if found:
+                return
         except sqlite3.Error:
-            pass  # no runs table, or not readable: nothing recorded in it
+            pass  # not readable as a database: nothing was recorded in it
     for leftover in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
         with contextlib.suppress(OSError):
             leftover.unlink()
