@@ -257,8 +257,8 @@ def test_a_ledger_file_a_failed_run_created_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A disk that filled while a new ledger's schema was written left a 0-byte file: the
-    next command met it as a ledger. The run removes the file it created and recorded
-    nothing in; a ledger that was there before is left alone."""
+    next command met it as a ledger. The run removes the file it created and could not
+    make a ledger of; a file that was there before is left alone."""
     from marginlex.audit.ledger import store  # noqa: PLC0415
 
     def full(_conn: object) -> None:
