@@ -231,7 +231,7 @@ def leg_text(g: ClassGroupTrace, rate: float) -> str | None:
     ...     positions=(), worst_point="13"), 0.5))
     SPX: scanning risk 21,001.70, matched 21,001.70 x 50% = credit 10,500.85; requirement \
 max(loss 21,001.70 - credit 10,500.85 = 10,500.85, minimum 11,250.00) = 11,250.00: the \
-minimum binds, 750.85 of the credit is not taken
+minimum binds, 749.15 of the credit is not taken
     """
     if g.after_credits is None or g.credit is None or g.matched_risk is None:
         return None
