@@ -45,6 +45,36 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 (a newline, a tab), format characters (a zero-width space, a joiner, a direction mark, a
 byte-order mark), line and paragraph separators."""
 
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+"""Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): characters a
+renderer shows as nothing though their category is not a format one (a combining grapheme
+joiner, variation selectors, the Hangul fillers); Python's ``unicodedata`` has no such
+property."""
+
+
+def _ignorable(char: str) -> bool:
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _DEFAULT_IGNORABLE)
+
+
 _CONTROL_NAMES = {
     "\t": "CHARACTER TABULATION",
     "\n": "LINE FEED",
@@ -79,10 +109,13 @@ def invisible_character(value: str) -> str | None:
     'holds an invisible character, U+200B ZERO WIDTH SPACE, at position 8: remove it'
     >>> invisible_character("A0\\n01"), invisible_character("A01")
     ('holds a control character, U+000A LINE FEED, at position 3: remove it', None)
+    >>> invisible_character("A01\\ufe0f")
+    'holds an invisible character, U+FE0F VARIATION SELECTOR-16, at position 4: remove it'
     """
     for position, char in enumerate(value, start=1):
         category = unicodedata.category(char)
-        if category in _INVISIBLE and char != "\x00":  # a NUL is said as such when parsed
+        invisible = category in _INVISIBLE or _ignorable(char)
+        if invisible and char != "\x00":  # a NUL is said as such when parsed
             name = unicodedata.name(char, _CONTROL_NAMES.get(char, ""))
             kind = "a control" if category == "Cc" else "an invisible"
             named = f" {name}" if name else ""
@@ -104,16 +137,39 @@ def invisible_ids(ids: pd.Series, present: pd.Series) -> dict[int, str]:
 
 
 @functools.cache
+def _prototypes() -> dict[str, str]:
+    """Each confusable character's prototype: its group's (the characters confusable with
+    it, with them, and so on: the data's lists are not symmetric, a Latin ``O`` lists ``0``
+    where a Cyrillic ``О`` does not) ASCII character first, then lowest code point."""
+    parent: dict[str, str] = {}
+
+    def root(c: str) -> str:
+        while parent.setdefault(c, c) != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for char, glyphs in confusables.confusables_data.items():
+        for glyph in glyphs:
+            text = glyph["c"].translate(_MARKS)
+            if len(char) == 1 and len(text) == 1:
+                a, b = root(char), root(text)
+                if a != b:
+                    parent[max(a, b, key=_rank)] = min(a, b, key=_rank)
+    return {c: root(c) for c in parent}
+
+
+def _rank(c: str) -> tuple[bool, int]:
+    return (not c.isascii(), ord(c))
+
+
 def _prototype(char: str) -> str:
-    """The character a confusable one stands for: of the characters it is confusable with
-    (itself included), ASCII first, then the lowest code point, so that a Cyrillic ``А``,
-    a Greek ``Α`` and a Latin ``A`` are all ``A``."""
-    alike = {char}
-    for glyph in confusables.confusables_data.get(char, ()):
-        text = glyph["c"].translate(_MARKS)
-        if len(text) == 1:
-            alike.add(text)
-    return min(alike, key=lambda c: (not c.isascii(), ord(c)))
+    """The character a confusable one stands for (:func:`_prototypes`), so that a Cyrillic
+    ``А``, a Greek ``Α`` and a Latin ``A`` are all one, as are a Latin ``O`` and a Cyrillic
+    ``О``; a default-ignorable character stands for nothing (TR39 drops it)."""
+    if _ignorable(char):
+        return ""
+    return _prototypes().get(char, char)
 
 
 def skeleton(value: str) -> str:
@@ -122,6 +178,8 @@ def skeleton(value: str) -> str:
 
     >>> skeleton("\\u0410000001") == skeleton("A000001")
     True
+    >>> skeleton("\\u041eRD1") == skeleton("ORD1"), skeleton("ACCT_\\u0406") == skeleton("ACCT_I")
+    (True, True)
     """
     return "".join(_prototype(c) for c in unicodedata.normalize("NFKC", value))
 
@@ -146,8 +204,8 @@ def lookalikes(ids: pd.Series, present: pd.Series) -> list[tuple[int, int, bool]
     first_of: dict[str, int] = {}
     found = []
     for k, form in enumerate(forms):
-        if not shown[k]:
-            continue
+        if not shown[k] or (odd[k] and invisible_character(ids.iloc[k]) is not None):
+            continue  # an id holding an invisible character is an error already
         e = first_of.setdefault(form, k)
         value, first = ids.iloc[k], ids.iloc[e]
         if value != first and (odd[k] or odd[e]):
