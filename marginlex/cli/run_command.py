@@ -384,28 +384,19 @@ def _new_sqlite_file(location: str) -> Path | None:
 
 
 def _remove_unrecorded(path: Path) -> None:
-    """Remove the ledger file a failed run created when it is not a ledger at all: a disk
-    that filled while the schema was written left a 0-byte file (the schema's transaction
-    rolled back), which the next command met as "not a marginlex ledger". A ledger whose
-    schema was made, and that holds no run, stays: it is one, empty."""
-    import sqlite3  # noqa: PLC0415
-
-    if not path.is_file():
+    """Remove the ledger file a failed run created when it is empty: a disk that filled while
+    the schema was written left a 0-byte file (the schema's transaction rolled back), which
+    the next command met as "not a marginlex ledger". Anything else stays: a file holding
+    bytes (a ledger, empty or not, or another process's), and a 0-byte file beside a journal
+    or write-ahead log (another run creating the same ledger, mid-transaction); the journal
+    and log files are never the failed run's to remove."""
+    if not path.is_file() or path.stat().st_size:
         return
-    if path.stat().st_size:
-        try:
-            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-                found = conn.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-                    ("decisions",),
-                ).fetchone()[0]
-            if found:
-                return
-        except sqlite3.Error:
-            pass  # not readable as a database: nothing was recorded in it
-    for leftover in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
-        with contextlib.suppress(OSError):
-            leftover.unlink()
+    live = (path.with_name(path.name + s) for s in ("-journal", "-wal"))
+    if any(f.exists() for f in live):
+        return
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _signer(

@@ -273,3 +273,23 @@ def test_a_ledger_file_a_failed_run_created_is_removed(
     ledger.write_bytes(b"")  # there before the run: not the run's to remove
     result = CliRunner().invoke(app, ["run", "-r", "sec", "--ledger", str(ledger)])
     assert result.exit_code == 1 and ledger.exists()
+
+
+def test_a_failed_run_leaves_a_ledger_another_run_is_creating(tmp_path: Path) -> None:
+    """Two runs create one new ledger at once; one fails while the other is mid-transaction
+    (its journal beside the still 0-byte file): the failed run removes nothing, the file and
+    the journal are the other run's. A 0-byte file alone (the failed run's schema rolled
+    back) goes; a file holding bytes (a ledger, or anything else) stays."""
+    from marginlex.cli.run_command import _remove_unrecorded  # noqa: PLC0415
+
+    ledger, journal = tmp_path / "new.db", tmp_path / "new.db-journal"
+    ledger.write_bytes(b"")
+    journal.write_bytes(b"the other run's transaction")
+    _remove_unrecorded(ledger)
+    assert ledger.exists() and journal.exists()
+    journal.unlink()
+    _remove_unrecorded(ledger)
+    assert not ledger.exists()
+    ledger.write_bytes(b"not a ledger, but someone's bytes")
+    _remove_unrecorded(ledger)
+    assert ledger.exists()
