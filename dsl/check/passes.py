@@ -36,6 +36,7 @@ from marginlex.dsl.model.fields import (
     PARTY_KINDS,
     POSITION_SUBJECTS,
 )
+from marginlex.dsl.model.walk import children
 from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.dsl.resolve.extension import change_code, change_key
 from marginlex.dsl.resolve.rows import holder, table_rows, with_rows
@@ -336,6 +337,51 @@ def check_expressions(ctx: Context) -> list[Diagnostic]:
     return checker.diagnostics
 
 
+#: Account fields known only while an eligibility requirement is evaluated: the evaluator
+#: forms the sets a rule's candidates would make, then reads them (docs/language.md,
+#: "Merged regimes").
+ELIGIBILITY_ONLY = frozenset({"merged_regimes"})
+
+
+def check_eligibility_only(ctx: Context) -> list[Diagnostic]:
+    """``account.merged_regimes`` is read only in an eligibility requirement (its condition
+    or its ``when``): in a scope, a margin statement's ``applies to``, a ``sets`` statement
+    or any other condition the evaluator would have no sets to read it from."""
+    out: list[Diagnostic] = []
+    for s in ctx.own:
+        stack: list[m.Node] = [s]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, m.Requirement):
+                continue  # `require NAME: ...` (an eligibility rule's, or an extension's)
+            if (
+                isinstance(node, m.FieldRef)
+                and node.subject is m.Subject.ACCOUNT
+                and node.name in ELIGIBILITY_ONLY
+            ):
+                out.append(
+                    error(
+                        Code.ELIGIBILITY_ONLY_FIELD,
+                        f"`account.{node.name}` is read only in an eligibility requirement, "
+                        f"not in this {_statement_word(s)} (rule `{s.id}`): the merged sets "
+                        "it reads are formed while eligibility is decided",
+                        node.span,
+                        "read it in an eligibility requirement (`require NAME: ...`)",
+                    )
+                )
+            stack.extend(reversed(list(children(node))))
+    return out
+
+
+def _statement_word(s: m.Statement) -> str:
+    """What the statement is, as written (``margin``, ``scope``, ``sets``)."""
+    if isinstance(s, m.Offset):
+        return "`sets` statement"
+    if isinstance(s, m.Margin):
+        return "margin statement"
+    return f"{type(s).__name__.lower()} statement"
+
+
 def _extended(ctx: Context) -> tuple[m.Statement, ...]:
     """The statements this file's ``extend haircut`` / ``extend margin`` change, as resolved
     (the first version of each), with only the rows the extension wrote: their values are
@@ -518,6 +564,7 @@ PASSES: tuple[Pass, ...] = (
     check_ids,
     check_effective,
     check_expressions,
+    check_eligibility_only,
     check_values,
     check_overrides,
     check_override_gaps,
