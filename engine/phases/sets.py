@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
+from marginlex.dsl.model.walk import walk
 from marginlex.engine.book.columns import index_in
 from marginlex.engine.evaluation import FRAME_COLUMNS, GIVES_UP, TAKES_IN
 from marginlex.engine.graph.margin_sets import form_margin_sets
@@ -105,15 +103,13 @@ def _outcome(state: RunState, req: m.Requirement) -> tuple[np.ndarray, np.ndarra
     return applies, holds | ~applies
 
 
-def reads_merged(node: object) -> bool:
+def reads_merged(node: m.Node) -> bool:
     """Does a statement or requirement (a condition, a ``when``) read
     ``account.merged_regimes``?"""
-    if isinstance(node, m.FieldRef):
-        return node.subject is Subject.ACCOUNT and node.name == "merged_regimes"
-    items = node if isinstance(node, tuple) else ()
-    if isinstance(node, BaseModel):
-        items = tuple(getattr(node, name) for name in type(node).model_fields)
-    return any(reads_merged(item) for item in items)
+    return any(
+        isinstance(n, m.FieldRef) and n.subject is Subject.ACCOUNT and n.name == "merged_regimes"
+        for n in walk(node)
+    )
 
 
 def _merged_groups(state: RunState, rule_id: str, candidates: np.ndarray) -> np.ndarray:
@@ -127,16 +123,16 @@ def _merged_groups(state: RunState, rule_id: str, candidates: np.ndarray) -> np.
         if isinstance(step.statement, m.Offset) and isinstance(step.statement.rule, m.MergeAccounts)
     ]
     del accounts.eligible[rule_id]
+    group = np.full(accounts.n, -1, dtype=np.int64)
     edges = pd.concat(pairs, ignore_index=True) if pairs else None
     if edges is None or not len(edges):
-        return np.full(accounts.n, -1, dtype=np.int64)
-    a = index_in(edges["account_a"], state.account_ids)
-    b = index_in(edges["account_b"], state.account_ids)
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(accounts.n, accounts.n))
-    _, label = connected_components(graph, directed=False)
-    linked = np.zeros(accounts.n, dtype=bool)
-    linked[a] = linked[b] = True
-    return np.where(linked, label, -1).astype(np.int64)
+        return group
+    # the accounts that take part in a merge, as run_margin_sets forms their sets
+    joined = pd.unique(pd.concat([edges["account_a"], edges["account_b"]]).to_numpy())
+    sets = form_margin_sets(pd.Index(joined), edges)
+    rows = index_in(pd.Series(sets.membership.index), state.account_ids)
+    group[rows] = pd.factorize(sets.membership["margin_set_id"])[0]
+    return group
 
 
 def _bit(state: RunState, name: str) -> int:
