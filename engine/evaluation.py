@@ -56,6 +56,19 @@ PAIRING_OFFSET_COLUMNS: tuple[str, ...] = (
 DV01 a row matched, and each leg's scanning risk per DV01 and its credit (``rate x DV01
 matched x risk per DV01``)."""
 
+SPAN_CHARGE_FIGURES = (
+    "charge",
+    "tier",
+    "rate_id",
+    "rate",
+    "count",
+    "long_contracts",
+    "short_contracts",
+    "option_contracts",
+    "amount",
+)
+"""A SPAN charge row's own figures, as the phase computes them and the frame shows them."""
+
 FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "eligibility": (
         "margin_set_id",
@@ -213,15 +226,7 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "rule_id",
         "citation",
         "evidence",
-        "charge",
-        "tier",
-        "rate_id",
-        "rate",
-        "count",
-        "long_contracts",
-        "short_contracts",
-        "option_contracts",
-        "amount",
+        *SPAN_CHARGE_FIGURES,
     ),
     "clearing_split": (
         "margin_set_id",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
+from marginlex.engine.evaluation import SPAN_CHARGE_FIGURES
 from marginlex.engine.kernels.grouping import sum_by_group
 from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
 from marginlex.engine.phases.ranges import moving_instrument
@@ -25,19 +26,7 @@ Window = tuple[float, float]
 """A tier of months: time to expiry above the first bound, at most the second (years)."""
 
 
-CHARGE_COLUMNS = (
-    "group",
-    "row",
-    "charge",
-    "tier",
-    "rate_id",
-    "rate",
-    "count",
-    "long_contracts",
-    "short_contracts",
-    "option_contracts",
-    "amount",
-)
+CHARGE_COLUMNS = ("group", "row", *SPAN_CHARGE_FIGURES)
 """One row per charge a class group was charged (:func:`span_charges`): ``group`` (its
 row), ``row`` (the tier's index; the delivery charge's is the number of tiers), ``charge``
 (``calendar`` or ``delivery``), ``tier`` (``up to 3 months``, ``otherwise``, ``delivery
