@@ -442,9 +442,11 @@ def _check_trust_tables(ledger: Ledger) -> ChainProblem | None:
     signature and all, is caught only there."""
     with ledger.engine.connect() as conn:
         tables = inspect(conn)
-        if not tables.has_table(t.ledger_meta.name):
-            return None
-        for key, value in conn.execute(select(t.ledger_meta.c.key, t.ledger_meta.c.value)):
+        # Without ledger_meta (dropped, or a ledger from before it) the checkpoints are
+        # still checked: each names a ledger id this ledger no longer has.
+        meta = tables.has_table(t.ledger_meta.name)
+        query = select(t.ledger_meta.c.key, t.ledger_meta.c.value)
+        for key, value in conn.execute(query) if meta else ():
             if key not in _META_KEYS or (key == "ledger_id" and not _LEDGER_ID.fullmatch(value)):
                 what = "key" if key not in _META_KEYS else "ledger id"
                 return ChainProblem(

@@ -185,6 +185,21 @@ def test_a_row_added_to_the_trust_tables_is_named(copy: Path, edit: str, found: 
     _clean(result)
 
 
+def test_checkpoint_rows_are_checked_when_ledger_meta_is_dropped(copy: Path) -> None:
+    """Dropping ledger_meta skipped the checkpoints table: a made-up row passed verify."""
+    row = _CHECKPOINT.format(h="0" * 64, lid="l-" + "1" * 32)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DROP TABLE ledger_meta")
+        conn.execute(f"INSERT INTO checkpoints VALUES ('c2lnbmVk', '{row}', 1, NULL)")
+    result = _verify(copy)
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "FAILED at ledger: checkpoint_changed: checkpoint 1 of the checkpoints table: its "
+        "signature is 6 bytes, not the 64 of a signature: the row was added or edited\n"
+    )
+    _clean(result)
+
+
 def test_a_byte_changed_in_the_book_is_named_with_its_run(copy: Path) -> None:
     _, run_id, _ = _entry(copy, 1)
     with sqlite3.connect(copy) as conn:
