@@ -163,14 +163,16 @@ def write_evaluation(
     """
     parent = check_out_folder(out)
     folder = parent / evaluation.rulebook_id
-    made = [p for p in (parent, *parent.parents) if not p.exists()]
+    if folder.is_symlink():  # the folder it points to is replaced; the link stays
+        folder = folder.resolve()
+    made = [p for p in (folder.parent, *folder.parent.parents) if not p.exists()]
     staging: Path | None = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         # Written in a sibling folder and renamed into place only when whole: a disk that
         # filled mid-way left a positions.csv of 12,288 of its 20,670 bytes and no run.json,
         # which read as a complete output.
-        staging = parent / f".{evaluation.rulebook_id}.{uuid.uuid4().hex[:12]}.partial"
+        staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.partial"
         staging.mkdir()  # as a plain mkdir makes it (a temporary folder would be 0700)
         _write_files(evaluation, staging, file_format)
         _replace_folder(staging, folder)

@@ -178,6 +178,21 @@ def test_a_disk_full_mid_write_leaves_no_partial_out_folder(
     assert not (tmp_path / "new").exists()  # the folders the failed write made are gone
 
 
+def test_a_rulebook_folder_that_is_a_symlink_is_written_through(tmp_path: Path) -> None:
+    """A symlinked out/sec was renamed aside and replaced by a folder, and the aside link
+    (rmtree refuses links) was left behind as out/.sec.<hex>.old."""
+    out, target = tmp_path / "out", tmp_path / "kept" / "sec-results"
+    target.mkdir(parents=True)
+    (target / "stale.txt").write_text("an earlier run's")
+    out.mkdir()
+    (out / "sec").symlink_to(target, target_is_directory=True)
+    result = CliRunner().invoke(app, ["run", "-r", "sec", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["sec"] and (out / "sec").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["sec-results"]
+    assert (target / "run.json").is_file() and not (target / "stale.txt").exists()
+
+
 def test_default_decision_table_fits_80_columns_and_wide_shows_paths() -> None:
     import marginlex  # noqa: PLC0415 - the front door
 
