@@ -198,12 +198,14 @@ def _candidates(rates: list[np.ndarray], names: tuple[m.Symbol, ...], n: int) ->
 
 
 def _more_conservative(
-    state: RunState,
-    by_id: dict[str, Step],
-    combo: m.MoreConservative,
-    lots: pd.DataFrame,
-    hit: BoolArray,
+    state: RunState, by_id: dict[str, Step], h: m.Haircut, lots: pd.DataFrame, hit: BoolArray
 ) -> Columns:
+    """The lots' haircuts under ``more conservative of``: each lot the highest rate of the
+    schedules that select it; a lot a regime refuses (none of its schedules selects it)
+    100%, cited by the combining statement, whose rule the refusal is (not by the row of the
+    regime that accepted it)."""
+    combo = h.body
+    assert isinstance(combo, m.MoreConservative)
     parts, rates = [], []
     for name in combo.schedules:  # the named schedules, a handful
         named = by_id[name.name].statement
@@ -224,11 +226,14 @@ def _more_conservative(
     none = stacked.max(axis=0, initial=-1.0) < 0
     reason = np.where(none, NO_SCHEDULE, _refusals(combo, stacked))
     refused = reason != ""
+    citation, evidence = statement_note(h)  # the combining statement's own
     for col, text in (
         ("schedule", ""),
         ("haircut_row", ""),
         ("reason", reason),
         ("status", LotStatus.NOT_IN_SCHEDULE.value),
+        ("citation", citation),
+        ("evidence", evidence),
     ):
         out[col] = np.where(refused, text, out[col])
     out["haircut_rate"] = np.where(refused, 1.0, out["haircut_rate"])
@@ -275,7 +280,7 @@ def run_haircuts(state: RunState) -> pd.DataFrame:
         taken |= hit
         sub = lots[hit]
         if isinstance(h.body, m.MoreConservative):
-            out = _more_conservative(state, by_id, h.body, sub, hit)
+            out = _more_conservative(state, by_id, h, sub, hit)
         else:
             out = _apply_one(state.plan, h, sub)
         out["rule_id"] = np.full(len(sub), step.rule_id, dtype=object)

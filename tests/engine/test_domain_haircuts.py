@@ -63,6 +63,16 @@ def test_an_asset_one_regime_refuses_is_ineligible_under_harmonized(tmp_path: Pa
     sec, cftc = "{sec_treasuries, sec_other_assets}", "{cftc_treasuries, cftc_other_assets}"
     assert lots.loc["L_CORP", "reason"].startswith(f"refused under {sec}")
     assert lots.loc["L_ETF", "reason"].startswith(f"refused under {cftc}")
+    # A refusal is the combining rule's decision: cited by it, not by the row of the regime
+    # that accepted the lot (the corporate bond cited CME's verified advisory, the ETF the
+    # SEC's 15c3-1 row); an accepted lot keeps its winning row's citation.
+    combined = (
+        "Joint request for comment 2026: the more conservative of the SEC and CFTC haircuts",
+        "illustrative",
+    )
+    for lot in ("L_CORP", "L_ETF", "L_STOCK"):
+        assert tuple(lots.loc[lot, ["citation", "evidence"]]) == combined
+    assert lots.loc["L_NOTE", "citation"] == "SEC Rule 15c3-1(c)(2)(vi)(A)(1)"
 
 
 def test_the_ungrouped_form_keeps_its_recorded_meaning(tmp_path: Path) -> None:
