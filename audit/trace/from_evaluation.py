@@ -285,10 +285,10 @@ class _Builder:
         assert self.groups is not None
         codes = self.f.codes("offsets")
         keys = self._offset_keys(step)
-        groups = to.offset_groups(
+        groups, leads = to.offset_groups(
             frame, codes, self.ev.frames["positions"], self.f.codes("positions"), keys
         )
-        rows = to.offset_rows(frame, groups, self._offset_worst(frame, codes))
+        rows = to.offset_rows(frame, groups, self._offset_worst(frame, codes, leads))
         out, present = to.total_output(
             rows,
             codes,
@@ -322,13 +322,15 @@ class _Builder:
         keys = inst[name].astype("str").to_numpy(dtype=object)[moving]
         return pd.Series(keys, index=inst["instrument_id"].to_numpy(), dtype="str")
 
-    def _offset_worst(self, frame: pd.DataFrame, codes: IntArray) -> npt.NDArray[np.object_]:
-        """The label of each offset's worst point, from its set's first class group."""
+    def _offset_worst(
+        self, frame: pd.DataFrame, codes: IntArray, leads: pd.Series
+    ) -> npt.NDArray[np.object_]:
+        """The label of each offset's worst point, as its first class group (``leads``) names
+        it (its set's first class group, taken before, could be of another range: an
+        index group's worst point read "+30%", a crypto group's label)."""
         assert self.groups is not None
-        sets = self.groups.frame["set"].to_numpy()
-        first = np.full(self.n, -1)
-        first[sets[::-1]] = np.arange(len(sets))[::-1]
-        g = first[np.clip(codes, 0, None)]
+        f = self.groups.frame
+        g = tg.match_groups(f["set"].to_numpy(np.int64), f["class_group"], codes, leads)
         point = frame["worst_point"].to_numpy(np.int64)
         ok = (g >= 0) & (point >= 0) & (point < tg.MAX_POINTS)
         labels = self.groups.label_at(np.clip(g, 0, None), np.clip(point, 0, tg.MAX_POINTS - 1))

@@ -169,8 +169,9 @@ def offset_groups(
     positions: pd.DataFrame,
     pos_codes: IntArray,
     keys: pd.Series,
-) -> list[str]:
-    """The class groups each offset row joined: those of its set whose key is its group."""
+) -> tuple[list[str], pd.Series]:
+    """The class groups each offset row joined (those of its set whose key is its group), as
+    JSON, and the first of them by name (missing where it joined none)."""
     # Keyed per distinct instrument; class groups as codes in name order (sorted as names).
     instrument, instruments = pd.factorize(positions["instrument_id"])
     group_of = np.append(keys.reindex(instruments).to_numpy(dtype=object), np.nan)
@@ -191,7 +192,10 @@ def offset_groups(
     )
     hits = rows.merge(pos, on=["set", "product_group"]).sort_values(["row", "class_group"])
     texts = j.Coded(hits["class_group"].to_numpy(np.intp), [*j.strings(names).texts, '""'])
-    return j.group_join(texts, hits["row"].to_numpy(np.int64), len(offsets))
+    first = hits.drop_duplicates("row")  # sorted by class group within each row
+    named = np.append(np.asarray(names, dtype=object), None)[first["class_group"].to_numpy()]
+    leads = pd.Series(named, index=first["row"].to_numpy()).reindex(range(len(offsets)))
+    return j.group_join(texts, hits["row"].to_numpy(np.int64), len(offsets)), leads
 
 
 def offset_rows(offsets: pd.DataFrame, groups: list[str], worst: npt.NDArray[np.object_]) -> j.Col:

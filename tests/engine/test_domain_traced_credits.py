@@ -226,3 +226,23 @@ def test_a_1_4_trace_is_written_back_as_it_was_recorded(book: Path) -> None:
     text = json.dumps(old)
     for field in ("span_charges", "after_credits", "matched_risk", "cap_amount", "capped_value"):
         assert f'"{field}"' not in text
+
+
+def test_an_offsets_worst_point_is_named_in_its_own_class_groups_range(tmp_path: Path) -> None:
+    """The worst point of a product-group credit was labelled from its set's first class
+    group: ABC (a stock, range 15%) sorts before SPY (high-cap broad, +6%/-8%), so the SPY
+    offset's worst point, index 0, read "-15%". Long 100 SPY at 600 loses most at -8%:
+    P&L -4,800.00, the loss the offset row shows."""
+    make_book(
+        tmp_path,
+        "P1,ALICE,BD1,SEC,portfolio_margin,customer,portfolio_margin",
+        "P1,ABC,100\nP1,SPY,100",
+        "C1,P1,USD,200000,,",
+    )
+    args = ["explain", "ms:P1", "--rulebook", "sec", "--book", str(tmp_path / "book")]
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["steps"]
+    offsets = [o for s in steps if s["kind"] == "offset" for o in s["output"]["offsets"]]
+    spy = next(o for o in offsets if o["groups"] == ["SPY"])
+    assert (spy["worst_point"], spy["losses"]) == ("-8%", "4800.00")
