@@ -193,7 +193,7 @@ def offset_groups(
     hits = rows.merge(pos, on=["set", "product_group"]).sort_values(["row", "class_group"])
     texts = j.Coded(hits["class_group"].to_numpy(np.intp), [*j.strings(names).texts, '""'])
     first = hits.drop_duplicates("row")  # sorted by class group within each row
-    named = np.append(np.asarray(names, dtype=object), None)[first["class_group"].to_numpy()]
+    named = np.asarray([*names, None], dtype=object)[first["class_group"].to_numpy()]
     leads = pd.Series(named, index=first["row"].to_numpy()).reindex(range(len(offsets)))
     return j.group_join(texts, hits["row"].to_numpy(np.int64), len(offsets)), leads
 
