@@ -366,13 +366,27 @@ def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams
     )
 
 
+def _underlying_index_class(state: RunState, frame: pd.DataFrame, rows: IntArray) -> pd.DataFrame:
+    """An option whose own ``index_class`` is blank takes its underlying's: an option on a
+    broad-based index moves with that index (the grid's range rows and the concentration
+    filter read it there, :func:`moving_instrument`), so the strategy-based method prices it
+    at the broad-index rates too (``short_index_option``), not at the equity rates."""
+    own = frame["index_class"]
+    blank = (own.isna() | (as_text(own) == "")).to_numpy(dtype=bool)
+    if not blank.any():
+        return frame
+    inst = state.ctx.positions.links[1].ctx.own[Subject.INSTRUMENT]
+    under = inst["index_class"].take(moving_instrument(state)[rows]).reset_index(drop=True)
+    return frame.assign(index_class=own.astype(object).where(~blank, under.astype(object)))
+
+
 def _run_strategy(
     state: RunState,
     step: Step,
     method: m.StrategyBased,
     rows: IntArray,
 ) -> MethodResult:
-    frame = position_frame(state, rows)
+    frame = _underlying_index_class(state, position_frame(state, rows), rows)
     chosen = first_row(state, rows, [r.when for r in method.others])
     other = np.array([state.plan.value(r.rate) for r in method.others] + [np.nan])[chosen]
     frame = frame.assign(other_rate=other)
