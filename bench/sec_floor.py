@@ -299,7 +299,7 @@ def _short_option(p: dict[str, np.ndarray]) -> np.ndarray:
     call, size = p["call"], np.abs(p["q"]) * p["mult"]
     s0, k0 = np.nan_to_num(p["spot"]), np.nan_to_num(p["strike"])
     otm = np.where(call, np.maximum(k0 - s0, 0), np.maximum(s0 - k0, 0)) * size
-    broad = p["index_option"] & (p["index_class"] < 2)  # high_cap_broad, broad
+    broad = p["index_option"] & (p["strategy_class"] < 2)  # high_cap_broad, broad
     premium = p["price"] * size
     cash = p["cash"]  # a cash account: 100% at least 100%, held in cash: less the premium
     sign = np.where(cash, -1.0, 1.0)
@@ -409,6 +409,8 @@ def _rows(
         "n_inst": np.asarray(len(inst)),
         "index_class": index_class[i],
         "range_class": index_class[moving][i],
+        # Reg T: an option's own class, its underlying's where its own cell is blank
+        "strategy_class": np.where(index_class == NONE, index_class[moving], index_class)[i],
         "mult": inst["multiplier"].to_numpy()[i],
         "price": inst["price"].to_numpy()[i],
         "spot": inst["underlying_price"].to_numpy()[i],
