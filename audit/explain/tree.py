@@ -429,6 +429,22 @@ def _collateral(trace: DecisionTrace) -> Node:
                 if text is not None:  # the cap's amount, before the lots it cut
                     child.children.insert(0, Node(text, cite(step)))
             node.children.append(_with_inputs(child, step))
+    if trace.unscheduled_lots:  # in the equity, valued at nothing: no statement took them
+        total = sum((lot.value for lot in trace.unscheduled_lots), Decimal(0))
+        child = Node(
+            f"Lots no haircut statement selects: value {usd(total)}",
+            "no haircut statement of the rulebook selects them",
+        )
+        child.children = [
+            Node(
+                f"{lot.lot_id} {lot.asset} ({lot.account_id}) market value "
+                f"{usd(lot.market_value)}: value {usd(lot.value)}: {lot.ineligible_reason}",
+                "no haircut statement of the rulebook selects it",
+                css="fail",
+            )
+            for lot in trace.unscheduled_lots
+        ]
+        node.children.append(child)
     return node
 
 

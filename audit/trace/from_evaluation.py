@@ -356,6 +356,21 @@ class _Builder:
         self.present[step.rule_id] = present
         return _StepText([out], present)
 
+    def unscheduled_lots(self) -> tl.Pieces:
+        """Per set, its lots that no haircut statement selected (rule ``""``), as the
+        ``unscheduled_lots`` list with its leading comma (schema 1.6)."""
+        lots = self.ev.frames["lots"]
+        mine = lots["rule_id"].astype("str").fillna("").to_numpy() == ""
+        if not mine.any():  # most books: every lot is some statement's
+            rows = tl.grouped([], np.zeros(0, dtype=np.int64), self.n)
+            return tl.layout([',"unscheduled_lots":[', rows, "]"], self.n)
+        codes = np.where(mine, self.f.codes("lots"), -1)
+        if self._lot_rows is None:
+            maturity = self.book.collateral.set_index("lot_id")["maturity"]
+            self._lot_rows = to.lot_rows(lots, maturity)
+        rows = tl.grouped(self._lot_rows, codes, self.n)
+        return tl.layout([',"unscheduled_lots":[', rows, "]"], self.n)
+
     def figures_json(self) -> j.Col:
         """The decision figures and the rule and citation behind each."""
         self._minimums()
@@ -443,7 +458,7 @@ def trace_columns(
         margin_set,
         tail,
     )
-    body = tl.joined_layout([front, *steps, "]}"], len(ids))
+    body = tl.joined_layout([front, *steps, "]", b.unscheduled_lots(), "}"], len(ids))
     if schema_version != SCHEMA_VERSION:  # without the fields later versions added
         body = [as_version(str(t).encode("utf-8"), schema_version).decode("utf-8") for t in body]
     status = ev.decisions["status"].astype("str").tolist()

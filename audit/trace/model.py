@@ -24,14 +24,15 @@ from marginlex.audit.trace.steps import (
     OUTPUT_OF_KIND,
     Evidence,
     InputValue,
+    LotTrace,
     RuleKind,
     StepOutput,
     TraceModel,
 )
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.5"
-SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4", "1.5"]
+SCHEMA_VERSION: Final = "1.6"
+SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
 """Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
@@ -211,7 +212,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.5; 1.0 to 1.4
+    """One margin decision, with every step that led to it (schema version 1.6; 1.0 to 1.5
     are read and written back as they were recorded)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
@@ -224,6 +225,12 @@ class DecisionTrace(TraceModel):
     rulebook: RulebookRef
     schema_version: SCHEMA_VERSIONS = SCHEMA_VERSION
     steps: tuple[Step, ...]
+    unscheduled_lots: tuple[LotTrace, ...] = Field(
+        default=(),
+        description="Lots of the set that no haircut statement selects (since 1.6): their "
+        "market value is in the equity, their value nothing (a negative market value, a "
+        "liability, counts); before 1.6 they were in no step.",
+    )
 
     def canonical(self) -> bytes:
         """The canonical JSON of this trace (sorted keys, compact, UTF-8).
@@ -310,7 +317,8 @@ def as_version(body: bytes, version: str) -> bytes:
     versions added removed (replay compares a re-made trace with a recording this way, so a
     recording is checked for what it recorded, not for fields it could not hold).
 
-    1.5 added each class group's ``span_charges`` (the charges its ``charges`` add up from)
+    1.6 added the ``unscheduled_lots`` (lots no haircut statement selects, in no step
+    before); 1.5 added each class group's ``span_charges`` (the charges its ``charges`` add up from)
     and a SPAN leg's ``matched_risk``, ``credit``, ``paired_credit`` and ``after_credits``,
     each capped lot's ``cap_of``, ``cap_limit``, ``cap_base``, ``cap_amount`` and
     ``capped_value``, a DV01 pairing's row's ``dv01_matched`` and each leg's risk per DV01
@@ -330,6 +338,10 @@ def as_version(body: bytes, version: str) -> bytes:
     if version == SCHEMA_VERSION:
         return body
     doc = json.loads(body)
+    doc.pop("unscheduled_lots", None)  # 1.6
+    if version == "1.5":
+        doc["schema_version"] = version
+        return canonical_json(doc)
     _without_1_5(doc)
     if version == "1.4":
         doc["schema_version"] = version
