@@ -8,7 +8,7 @@ them.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from marginlex.audit.explain.numbers import pct, usd
 from marginlex.audit.trace.model import DecisionTrace, Figure
@@ -23,6 +23,9 @@ from marginlex.audit.trace.steps import (
 )
 
 
+_CENT = Decimal("0.01")
+
+
 def offset_text(o: OffsetTrace) -> str:
     """One offset: what it joined, its rate and basis, its credit, and (schema 1.4) how its
     requirement adds up.
@@ -33,11 +36,19 @@ def offset_text(o: OffsetTrace) -> str:
     A@CME + B@CME (ust_future): 30% per leg of the matched risk 2,000.00, risk left unmatched \
 after DV01 pairing 4,200.00, credit 1,200.00; class groups' requirements 6,400.00 - DV01 \
 pairing credit 1,760.00 - credit 1,200.00 = requirement 3,440.00
+    >>> print(offset_text(OffsetTrace(groups=("SPX", "SPY"), product_group="high_cap_broad",
+    ...     rate=0.9, gains="3600", losses="162000", credit="8040", worst_point="+6%",
+    ...     class_group_requirements="166800", requirement="158760")))
+    SPX + SPY (high_cap_broad): 90% of gains 3,600.00 against losses 162,000.00 at +6% (losses less 90% of gains: 158,760.00), credit 8,040.00; class groups' requirements 166,800.00 - credit 8,040.00 = requirement 158,760.00
     """
     group = f" ({o.product_group})" if o.product_group else ""
     basis = ""
     if o.gains is not None and o.losses is not None and o.worst_point:
-        basis = f" of gains {usd(o.gains)} against losses {usd(o.losses)} at {o.worst_point}"
+        netted = (o.losses - Decimal(repr(o.rate)) * o.gains).quantize(_CENT, ROUND_HALF_UP)
+        basis = (
+            f" of gains {usd(o.gains)} against losses {usd(o.losses)} at {o.worst_point}"
+            f" (losses less {pct(o.rate)} of gains: {usd(netted)})"
+        )
     elif o.gains is not None and o.losses is not None:  # a SPAN credit per leg: no one point
         # the legs' risk a DV01 pairing (a step of its own, credited first) left unmatched
         risk = "risk left unmatched after DV01 pairing" if o.paired_credit else "legs' risk"

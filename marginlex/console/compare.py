@@ -59,6 +59,10 @@ def _inputs(trace: DecisionTrace) -> dict[tuple[str, str], str]:
                 found["collateral", f"{lot.lot_id} ({lot.account_id})"] = (
                     f"{lot.asset} {usd(lot.market_value)}"
                 )
+    for lot in trace.unscheduled_lots:  # in no step (schema 1.6): an input all the same
+        found["collateral", f"{lot.lot_id} ({lot.account_id})"] = (
+            f"{lot.asset} {usd(lot.market_value)}"
+        )
     for e in trace.margin_set.edges:
         found["graph edge", f"{e.src} {e.relation.value} {e.dst}"] = "present"
     return found

@@ -52,3 +52,12 @@ def test_a_lot_no_statement_selects_is_traced_and_explained(tmp_path: Path) -> N
         "HCORP CORP_BOND (H1) market value 100,000.00: value 0.00: no haircut schedule of "
         "the rulebook applies to this asset"
     ) in text
+
+
+def test_the_console_compares_an_unscheduled_lot_as_an_input(tmp_path: Path) -> None:
+    """The console's compare lists each lot as an input; one in no step was left out."""
+    from marginlex.audit.trace.model import DecisionTrace  # noqa: PLC0415
+    from marginlex.console.compare import _inputs  # noqa: PLC0415
+
+    trace = DecisionTrace.model_validate_json(_explain(tmp_path, "--format", "json"))
+    assert _inputs(trace)["collateral", "HCORP (H1)"] == "CORP_BOND 100,000.00"
