@@ -22,7 +22,6 @@ from marginlex.audit.trace.steps import (
     SpanChargeTrace,
 )
 
-
 _CENT = Decimal("0.01")
 
 
@@ -39,7 +38,9 @@ pairing credit 1,760.00 - credit 1,200.00 = requirement 3,440.00
     >>> print(offset_text(OffsetTrace(groups=("SPX", "SPY"), product_group="high_cap_broad",
     ...     rate=0.9, gains="3600", losses="162000", credit="8040", worst_point="+6%",
     ...     class_group_requirements="166800", requirement="158760")))
-    SPX + SPY (high_cap_broad): 90% of gains 3,600.00 against losses 162,000.00 at +6% (losses less 90% of gains: 158,760.00), credit 8,040.00; class groups' requirements 166,800.00 - credit 8,040.00 = requirement 158,760.00
+    SPX + SPY (high_cap_broad): 90% of gains 3,600.00 against losses 162,000.00 at +6% \
+(losses less 90% of gains: 158,760.00), credit 8,040.00; class groups' requirements \
+166,800.00 - credit 8,040.00 = requirement 158,760.00
     """
     group = f" ({o.product_group})" if o.product_group else ""
     basis = ""
