@@ -210,8 +210,15 @@ class TableBuilder(ExprBuilder):
     def rates(self, meta: Any, c: list[Any]) -> Item:
         return Item("method", m.Rates(rows=tuple(c), span=self.span(meta)), self.span(meta))
 
+    def per_share(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
+    def low_price(self, meta: Any, c: list[Any]) -> m.LowPriceTier:
+        under, rate, per_share = c
+        return m.LowPriceTier(under=under, rate=rate, per_share=per_share, span=self.span(meta))
+
     def strategy_row(self, meta: Any, c: list[Any]) -> m.StrategyRow:
-        leg, rate, floor, note = c
+        leg, rate, floor, per_share, low_price, note = c
         if str(leg) not in _LEGS:
             raise BuildError(
                 error(
@@ -221,8 +228,15 @@ class TableBuilder(ExprBuilder):
                     did_you_mean(str(leg), _LEGS) or f"use one of {', '.join(_LEGS)}",
                 )
             )
+        # `at least 5 USD per share` is an amount a share, not the option legs' minimum rate
         return m.StrategyRow(
-            leg=m.StrategyLeg(str(leg)), rate=rate, floor=floor, note=note, span=self.span(meta)
+            leg=m.StrategyLeg(str(leg)),
+            rate=rate,
+            floor=None if per_share else floor,
+            per_share=floor if per_share else None,
+            low_price=low_price,
+            note=note,
+            span=self.span(meta),
         )
 
     def held_in_cash(self, meta: Any, c: list[Any]) -> bool:

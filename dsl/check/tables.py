@@ -69,17 +69,29 @@ def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
         for row in method.rows:
             yield row.rate, rate, True, "a rate"
     elif isinstance(method, m.StrategyBased):
-        for leg in method.rows:
-            yield leg.rate, rate, True, "a rate"
-            yield leg.floor, rate, True, "a minimum rate"
-        for row in method.others:
-            yield row.rate, rate, True, "a rate"
+        yield from _strategy_slots(method)
     elif isinstance(method, m.REQUIREMENT_MODIFIERS):
         yield from _modifier_slots(method)
     if isinstance(method, m.ScenarioGrid | m.SpanScan) and method.minimum is not None:
         yield method.minimum.amount, frozenset({MONEY}), False, "a minimum per contract"
     if isinstance(method, m.SpanScan):
         yield from _span_charge_slots(method)
+
+
+def _strategy_slots(method: m.StrategyBased) -> Iterator[_Slot]:
+    """Each leg's rate and minimum (a rate, or an amount a share), the low-price tier, the
+    rate rows."""
+    rate, money = frozenset({F}), frozenset({MONEY})
+    for leg in method.rows:
+        yield leg.rate, rate, True, "a rate"
+        yield leg.floor, rate, True, "a minimum rate"
+        yield leg.per_share, money, False, "a minimum per share"
+        if leg.low_price is not None:
+            yield leg.low_price.under, money, False, "a price a share"
+            yield leg.low_price.rate, rate, True, "a rate"
+            yield leg.low_price.per_share, money, False, "a minimum per share"
+    for row in method.others:
+        yield row.rate, rate, True, "a rate"
 
 
 def _modifier_slots(
@@ -297,7 +309,7 @@ def _statement_tables(s: m.Statement, haircuts: set[str]) -> Iterator[Diagnostic
                     or _listed("the other haircut schedules", haircuts - {s.id}),
                 )
     elif isinstance(s, m.Margin) and isinstance(s.method, m.StrategyBased):
-        yield from _repeats([(r.leg.value, r.span) for r in s.method.rows], "leg")
+        yield from _strategy_diagnostics(s.method)
     elif isinstance(s, m.Margin) and isinstance(s.method, m.ScenarioGrid):
         if s.method.points < 2 or s.method.points % 2:
             yield error(
@@ -310,6 +322,42 @@ def _statement_tables(s: m.Statement, haircuts: set[str]) -> Iterator[Diagnostic
         yield from _credit_diagnostics(s.rule)
     elif isinstance(s, m.Offset) and isinstance(s.rule, m.Dv01Pairing):
         yield from _pairing_diagnostics(s.rule)
+
+
+def _strategy_diagnostics(method: m.StrategyBased) -> Iterator[Diagnostic]:
+    yield from _repeats([(r.leg.value, r.span) for r in method.rows], "leg")
+    for leg in method.rows:
+        yield from _per_share_diagnostics(leg, held_in_cash=method.held_in_cash)
+
+
+def _per_share_diagnostics(row: m.StrategyRow, *, held_in_cash: bool) -> Iterator[Diagnostic]:
+    """A per-share minimum and a low-price tier belong to ``short_stock`` in a margin account
+    (FINRA Rule 4210(c)): an option leg is charged by its contracts, and a cash account holds a
+    short sale's market value in cash (12 CFR 220.8), neither a share's minimum."""
+    clauses = [
+        (row.per_share, "minimum per share (`at least ... per share`)"),
+        (row.low_price, "low-price tier (`, under ... a share ...`)"),
+    ]
+    for node, what in clauses:
+        if node is None:
+            continue
+        if row.leg != m.StrategyLeg.SHORT_STOCK:
+            yield error(
+                Code.PER_SHARE_LEG,
+                f"`{row.leg.value}` takes no {what}: only `short_stock` is charged by the share",
+                node.span,
+                "move it to the `short_stock` row, or write the leg's minimum as a rate "
+                "(`short_equity_option 20% at least 10%`)",
+            )
+        elif held_in_cash:
+            yield error(
+                Code.PER_SHARE_LEG,
+                f"`short_stock` in `strategy based held in cash` takes no {what}: a cash "
+                "account holds a short sale's market value in cash (12 CFR 220.8)",
+                node.span,
+                "write `short_stock 100%` there, and the per-share figures in the margin "
+                "account's `strategy based`",
+            )
 
 
 def _pairing_diagnostics(rule: m.Dv01Pairing) -> Iterator[Diagnostic]:

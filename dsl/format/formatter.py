@@ -25,6 +25,7 @@ from marginlex.dsl.format.lines import IND, Line, lead, note, pack
 from marginlex.dsl.format.methods import (
     calendar_spreads,
     delivery_charge,
+    low_price_parts,
     method,
     minimum,
     range_row,
@@ -371,6 +372,7 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.ScanRow: scan_row,
     m.RateRow: rate_row,
     m.StrategyRow: strategy_row,
+    m.LowPriceTier: lambda t: pack(0, low_price_parts(t), t),
     m.ContractMinimum: minimum,
     m.SpreadTier: spread_tier,
     m.CalendarSpreads: calendar_spreads,

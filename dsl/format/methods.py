@@ -105,11 +105,25 @@ def rate_row(r: m.RateRow) -> list[Line]:
 
 
 def strategy_row(r: m.StrategyRow) -> list[Line]:
-    """``leg V [at least V] [note]``."""
+    """``leg V [at least V [per share]] [, under V a share V [at least V per share]] [note]``."""
     parts = [f"{r.leg.value} {value(r.rate)}"]
     if r.floor is not None:
         parts.append(f"at least {value(r.floor)}")
+    if r.per_share is not None:
+        parts.append(f"at least {value(r.per_share)} per share")
+    if r.low_price is not None:
+        parts[-1] += ","
+        parts += low_price_parts(r.low_price)
     return pack(2, parts + note(r.note), r)
+
+
+def low_price_parts(t: m.LowPriceTier) -> list[str]:
+    """``under V a share V [at least V per share]``: a row's low-price tier, one part (so a
+    wrapped row keeps the tier on one line)."""
+    text = f"under {value(t.under)} a share {value(t.rate)}"
+    if t.per_share is not None:
+        text += f" at least {value(t.per_share)} per share"
+    return [text]
 
 
 def method(x: m.MarginMethod) -> list[Line]:

@@ -357,17 +357,37 @@ class StrategyLeg(StrEnum):
     SHORT_STRADDLE = "short_straddle"
 
 
+class LowPriceTier(Node):
+    """``under 5 USD a share 100% at least 2.50 USD per share``: a ``short_stock`` row's
+    figures for a stock whose price (a share's) is below ``under``.
+
+    Such a short is charged ``rate`` × market value, at least ``per_share`` × shares
+    (FINRA Rule 4210(c): under $5.00 a share, $2.50 a share or 100%, whichever is greater).
+    """
+
+    under: Value
+    rate: Value
+    per_share: Value | None = None
+
+
 class StrategyRow(Node):
     """``short_equity_option 20% at least 10%``.
 
     Stocks: ``rate`` × market value. Short options: premium + rate × underlying value
     − out-of-the-money amount, at least premium + ``floor`` × (underlying value for calls,
     strike value for puts). Long options: ``rate`` × option value.
+
+    ``short_stock`` only (the checker says so elsewhere): ``per_share`` (``at least 5 USD per
+    share``), an amount per share the short is charged at least, and ``low_price``
+    (``, under 5 USD a share 100% at least 2.50 USD per share``), the rate and per-share
+    amount of a stock priced below a bound. A row without them means what it always did.
     """
 
     leg: StrategyLeg
     rate: Value
     floor: Value | None = None
+    per_share: Value | None = None
+    low_price: LowPriceTier | None = None
     note: Note | None = None
 
 

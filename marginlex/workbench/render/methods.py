@@ -80,17 +80,36 @@ def _strategy(rb: RB, s: m.StrategyBased) -> Parts:
             [
                 Cell(text=r.leg.value),
                 value_cell(rb, r.rate),
-                value_cell(rb, r.floor) if r.floor is not None else Cell(text=""),
+                _at_least(rb, r),
+                _low_price(rb, r.low_price),
             ],
             r.note,
         )
         for r in s.rows
     ]
-    tables = [Table(title="legs", columns=("leg", "rate", "at least"), rows=tuple(legs))]
+    columns = ("leg", "rate", "at least", "a stock priced under")
+    tables = [Table(title="legs", columns=columns, rows=tuple(legs))]
     if s.others:
         tables.append(_rate_rows(rb, s.others, "other positions"))
     head = "strategy based, held in cash" if s.held_in_cash else "strategy based"
     return [setting("method", head, code=False)], tables
+
+
+def _at_least(rb: RB, r: m.StrategyRow) -> Cell:
+    """The leg's minimum: a rate (``10%``) or an amount a share (``5 USD per share``)."""
+    if r.per_share is not None:
+        return Cell(text=f"{value_cell(rb, r.per_share).text} per share")
+    return value_cell(rb, r.floor) if r.floor is not None else Cell(text="")
+
+
+def _low_price(rb: RB, t: m.LowPriceTier | None) -> Cell:
+    """``5 USD a share: 100%, at least 2.50 USD per share`` (a ``short_stock`` row's tier)."""
+    if t is None:
+        return Cell(text="")
+    text = f"{value_cell(rb, t.under).text} a share: {value_cell(rb, t.rate).text}"
+    if t.per_share is not None:
+        text += f", at least {value_cell(rb, t.per_share).text} per share"
+    return Cell(text=text)
 
 
 def _initial(rb: RB, i: m.InitialMultiple) -> Parts:
