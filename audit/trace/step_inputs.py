@@ -327,6 +327,13 @@ def _strategy(rule: str, method: m.StrategyBased, plan: Plan) -> Iterator[InputV
     for leg in method.rows:
         yield from _value(plan, f"{rule}.{leg.leg.value}.rate", leg.rate, FRACTION)
         yield from _value(plan, f"{rule}.{leg.leg.value}.floor", leg.floor, FRACTION)
+        # listed only where written: a row without them has the inputs it always had
+        yield from _value(plan, f"{rule}.{leg.leg.value}.per_share", leg.per_share, USD)
+        if leg.low_price is not None:
+            low = f"{rule}.{leg.leg.value}.under"
+            yield from _value(plan, low, leg.low_price.under, USD)
+            yield from _value(plan, f"{low}.rate", leg.low_price.rate, FRACTION)
+            yield from _value(plan, f"{low}.per_share", leg.low_price.per_share, USD)
     for label, row in _rows(method.others):
         yield from _condition(plan, f"{rule}.others[{label}].when", row.when)
         yield from _value(plan, f"{rule}.others[{label}].rate", row.rate, FRACTION)

@@ -3,7 +3,11 @@
 The fallback for accounts not eligible for portfolio margin. Per position:
 
 - long stock or ETF: ``long_equity_rate`` x market value; short: ``short_equity_rate`` x
-  |market value|;
+  |market value|, at least ``short_equity_per_share`` x shares, a stock priced below
+  ``short_equity_low_price.under`` a share taking that tier's rate and per-share amount
+  (FINRA Rule 4210(c): $5.00 a share or 30%, under $5.00 $2.50 a share or 100%, whichever
+  is greater; rows ``short_equity_per_share_minimum`` and ``short_equity_low_price`` where
+  those figures won);
 - long option: ``long_option_rate`` x its value (paid in full: 100%);
 - short uncovered option: premium + ``underlying_rate`` x underlying value - out-of-the-money
   amount, at least premium + ``minimum_rate`` x underlying value (calls) or x strike value
@@ -105,6 +109,8 @@ class StrategyRow(StrEnum):
     SHORT_EQUITY_HELD_IN_CASH = "short_equity_held_in_cash"
     SHORT_CALL_HELD_IN_CASH = "short_call_held_in_cash"
     SHORT_PUT_HELD_IN_CASH = "short_put_held_in_cash"
+    SHORT_EQUITY_LOW_PRICE = "short_equity_low_price"
+    SHORT_EQUITY_PER_SHARE_MINIMUM = "short_equity_per_share_minimum"
 
 
 class OptionRates(BaseModel):
@@ -116,8 +122,19 @@ class OptionRates(BaseModel):
     minimum_rate: float = Field(ge=0.0)
 
 
+class LowPriceRates(BaseModel):
+    """A short stock priced below ``under`` (USD a share): ``rate`` of its market value, at
+    least ``per_share`` USD a share (FINRA Rule 4210(c): under $5.00, 100% or $2.50)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    under: float = Field(ge=0.0)
+    rate: float = Field(ge=0.0)
+    per_share: float = Field(default=0.0, ge=0.0)
+
+
 class StrategyParams(BaseModel):
-    """Rates of the strategy-based method (fractions)."""
+    """Rates of the strategy-based method (fractions); per-share amounts in USD."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -131,6 +148,8 @@ class StrategyParams(BaseModel):
     spread_rate: float | None = Field(default=None, ge=0.0)
     straddle_rate: float | None = Field(default=None, ge=0.0)
     held_in_cash: bool = False
+    short_equity_per_share: float = Field(default=0.0, ge=0.0)
+    short_equity_low_price: LowPriceRates | None = None
 
 
 def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str, FloatArray]:
@@ -208,11 +227,39 @@ def _covered_fraction(
 Row = tuple[npt.NDArray[np.bool_], StrategyRow, FloatArray]
 
 
+def _short_equity_rows(
+    frame: pd.DataFrame, params: StrategyParams, short_equity: npt.NDArray[np.bool_]
+) -> list[Row]:
+    """A short stock's rows: ``short_equity_rate`` x market value, at least
+    ``short_equity_per_share`` x shares, a stock priced below the low-price bound taking that
+    tier's rate and amount (FINRA Rule 4210(c)); the row names the figure that won: the
+    per-share minimum, the low-price rate, else the plain rate. Held in cash: the market
+    value to hold, less the liability the value deducts (no per-share figure)."""
+    shares = np.abs(
+        frame["quantity"].to_numpy(np.float64) * frame["multiplier"].to_numpy(np.float64)
+    )
+    price = frame["price"].to_numpy(np.float64)
+    notional = shares * np.abs(price)
+    if params.held_in_cash:
+        cash = (params.short_equity_rate - 1.0) * notional
+        return [(short_equity, StrategyRow.SHORT_EQUITY_HELD_IN_CASH, cash)]
+    tier = params.short_equity_low_price
+    low = short_equity & (price < tier.under) if tier else np.zeros(len(frame), dtype=bool)
+    rate = np.where(low, tier.rate if tier else 0.0, params.short_equity_rate) * notional
+    minimum = np.where(low, tier.per_share if tier else 0.0, params.short_equity_per_share) * shares
+    requirement = np.maximum(rate, minimum)
+    return [
+        (short_equity & (minimum > rate), StrategyRow.SHORT_EQUITY_PER_SHARE_MINIMUM, requirement),
+        (short_equity & low, StrategyRow.SHORT_EQUITY_LOW_PRICE, requirement),
+        (short_equity, StrategyRow.SHORT_EQUITY, requirement),
+    ]
+
+
 def _strategy_rows(
     frame: pd.DataFrame, params: StrategyParams, terms: dict[str, FloatArray]
 ) -> tuple[list[Row], FloatArray, FloatArray]:
     """(mask, row, requirement) in priority order, the covered fraction, the other rate's
-    requirement. Masks 4 on are the short option rows."""
+    requirement."""
     quantity = frame["quantity"].to_numpy(np.float64)
     price = frame["price"].to_numpy(np.float64)
     notional = np.abs(quantity * frame["multiplier"].to_numpy(np.float64) * price)
@@ -241,12 +288,7 @@ def _strategy_rows(
     cash = params.held_in_cash
     rows: list[Row] = [
         (long_equity, StrategyRow.LONG_EQUITY, params.long_equity_rate * notional),
-        # held in cash: the market value to hold, less the liability the value deducts
-        (
-            short_equity,
-            StrategyRow.SHORT_EQUITY_HELD_IN_CASH if cash else StrategyRow.SHORT_EQUITY,
-            (params.short_equity_rate - (1.0 if cash else 0.0)) * notional,
-        ),
+        *_short_equity_rows(frame, params, short_equity),
         (long_option & in_spread, StrategyRow.LONG_OPTION_SPREAD, long_left),
         (long_option, StrategyRow.LONG_OPTION, params.long_option_rate * notional),
         (short_call & (covered >= 1.0), StrategyRow.SHORT_CALL_COVERED, np.zeros(len(frame))),
@@ -348,7 +390,8 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
     masks = [mask for mask, _, _ in rows]
     code = np.select(masks, [labels.index(r) for _, r, _ in rows], labels.index(StrategyRow.OTHER))
     requirement = np.select(masks, [v for _, _, v in rows], other)
-    short_option = np.logical_or.reduce(masks[4:])
+    # the short option rows, whichever of them priced the position
+    short_option = frame["is_option"].to_numpy(dtype=bool) & (frame["quantity"].to_numpy() < 0)
     out = pd.DataFrame(
         {
             "strategy_row": categorical(code, [r.value for r in labels]),

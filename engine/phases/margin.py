@@ -31,7 +31,12 @@ from marginlex.engine.kernels.pricing import OPTION_AT_WORST
 from marginlex.engine.kernels.scenarios import GridParams, scenario_grid
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_horizon import horizon_factor
-from marginlex.engine.kernels.strategy import OptionRates, StrategyParams, strategy_based
+from marginlex.engine.kernels.strategy import (
+    LowPriceRates,
+    OptionRates,
+    StrategyParams,
+    strategy_based,
+)
 from marginlex.engine.kernels.text import as_text
 from marginlex.engine.phases.pairing import (
     NOT_PAIRED,
@@ -363,6 +368,31 @@ def _strategy_params(state: RunState, method: m.StrategyBased) -> StrategyParams
         spread_rate=rate.get(leg.OPTION_SPREAD),
         straddle_rate=rate.get(leg.SHORT_STRADDLE),
         held_in_cash=method.held_in_cash,
+        short_equity_per_share=_short_stock_per_share(state, method),
+        short_equity_low_price=_short_stock_low_price(state, method),
+    )
+
+
+def _short_stock_row(method: m.StrategyBased) -> m.StrategyRow | None:
+    return next((r for r in method.rows if r.leg == m.StrategyLeg.SHORT_STOCK), None)
+
+
+def _short_stock_per_share(state: RunState, method: m.StrategyBased) -> float:
+    """The ``short_stock`` row's ``at least N USD per share`` (none written: 0, the rate alone)."""
+    row = _short_stock_row(method)
+    return state.plan.value(row.per_share) if row and row.per_share is not None else 0.0
+
+
+def _short_stock_low_price(state: RunState, method: m.StrategyBased) -> LowPriceRates | None:
+    """The ``short_stock`` row's ``, under N USD a share R at least N USD per share``, if any."""
+    row = _short_stock_row(method)
+    tier = row.low_price if row else None
+    if tier is None:
+        return None
+    return LowPriceRates(
+        under=state.plan.value(tier.under),
+        rate=state.plan.value(tier.rate),
+        per_share=state.plan.value(tier.per_share) if tier.per_share is not None else 0.0,
     )
 
 

@@ -100,6 +100,8 @@ _LEG_OF_KERNEL_ROW = {
     "long_equity": m.StrategyLeg.LONG_STOCK,
     "short_equity": m.StrategyLeg.SHORT_STOCK,
     "short_equity_held_in_cash": m.StrategyLeg.SHORT_STOCK,
+    "short_equity_low_price": m.StrategyLeg.SHORT_STOCK,
+    "short_equity_per_share_minimum": m.StrategyLeg.SHORT_STOCK,
     "long_option": m.StrategyLeg.LONG_OPTION,
     "short_call_spread": m.StrategyLeg.OPTION_SPREAD,
     "short_put_spread": m.StrategyLeg.OPTION_SPREAD,
