@@ -239,3 +239,30 @@ def test_a_margin_statement_may_be_followed_by_a_concentration_statement() -> No
     once = format_text(text)
     assert "concentration add 5% when class group exceeds 20% of equity" in once
     assert without_spans(parse(once)) == without_spans(book)
+
+
+SHORT_STOCK = (
+    'rulebook r "R"\n  cites "c"\n\nmargin m\n  cites "c"\n  strategy based\n'
+    "    short_stock 30% at least 5 USD per share, under 5 USD a share 100% at least 2.50 USD"
+    " per share\n"
+)
+
+
+def test_a_short_stock_row_s_per_share_figures_parse_and_round_trip() -> None:
+    """FINRA 4210(c) in a row: the typed fields, the canonical layout (the tier kept whole
+    on its own line), and the same meaning after formatting."""
+    book = parse(SHORT_STOCK)
+    (row,) = book.statements[0].method.rows  # type: ignore[union-attr]
+    assert row.floor is None
+    assert (row.per_share.amount, row.per_share.unit) == (5.0, m.Unit.USD)
+    tier = row.low_price
+    assert (tier.under.amount, tier.rate.amount, tier.per_share.amount) == (5.0, 100.0, 2.5)
+    assert format_text(SHORT_STOCK).endswith(
+        "    short_stock 30% at least 5 USD per share,\n"
+        "      under 5 USD a share 100% at least 2.50 USD per share\n"
+    )
+    roundtrip(SHORT_STOCK)
+    # a row written as before has neither
+    plain = parse(SHORT_STOCK.replace(", under 5 USD a share 100% at least 2.50 USD per share", ""))
+    (row,) = plain.statements[0].method.rows  # type: ignore[union-attr]
+    assert row.low_price is None and row.per_share is not None

@@ -408,6 +408,12 @@ CLAUSES: dict[str, Probe] = {
         "cftc", "must not reach account of another owner where", "must not reach account where"
     ),
     "held_in_cash": Changes("sec", "strategy based held in cash", "strategy based"),
+    # a short stock at $10 (S_SHORT_10): 5,000 a share's minimum, 3,000 without it
+    "per_share": Changes("sec", "short_stock 30% at least 5 USD per share,", "short_stock 30%,"),
+    # a short stock at $3 (S_SHORT_3): 100% under $5, 900 (30%) without the tier
+    "low_price": Changes(
+        "sec", ",\n      under 5 USD a share 100% at least 2.50 USD per share", ""
+    ),
     "by_delta": Changes(
         "cftc",
         "calendar spreads by delta\n      for position where instrument.product in {index_future,",
