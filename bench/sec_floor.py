@@ -18,7 +18,8 @@ margin set alone):
   position moves with, the first range row any position of the class group meets;
   Black-Scholes options), class-group loss against $0.375 x multiplier per contract (long
   options and sbs capped at market value), product-group credits point by point (90/75/50%);
-- the other customer accounts: strategy-based rates, covered calls, option spreads at their
+- the other customer accounts: strategy-based rates (a short stock at least $5.00 a share,
+  under $5.00 a share 100% at least $2.50 a share), covered calls, option spreads at their
   maximum loss, short straddles and strangles (the greater leg plus the other's premium),
   Treasuries 1-6% by residual maturity, anything else 25%; a cash account (12 CFR 220.8,
   `sec_cash_account`, `held in cash`) every leg at 100%, a short leg less its market value
@@ -331,11 +332,15 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     eq, cash = p["equity_leg"], p["cash"]
     # a cash account's short stock: its market value held in cash, less the same value the
     # set's value deducts: 0
-    long_rate, short_rate = np.where(cash, 1.0, 0.25), np.where(cash, 0.0, 0.30)
+    long_rate = np.where(cash, 1.0, 0.25)
+    # FINRA 4210(c): under $5.00 a share, $2.50 a share or 100%; else $5.00 a share or 30%
+    low = p["price"] < 5.0
+    per_share = np.where(low, 2.5, 5.0) * np.abs(q * p["mult"])
+    short_req = np.where(cash, 0.0, np.maximum(np.where(low, 1.0, 0.30) * notional, per_share))
     other_rate = np.where(cash, 1.0, np.where(p["treasury"], gov_rate, 0.25))
     req = np.select(
         [eq & (q > 0), eq & (q < 0), opt & (q > 0), short_call & (covered >= 1.0)],
-        [long_rate * notional, short_rate * notional, (contracts - paired) * notional / safe, 0.0],
+        [long_rate * notional, short_req, (contracts - paired) * notional / safe, 0.0],
         np.where(short_call | short_put, alone + spread + straddle, other_rate * notional),
     )
     return np.bincount(p["a"], np.maximum(req, 0), n_acc)
