@@ -109,9 +109,14 @@ def test_span_scan_lists_shift_extremes_ranges_and_minimum(plans: dict[str, Plan
 def test_strategy_based_lists_legs_and_other_rows(plans: dict[str, Plan]) -> None:
     rule = "sec_strategy_based"
     got = _inputs(plans["sec"], rule)
-    assert got[:9] == [
+    assert got[:13] == [
         (f"{rule}.long_stock.rate", "fraction", 0.25),
         (f"{rule}.short_stock.rate", "fraction", 0.30),
+        # FINRA 4210(c): at least 5 USD a share; under 5 USD a share, 100% at least 2.50
+        (f"{rule}.short_stock.per_share", "USD", 5.0),
+        (f"{rule}.short_stock.under", "USD", 5.0),
+        (f"{rule}.short_stock.under.rate", "fraction", 1.0),
+        (f"{rule}.short_stock.under.per_share", "USD", 2.5),
         (f"{rule}.short_equity_option.rate", "fraction", 0.20),
         (f"{rule}.short_equity_option.floor", "fraction", 0.10),
         (f"{rule}.short_index_option.rate", "fraction", 0.15),
@@ -120,7 +125,7 @@ def test_strategy_based_lists_legs_and_other_rows(plans: dict[str, Plan]) -> Non
         (f"{rule}.option_spread.rate", "fraction", 1.0),
         (f"{rule}.short_straddle.rate", "fraction", 1.0),
     ]
-    assert got[9:11] == [
+    assert got[13:15] == [
         (f"{rule}.others[1].when", "years", 1.0),  # residual_maturity < 1 year
         (f"{rule}.others[1].rate", "fraction", 0.01),
     ]
@@ -128,7 +133,7 @@ def test_strategy_based_lists_legs_and_other_rows(plans: dict[str, Plan]) -> Non
         (f"{rule}.others[6].rate", "fraction", 0.06),
         (f"{rule}.others[otherwise].rate", "fraction", 0.25),
     ]
-    assert len(got) == 9 + 5 * 2 + 2
+    assert len(got) == 13 + 5 * 2 + 2
 
 
 def test_initial_multiple_and_offsets(plans: dict[str, Plan]) -> None:
