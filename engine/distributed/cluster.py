@@ -48,7 +48,8 @@ class ClusterKind(StrEnum):
 
 
 PROBE_SECONDS = 5.0
-"""How long ``--dask tcp://HOST:PORT`` waits for the scheduler's port to accept a connection."""
+"""How long ``--dask tcp://HOST:PORT`` waits for the scheduler's port to accept a connection,
+and then for the scheduler's greeting (its handshake, sent before the client says anything)."""
 MAX_LOCAL_WORKERS = 64
 """The most workers ``local:N`` starts (``local:999999999999`` once tried to start them all)."""
 
@@ -100,7 +101,9 @@ class ClusterSpec(BaseModel):
         else is done (the client would retry for 30 s, after the book was read).
 
         Raises:
-            ClusterError: no host and port in the address, or nothing accepts a connection.
+            ClusterError: no host and port in the address, nothing accepts a connection, or
+                what accepts it says nothing (an HTTP server waits for a request, and the
+                client would wait for it without end).
         """
         if self.kind is not ClusterKind.SCHEDULER:
             return
@@ -114,8 +117,8 @@ class ClusterSpec(BaseModel):
                 f"--dask {self.address!r}: give the scheduler's host and port, tcp://HOST:8786"
             )
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                pass
+            with socket.create_connection((host, port), timeout=timeout) as sock:
+                first = _first_bytes(sock)
         except OSError as exc:
             if isinstance(exc, TimeoutError):
                 why = f"no answer within {timeout:g} s"
@@ -126,6 +129,22 @@ class ClusterSpec(BaseModel):
                 f"that machine with `dask scheduler --port {port}` and its workers with "
                 f"`dask worker {self.address}`, or check the address"
             ) from exc
+        if not first:  # an HTTP server waits for a request: the client waited for ever
+            raise ClusterError(
+                f"--dask {self.address}: what answers there is not a Dask scheduler (it said "
+                f"nothing within {timeout:g} s of the connection, where a scheduler greets at "
+                "once); a scheduler listens on port 8786 unless told otherwise (8787 is its "
+                "dashboard)"
+            )
+
+
+def _first_bytes(sock: socket.socket) -> bytes:
+    """What the server sends first, before the client says anything: a Dask scheduler sends
+    its handshake at once; b"" when it sends nothing in the socket's timeout or hangs up."""
+    try:
+        return sock.recv(64)
+    except TimeoutError:
+        return b""
 
 
 @contextmanager

@@ -166,6 +166,22 @@ def test_a_server_that_is_not_a_scheduler_is_said_so() -> None:
     )
 
 
+def test_a_server_that_says_nothing_is_not_waited_for() -> None:
+    # an HTTP server (the console, uvicorn) waits for a request and the Dask client waited for
+    # its handshake: `run --dask tcp://127.0.0.1:8765` hung without end
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(ClusterError) as exc:
+            ClusterSpec.parse(f"tcp://127.0.0.1:{port}").check_reachable(timeout=0.5)
+    finally:
+        server.close()
+    assert str(exc.value).startswith(
+        f"--dask tcp://127.0.0.1:{port}: what answers there is not a Dask scheduler (it said "
+        "nothing within 0.5 s of the connection"
+    )
+
+
 def test_a_partition_a_rulebook_decides_nothing_in_has_no_decisions() -> None:
     # the demo's first three private clients hold SEC accounts only: cftc decides no set
     book = load_demo_book()
