@@ -34,6 +34,7 @@ from hypothesis.reporting import with_reporter
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.limits import MAX_MONEY
 from marginlex.engine.variants.property_books import BookCut, cuts
 
 if TYPE_CHECKING:
@@ -65,14 +66,16 @@ class Monotone(_Property):
     figures: FigureSet | None = None
     parameters: list[str] = []
     points: float = Field(default=5.0, gt=0, le=100)
-    factor: float = Field(default=2.0, gt=1)
+    factor: float = Field(default=2.0, gt=1, allow_inf_nan=False)
 
 
 class CollateralNeverCreatesCall(_Property):
     """Adding cash to an account never raises a call."""
 
     kind: Literal["collateral_never_creates_call"]
-    max_amount: float = Field(default=1_000_000.0, gt=0)
+    max_amount: float = Field(default=1_000_000.0, gt=0, le=MAX_MONEY)
+    """At most a collateral lot's limit: the lot drawn is written to a book, and one past it
+    was refused there, at a row of a CSV file nobody sees."""
 
 
 class HarmonizedBound(_Property):

@@ -149,3 +149,30 @@ def test_fewest_accounts_removes_accounts_one_at_a_time_when_none_fails_alone() 
     assert (cut, violation.message) == (BookCut(5, (4, 9)), "(4, 9)")
     # four accounts alone, then 1, 4, 6 and 9 removed in turn (4 and 9 are kept)
     assert seen[4:] == [(4, 6, 9), (6, 9), (4, 9), (4,)]
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        (
+            "max_amount = 1e300",
+            "max_amount: Input should be less than or equal to 1000000000000000",
+        ),
+        ("max_amount = inf", "max_amount: Input should be less than or equal to 1000000000000000"),
+        ("factor = inf", "factor: Input should be a finite number"),
+    ],
+)
+def test_a_figure_past_the_book_limits_is_refused_at_its_line(
+    tmp_path: Path, key: str, said: str
+) -> None:
+    # max_amount = 1e300 was refused only when the drawn lot was written to a book:
+    # "collateral.csv:4: market_value: ... over the limit", a file nobody sees
+    kind = "monotone" if key.startswith("factor") else "collateral_never_creates_call"
+    path = tmp_path / "big.test.toml"
+    path.write_text(
+        f'rulebook = "sec"\nas_of = 2026-06-30\n\n[[property]]\nkind = "{kind}"\n{key}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value) == f"{path}:6:1: property.0.{said}"
