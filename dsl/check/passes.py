@@ -226,7 +226,10 @@ def check_effective(ctx: Context) -> list[Diagnostic]:
     return [
         error(
             Code.EFFECTIVE_EMPTY,
-            f"the range ends ({e.until}) before it starts ({e.start})",
+            # one day in both: "ends (D) before it starts (D)" said what is not so
+            f"the range starts and ends on {e.start}: it covers no day"
+            if e.until == e.start
+            else f"the range ends ({e.until}) before it starts ({e.start})",
             e.span,
             "`until` is the first day the rule no longer applies",
         )

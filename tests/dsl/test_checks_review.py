@@ -213,3 +213,10 @@ def test_the_caret_points_at_the_word_on_a_line_indented_with_tabs() -> None:
 def test_every_syntax_error_has_a_hint(text: str, hint: str) -> None:
     [found] = check_text(text, "t.mlx")
     assert (found.code.value, found.hint) == ("MLX100", hint)
+
+
+def test_a_range_that_ends_the_day_it_starts_is_told_it_covers_no_day() -> None:
+    # it said "the range ends (2026-01-01) before it starts (2026-01-01)"
+    text = 'rulebook r "R"\n  cites "x"\n  effective from 2026-01-01 until 2026-01-01\n'
+    [found] = [d for d in check_text(text, "r.mlx") if d.code.value == "MLX501"]
+    assert found.message == "the range starts and ends on 2026-01-01: it covers no day"
