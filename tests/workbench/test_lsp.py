@@ -408,3 +408,18 @@ def test_a_saved_base_is_read_again_by_the_files_built_on_it(tmp_path: Path) -> 
         assert await s.diagnostics(variant.as_uri()) == []
 
     run(tmp_path, scenario)
+
+
+def test_a_text_of_carriage_return_line_ends_is_checked_as_check_reads_its_file(
+    tmp_path: Path,
+) -> None:
+    # `marginlex check` reads a lone \r as a line end (LSP counts it as one too); the server
+    # took the text for one comment line: "the file ends where `rulebook` was expected"
+    typo = HOUSE.replace("require big: account.equity", "require big: account.eqity")
+    path = write(tmp_path, "house.mlx", typo)
+
+    async def scenario(s: Session) -> None:
+        (d,) = await s.open(path, typo.replace("\n", "\r"))
+        assert (d.code, d.range.start.line, d.range.start.character) == ("MLX200", 11, 15)
+
+    run(tmp_path, scenario)

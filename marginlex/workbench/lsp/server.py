@@ -52,7 +52,7 @@ class RulebookServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         version, path = doc.version, to_fs_path(uri) or uri
         library = self.libraries.of(path)
-        quick = analyse(doc.source, path, library, self.analyses.get(uri), solver=False)
+        quick = analyse(_text(doc.source), path, library, self.analyses.get(uri), solver=False)
         self.publish(uri, quick, version)
         if quick.parsed:
             await asyncio.sleep(0)  # a change already waiting supersedes this text
@@ -68,6 +68,18 @@ class RulebookServer(LanguageServer):
             return None
         found = target_at(a, *from_position(a.lines, pos))
         return (a, found) if found is not None else None
+
+
+def _text(source: str) -> str:
+    r"""An editor's text with its line ends as ``marginlex check`` reads a file's: ``\r\n``
+    and a lone ``\r`` (LSP counts both as one line end) are ``\n``, so lines and columns stay
+    those the editor counts (a file of ``\r`` line ends was one comment line here, and
+    "the file ends where `rulebook` was expected", where check found it clean).
+
+    >>> _text("a\r\nb\rc\n")
+    'a\nb\nc\n'
+    """
+    return source.replace("\r\n", "\n").replace("\r", "\n")
 
 
 server = RulebookServer()
@@ -150,7 +162,7 @@ def completion(ls: RulebookServer, params: lsp.CompletionParams) -> lsp.Completi
     if a is None:
         return lsp.CompletionList(is_incomplete=False, items=[])
     doc = ls.workspace.get_text_document(params.text_document.uri)
-    lines = doc.source.split("\n")
+    lines = _text(doc.source).split("\n")
     line, column = from_position(lines, params.position)
     before = lines[line - 1][: column - 1] if line <= len(lines) else ""
     return lsp.CompletionList(is_incomplete=False, items=completions(a, before))
@@ -164,7 +176,7 @@ def formatting(ls: RulebookServer, params: lsp.DocumentFormattingParams) -> list
         return []
     doc = ls.workspace.get_text_document(params.text_document.uri)
     try:
-        text = format_text(doc.source, to_fs_path(doc.uri) or doc.uri)
+        text = format_text(_text(doc.source), to_fs_path(doc.uri) or doc.uri)
     except RulebookError:
         return []  # a text that does not parse is left as it is; its diagnostic says why
     if text == doc.source:
