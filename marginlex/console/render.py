@@ -128,6 +128,21 @@ def pick_table(request: Request, tables: list[Table]) -> Table:
     return found
 
 
+async def bounded_body(request: Request, limit: int, why: str) -> bytes:
+    """A request's body, read chunk by chunk up to ``limit`` bytes: a larger one is not read
+    into memory but answered 413, the message saying ``why`` the form is no larger.
+
+    Raises:
+        HTTPException: 413, the body is over ``limit`` bytes.
+    """
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"the form is over {limit:,} bytes: {why}")
+    return bytes(body)
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page rendered from ``templates/`` with the request at hand."""
     html = ENV.get_template(template).render(request=request, **context)

@@ -329,3 +329,13 @@ def test_a_filter_sent_back_as_the_page_showed_it_finds_the_same_rows(
     assert shown != HOSTILE
     again = client.get(f"/decisions.csv?run={recorded.hostile}&account={quote(shown)}")
     assert again.status_code == 200 and again.text == raw
+
+
+def test_a_verify_form_past_its_one_field_is_refused_unread(client: TestClient) -> None:
+    # POST /verify read any body whole: 300 MB raised the console's memory by 600 MB
+    from marginlex.console.pages.verify import MAX_VERIFY_FORM_BYTES  # noqa: PLC0415
+
+    answer = client.post("/verify", content=b"replay=true&" + b"x" * MAX_VERIFY_FORM_BYTES)
+    assert answer.status_code == 413
+    assert "the form is over 1,024 bytes: the verify form is `replay=true`" in answer.text
+    assert not client.app.state.console.jobs.jobs  # type: ignore[attr-defined]

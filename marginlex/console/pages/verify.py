@@ -11,13 +11,16 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from marginlex.audit.ledger.store import Ledger
-from marginlex.console.render import Table, cell, page, tables_or_page
+from marginlex.console.render import Table, bounded_body, cell, page, tables_or_page
 from marginlex.console.state import ConsoleState, ledger_of, state_of
 from marginlex.console.verify_jobs import VerifyJob
 
 router = APIRouter()
 LedgerDep = Annotated[Ledger, Depends(ledger_of)]
 StateDep = Annotated[ConsoleState, Depends(state_of)]
+MAX_VERIFY_FORM_BYTES = 1024
+"""The largest body ``POST /verify`` reads (its form is one field): a 300 MB body was read
+whole, and the console's memory rose by 600 MB before it answered."""
 
 
 def _verdict(job: VerifyJob) -> str:
@@ -72,7 +75,8 @@ def verify_page(request: Request, ledger: LedgerDep, state: StateDep) -> Respons
 @router.post("/verify")
 async def start_verify(request: Request, ledger: LedgerDep, state: StateDep) -> Response:
     """Start a verify (``replay=true`` in the form: with replay) and go to its page."""
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    body = await bounded_body(request, MAX_VERIFY_FORM_BYTES, "the verify form is `replay=true`")
+    form = parse_qs(body.decode("utf-8", "replace"))
     job = state.jobs.start(ledger, replay=form.get("replay", [""])[0] == "true")
     return RedirectResponse(f"/verify/jobs/{job.job_id}", status_code=303)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from marginlex.console.render import page
+from marginlex.console.render import bounded_body, page
 from marginlex.console.state import ConsoleState, state_of
 from marginlex.console.workbench import (
     Start,
@@ -143,15 +143,8 @@ memory: it is a 413."""
 
 
 async def _form(request: Request) -> dict[str, Any]:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(
-                413,
-                f"the form is over {MAX_FORM_BYTES:,} bytes: a rulebook is at most "
-                f"{MAX_RULEBOOK_BYTES:,} bytes (MLX002)",
-            )
+    why = f"a rulebook is at most {MAX_RULEBOOK_BYTES:,} bytes (MLX002)"
+    body = await bounded_body(request, MAX_FORM_BYTES, why)
     raw = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     fields = {k: v[0] for k, v in raw.items()}
     return {
