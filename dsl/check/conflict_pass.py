@@ -88,6 +88,11 @@ def _place(f: Finding, book: m.Rulebook, bases: _Bases) -> _Place | None:
     closures = _closures(bases.resolved)
     primary = bases.resolved.origins.get(f.statements[0].id, "")
     via = [b for b in book.header.extends if primary in closures.get(b.name, set())]
+    if not via:  # a statement this file's `extend` changed (every row dropped, say): there
+        ext = [x for x in book.statements if isinstance(x, m.Extension)]
+        ext = [x for x in ext if x.id == f.statements[0].id]
+        if ext:
+            return _Place(ext[0].span, ext[0].accepts)
     return _Place(via[0].span if via else book.header.span, book.header.accepts)
 
 

@@ -292,7 +292,9 @@ class Analysis:
             # Range rows read the instrument alone; rate rows the position and its account.
             within = self.scope if noun == "a position" else self._without_own_range(method)
             yield from self.first_match(choices, within, noun, codes)
-            if isinstance(method, m.ScenarioGrid | m.SpanScan | m.Rates) and rows:
+            if isinstance(method, m.ScenarioGrid | m.SpanScan | m.Rates):
+                # a table of no rows too (an override without them, or an `extend` dropping
+                # each): checked clean, and the run stopped at "no range row matches SPY"
                 yield from self._row_gap(s, within, noun, choices)
 
     def _without_own_range(self, method: m.MarginMethod) -> Z3:
@@ -320,7 +322,7 @@ class Analysis:
             Code.ROW_GAP,
             f"{shown}{extra} matches no {'rate' if rates else 'range'} row of `{s.id}`: {effect}",
             f"add a last row `{'' if rates else 'range '}otherwise ...`",
-            choices[-1].span,
+            choices[-1].span if choices else s.method.span,
             (s,),
         )
 

@@ -164,4 +164,20 @@ def extend_rows(
     rows = list(table_rows(current))
     changes = [c for c in ext.changes if isinstance(c, m.RowChange)]
     found = [d for c in changes if (d := _edit(rows, c, body, ext)) is not None]
+    if not rows and changes and isinstance(body, m.AssetTable | m.MaturityBuckets):
+        found.append(_emptied(ext, changes[-1]))
     return with_rows(current, tuple(rows)), found
+
+
+def _emptied(ext: m.Extension, last: m.RowChange) -> Diagnostic:
+    """MLX216 at the change that drops a haircut table's last row: a table of no rows is
+    no text a rulebook can write (``by asset`` takes one row or more), and it valued every
+    lot the haircut takes at nothing."""
+    where = f"{ext.target_kind.value} `{ext.id}`"
+    return error(
+        Code.ROW_EDIT,
+        f"this leaves {where} with no row: its table holds one row or more",
+        last.span,
+        "keep a row (`otherwise 100%` counts nothing of a lot), or write "
+        f'`remove {ext.target_kind.value} {ext.id} cites "..."` to drop the statement',
+    )
