@@ -80,16 +80,23 @@ def set_part(decision_id: str) -> str:
 
 
 def not_found(
-    decision_id: str, run_id: str | None, near: Sequence[str] = ()
+    decision_id: str, run_id: str | None, near: Sequence[str] = (), run_recorded: bool = True
 ) -> DecisionNotFoundError:
     """The error of a decision id that names no entry (in that run), with the ids of the
-    sets whose id holds its :func:`set_part` (``near``), if any.
+    sets whose id holds its :func:`set_part` (``near``), if any; a run the ledger has not
+    recorded is named as the reason (the decision's own id was offered as the one meant).
 
     >>> str(not_found("A01", None, ["sec:ms:A01_PM"]))
     "no decision 'A01' in the ledger; did you mean sec:ms:A01_PM? `marginlex ledger` lists them"
+    >>> str(not_found("sec:ms:A01", "r-zz", ["sec:ms:A01"], run_recorded=False))
+    "no run 'r-zz' in the ledger; `marginlex ledger runs` lists them"
     """
     if (long := too_long("decision", decision_id)) is not None:
         return DecisionNotFoundError(long)
+    if run_id and not run_recorded:
+        return DecisionNotFoundError(
+            f"no run {run_id!r} in the ledger; `marginlex ledger runs` lists them"
+        )
     where = f" in run {run_id}" if run_id else ""
     meant = f"did you mean {' or '.join(near)}? " if near else ""
     return DecisionNotFoundError(

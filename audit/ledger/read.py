@@ -316,7 +316,10 @@ class LedgerReader:
         with self.engine.connect() as conn:
             row = _find_row(conn, decision_id, run_id, summary)
             if row is None:
-                raise not_found(decision_id, run_id, _near(conn, decision_id))
+                recorded = run_id is None or conn.scalar(
+                    select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)
+                )
+                raise not_found(decision_id, run_id, _near(conn, decision_id), bool(recorded))
             digests = run_digests(conn, [row.run_id])
             created = conn.scalar(select(t.runs.c.created_at).where(t.runs.c.run_id == row.run_id))
             origin = run_origins(conn, [row.run_id]).get(row.run_id)

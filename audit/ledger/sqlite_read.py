@@ -157,7 +157,9 @@ class SqliteDecisionReader:
         try:
             row = self._find_row(decision_id, run_id)
             if row is None:
-                raise not_found(decision_id, run_id, self._near(decision_id))
+                query = "SELECT 1 FROM runs WHERE run_id = ?"
+                recorded = run_id is None or self.conn.execute(query, (run_id,)).fetchone()
+                raise not_found(decision_id, run_id, self._near(decision_id), bool(recorded))
             query = "SELECT created_at FROM runs WHERE run_id = ?"
             created = self.conn.execute(query, (row.run_id,)).fetchone()
             digests, origins = self._digests(row.run_id), self._origins(row.run_id)

@@ -14,6 +14,7 @@ from audit_helpers import BOOK_BLOB, RULEBOOK_TEXT, run_for, variant
 from typer.testing import CliRunner
 
 from marginlex.audit.explain.text import render_text
+from marginlex.audit.ledger.entry_read import DecisionNotFoundError
 from marginlex.audit.ledger.records import RunOrigin
 from marginlex.audit.ledger.store import Ledger
 from marginlex.audit.trace.model import DecisionTrace
@@ -313,3 +314,26 @@ def test_verify_takes_the_whole_head_hash_not_the_prefix_shown(two_runs: str) ->
         assert f"{given!r} is {what}: give the whole head hash, 64 hex digits" in said
     whole = runner.invoke(app, ["verify", "--ledger", two_runs, "--expect-head", head.upper()])
     assert whole.exit_code == 0 and whole.stdout.startswith("OK: 3 entries")
+
+
+def test_explain_in_a_run_the_ledger_never_recorded_names_the_run(
+    two_runs: str, pm_trace: DecisionTrace
+) -> None:
+    # it said "no decision 'D' in run run-3 in the ledger; did you mean D?", the same id
+    said = "no run 'run-3' in the ledger; `marginlex ledger runs` lists them"
+    typo = CliRunner().invoke(
+        app, ["explain", pm_trace.decision_id, "--ledger", two_runs, "--run", "run-3"]
+    )
+    assert typo.exit_code == 1 and typo.stderr == f"error: {said}\n"
+    ledger = Ledger.open(two_runs)  # the SQLAlchemy reader (PostgreSQL's) says it too
+    try:
+        with pytest.raises(DecisionNotFoundError) as exc:
+            ledger.get_decision(pm_trace.decision_id, "run-3")
+        assert str(exc.value) == said
+        with pytest.raises(DecisionNotFoundError) as exc:
+            ledger.get_decision("d-none", "run-1")
+        assert str(exc.value) == (
+            "no decision 'd-none' in run run-1 in the ledger; `marginlex ledger` lists them"
+        )
+    finally:
+        ledger.close()
