@@ -154,11 +154,40 @@ class Diagnostic(BaseModel):
             start = self.span.column - 1
             pad = len(_untabbed(src_line[:start]))
             width = len(_untabbed(src_line[start : start + width])) or width
-            lines.append(f"{number:>5} | {_untabbed(same_width(src_line))}")
+            shown, pad, width = _window(_untabbed(same_width(src_line)), pad, width)
+            lines.append(f"{number:>5} | {shown}")
             lines.append(f"{'':>5} | {' ' * pad}{'^' * width}")
         if self.hint:
             lines.append(f"{'':>5} = hint: {printable(self.hint)}")
         return "\n".join(lines)
+
+
+MAX_SHOWN_LINE = 400
+"""Characters of a source line a diagnostic shows whole (the shipped rulebooks' longest is
+344); a longer one is shown :data:`SHOWN_WINDOW` characters around the caret."""
+SHOWN_WINDOW = 200
+"""Characters shown of a line past :data:`MAX_SHOWN_LINE` (a condition of 20,000 terms on one
+line printed 600 KB, twice: the line and the spaces before its caret)."""
+
+
+def _window(shown: str, pad: int, width: int) -> tuple[str, int, int]:
+    """The part of a long shown line around the caret, with ``…`` where it is cut, and the
+    caret's offset and width in it.
+
+    >>> line, pad, width = _window("x" * 1000 + "^^" + "y" * 1000, 1000, 2)
+    >>> len(line), line[:3], line[-1], line[pad : pad + width]
+    (202, '…xx', '…', '^^')
+    >>> _window("short", 2, 1)
+    ('short', 2, 1)
+    """
+    if len(shown) <= MAX_SHOWN_LINE:
+        return shown, pad, width
+    start = max(0, min(pad - SHOWN_WINDOW // 3, len(shown) - SHOWN_WINDOW))
+    end = start + SHOWN_WINDOW
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(shown) else ""
+    width = max(1, min(width, end - pad))
+    return head + shown[start:end] + tail, pad - start + len(head), width
 
 
 def _untabbed(text: str) -> str:

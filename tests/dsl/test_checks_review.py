@@ -220,3 +220,15 @@ def test_a_range_that_ends_the_day_it_starts_is_told_it_covers_no_day() -> None:
     text = 'rulebook r "R"\n  cites "x"\n  effective from 2026-01-01 until 2026-01-01\n'
     [found] = [d for d in check_text(text, "r.mlx") if d.code.value == "MLX501"]
     assert found.message == "the range starts and ends on 2026-01-01: it covers no day"
+
+
+def test_a_diagnostic_on_a_very_long_line_shows_the_part_around_its_caret() -> None:
+    # a condition of 20,000 terms on one line printed the whole 600 KB line, and as many
+    # spaces before the caret
+    terms = " or ".join(["account.regime = SEC"] * 20_000)
+    text = f'rulebook r "R"\n  cites "x"\nscope s\n  cites "y"\n  decides account where {terms}\n'
+    [found] = [d for d in check_text(text, "r.mlx") if d.code.value == "MLX404"]
+    _, shown, caret, _ = found.render(text).split("\n")
+    assert shown.startswith("    5 | …") and shown.endswith("…") and len(shown) < 220
+    assert caret[len("      | ") :].lstrip(" ").startswith("^" * len("account.regime = SEC"))
+    assert shown[caret.index("^") : caret.index("^") + 20] == "account.regime = SEC"
