@@ -559,6 +559,8 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
 
     as_json = chosen(fmt, as_json, "test", csv=False) is OutputFormat.JSON
     check_file_or_exit(junit, "--junit")  # before the tests run, not after
+    if kill_under and not mutate:  # a CI gate that left out --mutate passed with no mutant
+        raise usage_error("--kill-under needs --mutate: it is a bar for the mutants made", "test")
     folders = paths or [shipped_dir() / "tests"]
     _refuse_folders_without_tests(folders)
     try:

@@ -192,6 +192,18 @@ def test_the_cli_lists_surviving_mutants_as_json(tmp_path: Path) -> None:
         assert f"Invalid value for '--kill-under': {bad} is not a percent from 0 to 100" in said
 
 
+def test_kill_under_without_mutate_is_refused(tmp_path: Path) -> None:
+    # no mutant was made and none was measured: exit 0, a CI gate passed whatever the rate
+    path = tmp_path / "one.test.toml"
+    path.write_text(ONE_ACCOUNT, encoding="utf-8")
+    refused = CliRunner().invoke(app, ["test", str(path), "--kill-under", "90"])
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        "error: --kill-under needs --mutate: it is a bar for the mutants made",
+        "see `marginlex test --help`",
+    ]
+
+
 @pytest.mark.parametrize("rulebook", ["sec", "cftc", "harmonized"])
 def test_the_shipped_tests_kill_at_least_90_percent_of_mutants(rulebook: str) -> None:
     report = run_mutants(load_rulebook(rulebook))
