@@ -183,6 +183,7 @@ def explain(
     """
     format = ExplainFormat.JSON if as_json else format
     check_file_or_exit(output, "-o")  # before the ledger is read or a book evaluated
+    _refuse_what_if_html(what_if=what_if, format=format)
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
 
@@ -241,13 +242,20 @@ def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDe
         store.close()
 
 
+def _refuse_what_if_html(*, what_if: bool, format: ExplainFormat) -> None:
+    """Exit 2 for ``--what-if --format html``: it wrote the text, in a file named .html."""
+    if what_if and format is ExplainFormat.HTML:
+        raise usage_error("--what-if writes text or json (--format json), not html", "explain")
+
+
 def _refuse_with_rulebook(*, ledger: str | None, run: str | None, what_if: bool) -> None:
     """Exit 2 when a ledger-only option is given with --rulebook."""
     given = [name for name, on in (("--ledger", ledger), ("--run", run)) if on]
     given += ["--what-if"] if what_if else []
     if given:
+        verb = "applies" if len(given) == 1 else "apply"  # "--what-if only apply" it said
         raise usage_error(
-            f"--rulebook decides now, without a ledger; {' and '.join(given)} only apply to "
+            f"--rulebook decides now, without a ledger; {' and '.join(given)} only {verb} to "
             "a recorded decision: give one or the other",
             "explain",
         )

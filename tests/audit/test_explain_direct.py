@@ -87,6 +87,21 @@ def test_ledger_options_with_rulebook_are_a_usage_error(extra: list[str], said: 
     result = runner.invoke(app, ["explain", "A08_FOX_FUT", "-r", "cftc", *extra])
     assert result.exit_code == 2
     assert said in result.stderr and "--rulebook" in result.stderr
+    verb = "apply" if len(extra) > 2 else "applies"  # "--what-if only apply to", it said
+    assert f"{said} only {verb} to a recorded decision" in " ".join(result.stderr.split())
+
+
+def test_what_if_as_html_is_a_usage_error(tmp_path: Path) -> None:
+    # it wrote the text what-if, into the file named by -o explain.html as well
+    out = tmp_path / "explain.html"
+    result = runner.invoke(
+        app,
+        ["explain", "sec:ms:A01", "--ledger", "x.db", "--what-if", "-f", "html", "-o", str(out)],
+    )
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.splitlines()[0] == (
+        "error: --what-if writes text or json (--format json), not html"
+    )
 
 
 def test_book_without_rulebook_is_a_usage_error() -> None:
