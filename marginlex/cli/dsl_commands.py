@@ -115,13 +115,13 @@ def _format_one(path: Path, check_only: bool, err: Console, *, diff: bool = Fals
     from marginlex.dsl.format.files import replace_text  # noqa: PLC0415
     from marginlex.dsl.format.formatter import format_text  # noqa: PLC0415
 
-    text = ""
+    shown: str | None = None  # unread: no source line under it (it showed "1 | " and a caret)
     try:  # a file that is not UTF-8 is MLX001, as `check` says, not a traceback
-        text = read_text(path)
+        text = shown = read_text(path)
         formatted = format_text(text, str(path))
     except RulebookError as exc:
         for d in exc.diagnostics:
-            err.print(d.render(text), markup=False)
+            err.print(d.render(shown), markup=False)
         return True
     if formatted == text:
         return False

@@ -1,6 +1,7 @@
 """``marginlex check`` and ``marginlex fmt`` end to end."""
 
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -330,3 +331,17 @@ def test_a_rulebook_far_past_the_size_limit_is_mlx002_unread(tmp_path: Path) -> 
     done = RUNNER.invoke(app, ["check", str(big)])
     assert done.exit_code == 1
     assert "MLX002 the rulebook is 2,500,003 bytes, over the limit of 500,000 bytes" in done.output
+
+
+def test_fmt_of_a_file_it_cannot_read_says_so_as_check_does(tmp_path: Path) -> None:
+    # fmt showed an empty source line "    1 | " and a caret under it
+    pipe = tmp_path / "pipe.mlx"
+    os.mkfifo(pipe)  # a read would wait for a writer that never comes
+    said = RUNNER.invoke(app, ["fmt", str(pipe)])
+    checked = RUNNER.invoke(app, ["check", str(pipe)])
+    assert said.exit_code == 1
+    assert said.stderr.splitlines() == [
+        f"{pipe}: MLX001 cannot read the file: not a regular file (a folder, a device or a pipe)",
+        "      = hint: give the path of a rulebook file (.mlx), or of the folder that holds it",
+    ]
+    assert said.stderr.splitlines() == checked.stdout.splitlines()[:2]
