@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from marginlex.dsl.claims import RULEBOOK_ENCODING, not_utf8_text, undecodable_at
 from marginlex.dsl.diagnostics import RulebookError, did_you_mean
@@ -113,6 +113,15 @@ class TestFile(BaseModel):
     collateral: list[dict[str, Any]] = []
     expect: list[Expectation] = []
     property: list[PropertySpec] = []
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _a_date_not_a_number(cls, value: Any) -> Any:
+        # pydantic reads a number as Unix time: `as_of = 1782777600` was 2026-06-30, `0`
+        # 1970-01-01, and `20260630` "a datetime with a time"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"{value!r} is a number, not a date: write it as YYYY-MM-DD")
+        return value
 
     @model_validator(mode="after")
     def _checks_something(self) -> TestFile:

@@ -304,6 +304,19 @@ def test_a_test_file_that_is_no_regular_file_is_refused_unread(tmp_path: Path) -
     assert "not a regular file (a folder, a device or a pipe)" in out.output
 
 
+@pytest.mark.parametrize("written", ["1782777600", "0", "20260630"])
+def test_an_as_of_written_as_a_number_is_refused_at_its_line(tmp_path: Path, written: str) -> None:
+    # read as Unix time: 1782777600 was 2026-06-30 and 0 was 1970-01-01, without a word
+    path = tmp_path / "number.test.toml"
+    text = f'rulebook = "sec"\nas_of = {written}\n[[expect]]\naccount = "A"\n'
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value) == (
+        f"{path}:2:1: as_of: {written} is a number, not a date: write it as YYYY-MM-DD"
+    )
+
+
 ACCOUNT = (
     '{ account_id = "A", owner_id = "ALICE", carrier_id = "BD1", regime = "SEC", '
     'kind = "margin", origin = "customer" }'
