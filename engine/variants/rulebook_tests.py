@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from marginlex.dsl.claims import RULEBOOK_ENCODING, not_utf8_text, undecodable_at
 from marginlex.dsl.diagnostics import RulebookError, did_you_mean
@@ -80,10 +87,10 @@ class Expectation(BaseModel):
     account: str
     name: str = ""
     rulebook: str | None = None
-    decided: bool = True
+    decided: StrictBool = True  # `decided = 0` and `eligible = "off"` were read as false
     margin_set_id: str | None = None
     account_ids: list[str] | None = None
-    eligible: bool | None = None
+    eligible: StrictBool | None = None
     failed_requirements: list[str] | None = None
     method_rule_id: str | None = None
     requirement: float | None = None
@@ -95,6 +102,14 @@ class Expectation(BaseModel):
     call: float | None = None
     status: DecisionStatus | None = None
     segregation_violations: list[str] | None = None
+
+    @field_validator(*MONEY, mode="before")
+    @classmethod
+    def _money_not_a_truth_value(cls, value: Any) -> Any:
+        # `requirement = true` was 1.00 and `call = false` 0.00
+        if isinstance(value, bool):
+            raise ValueError(f"{str(value).lower()} is not an amount: write a number, e.g. 0")
+        return value
 
 
 class TestFile(BaseModel):

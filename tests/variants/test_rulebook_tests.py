@@ -317,6 +317,31 @@ def test_an_as_of_written_as_a_number_is_refused_at_its_line(tmp_path: Path, wri
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "requirement = true",
+            "expect.0.requirement: true is not an amount: write a number, e.g. 0",
+        ),
+        ("call = false", "expect.0.call: false is not an amount: write a number, e.g. 0"),
+        ('eligible = "off"', "expect.0.eligible: Input should be a valid boolean"),
+        ("decided = 0", "expect.0.decided: Input should be a valid boolean"),
+    ],
+)
+def test_a_truth_value_and_a_figure_are_not_read_as_each_other(
+    tmp_path: Path, written: str, said: str
+) -> None:
+    # `call = false` passed as a call of 0.00, `requirement = true` expected 1.00, and
+    # `eligible = "off"` expected false
+    path = tmp_path / "lax.test.toml"
+    text = f'rulebook = "sec"\nas_of = 2026-06-30\n[[expect]]\naccount = "A"\n{written}\n'
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RulebookTestError) as info:
+        read_test_file(path)
+    assert str(info.value) == f"{path}:5:1: {said}"
+
+
 ACCOUNT = (
     '{ account_id = "A", owner_id = "ALICE", carrier_id = "BD1", regime = "SEC", '
     'kind = "margin", origin = "customer" }'
