@@ -123,18 +123,22 @@ def clearing_split_text(split: ClearingSplit) -> str:
     >>> print(clearing_split_text(ClearingSplit(carrier_requirement="384", dv01_paired=70,
     ...     initial="4224", houses=(ClearingHouseShare(house="CME", dv01=-110,
     ...     requirement="3440"), ClearingHouseShare(house="FICC", dv01=70, requirement="400")))))
-    Clearing split: CME 3,440.00 (its class groups after credits; net DV01 -110), FICC \
-400.00 (its class groups after credits; net DV01 70); carrying firm 384.00 = initial \
-4,224.00 - CME 3,440.00 - FICC 400.00; DV01 paired 70
+    Clearing split: CME 3,440.00 (the class groups of its side of the pairing, after \
+credits; net DV01 -110), FICC 400.00 (the class groups of its side of the pairing, after \
+credits; net DV01 70); carrying firm 384.00 = initial 4,224.00 - CME 3,440.00 - FICC \
+400.00 (its markup over the houses' requirements, and the set's positions outside the \
+pairing); DV01 paired 70
     """
     houses = ", ".join(
-        f"{h.house} {usd(h.requirement)} (its class groups after credits; net DV01 {h.dv01:g})"
+        f"{h.house} {usd(h.requirement)} (the class groups of its side of the pairing, after "
+        f"credits; net DV01 {h.dv01:g})"
         for h in split.houses
     )
     less = "".join(f" - {h.house} {usd(h.requirement)}" for h in split.houses)
     return (
         f"Clearing split: {houses}; carrying firm {usd(split.carrier_requirement)} = initial "
-        f"{usd(split.initial)}{less}; DV01 paired {split.dv01_paired:g}"
+        f"{usd(split.initial)}{less} (its markup over the houses' requirements, and the set's "
+        f"positions outside the pairing); DV01 paired {split.dv01_paired:g}"
     )
 
 

@@ -83,8 +83,14 @@ def test_the_clearing_split_is_in_the_trace_and_explained(tmp_path: Path) -> Non
     }
     assert _offsets(trace, "cftc_spread_credits")["clearing_split"] is None
     text = _explain(book, "cftc:ms:X5", "cftc")
-    assert "Clearing split: CME 3,440.00 (its class groups after credits; net DV01 -110)" in text
-    assert "carrying firm 384.00 = initial 4,224.00 - CME 3,440.00 - FICC 400.00" in text
+    assert (
+        "Clearing split: CME 3,440.00 (the class groups of its side of the pairing, after "
+        "credits; net DV01 -110)"
+    ) in text
+    assert (
+        "carrying firm 384.00 = initial 4,224.00 - CME 3,440.00 - FICC 400.00 (its markup "
+        "over the houses' requirements, and the set's positions outside the pairing)"
+    ) in text
 
 
 def test_the_split_frame_is_to_the_cent(tmp_path: Path) -> None:
