@@ -21,7 +21,7 @@ import pytest
 from _evaluate_books import make_book, run
 from typer.testing import CliRunner
 
-from marginlex.audit.trace.model import DecisionTrace, as_version
+from marginlex.audit.trace.model import SCHEMA_VERSION, DecisionTrace, as_version
 from marginlex.cli import app
 from marginlex.engine.kernels.money import round_cents
 
@@ -70,7 +70,7 @@ def _xm5(tmp: Path) -> Path:
 def test_the_clearing_split_is_in_the_trace_and_explained(tmp_path: Path) -> None:
     book = _xm5(tmp_path)
     trace = json.loads(_explain(book, "cftc:ms:X5", "cftc", "--format", "json"))
-    assert trace["schema_version"] == "1.5"
+    assert trace["schema_version"] == SCHEMA_VERSION
     split = _offsets(trace, "cftc_cme_ficc_pairing")["clearing_split"]
     assert split == {
         "carrier_requirement": "384.00",
