@@ -24,7 +24,8 @@ margin set alone):
   Treasuries 1-6% by residual maturity, anything else 25%; a cash account (12 CFR 220.8,
   `sec_cash_account`, `held in cash`) every leg at 100%, a short leg less its market value
   (the value deducts it: a short stock 0, a short option its exercise price or deliverable
-  less its premium), no straddle pairing.
+  less its premium), a covered call minus its premium (the stock delivers it), no straddle
+  pairing.
 
 ``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
 """
@@ -343,7 +344,12 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
         [long_rate * notional, short_req, (contracts - paired) * notional / safe, 0.0],
         np.where(short_call | short_put, alone + spread + straddle, other_rate * notional),
     )
-    return np.bincount(p["a"], np.maximum(req, 0), n_acc)
+    # a cash account's covered call: minus its covered contracts' premium, at most the value
+    # of the shares that deliver them (the stock delivers it: no cash held for it)
+    size = contracts * p["mult"]
+    deliverable = np.nan_to_num(p["spot"]) * size
+    credit = np.where(cash, -covered * np.minimum(p["price"] * size, deliverable), 0.0)
+    return np.bincount(p["a"], np.maximum(req, 0) + credit, n_acc)
 
 
 def _house(p: dict[str, np.ndarray], n_acc: int, dco_member: np.ndarray) -> np.ndarray:

@@ -41,10 +41,16 @@ account); an uncovered short option ``underlying_rate`` x underlying value - out
 amount, at least ``minimum_rate`` x underlying value (calls) or strike value (puts), with no
 premium term, less its premium (at 100% / 100%: the exercise price of a put, the
 deliverable's value of a call). The call is then the cash held short of what 220.8 asks:
-max(0, strike amount - cash) for a put. These positions take their own rows
-(``short_equity_held_in_cash``, ``short_call_held_in_cash``, ``short_put_held_in_cash``); no
-straddle is paired (each leg holds its own cash); covered calls and spreads are as above
-(a spread's charge already nets the premiums).
+max(0, strike amount - cash) for a put. A covered call needs no cash (220.8(a)(3): the
+stock held delivers it), so its contracts are charged minus their premium, the liability the
+value deducts, at most the value of the shares that deliver them: the stock's 100% and the
+call's liability then net to what the stock is worth with the call written, and the call is
+the account's debit only (stock 150, a call struck at 100 worth 50, no cash: 15,000 - 5,000
+= 10,000 against a value of 10,000, no call, where charging the call 0 called 5,000). These
+positions take their own rows (``short_equity_held_in_cash``, ``short_call_held_in_cash``,
+``short_put_held_in_cash``, ``short_call_covered_held_in_cash``); a partly covered call's row
+nets its covered contracts' credit; no straddle is paired (each leg holds its own cash);
+spreads are as above (a spread's charge already nets the premiums).
 
 **Straddles and strangles.** With a ``straddle_rate`` (the rulebook's ``short_straddle``
 leg), short calls and short puts still charged alone after covering and spreads are paired
@@ -111,6 +117,7 @@ class StrategyRow(StrEnum):
     SHORT_PUT_HELD_IN_CASH = "short_put_held_in_cash"
     SHORT_EQUITY_LOW_PRICE = "short_equity_low_price"
     SHORT_EQUITY_PER_SHARE_MINIMUM = "short_equity_per_share_minimum"
+    SHORT_CALL_COVERED_HELD_IN_CASH = "short_call_covered_held_in_cash"
 
 
 class OptionRates(BaseModel):
@@ -291,7 +298,11 @@ def _strategy_rows(
         *_short_equity_rows(frame, params, short_equity),
         (long_option & in_spread, StrategyRow.LONG_OPTION_SPREAD, long_left),
         (long_option, StrategyRow.LONG_OPTION, params.long_option_rate * notional),
-        (short_call & (covered >= 1.0), StrategyRow.SHORT_CALL_COVERED, np.zeros(len(frame))),
+        (
+            short_call & (covered >= 1.0),
+            StrategyRow.SHORT_CALL_COVERED_HELD_IN_CASH if cash else StrategyRow.SHORT_CALL_COVERED,
+            np.zeros(len(frame)),
+        ),
         (short_call & in_spread, StrategyRow.SHORT_CALL_SPREAD, short_total),
         (short_call & in_straddle, StrategyRow.SHORT_CALL_STRADDLE, short_total),
         (
@@ -308,6 +319,17 @@ def _strategy_rows(
         ),
     ]
     return rows, covered, _other_rates(frame, params) * notional
+
+
+def _covered_credit(
+    frame: pd.DataFrame, params: StrategyParams, terms: dict[str, FloatArray], covered: FloatArray
+) -> FloatArray:
+    """Held in cash, per short call: minus the premium of its covered contracts, at most the
+    value of the shares that deliver them (the liability the value deducts for a call the
+    stock delivers, 12 CFR 220.8(a)(3)); 0 elsewhere, and in a margin account."""
+    if not params.held_in_cash:
+        return np.zeros(len(frame))
+    return -covered * np.minimum(terms["premium"], terms["underlying_value"])
 
 
 def _spreads(
@@ -376,7 +398,8 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
         Per position, aligned with ``frame``: ``strategy_row`` (categorical
         :class:`StrategyRow`), ``requirement``, ``covered_fraction``, ``premium``,
         ``underlying_value``, ``otm_amount``, ``base_requirement``, ``floor_requirement``
-        (the last five meaningful on short option rows).
+        (the last five meaningful on short option rows). Held in cash, a covered call's
+        ``requirement`` is negative: minus its premium (``short_call_covered_held_in_cash``).
 
     Raises:
         ValueError: a column is missing.
@@ -386,6 +409,7 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
         raise ValueError(f"strategy-based input lacks columns: {', '.join(missing)}")
     terms = _short_option_terms(frame, params)
     rows, covered, other = _strategy_rows(frame, params, terms)
+    credit = _covered_credit(frame, params, terms, covered)
     labels = list(StrategyRow)
     masks = [mask for mask, _, _ in rows]
     code = np.select(masks, [labels.index(r) for _, r, _ in rows], labels.index(StrategyRow.OTHER))
@@ -395,7 +419,7 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "strategy_row": categorical(code, [r.value for r in labels]),
-            "requirement": np.maximum(requirement, 0.0),
+            "requirement": np.maximum(requirement, 0.0) + credit,
             "covered_fraction": covered,
         },
         index=frame.index,

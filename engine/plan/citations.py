@@ -115,6 +115,7 @@ _SHORT_OPTION_ROWS = (
     "short_put_uncovered",
     "short_call_held_in_cash",
     "short_put_held_in_cash",
+    "short_call_covered_held_in_cash",
 )
 BROAD_INDEX_CLASSES: tuple[str, ...] = StrategyParams.model_fields["broad_index_classes"].default
 

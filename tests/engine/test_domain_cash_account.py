@@ -189,3 +189,76 @@ def test_harmonized_takes_a_cross_margining_agreement_that_merges(tmp_path: Path
         15000.0,
         300000.0,
     )
+
+
+# A call struck at 50 on XYZ (at 100), worth its intrinsic value: 50 x 100 = 5,000 a contract.
+DEEP_CALL = "XYZ_C50_2609,equity_option,XYZ,XYZ,,100,50.00,2026-09-18,call,50,0.30,,"
+
+
+def _covered(tmp: Path, positions: str, cash: float, kind: str = "cash") -> Book:
+    """S1: ALICE's account of ``kind`` at BD1 holding ``positions`` (lines) and ``cash``."""
+    return make_book(
+        tmp,
+        f"S1,ALICE,BD1,SEC,{kind},customer,,",
+        "\n".join(f"S1,{p}" for p in positions.split(";")),
+        f"L1,S1,USD,{cash},,",
+        extra_instruments=DEEP_CALL,
+        accounts_header=WITH_PDT,
+    )
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize(
+    ("positions", "cash", "maintenance", "value", "call"),
+    [
+        # Decision 33 (the stock 150 / strike 100 case, scaled): long 100 XYZ (10,000), short
+        # 1 call struck at 50 (premium 5,000), no cash. The stock delivers the call
+        # (220.8(a)(3)): 100% x 10,000 - 5,000 = 5,000; value 10,000 - 5,000 = 5,000; no
+        # call (was 10,000 against 5,000: a call of 5,000).
+        ("XYZ,100;XYZ_C50_2609,-1", 0, 5000.0, 5000.0, 0.0),
+        # On a 2,000 debit: value 3,000, call 2,000, the debit only (was 7,000).
+        ("XYZ,100;XYZ_C50_2609,-1", -2000, 5000.0, 3000.0, 2000.0),
+        # 150 shares against 2 calls: one covered (minus its 5,000), one not: its deliverable's
+        # 100% x 10,000 held in cash less its 5,000 premium = 5,000. 15,000 - 5,000 + 5,000 =
+        # 15,000; value 15,000 - 10,000 = 5,000; call 10,000, the uncovered call's deliverable
+        # (was 15,000 + 0 + 5,000 = 20,000, call 15,000).
+        ("XYZ,150;XYZ_C50_2609,-2", 0, 15000.0, 5000.0, 10000.0),
+    ],
+)
+def test_a_covered_call_needs_no_cash(
+    tmp_path: Path,
+    rulebook: str,
+    positions: str,
+    cash: float,
+    maintenance: float,
+    value: float,
+    call: float,
+) -> None:
+    """A call the stock held delivers is charged minus its premium, the liability the value
+    deducts, so the call is what the account owes and nothing for the call itself."""
+    d = decision(run(_covered(tmp_path, positions, cash), rulebook), "ms:S1")
+    assert d["method_rule_id"] == "sec_cash_account"
+    assert (d["maintenance"], d["value"], d["call"]) == (maintenance, value, call)
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+def test_a_margin_accounts_covered_call_is_unchanged(tmp_path: Path, rulebook: str) -> None:
+    """Decision 33 is the cash account's only: the same pair in a margin account is Reg T's
+    25% x 10,000 = 2,500 for the stock and 0 for the covered call, as before."""
+    book = _covered(tmp_path, "XYZ,100;XYZ_C50_2609,-1", 0, kind="margin")
+    d = decision(run(book, rulebook), "ms:S1")
+    assert (d["method_rule_id"], d["maintenance"], d["value"]) == (
+        "sec_strategy_based",
+        2500.0,
+        5000.0,
+    )
+
+
+def test_the_trace_shows_the_covered_call_held_in_cash(tmp_path: Path) -> None:
+    """The covered call's row: ``short_call_covered_held_in_cash``, requirement -5,000 (its
+    premium), cited to 220.8(a)(3) and 220.2."""
+    ev = run(_covered(tmp_path, "XYZ,100;XYZ_C50_2609,-1", 0), "sec")
+    row = ev.frames["positions"].set_index("instrument_id").loc["XYZ_C50_2609"]
+    assert row["strategy_row"] == "short_call_covered_held_in_cash"
+    assert row["requirement"] == pytest.approx(-5000.0)
+    assert "220.8(a)(3)" in row["citation"] and "minus its premium" in row["citation"]
