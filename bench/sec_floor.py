@@ -19,7 +19,8 @@ margin set alone):
   Black-Scholes options), class-group loss against $0.375 x multiplier per contract (long
   options and sbs capped at market value), product-group credits point by point (90/75/50%);
 - the other customer accounts: strategy-based rates (a short stock at least $5.00 a share,
-  under $5.00 a share 100% at least $2.50 a share), covered calls, option spreads at their
+  under $5.00 a share 100% at least $2.50 a share), covered calls (and puts covered by
+  short stock, outside cash accounts), option spreads at their
   maximum loss, short straddles and strangles (the greater leg plus the other's premium),
   Treasuries 1-6% by residual maturity, anything else 25%; a cash account (12 CFR 220.8,
   `sec_cash_account`, `held in cash`) every leg at 100%, a short leg less its market value
@@ -173,18 +174,19 @@ def _portfolio(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     return np.bincount(acc[order][pg_starts], req, n_acc)
 
 
-def _covered(p: dict[str, np.ndarray]) -> np.ndarray:
-    """Share of each short call covered by long stock of its account (ascending strike), by
-    whole contracts."""
-    shares = p["q"] * p["mult"]
+def _covered(
+    p: dict[str, np.ndarray], long_eq: np.ndarray, short_call: np.ndarray, sign: float = 1.0
+) -> np.ndarray:
+    """Share of each short option ``short_call`` covered by the stock ``long_eq`` of its
+    account (by ``sign`` x strike: calls ascending, puts descending), by whole contracts."""
+    shares = np.abs(p["q"] * p["mult"])
     key = p["a"].astype(np.int64) * (p["n_inst"] + 1) + p["cover"] + 1
-    long_eq, short_call = p["long_eq"], p["short_call"]
     order, starts, _ = _runs(key[long_eq])
     held = key[long_eq][order][starts]
     avail = np.add.reduceat(shares[long_eq][order], starts) if len(starts) else np.zeros(0)
     rows = np.flatnonzero(short_call)
-    rows = rows[np.lexsort((p["t"][rows], p["strike"][rows], key[rows]))]
-    k, need = key[rows], -shares[rows]
+    rows = rows[np.lexsort((p["t"][rows], sign * p["strike"][rows], key[rows]))]
+    k, need = key[rows], shares[rows]
     have = np.zeros(len(k))
     if len(held):
         at = np.minimum(np.searchsorted(held, k), len(held) - 1)
@@ -317,9 +319,12 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     contracts = np.abs(q)
     safe = np.where(contracts > 0, contracts, 1.0)
     uncovered = _short_option(p)
-    covered = _covered(p)
     short_call, short_put = p["short_call"], opt & ~call & (q < 0)
-    share = np.where(short_call, 1.0 - covered, 1.0)
+    covered = _covered(p, p["long_eq"], short_call)
+    # a margin account's short stock covers its short puts (highest strike first)
+    short_eq = p["equity_leg"] & (q < 0) & ~p["cash"]
+    covered += _covered(p, short_eq, short_put & ~p["cash"], -1.0)
+    share = 1.0 - covered
     long_charge = np.abs(p["price"] * p["mult"])
     paired, spread = _spreads(p, contracts * share, uncovered / safe, long_charge)
     alone = (1.0 - covered) * uncovered - paired * uncovered / safe
@@ -340,7 +345,7 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     short_req = np.where(cash, 0.0, np.maximum(np.where(low, 1.0, 0.30) * notional, per_share))
     other_rate = np.where(cash, 1.0, np.where(p["treasury"], gov_rate, 0.25))
     req = np.select(
-        [eq & (q > 0), eq & (q < 0), opt & (q > 0), short_call & (covered >= 1.0)],
+        [eq & (q > 0), eq & (q < 0), opt & (q > 0), (short_call | short_put) & (covered >= 1.0)],
         [long_rate * notional, short_req, (contracts - paired) * notional / safe, 0.0],
         np.where(short_call | short_put, alone + spread + straddle, other_rate * notional),
     )
@@ -348,7 +353,7 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     # of the shares that deliver them (the stock delivers it: no cash held for it)
     size = contracts * p["mult"]
     deliverable = np.nan_to_num(p["spot"]) * size
-    credit = np.where(cash, -covered * np.minimum(p["price"] * size, deliverable), 0.0)
+    credit = np.where(cash & call, -covered * np.minimum(p["price"] * size, deliverable), 0.0)
     return np.bincount(p["a"], np.maximum(req, 0) + credit, n_acc)
 
 

@@ -24,8 +24,16 @@ calls are covered in order of ascending strike, then time to expiry (the deepest
 in-the-money call, which carries the largest requirement, first); shares left over from a
 position's last whole contract cover no later call. A covered contract carries no option
 requirement; a partly covered position pays the uncovered requirement on its uncovered
-contracts (``covered_fraction``). The stock keeps its own requirement. Short puts are not
-treated as covered by short stock (conservative).
+contracts (``covered_fraction``). The stock keeps its own requirement.
+
+**Covered puts.** Short stock in the same account covers short puts on it the same way,
+whole contracts only, the highest strike (the deepest in the money) first: a covered put
+carries no requirement (``short_put_covered``) and the short stock keeps its own (FINRA Rule
+4210(f)(2); read: a broker's margin page, "no requirement on the short put" against short
+stock). The account's value already deducts both the short stock and the put at market, so
+an in-the-money put's exercise value is in the value, not in the requirement. Not in a cash
+account (``held_in_cash``): a short sale is not permitted there (220.8(a)(2)), so it covers
+nothing.
 
 **Spreads.** With a ``spread_rate`` (the rulebook's ``option_spread`` leg), short options
 still uncovered are paired with long options of the same type on the same underlying and
@@ -118,6 +126,7 @@ class StrategyRow(StrEnum):
     SHORT_EQUITY_LOW_PRICE = "short_equity_low_price"
     SHORT_EQUITY_PER_SHARE_MINIMUM = "short_equity_per_share_minimum"
     SHORT_CALL_COVERED_HELD_IN_CASH = "short_call_covered_held_in_cash"
+    SHORT_PUT_COVERED = "short_put_covered"
 
 
 class OptionRates(BaseModel):
@@ -194,28 +203,29 @@ def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str
 
 
 def _covered_fraction(
-    frame: pd.DataFrame, short_call: np.ndarray, long_equity: np.ndarray
+    frame: pd.DataFrame, short_option: np.ndarray, stock: np.ndarray, strike_sign: float = 1.0
 ) -> FloatArray:
-    """Share of each short call covered by long stock in the same account."""
+    """Share of each short option covered by the ``stock`` positions of its account (long
+    stock for calls, short stock for puts), taken in order of ``strike_sign`` x strike (calls
+    ascending, puts descending: the deepest in the money first), then expiry."""
     fraction = np.zeros(len(frame))
-    if not short_call.any():
+    if not (short_option.any() and stock.any()):
         return fraction
-    # keyed and grouped: the short calls (by underlying) and the long stock (by itself) only
-    (part,) = np.nonzero(short_call | long_equity)
+    # keyed and grouped: the short options (by underlying) and the stock (by itself) only
+    (part,) = np.nonzero(short_option | stock)
     sub = frame.iloc[part]
-    cover_key = as_text(sub["underlying"]).where(short_call[part], as_text(sub["instrument_id"]))
+    cover_key = as_text(sub["underlying"]).where(short_option[part], as_text(sub["instrument_id"]))
     accounts, _ = pd.factorize(sub["account_id"], sort=True)
     index = group_by_set_and_label(accounts, cover_key.fillna("").rename("cover_key"))
-    shares = sub["quantity"].to_numpy(np.float64) * sub["multiplier"].to_numpy(np.float64)
+    shares = np.abs(sub["quantity"].to_numpy(np.float64) * sub["multiplier"].to_numpy(np.float64))
     available = np.bincount(
-        index.codes, weights=np.where(long_equity[part], shares, 0.0), minlength=index.size
+        index.codes, weights=np.where(stock[part], shares, 0.0), minlength=index.size
     )
-    rows = np.flatnonzero(short_call[part])
+    rows = np.flatnonzero(short_option[part])
     codes: IntArray = index.codes[rows]
-    order = np.lexsort(
-        (sub["t"].to_numpy(np.float64)[rows], sub["strike"].to_numpy(np.float64)[rows], codes)
-    )
-    need = -shares[rows][order]
+    strike = strike_sign * sub["strike"].to_numpy(np.float64)[rows]
+    order = np.lexsort((sub["t"].to_numpy(np.float64)[rows], strike, codes))
+    need = shares[rows][order]
     before = np.cumsum(need) - need
     starts = np.r_[True, codes[order][1:] != codes[order][:-1]]
     before -= before[starts][np.cumsum(starts) - 1]  # cumulative need within the group only
@@ -279,7 +289,9 @@ def _strategy_rows(
     short_put = is_option & ~is_call & (quantity < 0)
     long_option = is_option & (quantity > 0)
     covered = _covered_fraction(frame, short_call, long_equity)
-    sp = _spreads(frame, params, terms, np.where(short_call, 1.0 - covered, 1.0))
+    if not params.held_in_cash:  # a cash account's short sale is no cover (220.8(a)(2))
+        covered += _covered_fraction(frame, short_put, short_equity, strike_sign=-1.0)
+    sp = _spreads(frame, params, terms, 1.0 - covered)
     contracts = np.abs(quantity)
     per_short = terms["uncovered_requirement"] / np.where(contracts > 0, contracts, 1.0)
     per_long = params.long_option_rate * notional / np.where(contracts > 0, contracts, 1.0)
@@ -310,6 +322,7 @@ def _strategy_rows(
             StrategyRow.SHORT_CALL_HELD_IN_CASH if cash else StrategyRow.SHORT_CALL_UNCOVERED,
             short_total,
         ),
+        (short_put & (covered >= 1.0), StrategyRow.SHORT_PUT_COVERED, np.zeros(len(frame))),
         (short_put & in_spread, StrategyRow.SHORT_PUT_SPREAD, short_total),
         (short_put & in_straddle, StrategyRow.SHORT_PUT_STRADDLE, short_total),
         (
@@ -329,7 +342,8 @@ def _covered_credit(
     stock delivers, 12 CFR 220.8(a)(3)); 0 elsewhere, and in a margin account."""
     if not params.held_in_cash:
         return np.zeros(len(frame))
-    return -covered * np.minimum(terms["premium"], terms["underlying_value"])
+    call = frame["is_call"].to_numpy(dtype=bool)
+    return -np.where(call, covered, 0.0) * np.minimum(terms["premium"], terms["underlying_value"])
 
 
 def _spreads(

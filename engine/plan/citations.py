@@ -116,6 +116,7 @@ _SHORT_OPTION_ROWS = (
     "short_call_held_in_cash",
     "short_put_held_in_cash",
     "short_call_covered_held_in_cash",
+    "short_put_covered",
 )
 BROAD_INDEX_CLASSES: tuple[str, ...] = StrategyParams.model_fields["broad_index_classes"].default
 

@@ -109,3 +109,39 @@ def _hand_book(folder: Path, *, cross_margin: bool) -> Book:
     for name, text in files.items():
         (folder / name).write_text(text)
     return load_book(folder)
+
+
+def test_floor_covers_puts_by_short_stock_and_credits_a_cash_accounts_covered_call(
+    tmp_path: Path,
+) -> None:
+    """Hand case (synthetic books hold no short stock): M1, a margin account, short 150 XYZ
+    at 100 and 2 puts struck at 100 (5.60): one covered, the other 560 + 2,000 = 2,560, the
+    stock 30% x 15,000 = 4,500: 7,060 (decision 34). C1, a cash account, long 100 XYZ and
+    short 1 call struck at 50 (50.00): 10,000 less the covered call's 5,000 premium = 5,000
+    (decision 33)."""
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    files = {
+        "book.json": '{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}',
+        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
+        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
+        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
+        "M1,ANN,BD,SEC,margin,customer,\nC1,ANN,BD,SEC,cash,customer,\n",
+        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
+        "multiplier,price,maturity,option_type,strike,implied_vol\n"
+        "XYZ,stock,,XYZ,,1,100,,,,\n"
+        "P100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,put,100,0.3\n"
+        "C50,equity_option,XYZ,XYZ,,100,50.00,2026-09-18,call,50,0.3\n",
+        "positions.csv": "account_id,instrument_id,quantity\n"
+        "M1,XYZ,-150\nM1,P100,-2\nC1,XYZ,100\nC1,C50,-1\n",
+        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
+        "L1,M1,USD,30000,,\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    book = load_book(folder)
+    _, floor = floor_sec(book)
+    ours, _ = _marginlex(book)
+    assert floor["ms:M1"] == pytest.approx(7_060.0)
+    assert floor["ms:C1"] == pytest.approx(5_000.0)
+    assert ours.to_dict() == pytest.approx(floor.to_dict())
