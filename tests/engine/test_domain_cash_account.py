@@ -262,3 +262,72 @@ def test_the_trace_shows_the_covered_call_held_in_cash(tmp_path: Path) -> None:
     assert row["strategy_row"] == "short_call_covered_held_in_cash"
     assert row["requirement"] == pytest.approx(-5000.0)
     assert "220.8(a)(3)" in row["citation"] and "minus its premium" in row["citation"]
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize(
+    ("lots", "value", "call"),
+    [
+        # Decision 35: 10,000 of stock beside a 5,000 debit, no positions: the stock lends
+        # nothing in a cash account (220.8(b)(1)); value -5,000, call 5,000, the whole debit
+        # (sec was 8,500 - 5,000 = 3,500, no call).
+        ("L1,S1,STOCK,10000,,\nL2,S1,USD,-5000,,", -5000.0, 5000.0),
+        # An ETF lot likewise (sec was 3,500, no call).
+        ("L1,S1,ETF,10000,,\nL2,S1,USD,-5000,,", -5000.0, 5000.0),
+        # A money market fund is a cash equivalent (220.2): it keeps its 2% (harmonized: the
+        # more conservative of SEC 2% and CME 3%): 9,800 - 5,000 = 4,800 (sec), 9,700 -
+        # 5,000 = 4,700 (harmonized), no call, as before.
+        ("L1,S1,MMF,10000,,\nL2,S1,USD,-5000,,", None, 0.0),
+    ],
+)
+def test_a_cash_accounts_securities_lend_nothing(
+    tmp_path: Path, rulebook: str, lots: str, value: float | None, call: float
+) -> None:
+    """A lot other than cash or a cash equivalent counts nothing in a cash account's value."""
+    book = make_book(tmp_path, "S1,ALICE,BD1,SEC,cash,customer,", "", lots)
+    d = decision(run(book, rulebook), "ms:S1")
+    expected = value if value is not None else {"sec": 4800.0, "harmonized": 4700.0}[rulebook]
+    assert (d["maintenance"], d["value"], d["call"]) == (0.0, expected, call)
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+@pytest.mark.parametrize(
+    ("lot", "value", "call"),
+    [
+        # A short put (strike 100, premium 560) secured by a Treasury bill of 10,000 two
+        # months out, a cash equivalent (220.2), and the 560 premium in cash: 9,440 against
+        # 10,000 + 560 - 560 = 10,000 under sec (0% under 3 months), 9,950 under harmonized
+        # (the more conservative CME 0.5% on bills): no call, as before.
+        ("L1,S1,UST_BILL,10000,2026-08-30,", None, 0.0),
+        # The same with a lot of 10,000 of stock: it secures nothing: value 0, call 9,440
+        # (sec was 8,500 and a call of 940).
+        ("L1,S1,STOCK,10000,,", 0.0, 9440.0),
+    ],
+)
+def test_a_put_is_secured_by_cash_equivalents_only(
+    tmp_path: Path, rulebook: str, lot: str, value: float | None, call: float
+) -> None:
+    """220.2: a covered option's amount at risk is held in cash or cash equivalents."""
+    book = make_book(
+        tmp_path,
+        "S1,ALICE,BD1,SEC,cash,customer,",
+        "S1,XYZ_P100_2609,-1",
+        f"{lot}\nL2,S1,USD,560,,",
+    )
+    d = decision(run(book, rulebook), "ms:S1")
+    expected = value if value is not None else {"sec": 10000.0, "harmonized": 9950.0}[rulebook]
+    assert (d["maintenance"], d["value"], d["call"]) == (9440.0, expected, call)
+
+
+def test_a_margin_accounts_stock_lot_keeps_its_haircut(tmp_path: Path) -> None:
+    """Decision 35 is the cash account's only: under sec a margin account's 10,000 of stock
+    beside a 5,000 debit counts 85%: value 3,500, no call, as before; the lot's reason names
+    the cash-account rule only in a cash account."""
+    lots = "L1,S1,STOCK,10000,,\nL2,S1,USD,-5000,,"
+    margin = run(make_book(tmp_path / "m", "S1,ALICE,BD1,SEC,margin,customer,", "", lots), "sec")
+    d = decision(margin, "ms:S1")
+    assert (d["value"], d["call"]) == (3500.0, 0.0)
+    cash = run(make_book(tmp_path / "c", "S1,ALICE,BD1,SEC,cash,customer,", "", lots), "sec")
+    lot = cash.frames["lots"].set_index("lot_id").loc["L1"]
+    assert (lot["rule_id"], lot["value"]) == ("sec_cash_account_securities", 0.0)
+    assert "lends nothing" in lot["reason"]

@@ -203,7 +203,9 @@ CLAUSES: dict[str, Probe] = {
     "where": Changes(
         "sec",
         "where collateral.asset in {USD, STOCK, ETF, MMF}",
-        "where collateral.asset in {USD, ETF, MMF}",
+        # dropping MMF (the demo's A12 holds a fund lot); dropping STOCK would leave
+        # `sec_cash_account_securities` (STOCK, ETF) overlapping it only in part (MLX602)
+        "where collateral.asset in {USD, STOCK, ETF}",
     ),
     "maturity_buckets": Handled(why="holds the buckets"),
     "bucket": Changes("sec", "under 10 years 4%", "under 10 years 9%"),
