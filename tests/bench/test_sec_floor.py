@@ -116,9 +116,9 @@ def test_floor_covers_puts_by_short_stock_and_credits_a_cash_accounts_covered_ca
 ) -> None:
     """Hand case (synthetic books hold no short stock): M1, a margin account, short 150 XYZ
     at 100 and 2 puts struck at 100 (5.60): one covered, the other 560 + 2,000 = 2,560, the
-    stock 30% x 15,000 = 4,500: 7,060 (decision 34). C1, a cash account, long 100 XYZ and
+    stock 30% x 15,000 = 4,500: 7,060 (decision 36). C1, a cash account, long 100 XYZ and
     short 1 call struck at 50 (50.00): 10,000 less the covered call's 5,000 premium = 5,000
-    (decision 33)."""
+    (decision 35)."""
     folder = tmp_path / "hand"
     folder.mkdir()
     files = {

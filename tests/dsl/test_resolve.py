@@ -82,7 +82,7 @@ def test_harmonized_extends_both_and_changes_only_what_it_cites() -> None:
     assert not ids & {"sec_customer_collateral", "cftc_customer_funds"}
     # SPAN credits are kept for futures accounts outside any merged set (a per-leg rule).
     assert "cftc_spread_credits" in ids
-    # The cash account's refusal of stock and ETF lots (inherited, decision 35) comes first,
+    # The cash account's refusal of stock and ETF lots (inherited, decision 37) comes first,
     # then the harmonized exclusion of digital assets from securities accounts.
     assert [x.id for x in h.haircut_policy] == [
         "sec_cash_account_securities",

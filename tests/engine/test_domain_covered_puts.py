@@ -1,4 +1,4 @@
-"""A short put covered by short stock in the same account (decision 34): the put needs no
+"""A short put covered by short stock in the same account (decision 36): the put needs no
 margin, the short stock keeps its own requirement, whole deliverables only, the highest
 strike first, as long stock covers short calls (decision 17). Not in a cash account, where
 a short sale is not permitted (12 CFR 220.8(a)(2)) and covers nothing. Figures by hand in
