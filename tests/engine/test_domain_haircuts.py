@@ -90,8 +90,9 @@ def test_the_ungrouped_form_keeps_its_recorded_meaning(tmp_path: Path) -> None:
 
 def test_a_computed_half_cent_rounds_up_as_on_paper(tmp_path: Path) -> None:
     """10.10 of stock at 85% (SEC) is 8.585 on paper (8.584999999999999 in float64): 8.59;
-    47.90 at 85% is 40.715: 40.72; short 1 share at 10.25, 30% is 3.075: 3.08, under sec and
-    harmonized (money rounds half up, book-format.md). The harmonized rulebook refuses stock
+    47.90 at 85% is 40.715: 40.72; short 1 share at 16.75, 30% is 5.025 (5.0249999999999995
+    in float64): 5.03, under sec and harmonized (money rounds half up, book-format.md; 30%
+    of 16.75 is above FINRA 4210(c)'s $5.00 a share). The harmonized rulebook refuses stock
     collateral (the CFTC does not accept it): its lots count 0 there."""
     book = make_book(
         tmp_path,
@@ -99,10 +100,10 @@ def test_a_computed_half_cent_rounds_up_as_on_paper(tmp_path: Path) -> None:
         "M3,HOTEL,BD1,SEC,margin,customer,",
         "M3,TEN,-1",
         "L1,M1,STOCK,10.10,,\nL2,M2,STOCK,47.90,,\nL3,M3,USD,100,,",
-        extra_instruments="TEN,stock,,TEN,,1,10.25,,,,,,",
+        extra_instruments="TEN,stock,,TEN,,1,16.75,,,,,,",
     )
     sec = run(book, "sec")
     assert decision(sec, "ms:M1")["value"] == 8.59
     assert decision(sec, "ms:M2")["value"] == 40.72
-    assert decision(sec, "ms:M3")["maintenance"] == 3.08
-    assert decision(run(book, "harmonized"), "ms:M3")["maintenance"] == 3.08
+    assert decision(sec, "ms:M3")["maintenance"] == 5.03
+    assert decision(run(book, "harmonized"), "ms:M3")["maintenance"] == 5.03
