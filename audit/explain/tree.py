@@ -437,8 +437,7 @@ def _collateral(trace: DecisionTrace) -> Node:
         )
         child.children = [
             Node(
-                f"{lot.lot_id} {lot.asset} ({lot.account_id}) market value "
-                f"{usd(lot.market_value)}: value {usd(lot.value)}: {lot.ineligible_reason}",
+                f"{_lot_head(lot)}: value {usd(lot.value)}: {lot.ineligible_reason}",
                 "no haircut statement of the rulebook selects it",
                 css="fail",
             )
@@ -448,8 +447,12 @@ def _collateral(trace: DecisionTrace) -> Node:
     return node
 
 
+def _lot_head(lot: LotTrace) -> str:
+    return f"{lot.lot_id} {lot.asset} ({lot.account_id}) market value {usd(lot.market_value)}"
+
+
 def _lot(step: Step, lot: LotTrace) -> Node:
-    head = f"{lot.lot_id} {lot.asset} ({lot.account_id}) market value {usd(lot.market_value)}"
+    head = _lot_head(lot)
     cited = row_cite(step, lot.schedule_rule_id or step.rule_id, lot)
     if not lot.eligible:
         return Node(

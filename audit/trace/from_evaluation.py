@@ -342,11 +342,8 @@ class _Builder:
         mine = lots[column].astype("str").fillna("").to_numpy() == step.rule_id
         if not mine.any():
             return None
-        if self._lot_rows is None:
-            maturity = self.book.collateral.set_index("lot_id")["maturity"]
-            self._lot_rows = to.lot_rows(lots, maturity)
         out, present = to.total_output(
-            self._lot_rows,
+            self._lots_json(),
             self.f.codes("lots"),
             mine,
             amounts=lots["value"].to_numpy(np.float64),
@@ -361,15 +358,19 @@ class _Builder:
         ``unscheduled_lots`` list with its leading comma (schema 1.6)."""
         lots = self.ev.frames["lots"]
         mine = lots["rule_id"].astype("str").fillna("").to_numpy() == ""
-        if not mine.any():  # most books: every lot is some statement's
-            rows = tl.grouped([], np.zeros(0, dtype=np.int64), self.n)
-            return tl.layout([',"unscheduled_lots":[', rows, "]"], self.n)
-        codes = np.where(mine, self.f.codes("lots"), -1)
+        rows = (  # most books: every lot is some statement's, and no lot row is written
+            tl.grouped(self._lots_json(), np.where(mine, self.f.codes("lots"), -1), self.n)
+            if mine.any()
+            else tl.grouped([], np.zeros(0, dtype=np.int64), self.n)
+        )
+        return tl.layout([',"unscheduled_lots":[', rows, "]"], self.n)
+
+    def _lots_json(self) -> j.Col:
+        """Every lot row's JSON, made once for the steps that list lots."""
         if self._lot_rows is None:
             maturity = self.book.collateral.set_index("lot_id")["maturity"]
-            self._lot_rows = to.lot_rows(lots, maturity)
-        rows = tl.grouped(self._lot_rows, codes, self.n)
-        return tl.layout([',"unscheduled_lots":[', rows, "]"], self.n)
+            self._lot_rows = to.lot_rows(self.ev.frames["lots"], maturity)
+        return self._lot_rows
 
     def figures_json(self) -> j.Col:
         """The decision figures and the rule and citation behind each."""
