@@ -81,6 +81,7 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "tested_value",
         "reason",
         "inputs",
+        "tested_values",
         "shortfall",
     ),
     "sets": ("margin_set_id", "account_id", "role", "rule_id", "citation"),

@@ -82,6 +82,8 @@ def _inputs(values: tuple[InputValue, ...], rule_id: str = "") -> str:
 def _input_value(v: InputValue) -> str:
     """A value in its unit: ``6%``, ``0.375 USD``, ``1.1x``, ``2 years``, ``1 day``."""
     value = v.value
+    if value == "":  # a blank book cell a requirement read
+        return "(blank)"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{value}{' ' + v.unit if v.unit else ''}"
     if v.unit == "fraction":
@@ -388,15 +390,20 @@ def _tested(check: RequirementCheck) -> str:
     >>> _tested(RequirementCheck(name="min_equity", passed=False, reason="", shortfall="51740",
     ...     tested=(InputValue(id="account.equity[A1]", value="248260.0"),)))
     ' (equity 248,260.00, short 51,740.00)'
+    >>> _tested(RequirementCheck(name="no_perpetual", passed=True, applies=False, reason="",
+    ...     tested=(InputValue(id="account.holds(crypto_perpetual)[A1]", value="False"),
+    ...             InputValue(id="when account.regime[A1]", value="CFTC"))))
+    ' (account.holds(crypto_perpetual)[A1]=False, when account.regime[A1]=CFTC)'
     """
-    if check.shortfall is not None and len(check.tested) == 1:
-        read = check.tested[0]
+    if check.shortfall is not None and check.tested:  # the minimum's amount is read first
+        read, rest = check.tested[0], check.tested[1:]
         name = read.id.split("[", 1)[0].rsplit(".", 1)[-1]
         try:
             amount = usd(Decimal(str(read.value)))
         except ArithmeticError:
             amount = str(read.value)
-        return f" ({name} {amount}, short {usd(check.shortfall)})"
+        more = f", {_inputs(rest)}" if rest else ""
+        return f" ({name} {amount}, short {usd(check.shortfall)}{more})"
     return f" ({_inputs(check.tested)})" if check.tested else ""
 
 

@@ -10,26 +10,27 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from marginlex.audit.trace import fragments as j
 from marginlex.audit.trace import layout as tl
 from marginlex.dsl.model import rulebook as m
-from marginlex.engine.plan.expressions import first_field
+from marginlex.engine.kernels.text import from_arrow
+from marginlex.engine.plan.expressions import requirement_reads
 from marginlex.engine.plan.steps import Plan, StepKind
 
 IntArray = npt.NDArray[np.int64]
 
 
-def tested_ids(plan: Plan) -> dict[tuple[str, str], str]:
-    """What each eligibility requirement tests: (rule id, requirement) -> ``account.kind``."""
-    out: dict[tuple[str, str], str] = {}
+def tested_ids(plan: Plan) -> dict[tuple[str, str], list[str]]:
+    """What each eligibility requirement reads, in the order of the frame's ``tested_values``:
+    (rule id, requirement) -> ``["account.kind", "when account.holds(sbs)"]``."""
+    out: dict[tuple[str, str], list[str]] = {}
     for step in plan.active(StepKind.ELIGIBILITY):
         assert isinstance(step.statement, m.Eligibility)
         for req in step.statement.requirements:
-            ref = first_field(req.condition)
-            out[(step.rule_id, req.name)] = (
-                f"{ref.subject.value}.{ref.name}" if ref is not None else req.name
-            )
+            out[(step.rule_id, req.name)] = requirement_reads(req.condition, req.when)
     return out
 
 
@@ -66,23 +67,10 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
         (str(rules[rule[i]]), str(names[name[i]])) if min(rule[i], name[i]) >= 0 else ("", "")
         for i in first.tolist()
     ]
-    field = j.inner([ids.get(k, "") for k in keys])
     own = [notes.get(k, ("null", "null")) for k in keys]  # a pair or two per rule
     citation = j.Coded(pairs, [c for c, _ in own])
     evidence = j.Coded(pairs, [e for _, e in own])
-    value = frame["tested_value"].astype("str").fillna("")
-    # JSON escaping is per character: the id "<field>[<account>]" is written in parts.
-    field_part = j.Coded(field.codes[pairs], field.texts)
-    account = frame["account_id"]
-    shown = j.strings(value)
-    tested = j.concat(
-        '{"id":"', field_part, "[", j.inner(account), ']","unit":null,"value":', shown, "}"
-    )
-    missing = account.isna().to_numpy(dtype=bool)
-    if missing.any():  # with no account the id is empty (a missing string is written "")
-        blank = j.concat('{"id":"","unit":null,"value":', shown, "}")
-        tested = [b if m else t for t, b, m in zip(tested, blank, missing.tolist(), strict=True)]
-    tested = j.where((value != "").to_numpy(dtype=bool), tested, "")
+    tested = _tested(frame, pairs, [ids.get(k, []) for k in keys])
     return j.concat(
         '{"applies":',
         j.bools(frame["applies"].to_numpy(dtype=bool)),
@@ -102,6 +90,35 @@ def eligibility_rows(frame: pd.DataFrame, plan: Plan) -> j.Col:
         tested,
         "]}",
     )
+
+
+def _tested(frame: pd.DataFrame, pairs: IntArray, reads: list[list[str]]) -> list[str]:
+    """Each row's ``tested`` list (without brackets): one ``InputValue`` per read of its
+    requirement (``reads``, by the row's code in ``pairs``; a blank book cell is ``""``), its
+    id ``<read>[<account>]`` (``""`` for a row without an account)."""
+    lists = pa.array(frame["tested_values"], pa.large_list(pa.large_string()))
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy().astype(np.int64)
+    parent = np.repeat(np.arange(len(frame), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    position = np.arange(len(parent), dtype=np.int64) - starts[parent]
+    counts = np.array([len(r) for r in reads], dtype=np.int64)
+    if (position >= counts[pairs[parent]]).any():
+        raise ValueError("an eligibility row holds more values than its requirement reads")
+    base = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    field = j.inner([text for r in reads for text in r])
+    field_part = j.Coded(field.codes[base[pairs[parent]] + position], field.texts)
+    value = from_arrow(pc.list_flatten(lists)).fillna("")
+    account = frame["account_id"].iloc[parent].reset_index(drop=True)
+    shown = j.strings(value)
+    element = j.concat(
+        '{"id":"', field_part, "[", j.inner(account), ']","unit":null,"value":', shown, "}"
+    )
+    missing = account.isna().to_numpy(dtype=bool)
+    if missing.any():  # with no account the id is empty (a missing string is written "")
+        blank = j.concat('{"id":"","unit":null,"value":', shown, "}")
+        element = [b if m else t for t, b, m in zip(element, blank, missing.tolist(), strict=True)]
+    return j.group_join(element, parent, len(frame))
 
 
 def eligibility_output(

@@ -85,7 +85,13 @@ class RequirementCheck(TraceModel):
         description="How far a failed minimum was missed (minimum less the amount); null "
         "when it passed, does not apply or is no minimum, and before schema 1.1.",
     )
-    tested: tuple[InputValue, ...] = Field(description="The values the requirement compared.")
+    tested: tuple[InputValue, ...] = Field(
+        description=(
+            "Every value the requirement read, one per field, relation, holds() and eligible() "
+            "of its condition, then of its `when` (their ids written `when ...`); a blank book "
+            "cell is an empty text."
+        )
+    )
 
 
 class EligibilityOutput(TraceModel):

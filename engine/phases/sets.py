@@ -18,17 +18,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.dsl.model.walk import walk
-from marginlex.engine.book.columns import index_in
+from marginlex.engine.book.columns import index_in, to_arrow
 from marginlex.engine.evaluation import FRAME_COLUMNS, GIVES_UP, TAKES_IN
 from marginlex.engine.graph.margin_sets import form_margin_sets
-from marginlex.engine.kernels.text import as_text
+from marginlex.engine.kernels.text import as_text, from_arrow
 from marginlex.engine.phases.shortfall import shortfall
 from marginlex.engine.phases.state import IntArray, RunState, constant, empty_frame, stack_frames
-from marginlex.engine.plan.expressions import FieldTexts, mask, shown_value, tested_inputs
+from marginlex.engine.plan.expressions import (
+    FieldTexts,
+    mask,
+    read_texts,
+    requirement_reads,
+    shown_value,
+)
 from marginlex.engine.plan.steps import Step, StepKind
 
 MAX_REQUIREMENTS = 62  # failed requirements are kept as bits of an int64 per account
@@ -161,6 +169,9 @@ def _eligibility_rows(
     n = int(keep.sum())
     missed = shortfall(req.condition, state.ctx.accounts, state.plan)
     missed = np.where(applies & ~passed, missed, np.nan)
+    accounts, plan = state.ctx.accounts, state.plan
+    reads = requirement_reads(req.condition, req.when)
+    texts = [to_arrow(t[keep]) for t in read_texts(req.condition, req.when, accounts, plan, memo)]
     return pd.DataFrame(
         {
             "account_id": state.account_ids[keep].reset_index(drop=True),
@@ -173,18 +184,34 @@ def _eligibility_rows(
                 drop=True
             ),
             "reason": constant(n, reason),
-            "inputs": _inputs(state, req, memo)[keep].reset_index(drop=True),
+            "inputs": _inputs(reads, texts, n),
+            "tested_values": _tested_values(texts, n),
             "shortfall": missed[keep],
         }
     )
 
 
-def _inputs(state: RunState, req: m.Requirement, memo: FieldTexts) -> pd.Series:
-    """What the requirement read, its ``when`` included (``...; when account.holds(sbs)=False``)."""
-    shown = tested_inputs(req.condition, state.ctx.accounts, state.plan, memo)
-    if req.when is None:
-        return shown
-    return shown + "; when " + tested_inputs(req.when, state.ctx.accounts, state.plan, memo)
+def _tested_values(texts: list[pa.Array], n: int) -> pd.Series:
+    """The value of each read of a requirement (``texts``: one array of ``n`` rows per read)
+    as one Arrow list per row."""
+    k = len(texts)
+    values = pa.concat_arrays(texts) if texts else pa.array([], pa.large_string())
+    # read-major (every row's first read, then every row's second) to row-major
+    order = np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n, dtype=np.int64)[:, None]
+    offsets = np.arange(n + 1, dtype=np.int64) * k
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values.take(pa.array(order.ravel())))
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists))
+
+
+def _inputs(reads: list[str], texts: list[pa.Array], n: int) -> pd.Series:
+    """The same reads for people, one text per row:
+    ``owner.ecp=True; account.equity=144000.0; when account.holds(sbs)=False``."""
+    if not texts:
+        return from_arrow(pa.array([""] * n, pa.large_string()))
+    parts: list[pa.Array | pa.Scalar] = []
+    for number, (read, text) in enumerate(zip(reads, texts, strict=True)):  # a few
+        parts += [pa.scalar(("; " if number else "") + read + "=", pa.large_string()), text]
+    return from_arrow(pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string())))
 
 
 def _owner_carrier(state: RunState) -> pd.Series:

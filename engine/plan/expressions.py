@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 from marginlex.dsl.format import expressions as format_expr
 from marginlex.dsl.model import expressions as e
 from marginlex.dsl.model.fields import FIELDS, Kind
-from marginlex.engine.book.columns import to_arrow
 from marginlex.engine.kernels.text import as_text, from_arrow
 from marginlex.engine.plan.context import ACCOUNT_LEVEL, BoolArray, EvaluationError, RowContext
 from marginlex.engine.plan.steps import Plan
@@ -362,25 +361,37 @@ def _reads(node: object, found: dict[str, e.Node]) -> None:
         _reads(item, found)
 
 
-def tested_inputs(
-    expr: e.Node, ctx: RowContext, plan: Plan, memo: FieldTexts | None = None
-) -> pd.Series:
-    """Every input a condition reads, per row: ``owner.ecp=True; account.equity=144000.0``.
-
-    Unlike :func:`shown_value` (the first field only), this shows why a compound condition
-    such as ``(approval = uncovered and equity >= X) or owner.ecp`` passed or failed.
-    """
+def reads(expr: e.Node | None) -> list[tuple[str, e.Node]]:
+    """The fields, relations, ``holds()`` and ``eligible()`` an expression reads, each once,
+    depth first, with its text (``account.holds(unlisted)``); none for no expression."""
     found: dict[str, e.Node] = {}
-    _reads(expr, found)
-    parts: list[pa.Array | pa.Scalar] = []
-    for number, (text, node) in enumerate(found.items()):  # the condition's inputs, a few
-        if isinstance(node, e.FieldRef):
-            shown = shown_value(node, ctx, memo)
-        else:
-            shown = as_text(pd.Series(mask(node, ctx, plan)))
-        parts.append(pa.scalar(("; " if number else "") + text + "=", pa.large_string()))
-        parts.append(to_arrow(shown.fillna("")))
-    if not parts:
-        return _blank(ctx.n)
-    empty = pa.scalar("", pa.large_string())  # the separator: the parts carry their own
-    return from_arrow(pc.binary_join_element_wise(*parts, empty))
+    if expr is not None:
+        _reads(expr, found)
+    return list(found.items())
+
+
+def requirement_reads(condition: e.Node, when: e.Node | None) -> list[str]:
+    """What an eligibility requirement reads, as the trace names it: its condition's reads,
+    then its ``when``'s, each of these written ``when <read>`` (the order of
+    :func:`read_texts`' values, for the same condition and ``when``).
+
+    >>> equity, ecp = (e.FieldRef(subject=s, name=n) for s, n in
+    ...     ((e.Subject.ACCOUNT, "equity"), (e.Subject.OWNER, "ecp")))
+    >>> requirement_reads(e.Or(items=(equity, ecp)), e.Not(item=ecp))
+    ['account.equity', 'owner.ecp', 'when owner.ecp']
+    """
+    return [text for text, _ in reads(condition)] + [f"when {text}" for text, _ in reads(when)]
+
+
+def read_text(node: e.Node, ctx: RowContext, plan: Plan, memo: FieldTexts | None) -> pd.Series:
+    """What one read (from :func:`reads`) holds per row, as the trace shows it."""
+    if isinstance(node, e.FieldRef):
+        return shown_value(node, ctx, memo).fillna("")
+    return as_text(pd.Series(mask(node, ctx, plan)))
+
+
+def read_texts(
+    condition: e.Node, when: e.Node | None, ctx: RowContext, plan: Plan, memo: FieldTexts
+) -> list[pd.Series]:
+    """The value of each read :func:`requirement_reads` names, per row, in its order."""
+    return [read_text(n, ctx, plan, memo) for _, n in reads(condition) + reads(when)]

@@ -93,3 +93,26 @@ def test_the_text_reads_down_to_the_positions_and_lots(
     found = [text.find(part) for part in order]
     shown = list(zip(order, found, strict=True))
     assert all(i >= 0 for i in found) and found == sorted(found), shown
+
+
+def test_a_requirement_shows_every_value_it_read_and_its_when(
+    recorded: tuple[str, dict[str, str]],
+) -> None:
+    """FOX has no uncovered-options approval but is an eligible contract participant: the
+    harmonized qualified_owner passes through owner.ecp, which the trace showed only as
+    ``options_approval=none`` beside PASS; and a requirement that did not apply said nothing
+    of why (its ``when``), nor what ``account.holds(...)`` found."""
+    path, _ = recorded
+    text = _explain(path, "harmonized:ms:A08_FOX_FUT", "text")
+    who = "A08_FOX_FUT"
+    assert (
+        f"PASS qualified_owner: uncovered-options approval with 100,000 USD equity, or an "
+        f"eligible contract participant (owner.options_approval[{who}]=none, "
+        f"account.equity[{who}]=270000.0, owner.ecp[{who}]=True)"
+    ) in text
+    assert f"(account.equity[{who}]=270000.0, when account.holds(sbs)[{who}]=False)" in text, (
+        "min_equity_unlisted did not apply: its when read holds(sbs), False"
+    )
+    assert (
+        f"(account.holds(crypto_perpetual)[{who}]=False, when account.regime[{who}]=CFTC)" in text
+    )

@@ -118,29 +118,43 @@ def test_group_join_and_where_accept_coded_columns() -> None:
 def test_eligibility_rows_write_the_tested_id_in_parts_and_blank_without_an_account() -> None:
     import datetime as dt  # noqa: PLC0415 - only this test compiles a plan
 
+    import pyarrow as pa  # noqa: PLC0415
+
     from marginlex.audit.trace.outputs import eligibility_rows  # noqa: PLC0415
     from marginlex.dsl.loader import load_rulebook  # noqa: PLC0415
     from marginlex.engine.plan.compile import compile_plan  # noqa: PLC0415
 
     plan = compile_plan(load_rulebook("sec"), dt.date(2026, 6, 30))
+    tested = [["v"], ["1.0"], [], ["5000.0", "False"], ["", "True"]]
     frame = pd.DataFrame(
         {
             "rule_id": pd.Series(
-                ["portfolio_margin", "portfolio_margin", "nope"], dtype="category"
+                ["portfolio_margin", "portfolio_margin", "nope"] + ["portfolio_margin"] * 2,
+                dtype="category",
             ),
-            "requirement": ["pm_account", "min_equity", "x"],
-            "account_id": pd.Series(['A"1', None, "B2"], dtype="str"),
-            "tested_value": pd.Series(["v", "1.0", ""], dtype="str"),
-            "applies": [True, False, True],
-            "passed": [True, True, False],
-            "reason": pd.Series(["r", "q", None], dtype="str"),
-            "shortfall": [np.nan, np.nan, 51740.004],
+            "requirement": ["pm_account", "min_equity", "x"] + ["min_equity_unlisted"] * 2,
+            "account_id": pd.Series(['A"1', None, "B2", "C3", "D4"], dtype="str"),
+            "tested_value": pd.Series(["v", "1.0", "", "5000.0", ""], dtype="str"),
+            "tested_values": pd.Series(
+                pd.arrays.ArrowExtensionArray(pa.array(tested, pa.large_list(pa.large_string())))
+            ),
+            "applies": [True, False, True, False, True],
+            "passed": [True, True, False, True, False],
+            "reason": pd.Series(["r", "q", None, "u", "u"], dtype="str"),
+            "shortfall": [np.nan, np.nan, 51740.004, np.nan, np.nan],
         }
     )
+    # every read of the condition, then of its `when` (written so); a blank cell as ""
     assert eligibility_rows(frame, plan) == [
         '{"applies":true,"citation":null,"evidence":null,"name":"pm_account","passed":true,"reason":"r","shortfall":null,'
         '"tested":[{"id":"account.kind[A\\"1]","unit":null,"value":"v"}]}',
         '{"applies":false,"citation":null,"evidence":null,"name":"min_equity","passed":true,"reason":"q","shortfall":null,'
         '"tested":[{"id":"","unit":null,"value":"1.0"}]}',
         '{"applies":true,"citation":null,"evidence":null,"name":"x","passed":false,"reason":"","shortfall":"51740.00","tested":[]}',
+        '{"applies":false,"citation":null,"evidence":null,"name":"min_equity_unlisted","passed":true,"reason":"u","shortfall":null,'
+        '"tested":[{"id":"account.equity[C3]","unit":null,"value":"5000.0"},'
+        '{"id":"when account.holds(sbs)[C3]","unit":null,"value":"False"}]}',
+        '{"applies":true,"citation":null,"evidence":null,"name":"min_equity_unlisted","passed":false,"reason":"u","shortfall":null,'
+        '"tested":[{"id":"account.equity[D4]","unit":null,"value":""},'
+        '{"id":"when account.holds(sbs)[D4]","unit":null,"value":"True"}]}',
     ]

@@ -61,7 +61,7 @@ def test_the_trace_shows_the_merged_regimes_tested(tmp_path: Path) -> None:
         assert row["tested_value"].tolist() == [shown]
         assert row["passed"].tolist() == [passed]
         assert f"account.merged_regimes={shown}" in row["inputs"].iloc[0]
-    # and the decision record's eligibility row carries it as the tested value
+    # and the decision record's eligibility row carries it as the tested value, then its when
     book = make_book(tmp_path / "c", FUT, "MF2,ES_2609,1", "L1,MF2,USD,23000,,")
     rulebook = load_rulebook("harmonized")
     ev = run(book, "harmonized")
@@ -75,7 +75,10 @@ def test_the_trace_shows_the_merged_regimes_tested(tmp_path: Path) -> None:
         if r["name"] == "securities_leg"
     ]
     assert [r["tested"] for r in rows] == [
-        [{"id": "account.merged_regimes[MF2]", "unit": None, "value": "{}"}]
+        [
+            {"id": "account.merged_regimes[MF2]", "unit": None, "value": "{}"},
+            {"id": "when account.regime[MF2]", "unit": None, "value": "CFTC"},
+        ]
     ]
 
 
