@@ -209,9 +209,9 @@ def explain(
         from rich.markup import escape  # noqa: PLC0415
 
         if mismatch is not None:
-            Console().print(f"[bold red]!! {mismatch}[/]")
-        Console().print(f"[dim]{escape(first)}[/]")
-        Console().print(render_rich(trace, depth=depth, section=section))
+            Console(emoji=False).print(f"[bold red]!! {mismatch}[/]")
+        Console(emoji=False).print(f"[dim]{escape(first)}[/]")
+        Console(emoji=False).print(render_rich(trace, depth=depth, section=section))
         return
     if format is ExplainFormat.HTML:
         from marginlex.audit.explain.html import render_html  # noqa: PLC0415 - jinja2

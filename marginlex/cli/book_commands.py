@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from marginlex.engine.book.load import Book
     from marginlex.engine.book.problems import BookProblem
 
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+_out = Console(highlight=False, emoji=False)
+_err = Console(stderr=True, highlight=False, emoji=False)
 FRAMES = ("parties", "accounts", "relations", "instruments", "positions", "collateral")
 
 

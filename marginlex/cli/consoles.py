@@ -25,10 +25,11 @@ class _LazyConsole:
 
 
 def lazy_console(**options: Any) -> Console:
-    """A console like ``Console(**options)``, made when first used.
+    """A console like ``Console(**options)``, made when first used; its emoji codes off
+    unless asked for (``:x:`` in an id or a rulebook's text is text, not ❌).
 
     >>> err = lazy_console(stderr=True)
     >>> import sys; "rich.console" in sys.modules or err.stderr
     True
     """
-    return cast("Console", _LazyConsole(options))
+    return cast("Console", _LazyConsole({"emoji": False, **options}))

@@ -50,7 +50,7 @@ def check(
         payload = [{**d.model_dump(mode="json"), "docs": d.code.docs} for d in diagnostics]
         typer.echo(json.dumps(payload, indent=2))
     else:
-        out = Console(highlight=False, soft_wrap=True)
+        out = Console(highlight=False, soft_wrap=True, emoji=False)
         for report in reports:
             if report.sources:
                 out.print(_sources_text(report), markup=False)
@@ -99,7 +99,7 @@ def fmt(
     from marginlex.dsl.check.runner import collect_files  # noqa: PLC0415
 
     files, problems = collect_files(paths)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     failed = bool(problems)
     for d in problems:
         err.print(d.render(), markup=False)

@@ -49,7 +49,7 @@ DEFAULT_RULEBOOKS = ("sec", "cftc", "harmonized")  # engine.run.DEFAULT_RULEBOOK
 LEDGER_ENV = "MARGINLEX_LEDGER"
 
 _out = StdoutConsole(off_terminal=170)  # pipes and CI logs: wide enough for every column
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, emoji=False)
 DECISION_WHOLE = frozenset({"requirement", "initial", "value", "excess", "call", "method"})
 SUMMARY_WHOLE = frozenset({"rulebook", "total requirement", "total call", "violations"})
 SUMMARY_OPTIONAL = ("out of scope", "eligible")  # dropped under 100 columns

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from marginlex.engine.evaluation import Evaluation
     from marginlex.engine.outcomes import FileFormat
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, emoji=False)
 
 COMPACT = ("margin set", "eligible", "requirement", "value", "call", "status")
 WIDE = (

@@ -33,7 +33,7 @@ _WHOLE = frozenset(
 )
 _IMPACT_DROPS = ("created", "grown", "cleared", "eligibility lost")
 _AFFECTED_DROPS = ("accounts", "requirement", "eligible")
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, emoji=False)
 
 _BOOK = typer.Argument(None, help="A book folder; without it, the embedded demo book.")
 _RULEBOOKS = typer.Option(

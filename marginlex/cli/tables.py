@@ -28,7 +28,9 @@ class StdoutConsole(Console):
         # markup off: a table's cells are a book's ids and names, and "[/]" in one raised a
         # MarkupError, "[link=...]A01[/link]" showed as a link reading A01; a line meant to
         # be styled says so (print(..., markup=True), its data escaped) or is a Text.
-        super().__init__(highlight=False, markup=False)
+        # Emoji codes off: an account "A:x:5" showed as "A❌5", its set "ms:A:x:5" as
+        # "ms🅰x:5" (rich's ":x:" and ":A:"), ids no ledger holds.
+        super().__init__(highlight=False, markup=False, emoji=False)
         self._off_terminal = off_terminal
 
     @property

@@ -59,7 +59,7 @@ MONEY = frozenset(
     }
 )
 WHOLE = MONEY | {"rulebook", "account", "set before", "set after", "rule", "figure", "row"}
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def _fail(message: str) -> typer.Exit:
