@@ -16,6 +16,8 @@ in the book folder, e.g. ``partitions/p00003/positions.parquet:7: quantity: ...`
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +31,9 @@ from marginlex.engine.book.problems import (
     Problems,
     Severity,
 )
-from marginlex.engine.book.schema import SPECS, ColType
+from marginlex.engine.book.schema import FILES, SPECS, ColType
 from marginlex.engine.book.validate import (
+    BOOK_JSON,
     OWN_TABLES,
     BookMeta,
     Parsed,
@@ -85,6 +88,7 @@ def read_layout(folder: Path) -> Layout:
     parts = partition_folders(folder)
     if not parts:
         problems.add(f"{PARTITIONS}/", 0, "-", "no partition folder (p00000, p00001, ...)")
+    _report_misplaced(folder, parts, problems)
     ids = [_account_columns(folder, part) for part in parts]
     _check_cut(folder, parts, ids, problems)
     every = pd.concat([f["account_id"] for f in ids], ignore_index=True) if ids else None
@@ -94,6 +98,72 @@ def read_layout(folder: Path) -> Layout:
         account_ids=every if every is not None else pd.Series([], dtype="str"),
         problems=tuple(problems.to_list()),
     )
+
+
+SHARED_TABLES = tuple(f.stem for f in FILES if f.stem not in OWN_TABLES)
+"""The tables of a partitioned book that are the whole book's, beside ``book.json``."""
+_NUMBERED = re.compile(r"p(\d{5})")
+
+
+def _report_misplaced(folder: Path, parts: list[Path], problems: Problems) -> None:
+    """Files and folders a partitioned book holds where nothing reads them, each an error
+    (a book decided without them would leave rows out unsaid): a partition's table beside
+    ``book.json``, a whole-book table or ``book.json`` in a partition, a link in
+    ``partitions/`` to nothing, and a gap in partitions numbered as ``synth`` numbers them."""
+    first = f"{PARTITIONS}/{parts[0].name}" if parts else f"{PARTITIONS}/p00000"
+    for stem in OWN_TABLES:
+        for path in (folder / f"{stem}.csv", folder / f"{stem}.parquet"):
+            if path.exists() or path.is_symlink():
+                problems.add(
+                    path.name,
+                    0,
+                    "-",
+                    f"a partitioned book holds its {stem} in its partition folders "
+                    f"({first}/{path.name}, ...), so this file is not read: move its rows "
+                    "into the partitions, or delete it",
+                )
+    for part in parts:
+        for name in (BOOK_JSON, *(f"{s}{e}" for s in SHARED_TABLES for e in (".csv", ".parquet"))):
+            path = part / name
+            if path.exists() or path.is_symlink():
+                what = "name and date" if name == BOOK_JSON else Path(name).stem
+                problems.add(
+                    f"{PARTITIONS}/{part.name}/{name}",
+                    0,
+                    "-",
+                    "a partition holds only accounts, positions and collateral: the book's "
+                    f"{what} are read beside {PARTITIONS}/, so this file is not read: delete "
+                    "it, or move its rows there",
+                )
+    broken: set[str] = set()
+    for entry in sorted((folder / PARTITIONS).iterdir()):
+        if entry.is_symlink() and not entry.exists():
+            broken.add(entry.name)
+            problems.add(
+                f"{PARTITIONS}/{entry.name}",
+                0,
+                "-",
+                f"a link to {os.readlink(entry)!r}, which is not there: the partition it "
+                "stands for would be left out; restore what it names, or delete the link",
+            )
+    numbers = [_NUMBERED.fullmatch(p.name) for p in parts]
+    if parts and all(numbers):
+        found = {int(m.group(1)) for m in numbers if m}
+        gone = [partition_name(k) for k in range(max(found)) if k not in found]
+        gone = [name for name in gone if name not in broken]
+        for name in gone[:10]:
+            problems.add(
+                f"{PARTITIONS}/{name}",
+                0,
+                "-",
+                f"missing: the partitions run {parts[0].name} to {parts[-1].name} without it, "
+                "and its accounts would be left out unsaid: restore it (or renumber the "
+                "others)",
+            )
+        if len(gone) > 10:
+            problems.add(
+                f"{PARTITIONS}/", 0, "-", f"… and {len(gone) - 10} more partitions missing"
+            )
 
 
 def _account_columns(folder: Path, part: Path) -> pd.DataFrame:

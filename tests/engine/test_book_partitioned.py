@@ -104,7 +104,8 @@ def test_a_bad_cell_is_named_by_its_partition_file_row_and_column(
     frame.loc[4, "instrument_id"] = "NO_SUCH"
     frame.to_parquet(path, index=False)
     rendered = [p.render() for p in validate_book(book)]
-    assert rendered == [
+    print(rendered)
+    assert sorted(rendered) == [
         f"{PARTITIONS}/p00001/positions.parquet:6: instrument_id: unknown instrument "
         "'NO_SUCH' (not in instruments.parquet)"
     ]
@@ -204,3 +205,50 @@ def test_a_partitions_file_level_problems_name_its_path(parted: Path, tmp_path: 
             "both collateral.csv and collateral.parquet exist; keep one",
         ),
     ]
+
+
+def test_files_where_a_partitioned_book_reads_nothing_are_errors(
+    parted: Path, tmp_path: Path
+) -> None:
+    # Each was left unread and the book valid: its rows, or a whole partition, left out
+    # of every decision without a word.
+    book = _copy(parted, tmp_path / "misplaced")
+    first, second = (book / PARTITIONS / "p00000"), (book / PARTITIONS / "p00001")
+    (book / "accounts.parquet").write_bytes((first / "accounts.parquet").read_bytes())
+    (second / "parties.parquet").write_bytes((book / "parties.parquet").read_bytes())
+    (second / "book.json").write_bytes((book / "book.json").read_bytes())
+    second.rename(book / PARTITIONS / "p00002")
+    (book / PARTITIONS / "p00003").symlink_to("elsewhere")
+    rendered = [p.render() for p in validate_book(book)]
+    assert rendered == [
+        f"{PARTITIONS}/p00002/book.json: a partition holds only accounts, positions and "
+        f"collateral: the book's name and date are read beside {PARTITIONS}/, so this file is "
+        "not read: delete it, or move its rows there",
+        "accounts.parquet: a partitioned book holds its accounts in its partition folders "
+        f"({PARTITIONS}/p00000/accounts.parquet, ...), so this file is not read: move its rows "
+        "into the partitions, or delete it",
+        f"{PARTITIONS}/p00001: missing: the partitions run p00000 to p00002 without it, and "
+        "its accounts would be left out unsaid: restore it (or renumber the others)",
+        f"{PARTITIONS}/p00002/parties.parquet: a partition holds only accounts, positions and "
+        f"collateral: the book's parties are read beside {PARTITIONS}/, so this file is not "
+        "read: delete it, or move its rows there",
+        f"{PARTITIONS}/p00003: a link to 'elsewhere', which is not there: the partition it "
+        "stands for would be left out; restore what it names, or delete the link",
+    ]
+    with pytest.raises(BookError):
+        load_book(book)
+    result = CliRunner().invoke(app, ["run", str(book), "-r", "sec"])
+    assert result.exit_code == 1
+    assert f"{PARTITIONS}/p00001: missing" in result.output
+
+
+def test_partitions_named_otherwise_and_stray_files_are_read_as_before(
+    parted: Path, tmp_path: Path
+) -> None:
+    book = _copy(parted, tmp_path / "named")
+    (book / PARTITIONS / "p00000").rename(book / PARTITIONS / "east")
+    (book / PARTITIONS / "p00001").rename(book / PARTITIONS / "west")
+    (book / PARTITIONS / "README.txt").write_text("cut by region\n")
+    (book / PARTITIONS / "east" / "notes.txt").write_text("east\n")
+    assert validate_book(book) == []
+    assert load_book(book).sha256 == load_book(parted).sha256
