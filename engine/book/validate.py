@@ -137,6 +137,10 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
             return None
         if path.suffix == ".csv" and (ragged := _report_ragged_rows(path, file, problems)):
             return _without_rows(ragged, file, problems)
+        if path.suffix == ".csv" and header and _header_only(path):
+            # pyarrow reads a header with no line ending after it as no columns at all
+            # ("cannot read the file: No columns to parse from file"): a table of no rows
+            return _without_rows(_Ragged([header], set(), []), file, problems)
         problems.add(file, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
 
@@ -396,6 +400,16 @@ def _report_ragged_rows(path: Path, file: str, problems: Problems) -> _Ragged | 
             bad.add(k)
             unread += [record, *swallowed_records(record)]
     return _Ragged(records, bad, unread) if bad else None
+
+
+def _header_only(path: Path) -> bool:
+    """Whether a CSV file holds one line (its header) and nothing after it."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            return next(reader, None) is not None and next(reader, None) is None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
 
 
 def _without_rows(ragged: _Ragged, file: str, problems: Problems) -> RawFile | None:
