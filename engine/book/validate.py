@@ -480,7 +480,28 @@ def read_meta(folder: Path, problems: Problems) -> BookMeta | None:
     if not isinstance(data, dict):
         problems.add(BOOK_JSON, 0, "-", "must be a JSON object with as_of, currency and name")
         return None
+    if (half := _lone_surrogate(data)) is not None:
+        problems.add(BOOK_JSON, 0, "-", half)
+        return None
     return _meta_fields(data, problems)
+
+
+def _lone_surrogate(data: dict[str, object]) -> str | None:
+    """What is wrong with a field of book.json, or its value, that holds half of a UTF-16
+    surrogate pair (``"\\ud800"``), which JSON reads but is no character: a name holding one
+    stopped ``validate`` with a UnicodeEncodeError traceback as it was printed."""
+    for key, value in data.items():
+        for text in (key, value):
+            if isinstance(text, str) and (half := _SURROGATE.search(text)) is not None:
+                return (
+                    f"{key!r} holds \\u{ord(half.group()):04x}, half of a UTF-16 surrogate "
+                    "pair, which is no character: write the character itself (or both halves "
+                    "of its pair, \\ud83d\\ude00 for one emoji)"
+                )
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _JSON_DIGITS = 100
