@@ -15,6 +15,7 @@ from rich.table import Table
 
 from marginlex.cli.help_text import examples
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
+from marginlex.printable import printable
 
 # The engine (pandas, pyarrow) is imported inside the commands: other commands start fast.
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ def validate(
 
 def _print_summary(book: Book, n_warn: int) -> None:
     _out.print(
-        f"{book.name} (as of {book.as_of.isoformat()}): valid, {n_warn} warning(s)",
+        # printable: a name holding ESC [2J cleared the terminal (the tables write it out)
+        f"{printable(book.name)} (as of {book.as_of.isoformat()}): valid, {n_warn} warning(s)",
         markup=False,
         soft_wrap=True,
     )

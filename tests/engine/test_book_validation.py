@@ -345,3 +345,19 @@ def test_a_date_before_year_1000_is_written_with_four_digits(tmp_path: Path) -> 
         "collateral.csv:3: maturity: warning: matured on 0001-01-01, before the book's as-of "
         "date 2026-06-30 (counted in the shortest maturity bucket)"
     ]
+
+
+def test_a_book_name_holding_control_characters_cannot_drive_the_terminal(
+    tmp_path: Path,
+) -> None:
+    # validate printed the name of a valid book as it was: ESC [2J cleared the screen
+    book = tmp_path / "b"
+    shutil.copytree(BOOKS / "good_small", book)
+    (book / "expected.txt").unlink()
+    meta = json.loads((book / "book.json").read_text(encoding="utf-8"))
+    named = {**meta, "name": "desk\x1b[2J\u202eX"}
+    (book / "book.json").write_text(json.dumps(named), encoding="utf-8")
+    done = CliRunner().invoke(app, ["validate", str(book)])
+    assert done.exit_code == 0, done.output
+    assert "\x1b" not in done.stdout and "\u202e" not in done.stdout
+    assert done.stdout.startswith("desk\\x1b[2J\\u202eX (as of 2026-06-30): valid")
