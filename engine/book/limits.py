@@ -137,6 +137,19 @@ def read_parquet(path: Path) -> pd.DataFrame:
         index = table.schema.get_field_index(name)
         plain = schema.field(name).type
         table = table.set_column(index, name, pc.cast(table.column(name), plain))
+    for name in texts + coded:
+        # A text column whose bytes are not UTF-8 (a writer that does not check) is read as
+        # bytes, each cell that is not UTF-8 a problem at its row and column, as a binary
+        # column's: decoded to str by pandas, it stopped validate with a UnicodeDecodeError
+        # traceback.
+        column = table.column(name)
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            index = table.schema.get_field_index(name)
+            kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+            raw = pa.large_binary() if pa.types.is_large_string(kind) else pa.binary()
+            table = table.set_column(index, name, pc.cast(column, raw))
     frame: pd.DataFrame = _non_finite_as_text(_dates_in_range(table)).to_pandas()
     return frame
 

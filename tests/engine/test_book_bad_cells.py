@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -168,6 +169,47 @@ def test_parquet_bytes_that_are_not_utf8_are_named_and_the_rest_checked(tmp_path
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert all(line in result.stderr for line in expected)
+
+
+def _unchecked_text(column: str, bad: dict[int, bytes], coded: bool = False) -> Callable:
+    """A change making ``column`` a Parquet *string* column (dictionary-coded with
+    ``coded``) whose bytes are those given at their rows: built from raw buffers, as a
+    writer that does not check UTF-8 writes it."""
+
+    def change(table: pa.Table) -> pa.Table:
+        at = table.schema.get_field_index(column)
+        cells = [v.encode() for v in table.column(at).to_pylist()]
+        for row, value in bad.items():
+            cells[row] = value
+        values = sorted(set(cells)) if coded else cells
+        ends = np.cumsum([0, *(len(c) for c in values)]).astype(np.int32)
+        buffers = [None, pa.py_buffer(ends.tobytes()), pa.py_buffer(b"".join(values))]
+        text = pa.Array.from_buffers(pa.string(), len(values), buffers)
+        if coded:
+            indices = pa.array([values.index(c) for c in cells], pa.int32())
+            text = pa.DictionaryArray.from_arrays(indices, text)
+        return table.set_column(at, column, text)
+
+    return change
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_parquet_string_columns_that_are_not_utf8_are_named_and_the_rest_checked(
+    tmp_path: Path, coded: bool
+) -> None:
+    """A Parquet string column (not binary) holding bytes that are not UTF-8 stopped
+    validate with a UnicodeDecodeError traceback from pyarrow's StringScalar.as_py."""
+    book = _book(tmp_path, {"instruments.csv": ("100.00", "-5")})
+    _parquet(book, "positions", _unchecked_text("account_id", {1: b"A\xedX"}, coded))
+    expected = [
+        "instruments.csv:2: price: negative price -5 (a price is 0 or more)",
+        "positions.parquet:3: account_id: not UTF-8 text: the byte 0xed cannot be read "
+        f"(invalid continuation byte): {_PARQUET_NOT_UTF8}",
+    ]
+    assert _rendered(book) == expected
+    result = CliRunner().invoke(app, ["run", str(book), "-r", "sec"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_rows_after_a_ragged_row_keep_their_numbers(tmp_path: Path) -> None:
