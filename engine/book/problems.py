@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from marginlex.printable import printable
+
 HEADER_ROW = 1
 FIRST_DATA_ROW = 2
 
@@ -57,7 +59,9 @@ class BookProblem(BaseModel):
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         where = self.file if self.row == 0 else f"{self.file}:{self.row}"
         column = "" if self.column in ("-", "") else f" {self.column}:"
-        return f"{where}:{column} {prefix}{self.message}"
+        # printable: a header's column name is quoted as written, and one holding ESC [2J
+        # cleared the terminal it was printed to (U+202E reversed the rest of the line)
+        return printable(f"{where}:{column} {prefix}{self.message}")
 
 
 class BookError(ValueError):
