@@ -184,8 +184,12 @@ def check_expired(
     collateral = frames.get("collateral")
     if collateral is not None and "collateral" in parsers:
         # a maturity only a Treasury lot has: another lot's is ignored, and said so
-        other = collateral["maturity"].notna() & ~collateral["asset"].astype("str").isin(
-            TREASURY_ASSETS
+        # (a lot whose asset did not read is not a lot of another asset: its one problem is
+        # its asset's, not also "ignored for this nan lot")
+        other = (
+            collateral["maturity"].notna()
+            & collateral["asset"].notna()
+            & ~collateral["asset"].astype("str").isin(TREASURY_ASSETS)
         )
         parsers["collateral"].report(
             "maturity",
