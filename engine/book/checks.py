@@ -80,7 +80,9 @@ def _check_instruments(df: pd.DataFrame, parser: ColumnParser) -> dict[str, pd.S
         parser.report(
             col, miss, [f"missing value (required for product {p})" for p in product[miss]]
         )
-    not_option = ~product.isin(OPTION_PRODUCTS)
+    # a row whose product did not read is not of another product: its one problem is its
+    # product's (it was also "strike is for options only: ignored on this nan")
+    not_option = ~product.isin(OPTION_PRODUCTS) & df["product"].notna()
     for col in ("option_type", "strike", "implied_vol"):  # an option's terms on another row
         stray = not_option & df[col].notna()
         parser.report(
@@ -340,7 +342,11 @@ otherwise")."""
 def _check_underlying_kind(df: pd.DataFrame, product: pd.Series, parser: ColumnParser) -> None:
     """Only a derivative names an underlying: a stock given one would be put in the
     underlying's class group and netted with it."""
-    wrong = df["underlying"].notna() & ~product.isin([p.value for p in _DERIVATIVES])
+    wrong = (
+        df["underlying"].notna()
+        & df["product"].notna()  # a product that did not read is said once, as its own
+        & ~product.isin([p.value for p in _DERIVATIVES])
+    )
     parser.report(
         "underlying",
         wrong,
