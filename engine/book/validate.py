@@ -117,7 +117,8 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
             return _without_empty_rows(read_parquet(path), file, problems)
         header = _csv_header(path)
         if header is not None and (
-            _report_excel_separator_line(file, header, problems)
+            _report_blank_first_line(path, file, header, problems)
+            or _report_excel_separator_line(file, header, problems)
             or _report_separator(file, header, problems)
             or _report_repeated_columns(file, header, problems)
         ):
@@ -328,6 +329,29 @@ def _report_separator(file: str, header: list[str], problems: Problems) -> bool:
             )
             return True
     return False
+
+
+def _report_blank_first_line(path: Path, file: str, header: list[str], problems: Problems) -> bool:
+    """Name a first line that is empty: the header must be the first line. Empty lines
+    above it read as a header of no columns, and each row after was a problem of its own
+    ("3 values, but the header has 0 columns", once per row); a file of empty lines only
+    read as a column named "Unnamed: 0"."""
+    if header:
+        return False
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        at = next((k for k, record in enumerate(csv.reader(fh), 1) if record), None)
+    if at is None:
+        problems.add(file, 0, "-", "the file holds only empty lines (expected a header row)")
+    else:
+        lines = "the empty line" if at == 2 else f"the {at - 1} empty lines"
+        problems.add(
+            file,
+            HEADER_ROW,
+            "-",
+            f"the first line is empty, not the header (the first line that holds anything is "
+            f"line {at}): delete {lines} above it",
+        )
+    return True
 
 
 def _report_excel_separator_line(file: str, header: list[str], problems: Problems) -> bool:
