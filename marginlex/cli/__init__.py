@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -86,12 +87,51 @@ def __getattr__(name: str) -> Any:
     return _full
 
 
+_ENV_READ = ("MARGINLEX_LEDGER", "MARGINLEX_OPERATOR")
+"""The variables whose text a command records in a ledger or prints as given."""
+
+
+def undecodable_input(args: list[str], env: Mapping[str, str]) -> str | None:
+    r"""What is wrong with the first argument (or ledger variable) that is not UTF-8 text,
+    None when all are: Python hands such bytes on as lone surrogates (``\udcff``), which
+    stopped ``validate`` and ``run --ledger`` with a UnicodeEncodeError traceback (the
+    ledger file made and left behind) and made ``ledger --account`` and ``explain`` say the
+    ledger "cannot be read ... (a value in it was edited by hand ...)".
+
+    >>> print(undecodable_input(["run", "bo\udcffk"], {}).split(":")[0])
+    the argument 'bo\xffk' is not UTF-8 text (the byte 0xff)
+    >>> undecodable_input(["run", "book"], {"MARGINLEX_OPERATOR": "ops"}) is None
+    True
+    """
+    from marginlex.printable import printable  # noqa: PLC0415 - standard library only
+
+    named = [("the argument", a) for a in args]
+    named += [(f"${k}", env[k]) for k in _ENV_READ if k in env]
+    for what, text in named:
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            shown = printable(raw.decode("utf-8", "backslashreplace"))
+            return (
+                f"{what} '{shown}' is not UTF-8 text (the byte 0x{raw[exc.start]:02x}): "
+                "marginlex reads its arguments as UTF-8, and a ledger records them so: give "
+                "it in UTF-8 (rename a file or folder so named)"
+            )
+        except UnicodeEncodeError:  # a lone surrogate that came from no byte
+            pass
+    return None
+
+
 def main() -> None:
     """Entry point of the ``marginlex`` console script.
 
     ``--help`` alone writes the kept root help and ``--version`` alone the version, neither
     importing typer; anything else goes to the app with the command's own group.
     """
+    if (said := undecodable_input(sys.argv[1:], os.environ)) is not None:
+        sys.stderr.write(f"error: {said}\n")
+        raise SystemExit(2)
     alone = sys.argv[1:] if "_MARGINLEX_COMPLETE" not in os.environ else None
     if alone == ["--help"]:
         from marginlex.cli.root_help import print_root_help  # noqa: PLC0415
