@@ -50,7 +50,7 @@ from marginlex.audit.ledger.replay import (
     first_difference,
 )
 from marginlex.audit.ledger.schema_check import schema_problem
-from marginlex.audit.ledger.store import Ledger
+from marginlex.audit.ledger.store import Ledger, schema_revision
 from marginlex.audit.ledger.unreadable import UNREADABLE
 from marginlex.audit.ledger.verify_derived import DerivedProblem, KeyCheck, check_summaries
 from marginlex.audit.trace.model import LedgerColumns, as_recorded
@@ -491,8 +491,41 @@ def derived_problem(kind: ProblemKind, found: DerivedProblem) -> ChainProblem:
     )
 
 
+_DERIVED_SINCE = {
+    t.decision_keys.name: ("0005_decision_keys", ProblemKind.KEYS_CHANGED),
+    t.run_summaries.name: ("0006_run_summaries", ProblemKind.SUMMARY_CHANGED),
+}
+"""The derived tables whose rows ``verify`` compares with the entries, and the revision that
+made them: a ledger stamped with it or a later one holds them."""
+
+
+def _dropped_derived(ledger: Ledger) -> ChainProblem | None:
+    """A derived table dropped from a ledger whose revision made it: every row of it was
+    compared with the entries, but with the table gone there was nothing to compare and
+    verify said OK (readers take such a ledger for one recorded before the table)."""
+    with ledger.engine.connect() as conn:
+        revision = schema_revision(conn)
+        if revision not in t.SCHEMA_REVISIONS:
+            return None
+        tables = inspect(conn)
+        for name, (since, kind) in _DERIVED_SINCE.items():
+            made = t.SCHEMA_REVISIONS.index(revision) >= t.SCHEMA_REVISIONS.index(since)
+            if made and not tables.has_table(name):
+                return ChainProblem(
+                    kind=kind,
+                    message=(
+                        f"the table {name} is gone from a ledger at revision {revision!r} "
+                        f"(revision {since!r} made it): it was dropped"
+                    ),
+                )
+    return None
+
+
 def _derived(walk: _Walk) -> ChainProblem | None:
     """Key rows past the last entry, then the runs' summaries (once the chain holds)."""
+    dropped = _dropped_derived(walk.ledger)
+    if dropped is not None:
+        return dropped
     found = walk.keys.finish()
     if found is not None:
         return derived_problem(ProblemKind.KEYS_CHANGED, found)

@@ -461,6 +461,17 @@ _FORGED_RUN = (
             "FAILED at entry #3: changed: the entry after #2 holds a value no marginlex writes "
             "(TypeError: must be real number, not str): it was edited",
         ),
+        (  # a row deleted was named, every row dropped with the table was not
+            "DROP TABLE decision_keys",
+            f"FAILED at ledger: keys_changed: the table decision_keys is gone from a ledger at "
+            f"revision {t.SCHEMA_HEAD!r} (revision '0005_decision_keys' made it): it was dropped",
+        ),
+        (
+            "DROP TABLE run_summaries",
+            f"FAILED at ledger: summary_changed: the table run_summaries is gone from a ledger "
+            f"at revision {t.SCHEMA_HEAD!r} (revision '0006_run_summaries' made it): it was "
+            "dropped",
+        ),
     ],
 )
 def test_edits_of_what_the_chain_does_not_hold_fail_verify(
