@@ -26,7 +26,9 @@ margin set alone):
   `sec_cash_account`, `held in cash`) every leg at 100%, a short leg less its market value
   (the value deducts it: a short stock 0, a short option its exercise price or deliverable
   less its premium), a covered call minus its premium (the stock delivers it), no straddle
-  pairing.
+  pairing;
+- an option that expired before the as-of date: nothing, on the grid (no P&L, no minimum)
+  and in the strategy-based method alike (it covers and pairs with nothing).
 
 ``tests/bench/test_sec_floor.py`` holds it to marginlex's per-set requirements to the cent.
 """
@@ -396,6 +398,11 @@ def floor_sec(book: Book) -> tuple[float, pd.Series]:
     el = eligible[a]
     house = _is(acc["origin"], "house")[a]
     p["cash"] = _is(acc["kind"], "cash")[a]
+    # an option expired before the as-of date is no live option: neither the grid nor the
+    # strategy-based method charges it (a house account's rates charge its mark as before)
+    expired = p["is_opt"] & (p["t"] < 0) & ~house
+    p["q"] = np.where(expired, 0.0, p["q"])
+    p["short_call"] &= ~expired
     req = _portfolio({k: v[el] for k, v in p.items() if k != "n_inst"}, len(acc))
     other = {k: v if k == "n_inst" else v[~el & ~house] for k, v in p.items()}
     req += _strategy(other, len(acc))

@@ -306,8 +306,8 @@ def _class_group(step: Step, group: ClassGroupTrace, source: str = "") -> Node:
         )
     node = Node(
         f"Class group {group.class_group} ({group.method.value}{scanned}): requirement "
-        f"{usd(group.requirement)} = max(loss {usd(group.loss)}, minimum {usd(group.minimum)})"
-        f"{charged}",
+        f"{usd(group.requirement)} = max(loss {usd(group.loss)}, minimum {usd(group.minimum)}"
+        f"{_capped_minimums(step, group)}){charged}",
         cite(step),
     )
     shift = f", vol {pct(worst.vol_shift, signed=True)}" if worst.vol_shift is not None else ""
@@ -343,6 +343,48 @@ def modifier_sources(trace: DecisionTrace) -> str:
     )
 
 
+_ROW_GLOSS = {
+    "expired_option": " (expired before the as-of date: not margined as an option)",
+}
+"""Words after a strategy row whose name alone does not say what was charged."""
+
+
+def _contract_minimum(step: Step) -> float | None:
+    """A scenario grid's per-contract minimum, USD per unit of multiplier: the step's one
+    input in USD (its ranges and option rate are fractions, its points a count); None
+    without one."""
+    amounts = [
+        float(v.value)
+        for v in step.inputs
+        if v.unit == "USD" and isinstance(v.value, int | float) and not isinstance(v.value, bool)
+    ]
+    return amounts[0] if len(amounts) == 1 else None
+
+
+def _capped_minimums(step: Step, group: ClassGroupTrace) -> str:
+    """The long options whose per-contract minimum was capped at their market value
+    (FINRA 4210(g)(2)(F): not above market value for a long option), as the minimum's
+    words: `; the long XYZ_C150's capped at its market value 100.00, not 0.375 USD x 100 x
+    10 = 375.00`; "" when none was."""
+    rate = _contract_minimum(step)
+    if rate is None:
+        return ""
+    capped = []
+    for p in group.positions:
+        if p.option is None or p.quantity <= 0 or not p.price or p.market_value is None:
+            continue
+        value = float(p.market_value)
+        multiplier = round(value / (p.quantity * p.price), 6)
+        full = rate * multiplier * p.quantity
+        if value < full - 0.005:
+            capped.append(
+                f"the long {p.instrument_id}'s capped at its market value "
+                f"{usd(p.market_value)}, not {Decimal(repr(rate)).normalize():f} USD x "
+                f"{multiplier:g} x {p.quantity:g} = {usd(Decimal(repr(round(full, 2))))}"
+            )
+    return "".join(f"; {text}" for text in capped)
+
+
 def _position(p: PositionAtWorst) -> str:
     parts = [f"{p.account_id} {p.instrument_id}: quantity {p.quantity:g}"]
     if p.price is not None:
@@ -353,7 +395,7 @@ def _position(p: PositionAtWorst) -> str:
     if p.market_value is not None:
         parts.append(f"market value {usd(p.market_value)}")
     if p.strategy_row is not None:
-        parts.append(f'strategy row "{p.strategy_row}"')
+        parts.append(f'strategy row "{p.strategy_row}"{_ROW_GLOSS.get(p.strategy_row, "")}')
     if p.requirement is not None:
         parts.append(f"requirement {usd(p.requirement)}")
     parts.append(f"P&L {usd(p.pnl)}")

@@ -163,13 +163,28 @@ def matured(
     return held, None if lots is None else within(lots["maturity"])
 
 
+def _stale_treatment(product: object) -> str:
+    """What the engine does with a held instrument past its expiry or maturity.
+
+    >>> _stale_treatment("equity_option")
+    'an option: not margined by a scenario grid or the strategy-based method'
+    >>> _stale_treatment("index_future")
+    'priced as at expiry'
+    """
+    if str(product) in OPTION_PRODUCTS:
+        return "an option: not margined by a scenario grid or the strategy-based method"
+    return "priced as at expiry"
+
+
 def check_expired(
     frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnParser], as_of: date
 ) -> None:
     """Warnings, not errors (the book loads): a position's instrument, or a collateral lot,
     whose maturity or expiry is before the book's as-of date. Such a row is most likely
-    stale (a contract rolled, a bond redeemed): the engine prices it as at expiry (an option
-    at its intrinsic value) and puts a lot in its shortest maturity bucket."""
+    stale (a contract rolled, a bond redeemed, an option exercised or expired): the engine
+    prices it as at expiry, except that a scenario grid and the strategy-based method charge
+    an expired option nothing (docs/domain-decisions.md, row 38), and puts a lot in its
+    shortest maturity bucket."""
     held, lots = matured(frames, as_of)
     if held is not None:
         instruments = frames["instruments"]
@@ -178,8 +193,10 @@ def check_expired(
             held,
             [
                 f"expired or matured on {d.date().isoformat()}, before the book's as-of date "
-                f"{as_of.isoformat()}, and still held by a position (priced as at expiry)"
-                for d in instruments["maturity"][held]
+                f"{as_of.isoformat()}, and still held by a position ({_stale_treatment(p)})"
+                for d, p in zip(
+                    instruments["maturity"][held], instruments["product"][held], strict=True
+                )
             ],
             severity=Severity.WARNING,
         )

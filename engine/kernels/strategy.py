@@ -60,6 +60,12 @@ positions take their own rows (``short_equity_held_in_cash``, ``short_call_held_
 nets its covered contracts' credit; no straddle is paired (each leg holds its own cash);
 spreads are as above (a spread's charge already nets the premiums).
 
+**Expired options.** An option whose expiry is before the as-of date (``t`` < 0) is no live
+option: it expired worthless or was exercised or assigned, which the book has not recorded
+(its loader warns of the stale row). It is charged nothing (``expired_option``), covers and
+pairs with nothing, and is covered by nothing; its market value stays in the account's value
+at the book's mark. An option expiring on the as-of date (``t`` = 0) is still live that day.
+
 **Straddles and strangles.** With a ``straddle_rate`` (the rulebook's ``short_straddle``
 leg), short calls and short puts still charged alone after covering and spreads are paired
 on the same underlying and charged the greater leg's requirement plus the other leg's
@@ -127,6 +133,14 @@ class StrategyRow(StrEnum):
     SHORT_EQUITY_PER_SHARE_MINIMUM = "short_equity_per_share_minimum"
     SHORT_CALL_COVERED_HELD_IN_CASH = "short_call_covered_held_in_cash"
     SHORT_PUT_COVERED = "short_put_covered"
+    EXPIRED_OPTION = "expired_option"
+    SHORT_CALL_PARTLY_COVERED = "short_call_partly_covered"
+    SHORT_CALL_PARTLY_COVERED_SPREAD = "short_call_partly_covered_spread"
+    SHORT_CALL_PARTLY_COVERED_STRADDLE = "short_call_partly_covered_straddle"
+    SHORT_CALL_PARTLY_COVERED_HELD_IN_CASH = "short_call_partly_covered_held_in_cash"
+    SHORT_PUT_PARTLY_COVERED = "short_put_partly_covered"
+    SHORT_PUT_PARTLY_COVERED_SPREAD = "short_put_partly_covered_spread"
+    SHORT_PUT_PARTLY_COVERED_STRADDLE = "short_put_partly_covered_straddle"
 
 
 class OptionRates(BaseModel):
@@ -166,6 +180,19 @@ class StrategyParams(BaseModel):
     held_in_cash: bool = False
     short_equity_per_share: float = Field(default=0.0, ge=0.0)
     short_equity_low_price: LowPriceRates | None = None
+
+
+def expired_options(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Options whose expiry is before the as-of date (time to expiry ``t`` below 0; one
+    expiring on the as-of date, ``t`` = 0, is live that day).
+
+    >>> frame = pd.DataFrame({"is_option": [True, True, True, False],
+    ...                       "t": [-11 / 365, 0.0, np.nan, -1.0]})
+    >>> expired_options(frame).tolist()
+    [True, False, False, False]
+    """
+    t = frame["t"].to_numpy(np.float64)
+    return frame["is_option"].to_numpy(dtype=bool) & (t < 0)  # NaN (no expiry): live
 
 
 def _short_option_terms(frame: pd.DataFrame, params: StrategyParams) -> dict[str, FloatArray]:
@@ -305,31 +332,37 @@ def _strategy_rows(
     short_total = alone + sp.requirement + st.requirement
     long_left = (contracts - sp.paired) * per_long
     cash = params.held_in_cash
+    # a position some of whose contracts are covered and some not names both parts: its
+    # covered contracts carry nothing, the rest what its row says (alone, spread, straddle)
+    partly = (covered > 0.0) & (covered < 1.0)
+    r = StrategyRow
     rows: list[Row] = [
-        (long_equity, StrategyRow.LONG_EQUITY, params.long_equity_rate * notional),
+        (long_equity, r.LONG_EQUITY, params.long_equity_rate * notional),
         *_short_equity_rows(frame, params, short_equity),
-        (long_option & in_spread, StrategyRow.LONG_OPTION_SPREAD, long_left),
-        (long_option, StrategyRow.LONG_OPTION, params.long_option_rate * notional),
+        (long_option & in_spread, r.LONG_OPTION_SPREAD, long_left),
+        (long_option, r.LONG_OPTION, params.long_option_rate * notional),
         (
             short_call & (covered >= 1.0),
-            StrategyRow.SHORT_CALL_COVERED_HELD_IN_CASH if cash else StrategyRow.SHORT_CALL_COVERED,
+            r.SHORT_CALL_COVERED_HELD_IN_CASH if cash else r.SHORT_CALL_COVERED,
             np.zeros(len(frame)),
         ),
-        (short_call & in_spread, StrategyRow.SHORT_CALL_SPREAD, short_total),
-        (short_call & in_straddle, StrategyRow.SHORT_CALL_STRADDLE, short_total),
+        (short_call & partly & in_spread, r.SHORT_CALL_PARTLY_COVERED_SPREAD, short_total),
+        (short_call & partly & in_straddle, r.SHORT_CALL_PARTLY_COVERED_STRADDLE, short_total),
         (
-            short_call,
-            StrategyRow.SHORT_CALL_HELD_IN_CASH if cash else StrategyRow.SHORT_CALL_UNCOVERED,
+            short_call & partly,
+            r.SHORT_CALL_PARTLY_COVERED_HELD_IN_CASH if cash else r.SHORT_CALL_PARTLY_COVERED,
             short_total,
         ),
-        (short_put & (covered >= 1.0), StrategyRow.SHORT_PUT_COVERED, np.zeros(len(frame))),
-        (short_put & in_spread, StrategyRow.SHORT_PUT_SPREAD, short_total),
-        (short_put & in_straddle, StrategyRow.SHORT_PUT_STRADDLE, short_total),
-        (
-            short_put,
-            StrategyRow.SHORT_PUT_HELD_IN_CASH if cash else StrategyRow.SHORT_PUT_UNCOVERED,
-            short_total,
-        ),
+        (short_call & in_spread, r.SHORT_CALL_SPREAD, short_total),
+        (short_call & in_straddle, r.SHORT_CALL_STRADDLE, short_total),
+        (short_call, r.SHORT_CALL_HELD_IN_CASH if cash else r.SHORT_CALL_UNCOVERED, short_total),
+        (short_put & (covered >= 1.0), r.SHORT_PUT_COVERED, np.zeros(len(frame))),
+        (short_put & partly & in_spread, r.SHORT_PUT_PARTLY_COVERED_SPREAD, short_total),
+        (short_put & partly & in_straddle, r.SHORT_PUT_PARTLY_COVERED_STRADDLE, short_total),
+        (short_put & partly, r.SHORT_PUT_PARTLY_COVERED, short_total),
+        (short_put & in_spread, r.SHORT_PUT_SPREAD, short_total),
+        (short_put & in_straddle, r.SHORT_PUT_STRADDLE, short_total),
+        (short_put, r.SHORT_PUT_HELD_IN_CASH if cash else r.SHORT_PUT_UNCOVERED, short_total),
     ]
     return rows, covered, _other_rates(frame, params) * notional
 
@@ -421,13 +454,21 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
     missing = [c for c in STRATEGY_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"strategy-based input lacks columns: {', '.join(missing)}")
+    expired = expired_options(frame)
+    if expired.any():  # no live option: out of covering, spreads and straddles
+        frame = frame.assign(quantity=np.where(expired, 0.0, frame["quantity"].to_numpy()))
     terms = _short_option_terms(frame, params)
     rows, covered, other = _strategy_rows(frame, params, terms)
     credit = _covered_credit(frame, params, terms, covered)
     labels = list(StrategyRow)
     masks = [mask for mask, _, _ in rows]
-    code = np.select(masks, [labels.index(r) for _, r, _ in rows], labels.index(StrategyRow.OTHER))
-    requirement = np.select(masks, [v for _, _, v in rows], other)
+    masks.insert(0, expired)
+    code = np.select(
+        masks,
+        [labels.index(StrategyRow.EXPIRED_OPTION), *(labels.index(r) for _, r, _ in rows)],
+        labels.index(StrategyRow.OTHER),
+    )
+    requirement = np.select(masks, [np.zeros(len(frame)), *(v for _, _, v in rows)], other)
     # the short option rows, whichever of them priced the position
     short_option = frame["is_option"].to_numpy(dtype=bool) & (frame["quantity"].to_numpy() < 0)
     out = pd.DataFrame(

@@ -35,6 +35,8 @@ from marginlex.engine.kernels.strategy import (
     LowPriceRates,
     OptionRates,
     StrategyParams,
+    StrategyRow,
+    expired_options,
     strategy_based,
 )
 from marginlex.engine.kernels.text import as_text
@@ -54,7 +56,14 @@ from marginlex.engine.phases.ranges import (
     regrouped,
 )
 from marginlex.engine.phases.span_charges import leg_windows, span_charges, tier_deltas
-from marginlex.engine.phases.state import FloatArray, IntArray, RunState, constant, empty_frame
+from marginlex.engine.phases.state import (
+    FloatArray,
+    IntArray,
+    RunState,
+    constant,
+    empty_frame,
+    labels,
+)
 from marginlex.engine.plan.citations import row_note_categories, row_notes, strategy_notes
 from marginlex.engine.plan.context import EvaluationError
 from marginlex.engine.plan.expressions import mask
@@ -176,7 +185,14 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
     frame["is_contract"] = _contract_mask(state, rows, grid.minimum)
     minimum = state.plan.value(grid.minimum.amount) if grid.minimum else 0.0
     rate = state.plan.value(grid.rate) if grid.rate else 0.0
-    result = scenario_grid(frame, GridParams(rate=rate, minimum_per_contract=minimum))
+    expired = expired_options(frame)  # no live option: no P&L, no contract minimum
+    scanned = frame
+    if expired.any():
+        scanned = frame.assign(
+            quantity=np.where(expired, 0.0, frame["quantity"].to_numpy(np.float64)),
+            is_contract=frame["is_contract"].to_numpy(dtype=bool) & ~expired,
+        )
+    result = scenario_grid(scanned, GridParams(rate=rate, minimum_per_contract=minimum))
     groups = result.groups.assign(method=m.ScenarioGrid.__name__, worst_vol_move=np.nan)
     frame["range_row"] = chosen
     positions = frame.assign(
@@ -186,9 +202,13 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
         **row_note_categories(step.statement, [r.note for r in grid.ranges], chosen),
     )
     codes = result.positions["group"].to_numpy(np.int64)
-    return _finish(
+    done = _finish(
         state, step, groups=groups, pnl=result.group_pnl, positions=positions, codes=codes
     )
+    if not expired.any():
+        return done
+    named = labels(np.where(expired, 0, 1), [StrategyRow.EXPIRED_OPTION.value, ""])
+    return replace(done, positions=done.positions.assign(strategy_row=named))
 
 
 def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> MethodResult:

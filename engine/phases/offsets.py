@@ -319,13 +319,9 @@ def _position_trace(state: RunState, results: list[MethodResult]) -> pd.DataFram
         names, codes = _range_labels(method, r.positions["range_row"].to_numpy(np.int64))
         range_codes.append(np.where(codes >= 0, codes + len(range_names), -1))
         range_names += names
-        kind = r.positions["strategy_row"]
-        from_kernel = isinstance(method, m.StrategyBased)
-        strategy_codes.append(
-            kind.cat.codes.to_numpy(np.int64)
-            if from_kernel
-            else np.full(len(kind), len(strategy_names) - 1)
-        )
+        # by name: a grid's expired option is named too (``expired_option``), others ""
+        kind = r.positions["strategy_row"].astype("category").cat.set_categories(strategy_names)
+        strategy_codes.append(kind.cat.codes.to_numpy(np.int64))
     own = state.ctx.positions.own[Subject.POSITION]
     frame = pd.DataFrame(
         {

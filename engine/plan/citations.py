@@ -108,6 +108,10 @@ _LEG_OF_KERNEL_ROW = {
     "long_option_spread": m.StrategyLeg.OPTION_SPREAD,
     "short_call_straddle": m.StrategyLeg.SHORT_STRADDLE,
     "short_put_straddle": m.StrategyLeg.SHORT_STRADDLE,
+    "short_call_partly_covered_spread": m.StrategyLeg.OPTION_SPREAD,
+    "short_put_partly_covered_spread": m.StrategyLeg.OPTION_SPREAD,
+    "short_call_partly_covered_straddle": m.StrategyLeg.SHORT_STRADDLE,
+    "short_put_partly_covered_straddle": m.StrategyLeg.SHORT_STRADDLE,
 }
 _SHORT_OPTION_ROWS = (
     "short_call_uncovered",
@@ -117,7 +121,23 @@ _SHORT_OPTION_ROWS = (
     "short_put_held_in_cash",
     "short_call_covered_held_in_cash",
     "short_put_covered",
+    "short_call_partly_covered",
+    "short_call_partly_covered_held_in_cash",
+    "short_put_partly_covered",
 )
+_NO_ROW = ("expired_option",)  # no table row priced it: the statement's own note
+
+
+def _how(name: str) -> int:
+    """How a kernel row name finds its table row: 0 a fixed leg, 1 a short option leg, 2 a
+    ``when``/``otherwise`` row, 3 none (the statement's note)."""
+    if name in _LEG_OF_KERNEL_ROW:
+        return 0
+    if name in _SHORT_OPTION_ROWS:
+        return 1
+    return 3 if name in _NO_ROW else 2
+
+
 BROAD_INDEX_CLASSES: tuple[str, ...] = StrategyParams.model_fields["broad_index_classes"].default
 
 
@@ -132,17 +152,15 @@ def strategy_notes(
 
     A leg's row for the positions of that leg; the chosen ``when``/``otherwise`` row for
     positions no leg covers (``other_row``; none matched: the ``long_stock`` row, whose rate
-    they take).
+    they take); the statement's own for an expired option, which no row prices.
     """
     legs = [r.leg for r in method.rows]
     leg_row = {leg: i for i, leg in enumerate(legs)}
     kernel = pd.Categorical(kernel_row)
     names = [str(c) for c in kernel.categories]
     codes = np.asarray(kernel.codes, dtype=np.int64)
-    # Per kernel row name (a handful): 0 a fixed leg, 1 a short option, 2 no leg.
-    how = np.array(
-        [0 if c in _LEG_OF_KERNEL_ROW else 1 if c in _SHORT_OPTION_ROWS else 2 for c in names] + [2]
-    )[codes]
+    # Per kernel row name (a handful): 0 a fixed leg, 1 a short option, 2 no leg, 3 no row.
+    how = np.array([_how(c) for c in names] + [2])[codes]
     fixed = np.array(
         [leg_row.get(_LEG_OF_KERNEL_ROW[c], -1) if c in _LEG_OF_KERNEL_ROW else -1 for c in names]
         + [-1]
@@ -158,6 +176,7 @@ def strategy_notes(
     stock = leg_row.get(m.StrategyLeg.LONG_STOCK, -1)
     other = np.where(other_row >= 0, len(legs) + other_row, stock)
     chosen = np.where(how == 0, fixed, np.where(how == 1, option_leg, other))
+    chosen = np.where(how == 3, -1, chosen)
     notes = [r.note for r in method.rows] + [r.note for r in method.others]
     return row_note_categories(statement, notes, chosen)
 

@@ -145,3 +145,38 @@ def test_floor_covers_puts_by_short_stock_and_credits_a_cash_accounts_covered_ca
     assert floor["ms:M1"] == pytest.approx(7_060.0)
     assert floor["ms:C1"] == pytest.approx(5_000.0)
     assert ours.to_dict() == pytest.approx(floor.to_dict())
+
+
+def test_floor_charges_no_expired_option(tmp_path: Path) -> None:
+    """Hand case (synthetic books hold no expired option; docs/domain-decisions.md row 38):
+    as of 2026-06-30, C105 expired 2026-06-19 (marked 0.05), C95 expires on the as-of date
+    (5.00). M1, a margin account, short 1 C105 and short 1 C95: the expired call 0 (live, it
+    was 5 + 2,000 - 500 = 1,505), the C95 call 500 + 2,000 = 2,500. P1, portfolio margin
+    with 200,000: short 10 C105, no P&L and no minimum: 0 (priced at intrinsic value it lost
+    10 x 100 x (115 - 105) = 10,000 at +15%)."""
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    files = {
+        "book.json": '{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}',
+        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
+        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
+        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
+        "M1,ANN,BD,SEC,margin,customer,\n"
+        "P1,ANN,BD,SEC,portfolio_margin,customer,portfolio_margin\n",
+        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
+        "multiplier,price,maturity,option_type,strike,implied_vol\n"
+        "XYZ,stock,,XYZ,,1,100,,,,\n"
+        "C105,equity_option,XYZ,XYZ,,100,0.05,2026-06-19,call,105,0.3\n"
+        "C95,equity_option,XYZ,XYZ,,100,5.00,2026-06-30,call,95,0.3\n",
+        "positions.csv": "account_id,instrument_id,quantity\nM1,C105,-1\nM1,C95,-1\nP1,C105,-10\n",
+        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
+        "L1,M1,USD,30000,,\nL2,P1,USD,200000,,\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    book = load_book(folder)
+    _, floor = floor_sec(book)
+    ours, _ = _marginlex(book)
+    assert floor["ms:M1"] == pytest.approx(2_500.0)
+    assert floor["ms:P1"] == pytest.approx(0.0)
+    assert ours.to_dict() == pytest.approx(floor.to_dict())

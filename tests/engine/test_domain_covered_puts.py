@@ -80,3 +80,44 @@ def test_a_cash_accounts_short_sale_covers_no_put(tmp_path: Path, rulebook: str)
     book = _book(tmp_path, "XYZ,-100;XYZ_P100_2609,-1", 20560, kind="cash")
     d = decision(run(book, rulebook), "ms:S1")
     assert (d["method_rule_id"], d["maintenance"]) == ("sec_cash_account", 9440.0)
+
+
+@pytest.mark.parametrize(
+    ("positions", "maintenance", "row", "requirement"),
+    [
+        # 150 shares short against 2 puts at 100: one covered (0), one alone 2,560; the
+        # position's row names both parts (it was `short_put_uncovered`, as if none were
+        # covered). 4,500 + 2,560 = 7,060.
+        ("XYZ,-150;XYZ_P100_2609,-2", 7060.0, "short_put_partly_covered", 2560.0),
+        # 100 shares short against 2 puts at 100, and a long put at 90 (1.74): one put
+        # covered, the other in a put spread with the long, 174 - 560 + 100 x (100 - 90) =
+        # 614 (less than 2,560 + 174 alone); the long 0 beyond the spread. 3,000 + 614 = 3,614.
+        (
+            "XYZ,-100;XYZ_P100_2609,-2;XYZ_P90_2609,1",
+            3614.0,
+            "short_put_partly_covered_spread",
+            614.0,
+        ),
+        # 100 shares short against 2 puts at 100, and a short call at 100 (5.60): one put
+        # covered, the other in a straddle with the call, the greater 2,560 (a tie: the
+        # call's) + the put's premium 560. 3,000 + 560 + 2,560 = 6,120.
+        (
+            "XYZ,-100;XYZ_P100_2609,-2;XYZ_C100_2609,-1",
+            6120.0,
+            "short_put_partly_covered_straddle",
+            560.0,
+        ),
+    ],
+)
+def test_a_partly_covered_put_names_both_parts(
+    tmp_path: Path, positions: str, maintenance: float, row: str, requirement: float
+) -> None:
+    """The trace's row of a put some of whose contracts short stock covers and some not
+    says so, and what its uncovered contracts were charged as (docs/domain-decisions.md
+    row 39)."""
+    ev = run(_book(tmp_path, positions, 30000), "sec")
+    assert decision(ev, "ms:S1")["maintenance"] == pytest.approx(maintenance)
+    put = ev.frames["positions"].set_index("instrument_id").loc["XYZ_P100_2609"]
+    assert put["strategy_row"] == row
+    assert put["requirement"] == pytest.approx(requirement)
+    assert "4210" in put["citation"]

@@ -96,7 +96,8 @@ def test_covered_call_and_partly_covered_call() -> None:
     #   - (110 - 100) x 100 = 1,100 (floor 100 + 1,000 = 1,100).
     # Account A2: a short 90 call with no stock -> 1,200 + 2,000 - 0 = 3,200.
     # Account A3: 250 XYZ long, short 3 calls K=90: 2 contracts covered, 1 uncovered:
-    #   covered fraction 2/3, requirement 3 x 3,200 x 1/3 = 3,200; its stock 25% x 25,000.
+    #   covered fraction 2/3, requirement 3 x 3,200 x 1/3 = 3,200, its row naming both parts
+    #   (`short_call_partly_covered`); its stock 25% x 25,000.
     # The stock keeps its own 25% x 15,000 = 3,750.
     call = SHORT_XYZ_CALL
     out = strategy_based(
@@ -125,7 +126,7 @@ def test_covered_call_and_partly_covered_call() -> None:
         "short_call_covered",
         "short_call_uncovered",
         "long_equity",
-        "short_call_uncovered",
+        "short_call_partly_covered",
     ]
     assert out["covered_fraction"].tolist() == pytest.approx([0.0, 0.0, 1.0, 0.0, 0.0, 2 / 3])
     assert out["requirement"].tolist() == pytest.approx(

@@ -1,0 +1,119 @@
+"""Expired options are not margined as live options (docs/domain-decisions.md, row 38).
+
+An option whose expiry (`maturity`) is before the book's as-of date expired worthless or was
+exercised or assigned; the book still holding it is stale (the loader warns). Both SEC
+methods charge it nothing and name it `expired_option`; its mark stays in the value. An
+option expiring on the as-of date is live that day. The demo book's as-of date is
+2026-06-30; XYZ at 100, options x 100. Figures worked out by hand in the docstrings,
+before the engine was run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _evaluate_books import decision, make_book, run
+from typer.testing import CliRunner
+
+from marginlex.cli import app
+
+# expired 2026-06-19 (11 days before the as-of date), a stale mark of 0.05
+XYZ_C105_EXPIRED = "XYZ_C105_2606,equity_option,XYZ,XYZ,,100,0.05,2026-06-19,call,105,0.30,,"
+# expiring on the as-of date itself, at its intrinsic value
+XYZ_C95_TODAY = "XYZ_C95_2606E,equity_option,XYZ,XYZ,,100,5.00,2026-06-30,call,95,0.30,,"
+INSTRUMENTS = f"{XYZ_C105_EXPIRED}\n{XYZ_C95_TODAY}"
+MARGIN = "M1,HOTEL,BD1,SEC,margin,customer,"
+PM = "P1,ALICE,BD1,SEC,portfolio_margin,customer,portfolio_margin"
+
+
+def _rows(tmp_path: Path, account: str, positions: str, cash: str, rulebook: str = "sec"):
+    book = make_book(tmp_path, account, positions, cash, INSTRUMENTS)
+    ev = run(book, rulebook)
+    rows = ev.frames["positions"].set_index("instrument_id")
+    return ev, rows
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+def test_an_expired_short_call_is_not_charged_in_a_margin_account(
+    tmp_path: Path, rulebook: str
+) -> None:
+    """Short 1 XYZ 105 call expired 2026-06-19, marked 0.05.
+
+    As a live uncovered call (the old figure): premium 5 + 20% x 10,000 - out of the money
+    500 = 1,505 (floor 5 + 10% x 10,000 = 1,005): 1,505. Expired: 0, row `expired_option`.
+    Value 100,000 - 5 (its mark, a liability) = 99,995.
+    """
+    ev, rows = _rows(tmp_path, MARGIN, "M1,XYZ_C105_2606,-1", "L1,M1,USD,100000,,", rulebook)
+    d = decision(ev, "ms:M1")
+    assert float(d["maintenance"]) == 0.0
+    assert float(d["value"]) == pytest.approx(99_995.0)
+    row = rows.loc["XYZ_C105_2606"]
+    assert row["strategy_row"] == "expired_option"
+    assert float(row["requirement"]) == 0.0
+    # no row of the table priced it: the statement's own citation
+    assert row["citation"].startswith("Regulation T, 12 CFR 220.12; FINRA Rule 4210(c) and (f)(2)")
+
+
+def test_an_option_expiring_on_the_as_of_date_is_live(tmp_path: Path) -> None:
+    """Short 1 XYZ 95 call expiring 2026-06-30, the as-of date, at 5.00: premium 500 + 20% x
+    10,000 - 0 (in the money) = 2,500 (floor 500 + 1,000 = 1,500): 2,500, uncovered."""
+    ev, rows = _rows(tmp_path, MARGIN, "M1,XYZ_C95_2606E,-1", "L1,M1,USD,100000,,")
+    assert float(decision(ev, "ms:M1")["maintenance"]) == pytest.approx(2_500.0)
+    assert rows.loc["XYZ_C95_2606E", "strategy_row"] == "short_call_uncovered"
+
+
+def test_an_expired_long_call_is_charged_nothing_beside_a_live_short(tmp_path: Path) -> None:
+    """Short 1 XYZ 100 call (5.60) against a long 1 XYZ 105 call that expired (0.05).
+
+    The short call stands alone: 560 + 20% x 10,000 - 0 = 2,560; the expired long 0. The old
+    figure was 2,565: the long charged as a live long option, 100% of its 5 mark (it paired
+    with nothing there either: a spread's long must expire at or after its short).
+    """
+    ev, rows = _rows(
+        tmp_path, MARGIN, "M1,XYZ_C100_2609,-1\nM1,XYZ_C105_2606,1", "L1,M1,USD,100000,,"
+    )
+    assert float(decision(ev, "ms:M1")["maintenance"]) == pytest.approx(2_560.0)
+    assert rows.loc["XYZ_C100_2609", "strategy_row"] == "short_call_uncovered"
+    assert rows.loc["XYZ_C105_2606", "strategy_row"] == "expired_option"
+
+
+@pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
+def test_an_expired_option_is_not_scanned_on_the_grid(tmp_path: Path, rulebook: str) -> None:
+    """Portfolio margin: short 10 XYZ 105 calls expired 2026-06-19 (0.05), 200,000 cash.
+
+    Priced as at expiry (the old figure), the calls are worth their intrinsic value at each
+    point: at +15% XYZ is 115, 10 x 100 x (115 - 105) = 10,000 lost, the worst point; the
+    minimum 0.375 x 100 x 10 = 37.50. Expired: no P&L at any point and no contract minimum:
+    requirement 0, the position's row `expired_option`.
+    """
+    ev, rows = _rows(tmp_path, PM, "P1,XYZ_C105_2606,-10", "L1,P1,USD,200000,,", rulebook)
+    d = decision(ev, "ms:P1")
+    assert d["method_rule_id"] == "sec_portfolio_margin"
+    assert float(d["maintenance"]) == 0.0
+    assert rows.loc["XYZ_C105_2606", "strategy_row"] == "expired_option"
+    assert float(rows.loc["XYZ_C105_2606", "pnl_at_worst"]) == 0.0
+
+
+def test_an_expired_option_beside_live_positions_on_the_grid(tmp_path: Path) -> None:
+    """Portfolio margin: long 1,000 XYZ and short 10 expired XYZ 105 calls, 200,000 cash.
+
+    The stock alone: worst point -15%, 1,000 x 100 x 15% = 15,000 (the expired calls would
+    have gained nothing there: at 85 their intrinsic value is 0 either way). 15,000.
+    """
+    ev, _ = _rows(tmp_path, PM, "P1,XYZ,1000\nP1,XYZ_C105_2606,-10", "L1,P1,USD,200000,,")
+    assert float(decision(ev, "ms:P1")["maintenance"]) == pytest.approx(15_000.0)
+
+
+def test_explain_says_the_expired_option_is_not_margined(tmp_path: Path) -> None:
+    """The explain line of the expired call names its row and says why it carries nothing."""
+    make_book(tmp_path, MARGIN, "M1,XYZ_C105_2606,-1", "L1,M1,USD,100000,,", INSTRUMENTS)
+    result = CliRunner().invoke(
+        app, ["explain", "ms:M1", "-r", "sec", "--book", str(tmp_path / "book")]
+    )
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if "XYZ_C105_2606" in x)
+    assert (
+        'strategy row "expired_option" (expired before the as-of date: not margined as an '
+        "option), requirement 0.00" in line
+    )
