@@ -13,7 +13,9 @@ margin set alone):
   agreement, equity at least 100,000, at least 5,000,000 when the account holds an sbs);
 - house accounts: SEC Rule 15c3-1 haircuts on |notional| (futures their range, 150% of it
   for a carrier not a DCO member; Treasuries 0-6% in twelve
-  buckets of residual maturity, stock and ETFs 15%, anything else 100%);
+  buckets of residual maturity, stock and ETFs 15%, a short equity option 15% of its
+  underlying less the out-of-the-money amount, at least 7.5% of it and $2.50 a share,
+  anything else 100%);
 - eligible accounts: the 10-point grid (ranges by the index class of the instrument each
   position moves with, the first range row any position of the class group meets;
   Black-Scholes options), class-group loss against $0.375 x multiplier per contract (long
@@ -367,7 +369,16 @@ def _house(p: dict[str, np.ndarray], n_acc: int, dco_member: np.ndarray) -> np.n
     rate = np.where(p["treasury"], HOUSE_RATES[bucket], np.where(p["equity_leg"], 0.15, 1.0))
     future = p["future_range"] * np.where(dco_member[p["a"]], 1.0, 1.5)
     rate = np.where(np.isnan(future), rate, future)
-    return np.bincount(p["a"], rate * np.abs(p["q"] * p["mult"] * p["price"]), n_acc)
+    req = rate * np.abs(p["q"] * p["mult"] * p["price"])
+    # a short equity option: 15% of the underlying's value less the out-of-the-money amount,
+    # at least 7.5% of it and $2.50 a share delivered (15c3-1's strategy-based deduction)
+    shares = np.abs(p["q"]) * p["mult"]
+    s0, k0 = np.nan_to_num(p["spot"]), np.nan_to_num(p["strike"])
+    otm = np.where(p["call"], np.maximum(k0 - s0, 0), np.maximum(s0 - k0, 0)) * shares
+    under = s0 * shares
+    option = np.maximum.reduce([0.15 * under - otm, 0.075 * under, 2.5 * shares])
+    short_equity_option = p["is_opt"] & ~p["index_option"] & (p["q"] < 0)
+    return np.bincount(p["a"], np.where(short_equity_option, option, req), n_acc)
 
 
 def _dco_member(book: Book) -> np.ndarray:

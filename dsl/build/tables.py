@@ -204,8 +204,20 @@ class TableBuilder(ExprBuilder):
         return Item("method", node, self.span(meta))
 
     def rate_row(self, meta: Any, c: list[Any]) -> m.RateRow:
-        selector, value, note = c
-        return m.RateRow(when=_when(selector), rate=value, note=note, span=self.span(meta))
+        selector, value, basis, note = c
+        return m.RateRow(
+            when=_when(selector), rate=value, of_underlying=basis, note=note, span=self.span(meta)
+        )
+
+    def of_underlying(self, meta: Any, c: list[Any]) -> m.OfUnderlying:
+        floor, per_share = c
+        return m.OfUnderlying(floor=floor, per_share=per_share, span=self.span(meta))
+
+    def underlying_floor(self, meta: Any, c: list[Any]) -> Any:
+        return c[0]
+
+    def share_floor(self, meta: Any, c: list[Any]) -> Any:
+        return c[0]
 
     def rates(self, meta: Any, c: list[Any]) -> Item:
         return Item("method", m.Rates(rows=tuple(c), span=self.span(meta)), self.span(meta))

@@ -68,6 +68,9 @@ def _method_slots(method: m.MarginMethod) -> Iterator[_Slot]:
     elif isinstance(method, m.Rates):
         for row in method.rows:
             yield row.rate, rate, True, "a rate"
+            if row.of_underlying is not None:
+                yield row.of_underlying.floor, rate, True, "a minimum rate"
+                yield row.of_underlying.per_share, frozenset({MONEY}), False, "a minimum per share"
     elif isinstance(method, m.StrategyBased):
         yield from _strategy_slots(method)
     elif isinstance(method, m.REQUIREMENT_MODIFIERS):
@@ -328,6 +331,16 @@ def _strategy_diagnostics(method: m.StrategyBased) -> Iterator[Diagnostic]:
     yield from _repeats([(r.leg.value, r.span) for r in method.rows], "leg")
     for leg in method.rows:
         yield from _per_share_diagnostics(leg, held_in_cash=method.held_in_cash)
+    for row in method.others:
+        if row.of_underlying is not None:
+            yield error(
+                Code.PER_SHARE_LEG,
+                "a `strategy based` rate row takes no `of underlying less out of the money`: "
+                "its rate is of the position's notional; a short option is charged by its "
+                "`short_equity_option` or `short_index_option` leg",
+                row.of_underlying.span,
+                "write the option's figures on its leg, or the row in a `rates` table",
+            )
 
 
 def _per_share_diagnostics(row: m.StrategyRow, *, held_in_cash: bool) -> Iterator[Diagnostic]:

@@ -100,8 +100,21 @@ def delivery_charge(d: m.DeliveryCharge) -> list[Line]:
 
 
 def rate_row(r: m.RateRow) -> list[Line]:
-    """``when E V [note]`` or ``otherwise V``."""
-    return pack(2, [*_selector("", r.when), value(r.rate), *note(r.note)], r)
+    """``when E V [of underlying less out of the money ...] [note]`` or ``otherwise V``."""
+    rate = [value(r.rate)]
+    if r.of_underlying is not None:  # the rate and its basis on one line
+        rate = of_underlying_parts(value(r.rate), r.of_underlying)
+    return pack(2, [*_selector("", r.when), *rate, *note(r.note)], r)
+
+
+def of_underlying_parts(rate: str, b: m.OfUnderlying) -> list[str]:
+    """``RATE of underlying less out of the money [at least F] [at least S per share]``."""
+    parts = [f"{rate} of underlying less out of the money".lstrip()]
+    if b.floor is not None:
+        parts.append(f"at least {value(b.floor)}")
+    if b.per_share is not None:
+        parts.append(f"at least {value(b.per_share)} per share")
+    return parts
 
 
 def strategy_row(r: m.StrategyRow) -> list[Line]:

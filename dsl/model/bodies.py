@@ -329,11 +329,25 @@ class SpanScan(Node):
     delivery: DeliveryCharge | None = None
 
 
+class OfUnderlying(Node):
+    """``of underlying less out of the money [at least F] [at least S per share]``: a rate
+    row that charges a short option ``rate`` x its underlying's value less the
+    out-of-the-money amount, at least ``floor`` x the underlying's value and at least
+    ``per_share`` x the shares it delivers (SEC Rule 15c3-1's strategy-based deduction for a
+    broker-dealer's own short option)."""
+
+    floor: Value | None = None
+    per_share: Value | None = None
+
+
 class RateRow(Node):
-    """``when EXPR 25%`` of a position's market value; ``when`` None is otherwise."""
+    """``when EXPR 25%`` of a position's market value; ``when`` None is otherwise. With
+    ``of_underlying`` the rate is of the option's underlying value instead (a ``rates``
+    table's row only)."""
 
     when: Expr | None
     rate: Value
+    of_underlying: OfUnderlying | None = None
     note: Note | None = None
 
 

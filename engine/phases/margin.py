@@ -473,6 +473,10 @@ def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> 
         * frame["price"].to_numpy(np.float64)
     )
     requirement = rates * np.abs(notional)
+    if any(r.of_underlying is not None for r in method.rows):
+        requirement = _of_underlying(
+            state, method, frame, chosen, rates=rates, requirement=requirement
+        )
     positions = frame.assign(
         range_row=chosen,
         range_up=np.nan,
@@ -486,6 +490,41 @@ def _run_rates(state: RunState, step: Step, method: m.Rates, rows: IntArray) -> 
     )
     total = _per_set(state, frame["margin_set"].to_numpy(np.int64), weights=requirement)
     return MethodResult(step, None, None, positions, total)
+
+
+def _of_underlying(
+    state: RunState,
+    method: m.Rates,
+    frame: pd.DataFrame,
+    chosen: IntArray,
+    *,
+    rates: FloatArray,
+    requirement: FloatArray,
+) -> FloatArray:
+    """The positions whose row reads ``of underlying less out of the money``: rate x the
+    underlying's value (its price x quantity x multiplier) less the out-of-the-money amount,
+    at least ``floor`` x the underlying's value and ``per_share`` x the shares delivered (SEC
+    Rule 15c3-1's strategy-based deduction for a short option); every other position keeps
+    rate x |notional|. A short call struck at 105 on XYZ at 100, x 100: 15% x 10,000 - 500
+    = 1,000, at least 7.5% x 10,000 = 750 and 2.50 x 100 = 250: 1,000.
+    """
+    basis = [r.of_underlying for r in method.rows] + [None]
+    value = state.plan.value
+    floors = np.array([value(b.floor) if b and b.floor else 0.0 for b in basis])[chosen]
+    shares_min = np.array([value(b.per_share) if b and b.per_share else 0.0 for b in basis])
+    of_under = np.array([b is not None for b in basis])[chosen]
+    shares = np.abs(frame["quantity"].to_numpy(np.float64)) * frame["multiplier"].to_numpy(
+        np.float64
+    )
+    spot = np.nan_to_num(frame["underlying_price"].to_numpy(np.float64))
+    strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
+    call = frame["is_call"].to_numpy(dtype=bool)
+    under = spot * shares
+    otm = np.where(call, np.maximum(strike - spot, 0.0), np.maximum(spot - strike, 0.0)) * shares
+    charge = np.maximum.reduce(
+        [rates * under - otm, floors * under, shares_min[chosen] * shares, np.zeros(len(frame))]
+    )
+    return np.where(of_under, charge, requirement)
 
 
 _METHODS = {

@@ -147,7 +147,9 @@ def test_floor_covers_puts_by_short_stock_and_credits_a_cash_accounts_covered_ca
     assert ours.to_dict() == pytest.approx(floor.to_dict())
 
 
-def test_floor_charges_no_expired_option(tmp_path: Path) -> None:
+def test_floor_charges_no_expired_option_and_a_house_short_option_its_deduction(
+    tmp_path: Path,
+) -> None:
     """Hand case (synthetic books hold no expired option; docs/domain-decisions.md row 38):
     as of 2026-06-30, C105 expired 2026-06-19 (marked 0.05), C95 expires on the as-of date
     (5.00). M1, a margin account, short 1 C105 and short 1 C95: the expired call 0 (live, it
@@ -162,13 +164,16 @@ def test_floor_charges_no_expired_option(tmp_path: Path) -> None:
         "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
         "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
         "M1,ANN,BD,SEC,margin,customer,\n"
-        "P1,ANN,BD,SEC,portfolio_margin,customer,portfolio_margin\n",
+        "P1,ANN,BD,SEC,portfolio_margin,customer,portfolio_margin\n"
+        "H1,BD,BD,SEC,margin,house,\n",
         "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
         "multiplier,price,maturity,option_type,strike,implied_vol\n"
         "XYZ,stock,,XYZ,,1,100,,,,\n"
         "C105,equity_option,XYZ,XYZ,,100,0.05,2026-06-19,call,105,0.3\n"
-        "C95,equity_option,XYZ,XYZ,,100,5.00,2026-06-30,call,95,0.3\n",
-        "positions.csv": "account_id,instrument_id,quantity\nM1,C105,-1\nM1,C95,-1\nP1,C105,-10\n",
+        "C95,equity_option,XYZ,XYZ,,100,5.00,2026-06-30,call,95,0.3\n"
+        "C150,equity_option,XYZ,XYZ,,100,0.50,2026-09-18,call,150,0.3\n",
+        "positions.csv": "account_id,instrument_id,quantity\nM1,C105,-1\nM1,C95,-1\n"
+        "P1,C105,-10\nH1,C95,-1\nH1,C150,-1\n",
         "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
         "L1,M1,USD,30000,,\nL2,P1,USD,200000,,\n",
     }
@@ -179,4 +184,7 @@ def test_floor_charges_no_expired_option(tmp_path: Path) -> None:
     ours, _ = _marginlex(book)
     assert floor["ms:M1"] == pytest.approx(2_500.0)
     assert floor["ms:P1"] == pytest.approx(0.0)
+    # H1, BD's own account (decision 40): C95 15% x 10,000 - 0 = 1,500; C150 max(1,500 -
+    # 5,000, 7.5% x 10,000, 2.50 x 100) = 750
+    assert floor["ms:H1"] == pytest.approx(2_250.0)
     assert ours.to_dict() == pytest.approx(floor.to_dict())

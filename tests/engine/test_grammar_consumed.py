@@ -326,6 +326,18 @@ CLAUSES: dict[str, Probe] = {
         "when instrument.product in {stock, etf} 15%",
         "when instrument.product in {stock, etf} 40%",
     ),
+    # a house short equity option (sec.test.toml's H_BD1_OPT): 15c3-1's strategy-based
+    # deduction, of its underlying's value, against 15% of its premium without the clause
+    "of_underlying": Changes(
+        "sec",
+        "15% of underlying less out of the money at least 7.5% at least 2.50 USD per share",
+        "15%",
+    ),
+    # the floors of the far out-of-the-money XC150 (750) and the LOW3 call (250)
+    "underlying_floor": Changes(
+        "sec", "out of the money at least 7.5% at least 2.50", "out of the money at least 2.50"
+    ),
+    "share_floor": Changes("sec", "at least 7.5% at least 2.50 USD per share", "at least 7.5%"),
     "strategy_based": Handled(why="holds strategy rows and rate rows"),
     "strategy_item": Handled(why="a strategy row or a rate row"),
     "strategy_row": Changes("sec", "long_stock 25%", "long_stock 35%"),

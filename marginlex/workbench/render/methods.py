@@ -65,8 +65,23 @@ def _span(rb: RB, s: m.SpanScan) -> Parts:
 
 
 def _rate_rows(rb: RB, rows: tuple[m.RateRow, ...], title: str) -> Table:
-    shown = [row([condition(r.when), value_cell(rb, r.rate)], r.note) for r in rows]
+    shown = [row([condition(r.when), _rate_cell(rb, r)], r.note) for r in rows]
     return Table(title=title, columns=("positions where", "rate"), rows=tuple(shown))
+
+
+def _rate_cell(rb: RB, r: m.RateRow) -> Cell:
+    """A row's rate, with its basis where it is of an option's underlying: ``15% of
+    underlying less out of the money, at least 7.5%, at least 2.50 USD per share``."""
+    cell = value_cell(rb, r.rate)
+    b = r.of_underlying
+    if b is None:
+        return cell
+    text = f"{cell.text} of underlying less out of the money"
+    if b.floor is not None:
+        text += f", at least {value_cell(rb, b.floor).text}"
+    if b.per_share is not None:
+        text += f", at least {value_cell(rb, b.per_share).text} per share"
+    return Cell(text=text, anchor=cell.anchor)
 
 
 def _rates(rb: RB, r: m.Rates) -> Parts:
