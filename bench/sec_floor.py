@@ -358,7 +358,49 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     size = contracts * p["mult"]
     deliverable = np.nan_to_num(p["spot"]) * size
     credit = np.where(cash & call, -covered * np.minimum(p["price"] * size, deliverable), 0.0)
-    return np.bincount(p["a"], np.maximum(req, 0) + credit, n_acc)
+    # a lot of stock only covers (its haircut is in the value)
+    return np.bincount(p["a"], np.where(p["lot"], 0.0, np.maximum(req, 0) + credit), n_acc)
+
+
+def _with_stock_lots(book: Book, p: dict[str, np.ndarray], skip: np.ndarray) -> dict:
+    """``p`` with a cover row per collateral lot of stock naming its ``instrument_id`` that
+    margins a strategy-based SEC margin account (not a cash account; ``skip`` the accounts
+    decided otherwise): it covers short calls like long stock and is charged nothing (12 CFR
+    220.4(b)(4)(ii))."""
+    lots, acc, inst = book.collateral, book.accounts, book.instruments
+    if "instrument_id" not in lots.columns or not lots["instrument_id"].notna().any():
+        return p
+    accounts = pd.Index(acc["account_id"])
+    a = accounts.get_indexer(lots["pledged_to"].fillna(lots["account_id"]))
+    i = pd.Index(inst["instrument_id"]).get_indexer(lots["instrument_id"])
+    price = np.where(i >= 0, inst["price"].to_numpy()[i], np.nan)
+    mult = np.where(i >= 0, inst["multiplier"].to_numpy()[i], 1.0)
+    ok = (
+        (a >= 0)
+        & (i >= 0)
+        & _is(lots["asset"], "STOCK", "ETF")
+        & (lots["market_value"].to_numpy() > 0)
+        & (price > 0)
+    )
+    ok &= np.r_[_is(inst["product"], "stock", "etf"), False][i]
+    ok &= np.r_[_is(acc["regime"], "SEC") & ~_is(acc["kind"], "cash") & ~skip, False][a]
+    if not ok.any():
+        return p
+    n = int(ok.sum())
+    rows = {k: np.zeros(n, dtype=v.dtype) for k, v in p.items() if k != "n_inst"}
+    rows["a"] = a[ok].astype(p["a"].dtype)
+    rows["q"] = lots["market_value"].to_numpy()[ok] / (price[ok] * mult[ok])
+    rows["mult"], rows["price"] = mult[ok], price[ok]
+    for k in ("spot", "strike", "vol", "t", "future_range"):
+        rows[k] = np.full(n, np.nan)
+    rows["long_eq"] = np.ones(n, dtype=bool)
+    rows["lot"] = np.ones(n, dtype=bool)
+    rows["cover"] = i[ok].astype(p["cover"].dtype)
+    rows["under"] = np.full(n, -1, dtype=p["under"].dtype)
+    rows["index_class"] = rows["range_class"] = rows["strategy_class"] = np.full(n, NONE)
+    out = {k: np.concatenate([v, rows[k]]) for k, v in p.items() if k != "n_inst"}
+    out["n_inst"] = p["n_inst"]
+    return out
 
 
 def _house(p: dict[str, np.ndarray], n_acc: int, dco_member: np.ndarray) -> np.ndarray:
@@ -415,7 +457,9 @@ def floor_sec(book: Book) -> tuple[float, pd.Series]:
     p["q"] = np.where(expired, 0.0, p["q"])
     p["short_call"] &= ~expired
     req = _portfolio({k: v[el] for k, v in p.items() if k != "n_inst"}, len(acc))
+    p["lot"] = np.zeros(len(a), dtype=bool)
     other = {k: v if k == "n_inst" else v[~el & ~house] for k, v in p.items()}
+    other = _with_stock_lots(book, other, eligible | _is(acc["origin"], "house"))
     req += _strategy(other, len(acc))
     req += _house({k: v[house] for k, v in p.items() if k != "n_inst"}, len(acc), _dco_member(book))
     ids = "ms:" + acc["account_id"].astype("str").to_numpy(dtype=object)[sec_acc]

@@ -328,7 +328,7 @@ def check_references(
         _check_underlying_chain(df, p)
     for stem, cols in (
         ("positions", ("account_id", "instrument_id")),
-        ("collateral", ("account_id", "pledged_to")),
+        ("collateral", ("account_id", "pledged_to", "instrument_id")),
     ):
         if stem not in frames:
             continue

@@ -173,9 +173,15 @@ def stored_columns(spec: FileSpec, df: pd.DataFrame) -> list[Column]:
     return [
         c
         for c in spec.columns
-        if not c.late
-        or (c.name in df.columns and bool(df[c.name].fillna(False).astype(bool).any()))
+        if not c.late or (c.name in df.columns and _any_set(df[c.name], c.type))
     ]
+
+
+def _any_set(s: pd.Series, kind: ColType) -> bool:
+    """Does some row set a late column: a true flag, or any value of another type."""
+    if kind is ColType.BOOL:
+        return bool(s.fillna(False).astype(bool).any())
+    return bool(s.notna().any())
 
 
 def content_sha256(meta: BookMeta, frames: dict[str, pd.DataFrame]) -> str:

@@ -164,6 +164,9 @@ COLLATERAL = FileSpec(
         Column(name="market_value", type=ColType.FLOAT),
         _opt("maturity", ColType.DATE),
         _opt("pledged_to", ColType.STR),
+        # a STOCK or ETF lot's instrument (instruments.csv), so that it can cover a short
+        # call (12 CFR 220.4(b)(4)(ii)); hashed only where set
+        _opt("instrument_id", ColType.STR).model_copy(update={"late": True}),
     ),
 )
 

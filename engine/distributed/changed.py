@@ -13,7 +13,8 @@ either book, marks the accounts whose decisions can read it:
 - ``positions``: the account holding the position;
 - ``collateral``: the account holding the lot and the account it is pledged to;
 - ``instruments``: every account holding a position in the instrument or in an instrument
-  whose underlying it is, and the holder and pledgee of every lot whose asset names it;
+  whose underlying it is, and the holder and pledgee of every lot whose asset (or whose
+  ``instrument_id``, a lot of stock) names it;
 - ``relations``: every account (a relation between parties can reach a margin set over
   several hops, and relations change rarely: the whole book is decided again).
 
@@ -119,6 +120,8 @@ def changed_accounts(before: Frames, after: Frames) -> pd.Index | None:
         found += _ids(acc, masks["accounts"][side] | by_party.to_numpy(), "account_id")
         found += _ids(pos, masks["positions"][side] | pos["instrument_id"].isin(held), "account_id")
         lot_rows = masks["collateral"][side] | lots["asset"].isin(assets).to_numpy()
+        if "instrument_id" in lots.columns:  # a stock lot's cover moves with its stock's price
+            lot_rows |= lots["instrument_id"].isin(held).to_numpy()
         found += _ids(lots, lot_rows, "account_id", "pledged_to")
     ids: pd.Index = pd.Index(pd.concat(found, ignore_index=True))
     return ids.unique()
@@ -175,6 +178,8 @@ def cut_book(book: Book, accounts: pd.Index) -> Book:
     parties = pd.Index(pd.concat([_text(acc["owner_id"]), _text(acc["carrier_id"])]))
     parties = parties.append(pd.Index(pd.concat([_text(rel["src"]), _text(rel["dst"])])))
     named = pd.Index(pd.concat([_text(positions["instrument_id"]), _text(lots["asset"])]))
+    if "instrument_id" in lots.columns:  # the stock a lot of stock is (it covers calls)
+        named = named.append(pd.Index(_text(lots["instrument_id"].dropna())))
     update = {
         "accounts": acc,
         "positions": positions,

@@ -26,6 +26,11 @@ position's last whole contract cover no later call. A covered contract carries n
 requirement; a partly covered position pays the uncovered requirement on its uncovered
 contracts (``covered_fraction``). The stock keeps its own requirement.
 
+**Stock held as collateral.** A row marked ``cover_only`` (a collateral lot of stock held
+in the account, :func:`cover_only`) covers short calls like long stock, whole deliverables
+only, but is charged nothing: the lot's haircut is taken in the value. A call covered in
+full only thanks to such a lot is named ``short_call_covered_by_collateral``.
+
 **Covered puts.** Short stock in the same account covers short puts on it the same way,
 whole contracts only, the highest strike (the deepest in the money) first: a covered put
 carries no requirement (``short_put_covered``) and the short stock keeps its own (FINRA Rule
@@ -141,6 +146,7 @@ class StrategyRow(StrEnum):
     SHORT_PUT_PARTLY_COVERED = "short_put_partly_covered"
     SHORT_PUT_PARTLY_COVERED_SPREAD = "short_put_partly_covered_spread"
     SHORT_PUT_PARTLY_COVERED_STRADDLE = "short_put_partly_covered_straddle"
+    SHORT_CALL_COVERED_BY_COLLATERAL = "short_call_covered_by_collateral"
 
 
 class OptionRates(BaseModel):
@@ -180,6 +186,16 @@ class StrategyParams(BaseModel):
     held_in_cash: bool = False
     short_equity_per_share: float = Field(default=0.0, ge=0.0)
     short_equity_low_price: LowPriceRates | None = None
+
+
+def cover_only(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Rows that only cover (the optional ``cover_only`` column): a collateral lot of stock
+    held in the account, which covers short calls on it like long stock (12 CFR
+    220.4(b)(4)(ii): "a security held in the account serves in lieu of the required margin
+    for a short call") but is charged nothing here (its haircut is taken in the value)."""
+    if "cover_only" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["cover_only"].to_numpy(dtype=bool)
 
 
 def expired_options(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -310,12 +326,13 @@ def _strategy_rows(
     is_option = frame["is_option"].to_numpy(dtype=bool)
     is_call = frame["is_call"].to_numpy(dtype=bool)
     equity = as_text(frame["product"]).isin([Product.STOCK.value, Product.ETF.value])
-    long_equity = equity.to_numpy(dtype=bool) & (quantity > 0)
-    short_equity = equity.to_numpy(dtype=bool) & (quantity < 0)
+    lot = cover_only(frame)
+    long_equity = equity.to_numpy(dtype=bool) & (quantity > 0) & ~lot
+    short_equity = equity.to_numpy(dtype=bool) & (quantity < 0) & ~lot
     short_call = is_option & is_call & (quantity < 0)
     short_put = is_option & ~is_call & (quantity < 0)
     long_option = is_option & (quantity > 0)
-    covered = _covered_fraction(frame, short_call, long_equity)
+    covered = _covered_fraction(frame, short_call, long_equity | (lot & (quantity > 0)))
     if not params.held_in_cash:  # a cash account's short sale is no cover (220.8(a)(2))
         covered += _covered_fraction(frame, short_put, short_equity, strike_sign=-1.0)
     sp = _spreads(frame, params, terms, 1.0 - covered)
@@ -335,12 +352,17 @@ def _strategy_rows(
     # a position some of whose contracts are covered and some not names both parts: its
     # covered contracts carry nothing, the rest what its row says (alone, spread, straddle)
     partly = (covered > 0.0) & (covered < 1.0)
+    # covered in full only with a lot's shares: the row says the collateral covered it
+    by_lot = np.zeros(len(frame), dtype=bool)
+    if lot.any():
+        by_lot = (covered >= 1.0) & (_covered_fraction(frame, short_call, long_equity) < 1.0)
     r = StrategyRow
     rows: list[Row] = [
         (long_equity, r.LONG_EQUITY, params.long_equity_rate * notional),
         *_short_equity_rows(frame, params, short_equity),
         (long_option & in_spread, r.LONG_OPTION_SPREAD, long_left),
         (long_option, r.LONG_OPTION, params.long_option_rate * notional),
+        (short_call & by_lot, r.SHORT_CALL_COVERED_BY_COLLATERAL, np.zeros(len(frame))),
         (
             short_call & (covered >= 1.0),
             r.SHORT_CALL_COVERED_HELD_IN_CASH if cash else r.SHORT_CALL_COVERED,
@@ -462,13 +484,18 @@ def strategy_based(frame: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
     credit = _covered_credit(frame, params, terms, covered)
     labels = list(StrategyRow)
     masks = [mask for mask, _, _ in rows]
-    masks.insert(0, expired)
+    masks[:0] = [cover_only(frame), expired]  # a lot's cover row is charged nothing here
     code = np.select(
         masks,
-        [labels.index(StrategyRow.EXPIRED_OPTION), *(labels.index(r) for _, r, _ in rows)],
+        [
+            labels.index(StrategyRow.OTHER),
+            labels.index(StrategyRow.EXPIRED_OPTION),
+            *(labels.index(r) for _, r, _ in rows),
+        ],
         labels.index(StrategyRow.OTHER),
     )
-    requirement = np.select(masks, [np.zeros(len(frame)), *(v for _, _, v in rows)], other)
+    zero = np.zeros(len(frame))
+    requirement = np.select(masks, [zero, zero, *(v for _, _, v in rows)], other)
     # the short option rows, whichever of them priced the position
     short_option = frame["is_option"].to_numpy(dtype=bool) & (frame["quantity"].to_numpy() < 0)
     out = pd.DataFrame(

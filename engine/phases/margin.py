@@ -430,6 +430,56 @@ def _underlying_index_class(state: RunState, frame: pd.DataFrame, rows: IntArray
     return frame.assign(index_class=own.astype(object).where(~blank, under.astype(object)))
 
 
+def _stock_lots(state: RunState, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Cover rows for the collateral lots of stock (``STOCK`` or ``ETF`` lots that name their
+    ``instrument_id``) margining an account of these sets: a security held in the account
+    serves in lieu of the required margin for a short call (12 CFR 220.4(b)(4)(ii)), as a
+    long position in it does. Shares = market value / (price x multiplier). None without
+    such a lot. A cash account's lots count nothing (decision 37) and cover nothing here."""
+    lots = state.book.collateral
+    if "instrument_id" not in lots.columns or not lots["instrument_id"].notna().any():
+        return None
+    sets = np.unique(frame["margin_set"].to_numpy(np.int64))
+    inst = state.book.instruments.set_index("instrument_id")
+    named = lots["instrument_id"].notna().to_numpy()
+    stock = as_text(lots["asset"]).isin(["STOCK", "ETF"]).to_numpy(dtype=bool)
+    here = np.isin(state.lot_set, sets) & (state.lot_set >= 0)
+    keep = np.flatnonzero(named & stock & here & (lots["market_value"].to_numpy() > 0))
+    if not len(keep):
+        return None
+    ids = as_text(lots["instrument_id"]).to_numpy(dtype=object)[keep]
+    price = inst["price"].reindex(ids).to_numpy(np.float64)
+    mult = np.nan_to_num(inst["multiplier"].reindex(ids).to_numpy(np.float64), nan=1.0)
+    product = as_text(inst["product"].reindex(ids)).to_numpy(dtype=object)
+    ok = (price > 0) & np.isin(product, ["stock", "etf"])
+    keep, ids, price, mult, product = keep[ok], ids[ok], price[ok], mult[ok], product[ok]
+    if not len(keep):
+        return None
+    accounts = state.graph.lot_columns()["margined_account_id"].to_numpy(dtype=object)[keep]
+    value = lots["market_value"].to_numpy(np.float64)[keep]
+    n = len(keep)
+    return pd.DataFrame(
+        {
+            "margin_set": state.lot_set[keep],
+            "account_id": accounts,
+            "instrument_id": ids,
+            "underlying": pd.Series([None] * n, dtype=object),
+            "product": product,
+            "index_class": pd.Series([None] * n, dtype=object),
+            "quantity": value / (price * mult),
+            "multiplier": mult,
+            "price": price,
+            "underlying_price": np.nan,
+            "strike": np.nan,
+            "t": np.nan,
+            "is_option": False,
+            "is_call": False,
+            "other_rate": np.nan,
+            "cover_only": True,
+        }
+    )
+
+
 def _run_strategy(
     state: RunState,
     step: Step,
@@ -440,7 +490,13 @@ def _run_strategy(
     chosen = first_row(state, rows, [r.when for r in method.others])
     other = np.array([state.plan.value(r.rate) for r in method.others] + [np.nan])[chosen]
     frame = frame.assign(other_rate=other)
-    result = strategy_based(frame, _strategy_params(state, method))
+    lots = None if method.held_in_cash else _stock_lots(state, frame)
+    if lots is None:
+        result = strategy_based(frame, _strategy_params(state, method))
+    else:  # the lots' rows only cover: the positions' rows are the result
+        both = pd.concat([frame.assign(cover_only=False), lots], ignore_index=True)
+        result = strategy_based(both, _strategy_params(state, method)).iloc[: len(frame)]
+        result.index = frame.index
     positions = frame.assign(
         range_row=-1,
         range_up=np.nan,

@@ -122,6 +122,7 @@ _SHORT_OPTION_ROWS = (
     "short_call_covered_held_in_cash",
     "short_put_covered",
     "short_call_partly_covered",
+    "short_call_covered_by_collateral",
     "short_call_partly_covered_held_in_cash",
     "short_put_partly_covered",
 )

@@ -188,3 +188,34 @@ def test_floor_charges_no_expired_option_and_a_house_short_option_its_deduction(
     # 5,000, 7.5% x 10,000, 2.50 x 100) = 750
     assert floor["ms:H1"] == pytest.approx(2_250.0)
     assert ours.to_dict() == pytest.approx(floor.to_dict())
+
+
+def test_floor_covers_a_short_call_by_a_stock_lot(tmp_path: Path) -> None:
+    """Hand case (decision 41): M1, a margin account, short 2 XYZ 100 calls (5.60) beside a
+    lot of 150 XYZ shares (15,000) that names its stock: one call covered, the other 560 +
+    20% x 10,000 = 2,560. C1, a cash account, the same: the lot covers nothing there, each
+    call 10,000 - 560 = 9,440 held in cash: 18,880."""
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    files = {
+        "book.json": '{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}',
+        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
+        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
+        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
+        "M1,ANN,BD,SEC,margin,customer,\nC1,ANN,BD,SEC,cash,customer,\n",
+        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
+        "multiplier,price,maturity,option_type,strike,implied_vol\n"
+        "XYZ,stock,,XYZ,,1,100,,,,\n"
+        "C100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,call,100,0.3\n",
+        "positions.csv": "account_id,instrument_id,quantity\nM1,C100,-2\nC1,C100,-2\n",
+        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to,instrument_id\n"
+        "L1,M1,STOCK,15000,,,XYZ\nL2,C1,STOCK,15000,,,XYZ\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    book = load_book(folder)
+    _, floor = floor_sec(book)
+    ours, _ = _marginlex(book)
+    assert floor["ms:M1"] == pytest.approx(2_560.0)
+    assert floor["ms:C1"] == pytest.approx(18_880.0)
+    assert ours.to_dict() == pytest.approx(floor.to_dict())
