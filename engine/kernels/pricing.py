@@ -173,14 +173,21 @@ def shocked_volatility(
 ) -> FloatArray:
     """Volatility after a scenario's move: vol + move floored at 0, or with ``relative``
     (a SPAN volatility scan range as a share of implied) vol x (1 + move) floored at ``floor``.
+    A move of 0 (SPAN's extreme scenarios, "volatility unchanged") leaves the volatility as it
+    is: the floor is a shocked volatility's, so an implied volatility under it is not lifted
+    to it where nothing is shocked (0.8% stays 0.8%, not 1%).
 
     >>> shocked_volatility(np.array([0.16]), np.array([0.25]), relative=True).round(4).tolist()
     [0.2]
     >>> shocked_volatility(np.array([0.16]), np.array([-0.25])).tolist()
     [0.0]
+    >>> shocked_volatility(np.array([0.008]), np.array([0.25, -0.25, 0.0]), relative=True,
+    ...     floor=0.01).round(4).tolist()
+    [0.01, 0.01, 0.008]
     """
     if relative:
-        return np.asarray(np.maximum(vol * (1.0 + moves), floor), dtype=np.float64)
+        shocked = np.where(moves == 0.0, vol, np.maximum(vol * (1.0 + moves), floor))
+        return np.asarray(shocked, dtype=np.float64)
     return np.asarray(np.maximum(vol + moves, 0.0), dtype=np.float64)
 
 

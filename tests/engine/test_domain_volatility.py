@@ -82,3 +82,40 @@ def test_a_relative_shift_is_floored_and_an_absolute_one_keeps_its_meaning() -> 
 def _n(x: float) -> float:
     """The standard normal distribution function."""
     return 0.5 * (1 + erf(x / sqrt(2)))
+
+
+# A future scanned at 0.05% (its own scan range, so the volatility moves decide) and a put on
+# it with an implied volatility of 0.8%, under the rulebook's 1% floor.
+LOW_VOL = (
+    "ESV_2609,index_future,,SPXV,,50,6000.00,2026-09-18,,,,0.0005,\n"
+    "ESV_P6000_2609,index_option,ESV_2609,,,50,15.00,2026-09-18,put,6000,0.008,,"
+)
+
+
+def test_the_extreme_moves_keep_an_implied_volatility_under_the_floor(tmp_path: Path) -> None:
+    """Long 1 ESV put, strike 6,000, at 6,000, 80 days, implied 0.8% (review h28a).
+    Scenarios 1-14 shock the volatility: 0.8% x 1.25 = 1% up, max(0.8% x 0.75, 1%) = 1%
+    down (the floor, as `span_vol_floor` says of a shocked volatility), so each prices the
+    put at 1%, worth more than at 0.8%: BS(6,000, 0.8%) = 8.9650, BS(6,000, 1%) = 11.2062.
+    The extreme moves (15, 16) keep the volatility unchanged (running.md, domain.md section
+    3), 0.8%: scenario 15 (+3 x 0.05% = 6,009): (BS(6,009, 0.8%) - 8.9650) x 50 x 0.33 =
+    -62.44, the worst; the maintenance is 62.44. Priced at the floor, 1%, the "unchanged"
+    scenario gained the volatility it does not move: (7.2845 - 8.9650) x 50 x 0.33 = -27.73
+    was the maintenance."""
+    book = make_book(
+        tmp_path,
+        "F1,FOX,FCM1,CFTC,futures,customer,",
+        "F1,ESV_P6000_2609,1",
+        "L1,F1,USD,1000000,,",
+        LOW_VOL,
+    )
+    now = bs(6000, 6000, T, 0.008, False)
+    s15 = (bs(6009, 6000, T, 0.008, False) - now) * 50 * 0.33
+    at_floor = (bs(6009, 6000, T, 0.01, False) - now) * 50 * 0.33
+    assert (now, s15) == (pytest.approx(8.9650, abs=1e-4), pytest.approx(-62.44, abs=0.005))
+    assert at_floor == pytest.approx(-27.73, abs=0.005)
+    ev = run(book, "cftc")
+    cg = ev.frames["class_groups"].set_index("class_group").loc["SPXV"]
+    assert cg["worst_point"] == 14  # scenario 15, counted from 0
+    assert cg["pnl_14"] == pytest.approx(s15, abs=1e-6)
+    assert decision(ev, "ms:F1")["maintenance"] == pytest.approx(62.44, abs=0.005)
