@@ -233,13 +233,18 @@ def _raise_to_minimums(
     return np.where(raised, floor, maintenance)
 
 
-def _clearing_split(state: RunState, initial: FloatArray) -> pd.DataFrame:
+def _clearing_split(state: RunState, initial: FloatArray, maintenance: FloatArray) -> pd.DataFrame:
     """Per set a DV01 pairing applied to: each clearing house's requirement and the
     carrying firm's, what the customer's initial requirement asks beyond both (to the cent:
-    the carrier's is the initial less the houses' rounded amounts)."""
+    the carrier's is the initial less the houses' rounded amounts). A set no initial rule
+    applies to (a hedger's: CME's hedge initial is the maintenance) asks its maintenance,
+    as its decision says ("initial = maintenance"), so the carrier's share is the
+    maintenance less the houses' (was NaN: its explain read "carrying firm 0.00 = initial
+    0.00 - CME 4,400.00 - FICC 5,880.00")."""
     split = state.frames.get("pairing_split")
     if split is None or split.empty:
         return empty_frame(FRAME_COLUMNS["clearing_split"])
+    initial = np.where(np.isnan(initial), round_cents(np.maximum(maintenance, 0.0)), initial)
     sets = split["margin_set"].to_numpy(np.int64)
     # money to the cent (book format), the carrier's the rest, so that the three add up
     first = round_cents(split["first_requirement"].to_numpy(np.float64))
@@ -300,7 +305,7 @@ def _decisions(
     multiple, initial_rule, restores = initial_multiple(state)
     initial = round_cents(np.maximum(maintenance, 0.0) * multiple)
     sets["restore_to"] = np.where(restores, initial, np.nan)
-    state.frames["clearing_split"] = _clearing_split(state, initial)
+    state.frames["clearing_split"] = _clearing_split(state, initial, maintenance)
     figures = decide(sets, DecisionParams())
     takers = state.frames["sets"]
     takers = takers[takers["role"] == TAKES_IN]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _evaluate_books import decision, make_book, run
+from _evaluate_books import ACCOUNTS_HEADER, decision, make_book, run
 
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.engine.book.load import load_book, load_demo_book, write_book
@@ -149,6 +149,35 @@ def test_point_by_point_credits_leave_the_paired_class_groups_to_the_pairing(
     ev = evaluate(compile_plan(load_rulebook(path), book.as_of), book)
     assert decision(ev, "ms:X1")["maintenance"] == pytest.approx(45_091.0)
     assert _split(ev)["first_requirement"] == pytest.approx(25_194.0)
+
+
+def test_a_hedgers_carrying_firm_share_is_its_maintenance_less_the_houses(
+    tmp_path: Path,
+) -> None:
+    """A hedger (review h28a): short 57 ZN against 5,000 notes taken in, as the demo's Echo,
+    but a bona fide hedger, so no initial rule applies and its initial requirement is its
+    maintenance, 45,091 (CME: hedge initial = maintenance). CME 25,194, FICC 19,897: the
+    carrying firm's share is 45,091 - 25,194 - 19,897 = 0.00 (the split said initial NaN,
+    carrier NaN, which explain printed as "carrying firm 0.00 = initial 0.00 - CME
+    25,194.00 - FICC 19,897.00")."""
+    book = make_book(
+        tmp_path,
+        "X1,ECHO,BDF1,CFTC,cross_margin,customer,cross_margin,true\n"
+        "S1,ECHO,BDF1,SEC,margin,customer,,",
+        "X1,ZN_2609,-57\nS1,UST_2035_08,5000",
+        "L1,X1,USD,1000000,,",
+        EXTRA,
+        accounts_header=ACCOUNTS_HEADER.rstrip("\n") + ",hedger\n",
+    )
+    ev = run(book, "cftc")
+    d = decision(ev, "ms:X1")
+    assert d["maintenance"] == pytest.approx(45_091.0)
+    assert pd.isna(d["initial"]) or d["initial"] == pytest.approx(45_091.0)
+    split = _split(ev)
+    assert split["first_requirement"] == pytest.approx(25_194.0)
+    assert split["second_requirement"] == pytest.approx(19_897.0)
+    assert split["initial"] == pytest.approx(45_091.0)
+    assert split["carrier_requirement"] == pytest.approx(0.0)
 
 
 @pytest.mark.parametrize(("accounts", "seed"), [(1500, 3), (4000, 11)])
