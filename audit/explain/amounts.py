@@ -248,11 +248,28 @@ def leg_text(g: ClassGroupTrace, rate: float) -> str | None:
     SPX: scanning risk 21,001.70, matched 21,001.70 x 50% = credit 10,500.85; requirement \
 max(loss 21,001.70 - credit 10,500.85 = 10,500.85, minimum 11,250.00) = 11,250.00: the \
 minimum binds, 749.15 of the credit is not taken
+
+    With charges, the scanning risk is the worst point's, not the loss less the charges
+    (each rounded to the cent, they can differ by a cent):
+
+    >>> from marginlex.audit.trace.steps import ScenarioPoint
+    >>> print(leg_text(ClassGroupTrace(class_group="SPX", method="span_scan", loss="10651.68",
+    ...     minimum="0", requirement="10651.68", charges="95.63", matched_risk="0",
+    ...     credit="0", paired_credit="0", after_credits="10651.68", points=(ScenarioPoint(
+    ...     label="down 3/3 vol down", pnl="-10556.04", shock=-0.07),), positions=(),
+    ...     worst_point="down 3/3 vol down"), 0.5))
+    SPX: scanning risk 10,556.04, matched 0.00 x 50% = credit 0.00; requirement max(loss \
+10,651.68 (scanning risk 10,556.04 + charges 95.63) - credit 0.00 = 10,651.68, minimum \
+0.00) = 10,651.68
     """
     if g.after_credits is None or g.credit is None or g.matched_risk is None:
         return None
     charges = g.charges or Decimal(0)
-    risk = g.loss - charges
+    # The scanning risk is the worst point's loss, as the class group's own line shows it:
+    # the loss less the charges, both rounded to the cent, can be a cent off it (10,651.68 -
+    # 95.63 = 10,556.05 where the scan's worst P&L is -10,556.04).
+    worst = next((p for p in g.points if p.label == g.worst_point), None)
+    risk = max(-worst.pnl, Decimal(0)) if charges and worst is not None else g.loss - charges
     loss = f"loss {usd(g.loss)}"
     if charges:
         loss += f" (scanning risk {usd(risk)} + charges {usd(charges)})"
