@@ -154,7 +154,7 @@ def test_point_by_point_credits_leave_the_paired_class_groups_to_the_pairing(
 def test_a_hedgers_carrying_firm_share_is_its_maintenance_less_the_houses(
     tmp_path: Path,
 ) -> None:
-    """A hedger (review h28a): short 57 ZN against 5,000 notes taken in, as the demo's Echo,
+    """A hedger: short 57 ZN against 5,000 notes taken in, as the demo's Echo,
     but a bona fide hedger, so no initial rule applies and its initial requirement is its
     maintenance, 45,091 (CME: hedge initial = maintenance). CME 25,194, FICC 19,897: the
     carrying firm's share is 45,091 - 25,194 - 19,897 = 0.00 (the split said initial NaN,

@@ -1,4 +1,4 @@
-"""What ``explain`` says of a SPAN leg with charges, by hand (review h28a).
+"""What ``explain`` says of a SPAN leg with charges, by hand.
 
 A class group's loss is its scanning risk (the worst scenario's loss) plus its calendar-spread
 and delivery-month charges; the leg line under ``cftc_spread_credits`` shows the scanning risk

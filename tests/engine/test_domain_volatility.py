@@ -93,7 +93,7 @@ LOW_VOL = (
 
 
 def test_the_extreme_moves_keep_an_implied_volatility_under_the_floor(tmp_path: Path) -> None:
-    """Long 1 ESV put, strike 6,000, at 6,000, 80 days, implied 0.8% (review h28a).
+    """Long 1 ESV put, strike 6,000, at 6,000, 80 days, implied 0.8%.
     Scenarios 1-14 shock the volatility: 0.8% x 1.25 = 1% up, max(0.8% x 0.75, 1%) = 1%
     down (the floor, as `span_vol_floor` says of a shocked volatility), so each prices the
     put at 1%, worth more than at 0.8%: BS(6,000, 0.8%) = 8.9650, BS(6,000, 1%) = 11.2062.
