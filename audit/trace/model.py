@@ -31,8 +31,8 @@ from marginlex.audit.trace.steps import (
 )
 from marginlex.engine.outcomes import DecisionStatus
 
-SCHEMA_VERSION: Final = "1.6"
-SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
+SCHEMA_VERSION: Final = "1.7"
+SCHEMA_VERSIONS = Literal["1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7"]
 """Every version this reader accepts (within major version 1, fields are only added)."""
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 Sha256 = str
@@ -212,7 +212,7 @@ class DecisionFigures(TraceModel):
 
 
 class DecisionTrace(TraceModel):
-    """One margin decision, with every step that led to it (schema version 1.6; 1.0 to 1.5
+    """One margin decision, with every step that led to it (schema version 1.7; 1.0 to 1.6
     are read and written back as they were recorded)."""
 
     # Fields are declared in sorted order: pydantic then writes canonical JSON directly.
@@ -242,7 +242,9 @@ class DecisionTrace(TraceModel):
         """
         body = self.model_dump_json().encode("utf-8")
         return (
-            body if self.schema_version == SCHEMA_VERSION else as_version(body, self.schema_version)
+            body
+            if self.schema_version == SCHEMA_VERSION
+            else as_version(body, self.schema_version, made_now=False)
         )
 
     @property
@@ -312,11 +314,14 @@ if __name__ == "__main__":
     main()
 
 
-def as_version(body: bytes, version: str) -> bytes:
+def as_version(body: bytes, version: str, *, made_now: bool = True) -> bytes:
     """A trace's canonical bytes as schema ``version`` wrote them: the fields later
     versions added removed (replay compares a re-made trace with a recording this way, so a
     recording is checked for what it recorded, not for fields it could not hold).
 
+    1.7 widened each requirement's ``tested`` to every value it read, its ``when``'s written
+    ``when ...`` (before, the first field its condition named, left out when blank: written
+    back so for 1.6 and earlier, :func:`_tested_before_1_7`);
     1.6 added the ``unscheduled_lots`` (lots no haircut statement selects, in no step
     before); 1.5 added each class group's ``span_charges`` (the charges its ``charges`` add up from)
     and a SPAN leg's ``matched_risk``, ``credit``, ``paired_credit`` and ``after_credits``,
@@ -334,10 +339,18 @@ def as_version(body: bytes, version: str) -> bytes:
     1.1 added the citation and evidence of each position and lot, and the shortfall of
     each requirement (``rulebook.sources`` is already absent from a replayed 1.0
     reference).
+
+    ``made_now``: ``body`` is a trace the engine made now (its 1.7 ``tested`` is narrowed);
+    False for a trace recorded in ``version`` itself, whose ``tested`` is kept as written.
     """
     if version == SCHEMA_VERSION:
         return body
     doc = json.loads(body)
+    if made_now:  # not a recording of that version, whose tested is as it was written
+        _tested_before_1_7(doc)
+    if version == "1.6":
+        doc["schema_version"] = version
+        return canonical_json(doc)
     doc.pop("unscheduled_lots", None)  # 1.6
     if version == "1.5":
         doc["schema_version"] = version
@@ -347,9 +360,15 @@ def as_version(body: bytes, version: str) -> bytes:
         doc["schema_version"] = version
         return canonical_json(doc)
     _without_1_4(doc)
-    if version == "1.3":
-        doc["schema_version"] = version
-        return canonical_json(doc)
+    if version != "1.3":
+        _before_1_3(doc, version)
+    doc["schema_version"] = version
+    return canonical_json(doc)
+
+
+def _before_1_3(doc: dict[str, Any], version: str) -> None:
+    """A trace's JSON without the fields 1.3 added, and for 1.1 and 1.0 those of 1.2 (and of
+    1.1 for 1.0)."""
     doc.get("figures", {}).pop("minimum_equity", None)
     for step in doc.get("steps", []):
         output = step.get("output") or {}
@@ -371,8 +390,32 @@ def as_version(body: bytes, version: str) -> bytes:
             line.pop("evidence", None)
         for check in output.get("requirements") or []:
             check.pop("shortfall", None)
-    doc["schema_version"] = version
-    return canonical_json(doc)
+
+
+_FIELD_READ = re.compile(r"[a-z_]+\.[a-z_0-9]+\[")
+"""The id of a field read (``account.equity[A1]``), not of a relation (``carrier member_of
+...``), a ``holds()``, an ``eligible()`` or a ``when``'s read."""
+
+
+def _tested_before_1_7(doc: dict[str, Any]) -> None:
+    """Each requirement's ``tested`` as 1.6 and earlier wrote it: the first field its
+    condition named (the first field read, depth first as 1.7 lists them), none when its value
+    was blank or the condition named no field.
+
+    >>> doc = {"steps": [{"output": {"requirements": [{"tested": [
+    ...     {"id": "account.holds(sbs)[A]", "value": "False"},
+    ...     {"id": "account.equity[A]", "value": "5.0"},
+    ...     {"id": "when account.regime[A]", "value": "SEC"}]}, {"tested": [
+    ...     {"id": "account.agreements[A]", "value": ""}]}]}}]}
+    >>> _tested_before_1_7(doc)
+    >>> [r["tested"] for r in doc["steps"][0]["output"]["requirements"]]
+    [[{'id': 'account.equity[A]', 'value': '5.0'}], []]
+    """
+    for step in doc.get("steps", []):
+        for check in (step.get("output") or {}).get("requirements") or []:
+            reads = check.get("tested") or []
+            first = next((r for r in reads if _FIELD_READ.match(str(r.get("id", "")))), None)
+            check["tested"] = [first] if first is not None and first.get("value") != "" else []
 
 
 def _without_1_5(doc: dict[str, Any]) -> None:

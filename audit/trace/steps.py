@@ -89,7 +89,8 @@ class RequirementCheck(TraceModel):
         description=(
             "Every value the requirement read, one per field, relation, holds() and eligible() "
             "of its condition, then of its `when` (their ids written `when ...`); a blank book "
-            "cell is an empty text."
+            "cell is an empty text (since 1.7; before, the first field its condition named, "
+            "left out when blank)."
         )
     )
 

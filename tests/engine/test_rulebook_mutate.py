@@ -132,8 +132,8 @@ def test_row_coverage_lists_the_rows_no_test_decided(tmp_path: Path) -> None:
     assert rows["sec_treasuries[under 9 months]"] is False
     assert rows["sec_product_group_credits[broad]"] is False
     # grid ranges, house-capital rates (12 maturity buckets, stock and ETF, six futures
-    # rows, otherwise), Treasury buckets, asset rows, credit rows
-    assert len(rows) == 3 + 20 + 12 + 4 + 3
+    # rows, a short equity option, otherwise), Treasury buckets, asset rows, credit rows
+    assert len(rows) == 3 + 21 + 12 + 4 + 3
     assert not any(v for k, v in rows.items() if k.startswith("sec_house_capital"))
     assert sum(rows.values()) == 2  # the otherwise range and the 3-year bucket, no other
 
