@@ -338,3 +338,23 @@ def test_a_repeated_position_row_counts_for_its_set(
     assert _changed(_hashes(book), _hashes(after)) == holding
     got = set_input_hashes(ev.frames, ev.decisions["margin_set_id"], after)
     assert got.equals(_reference(ev.frames, ev.decisions["margin_set_id"], after))
+
+
+def test_a_collateral_column_no_lot_sets_leaves_the_hashes_as_before_it_existed(
+    synth: tuple[object, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    """``collateral.instrument_id`` came after the input hash: a book whose lots name no
+    instrument hashes as it did without the column (a ledger recorded before replays with
+    the same input hashes, and ``run --since`` carries its sets); once a lot names one,
+    every lot hashes with the column."""
+    book = _load(synth, tmp_path / "a")
+    assert "instrument_id" in book.collateral.columns
+    assert book.collateral["instrument_id"].isna().all()
+    before = book.model_copy(update={"collateral": book.collateral.drop(columns="instrument_id")})
+    assert (
+        _rows(book.collateral, "collateral").tolist()
+        == _rows(before.collateral, "collateral").tolist()
+    )
+    named = book.collateral.copy()
+    named.loc[named.index[0], "instrument_id"] = "XYZ"
+    assert (_rows(named, "collateral") != _rows(book.collateral, "collateral")).sum() == len(named)
