@@ -470,7 +470,10 @@ def as_recorded(fresh: bytes, recorded: str | bytes) -> bytes:
     text = recorded.decode("utf-8") if isinstance(recorded, bytes) else recorded
     found = _VERSION.search(text)
     version = found.group(1) if found else SCHEMA_VERSION
-    return fresh if version == SCHEMA_VERSION else as_version(fresh, version)
+    made = _VERSION.search(fresh.decode("utf-8"))
+    if version == SCHEMA_VERSION or (made is not None and made.group(1) == version):
+        return fresh  # already in the recording's version (a model of that version, say)
+    return as_version(fresh, version)
 
 
 _VERSION = re.compile(r'"schema_version":"([0-9.]+)"')
