@@ -97,7 +97,8 @@ def load_since(location: str, run_id: str) -> Since:
     except LedgerError as exc:
         raise SinceError(f"--since {run_id}: {exc}") from exc
     try:
-        run = next((r.record for r in ledger.runs() if r.record.run_id == run_id), None)
+        records = [r.record for r in ledger.runs()]
+        run = next((r for r in records if r.run_id == run_id), None)
         if run is None:
             raise SinceError(
                 f"--since {run_id}: no such run in the ledger; `marginlex ledger runs` lists them"
@@ -108,7 +109,10 @@ def load_since(location: str, run_id: str) -> Since:
         # A digest edited by hand would carry decisions whose inputs changed: refused. One
         # removed is no danger (the two books are then compared row by row), and verify names it.
         recorded = run.book_digest_sha256
-        if body is not None and (problem := digest_problem(run_id, recorded, sha256_hex(body))):
+        chained = {r.book_digest_sha256 for r in records if r.book_sha256 == run.book_sha256}
+        stored = None if body is None else sha256_hex(body)
+        problem = digest_problem(run_id, recorded, stored, {c for c in chained if c})
+        if body is not None and problem:
             raise SinceError(
                 f"--since {run_id}: {problem}; `marginlex verify` checks the ledger, and a run "
                 "without --since decides every set"

@@ -603,20 +603,24 @@ def _check_digests(ledger: Ledger, runs: Iterable[Any]) -> ChainProblem | None:
     them: runs recorded since revision 0010 name one): a later ``run --since`` of the run
     trusts it to say what changed."""
     hashed: dict[str, str | None] = {}  # book sha256 -> its stored digest's sha256
+    runs = sorted(runs, key=lambda r: r.first_seq or 0)
+    chained: dict[str, set[str]] = {}  # book sha256 -> the digest sha256s its runs chain
+    for run in runs:
+        if (recorded := getattr(run, "book_digest_sha256", None)) is not None:
+            chained.setdefault(run.book_sha256, set()).add(recorded)
     with ledger.engine.connect() as conn:
-        for run in sorted(runs, key=lambda r: r.first_seq or 0):
+        for run in runs:
             recorded = getattr(run, "book_digest_sha256", None)
             if recorded is None:
                 continue
             if run.book_sha256 not in hashed:
                 body = read_digest(conn, run.book_sha256)
                 hashed[run.book_sha256] = None if body is None else sha256_hex(body)
-            problem = digest_problem(run.run_id, recorded, hashed[run.book_sha256])
+            stored = hashed[run.book_sha256]
+            problem = digest_problem(run.run_id, recorded, stored, chained[run.book_sha256])
             if problem is not None:
                 since = (
-                    "compares the two books row by row instead"
-                    if hashed[run.book_sha256] is None
-                    else "refuses it"
+                    "compares the two books row by row instead" if stored is None else "refuses it"
                 )
                 return ChainProblem(
                     kind=ProblemKind.INPUT_CHANGED,

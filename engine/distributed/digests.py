@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from marginlex.engine.distributed.changed import Frames, far_ends, row_hashes
 from marginlex.engine.graph.components import components_of
+from marginlex.engine.graph.set_inputs import hashed_columns
 
 DIGEST_VERSION = 1
 """Bumped when what a digest holds changes: a digest of another version is not compared."""
@@ -109,6 +110,9 @@ def book_digest(frames: Frames, currency: object) -> BookDigest:
     >>> sorted(set(digest.keys["kind"]))[:3]
     ['accounts', 'collateral', 'component']
     """
+    # A column the contract added since digests were first made counts only where a row sets
+    # it: a book without it digests as before, so a run recorded then is compared key by key.
+    frames = {kind: hashed_columns(frames[kind], kind) for kind in KEYS}
     parts = [_per_key(kind, frames[kind], column) for kind, column in KEYS.items()]
     ids = frames["accounts"]["account_id"].astype("str").to_numpy(dtype=object)
     labels = components_of(frames["accounts"], frames["collateral"], frames["relations"])
@@ -155,6 +159,8 @@ def accounts_to_decide(before: BookDigest, after: BookDigest, today: Frames) -> 
         pd.Index(pos.loc[pos["instrument_id"].isin(held), "account_id"]),
         pd.Index(lots.loc[lots["asset"].isin(assets), "account_id"]),
     ]
+    if "instrument_id" in lots.columns:  # a stock lot's cover moves with its stock's price
+        found.append(pd.Index(lots.loc[lots["instrument_id"].isin(held), "account_id"]))
     marked = pd.Index(pd.concat([i.astype("str").to_series() for i in found])).unique()
     old_ids, old = before.components()
     dirty = marked.append(old_ids[np.isin(old, old[old_ids.isin(marked)])])

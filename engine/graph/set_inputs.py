@@ -60,17 +60,29 @@ _HEX = np.array([f"{i:02x}" for i in range(256)], dtype="<U2")
 
 
 HASHED_WHERE_SET = {"collateral": ("instrument_id",)}
-"""Columns added to a table after its rows were first hashed here, read only when some row
-sets them: a book that sets none hashes as before the column existed, so a ledger recorded
-then replays with the same input hashes and ``run --since`` carries its sets."""
+"""Columns added to a table after its rows were first hashed (here, and in a book's digest:
+:mod:`marginlex.engine.distributed.digests`), read only when some row sets them: a book that
+sets none hashes as before the column existed, so a ledger recorded then replays with the same
+input hashes and ``run --since`` carries its sets."""
+
+
+def hashed_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``frame`` as its rows are hashed: without a column of :data:`HASHED_WHERE_SET` that no
+    row sets.
+
+    >>> lots = pd.DataFrame({"lot_id": ["L1"], "instrument_id": [None]})
+    >>> list(hashed_columns(lots, "collateral").columns)
+    ['lot_id']
+    """
+    unset = [
+        c for c in HASHED_WHERE_SET.get(table, ()) if c in frame and not frame[c].notna().any()
+    ]
+    return frame.drop(columns=unset) if unset else frame
 
 
 def _rows(frame: pd.DataFrame, table: str) -> np.ndarray:
     """Each row's 64-bit hash, salted with the table's name."""
-    unset = [
-        c for c in HASHED_WHERE_SET.get(table, ()) if c in frame and not frame[c].notna().any()
-    ]
-    frame = frame.drop(columns=unset) if unset else frame
+    frame = hashed_columns(frame, table)
     salt = pd.util.hash_pandas_object(pd.Series([table]), index=False).to_numpy()[0]
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=_U64)
     return np.asarray(hashed ^ salt, dtype=_U64)

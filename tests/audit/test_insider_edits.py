@@ -651,3 +651,42 @@ def test_an_entry_edited_and_rehashed_alone_shows_hash_mismatch_where_it_is_read
     explained = CliRunner().invoke(app, ["explain", did, "--ledger", str(copy)])
     assert said in " ".join(explained.stdout.split())
     assert _verify(copy).exit_code == 1
+
+
+def test_a_digest_another_library_version_made_is_the_book_s_not_an_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A ledger kept across an upgrade: the first run's digest was made by a library whose
+    # digests differ (another DIGEST_VERSION); the same book recorded again by today's finds
+    # it stored and chained by the first run. Before, the second run chained the sha256 of
+    # a digest it could not store: verify said "book_digests was edited" and --since of it
+    # refused, for a ledger nobody touched.
+    path = tmp_path / "ledger.db"
+    with monkeypatch.context() as older:
+        older.setattr("marginlex.engine.distributed.digests.DIGEST_VERSION", 0)
+        first = CliRunner().invoke(app, ["run", "--ledger", str(path)])
+    assert first.exit_code == 0, first.stderr
+    again = CliRunner().invoke(app, ["run", "--ledger", str(path)])
+    assert again.exit_code == 0, again.stderr
+    with sqlite3.connect(path) as conn:
+        chained = {r[0] for r in conn.execute("SELECT book_digest_sha256 FROM runs")}
+        (stored,) = conn.execute("SELECT body FROM book_digests").fetchone()
+        (second,) = conn.execute("SELECT run_id FROM runs ORDER BY first_seq DESC").fetchone()
+    assert chained == {sha256_hex(bytes(stored))}  # both runs chain the stored digest
+    result = _verify(path)
+    assert result.exit_code == 0 and result.stdout.startswith("OK: 72 entries in 2 runs"), (
+        result.stdout
+    )
+    # --since of the second run: the stored digest (another version's) is not compared with
+    # today's, so the whole book is evaluated; every set's input hash is the run's, so all
+    # 36 are carried
+    since = CliRunner().invoke(
+        app, ["run", "--ledger", str(path), "--since", second, "--format", "json"]
+    )
+    assert since.exit_code == 0, since.stderr
+    with sqlite3.connect(path) as conn:
+        carried = conn.execute(
+            "SELECT count(*) FROM decisions WHERE carried_from IS NOT NULL"
+        ).fetchone()[0]
+    assert carried == 36
+    assert _verify(path).exit_code == 0

@@ -166,3 +166,34 @@ def test_a_digest_sums_a_key_s_rows_whatever_their_order(demo: Frames) -> None:
     held = demo["positions"]["account_id"] == "A04_DELTA_PM"
     assert a04["n"] == held.sum()
     assert a04["h1"] == row_hashes(demo["positions"])[held.to_numpy()].sum(dtype="uint64")
+
+
+def test_a_stock_lot_s_account_is_decided_again_when_its_stock_s_price_moves(
+    demo: Frames,
+) -> None:
+    # L25 (A15_MIKE_MGN, which holds no position) as a lot of XYZ stock: a lot naming its
+    # stock covers a short call on it, so XYZ's price marks the lot's account, as it marks
+    # XYZ's holders A01, A02, A11 and A16 (by the stored digests and by the whole books alike).
+    morning = _set(demo, "collateral", ("lot_id", "L25"), "asset", "STOCK")
+    morning = _set(morning, "collateral", ("lot_id", "L25"), "instrument_id", "XYZ")
+    noon = _set(morning, "instruments", ("instrument_id", "XYZ"), "price", 101.0)
+    holders = ["A01_ALICE_PM", "A02_BOB_PM", "A11_INDIA_PM", "A15_MIKE_MGN", "A16_NOVA_CASH"]
+    assert _sorted(changed_accounts(morning, noon)) == holders
+    whole = _sorted(accounts_to_decide(morning, noon))  # with their components
+    assert "A15_MIKE_MGN" in whole
+    stored = BookDigest.from_bytes(book_digest(morning, "USD").to_bytes())
+    assert _sorted(by_digests(stored, book_digest(noon, "USD"), noon)) == whole
+
+
+def test_a_collateral_column_no_lot_sets_leaves_the_digest_as_before_it_existed(
+    demo: Frames,
+) -> None:
+    # A run recorded before collateral had instrument_id stored the digest of the book
+    # without it: today's digest of the same book must be that one, byte for byte, or a
+    # --since of that run would decide every account again (the digests' columns differ).
+    before_column = demo | {"collateral": demo["collateral"].drop(columns="instrument_id")}
+    assert book_digest(demo, "USD").to_bytes() == book_digest(before_column, "USD").to_bytes()
+    earlier = book_digest(before_column, "USD")
+    assert _sorted(by_digests(earlier, book_digest(demo, "USD"), demo)) == []
+    lot = _set(demo, "collateral", ("lot_id", "L25"), "instrument_id", "XYZ")
+    assert by_digests(book_digest(demo, "USD"), book_digest(lot, "USD"), lot) is None  # set: read
