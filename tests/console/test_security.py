@@ -339,3 +339,36 @@ def test_a_verify_form_past_its_one_field_is_refused_unread(client: TestClient) 
     assert answer.status_code == 413
     assert "the form is over 1,024 bytes: the verify form is `replay=true`" in answer.text
     assert not client.app.state.console.jobs.jobs  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site"},  # an image or a link on another site's page
+        {"sec-fetch-site": "same-site"},  # another port or subdomain of the same site
+        {"origin": "http://evil.example"},  # a browser without Sec-Fetch-Site
+    ],
+)
+def test_another_site_cannot_make_the_console_replay(
+    client: TestClient, recorded: Recorded, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replay re-evaluates a rulebook on the recorded book: a GET, so a page elsewhere could
+    # spend this machine's CPU with <img src=...?replay=1>. Refused as a cross-site post is,
+    # before anything is read; the console's own Replay button (same-origin) still replays.
+    listing = client.get(f"/decisions?run={recorded.demo}").text
+    page = re.findall(r'href="(/runs/[^"]+/decisions/[^"]+)"', listing)[0]
+    replays: list[str] = []
+    import marginlex.console.pages.decision as decision_page  # noqa: PLC0415
+
+    real = decision_page.replay_decision
+    monkeypatch.setattr(
+        decision_page, "replay_decision", lambda *a: replays.append("x") or real(*a)
+    )
+    refused = client.get(page + "?replay=1", headers=headers)
+    assert refused.status_code == 403
+    assert refused.text.startswith("403: a page of another site cannot ask this console to")
+    assert replays == []
+    assert client.get(page, headers=headers).status_code == 200  # reading it is no work
+    own = client.get(page + "?replay=1", headers={"sec-fetch-site": "same-origin"})
+    assert own.status_code == 200 and "Replay: <strong>identical</strong>" in own.text
+    assert replays == ["x"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from marginlex.audit.explain.numbers import usd
 from marginlex.audit.explain.tree import figure_rows
@@ -15,6 +15,7 @@ from marginlex.audit.ledger.store import Ledger
 from marginlex.console.pages.runs import decision_href
 from marginlex.console.render import Table, cell, split_format, tables_or_page
 from marginlex.console.replay_one import replay_decision
+from marginlex.console.security import cross_site
 from marginlex.console.state import ledger_of
 from marginlex.console.trees import explain_lines, first_parting, flat_lines
 
@@ -68,7 +69,17 @@ def decision_page(
     ledger: Annotated[Ledger, Depends(ledger_of)],
     replay: bool = False,
 ) -> Response:
-    """The decision read top-down; ``?replay=1`` re-evaluates it and shows the outcome."""
+    """The decision read top-down; ``?replay=1`` re-evaluates it and shows the outcome.
+
+    A replay costs a run of one rulebook on the recorded book, so another site's page may
+    not ask for one (an image or a link there would spend this machine's CPU at will): it
+    is answered as a post from another site is (403)."""
+    if replay and cross_site(request):
+        return PlainTextResponse(
+            "403: a page of another site cannot ask this console to replay a decision; "
+            "open the decision here and press its Replay button",
+            status_code=403,
+        )
     decision_id, ending = split_format(decision_id)
     stored = ledger.get_decision(decision_id, run_id)  # DecisionNotFoundError: the 404 page
     if stored.row.decision_id != decision_id:  # found by its RULEBOOK:MARGIN_SET alias
