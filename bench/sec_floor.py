@@ -255,9 +255,72 @@ def _spreads(
     diff = np.where(call[sr], strike[lr] - strike[sr], strike[sr] - strike[lr])
     max_loss = np.maximum((price[lr] - price[sr]) * mult + mult * np.maximum(diff, 0.0), 0.0)
     per_contract = np.minimum(max_loss, alone[sr] + long_charge[lr])
+    in_pair, pair_charge = _call_with_put(p, sr, lr, count, per_contract)
     paired += np.bincount(sr, count, n) + np.bincount(lr, count, n)
-    requirement += np.bincount(sr, count * per_contract, n)
+    requirement += np.bincount(sr, (count - in_pair) * per_contract + pair_charge, n)
     return paired, requirement
+
+
+def _call_with_put(
+    p: dict[str, np.ndarray],
+    sr: np.ndarray,
+    lr: np.ndarray,
+    count: np.ndarray,
+    per_contract: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A call credit spread with a put credit spread whose shorts expire the same day (same
+    account, underlying, multiplier): per pair the four legs' net marks plus the worst net
+    intrinsic value at expiry (at 0 and the four strikes, never above 0), never below 0 and
+    never more than the two spreads apart; the spread with the greater own charge carries it.
+    Per piece: contracts combined and the charge carried."""
+    m = len(sr)
+    in_pair, charge = np.zeros(m), np.zeros(m)
+    call, strike, t = p["call"][sr], np.nan_to_num(p["strike"]), np.nan_to_num(p["t"])
+    credit = np.where(call, strike[lr] > strike[sr], strike[lr] < strike[sr])
+    use = (count > 0) & credit
+    if not ((use & call).any() and (use & ~call).any()):
+        return in_pair, charge
+    a, under, mc = p["a"][sr], p["under"][sr], p["mult_code"][sr]
+    by = np.lexsort((np.arange(m), -per_contract, t[sr], mc, under, a))
+    by = by[use[by]]
+    key = np.stack([a[by], under[by], mc[by], t[sr][by]])
+    new = np.r_[True, (key[:, 1:] != key[:, :-1]).any(axis=0)]
+    group = np.full(m, -1, dtype=np.int64)
+    group[by] = np.cumsum(new) - 1
+    units = np.where(use, count, 0.0)
+    c_rows, p_rows = by[call[by]], by[~call[by]]
+    c_start, c_end = _along(c_rows, group, units)
+    p_start, p_end = _along(p_rows, group, units)
+    span = float(max(c_end.max(initial=0.0), p_end.max(initial=0.0))) + 1.0
+    c_at, p_at = group[c_rows] * span, group[p_rows] * span
+    cuts = np.unique(np.concatenate([c_at + c_start, c_at + c_end, p_at + p_start, p_at + p_end]))
+    mid = (cuts[:-1] + cuts[1:]) / 2.0
+    ci = np.searchsorted(c_at + c_end, mid, side="right")
+    pi = np.searchsorted(p_at + p_end, mid, side="right")
+    inside = (ci < len(c_rows)) & (pi < len(p_rows))
+    ci, pi = np.minimum(ci, len(c_rows) - 1), np.minimum(pi, len(p_rows) - 1)
+    cr, pr = c_rows[ci], p_rows[pi]
+    inside &= (mid > c_at[ci] + c_start[ci]) & (mid > p_at[pi] + p_start[pi])
+    inside &= group[cr] == group[pr]
+    k = np.stack([strike[sr[cr]], strike[lr[cr]], strike[sr[pr]], strike[lr[pr]]])
+    at = np.vstack([np.zeros((1, len(cr))), k])
+    value = (
+        np.maximum(at - k[1], 0)
+        - np.maximum(at - k[0], 0)
+        + np.maximum(k[3] - at, 0)
+        - np.maximum(k[2] - at, 0)
+    ).min(axis=0)
+    price, mult = p["price"], p["mult"][sr[cr]]
+    marks = (price[lr[cr]] - price[sr[cr]] + price[lr[pr]] - price[sr[pr]]) * mult
+    apart = per_contract[cr] + per_contract[pr]
+    together = np.minimum(np.maximum(marks - mult * np.minimum(value, 0.0), 0.0), apart)
+    lower = inside & (together < apart - 1e-9 * np.maximum(apart, 1.0))
+    count_ = np.where(lower, cuts[1:] - cuts[:-1], 0.0)
+    on_call = per_contract[cr] >= per_contract[pr]
+    in_pair += np.bincount(cr, count_, m) + np.bincount(pr, count_, m)
+    charge += np.bincount(cr, np.where(on_call, count_ * together, 0.0), m)
+    charge += np.bincount(pr, np.where(on_call, 0.0, count_ * together), m)
+    return in_pair, charge
 
 
 def _straddles(

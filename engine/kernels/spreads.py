@@ -17,6 +17,22 @@ calls ascending / puts descending by strike (the deepest in the money first, as 
 long contracts in the order that protects most (calls ascending, puts descending by strike;
 later expiry first), matched along their cumulative counts. A matched stretch whose long
 expires before its short is not a spread: those contracts stay unpaired.
+
+**A call spread with a put spread** (a short iron condor or butterfly, a short box): two
+credit spreads (the long call above its short, the long put below its short) on the same
+underlying, with the same multiplier, in the same account, whose short legs expire on the
+same day, are charged together, per pair of contracts, the combination's maximum loss from
+its marks: the four legs' net marks (long premiums less short premiums) plus the worst net
+intrinsic value at expiry, taken at the four strikes and at 0 (the value is piecewise linear
+in the underlying's price, flat above the highest strike), never below 0, times the rate, and
+never more than the two spreads charged apart. Only one side of an iron condor can be in the
+money at expiry, so it is charged its wider side less both credits; a short box is worth the
+strike difference at every price, so it is charged that difference less both credits. Call
+spreads and put spreads are each taken largest charge first and matched along their
+cumulative counts in each (account, underlying, multiplier, short expiry); the spread whose
+own charge is the greater carries the pair's charge, the other nothing (``combined``). A
+debit spread takes no part: its worst value at expiry is not below 0, so no combination
+lowers it (a long box stays two debit spreads, paid in full).
 """
 
 from __future__ import annotations
@@ -33,10 +49,12 @@ from marginlex.engine.kernels.text import as_text
 @dataclass(frozen=True)
 class Spreads:
     """Per input row: ``paired`` contracts, and on short rows the ``requirement`` of its
-    paired contracts (long rows: 0)."""
+    paired contracts (long rows: 0) and how many of them are ``combined`` with a spread of
+    the other type (a call spread with a put spread: an iron condor or butterfly, a box)."""
 
     paired: FloatArray
     requirement: FloatArray
+    combined: FloatArray | None = None
 
 
 def option_groups(frame: pd.DataFrame, option: np.ndarray, *, by_type: bool = True) -> IntArray:
@@ -164,9 +182,9 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     group = option_groups(frame, option)
     short = option & (qty < 0) & (short_units > 0)
     long = option & (qty > 0)
-    paired, requirement = np.zeros(n), np.zeros(n)
+    paired, requirement, combined = np.zeros(n), np.zeros(n), np.zeros(n)
     if not (short.any() and long.any()):
-        return Spreads(paired, requirement)
+        return Spreads(paired, requirement, combined)
     (rows,) = np.nonzero(option)  # sorted once, the option rows only (stable: same order)
     ordered = rows[_order(group[rows], strike[rows], t[rows], is_call[rows])]
     s_rows = ordered[short[ordered]]
@@ -174,10 +192,85 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     sr, lr, count = match_along_counts(group, s_rows, short_units, l_rows, np.abs(qty))
     count = np.where(t[lr] >= t[sr], count, 0.0)
     per_contract = _pair_charge(frame, sr, lr, rate)
+    in_pair, pair_charge = _call_with_put(frame, sr, lr, count, per_contract, rate=rate)
     np.add.at(paired, sr, count)
     np.add.at(paired, lr, count)
-    np.add.at(requirement, sr, count * per_contract)
-    return Spreads(paired, requirement)
+    np.add.at(requirement, sr, (count - in_pair) * per_contract + pair_charge)
+    np.add.at(combined, sr, in_pair)
+    return Spreads(paired, requirement, combined)
+
+
+def _call_with_put(
+    frame: pd.DataFrame,
+    short: IntArray,
+    long: IntArray,
+    count: FloatArray,
+    per_contract: FloatArray,
+    *,
+    rate: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Per spread piece (a short row, a long row, ``count`` contracts charged
+    ``per_contract``): the contracts combined with a spread of the other type, and the charge
+    the piece carries for them (the module's docstring: a call spread with a put spread).
+
+    >>> frame = pd.DataFrame({"account_id": ["A"] * 4, "underlying": ["XYZ"] * 4,
+    ...     "is_option": [True] * 4, "is_call": [True, True, False, False],
+    ...     "multiplier": [100.0] * 4, "price": [5.60, 1.80, 5.60, 1.74],
+    ...     "strike": [100.0, 110.0, 100.0, 90.0], "t": [0.25] * 4})
+    >>> _call_with_put(frame, np.array([0, 2]), np.array([1, 3]), np.array([1.0, 1.0]),
+    ...                np.array([620.0, 614.0]), rate=1.0)
+    (array([1., 1.]), array([234.,   0.]))
+    """
+    pieces = len(short)
+    in_pair, charge = np.zeros(pieces), np.zeros(pieces)
+    is_call = frame["is_call"].to_numpy(dtype=bool)
+    strike = np.nan_to_num(frame["strike"].to_numpy(np.float64))
+    t = np.nan_to_num(frame["t"].to_numpy(np.float64))
+    call = is_call[short]
+    # a credit spread: the long call above the short call, the long put below the short put
+    credit = np.where(call, strike[long] > strike[short], strike[long] < strike[short])
+    usable = (count > 0) & credit
+    if not ((usable & call).any() and (usable & ~call).any()):
+        return in_pair, charge
+    option = frame["is_option"].to_numpy(dtype=bool)
+    by_account = option_groups(frame, option, by_type=False)[short]
+    keys = np.column_stack([by_account.astype(np.float64), t[short]])
+    _, group = np.unique(np.where(usable[:, None], keys, -1.0), axis=0, return_inverse=True)
+    group = np.asarray(group, np.int64).ravel()
+    group = np.where(usable, group, -1)
+    order = np.lexsort((np.arange(pieces), -per_contract, group))
+    order = order[usable[order]]
+    units = np.where(usable, count, 0.0)
+    c_pieces, p_pieces = order[call[order]], order[~call[order]]
+    ci, pi, n = match_along_counts(group, c_pieces, units, p_pieces, units)
+    mult = frame["multiplier"].to_numpy(np.float64)[short[ci]]
+    price = frame["price"].to_numpy(np.float64)
+    marks = (price[long[ci]] - price[short[ci]] + price[long[pi]] - price[short[pi]]) * mult
+    k_cs, k_cl, k_ps, k_pl = (
+        strike[short[ci]],
+        strike[long[ci]],
+        strike[short[pi]],
+        strike[long[pi]],
+    )
+    at = np.stack([np.zeros_like(k_cs), k_cs, k_cl, k_ps, k_pl])  # the value's corners
+    value = (
+        np.maximum(at - k_cl, 0.0)
+        - np.maximum(at - k_cs, 0.0)
+        + np.maximum(k_pl - at, 0.0)
+        - np.maximum(k_ps - at, 0.0)
+    )
+    worst = np.minimum(value.min(axis=0), 0.0)  # a value sure to stay above 0 lends nothing
+    max_loss = np.maximum(marks - mult * worst, 0.0)
+    apart = per_contract[ci] + per_contract[pi]
+    together = np.minimum(rate * max_loss, apart)
+    lower = (n > 0) & (together < apart - 1e-9 * np.maximum(apart, 1.0))
+    n = np.where(lower, n, 0.0)
+    on_call = per_contract[ci] >= per_contract[pi]
+    np.add.at(in_pair, ci, n)
+    np.add.at(in_pair, pi, n)
+    np.add.at(charge, ci, np.where(on_call, n * together, 0.0))
+    np.add.at(charge, pi, np.where(on_call, 0.0, n * together))
+    return in_pair, charge
 
 
 def _pair_charge(frame: pd.DataFrame, short: IntArray, long: IntArray, rate: float) -> FloatArray:

@@ -43,7 +43,11 @@ nothing.
 **Spreads.** With a ``spread_rate`` (the rulebook's ``option_spread`` leg), short options
 still uncovered are paired with long options of the same type on the same underlying and
 charged the pair's maximum loss (:mod:`marginlex.engine.kernels.spreads`, FINRA Rule
-4210(f)(2)(G)); without one (rulebooks written before it) no spread is recognised.
+4210(f)(2)(G)); without one (rulebooks written before it) no spread is recognised. A call
+credit spread and a put credit spread whose shorts expire together (a short iron condor or
+butterfly, a short box) are then charged together their combination's maximum loss, the
+greater spread's short carrying it (``short_call_spread_combined``,
+``short_put_spread_combined``) and the other's nothing.
 
 **Held in cash** (``held_in_cash``, a cash account, 12 CFR 220.8 and 220.2). The account's
 value already deducts a short position's market value as a liability (a short stock's, a
@@ -147,6 +151,8 @@ class StrategyRow(StrEnum):
     SHORT_PUT_PARTLY_COVERED_SPREAD = "short_put_partly_covered_spread"
     SHORT_PUT_PARTLY_COVERED_STRADDLE = "short_put_partly_covered_straddle"
     SHORT_CALL_COVERED_BY_COLLATERAL = "short_call_covered_by_collateral"
+    SHORT_CALL_SPREAD_COMBINED = "short_call_spread_combined"
+    SHORT_PUT_SPREAD_COMBINED = "short_put_spread_combined"
 
 
 class OptionRates(BaseModel):
@@ -346,6 +352,9 @@ def _strategy_rows(
     )
     alone = alone - st.paired * per_short
     in_spread, in_straddle = sp.paired > 0, st.paired > 0
+    # a call spread charged with a put spread (an iron condor or butterfly, a short box)
+    combined = np.zeros(len(frame)) if sp.combined is None else sp.combined
+    in_combination = combined > 0
     short_total = alone + sp.requirement + st.requirement
     long_left = (contracts - sp.paired) * per_long
     cash = params.held_in_cash
@@ -375,6 +384,7 @@ def _strategy_rows(
             r.SHORT_CALL_PARTLY_COVERED_HELD_IN_CASH if cash else r.SHORT_CALL_PARTLY_COVERED,
             short_total,
         ),
+        (short_call & in_combination, r.SHORT_CALL_SPREAD_COMBINED, short_total),
         (short_call & in_spread, r.SHORT_CALL_SPREAD, short_total),
         (short_call & in_straddle, r.SHORT_CALL_STRADDLE, short_total),
         (short_call, r.SHORT_CALL_HELD_IN_CASH if cash else r.SHORT_CALL_UNCOVERED, short_total),
@@ -382,6 +392,7 @@ def _strategy_rows(
         (short_put & partly & in_spread, r.SHORT_PUT_PARTLY_COVERED_SPREAD, short_total),
         (short_put & partly & in_straddle, r.SHORT_PUT_PARTLY_COVERED_STRADDLE, short_total),
         (short_put & partly, r.SHORT_PUT_PARTLY_COVERED, short_total),
+        (short_put & in_combination, r.SHORT_PUT_SPREAD_COMBINED, short_total),
         (short_put & in_spread, r.SHORT_PUT_SPREAD, short_total),
         (short_put & in_straddle, r.SHORT_PUT_STRADDLE, short_total),
         (short_put, r.SHORT_PUT_HELD_IN_CASH if cash else r.SHORT_PUT_UNCOVERED, short_total),

@@ -105,6 +105,8 @@ _LEG_OF_KERNEL_ROW = {
     "long_option": m.StrategyLeg.LONG_OPTION,
     "short_call_spread": m.StrategyLeg.OPTION_SPREAD,
     "short_put_spread": m.StrategyLeg.OPTION_SPREAD,
+    "short_call_spread_combined": m.StrategyLeg.OPTION_SPREAD,
+    "short_put_spread_combined": m.StrategyLeg.OPTION_SPREAD,
     "long_option_spread": m.StrategyLeg.OPTION_SPREAD,
     "short_call_straddle": m.StrategyLeg.SHORT_STRADDLE,
     "short_put_straddle": m.StrategyLeg.SHORT_STRADDLE,

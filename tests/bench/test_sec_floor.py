@@ -219,3 +219,43 @@ def test_floor_covers_a_short_call_by_a_stock_lot(tmp_path: Path) -> None:
     assert floor["ms:M1"] == pytest.approx(2_560.0)
     assert floor["ms:C1"] == pytest.approx(18_880.0)
     assert ours.to_dict() == pytest.approx(floor.to_dict())
+
+
+def test_floor_charges_an_iron_condor_and_a_short_box_one_side(tmp_path: Path) -> None:
+    """Hand case (synthetic books hold no iron condor): M1 short 2 XYZ 100 puts (5.60), long
+    2 XYZ 80 puts (0.40), short 2 XYZ 110 calls (1.80), long 2 XYZ 120 calls (0.50): per pair
+    the wider side 100 x 20 = 2,000 less both credits (520 + 130): 1,350, x 2 = 2,700 (the
+    spreads apart 2 x (1,480 + 870) = 4,700). M2 a short box: short 1 XYZ 100 call (5.60),
+    long 1 XYZ 110 call (1.80), short 1 XYZ 110 put (11.50), long 1 XYZ 100 put (5.60): the
+    width 1,000 less both credits (380 + 590) = 30 (apart 620 + 410 = 1,030)."""
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    files = {
+        "book.json": '{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}',
+        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
+        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
+        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
+        "M1,ANN,BD,SEC,margin,customer,\nM2,ANN,BD,SEC,margin,customer,\n",
+        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
+        "multiplier,price,maturity,option_type,strike,implied_vol\n"
+        "XYZ,stock,,XYZ,,1,100,,,,\n"
+        "P80,equity_option,XYZ,XYZ,,100,0.40,2026-09-18,put,80,0.3\n"
+        "P100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,put,100,0.3\n"
+        "P110,equity_option,XYZ,XYZ,,100,11.50,2026-09-18,put,110,0.3\n"
+        "C100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,call,100,0.3\n"
+        "C110,equity_option,XYZ,XYZ,,100,1.80,2026-09-18,call,110,0.3\n"
+        "C120,equity_option,XYZ,XYZ,,100,0.50,2026-09-18,call,120,0.3\n",
+        "positions.csv": "account_id,instrument_id,quantity\n"
+        "M1,P100,-2\nM1,P80,2\nM1,C110,-2\nM1,C120,2\n"
+        "M2,C100,-1\nM2,C110,1\nM2,P110,-1\nM2,P100,1\n",
+        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
+        "L1,M1,USD,30000,,\nL2,M2,USD,30000,,\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    book = load_book(folder)
+    _, floor = floor_sec(book)
+    ours, _ = _marginlex(book)
+    assert floor["ms:M1"] == pytest.approx(2_700.0)
+    assert floor["ms:M2"] == pytest.approx(30.0)
+    assert ours.to_dict() == pytest.approx(floor.to_dict())
