@@ -136,7 +136,7 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
     ]
     messages = [d.message for d in found]
     assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:196) never applies: a collateral")
-    assert "takes `sec_treasuries` (sec.mlx:348)" in messages[0]
+    assert "takes `sec_treasuries` (sec.mlx:353)" in messages[0]
     # Since SEC methods apply to customer accounts only (house accounts take 15c3-1 haircuts),
     # a house CFTC account reaches `cftc_span`: the finding is an overlap, no longer "never".
     assert messages[1] == (
