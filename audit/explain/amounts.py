@@ -25,9 +25,10 @@ from marginlex.audit.trace.steps import (
 _CENT = Decimal("0.01")
 
 
-def offset_text(o: OffsetTrace) -> str:
+def offset_text(o: OffsetTrace, *, after_pairing: bool = False) -> str:
     """One offset: what it joined, its rate and basis, its credit, and (schema 1.4) how its
-    requirement adds up.
+    requirement adds up. A DV01 pairing's row after another of its set (``after_pairing``)
+    says that its legs' risk is what the earlier rows left of it.
 
     >>> print(offset_text(OffsetTrace(groups=("A@CME", "B@CME"), product_group="ust_future",
     ...     rate=0.3, gains="2000", losses="4200", credit="1200", paired_credit="1760",
@@ -56,6 +57,8 @@ pairing credit 1,760.00 - credit 1,200.00 = requirement 3,440.00
         basis = f" per leg of the matched risk {usd(o.gains)}, {risk} {usd(o.losses)}"
     if not o.groups:  # a DV01 pairing's row: its label names both legs
         group = o.product_group or ""
+        if after_pairing:  # a leg an earlier row took from counts what that row left of it
+            basis = basis.replace("legs' risk", "legs' risk left after earlier pairings")
         basis += _pairing_legs(o)
     return (
         f"{' + '.join(o.groups)}{group}: {pct(o.rate)}{basis}, credit {usd(o.credit)}{_adds_up(o)}"

@@ -239,7 +239,11 @@ def _requirement(trace: DecisionTrace) -> Node:
                 f"Offsets {step.rule_id}{_dates(step)}: credit {usd(step.output.total_credit)}",
                 cite(step),
             )
-            offsets.children = [_offset(trace, step, o) for o in step.output.offsets]
+            pairings = [not o.groups for o in step.output.offsets]  # DV01 pairing rows
+            offsets.children = [
+                _offset(trace, step, o, after_pairing=any(pairings[:k]) and pairings[k])
+                for k, o in enumerate(step.output.offsets)
+            ]
             if step.output.clearing_split is not None:
                 offsets.children.append(
                     Node(clearing_split_text(step.output.clearing_split), cite(step))
@@ -258,9 +262,11 @@ def _requirement(trace: DecisionTrace) -> Node:
     return node
 
 
-def _offset(trace: DecisionTrace, step: Step, o: OffsetTrace) -> Node:
+def _offset(
+    trace: DecisionTrace, step: Step, o: OffsetTrace, *, after_pairing: bool = False
+) -> Node:
     """One offset row, with each SPAN leg's own credit under it (schema 1.5)."""
-    node = Node(offset_text(o), cite(step))
+    node = Node(offset_text(o, after_pairing=after_pairing), cite(step))
     groups = {
         g.class_group: g
         for s in trace.steps

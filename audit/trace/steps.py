@@ -298,7 +298,8 @@ class OffsetTrace(TraceModel):
         default=None,
         description=(
             "The joined class groups' requirements before credits (a DV01 pairing's row: the "
-            "risk of the legs it took from); null before 1.4."
+            "risk its legs had left after the credits of the set's earlier rows); null "
+            "before 1.4."
         ),
     )
     credit: Money = Field(description="Amount taken off the requirement.")

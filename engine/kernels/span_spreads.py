@@ -62,8 +62,10 @@ class PriorityResult:
     """Per class group: ``credit`` and ``delta_spread`` (contracts given to spreads); per
     spread row and margin set (rows x sets): ``formed``, the spreads each row formed,
     ``row_credit``, the credits they gave, ``row_matched``, the risk they matched (of
-    which ``row_matched_a`` by the row's leg ``a``), and ``row_risk``, the whole risk of
-    the legs they took from."""
+    which ``row_matched_a`` by the row's leg ``a``), ``row_risk``, the whole risk of the
+    legs they took from, and ``row_earlier``, the credits earlier rows gave those legs (so
+    that ``row_risk - row_earlier`` is the risk the legs had left when the row took from
+    them)."""
 
     credit: FloatArray
     delta_spread: FloatArray
@@ -72,6 +74,7 @@ class PriorityResult:
     row_matched: FloatArray
     row_matched_a: FloatArray
     row_risk: FloatArray
+    row_earlier: FloatArray
 
 
 def _side_totals(sets: IntArray, n_sets: int, hit: np.ndarray, amount: FloatArray) -> FloatArray:
@@ -108,12 +111,15 @@ def priority_spreads(legs: SpreadLegs, rows: list[SpreadRow], n_sets: int) -> Pr
     remaining = delta.copy()
     given, credit = np.zeros(len(delta)), np.zeros(len(delta))
     formed = np.zeros((len(rows), n_sets))
-    row_credit, row_matched, row_matched_a, row_risk = (
-        np.zeros((len(rows), n_sets)) for _ in range(4)
+    row_credit, row_matched, row_matched_a, row_risk, row_earlier = (
+        np.zeros((len(rows), n_sets)) for _ in range(5)
     )
     sets = legs.margin_set
     for number, row in enumerate(rows):  # the rulebook's spread rows, not positions
         take = _taken(legs, remaining, row, n_sets, formed[number])
+        row_earlier[number] = np.bincount(
+            sets, weights=np.where(take > 0, credit, 0.0), minlength=n_sets
+        )
         given += take
         credit += row.rate * take * weight
         row_matched[number] = np.bincount(sets, weights=take * weight, minlength=n_sets)
@@ -132,6 +138,7 @@ def priority_spreads(legs: SpreadLegs, rows: list[SpreadRow], n_sets: int) -> Pr
         row_matched=row_matched,
         row_matched_a=row_matched_a,
         row_risk=row_risk,
+        row_earlier=row_earlier,
     )
 
 

@@ -168,8 +168,8 @@ def hedging_dv01(dv01: FloatArray) -> FloatArray:
 class PairingCredits:
     """Per class group of a SPAN result: ``credit`` (the pairing's) and ``matched`` (the
     scanning risk it matched); per (row, set): the DV01, risk (of which ``row_first``
-    the first side's) and credit each row matched and gave, and the whole risk of the legs
-    it took from."""
+    the first side's) and credit each row matched and gave, the whole risk of the legs it
+    took from, and the credits earlier rows gave those legs."""
 
     credit: FloatArray
     matched: FloatArray
@@ -178,6 +178,7 @@ class PairingCredits:
     row_first: FloatArray
     row_credit: FloatArray
     row_risk: FloatArray
+    row_earlier: FloatArray
 
 
 def pairing_credits(
@@ -219,6 +220,7 @@ def pairing_credits(
         row_first=out.row_matched_a,
         row_credit=out.row_credit,
         row_risk=out.row_risk,
+        row_earlier=out.row_earlier,
     )
 
 
@@ -227,7 +229,10 @@ def pairing_rows(
 ) -> pd.DataFrame:
     """One ``offsets`` row per (set, pairing row) that matched DV01, its credit scaled so
     that a set's rows add up to the requirement the pairing took off (``effect`` per set:
-    less than the credits ``raw`` only where a class group's minimum binds). A row also
+    less than the credits ``raw`` only where a class group's minimum binds). A row's legs'
+    risk is what its legs had left after the credits of earlier rows (a leg shared with an
+    earlier row is not counted whole again), so that the risk it leaves is what the
+    decision's class groups keep of it. A row also
     says what recomputes its credit: the DV01 it matched, and each leg's scanning risk per
     DV01 and credit (``rate x DV01 matched x risk per DV01``, before any minimum); a side
     of several class groups shows their risk per DV01 weighted by the DV01 each gave."""
@@ -239,7 +244,8 @@ def pairing_rows(
     credit = found.row_credit[row, sets] * scale[sets]
     rates = np.array([state.plan.value(r.rate) for r in rule.rows])
     matched = found.row_matched[row, sets]
-    legs = found.row_risk[row, sets]
+    # the risk its legs had left: less what earlier rows credited them (scaled as credits)
+    legs = found.row_risk[row, sets] - found.row_earlier[row, sets] * scale[sets]
     dv01 = found.row_dv01[row, sets]
     first = found.row_first[row, sets]
     second = matched - first

@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _evaluate_books import ACCOUNTS_HEADER, decision, make_book, run
+from typer.testing import CliRunner
 
+from marginlex.cli import app
 from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.engine.book.load import load_book, load_demo_book, write_book
 from marginlex.engine.evaluate import evaluate
@@ -95,6 +97,55 @@ def test_rows_are_taken_in_priority_order(tmp_path: Path) -> None:
         }
     )
     assert _split(ev)["dv01_paired"] == pytest.approx(380.0)
+
+
+def test_a_later_pairing_row_counts_what_the_earlier_rows_left_of_a_shared_leg(
+    tmp_path: Path,
+) -> None:
+    """The two bucket pairs of the book above, as explain shows them. ZT's leg (risk
+    10,400, 27.368421 per DV01) is in both rows.
+
+    Row 1, CME short with FICC short: legs' risk 10,400 + 20,000 = 30,400, credit 4,160 +
+    16,000 = 20,160, leaving 10,240 (ZT 6,240, 2-year notes 4,000).
+    Row 2, CME short with FICC intermediate: ZT has 10,400 - 4,160 = 6,240 left, the
+    10-year notes their whole 19,700: legs' risk 25,940; credit 2,600 + 2,339.375 =
+    4,939.38; leaving 25,940 - 4,939.375 = 21,000.625 = ZT 3,640 (the CME figure) + the
+    10-year notes 17,360.625. It said "legs' risk 30,100.00" (ZT's 10,400 counted whole a
+    second time) and "leaving 25,160.63", which no figure of the decision explains.
+    Check: 10,240 - 6,240 + 21,000.625 = 25,000.625, the maintenance; CME 3,640, FICC
+    4,000 + 17,360.625 = 21,360.625."""
+    positions = "X1,ZT_2609,10\nS1,UST_2028_06,-1000\nS1,UST_2035_08,-1000"
+    make_book(tmp_path, XM, positions, "L1,X1,USD,1000000,,", EXTRA)
+    ev = run(load_book(tmp_path / "book"), "cftc")
+    offsets = ev.frames["offsets"]
+    pairs = offsets[offsets["rule_id"].astype("str") == "cftc_cme_ficc_pairing"]
+    by_row = pairs.set_index(pairs["product_group"].astype("str"))
+    second = by_row.loc["CME short with FICC intermediate"]
+    assert second["class_group_requirements"] == pytest.approx(25_940.0)
+    assert second["requirement"] == pytest.approx(21_000.625)
+    first = by_row.loc["CME short with FICC short"]
+    assert first["class_group_requirements"] == pytest.approx(30_400.0)
+    assert first["requirement"] == pytest.approx(10_240.0)
+    split = _split(ev)
+    assert split["first_requirement"] + split["second_requirement"] == pytest.approx(
+        first["requirement"] - 6_240.0 + second["requirement"]
+    )
+    result = CliRunner().invoke(
+        app, ["explain", "cftc:ms:X1", "--rulebook", "cftc", "--book", str(tmp_path / "book")]
+    )
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert (
+        "CME short with FICC short: 80% per leg of the matched risk 25,200.00, legs' risk "
+        "30,400.00 (" in text
+    )
+    assert "credit 20,160.00, leaving 10,240.00 of the legs' risk" in text
+    assert (
+        "CME short with FICC intermediate: 50% per leg of the matched risk 9,878.75, legs' "
+        "risk left after earlier pairings 25,940.00 (" in text
+    )
+    assert "credit 4,939.38, leaving 21,000.63 of the legs' risk" in text
+    assert "30,100.00" not in text and "25,160.63" not in text
 
 
 def test_a_long_bond_pairs_in_the_otherwise_bucket_only_with_its_neighbour(
