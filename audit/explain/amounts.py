@@ -253,7 +253,8 @@ max(loss 21,001.70 - credit 10,500.85 = 10,500.85, minimum 11,250.00) = 11,250.0
 minimum binds, 749.15 of the credit is not taken
 
     With charges, the scanning risk is the worst point's, not the loss less the charges
-    (each rounded to the cent, they can differ by a cent):
+    (each rounded to the cent, they can differ by a cent: the cent is shown as rounding, so
+    that the parts add up to the loss):
 
     >>> from marginlex.audit.trace.steps import ScenarioPoint
     >>> print(leg_text(ClassGroupTrace(class_group="SPX", method="span_scan", loss="10651.68",
@@ -262,8 +263,8 @@ minimum binds, 749.15 of the credit is not taken
     ...     label="down 3/3 vol down", pnl="-10556.04", shock=-0.07),), positions=(),
     ...     worst_point="down 3/3 vol down"), 0.5))
     SPX: scanning risk 10,556.04, matched 0.00 x 50% = credit 0.00; requirement max(loss \
-10,651.68 (scanning risk 10,556.04 + charges 95.63) - credit 0.00 = 10,651.68, minimum \
-0.00) = 10,651.68
+10,651.68 (scanning risk 10,556.04 + charges 95.63 + rounding 0.01) - credit 0.00 = \
+10,651.68, minimum 0.00) = 10,651.68
     """
     if g.after_credits is None or g.credit is None or g.matched_risk is None:
         return None
@@ -275,7 +276,10 @@ minimum binds, 749.15 of the credit is not taken
     risk = max(-worst.pnl, Decimal(0)) if charges and worst is not None else g.loss - charges
     loss = f"loss {usd(g.loss)}"
     if charges:
-        loss += f" (scanning risk {usd(risk)} + charges {usd(charges)})"
+        loss += (
+            f" (scanning risk {usd(risk)} + charges {usd(charges)}"
+            f"{rounding(g.loss, risk, charges)})"
+        )
     left = g.loss - g.credit
     text = (
         f"{g.class_group}: scanning risk {usd(risk)}, matched {usd(g.matched_risk)} x "
@@ -289,6 +293,27 @@ minimum binds, 749.15 of the credit is not taken
     if g.minimum > left:
         text += f": the minimum binds, {usd(g.minimum - left)} of the credit is not taken"
     return text
+
+
+def rounding(total: Decimal, *parts: Decimal) -> str:
+    """The term that makes cents add up: ``" + rounding 0.01"`` where ``total`` (rounded
+    from the unrounded parts) is a cent or two off the sum of the ``parts`` as shown (each
+    rounded to the cent on its own), else nothing (nor where the difference is more than
+    the parts' rounding, a cent each: that is no rounding). An auditor adding the shown
+    parts then gets the shown total.
+
+    >>> rounding(Decimal("10651.68"), Decimal("10556.04"), Decimal("95.63"))
+    ' + rounding 0.01'
+    >>> rounding(Decimal("10.00"), Decimal("5.00"), Decimal("5.01"))
+    ' - rounding 0.01'
+    >>> rounding(Decimal("10.01"), Decimal("5.00"), Decimal("5.01")), rounding(
+    ...     Decimal("100.00"), Decimal("-50.00"), Decimal("100.00"))
+    ('', '')
+    """
+    off = total - sum(parts, Decimal(0))
+    if not off or abs(off) > _CENT * len(parts):
+        return ""
+    return f" {'+' if off > 0 else '-'} rounding {usd(abs(off))}"
 
 
 def cap_text(lot: LotTrace) -> str | None:

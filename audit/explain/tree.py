@@ -16,6 +16,7 @@ from marginlex.audit.explain.amounts import (
     initial_source,
     leg_text,
     offset_text,
+    rounding,
     span_charge_text,
 )
 from marginlex.audit.explain.numbers import pct, usd
@@ -306,9 +307,11 @@ def _class_group(step: Step, group: ClassGroupTrace, source: str = "") -> Node:
         scanned = f", range {pct(group.range_up, signed=True)}/{pct(-group.range_down)}"
     charged = ""
     if group.charges:  # SPAN: calendar-spread and delivery-month charges are in the loss
+        # the loss is rounded from the unrounded sum: a cent off the shown parts is shown
+        risk = max(-worst.pnl, Decimal(0))
         charged = (
             f"; loss = worst P&L {usd(-worst.pnl)} + calendar-spread and delivery-month "
-            f"charges {usd(group.charges)}"
+            f"charges {usd(group.charges)}{rounding(group.loss, risk, group.charges)}"
         )
     node = Node(
         f"Class group {group.class_group} ({group.method.value}{scanned}): requirement "

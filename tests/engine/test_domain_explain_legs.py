@@ -9,6 +9,7 @@ which can be a cent off it.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from pathlib import Path
 
 from _evaluate_books import make_book, norm_cdf
@@ -64,6 +65,39 @@ def test_the_leg_line_shows_the_scans_risk_not_the_loss_less_the_rounded_charges
     assert "worst P&L 10,556.04 + calendar-spread and delivery-month charges 95.63" in text
     assert (
         "SPX: scanning risk 10,556.04, matched 0.00 x 50% = credit 0.00; requirement "
-        "max(loss 10,651.68 (scanning risk 10,556.04 + charges 95.63)" in text
+        "max(loss 10,651.68 (scanning risk 10,556.04 + charges 95.63 + rounding 0.01)" in text
     )
     assert "10,556.05" not in text
+
+
+def test_the_shown_parts_of_a_loss_with_charges_add_up_to_the_shown_loss(
+    tmp_path: Path,
+) -> None:
+    """The book above: the loss 10,651.68 is rounded from 10,556.0447 + 95.6332 =
+    10,651.6779; its parts as shown, each rounded to the cent on its own, add to 10,556.04 +
+    95.63 = 10,651.67, a cent short. The class group's line and the leg's line show the cent
+    as a part of its own: 10,556.04 + 95.63 + rounding 0.01 = 10,651.68. The worst P&L stays
+    the scan's (the worst scenario's line says -10,556.04) and the charges the charge lines'
+    (95.63)."""
+    assert Decimal("10556.04") + Decimal("95.63") + Decimal("0.01") == Decimal("10651.68")
+    make_book(
+        tmp_path,
+        "C1,FOX,FCM1,CFTC,futures,customer,",
+        "C1,ES_2609,1\nC1,ESZ_P6050,1",
+        "L1,C1,USD,1000000,,",
+        extra_instruments=EXTRA,
+    )
+    result = CliRunner().invoke(
+        app, ["explain", "cftc:ms:C1", "--rulebook", "cftc", "--book", str(tmp_path / "book")]
+    )
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert (
+        "requirement 10,651.68 = max(loss 10,651.68, minimum 0.00); loss = worst P&L "
+        "10,556.04 + calendar-spread and delivery-month charges 95.63 + rounding 0.01" in text
+    )
+    assert (
+        "max(loss 10,651.68 (scanning risk 10,556.04 + charges 95.63 + rounding 0.01) - "
+        "credit 0.00 = 10,651.68" in text
+    )
+    assert "P&L -10,556.04, worst of 16 points" in text
