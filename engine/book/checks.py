@@ -167,12 +167,14 @@ def _stale_treatment(product: object) -> str:
     """What the engine does with a held instrument past its expiry or maturity.
 
     >>> _stale_treatment("equity_option")
-    'an option: not margined by a scenario grid or the strategy-based method'
+    'an option: not margined by a scenario grid, a SPAN scan or the strategy-based method'
     >>> _stale_treatment("index_future")
     'priced as at expiry'
     """
     if str(product) in OPTION_PRODUCTS:
-        return "an option: not margined by a scenario grid or the strategy-based method"
+        return (
+            "an option: not margined by a scenario grid, a SPAN scan or the strategy-based method"
+        )
     return "priced as at expiry"
 
 
@@ -182,8 +184,9 @@ def check_expired(
     """Warnings, not errors (the book loads): a position's instrument, or a collateral lot,
     whose maturity or expiry is before the book's as-of date. Such a row is most likely
     stale (a contract rolled, a bond redeemed, an option exercised or expired): the engine
-    prices it as at expiry, except that a scenario grid and the strategy-based method charge
-    an expired option nothing (docs/domain-decisions.md, row 38), and puts a lot in its
+    prices it as at expiry, except that a scenario grid, a SPAN scan and the strategy-based
+    method charge an expired option nothing (docs/domain-decisions.md, rows 38 and 44), and
+    puts a lot in its
     shortest maturity bucket."""
     held, lots = matured(frames, as_of)
     if held is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
@@ -205,10 +206,7 @@ def _run_grid(state: RunState, step: Step, grid: m.ScenarioGrid, rows: IntArray)
     done = _finish(
         state, step, groups=groups, pnl=result.group_pnl, positions=positions, codes=codes
     )
-    if not expired.any():
-        return done
-    named = labels(np.where(expired, 0, 1), [StrategyRow.EXPIRED_OPTION.value, ""])
-    return replace(done, positions=done.positions.assign(strategy_row=named))
+    return _named_expired(done, expired)
 
 
 def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> MethodResult:
@@ -228,6 +226,16 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     frame["scan_range"] = np.where(use_own, own, table) * _horizon(state, scan)
     frame["is_contract"] = _contract_mask(state, rows, scan.minimum)
     minimum = state.plan.value(scan.minimum.amount) if scan.minimum else 0.0
+    # an option past its expiry is no longer an option (domain decision 38): no P&L at any
+    # scenario, no delta in the calendar spreads or the inter-commodity legs, no short option
+    # minimum; its row keeps its quantity and its mark stays in the value
+    expired = expired_options(frame)
+    scanned = frame
+    if expired.any():
+        scanned = frame.assign(
+            quantity=np.where(expired, 0.0, frame["quantity"].to_numpy(np.float64)),
+            is_contract=frame["is_contract"].to_numpy(dtype=bool) & ~expired,
+        )
     params = SpanParams(
         scan_ranges={},
         vol_shift=state.plan.value(scan.vol_shift),
@@ -237,12 +245,12 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
         extreme_fraction=state.plan.value(scan.extreme_cover),
         short_option_minimum=minimum,
     )
-    result = span_scan(frame, params)
+    result = span_scan(scanned, params)
     g = result.groups
     codes = result.positions["group"].to_numpy(np.int64)
     deltas = result.positions["delta"].to_numpy(np.float64)
     charges, charge_rows = span_charges(
-        state, scan, rows, codes, len(g), deltas=deltas, rule_id=step.rule_id
+        state, scan, rows, codes, len(g), deltas=deltas, rule_id=step.rule_id, expired=expired
     )
     notes = [t.note for t in scan.calendar.tiers] if scan.calendar is not None else []
     notes.append(scan.delivery.note if scan.delivery is not None else None)
@@ -287,7 +295,16 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     paired = None
     if pairing is not None and sides is not None and (sides != NOT_PAIRED).any():
         paired = bucket_dv01(state, pairing, rows, codes=codes, size=len(g), side=sides)
-    return replace(done, tier_deltas=tiers, pairing=paired, span_charges=charge_rows)
+    done = replace(done, tier_deltas=tiers, pairing=paired, span_charges=charge_rows)
+    return _named_expired(done, expired)
+
+
+def _named_expired(done: MethodResult, expired: npt.NDArray[np.bool_]) -> MethodResult:
+    """A scan's positions with its expired options named ``expired_option``."""
+    if not expired.any():
+        return done
+    named = labels(np.where(expired, 0, 1), [StrategyRow.EXPIRED_OPTION.value, ""])
+    return replace(done, positions=done.positions.assign(strategy_row=named))
 
 
 def _horizon(state: RunState, scan: m.SpanScan) -> float:

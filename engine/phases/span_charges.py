@@ -17,7 +17,7 @@ from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.expressions import Subject
 from marginlex.engine.evaluation import SPAN_CHARGE_FIGURES
 from marginlex.engine.kernels.grouping import sum_by_group
-from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
+from marginlex.engine.kernels.span_charges import BoolArray, calendar_ladder, delivery_charges
 from marginlex.engine.phases.ranges import moving_instrument
 from marginlex.engine.phases.state import FloatArray, IntArray, RunState
 from marginlex.engine.plan.expressions import mask
@@ -45,6 +45,7 @@ def span_charges(
     *,
     deltas: FloatArray,
     rule_id: str = "",
+    expired: BoolArray | None = None,
 ) -> tuple[FloatArray, pd.DataFrame]:
     """Per class group, the calendar spread and delivery month charges of ``scan``, and the
     rows they add up from (:data:`CHARGE_COLUMNS`; the loop is over the rulebook's tiers).
@@ -57,11 +58,15 @@ def span_charges(
         size: number of class groups.
         deltas: per row, its contracts with an option counted by delta (the scan's).
         rule_id: the scan's rule, to name a rate written in the rule.
+        expired: per row, an option past its expiry, which no charge counts (its delta in
+            ``deltas`` is 0 already).
     """
     total = np.zeros(size)
     parts: list[pd.DataFrame] = []
     pos = state.ctx.positions
     quantity = pos.own[Subject.POSITION]["quantity"].to_numpy(np.float64)[rows]
+    if expired is not None:
+        quantity = np.where(expired, 0.0, quantity)
     link = pos.links[1]
     inst = link.ctx.own[Subject.INSTRUMENT]
     inst_rows = link.index[rows]

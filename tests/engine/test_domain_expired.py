@@ -117,3 +117,60 @@ def test_explain_says_the_expired_option_is_not_margined(tmp_path: Path) -> None
         'strategy row "expired_option" (expired before the as-of date: not margined as an '
         "option), requirement 0.00" in line
     )
+
+
+# A put on the September ES future (6,000 x 50, scan range 7%), struck at 6,100, expired
+# 2026-06-19 and marked at its intrinsic value 100; the December future, scanned at the
+# rulebook's 7% index_future row (171 days: the far calendar tier).
+ES_P6100_EXPIRED = (
+    "ES_P6100_2606,index_option,ES_2609,SPX,high_cap_broad,50,100.00,2026-06-19,put,6100,0.16,,"
+)
+ESZ = "ESZ,index_future,,SPX,high_cap_broad,50,6050.00,2026-12-18,,,,,"
+FUTURES = "C1,FOX,FCM1,CFTC,futures,customer,"
+
+
+def _span(tmp_path: Path, positions: str, rulebook: str = "cftc"):
+    book = make_book(
+        tmp_path, FUTURES, positions, "L1,C1,USD,1000000,,", f"{ES_P6100_EXPIRED}\n{ESZ}"
+    )
+    ev = run(book, rulebook)
+    return decision(ev, "ms:C1"), ev.frames["positions"].set_index("instrument_id")
+
+
+@pytest.mark.parametrize("rulebook", ["cftc", "harmonized"])
+def test_a_span_scan_charges_an_expired_option_nothing(tmp_path: Path, rulebook: str) -> None:
+    """Short 10 ES 6,100 puts expired 11 days before the as-of date, alone.
+
+    Priced as at expiry (the old figure): the put is worth its intrinsic value at every
+    point whatever the volatility; now 6,100 - 6,000 = 100. At -1 range (-7%) ES is 5,580,
+    the put 520: (520 - 100) x 10 x 50 = 210,000 lost; at the extreme -21% (4,740) 1,260 x
+    500 x 33% = 207,900. Requirement 210,000 (the short option minimum 0.375 x 50 x 10 =
+    187.50 below it). Expired: no P&L, no minimum: 0. Its mark stays in the value:
+    1,000,000 - 10 x 50 x 100 = 950,000."""
+    d, rows = _span(tmp_path, "C1,ES_P6100_2606,-10", rulebook)
+    assert float(d["maintenance"]) == 0.0
+    assert float(d["value"]) == pytest.approx(950_000.0)
+    assert rows.loc["ES_P6100_2606", "strategy_row"] == "expired_option"
+    assert float(rows.loc["ES_P6100_2606", "pnl_at_worst"]) == 0.0
+    assert float(rows.loc["ES_P6100_2606", "quantity"]) == -10.0
+
+
+def test_an_expired_option_takes_no_part_in_a_span_calendar_spread(tmp_path: Path) -> None:
+    """Short 10 expired ES 6,100 puts and short 10 ES December (6,050 x 50).
+
+    Old: the expired put, in the money, counted delta -1 (10 contracts long by delta at
+    September) against the 10 short December: 10 far-tier spreads x 200 = 2,000; the scan
+    found the puts' phantom gain at the up moves: +21% (extreme): December -10 x 50 x 6,050
+    x 21% = -635,250, the puts +100 x 500 = +50,000: -585,250 x 33% = -193,132.50, the
+    worst point; requirement 193,132.50 + 2,000 = 195,132.50.
+    Now: the December future alone, +7%: 10 x 50 x 6,050 x 7% = 211,750 (the extreme
+    635,250 x 33% = 209,632.50 is less); no spread: 211,750."""
+    d, _ = _span(tmp_path, "C1,ES_P6100_2606,-10\nC1,ESZ,-10")
+    assert float(d["maintenance"]) == pytest.approx(211_750.0)
+
+
+def test_an_expired_option_beside_a_live_future_under_span(tmp_path: Path) -> None:
+    """Long 1 ES September and the 10 expired short puts: the future alone, 7% x 6,000 x 50
+    = 21,000 (old: at -7% the future lost 21,000 and the puts 210,000: 231,000)."""
+    d, _ = _span(tmp_path, "C1,ES_2609,1\nC1,ES_P6100_2606,-10")
+    assert float(d["maintenance"]) == pytest.approx(21_000.0)
