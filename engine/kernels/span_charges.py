@@ -49,7 +49,9 @@ def calendar_ladder(
         counted: rows the charge counts (the rulebook's ``for position where``).
         quantity: signed contracts per row.
         expiry: time to expiry per row, in years (the expiry's identity too: rows of one
-            expiry net).
+            expiry net); ``inf`` for a contract without one (a perpetual), farther than
+            every dated row (the last tier when it is ``otherwise``), all such rows of a
+            class group one expiry; NaN is not counted.
         bounds: the tiers' upper bounds in years, ascending; ``inf`` for ``otherwise``. A row
             past every bound is not counted.
 
@@ -58,13 +60,24 @@ def calendar_ladder(
     ...     expiry=np.array([0.1, 0.2, 0.5]), bounds=np.array([0.25, np.inf]))
     >>> spreads.tolist(), longs.tolist(), shorts.tolist()
     ([[4.0, 6.0]], [[10.0, 10.0]], [[4.0, 10.0]])
+
+    A perpetual (no expiry) long 10 against 10 short of a dated month: 10 spreads, in the
+    farther leg's tier, the perpetual's:
+
+    >>> calendar_ladder(np.array([0, 0]), 1, counted=np.array([True, True]),
+    ...     quantity=np.array([10.0, -10.0]), expiry=np.array([np.inf, 0.1]),
+    ...     bounds=np.array([0.25, np.inf]))[0].tolist()
+    [[0.0, 10.0]]
     """
     tiers = len(bounds)
     tier = np.searchsorted(bounds, expiry, side="left")
     keep = counted & (tier < tiers) & ~np.isnan(expiry)
     # one (class group, expiry day) per key: its net contracts; the pair as one integer,
     # ordered as the pairs are, so that one 1-D unique finds them
-    day = np.round(expiry[keep] * 365.0).astype(np.int64)
+    dated = np.isfinite(expiry[keep])
+    day = np.round(np.where(dated, expiry[keep], 0.0) * 365.0).astype(np.int64)
+    # no expiry: one key past every dated one
+    day = np.where(dated, day, int(day[dated].max()) + 1 if dated.any() else 0)
     low = int(day.min()) if len(day) else 0
     span = (int(day.max()) - low + 1) if len(day) else 1
     unique, inverse = np.unique(codes[keep] * span + (day - low), return_inverse=True)

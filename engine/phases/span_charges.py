@@ -79,6 +79,9 @@ def span_charges(
         moving = moving_instrument(state)[rows]
         at = moving if scan.calendar.by_delta else inst_rows
         expiry = inst["residual_maturity"].to_numpy(np.float64)[at]
+        # a contract the clause counts without an expiry (a perpetual: its maturity is
+        # optional) is farther than every dated month, in the last tier
+        expiry = np.where(counted & np.isnan(expiry), np.inf, expiry)
         contracts = deltas if scan.calendar.by_delta else quantity
         spreads, longs, shorts = calendar_ladder(
             codes, size, counted=counted, quantity=contracts, expiry=expiry, bounds=bounds

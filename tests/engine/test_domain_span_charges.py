@@ -6,9 +6,12 @@ kernel's spread formation on its own.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from _evaluate_books import decision, make_book, run
 
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
@@ -132,3 +135,49 @@ def test_short_option_minimum_is_per_short_contract_and_compared_not_added() -> 
     assert groups.loc["SOLO", "scanning_risk"] == pytest.approx(0.0, abs=1e-9)
     assert groups.loc["SOLO", "requirement"] == pytest.approx(18.75)
     assert bool(groups.loc["SOLO", "minimum_binds"])
+
+
+# Nano BTC contracts of one class group BTC (0.01 x 100,000 = 1,000 a contract, range 30%):
+# a perpetual without a maturity, a perpetual-style one with a five-year expiry (Coinbase's),
+# and the August month (59 days from 2026-06-30: the near tier).
+BTC = (
+    "BIPB,crypto_perpetual,,BTC,,0.01,100000.00,,,,,,\n"
+    "BIPC,crypto_perpetual,,BTC,,0.01,100000.00,,,,,,\n"
+    "BIP30,crypto_perpetual,,BTC,,0.01,100000.00,2031-07-21,,,,,\n"
+    "BITQ,crypto_future,,BTC,,0.01,100000.00,2026-08-28,,,,,"
+)
+
+
+@pytest.mark.parametrize("rulebook", ["cftc", "harmonized"])
+@pytest.mark.parametrize(
+    ("positions", "requirement"),
+    [
+        # long 10 perpetuals, short 10 August: the scan nets to 0 at every point; netted
+        # per expiry +10 (no expiry: the farthest, tier otherwise) and -10 (near): 10
+        # spreads in the far tier x 200 = 2,000 (was 0: the clause left the perpetual out)
+        ("C1,BIPB,10\nC1,BITQ,-10", 2_000.0),
+        # the same with the five-year perpetual-style contract (1,847 days: otherwise)
+        ("C1,BIP30,10\nC1,BITQ,-10", 2_000.0),
+        # short 4 perpetuals against long 10 August: 4 spreads x 200 = 800, and the scan's
+        # 6 net long contracts lose 6 x 1,000 x 30% = 1,800 at -1 range (the extreme
+        # 3 x 1,800 x 33% = 1,782 is less): 2,600
+        ("C1,BIPB,-4\nC1,BITQ,10", 2_600.0),
+        # the two perpetuals against each other: 0 at every point; the one without a
+        # maturity is farther than the five-year one: 10 spreads in the far tier, 2,000
+        ("C1,BIPB,10\nC1,BIP30,-10", 2_000.0),
+        # two perpetuals without a maturity are one expiry: they net, no spread
+        ("C1,BIPB,10\nC1,BIPC,-10", 0.0),
+    ],
+)
+def test_a_perpetual_spreads_against_the_dated_months_of_its_class_group(
+    tmp_path: Path, rulebook: str, positions: str, requirement: float
+) -> None:
+    book = make_book(
+        tmp_path,
+        "C1,FOX,FCM1,CFTC,futures,customer,",
+        positions,
+        "L1,C1,USD,100000,,",
+        BTC,
+    )
+    ev = run(book, rulebook)
+    assert float(decision(ev, "ms:C1")["maintenance"]) == pytest.approx(requirement)
