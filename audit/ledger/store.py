@@ -8,6 +8,8 @@ both land with the chain intact.
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -16,6 +18,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     Connection,
@@ -29,7 +32,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError, ProgrammingError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
 from marginlex.audit.ledger import tables as t
@@ -55,6 +58,7 @@ from marginlex.audit.ledger.decision_keys import (
 )
 from marginlex.audit.ledger.driver_rows import insert_sql
 from marginlex.audit.ledger.entry_read import LedgerError
+from marginlex.audit.ledger.lock_holders import lock_holders
 from marginlex.audit.ledger.read import LedgerReader, inflate_book
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
@@ -66,10 +70,19 @@ from marginlex.audit.trace.model import DecisionTrace
 ENV_VAR = "MARGINLEX_LEDGER"
 _PG_LOCK_KEY = 0x6D6C6578  # "mlex": one advisory lock id for every marginlex ledger writer
 _CHUNK = 5000
+_BUSY_TIMEOUT_MS = 300_000  # SQLite waits this long for a lock a statement needs
 
 
 _Item = DecisionTrace | PreparedDecision | CarriedEntries
-__all__ = ["ENV_VAR", "Ledger", "LedgerError", "schema_revision", "shown_location"]
+__all__ = [
+    "ENV_VAR",
+    "LOCK_WAIT_SECONDS",
+    "Ledger",
+    "LedgerError",
+    "check_ledger",
+    "schema_revision",
+    "shown_location",
+]
 
 
 def shown_location(location: str) -> str:
@@ -200,7 +213,7 @@ def _add_columns(conn: Connection) -> None:
 
 
 def _sqlite_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 300})
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -211,19 +224,98 @@ def _sqlite_engine(path: Path) -> Engine:
         dbapi_conn.isolation_level = None
         # 16 KiB pages hold several compressed traces each (4 KiB pages hold one, half
         # empty): a third smaller and faster. It only takes effect on a new file.
-        dbapi_conn.execute("PRAGMA page_size=16384")
+        # Each statement that locks waits for another process's lock as _waiting says.
+        _waiting(dbapi_conn, path, "PRAGMA page_size=16384")
         # A 256 MiB page cache (the default is 2 MiB): a recorded run's index pages stay in
         # memory instead of being read back from the file as each batch of entries lands
         # (at 100k accounts, 181k page reads became 68k, the run 1 s faster). SQLite fills
         # it only as pages are used: a reader of one decision takes a few pages.
-        dbapi_conn.execute("PRAGMA cache_size=-262144")
+        _waiting(dbapi_conn, path, "PRAGMA cache_size=-262144")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("ledger_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if conn.get_execution_options().get("ledger_write", False):
+            _waiting(conn.connection.dbapi_connection, path, "BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+LOCK_WAIT_SECONDS = 300.0
+"""How long a command waits for another process's lock on a SQLite ledger."""
+_QUIET_WAIT_SECONDS = 1.0  # a lock held no longer than this (a small run committing): unsaid
+
+
+def _say_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # sys.stderr as it is now: a test's capture
+
+
+lock_wait_notice: Callable[[str], None] = _say_on_stderr
+"""Where a command says that it waits for a ledger's lock (stderr; an application may
+redirect it)."""
+
+
+def _holders(path: Path) -> str:
+    """``held by pid 3783 (marginlex run ...)``, or that the system does not say who."""
+    holders = lock_holders(path)
+    if not holders:
+        return "held by another process (the system does not say which)"
+    return "held by " + ", ".join(holders)
+
+
+def _waiting(dbapi_conn: Any, path: Path, sql: str) -> None:
+    """Run ``sql`` (``BEGIN IMMEDIATE``: take the ledger's write lock; a pragma: read its
+    header), waiting for another process's lock on the file at most
+    :data:`LOCK_WAIT_SECONDS`.
+
+    A lock held past a second is said at once (:data:`lock_wait_notice`), with who holds it
+    when the system says: a run waited up to five minutes in silence. Afterwards the
+    connection keeps the long timeout: a commit may wait for readers to finish.
+
+    Raises:
+        LedgerError: the lock was still held after the wait; nothing was written.
+        sqlalchemy.exc.DBAPIError: SQLite refused otherwise (not a database, an I/O error).
+    """
+    total = max(LOCK_WAIT_SECONDS, 0.0)
+    quiet = min(_QUIET_WAIT_SECONDS, total)
+    try:
+        for step, timeout in enumerate((quiet, total - quiet)):
+            dbapi_conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            try:
+                dbapi_conn.execute(sql)
+                return
+            except sqlite3.Error as exc:
+                if not _busy(exc):  # as SQLAlchemy would have raised it
+                    raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            if step == 0:
+                lock_wait_notice(
+                    f"waiting for the ledger {path}: it is locked, {_holders(path)}; waiting "
+                    f"up to {_seconds(total)} (Ctrl+C stops the wait; nothing is written then)"
+                )
+        raise LedgerError(
+            f"the ledger {path} stayed locked for {_seconds(total)}, {_holders(path)}: "
+            "nothing was written; let that process finish (or stop it) and try again"
+        )
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused for a lock another connection holds."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _seconds(seconds: float) -> str:
+    """``5 minutes``, ``90 s``, ``2 s``.
+
+    >>> _seconds(300.0), _seconds(90.0), _seconds(2.0)
+    ('5 minutes', '90 s', '2 s')
+    """
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} minutes"
+    return f"{seconds:g} s"
 
 
 def _engine(location: str, create: bool) -> Engine:
@@ -237,10 +329,67 @@ def _engine(location: str, create: bool) -> Engine:
                 f"unsupported ledger URL {location!r}: use a path or postgresql+psycopg://"
             )
         return create_engine(location, pool_pre_ping=True)
-    path = Path(location).expanduser().resolve()
+    return _sqlite_engine(_sqlite_path(location, create=create))
+
+
+def _sqlite_path(location: str, *, create: bool) -> Path:
+    """The file of a SQLite ledger (a path, or a ``sqlite:///`` URL's), checked.
+
+    Raises:
+        LedgerError: an in-memory database (it would record nothing, and SQLite's name was
+            taken for a file named ``:memory:``), a folder, or no such folder.
+    """
+    name = location.removeprefix("sqlite:///")
+    if name == ":memory:" or name.startswith("file::memory:"):
+        raise LedgerError(
+            f"{location} is an in-memory database: a ledger there would be gone when the "
+            "command ends, so nothing could be audited; give a file path, such as ledger.db"
+        )
+    path = Path(name).expanduser().resolve()
     if (problem := path_problem(path, create=create)) is not None:
         raise LedgerError(problem)
-    return _sqlite_engine(path)
+    return path
+
+
+def check_ledger(location: str) -> None:
+    """Refuse, before a run evaluates anything, a ledger it could not record in: what
+    :meth:`Ledger.open` refuses without writing (a file that is not a database, a database
+    holding other tables, a newer schema, an in-memory database, a PostgreSQL server that
+    refuses the login). Nothing is created or written; a SQLite file not yet there is made
+    when the run records. A ledger locked by another writer is not waited for here.
+
+    Raises:
+        LedgerError: what is wrong, in one line.
+    """
+    shown = shown_location(location)
+    if "://" not in location or location.startswith("sqlite:///"):
+        path = _sqlite_path(location, create=True)
+        if not path.exists():
+            return
+        shown = f"sqlite:///{path}"  # as the engine names it when the run records
+        uri = f"file:{quote(str(path))}?mode=ro"
+        engine = create_engine(
+            "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=0.2)
+        )
+    else:
+        engine = _engine(location, create=False)
+    try:
+        act_as(engine, Access.WRITE)
+        with engine.connect() as conn:
+            _refuse_newer_schema(conn, location)
+            if not inspect(conn).has_table(t.decisions.name):
+                _refuse_foreign_database(conn, location)
+    except RoleRefused as exc:
+        raise LedgerError(str(exc)) from exc
+    except DatabaseError as exc:
+        if isinstance(exc.orig, sqlite3.Error) and _busy(exc.orig):
+            return  # another writer holds it now: the run says so when it records
+        hint = ""
+        if isinstance(exc.orig, sqlite3.DatabaseError) and "not a database" in str(exc.orig):
+            hint = "; it was left as it was: give a new file or a ledger's path"
+        raise LedgerError(f"cannot open the ledger {shown}: {exc.orig}{hint}") from exc
+    finally:
+        engine.dispose()
 
 
 class Ledger(LedgerReader):

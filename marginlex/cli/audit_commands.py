@@ -184,6 +184,7 @@ def explain(
     format = ExplainFormat.JSON if as_json else format
     check_file_or_exit(output, "-o")  # before the ledger is read or a book evaluated
     _refuse_what_if_html(what_if=what_if, format=format)
+    _refuse_cuts(depth=depth, section=section, what_if=what_if, format=format)
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
     from marginlex.audit.explain.text import render_json, render_rich, render_text  # noqa: PLC0415
 
@@ -246,6 +247,30 @@ def _refuse_what_if_html(*, what_if: bool, format: ExplainFormat) -> None:
     """Exit 2 for ``--what-if --format html``: it wrote the text, in a file named .html."""
     if what_if and format is ExplainFormat.HTML:
         raise usage_error("--what-if writes text or json (--format json), not html", "explain")
+
+
+def _refuse_cuts(
+    *, depth: int | None, section: str | None, what_if: bool, format: ExplainFormat
+) -> None:
+    """Exit 2 for ``--depth`` or ``--section`` where they cut nothing: ``--what-if`` (a list
+    of changes, not the tree) and ``--format json|html`` (the whole trace) ignored them."""
+    given = [name for name, on in (("--depth", depth is not None), ("--section", section)) if on]
+    if not given:
+        return
+    cut = " and ".join(given)
+    verb = "cuts" if len(given) == 1 else "cut"
+    if what_if:
+        raise usage_error(
+            f"{cut} {verb} the decision's tree; --what-if lists changes, not the tree: give "
+            "one or the other",
+            "explain",
+        )
+    if format is not ExplainFormat.TEXT:
+        raise usage_error(
+            f"{cut} {verb} the text form; --format {format.value} writes the whole decision: "
+            "leave it out or use the text form",
+            "explain",
+        )
 
 
 def _refuse_with_rulebook(*, ledger: str | None, run: str | None, what_if: bool) -> None:

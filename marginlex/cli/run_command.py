@@ -468,6 +468,8 @@ def run(
     check_out_or_exit(out)
     location = ledger or os.environ.get(LEDGER_ENV) or (_default_ledger() if record else None)
     signer = _signer(location, sign, checkpoints)
+    if location:
+        _check_ledger_or_exit(location)
     names = list(rulebook or DEFAULT_RULEBOOKS)
     refuse_unclean(names, allow_warnings, _err)
     earlier = since_or_exit(since, location, dask, _err)
@@ -500,6 +502,18 @@ def run(
             _out.print(fit(decision_table(ev, wide=wide), _out, whole=DECISION_WHOLE))
     summary = _summary_table(results)
     _out.print(fit(summary, _out, whole=SUMMARY_WHOLE, optional=SUMMARY_OPTIONAL))
+
+
+def _check_ledger_or_exit(location: str) -> None:
+    """Exit 1 before anything is evaluated when the ledger could not record the run (a
+    file that is not a database was said only after the whole evaluation)."""
+    from marginlex.audit.ledger.store import LedgerError, check_ledger  # noqa: PLC0415
+
+    try:
+        check_ledger(location)
+    except LedgerError as exc:
+        _err.print(f"error: nothing recorded: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
 
 
 def _default_ledger() -> str:
