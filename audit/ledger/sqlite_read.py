@@ -30,6 +30,7 @@ from marginlex.audit.ledger.entry_read import (
     set_part,
     stored_decision,
 )
+from marginlex.audit.ledger.locks import LockTimeout, run_waiting
 from marginlex.audit.ledger.records import RunOrigin, StoredDecision
 from marginlex.audit.ledger.revisions import SCHEMA_REVISIONS
 
@@ -101,6 +102,7 @@ class SqliteDecisionReader:
         path = Path(location.removeprefix("sqlite:///")).expanduser().resolve()
         if (problem := path_problem(path, create=False)) is not None:
             raise LedgerError(problem)
+        self.path = path
         self.url = f"sqlite:///{path}"  # as SQLAlchemy names the engine in its errors
         uri = f"file:{quote(str(path))}?mode=ro"
         try:
@@ -109,6 +111,9 @@ class SqliteDecisionReader:
             raise LedgerError(f"cannot open the ledger {self.url}: {exc}") from exc
         try:
             self.dictionaries = self._open()
+        except LockTimeout as exc:
+            self.conn.close()
+            raise LedgerError(str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise LedgerError(f"cannot open the ledger {self.url}: {exc}") from exc
@@ -117,7 +122,8 @@ class SqliteDecisionReader:
             raise
 
     def _open(self) -> Dictionaries:
-        kinds = dict(self.conn.execute("SELECT name, type FROM sqlite_master"))
+        # the first read: a writer committing holds the file (said when past a second)
+        kinds = dict(run_waiting(self.conn, self.path, "SELECT name, type FROM sqlite_master"))
         tables = {name for name, kind in kinds.items() if kind == "table"}
         if "decisions" not in tables:
             if "decisions" in kinds:  # a view put in its place shows what it likes

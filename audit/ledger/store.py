@@ -9,7 +9,6 @@ both land with the chain intact.
 from __future__ import annotations
 
 import sqlite3
-import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -58,7 +57,7 @@ from marginlex.audit.ledger.decision_keys import (
 )
 from marginlex.audit.ledger.driver_rows import insert_sql
 from marginlex.audit.ledger.entry_read import LedgerError
-from marginlex.audit.ledger.lock_holders import lock_holders
+from marginlex.audit.ledger.locks import BUSY_TIMEOUT_MS, LockTimeout, busy, run_waiting
 from marginlex.audit.ledger.read import LedgerReader, inflate_book
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
@@ -70,13 +69,11 @@ from marginlex.audit.trace.model import DecisionTrace
 ENV_VAR = "MARGINLEX_LEDGER"
 _PG_LOCK_KEY = 0x6D6C6578  # "mlex": one advisory lock id for every marginlex ledger writer
 _CHUNK = 5000
-_BUSY_TIMEOUT_MS = 300_000  # SQLite waits this long for a lock a statement needs
 
 
 _Item = DecisionTrace | PreparedDecision | CarriedEntries
 __all__ = [
     "ENV_VAR",
-    "LOCK_WAIT_SECONDS",
     "Ledger",
     "LedgerError",
     "check_ledger",
@@ -213,7 +210,7 @@ def _add_columns(conn: Connection) -> None:
 
 
 def _sqlite_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -242,80 +239,20 @@ def _sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-LOCK_WAIT_SECONDS = 300.0
-"""How long a command waits for another process's lock on a SQLite ledger."""
-_QUIET_WAIT_SECONDS = 1.0  # a lock held no longer than this (a small run committing): unsaid
-
-
-def _say_on_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)  # sys.stderr as it is now: a test's capture
-
-
-lock_wait_notice: Callable[[str], None] = _say_on_stderr
-"""Where a command says that it waits for a ledger's lock (stderr; an application may
-redirect it)."""
-
-
-def _holders(path: Path) -> str:
-    """``held by pid 3783 (marginlex run ...)``, or that the system does not say who."""
-    holders = lock_holders(path)
-    if not holders:
-        return "held by another process (the system does not say which)"
-    return "held by " + ", ".join(holders)
-
-
 def _waiting(dbapi_conn: Any, path: Path, sql: str) -> None:
-    """Run ``sql`` (``BEGIN IMMEDIATE``: take the ledger's write lock; a pragma: read its
-    header), waiting for another process's lock on the file at most
-    :data:`LOCK_WAIT_SECONDS`.
-
-    A lock held past a second is said at once (:data:`lock_wait_notice`), with who holds it
-    when the system says: a run waited up to five minutes in silence. Afterwards the
-    connection keeps the long timeout: a commit may wait for readers to finish.
+    """:func:`~marginlex.audit.ledger.locks.run_waiting`, its errors as the ledger's and
+    SQLAlchemy's (``BEGIN IMMEDIATE`` takes the write lock; a pragma reads the header).
 
     Raises:
         LedgerError: the lock was still held after the wait; nothing was written.
         sqlalchemy.exc.DBAPIError: SQLite refused otherwise (not a database, an I/O error).
     """
-    total = max(LOCK_WAIT_SECONDS, 0.0)
-    quiet = min(_QUIET_WAIT_SECONDS, total)
     try:
-        for step, timeout in enumerate((quiet, total - quiet)):
-            dbapi_conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            try:
-                dbapi_conn.execute(sql)
-                return
-            except sqlite3.Error as exc:
-                if not _busy(exc):  # as SQLAlchemy would have raised it
-                    raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
-            if step == 0:
-                lock_wait_notice(
-                    f"waiting for the ledger {path}: it is locked, {_holders(path)}; waiting "
-                    f"up to {_seconds(total)} (Ctrl+C stops the wait; nothing is written then)"
-                )
-        raise LedgerError(
-            f"the ledger {path} stayed locked for {_seconds(total)}, {_holders(path)}: "
-            "nothing was written; let that process finish (or stop it) and try again"
-        )
-    finally:
-        dbapi_conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-
-
-def _busy(exc: sqlite3.Error) -> bool:
-    """Whether SQLite refused for a lock another connection holds."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-def _seconds(seconds: float) -> str:
-    """``5 minutes``, ``90 s``, ``2 s``.
-
-    >>> _seconds(300.0), _seconds(90.0), _seconds(2.0)
-    ('5 minutes', '90 s', '2 s')
-    """
-    if seconds >= 120 and seconds % 60 == 0:
-        return f"{int(seconds // 60)} minutes"
-    return f"{seconds:g} s"
+        run_waiting(dbapi_conn, path, sql)
+    except LockTimeout as exc:
+        raise LedgerError(str(exc)) from exc
+    except sqlite3.Error as exc:  # as SQLAlchemy would have raised it
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
 
 def _engine(location: str, create: bool) -> Engine:
@@ -382,7 +319,7 @@ def check_ledger(location: str) -> None:
     except RoleRefused as exc:
         raise LedgerError(str(exc)) from exc
     except DatabaseError as exc:
-        if isinstance(exc.orig, sqlite3.Error) and _busy(exc.orig):
+        if isinstance(exc.orig, sqlite3.Error) and busy(exc.orig):
             return  # another writer holds it now: the run says so when it records
         hint = ""
         if isinstance(exc.orig, sqlite3.DatabaseError) and "not a database" in str(exc.orig):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from marginlex.audit.ledger import store
+from marginlex.audit.ledger import locks
 from marginlex.cli import app, run_command
 
 runner = CliRunner()
@@ -138,7 +138,7 @@ def held(recorded: Path) -> Iterator[subprocess.Popen[str]]:
 def test_a_locked_ledger_is_said_at_once_and_the_wait_is_bounded(
     recorded: Path, held: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "LOCK_WAIT_SECONDS", 2.0)
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 2.0)
     before = _sha(recorded)
     result = runner.invoke(app, ["run", "-r", "cftc", "--ledger", str(recorded)])
     assert result.exit_code == 1
@@ -158,6 +158,20 @@ def test_a_locked_ledger_is_said_at_once_and_the_wait_is_bounded(
     assert len(listed.stdout.splitlines()) == 1 + CFTC_SETS  # header and the one run's sets
 
 
+def test_explain_on_a_locked_ledger_says_it_waits_and_gives_up(
+    recorded: Path, held: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`explain` reads with the standard library's sqlite3: it waited for a writer's lock
+    in silence too (5 minutes)."""
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 2.0)
+    result = runner.invoke(app, ["explain", "cftc:ms:A08_FOX_FUT", "--ledger", str(recorded)])
+    assert result.exit_code == 2 and result.stdout == ""
+    said = " ".join(result.stderr.split())
+    where = recorded.resolve()
+    assert f"waiting for the ledger {where}: it is locked, held by pid {held.pid}" in said
+    assert f"the ledger {where} stayed locked for 2 s, held by pid {held.pid}" in said
+
+
 def test_a_lock_released_during_the_wait_records_the_run(
     recorded: Path, held: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,7 +181,7 @@ def test_a_lock_released_during_the_wait_records_the_run(
         said.append(message)
         held.communicate("\n", timeout=30)
 
-    monkeypatch.setattr(store, "lock_wait_notice", release)
+    monkeypatch.setattr(locks, "lock_wait_notice", release)
     result = runner.invoke(app, ["run", "-r", "cftc", "--ledger", str(recorded)])
     assert result.exit_code == 0, result.output
     assert len(said) == 1 and said[0].startswith("waiting for the ledger")
