@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -46,8 +45,14 @@ def credit_pair(row: m.CreditRow) -> str:
 
 
 def string(text: str) -> str:
-    """A quoted string (the language has no escapes; quotes never occur inside)."""
-    return json.dumps(text, ensure_ascii=False)
+    r"""A quoted string, its text as written: the language has no escapes (quotes never
+    occur inside), so a backslash or a tab is text. Written as JSON escapes, each ``fmt``
+    doubled a citation's backslashes and turned its tab into ``\t``.
+
+    >>> print(string(r"see C:\rules\a.pdf"))
+    "see C:\rules\a.pdf"
+    """
+    return f'"{text}"'
 
 
 def _level(e: m.Node) -> int:

@@ -514,6 +514,9 @@ def format_text(text: str, path: str = "<string>") -> str:
     parameter p = 5 USD
       cites "x"
     """
+    # Line ends as a file is read (`read_text`): a lone carriage return inside a quoted text
+    # was written back as the two characters `\r`, a text the parser reads otherwise.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     book = parse(text, path)
     rows = text.splitlines()
     gaps = {

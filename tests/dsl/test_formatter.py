@@ -266,3 +266,47 @@ def test_a_short_stock_row_s_per_share_figures_parse_and_round_trip() -> None:
     plain = parse(SHORT_STOCK.replace(", under 5 USD a share 100% at least 2.50 USD per share", ""))
     (row,) = plain.statements[0].method.rows  # type: ignore[union-attr]
     assert row.low_price is None and row.per_share is not None
+
+
+BACKSLASH_AND_TAB = (
+    'rulebook r "R"\n  cites "C:\\rules\\house.pdf"\n\nparameter p = 5 USD\n'
+    '  cites "policy\t7 \\ section 2"\n\neligibility e for account\n  cites "c"\n'
+    '  require k: account.kind = "a\\b" because "tab\there"\n'
+)
+
+
+def test_a_backslash_or_a_tab_in_a_text_is_kept_as_written(tmp_path: Path) -> None:
+    """The language has no escapes: ``fmt`` wrote texts as JSON strings, so each run doubled
+    a citation's backslashes (``C:\\rules`` became ``C:\\\\rules``, then ``C:\\\\\\\\rules``)
+    and a tab became the two characters ``\\t``: the citation and the rulebook's sha256
+    changed, and ``fmt --check`` never passed."""
+    once = format_text(BACKSLASH_AND_TAB)
+    assert 'cites "C:\\rules\\house.pdf"' in once  # one backslash each, as written
+    assert 'cites "policy\t7 \\ section 2"' in once  # the tab itself, not `\t`
+    assert 'account.kind = "a\\b" because "tab\there"' in once
+    roundtrip(BACKSLASH_AND_TAB)
+    book = parse(once)
+    assert book.header.citation is not None
+    assert book.header.citation.text == "C:\\rules\\house.pdf"  # 18 characters, 2 backslashes
+    # through the command: a second `fmt` changes nothing
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from marginlex.cli import app  # noqa: PLC0415
+
+    path = tmp_path / "r.mlx"
+    path.write_text(BACKSLASH_AND_TAB, encoding="utf-8")
+    assert CliRunner().invoke(app, ["fmt", str(path)]).exit_code == 0
+    assert path.read_text(encoding="utf-8") == once
+    assert CliRunner().invoke(app, ["fmt", "--check", str(path)]).exit_code == 0
+
+
+def test_a_lone_carriage_return_in_a_text_is_a_line_end_as_in_a_file() -> None:
+    """Text given in memory (not read from a file, where it is a line end): a carriage
+    return inside a quoted text was written back as the two characters ``\\r``."""
+    from marginlex.dsl.diagnostics import RulebookError  # noqa: PLC0415
+
+    with pytest.raises(RulebookError) as caught:
+        format_text('rulebook r "R"\n  cites "a\rb"\n')
+    (found,) = caught.value.diagnostics
+    assert (found.code, found.span.line, found.span.column) == ("MLX102", 2, 9)
+    assert 'no closing `"` on its line' in found.message
