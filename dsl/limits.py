@@ -39,6 +39,11 @@ MAX_NAME_LENGTH = 100
 rule ids, requirement names and rulebook ids in VARCHAR(200) columns, which PostgreSQL
 enforces (a 263-character rule id checked clean, then a run was refused mid-way)."""
 
+MAX_EXTENDS_DEPTH = 100
+"""Rulebooks one ``extends`` chain may pass through (``a extends b``, ``b extends c``, ...;
+the shipped ones are 1 deep): each base is resolved inside the one that extends it, so a
+chain of 1,500 ended in a ``RecursionError`` after a minute."""
+
 MAX_TABLE_ROWS = 500
 """Rows of one table or list (maturity buckets, asset rows, rate rows, range rows, credit
 rows, requirements): the conflict checker compares rows pairwise with an SMT solver."""

@@ -22,6 +22,7 @@ from marginlex.dsl.diagnostics import (
     error,
     settle,
 )
+from marginlex.dsl.limits import MAX_EXTENDS_DEPTH
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.walk import walk
 from marginlex.dsl.resolve.extension import dropped, extend
@@ -183,6 +184,20 @@ class _Resolver:
         return kept
 
     def _base(self, ref: m.Symbol, stack: tuple[str, ...]) -> ResolvedRulebook | None:
+        if ref.name not in self.done and (too_deep := self._too_deep(ref.name, stack)):
+            self.missing_base = True
+            shown = [*too_deep[:3], "…", too_deep[-1]] if len(too_deep) > 5 else too_deep
+            self.diagnostics.append(
+                error(
+                    Code.TOO_DEEP,
+                    f"`extends` goes more than {MAX_EXTENDS_DEPTH} rulebooks deep: "
+                    f"{' -> '.join(shown)} ({len(too_deep) - 1} deep)",
+                    ref.span,
+                    "extend fewer layers: a variant can extend a base and change it with "
+                    "`override` and `remove`, and one rulebook may extend several bases",
+                )
+            )
+            return None
         if ref.name in stack:
             cycle: list[str] | None = [*stack[stack.index(ref.name) :], ref.name]
         else:
@@ -245,6 +260,37 @@ class _Resolver:
         except RulebookClaimError as exc:
             self.claimed[rulebook_id] = exc
         return None
+
+    def _too_deep(self, start: str, stack: tuple[str, ...]) -> list[str] | None:
+        """The ``extends`` chain through ``start`` when it is deeper than
+        :data:`~marginlex.dsl.limits.MAX_EXTENDS_DEPTH` (ids, the checked file first), found
+        from the file being checked, so that its own ``extends`` is where it is said (each
+        base is resolved inside the one that extends it: 1,500 deep, a RecursionError)."""
+        if len(stack) > 1:  # measured from the top: a base deeper down is within it
+            return [*stack, start] if len(stack) > MAX_EXTENDS_DEPTH else None
+        below = self._longest_chain(start)
+        return [*stack, *below] if len(below) > MAX_EXTENDS_DEPTH else None
+
+    def _longest_chain(self, start: str) -> list[str]:
+        """The longest ``extends`` chain from ``start`` (its ids, ``start`` first), walked
+        without recursion; an edge back into the walk's path (a cycle, said as MLX203
+        elsewhere) is not followed."""
+        longest: dict[str, list[str]] = {}
+        path: set[str] = set()
+        todo: list[tuple[str, bool]] = [(start, False)]
+        while todo:
+            name, finished = todo.pop()
+            book = self._find(name)
+            bases = [r.name for r in (book.header.extends if book is not None else ())]
+            if finished:
+                path.discard(name)
+                below = [longest[b] for b in bases if b in longest]
+                longest[name] = [name, *max(below, key=len, default=[])]
+            elif name not in longest and name not in path:
+                path.add(name)
+                todo.append((name, True))
+                todo.extend((b, False) for b in bases if b not in longest and b not in path)
+        return longest[start]
 
     def _cycle(self, start: str, stack: tuple[str, ...]) -> list[str] | None:
         """A path of ``extends`` from ``start`` back into ``stack``, if there is one."""

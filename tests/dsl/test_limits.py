@@ -4,12 +4,14 @@ instead of hanging (issue 15): each limit gives a diagnostic at the place that c
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from marginlex.dsl import Library, check_text, shipped_dir
+from marginlex.dsl import Library, RulebookError, check_text, load_rulebook, shipped_dir
+from marginlex.dsl.check.runner import check_paths
 from marginlex.dsl.diagnostics import Code
-from marginlex.dsl.limits import MAX_NESTING, MAX_RULEBOOK_BYTES
+from marginlex.dsl.limits import MAX_EXTENDS_DEPTH, MAX_NESTING, MAX_RULEBOOK_BYTES
 
 SEC = (shipped_dir() / "sec.mlx").read_text().replace("rulebook sec ", "rulebook big ")
 SCOPE = "decides account where account.regime = SEC"
@@ -124,3 +126,45 @@ def test_dated_versions_overlapping_an_earlier_open_one_are_each_named() -> None
         (Code.EFFECTIVE_OVERLAP, 8, "end the version at line 3 before this one starts"),
         (Code.EFFECTIVE_OVERLAP, 11, "end the version at line 3 before this one starts"),
     ]
+
+
+def _chain(folder: Path, hops: int) -> Path:
+    """r0 extends r1, ..., r{hops-1} extends r{hops}: ``hops`` levels of ``extends``."""
+    for k in range(hops + 1):
+        extends = f"\n  extends r{k + 1}" if k < hops else ""
+        (folder / f"r{k}.mlx").write_text(
+            f'rulebook r{k} "R{k}"\n  cites "c"{extends}\n\nparameter p{k} = 5 USD\n'
+            '  cites "x"\n  status illustrative\n  accept MLX215 because "x"\n',
+            encoding="utf-8",
+        )
+    return folder / "r0.mlx"
+
+
+def test_an_extends_chain_past_the_limit_is_said_at_the_checked_file_s_extends(
+    tmp_path: Path,
+) -> None:
+    """A chain of 1,500 `extends` ended in a RecursionError traceback after a minute (each
+    base is resolved inside the one extending it); past MAX_EXTENDS_DEPTH (100) it is MLX107
+    at the checked file's own `extends` (line 3, column 11: `  extends r1`)."""
+    top = _chain(tmp_path, MAX_EXTENDS_DEPTH + 1)  # r0 -> ... -> r101: 101 deep
+    (report,) = check_paths([str(top)])
+    found = [(d.code, d.span.line, d.span.column) for d in report.diagnostics]
+    assert found == [(Code.TOO_DEEP, 3, 11)]
+    assert report.diagnostics[0].message == (
+        "`extends` goes more than 100 rulebooks deep: r0 -> r1 -> r2 -> … -> r101 (101 deep)"
+    )
+    with pytest.raises(RulebookError):
+        load_rulebook(top)
+
+
+def test_an_extends_chain_at_the_limit_resolves(tmp_path: Path) -> None:
+    top = _chain(tmp_path, MAX_EXTENDS_DEPTH)  # r0 -> ... -> r100: 100 deep
+    resolved = load_rulebook(top)
+    assert len(resolved.bases) == 100 and resolved.bases[0] == "r100"
+
+
+def test_a_chain_of_1500_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    top = _chain(tmp_path, 1500)
+    (report,) = check_paths([str(top)])
+    assert [d.code for d in report.diagnostics] == [Code.TOO_DEEP]
+    assert report.diagnostics[0].message.endswith("-> r1500 (1500 deep)")
