@@ -443,7 +443,7 @@ def control_diagnostics(text: str, path: str) -> list[Diagnostic]:
     ['the control character \\\\x00 cannot appear in a rulebook, not even in a text or comment']
     """
     found = []
-    for match in UNSAFE.finditer(text):
+    for match in _REFUSED.finditer(text):
         char = match.group()
         if char == "\r":  # a line end (CRLF, or alone as lark reads it)
             continue
@@ -454,9 +454,20 @@ def control_diagnostics(text: str, path: str) -> list[Diagnostic]:
     return found
 
 
+_REFUSED = re.compile(UNSAFE.pattern[:-1] + "\ud800-\udfff]")
+""":data:`~marginlex.printable.UNSAFE`, and a lone UTF-16 surrogate: not a character (no file
+read as UTF-8 holds one, but an editor's text over the language server may), it stopped the
+checker with a serialization error instead of a diagnostic."""
+
+
 def _unseen(char: str) -> tuple[str, str]:
     """The message and hint for one character :func:`control_diagnostics` refuses."""
     anywhere = "cannot appear in a rulebook, not even in a text or comment"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return (
+            f"{char_name(char)} is half of a UTF-16 surrogate pair, not a character: it {anywhere}",
+            "delete it: the text was cut in the middle of a character (an emoji, say)",
+        )
     if char in BIDI:
         return (
             f"the bidirectional control {char_name(char)} {anywhere}: it shows the text "

@@ -145,6 +145,33 @@ def test_what_a_reader_would_not_see_as_parsed_is_refused(char: str, where: str,
     assert found.message.startswith(f"{said} cannot appear in a rulebook, not even in a text")
 
 
+@pytest.mark.parametrize("char", ["\ud800", "\udfff"])
+def test_a_lone_surrogate_is_refused_not_a_serialization_error(char: str) -> None:
+    """A language server client may send a text holding half of a UTF-16 pair (JSON's
+    ``"\\ud800"``): the checker stopped with pydantic's "surrogates not allowed" instead of
+    a diagnostic, and the editor got none. MLX102 at it: line 2 (``HEAD`` is one line),
+    column 29 (``parameter p = 5 USD cites "x`` is 9+2+2+2+4+6+2+1 = 28 characters)."""
+    from marginlex.dsl import Library, check_text  # noqa: PLC0415
+
+    text = HEAD + f'parameter p = 5 USD cites "x{char}y" status verified'
+    found = check_text(text, "t.mlx", Library(None))
+    line = HEAD.count("\n") + 1
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX102", line, 29)]
+    assert found[0].message == (
+        f"U+{ord(char):04X} is half of a UTF-16 surrogate pair, not a character: it cannot "
+        "appear in a rulebook, not even in a text or comment"
+    )
+    # a rulebook clean but for it (the checker's every pass ran, and one raised)
+    clean = (
+        'rulebook r "R"\n  cites "c"\n\nparameter p = 5 USD\n  cites "x{c}y"\n'
+        '  status illustrative\n  accept MLX215 because "x"\n'
+    )
+    assert check_text(clean.format(c=""), "t.mlx", Library(None)) == []
+    found = check_text(clean.format(c=char), "t.mlx", Library(None))
+    # `  cites "x` is 2+5+1+1+1 = 10 characters: the surrogate is column 11 of line 5
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX102", 5, 11)]
+
+
 def test_a_diagnostic_shows_no_control_character_and_points_at_the_right_line() -> None:
     """The source line under an error was printed as it stood: ESC [2J cleared the terminal
     of whoever ran check on a hostile file. It is shown one visible character per control
