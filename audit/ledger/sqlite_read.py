@@ -71,12 +71,16 @@ def _rows(cursor: sqlite3.Cursor, money: bool = False) -> list[Any]:
 def path_problem(path: Path, *, create: bool) -> str | None:
     """What is wrong with ``path`` as a SQLite ledger file, before SQLite says "unable to
     open database file": a folder given for the file, no file there (to open one: nothing,
-    or a device or a pipe), or (to create one) no such folder.
+    or a device or a pipe), or (to create one) no such folder, or a device or a pipe there
+    (SQLite's open of a named pipe waited for a writer for ever; ``/dev/null`` was "disk I/O
+    error" after the whole evaluation).
 
     >>> path_problem(Path("/"), create=True).split(";")[0]
     'cannot open the ledger /: it is a folder'
     >>> path_problem(Path("/no/such/folder/l.db"), create=True)
     'cannot create the ledger /no/such/folder/l.db: there is no folder /no/such/folder'
+    >>> path_problem(Path("/dev/null"), create=True).split(";")[0]
+    'cannot record in /dev/null: it is not a file (a device, a named pipe or a socket)'
     """
     if path.is_dir():
         return (
@@ -85,6 +89,11 @@ def path_problem(path: Path, *, create: bool) -> str | None:
         )
     if not create and not path.is_file():  # nothing there, or a device or a pipe
         return f"no ledger at {path}: record a run first, or pass --ledger PATH"
+    if create and path.exists() and not path.is_file():  # a named pipe hung `run` for ever
+        return (
+            f"cannot record in {path}: it is not a file (a device, a named pipe or a socket); "
+            "give the path of a ledger file"
+        )
     if create and not path.exists() and not path.parent.is_dir():
         return f"cannot create the ledger {path}: there is no folder {path.parent}"
     return None

@@ -4,6 +4,8 @@ while it is waited for (and the wait is bounded), and `explain` refuses cuts it 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -112,6 +114,21 @@ def test_a_ledger_that_cannot_be_reached_is_said_before_evaluating(
     assert result.exit_code == 1 and no_evaluation == []
     assert said in " ".join(result.stderr.split())
     assert "s3cret" not in result.stderr
+
+
+def test_a_named_pipe_or_a_device_is_refused_before_evaluating(
+    tmp_path: Path, no_evaluation: list[str]
+) -> None:
+    """A named pipe given as the ledger hung `run` for ever after evaluating (SQLite's open
+    waits for a writer); /dev/null was "disk I/O error" after the whole evaluation."""
+    pipe = tmp_path / "ledger.db"
+    os.mkfifo(pipe)
+    for given in (pipe, Path("/dev/null")):
+        result = runner.invoke(app, ["run", "-r", "cftc", "--ledger", str(given)])
+        assert result.exit_code == 1 and no_evaluation == []
+        said = " ".join(result.stderr.split())
+        assert f"error: nothing recorded: cannot record in {given}: it is not a file" in said
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # left as it was
 
 
 @pytest.fixture
