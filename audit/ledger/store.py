@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError, ProgrammingError
 
 from marginlex.audit.canonical import canonical_json, sha256_hex
+from marginlex.audit.ledger import locks
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
 from marginlex.audit.ledger.book_digests import write_digest
@@ -329,6 +330,62 @@ def check_ledger(location: str) -> None:
         engine.dispose()
 
 
+def _pg_write_lock(conn: Connection) -> None:
+    """Take the PostgreSQL ledgers' write lock (an advisory lock, held to the transaction's
+    end), as :func:`~marginlex.audit.ledger.locks.run_waiting` does on SQLite: taken at
+    once, or said with who holds it (``pg_locks``, ``pg_stat_activity``), then waited for
+    at most :data:`~marginlex.audit.ledger.locks.LOCK_WAIT_SECONDS` (it waited for ever, in
+    silence).
+
+    Raises:
+        LedgerError: still held after the wait; the transaction is rolled back.
+    """
+    key = {"k": _PG_LOCK_KEY}
+    if conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), key).scalar():
+        return
+    total = max(locks.LOCK_WAIT_SECONDS, 0.001)
+    where = conn.engine.url.render_as_string(hide_password=True)
+    locks.lock_wait_notice(
+        f"waiting for the ledger {where}: its write lock is {_pg_holders(conn)}; waiting up "
+        f"to {locks.seconds(total)} (Ctrl+C stops the wait; nothing is written then)"
+    )
+    conn.execute(text(f"SET LOCAL lock_timeout = {int(total * 1000)}"))
+    try:
+        with conn.begin_nested():  # a timeout rolls back to here, so the holder can be read
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), key)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise LedgerError(
+            f"the ledger {where} stayed locked for {locks.seconds(total)}: its write lock is "
+            f"{_pg_holders(conn)}: nothing was written; let that run finish (or stop it) and "
+            "try again"
+        ) from exc
+    conn.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
+def _pg_holders(conn: Connection) -> str:
+    """``held by pid 4242 (margin_writer, marginlex run ... from 10.0.0.7)``, as far as the
+    server tells this login."""
+    rows = conn.execute(
+        text(
+            "SELECT l.pid, a.usename, a.application_name, host(a.client_addr) AS addr "
+            "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :k "
+            "AND l.pid <> pg_backend_pid()"
+        ),
+        {"k": _PG_LOCK_KEY},
+    ).all()
+    if not rows:
+        return "held by another session (the server does not say which)"
+    shown = []
+    for pid, user, application, addr in rows:
+        about = ", ".join(str(x) for x in (user, application or None) if x)
+        about += f" from {addr}" if addr else ""
+        shown.append(f"pid {pid}" + (f" ({about})" if about else ""))
+    return "held by " + ", ".join(shown)
+
+
 class Ledger(LedgerReader):
     """A ledger of runs and chained decisions.
 
@@ -403,7 +460,7 @@ class Ledger(LedgerReader):
                 conn = raw.execution_options(ledger_write=True)
                 with conn.begin():
                     if self.engine.dialect.name == "postgresql":
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                        _pg_write_lock(conn)
                     yield conn
         except OperationalError as exc:  # said in one line, never a traceback
             url = self.engine.url

@@ -245,3 +245,26 @@ def test_two_runs_at_once_both_land_with_the_chain_intact(
     for run_id in printed:  # each run is one contiguous block of the chain
         seqs = [r["seq"] for r in rows if r["run_id"] == run_id]
         assert seqs == list(range(seqs[0], seqs[0] + DEMO_DECISIONS))
+
+
+def test_a_held_write_lock_is_said_with_its_holder_and_the_wait_is_bounded(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session holding the ledgers' advisory write lock: `run` waited for ever, in
+    silence. It now says so at once, naming the holder's backend pid, and gives up after
+    the wait (2 s here, 300 s by default): exit 1, the ledger as it was (one run, 6 sets)."""
+    from marginlex.audit.ledger import locks  # noqa: PLC0415
+
+    assert _cli("run", "-r", "cftc", "--ledger", pg_url).exit_code == 0
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 2.0)
+    with psycopg.connect(_plain(pg_url), application_name="holder") as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (0x6D6C6578,))  # held to rollback
+        pid = holder.info.backend_pid
+        result = _cli("run", "-r", "cftc", "--ledger", pg_url)
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert f"its write lock is held by pid {pid} (postgres, holder from 127.0.0.1);" in said
+    assert "waiting up to 2 s" in said
+    assert "error: nothing recorded: the ledger" in said and "stayed locked for 2 s" in said
+    listed = _cli("ledger", "--ledger", pg_url, "-f", "csv")
+    assert len(listed.stdout.splitlines()) == 1 + 6  # the header and the first run's 6 sets
