@@ -471,3 +471,25 @@ def test_the_scratch_folder_goes_when_the_console_stops(recorded: Recorded) -> N
         assert scratch.is_dir()
     assert not scratch.exists()
     assert workbench._SCRATCH == []
+
+
+def test_a_lone_carriage_return_is_a_line_end_as_in_a_saved_file(
+    bench: TestClient, folder: Path
+) -> None:
+    """A browser sends a textarea's line ends as CR LF; a crafted form may send a carriage
+    return alone, inside a quoted text. It checked clean (the text read `proposal:\\rmoney`),
+    then the save's formatting refused it: a 500 page. It is a line end, as in a file that
+    `check` reads, so the text is MLX102 (no closing quote on line 5) and nothing is saved."""
+    text = VARIANT.replace('"internal proposal: money', '"internal proposal:\rmoney', 1)
+    checked = bench.post(
+        "/workbench/check", data=_form(text), headers={"accept": "application/json"}
+    )
+    found = checked.json()["diagnostics"]
+    assert [(d["code"], d["line"]) for d in found][:1] == [("MLX102", 5)]
+    response = bench.post("/workbench/save", data=_form(text))
+    assert response.status_code == 400
+    assert _message(response.text) == (
+        f"not saved: the text does not check clean in {folder} (MLX102 this text has no "
+        "closing `&#34;` on its line, 1 in all)"
+    )
+    assert list(folder.iterdir()) == []

@@ -151,7 +151,9 @@ async def _form(request: Request) -> dict[str, Any]:
         "base": fields.get("base", DEFAULT_BASE),
         "name": fields.get("name", "my_variant").strip(),
         "book": fields.get("book", DEMO),
-        "text": fields.get("text", "").replace("\r\n", "\n"),
+        # line ends as `check` reads a file's: a lone carriage return is one too (a crafted
+        # form's checked clean inside a quoted text, then the save's formatting refused it)
+        "text": fields.get("text", "").replace("\r\n", "\n").replace("\r", "\n"),
     }
 
 
