@@ -216,6 +216,28 @@ def _along(rows: np.ndarray, group: np.ndarray, units: np.ndarray) -> tuple[np.n
     return start - base, end - base
 
 
+def _calls_with_puts(
+    c_rows: np.ndarray, p_rows: np.ndarray, group: np.ndarray, units: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Call rows matched with put rows of the same group along their cumulative counts (each
+    side sorted by group, in the order it is taken): per stretch, its call row, put row,
+    contracts, and whether both sides hold it in one group."""
+    c_start, c_end = _along(c_rows, group, units)
+    p_start, p_end = _along(p_rows, group, units)
+    span = float(max(c_end.max(initial=0.0), p_end.max(initial=0.0))) + 1.0
+    c_at, p_at = group[c_rows] * span, group[p_rows] * span
+    cuts = np.unique(np.concatenate([c_at + c_start, c_at + c_end, p_at + p_start, p_at + p_end]))
+    mid = (cuts[:-1] + cuts[1:]) / 2.0
+    ci = np.searchsorted(c_at + c_end, mid, side="right")
+    pi = np.searchsorted(p_at + p_end, mid, side="right")
+    inside = (ci < len(c_rows)) & (pi < len(p_rows))
+    ci, pi = np.minimum(ci, len(c_rows) - 1), np.minimum(pi, len(p_rows) - 1)
+    cr, pr = c_rows[ci], p_rows[pi]
+    inside &= (mid > c_at[ci] + c_start[ci]) & (mid > p_at[pi] + p_start[pi])
+    inside &= group[cr] == group[pr]
+    return cr, pr, cuts[1:] - cuts[:-1], inside
+
+
 def _spreads(
     p: dict[str, np.ndarray], short_units: np.ndarray, alone: np.ndarray, long_charge: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -288,20 +310,7 @@ def _call_with_put(
     group = np.full(m, -1, dtype=np.int64)
     group[by] = np.cumsum(new) - 1
     units = np.where(use, count, 0.0)
-    c_rows, p_rows = by[call[by]], by[~call[by]]
-    c_start, c_end = _along(c_rows, group, units)
-    p_start, p_end = _along(p_rows, group, units)
-    span = float(max(c_end.max(initial=0.0), p_end.max(initial=0.0))) + 1.0
-    c_at, p_at = group[c_rows] * span, group[p_rows] * span
-    cuts = np.unique(np.concatenate([c_at + c_start, c_at + c_end, p_at + p_start, p_at + p_end]))
-    mid = (cuts[:-1] + cuts[1:]) / 2.0
-    ci = np.searchsorted(c_at + c_end, mid, side="right")
-    pi = np.searchsorted(p_at + p_end, mid, side="right")
-    inside = (ci < len(c_rows)) & (pi < len(p_rows))
-    ci, pi = np.minimum(ci, len(c_rows) - 1), np.minimum(pi, len(p_rows) - 1)
-    cr, pr = c_rows[ci], p_rows[pi]
-    inside &= (mid > c_at[ci] + c_start[ci]) & (mid > p_at[pi] + p_start[pi])
-    inside &= group[cr] == group[pr]
+    cr, pr, width, inside = _calls_with_puts(by[call[by]], by[~call[by]], group, units)
     k = np.stack([strike[sr[cr]], strike[lr[cr]], strike[sr[pr]], strike[lr[pr]]])
     at = np.vstack([np.zeros((1, len(cr))), k])
     value = (
@@ -315,7 +324,7 @@ def _call_with_put(
     apart = per_contract[cr] + per_contract[pr]
     together = np.minimum(np.maximum(marks - mult * np.minimum(value, 0.0), 0.0), apart)
     lower = inside & (together < apart - 1e-9 * np.maximum(apart, 1.0))
-    count_ = np.where(lower, cuts[1:] - cuts[:-1], 0.0)
+    count_ = np.where(lower, width, 0.0)
     on_call = per_contract[cr] >= per_contract[pr]
     in_pair += np.bincount(cr, count_, m) + np.bincount(pr, count_, m)
     charge += np.bincount(cr, np.where(on_call, count_ * together, 0.0), m)
@@ -341,21 +350,8 @@ def _straddles(
     new = np.r_[True, group[by][1:] != group[by][:-1]]
     group = np.empty(n, dtype=np.int64)
     group[by] = np.cumsum(new) - 1
-    c_rows, p_rows = by[sc[by]], by[sp[by]]
-    c_start, c_end = _along(c_rows, group, left)
-    p_start, p_end = _along(p_rows, group, left)
-    span = float(max(c_end.max(initial=0.0), p_end.max(initial=0.0))) + 1.0
-    c_at, p_at = group[c_rows] * span, group[p_rows] * span
-    cuts = np.unique(np.concatenate([c_at + c_start, c_at + c_end, p_at + p_start, p_at + p_end]))
-    mid = (cuts[:-1] + cuts[1:]) / 2.0
-    ci = np.searchsorted(c_at + c_end, mid, side="right")
-    pi = np.searchsorted(p_at + p_end, mid, side="right")
-    inside = (ci < len(c_rows)) & (pi < len(p_rows))
-    ci, pi = np.minimum(ci, len(c_rows) - 1), np.minimum(pi, len(p_rows) - 1)
-    cr, pr = c_rows[ci], p_rows[pi]
-    inside &= (mid > c_at[ci] + c_start[ci]) & (mid > p_at[pi] + p_start[pi])
-    inside &= group[cr] == group[pr]
-    count = np.where(inside, cuts[1:] - cuts[:-1], 0.0)
+    cr, pr, width, inside = _calls_with_puts(by[sc[by]], by[sp[by]], group, left)
+    count = np.where(inside, width, 0.0)
     greater = per_short[cr] >= per_short[pr]
     on_call = np.where(greater, per_short[cr], premium[cr])
     on_put = np.where(greater, premium[pr], per_short[pr])
