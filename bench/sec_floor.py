@@ -37,6 +37,8 @@ margin set alone):
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import time
 
 import numpy as np
@@ -48,11 +50,26 @@ from marginlex.engine.book.load import Book
 FUTURES = ("index_future", "ust_future", "crypto_future")
 TREASURIES = ("ust_bill", "ust_note", "ust_bond", "ust_strip")
 CONTRACTS = ("equity_option", "index_option", *FUTURES, "sbs")
-# 15c3-1 Treasury buckets: under 3, 6, 9, 12 months, 2, 3, 5, 10, 15, 20, 25 years, then the rest.
-HOUSE_BOUNDS = np.array([3, 6, 9, 12, 24, 36, 60, 120, 180, 240, 300]) * (1.0 / 12.0)
+# 15c3-1 Treasury buckets: under 3, 6, 9, 12 months, 2, 3, 5, 10, 15, 20, 25 years, then the
+# rest; FINRA 4210(e)(2)(A)'s under 1, 3, 5, 10, 20 years. In months from the as-of date, read
+# on the calendar (1 year: the same day a year later, 366 days across a 29 February).
+HOUSE_MONTHS = (3, 6, 9, 12, 24, 36, 60, 120, 180, 240, 300)
+GOV_MONTHS = (12, 36, 60, 120, 240)
 HOUSE_RATES = np.array([0, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.045, 0.05, 0.055, 0.06])
 INDEX_CLASSES = ("high_cap_broad", "broad", "narrow")  # offsets of 90, 75 and 50%
 NONE = len(INDEX_CLASSES)  # no index class
+
+
+def _calendar_bounds(as_of: dt.date, months: tuple[int, ...]) -> np.ndarray:
+    """Each bound ``months`` after ``as_of`` on the calendar (the month's last day where it
+    has no such day), in years of 365 days as ``t`` is."""
+    days = []
+    for m in months:  # a handful of bounds, not rows
+        year, month = divmod(as_of.month - 1 + m, 12)
+        last = calendar.monthrange(as_of.year + year, month + 1)[1]
+        end = dt.date(as_of.year + year, month + 1, min(as_of.day, last))
+        days.append((end - as_of).days)
+    return np.array(days, dtype=float) / 365.0
 
 
 def _bs(s: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, call: np.ndarray) -> np.ndarray:
@@ -395,9 +412,7 @@ def _strategy(p: dict[str, np.ndarray], n_acc: int) -> np.ndarray:
     left = np.where((short_call | short_put) & ~p["cash"], contracts * share - paired, 0.0)
     s_paired, straddle = _straddles(p, left, uncovered / safe, long_charge)
     alone = alone - s_paired * uncovered / safe
-    gov_rate = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])[
-        np.searchsorted(np.array([1.0, 3.0, 5.0, 10.0, 20.0]), p["t"], side="right")
-    ]
+    gov_rate = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])[p["gov_bucket"]]
     eq, cash = p["equity_leg"], p["cash"]
     # a cash account's short stock: its market value held in cash, less the same value the
     # set's value deducts: 0
@@ -466,8 +481,8 @@ def _house(p: dict[str, np.ndarray], n_acc: int, dco_member: np.ndarray) -> np.n
     """15c3-1 haircuts per house account of its rows ``p``: rate x |notional|; a future's
     rate its range (index 7%, Treasury 2%, crypto 30%) where the carrier is a member of a
     DCO (``dco_member`` per account), 150% of it otherwise (Appendix B (a)(3)(xiv))."""
-    bucket = np.searchsorted(HOUSE_BOUNDS, p["t"], side="right")  # no maturity: the last
-    rate = np.where(p["treasury"], HOUSE_RATES[bucket], np.where(p["equity_leg"], 0.15, 1.0))
+    other = np.where(p["equity_leg"], 0.15, 1.0)
+    rate = np.where(p["treasury"], HOUSE_RATES[p["house_bucket"]], other)
     future = p["future_range"] * np.where(dco_member[p["a"]], 1.0, 1.5)
     rate = np.where(np.isnan(future), rate, future)
     req = rate * np.abs(p["q"] * p["mult"] * p["price"])
@@ -554,6 +569,9 @@ def _rows(
         "strike": inst["strike"].to_numpy()[i],
         "vol": inst["implied_vol"].to_numpy()[i],
         "t": t[i],
+        # under each bound (a row on it takes the next bucket); no maturity: the last
+        "gov_bucket": np.searchsorted(_calendar_bounds(book.as_of, GOV_MONTHS), t, "right")[i],
+        "house_bucket": np.searchsorted(_calendar_bounds(book.as_of, HOUSE_MONTHS), t, "right")[i],
         "call": call[i],
         "cg": pd.factorize(inst["class_group"])[0][i],
         "is_opt": is_opt[i],

@@ -34,13 +34,17 @@ class BucketSchedule(BaseModel):
     """Rates by residual maturity: ``rates[i]`` applies from ``boundaries[i-1]`` to
     ``boundaries[i]``, in years; the last rate has no upper bound. A boundary is exclusive
     (``under``: a lot on it takes the next bucket) unless ``inclusive`` marks it (``up
-    to``: a lot on it stays in the bucket it closes); ``inclusive`` empty means none is."""
+    to``: a lot on it stays in the bucket it closes); ``inclusive`` empty means none is.
+    ``calendar``, when given, is where each boundary falls in years of 365 days from the
+    as-of date read on the calendar (``1 year``: 366 days across a 29 February): lots are
+    bucketed by it, rows still labelled by ``boundaries`` as written."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     boundaries: tuple[float, ...]
     rates: tuple[float, ...]
     inclusive: tuple[bool, ...] = ()
+    calendar: tuple[float, ...] = ()
 
     @model_validator(mode="after")
     def _shape(self) -> BucketSchedule:
@@ -50,6 +54,8 @@ class BucketSchedule(BaseModel):
             raise ValueError("bucket boundaries must be strictly increasing")
         if self.inclusive and len(self.inclusive) != len(self.boundaries):
             raise ValueError("`inclusive` needs one flag per boundary")
+        if self.calendar and len(self.calendar) != len(self.boundaries):
+            raise ValueError("`calendar` needs one date per boundary")
         return self
 
     def bucket_of(self, years: FloatArray) -> IntArray:
@@ -59,8 +65,14 @@ class BucketSchedule(BaseModel):
         ...                    inclusive=(True, False))
         >>> s.bucket_of(np.array([0.5, 1.0, 1.5, 3.0])).tolist()
         [0, 0, 1, 2]
+
+        On the calendar, from 2027-06-30: 1 year is 2028-06-30, 366 days; 3 years 1,096:
+
+        >>> s.model_copy(update={"calendar": (366 / 365, 1096 / 365)}).bucket_of(
+        ...     np.array([366 / 365, 367 / 365, 1095 / 365, 1096 / 365])).tolist()
+        [0, 1, 1, 2]
         """
-        bounds = np.asarray(self.boundaries, dtype=np.float64)
+        bounds = np.asarray(self.calendar or self.boundaries, dtype=np.float64)
         inclusive = np.asarray(self.inclusive or [False] * len(bounds), dtype=bool)
         with np.errstate(invalid="ignore"):
             past = (years[:, None] > bounds[None, :]) | (

@@ -44,7 +44,8 @@ _CAPPED = "__capped__"
 
 
 def _buckets(plan: Plan, body: m.MaturityBuckets) -> BucketSchedule:
-    """The kernel's bucket schedule of a ``by residual_maturity`` table."""
+    """The kernel's bucket schedule of a ``by residual_maturity`` table, its bounds read on
+    the calendar from the as-of date (:meth:`~marginlex.engine.plan.steps.Plan.from_as_of`)."""
     bounded = [b for b in body.buckets if b.upper is not None]
     return BucketSchedule(
         boundaries=tuple(b.upper.base for b in bounded if b.upper is not None),
@@ -52,6 +53,7 @@ def _buckets(plan: Plan, body: m.MaturityBuckets) -> BucketSchedule:
             plan.value(b.outcome.value) for b in body.buckets if isinstance(b.outcome, m.Rate)
         ),
         inclusive=tuple(b.inclusive for b in bounded),
+        calendar=tuple(plan.from_as_of(b.upper) for b in bounded if b.upper is not None),
     )
 
 

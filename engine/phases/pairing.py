@@ -11,7 +11,8 @@ then pairs them (:func:`pairing_credits`):
   signed quantity; a position without a ``dv01``, or whose ``instrument.tenor`` is missing,
   is not paired;
 - its **bucket** is the first whose bound its ``instrument.tenor`` (the deliverable's
-  residual maturity for a future) does not exceed (bounds inclusive), else the
+  residual maturity for a future) does not exceed (bounds inclusive, read on the calendar
+  from the as-of date: ``within 3 years`` is the same day three years later), else the
   ``otherwise`` bucket;
 - a class group can hedge the other side with its **net DV01** ``N`` (the sum over its
   buckets) and no more: DV01 netted inside it (a calendar spread of futures in two buckets)
@@ -135,7 +136,7 @@ def bucket_dv01(
     out = np.zeros((size, len(rule.buckets)))
     low = -np.inf
     for k, bucket in enumerate(rule.buckets):  # the rulebook's buckets
-        high = np.inf if bucket.within is None else state.plan.value(bucket.within)
+        high = np.inf if bucket.within is None else state.plan.from_as_of(bucket.within)
         inside = paired & (tenor > low) & (tenor <= high)
         out[:, k] = sum_by_group(codes, np.where(inside, exposure, 0.0), size)
         low = high

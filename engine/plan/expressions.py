@@ -88,6 +88,10 @@ def _as_bool(value: Result, n: int) -> BoolArray:
 
 
 def _quantity(node: e.Quantity, env: Env) -> Result:
+    # a duration is compared with residual_maturity or tenor, years from the as-of date:
+    # read on the calendar (1 year: the same day a year later, 366 days across 29 February)
+    if node.dimension is e.Dimension.DURATION:
+        return env.plan.from_as_of(node)
     return node.base
 
 

@@ -10,6 +10,7 @@ plan as skipped steps (``in_force`` False), so that the plan shows what was left
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from enum import IntEnum, StrEnum
 
@@ -89,6 +90,28 @@ class Step(BaseModel):
         return PHASE_OF_KIND[self.kind]
 
 
+def _whole_months(value: m.Quantity) -> int | None:
+    """A duration in whole months (years x 12), else None (days, a fraction of a month)."""
+    per_unit = {"years": 12.0, "months": 1.0}.get(str(value.unit))
+    if per_unit is None:
+        return None
+    months = value.amount * per_unit
+    return int(months) if months.is_integer() and months >= 0 else None
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later, the month's last day where it has no
+    such day.
+
+    >>> add_months(dt.date(2028, 2, 29), 12), add_months(dt.date(2026, 11, 30), 3)
+    (datetime.date(2029, 2, 28), datetime.date(2027, 2, 28))
+    """
+    years, month = divmod(day.month - 1 + months, 12)
+    year = day.year + years
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
 class Plan(BaseModel):
     """A compiled rulebook for one as-of date.
 
@@ -132,3 +155,26 @@ class Plan(BaseModel):
                 )
             return self.parameters[value.name]
         return value.base
+
+    def from_as_of(self, value: m.Quantity | m.ParamRef) -> float:
+        """A duration measured from the as-of date (a maturity bucket's bound, a bound on
+        ``residual_maturity`` or ``tenor``), in years of 365 days as those fields are, read
+        on the calendar: ``1 year`` reaches the same day a year later (366 days across a 29
+        February), ``3 months`` the same day three months later (the month's last day where
+        it has none). Days, a fraction of a month and a parameter are :meth:`value`.
+
+        >>> from marginlex.dsl.model.expressions import Unit
+        >>> plan = Plan(rulebook_id="r", title="", version="", as_of=dt.date(2027, 6, 30),
+        ...     parameters={}, steps=())
+        >>> year = m.Quantity(amount=1, unit=Unit.YEARS, text="1")
+        >>> round(plan.from_as_of(year) * 365), round(plan.value(year) * 365)
+        (366, 365)
+        >>> months = m.Quantity(amount=3, unit=Unit.MONTHS, text="3")
+        >>> plan = plan.model_copy(update={"as_of": dt.date(2026, 11, 30)})
+        >>> round(plan.from_as_of(months) * 365)
+        90
+        """
+        months = _whole_months(value) if isinstance(value, m.Quantity) else None
+        if months is None:
+            return self.value(value)
+        return (add_months(self.as_of, months) - self.as_of).days / 365.0

@@ -14,13 +14,14 @@ from marginlex.engine.evaluate import evaluate
 from marginlex.engine.plan.compile import compile_plan
 
 # A securities margin account of a broker-dealer customer, no positions: its value is its
-# lots after haircut. 2028-06-29 is 730 days (2.0 years) from 2026-06-30.
+# lots after haircut. 2028-06-30 is 2 years to the day (731 days, across 29 February 2028) from
+# 2026-06-30: not under 2 years (15c3-1: under 3 years, 2%), up to 3 years (CME: 2%).
 ACCOUNT = "M1,HOTEL,BD1,SEC,margin,customer,"
 LOTS = (
     "L_CORP,M1,CORP_BOND,100000,,\n"
     "L_ETF,M1,ETF,100000,,\n"
     "L_STOCK,M1,STOCK,100000,,\n"
-    "L_NOTE,M1,UST_NOTE,100000,2028-06-29,\n"
+    "L_NOTE,M1,UST_NOTE,100000,2028-06-30,\n"
     "L_USD,M1,USD,100000,,"
 )
 

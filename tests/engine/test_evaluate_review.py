@@ -16,33 +16,45 @@ from typer.testing import CliRunner
 from marginlex.cli import app
 from marginlex.cli.run_output import decision_table
 
-# (days from 2026-06-30 to maturity, SEC rate, CFTC rate, SEC schedule row). Residual
-# maturity is days / 365; months are twelfths of a year, so 3 months = 0.25 y = 91.25 days;
-# a lot exactly on an SEC boundary (365 x N days = N years, `under`) takes the longer bucket;
-# on a CME boundary (`up to`, issue 14) the shorter: 1.0 y is 1%, 3.0 y 2%, 5.0 y 3%, 10.0 y 4.5%.
+# (days from 2026-06-30 to maturity, SEC rate, CFTC rate, SEC schedule row). Each bound is
+# read on the calendar from the as-of date (decision 48): 3 months is 2026-09-30 (92 days), 6
+# months 2026-12-30 (183), 9 months 2027-03-30 (273), 1 year 2027-06-30 (365), and past 29
+# February 2028 the years are a day longer: 2 years 731 days, 3 years 1,096, 5 years 1,826,
+# 10 years 3,653 (three 29 Februaries), 15 years 5,479, 20 years 7,305, 25 years 9,131. A
+# lot exactly on an SEC bound (`under`) takes the longer bucket; on a CME bound (`up to`,
+# issue 14) the shorter: 1 year is 1%, 3 years 2%, 5 years 3%, 10 years 4.5%. The day
+# before a bound is inside it under both (730, 1,095, ... were N x 365 days, on the bound,
+# when a year was 365 days).
 BUCKETS = [
     (45, 0.0, 0.01, "under 3 months"),
-    (91, 0.0, 0.01, "under 3 months"),  # 0.2493 y, just under 3 months
-    (92, 0.005, 0.01, "under 6 months"),  # 0.2521 y, just over
+    (91, 0.0, 0.01, "under 3 months"),  # a day short of 3 months
+    (92, 0.005, 0.01, "under 6 months"),  # 3 months to the day
     (150, 0.005, 0.01, "under 6 months"),
     (200, 0.0075, 0.01, "under 9 months"),
     (300, 0.01, 0.01, "under 12 months"),
     (364, 0.01, 0.01, "under 12 months"),
-    (365, 0.015, 0.01, "under 2 years"),  # 1.0 y: SEC the longer bucket, CME up to 1 y
+    (365, 0.015, 0.01, "under 2 years"),  # 1 year to the day: SEC the longer, CME up to 1 y
     (500, 0.015, 0.02, "under 2 years"),
-    (730, 0.02, 0.02, "under 3 years"),  # 2.0 y
+    (730, 0.015, 0.02, "under 2 years"),  # a day short of 2 years (was 2.0 y: 2%)
+    (731, 0.02, 0.02, "under 3 years"),  # 2 years to the day
     (900, 0.02, 0.02, "under 3 years"),
-    (1095, 0.03, 0.02, "under 5 years"),  # 3.0 y
+    (1095, 0.02, 0.02, "under 3 years"),  # a day short of 3 years (was 3.0 y: SEC 3%)
+    (1096, 0.03, 0.02, "under 5 years"),  # 3 years to the day: CME up to 3 y
     (1500, 0.03, 0.03, "under 5 years"),
-    (1825, 0.04, 0.03, "under 10 years"),  # 5.0 y
+    (1825, 0.03, 0.03, "under 5 years"),  # a day short of 5 years (was 5.0 y: SEC 4%)
+    (1826, 0.04, 0.03, "under 10 years"),  # 5 years to the day: CME up to 5 y
     (3000, 0.04, 0.045, "under 10 years"),
-    (3650, 0.045, 0.045, "under 15 years"),  # 10.0 y
+    (3650, 0.04, 0.045, "under 10 years"),  # 3 days short of 10 years (was 10.0 y: 4.5%)
+    (3653, 0.045, 0.045, "under 15 years"),  # 10 years to the day: CME up to 10 y
     (4500, 0.045, 0.06, "under 15 years"),
-    (5475, 0.05, 0.06, "under 20 years"),  # 15.0 y
+    (5475, 0.045, 0.06, "under 15 years"),  # (was 15.0 y: SEC 5%)
+    (5479, 0.05, 0.06, "under 20 years"),  # 15 years to the day
     (6500, 0.05, 0.06, "under 20 years"),
-    (7300, 0.055, 0.06, "under 25 years"),  # 20.0 y
+    (7300, 0.05, 0.06, "under 20 years"),  # (was 20.0 y: SEC 5.5%)
+    (7305, 0.055, 0.06, "under 25 years"),  # 20 years to the day
     (8500, 0.055, 0.06, "under 25 years"),
-    (9125, 0.06, 0.06, "otherwise"),  # 25.0 y
+    (9125, 0.055, 0.06, "under 25 years"),  # (was 25.0 y: SEC 6%)
+    (9131, 0.06, 0.06, "otherwise"),  # 25 years to the day
     (10950, 0.06, 0.06, "otherwise"),
 ]
 

@@ -49,12 +49,16 @@ def test_a_strategy_based_call_offers_a_cut_of_the_class_group(tmp_path: Path) -
 
 def test_a_cut_that_leaves_a_larger_call_is_not_offered(tmp_path: Path) -> None:
     """Synthetic book, seed 3: A000003's SPX class group hedges the rest under harmonized;
-    closing it leaves a call above the 341,359.00 now (it was offered). SPY is a class group
-    of its own beside SPX (340,439.65 while it netted 100% with the ES short)."""
+    closing it leaves a call above the 312,519.00 now (it was offered). SPY is a class group
+    of its own beside SPX (340,439.65 while it netted 100% with the ES short). ZT_2609's
+    deliverable matures 2028-06-29, a day short of two years from 2026-06-30 (730 days), so
+    it is `instrument.tenor < 2 years` at 1% since decision 48 (was 2.0 years, not under:
+    3%): the 7 ZT lose 7 x 2,000 x 103 x 1% = 14,420 at the worst point, not 43,260, and the
+    call is 341,359.00 - 28,840 = 312,519.00."""
     meta, frames = synth_book(50, 3)
     book = load_book(write_book(meta, frames, tmp_path / "b", "csv"))
     found = what_if(book, load_rulebook("harmonized"), book.as_of, "ms:A000003")
-    assert found.before.call == 341_359.00
+    assert found.before.call == 312_519.00
     cuts = [line for line in found.lines if line.kind is ChangeKind.REDUCE]
     assert cuts, "the BTC cut and the Treasury close are still offered"
     for cut in cuts:
