@@ -233,26 +233,31 @@ def _along(rows: np.ndarray, group: np.ndarray, units: np.ndarray) -> tuple[np.n
     return start - base, end - base
 
 
-def _calls_with_puts(
-    c_rows: np.ndarray, p_rows: np.ndarray, group: np.ndarray, units: np.ndarray
+def _matched_along(
+    a_rows: np.ndarray,
+    b_rows: np.ndarray,
+    group: np.ndarray,
+    a_units: np.ndarray,
+    b_units: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
-    """Call rows matched with put rows of the same group along their cumulative counts (each
-    side sorted by group, in the order it is taken): per stretch, its call row, put row,
+    """Rows of one side matched with rows of the other in the same group along their
+    cumulative counts (each side sorted by group, in the order it is taken; ``a_units`` and
+    ``b_units`` the contracts each row offers): per stretch, its row on each side, its
     contracts, and whether both sides hold it in one group."""
-    c_start, c_end = _along(c_rows, group, units)
-    p_start, p_end = _along(p_rows, group, units)
-    span = float(max(c_end.max(initial=0.0), p_end.max(initial=0.0))) + 1.0
-    c_at, p_at = group[c_rows] * span, group[p_rows] * span
-    cuts = np.unique(np.concatenate([c_at + c_start, c_at + c_end, p_at + p_start, p_at + p_end]))
+    a_start, a_end = _along(a_rows, group, a_units)
+    b_start, b_end = _along(b_rows, group, b_units)
+    span = float(max(a_end.max(initial=0.0), b_end.max(initial=0.0))) + 1.0
+    a_at, b_at = group[a_rows] * span, group[b_rows] * span
+    cuts = np.unique(np.concatenate([a_at + a_start, a_at + a_end, b_at + b_start, b_at + b_end]))
     mid = (cuts[:-1] + cuts[1:]) / 2.0
-    ci = np.searchsorted(c_at + c_end, mid, side="right")
-    pi = np.searchsorted(p_at + p_end, mid, side="right")
-    inside = (ci < len(c_rows)) & (pi < len(p_rows))
-    ci, pi = np.minimum(ci, len(c_rows) - 1), np.minimum(pi, len(p_rows) - 1)
-    cr, pr = c_rows[ci], p_rows[pi]
-    inside &= (mid > c_at[ci] + c_start[ci]) & (mid > p_at[pi] + p_start[pi])
-    inside &= group[cr] == group[pr]
-    return cr, pr, cuts[1:] - cuts[:-1], inside
+    ai = np.searchsorted(a_at + a_end, mid, side="right")
+    bi = np.searchsorted(b_at + b_end, mid, side="right")
+    inside = (ai < len(a_rows)) & (bi < len(b_rows))
+    ai, bi = np.minimum(ai, len(a_rows) - 1), np.minimum(bi, len(b_rows) - 1)
+    ar, br = a_rows[ai], b_rows[bi]
+    inside &= (mid > a_at[ai] + a_start[ai]) & (mid > b_at[bi] + b_start[bi])
+    inside &= group[ar] == group[br]
+    return ar, br, cuts[1:] - cuts[:-1], inside
 
 
 def _spreads(
@@ -275,21 +280,8 @@ def _spreads(
     group = np.empty(n, dtype=np.int64)
     group[by] = np.cumsum(new) - 1
     s_rows, l_rows = by[short[by]], by[long[by]]
-    s_start, s_end = _along(s_rows, group, short_units)
-    l_start, l_end = _along(l_rows, group, np.abs(q))
-    span = float(max(s_end.max(initial=0.0), l_end.max(initial=0.0))) + 1.0
-    s_at, l_at = group[s_rows] * span, group[l_rows] * span
-    cuts = np.unique(np.concatenate([s_at + s_start, s_at + s_end, l_at + l_start, l_at + l_end]))
-    low, high = cuts[:-1], cuts[1:]
-    mid = (low + high) / 2.0
-    si = np.searchsorted(s_at + s_end, mid, side="right")
-    li = np.searchsorted(l_at + l_end, mid, side="right")
-    inside = (si < len(s_rows)) & (li < len(l_rows))
-    si, li = np.minimum(si, len(s_rows) - 1), np.minimum(li, len(l_rows) - 1)
-    sr, lr = s_rows[si], l_rows[li]
-    inside &= (mid > s_at[si] + s_start[si]) & (mid > l_at[li] + l_start[li])
-    inside &= (group[sr] == group[lr]) & (t[lr] >= t[sr])
-    count = np.where(inside, high - low, 0.0)
+    sr, lr, width, inside = _matched_along(s_rows, l_rows, group, short_units, np.abs(q))
+    count = np.where(inside & (t[lr] >= t[sr]), width, 0.0)
     mult, price = p["mult"][sr], p["price"]
     diff = np.where(call[sr], strike[lr] - strike[sr], strike[sr] - strike[lr])
     max_loss = np.maximum((price[lr] - price[sr]) * mult + mult * np.maximum(diff, 0.0), 0.0)
@@ -327,7 +319,7 @@ def _call_with_put(
     group = np.full(m, -1, dtype=np.int64)
     group[by] = np.cumsum(new) - 1
     units = np.where(use, count, 0.0)
-    cr, pr, width, inside = _calls_with_puts(by[call[by]], by[~call[by]], group, units)
+    cr, pr, width, inside = _matched_along(by[call[by]], by[~call[by]], group, units, units)
     k = np.stack([strike[sr[cr]], strike[lr[cr]], strike[sr[pr]], strike[lr[pr]]])
     at = np.vstack([np.zeros((1, len(cr))), k])
     value = (
@@ -367,7 +359,7 @@ def _straddles(
     new = np.r_[True, group[by][1:] != group[by][:-1]]
     group = np.empty(n, dtype=np.int64)
     group[by] = np.cumsum(new) - 1
-    cr, pr, width, inside = _calls_with_puts(by[sc[by]], by[sp[by]], group, left)
+    cr, pr, width, inside = _matched_along(by[sc[by]], by[sp[by]], group, left, left)
     count = np.where(inside, width, 0.0)
     greater = per_short[cr] >= per_short[pr]
     on_call = np.where(greater, per_short[cr], premium[cr])
