@@ -72,6 +72,14 @@ def decision(ev: Evaluation, margin_set_id: str) -> pd.Series:
     return d.loc[margin_set_id]
 
 
+def strategy_rows(ev: Evaluation, margin_set_id: str = "ms:M1") -> tuple[float, dict]:
+    """A set's maintenance and, per instrument, its position's strategy row and requirement."""
+    rows = ev.frames["positions"].set_index("instrument_id")
+    return float(decision(ev, margin_set_id)["maintenance"]), rows[
+        ["strategy_row", "requirement"]
+    ].to_dict("index")
+
+
 def norm_cdf(x: float) -> float:
     """Standard normal CDF (math.erf: independent of the engine's scipy)."""
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _evaluate_books import decision, make_book, run
+from _evaluate_books import decision, make_book, run, strategy_rows
 
 EXTRA = "\n".join(
     [
@@ -28,11 +28,7 @@ CASH = "L1,M1,USD,100000,,"
 
 def _run(tmp_path: Path, positions: str, rulebook: str = "sec") -> tuple[float, dict]:
     book = make_book(tmp_path, ACCOUNT, positions, CASH, EXTRA)
-    ev = run(book, rulebook)
-    rows = ev.frames["positions"].set_index("instrument_id")
-    return float(decision(ev, "ms:M1")["maintenance"]), rows[
-        ["strategy_row", "requirement"]
-    ].to_dict("index")
+    return strategy_rows(run(book, rulebook))
 
 
 @pytest.mark.parametrize("rulebook", ["sec", "harmonized"])

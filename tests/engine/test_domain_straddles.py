@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _evaluate_books import decision, make_book, run
+from _evaluate_books import make_book, run, strategy_rows
 
 XYZ_C110 = "XYZ_C110_2609,equity_option,XYZ,XYZ,,100,1.80,2026-09-18,call,110,0.30,,"
 ACCOUNT = "M1,HOTEL,BD1,SEC,margin,customer,"
@@ -17,11 +17,7 @@ CASH = "L1,M1,USD,100000,,"
 
 def _positions(tmp_path: Path, positions: str, rulebook: str = "sec") -> tuple[float, dict]:
     book = make_book(tmp_path, ACCOUNT, positions, CASH, XYZ_C110)
-    ev = run(book, rulebook)
-    rows = ev.frames["positions"].set_index("instrument_id")
-    return float(decision(ev, "ms:M1")["maintenance"]), rows[
-        ["strategy_row", "requirement"]
-    ].to_dict("index")
+    return strategy_rows(run(book, rulebook))
 
 
 @pytest.mark.parametrize("rulebook", ["sec", "harmonized"])
