@@ -31,6 +31,24 @@ def _b76_put(f: float, k: float, t: float, vol: float) -> float:
     return k * norm_cdf(-(d1 - vol * math.sqrt(t))) - f * norm_cdf(-d1)
 
 
+def _explained(tmp_path: Path) -> str:
+    """``explain`` of C1 under cftc: long 1 ES September and a long put on the December
+    future, with cash."""
+    make_book(
+        tmp_path,
+        "C1,FOX,FCM1,CFTC,futures,customer,",
+        "C1,ES_2609,1\nC1,ESZ_P6050,1",
+        "L1,C1,USD,1000000,,",
+        extra_instruments=EXTRA,
+    )
+    book = tmp_path / "book"
+    result = CliRunner().invoke(
+        app, ["explain", "cftc:ms:C1", "--rulebook", "cftc", "--book", str(book)]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def test_the_leg_line_shows_the_scans_risk_not_the_loss_less_the_rounded_charges(
     tmp_path: Path,
 ) -> None:
@@ -48,19 +66,7 @@ def test_the_leg_line_shows_the_scans_risk_not_the_loss_less_the_rounded_charges
     assert round(risk, 4) == 10_556.0447
     charge = 200 * (1 - norm_cdf(0.08 * math.sqrt(t)))
     assert round(charge, 4) == 95.6332
-    make_book(
-        tmp_path,
-        "C1,FOX,FCM1,CFTC,futures,customer,",
-        "C1,ES_2609,1\nC1,ESZ_P6050,1",
-        "L1,C1,USD,1000000,,",
-        extra_instruments=EXTRA,
-    )
-    book = tmp_path / "book"
-    result = CliRunner().invoke(
-        app, ["explain", "cftc:ms:C1", "--rulebook", "cftc", "--book", str(book)]
-    )
-    assert result.exit_code == 0, result.output
-    text = result.output
+    text = _explained(tmp_path)
     assert "requirement 10,651.68 = max(loss 10,651.68" in text
     assert "worst P&L 10,556.04 + calendar-spread and delivery-month charges 95.63" in text
     assert (
@@ -80,18 +86,7 @@ def test_the_shown_parts_of_a_loss_with_charges_add_up_to_the_shown_loss(
     the scan's (the worst scenario's line says -10,556.04) and the charges the charge lines'
     (95.63)."""
     assert Decimal("10556.04") + Decimal("95.63") + Decimal("0.01") == Decimal("10651.68")
-    make_book(
-        tmp_path,
-        "C1,FOX,FCM1,CFTC,futures,customer,",
-        "C1,ES_2609,1\nC1,ESZ_P6050,1",
-        "L1,C1,USD,1000000,,",
-        extra_instruments=EXTRA,
-    )
-    result = CliRunner().invoke(
-        app, ["explain", "cftc:ms:C1", "--rulebook", "cftc", "--book", str(tmp_path / "book")]
-    )
-    assert result.exit_code == 0, result.output
-    text = result.output
+    text = _explained(tmp_path)
     assert (
         "requirement 10,651.68 = max(loss 10,651.68, minimum 0.00); loss = worst P&L "
         "10,556.04 + calendar-spread and delivery-month charges 95.63 + rounding 0.01" in text
