@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
-from marginlex.audit.ledger.book_digests import digest_problem, read_digest
+from marginlex.audit.ledger.book_digests import chained_digests, digest_problem, read_digest
 from marginlex.audit.ledger.carried_entries import CarriedEntries
 from marginlex.audit.ledger.driver_rows import driver_columns
 from marginlex.audit.ledger.store import Ledger, LedgerError
@@ -97,8 +97,7 @@ def load_since(location: str, run_id: str) -> Since:
     except LedgerError as exc:
         raise SinceError(f"--since {run_id}: {exc}") from exc
     try:
-        records = [r.record for r in ledger.runs()]
-        run = next((r for r in records if r.run_id == run_id), None)
+        run = next((r.record for r in ledger.runs() if r.record.run_id == run_id), None)
         if run is None:
             raise SinceError(
                 f"--since {run_id}: no such run in the ledger; `marginlex ledger runs` lists them"
@@ -106,12 +105,13 @@ def load_since(location: str, run_id: str) -> Since:
         rows = _earlier_rows(ledger, run_id)
         with ledger.engine.connect() as conn:
             body = read_digest(conn, run.book_sha256)
+            # (a run that recorded no digest sha256 may be of a ledger without the column)
+            recorded = run.book_digest_sha256
+            chained = chained_digests(conn, run.book_sha256) if recorded is not None else set()
         # A digest edited by hand would carry decisions whose inputs changed: refused. One
         # removed is no danger (the two books are then compared row by row), and verify names it.
-        recorded = run.book_digest_sha256
-        chained = {r.book_digest_sha256 for r in records if r.book_sha256 == run.book_sha256}
         stored = None if body is None else sha256_hex(body)
-        problem = digest_problem(run_id, recorded, stored, {c for c in chained if c})
+        problem = digest_problem(run_id, recorded, stored, chained)
         if body is not None and problem:
             raise SinceError(
                 f"--since {run_id}: {problem}; `marginlex verify` checks the ledger, and a run "

@@ -21,7 +21,7 @@ from sqlalchemy import inspect, select
 from marginlex.audit.canonical import sha256_hex
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import ROLE_KEYS
-from marginlex.audit.ledger.book_digests import digest_problem, read_digest
+from marginlex.audit.ledger.book_digests import chained_digests, digest_problem, read_digest
 from marginlex.audit.ledger.chain import (
     GENESIS,
     ZSTD_MAGIC,
@@ -603,19 +603,16 @@ def _check_digests(ledger: Ledger, runs: Iterable[Any]) -> ChainProblem | None:
     them: runs recorded since revision 0010 name one): a later ``run --since`` of the run
     trusts it to say what changed."""
     hashed: dict[str, str | None] = {}  # book sha256 -> its stored digest's sha256
-    runs = sorted(runs, key=lambda r: r.first_seq or 0)
     chained: dict[str, set[str]] = {}  # book sha256 -> the digest sha256s its runs chain
-    for run in runs:
-        if (recorded := getattr(run, "book_digest_sha256", None)) is not None:
-            chained.setdefault(run.book_sha256, set()).add(recorded)
     with ledger.engine.connect() as conn:
-        for run in runs:
+        for run in sorted(runs, key=lambda r: r.first_seq or 0):
             recorded = getattr(run, "book_digest_sha256", None)
             if recorded is None:
                 continue
             if run.book_sha256 not in hashed:
                 body = read_digest(conn, run.book_sha256)
                 hashed[run.book_sha256] = None if body is None else sha256_hex(body)
+                chained[run.book_sha256] = chained_digests(conn, run.book_sha256)
             stored = hashed[run.book_sha256]
             problem = digest_problem(run.run_id, recorded, stored, chained[run.book_sha256])
             if problem is not None:
