@@ -3,7 +3,8 @@
 A set is carried when the earlier run recorded a decision of the same rulebook (same
 canonical text) for the same margin set id with the same input hash
 (:func:`marginlex.engine.graph.set_inputs.set_input_hashes`), and the run's as-of date, rulebook
-bundle and engine version are the earlier run's. A carried set is recorded as an entry
+bundle, engine version and engine code (:mod:`marginlex.engine.version`) are the
+earlier run's. A carried set is recorded as an entry
 that refers to the earlier decision (``carried_from``: its sequence number, ``carried_hash``:
 its entry hash; always the entry that holds the trace, never another reference) with the
 earlier trace's sha256 and no trace of its own. Every other set is decided and recorded
@@ -59,22 +60,42 @@ class Since:
     run_id: str
     as_of: date
     engine_version: str
+    engine_code_sha256: str | None  # None: a run recorded before revision 0011
     rulebooks: dict[str, str]  # id -> sha256
     decisions: pd.DataFrame  # the _EARLIER columns, one row per decision
     book: bytes | None = None  # the run's recorded book (its blob), when it has no digest
     digest: BookDigest | None = None  # its book's stored digest (revision 0007)
     _by_rulebook: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
-    def why_all(self, as_of: date, rulebook: tuple[str, str], engine_version: str) -> str | None:
-        """Why every set of a rulebook (its id and sha256) must be re-decided (None: sets
-        may be carried)."""
+    def why_all(
+        self, as_of: date, rulebook: tuple[str, str], engine: tuple[str, str]
+    ) -> str | None:
+        """Why every set of a rulebook (its id and sha256) must be re-decided by an engine
+        (its version and code sha256) (None: sets may be carried).
+
+        The engine version is the package's and stays put when a kernel is fixed, so the
+        code's sha256 is compared too: an earlier decision is carried only by the code that
+        made it.
+        """
         rulebook_id, sha256 = rulebook
+        engine_version, code_sha256 = engine
         if as_of != self.as_of:
             return f"the as-of date differs from run {self.run_id}'s ({self.as_of})"
         if self.rulebooks.get(rulebook_id) != sha256:
             return f"rulebook {rulebook_id}'s bundle differs from run {self.run_id}'s"
         if engine_version != self.engine_version:
             return f"the engine version differs from run {self.run_id}'s"
+        if self.engine_code_sha256 is None:
+            return (
+                f"run {self.run_id} recorded no fingerprint of the engine code that decided it "
+                "(it was recorded before revision 0011_run_code_fingerprints), so its decisions "
+                "may be another code's"
+            )
+        if code_sha256 != self.engine_code_sha256:
+            return (
+                f"the engine code differs from run {self.run_id}'s (sources sha256 "
+                f"{code_sha256[:12]}, that run's {self.engine_code_sha256[:12]})"
+            )
         return None
 
     def earlier(self, rulebook_id: str) -> pd.DataFrame:
@@ -127,6 +148,7 @@ def load_since(location: str, run_id: str) -> Since:
         run_id=run_id,
         as_of=run.as_of,
         engine_version=run.engine_version,
+        engine_code_sha256=run.engine_code_sha256,
         rulebooks={ref.id: ref.sha256 for ref in run.rulebooks},
         decisions=rows,
         book=book,

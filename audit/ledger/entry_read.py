@@ -134,6 +134,8 @@ def run_from_row(row: Any, origin: RunOrigin | None = None) -> RunRecord:
             "out_of_scope": row.out_of_scope,
             # revision 0010's column (a ledger not upgraded lacks it)
             "book_digest_sha256": getattr(row, "book_digest_sha256", None),
+            # revision 0011's column
+            "engine_code_sha256": getattr(row, "engine_code_sha256", None),
         }
     )
 

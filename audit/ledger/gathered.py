@@ -28,6 +28,7 @@ from marginlex.audit.ledger.records import RunOrigin, RunRecord
 from marginlex.audit.ledger.store import Ledger, shown_location
 from marginlex.audit.trace.from_evaluation import trace_columns
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine import version as engine_code
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.cluster import Gathered
 from marginlex.engine.evaluation import Evaluation
@@ -65,6 +66,7 @@ def cluster_run_record(
         as_of=run.evaluations[0].as_of,
         book_sha256=book_sha256,
         engine_version=ENGINE_VERSION,
+        engine_code_sha256=engine_code.engine_code_sha256(),
         origin=origin,
         out_of_scope=out_of_scope,
         rulebooks=refs,

@@ -38,13 +38,18 @@ class Incremental:
     """What a ``--since`` run evaluates, rulebook by rulebook, and what it carries unseen."""
 
     def __init__(
-        self, since: Since, book: Book, today: tuple[BookDigest, Callable[[], bytes]], engine: str
+        self,
+        since: Since,
+        book: Book,
+        today: tuple[BookDigest, Callable[[], bytes]],
+        engine: tuple[str, str],
     ) -> None:
         """``book`` is today's book, ``today`` its digest and a maker of its recorded bytes
-        (read only when the earlier book has no digest), ``engine`` the engine version."""
+        (read only when the earlier book has no digest), ``engine`` the engine's version and
+        code sha256."""
         self.since = since
         self.book = book
-        self.engine_version = engine
+        self.engine = engine
         digest, blob = today
         if since.digest is not None:  # the earlier book's digest: compared with today's
             self.accounts = by_digests(since.digest, digest, book.contract_frames())
@@ -67,7 +72,7 @@ class Incremental:
     def book_for(self, rulebook: tuple[str, str], as_of: date) -> Book:
         """The book to evaluate a rulebook (its id and sha256) on: the cut, or the whole
         book when no set of it can be carried unseen."""
-        if self.accounts is None or self.since.why_all(as_of, rulebook, self.engine_version):
+        if self.accounts is None or self.since.why_all(as_of, rulebook, self.engine):
             return self.book
         earlier = self.since.earlier(rulebook[0])
         ids = earlier["account_ids"].astype("str")

@@ -48,6 +48,7 @@ from marginlex.audit.trace.from_evaluation import (
 from marginlex.audit.trace.model import DecisionTrace, RulebookRef, RulebookSource
 from marginlex.dsl.provenance import shown_file
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine import version as engine_code
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.digests import BookDigest, book_digest
 from marginlex.engine.evaluation import Evaluation
@@ -205,9 +206,13 @@ class RunRecorder:
         *,
         workers: int | None = None,
         since: Since | None = None,
+        code_sha256: str | None = None,
     ) -> None:
         self.book = book
         self.engine_version = engine_version
+        # the code that decides (default this process's), recorded with the run
+        self.code_sha256 = code_sha256 or engine_code.engine_code_sha256()
+        self.redecided: dict[str, str] = {}  # with since: rulebook id -> why all its sets
         self.evaluations: list[Evaluation] = []
         self.refs: list[RulebookRef] = []
         self.bundles: list[str] = []
@@ -236,7 +241,8 @@ class RunRecorder:
             digest = self.digest
             start = time.perf_counter()
             today = (digest, lambda: self.blob)
-            self.incremental = Incremental(since, book, today, engine_version)
+            engine = (engine_version, self.code_sha256)
+            self.incremental = Incremental(since, book, today, engine)
             self.seconds["cut"] = time.perf_counter() - start
 
     def _stored_inputs(self) -> tuple[bytes, bytes]:
@@ -308,8 +314,13 @@ class RunRecorder:
         self.inputs.update(
             zip(zip(repeat(ref.id), inputs.index.tolist()), inputs.tolist(), strict=True)
         )
-        rulebook = (ref.id, ref.sha256)
-        if self.since is None or self.since.why_all(ev.as_of, rulebook, self.engine_version):
+        if self.since is None:
+            self._carried.append(None)
+            return ev
+        engine = (self.engine_version, self.code_sha256)
+        why = self.since.why_all(ev.as_of, (ref.id, ref.sha256), engine)
+        if why is not None:
+            self.redecided[ref.id] = why
             self._carried.append(None)
             return ev
         carried = carried_mask(self.since, ref.id, inputs.reindex(ev.decisions["margin_set_id"]))
@@ -369,6 +380,7 @@ class RunRecorder:
             as_of=self.evaluations[0].as_of,
             book_sha256=self.book.sha256,
             engine_version=self.engine_version,
+            engine_code_sha256=self.code_sha256,
             origin=origin,
             out_of_scope=out_of_every_scope(self.evaluations, self.book, self._outside),
             rulebooks=tuple(self.refs),

@@ -53,19 +53,28 @@ class RunRecord(TraceModel):
             "book (set by the ledger as it records; None: none stored, or an older run)."
         ),
     )
+    engine_code_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "sha256 of the sources that decided the run (marginlex.engine.version): "
+            "a later run --since carries nothing forward when today's differs (None: not "
+            "recorded, an older run)."
+        ),
+    )
 
     def digest(self, book_blob_sha256: str) -> str:
         """sha256 of the run record and its stored book's sha256: chained into each decision.
 
-        A run without an origin, or without a book digest, hashes as runs did before either
-        was recorded.
+        A run without an origin, a book digest or a code fingerprint hashes as runs did before
+        each was recorded.
         """
         unset = {name for name in _SINCE_ADDED if getattr(self, name) is None}
         record = self.model_dump(mode="json", exclude=unset or None)
         return sha256_hex(canonical_json(record | {"book_blob_sha256": book_blob_sha256}))
 
 
-_SINCE_ADDED = ("origin", "book_digest_sha256")
+_SINCE_ADDED = ("origin", "book_digest_sha256", "engine_code_sha256")
 """Run record fields added after the first release: left out of the digest while None."""
 
 

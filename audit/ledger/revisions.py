@@ -17,6 +17,7 @@ SCHEMA_REVISIONS = (
     "0008_key_sets",
     "0009_retire_prefix_indexes",
     "0010_run_book_digests",
+    "0011_run_code_fingerprints",
 )
 """The Alembic revisions of this schema, oldest first (``migrations/versions``): the last is
 what :data:`marginlex.audit.ledger.tables.metadata` creates; a ledger stamped with a revision

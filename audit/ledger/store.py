@@ -200,9 +200,10 @@ def _retire_indexes(conn: Connection) -> None:
 
 
 def _add_columns(conn: Connection) -> None:
-    """Give a ledger opened for writing the columns of revisions 0004 (``decisions``) and
-    0010 (``runs``) if it lacks them."""
-    for table, names in ((t.decisions, t.CARRY_COLUMNS), (t.runs, (t.RUN_DIGEST_COLUMN,))):
+    """Give a ledger opened for writing the columns of revisions 0004 (``decisions``), 0010
+    and 0011 (``runs``) if it lacks them."""
+    run_columns = (t.RUN_DIGEST_COLUMN, t.RUN_CODE_COLUMN)
+    for table, names in ((t.decisions, t.CARRY_COLUMNS), (t.runs, run_columns)):
         present = {c["name"] for c in inspect(conn).get_columns(table.name)}
         for name in names:
             if name not in present:
@@ -749,6 +750,7 @@ def _run_row(
         "last_seq": last if counts.decisions else None,
         "run_sha256": run_sha,
         "book_digest_sha256": run.book_digest_sha256,
+        "engine_code_sha256": run.engine_code_sha256,
     }
 
 

@@ -50,6 +50,10 @@ runs = Table(
     # of the run record (revision 0010): a digest edited by hand no longer matches it, so
     # verify names it and ``run --since`` refuses it. Null for runs recorded before.
     Column("book_digest_sha256", String(64), nullable=True),
+    # sha256 of the sources that decided the run (``engine/version.py``), part of
+    # the run record (revision 0011): ``run --since`` carries nothing from a run whose code
+    # differs from today's. Null for runs recorded before.
+    Column("engine_code_sha256", String(64), nullable=True),
 )
 
 rulebook_texts = Table(
@@ -207,3 +211,5 @@ CARRY_COLUMNS = ("inputs_sha256", "carried_from", "carried_hash")
 """The ``decisions`` columns revision 0004 added (a ledger not upgraded lacks them)."""
 RUN_DIGEST_COLUMN = "book_digest_sha256"
 """The ``runs`` column revision 0010 added (a ledger not upgraded lacks it)."""
+RUN_CODE_COLUMN = "engine_code_sha256"
+"""The ``runs`` column revision 0011 added (a ledger not upgraded lacks it)."""

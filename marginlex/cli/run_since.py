@@ -45,7 +45,8 @@ def since_or_exit(
 
 
 def report_carried(recorder: RunRecorder | GatheredRun | PartitionedRun, err: Console) -> None:
-    """Say on stderr how many decisions were carried forward and how many re-decided."""
+    """Say on stderr how many decisions were carried forward and how many re-decided, and
+    why a rulebook's sets were all decided anew (a new as-of date, rulebook or engine code)."""
     since: Since | None = getattr(recorder, "since", None)
     if since is None:
         return
@@ -55,3 +56,13 @@ def report_carried(recorder: RunRecorder | GatheredRun | PartitionedRun, err: Co
         f"re-decided, {carried} carried forward unchanged",
         markup=False,
     )
+    redecided: dict[str, str] = getattr(recorder, "redecided", {})
+    reasons: dict[str, list[str]] = {}
+    for rulebook_id, why in redecided.items():  # a few rulebooks
+        reasons.setdefault(why, []).append(rulebook_id)
+    for why, rulebook_ids in reasons.items():
+        err.print(
+            f"since run {since.run_id}: every set of {', '.join(rulebook_ids)} decided anew: {why}",
+            markup=False,
+            soft_wrap=True,
+        )

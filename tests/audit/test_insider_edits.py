@@ -422,8 +422,8 @@ def test_since_refuses_a_replaced_book_when_the_digest_is_gone(copy: Path, tmp_p
 
 _FORGED_RUN = (
     "INSERT INTO runs SELECT 'r-made-up', created_at, engine_version, book_sha256, as_of, "
-    "rulebooks, out_of_scope, 0, 0, 0, 0, 37, 36, book_blob_sha256, 'x', book_digest_sha256 "
-    "FROM runs"
+    "rulebooks, out_of_scope, 0, 0, 0, 0, 37, 36, book_blob_sha256, 'x', book_digest_sha256, "
+    "engine_code_sha256 FROM runs"
 )
 
 

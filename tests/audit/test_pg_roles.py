@@ -19,6 +19,7 @@ from marginlex.audit.ledger.acting_role import Access
 from marginlex.audit.ledger.read_only import open_read_only
 from marginlex.audit.ledger.store import Ledger
 from marginlex.cli import app
+from marginlex.engine.version import engine_code_sha256
 
 pytestmark = pytest.mark.postgres
 REFUSED = "marginlex ledger: {op} on table {table} refused: the ledger is append-only"
@@ -195,7 +196,9 @@ def test_upgrade_protects_and_grants_the_tables_a_migration_adds(owner_url: str)
     # A ledger made with --roles by a marginlex before revision 0006: no run_summaries table.
     writer = _recorded_at(owner_url, "0005_decision_keys", "DROP TABLE run_summaries")
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
-    assert upgraded.stdout == ("schema upgraded from 0005_decision_keys to 0010_run_book_digests\n")
+    assert upgraded.stdout == (
+        "schema upgraded from 0005_decision_keys to 0011_run_code_fingerprints\n"
+    )
     # the writer records into the new table, and nobody edits it
     assert _cli("run", "--ledger", writer).exit_code == 0
     assert _cli("verify", "--ledger", _as(owner_url, "r_login")).stdout.startswith(
@@ -219,13 +222,13 @@ def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None
     writer = _recorded_at(owner_url, "0008_key_sets", retired)
     assert _refused_run(writer) == (
         f"error: nothing recorded: {writer} has revision '0008_key_sets', older than this "
-        "marginlex's ('0010_run_book_digests'), and this login may not bring it up to "
+        "marginlex's ('0011_run_code_fingerprints'), and this login may not bring it up to "
         "date (must be owner of index ix_decisions_run_id): the ledger's owner upgrades it "
         "first (`marginlex ledger upgrade --ledger URL`, logged in as the owner), then "
         "record again"
     )
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
-    assert upgraded.stdout == ("schema upgraded from 0008_key_sets to 0010_run_book_digests\n")
+    assert upgraded.stdout == ("schema upgraded from 0008_key_sets to 0011_run_code_fingerprints\n")
     assert _cli("run", "--ledger", writer).exit_code == 0
     with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()
@@ -241,22 +244,29 @@ def test_a_writer_is_told_to_wait_for_the_owners_upgrade(owner_url: str) -> None
 
 
 def test_a_writer_waits_for_the_owner_to_add_the_run_digest_column(owner_url: str) -> None:
-    # A --roles ledger of a marginlex at revision 0009: runs has no book_digest_sha256 column.
-    dropped = "ALTER TABLE runs DROP COLUMN book_digest_sha256"
-    writer = _recorded_at(owner_url, "0009_retire_prefix_indexes", dropped)
+    # A --roles ledger of a marginlex at revision 0009: runs has neither book_digest_sha256
+    # (revision 0010) nor engine_code_sha256 (0011).
+    dropped = (
+        "ALTER TABLE runs DROP COLUMN book_digest_sha256",
+        "ALTER TABLE runs DROP COLUMN engine_code_sha256",
+    )
+    writer = _recorded_at(owner_url, "0009_retire_prefix_indexes", *dropped)
     refused = _refused_run(writer)
     assert "has revision '0009_retire_prefix_indexes', older than this marginlex's" in refused
     assert "(must be owner of table runs)" in refused
     upgraded = _cli("ledger", "upgrade", "--ledger", owner_url)
     assert upgraded.stdout == (
-        "schema upgraded from 0009_retire_prefix_indexes to 0010_run_book_digests\n"
+        "schema upgraded from 0009_retire_prefix_indexes to 0011_run_code_fingerprints\n"
     )
     assert _cli("run", "--ledger", writer).exit_code == 0
     with psycopg.connect(_plain(owner_url), autocommit=True) as conn:
         shas = conn.execute("SELECT book_digest_sha256 FROM runs ORDER BY first_seq").fetchall()
         stored = conn.execute("SELECT sha256(body) FROM book_digests").fetchone()
-    # the run recorded before keeps none; the new one chains its book's stored digest
+        code = conn.execute("SELECT engine_code_sha256 FROM runs ORDER BY first_seq").fetchall()
+    # the run recorded before keeps none; the new one chains its book's stored digest and
+    # the fingerprint of the code that decided it
     assert shas[0] == (None,) and shas[1] == (stored[0].hex(),)
+    assert code == [(None,), (engine_code_sha256(),)]
 
 
 @pytest.mark.parametrize(

@@ -48,8 +48,8 @@ def test_an_old_ledger_is_upgraded_in_place_and_still_replays(tmp_path: Path) ->
     path = Path(shutil.copyfile(OLD_LEDGER, tmp_path / "old.db"))
     upgraded = _cli("ledger", "upgrade", "--ledger", str(path))
     assert upgraded.exit_code == 0, upgraded.output
-    assert upgraded.stdout == "schema upgraded from 0001_baseline to 0010_run_book_digests\n"
-    assert _revision(path) == "0010_run_book_digests"
+    assert upgraded.stdout == "schema upgraded from 0001_baseline to 0011_run_code_fingerprints\n"
+    assert _revision(path) == "0011_run_code_fingerprints"
     with sqlite3.connect(path) as conn:
         names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "ix_decisions_run_id_seq" in names and names.isdisjoint(t.RETIRED_INDEXES)
@@ -62,7 +62,7 @@ def test_an_old_ledger_is_upgraded_in_place_and_still_replays(tmp_path: Path) ->
         "replayed 28 decisions: every one identical, byte for byte"
     )
     again = _cli("ledger", "upgrade", "--ledger", str(path))
-    assert again.stdout == "schema already at 0010_run_book_digests: nothing to upgrade\n"
+    assert again.stdout == "schema already at 0011_run_code_fingerprints: nothing to upgrade\n"
 
 
 def test_a_new_ledger_is_stamped_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_new_ledger_is_stamped_and_a_newer_schema_is_refused(tmp_path: Path) -
         conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
     refused = (
         f"{path} has schema revision '0099_future', which this marginlex does not know (it "
-        "knows up to '0010_run_book_digests'): a newer marginlex made it; use that version"
+        "knows up to '0011_run_code_fingerprints'): a newer marginlex made it; use that version"
     )
     for args, code in (
         (["verify"], 2),
