@@ -4,7 +4,7 @@ synthetic book, records the book, records the edited book with ``--since`` and i
 fresh ledger, and compares every decision. The cases of ``test_incremental_reach.py`` were
 chosen by hand for what a decision reads beyond its own rows; these are drawn, one per column
 kind of every table, so that a column nobody thought of is tried too (a longer draw of the
-same edits, 200 books, found no difference; docs/running.md, incremental runs)."""
+same edits on 185 books found no difference; docs/running.md, incremental runs)."""
 
 from __future__ import annotations
 
