@@ -20,6 +20,10 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Self, TypeVar
+from urllib.parse import unquote
+
+_T = TypeVar("_T")
 
 LOCK_WAIT_SECONDS = 300.0
 """How long a command waits for another process's lock on a SQLite ledger."""
@@ -56,13 +60,23 @@ def run_waiting(conn: sqlite3.Connection, path: Path, sql: str) -> sqlite3.Curso
         LockTimeout: still locked after the wait (what was waited for is said).
         sqlite3.Error: SQLite refused otherwise (not a database, an I/O error).
     """
+    return _waiting(lambda: conn.execute(sql), _timeout_setter(conn), path)
+
+
+def _timeout_setter(conn: sqlite3.Connection) -> Callable[[int], object]:
+    """Sets the connection's busy timeout (a cursor of its own: a read's stays whole)."""
+    return lambda ms: sqlite3.Cursor(conn).execute(f"PRAGMA busy_timeout={ms}")
+
+
+def _waiting(execute: Callable[[], _T], set_timeout: Callable[[int], object], path: Path) -> _T:
+    """``execute()``, waiting for a lock as :func:`run_waiting` says."""
     total = max(LOCK_WAIT_SECONDS, 0.0)
     quiet = min(_QUIET_WAIT_SECONDS, total)
     try:
         for step, timeout in enumerate((quiet, total - quiet)):
-            conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            set_timeout(int(timeout * 1000))
             try:
-                return conn.execute(sql)
+                return execute()
             except sqlite3.Error as exc:
                 if not busy(exc):
                     raise
@@ -76,7 +90,72 @@ def run_waiting(conn: sqlite3.Connection, path: Path, sql: str) -> sqlite3.Curso
             "nothing was written; let that process finish (or stop it) and try again"
         )
     finally:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        set_timeout(BUSY_TIMEOUT_MS)
+
+
+def _reads(sql: str) -> bool:
+    """Whether a statement only reads (a query, or a pragma that sets nothing): one that
+    SQLite refused for a lock had no effect and is run again.
+
+    >>> _reads("SELECT 1"), _reads(" with x as (select 1) select * from x")
+    (True, True)
+    >>> _reads('PRAGMA main.table_info("runs")'), _reads("PRAGMA busy_timeout=5")
+    (True, False)
+    >>> _reads("BEGIN IMMEDIATE"), _reads("INSERT INTO runs VALUES (1)")
+    (False, False)
+    """
+    head = sql.lstrip()[:6].upper()
+    return head.startswith(("SELECT", "WITH")) or (head == "PRAGMA" and "=" not in sql)
+
+
+class WaitingCursor(sqlite3.Cursor):
+    """A cursor whose reads wait for another process's lock as :func:`run_waiting` does:
+    said past a second, bounded, then :class:`LockTimeout`. Writes are run as they are
+    (a writer takes its lock first, through :func:`run_waiting`)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        """``sqlite3.Cursor.execute``; a read waits for a lock as said above."""
+        if not _reads(sql):
+            return super().execute(sql, parameters)
+        conn = self.connection
+        path = getattr(conn, "ledger_path", None) or Path(str(conn))
+
+        def execute() -> None:
+            super(WaitingCursor, self).execute(sql, parameters)
+
+        _waiting(execute, _timeout_setter(conn), path)
+        return self  # as sqlite3's execute returns it
+
+
+class WaitingConnection(sqlite3.Connection):
+    """A connection to a SQLite ledger whose cursors are :class:`WaitingCursor`: every read,
+    not only the first, says that it waits for another process's lock and gives up in
+    :data:`LOCK_WAIT_SECONDS` (``sqlite3.connect(..., factory=WaitingConnection)``)."""
+
+    def __init__(self, database: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.ledger_path = ledger_file(str(database))
+
+    def cursor(self, factory: Any = WaitingCursor) -> Any:
+        """A :class:`WaitingCursor`."""
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        """``sqlite3.Connection.execute`` with a :class:`WaitingCursor` (the C method makes
+        a plain cursor)."""
+        cursor: sqlite3.Cursor = self.cursor().execute(sql, parameters)
+        return cursor
+
+
+def ledger_file(database: str) -> Path:
+    """The file a ``sqlite3.connect`` database argument names (a ``file:`` URI's path).
+
+    >>> ledger_file("file:/tmp/a%20b.db?mode=ro"), ledger_file("/tmp/l.db")
+    (PosixPath('/tmp/a b.db'), PosixPath('/tmp/l.db'))
+    """
+    if database.startswith("file:"):
+        return Path(unquote(database.removeprefix("file:").split("?", 1)[0]))
+    return Path(database)
 
 
 def seconds(amount: float) -> str:

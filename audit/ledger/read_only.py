@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marginlex.audit.ledger import tables as t
 from marginlex.audit.ledger.acting_role import Access, RoleRefused, act_as
+from marginlex.audit.ledger.locks import WaitingConnection
 from marginlex.audit.ledger.sqlite_read import path_problem
 from marginlex.audit.ledger.store import Ledger, LedgerError, shown_location
 
@@ -26,7 +27,10 @@ def _sqlite_read_only(path: Path) -> Engine:
         raise LedgerError(problem)
     uri = f"file:{quote(str(path))}?mode=ro"
     return create_engine(
-        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+        "sqlite://",
+        creator=lambda: sqlite3.connect(
+            uri, uri=True, check_same_thread=False, factory=WaitingConnection
+        ),
     )
 
 

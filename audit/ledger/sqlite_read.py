@@ -30,7 +30,7 @@ from marginlex.audit.ledger.entry_read import (
     set_part,
     stored_decision,
 )
-from marginlex.audit.ledger.locks import LockTimeout, run_waiting
+from marginlex.audit.ledger.locks import LockTimeout, WaitingConnection
 from marginlex.audit.ledger.records import RunOrigin, StoredDecision
 from marginlex.audit.ledger.revisions import SCHEMA_REVISIONS
 
@@ -115,7 +115,9 @@ class SqliteDecisionReader:
         self.url = f"sqlite:///{path}"  # as SQLAlchemy names the engine in its errors
         uri = f"file:{quote(str(path))}?mode=ro"
         try:
-            self.conn = sqlite3.connect(uri, uri=True, timeout=300, isolation_level=None)
+            self.conn = sqlite3.connect(
+                uri, uri=True, timeout=300, isolation_level=None, factory=WaitingConnection
+            )
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {self.url}: {exc}") from exc
         try:
@@ -131,8 +133,9 @@ class SqliteDecisionReader:
             raise
 
     def _open(self) -> Dictionaries:
-        # the first read: a writer committing holds the file (said when past a second)
-        kinds = dict(run_waiting(self.conn, self.path, "SELECT name, type FROM sqlite_master"))
+        # a writer committing holds the file: this read, as every later one, says so when
+        # it waits past a second, and gives up (locks.WaitingConnection)
+        kinds = dict(self.conn.execute("SELECT name, type FROM sqlite_master"))
         tables = {name for name, kind in kinds.items() if kind == "table"}
         if "decisions" not in tables:
             if "decisions" in kinds:  # a view put in its place shows what it likes

@@ -58,7 +58,13 @@ from marginlex.audit.ledger.decision_keys import (
 )
 from marginlex.audit.ledger.driver_rows import insert_sql
 from marginlex.audit.ledger.entry_read import LedgerError
-from marginlex.audit.ledger.locks import BUSY_TIMEOUT_MS, LockTimeout, busy, run_waiting
+from marginlex.audit.ledger.locks import (
+    BUSY_TIMEOUT_MS,
+    LockTimeout,
+    WaitingConnection,
+    busy,
+    run_waiting,
+)
 from marginlex.audit.ledger.read import LedgerReader, inflate_book
 from marginlex.audit.ledger.records import RunCounts, RunRecord
 from marginlex.audit.ledger.run_summaries import backfill as backfill_summaries
@@ -212,7 +218,9 @@ def _add_columns(conn: Connection) -> None:
 
 
 def _sqlite_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    # Every read waits for another process's lock as the first does: said, bounded.
+    waiting = {"timeout": BUSY_TIMEOUT_MS / 1000, "factory": WaitingConnection}
+    engine = create_engine(f"sqlite:///{path}", connect_args=waiting)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
+from marginlex.audit.ledger.locks import LockTimeout
 from marginlex.audit.ledger.unreadable import UNREADABLE
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
@@ -695,6 +696,9 @@ def _readable(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
+        except LockTimeout as exc:  # a read after the first waited for a writer, in vain
+            _say_error(str(exc), soft_wrap=True)
+            raise typer.Exit(2) from exc
         except Exception as exc:
             from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - when one is raised
 

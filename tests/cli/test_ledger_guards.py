@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -187,6 +188,86 @@ def test_explain_on_a_locked_ledger_says_it_waits_and_gives_up(
     where = recorded.resolve()
     assert f"waiting for the ledger {where}: it is locked, held by pid {held.pid}" in said
     assert f"the ledger {where} stayed locked for 2 s, held by pid {held.pid}" in said
+
+
+@pytest.fixture
+def held_later(recorded: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process that takes the ledger's write lock (an exclusive transaction) when
+    told to, once the command has read what it opens the ledger with."""
+    script = textwrap.dedent(
+        f"""
+        import sqlite3, sys
+        conn = sqlite3.connect({str(recorded)!r}, isolation_level=None)
+        sys.stdin.readline()
+        conn.execute("BEGIN EXCLUSIVE")
+        print("locked", flush=True)
+        sys.stdin.readline()
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    yield holder
+    if holder.poll() is None:
+        holder.communicate("\n", timeout=30)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explain", "cftc:ms:A08_FOX_FUT"],
+        ["ledger"],
+        ["ledger", "runs"],
+        ["verify"],
+    ],
+)
+def test_a_lock_taken_after_the_first_read_is_said_and_bounded_too(
+    recorded: Path,
+    held_later: subprocess.Popen[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    """Only the read that opens the ledger waited as above: a writer that locked the file
+    after it (a run committing) made every later read wait SQLite's 5 minutes in silence,
+    then `explain` ended in a traceback ("database is locked"), `ledger` blamed a value
+    edited by hand, and `verify` said the ledger cannot be read (exit 1, as for a ledger
+    that failed)."""
+    from marginlex.audit.ledger import sqlite_read, store  # noqa: PLC0415
+
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 2.0)
+    monkeypatch.setattr(locks, "BUSY_TIMEOUT_MS", 2000)  # SQLite's own wait, cut to 2 s
+
+    def lock() -> None:
+        assert held_later.stdin is not None and held_later.stdout is not None
+        held_later.stdin.write("\n")
+        held_later.stdin.flush()
+        assert held_later.stdout.readline() == "locked\n"
+
+    def opened(original: Any) -> Any:
+        def then_locked(*a: Any, **k: Any) -> Any:
+            found = original(*a, **k)
+            lock()
+            return found
+
+        return then_locked
+
+    monkeypatch.setattr(
+        sqlite_read.SqliteDecisionReader,
+        "_open",
+        opened(sqlite_read.SqliteDecisionReader._open),
+    )
+    monkeypatch.setattr(store.Ledger, "load_dictionaries", opened(store.Ledger.load_dictionaries))
+    result = runner.invoke(app, [*args, "--ledger", str(recorded)])
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    assert result.exit_code == 2 and result.stdout == ""
+    said = " ".join(result.stderr.split())
+    where = recorded.resolve()
+    assert f"waiting for the ledger {where}: it is locked, held by pid {held_later.pid}" in said
+    assert (
+        f"error: the ledger {where} stayed locked for 2 s, held by pid {held_later.pid}"
+    ) in said
 
 
 def test_a_lock_released_during_the_wait_records_the_run(
