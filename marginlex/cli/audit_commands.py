@@ -183,7 +183,8 @@ def explain(
     the changed recorded book.
     """
     format = ExplainFormat.JSON if as_json else format
-    check_file_or_exit(output, "-o")  # before the ledger is read or a book evaluated
+    # before the ledger is read or a book evaluated; never over what it reads
+    check_file_or_exit(output, "-o", _explain_reads(ledger, rulebook, book))
     _refuse_what_if_html(what_if=what_if, format=format)
     _refuse_cuts(depth=depth, section=section, what_if=what_if, format=format)
     from marginlex.audit.explain.entry import entry_line  # noqa: PLC0415
@@ -242,6 +243,22 @@ def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDe
         raise typer.Exit(1) from exc
     finally:
         store.close()
+
+
+def _explain_reads(
+    ledger: str | None, rulebook: str | None, book: Path | None
+) -> list[tuple[str, str | Path | None]]:
+    """What ``explain`` reads that ``-o`` could name: the rulebook and book with
+    ``--rulebook``, else the ledger's file (SQLite)."""
+    if rulebook is not None:
+        return [("the rulebook", rulebook), ("the book", book)]
+    from marginlex.audit.ledger.sqlite_read import is_sqlite  # noqa: PLC0415
+    from marginlex.cli.ledger_location import ledger_location  # noqa: PLC0415
+
+    location = ledger_location(ledger)
+    if not is_sqlite(location):
+        return []
+    return [("the ledger", location.removeprefix("sqlite:///"))]
 
 
 def _refuse_what_if_html(*, what_if: bool, format: ExplainFormat) -> None:

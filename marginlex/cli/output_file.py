@@ -9,7 +9,7 @@ never a traceback (``run --out``, a folder, has its own check in
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,11 +42,60 @@ def file_problem(path: Path) -> str | None:
     return None
 
 
-def check_file_or_exit(path: Path | None, option: str) -> None:
-    """Refuse a FILE option that cannot be written, before the command does its work."""
+Read = tuple[str, "str | Path | None"]
+"""What a command reads, as a message names it (``the ledger``), and its path: a file, or a
+folder whose files are read (a book's); None, or a name that is no path (a shipped
+rulebook's id), reads nothing a FILE option could name."""
+
+
+def read_problem(path: Path, reads: Iterable[Read]) -> str | None:
+    """Why ``path`` must not be written: it is a file the command reads (None: it is not).
+    Writing it replaced what was read: ``explain ID --ledger l.db -o l.db`` wrote the page
+    over the ledger, every recorded decision lost.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ledger = Path(d) / "l.db"
+    ...     _ = ledger.write_bytes(b"")
+    ...     print(read_problem(Path(d) / "." / "l.db", [("the ledger", str(ledger))]))
+    ...     read_problem(Path(d) / "page.html", [("the ledger", ledger)]) is None
+    it is the ledger this command reads: writing it would replace it
+    True
+    """
+    if not path.exists() or path.is_dir():
+        return None
+    for what, given in reads:
+        if given is None or not Path(given).exists():
+            continue
+        read = Path(given)
+        if read.is_dir():  # a book folder: its files
+            if _same(path.parent, read) and path.suffix in _BOOK_SUFFIXES:
+                return (
+                    f"it is a file of {what} this command reads ({read}): writing it would "
+                    "replace it"
+                )
+        elif _same(path, read):
+            return f"it is {what} this command reads: writing it would replace it"
+    return None
+
+
+_BOOK_SUFFIXES = frozenset({".csv", ".parquet", ".json"})
+"""A book folder's files (``accounts.csv``, ``book.json``, ...) end so."""
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_file_or_exit(path: Path | None, option: str, reads: Iterable[Read] = ()) -> None:
+    """Refuse a FILE option that cannot be written, or that names a file the command reads
+    (``reads``: the ledger, a book, a rulebook), before the command does its work."""
     if path is None:
         return
-    problem = file_problem(path)
+    problem = file_problem(path) or read_problem(path, reads)
     if problem is not None:
         _err.print(f"error: cannot write {option} {path}: {problem}", markup=False, soft_wrap=True)
         raise typer.Exit(1)

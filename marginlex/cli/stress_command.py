@@ -155,7 +155,8 @@ def stress_command(  # noqa: PLR0917 - typer passes options by position
         picked = _scenarios(shock or [], vol or [], scenarios or [])
     except ShockError as exc:
         raise _fail(str(exc)) from None
-    check_file_or_exit(report, "--report")
+    reads = [("the book", book), *(("a rulebook", name) for name in names)]
+    check_file_or_exit(report, "--report", reads)
     refuse_unclean(names, allow_warnings, _err)
     process_memory.keep_freed_memory()  # a batch's arrays are freed and made again
     try:

@@ -334,8 +334,9 @@ def compare_command(  # noqa: PLR0917 - typer passes options by position
         raise usage_error("give at least two rulebooks: --rulebook A --rulebook B", "compare")
     check_study_options(study, scenarios, today)
     day = as_of_date(as_of, "compare")
+    reads = [("the book", book), *(("a rulebook", name) for name in rulebook)]
     for path, option in ((report, "--report"), (study, "--study")):
-        check_file_or_exit(path, option)
+        check_file_or_exit(path, option, reads)
     refuse_unclean(rulebook, allow_warnings, _err)
     from marginlex.dsl.loader import folders_of  # noqa: PLC0415
 

@@ -72,7 +72,7 @@ def render_command(
     base. Each statement has the anchor `#rule-<id>`."""
     from marginlex.workbench.render import Format, render_rulebook  # noqa: PLC0415
 
-    check_file_or_exit(out, "-o")
+    check_file_or_exit(out, "-o", [("the rulebook", rulebook)])
     resolved = _load(rulebook)
     index = None if no_tests else _tests(rulebook, resolved.id, tests)
     page = render_rulebook(resolved, Format(fmt.value), index)

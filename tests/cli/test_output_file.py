@@ -99,3 +99,78 @@ def test_a_page_cut_short_by_a_full_disk_leaves_the_earlier_file_whole(tmp_path:
     assert f"error: cannot write -o {page}: File too large" in _said(done.stderr)
     assert page.read_text(encoding="utf-8") == "the earlier page\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sec.html"]
+
+
+def _sha(path: Path) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("given", ["--ledger", "$MARGINLEX_LEDGER"])
+def test_explain_never_writes_its_page_over_the_ledger_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """``explain ID --ledger l.db -o l.db`` wrote the page over the ledger (exit 0, "wrote
+    l.db"): every recorded decision lost, and the next command said the file is not a
+    database."""
+    ledger = tmp_path / "l.db"
+    recorded = CliRunner().invoke(app, ["run", "-r", "cftc", "--ledger", str(ledger)])
+    assert recorded.exit_code == 0, recorded.output
+    before = _sha(ledger)
+    monkeypatch.chdir(tmp_path)
+    if given == "--ledger":
+        where = ["--ledger", "l.db"]
+    else:  # the ledger no option names: the variable's
+        monkeypatch.setenv("MARGINLEX_LEDGER", str(ledger))
+        where = []
+    args = ["explain", "cftc:ms:A08_FOX_FUT", *where, "--format", "html", "-o", "./l.db"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 1, done.output
+    assert (
+        "error: cannot write -o l.db: it is the ledger this command reads: writing it would "
+        "replace it"
+    ) in _said(done.output)
+    assert _sha(ledger) == before
+    verified = CliRunner().invoke(app, ["verify", "--ledger", str(ledger)])
+    assert verified.exit_code == 0 and verified.stdout.startswith("OK: 6 entries in 1 run")
+
+
+def test_render_stress_and_compare_never_write_over_what_they_read(tmp_path: Path) -> None:
+    """``render RULEBOOK.mlx -o RULEBOOK.mlx`` wrote the page over the rulebook, and
+    ``stress``/``compare --report BOOK/positions.csv`` the report over the book's positions."""
+    from cli_books import renamed_demo  # noqa: PLC0415
+
+    variant = Path(__file__).parents[2] / "rulebooks" / "variants" / "harmonized_85pct_offsets.mlx"
+    rulebook = tmp_path / "my_offsets.mlx"  # a firm's own variant, under its own id
+    text = variant.read_text(encoding="utf-8")
+    rulebook.write_text(text.replace("rulebook harmonized_85pct_offsets ", "rulebook my_offsets "))
+    book = renamed_demo(tmp_path / "book", {})
+    positions = book / "positions.csv"
+    cases = [
+        (["render", str(rulebook), "-o", str(rulebook)], rulebook, "-o", "the rulebook"),
+        (
+            ["stress", str(book), "--shock", "class_group=SPX:-20%", "--report", str(positions)],
+            positions,
+            "--report",
+            f"a file of the book this command reads ({book})",
+        ),
+        (
+            ["compare", str(book), "-r", "sec", "-r", "cftc", "--report", str(positions)],
+            positions,
+            "--report",
+            f"a file of the book this command reads ({book})",
+        ),
+    ]
+    for args, target, option, what in cases:
+        before = _sha(target)
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 1, (args, done.output)
+        said = _said(done.output)
+        assert f"error: cannot write {option} {target}: it is {what}" in said, said
+        assert _sha(target) == before
+    # beside them, a page is written as before
+    page = tmp_path / "page.html"
+    done = CliRunner().invoke(app, ["render", str(rulebook), "-o", str(page)])
+    assert done.exit_code == 0, done.output
+    assert page.stat().st_size > 0
