@@ -543,6 +543,18 @@ _JUNIT = typer.Option(
 )
 
 
+def _test_reads(paths: list[Path]) -> list[tuple[str, str | Path | None]]:
+    """The files ``test`` reads that ``--junit`` could name: each test file given, and the
+    test and rulebook files under each folder given."""
+    found: list[Path] = []
+    for path in paths:  # a few paths
+        if path.is_dir():
+            found += [*path.rglob("*.test.toml"), *path.rglob("*.mlx")]
+        else:
+            found.append(path)
+    return [("a file the tests read", path) for path in found]
+
+
 def test_command(  # noqa: PLR0917 - typer passes options by position
     paths: list[Path] | None = _PATHS,
     fail_under: float = _FAIL_UNDER,
@@ -559,7 +571,8 @@ def test_command(  # noqa: PLR0917 - typer passes options by position
     from marginlex.engine.variants.rulebook_tests import RulebookTestError, run_tests  # noqa: PLC0415
 
     as_json = chosen(fmt, as_json, "test", csv=False) is OutputFormat.JSON
-    check_file_or_exit(junit, "--junit")  # before the tests run, not after
+    # before the tests run, not after; never over a test or rulebook they read
+    check_file_or_exit(junit, "--junit", _test_reads(paths or [shipped_dir() / "tests"]))
     if kill_under and not mutate:  # a CI gate that left out --mutate passed with no mutant
         raise usage_error("--kill-under needs --mutate: it is a bar for the mutants made", "test")
     folders = paths or [shipped_dir() / "tests"]

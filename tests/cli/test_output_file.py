@@ -136,9 +136,10 @@ def test_explain_never_writes_its_page_over_the_ledger_it_reads(
     assert verified.exit_code == 0 and verified.stdout.startswith("OK: 6 entries in 1 run")
 
 
-def test_render_stress_and_compare_never_write_over_what_they_read(tmp_path: Path) -> None:
-    """``render RULEBOOK.mlx -o RULEBOOK.mlx`` wrote the page over the rulebook, and
-    ``stress``/``compare --report BOOK/positions.csv`` the report over the book's positions."""
+def test_render_stress_compare_and_test_never_write_over_what_they_read(tmp_path: Path) -> None:
+    """``render RULEBOOK.mlx -o RULEBOOK.mlx`` wrote the page over the rulebook,
+    ``stress``/``compare --report BOOK/positions.csv`` the report over the book's positions,
+    and ``test FOLDER --junit FOLDER/x.test.toml`` the results over the test file."""
     from cli_books import renamed_demo  # noqa: PLC0415
 
     variant = Path(__file__).parents[2] / "rulebooks" / "variants" / "harmonized_85pct_offsets.mlx"
@@ -162,6 +163,14 @@ def test_render_stress_and_compare_never_write_over_what_they_read(tmp_path: Pat
             f"a file of the book this command reads ({book})",
         ),
     ]
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shipped = Path(__file__).parents[2] / "rulebooks" / "tests" / "cftc.test.toml"
+    suite = tests / "cftc.test.toml"
+    suite.write_bytes(shipped.read_bytes())
+    cases.append(  # it wrote the JUnit XML over the test file it had just run
+        (["test", str(tests), "--junit", str(suite)], suite, "--junit", "a file the tests read")
+    )
     for args, target, option, what in cases:
         before = _sha(target)
         done = CliRunner().invoke(app, args)
