@@ -7,6 +7,7 @@ Row 0 means the file as a whole (a missing file, or a field of ``book.json``).
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 import numpy as np
@@ -17,6 +18,20 @@ from marginlex.printable import printable
 
 HEADER_ROW = 1
 FIRST_DATA_ROW = 2
+
+
+_LONG_WORD = re.compile(r"\S{201,}")
+
+
+def _cut_long_words(text: str) -> str:
+    """``text`` with each run of more than 200 characters without a space cut to its first
+    100 and its length: a problem quotes the cell it is about, and a cell of 10 million
+    characters made a 10 MB line.
+
+    >>> _cut_long_words("unknown instrument " + "Y" * 1000)[-32:]
+    'YYYYYYYYYYYY… (1,000 characters)'
+    """
+    return _LONG_WORD.sub(lambda m: f"{m[0][:100]}… ({len(m[0]):,} characters)", text)
 
 
 class Severity(StrEnum):
@@ -61,7 +76,7 @@ class BookProblem(BaseModel):
         column = "" if self.column in ("-", "") else f" {self.column}:"
         # printable: a header's column name is quoted as written, and one holding ESC [2J
         # cleared the terminal it was printed to (U+202E reversed the rest of the line)
-        return printable(f"{where}:{column} {prefix}{self.message}")
+        return printable(_cut_long_words(f"{where}:{column} {prefix}{self.message}"))
 
 
 class BookError(ValueError):

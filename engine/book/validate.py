@@ -125,9 +125,7 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
             return None
         # A blank line is a row of empty values, as a spreadsheet shows it: skipped, every
         # row after it was reported a row too early.
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, engine="pyarrow", skip_blank_lines=False
-        )
+        frame = _read_csv(path)
         frame = _without_unnamed_columns(frame, header or [], file, problems)
         return _without_repeated_headers(_without_empty_rows(frame, file, problems), file, problems)
     except TextTooLarge as exc:
@@ -144,6 +142,22 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
             return _without_rows(_Ragged([header], set(), []), file, problems)
         problems.add(file, 0, "-", f"cannot read the file: {exc}".splitlines()[0])
         return None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file's cells as text. pyarrow reads it in blocks of 1 MiB and refused a row
+    longer than one ("cannot read the file: straddling object straddles two block
+    boundaries (try to increase block size?)", which no option of marginlex increases):
+    such a file is read by pandas' own parser, so that each cell is checked as any other
+    (an id of 10 million characters is named at its row and column)."""
+    try:
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, engine="pyarrow", skip_blank_lines=False
+        )
+    except ValueError as exc:  # pyarrow's ArrowInvalid
+        if "straddling object" not in str(exc):
+            raise
+    return pd.read_csv(path, dtype=str, keep_default_na=False, engine="c", skip_blank_lines=False)
 
 
 def _without_unnamed_columns(

@@ -307,3 +307,21 @@ def test_a_quote_never_closed_is_named_at_its_row(tmp_path: Path) -> None:
 def test_the_ids_of_a_ragged_row_are_not_unknown_elsewhere(tmp_path: Path) -> None:
     book = _book(tmp_path, {"parties.csv": ("ALICE,Alice Archer,", "ALICE,Alice,Archer,")})
     assert _rendered(book) == ["parties.csv:5: 6 values, but the header has 5 columns"]
+
+
+def test_a_row_longer_than_a_mebibyte_is_read_and_its_cell_named_briefly(tmp_path: Path) -> None:
+    """A CSV row past pyarrow's 1 MiB block was "positions.csv: cannot read the file:
+    straddling object straddles two block boundaries (try to increase block size?)", a size
+    no option sets; read by pandas' parser, its cell is checked as any other, and the problem
+    quotes its first 100 characters and its length, not 10 MB of it."""
+    huge = "Y" * 10_000_000
+    book = _book(tmp_path, {"positions.csv": ("A1,XYZ,100", f"A1,{huge},100")})
+    # the cell quoted is 'YYY…Y' (10,000,000 Y and its 2 quotes): its first 100 characters
+    # are the quote and 99 Y
+    assert _rendered(book) == [
+        f"positions.csv:2: instrument_id: unknown instrument '{'Y' * 99}… (10,000,002 "
+        "characters) (not in instruments.csv)"
+    ]
+    # a long text where any text goes (a party's name) is read, and the book is valid
+    named = _book(tmp_path / "named", {"parties.csv": ("Alice Archer", "Alice " + "A" * 2**21)})
+    assert _rendered(named) == []
