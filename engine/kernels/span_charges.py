@@ -4,10 +4,12 @@
 by the same fraction of its price, so a long in one month and a short in another net
 perfectly; a clearing house charges each spread formed between expiries a rate per spread.
 Positions of one expiry are netted first (contracts, signed). Tiers are bounds on time to
-expiry (``up to 3 months``, ``otherwise``); a spread belongs to the tier of its farther
-leg. Spreads are formed nearest months first: with ``L(t)`` and ``S(t)`` the long and short
-contracts of tiers 1..t, ``min(L(t), S(t))`` spreads have both legs within tier t, so
-``min(L(t), S(t)) - min(L(t-1), S(t-1))`` spreads fall in tier t and are charged its rate.
+expiry (``up to 3 months``, ``otherwise``; the caller reads a bound in months as the last day
+of that contract month, CME's tiers being ranges of contract months); a spread belongs to
+the tier of its farther leg. Spreads are formed nearest months first: with ``L(t)`` and
+``S(t)`` the long and short contracts of tiers 1..t, ``min(L(t), S(t))`` spreads have both
+legs within tier t, so ``min(L(t), S(t)) - min(L(t-1), S(t-1))`` spreads fall in tier t and
+are charged its rate.
 
 **Delivery (spot) month charge.** A charge per contract, gross, on positions expiring in the
 as-of date's calendar month, where the scan's price moves understate the risk of a contract

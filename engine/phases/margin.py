@@ -259,7 +259,8 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     )
     credit = credit_rule_of(state.plan, span=True)
     rule = credit.statement.rule if credit is not None else None  # type: ignore[union-attr]
-    windows = leg_windows(rule, state.plan.value) if isinstance(rule, m.ClassGroupCredit) else []
+    through = state.plan.through_contract_month
+    windows = leg_windows(rule, through) if isinstance(rule, m.ClassGroupCredit) else []
     tiers = None
     if windows:
         tiers = tier_deltas(state, rows, codes, len(g), deltas=deltas, windows=windows)

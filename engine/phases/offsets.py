@@ -227,9 +227,9 @@ def _spreads(
         return None
     groups = result.groups
     assert groups is not None
-    windows = leg_windows(rule, state.plan.value)
+    windows = leg_windows(rule, state.plan.through_contract_month)
     legs_of = [
-        ((sym.name, leg_window(tier, state.plan.value)), ratio)
+        ((sym.name, leg_window(tier, state.plan.through_contract_month)), ratio)
         for r in rule.rows
         for sym, tier, ratio in (
             (r.left, r.left_tier, r.left_ratio),

@@ -23,7 +23,9 @@ from marginlex.engine.phases.state import FloatArray, IntArray, RunState
 from marginlex.engine.plan.expressions import mask
 
 Window = tuple[float, float]
-"""A tier of months: time to expiry above the first bound, at most the second (years)."""
+"""A tier of months: time to expiry above the first bound, at most the second (years); a
+bound in months or years is the last day of that contract month from the as-of month
+(:meth:`~marginlex.engine.plan.steps.Plan.through_contract_month`)."""
 
 
 CHARGE_COLUMNS = ("group", "row", *SPAN_CHARGE_FIGURES)
@@ -72,7 +74,9 @@ def span_charges(
     inst_rows = link.index[rows]
     tiers = scan.calendar.tiers if scan.calendar is not None else ()
     if scan.calendar is not None:
-        bounds = np.array([state.plan.value(t.upper) if t.upper else np.inf for t in tiers])
+        # tiers count contract months from the as-of month (decision 49)
+        through = state.plan.through_contract_month
+        bounds = np.array([through(t.upper) if t.upper else np.inf for t in tiers])
         rates = np.array([state.plan.value(t.charge) for t in tiers])
         counted = mask(scan.calendar.where, pos, state.plan)[rows]
         # by delta: an option counts quantity x delta at its underlying's expiry (CME)

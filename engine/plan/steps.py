@@ -178,3 +178,29 @@ class Plan(BaseModel):
         if months is None:
             return self.value(value)
         return (add_months(self.as_of, months) - self.as_of).days / 365.0
+
+    def through_contract_month(self, value: m.Quantity | m.ParamRef) -> float:
+        """A SPAN tier's bound in contract months (``up to 3 months`` of a calendar spread
+        tier, ``expiring within 3 months`` of an inter-commodity leg), in years of 365 days as
+        ``residual_maturity`` is: ``N months`` reaches through the last day of the N-th
+        calendar month after the as-of date's, so a contract belongs to it when its expiry's
+        month (its contract month) is at most N months after the as-of month, whatever the
+        day. CME defines SPAN tiers as ranges of contract months (decision 49). Days, a
+        fraction of a month and a parameter are :meth:`value`.
+
+        >>> from marginlex.dsl.model.expressions import Unit
+        >>> months = m.Quantity(amount=3, unit=Unit.MONTHS, text="3")
+        >>> plan = Plan(rulebook_id="r", title="", version="", as_of=dt.date(2026, 12, 7),
+        ...     parameters={}, steps=())
+        >>> round(plan.through_contract_month(months) * 365)  # to 2027-03-31
+        114
+        >>> plan = plan.model_copy(update={"as_of": dt.date(2026, 11, 30)})
+        >>> round(plan.through_contract_month(months) * 365)  # to 2027-02-28
+        90
+        """
+        months = _whole_months(value) if isinstance(value, m.Quantity) else None
+        if months is None:
+            return self.value(value)
+        # the first day of the month after the N-th, less a day
+        month_after = add_months(self.as_of.replace(day=1), months + 1)
+        return (month_after - dt.timedelta(days=1) - self.as_of).days / 365.0

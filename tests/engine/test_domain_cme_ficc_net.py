@@ -102,19 +102,21 @@ def test_two_futures_in_one_class_group_credit_at_most_the_rate_of_its_risk(
 ) -> None:
     """Short 10 ZN (intermediate, -700, 22,100 at 2%) and long 10 ZT in the same class group
     (short bucket, +380, 1% of 2,080,000 = 20,800): at +1 range they lose 22,100 - 20,800 =
-    1,300, plus 10 calendar spreads (the farther month 92 days out: far tier) 2,000: 3,300.
+    1,300, plus 10 calendar spreads (the farther month September, 92 days out, the third
+    contract month after June: near tier, decision 49) 10 x 100 = 1,000: 2,300.
     Net DV01 -320, carried by the intermediate bucket, against 600 notes (+480, 2% of 591,000
     = 11,820). `short with short` finds no CME DV01 in the short bucket (its +380 is hedged
     inside the class group); `intermediate with intermediate` pairs 320 at 80%. CME: 1,300 /
-    320 per DV01, credit 80% x 1,300 = 1,040: 2,260. FICC: 11,820 / 480 = 24.625, credit 80%
-    x 320 x 24.625 = 6,304: 5,516. 7,776. (Before: 4,104, CME credited 1,560 of 1,300.)"""
+    320 per DV01, credit 80% x 1,300 = 1,040: 1,260. FICC: 11,820 / 480 = 24.625, credit 80%
+    x 320 x 24.625 = 6,304: 5,516. 6,776. (Before: 4,104, CME credited 1,560 of 1,300; with
+    the calendar tier counted in days, 92 > 91.25, the far tier: 7,776.)"""
     ev = _run(tmp_path, "X1,ZN_2609,-10\nX1,ZT_2609X,10\nS1,UST_2035_08,600")
-    assert decision(ev, "ms:X1")["maintenance"] == pytest.approx(7_776.0)
+    assert decision(ev, "ms:X1")["maintenance"] == pytest.approx(6_776.0)
     (row,) = _pairs(ev).itertuples(index=False)
     assert str(row.product_group) == "CME intermediate with FICC intermediate"
     assert row.dv01_matched == pytest.approx(320.0)
     assert (row.first_credit, row.second_credit) == pytest.approx((1_040.0, 6_304.0))
-    assert _split(ev)["first_requirement"] == pytest.approx(2_260.0)
+    assert _split(ev)["first_requirement"] == pytest.approx(1_260.0)
 
 
 def test_the_trace_row_recomputes_the_credit(tmp_path: Path) -> None:

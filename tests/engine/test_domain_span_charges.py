@@ -6,6 +6,7 @@ kernel's spread formation on its own.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,11 @@ import pandas as pd
 import pytest
 from _evaluate_books import decision, make_book, run
 
+from marginlex.dsl.loader import load_rulebook
+from marginlex.engine.evaluate import evaluate
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
+from marginlex.engine.plan.compile import compile_plan
 
 NEAR_FAR = np.array([0.25, np.inf])  # up to 3 months, otherwise
 
@@ -181,3 +185,48 @@ def test_a_perpetual_spreads_against_the_dated_months_of_its_class_group(
     )
     ev = run(book, rulebook)
     assert float(decision(ev, "ms:C1")["maintenance"]) == pytest.approx(requirement)
+
+
+# Calendar tiers count contract months (decision 49). Futures of class group SPX at one
+# price (6,000 x 50, range 7%), so the scan nets long against short at every point and the
+# maintenance is the calendar charge alone (cftc: up to 3 months 100, otherwise 200 per
+# spread). ES_2608 expires 2026-08-21; the demo's ES_2609 2026-09-18; SPX_2701 2027-01-15
+# and SPX_2703 2027-03-01 are dated to sit on a tier's edge.
+SPX_MONTHS = (
+    "ES_2608,index_future,,SPX,high_cap_broad,50,6000.00,2026-08-21,,,,0.07,\n"
+    "SPX_2701,index_future,,SPX,high_cap_broad,50,6000.00,2027-01-15,,,,0.07,\n"
+    "SPX_2703,index_future,,SPX,high_cap_broad,50,6000.00,2027-03-01,,,,0.07,"
+)
+
+
+@pytest.mark.parametrize("rulebook", ["cftc", "harmonized"])
+@pytest.mark.parametrize(
+    ("as_of", "positions", "requirement"),
+    [
+        # as of 2026-06-15: September is the third contract month after June (up to 3
+        # months), though 2026-09-18 is 15 + 31 + 31 + 18 = 95 days away (95 / 365 =
+        # 0.2603 > 0.25): 1 spread (Aug against Sep) in the near tier, 100 (was 200)
+        (dt.date(2026, 6, 15), "C1,ES_2609,1\nC1,ES_2608,-1", 100.0),
+        # as of 2026-11-30: 2027-03-01 is 31 + 31 + 28 + 1 = 91 days away (91 / 365 =
+        # 0.2493 <= 0.25), but March is the fourth contract month after November: the
+        # spread against January (the second) falls in the far tier, 200 (was 100)
+        (dt.date(2026, 11, 30), "C1,SPX_2703,1\nC1,SPX_2701,-1", 200.0),
+        # as of 2026-06-30 (the book's date), September and December as before: Sep is
+        # month 3 (near), 80 days either way: the Aug-Sep spread 100
+        (dt.date(2026, 6, 30), "C1,ES_2609,1\nC1,ES_2608,-1", 100.0),
+    ],
+)
+def test_calendar_tiers_count_contract_months_from_the_as_of_month(
+    tmp_path: Path, rulebook: str, as_of: dt.date, positions: str, requirement: float
+) -> None:
+    book = make_book(
+        tmp_path,
+        "C1,FOX,FCM1,CFTC,futures,customer,",
+        positions,
+        "L1,C1,USD,100000,,",
+        SPX_MONTHS,
+    )
+    ev = evaluate(compile_plan(load_rulebook(rulebook), as_of), book)
+    assert float(decision(ev, "ms:C1")["maintenance"]) == pytest.approx(requirement)
+    charges = ev.frames["span_charges"]
+    assert charges["amount"].sum() == pytest.approx(requirement)

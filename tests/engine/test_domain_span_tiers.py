@@ -9,6 +9,7 @@ rulebook's 7% index_future range, as of 2026-06-30.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -37,14 +38,14 @@ SHIPPED = """  credit each leg between class groups by instrument.product
     ust_future 30%"""
 
 
-def _run(tmp: Path, positions: str, table: str) -> Evaluation:
+def _run(tmp: Path, positions: str, table: str, as_of: dt.date | None = None) -> Evaluation:
     book: Book = make_book(tmp, ACCOUNTS, positions, "L1,C1,USD,1000000,,", extra_instruments=EXTRA)
     text = (shipped_dir() / "cftc.mlx").read_text(encoding="utf-8")
     assert SHIPPED in text
     text = text.replace(SHIPPED, table).replace("rulebook cftc ", "rulebook cftc_probe ")
     path = tmp / "cftc_probe.mlx"
     path.write_text(text, encoding="utf-8")
-    return evaluate(compile_plan(load_rulebook(path), book.as_of), book)
+    return evaluate(compile_plan(load_rulebook(path), as_of or book.as_of), book)
 
 
 def _by_class_group(ev: Evaluation) -> dict[str, float]:
@@ -113,6 +114,20 @@ def test_a_tier_bound_is_inclusive_at_its_end(tmp_path: Path) -> None:
     SPX expiring after 80 days with NDX expiring within 80 days 40%"""
     ev = _run(tmp_path, TIER_BOOK, table)
     assert _by_class_group(ev) == pytest.approx({"SPX": 44_100.0, "NDX": 58_800.0})
+
+
+def test_a_leg_tier_counts_contract_months_from_the_as_of_month(tmp_path: Path) -> None:
+    """As of 2026-06-15, long 1 ES September (2026-09-18: 15 + 31 + 31 + 18 = 95 days,
+    95 / 365 = 0.2603 > 0.25, but the third contract month after June), short 1 NQ
+    December (the sixth). `SPX expiring within 3 months with NDX expiring after 3 months
+    50%`: September is within 3 months (decision 49), 1 spread: SPX 21,000 - 10,500 =
+    10,500, NDX 28,000 - 14,000 = 14,000; maintenance 24,500 (counted in days, 95 days was
+    past 3 months: no spread, 21,000 + 28,000 = 49,000)."""
+    table = """  credit each leg between class groups by instrument.class_group
+    SPX expiring within 3 months with NDX expiring after 3 months 50%"""
+    ev = _run(tmp_path, "C1,ES_2609,1\nC1,NQ_2612,-1", table, dt.date(2026, 6, 15))
+    assert _by_class_group(ev) == pytest.approx({"SPX": 10_500.0, "NDX": 14_000.0})
+    assert ev.decisions.loc[0, "maintenance"] == pytest.approx(24_500.0)
 
 
 def test_a_variant_adding_tiers_recomputes_the_scan_it_reads(tmp_path: Path) -> None:
