@@ -112,6 +112,17 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
+def _on_calendar(day: dt.date, months: int) -> bool:
+    """Whether the date ``months`` months after ``day`` is one Python's calendar holds (up
+    to 9999-12-31): past it, a bound is read in years of 365 days (an as-of date in year
+    9999 and a bound of 10 years).
+
+    >>> _on_calendar(dt.date(2026, 6, 30), 120), _on_calendar(dt.date(9999, 6, 30), 7)
+    (True, False)
+    """
+    return day.year + (day.month - 1 + months) // 12 <= dt.MAXYEAR
+
+
 class Plan(BaseModel):
     """A compiled rulebook for one as-of date.
 
@@ -175,7 +186,7 @@ class Plan(BaseModel):
         90
         """
         months = _whole_months(value) if isinstance(value, m.Quantity) else None
-        if months is None:
+        if months is None or not _on_calendar(self.as_of, months + 1):
             return self.value(value)
         return (add_months(self.as_of, months) - self.as_of).days / 365.0
 
@@ -199,7 +210,7 @@ class Plan(BaseModel):
         90
         """
         months = _whole_months(value) if isinstance(value, m.Quantity) else None
-        if months is None:
+        if months is None or not _on_calendar(self.as_of, months + 1):
             return self.value(value)
         # the first day of the month after the N-th, less a day
         month_after = add_months(self.as_of.replace(day=1), months + 1)

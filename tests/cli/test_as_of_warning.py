@@ -45,3 +45,12 @@ def test_a_run_as_of_another_day_says_what_that_means(
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines(keepends=True) if "--as-of" in line]
     assert "".join(warnings) == said
+
+
+def test_a_run_as_of_the_calendar_s_last_year_decides() -> None:
+    """As of 9999-12-31, a rulebook's bound of 10 years reaches past the last date Python's
+    calendar holds: it is read in years of 365 days there (``Plan.from_as_of``), where the
+    run stopped on "error: year 10000 is out of range"."""
+    result = CliRunner().invoke(app, ["run", "--as-of", "9999-12-31", "-r", "harmonized"])
+    assert result.exit_code == 0, result.output
+    assert "harmonized" in result.stdout and "year 10000" not in result.output
