@@ -168,10 +168,18 @@ class TableBuilder(ExprBuilder):
         charge, note = c
         return m.SpreadTier(upper=None, charge=charge, note=note, span=self.span(meta))
 
+    def calendar_case(self, meta: Any, c: list[Any]) -> m.CalendarCase:
+        when, *tiers = c
+        return m.CalendarCase(when=when, tiers=tuple(tiers), span=self.span(meta))
+
     def calendar_spreads(self, meta: Any, c: list[Any]) -> Item:
-        by_delta, where, *tiers = c
+        by_delta, where, *rest = c
         node = m.CalendarSpreads(
-            where=where, tiers=tuple(tiers), by_delta=by_delta is not None, span=self.span(meta)
+            where=where,
+            tiers=tuple(t for t in rest if isinstance(t, m.SpreadTier)),
+            cases=tuple(t for t in rest if isinstance(t, m.CalendarCase)),
+            by_delta=by_delta is not None,
+            span=self.span(meta),
         )
         return Item("calendar", node, self.span(meta))
 

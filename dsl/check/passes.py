@@ -306,6 +306,8 @@ def _method_conditions(
         for charge in (method.calendar, method.delivery):
             if charge is not None:
                 yield charge.where, pos, "a position condition"
+        for case in method.calendar.cases if method.calendar is not None else ():
+            yield case.when, ins, "an instrument condition"
     yield from _row_conditions(m.selector_rows(method), pos, ins)
 
 

@@ -112,7 +112,7 @@ def _modifier_slots(
 
 def _span_charge_slots(scan: m.SpanScan) -> Iterator[_Slot]:
     """The calendar spread tiers and the delivery month charge of a SPAN scan."""
-    for tier in scan.calendar.tiers if scan.calendar is not None else ():
+    for tier in scan.calendar.all_tiers if scan.calendar is not None else ():
         yield tier.upper, frozenset({DUR}), False, "a tier bound"
         yield tier.charge, frozenset({MONEY}), False, "a charge per spread"
     if scan.delivery is not None:

@@ -23,6 +23,7 @@ from marginlex.dsl.format.expressions import (
 )
 from marginlex.dsl.format.lines import IND, Line, lead, note, pack
 from marginlex.dsl.format.methods import (
+    calendar_case,
     calendar_spreads,
     delivery_charge,
     low_price_parts,
@@ -378,6 +379,7 @@ HANDLERS: dict[type[m.Node], Callable[[Any], list[Line]]] = {
     m.ContractMinimum: minimum,
     m.SpreadTier: spread_tier,
     m.CalendarSpreads: calendar_spreads,
+    m.CalendarCase: calendar_case,
     m.DeliveryCharge: delivery_charge,
     m.Netting: _offset_rule,
     m.ClassGroupCredit: _offset_rule,

@@ -78,10 +78,10 @@ def _span(s: m.SpanScan) -> list[Line]:
     return lines
 
 
-def spread_tier(t: m.SpreadTier) -> list[Line]:
+def spread_tier(t: m.SpreadTier, depth: int = 3) -> list[Line]:
     """``up to D V per spread [note]`` or ``otherwise V per spread [note]``."""
     head = f"up to {value(t.upper)}" if t.upper is not None else "otherwise"
-    return pack(3, [head, f"{value(t.charge)} per spread", *note(t.note)], t)
+    return pack(depth, [head, f"{value(t.charge)} per spread", *note(t.note)], t)
 
 
 def calendar_spreads(c: m.CalendarSpreads) -> list[Line]:
@@ -90,6 +90,16 @@ def calendar_spreads(c: m.CalendarSpreads) -> list[Line]:
     lines = pack(2, [head, *lead("for position where ", c.where)], c)
     for t in c.tiers:
         lines += spread_tier(t)
+    for case in c.cases:
+        lines += calendar_case(case)
+    return lines
+
+
+def calendar_case(c: m.CalendarCase) -> list[Line]:
+    """``when E`` and its own tiers, one step further in."""
+    lines = pack(3, lead("when ", c.when), c)
+    for t in c.tiers:
+        lines += spread_tier(t, depth=4)
     return lines
 
 

@@ -249,13 +249,38 @@ class SpreadTier(Node):
     note: Note | None = None
 
 
+class CalendarCase(Node):
+    """``when EXPR`` and its own tiers, after a calendar clause's tiers: a class group one
+    of whose counted positions meets the instrument condition takes these tiers and rates
+    instead (CME sets the intra-commodity spread charge per combined commodity)."""
+
+    when: Expr
+    tiers: tuple[SpreadTier, ...]
+
+
 class CalendarSpreads(Node):
     """``calendar spreads for position where EXPR`` and its tiers: the intra-commodity
     (calendar) spread charge of a SPAN scan, USD per spread formed between expiries of one
-    class group (CME SPAN's intra-commodity spread charge)."""
+    class group (CME SPAN's intra-commodity spread charge).
+
+    ``cases``: tiers of their own for some class groups (``when EXPR``, the first whose
+    condition one of the class group's counted positions meets); ``tiers`` are the rest's.
+    """
 
     where: Expr
     tiers: tuple[SpreadTier, ...]
+    cases: tuple[CalendarCase, ...] = ()
+
+    @property
+    def tables(self) -> tuple[tuple[SpreadTier, ...], ...]:
+        """The tiers of the rest, then each case's, in the order written."""
+        return (self.tiers, *(c.tiers for c in self.cases))
+
+    @property
+    def all_tiers(self) -> tuple[SpreadTier, ...]:
+        """Every tier in table order (the charge rows' ``row`` numbers them)."""
+        return tuple(t for table in self.tables for t in table)
+
     by_delta: bool = False
     """``calendar spreads by delta``: options count by delta (quantity x delta) at their
     underlying's expiry, as CME's intra-commodity spreads use delta-weighted positions;

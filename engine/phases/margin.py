@@ -252,7 +252,7 @@ def _run_span(state: RunState, step: Step, scan: m.SpanScan, rows: IntArray) -> 
     charges, charge_rows = span_charges(
         state, scan, rows, codes, len(g), deltas=deltas, rule_id=step.rule_id, expired=expired
     )
-    notes = [t.note for t in scan.calendar.tiers] if scan.calendar is not None else []
+    notes = [t.note for t in scan.calendar.all_tiers] if scan.calendar is not None else []
     notes.append(scan.delivery.note if scan.delivery is not None else None)
     charge_rows = charge_rows.assign(
         **row_notes(step.statement, notes, charge_rows["row"].to_numpy(np.int64))

@@ -30,7 +30,8 @@ bound in months or years is the last day of that contract month from the as-of m
 
 CHARGE_COLUMNS = ("group", "row", *SPAN_CHARGE_FIGURES)
 """One row per charge a class group was charged (:func:`span_charges`): ``group`` (its
-row), ``row`` (the tier's index; the delivery charge's is the number of tiers), ``charge``
+row), ``row`` (the tier's index among the clause's tiers and then each ``when`` case's;
+the delivery charge's is the number of tiers), ``charge``
 (``calendar`` or ``delivery``), ``tier`` (``up to 3 months``, ``otherwise``, ``delivery
 month``), the rate (by parameter id, or the rule's slot) and its value, ``count`` (spreads
 formed in the tier, or gross contracts in the delivery month), the long and short contracts
@@ -72,46 +73,20 @@ def span_charges(
     link = pos.links[1]
     inst = link.ctx.own[Subject.INSTRUMENT]
     inst_rows = link.index[rows]
-    tiers = scan.calendar.tiers if scan.calendar is not None else ()
+    tiers = scan.calendar.all_tiers if scan.calendar is not None else ()
     if scan.calendar is not None:
-        # tiers count contract months from the as-of month (decision 49)
-        through = state.plan.through_contract_month
-        bounds = np.array([through(t.upper) if t.upper else np.inf for t in tiers])
-        rates = np.array([state.plan.value(t.charge) for t in tiers])
-        counted = mask(scan.calendar.where, pos, state.plan)[rows]
-        # by delta: an option counts quantity x delta at its underlying's expiry (CME)
-        moving = moving_instrument(state)[rows]
-        at = moving if scan.calendar.by_delta else inst_rows
-        expiry = inst["residual_maturity"].to_numpy(np.float64)[at]
-        # a contract the clause counts without an expiry (a perpetual: its maturity is
-        # optional) is farther than every dated month, in the last tier
-        expiry = np.where(counted & np.isnan(expiry), np.inf, expiry)
-        contracts = deltas if scan.calendar.by_delta else quantity
-        spreads, longs, shorts = calendar_ladder(
-            codes, size, counted=counted, quantity=contracts, expiry=expiry, bounds=bounds
+        amounts, rows_of = _calendar_charges(
+            state,
+            scan.calendar,
+            rows,
+            codes,
+            size,
+            quantity=quantity,
+            deltas=deltas,
+            rule_id=rule_id,
         )
-        total += spreads @ rates
-        # the options among them: net contracts by delta, per tier and the nearer ones
-        tier = np.searchsorted(bounds, expiry, side="left")
-        option = counted & (moving != inst_rows) & (tier < len(bounds)) & ~np.isnan(expiry)
-        cell = codes * len(bounds) + np.minimum(tier, len(bounds) - 1)
-        options = np.bincount(
-            cell[option], weights=contracts[option], minlength=size * len(bounds)
-        ).reshape(size, len(bounds))
-        options = np.cumsum(options, axis=1)
-        for k, t in enumerate(tiers):  # the rulebook's tiers
-            (hit,) = np.nonzero(spreads[:, k] > 0)
-            label = f"up to {t.upper.written}" if t.upper is not None else "otherwise"
-            rate_id = _rate_id(t.charge, f"{rule_id}.calendar[{label}]")
-            parts.append(
-                _charge_rows(
-                    hit, k, "calendar", label, rate_id=rate_id, rate=rates[k], count=spreads[hit, k]
-                ).assign(
-                    long_contracts=longs[hit, k],
-                    short_contracts=shorts[hit, k],
-                    option_contracts=options[hit, k],
-                )
-            )
+        total += amounts
+        parts += rows_of
     if scan.delivery is not None:
         counted = mask(scan.delivery.where, pos, state.plan)[rows]
         month = inst["maturity"].to_numpy("datetime64[M]")[inst_rows]
@@ -137,6 +112,101 @@ def span_charges(
     if not parts:
         return total, pd.DataFrame({c: [] for c in CHARGE_COLUMNS})
     return total, pd.concat(parts, ignore_index=True).reindex(columns=list(CHARGE_COLUMNS))
+
+
+def _calendar_charges(
+    state: RunState,
+    cal: m.CalendarSpreads,
+    rows: IntArray,
+    codes: IntArray,
+    size: int,
+    *,
+    quantity: FloatArray,
+    deltas: FloatArray,
+    rule_id: str,
+) -> tuple[FloatArray, list[pd.DataFrame]]:
+    """Per class group, the calendar spread charge of ``cal``, and its charge rows (the loop
+    is over the rulebook's tables and tiers)."""
+    total = np.zeros(size)
+    parts: list[pd.DataFrame] = []
+    pos = state.ctx.positions
+    link = pos.links[1]
+    inst = link.ctx.own[Subject.INSTRUMENT]
+    inst_rows = link.index[rows]
+    counted = mask(cal.where, pos, state.plan)[rows]
+    # by delta: an option counts quantity x delta at its underlying's expiry (CME)
+    moving = moving_instrument(state)[rows]
+    at = moving if cal.by_delta else inst_rows
+    expiry = inst["residual_maturity"].to_numpy(np.float64)[at]
+    # a contract the clause counts without an expiry (a perpetual: its maturity is
+    # optional) is farther than every dated month, in the last tier
+    expiry = np.where(counted & np.isnan(expiry), np.inf, expiry)
+    contracts = deltas if cal.by_delta else quantity
+    # each class group's table: 0 the clause's own tiers, c the c-th `when` case's
+    table = _table_of_groups(state, cal, counted=counted, rows=rows, codes=codes, size=size)
+    # tiers count contract months from the as-of month (decision 49)
+    through = state.plan.through_contract_month
+    first = 0  # the charge rows number the tiers of every table in turn
+    for t, written in enumerate(cal.tables):  # the rulebook's tables
+        bounds = np.array([through(x.upper) if x.upper else np.inf for x in written])
+        rates = np.array([state.plan.value(x.charge) for x in written])
+        mine = counted & (table[codes] == t)
+        spreads, longs, shorts = calendar_ladder(
+            codes, size, counted=mine, quantity=contracts, expiry=expiry, bounds=bounds
+        )
+        total += spreads @ rates
+        # the options among them: net contracts by delta, per tier and the nearer ones
+        tier = np.searchsorted(bounds, expiry, side="left")
+        option = mine & (moving != inst_rows) & (tier < len(bounds)) & ~np.isnan(expiry)
+        cell = codes * len(bounds) + np.minimum(tier, len(bounds) - 1)
+        options = np.bincount(
+            cell[option], weights=contracts[option], minlength=size * len(bounds)
+        ).reshape(size, len(bounds))
+        options = np.cumsum(options, axis=1)
+        for k, x in enumerate(written):  # the table's tiers
+            (hit,) = np.nonzero(spreads[:, k] > 0)
+            label = f"up to {x.upper.written}" if x.upper is not None else "otherwise"
+            slot = f"calendar[{label}]" if t == 0 else f"calendar.when[{t}][{label}]"
+            rate_id = _rate_id(x.charge, f"{rule_id}.{slot}")
+            parts.append(
+                _charge_rows(
+                    hit,
+                    first + k,
+                    "calendar",
+                    label,
+                    rate_id=rate_id,
+                    rate=rates[k],
+                    count=spreads[hit, k],
+                ).assign(
+                    long_contracts=longs[hit, k],
+                    short_contracts=shorts[hit, k],
+                    option_contracts=options[hit, k],
+                )
+            )
+        first += len(written)
+    return total, parts
+
+
+def _table_of_groups(
+    state: RunState,
+    cal: m.CalendarSpreads,
+    *,
+    counted: BoolArray,
+    rows: IntArray,
+    codes: IntArray,
+    size: int,
+) -> IntArray:
+    """Per class group, the tiers it takes (:attr:`m.CalendarSpreads.tables`): c for the
+    first ``when`` case met by one of its counted positions, else 0, the clause's own (the
+    loop is over the rulebook's cases, last first, so that the first one met wins).
+
+    CME sets the intra-commodity spread charge per combined commodity, the class group."""
+    table = np.zeros(size, dtype=np.int64)
+    pos = state.ctx.positions
+    for c in range(len(cal.cases), 0, -1):
+        meets = counted & mask(cal.cases[c - 1].when, pos, state.plan)[rows]
+        table[np.bincount(codes[meets], minlength=size) > 0] = c
+    return table
 
 
 def _rate_id(value: m.Quantity | m.ParamRef, slot: str) -> str:

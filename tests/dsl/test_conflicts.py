@@ -135,13 +135,13 @@ def test_side_by_side_bases_are_reported_at_extends_with_their_files() -> None:
         ("MLX607", 3, 16),
     ]
     messages = [d.message for d in found]
-    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:196) never applies: a collateral")
+    assert messages[0].startswith("`cftc_treasuries` (cftc.mlx:217) never applies: a collateral")
     assert "takes `sec_treasuries` (sec.mlx:353)" in messages[0]
     # Since SEC methods apply to customer accounts only (house accounts take 15c3-1 haircuts),
     # a house CFTC account reaches `cftc_span`: the finding is an overlap, no longer "never".
     assert messages[1] == (
         "an account with regime CFTC, origin customer and eligible(portfolio_margin) matches both"
-        " `cftc_span` (cftc.mlx:130) and `sec_portfolio_margin` (sec.mlx:90), which comes first"
+        " `cftc_span` (cftc.mlx:147) and `sec_portfolio_margin` (sec.mlx:90), which comes first"
         " and wins"
     )
     # No MLX609: `cftc_spread_credits` credits each leg (SPAN scans), a kind of its own.

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from _evaluate_books import decision, make_book, run
 
-from marginlex.dsl.loader import load_rulebook
+from marginlex.dsl.loader import load_rulebook, shipped_dir
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.kernels.span import SpanParams, span_scan
 from marginlex.engine.kernels.span_charges import calendar_ladder, delivery_charges
@@ -156,19 +156,22 @@ BTC = (
 @pytest.mark.parametrize(
     ("positions", "requirement"),
     [
+        # nano contracts (0.01 BTC) take the nano crypto tiers (decision 50): 1.50 USD up
+        # to 3 months, otherwise 3 USD per spread.
         # long 10 perpetuals, short 10 August: the scan nets to 0 at every point; netted
         # per expiry +10 (no expiry: the farthest, tier otherwise) and -10 (near): 10
-        # spreads in the far tier x 200 = 2,000 (was 0: the clause left the perpetual out)
-        ("C1,BIPB,10\nC1,BITQ,-10", 2_000.0),
+        # spreads in the far tier x 3 = 30 (was 0: the clause left the perpetual out; then
+        # 10 x 200 = 2,000 at the ES figure)
+        ("C1,BIPB,10\nC1,BITQ,-10", 30.0),
         # the same with the five-year perpetual-style contract (1,847 days: otherwise)
-        ("C1,BIP30,10\nC1,BITQ,-10", 2_000.0),
-        # short 4 perpetuals against long 10 August: 4 spreads x 200 = 800, and the scan's
+        ("C1,BIP30,10\nC1,BITQ,-10", 30.0),
+        # short 4 perpetuals against long 10 August: 4 spreads x 3 = 12, and the scan's
         # 6 net long contracts lose 6 x 1,000 x 30% = 1,800 at -1 range (the extreme
-        # 3 x 1,800 x 33% = 1,782 is less): 2,600
-        ("C1,BIPB,-4\nC1,BITQ,10", 2_600.0),
+        # 3 x 1,800 x 33% = 1,782 is less): 1,812 (was 2,600)
+        ("C1,BIPB,-4\nC1,BITQ,10", 1_812.0),
         # the two perpetuals against each other: 0 at every point; the one without a
-        # maturity is farther than the five-year one: 10 spreads in the far tier, 2,000
-        ("C1,BIPB,10\nC1,BIP30,-10", 2_000.0),
+        # maturity is farther than the five-year one: 10 spreads in the far tier, 30
+        ("C1,BIPB,10\nC1,BIP30,-10", 30.0),
         # two perpetuals without a maturity are one expiry: they net, no spread
         ("C1,BIPB,10\nC1,BIPC,-10", 0.0),
     ],
@@ -230,3 +233,70 @@ def test_calendar_tiers_count_contract_months_from_the_as_of_month(
     assert float(decision(ev, "ms:C1")["maintenance"]) == pytest.approx(requirement)
     charges = ev.frames["span_charges"]
     assert charges["amount"].sum() == pytest.approx(requirement)
+
+
+# Calendar spread rates per product (decision 50): a `when` case of the calendar clause
+# gives its class groups tiers of their own; the rest keep the clause's. ES_2612: the
+# December month of class group SPX at the demo September's price (one price: the scan nets).
+ES_DEC = "ES_2612,index_future,,SPX,high_cap_broad,50,6000.00,2026-12-18,,,,0.07,"
+
+
+@pytest.mark.parametrize("rulebook", ["cftc", "harmonized"])
+def test_an_es_spread_keeps_the_clause_figure_beside_nano_crypto(
+    tmp_path: Path, rulebook: str
+) -> None:
+    """One account: long 10 ES September, short 10 ES December (class group SPX: 10
+    spreads, December in the far tier: 10 x 200 = 2,000, unchanged) and long 10 nano BTC
+    perpetuals, short 10 nano August (class group BTC, nano: 10 x 3 = 30, was 2,000). Both
+    scans net to 0: maintenance 2,030 (was 4,000). The charge rows name each rate."""
+    book = make_book(
+        tmp_path,
+        "C1,FOX,FCM1,CFTC,futures,customer,",
+        "C1,ES_2609,10\nC1,ES_2612,-10\nC1,BIPB,10\nC1,BITQ,-10",
+        "L1,C1,USD,100000,,",
+        f"{BTC}\n{ES_DEC}",
+    )
+    ev = run(book, rulebook)
+    assert float(decision(ev, "ms:C1")["maintenance"]) == pytest.approx(2_030.0)
+    charges = ev.frames["span_charges"]
+    amounts = dict(zip(charges["rate_id"], charges["amount"], strict=True))
+    assert amounts == pytest.approx(
+        {"param.span_calendar_far": 2_000.0, "param.span_calendar_far_nano_crypto": 30.0}
+    )
+
+
+CASES = """      when instrument.class_group = "SPX"
+        up to 1 month 7 USD per spread
+        otherwise 11 USD per spread
+      when instrument.product = index_future
+        otherwise 13 USD per spread"""
+
+
+def test_the_first_case_a_class_group_meets_gives_its_own_tiers(tmp_path: Path) -> None:
+    """A probe of the cftc rulebook with two cases after the nano crypto one: SPX takes the
+    first it meets (its own bounds: up to 1 month 7, otherwise 11), though it meets the
+    second too. Long 10 ES September (80 days, month 3), short 10 ES August (month 2):
+    both past 1 month, 10 spreads at 11 = 110 (at the clause's figures 10 x 100 = 1,000;
+    at the second case's 130)."""
+    book = make_book(
+        tmp_path,
+        "C1,FOX,FCM1,CFTC,futures,customer,",
+        "C1,ES_2609,10\nC1,ES_2608,-10",
+        "L1,C1,USD,100000,,",
+        SPX_MONTHS,
+    )
+    text = (shipped_dir() / "cftc.mlx").read_text(encoding="utf-8")
+    anchor = "        otherwise span_calendar_far_nano_crypto per spread\n"
+    assert anchor in text
+    text = text.replace(anchor, anchor + CASES + "\n").replace(
+        "rulebook cftc ", "rulebook cftc_probe "
+    )
+    path = tmp_path / "cftc_probe.mlx"
+    path.write_text(text, encoding="utf-8")
+    ev = evaluate(compile_plan(load_rulebook(path), book.as_of), book)
+    assert float(decision(ev, "ms:C1")["maintenance"]) == pytest.approx(110.0)
+    (row,) = ev.frames["span_charges"].itertuples(index=False)
+    assert (row.tier, row.rate_id) == (
+        "otherwise",
+        "cftc_span.calendar.when[2][otherwise]",
+    )

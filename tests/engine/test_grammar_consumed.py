@@ -302,6 +302,11 @@ CLAUSES: dict[str, Probe] = {
         "up to 3 months span_calendar_near per spread",
         "up to 3 months 900 USD per spread",
     ),
+    "calendar_case": Changes(
+        "cftc",
+        "when instrument.product in {crypto_future, crypto_perpetual}",
+        "when instrument.product in {index_future}",
+    ),
     "spread_tier_otherwise": Changes(
         "cftc", "otherwise span_calendar_far per spread", "otherwise 900 USD per spread"
     ),

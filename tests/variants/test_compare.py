@@ -134,7 +134,7 @@ def test_segregation_steps_move_no_figure() -> None:
 
 def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
     order = switch_order(diff_rulebooks(load_rulebook("sec"), load_rulebook("cftc")))
-    assert order[:11] == [
+    assert order[:13] == [
         "span_vol_shift",
         "span_vol_floor",
         "span_extreme_multiple",
@@ -144,6 +144,8 @@ def test_switch_order_new_parameters_first_removed_parameters_last() -> None:
         "short_option_minimum",
         "span_calendar_near",
         "span_calendar_far",
+        "span_calendar_near_nano_crypto",
+        "span_calendar_far_nano_crypto",
         "span_delivery_charge",
         "initial_to_maintenance",
     ]
