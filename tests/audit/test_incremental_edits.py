@@ -10,21 +10,19 @@ books of 120 and 200 accounts found no difference; docs/running.md, incremental 
 from __future__ import annotations
 
 import os
-import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _since_runs import recorded, run_decisions
 from typer.testing import CliRunner
 
 from marginlex.cli import app
 from marginlex.engine.book.load import write_book
 from marginlex.engine.synth.generate import synth_book
 
-RECORDED = re.compile(r"recorded run (r-[0-9a-f]+)")
 Frames = dict[str, pd.DataFrame]
 Edit = Callable[[np.random.Generator, Frames], str]
 
@@ -144,22 +142,6 @@ EDITS: dict[str, Edit] = {
 }
 
 
-def _run(book: Path, ledger: Path, *more: str) -> str:
-    result = CliRunner().invoke(app, ["run", str(book), "--ledger", str(ledger), *more])
-    assert result.exit_code == 0, result.stderr
-    match = RECORDED.search(result.stdout)
-    assert match is not None, result.stdout
-    return match[1]
-
-
-def _decisions(ledger: Path, run_id: str) -> pd.DataFrame:
-    columns = "rulebook_id, margin_set_id, account_ids, status, call, requirement, inputs_sha256"
-    with sqlite3.connect(ledger) as conn:
-        query = f"select {columns} from decisions where run_id = ?"
-        frame = pd.read_sql_query(query, conn, params=(run_id,))
-    return frame.sort_values(["rulebook_id", "margin_set_id"]).reset_index(drop=True)
-
-
 DRAWS = int(os.environ.get("MARGINLEX_SINCE_DRAWS", "1"))
 CASES = [(k, i + 3 + 100 * draw) for draw in range(DRAWS) for i, k in enumerate(EDITS)]
 
@@ -178,12 +160,12 @@ def test_since_decides_what_a_full_run_decides_after_any_one_edit(
     if valid.exit_code != 0:  # a drawn edit the book format refuses (more draws than one)
         assert seed < 100, valid.output  # the default draws are all valid books
         pytest.skip(f"{what}: the edited book is not valid")
-    first = _run(base, tmp_path / "l.db")
-    since = _run(changed, tmp_path / "l.db", "--since", first)
-    full = _run(changed, tmp_path / "full.db")
-    got, want = _decisions(tmp_path / "l.db", since), _decisions(tmp_path / "full.db", full)
+    first = recorded(base, tmp_path / "l.db")
+    since = recorded(changed, tmp_path / "l.db", "--since", first)
+    full = recorded(changed, tmp_path / "full.db")
+    got, want = run_decisions(tmp_path / "l.db", since), run_decisions(tmp_path / "full.db", full)
     pd.testing.assert_frame_equal(got, want, obj=what)
-    before = _decisions(tmp_path / "l.db", first).set_index(["rulebook_id", "margin_set_id"])
+    before = run_decisions(tmp_path / "l.db", first).set_index(["rulebook_id", "margin_set_id"])
     after = got.set_index(["rulebook_id", "margin_set_id"])
     moved = before["inputs_sha256"].reindex(after.index) != after["inputs_sha256"]
     assert moved.any(), f"{what}: no set's inputs changed, so nothing was tried"

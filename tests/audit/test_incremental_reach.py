@@ -9,37 +9,19 @@ and compares every decision and its input hash."""
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from _since_runs import recorded, run_decisions
 from typer.testing import CliRunner
 
 from marginlex.cli import app
 from marginlex.engine.book.load import write_book
 from marginlex.engine.synth.generate import synth_book
 
-RECORDED = re.compile(r"recorded run (r-[0-9a-f]+)")
 Frames = dict[str, pd.DataFrame]
-
-
-def _run(book: Path, ledger: Path, *more: str) -> str:
-    result = CliRunner().invoke(app, ["run", str(book), "--ledger", str(ledger), *more])
-    assert result.exit_code == 0, result.stderr
-    match = RECORDED.search(result.stdout)
-    assert match is not None, result.stdout
-    return match[1]
-
-
-def _decisions(ledger: Path, run_id: str) -> pd.DataFrame:
-    columns = "rulebook_id, margin_set_id, account_ids, status, call, requirement, inputs_sha256"
-    with sqlite3.connect(ledger) as conn:
-        query = f"select {columns} from decisions where run_id = ?"
-        frame = pd.read_sql_query(query, conn, params=(run_id,))
-    return frame.sort_values(["rulebook_id", "margin_set_id"]).reset_index(drop=True)
 
 
 def _pledgee_becomes_house(frames: Frames) -> Frames:
@@ -165,13 +147,13 @@ def test_since_decides_what_a_full_run_decides(case: str, tmp_path: Path) -> Non
         own = own.replace('rulebook cftc "', 'rulebook cftcx "', 1)
         (tmp_path / "cftcx.mlx").write_text(own)
         rulebooks = ("--rulebook", str(tmp_path / "cftcx.mlx"))
-    first = _run(base, tmp_path / "l.db", *rulebooks)
-    since = _run(changed, tmp_path / "l.db", *rulebooks, "--since", first)
-    full = _run(changed, tmp_path / "full.db", *rulebooks)
-    got, want = _decisions(tmp_path / "l.db", since), _decisions(tmp_path / "full.db", full)
+    first = recorded(base, tmp_path / "l.db", *rulebooks)
+    since = recorded(changed, tmp_path / "l.db", *rulebooks, "--since", first)
+    full = recorded(changed, tmp_path / "full.db", *rulebooks)
+    got, want = run_decisions(tmp_path / "l.db", since), run_decisions(tmp_path / "full.db", full)
     pd.testing.assert_frame_equal(got, want)
     if case.startswith("owner's"):  # merged on the grid before, alone on SPAN after
-        before = _decisions(tmp_path / "l.db", first)
+        before = run_decisions(tmp_path / "l.db", first)
         for frame, ids in ((before, '["OWN1_FUT","OWN1_SEC"]'), (got, '["OWN1_FUT"]')):
             mine = frame[
                 (frame["rulebook_id"] == "harmonized")
