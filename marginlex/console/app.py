@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from zstandard import ZstdError
 
+from marginlex.audit.ledger.locks import LockTimeout
 from marginlex.audit.ledger.read import DecisionNotFoundError
 from marginlex.audit.ledger.store import LedgerError
 from marginlex.console.pages import ROUTERS
@@ -111,6 +112,14 @@ def _errors(app: FastAPI) -> None:
 
     for kind in (LedgerError, SQLAlchemyError, ValueError, LookupError, ZstdError):
         app.add_exception_handler(kind, unreadable)
+
+    @app.exception_handler(LockTimeout)
+    async def locked(request: Request, exc: LockTimeout) -> Response:
+        # Another process (a run recording) held the ledger past the wait: try again later.
+        log.warning("console request waited for the ledger: %s: %s", request.url.path, exc)
+        response = page(request, "error.html.j2", 503, title="Ledger busy", message=str(exc))
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
