@@ -250,9 +250,9 @@ class SpreadTier(Node):
 
 
 class CalendarCase(Node):
-    """``when EXPR`` and its own tiers, after a calendar clause's tiers: a class group one
-    of whose counted positions meets the instrument condition takes these tiers and rates
-    instead (CME sets the intra-commodity spread charge per combined commodity)."""
+    """``when EXPR`` and its own tiers, after a calendar clause's tiers: a class group every
+    one of whose counted positions meets the instrument condition takes these tiers and
+    rates instead (CME sets the intra-commodity spread charge per combined commodity)."""
 
     when: Expr
     tiers: tuple[SpreadTier, ...]
@@ -264,7 +264,7 @@ class CalendarSpreads(Node):
     class group (CME SPAN's intra-commodity spread charge).
 
     ``cases``: tiers of their own for some class groups (``when EXPR``, the first whose
-    condition one of the class group's counted positions meets); ``tiers`` are the rest's.
+    condition every counted position of the class group meets); ``tiers`` are the rest's.
     """
 
     where: Expr

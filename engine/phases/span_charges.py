@@ -197,15 +197,21 @@ def _table_of_groups(
     size: int,
 ) -> IntArray:
     """Per class group, the tiers it takes (:attr:`m.CalendarSpreads.tables`): c for the
-    first ``when`` case met by one of its counted positions, else 0, the clause's own (the
-    loop is over the rulebook's cases, last first, so that the first one met wins).
+    first ``when`` case that every one of its counted positions meets, else 0, the clause's
+    own (the loop is over the rulebook's cases, last first, so that the first one met wins).
 
-    CME sets the intra-commodity spread charge per combined commodity, the class group."""
+    CME sets the intra-commodity spread charge per combined commodity, the class group. A
+    class group mixing contracts a case takes with others (nano and standard BTC futures
+    under one underlying) keeps the clause's tiers: one nano contract never lowers the
+    charge of the others' spreads (give the nano contracts a class group of their own to
+    charge them apart)."""
     table = np.zeros(size, dtype=np.int64)
     pos = state.ctx.positions
+    held = np.bincount(codes[counted], minlength=size)
     for c in range(len(cal.cases), 0, -1):
         meets = counted & mask(cal.cases[c - 1].when, pos, state.plan)[rows]
-        table[np.bincount(codes[meets], minlength=size) > 0] = c
+        every = (np.bincount(codes[meets], minlength=size) == held) & (held > 0)
+        table[every] = c
     return table
 
 
