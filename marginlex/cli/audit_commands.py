@@ -19,7 +19,7 @@ from marginlex.audit.ledger.unreadable import UNREADABLE
 from marginlex.cli.consoles import lazy_console
 from marginlex.cli.help_text import examples
 from marginlex.cli.input_errors import input_error_lines
-from marginlex.cli.output_file import check_file_or_exit, write_file
+from marginlex.cli.output_file import Read, check_file_or_exit, write_file
 from marginlex.cli.rulebook_gate import refuse_unclean
 from marginlex.cli.trust_commands import checkpoint_command, init_command, upgrade_command
 from marginlex.cli.usage import (
@@ -245,9 +245,7 @@ def _recorded(ledger: str | None, decision_id: str, run: str | None) -> StoredDe
         store.close()
 
 
-def _explain_reads(
-    ledger: str | None, rulebook: str | None, book: Path | None
-) -> list[tuple[str, str | Path | None]]:
+def _explain_reads(ledger: str | None, rulebook: str | None, book: Path | None) -> list[Read]:
     """What ``explain`` reads that ``-o`` could name: the rulebook and book with
     ``--rulebook``, else the ledger's file (SQLite)."""
     if rulebook is not None:

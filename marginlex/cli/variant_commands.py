@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from marginlex.cli.help_text import examples
-from marginlex.cli.output_file import check_file_or_exit, write_file, writing
+from marginlex.cli.output_file import Read, check_file_or_exit, write_file, writing
 from marginlex.cli.output_format import JSON_ALIAS, OutputFormat, chosen, format_option
 from marginlex.cli.progress import progress_reporter
 from marginlex.cli.property_output import print_properties
@@ -543,7 +543,7 @@ _JUNIT = typer.Option(
 )
 
 
-def _test_reads(paths: list[Path]) -> list[tuple[str, str | Path | None]]:
+def _test_reads(paths: list[Path]) -> list[Read]:
     """The files ``test`` reads that ``--junit`` could name: each test file given, and the
     test and rulebook files under each folder given."""
     found: list[Path] = []
