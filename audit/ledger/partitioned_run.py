@@ -37,6 +37,12 @@ from marginlex.engine.distributed.partition_files import (
     held_slices,
     hold_files_on_cluster,
 )
+from marginlex.engine.distributed.worker_code import (
+    Stamp,
+    WorkerCodeError,
+    check_stamps,
+    stamp,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -50,8 +56,9 @@ SLICE = 2000
 @dataclass(frozen=True)
 class RecordedBook:
     """What a run records of its book: the sha256, canonical zip and digest of the whole
-    book (:func:`recorded_book`)."""
+    book (:func:`recorded_book`), and the stamp of the worker that made them."""
 
+    made_by: Stamp
     sha256: str
     blob: bytes
     digest: bytes
@@ -62,7 +69,7 @@ def recorded_book(folder: str) -> RecordedBook:
     single-process run makes it (the only task that holds every row)."""
     book = load_partitioned(Path(folder))
     digest = book_digest(book.contract_frames(), book.meta.currency).to_bytes()
-    return RecordedBook(book.sha256, book_blob(book), digest)
+    return RecordedBook(stamp(), book.sha256, book_blob(book), digest)
 
 
 def chunk_rows(chunk: PreparedChunk, start: int, stop: int) -> PreparedChunk:
@@ -105,6 +112,7 @@ class PartitionedRun:
         self.bundles = [rulebook_bundle(rb) for rb in self.rulebooks]
         task = client.submit(recorded_book, str(folder.resolve()), pure=False)
         self.book: RecordedBook = task.result()
+        check_stamps([self.book.made_by])
         self.held: HeldPartitions = hold_files_on_cluster(
             client,
             rulebooks,
@@ -164,6 +172,8 @@ class PartitionedRun:
         except Exception as exc:  # a task's own error, a lost worker, a closed client
             if isinstance(exc, WorkerError):
                 raise
+            if isinstance(exc, WorkerCodeError):  # a slice made again by another worker
+                raise WorkerError(str(exc)) from exc
             raise WorkerError(f"fetching traces from the cluster failed: {exc!r}") from exc
 
     def close(self) -> None:

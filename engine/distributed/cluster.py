@@ -6,7 +6,9 @@ resolved rulebook for the date, evaluates its partition and, when the caller gav
 ``after`` on the result (building the partition's traces, say) so that only what the
 ledger needs travels back. The client gathers in submission order and merges each
 rulebook's evaluations (:func:`~.merge.merge_evaluations`). dask is imported here, inside
-the functions, only when a run asks for a cluster.
+the functions, only when a run asks for a cluster. Every client this module opens has
+checked that its workers run the client's code, and every task's result carries the stamp of
+the worker that made it, checked before it is merged (:mod:`.worker_code`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from marginlex.dsl.resolve import ResolvedRulebook
 from marginlex.engine.book.load import Book
 from marginlex.engine.distributed.merge import merge_evaluations
 from marginlex.engine.distributed.partition import split_book
+from marginlex.engine.distributed.worker_code import Stamp, check_stamps, check_workers, stamp
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.plan.compile import compile_plan
@@ -150,10 +153,14 @@ def _first_bytes(sock: socket.socket) -> bytes:
 @contextmanager
 def open_client(spec: ClusterSpec, *, processes: bool = True) -> Iterator[Client]:
     """A client of the cluster ``spec`` names; a local cluster is started and stopped here.
+    Its workers run the client's code (:func:`~.worker_code.check_workers`).
 
     Args:
         spec: the cluster.
         processes: local workers as processes (False: threads of this process, for tests).
+
+    Raises:
+        WorkerCodeError: a worker runs other code than the client (it is named).
     """
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
@@ -170,6 +177,7 @@ def open_client(spec: ClusterSpec, *, processes: bool = True) -> Iterator[Client
                 "on port 8786 unless told otherwise (8787 is its dashboard)"
             ) from exc
         with client:
+            check_workers(client)
             yield client
         return
     with (
@@ -181,6 +189,7 @@ def open_client(spec: ClusterSpec, *, processes: bool = True) -> Iterator[Client
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
+        check_workers(client)
         yield client
 
 
@@ -195,10 +204,12 @@ class Gathered(Generic[T]):
 
 def _evaluate_partition(
     rulebook: ResolvedRulebook, part: Book, as_of: dt.date, after: After[T] | None
-) -> tuple[Evaluation, T | None]:
-    """A worker's task: compile, evaluate its partition, run ``after``."""
+) -> tuple[Evaluation, T | None, Stamp]:
+    """A worker's task: compile, evaluate its partition, run ``after``; stamped with what
+    the worker runs."""
     evaluation = evaluate(compile_plan(rulebook, as_of), part, as_of)
-    return evaluation, after(evaluation, rulebook, part) if after is not None else None
+    extra = after(evaluation, rulebook, part) if after is not None else None
+    return evaluation, extra, stamp()
 
 
 def evaluate_on_cluster(
@@ -221,6 +232,10 @@ def evaluate_on_cluster(
     Returns:
         One :class:`Gathered` per rulebook, in order; each evaluation equals a single
         process's (:mod:`marginlex.engine.distributed.merge`).
+
+    Raises:
+        WorkerCodeError: a partition was evaluated by a worker running other code than the
+            client (one that joined after the client's check); nothing is merged.
     """
     day = as_of or book.as_of
     for rulebook in rulebooks:  # refuse a bad date before anything is shipped
@@ -235,6 +250,7 @@ def evaluate_on_cluster(
     gathered: list[Gathered[T]] = []
     for row in futures:  # one rulebook at a time, in run order
         results: list[Any] = client.gather(row)  # type: ignore[no-untyped-call]
-        evaluation = merge_evaluations([ev for ev, _ in results])
-        gathered.append(Gathered(evaluation, [extra for _, extra in results]))
+        check_stamps(made_by for _, _, made_by in results)
+        evaluation = merge_evaluations([ev for ev, _, _ in results])
+        gathered.append(Gathered(evaluation, [extra for _, extra, _ in results]))
     return gathered

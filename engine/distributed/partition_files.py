@@ -32,6 +32,7 @@ from marginlex.engine.book.partitioned import (
 from marginlex.engine.book.problems import BookError, BookProblem, Severity
 from marginlex.engine.distributed.cluster import After, Gathered
 from marginlex.engine.distributed.merge import merge_evaluations
+from marginlex.engine.distributed.worker_code import Stamp, check_stamps, stamp
 from marginlex.engine.evaluate import evaluate
 from marginlex.engine.evaluation import Evaluation
 from marginlex.engine.graph.account_graph import AccountGraph
@@ -47,9 +48,11 @@ LEAN_FRAMES = ("segregation",)
 
 @dataclass(frozen=True)
 class PartitionRun(Generic[T]):
-    """What a worker sends back for one partition: its problems (nothing evaluated when one
-    is an error), its content hash, and per rulebook the evaluation and ``after``'s result."""
+    """What a worker sends back for one partition: the worker's stamp, its problems (nothing
+    evaluated when one is an error), its content hash, and per rulebook the evaluation and
+    ``after``'s result."""
 
+    made_by: Stamp
     problems: list[BookProblem]
     sha256: str = ""
     results: list[tuple[Evaluation, T | None]] = field(default_factory=list)
@@ -73,7 +76,7 @@ def run_partition(task: PartitionTask[T], part: str, account_ids: pd.Series) -> 
     parsed, problems = read_partition(Path(task.folder), Path(part), account_ids)
     found = problems.to_list()
     if problems.has_errors() or parsed.meta is None:
-        return PartitionRun(found)
+        return PartitionRun(stamp(), found)
     book = book_from_frames(parsed.meta, parsed.frames, found, task.book_sha256)
     graph = AccountGraph(book)
     results: list[tuple[Evaluation, T | None]] = []
@@ -83,7 +86,8 @@ def run_partition(task: PartitionTask[T], part: str, account_ids: pd.Series) -> 
         extra = task.after(ev, rulebook, book) if task.after is not None else None
         decided.update(ev.frames["sets"]["account_id"].astype("str").unique().tolist())
         results.append((lean_evaluation(ev) if task.lean else ev, extra))
-    return PartitionRun(found, book.sha256, results, len(book.accounts) - len(decided))
+    outside = len(book.accounts) - len(decided)
+    return PartitionRun(stamp(), found, book.sha256, results, outside)
 
 
 def lean_evaluation(ev: Evaluation) -> Evaluation:
@@ -121,6 +125,8 @@ def evaluate_files_on_cluster(
         One :class:`Gathered` per rulebook, in order.
 
     Raises:
+        WorkerCodeError: a partition was read or evaluated by a worker running other code
+            than the client; nothing is merged.
         BookError: with every problem of the book (its cut, then each partition's), when
             one is an error; nothing is merged.
     """
@@ -163,8 +169,10 @@ def _submit(
 
 
 def _refuse_problems(layout: Layout, runs: Sequence[PartitionRun[Any]]) -> None:
-    """Raise :class:`BookError` with the cut's and every partition's problems, if one is an
-    error."""
+    """Raise :class:`~.worker_code.WorkerCodeError` when a partition was read by a worker
+    running other code than the client's, else :class:`BookError` with the cut's and every
+    partition's problems, if one is an error."""
+    check_stamps(r.made_by for r in runs)
     found = list(dict.fromkeys([*layout.problems, *(p for r in runs for p in r.problems)]))
     if _has_errors(found):
         raise BookError(found)
@@ -205,7 +213,8 @@ def hold_files_on_cluster(
     but leave ``after``'s results on the workers: :func:`held_slices` fetches them.
 
     Raises:
-        BookError: as :func:`evaluate_files_on_cluster` does; nothing is kept.
+        WorkerCodeError, BookError: as :func:`evaluate_files_on_cluster` does; nothing is
+            kept.
     """
     layout, _, futures = _submit(
         client, rulebooks, folder, as_of, after=after, book=sha256, lean=lean
@@ -222,18 +231,22 @@ Cut = Callable[[T, int, int], T]
 """Rows ``start:stop`` of an ``after`` result (of :func:`held_slices`)."""
 
 
-def held_slice(run: PartitionRun[T], i: int, cut: Cut[T], rows: tuple[int, int]) -> T:
-    """A worker's task: rows ``rows`` of its partition's ``after`` result for rulebook ``i``."""
+def held_slice(run: PartitionRun[T], i: int, cut: Cut[T], rows: tuple[int, int]) -> tuple[Stamp, T]:
+    """A worker's task: rows ``rows`` of its partition's ``after`` result for rulebook ``i``,
+    with the stamp of the worker that made the result (a lost one is made again, maybe by
+    a worker that joined later)."""
     extra = run.results[i][1]
     assert extra is not None  # a held run has after's results
-    return cut(extra, *rows)
+    return run.made_by, cut(extra, *rows)
 
 
 def held_slices(
     client: Client, held: HeldPartitions, i: int, cut: Cut[T], size: int
 ) -> list[Iterator[T]]:
     """For each partition, its ``after`` results of rulebook ``i`` in slices of ``size``
-    rows, fetched in order as the iterator is read, the next slice asked for ahead."""
+    rows, fetched in order as the iterator is read, the next slice asked for ahead; a slice
+    made by a worker running other code than the client raises
+    :class:`~.worker_code.WorkerCodeError`."""
     return [
         _fetched(client, future, (i, cut), size, count)
         for future, count in zip(held.futures, held.counts[i], strict=True)
@@ -254,7 +267,9 @@ def _fetched(
     for start in starts:  # a slice in memory, the next one on its way
         assert ahead is not None
         now, ahead = ahead, ask(start + size) if start + size < count else None
-        yield now.result()
+        made_by, rows = now.result()
+        check_stamps([made_by])
+        yield rows
 
 
 def _gathered(runs: list[PartitionRun[Any]], i: int, sha: str) -> Gathered[Any]:
