@@ -16,6 +16,7 @@ installed wheel), a NUL, its size, a NUL and its bytes, in sorted path order. It
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,12 +26,15 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     ENGINE_VERSION = "0.0.0"
 
+PACKAGE_ROOT = Path(__file__).parent.parent
+"""The package's folder (``marginlex/``), under which the sources' globs are taken."""
 CODE_SOURCES = ("engine/**/*.py", "dsl/**/*.py", "dsl/**/*.lark", "audit/trace/**/*.py")
 """The sources that decide, as globs under the package's folder."""
 
 
-def code_sha256(root: Path) -> str:
-    """sha256 of the :data:`CODE_SOURCES` under ``root`` (the package's folder).
+def code_sha256(root: Path, sources: Sequence[str] = CODE_SOURCES) -> str:
+    """sha256 of the ``sources`` (globs, default :data:`CODE_SOURCES`) under ``root`` (the
+    package's folder).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -41,7 +45,7 @@ def code_sha256(root: Path) -> str:
     """
     paths = {
         path.relative_to(root).as_posix(): path
-        for pattern in CODE_SOURCES
+        for pattern in sources
         for path in root.glob(pattern)
         if path.is_file() and "__pycache__" not in path.parts
     }
@@ -56,4 +60,4 @@ def code_sha256(root: Path) -> str:
 @cache
 def engine_code_sha256() -> str:
     """:func:`code_sha256` of the running marginlex (made once per process)."""
-    return code_sha256(Path(__file__).parent.parent)
+    return code_sha256(PACKAGE_ROOT)

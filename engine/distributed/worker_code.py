@@ -10,10 +10,13 @@ client's code made. So the client compares, before it ships anything, what every
 recomputed a lost result, is caught too.
 
 What must be the same (:class:`RunningCode`): marginlex's version and code fingerprint;
-Python's minor version (the client and workers exchange pickles, and a bug-fix release
-changes none of the arithmetic, ``json`` or ``hashlib`` the engine uses); and the exact
-versions of :data:`LIBRARIES`, the libraries whose code makes a figure or a recorded byte
-on a worker. dask is imported only inside the functions that run on a cluster.
+the sha256 of the ledger code a worker also runs (:data:`LEDGER_SOURCES`: it hashes and
+compresses the traces, hashes each set's inputs and makes a book's recorded copy, outside
+the fingerprint, which names what decides); Python's minor version (the client and workers
+exchange pickles, and a bug-fix release changes none of the arithmetic, ``json`` or
+``hashlib`` the engine uses); and the exact versions of :data:`LIBRARIES`, the libraries
+whose code makes a figure or a recorded byte on a worker. dask is imported only inside the
+functions that run on a cluster.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ grouping and reduction: a release may sum in another order and move a half cent)
 (the normal distribution of the option pricer), pyarrow (reading a partitioned book's
 files), networkx (the account graph's margin sets), pydantic (the trace's JSON, which is
 hashed) and zstandard (the compressed traces the ledger stores)."""
+LEDGER_SOURCES = ("audit/ledger/**/*.py",)
+"""The ledger code a worker runs on its partition's evaluation (``after``), as globs under
+the package's folder (:func:`~marginlex.engine.version.code_sha256`)."""
 SHORT = 12
 """Hex digits of a code fingerprint shown in a message (as ``run --since`` shows them)."""
 
@@ -52,14 +58,15 @@ class RunningCode(BaseModel):
 
     marginlex: str
     code_sha256: str
+    ledger_sha256: str
     python: str
     libraries: tuple[tuple[str, str], ...]
 
     def differences(self, client: RunningCode) -> list[str]:
         """Each way this code differs from the ``client``'s, as ``what this (client: that)``.
 
-        >>> a = RunningCode(marginlex="1.0", code_sha256="ab" * 32, python="3.11",
-        ...                 libraries=(("numpy", "2.4.6"),))
+        >>> a = RunningCode(marginlex="1.0", code_sha256="ab" * 32, ledger_sha256="cd" * 32,
+        ...                 python="3.11", libraries=(("numpy", "2.4.6"),))
         >>> b = a.model_copy(update={"libraries": (("numpy", "2.3.0"),)})
         >>> b.differences(a)
         ['numpy 2.3.0 (client: 2.4.6)']
@@ -68,6 +75,7 @@ class RunningCode(BaseModel):
         pairs = [
             ("marginlex", self.marginlex, client.marginlex),
             ("code", self.code_sha256[:SHORT], client.code_sha256[:SHORT]),
+            ("ledger code", self.ledger_sha256[:SHORT], client.ledger_sha256[:SHORT]),
             ("Python", self.python, client.python),
             *((name, theirs.get(name, "missing"), want) for name, want in client.libraries),
         ]
@@ -107,6 +115,7 @@ def running_code() -> RunningCode:
     return RunningCode(
         marginlex=engine_code.ENGINE_VERSION,
         code_sha256=engine_code.engine_code_sha256(),
+        ledger_sha256=engine_code.code_sha256(engine_code.PACKAGE_ROOT, LEDGER_SOURCES),
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         libraries=tuple((name, _library_version(name)) for name in LIBRARIES),
     )

@@ -221,3 +221,14 @@ def test_a_worker_that_cannot_say_what_it_runs_is_refused_by_name() -> None:
         "  tcp://10.0.0.7:4000: cannot say what it runs (Exception: "
         "ModuleNotFoundError(\"No module named 'marginlex'\"))",
     ]
+
+
+def test_a_worker_with_other_ledger_code_is_refused() -> None:
+    # the traces' hashing and compression, the input hashes and a book's recorded copy are
+    # made on the workers by audit/ledger code, outside the decision fingerprint
+    mine = running_code()
+    other = mine.model_copy(update={"ledger_sha256": "fedcba987654" + "0" * 52})
+    with pytest.raises(WorkerCodeError) as refused:
+        refuse_other_code({"tcp://10.0.0.7:4000": other})
+    line = f"  tcp://10.0.0.7:4000: ledger code fedcba987654 (client: {mine.ledger_sha256[:12]})"
+    assert str(refused.value).splitlines()[1] == line
