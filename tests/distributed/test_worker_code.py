@@ -38,7 +38,9 @@ from marginlex.engine.distributed.partition_files import (
 )
 from marginlex.engine.distributed.worker_code import (
     RunningCode,
+    Stamp,
     WorkerCodeError,
+    check_stamps,
     check_workers,
     refuse_other_code,
     running_code,
@@ -232,3 +234,15 @@ def test_a_worker_with_other_ledger_code_is_refused() -> None:
         refuse_other_code({"tcp://10.0.0.7:4000": other})
     line = f"  tcp://10.0.0.7:4000: ledger code fedcba987654 (client: {mine.ledger_sha256[:12]})"
     assert str(refused.value).splitlines()[1] == line
+
+
+def test_one_address_that_stamped_with_two_codes_is_refused() -> None:
+    # a worker restarted at the same address from another install, between two results
+    mine = running_code()
+    other = mine.model_copy(update={"marginlex": "0.0.9"})
+    at = "tcp://10.0.0.7:4000"
+    for first, then in ((other, mine), (mine, other)):
+        with pytest.raises(WorkerCodeError) as refused:
+            check_stamps([Stamp(worker=at, code=first), Stamp(worker=at, code=then)])
+        line = f"  {at}: marginlex 0.0.9 (client: {mine.marginlex})"
+        assert str(refused.value).splitlines()[1] == line
