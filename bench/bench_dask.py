@@ -135,6 +135,7 @@ def _evaluate(opts: argparse.Namespace, folder: Path) -> None:
     from marginlex.engine.distributed.partition_files import (  # noqa: PLC0415
         evaluate_files_on_cluster,
     )
+    from marginlex.engine.distributed.worker_code import check_workers  # noqa: PLC0415
 
     rulebooks = [load_rulebook(name) for name in ("sec", "cftc", "harmonized")]
     start = time.perf_counter()
@@ -147,6 +148,7 @@ def _evaluate(opts: argparse.Namespace, folder: Path) -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
+        check_workers(client)  # as `run --dask` does: the workers run this code
         up = time.perf_counter()
         pids: dict[str, int] = client.run(os.getpid)
         sampler = Sampler(pids)
