@@ -128,6 +128,24 @@ def test_requirements_are_never_negative(book: pd.DataFrame) -> None:
     assert (strategy_based(book, STRATEGY)["requirement"].to_numpy() >= 0).all()
 
 
+TIE_NAMING = [
+    "worst_point",
+    "worst_shock",
+    "worst_scenario",
+    "worst_price_move",
+    "worst_vol_move",
+    "worst_weight",
+    "direction",
+]
+"""Which scenario a class group's worst loss is named by. Among tied scenarios (a hedged
+group's P&L is 0 at every point, up to the last bits of sums taken in another order) a
+kernel names the one its row order makes worst: the figures agree, the name may not. A
+book's rows reach the kernels in one canonical order (the loader sorts them), so a run's
+trace names the same scenario whatever order the files were written in
+(``test_evaluate_properties.py::test_row_order_of_the_files_changes_no_decision`` holds
+every trace frame)."""
+
+
 @SETTINGS
 @given(books(), st.integers(0, 2**32 - 1))
 def test_row_order_does_not_change_group_results(book: pd.DataFrame, seed: int) -> None:
@@ -136,7 +154,7 @@ def test_row_order_does_not_change_group_results(book: pd.DataFrame, seed: int) 
         a, b = kernel(book), kernel(shuffled)
         assert a["class_group"].tolist() == b["class_group"].tolist()
         assert a["margin_set"].tolist() == b["margin_set"].tolist()
-        numeric = a.select_dtypes("number").columns
+        numeric = a.select_dtypes("number").columns.difference(TIE_NAMING, sort=False)
         np.testing.assert_allclose(
             a[numeric].to_numpy(float), b[numeric].to_numpy(float), rtol=1e-9, atol=1e-6
         )
