@@ -282,6 +282,7 @@ def _spreads(
     s_rows, l_rows = by[short[by]], by[long[by]]
     sr, lr, width, inside = _matched_along(s_rows, l_rows, group, short_units, np.abs(q))
     count = np.where(inside & (t[lr] >= t[sr]), width, 0.0)
+    sr, lr, count = _pair_leftovers(s_rows, l_rows, group, t, short_units, np.abs(q), sr, lr, count)
     mult, price = p["mult"][sr], p["price"]
     diff = np.where(call[sr], strike[lr] - strike[sr], strike[sr] - strike[lr])
     max_loss = np.maximum((price[lr] - price[sr]) * mult + mult * np.maximum(diff, 0.0), 0.0)
@@ -290,6 +291,39 @@ def _spreads(
     paired += np.bincount(sr, count, n) + np.bincount(lr, count, n)
     requirement += np.bincount(sr, (count - in_pair) * per_contract + pair_charge, n)
     return paired, requirement
+
+
+def _pair_leftovers(
+    s_rows: np.ndarray,
+    l_rows: np.ndarray,
+    group: np.ndarray,
+    t: np.ndarray,
+    s_units: np.ndarray,
+    l_units: np.ndarray,
+    *first: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The contracts the first pass left unpaired, matched again by the shorts' expiry,
+    latest first, each against the longs left expiring at or after it (decision 51)."""
+    sr, lr, count = first
+    s_left = s_units - np.bincount(sr, count, len(s_units))
+    l_left = l_units - np.bincount(lr, count, len(l_units))
+    l_open = l_rows[l_left[l_rows] > 1e-9]
+    s_open = s_rows[(s_left[s_rows] > 1e-9) & np.isin(group[s_rows], group[l_open])]
+    parts = [(sr, lr, count)]
+    for expiry in np.unique(t[s_open])[::-1]:
+        at = s_open[t[s_open] == expiry]
+        free = l_open[(t[l_open] >= expiry) & (l_left[l_open] > 1e-9)]
+        if not len(free):
+            continue
+        a, b, width, inside = _matched_along(at, free, group, s_left, l_left)
+        n = np.where(inside, width, 0.0)
+        l_left = l_left - np.bincount(b, n, len(l_left))
+        parts.append((a, b, n))
+    return (
+        np.concatenate([x[0] for x in parts]),
+        np.concatenate([x[1] for x in parts]),
+        np.concatenate([x[2] for x in parts]),
+    )
 
 
 def _call_with_put(

@@ -191,6 +191,9 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     l_rows = ordered[long[ordered]]
     sr, lr, count = match_along_counts(group, s_rows, short_units, l_rows, np.abs(qty))
     count = np.where(t[lr] >= t[sr], count, 0.0)
+    sr, lr, count = _pair_leftovers(
+        group, t, (s_rows, short_units), (l_rows, np.abs(qty)), (sr, lr, count)
+    )
     per_contract = _pair_charge(frame, sr, lr, rate)
     in_pair, pair_charge = _call_with_put(frame, sr, lr, count, per_contract, rate=rate)
     np.add.at(paired, sr, count)
@@ -198,6 +201,58 @@ def option_spreads(frame: pd.DataFrame, short_units: FloatArray, rate: float) ->
     np.add.at(requirement, sr, (count - in_pair) * per_contract + pair_charge)
     np.add.at(combined, sr, in_pair)
     return Spreads(paired, requirement, combined)
+
+
+def _pair_leftovers(
+    group: IntArray,
+    t: FloatArray,
+    shorts: tuple[IntArray, FloatArray],
+    longs: tuple[IntArray, FloatArray],
+    pieces: tuple[IntArray, IntArray, FloatArray],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Second pass: the contracts the first left unpaired, matched by the shorts' expiry.
+
+    The first pass matches along strike order and drops a stretch whose long expires before
+    its short; the long it dropped may pair with another short (a September long matched to
+    a December short, while a September short waits: decision 51). The shorts left are taken
+    by expiry, latest first, each against the longs left expiring at or after it, in the
+    same protective order: a long that may pair with a later short may pair with every
+    earlier one, so the latest shorts, with the fewest longs to choose from, choose first.
+    The first pass's pieces are kept (its figures do not move where it left nothing
+    pairable). One round per distinct expiry of the shorts left in a group that still has a
+    long left, each vectorized over the book.
+
+    >>> g = np.zeros(3, dtype=np.int64)
+    >>> t = np.array([0.5, 0.25, 0.25])  # a December short, a September short, a long
+    >>> units = np.array([1.0, 1.0, 1.0])
+    >>> first = (np.array([0, 1]), np.array([2, 2]), np.array([0.0, 0.0]))
+    >>> sr, lr, n = _pair_leftovers(g, t, (np.array([0, 1]), units),
+    ...                             (np.array([2]), units), first)
+    >>> [(int(a), int(b), float(c)) for a, b, c in zip(sr, lr, n) if c]
+    [(1, 2, 1.0)]
+    """
+    s_rows, s_units = shorts
+    l_rows, l_units = longs
+    sr, lr, count = pieces
+    s_left, l_left = s_units.astype(np.float64), l_units.astype(np.float64)
+    np.subtract.at(s_left, sr, count)
+    np.subtract.at(l_left, lr, count)
+    l_open = l_rows[l_left[l_rows] > 1e-9]
+    s_open = s_rows[(s_left[s_rows] > 1e-9) & np.isin(group[s_rows], group[l_open])]
+    out = [pieces]
+    for expiry in np.unique(t[s_open])[::-1]:
+        at = s_open[t[s_open] == expiry]
+        free = l_open[(t[l_open] >= expiry) & (l_left[l_open] > 1e-9)]
+        if not len(free):
+            continue
+        a, b, n = match_along_counts(group, at, s_left, free, l_left)
+        np.subtract.at(l_left, b, n)
+        out.append((a, b, n))
+    return (
+        np.concatenate([p[0] for p in out]),
+        np.concatenate([p[1] for p in out]),
+        np.concatenate([p[2] for p in out]),
+    )
 
 
 def _call_with_put(

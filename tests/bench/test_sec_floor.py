@@ -61,6 +61,35 @@ def _marginlex(book: Book) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(total, index=state.set_ids), state.eligible[state.in_scope]
 
 
+HAND_HEADERS = {
+    "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n",
+    "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
+    "multiplier,price,maturity,option_type,strike,implied_vol\nXYZ,stock,,XYZ,,1,100,,,,\n",
+    "positions.csv": "account_id,instrument_id,quantity\n",
+    "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n",
+}
+
+
+def _xyz_book(tmp_path: Path, **rows: str) -> Book:
+    """A hand book as of 2026-06-30: the broker-dealer BD, ANN (an individual approved for
+    uncovered options) and XYZ at 100, with ``rows`` under each file's header (``accounts``,
+    ``instruments``, ``positions``, ``collateral``; a ``collateral_header`` replaces that
+    file's header)."""
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    headers = dict(HAND_HEADERS)
+    if "collateral_header" in rows:
+        headers["collateral.csv"] = rows.pop("collateral_header")
+    (folder / "book.json").write_text('{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}')
+    (folder / "parties.csv").write_text(
+        "party_id,name,kind,ecp,options_approval\n"
+        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n"
+    )
+    for name, header in headers.items():
+        (folder / name).write_text(header + rows.get(name.removesuffix(".csv"), ""))
+    return load_book(folder)
+
+
 @pytest.mark.parametrize("accounts", [200, 1500])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_floor_sets_equal_marginlex_to_the_cent(accounts: int, seed: int, tmp_path: Path) -> None:
@@ -195,25 +224,14 @@ def test_floor_covers_a_short_call_by_a_stock_lot(tmp_path: Path) -> None:
     lot of 150 XYZ shares (15,000) that names its stock: one call covered, the other 560 +
     20% x 10,000 = 2,560. C1, a cash account, the same: the lot covers nothing there, each
     call 10,000 - 560 = 9,440 held in cash: 18,880."""
-    folder = tmp_path / "hand"
-    folder.mkdir()
-    files = {
-        "book.json": '{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}',
-        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
-        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
-        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
-        "M1,ANN,BD,SEC,margin,customer,\nC1,ANN,BD,SEC,cash,customer,\n",
-        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
-        "multiplier,price,maturity,option_type,strike,implied_vol\n"
-        "XYZ,stock,,XYZ,,1,100,,,,\n"
-        "C100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,call,100,0.3\n",
-        "positions.csv": "account_id,instrument_id,quantity\nM1,C100,-2\nC1,C100,-2\n",
-        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to,instrument_id\n"
-        "L1,M1,STOCK,15000,,,XYZ\nL2,C1,STOCK,15000,,,XYZ\n",
-    }
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    book = load_book(folder)
+    book = _xyz_book(
+        tmp_path,
+        accounts="M1,ANN,BD,SEC,margin,customer,\nC1,ANN,BD,SEC,cash,customer,\n",
+        instruments="C100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,call,100,0.3\n",
+        positions="M1,C100,-2\nC1,C100,-2\n",
+        collateral_header="lot_id,account_id,asset,market_value,maturity,pledged_to,instrument_id\n",
+        collateral="L1,M1,STOCK,15000,,,XYZ\nL2,C1,STOCK,15000,,,XYZ\n",
+    )
     _, floor = floor_sec(book)
     ours, _ = _marginlex(book)
     assert floor["ms:M1"] == pytest.approx(2_560.0)
@@ -228,34 +246,42 @@ def test_floor_charges_an_iron_condor_and_a_short_box_one_side(tmp_path: Path) -
     spreads apart 2 x (1,480 + 870) = 4,700). M2 a short box: short 1 XYZ 100 call (5.60),
     long 1 XYZ 110 call (1.80), short 1 XYZ 110 put (11.50), long 1 XYZ 100 put (5.60): the
     width 1,000 less both credits (380 + 590) = 30 (apart 620 + 410 = 1,030)."""
-    folder = tmp_path / "hand"
-    folder.mkdir()
-    files = {
-        "book.json": '{"name": "hand", "as_of": "2026-06-30", "currency": "USD"}',
-        "parties.csv": "party_id,name,kind,ecp,options_approval\n"
-        "BD,BD,broker_dealer,true,none\nANN,Ann,individual,false,uncovered\n",
-        "accounts.csv": "account_id,owner_id,carrier_id,regime,kind,origin,agreements\n"
-        "M1,ANN,BD,SEC,margin,customer,\nM2,ANN,BD,SEC,margin,customer,\n",
-        "instruments.csv": "instrument_id,product,underlying,class_group,index_class,"
-        "multiplier,price,maturity,option_type,strike,implied_vol\n"
-        "XYZ,stock,,XYZ,,1,100,,,,\n"
-        "P80,equity_option,XYZ,XYZ,,100,0.40,2026-09-18,put,80,0.3\n"
+    book = _xyz_book(
+        tmp_path,
+        accounts="M1,ANN,BD,SEC,margin,customer,\nM2,ANN,BD,SEC,margin,customer,\n",
+        instruments="P80,equity_option,XYZ,XYZ,,100,0.40,2026-09-18,put,80,0.3\n"
         "P100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,put,100,0.3\n"
         "P110,equity_option,XYZ,XYZ,,100,11.50,2026-09-18,put,110,0.3\n"
         "C100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,call,100,0.3\n"
         "C110,equity_option,XYZ,XYZ,,100,1.80,2026-09-18,call,110,0.3\n"
         "C120,equity_option,XYZ,XYZ,,100,0.50,2026-09-18,call,120,0.3\n",
-        "positions.csv": "account_id,instrument_id,quantity\n"
-        "M1,P100,-2\nM1,P80,2\nM1,C110,-2\nM1,C120,2\n"
+        positions="M1,P100,-2\nM1,P80,2\nM1,C110,-2\nM1,C120,2\n"
         "M2,C100,-1\nM2,C110,1\nM2,P110,-1\nM2,P100,1\n",
-        "collateral.csv": "lot_id,account_id,asset,market_value,maturity,pledged_to\n"
-        "L1,M1,USD,30000,,\nL2,M2,USD,30000,,\n",
-    }
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    book = load_book(folder)
+        collateral="L1,M1,USD,30000,,\nL2,M2,USD,30000,,\n",
+    )
     _, floor = floor_sec(book)
     ours, _ = _marginlex(book)
     assert floor["ms:M1"] == pytest.approx(2_700.0)
     assert floor["ms:M2"] == pytest.approx(30.0)
+    assert ours.to_dict() == pytest.approx(floor.to_dict())
+
+
+def test_floor_pairs_a_long_the_first_pass_found_too_early(tmp_path: Path) -> None:
+    """Hand case (decision 51): M1 short 1 XYZ 100 call of December (8.00), short 1 XYZ 105
+    call of September (5.00), long 1 XYZ 100 call of September (5.60). The September pair is
+    a debit spread, (5.60 - 5.00) x 100 = 60; the December call alone 800 + 20% x 10,000 =
+    2,800: 2,860 (the first pass alone, the long matched to the December short and dropped:
+    560 + 2,800 + 2,000 = 5,360)."""
+    book = _xyz_book(
+        tmp_path,
+        accounts="M1,ANN,BD,SEC,margin,customer,\n",
+        instruments="C100,equity_option,XYZ,XYZ,,100,5.60,2026-09-18,call,100,0.3\n"
+        "C105,equity_option,XYZ,XYZ,,100,5.00,2026-09-18,call,105,0.3\n"
+        "C100D,equity_option,XYZ,XYZ,,100,8.00,2026-12-18,call,100,0.3\n",
+        positions="M1,C100D,-1\nM1,C105,-1\nM1,C100,1\n",
+        collateral="L1,M1,USD,30000,,\n",
+    )
+    _, floor = floor_sec(book)
+    ours, _ = _marginlex(book)
+    assert floor["ms:M1"] == pytest.approx(2_860.0)
     assert ours.to_dict() == pytest.approx(floor.to_dict())
