@@ -18,7 +18,8 @@ import pandas as pd
 from marginlex.dsl.model.domain import Relation
 from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.memory import book_memory_limit
-from marginlex.engine.book.parse import MAX_YEAR, MIN_YEAR, ColumnParser
+from marginlex.engine.book.parquet_cells import dates_in_range, non_finite_as_text
+from marginlex.engine.book.parse import ColumnParser
 from marginlex.engine.book.problems import Problems
 from marginlex.engine.book.schema import FILES
 
@@ -150,43 +151,8 @@ def read_parquet(path: Path) -> pd.DataFrame:
             kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
             raw = pa.large_binary() if pa.types.is_large_string(kind) else pa.binary()
             table = table.set_column(index, name, pc.cast(column, raw))
-    frame: pd.DataFrame = _non_finite_as_text(_dates_in_range(table)).to_pandas()
+    frame: pd.DataFrame = non_finite_as_text(dates_in_range(table)).to_pandas()
     return frame
-
-
-def _non_finite_as_text(table: pa.Table) -> pa.Table:
-    """The table with each float column that holds a NaN or an infinity as text, which the
-    number parser reads as a CSV cell: pandas reads a NaN and a null alike, and a NaN price
-    was said to be a missing value."""
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.compute as pc  # noqa: PLC0415
-
-    for index, field in enumerate(table.schema):
-        if not pa.types.is_floating(field.type):
-            continue
-        column = table.column(index)
-        odd = pc.or_(pc.is_nan(column), pc.is_inf(column))
-        if pc.any(odd).as_py():
-            table = table.set_column(index, field.name, pc.cast(column, pa.string()))
-    return table
-
-
-def _dates_in_range(table: pa.Table) -> pa.Table:
-    """The table with each date or timestamp column that names a year outside Python's
-    dates (10183, or -221) as text, which the date parser then reports cell by cell: pandas
-    failed on the whole file ("year 10183 is out of range"), hiding its other problems."""
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.compute as pc  # noqa: PLC0415
-
-    for index, field in enumerate(table.schema):
-        if not (pa.types.is_date(field.type) or pa.types.is_timestamp(field.type)):
-            continue
-        years = pc.year(table.column(index))
-        low, high = pc.min(years).as_py(), pc.max(years).as_py()
-        if low is not None and (low < MIN_YEAR or high > MAX_YEAR):
-            text = pc.cast(table.column(index), pa.string())
-            table = table.set_column(index, field.name, text)
-    return table
 
 
 def check_memory(paths: dict[Path, str], problems: Problems) -> bool:

@@ -295,7 +295,8 @@ _WITH_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T]\d{1,2}:\d{2}\S*")
 _NUMERIC_DATE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})")
 _SLASHED_ISO = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
 _ISO_SHAPED = re.compile(r"\d{4}-\d{2}-\d{2}")
-_LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}")
+_LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}([ T]\S+)?")
+_UNSHOWN = re.compile(r"<value out of range: -?\d+>")  # pyarrow's text of such a date
 _EXCEL_SERIAL = re.compile(r"\d{5}")
 MIN_YEAR, MAX_YEAR = dt.MINYEAR, dt.MAXYEAR
 """The years a date may name: those of Python's dates (the ledger records them so)."""
@@ -318,8 +319,8 @@ def date_hint(text: str) -> str:
     (': 2026-02 has 28 days', ': there is no month 13')
     >>> date_hint("0000-01-01"), date_hint("-2026-07-17")
     (': there is no year 0 (years run from 0001 to 9999)', ': a date has no sign')
-    >>> date_hint("10183-09-21")
-    ': years run from 0001 to 9999'
+    >>> date_hint("10183-09-21"), date_hint("<value out of range: 2147483647>")
+    (': years run from 0001 to 9999', ': years run from 0001 to 9999')
     """
     if found := _WITH_TIME.fullmatch(text):
         year, month = int(found[1]), int(found[2])
@@ -335,7 +336,7 @@ def date_hint(text: str) -> str:
         return f": write it as {iso}" if iso else ""
     if _ISO_SHAPED.fullmatch(text):
         return _no_such_day(int(text[:4]), int(text[5:7]))
-    if _LONG_YEAR.fullmatch(text):
+    if _LONG_YEAR.fullmatch(text) or _UNSHOWN.fullmatch(text):
         return f": years run from {MIN_YEAR:04d} to {MAX_YEAR}"
     if text.startswith("-") and _ISO_SHAPED.fullmatch(text[1:]):
         return ": a date has no sign"

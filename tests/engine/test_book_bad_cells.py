@@ -116,6 +116,47 @@ def test_a_parquet_date_past_year_9999_is_one_problem_of_many(tmp_path: Path) ->
     ]
 
 
+def _as_timestamps(tz: str | None, ticks: dict[int, int]) -> Callable[[pa.Table], pa.Table]:
+    """A change making maturity a millisecond timestamp column (in ``tz``), with the given
+    rows' ticks (milliseconds from 1970-01-01 UTC)."""
+
+    def change(table: pa.Table) -> pa.Table:
+        at = table.schema.get_field_index("maturity")
+        days = table.column(at).cast(pa.int32()).to_pylist()
+        cells = [None if d is None else d * 86_400_000 for d in days]
+        cells = [ticks.get(k, c) for k, c in enumerate(cells)]
+        return table.set_column(at, "maturity", pa.array(cells, pa.timestamp("ms", tz=tz)))
+
+    return change
+
+
+_YEAR_401704 = 400_000 * 365 * 86_400_000  # in milliseconds from 1970
+
+
+def test_a_parquet_timestamp_past_year_9999_is_found_however_far(tmp_path: Path) -> None:
+    """pyarrow's year() overflows in milliseconds (it said 8488 for 401704): the book loaded,
+    run --ledger recorded it, and verify --replay failed with "year 401704 is out of range"."""
+    book = _book(tmp_path, {})
+    _parquet(book, "instruments", _as_timestamps(None, {1: _YEAR_401704}))
+    assert _rendered(book) == [
+        f"instruments.parquet:3: maturity: not a date '<value out of range: {_YEAR_401704}>' "
+        "(expected YYYY-MM-DD): years run from 0001 to 9999"
+    ]
+
+
+def test_one_parquet_timestamp_past_9999_leaves_the_others_dates(tmp_path: Path) -> None:
+    """The column was cast to text whole, so that every good timestamp of it was a problem
+    too (`not a date '2026-09-18 09:00:00.000+0900' ...: write the date alone`); a cell is
+    shown at its wall time where it was written."""
+    book = _book(tmp_path, {})
+    far = 3_000_000 * 86_400_000  # day 3,000,000 from 1970: 10183-09-21
+    _parquet(book, "instruments", _as_timestamps("Asia/Tokyo", {1: far}))
+    assert _rendered(book) == [
+        "instruments.parquet:3: maturity: not a date '10183-09-21 09:00:00.000' "
+        "(expected YYYY-MM-DD): years run from 0001 to 9999"
+    ]
+
+
 def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
     """pyarrow said "Multiple matches for FieldRef.Name(lot_id) in lot_id: dictionary<...>"."""
     book = _book(tmp_path, {})
