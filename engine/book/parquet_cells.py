@@ -3,16 +3,20 @@
 :func:`~marginlex.engine.book.limits.read_parquet` hands each table through these before
 pandas sees it. A column that holds a cell pandas would refuse (a date past year 9999) or
 read as something else (a NaN as a missing value) becomes text, which the column's parser
-then reads as it reads a CSV cell, reporting each bad cell at its row and column. Takes and
-returns ``pyarrow`` tables; imports nothing of the book's but the years a date may name.
+then reads as it reads a CSV cell, reporting each bad cell at its row and column. A
+contract column of a nested type (a list or a struct in each cell) is refused at the schema,
+by :func:`report_nested_columns`, before the file is read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from marginlex.engine.book.parse import MAX_YEAR, MIN_YEAR
+from marginlex.engine.book.problems import HEADER_ROW, Problems
+from marginlex.engine.book.schema import SPECS, ColType
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -24,6 +28,43 @@ _PAST_LAST_DAY = (dt.date(MAX_YEAR, 12, 31) - _EPOCH).days + 1
 """The day after 9999-12-31 (no Python date), in days from 1970-01-01."""
 _TICKS_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400 * 10**9}
 _INT64 = (-(2**63), 2**63 - 1)
+_PARQUET_TYPE = {
+    ColType.STR: "a string column",
+    ColType.ENUM: "a string column",
+    ColType.TICKER: "a string column",
+    ColType.FLOAT: "a double (float64) column",
+    ColType.BOOL: "a boolean column",
+    ColType.DATE: "a date32 column",
+}
+"""The Parquet type to write a contract column as, by how the column is parsed."""
+
+
+def report_nested_columns(path: Path, file: str, problems: Problems) -> bool:
+    """Name each contract column of a Parquet file whose type holds several values a cell
+    (a list, a struct, a map), at the schema's row 1; True when there is one, and the file
+    is then not read. Written as text, a struct in ``name`` was a party named
+    ``{'x': 1}``, and a list of ids ``['a' 'b']`` an unknown instrument, row after row.
+
+    Raises:
+        OSError, ValueError: the file cannot be read as Parquet.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    spec = SPECS.get(path.stem)
+    if spec is None:
+        return False
+    kinds = {field.name: field.type for field in pq.read_schema(path)}
+    nested = [c for c in spec.columns if c.name in kinds and pa.types.is_nested(kinds[c.name])]
+    for col in nested:
+        problems.add(
+            file,
+            HEADER_ROW,
+            col.name,
+            f"the schema gives this column the type {kinds[col.name]}, several values a cell: "
+            f"write one value a cell, as {_PARQUET_TYPE[col.type]}",
+        )
+    return bool(nested)
 
 
 def non_finite_as_text(table: pa.Table) -> pa.Table:

@@ -40,6 +40,7 @@ from marginlex.engine.book.limits import (
     read_parquet,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
+from marginlex.engine.book.parquet_cells import report_nested_columns
 from marginlex.engine.book.parse import ColumnParser, date_hint, plain_name, undecodable
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.quotes import quote_note, swallowed_records
@@ -112,7 +113,9 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
         return None
     try:
         if path.suffix == ".parquet":
-            if _report_repeated_columns(file, parquet_columns(path), problems):
+            if _report_repeated_columns(
+                file, parquet_columns(path), problems
+            ) or report_nested_columns(path, file, problems):
                 return None
             return _without_empty_rows(read_parquet(path), file, problems)
         header = _csv_header(path)

@@ -157,6 +157,36 @@ def test_one_parquet_timestamp_past_9999_leaves_the_others_dates(tmp_path: Path)
     ]
 
 
+def _nested(column: str, cells: Callable[[object], object]) -> Callable[[pa.Table], pa.Table]:
+    """A change making ``column`` hold ``cells(value)`` in each row (a list, a struct)."""
+
+    def change(table: pa.Table) -> pa.Table:
+        at = table.schema.get_field_index(column)
+        nested = pa.array([cells(v) for v in table.column(at).to_pylist()])
+        return table.set_column(at, column, nested)
+
+    return change
+
+
+def test_a_parquet_contract_column_of_lists_or_structs_is_named_at_the_schema(
+    tmp_path: Path,
+) -> None:
+    """A struct in parties' name loaded as a party named "{'name': 'Alice'}", and a list of
+    ids was an unknown instrument "['XYZ']" at every row; an extra column of lists is kept
+    as text, as any extra column."""
+    book = _book(tmp_path, {})
+    _parquet(book, "parties", _nested("name", lambda v: {"name": v}))
+    _parquet(book, "positions", _nested("instrument_id", lambda v: [v]))
+    _parquet(book, "collateral", lambda t: t.append_column("tags", pa.array([["a"]] * 3)))
+    assert _rendered(book) == [
+        "parties.parquet:1: name: the schema gives this column the type struct<name: string>, "
+        "several values a cell: write one value a cell, as a string column",
+        "positions.parquet:1: instrument_id: the schema gives this column the type "
+        "list<element: string>, several values a cell: write one value a cell, as a string column",
+        "collateral.parquet:1: tags: warning: unknown column, kept and ignored",
+    ]
+
+
 def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
     """pyarrow said "Multiple matches for FieldRef.Name(lot_id) in lot_id: dictionary<...>"."""
     book = _book(tmp_path, {})
