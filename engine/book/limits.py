@@ -151,7 +151,10 @@ def read_parquet(path: Path) -> pd.DataFrame:
             kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
             raw = pa.large_binary() if pa.types.is_large_string(kind) else pa.binary()
             table = table.set_column(index, name, pc.cast(column, raw))
-    frame: pd.DataFrame = non_finite_as_text(dates_in_range(table)).to_pandas()
+    # an integer column with a null stays integers (pandas made it float: id 1 was "1.0")
+    frame: pd.DataFrame = non_finite_as_text(dates_in_range(table)).to_pandas(
+        integer_object_nulls=True
+    )
     return frame
 
 

@@ -161,6 +161,8 @@ class ColumnParser:
             # to 2026-09-17 15:00, a day before its expiry.
             local = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
             return pd.Series(local.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
+        if col.type is ColType.DATE and pd.api.types.infer_dtype(raw, skipna=True) == "integer":
+            return self._integer_dates(col, raw)
         raw, unread, messages = undecodable(raw)
         if unread is not None:  # said as such, and not also a missing or unknown value
             self.report(col.name, unread, messages)
@@ -169,6 +171,25 @@ class ColumnParser:
             known = self.invalid.get(col.name)
             self.invalid[col.name] = unread if known is None else known | unread
         return parsed
+
+    def _integer_dates(self, col: Column, raw: pd.Series) -> pd.Series:
+        """A Parquet integer column where a date is due: each value a problem. An integer
+        names no date (days from 1970, as date32 stores them, or an Excel serial day?): it
+        was read as an Excel serial day, 20651 as 1956-07-15, where date32 means 2026-07-17."""
+        given = raw.notna()
+        if col.value_required:
+            self.report(col.name, ~given, "missing value")
+        self.invalid[col.name] = given
+        self.report(
+            col.name,
+            given,
+            [
+                f"not a date {str(v)!r} (expected YYYY-MM-DD): the column holds integers, "
+                "which name no date: write it as a Parquet date column (date32)"
+                for v in raw[given]
+            ],
+        )
+        return pd.Series(np.full(len(raw), np.datetime64("NaT"), dtype=DATE_DTYPE), index=raw.index)
 
     def _parse_text(self, col: Column, raw: pd.Series, unread: pd.Series | None) -> pd.Series:
         text = as_text(raw)

@@ -187,6 +187,45 @@ def test_a_parquet_contract_column_of_lists_or_structs_is_named_at_the_schema(
     ]
 
 
+def _integers(column: str, numbers: dict[str | None, int | None]) -> Callable[[pa.Table], pa.Table]:
+    """A change making ``column`` an int64 column: each value replaced by its number."""
+
+    def change(table: pa.Table) -> pa.Table:
+        at = table.schema.get_field_index(column)
+        cells = [numbers[v] for v in table.column(at).to_pylist()]
+        return table.set_column(at, column, pa.array(cells, pa.int64()))
+
+    return change
+
+
+def test_parquet_integer_ids_with_a_null_keep_their_text(tmp_path: Path) -> None:
+    """pandas made an integer column holding a null a float column: account 1 was "1.0" in
+    positions, and every position an unknown account beside the one missing value."""
+    book = _book(tmp_path, {"positions.csv": ("\nA1,XYZ,100", "\n,XYZ,100")})
+    ids: dict[str | None, int | None] = {"A1": 1, "H1": 2, None: None}
+    _parquet(book, "accounts", _integers("account_id", ids))
+    _parquet(book, "positions", _integers("account_id", ids))
+    _parquet(book, "collateral", _integers("account_id", ids))
+    assert _rendered(book) == ["positions.parquet:2: account_id: missing value"]
+
+
+def test_a_parquet_integer_column_of_dates_is_said_to_hold_integers(tmp_path: Path) -> None:
+    """20714 (2026-09-18 as date32 stores it, in days from 1970) was read as an Excel serial
+    day, 1956-09-16 ("format the column as YYYY-MM-DD"), once integers stayed integers."""
+    book = _book(tmp_path, {})
+    _parquet(
+        book, "instruments", lambda t: t.set_column(7, "maturity", t["maturity"].cast(pa.int32()))
+    )
+    hint = (
+        "the column holds integers, which name no date: write it as a Parquet date column (date32)"
+    )
+    assert _rendered(book) == [
+        f"instruments.parquet:3: maturity: not a date '20714' (expected YYYY-MM-DD): {hint}",
+        f"instruments.parquet:4: maturity: not a date '20714' (expected YYYY-MM-DD): {hint}",
+        f"instruments.parquet:5: maturity: not a date '23967' (expected YYYY-MM-DD): {hint}",
+    ]
+
+
 def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
     """pyarrow said "Multiple matches for FieldRef.Name(lot_id) in lot_id: dictionary<...>"."""
     book = _book(tmp_path, {})
