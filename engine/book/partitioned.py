@@ -146,6 +146,7 @@ def _report_misplaced(folder: Path, parts: list[Path], problems: Problems) -> No
                 f"a link to {os.readlink(entry)!r}, which is not there: the partition it "
                 "stands for would be left out; restore what it names, or delete the link",
             )
+    _report_partition_files(folder, problems)
     numbers = [_NUMBERED.fullmatch(p.name) for p in parts]
     if parts and all(numbers):
         found = {int(m.group(1)) for m in numbers if m}
@@ -163,6 +164,26 @@ def _report_misplaced(folder: Path, parts: list[Path], problems: Problems) -> No
         if len(gone) > 10:
             problems.add(
                 f"{PARTITIONS}/", 0, "-", f"… and {len(gone) - 10} more partitions missing"
+            )
+
+
+def _report_partition_files(folder: Path, problems: Problems) -> None:
+    """A file in ``partitions/`` that is named as a partition (``p00003``, ``p00003.zip``)
+    or as a partition's table (``accounts.parquet``), an error: it holds rows no partition
+    folder reads, and the book decided without them (a file ``p00003`` after ``p00002``
+    is no gap either). Other files there (``README.txt``) are left alone."""
+    tables = {f"{stem}{ending}" for stem in OWN_TABLES for ending in (".csv", ".parquet")}
+    for entry in sorted((folder / PARTITIONS).iterdir()):
+        if entry.is_dir() or not entry.exists():  # a broken link is said above
+            continue
+        if _NUMBERED.fullmatch(entry.name.split(".")[0]) or entry.name in tables:
+            problems.add(
+                f"{PARTITIONS}/{entry.name}",
+                0,
+                "-",
+                "a file, not a partition folder, so not read: the rows it holds would be left "
+                f"out unsaid: put them in a folder ({PARTITIONS}/{partition_name(0)}/"
+                "accounts.parquet, ...), or delete it",
             )
 
 

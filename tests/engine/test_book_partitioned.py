@@ -242,6 +242,29 @@ def test_files_where_a_partitioned_book_reads_nothing_are_errors(
     assert f"{PARTITIONS}/p00001: missing" in result.output
 
 
+def test_a_file_in_partitions_named_as_a_partition_or_a_table_is_an_error(
+    parted: Path, tmp_path: Path
+) -> None:
+    """A partition archived (``p00002.zip``), a file ``p00003`` and a partition's table put
+    in ``partitions/`` itself were left alone: the book was valid and decided without their
+    rows. README.txt beside them is still left alone."""
+    book = _copy(parted, tmp_path / "files")
+    where = book / PARTITIONS
+    (where / "p00002.zip").write_bytes(b"PK\x03\x04")
+    (where / "p00003").write_text("accounts\n")
+    (where / "positions.parquet").write_bytes((where / "p00000" / "positions.parquet").read_bytes())
+    (where / "README.txt").write_text("cut by region\n")
+    why = (
+        "a file, not a partition folder, so not read: the rows it holds would be left out "
+        f"unsaid: put them in a folder ({PARTITIONS}/p00000/accounts.parquet, ...), or delete it"
+    )
+    assert [p.render() for p in validate_book(book)] == [
+        f"{PARTITIONS}/p00002.zip: {why}",
+        f"{PARTITIONS}/p00003: {why}",
+        f"{PARTITIONS}/positions.parquet: {why}",
+    ]
+
+
 def test_partitions_named_otherwise_and_stray_files_are_read_as_before(
     parted: Path, tmp_path: Path
 ) -> None:
