@@ -18,7 +18,11 @@ import pandas as pd
 from marginlex.dsl.model.domain import Relation
 from marginlex.engine.book.columns import isin, lookup
 from marginlex.engine.book.memory import book_memory_limit
-from marginlex.engine.book.parquet_cells import dates_in_range, non_finite_as_text
+from marginlex.engine.book.parquet_cells import (
+    dates_in_range,
+    non_finite_as_text,
+    without_pandas_metadata,
+)
 from marginlex.engine.book.parse import ColumnParser
 from marginlex.engine.book.problems import Problems
 from marginlex.engine.book.schema import FILES
@@ -92,7 +96,8 @@ def parquet_columns(path: Path) -> list[str]:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """A Parquet file as ``pd.read_parquet`` reads it, its text measured first.
+    """A Parquet file as ``pd.read_parquet`` reads it, its text measured first (its pandas
+    metadata unread: :func:`~marginlex.engine.book.parquet_cells.without_pandas_metadata`).
 
     The text columns are read dictionary-encoded and each cell's length is counted from the
     dictionary before a cell is copied: a file of a few kilobytes may name one huge text in
@@ -116,7 +121,7 @@ def read_parquet(path: Path) -> pd.DataFrame:
     coded = [
         f.name for f in schema if pa.types.is_dictionary(f.type) and is_text(f.type.value_type)
     ]
-    table = pq.read_table(path, use_pandas_metadata=True, read_dictionary=texts)
+    table = without_pandas_metadata(pq.read_table(path, read_dictionary=texts))
     size, widest = 0, ("", 0)
     for name in texts + coded:  # a column stored as a dictionary (pandas' categorical) too
         for chunk in table.column(name).chunks:

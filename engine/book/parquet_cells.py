@@ -11,6 +11,8 @@ by :func:`report_nested_columns`, before the file is read.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +67,32 @@ def report_nested_columns(path: Path, file: str, problems: Problems) -> bool:
             f"write one value a cell, as {_PARQUET_TYPE[col.type]}",
         )
     return bool(nested)
+
+
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+"""The name pandas gives an index it writes as a column."""
+
+
+def without_pandas_metadata(table: pa.Table) -> pa.Table:
+    """The table's columns as its schema holds them, without the pandas metadata a writer
+    may add: a pandas index written as a column (``__index_level_0__``) is dropped, and
+    nothing else of the metadata is read. Rebuilt from it, a file whose metadata named a
+    column as the index lost that column (``account_id``: "missing required column"), and
+    one naming a column that is not there (``KeyError: 'nope'``) or a dtype that is none
+    (``TypeError: data type 'NoSuchDtype' not understood``) stopped validate with a
+    traceback."""
+    raw = (table.schema.metadata or {}).get(b"pandas")
+    try:
+        meta = json.loads(raw) if raw is not None else {}
+    except (ValueError, UnicodeDecodeError):  # not JSON: nothing to take from it
+        meta = {}
+    named = meta.get("index_columns", []) if isinstance(meta, dict) else []
+    index = [
+        name
+        for name in (named if isinstance(named, list) else [])
+        if isinstance(name, str) and _PANDAS_INDEX.fullmatch(name) and name in table.column_names
+    ]
+    return table.drop_columns(index).replace_schema_metadata(None)
 
 
 def non_finite_as_text(table: pa.Table) -> pa.Table:

@@ -3,6 +3,7 @@ that once gave a traceback, no problem at all, or a problem at the wrong place."
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from marginlex.cli import app
-from marginlex.engine.book.load import validate_book
+from marginlex.engine.book.load import load_book, validate_book
 
 BOOKS = Path(__file__).parents[1] / "data" / "books"
 
@@ -224,6 +225,54 @@ def test_a_parquet_integer_column_of_dates_is_said_to_hold_integers(tmp_path: Pa
         f"instruments.parquet:4: maturity: not a date '20714' (expected YYYY-MM-DD): {hint}",
         f"instruments.parquet:5: maturity: not a date '23967' (expected YYYY-MM-DD): {hint}",
     ]
+
+
+def _pandas_metadata(**meta: object) -> Callable[[pa.Table], pa.Table]:
+    """A change giving the table the pandas metadata ``meta`` (as a writer may craft it)."""
+
+    def change(table: pa.Table) -> pa.Table:
+        columns = [
+            {"name": n, "field_name": n, "pandas_type": "unicode", "numpy_type": "object"}
+            for n in table.column_names
+        ]
+        given = {"index_columns": [], "column_indexes": [], "columns": columns, **meta}
+        return table.replace_schema_metadata({b"pandas": json.dumps(given).encode()})
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"index_columns": ["nope"]},  # KeyError: 'nope'
+        {"index_columns": ["account_id"]},  # the column became the index: "missing ... column"
+        {"columns": [{"name": "quantity", "field_name": "quantity", "numpy_type": "NoSuch"}]},
+    ],
+)
+def test_a_parquet_files_pandas_metadata_is_not_read(
+    tmp_path: Path, meta: dict[str, object]
+) -> None:
+    """pyarrow rebuilt the frame from the metadata a writer put in the file: validate
+    stopped with a traceback (KeyError, TypeError: data type 'NoSuch' not understood), or a
+    column named the index left the table."""
+    plain = _book(tmp_path / "plain", {})
+    _parquet(plain, "positions", lambda t: t)
+    book = _book(tmp_path / "crafted", {})
+    _parquet(book, "positions", _pandas_metadata(**meta))
+    assert _rendered(book) == []
+    assert load_book(book).sha256 == load_book(plain).sha256
+
+
+def test_an_index_pandas_wrote_as_a_column_is_left_out(tmp_path: Path) -> None:
+    """pandas writes an index that is not a plain range as a column, __index_level_0__: it
+    is no column of the book (not an unknown column either)."""
+    book = _book(tmp_path, {})
+    frame = pd.read_csv(book / "positions.csv", dtype=str).set_axis([7, 8, 9])
+    frame["quantity"] = frame["quantity"].astype(float)
+    frame.to_parquet(book / "positions.parquet")
+    (book / "positions.csv").unlink()
+    assert "__index_level_0__" in pq.read_schema(book / "positions.parquet").names
+    assert _rendered(book) == []
 
 
 def test_a_parquet_column_named_twice_is_named(tmp_path: Path) -> None:
