@@ -204,6 +204,30 @@ def test_hover_shows_the_value_resolved_through_extends(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_hover_shows_a_rulebooks_text_as_text_never_as_markup(tmp_path: Path) -> None:
+    """A title or citation was put in the hover's Markdown as it was: an image in a shared
+    rulebook's citation was fetched by the editor on hover, a link was a link, and HTML
+    was HTML where the editor renders it."""
+    text = HOUSE.replace(
+        '"House rules on top of the SEC rulebook"', '"[click](https://e.example) <b>*bold*</b>"'
+    ).replace('"Internal risk policy RP-12"', '"![t](https://e.example/t.png) `x` _y_ ~z~"', 1)
+    path = write(tmp_path, "house.mlx", text)
+
+    async def scenario(s: Session) -> None:
+        await s.open(path)
+        hover = await s.client.text_document_hover_async(
+            lsp.HoverParams(text_document=doc(path), position=at(0, 10))
+        )
+        assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+        assert hover.contents.value.split("\n\n")[:3] == [
+            r"**rulebook** `house`: \[click\](https://e.example) \<b\>\*bold\*\</b\>",
+            "SEC",
+            r'cites "!\[t\](https://e.example/t.png) \`x\` \_y\_ \~z\~"',
+        ]
+
+    run(tmp_path, scenario)
+
+
 def test_definition_goes_into_the_base_file(tmp_path: Path) -> None:
     path = write(tmp_path, "house.mlx", HOUSE)
     base = SEC.resolve().as_uri()
