@@ -21,6 +21,8 @@ from marginlex.engine.book.schema import DATE_DTYPE, ColType, Column
 from marginlex.engine.book.spellings import number_hint
 
 _TRUE = frozenset({"true", "1", "yes"})
+_NUMBERS = frozenset({"integer", "decimal", "floating", "mixed-integer-float"})
+"""What ``pandas.api.types.infer_dtype`` calls a column of numbers (a Parquet one)."""
 _FALSE = frozenset({"false", "0", "no"})
 _NAN_WORDS = frozenset({"nan", "-nan", "+nan"})
 
@@ -161,8 +163,8 @@ class ColumnParser:
             # to 2026-09-17 15:00, a day before its expiry.
             local = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
             return pd.Series(local.dt.normalize().to_numpy(dtype=DATE_DTYPE), index=raw.index)
-        if col.type is ColType.DATE and pd.api.types.infer_dtype(raw, skipna=True) == "integer":
-            return self._integer_dates(col, raw)
+        if col.type is ColType.DATE and pd.api.types.infer_dtype(raw, skipna=True) in _NUMBERS:
+            return self._number_dates(col, raw)
         raw, unread, messages = undecodable(raw)
         if unread is not None:  # said as such, and not also a missing or unknown value
             self.report(col.name, unread, messages)
@@ -172,10 +174,11 @@ class ColumnParser:
             self.invalid[col.name] = unread if known is None else known | unread
         return parsed
 
-    def _integer_dates(self, col: Column, raw: pd.Series) -> pd.Series:
-        """A Parquet integer column where a date is due: each value a problem. An integer
-        names no date (days from 1970, as date32 stores them, or an Excel serial day?): it
-        was read as an Excel serial day, 20651 as 1956-07-15, where date32 means 2026-07-17."""
+    def _number_dates(self, col: Column, raw: pd.Series) -> pd.Series:
+        """A Parquet number column (integers, decimals, floats) where a date is due: each
+        value a problem. A number names no date (days from 1970, as date32 stores them, or
+        an Excel serial day?): 20651 was read as an Excel serial day, 1956-07-15, where
+        date32 means 2026-07-17."""
         given = raw.notna()
         if col.value_required:
             self.report(col.name, ~given, "missing value")
@@ -184,7 +187,7 @@ class ColumnParser:
             col.name,
             given,
             [
-                f"not a date {str(v)!r} (expected YYYY-MM-DD): the column holds integers, "
+                f"not a date {str(v)!r} (expected YYYY-MM-DD): the column holds numbers, "
                 "which name no date: write it as a Parquet date column (date32)"
                 for v in raw[given]
             ],

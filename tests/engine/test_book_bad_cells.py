@@ -210,15 +210,21 @@ def test_parquet_integer_ids_with_a_null_keep_their_text(tmp_path: Path) -> None
     assert _rendered(book) == ["positions.parquet:2: account_id: missing value"]
 
 
-def test_a_parquet_integer_column_of_dates_is_said_to_hold_integers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", [pa.int32(), pa.decimal128(10, 0)])
+def test_a_parquet_number_column_of_dates_is_said_to_hold_numbers(
+    tmp_path: Path, kind: pa.DataType
+) -> None:
     """20714 (2026-09-18 as date32 stores it, in days from 1970) was read as an Excel serial
-    day, 1956-09-16 ("format the column as YYYY-MM-DD"), once integers stayed integers."""
+    day, 1956-09-16 ("format the column as YYYY-MM-DD"): from a decimal column, and from an
+    integer column once integers stayed integers."""
     book = _book(tmp_path, {})
-    _parquet(
-        book, "instruments", lambda t: t.set_column(7, "maturity", t["maturity"].cast(pa.int32()))
-    )
+
+    def numbers(table: pa.Table) -> pa.Table:
+        return table.set_column(7, "maturity", table["maturity"].cast(pa.int32()).cast(kind))
+
+    _parquet(book, "instruments", numbers)
     hint = (
-        "the column holds integers, which name no date: write it as a Parquet date column (date32)"
+        "the column holds numbers, which name no date: write it as a Parquet date column (date32)"
     )
     assert _rendered(book) == [
         f"instruments.parquet:3: maturity: not a date '20714' (expected YYYY-MM-DD): {hint}",
