@@ -207,7 +207,7 @@ def test_hover_shows_the_value_resolved_through_extends(tmp_path: Path) -> None:
 def test_hover_shows_a_rulebooks_text_as_text_never_as_markup(tmp_path: Path) -> None:
     """A title or citation was put in the hover's Markdown as it was: an image in a shared
     rulebook's citation was fetched by the editor on hover, a link was a link, and HTML
-    was HTML where the editor renders it."""
+    was HTML where the editor renders it. Escaped as ``marginlex render`` escapes text."""
     text = HOUSE.replace(
         '"House rules on top of the SEC rulebook"', '"[click](https://e.example) <b>*bold*</b>"'
     ).replace('"Internal risk policy RP-12"', '"![t](https://e.example/t.png) `x` _y_ ~z~"', 1)
@@ -220,9 +220,9 @@ def test_hover_shows_a_rulebooks_text_as_text_never_as_markup(tmp_path: Path) ->
         )
         assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
         assert hover.contents.value.split("\n\n")[:3] == [
-            r"**rulebook** `house`: \[click\](https://e.example) \<b\>\*bold\*\</b\>",
+            r"**rulebook** `house`: \[click\](https://e.example) &lt;b&gt;\*bold\*&lt;/b&gt;",
             "SEC",
-            r'cites "!\[t\](https://e.example/t.png) \`x\` \_y\_ \~z\~"',
+            r'cites "\!\[t\](https://e.example/t.png) \`x\` \_y\_ ~z~"',
         ]
 
     run(tmp_path, scenario)

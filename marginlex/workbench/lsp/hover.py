@@ -7,7 +7,6 @@ from; a parameter its value and unit as resolved through ``extends`` (and what a
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePath
 
 from marginlex.dsl.format.expressions import quantity
@@ -16,6 +15,7 @@ from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.model.fields import FIELDS, Kind
 from marginlex.workbench.lsp.analysis import Analysis
 from marginlex.workbench.lsp.target import Target, TargetKind, definitions, references
+from marginlex.workbench.markdown_text import md_text
 
 _DIMENSION = {
     m.Dimension.MONEY: "an amount of money",
@@ -24,21 +24,6 @@ _DIMENSION = {
     m.Dimension.MULTIPLE: "a multiple",
     m.Dimension.NUMBER: "a plain number",
 }
-
-
-_MARKUP = re.compile(r"([\\`*_\[\]<>~])")
-"""What makes Markdown of text: emphasis, code, links and images, HTML, strikethrough."""
-
-
-def plain(text: str) -> str:
-    """Text of a rulebook (a title, a citation, a version, a file name) as Markdown shows
-    it, never as markup: a citation reading ``![x](https://e.example/t.png)`` was an image
-    the editor fetched on hover, ``[see](https://e.example)`` a link, ``<img ...>`` HTML.
-
-    >>> print(plain("![x](https://e.example/t.png) <b>*12 CFR 220*</b>"))
-    !\\[x\\](https://e.example/t.png) \\<b\\>\\*12 CFR 220\\*\\</b\\>
-    """
-    return _MARKUP.sub(r"\\\1", text)
 
 
 def hover_text(a: Analysis, target: Target) -> str | None:
@@ -101,7 +86,7 @@ def _title(a: Analysis, s: m.Statement) -> str:
 def _facts(s: m.Statement) -> list[str]:
     facts = []
     if s.citation is not None:
-        facts.append(f'cites "{plain(s.citation.text)}"')
+        facts.append(f'cites "{md_text(s.citation.text)}"')
     if s.status is not None:
         facts.append(f"evidence: {s.status.value}")
     if s.effective is not None:
@@ -113,7 +98,7 @@ def _where(a: Analysis, s: m.Statement) -> str:
     if s.span.file == a.path:
         return f"line {s.span.line}"
     owner = next((b.id for b in a.sources() if b.span.file == s.span.file), "")
-    return f"from `{owner}` ({plain(PurePath(s.span.file).name)}:{s.span.line})"
+    return f"from `{owner}` ({md_text(PurePath(s.span.file).name)}:{s.span.line})"
 
 
 def _rulebook_text(a: Analysis, rulebook_id: str) -> str | None:
@@ -122,16 +107,16 @@ def _rulebook_text(a: Analysis, rulebook_id: str) -> str | None:
 
 
 def _header_text(h: m.Header, a: Analysis) -> str:
-    lines = [f"**rulebook** `{h.id}`: {plain(h.title)}"]
-    about = [h.jurisdiction or "", f"version {plain(h.version)}" if h.version else ""]
+    lines = [f"**rulebook** `{h.id}`: {md_text(h.title)}"]
+    about = [h.jurisdiction or "", f"version {md_text(h.version)}" if h.version else ""]
     if any(about):
         lines.append(" ".join(x for x in about if x))
     if h.citation is not None:
-        lines.append(f'cites "{plain(h.citation.text)}"')
+        lines.append(f'cites "{md_text(h.citation.text)}"')
     if h.effective is not None:
         lines.append(effective(h.effective))
     if h.extends:
         lines.append("extends " + ", ".join(f"`{x.name}`" for x in h.extends))
     if h.span.file != a.path:
-        lines.append(f"file: {plain(h.span.file)}")
+        lines.append(f"file: {md_text(h.span.file)}")
     return "\n\n".join(lines)

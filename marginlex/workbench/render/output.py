@@ -1,15 +1,15 @@
 """The document laid out as HTML or Markdown, with Jinja2 templates beside this module.
 
 Every text of the rulebook is escaped: HTML by Jinja2's autoescape; Markdown by
-:func:`md_text` (HTML special characters as entities, Markdown punctuation with a
-backslash), :func:`md_code` (a code span the text cannot close) and :func:`md_fence` (a code
-fence longer than any run of backticks in the block). The Markdown page is what the docs site
-shows; raw HTML in it is only the page's own (anchors, badges, ``<details>``).
+:func:`~marginlex.workbench.markdown_text.md_text` (HTML special characters as entities,
+Markdown punctuation with a backslash), :func:`md_code` (a code span the text cannot close)
+and :func:`md_fence` (a code fence longer than any run of backticks in the block). The
+Markdown page is what the docs site shows; raw HTML in it is only the page's own (anchors,
+badges, ``<details>``).
 """
 
 from __future__ import annotations
 
-import html
 import re
 from enum import StrEnum
 from functools import cache
@@ -18,11 +18,11 @@ from pathlib import Path
 import jinja2
 
 from marginlex.printable import visible
+from marginlex.workbench.markdown_text import md_text
 from marginlex.workbench.render.anchors import statement_anchor
 from marginlex.workbench.render.document import RulebookDocument
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|#+!])")
 
 
 class Format(StrEnum):
@@ -30,15 +30,6 @@ class Format(StrEnum):
 
     HTML = "html"
     MD = "md"
-
-
-def md_text(text: str) -> str:
-    """Plain text that Markdown shows as written, never as markup or HTML.
-
-    >>> md_text('<script>alert("x")</script> *a*')
-    '&lt;script&gt;alert("x")&lt;/script&gt; \\\\*a\\\\*'
-    """
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def md_code(text: str) -> str:
