@@ -38,6 +38,7 @@ from marginlex.engine.book.limits import (
     check_repledge_chains,
     parquet_columns,
     read_parquet,
+    too_many_columns,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
 from marginlex.engine.book.parquet_cells import report_nested_columns
@@ -113,14 +114,18 @@ def read_raw(path: Path, problems: Problems, shown: str | None = None) -> RawFil
         return None
     try:
         if path.suffix == ".parquet":
-            if _report_repeated_columns(
-                file, parquet_columns(path), problems
-            ) or report_nested_columns(path, file, problems):
+            names = parquet_columns(path)
+            if (
+                too_many_columns(file, names, problems)
+                or _report_repeated_columns(file, names, problems)
+                or report_nested_columns(path, file, problems)
+            ):
                 return None
             return _without_empty_rows(read_parquet(path), file, problems)
         header = _csv_header(path)
         if header is not None and (
-            _report_blank_first_line(path, file, header, problems)
+            too_many_columns(file, header, problems)
+            or _report_blank_first_line(path, file, header, problems)
             or _report_excel_separator_line(file, header, problems)
             or _report_separator(file, header, problems)
             or _report_repeated_columns(file, header, problems)
