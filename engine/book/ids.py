@@ -3,7 +3,8 @@
 Every table and page shows ``A000001`` and ``A000001`` followed by a zero-width space alike,
 or a Latin ``A000001`` and one written with a Cyrillic ``А``; a relation, a pledge or a
 position meant for one may name the other, and ``run`` showed two identical-looking rows.
-An id holding an invisible or control character is an error (nothing in an id needs one);
+An id holding an invisible or control character is an error (nothing in an id needs one),
+and so is one holding ``;``, which joins ids in every output (:data:`ID_SEPARATOR`);
 two ids of a column that look alike (Unicode TR39's confusables, as the
 ``confusable-homoglyphs`` package keeps them) are a warning, since both may be meant.
 """
@@ -25,8 +26,8 @@ _RECORDED: ContextVar[bool] = ContextVar("recorded_book", default=False)
 
 @contextlib.contextmanager
 def recorded_book() -> Iterator[None]:
-    """Within it, an id holding an invisible or control character is a warning, not an
-    error: a book a ledger recorded before the check held one is replayed as it was."""
+    """Within it, an id holding an invisible or control character, or ``;``, is a warning,
+    not an error: a book a ledger recorded before the check held one is replayed as it was."""
     token = _RECORDED.set(True)
     try:
         yield
@@ -134,6 +135,36 @@ def invisible_ids(ids: pd.Series, present: pd.Series) -> dict[int, str]:
     odd = np.flatnonzero((present & ~plain).to_numpy(dtype=bool))
     said = {int(k): invisible_character(str(ids.iloc[k])) for k in odd}
     return {k: m for k, m in said.items() if m is not None}
+
+
+ID_SEPARATOR = ";"
+"""What joins a margin set's account ids (and other lists of ids) in every output: the
+decisions' ``account_ids`` column, CSV cells, the ledger's lookups. An id holding it would
+read as two ids there (``run --format json`` showed the account ``semi;colon`` as the two
+accounts ``semi`` and ``colon``), so no id may hold it."""
+
+
+def separator_ids(ids: pd.Series, present: pd.Series) -> np.ndarray:
+    """Where an id (of ``present`` ones) holds :data:`ID_SEPARATOR` (one vectorized test).
+
+    >>> separator_ids(pd.Series(["A1", "a;b", None]), pd.Series([True, True, False])).tolist()
+    [False, True, False]
+    """
+    holds = ids.str.contains(ID_SEPARATOR, regex=False).fillna(False).astype("bool")
+    return (holds & present).to_numpy(dtype=bool)
+
+
+def separator_message(value: str) -> str:
+    """What is wrong with an id holding :data:`ID_SEPARATOR`: where, and what to do.
+
+    >>> separator_message("semi;colon").split(", which")[0]
+    "id 'semi;colon' holds ';' at position 5"
+    """
+    at = value.index(ID_SEPARATOR) + 1
+    return (
+        f"id {quoted(value)} holds {ID_SEPARATOR!r} at position {at}, which separates ids in "
+        "every output (a margin set's account_ids): use another character"
+    )
 
 
 @functools.cache

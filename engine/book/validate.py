@@ -28,7 +28,14 @@ from marginlex.engine.book.checks import (
     check_repeated_positions,
     check_rows,
 )
-from marginlex.engine.book.ids import invisible_ids, invisible_is_error, lookalikes, quoted
+from marginlex.engine.book.ids import (
+    invisible_ids,
+    invisible_is_error,
+    lookalikes,
+    quoted,
+    separator_ids,
+    separator_message,
+)
 from marginlex.engine.book.limits import (
     TextTooLarge,
     check_id_lengths,
@@ -736,17 +743,22 @@ def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None
 
 def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: ColumnParser) -> None:
     """An error at each id holding an invisible or control character (a zero-width space, a
-    newline: :func:`~marginlex.engine.book.ids.invisible_character`), and a warning at each
+    newline: :func:`~marginlex.engine.book.ids.invisible_character`) or the separator ``;``
+    (:func:`~marginlex.engine.book.ids.separator_ids`), and a warning at each
     id that reads the same as an earlier one, though stored differently: equal once
     Unicode-normalized (NFKC: "É" as one character or as E and a combining accent, a
     full-width "Ａ"), or looking alike (Unicode TR39's confusables: a Cyrillic "А" for a
     Latin "A"). Every table and page shows the two alike, and a relation, a pledge or a
     position meant for one may name the other."""
+    severity = Severity.ERROR if invisible_is_error() else Severity.WARNING
+    joined = separator_ids(ids, present)
+    if joined.any():
+        said = [separator_message(str(v)) for v in ids[joined]]
+        parser.report(column, joined, said, severity=severity)
     hidden = invisible_ids(ids, present)
     if hidden:
         at = np.zeros(len(ids), dtype=bool)
         at[list(hidden)] = True
-        severity = Severity.ERROR if invisible_is_error() else Severity.WARNING
         parser.report(
             column,
             at,
