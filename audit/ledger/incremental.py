@@ -33,6 +33,17 @@ from marginlex.engine.distributed.changed import accounts_to_decide, cut_book
 from marginlex.engine.distributed.digests import BookDigest
 from marginlex.engine.distributed.digests import accounts_to_decide as by_digests
 
+OTHER_ESCAPE = r'(?:^|[^\\])(?:\\\\)*\\[^"\\]'
+"""An escape in a canonical JSON list of ids (an odd backslash, after any escaped ones)
+other than ``\\"`` and ``\\\\``: a control character's (``\\n``, ``\\u001b``), which a book
+recorded before ids were checked for them may hold. Where none is, '","' only ever
+separates two ids (a quote inside one is escaped) and :data:`UNESCAPE` reads each back (a
+book with an id holding a quote or a backslash, ``say "hi"``, ``back\\slash``, was
+evaluated whole by every run ``--since``)."""
+
+UNESCAPE = r"\\(.)"
+"""An escaped quote or backslash, read back as the character it escapes."""
+
 
 class Incremental:
     """What a ``--since`` run evaluates, rulebook by rulebook, and what it carries unseen."""
@@ -76,18 +87,17 @@ class Incremental:
             return self.book
         earlier = self.since.earlier(rulebook[0])
         ids = earlier["account_ids"].astype("str")
-        if earlier["inputs_sha256"].isna().any() or ids.str.contains("\\", regex=False).any():
-            return self.book  # no hashes to compare; or ids escaped in JSON (not split below)
+        if earlier["inputs_sha256"].isna().any() or ids.str.contains(OTHER_ESCAPE).any():
+            return self.book  # no hashes to compare; or an id escaped otherwise than below
         return self.cut
 
     def outside(self, ref: RulebookRef, as_of: date) -> tuple[CarriedEntries, pd.Index]:
         """The entries carrying forward every earlier set of ``ref``'s rulebook whose accounts
         are all today's and outside the cut (in margin set id order), and those accounts."""
         earlier = self.since.earlier(ref.id)
-        # A canonical JSON list of ids: '","' only ever separates two (no id has an escape).
         text = pa.array(earlier["account_ids"].astype("str").to_numpy(dtype=object), pa.string())
         lists = pc.split_pattern(pc.utf8_slice_codeunits(text, 2, -2), '","')
-        members = pc.list_flatten(lists)
+        members = pc.replace_substring_regex(pc.list_flatten(lists), UNESCAPE, r"\1")
         parent = np.asarray(pc.list_parent_indices(lists))
         today = pa.array(self.book.accounts["account_id"].astype("str").to_numpy(dtype=object))
         if self.accounts is not None:
