@@ -4,7 +4,8 @@ Every table and page shows ``A000001`` and ``A000001`` followed by a zero-width 
 or a Latin ``A000001`` and one written with a Cyrillic ``А``; a relation, a pledge or a
 position meant for one may name the other, and ``run`` showed two identical-looking rows.
 An id holding an invisible or control character is an error (nothing in an id needs one),
-and so is one holding ``;``, which joins ids in every output (:data:`ID_SEPARATOR`);
+and so is one holding ``;`` or ``" -> "``, which join ids in every output
+(:data:`ID_SEPARATORS`);
 two ids of a column that look alike (Unicode TR39's confusables, as the
 ``confusable-homoglyphs`` package keeps them) are a warning, since both may be meant.
 """
@@ -26,7 +27,7 @@ _RECORDED: ContextVar[bool] = ContextVar("recorded_book", default=False)
 
 @contextlib.contextmanager
 def recorded_book() -> Iterator[None]:
-    """Within it, an id holding an invisible or control character, or ``;``, is a warning,
+    """Within it, an id holding an invisible or control character, or a separator, is a warning,
     not an error: a book a ledger recorded before the check held one is replayed as it was."""
     token = _RECORDED.set(True)
     try:
@@ -137,33 +138,47 @@ def invisible_ids(ids: pd.Series, present: pd.Series) -> dict[int, str]:
     return {k: m for k, m in said.items() if m is not None}
 
 
-ID_SEPARATOR = ";"
-"""What joins a margin set's account ids (and other lists of ids) in every output: the
-decisions' ``account_ids`` column, CSV cells, the ledger's lookups. An id holding it would
-read as two ids there (``run --format json`` showed the account ``semi;colon`` as the two
-accounts ``semi`` and ``colon``), so no id may hold it."""
+ID_SEPARATORS = {
+    ";": "separates ids in every output (a margin set's account_ids)",
+    " -> ": "joins the steps of a segregation path in every output (account -> lot -> account)",
+}
+"""What joins ids in every output, and where: ``;`` a margin set's account ids (the decisions'
+``account_ids`` column, CSV cells, the ledger's lookups), ``" -> "`` the parties, accounts
+and lots of a segregation path (``engine/graph/reach.py``'s ``PATH_SEPARATOR``; the trace
+records the path as a list split there). An id holding one read as two ids there (``run
+--format json`` showed the account ``semi;colon`` as the accounts ``semi`` and ``colon``,
+and a trace recorded the path of the account ``fund A -> B`` as ``["fund A", "B", ...]``),
+so no id may hold one."""
 
 
 def separator_ids(ids: pd.Series, present: pd.Series) -> np.ndarray:
-    """Where an id (of ``present`` ones) holds :data:`ID_SEPARATOR` (one vectorized test).
+    """Where an id (of ``present`` ones) holds one of :data:`ID_SEPARATORS` (a vectorized
+    test for each).
 
-    >>> separator_ids(pd.Series(["A1", "a;b", None]), pd.Series([True, True, False])).tolist()
-    [False, True, False]
+    >>> ids = pd.Series(["A1", "a;b", "A -> B", "A->B", None])
+    >>> separator_ids(ids, ids.notna()).tolist()
+    [False, True, True, False, False]
     """
-    holds = ids.str.contains(ID_SEPARATOR, regex=False).fillna(False).astype("bool")
-    return (holds & present).to_numpy(dtype=bool)
+    holds = np.zeros(len(ids), dtype=bool)
+    for separator in ID_SEPARATORS:
+        holds |= ids.str.contains(separator, regex=False).fillna(False).to_numpy(dtype=bool)
+    holds &= present.to_numpy(dtype=bool)
+    return holds
 
 
 def separator_message(value: str) -> str:
-    """What is wrong with an id holding :data:`ID_SEPARATOR`: where, and what to do.
+    """What is wrong with an id holding one of :data:`ID_SEPARATORS` (the first it holds):
+    where, why and what to do.
 
     >>> separator_message("semi;colon").split(", which")[0]
     "id 'semi;colon' holds ';' at position 5"
+    >>> separator_message("fund A -> B").split(", which")[0]
+    "id 'fund A -> B' holds ' -> ' at position 7"
     """
-    at = value.index(ID_SEPARATOR) + 1
+    at, separator = min((value.find(s), s) for s in ID_SEPARATORS if s in value)
     return (
-        f"id {quoted(value)} holds {ID_SEPARATOR!r} at position {at}, which separates ids in "
-        "every output (a margin set's account_ids): use another character"
+        f"id {quoted(value)} holds {separator!r} at position {at + 1}, which "
+        f"{ID_SEPARATORS[separator]}: use another character"
     )
 
 

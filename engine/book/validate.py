@@ -743,8 +743,9 @@ def check_unique(spec: FileSpec, df: pd.DataFrame, parser: ColumnParser) -> None
 
 def _lookalike_ids(ids: pd.Series, present: pd.Series, column: str, parser: ColumnParser) -> None:
     """An error at each id holding an invisible or control character (a zero-width space, a
-    newline: :func:`~marginlex.engine.book.ids.invisible_character`) or the separator ``;``
-    (:func:`~marginlex.engine.book.ids.separator_ids`), and a warning at each
+    newline: :func:`~marginlex.engine.book.ids.invisible_character`) or a separator of ids in
+    outputs, ``;`` or ``" -> "`` (:func:`~marginlex.engine.book.ids.separator_ids`), and a
+    warning at each
     id that reads the same as an earlier one, though stored differently: equal once
     Unicode-normalized (NFKC: "É" as one character or as E and a combining accent, a
     full-width "Ａ"), or looking alike (Unicode TR39's confusables: a Cyrillic "А" for a

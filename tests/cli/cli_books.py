@@ -48,11 +48,12 @@ HOSTILE_IDS = (
     "-{k}",
     "@SUM({k})",
     "a/b?c=1&d#e%41 {k}",
+    "from->to {k}",  # an arrow, not between spaces as a segregation path's
     "{k}x",  # made as long as an id may be
 )
 """What a new user's ids hold: spaces, quotes, commas, backslashes, markup, letters of other
 scripts (right to left too), emoji, numbers (``007``, ``1e3``), a leading ``=``, ``+``,
-``-`` or ``@``, URL syntax, and the longest id a book takes (the last, padded with ``x``);
+``-`` or ``@``, URL syntax, an arrow, and the longest id a book takes (the last, padded with ``x``);
 ``{k}``, ``{n}`` and ``{t}`` make each unique."""
 
 

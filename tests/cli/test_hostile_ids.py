@@ -3,8 +3,8 @@ account, party, instrument and lot ids hold what a new user's book holds (spaces
 commas, backslashes, markup, other scripts, emoji, numbers, a leading ``=``, URL syntax, the
 longest id a book takes: ``cli_books.HOSTILE_IDS``) is decided, recorded, replayed, explained,
 listed, run again ``--since``, shown by the console and compared exactly as the same book
-with plain ids, each set found by its accounts. An id holding ``;`` (which joins ids in every
-output) or longer than 128 characters is refused at load, by its row."""
+with plain ids, each set found by its accounts. An id holding ``;`` or ``" -> "`` (which join
+ids in outputs) or longer than 128 characters is refused at load, by its row."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ def test_every_hostile_id_is_decided_as_its_plain_id(books: Books) -> None:
         a for rb in RULEBOOKS for d in books.hostile_run[rb]["decisions"] for a in d["account_ids"]
     }
     assert set(books.old) >= set(SHOWN) and len(books.old) == 60
-    assert {"010", "11e3", "=12+1", "@SUM(15)", "a/b?c=1&d#e%41 16"} <= set(books.old)
+    assert {"010", "11e3", "=12+1", "@SUM(15)", "a/b?c=1&d#e%41 16", "from->to 17"} <= set(
+        books.old
+    )
     assert max(len(a) for a in books.old) == MAX_ID_LENGTH
     assert accounts <= set(books.old) and len(accounts) > 50  # as written, not re-spelled
     for rulebook in RULEBOOKS:
@@ -243,7 +245,7 @@ def _refused(book: Path, ledger: Path) -> list[str]:
     return done.stderr.splitlines()
 
 
-def test_an_id_holding_a_semicolon_or_too_long_is_refused_by_its_row(
+def test_an_id_holding_a_separator_or_too_long_is_refused_by_its_row(
     books: Books, tmp_path: Path
 ) -> None:
     book = tmp_path / "book"
@@ -252,12 +254,14 @@ def test_an_id_holding_a_semicolon_or_too_long_is_refused_by_its_row(
     row = int(accounts.index[accounts["account_id"] == "a,b,3"][0]) + 2
     for name in ("accounts", "positions", "collateral", "relations"):
         frame = pd.read_csv(book / f"{name}.csv", dtype=str, keep_default_na=False)
-        frame.replace({"a,b,3": "a;b;3", "acct 0 with spaces": "y" * 129}).to_csv(
-            book / f"{name}.csv", index=False
-        )
-    assert _refused(book, tmp_path / "ledger.db")[:2] == [
+        renamed = {"a,b,3": "a;b;3", "acct 0 with spaces": "y" * 129, "O'Brien 1": "A -> B"}
+        frame.replace(renamed).to_csv(book / f"{name}.csv", index=False)
+    assert _refused(book, tmp_path / "ledger.db")[:3] == [
         "accounts.csv:2: account_id: an id of 129 characters, over the limit of 128: the ledger "
         "keeps ids in VARCHAR(200) columns with its prefixes",
+        "accounts.csv:3: account_id: id 'A -> B' holds ' -> ' at position 2, which joins the "
+        "steps of a segregation path in every output (account -> lot -> account): use another "
+        "character",
         f"accounts.csv:{row}: account_id: id 'a;b;3' holds ';' at position 2, which separates "
         "ids in every output (a margin set's account_ids): use another character",
     ]
