@@ -70,9 +70,53 @@ class HelpGroup(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             readable_types(command, ctx)
+            _dash_arguments_hinted(command)
         return command
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """The root's own help, with readable types too."""
         readable_types(self, ctx)
         super().format_help(ctx, formatter)
+
+
+def dash_argument_hint(command_path: str, option: str, args: list[str]) -> str | None:
+    """What to do when ``option`` (a short option no command has) came from an argument that
+    starts with ``-``, as an id may (``-14``, ``-L33``): click read it as options. None when
+    no such argument is among ``args``.
+
+    >>> dash_argument_hint("marginlex explain", "-1", ["-14", "-r", "sec"]).split(": ")[1]
+    'marginlex explain [OPTIONS] -- -14'
+    >>> dash_argument_hint("marginlex explain", "--nope", ["--nope"]) is None
+    True
+    """
+    if option.startswith("--"):
+        return None
+    token = next((a for a in args if a.startswith(option) and not a.startswith("--")), None)
+    if token is None:
+        return None
+    return (
+        f"if {token!r} is an argument (an id that starts with '-'), give it after --: "
+        f"{command_path} [OPTIONS] -- {token}"
+    )
+
+
+def _dash_arguments_hinted(command: Any) -> None:
+    """Make ``command``'s parse error for an unknown short option say how to give an argument
+    that starts with ``-`` (``explain -14 -r sec`` said only ``No such option: -1``)."""
+    parse = command.parse_args
+    if getattr(parse, "hinted", False):
+        return
+
+    def parse_args(ctx: Any, args: list[str]) -> list[str]:
+        given = list(args)
+        try:
+            return list(parse(ctx, args))
+        except Exception as exc:  # typer's own copy of click's NoSuchOption, by its field
+            option = getattr(exc, "option_name", None)
+            hint = dash_argument_hint(ctx.command_path, option, given) if option else None
+            if hint is not None:
+                exc.message = f"{exc.message}: {hint}"  # type: ignore[attr-defined]
+            raise
+
+    parse_args.hinted = True  # type: ignore[attr-defined]
+    command.parse_args = parse_args

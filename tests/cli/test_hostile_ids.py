@@ -265,3 +265,18 @@ def test_an_id_holding_a_separator_or_too_long_is_refused_by_its_row(
         f"accounts.csv:{row}: account_id: id 'a;b;3' holds ';' at position 2, which separates "
         "ids in every output (a margin set's account_ids): use another character",
     ]
+
+
+def test_an_id_starting_with_a_dash_is_told_to_follow_two_dashes(books: Books) -> None:
+    """``explain -14 -r harmonized`` said only ``No such option: -1``: click reads the id as
+    short options. The error now says to give it after ``--``, and so it is explained."""
+    given = ["explain", "-14", "-r", "harmonized", "--book", str(books.hostile)]
+    done = CliRunner().invoke(app, given)
+    assert done.exit_code == 2
+    said = " ".join(done.stderr.replace("│", " ").split())
+    assert (
+        "No such option: -1: if '-14' is an argument (an id that starts with '-'), give it "
+        "after --: marginlex explain [OPTIONS] -- -14" in said
+    )
+    out, _ = _invoke("explain", "-r", "harmonized", "--book", str(books.hostile), "--", "-14")
+    assert "Margin set ms:-14: account -14 alone" in out
