@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
-import re
 import shutil
+import sys
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 
-import pandas as pd
-
 from marginlex.engine.book.limits import MAX_ID_LENGTH
+
+sys.path.append(str(Path(__file__).parents[1] / "engine"))  # the evaluator tests' books
+from _evaluate_books import rename_ids
 
 
 def renamed_demo(to: Path, renamed: Mapping[str, str]) -> Path:
@@ -57,17 +58,10 @@ scripts (right to left too), emoji, numbers (``007``, ``1e3``), a leading ``=``,
 ``{k}``, ``{n}`` and ``{t}`` make each unique."""
 
 
-def _rulebook_words() -> set[str]:
-    """Every word the shipped rulebooks write: a party or class group a rule names
-    (``carrier member_of "FICC"``, ``SPX``) keeps its id."""
-    folder = Path(__file__).parents[2] / "rulebooks"
-    return {w for f in folder.glob("*.mlx") for w in re.findall(r"[A-Za-z0-9_.]+", f.read_text())}
-
-
-def _hostile_names(values: pd.Series, tag: str, keep: set[str]) -> dict[str, str]:
-    """A hostile id (:data:`HOSTILE_IDS`, in turn) for each of ``values`` not in ``keep``;
-    ``tag`` keeps the ids of parties, instruments and lots apart from the accounts'."""
-    old = sorted({v for v in values if v and v not in keep})
+def _hostile_names(old: list[str], kind: str) -> dict[str, str]:
+    """A hostile id (:data:`HOSTILE_IDS`, in turn) for each of ``old``; a tag keeps the ids of
+    parties, instruments and lots apart from the accounts'."""
+    tag = {"account": "", "party": "P", "instrument": "I", "lot": "L"}[kind]
     made = {}
     for n, v in enumerate(old):
         pattern = HOSTILE_IDS[n % len(HOSTILE_IDS)]
@@ -82,33 +76,4 @@ def hostile_book(plain: Path, to: Path) -> dict[str, str]:
     instrument and lot id made hostile (:data:`HOSTILE_IDS`) wherever the book names it,
     the rulebooks' own words kept; the new account ids, mapped to the old."""
     shutil.copytree(plain, to)
-    read = {f.stem: pd.read_csv(f, dtype=str, keep_default_na=False) for f in to.glob("*.csv")}
-    keep = _rulebook_words()
-    accounts = _hostile_names(read["accounts"]["account_id"], "", keep)
-    parties = _hostile_names(read["parties"]["party_id"], "P", keep)
-    instruments = _hostile_names(read["instruments"]["instrument_id"], "I", keep)
-    lots = _hostile_names(read["collateral"]["lot_id"], "L", keep)
-    either = {**accounts, **parties}
-    columns = {
-        "accounts": {"account_id": accounts, "owner_id": parties, "carrier_id": parties},
-        "parties": {"party_id": parties},
-        "instruments": {
-            "instrument_id": instruments,
-            "underlying": instruments,
-            "class_group": instruments,  # a class group defaults to the underlying's id
-        },
-        "positions": {"account_id": accounts, "instrument_id": instruments},
-        "collateral": {
-            "lot_id": lots,
-            "account_id": accounts,
-            "pledged_to": accounts,
-            "instrument_id": instruments,
-        },
-        "relations": {"src": either, "dst": either},
-    }
-    for name, frame in read.items():
-        for column, new in columns.get(name, {}).items():
-            if column in frame:
-                frame[column] = frame[column].map(lambda v, new=new: new.get(v, v))
-        frame.to_csv(to / f"{name}.csv", index=False)
-    return {new: old for old, new in accounts.items()}
+    return rename_ids(to, _hostile_names)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -92,3 +94,55 @@ def bs(spot: float, strike: float, t: float, vol: float, call: bool) -> float:
     if call:
         return spot * norm_cdf(d1) - strike * norm_cdf(d2)
     return strike * norm_cdf(-d2) - spot * norm_cdf(-d1)
+
+
+IdNames = Callable[[list[str], str], dict[str, str]]
+"""New ids for a book's ids of one kind: given the old ones (sorted) and their kind
+(``account``, ``party``, ``instrument`` or ``lot``), each one's new id."""
+
+
+def rulebook_words() -> set[str]:
+    """Every word the shipped rulebooks write: a party, instrument or class group a rule names
+    (``carrier member_of "FICC"``, ``SPX expiring within 3 months``) keeps its id."""
+    folder = Path(__file__).parents[2] / "rulebooks"
+    return {w for f in folder.glob("*.mlx") for w in re.findall(r"[A-Za-z0-9_.]+", f.read_text())}
+
+
+def rename_ids(folder: Path, names: IdNames) -> dict[str, str]:
+    """Give the book's (CSV files, in ``folder``) accounts, parties, instruments and lots the
+    new ids ``names`` makes (:data:`IdNames`; the rulebooks' own words are kept), everywhere
+    the book refers to them; the new account ids, mapped to the old."""
+    read = {f.stem: pd.read_csv(f, dtype=str, keep_default_na=False) for f in folder.glob("*.csv")}
+    keep = rulebook_words()
+
+    def renamed(values: pd.Series, kind: str) -> dict[str, str]:
+        return names(sorted({v for v in values if v and v not in keep}), kind)
+
+    accounts = renamed(read["accounts"]["account_id"], "account")
+    parties = renamed(read["parties"]["party_id"], "party")
+    instruments = renamed(read["instruments"]["instrument_id"], "instrument")
+    lots = renamed(read["collateral"]["lot_id"], "lot")
+    either = {**accounts, **parties}
+    columns = {
+        "accounts": {"account_id": accounts, "owner_id": parties, "carrier_id": parties},
+        "parties": {"party_id": parties},
+        "instruments": {
+            "instrument_id": instruments,
+            "underlying": instruments,
+            "class_group": instruments,  # a class group defaults to the underlying's id
+        },
+        "positions": {"account_id": accounts, "instrument_id": instruments},
+        "collateral": {
+            "lot_id": lots,
+            "account_id": accounts,
+            "pledged_to": accounts,
+            "instrument_id": instruments,
+        },
+        "relations": {"src": either, "dst": either},
+    }
+    for name, frame in read.items():
+        for column, new in columns.get(name, {}).items():
+            if column in frame:
+                frame[column] = frame[column].map(lambda v, new=new: new.get(v, v))
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return {new: old for old, new in accounts.items()}

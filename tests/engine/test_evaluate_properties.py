@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _evaluate_books import demo_folder, run
+from _evaluate_books import demo_folder, rename_ids, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,50 +118,16 @@ def test_row_order_of_the_files_changes_no_decision(seed: int, demo: bool) -> No
             pd.testing.assert_frame_equal(got.frames[name], frame, obj=f"{rulebook} {name}")
 
 
-def _rulebook_words() -> set[str]:
-    """Every word the shipped rulebooks write: a party, instrument or class group a rule
-    names (``carrier member_of "FICC"``, ``SPX expiring within 3 months``) keeps its id."""
-    folder = Path(__file__).parents[2] / "rulebooks"
-    return {w for f in folder.glob("*.mlx") for w in re.findall(r"[A-Za-z0-9_.]+", f.read_text())}
-
-
-def _reversed_ids(values: pd.Series, prefix: str, keep: set[str]) -> dict[str, str]:
-    """New ids for ``values`` whose sort order is the old one reversed (``keep`` unchanged)."""
-    old = sorted({v for v in values if v and v not in keep})
+def _reversed_ids(old: list[str], kind: str) -> dict[str, str]:
+    """New ids for ``old`` (sorted) whose sort order is the old one reversed."""
+    prefix = {"account": "ZA", "party": "ZP", "instrument": "ZI", "lot": "ZL"}[kind]
     return {v: f"{prefix}{len(old) - i:07d}" for i, v in enumerate(old)}
 
 
 def _rename_every_id(folder: Path) -> dict[str, str]:
     """Give the book's accounts, parties, instruments and lots new ids sorted the other way
     round, everywhere the book refers to them; the new account ids, mapped to the old."""
-    read = {f.stem: pd.read_csv(f, dtype=str, keep_default_na=False) for f in folder.glob("*.csv")}
-    keep = _rulebook_words()
-    accounts = _reversed_ids(read["accounts"]["account_id"], "ZA", keep)
-    parties = _reversed_ids(read["parties"]["party_id"], "ZP", keep)
-    instruments = _reversed_ids(read["instruments"]["instrument_id"], "ZI", keep)
-    lots = _reversed_ids(read["collateral"]["lot_id"], "ZL", keep)
-    either = {**accounts, **parties}
-    columns = {
-        "accounts": {"account_id": accounts, "owner_id": parties, "carrier_id": parties},
-        "parties": {"party_id": parties},
-        # a class group defaults to the underlying's id, so a group named by one follows it
-        "instruments": {"instrument_id": instruments, "underlying": instruments},
-        "positions": {"account_id": accounts, "instrument_id": instruments},
-        "collateral": {
-            "lot_id": lots,
-            "account_id": accounts,
-            "pledged_to": accounts,
-            "instrument_id": instruments,
-        },
-        "relations": {"src": either, "dst": either},
-    }
-    columns["instruments"]["class_group"] = instruments
-    for name, frame in read.items():
-        for column, new in columns.get(name, {}).items():
-            if column in frame:
-                frame[column] = frame[column].map(lambda v, new=new: new.get(v, v))
-        frame.to_csv(folder / f"{name}.csv", index=False)
-    return {new: old for old, new in accounts.items()}
+    return rename_ids(folder, _reversed_ids)
 
 
 def _by_accounts(ev_decisions: pd.DataFrame, old: dict[str, str] | None = None) -> pd.DataFrame:
