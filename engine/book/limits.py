@@ -231,7 +231,7 @@ def check_id_lengths(frames: dict[str, pd.DataFrame], parsers: dict[str, ColumnP
                 over,
                 [
                     f"an id of {n:,} characters, over the limit of {MAX_ID_LENGTH}: the ledger "
-                    "keeps ids in VARCHAR(200) columns with its prefixes"
+                    "keeps ids in VARCHAR(200) columns with its prefixes: shorten it"
                     for n in length[over]
                 ],
             )

@@ -258,7 +258,7 @@ def test_an_id_holding_a_separator_or_too_long_is_refused_by_its_row(
         frame.replace(renamed).to_csv(book / f"{name}.csv", index=False)
     assert _refused(book, tmp_path / "ledger.db")[:3] == [
         "accounts.csv:2: account_id: an id of 129 characters, over the limit of 128: the ledger "
-        "keeps ids in VARCHAR(200) columns with its prefixes",
+        "keeps ids in VARCHAR(200) columns with its prefixes: shorten it",
         "accounts.csv:3: account_id: id 'A -> B' holds ' -> ' at position 2, which joins the "
         "steps of a segregation path in every output (account -> lot -> account): use another "
         "character",

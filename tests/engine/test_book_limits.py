@@ -84,7 +84,7 @@ def test_an_id_longer_than_the_limit_is_refused(tmp_path: Path) -> None:
         (book / name).write_text(text.replace("A1,", f"{long},"), encoding="utf-8")
     assert _lines(book) == [
         "accounts.csv:2: account_id: an id of 129 characters, over the limit of 128: the "
-        "ledger keeps ids in VARCHAR(200) columns with its prefixes"
+        "ledger keeps ids in VARCHAR(200) columns with its prefixes: shorten it"
     ]
     (book / "accounts.csv").write_text(
         (book / "accounts.csv").read_text(encoding="utf-8").replace(long, "A" * 128),
