@@ -67,7 +67,8 @@ _RULEBOOK = typer.Option(
 _AS_OF = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the book's).")
 _FORMAT = format_option(
     "table (for people), json (every decision with its rules) or csv (one decision a row); "
-    "with --since, only the decisions re-decided (the ledger holds the whole run).",
+    "with --since, only the sets evaluated, those of the parts of the book that changed "
+    "(stderr counts the re-decided and carried; the ledger holds the whole run).",
     csv=True,
 )
 _OUT = typer.Option(
@@ -460,8 +461,9 @@ def run(
     rulebook file with warnings is refused, as `check` refuses it, unless --allow-warnings.
     With --sign KEY, a signed checkpoint of the ledger's head follows the recording.
     With --dask, the book is evaluated on a Dask cluster, cut by margin set. With --since
-    RUN_ID, only the margin sets whose inputs changed since that run are decided anew, and
-    only those are printed (table, json, csv, --out); the ledger records the whole run.
+    RUN_ID, only the margin sets whose inputs changed since that run are decided anew; the
+    sets of the parts of the book that hold a change are printed (table, json, csv, --out),
+    and stderr counts the sets re-decided and carried; the ledger records the whole run.
     """
     fmt = chosen(fmt, as_json, "run", csv=True)
     as_json = fmt is not OutputFormat.TABLE  # machine output: only it on stdout

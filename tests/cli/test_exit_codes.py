@@ -174,9 +174,11 @@ def test_an_empty_as_of_is_refused_not_read_as_the_books_date(given: str) -> Non
     )
 
 
-def test_run_help_says_since_prints_only_the_decisions_re_decided() -> None:
-    """The help said json and csv hold "every decision"; with --since only the sets decided
-    anew are printed (docs/running.md)."""
+def test_run_help_says_since_prints_only_the_parts_of_the_book_that_changed() -> None:
+    """The help said json and csv hold "every decision", then "only the decisions
+    re-decided"; with --since the sets evaluated are printed, those of the parts of the book
+    holding a change, an unchanged set beside a changed one in its component among them
+    (docs/running.md)."""
     said = " ".join(CliRunner().invoke(app, ["run", "--help"]).stdout.replace("│", " ").split())
-    assert "with --since, only the decisions re-decided (the ledger holds the whole run)" in said
-    assert "only those are printed (table, json, csv, --out)" in said
+    assert "with --since, only the sets evaluated, those of the parts of the book that" in said
+    assert "the sets of the parts of the book that hold a change are printed" in said
