@@ -70,6 +70,11 @@ def glob_mask(values: pd.Series, pattern: str) -> BoolArray:
 
     >>> glob_mask(pd.Series(["ust_note", "stock", "ust_bill"]), "ust_*").tolist()
     [True, False, True]
+
+    An id holding a glob character is matched alone with the character bracketed:
+
+    >>> glob_mask(pd.Series(["FUND*A", "FUND-A"]), "FUND[*]A").tolist()
+    [True, False]
     """
     rx = re.compile(fnmatch.translate(pattern))
     text = values.astype("str").where(values.notna(), "")
