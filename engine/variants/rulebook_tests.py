@@ -365,7 +365,13 @@ def build_book(test: TestFile, path: Path) -> Book:
             frame = pd.DataFrame(
                 {c: [_cell(r.get(c)) for r in filled] for c in spec.names}, dtype="str"
             )
-            frame.to_csv(folder / f"{spec.stem}.csv", index=False)
+            try:
+                frame.to_csv(folder / f"{spec.stem}.csv", index=False)
+            except OSError as exc:  # a full disk, a file-size limit
+                raise RulebookTestError(
+                    f"{path}: cannot write its book fragment to a temporary folder "
+                    f"({folder / spec.stem}.csv): {exc.strerror or exc}"
+                ) from exc
         try:
             return load_book(folder)
         except BookError as exc:

@@ -78,27 +78,67 @@ def test_explain_and_render_write_a_file_with_the_same_option(tmp_path: Path, op
 def test_a_page_cut_short_by_a_full_disk_leaves_the_earlier_file_whole(tmp_path: Path) -> None:
     """``render -o`` over an earlier page, its write cut short (a file-size limit stands in for
     a full disk): the earlier page stays as it was and no part of the new one is left (the
-    write truncated the earlier page, then stopped)."""
+    write truncated the earlier page, then stopped). The limit is half the page's size: a
+    fixed 4,000 bytes fell below the rulebook tests' book fragment once sec's tests grew."""
+    import resource  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
+    def render(page: Path, limit: int) -> subprocess.CompletedProcess[str]:
+        script = (
+            "import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+            "from marginlex.cli import main\n"
+            f"sys.argv = ['marginlex', 'render', 'sec', '-o', {str(page)!r}]\n"
+            "main()\n"
+        )
+        argv = [sys.executable, "-c", script]
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+    whole = tmp_path / "whole" / "sec.html"
+    whole.parent.mkdir()
+    assert render(whole, resource.RLIM_INFINITY).returncode == 0
+    # half the page: above the rulebook tests' book fragment, which render writes first
+    limit = whole.stat().st_size // 2
+    shutil.rmtree(whole.parent)
     page = tmp_path / "sec.html"
     page.write_text("the earlier page\n", encoding="utf-8")
-    limit = 4_000  # the page of sec is about 100 KB
-    script = (
-        "import resource, signal, sys\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
-        "from marginlex.cli import main\n"
-        f"sys.argv = ['marginlex', 'render', 'sec', '-o', {str(page)!r}]\n"
-        "main()\n"
-    )
-    argv = [sys.executable, "-c", script]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = render(page, limit)
     assert done.returncode == 1, done.stderr
     assert f"error: cannot write -o {page}: File too large" in _said(done.stderr)
     assert page.read_text(encoding="utf-8") == "the earlier page\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sec.html"]
+
+
+def test_a_full_disk_under_the_rulebook_tests_is_an_error_naming_the_test_file() -> None:
+    """``render`` and ``test`` run a test file by writing its book fragment to a temporary
+    folder: a full disk there (a file-size limit of 1,000 bytes stands in) raised pandas'
+    ``OSError: File too large`` through ``render``, a traceback. It is now the test file's
+    error, which ``render`` lists on the page among the files it could not run."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    shipped = Path(__file__).parents[2] / "rulebooks" / "tests" / "sec.test.toml"
+    script = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "from marginlex.engine.variants.rulebook_tests import RulebookTestError, run_file\n"
+        "try:\n"
+        f"    run_file(Path({str(shipped)!r}))\n"
+        "except RulebookTestError as exc:\n"
+        "    print(exc)\n"
+    )
+    argv = [sys.executable, "-c", script]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"{shipped}: cannot write its book fragment to a temporary folder ("
+    ), done.stdout
+    assert done.stdout.rstrip().endswith(".csv): File too large")
 
 
 def _sha(path: Path) -> str:
