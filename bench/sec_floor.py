@@ -309,20 +309,35 @@ def _pair_leftovers(
     l_left = l_units - np.bincount(lr, count, len(l_units))
     l_open = l_rows[l_left[l_rows] > 1e-9]
     s_open = s_rows[(s_left[s_rows] > 1e-9) & np.isin(group[s_rows], group[l_open])]
-    parts = [(sr, lr, count)]
-    for expiry in np.unique(t[s_open])[::-1]:
-        at = s_open[t[s_open] == expiry]
-        free = l_open[(t[l_open] >= expiry) & (l_left[l_open] > 1e-9)]
+    # each group's expiries among its shorts left, latest first: round k takes every
+    # group's k-th (groups never pair with each other)
+    by = np.lexsort((-t[s_open], group[s_open]))
+    g, x = group[s_open][by], t[s_open][by]
+    starts = np.r_[True, g[1:] != g[:-1]]
+    distinct = np.cumsum(starts | np.r_[True, x[1:] != x[:-1]]) - 1
+    rank = np.empty(len(by), dtype=np.int64)
+    rank[by] = distinct - np.maximum.accumulate(np.where(starts, distinct, 0))
+    parts = []
+    for k in range(int(rank.max()) + 1 if len(rank) else 0):
+        at = s_open[rank == k]
+        groups, first = np.unique(group[at], return_index=True)
+        i = np.minimum(np.searchsorted(groups, group[l_open]), len(groups) - 1)
+        bound = np.where(groups[i] == group[l_open], t[at[first]][i], np.inf)
+        free = l_open[(t[l_open] >= bound) & (l_left[l_open] > 1e-9)]
         if not len(free):
             continue
         a, b, width, inside = _matched_along(at, free, group, s_left, l_left)
         n = np.where(inside, width, 0.0)
         l_left = l_left - np.bincount(b, n, len(l_left))
         parts.append((a, b, n))
+    if not parts:
+        return sr, lr, count
+    a, b, n = (np.concatenate([x[j] for x in parts]) for j in range(3))
+    order = np.lexsort((group[a], -t[a]))  # as rounds per expiry of the whole book
     return (
-        np.concatenate([x[0] for x in parts]),
-        np.concatenate([x[1] for x in parts]),
-        np.concatenate([x[2] for x in parts]),
+        np.concatenate([sr, a[order]]),
+        np.concatenate([lr, b[order]]),
+        np.concatenate([count, n[order]]),
     )
 
 

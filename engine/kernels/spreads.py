@@ -239,20 +239,51 @@ def _pair_leftovers(
     np.subtract.at(l_left, lr, count)
     l_open = l_rows[l_left[l_rows] > 1e-9]
     s_open = s_rows[(s_left[s_rows] > 1e-9) & np.isin(group[s_rows], group[l_open])]
-    out = [pieces]
-    for expiry in np.unique(t[s_open])[::-1]:
-        at = s_open[t[s_open] == expiry]
-        free = l_open[(t[l_open] >= expiry) & (l_left[l_open] > 1e-9)]
+    rank = expiry_rank(group[s_open], t[s_open])
+    out = []
+    for k in range(int(rank.max()) + 1 if len(rank) else 0):
+        at = s_open[rank == k]  # each group's k-th latest expiry among its shorts left
+        groups, first = np.unique(group[at], return_index=True)
+        i = np.minimum(np.searchsorted(groups, group[l_open]), len(groups) - 1)
+        mine = groups[i] == group[l_open]  # the longs of a group with a short this round
+        free = l_open[mine & (t[l_open] >= t[at[first]][i]) & (l_left[l_open] > 1e-9)]
         if not len(free):
             continue
         a, b, n = match_along_counts(group, at, s_left, free, l_left)
         np.subtract.at(l_left, b, n)
         out.append((a, b, n))
+    if not out:
+        return pieces
+    a, b, n = (np.concatenate([p[j] for p in out]) for j in range(3))
+    # in the order of a round per expiry of the whole book, latest first (the pieces a
+    # combination of a call and a put spread takes first among equal charges)
+    order = np.lexsort((group[a], -t[a]))
     return (
-        np.concatenate([p[0] for p in out]),
-        np.concatenate([p[1] for p in out]),
-        np.concatenate([p[2] for p in out]),
+        np.concatenate([pieces[0], a[order]]),
+        np.concatenate([pieces[1], b[order]]),
+        np.concatenate([pieces[2], n[order]]),
     )
+
+
+def expiry_rank(group: IntArray, t: FloatArray) -> IntArray:
+    """Each row's expiry ranked among its group's distinct expiries, latest first (0).
+
+    Groups never pair with each other, so the second pass takes every group's latest
+    expiry in one round, then every group's next: as many rounds as one group has
+    expiries, not as the whole book has (a book of many underlyings and weekly, monthly
+    and long-dated options has hundreds).
+
+    >>> expiry_rank(np.array([0, 0, 0, 1, 1]), np.array([0.25, 0.5, 0.25, 0.1, 0.9]))
+    array([1, 0, 1, 1, 0])
+    """
+    order = np.lexsort((-t, group))
+    g, x = group[order], t[order]
+    starts = np.r_[True, g[1:] != g[:-1]]
+    distinct = np.cumsum(starts | np.r_[True, x[1:] != x[:-1]]) - 1
+    first = np.maximum.accumulate(np.where(starts, distinct, 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = distinct - first
+    return rank
 
 
 def _call_with_put(
