@@ -204,11 +204,19 @@ def test_kill_under_without_mutate_is_refused(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("rulebook", ["sec", "cftc", "harmonized"])
-def test_the_shipped_tests_kill_at_least_90_percent_of_mutants(rulebook: str) -> None:
+# The survivors no book can pin (docs/variants-guide.md says why for each): sec's three
+# `sec_cash_account` rates; none in cftc; harmonized's ten rows of a schedule that
+# `more conservative of` never lets win, and the same three cash-account rates.
+@pytest.mark.parametrize(
+    ("rulebook", "most_survivors"), [("sec", 3), ("cftc", 0), ("harmonized", 13)]
+)
+def test_the_shipped_tests_leave_only_the_known_survivors(
+    rulebook: str, most_survivors: int
+) -> None:
     report = run_mutants(load_rulebook(rulebook))
     survivors = [
         f"{r.mutant.rule_id} {r.mutant.row} {r.mutant.figure} {r.mutant.mutation}"
         for r in report.survivors
     ]
     assert report.kill_rate >= 90.0, "\n".join(survivors)
+    assert len(survivors) <= most_survivors, "\n".join(survivors)
