@@ -60,6 +60,30 @@ def header_id(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+def claim_text(path: Path) -> str | None:
+    r"""The text a file's header is read from to find the id it claims, or None when the file
+    cannot be read. A file that is not UTF-8 still claims the id its header names (read with
+    the bad bytes replaced; UTF-16 as UTF-16): a rulebook extending it is then told the file
+    cannot be read, and where, not that no rulebook has the id.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "latin.mlx"
+    >>> _ = path.write_bytes('rulebook latin "Café"'.encode("latin-1"))
+    >>> header_id(claim_text(path) or "")
+    'latin'
+    >>> _ = path.write_bytes('rulebook wide "W"'.encode("utf-16"))
+    >>> header_id(claim_text(path) or "")
+    'wide'
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if is_utf16(data):
+        return data.decode("utf-16")
+    return data.decode(RULEBOOK_ENCODING, errors="replace")
+
+
 def header_replaces(text: str) -> str | None:
     """The id of a ``replaces shipped ID`` clause, found without parsing (for a file that
     does not parse: it is then reported as a base with errors, not as an ambiguous id).
@@ -250,10 +274,8 @@ class ClaimIndex:
             if key in seen:
                 continue
             seen.add(key)
-            try:
-                found = header_id(path.read_text(encoding=RULEBOOK_ENCODING))
-            except (OSError, UnicodeDecodeError):
-                continue
+            text = claim_text(path)
+            found = None if text is None else header_id(text)
             if found is not None:
                 shown = shown_path(path, self.shipped)
                 self.claims.setdefault(found, []).append(Claim(found, path, shipped, shown))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from marginlex.dsl.check.passes import check_resolved
 from marginlex.dsl.claims import (
-    RULEBOOK_ENCODING,
     SUFFIX,
     ClaimIndex,
+    claim_text,
     header_replaces,
     read_text,
     rulebook_files,
@@ -91,10 +91,8 @@ class Library:
         try:
             book = self._parsed(path)
         except RulebookError:
-            try:
-                return header_replaces(path.read_text(encoding=RULEBOOK_ENCODING))
-            except (OSError, UnicodeDecodeError):
-                return None
+            text = claim_text(path)
+            return None if text is None else header_replaces(text)
         return book.header.replaces.name if book.header.replaces is not None else None
 
     def _parsed(self, path: Path) -> m.Rulebook:

@@ -224,6 +224,8 @@ class _Resolver:
             self.missing_base = True
             exc = self.broken[ref.name]
             first = exc.diagnostics[0].headline() if exc.diagnostics else ""
+            if exc.diagnostics and exc.diagnostics[0].code is Code.FILE_ERROR:
+                first += f"; {exc.diagnostics[0].hint}" if exc.diagnostics[0].hint else ""
             self.diagnostics.append(
                 error(
                     Code.UNKNOWN_RULEBOOK,

@@ -9,6 +9,7 @@ import pytest
 from marginlex.dsl import check_text, shipped_dir
 from marginlex.dsl.model import domain as bs
 from marginlex.dsl.model import fields
+from marginlex.workbench.lsp.analysis import Libraries, analyse
 
 SYMMETRIC_RANGE = """rulebook r "R" cites "test"
 margin m
@@ -66,6 +67,45 @@ def test_a_base_with_a_syntax_error_is_named_not_reported_missing(tmp_path: Path
     assert found[0].hint is not None
     assert found[0].hint.startswith(f"fix it first: {sec}:")
     assert "MLX100 found `eligibilty`" in found[0].hint
+
+
+LATIN_BASE = 'rulebook latin "Caf\u00e9" cites "c"\n'.encode("latin-1")
+LATIN_CHILD = 'rulebook child "C" cites "c"\n  extends latin\n'
+LATIN_SAYS = (
+    "fix it first: {base}: MLX001 cannot read the file: not UTF-8 text: byte 0xe9 at line 1, "
+    "column 20 (invalid continuation byte); save the file as UTF-8 (an editor set to Latin-1 "
+    "or Windows-1252 writes an accented letter as one such byte)"
+)
+
+
+def test_a_base_that_is_not_utf8_is_named_unreadable_not_missing(tmp_path: Path) -> None:
+    # A Latin-1 sibling latin.mlx once gave "no rulebook with id `latin` was found": its
+    # claim was not read at all. The é of "Café" is byte 0xe9, the 20th character.
+    (tmp_path / "latin.mlx").write_bytes(LATIN_BASE)
+    child = tmp_path / "child.mlx"
+    found = check_text(LATIN_CHILD, str(child))
+    assert [(d.code.value, d.span.line, d.span.column) for d in found] == [("MLX202", 2, 11)]
+    assert found[0].message == "the base rulebook `latin` has errors and cannot be used"
+    assert found[0].hint == LATIN_SAYS.format(base=tmp_path / "latin.mlx")
+
+
+def test_the_language_server_names_a_base_that_is_not_utf8_unreadable(tmp_path: Path) -> None:
+    # The editor's analysis reads siblings through the same claim index as `check`.
+    (tmp_path / "latin.mlx").write_bytes(LATIN_BASE)
+    child = tmp_path / "child.mlx"
+    found = analyse(LATIN_CHILD, str(child), Libraries().of(str(child))).diagnostics
+    assert [(d.code.value, d.message) for d in found] == [
+        ("MLX202", "the base rulebook `latin` has errors and cannot be used")
+    ]
+    assert found[0].hint == LATIN_SAYS.format(base=tmp_path / "latin.mlx")
+
+
+def test_a_utf16_base_is_named_unreadable_not_missing(tmp_path: Path) -> None:
+    (tmp_path / "wide.mlx").write_bytes('rulebook wide "W" cites "c"\n'.encode("utf-16"))
+    found = check_text('rulebook child "C" cites "c"\n  extends wide\n', str(tmp_path / "c.mlx"))
+    assert [d.code.value for d in found] == ["MLX202"]
+    assert found[0].hint is not None
+    assert "MLX001 cannot read the file: the file is UTF-16 text, not UTF-8" in found[0].hint
 
 
 def test_cyclic_extends_gives_no_cascade_of_overrides(tmp_path: Path) -> None:
