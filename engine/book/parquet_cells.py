@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from marginlex.engine.book.parse import MAX_YEAR, MIN_YEAR
+from marginlex.engine.book.dates import MAX_YEAR, MIN_YEAR
 from marginlex.engine.book.problems import HEADER_ROW, Problems
 from marginlex.engine.book.schema import SPECS, ColType
 

@@ -28,6 +28,7 @@ from marginlex.engine.book.checks import (
     check_repeated_positions,
     check_rows,
 )
+from marginlex.engine.book.dates import date_hint
 from marginlex.engine.book.ids import (
     invisible_ids,
     invisible_is_error,
@@ -48,8 +49,9 @@ from marginlex.engine.book.limits import (
     too_many_columns,
 )
 from marginlex.engine.book.memory import NOT_A_FILE
+from marginlex.engine.book.names import plain_name
 from marginlex.engine.book.parquet_cells import report_nested_columns
-from marginlex.engine.book.parse import ColumnParser, date_hint, plain_name, undecodable
+from marginlex.engine.book.parse import ColumnParser, undecodable
 from marginlex.engine.book.problems import FIRST_DATA_ROW, HEADER_ROW, Problems, Severity
 from marginlex.engine.book.quotes import quote_note, swallowed_records
 from marginlex.engine.book.schema import FILES, FileSpec
