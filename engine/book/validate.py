@@ -717,6 +717,33 @@ def _near_file(folder: Path, stem: str) -> str:
     return f": {name} is there: name it {' or '.join(wanted)}{case}"
 
 
+def _empty_partition(folder: Path, part: Path, problems: Problems) -> bool:
+    """Whether a partition holds none of its tables, not even under a name like theirs
+    (``Accounts.xlsx``): then one problem names the partition and what it lacks, in no
+    file format, not a missing ``.csv`` for each table (in a book of Parquet files)."""
+    if any(
+        _near_file(part, stem) or any(map(Path.exists, _candidates(part, stem)))
+        for stem in OWN_TABLES
+    ):
+        return False
+    problems.add(
+        f"{_shown(folder, part)}/",
+        0,
+        "-",
+        f"an empty partition: it holds none of its tables ({', '.join(OWN_TABLES)}); put "
+        "them there as the other partitions hold them, or delete the folder (and renumber "
+        "the ones after it)",
+    )
+    return True
+
+
+def _ending(folder: Path) -> str:
+    """The file ending a missing table is named with: ``.parquet`` where the folder's other
+    tables are Parquet files (none CSV), else ``.csv``."""
+    tables = [p.suffix for s in FILES for p in _candidates(folder, s.stem) if p.exists()]
+    return ".parquet" if tables and set(tables) == {".parquet"} else ".csv"
+
+
 def _candidates(folder: Path, stem: str) -> tuple[Path, Path]:
     return folder / f"{stem}.csv", folder / f"{stem}.parquet"
 
@@ -821,13 +848,14 @@ def read_and_validate(
     names: dict[str, str] = {}
     parsers: dict[str, ColumnParser] = {}
     unread: dict[str, pd.Series] = {}
+    empty = own is not None and _empty_partition(folder, own, problems)
     for spec in FILES:
         present = [p for p in _candidates(where[spec.stem], spec.stem) if p.exists()]
         path = find_file(where[spec.stem], spec.stem, problems, folder)
-        shown = _shown(folder, path or where[spec.stem] / f"{spec.stem}.csv")
+        shown = _shown(folder, path or where[spec.stem] / f"{spec.stem}{_ending(where[spec.stem])}")
         names[spec.stem] = shown
         if path is None:
-            if spec.required and not present:
+            if spec.required and not present and not (empty and spec.stem in OWN_TABLES):
                 hint = _near_file(where[spec.stem], spec.stem)
                 problems.add(shown, 0, "-", f"required file is missing{hint}")
             continue

@@ -145,6 +145,32 @@ def test_an_empty_partitions_folder_is_a_problem(parted: Path, tmp_path: Path) -
     ]
 
 
+def test_an_empty_partition_folder_is_one_problem_naming_it(parted: Path, tmp_path: Path) -> None:
+    # Was three lines, `partitions/p00001/accounts.csv: required file is missing` and the
+    # same for positions and collateral, naming .csv in a book of Parquet files.
+    book = _copy(parted, tmp_path / "book")
+    for path in (book / PARTITIONS / "p00001").iterdir():
+        path.unlink()
+    assert [p.render() for p in validate_book(book)] == [
+        f"{PARTITIONS}/p00001/: an empty partition: it holds none of its tables (accounts, "
+        "positions, collateral); put them there as the other partitions hold them, or delete "
+        "the folder (and renumber the ones after it)"
+    ]
+
+
+def test_a_partition_holding_one_of_its_tables_names_the_others_in_its_format(
+    parted: Path, tmp_path: Path
+) -> None:
+    book = _copy(parted, tmp_path / "book")
+    for stem in ("accounts", "collateral"):
+        next((book / PARTITIONS / "p00001").glob(f"{stem}.*")).unlink()
+    # Named with the ending of the partition's other table (was accounts.csv, collateral.csv).
+    assert [p.render() for p in validate_book(book) if p.file.startswith(PARTITIONS)] == [
+        f"{PARTITIONS}/p00001/accounts.parquet: required file is missing",
+        f"{PARTITIONS}/p00001/collateral.parquet: required file is missing",
+    ]
+
+
 def test_categories_of_partitions_read_apart_are_those_of_the_table_read_whole() -> None:
     one = pd.DataFrame({"asset": pd.Categorical(["USD", "ZZZ"], categories=["USD", "ZZZ"])})
     two = pd.DataFrame({"asset": pd.Categorical(["AAA"], categories=["USD", "AAA"])})
