@@ -76,3 +76,22 @@ def test_a_nul_in_a_filter_is_a_bad_request_not_a_database_error(
         for path in ("/decisions?account=%00", "/decisions?failed=%00", "/accounts/%00"):
             answer = client.get(path)
             assert answer.status_code == 400, (path, answer.text[-300:])
+
+
+def test_a_call_bound_past_numerics_range_chooses_as_a_bound_in_range_would(
+    pg_ledger: tuple[str, str],
+) -> None:
+    # 1e131072 and 1e-1000000 were a 500 page (PostgreSQL: value overflows numeric format).
+    # Every recorded call is a whole number of cents, 0 or more, below CENTS_LIMIT (9.0e13):
+    # none is above 1e131072, all 72 are above -1e131072, and above 1e-1000000 are those
+    # above 0.
+    def count(bound: str) -> int:
+        answer = client.get(f"/decisions.csv?call_above={bound}")
+        assert answer.status_code == 200, (bound, answer.text[-300:])
+        return len(answer.text.splitlines()) - 1
+
+    with TestClient(create_app(pg_ledger[0]), base_url=LOOPBACK) as client:
+        assert count("1e131072") == count("1e1000000") == 0
+        assert count("-1e131072") == count("-1e1000000") == 72
+        assert count("1e-1000000") == count("0.001") == count("0") < 72
+        assert count("0.004") == count("0")
