@@ -219,8 +219,8 @@ def _pair_leftovers(
     same protective order: a long that may pair with a later short may pair with every
     earlier one, so the latest shorts, with the fewest longs to choose from, choose first.
     The first pass's pieces are kept (its figures do not move where it left nothing
-    pairable). One round per distinct expiry of the shorts left in a group that still has a
-    long left, each vectorized over the book.
+    pairable). Round k takes every group's k-th latest expiry among its shorts left
+    (:func:`expiry_rank`), each round vectorized over the book.
 
     >>> g = np.zeros(3, dtype=np.int64)
     >>> t = np.array([0.5, 0.25, 0.25])  # a December short, a September short, a long
