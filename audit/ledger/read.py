@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Generator, Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -167,6 +167,24 @@ def _order(order: tuple[str, ...], narrow: bool = False) -> list[Any]:
     return clauses
 
 
+def comparable_bound(amount: Decimal) -> Decimal:
+    """A ``call_above`` bound every backend can compare, choosing the same calls: within
+    :data:`~marginlex.audit.ledger.tables.CENTS_LIMIT` either way (every recorded call is
+    below it) and to the cent, rounded down (calls are whole cents). PostgreSQL refused
+    1e131072 and 1e-1000000 ("value overflows numeric format"): a 500 page on the console,
+    a traceback from ``ledger --call-above``.
+
+    >>> comparable_bound(Decimal("1e131072")) == t.CENTS_LIMIT
+    True
+    >>> comparable_bound(Decimal("1e-1000000")), comparable_bound(Decimal("1000.005"))
+    (Decimal('0.00'), Decimal('1000.00'))
+    """
+    bounded = max(-t.CENTS_LIMIT, min(amount, t.CENTS_LIMIT))
+    if bounded.as_tuple().exponent >= -2:  # type: ignore[operator]  # finite: an int
+        return bounded
+    return bounded.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+
+
 def _where(
     *,
     run: str | None,
@@ -203,7 +221,7 @@ def _where(
     if status is not None:
         where.append(col.status == status.value)
     if call_above is not None:
-        where.append(col.call > call_above)
+        where.append(col.call > comparable_bound(call_above))
     if since is not None or until is not None:
         where.append(col.run_id.in_(_runs_between(since, until)))
     return where

@@ -268,3 +268,20 @@ def test_a_held_write_lock_is_said_with_its_holder_and_the_wait_is_bounded(
     assert "error: nothing recorded: the ledger" in said and "stayed locked for 2 s" in said
     listed = _cli("ledger", "--ledger", pg_url, "-f", "csv")
     assert len(listed.stdout.splitlines()) == 1 + 6  # the header and the first run's 6 sets
+
+
+def test_call_above_past_numeric_range_chooses_as_a_bound_in_range(pg_url: str) -> None:
+    """``ledger --call-above`` past PostgreSQL's numeric range stopped with "value overflows
+    numeric format" (a traceback; the console's filter had the same 500). The bound is held
+    within the cents a call can hold and floored to the cent, choosing the same calls."""
+    _record("--ledger", pg_url)
+
+    def chosen(bound: str) -> int:
+        result = _cli("ledger", "--format", "json", "--call-above", bound, "--ledger", pg_url)
+        assert result.exit_code == 0, result.stderr
+        return len(json.loads(result.stdout))
+
+    assert chosen("1e131072") == chosen("1e1000000") == 0
+    assert chosen("-1e131072") == chosen("-1e1000000") == DEMO_DECISIONS
+    assert chosen("1e-1000000") == chosen("0.001") == 6  # the six calls above
+    assert chosen("49999.999") == 6 and chosen("50000") == 4  # 78,600 and 52,700, twice each

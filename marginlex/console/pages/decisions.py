@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Annotated, TypeVar
 
@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from marginlex.audit.ledger.store import Ledger
-from marginlex.audit.ledger.tables import CENTS_LIMIT
 from marginlex.console import queries as q
 from marginlex.console.pages.runs import decision_table
 from marginlex.console.render import csv_response, page, wanted_format
@@ -29,17 +28,6 @@ def _blank(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-def _in_cents(amount: Decimal) -> Decimal:
-    """A ``call_above`` bound the ledger can compare, choosing the same calls: within
-    :data:`~marginlex.audit.ledger.tables.CENTS_LIMIT` either way (every recorded call is
-    below it) and to the cent, rounded down (calls are whole cents). PostgreSQL refused
-    1e131072 and 1e-1000000 (value overflows numeric format), a 500 page."""
-    bounded = max(-CENTS_LIMIT, min(amount, CENTS_LIMIT))
-    if bounded.as_tuple().exponent >= -2:  # type: ignore[operator]  # finite: an int
-        return bounded
-    return bounded.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
-
-
 def read_filter(request: Request) -> q.DecisionFilter:
     """The filter from the address (empty fields are no filter; bad ones a 400 page)."""
     # a value the page showed with its unsafe characters written out (``\u202e``) and sent
@@ -52,8 +40,6 @@ def read_filter(request: Request) -> q.DecisionFilter:
     if call_above is not None and not call_above.is_finite():
         shown = p["call_above"][:40]
         raise HTTPException(400, f"bad filter: call_above {shown!r} is not an amount (e.g. 1000)")
-    if call_above is not None:
-        call_above = _in_cents(call_above)
     status = _one_of(DecisionStatus, p.get("status"), "status")
     sort = _one_of(q.DecisionSort, p.get("sort", q.DecisionSort.CHAIN.value), "sort")
     return q.DecisionFilter(
