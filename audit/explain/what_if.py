@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any, Protocol
 
 from marginlex.audit.ledger.recorded_inputs import RecordedInputError, book_from_blob, load_bundle
-from marginlex.engine.graph.reach import PATH_SEPARATOR
+from marginlex.engine.book.ids import PATH_SEPARATOR
 
 if TYPE_CHECKING:
     from marginlex.audit.ledger.records import StoredDecision, StoredRun

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from marginlex.audit.trace import fragments as j
 from marginlex.audit.trace import layout as tl
 from marginlex.dsl.model import rulebook as m
+from marginlex.engine.book.ids import PATH_SEPARATOR
 from marginlex.engine.kernels.text import from_arrow
 from marginlex.engine.plan.expressions import requirement_reads
 from marginlex.engine.plan.steps import Plan, StepKind
@@ -156,7 +157,7 @@ def eligibility_output(
 def segregation_rows(frame: pd.DataFrame) -> j.Col:
     """One violation per row: the rule, its citation, the path it breaks."""
     paths = j.strings(frame["path"])
-    path = j.Coded(paths.codes, [p.replace(" -> ", '","') for p in paths.texts])
+    path = j.Coded(paths.codes, [p.replace(PATH_SEPARATOR, '","') for p in paths.texts])
     message = frame["constraint"].astype("str") + ": " + frame["detail"].astype("str")
     return j.concat(
         '{"citation":',

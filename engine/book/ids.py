@@ -138,14 +138,19 @@ def invisible_ids(ids: pd.Series, present: pd.Series) -> dict[int, str]:
     return {k: m for k, m in said.items() if m is not None}
 
 
+PATH_SEPARATOR = " -> "
+"""What joins the parties, accounts and lots of a segregation path (the graph's reach and
+lot flows write it, the trace splits there)."""
+
 ID_SEPARATORS = {
     ";": "separates ids in every output (a margin set's account_ids)",
-    " -> ": "joins the steps of a segregation path in every output (account -> lot -> account)",
+    PATH_SEPARATOR: "joins the steps of a segregation path in every output "
+    "(account -> lot -> account)",
 }
 """What joins ids in every output, and where: ``;`` a margin set's account ids (the decisions'
 ``account_ids`` column, CSV cells, the ledger's lookups), ``" -> "`` the parties, accounts
-and lots of a segregation path (``engine/graph/reach.py``'s ``PATH_SEPARATOR``; the trace
-records the path as a list split there). An id holding one read as two ids there (``run
+and lots of a segregation path (:data:`PATH_SEPARATOR`; the trace records the
+path as a list split there). An id holding one read as two ids there (``run
 --format json`` showed the account ``semi;colon`` as the accounts ``semi`` and ``colon``,
 and a trace recorded the path of the account ``fund A -> B`` as ``["fund A", "B", ...]``),
 so no id may hold one."""

@@ -13,10 +13,10 @@ import pandas as pd
 
 from marginlex.dsl.model.domain import Origin
 from marginlex.engine.book.columns import index_in
+from marginlex.engine.book.ids import PATH_SEPARATOR
 from marginlex.engine.book.load import Book
 
 _ACCOUNT_FIELDS = ("owner_id", "carrier_id", "regime", "kind", "origin")
-PATH_SEPARATOR = " -> "
 
 
 def _end(accounts: pd.DataFrame, ids: pd.Series, prefix: str) -> pd.DataFrame:

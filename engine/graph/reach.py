@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from marginlex.engine.book.columns import isin
+from marginlex.engine.book.ids import PATH_SEPARATOR
 
-PATH_SEPARATOR = " -> "
 REACH_COLUMNS = ("lot_id", "account_id", "reached_account_id", "hops", "path")
 
 

@@ -28,9 +28,9 @@ import pandas as pd
 
 from marginlex.dsl.model import rulebook as m
 from marginlex.dsl.resolve import ResolvedRulebook
+from marginlex.engine.book.ids import PATH_SEPARATOR
 from marginlex.engine.book.load import Book
 from marginlex.engine.evaluation import Evaluation
-from marginlex.engine.graph.reach import PATH_SEPARATOR
 from marginlex.engine.whatif import edits
 from marginlex.engine.whatif.eligibility import Fix, fixes
 from marginlex.engine.whatif.evaluator import SetEvaluator, outcome
